@@ -1,0 +1,55 @@
+.SECONDEXPANSION:
+# The README's two commands: `make demo` and `make test`. Both set up a fresh Debian 12 machine by
+# themselves (run as root): system packages, the .venv, the ROS 2 interface packages. Idempotent.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+PYTHON3 ?= python3
+# Debian packages the project needs; each part appends what it uses.
+APT_PACKAGES := cmake g++ make
+MAP ?= maps/bac_luan_ii
+OUT ?= out
+
+.PHONY: demo test bench setup system-deps interfaces clean
+
+demo: setup
+	$(VENV)/bin/xborder map validate $(MAP)
+	$(VENV)/bin/xborder map render $(MAP) --out $(OUT)/corridor.png
+	@echo "corridor picture: $(OUT)/corridor.png"
+
+test: setup
+	$(VENV)/bin/pytest -q -m "not bench"
+
+bench: setup
+	$(VENV)/bin/pytest -q tests/bench -s
+
+setup: system-deps $(VENV)/.installed interfaces
+
+system-deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "apt-get install: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON3) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[ros-build,test]'
+	touch $@
+
+# ROS 2 interface packages, built with plain CMake into the venv (../shared/ROS2.md).
+ROS_INTERFACE_PKGS := $(notdir $(wildcard ros_ws/src/*_interfaces))
+interfaces: $(foreach p,$(ROS_INTERFACE_PKGS),build/$(p)/.installed)
+
+build/%/.installed: $(VENV)/.installed $$(shell find ros_ws/src/% -type f 2>/dev/null)
+	mkdir -p build && export PATH=$(CURDIR)/$(VENV)/bin:$$PATH AMENT_PREFIX_PATH=$(CURDIR)/$(VENV) && \
+	cmake -S ros_ws/src/$* -B build/$* -DCMAKE_INSTALL_PREFIX=$(CURDIR)/$(VENV) -DBUILD_TESTING=OFF \
+	  -DPython3_EXECUTABLE=$(CURDIR)/$(PY) >build/$*.log 2>&1 && \
+	cmake --build build/$* -j2 >>build/$*.log 2>&1 && cmake --install build/$* >>build/$*.log 2>&1 \
+	  || { tail -40 build/$*.log; exit 1; }
+	touch $@
+
+clean:
+	rm -rf build $(OUT)
