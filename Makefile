@@ -19,10 +19,10 @@ demo: setup
 	@echo "corridor picture: $(OUT)/corridor.png"
 
 test: setup
-	$(VENV)/bin/pytest -q -m "not bench"
+	$(VENV)/bin/pytest -q
 
 bench: setup
-	$(VENV)/bin/pytest -q tests/bench -s
+	@for f in tests/bench/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
 
 setup: system-deps $(VENV)/.installed interfaces
 
