@@ -1,0 +1,150 @@
+"""The corridor as data: nodes, directed lanes and zones in a local metric frame, plus its graph.
+
+Frame: x east, y north, metres, origin given in WGS84 (REP-103/105). Lanes are directed graph edges;
+a ``bidirectional`` lane in the map becomes two directed lanes sharing one ``lane_group``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Mapping
+
+import networkx as nx
+from shapely.geometry import LineString, Point, Polygon
+from shapely.geometry.base import BaseGeometry
+
+
+class NodeKind(StrEnum):
+    WAYPOINT = "waypoint"
+    DOCK = "dock"
+    PARKING = "parking"
+    CHARGER = "charger"
+    GATE = "gate"
+    BORDER = "border"
+    HANDOFF = "handoff"
+    INSPECTION = "inspection"
+    HOLDING = "holding"
+
+
+#: Where an AGV may stand indefinitely without blocking a through route, so a plan may end there.
+WAITING_KINDS = frozenset(
+    {NodeKind.DOCK, NodeKind.PARKING, NodeKind.CHARGER, NodeKind.HOLDING, NodeKind.INSPECTION, NodeKind.GATE}
+)
+#: Where routes between the two sides start and end: the hinterland of each side.
+TERMINAL_KINDS = frozenset({NodeKind.DOCK, NodeKind.PARKING, NodeKind.CHARGER})
+#: Nodes that sit on the border line itself.
+BORDER_LINE_KINDS = frozenset({NodeKind.BORDER, NodeKind.HANDOFF})
+
+
+@dataclass(frozen=True)
+class Origin:
+    """WGS84 position of the local frame's (0, 0)."""
+
+    lat: float
+    lon: float
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    kind: NodeKind
+    zone: str
+    jurisdiction: str
+    x: float
+    y: float
+    name: str = ""
+
+    @property
+    def point(self) -> Point:
+        return Point(self.x, self.y)
+
+
+@dataclass(frozen=True)
+class Lane:
+    """A directed lane from ``source`` to ``target``; ``geometry`` runs in the direction of travel."""
+
+    id: str
+    source: str
+    target: str
+    max_speed: float  # m/s
+    geometry: LineString
+    crossing: bool = False
+    lane_group: str | None = None
+
+    @property
+    def length(self) -> float:
+        return float(self.geometry.length)
+
+    @property
+    def travel_time(self) -> float:
+        """Seconds to drive the lane at its speed limit."""
+        return self.length / self.max_speed
+
+
+@dataclass(frozen=True)
+class Zone:
+    id: str
+    kind: str
+    jurisdiction: str
+    polygon: Polygon
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Corridor:
+    """A validated corridor map. Build it with :func:`planner.corridor.corridor_from_geojson`."""
+
+    name: str
+    origin: Origin
+    jurisdictions: tuple[str, str]
+    nodes: Mapping[str, Node]
+    lanes: Mapping[str, Lane]
+    zones: Mapping[str, Zone]
+    border_line: BaseGeometry
+    parameters: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
+    graph: nx.DiGraph = field(default_factory=nx.DiGraph, compare=False, repr=False)
+
+    @property
+    def directions(self) -> tuple[str, str]:
+        """Both travel directions as ``"A->B"`` strings, e.g. ``("VN->CN", "CN->VN")``."""
+        a, b = self.jurisdictions
+        return f"{a}->{b}", f"{b}->{a}"
+
+    def nodes_of(self, *kinds: NodeKind, jurisdiction: str | None = None) -> list[Node]:
+        return [
+            n
+            for n in self.nodes.values()
+            if n.kind in kinds and (jurisdiction is None or n.jurisdiction == jurisdiction)
+        ]
+
+    def lane_between(self, source: str, target: str) -> Lane:
+        return self.lanes[self.graph.edges[source, target]["lane"]]
+
+    @property
+    def crossing_lanes(self) -> list[Lane]:
+        return [lane for lane in self.lanes.values() if lane.crossing]
+
+
+def build_graph(nodes: Mapping[str, Node], lanes: Mapping[str, Lane]) -> nx.DiGraph:
+    """The routing graph: node attributes from :class:`Node`, edge attributes from :class:`Lane`.
+
+    Edge attributes: ``lane`` (id), ``length`` (m), ``max_speed`` (m/s), ``travel_time`` (s),
+    ``crossing`` and ``lane_group``.
+    """
+    graph = nx.DiGraph()
+    for node in nodes.values():
+        graph.add_node(node.id, kind=node.kind, jurisdiction=node.jurisdiction, zone=node.zone, x=node.x, y=node.y)
+    for lane in lanes.values():
+        graph.add_edge(
+            lane.source,
+            lane.target,
+            lane=lane.id,
+            length=lane.length,
+            max_speed=lane.max_speed,
+            travel_time=lane.travel_time,
+            crossing=lane.crossing,
+            lane_group=lane.lane_group,
+        )
+    return graph

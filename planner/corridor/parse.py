@@ -1,0 +1,248 @@
+"""Reading a corridor from its GeoJSON FeatureCollection and its YAML config (as parsed dicts).
+
+Parsing checks each feature on its own (types, required properties, known kinds); the map as a whole
+is then checked by :mod:`planner.corridor.validate`. Either refuses with :class:`MapError`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from pyproj import Transformer
+from shapely.geometry import LineString, Polygon, shape
+from shapely.ops import transform
+
+from planner.corridor.errors import MapError, MapProblem
+from planner.corridor.model import Corridor, Lane, Node, NodeKind, Origin, Zone, build_graph
+from planner.corridor.validate import border_line_of, validate_corridor
+
+SPEED_UNITS = {"m/s": 1.0, "km/h": 1000.0 / 3600.0}
+#: Fastest plausible AGV speed limit; anything above is a typo in units.
+MAX_SPEED_LIMIT_MPS = 20.0
+REVERSE_SUFFIX = "~rev"
+
+
+def corridor_from_geojson(collection: Mapping[str, Any], config: Mapping[str, Any]) -> Corridor:
+    """Build and validate a :class:`Corridor`.
+
+    Parameters
+    ----------
+    collection : the ``corridor.geojson`` FeatureCollection, coordinates in WGS84 (lon, lat).
+    config : the ``corridor.yaml`` mapping: ``name``, ``origin: {lat, lon}``, ``units: {speed}``,
+        ``jurisdictions: [A, B]`` (default ``[VN, CN]``), optional ``parameters``.
+
+    Raises
+    ------
+    MapError
+        naming every offending feature.
+    """
+    header = _Header.read(config)
+    features = _features(collection)
+    problems: list[MapProblem] = []
+    nodes: dict[str, Node] = {}
+    lanes: dict[str, Lane] = {}
+    zones: dict[str, Zone] = {}
+
+    ids = [fid for fid, _ in features if fid is not None]
+    for fid, count in Counter(ids).items():
+        if count > 1:
+            problems.append(MapProblem(fid, f"duplicate id: {count} features share it"))
+
+    to_local = _local_projection(header.origin)
+    for index, (fid, feature) in enumerate(features):
+        label = fid or f"feature #{index}"
+        if fid is None:
+            problems.append(MapProblem(label, "has no 'id' property"))
+            continue
+        try:
+            geometry = transform(to_local, shape(feature["geometry"]))
+        except Exception as exc:  # shapely raises several types for malformed GeoJSON geometry
+            problems.append(MapProblem(label, f"unreadable geometry: {exc}"))
+            continue
+        props = feature.get("properties") or {}
+        reader = _FeatureReader(label, props, header, problems)
+        if geometry.geom_type == "Point":
+            node = reader.node(geometry.x, geometry.y)
+            if node:
+                nodes.setdefault(node.id, node)
+        elif geometry.geom_type == "LineString":
+            for lane in reader.lanes(geometry):
+                lanes.setdefault(lane.id, lane)
+        elif geometry.geom_type == "Polygon":
+            zone = reader.zone(geometry)
+            if zone:
+                zones.setdefault(zone.id, zone)
+        else:
+            problems.append(MapProblem(label, f"unsupported geometry type {geometry.geom_type}"))
+    if problems:
+        raise MapError(problems)
+
+    border = border_line_of(zones.values(), header.jurisdictions)
+    problems = validate_corridor(nodes, lanes, zones, border, header.jurisdictions, header.parameters)
+    if problems:
+        raise MapError(problems)
+    return Corridor(
+        name=header.name,
+        origin=header.origin,
+        jurisdictions=header.jurisdictions,
+        nodes=MappingProxyType(nodes),
+        lanes=MappingProxyType(lanes),
+        zones=MappingProxyType(zones),
+        border_line=border,
+        parameters=MappingProxyType(dict(header.parameters)),
+        graph=build_graph(nodes, lanes),
+    )
+
+
+class _Header:
+    """The corridor.yaml part the parser needs, checked."""
+
+    def __init__(self, name: str, origin: Origin, speed_factor: float, jurisdictions: tuple[str, str],
+                 parameters: Mapping[str, Any]) -> None:
+        self.name = name
+        self.origin = origin
+        self.speed_factor = speed_factor
+        self.jurisdictions = jurisdictions
+        self.parameters = parameters
+
+    @classmethod
+    def read(cls, config: Mapping[str, Any]) -> _Header:
+        if not isinstance(config, Mapping):
+            raise MapError([MapProblem("corridor.yaml", "must be a mapping")])
+        problems: list[MapProblem] = []
+        origin = config.get("origin")
+        lat = lon = 0.0
+        if not isinstance(origin, Mapping) or not all(_is_number(origin.get(k)) for k in ("lat", "lon")):
+            problems.append(MapProblem("corridor.yaml", "origin must be {lat: <deg>, lon: <deg>}"))
+        else:
+            lat, lon = float(origin["lat"]), float(origin["lon"])
+            if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+                problems.append(MapProblem("corridor.yaml", f"origin ({lat}, {lon}) is not a WGS84 position"))
+        unit = (config.get("units") or {}).get("speed", "m/s")
+        if unit not in SPEED_UNITS:
+            problems.append(MapProblem("corridor.yaml", f"units.speed {unit!r} is not one of {sorted(SPEED_UNITS)}"))
+        jurisdictions = config.get("jurisdictions", ["VN", "CN"])
+        if not (isinstance(jurisdictions, list) and len(jurisdictions) == 2 and len(set(jurisdictions)) == 2
+                and all(isinstance(j, str) and j for j in jurisdictions)):
+            problems.append(MapProblem("corridor.yaml", "jurisdictions must list two distinct names, e.g. [VN, CN]"))
+            jurisdictions = ["VN", "CN"]
+        parameters = config.get("parameters") or {}
+        if not isinstance(parameters, Mapping):
+            problems.append(MapProblem("corridor.yaml", "parameters must be a mapping"))
+            parameters = {}
+        if problems:
+            raise MapError(problems)
+        return cls(str(config.get("name", "unnamed corridor")), Origin(lat, lon), SPEED_UNITS.get(unit, 1.0),
+                   (jurisdictions[0], jurisdictions[1]), parameters)
+
+
+class _FeatureReader:
+    """Reads one feature's properties into a model object, recording problems instead of raising."""
+
+    def __init__(self, label: str, props: Mapping[str, Any], header: _Header, problems: list[MapProblem]) -> None:
+        self.label, self.props, self.header, self.problems = label, props, header, problems
+
+    def _fail(self, message: str) -> None:
+        self.problems.append(MapProblem(self.label, message))
+
+    def _text(self, key: str, required: bool = True) -> str | None:
+        value = self.props.get(key)
+        if value is None and not required:
+            return None
+        if not isinstance(value, str) or not value:
+            self._fail(f"property '{key}' must be a non-empty string, got {value!r}")
+            return None
+        return value
+
+    def _flag(self, key: str) -> bool:
+        value = self.props.get(key, False)
+        if not isinstance(value, bool):
+            self._fail(f"property '{key}' must be true or false, got {value!r}")
+            return False
+        return value
+
+    def _jurisdiction(self) -> str | None:
+        value = self._text("jurisdiction")
+        if value is not None and value not in self.header.jurisdictions:
+            self._fail(f"unknown jurisdiction {value!r} (expected one of {list(self.header.jurisdictions)})")
+            return None
+        return value
+
+    def node(self, x: float, y: float) -> Node | None:
+        before = len(self.problems)
+        kind_text, zone, jurisdiction = self._text("kind"), self._text("zone"), self._jurisdiction()
+        kind = None
+        if kind_text is not None:
+            try:
+                kind = NodeKind(kind_text)
+            except ValueError:
+                self._fail(f"unknown node kind {kind_text!r} (expected one of {[k.value for k in NodeKind]})")
+        if len(self.problems) > before or kind is None or zone is None or jurisdiction is None:
+            return None
+        return Node(self.label, kind, zone, jurisdiction, x, y, str(self.props.get("name", "")))
+
+    def lanes(self, geometry: LineString) -> list[Lane]:
+        before = len(self.problems)
+        source, target = self._text("from"), self._text("to")
+        group = self._text("lane_group", required=False)
+        crossing, bidirectional = self._flag("crossing"), self._flag("bidirectional")
+        speed = self.props.get("max_speed")
+        if not _is_number(speed) or not 0 < speed * self.header.speed_factor <= MAX_SPEED_LIMIT_MPS:
+            self._fail(f"max_speed must be a positive number up to {MAX_SPEED_LIMIT_MPS} m/s, got {speed!r}")
+        if geometry.length <= 0:
+            self._fail("lane has zero length")
+        if len(self.problems) > before or source is None or target is None:
+            return []
+        mps = float(speed) * self.header.speed_factor
+        forward = Lane(self.label, source, target, mps, geometry, crossing, group)
+        if not bidirectional:
+            return [forward]
+        # Both directions share the physical lane, so they share a lane group (one direction at a time).
+        group = group or self.label
+        reverse = Lane(self.label + REVERSE_SUFFIX, target, source, mps, geometry.reverse(), crossing, group)
+        return [Lane(self.label, source, target, mps, geometry, crossing, group), reverse]
+
+    def zone(self, polygon: Polygon) -> Zone | None:
+        before = len(self.problems)
+        kind, jurisdiction = self._text("kind"), self._jurisdiction()
+        if not polygon.is_valid:
+            self._fail("zone polygon is not valid (self-intersecting or degenerate)")
+        if len(self.problems) > before or kind is None or jurisdiction is None:
+            return None
+        return Zone(self.label, kind, jurisdiction, polygon, str(self.props.get("name", "")))
+
+
+def _features(collection: Mapping[str, Any]) -> list[tuple[str | None, Mapping[str, Any]]]:
+    if not isinstance(collection, Mapping) or collection.get("type") != "FeatureCollection":
+        raise MapError([MapProblem("corridor.geojson", "must be a GeoJSON FeatureCollection")])
+    raw = collection.get("features")
+    if not isinstance(raw, list) or not raw:
+        raise MapError([MapProblem("corridor.geojson", "has no features")])
+    out = []
+    for index, feature in enumerate(raw):
+        if not isinstance(feature, Mapping) or not isinstance(feature.get("geometry"), Mapping):
+            raise MapError([MapProblem(f"feature #{index}", "is not a GeoJSON Feature with a geometry")])
+        fid = (feature.get("properties") or {}).get("id", feature.get("id"))
+        out.append((str(fid) if fid not in (None, "") else None, feature))
+    return out
+
+
+def _aeqd(origin: Origin) -> str:
+    """The local frame as a PROJ definition: azimuthal equidistant centred on the origin, metres."""
+    return f"+proj=aeqd +lat_0={origin.lat} +lon_0={origin.lon} +datum=WGS84 +units=m"
+
+
+def _local_projection(origin: Origin):
+    """WGS84 (lon, lat) -> local metres east/north of the origin."""
+    return Transformer.from_crs("EPSG:4326", _aeqd(origin), always_xy=True).transform
+
+
+def local_to_wgs84(origin: Origin):
+    """The inverse of the loader's projection: local (x, y) metres -> (lon, lat)."""
+    return Transformer.from_crs(_aeqd(origin), "EPSG:4326", always_xy=True).transform
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value

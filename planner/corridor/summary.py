@@ -1,0 +1,66 @@
+"""A corridor's vital statistics and its fastest dock-to-dock route each way."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import networkx as nx
+
+from planner.corridor.model import Corridor, NodeKind
+
+
+@dataclass(frozen=True)
+class RouteSummary:
+    direction: str
+    nodes: list[str]
+    length_m: float
+    time_s: float
+    gates: list[str]
+    crossing_lanes: list[str]
+
+
+@dataclass(frozen=True)
+class CorridorSummary:
+    name: str
+    node_counts: dict[str, int]
+    lane_count: int
+    lane_length_m: float
+    crossing_lane_count: int
+    lane_groups: list[str]
+    zone_counts: dict[str, int]
+    routes: list[RouteSummary]
+
+
+def summarize(corridor: Corridor) -> CorridorSummary:
+    lanes = corridor.lanes.values()
+    groups = sorted({lane.lane_group for lane in lanes if lane.lane_group})
+    return CorridorSummary(
+        name=corridor.name,
+        node_counts=dict(Counter(str(n.kind) for n in corridor.nodes.values()).most_common()),
+        lane_count=len(corridor.lanes),
+        lane_length_m=sum(lane.length for lane in lanes),
+        crossing_lane_count=len(corridor.crossing_lanes),
+        lane_groups=groups,
+        zone_counts=dict(Counter(z.jurisdiction for z in corridor.zones.values())),
+        routes=[fastest_dock_route(corridor, a, b) for a, b in (corridor.jurisdictions, corridor.jurisdictions[::-1])],
+    )
+
+
+def fastest_dock_route(corridor: Corridor, from_side: str, to_side: str) -> RouteSummary:
+    """The quickest route, at the speed limits, from any dock on one side to any dock on the other."""
+    graph = corridor.graph
+    sources = {n.id for n in corridor.nodes_of(NodeKind.DOCK, jurisdiction=from_side)}
+    targets = {n.id for n in corridor.nodes_of(NodeKind.DOCK, jurisdiction=to_side)}
+    times, paths = nx.multi_source_dijkstra(graph, sources, weight="travel_time")
+    best = min(targets & times.keys(), key=lambda n: times[n])
+    path = paths[best]
+    edges = [graph.edges[u, v] for u, v in zip(path, path[1:])]
+    return RouteSummary(
+        direction=f"{from_side}->{to_side}",
+        nodes=path,
+        length_m=sum(e["length"] for e in edges),
+        time_s=times[best],
+        gates=[n for n in path if corridor.nodes[n].kind == NodeKind.GATE],
+        crossing_lanes=[e["lane"] for e in edges if e["crossing"]],
+    )
