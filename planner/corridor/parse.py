@@ -11,8 +11,8 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from pyproj import Transformer
+import shapely
 from shapely.geometry import LineString, Polygon, shape
-from shapely.ops import transform
 
 from planner.corridor.errors import MapError, MapProblem
 from planner.corridor.model import Corridor, Lane, Node, NodeKind, Origin, Zone, build_graph
@@ -57,7 +57,7 @@ def corridor_from_geojson(collection: Mapping[str, Any], config: Mapping[str, An
             problems.append(MapProblem(label, "has no 'id' property"))
             continue
         try:
-            geometry = transform(to_local, shape(feature["geometry"]))
+            geometry = shapely.transform(shape(feature["geometry"]), to_local, interleaved=False)
         except Exception as exc:  # shapely raises several types for malformed GeoJSON geometry
             problems.append(MapProblem(label, f"unreadable geometry: {exc}"))
             continue

@@ -166,10 +166,25 @@ def _cross_border_routes(graph: nx.DiGraph, nodes: Mapping[str, Node],
         for avoided, view in barriers.items():
             path = _any_path(view, starts, ends)
             if path:
-                lanes = [graph.edges[u, v]["lane"] for u, v in zip(path, path[1:])]
-                problems.append(MapProblem(
-                    lanes[0], f"route {direction} avoids {avoided}: {' -> '.join(path)}"))
+                culprit = _culprit_lane(graph, view, path, starts, ends)
+                problems.append(MapProblem(culprit, f"route {direction} avoids {avoided}: {' -> '.join(path)}"))
     return problems
+
+
+def _culprit_lane(graph: nx.DiGraph, barrier_view: nx.DiGraph, path: list[str], starts: list[str],
+                  ends: set[str]) -> str:
+    """The lane to blame for a bypass: without it the bypass is gone but proper routes remain.
+
+    Falls back to the path's first lane when no single lane is to blame (several bypasses)."""
+    lanes = [graph.edges[u, v]["lane"] for u, v in zip(path, path[1:])]
+    for (u, v), lane in zip(zip(path, path[1:]), lanes):
+        def keep(a: str, b: str, u: str = u, v: str = v) -> bool:
+            return (a, b) != (u, v)
+
+        if _any_path(nx.subgraph_view(barrier_view, filter_edge=keep), starts, ends) is None and \
+                _any_path(nx.subgraph_view(graph, filter_edge=keep), starts, ends) is not None:
+            return lane
+    return lanes[0]
 
 
 def _without_nodes(graph: nx.DiGraph, nodes: Mapping[str, Node], kind: NodeKind, side: str) -> nx.DiGraph:

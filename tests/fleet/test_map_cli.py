@@ -1,0 +1,77 @@
+"""``xborder map validate|render`` as a user runs them: the installed command in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib.image
+import pytest
+
+XBORDER = str(Path(sys.executable).with_name("xborder"))
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([XBORDER, *args], capture_output=True, text=True, timeout=120,
+                          env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+
+
+@pytest.fixture
+def map_copy(tmp_path: Path, bac_luan_ii_dir: Path) -> Path:
+    folder = tmp_path / "corridor"
+    shutil.copytree(bac_luan_ii_dir, folder)
+    return folder
+
+
+def test_help_lists_subcommands():
+    result = run("--help")
+    assert result.returncode == 0
+    assert "map" in result.stdout
+
+
+def test_validate_prints_the_summary(bac_luan_ii_dir):
+    result = run("map", "validate", str(bac_luan_ii_dir))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "valid corridor map" in out
+    assert "nodes: 499" in out and "lanes: 722 directed" in out
+    assert "VN->CN  vn_dock_" in out and "CN->VN  cn_dock_" in out
+    assert "gates vn_gate_out_" in out and "cn_gate_in_" in out
+
+
+def test_validate_refuses_a_broken_map_naming_the_lane(map_copy):
+    path = map_copy / "corridor.geojson"
+    collection = json.loads(path.read_text())
+    lane = next(f for f in collection["features"] if f["properties"]["id"] == "cn_out_post__cn_app_out_0")
+    lane["properties"]["to"] = "cn_nowhere"
+    path.write_text(json.dumps(collection))
+    result = run("map", "validate", str(map_copy))
+    assert result.returncode == 2
+    assert "cn_out_post__cn_app_out_0: dangling lane: its 'to' node 'cn_nowhere' is not in the map" in result.stderr
+
+
+def test_validate_refuses_a_corrupt_file(map_copy):
+    (map_copy / "corridor.geojson").write_text('{"type": "FeatureCollection", "features": [')
+    result = run("map", "validate", str(map_copy))
+    assert result.returncode == 2
+    assert "corridor.geojson: cannot be parsed" in result.stderr
+
+
+def test_validate_refuses_a_missing_folder(tmp_path):
+    result = run("map", "validate", str(tmp_path / "nope"))
+    assert result.returncode == 2
+    assert "is not a corridor folder" in result.stderr
+
+
+def test_render_writes_a_picture(bac_luan_ii_dir, tmp_path):
+    out = tmp_path / "pictures" / "corridor.png"
+    result = run("map", "render", str(bac_luan_ii_dir), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    image = matplotlib.image.imread(out)
+    height, width = image.shape[:2]
+    assert width > 2000 and height > 1000
+    # far from blank: zones, lanes and markers cover a good share of the pixels
+    assert (image[..., :3].mean(axis=2) < 0.95).mean() > 0.1
