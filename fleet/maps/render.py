@@ -11,15 +11,15 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.collections import LineCollection  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
-from matplotlib.patches import Polygon as PolygonPatch  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.patches import Polygon as PolygonPatch
 
-from planner.corridor import BORDER_LINE_KINDS, Corridor, Node, NodeKind  # noqa: E402
+from planner.corridor import BORDER_LINE_KINDS, Corridor, Node, NodeKind
 
 SIDE_COLOURS = ("#d9534f", "#f0ad4e")  # first jurisdiction, second jurisdiction
 NODE_STYLE: dict[NodeKind, tuple[str, str, float]] = {  # marker, colour, size

@@ -11,11 +11,12 @@ Traffic keeps right, so the VN->CN AGV lane is on the east side of the deck (x >
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import yaml
 
@@ -83,7 +84,7 @@ class Builder:
         self.features.append(_feature("LineString", coords, **props))
 
     def chain(self, ids: list[str], kmh: float) -> None:
-        for a, b in zip(ids, ids[1:]):
+        for a, b in itertools.pairwise(ids):
             self.lane(a, b, kmh)
 
     def __post_init__(self) -> None:
@@ -235,8 +236,9 @@ def build_bridge_crossing(b: Builder, vn: str, cn: str) -> None:
     border_n = b.node("border_northbound", "border", zone, j, (x, y), "border line, VN->CN lane")
     border_s = b.node("border_southbound", "border", zone, j, (-x, y), "border line, CN->VN lane")
     handoff = b.node("handoff", "handoff", zone, j, (0.0, y), "relay handoff pad on the border line")
-    for a, mid, c in ((f"{vn}_deck_out_1", border_n, f"{cn}_deck_in_1"), (f"{cn}_deck_out_1", border_s, f"{vn}_deck_in_1"),
-                      (f"{vn}_deck_out_1", handoff, f"{vn}_deck_in_1"), (f"{cn}_deck_out_1", handoff, f"{cn}_deck_in_1")):
+    vn_out, vn_in, cn_out, cn_in = (f"{vn}_deck_out_1", f"{vn}_deck_in_1", f"{cn}_deck_out_1", f"{cn}_deck_in_1")
+    for a, mid, c in ((vn_out, border_n, cn_in), (cn_out, border_s, vn_in), (vn_out, handoff, vn_in),
+                      (cn_out, handoff, cn_in)):
         b.lane(a, mid, ROAD_KMH if mid != handoff else GATE_KMH, crossing=True)
         b.lane(mid, c, ROAD_KMH if mid != handoff else GATE_KMH, crossing=True)
 

@@ -6,10 +6,10 @@ a ``bidirectional`` lane in the map becomes two directed lanes sharing one ``lan
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Mapping
 
 import networkx as nx
 from shapely.geometry import LineString, Point, Polygon
@@ -36,6 +36,10 @@ WAITING_KINDS = frozenset(
 TERMINAL_KINDS = frozenset({NodeKind.DOCK, NodeKind.PARKING, NodeKind.CHARGER})
 #: Nodes that sit on the border line itself.
 BORDER_LINE_KINDS = frozenset({NodeKind.BORDER, NodeKind.HANDOFF})
+
+
+#: Suffix of the id of the directed lane a ``bidirectional`` lane feature adds for its reverse direction.
+REVERSE_SUFFIX = "~rev"
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,11 @@ class Lane:
     geometry: LineString
     crossing: bool = False
     lane_group: str | None = None
+
+    @property
+    def feature_id(self) -> str:
+        """The id of the map feature this lane comes from (a bidirectional feature gives two lanes)."""
+        return self.id.removesuffix(REVERSE_SUFFIX)
 
     @property
     def length(self) -> float:

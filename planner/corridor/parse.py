@@ -6,22 +6,23 @@ is then checked by :mod:`planner.corridor.validate`. Either refuses with :class:
 
 from __future__ import annotations
 
+import math
 from collections import Counter
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
-from pyproj import Transformer
 import shapely
+from pyproj import Transformer
 from shapely.geometry import LineString, Polygon, shape
 
 from planner.corridor.errors import MapError, MapProblem
-from planner.corridor.model import Corridor, Lane, Node, NodeKind, Origin, Zone, build_graph
+from planner.corridor.model import REVERSE_SUFFIX, Corridor, Lane, Node, NodeKind, Origin, Zone, build_graph
 from planner.corridor.validate import border_line_of, validate_corridor
 
 SPEED_UNITS = {"m/s": 1.0, "km/h": 1000.0 / 3600.0}
 #: Fastest plausible AGV speed limit; anything above is a typo in units.
 MAX_SPEED_LIMIT_MPS = 20.0
-REVERSE_SUFFIX = "~rev"
 
 
 def corridor_from_geojson(collection: Mapping[str, Any], config: Mapping[str, Any]) -> Corridor:
@@ -245,4 +246,4 @@ def local_to_wgs84(origin: Origin):
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

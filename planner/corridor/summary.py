@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from dataclasses import dataclass
 
@@ -55,7 +56,7 @@ def fastest_dock_route(corridor: Corridor, from_side: str, to_side: str) -> Rout
     times, paths = nx.multi_source_dijkstra(graph, sources, weight="travel_time")
     best = min(targets & times.keys(), key=lambda n: times[n])
     path = paths[best]
-    edges = [graph.edges[u, v] for u, v in zip(path, path[1:])]
+    edges = [graph.edges[u, v] for u, v in itertools.pairwise(path)]
     return RouteSummary(
         direction=f"{from_side}->{to_side}",
         nodes=path,

@@ -7,7 +7,9 @@ together as one :class:`MapError`.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+import itertools
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import networkx as nx
 from shapely.geometry import Point
@@ -15,7 +17,16 @@ from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
 from planner.corridor.errors import MapProblem
-from planner.corridor.model import BORDER_LINE_KINDS, TERMINAL_KINDS, Lane, Node, NodeKind, Zone, build_graph
+from planner.corridor.model import (
+    BORDER_LINE_KINDS,
+    REVERSE_SUFFIX,
+    TERMINAL_KINDS,
+    Lane,
+    Node,
+    NodeKind,
+    Zone,
+    build_graph,
+)
 
 #: How far (m) a lane's end may be from its node, or a node from its zone or the border line.
 TOLERANCE_M = 1.0
@@ -39,12 +50,13 @@ def validate_corridor(
     jurisdictions: tuple[str, str],
     parameters: Mapping[str, Any],
 ) -> list[MapProblem]:
-    problems = _lane_endpoints(nodes, lanes)
+    drawn = {lane_id: lane for lane_id, lane in lanes.items() if lane.id == lane.feature_id}  # one per feature
+    problems = _lane_endpoints(nodes, drawn) + _duplicate_lanes(lanes)
     if problems:  # the remaining checks need a well-formed graph
         return problems
-    problems += _geometry_joins_nodes(nodes, lanes)
+    problems += _geometry_joins_nodes(nodes, drawn)
     problems += _nodes_in_zones(nodes, zones, border)
-    problems += _border(nodes, lanes, border, jurisdictions)
+    problems += _border(nodes, drawn, border, jurisdictions)
     problems += _parameters(nodes, parameters)
     if problems:
         return problems
@@ -57,17 +69,25 @@ def validate_corridor(
 
 def _lane_endpoints(nodes: Mapping[str, Node], lanes: Mapping[str, Lane]) -> list[MapProblem]:
     problems = []
-    seen: dict[tuple[str, str], str] = {}
     for lane in lanes.values():
         for end, node_id in (("from", lane.source), ("to", lane.target)):
             if node_id not in nodes:
                 problems.append(MapProblem(lane.id, f"dangling lane: its '{end}' node {node_id!r} is not in the map"))
         if lane.source == lane.target:
             problems.append(MapProblem(lane.id, f"lane loops from {lane.source!r} to itself"))
+    return problems
+
+
+def _duplicate_lanes(lanes: Mapping[str, Lane]) -> list[MapProblem]:
+    """Two lanes with the same ends (including a bidirectional lane's reverse) would be one graph edge."""
+    problems = []
+    seen: dict[tuple[str, str], str] = {}
+    for lane in lanes.values():
         key = (lane.source, lane.target)
         if key in seen:
-            problems.append(MapProblem(lane.id, f"a second lane from {key[0]!r} to {key[1]!r} (first: {seen[key]!r})"))
-        seen.setdefault(key, lane.id)
+            problems.append(MapProblem(lane.feature_id, f"a second lane from {key[0]!r} to {key[1]!r} "
+                                                        f"(first: {seen[key]!r})"))
+        seen.setdefault(key, lane.feature_id)
     return problems
 
 
@@ -176,15 +196,15 @@ def _culprit_lane(graph: nx.DiGraph, barrier_view: nx.DiGraph, path: list[str], 
     """The lane to blame for a bypass: without it the bypass is gone but proper routes remain.
 
     Falls back to the path's first lane when no single lane is to blame (several bypasses)."""
-    lanes = [graph.edges[u, v]["lane"] for u, v in zip(path, path[1:])]
-    for (u, v), lane in zip(zip(path, path[1:]), lanes):
+    lanes = [graph.edges[u, v]["lane"] for u, v in itertools.pairwise(path)]
+    for (u, v), lane in zip(itertools.pairwise(path), lanes):
         def keep(a: str, b: str, u: str = u, v: str = v) -> bool:
             return (a, b) != (u, v)
 
         if _any_path(nx.subgraph_view(barrier_view, filter_edge=keep), starts, ends) is None and \
                 _any_path(nx.subgraph_view(graph, filter_edge=keep), starts, ends) is not None:
-            return lane
-    return lanes[0]
+            return lane.removesuffix(REVERSE_SUFFIX)
+    return lanes[0].removesuffix(REVERSE_SUFFIX)
 
 
 def _without_nodes(graph: nx.DiGraph, nodes: Mapping[str, Node], kind: NodeKind, side: str) -> nx.DiGraph:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -94,6 +94,14 @@ def _border_node_off_the_line(c: dict, config: dict) -> None:
     feature(c, "handoff")["geometry"]["coordinates"] = to_wgs84(config, 0.0, 120.0)
 
 
+def _second_lane_against_a_two_way_lane(c: dict, _: dict) -> None:
+    two_way = feature(c, "cn_insp_access__cn_insp_hub")
+    coordinates = two_way["geometry"]["coordinates"][::-1]
+    c["features"].append({"type": "Feature", "properties": {
+        "id": "extra", "from": "cn_insp_hub", "to": "cn_insp_access", "max_speed": 10},
+        "geometry": {"type": "LineString", "coordinates": coordinates}})
+
+
 def _relay_without_handoff(c: dict, config: dict) -> None:
     config["parameters"]["handoff_mode"] = "relay"
     c["features"] = [f for f in c["features"] if "handoff" not in (f["properties"]["id"], f["properties"].get("from"),
@@ -118,6 +126,8 @@ BROKEN: dict[str, tuple[Callable[[dict, dict], None], str, str]] = {
     "unknown zone": (_unknown_zone, "cn_hold_2", "zone 'cn_parking_lot' is not in the map"),
     "speed in the wrong units": (_speed_in_wrong_units, "vn_app_out_1__vn_app_out_2", "max_speed must be"),
     "handoff off the border line": (_border_node_off_the_line, "handoff", "must lie on the border line"),
+    "two lanes with the same ends": (_second_lane_against_a_two_way_lane, "extra",
+                                     "a second lane from 'cn_insp_hub' to 'cn_insp_access'"),
     "relay mode without handoff": (_relay_without_handoff, "corridor.yaml", "needs a handoff node"),
 }
 
