@@ -1,0 +1,105 @@
+"""The customs event envelope (DESIGN.md §3): its fields, their checks, and its canonical JSON.
+
+The signature covers the canonical JSON of every field but ``signature``: keys sorted, separators
+``,`` and ``:``, UTF-8 (``ensure_ascii=False``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+AUTHORITY_PATTERN = r"^[A-Z][A-Z0-9_]{1,31}$"
+CONSIGNMENT_PATTERN = r"^[A-Z]{2}-[A-Z0-9]{6,24}$"
+VEHICLE_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"  # ROS-name-safe: it becomes the vehicle's namespace
+UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+DIRECTION_PATTERN = r"^[A-Z]{2}->[A-Z]{2}$"
+
+
+class EventType(StrEnum):
+    DECLARATION_ACCEPTED = "declaration.accepted"
+    CHANNEL_ASSIGNED = "channel.assigned"
+    INSPECTION_REQUIRED = "inspection.required"
+    INSPECTION_PASSED = "inspection.passed"
+    RELEASED = "released"
+    HOLD = "hold"
+    HOLD_LIFTED = "hold.lifted"
+    REVOKED = "revoked"
+    VEHICLE_AUTHORIZED = "vehicle.authorized"
+    VEHICLE_REVOKED = "vehicle.revoked"
+    HEARTBEAT = "heartbeat"
+
+
+CONSIGNMENT_TYPES = frozenset({
+    EventType.DECLARATION_ACCEPTED, EventType.CHANNEL_ASSIGNED, EventType.INSPECTION_REQUIRED,
+    EventType.INSPECTION_PASSED, EventType.RELEASED, EventType.HOLD, EventType.HOLD_LIFTED, EventType.REVOKED,
+})
+VEHICLE_TYPES = frozenset({EventType.VEHICLE_AUTHORIZED, EventType.VEHICLE_REVOKED})
+CHANNELS = ("green", "yellow", "red")
+
+
+class CustomsEvent(BaseModel):
+    """One signed event from a customs authority. Construction validates every field."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_id: str = Field(pattern=UUID_PATTERN)
+    authority: str = Field(pattern=AUTHORITY_PATTERN)
+    seq: int = Field(ge=0, lt=2**53)
+    issued_at: datetime
+    type: EventType
+    consignment_id: str | None = Field(default=None, pattern=CONSIGNMENT_PATTERN)
+    vehicle_id: str | None = Field(default=None, pattern=VEHICLE_PATTERN)
+    direction: str | None = Field(default=None, pattern=DIRECTION_PATTERN)
+    payload: dict[str, Any] = Field(default_factory=dict)
+    signature: str = Field(min_length=1, max_length=200)
+
+    @field_validator("issued_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("issued_at must carry a time zone (e.g. 2026-11-22T10:00:00Z)")
+        return value.astimezone(UTC)
+
+    @model_validator(mode="after")
+    def _fields_fit_the_type(self) -> CustomsEvent:
+        if self.type in CONSIGNMENT_TYPES:
+            if not self.consignment_id or not self.direction:
+                raise ValueError(f"a {self.type} event needs consignment_id and direction")
+            if self.vehicle_id is not None:
+                raise ValueError(f"a {self.type} event concerns a consignment, not a vehicle: vehicle_id must be null")
+        elif self.type in VEHICLE_TYPES:
+            if not self.vehicle_id:
+                raise ValueError(f"a {self.type} event needs vehicle_id")
+            if self.consignment_id is not None:
+                raise ValueError(f"a {self.type} event concerns a vehicle: consignment_id must be null")
+        elif self.consignment_id is not None or self.vehicle_id is not None:
+            raise ValueError("a heartbeat names no consignment and no vehicle")
+        if self.type == EventType.CHANNEL_ASSIGNED and self.payload.get("channel") not in CHANNELS:
+            raise ValueError(f"channel.assigned needs payload.channel in {list(CHANNELS)}")
+        return self
+
+
+def format_time(moment: datetime) -> str:
+    text = moment.astimezone(UTC).isoformat(timespec="microseconds" if moment.microsecond else "seconds")
+    return text.replace("+00:00", "Z")
+
+
+def canonical_json(fields: dict[str, Any]) -> bytes:
+    """Keys sorted, separators ``,`` and ``:``, UTF-8: the bytes that are signed (DESIGN.md §3)."""
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def signed_bytes(raw: dict[str, Any]) -> bytes:
+    """What the signature covers: the canonical JSON of every field as received, but ``signature``."""
+    return canonical_json({k: v for k, v in raw.items() if k != "signature"})
+
+
+def content_digest(raw: dict[str, Any]) -> str:
+    """Identifies an event's content (everything but the signature): equal digests = the same event."""
+    return hashlib.sha256(signed_bytes(raw)).hexdigest()

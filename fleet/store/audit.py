@@ -1,0 +1,59 @@
+"""The append-only, hash-chained audit log: each record's hash covers its content and the previous hash,
+so either customs side can check an exported log and find any edited, removed or reordered record."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    seq: int
+    recorded_at: str
+    kind: str  # event_accepted | event_refused | decision | alarm | crossing
+    body: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def record_hash(seq: int, recorded_at: str, kind: str, body: dict[str, Any], prev_hash: str) -> str:
+    content = json.dumps({"seq": seq, "recorded_at": recorded_at, "kind": kind, "body": body},
+                         sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(f"{prev_hash}\n{content}".encode()).hexdigest()
+
+
+def verify_chain(lines: Iterable[str]) -> list[str]:
+    """Check an exported log (JSON lines); return every problem found, each naming the record, or []."""
+    problems: list[str] = []
+    prev_hash, expected_seq = GENESIS, 1
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            record = AuditRecord(**data)
+        except (json.JSONDecodeError, TypeError) as exc:
+            problems.append(f"line {number}: not an audit record ({exc})")
+            continue
+        if record.seq != expected_seq:
+            if record.seq > expected_seq:
+                missing = f"record {expected_seq}" if record.seq == expected_seq + 1 else \
+                    f"records {expected_seq}-{record.seq - 1}"
+                problems.append(f"line {number}: {missing} missing before record {record.seq}")
+            else:
+                problems.append(f"line {number}: record {record.seq} out of order (expected {expected_seq})")
+        elif record.prev_hash != prev_hash:
+            problems.append(f"line {number}: record {record.seq} does not follow the previous record (chain broken)")
+        if record_hash(record.seq, record.recorded_at, record.kind, record.body, record.prev_hash) != record.hash:
+            problems.append(f"line {number}: record {record.seq} was edited (its hash does not match its content)")
+        prev_hash, expected_seq = record.hash, max(expected_seq, record.seq) + 1
+    return problems

@@ -1,0 +1,186 @@
+"""The customs gate's ingestion, refusals and the gate rule, on a real SQLite file."""
+
+from __future__ import annotations
+
+import pytest
+
+from fleet.customs.gate import Outcome
+
+C1 = "VN-104512345678"
+VN_CN = "VN->CN"
+
+
+def clear(customs, gate, consignment=C1, direction=VN_CN, vehicle="agv_001"):
+    for signer in (customs.vn, customs.cn):
+        for kind, payload in (("declaration.accepted", {}), ("channel.assigned", {"channel": "green"}),
+                              ("released", {})):
+            assert gate.ingest(signer.event(kind, consignment, direction=direction, payload=payload), "test").outcome \
+                == Outcome.ACCEPTED
+        assert gate.ingest(signer.event("vehicle.authorized", vehicle_id=vehicle), "test").acknowledged
+
+
+def test_fully_cleared_crossing_is_allowed(customs, gate):
+    clear(customs, gate)
+    decision = gate.decide("agv_001", VN_CN, [C1])
+    assert decision.allowed and decision.reasons == ()
+    assert len(decision.relied_on) == 4  # two vehicle authorizations, two releases
+    assert gate.clearance_of(C1) == {"VN_CUSTOMS": "released", "CN_CUSTOMS": "released", "direction": VN_CN,
+                                     "crossing_allowed": True, "reasons": []}
+    assert ("decision", ) == tuple(t for t, _ in customs.published[-1:])
+
+
+def test_every_failing_condition_is_a_reason(customs, gate):
+    gate.ingest(customs.vn.event("declaration.accepted", C1, direction=VN_CN), "test")
+    gate.ingest(customs.cn.event("hold", C1, direction=VN_CN), "test")
+    gate.ingest(customs.vn.event("vehicle.authorized", vehicle_id="agv_001"), "test")
+    customs.clock.now += 42 + 60  # both links silent since
+    decision = gate.decide("agv_001", VN_CN, [C1, "CN-00000000X"])
+    assert not decision.allowed
+    assert set(decision.reasons) == {
+        "VN_CUSTOMS link down for 102 s", "CN_CUSTOMS link down for 102 s",
+        "CN_CUSTOMS: vehicle agv_001 not authorized",
+        f"VN_CUSTOMS: consignment {C1} is declared, not released",
+        f"CN_CUSTOMS: consignment {C1} on hold",
+        "consignment CN-00000000X is unknown to customs",
+        "VN_CUSTOMS: consignment CN-00000000X is pending, not released",
+        "CN_CUSTOMS: consignment CN-00000000X is pending, not released",
+    }
+
+
+def test_state_follows_seq_order_not_arrival(customs, gate):
+    clear(customs, gate)
+    hold = customs.cn.event("hold", C1, direction=VN_CN)
+    lifted = customs.cn.event("hold.lifted", C1, direction=VN_CN)
+    assert gate.ingest(lifted, "test").outcome == Outcome.ACCEPTED  # arrives first
+    assert gate.ingest(hold, "test").outcome == Outcome.ACCEPTED
+    assert gate.clearance_of(C1)["CN_CUSTOMS"] == "released"
+
+
+def test_revoked_stands_until_a_later_release(customs, gate):
+    clear(customs, gate)
+    gate.ingest(customs.vn.event("revoked", C1, direction=VN_CN), "test")
+    assert not gate.decide("agv_001", VN_CN, [C1]).allowed
+    gate.ingest(customs.vn.event("released", C1, direction=VN_CN), "test")
+    assert gate.decide("agv_001", VN_CN, [C1]).allowed
+
+
+def test_empty_vehicle_needs_vehicle_conditions_only(customs, gate):
+    for signer in (customs.vn, customs.cn):
+        gate.ingest(signer.event("vehicle.authorized", vehicle_id="agv_002"), "test")
+    assert gate.decide("agv_002", "CN->VN").allowed
+    gate.ingest(customs.cn.event("vehicle.revoked", vehicle_id="agv_002"), "test")
+    assert gate.decide("agv_002", "CN->VN").reasons == ("CN_CUSTOMS: vehicle agv_002 not authorized",)
+
+
+def test_duplicate_is_acknowledged_and_ignored(customs, gate):
+    event = customs.vn.event("declaration.accepted", C1, direction=VN_CN)
+    assert gate.ingest(event, "test").outcome == Outcome.ACCEPTED
+    audit_before = len(list(gate.store.audit_records()))
+    result = gate.ingest(event, "test")
+    assert result.outcome == Outcome.DUPLICATE and result.acknowledged
+    assert len(list(gate.store.audit_records())) == audit_before
+    assert len(gate.store.events()) == 1
+
+
+def refused(gate, event, reason_part, alarm=False):
+    events_before = len(gate.store.events())
+    result = gate.ingest(event, "test")
+    assert result.outcome == Outcome.REFUSED and not result.acknowledged
+    assert reason_part in result.reason, result.reason
+    assert len(gate.store.events()) == events_before  # nothing applied
+    kinds = [r.kind for r in gate.store.audit_records()]
+    assert kinds[-2:] == ["event_refused", "alarm"] if alarm else kinds[-1] == "event_refused"
+    return result
+
+
+def test_refuses_bad_signature(customs, gate):
+    event = customs.vn.event("released", C1, direction=VN_CN)
+    event["seq"] += 1000  # changed after signing
+    refused(gate, event, "bad signature", alarm=True)
+
+
+def test_refuses_missing_signature(customs, gate):
+    event = customs.vn.event("released", C1, direction=VN_CN)
+    del event["signature"]
+    refused(gate, event, "missing signature")
+
+
+def test_refuses_forged_authority(customs, gate, key_dir):
+    from fleet.customs.signing import EventSigner, load_private_key
+
+    forger = EventSigner("CN_CUSTOMS", load_private_key(key_dir / "MALLORY.key"))
+    refused(gate, forger.event("released", C1, direction=VN_CN), "not signed by CN_CUSTOMS's key", alarm=True)
+
+
+def test_refuses_unknown_authority(customs, gate, key_dir):
+    from fleet.customs.signing import EventSigner, load_private_key
+
+    refused(gate, EventSigner("MALLORY", load_private_key(key_dir / "MALLORY.key")).event("heartbeat"),
+            "unknown authority 'MALLORY'")
+
+
+@pytest.mark.parametrize(("field", "value", "reason"), [
+    ("type", "teleported", "type: Input should be"),
+    ("consignment_id", "c1; DROP TABLE", "consignment_id: String should match pattern"),
+    ("event_id", "not-a-uuid", "event_id: String should match pattern"),
+    ("seq", -1, "seq: Input should be greater than or equal to 0"),
+    ("issued_at", "yesterday", "issued_at: Input should be a valid datetime"),
+    ("direction", "VN->LA", "direction VN->LA is not one of"),
+    ("vehicle_id", "agv_009", "must be null"),
+])
+def test_refuses_malformed_fields(customs, gate, field, value, reason):
+    fields = {k: v for k, v in customs.vn.event("released", C1, direction=VN_CN).items() if k != "signature"}
+    fields[field] = value
+    from fleet.customs.signing import sign_event
+
+    refused(gate, sign_event(fields, customs.vn.key), reason)
+
+
+def test_refuses_channel_without_colour(customs, gate):
+    refused(gate, customs.vn.event("channel.assigned", C1, direction=VN_CN, payload={"channel": "blue"}),
+            "payload.channel")
+
+
+def test_refuses_events_from_the_future(customs, gate):
+    refused(gate, customs.vn.event("released", C1, direction=VN_CN, issued_at=customs.clock.now + 121),
+            "is 121 s in the future")
+    assert gate.ingest(customs.vn.event("released", C1, direction=VN_CN, issued_at=customs.clock.now + 119),
+                       "test").acknowledged
+
+
+def test_refuses_conflicting_direction(customs, gate):
+    gate.ingest(customs.vn.event("declaration.accepted", C1, direction=VN_CN), "test")
+    refused(gate, customs.cn.event("released", C1, direction="CN->VN"), f"consignment {C1} travels VN->CN")
+
+
+def test_refuses_equivocation_and_raises_an_alarm(customs, gate):
+    gate.ingest(customs.vn.event("released", C1, direction=VN_CN, seq=7), "test")
+    refused(gate, customs.vn.event("hold", C1, direction=VN_CN, seq=7), "equivocation: VN_CUSTOMS seq 7", alarm=True)
+    assert customs.published[-1][0] == "alarm"
+    assert gate.clearance_of(C1)["VN_CUSTOMS"] == "released"
+
+
+def test_refuses_event_id_reuse(customs, gate):
+    first = customs.vn.event("declaration.accepted", C1, direction=VN_CN)
+    gate.ingest(first, "test")
+    refused(gate, customs.vn.event("released", C1, direction=VN_CN, event_id=first["event_id"]), "reused", alarm=True)
+
+
+def test_refuses_non_json(gate):
+    result = gate.ingest(b"\xff{not json", "test")
+    assert result.outcome == Outcome.REFUSED and result.reason.startswith("malformed: not JSON")
+
+
+def test_submitter_may_only_post_its_own_events(customs, gate):
+    result = gate.ingest(customs.vn.event("heartbeat"), "http", submitted_by="CN_CUSTOMS")
+    assert result.forbidden and result.reason == "CN_CUSTOMS may not post events of VN_CUSTOMS"
+
+
+def test_restart_recomputes_identical_state(customs, gate):
+    clear(customs, gate)
+    gate.ingest(customs.cn.event("hold", C1, direction=VN_CN), "test")
+    before = (gate.clearance_of(C1), gate.evaluate("agv_001", VN_CN, [C1]), list(gate.store.audit_records()))
+    gate.store.close()
+    again = customs.gate()
+    assert (again.clearance_of(C1), again.evaluate("agv_001", VN_CN, [C1]), list(again.store.audit_records())) \
+        == before
