@@ -1,0 +1,50 @@
+"""``xborder serve``: the fleet manager service (HTTP API + customs ZeroMQ transports)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def serve(
+    config: Path = typer.Option(..., "--config", help="YAML config (see fleet/config.py)"),
+    host: str | None = typer.Option(None, "--host", help="overrides server.host"),
+    port: int | None = typer.Option(None, "--port", help="overrides server.port"),
+    db: Path | None = typer.Option(None, "--db", help="overrides store.path"),
+) -> None:
+    """Start the fleet manager: API on HTTP, customs events on the ZeroMQ ROUTER, decisions on PUB."""
+    import logging
+
+    import uvicorn
+
+    from fleet.api.main import create_app
+    from fleet.config import ConfigError, load_settings
+    from fleet.customs.gate import CustomsGate
+    from fleet.store import SqliteStore
+    from fleet.transports.zmq_customs import ZmqIngestServer, ZmqPublisher
+
+    try:
+        settings = load_settings(config)
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    settings.server.host = host or settings.server.host
+    settings.server.port = settings.server.port if port is None else port
+    settings.store.path = db or settings.store.path
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    store = SqliteStore(settings.store.path)
+    publisher = ZmqPublisher(settings.customs.zmq.pub)
+    gate = CustomsGate(settings.customs.gate_authorities(), store, settings.customs.link_timeout_s,
+                       publish=publisher.publish)
+    ingest = ZmqIngestServer(gate, settings.customs.zmq.router).start()
+    logging.getLogger("xborder").info("customs ROUTER on %s, PUB on %s, store %s", ingest.endpoint,
+                                      publisher.endpoint, settings.store.path)
+    try:
+        uvicorn.run(create_app(settings, gate), host=settings.server.host, port=settings.server.port,
+                    log_level="warning")
+    finally:
+        ingest.stop()
+        publisher.close()
+        store.close()

@@ -1,0 +1,1 @@
+"""Transports at the fleet's edge. They carry bytes and call into the core; no logic of their own."""

@@ -1,0 +1,231 @@
+"""A customs authority simulator: a realistic stream of signed events over ZeroMQ, with fault modes.
+
+Per consignment: declaration -> channel (VN: green 65% / yellow 25% / red 10%; CN: inspection ~7%) ->
+inspection -> release, with lognormal delays (medians: green 5 min, yellow 45 min, red 3 h), occasional
+holds and revocations; vehicle authorizations; heartbeats. Simulated time runs ``time_scale`` times faster
+than real time. Two simulators started with the same ``--seed`` and ``--consignments`` talk about the
+same consignments, as the two real customs systems would.
+
+Fault modes: ``duplicates`` (resend some events), ``reorder`` (swap neighbours after numbering),
+``delay`` (hold some events back), ``outage`` (go silent for a while, then send the backlog),
+``forge`` (some events signed with a key that is not the authority's).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import typer
+
+FAULTS = ("duplicates", "reorder", "delay", "outage", "forge")
+CHANNEL_SHARES = {"VN": {"green": 0.65, "yellow": 0.25, "red": 0.10}, "CN": {"green": 0.93, "red": 0.07}}
+MEDIAN_S = {"green": 300.0, "yellow": 2700.0, "red": 10800.0}
+
+
+@dataclass(frozen=True)
+class Profile:
+    consignments: int = 20
+    vehicles: int = 5
+    arrival_spread_s: float = 3600.0  # declarations arrive over this much simulated time
+    heartbeat_s: float = 15.0
+    sigma: float = 0.5  # lognormal shape of every delay
+    hold_rate: float = 0.03
+    revoke_rate: float = 0.01
+    faults: frozenset[str] = frozenset()
+    fault_rate: float = 0.05
+    outage_s: float = 300.0
+    seed: int = 1
+
+
+@dataclass(order=True)
+class Scheduled:
+    """An event to send at simulated time ``at``; ``fields`` lack seq, issued_at and signature."""
+
+    at: float
+    fields: dict[str, Any] = field(compare=False)
+    forged: bool = field(default=False, compare=False)
+
+
+def consignment_ids(profile: Profile) -> list[tuple[str, str]]:
+    """(id, direction) pairs both authorities derive from the shared seed: half exports, half imports."""
+    rng = random.Random(profile.seed)
+    pairs = []
+    for i in range(profile.consignments):
+        origin, destination = ("VN", "CN") if rng.random() < 0.5 else ("CN", "VN")
+        pairs.append((f"{origin}-{profile.seed % 10000:04d}{i:08d}", f"{origin}->{destination}"))
+    return pairs
+
+
+def build_schedule(authority: str, side: str, profile: Profile) -> list[Scheduled]:
+    """Every event this authority will issue, in simulated time order (before faults)."""
+    rng = random.Random(f"{profile.seed}/{authority}")
+    shares = CHANNEL_SHARES.get(side, CHANNEL_SHARES["CN"])
+    events: list[Scheduled] = [Scheduled(0.0, {"type": "vehicle.authorized", "vehicle_id": f"agv_{v:03d}"})
+                               for v in range(1, profile.vehicles + 1)]
+
+    def lognormal(median: float) -> float:
+        return rng.lognormvariate(math.log(median), profile.sigma)
+
+    for consignment, direction in consignment_ids(profile):
+        def at(t: float, kind: str, payload: dict[str, Any] | None = None,
+               c: str = consignment, d: str = direction) -> None:
+            events.append(Scheduled(t, {"type": kind, "consignment_id": c, "direction": d, "payload": payload or {}}))
+
+        t = rng.uniform(0, profile.arrival_spread_s)
+        at(t, "declaration.accepted")
+        channel = rng.choices(list(shares), weights=list(shares.values()))[0]
+        t += rng.uniform(5, 60)
+        at(t, "channel.assigned", {"channel": channel})
+        if channel != "green":
+            t += rng.uniform(10, 120)
+            at(t, "inspection.required", {"channel": channel})
+            t += lognormal(MEDIAN_S[channel])
+            at(t, "inspection.passed")
+            t += rng.uniform(10, 120)
+        else:
+            t += lognormal(MEDIAN_S["green"])
+        at(t, "released")
+        if rng.random() < profile.hold_rate:
+            t += rng.uniform(30, 600)
+            at(t, "hold", {"reason": "risk alert"})
+            t += lognormal(900.0)
+            at(t, "hold.lifted")
+        if rng.random() < profile.revoke_rate:
+            t += rng.uniform(30, 600)
+            at(t, "revoked", {"reason": "declaration amended"})
+            if rng.random() < 0.5:
+                t += lognormal(1800.0)
+                at(t, "released")
+    horizon = max(e.at for e in events)
+    events += [Scheduled(k * profile.heartbeat_s, {"type": "heartbeat"})
+               for k in range(int(horizon // profile.heartbeat_s) + 2)]
+    return sorted(events)
+
+
+def sign_schedule(schedule: list[Scheduled], signer, issue_time: Callable[[float], float]) -> list[Scheduled]:
+    """Number the events in issue order (their seq), stamp issued_at (``issue_time`` of their simulated time:
+    the wall-clock moment they are due) and sign them."""
+    signed = []
+    for seq, item in enumerate(schedule, start=1):
+        fields = {"consignment_id": None, "vehicle_id": None, "direction": None, "payload": {}, **item.fields}
+        signed.append(replace(item, fields=signer.event(fields.pop("type"), seq=seq, issued_at=issue_time(item.at),
+                                                        **fields)))
+    return signed
+
+
+def apply_faults(signed: list[Scheduled], profile: Profile, forger) -> list[Scheduled]:
+    """Perturb the *sending* of already numbered, signed events: times, order, copies, forged extras."""
+    rng = random.Random(f"{profile.seed}/faults")
+    out = list(signed)
+    if "delay" in profile.faults:
+        out = [replace(e, at=e.at + rng.uniform(60, 900)) if rng.random() < profile.fault_rate else e for e in out]
+    if "outage" in profile.faults and out:
+        start = rng.uniform(0.2, 0.6) * max(e.at for e in out)
+        out = [replace(e, at=start + profile.outage_s) if start <= e.at < start + profile.outage_s else e for e in out]
+    out.sort()
+    if "reorder" in profile.faults:
+        for i in range(len(out) - 1):
+            if rng.random() < profile.fault_rate:
+                out[i], out[i + 1] = replace(out[i + 1], at=out[i].at), replace(out[i], at=out[i + 1].at)
+    if "duplicates" in profile.faults:
+        out += [replace(e, at=e.at + rng.uniform(1, 120)) for e in out if rng.random() < profile.fault_rate]
+    if "forge" in profile.faults:
+        for e in list(out):
+            if e.fields["type"] != "heartbeat" and rng.random() < profile.fault_rate:
+                f = e.fields
+                forged = forger.event("released" if f["consignment_id"] else f["type"], f["consignment_id"],
+                                      f["vehicle_id"], f["direction"], seq=f["seq"] + 100_000)
+                out.append(Scheduled(e.at + rng.uniform(0, 60), forged, forged=True))
+    return sorted(out)
+
+
+class AuthorityLink:
+    """A DEALER connection with at-least-once delivery: resend until ACK/NACK, reconnecting on silence."""
+
+    def __init__(self, endpoint: str, timeout_s: float = 2.0, retries: int = 5) -> None:
+        import zmq
+
+        self.zmq, self.endpoint, self.timeout_ms, self.retries = zmq, endpoint, int(timeout_s * 1000), retries
+        self.context = zmq.Context.instance()
+        self.socket = self._connect()
+
+    def _connect(self):
+        socket = self.context.socket(self.zmq.DEALER)
+        socket.setsockopt(self.zmq.LINGER, 0)
+        socket.connect(self.endpoint)
+        return socket
+
+    def send(self, event: dict[str, Any]) -> dict[str, Any]:
+        payload = json.dumps(event).encode()
+        for _ in range(self.retries):
+            self.socket.send(payload)
+            while self.socket.poll(self.timeout_ms):
+                reply = json.loads(self.socket.recv())
+                if reply.get("event_id") in (event.get("event_id"), None):
+                    return reply
+            self.socket.close()
+            self.socket = self._connect()
+        raise ConnectionError(f"no answer from {self.endpoint} after {self.retries} tries")
+
+    def close(self) -> None:
+        self.socket.close()
+
+
+app = typer.Typer(help="Customs authority simulators.", no_args_is_help=True)
+
+
+@app.command()
+def simulate(
+    authority: str = typer.Option(..., "--authority", help="e.g. VN_CUSTOMS"),
+    key: Path = typer.Option(..., "--key", help="the authority's private key (xborder keys generate)"),
+    connect: str = typer.Option("tcp://127.0.0.1:5560", "--connect", help="the fleet's customs ROUTER"),
+    side: str | None = typer.Option(None, "--side", help="VN or CN (default: from the authority name)"),
+    consignments: int = typer.Option(20, min=0),
+    vehicles: int = typer.Option(5, min=0),
+    time_scale: float = typer.Option(60.0, "--time-scale", min=0.0,
+                                     help="simulated seconds per real second; 0 = as fast as possible"),
+    faults: str = typer.Option("", help=f"comma-separated: {','.join(FAULTS)}"),
+    seed: int = typer.Option(1),
+) -> None:
+    """Publish a realistic stream of signed events to the fleet and report what it acknowledged."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from fleet.customs.signing import EventSigner, load_private_key
+
+    chosen = frozenset(f for f in faults.split(",") if f)
+    if chosen - set(FAULTS):
+        raise typer.BadParameter(f"unknown fault(s) {sorted(chosen - set(FAULTS))}; choose from {FAULTS}")
+    side = side or authority[:2]
+    profile = Profile(consignments=consignments, vehicles=vehicles, faults=chosen, seed=seed)
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    signer = EventSigner(authority, load_private_key(key))
+    forger = EventSigner(authority, Ed25519PrivateKey.generate())
+    t0 = time.time()
+    schedule = build_schedule(authority, side, profile)
+    stream = apply_faults(sign_schedule(schedule, signer, lambda at: t0 + (at / time_scale if time_scale else 0.0)),
+                          profile, forger)
+    link, tally = AuthorityLink(connect), Counter()
+    console = Console()
+    with Progress(console=console) as progress:
+        task = progress.add_task(f"{authority} -> {connect}", total=len(stream))
+        for item in stream:
+            if time_scale > 0:
+                time.sleep(max(0.0, t0 + item.at / time_scale - time.time()))
+            reply = link.send(item.fields)
+            tally[reply.get("outcome", "?")] += 1
+            if reply.get("status") == "NACK":
+                tally["NACK: " + str(reply.get("reason", ""))[:60]] += 1
+            progress.advance(task)
+    link.close()
+    for outcome, count in sorted(tally.items()):
+        console.print(f"{count:6d}  {outcome}")

@@ -1,0 +1,200 @@
+"""The customs service as deployed: ``xborder serve`` in its own process, real ZeroMQ sockets, real HTTP,
+a real SQLite file; the authority simulator as a separate process; SIGKILL and restart."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+import zmq
+
+from fleet.customs.clearance import AcceptedEvent, consignment_clearance
+from fleet.customs.envelope import EventType
+from fleet.customs.signing import EventSigner, load_private_key
+from sim.customs_authority import Profile, build_schedule, consignment_ids
+
+BIN = Path(sys.executable).parent
+TOKENS = {"VN_CUSTOMS": "vn-token-0123456789", "CN_CUSTOMS": "cn-token-0123456789", "viewer": "viewer-token-01234"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Service:
+    def __init__(self, tmp: Path, key_dir: Path) -> None:
+        self.http, self.router, self.pub = free_port(), free_port(), free_port()
+        self.db = tmp / "fleet.db"
+        self.config = tmp / "fleet.yaml"
+        self.config.write_text(yaml.safe_dump({
+            "server": {"host": "127.0.0.1", "port": self.http},
+            "store": {"path": str(self.db)},
+            "customs": {"link_timeout_s": 600, "zmq": {"router": f"tcp://127.0.0.1:{self.router}",
+                                                       "pub": f"tcp://127.0.0.1:{self.pub}"},
+                        "authorities": {name: {"public_key": (key_dir / f"{name}.pub").read_text().strip(),
+                                               "side": name[:2]} for name in ("VN_CUSTOMS", "CN_CUSTOMS")}},
+            "auth": {"tokens": [{"token": TOKENS["VN_CUSTOMS"], "role": "customs:VN_CUSTOMS"},
+                                {"token": TOKENS["CN_CUSTOMS"], "role": "customs:CN_CUSTOMS"},
+                                {"token": TOKENS["viewer"], "role": "viewer"}]}}))
+        self.process: subprocess.Popen | None = None
+        self.base = f"http://127.0.0.1:{self.http}/api/v1"
+
+    def start(self) -> Service:
+        self.process = subprocess.Popen([str(BIN / "xborder"), "serve", "--config", str(self.config)],
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.base}/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                time.sleep(0.1)
+            if self.process.poll() is not None:
+                raise RuntimeError(self.process.stdout.read().decode())
+        raise TimeoutError("service did not come up")
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def get(self, path: str, **params) -> dict:
+        reply = httpx.get(self.base + path, params=params, timeout=10,
+                          headers={"Authorization": f"Bearer {TOKENS['viewer']}"})
+        reply.raise_for_status()
+        return reply.json()
+
+
+@pytest.fixture
+def service(tmp_path, key_dir):
+    svc = Service(tmp_path, key_dir).start()
+    yield svc
+    svc.stop()
+
+
+@pytest.fixture
+def signers(key_dir):
+    return {name: EventSigner(name, load_private_key(key_dir / f"{name}.key")) for name in ("VN_CUSTOMS", "CN_CUSTOMS")}
+
+
+def dealer(service: Service) -> zmq.Socket:
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(f"tcp://127.0.0.1:{service.router}")
+    return sock
+
+
+def send(sock: zmq.Socket, event: dict) -> dict:
+    sock.send(json.dumps(event).encode())
+    assert sock.poll(10_000), "no reply from the ROUTER"
+    return json.loads(sock.recv())
+
+
+def test_zeromq_events_decisions_and_pub(service, signers):
+    sub = zmq.Context.instance().socket(zmq.SUB)
+    sub.setsockopt(zmq.LINGER, 0)
+    sub.setsockopt(zmq.SUBSCRIBE, b"")
+    sub.connect(f"tcp://127.0.0.1:{service.pub}")
+    sock = dealer(service)
+    c = "VN-000000000001"
+    for signer in signers.values():
+        assert send(sock, signer.event("vehicle.authorized", vehicle_id="agv_007"))["status"] == "ACK"
+        for kind in ("declaration.accepted", "released"):
+            reply = send(sock, signer.event(kind, c, direction="VN->CN"))
+            assert reply["status"] == "ACK" and reply["outcome"] == "accepted", reply
+    forged = signers["VN_CUSTOMS"].event("hold", c, direction="VN->CN")
+    forged["authority"] = "CN_CUSTOMS"
+    reply = send(sock, forged)
+    assert reply["status"] == "NACK" and "bad signature" in reply["reason"]
+    assert service.get(f"/consignments/{c}/clearance")["crossing_allowed"] is True
+    decision = service.get("/vehicles/agv_007/crossing", direction="VN->CN", consignments=c)
+    assert decision["crossing_allowed"] is True and len(decision["relied_on"]) == 4
+    topics = set()
+    deadline = time.monotonic() + 10
+    while "decision" not in topics and time.monotonic() < deadline:
+        if sub.poll(500):
+            topic, body = sub.recv_multipart()
+            topics.add(topic.decode())
+            if topic == b"decision":
+                assert json.loads(body)["crossing_allowed"] is True
+    assert "decision" in topics
+    sock.close()
+    sub.close()
+
+
+def test_http_events_with_token_roles(service, signers):
+    c = "CN-000000000002"
+    event = signers["CN_CUSTOMS"].event("declaration.accepted", c, direction="CN->VN")
+    url = f"{service.base}/customs/events"
+    assert httpx.post(url, content=json.dumps(event)).status_code == 401
+    wrong = httpx.post(url, content=json.dumps(event), headers={"Authorization": f"Bearer {TOKENS['VN_CUSTOMS']}"})
+    assert wrong.status_code == 403 and "may not post events of CN_CUSTOMS" in wrong.json()["reason"]
+    viewer = httpx.post(url, content=json.dumps(event), headers={"Authorization": f"Bearer {TOKENS['viewer']}"})
+    assert viewer.status_code == 403
+    ok = httpx.post(url, content=json.dumps(event), headers={"Authorization": f"Bearer {TOKENS['CN_CUSTOMS']}"})
+    assert ok.status_code == 200 and ok.json() == {"status": "ACK", "outcome": "accepted",
+                                                   "event_id": event["event_id"]}
+    again = httpx.post(url, content=json.dumps(event), headers={"Authorization": f"Bearer {TOKENS['CN_CUSTOMS']}"})
+    assert again.json()["outcome"] == "duplicate"
+    bad = httpx.post(url, content=b"{", headers={"Authorization": f"Bearer {TOKENS['CN_CUSTOMS']}"})
+    assert bad.status_code == 400 and bad.json()["reason"].startswith("malformed: not JSON")
+    clearance = service.get(f"/consignments/{c}/clearance")
+    assert clearance["CN_CUSTOMS"] == "declared" and clearance["VN_CUSTOMS"] == "pending"
+    assert clearance["crossing_allowed"] is False
+
+
+def expected_status(authority: str, side: str, profile: Profile) -> dict[str, str]:
+    """An independent reading of the simulator's schedule: each consignment's status from this authority."""
+    events = [AcceptedEvent(str(i), authority, i, EventType(s.fields["type"]), s.fields.get("consignment_id"))
+              for i, s in enumerate(build_schedule(authority, side, profile), start=1)]
+    return {c: str(consignment_clearance([e for e in events if e.consignment_id == c]).status)
+            for c, _ in consignment_ids(profile)}
+
+
+@pytest.mark.slow
+def test_simulators_with_faults_then_kill_and_restart(service, key_dir, tmp_path):
+    profile = Profile(consignments=15, vehicles=3, seed=7)
+    runs = []
+    for name, faults in (("VN_CUSTOMS", "duplicates,reorder,delay,forge"), ("CN_CUSTOMS", "outage,reorder")):
+        runs.append(subprocess.Popen(
+            [str(BIN / "xborder"), "customs", "simulate", "--authority", name, "--key", str(key_dir / f"{name}.key"),
+             "--connect", f"tcp://127.0.0.1:{service.router}", "--consignments", "15", "--vehicles", "3",
+             "--time-scale", "0", "--faults", faults, "--seed", "7"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    outputs = [run.communicate(timeout=120)[0] for run in runs]
+    assert all(run.returncode == 0 for run in runs), outputs
+    assert "accepted" in outputs[0] and "bad signature" in outputs[0] and "duplicate" in outputs[0]
+    expected = {name: expected_status(name, name[:2], profile) for name in ("VN_CUSTOMS", "CN_CUSTOMS")}
+    seen = {c: service.get(f"/consignments/{c}/clearance") for c, _ in consignment_ids(profile)}
+    for c, answer in seen.items():
+        assert {name: answer[name] for name in expected} == {name: expected[name][c] for name in expected}, c
+    audit_before = tmp_path / "before.jsonl"
+    export = [str(BIN / "xborder"), "audit", "export", "--db", str(service.db), "--out"]
+    service.kill()  # SIGKILL: no chance to flush anything
+    assert subprocess.run(export + [str(audit_before)], capture_output=True).returncode == 0
+    service.start()
+    assert {c: service.get(f"/consignments/{c}/clearance") for c in seen} == seen
+    audit_after = tmp_path / "after.jsonl"
+    assert subprocess.run(export + [str(audit_after)], capture_output=True).returncode == 0
+    assert audit_after.read_text() == audit_before.read_text()
+    verify = subprocess.run([str(BIN / "xborder"), "audit", "verify", str(audit_after)], capture_output=True, text=True)
+    assert verify.returncode == 0 and "intact" in verify.stdout
+    assert os.path.getsize(service.db) > 0
