@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,78 +12,21 @@ from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 import zmq
 
 from fleet.customs.clearance import AcceptedEvent, consignment_clearance
 from fleet.customs.envelope import EventType
 from fleet.customs.signing import EventSigner, load_private_key
 from sim.customs_authority import Profile, build_schedule, consignment_ids
+from sim.service_process import ServiceProcess, token_for
 
 BIN = Path(sys.executable).parent
-TOKENS = {"VN_CUSTOMS": "vn-token-0123456789", "CN_CUSTOMS": "cn-token-0123456789", "viewer": "viewer-token-01234"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Service:
-    def __init__(self, tmp: Path, key_dir: Path) -> None:
-        self.http, self.router, self.pub = free_port(), free_port(), free_port()
-        self.db = tmp / "fleet.db"
-        self.config = tmp / "fleet.yaml"
-        self.config.write_text(yaml.safe_dump({
-            "server": {"host": "127.0.0.1", "port": self.http},
-            "store": {"path": str(self.db)},
-            "customs": {"link_timeout_s": 600, "zmq": {"router": f"tcp://127.0.0.1:{self.router}",
-                                                       "pub": f"tcp://127.0.0.1:{self.pub}"},
-                        "authorities": {name: {"public_key": (key_dir / f"{name}.pub").read_text().strip(),
-                                               "side": name[:2]} for name in ("VN_CUSTOMS", "CN_CUSTOMS")}},
-            "auth": {"tokens": [{"token": TOKENS["VN_CUSTOMS"], "role": "customs:VN_CUSTOMS"},
-                                {"token": TOKENS["CN_CUSTOMS"], "role": "customs:CN_CUSTOMS"},
-                                {"token": TOKENS["viewer"], "role": "viewer"}]}}))
-        self.process: subprocess.Popen | None = None
-        self.base = f"http://127.0.0.1:{self.http}/api/v1"
-
-    def start(self) -> Service:
-        self.process = subprocess.Popen([str(BIN / "xborder"), "serve", "--config", str(self.config)],
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.base}/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                time.sleep(0.1)
-            if self.process.poll() is not None:
-                raise RuntimeError(self.process.stdout.read().decode())
-        raise TimeoutError("service did not come up")
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def get(self, path: str, **params) -> dict:
-        reply = httpx.get(self.base + path, params=params, timeout=10,
-                          headers={"Authorization": f"Bearer {TOKENS['viewer']}"})
-        reply.raise_for_status()
-        return reply.json()
+NAMES = ("VN_CUSTOMS", "CN_CUSTOMS")
 
 
 @pytest.fixture
 def service(tmp_path, key_dir):
-    svc = Service(tmp_path, key_dir).start()
+    svc = ServiceProcess(tmp_path, {n: (key_dir / f"{n}.pub").read_text().strip() for n in NAMES}).start()
     yield svc
     svc.stop()
 
@@ -95,10 +36,10 @@ def signers(key_dir):
     return {name: EventSigner(name, load_private_key(key_dir / f"{name}.key")) for name in ("VN_CUSTOMS", "CN_CUSTOMS")}
 
 
-def dealer(service: Service) -> zmq.Socket:
+def dealer(service: ServiceProcess) -> zmq.Socket:
     sock = zmq.Context.instance().socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
-    sock.connect(f"tcp://127.0.0.1:{service.router}")
+    sock.connect(service.router)
     return sock
 
 
@@ -112,7 +53,7 @@ def test_zeromq_events_decisions_and_pub(service, signers):
     sub = zmq.Context.instance().socket(zmq.SUB)
     sub.setsockopt(zmq.LINGER, 0)
     sub.setsockopt(zmq.SUBSCRIBE, b"")
-    sub.connect(f"tcp://127.0.0.1:{service.pub}")
+    sub.connect(service.pub)
     sock = dealer(service)
     c = "VN-000000000001"
     for signer in signers.values():
@@ -144,17 +85,18 @@ def test_http_events_with_token_roles(service, signers):
     c = "CN-000000000002"
     event = signers["CN_CUSTOMS"].event("declaration.accepted", c, direction="CN->VN")
     url = f"{service.base}/customs/events"
+    vn, cn = ({"Authorization": f"Bearer {token_for(f'customs:{n}')}"} for n in NAMES)
     assert httpx.post(url, content=json.dumps(event)).status_code == 401
-    wrong = httpx.post(url, content=json.dumps(event), headers={"Authorization": f"Bearer {TOKENS['VN_CUSTOMS']}"})
+    wrong = httpx.post(url, content=json.dumps(event), headers=vn)
     assert wrong.status_code == 403 and "may not post events of CN_CUSTOMS" in wrong.json()["reason"]
-    viewer = httpx.post(url, content=json.dumps(event), headers={"Authorization": f"Bearer {TOKENS['viewer']}"})
+    viewer = httpx.post(url, content=json.dumps(event), headers={"Authorization": f"Bearer {token_for('viewer')}"})
     assert viewer.status_code == 403
-    ok = httpx.post(url, content=json.dumps(event), headers={"Authorization": f"Bearer {TOKENS['CN_CUSTOMS']}"})
+    ok = httpx.post(url, content=json.dumps(event), headers=cn)
     assert ok.status_code == 200 and ok.json() == {"status": "ACK", "outcome": "accepted",
                                                    "event_id": event["event_id"]}
-    again = httpx.post(url, content=json.dumps(event), headers={"Authorization": f"Bearer {TOKENS['CN_CUSTOMS']}"})
+    again = httpx.post(url, content=json.dumps(event), headers=cn)
     assert again.json()["outcome"] == "duplicate"
-    bad = httpx.post(url, content=b"{", headers={"Authorization": f"Bearer {TOKENS['CN_CUSTOMS']}"})
+    bad = httpx.post(url, content=b"{", headers=cn)
     assert bad.status_code == 400 and bad.json()["reason"].startswith("malformed: not JSON")
     clearance = service.get(f"/consignments/{c}/clearance")
     assert clearance["CN_CUSTOMS"] == "declared" and clearance["VN_CUSTOMS"] == "pending"
@@ -176,7 +118,7 @@ def test_simulators_with_faults_then_kill_and_restart(service, key_dir, tmp_path
     for name, faults in (("VN_CUSTOMS", "duplicates,reorder,delay,forge"), ("CN_CUSTOMS", "outage,reorder")):
         runs.append(subprocess.Popen(
             [str(BIN / "xborder"), "customs", "simulate", "--authority", name, "--key", str(key_dir / f"{name}.key"),
-             "--connect", f"tcp://127.0.0.1:{service.router}", "--consignments", "15", "--vehicles", "3",
+             "--connect", service.router, "--consignments", "15", "--vehicles", "3",
              "--time-scale", "0", "--faults", faults, "--seed", "7"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
     outputs = [run.communicate(timeout=120)[0] for run in runs]
