@@ -1,0 +1,265 @@
+"""Customs ingestion benchmark: throughput over ZeroMQ and HTTP, and event-to-decision latency.
+
+Two authorities, N consignments (default 10,000). Every figure is measured in this run against
+``xborder serve`` in its own process; each is also shown as a ratio to a baseline measured in the same
+run on the same transport (a ZeroMQ echo ROUTER; the service's own /health over HTTP), because this
+machine is shared and absolute numbers drift.
+
+Latency: the time from sending the last release a consignment needs to receiving the service's PUB
+``clearance`` message that says it may now cross.
+
+    .venv/bin/python tests/bench/bench_customs.py [--consignments 10000] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import matplotlib
+import zmq
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from fleet.customs.signing import EventSigner, generate_keys, load_private_key
+from sim.service_process import ServiceProcess, token_for
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+NAMES = ("VN_CUSTOMS", "CN_CUSTOMS")
+OUT = Path("out/bench")
+WINDOW = 256  # ZeroMQ events in flight
+HTTP_WORKERS = 8
+
+
+def consignment(i: int) -> str:
+    return f"VN-{i:012d}"
+
+
+def zmq_pipelined(endpoint: str, payloads: list[bytes], progress: Progress, label: str) -> float:
+    """Send every payload with up to WINDOW in flight; return events/s over the whole exchange."""
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(endpoint)
+    task = progress.add_task(label, total=len(payloads))
+    sent = received = 0
+    start = time.perf_counter()
+    while received < len(payloads):
+        while sent < len(payloads) and sent - received < WINDOW:
+            sock.send(payloads[sent])
+            sent += 1
+        if sock.poll(10_000):
+            reply = sock.recv()
+            received += 1
+            if b'"ACK"' not in reply:
+                raise RuntimeError(f"NACK in benchmark: {reply[:200]!r}")
+            progress.advance(task)
+        else:
+            raise TimeoutError("no reply from the ROUTER")
+    elapsed = time.perf_counter() - start
+    sock.close()
+    return len(payloads) / elapsed
+
+
+def zmq_echo_baseline(payloads: list[bytes], progress: Progress) -> float:
+    """The transport's ceiling here: a ROUTER that answers every message at once."""
+    ctx = zmq.Context.instance()
+    router = ctx.socket(zmq.ROUTER)
+    router.setsockopt(zmq.LINGER, 0)
+    port = router.bind_to_random_port("tcp://127.0.0.1")
+    stop = threading.Event()
+
+    def echo() -> None:
+        while not stop.is_set():
+            if router.poll(100):
+                identity, _ = router.recv_multipart()
+                router.send_multipart([identity, b'{"status":"ACK"}'])
+
+    thread = threading.Thread(target=echo, daemon=True)
+    thread.start()
+    rate = zmq_pipelined(f"tcp://127.0.0.1:{port}", payloads, progress, "ZeroMQ echo baseline")
+    stop.set()
+    thread.join()
+    router.close()
+    return rate
+
+
+def http_parallel(url: str, bodies: list[bytes] | None, count: int, headers: dict[str, str], progress: Progress,
+                  label: str) -> float:
+    """POST every body (or GET ``url`` count times) with HTTP_WORKERS keep-alive clients; return requests/s."""
+    task = progress.add_task(label, total=count)
+    chunks = [list(range(w, count, HTTP_WORKERS)) for w in range(HTTP_WORKERS)]
+
+    def work(indices: list[int]) -> None:
+        with httpx.Client(headers=headers, timeout=30) as client:
+            for i in indices:
+                reply = client.post(url, content=bodies[i]) if bodies else client.get(url)
+                if reply.status_code != 200:
+                    raise RuntimeError(f"HTTP {reply.status_code}: {reply.text[:200]}")
+                progress.advance(task)
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(HTTP_WORKERS) as pool:
+        list(pool.map(work, chunks))
+    return count / (time.perf_counter() - start)
+
+
+def latencies(service: ServiceProcess, final_events: list[dict], send, progress: Progress, label: str) -> list[float]:
+    """Send each consignment's last release alone and time it until the PUB says it may cross (ms)."""
+    sub = zmq.Context.instance().socket(zmq.SUB)
+    sub.setsockopt(zmq.LINGER, 0)
+    sub.setsockopt(zmq.SUBSCRIBE, b"clearance")
+    sub.connect(service.pub)
+    time.sleep(0.5)  # a SUB joining late misses messages: let the subscription settle before measuring
+    task = progress.add_task(label, total=len(final_events))
+    out = []
+    for event in final_events:
+        start = time.perf_counter()
+        send(event)
+        while True:
+            if not sub.poll(10_000):
+                raise TimeoutError(f"no clearance message for {event['consignment_id']}")
+            _, body = sub.recv_multipart()
+            message = json.loads(body)
+            if message["consignment_id"] == event["consignment_id"] and message["crossing_allowed"]:
+                break
+        out.append((time.perf_counter() - start) * 1000)
+        progress.advance(task)
+    sub.close()
+    return out
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--consignments", type=int, default=10_000)
+    parser.add_argument("--latency-samples", type=int, default=500)
+    parser.add_argument("--quick", action="store_true", help="a small run that only proves the benchmark works")
+    args = parser.parse_args()
+    if args.quick:
+        args.consignments, args.latency_samples = 200, 20
+    console = Console()
+    OUT.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        for name in NAMES:
+            generate_keys(name, work)
+        signers = {n: EventSigner(n, load_private_key(work / f"{n}.key")) for n in NAMES}
+        service = ServiceProcess(work, {n: (work / f"{n}.pub").read_text().strip() for n in NAMES}).start()
+        try:
+            results = run(args, console, service, signers)
+        finally:
+            service.stop()
+    report(results, args, console)
+
+
+def run(args, console: Console, service: ServiceProcess, signers: dict[str, EventSigner]) -> dict[str, float]:
+    n, samples = args.consignments, args.latency_samples
+    half = n // 2
+    # Every consignment: a declaration and a release from each authority. The last release of the
+    # latency sample consignments is held back and sent alone later, to be timed.
+    held_back = set(range(n - 2 * samples, n))
+    events = {"zmq": [], "http": []}
+    finals: dict[str, list[dict]] = {"zmq": [], "http": []}
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("signing events", total=n)
+        for i in range(n):
+            lane = "zmq" if i < half else "http"
+            for name, signer in signers.items():
+                events[lane].append(signer.event("declaration.accepted", consignment(i), direction="VN->CN"))
+                release = signer.event("released", consignment(i), direction="VN->CN")
+                if i in held_back and name == NAMES[-1]:
+                    finals["zmq" if i < n - samples else "http"].append(release)
+                else:
+                    events[lane].append(release)
+            progress.advance(task)
+    http_url = f"{service.base}/customs/events"
+    auth = {n: {"Authorization": f"Bearer {token_for(f'customs:{n}')}"} for n in NAMES}
+    results: dict[str, float] = {}
+    with Progress(console=console) as progress:
+        zmq_payloads = [json.dumps(e).encode() for e in events["zmq"]]
+        results["zmq_baseline_eps"] = zmq_echo_baseline(zmq_payloads, progress)
+        results["zmq_eps"] = zmq_pipelined(service.router, zmq_payloads, progress, "ingest over ZeroMQ")
+        results["zmq_events"] = len(zmq_payloads)
+        by_authority = {name: [e for e in events["http"] if e["authority"] == name] for name in NAMES}
+        http_rates, http_count = [], 0
+        for name, batch in by_authority.items():
+            bodies = [json.dumps(e).encode() for e in batch]
+            http_rates.append((len(bodies), http_parallel(http_url, bodies, len(bodies), auth[name], progress,
+                                                          f"ingest over HTTP ({name})")))
+            http_count += len(bodies)
+        results["http_eps"] = http_count / sum(count / rate for count, rate in http_rates)
+        results["http_events"] = http_count
+        results["http_baseline_rps"] = http_parallel(f"{service.base}/health", None, min(http_count, 5000), {},
+                                                     progress, "HTTP /health baseline")
+        dealer = zmq.Context.instance().socket(zmq.DEALER)
+        dealer.setsockopt(zmq.LINGER, 0)
+        dealer.connect(service.router)
+
+        def send_zmq(event: dict) -> None:
+            dealer.send(json.dumps(event).encode())
+            dealer.poll(10_000)
+            dealer.recv()
+
+        client = httpx.Client(headers=auth[NAMES[-1]], timeout=10)
+        zmq_ms = latencies(service, finals["zmq"], send_zmq, progress, "latency over ZeroMQ")
+        http_ms = latencies(service, finals["http"], lambda e: client.post(http_url, content=json.dumps(e)),
+                            progress, "latency over HTTP")
+        dealer.close()
+        client.close()
+    for label, values in (("zmq", zmq_ms), ("http", http_ms)):
+        results[f"{label}_p50_ms"] = percentile(values, 50)
+        results[f"{label}_p99_ms"] = percentile(values, 99)
+    check = service.get(f"/consignments/{consignment(n - 1)}/clearance")
+    if not check["crossing_allowed"]:
+        raise RuntimeError(f"the last consignment should be cleared: {check}")
+    return results
+
+
+def report(r: dict[str, float], args, console: Console) -> None:
+    table = Table(title=f"customs ingestion, 2 authorities, {args.consignments:,} consignments")
+    for column in ("measure", "value", "baseline (same run)", "ratio"):
+        table.add_column(column)
+    rows = [
+        ("ZeroMQ ingest", f"{r['zmq_eps']:,.0f} events/s ({r['zmq_events']:,.0f})",
+         f"echo ROUTER {r['zmq_baseline_eps']:,.0f} msg/s", f"{r['zmq_eps'] / r['zmq_baseline_eps']:.2f}"),
+        ("HTTP ingest", f"{r['http_eps']:,.0f} events/s ({r['http_events']:,.0f})",
+         f"GET /health {r['http_baseline_rps']:,.0f} req/s", f"{r['http_eps'] / r['http_baseline_rps']:.2f}"),
+        ("event-to-decision, ZeroMQ", f"p50 {r['zmq_p50_ms']:.1f} ms, p99 {r['zmq_p99_ms']:.1f} ms", "", ""),
+        ("event-to-decision, HTTP", f"p50 {r['http_p50_ms']:.1f} ms, p99 {r['http_p99_ms']:.1f} ms", "", ""),
+    ]
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    lines = ["| measure | value | baseline (same run) | ratio |", "|---|---|---|---|"]
+    lines += [f"| {' | '.join(row)} |" for row in rows]
+    (OUT / "customs.md").write_text(f"# {table.title}\n\n" + "\n".join(lines) + "\n")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
+    left.bar(["ZeroMQ", "ZeroMQ echo", "HTTP", "HTTP /health"],
+             [r["zmq_eps"], r["zmq_baseline_eps"], r["http_eps"], r["http_baseline_rps"]],
+             color=["#1f77b4", "#aec7e8", "#ff7f0e", "#ffbb78"])
+    left.set_ylabel("messages per second")
+    left.set_title("ingestion throughput vs transport baseline")
+    right.bar(["ZeroMQ p50", "ZeroMQ p99", "HTTP p50", "HTTP p99"],
+              [r["zmq_p50_ms"], r["zmq_p99_ms"], r["http_p50_ms"], r["http_p99_ms"]],
+              color=["#1f77b4", "#1f77b4", "#ff7f0e", "#ff7f0e"])
+    right.set_ylabel("ms")
+    right.set_title("event-to-decision latency")
+    fig.savefig(OUT / "customs.png", dpi=110)
+    console.print(f"wrote {OUT / 'customs.md'} and {OUT / 'customs.png'}")
+
+
+if __name__ == "__main__":
+    main()
