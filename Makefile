@@ -33,14 +33,14 @@ system-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml ros_ws/src/agv_agent/setup.py
 	@$(PYTHON3) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
 	  { echo "ROS 2 Kilted wheels need Python 3.11 (Debian 12's python3); $(PYTHON3) is not"; exit 1; }
 	@$(PYTHON3) -c 'import ensurepip, venv' 2>/dev/null || { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv python3-dev; }
 	test -x $(PY) || $(PYTHON3) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e '.[ros-build,test]'
+	$(PIP) install -q -e '.[ros-build,test]' -e ros_ws/src/agv_agent
 	touch $@
 
 # ROS 2 interface packages, built with plain CMake into the venv (../shared/ROS2.md).
