@@ -33,7 +33,7 @@ class Sim:
             self.t += DT
             if keepalive and int(self.t / DT) % 20 == 0:
                 self.agent.on_instant_actions([InstantAction(f"hb{self.t:.2f}", ActionType.HEARTBEAT)], self.t)
-            self.base.step(self.agent.step(self.base.pose, self.t, DT), DT)
+            self.base.step(self.agent.step(self.base.pose, self.t, DT, (self.base.v, self.base.w)), DT)
 
     @property
     def state(self):

@@ -73,6 +73,7 @@ class AgentLogic:
         self.link_lost = False
         self.stop_at_next_node = False  # set when the link is lost mid-edge
         self.command = (0.0, 0.0)
+        self.measured = (0.0, 0.0)
         self.last_node_actions: tuple[str, ...] = ()
         self.pose: Pose | None = None
         self.changed = True  # publish a state on every change
@@ -167,8 +168,11 @@ class AgentLogic:
 
     # --- control --------------------------------------------------------------------------------------------
 
-    def step(self, pose: Pose, now: float, dt: float) -> tuple[float, float]:
-        """Advance the agent to ``now`` with the base at ``pose``; return the (linear, angular) command."""
+    def step(self, pose: Pose, now: float, dt: float,
+             measured: tuple[float, float] | None = None) -> tuple[float, float]:
+        """Advance the agent to ``now`` with the base at ``pose`` (moving at ``measured`` (linear, angular)
+        velocity, if the base reports it); return the (linear, angular) command."""
+        self.measured = measured if measured is not None else self.command
         if self.pose is not None:
             self._drain(distance(self.pose, pose.x, pose.y))
         self.pose = pose
@@ -184,10 +188,16 @@ class AgentLogic:
         else:
             node, edge_speed, stop_distance = target
             command = command_towards(pose, (node.x, node.y), edge_speed, stop_distance, self.p.limits)
-        if (abs(command[0]) > 0.01) != (abs(self.command[0]) > 0.01):
-            self.changed = True
+        was_driving = self.driving
         self.command = command
+        if self.driving != was_driving:
+            self.changed = True
         return command
+
+    @property
+    def driving(self) -> bool:
+        """Commanded to move, or still moving (braking) according to the base."""
+        return abs(self.command[0]) > 0.01 or abs(self.measured[0]) > 0.05
 
     def _arrive(self, pose: Pose) -> None:
         while self.nodes and self.nodes[0].released and \
@@ -221,7 +231,7 @@ class AgentLogic:
         self.battery = max(0.0, self.battery - used)
 
     def _charge(self, dt: float) -> None:
-        at_charger = not self._target() and self.command == (0.0, 0.0) and CHARGE_ACTION in self.last_node_actions
+        at_charger = not self._target() and not self.driving and CHARGE_ACTION in self.last_node_actions
         if at_charger != self.charging:
             self.charging, self.changed = at_charger, True
         if self.charging:
@@ -235,8 +245,8 @@ class AgentLogic:
         return VehicleState(
             vehicle_id=self.p.vehicle_id, order_id=self.order_id, order_update_id=self.order_update_id,
             last_node_id=self.last_node_id, last_node_sequence_id=self.last_node_seq,
-            node_states=tuple(self.nodes), edge_states=tuple(self.edges), pose=pose, velocity=self.command,
-            driving=abs(self.command[0]) > 0.01, paused=self.paused, link_lost=self.link_lost,
+            node_states=tuple(self.nodes), edge_states=tuple(self.edges), pose=pose, velocity=self.measured,
+            driving=self.driving, paused=self.paused, link_lost=self.link_lost,
             battery_charge=round(self.battery, 3), charging=self.charging,
             action_states=tuple(self.actions.values()), errors=tuple(self.errors), e_stop=self.e_stop, stamp=now)
 

@@ -22,6 +22,8 @@ class Limits:
     max_linear_decel: float = 1.0
     heading_gain: float = 1.5
     arrival_tolerance: float = 0.3  # m: a node counts as reached within this distance
+    braking_margin: float = 0.6  # plan braking with this share of the base's deceleration (latency, jitter)
+    creep_speed: float = 0.15  # m/s: the slowest approach, so a node is always reached
 
 
 def wrap(angle: float) -> float:
@@ -45,6 +47,9 @@ def command_towards(pose: Pose, target: tuple[float, float], edge_speed: float, 
     if abs(error) > TURN_IN_PLACE_RAD:
         return 0.0, angular
     cap = limits.max_linear_speed if edge_speed <= 0 else min(edge_speed, limits.max_linear_speed)
-    braking = math.sqrt(2 * limits.max_linear_decel * max(0.0, stop_distance - limits.arrival_tolerance / 2))
+    aim = max(0.0, stop_distance - limits.arrival_tolerance / 2)  # stop inside the tolerance, short of the node
+    braking = math.sqrt(2 * limits.braking_margin * limits.max_linear_decel * aim)
+    if stop_distance > limits.arrival_tolerance:
+        braking = max(braking, limits.creep_speed)
     linear = max(0.0, min(cap, braking) * math.cos(error))
     return linear, angular

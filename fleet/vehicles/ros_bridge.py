@@ -1,0 +1,125 @@
+"""The fleet's ROS 2 bridge: one rclpy node, spun on a background thread, behind :class:`VehicleLink`.
+
+Per vehicle it publishes ``order`` (reliable, transient local) and ``instant_actions`` and subscribes
+``state`` and ``connection`` under ``/<fleet_namespace>/<vehicle_id>/``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable
+
+import rclpy
+from agv_agent import convert, qos
+from agv_agent.protocol import ActionType, InstantAction, Order, VehicleState
+from agv_interfaces.msg import AgvState, Connection, InstantActions
+from agv_interfaces.msg import Order as OrderMsg
+from rclpy.context import Context
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+
+
+class RosFleetBridge:
+    """Implements :class:`fleet.vehicles.VehicleLink` over DDS. Thread-safe; call :meth:`close` when done."""
+
+    def __init__(self, fleet_namespace: str = "xborder", node_name: str = "xborder_fleet",
+                 on_state: Callable[[VehicleState], None] | None = None, heartbeat_s: float = 1.0) -> None:
+        self.namespace = fleet_namespace.strip("/")
+        self.on_state = on_state
+        self._context = Context()
+        rclpy.init(context=self._context)
+        self._node = Node(node_name, context=self._context)
+        self._executor = SingleThreadedExecutor(context=self._context)
+        self._executor.add_node(self._node)
+        self._lock = threading.Lock()
+        self._order_pubs: dict[str, object] = {}
+        self._action_pubs: dict[str, object] = {}
+        self._states: dict[str, tuple[VehicleState, float]] = {}
+        self._connections: dict[str, str] = {}
+        self.received = 0
+        self.heartbeats = True  # the fleet link: vehicles stop at their next node when these stop coming
+        self._beats = itertools.count()
+        self._node.create_timer(heartbeat_s, self._heartbeat)
+        self._thread = threading.Thread(target=self._spin, name="ros-bridge", daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        try:
+            self._executor.spin()
+        except ExternalShutdownException:
+            pass
+
+    def _topic(self, vehicle_id: str, name: str) -> str:
+        return f"/{self.namespace}/{vehicle_id}/{name}"
+
+    def add_vehicle(self, vehicle_id: str) -> None:
+        with self._lock:
+            if vehicle_id in self._order_pubs:
+                return
+            self._order_pubs[vehicle_id] = self._node.create_publisher(
+                OrderMsg, self._topic(vehicle_id, "order"), qos.ORDER)
+            self._action_pubs[vehicle_id] = self._node.create_publisher(
+                InstantActions, self._topic(vehicle_id, "instant_actions"), qos.INSTANT_ACTIONS)
+        self._node.create_subscription(AgvState, self._topic(vehicle_id, "state"), self._on_state, qos.STATE)
+        self._node.create_subscription(Connection, self._topic(vehicle_id, "connection"),
+                                       lambda m: self._connections.__setitem__(m.vehicle_id, m.connection_state),
+                                       qos.CONNECTION)
+
+    def _heartbeat(self) -> None:
+        if not self.heartbeats:
+            return
+        with self._lock:
+            vehicles = list(self._action_pubs)
+        beat = [InstantAction(f"heartbeat-{next(self._beats)}", ActionType.HEARTBEAT)]
+        for vehicle_id in vehicles:
+            self._action_pubs[vehicle_id].publish(convert.actions_to_msg(beat, time.time()))
+
+    def _on_state(self, msg: AgvState) -> None:
+        state = convert.state_from_msg(msg)
+        with self._lock:
+            self._states[state.vehicle_id] = (state, time.monotonic())
+            self.received += 1
+        if self.on_state:
+            self.on_state(state)
+
+    def send_order(self, vehicle_id: str, order: Order) -> None:
+        self.add_vehicle(vehicle_id)
+        self._order_pubs[vehicle_id].publish(convert.order_to_msg(order, time.time()))
+
+    def send_actions(self, vehicle_id: str, actions: list[InstantAction]) -> None:
+        self.add_vehicle(vehicle_id)
+        self._action_pubs[vehicle_id].publish(convert.actions_to_msg(actions, time.time()))
+
+    def state(self, vehicle_id: str) -> VehicleState | None:
+        with self._lock:
+            entry = self._states.get(vehicle_id)
+        return entry[0] if entry else None
+
+    def state_age(self, vehicle_id: str) -> float | None:
+        with self._lock:
+            entry = self._states.get(vehicle_id)
+        return time.monotonic() - entry[1] if entry else None
+
+    def connection(self, vehicle_id: str) -> str | None:
+        return self._connections.get(vehicle_id)
+
+    def subscribers(self, vehicle_id: str) -> int:
+        """How many vehicles listen to this vehicle's order topic (1 once its agent is discovered)."""
+        self.add_vehicle(vehicle_id)
+        return self._order_pubs[vehicle_id].get_subscription_count()
+
+    def wait_for(self, predicate: Callable[[], bool], timeout_s: float, poll_s: float = 0.05) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            time.sleep(poll_s)
+        return predicate()
+
+    def close(self) -> None:
+        self._executor.shutdown(timeout_sec=2)
+        self._node.destroy_node()
+        rclpy.try_shutdown(context=self._context)
+        self._thread.join(timeout=5)

@@ -1,0 +1,100 @@
+"""The agv_agent ROS 2 node: a thin wrapper that feeds :class:`AgentLogic` from topics and publishes its output.
+
+Topics, relative to the node's namespace ``/<fleet_namespace>/<vehicle_id>``: subscribes ``order``,
+``instant_actions``, ``odom``; publishes ``state``, ``connection``, ``cmd_vel``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from agv_interfaces.msg import Connection, InstantActions
+from agv_interfaces.msg import Order as OrderMsg
+from geometry_msgs.msg import Twist
+from nav_msgs.msg import Odometry
+from rclpy.node import Node
+
+from agv_agent import convert, qos
+from agv_agent.logic import AgentLogic, AgentParams
+from agv_agent.protocol import Pose
+from agv_agent.tracker import Limits
+
+PARAMETERS = {  # name: default; the shared agv.yaml overrides these
+    "vehicle_id": "agv_001", "fleet_namespace": "xborder", "state_rate_hz": 2.0, "control_rate_hz": 20.0,
+    "fleet_link_timeout_s": 5.0, "max_linear_speed": 6.94, "max_angular_speed": 0.6, "max_linear_decel": 1.0,
+    "battery_capacity_kwh": 280.0, "battery_consumption_kwh_per_km": 2.2, "charging_power_kw": 150.0,
+    "initial_battery": 100.0, "initial_node_id": "",
+}
+
+
+class AgentNode(Node):
+    def __init__(self, **kwargs) -> None:
+        super().__init__("agv_agent", **kwargs)
+        p = {name: self.declare_parameter(name, default).value for name, default in PARAMETERS.items()}
+        if p["state_rate_hz"] <= 0 or p["control_rate_hz"] <= 0 or p["fleet_link_timeout_s"] <= 0:
+            raise ValueError("state_rate_hz, control_rate_hz and fleet_link_timeout_s must be positive")
+        self.logic = AgentLogic(AgentParams(
+            vehicle_id=p["vehicle_id"],
+            limits=Limits(p["max_linear_speed"], p["max_angular_speed"], p["max_linear_decel"]),
+            link_timeout_s=p["fleet_link_timeout_s"], battery_capacity_kwh=p["battery_capacity_kwh"],
+            consumption_kwh_per_km=p["battery_consumption_kwh_per_km"], charging_power_kw=p["charging_power_kw"],
+            initial_battery=p["initial_battery"], initial_node_id=p["initial_node_id"]), self.now())
+        self.vehicle_id = p["vehicle_id"]
+        self.pose: Pose | None = None
+        self.velocity = (0.0, 0.0)
+        self.dt = 1.0 / p["control_rate_hz"]
+        self.state_pub = self.create_publisher(convert.AgvState, "state", qos.STATE)
+        self.connection_pub = self.create_publisher(Connection, "connection", qos.CONNECTION)
+        self.cmd_pub = self.create_publisher(Twist, "cmd_vel", qos.BASE)
+        self.create_subscription(OrderMsg, "order", self._on_order, qos.ORDER)
+        self.create_subscription(InstantActions, "instant_actions", self._on_actions, qos.INSTANT_ACTIONS)
+        self.create_subscription(Odometry, "odom", self._on_odom, qos.BASE)
+        self.create_timer(self.dt, self._control)
+        self.create_timer(1.0 / p["state_rate_hz"], self._publish_state)
+        self._publish_connection("ONLINE")
+
+    def now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _on_order(self, msg: OrderMsg) -> None:
+        self.logic.on_order(convert.order_from_msg(msg), self.now())
+
+    def _on_actions(self, msg: InstantActions) -> None:
+        self.logic.on_instant_actions(convert.actions_from_msg(msg), self.now())
+
+    def _on_odom(self, msg: Odometry) -> None:
+        q = msg.pose.pose.orientation
+        theta = math.atan2(2 * (q.w * q.z + q.x * q.y), 1 - 2 * (q.y * q.y + q.z * q.z))
+        self.pose = Pose(msg.pose.pose.position.x, msg.pose.pose.position.y, theta)
+        self.velocity = (msg.twist.twist.linear.x, msg.twist.twist.angular.z)
+
+    def _control(self) -> None:
+        if self.pose is None:  # no odometry yet: stand still
+            return
+        linear, angular = self.logic.step(self.pose, self.now(), self.dt, self.velocity)
+        twist = Twist()
+        twist.linear.x, twist.angular.z = linear, angular
+        self.cmd_pub.publish(twist)
+        if self.logic.changed:
+            self._publish_state()
+
+    def _publish_state(self) -> None:
+        if self.pose is None:
+            return
+        self.logic.changed = False
+        self.state_pub.publish(convert.state_to_msg(self.logic.state(self.now())))
+
+    def _publish_connection(self, state: str) -> None:
+        self.connection_pub.publish(Connection(stamp=convert.to_time(self.now()), vehicle_id=self.vehicle_id,
+                                               connection_state=state))
+
+    def stop(self) -> None:
+        """Leave safely: zero velocity to the base, OFFLINE to the fleet."""
+        self.cmd_pub.publish(Twist())
+        self._publish_connection("OFFLINE")
+
+
+def main(args: list[str] | None = None) -> None:
+    from agv_agent.vehicle_process import spin_nodes
+
+    spin_nodes(args, [AgentNode])

@@ -1,0 +1,55 @@
+"""sim_base: a simulated drive base with Gazebo DiffDrive's interface: ``cmd_vel`` in, ``odom`` out."""
+
+from __future__ import annotations
+
+import math
+
+from geometry_msgs.msg import Twist
+from nav_msgs.msg import Odometry
+from rclpy.node import Node
+
+from agv_agent import qos
+from agv_agent.kinematics import UnicycleBase
+
+PARAMETERS = {"x": 0.0, "y": 0.0, "theta": 0.0, "rate_hz": 50.0, "max_linear_speed": 6.94,
+              "max_angular_speed": 0.6, "max_linear_accel": 0.5, "max_linear_decel": 1.0, "max_angular_accel": 0.8,
+              "cmd_timeout_s": 0.5, "frame_id": "map"}
+
+
+class SimBaseNode(Node):
+    def __init__(self, **kwargs) -> None:
+        super().__init__("sim_base", **kwargs)
+        p = {name: self.declare_parameter(name, default).value for name, default in PARAMETERS.items()}
+        self.base = UnicycleBase(p["x"], p["y"], p["theta"], max_linear_accel=p["max_linear_accel"],
+                                 max_linear_decel=p["max_linear_decel"], max_angular_accel=p["max_angular_accel"],
+                                 max_linear_speed=p["max_linear_speed"], max_angular_speed=p["max_angular_speed"])
+        self.frame_id, self.cmd_timeout = p["frame_id"], p["cmd_timeout_s"]
+        self.command, self.last_command = (0.0, 0.0), 0.0
+        self.dt = 1.0 / p["rate_hz"]
+        self.odom_pub = self.create_publisher(Odometry, "odom", qos.BASE)
+        self.create_subscription(Twist, "cmd_vel", self._on_cmd, qos.BASE)
+        self.create_timer(self.dt, self._tick)
+
+    def _on_cmd(self, msg: Twist) -> None:
+        self.command, self.last_command = (msg.linear.x, msg.angular.z), self._now()
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _tick(self) -> None:
+        if self._now() - self.last_command > self.cmd_timeout:
+            self.command = (0.0, 0.0)  # a silent controller means stop, like a real base's watchdog
+        pose = self.base.step(self.command, self.dt)
+        odom = Odometry()
+        odom.header.stamp = self.get_clock().now().to_msg()
+        odom.header.frame_id = self.frame_id
+        odom.pose.pose.position.x, odom.pose.pose.position.y = pose.x, pose.y
+        odom.pose.pose.orientation.z, odom.pose.pose.orientation.w = math.sin(pose.theta / 2), math.cos(pose.theta / 2)
+        odom.twist.twist.linear.x, odom.twist.twist.angular.z = self.base.v, self.base.w
+        self.odom_pub.publish(odom)
+
+
+def main(args: list[str] | None = None) -> None:
+    from agv_agent.vehicle_process import spin_nodes
+
+    spin_nodes(args, [SimBaseNode])

@@ -1,0 +1,92 @@
+"""Starting simulated vehicles as separate ROS 2 processes (agent + simulated base each), and
+``xborder agents``: the launcher for the pip-only install, where ``ros2 launch`` is not available."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import typer
+
+BIN = Path(sys.executable).parent
+
+
+@dataclass(frozen=True)
+class VehicleSpec:
+    vehicle_id: str
+    x: float
+    y: float
+    theta: float = 0.0
+    node_id: str = ""
+
+
+def vehicle_command(spec: VehicleSpec, fleet_namespace: str = "xborder", params_file: Path | None = None,
+                    extra: dict[str, object] | None = None) -> list[str]:
+    """The command line of one ``agv_vehicle`` process (agent + sim_base) for ``spec``."""
+    from agv_agent import default_params_file
+
+    params = {"vehicle_id": spec.vehicle_id, "fleet_namespace": fleet_namespace, "initial_node_id": spec.node_id,
+              "x": float(spec.x), "y": float(spec.y), "theta": float(spec.theta), **(extra or {})}
+    command = [str(BIN / "agv_vehicle"), "--ros-args", "-r", f"__ns:=/{fleet_namespace}/{spec.vehicle_id}",
+               "--params-file", str(params_file or default_params_file())]
+    for name, value in params.items():
+        command += ["-p", f"{name}:={value!r}" if isinstance(value, str) else f"{name}:={value}"]
+    return command
+
+
+def spawn_vehicle(spec: VehicleSpec, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen(vehicle_command(spec, **kwargs), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def parking_spots(map_folder: Path, count: int) -> list[VehicleSpec]:
+    """One vehicle per parking spot of the corridor (VN side first, then CN), named agv_001..."""
+    from fleet.maps import load_corridor
+    from planner.corridor import NodeKind
+
+    corridor = load_corridor(map_folder)
+    spots = sorted(corridor.nodes_of(NodeKind.PARKING), key=lambda n: (n.jurisdiction != corridor.jurisdictions[0],
+                                                                       n.id))
+    if count > len(spots):
+        raise ValueError(f"{map_folder} has {len(spots)} parking spots, cannot place {count} vehicles")
+    return [VehicleSpec(f"agv_{i + 1:03d}", n.x, n.y, 1.5707963, n.id) for i, n in enumerate(spots[:count])]
+
+
+def agents(
+    count: int = typer.Option(1, "--count", min=1, help="how many simulated vehicles"),
+    map_folder: Path = typer.Option(Path("maps/bac_luan_ii"), "--map", help="corridor folder: vehicles start at "
+                                                                           "its parking spots"),
+    fleet_namespace: str = typer.Option("xborder", "--fleet", help="topics under /<fleet>/<vehicle_id>/"),
+    params_file: Path | None = typer.Option(None, "--params", help="AGV parameter file (default: agv.yaml)"),
+) -> None:
+    """Start N simulated AGVs (agent + simulated base, one process each) until Ctrl-C."""
+    import signal
+    import time
+
+    from planner.corridor import MapError
+
+    try:
+        specs = parking_spots(map_folder, count)
+    except (MapError, ValueError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    processes = [spawn_vehicle(s, fleet_namespace=fleet_namespace, params_file=params_file) for s in specs]
+    typer.echo(f"started {len(processes)} vehicles under /{fleet_namespace}/: "
+               + ", ".join(f"{s.vehicle_id}@{s.node_id}" for s in specs))
+    try:
+        while all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+        failed = [s.vehicle_id for s, p in zip(specs, processes, strict=True) if p.poll() is not None]
+        typer.echo(f"vehicle process(es) ended: {', '.join(failed)}", err=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for p in processes:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        for p in processes:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()

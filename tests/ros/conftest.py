@@ -1,0 +1,45 @@
+"""Real ROS 2 over DDS: vehicles as separate processes, the fleet's bridge in the test process.
+
+Isolation: a ROS_DOMAIN_ID derived from the pid, discovery limited to this machine. Waits are on
+discovery and on state, never fixed sleeps.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ["ROS_DOMAIN_ID"] = str(20 + os.getpid() % 80)
+os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+
+
+@pytest.fixture(scope="session")
+def bridge():
+    from fleet.vehicles.ros_bridge import RosFleetBridge
+
+    link = RosFleetBridge()
+    yield link
+    link.close()
+
+
+@pytest.fixture
+def vehicles(bridge):
+    """Start vehicles with ``vehicles(spec, ...)``; waits until each one's agent is discovered and reporting."""
+    from sim.ros_fleet import spawn_vehicle
+
+    started = []
+
+    def start(*specs, **params):
+        for spec in specs:
+            started.append(spawn_vehicle(spec, extra=params or None))
+            bridge.add_vehicle(spec.vehicle_id)
+        for spec in specs:
+            assert bridge.wait_for(lambda s=spec: bridge.subscribers(s.vehicle_id) > 0
+                                   and bridge.state(s.vehicle_id) is not None, 30), f"{spec.vehicle_id} not up"
+
+    yield start
+    for process in started:
+        process.terminate()
+    for process in started:
+        process.wait(timeout=15)
