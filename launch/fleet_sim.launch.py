@@ -15,13 +15,15 @@ from launch import LaunchDescription
 def _vehicles(context):
     from pathlib import Path
 
+    from fleet.maps import load_corridor
     from sim.ros_fleet import parking_spots
 
     count = int(LaunchConfiguration("count").perform(context))
     fleet = LaunchConfiguration("fleet_namespace").perform(context)
     params_file = str(Path(FindPackageShare("agv_agent").perform(context)) / "config" / "agv.yaml")
     actions = []
-    for spec in parking_spots(Path(LaunchConfiguration("map").perform(context)), count):
+    corridor = load_corridor(Path(LaunchConfiguration("map").perform(context)))
+    for spec in parking_spots(corridor, count):
         namespace = f"/{fleet}/{spec.vehicle_id}"
         actions += [
             Node(package="agv_agent", executable="agv_agent", namespace=namespace, parameters=[

@@ -21,8 +21,8 @@ def test_launch_files_compile(launch_file):
     py_compile.compile(str(launch_file), doraise=True)
 
 
-def test_vehicles_are_placed_at_parking_spots(bac_luan_ii_dir, bac_luan_ii):
-    specs = parking_spots(bac_luan_ii_dir, 3)
+def test_vehicles_are_placed_at_parking_spots(bac_luan_ii):
+    specs = parking_spots(bac_luan_ii, 3)
     assert [s.vehicle_id for s in specs] == ["agv_001", "agv_002", "agv_003"]
     for s in specs:
         node = bac_luan_ii.nodes[s.node_id]
@@ -30,11 +30,11 @@ def test_vehicles_are_placed_at_parking_spots(bac_luan_ii_dir, bac_luan_ii):
     command = vehicle_command(specs[0])
     assert "__ns:=/xborder/agv_001" in command and f"initial_node_id:='{specs[0].node_id}'" in command
     with pytest.raises(ValueError, match="parking spots"):
-        parking_spots(bac_luan_ii_dir, 10_000)
+        parking_spots(bac_luan_ii, 10_000)
 
 
 @pytest.mark.ros
-def test_xborder_agents_starts_reporting_vehicles(bridge, bac_luan_ii_dir):
+def test_xborder_agents_starts_reporting_vehicles(bridge, bac_luan_ii_dir, bac_luan_ii):
     process = subprocess.Popen([str(Path(sys.executable).with_name("xborder")), "agents", "--count", "2",
                                 "--map", str(bac_luan_ii_dir), "--fleet", "xborder"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -42,7 +42,7 @@ def test_xborder_agents_starts_reporting_vehicles(bridge, bac_luan_ii_dir):
         for vehicle in ("agv_001", "agv_002"):
             bridge.add_vehicle(vehicle)
         assert bridge.wait_for(lambda: all(bridge.state(v) is not None for v in ("agv_001", "agv_002")), 40)
-        spots = {s.vehicle_id: s for s in parking_spots(bac_luan_ii_dir, 2)}
+        spots = {s.vehicle_id: s for s in parking_spots(bac_luan_ii, 2)}
         for vehicle, spec in spots.items():
             state = bridge.state(vehicle)
             assert state.last_node_id == spec.node_id
