@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from fleet.api.deps import CallerDep, GateDep
-from fleet.customs.envelope import DIRECTION_PATTERN, VEHICLE_PATTERN
+from fleet.customs.envelope import CONSIGNMENT_PATTERN, DIRECTION_PATTERN, VEHICLE_PATTERN
 
 router = APIRouter(tags=["customs"])
 
@@ -29,14 +31,16 @@ async def post_event(request: Request, gate: GateDep, caller: CallerDep) -> Any:
     if caller.customs_authority is None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "only a customs authority's token may post events")
     body = await request.body()
-    result = gate.ingest(body, via="http", submitted_by=caller.customs_authority)
+    # signature check and SQLite commit block: run them off the event loop so reads stay responsive
+    result = await run_in_threadpool(gate.ingest, body, via="http", submitted_by=caller.customs_authority)
     code = status.HTTP_200_OK if result.acknowledged else \
         status.HTTP_403_FORBIDDEN if result.forbidden else status.HTTP_400_BAD_REQUEST
     return JSONResponse(result.as_dict(), status_code=code)
 
 
 @router.get("/consignments/{consignment_id}/clearance")
-def consignment_clearance(consignment_id: str, gate: GateDep, _: CallerDep) -> dict[str, Any]:
+def consignment_clearance(consignment_id: Annotated[str, Path(pattern=CONSIGNMENT_PATTERN)], gate: GateDep,
+                          _: CallerDep) -> dict[str, Any]:
     """Each authority's status for the consignment alone (vehicle conditions aside)."""
     return gate.clearance_of(consignment_id)
 
@@ -49,6 +53,11 @@ def vehicle_crossing(
 ) -> dict[str, Any]:
     """The full gate rule for this vehicle now; the answer is recorded in the audit log as a decision."""
     if direction not in gate.directions:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"direction must be one of {sorted(gate.directions)}")
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            f"direction must be one of {sorted(gate.directions)}")
     aboard = [c for c in (part.strip() for part in consignments.split(",")) if c]
+    malformed = [c for c in aboard if not re.match(CONSIGNMENT_PATTERN, c)]
+    if malformed:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            f"malformed consignment ids {malformed}: each must match {CONSIGNMENT_PATTERN}")
     return gate.decide(vehicle_id, direction, aboard).as_dict()
