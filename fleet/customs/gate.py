@@ -165,12 +165,18 @@ class CustomsGate:
         accepted = _accepted(event)
         received_at = self.clock()
         before = self._crossing_allowed(event.consignment_id) if event.consignment_id else None
-        self._index(accepted, digest, received_at)
-        states = self._snapshot_states(accepted)
-        self.store.accept_event(
-            StoredEvent(event.event_id, event.authority, event.seq, digest, fields, received_at), states,
-            {"event_id": event.event_id, "authority": event.authority, "seq": event.seq, "type": str(event.type),
-             "consignment_id": event.consignment_id, "vehicle_id": event.vehicle_id, "digest": digest, "via": via})
+        undo = self._index(accepted, digest, received_at)
+        try:
+            self.store.accept_event(
+                StoredEvent(event.event_id, event.authority, event.seq, digest, fields, received_at),
+                self._snapshot_states(accepted),
+                {"event_id": event.event_id, "authority": event.authority, "seq": event.seq, "type": str(event.type),
+                 "consignment_id": event.consignment_id, "vehicle_id": event.vehicle_id, "digest": digest,
+                 "via": via})
+        except BaseException:
+            # not stored, so not applied: a resend must be applied, not acknowledged as a duplicate
+            undo()
+            raise
         if event.consignment_id:
             after = self._crossing_allowed(event.consignment_id)
             if after != before:
@@ -189,15 +195,33 @@ class CustomsGate:
             log.warning("customs alarm: %s", refusal.reason)
         return IngestResult(Outcome.REFUSED, event_id, refusal.reason, refusal.forbidden)
 
-    def _index(self, event: AcceptedEvent, digest: str, received_at: float) -> None:
+    def _index(self, event: AcceptedEvent, digest: str, received_at: float) -> Callable[[], None]:
+        """Add an accepted event to the in-memory state; return what takes it out again."""
+        last_seen = self._last_seen.get(event.authority)
+        sets_direction = event.consignment_id is not None and event.consignment_id not in self._directions
         self._digests[event.event_id] = digest
         self._seqs[(event.authority, event.seq)] = event.event_id
-        self._last_seen[event.authority] = max(received_at, self._last_seen.get(event.authority, received_at))
+        self._last_seen[event.authority] = received_at if last_seen is None else max(received_at, last_seen)
         if event.consignment_id:
             self._by_consignment[(event.consignment_id, event.authority)].append(event)
             self._directions.setdefault(event.consignment_id, event.direction or "")
         if event.vehicle_id:
             self._by_vehicle[(event.vehicle_id, event.authority)].append(event)
+
+        def undo() -> None:
+            del self._digests[event.event_id], self._seqs[(event.authority, event.seq)]
+            if last_seen is None:
+                del self._last_seen[event.authority]
+            else:
+                self._last_seen[event.authority] = last_seen
+            if event.consignment_id:
+                self._by_consignment[(event.consignment_id, event.authority)].remove(event)
+                if sets_direction:
+                    del self._directions[event.consignment_id]
+            if event.vehicle_id:
+                self._by_vehicle[(event.vehicle_id, event.authority)].remove(event)
+
+        return undo
 
     def _snapshot_states(self, event: AcceptedEvent) -> dict[tuple[str, str], dict[str, Any]]:
         if event.consignment_id:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 
 from fleet.customs.gate import Outcome
@@ -184,3 +186,20 @@ def test_restart_recomputes_identical_state(customs, gate):
     again = customs.gate()
     assert (again.clearance_of(C1), again.evaluate("agv_001", VN_CN, [C1]), list(again.store.audit_records())) \
         == before
+
+
+def test_event_the_store_could_not_write_is_not_applied_and_its_resend_is(customs, gate):
+    """Another process holds the SQLite write lock: the event is not acknowledged and leaves no trace in
+    memory, so the authority's resend is applied (not mistaken for a duplicate of an event never stored)."""
+    event = customs.vn.event("released", C1, direction=VN_CN)
+    blocker = sqlite3.connect(customs.db_path, isolation_level=None, timeout=0)
+    blocker.execute("BEGIN IMMEDIATE")
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        gate.ingest(event, "test")  # waits out the store's busy timeout (5 s), then gives up
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    assert gate.clearance_of(C1)["VN_CUSTOMS"] == "pending" and gate.clearance_of(C1)["direction"] is None
+    assert gate.link_ages()["VN_CUSTOMS"] is None
+    assert gate.ingest(event, "test").outcome == Outcome.ACCEPTED
+    assert gate.clearance_of(C1)["VN_CUSTOMS"] == "released"
+    assert [stored.event_id for stored in gate.store.events()] == [event["event_id"]]
