@@ -141,10 +141,6 @@ class CustomsGate:
         except ValidationError as exc:
             raise _Refusal("malformed: " + "; ".join(
                 f"{'.'.join(str(p) for p in e['loc']) or 'event'}: {e['msg']}" for e in exc.errors())) from None
-        ahead = event.issued_at.timestamp() - self.clock()
-        if ahead > MAX_FUTURE_S:
-            raise _Refusal(f"issued_at {format_time(event.issued_at)} is {ahead:.0f} s in the future "
-                           f"(at most {MAX_FUTURE_S:.0f} s allowed)")
         known = self._digests.get(event.event_id)
         if known is not None and known != content_digest(fields):
             raise _Refusal(f"event_id {event.event_id} reused with different content", alarm=True)
@@ -152,6 +148,10 @@ class CustomsGate:
         if holder is not None and holder != event.event_id:
             raise _Refusal(f"equivocation: {event.authority} seq {event.seq} was already event {holder} "
                            "with different content", alarm=True)
+        ahead = event.issued_at.timestamp() - self.clock()
+        if ahead > MAX_FUTURE_S:
+            raise _Refusal(f"issued_at {format_time(event.issued_at)} is {ahead:.0f} s in the future "
+                           f"(at most {MAX_FUTURE_S:.0f} s allowed)")
         if event.direction is not None and event.direction not in self.directions:
             raise _Refusal(f"direction {event.direction} is not one of {sorted(self.directions)}")
         if event.consignment_id is not None:

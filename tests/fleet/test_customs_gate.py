@@ -162,6 +162,12 @@ def test_refuses_equivocation_and_raises_an_alarm(customs, gate):
     assert gate.clearance_of(C1)["VN_CUSTOMS"] == "released"
 
 
+def test_equivocation_dated_in_the_future_still_raises_the_alarm(customs, gate):
+    gate.ingest(customs.vn.event("released", C1, direction=VN_CN, seq=7), "test")
+    refused(gate, customs.vn.event("hold", C1, direction=VN_CN, seq=7, issued_at=customs.clock.now + 3600),
+            "equivocation: VN_CUSTOMS seq 7", alarm=True)
+
+
 def test_refuses_event_id_reuse(customs, gate):
     first = customs.vn.event("declaration.accepted", C1, direction=VN_CN)
     gate.ingest(first, "test")
