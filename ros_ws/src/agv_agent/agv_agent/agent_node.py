@@ -18,6 +18,7 @@ from agv_agent import convert, qos
 from agv_agent.logic import AgentLogic, AgentParams
 from agv_agent.protocol import Pose
 from agv_agent.tracker import Limits
+from agv_agent.vehicle_process import declare_read_only, spin_nodes
 
 PARAMETERS = {  # name: default; the shared agv.yaml overrides these
     "vehicle_id": "agv_001", "fleet_namespace": "xborder", "state_rate_hz": 2.0, "control_rate_hz": 20.0,
@@ -30,7 +31,7 @@ PARAMETERS = {  # name: default; the shared agv.yaml overrides these
 class AgentNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("agv_agent", **kwargs)
-        p = {name: self.declare_parameter(name, default).value for name, default in PARAMETERS.items()}
+        p = declare_read_only(self, PARAMETERS)
         if p["state_rate_hz"] <= 0 or p["control_rate_hz"] <= 0 or p["fleet_link_timeout_s"] <= 0:
             raise ValueError("state_rate_hz, control_rate_hz and fleet_link_timeout_s must be positive")
         self.logic = AgentLogic(AgentParams(
@@ -95,6 +96,4 @@ class AgentNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    from agv_agent.vehicle_process import spin_nodes
-
     spin_nodes(args, [AgentNode])

@@ -6,8 +6,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import rclpy
+from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+
+
+def declare_read_only(node: Node, defaults: dict[str, Any]) -> dict[str, Any]:
+    """Declare ``defaults`` as read-only parameters (set at start from YAML / ``-p``, refused afterwards,
+    because the node reads them once) and return their values."""
+    read_only = ParameterDescriptor(read_only=True)
+    return {name: node.declare_parameter(name, default, read_only).value for name, default in defaults.items()}
 
 
 def spin_nodes(args: list[str] | None, node_types: list[type]) -> None:
