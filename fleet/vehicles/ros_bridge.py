@@ -7,6 +7,7 @@ Per vehicle it publishes ``order`` (reliable, transient local) and ``instant_act
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -17,8 +18,11 @@ from agv_agent.protocol import ActionType, InstantAction, Order, VehicleState
 from agv_interfaces.msg import AgvState, Connection, InstantActions
 from agv_interfaces.msg import Order as OrderMsg
 from rclpy.context import Context
+from rclpy.event_handler import QoSLivelinessChangedInfo, SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
+
+logger = logging.getLogger(__name__)
 
 
 class RosFleetBridge:
@@ -38,6 +42,7 @@ class RosFleetBridge:
         self._action_pubs: dict[str, object] = {}
         self._states: dict[str, tuple[VehicleState, float]] = {}
         self._connections: dict[str, str] = {}
+        self._broken: set[str] = set()  # vehicles whose agent vanished without saying OFFLINE
         self.received = 0
         self.heartbeats = True  # the fleet link: vehicles stop at their next node when these stop coming
         self._beats = itertools.count()
@@ -63,9 +68,25 @@ class RosFleetBridge:
             self._action_pubs[vehicle_id] = self._node.create_publisher(
                 InstantActions, self._topic(vehicle_id, "instant_actions"), qos.INSTANT_ACTIONS)
         self._node.create_subscription(AgvState, self._topic(vehicle_id, "state"), self._on_state, qos.STATE)
-        self._node.create_subscription(Connection, self._topic(vehicle_id, "connection"),
-                                       lambda m: self._connections.__setitem__(m.vehicle_id, m.connection_state),
-                                       qos.CONNECTION)
+        self._node.create_subscription(
+            Connection, self._topic(vehicle_id, "connection"), self._on_connection, qos.CONNECTION,
+            event_callbacks=SubscriptionEventCallbacks(
+                liveliness=lambda info: self._on_liveliness(vehicle_id, info)))
+
+    def _on_connection(self, msg: Connection) -> None:
+        with self._lock:
+            self._connections[msg.vehicle_id] = msg.connection_state
+
+    def _on_liveliness(self, vehicle_id: str, info: QoSLivelinessChangedInfo) -> None:
+        """DDS liveliness of the vehicle's connection writer: lost (lease expired) is VDA 5050's CONNECTIONBROKEN;
+        a writer that left cleanly is not counted as lost, and a vehicle that comes back is alive again."""
+        with self._lock:
+            if info.alive_count == 0 and info.not_alive_count_change > 0:
+                self._broken.add(vehicle_id)
+                logger.warning("vehicle %s: connection broken (no DDS liveliness for %.0f s)", vehicle_id,
+                               qos.CONNECTION_LEASE_S)
+            elif info.alive_count > 0:
+                self._broken.discard(vehicle_id)
 
     def _heartbeat(self) -> None:
         if not self.heartbeats:
@@ -103,7 +124,8 @@ class RosFleetBridge:
         return time.monotonic() - entry[1] if entry else None
 
     def connection(self, vehicle_id: str) -> str | None:
-        return self._connections.get(vehicle_id)
+        with self._lock:
+            return "CONNECTIONBROKEN" if vehicle_id in self._broken else self._connections.get(vehicle_id)
 
     def subscribers(self, vehicle_id: str) -> int:
         """How many vehicles listen to this vehicle's order topic (1 once its agent is discovered)."""

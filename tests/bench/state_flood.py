@@ -2,7 +2,8 @@
 
     python state_flood.py FIRST COUNT RATE_HZ SECONDS
 publishes a realistic AgvState (a 6-node order in progress) for vehicles agv_FIRST..agv_FIRST+COUNT-1
-at RATE_HZ each, for SECONDS, under /xborder/<id>/state.
+at RATE_HZ each, for SECONDS, under /xborder/<id>/state, then prints "SENT <messages> <seconds>" (what it
+really achieved, so the benchmark reports the offered load as measured, not as intended).
 """
 
 from __future__ import annotations
@@ -24,16 +25,19 @@ def main() -> None:
     publishers = {v: node.create_publisher(AgvState, f"/xborder/{v}/state", qos.STATE) for v in ids}
     nodes = tuple(OrderNode(f"n{k}", 2 * k, k < 3, 10.0 * k, 0.0) for k in range(6))
     edges = tuple(OrderEdge(f"e{k}", 2 * k + 1, k < 2, f"n{k}", f"n{k + 1}") for k in range(5))
-    deadline = time.monotonic() + seconds
+    start = time.monotonic()
+    deadline = start + seconds
     period = 1.0 / rate
-    tick = time.monotonic()
+    tick, sent = start, 0
     while time.monotonic() < deadline:
+        sent += len(publishers)
         for v, publisher in publishers.items():
             state = VehicleState(v, "order", 1, "n0", 0, nodes, edges, Pose(1.0, 2.0, 0.1), (3.0, 0.0), True, False,
                                  False, 87.5, False, stamp=time.time())
             publisher.publish(convert.state_to_msg(state))
         tick += period
         time.sleep(max(0.0, tick - time.monotonic()))
+    print(f"SENT {sent} {time.monotonic() - start:.3f}", flush=True)
     node.destroy_node()
     rclpy.shutdown()
 

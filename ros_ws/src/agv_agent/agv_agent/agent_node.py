@@ -12,6 +12,7 @@ from agv_interfaces.msg import Connection, InstantActions
 from agv_interfaces.msg import Order as OrderMsg
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
+from rclpy.duration import Duration
 from rclpy.node import Node
 
 from agv_agent import convert, qos
@@ -90,9 +91,10 @@ class AgentNode(Node):
                                                connection_state=state))
 
     def stop(self) -> None:
-        """Leave safely: zero velocity to the base, OFFLINE to the fleet."""
+        """Leave safely: zero velocity to the base, OFFLINE to the fleet (waiting briefly until it is delivered)."""
         self.cmd_pub.publish(Twist())
         self._publish_connection("OFFLINE")
+        self.connection_pub.wait_for_all_acked(Duration(seconds=1.0))
 
 
 def main(args: list[str] | None = None) -> None:

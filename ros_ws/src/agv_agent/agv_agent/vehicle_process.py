@@ -6,12 +6,14 @@
 
 from __future__ import annotations
 
+import signal
 from typing import Any
 
 import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
 
 
 def declare_read_only(node: Node, defaults: dict[str, Any]) -> dict[str, Any]:
@@ -21,8 +23,19 @@ def declare_read_only(node: Node, defaults: dict[str, Any]) -> dict[str, Any]:
     return {name: node.declare_parameter(name, default, read_only).value for name, default in defaults.items()}
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def spin_nodes(args: list[str] | None, node_types: list[type]) -> None:
-    rclpy.init(args=args)  # rclpy's own handlers turn SIGINT and SIGTERM into a clean executor shutdown
+    """Spin ``node_types`` until SIGINT/SIGTERM, then call each node's ``stop()`` (if it has one) while the
+    context still works, so that a leaving agent can stop its base and tell the fleet OFFLINE.
+
+    rclpy's own signal handlers would shut the context down first, and nothing could be sent any more.
+    """
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     nodes = [node_type() for node_type in node_types]
     executor = SingleThreadedExecutor()
     for node in nodes:
@@ -34,7 +47,7 @@ def spin_nodes(args: list[str] | None, node_types: list[type]) -> None:
     finally:
         for node in nodes:
             stop = getattr(node, "stop", None)
-            if stop is not None and rclpy.ok():
+            if stop is not None:
                 stop()
             node.destroy_node()
         rclpy.try_shutdown()
