@@ -50,3 +50,18 @@ def test_xborder_agents_starts_reporting_vehicles(bridge, bac_luan_ii_dir, bac_l
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)
+
+
+@pytest.mark.ros
+def test_agent_without_namespace_uses_its_parameters_and_refuses_a_contradicting_one(bridge):
+    agent = str(Path(sys.executable).with_name("agv_agent"))
+    bridge.add_vehicle("agv_plain")
+    process = subprocess.Popen([agent, "--ros-args", "-p", "vehicle_id:=agv_plain"], stderr=subprocess.PIPE)
+    try:
+        assert bridge.wait_for(lambda: bridge.connection("agv_plain") == "ONLINE", 30)
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+    wrong = subprocess.run([agent, "--ros-args", "-r", "__ns:=/xborder/agv_other", "-p", "vehicle_id:=agv_plain"],
+                           capture_output=True, text=True, timeout=60)
+    assert wrong.returncode != 0 and "disagrees with fleet_namespace/vehicle_id /xborder/agv_plain" in wrong.stderr

@@ -45,12 +45,13 @@ class AgentNode(Node):
         self.pose: Pose | None = None
         self.velocity = (0.0, 0.0)
         self.dt = 1.0 / p["control_rate_hz"]
-        self.state_pub = self.create_publisher(convert.AgvState, "state", qos.STATE)
-        self.connection_pub = self.create_publisher(Connection, "connection", qos.CONNECTION)
-        self.cmd_pub = self.create_publisher(Twist, "cmd_vel", qos.BASE)
-        self.create_subscription(OrderMsg, "order", self._on_order, qos.ORDER)
-        self.create_subscription(InstantActions, "instant_actions", self._on_actions, qos.INSTANT_ACTIONS)
-        self.create_subscription(Odometry, "odom", self._on_odom, qos.BASE)
+        topic = _topic_prefix(self.get_namespace(), p["fleet_namespace"], self.vehicle_id)
+        self.state_pub = self.create_publisher(convert.AgvState, topic + "state", qos.STATE)
+        self.connection_pub = self.create_publisher(Connection, topic + "connection", qos.CONNECTION)
+        self.cmd_pub = self.create_publisher(Twist, topic + "cmd_vel", qos.BASE)
+        self.create_subscription(OrderMsg, topic + "order", self._on_order, qos.ORDER)
+        self.create_subscription(InstantActions, topic + "instant_actions", self._on_actions, qos.INSTANT_ACTIONS)
+        self.create_subscription(Odometry, topic + "odom", self._on_odom, qos.BASE)
         self.create_timer(self.dt, self._control)
         self.create_timer(1.0 / p["state_rate_hz"], self._publish_state)
         self._publish_connection("ONLINE")
@@ -95,6 +96,18 @@ class AgentNode(Node):
         self.cmd_pub.publish(Twist())
         self._publish_connection("OFFLINE")
         self.connection_pub.wait_for_all_acked(Duration(seconds=1.0))
+
+
+def _topic_prefix(node_namespace: str, fleet_namespace: str, vehicle_id: str) -> str:
+    """Where the vehicle's topics live: ``/<fleet_namespace>/<vehicle_id>/``, from the parameters when the node
+    runs without a namespace, else relative to a namespace that must say the same (a vehicle publishing under
+    one id and answering to another would be commanded by the wrong orders)."""
+    expected = f"/{fleet_namespace.strip('/')}/{vehicle_id}"
+    if node_namespace == "/":
+        return expected + "/"
+    if node_namespace != expected:
+        raise ValueError(f"node namespace {node_namespace} disagrees with fleet_namespace/vehicle_id {expected}")
+    return ""
 
 
 def main(args: list[str] | None = None) -> None:
