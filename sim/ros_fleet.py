@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -40,10 +41,17 @@ def vehicle_command(spec: VehicleSpec, fleet_namespace: str = "xborder", params_
     return command
 
 
+def tied_to_parent(command: list[str]) -> list[str]:
+    """``command`` wrapped so that it gets SIGTERM when the process that started it dies (Linux: util-linux's
+    ``setpriv``): no simulated vehicle outlives a killed launcher, test run or benchmark."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "TERM", *command] if setpriv else command
+
+
 def spawn_vehicle(spec: VehicleSpec, **kwargs) -> subprocess.Popen:
     """Start one vehicle process; its log (stderr) goes where this process's goes, so errors are seen and an
     unread pipe can never fill up and block the vehicle."""
-    return subprocess.Popen(vehicle_command(spec, **kwargs), stdout=subprocess.DEVNULL)
+    return subprocess.Popen(tied_to_parent(vehicle_command(spec, **kwargs)), stdout=subprocess.DEVNULL)
 
 
 def _interrupt(_signum: int, _frame: object) -> None:

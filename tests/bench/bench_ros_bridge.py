@@ -34,7 +34,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from fleet.vehicles.ros_bridge import RosFleetBridge
-from sim.ros_fleet import VehicleSpec, spawn_vehicle
+from sim.ros_fleet import VehicleSpec, spawn_vehicle, tied_to_parent
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -74,8 +74,9 @@ class BareCounter:
 
 
 def flood(count: int, rate: float, seconds: float) -> list[subprocess.Popen]:
-    return [subprocess.Popen([sys.executable, str(FLOOD), str(first), str(min(PER_PROCESS, count - first)),
-                              str(rate), str(seconds)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    return [subprocess.Popen(tied_to_parent([sys.executable, str(FLOOD), str(first),
+                                             str(min(PER_PROCESS, count - first)), str(rate), str(seconds)]),
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
             for first in range(0, count, PER_PROCESS)]
 
 
@@ -83,7 +84,11 @@ def offered_rate(floods: list[subprocess.Popen]) -> float:
     """Messages/s the publisher processes really sent (each reports ``SENT <messages> <seconds>``)."""
     total = 0.0
     for process in floods:
-        out, _ = process.communicate(timeout=60)
+        try:
+            out, _ = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
         sent, seconds = out.split()[-2:]
         total += int(sent) / float(seconds)
     return total

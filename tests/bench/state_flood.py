@@ -15,11 +15,14 @@ import rclpy
 from agv_agent import convert, qos
 from agv_agent.protocol import OrderEdge, OrderNode, Pose, VehicleState
 from agv_interfaces.msg import AgvState
+from rclpy.signals import SignalHandlerOptions
 
 
 def main() -> None:
     first, count, rate, seconds = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
-    rclpy.init()
+    # No rclpy signal handlers: SIGTERM (also sent when the benchmark dies, see tied_to_parent) ends this helper at
+    # once instead of shutting the context under a publishing loop.
+    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
     node = rclpy.create_node(f"state_flood_{first}")
     ids = [f"agv_{i:04d}" for i in range(first, first + count)]
     publishers = {v: node.create_publisher(AgvState, f"/xborder/{v}/state", qos.STATE) for v in ids}

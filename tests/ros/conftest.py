@@ -52,4 +52,4 @@ def vehicles(bridge):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-            pytest.fail(f"a vehicle process ignored SIGTERM: {process.args[3]}")
+            pytest.fail(f"a vehicle process ignored SIGTERM: {' '.join(process.args)}")
