@@ -40,7 +40,7 @@ class RosFleetBridge:
         self._lock = threading.Lock()
         self._order_pubs: dict[str, object] = {}
         self._action_pubs: dict[str, object] = {}
-        self._states: dict[str, tuple[VehicleState, float]] = {}
+        self._states: dict[str, tuple[AgvState, float]] = {}  # latest message, monotonic arrival
         self._connections: dict[str, str] = {}
         self._broken: set[str] = set()  # vehicles whose agent vanished without saying OFFLINE
         self.received = 0
@@ -98,12 +98,12 @@ class RosFleetBridge:
             self._action_pubs[vehicle_id].publish(convert.actions_to_msg(beat, time.time()))
 
     def _on_state(self, msg: AgvState) -> None:
-        state = convert.state_from_msg(msg)
+        # Keep the message and convert when it is read: most states are superseded before anyone asks.
         with self._lock:
-            self._states[state.vehicle_id] = (state, time.monotonic())
+            self._states[msg.vehicle_id] = (msg, time.monotonic())
             self.received += 1
         if self.on_state:
-            self.on_state(state)
+            self.on_state(convert.state_from_msg(msg))
 
     def send_order(self, vehicle_id: str, order: Order) -> None:
         self.add_vehicle(vehicle_id)
@@ -116,7 +116,7 @@ class RosFleetBridge:
     def state(self, vehicle_id: str) -> VehicleState | None:
         with self._lock:
             entry = self._states.get(vehicle_id)
-        return entry[0] if entry else None
+        return convert.state_from_msg(entry[0]) if entry else None
 
     def state_age(self, vehicle_id: str) -> float | None:
         with self._lock:
