@@ -55,6 +55,10 @@ class RosFleetBridge:
             self._executor.spin()
         except ExternalShutdownException:
             pass
+        except Exception:
+            if self._context.ok():
+                raise
+            # close() shut the context down under a wait: that ends the spin as intended
 
     def _topic(self, vehicle_id: str, name: str) -> str:
         return f"/{self.namespace}/{vehicle_id}/{name}"
@@ -141,7 +145,9 @@ class RosFleetBridge:
         return predicate()
 
     def close(self) -> None:
-        self._executor.shutdown(timeout_sec=2)
-        self._node.destroy_node()
+        # Stop the spinning thread before destroying what it spins: shutting the context down ends spin()
+        # (ExternalShutdownException); destroying first would pull handles from under a running callback.
         rclpy.try_shutdown(context=self._context)
         self._thread.join(timeout=5)
+        self._executor.shutdown(timeout_sec=2)
+        self._node.destroy_node()
