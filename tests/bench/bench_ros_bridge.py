@@ -42,6 +42,7 @@ import matplotlib.pyplot as plt
 OUT = Path("out/bench")
 FLOOD = Path(__file__).with_name("state_flood.py")
 PER_PROCESS = 50
+DISCOVERY_S = 40.0  # at most this long for every vehicle's state to reach the receiver before measuring
 
 
 class BareCounter:
@@ -55,13 +56,15 @@ class BareCounter:
         rclpy.init(context=self.context)
         self.node = rclpy.create_node("bare_counter", context=self.context)
         self.received = 0
+        self.seen: set[str] = set()
         for v in ids:
             self.node.create_subscription(AgvState, f"/xborder/{v}/state", self._count, qos.STATE)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
 
-    def _count(self, _msg: AgvState) -> None:
+    def _count(self, msg: AgvState) -> None:
         self.received += 1
+        self.seen.add(msg.vehicle_id)
 
     def spin_for(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
@@ -96,24 +99,29 @@ def offered_rate(floods: list[subprocess.Popen]) -> float:
 
 def measure(count: int, rate: float, seconds: float, receiver: str, progress: Progress) -> dict[str, float]:
     ids = [f"agv_{i:04d}" for i in range(count)]
-    warmup = 4.0
     if receiver == "bridge":
         bridge = RosFleetBridge(node_name=f"bench_bridge_{count}", heartbeat_s=3600)
         for v in ids:
             bridge.add_vehicle(v)
-        read, spin, close = (lambda: bridge.received), time.sleep, bridge.close
+        read, spin, close, seen = (lambda: bridge.received), time.sleep, bridge.close, \
+            (lambda: sum(bridge.state_age(v) is not None for v in ids))
     else:
         bare = BareCounter(ids)
-        read, spin, close = (lambda: bare.received), bare.spin_for, bare.close
-    floods = flood(count, rate, warmup + seconds + 1)
-    task = progress.add_task(f"{count} vehicles x {rate:g} Hz -> {receiver}", total=warmup + seconds)
-    spin(warmup)  # discovery
-    progress.advance(task, warmup)
+        read, spin, close, seen = (lambda: bare.received), bare.spin_for, bare.close, (lambda: len(bare.seen))
+    floods = flood(count, rate, DISCOVERY_S + seconds + 5)  # stopped (SIGTERM) once the window is over
+    task = progress.add_task(f"{count} vehicles x {rate:g} Hz -> {receiver}", total=seconds)
+    discovery_deadline = time.monotonic() + DISCOVERY_S
+    while seen() < count and time.monotonic() < discovery_deadline:  # the window opens when all are matched
+        spin(0.2)
+    if seen() < count:
+        raise TimeoutError(f"only {seen()} of {count} vehicles' states arrived within {DISCOVERY_S:.0f} s")
     before, cpu0, t0 = read(), time.process_time(), time.monotonic()
     spin(seconds)
     received, cpu, elapsed = read() - before, time.process_time() - cpu0, time.monotonic() - t0
     progress.advance(task, seconds)
-    offered = offered_rate(floods)  # the publishers run a little past the window, then report
+    for process in floods:
+        process.terminate()
+    offered = offered_rate(floods)
     close()
     return {"offered": offered, "received": received / elapsed, "cpu": cpu / elapsed}
 

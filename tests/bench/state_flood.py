@@ -2,12 +2,13 @@
 
     python state_flood.py FIRST COUNT RATE_HZ SECONDS
 publishes a realistic AgvState (a 6-node order in progress) for vehicles agv_FIRST..agv_FIRST+COUNT-1
-at RATE_HZ each, for SECONDS, under /xborder/<id>/state, then prints "SENT <messages> <seconds>" (what it
-really achieved, so the benchmark reports the offered load as measured, not as intended).
+at RATE_HZ each, for SECONDS or until SIGTERM, under /xborder/<id>/state, then prints
+"SENT <messages> <seconds>" (what it really achieved: the benchmark reports the offered load as measured).
 """
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 
@@ -20,8 +21,10 @@ from rclpy.signals import SignalHandlerOptions
 
 def main() -> None:
     first, count, rate, seconds = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
-    # No rclpy signal handlers: SIGTERM (also sent when the benchmark dies, see tied_to_parent) ends this helper at
-    # once instead of shutting the context under a publishing loop.
+    # SIGTERM (from the benchmark when its window is over, or when it dies, see tied_to_parent) ends the loop;
+    # the helper still reports what it sent. rclpy's handlers would shut the context under the publishing loop.
+    stop: list[int] = []
+    signal.signal(signal.SIGTERM, lambda signum, _frame: stop.append(signum))
     rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
     node = rclpy.create_node(f"state_flood_{first}")
     ids = [f"agv_{i:04d}" for i in range(first, first + count)]
@@ -32,7 +35,7 @@ def main() -> None:
     deadline = start + seconds
     period = 1.0 / rate
     tick, sent = start, 0
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not stop:
         sent += len(publishers)
         for v, publisher in publishers.items():
             state = VehicleState(v, "order", 1, "n0", 0, nodes, edges, Pose(1.0, 2.0, 0.1), (3.0, 0.0), True, False,
