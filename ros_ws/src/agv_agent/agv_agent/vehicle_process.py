@@ -23,26 +23,26 @@ def declare_read_only(node: Node, defaults: dict[str, Any]) -> dict[str, Any]:
     return {name: node.declare_parameter(name, default, read_only).value for name, default in defaults.items()}
 
 
-def _interrupt(_signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def spin_nodes(args: list[str] | None, node_types: list[type]) -> None:
     """Spin ``node_types`` until SIGINT/SIGTERM, then call each node's ``stop()`` (if it has one) while the
     context still works, so that a leaving agent can stop its base and tell the fleet OFFLINE.
 
-    rclpy's own signal handlers would shut the context down first, and nothing could be sent any more.
+    The signal handler only sets a flag that the spin loop checks: rclpy's own handlers would shut the context
+    down first (nothing could be sent any more), and a KeyboardInterrupt raised at any point inside rclpy may
+    leave a handle marked in use (suspected when one of 20 vehicles hung on exit in the tests).
     """
+    stop_requested: list[int] = []
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, lambda signum, _frame: stop_requested.append(signum))
+    signal.signal(signal.SIGTERM, lambda signum, _frame: stop_requested.append(signum))
     nodes = [node_type() for node_type in node_types]
     executor = SingleThreadedExecutor()
     for node in nodes:
         executor.add_node(node)
     try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
+        while not stop_requested:
+            executor.spin_once(timeout_sec=0.1)
+    except ExternalShutdownException:
         pass
     finally:
         for node in nodes:
