@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -40,8 +41,21 @@ def vehicle_command(spec: VehicleSpec, fleet_namespace: str = "xborder", params_
     return command
 
 
+def tied_to_parent(command: list[str]) -> list[str]:
+    """``command`` wrapped so that it gets SIGTERM when the process that started it dies (Linux: util-linux's
+    ``setpriv``): no simulated vehicle outlives a killed launcher, test run or benchmark."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "TERM", *command] if setpriv else command
+
+
 def spawn_vehicle(spec: VehicleSpec, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen(vehicle_command(spec, **kwargs), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    """Start one vehicle process; its log (stderr) goes where this process's goes, so errors are seen and an
+    unread pipe can never fill up and block the vehicle."""
+    return subprocess.Popen(tied_to_parent(vehicle_command(spec, **kwargs)), stdout=subprocess.DEVNULL)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def parking_spots(corridor: Corridor, count: int) -> list[VehicleSpec]:
@@ -75,6 +89,7 @@ def agents(
     except (MapError, ValueError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
+    signal.signal(signal.SIGTERM, _interrupt)  # stopped by a service manager: still stop the vehicles
     processes = [spawn_vehicle(s, fleet_namespace=fleet_namespace, params_file=params_file) for s in specs]
     typer.echo(f"started {len(processes)} vehicles under /{fleet_namespace}/: "
                + ", ".join(f"{s.vehicle_id}@{s.node_id}" for s in specs))

@@ -24,4 +24,4 @@ class VehicleLink(Protocol):
         """Seconds since the latest state arrived (the fleet's freshness watch), or None."""
 
     def connection(self, vehicle_id: str) -> str | None:
-        """The vehicle's last connection message: ONLINE, OFFLINE or CONNECTIONBROKEN."""
+        """ONLINE or OFFLINE as the vehicle last said, or CONNECTIONBROKEN when it vanished without saying OFFLINE."""

@@ -7,6 +7,7 @@ Per vehicle it publishes ``order`` (reliable, transient local) and ``instant_act
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -17,8 +18,11 @@ from agv_agent.protocol import ActionType, InstantAction, Order, VehicleState
 from agv_interfaces.msg import AgvState, Connection, InstantActions
 from agv_interfaces.msg import Order as OrderMsg
 from rclpy.context import Context
+from rclpy.event_handler import QoSLivelinessChangedInfo, SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
+
+logger = logging.getLogger(__name__)
 
 
 class RosFleetBridge:
@@ -36,8 +40,9 @@ class RosFleetBridge:
         self._lock = threading.Lock()
         self._order_pubs: dict[str, object] = {}
         self._action_pubs: dict[str, object] = {}
-        self._states: dict[str, tuple[VehicleState, float]] = {}
+        self._states: dict[str, tuple[AgvState, float]] = {}  # latest message, monotonic arrival
         self._connections: dict[str, str] = {}
+        self._broken: set[str] = set()  # vehicles whose agent vanished without saying OFFLINE
         self.received = 0
         self.heartbeats = True  # the fleet link: vehicles stop at their next node when these stop coming
         self._beats = itertools.count()
@@ -50,6 +55,10 @@ class RosFleetBridge:
             self._executor.spin()
         except ExternalShutdownException:
             pass
+        except Exception:
+            if self._context.ok():
+                raise
+            # close() shut the context down under a wait: that ends the spin as intended
 
     def _topic(self, vehicle_id: str, name: str) -> str:
         return f"/{self.namespace}/{vehicle_id}/{name}"
@@ -63,9 +72,25 @@ class RosFleetBridge:
             self._action_pubs[vehicle_id] = self._node.create_publisher(
                 InstantActions, self._topic(vehicle_id, "instant_actions"), qos.INSTANT_ACTIONS)
         self._node.create_subscription(AgvState, self._topic(vehicle_id, "state"), self._on_state, qos.STATE)
-        self._node.create_subscription(Connection, self._topic(vehicle_id, "connection"),
-                                       lambda m: self._connections.__setitem__(m.vehicle_id, m.connection_state),
-                                       qos.CONNECTION)
+        self._node.create_subscription(
+            Connection, self._topic(vehicle_id, "connection"), self._on_connection, qos.CONNECTION,
+            event_callbacks=SubscriptionEventCallbacks(
+                liveliness=lambda info: self._on_liveliness(vehicle_id, info)))
+
+    def _on_connection(self, msg: Connection) -> None:
+        with self._lock:
+            self._connections[msg.vehicle_id] = msg.connection_state
+
+    def _on_liveliness(self, vehicle_id: str, info: QoSLivelinessChangedInfo) -> None:
+        """DDS liveliness of the vehicle's connection writer: lost (lease expired) is VDA 5050's CONNECTIONBROKEN;
+        a writer that left cleanly is not counted as lost, and a vehicle that comes back is alive again."""
+        with self._lock:
+            if info.alive_count == 0 and info.not_alive_count_change > 0:
+                self._broken.add(vehicle_id)
+                logger.warning("vehicle %s: connection broken (no DDS liveliness for %.0f s)", vehicle_id,
+                               qos.CONNECTION_LEASE_S)
+            elif info.alive_count > 0:
+                self._broken.discard(vehicle_id)
 
     def _heartbeat(self) -> None:
         if not self.heartbeats:
@@ -77,12 +102,12 @@ class RosFleetBridge:
             self._action_pubs[vehicle_id].publish(convert.actions_to_msg(beat, time.time()))
 
     def _on_state(self, msg: AgvState) -> None:
-        state = convert.state_from_msg(msg)
+        # Keep the message and convert when it is read: most states are superseded before anyone asks.
         with self._lock:
-            self._states[state.vehicle_id] = (state, time.monotonic())
+            self._states[msg.vehicle_id] = (msg, time.monotonic())
             self.received += 1
         if self.on_state:
-            self.on_state(state)
+            self.on_state(convert.state_from_msg(msg))
 
     def send_order(self, vehicle_id: str, order: Order) -> None:
         self.add_vehicle(vehicle_id)
@@ -95,7 +120,7 @@ class RosFleetBridge:
     def state(self, vehicle_id: str) -> VehicleState | None:
         with self._lock:
             entry = self._states.get(vehicle_id)
-        return entry[0] if entry else None
+        return convert.state_from_msg(entry[0]) if entry else None
 
     def state_age(self, vehicle_id: str) -> float | None:
         with self._lock:
@@ -103,7 +128,8 @@ class RosFleetBridge:
         return time.monotonic() - entry[1] if entry else None
 
     def connection(self, vehicle_id: str) -> str | None:
-        return self._connections.get(vehicle_id)
+        with self._lock:
+            return "CONNECTIONBROKEN" if vehicle_id in self._broken else self._connections.get(vehicle_id)
 
     def subscribers(self, vehicle_id: str) -> int:
         """How many vehicles listen to this vehicle's order topic (1 once its agent is discovered)."""
@@ -119,7 +145,9 @@ class RosFleetBridge:
         return predicate()
 
     def close(self) -> None:
-        self._executor.shutdown(timeout_sec=2)
-        self._node.destroy_node()
+        # Stop the spinning thread before destroying what it spins: shutting the context down ends spin()
+        # (ExternalShutdownException); destroying first would pull handles from under a running callback.
         rclpy.try_shutdown(context=self._context)
         self._thread.join(timeout=5)
+        self._executor.shutdown(timeout_sec=2)
+        self._node.destroy_node()

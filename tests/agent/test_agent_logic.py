@@ -150,3 +150,38 @@ def test_battery_drains_with_distance_and_charges_at_a_charger():
     assert drained == pytest.approx(100 - 2.2 * 0.04 / 280 * 100, abs=0.01)
     sim.run(60)
     assert sim.state.charging and sim.state.battery_charge > drained
+
+
+def test_update_while_driving_extends_the_base_without_stopping():
+    sim = Sim()
+    sim.agent.on_order(order(released=2), 0.0)
+    while sim.base.x < 10.0:
+        sim.run(DT)
+    sim.agent.on_order(order(released=2, update=1, start=1), sim.t)  # releases n2, well before n1
+    slowest = float("inf")
+    while sim.base.x < 70.0 and sim.t < 60:
+        sim.run(DT)
+        slowest = min(slowest, sim.base.v)
+    assert slowest > 2.0, "the vehicle braked for n1 although the update had released n2"
+    sim.run(60)
+    assert sim.state.last_node_id == "n2" and 79.5 < sim.base.x <= 80.0
+    assert [n.node_id for n in sim.state.node_states] == ["n3"] and sim.state.errors == ()
+
+
+def test_after_a_cancel_on_an_edge_a_new_order_must_start_where_the_vehicle_stands():
+    sim = Sim()
+    sim.agent.on_order(order(released=4), 0.0)
+    sim.run(8)
+    sim.agent.on_instant_actions([InstantAction("c1", ActionType.CANCEL_ORDER)], sim.t)
+    sim.run(10)
+    x = sim.base.x
+    assert 5.0 < x < 35.0 and sim.state.last_node_id == "n0"  # stopped on the edge n0 -> n1
+    sim.agent.on_order(order(released=2, order_id="o2"), sim.t)  # starts at n0, metres behind the vehicle
+    sim.run(5)
+    assert sim.state.order_id == "o1" and "m away" in sim.state.errors[0].description
+    assert sim.base.x == pytest.approx(x, abs=1e-6)
+    here = OrderNode("here", 0, True, x, 0.0)
+    sim.agent.on_order(Order("o3", 0, (here, OrderNode("n1", 2, True, 40.0, 0.0)),
+                             (OrderEdge("e", 1, True, "here", "n1"),)), sim.t)
+    sim.run(30)
+    assert sim.state.order_id == "o3" and sim.state.last_node_id == "n1" and sim.state.errors == ()

@@ -2,8 +2,9 @@
 
 Vehicles' ``state`` topics are published by helper processes (state_flood.py, several vehicles per
 process: 200 agent processes do not fit on 2 cores); the bridge runs in this process. Reported per fleet
-size: offered and received messages/s, the share received, and the CPU the bridge process used — as a
-ratio to a bare rclpy subscriber (no conversion) measured the same way in the same run. Latency: a real
+size and state rate: the offered messages/s (as the publishers measured what they really sent), received
+messages/s, the share received, and the CPU the bridge process used — beside a bare rclpy subscriber (no
+conversion) measured the same way in the same run. Latency: a real
 ``agv_vehicle`` process, time from ``send_order`` to its state saying it drives.
 
     .venv/bin/python tests/bench/bench_ros_bridge.py [--quick]
@@ -33,15 +34,15 @@ from rich.progress import Progress
 from rich.table import Table
 
 from fleet.vehicles.ros_bridge import RosFleetBridge
-from sim.ros_fleet import VehicleSpec, spawn_vehicle
+from sim.ros_fleet import VehicleSpec, spawn_vehicle, tied_to_parent
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 OUT = Path("out/bench")
 FLOOD = Path(__file__).with_name("state_flood.py")
-RATE_HZ = 2.0
 PER_PROCESS = 50
+DISCOVERY_S = 40.0  # at most this long for every vehicle's state to reach the receiver before measuring
 
 
 class BareCounter:
@@ -55,13 +56,15 @@ class BareCounter:
         rclpy.init(context=self.context)
         self.node = rclpy.create_node("bare_counter", context=self.context)
         self.received = 0
+        self.seen: set[str] = set()
         for v in ids:
             self.node.create_subscription(AgvState, f"/xborder/{v}/state", self._count, qos.STATE)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
 
-    def _count(self, _msg: AgvState) -> None:
+    def _count(self, msg: AgvState) -> None:
         self.received += 1
+        self.seen.add(msg.vehicle_id)
 
     def spin_for(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
@@ -73,37 +76,54 @@ class BareCounter:
         rclpy.try_shutdown(context=self.context)
 
 
-def flood(count: int, seconds: float) -> list[subprocess.Popen]:
-    return [subprocess.Popen([sys.executable, str(FLOOD), str(first), str(min(PER_PROCESS, count - first)),
-                              str(RATE_HZ), str(seconds)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def flood(count: int, rate: float, seconds: float) -> list[subprocess.Popen]:
+    return [subprocess.Popen(tied_to_parent([sys.executable, str(FLOOD), str(first),
+                                             str(min(PER_PROCESS, count - first)), str(rate), str(seconds)]),
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
             for first in range(0, count, PER_PROCESS)]
 
 
-def measure(count: int, seconds: float, receiver: str, progress: Progress) -> dict[str, float]:
+def offered_rate(floods: list[subprocess.Popen]) -> float:
+    """Messages/s the publisher processes really sent (each reports ``SENT <messages> <seconds>``)."""
+    total = 0.0
+    for process in floods:
+        try:
+            out, _ = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+        sent, seconds = out.split()[-2:]
+        total += int(sent) / float(seconds)
+    return total
+
+
+def measure(count: int, rate: float, seconds: float, receiver: str, progress: Progress) -> dict[str, float]:
     ids = [f"agv_{i:04d}" for i in range(count)]
-    warmup = 4.0
     if receiver == "bridge":
         bridge = RosFleetBridge(node_name=f"bench_bridge_{count}", heartbeat_s=3600)
         for v in ids:
             bridge.add_vehicle(v)
-        read, spin, close = (lambda: bridge.received), time.sleep, bridge.close
+        read, spin, close, seen = (lambda: bridge.received), time.sleep, bridge.close, \
+            (lambda: sum(bridge.state_age(v) is not None for v in ids))
     else:
         bare = BareCounter(ids)
-        read, spin, close = (lambda: bare.received), bare.spin_for, bare.close
-    floods = flood(count, warmup + seconds + 2)
-    task = progress.add_task(f"{count} vehicles -> {receiver}", total=warmup + seconds)
-    spin(warmup)  # discovery
-    progress.advance(task, warmup)
+        read, spin, close, seen = (lambda: bare.received), bare.spin_for, bare.close, (lambda: len(bare.seen))
+    floods = flood(count, rate, DISCOVERY_S + seconds + 5)  # stopped (SIGTERM) once the window is over
+    task = progress.add_task(f"{count} vehicles x {rate:g} Hz -> {receiver}", total=seconds)
+    discovery_deadline = time.monotonic() + DISCOVERY_S
+    while seen() < count and time.monotonic() < discovery_deadline:  # the window opens when all are matched
+        spin(0.2)
+    if seen() < count:
+        raise TimeoutError(f"only {seen()} of {count} vehicles' states arrived within {DISCOVERY_S:.0f} s")
     before, cpu0, t0 = read(), time.process_time(), time.monotonic()
     spin(seconds)
     received, cpu, elapsed = read() - before, time.process_time() - cpu0, time.monotonic() - t0
     progress.advance(task, seconds)
-    for process in floods:  # the measurement is over: stop the publishers
-        process.terminate()
     for process in floods:
-        process.wait(timeout=30)
+        process.terminate()
+    offered = offered_rate(floods)
     close()
-    return {"offered": count * RATE_HZ, "received": received / elapsed, "cpu": cpu / elapsed}
+    return {"offered": offered, "received": received / elapsed, "cpu": cpu / elapsed}
 
 
 def first_motion_latency(samples: int, progress: Progress) -> list[float]:
@@ -142,28 +162,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    sizes, seconds, samples = ([10], 3.0, 2) if args.quick else ([50, 200], 10.0, 10)
+    sizes, rates, seconds, samples = ([10], [2.0], 3.0, 2) if args.quick else ([50, 200], [2.0, 10.0], 10.0, 10)
     console = Console()
-    rows = []
+    rows = {}
     with Progress(console=console) as progress:
-        for count, receiver in itertools.product(sizes, ("bare", "bridge")):
-            rows.append((count, receiver, measure(count, seconds, receiver, progress)))
+        for count, rate, receiver in itertools.product(sizes, rates, ("bare", "bridge")):
+            rows[(count, rate, receiver)] = measure(count, rate, seconds, receiver, progress)
         latency = first_motion_latency(samples, progress)
     report(rows, latency, console)
 
 
-def report(rows, latency: list[float], console: Console) -> None:
-    by = {(count, receiver): r for count, receiver, r in rows}
-    table = Table(title=f"fleet ROS bridge: state ingestion at {RATE_HZ:g} Hz per vehicle")
-    for column in ("vehicles", "offered msg/s", "bridge msg/s", "received", "bridge CPU", "bare subscriber msg/s",
-                   "bare CPU", "CPU ratio bridge/bare"):
+def report(rows: dict[tuple[int, float, str], dict[str, float]], latency: list[float], console: Console) -> None:
+    table = Table(title="fleet ROS bridge: state ingestion")
+    for column in ("vehicles", "state rate Hz", "offered msg/s", "bridge msg/s", "received", "bridge CPU",
+                   "bare subscriber msg/s", "bare CPU"):
         table.add_column(column)
-    lines = ["| " + " | ".join(c.header for c in table.columns) + " |", "|" + "---|" * len(table.columns)]
-    for count in sorted({c for c, _ in by}):
-        b, bare = by[(count, "bridge")], by[(count, "bare")]
-        row = [str(count), f"{b['offered']:.0f}", f"{b['received']:.0f}", f"{b['received'] / b['offered']:.0%}",
-               f"{b['cpu']:.0%}", f"{bare['received']:.0f}", f"{bare['cpu']:.0%}",
-               f"{b['cpu'] / bare['cpu']:.2f}" if bare["cpu"] > 0 else "-"]
+    lines = ["| " + " | ".join(str(c.header) for c in table.columns) + " |", "|" + "---|" * len(table.columns)]
+    cases = sorted({(count, rate) for count, rate, _ in rows})
+    for count, rate in cases:
+        b, bare = rows[(count, rate, "bridge")], rows[(count, rate, "bare")]
+        row = [str(count), f"{rate:g}", f"{b['offered']:.0f}", f"{b['received']:.0f}",
+               f"{b['received'] / b['offered']:.0%}", f"{b['cpu']:.0%}", f"{bare['received']:.0f}",
+               f"{bare['cpu']:.0%}"]
         table.add_row(*row)
         lines.append("| " + " | ".join(row) + " |")
     console.print(table)
@@ -173,15 +193,16 @@ def report(rows, latency: list[float], console: Console) -> None:
     console.print(summary)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "ros_bridge.md").write_text(f"# {table.title}\n\n" + "\n".join(lines) + f"\n\n{summary}\n")
-    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
-    counts = sorted({c for c, _ in by})
-    ax.plot(counts, [by[(c, "bridge")]["offered"] for c in counts], "k--", label="offered")
-    ax.plot(counts, [by[(c, "bridge")]["received"] for c in counts], "o-", label="bridge received")
-    ax.plot(counts, [by[(c, "bare")]["received"] for c in counts], "s-", label="bare subscriber received")
-    ax.set_xlabel("vehicles")
-    ax.set_ylabel("state messages / s")
-    ax.legend()
-    ax.set_title("state ingestion")
+    fig, (rate_ax, cpu_ax) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
+    offered = [rows[(c, r, "bridge")]["offered"] for c, r in cases]
+    rate_ax.plot([0, max(offered)], [0, max(offered)], "k--", label="all offered")
+    for receiver, marker in (("bridge", "o"), ("bare", "s")):
+        rate_ax.plot(offered, [rows[(c, r, receiver)]["received"] for c, r in cases], marker, label=receiver)
+        cpu_ax.plot(offered, [100 * rows[(c, r, receiver)]["cpu"] for c, r in cases], marker + "-", label=receiver)
+    rate_ax.set(xlabel="offered state messages / s", ylabel="received messages / s", title="state ingestion")
+    cpu_ax.set(xlabel="offered state messages / s", ylabel="receiving process CPU, % of one core", title="CPU")
+    for ax in (rate_ax, cpu_ax):
+        ax.legend()
     fig.savefig(OUT / "ros_bridge.png", dpi=110)
     console.print(f"wrote {OUT / 'ros_bridge.md'} and {OUT / 'ros_bridge.png'}")
 

@@ -31,21 +31,25 @@ def vehicles(bridge):
 
     started = []
 
-    def start(*specs, **params):
+    def start(*specs, **params) -> list[subprocess.Popen]:
+        processes = []
         for spec in specs:
-            started.append(spawn_vehicle(spec, extra=params or None))
+            processes.append(spawn_vehicle(spec, extra=params or None))
             bridge.add_vehicle(spec.vehicle_id)
+        started.extend(processes)
         for spec in specs:
             assert bridge.wait_for(lambda s=spec: bridge.subscribers(s.vehicle_id) > 0
                                    and bridge.state(s.vehicle_id) is not None, 60), f"{spec.vehicle_id} not up"
+        return processes
 
     yield start
     for process in started:
-        process.terminate()
+        if process.poll() is None:
+            process.terminate()
     for process in started:
         try:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-            pytest.fail(f"a vehicle process ignored SIGTERM: {process.args[3]}")
+            pytest.fail(f"a vehicle process ignored SIGTERM: {' '.join(process.args)}")

@@ -34,10 +34,9 @@ def test_vehicles_are_placed_at_parking_spots(bac_luan_ii):
 
 
 @pytest.mark.ros
-def test_xborder_agents_starts_reporting_vehicles(bridge, bac_luan_ii_dir, bac_luan_ii):
+def test_xborder_agents_starts_reporting_vehicles_and_stops_them_on_sigterm(bridge, bac_luan_ii_dir, bac_luan_ii):
     process = subprocess.Popen([str(Path(sys.executable).with_name("xborder")), "agents", "--count", "2",
-                                "--map", str(bac_luan_ii_dir), "--fleet", "xborder"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                "--map", str(bac_luan_ii_dir), "--fleet", "xborder"], stdout=subprocess.DEVNULL)
     try:
         for vehicle in ("agv_001", "agv_002"):
             bridge.add_vehicle(vehicle)
@@ -47,6 +46,40 @@ def test_xborder_agents_starts_reporting_vehicles(bridge, bac_luan_ii_dir, bac_l
             state = bridge.state(vehicle)
             assert state.last_node_id == spec.node_id
             assert abs(state.pose.x - spec.x) < 0.01 and abs(state.pose.y - spec.y) < 0.01
+        process.terminate()  # as a service manager stops it: the vehicles must leave cleanly too
+        assert process.wait(timeout=30) == 0
+        assert bridge.wait_for(lambda: all(bridge.connection(v) == "OFFLINE" for v in spots), 5)
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=30)
+
+
+@pytest.mark.ros
+def test_vehicles_leave_cleanly_when_their_launcher_is_killed(bridge, bac_luan_ii_dir):
+    """SIGKILL gives the launcher no chance to stop its vehicles: they must not live on as orphans (the kernel
+    sends them SIGTERM, see sim.ros_fleet.tied_to_parent) and they say OFFLINE, not just vanish."""
+    process = subprocess.Popen([str(Path(sys.executable).with_name("xborder")), "agents", "--count", "1",
+                                "--map", str(bac_luan_ii_dir), "--fleet", "xborder"], stdout=subprocess.DEVNULL)
+    try:
+        bridge.add_vehicle("agv_001")
+        assert bridge.wait_for(lambda: bridge.connection("agv_001") == "ONLINE", 40)
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+    assert bridge.wait_for(lambda: bridge.connection("agv_001") == "OFFLINE", 10)
+
+
+@pytest.mark.ros
+def test_agent_without_namespace_uses_its_parameters_and_refuses_a_contradicting_one(bridge):
+    agent = str(Path(sys.executable).with_name("agv_agent"))
+    bridge.add_vehicle("agv_plain")
+    process = subprocess.Popen([agent, "--ros-args", "-p", "vehicle_id:=agv_plain"])
+    try:
+        assert bridge.wait_for(lambda: bridge.connection("agv_plain") == "ONLINE", 30)
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+    wrong = subprocess.run([agent, "--ros-args", "-r", "__ns:=/xborder/agv_other", "-p", "vehicle_id:=agv_plain"],
+                           capture_output=True, text=True, timeout=60)
+    assert wrong.returncode != 0 and "disagrees with fleet_namespace/vehicle_id /xborder/agv_plain" in wrong.stderr

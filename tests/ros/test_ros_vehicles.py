@@ -109,3 +109,14 @@ def test_twenty_vehicles_report_state(bridge, vehicles):
     assert bridge.wait_for(lambda: all(bridge.state(v).stamp > t for v, t in first.items()), 15)
     assert all(bridge.state_age(s.vehicle_id) < 2.0 for s in fleet)
     assert all(bridge.connection(s.vehicle_id) == "ONLINE" for s in fleet)
+
+
+def test_clean_exit_says_offline_and_a_killed_vehicle_is_connection_broken(bridge, vehicles):
+    polite, killed = "agv_leaving", "agv_killed"
+    processes = vehicles(spec(polite, y=60), spec(killed, y=70))
+    assert bridge.wait_for(lambda: bridge.connection(polite) == bridge.connection(killed) == "ONLINE", 10)
+    processes[0].terminate()
+    processes[1].kill()  # no chance to say OFFLINE: DDS liveliness must tell
+    assert bridge.wait_for(lambda: bridge.connection(killed) == "CONNECTIONBROKEN", 15)
+    assert bridge.wait_for(lambda: bridge.connection(polite) == "OFFLINE", 15)
+    assert bridge.connection(polite) == "OFFLINE"  # left cleanly: never reported broken

@@ -12,12 +12,14 @@ from agv_interfaces.msg import Connection, InstantActions
 from agv_interfaces.msg import Order as OrderMsg
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
+from rclpy.duration import Duration
 from rclpy.node import Node
 
 from agv_agent import convert, qos
 from agv_agent.logic import AgentLogic, AgentParams
 from agv_agent.protocol import Pose
 from agv_agent.tracker import Limits
+from agv_agent.vehicle_process import declare_read_only, spin_nodes
 
 PARAMETERS = {  # name: default; the shared agv.yaml overrides these
     "vehicle_id": "agv_001", "fleet_namespace": "xborder", "state_rate_hz": 2.0, "control_rate_hz": 20.0,
@@ -30,7 +32,7 @@ PARAMETERS = {  # name: default; the shared agv.yaml overrides these
 class AgentNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("agv_agent", **kwargs)
-        p = {name: self.declare_parameter(name, default).value for name, default in PARAMETERS.items()}
+        p = declare_read_only(self, PARAMETERS)
         if p["state_rate_hz"] <= 0 or p["control_rate_hz"] <= 0 or p["fleet_link_timeout_s"] <= 0:
             raise ValueError("state_rate_hz, control_rate_hz and fleet_link_timeout_s must be positive")
         self.logic = AgentLogic(AgentParams(
@@ -43,12 +45,13 @@ class AgentNode(Node):
         self.pose: Pose | None = None
         self.velocity = (0.0, 0.0)
         self.dt = 1.0 / p["control_rate_hz"]
-        self.state_pub = self.create_publisher(convert.AgvState, "state", qos.STATE)
-        self.connection_pub = self.create_publisher(Connection, "connection", qos.CONNECTION)
-        self.cmd_pub = self.create_publisher(Twist, "cmd_vel", qos.BASE)
-        self.create_subscription(OrderMsg, "order", self._on_order, qos.ORDER)
-        self.create_subscription(InstantActions, "instant_actions", self._on_actions, qos.INSTANT_ACTIONS)
-        self.create_subscription(Odometry, "odom", self._on_odom, qos.BASE)
+        topic = _topic_prefix(self.get_namespace(), p["fleet_namespace"], self.vehicle_id)
+        self.state_pub = self.create_publisher(convert.AgvState, topic + "state", qos.STATE)
+        self.connection_pub = self.create_publisher(Connection, topic + "connection", qos.CONNECTION)
+        self.cmd_pub = self.create_publisher(Twist, topic + "cmd_vel", qos.BASE)
+        self.create_subscription(OrderMsg, topic + "order", self._on_order, qos.ORDER)
+        self.create_subscription(InstantActions, topic + "instant_actions", self._on_actions, qos.INSTANT_ACTIONS)
+        self.create_subscription(Odometry, topic + "odom", self._on_odom, qos.BASE)
         self.create_timer(self.dt, self._control)
         self.create_timer(1.0 / p["state_rate_hz"], self._publish_state)
         self._publish_connection("ONLINE")
@@ -89,12 +92,23 @@ class AgentNode(Node):
                                                connection_state=state))
 
     def stop(self) -> None:
-        """Leave safely: zero velocity to the base, OFFLINE to the fleet."""
+        """Leave safely: zero velocity to the base, OFFLINE to the fleet (waiting briefly until it is delivered)."""
         self.cmd_pub.publish(Twist())
         self._publish_connection("OFFLINE")
+        self.connection_pub.wait_for_all_acked(Duration(seconds=1.0))
+
+
+def _topic_prefix(node_namespace: str, fleet_namespace: str, vehicle_id: str) -> str:
+    """Where the vehicle's topics live: ``/<fleet_namespace>/<vehicle_id>/``, from the parameters when the node
+    runs without a namespace, else relative to a namespace that must say the same (a vehicle publishing under
+    one id and answering to another would be commanded by the wrong orders)."""
+    expected = f"/{fleet_namespace.strip('/')}/{vehicle_id}"
+    if node_namespace == "/":
+        return expected + "/"
+    if node_namespace != expected:
+        raise ValueError(f"node namespace {node_namespace} disagrees with fleet_namespace/vehicle_id {expected}")
+    return ""
 
 
 def main(args: list[str] | None = None) -> None:
-    from agv_agent.vehicle_process import spin_nodes
-
     spin_nodes(args, [AgentNode])

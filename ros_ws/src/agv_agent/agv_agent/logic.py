@@ -127,13 +127,22 @@ class AgentLogic:
             raise OrderRefused("orderNotAcceptable",
                                f"busy with order {self.order_id}: {len(self.nodes)} nodes to go; cancel it first")
         first = order.nodes[0]
-        here = self.pose is not None and distance(self.pose, first.x, first.y) <= first.allowed_deviation_xy + 0.5
-        if first.node_id != self.last_node_id and not here:
+        if not self._stands_at(first):
             raise OrderRefused("orderNotAcceptable", f"order starts at {first.node_id}, the vehicle is at "
-                                                     f"{self.last_node_id or 'no known node'}")
+                                                     f"{self.last_node_id or 'no known node'}"
+                                                     + (f", {distance(self.pose, first.x, first.y):.1f} m away"
+                                                        if self.pose else ""))
         self.order_id, self.order_update_id = order.order_id, order.order_update_id
         self._take(order, order.nodes[0])
         self.errors = []
+
+    def _stands_at(self, node: OrderNode) -> bool:
+        """Whether the vehicle stands at ``node``: by position once the base reports one (a vehicle stopped
+        on an edge by a cancel is at no node, whatever its last node was), else by its last node id."""
+        if self.pose is None:
+            return node.node_id == self.last_node_id
+        reach = max(node.allowed_deviation_xy, self.p.limits.arrival_tolerance)
+        return distance(self.pose, node.x, node.y) <= reach
 
     def _update(self, order: Order) -> None:
         if order.order_update_id == self.order_update_id:

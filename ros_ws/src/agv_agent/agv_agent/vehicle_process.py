@@ -6,24 +6,48 @@
 
 from __future__ import annotations
 
+import signal
+from typing import Any
+
 import rclpy
+from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
+
+
+def declare_read_only(node: Node, defaults: dict[str, Any]) -> dict[str, Any]:
+    """Declare ``defaults`` as read-only parameters (set at start from YAML / ``-p``, refused afterwards,
+    because the node reads them once) and return their values."""
+    read_only = ParameterDescriptor(read_only=True)
+    return {name: node.declare_parameter(name, default, read_only).value for name, default in defaults.items()}
 
 
 def spin_nodes(args: list[str] | None, node_types: list[type]) -> None:
-    rclpy.init(args=args)  # rclpy's own handlers turn SIGINT and SIGTERM into a clean executor shutdown
+    """Spin ``node_types`` until SIGINT/SIGTERM, then call each node's ``stop()`` (if it has one) while the
+    context still works, so that a leaving agent can stop its base and tell the fleet OFFLINE.
+
+    The signal handler only sets a flag that the spin loop checks: rclpy's own handlers would shut the context
+    down first (nothing could be sent any more), and a KeyboardInterrupt raised at any point inside rclpy may
+    leave a handle marked in use (suspected when one of 20 vehicles hung on exit in the tests).
+    """
+    stop_requested: list[int] = []
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    signal.signal(signal.SIGINT, lambda signum, _frame: stop_requested.append(signum))
+    signal.signal(signal.SIGTERM, lambda signum, _frame: stop_requested.append(signum))
     nodes = [node_type() for node_type in node_types]
     executor = SingleThreadedExecutor()
     for node in nodes:
         executor.add_node(node)
     try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
+        while not stop_requested:
+            executor.spin_once(timeout_sec=0.1)
+    except ExternalShutdownException:
         pass
     finally:
         for node in nodes:
             stop = getattr(node, "stop", None)
-            if stop is not None and rclpy.ok():
+            if stop is not None:
                 stop()
             node.destroy_node()
         rclpy.try_shutdown()
