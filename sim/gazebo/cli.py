@@ -30,3 +30,24 @@ def export(
         raise typer.Exit(code=2) from None
     typer.echo(f"wrote {result.world}, {len(result.models) - 1} AGV model(s) + the template under {out / 'models'}, "
                f"{result.bridge}, {result.launch_config}")
+
+
+@app.command()
+def barriers(
+    export_dir: Path = typer.Argument(Path("out/gazebo"), help="the folder `xborder gazebo export` wrote"),
+    fleet_pub: str = typer.Option("tcp://127.0.0.1:5561", "--fleet-pub", help="the fleet's ZeroMQ PUB endpoint"),
+    hold_open_s: float = typer.Option(120.0, "--hold-open-s", min=1.0, help="how long an allowed crossing keeps "
+                                      "its gates' barriers up"),
+) -> None:
+    """Drive the Gazebo gate barriers from the fleet's gate decisions (a ROS 2 node)."""
+    import logging
+
+    from sim.gazebo.barrier_node import run_barrier_node
+    from sim.gazebo.export import LAUNCH_CONFIG_FILE
+
+    launch_config = export_dir / LAUNCH_CONFIG_FILE
+    if not launch_config.is_file():
+        typer.echo(f"error: {launch_config} missing: run `xborder gazebo export` first", err=True)
+        raise typer.Exit(code=2)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    run_barrier_node(launch_config, fleet_pub, hold_open_s)

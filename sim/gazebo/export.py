@@ -11,6 +11,7 @@ import yaml
 from fleet.maps import load_corridor
 from sim.gazebo.agv_model import agv_model
 from sim.gazebo.agv_params import DEFAULT_AGV_PARAMS, load_agv_params, ros_name
+from sim.gazebo.barriers import gate_directions
 from sim.gazebo.bridge_config import bridge_entries
 from sim.gazebo.layout import parking_spawns
 from sim.gazebo.sdf import write_sdf
@@ -46,6 +47,7 @@ def export_gazebo(map_folder: Path, out: Path, count: int, agv_params_file: Path
     bridge = out / BRIDGE_FILE
     bridge.write_text(yaml.safe_dump(bridge_entries(params.fleet_namespace, vehicle_ids, barriers),
                                      sort_keys=False), encoding="utf-8")
+    directions = gate_directions(corridor)
     launch_config = out / LAUNCH_CONFIG_FILE
     launch_config.write_text(yaml.safe_dump({
         "corridor": corridor.name,
@@ -57,7 +59,8 @@ def export_gazebo(map_folder: Path, out: Path, count: int, agv_params_file: Path
                       "x": round(s.x, 3), "y": round(s.y, 3), "z": ROAD_TOP + 0.02, "yaw": round(s.yaw, 5)}
                      for s in spawns],
         "barriers": [{"gate": b.gate, "model": b.model, "gz_topic": b.topic,
-                      "ros_topic": b.ros_topic(params.fleet_namespace)} for b in barriers],
+                      "ros_topic": b.ros_topic(params.fleet_namespace), "directions": directions[b.gate]}
+                     for b in barriers],
     }, sort_keys=False), encoding="utf-8")
     return ExportResult(world_path, models, bridge, launch_config)
 

@@ -25,7 +25,8 @@ def sub(parent: ET.Element, tag: str, text: object = None, **attributes: str) ->
 
 
 def number_text(value: float) -> str:
-    return f"{value:.6g}" if abs(value) < 1e5 else f"{value:.3f}"
+    """Ten significant digits: sub-millimetre across a corridor of tens of kilometres, and no float noise."""
+    return f"{value:.10g}"
 
 
 def pose_text(x: float = 0.0, y: float = 0.0, z: float = 0.0, roll: float = 0.0, pitch: float = 0.0,
