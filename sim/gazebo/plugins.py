@@ -2,7 +2,8 @@
 
 ``ign sdf -k`` checks SDF structure but not plugin names or parameters: tests check every ``<plugin>`` the
 export writes against :data:`HARMONIC_SYSTEMS` (library filename -> C++ class), taken from gz-sim 8's
-``src/systems`` (each system's ``GZ_ADD_PLUGIN`` and its CMake target ``gz-sim-<name>-system``).
+``src/systems`` (each system's ``GZ_ADD_PLUGIN_ALIAS`` and its CMake target ``gz-sim-<name>-system``), and
+the parameters each one documents in its header (:data:`SYSTEM_PARAMETERS`).
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ SYSTEM_PARAMETERS: dict[SystemPlugin, frozenset[str]] = {
         "max_linear_acceleration", "min_linear_acceleration", "max_angular_acceleration",
         "min_angular_acceleration", "max_linear_jerk", "min_linear_jerk", "max_angular_jerk", "min_angular_jerk",
         "max_linear_velocity", "min_linear_velocity", "max_angular_velocity", "min_angular_velocity",
+        "min_velocity", "max_velocity", "min_acceleration", "max_acceleration", "min_jerk", "max_jerk",
         "topic", "odom_topic", "tf_topic", "frame_id", "child_frame_id",
     }),
     ODOMETRY_PUBLISHER: frozenset({
@@ -67,7 +69,8 @@ SYSTEM_PARAMETERS: dict[SystemPlugin, frozenset[str]] = {
     }),
     JOINT_POSITION_CONTROLLER: frozenset({
         "joint_name", "joint_index", "topic", "sub_topic", "p_gain", "i_gain", "d_gain", "i_max", "i_min",
-        "cmd_max", "cmd_min", "cmd_offset", "use_velocity_commands", "initial_position",
+        "cmd_max", "cmd_min", "cmd_offset", "use_velocity_commands", "initial_position", "use_actuator_msg",
+        "actuatorNumber",
     }),
     JOINT_STATE_PUBLISHER: frozenset({"joint_name", "topic"}),
 }

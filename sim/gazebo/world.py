@@ -221,8 +221,9 @@ def _barrier(world: ET.Element, corridor: Corridor, gate: Node, road_width: floa
     sub(limit, "upper", BOOM_OPEN)
     topic = barrier_gz_topic(name)
     add_plugin(model, plugins.JOINT_POSITION_CONTROLLER, {
+        # velocity mode moves the boom straight to the target; cmd_max is then its top speed (rad/s)
         "joint_name": BARRIER_JOINT, "topic": topic, "use_velocity_commands": "true", "cmd_max": 0.8,
-        "cmd_min": -0.8, "p_gain": 1.0, "initial_position": 0.0,
+        "cmd_min": -0.8, "initial_position": 0.0,
     })
     return Barrier(gate.id, name, topic)
 
