@@ -12,7 +12,17 @@ import xml.etree.ElementTree as ET
 
 from sim.gazebo import plugins
 from sim.gazebo.agv_params import AgvParams
-from sim.gazebo.sdf import add_inertial, add_material, add_plugin, box_inertia, number_text, pose_text, sdf_root, sub
+from sim.gazebo.sdf import (
+    add_friction,
+    add_inertial,
+    add_material,
+    add_plugin,
+    box_inertia,
+    number_text,
+    pose_text,
+    sdf_root,
+    sub,
+)
 from sim.gazebo.topics import CMD_VEL, ODOM, SCAN, WHEEL_ODOM, gz_vehicle_topic
 
 CHASSIS_HEIGHT = 0.8  # m, the load deck's structure
@@ -66,9 +76,7 @@ def _chassis(model: ET.Element, params: AgvParams) -> None:
         caster = sub(link, "collision", name=f"caster_{index}")
         sub(caster, "pose", pose_text(x, y, -CHASSIS_HEIGHT / 2))
         sub(sub(sub(caster, "geometry"), "sphere"), "radius", params.wheel_radius)
-        ode = sub(sub(sub(caster, "surface"), "friction"), "ode")
-        sub(ode, "mu", 0.0)
-        sub(ode, "mu2", 0.0)
+        add_friction(caster, 0.0)
 
 
 def _drive_wheel(model: ET.Element, params: AgvParams, side: str, sign: float) -> None:
@@ -86,9 +94,7 @@ def _drive_wheel(model: ET.Element, params: AgvParams, side: str, sign: float) -
         if element_tag == "visual":
             add_material(element, DARK_GREY)
         else:
-            ode = sub(sub(sub(element, "surface"), "friction"), "ode")
-            sub(ode, "mu", TYRE_FRICTION)
-            sub(ode, "mu2", TYRE_FRICTION)
+            add_friction(element, TYRE_FRICTION)
     joint = sub(model, "joint", name=f"{side}_wheel_joint", type="revolute")
     sub(joint, "parent", "base_link")
     sub(joint, "child", f"{side}_wheel")
@@ -139,7 +145,6 @@ def _drive_plugins(model: ET.Element, params: AgvParams, vehicle_id: str) -> Non
         "tf_topic": f"/model/{vehicle_id}/odom_tf",
         "dimensions": 2,
     })
-    add_plugin(model, plugins.JOINT_STATE_PUBLISHER, {"joint_name": ["left_wheel_joint", "right_wheel_joint"]})
 
 
 def diff_drive_parameters(params: AgvParams, vehicle_id: str) -> dict[str, object]:

@@ -26,7 +26,6 @@ ODOMETRY_PUBLISHER = SystemPlugin("gz-sim-odometry-publisher-system", "gz::sim::
 JOINT_POSITION_CONTROLLER = SystemPlugin(
     "gz-sim-joint-position-controller-system", "gz::sim::systems::JointPositionController"
 )
-JOINT_STATE_PUBLISHER = SystemPlugin("gz-sim-joint-state-publisher-system", "gz::sim::systems::JointStatePublisher")
 
 #: Gazebo Harmonic systems (a subset of gz-sim 8's, enough to check names against): filename -> class.
 HARMONIC_SYSTEMS: dict[str, str] = {
@@ -39,7 +38,7 @@ HARMONIC_SYSTEMS: dict[str, str] = {
         DIFF_DRIVE,
         ODOMETRY_PUBLISHER,
         JOINT_POSITION_CONTROLLER,
-        JOINT_STATE_PUBLISHER,
+        SystemPlugin("gz-sim-joint-state-publisher-system", "gz::sim::systems::JointStatePublisher"),
         SystemPlugin("gz-sim-imu-system", "gz::sim::systems::Imu"),
         SystemPlugin("gz-sim-contact-system", "gz::sim::systems::Contact"),
         SystemPlugin("gz-sim-pose-publisher-system", "gz::sim::systems::PosePublisher"),
@@ -72,5 +71,4 @@ SYSTEM_PARAMETERS: dict[SystemPlugin, frozenset[str]] = {
         "cmd_max", "cmd_min", "cmd_offset", "use_velocity_commands", "initial_position", "use_actuator_msg",
         "actuatorNumber",
     }),
-    JOINT_STATE_PUBLISHER: frozenset({"joint_name", "topic"}),
 }

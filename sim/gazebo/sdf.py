@@ -49,16 +49,21 @@ def add_box_visual(link: ET.Element, name: str, pose: str, size: tuple[float, fl
     if collide:
         collision = sub(link, "collision", name=f"{name}_collision")
         sub(collision, "pose", pose)
-        sub(sub(collision, "geometry"), "box").append(_size(size_text))
+        sub(sub(sub(collision, "geometry"), "box"), "size", size_text)
         if friction is not None:
-            ode = sub(sub(sub(collision, "surface"), "friction"), "ode")
-            sub(ode, "mu", friction)
-            sub(ode, "mu2", friction)
+            add_friction(collision, friction)
     visual = sub(link, "visual", name=name)
     sub(visual, "pose", pose)
-    sub(sub(visual, "geometry"), "box").append(_size(size_text))
+    sub(sub(sub(visual, "geometry"), "box"), "size", size_text)
     add_material(visual, rgba)
     return visual
+
+
+def add_friction(collision: ET.Element, mu: float) -> None:
+    """The same Coulomb friction coefficient in both directions of the contact."""
+    ode = sub(sub(sub(collision, "surface"), "friction"), "ode")
+    sub(ode, "mu", mu)
+    sub(ode, "mu2", mu)
 
 
 def box_inertia(mass: float, x: float, y: float, z: float) -> tuple[float, float, float]:
@@ -75,12 +80,6 @@ def add_inertial(link: ET.Element, mass: float, moments: tuple[float, float, flo
     ixx, iyy, izz = moments
     for key, value in (("ixx", ixx), ("ixy", 0.0), ("ixz", 0.0), ("iyy", iyy), ("iyz", 0.0), ("izz", izz)):
         sub(inertia, key, value)
-
-
-def _size(text: str) -> ET.Element:
-    size = ET.Element("size")
-    size.text = text
-    return size
 
 
 def add_plugin(parent: ET.Element, plugin: SystemPlugin, parameters: Mapping[str, object | list[object]]) -> ET.Element:
