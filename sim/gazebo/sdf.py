@@ -82,12 +82,11 @@ def add_inertial(link: ET.Element, mass: float, moments: tuple[float, float, flo
         sub(inertia, key, value)
 
 
-def add_plugin(parent: ET.Element, plugin: SystemPlugin, parameters: Mapping[str, object | list[object]]) -> ET.Element:
-    """``<plugin filename name>`` with one child per parameter (a list value repeats the element)."""
+def add_plugin(parent: ET.Element, plugin: SystemPlugin, parameters: Mapping[str, object]) -> ET.Element:
+    """``<plugin filename name>`` with one child element per parameter."""
     element = sub(parent, "plugin", filename=plugin.filename, name=plugin.name)
     for key, value in parameters.items():
-        for item in value if isinstance(value, list) else [value]:
-            sub(element, key, item)
+        sub(element, key, value)
     return element
 
 
