@@ -20,13 +20,13 @@ from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-# Assumptions about the vehicle side (issue 4), kept in one place: the agent's package and executable, the
-# parameter file it installs, and the parameter naming the vehicle. The agent reads `odom` as its pose in the
-# map frame (the OdometryPublisher's world pose; DiffDrive's own odometry is on `wheel_odom`).
+# The vehicle side (ros_ws/src/agv_agent, setup.py and agent_node.py), in one place: its package and executable,
+# the parameter file it installs, the parameters naming the vehicle and its start node. The agent reads `odom`
+# as its pose in the map frame, which is what the OdometryPublisher gives (DiffDrive's own odometry, starting
+# at zero at spawn, is on `wheel_odom`).
 AGENT_PACKAGE = "agv_agent"
-AGENT_EXECUTABLE = "agent"
+AGENT_EXECUTABLE = "agv_agent"
 AGENT_PARAMS_FILE = Path("config") / "agv.yaml"
-VEHICLE_ID_PARAMETER = "vehicle_id"
 LAUNCH_CONFIG_FILE = "gazebo.yaml"  # written by `xborder gazebo export` (sim/gazebo/export.py)
 
 
@@ -53,10 +53,12 @@ def _actions(context: LaunchContext) -> list:
         from ament_index_python.packages import get_package_share_directory
 
         agent_params = Path(get_package_share_directory(AGENT_PACKAGE)) / AGENT_PARAMS_FILE
-        actions += [Node(package=AGENT_PACKAGE, executable=AGENT_EXECUTABLE, name="agent", output="screen",
-                         namespace=f"/{config['fleet_namespace']}/{vehicle['id']}",
-                         parameters=[str(agent_params), {VEHICLE_ID_PARAMETER: vehicle["id"], "use_sim_time": True}])
-                    for vehicle in config["vehicles"]]
+        for vehicle in config["vehicles"]:
+            vehicle_params = {"vehicle_id": vehicle["id"], "initial_node_id": vehicle["parking"],
+                              "fleet_namespace": config["fleet_namespace"], "use_sim_time": True}
+            actions.append(Node(package=AGENT_PACKAGE, executable=AGENT_EXECUTABLE, output="screen",
+                                namespace=f"/{config['fleet_namespace']}/{vehicle['id']}",
+                                parameters=[str(agent_params), vehicle_params]))
     return actions
 
 

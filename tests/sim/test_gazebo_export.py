@@ -7,6 +7,7 @@ limits against agv.yaml, topics against the bridge YAML and the agent namespaces
 
 from __future__ import annotations
 
+import ast
 import math
 import shutil
 import subprocess
@@ -288,7 +289,46 @@ def test_bad_input_is_refused_with_a_clear_message(args, message, tmp_path, monk
     assert not (tmp_path / "out" / "world.sdf").exists()
 
 
-def test_launch_file_compiles():
+LAUNCH_FILE = REPO / "launch" / "gazebo_corridor.launch.py"
+
+
+def launch_file_facts() -> tuple[dict[str, object], set[str], set[str]]:
+    """The launch file's module constants, the keys it reads from gazebo.yaml entries, the agent parameters it sets.
+
+    (``launch`` and ``launch_ros`` are not installable here, so the file is read, not run.)
+    """
+    tree = ast.parse(LAUNCH_FILE.read_text())
+    constants = {node.targets[0].id: ast.literal_eval(node.value) for node in tree.body
+                 if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+                 and isinstance(node.value, ast.Constant)}
+    read_keys = {node.slice.value for node in ast.walk(tree) if isinstance(node, ast.Subscript)
+                 and isinstance(node.value, ast.Name) and node.value.id in ("config", "vehicle")
+                 and isinstance(node.slice, ast.Constant)}
+    (agent_params,) = [node.value for node in ast.walk(tree) if isinstance(node, ast.Assign)
+                       and isinstance(node.targets[0], ast.Name) and node.targets[0].id == "vehicle_params"]
+    return constants, read_keys, {key.value for key in agent_params.keys}
+
+
+def test_launch_file_compiles_and_reads_what_the_export_writes(export):
     import py_compile
 
-    py_compile.compile(str(REPO / "launch" / "gazebo_corridor.launch.py"), doraise=True)
+    from sim.gazebo.export import LAUNCH_CONFIG_FILE
+
+    py_compile.compile(str(LAUNCH_FILE), doraise=True)
+    _, out = export
+    constants, read_keys, _ = launch_file_facts()
+    assert constants["LAUNCH_CONFIG_FILE"] == LAUNCH_CONFIG_FILE
+    config = launch_config(out)
+    written = set(config) | set().union(*(set(v) for v in config["vehicles"]))
+    assert read_keys and read_keys <= written, read_keys - written
+
+
+def test_launch_file_starts_the_agent_the_vehicle_package_installs():
+    from importlib.metadata import distribution
+
+    from agv_agent.agent_node import PARAMETERS
+
+    constants, _, agent_parameters = launch_file_facts()
+    scripts = {e.name for e in distribution(constants["AGENT_PACKAGE"]).entry_points if e.group == "console_scripts"}
+    assert constants["AGENT_EXECUTABLE"] in scripts
+    assert agent_parameters - {"use_sim_time"} <= set(PARAMETERS)
