@@ -15,7 +15,8 @@ def export(
     map_folder: Path = typer.Argument(..., help="corridor folder holding corridor.geojson and corridor.yaml"),
     out: Path = typer.Option(Path("out/gazebo"), "--out", help="folder to write the world, models and YAML into"),
     count: int = typer.Option(2, "--count", help="AGVs to place, one per parking spot, taken from each side in turn"),
-    agv_params: Path = typer.Option(None, "--agv-params", help="AGV parameter file (default: agv_agent's agv.yaml)"),
+    agv_params: Path | None = typer.Option(None, "--agv-params",
+                                           help="AGV parameter file (default: agv_agent's config/agv.yaml)"),
 ) -> None:
     """Write world.sdf, models/agv*/model.sdf, bridge.yaml and gazebo.yaml (the launch file's input)."""
     from planner.corridor import MapError

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,13 +10,14 @@ from pathlib import Path
 import yaml
 
 from fleet.maps import load_corridor
+from planner.corridor import Corridor
 from sim.gazebo.agv_model import agv_model
 from sim.gazebo.agv_params import DEFAULT_AGV_PARAMS, load_agv_params, ros_name
 from sim.gazebo.barriers import gate_directions
 from sim.gazebo.bridge_config import bridge_entries
-from sim.gazebo.layout import parking_spawns
+from sim.gazebo.layout import Spawn, parking_spawns
 from sim.gazebo.sdf import write_sdf
-from sim.gazebo.world import ROAD_TOP, corridor_world
+from sim.gazebo.world import ROAD_TOP, Barrier, corridor_world
 
 ROAD_CLEARANCE = 0.5  # m each side of an AGV: the maps carry no lane width, so roads are vehicle width + this
 WORLD_FILE, BRIDGE_FILE, LAUNCH_CONFIG_FILE = "world.sdf", "bridge.yaml", "gazebo.yaml"
@@ -43,26 +45,34 @@ def export_gazebo(map_folder: Path, out: Path, count: int, agv_params_file: Path
     world, barriers = corridor_world(corridor, world_name, params.vehicle_width + 2 * ROAD_CLEARANCE)
     world_path = write_sdf(world, out / WORLD_FILE)
     vehicle_ids = [s.vehicle_id for s in spawns]
+    shutil.rmtree(out / "models", ignore_errors=True)  # no AGV left over from an export with a larger --count
     models = [_write_model(out, agv_model(params, name), name) for name in [TEMPLATE_MODEL, *vehicle_ids]]
     bridge = out / BRIDGE_FILE
     bridge.write_text(yaml.safe_dump(bridge_entries(params.fleet_namespace, vehicle_ids, barriers),
                                      sort_keys=False), encoding="utf-8")
-    directions = gate_directions(corridor)
     launch_config = out / LAUNCH_CONFIG_FILE
-    launch_config.write_text(yaml.safe_dump({
+    launch_config.write_text(yaml.safe_dump(_launch_config(corridor, world_name, params.fleet_namespace, spawns,
+                                                           barriers), sort_keys=False), encoding="utf-8")
+    return ExportResult(world_path, models, bridge, launch_config)
+
+
+def _launch_config(corridor: Corridor, world_name: str, fleet_namespace: str, spawns: list[Spawn],
+                   barriers: list[Barrier]) -> dict[str, object]:
+    """What the launch file needs: the world, each AGV's model and spawn pose, each barrier and its directions."""
+    directions = gate_directions(corridor)
+    return {
         "corridor": corridor.name,
         "world_name": world_name,
         "world_file": WORLD_FILE,
         "bridge_file": BRIDGE_FILE,
-        "fleet_namespace": params.fleet_namespace,
+        "fleet_namespace": fleet_namespace,
         "vehicles": [{"id": s.vehicle_id, "parking": s.parking, "model_file": f"models/{s.vehicle_id}/model.sdf",
                       "x": round(s.x, 3), "y": round(s.y, 3), "z": ROAD_TOP + 0.02, "yaw": round(s.yaw, 5)}
                      for s in spawns],
         "barriers": [{"gate": b.gate, "model": b.model, "gz_topic": b.topic,
-                      "ros_topic": b.ros_topic(params.fleet_namespace), "directions": directions[b.gate]}
+                      "ros_topic": b.ros_topic(fleet_namespace), "directions": directions[b.gate]}
                      for b in barriers],
-    }, sort_keys=False), encoding="utf-8")
-    return ExportResult(world_path, models, bridge, launch_config)
+    }
 
 
 def _write_model(out: Path, document: ET.Element, name: str) -> Path:

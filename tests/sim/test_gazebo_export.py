@@ -289,6 +289,15 @@ def test_bad_input_is_refused_with_a_clear_message(args, message, tmp_path, monk
     assert not (tmp_path / "out" / "world.sdf").exists()
 
 
+def test_exporting_fewer_agvs_again_leaves_no_stale_vehicle(toy_map_dir, tmp_path):
+    from sim.gazebo.export import export_gazebo
+
+    export_gazebo(toy_map_dir, tmp_path, count=2)
+    export_gazebo(toy_map_dir, tmp_path, count=1)
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["agv", "agv_001"]
+    assert [v["id"] for v in launch_config(tmp_path)["vehicles"]] == ["agv_001"]
+
+
 LAUNCH_FILE = REPO / "launch" / "gazebo_corridor.launch.py"
 
 
