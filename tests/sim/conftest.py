@@ -3,12 +3,61 @@
 from __future__ import annotations
 
 import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import yaml
 
 from planner.corridor import Origin, local_to_wgs84
+
+if TYPE_CHECKING:
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+
+
+@dataclass
+class RosProbe:
+    """A test-side ROS 2 node on its own context, and a way to spin it until something holds."""
+
+    node: Node
+    executor: SingleThreadedExecutor
+
+    def spin_until(self, condition: Callable[[], bool], timeout_s: float,
+                   on_each: Callable[[], object] | None = None) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if on_each:
+                on_each()
+            self.executor.spin_once(timeout_sec=0.2)
+            if condition():
+                return True
+        return False
+
+
+@pytest.fixture
+def ros_probe(monkeypatch):
+    """A probe node on an isolated DDS domain (loopback only); processes started in the test inherit it."""
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(100 + os.getpid() % 100))
+    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    context = Context()
+    rclpy.init(context=context)
+    node = Node("gazebo_test_probe", context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    yield RosProbe(node, executor)
+    executor.shutdown()
+    node.destroy_node()
+    rclpy.try_shutdown(context=context)
 
 
 @pytest.fixture(scope="session")

@@ -3,10 +3,8 @@ and the real node end to end (ZeroMQ decisions in, std_msgs/Float64 on the bridg
 
 from __future__ import annotations
 
-import random
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -66,53 +64,32 @@ def test_a_refusal_alone_never_raises_a_barrier():
 
 @pytest.mark.ros
 @pytest.mark.slow
-def test_barrier_node_opens_the_bridged_topics_on_a_fleet_decision(tmp_path, monkeypatch):
-    import rclpy
-    from rclpy.node import Node
+def test_barrier_node_opens_the_bridged_topics_on_a_fleet_decision(tmp_path, ros_probe):
     from std_msgs.msg import Float64
 
     from fleet.transports.zmq_customs import ZmqPublisher
     from sim.gazebo.export import export_gazebo
 
-    export = export_gazebo(Path(__file__).resolve().parents[2] / "maps" / "bac_luan_ii", tmp_path, count=0)
-    assert export.launch_config.is_file()
-    monkeypatch.setenv("ROS_DOMAIN_ID", str(random.randint(100, 200)))  # isolated from other test runs
-    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    export_gazebo(Path(__file__).resolve().parents[2] / "maps" / "bac_luan_ii", tmp_path, count=0)
     fleet = ZmqPublisher("tcp://127.0.0.1:*")
     node_process = subprocess.Popen([str(XBORDER), "gazebo", "barriers", str(tmp_path), "--fleet-pub", fleet.endpoint],
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    rclpy.init()
-    listener = Node("barrier_listener")
     latest: dict[str, float] = {}
-    watched = ["vn_gate_out_1", "cn_gate_in_2", "vn_gate_in_1"]
-    for gate in watched:
-        listener.create_subscription(Float64, f"/xborder/gates/{gate}/cmd_pos",
-                                     lambda msg, gate=gate: latest.__setitem__(gate, msg.data), 10)
-
-    def spin_until(condition, timeout_s: float, on_each=None) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if on_each:
-                on_each()
-            rclpy.spin_once(listener, timeout_sec=0.2)
-            if condition():
-                return True
-        return False
-
+    for gate in ["vn_gate_out_1", "cn_gate_in_2", "vn_gate_in_1"]:
+        ros_probe.node.create_subscription(Float64, f"/xborder/gates/{gate}/cmd_pos",
+                                           lambda msg, gate=gate: latest.__setitem__(gate, msg.data), 10)
     try:
-        assert spin_until(lambda: len(latest) == 3, 20), f"no barrier positions on ROS: {latest}"
+        assert ros_probe.spin_until(lambda: len(latest) == 3, 20), f"no barrier positions on ROS: {latest}"
         assert set(latest.values()) == {CLOSED}
         allowed = decision("agv_001", "VN->CN", True)
         # a ZeroMQ subscriber joins a moment after connecting: repeat the (idempotent) decision until seen
-        assert spin_until(lambda: latest["vn_gate_out_1"] == latest["cn_gate_in_2"] == BOOM_OPEN, 15,
-                          on_each=lambda: fleet.publish("decision", allowed)), latest
+        assert ros_probe.spin_until(lambda: latest["vn_gate_out_1"] == latest["cn_gate_in_2"] == BOOM_OPEN, 15,
+                                    on_each=lambda: fleet.publish("decision", allowed)), latest
         assert latest["vn_gate_in_1"] == CLOSED
         fleet.publish("decision", decision("agv_001", "VN->CN", False))
-        assert spin_until(lambda: latest["vn_gate_out_1"] == latest["cn_gate_in_2"] == CLOSED, 10), latest
+        assert ros_probe.spin_until(lambda: latest["vn_gate_out_1"] == latest["cn_gate_in_2"] == CLOSED, 10), latest
     finally:
         node_process.terminate()
         output = node_process.communicate(timeout=10)[0].decode()
-        listener.destroy_node()
-        rclpy.shutdown()
         fleet.close()
     assert "vn_gate_out_1 barrier" in output
