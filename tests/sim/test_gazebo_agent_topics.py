@@ -16,6 +16,7 @@ BIN = Path(sys.executable).parent
 @pytest.mark.slow
 def test_agent_publishes_cmd_vel_and_reads_odom_where_the_bridge_connects_them(toy_map_dir, tmp_path, ros_probe):
     from agv_agent import default_params_file
+    from rclpy.node import NodeNameNonExistentError
 
     from sim.gazebo.export import export_gazebo
 
@@ -33,7 +34,7 @@ def test_agent_publishes_cmd_vel_and_reads_odom_where_the_bridge_connects_them(t
         try:
             published = graph.get_publisher_names_and_types_by_node("agv_agent", namespace)
             subscribed = graph.get_subscriber_names_and_types_by_node("agv_agent", namespace)
-        except Exception:  # rclpy raises NodeNameNonExistentError until the agent is discovered
+        except NodeNameNonExistentError:  # until the agent is discovered
             return set(), set()
         return {name for name, _ in published}, {name for name, _ in subscribed}
 
