@@ -7,9 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PYTHON3 ?= python3
 # Debian packages the project needs; each part appends what it uses.
-APT_PACKAGES := cmake g++ make
-# the real SDF parser that validates the Gazebo export (sim/gazebo, tests/sim)
-APT_PACKAGES += ignition-tools libsdformat-dev
+APT_PACKAGES := cmake g++ make ignition-tools libsdformat-dev
 MAP ?= maps/bac_luan_ii
 OUT ?= out
 

@@ -14,11 +14,12 @@ import os
 from pathlib import Path
 
 import yaml
-from launch import LaunchContext, LaunchDescription
 from launch.actions import DeclareLaunchArgument, ExecuteProcess, OpaqueFunction, SetEnvironmentVariable
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
+
+from launch import LaunchContext, LaunchDescription
 
 # The vehicle side (ros_ws/src/agv_agent, setup.py and agent_node.py), in one place: its package and executable,
 # the parameter file it installs, the parameters naming the vehicle and its start node. The agent reads `odom`

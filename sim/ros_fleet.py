@@ -7,8 +7,12 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from planner.corridor import Corridor
 
 BIN = Path(sys.executable).parent
 
@@ -40,17 +44,16 @@ def spawn_vehicle(spec: VehicleSpec, **kwargs) -> subprocess.Popen:
     return subprocess.Popen(vehicle_command(spec, **kwargs), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def parking_spots(map_folder: Path, count: int) -> list[VehicleSpec]:
-    """One vehicle per parking spot of the corridor (VN side first, then CN), named agv_001..."""
-    from fleet.maps import load_corridor
+def parking_spots(corridor: Corridor, count: int) -> list[VehicleSpec]:
+    """One vehicle per parking spot (first side first), named agv_001..., facing along its slot."""
     from planner.corridor import NodeKind
 
-    corridor = load_corridor(map_folder)
-    spots = sorted(corridor.nodes_of(NodeKind.PARKING), key=lambda n: (n.jurisdiction != corridor.jurisdictions[0],
-                                                                       n.id))
+    spots = sorted(corridor.nodes_of(NodeKind.PARKING),
+                   key=lambda n: (n.jurisdiction != corridor.jurisdictions[0], n.id))
     if count > len(spots):
-        raise ValueError(f"{map_folder} has {len(spots)} parking spots, cannot place {count} vehicles")
-    return [VehicleSpec(f"agv_{i + 1:03d}", n.x, n.y, 1.5707963, n.id) for i, n in enumerate(spots[:count])]
+        raise ValueError(f"the corridor has {len(spots)} parking spots, cannot place {count} vehicles")
+    return [VehicleSpec(f"agv_{i + 1:03d}", n.x, n.y, corridor.heading_into(n.id), n.id)
+            for i, n in enumerate(spots[:count])]
 
 
 def agents(
@@ -64,10 +67,11 @@ def agents(
     import signal
     import time
 
+    from fleet.maps import load_corridor
     from planner.corridor import MapError
 
     try:
-        specs = parking_spots(map_folder, count)
+        specs = parking_spots(load_corridor(map_folder), count)
     except (MapError, ValueError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None

@@ -6,6 +6,7 @@ a ``bidirectional`` lane in the map becomes two directed lanes sharing one ``lan
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -130,6 +131,12 @@ class Corridor:
 
     def lane_between(self, source: str, target: str) -> Lane:
         return self.lanes[self.graph.edges[source, target]["lane"]]
+
+    def heading_into(self, node_id: str) -> float:
+        """Direction of travel (rad, ccw from east) on the first lane leading into ``node_id``."""
+        lane = next(lane for lane in self.lanes.values() if lane.target == node_id)
+        (x0, y0), (x1, y1) = lane.geometry.coords[-2], lane.geometry.coords[-1]
+        return math.atan2(y1 - y0, x1 - x0)
 
     @property
     def crossing_lanes(self) -> list[Lane]:

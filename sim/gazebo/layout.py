@@ -1,4 +1,4 @@
-"""Where things go in the world, from the corridor alone: headings at nodes, road strips, AGV spawn spots."""
+"""Where things go in the world, from the corridor alone: road strips and AGV spawn spots."""
 
 from __future__ import annotations
 
@@ -39,19 +39,6 @@ class Spawn:
     yaw: float
 
 
-def node_heading(corridor: Corridor, node_id: str) -> float:
-    """The direction of travel at a node: along its first outgoing lane, else its first incoming lane."""
-    outgoing = sorted(corridor.graph.out_edges(node_id, data="lane"), key=lambda e: e[2])
-    if outgoing:
-        (x0, y0), (x1, y1) = corridor.lanes[outgoing[0][2]].geometry.coords[:2]
-        return math.atan2(y1 - y0, x1 - x0)
-    incoming = sorted(corridor.graph.in_edges(node_id, data="lane"), key=lambda e: e[2])
-    if incoming:
-        (x0, y0), (x1, y1) = corridor.lanes[incoming[0][2]].geometry.coords[-2:]
-        return math.atan2(y1 - y0, x1 - x0)
-    return 0.0
-
-
 def line_strips(name: str, line: LineString, width: float, overhang: float) -> list[Strip]:
     """One strip per straight piece of ``line``, each ``overhang`` longer at both ends so bends stay covered."""
     strips = []
@@ -84,7 +71,7 @@ def parking_spawns(corridor: Corridor, count: int, length: float, width: float) 
     for node in (n for group in itertools.zip_longest(*by_side) for n in group if n is not None):
         if len(spawns) == count:
             break
-        yaw = node_heading(corridor, node.id)
+        yaw = corridor.heading_into(node.id)
         footprint = footprint_of(node.x, node.y, yaw, length, width)
         if not any(footprint.intersects(other) for other in footprints):
             spawns.append(Spawn(f"agv_{len(spawns) + 1:03d}", node.id, node.x, node.y, yaw))

@@ -19,7 +19,7 @@ from shapely.ops import unary_union
 from planner.corridor import Corridor, Node, NodeKind
 from sim.gazebo import plugins
 from sim.gazebo.agv_params import ros_name
-from sim.gazebo.layout import Strip, line_strips, node_heading, road_strips
+from sim.gazebo.layout import Strip, line_strips, road_strips
 from sim.gazebo.sdf import (
     Rgba,
     add_box_visual,
@@ -186,7 +186,7 @@ def _markers(world: ET.Element, corridor: Corridor) -> None:
     link = _static_model(world, "markers")
     for kind, (length, width) in MARKER_SIZE.items():
         for node in sorted(corridor.nodes_of(kind), key=lambda n: n.id):
-            pose = pose_text(node.x, node.y, ROAD_TOP + 0.003, yaw=node_heading(corridor, node.id))
+            pose = pose_text(node.x, node.y, ROAD_TOP + 0.003, yaw=corridor.heading_into(node.id))
             add_box_visual(link, f"{kind}_{ros_name(node.id)}", pose, (length, width, 0.006), COLOURS[kind])
 
 
@@ -196,7 +196,7 @@ def _barrier(world: ET.Element, corridor: Corridor, gate: Node, road_width: floa
     Boom position 0 is closed (level across the road); :data:`BOOM_OPEN` is raised.
     """
     name = f"barrier_{ros_name(gate.id)}"
-    heading = node_heading(corridor, gate.id)
+    heading = corridor.heading_into(gate.id)
     side = road_width / 2 + 0.5  # post stands this far right of the lane's centre line
     model = sub(world, "model", name=name)
     sub(model, "pose", pose_text(gate.x + side * math.sin(heading), gate.y - side * math.cos(heading),

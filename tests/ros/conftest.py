@@ -7,6 +7,7 @@ discovery and on state, never fixed sleeps.
 from __future__ import annotations
 
 import os
+import subprocess
 
 import pytest
 
@@ -36,10 +37,15 @@ def vehicles(bridge):
             bridge.add_vehicle(spec.vehicle_id)
         for spec in specs:
             assert bridge.wait_for(lambda s=spec: bridge.subscribers(s.vehicle_id) > 0
-                                   and bridge.state(s.vehicle_id) is not None, 30), f"{spec.vehicle_id} not up"
+                                   and bridge.state(s.vehicle_id) is not None, 60), f"{spec.vehicle_id} not up"
 
     yield start
     for process in started:
         process.terminate()
     for process in started:
-        process.wait(timeout=15)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            pytest.fail(f"a vehicle process ignored SIGTERM: {process.args[3]}")

@@ -196,8 +196,9 @@ class AgentLogic:
 
     @property
     def driving(self) -> bool:
-        """Commanded to move, or still moving (braking) according to the base."""
-        return abs(self.command[0]) > 0.01 or abs(self.measured[0]) > 0.05
+        """Driving and/or rotating (VDA 5050): commanded to move, or still moving according to the base."""
+        return any(abs(c) > 0.01 for c in self.command) or abs(self.measured[0]) > 0.05 \
+            or abs(self.measured[1]) > 0.02
 
     def _arrive(self, pose: Pose) -> None:
         while self.nodes and self.nodes[0].released and \

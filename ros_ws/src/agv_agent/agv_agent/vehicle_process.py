@@ -6,15 +6,12 @@
 
 from __future__ import annotations
 
-import signal
-
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
 
 def spin_nodes(args: list[str] | None, node_types: list[type]) -> None:
-    rclpy.init(args=args)
-    signal.signal(signal.SIGTERM, lambda *_: rclpy.try_shutdown())
+    rclpy.init(args=args)  # rclpy's own handlers turn SIGINT and SIGTERM into a clean executor shutdown
     nodes = [node_type() for node_type in node_types]
     executor = SingleThreadedExecutor()
     for node in nodes:
