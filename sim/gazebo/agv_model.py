@@ -1,127 +1,171 @@
-"""The container AGV as an SDF model, every dimension and limit taken from the shared agv.yaml."""
+"""The container AGV as an SDF model: chassis, two drive wheels, four casters, a front lidar.
+
+Size, mass and drive limits come from :class:`~sim.gazebo.agv_params.AgvParams` (the shared ``agv.yaml``).
+The drive wheels sit mid-length so the vehicle turns on the spot like the diff-drive ``sim_base``;
+casters at the corners carry the rest of the load and have no friction.
+"""
 
 from __future__ import annotations
 
+import math
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
-from pathlib import Path
-
-import yaml
 
 from sim.gazebo import plugins
-from sim.gazebo.sdf import HALF_PI, box_geometry, box_inertia, cylinder_inertia, material, plugin, pose, sub
+from sim.gazebo.agv_params import AgvParams
+from sim.gazebo.sdf import (
+    add_friction,
+    add_inertial,
+    add_material,
+    add_plugin,
+    box_inertia,
+    number_text,
+    pose_text,
+    sdf_root,
+    sub,
+)
+from sim.gazebo.topics import CMD_VEL, ODOM, SCAN, WHEEL_ODOM, gz_vehicle_topic
 
-CHASSIS_HEIGHT = 1.1  # m, deck height of a container AGV
-WHEEL_WIDTH = 0.4
-LIDAR_HEIGHT = 0.6
-
-
-@dataclass(frozen=True)
-class AgvParams:
-    """The keys of ``ros_ws/src/agv_agent/config/agv.yaml`` the model needs."""
-
-    fleet_namespace: str
-    vehicle_length: float
-    vehicle_width: float
-    vehicle_mass: float
-    wheel_separation: float
-    wheel_radius: float
-    max_linear_speed: float
-    max_angular_speed: float
-    max_linear_accel: float
-    max_linear_decel: float
-    max_angular_accel: float
-
-    @classmethod
-    def from_file(cls, path: Path) -> AgvParams:
-        params = yaml.safe_load(path.read_text())["/**"]["ros__parameters"]
-        return cls(**{name: params[name] for name in cls.__dataclass_fields__})
+CHASSIS_HEIGHT = 0.8  # m, the load deck's structure
+WHEEL_WIDTH = 0.45  # m
+WHEEL_MASS = 350.0  # kg each, a solid industrial tyre on its hub
+TYRE_FRICTION = 0.9  # rubber on dry asphalt
+LIDAR_HEIGHT = 1.8  # m above ground, above a container's lower edge
+LIDAR = {"samples": 541, "fov": math.radians(270.0), "min_range": 0.5, "max_range": 60.0, "rate_hz": 10.0}
+ODOM_RATE_HZ = 20.0
+YELLOW = (0.95, 0.75, 0.1, 1.0)
+DARK_GREY = (0.15, 0.15, 0.15, 1.0)
+MAP_FRAME = "map"
 
 
-@dataclass(frozen=True)
-class AgvTopics:
-    """Gazebo transport topics of one vehicle; the ROS side uses the same names (see bridge_config)."""
-
-    cmd_vel: str
-    odom: str
-    ground_truth: str
-    scan: str
-
-    @classmethod
-    def for_vehicle(cls, fleet_namespace: str, vehicle_id: str | None) -> AgvTopics:
-        prefix = f"/{fleet_namespace}/{vehicle_id}/" if vehicle_id else ""
-        return cls(f"{prefix}cmd_vel", f"{prefix}odom", f"{prefix}ground_truth", f"{prefix}scan")
+def agv_model(params: AgvParams, vehicle_id: str) -> ET.Element:
+    """The ``<sdf>`` document of one AGV; its topics are scoped to the model name ``vehicle_id``."""
+    root = sdf_root()
+    model = sub(root, "model", name=vehicle_id)
+    _chassis(model, params)
+    for side, sign in (("left", 1.0), ("right", -1.0)):
+        _drive_wheel(model, params, side, sign)
+    _lidar(model, params, vehicle_id)
+    _drive_plugins(model, params, vehicle_id)
+    return root
 
 
-def agv_model(params: AgvParams, name: str, topics: AgvTopics) -> ET.Element:
-    """A chassis on two driven wheels and two casters, DiffDrive on cmd_vel/odom, odometry, a lidar."""
-    model = ET.Element("model", name=name)
+def chassis_z(params: AgvParams) -> float:
+    """Height of the chassis centre: its underside at the wheel axles."""
+    return params.wheel_radius + CHASSIS_HEIGHT / 2
+
+
+def caster_positions(params: AgvParams) -> list[tuple[float, float]]:
+    x = params.vehicle_length / 2 - params.wheel_radius - 0.3
+    y = params.wheel_separation / 2
+    return [(sx * x, sy * y) for sx in (1, -1) for sy in (1, -1)]
+
+
+def _chassis(model: ET.Element, params: AgvParams) -> None:
     length, width = params.vehicle_length, params.vehicle_width
+    link = sub(model, "link", name="base_link")
+    sub(link, "pose", pose_text(z=chassis_z(params)))
+    chassis_mass = params.vehicle_mass - 2 * WHEEL_MASS
+    add_inertial(link, chassis_mass, box_inertia(chassis_mass, length, width, CHASSIS_HEIGHT))
+    size = f"{number_text(length)} {number_text(width)} {number_text(CHASSIS_HEIGHT)}"
+    for element_tag in ("collision", "visual"):
+        element = sub(link, element_tag, name=f"chassis_{element_tag}")
+        sub(sub(sub(element, "geometry"), "box"), "size", size)
+        if element_tag == "visual":
+            add_material(element, YELLOW)
+    for index, (x, y) in enumerate(caster_positions(params)):
+        caster = sub(link, "collision", name=f"caster_{index}")
+        sub(caster, "pose", pose_text(x, y, -CHASSIS_HEIGHT / 2))
+        sub(sub(sub(caster, "geometry"), "sphere"), "radius", params.wheel_radius)
+        add_friction(caster, 0.0)
+
+
+def _drive_wheel(model: ET.Element, params: AgvParams, side: str, sign: float) -> None:
+    link = sub(model, "link", name=f"{side}_wheel")
+    sub(link, "pose", pose_text(y=sign * params.wheel_separation / 2, z=params.wheel_radius, roll=-math.pi / 2))
     r = params.wheel_radius
-    chassis = sub(model, "link", name="base_link")
-    size = (length, width, CHASSIS_HEIGHT - r)
-    z = r + size[2] / 2
-    box_inertia(chassis, params.vehicle_mass * 0.9, size, z)
-    for kind in ("collision", "visual"):
-        element = sub(chassis, kind, name=f"chassis_{kind}")
-        pose(element, z=z)
-        box_geometry(element, size)
-        if kind == "visual":
-            material(element, (0.95, 0.75, 0.1, 1.0))
-    for side, sign in (("left", 1), ("right", -1)):
-        wheel = sub(model, "link", name=f"{side}_wheel")
-        pose(wheel, y=sign * params.wheel_separation / 2, z=r, roll=-HALF_PI)
-        cylinder_inertia(wheel, params.vehicle_mass * 0.03, r, WHEEL_WIDTH)
-        for kind in ("collision", "visual"):
-            cylinder = sub(sub(sub(wheel, kind, name=f"{side}_wheel_{kind}"), "geometry"), "cylinder")
-            sub(cylinder, "radius", r)
-            sub(cylinder, "length", WHEEL_WIDTH)
-        joint = sub(model, "joint", name=f"{side}_wheel_joint", type="revolute")
-        sub(joint, "parent", "base_link")
-        sub(joint, "child", f"{side}_wheel")
-        sub(sub(joint, "axis"), "xyz", (0, 0, 1))
-    for end, sign in (("front", 1), ("rear", -1)):
-        caster = sub(model, "link", name=f"{end}_caster")
-        pose(caster, x=sign * (length / 2 - r), z=r / 2)
-        box_inertia(caster, params.vehicle_mass * 0.02, (r, r, r))
-        collision = sub(caster, "collision", name=f"{end}_caster_collision")
-        sub(sub(sub(collision, "geometry"), "sphere"), "radius", r / 2)
-        friction = sub(sub(sub(collision, "surface"), "friction"), "ode")
-        sub(friction, "mu", 0.0)
-        sub(friction, "mu2", 0.0)
-        joint = sub(model, "joint", name=f"{end}_caster_joint", type="fixed")
-        sub(joint, "parent", "base_link")
-        sub(joint, "child", f"{end}_caster")
-    _lidar(model, params, topics)
-    plugin(model, plugins.DIFF_DRIVE, left_joint="left_wheel_joint", right_joint="right_wheel_joint",
-           wheel_separation=params.wheel_separation, wheel_radius=params.wheel_radius,
-           max_linear_velocity=params.max_linear_speed, min_linear_velocity=-params.max_linear_speed,
-           max_angular_velocity=params.max_angular_speed, min_angular_velocity=-params.max_angular_speed,
-           max_linear_acceleration=params.max_linear_accel, min_linear_acceleration=-params.max_linear_decel,
-           max_angular_acceleration=params.max_angular_accel,
-           min_angular_acceleration=-params.max_angular_accel,
-           topic=topics.cmd_vel, odom_topic=topics.odom, frame_id="odom", child_frame_id=f"{name}/base_link",
-           odom_publish_frequency=50)
-    plugin(model, plugins.ODOMETRY_PUBLISHER, odom_topic=topics.ground_truth, odom_frame="map",
-           robot_base_frame=f"{name}/base_link", odom_publish_frequency=20, dimensions=2)
-    return model
+    axial = WHEEL_MASS * r * r / 2
+    radial = WHEEL_MASS * (3 * r * r + WHEEL_WIDTH**2) / 12
+    add_inertial(link, WHEEL_MASS, (radial, radial, axial))
+    for element_tag in ("collision", "visual"):
+        element = sub(link, element_tag, name=f"{side}_wheel_{element_tag}")
+        cylinder = sub(sub(element, "geometry"), "cylinder")
+        sub(cylinder, "radius", r)
+        sub(cylinder, "length", WHEEL_WIDTH)
+        if element_tag == "visual":
+            add_material(element, DARK_GREY)
+        else:
+            add_friction(element, TYRE_FRICTION)
+    joint = sub(model, "joint", name=f"{side}_wheel_joint", type="revolute")
+    sub(joint, "parent", "base_link")
+    sub(joint, "child", f"{side}_wheel")
+    axis = sub(joint, "axis")
+    sub(axis, "xyz", "0 0 1")
+    limit = sub(axis, "limit")
+    sub(limit, "lower", "-1e16")
+    sub(limit, "upper", "1e16")
 
 
-def _lidar(model: ET.Element, params: AgvParams, topics: AgvTopics) -> None:
+def _lidar(model: ET.Element, params: AgvParams, vehicle_id: str) -> None:
     link = sub(model, "link", name="lidar_link")
-    pose(link, x=params.vehicle_length / 2 - 0.3, z=params.wheel_radius + LIDAR_HEIGHT + CHASSIS_HEIGHT / 2)
-    box_inertia(link, 1.0, (0.1, 0.1, 0.1))
-    sensor = sub(link, "sensor", name="lidar", type="gpu_lidar")
-    sub(sensor, "topic", topics.scan)
-    sub(sensor, "update_rate", 10)
-    sub(sensor, "always_on", True)
+    x = params.vehicle_length / 2 - 0.3
+    sub(link, "pose", pose_text(x=x, z=LIDAR_HEIGHT))
+    add_inertial(link, 2.0, (0.01, 0.01, 0.01))
+    visual = sub(link, "visual", name="lidar_visual")
+    cylinder = sub(sub(visual, "geometry"), "cylinder")
+    sub(cylinder, "radius", 0.1)
+    sub(cylinder, "length", 0.15)
+    add_material(visual, DARK_GREY)
+    sensor = sub(link, "sensor", name="front_lidar", type="gpu_lidar")
+    sub(sensor, "topic", gz_vehicle_topic(vehicle_id, SCAN))
+    sub(sensor, "update_rate", LIDAR["rate_hz"])
+    sub(sensor, "always_on", "true")
+    sub(sensor, "visualize", "true")
     lidar = sub(sensor, "lidar")
     horizontal = sub(sub(lidar, "scan"), "horizontal")
-    for tag, value in (("samples", 360), ("resolution", 1.0), ("min_angle", -2.35619), ("max_angle", 2.35619)):
-        sub(horizontal, tag, value)
-    ranges = sub(lidar, "range")
-    for tag, value in (("min", 0.3), ("max", 60.0), ("resolution", 0.01)):
-        sub(ranges, tag, value)
-    joint = sub(model, "joint", name="lidar_joint", type="fixed")
-    sub(joint, "parent", "base_link")
-    sub(joint, "child", "lidar_link")
+    sub(horizontal, "samples", int(LIDAR["samples"]))
+    sub(horizontal, "resolution", 1)
+    sub(horizontal, "min_angle", -LIDAR["fov"] / 2)
+    sub(horizontal, "max_angle", LIDAR["fov"] / 2)
+    lidar_range = sub(lidar, "range")
+    sub(lidar_range, "min", LIDAR["min_range"])
+    sub(lidar_range, "max", LIDAR["max_range"])
+    sub(lidar_range, "resolution", 0.01)
+    mount = sub(model, "joint", name="lidar_joint", type="fixed")
+    sub(mount, "parent", "base_link")
+    sub(mount, "child", "lidar_link")
+
+
+def _drive_plugins(model: ET.Element, params: AgvParams, vehicle_id: str) -> None:
+    add_plugin(model, plugins.DIFF_DRIVE, diff_drive_parameters(params, vehicle_id))
+    add_plugin(model, plugins.ODOMETRY_PUBLISHER, {
+        "odom_frame": MAP_FRAME,
+        "robot_base_frame": f"{vehicle_id}/base_link",
+        "odom_publish_frequency": ODOM_RATE_HZ,
+        "odom_topic": gz_vehicle_topic(vehicle_id, ODOM),
+        "tf_topic": f"/model/{vehicle_id}/odom_tf",
+        "dimensions": 2,
+    })
+
+
+def diff_drive_parameters(params: AgvParams, vehicle_id: str) -> dict[str, object]:
+    """DiffDrive's settings, every limit taken from the shared AGV parameters."""
+    return {
+        "left_joint": "left_wheel_joint",
+        "right_joint": "right_wheel_joint",
+        "wheel_separation": params.wheel_separation,
+        "wheel_radius": params.wheel_radius,
+        "max_linear_velocity": params.max_linear_speed,
+        "min_linear_velocity": -params.max_linear_speed,
+        "max_angular_velocity": params.max_angular_speed,
+        "min_angular_velocity": -params.max_angular_speed,
+        "max_linear_acceleration": params.max_linear_accel,
+        "min_linear_acceleration": -params.max_linear_decel,
+        "max_angular_acceleration": params.max_angular_accel,
+        "min_angular_acceleration": -params.max_angular_accel,
+        "topic": gz_vehicle_topic(vehicle_id, CMD_VEL),
+        "odom_topic": gz_vehicle_topic(vehicle_id, WHEEL_ODOM),
+        "tf_topic": f"/model/{vehicle_id}/wheel_odom_tf",
+        "frame_id": f"{vehicle_id}/odom",
+        "child_frame_id": f"{vehicle_id}/base_link",
+        "odom_publish_frequency": ODOM_RATE_HZ,
+    }

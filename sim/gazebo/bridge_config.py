@@ -1,34 +1,44 @@
-"""The ros_gz_bridge configuration: each AGV's cmd_vel, odom, ground truth and lidar, and each gate
-barrier's command, under the same names on both sides (the agent's namespace /<fleet>/<vehicle_id>/)."""
+"""The ros_gz_bridge configuration: each AGV's base topics and each gate's barrier command, as YAML entries.
+
+Format: ros_gz_bridge's ``config_file`` (a list of ``ros_topic_name`` / ``gz_topic_name`` / types / direction).
+"""
 
 from __future__ import annotations
 
-from planner.corridor import Corridor, NodeKind
-from sim.gazebo.agv_model import AgvTopics
-from sim.gazebo.world import gate_command_topic
-from sim.ros_fleet import VehicleSpec
+from collections.abc import Iterable
 
-#: (ROS type, Gazebo type, direction) of each bridged topic kind.
-TYPES = {
-    "cmd_vel": ("geometry_msgs/msg/Twist", "gz.msgs.Twist", "ROS_TO_GZ"),
-    "odom": ("nav_msgs/msg/Odometry", "gz.msgs.Odometry", "GZ_TO_ROS"),
-    "ground_truth": ("nav_msgs/msg/Odometry", "gz.msgs.Odometry", "GZ_TO_ROS"),
-    "scan": ("sensor_msgs/msg/LaserScan", "gz.msgs.LaserScan", "GZ_TO_ROS"),
-    "gate": ("std_msgs/msg/Float64", "gz.msgs.Double", "ROS_TO_GZ"),
+from sim.gazebo.topics import (
+    CMD_VEL,
+    ODOM,
+    SCAN,
+    WHEEL_ODOM,
+    gz_vehicle_topic,
+    ros_vehicle_topic,
+)
+from sim.gazebo.world import Barrier
+
+#: name -> (ROS type, Gazebo type, direction) for each vehicle base topic.
+VEHICLE_BRIDGES: dict[str, tuple[str, str, str]] = {
+    CMD_VEL: ("geometry_msgs/msg/Twist", "gz.msgs.Twist", "ROS_TO_GZ"),
+    ODOM: ("nav_msgs/msg/Odometry", "gz.msgs.Odometry", "GZ_TO_ROS"),
+    WHEEL_ODOM: ("nav_msgs/msg/Odometry", "gz.msgs.Odometry", "GZ_TO_ROS"),
+    SCAN: ("sensor_msgs/msg/LaserScan", "gz.msgs.LaserScan", "GZ_TO_ROS"),
 }
+BARRIER_BRIDGE = ("std_msgs/msg/Float64", "gz.msgs.Double", "ROS_TO_GZ")
+CLOCK_BRIDGE = ("rosgraph_msgs/msg/Clock", "gz.msgs.Clock", "GZ_TO_ROS")
 
 
-def _entry(topic: str, kind: str) -> dict[str, str]:
-    ros_type, gz_type, direction = TYPES[kind]
-    return {"ros_topic_name": topic, "gz_topic_name": topic, "ros_type_name": ros_type, "gz_type_name": gz_type,
-            "direction": direction}
+def _entry(ros_topic: str, gz_topic: str, types: tuple[str, str, str]) -> dict[str, str]:
+    ros_type, gz_type, direction = types
+    return {"ros_topic_name": ros_topic, "gz_topic_name": gz_topic, "ros_type_name": ros_type,
+            "gz_type_name": gz_type, "direction": direction}
 
 
-def bridge_entries(corridor: Corridor, fleet_namespace: str, vehicles: list[VehicleSpec]) -> list[dict[str, str]]:
-    entries = []
-    for v in vehicles:
-        topics = AgvTopics.for_vehicle(fleet_namespace, v.vehicle_id)
-        entries += [_entry(topics.cmd_vel, "cmd_vel"), _entry(topics.odom, "odom"),
-                    _entry(topics.ground_truth, "ground_truth"), _entry(topics.scan, "scan")]
-    entries += [_entry(gate_command_topic(fleet_namespace, g.id), "gate") for g in corridor.nodes_of(NodeKind.GATE)]
+def bridge_entries(fleet_namespace: str, vehicle_ids: Iterable[str], barriers: Iterable[Barrier]) -> list[dict]:
+    """The simulation clock, every vehicle's base topics, and every barrier's joint command."""
+    entries = [_entry("/clock", "/clock", CLOCK_BRIDGE)]
+    for vehicle_id in vehicle_ids:
+        entries += [_entry(ros_vehicle_topic(fleet_namespace, vehicle_id, name), gz_vehicle_topic(vehicle_id, name),
+                           types) for name, types in VEHICLE_BRIDGES.items()]
+    entries += [_entry(b.ros_topic(fleet_namespace), b.topic, BARRIER_BRIDGE) for b in barriers]
     return entries

@@ -1,66 +1,87 @@
-"""``xborder gazebo export``: write the world, the AGV model, the bridge YAML and the vehicle list."""
+"""``xborder gazebo export``: write the world, the AGV models, the bridge YAML and the launch config."""
 
 from __future__ import annotations
 
-import re
+import shutil
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from pathlib import Path
 
-import typer
 import yaml
 
-app = typer.Typer(help="Gazebo (Harmonic) worlds for engineers' own ROS 2 machines.", no_args_is_help=True)
+from fleet.maps import load_corridor
+from planner.corridor import Corridor
+from sim.gazebo.agv_model import agv_model
+from sim.gazebo.agv_params import DEFAULT_AGV_PARAMS, load_agv_params, ros_name
+from sim.gazebo.barriers import gate_directions
+from sim.gazebo.bridge_config import bridge_entries
+from sim.gazebo.layout import Spawn, parking_spawns
+from sim.gazebo.sdf import write_sdf
+from sim.gazebo.world import ROAD_TOP, Barrier, corridor_world
+
+ROAD_CLEARANCE = 0.5  # m each side of an AGV: the maps carry no lane width, so roads are vehicle width + this
+WORLD_FILE, BRIDGE_FILE, LAUNCH_CONFIG_FILE = "world.sdf", "bridge.yaml", "gazebo.yaml"
+TEMPLATE_MODEL = "agv"
 
 
-def export_corridor(map_folder: Path, out: Path, count: int, params_file: Path | None = None) -> dict[str, Path]:
-    """Generate everything for ``map_folder`` into ``out``; return the written files by role."""
-    from agv_agent import default_params_file
+@dataclass(frozen=True)
+class ExportResult:
+    world: Path
+    models: list[Path]
+    bridge: Path
+    launch_config: Path
 
-    from fleet.maps import load_corridor
-    from sim.gazebo.agv_model import AgvParams, AgvTopics, agv_model
-    from sim.gazebo.bridge_config import bridge_entries
-    from sim.gazebo.sdf import sdf_document, write
-    from sim.gazebo.world import corridor_world
-    from sim.ros_fleet import parking_spots
 
+def export_gazebo(map_folder: Path, out: Path, count: int, agv_params_file: Path = DEFAULT_AGV_PARAMS) -> ExportResult:
+    """Export the corridor in ``map_folder`` for Gazebo into ``out``, with ``count`` AGVs on parking spots.
+
+    Raises :class:`~planner.corridor.MapError` for a bad map, :class:`~sim.gazebo.agv_params.AgvParamsError`
+    for a bad parameter file, :class:`~sim.gazebo.layout.ExportError` for a count the map cannot hold.
+    """
     corridor = load_corridor(map_folder)
-    agv = AgvParams.from_file(params_file or default_params_file())
-    vehicles = parking_spots(corridor, count)
-    world_name = re.sub(r"[^A-Za-z0-9_]", "_", map_folder.resolve().name) or "corridor"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "models" / "agv").mkdir(parents=True, exist_ok=True)
-    files = {"world": out / f"{world_name}.sdf", "model": out / "models" / "agv" / "model.sdf",
-             "model_config": out / "models" / "agv" / "model.config", "bridge": out / "bridge.yaml",
-             "vehicles": out / "vehicles.yaml"}
-
-    write(sdf_document(corridor_world(corridor, world_name, agv, vehicles)), files["world"])
-    write(sdf_document(agv_model(agv, "agv", AgvTopics.for_vehicle(agv.fleet_namespace, None))), files["model"])
-    files["model_config"].write_text(
-        '<?xml version="1.0"?>\n<model>\n  <name>xborder container AGV</name>\n  <version>1.0</version>\n'
-        '  <sdf version="1.9">model.sdf</sdf>\n  <description>15 m x 3 m container AGV, DiffDrive, lidar'
-        '</description>\n</model>\n')
-    files["bridge"].write_text(yaml.safe_dump(bridge_entries(corridor, agv.fleet_namespace, vehicles),
-                                              sort_keys=False))
-    files["vehicles"].write_text(yaml.safe_dump({
-        "world": world_name, "fleet_namespace": agv.fleet_namespace,
-        "vehicles": [{"vehicle_id": v.vehicle_id, "initial_node_id": v.node_id, "x": v.x, "y": v.y,
-                      "theta": v.theta} for v in vehicles]}, sort_keys=False))
-    return files
+    params = load_agv_params(agv_params_file)
+    spawns = parking_spawns(corridor, count, params.vehicle_length, params.vehicle_width)
+    world_name = ros_name(Path(map_folder).resolve().name)
+    world, barriers = corridor_world(corridor, world_name, params.vehicle_width + 2 * ROAD_CLEARANCE)
+    world_path = write_sdf(world, out / WORLD_FILE)
+    vehicle_ids = [s.vehicle_id for s in spawns]
+    shutil.rmtree(out / "models", ignore_errors=True)  # no AGV left over from an export with a larger --count
+    models = [_write_model(out, agv_model(params, name), name) for name in [TEMPLATE_MODEL, *vehicle_ids]]
+    bridge = out / BRIDGE_FILE
+    bridge.write_text(yaml.safe_dump(bridge_entries(params.fleet_namespace, vehicle_ids, barriers),
+                                     sort_keys=False), encoding="utf-8")
+    launch_config = out / LAUNCH_CONFIG_FILE
+    launch_config.write_text(yaml.safe_dump(_launch_config(corridor, world_name, params.fleet_namespace, spawns,
+                                                           barriers), sort_keys=False), encoding="utf-8")
+    return ExportResult(world_path, models, bridge, launch_config)
 
 
-@app.command("export")
-def export_command(
-    map_folder: Path = typer.Argument(..., help="corridor folder (corridor.geojson + corridor.yaml)"),
-    out: Path = typer.Option(..., "--out", help="output folder"),
-    count: int = typer.Option(4, "--count", min=0, help="AGVs to place at parking spots"),
-) -> None:
-    """Write <map>.sdf (world with lanes, zones, border, gate barriers, markers, AGVs), models/agv/model.sdf,
-    bridge.yaml (ros_gz_bridge) and vehicles.yaml (for launch/gazebo_corridor.launch.py)."""
-    from planner.corridor import MapError
+def _launch_config(corridor: Corridor, world_name: str, fleet_namespace: str, spawns: list[Spawn],
+                   barriers: list[Barrier]) -> dict[str, object]:
+    """What the launch file needs: the world, each AGV's model and spawn pose, each barrier and its directions."""
+    directions = gate_directions(corridor)
+    return {
+        "corridor": corridor.name,
+        "world_name": world_name,
+        "world_file": WORLD_FILE,
+        "bridge_file": BRIDGE_FILE,
+        "fleet_namespace": fleet_namespace,
+        "vehicles": [{"id": s.vehicle_id, "parking": s.parking, "model_file": f"models/{s.vehicle_id}/model.sdf",
+                      "x": round(s.x, 3), "y": round(s.y, 3), "z": ROAD_TOP + 0.02, "yaw": round(s.yaw, 5)}
+                     for s in spawns],
+        "barriers": [{"gate": b.gate, "model": b.model, "gz_topic": b.topic,
+                      "ros_topic": b.ros_topic(fleet_namespace), "directions": directions[b.gate]}
+                     for b in barriers],
+    }
 
-    try:
-        files = export_corridor(map_folder, out, count)
-    except (MapError, ValueError) as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
-    for role, path in files.items():
-        typer.echo(f"{role:12s} {path}")
+
+def _write_model(out: Path, document: ET.Element, name: str) -> Path:
+    """``models/<name>/model.sdf`` and the ``model.config`` that lets Gazebo find it as ``model://<name>``."""
+    folder = out / "models" / name
+    config = ET.Element("model")
+    ET.SubElement(config, "name").text = name
+    ET.SubElement(config, "version").text = "1.0"
+    ET.SubElement(config, "sdf", version=document.get("version", "")).text = "model.sdf"
+    ET.SubElement(config, "description").text = "xborder container AGV (generated by xborder gazebo export)"
+    write_sdf(config, folder / "model.config")
+    return write_sdf(document, folder / "model.sdf")

@@ -1,85 +1,97 @@
-"""Small helpers for writing SDF 1.9 with xml.etree."""
+"""Small helpers to build SDF 1.9 documents with :mod:`xml.etree.ElementTree`."""
 
 from __future__ import annotations
 
-import math
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from pathlib import Path
 
-from sim.gazebo.plugins import System
+from sim.gazebo.plugins import SystemPlugin
 
 SDF_VERSION = "1.9"
+Rgba = tuple[float, float, float, float]
 
 
-def sub(parent: ET.Element, tag: str, text: object | None = None, **attrs: str) -> ET.Element:
-    element = ET.SubElement(parent, tag, attrs)
+def sdf_root() -> ET.Element:
+    return ET.Element("sdf", version=SDF_VERSION)
+
+
+def sub(parent: ET.Element, tag: str, text: object = None, **attributes: str) -> ET.Element:
+    """Append ``<tag attributes>text</tag>`` to ``parent``; numbers are written compactly."""
+    element = ET.SubElement(parent, tag, attributes)
     if text is not None:
-        element.text = fmt(text)
+        element.text = number_text(text) if isinstance(text, float | int) and not isinstance(text, bool) else str(text)
     return element
 
 
-def fmt(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    if isinstance(value, tuple | list):
-        return " ".join(fmt(v) for v in value)
-    return str(value)
+def number_text(value: float) -> str:
+    """Ten significant digits: sub-millimetre across a corridor of tens of kilometres, and no float noise."""
+    return f"{value:.10g}"
 
 
-def pose(parent: ET.Element, x: float = 0.0, y: float = 0.0, z: float = 0.0, yaw: float = 0.0,
-         roll: float = 0.0, pitch: float = 0.0) -> ET.Element:
-    return sub(parent, "pose", (x, y, z, roll, pitch, yaw))
+def pose_text(x: float = 0.0, y: float = 0.0, z: float = 0.0, roll: float = 0.0, pitch: float = 0.0,
+              yaw: float = 0.0) -> str:
+    return " ".join(number_text(v) for v in (x, y, z, roll, pitch, yaw))
 
 
-def material(parent: ET.Element, rgba: tuple[float, float, float, float]) -> None:
-    m = sub(parent, "material")
-    sub(m, "ambient", rgba)
-    sub(m, "diffuse", rgba)
+def add_material(parent: ET.Element, rgba: Rgba) -> ET.Element:
+    material = sub(parent, "material")
+    colour = " ".join(number_text(c) for c in rgba)
+    sub(material, "ambient", colour)
+    sub(material, "diffuse", colour)
+    return material
 
 
-def box_geometry(parent: ET.Element, size: tuple[float, float, float]) -> None:
-    sub(sub(sub(parent, "geometry"), "box"), "size", size)
+def add_box_visual(link: ET.Element, name: str, pose: str, size: tuple[float, float, float], rgba: Rgba,
+                   collide: bool = False, friction: float | None = None) -> ET.Element:
+    """A box visual (and, if ``collide``, a matching collision) on ``link``."""
+    size_text = " ".join(number_text(s) for s in size)
+    if collide:
+        collision = sub(link, "collision", name=f"{name}_collision")
+        sub(collision, "pose", pose)
+        sub(sub(sub(collision, "geometry"), "box"), "size", size_text)
+        if friction is not None:
+            add_friction(collision, friction)
+    visual = sub(link, "visual", name=name)
+    sub(visual, "pose", pose)
+    sub(sub(sub(visual, "geometry"), "box"), "size", size_text)
+    add_material(visual, rgba)
+    return visual
 
 
-def plugin(parent: ET.Element, system: System, **params: object) -> ET.Element:
-    element = sub(parent, "plugin", filename=system.filename, name=system.name)
-    for key, value in params.items():
+def add_friction(collision: ET.Element, mu: float) -> None:
+    """The same Coulomb friction coefficient in both directions of the contact."""
+    ode = sub(sub(sub(collision, "surface"), "friction"), "ode")
+    sub(ode, "mu", mu)
+    sub(ode, "mu2", mu)
+
+
+def box_inertia(mass: float, x: float, y: float, z: float) -> tuple[float, float, float]:
+    """Principal moments (ixx, iyy, izz) of a solid box."""
+    return mass * (y * y + z * z) / 12, mass * (x * x + z * z) / 12, mass * (x * x + y * y) / 12
+
+
+def add_inertial(link: ET.Element, mass: float, moments: tuple[float, float, float], pose: str | None = None) -> None:
+    inertial = sub(link, "inertial")
+    if pose:
+        sub(inertial, "pose", pose)
+    sub(inertial, "mass", mass)
+    inertia = sub(inertial, "inertia")
+    ixx, iyy, izz = moments
+    for key, value in (("ixx", ixx), ("ixy", 0.0), ("ixz", 0.0), ("iyy", iyy), ("iyz", 0.0), ("izz", izz)):
+        sub(inertia, key, value)
+
+
+def add_plugin(parent: ET.Element, plugin: SystemPlugin, parameters: Mapping[str, object]) -> ET.Element:
+    """``<plugin filename name>`` with one child element per parameter."""
+    element = sub(parent, "plugin", filename=plugin.filename, name=plugin.name)
+    for key, value in parameters.items():
         sub(element, key, value)
     return element
 
 
-def box_inertia(link: ET.Element, mass: float, size: tuple[float, float, float], z: float = 0.0) -> None:
-    a, b, c = size
-    inertial = sub(link, "inertial")
-    pose(inertial, z=z)
-    sub(inertial, "mass", mass)
-    i = sub(inertial, "inertia")
-    for tag, value in (("ixx", mass * (b * b + c * c) / 12), ("iyy", mass * (a * a + c * c) / 12),
-                       ("izz", mass * (a * a + b * b) / 12), ("ixy", 0.0), ("ixz", 0.0), ("iyz", 0.0)):
-        sub(i, tag, value)
-
-
-def cylinder_inertia(link: ET.Element, mass: float, radius: float, length: float) -> None:
-    inertial = sub(link, "inertial")
-    sub(inertial, "mass", mass)
-    i = sub(inertial, "inertia")
-    side = mass * (3 * radius * radius + length * length) / 12
-    for tag, value in (("ixx", side), ("iyy", side), ("izz", mass * radius * radius / 2), ("ixy", 0.0),
-                       ("ixz", 0.0), ("iyz", 0.0)):
-        sub(i, tag, value)
-
-
-def sdf_document(content: ET.Element) -> ET.ElementTree:
-    """``<sdf version="1.9">`` around a world or model element."""
-    root = ET.Element("sdf", version=SDF_VERSION)
-    root.append(content)
-    return ET.ElementTree(root)
-
-
-def write(tree: ET.ElementTree, path) -> None:
-    ET.indent(tree)
-    tree.write(path, encoding="utf-8", xml_declaration=True)
-
-
-HALF_PI = math.pi / 2
+def write_sdf(root: ET.Element, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ET.indent(root)
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+    return path

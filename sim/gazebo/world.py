@@ -1,211 +1,234 @@
-"""The corridor as an SDF world, in the map's metric frame (x east, y north): ground, a drivable surface
-along every lane, zone markings by jurisdiction, the border line, gate barriers the fleet can open and
-close, dock and charger markers, light, and AGVs at parking spots."""
+"""The corridor as an SDF world in the map's metric frame (x east, y north, metres; ENU at the map origin).
+
+Contents: systems and light, a ground plane, road and bridge-deck strips (with collision) along every lane,
+zone markings and the border line (visual only), a barrier model with a boom joint at every gate, and flat
+markers on docks, chargers, parking, holding and inspection spots. AGVs are not part of the world: the
+launch file spawns them from their own model files.
+"""
 
 from __future__ import annotations
 
-import itertools
 import math
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 
-from shapely.geometry import LineString, box
+import shapely
+from shapely.geometry import Point, Polygon
 from shapely.ops import unary_union
 
-from planner.corridor import BORDER_LINE_KINDS, Corridor, NodeKind
+from planner.corridor import Corridor, Node, NodeKind
 from sim.gazebo import plugins
-from sim.gazebo.agv_model import AgvParams, AgvTopics, agv_model
-from sim.gazebo.sdf import box_geometry, box_inertia, material, plugin, pose, sub
-from sim.ros_fleet import VehicleSpec
+from sim.gazebo.agv_params import ros_name
+from sim.gazebo.layout import Strip, line_strips, road_strips
+from sim.gazebo.sdf import (
+    Rgba,
+    add_box_visual,
+    add_inertial,
+    add_material,
+    add_plugin,
+    box_inertia,
+    number_text,
+    pose_text,
+    sdf_root,
+    sub,
+)
+from sim.gazebo.topics import BARRIER_JOINT, barrier_gz_topic, barrier_ros_topic
 
-LANE_SURFACE_WIDTH = 4.0  # m: an AGV is 3 m wide
-SURFACE_THICKNESS = 0.05
-SIDE_COLOURS = ((0.85, 0.35, 0.3, 1.0), (0.95, 0.75, 0.35, 1.0))
-MARKERS = {NodeKind.DOCK: (0.1, 0.3, 0.9, 1.0), NodeKind.CHARGER: (0.1, 0.75, 0.2, 1.0)}
-BARRIER_LENGTH = 5.0
+ROAD_TOP = 0.02  # m: road surfaces stand this far above the ground plane
+ROAD_THICKNESS = 0.1
+ROAD_FRICTION = 0.9
+GROUND_MARGIN = 200.0  # m of ground around the map's extent
+BORDER_LINE_WIDTH = 0.6
+MARKER_SIZE = {  # length along the lane x width, metres
+    NodeKind.DOCK: (16.0, 5.0), NodeKind.CHARGER: (4.0, 4.0), NodeKind.PARKING: (15.5, 3.5),
+    NodeKind.HOLDING: (16.0, 5.0), NodeKind.INSPECTION: (16.0, 5.0),
+}
+COLOURS: dict[str, Rgba] = {
+    "ground": (0.36, 0.42, 0.3, 1.0), "road": (0.22, 0.22, 0.24, 1.0), "deck": (0.6, 0.6, 0.58, 1.0),
+    "border": (0.9, 0.05, 0.05, 1.0), "post": (0.3, 0.3, 0.3, 1.0), "boom": (0.95, 0.1, 0.1, 1.0),
+    NodeKind.DOCK: (0.1, 0.3, 0.9, 1.0), NodeKind.CHARGER: (0.1, 0.8, 0.2, 1.0),
+    NodeKind.PARKING: (0.85, 0.85, 0.85, 1.0), NodeKind.HOLDING: (0.1, 0.7, 0.7, 1.0),
+    NodeKind.INSPECTION: (0.55, 0.25, 0.8, 1.0),
+}
+#: Zone tint by the jurisdiction's position in ``corridor.jurisdictions`` (first side reddish, second sandy).
+ZONE_TINTS: tuple[Rgba, Rgba] = ((0.85, 0.45, 0.45, 0.6), (0.9, 0.75, 0.45, 0.6))
+BOOM_HEIGHT = 1.0  # m above the road: stops a vehicle's chassis
+BOOM_OPEN = math.pi / 2  # rad: the boom's position when raised
+DRIVABLE_PREFIXES = ("road_", "deck_")  # collision names of surfaces a vehicle may drive on
 
 
-def gate_command_topic(fleet_namespace: str, gate_id: str) -> str:
-    """Where the barrier's target angle (rad: 0 closed, pi/2 open) is commanded."""
-    return f"/{fleet_namespace}/gates/{gate_id}/cmd"
+@dataclass(frozen=True)
+class Barrier:
+    """A gate's barrier model and the Gazebo topic its boom angle is commanded on."""
+
+    gate: str
+    model: str
+    topic: str
+
+    def ros_topic(self, fleet_namespace: str) -> str:
+        return barrier_ros_topic(fleet_namespace, ros_name(self.gate))
 
 
-def lane_surfaces(corridor: Corridor) -> list[tuple[str, LineString]]:
-    """One drivable strip per physical lane: a bidirectional lane's two directions share one."""
-    seen: dict[str, LineString] = {}
-    for lane in corridor.lanes.values():
-        seen.setdefault(lane.feature_id, lane.geometry)
-    return sorted(seen.items())
-
-
-def surface_footprints(corridor: Corridor):
-    """The drivable area the world covers, as shapely geometry (for checking lane coverage)."""
-    strips = []
-    for _, line in lane_surfaces(corridor):
-        for (x0, y0), (x1, y1) in zip(line.coords, line.coords[1:], strict=False):
-            segment = LineString([(x0, y0), (x1, y1)])
-            strips.append(segment.buffer(LANE_SURFACE_WIDTH / 2, cap_style="flat"))
-    return unary_union(strips)
-
-
-def corridor_world(corridor: Corridor, name: str, agv: AgvParams, vehicles: list[VehicleSpec]) -> ET.Element:
-    world = ET.Element("world", name=name)
-    physics = sub(world, "physics", name="default", type="ode")
-    sub(physics, "max_step_size", 0.004)
-    sub(physics, "real_time_factor", 1.0)
-    plugin(world, plugins.PHYSICS)
-    plugin(world, plugins.USER_COMMANDS)
-    plugin(world, plugins.SCENE_BROADCASTER)
-    plugin(world, plugins.SENSORS, render_engine="ogre2")
-    sub(world, "gravity", (0, 0, -9.8))
-    scene = sub(world, "scene")
-    sub(scene, "ambient", (0.6, 0.6, 0.6, 1))
-    sub(scene, "background", (0.7, 0.8, 0.95, 1))
-    light = sub(world, "light", name="sun", type="directional")
-    sub(light, "cast_shadows", True)
-    pose(light, z=500)
-    sub(light, "diffuse", (0.9, 0.9, 0.85, 1))
-    sub(light, "specular", (0.2, 0.2, 0.2, 1))
-    sub(light, "direction", (-0.4, 0.3, -0.9))
+def corridor_world(corridor: Corridor, world_name: str, road_width: float) -> tuple[ET.Element, list[Barrier]]:
+    """The world document and the barriers it holds (their joint command topics)."""
+    root = sdf_root()
+    world = sub(root, "world", name=world_name)
+    _systems_and_light(world, corridor)
     _ground(world, corridor)
+    _roads(world, corridor, road_width)
     _zones(world, corridor)
-    _roads(world, corridor)
     _border(world, corridor)
-    for gate in corridor.nodes_of(NodeKind.GATE):
-        world.append(_barrier(corridor, gate.id, agv.fleet_namespace))
     _markers(world, corridor)
-    for v in vehicles:
-        model = agv_model(agv, v.vehicle_id, AgvTopics.for_vehicle(agv.fleet_namespace, v.vehicle_id))
-        pose(model, v.x, v.y, 0.0, v.theta)
-        model.insert(0, model[-1])  # pose first, for readability
-        del model[-1]
-        world.append(model)
-    return world
+    barriers = [_barrier(world, corridor, gate, road_width)
+                for gate in sorted(corridor.nodes_of(NodeKind.GATE), key=lambda n: n.id)]
+    return root, barriers
 
 
 def _static_model(world: ET.Element, name: str) -> ET.Element:
     model = sub(world, "model", name=name)
-    sub(model, "static", True)
-    return model
+    sub(model, "static", "true")
+    return sub(model, "link", name="link")
+
+
+def _systems_and_light(world: ET.Element, corridor: Corridor) -> None:
+    physics = sub(world, "physics", name="4ms", type="dart")
+    sub(physics, "max_step_size", 0.004)
+    sub(physics, "real_time_factor", 1.0)
+    add_plugin(world, plugins.PHYSICS, {})
+    add_plugin(world, plugins.USER_COMMANDS, {})
+    add_plugin(world, plugins.SCENE_BROADCASTER, {})
+    add_plugin(world, plugins.SENSORS, {"render_engine": "ogre2"})
+    scene = sub(world, "scene")
+    sub(scene, "ambient", "0.5 0.5 0.5 1")
+    sub(scene, "background", "0.7 0.8 0.95 1")
+    sub(scene, "shadows", "true")
+    geo = sub(world, "spherical_coordinates")
+    sub(geo, "surface_model", "EARTH_WGS84")
+    sub(geo, "world_frame_orientation", "ENU")
+    sub(geo, "latitude_deg", f"{corridor.origin.lat:.7f}")
+    sub(geo, "longitude_deg", f"{corridor.origin.lon:.7f}")
+    sub(geo, "elevation", 0.0)
+    sub(geo, "heading_deg", 0.0)
+    sun = sub(world, "light", name="sun", type="directional")
+    sub(sun, "cast_shadows", "true")
+    sub(sun, "pose", pose_text(z=500.0))
+    sub(sun, "diffuse", "0.9 0.9 0.85 1")
+    sub(sun, "specular", "0.2 0.2 0.2 1")
+    sub(sun, "direction", "-0.4 0.2 -0.9")
+
+
+def _extent(corridor: Corridor) -> tuple[float, float, float, float]:
+    shapes = [z.polygon for z in corridor.zones.values()] + [lane.geometry for lane in corridor.lanes.values()]
+    return unary_union(shapes).bounds
 
 
 def _ground(world: ET.Element, corridor: Corridor) -> None:
-    x0, y0, x1, y1 = unary_union([z.polygon for z in corridor.zones.values()]).bounds
-    model = _static_model(world, "ground")
-    link = sub(model, "link", name="ground")
-    size = (x1 - x0 + 400, y1 - y0 + 400)
-    for kind in ("collision", "visual"):
-        element = sub(link, kind, name=f"ground_{kind}")
-        pose(element, (x0 + x1) / 2, (y0 + y1) / 2)
+    min_x, min_y, max_x, max_y = _extent(corridor)
+    centre = pose_text((min_x + max_x) / 2, (min_y + max_y) / 2)
+    size = f"{number_text(max_x - min_x + 2 * GROUND_MARGIN)} {number_text(max_y - min_y + 2 * GROUND_MARGIN)}"
+    link = _static_model(world, "ground")
+    for tag in ("collision", "visual"):
+        element = sub(link, tag, name=f"ground_{tag}")
+        sub(element, "pose", centre)
         plane = sub(sub(element, "geometry"), "plane")
-        sub(plane, "normal", (0, 0, 1))
+        sub(plane, "normal", "0 0 1")
         sub(plane, "size", size)
-        if kind == "visual":
-            material(element, (0.35, 0.5, 0.3, 1))
+        if tag == "visual":
+            add_material(element, COLOURS["ground"])
+
+
+def _strip_pose(strip: Strip, z: float) -> str:
+    return pose_text(strip.x, strip.y, z, yaw=strip.yaw)
+
+
+def _roads(world: ET.Element, corridor: Corridor, road_width: float) -> None:
+    """Road strips along every lane; a strip whose centre lies in a bridge zone is bridge deck."""
+    bridge = unary_union([z.polygon for z in corridor.zones.values() if z.kind == "bridge"])
+    link = _static_model(world, "roads")
+    for strip in road_strips(corridor, road_width):
+        on_bridge = not bridge.is_empty and bridge.contains(Point(strip.x, strip.y))
+        kind = "deck" if on_bridge else "road"
+        add_box_visual(link, f"{kind}_{strip.name}", _strip_pose(strip, ROAD_TOP - ROAD_THICKNESS / 2),
+                       (strip.length, strip.width, ROAD_THICKNESS), COLOURS[kind], collide=True,
+                       friction=ROAD_FRICTION)
 
 
 def _zones(world: ET.Element, corridor: Corridor) -> None:
-    colour = dict(zip(corridor.jurisdictions, SIDE_COLOURS, strict=True))
-    model = _static_model(world, "zones")
-    for zone in corridor.zones.values():
-        link = sub(model, "link", name=f"zone_{zone.id}")
-        visual = sub(link, "visual", name="marking")
-        pose(visual, z=0.005)
+    """Each zone as a thin tinted slab under the roads; later zones a hair higher so overlaps do not flicker."""
+    link = _static_model(world, "zones")
+    for index, zone in enumerate(sorted(corridor.zones.values(), key=lambda z: z.id)):
+        tint = ZONE_TINTS[corridor.jurisdictions.index(zone.jurisdiction) % 2]
+        visual = sub(link, "visual", name=f"zone_{ros_name(zone.id)}")
+        sub(visual, "pose", pose_text(z=0.001 * (index + 1)))
         polyline = sub(sub(visual, "geometry"), "polyline")
-        for x, y in list(zone.polygon.exterior.coords)[:-1]:
-            sub(polyline, "point", (x, y))
-        sub(polyline, "height", 0.01)
-        r, g, b, _ = colour[zone.jurisdiction]
-        material(visual, (r, g, b, 0.5))
+        for x, y in _ring(zone.polygon):
+            sub(polyline, "point", f"{number_text(x)} {number_text(y)}")
+        sub(polyline, "height", 0.001)
+        add_material(visual, tint)
 
 
-def _roads(world: ET.Element, corridor: Corridor) -> None:
-    model = _static_model(world, "lanes")
-    bridge = unary_union([z.polygon for z in corridor.zones.values() if z.kind == "bridge"])
-    for lane_id, line in lane_surfaces(corridor):
-        coords = list(line.coords)
-        for k, ((x0, y0), (x1, y1)) in enumerate(itertools.pairwise(coords)):
-            length = math.hypot(x1 - x0, y1 - y0)
-            link = sub(model, "link", name=f"lane_{lane_id}_{k}")
-            on_bridge = bridge.contains(LineString([(x0, y0), (x1, y1)]).centroid) if not bridge.is_empty else False
-            for kind in ("collision", "visual"):
-                element = sub(link, kind, name=kind)
-                pose(element, (x0 + x1) / 2, (y0 + y1) / 2, SURFACE_THICKNESS / 2, math.atan2(y1 - y0, x1 - x0))
-                box_geometry(element, (length, LANE_SURFACE_WIDTH, SURFACE_THICKNESS))
-                if kind == "visual":
-                    material(element, (0.55, 0.55, 0.58, 1) if on_bridge else (0.25, 0.25, 0.27, 1))
+def _ring(polygon: Polygon) -> list[tuple[float, float]]:
+    """The outer ring without its closing point (SDF polylines close themselves)."""
+    return list(polygon.exterior.coords)[:-1]
 
 
 def _border(world: ET.Element, corridor: Corridor) -> None:
-    model = _static_model(world, "border_line")
-    lines = getattr(corridor.border_line, "geoms", [corridor.border_line])
-    for k, line in enumerate(lines):
-        (x0, y0), (x1, y1) = line.coords[0], line.coords[-1]
-        link = sub(model, "link", name=f"border_{k}")
-        visual = sub(link, "visual", name="line")
-        pose(visual, (x0 + x1) / 2, (y0 + y1) / 2, SURFACE_THICKNESS + 0.01, math.atan2(y1 - y0, x1 - x0))
-        box_geometry(visual, (math.hypot(x1 - x0, y1 - y0), 0.6, 0.02))
-        material(visual, (0.9, 0.05, 0.05, 1))
-
-
-def _barrier(corridor: Corridor, gate_id: str, fleet_namespace: str) -> ET.Element:
-    """A gate barrier: a post fixed to the world and an arm on a revolute joint (0 closed, pi/2 open),
-    moved by a JointPositionController listening on :func:`gate_command_topic`."""
-    node = corridor.nodes[gate_id]
-    heading = corridor.heading_into(gate_id)
-    model = ET.Element("model", name=f"barrier_{gate_id}")
-    side = heading + math.pi / 2  # the post stands beside the lane, the arm spans it
-    pose(model, node.x + math.cos(side) * LANE_SURFACE_WIDTH / 2, node.y + math.sin(side) * LANE_SURFACE_WIDTH / 2,
-         0.0, heading - math.pi / 2)
-    post = sub(model, "link", name="post")
-    box_inertia(post, 50.0, (0.3, 0.3, 1.2), 0.6)
-    visual = sub(post, "visual", name="post")
-    pose(visual, z=0.6)
-    box_geometry(visual, (0.3, 0.3, 1.2))
-    material(visual, (0.2, 0.2, 0.2, 1))
-    arm = sub(model, "link", name="arm")
-    pose(arm, z=1.1)
-    box_inertia(arm, 8.0, (BARRIER_LENGTH, 0.12, 0.12), 0.0)
-    for kind in ("visual", "collision"):
-        element = sub(arm, kind, name=kind)
-        pose(element, x=BARRIER_LENGTH / 2)
-        box_geometry(element, (BARRIER_LENGTH, 0.12, 0.12))
-        if kind == "visual":
-            material(element, (0.9, 0.1, 0.1, 1))
-    fixed = sub(model, "joint", name="post_to_world", type="fixed")
-    sub(fixed, "parent", "world")
-    sub(fixed, "child", "post")
-    hinge = sub(model, "joint", name="arm_hinge", type="revolute")
-    sub(hinge, "parent", "post")
-    sub(hinge, "child", "arm")
-    axis = sub(hinge, "axis")
-    sub(axis, "xyz", (0, -1, 0))
-    limit = sub(axis, "limit")
-    sub(limit, "lower", 0.0)
-    sub(limit, "upper", math.pi / 2)
-    plugin(model, plugins.JOINT_POSITION_CONTROLLER, joint_name="arm_hinge",
-           topic=gate_command_topic(fleet_namespace, gate_id), p_gain=200.0, i_gain=0.0, d_gain=20.0)
-    plugin(model, plugins.JOINT_STATE_PUBLISHER)
-    return model
+    link = _static_model(world, "border_line")
+    lines = [part for part in shapely.get_parts(shapely.line_merge(corridor.border_line))
+             if part.geom_type == "LineString"]
+    for index, line in enumerate(lines):
+        for strip in line_strips(f"border_{index}", line, BORDER_LINE_WIDTH, overhang=0.0):
+            add_box_visual(link, strip.name, _strip_pose(strip, ROAD_TOP + 0.005),
+                           (strip.length, strip.width, 0.01), COLOURS["border"])
 
 
 def _markers(world: ET.Element, corridor: Corridor) -> None:
-    model = _static_model(world, "markers")
-    for node in corridor.nodes.values():
-        rgba = MARKERS.get(node.kind)
-        if rgba is None and node.kind not in BORDER_LINE_KINDS:
-            continue
-        link = sub(model, "link", name=f"marker_{node.id}")
-        visual = sub(link, "visual", name="marker")
-        pose(visual, node.x, node.y, SURFACE_THICKNESS + 0.01)
-        cylinder = sub(sub(visual, "geometry"), "cylinder")
-        sub(cylinder, "radius", 1.2)
-        sub(cylinder, "length", 0.02)
-        material(visual, rgba or (0.9, 0.1, 0.6, 1))
+    link = _static_model(world, "markers")
+    for kind, (length, width) in MARKER_SIZE.items():
+        for node in sorted(corridor.nodes_of(kind), key=lambda n: n.id):
+            pose = pose_text(node.x, node.y, ROAD_TOP + 0.003, yaw=corridor.heading_into(node.id))
+            add_box_visual(link, f"{kind}_{ros_name(node.id)}", pose, (length, width, 0.006), COLOURS[kind])
 
 
-def covers_every_lane(corridor: Corridor) -> list[str]:
-    """Lanes (feature ids) not fully on a drivable surface; empty when every lane is covered."""
-    area = surface_footprints(corridor).buffer(0.01)
-    bounds = box(*area.bounds)
-    return [lane_id for lane_id, line in lane_surfaces(corridor)
-            if not bounds.contains(line) or line.difference(area).length > 0.01]
+def _barrier(world: ET.Element, corridor: Corridor, gate: Node, road_width: float) -> Barrier:
+    """A post on the right of the road and a boom across it, hinged about the direction of travel.
+
+    Boom position 0 is closed (level across the road); :data:`BOOM_OPEN` is raised.
+    """
+    name = f"barrier_{ros_name(gate.id)}"
+    heading = corridor.heading_into(gate.id)
+    side = road_width / 2 + 0.5  # post stands this far right of the lane's centre line
+    model = sub(world, "model", name=name)
+    sub(model, "pose", pose_text(gate.x + side * math.sin(heading), gate.y - side * math.cos(heading),
+                                 ROAD_TOP, yaw=heading))
+    post = sub(model, "link", name="post")
+    _solid_box(post, "post", (0.4, 0.4, BOOM_HEIGHT + 0.2), pose_text(z=(BOOM_HEIGHT + 0.2) / 2), 80.0,
+               COLOURS["post"])
+    anchor = sub(model, "joint", name="anchor", type="fixed")
+    sub(anchor, "parent", "world")
+    sub(anchor, "child", "post")
+    boom_length = road_width + 1.0
+    boom = sub(model, "link", name="boom")
+    sub(boom, "pose", pose_text(z=BOOM_HEIGHT))
+    _solid_box(boom, "boom", (0.15, boom_length, 0.15), pose_text(y=boom_length / 2), 25.0, COLOURS["boom"])
+    hinge = sub(model, "joint", name=BARRIER_JOINT, type="revolute")
+    sub(hinge, "parent", "post")
+    sub(hinge, "child", "boom")
+    axis = sub(hinge, "axis")
+    sub(axis, "xyz", "1 0 0")
+    limit = sub(axis, "limit")
+    sub(limit, "lower", 0.0)
+    sub(limit, "upper", BOOM_OPEN)
+    topic = barrier_gz_topic(name)
+    add_plugin(model, plugins.JOINT_POSITION_CONTROLLER, {
+        # velocity mode moves the boom straight to the target; cmd_max is then its top speed (rad/s)
+        "joint_name": BARRIER_JOINT, "topic": topic, "use_velocity_commands": "true", "cmd_max": 0.8,
+        "cmd_min": -0.8, "initial_position": 0.0,
+    })
+    return Barrier(gate.id, name, topic)
+
+
+def _solid_box(link: ET.Element, name: str, size: tuple[float, float, float], pose: str, mass: float,
+               rgba: Rgba) -> None:
+    add_inertial(link, mass, box_inertia(mass, *size), pose)
+    add_box_visual(link, name, pose, size, rgba, collide=True)
