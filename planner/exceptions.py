@@ -1,0 +1,24 @@
+"""The planner's own exceptions (networkx style: named, with a clear message)."""
+
+from __future__ import annotations
+
+
+class PlannerError(Exception):
+    """Base of every planner error."""
+
+
+class UnknownNode(PlannerError, KeyError):
+    def __init__(self, node: str) -> None:
+        super().__init__(f"node {node!r} is not in the corridor")
+        self.node = node
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class NoRoute(PlannerError):
+    """No route satisfies the request (direction, restrictions)."""
+
+
+class NoPlan(PlannerError):
+    """No conflict-free timed plan within the search limits."""

@@ -1,0 +1,103 @@
+"""Fastest routes on the corridor graph: lane direction, speed limits, per-vehicle restrictions.
+
+Algorithms are plain functions over the corridor's ``nx.DiGraph`` (edge attributes ``length``,
+``max_speed``, ``crossing``, ``lane_group``; node attributes ``kind``, ``jurisdiction``).
+
+>>> route = fastest_route(corridor.graph, "vn_parking_1", "cn_dock_1")  # doctest: +SKIP
+>>> route.time_s  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import networkx as nx
+
+from planner.corridor import NodeKind
+from planner.exceptions import NoRoute, UnknownNode
+
+__all__ = ["Route", "VehicleProfile", "fastest_route", "lane_time", "restricted_view", "time_to_goals"]
+
+
+@dataclass(frozen=True)
+class VehicleProfile:
+    """What restricts where a vehicle may drive.
+
+    ``cross_border``: authorized by both customs authorities to cross; without it the vehicle never uses a
+    ``crossing`` lane. ``home``: for relay operation, the jurisdiction the vehicle stays in; it may then
+    also reach the ``handoff`` pad on the border line from its own side, and nothing of the other side.
+    """
+
+    cross_border: bool = True
+    home: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.cross_border and self.home is not None:
+            raise ValueError("a vehicle confined to its home jurisdiction cannot also be authorized to cross")
+
+
+@dataclass(frozen=True)
+class Route:
+    nodes: tuple[str, ...]
+    time_s: float
+    length_m: float
+
+
+def lane_time(data: dict) -> float:
+    """Seconds to drive a lane (edge data) at its speed limit: every AGV drives lanes at the limit, so
+    vehicles on one lane never overtake each other."""
+    return data["length"] / data["max_speed"]
+
+
+def restricted_view(graph: nx.DiGraph, profile: VehicleProfile) -> nx.DiGraph:
+    """The part of the graph this vehicle may drive on (a read-only view, no copy)."""
+    if profile.cross_border:
+        return graph
+    if profile.home is None:
+        return nx.subgraph_view(graph, filter_edge=lambda u, v: not graph.edges[u, v]["crossing"])
+    nodes = graph.nodes
+
+    def allowed(node: str) -> bool:
+        return nodes[node]["jurisdiction"] == profile.home and nodes[node]["kind"] != NodeKind.BORDER or (
+            nodes[node]["kind"] == NodeKind.HANDOFF)
+
+    return nx.subgraph_view(graph, filter_node=allowed)
+
+
+def fastest_route(graph: nx.DiGraph, source: str, target: str, profile: VehicleProfile = VehicleProfile()) -> Route:
+    """The quickest route at the speed limits, respecting the vehicle's restrictions.
+
+    Raises
+    ------
+    UnknownNode : source or target is not a node.
+    NoRoute : no route for this vehicle (e.g. it would have to cross the border but may not).
+    """
+    for node in (source, target):
+        if node not in graph:
+            raise UnknownNode(node)
+    view = restricted_view(graph, profile)
+    try:
+        time_s, nodes = nx.single_source_dijkstra(view, source, target, weight=lambda u, v, d: lane_time(d))
+    except (nx.NetworkXNoPath, nx.NodeNotFound):
+        raise NoRoute(f"no route from {source} to {target}{_restriction(profile)}") from None
+    length = sum(graph.edges[u, v]["length"] for u, v in itertools.pairwise(nodes))
+    return Route(tuple(nodes), time_s, length)
+
+
+def time_to_goals(graph: nx.DiGraph, goals: Iterable[str], profile: VehicleProfile = VehicleProfile()
+                  ) -> dict[str, float]:
+    """Fastest time from every node that can reach one of ``goals`` to the nearest of them: the exact
+    conflict-free cost to go, hence an admissible heuristic for timed planning."""
+    view = restricted_view(graph, profile)
+    goals = [g for g in goals if g in view]
+    return nx.multi_source_dijkstra_path_length(view.reverse(copy=False), goals, weight=lambda u, v, d: lane_time(d))
+
+
+def _restriction(profile: VehicleProfile) -> str:
+    if profile.cross_border:
+        return ""
+    if profile.home:
+        return f" staying in {profile.home} (relay vehicle)"
+    return " without crossing the border (vehicle not authorized)"
