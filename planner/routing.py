@@ -60,8 +60,8 @@ def restricted_view(graph: nx.DiGraph, profile: VehicleProfile) -> nx.DiGraph:
     nodes = graph.nodes
 
     def allowed(node: str) -> bool:
-        return nodes[node]["jurisdiction"] == profile.home and nodes[node]["kind"] != NodeKind.BORDER or (
-            nodes[node]["kind"] == NodeKind.HANDOFF)
+        kind = nodes[node]["kind"]
+        return kind == NodeKind.HANDOFF or (nodes[node]["jurisdiction"] == profile.home and kind != NodeKind.BORDER)
 
     return nx.subgraph_view(graph, filter_node=allowed)
 
@@ -79,7 +79,7 @@ def fastest_route(graph: nx.DiGraph, source: str, target: str, profile: VehicleP
             raise UnknownNode(node)
     view = restricted_view(graph, profile)
     try:
-        time_s, nodes = nx.single_source_dijkstra(view, source, target, weight=lambda u, v, d: lane_time(d))
+        time_s, nodes = nx.single_source_dijkstra(view, source, target, weight="travel_time")
     except (nx.NetworkXNoPath, nx.NodeNotFound):
         raise NoRoute(f"no route from {source} to {target}{_restriction(profile)}") from None
     length = sum(graph.edges[u, v]["length"] for u, v in itertools.pairwise(nodes))
@@ -92,7 +92,7 @@ def time_to_goals(graph: nx.DiGraph, goals: Iterable[str], profile: VehicleProfi
     conflict-free cost to go, hence an admissible heuristic for timed planning."""
     view = restricted_view(graph, profile)
     goals = [g for g in goals if g in view]
-    return nx.multi_source_dijkstra_path_length(view.reverse(copy=False), goals, weight=lambda u, v, d: lane_time(d))
+    return nx.multi_source_dijkstra_path_length(view.reverse(copy=False), goals, weight="travel_time")
 
 
 def _restriction(profile: VehicleProfile) -> str:

@@ -1,0 +1,95 @@
+"""An independent check of a set of timed plans, written from the rules (docs/planning.md), not from the
+planner's code, so tests can trust it. Returns every violation found, as readable sentences."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import defaultdict
+from collections.abc import Mapping
+
+import networkx as nx
+
+from planner.corridor import WAITING_KINDS, NodeKind
+from planner.routing import VehicleProfile
+from planner.schedule.plans import FollowingRules, TimedPlan
+
+__all__ = ["plan_violations"]
+
+EPS = 1e-6
+
+
+def plan_violations(graph: nx.DiGraph, plans: Mapping[str, TimedPlan], rules: FollowingRules,
+                    profiles: Mapping[str, VehicleProfile] | None = None) -> list[str]:
+    """Every broken rule in ``plans``: lanes that do not exist, driving faster than the limit, two vehicles
+    at one node within the clearance (unless they meet at a handoff pad), following too close or
+    overtaking on a lane, a lane group used both ways at once, a plan that does not end for good at a
+    node where a vehicle may wait, a vehicle on a lane its profile forbids."""
+    problems: list[str] = []
+    visits: dict[str, list[tuple[float, float, str]]] = defaultdict(list)
+    lanes: dict[tuple[str, str], list[tuple[float, float, float, str]]] = defaultdict(list)
+    groups: dict[str, list[tuple[float, float, tuple[str, str], str]]] = defaultdict(list)
+    profiles = profiles or {}
+    for vid, plan in plans.items():
+        problems += _single_plan_problems(graph, vid, plan, profiles.get(vid, VehicleProfile()))
+        for a, b in itertools.pairwise(plan.steps):
+            if not graph.has_edge(a.node, b.node):
+                continue
+            speed = graph.edges[a.node, b.node]["max_speed"]
+            clearance = (rules.vehicle_length_m + rules.standstill_gap_m) / speed + rules.headway_s
+            visits[a.node].append((a.arrive, a.depart + clearance, vid))
+            lanes[(a.node, b.node)].append((a.depart, b.arrive, clearance, vid))
+            if graph.edges[a.node, b.node]["lane_group"]:
+                groups[graph.edges[a.node, b.node]["lane_group"]].append(
+                    (a.depart, b.arrive + clearance, (a.node, b.node), vid))
+        visits[plan.steps[-1].node].append((plan.steps[-1].arrive, math.inf, vid))
+    for node, held in visits.items():
+        held.sort()
+        for (s1, e1, v1), (s2, e2, v2) in itertools.combinations(held, 2):
+            meeting = graph.nodes[node]["kind"] == NodeKind.HANDOFF and (
+                v2 in plans.get(v1, _NONE).shares or v1 in plans.get(v2, _NONE).shares)
+            if v1 != v2 and s2 < e1 - EPS and s1 < e2 - EPS and not meeting:
+                problems.append(f"node {node}: {v1} [{s1:.1f}, {e1:.1f}) and {v2} [{s2:.1f}, {e2:.1f}) overlap")
+    for lane, uses in lanes.items():
+        uses.sort()
+        for (in1, out1, c1, v1), (in2, out2, _, v2) in itertools.pairwise(uses):
+            if in2 < in1 + c1 - EPS or out2 < out1 + c1 - EPS:
+                problems.append(f"lane {lane[0]}->{lane[1]}: {v2} follows {v1} too closely or overtakes "
+                                f"(in {in1:.1f}->{in2:.1f}, out {out1:.1f}->{out2:.1f}, needs {c1:.1f} s)")
+    for group, uses in groups.items():
+        for (s1, e1, d1, v1), (s2, e2, d2, v2) in itertools.combinations(uses, 2):
+            if d1 == (d2[1], d2[0]) and s2 < e1 - EPS and s1 < e2 - EPS:
+                problems.append(f"lane group {group}: {v1} and {v2} use it in opposite directions at once")
+    return problems
+
+
+def _single_plan_problems(graph: nx.DiGraph, vid: str, plan: TimedPlan, profile: VehicleProfile) -> list[str]:
+    problems = []
+    last = plan.steps[-1]
+    if not math.isinf(last.depart):
+        problems.append(f"{vid}: the plan ends at {last.node} but does not stay there")
+    if graph.nodes[last.node]["kind"] not in WAITING_KINDS:
+        problems.append(f"{vid}: the plan ends at {last.node}, a {graph.nodes[last.node]['kind']}, where it may "
+                        "not wait")
+    for step in plan.steps:
+        if step.depart < step.arrive - EPS:
+            problems.append(f"{vid}: leaves {step.node} before it arrives")
+        node = graph.nodes[step.node]
+        if profile.home and node["kind"] != NodeKind.HANDOFF and (
+                node["jurisdiction"] != profile.home or node["kind"] == NodeKind.BORDER):
+            problems.append(f"{vid}: a relay vehicle of {profile.home} reaches {step.node} on the other side")
+    for a, b in itertools.pairwise(plan.steps):
+        if not graph.has_edge(a.node, b.node):
+            problems.append(f"{vid}: no lane from {a.node} to {b.node}")
+            continue
+        data = graph.edges[a.node, b.node]
+        minimum = data["length"] / data["max_speed"]
+        if b.arrive - a.depart < minimum - EPS:
+            problems.append(f"{vid}: drives {a.node}->{b.node} in {b.arrive - a.depart:.2f} s, faster than its "
+                            f"limit allows ({minimum:.2f} s)")
+        if data["crossing"] and not profile.cross_border and not profile.home:
+            problems.append(f"{vid}: enters crossing lane {a.node}->{b.node} without cross-border authorization")
+    return problems
+
+
+_NONE = TimedPlan("", ())

@@ -1,0 +1,265 @@
+"""Prioritized planning of a whole fleet, and incremental replanning of the vehicles a change affects.
+
+Vehicles are planned one after another, each with SIPP against the reservations of those planned before
+it (Silver 2005; Čáp et al. 2015 for why it works in well-formed infrastructures such as ours, where every
+plan ends at a node where the vehicle may wait indefinitely). Vehicles not yet planned are obstacles where
+they stand; when one blocks a vehicle's way it is promoted and planned first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+
+import networkx as nx
+
+from planner.corridor import WAITING_KINDS, NodeKind
+from planner.exceptions import NoPlan
+from planner.routing import restricted_view
+from planner.schedule.lanes import TimedGraph
+from planner.schedule.plans import INF, FollowingRules, PlanRequest, Step, TimedPlan
+from planner.schedule.sipp import plan_path
+from planner.schedule.table import ReservationTable
+
+__all__ = ["FleetPlan", "FleetPlanner"]
+
+MAX_ROUNDS = 4  # full replans with the stalled vehicles moved to the front
+MAX_BUMP_DEPTH = 8  # how far "plan me first, them again" may cascade before a vehicle is declared stalled
+
+
+@dataclass
+class FleetPlan:
+    """Plans for every vehicle; ``stalled`` names those that could not get what they asked for and why
+    (each still has a safe plan: it stays where it is or goes to the nearest place it may wait)."""
+
+    plans: dict[str, TimedPlan] = field(default_factory=dict)
+    stalled: dict[str, str] = field(default_factory=dict)
+
+
+class FleetPlanner:
+    """Keeps the fleet's reservations between calls: a full replan, then cheap incremental replans.
+
+    Parameters
+    ----------
+    graph : the corridor graph (:func:`planner.corridor.build_graph`).
+    rules : spacing between vehicles.
+    """
+
+    def __init__(self, graph: nx.DiGraph, rules: FollowingRules = FollowingRules()) -> None:
+        self.timed = TimedGraph(graph, rules)
+        self.table = ReservationTable(self.timed)
+        self.requests: dict[str, PlanRequest] = {}
+
+    @property
+    def plans(self) -> dict[str, TimedPlan]:
+        return self.table.plans
+
+    # --- full replan -------------------------------------------------------------------------------------
+
+    def plan_all(self, requests: Iterable[PlanRequest], rounds: int = MAX_ROUNDS) -> FleetPlan:
+        """Forget every reservation and plan every vehicle: highest priority first, then vehicles on the
+        road (they cannot wait there for long), then by start time. Should some vehicle stall, plan again
+        with the stalled ones first (up to ``rounds`` times) and keep the best round."""
+        requests = list(requests)
+        duplicates = {r.vehicle_id for r in requests if sum(q.vehicle_id == r.vehicle_id for q in requests) > 1}
+        if duplicates:
+            raise ValueError(f"more than one request for {', '.join(sorted(duplicates))}")
+        order = sorted(requests, key=lambda r: (-r.priority, self._parked(r), r.start_time, r.vehicle_id))
+        best: tuple[FleetPlan, ReservationTable] | None = None
+        for _ in range(rounds):
+            result = self._plan_in_order(order)
+            if best is None or len(result.stalled) < len(best[0].stalled):
+                best = (result, self.table)
+            if not result.stalled:
+                break
+            order = [r for r in order if r.vehicle_id in result.stalled] + [
+                r for r in order if r.vehicle_id not in result.stalled]
+        result, self.table = best
+        self.requests = {r.vehicle_id: r for r in requests}
+        return result
+
+    def _plan_in_order(self, order: list[PlanRequest]) -> FleetPlan:
+        self.table = ReservationTable(self.timed)
+        self.requests = {r.vehicle_id: r for r in order}
+        for r in order:
+            self._hold_place(r)
+        result = FleetPlan()
+        waiting = {r.vehicle_id for r in order}
+        for request in order:
+            if request.vehicle_id in waiting:
+                self._plan_promoting(request, waiting, result)
+        result.plans = {vid: self.table.plans[vid] for vid in self.requests}
+        return result
+
+    def _parked(self, request: PlanRequest) -> bool:
+        return self.timed.graph.nodes[request.start]["kind"] in WAITING_KINDS
+
+    def _hold_place(self, request: PlanRequest) -> None:
+        """Hold where an unplanned vehicle stands: for good if it is parked; if it is on the road, only
+        until it could have driven on (it will be planned to, and a vehicle planned through its place later
+        is bumped should it not get away in time)."""
+        until = INF if self._parked(request) else request.start_time + self.timed.min_clearance(request.start)
+        self.table.hold_place(request.vehicle_id, request.start, request.start_time, until)
+
+    def _plan_promoting(self, request: PlanRequest, waiting: set[str], result: FleetPlan, depth: int = 0) -> None:
+        """Plan ``request``. If unplanned vehicles stand in its way, plan them first and try again; if
+        vehicles planned already come through where it stands before it can get away, plan it first and
+        them again after it."""
+        waiting.discard(request.vehicle_id)
+        if self._try_reserve(request) is None:
+            return
+        for blocker in self._standing_in_the_way(request, waiting):
+            if blocker in waiting:
+                self._plan_promoting(self.requests[blocker], waiting, result, depth + 1)
+        reason = self._try_reserve(request)
+        if reason is None:
+            return
+        bumped = self.table.holders(request.start, request.start_time, INF) - {request.vehicle_id}
+        if bumped and depth < MAX_BUMP_DEPTH:
+            old = self._release(bumped)
+            reason = self._try_reserve(request)
+            if reason is None:
+                for vehicle in old:
+                    self._hold_place(self.requests[vehicle])
+                waiting.update(old)
+                for vehicle in old:
+                    if vehicle in waiting:
+                        self._plan_promoting(self.requests[vehicle], waiting, result, depth + 1)
+                return
+            for plan in old.values():
+                if plan is not None:
+                    self.table.reserve(plan)
+        result.stalled[request.vehicle_id] = reason
+        self._reserve_fallback(request)
+
+    def _try_reserve(self, request: PlanRequest) -> str | None:
+        """Plan and reserve; None when done, else why not."""
+        try:
+            self._reserve(request)
+        except NoPlan as error:
+            return str(error)
+        return None
+
+    def _standing_in_the_way(self, request: PlanRequest, waiting: set[str]) -> list[str]:
+        """Unplanned vehicles parked on this vehicle's fastest route or on one of its goals (those on the
+        road hold their place only briefly, they are no obstacle)."""
+        parked = {self.requests[v].start: v for v in waiting if self._parked(self.requests[v])}
+        try:
+            route = _fastest_to_any(self.timed.graph, request.start, request.hold_at or request.goals, request)
+        except NoPlan:
+            route = ()
+        in_the_way = [parked[node] for node in (*route, *request.goals) if node in parked]
+        return list(dict.fromkeys(in_the_way))
+
+    # --- incremental replanning --------------------------------------------------------------------------
+
+    def replan(self, request: PlanRequest) -> FleetPlan:
+        """Replan one vehicle from where it is now (``request.start`` at ``request.start_time``) against
+        everyone else's reservations: after a delay, or when its clearance came, or with a new goal.
+        Vehicles whose reservations clash with where it now stands are replanned after it."""
+        self.requests[request.vehicle_id] = request
+        self.table.release(request.vehicle_id)
+        now = request.start_time
+        affected = self.table.holders(request.start, now, now + self.timed.min_clearance(request.start) + 1e-6)
+        old = self._release(affected)
+        result = FleetPlan()
+        try:
+            self._reserve(request)
+        except NoPlan as error:
+            result.stalled[request.vehicle_id] = str(error)
+            self._reserve_fallback(request)
+        self._replan_from(old, now, result)
+        result.plans = {vid: self.table.plans[vid] for vid in [request.vehicle_id, *sorted(affected)]}
+        return result
+
+    def fail(self, vehicle_id: str, node: str, since: float) -> FleetPlan:
+        """A vehicle broke down at ``node``: it holds the node for good, and every vehicle that planned to
+        pass there later is replanned around it from where it is at ``since``."""
+        affected = self.table.holders(node, since, INF) - {vehicle_id}
+        self.table.hold_place(vehicle_id, node, since)
+        self.requests.pop(vehicle_id, None)
+        result = FleetPlan()
+        self._replan_from(self._release(affected), since, result)
+        result.plans = {vid: self.table.plans[vid] for vid in sorted(affected)}
+        return result
+
+    def _release(self, vehicles: set[str]) -> dict[str, TimedPlan | None]:
+        """Release the vehicles' reservations; their plans as they were, in a stable order."""
+        old = {vehicle: self.table.plans.get(vehicle) for vehicle in sorted(vehicles)}
+        for vehicle in old:
+            self.table.release(vehicle)
+        return old
+
+    def _replan_from(self, old: dict[str, TimedPlan | None], now: float, result: FleetPlan) -> None:
+        """Replan released vehicles from the node each stands at, or is committed to, at ``now``."""
+        for vehicle, plan in old.items():
+            request = self.requests[vehicle]
+            if plan is not None:
+                step = plan.steps[plan.step_index_at(now)]
+                request = replace(request, start=step.node, start_time=max(now, step.arrive))
+            self.requests[vehicle] = request
+            try:
+                self._reserve(request)
+            except NoPlan as error:
+                result.stalled[vehicle] = str(error)
+                self._reserve_fallback(request)
+
+    # --- one vehicle ---------------------------------------------------------------------------------------
+
+    def _reserve(self, request: PlanRequest) -> TimedPlan:
+        """Plan one vehicle against the table and reserve its plan (or raise NoPlan, reserving nothing)."""
+        held = self.table.plans.get(request.vehicle_id)
+        self.table.release(request.vehicle_id)
+        try:
+            plan = self.plan_one(request)
+        except NoPlan:
+            if held is not None:
+                self.table.reserve(held)
+            else:
+                self._hold_place(request)
+            raise
+        self.table.reserve(plan)
+        return plan
+
+    def plan_one(self, request: PlanRequest) -> TimedPlan:
+        """The vehicle's plan against the current reservations, without reserving it."""
+        graph = self.timed.graph
+        goals, horizon_goals = request.goals, ()
+        if request.hold_at:
+            goals, horizon_goals = request.hold_at, request.goals
+        steps = plan_path(self.table, request.vehicle_id, request.start, request.start_time, goals,
+                          request.profile, request.stops)
+        horizon: tuple[str, ...] = ()
+        if horizon_goals:
+            steps[-1] = replace(steps[-1], action="await_clearance")
+            horizon = _fastest_to_any(graph, steps[-1].node, horizon_goals, request)[1:]
+        steps = [replace(s, action="custody") if graph.nodes[s.node]["kind"] == NodeKind.BORDER and not s.action
+                 else s for s in steps]
+        return TimedPlan(request.vehicle_id, tuple(steps), horizon)
+
+    def _reserve_fallback(self, request: PlanRequest) -> None:
+        """Safety first: a vehicle that cannot get a plan stays where it is if it may wait there, else goes
+        to the nearest place it may wait; failing that it holds its node for good."""
+        graph = self.timed.graph
+        if graph.nodes[request.start]["kind"] in WAITING_KINDS and self.table.is_free(request.start,
+                                                                                         request.start_time, INF):
+            plan = TimedPlan(request.vehicle_id, (Step(request.start, request.start_time, INF),))
+            self.table.reserve(plan)
+            return
+        spoken_for = {node for r in self.requests.values() if r.vehicle_id != request.vehicle_id
+                      for node in (r.start, *r.goals)}
+        places = tuple(n for n, kind in graph.nodes(data="kind") if kind in WAITING_KINDS and n not in spoken_for)
+        try:
+            self._reserve(replace(request, goals=places, hold_at=(), stops=()))
+        except NoPlan:
+            self.table.reserve(TimedPlan(request.vehicle_id, (Step(request.start, request.start_time, INF),)))
+
+
+
+def _fastest_to_any(graph: nx.DiGraph, source: str, goals: tuple[str, ...], request: PlanRequest) -> tuple[str, ...]:
+    """The fastest route (ignoring other vehicles) from ``source`` to the nearest of ``goals``."""
+    times, paths = nx.single_source_dijkstra(restricted_view(graph, request.profile), source, weight="travel_time")
+    reachable = [g for g in goals if g in times]
+    if not reachable:
+        raise NoPlan(f"{request.vehicle_id}: no route from {source} to any of {', '.join(goals)}")
+    return tuple(paths[min(reachable, key=times.__getitem__)])

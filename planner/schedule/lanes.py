@@ -1,0 +1,83 @@
+"""The corridor graph prepared once for timed planning: per-lane timing, lane-group orientation, adjacency
+per vehicle profile and cached cost-to-go tables (the heuristic of every search)."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from functools import lru_cache
+
+import networkx as nx
+
+from planner.routing import VehicleProfile, restricted_view, time_to_goals
+from planner.schedule.plans import FollowingRules
+
+__all__ = ["LaneTiming", "TimedGraph"]
+
+
+@dataclass(frozen=True)
+class LaneTiming:
+    target: str
+    travel_s: float  # at the speed limit
+    clearance_s: float  # how long the vehicle keeps the lane's start node after leaving it
+    group: str | None  # single-lane section used one direction at a time
+    forward: bool  # orientation within the group: vehicles with opposite orientations may not overlap
+    crossing: bool
+
+
+class TimedGraph:
+    """Read-only planning view of a corridor graph under some following rules."""
+
+    def __init__(self, graph: nx.DiGraph, rules: FollowingRules = FollowingRules(), heuristic_cache: int = 1024):
+        self.graph, self.rules = graph, rules
+        forward = _group_orientations(graph)
+        self.lanes: dict[tuple[str, str], LaneTiming] = {
+            (u, v): LaneTiming(v, d["travel_time"], rules.clearance_s(d["max_speed"]), d["lane_group"],
+                               forward.get((u, v), True), bool(d["crossing"]))
+            for u, v, d in graph.edges(data=True)
+        }
+        self._min_clearance = {
+            u: min((self.lanes[(u, v)].clearance_s for v in graph.successors(u)), default=0.0) for u in graph
+        }
+        self._adjacency: dict[VehicleProfile, dict[str, list[LaneTiming]]] = {}
+        self.cost_to_go = lru_cache(maxsize=heuristic_cache)(self._cost_to_go)
+
+    def successors(self, profile: VehicleProfile) -> dict[str, list[LaneTiming]]:
+        """node -> the lanes this vehicle may take from it."""
+        if profile not in self._adjacency:
+            view = restricted_view(self.graph, profile)
+            self._adjacency[profile] = {u: [self.lanes[(u, v)] for v in view.successors(u)] for u in view}
+        return self._adjacency[profile]
+
+    def min_clearance(self, node: str) -> float:
+        """The shortest time a vehicle can keep ``node`` after leaving it (the fastest lane out)."""
+        return self._min_clearance[node]
+
+    def _cost_to_go(self, goals: frozenset[str], profile: VehicleProfile) -> dict[str, float]:
+        return time_to_goals(self.graph, goals, profile)
+
+
+def _group_orientations(graph: nx.DiGraph) -> dict[tuple[str, str], bool]:
+    """Orient every lane group: a lane is 'forward' when it leads away from the group's first node (breadth
+    first over the group's segments). A two-way lane's two directions thus get opposite orientations, and
+    a chain of segments gets one orientation per direction of travel."""
+    segments: dict[str, nx.Graph] = {}
+    for u, v, d in graph.edges(data=True):
+        if d["lane_group"]:
+            segments.setdefault(d["lane_group"], nx.Graph()).add_edge(u, v)
+    forward: dict[tuple[str, str], bool] = {}
+    for group in segments.values():
+        for component in nx.connected_components(group):
+            root = min(component)
+            depth = {root: 0}
+            queue = deque([root])
+            while queue:
+                node = queue.popleft()
+                for other in group[node]:
+                    if other not in depth:
+                        depth[other] = depth[node] + 1
+                        queue.append(other)
+            for u, v in group.subgraph(component).edges:
+                forward[(u, v)] = depth[v] > depth[u]
+                forward[(v, u)] = depth[u] > depth[v]
+    return forward

@@ -1,0 +1,125 @@
+"""The reservation table: which vehicle holds which node, and which direction uses which lane group, when.
+
+Rules kept (docs/planning.md):
+- a node is held by one vehicle at a time, from its arrival until ``clearance`` after it leaves along a
+  lane (the vehicle's length plus standstill gap at that lane's speed, plus the headway); the last node
+  of a plan is held for good;
+- every lane is driven at its limit, so the spacing a node gives is kept all along the lane and nobody
+  overtakes;
+- a lane group (a single physical lane used both ways) carries one direction at a time: a vehicle holds it
+  from leaving the lane's start until ``clearance`` after reaching its end.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+from collections import defaultdict
+from dataclasses import dataclass
+
+from planner.schedule.lanes import TimedGraph
+from planner.schedule.plans import INF, TimedPlan
+
+__all__ = ["ReservationTable"]
+
+Interval = tuple[float, float]
+
+
+@dataclass(frozen=True, order=True)
+class _Hold:
+    start: float
+    end: float
+    vehicle: str
+
+
+@dataclass(frozen=True, order=True)
+class _GroupUse:
+    start: float
+    end: float
+    forward: bool
+    vehicle: str
+
+
+class ReservationTable:
+    def __init__(self, timed: TimedGraph) -> None:
+        self.timed = timed
+        self.plans: dict[str, TimedPlan] = {}
+        self._holds: dict[str, list[_Hold]] = defaultdict(list)  # sorted by start, disjoint but for shares
+        self._groups: dict[str, list[_GroupUse]] = defaultdict(list)
+        self._by_vehicle: dict[str, list[tuple[str, object]]] = defaultdict(list)
+        self._free: dict[str, list[Interval]] = {}  # cache of safe intervals, per node
+
+    # --- writing ---------------------------------------------------------------------------------------
+
+    def reserve(self, plan: TimedPlan) -> None:
+        """Reserve every node and lane group the plan uses, replacing what the vehicle held before."""
+        vehicle = plan.vehicle_id
+        self.release(vehicle)
+        lanes = self.timed.lanes
+        for here, nxt in itertools.pairwise(plan.steps):
+            lane = lanes[(here.node, nxt.node)]
+            self._hold(here.node, _Hold(here.arrive, here.depart + lane.clearance_s, vehicle))
+            if lane.group:
+                use = _GroupUse(here.depart, nxt.arrive + lane.clearance_s, lane.forward, vehicle)
+                bisect.insort(self._groups[lane.group], use)
+                self._by_vehicle[vehicle].append((lane.group, use))
+        last = plan.steps[-1]
+        self._hold(last.node, _Hold(last.arrive, INF, vehicle))
+        self.plans[vehicle] = plan
+
+    def hold_place(self, vehicle: str, node: str, since: float, until: float = INF) -> None:
+        """The vehicle stands at ``node`` with no plan (parked, failed, or not yet planned): nobody else may
+        use the node from ``since`` to ``until`` (for good by default)."""
+        self.release(vehicle)
+        self._hold(node, _Hold(since, until, vehicle))
+
+    def release(self, vehicle: str) -> None:
+        """Forget everything the vehicle holds."""
+        for key, record in self._by_vehicle.pop(vehicle, ()):
+            if isinstance(record, _Hold):
+                self._holds[key].remove(record)
+                self._free.pop(key, None)
+            else:
+                self._groups[key].remove(record)
+        self.plans.pop(vehicle, None)
+
+    def _hold(self, node: str, hold: _Hold) -> None:
+        bisect.insort(self._holds[node], hold)
+        self._by_vehicle[hold.vehicle].append((node, hold))
+        self._free.pop(node, None)
+
+    # --- reading ---------------------------------------------------------------------------------------
+
+    def safe_intervals(self, node: str, shares: frozenset[str] = frozenset()) -> list[Interval]:
+        """The node's free intervals in time order (ignoring the holds of ``shares``)."""
+        if not shares and node in self._free:
+            return self._free[node]
+        free, t = [], 0.0
+        for hold in self._holds.get(node, ()):
+            if hold.vehicle in shares:
+                continue
+            if hold.start > t:
+                free.append((t, hold.start))
+            t = max(t, hold.end)
+        if t < INF:
+            free.append((t, INF))
+        if not shares:
+            self._free[node] = free
+        return free
+
+    def holders(self, node: str, start: float, end: float) -> set[str]:
+        """Vehicles holding ``node`` at some time in [start, end)."""
+        return {h.vehicle for h in self._holds.get(node, ()) if h.start < end and start < h.end}
+
+    def is_free(self, node: str, start: float, end: float, shares: frozenset[str] = frozenset()) -> bool:
+        return all(h.vehicle in shares for h in self._holds.get(node, ()) if h.start < end and start < h.end)
+
+    def group_free_from(self, group: str, forward: bool, t: float, duration: float) -> float:
+        """The earliest time >= t at which the group can be used for ``duration`` in direction ``forward``
+        without overlapping any use in the other direction."""
+        for use in self._groups.get(group, ()):  # sorted by start; t only moves later, so one pass will do
+            if use.start >= t + duration:
+                break
+            if use.forward != forward and use.end > t:
+                t = use.end
+        return t

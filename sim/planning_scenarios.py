@@ -1,0 +1,73 @@
+"""Random but well-formed planning scenarios on any corridor: a busy moment of the fleet, some vehicles
+parked or at docks, some on the roads, each with somewhere to go. Used by the planner's tests and benchmark.
+
+Goals never form a cycle (A to B's spot while B goes to A's): each vehicle's goal is a free place or the
+spot of a vehicle later in a random order, which is what a dispatcher's stream of orders produces too.
+"""
+
+from __future__ import annotations
+
+import random
+
+from planner.corridor import TERMINAL_KINDS, Corridor, NodeKind
+from planner.routing import VehicleProfile
+from planner.schedule import PlanRequest
+
+__all__ = ["random_requests"]
+
+
+def random_requests(corridor: Corridor, count: int, seed: int, moving_share: float = 0.3, idle_share: float = 0.0,
+                    unauthorized_share: float = 0.0) -> list[PlanRequest]:
+    """``count`` requests: a ``moving_share`` of vehicles start on the roads (a waypoint), the rest at
+    terminals (docks, parking, chargers), an ``idle_share`` of which stay where they are (and so do parked
+    vehicles for which no place is left); goals are terminals. Of the vehicles whose goal is on their own
+    side, an ``unauthorized_share`` is not authorized to cross the border.
+
+    Raises
+    ------
+    ValueError : more vehicles than the corridor has places for.
+    """
+    rng = random.Random(seed)
+    graph = corridor.graph
+    terminals = sorted(n for n, kind in graph.nodes(data="kind") if kind in TERMINAL_KINDS)
+    roads = sorted(n for n, kind in graph.nodes(data="kind") if kind == NodeKind.WAYPOINT)
+    moving = min(round(count * moving_share), len(roads) // 3)
+    if count - moving > len(terminals):
+        raise ValueError(f"{count} vehicles do not fit on {corridor.name}: {len(terminals)} terminal places")
+    # vehicles on the road choose first (they must go somewhere), then the parked ones in a random order
+    starts = _spread(rng, roads, moving, graph) + rng.sample(terminals, count - moving)
+    free = [n for n in terminals if n not in starts]
+    claimed: set[str] = set()
+    goals: list[str] = []
+    for index, start in enumerate(starts):
+        later = [n for n in starts[index + 1:] if graph.nodes[n]["kind"] in TERMINAL_KINDS]
+        spare = [n for n in free if n not in claimed]
+        vacated = [n for n in later if n not in claimed]
+        # keep free places for the vehicles still to come, who can only take free or later-vacated spots
+        choices = spare + vacated if len(spare) > count - index or not vacated else vacated
+        may_stay = graph.nodes[start]["kind"] in TERMINAL_KINDS and start not in claimed
+        if may_stay and (not choices or rng.random() < idle_share):
+            goals.append(start)  # idle: it stays where it is
+            claimed.add(start)
+            continue
+        if not choices:
+            raise ValueError(f"no place left to send vehicle {index} of {count} on {corridor.name}")
+        goals.append(rng.choice(choices))
+        claimed.add(goals[-1])
+    requests = []
+    for index, (start, goal) in enumerate(zip(starts, goals, strict=True)):
+        same_side = graph.nodes[start]["jurisdiction"] == graph.nodes[goal]["jurisdiction"]
+        profile = VehicleProfile(cross_border=not (same_side and rng.random() < unauthorized_share))
+        requests.append(PlanRequest(f"agv_{index:03d}", start, (goal,), profile=profile))
+    return requests
+
+
+def _spread(rng: random.Random, roads: list[str], count: int, graph) -> list[str]:
+    """``count`` road nodes no two of which are joined by a lane (vehicles a lane apart, not bumper to bumper)."""
+    chosen: list[str] = []
+    for node in rng.sample(roads, len(roads)):
+        if len(chosen) == count:
+            break
+        if not any(graph.has_edge(node, other) or graph.has_edge(other, node) for other in chosen):
+            chosen.append(node)
+    return chosen
