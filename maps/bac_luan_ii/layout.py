@@ -247,11 +247,11 @@ def build() -> dict:
     b = Builder()
     build_side(b, SideSpec(
         prefix="vn", jurisdiction="VN", label="Mong Cai", approach_length=2000.0, border_distance=BORDER_FROM_VN_END,
-        parking_rows=6, parking_columns=15, chargers=8, docks=8, inspection_bays=3, holding_slots=4,
+        parking_rows=6, parking_columns=20, chargers=8, docks=8, inspection_bays=3, holding_slots=4,
         single_lane_inspection=False, to_global=lambda x, y: (x, y)))
     build_side(b, SideSpec(
         prefix="cn", jurisdiction="CN", label="Dongxing", approach_length=1800.0,
-        border_distance=BRIDGE_LENGTH - BORDER_FROM_VN_END, parking_rows=5, parking_columns=15, chargers=8, docks=8,
+        border_distance=BRIDGE_LENGTH - BORDER_FROM_VN_END, parking_rows=5, parking_columns=20, chargers=8, docks=8,
         inspection_bays=3, holding_slots=4, single_lane_inspection=True,
         to_global=lambda x, y: (-x, BRIDGE_LENGTH - y)))
     build_bridge_crossing(b, "vn", "cn")

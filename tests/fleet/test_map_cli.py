@@ -37,7 +37,7 @@ def test_validate_prints_the_summary(bac_luan_ii_dir):
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "valid corridor map" in out
-    assert "nodes: 499" in out and "lanes: 722 directed" in out
+    assert "nodes: 619" in out and "lanes: 897 directed" in out
     assert "VN->CN  vn_dock_" in out and "CN->VN  cn_dock_" in out
     assert "gates vn_gate_out_" in out and "cn_gate_in_" in out
 
