@@ -47,7 +47,7 @@ def plan_violations(graph: nx.DiGraph, plans: Mapping[str, TimedPlan], rules: Fo
         held.sort()
         for (s1, e1, v1), (s2, e2, v2) in itertools.combinations(held, 2):
             meeting = graph.nodes[node]["kind"] == NodeKind.HANDOFF and (
-                v2 in plans.get(v1, _NONE).shares or v1 in plans.get(v2, _NONE).shares)
+                v2 in plans.get(v1, _NONE).meets or v1 in plans.get(v2, _NONE).meets)
             if v1 != v2 and s2 < e1 - EPS and s1 < e2 - EPS and not meeting:
                 problems.append(f"node {node}: {v1} [{s1:.1f}, {e1:.1f}) and {v2} [{s2:.1f}, {e2:.1f}) overlap")
     for lane, uses in lanes.items():

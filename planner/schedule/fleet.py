@@ -228,14 +228,14 @@ class FleetPlanner:
         if request.hold_at:
             goals, horizon_goals = request.hold_at, request.goals
         steps = plan_path(self.table, request.vehicle_id, request.start, request.start_time, goals,
-                          request.profile, request.stops)
+                          request.profile, request.stops, request.meets)
         horizon: tuple[str, ...] = ()
         if horizon_goals:
             steps[-1] = replace(steps[-1], action="await_clearance")
             horizon = _fastest_to_any(graph, steps[-1].node, horizon_goals, request)[1:]
         steps = [replace(s, action="custody") if graph.nodes[s.node]["kind"] == NodeKind.BORDER and not s.action
                  else s for s in steps]
-        return TimedPlan(request.vehicle_id, tuple(steps), horizon)
+        return TimedPlan(request.vehicle_id, tuple(steps), horizon, request.meets)
 
     def _reserve_fallback(self, request: PlanRequest) -> None:
         """Safety first: a vehicle that cannot get a plan stays where it is if it may wait there, else goes

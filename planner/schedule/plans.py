@@ -62,6 +62,7 @@ class PlanRequest:
     stops: tuple[Stop, ...] = ()
     hold_at: tuple[str, ...] = ()
     priority: int = 0  # higher plans first in a full replan
+    meets: frozenset[str] = frozenset()  # relay partners it may share a handoff pad with
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ class TimedPlan:
     vehicle_id: str
     steps: tuple[Step, ...]
     horizon: tuple[str, ...] = ()
-    shares: frozenset[str] = field(default_factory=frozenset)  # vehicles it may meet at a handoff node
+    meets: frozenset[str] = frozenset()  # relay partners it may share a handoff pad with
 
     @property
     def nodes(self) -> tuple[str, ...]:

@@ -16,6 +16,7 @@ import itertools
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from planner.corridor import NodeKind
 from planner.exceptions import NoPlan, UnknownNode
 from planner.routing import VehicleProfile
 from planner.schedule.plans import INF, Step, Stop
@@ -35,9 +36,10 @@ class _State:
 
 def plan_path(table: ReservationTable, vehicle_id: str, start: str, start_time: float, goals: Collection[str],
               profile: VehicleProfile = VehicleProfile(), stops: tuple[Stop, ...] = (),
-              shares: frozenset[str] = frozenset(), max_expansions: int = MAX_EXPANSIONS) -> list[Step]:
+              meets: frozenset[str] = frozenset(), max_expansions: int = MAX_EXPANSIONS) -> list[Step]:
     """The earliest-arriving conflict-free steps from ``start`` (reached at ``start_time``), through every
-    stop in order, to stay for good at one of ``goals``.
+    stop in order, to stay for good at one of ``goals``. At a ``handoff`` pad the holds of ``meets`` (its
+    relay partners) are no obstacle: the two vehicles meet there to transfer the container.
 
     Raises
     ------
@@ -50,8 +52,12 @@ def plan_path(table: ReservationTable, vehicle_id: str, start: str, start_time: 
         if node not in timed.graph:
             raise UnknownNode(node)
 
+    graph = timed.graph
+
     def free(node: str) -> list[tuple[float, float]]:
-        return table.safe_intervals(node, shares)
+        if meets and graph.nodes[node]["kind"] == NodeKind.HANDOFF:
+            return table.safe_intervals(node, meets)
+        return table.safe_intervals(node)
 
     open_goals = frozenset(g for g in goals if free(g) and free(g)[-1][1] == INF)
     if not open_goals:
@@ -59,7 +65,7 @@ def plan_path(table: ReservationTable, vehicle_id: str, start: str, start_time: 
     heuristic = _leg_heuristics(table, vehicle_id, stops, open_goals, profile)
     first = next((i for i, (a, b) in enumerate(free(start)) if a <= start_time < b), None)
     if first is None:
-        holders = ", ".join(sorted(table.holders(start, start_time, start_time + 1e-6) - shares))
+        holders = ", ".join(sorted(table.holders(start, start_time, start_time + 1e-6) - meets))
         raise NoPlan(f"{vehicle_id}: its start node {start} is held by {holders} at t={start_time:.1f}")
     if start not in heuristic[0]:
         raise NoPlan(f"{vehicle_id}: cannot reach {_describe(stops, goals)} from {start}")

@@ -44,7 +44,7 @@ class ReservationTable:
     def __init__(self, timed: TimedGraph) -> None:
         self.timed = timed
         self.plans: dict[str, TimedPlan] = {}
-        self._holds: dict[str, list[_Hold]] = defaultdict(list)  # sorted by start, disjoint but for shares
+        self._holds: dict[str, list[_Hold]] = defaultdict(list)  # sorted by start; disjoint but for relay meetings
         self._groups: dict[str, list[_GroupUse]] = defaultdict(list)
         self._by_vehicle: dict[str, list[tuple[str, object]]] = defaultdict(list)
         self._free: dict[str, list[Interval]] = {}  # cache of safe intervals, per node
@@ -90,20 +90,20 @@ class ReservationTable:
 
     # --- reading ---------------------------------------------------------------------------------------
 
-    def safe_intervals(self, node: str, shares: frozenset[str] = frozenset()) -> list[Interval]:
-        """The node's free intervals in time order (ignoring the holds of ``shares``)."""
-        if not shares and node in self._free:
+    def safe_intervals(self, node: str, ignoring: frozenset[str] = frozenset()) -> list[Interval]:
+        """The node's free intervals in time order (the holds of the vehicles ``ignoring`` aside)."""
+        if not ignoring and node in self._free:
             return self._free[node]
         free, t = [], 0.0
         for hold in self._holds.get(node, ()):
-            if hold.vehicle in shares:
+            if hold.vehicle in ignoring:
                 continue
             if hold.start > t:
                 free.append((t, hold.start))
             t = max(t, hold.end)
         if t < INF:
             free.append((t, INF))
-        if not shares:
+        if not ignoring:
             self._free[node] = free
         return free
 
@@ -111,8 +111,8 @@ class ReservationTable:
         """Vehicles holding ``node`` at some time in [start, end)."""
         return {h.vehicle for h in self._holds.get(node, ()) if h.start < end and start < h.end}
 
-    def is_free(self, node: str, start: float, end: float, shares: frozenset[str] = frozenset()) -> bool:
-        return all(h.vehicle in shares for h in self._holds.get(node, ()) if h.start < end and start < h.end)
+    def is_free(self, node: str, start: float, end: float) -> bool:
+        return not any(h.start < end and start < h.end for h in self._holds.get(node, ()))
 
     def group_free_from(self, group: str, forward: bool, t: float, duration: float) -> float:
         """The earliest time >= t at which the group can be used for ``duration`` in direction ``forward``
