@@ -1,0 +1,62 @@
+"""The order the plans impose, as a graph: what an executing fleet must wait for (after Hönig et al.,
+"Persistent and robust execution of MAPF schedules in warehouses", RA-L 2019, the action dependency graph).
+
+Vertices ``(vehicle, k, ARRIVE)`` and ``(vehicle, k, LEAVE)``: the vehicle reaches / sets off from step
+``k``. Edges: each vehicle's own events in order; at every node, the next vehicle planned there may only
+arrive once the one before has left; on a lane group, a vehicle going the other way may only set off
+into it once the one before has come out; two relay partners each leave the handoff pad only once the
+other has come. Vehicles that keep this order never collide whatever their delays, and every edge points
+from an earlier planned time to a later one, so the graph is acyclic: no delay can deadlock the fleet, it
+only makes those after the late vehicle wait.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Mapping
+
+import networkx as nx
+
+from planner.schedule.lanes import TimedGraph
+from planner.schedule.plans import TimedPlan
+
+__all__ = ["ARRIVE", "LEAVE", "precedence_graph"]
+
+ARRIVE, LEAVE = 0, 1
+
+
+def precedence_graph(timed: TimedGraph, plans: Mapping[str, TimedPlan]) -> nx.DiGraph:
+    """An impossible order (a vehicle planned at a node after another stays there for good) shows as a
+    self-loop, so ``nx.is_directed_acyclic_graph`` is the whole check."""
+    dependencies = nx.DiGraph()
+    visits: dict[str, list[tuple[float, str, int]]] = defaultdict(list)
+    group_uses: dict[str, list[tuple[float, bool, str, int]]] = defaultdict(list)
+    for vehicle, plan in plans.items():
+        last = len(plan.steps) - 1
+        nx.add_path(dependencies, [(vehicle, k, kind) for k in range(last + 1) for kind in (ARRIVE, LEAVE)][:-1])
+        for k, step in enumerate(plan.steps):
+            visits[step.node].append((step.arrive, vehicle, k))
+        for k, (here, nxt) in enumerate(itertools.pairwise(plan.steps)):
+            lane = timed.lanes[(here.node, nxt.node)]
+            if lane.group:
+                group_uses[lane.group].append((here.depart, lane.forward, vehicle, k))
+    for ordered in visits.values():
+        ordered.sort()
+        for (_, before, k_before), (_, after, k_after) in itertools.pairwise(ordered):
+            if before == after:
+                continue
+            if after in plans[before].meets:  # a relay meeting
+                dependencies.add_edge((before, k_before, ARRIVE), (after, k_after, LEAVE))
+                dependencies.add_edge((after, k_after, ARRIVE), (before, k_before, LEAVE))
+            elif k_before < len(plans[before].steps) - 1:
+                dependencies.add_edge((before, k_before, LEAVE), (after, k_after, ARRIVE))
+            else:
+                dependencies.add_edge((after, k_after, ARRIVE), (after, k_after, ARRIVE))
+    for uses in group_uses.values():
+        uses.sort()
+        for index, (_, way, vehicle, k) in enumerate(uses):
+            for _, other_way, other, k_other in uses[:index]:
+                if other_way != way and other != vehicle:
+                    dependencies.add_edge((other, k_other + 1, ARRIVE), (vehicle, k, LEAVE))
+    return dependencies
