@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import random
 
+import networkx as nx
+
 from planner.corridor import TERMINAL_KINDS, Corridor, NodeKind
-from planner.routing import VehicleProfile
+from planner.routing import VehicleProfile, restricted_view
 from planner.schedule import PlanRequest
 
 __all__ = ["random_requests"]
@@ -20,8 +22,8 @@ def random_requests(corridor: Corridor, count: int, seed: int, moving_share: flo
                     unauthorized_share: float = 0.0) -> list[PlanRequest]:
     """``count`` requests: a ``moving_share`` of vehicles start on the roads (a waypoint), the rest at
     terminals (docks, parking, chargers), an ``idle_share`` of which stay where they are (and so do parked
-    vehicles for which no place is left); goals are terminals. Of the vehicles whose goal is on their own
-    side, an ``unauthorized_share`` is not authorized to cross the border.
+    vehicles for which no place is left); goals are terminals. Of the vehicles that can reach their goal
+    without crossing the border, an ``unauthorized_share`` is not authorized to cross.
 
     Raises
     ------
@@ -56,8 +58,9 @@ def random_requests(corridor: Corridor, count: int, seed: int, moving_share: flo
         claimed.add(goals[-1])
     requests = []
     for index, (start, goal) in enumerate(zip(starts, goals, strict=True)):
-        same_side = graph.nodes[start]["jurisdiction"] == graph.nodes[goal]["jurisdiction"]
-        profile = VehicleProfile(cross_border=not (same_side and rng.random() < unauthorized_share))
+        home_only = VehicleProfile(cross_border=False)
+        may_stay_home = goal in nx.descendants(restricted_view(graph, home_only), start) | {start}
+        profile = home_only if may_stay_home and rng.random() < unauthorized_share else VehicleProfile()
         requests.append(PlanRequest(f"agv_{index:03d}", start, (goal,), profile=profile))
     return requests
 

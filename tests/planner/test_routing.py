@@ -1,0 +1,56 @@
+"""Routing on the corridor graph: direction, speed limits, per-vehicle restrictions."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from planner.exceptions import NoRoute, UnknownNode
+from planner.routing import VehicleProfile, fastest_route, time_to_goals
+
+
+def test_fastest_route_follows_lanes_at_their_limits(bac_luan_ii):
+    graph = bac_luan_ii.graph
+    route = fastest_route(graph, "vn_parking_1", "cn_dock_1")
+    assert route.nodes[0] == "vn_parking_1" and route.nodes[-1] == "cn_dock_1"
+    assert all(graph.has_edge(u, v) for u, v in itertools.pairwise(route.nodes))  # lane direction kept
+    expected = sum(graph.edges[u, v]["length"] / graph.edges[u, v]["max_speed"]
+                   for u, v in itertools.pairwise(route.nodes))
+    assert route.time_s == pytest.approx(expected)
+    assert any(graph.edges[u, v]["crossing"] for u, v in itertools.pairwise(route.nodes))
+    assert {"vn_gate_out_1", "vn_gate_out_2"} & set(route.nodes) and {"cn_gate_in_1", "cn_gate_in_2"} & set(route.nodes)
+
+
+def test_time_to_goals_is_the_route_time(bac_luan_ii):
+    table = time_to_goals(bac_luan_ii.graph, ["cn_dock_1"])
+    assert table["vn_parking_1"] == pytest.approx(fastest_route(bac_luan_ii.graph, "vn_parking_1", "cn_dock_1").time_s)
+
+
+def test_a_vehicle_without_authorization_cannot_be_routed_across(bac_luan_ii):
+    with pytest.raises(NoRoute, match="not authorized"):
+        fastest_route(bac_luan_ii.graph, "vn_parking_1", "cn_dock_1", VehicleProfile(cross_border=False))
+    home = fastest_route(bac_luan_ii.graph, "vn_parking_1", "vn_dock_1", VehicleProfile(cross_border=False))
+    assert not any(bac_luan_ii.graph.edges[u, v]["crossing"] for u, v in itertools.pairwise(home.nodes))
+
+
+def test_relay_vehicles_reach_the_handoff_pad_from_their_own_side_only(bac_luan_ii):
+    graph = bac_luan_ii.graph
+    for side in ("VN", "CN"):
+        profile = VehicleProfile(cross_border=False, home=side)
+        route = fastest_route(graph, f"{side.lower()}_parking_1", "handoff", profile)
+        assert all(graph.nodes[n]["jurisdiction"] == side for n in route.nodes[:-1])
+        with pytest.raises(NoRoute, match="relay"):
+            fastest_route(graph, f"{side.lower()}_parking_1", "border_northbound", profile)
+    with pytest.raises(NoRoute):
+        fastest_route(graph, "vn_parking_1", "cn_dock_1", VehicleProfile(cross_border=False, home="VN"))
+
+
+def test_unknown_nodes_are_named(bac_luan_ii):
+    with pytest.raises(UnknownNode, match="nowhere"):
+        fastest_route(bac_luan_ii.graph, "nowhere", "cn_dock_1")
+
+
+def test_a_crossing_vehicle_cannot_also_be_confined():
+    with pytest.raises(ValueError, match="confined"):
+        VehicleProfile(cross_border=True, home="VN")
