@@ -169,7 +169,8 @@ class FleetPlanner:
             result.stalled[request.vehicle_id] = str(error)
             self._reserve_fallback(request)
         self._replan_from(old, now, result)
-        result.plans = {vid: self.table.plans[vid] for vid in [request.vehicle_id, *sorted(affected)]}
+        result.plans = {vid: self.table.plans[vid] for vid in [request.vehicle_id, *sorted(affected)]
+                        if vid in self.table.plans}
         return result
 
     def fail(self, vehicle_id: str, node: str, since: float) -> FleetPlan:
@@ -180,7 +181,7 @@ class FleetPlanner:
         self.requests.pop(vehicle_id, None)
         result = FleetPlan()
         self._replan_from(self._release(affected), since, result)
-        result.plans = {vid: self.table.plans[vid] for vid in sorted(affected)}
+        result.plans = {vid: self.table.plans[vid] for vid in sorted(affected) if vid in self.table.plans}
         return result
 
     def _release(self, vehicles: set[str]) -> dict[str, TimedPlan | None]:
@@ -197,6 +198,11 @@ class FleetPlanner:
             if plan is not None:
                 step = plan.steps[plan.step_index_at(now)]
                 request = replace(request, start=step.node, start_time=max(now, step.arrive))
+                blocking = self.table.holders(step.node, request.start_time, INF)
+                if step.arrive > now and any(self.table.holds_for_good(v, step.node) for v in blocking):
+                    result.stalled[vehicle] = (f"{vehicle}: stopped on the lane into {step.node}, where "
+                                               f"{', '.join(sorted(blocking))} stands for good")
+                    continue
             self.requests[vehicle] = request
             try:
                 self._reserve(request)

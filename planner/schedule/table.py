@@ -111,6 +111,9 @@ class ReservationTable:
         """Vehicles holding ``node`` at some time in [start, end)."""
         return {h.vehicle for h in self._holds.get(node, ()) if h.start < end and start < h.end}
 
+    def holds_for_good(self, vehicle: str, node: str) -> bool:
+        return any(h.vehicle == vehicle and h.end == INF for h in self._holds.get(node, ()))
+
     def is_free(self, node: str, start: float, end: float) -> bool:
         return not any(h.start < end and start < h.end for h in self._holds.get(node, ()))
 

@@ -1,0 +1,164 @@
+"""What the fleet planner does in the situations the corridor brings: customs waits at the gates, single-lane
+sections, delays, breakdowns, relay handoffs, custody at the border line, bad requests."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from planner.exceptions import UnknownNode
+from planner.routing import VehicleProfile
+from planner.schedule import INF, PlanRequest, Step, Stop, TimedPlan
+from planner.schedule.check import plan_violations
+from planner.schedule.handoff import plan_relay
+
+from .test_schedule_properties import assert_sound
+
+VN_GATES = ("vn_gate_out_1", "vn_gate_out_2")
+
+
+def violations(planner, requests=()):
+    return plan_violations(planner.timed.graph, planner.plans, planner.timed.rules,
+                           {r.vehicle_id: r.profile for r in requests})
+
+
+def test_the_checker_catches_each_broken_rule(planner):
+    a = PlanRequest("a", "vn_parking_1", ("cn_dock_1",))
+    b = PlanRequest("b", "vn_parking_2", ("cn_dock_2",))
+    planner.plan_all([a, b])
+    assert violations(planner) == []
+    plan_a, plan_b = planner.plans["a"], planner.plans["b"]
+    graph, rules = planner.timed.graph, planner.timed.rules
+
+    def broken(**plans):
+        return " ".join(plan_violations(graph, {"a": plan_a, "b": plan_b} | plans, rules,
+                                        {"a": VehicleProfile(cross_border=False)}))
+
+    # b's whole plan shifted so it arrives where a is at the same time
+    shared = next(s for s in plan_b.steps if s.node in plan_a.nodes and s.node != plan_b.steps[-1].node)
+    mine = next(s for s in plan_a.steps if s.node == shared.node)
+    shift = mine.arrive - shared.arrive
+    moved = dataclasses.replace(plan_b, steps=tuple(dataclasses.replace(s, arrive=s.arrive + shift,
+                                                                        depart=s.depart + shift)
+                                                    for s in plan_b.steps))
+    assert f"node {shared.node}" in broken(b=moved) or "follows" in broken(b=moved)
+    fast = dataclasses.replace(plan_a, steps=(plan_a.steps[0], dataclasses.replace(plan_a.steps[1],
+                                                                                  arrive=plan_a.steps[0].depart)),)
+    assert "faster than its limit" in broken(a=fast)
+    stops_on_road = dataclasses.replace(plan_a, steps=plan_a.steps[:3])
+    assert "does not stay there" in broken(a=stops_on_road) and "may not wait" in broken(a=stops_on_road)
+    assert "without cross-border authorization" in broken()
+
+
+def test_a_customs_wait_ends_the_plan_at_a_gate_with_the_rest_as_horizon(planner):
+    request = PlanRequest("a", "vn_parking_1", ("cn_dock_1",), hold_at=VN_GATES)
+    planner.plan_all([request])
+    plan = planner.plans["a"]
+    assert plan.end in VN_GATES and plan.steps[-1].action == "await_clearance" and plan.steps[-1].depart == INF
+    assert plan.horizon[-1] == "cn_dock_1" and "border_northbound" in plan.horizon
+    assert "border_northbound" not in plan.nodes  # nothing past the gate is reserved
+    # clearance comes at t=900: replanned from the gate, on through the border
+    cleared = planner.replan(PlanRequest("a", plan.end, ("cn_dock_1",), start_time=900.0)).plans["a"]
+    assert cleared.steps[0].node == plan.end and cleared.end == "cn_dock_1" and cleared.steps[0].depart >= 900.0
+    assert violations(planner) == []
+
+
+def test_when_both_gates_are_taken_the_next_vehicle_waits_where_it_may(planner):
+    requests = [PlanRequest(f"v{i}", f"vn_parking_{i + 1}", ("cn_dock_1",), hold_at=VN_GATES) for i in range(3)]
+    result = planner.plan_all(requests)
+    ends = sorted(planner.plans[r.vehicle_id].end for r in requests)
+    assert ends[:2] == list(VN_GATES) or set(ends) >= set(VN_GATES)
+    third = next(r.vehicle_id for r in requests if planner.plans[r.vehicle_id].end not in VN_GATES)
+    assert "taken for good" in result.stalled[third]
+    assert violations(planner) == []
+
+
+def test_the_single_lane_inspection_access_is_used_one_direction_at_a_time(planner):
+    """Two vehicles meet head-on at CN's single-lane inspection access: one waits at its end for the other."""
+    lane_in, lane_out = ("cn_insp_access", "cn_insp_hub"), ("cn_insp_hub", "cn_insp_access")
+    requests = [PlanRequest("in", "cn_parking_1", ("cn_insp_2",)),
+                PlanRequest("out", "cn_insp_1", ("cn_parking_90",))]
+    planner.plan_all(requests)
+    uses = {}
+    for vid, plan in planner.plans.items():
+        for here, nxt in zip(plan.steps, plan.steps[1:], strict=False):
+            if (here.node, nxt.node) in (lane_in, lane_out):
+                uses[vid] = (here.depart, nxt.arrive + planner.timed.lanes[(here.node, nxt.node)].clearance_s)
+    assert set(uses) == {"in", "out"}
+    (_, first_out), (second_in, _) = sorted(uses.values())
+    assert second_in >= first_out  # not at once
+    assert violations(planner) == []
+
+
+def test_a_delayed_vehicle_is_replanned_alone_and_the_rest_keep_their_plans(bac_luan_ii, planner):
+    from sim.planning_scenarios import random_requests
+
+    requests = random_requests(bac_luan_ii, 40, seed=3, moving_share=0.0)
+    planner.plan_all(requests)
+    before = dict(planner.plans)
+    late = next(vid for vid, p in before.items() if len(p.steps) > 10)
+    where = before[late].steps[5]
+    result = planner.replan(PlanRequest(late, where.node, before[late].steps[-1:][0].node and
+                                        (before[late].end,), start_time=where.arrive + 60.0))
+    assert result.stalled == {}
+    assert result.plans[late].steps[0].arrive == where.arrive + 60.0
+    unchanged = [vid for vid in before if vid not in result.plans]
+    assert unchanged and all(planner.plans[vid] == before[vid] for vid in unchanged)
+    assert violations(planner, requests) == []
+
+
+def test_a_breakdown_at_a_gate_sends_those_behind_through_the_other_gate(planner):
+    requests = [PlanRequest(f"v{i}", f"vn_parking_{i + 1}", (f"cn_parking_{i + 1}",)) for i in range(8)]
+    planner.plan_all(requests)
+    through_gate_1 = sorted((p.steps[p.nodes.index("vn_gate_out_1")].arrive, vid)
+                            for vid, p in planner.plans.items() if "vn_gate_out_1" in p.nodes)
+    assert len(through_gate_1) >= 3
+    since, broken = through_gate_1[0]
+    result = planner.fail(broken, "vn_gate_out_1", since)
+    behind = {vid for _, vid in through_gate_1[1:]}
+    # a vehicle already on the gate lane stops behind the broken one; the others go through gate 2
+    assert behind == set(result.plans) | set(result.stalled)
+    assert all("stopped on the lane into vn_gate_out_1" in why for why in result.stalled.values())
+    assert result.plans
+    for vid, plan in result.plans.items():
+        assert "vn_gate_out_1" not in plan.nodes and plan.end == f"cn_parking_{int(vid[1:]) + 1}", vid
+    everyone = {vid: p for vid, p in planner.plans.items() if vid not in result.stalled}
+    everyone |= {broken: TimedPlan(broken, (Step("vn_gate_out_1", since, INF),))}
+    assert plan_violations(planner.timed.graph, everyone, planner.timed.rules) == []
+
+
+def test_relay_vehicles_meet_at_the_handoff_pad_for_the_transfer(planner):
+    vn, cn = VehicleProfile(cross_border=False, home="VN"), VehicleProfile(cross_border=False, home="CN")
+    deliverer = PlanRequest("vn_agv", "vn_parking_1", ("vn_parking_2",), profile=vn,
+                            stops=(Stop("vn_dock_1", 120.0, 0.0, "pickup"),))
+    receiver = PlanRequest("cn_agv", "cn_parking_1", ("cn_dock_3",), profile=cn)
+    planner.plan_all([deliverer, receiver])
+    relay = plan_relay(planner, deliverer, receiver, "handoff", 180.0)
+    at_pad = {p.vehicle_id: next(s for s in p.steps if s.action == "handoff")
+              for p in (relay.deliverer, relay.receiver)}
+    assert max(s.arrive for s in at_pad.values()) == pytest.approx(relay.meet_at)
+    assert all(s.depart >= relay.transfer_done - 1e-6 for s in at_pad.values())
+    assert relay.transfer_done == pytest.approx(relay.meet_at + 180.0)
+    assert abs(at_pad["cn_agv"].arrive - at_pad["vn_agv"].arrive) < 1.0  # timed to meet, not to wait on the pad
+    assert any(s.action == "pickup" and s.node == "vn_dock_1" for s in relay.deliverer.steps)
+    assert_sound(planner, [deliverer, receiver])
+
+
+def test_through_plans_mark_the_custody_handoff_at_the_border_line(planner):
+    planner.plan_all([PlanRequest("a", "vn_parking_1", ("cn_dock_1",))])
+    custody = [s for s in planner.plans["a"].steps if s.action == "custody"]
+    assert [s.node for s in custody] == ["border_northbound"]
+
+
+def test_bad_requests_are_refused_clearly(planner):
+    with pytest.raises(ValueError, match="more than one request for a"):
+        planner.plan_all([PlanRequest("a", "vn_parking_1", ("vn_dock_1",)),
+                          PlanRequest("a", "vn_parking_2", ("vn_dock_2",))])
+    with pytest.raises(UnknownNode, match="atlantis"):
+        planner.plan_one(PlanRequest("a", "vn_parking_1", ("atlantis",)))
+    result = planner.plan_all([PlanRequest("a", "vn_parking_1", ("vn_dock_1",)),
+                               PlanRequest("b", "vn_parking_2", ("vn_dock_1",))])
+    assert list(result.stalled) == ["b"] and "vn_dock_1" in result.stalled["b"]
+    assert result.plans["b"].end == "vn_parking_2"  # safety first: it stays where it may wait
+    assert violations(planner) == []
