@@ -58,7 +58,7 @@ def plan_violations(graph: nx.DiGraph, plans: Mapping[str, TimedPlan], rules: Fo
                                 f"(in {in1:.1f}->{in2:.1f}, out {out1:.1f}->{out2:.1f}, needs {c1:.1f} s)")
     for group, uses in groups.items():
         for (s1, e1, d1, v1), (s2, e2, d2, v2) in itertools.combinations(uses, 2):
-            if d1 == (d2[1], d2[0]) and s2 < e1 - EPS and s1 < e2 - EPS:
+            if v1 != v2 and d1 == (d2[1], d2[0]) and s2 < e1 - EPS and s1 < e2 - EPS:
                 problems.append(f"lane group {group}: {v1} and {v2} use it in opposite directions at once")
     return problems
 

@@ -19,10 +19,12 @@ from planner.routing import restricted_view
 from planner.schedule.lanes import TimedGraph
 from planner.schedule.plans import INF, FollowingRules, PlanRequest, Step, TimedPlan
 from planner.schedule.sipp import plan_path
+from planner.schedule.space_time_astar import plan_path_space_time
 from planner.schedule.table import ReservationTable
 
 __all__ = ["FleetPlan", "FleetPlanner"]
 
+SEARCHES = {"sipp": plan_path, "space_time_astar": plan_path_space_time}
 MAX_ROUNDS = 4  # full replans with the stalled vehicles moved to the front
 MAX_BUMP_DEPTH = 8  # how far "plan me first, them again" may cascade before a vehicle is declared stalled
 
@@ -43,9 +45,13 @@ class FleetPlanner:
     ----------
     graph : the corridor graph (:func:`planner.corridor.build_graph`).
     rules : spacing between vehicles.
+    method : ``"sipp"`` (Safe Interval Path Planning), or ``"space_time_astar"``, the benchmark's baseline.
     """
 
-    def __init__(self, graph: nx.DiGraph, rules: FollowingRules = FollowingRules()) -> None:
+    def __init__(self, graph: nx.DiGraph, rules: FollowingRules = FollowingRules(), method: str = "sipp") -> None:
+        if method not in SEARCHES:
+            raise ValueError(f"unknown search method {method!r}: choose one of {', '.join(SEARCHES)}")
+        self.search = SEARCHES[method]
         self.timed = TimedGraph(graph, rules)
         self.table = ReservationTable(self.timed)
         self.requests: dict[str, PlanRequest] = {}
@@ -233,7 +239,7 @@ class FleetPlanner:
         goals, horizon_goals = request.goals, ()
         if request.hold_at:
             goals, horizon_goals = request.hold_at, request.goals
-        steps = plan_path(self.table, request.vehicle_id, request.start, request.start_time, goals,
+        steps = self.search(self.table, request.vehicle_id, request.start, request.start_time, goals,
                           request.profile, request.stops, request.meets)
         horizon: tuple[str, ...] = ()
         if horizon_goals:
