@@ -65,7 +65,7 @@ def assign_online(graph: nx.DiGraph, orders: Iterable[TransportOrder], vehicles:
     deadline = time.perf_counter() + time_limit_s
     orders, vehicles = list(orders), list(vehicles)
     validate_request(graph, orders, vehicles, chargers)
-    travel = _travel_for(graph, travel)
+    travel = travel_for(graph, travel)
     able = np.array([v.battery >= energy.low for v in vehicles], dtype=bool)
     to_charger = send_to_chargers(travel, [v for v, a in zip(vehicles, able) if not a], chargers, energy)
     problem = Problem.build(travel, orders, vehicles)
@@ -78,7 +78,7 @@ def assign_online(graph: nx.DiGraph, orders: Iterable[TransportOrder], vehicles:
         return finish([], orders, weights, why, to_charger, optimal=True)
 
     penalty = np.array([unassigned_cost(weights, o) for o in orders])
-    single_cost = single.cost[rows]
+    single_cost = single.feasible_cost[rows]
     candidates = [_Candidate(r, single, r, o, (o, o), value)
                   for i, r in enumerate(rows.tolist()) for o, value in _worth(single_cost[i] - penalty)]
     small = [k for k, o in enumerate(orders) if o.teu == 1]
@@ -87,7 +87,7 @@ def assign_online(graph: nx.DiGraph, orders: Iterable[TransportOrder], vehicles:
         pair_at = np.array([[(a, b)[s] for s in seq] for a, b in pairs for seq in _TWO_ON_BOARD])
         pair_up = np.tile(np.array([True, True, False, False]), (len(pair_at), 1))
         pair = evaluate(problem, weights, energy, start_s[rows], pair_at, pair_up, vehicles=rows)
-        by_seq = pair.cost.reshape(len(rows), len(pairs), len(_TWO_ON_BOARD))
+        by_seq = pair.feasible_cost.reshape(len(rows), len(pairs), len(_TWO_ON_BOARD))
         best = by_seq.argmin(axis=2)
         cost = by_seq.min(axis=2)
         a, b = np.array(pairs).T
@@ -176,7 +176,7 @@ def _worth(values: np.ndarray) -> list[tuple[int, float]]:
     return list(zip(keep.tolist(), values[keep].tolist()))
 
 
-def _travel_for(graph: nx.DiGraph, travel: TravelTimes | None) -> TravelTimes:
+def travel_for(graph: nx.DiGraph, travel: TravelTimes | None) -> TravelTimes:
     if travel is None:
         return TravelTimes(graph)
     if travel.graph is not graph:

@@ -71,9 +71,6 @@ class Problem:
             drop_node=np.array([index[o.drop] for o in orders], dtype=int),
         )
 
-    def node_index(self, node: str) -> int:
-        return list(self.nodes).index(node)
-
 
 @dataclass(frozen=True)
 class Evaluated:
@@ -83,7 +80,13 @@ class Evaluated:
     empty_s: np.ndarray  # (V, K) the drive to the first pickup
     driven_m: np.ndarray  # (V, K) inf if some leg has no route for that vehicle
     lateness_s: np.ndarray  # (V, K, m) zero at pickups
-    cost: np.ndarray  # (V, K) inf if infeasible (no route, or battery below the reserve)
+    cost: np.ndarray  # (V, K) inf if no route
+    battery_ok: np.ndarray  # (V, K) the battery stays above the reserve to the nearest charger after it
+
+    @property
+    def feasible_cost(self) -> np.ndarray:
+        """The cost, ``inf`` where the vehicle cannot drive the sequence or its battery cannot."""
+        return np.where(self.battery_ok, self.cost, np.inf)
 
 
 def evaluate(problem: Problem, weights: Weights, energy: EnergyModel, start_s: np.ndarray, order_at: np.ndarray,
@@ -122,7 +125,7 @@ def evaluate(problem: Problem, weights: Weights, energy: EnergyModel, start_s: n
     cost = objective(weights, empty, (lateness * priority[None]).sum(axis=-1))
     after = driven + problem.to_charger_m[p, stop_node[None, :, -1]]
     ok = np.isfinite(after) & (battery[:, None] - energy.fraction_per_km * after / 1000.0 >= energy.reserve)
-    return Evaluated(service_s, empty, driven, lateness, np.where(ok, cost, np.inf))
+    return Evaluated(service_s, empty, driven, lateness, cost, ok)
 
 
 def singles(order_count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -150,7 +153,7 @@ def reasons(problem: Problem, single: Evaluated, able: np.ndarray) -> list[Reaso
     ``single`` holds each order alone for every vehicle; ``able`` (V,) marks vehicles allowed to take orders.
     """
     routable = np.isfinite(single.driven_m).any(axis=0)
-    doable = np.isfinite(single.cost[able]).any(axis=0)
+    doable = np.isfinite(single.feasible_cost[able]).any(axis=0)
     return [Reason.NOT_CHOSEN if d else Reason.BATTERY if r else Reason.NO_ROUTE for r, d in zip(routable, doable)]
 
 
