@@ -22,3 +22,7 @@ class NoRoute(PlannerError):
 
 class NoPlan(PlannerError):
     """No conflict-free timed plan within the search limits."""
+
+
+class InvalidRequest(PlannerError, ValueError):
+    """The request itself is wrong (an unknown node, a bad field); the message names the offending item."""

@@ -1,0 +1,72 @@
+"""Fastest node-to-node travel times (and the length of those routes, for energy) per vehicle profile."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Mapping, Sequence
+
+import networkx as nx
+import numpy as np
+
+from planner.corridor import NodeKind
+from planner.routing import VehicleProfile, lane_time, restricted_view
+
+__all__ = ["TravelTimes"]
+
+
+class TravelTimes:
+    """Fastest times between corridor nodes, one Dijkstra per (profile, source) on first use, then kept.
+
+    The dispatch loop keeps one between calls, so each round only pays for sources it has not seen (a
+    vehicle's new position, a new pickup). Build a new one when the graph changes. A pair with no route
+    for the profile (e.g. a crossing for a vehicle not authorized) is absent: ``inf`` in :meth:`matrix`.
+    """
+
+    def __init__(self, graph: nx.DiGraph) -> None:
+        self.graph = graph
+        self._views: dict[VehicleProfile, nx.DiGraph] = {}
+        self._from: dict[tuple[VehicleProfile, str], dict[str, tuple[float, float]]] = {}
+        self.chargers = tuple(n for n, kind in graph.nodes(data="kind") if kind == NodeKind.CHARGER)
+
+    def from_node(self, source: str, profile: VehicleProfile) -> Mapping[str, tuple[float, float]]:
+        """``{target: (time_s, length_m)}`` over the fastest routes from ``source`` this profile may drive."""
+        key = (profile, source)
+        if key not in self._from:
+            if profile not in self._views:
+                self._views[profile] = restricted_view(self.graph, profile)
+            self._from[key] = _fastest_from(self._views[profile], source)
+        return self._from[key]
+
+    def matrix(self, nodes: Sequence[str], profile: VehicleProfile) -> tuple[np.ndarray, np.ndarray]:
+        """Times (s) and lengths (m) from each of ``nodes`` to each of them, ``inf`` where there is no route."""
+        times = np.full((len(nodes), len(nodes)), np.inf)
+        lengths = np.full((len(nodes), len(nodes)), np.inf)
+        for i, source in enumerate(nodes):
+            reach = self.from_node(source, profile)
+            for j, target in enumerate(nodes):
+                if target in reach:
+                    times[i, j], lengths[i, j] = reach[target]
+        return times, lengths
+
+    def to_charger_m(self, nodes: Sequence[str], profile: VehicleProfile) -> np.ndarray:
+        """Metres from each node to the charger it reaches with the least driving (``inf`` if none)."""
+        out = np.full(len(nodes), np.inf)
+        for i, source in enumerate(nodes):
+            reach = self.from_node(source, profile)
+            out[i] = min((reach[c][1] for c in self.chargers if c in reach), default=np.inf)
+        return out
+
+
+def _fastest_from(view: nx.DiGraph, source: str) -> dict[str, tuple[float, float]]:
+    """Dijkstra on lane time that also carries the route length (ties: the shorter route)."""
+    done: dict[str, tuple[float, float]] = {}
+    heap = [(0.0, 0.0, source)]
+    while heap:
+        time_s, length, node = heapq.heappop(heap)
+        if node in done:
+            continue
+        done[node] = (time_s, length)
+        for nxt, data in view[node].items():
+            if nxt not in done:
+                heapq.heappush(heap, (time_s + lane_time(data), length + data["length"], nxt))
+    return done
