@@ -157,10 +157,10 @@ def busy(graph, chargers):
     energy = EnergyModel(fraction_per_km=0.02)
     travel = TravelTimes(graph)
     start = time.perf_counter()
-    assign_online(graph, orders, fleet, chargers[:6], energy, travel=travel)
+    assign_online(graph, orders, fleet, chargers[::3], energy, travel=travel)  # six chargers, both sides
     cold_s = time.perf_counter() - start
     start = time.perf_counter()
-    warm = assign_online(graph, orders, fleet, chargers[:6], energy, travel=travel)
+    warm = assign_online(graph, orders, fleet, chargers[::3], energy, travel=travel)
     warm_s = time.perf_counter() - start
     print(f"\nonline 40 orders x 30 vehicles: first call {cold_s * 1000:.0f} ms (builds travel times), "
           f"then {warm_s * 1000:.0f} ms; optimal={warm.optimal}, cost {warm.cost:.0f} >= {warm.lower_bound:.0f}")
