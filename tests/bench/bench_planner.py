@@ -1,0 +1,259 @@
+"""Planner benchmark on the Bac Luan II map: full replan, incremental replan, corridor throughput.
+
+- Full replan of 25, 50, 100 and 200 AGVs (random busy moments: a third on the roads, the rest parked,
+  each with somewhere to go), SIPP against the baseline (sequential space-time A* without safe intervals,
+  1 s waits) in the same run, reported as a ratio. The baseline gets a time budget per fleet size.
+- Incremental replan of one vehicle delayed by 30 s in the 200-AGV fleet, for a sample of vehicles: the
+  whole ``FleetPlanner.replan`` call, and the single-vehicle search by each method on the same table.
+- Throughput: a queue of AGVs from the VN yard to the CN yard with clearance instant; the rate at which
+  the plans put them on the bridge's crossing lane, against the lane-capacity formula
+  q = 3600·v/(L + s0 + v·h) at the corridor's bottleneck (planner.schedule.capacity) and at the bridge's
+  speed.
+
+    .venv/bin/python tests/bench/bench_planner.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import random
+import signal
+import statistics
+import time
+from pathlib import Path
+
+import matplotlib
+from rich.console import Console
+from rich.progress import Progress
+
+from fleet.maps import load_corridor
+from planner.corridor import NodeKind
+from planner.exceptions import NoPlan
+from planner.schedule import FleetPlanner, PlanRequest
+from planner.schedule.capacity import crossing_bottleneck
+from planner.schedule.sipp import plan_path
+from planner.schedule.space_time_astar import plan_path_space_time
+from sim.planning_scenarios import random_requests
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+MAP = Path(__file__).resolve().parents[2] / "maps" / "bac_luan_ii"
+OUT = Path("out/bench")
+CROSSING_LANE = ("vn_deck_out_1", "border_northbound")
+BASELINE_EXPANSIONS = 200_000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a small run that only proves the benchmark works")
+    parser.add_argument("--baseline-budget", type=float, default=120.0, help="seconds per fleet size")
+    args = parser.parse_args()
+    sizes = [10, 25] if args.quick else [25, 50, 100, 200]
+    repeats, samples, queue = (1, 10, 30) if args.quick else (3, 60, 150)
+    budget = 20.0 if args.quick else args.baseline_budget
+    corridor = load_corridor(MAP)
+    console = Console()
+    OUT.mkdir(parents=True, exist_ok=True)
+    with Progress(console=console) as progress:
+        full = full_replans(corridor, sizes, repeats, budget, progress)
+        incremental = incremental_replans(corridor, sizes[-1], samples, progress)
+        throughput = bridge_throughput(corridor, queue, progress)
+    report(full, incremental, throughput, sizes, console)
+
+
+def full_replans(corridor, sizes, repeats, budget, progress) -> dict:
+    task = progress.add_task("full replans", total=len(sizes) * 2)
+    results = {}
+    baseline_alive = True
+    for n in sizes:
+        requests = random_requests(corridor, n, seed=n)
+        sipp = FleetPlanner(corridor.graph)
+        sipp.plan_all(requests)  # warm the per-map cost-to-go tables, as a running fleet manager has them
+        times, stalled = [], 0
+        for _ in range(repeats):
+            start = time.perf_counter()
+            result = sipp.plan_all(requests)
+            times.append(time.perf_counter() - start)
+            stalled = len(result.stalled)
+        row = {"sipp_s": statistics.median(times), "sipp_stalled": stalled,
+               "sipp_mean_finish": statistics.mean(p.finish_time for p in result.plans.values())}
+        progress.advance(task)
+        if baseline_alive:
+            baseline = FleetPlanner(corridor.graph, method="space_time_astar")
+            start = time.perf_counter()
+            try:
+                with _time_limit(budget):
+                    result = baseline.plan_all(requests, rounds=1)
+                row["baseline_s"] = time.perf_counter() - start
+                row["baseline_stalled"] = len(result.stalled)
+            except TimeoutError:
+                row["baseline_over_s"] = budget
+                baseline_alive = False
+        progress.advance(task)
+        results[n] = row
+    return results
+
+
+def incremental_replans(corridor, n, samples, progress) -> dict:
+    """Each sampled vehicle is found 30 s late at a node halfway along its plan and replanned from there."""
+    planner = FleetPlanner(corridor.graph)
+    requests = random_requests(corridor, n, seed=n)
+    planner.plan_all(requests)
+    rng = random.Random(1)
+    movers = [vid for vid, p in planner.plans.items() if len(p.steps) > 4]
+    task = progress.add_task(f"incremental replans in a fleet of {n}", total=min(samples, len(movers)))
+    whole, sipp_search, baseline_search = [], [], []
+    found = {"sipp": 0, "baseline": 0}
+    for vid in rng.sample(movers, min(samples, len(movers))):
+        plan, request = planner.plans[vid], planner.requests[vid]
+        step = plan.steps[len(plan.steps) // 2]
+        late = PlanRequest(vid, step.node, request.goals, start_time=step.arrive + 30.0, profile=request.profile)
+        table = planner.table
+        table.release(vid)  # the bare searches, on the same table
+        for name, search, into in (("sipp", plan_path, sipp_search),
+                                   ("baseline", _bounded_baseline, baseline_search)):
+            start = time.perf_counter()
+            try:
+                search(table, vid, late.start, late.start_time, late.goals, late.profile)
+                found[name] += 1
+            except NoPlan:
+                pass  # a failed search took its time too
+            into.append(time.perf_counter() - start)
+        table.reserve(plan)
+        start = time.perf_counter()
+        planner.replan(late)
+        whole.append(time.perf_counter() - start)
+        progress.advance(task)
+    return {"replan": whole, "sipp": sipp_search, "baseline": baseline_search, "found": found}
+
+
+def _bounded_baseline(*args):
+    """The baseline, stopped after 200,000 states (when no plan exists it would search its whole space)."""
+    return plan_path_space_time(*args, max_expansions=BASELINE_EXPANSIONS)
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float):
+    def expire(*_):
+        raise TimeoutError
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def bridge_throughput(corridor, count, progress) -> dict:
+    """``count`` AGVs parked in the VN yard, all bound for CN terminals, clearance instant."""
+    graph = corridor.graph
+    rng = random.Random(11)
+    vn = sorted(n for n, k in graph.nodes(data="kind") if k in (NodeKind.PARKING,) and n.startswith("vn_"))
+    cn = sorted(n for n, k in graph.nodes(data="kind") if k in (NodeKind.PARKING, NodeKind.DOCK)
+                and graph.nodes[n]["jurisdiction"] == "CN")
+    starts, goals = rng.sample(vn, count), rng.sample(cn, count)
+    planner = FleetPlanner(graph)
+    task = progress.add_task(f"throughput: {count} AGVs VN -> CN", total=1)
+    result = planner.plan_all([PlanRequest(f"q{i:03d}", s, (g,)) for i, (s, g) in enumerate(zip(starts, goals,
+                                                                                                  strict=True))])
+    progress.advance(task)
+    entries = sorted(step.depart for plan in result.plans.values()
+                     for step, nxt in itertools.pairwise(plan.steps) if (step.node, nxt.node) == CROSSING_LANE)
+    trim = len(entries) // 10  # steady state: leave out the first and last tenth
+    steady = entries[trim:len(entries) - trim]
+    achieved = 3600.0 * (len(steady) - 1) / (steady[-1] - steady[0])
+    bottleneck = crossing_bottleneck(planner.timed, "VN", "CN")
+    bridge_speed = graph.edges[CROSSING_LANE]["max_speed"]
+    return {"entries": entries, "stalled": len(result.stalled), "achieved": achieved, "bottleneck": bottleneck,
+            "q_bridge": planner.timed.rules.capacity_per_hour(bridge_speed), "bridge_speed": bridge_speed,
+            "rules": planner.timed.rules}
+
+
+def report(full, incremental, throughput, sizes, console) -> None:
+    rows = [("AGVs", "SIPP full replan", "baseline full replan", "baseline / SIPP", "stalled SIPP / baseline")]
+    for n in sizes:
+        r = full[n]
+        if "baseline_s" in r:
+            base, ratio = f"{r['baseline_s']:.2f} s", f"{r['baseline_s'] / r['sipp_s']:.1f}x"
+        elif "baseline_over_s" in r:
+            base, ratio = f"> {r['baseline_over_s']:.0f} s (stopped)", f"> {r['baseline_over_s'] / r['sipp_s']:.0f}x"
+        else:
+            base, ratio = "not run (over budget at a smaller size)", "-"
+        rows.append((str(n), f"{r['sipp_s'] * 1000:.0f} ms", base, ratio,
+                     f"{r['sipp_stalled']} / {r.get('baseline_stalled', '-')}"))
+    timings = {k: incremental[k] for k in ("replan", "sipp", "baseline")}
+    med = {k: statistics.median(v) for k, v in timings.items()}
+    p95 = {k: statistics.quantiles(v, n=20)[-1] if len(v) > 1 else v[0] for k, v in timings.items()}
+    found = incremental["found"]
+    t = throughput
+    b = t["bottleneck"]
+    rules = t["rules"]
+    lines = [
+        "## Full replan (median of repeats; SIPP with warm per-map tables; baseline one run)", "",
+        *_markdown(rows), "",
+        f"## Incremental replan of one vehicle, 30 s late, in a fleet of {sizes[-1]} "
+        f"({len(incremental['replan'])} samples)", "",
+        *_markdown([("", "median", "p95"),
+                    ("FleetPlanner.replan (SIPP, release + search + reserve)",
+                     f"{med['replan'] * 1000:.2f} ms", f"{p95['replan'] * 1000:.2f} ms"),
+                    ("SIPP search alone", f"{med['sipp'] * 1000:.2f} ms", f"{p95['sipp'] * 1000:.2f} ms"),
+                    ("space-time A* search alone (baseline)", f"{med['baseline'] * 1000:.2f} ms",
+                     f"{p95['baseline'] * 1000:.2f} ms"),
+                    ("baseline / SIPP search (median)", f"{med['baseline'] / med['sipp']:.1f}x", "")]), "",
+        f"Searches that found a plan: SIPP {found['sipp']}, baseline {found['baseline']} of "
+        f"{len(incremental['replan'])} (the baseline stops after {BASELINE_EXPANSIONS:,} states).", "",
+        f"## Throughput onto the bridge ({len(t['entries'])} AGVs VN -> CN, clearance instant, "
+        f"{t['stalled']} stalled)", "",
+        f"Lane-capacity formula q = 3600·v/(L + s0 + v·h), L = {rules.vehicle_length_m:g} m, "
+        f"s0 = {rules.standstill_gap_m:g} m, h = {rules.headway_s:g} s.", "",
+        *_markdown([("", "AGVs per hour", "plans / q"),
+                    ("achieved by the plans (steady state)", f"{t['achieved']:.0f}", ""),
+                    (f"q at the corridor's bottleneck: {b.node} -> {b.lane[1]} at {b.speed * 3.6:.0f} km/h",
+                     f"{b.per_hour:.0f}", f"{t['achieved'] / b.per_hour:.0%}"),
+                    (f"q at the bridge's speed, {t['bridge_speed'] * 3.6:.0f} km/h", f"{t['q_bridge']:.0f}",
+                     f"{t['achieved'] / t['q_bridge']:.0%}")]), "",
+    ]
+    text = "# Planner benchmark, Bac Luan II\n\n" + "\n".join(lines)
+    (OUT / "planner.md").write_text(text)
+    console.print(text)
+    _plot(full, incremental, throughput, sizes)
+    console.print(f"wrote {OUT / 'planner.md'} and {OUT / 'planner.png'}")
+
+
+def _markdown(rows) -> list[str]:
+    head, *body = rows
+    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + ["| " + " | ".join(r) + " |" for r in body]
+
+
+def _plot(full, incremental, throughput, sizes) -> None:
+    fig, (a, b, c) = plt.subplots(1, 3, figsize=(16, 4.6))
+    a.plot(sizes, [full[n]["sipp_s"] for n in sizes], "o-", label="SIPP (prioritized)")
+    done = [n for n in sizes if "baseline_s" in full[n]]
+    a.plot(done, [full[n]["baseline_s"] for n in done], "s--", label="space-time A* baseline")
+    a.axhline(1.0, color="grey", lw=0.8, ls=":", label="target 1 s")
+    a.set(xlabel="AGVs", ylabel="full replan time (s)", yscale="log", title="Full replan")
+    a.legend()
+    b.boxplot([[x * 1000 for x in incremental[k]] for k in ("replan", "sipp", "baseline")],
+              tick_labels=["replan()", "SIPP search", "baseline search"])
+    b.axhline(10, color="grey", lw=0.8, ls=":")
+    b.set(ylabel="ms", yscale="log", title=f"Incremental replan, fleet of {sizes[-1]}")
+    entries = throughput["entries"]
+    c.step([(e - entries[0]) / 60 for e in entries], range(1, len(entries) + 1), where="post", label="plans")
+    span = (entries[-1] - entries[0]) / 3600
+    for per_hour, style, label in ((throughput["bottleneck"].per_hour, "--", "q at bottleneck"),
+                                   (throughput["q_bridge"], ":", "q at bridge speed")):
+        c.plot([0, span * 60], [1, 1 + per_hour * span], style, label=label)
+    c.set(xlabel="minutes", ylabel="AGVs onto the crossing lane", ylim=(0, len(entries) * 1.1),
+          title="Throughput, clearance instant")
+    c.legend()
+    fig.tight_layout()
+    fig.savefig(OUT / "planner.png", dpi=110)
+
+
+if __name__ == "__main__":
+    main()
