@@ -19,7 +19,6 @@ import networkx as nx
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
-from planner.assignment.chargers import send_to_chargers
 from planner.assignment.model import (
     Assignment,
     EnergyModel,
@@ -28,11 +27,10 @@ from planner.assignment.model import (
     Trip,
     VehicleStatus,
     Weights,
-    validate_request,
 )
-from planner.assignment.online import travel_for
+from planner.assignment.prepare import prepare
 from planner.assignment.travel import TravelTimes
-from planner.assignment.trips import Problem, evaluate, finish, make_trip, reasons, singles, unassigned_cost
+from planner.assignment.trips import Problem, evaluate, finish, make_trip, unassigned_cost
 
 __all__ = ["assign_batch"]
 
@@ -53,15 +51,9 @@ def assign_batch(graph: nx.DiGraph, orders: Iterable[TransportOrder], vehicles: 
     loaded part is nearly fixed by the orders, so this mostly minimises empty driving. The trips' reported
     figures and ``Assignment.cost`` are recomputed exactly with the online rule.
     """
-    orders, vehicles = list(orders), list(vehicles)
-    validate_request(graph, orders, vehicles, chargers)
-    travel = travel_for(graph, travel)
-    able = np.array([v.battery >= energy.low for v in vehicles], dtype=bool)
-    to_charger = send_to_chargers(travel, [v for v, a in zip(vehicles, able) if not a], chargers, energy)
-    problem = Problem.build(travel, orders, vehicles)
-    start_s = np.array([max(now_s, v.free_at_s) for v in vehicles])
-    single = evaluate(problem, weights, energy, start_s, *singles(len(orders)))
-    why = reasons(problem, single, able)
+    ready = prepare(graph, orders, vehicles, chargers, energy, weights, now_s, travel)
+    orders, able, to_charger, problem = ready.orders, ready.able, ready.to_charger, ready.problem
+    start_s, single, why = ready.start_s, ready.single, ready.why
     fleet = np.flatnonzero(able)
     planned = [k for k, r in enumerate(why) if r == Reason.NOT_CHOSEN]
     if not len(fleet) or not planned:

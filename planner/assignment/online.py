@@ -18,18 +18,16 @@ import networkx as nx
 import numpy as np
 from ortools.sat.python import cp_model
 
-from planner.assignment.chargers import send_to_chargers
 from planner.assignment.model import (
     Assignment,
     EnergyModel,
     TransportOrder,
     VehicleStatus,
     Weights,
-    validate_request,
 )
+from planner.assignment.prepare import prepare
 from planner.assignment.travel import TravelTimes
-from planner.assignment.trips import Evaluated, Problem, evaluate, finish, make_trip, reasons, singles, unassigned_cost
-from planner.exceptions import InvalidRequest
+from planner.assignment.trips import Evaluated, evaluate, finish, make_trip, unassigned_cost
 
 __all__ = ["assign_online"]
 
@@ -63,16 +61,9 @@ def assign_online(graph: nx.DiGraph, orders: Iterable[TransportOrder], vehicles:
     InvalidRequest : an unknown node, a repeated id, a node given as charger that is not one.
     """
     deadline = time.perf_counter() + time_limit_s
-    orders, vehicles = list(orders), list(vehicles)
-    validate_request(graph, orders, vehicles, chargers)
-    travel = travel_for(graph, travel)
-    able = np.array([v.battery >= energy.low for v in vehicles], dtype=bool)
-    to_charger = send_to_chargers(travel, [v for v, a in zip(vehicles, able) if not a], chargers, energy)
-    problem = Problem.build(travel, orders, vehicles)
-    start_s = np.array([max(now_s, v.free_at_s) for v in vehicles])
-    one_at, one_up = singles(len(orders))
-    single = evaluate(problem, weights, energy, start_s, one_at, one_up)
-    why = reasons(problem, single, able)
+    ready = prepare(graph, orders, vehicles, chargers, energy, weights, now_s, travel)
+    orders, vehicles, able, to_charger = ready.orders, ready.vehicles, ready.able, ready.to_charger
+    problem, start_s, single, why = ready.problem, ready.start_s, ready.single, ready.why
     rows = np.flatnonzero(able)
     if not len(orders) or not len(rows):
         return finish([], orders, weights, why, to_charger, optimal=True)
@@ -174,11 +165,3 @@ def _worth(values: np.ndarray) -> list[tuple[int, float]]:
     """(index, value) of the negative values: candidates better than leaving their orders."""
     keep = np.flatnonzero(values < 0)
     return list(zip(keep.tolist(), values[keep].tolist()))
-
-
-def travel_for(graph: nx.DiGraph, travel: TravelTimes | None) -> TravelTimes:
-    if travel is None:
-        return TravelTimes(graph)
-    if travel.graph is not graph:
-        raise InvalidRequest("the travel times given were built for another graph")
-    return travel
