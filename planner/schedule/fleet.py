@@ -8,6 +8,7 @@ they stand; when one blocks a vehicle's way it is promoted and planned first.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
@@ -26,7 +27,8 @@ __all__ = ["FleetPlan", "FleetPlanner"]
 
 SEARCHES = {"sipp": plan_path, "space_time_astar": plan_path_space_time}
 MAX_ROUNDS = 4  # full replans with the stalled vehicles moved to the front
-MAX_BUMP_DEPTH = 8  # how far "plan me first, them again" may cascade before a vehicle is declared stalled
+MAX_BUMP_DEPTH = 8  # how far "plan me first, them again" may cascade in a full replan
+MAX_CASCADE = 64  # vehicles a replan may make wait in turn before one is declared stalled
 
 
 @dataclass
@@ -159,24 +161,20 @@ class FleetPlanner:
 
     # --- incremental replanning --------------------------------------------------------------------------
 
-    def replan(self, request: PlanRequest) -> FleetPlan:
-        """Replan one vehicle from where it is now (``request.start`` at ``request.start_time``) against
+    def replan(self, request: PlanRequest, now: float | None = None) -> FleetPlan:
+        """Replan one vehicle from ``request.start``, which it reaches at ``request.start_time``, against
         everyone else's reservations: after a delay, or when its clearance came, or with a new goal.
-        Vehicles whose reservations clash with where it now stands are replanned after it."""
-        self.requests[request.vehicle_id] = request
+        Vehicles planned at that node while it will now be there are replanned after it, each from where it
+        is at ``now`` (the time of the replan; by default the vehicle's start time), and so on down the
+        line: a vehicle that cannot get away before others reach it makes those wait in turn."""
         self.table.release(request.vehicle_id)
-        now = request.start_time
-        affected = self.table.holders(request.start, now, now + self.timed.min_clearance(request.start) + 1e-6)
-        old = self._release(affected)
+        now = request.start_time if now is None else now
+        there = request.start_time
+        affected = self.table.holders(request.start, there, there + self.timed.min_clearance(request.start) + 1e-6)
         result = FleetPlan()
-        try:
-            self._reserve(request)
-        except NoPlan as error:
-            result.stalled[request.vehicle_id] = str(error)
-            self._reserve_fallback(request)
-        self._replan_from(old, now, result)
-        result.plans = {vid: self.table.plans[vid] for vid in [request.vehicle_id, *sorted(affected)]
-                        if vid in self.table.plans}
+        replanned = self._replan_cascade({request.vehicle_id: None, **self._release(affected)}, now, result,
+                                         {request.vehicle_id: request})
+        result.plans = {vid: self.table.plans[vid] for vid in replanned if vid in self.table.plans}
         return result
 
     def fail(self, vehicle_id: str, node: str, since: float) -> FleetPlan:
@@ -186,8 +184,8 @@ class FleetPlanner:
         self.table.hold_place(vehicle_id, node, since)
         self.requests.pop(vehicle_id, None)
         result = FleetPlan()
-        self._replan_from(self._release(affected), since, result)
-        result.plans = {vid: self.table.plans[vid] for vid in sorted(affected) if vid in self.table.plans}
+        replanned = self._replan_cascade(self._release(affected), since, result)
+        result.plans = {vid: self.table.plans[vid] for vid in replanned if vid in self.table.plans}
         return result
 
     def _release(self, vehicles: set[str]) -> dict[str, TimedPlan | None]:
@@ -197,24 +195,55 @@ class FleetPlanner:
             self.table.release(vehicle)
         return old
 
-    def _replan_from(self, old: dict[str, TimedPlan | None], now: float, result: FleetPlan) -> None:
-        """Replan released vehicles from the node each stands at, or is committed to, at ``now``."""
-        for vehicle, plan in old.items():
-            request = self.requests[vehicle]
-            if plan is not None:
-                step = plan.steps[plan.step_index_at(now)]
-                request = replace(request, start=step.node, start_time=max(now, step.arrive))
-                blocking = self.table.holders(step.node, request.start_time, INF)
-                if step.arrive > now and any(self.table.holds_for_good(v, step.node) for v in blocking):
-                    result.stalled[vehicle] = (f"{vehicle}: stopped on the lane into {step.node}, where "
-                                               f"{', '.join(sorted(blocking))} stands for good")
-                    continue
+    def _replan_cascade(self, old: dict[str, TimedPlan | None], now: float, result: FleetPlan,
+                        given: dict[str, PlanRequest] | None = None) -> list[str]:
+        """Replan released vehicles in order, each from where it is at ``now`` (or as ``given``). One that
+        cannot get away from its node before others arrive there has them released and replanned after it.
+        Returns every vehicle replanned."""
+        given = given or {}
+        work = deque(old.items())
+        replanned: list[str] = []
+        bumps = MAX_CASCADE
+        while work:
+            vehicle, plan = work.popleft()
+            request = given.get(vehicle) or self._where_at(vehicle, plan, now, result)
+            if request is None:
+                continue
             self.requests[vehicle] = request
-            try:
-                self._reserve(request)
-            except NoPlan as error:
-                result.stalled[vehicle] = str(error)
-                self._reserve_fallback(request)
+            replanned.append(vehicle)
+            reason = self._try_reserve(request)
+            if reason is None:
+                continue
+            blockers = self.table.holders(request.start, request.start_time, INF) - {vehicle}
+            if blockers and bumps > 0:
+                bumps -= 1
+                behind = self._release(blockers)
+                reason = self._try_reserve(request)
+                if reason is None:
+                    work.extend(behind.items())
+                    continue
+                for plan_behind in behind.values():
+                    if plan_behind is not None:
+                        self.table.reserve(plan_behind)
+            result.stalled[vehicle] = reason
+            self._reserve_fallback(request)
+        return list(dict.fromkeys(replanned))
+
+    def _where_at(self, vehicle: str, plan: TimedPlan | None, now: float, result: FleetPlan) -> PlanRequest | None:
+        """The vehicle's request from the node it stands at, or is committed to, at ``now``; None (and
+        reported stalled) when that node is taken for good by a breakdown ahead of it."""
+        request = self.requests[vehicle]
+        if plan is None:
+            return request
+        step = plan.steps[plan.step_index_at(now)]
+        request = replace(request, start=step.node, start_time=max(now, step.arrive))
+        for_good = sorted(v for v in self.table.holders(step.node, request.start_time, INF)
+                          if self.table.holds_for_good(v, step.node))
+        if step.arrive > now and for_good:
+            result.stalled[vehicle] = (f"{vehicle}: stopped on the lane into {step.node}, where "
+                                       f"{', '.join(for_good)} stands for good")
+            return None
+        return request
 
     # --- one vehicle ---------------------------------------------------------------------------------------
 

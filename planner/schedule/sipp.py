@@ -25,6 +25,7 @@ from planner.schedule.table import ReservationTable
 __all__ = ["plan_path"]
 
 MAX_EXPANSIONS = 200_000
+EPS = 1e-6  # s: times computed along different paths that should be equal may differ in the last bits
 
 
 @dataclass(frozen=True)
@@ -94,10 +95,10 @@ def plan_path(table: ReservationTable, vehicle_id: str, start: str, start_time: 
         if leg < len(stops) and node == stops[leg].node:
             stop = stops[leg]
             done = max(g + stop.dwell_s, stop.not_before)
-            if done + timed.min_clearance(node) <= leave_by or leave_by == INF:
+            if done + timed.min_clearance(node) <= leave_by + EPS:
                 moves.append((_State(node, state.interval, leg + 1), done, -1.0))
         for lane in adjacency.get(node, ()):
-            latest = leave_by - lane.clearance_s
+            latest = leave_by - lane.clearance_s + EPS
             if latest < g:
                 continue
             intervals = free(lane.target)
@@ -113,7 +114,7 @@ def plan_path(table: ReservationTable, vehicle_id: str, start: str, start_time: 
                 if lane.group:
                     depart = table.group_free_from(lane.group, lane.forward, depart, travel + lane.clearance_s)
                 arrive = depart + travel
-                if depart <= latest and arrive < b and (b == INF or arrive + timed.min_clearance(lane.target) <= b):
+                if depart <= latest and arrive < b and arrive + timed.min_clearance(lane.target) <= b + EPS:
                     moves.append((_State(lane.target, j, leg), arrive, depart))
         for successor, arrive, depart in moves:
             to_go = heuristic[successor.leg].get(successor.node)
