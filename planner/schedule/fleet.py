@@ -8,7 +8,6 @@ they stand; when one blocks a vehicle's way it is promoted and planned first.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
@@ -28,7 +27,6 @@ __all__ = ["FleetPlan", "FleetPlanner"]
 SEARCHES = {"sipp": plan_path, "space_time_astar": plan_path_space_time}
 MAX_ROUNDS = 4  # full replans with the stalled vehicles moved to the front
 MAX_BUMP_DEPTH = 8  # how far "plan me first, them again" may cascade in a full replan
-MAX_CASCADE = 64  # vehicles a replan may make wait in turn before one is declared stalled
 
 
 @dataclass
@@ -165,8 +163,7 @@ class FleetPlanner:
         """Replan one vehicle from ``request.start``, which it reaches at ``request.start_time``, against
         everyone else's reservations: after a delay, or when its clearance came, or with a new goal.
         Vehicles planned at that node while it will now be there are replanned after it, each from where it
-        is at ``now`` (the time of the replan; by default the vehicle's start time), and so on down the
-        line: a vehicle that cannot get away before others reach it makes those wait in turn."""
+        is at ``now`` (the time of the replan; by default the vehicle's start time)."""
         self.table.release(request.vehicle_id)
         now = request.start_time if now is None else now
         there = request.start_time
@@ -197,37 +194,24 @@ class FleetPlanner:
 
     def _replan_cascade(self, old: dict[str, TimedPlan | None], now: float, result: FleetPlan,
                         given: dict[str, PlanRequest] | None = None) -> list[str]:
-        """Replan released vehicles in order, each from where it is at ``now`` (or as ``given``). One that
-        cannot get away from its node before others arrive there has them released and replanned after it.
-        Returns every vehicle replanned."""
+        """Replan released vehicles in order, each from where it is at ``now`` (or as ``given``); one that
+        gets no plan is reported stalled and falls back to waiting. Returns every vehicle replanned.
+
+        Deliberately no bumping here, unlike a full replan: releasing the vehicles behind a stalled one to
+        plan them after it was measured to stall ~20 times more vehicles in a dense fleet of 200."""
         given = given or {}
-        work = deque(old.items())
         replanned: list[str] = []
-        bumps = MAX_CASCADE
-        while work:
-            vehicle, plan = work.popleft()
+        for vehicle, plan in old.items():
             request = given.get(vehicle) or self._where_at(vehicle, plan, now, result)
             if request is None:
                 continue
             self.requests[vehicle] = request
             replanned.append(vehicle)
             reason = self._try_reserve(request)
-            if reason is None:
-                continue
-            blockers = self.table.holders(request.start, request.start_time, INF) - {vehicle}
-            if blockers and bumps > 0:
-                bumps -= 1
-                behind = self._release(blockers)
-                reason = self._try_reserve(request)
-                if reason is None:
-                    work.extend(behind.items())
-                    continue
-                for plan_behind in behind.values():
-                    if plan_behind is not None:
-                        self.table.reserve(plan_behind)
-            result.stalled[vehicle] = reason
-            self._reserve_fallback(request)
-        return list(dict.fromkeys(replanned))
+            if reason is not None:
+                result.stalled[vehicle] = reason
+                self._reserve_fallback(request)
+        return replanned
 
     def _where_at(self, vehicle: str, plan: TimedPlan | None, now: float, result: FleetPlan) -> PlanRequest | None:
         """The vehicle's request from the node it stands at, or is committed to, at ``now``; None (and
