@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from planner.routing import VehicleProfile
@@ -23,6 +24,15 @@ class FollowingRules:
     vehicle_length_m: float = 15.0
     standstill_gap_m: float = 2.0
     headway_s: float = 2.0
+
+    @classmethod
+    def from_parameters(cls, parameters: Mapping[str, object]) -> FollowingRules:
+        """The rules a corridor map's ``parameters`` set (``agv_length_m``, ``standstill_gap_m``,
+        ``min_headway_s``), defaults for what it leaves out."""
+        default = cls()
+        return cls(float(parameters.get("agv_length_m", default.vehicle_length_m)),
+                   float(parameters.get("standstill_gap_m", default.standstill_gap_m)),
+                   float(parameters.get("min_headway_s", default.headway_s)))
 
     def clearance_s(self, speed: float) -> float:
         return (self.vehicle_length_m + self.standstill_gap_m) / speed + self.headway_s

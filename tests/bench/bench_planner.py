@@ -32,7 +32,7 @@ from rich.progress import Progress
 from fleet.maps import load_corridor
 from planner.corridor import NodeKind
 from planner.exceptions import NoPlan
-from planner.schedule import FleetPlanner, PlanRequest
+from planner.schedule import FleetPlanner, FollowingRules, PlanRequest
 from planner.schedule.capacity import crossing_bottleneck
 from planner.schedule.sipp import plan_path
 from planner.schedule.space_time_astar import plan_path_space_time
@@ -74,7 +74,7 @@ def full_replans(corridor, sizes, repeats, budget, progress) -> dict:
     baseline_alive = True
     for n in sizes:
         requests = random_requests(corridor, n, seed=n)
-        sipp = FleetPlanner(corridor.graph)
+        sipp = FleetPlanner(corridor.graph, FollowingRules.from_parameters(corridor.parameters))
         sipp.plan_all(requests)  # warm the per-map cost-to-go tables, as a running fleet manager has them
         times, stalled = [], 0
         for _ in range(repeats):
@@ -86,7 +86,8 @@ def full_replans(corridor, sizes, repeats, budget, progress) -> dict:
                "sipp_mean_finish": statistics.mean(p.finish_time for p in result.plans.values())}
         progress.advance(task)
         if baseline_alive:
-            baseline = FleetPlanner(corridor.graph, method="space_time_astar")
+            baseline = FleetPlanner(corridor.graph, FollowingRules.from_parameters(corridor.parameters),
+                                    method="space_time_astar")
             start = time.perf_counter()
             try:
                 with _time_limit(budget):
@@ -107,7 +108,7 @@ def incremental_replans(corridor, n, samples, progress) -> dict:
     single-vehicle search from there by SIPP and by the baseline, on the same table; (c) the vehicle is
     found 30 s late there: ``replan`` replans it and, down the line, those it now gets in the way of."""
     requests = random_requests(corridor, n, seed=n)
-    planner = FleetPlanner(corridor.graph)
+    planner = FleetPlanner(corridor.graph, FollowingRules.from_parameters(corridor.parameters))
     planner.plan_all(requests)
     rng = random.Random(1)
     movers = [vid for vid, p in planner.plans.items() if len(p.steps) > 4]
@@ -170,7 +171,7 @@ def bridge_throughput(corridor, count, progress) -> dict:
     cn = sorted(n for n, k in graph.nodes(data="kind") if k in (NodeKind.PARKING, NodeKind.DOCK)
                 and graph.nodes[n]["jurisdiction"] == "CN")
     starts, goals = rng.sample(vn, count), rng.sample(cn, count)
-    planner = FleetPlanner(graph)
+    planner = FleetPlanner(graph, FollowingRules.from_parameters(corridor.parameters))
     task = progress.add_task(f"throughput: {count} AGVs VN -> CN", total=1)
     result = planner.plan_all([PlanRequest(f"q{i:03d}", s, (g,)) for i, (s, g) in enumerate(zip(starts, goals,
                                                                                                   strict=True))])

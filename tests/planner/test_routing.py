@@ -54,3 +54,12 @@ def test_unknown_nodes_are_named(bac_luan_ii):
 def test_a_crossing_vehicle_cannot_also_be_confined():
     with pytest.raises(ValueError, match="confined"):
         VehicleProfile(cross_border=True, home="VN")
+
+
+def test_following_rules_come_from_the_map(bac_luan_ii):
+    from planner.schedule import FollowingRules
+
+    rules = FollowingRules.from_parameters(bac_luan_ii.parameters)
+    assert (rules.vehicle_length_m, rules.headway_s) == (15.0, 2.0)
+    assert FollowingRules.from_parameters({"min_headway_s": 3}).headway_s == 3.0
+    assert rules.capacity_per_hour(25 / 3.6) == pytest.approx(3600 * (25 / 3.6) / (15 + 2 + 25 / 3.6 * 2))
