@@ -18,6 +18,7 @@ from planner.exceptions import NoPlan
 from planner.routing import restricted_view
 from planner.schedule.lanes import TimedGraph
 from planner.schedule.plans import INF, FollowingRules, PlanRequest, Step, TimedPlan
+from planner.schedule.retime import retime
 from planner.schedule.sipp import plan_path
 from planner.schedule.space_time_astar import plan_path_space_time
 from planner.schedule.table import ReservationTable
@@ -173,6 +174,16 @@ class FleetPlanner:
                                          {request.vehicle_id: request})
         result.plans = {vid: self.table.plans[vid] for vid in replanned if vid in self.table.plans}
         return result
+
+    def delay(self, vehicle_id: str, step_index: int, arrive: float) -> FleetPlan:
+        """The vehicle reaches step ``step_index`` of its plan only at ``arrive``: push back the times of
+        its plan and of every plan the delay reaches, keeping all routes and the order of vehicles at
+        every node (:func:`planner.schedule.retime.retime`). Cannot stall anyone; returns the plans that
+        changed. To change the late vehicle's route as well, :meth:`replan` it afterwards."""
+        changed = retime(self.timed, self.table.plans, vehicle_id, step_index, arrive)
+        for plan in changed.values():
+            self.table.reserve(plan)
+        return FleetPlan(plans=changed)
 
     def fail(self, vehicle_id: str, node: str, since: float) -> FleetPlan:
         """A vehicle broke down at ``node``: it holds the node for good, and every vehicle that planned to

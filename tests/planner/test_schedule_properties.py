@@ -69,3 +69,23 @@ def test_plans_keep_the_headway_on_the_bridge(bac_luan_ii, planner):
     clearance = planner.timed.lanes[lane].clearance_s
     assert len(entries) > 5
     assert all(b - a >= clearance - 1e-6 for a, b in itertools.pairwise(entries))
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10**6), delays=st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1), st.floats(1, 600)),
+                                                   min_size=1, max_size=8))
+def test_delays_are_absorbed_without_changing_routes(bac_luan_ii, planner, seed, delays):
+    requests = random_requests(bac_luan_ii, 60, seed=seed % 1000)
+    planner.plan_all(requests)
+    routes = {vid: plan.nodes for vid, plan in planner.plans.items()}
+    movers = sorted(vid for vid, plan in planner.plans.items() if len(plan.steps) > 1)
+    for pick, where, late_s in delays:
+        vid = movers[int(pick * (len(movers) - 1))]
+        plan = planner.plans[vid]
+        k = int(where * (len(plan.steps) - 1))
+        before = dict(planner.plans)
+        changed = planner.delay(vid, k, plan.steps[k].arrive + late_s).plans
+        assert vid in changed and changed[vid].steps[k].arrive >= plan.steps[k].arrive + late_s - 1e-6
+        assert all(planner.plans[other] == before[other] for other in before if other not in changed)
+    assert {vid: plan.nodes for vid, plan in planner.plans.items()} == routes
+    assert_sound(planner, requests, seed)
