@@ -17,6 +17,7 @@ demo: setup
 	$(VENV)/bin/xborder map validate $(MAP)
 	$(VENV)/bin/xborder map render $(MAP) --out $(OUT)/corridor.png
 	@echo "corridor picture: $(OUT)/corridor.png"
+	$(VENV)/bin/xborder plan scenario $(MAP) --count 60 --out $(OUT)/plans.png
 
 test: setup
 	$(VENV)/bin/pytest -q

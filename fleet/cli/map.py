@@ -11,7 +11,7 @@ app = typer.Typer(help="Corridor maps: validate, render.", no_args_is_help=True)
 MapFolder = typer.Argument(..., help="corridor folder holding corridor.geojson and corridor.yaml")
 
 
-def _load_or_exit(path: Path):
+def load_or_exit(path: Path):
     from rich.console import Console
 
     from fleet.maps import load_corridor
@@ -31,7 +31,7 @@ def validate(path: Path = MapFolder) -> None:
 
     from planner.corridor.summary import summarize
 
-    corridor = _load_or_exit(path)
+    corridor = load_or_exit(path)
     s = summarize(corridor)
     console = Console()
     console.print(f"[bold green]valid[/] corridor map: [bold]{s.name}[/]  ({path})")
@@ -57,6 +57,6 @@ def render(
     """Draw the corridor: zones by jurisdiction, directed lanes, gates, border line, docks, chargers."""
     from fleet.maps.render import render_corridor
 
-    corridor = _load_or_exit(path)
+    corridor = load_or_exit(path)
     written = render_corridor(corridor, out)
     typer.echo(f"wrote {written}")
