@@ -77,10 +77,10 @@ class ReservationTable:
         """Forget everything the vehicle holds."""
         for key, record in self._by_vehicle.pop(vehicle, ()):
             if isinstance(record, _Hold):
-                self._holds[key].remove(record)
+                _remove_sorted(self._holds[key], record)
                 self._free.pop(key, None)
             else:
-                self._groups[key].remove(record)
+                _remove_sorted(self._groups[key], record)
         self.plans.pop(vehicle, None)
 
     def _hold(self, node: str, hold: _Hold) -> None:
@@ -117,6 +117,18 @@ class ReservationTable:
     def is_free(self, node: str, start: float, end: float) -> bool:
         return not any(h.start < end and start < h.end for h in self._holds.get(node, ()))
 
+    def next_holder(self, node: str, vehicle: str, start: float) -> tuple[str, float] | None:
+        """Who holds ``node`` next after ``vehicle``'s hold that starts at ``start``: (vehicle, start)."""
+        holds = self._holds.get(node, [])
+        index = bisect.bisect_right(holds, _Hold(start, INF, vehicle))
+        return next(((h.vehicle, h.start) for h in holds[index:] if h.vehicle != vehicle), None)
+
+    def later_opposite_uses(self, group: str, vehicle: str, start: float, forward: bool) -> list[tuple[str, float]]:
+        """The uses of ``group`` in the other direction after ``vehicle``'s that starts at ``start``."""
+        uses = self._groups.get(group, [])
+        index = bisect.bisect_right(uses, _GroupUse(start, INF, True, vehicle))
+        return [(u.vehicle, u.start) for u in uses[index:] if u.forward != forward and u.vehicle != vehicle]
+
     def group_free_from(self, group: str, forward: bool, t: float, duration: float) -> float:
         """The earliest time >= t at which the group can be used for ``duration`` in direction ``forward``
         without overlapping any use in the other direction."""
@@ -126,3 +138,11 @@ class ReservationTable:
             if use.forward != forward and use.end > t:
                 t = use.end
         return t
+
+
+def _remove_sorted(items: list, item) -> None:
+    """Remove ``item`` from a sorted list in O(log n) comparisons (``list.remove`` compares every one)."""
+    index = bisect.bisect_left(items, item)
+    if index == len(items) or items[index] != item:
+        raise ValueError(f"{item} is not held")
+    del items[index]
