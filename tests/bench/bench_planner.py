@@ -263,6 +263,8 @@ def _plot(full, incremental, throughput, sizes) -> None:
     a.plot(sizes, [full[n]["sipp_s"] for n in sizes], "o-", label="SIPP (prioritized)")
     done = [n for n in sizes if "baseline_s" in full[n]]
     a.plot(done, [full[n]["baseline_s"] for n in done], "s--", label="space-time A* baseline")
+    stopped = [n for n in sizes if "baseline_over_s" in full[n]]
+    a.plot(stopped, [full[n]["baseline_over_s"] for n in stopped], "^", color="C1", label="baseline stopped (budget)")
     a.axhline(1.0, color="grey", lw=0.8, ls=":", label="target 1 s")
     a.set(xlabel="AGVs", ylabel="full replan time (s)", yscale="log", title="Full replan")
     a.legend()
