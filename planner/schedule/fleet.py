@@ -3,7 +3,9 @@
 Vehicles are planned one after another, each with SIPP against the reservations of those planned before
 it (Silver 2005; Čáp et al. 2015 for why it works in well-formed infrastructures such as ours, where every
 plan ends at a node where the vehicle may wait indefinitely). Vehicles not yet planned are obstacles where
-they stand; when one blocks a vehicle's way it is promoted and planned first.
+they stand; when one blocks a vehicle's way it is promoted and planned first (docs/planning.md §4).
+Afterwards: ``delay`` shifts times along the plans' order, ``replan`` searches again for one vehicle (and
+those planned where it now stands), ``fail`` routes everyone around a breakdown.
 """
 
 from __future__ import annotations
@@ -288,7 +290,6 @@ class FleetPlanner:
             self._reserve(replace(request, goals=places, hold_at=(), stops=()))
         except NoPlan:
             self.table.reserve(TimedPlan(request.vehicle_id, (Step(request.start, request.start_time, INF),)))
-
 
 
 def _fastest_to_any(timed: TimedGraph, source: str, goals: tuple[str, ...], request: PlanRequest) -> tuple[str, ...]:
