@@ -24,10 +24,13 @@ def retime(table: ReservationTable, vehicle_id: str, step_index: int, arrive: fl
     """The plans that change when ``vehicle_id`` reaches step ``step_index`` of its plan only at ``arrive``
     (who follows whom is read from the reservation table, so the work is proportional to what changes).
 
+    Relay partners stay together: both leave the handoff pad once the transfer after the later arrival
+    is done.
+
     Raises
     ------
     KeyError : no plan for the vehicle.
-    ValueError : no such step, or relay partners would have to be retimed together (not supported).
+    ValueError : no such step.
     """
     plans, timed = table.plans, table.timed
     plan = plans[vehicle_id]
@@ -54,19 +57,24 @@ def retime(table: ReservationTable, vehicle_id: str, step_index: int, arrive: fl
         vid, k, earliest = work.popleft()
         steps = plans[vid].steps
         arrived, leaves = times(vid)
-        dwell = steps[k].depart - steps[k].arrive if steps[k].action else 0.0  # a stop keeps its dwell
-        leave = max(earliest, arrived[k] + dwell)
+        meeting = _meeting(plans, vid, k)
+        if meeting is not None:  # both leave the pad once the transfer after the later arrival is done
+            partner, j, transfer = meeting
+            leave = max(earliest, max(arrived[k], times(partner)[0][j]) + transfer)
+        else:
+            dwell = steps[k].depart - steps[k].arrive if steps[k].action else 0.0  # a stop keeps its dwell
+            leave = max(earliest, arrived[k] + dwell)
         if leave <= leaves[k] + EPS:
             continue
-        if plans[vid].meets:
-            raise ValueError(f"{vid} meets a relay partner: replan the relay rather than retime it")
         changed.add(vid)
         leaves[k] = leave
+        if meeting is not None:
+            work.append((meeting[0], meeting[1], leave))
         lane = timed.lanes[(steps[k].node, steps[k + 1].node)]
         arrived[k + 1] = leave + lane.travel_s
         if k + 2 < len(steps):
             work.append((vid, k + 1, arrived[k + 1]))
-        follower = table.next_holder(steps[k].node, vid, steps[k].arrive)
+        follower = table.next_holder(steps[k].node, vid, steps[k].arrive, ignoring=plans[vid].meets)
         if follower is not None and follower[0] in plans:
             # the next vehicle planned at this node may arrive only once this one has cleared it: it waits
             # at its own previous node
@@ -84,3 +92,14 @@ def retime(table: ReservationTable, vehicle_id: str, step_index: int, arrive: fl
                                                   for k, s in enumerate(plans[vid].steps)))
             for vid in changed if vid in departs}
 
+
+def _meeting(plans, vid: str, k: int) -> tuple[str, int, float] | None:
+    """(partner, its step, transfer time) when step ``k`` is the vehicle's relay meeting, else None."""
+    step = plans[vid].steps[k]
+    if step.action != "handoff":
+        return None
+    for partner in plans[vid].meets & plans.keys():
+        for j, theirs in enumerate(plans[partner].steps):
+            if theirs.node == step.node and theirs.action == "handoff":
+                return partner, j, step.depart - max(step.arrive, theirs.arrive)
+    return None

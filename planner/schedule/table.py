@@ -117,11 +117,14 @@ class ReservationTable:
     def is_free(self, node: str, start: float, end: float) -> bool:
         return not any(h.start < end and start < h.end for h in self._holds.get(node, ()))
 
-    def next_holder(self, node: str, vehicle: str, start: float) -> tuple[str, float] | None:
-        """Who holds ``node`` next after ``vehicle``'s hold that starts at ``start``: (vehicle, start)."""
+    def next_holder(self, node: str, vehicle: str, start: float, ignoring: frozenset[str] = frozenset()
+                    ) -> tuple[str, float] | None:
+        """Who holds ``node`` next after ``vehicle``'s hold that starts at ``start`` (the vehicles
+        ``ignoring`` aside): (vehicle, start)."""
         holds = self._holds.get(node, [])
         index = bisect.bisect_right(holds, _Hold(start, INF, vehicle))
-        return next(((h.vehicle, h.start) for h in holds[index:] if h.vehicle != vehicle), None)
+        return next(((h.vehicle, h.start) for h in holds[index:] if h.vehicle != vehicle and h.vehicle not in ignoring),
+                    None)
 
     def later_opposite_uses(self, group: str, vehicle: str, start: float, forward: bool) -> list[tuple[str, float]]:
         """The uses of ``group`` in the other direction after ``vehicle``'s that starts at ``start``."""

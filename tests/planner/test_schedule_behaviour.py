@@ -145,6 +145,24 @@ def test_relay_vehicles_meet_at_the_handoff_pad_for_the_transfer(planner):
     assert_sound(planner, [deliverer, receiver])
 
 
+def test_a_late_relay_vehicle_moves_the_meeting_for_both(planner):
+    vn, cn = VehicleProfile(cross_border=False, home="VN"), VehicleProfile(cross_border=False, home="CN")
+    deliverer = PlanRequest("vn_agv", "vn_parking_1", ("vn_parking_2",), profile=vn)
+    receiver = PlanRequest("cn_agv", "cn_parking_1", ("cn_dock_3",), profile=cn)
+    planner.plan_all([deliverer, receiver])
+    relay = plan_relay(planner, deliverer, receiver, "handoff", 180.0)
+    late = 240.0
+    step = relay.deliverer.steps[3]
+    changed = planner.delay("vn_agv", 3, step.arrive + late).plans
+    assert set(changed) == {"vn_agv", "cn_agv"}
+    at_pad = {vid: next(s for s in p.steps if s.action == "handoff") for vid, p in changed.items()}
+    meet = max(s.arrive for s in at_pad.values())
+    assert relay.meet_at < meet <= relay.meet_at + late  # planned waits on the way may absorb part of it
+    assert meet == at_pad["vn_agv"].arrive and at_pad["cn_agv"].arrive < meet  # the receiver waits for it
+    assert all(s.depart == pytest.approx(meet + 180.0) for s in at_pad.values())
+    assert_sound(planner, [deliverer, receiver])
+
+
 def test_through_plans_mark_the_custody_handoff_at_the_border_line(planner):
     planner.plan_all([PlanRequest("a", "vn_parking_1", ("cn_dock_1",))])
     custody = [s for s in planner.plans["a"].steps if s.action == "custody"]
