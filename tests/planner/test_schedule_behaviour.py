@@ -91,6 +91,22 @@ def test_the_single_lane_inspection_access_is_used_one_direction_at_a_time(plann
     assert violations(planner) == []
 
 
+def test_a_swap_through_the_single_lane_section_is_batched_not_deadlocked(planner):
+    """Three vehicles leave CN's inspection bays while three others come for those very bays, all through
+    the one single-lane access: the case where negotiation between robots is known to deadlock."""
+    requests = [PlanRequest(f"out{k}", f"cn_insp_{k}", (f"cn_parking_{10 + k}",)) for k in (1, 2, 3)]
+    requests += [PlanRequest(f"in{k}", f"cn_parking_{k}", (f"cn_insp_{k}",)) for k in (1, 2, 3)]
+    result = planner.plan_all(requests)
+    assert result.stalled == {}
+    lane = ("cn_insp_access", "cn_insp_hub")
+    uses = sorted((here.depart, (here.node, nxt.node) == lane) for p in planner.plans.values()
+                  for here, nxt in zip(p.steps, p.steps[1:], strict=False)
+                  if {here.node, nxt.node} == set(lane))
+    directions = [inward for _, inward in uses]
+    assert len(uses) == 6 and directions == sorted(directions)  # all out first, then all in: one batch each
+    assert_sound(planner, requests)
+
+
 def test_a_delayed_vehicle_is_replanned_alone_and_the_rest_keep_their_plans(bac_luan_ii, planner):
     from sim.planning_scenarios import random_requests
 
