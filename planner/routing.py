@@ -1,7 +1,8 @@
 """Fastest routes on the corridor graph: lane direction, speed limits, per-vehicle restrictions.
 
 Algorithms are plain functions over the corridor's ``nx.DiGraph`` (edge attributes ``length``,
-``max_speed``, ``crossing``, ``lane_group``; node attributes ``kind``, ``jurisdiction``).
+``max_speed``, ``travel_time`` at the limit, ``crossing``, ``lane_group``; node attributes ``kind``,
+``jurisdiction``). Every AGV drives a lane at its limit, so vehicles on one lane never overtake.
 
 >>> route = fastest_route(corridor.graph, "vn_parking_1", "cn_dock_1")  # doctest: +SKIP
 >>> route.time_s  # doctest: +SKIP
@@ -18,7 +19,7 @@ import networkx as nx
 from planner.corridor import NodeKind
 from planner.exceptions import NoRoute, UnknownNode
 
-__all__ = ["Route", "VehicleProfile", "fastest_route", "lane_time", "restricted_view", "time_to_goals"]
+__all__ = ["Route", "VehicleProfile", "fastest_route", "restricted_view", "time_to_goals"]
 
 
 @dataclass(frozen=True)
@@ -43,12 +44,6 @@ class Route:
     nodes: tuple[str, ...]
     time_s: float
     length_m: float
-
-
-def lane_time(data: dict) -> float:
-    """Seconds to drive a lane (edge data) at its speed limit: every AGV drives lanes at the limit, so
-    vehicles on one lane never overtake each other."""
-    return data["length"] / data["max_speed"]
 
 
 def restricted_view(graph: nx.DiGraph, profile: VehicleProfile) -> nx.DiGraph:

@@ -9,7 +9,7 @@ import networkx as nx
 import numpy as np
 
 from planner.corridor import NodeKind
-from planner.routing import VehicleProfile, lane_time, restricted_view
+from planner.routing import VehicleProfile, restricted_view
 
 __all__ = ["TravelTimes"]
 
@@ -68,5 +68,5 @@ def _fastest_from(view: nx.DiGraph, source: str) -> dict[str, tuple[float, float
         done[node] = (time_s, length)
         for nxt, data in view[node].items():
             if nxt not in done:
-                heapq.heappush(heap, (time_s + lane_time(data), length + data["length"], nxt))
+                heapq.heappush(heap, (time_s + data["travel_time"], length + data["length"], nxt))
     return done

@@ -46,6 +46,7 @@ def crossing_bottleneck(timed: TimedGraph, from_side: str, to_side: str) -> Bott
 
 
 def _connected(graph: nx.DiGraph, sources: set[str], targets: set[str], without: str) -> bool:
+    """Whether some source still reaches some target when ``without`` is taken out."""
     view = nx.subgraph_view(graph, filter_node=lambda n: n != without)
-    reached = set().union(*(nx.descendants(view, s) for s in list(sources)[:1])) if sources else set()
-    return bool(reached & targets)
+    reached = nx.multi_source_dijkstra_path_length(view, sources - {without})
+    return not targets.isdisjoint(reached)

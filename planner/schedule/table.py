@@ -111,8 +111,9 @@ class ReservationTable:
         """Vehicles holding ``node`` at some time in [start, end)."""
         return {h.vehicle for h in self._holds.get(node, ()) if h.start < end and start < h.end}
 
-    def holds_for_good(self, vehicle: str, node: str) -> bool:
-        return any(h.vehicle == vehicle and h.end == INF for h in self._holds.get(node, ()))
+    def holders_for_good(self, node: str) -> set[str]:
+        """Vehicles that hold ``node`` for good from some time on (a breakdown, a plan's end, a parked one)."""
+        return {h.vehicle for h in self._holds.get(node, ()) if h.end == INF}
 
     def is_free(self, node: str, start: float, end: float) -> bool:
         return not any(h.start < end and start < h.end for h in self._holds.get(node, ()))

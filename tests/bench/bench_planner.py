@@ -172,9 +172,10 @@ def bridge_throughput(corridor, count, progress) -> dict:
     """``count`` AGVs parked in the VN yard, all bound for CN terminals, clearance instant."""
     graph = corridor.graph
     rng = random.Random(11)
-    vn = sorted(n for n, k in graph.nodes(data="kind") if k in (NodeKind.PARKING,) and n.startswith("vn_"))
-    cn = sorted(n for n, k in graph.nodes(data="kind") if k in (NodeKind.PARKING, NodeKind.DOCK)
-                and graph.nodes[n]["jurisdiction"] == "CN")
+    nodes = graph.nodes
+    vn = sorted(n for n in graph if nodes[n]["kind"] == NodeKind.PARKING and nodes[n]["jurisdiction"] == "VN")
+    cn = sorted(n for n in graph if nodes[n]["kind"] in (NodeKind.PARKING, NodeKind.DOCK)
+                and nodes[n]["jurisdiction"] == "CN")
     starts, goals = rng.sample(vn, count), rng.sample(cn, count)
     planner = FleetPlanner(graph, FollowingRules.from_parameters(corridor.parameters))
     task = progress.add_task(f"throughput: {count} AGVs VN -> CN", total=1)

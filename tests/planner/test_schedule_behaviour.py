@@ -196,3 +196,13 @@ def test_bad_requests_are_refused_clearly(planner):
     assert list(result.stalled) == ["b"] and "vn_dock_1" in result.stalled["b"]
     assert result.plans["b"].end == "vn_parking_2"  # safety first: it stays where it may wait
     assert violations(planner) == []
+
+
+def test_the_corridor_bottleneck_is_the_pre_gate_feeding_the_5_kmh_gate_lanes(planner):
+    from planner.schedule.capacity import crossing_bottleneck
+
+    for side, other in (("VN", "CN"), ("CN", "VN")):
+        bottleneck = crossing_bottleneck(planner.timed, side, other)
+        assert bottleneck.node == f"{side.lower()}_out_pregate" and "gate_out" in bottleneck.lane[1]
+        assert bottleneck.speed == pytest.approx(5 / 3.6)
+        assert bottleneck.per_hour == pytest.approx(3600 * (5 / 3.6) / (15 + 2 + 5 / 3.6 * 2))
