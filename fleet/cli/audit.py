@@ -15,12 +15,12 @@ def export(
     out: Path = typer.Option(..., "--out", help="JSON-lines file to write"),
 ) -> None:
     """Write every audit record, oldest first, one JSON object per line."""
-    from fleet.store import SqliteStore
+    from fleet.store import Store
 
     if not db.is_file():
         typer.echo(f"{db}: no such database", err=True)
         raise typer.Exit(2)
-    store = SqliteStore(db)
+    store = Store(db)
     count, head = 0, ""
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8") as handle:

@@ -21,7 +21,7 @@ def serve(
     from fleet.api.main import create_app
     from fleet.config import ConfigError, load_settings
     from fleet.customs.gate import CustomsGate
-    from fleet.store import SqliteStore
+    from fleet.store import Store
     from fleet.transports.zmq_customs import ZmqIngestServer, ZmqPublisher
 
     try:
@@ -34,7 +34,7 @@ def serve(
     settings.store.path = db or settings.store.path
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    store = SqliteStore(settings.store.path)
+    store = Store(settings.store.path)
     publisher = ZmqPublisher(settings.customs.zmq.pub)
     gate = CustomsGate(settings.customs.gate_authorities(), store, settings.customs.link_timeout_s,
                        publish=publisher.publish)

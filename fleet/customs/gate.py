@@ -31,7 +31,7 @@ from fleet.customs.clearance import (
 )
 from fleet.customs.envelope import CustomsEvent, content_digest, format_time
 from fleet.customs.signing import signature_valid
-from fleet.store import SqliteStore, StoredEvent
+from fleet.store import Store, StoredEvent
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class CustomsGate:
     publish : called with (topic, message) for decisions, crossings, clearance changes and alarms.
     """
 
-    def __init__(self, authorities: Iterable[Authority], store: SqliteStore, link_timeout_s: float = 60.0,
+    def __init__(self, authorities: Iterable[Authority], store: Store, link_timeout_s: float = 60.0,
                  clock: Callable[[], float] = time.time, publish: Publisher | None = None) -> None:
         self.authorities = {a.name: a for a in authorities}
         self.directions = {f"{a.side}->{b.side}" for a in self.authorities.values()

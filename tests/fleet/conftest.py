@@ -8,7 +8,7 @@ import pytest
 
 from fleet.customs.gate import Authority, CustomsGate
 from fleet.customs.signing import EventSigner, generate_keys, load_private_key, parse_public_key
-from fleet.store import SqliteStore
+from fleet.store import Store
 
 T0 = 1_795_000_000.0  # 2026-11-18, a fixed "now" for the tests
 
@@ -31,7 +31,7 @@ class Customs:
     published: list
 
     def gate(self) -> CustomsGate:
-        return CustomsGate(self.authorities, SqliteStore(self.db_path), link_timeout_s=60.0, clock=self.clock,
+        return CustomsGate(self.authorities, Store(self.db_path), link_timeout_s=60.0, clock=self.clock,
                            publish=lambda topic, message: self.published.append((topic, message)))
 
 
