@@ -130,7 +130,7 @@ class Dispatcher:
 
     def _nodes_before_crossing(self) -> set[str]:
         """The last nodes before the border: where a crossing lane starts from a node no crossing lane ends at."""
-        crossing = self.corridor.crossing_lanes()
+        crossing = self.corridor.crossing_lanes
         ends = {lane.target for lane in crossing}
         return {lane.source for lane in crossing if lane.source not in ends}
 
@@ -506,7 +506,8 @@ class Dispatcher:
                                      ready=lambda step, tr=track: self._may_release(tr, step, t))
             if limit > track.released:
                 self._on_release(track, track.released, limit)
-                track.released = limit
+                track.first, track.released = track.released, limit  # an update starts at the old base end
+                track.update_id += 1
                 self._send(track)
 
     def _left(self, track: Track) -> bool:

@@ -6,13 +6,14 @@ the very rules a vehicle keeps (orders, releases, refusals, link loss), no DDS. 
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from agv_agent.kinematics import UnicycleBase
 from agv_agent.logic import AgentLogic, AgentParams
-from agv_agent.protocol import InstantAction, Order, VehicleState
+from agv_agent.protocol import ActionType, InstantAction, Order, VehicleState
 
 
 @dataclass
@@ -27,8 +28,12 @@ class _Vehicle:
 class InProcessLink:
     """Implements :class:`fleet.vehicles.VehicleLink` for simulated vehicles stepped by :meth:`advance`."""
 
-    def __init__(self, clock: Callable[[], float]) -> None:
+    def __init__(self, clock: Callable[[], float], heartbeat_s: float = 1.0) -> None:
         self.clock = clock
+        self.heartbeat_s = heartbeat_s
+        self.heartbeats = True  # the fleet link, as the ROS bridge's timer keeps it: vehicles stop without it
+        self._last_beat = -float("inf")
+        self._beats = itertools.count()
         self._vehicles: dict[str, _Vehicle] = {}
         self._lock = threading.RLock()
         self.sent_orders: list[tuple[float, str, Order]] = []  # what the fleet sent, for tests to check
@@ -48,6 +53,12 @@ class InProcessLink:
         with self._lock:
             steps = max(1, round(dt / substep))
             end = self.clock()
+            if self.heartbeats and end - self._last_beat >= self.heartbeat_s:
+                self._last_beat = end
+                beat = [InstantAction(f"heartbeat-{next(self._beats)}", ActionType.HEARTBEAT)]
+                for vehicle in self._vehicles.values():
+                    if vehicle.online:
+                        vehicle.logic.on_instant_actions(beat, end)
             for vehicle in self._vehicles.values():
                 if not vehicle.online:
                     continue
