@@ -56,3 +56,21 @@ def services(settings, link, customs):
 def client(services):
     with TestClient(create_app(services)) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def docks(services) -> dict[str, list[str]]:
+    """Each side's docks, by id."""
+    from planner.corridor import NodeKind
+
+    return {side: sorted(n.id for n in services.corridor.nodes_of(NodeKind.DOCK, jurisdiction=side))
+            for side in services.corridor.jurisdictions}
+
+
+def staff_actions_of(services) -> list[dict]:
+    import sqlalchemy as sa
+
+    from fleet.store.schema import staff_actions
+
+    with services.store.reading() as conn:
+        return [r._asdict() for r in conn.execute(sa.select(staff_actions).order_by(staff_actions.c.id))]
