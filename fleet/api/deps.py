@@ -19,9 +19,9 @@ from fleet.customs.gate import CustomsGate
 from fleet.roles import CUSTOMS_ROLE_PREFIX, STAFF_ROLES, Role
 from fleet.services import Services
 
-__all__ = ["CallerDep", "Dispatching", "GateDep", "Operating", "Reader", "Role", "ServicesDep", "require_role"]
-
 _bearer = HTTPBearer(auto_error=False)
+#: The largest id or offset a query may name: beyond it SQLite's integers overflow (a 422, never a 500).
+MAX_ID = 2**62
 
 
 @dataclass(frozen=True)

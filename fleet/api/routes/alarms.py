@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Path, Query, status
 from pydantic import BaseModel
 
 from fleet.alarms import Alarm
-from fleet.api.deps import Operating, Reader, ServicesDep
+from fleet.api.deps import MAX_ID, Operating, Reader, ServicesDep
 
 router = APIRouter(tags=["alarms"])
 
@@ -23,14 +23,15 @@ class AlarmPage(BaseModel):
 @router.get("/alarms", response_model=AlarmPage)
 def list_alarms(services: ServicesDep, _: Reader, open: bool = False,
                 limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                offset: Annotated[int, Query(ge=0)] = 0) -> AlarmPage:
+                offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0) -> AlarmPage:
     """Newest first; ``open=true``: only those not yet acknowledged."""
     page, total = services.alarms.list(open_only=open, limit=limit, offset=offset)
     return AlarmPage(alarms=page, total=total, limit=limit, offset=offset)
 
 
 @router.post("/alarms/{alarm_id}/acknowledge", response_model=Alarm)
-def acknowledge(alarm_id: int, services: ServicesDep, caller: Operating) -> Alarm:
+def acknowledge(alarm_id: Annotated[int, Path(ge=1, le=MAX_ID)], services: ServicesDep,
+                caller: Operating) -> Alarm:
     try:
         return services.alarms.acknowledge(alarm_id, caller.role)
     except KeyError:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from fleet.api.deps import AuditReader, ServicesDep
+from fleet.api.deps import MAX_ID, AuditReader, ServicesDep
 from fleet.store import AuditRecord, verify_chain
 
 router = APIRouter(tags=["audit"])
@@ -42,7 +42,8 @@ class AuditVerification(BaseModel):
 
 
 @router.get("/audit", response_model=AuditPage)
-def audit_page(services: ServicesDep, _: AuditReader, after: Annotated[int, Query(ge=0)] = 0,
+def audit_page(services: ServicesDep, _: AuditReader,
+               after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
                limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> AuditPage:
     """Records with ``seq`` > ``after``, oldest first."""
     records = [AuditRecordPublic(**vars(r)) for r in services.store.audit_records(after, limit)]

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from pydantic import BaseModel
 
-from fleet.api.deps import Dispatching, Reader, ServicesDep
+from fleet.api.deps import MAX_ID, Dispatching, Reader, ServicesDep
 from fleet.api.models import Reasoned
 from fleet.customs.envelope import DIRECTION_PATTERN, VEHICLE_PATTERN
 from fleet.orders import OrderCreate, OrderPublic, OrderState
@@ -45,7 +45,7 @@ def list_orders(services: ServicesDep, _: Reader, state: OrderState | None = Non
                 direction: Annotated[str | None, Query(pattern=DIRECTION_PATTERN)] = None,
                 vehicle_id: Annotated[str | None, Query(pattern=VEHICLE_PATTERN)] = None,
                 limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                offset: Annotated[int, Query(ge=0)] = 0) -> OrderPage:
+                offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0) -> OrderPage:
     """Newest first, without timelines (read one order for its timeline)."""
     page, total = services.orders.list(state=state, direction=direction, vehicle_id=vehicle_id, limit=limit,
                                        offset=offset)
