@@ -16,7 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
 
 from fleet.customs.gate import CustomsGate
-from fleet.roles import CUSTOMS_ROLE_PREFIX, STAFF_ROLES, Role
+from fleet.roles import CUSTOMS_ROLE_PREFIX, Role
 from fleet.services import Services
 
 _bearer = HTTPBearer(auto_error=False)
@@ -31,10 +31,6 @@ class Caller:
     @property
     def customs_authority(self) -> str | None:
         return self.role.removeprefix(CUSTOMS_ROLE_PREFIX) if self.role.startswith(CUSTOMS_ROLE_PREFIX) else None
-
-    @property
-    def staff(self) -> bool:
-        return self.role in STAFF_ROLES
 
 
 def get_services(request: Request) -> Services:
