@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
+
+import zmq
 
 from fleet.alarms import AlarmService
 from fleet.config import ConfigError, FleetConfig, Settings
@@ -64,11 +66,17 @@ class Services:
     _stack: ExitStack = field(default_factory=ExitStack, repr=False)
 
     def start(self) -> Services:
-        self.ingest = ZmqIngestServer(self.gate, self.settings.customs.zmq.router).start()
-        self._stack.callback(self.ingest.stop)
-        for part in self._background:
-            part.start()
-            self._stack.callback(part.stop)
+        """Bind the customs ROUTER and start the threads; if anything fails, stop what started and close all."""
+        try:
+            with _binding("customs.zmq.router", self.settings.customs.zmq.router):
+                self.ingest = ZmqIngestServer(self.gate, self.settings.customs.zmq.router)
+            self._stack.callback(self.ingest.start().stop)
+            for part in self._background:
+                part.start()
+                self._stack.callback(part.stop)
+        except BaseException:
+            self.close()
+            raise
         log.info("customs ROUTER on %s, PUB on %s, store %s", self.ingest.endpoint, self.publisher.endpoint,
                  self.store.url)
         return self
@@ -92,7 +100,8 @@ def build_services(settings: Settings, *, link: VehicleLink | None = None,
         store = Store(settings.store.location, busy_timeout_s=settings.store.busy_timeout_s)
         stack.callback(store.close)
         bus = EventBus()
-        publisher = ZmqPublisher(settings.customs.zmq.pub)
+        with _binding("customs.zmq.pub", settings.customs.zmq.pub):
+            publisher = ZmqPublisher(settings.customs.zmq.pub)
         stack.callback(publisher.close)
         stack.callback(bus.subscribe(publisher.publish, CUSTOMS_TOPICS))
         gate = CustomsGate(settings.customs.gate_authorities(), store, settings.customs.link_timeout_s, clock=clock,
@@ -108,6 +117,15 @@ def build_services(settings: Settings, *, link: VehicleLink | None = None,
                                 settings=DispatchSettings(tick_hz=settings.fleet.tick_hz))
         return Services(settings, clock, store, bus, corridor, gate, orders, alarms, registry, StaffLog(store, clock),
                         link, dispatcher, publisher, _background=[*background, dispatcher], _stack=stack.pop_all())
+
+
+@contextmanager
+def _binding(field_name: str, endpoint: str) -> Iterator[None]:
+    """An endpoint that cannot be bound (in use, malformed) is a :class:`ConfigError` naming its field."""
+    try:
+        yield
+    except zmq.ZMQError as exc:
+        raise ConfigError(f"{field_name}: cannot bind {endpoint}: {exc}") from None
 
 
 def configured_fleet(config: FleetConfig, corridor: Corridor) -> list[VehicleConfig]:

@@ -111,3 +111,20 @@ def test_fleet_section_checked(tmp_path, key_dir, fleet, message):
 def test_too_many_simulated_vehicles_for_the_map(corridor):
     with pytest.raises(ConfigError, match=r"fleet\.simulated"):
         configured_fleet(FleetConfig(simulated=10_000), corridor)
+
+
+def test_a_customs_endpoint_in_use_is_refused_naming_the_field(tmp_path, key_dir):
+    import zmq
+
+    from fleet.services import build_services
+
+    taken = zmq.Context.instance().socket(zmq.PUB)
+    taken.setsockopt(zmq.LINGER, 0)
+    port = taken.bind_to_random_port("tcp://127.0.0.1")
+    try:
+        settings = load_settings(write_config(tmp_path, key_dir, fleet={"link": "inprocess"}, customs__zmq={
+            "pub": f"tcp://127.0.0.1:{port}", "router": "tcp://127.0.0.1:*"}, store={"path": str(tmp_path / "f.db")}))
+        with pytest.raises(ConfigError, match=rf"customs\.zmq\.pub: cannot bind tcp://127\.0\.0\.1:{port}"):
+            build_services(settings)
+    finally:
+        taken.close()
