@@ -111,6 +111,8 @@ class StreamHub:
             for vehicle_id, message in list(self._held.items()):
                 if self.clock() - self._sent_at.get(vehicle_id, 0.0) >= self.vehicle_interval_s:
                     self.publish(Topic.VEHICLE, message)
+            if not self.clients:
+                continue
             try:
                 views = await asyncio.to_thread(self.vehicles)
             except Exception:  # the stream outlives a failed read; the next round reads again
