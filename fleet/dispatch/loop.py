@@ -325,9 +325,19 @@ class Dispatcher:
                     and start != order.pickup:
                 stops = (Stop(order.pickup, self.settings.load_s, action="pickup"),)
             if not job.cleared and not job.crossed and order.state not in (OrderState.CROSSING, OrderState.TO_DROP):
-                hold_at = tuple(n.id for n in self.corridor.nodes_of(NodeKind.GATE, jurisdiction=source))
+                gates = {n.id for n in self.corridor.nodes_of(NodeKind.GATE, jurisdiction=source)}
+                if gates & set(self._fastest_route(stops[0].node if stops else start, job.goals[0])):
+                    hold_at = tuple(sorted(gates))
+                else:  # past its side's gates already (a restart found it there): the crossing check remains
+                    job.cleared = True
         return PlanRequest(track.id, start, job.goals, start_time, track.profile, stops, hold_at,
                            priority=job.order.priority if job.order else 0)
+
+    def _fastest_route(self, source: str, target: str) -> list[str]:
+        try:
+            return nx.shortest_path(self.corridor.graph, source, target, weight="travel_time")
+        except nx.NetworkXNoPath:
+            return []
 
     def _base_end(self, track: Track) -> str:
         """Where the vehicle will stop if told nothing more: its last released node, else where it is."""

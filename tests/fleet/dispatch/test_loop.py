@@ -127,3 +127,51 @@ def test_no_crossing_is_ever_released_without_a_decision_that_allows_it(customs,
             fleet.link.set_online("agv_001", True)
     fleet.run(600)
     assert violations == []
+
+
+def test_a_restarted_dispatcher_carries_on_from_the_vehicles_states(customs, corridor):
+    """The fleet manager dies mid-run (nothing flushed beyond what the store holds) and a new one opens the
+    same store: it re-syncs with each vehicle's reported order and position and finishes every order, with
+    no vehicle sent backwards (each order update starts where the vehicle's base ends) and one crossing each."""
+    fleet = make_fleet(customs, corridor, 4)
+    fleet.authorize("agv_001", "agv_002", "agv_003", "agv_004")
+    orders = [fleet.order([f"VN-10000000011{i}"], docks(corridor, "VN")[i], docks(corridor, "CN")[i]) for i in (0, 1)]
+    orders += [fleet.order([f"CN-20000000011{i}"], docks(corridor, "CN")[i + 2], docks(corridor, "VN")[i + 2])
+               for i in (0, 1)]
+    for consignment in ("VN-100000000110", "VN-100000000111"):
+        fleet.release(consignment, VN_CN)
+    for consignment in ("CN-200000000110", "CN-200000000111"):
+        fleet.release(consignment, CN_VN)
+    fleet.run(1000)
+    assert {fleet.state_of(o) for o in orders} - {OrderState.DELIVERED}, "the restart should come mid-run"
+    refused_before = _refusals(fleet)
+    restarted = make_fleet_again(fleet)
+    assert restarted.run(3600, until=lambda: all(restarted.state_of(o) == OrderState.DELIVERED for o in orders))
+    assert _refusals(restarted) == refused_before  # no update was refused: nobody sent backwards
+    crossings = [r.body["vehicle_id"] for r in restarted.store.audit_records() if r.kind == "crossing"]
+    assert sorted(crossings) == sorted(restarted.orders.get(o).vehicle_id for o in orders)
+
+
+def _refusals(fleet) -> int:
+    return sum(1 for vehicle_id in fleet.dispatcher.tracks for e in fleet.link.state(vehicle_id).errors
+               if e.error_type in ("orderUpdateError", "orderNotAcceptable"))
+
+
+def make_fleet_again(fleet):
+    """A new dispatcher, orders and gate on the same store file and the same vehicles (the old one is gone)."""
+    from fleet.alarms import AlarmService
+    from fleet.dispatch import Dispatcher, DispatchSettings
+    from fleet.events import EventBus
+    from fleet.orders import OrderService
+    from fleet.store import Store
+    from fleet.vehicles.registry import VehicleRegistry
+
+    customs = fleet.customs
+    store = Store(customs.db_path)
+    bus = EventBus()
+    gate = customs.gate_on(store, bus)
+    orders = OrderService(store, fleet.corridor, bus, customs.clock)
+    dispatcher = Dispatcher(corridor=fleet.corridor, store=store, orders=orders, registry=VehicleRegistry(store),
+                            gate=gate, link=fleet.link, alarms=AlarmService(store, bus, customs.clock), bus=bus,
+                            clock=customs.clock, settings=DispatchSettings(load_s=20, unload_s=20))
+    return type(fleet)(customs, fleet.corridor, store, bus, fleet.link, orders, dispatcher)
