@@ -128,3 +128,19 @@ def test_a_customs_endpoint_in_use_is_refused_naming_the_field(tmp_path, key_dir
             build_services(settings)
     finally:
         taken.close()
+
+
+@pytest.mark.parametrize(("fleet", "auth", "message"), [
+    ({"link": "inprocess", "vehicles": [{"id": "agv_001", "home": "VN", "start_node": "the_moon"}]}, None,
+     "fleet.vehicles.0.start_node: 'the_moon'"),
+    (None, {"tokens": [{"token": "a" * 20, "role": "superuser"}]}, "auth.tokens.0.role: unknown role 'superuser'"),
+])
+def test_serve_refuses_a_bad_config_before_serving(tmp_path, key_dir, fleet, auth, message):
+    from typer.testing import CliRunner
+
+    from fleet.cli import build_app
+
+    changes = {"store": {"path": str(tmp_path / "f.db")}, **({"fleet": fleet} if fleet else {}),
+               **({"auth": auth} if auth else {})}
+    result = CliRunner().invoke(build_app(), ["serve", "--config", str(write_config(tmp_path, key_dir, **changes))])
+    assert result.exit_code == 2 and message in result.output
