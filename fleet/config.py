@@ -203,10 +203,10 @@ def load_settings(path: str | Path) -> Settings:
     try:
         return Settings.model_validate(data or {}, context={"base": Path(path).resolve().parent})
     except ValidationError as exc:
-        raise ConfigError(f"{path}: {describe(exc)}") from None
+        raise ConfigError(f"{path}: {_describe(exc)}") from None
 
 
-def describe(exc: ValidationError) -> str:
+def _describe(exc: ValidationError) -> str:
     """Each problem as ``field.path: message`` (a model-level check names its field in the message)."""
     return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" if e["loc"] else e["msg"]
                      for e in exc.errors())

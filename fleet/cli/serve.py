@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
-    pass
+    from fleet.config import Settings
 
 
 def serve(
@@ -44,7 +44,8 @@ def serve(
     uvicorn.run(create_app(services), host=settings.server.host, port=settings.server.port, log_level="warning")
 
 
-def _default(var: Path):
+def _default(var: Path) -> Settings:
+    """The embedded default's settings; says what it created and where the tokens are."""
     from fleet.defaults import default_settings
 
     boot = default_settings(var)
