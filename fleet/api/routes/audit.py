@@ -11,6 +11,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from fleet.api.deps import MAX_ID, AuditReader, ServicesDep
+from fleet.services import Services
 from fleet.store import AuditRecord, verify_chain
 
 router = APIRouter(tags=["audit"])
@@ -77,7 +78,7 @@ def audit_verify(services: ServicesDep, _: AuditReader) -> AuditVerification:
                              problems=problems)
 
 
-def _all(services: ServicesDep) -> Iterator[AuditRecord]:
+def _all(services: Services) -> Iterator[AuditRecord]:
     """Every record, read in batches so a long log is never held in memory at once."""
     after = 0
     while True:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Path, status
 from fleet.api.deps import Operating, Reader, ServicesDep
 from fleet.api.models import Reasoned
 from fleet.dispatch import GateView
+from fleet.services import Services
 
 router = APIRouter(tags=["gates"])
 
@@ -41,5 +42,5 @@ def _act(action, gate_id: str, by: str, reason: str) -> None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no gate {gate_id!r}") from None
 
 
-def _gate(services: ServicesDep, gate_id: str) -> GateView:
+def _gate(services: Services, gate_id: str) -> GateView:
     return next(g for g in services.dispatcher.gates() if g.id == gate_id)

@@ -11,6 +11,7 @@ from fleet.api.deps import Acting, Operating, Reader, Role, ServicesDep, forbidd
 from fleet.api.models import Reasoned
 from fleet.customs.envelope import VEHICLE_PATTERN
 from fleet.dispatch import VehicleAction, VehicleView
+from fleet.services import Services
 
 router = APIRouter(tags=["vehicles"])
 
@@ -75,7 +76,7 @@ def set_service(vehicle_id: VehicleId, body: ServiceChangeCreate, services: Serv
     return services.dispatcher.vehicle(vehicle_id)
 
 
-def _known(services: ServicesDep, vehicle_id: str) -> VehicleView:
+def _known(services: Services, vehicle_id: str) -> VehicleView:
     try:
         return services.dispatcher.vehicle(vehicle_id)
     except KeyError:
