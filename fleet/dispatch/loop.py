@@ -11,6 +11,7 @@ back when clearance is lost (docs/operations.md).
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import uuid
@@ -38,11 +39,17 @@ from planner.assignment import EnergyModel, TransportOrder, VehicleStatus, assig
 from planner.corridor import WAITING_KINDS, Corridor, NodeKind
 from planner.exceptions import PlannerError
 from planner.routing import VehicleProfile
-from planner.schedule import FleetPlanner, FollowingRules, PlanRequest, Stop, TimedPlan
+from planner.schedule import INF, FleetPlanner, FollowingRules, PlanRequest, Step, Stop, TimedPlan
 from planner.schedule.precedence import precedence_graph
 from planner.schedule.release import done_events, releasable_until
 
 log = logging.getLogger(__name__)
+
+#: A vehicle this close to the last node before the crossing has not set off across yet: a release it has
+#: there can still be taken back.
+TAKE_BACK_RADIUS_M = 1.0
+#: A vehicle that shows no sign of an order sent this long ago gets it again.
+RESEND_AFTER_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -96,6 +103,7 @@ class Track:
     crossing_decision_seq: int | None = None
     unavailable: str | None = None  # why the vehicle cannot go on (offline, fault, e-stop, out of service)
     needs_plan: bool = False
+    sent_at: float = -INF  # when the current order (update) was last sent
 
     @property
     def id(self) -> str:
@@ -185,6 +193,7 @@ class Dispatcher:
             t = self.now()
             for track in self.tracks.values():
                 self._observe(track, t)
+                self._take_back_if_uncleared(track, t)
             if not self._planned_once:
                 if not self._ready_to_plan():
                     return
@@ -202,9 +211,11 @@ class Dispatcher:
     # --- observing vehicles -----------------------------------------------------------------------------------
 
     def _observe(self, track: Track, t: float) -> None:
-        state = self.link.state(track.id)
-        track.state, track.state_age, track.connection = state, self.link.state_age(track.id), \
-            self.link.connection(track.id)
+        state, track.state_age, track.connection = self.link.snapshot(track.id)
+        track.state = state
+        if state is not None and track.vda_order_id and state.order_id != track.vda_order_id \
+                and not any(n.released for n in state.node_states) and t - track.sent_at > RESEND_AFTER_S:
+            self._send(track)  # lost, or refused while a cancel was still on its way: the vehicle is free now
         if state is not None and self._planned_once and track.plan is not None \
                 and state.order_id == track.vda_order_id:
             self._follow(track, state, t)
@@ -451,9 +462,10 @@ class Dispatcher:
                 self._replan(track, t)
 
     def _waiting_at_gate(self, track: Track) -> bool:
-        plan = track.plan
-        return plan is not None and track.job is not None and not track.job.cleared and bool(plan.horizon) \
-            and track.reached == len(plan.steps) - 1 and plan.steps[-1].action == "await_clearance"
+        plan, job = track.plan, track.job
+        return plan is not None and job is not None and job.order is not None and not job.cleared \
+            and job.order.state in LOADED_STATES and bool(plan.horizon) and track.reached == len(plan.steps) - 1 \
+            and plan.steps[-1].action == "await_clearance"
 
     # --- assignment -------------------------------------------------------------------------------------------------
 
@@ -511,7 +523,6 @@ class Dispatcher:
         for track in self.tracks.values():
             if track.plan is None or track.unavailable is not None:
                 continue
-            self._take_back_if_uncleared(track)
             limit = releasable_until(self._dependencies, track.plan, track.released, done,
                                      ready=lambda step, tr=track: self._may_release(tr, step, t))
             if limit > track.released:
@@ -562,6 +573,7 @@ class Dispatcher:
             actions[len(track.plan.steps) - 1] = ("startCharging",)
         order = vda_order(self.corridor, track.vda_order_id, track.update_id, track.plan, track.seq0, track.first,
                           track.released, actions)
+        track.sent_at = self.now()
         self.link.send_order(track.id, order)
         self._save_vda(track)
 
@@ -601,24 +613,39 @@ class Dispatcher:
             track.crossing_decision_seq = self.store.audit_head[0]
         return decision.allowed
 
-    def _take_back_if_uncleared(self, track: Track) -> None:
-        """A crossing released to a vehicle still at the last node before it, whose clearance is gone: cancel
-        the order (the vehicle stops where it stands) and send it a new one that ends there."""
-        plan, state = track.plan, track.state
-        if plan is None or state is None or track.released <= track.reached or track.reached < 0:
+    def _take_back_if_uncleared(self, track: Track, t: float) -> None:
+        """A vehicle at the last node before the crossing, with the crossing in its released base, whose
+        clearance is gone (a hold, a revocation, a customs link down, an operator's gate hold): cancel its order
+        (it stops where it stands) and send it a new one that ends there. Read from the vehicle's own state, so
+        it holds whatever the fleet planned since (a restart, a replan after the vehicle was offline)."""
+        state = track.state
+        if state is None or state.last_node_id not in self._pre_crossing:
             return
-        here = plan.steps[track.reached].node
-        if here not in self._pre_crossing or self._left(track):
+        released = [n for n in state.node_states if n.released]
+        if not released or not self.corridor.lane_between(state.last_node_id, released[0].node_id).crossing:
             return
+        node = self.corridor.nodes[state.last_node_id]
+        if math.hypot(state.pose.x - node.x, state.pose.y - node.y) > TAKE_BACK_RADIUS_M:
+            return  # already on the crossing lane: it goes on to the far side
         if self._held_gate(track) is None and self._evaluate(track).allowed:
+            return
+        if track.connection not in ("ONLINE", None):  # cannot be told: flag it, take it back once it is back
+            self.alarms.raise_alarm(AlarmKind.CROSSING_FLAGGED, track.id, f"{track.id}: clearance lost at {node.id} "
+                                    f"while the crossing is released and the vehicle is {track.connection}")
             return
         log.warning("clearance of %s lost before the crossing: taking the release back", track.id)
         self.link.send_actions(track.id, [InstantAction(f"cancel-{uuid.uuid4().hex[:8]}", ActionType.CANCEL_ORDER)])
-        track.vda_order_id, track.update_id = f"{track.id}-{uuid.uuid4().hex[:8]}", 0
-        track.seq0, track.first, track.released = -2 * track.reached, track.reached, track.reached
+        plan = track.plan
+        index = next((i for i, s in enumerate(plan.steps) if s.node == node.id), None) if plan else None
+        if plan is None or index is None:
+            plan, index = TimedPlan(track.id, (Step(node.id, t, INF),)), 0
+        track.plan, track.vda_order_id, track.update_id = plan, f"{track.id}-{uuid.uuid4().hex[:8]}", 0
+        track.seq0, track.first, track.released, track.reached = -2 * index, index, index, index
+        track.arrived_at = {index: t}
+        track.needs_plan, self._plans_changed = True, True
         self._send(track)
         self.alarms.raise_alarm(AlarmKind.CROSSING_FLAGGED, track.id,
-                                f"{track.id}: clearance lost at {here}; crossing release taken back")
+                                f"{track.id}: clearance lost at {node.id}; crossing release taken back")
 
     # --- what the API asks -------------------------------------------------------------------------------------------
 
