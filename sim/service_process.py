@@ -1,7 +1,8 @@
 """Run ``xborder serve`` as a separate process on free loopback ports, for tests and benchmarks.
 
-It writes a config with the given authorities' public keys and one bearer token per authority plus a
-viewer token, starts the service, waits until /health answers, and can SIGKILL and restart it.
+It writes a config with the given authorities' public keys, one bearer token per authority and per staff role
+(:func:`token_for`), and the fleet section given (default: no vehicles, in-process link: no DDS), starts the
+service, waits until /health answers, and can SIGKILL and restart it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 import httpx
 import yaml
 
+from fleet.roles import STAFF_ROLES
+
 BIN = Path(sys.executable).parent
 
 
@@ -31,15 +34,18 @@ def token_for(role: str) -> str:
 
 
 class ServiceProcess:
-    def __init__(self, workdir: Path, public_keys: dict[str, str], link_timeout_s: float = 600.0) -> None:
+    def __init__(self, workdir: Path, public_keys: dict[str, str], link_timeout_s: float = 600.0,
+                 fleet: dict[str, Any] | None = None, map_folder: Path | None = None) -> None:
         self.http, self.router_port, self.pub_port = free_port(), free_port(), free_port()
         self.router, self.pub = f"tcp://127.0.0.1:{self.router_port}", f"tcp://127.0.0.1:{self.pub_port}"
         self.db = workdir / "fleet.db"
         self.config = workdir / "fleet.yaml"
-        roles = [f"customs:{name}" for name in public_keys] + ["viewer"]
+        roles = [f"customs:{name}" for name in public_keys] + list(STAFF_ROLES)
         self.config.write_text(yaml.safe_dump({
             "server": {"host": "127.0.0.1", "port": self.http},
             "store": {"path": str(self.db)},
+            **({"map": str(map_folder.resolve())} if map_folder else {}),
+            "fleet": fleet or {"link": "inprocess"},
             "customs": {"link_timeout_s": link_timeout_s, "zmq": {"router": self.router, "pub": self.pub},
                         "authorities": {name: {"public_key": key, "side": name[:2]}
                                         for name, key in public_keys.items()}},

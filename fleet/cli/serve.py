@@ -1,50 +1,56 @@
-"""``xborder serve``: the fleet manager service (HTTP API + customs ZeroMQ transports)."""
+"""``xborder serve``: the fleet manager service (HTTP API, dispatch loop, vehicle link, customs ZeroMQ)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
+if TYPE_CHECKING:
+    from fleet.config import Settings
+
 
 def serve(
-    config: Path = typer.Option(..., "--config", help="YAML config (see fleet/config.py)"),
+    config: Path | None = typer.Option(None, "--config", help="YAML config (see fleet/config.py); without it the "
+                                       "embedded default runs: Bac Luan II, a simulated fleet, var/"),
+    var: Path = typer.Option(Path("var"), "--var", help="where the default keeps its store, keys and tokens"),
     host: str | None = typer.Option(None, "--host", help="overrides server.host"),
     port: int | None = typer.Option(None, "--port", help="overrides server.port"),
     db: Path | None = typer.Option(None, "--db", help="overrides store.path"),
 ) -> None:
-    """Start the fleet manager: API on HTTP, customs events on the ZeroMQ ROUTER, decisions on PUB."""
+    """Start the fleet manager: API on HTTP, the dispatch loop, customs events on the ZeroMQ ROUTER, decisions on
+    PUB. A config that cannot work (a missing key file, an unknown role, a vehicle on no map node) is refused."""
     import logging
 
     import uvicorn
 
     from fleet.api.main import create_app
     from fleet.config import ConfigError, load_settings
-    from fleet.customs.gate import CustomsGate
-    from fleet.store import Store
-    from fleet.transports.zmq_customs import ZmqIngestServer, ZmqPublisher
+    from fleet.services import build_services
+    from fleet.store import StoreError
+    from planner.corridor import MapError
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        settings = load_settings(config)
-    except ConfigError as exc:
+        settings = load_settings(config) if config else _default(var)
+        settings.server.host = host or settings.server.host
+        settings.server.port = settings.server.port if port is None else port
+        settings.store.path = db or settings.store.path
+        services = build_services(settings)
+    except (ConfigError, MapError, StoreError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
-    settings.server.host = host or settings.server.host
-    settings.server.port = settings.server.port if port is None else port
-    settings.store.path = db or settings.store.path
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(create_app(services), host=settings.server.host, port=settings.server.port, log_level="warning")
 
-    store = Store(settings.store.path)
-    publisher = ZmqPublisher(settings.customs.zmq.pub)
-    gate = CustomsGate(settings.customs.gate_authorities(), store, settings.customs.link_timeout_s,
-                       publish=publisher.publish)
-    ingest = ZmqIngestServer(gate, settings.customs.zmq.router).start()
-    logging.getLogger("xborder").info("customs ROUTER on %s, PUB on %s, store %s", ingest.endpoint,
-                                      publisher.endpoint, settings.store.path)
-    try:
-        uvicorn.run(create_app(settings, gate), host=settings.server.host, port=settings.server.port,
-                    log_level="warning")
-    finally:
-        ingest.stop()
-        publisher.close()
-        store.close()
+
+def _default(var: Path) -> Settings:
+    """The embedded default's settings; says what it created and where the tokens are."""
+    from fleet.defaults import default_settings
+
+    boot = default_settings(var)
+    for path in boot.created:
+        typer.echo(f"created {path.resolve()}")
+    typer.echo(f"no --config: the default deployment; demo tokens (one per role) in {boot.tokens_file.resolve()}, "
+               f"customs keys in {boot.keys_dir.resolve()}")
+    return boot.settings
