@@ -7,7 +7,8 @@ map: maps/bac_luan_ii                              # a corridor folder; default:
 fleet:
   link: ros                                        # ros (DDS, the default) or inprocess (simulation, tests)
   namespace: xborder                               # vehicle topics under /<namespace>/<vehicle_id>/
-  tick_hz: 2
+  heartbeat_s: 1                                   # the fleet link's heartbeat to each vehicle
+  dispatch: {tick_hz: 2, load_s: 60, unload_s: 60}  # and thresholds: fleet/dispatch/loop.py DispatchSettings
   vehicles:                                        # or `simulated: 10`: that many at the map's parking spots
     - {id: agv_001, home: VN, may_cross: true, start_node: <a node of the map>}
 customs:
@@ -46,6 +47,7 @@ from pydantic import (
 from fleet.customs.envelope import AUTHORITY_PATTERN
 from fleet.customs.gate import Authority
 from fleet.customs.signing import parse_public_key
+from fleet.dispatch.loop import DispatchSettings
 from fleet.roles import CUSTOMS_ROLE_PREFIX, STAFF_ROLES
 from fleet.vehicles.registry import VehicleConfig
 
@@ -149,7 +151,8 @@ class AuthConfig(_Strict):
 class FleetConfig(_Strict):
     link: Literal["ros", "inprocess"] = "ros"
     namespace: str = Field("xborder", pattern=r"^[a-z][a-z0-9_]{0,62}$")
-    tick_hz: float = Field(2.0, gt=0, le=50)
+    heartbeat_s: float = Field(1.0, gt=0, le=10, description="the fleet link's heartbeat to every vehicle")
+    dispatch: DispatchSettings = DispatchSettings()
     vehicles: list[VehicleConfig] = []
     simulated: int = Field(0, ge=0, description="when no vehicles are listed: this many at the map's parking spots")
 

@@ -21,7 +21,7 @@ import zmq
 from fleet.alarms import AlarmService
 from fleet.config import ConfigError, FleetConfig, Settings
 from fleet.customs.gate import CustomsGate
-from fleet.dispatch import Dispatcher, DispatchSettings
+from fleet.dispatch import Dispatcher
 from fleet.events import EventBus, Topic
 from fleet.maps import load_corridor
 from fleet.orders import OrderService
@@ -111,11 +111,12 @@ def build_services(settings: Settings, *, link: VehicleLink | None = None,
         background: list[_Background] = []
         if link is None:
             link = _vehicle_link(settings.fleet, fleet, corridor, clock, stack, background)
-        orders, alarms = OrderService(store, corridor, bus, clock), AlarmService(store, bus, clock)
+        orders, alarms, staff = OrderService(store, corridor, bus, clock), AlarmService(store, bus, clock), \
+            StaffLog(store, clock)
         dispatcher = Dispatcher(corridor=corridor, store=store, orders=orders, registry=registry, gate=gate,
-                                link=link, alarms=alarms, bus=bus, clock=clock,
-                                settings=DispatchSettings(tick_hz=settings.fleet.tick_hz))
-        return Services(settings, clock, store, bus, corridor, gate, orders, alarms, registry, StaffLog(store, clock),
+                                link=link, alarms=alarms, bus=bus, staff=staff, clock=clock,
+                                settings=settings.fleet.dispatch)
+        return Services(settings, clock, store, bus, corridor, gate, orders, alarms, registry, staff,
                         link, dispatcher, publisher, _background=[*background, dispatcher], _stack=stack.pop_all())
 
 
@@ -150,7 +151,7 @@ def _vehicle_link(config: FleetConfig, fleet: list[VehicleConfig], corridor: Cor
     if config.link == "ros":
         from fleet.vehicles.ros_bridge import RosFleetBridge  # rclpy loads only when the fleet speaks ROS
 
-        bridge = RosFleetBridge(fleet_namespace=config.namespace)
+        bridge = RosFleetBridge(fleet_namespace=config.namespace, heartbeat_s=config.heartbeat_s)
         stack.callback(bridge.close)
         return bridge
     link = InProcessLink(clock)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
 from fleet.store import Store
 from fleet.store.schema import staff_actions
 
@@ -15,5 +17,10 @@ class StaffLog:
 
     def record(self, *, role: str, action: str, target: str, reason: str, detail: dict[str, Any] | None = None) -> None:
         with self.store.transaction() as conn:
-            conn.execute(staff_actions.insert().values(at=self.clock(), role=role, action=action, target=target,
-                                                       reason=reason, detail=detail or {}))
+            self.insert(conn, role=role, action=action, target=target, reason=reason, detail=detail)
+
+    def insert(self, conn: Connection, *, role: str, action: str, target: str, reason: str,
+               detail: dict[str, Any] | None = None) -> None:
+        """Record inside the caller's transaction (with the change the action made)."""
+        conn.execute(staff_actions.insert().values(at=self.clock(), role=role, action=action, target=target,
+                                                   reason=reason, detail=detail or {}))

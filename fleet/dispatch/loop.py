@@ -23,16 +23,18 @@ from typing import Any
 
 import networkx as nx
 from agv_agent.protocol import ActionType, InstantAction, VehicleState
+from pydantic import BaseModel, ConfigDict, Field
 
 from fleet.alarms import AlarmKind, AlarmService
 from fleet.customs.gate import CustomsGate
 from fleet.dispatch.vda import vda_order
 from fleet.dispatch.views import GateView, VehicleAction, VehicleView, WaitingVehicle
 from fleet.events import EventBus, Topic
-from fleet.orders import OrderPublic, OrderService, OrderState
+from fleet.orders import OrderError, OrderPublic, OrderService, OrderState
 from fleet.orders.model import LOADED_STATES
+from fleet.staff import StaffLog
 from fleet.store import Store
-from fleet.store.schema import gate_holds, staff_actions
+from fleet.store.schema import gate_holds
 from fleet.vehicles.link import VehicleLink
 from fleet.vehicles.registry import VehicleRecord, VehicleRegistry
 from planner.assignment import EnergyModel, TransportOrder, VehicleStatus, assign_online
@@ -52,18 +54,20 @@ TAKE_BACK_RADIUS_M = 1.0
 RESEND_AFTER_S = 3.0
 
 
-@dataclass(frozen=True)
-class DispatchSettings:
-    tick_hz: float = 2.0
-    load_s: float = 60.0  # at the pickup dock
-    unload_s: float = 60.0  # at the drop dock
-    silent_after_s: float = 10.0  # no state for this long: the vehicle is treated as offline
-    late_after_s: float = 5.0  # arrivals later than planned by more are absorbed with FleetPlanner.delay
-    stuck_after_s: float = 300.0  # this late: an alarm
-    low_battery_percent: float = 30.0
-    reserve_battery_percent: float = 20.0
-    battery_percent_per_km: float = 0.8
-    assign_time_limit_s: float = 0.15
+class DispatchSettings(BaseModel):
+    """The dispatch loop's timings and thresholds (``fleet.dispatch`` in the config)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    tick_hz: float = Field(2.0, gt=0, le=50)
+    load_s: float = Field(60.0, ge=0, description="at the pickup dock")
+    unload_s: float = Field(60.0, ge=0, description="at the drop dock")
+    silent_after_s: float = Field(10.0, gt=0, description="no state for this long: treated as offline")
+    late_after_s: float = Field(5.0, gt=0, description="later arrivals are absorbed with FleetPlanner.delay")
+    stuck_after_s: float = Field(300.0, gt=0, description="this late: an alarm")
+    low_battery_percent: float = Field(30.0, ge=0, le=100)
+    reserve_battery_percent: float = Field(20.0, ge=0, le=100)
+    battery_percent_per_km: float = Field(0.8, gt=0)
+    assign_time_limit_s: float = Field(0.15, gt=0)
 
 
 class JobKind(StrEnum):
@@ -112,11 +116,11 @@ class Track:
 
 class Dispatcher:
     def __init__(self, *, corridor: Corridor, store: Store, orders: OrderService, registry: VehicleRegistry,
-                 gate: CustomsGate, link: VehicleLink, alarms: AlarmService, bus: EventBus,
+                 gate: CustomsGate, link: VehicleLink, alarms: AlarmService, bus: EventBus, staff: StaffLog,
                  clock: Callable[[], float] = time.time, settings: DispatchSettings = DispatchSettings()) -> None:
         self.corridor, self.store, self.orders, self.registry = corridor, store, orders, registry
-        self.gate, self.link, self.alarms, self.bus, self.clock, self.settings = (
-            gate, link, alarms, bus, clock, settings)
+        self.gate, self.link, self.alarms, self.bus, self.staff, self.clock, self.settings = (
+            gate, link, alarms, bus, staff, clock, settings)
         self.planner = FleetPlanner(corridor.graph, FollowingRules.from_parameters(corridor.parameters))
         self.epoch = clock()
         self.tracks: dict[str, Track] = {}
@@ -191,6 +195,7 @@ class Dispatcher:
         started = time.perf_counter()
         with self._lock:
             t = self.now()
+            self._watch_customs_links()
             for track in self.tracks.values():
                 self._observe(track, t)
                 self._take_back_if_uncleared(track, t)
@@ -202,6 +207,13 @@ class Dispatcher:
             self._replan_pending(t)
             self._release_all(t)
         self.tick_seconds.append(time.perf_counter() - started)
+
+    def _watch_customs_links(self) -> None:
+        """An authority silent for longer than the link timeout: every crossing is refused until it is back."""
+        for authority, age in self.gate.link_ages().items():
+            if age is not None and age > self.gate.link_timeout_s:
+                self.alarms.raise_alarm(AlarmKind.CUSTOMS_LINK_DOWN, authority,
+                                        f"no event or heartbeat from {authority} for {age:.0f} s: crossings refused")
 
     def _ready_to_plan(self) -> bool:
         """The first plan waits for every vehicle in service to report where it is (a restart re-syncs)."""
@@ -692,7 +704,7 @@ class Dispatcher:
             if vehicle_id not in self.tracks:
                 raise KeyError(vehicle_id)
             self.link.send_actions(vehicle_id, [InstantAction(f"{action}-{uuid.uuid4().hex[:8]}", kind)])
-            self._staff(by, str(action), f"vehicle:{vehicle_id}", reason)
+            self.staff.record(role=by, action=str(action), target=f"vehicle:{vehicle_id}", reason=reason)
         self.wake()
 
     def emergency_stop_all(self, by: str, reason: str) -> None:
@@ -709,7 +721,8 @@ class Dispatcher:
             self.registry.set_service(vehicle_id, in_service, None if in_service else reason)
             track.record = track.record.model_copy(update={"in_service": in_service,
                                                            "service_reason": None if in_service else reason})
-            self._staff(by, "in_service" if in_service else "out_of_service", f"vehicle:{vehicle_id}", reason)
+            self.staff.record(role=by, action="in_service" if in_service else "out_of_service",
+                              target=f"vehicle:{vehicle_id}", reason=reason)
         self.wake()
 
     def cancel_order(self, order_id: str, reason: str, by: str) -> OrderPublic:
@@ -718,13 +731,12 @@ class Dispatcher:
         with self._lock:
             order = self.orders.get(order_id)
             track = self.tracks.get(order.vehicle_id or "")
-            self._staff(by, "cancel_order", f"order:{order_id}", reason)
             if order.state == OrderState.CROSSING:
-                from fleet.orders import OrderError
                 raise OrderError(f"order {order_id} is on the crossing lanes: it finishes to the far side first; "
                                  "cancel it again once it is there", field="state", status=409)
             cancelled = self.orders.transition(order_id, OrderState.CANCELLED, f"cancelled by {by}: {reason}",
                                                {"kind": "dispatcher", "by": by})
+            self.staff.record(role=by, action="cancel_order", target=f"order:{order_id}", reason=reason)
             if track is not None and track.job is not None and track.job.order is not None \
                     and track.job.order.id == order_id:
                 if order.state in LOADED_STATES:
@@ -763,7 +775,7 @@ class Dispatcher:
         with self._lock, self.store.transaction() as conn:
             conn.execute(gate_holds.delete().where(gate_holds.c.gate == gate_id))
             conn.execute(gate_holds.insert().values(gate=gate_id, held_at=self.clock(), held_by=by, reason=reason))
-            self._staff(by, "hold_gate", f"gate:{gate_id}", reason, conn)
+            self.staff.insert(conn, role=by, action="hold_gate", target=f"gate:{gate_id}", reason=reason)
             self._gate_holds[gate_id] = reason
         self.bus.publish(Topic.GATE, {"gate": gate_id, "held": True, "reason": reason, "by": by})
         self.wake()
@@ -772,7 +784,7 @@ class Dispatcher:
         self._gate_node(gate_id)
         with self._lock, self.store.transaction() as conn:
             conn.execute(gate_holds.delete().where(gate_holds.c.gate == gate_id))
-            self._staff(by, "release_gate", f"gate:{gate_id}", reason, conn)
+            self.staff.insert(conn, role=by, action="release_gate", target=f"gate:{gate_id}", reason=reason)
             self._gate_holds.pop(gate_id, None)
         self.bus.publish(Topic.GATE, {"gate": gate_id, "held": False, "reason": reason, "by": by})
         self.wake()
@@ -781,11 +793,3 @@ class Dispatcher:
         node = self.corridor.nodes.get(gate_id)
         if node is None or node.kind != NodeKind.GATE:
             raise KeyError(gate_id)
-
-    def _staff(self, by: str, action: str, target: str, reason: str, conn: Any = None) -> None:
-        values = {"at": self.clock(), "role": by, "action": action, "target": target, "reason": reason, "detail": {}}
-        if conn is not None:
-            conn.execute(staff_actions.insert().values(**values))
-        else:
-            with self.store.transaction() as own:
-                own.execute(staff_actions.insert().values(**values))

@@ -177,6 +177,7 @@ def make_fleet_again(fleet):
     from fleet.dispatch import Dispatcher, DispatchSettings
     from fleet.events import EventBus
     from fleet.orders import OrderService
+    from fleet.staff import StaffLog
     from fleet.store import Store
     from fleet.vehicles.registry import VehicleRegistry
 
@@ -187,5 +188,21 @@ def make_fleet_again(fleet):
     orders = OrderService(store, fleet.corridor, bus, customs.clock)
     dispatcher = Dispatcher(corridor=fleet.corridor, store=store, orders=orders, registry=VehicleRegistry(store),
                             gate=gate, link=fleet.link, alarms=AlarmService(store, bus, customs.clock), bus=bus,
+                            staff=StaffLog(store, customs.clock),
                             clock=customs.clock, settings=DispatchSettings(load_s=20, unload_s=20))
     return type(fleet)(customs, fleet.corridor, store, bus, fleet.link, orders, dispatcher)
+
+
+def test_forged_events_and_a_silent_customs_link_raise_alarms(customs, corridor, key_dir):
+    from fleet.customs.signing import EventSigner, load_private_key
+
+    fleet = make_fleet(customs, corridor, 1)
+    mallory = EventSigner("VN_CUSTOMS", load_private_key(key_dir / "MALLORY.key"), clock=customs.clock)
+    assert not fleet.dispatcher.gate.ingest(mallory.event("released", "VN-100000000009", direction=VN_CN),
+                                            "test").acknowledged
+    fleet.dispatcher.gate.ingest(customs.vn.event("heartbeat"), "test")
+    customs.clock.now += 120  # longer than the link timeout (60 s) without a word from either side
+    fleet.dispatcher.tick()
+    alarms, _ = fleet.dispatcher.alarms.list(open_only=True)
+    kinds = sorted((a.kind, a.subject) for a in alarms)
+    assert ("customs_event_refused", "VN_CUSTOMS") in kinds and ("customs_link_down", "VN_CUSTOMS") in kinds
