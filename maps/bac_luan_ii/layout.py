@@ -135,7 +135,11 @@ def build_side(b: Builder, s: SideSpec) -> None:
     out_entry = node("out_entry", "waypoint", "control", 30, -L - 290)
     out_pregate = node("out_pregate", "waypoint", "control", 30, -L - 200)
     out_post = node("out_post", "waypoint", "control", 20, -L - 60)
-    b.lane(out_entry, out_pregate, YARD_KMH)
+    # Inbound vehicles reach the inspection yard (east) across the outbound road (west of it): a junction
+    # on that road, which the inspection links pass (issue 11: they crossed the outbound road and gate
+    # lanes without a node, one of them 1.3 m from an outbound gate).
+    junction = node("insp_junction", "waypoint", "control", 30, -L - 240, f"{s.label} inspection junction")
+    b.chain([out_entry, junction, out_pregate], YARD_KMH)
     for k, gx in enumerate((22, 38), start=1):
         gate = node(f"gate_out_{k}", "gate", "control", gx, -L - 130, f"{s.label} outbound gate {k}")
         b.lane(out_pregate, gate, GATE_KMH)
@@ -143,7 +147,7 @@ def build_side(b: Builder, s: SideSpec) -> None:
     b.lane(out_post, app_out[0], YARD_KMH)
     # Inbound (west): approach -> holding bay or pre-gate -> two gate lanes -> yard.
     in_arrival = node("in_arrival", "waypoint", "control", -20, -L - 60)
-    in_pregate = node("in_pregate", "waypoint", "control", -30, -L - 110)
+    in_pregate = node("in_pregate", "waypoint", "control", -30, -L - 130)
     in_post = node("in_post", "waypoint", "control", -30, -L - 230)
     in_exit = node("in_exit", "waypoint", "control", -30, -L - 290)
     b.lane(app_in[-1], in_arrival, YARD_KMH)
@@ -153,9 +157,10 @@ def build_side(b: Builder, s: SideSpec) -> None:
         b.lane(in_pregate, gate, GATE_KMH)
         b.lane(gate, in_post, GATE_KMH)
     b.lane(in_post, in_exit, YARD_KMH)
+    # The slots stand in one row between the arrival (above) and the pre-gate (below), so the lanes in
+    # and the lanes out never cross (they did when the slots stood in a column: issue 11).
     for k in range(1, s.holding_slots + 1):
-        slot = node(f"hold_{k}", "holding", "holding", -85, -L - 40 - 130 * k / (s.holding_slots + 1),
-                    f"{s.label} holding bay slot {k}")
+        slot = node(f"hold_{k}", "holding", "holding", -54 - 12 * k, -L - 95, f"{s.label} holding bay slot {k}")
         b.lane(in_arrival, slot, BAY_KMH)
         b.lane(slot, in_pregate, BAY_KMH)
 
@@ -170,8 +175,7 @@ def build_side(b: Builder, s: SideSpec) -> None:
             b.lane(hub, bay, BAY_KMH, bidirectional=True)
         b.lane(out_entry, access, YARD_KMH)
         b.lane(access, out_pregate, YARD_KMH)
-        b.lane(in_pregate, access, YARD_KMH)
-        b.lane(access, in_pregate, YARD_KMH)
+        b.chain([in_pregate, junction, access, junction, in_pregate], YARD_KMH)
     else:
         insp_in = node("insp_in", "waypoint", "inspection", 70, -L - 290)
         insp_out = node("insp_out", "waypoint", "inspection", 165, -L - 180)
@@ -181,8 +185,10 @@ def build_side(b: Builder, s: SideSpec) -> None:
             b.lane(bay, insp_out, BAY_KMH)
         b.lane(out_entry, insp_in, YARD_KMH)
         b.lane(insp_out, out_pregate, YARD_KMH)
-        b.lane(in_pregate, insp_in, YARD_KMH)
-        b.lane(insp_out, in_pregate, YARD_KMH)
+        b.lane(in_pregate, junction, YARD_KMH)
+        b.lane(junction, insp_in, YARD_KMH)
+        b.lane(insp_out, junction, YARD_KMH)
+        b.lane(junction, in_pregate, YARD_KMH)
 
     _build_yard(s, node, b, out_entry, in_exit)
 
