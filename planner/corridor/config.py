@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, fiel
 
 from planner.corridor.errors import MapError, MapProblem
 
-__all__ = ["SPEED_UNITS", "CorridorConfig", "Parameters", "Units", "read_config"]
+__all__ = ["SPEED_UNITS", "CorridorConfig", "OriginConfig", "Parameters", "Units", "read_config"]
 
 #: metres per second in one unit of ``units.speed``
 SPEED_UNITS = {"m/s": 1.0, "km/h": 1000.0 / 3600.0}

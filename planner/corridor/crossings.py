@@ -31,14 +31,15 @@ NODE_TOLERANCE_M = 1.0
 
 @dataclass(frozen=True)
 class ConflictZone:
-    """Where lane features ``lanes`` come within a vehicle's width of each other away from a node.
+    """Where lane features ``lanes`` come within a vehicle's width of each other away from a node (two or
+    more: crossings that overlap are one place).
 
     ``passages`` maps every directed lane through the zone (both directions of a bidirectional feature)
     to the stretch ``(start_m, end_m)`` of it, measured from the lane's start, that lies in the zone.
     """
 
     id: str
-    lanes: tuple[str, str]
+    lanes: tuple[str, ...]
     where: Point
     passages: Mapping[str, tuple[float, float]]
 
@@ -51,7 +52,7 @@ def conflict_zones(nodes: Mapping[str, Node], lanes: Mapping[str, Lane], width_m
     for lane in lanes.values():
         by_feature.setdefault(lane.feature_id, []).append(lane)
     tree = STRtree([lane.geometry for lane in drawn])
-    zones: list[ConflictZone] = []
+    pairs: list[ConflictZone] = []
     for i, a in enumerate(drawn):
         for j in sorted(int(k) for k in tree.query(a.geometry, predicate="dwithin", distance=width_m)):
             if j <= i:
@@ -66,11 +67,41 @@ def conflict_zones(nodes: Mapping[str, Node], lanes: Mapping[str, Lane], width_m
                     passages[lane.id] = _stretch(lane, part_b)
                 where = part_a.union(part_b).centroid
                 suffix = f"#{k + 1}" if k else ""
-                zones.append(ConflictZone(f"{a.id} x {b.id}{suffix}", (a.id, b.id), where, passages))
+                pairs.append(ConflictZone(f"{a.id} x {b.id}{suffix}", (a.id, b.id), where, passages))
+    return _merge_overlapping(pairs)
+
+
+def _merge_overlapping(pairs: list[ConflictZone]) -> list[ConflictZone]:
+    """One zone per place: pair zones whose stretches of a common lane overlap are merged (e.g. a two-way
+    road drawn as two lanes, crossed by another: four pairs, one place)."""
+    places = nx.Graph()
+    places.add_nodes_from(range(len(pairs)))
+    for (i, p), (j, q) in itertools.combinations(enumerate(pairs), 2):
+        if any(_overlap(p.passages[lane], q.passages[lane]) for lane in p.passages.keys() & q.passages.keys()):
+            places.add_edge(i, j)
+    zones = []
+    for component in sorted(nx.connected_components(places), key=min):
+        group = [pairs[i] for i in sorted(component)]
+        if len(group) == 1:
+            zones.append(group[0])
+            continue
+        passages: dict[str, tuple[float, float]] = {}
+        for zone in group:
+            for lane, (start, end) in zone.passages.items():
+                old = passages.get(lane, (start, end))
+                passages[lane] = (min(old[0], start), max(old[1], end))
+        lanes = tuple(sorted({lane for zone in group for lane in zone.lanes}))
+        where = _merge([zone.where for zone in group]).centroid
+        zones.append(ConflictZone(" x ".join(lanes), lanes, where, passages))
     return zones
 
 
-def lanes_over_nodes(nodes: Mapping[str, Node], lanes: Mapping[str, Lane], width_m: float) -> list[tuple[str, str, float]]:
+def _overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return a[0] <= b[1] and b[0] <= a[1]
+
+
+def lanes_over_nodes(nodes: Mapping[str, Node], lanes: Mapping[str, Lane],
+                     width_m: float) -> list[tuple[str, str, float]]:
     """(lane feature, node, distance) for each lane passing closer than ``width_m`` to a node that is
     not one of its ends, and not within ``width_m`` of one of its ends either (a node beside a lane's
     end is that junction's business)."""

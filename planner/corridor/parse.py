@@ -16,7 +16,7 @@ import shapely
 from pyproj import Transformer
 from shapely.geometry import LineString, Polygon, shape
 
-from planner.corridor.config import CorridorConfig, read_config
+from planner.corridor.config import CorridorConfig, OriginConfig, read_config
 from planner.corridor.crossings import conflict_zones
 from planner.corridor.errors import MapError, MapProblem
 from planner.corridor.model import REVERSE_SUFFIX, Corridor, Lane, Node, NodeKind, Origin, Zone, build_graph
@@ -200,26 +200,26 @@ def _features(collection: Mapping[str, Any]) -> list[tuple[str | None, Mapping[s
 FAR_FROM_ORIGIN_KM = 100.0
 
 
-def _coordinate_system(features: list[tuple[str | None, Mapping[str, Any]]], origin: Any) -> MapProblem | None:
+def _coordinate_system(features: list[tuple[str | None, Mapping[str, Any]]],
+                       origin: OriginConfig) -> MapProblem | None:
     """One clear problem when the coordinates are not WGS84 (lon, lat) near the origin: local metres, or
     latitude and longitude swapped. Without it every zone would be refused as an invalid polygon."""
     points = [(fid, c) for fid, f in features for c in _first_coordinates(f["geometry"])]
     if not points:
         return None
     fid, (x, y) = next(((fid, c) for fid, c in points if abs(c[0]) > 180 or abs(c[1]) > 90), points[0])
+    far = sorted(_km(origin, lon, lat) for _, (lon, lat) in points)[len(points) // 2]
+    if far <= FAR_FROM_ORIGIN_KM:
+        return None
+    if sorted(_km(origin, lat, lon) for _, (lon, lat) in points)[len(points) // 2] <= FAR_FROM_ORIGIN_KM:
+        return MapProblem("corridor.geojson", f"coordinates look like (lat, lon) swapped (feature {fid} has {x}, {y}, "
+                                              "near the origin only when read the other way): GeoJSON wants lon, lat")
     if abs(x) > 180 or abs(y) > 90:
         return MapProblem("corridor.geojson", f"coordinates are not WGS84 degrees (feature {fid} has {x}, {y}): "
                                               "they look like local metres; export the map in EPSG:4326 (lon, lat)")
-    far = sorted(_km(origin, lon, lat) for _, (lon, lat) in points)
-    if far[len(far) // 2] <= FAR_FROM_ORIGIN_KM:
-        return None
-    swapped = sorted(_km(origin, lat, lon) for _, (lon, lat) in points)
-    if swapped[len(swapped) // 2] <= FAR_FROM_ORIGIN_KM:
-        return MapProblem("corridor.geojson", f"coordinates look like (lat, lon) swapped (feature {fid} has {x}, {y} "
-                                              "near the origin only when read the other way): GeoJSON wants lon, lat")
-    return MapProblem("corridor.geojson", f"the features lie {far[len(far) // 2]:.0f} km from the origin "
-                                          f"({origin.lat}, {origin.lon}): coordinates in local metres, or a wrong "
-                                          "origin? GeoJSON wants WGS84 lon, lat")
+    return MapProblem("corridor.geojson", f"the features lie {far:.0f} km from the origin ({origin.lat}, "
+                                          f"{origin.lon}): coordinates in local metres, or a wrong origin? GeoJSON "
+                                          "wants WGS84 lon, lat")
 
 
 def _first_coordinates(geometry: Mapping[str, Any]) -> list[tuple[float, float]]:
@@ -232,7 +232,7 @@ def _first_coordinates(geometry: Mapping[str, Any]) -> list[tuple[float, float]]
     return []
 
 
-def _km(origin: Any, lon: float, lat: float) -> float:
+def _km(origin: OriginConfig, lon: float, lat: float) -> float:
     """Roughly how far (km) a WGS84 position is from the origin (equirectangular: fine at this scale)."""
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
         return math.inf

@@ -141,7 +141,8 @@ def _border(nodes: Mapping[str, Node], lanes: Mapping[str, Lane], border: BaseGe
         if not any(n.kind == NodeKind.GATE and n.jurisdiction == side for n in nodes.values()):
             problems.append(MapProblem(None, f"no gate on the {side} side"))
         if not any(n.kind == NodeKind.DOCK and n.jurisdiction == side for n in nodes.values()):
-            problems.append(MapProblem(None, f"no dock on the {side} side: transport orders load and unload at docks"))
+            problems.append(MapProblem(None, f"no dock on the {side} side: transport orders load and unload at "
+                                             "docks"))
     return problems
 
 
@@ -153,7 +154,8 @@ def _lanes_over_nodes(nodes: Mapping[str, Node], lanes: Mapping[str, Lane], widt
 
 
 def _parameters(nodes: Mapping[str, Node], parameters: Mapping[str, Any]) -> list[MapProblem]:
-    if parameters.get("handoff_mode", "through") == "relay" and not any(n.kind == NodeKind.HANDOFF for n in nodes.values()):
+    relay = parameters.get("handoff_mode", "through") == "relay"
+    if relay and not any(n.kind == NodeKind.HANDOFF for n in nodes.values()):
         return [MapProblem("corridor.yaml", "handoff_mode relay needs a handoff node on the border line")]
     return []
 

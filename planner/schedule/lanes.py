@@ -23,6 +23,13 @@ class LaneTiming:
     group: str | None  # single-lane section used one direction at a time
     forward: bool  # orientation within the group: vehicles with opposite orientations may not overlap
     crossing: bool
+    zones: tuple[str, ...] = ()  # conflict zones on the lane: used by one lane at a time
+    source: str = ""
+
+    @property
+    def way(self) -> str:
+        """How this lane uses a conflict zone: lanes with different ways may not overlap there."""
+        return f"{self.source}>{self.target}"
 
 
 class TimedGraph:
@@ -33,7 +40,7 @@ class TimedGraph:
         forward = _group_orientations(graph)
         self.lanes: dict[tuple[str, str], LaneTiming] = {
             (u, v): LaneTiming(v, d["travel_time"], rules.clearance_s(d["max_speed"]), d["lane_group"],
-                               forward.get((u, v), True), bool(d["crossing"]))
+                               forward.get((u, v), True), bool(d["crossing"]), tuple(d.get("conflict_zones", ())), u)
             for u, v, d in graph.edges(data=True)
         }
         self._min_clearance = {

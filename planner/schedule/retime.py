@@ -1,5 +1,5 @@
 """Absorb a delay without changing anyone's route: push back the times of every plan the delay reaches,
-keeping the order in which vehicles use each node and lane group (the precedence graph's order).
+keeping the order in which vehicles use each node, lane group and conflict zone (the precedence graph's order).
 
 The late vehicle's own later steps, then each vehicle planned after it at a node it now leaves later (and
 theirs in turn) are shifted by just enough, never earlier than planned. The original plans keep every
@@ -86,6 +86,11 @@ def retime(table: ReservationTable, vehicle_id: str, step_index: int, arrive: fl
         if lane.group:
             for other, start in table.later_opposite_uses(lane.group, vid, steps[k].depart, lane.forward):
                 # the other direction may set off into the single-lane section only once this one is out
+                j = next(i for i, s in enumerate(plans[other].steps) if s.depart == start)
+                work.append((other, j, arrived[k + 1] + lane.clearance_s))
+        for zone in lane.zones:
+            for other, start in table.later_zone_uses(zone, vid, steps[k].depart, lane.way):
+                # a vehicle on another lane through the conflict zone sets off only once this one is out
                 j = next(i for i, s in enumerate(plans[other].steps) if s.depart == start)
                 work.append((other, j, arrived[k + 1] + lane.clearance_s))
     return {vid: replace(plans[vid], steps=tuple(replace(s, arrive=arrives[vid][k], depart=departs[vid][k])

@@ -111,8 +111,8 @@ def plan_path(table: ReservationTable, vehicle_id: str, start: str, start_time: 
                 if b <= g + travel:
                     continue
                 depart = max(g, a - travel)
-                if lane.group:
-                    depart = table.group_free_from(lane.group, lane.forward, depart, travel + lane.clearance_s)
+                if lane.group or lane.zones:
+                    depart = table.lane_free_from(lane, depart)
                 arrive = depart + travel
                 if depart <= latest and arrive < b and arrive + timed.min_clearance(lane.target) <= b + EPS:
                     moves.append((_State(lane.target, j, leg), arrive, depart))
