@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 import networkx as nx
 
-from planner.corridor import WAITING_KINDS, NodeKind
+from planner.corridor import BORDER_LINE_KINDS, WAITING_KINDS, NodeKind
 from planner.routing import VehicleProfile
 from planner.schedule.plans import FollowingRules, TimedPlan
 
@@ -25,8 +25,9 @@ def plan_violations(graph: nx.DiGraph, plans: Mapping[str, TimedPlan], rules: Fo
     at one node within the clearance (unless they meet at a handoff pad), following too close or
     overtaking on a lane, a lane group used both ways at once, a conflict zone (lanes meeting without a
     node) used from two lanes at once (each held from leaving the lane's start until the clearance after
-    reaching its end, as a lane group), a plan that does not end for good at a
-    node where a vehicle may wait, a vehicle on a lane its profile forbids."""
+    reaching its end, as a lane group), a vehicle waiting on the border line (but for a relay meeting's
+    transfer), a plan that does not end for good at a node where a vehicle may wait, a vehicle on a lane
+    its profile forbids."""
     problems: list[str] = []
     visits: dict[str, list[tuple[float, float, str]]] = defaultdict(list)
     lanes: dict[tuple[str, str], list[tuple[float, float, float, str]]] = defaultdict(list)
@@ -85,6 +86,9 @@ def _single_plan_problems(graph: nx.DiGraph, vid: str, plan: TimedPlan, profile:
         if step.depart < step.arrive - EPS:
             problems.append(f"{vid}: leaves {step.node} before it arrives")
         node = graph.nodes[step.node]
+        meeting = node["kind"] == NodeKind.HANDOFF and plan.meets and step.action == "custody"
+        if node["kind"] in BORDER_LINE_KINDS and step.depart > step.arrive + EPS and not meeting:
+            problems.append(f"{vid}: waits {step.depart - step.arrive:.1f} s on the border line at {step.node}")
         if profile.home and node["kind"] != NodeKind.HANDOFF and (
                 node["jurisdiction"] != profile.home or node["kind"] == NodeKind.BORDER):
             problems.append(f"{vid}: a relay vehicle of {profile.home} reaches {step.node} on the other side")

@@ -1,7 +1,8 @@
 """Lanes that cross without a node: found as conflict zones, and never used by two vehicles at once.
 
-The random corridors are rings of parking places with straight chords across them, both ways: the
-chords cross each other inside the ring, where there is no node.
+The random corridors are ring roads with straight chords across them, both ways, and a parking place
+on a spur outside each ring node (so that parked vehicles block nobody, docs/maps.md): the chords
+cross each other inside the ring, where there is no node.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from planner.schedule.precedence import precedence_graph
 from sim.plan_execution import execute_with_delays
 
 WIDTH_M = 3.0
+SPUR_M = 20.0
 
 
 def ring_with_chords(places: int, chords: list[tuple[int, int]], speeds: list[float], radius: float = 120.0
@@ -32,8 +34,8 @@ def ring_with_chords(places: int, chords: list[tuple[int, int]], speeds: list[fl
     nodes = {}
     for k in range(places):
         angle = 2 * math.pi * k / places
-        nodes[f"p{k}"] = Node(f"p{k}", NodeKind.PARKING, "yard", "VN", radius * math.cos(angle),
-                              radius * math.sin(angle))
+        for kind, name, r in ((NodeKind.WAYPOINT, f"r{k}", radius), (NodeKind.PARKING, f"p{k}", radius + SPUR_M)):
+            nodes[name] = Node(name, kind, "yard", "VN", r * math.cos(angle), r * math.sin(angle))
     lanes: dict[str, Lane] = {}
 
     def lane(a: str, b: str, speed: float) -> None:
@@ -41,12 +43,12 @@ def ring_with_chords(places: int, chords: list[tuple[int, int]], speeds: list[fl
         lanes[f"{a}-{b}"] = Lane(f"{a}-{b}", a, b, speed, geometry)
 
     for k in range(places):
-        a, b = f"p{k}", f"p{(k + 1) % places}"
-        lane(a, b, 3.0)
-        lane(b, a, 3.0)
+        for a, b in ((f"r{k}", f"r{(k + 1) % places}"), (f"r{k}", f"p{k}")):
+            lane(a, b, 3.0)
+            lane(b, a, 3.0)
     for (i, j), speed in zip(chords, itertools.cycle(speeds)):
-        lane(f"p{i}", f"p{j}", speed)
-        lane(f"p{j}", f"p{i}", speed)
+        lane(f"r{i}", f"r{j}", speed)
+        lane(f"r{j}", f"r{i}", speed)
     zones = conflict_zones(nodes, lanes, WIDTH_M)
     return build_graph(nodes, lanes, zones), zones, lanes
 
@@ -62,8 +64,8 @@ def test_two_crossing_chords_make_one_zone_in_the_middle():
     assert len(zones) == 1
     zone = zones[0]
     assert zone.where.distance(LineString([(0, 0), (0, 0.001)])) < 1.0
-    assert set(zone.passages) == {"p0-p4", "p4-p0", "p2-p6", "p6-p2"}
-    start, end = zone.passages["p0-p4"]
+    assert set(zone.passages) == {"r0-r4", "r4-r0", "r2-r6", "r6-r2"}
+    start, end = zone.passages["r0-r4"]
     assert start == pytest.approx(120 - WIDTH_M) and end == pytest.approx(120 + WIDTH_M)
 
 
@@ -78,11 +80,11 @@ def test_a_vehicle_waits_for_the_crossing_lane_to_clear():
     first = planner.plan_all([PlanRequest("a", "p0", ("p4",)), PlanRequest("b", "p2", ("p6",))])
     assert first.stalled == {}
     a, b = first.plans["a"], first.plans["b"]
-    assert a.nodes == ("p0", "p4") and b.nodes == ("p2", "p6")
-    lane = planner.timed.lanes[("p0", "p4")]
+    assert a.nodes == ("p0", "r0", "r4", "p4") and b.nodes == ("p2", "r2", "r6", "p6")
+    lane = planner.timed.lanes[("r0", "r4")]
     # one of them enters only after the other has come out and cleared the end of its chord
-    later, earlier = sorted((a, b), key=lambda p: p.steps[0].depart, reverse=True)
-    assert later.steps[0].depart >= earlier.steps[1].arrive + lane.clearance_s - 1e-6
+    later, earlier = sorted((a, b), key=lambda p: p.steps[1].depart, reverse=True)
+    assert later.steps[1].depart >= earlier.steps[2].arrive + lane.clearance_s - 1e-6
     assert plan_violations(graph, first.plans, planner.timed.rules) == []
 
 
@@ -91,10 +93,11 @@ def test_the_checker_sees_two_vehicles_in_a_zone_at_once():
     planner = FleetPlanner(graph, FollowingRules())
     from planner.schedule import INF, Step, TimedPlan
 
-    plans = {"a": TimedPlan("a", (Step("p0", 0, 0), Step("p4", 48, INF))),
-             "b": TimedPlan("b", (Step("p2", 0, 0), Step("p6", 48, INF)))}
+    spur = SPUR_M / 3.0
+    plans = {"a": TimedPlan("a", (Step("r0", 0, 0), Step("r4", 48, 48), Step("p4", 48 + spur, INF))),
+             "b": TimedPlan("b", (Step("r2", 0, 0), Step("r6", 48, 48), Step("p6", 48 + spur, INF)))}
     problems = plan_violations(graph, plans, planner.timed.rules)
-    assert len(problems) == 1 and problems[0].startswith("conflict zone p0-p4 x p2-p6")
+    assert len(problems) == 1 and problems[0].startswith("conflict zone r0-r4 x r2-r6")
 
 
 @settings(max_examples=25, deadline=None)
