@@ -31,6 +31,7 @@ class CorridorSummary:
     lane_groups: list[str]
     zone_counts: dict[str, int]
     routes: list[RouteSummary]
+    conflict_zones: list[str]  # places where lanes meet without a node: one lane at a time there
 
 
 def summarize(corridor: Corridor) -> CorridorSummary:
@@ -45,6 +46,7 @@ def summarize(corridor: Corridor) -> CorridorSummary:
         lane_groups=groups,
         zone_counts=dict(Counter(z.jurisdiction for z in corridor.zones.values())),
         routes=[fastest_dock_route(corridor, a, b) for a, b in (corridor.jurisdictions, corridor.jurisdictions[::-1])],
+        conflict_zones=sorted(corridor.conflict_zones),
     )
 
 
