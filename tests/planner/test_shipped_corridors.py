@@ -110,3 +110,20 @@ def test_a_through_trip_over_the_pad_gets_its_custody_step(bac_luan_ii):
     custody = [s for s in steps if s.action == "custody"]
     assert [s.node for s in custody] == ["handoff"] and custody[0].arrive == custody[0].depart
     assert all(a.node != b.node for a, b in itertools.pairwise(steps))
+
+
+def test_orders_and_fleets_take_their_sides_from_the_map(kim_thanh):
+    """Issue 11: sim.orders hard-coded the sides ("VN", "CN")."""
+    import random
+
+    from sim.orders import random_fleet, random_orders, sides_of
+
+    graph = kim_thanh.graph.copy()
+    for node in graph:
+        graph.nodes[node]["jurisdiction"] = {"VN": "LA", "CN": "TH"}[graph.nodes[node]["jurisdiction"]]
+    assert sides_of(graph) == ("LA", "TH")
+    rng = random.Random(3)
+    orders, fleet = random_orders(graph, 30, rng), random_fleet(graph, 20, rng)
+    sides = {(graph.nodes[o.pickup]["jurisdiction"], graph.nodes[o.drop]["jurisdiction"]) for o in orders}
+    assert ("LA", "TH") in sides and ("TH", "LA") in sides
+    assert {graph.nodes[v.node]["jurisdiction"] for v in fleet} == {"LA", "TH"}
