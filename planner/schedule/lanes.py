@@ -9,6 +9,7 @@ from functools import lru_cache
 
 import networkx as nx
 
+from planner.corridor import BORDER_LINE_KINDS
 from planner.routing import VehicleProfile, restricted_view, time_to_goals
 from planner.schedule.plans import FollowingRules
 
@@ -46,6 +47,8 @@ class TimedGraph:
         self._min_clearance = {
             u: min((self.lanes[(u, v)].clearance_s for v in graph.successors(u)), default=0.0) for u in graph
         }
+        #: border and handoff nodes: nobody is planned to wait there (but for a relay transfer at the pad)
+        self.on_the_line = frozenset(n for n, kind in graph.nodes(data="kind") if kind in BORDER_LINE_KINDS)
         self._adjacency: dict[VehicleProfile, dict[str, list[LaneTiming]]] = {}
         self.cost_to_go = lru_cache(maxsize=heuristic_cache)(self._cost_to_go)
 

@@ -17,10 +17,10 @@ from __future__ import annotations
 import bisect
 import heapq
 import itertools
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-from planner.corridor import BORDER_LINE_KINDS, NodeKind
+from planner.corridor import NodeKind
 from planner.exceptions import NoPlan, UnknownNode
 from planner.routing import VehicleProfile
 from planner.schedule.lanes import LaneTiming
@@ -77,7 +77,7 @@ def plan_path(table: ReservationTable, vehicle_id: str, start: str, start_time: 
         raise NoPlan(f"{vehicle_id}: cannot reach {_describe(stops, goals)} from {start}")
 
     adjacency = timed.successors(profile)
-    on_the_line = {n for n in graph if graph.nodes[n]["kind"] in BORDER_LINE_KINDS}
+    on_the_line = timed.on_the_line
     counter = itertools.count()
     root = _State(start, first, 0)
     best: dict[_State, float] = {root: start_time}
@@ -141,9 +141,10 @@ def plan_path(table: ReservationTable, vehicle_id: str, start: str, start_time: 
 
 
 _Via = tuple[str, float] | None  # a border-line node passed without stopping on the way, and when
+_Intervals = Callable[[str], list[tuple[float, float]]]  # a node's safe intervals for this vehicle
 
 
-def _over_the_line(table: ReservationTable, free, adjacency: dict[str, list[LaneTiming]], lane: LaneTiming,
+def _over_the_line(table: ReservationTable, free: _Intervals, adjacency: dict[str, list[LaneTiming]], lane: LaneTiming,
                    g: float, latest: float) -> list[tuple[str, int, float, float, _Via]]:
     """Moves over the border-line node at the end of ``lane`` without stopping there: for each lane on
     from it and each safe interval of that lane's end reachable from here, the earliest departure (no

@@ -51,7 +51,8 @@ def plan_path_space_time(table: ReservationTable, vehicle_id: str, start: str, s
         if node in open_goals and table.is_free(node, t, INF):
             return _steps((node, round(t, 3)), parent, exact)
         expansions += 1
-        moves = [(node, t + wait_step)] if table.is_free(node, t, t + wait_step) else []
+        waits = node not in timed.on_the_line and table.is_free(node, t, t + wait_step)  # never on the border line
+        moves = [(node, t + wait_step)] if waits else []
         for lane in adjacency.get(node, ()):
             arrive = t + lane.travel_s
             if (table.is_free(node, t, t + lane.clearance_s) and table.is_free(lane.target, arrive, arrive + 1e-6)
