@@ -1,4 +1,4 @@
-"""How the Kim Thanh – Bac Son corridor map was drawn: writes corridor.geojson from this plausible layout.
+"""How the Kim Thanh - Bac Son corridor map was drawn: writes corridor.geojson from this plausible layout.
 
 Run ``.venv/bin/python maps/kim_thanh/layout.py`` after changing it; a test checks that the committed
 corridor.geojson is exactly what this script writes. README.md beside this file says which numbers are
