@@ -105,16 +105,17 @@ def lanes_over_nodes(nodes: Mapping[str, Node], lanes: Mapping[str, Lane],
     """(lane feature, node, distance) for each lane passing closer than ``width_m`` to a node that is
     not one of its ends, and not within ``width_m`` of one of its ends either (a node beside a lane's
     end is that junction's business)."""
-    drawn = [lane for lane in lanes.values() if lane.id == lane.feature_id]
+    ids = list(nodes)
+    points = [nodes[n].point for n in ids]
+    tree = STRtree(points)
     found = []
-    for lane in drawn:
+    for lane in (lane for lane in lanes.values() if lane.id == lane.feature_id):
         ends = (nodes[lane.source].point, nodes[lane.target].point)
-        for node in nodes.values():
-            if node.id in (lane.source, lane.target):
+        for k in sorted(int(k) for k in tree.query(lane.geometry, predicate="dwithin", distance=width_m)):
+            node, point = ids[k], points[k]
+            if node in (lane.source, lane.target) or any(point.distance(end) < width_m for end in ends):
                 continue
-            gap = lane.geometry.distance(node.point)
-            if gap < width_m and all(node.point.distance(end) >= width_m for end in ends):
-                found.append((lane.id, node.id, gap))
+            found.append((lane.id, node, lane.geometry.distance(point)))
     return found
 
 
