@@ -6,6 +6,8 @@ incremental replan, corridor throughput, one section per corridor.
   1 s waits) in the same run, reported as a ratio. The baseline gets a time budget per fleet size.
 - Incremental replan of one vehicle delayed by 30 s in the 200-AGV fleet, for a sample of vehicles: the
   whole ``FleetPlanner.replan`` call, and the single-vehicle search by each method on the same table.
+- Relay (on a relay corridor): pairs of vehicles, one from each side, planned one pair after another to
+  meet at the handoff pad; transfers an hour against the one-pad bound.
 - Throughput: a queue of AGVs from the first side's yard to the second side's, on through trips with
   clearance instant; the rate at which the plans put them on the lanes onto the border line, against the
   lane-capacity formula q = 3600·v/(L + s0 + v·h) at the corridor's bottleneck (planner.schedule.capacity)
@@ -34,8 +36,10 @@ from rich.progress import Progress
 from fleet.maps import load_corridor, shipped_maps
 from planner.corridor import Corridor, NodeKind
 from planner.exceptions import NoPlan
+from planner.routing import VehicleProfile
 from planner.schedule import FleetPlanner, FollowingRules, PlanRequest
 from planner.schedule.capacity import crossing_bottleneck
+from planner.schedule.handoff import plan_relay
 from planner.schedule.sipp import plan_path
 from planner.schedule.space_time_astar import plan_path_space_time
 from sim.planning_scenarios import random_requests
@@ -70,7 +74,12 @@ def main() -> None:
             medians = {k: statistics.median(v) for k, v in incremental.items() if isinstance(v, list)}
             progress.console.print(f"incremental replans, median s: {medians}")
             throughput = bridge_throughput(corridor, queue, progress)
-        sections.append(report(corridor, folder.name, full, incremental, throughput, fits, sizes, console))
+            relay = relay_throughput(corridor, queue // 3, progress)
+        section = report(corridor, folder.name, full, incremental, throughput, fits, sizes, console)
+        if relay:
+            section += relay_report(relay)
+            console.print(relay_report(relay))
+        sections.append(section)
     (OUT / "planner.md").write_text("\n\n".join(sections))
     console.print(f"wrote {OUT / 'planner.md'}")
 
@@ -214,6 +223,57 @@ def bridge_throughput(corridor, count, progress) -> dict:
     return {"entries": entries, "stalled": len(result.stalled), "achieved": achieved, "bottleneck": bottleneck,
             "q_bridge": planner.timed.rules.capacity_per_hour(bridge_speed), "bridge_speed": bridge_speed,
             "rules": planner.timed.rules, "direction": f"{a} -> {b}"}
+
+
+def relay_throughput(corridor, pairs, progress) -> dict | None:
+    """On a relay corridor: up to ``pairs`` pairs, one vehicle parked on each side, each pair meeting at the
+    handoff pad for a transfer (``plan_relay``) and going back to its place; planned one pair after the
+    other, as a dispatcher would. How many transfers an hour the plans fit through the one pad."""
+    if corridor.parameters["handoff_mode"] != "relay":
+        return None
+    graph, nodes = corridor.graph, corridor.graph.nodes
+    a, b = corridor.jurisdictions
+    pad = corridor.nodes_of(NodeKind.HANDOFF)[0].id
+    transfer = float(corridor.parameters["handoff_transfer_s"])
+    parked = {side: sorted(n for n in graph if nodes[n]["kind"] == NodeKind.PARKING
+                           and nodes[n]["jurisdiction"] == side) for side in (a, b)}
+    rng = random.Random(12)
+    count = min(pairs, len(parked[a]), len(parked[b]))
+    starts = {side: rng.sample(parked[side], count) for side in (a, b)}
+    requests = [PlanRequest(f"{side.lower()}{i:03d}", node, (node,),
+                            profile=VehicleProfile(cross_border=False, home=side))
+                for side in (a, b) for i, node in enumerate(starts[side])]
+    planner = FleetPlanner(graph, FollowingRules.from_parameters(corridor.parameters))
+    planner.plan_all(requests)
+    task = progress.add_task(f"relay: {count} transfers at {pad}", total=count)
+    meetings, failed = [], 0
+    start = time.perf_counter()
+    for deliverer, receiver in zip(requests[:count], requests[count:], strict=True):
+        try:
+            meetings.append(plan_relay(planner, deliverer, receiver, pad, transfer).meet_at)
+        except NoPlan:
+            failed += 1
+        progress.advance(task)
+    took = time.perf_counter() - start
+    meetings.sort()
+    trim = len(meetings) // 10
+    steady = meetings[trim:len(meetings) - trim]
+    achieved = 3600.0 * (len(steady) - 1) / (steady[-1] - steady[0])
+    # the pad serves one pair at a time: the transfer, then the clearance of the slower lane off it
+    leaving = max(planner.timed.lanes[(pad, v)].clearance_s for v in graph.successors(pad))
+    return {"pairs": count, "failed": failed, "achieved": achieved, "bound": 3600.0 / (transfer + leaving),
+            "transfer": transfer, "leaving": leaving, "per_pair_ms": took / max(1, count) * 1000, "pad": pad}
+
+
+def relay_report(r: dict) -> str:
+    return "\n".join([
+        "", "", f"## Relay transfers at the handoff pad ({r['pairs']} pairs, planned one after another, "
+                f"{r['failed']} not agreed)", "",
+        *_markdown([("", "transfers per hour", "plans / bound"),
+                    ("achieved by the plans (steady state)", f"{r['achieved']:.1f}", ""),
+                    (f"one pad: 3600 / (transfer {r['transfer']:.0f} s + clearance off the pad "
+                     f"{r['leaving']:.1f} s)", f"{r['bound']:.1f}", f"{r['achieved'] / r['bound']:.0%}")]), "",
+        f"``plan_relay`` took {r['per_pair_ms']:.1f} ms per pair.", ""])
 
 
 def report(corridor, name, full, incremental, throughput, sizes, asked, console) -> str:
