@@ -18,12 +18,15 @@ def _nodes(graph: nx.DiGraph, kind: NodeKind, side: str) -> list[str]:
 
 
 def sides_of(graph: nx.DiGraph) -> tuple[str, str]:
-    """The corridor's two jurisdictions, in the order the map lists its docks (the first side first).
+    """The corridor's two jurisdictions (``corridor.yaml``'s, which the loader puts on the graph); for a
+    graph built otherwise, the sides of its docks in the order it lists them.
 
     Raises
     ------
     ValueError : the docks are not on exactly two sides.
     """
+    if "jurisdictions" in graph.graph:
+        return graph.graph["jurisdictions"]
     sides = tuple(dict.fromkeys(d["jurisdiction"] for _, d in graph.nodes(data=True) if d["kind"] == NodeKind.DOCK))
     if len(sides) != 2:
         raise ValueError(f"expected docks on two sides, found them on {list(sides)}")

@@ -90,6 +90,8 @@ def corridor_from_geojson(collection: Mapping[str, Any], config: Mapping[str, An
     if problems:
         raise MapError(problems)
     crossings = conflict_zones(nodes, lanes, header.parameters.agv_width_m)
+    graph = build_graph(nodes, lanes, crossings)
+    graph.graph["jurisdictions"] = header.jurisdictions  # for code given only the graph
     return Corridor(
         name=header.name,
         origin=origin,
@@ -99,7 +101,7 @@ def corridor_from_geojson(collection: Mapping[str, Any], config: Mapping[str, An
         zones=MappingProxyType(zones),
         border_line=border,
         parameters=MappingProxyType(parameters),
-        graph=build_graph(nodes, lanes, crossings),
+        graph=graph,
         conflict_zones=MappingProxyType({zone.id: zone for zone in crossings}),
     )
 

@@ -118,7 +118,9 @@ def test_orders_and_fleets_take_their_sides_from_the_map(kim_thanh):
 
     from sim.orders import random_fleet, random_orders, sides_of
 
+    assert sides_of(kim_thanh.graph) == kim_thanh.jurisdictions
     graph = kim_thanh.graph.copy()
+    graph.graph["jurisdictions"] = ("LA", "TH")
     for node in graph:
         graph.nodes[node]["jurisdiction"] = {"VN": "LA", "CN": "TH"}[graph.nodes[node]["jurisdiction"]]
     assert sides_of(graph) == ("LA", "TH")
