@@ -99,6 +99,7 @@ def plan_path(table: ReservationTable, vehicle_id: str, start: str, start_time: 
 
         moves: list[tuple[_State, float, float, _Via]] = []  # (successor, arrival, departure from here, via)
         stopping = leg < len(stops) and node == stops[leg].node
+        stopped = leg > 0 and node == stops[leg - 1].node  # e.g. a relay meeting: it may stay on after it
         if stopping:
             stop = stops[leg]
             done = max(g + stop.dwell_s, stop.not_before)
@@ -106,7 +107,7 @@ def plan_path(table: ReservationTable, vehicle_id: str, start: str, start_time: 
                 moves.append((_State(node, state.interval, leg + 1), done, -1.0, None))
         for lane in adjacency.get(node, ()):
             latest = leave_by - lane.clearance_s + EPS
-            if node in on_the_line and not stopping:
+            if node in on_the_line and not (stopping or stopped):
                 latest = min(latest, g + EPS)  # a vehicle starting on the border line leaves at once
             if latest < g:
                 continue
