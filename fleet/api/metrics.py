@@ -24,6 +24,9 @@ from fleet.services import Services
 from fleet.store.schema import audit_log, orders
 
 QUANTILES = (0.5, 0.9, 0.99)
+#: Buckets of the dispatch tick histogram, fine around the 200 ms goal (seconds).
+TICK_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.125, 0.15, 0.175,
+                0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
 #: Audit record kinds of a customs event's outcome, by the outcome's label.
 EVENT_OUTCOMES = {"event_accepted": "accepted", "event_refused": "refused"}
 
@@ -50,6 +53,10 @@ class FleetMetrics:
                                    buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600), registry=self.registry)
         self.crossings = prom.Counter("xborder_crossings", "Vehicles that entered the crossing lanes",
                                  ["direction"], registry=self.registry)
+        self.tick = prom.Histogram("xborder_dispatch_tick_duration_seconds", "Dispatch tick duration, every tick "
+                                   "since start", buckets=TICK_BUCKETS, registry=self.registry)
+        self._dispatcher = services.dispatcher
+        self._dispatcher.tick_listeners.append(self.tick.observe)
         self.registry.register(_ReadAtScrape(services))
         self._waiting_since: dict[str, float] = {}
         self._unsubscribe = services.bus.subscribe(self._on_bus, (Topic.ORDER, Topic.CROSSING))
@@ -72,6 +79,8 @@ class FleetMetrics:
 
     def close(self) -> None:
         self._unsubscribe()
+        if self.tick.observe in self._dispatcher.tick_listeners:
+            self._dispatcher.tick_listeners.remove(self.tick.observe)
 
 
 class _ReadAtScrape(Collector):

@@ -134,6 +134,8 @@ class Dispatcher:
         self._gate_holds: dict[str, str] = {}
         self.tick_seconds: deque[float] = deque(maxlen=1000)
         self.planner_seconds: deque[float] = deque(maxlen=1000)
+        #: Called with every tick's duration (the metrics keep a cumulative histogram of them).
+        self.tick_listeners: list[Callable[[float], None]] = []
         self._pre_crossing = self._nodes_before_crossing()
         self._load()
         bus.subscribe(lambda topic, message: self.wake(), topics=(Topic.CLEARANCE, Topic.AUTHORIZATION, Topic.ORDER))
@@ -206,7 +208,10 @@ class Dispatcher:
             self._assign(t)
             self._replan_pending(t)
             self._release_all(t)
-        self.tick_seconds.append(time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        self.tick_seconds.append(elapsed)
+        for listener in self.tick_listeners:
+            listener(elapsed)
 
     def _watch_customs_links(self) -> None:
         """An authority silent for longer than the link timeout: every crossing is refused until it is back."""
