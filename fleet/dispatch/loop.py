@@ -37,7 +37,7 @@ from fleet.store import Store
 from fleet.store.schema import gate_holds
 from fleet.vehicles.link import VehicleLink
 from fleet.vehicles.registry import VehicleRecord, VehicleRegistry
-from planner.assignment import EnergyModel, TransportOrder, VehicleStatus, assign_online
+from planner.assignment import EnergyModel, TransportOrder, TravelTimes, VehicleStatus, assign_online
 from planner.corridor import WAITING_KINDS, Corridor, NodeKind
 from planner.exceptions import PlannerError
 from planner.routing import VehicleProfile
@@ -68,6 +68,12 @@ class DispatchSettings(BaseModel):
     reserve_battery_percent: float = Field(20.0, ge=0, le=100)
     battery_percent_per_km: float = Field(0.8, gt=0)
     assign_time_limit_s: float = Field(0.15, gt=0)
+    assign_max_orders: int = Field(20, ge=1, description="the most urgent waiting orders one assignment considers "
+                                                         "(its work grows with the square of their number)")
+    replan_budget_s: float = Field(0.1, gt=0, description="one tick replans vehicles for about this long at most "
+                                                          "(at least one); the rest on the next ticks")
+    assign_max_vehicles: int = Field(20, ge=1, description="the free vehicles one assignment considers: those "
+                                                           "nearest to a waiting order's pickup")
 
 
 class JobKind(StrEnum):
@@ -122,6 +128,7 @@ class Dispatcher:
         self.gate, self.link, self.alarms, self.bus, self.staff, self.clock, self.settings = (
             gate, link, alarms, bus, staff, clock, settings)
         self.planner = FleetPlanner(corridor.graph, FollowingRules.from_parameters(corridor.parameters))
+        self._travel = TravelTimes(corridor.graph)  # kept between assignments: each source is searched once
         self.epoch = clock()
         self.tracks: dict[str, Track] = {}
         self._lock = threading.RLock()
@@ -464,6 +471,7 @@ class Dispatcher:
         self._plans_changed = True
 
     def _replan_pending(self, t: float) -> None:
+        pending: list[Track] = []
         for track in self.tracks.values():
             if track.unavailable is not None:
                 continue
@@ -476,7 +484,15 @@ class Dispatcher:
                 track.job.cleared = True
                 track.needs_plan = True
             if track.needs_plan and track.state is not None:
-                self._replan(track, t)
+                pending.append(track)
+        # Within a time budget, the vehicles cleared at a gate first (a crossing waits on them); the rest keep
+        # needs_plan and are planned on the next tick: one tick never plans a whole fleet's worth of new work.
+        pending.sort(key=lambda track: not (track.job is not None and track.job.cleared))
+        deadline = time.perf_counter() + self.settings.replan_budget_s
+        for k, track in enumerate(pending):
+            if k and time.perf_counter() > deadline:
+                break
+            self._replan(track, t)
 
     def _waiting_at_gate(self, track: Track) -> bool:
         plan, job = track.plan, track.job
@@ -487,10 +503,20 @@ class Dispatcher:
     # --- assignment -------------------------------------------------------------------------------------------------
 
     def _assign(self, t: float) -> None:
-        waiting = [o for o in self.orders.active() if o.state == OrderState.CREATED]
         free = [track for track in self.tracks.values() if self._free(track)]
-        if not waiting or not free:
+        if not free:
             return
+        waiting = self.orders.waiting(self.settings.assign_max_orders)
+        if not waiting:
+            return
+        if len(free) > self.settings.assign_max_vehicles:
+            pickups = {o.pickup for o in waiting}
+
+            def to_nearest_pickup(track: Track) -> float:
+                times = self._travel.from_node(self._base_end(track), self._profile_now(track))
+                return min((times[p][0] for p in pickups if p in times), default=INF)
+
+            free = sorted(free, key=to_nearest_pickup)[:self.settings.assign_max_vehicles]
         wall = self.clock()
         transport = [TransportOrder(o.id, o.pickup, o.drop, len(o.consignments),
                                     max(0.0, (o.earliest_start or wall) - self.epoch),
@@ -504,7 +530,7 @@ class Dispatcher:
                     if not any(tr.plan is not None and tr.plan.end == n.id for tr in self.tracks.values())]
         try:
             assignment = assign_online(self.corridor.graph, transport, status, chargers, energy, now_s=t,
-                                       time_limit_s=self.settings.assign_time_limit_s)
+                                       time_limit_s=self.settings.assign_time_limit_s, travel=self._travel)
         except PlannerError as exc:
             log.warning("assignment failed: %s", exc)
             return

@@ -132,6 +132,16 @@ class OrderService:
                                 .order_by(orders.c.created_at, orders.c.id)).all()
         return [_public(r, []) for r in rows]
 
+    def waiting(self, limit: int) -> list[OrderPublic]:
+        """At most ``limit`` orders waiting for a vehicle (``created``), the most urgent first: higher priority,
+        then the earlier latest delivery (none last), then the older."""
+        with self.store.reading() as conn:
+            rows = conn.execute(sa.select(orders).where(orders.c.state == OrderState.CREATED)
+                                .order_by(orders.c.priority.desc(), orders.c.latest_delivery.is_(None),
+                                          orders.c.latest_delivery, orders.c.created_at, orders.c.id)
+                                .limit(limit)).all()
+        return [_public(r, []) for r in rows]
+
     def _by_idempotency_key(self, key: str) -> OrderPublic | None:
         with self.store.reading() as conn:
             row = conn.execute(sa.select(orders.c.id).where(orders.c.idempotency_key == key)).first()

@@ -64,6 +64,7 @@ MAP = Path(__file__).resolve().parents[2] / "maps" / "bac_luan_ii"
 EMULATOR = Path(__file__).with_name("vehicle_emulator.py")
 AUTHORITIES = ("VN_CUSTOMS", "CN_CUSTOMS")
 TICK_METRIC = "xborder_dispatch_tick_duration_seconds"
+MEMORY_LIMIT = 4 * 2**30  # the service is killed beyond this (the goal is 1.5 GiB)
 GOALS = {"tick": 0.200, "clearance": 0.100, "api": 0.050, "rss": 1.5 * 2**30}
 ROUTES = ("/vehicles", "/orders?limit=50", "/gates", "/orders/{id}")
 
@@ -93,7 +94,7 @@ def quantile(values: list[float] | np.ndarray, q: float) -> float:
 
 def tick_buckets(service: ServiceProcess) -> dict[float, float]:
     """Cumulative tick histogram: upper bound (s) -> count."""
-    text = httpx.get(service.base.removesuffix("/api/v1") + "/metrics", timeout=10).text
+    text = httpx.get(service.base.removesuffix("/api/v1") + "/metrics", timeout=60).text
     out = {}
     for le, count in re.findall(TICK_METRIC + r'_bucket\{le="([^"]+)"\} ([0-9.e+]+)', text):
         out[float(le)] = float(count)
@@ -101,7 +102,7 @@ def tick_buckets(service: ServiceProcess) -> dict[float, float]:
 
 
 def order_states(service: ServiceProcess) -> dict[str, int]:
-    text = httpx.get(service.base.removesuffix("/api/v1") + "/metrics", timeout=10).text
+    text = httpx.get(service.base.removesuffix("/api/v1") + "/metrics", timeout=60).text
     return {s: int(float(c)) for s, c in re.findall(r'xborder_orders\{state="([a-z_]+)"\} ([0-9.e+]+)', text)}
 
 
@@ -137,6 +138,19 @@ class TickWindow:
             seen += count
             lower = bound if bound != float("inf") else lower
         return lower
+
+
+def watch_memory(process: subprocess.Popen, limit: int, stop: threading.Event, exceeded: list[int]) -> None:
+    """Kill the service if its RSS passes ``limit`` (a runaway must not take a shared machine's memory)."""
+    while not stop.wait(0.5) and process.poll() is None:
+        try:
+            rss = peak_rss(process.pid)[1]
+        except (OSError, KeyError):
+            return
+        if rss > limit:
+            exceeded.append(rss)
+            process.kill()
+            return
 
 
 def peak_rss(pid: int) -> tuple[int, int]:
@@ -362,9 +376,12 @@ async def api_load(base: str, paths: list[str], clients: int, seconds: float) ->
                 path = paths[i % len(paths)]
                 i += 1
                 t0 = time.perf_counter()
-                reply = await client.get(path)
+                try:
+                    reply = await client.get(path)
+                    failed += reply.status_code != 200
+                except httpx.TimeoutException:
+                    failed += 1
                 latencies.append(time.perf_counter() - t0)
-                failed += reply.status_code != 200
         await asyncio.gather(*(one(k) for k in range(clients)))
     return latencies, failed
 
@@ -391,11 +408,14 @@ def main() -> None:
         emulators: Emulators | None = None
         stop = threading.Event()
         tail: list[str] = []
+        runaway: list[int] = []
         try:
             task = progress.add_task(f"start: xborder serve, {size.vehicles} emulated vehicles", total=None)
             emulators = Emulators(emulated, size.per_process, folder)
             service.start(timeout_s=60)
             threading.Thread(target=drain, args=(service.process, tail), daemon=True).start()
+            threading.Thread(target=watch_memory, args=(service.process, MEMORY_LIMIT, stop, runaway),
+                             daemon=True).start()
             results["ready_s"] = wait_ready(service, size.vehicles, size.ready_s)
             customs.connect(service)
             for name in AUTHORITIES:
@@ -445,6 +465,8 @@ def main() -> None:
             results["orders_end"] = order_states(service)
         except BaseException:
             console.print("\n".join(tail[-40:]))
+            if runaway:
+                console.print(f"the service was killed at {runaway[0] / 2**30:.1f} GiB RSS")
             raise
         finally:
             stop.set()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-BENCHES = sorted(Path(__file__).parent.glob("bench_*.py"))
+#: The fleet benchmark (a service process and DDS) has its own test below, marked ros and slow.
+BENCHES = sorted(b for b in Path(__file__).parent.glob("bench_*.py") if b.name != "bench_fleet.py")
 
 
 @pytest.mark.parametrize("bench", BENCHES, ids=[b.stem for b in BENCHES])
@@ -19,3 +21,20 @@ def test_benchmark_runs_quick(bench: Path, tmp_path: Path):
     written = list((tmp_path / "out" / "bench").glob("*.md"))
     assert written, "a benchmark must write its table under out/bench/"
     assert "|" in written[0].read_text()
+
+
+@pytest.mark.ros
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_fleet_benchmark_runs_quick(tmp_path: Path):
+    """10 emulated vehicles, 50 orders, short windows: every figure measured, none a placeholder."""
+    done = subprocess.run([sys.executable, str(Path(__file__).with_name("bench_fleet.py")), "--quick"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=170)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = (tmp_path / "out" / "bench" / "fleet.md").read_text()
+    assert (tmp_path / "out" / "bench" / "fleet.png").stat().st_size > 0
+    rows = {line.split("|")[1].strip(): line for line in report.splitlines() if line.startswith("| ")}
+    for measure in ("dispatch tick p50", "dispatch tick p99", "API p99 (10 clients)", "service peak RSS (VmHWM)"):
+        assert re.search(r"\d+(\.\d+)? (ms|MiB)", rows[measure]), rows[measure]
+    timed = re.search(r"\| (\d+) \((\d+)\) \|", rows["clearances (past the gate within 10 s)"])
+    assert timed and int(timed.group(1)) > 0, "no vehicle reached a gate and was released"
