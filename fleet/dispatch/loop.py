@@ -72,6 +72,8 @@ class DispatchSettings(BaseModel):
                                                          "(its work grows with the square of their number)")
     replan_budget_s: float = Field(0.1, gt=0, description="one tick replans vehicles for about this long at most "
                                                           "(at least one); the rest on the next ticks")
+    stalled_retry_s: float = Field(5.0, gt=0, description="a vehicle the planner could not plan for its job (a "
+                                                          "gate or dock taken) is planned again this often")
     assign_max_vehicles: int = Field(20, ge=1, description="the free vehicles one assignment considers: those "
                                                            "nearest to a waiting order's pickup")
 
@@ -114,6 +116,7 @@ class Track:
     unavailable: str | None = None  # why the vehicle cannot go on (offline, fault, e-stop, out of service)
     needs_plan: bool = False
     sent_at: float = -INF  # when the current order (update) was last sent
+    retry_at: float = INF  # the planner could not give it its job (it waits safely): plan it again then
 
     @property
     def id(self) -> str:
@@ -409,6 +412,8 @@ class Dispatcher:
         self._planned_once = True
         for vid, plan in result.plans.items():
             self._adopt(self.tracks[vid], plan, t)
+        for vid in result.stalled:
+            self.tracks[vid].retry_at = t + self.settings.stalled_retry_s
         for track in self.tracks.values():
             if track.unavailable is not None:
                 self._take_out(track, track.unavailable, t)
@@ -429,6 +434,7 @@ class Dispatcher:
         finally:
             self.planner_seconds.append(time.perf_counter() - started)
         self._apply(result.plans, t)
+        track.retry_at = t + self.settings.stalled_retry_s if track.id in result.stalled else INF
 
     def _apply(self, plans: dict[str, TimedPlan], t: float, exclude: str | None = None) -> None:
         for vid, plan in plans.items():
@@ -483,11 +489,15 @@ class Dispatcher:
                 assert track.job is not None
                 track.job.cleared = True
                 track.needs_plan = True
-            if track.needs_plan and track.state is not None:
+            retry = track.retry_at <= t and track.job is not None and track.plan is not None \
+                and track.reached == len(track.plan.steps) - 1  # stalled, standing where it waits: try again
+            if (track.needs_plan or retry) and track.state is not None:
+                track.needs_plan = True
                 pending.append(track)
-        # Within a time budget, the vehicles cleared at a gate first (a crossing waits on them); the rest keep
-        # needs_plan and are planned on the next tick: one tick never plans a whole fleet's worth of new work.
-        pending.sort(key=lambda track: not (track.job is not None and track.job.cleared))
+        # Within a time budget, the vehicles cleared at a gate first (a crossing waits on them), stalled ones
+        # last; the rest keep needs_plan and are planned on the next ticks: one tick never plans a whole fleet's
+        # worth of new work.
+        pending.sort(key=lambda track: (not (track.job is not None and track.job.cleared), track.retry_at <= t))
         deadline = time.perf_counter() + self.settings.replan_budget_s
         for k, track in enumerate(pending):
             if k and time.perf_counter() > deadline:

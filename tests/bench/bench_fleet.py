@@ -391,6 +391,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10 vehicles, 50 orders, short windows (for CI)")
     args = parser.parse_args()
     size = QUICK if args.quick else FULL
+    if os.environ.get("BENCH_FLEET_SIZE"):  # "vehicles,orders": for looking into a problem at another size
+        vehicles, orders = map(int, os.environ["BENCH_FLEET_SIZE"].split(","))
+        size = Size(vehicles, orders, **{k: v for k, v in vars(size).items() if k not in ("vehicles", "orders")})
     console = Console()
     corridor = load_corridor(MAP)
     specs = parking_spots(corridor, size.vehicles)
@@ -463,6 +466,9 @@ def main() -> None:
             results["api"], results["api_failed"] = api, failed
             results["rss_peak"] = peak_rss(service.process.pid)[0]
             results["orders_end"] = order_states(service)
+            if os.environ.get("BENCH_DEBUG"):
+                (Path.cwd() / "vehicles.json").write_text(json.dumps(service.get("/vehicles"), indent=1))
+                (Path.cwd() / "gates.json").write_text(json.dumps(service.get("/gates"), indent=1))
         except BaseException:
             console.print("\n".join(tail[-40:]))
             if runaway:

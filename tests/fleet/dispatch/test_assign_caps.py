@@ -1,0 +1,37 @@
+"""One assignment round looks at the most urgent waiting orders only (its work grows with their square)."""
+
+from __future__ import annotations
+
+from fleet.orders import OrderCreate, OrderState
+from tests.fleet.dispatch.conftest import VN_CN, docks, make_fleet
+
+
+def test_waiting_orders_most_urgent_first(customs, corridor):
+    fleet = make_fleet(customs, corridor, 1)
+    vn, cn = docks(corridor, "VN"), docks(corridor, "CN")
+    now = customs.clock()
+
+    def order(n: int, **extra) -> str:
+        created, _ = fleet.orders.create(OrderCreate(consignments=[f"VN-W0000000{n}"], pickup=vn[n % 4],
+                                                     drop=cn[n % 4], **extra), "test")
+        return created.id
+
+    plain, late_due, early_due, urgent = (order(1), order(2, latest_delivery=now + 7200),
+                                          order(3, latest_delivery=now + 3600), order(4, priority=5))
+    assert [o.id for o in fleet.orders.waiting(10)] == [urgent, early_due, late_due, plain]
+    assert [o.id for o in fleet.orders.waiting(2)] == [urgent, early_due]
+
+
+def test_a_capped_round_assigns_the_most_urgent_order(customs, corridor):
+    fleet = make_fleet(customs, corridor, 2)
+    fleet.dispatcher.settings = fleet.dispatcher.settings.model_copy(update={"assign_max_orders": 1,
+                                                                             "assign_max_vehicles": 1})
+    fleet.authorize("agv_001", "agv_002")
+    vn, cn = docks(corridor, "VN"), docks(corridor, "CN")
+    first = fleet.order(["VN-300000000001"], vn[0], cn[0])
+    second = fleet.orders.create(OrderCreate(consignments=["VN-300000000002"], pickup=vn[1], drop=cn[1],
+                                             priority=3), "test")[0].id
+    assert fleet.run(60, until=lambda: fleet.state_of(second) != OrderState.CREATED)
+    assert fleet.state_of(first) == OrderState.CREATED  # one order a round: the urgent one went first
+    assert fleet.run(60, until=lambda: fleet.state_of(first) != OrderState.CREATED)  # and the other next
+    assert {fleet.orders.get(o).direction for o in (first, second)} == {VN_CN}
