@@ -74,6 +74,7 @@ class DispatchSettings(BaseModel):
                                                           "(at least one); the rest on the next ticks")
     stalled_retry_s: float = Field(5.0, gt=0, description="a vehicle the planner could not plan for its job (a "
                                                           "gate or dock taken) is planned again this often")
+    stalled_retries_per_tick: int = Field(2, ge=1)
     assign_max_vehicles: int = Field(20, ge=1, description="the free vehicles one assignment considers: those "
                                                            "nearest to a waiting order's pickup")
 
@@ -478,6 +479,7 @@ class Dispatcher:
 
     def _replan_pending(self, t: float) -> None:
         pending: list[Track] = []
+        retries: list[Track] = []
         for track in self.tracks.values():
             if track.unavailable is not None:
                 continue
@@ -489,15 +491,20 @@ class Dispatcher:
                 assert track.job is not None
                 track.job.cleared = True
                 track.needs_plan = True
-            retry = track.retry_at <= t and track.job is not None and track.plan is not None \
-                and track.reached == len(track.plan.steps) - 1  # stalled, standing where it waits: try again
-            if (track.needs_plan or retry) and track.state is not None:
-                track.needs_plan = True
+            if track.needs_plan and track.state is not None:
                 pending.append(track)
+            elif track.retry_at <= t and track.job is not None and track.plan is not None and track.state is not None \
+                    and track.reached == len(track.plan.steps) - 1:  # stalled, standing where it waits: try again
+                retries.append(track)
+        # a few stalled vehicles a tick, the longest waiting first: a gate or dock frees one place at a time
+        retries.sort(key=lambda track: track.retry_at)
+        pending += retries[:self.settings.stalled_retries_per_tick]
         # Within a time budget, the vehicles cleared at a gate first (a crossing waits on them), stalled ones
         # last; the rest keep needs_plan and are planned on the next ticks: one tick never plans a whole fleet's
         # worth of new work.
         pending.sort(key=lambda track: (not (track.job is not None and track.job.cleared), track.retry_at <= t))
+        for track in pending:
+            track.needs_plan = True
         deadline = time.perf_counter() + self.settings.replan_budget_s
         for k, track in enumerate(pending):
             if k and time.perf_counter() > deadline:
