@@ -153,6 +153,12 @@ def watch_memory(process: subprocess.Popen, limit: int, stop: threading.Event, e
             return
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss(pid: int) -> tuple[int, int]:
     """(VmHWM, VmRSS) of the process, bytes."""
     fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
@@ -427,11 +433,12 @@ def main() -> None:
             progress.update(task, total=1, completed=1)
 
             task = progress.add_task(f"baseline: idle fleet, {size.idle_s:.0f} s", total=size.idle_s)
-            before, t0 = tick_buckets(service), time.monotonic()
+            before, t0, cpu0 = tick_buckets(service), time.monotonic(), cpu_seconds(service.process.pid)
             while time.monotonic() - t0 < size.idle_s:
                 time.sleep(0.5)
                 progress.update(task, completed=min(size.idle_s, time.monotonic() - t0))
             results["idle"] = TickWindow.between(before, tick_buckets(service), time.monotonic() - t0)
+            results["cpu_idle"] = (cpu_seconds(service.process.pid) - cpu0) / (time.monotonic() - t0)
             results["rss_idle"] = peak_rss(service.process.pid)[1]
 
             task = progress.add_task(f"post {size.orders} orders", total=None)
@@ -442,6 +449,7 @@ def main() -> None:
             samples: list[Clearance] = []
             misses: list[str] = []
             before, t0, messages0 = tick_buckets(service), time.monotonic(), emulators.messages
+            cpu0 = cpu_seconds(service.process.pid)
             releaser = threading.Thread(target=release_waiting, args=(service, customs, emulators,
                                                                       time.time() + size.window_s, samples, misses,
                                                                       stop), daemon=True)
@@ -461,6 +469,8 @@ def main() -> None:
                 progress.update(task, completed=min(size.window_s, time.monotonic() - t0))
             releaser.join(timeout=15)
             results["loaded"] = TickWindow.between(before, tick_buckets(service), time.monotonic() - t0)
+            results["cpu_loaded"] = (cpu_seconds(service.process.pid) - cpu0) / (time.monotonic() - t0)
+            results["load"] = os.getloadavg()[0]
             results["order_messages_per_s"] = (emulators.messages - messages0) / (time.monotonic() - t0)
             results["clearance"], results["misses"] = samples, misses
             results["api"], results["api_failed"] = api, failed
@@ -519,6 +529,7 @@ def report(r: dict[str, Any], console: Console) -> None:
         ("API requests / s", f"{len(routes) / (2 * size.api_slice_s):.0f}",
          f"{len(health) / (2 * size.api_slice_s):.0f} (/health)", ""),
         ("API answers not 200", str(r["api_failed"]["routes"]), f"{r['api_failed']['health']} (/health)", ""),
+        ("service CPU, share of one core", f"{r['cpu_loaded']:.0%}", f"{r['cpu_idle']:.0%} (idle fleet)", ""),
         ("service peak RSS (VmHWM)", f"{r['rss_peak'] / 2**20:.0f} MiB", f"{r['rss_idle'] / 2**20:.0f} MiB "
          "(RSS, idle fleet)", f"< 1.5 GiB: {'met' if r['rss_peak'] < GOALS['rss'] else 'NOT met'}"),
     ]
@@ -532,7 +543,8 @@ def report(r: dict[str, Any], console: Console) -> None:
     notes = [
         f"Vehicles ONLINE at their nodes {r['ready_s']:.0f} s after start; {size.orders} orders posted in "
         f"{r['post_s']:.1f} s (8 threads); measured window {loaded.seconds:.0f} s with the orders, "
-        f"{idle.seconds:.0f} s idle before them.",
+        f"{idle.seconds:.0f} s idle before them. Machine: {os.cpu_count()} cores, load average (1 min) "
+        f"{r['load']:.1f} at the end of the window (everything this benchmark starts, and whatever else runs).",
         f"Order messages to vehicles during the window: {r['order_messages_per_s']:.1f}/s. Orders at the end: "
         f"{states}.",
         "Tick quantiles are interpolated within the service's histogram buckets "
