@@ -367,7 +367,7 @@ class Dispatcher:
         state = track.state
         if state is not None and state.order_id == track.vda_order_id and state.order_id:
             released = [n for n in state.node_states if n.released]
-            if released:
+            if released and released[-1].node_id in self.corridor.nodes:
                 return released[-1].node_id
         if track.plan is not None and track.reached >= 0:
             return track.plan.steps[track.released].node
