@@ -297,6 +297,9 @@ class Dispatcher:
         elif track.connection in ("OFFLINE", "CONNECTIONBROKEN"):
             why = f"connection {track.connection}"
             self.alarms.raise_alarm(AlarmKind.VEHICLE_OFFLINE, track.id, f"{track.id} is {track.connection}")
+        elif state is None and self.now() > self.settings.silent_after_s:
+            why = "never reported since the fleet manager started"
+            self.alarms.raise_alarm(AlarmKind.VEHICLE_SILENT, track.id, f"{track.id}: {why}")
         elif track.state_age is not None and track.state_age > self.settings.silent_after_s:
             why = f"silent for {track.state_age:.0f} s"
             self.alarms.raise_alarm(AlarmKind.VEHICLE_SILENT, track.id, f"{track.id}: no state for "
