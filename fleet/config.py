@@ -47,7 +47,7 @@ from pydantic import (
 from fleet.customs.envelope import AUTHORITY_PATTERN
 from fleet.customs.gate import Authority
 from fleet.customs.signing import parse_public_key
-from fleet.dispatch.loop import DispatchSettings
+from fleet.dispatch.settings import DispatchSettings
 from fleet.roles import CUSTOMS_ROLE_PREFIX, STAFF_ROLES
 from fleet.vehicles.registry import VehicleConfig
 

@@ -17,16 +17,15 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 import networkx as nx
 from agv_agent.protocol import ActionType, InstantAction, VehicleState
-from pydantic import BaseModel, ConfigDict, Field
 
 from fleet.alarms import AlarmKind, AlarmService
 from fleet.customs.gate import CustomsGate
+from fleet.dispatch.settings import DispatchSettings
+from fleet.dispatch.tracks import Job, JobKind, Track
 from fleet.dispatch.vda import vda_order
 from fleet.dispatch.views import GateView, VehicleAction, VehicleView, WaitingVehicle
 from fleet.events import EventBus, Topic
@@ -36,7 +35,7 @@ from fleet.staff import StaffLog
 from fleet.store import Store
 from fleet.store.schema import gate_holds
 from fleet.vehicles.link import VehicleLink
-from fleet.vehicles.registry import VehicleRecord, VehicleRegistry
+from fleet.vehicles.registry import VehicleRegistry
 from planner.assignment import EnergyModel, TransportOrder, VehicleStatus, assign_online
 from planner.corridor import WAITING_KINDS, Corridor, NodeKind
 from planner.exceptions import PlannerError
@@ -54,67 +53,6 @@ TAKE_BACK_RADIUS_M = 1.0
 RETRY_PLAN_S = 5.0
 #: A vehicle that shows no sign of an order sent this long ago gets it again.
 RESEND_AFTER_S = 3.0
-
-
-class DispatchSettings(BaseModel):
-    """The dispatch loop's timings and thresholds (``fleet.dispatch`` in the config)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    tick_hz: float = Field(2.0, gt=0, le=50)
-    load_s: float = Field(60.0, ge=0, description="at the pickup dock")
-    unload_s: float = Field(60.0, ge=0, description="at the drop dock")
-    silent_after_s: float = Field(10.0, gt=0, description="no state for this long: treated as offline")
-    late_after_s: float = Field(5.0, gt=0, description="later arrivals are absorbed with FleetPlanner.delay")
-    stuck_after_s: float = Field(300.0, gt=0, description="this late: an alarm")
-    low_battery_percent: float = Field(30.0, ge=0, le=100)
-    reserve_battery_percent: float = Field(20.0, ge=0, le=100)
-    battery_percent_per_km: float = Field(0.8, gt=0)
-    assign_time_limit_s: float = Field(0.15, gt=0)
-
-
-class JobKind(StrEnum):
-    DELIVER = "deliver"
-    PARK = "park"
-    CHARGE = "charge"
-    HOLD = "hold"  # a cancelled load driven to a holding bay
-
-
-@dataclass
-class Job:
-    kind: JobKind
-    goals: tuple[str, ...]
-    order: OrderPublic | None = None
-    cleared: bool = False  # the gate's clearance came: plan past the gate
-    crossed: bool = False  # past the border: never again through a gate of the departure side
-
-
-@dataclass
-class Track:
-    """Everything the dispatcher knows about one vehicle."""
-
-    record: VehicleRecord
-    profile: VehicleProfile
-    state: VehicleState | None = None
-    state_age: float | None = None
-    connection: str | None = None
-    job: Job | None = None
-    plan: TimedPlan | None = None
-    vda_order_id: str | None = None
-    update_id: int = 0
-    seq0: int = 0  # sequence id of plan.steps[0]
-    first: int = 0  # step index at which the vehicle's current base begins (what the last update started at)
-    released: int = 0  # last released step index
-    reached: int = -1  # last step index the vehicle reported reaching
-    arrived_at: dict[int, float] = field(default_factory=dict)
-    crossing_decision_seq: int | None = None
-    unavailable: str | None = None  # why the vehicle cannot go on (offline, fault, e-stop, out of service)
-    needs_plan: bool = False
-    sent_at: float = -INF  # when the current order (update) was last sent
-    retry_at: float = -INF  # a stalled vehicle is planned again from then on
-
-    @property
-    def id(self) -> str:
-        return self.record.id
 
 
 class Dispatcher:
