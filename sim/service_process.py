@@ -1,7 +1,9 @@
 """Run ``xborder serve`` as a separate process on free loopback ports, for tests and benchmarks.
 
-It writes a config with the given authorities' public keys and one bearer token per authority plus a
-viewer token, starts the service, waits until /health answers, and can SIGKILL and restart it.
+It writes a config with the given authorities' public keys (Ed25519, and CURVE when given), generates the
+fleet's own keys (``fleet.key``/``fleet.pub``, ``fleet.curve.key``/``fleet.curve.pub`` in the work folder),
+one bearer token per authority plus a viewer token, starts the service, waits until /health answers, and
+can SIGKILL and restart it.
 """
 
 from __future__ import annotations
@@ -31,17 +33,28 @@ def token_for(role: str) -> str:
 
 
 class ServiceProcess:
-    def __init__(self, workdir: Path, public_keys: dict[str, str], link_timeout_s: float = 600.0) -> None:
+    def __init__(self, workdir: Path, public_keys: dict[str, str], link_timeout_s: float = 600.0,
+                 curve_public_keys: dict[str, str] | None = None, checkpoint_every: int = 100,
+                 server: dict[str, Any] | None = None) -> None:
+        from fleet.customs.signing import generate_keys
+        from fleet.transports.curve import generate_curve_keys
+
         self.http, self.router_port, self.pub_port = free_port(), free_port(), free_port()
         self.router, self.pub = f"tcp://127.0.0.1:{self.router_port}", f"tcp://127.0.0.1:{self.pub_port}"
         self.db = workdir / "fleet.db"
         self.config = workdir / "fleet.yaml"
         roles = [f"customs:{name}" for name in public_keys] + ["viewer"]
+        self.fleet_key, self.fleet_pub = generate_keys("fleet", workdir)
+        self.fleet_curve_key, self.fleet_curve_pub = generate_curve_keys("fleet", workdir)
+        curve = curve_public_keys or {}
         self.config.write_text(yaml.safe_dump({
-            "server": {"host": "127.0.0.1", "port": self.http},
+            "server": {"host": "127.0.0.1", "port": self.http, **(server or {})},
             "store": {"path": str(self.db)},
             "customs": {"link_timeout_s": link_timeout_s, "zmq": {"router": self.router, "pub": self.pub},
-                        "authorities": {name: {"public_key": key, "side": name[:2]}
+                        "fleet": {"signing_key": str(self.fleet_key), "curve_key": str(self.fleet_curve_key)},
+                        "checkpoint": {"every_records": checkpoint_every, "every_s": 10.0},
+                        "authorities": {name: {"public_key": key, "side": name[:2],
+                                               **({"curve_public_key": curve[name]} if name in curve else {})}
                                         for name, key in public_keys.items()}},
             "auth": {"tokens": [{"token": token_for(role), "role": role} for role in roles]}}))
         self.base = f"http://127.0.0.1:{self.http}/api/v1"

@@ -16,13 +16,11 @@ def serve(
     """Start the fleet manager: API on HTTP, customs events on the ZeroMQ ROUTER, decisions on PUB."""
     import logging
 
-    import uvicorn
-
     from fleet.api.main import create_app
+    from fleet.api.server import run_api
     from fleet.config import ConfigError, load_settings
-    from fleet.customs.gate import CustomsGate
     from fleet.store import SqliteStore
-    from fleet.transports.zmq_customs import ZmqIngestServer, ZmqPublisher
+    from fleet.transports.zmq_customs import customs_link
 
     try:
         settings = load_settings(config)
@@ -35,16 +33,8 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     store = SqliteStore(settings.store.path)
-    publisher = ZmqPublisher(settings.customs.zmq.pub)
-    gate = CustomsGate(settings.customs.gate_authorities(), store, settings.customs.link_timeout_s,
-                       publish=publisher.publish)
-    ingest = ZmqIngestServer(gate, settings.customs.zmq.router).start()
-    logging.getLogger("xborder").info("customs ROUTER on %s, PUB on %s, store %s", ingest.endpoint,
-                                      publisher.endpoint, settings.store.path)
     try:
-        uvicorn.run(create_app(settings, gate), host=settings.server.host, port=settings.server.port,
-                    log_level="warning")
+        with customs_link(settings.customs, store) as gate:
+            run_api(create_app(settings, gate), settings)
     finally:
-        ingest.stop()
-        publisher.close()
         store.close()

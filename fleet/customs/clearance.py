@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from fleet.customs.envelope import EventType
+from fleet.customs.streams import Span, describe
 
 
 class Status(StrEnum):
@@ -131,18 +132,24 @@ def gate_rule(
     consignment_directions: Mapping[str, str | None],
     link_age_s: Mapping[str, float | None],
     link_timeout_s: float,
+    stream_gaps: Mapping[str, tuple[Span, ...]] | None = None,
 ) -> GateDecision:
     """May ``vehicle_id`` enter the crossing lanes in ``direction`` with ``consignments`` aboard?
 
     Allowed only if, for every configured authority: its latest vehicle event for the vehicle is
     ``vehicle.authorized``; every consignment aboard is released by it with no hold, and travels in
-    ``direction``; and its link is live (a valid event or heartbeat within ``link_timeout_s``). An empty
-    vehicle needs the vehicle and link conditions only. Every failing condition is one reason.
+    ``direction``; its link is live (a valid event or heartbeat within ``link_timeout_s``); and its stream
+    has no known gap (``stream_gaps``: missing seqs below its latest event — what is missing could be a
+    ``hold``). An empty vehicle needs the vehicle, link and stream conditions only. Every failing condition
+    is one reason.
     """
     reasons: list[str] = []
     relied: list[str] = []
     authorities = list(authorities)
     for authority in authorities:
+        gaps = (stream_gaps or {}).get(authority)
+        if gaps:
+            reasons.append(f"{authority}: events missing from its stream (seq {describe(gaps)}), resend requested")
         age = link_age_s.get(authority)
         if age is None:
             reasons.append(f"{authority} link down: never heard from")

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import ValidationError
 
 from fleet.customs.clearance import (
@@ -29,14 +29,22 @@ from fleet.customs.clearance import (
     gate_rule,
     vehicle_clearance,
 )
+from fleet.customs.bounded_json import parse_bounded, to_bytes
+from fleet.customs.checkpoints import make_checkpoint
 from fleet.customs.envelope import CustomsEvent, content_digest, format_time
+from fleet.customs.errors import MalformedInput
+from fleet.customs.refusals import RefusalLimiter, refusal_body, safe_text
 from fleet.customs.signing import signature_valid
+from fleet.customs.streams import SeqStream
 from fleet.store import SqliteStore, StoredEvent
 
 log = logging.getLogger(__name__)
 
 MAX_FUTURE_S = 120.0
 MAX_EVENT_BYTES = 64 * 1024
+MAX_JSON_DEPTH = 8  # the envelope is level 1, its payload level 2: room for a little structure, no more
+MAX_NUMBER_CHARS = 32  # seq < 2^53 has 16 digits
+RESEND_EVERY_S = 5.0  # while a gap stands, ask for it again at most this often
 
 Publisher = Callable[[str, dict[str, Any]], None]
 
@@ -60,6 +68,7 @@ class IngestResult:
     event_id: str | None = None
     reason: str = ""
     forbidden: bool = False  # refused because the submitter may not speak for that authority
+    checkpoint: dict[str, Any] | None = None  # the latest signed audit checkpoint, if the fleet signs them
 
     @property
     def acknowledged(self) -> bool:
@@ -70,6 +79,10 @@ class IngestResult:
                                  "event_id": self.event_id}
         if self.reason:
             reply["reason"] = self.reason
+        if not self.acknowledged:
+            reply["resend"] = False  # a refusal is final: sending the same bytes again gets the same answer
+        if self.checkpoint is not None:
+            reply["checkpoint"] = self.checkpoint
         return reply
 
 
@@ -88,11 +101,16 @@ class CustomsGate:
     store : the SQLite store; on construction every stored event is replayed, so state survives restarts.
     link_timeout_s : an authority's link is down when no valid event or heartbeat came for this long.
     clock : wall-clock seconds (injectable for tests).
-    publish : called with (topic, message) for decisions, crossings, clearance changes and alarms.
+    publish : called with (topic, message) for decisions, crossings, clearance changes, alarms, resend
+        requests and checkpoints.
+    signing_key : the fleet's Ed25519 key; with it the gate signs an audit checkpoint at least every
+        ``checkpoint_every = (records, seconds)``, publishes it and puts the latest in every reply.
     """
 
     def __init__(self, authorities: Iterable[Authority], store: SqliteStore, link_timeout_s: float = 60.0,
-                 clock: Callable[[], float] = time.time, publish: Publisher | None = None) -> None:
+                 clock: Callable[[], float] = time.time, publish: Publisher | None = None,
+                 signing_key: Ed25519PrivateKey | None = None,
+                 checkpoint_every: tuple[int, float] = (100, 10.0)) -> None:
         self.authorities = {a.name: a for a in authorities}
         self.directions = {f"{a.side}->{b.side}" for a in self.authorities.values()
                            for b in self.authorities.values() if a.side != b.side}
@@ -105,25 +123,35 @@ class CustomsGate:
         self._by_vehicle: dict[tuple[str, str], list[AcceptedEvent]] = defaultdict(list)
         self._directions: dict[str, str] = {}  # consignment -> direction
         self._last_seen: dict[str, float] = {}  # authority -> received_at of its latest valid event
+        self._streams: dict[str, SeqStream] = defaultdict(SeqStream)
+        self._resend_asked: dict[str, tuple[tuple[tuple[int, int], ...], float]] = {}
+        self._refusals = RefusalLimiter()
+        self._signing_key, self._checkpoint_every = signing_key, checkpoint_every
+        self._unanchored, self._anchored_at = 0, clock()
+        self.checkpoint: dict[str, Any] | None = None
         self._replay()
+        self._anchor()
 
     # --- ingestion --------------------------------------------------------------------------------------------
 
     def ingest(self, raw: bytes | str | Mapping[str, Any], via: str, submitted_by: str | None = None) -> IngestResult:
         """Check one event and apply it, or refuse it with a reason (audited either way, never half-applied).
 
-        ``submitted_by`` is the authority a transport authenticated the sender as (an HTTP token's), if any.
+        ``submitted_by`` is the authority a transport authenticated the sender as (an HTTP token's, a CURVE
+        key's), if any. No input makes this raise, except a failing store (then nothing was applied).
         """
         with self._lock:
             fields: dict[str, Any] = {}
+            data = b""
             try:
-                fields = _as_fields(raw)
+                data = _as_bytes(raw)
+                fields = _as_fields(data)
                 event = self._check(fields, submitted_by)
             except _Refusal as refusal:
-                return self._refuse(fields, raw, via, refusal)
+                return self._refuse(fields, data, via, submitted_by, refusal)
             digest = content_digest(fields)
             if event.event_id in self._digests:
-                return IngestResult(Outcome.DUPLICATE, event.event_id, "already applied")
+                return IngestResult(Outcome.DUPLICATE, event.event_id, "already applied", checkpoint=self.checkpoint)
             return self._apply(event, fields, digest, via)
 
     def _check(self, fields: dict[str, Any], submitted_by: str | None) -> CustomsEvent:
@@ -177,23 +205,72 @@ class CustomsGate:
             # not stored, so not applied: a resend must be applied, not acknowledged as a duplicate
             undo()
             raise
+        self._audited()
         if event.consignment_id:
             after = self._crossing_allowed(event.consignment_id)
             if after != before:
                 self.publish("clearance", {"consignment_id": event.consignment_id, **self.clearance_of(
                     event.consignment_id), "event_id": event.event_id})
-        return IngestResult(Outcome.ACCEPTED, event.event_id)
+        self._ask_for_gaps(event.authority)
+        return IngestResult(Outcome.ACCEPTED, event.event_id, checkpoint=self.checkpoint)
 
-    def _refuse(self, fields: dict[str, Any], raw: Any, via: str, refusal: _Refusal) -> IngestResult:
-        event_id = fields.get("event_id") if isinstance(fields.get("event_id"), str) else None
-        body = {"reason": refusal.reason, "via": via, "event_id": event_id, "authority": fields.get("authority"),
-                "seq": fields.get("seq"), "raw": _excerpt(raw)}
-        self.store.audit("event_refused", body)
-        if refusal.alarm:
-            self.store.audit("alarm", body)
-            self.publish("alarm", body)
-            log.warning("customs alarm: %s", refusal.reason)
-        return IngestResult(Outcome.REFUSED, event_id, refusal.reason, refusal.forbidden)
+    def _refuse(self, fields: dict[str, Any], raw: bytes, via: str, submitted_by: str | None,
+                refusal: _Refusal) -> IngestResult:
+        peer = f"{via}:{submitted_by or '-'}"
+        body = refusal_body(fields, raw, refusal.reason, via, peer)
+        record, suppressed = self._refusals.admit(peer, self.clock())
+        if suppressed:
+            self._record("refusals_suppressed", {"peer": peer, "count": suppressed})
+        if record:
+            self._record("event_refused", body)
+            if refusal.alarm:
+                self._record("alarm", body)
+                self.publish("alarm", body)
+                log.warning("customs alarm: %s", body["reason"])
+        return IngestResult(Outcome.REFUSED, body["event_id"], body["reason"], refusal.forbidden, self.checkpoint)
+
+    def _record(self, kind: str, body: dict[str, Any]) -> int:
+        """Append one audit record (not an accepted event: :meth:`_apply` stores those); return its seq."""
+        seq = self.store.audit(kind, body).seq
+        self._audited()
+        return seq
+
+    def _audited(self) -> None:
+        self._unanchored += 1
+        if self._unanchored >= self._checkpoint_every[0]:
+            self._anchor()
+
+    def _anchor(self) -> None:
+        """Sign and publish a checkpoint of the audit log's head (with a signing key)."""
+        self._unanchored, self._anchored_at = 0, self.clock()
+        if self._signing_key is None:
+            return
+        seq, head = self.store.audit_head()
+        self.checkpoint = make_checkpoint(seq, head, format_time(datetime.now(UTC)), self._signing_key)
+        self.publish("checkpoint", {"checkpoint": self.checkpoint})
+
+    def tick(self) -> None:
+        """Periodic duties (a transport calls this every few hundred ms): report suppressed refusals, and
+        checkpoint the audit log if records were added more than ``checkpoint_every[1]`` seconds ago."""
+        with self._lock:
+            for peer, count in self._refusals.drain().items():
+                self._record("refusals_suppressed", {"peer": peer, "count": count})
+            if self._unanchored and self.clock() - self._anchored_at >= self._checkpoint_every[1]:
+                self._anchor()
+            for authority in self._streams:
+                self._ask_for_gaps(authority)
+
+    def _ask_for_gaps(self, authority: str) -> None:
+        """Publish a ``resend`` request for a gap in ``authority``'s stream: when it changes, then every few s."""
+        gaps = self._streams[authority].gaps()
+        if not gaps:
+            self._resend_asked.pop(authority, None)
+            return
+        asked, at = self._resend_asked.get(authority, ((), float("-inf")))
+        now = self.clock()
+        if asked != gaps or now - at >= RESEND_EVERY_S:
+            self._resend_asked[authority] = (gaps, now)
+            self.publish("resend", {"authority": authority, "missing": [list(span) for span in gaps]})
 
     def _index(self, event: AcceptedEvent, digest: str, received_at: float) -> Callable[[], None]:
         """Add an accepted event to the in-memory state; return what takes it out again."""
@@ -202,6 +279,7 @@ class CustomsGate:
         self._digests[event.event_id] = digest
         self._seqs[(event.authority, event.seq)] = event.event_id
         self._last_seen[event.authority] = received_at if last_seen is None else max(received_at, last_seen)
+        self._streams[event.authority].add(event.seq)
         if event.consignment_id:
             self._by_consignment[(event.consignment_id, event.authority)].append(event)
             self._directions.setdefault(event.consignment_id, event.direction or "")
@@ -210,6 +288,7 @@ class CustomsGate:
 
         def undo() -> None:
             del self._digests[event.event_id], self._seqs[(event.authority, event.seq)]
+            self._streams[event.authority].remove(event.seq)
             if last_seen is None:
                 del self._last_seen[event.authority]
             else:
@@ -253,6 +332,14 @@ class CustomsGate:
         return {name: (now - self._last_seen[name]) if name in self._last_seen else None
                 for name in self.authorities}
 
+    def link_health(self) -> dict[str, Any]:
+        """Per authority: seconds since last heard (None: never) and the known gaps in its stream."""
+        with self._lock:
+            ages = self.link_ages()
+            return {name: {"last_heard_s": ages[name],
+                           "missing_seqs": [list(span) for span in self._streams[name].gaps()]}
+                    for name in self.authorities}
+
     def consignment_state(self, consignment_id: str) -> dict[str, ConsignmentClearance]:
         with self._lock:
             return {name: consignment_clearance(self._by_consignment.get((consignment_id, name), []))
@@ -282,14 +369,18 @@ class CustomsGate:
                          for name in self.authorities},
                 consignments={c: self.consignment_state(c) for c in consignments},
                 consignment_directions={c: self._directions.get(c) for c in consignments},
-                link_age_s=self.link_ages(), link_timeout_s=self.link_timeout_s)
+                link_age_s=self.link_ages(), link_timeout_s=self.link_timeout_s,
+                stream_gaps={name: self._streams[name].gaps() for name in self.authorities})
 
     def decide(self, vehicle_id: str, direction: str, consignments: Iterable[str] = ()) -> GateDecision:
-        """Evaluate the gate rule, record the decision in the audit log and publish it to both authorities."""
+        """Evaluate the gate rule, record the decision in the audit log and publish it to both authorities.
+
+        For the dispatcher, when the fleet acts on the answer; a mere question is :meth:`evaluate`.
+        """
         with self._lock:
             decision = self.evaluate(vehicle_id, direction, consignments)
-            record = self.store.audit("decision", decision.as_dict())
-            self.publish("decision", {**decision.as_dict(), "audit_seq": record.seq,
+            audit_seq = self._record("decision", decision.as_dict())
+            self.publish("decision", {**decision.as_dict(), "audit_seq": audit_seq,
                                       "decided_at": format_time(datetime.now(UTC))})
             return decision
 
@@ -299,7 +390,7 @@ class CustomsGate:
         with self._lock:
             body = {"vehicle_id": vehicle_id, "direction": direction, "consignments": list(consignments),
                     "decision_audit_seq": decision_audit_seq, "at": format_time(datetime.now(UTC))}
-            self.store.audit("crossing", body)
+            self._record("crossing", body)
             self.publish("crossing", body)
 
     def vehicle_state(self, vehicle_id: str) -> dict[str, VehicleClearance]:
@@ -307,15 +398,23 @@ class CustomsGate:
             return {name: vehicle_clearance(self._by_vehicle.get((vehicle_id, name), [])) for name in self.authorities}
 
 
-def _as_fields(raw: bytes | str | Mapping[str, Any]) -> dict[str, Any]:
-    if isinstance(raw, Mapping):
-        return dict(raw)
-    if len(raw) > MAX_EVENT_BYTES:
-        raise _Refusal(f"event larger than {MAX_EVENT_BYTES} bytes")
+def _as_bytes(raw: bytes | str | Mapping[str, Any]) -> bytes:
     try:
-        fields = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise _Refusal(f"malformed: not JSON ({exc})") from None
+        if isinstance(raw, bytes):
+            return raw
+        if isinstance(raw, str):
+            return raw.encode("utf-8")
+        return to_bytes(raw)
+    except (MalformedInput, UnicodeEncodeError) as exc:
+        raise _Refusal(f"malformed: {safe_text(str(exc), 120)}") from None
+
+
+def _as_fields(data: bytes) -> dict[str, Any]:
+    """The event's fields, parsed within every bound (size, depth, number length, valid Unicode)."""
+    try:
+        fields = parse_bounded(data, MAX_EVENT_BYTES, MAX_JSON_DEPTH, MAX_NUMBER_CHARS)
+    except MalformedInput as exc:
+        raise _Refusal(f"malformed: {exc}") from None
     if not isinstance(fields, dict):
         raise _Refusal("malformed: an event is a JSON object")
     return fields
@@ -324,10 +423,3 @@ def _as_fields(raw: bytes | str | Mapping[str, Any]) -> dict[str, Any]:
 def _accepted(event: CustomsEvent) -> AcceptedEvent:
     return AcceptedEvent(event.event_id, event.authority, event.seq, event.type, event.consignment_id,
                          event.vehicle_id, event.direction, dict(event.payload))
-
-
-def _excerpt(raw: Any, limit: int = 2000) -> str:
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw if isinstance(raw, str) else \
-        json.dumps(raw, sort_keys=True, default=str)
-    return text[:limit]
-

@@ -87,6 +87,11 @@ class SqliteStore:
                  states.items()])
             self._append_audit("event_accepted", audit_body)
 
+    def audit_head(self) -> tuple[int, str]:
+        """The seq and hash of the latest audit record (0 and the genesis hash when there is none)."""
+        with self._lock:
+            return self._audit_seq, self._audit_head
+
     def audit(self, kind: str, body: dict[str, Any]) -> AuditRecord:
         with self._lock, self._transaction():
             return self._append_audit(kind, body)

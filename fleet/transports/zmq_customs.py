@@ -3,8 +3,13 @@
 Each authority connects a DEALER to the ROUTER and sends one event per message (optionally after an
 empty delimiter frame, REQ-style); every event is answered with a JSON ACK or NACK carrying its
 ``event_id``, so an authority can pipeline and match replies. The PUB socket carries
-``[topic, json]`` messages: ``decision``, ``crossing``, ``clearance`` and ``alarm`` — the data exchange
-both governments agreed on.
+``[topic, json]`` messages: ``decision``, ``crossing``, ``clearance``, ``alarm``, ``checkpoint`` and
+``resend`` — the data exchange both governments agreed on.
+
+With :class:`~fleet.transports.curve.LinkSecurity` both sockets are CURVE servers that admit configured
+authorities only; the ROUTER takes the sender's authority from the handshake (never from the message),
+and every reply and every published message carries ``signature``: the fleet's Ed25519 signature over the
+canonical JSON of the rest (for PUB, including ``topic``), checked like an event's signature.
 """
 
 from __future__ import annotations
@@ -12,28 +17,50 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import zmq
 
-from fleet.customs.gate import CustomsGate
+from fleet.customs.envelope import canonical_json
+from fleet.customs.gate import MAX_EVENT_BYTES, CustomsGate
+from fleet.customs.signing import sign_event
+from fleet.store import SqliteStore
+from fleet.transports.curve import LinkSecurity, make_server, start_authenticator
+
+if TYPE_CHECKING:
+    from fleet.config import CustomsConfig
 
 log = logging.getLogger(__name__)
+
+# a frame over this is dropped by ZeroMQ before it is assembled in memory (and the peer disconnected)
+MAX_FRAME_BYTES = MAX_EVENT_BYTES
+
+
+def _encode(message: dict[str, Any], security: LinkSecurity | None) -> bytes:
+    signed = sign_event(message, security.signing_key) if security else message
+    return canonical_json(signed)
 
 
 class ZmqPublisher:
     """A PUB socket safe to call from any thread (sends are serialised by a lock)."""
 
-    def __init__(self, endpoint: str, context: zmq.Context | None = None) -> None:
+    def __init__(self, endpoint: str, context: zmq.Context | None = None,
+                 security: LinkSecurity | None = None) -> None:
         self._context = context or zmq.Context.instance()
+        self._security = security
         self._socket = self._context.socket(zmq.PUB)
         self._socket.setsockopt(zmq.LINGER, 0)
+        self._socket.setsockopt(zmq.MAXMSGSIZE, 4096)  # subscribers only send subscriptions
+        if security:
+            make_server(self._socket, security.server)
         self._socket.bind(endpoint)
         self.endpoint = self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
         self._lock = threading.Lock()
 
     def publish(self, topic: str, message: dict[str, Any]) -> None:
-        payload = json.dumps(message, sort_keys=True, default=str).encode()
+        payload = _encode({**message, "topic": topic}, self._security)
         with self._lock:
             self._socket.send_multipart([topic.encode(), payload])
 
@@ -47,11 +74,18 @@ class ZmqIngestServer:
 
     POLL_MS = 100
 
-    def __init__(self, gate: CustomsGate, endpoint: str, context: zmq.Context | None = None) -> None:
+    def __init__(self, gate: CustomsGate, endpoint: str, context: zmq.Context | None = None,
+                 security: LinkSecurity | None = None) -> None:
         self.gate = gate
         self._context = context or zmq.Context.instance()
+        self._security = security
         self._socket = self._context.socket(zmq.ROUTER)
         self._socket.setsockopt(zmq.LINGER, 0)
+        self._socket.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES)
+        # a reconnecting DEALER that reuses its routing id takes it over instead of going unanswered
+        self._socket.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        if security:
+            make_server(self._socket, security.server)
         self._socket.bind(endpoint)
         self.endpoint = self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
         self._stop = threading.Event()
@@ -74,16 +108,44 @@ class ZmqIngestServer:
                 continue
             while True:
                 try:
-                    frames = self._socket.recv_multipart(zmq.NOBLOCK)
+                    frames = self._socket.recv_multipart(zmq.NOBLOCK, copy=False)
                 except zmq.Again:
                     break
                 self._answer(frames)
 
-    def _answer(self, frames: list[bytes]) -> None:
-        identity, *envelope, payload = frames if len(frames) >= 2 else (frames[0], b"")
+    def _answer(self, frames: list[zmq.Frame]) -> None:
+        identity, *envelope, payload = frames if len(frames) >= 2 else (frames[0], zmq.Frame(b""))
+        # with CURVE the ZAP handler names the authenticated authority; without it nobody is authenticated
+        sender = payload.get("User-Id") if self._security else None
         try:
-            reply = self.gate.ingest(payload, via="zmq").as_dict()
-        except Exception:  # a bug must not take the border's customs link down with it
-            log.exception("customs event from %r could not be processed", identity)
-            reply = {"status": "NACK", "outcome": "refused", "event_id": None, "reason": "internal error"}
-        self._socket.send_multipart([identity, *envelope, json.dumps(reply).encode()])
+            reply = self.gate.ingest(payload.bytes, via="zmq", submitted_by=sender).as_dict()
+        except Exception:  # a bug (or a full disk) must not take the border's customs link down with it
+            log.exception("customs event from %r could not be processed", identity.bytes)
+            reply = {"status": "NACK", "outcome": "refused", "event_id": None, "reason": "internal error",
+                     "resend": True}
+        self._socket.send_multipart([identity.bytes, *(f.bytes for f in envelope), _encode(reply, self._security)])
+
+
+@contextmanager
+def customs_link(config: CustomsConfig, store: SqliteStore, context: zmq.Context | None = None) -> Iterator[CustomsGate]:
+    """The customs gate on ``store`` with its ZeroMQ ROUTER and PUB serving (CURVE + ZAP when the fleet's keys
+    are configured), until the block ends."""
+    context = context or zmq.Context.instance()
+    security = config.link_security()
+    if security is None:
+        log.warning("customs.fleet keys not configured: the ZeroMQ link is NOT encrypted, authenticated or signed")
+    auth = start_authenticator(context, security.clients) if security else None
+    publisher = ZmqPublisher(config.zmq.pub, context, security)
+    gate = CustomsGate(config.gate_authorities(), store, config.link_timeout_s, publish=publisher.publish,
+                       signing_key=security.signing_key if security else None,
+                       checkpoint_every=(config.checkpoint.every_records, config.checkpoint.every_s))
+    ingest = ZmqIngestServer(gate, config.zmq.router, context, security).start()
+    log.info("customs ROUTER on %s, PUB on %s (CURVE %s)", ingest.endpoint, publisher.endpoint,
+             "on" if security else "OFF")
+    try:
+        yield gate
+    finally:
+        ingest.stop()
+        publisher.close()
+        if auth:
+            auth.stop()

@@ -9,6 +9,7 @@ import pytest
 from fleet.customs.gate import Authority, CustomsGate
 from fleet.customs.signing import EventSigner, generate_keys, load_private_key, parse_public_key
 from fleet.store import SqliteStore
+from fleet.transports.curve import generate_curve_keys
 
 T0 = 1_795_000_000.0  # 2026-11-18, a fixed "now" for the tests
 
@@ -40,6 +41,7 @@ def key_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("keys")
     for name in ("VN_CUSTOMS", "CN_CUSTOMS", "MALLORY"):
         generate_keys(name, folder)
+        generate_curve_keys(name, folder)
     return folder
 
 
