@@ -90,6 +90,7 @@ class _Refusal(Exception):
     def __init__(self, reason: str, alarm: bool = False, forbidden: bool = False) -> None:
         super().__init__(reason)
         self.reason, self.alarm, self.forbidden = reason, alarm, forbidden
+        self.signed = False  # refused after its signature verified: the authority did issue this seq
 
 
 class CustomsGate:
@@ -165,6 +166,13 @@ class CustomsGate:
         if not signature_valid(fields, authority.public_key):
             raise _Refusal(f"bad signature: not signed by {authority.name}'s key", alarm=True)
         try:
+            return self._check_signed(fields)
+        except _Refusal as refusal:
+            refusal.signed = True
+            raise
+
+    def _check_signed(self, fields: dict[str, Any]) -> CustomsEvent:
+        try:
             event = CustomsEvent.model_validate(fields)
         except ValidationError as exc:
             raise _Refusal("malformed: " + "; ".join(
@@ -217,7 +225,10 @@ class CustomsGate:
     def _refuse(self, fields: dict[str, Any], raw: bytes, via: str, submitted_by: str | None,
                 refusal: _Refusal) -> IngestResult:
         peer = f"{via}:{submitted_by or '-'}"
-        body = refusal_body(fields, raw, refusal.reason, via, peer)
+        body = {**refusal_body(fields, raw, refusal.reason, via, peer), "signed": refusal.signed}
+        if refusal.signed and body["seq"] is not None:
+            # its seq was issued and answered, so it is no gap (the authority knows it was refused)
+            self._streams[body["authority"]].add(body["seq"])
         record, suppressed = self._refusals.admit(peer, self.clock())
         if suppressed:
             self._record("refusals_suppressed", {"peer": peer, "count": suppressed})
@@ -313,10 +324,35 @@ class CustomsGate:
         return {}
 
     def _replay(self) -> None:
-        """Rebuild the in-memory state from the stored events, and check it against the stored snapshots."""
+        """Rebuild the in-memory state from the stored events, trusting none of them blindly.
+
+        Each stored event must still verify with its authority's key, match its stored digest, and have its
+        ``event_accepted`` record in the audit log; one that does not (a row inserted behind the fleet's
+        back, a payload no parser should meet) is never applied and raises an alarm. So does evidence of
+        tampering the store reports (a dropped trigger). Signed refusals in the audit log count as heard
+        seqs (no gap).
+        """
+        problems = list(getattr(self.store, "integrity_problems", ()))
+        audited: dict[str, str | None] = {}
+        for record in self.store.audit_records():
+            body = record.body
+            if record.kind == "event_accepted" and isinstance(body.get("event_id"), str):
+                audited[body["event_id"]] = body.get("digest")
+            elif record.kind == "event_refused" and body.get("signed") and body.get("authority") in self.authorities \
+                    and type(body.get("seq")) is int:
+                self._streams[body["authority"]].add(body["seq"])
         for stored in self.store.events():
-            event = _accepted(CustomsEvent.model_validate(stored.raw))
+            try:
+                event = self._replayable(stored, audited)
+            except _Refusal as refusal:
+                problems.append(f"stored event {safe_text(str(stored.event_id), 64)} not applied: {refusal.reason}")
+                continue
             self._index(event, stored.digest, stored.received_at)
+        for problem in problems:
+            body = {"reason": problem, "via": "replay"}
+            self._record("alarm", body)
+            self.publish("alarm", body)
+            log.error("customs alarm on start: %s", problem)
         snapshots = self.store.clearance_states()
         recomputed = {}
         for event_lists in (self._by_consignment.values(), self._by_vehicle.values()):
@@ -324,6 +360,25 @@ class CustomsGate:
                 recomputed.update(self._snapshot_states(events[0]))
         if recomputed != snapshots:
             log.error("clearance state recomputed from events differs from the stored snapshot; using the events")
+
+    def _replayable(self, stored: StoredEvent, audited: Mapping[str, str | None]) -> AcceptedEvent:
+        """The stored event, checked as if it had just arrived, or :class:`_Refusal` saying what is wrong."""
+        try:
+            fields = _as_fields(to_bytes(stored.raw))
+        except MalformedInput as exc:
+            raise _Refusal(f"malformed: {exc}") from None
+        authority = self.authorities.get(str(fields.get("authority")))
+        if authority is None or not signature_valid(fields, authority.public_key):
+            raise _Refusal("its signature does not verify")
+        if content_digest(fields) != stored.digest or audited.get(stored.event_id) != stored.digest:
+            raise _Refusal("it has no matching event_accepted record in the audit log")
+        try:
+            event = CustomsEvent.model_validate(fields)
+        except ValidationError:
+            raise _Refusal("it is malformed") from None
+        if (event.event_id, event.authority, event.seq) != (stored.event_id, stored.authority, stored.seq):
+            raise _Refusal("its columns disagree with its content")
+        return _accepted(event)
 
     # --- queries and decisions ----------------------------------------------------------------------------------
 

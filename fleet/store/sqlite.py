@@ -45,6 +45,18 @@ BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 """
 
 
+AUDIT_TRIGGERS = ("audit_log_no_update", "audit_log_no_delete")
+
+
+def missing_triggers(db: sqlite3.Connection) -> list[str]:
+    """The append-only triggers missing from an existing audit log, as alarm texts."""
+    names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger')")}
+    if "audit_log" not in names:
+        return []
+    return [f"audit log trigger {t} had been dropped (re-created now; records may have been changed meanwhile)"
+            for t in AUDIT_TRIGGERS if t not in names]
+
+
 @dataclass(frozen=True)
 class StoredEvent:
     event_id: str
@@ -65,6 +77,8 @@ class SqliteStore:
         self._lock = threading.RLock()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        # evidence of tampering is reported (the gate raises an alarm), never silently repaired
+        self.integrity_problems = missing_triggers(self._db)
         self._db.executescript(SCHEMA)
         row = self._db.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
         self._audit_seq, self._audit_head = row if row else (0, GENESIS)

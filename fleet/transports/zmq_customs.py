@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -103,7 +104,11 @@ class ZmqIngestServer:
     def _serve(self) -> None:
         poller = zmq.Poller()
         poller.register(self._socket, zmq.POLLIN)
+        ticked = time.monotonic()
         while not self._stop.is_set():
+            if time.monotonic() - ticked >= self.POLL_MS / 1000:
+                self._tick()
+                ticked = time.monotonic()
             if not poller.poll(self.POLL_MS):
                 continue
             while True:
@@ -112,6 +117,12 @@ class ZmqIngestServer:
                 except zmq.Again:
                     break
                 self._answer(frames)
+
+    def _tick(self) -> None:
+        try:
+            self.gate.tick()
+        except Exception:  # as in _answer: the link outlives a failing store
+            log.exception("customs gate's periodic duties failed")
 
     def _answer(self, frames: list[zmq.Frame]) -> None:
         identity, *envelope, payload = frames if len(frames) >= 2 else (frames[0], zmq.Frame(b""))
