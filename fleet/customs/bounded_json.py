@@ -69,7 +69,7 @@ def to_bytes(value: Any) -> bytes:
     """``value`` as compact UTF-8 JSON, for checking an already parsed object the same way."""
     try:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8")
-    except (RecursionError, ValueError) as exc:
-        raise MalformedInput(f"not JSON-serialisable ({type(exc).__name__})") from None
     except UnicodeEncodeError:
         raise MalformedInput("a string is not valid Unicode (lone surrogate)") from None
+    except (RecursionError, ValueError) as exc:
+        raise MalformedInput(f"not JSON-serialisable ({type(exc).__name__})") from None
