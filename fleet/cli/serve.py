@@ -34,7 +34,7 @@ def serve(
 
     store = SqliteStore(settings.store.path)
     try:
-        with customs_link(settings.customs, store) as gate:
-            run_api(create_app(settings, gate), settings)
+        with customs_link(settings.customs, store) as link:
+            run_api(create_app(settings, link.gate), settings)
     finally:
         store.close()

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import zmq
@@ -137,8 +138,15 @@ class ZmqIngestServer:
         self._socket.send_multipart([identity.bytes, *(f.bytes for f in envelope), _encode(reply, self._security)])
 
 
+@dataclass(frozen=True)
+class CustomsLink:
+    gate: CustomsGate
+    router: str  # the bound endpoints (the ports chosen, when the config said 0)
+    pub: str
+
+
 @contextmanager
-def customs_link(config: CustomsConfig, store: SqliteStore, context: zmq.Context | None = None) -> Iterator[CustomsGate]:
+def customs_link(config: CustomsConfig, store: SqliteStore, context: zmq.Context | None = None) -> Iterator[CustomsLink]:
     """The customs gate on ``store`` with its ZeroMQ ROUTER and PUB serving (CURVE + ZAP when the fleet's keys
     are configured), until the block ends."""
     context = context or zmq.Context.instance()
@@ -154,7 +162,7 @@ def customs_link(config: CustomsConfig, store: SqliteStore, context: zmq.Context
     log.info("customs ROUTER on %s, PUB on %s (CURVE %s)", ingest.endpoint, publisher.endpoint,
              "on" if security else "OFF")
     try:
-        yield gate
+        yield CustomsLink(gate, ingest.endpoint, publisher.endpoint)
     finally:
         ingest.stop()
         publisher.close()

@@ -59,3 +59,9 @@ def customs(tmp_path, key_dir) -> Customs:
 @pytest.fixture
 def gate(customs):
     return customs.gate()
+
+
+@pytest.fixture
+def signers(key_dir) -> dict[str, EventSigner]:
+    """Both authorities' signers on the real clock (for tests against a running service)."""
+    return {name: EventSigner(name, load_private_key(key_dir / f"{name}.key")) for name in ("VN_CUSTOMS", "CN_CUSTOMS")}

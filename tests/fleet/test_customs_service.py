@@ -16,7 +16,7 @@ import zmq
 
 from fleet.customs.clearance import AcceptedEvent, consignment_clearance
 from fleet.customs.envelope import EventType
-from fleet.customs.signing import EventSigner, load_private_key, parse_public_key, signature_valid
+from fleet.customs.signing import parse_public_key, signature_valid
 from fleet.transports.curve import CurvePair, make_client
 from sim.customs_authority import Profile, build_schedule, consignment_ids
 from sim.service_process import ServiceProcess, token_for
@@ -32,11 +32,6 @@ def service(tmp_path, key_dir):
     svc.key_dir = key_dir
     yield svc
     svc.stop()
-
-
-@pytest.fixture
-def signers(key_dir):
-    return {name: EventSigner(name, load_private_key(key_dir / f"{name}.key")) for name in ("VN_CUSTOMS", "CN_CUSTOMS")}
 
 
 def secure(service: ServiceProcess, sock: zmq.Socket, name: str) -> zmq.Socket:
