@@ -103,14 +103,16 @@ def test_a_huge_body_is_refused_while_it_streams(service):
 
 def test_slowloris_does_not_starve_the_customs_link_or_the_server(service, key_dir, signers):
     """Finding 6: half-open requests exhausted file descriptors; the authority link then timed out."""
+    baseline = len(os.listdir(f"/proc/{service.process.pid}/fd"))
     attackers = []
     for _ in range(300):
         try:
             attackers.append(raw_request(service.http, b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-a: "))
         except OSError:
             pass  # refused: the server's backlog is bounded too
-    fds = len(os.listdir(f"/proc/{service.process.pid}/fd"))
-    assert fds < 64 + 60, fds  # the connection cap holds (plus the process's own files and sockets)
+    time.sleep(0.5)  # let the server accept (and drop) what is over its cap
+    fds = len(os.listdir(f"/proc/{service.process.pid}/fd")) - baseline
+    assert fds <= 64 + 8, fds  # the connection cap holds
     dealer = zmq.Context.instance().socket(zmq.DEALER)
     dealer.setsockopt(zmq.LINGER, 0)
     make_client(dealer, CurvePair.from_secret_file(key_dir / "VN_CUSTOMS.curve.key"),
