@@ -20,15 +20,15 @@ def export(
     import json
     import sqlite3
 
-    from fleet.store.audit import AuditRecord
-    from fleet.store.sqlite import missing_triggers
+    from fleet.store.audit import AuditRecord, missing_triggers
 
     if not db.is_file():
         typer.echo(f"{db}: no such database", err=True)
         raise typer.Exit(2)
     connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    for problem in missing_triggers(connection):
-        typer.echo(f"WARNING: {problem.split(' (')[0]}", err=True)
+    triggers = [row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")]
+    for problem in missing_triggers(triggers, "sqlite"):
+        typer.echo(f"WARNING: {problem}", err=True)
     rows = connection.execute("SELECT seq, recorded_at, kind, body, prev_hash, hash FROM audit_log ORDER BY seq")
     count, head = 0, ""
     out.parent.mkdir(parents=True, exist_ok=True)

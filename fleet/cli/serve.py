@@ -19,7 +19,7 @@ def serve(
     from fleet.api.main import create_app
     from fleet.api.server import run_api
     from fleet.config import ConfigError, load_settings
-    from fleet.store import SqliteStore
+    from fleet.store import Store
     from fleet.transports.zmq_customs import customs_link
 
     try:
@@ -32,7 +32,7 @@ def serve(
     settings.store.path = db or settings.store.path
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    store = SqliteStore(settings.store.path)
+    store = Store(settings.store.path)
     try:
         with customs_link(settings.customs, store) as link:
             run_api(create_app(settings, link.gate), settings)

@@ -10,8 +10,8 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -36,7 +36,7 @@ from fleet.customs.errors import MalformedInput
 from fleet.customs.refusals import RefusalLimiter, refusal_body, safe_text
 from fleet.customs.signing import signature_valid
 from fleet.customs.streams import SeqStream
-from fleet.store import SqliteStore, StoredEvent
+from fleet.store import Store, StoredEvent
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,18 @@ class IngestResult:
         return reply
 
 
+@dataclass
+class _Batch:
+    """What a batch of events will write in its one transaction, how to take it back, and what to do once
+    it is durable (publish)."""
+
+    events: list[StoredEvent] = field(default_factory=list)
+    states: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    audits: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    undos: list[Callable[[], None]] = field(default_factory=list)
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+
 class _Refusal(Exception):
     def __init__(self, reason: str, alarm: bool = False, forbidden: bool = False) -> None:
         super().__init__(reason)
@@ -108,7 +120,7 @@ class CustomsGate:
         ``checkpoint_every = (records, seconds)``, publishes it and puts the latest in every reply.
     """
 
-    def __init__(self, authorities: Iterable[Authority], store: SqliteStore, link_timeout_s: float = 60.0,
+    def __init__(self, authorities: Iterable[Authority], store: Store, link_timeout_s: float = 60.0,
                  clock: Callable[[], float] = time.time, publish: Publisher | None = None,
                  signing_key: Ed25519PrivateKey | None = None,
                  checkpoint_every: tuple[int, float] = (100, 10.0)) -> None:
@@ -141,19 +153,46 @@ class CustomsGate:
         ``submitted_by`` is the authority a transport authenticated the sender as (an HTTP token's, a CURVE
         key's), if any. No input makes this raise, except a failing store (then nothing was applied).
         """
+        return self.ingest_many([(raw, submitted_by)], via)[0]
+
+    def ingest_many(self, items: Sequence[tuple[bytes | str | Mapping[str, Any], str | None]],
+                    via: str) -> list[IngestResult]:
+        """:meth:`ingest` for several events at once, committed in **one** transaction (group commit).
+
+        Each event is checked against the state the ones before it left, exactly as if ingested one by one;
+        nothing is acknowledged (or published) before the transaction is durable, and if it fails none of
+        the batch is applied and the store's error propagates.
+        """
         with self._lock:
-            fields: dict[str, Any] = {}
-            data = b""
+            batch = _Batch()
+            results = [self._ingest_one(raw, via, submitted_by, batch) for raw, submitted_by in items]
             try:
-                data = _as_bytes(raw)
-                fields = _as_fields(data)
-                event = self._check(fields, submitted_by)
-            except _Refusal as refusal:
-                return self._refuse(fields, data, via, submitted_by, refusal)
-            digest = content_digest(fields)
-            if event.event_id in self._digests:
-                return IngestResult(Outcome.DUPLICATE, event.event_id, "already applied", checkpoint=self.checkpoint)
-            return self._apply(event, fields, digest, via)
+                if batch.audits:
+                    with self.store.transaction() as conn:
+                        self.store.write_events(conn, batch.events, batch.states)
+                        self.store.append_audits(conn, batch.audits)
+            except BaseException:
+                for undo in reversed(batch.undos):  # not stored, so not applied: resends must be applied
+                    undo()
+                raise
+            self._audited(len(batch.audits))
+            for action in batch.after_commit:
+                action()
+            return [replace(result, checkpoint=self.checkpoint) for result in results]
+
+    def _ingest_one(self, raw: bytes | str | Mapping[str, Any], via: str, submitted_by: str | None,
+                    batch: _Batch) -> IngestResult:
+        fields: dict[str, Any] = {}
+        data = b""
+        try:
+            data = _as_bytes(raw)
+            fields = _as_fields(data)
+            event = self._check(fields, submitted_by)
+        except _Refusal as refusal:
+            return self._refuse(fields, data, via, submitted_by, refusal, batch)
+        if event.event_id in self._digests:
+            return IngestResult(Outcome.DUPLICATE, event.event_id, "already applied")
+        return self._apply(event, fields, content_digest(fields), via, batch)
 
     def _check(self, fields: dict[str, Any], submitted_by: str | None) -> CustomsEvent:
         authority = self.authorities.get(str(fields.get("authority")))
@@ -197,33 +236,26 @@ class CustomsGate:
                                f"{event.direction}")
         return event
 
-    def _apply(self, event: CustomsEvent, fields: dict[str, Any], digest: str, via: str) -> IngestResult:
+    def _apply(self, event: CustomsEvent, fields: dict[str, Any], digest: str, via: str,
+               batch: _Batch) -> IngestResult:
         accepted = _accepted(event)
         received_at = self.clock()
         before = self._crossing_allowed(event.consignment_id) if event.consignment_id else None
-        undo = self._index(accepted, digest, received_at)
-        try:
-            self.store.accept_event(
-                StoredEvent(event.event_id, event.authority, event.seq, digest, fields, received_at),
-                self._snapshot_states(accepted),
-                {"event_id": event.event_id, "authority": event.authority, "seq": event.seq, "type": str(event.type),
-                 "consignment_id": event.consignment_id, "vehicle_id": event.vehicle_id, "digest": digest,
-                 "via": via})
-        except BaseException:
-            # not stored, so not applied: a resend must be applied, not acknowledged as a duplicate
-            undo()
-            raise
-        self._audited()
-        if event.consignment_id:
-            after = self._crossing_allowed(event.consignment_id)
-            if after != before:
-                self.publish("clearance", {"consignment_id": event.consignment_id, **self.clearance_of(
-                    event.consignment_id), "event_id": event.event_id})
-        self._ask_for_gaps(event.authority)
-        return IngestResult(Outcome.ACCEPTED, event.event_id, checkpoint=self.checkpoint)
+        batch.undos.append(self._index(accepted, digest, received_at))
+        batch.events.append(StoredEvent(event.event_id, event.authority, event.seq, digest, fields, received_at))
+        batch.states.update(self._snapshot_states(accepted))
+        batch.audits.append(("event_accepted", {
+            "event_id": event.event_id, "authority": event.authority, "seq": event.seq, "type": str(event.type),
+            "consignment_id": event.consignment_id, "vehicle_id": event.vehicle_id, "digest": digest, "via": via}))
+        if event.consignment_id and self._crossing_allowed(event.consignment_id) != before:
+            message = {"consignment_id": event.consignment_id, **self.clearance_of(event.consignment_id),
+                       "event_id": event.event_id}
+            batch.after_commit.append(lambda: self.publish("clearance", message))
+        batch.after_commit.append(lambda: self._ask_for_gaps(event.authority))
+        return IngestResult(Outcome.ACCEPTED, event.event_id)
 
     def _refuse(self, fields: dict[str, Any], raw: bytes, via: str, submitted_by: str | None,
-                refusal: _Refusal) -> IngestResult:
+                refusal: _Refusal, batch: _Batch) -> IngestResult:
         peer = f"{via}:{submitted_by or '-'}"
         body = {**refusal_body(fields, raw, refusal.reason, via, peer), "signed": refusal.signed}
         if refusal.signed and body["seq"] is not None:
@@ -231,23 +263,23 @@ class CustomsGate:
             self._streams[body["authority"]].add(body["seq"])
         record, suppressed = self._refusals.admit(peer, self.clock())
         if suppressed:
-            self._record("refusals_suppressed", {"peer": peer, "count": suppressed})
+            batch.audits.append(("refusals_suppressed", {"peer": peer, "count": suppressed}))
         if record:
-            self._record("event_refused", body)
+            batch.audits.append(("event_refused", body))
             if refusal.alarm:
-                self._record("alarm", body)
-                self.publish("alarm", body)
+                batch.audits.append(("alarm", body))
+                batch.after_commit.append(lambda: self.publish("alarm", body))
                 log.warning("customs alarm: %s", body["reason"])
-        return IngestResult(Outcome.REFUSED, body["event_id"], body["reason"], refusal.forbidden, self.checkpoint)
+        return IngestResult(Outcome.REFUSED, body["event_id"], body["reason"], refusal.forbidden)
 
     def _record(self, kind: str, body: dict[str, Any]) -> int:
         """Append one audit record (not an accepted event: :meth:`_apply` stores those); return its seq."""
         seq = self.store.audit(kind, body).seq
-        self._audited()
+        self._audited(1)
         return seq
 
-    def _audited(self) -> None:
-        self._unanchored += 1
+    def _audited(self, count: int) -> None:
+        self._unanchored += count
         if self._unanchored >= self._checkpoint_every[0]:
             self._anchor()
 
@@ -256,7 +288,7 @@ class CustomsGate:
         self._unanchored, self._anchored_at = 0, self.clock()
         if self._signing_key is None:
             return
-        seq, head = self.store.audit_head()
+        seq, head = self.store.audit_head
         self.checkpoint = make_checkpoint(seq, head, format_time(datetime.now(UTC)), self._signing_key)
         self.publish("checkpoint", {"checkpoint": self.checkpoint})
 
@@ -332,7 +364,7 @@ class CustomsGate:
         tampering the store reports (a dropped trigger). Signed refusals in the audit log count as heard
         seqs (no gap).
         """
-        problems = list(getattr(self.store, "integrity_problems", ()))
+        problems = self.store.integrity_problems()
         audited: dict[str, str | None] = {}
         for record in self.store.audit_records():
             body = record.body
@@ -363,6 +395,8 @@ class CustomsGate:
 
     def _replayable(self, stored: StoredEvent, audited: Mapping[str, str | None]) -> AcceptedEvent:
         """The stored event, checked as if it had just arrived, or :class:`_Refusal` saying what is wrong."""
+        if stored.raw is None:
+            raise _Refusal("its stored text is not JSON a parser can read")
         try:
             fields = _as_fields(to_bytes(stored.raw))
         except MalformedInput as exc:

@@ -1,6 +1,7 @@
-"""Durable state of the fleet manager: one SQLite file (WAL), the hash-chained audit log."""
+"""Durable state of the fleet manager: SQLAlchemy Core (SQLite WAL by default), Alembic migrations, the
+hash-chained audit log, and one repository module per service."""
 
 from fleet.store.audit import AuditRecord, verify_chain
-from fleet.store.sqlite import SqliteStore, StoredEvent
+from fleet.store.database import Store, StoredEvent, StoreError
 
-__all__ = ["AuditRecord", "SqliteStore", "StoredEvent", "verify_chain"]
+__all__ = ["AuditRecord", "Store", "StoreError", "StoredEvent", "verify_chain"]

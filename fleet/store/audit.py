@@ -10,6 +10,15 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 GENESIS = "0" * 64
+# the triggers that make the audit log append-only, per database dialect (migration 0001 creates them)
+AUDIT_TRIGGERS = {"sqlite": ("audit_log_no_update", "audit_log_no_delete"), "postgresql": ("audit_log_no_change",)}
+
+
+def missing_triggers(present: Iterable[str], dialect: str) -> list[str]:
+    """Alarm texts for the append-only triggers absent from ``present`` (nothing re-creates them silently)."""
+    names = set(present)
+    return [f"audit log trigger {t} has been dropped: records may have been changed or deleted since"
+            for t in AUDIT_TRIGGERS.get(dialect, ()) if t not in names]
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ import zmq
 from fleet.customs.envelope import canonical_json
 from fleet.customs.gate import MAX_EVENT_BYTES, CustomsGate
 from fleet.customs.signing import sign_event
-from fleet.store import SqliteStore
+from fleet.store import Store
 from fleet.transports.curve import LinkSecurity, make_server, start_authenticator
 
 if TYPE_CHECKING:
@@ -75,6 +75,7 @@ class ZmqIngestServer:
     """Serves the ROUTER socket on a background thread until :meth:`stop`."""
 
     POLL_MS = 100
+    MAX_BATCH = 512  # messages committed together at most
 
     def __init__(self, gate: CustomsGate, endpoint: str, context: zmq.Context | None = None,
                  security: LinkSecurity | None = None) -> None:
@@ -112,12 +113,13 @@ class ZmqIngestServer:
                 ticked = time.monotonic()
             if not poller.poll(self.POLL_MS):
                 continue
-            while True:
+            batch = []
+            while len(batch) < self.MAX_BATCH:
                 try:
-                    frames = self._socket.recv_multipart(zmq.NOBLOCK, copy=False)
+                    batch.append(self._socket.recv_multipart(zmq.NOBLOCK, copy=False))
                 except zmq.Again:
                     break
-                self._answer(frames)
+            self._answer(batch)
 
     def _tick(self) -> None:
         try:
@@ -125,17 +127,22 @@ class ZmqIngestServer:
         except Exception:  # as in _answer: the link outlives a failing store
             log.exception("customs gate's periodic duties failed")
 
-    def _answer(self, frames: list[zmq.Frame]) -> None:
-        identity, *envelope, payload = frames if len(frames) >= 2 else (frames[0], zmq.Frame(b""))
-        # with CURVE the ZAP handler names the authenticated authority; without it nobody is authenticated
-        sender = payload.get("User-Id") if self._security else None
+    def _answer(self, batch: list[list[zmq.Frame]]) -> None:
+        """Ingest every message received in one poll as one transaction (group commit), then reply to each."""
+        routes, items = [], []
+        for frames in batch:
+            identity, *envelope, payload = frames if len(frames) >= 2 else (frames[0], zmq.Frame(b""))
+            routes.append([identity.bytes, *(f.bytes for f in envelope)])
+            # with CURVE the ZAP handler names the authenticated authority; without it nobody is authenticated
+            items.append((payload.bytes, payload.get("User-Id") if self._security else None))
         try:
-            reply = self.gate.ingest(payload.bytes, via="zmq", submitted_by=sender).as_dict()
+            replies = [result.as_dict() for result in self.gate.ingest_many(items, via="zmq")]
         except Exception:  # a bug (or a full disk) must not take the border's customs link down with it
-            log.exception("customs event from %r could not be processed", identity.bytes)
-            reply = {"status": "NACK", "outcome": "refused", "event_id": None, "reason": "internal error",
-                     "resend": True}
-        self._socket.send_multipart([identity.bytes, *(f.bytes for f in envelope), _encode(reply, self._security)])
+            log.exception("a batch of %d customs events could not be processed", len(items))
+            replies = [{"status": "NACK", "outcome": "refused", "event_id": None, "reason": "internal error",
+                        "resend": True}] * len(items)
+        for route, reply in zip(routes, replies):
+            self._socket.send_multipart([*route, _encode(reply, self._security)])
 
 
 @dataclass(frozen=True)
@@ -146,7 +153,7 @@ class CustomsLink:
 
 
 @contextmanager
-def customs_link(config: CustomsConfig, store: SqliteStore, context: zmq.Context | None = None) -> Iterator[CustomsLink]:
+def customs_link(config: CustomsConfig, store: Store, context: zmq.Context | None = None) -> Iterator[CustomsLink]:
     """The customs gate on ``store`` with its ZeroMQ ROUTER and PUB serving (CURVE + ZAP when the fleet's keys
     are configured), until the block ends."""
     context = context or zmq.Context.instance()

@@ -8,7 +8,8 @@ import pytest
 
 from fleet.customs.gate import Authority, CustomsGate
 from fleet.customs.signing import EventSigner, generate_keys, load_private_key, parse_public_key
-from fleet.store import SqliteStore
+from fleet.events import EventBus
+from fleet.store import Store
 from fleet.transports.curve import generate_curve_keys
 
 T0 = 1_795_000_000.0  # 2026-11-18, a fixed "now" for the tests
@@ -32,8 +33,13 @@ class Customs:
     published: list
 
     def gate(self) -> CustomsGate:
-        return CustomsGate(self.authorities, SqliteStore(self.db_path), link_timeout_s=60.0, clock=self.clock,
+        return CustomsGate(self.authorities, Store(self.db_path), link_timeout_s=60.0, clock=self.clock,
                            publish=lambda topic, message: self.published.append((topic, message)))
+
+    def gate_on(self, store: Store, bus: EventBus) -> CustomsGate:
+        """A gate on ``store`` that publishes to ``bus`` (and records what it published)."""
+        bus.subscribe(lambda topic, message: self.published.append((topic, message)))
+        return CustomsGate(self.authorities, store, link_timeout_s=60.0, clock=self.clock, publish=bus.publish)
 
 
 @pytest.fixture(scope="session")

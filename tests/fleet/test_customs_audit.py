@@ -62,11 +62,12 @@ def test_not_a_record_is_found(exported):
     assert verify_chain(exported)[0].startswith("line 2: not an audit record")
 
 
-def test_sqlite_refuses_to_change_the_log(gate, exported):
+def test_sqlite_refuses_to_change_the_log(customs, gate, exported):
+    db = sqlite3.connect(customs.db_path)
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        gate.store._db.execute("UPDATE audit_log SET kind = 'x' WHERE seq = 1")
+        db.execute("UPDATE audit_log SET kind = 'x' WHERE seq = 1")
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        gate.store._db.execute("DELETE FROM audit_log WHERE seq = 1")
+        db.execute("DELETE FROM audit_log WHERE seq = 1")
 
 
 def test_export_and_verify_commands(customs, gate, exported, tmp_path):

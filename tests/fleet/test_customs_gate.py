@@ -7,6 +7,7 @@ import sqlite3
 import pytest
 
 from fleet.customs.gate import Outcome
+from fleet.store import StoreError
 
 C1 = "VN-104512345678"
 VN_CN = "VN->CN"
@@ -200,7 +201,7 @@ def test_event_the_store_could_not_write_is_not_applied_and_its_resend_is(custom
     event = customs.vn.event("released", C1, direction=VN_CN)
     blocker = sqlite3.connect(customs.db_path, isolation_level=None, timeout=0)
     blocker.execute("BEGIN IMMEDIATE")
-    with pytest.raises(sqlite3.OperationalError, match="locked"):
+    with pytest.raises(StoreError, match="locked"):
         gate.ingest(event, "test")  # waits out the store's busy timeout (5 s), then gives up
     blocker.execute("ROLLBACK")
     blocker.close()

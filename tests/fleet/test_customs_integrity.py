@@ -14,7 +14,7 @@ import pytest
 from fleet.customs.checkpoints import check_export, checked_checkpoint
 from fleet.customs.gate import CustomsGate, Outcome
 from fleet.customs.signing import generate_keys, load_private_key, parse_public_key
-from fleet.store import SqliteStore, verify_chain
+from fleet.store import Store, verify_chain
 from fleet.store.audit import GENESIS, AuditRecord, record_hash
 
 XBORDER = str(Path(sys.executable).with_name("xborder"))
@@ -104,12 +104,12 @@ def test_a_dropped_trigger_is_reported_not_silently_recreated(customs, gate, tmp
     out = tmp_path / "a.jsonl"
     export = subprocess.run([XBORDER, "audit", "export", "--db", str(customs.db_path), "--out", str(out)],
                             capture_output=True, text=True)
-    assert export.returncode == 0 and "audit_log_no_delete had been dropped" in export.stderr
+    assert export.returncode == 0 and "audit_log_no_delete has been dropped" in export.stderr
     probe = sqlite3.connect(customs.db_path)
     assert probe.execute("SELECT count(*) FROM sqlite_master WHERE name = 'audit_log_no_delete'").fetchone() == (0,)
     probe.close()
     customs.gate()
-    assert any("audit_log_no_delete had been dropped" in b["reason"] for t, b in customs.published if t == "alarm")
+    assert any("audit_log_no_delete has been dropped" in b["reason"] for t, b in customs.published if t == "alarm")
 
 
 # --- anchored audit (finding 3) -------------------------------------------------------------------------------
@@ -122,7 +122,7 @@ def fleet_keys(tmp_path):
 @pytest.fixture
 def anchored(customs, fleet_keys):
     """A gate that signs a checkpoint every 3 audit records; the authority keeps what it is sent."""
-    gate = CustomsGate(customs.authorities, SqliteStore(customs.db_path), 60.0, clock=customs.clock,
+    gate = CustomsGate(customs.authorities, Store(customs.db_path), 60.0, clock=customs.clock,
                        publish=lambda topic, message: customs.published.append((topic, message)),
                        signing_key=load_private_key(fleet_keys[0]), checkpoint_every=(3, 3600.0))
     kept = []

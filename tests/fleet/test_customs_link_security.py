@@ -12,7 +12,7 @@ import zmq
 
 from fleet.config import Settings
 from fleet.customs.signing import generate_keys, parse_public_key, signature_valid
-from fleet.store import SqliteStore
+from fleet.store import Store
 from fleet.transports.curve import CurvePair, generate_curve_keys, make_client
 from fleet.transports.zmq_customs import customs_link
 from sim.customs_authority import AuthorityLink, LinkKeys
@@ -32,7 +32,7 @@ def link(tmp_path, key_dir):
                                "curve_public_key": (key_dir / f"{name}.curve.pub").read_text().strip()}
                         for name in NAMES}}})
     context = zmq.Context()
-    store = SqliteStore(tmp_path / "fleet.db")
+    store = Store(tmp_path / "fleet.db")
     with customs_link(settings.customs, store, context) as running:
         yield {"gate": running.gate, "context": context, "pub": running.pub, "router": running.router,
                "key_dir": key_dir, "server": (tmp_path / "fleet.curve.pub").read_text().strip().encode(),
@@ -53,8 +53,13 @@ def client(link, kind: int, name: str | None, routing_id: bytes | None = None) -
 
 
 def ask(sock: zmq.Socket, payload: bytes) -> dict | None:
-    sock.send(payload)
-    return json.loads(sock.recv()) if sock.poll(WAIT_MS) else None
+    """The reply to ``payload``, or None if none came (or it could not even be sent: no handshake done)."""
+    sock.setsockopt(zmq.SNDTIMEO, WAIT_MS)
+    try:
+        sock.send(payload)
+    except zmq.Again:
+        return None
+    return json.loads(sock.recv(zmq.NOBLOCK)) if sock.poll(WAIT_MS) else None
 
 
 def test_an_unknown_or_plaintext_client_is_refused_at_the_handshake(link, signers, tmp_path):

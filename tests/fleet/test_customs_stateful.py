@@ -15,7 +15,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from fleet.customs.gate import Authority, CustomsGate, Outcome
 from fleet.customs.signing import EventSigner
-from fleet.store import SqliteStore
+from fleet.store import Store
 
 AUTHORITIES = {"VN_CUSTOMS": "VN", "CN_CUSTOMS": "CN"}
 KEYS = {name: Ed25519PrivateKey.generate() for name in AUTHORITIES}
@@ -33,7 +33,7 @@ class GateAgainstReference(RuleBasedStateMachine):
         self.now = 1_795_000_000.0
         self.tmp = tempfile.TemporaryDirectory()
         authorities = [Authority(n, s, KEYS[n].public_key()) for n, s in AUTHORITIES.items()]
-        self.gate = CustomsGate(authorities, SqliteStore(Path(self.tmp.name) / "g.db"), TIMEOUT,
+        self.gate = CustomsGate(authorities, Store(Path(self.tmp.name) / "g.db"), TIMEOUT,
                                 clock=lambda: self.now)
         self.signers = {n: EventSigner(n, KEYS[n], clock=lambda: self.now) for n in AUTHORITIES}
         self.seqs = {n: itertools.count(1) for n in AUTHORITIES}

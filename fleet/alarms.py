@@ -1,0 +1,97 @@
+"""Alarms for the control room: raised by the gate (refused, forged or equivocating customs events), the
+dispatcher (a vehicle offline, silent, low on battery or stuck; a customs link down; a flagged crossing),
+stored, streamed, and acknowledged by an operator. An open alarm of the same kind and subject is not raised
+twice; it stays one line until acknowledged."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel
+
+from fleet.events import EventBus, Topic
+from fleet.store import Store
+from fleet.store.schema import alarms
+
+
+class AlarmKind(StrEnum):
+    CUSTOMS_EVENT_REFUSED = "customs_event_refused"  # forged, equivocating, reused event ids
+    CUSTOMS_LINK_DOWN = "customs_link_down"
+    VEHICLE_OFFLINE = "vehicle_offline"
+    VEHICLE_SILENT = "vehicle_silent"
+    VEHICLE_FAULT = "vehicle_fault"
+    LOW_BATTERY = "low_battery"
+    VEHICLE_STUCK = "vehicle_stuck"
+    CROSSING_FLAGGED = "crossing_flagged"
+
+
+class Alarm(BaseModel):
+    id: int
+    raised_at: float
+    kind: AlarmKind
+    subject: str
+    message: str
+    detail: dict[str, Any]
+    acknowledged_at: float | None
+    acknowledged_by: str | None
+
+
+class AlarmService:
+    def __init__(self, store: Store, bus: EventBus, clock: Callable[[], float]) -> None:
+        self.store, self.bus, self.clock = store, bus, clock
+        self._lock = threading.Lock()
+
+    def raise_alarm(
+        self, kind: AlarmKind, subject: str, message: str, detail: dict[str, Any] | None = None
+    ) -> Alarm | None:
+        """Raise (store, audit, publish) unless the same kind is open for the subject already; the new alarm or None."""
+        with self._lock, self.store.transaction() as conn:
+            open_already = conn.execute(
+                sa.select(alarms.c.id).where(
+                    alarms.c.kind == kind, alarms.c.subject == subject, alarms.c.acknowledged_at.is_(None)
+                )
+            ).first()
+            if open_already is not None:
+                return None
+            body = {"kind": str(kind), "subject": subject, "message": message, "detail": detail or {}}
+            alarm_id = conn.execute(
+                alarms.insert().values(
+                    raised_at=self.clock(), kind=kind, subject=subject, message=message, detail=detail or {}
+                )
+            ).inserted_primary_key[0]
+            self.store.append_audit(conn, "alarm", {**body, "alarm_id": alarm_id})
+        alarm = self.get(alarm_id)
+        self.bus.publish(Topic.ALARM, {**alarm.model_dump(mode="json"), "source": "fleet"})
+        return alarm
+
+    def get(self, alarm_id: int) -> Alarm:
+        with self.store.reading() as conn:
+            row = conn.execute(sa.select(alarms).where(alarms.c.id == alarm_id)).first()
+        if row is None:
+            raise KeyError(alarm_id)
+        return Alarm.model_validate(row._asdict())
+
+    def list(self, *, open_only: bool = False, limit: int = 100, offset: int = 0) -> tuple[list[Alarm], int]:
+        where = [alarms.c.acknowledged_at.is_(None)] if open_only else []
+        with self.store.reading() as conn:
+            total = conn.execute(sa.select(sa.func.count()).select_from(alarms).where(*where)).scalar_one()
+            rows = conn.execute(
+                sa.select(alarms).where(*where).order_by(alarms.c.id.desc()).limit(limit).offset(offset)
+            ).all()
+        return [Alarm.model_validate(r._asdict()) for r in rows], total
+
+    def acknowledge(self, alarm_id: int, by: str) -> Alarm:
+        with self.store.transaction() as conn:
+            done = conn.execute(
+                alarms.update()
+                .where(alarms.c.id == alarm_id, alarms.c.acknowledged_at.is_(None))
+                .values(acknowledged_at=self.clock(), acknowledged_by=by)
+            ).rowcount
+        alarm = self.get(alarm_id)
+        if done:
+            self.bus.publish(Topic.ALARM, {**alarm.model_dump(mode="json"), "source": "fleet"})
+        return alarm

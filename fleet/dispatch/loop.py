@@ -1,0 +1,764 @@
+"""The dispatch loop: a fixed tick (2 Hz by default) and a wake-up on every event that matters.
+
+Each tick: read every vehicle's state, follow progress (arrivals, the order's lifecycle, lateness), watch
+health (offline, silent, faulted, e-stopped, low battery), assign waiting orders, plan, and release to each
+vehicle what the precedence of the plans allows (:mod:`planner.schedule.release`). The crossing lane is
+released only to a vehicle standing at the last node before it, when the customs gate allows that vehicle,
+that direction and the consignments aboard at that moment; a release the vehicle has not yet used is taken
+back when clearance is lost (docs/operations.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import networkx as nx
+from agv_agent.protocol import ActionType, InstantAction, VehicleState
+
+from fleet.alarms import AlarmKind, AlarmService
+from fleet.customs.gate import CustomsGate
+from fleet.dispatch.vda import vda_order
+from fleet.dispatch.views import GateView, VehicleAction, VehicleView, WaitingVehicle
+from fleet.events import EventBus, Topic
+from fleet.orders import OrderPublic, OrderService, OrderState
+from fleet.orders.model import LOADED_STATES
+from fleet.store import Store
+from fleet.store.schema import gate_holds, staff_actions
+from fleet.vehicles.link import VehicleLink
+from fleet.vehicles.registry import VehicleRecord, VehicleRegistry
+from planner.assignment import EnergyModel, TransportOrder, VehicleStatus, assign_online
+from planner.corridor import WAITING_KINDS, Corridor, NodeKind
+from planner.exceptions import PlannerError
+from planner.routing import VehicleProfile
+from planner.schedule import FleetPlanner, FollowingRules, PlanRequest, Stop, TimedPlan
+from planner.schedule.precedence import precedence_graph
+from planner.schedule.release import done_events, releasable_until
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DispatchSettings:
+    tick_hz: float = 2.0
+    load_s: float = 60.0  # at the pickup dock
+    unload_s: float = 60.0  # at the drop dock
+    silent_after_s: float = 10.0  # no state for this long: the vehicle is treated as offline
+    late_after_s: float = 5.0  # arrivals later than planned by more are absorbed with FleetPlanner.delay
+    stuck_after_s: float = 300.0  # this late: an alarm
+    low_battery_percent: float = 30.0
+    reserve_battery_percent: float = 20.0
+    battery_percent_per_km: float = 0.8
+    assign_time_limit_s: float = 0.15
+
+
+class JobKind(StrEnum):
+    DELIVER = "deliver"
+    PARK = "park"
+    CHARGE = "charge"
+    HOLD = "hold"  # a cancelled load driven to a holding bay
+
+
+@dataclass
+class Job:
+    kind: JobKind
+    goals: tuple[str, ...]
+    order: OrderPublic | None = None
+    cleared: bool = False  # the gate's clearance came: plan past the gate
+    crossed: bool = False  # past the border: never again through a gate of the departure side
+
+
+@dataclass
+class Track:
+    """Everything the dispatcher knows about one vehicle."""
+
+    record: VehicleRecord
+    profile: VehicleProfile
+    state: VehicleState | None = None
+    state_age: float | None = None
+    connection: str | None = None
+    job: Job | None = None
+    plan: TimedPlan | None = None
+    vda_order_id: str | None = None
+    update_id: int = 0
+    seq0: int = 0  # sequence id of plan.steps[0]
+    first: int = 0  # step index at which the vehicle's current base begins (what the last update started at)
+    released: int = 0  # last released step index
+    reached: int = -1  # last step index the vehicle reported reaching
+    arrived_at: dict[int, float] = field(default_factory=dict)
+    crossing_decision_seq: int | None = None
+    unavailable: str | None = None  # why the vehicle cannot go on (offline, fault, e-stop, out of service)
+    needs_plan: bool = False
+
+    @property
+    def id(self) -> str:
+        return self.record.id
+
+
+class Dispatcher:
+    def __init__(self, *, corridor: Corridor, store: Store, orders: OrderService, registry: VehicleRegistry,
+                 gate: CustomsGate, link: VehicleLink, alarms: AlarmService, bus: EventBus,
+                 clock: Callable[[], float] = time.time, settings: DispatchSettings = DispatchSettings()) -> None:
+        self.corridor, self.store, self.orders, self.registry = corridor, store, orders, registry
+        self.gate, self.link, self.alarms, self.bus, self.clock, self.settings = (
+            gate, link, alarms, bus, clock, settings)
+        self.planner = FleetPlanner(corridor.graph, FollowingRules.from_parameters(corridor.parameters))
+        self.epoch = clock()
+        self.tracks: dict[str, Track] = {}
+        self._lock = threading.RLock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._dependencies: nx.DiGraph = nx.DiGraph()
+        self._plans_changed = True
+        self._planned_once = False
+        self._gate_holds: dict[str, str] = {}
+        self.tick_seconds: deque[float] = deque(maxlen=1000)
+        self.planner_seconds: deque[float] = deque(maxlen=1000)
+        self._pre_crossing = self._nodes_before_crossing()
+        self._load()
+        bus.subscribe(lambda topic, message: self.wake(), topics=(Topic.CLEARANCE, Topic.AUTHORIZATION, Topic.ORDER))
+
+    # --- life ---------------------------------------------------------------------------------------------------
+
+    def _nodes_before_crossing(self) -> set[str]:
+        """The last nodes before the border: where a crossing lane starts from a node no crossing lane ends at."""
+        crossing = self.corridor.crossing_lanes
+        ends = {lane.target for lane in crossing}
+        return {lane.source for lane in crossing if lane.source not in ends}
+
+    def _load(self) -> None:
+        for record in self.registry.all():
+            profile = VehicleProfile(cross_border=True) if record.may_cross else VehicleProfile(
+                cross_border=False, home=record.home)
+            self.tracks[record.id] = Track(record, profile, vda_order_id=record.vda_order_id,
+                                           update_id=record.vda_update_id)
+            self.link.add_vehicle(record.id)
+        with self.store.reading() as conn:
+            self._gate_holds = {r.gate: r.reason for r in conn.execute(gate_holds.select())}
+        for order in self.orders.active():
+            track = self.tracks.get(order.vehicle_id or "")
+            if track is not None and order.state != OrderState.CREATED:
+                track.job = self._delivery(order)
+
+    def start(self) -> Dispatcher:
+        self._thread = threading.Thread(target=self._run, name="dispatcher", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        period = 1.0 / self.settings.tick_hz
+        while not self._stop.is_set():
+            self._wake.wait(period)
+            self._wake.clear()
+            try:
+                self.tick()
+            except Exception:  # the loop must outlive a bug in one tick; the next tick starts from the states
+                log.exception("dispatch tick failed")
+            time.sleep(0.05)  # at most 20 ticks a second, however many wake-ups
+
+    def now(self) -> float:
+        """Seconds on the planner's clock (since this dispatcher started)."""
+        return self.clock() - self.epoch
+
+    # --- the tick -------------------------------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        started = time.perf_counter()
+        with self._lock:
+            t = self.now()
+            for track in self.tracks.values():
+                self._observe(track, t)
+            if not self._planned_once:
+                if not self._ready_to_plan():
+                    return
+                self._plan_everyone(t)
+            self._assign(t)
+            self._replan_pending(t)
+            self._release_all(t)
+        self.tick_seconds.append(time.perf_counter() - started)
+
+    def _ready_to_plan(self) -> bool:
+        """The first plan waits for every vehicle in service to report where it is (a restart re-syncs)."""
+        waiting = [t.id for t in self.tracks.values() if t.record.in_service and t.state is None]
+        return not waiting or self.now() > self.settings.silent_after_s
+
+    # --- observing vehicles -----------------------------------------------------------------------------------
+
+    def _observe(self, track: Track, t: float) -> None:
+        state = self.link.state(track.id)
+        track.state, track.state_age, track.connection = state, self.link.state_age(track.id), \
+            self.link.connection(track.id)
+        if state is not None and self._planned_once and track.plan is not None \
+                and state.order_id == track.vda_order_id:
+            self._follow(track, state, t)
+        self._watch_health(track, t)
+
+    def _follow(self, track: Track, state: VehicleState, t: float) -> None:
+        assert track.plan is not None
+        k = (state.last_node_sequence_id - track.seq0) // 2
+        if not (0 <= k < len(track.plan.steps)) or track.plan.steps[k].node != state.last_node_id:
+            return
+        job = track.job
+        if job is not None and job.order is not None and job.order.state == OrderState.ASSIGNED:
+            self._advance(track, OrderState.TO_PICKUP, "the vehicle accepted its order")
+        for j in range(track.reached + 1, k + 1):
+            track.arrived_at[j] = t
+            self._arrived(track, j, t)
+        if k > track.reached:
+            late = t - track.plan.steps[k].arrive
+            track.reached = k
+            if late > self.settings.late_after_s and k < len(track.plan.steps) - 1:
+                self._absorb_delay(track, k, t)
+            if late > self.settings.stuck_after_s:
+                self.alarms.raise_alarm(AlarmKind.VEHICLE_STUCK, track.id,
+                                        f"{track.id} is {late:.0f} s behind its plan at {state.last_node_id}")
+        self._check_done(track, t)
+
+    def _arrived(self, track: Track, k: int, t: float) -> None:
+        assert track.plan is not None
+        job, node = track.job, track.plan.steps[k].node
+        if job is None or job.order is None:
+            return
+        order = job.order
+        kind = self.corridor.nodes[node].kind
+        if k > 0 and self.corridor.lane_between(track.plan.steps[k - 1].node, node).crossing:
+            if kind in (NodeKind.BORDER, NodeKind.HANDOFF) and order.state in (OrderState.LOADED,
+                                                                               OrderState.AWAITING_CLEARANCE):
+                self.gate.record_crossing(track.id, order.direction, order.consignments, track.crossing_decision_seq)
+                self._advance(track, OrderState.CROSSING, f"entered the crossing at {node}",
+                              {"decision_audit_seq": track.crossing_decision_seq})
+        elif order.state == OrderState.CROSSING:
+            job.crossed = True
+            self._advance(track, OrderState.TO_DROP, f"on the far side at {node}")
+        if track.plan.steps[k].action == "await_clearance" and order.state == OrderState.LOADED:
+            self._advance(track, OrderState.AWAITING_CLEARANCE, f"waiting at gate {node}")
+
+    def _check_done(self, track: Track, t: float) -> None:
+        """The job is done when the vehicle has reached its plan's last step at a goal (and unloaded)."""
+        job, plan = track.job, track.plan
+        if job is None or plan is None or track.reached != len(plan.steps) - 1 or plan.end not in job.goals \
+                or plan.horizon:
+            return
+        if job.kind == JobKind.DELIVER:
+            assert job.order is not None
+            if t - track.arrived_at.get(track.reached, t) < self.settings.unload_s:
+                return
+            self._advance(track, OrderState.DELIVERED, f"unloaded at {plan.end}")
+        track.job = None
+        self._save_vda(track)
+
+    def _watch_health(self, track: Track, t: float) -> None:
+        state, why = track.state, None
+        if not track.record.in_service:
+            why = f"out of service: {track.record.service_reason or 'no reason given'}"
+        elif track.connection in ("OFFLINE", "CONNECTIONBROKEN"):
+            why = f"connection {track.connection}"
+            self.alarms.raise_alarm(AlarmKind.VEHICLE_OFFLINE, track.id, f"{track.id} is {track.connection}")
+        elif track.state_age is not None and track.state_age > self.settings.silent_after_s:
+            why = f"silent for {track.state_age:.0f} s"
+            self.alarms.raise_alarm(AlarmKind.VEHICLE_SILENT, track.id, f"{track.id}: no state for "
+                                                                        f"{track.state_age:.0f} s")
+        elif state is not None and any(e.level == "FATAL" for e in state.errors):
+            why = "fault: " + "; ".join(e.description for e in state.errors if e.level == "FATAL")
+            self.alarms.raise_alarm(AlarmKind.VEHICLE_FAULT, track.id, f"{track.id}: {why}")
+        elif state is not None and state.e_stop != "NONE":
+            why = f"emergency stop ({state.e_stop})"
+        if state is not None and state.battery_charge < self.settings.low_battery_percent and not state.charging:
+            self.alarms.raise_alarm(AlarmKind.LOW_BATTERY, track.id,
+                                    f"{track.id}: battery at {state.battery_charge:.0f} %")
+        if why == track.unavailable:
+            return
+        was, track.unavailable = track.unavailable, why
+        if not self._planned_once:
+            return
+        if why is not None:
+            self._take_out(track, why, t)
+        elif was is not None:
+            log.info("vehicle %s available again", track.id)
+            track.needs_plan = True
+
+    def _take_out(self, track: Track, why: str, t: float) -> None:
+        """The vehicle cannot go on: it keeps its place for good (others are routed around it), and an order
+        not yet loaded goes back to waiting for another vehicle."""
+        log.warning("vehicle %s unavailable: %s", track.id, why)
+        node = self._base_end(track)
+        self._apply(self.planner.fail(track.id, node, t).plans, t, exclude=track.id)
+        job = track.job
+        if job is not None and job.order is not None and job.order.state in (OrderState.ASSIGNED,
+                                                                             OrderState.TO_PICKUP):
+            self._advance(track, OrderState.CREATED, f"{track.id} unavailable ({why}): to be re-assigned")
+            track.job = None
+        self._plans_changed = True
+
+    # --- planning -------------------------------------------------------------------------------------------------
+
+    def _delivery(self, order: OrderPublic) -> Job:
+        return Job(JobKind.DELIVER, (order.drop,), order, crossed=order.state == OrderState.TO_DROP)
+
+    def _request(self, track: Track, start: str, start_time: float) -> PlanRequest:
+        job = track.job
+        if job is None or track.unavailable is not None:
+            return PlanRequest(track.id, start, (start,), start_time, track.profile)
+        stops: tuple[Stop, ...] = ()
+        hold_at: tuple[str, ...] = ()
+        if job.order is not None:
+            order = job.order
+            source = order.direction.split("->")[0]
+            if order.state in (OrderState.ASSIGNED, OrderState.TO_PICKUP, OrderState.CREATED) \
+                    and start != order.pickup:
+                stops = (Stop(order.pickup, self.settings.load_s, action="pickup"),)
+            if not job.cleared and not job.crossed and order.state not in (OrderState.CROSSING, OrderState.TO_DROP):
+                gates = {n.id for n in self.corridor.nodes_of(NodeKind.GATE, jurisdiction=source)}
+                if gates & set(self._fastest_route(stops[0].node if stops else start, job.goals[0])):
+                    hold_at = tuple(sorted(gates))
+                else:  # past its side's gates already (a restart found it there): the crossing check remains
+                    job.cleared = True
+        return PlanRequest(track.id, start, job.goals, start_time, track.profile, stops, hold_at,
+                           priority=job.order.priority if job.order else 0)
+
+    def _fastest_route(self, source: str, target: str) -> list[str]:
+        try:
+            return nx.shortest_path(self.corridor.graph, source, target, weight="travel_time")
+        except nx.NetworkXNoPath:
+            return []
+
+    def _base_end(self, track: Track) -> str:
+        """Where the vehicle will stop if told nothing more: its last released node, else where it is."""
+        state = track.state
+        if state is not None and state.order_id == track.vda_order_id and state.order_id:
+            released = [n for n in state.node_states if n.released]
+            if released:
+                return released[-1].node_id
+        if track.plan is not None and track.reached >= 0:
+            return track.plan.steps[track.released].node
+        if state is not None and state.last_node_id in self.corridor.nodes:
+            return state.last_node_id
+        return track.record.start_node
+
+    def _base_end_seq(self, track: Track) -> int | None:
+        state = track.state
+        if state is None or not state.order_id or state.order_id != track.vda_order_id:
+            return None
+        released = [n for n in state.node_states if n.released]
+        return released[-1].sequence_id if released else state.last_node_sequence_id
+
+    def _plan_everyone(self, t: float) -> None:
+        """The full plan at start: every vehicle from where it stands or the end of the base it still drives."""
+        requests = []
+        for track in self.tracks.values():
+            if track.job is None and track.record.in_service and track.state is not None:
+                node = self._base_end(track)
+                if self.corridor.nodes[node].kind not in WAITING_KINDS:
+                    track.job = self._park_job(track, node)
+            requests.append(self._request(track, self._base_end(track), t))
+        started = time.perf_counter()
+        result = self.planner.plan_all(requests)
+        self.planner_seconds.append(time.perf_counter() - started)
+        self._planned_once = True
+        for vid, plan in result.plans.items():
+            self._adopt(self.tracks[vid], plan, t)
+        for track in self.tracks.values():
+            if track.unavailable is not None:
+                self._take_out(track, track.unavailable, t)
+
+    def _park_job(self, track: Track, at: str) -> Job:
+        side = self.corridor.nodes[at].jurisdiction
+        spots = tuple(n.id for n in self.corridor.nodes_of(NodeKind.PARKING, jurisdiction=side))
+        return Job(JobKind.PARK, spots)
+
+    def _replan(self, track: Track, t: float) -> None:
+        start = self._base_end(track)
+        started = time.perf_counter()
+        try:
+            result = self.planner.replan(self._request(track, start, t), now=t)
+        except PlannerError as exc:
+            log.warning("no plan for %s: %s", track.id, exc)
+            return
+        finally:
+            self.planner_seconds.append(time.perf_counter() - started)
+        self._apply(result.plans, t)
+
+    def _apply(self, plans: dict[str, TimedPlan], t: float, exclude: str | None = None) -> None:
+        for vid, plan in plans.items():
+            if vid != exclude:
+                self._adopt(self.tracks[vid], plan, t)
+
+    def _adopt(self, track: Track, plan: TimedPlan, t: float) -> None:
+        """Take a new plan: it starts where the vehicle's base ends (or the base end lies on it)."""
+        base_end = self._base_end(track)
+        index = next((i for i, s in enumerate(plan.steps) if s.node == base_end), None)
+        if index is None:  # planned from where the planner thought the vehicle was: plan again from the truth
+            track.needs_plan = True
+            return
+        seq = self._base_end_seq(track)
+        new_order = seq is None
+        track.plan, track.first, track.released = plan, index, index
+        track.seq0 = (seq if seq is not None else 0) - 2 * index
+        state = track.state
+        track.reached = index if state is not None and state.last_node_id == base_end and not [
+            n for n in state.node_states if n.released] else index - 1
+        track.arrived_at = {index: t} if track.reached == index else {}
+        track.needs_plan = False
+        if new_order:
+            track.vda_order_id, track.update_id = f"{track.id}-{uuid.uuid4().hex[:8]}", 0
+        else:
+            track.update_id = max(track.update_id, state.order_update_id if state else 0) + 1
+        self._plans_changed = True
+        self._send(track)
+
+    def _absorb_delay(self, track: Track, k: int, t: float) -> None:
+        try:
+            result = self.planner.delay(track.id, k, t)
+        except (PlannerError, ValueError, KeyError) as exc:
+            log.warning("delay of %s not absorbed: %s", track.id, exc)
+            return
+        for vid, plan in result.plans.items():
+            other = self.tracks[vid]
+            if other.plan is not None and [s.node for s in plan.steps] == [s.node for s in other.plan.steps]:
+                other.plan = plan  # same route, new times: nothing to send
+        self._plans_changed = True
+
+    def _replan_pending(self, t: float) -> None:
+        for track in self.tracks.values():
+            if track.unavailable is not None:
+                continue
+            if track.job is None and track.plan is not None and track.reached == len(track.plan.steps) - 1 \
+                    and self.corridor.nodes[track.plan.end].kind not in (NodeKind.PARKING, NodeKind.CHARGER):
+                track.job = self._park_job(track, track.plan.end)  # idle on a dock or a gate: clear the way
+                track.needs_plan = True
+            if self._waiting_at_gate(track) and self._held_gate(track) is None and self._evaluate(track).allowed:
+                assert track.job is not None
+                track.job.cleared = True
+                track.needs_plan = True
+            if track.needs_plan and track.state is not None:
+                self._replan(track, t)
+
+    def _waiting_at_gate(self, track: Track) -> bool:
+        plan = track.plan
+        return plan is not None and track.job is not None and not track.job.cleared and bool(plan.horizon) \
+            and track.reached == len(plan.steps) - 1 and plan.steps[-1].action == "await_clearance"
+
+    # --- assignment -------------------------------------------------------------------------------------------------
+
+    def _assign(self, t: float) -> None:
+        waiting = [o for o in self.orders.active() if o.state == OrderState.CREATED]
+        free = [track for track in self.tracks.values() if self._free(track)]
+        if not waiting or not free:
+            return
+        wall = self.clock()
+        transport = [TransportOrder(o.id, o.pickup, o.drop, len(o.consignments),
+                                    max(0.0, (o.earliest_start or wall) - self.epoch),
+                                    (o.latest_delivery or wall + 86400) - self.epoch, float(o.priority))
+                     for o in waiting]
+        status = [VehicleStatus(tr.id, self._base_end(tr), t, min(1.0, (tr.state.battery_charge if tr.state else 100)
+                                                                       / 100), tr.profile) for tr in free]
+        energy = EnergyModel(self.settings.battery_percent_per_km / 100, self.settings.reserve_battery_percent / 100,
+                             self.settings.low_battery_percent / 100)
+        chargers = [n.id for n in self.corridor.nodes_of(NodeKind.CHARGER)
+                    if not any(tr.plan is not None and tr.plan.end == n.id for tr in self.tracks.values())]
+        try:
+            assignment = assign_online(self.corridor.graph, transport, status, chargers, energy, now_s=t,
+                                       time_limit_s=self.settings.assign_time_limit_s)
+        except PlannerError as exc:
+            log.warning("assignment failed: %s", exc)
+            return
+        by_id = {o.id: o for o in waiting}
+        for trip in assignment.trips:
+            track = self.tracks[trip.vehicle_id]
+            order = by_id[trip.orders[0]]
+            order = self.orders.transition(order.id, OrderState.ASSIGNED, f"assigned to {track.id}",
+                                           {"kind": "dispatcher", "cost": round(trip.cost, 1)}, vehicle_id=track.id)
+            track.job = self._delivery(order)
+            track.needs_plan = True
+        for vehicle_id, charger in assignment.to_charger.items():
+            track = self.tracks[vehicle_id]
+            track.job = Job(JobKind.CHARGE, (charger,))
+            track.needs_plan = True
+
+    def _free(self, track: Track) -> bool:
+        plan = track.plan
+        return track.job is None and track.unavailable is None and track.record.in_service and track.state \
+            is not None and plan is not None and track.reached == len(plan.steps) - 1
+
+    # --- release ------------------------------------------------------------------------------------------------------
+
+    def _release_all(self, t: float) -> None:
+        plans = {vid: tr.plan for vid, tr in self.tracks.items() if tr.plan is not None}
+        if self._plans_changed:
+            self._dependencies = precedence_graph(self.planner.timed, plans)
+            self._plans_changed = False
+        done: set = set()
+        for track in self.tracks.values():
+            if track.plan is not None:
+                done |= done_events(track.id, track.reached, self._left(track))
+        for track in self.tracks.values():
+            if track.plan is None or track.unavailable is not None:
+                continue
+            self._take_back_if_uncleared(track)
+            limit = releasable_until(self._dependencies, track.plan, track.released, done,
+                                     ready=lambda step, tr=track: self._may_release(tr, step, t))
+            if limit > track.released:
+                self._on_release(track, track.released, limit)
+                track.first, track.released = track.released, limit  # an update starts at the old base end
+                track.update_id += 1
+                self._send(track)
+
+    def _left(self, track: Track) -> bool:
+        """The vehicle has driven clear of the node it last reached (its length and the gap behind it)."""
+        state, plan = track.state, track.plan
+        if state is None or plan is None or track.reached < 0 or track.released <= track.reached:
+            return False
+        node = self.corridor.nodes[plan.steps[track.reached].node]
+        rules = self.planner.timed.rules
+        clear = rules.vehicle_length_m + rules.standstill_gap_m
+        return ((state.pose.x - node.x) ** 2 + (state.pose.y - node.y) ** 2) ** 0.5 > clear
+
+    def _may_release(self, track: Track, step: int, t: float) -> bool:
+        assert track.plan is not None
+        before = step - 1
+        plan = track.plan
+        if plan.steps[before].action in ("pickup", "drop", "handoff") and plan.steps[before].depart > \
+                plan.steps[before].arrive:
+            dwell = plan.steps[before].depart - plan.steps[before].arrive
+            if track.reached < before or t - track.arrived_at.get(before, t) < dwell:
+                return False
+        lane = self.corridor.lane_between(plan.steps[before].node, plan.steps[step].node)
+        if lane.crossing and plan.steps[before].node in self._pre_crossing:
+            return track.reached >= before and self._decide(track)
+        return True
+
+    def _on_release(self, track: Track, old: int, new: int) -> None:
+        job, plan = track.job, track.plan
+        if job is None or job.order is None or plan is None:
+            return
+        for k in range(old, new):
+            if plan.steps[k].action == "pickup" and job.order.state == OrderState.TO_PICKUP:
+                self._advance(track, OrderState.LOADED, f"loaded at {plan.steps[k].node}")
+
+    def _send(self, track: Track) -> None:
+        if track.plan is None or track.vda_order_id is None:
+            return
+        actions = {k: ("pick",) for k, s in enumerate(track.plan.steps) if s.action == "pickup"}
+        if track.job is not None and track.job.kind == JobKind.DELIVER:
+            actions[len(track.plan.steps) - 1] = ("drop",)
+        if track.job is not None and track.job.kind == JobKind.CHARGE:
+            actions[len(track.plan.steps) - 1] = ("startCharging",)
+        order = vda_order(self.corridor, track.vda_order_id, track.update_id, track.plan, track.seq0, track.first,
+                          track.released, actions)
+        self.link.send_order(track.id, order)
+        self._save_vda(track)
+
+    def _save_vda(self, track: Track) -> None:
+        order_id = track.job.order.id if track.job is not None and track.job.order is not None else None
+        self.registry.set_vda_order(track.id, track.vda_order_id, track.update_id, order_id)
+
+    # --- the customs gate ---------------------------------------------------------------------------------------
+
+    def _direction_and_load(self, track: Track) -> tuple[str, list[str]]:
+        job = track.job
+        if job is not None and job.order is not None and job.order.state in LOADED_STATES:
+            return job.order.direction, job.order.consignments
+        node = self.corridor.nodes[self._base_end(track)]
+        other = next(s for s in self.corridor.jurisdictions if s != node.jurisdiction)
+        return f"{node.jurisdiction}->{other}", []
+
+    def _evaluate(self, track: Track) -> Any:
+        direction, aboard = self._direction_and_load(track)
+        return self.gate.evaluate(track.id, direction, aboard)
+
+    def _held_gate(self, track: Track) -> str | None:
+        plan = track.plan
+        if plan is None:
+            return None
+        return next((s.node for s in plan.steps if s.node in self._gate_holds), None)
+
+    def _decide(self, track: Track) -> bool:
+        """The gate rule for this vehicle now, recorded (with the event ids it relied on) when it allows."""
+        if self._held_gate(track) is not None:
+            return False
+        if not self._evaluate(track).allowed:
+            return False
+        direction, aboard = self._direction_and_load(track)
+        decision = self.gate.decide(track.id, direction, aboard)
+        if decision.allowed:
+            track.crossing_decision_seq = self.store.audit_head[0]
+        return decision.allowed
+
+    def _take_back_if_uncleared(self, track: Track) -> None:
+        """A crossing released to a vehicle still at the last node before it, whose clearance is gone: cancel
+        the order (the vehicle stops where it stands) and send it a new one that ends there."""
+        plan, state = track.plan, track.state
+        if plan is None or state is None or track.released <= track.reached or track.reached < 0:
+            return
+        here = plan.steps[track.reached].node
+        if here not in self._pre_crossing or self._left(track):
+            return
+        if self._held_gate(track) is None and self._evaluate(track).allowed:
+            return
+        log.warning("clearance of %s lost before the crossing: taking the release back", track.id)
+        self.link.send_actions(track.id, [InstantAction(f"cancel-{uuid.uuid4().hex[:8]}", ActionType.CANCEL_ORDER)])
+        track.vda_order_id, track.update_id = f"{track.id}-{uuid.uuid4().hex[:8]}", 0
+        track.seq0, track.first, track.released = -2 * track.reached, track.reached, track.reached
+        self._send(track)
+        self.alarms.raise_alarm(AlarmKind.CROSSING_FLAGGED, track.id,
+                                f"{track.id}: clearance lost at {here}; crossing release taken back")
+
+    # --- what the API asks -------------------------------------------------------------------------------------------
+
+    def _advance(self, track: Track, to: OrderState, reason: str, extra: dict[str, Any] | None = None) -> None:
+        job = track.job
+        if job is None or job.order is None or job.order.state == to:
+            return
+        cause = {"kind": "vehicle", "vehicle_id": track.id, **(extra or {})}
+        if track.state is not None:
+            cause |= {"last_node": track.state.last_node_id, "order_update_id": track.state.order_update_id}
+        job.order = self.orders.transition(job.order.id, to, reason, cause)
+
+    def vehicles(self) -> list[VehicleView]:
+        with self._lock:
+            return [self._view(track) for track in self.tracks.values()]
+
+    def vehicle(self, vehicle_id: str) -> VehicleView:
+        with self._lock:
+            return self._view(self.tracks[vehicle_id])
+
+    def _view(self, track: Track) -> VehicleView:
+        state, plan = track.state, track.plan
+        route = [s.node for s in plan.steps] if plan else []
+        view = VehicleView(id=track.id, home=track.record.home, may_cross=track.record.may_cross,
+                           in_service=track.record.in_service, service_reason=track.record.service_reason,
+                           connection=track.connection, state_age_s=track.state_age,
+                           order_id=track.job.order.id if track.job and track.job.order else None,
+                           job=str(track.job.kind) if track.job else None,
+                           released_nodes=route[max(track.reached, 0):track.released + 1] if plan else [],
+                           horizon_nodes=route[track.released + 1:] + list(plan.horizon) if plan else [])
+        if state is not None:
+            view = view.model_copy(update={
+                "last_node": state.last_node_id, "x": state.pose.x, "y": state.pose.y, "theta": state.pose.theta,
+                "speed": state.velocity[0], "battery": state.battery_charge, "driving": state.driving,
+                "paused": state.paused, "e_stop": state.e_stop,
+                "errors": [f"{e.level} {e.error_type}: {e.description}" for e in state.errors]})
+        return view
+
+    def act(self, vehicle_id: str, action: VehicleAction, by: str, reason: str) -> None:
+        kind = {VehicleAction.PAUSE: ActionType.PAUSE, VehicleAction.RESUME: ActionType.RESUME,
+                VehicleAction.CANCEL: ActionType.CANCEL_ORDER, VehicleAction.EMERGENCY_STOP: ActionType.EMERGENCY_STOP,
+                VehicleAction.RELEASE_EMERGENCY_STOP: ActionType.RELEASE_EMERGENCY_STOP}[action]
+        with self._lock:
+            if vehicle_id not in self.tracks:
+                raise KeyError(vehicle_id)
+            self.link.send_actions(vehicle_id, [InstantAction(f"{action}-{uuid.uuid4().hex[:8]}", kind)])
+            self._staff(by, str(action), f"vehicle:{vehicle_id}", reason)
+        self.wake()
+
+    def emergency_stop_all(self, by: str, reason: str) -> None:
+        for vehicle_id in list(self.tracks):
+            self.act(vehicle_id, VehicleAction.EMERGENCY_STOP, by, reason)
+
+    def release_emergency_stop_all(self, by: str, reason: str) -> None:
+        for vehicle_id in list(self.tracks):
+            self.act(vehicle_id, VehicleAction.RELEASE_EMERGENCY_STOP, by, reason)
+
+    def set_in_service(self, vehicle_id: str, in_service: bool, by: str, reason: str) -> None:
+        with self._lock:
+            track = self.tracks[vehicle_id]
+            self.registry.set_service(vehicle_id, in_service, None if in_service else reason)
+            track.record = track.record.model_copy(update={"in_service": in_service,
+                                                           "service_reason": None if in_service else reason})
+            self._staff(by, "in_service" if in_service else "out_of_service", f"vehicle:{vehicle_id}", reason)
+        self.wake()
+
+    def cancel_order(self, order_id: str, reason: str, by: str) -> OrderPublic:
+        """Cancel an order: at once if nothing is loaded; a load is driven to the nearest holding bay on the
+        side it is on (one already on the crossing lanes finishes to the far side's bay first)."""
+        with self._lock:
+            order = self.orders.get(order_id)
+            track = self.tracks.get(order.vehicle_id or "")
+            self._staff(by, "cancel_order", f"order:{order_id}", reason)
+            if order.state == OrderState.CROSSING:
+                from fleet.orders import OrderError
+                raise OrderError(f"order {order_id} is on the crossing lanes: it finishes to the far side first; "
+                                 "cancel it again once it is there", field="state", status=409)
+            cancelled = self.orders.transition(order_id, OrderState.CANCELLED, f"cancelled by {by}: {reason}",
+                                               {"kind": "dispatcher", "by": by})
+            if track is not None and track.job is not None and track.job.order is not None \
+                    and track.job.order.id == order_id:
+                if order.state in LOADED_STATES:
+                    side = self.corridor.nodes[self._base_end(track)].jurisdiction
+                    bays = tuple(n.id for n in self.corridor.nodes_of(NodeKind.HOLDING, jurisdiction=side))
+                    track.job = Job(JobKind.HOLD, bays)
+                else:
+                    track.job = None
+                track.needs_plan = True
+        self.wake()
+        return cancelled
+
+    def gates(self) -> list[GateView]:
+        with self._lock:
+            views = []
+            for node in self.corridor.nodes_of(NodeKind.GATE):
+                queue = []
+                for track in self.tracks.values():
+                    if track.plan is not None and track.plan.end == node.id and self._waiting_at_gate(track):
+                        direction, aboard = self._direction_and_load(track)
+                        decision = self.gate.evaluate(track.id, direction, aboard)
+                        authorities = {name: {"vehicle_authorized": v.authorized,
+                                              "consignments": {c: str(self.gate.consignment_state(c)[name].status)
+                                                               for c in aboard}}
+                                       for name, v in self.gate.vehicle_state(track.id).items()}
+                        queue.append(WaitingVehicle(
+                            vehicle_id=track.id, order_id=track.job.order.id if track.job and track.job.order
+                            else None, direction=direction, consignments=aboard, allowed=decision.allowed,
+                            reasons=list(decision.reasons), authorities=authorities))
+                views.append(GateView(id=node.id, side=node.jurisdiction, held=node.id in self._gate_holds,
+                                      hold_reason=self._gate_holds.get(node.id), queue=queue))
+            return views
+
+    def hold_gate(self, gate_id: str, by: str, reason: str) -> None:
+        self._gate_node(gate_id)
+        with self._lock, self.store.transaction() as conn:
+            conn.execute(gate_holds.delete().where(gate_holds.c.gate == gate_id))
+            conn.execute(gate_holds.insert().values(gate=gate_id, held_at=self.clock(), held_by=by, reason=reason))
+            self._staff(by, "hold_gate", f"gate:{gate_id}", reason, conn)
+            self._gate_holds[gate_id] = reason
+        self.bus.publish(Topic.GATE, {"gate": gate_id, "held": True, "reason": reason, "by": by})
+        self.wake()
+
+    def release_gate(self, gate_id: str, by: str, reason: str) -> None:
+        self._gate_node(gate_id)
+        with self._lock, self.store.transaction() as conn:
+            conn.execute(gate_holds.delete().where(gate_holds.c.gate == gate_id))
+            self._staff(by, "release_gate", f"gate:{gate_id}", reason, conn)
+            self._gate_holds.pop(gate_id, None)
+        self.bus.publish(Topic.GATE, {"gate": gate_id, "held": False, "reason": reason, "by": by})
+        self.wake()
+
+    def _gate_node(self, gate_id: str) -> None:
+        node = self.corridor.nodes.get(gate_id)
+        if node is None or node.kind != NodeKind.GATE:
+            raise KeyError(gate_id)
+
+    def _staff(self, by: str, action: str, target: str, reason: str, conn: Any = None) -> None:
+        values = {"at": self.clock(), "role": by, "action": action, "target": target, "reason": reason, "detail": {}}
+        if conn is not None:
+            conn.execute(staff_actions.insert().values(**values))
+        else:
+            with self.store.transaction() as own:
+                own.execute(staff_actions.insert().values(**values))

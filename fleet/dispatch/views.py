@@ -1,0 +1,58 @@
+"""What the dispatcher shows of vehicles and gates (the API's Public models), and the actions it takes."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class VehicleAction(StrEnum):
+    PAUSE = "pause"
+    RESUME = "resume"
+    CANCEL = "cancel"
+    EMERGENCY_STOP = "emergency_stop"
+    RELEASE_EMERGENCY_STOP = "release_emergency_stop"
+
+
+class VehicleView(BaseModel):
+    id: str
+    home: str
+    may_cross: bool
+    in_service: bool
+    service_reason: str | None = None
+    connection: str | None = None  # ONLINE | OFFLINE | CONNECTIONBROKEN | None (never heard of)
+    state_age_s: float | None = None
+    last_node: str | None = None
+    x: float | None = None
+    y: float | None = None
+    theta: float | None = None
+    speed: float = 0.0
+    battery: float | None = None
+    driving: bool = False
+    paused: bool = False
+    e_stop: str = "NONE"
+    errors: list[str] = []
+    order_id: str | None = None
+    job: str | None = None  # deliver | park | charge | hold, or None when idle
+    released_nodes: list[str] = []
+    horizon_nodes: list[str] = []
+
+
+class WaitingVehicle(BaseModel):
+    vehicle_id: str
+    order_id: str | None
+    direction: str
+    consignments: list[str]
+    allowed: bool
+    reasons: list[str]
+    authorities: dict[str, Any]
+
+
+class GateView(BaseModel):
+    id: str
+    side: str
+    held: bool
+    hold_reason: str | None = None
+    queue: list[WaitingVehicle] = []

@@ -1,0 +1,195 @@
+"""Orders: create (checked against the corridor, idempotent), read, cancel, and move along the lifecycle.
+
+Every transition is stored with its time, reason and cause in the same transaction as the order's new
+state, then published on the bus. The dispatcher and the API share one instance (thread-safe through the
+store's transactions).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from fleet.events import EventBus, Topic
+from fleet.orders.model import (
+    ACTIVE_STATES,
+    TRANSITIONS,
+    OrderCreate,
+    OrderPublic,
+    OrderState,
+    Transition,
+)
+from fleet.store import Store
+from fleet.store.schema import order_consignments, order_transitions, orders
+from planner.corridor import Corridor, NodeKind
+
+
+class OrderError(ValueError):
+    """A request about orders that cannot be done; ``field`` names what is wrong, ``status`` the HTTP code."""
+
+    def __init__(self, message: str, field: str | None = None, status: int = 422) -> None:
+        super().__init__(message)
+        self.field, self.status = field, status
+
+
+class OrderService:
+    def __init__(self, store: Store, corridor: Corridor, bus: EventBus, clock: Callable[[], float]) -> None:
+        self.store, self.corridor, self.bus, self.clock = store, corridor, bus, clock
+
+    # --- create ---------------------------------------------------------------------------------------------
+
+    def create(self, request: OrderCreate, created_by: str, idempotency_key: str | None = None
+               ) -> tuple[OrderPublic, bool]:
+        """The new order and True; or, for a retried ``idempotency_key``, the order it made and False."""
+        if idempotency_key is not None:
+            known = self._by_idempotency_key(idempotency_key)
+            if known is not None:
+                if _same_request(known, request):
+                    return known, False
+                raise OrderError(f"Idempotency-Key {idempotency_key!r} was used for order {known.id} with other "
+                                 "content", field="Idempotency-Key", status=409)
+        direction = self._check(request)
+        now = self.clock()
+        order_id = f"ord-{uuid.uuid4().hex[:12]}"
+        with self.store.transaction() as conn:
+            taken = conn.execute(sa.select(order_consignments).where(
+                order_consignments.c.consignment_id.in_(request.consignments))).first()
+            if taken is not None:
+                raise OrderError(f"consignment {taken.consignment_id} is already on active order {taken.order_id}",
+                                 field="consignments", status=409)
+            conn.execute(orders.insert().values(
+                id=order_id, state=OrderState.CREATED, direction=direction, pickup=request.pickup, drop=request.drop,
+                consignments=request.consignments, priority=request.priority, earliest_start=request.earliest_start,
+                latest_delivery=request.latest_delivery, created_at=now, updated_at=now, created_by=created_by,
+                idempotency_key=idempotency_key))
+            conn.execute(order_consignments.insert(), [{"consignment_id": c, "order_id": order_id}
+                                                       for c in request.consignments])
+            self._record(conn, order_id, None, OrderState.CREATED, "created", {"kind": "dispatcher",
+                                                                             "by": created_by}, now)
+        order = self.get(order_id)
+        self._publish(order, None)
+        return order, True
+
+    def _check(self, request: OrderCreate) -> str:
+        """Refuse what cannot be carried, naming the field; return the direction."""
+        docks = {"pickup": request.pickup, "drop": request.drop}
+        for field, node_id in docks.items():
+            node = self.corridor.nodes.get(node_id)
+            if node is None or node.kind != NodeKind.DOCK:
+                raise OrderError(f"{field}: {node_id!r} is not a dock of {self.corridor.name}", field=field)
+        if request.pickup == request.drop:
+            raise OrderError("drop: the same dock as pickup", field="drop")
+        if len(set(request.consignments)) != len(request.consignments):
+            raise OrderError("consignments: the same consignment twice", field="consignments")
+        here, there = (self.corridor.nodes[request.pickup].jurisdiction, self.corridor.nodes[request.drop].jurisdiction)
+        direction = request.direction or f"{here}->{there}"
+        if direction not in self.corridor.directions:
+            raise OrderError(f"direction: {direction} is not one of {list(self.corridor.directions)}",
+                             field="direction")
+        source, target = direction.split("->")
+        if here != source:
+            raise OrderError(f"pickup: {request.pickup} is in {here}, the order goes {direction}", field="pickup")
+        if there != target:
+            raise OrderError(f"drop: {request.drop} is in {there}, the order goes {direction}", field="drop")
+        now = self.clock()
+        if request.latest_delivery is not None and request.latest_delivery <= now:
+            raise OrderError("latest_delivery: already past", field="latest_delivery")
+        if request.earliest_start is not None and request.latest_delivery is not None \
+                and request.earliest_start >= request.latest_delivery:
+            raise OrderError("latest_delivery: not after earliest_start", field="latest_delivery")
+        return direction
+
+    # --- read -------------------------------------------------------------------------------------------------
+
+    def get(self, order_id: str) -> OrderPublic:
+        with self.store.reading() as conn:
+            row = conn.execute(sa.select(orders).where(orders.c.id == order_id)).first()
+            if row is None:
+                raise OrderError(f"no order {order_id!r}", field="id", status=404)
+            timeline = conn.execute(sa.select(order_transitions).where(order_transitions.c.order_id == order_id)
+                                    .order_by(order_transitions.c.id)).all()
+        return _public(row, timeline)
+
+    def list(self, *, state: OrderState | None = None, direction: str | None = None, vehicle_id: str | None = None,
+             limit: int = 50, offset: int = 0) -> tuple[list[OrderPublic], int]:
+        """A page of orders, newest first, and how many match in all."""
+        where = [c for c in (orders.c.state == state if state else None,
+                             orders.c.direction == direction if direction else None,
+                             orders.c.vehicle_id == vehicle_id if vehicle_id else None) if c is not None]
+        with self.store.reading() as conn:
+            total = conn.execute(sa.select(sa.func.count()).select_from(orders).where(*where)).scalar_one()
+            rows = conn.execute(sa.select(orders).where(*where).order_by(orders.c.created_at.desc(), orders.c.id)
+                                .limit(limit).offset(offset)).all()
+        return [_public(r, []) for r in rows], total
+
+    def active(self) -> list[OrderPublic]:
+        with self.store.reading() as conn:
+            rows = conn.execute(sa.select(orders).where(orders.c.state.in_(list(ACTIVE_STATES)))
+                                .order_by(orders.c.created_at, orders.c.id)).all()
+        return [_public(r, []) for r in rows]
+
+    def _by_idempotency_key(self, key: str) -> OrderPublic | None:
+        with self.store.reading() as conn:
+            row = conn.execute(sa.select(orders.c.id).where(orders.c.idempotency_key == key)).first()
+        return self.get(row.id) if row else None
+
+    # --- lifecycle --------------------------------------------------------------------------------------------
+
+    def transition(self, order_id: str, to: OrderState, reason: str, cause: dict[str, Any],
+                   vehicle_id: str | None = None, audit: tuple[str, dict[str, Any]] | None = None) -> OrderPublic:
+        """Move the order to ``to`` (with ``vehicle_id`` when it is assigned), storing why, and an audit record
+        in the same transaction if ``audit`` = (kind, body) is given."""
+        now = self.clock()
+        with self.store.transaction() as conn:
+            row = conn.execute(sa.select(orders.c.state, orders.c.vehicle_id).where(orders.c.id == order_id)).first()
+            if row is None:
+                raise OrderError(f"no order {order_id!r}", field="id", status=404)
+            before = OrderState(row.state)
+            if to not in TRANSITIONS[before]:
+                raise OrderError(f"order {order_id} is {before}: it cannot become {to}", field="state", status=409)
+            values: dict[str, Any] = {"state": to, "updated_at": now}
+            if to == OrderState.ASSIGNED:
+                values["vehicle_id"] = vehicle_id
+            elif to == OrderState.CREATED:
+                values["vehicle_id"] = None
+            if to not in ACTIVE_STATES:
+                values["reason"] = reason
+                conn.execute(order_consignments.delete().where(order_consignments.c.order_id == order_id))
+            conn.execute(orders.update().where(orders.c.id == order_id).values(**values))
+            self._record(conn, order_id, before, to, reason, cause, now)
+            if audit is not None:
+                self.store.append_audit(conn, *audit)
+        order = self.get(order_id)
+        self._publish(order, before)
+        return order
+
+    def _record(self, conn: Connection, order_id: str, before: OrderState | None, to: OrderState, reason: str,
+                cause: dict[str, Any], at: float) -> None:
+        conn.execute(order_transitions.insert().values(order_id=order_id, at=at, from_state=before, to_state=to,
+                                                       reason=reason, cause=cause))
+
+    def _publish(self, order: OrderPublic, before: OrderState | None) -> None:
+        last = order.timeline[-1] if order.timeline else None
+        self.bus.publish(Topic.ORDER, {"order_id": order.id, "from": before, "to": order.state,
+                                       "vehicle_id": order.vehicle_id, "at": last.at if last else order.updated_at,
+                                       "reason": last.reason if last else ""})
+
+
+def _same_request(order: OrderPublic, request: OrderCreate) -> bool:
+    return (order.consignments, order.pickup, order.drop, order.priority) == (
+        request.consignments, request.pickup, request.drop, request.priority) and \
+        (request.direction is None or request.direction == order.direction)
+
+
+def _public(row: Any, timeline: list[Any]) -> OrderPublic:
+    return OrderPublic(
+        id=row.id, state=OrderState(row.state), direction=row.direction, pickup=row.pickup, drop=row.drop,
+        consignments=list(row.consignments), priority=row.priority, earliest_start=row.earliest_start,
+        latest_delivery=row.latest_delivery, vehicle_id=row.vehicle_id, created_at=row.created_at,
+        updated_at=row.updated_at, created_by=row.created_by, reason=row.reason,
+        timeline=[Transition(at=t.at, from_state=OrderState(t.from_state) if t.from_state else None,
+                             to_state=OrderState(t.to_state), reason=t.reason, cause=t.cause) for t in timeline])

@@ -1,0 +1,217 @@
+"""The fleet's store: SQLAlchemy Core over one SQLite file (WAL) by default, PostgreSQL by URL.
+
+Opening a store upgrades its schema to the newest Alembic revision, so a store written by one version opens
+in the next. Every write is a transaction; :meth:`Store.transaction` hands out the connection so that a
+service can change its own tables and append to the audit log atomically (an order transition and its
+audit record, say). The audit chain's head is kept in memory by the one process that writes.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Connection, Engine
+
+from fleet.store.audit import GENESIS, AuditRecord, missing_triggers, record_hash
+from fleet.store.schema import audit_log, clearance_state, customs_events
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or written (a bad URL, a locked or corrupt file)."""
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    event_id: str
+    authority: str
+    seq: int
+    digest: str
+    raw: dict[str, Any] | None  # None: the stored text is not JSON a parser can read (evidence of tampering)
+    received_at: float
+
+
+def _json_or_none(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+
+
+def store_url(location: str | Path) -> str:
+    """A database URL from a URL or a path (a path means an SQLite file there)."""
+    text = str(location)
+    return text if "://" in text else f"sqlite:///{Path(text).resolve()}"
+
+
+class Store:
+    """Thread-safe access to the fleet's database.
+
+    Parameters
+    ----------
+    location : a SQLAlchemy URL (``postgresql+psycopg://...``) or the path of an SQLite file.
+    busy_timeout_s : how long an SQLite writer waits for another's lock before failing.
+    """
+
+    def __init__(self, location: str | Path, busy_timeout_s: float = 5.0) -> None:
+        self.url = store_url(location)
+        if self.url.startswith("sqlite:///"):
+            Path(self.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.engine: Engine = sa.create_engine(self.url, connect_args=_connect_args(self.url, busy_timeout_s))
+        except (sa.exc.ArgumentError, ModuleNotFoundError) as exc:
+            raise StoreError(f"store URL {self.url!r}: {exc}") from None
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            sa.event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        self._lock = threading.RLock()
+        try:
+            self._migrate()
+            with self.engine.connect() as conn:
+                row = conn.execute(sa.select(audit_log.c.seq, audit_log.c.hash)
+                                   .order_by(audit_log.c.seq.desc()).limit(1)).first()
+        except sa.exc.DatabaseError as exc:
+            raise StoreError(f"cannot open the store {self.url}: {exc.orig}") from None
+        self._audit_seq, self._audit_head = (row[0], row[1]) if row else (0, GENESIS)
+
+    def _migrate(self) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with self.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    def close(self) -> None:
+        with self._lock:
+            self.engine.dispose()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One write transaction; on error it rolls back, the in-memory audit head too."""
+        with self._lock:
+            seq, head = self._audit_seq, self._audit_head
+            try:
+                with self.engine.begin() as conn:
+                    yield conn
+            except sa.exc.OperationalError as exc:  # locked, disk full, connection lost: nothing was written
+                self._audit_seq, self._audit_head = seq, head
+                raise StoreError(f"the store could not write: {exc.orig}") from exc
+            except BaseException:
+                self._audit_seq, self._audit_head = seq, head
+                raise
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    # --- the audit log ----------------------------------------------------------------------------------------
+
+    def append_audit(self, conn: Connection, kind: str, body: dict[str, Any]) -> AuditRecord:
+        """Append one record inside the caller's :meth:`transaction`."""
+        seq = self._audit_seq + 1
+        recorded_at = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        digest = record_hash(seq, recorded_at, kind, body, self._audit_head)
+        conn.execute(audit_log.insert().values(
+            seq=seq, recorded_at=recorded_at, kind=kind, body=json.dumps(body, sort_keys=True, ensure_ascii=False),
+            prev_hash=self._audit_head, hash=digest))
+        record = AuditRecord(seq, recorded_at, kind, body, self._audit_head, digest)
+        self._audit_seq, self._audit_head = seq, digest
+        return record
+
+    def audit(self, kind: str, body: dict[str, Any]) -> AuditRecord:
+        with self.transaction() as conn:
+            return self.append_audit(conn, kind, body)
+
+    def audit_records(self, after: int = 0, limit: int | None = None) -> Iterator[AuditRecord]:
+        query = sa.select(audit_log).where(audit_log.c.seq > after).order_by(audit_log.c.seq)
+        with self.reading() as conn:
+            rows = conn.execute(query if limit is None else query.limit(limit)).all()
+        for r in rows:
+            yield AuditRecord(r.seq, r.recorded_at, r.kind, json.loads(r.body), r.prev_hash, r.hash)
+
+    def integrity_problems(self) -> list[str]:
+        """Evidence of tampering the database itself shows: a dropped append-only trigger (reported, never
+        repaired here — the customs gate raises it as an alarm)."""
+        query = {"sqlite": "SELECT name FROM sqlite_master WHERE type = 'trigger'",
+                 "postgresql": "SELECT tgname FROM pg_trigger"}.get(self.engine.dialect.name)
+        if query is None:
+            return []
+        with self.reading() as conn:
+            names = [row[0] for row in conn.exec_driver_sql(query)]
+        return missing_triggers(names, self.engine.dialect.name)
+
+    @property
+    def audit_head(self) -> tuple[int, str]:
+        return self._audit_seq, self._audit_head
+
+    # --- customs events and clearance snapshots ---------------------------------------------------------------
+
+    def append_audits(self, conn: Connection, entries: list[tuple[str, dict[str, Any]]]) -> list[AuditRecord]:
+        """Append several records inside the caller's :meth:`transaction`, in one statement."""
+        records = []
+        for kind, body in entries:
+            seq = self._audit_seq + 1
+            recorded_at = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+            digest = record_hash(seq, recorded_at, kind, body, self._audit_head)
+            records.append(AuditRecord(seq, recorded_at, kind, body, self._audit_head, digest))
+            self._audit_seq, self._audit_head = seq, digest
+        if records:
+            conn.execute(audit_log.insert(), [
+                {"seq": r.seq, "recorded_at": r.recorded_at, "kind": r.kind, "prev_hash": r.prev_hash, "hash": r.hash,
+                 "body": json.dumps(r.body, sort_keys=True, ensure_ascii=False)} for r in records])
+        return records
+
+    def write_events(self, conn: Connection, events: list[StoredEvent],
+                     states: dict[tuple[str, str], dict[str, Any]]) -> None:
+        """Insert accepted customs events and replace the clearance states they changed, inside the caller's
+        :meth:`transaction` (one statement per table: the customs link commits a batch at a time)."""
+        if events:
+            conn.execute(customs_events.insert(), [
+                {"event_id": e.event_id, "authority": e.authority, "seq": e.seq, "digest": e.digest,
+                 "raw": json.dumps(e.raw, sort_keys=True, ensure_ascii=False), "received_at": e.received_at}
+                for e in events])
+        if states:
+            keys = sa.tuple_(clearance_state.c.subject, clearance_state.c.authority)
+            conn.execute(clearance_state.delete().where(keys.in_(list(states))))
+            conn.execute(clearance_state.insert(), [
+                {"subject": subject, "authority": authority, "state": json.dumps(state, sort_keys=True)}
+                for (subject, authority), state in states.items()])
+
+    def events(self) -> list[StoredEvent]:
+        with self.reading() as conn:
+            rows = conn.execute(sa.select(customs_events).order_by(customs_events.c.received_at,
+                                                                   customs_events.c.event_id)).all()
+        return [StoredEvent(r.event_id, r.authority, r.seq, r.digest, _json_or_none(r.raw), r.received_at) for r in rows]
+
+    def clearance_states(self) -> dict[tuple[str, str], dict[str, Any]]:
+        with self.reading() as conn:
+            rows = conn.execute(sa.select(clearance_state)).all()
+        return {(r.subject, r.authority): json.loads(r.state) for r in rows}
+
+
+def _connect_args(url: str, busy_timeout_s: float) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        return {"timeout": busy_timeout_s, "check_same_thread": False, "isolation_level": None}
+    return {}
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    # FULL: a commit is on disk before it returns, so an ACK survives a power loss (the customs link
+    # commits a whole batch of events at once, which keeps that affordable)
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

@@ -1,0 +1,113 @@
+"""Vehicles in this process: each an ``agv_agent`` :class:`AgentLogic` on a simulated unicycle base, behind
+the same :class:`VehicleLink` the ROS 2 bridge offers. For the fast simulator and the dispatch loop's tests:
+the very rules a vehicle keeps (orders, releases, refusals, link loss), no DDS. Time advances only when
+:meth:`InProcessLink.advance` is called, on the clock the caller owns.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from agv_agent.kinematics import UnicycleBase
+from agv_agent.logic import AgentLogic, AgentParams
+from agv_agent.protocol import ActionType, InstantAction, Order, VehicleState
+
+
+@dataclass
+class _Vehicle:
+    logic: AgentLogic
+    base: UnicycleBase
+    state: VehicleState | None = None
+    stamp: float = 0.0
+    online: bool = True
+
+
+class InProcessLink:
+    """Implements :class:`fleet.vehicles.VehicleLink` for simulated vehicles stepped by :meth:`advance`."""
+
+    def __init__(self, clock: Callable[[], float], heartbeat_s: float = 1.0) -> None:
+        self.clock = clock
+        self.heartbeat_s = heartbeat_s
+        self.heartbeats = True  # the fleet link, as the ROS bridge's timer keeps it: vehicles stop without it
+        self._last_beat = -float("inf")
+        self._beats = itertools.count()
+        self._vehicles: dict[str, _Vehicle] = {}
+        self._lock = threading.RLock()
+        self.sent_orders: list[tuple[float, str, Order]] = []  # what the fleet sent, for tests to check
+
+    def spawn(self, vehicle_id: str, x: float, y: float, theta: float, node_id: str, battery: float = 100.0,
+              link_timeout_s: float = 5.0) -> None:
+        params = AgentParams(vehicle_id, link_timeout_s=link_timeout_s, initial_battery=battery,
+                             initial_node_id=node_id)
+        with self._lock:
+            vehicle = _Vehicle(AgentLogic(params, self.clock()), UnicycleBase(x, y, theta))
+            vehicle.logic.step(vehicle.base.pose, self.clock(), 0.0)
+            self._vehicles[vehicle_id] = vehicle
+            self._publish(vehicle)
+
+    def advance(self, dt: float, substep: float = 0.1) -> None:
+        """Step every vehicle through ``dt`` seconds that the caller's clock has just moved on."""
+        with self._lock:
+            steps = max(1, round(dt / substep))
+            end = self.clock()
+            if self.heartbeats and end - self._last_beat >= self.heartbeat_s:
+                self._last_beat = end
+                beat = [InstantAction(f"heartbeat-{next(self._beats)}", ActionType.HEARTBEAT)]
+                for vehicle in self._vehicles.values():
+                    if vehicle.online:
+                        vehicle.logic.on_instant_actions(beat, end)
+            for vehicle in self._vehicles.values():
+                if not vehicle.online:
+                    continue
+                for i in range(steps):
+                    now = end - dt + (i + 1) * dt / steps
+                    command = vehicle.logic.step(vehicle.base.pose, now, dt / steps,
+                                                 measured=(vehicle.base.v, vehicle.base.w))
+                    vehicle.base.step(command, dt / steps)
+                self._publish(vehicle)
+
+    def set_online(self, vehicle_id: str, online: bool) -> None:
+        """Simulate a vehicle dropping off the network (it stops talking and hearing) and coming back."""
+        with self._lock:
+            self._vehicles[vehicle_id].online = online
+
+    def _publish(self, vehicle: _Vehicle) -> None:
+        vehicle.state, vehicle.stamp = vehicle.logic.state(self.clock()), self.clock()
+
+    # --- VehicleLink ---------------------------------------------------------------------------------------------
+
+    def add_vehicle(self, vehicle_id: str) -> None:
+        """Vehicles exist once spawned; the fleet adding one it knows of changes nothing."""
+
+    def send_order(self, vehicle_id: str, order: Order) -> None:
+        with self._lock:
+            self.sent_orders.append((self.clock(), vehicle_id, order))
+            vehicle = self._vehicles.get(vehicle_id)
+            if vehicle is not None and vehicle.online:
+                vehicle.logic.on_order(order, self.clock())
+                self._publish(vehicle)
+
+    def send_actions(self, vehicle_id: str, actions: list[InstantAction]) -> None:
+        with self._lock:
+            vehicle = self._vehicles.get(vehicle_id)
+            if vehicle is not None and vehicle.online:
+                vehicle.logic.on_instant_actions(actions, self.clock())
+                self._publish(vehicle)
+
+    def state(self, vehicle_id: str) -> VehicleState | None:
+        with self._lock:
+            vehicle = self._vehicles.get(vehicle_id)
+            return vehicle.state if vehicle else None
+
+    def state_age(self, vehicle_id: str) -> float | None:
+        with self._lock:
+            vehicle = self._vehicles.get(vehicle_id)
+            return self.clock() - vehicle.stamp if vehicle and vehicle.state else None
+
+    def connection(self, vehicle_id: str) -> str | None:
+        with self._lock:
+            vehicle = self._vehicles.get(vehicle_id)
+            return None if vehicle is None else "ONLINE" if vehicle.online else "CONNECTIONBROKEN"

@@ -1,0 +1,62 @@
+"""The configured fleet: each vehicle's id, home side, whether it may cross, where it starts, and whether it
+is in service. Kept in the store, so taking a vehicle out of service survives a restart."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field
+
+from fleet.customs.envelope import VEHICLE_PATTERN
+from fleet.store import Store
+from fleet.store.schema import vehicles
+
+
+class VehicleConfig(BaseModel):
+    """One vehicle of the fleet, as configured."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=VEHICLE_PATTERN)
+    home: str = Field(pattern=r"^[A-Z]{2}$", description="the side it belongs to")
+    may_cross: bool = Field(True, description="authorized to cross; False: relay-only, stays on its side")
+    start_node: str = Field(description="the map node it starts at (a parking spot, say)")
+
+
+class VehicleRecord(VehicleConfig):
+    in_service: bool = True
+    service_reason: str | None = None
+    vda_order_id: str | None = None
+    vda_update_id: int = 0
+    order_id: str | None = None
+
+
+class VehicleRegistry:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def configure(self, fleet: Iterable[VehicleConfig]) -> None:
+        """Add configured vehicles, update those known (keeping their service state and current order)."""
+        with self.store.transaction() as conn:
+            known = {r.id for r in conn.execute(sa.select(vehicles.c.id))}
+            for v in fleet:
+                values = {"home": v.home, "may_cross": v.may_cross, "start_node": v.start_node}
+                if v.id in known:
+                    conn.execute(vehicles.update().where(vehicles.c.id == v.id).values(**values))
+                else:
+                    conn.execute(vehicles.insert().values(id=v.id, in_service=True, vda_update_id=0, **values))
+
+    def all(self) -> list[VehicleRecord]:
+        with self.store.reading() as conn:
+            return [VehicleRecord.model_validate(r._asdict())
+                    for r in conn.execute(sa.select(vehicles).order_by(vehicles.c.id))]
+
+    def set_service(self, vehicle_id: str, in_service: bool, reason: str | None) -> None:
+        with self.store.transaction() as conn:
+            conn.execute(vehicles.update().where(vehicles.c.id == vehicle_id)
+                         .values(in_service=in_service, service_reason=reason))
+
+    def set_vda_order(self, vehicle_id: str, vda_order_id: str | None, update_id: int, order_id: str | None) -> None:
+        with self.store.transaction() as conn:
+            conn.execute(vehicles.update().where(vehicles.c.id == vehicle_id)
+                         .values(vda_order_id=vda_order_id, vda_update_id=update_id, order_id=order_id))

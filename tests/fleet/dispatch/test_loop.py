@@ -1,0 +1,177 @@
+"""The dispatch loop end to end in one process: orders carried across both ways, the customs gate honoured."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fleet.orders import OrderState
+from tests.fleet.dispatch.conftest import CN_VN, VN_CN, docks, make_fleet
+
+
+def _event(side: str, kind: str, consignment: str | None = None, vehicle: str | None = None):
+    def move(fleet) -> None:
+        signer = fleet.customs.vn if side == "VN" else fleet.customs.cn
+        direction = None if consignment is None else VN_CN if consignment.startswith("VN") else CN_VN
+        fleet.dispatcher.gate.ingest(signer.event(kind, consignment, vehicle_id=vehicle, direction=direction), "test")
+    move.__name__ = f"{side}:{kind}:{consignment or vehicle}"
+    return move
+
+
+CLEARANCE_MOVES = [_event(side, kind, consignment) for side in ("VN", "CN") for kind in
+                   ("hold", "hold.lifted", "revoked", "released") for consignment in
+                   ("VN-100000000004", "CN-200000000004")] + [
+    _event(side, kind, vehicle="agv_001") for side in ("VN", "CN") for kind in ("vehicle.revoked",
+                                                                                "vehicle.authorized")]
+
+
+def test_two_orders_cross_both_ways(customs, corridor):
+    fleet = make_fleet(customs, corridor, 4)
+    fleet.authorize("agv_001", "agv_002", "agv_003", "agv_004")
+    out = fleet.order(["VN-100000000001"], docks(corridor, "VN")[0], docks(corridor, "CN")[0])
+    back = fleet.order(["CN-200000000001"], docks(corridor, "CN")[1], docks(corridor, "VN")[1])
+    fleet.release("VN-100000000001", VN_CN)
+    fleet.release("CN-200000000001", CN_VN)
+    assert fleet.run(3600, until=lambda: fleet.state_of(out) == fleet.state_of(back) == OrderState.DELIVERED), \
+        (fleet.orders.get(out), fleet.orders.get(back))
+
+
+def _crossing_released_while_denied(fleet) -> list[str]:
+    """Vehicles standing at the last node before the crossing whose released base takes them across while the
+    gate rule, asked now, denies it (the independent check of the release rule: the vehicle's own state)."""
+    corridor, gate = fleet.corridor, fleet.dispatcher.gate
+    before_crossing = {lane.source for lane in corridor.crossing_lanes} - {lane.target for lane in
+                                                                             corridor.crossing_lanes}
+    bad = []
+    for vehicle_id in fleet.dispatcher.tracks:
+        state = fleet.link.state(vehicle_id)
+        if state is None or state.last_node_id not in before_crossing:
+            continue
+        node = corridor.nodes[state.last_node_id]
+        if ((state.pose.x - node.x) ** 2 + (state.pose.y - node.y) ** 2) ** 0.5 > 1.0:
+            continue  # already driving on the crossing lane
+        released = [n.node_id for n in state.node_states if n.released]
+        if not released or not corridor.lane_between(state.last_node_id, released[0]).crossing:
+            continue
+        order = next((o for o in fleet.orders.active() if o.vehicle_id == vehicle_id), None)
+        aboard = order.consignments if order else []
+        direction = order.direction if order else f"{node.jurisdiction}->{'CN' if node.jurisdiction == 'VN' else 'VN'}"
+        if not gate.evaluate(vehicle_id, direction, aboard).allowed:
+            bad.append(f"{vehicle_id} at {state.last_node_id} released across while denied")
+    return bad
+
+
+def test_a_held_consignment_keeps_its_vehicle_short_of_the_crossing(customs, corridor):
+    fleet = make_fleet(customs, corridor, 2)
+    fleet.authorize("agv_001", "agv_002")
+    out = fleet.order(["VN-100000000002"], docks(corridor, "VN")[0], docks(corridor, "CN")[0])
+    fleet.release("VN-100000000002", VN_CN)
+    assert fleet.dispatcher.gate.ingest(customs.cn.event("hold", "VN-100000000002", direction=VN_CN),
+                                        "test").acknowledged
+    fleet.run(1500)
+    assert fleet.state_of(out) == OrderState.AWAITING_CLEARANCE
+    vehicle = fleet.orders.get(out).vehicle_id
+    state = fleet.link.state(vehicle)
+    assert corridor.nodes[state.last_node_id].jurisdiction == "VN" and not state.driving  # on its side, waiting
+    assert state.pose.y < corridor.nodes["border_northbound"].y  # south of the border line, by its position
+    assert fleet.dispatcher.gate.ingest(customs.cn.event("hold.lifted", "VN-100000000002", direction=VN_CN),
+                                        "test").acknowledged
+    assert fleet.run(3000, until=lambda: fleet.state_of(out) == OrderState.DELIVERED)
+    crossings = [r for r in fleet.store.audit_records() if r.kind == "crossing"]
+    assert [c.body["vehicle_id"] for c in crossings] == [vehicle]
+    assert crossings[0].body["decision_audit_seq"] is not None
+
+
+def test_a_vehicle_whose_authorization_one_side_revokes_is_never_released_across(customs, corridor):
+    fleet = make_fleet(customs, corridor, 1)
+    fleet.authorize("agv_001")
+    out = fleet.order(["VN-100000000003"], docks(corridor, "VN")[0], docks(corridor, "CN")[0])
+    fleet.release("VN-100000000003", VN_CN)
+    assert fleet.dispatcher.gate.ingest(customs.vn.event("vehicle.revoked", vehicle_id="agv_001"),
+                                        "test").acknowledged
+    fleet.checks.append(lambda f: not _crossing_released_while_denied(f) or pytest.fail("released across"))
+    fleet.run(2500)
+    assert fleet.state_of(out) == OrderState.AWAITING_CLEARANCE
+    assert all(corridor.nodes[n].jurisdiction == "VN" for _, _, order in fleet.link.sent_orders
+               for n in (node.node_id for node in order.nodes if node.released))
+    assert not [r for r in fleet.store.audit_records() if r.kind == "crossing"]
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(stream=st.lists(st.tuples(st.floats(0, 1800), st.sampled_from(CLEARANCE_MOVES)), max_size=8),
+       slow=st.lists(st.tuples(st.floats(0, 1800), st.floats(5, 60)), max_size=3))
+def test_no_crossing_is_ever_released_without_a_decision_that_allows_it(customs, corridor, tmp_path_factory,
+                                                                         stream, slow):
+    """Random clearance streams (holds, lifts, revocations, re-releases, vehicle de- and re-authorization)
+    and vehicles dropping off the network for a while: at every tick, no vehicle at the last node before the
+    crossing has the crossing in its released base unless the gate rule allows it then."""
+    fleet = make_fleet(customs, corridor, 2, db=tmp_path_factory.mktemp("prop") / "fleet.db")
+    fleet.authorize("agv_001", "agv_002")
+    fleet.order(["VN-100000000004"], docks(corridor, "VN")[0], docks(corridor, "CN")[0])
+    fleet.order(["CN-200000000004"], docks(corridor, "CN")[0], docks(corridor, "VN")[0])
+    fleet.release("VN-100000000004", VN_CN)
+    fleet.release("CN-200000000004", CN_VN)
+    violations: list[str] = []
+    fleet.checks.append(lambda f: violations.extend(_crossing_released_while_denied(f)))
+    start = customs.clock.now
+    moves = sorted(stream)
+    outages = sorted(slow)
+    for at, move in moves:
+        fleet.run(max(0.0, start + at - customs.clock.now))
+        move(fleet)
+        for begins, lasts in [o for o in outages if o[0] <= at]:
+            outages.remove((begins, lasts))
+            fleet.link.set_online("agv_001", False)
+            fleet.run(lasts)
+            fleet.link.set_online("agv_001", True)
+    fleet.run(600)
+    assert violations == []
+
+
+def test_a_restarted_dispatcher_carries_on_from_the_vehicles_states(customs, corridor):
+    """The fleet manager dies mid-run (nothing flushed beyond what the store holds) and a new one opens the
+    same store: it re-syncs with each vehicle's reported order and position and finishes every order, with
+    no vehicle sent backwards (each order update starts where the vehicle's base ends) and one crossing each."""
+    fleet = make_fleet(customs, corridor, 4)
+    fleet.authorize("agv_001", "agv_002", "agv_003", "agv_004")
+    orders = [fleet.order([f"VN-10000000011{i}"], docks(corridor, "VN")[i], docks(corridor, "CN")[i]) for i in (0, 1)]
+    orders += [fleet.order([f"CN-20000000011{i}"], docks(corridor, "CN")[i + 2], docks(corridor, "VN")[i + 2])
+               for i in (0, 1)]
+    for consignment in ("VN-100000000110", "VN-100000000111"):
+        fleet.release(consignment, VN_CN)
+    for consignment in ("CN-200000000110", "CN-200000000111"):
+        fleet.release(consignment, CN_VN)
+    fleet.run(1000)
+    assert {fleet.state_of(o) for o in orders} - {OrderState.DELIVERED}, "the restart should come mid-run"
+    refused_before = _refusals(fleet)
+    restarted = make_fleet_again(fleet)
+    assert restarted.run(3600, until=lambda: all(restarted.state_of(o) == OrderState.DELIVERED for o in orders))
+    assert _refusals(restarted) == refused_before  # no update was refused: nobody sent backwards
+    crossings = [r.body["vehicle_id"] for r in restarted.store.audit_records() if r.kind == "crossing"]
+    assert sorted(crossings) == sorted(restarted.orders.get(o).vehicle_id for o in orders)
+
+
+def _refusals(fleet) -> int:
+    return sum(1 for vehicle_id in fleet.dispatcher.tracks for e in fleet.link.state(vehicle_id).errors
+               if e.error_type in ("orderUpdateError", "orderNotAcceptable"))
+
+
+def make_fleet_again(fleet):
+    """A new dispatcher, orders and gate on the same store file and the same vehicles (the old one is gone)."""
+    from fleet.alarms import AlarmService
+    from fleet.dispatch import Dispatcher, DispatchSettings
+    from fleet.events import EventBus
+    from fleet.orders import OrderService
+    from fleet.store import Store
+    from fleet.vehicles.registry import VehicleRegistry
+
+    customs = fleet.customs
+    store = Store(customs.db_path)
+    bus = EventBus()
+    gate = customs.gate_on(store, bus)
+    orders = OrderService(store, fleet.corridor, bus, customs.clock)
+    dispatcher = Dispatcher(corridor=fleet.corridor, store=store, orders=orders, registry=VehicleRegistry(store),
+                            gate=gate, link=fleet.link, alarms=AlarmService(store, bus, customs.clock), bus=bus,
+                            clock=customs.clock, settings=DispatchSettings(load_s=20, unload_s=20))
+    return type(fleet)(customs, fleet.corridor, store, bus, fleet.link, orders, dispatcher)
