@@ -45,7 +45,8 @@ class ConsignmentClearance:
     status: Status
     on_hold: bool = False
     channel: str | None = None
-    event_ids: tuple[str, ...] = ()
+    latest_event_id: str | None = None  # the event with the highest seq: what a decision relies on
+    base: Status = Status.PENDING  # the ordinary flow's status, beneath a hold
 
     @property
     def released(self) -> bool:
@@ -67,27 +68,36 @@ _BASE_STATUS = {
 }
 
 
-def consignment_clearance(events: Iterable[AcceptedEvent]) -> ConsignmentClearance:
-    """Fold one authority's events about one consignment, in seq order.
+NO_CLEARANCE = ConsignmentClearance(Status.PENDING)
 
-    pending -> ... -> released; ``hold`` overrides until ``hold.lifted``; ``revoked`` stands until a later
-    ``released``. Events that do not move the base status (a channel assignment) are still recorded.
+
+def clearance_step(clearance: ConsignmentClearance, event: AcceptedEvent) -> ConsignmentClearance:
+    """The clearance after one more event, whose seq is higher than every event already folded in.
+
+    ``hold`` overrides until ``hold.lifted``; ``revoked`` stands until a later ``released``; a channel
+    assignment is recorded without moving the status.
     """
-    base, on_hold, channel, ids = Status.PENDING, False, None, []
+    base, on_hold, channel = clearance.base, clearance.on_hold, clearance.channel
+    if event.type == EventType.HOLD:
+        on_hold = True
+    elif event.type == EventType.HOLD_LIFTED:
+        on_hold = False
+    elif event.type == EventType.CHANNEL_ASSIGNED:
+        channel = str(event.payload.get("channel"))
+    elif event.type in _BASE_STATUS:
+        # a late-arriving step of the ordinary flow never undoes a release or a revocation
+        new = _BASE_STATUS[event.type]
+        if new in (Status.RELEASED, Status.REVOKED) or base not in (Status.RELEASED, Status.REVOKED):
+            base = new
+    return ConsignmentClearance(Status.HOLD if on_hold else base, on_hold, channel, event.event_id, base)
+
+
+def consignment_clearance(events: Iterable[AcceptedEvent]) -> ConsignmentClearance:
+    """Fold one authority's events about one consignment, in seq order (see :func:`clearance_step`)."""
+    clearance = NO_CLEARANCE
     for event in sorted(events, key=lambda e: e.seq):
-        ids.append(event.event_id)
-        if event.type == EventType.HOLD:
-            on_hold = True
-        elif event.type == EventType.HOLD_LIFTED:
-            on_hold = False
-        elif event.type == EventType.CHANNEL_ASSIGNED:
-            channel = str(event.payload.get("channel"))
-        elif event.type in _BASE_STATUS:
-            # a late-arriving step of the ordinary flow never undoes a release or a revocation
-            new = _BASE_STATUS[event.type]
-            if new in (Status.RELEASED, Status.REVOKED) or base not in (Status.RELEASED, Status.REVOKED):
-                base = new
-    return ConsignmentClearance(Status.HOLD if on_hold else base, on_hold, channel, tuple(ids))
+        clearance = clearance_step(clearance, event)
+    return clearance
 
 
 def vehicle_clearance(events: Iterable[AcceptedEvent]) -> VehicleClearance:
@@ -168,5 +178,5 @@ def gate_rule(
             reasons.append(f"consignment {consignment_id} travels {travels}, not {direction}")
         full = {a: per_authority.get(a, ConsignmentClearance(Status.PENDING)) for a in authorities}
         reasons += consignment_reasons(consignment_id, full)
-        relied += [c.event_ids[-1] for c in full.values() if c.event_ids]
+        relied += [c.latest_event_id for c in full.values() if c.latest_event_id]
     return GateDecision(vehicle_id, direction, tuple(consignments), not reasons, tuple(reasons), tuple(relied))

@@ -5,7 +5,7 @@ Thread-safe: the ZeroMQ server thread and the HTTP workers call into the same in
 
 from __future__ import annotations
 
-import json
+import hashlib
 import logging
 import threading
 import time
@@ -19,19 +19,21 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import ValidationError
 
+from fleet.customs.bounded_json import parse_bounded, to_bytes
+from fleet.customs.checkpoints import make_checkpoint
 from fleet.customs.clearance import (
+    NO_CLEARANCE,
     AcceptedEvent,
     ConsignmentClearance,
     GateDecision,
     VehicleClearance,
+    clearance_step,
     consignment_clearance,
     consignment_reasons,
     gate_rule,
     vehicle_clearance,
 )
-from fleet.customs.bounded_json import parse_bounded, to_bytes
-from fleet.customs.checkpoints import make_checkpoint
-from fleet.customs.envelope import CustomsEvent, content_digest, format_time
+from fleet.customs.envelope import CustomsEvent, content_digest, format_time, signed_bytes
 from fleet.customs.errors import MalformedInput
 from fleet.customs.refusals import RefusalLimiter, refusal_body, safe_text
 from fleet.customs.signing import signature_valid
@@ -133,6 +135,9 @@ class CustomsGate:
         self._digests: dict[str, str] = {}  # event_id -> content digest
         self._seqs: dict[tuple[str, int], str] = {}  # (authority, seq) -> event_id
         self._by_consignment: dict[tuple[str, str], list[AcceptedEvent]] = defaultdict(list)
+        # (consignment, authority) -> (highest seq folded in, clearance): events arriving in seq order cost one
+        # fold step each, not a fold of the consignment's whole history
+        self._clearances: dict[tuple[str, str], tuple[int, ConsignmentClearance]] = {}
         self._by_vehicle: dict[tuple[str, str], list[AcceptedEvent]] = defaultdict(list)
         self._directions: dict[str, str] = {}  # consignment -> direction
         self._last_seen: dict[str, float] = {}  # authority -> received_at of its latest valid event
@@ -187,14 +192,15 @@ class CustomsGate:
         try:
             data = _as_bytes(raw)
             fields = _as_fields(data)
-            event = self._check(fields, submitted_by)
+            event, digest = self._check(fields, submitted_by)
         except _Refusal as refusal:
             return self._refuse(fields, data, via, submitted_by, refusal, batch)
         if event.event_id in self._digests:
             return IngestResult(Outcome.DUPLICATE, event.event_id, "already applied")
-        return self._apply(event, fields, content_digest(fields), via, batch)
+        return self._apply(event, fields, digest, via, batch)
 
-    def _check(self, fields: dict[str, Any], submitted_by: str | None) -> CustomsEvent:
+    def _check(self, fields: dict[str, Any], submitted_by: str | None) -> tuple[CustomsEvent, str]:
+        """The event and its content digest, or :class:`_Refusal`."""
         authority = self.authorities.get(str(fields.get("authority")))
         if authority is None:
             raise _Refusal(f"unknown authority {fields.get('authority')!r}")
@@ -202,22 +208,24 @@ class CustomsGate:
             raise _Refusal(f"{submitted_by} may not post events of {authority.name}", forbidden=True)
         if not fields.get("signature"):
             raise _Refusal("missing signature")
-        if not signature_valid(fields, authority.public_key):
+        message = signed_bytes(fields)
+        if not signature_valid(fields, authority.public_key, message):
             raise _Refusal(f"bad signature: not signed by {authority.name}'s key", alarm=True)
+        digest = hashlib.sha256(message).hexdigest()
         try:
-            return self._check_signed(fields)
+            return self._check_signed(fields, digest), digest
         except _Refusal as refusal:
             refusal.signed = True
             raise
 
-    def _check_signed(self, fields: dict[str, Any]) -> CustomsEvent:
+    def _check_signed(self, fields: dict[str, Any], digest: str) -> CustomsEvent:
         try:
             event = CustomsEvent.model_validate(fields)
         except ValidationError as exc:
             raise _Refusal("malformed: " + "; ".join(
                 f"{'.'.join(str(p) for p in e['loc']) or 'event'}: {e['msg']}" for e in exc.errors())) from None
         known = self._digests.get(event.event_id)
-        if known is not None and known != content_digest(fields):
+        if known is not None and known != digest:
             raise _Refusal(f"event_id {event.event_id} reused with different content", alarm=True)
         holder = self._seqs.get((event.authority, event.seq))
         if holder is not None and holder != event.event_id:
@@ -324,7 +332,13 @@ class CustomsGate:
         self._last_seen[event.authority] = received_at if last_seen is None else max(received_at, last_seen)
         self._streams[event.authority].add(event.seq)
         if event.consignment_id:
-            self._by_consignment[(event.consignment_id, event.authority)].append(event)
+            key = (event.consignment_id, event.authority)
+            self._by_consignment[key].append(event)
+            cached = self._clearances.get(key)
+            if cached is not None and event.seq > cached[0]:
+                self._clearances[key] = (event.seq, clearance_step(cached[1], event))
+            else:
+                self._clearances.pop(key, None)
             self._directions.setdefault(event.consignment_id, event.direction or "")
         if event.vehicle_id:
             self._by_vehicle[(event.vehicle_id, event.authority)].append(event)
@@ -338,6 +352,7 @@ class CustomsGate:
                 self._last_seen[event.authority] = last_seen
             if event.consignment_id:
                 self._by_consignment[(event.consignment_id, event.authority)].remove(event)
+                self._clearances.pop((event.consignment_id, event.authority), None)
                 if sets_direction:
                     del self._directions[event.consignment_id]
             if event.vehicle_id:
@@ -347,7 +362,7 @@ class CustomsGate:
 
     def _snapshot_states(self, event: AcceptedEvent) -> dict[tuple[str, str], dict[str, Any]]:
         if event.consignment_id:
-            c = consignment_clearance(self._by_consignment[(event.consignment_id, event.authority)])
+            c = self._clearance(event.consignment_id, event.authority)
             return {(f"consignment:{event.consignment_id}", event.authority):
                     {"status": str(c.status), "on_hold": c.on_hold, "channel": c.channel}}
         if event.vehicle_id:
@@ -431,8 +446,17 @@ class CustomsGate:
 
     def consignment_state(self, consignment_id: str) -> dict[str, ConsignmentClearance]:
         with self._lock:
-            return {name: consignment_clearance(self._by_consignment.get((consignment_id, name), []))
-                    for name in self.authorities}
+            return {name: self._clearance(consignment_id, name) for name in self.authorities}
+
+    def _clearance(self, consignment_id: str, authority: str) -> ConsignmentClearance:
+        key = (consignment_id, authority)
+        cached = self._clearances.get(key)
+        if cached is None:
+            events = self._by_consignment.get(key)
+            if not events:
+                return NO_CLEARANCE
+            cached = self._clearances[key] = (max(e.seq for e in events), consignment_clearance(events))
+        return cached[1]
 
     def clearance_of(self, consignment_id: str) -> dict[str, Any]:
         """The consignment alone, vehicle conditions aside: each authority's status, allowed, reasons."""

@@ -193,7 +193,8 @@ class Store:
         with self.reading() as conn:
             rows = conn.execute(sa.select(customs_events).order_by(customs_events.c.received_at,
                                                                    customs_events.c.event_id)).all()
-        return [StoredEvent(r.event_id, r.authority, r.seq, r.digest, _json_or_none(r.raw), r.received_at) for r in rows]
+        return [StoredEvent(r.event_id, r.authority, r.seq, r.digest, _json_or_none(r.raw), r.received_at)
+                for r in rows]
 
     def clearance_states(self) -> dict[tuple[str, str], dict[str, Any]]:
         with self.reading() as conn:

@@ -152,7 +152,7 @@ def heads(lines: list[str]) -> dict[int, str]:
 
 
 def test_checkpoints_are_signed_sent_in_acks_and_published(anchored, fleet_keys):
-    gate, lines, kept = anchored
+    _gate, lines, kept = anchored
     key = parse_public_key(fleet_keys[1].read_text())
     assert {checked_checkpoint(c, key)[0] for c in kept} >= {3, 6}
     assert check_export(heads(lines), kept, key) == []
@@ -160,7 +160,7 @@ def test_checkpoints_are_signed_sent_in_acks_and_published(anchored, fleet_keys)
 
 @pytest.mark.parametrize("attack", ["truncate", "delete_and_rehash", "edit_and_rehash"])
 def test_checkpoints_catch_what_the_chain_alone_cannot(anchored, fleet_keys, attack):
-    gate, lines, kept = anchored
+    _gate, lines, kept = anchored
     records = [json.loads(line) for line in lines]
     if attack == "truncate":
         forged = lines[:4]
@@ -175,7 +175,7 @@ def test_checkpoints_catch_what_the_chain_alone_cannot(anchored, fleet_keys, att
 
 
 def test_audit_verify_command_with_checkpoints(anchored, fleet_keys, tmp_path):
-    gate, lines, kept = anchored
+    _gate, lines, kept = anchored
     export, ck = tmp_path / "audit.jsonl", tmp_path / "kept.jsonl"
     ck.write_text("".join(json.dumps(c) + "\n" for c in kept))
     command = [XBORDER, "audit", "verify", str(export), "--checkpoint", str(ck), "--fleet-key", str(fleet_keys[1])]
