@@ -11,6 +11,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -47,6 +48,7 @@ MAX_EVENT_BYTES = 64 * 1024
 MAX_JSON_DEPTH = 8  # the envelope is level 1, its payload level 2: room for a little structure, no more
 MAX_NUMBER_CHARS = 32  # seq < 2^53 has 16 digits
 RESEND_EVERY_S = 5.0  # while a gap stands, ask for it again at most this often
+PARALLEL_FROM = 16  # batches at least this big are verified on two threads
 
 Publisher = Callable[[str, dict[str, Any]], None]
 
@@ -86,6 +88,18 @@ class IngestResult:
         if self.checkpoint is not None:
             reply["checkpoint"] = self.checkpoint
         return reply
+
+
+@dataclass
+class _Prepared:
+    """An event after the checks that need no state: parsed, signature verified, fields validated — or refused."""
+
+    submitted_by: str | None
+    data: bytes = b""
+    fields: dict[str, Any] = field(default_factory=dict)
+    event: CustomsEvent | None = None
+    digest: str = ""
+    refusal: _Refusal | None = None
 
 
 @dataclass
@@ -144,6 +158,7 @@ class CustomsGate:
         self._streams: dict[str, SeqStream] = defaultdict(SeqStream)
         self._resend_asked: dict[str, tuple[tuple[tuple[int, int], ...], float]] = {}
         self._refusals = RefusalLimiter()
+        self._verifier = ThreadPoolExecutor(2, thread_name_prefix="customs-verify")
         self._signing_key, self._checkpoint_every = signing_key, checkpoint_every
         self._unanchored, self._anchored_at = 0, clock()
         self.checkpoint: dict[str, Any] | None = None
@@ -168,9 +183,13 @@ class CustomsGate:
         nothing is acknowledged (or published) before the transaction is durable, and if it fails none of
         the batch is applied and the store's error propagates.
         """
+        # the stateless checks (parsing, signature, field validation) need no lock: Ed25519 verification
+        # releases the GIL, so a batch is verified on two threads
+        prepared = list(self._verifier.map(self._prepare, items)) if len(items) >= PARALLEL_FROM else \
+            [self._prepare(item) for item in items]
         with self._lock:
             batch = _Batch()
-            results = [self._ingest_one(raw, via, submitted_by, batch) for raw, submitted_by in items]
+            results = [self._ingest_one(p, via, batch) for p in prepared]
             try:
                 if batch.audits:
                     with self.store.transaction() as conn:
@@ -185,21 +204,31 @@ class CustomsGate:
                 action()
             return [replace(result, checkpoint=self.checkpoint) for result in results]
 
-    def _ingest_one(self, raw: bytes | str | Mapping[str, Any], via: str, submitted_by: str | None,
-                    batch: _Batch) -> IngestResult:
-        fields: dict[str, Any] = {}
-        data = b""
+    def _ingest_one(self, p: _Prepared, via: str, batch: _Batch) -> IngestResult:
         try:
-            data = _as_bytes(raw)
-            fields = _as_fields(data)
-            event, digest = self._check(fields, submitted_by)
+            if p.refusal is not None:
+                raise p.refusal
+            assert p.event is not None
+            self._check_state(p.event, p.digest)
         except _Refusal as refusal:
-            return self._refuse(fields, data, via, submitted_by, refusal, batch)
-        if event.event_id in self._digests:
-            return IngestResult(Outcome.DUPLICATE, event.event_id, "already applied")
-        return self._apply(event, fields, digest, via, batch)
+            return self._refuse(p.fields, p.data, via, p.submitted_by, refusal, batch)
+        if p.event.event_id in self._digests:
+            return IngestResult(Outcome.DUPLICATE, p.event.event_id, "already applied")
+        return self._apply(p.event, p.fields, p.digest, via, batch)
 
-    def _check(self, fields: dict[str, Any], submitted_by: str | None) -> tuple[CustomsEvent, str]:
+    def _prepare(self, item: tuple[bytes | str | Mapping[str, Any], str | None]) -> _Prepared:
+        """Every check that depends on the event alone, not on the gate's state."""
+        raw, submitted_by = item
+        prepared = _Prepared(submitted_by)
+        try:
+            prepared.data = _as_bytes(raw)
+            prepared.fields = _as_fields(prepared.data)
+            prepared.event, prepared.digest = self._check_alone(prepared.fields, submitted_by)
+        except _Refusal as refusal:
+            prepared.refusal = refusal
+        return prepared
+
+    def _check_alone(self, fields: dict[str, Any], submitted_by: str | None) -> tuple[CustomsEvent, str]:
         """The event and its content digest, or :class:`_Refusal`."""
         authority = self.authorities.get(str(fields.get("authority")))
         if authority is None:
@@ -211,19 +240,23 @@ class CustomsGate:
         message = signed_bytes(fields)
         if not signature_valid(fields, authority.public_key, message):
             raise _Refusal(f"bad signature: not signed by {authority.name}'s key", alarm=True)
-        digest = hashlib.sha256(message).hexdigest()
         try:
-            return self._check_signed(fields, digest), digest
+            return CustomsEvent.model_validate(fields), hashlib.sha256(message).hexdigest()
+        except ValidationError as exc:
+            refusal = _Refusal("malformed: " + "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'event'}: {e['msg']}" for e in exc.errors()))
+            refusal.signed = True
+            raise refusal from None
+
+    def _check_state(self, event: CustomsEvent, digest: str) -> None:
+        """The checks against what the gate already holds; a refusal here is of a validly signed event."""
+        try:
+            self._check_against_state(event, digest)
         except _Refusal as refusal:
             refusal.signed = True
             raise
 
-    def _check_signed(self, fields: dict[str, Any], digest: str) -> CustomsEvent:
-        try:
-            event = CustomsEvent.model_validate(fields)
-        except ValidationError as exc:
-            raise _Refusal("malformed: " + "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'event'}: {e['msg']}" for e in exc.errors())) from None
+    def _check_against_state(self, event: CustomsEvent, digest: str) -> None:
         known = self._digests.get(event.event_id)
         if known is not None and known != digest:
             raise _Refusal(f"event_id {event.event_id} reused with different content", alarm=True)
@@ -242,7 +275,6 @@ class CustomsGate:
             if travels is not None and travels != event.direction:
                 raise _Refusal(f"consignment {event.consignment_id} travels {travels}; this event says "
                                f"{event.direction}")
-        return event
 
     def _apply(self, event: CustomsEvent, fields: dict[str, Any], digest: str, via: str,
                batch: _Batch) -> IngestResult:
