@@ -190,3 +190,41 @@ def test_audit_verify_command_with_checkpoints(anchored, fleet_keys, tmp_path):
     export.write_text(json.dumps(record) + "\n")
     odd = subprocess.run(command, capture_output=True, text=True)  # was a TypeError traceback
     assert odd.returncode == 1 and "wrong type for ['seq']" in odd.stderr and "Traceback" not in odd.stderr
+
+
+def test_an_unreadably_deep_stored_row_cannot_stop_a_restart(customs, gate):
+    """Finding 1's other half: whatever sits in the table, the restart completes and alarms."""
+    clear(customs, gate)
+    gate.store.close()
+    db = sqlite3.connect(customs.db_path, isolation_level=None)
+    deep = '{"a":' * 100_000 + "1" + "}" * 100_000
+    db.execute("INSERT INTO customs_events VALUES (?,?,?,?,?,?)",
+               ("8d1c7a0e-4f0b-4e0a-9a57-2f3c1f1b8e11", "VN_CUSTOMS", 99, "0" * 64, deep, customs.clock.now))
+    db.close()
+    again = customs.gate()
+    assert again.clearance_of(C1)["crossing_allowed"] is True
+    assert "not JSON a parser can read" in [b for t, b in customs.published if t == "alarm"][-1]["reason"]
+
+
+# --- durable acknowledgements (finding 8) ------------------------------------------------------------------------
+
+def test_acknowledged_means_fsynced_and_a_batch_is_one_transaction(customs, gate, monkeypatch):
+    with gate.store.reading() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL: fsync before COMMIT returns
+    events = [customs.vn.event("declaration.accepted", f"VN-10450000{i:04d}", direction=VN_CN) for i in range(50)]
+    commits = []
+    original = gate.store.transaction
+
+    def counting():
+        commits.append(1)
+        return original()
+
+    monkeypatch.setattr(gate.store, "transaction", counting)
+    results = gate.ingest_many([(e, None) for e in [*events, events[0], b"junk"]], "zmq")
+    assert [r.outcome for r in results] == [Outcome.ACCEPTED] * 50 + [Outcome.DUPLICATE, Outcome.REFUSED]
+    assert len(commits) == 1
+    monkeypatch.setattr(gate.store, "append_audits", lambda conn, entries: (_ for _ in ()).throw(OSError("disk")))
+    more = [customs.vn.event("released", f"VN-10450000{i:04d}", direction=VN_CN) for i in range(3)]
+    with pytest.raises(OSError):
+        gate.ingest_many([(e, None) for e in more], "zmq")
+    assert all(gate.clearance_of(f"VN-10450000{i:04d}")["VN_CUSTOMS"] == "declared" for i in range(3))
