@@ -120,3 +120,24 @@ def test_the_simulators_link_drops_an_unsigned_or_forged_reply(link, signers):
     forged = json.dumps({"status": "ACK", "outcome": "accepted", "event_id": event["event_id"]}).encode()
     assert authority._trusted(forged) is None
     authority.close()
+
+
+def test_config_without_fleet_keys_still_loads_and_bad_key_files_are_reported(tmp_path, key_dir):
+    import yaml
+
+    from fleet.config import ConfigError, load_settings
+
+    authorities = {name: {"public_key": (key_dir / f"{name}.pub").read_text().strip(), "side": name[:2]}
+                   for name in NAMES}
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(yaml.safe_dump({"customs": {"authorities": authorities}}))
+    assert load_settings(plain).customs.link_security() is None  # an existing config keeps working
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(yaml.safe_dump({"customs": {"authorities": authorities, "fleet": {
+        "signing_key": str(tmp_path / "missing.key"), "curve_key": str(tmp_path / "missing.curve.key")}}}))
+    with pytest.raises(ConfigError, match="customs.fleet"):
+        load_settings(broken)
+    authorities["VN_CUSTOMS"]["curve_public_key"] = "not-a-key"
+    plain.write_text(yaml.safe_dump({"customs": {"authorities": authorities}}))
+    with pytest.raises(ConfigError, match="curve_public_key"):
+        load_settings(plain)
