@@ -44,11 +44,19 @@ class AlarmService:
     def __init__(self, store: Store, bus: EventBus, clock: Callable[[], float]) -> None:
         self.store, self.bus, self.clock = store, bus, clock
         self._lock = threading.Lock()
+        bus.subscribe(self._from_the_gate, topics=(Topic.ALARM,))
 
-    def raise_alarm(
-        self, kind: AlarmKind, subject: str, message: str, detail: dict[str, Any] | None = None
-    ) -> Alarm | None:
-        """Raise (store, audit, publish) unless the same kind is open for the subject already; the new alarm or None."""
+    def _from_the_gate(self, _topic: str, message: dict[str, Any]) -> None:
+        """The customs gate's alarms (forged, equivocating events): it audited them already; list them here."""
+        if message.get("source") == "fleet":
+            return
+        self.raise_alarm(AlarmKind.CUSTOMS_EVENT_REFUSED, str(message.get("authority") or "customs"),
+                         str(message.get("reason", "customs event refused")), message, audited=True)
+
+    def raise_alarm(self, kind: AlarmKind, subject: str, message: str, detail: dict[str, Any] | None = None,
+                    audited: bool = False) -> Alarm | None:
+        """Raise (store, audit, publish) unless the same kind is open for the subject already; the new alarm or
+        None. ``audited``: the gate audited and published it already; only list it."""
         with self._lock, self.store.transaction() as conn:
             open_already = conn.execute(
                 sa.select(alarms.c.id).where(
@@ -63,9 +71,11 @@ class AlarmService:
                     raised_at=self.clock(), kind=kind, subject=subject, message=message, detail=detail or {}
                 )
             ).inserted_primary_key[0]
-            self.store.append_audit(conn, "alarm", {**body, "alarm_id": alarm_id})
+            if not audited:
+                self.store.append_audit(conn, "alarm", {**body, "alarm_id": alarm_id})
         alarm = self.get(alarm_id)
-        self.bus.publish(Topic.ALARM, {**alarm.model_dump(mode="json"), "source": "fleet"})
+        if not audited:
+            self.bus.publish(Topic.ALARM, {**alarm.model_dump(mode="json"), "source": "fleet"})
         return alarm
 
     def get(self, alarm_id: int) -> Alarm:

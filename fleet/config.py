@@ -1,8 +1,16 @@
 """The fleet manager's configuration: one YAML file, checked by pydantic.
 
 ```yaml
-server: {host: 127.0.0.1, port: 8080}
-store: {path: var/xborder.db}
+server: {host: 127.0.0.1, port: 8080}   # and bounds: max_connections, header_timeout_s, keep_alive_s, max_body_bytes
+store: {path: var/xborder.db, busy_timeout_s: 5}   # or {url: "postgresql+psycopg://..."}
+map: maps/bac_luan_ii                              # a corridor folder; default: the bundled Bac Luan II map
+fleet:
+  link: ros                                        # ros (DDS, the default) or inprocess (simulation, tests)
+  namespace: xborder                               # vehicle topics under /<namespace>/<vehicle_id>/
+  heartbeat_s: 1                                   # the fleet link's heartbeat to each vehicle
+  dispatch: {tick_hz: 2, load_s: 60, unload_s: 60}  # and thresholds: fleet/dispatch/loop.py DispatchSettings
+  vehicles:                                        # or `simulated: 10`: that many at the map's parking spots
+    - {id: agv_001, home: VN, may_cross: true, start_node: <a node of the map>}
 customs:
   link_timeout_s: 60
   zmq: {router: "tcp://127.0.0.1:5560", pub: "tcp://127.0.0.1:5561"}
@@ -13,29 +21,45 @@ customs:
   authorities:
     VN_CUSTOMS: {public_key: "<base64 of the raw 32-byte Ed25519 key>", side: VN,
                  curve_public_key: "<Z85 of the authority's CURVE public key>"}
-    CN_CUSTOMS: {public_key: "...", side: CN, curve_public_key: "..."}
+    CN_CUSTOMS: {public_key_file: keys/CN_CUSTOMS.pub, side: CN, curve_public_key: "..."}
 auth:
   tokens:
     - {token: "...", role: "customs:VN_CUSTOMS"}
     - {token: "...", role: viewer}
 ```
+
+Relative paths (``map``, ``public_key_file``, ``customs.fleet`` keys) are read from the config file's folder;
+the store's path is relative to the working directory, like ``var/``.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from fleet.customs.envelope import AUTHORITY_PATTERN
 from fleet.customs.gate import Authority
 from fleet.customs.signing import load_private_key, parse_public_key
+from fleet.dispatch.loop import DispatchSettings
+from fleet.roles import CUSTOMS_ROLE_PREFIX, STAFF_ROLES
 from fleet.transports.curve import CurvePair, LinkSecurity, check_curve_key
+from fleet.vehicles.registry import VehicleConfig
 
-STAFF_ROLES = ("viewer", "dispatcher", "operator", "admin")
-CUSTOMS_ROLE_PREFIX = "customs:"
+#: The bundled maps, found from the package (an editable install or a checkout), never from the cwd.
+MAPS_DIR = Path(__file__).resolve().parent.parent / "maps"
+DEFAULT_MAP = MAPS_DIR / "bac_luan_ii"
 
 
 class _Strict(BaseModel):
@@ -55,10 +79,24 @@ class ServerConfig(_Strict):
 
 class StoreConfig(_Strict):
     path: Path = Path("var/xborder.db")
+    url: str | None = Field(None, description="a SQLAlchemy URL; when given it wins over path")
+    busy_timeout_s: float = Field(5.0, gt=0)
+
+    @property
+    def location(self) -> str | Path:
+        return self.url or self.path
+
+
+def _relative_to_config(path: Path, info: ValidationInfo) -> Path:
+    base = (info.context or {}).get("base")
+    return path if path.is_absolute() or base is None else Path(base) / path
 
 
 class AuthorityConfig(_Strict):
-    public_key: str
+    """The key inline (``public_key``) or in a file (``public_key_file``, as ``xborder keys generate`` writes it)."""
+
+    public_key: str = ""
+    public_key_file: Path | None = None
     side: str = Field(pattern=r"^[A-Z]{2}$")
     # the authority's CURVE public key (Z85, NAME.curve.pub): the only key its ZeroMQ DEALER may connect with
     curve_public_key: str | None = None
@@ -66,8 +104,30 @@ class AuthorityConfig(_Strict):
     @field_validator("public_key")
     @classmethod
     def _is_a_key(cls, value: str) -> str:
-        parse_public_key(value)
+        if value:
+            parse_public_key(value)
         return value
+
+    @field_validator("public_key_file")
+    @classmethod
+    def _key_file_readable(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
+        path = _relative_to_config(value, info)
+        try:
+            parse_public_key(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ValueError(f"cannot read {path}: {exc.strerror}") from None
+        return path
+
+    @model_validator(mode="after")
+    def _one_key(self) -> AuthorityConfig:
+        if bool(self.public_key) == (self.public_key_file is not None):
+            raise ValueError("give exactly one of public_key and public_key_file")
+        return self
+
+    def key(self) -> str:
+        return self.public_key or (self.public_key_file.read_text(encoding="utf-8") if self.public_key_file else "")
 
     @field_validator("curve_public_key")
     @classmethod
@@ -80,6 +140,11 @@ class FleetKeysConfig(_Strict):
 
     signing_key: Path  # Ed25519 private key (PEM): replies, PUB messages and audit checkpoints are signed with it
     curve_key: Path  # CURVE secret key (Z85): the ROUTER and PUB sockets' server key
+
+    @field_validator("signing_key", "curve_key")
+    @classmethod
+    def _from_config_folder(cls, value: Path, info: ValidationInfo) -> Path:
+        return _relative_to_config(value, info)
 
 
 class CheckpointConfig(_Strict):
@@ -111,7 +176,7 @@ class CustomsConfig(_Strict):
         return self
 
     def gate_authorities(self) -> list[Authority]:
-        return [Authority(name, a.side, parse_public_key(a.public_key)) for name, a in self.authorities.items()]
+        return [Authority(name, a.side, parse_public_key(a.key())) for name, a in self.authorities.items()]
 
     def link_security(self) -> LinkSecurity | None:
         """The fleet's keys and the admitted authorities' CURVE keys, or None when no fleet keys are configured.
@@ -138,20 +203,46 @@ class AuthConfig(_Strict):
     tokens: list[TokenConfig] = []
 
 
+class FleetConfig(_Strict):
+    link: Literal["ros", "inprocess"] = "ros"
+    namespace: str = Field("xborder", pattern=r"^[a-z][a-z0-9_]{0,62}$")
+    heartbeat_s: float = Field(1.0, gt=0, le=10, description="the fleet link's heartbeat to every vehicle")
+    dispatch: DispatchSettings = DispatchSettings()
+    vehicles: list[VehicleConfig] = []
+    simulated: int = Field(0, ge=0, description="when no vehicles are listed: this many at the map's parking spots")
+
+    @model_validator(mode="after")
+    def _one_fleet(self) -> FleetConfig:
+        if self.vehicles and self.simulated:
+            raise ValueError("give vehicles or simulated, not both")
+        ids = [v.id for v in self.vehicles]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"vehicle ids listed twice: {twice}")
+        return self
+
+
 class Settings(_Strict):
     server: ServerConfig = ServerConfig()
     store: StoreConfig = StoreConfig()
+    map: Path = DEFAULT_MAP
+    fleet: FleetConfig = FleetConfig()
     customs: CustomsConfig
     auth: AuthConfig = AuthConfig()
 
+    @field_validator("map")
+    @classmethod
+    def _map_from_config(cls, value: Path, info: ValidationInfo) -> Path:
+        return _relative_to_config(value, info)
+
     @model_validator(mode="after")
     def _roles_exist(self) -> Settings:
-        for entry in self.auth.tokens:
+        for i, entry in enumerate(self.auth.tokens):
             authority = entry.role.removeprefix(CUSTOMS_ROLE_PREFIX)
             if entry.role not in STAFF_ROLES and not (entry.role.startswith(CUSTOMS_ROLE_PREFIX)
                                                       and authority in self.customs.authorities):
-                raise ValueError(f"unknown role {entry.role!r}: use one of {list(STAFF_ROLES)} or "
-                                 f"customs:<one of {sorted(self.customs.authorities)}>")
+                raise ValueError(f"auth.tokens.{i}.role: unknown role {entry.role!r}: use one of {list(STAFF_ROLES)}"
+                                 f" or customs:<one of {sorted(self.customs.authorities)}>")
         return self
 
 
@@ -163,13 +254,19 @@ def load_settings(path: str | Path) -> Settings:
     """Read and check a config file; :class:`ConfigError` says what is wrong and where."""
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        settings = Settings.model_validate(data or {})
-        settings.customs.link_security()  # the key files exist and hold keys
-        return settings
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not YAML: {exc}") from None
+    try:
+        settings = Settings.model_validate(data or {}, context={"base": Path(path).resolve().parent})
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"{path}: {problems}") from None
+        raise ConfigError(f"{path}: {_describe(exc)}") from None
+    settings.customs.link_security()  # the fleet's key files exist and hold keys
+    return settings
+
+
+def _describe(exc: ValidationError) -> str:
+    """Each problem as ``field.path: message`` (a model-level check names its field in the message)."""
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" if e["loc"] else e["msg"]
+                     for e in exc.errors())

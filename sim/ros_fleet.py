@@ -59,15 +59,12 @@ def _interrupt(_signum: int, _frame: object) -> None:
 
 
 def parking_spots(corridor: Corridor, count: int) -> list[VehicleSpec]:
-    """One vehicle per parking spot (first side first), named agv_001..., facing along its slot."""
-    from planner.corridor import NodeKind
+    """One vehicle per parking spot (first side first), named agv_001..., facing along its slot: the fleet
+    manager's default registry (:func:`fleet.vehicles.placement.parked_fleet`) places them the same way."""
+    from fleet.vehicles.placement import parking_nodes, vehicle_id
 
-    spots = sorted(corridor.nodes_of(NodeKind.PARKING),
-                   key=lambda n: (n.jurisdiction != corridor.jurisdictions[0], n.id))
-    if count > len(spots):
-        raise ValueError(f"the corridor has {len(spots)} parking spots, cannot place {count} vehicles")
-    return [VehicleSpec(f"agv_{i + 1:03d}", n.x, n.y, corridor.heading_into(n.id), n.id)
-            for i, n in enumerate(spots[:count])]
+    return [VehicleSpec(vehicle_id(i), n.x, n.y, corridor.heading_into(n.id), n.id)
+            for i, n in enumerate(parking_nodes(corridor, count))]
 
 
 def agents(

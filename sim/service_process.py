@@ -1,9 +1,10 @@
 """Run ``xborder serve`` as a separate process on free loopback ports, for tests and benchmarks.
 
-It writes a config with the given authorities' public keys (Ed25519, and CURVE when given), generates the
-fleet's own keys (``fleet.key``/``fleet.pub``, ``fleet.curve.key``/``fleet.curve.pub`` in the work folder),
-one bearer token per authority plus a viewer token, starts the service, waits until /health answers, and
-can SIGKILL and restart it.
+It writes a config with the given authorities' public keys (Ed25519, and CURVE when given), the fleet's own
+customs keys (generated into the work folder: ``fleet.key``/``fleet.pub``, ``fleet.curve.key``/``fleet.curve.pub``),
+one bearer token per authority and per staff role (:func:`token_for`), and the fleet section given (default:
+no vehicles, in-process link: no DDS), starts the service, waits until /health answers, and can SIGKILL and
+restart it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Any
 
 import httpx
 import yaml
+
+from fleet.roles import STAFF_ROLES
 
 BIN = Path(sys.executable).parent
 
@@ -34,6 +37,7 @@ def token_for(role: str) -> str:
 
 class ServiceProcess:
     def __init__(self, workdir: Path, public_keys: dict[str, str], link_timeout_s: float = 600.0,
+                 fleet: dict[str, Any] | None = None, map_folder: Path | None = None,
                  curve_public_keys: dict[str, str] | None = None, checkpoint_every: int = 100,
                  server: dict[str, Any] | None = None) -> None:
         from fleet.customs.signing import generate_keys
@@ -43,13 +47,15 @@ class ServiceProcess:
         self.router, self.pub = f"tcp://127.0.0.1:{self.router_port}", f"tcp://127.0.0.1:{self.pub_port}"
         self.db = workdir / "fleet.db"
         self.config = workdir / "fleet.yaml"
-        roles = [f"customs:{name}" for name in public_keys] + ["viewer"]
+        roles = [f"customs:{name}" for name in public_keys] + list(STAFF_ROLES)
         self.fleet_key, self.fleet_pub = generate_keys("fleet", workdir)
         self.fleet_curve_key, self.fleet_curve_pub = generate_curve_keys("fleet", workdir)
         curve = curve_public_keys or {}
         self.config.write_text(yaml.safe_dump({
             "server": {"host": "127.0.0.1", "port": self.http, **(server or {})},
             "store": {"path": str(self.db)},
+            **({"map": str(map_folder.resolve())} if map_folder else {}),
+            "fleet": fleet or {"link": "inprocess"},
             "customs": {"link_timeout_s": link_timeout_s, "zmq": {"router": self.router, "pub": self.pub},
                         "fleet": {"signing_key": str(self.fleet_key), "curve_key": str(self.fleet_curve_key)},
                         "checkpoint": {"every_records": checkpoint_every, "every_s": 10.0},

@@ -1,17 +1,27 @@
-"""Shared dependencies: the services the app holds, and bearer-token roles (DESIGN.md §7)."""
+"""Shared dependencies: the services the app holds, and bearer-token roles (DESIGN.md §7).
+
+Route functions declare who may call them with the typed aliases at the bottom (``Reader``, ``Dispatching``,
+``Operating``...), built with :func:`require_role`: no token or an unknown one is a 401, a known token
+whose role may not do this is a 403.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
 
-from fleet.config import CUSTOMS_ROLE_PREFIX, STAFF_ROLES
 from fleet.customs.gate import CustomsGate
+from fleet.roles import CUSTOMS_ROLE_PREFIX, Role
+from fleet.services import Services
 
 _bearer = HTTPBearer(auto_error=False)
+#: The largest id or offset a query may name: beyond it SQLite's integers overflow (a 422, never a 500).
+MAX_ID = 2**62
 
 
 @dataclass(frozen=True)
@@ -22,28 +32,59 @@ class Caller:
     def customs_authority(self) -> str | None:
         return self.role.removeprefix(CUSTOMS_ROLE_PREFIX) if self.role.startswith(CUSTOMS_ROLE_PREFIX) else None
 
-    @property
-    def staff(self) -> bool:
-        return self.role in STAFF_ROLES
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services
 
 
 def get_gate(request: Request) -> CustomsGate:
-    return request.app.state.gate
+    return get_services(request).gate
+
+
+def role_of(connection: HTTPConnection, token: str | None) -> str | None:
+    """The role a token carries, or None for no token or an unknown one."""
+    return connection.app.state.tokens.get(token) if token else None
 
 
 def get_caller(request: Request,
                credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Caller:
-    role = request.app.state.tokens.get(credentials.credentials) if credentials else None
+    role = role_of(request, credentials.credentials if credentials else None)
     if role is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or unknown bearer token",
                             headers={"WWW-Authenticate": "Bearer"})
     return Caller(role)
 
 
-def require_viewer(caller: Annotated[Caller, Depends(get_caller)]) -> Caller:
-    """Any staff role or a customs authority may read clearance."""
-    return caller
-
-
-GateDep = Annotated[CustomsGate, Depends(get_gate)]
 CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def may(caller: Caller, *roles: Role, customs: bool = False) -> bool:
+    """Whether the caller has one of ``roles`` (admin has every role), or is a customs authority if ``customs``."""
+    return caller.role == Role.ADMIN or caller.role in roles or (customs and caller.customs_authority is not None)
+
+
+def require_role(*roles: Role, customs: bool = False) -> Callable[[Caller], Caller]:
+    """A dependency that lets through ``roles`` and admin (and any customs authority if ``customs``); 403 else."""
+    def check(caller: CallerDep) -> Caller:
+        if not may(caller, *roles, customs=customs):
+            raise forbidden(caller, *roles)
+        return caller
+
+    return check
+
+
+def forbidden(caller: Caller, *roles: Role) -> HTTPException:
+    return HTTPException(status.HTTP_403_FORBIDDEN,
+                         f"role {caller.role} may not do this; it takes {' or '.join([*roles, Role.ADMIN])}")
+
+
+_STAFF = (Role.VIEWER, Role.DISPATCHER, Role.OPERATOR)
+Reader = Annotated[Caller, Depends(require_role(*_STAFF))]
+#: Staff, and both customs authorities: every gate decision is auditable by both sides.
+AuditReader = Annotated[Caller, Depends(require_role(*_STAFF, customs=True))]
+Dispatching = Annotated[Caller, Depends(require_role(Role.DISPATCHER))]
+Operating = Annotated[Caller, Depends(require_role(Role.OPERATOR))]
+#: Vehicle actions: dispatchers pause, resume and cancel; operators e-stop; which applies depends on the action.
+Acting = Annotated[Caller, Depends(require_role(Role.DISPATCHER, Role.OPERATOR))]
+GateDep = Annotated[CustomsGate, Depends(get_gate)]
+ServicesDep = Annotated[Services, Depends(get_services)]

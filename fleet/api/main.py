@@ -1,26 +1,73 @@
-"""Wires the FastAPI app: settings, services on ``app.state``, one router per resource under /api/v1."""
+"""Wires the FastAPI app: the services on ``app.state`` (started and stopped by the lifespan), one router per
+resource under /api/v1, the live stream, and Prometheus metrics at /metrics."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-from fleet.api.routes import customs
-from fleet.config import Settings
-from fleet.customs.gate import CustomsGate
+from fastapi import FastAPI, Request, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from fleet.api.metrics import FleetMetrics
+from fleet.api.routes import alarms, audit, customs, gates, map, orders, stream, vehicles
+from fleet.api.stream import StreamHub
+from fleet.orders import OrderError
+from fleet.services import Services
 
 API_PREFIX = "/api/v1"
 
 
-def create_app(settings: Settings, gate: CustomsGate) -> FastAPI:
-    app = FastAPI(title="xborder fleet manager", version="0.1.0",
-                  description="Cargo AGVs across the Vietnam-China border at Bac Luan II: customs gate and fleet API.")
-    app.state.gate = gate
-    app.state.tokens = {t.token: t.role for t in settings.auth.tokens}
-    app.include_router(customs.router, prefix=API_PREFIX)
+def create_app(services: Services) -> FastAPI:
+    hub = StreamHub(services.bus, vehicles=lambda: [v.model_dump(mode="json")
+                                                    for v in services.dispatcher.vehicles()])
+    metrics = FleetMetrics(services)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(services.start)
+        await hub.start()
+        try:
+            yield
+        finally:
+            await hub.stop()
+            metrics.close()
+            await run_in_threadpool(services.close)
+
+    app = FastAPI(title="xborder fleet manager", version="0.1.0", lifespan=lifespan,
+                  description="Cargo AGVs across the Vietnam-China border at Bac Luan II: orders, vehicles, the "
+                              "customs gate, audit, alarms and a live stream.")
+    app.state.services, app.state.hub = services, hub
+    app.state.tokens = {t.token: t.role for t in services.settings.auth.tokens}
+    for module in (map, vehicles, orders, gates, customs, audit, alarms, stream):
+        app.include_router(module.router, prefix=API_PREFIX)
+    app.add_exception_handler(OrderError, _order_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
 
     @app.get(f"{API_PREFIX}/health", tags=["health"])
     def health() -> dict[str, object]:
         """Liveness only, without a token; the customs links' state is GET /health/customs (token)."""
         return {"status": "ok"}
 
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus() -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+
     return app
+
+
+def _order_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, OrderError)
+    return JSONResponse({"detail": str(exc), "field": exc.field}, status_code=exc.status)
+
+
+def _invalid_request(_: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422, plus ``field``: the first offending field's dotted path (``body.pickup``)."""
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    field = ".".join(str(p) for p in errors[0]["loc"]) if errors else None
+    return JSONResponse({"detail": jsonable_encoder(errors), "field": field},
+                        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)

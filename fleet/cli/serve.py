@@ -1,40 +1,55 @@
-"""``xborder serve``: the fleet manager service (HTTP API + customs ZeroMQ transports)."""
+"""``xborder serve``: the fleet manager service (HTTP API, dispatch loop, vehicle link, customs ZeroMQ)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
+if TYPE_CHECKING:
+    from fleet.config import Settings
+
 
 def serve(
-    config: Path = typer.Option(..., "--config", help="YAML config (see fleet/config.py)"),
+    config: Path | None = typer.Option(None, "--config", help="YAML config (see fleet/config.py); without it the "
+                                       "embedded default runs: Bac Luan II, a simulated fleet, var/"),
+    var: Path = typer.Option(Path("var"), "--var", help="where the default keeps its store, keys and tokens"),
     host: str | None = typer.Option(None, "--host", help="overrides server.host"),
     port: int | None = typer.Option(None, "--port", help="overrides server.port"),
     db: Path | None = typer.Option(None, "--db", help="overrides store.path"),
 ) -> None:
-    """Start the fleet manager: API on HTTP, customs events on the ZeroMQ ROUTER, decisions on PUB."""
+    """Start the fleet manager: API on HTTP, the dispatch loop, customs events on the ZeroMQ ROUTER, decisions on
+    PUB. A config that cannot work (a missing key file, an unknown role, a vehicle on no map node) is refused."""
     import logging
 
     from fleet.api.main import create_app
     from fleet.api.server import run_api
     from fleet.config import ConfigError, load_settings
-    from fleet.store import Store
-    from fleet.transports.zmq_customs import customs_link
+    from fleet.services import build_services
+    from fleet.store import StoreError
+    from planner.corridor import MapError
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        settings = load_settings(config)
-    except ConfigError as exc:
+        settings = load_settings(config) if config else _default(var)
+        settings.server.host = host or settings.server.host
+        settings.server.port = settings.server.port if port is None else port
+        settings.store.path = db or settings.store.path
+        services = build_services(settings)
+    except (ConfigError, MapError, StoreError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
-    settings.server.host = host or settings.server.host
-    settings.server.port = settings.server.port if port is None else port
-    settings.store.path = db or settings.store.path
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    run_api(create_app(services), settings)
 
-    store = Store(settings.store.path)
-    try:
-        with customs_link(settings.customs, store) as link:
-            run_api(create_app(settings, link.gate), settings)
-    finally:
-        store.close()
+
+def _default(var: Path) -> Settings:
+    """The embedded default's settings; says what it created and where the tokens are."""
+    from fleet.defaults import default_settings
+
+    boot = default_settings(var)
+    for path in boot.created:
+        typer.echo(f"created {path.resolve()}")
+    typer.echo(f"no --config: the default deployment; demo tokens (one per role) in {boot.tokens_file.resolve()}, "
+               f"customs keys in {boot.keys_dir.resolve()}")
+    return boot.settings

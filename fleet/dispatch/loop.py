@@ -11,6 +11,7 @@ back when clearance is lost (docs/operations.md).
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import uuid
@@ -22,41 +23,51 @@ from typing import Any
 
 import networkx as nx
 from agv_agent.protocol import ActionType, InstantAction, VehicleState
+from pydantic import BaseModel, ConfigDict, Field
 
 from fleet.alarms import AlarmKind, AlarmService
 from fleet.customs.gate import CustomsGate
 from fleet.dispatch.vda import vda_order
 from fleet.dispatch.views import GateView, VehicleAction, VehicleView, WaitingVehicle
 from fleet.events import EventBus, Topic
-from fleet.orders import OrderPublic, OrderService, OrderState
+from fleet.orders import OrderError, OrderPublic, OrderService, OrderState
 from fleet.orders.model import LOADED_STATES
+from fleet.staff import StaffLog
 from fleet.store import Store
-from fleet.store.schema import gate_holds, staff_actions
+from fleet.store.schema import gate_holds
 from fleet.vehicles.link import VehicleLink
 from fleet.vehicles.registry import VehicleRecord, VehicleRegistry
 from planner.assignment import EnergyModel, TransportOrder, VehicleStatus, assign_online
 from planner.corridor import WAITING_KINDS, Corridor, NodeKind
 from planner.exceptions import PlannerError
 from planner.routing import VehicleProfile
-from planner.schedule import FleetPlanner, FollowingRules, PlanRequest, Stop, TimedPlan
+from planner.schedule import INF, FleetPlanner, FollowingRules, PlanRequest, Step, Stop, TimedPlan
 from planner.schedule.precedence import precedence_graph
 from planner.schedule.release import done_events, releasable_until
 
 log = logging.getLogger(__name__)
 
+#: A vehicle this close to the last node before the crossing has not set off across yet: a release it has
+#: there can still be taken back.
+TAKE_BACK_RADIUS_M = 1.0
+#: A vehicle that shows no sign of an order sent this long ago gets it again.
+RESEND_AFTER_S = 3.0
 
-@dataclass(frozen=True)
-class DispatchSettings:
-    tick_hz: float = 2.0
-    load_s: float = 60.0  # at the pickup dock
-    unload_s: float = 60.0  # at the drop dock
-    silent_after_s: float = 10.0  # no state for this long: the vehicle is treated as offline
-    late_after_s: float = 5.0  # arrivals later than planned by more are absorbed with FleetPlanner.delay
-    stuck_after_s: float = 300.0  # this late: an alarm
-    low_battery_percent: float = 30.0
-    reserve_battery_percent: float = 20.0
-    battery_percent_per_km: float = 0.8
-    assign_time_limit_s: float = 0.15
+
+class DispatchSettings(BaseModel):
+    """The dispatch loop's timings and thresholds (``fleet.dispatch`` in the config)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    tick_hz: float = Field(2.0, gt=0, le=50)
+    load_s: float = Field(60.0, ge=0, description="at the pickup dock")
+    unload_s: float = Field(60.0, ge=0, description="at the drop dock")
+    silent_after_s: float = Field(10.0, gt=0, description="no state for this long: treated as offline")
+    late_after_s: float = Field(5.0, gt=0, description="later arrivals are absorbed with FleetPlanner.delay")
+    stuck_after_s: float = Field(300.0, gt=0, description="this late: an alarm")
+    low_battery_percent: float = Field(30.0, ge=0, le=100)
+    reserve_battery_percent: float = Field(20.0, ge=0, le=100)
+    battery_percent_per_km: float = Field(0.8, gt=0)
+    assign_time_limit_s: float = Field(0.15, gt=0)
 
 
 class JobKind(StrEnum):
@@ -96,6 +107,7 @@ class Track:
     crossing_decision_seq: int | None = None
     unavailable: str | None = None  # why the vehicle cannot go on (offline, fault, e-stop, out of service)
     needs_plan: bool = False
+    sent_at: float = -INF  # when the current order (update) was last sent
 
     @property
     def id(self) -> str:
@@ -104,11 +116,11 @@ class Track:
 
 class Dispatcher:
     def __init__(self, *, corridor: Corridor, store: Store, orders: OrderService, registry: VehicleRegistry,
-                 gate: CustomsGate, link: VehicleLink, alarms: AlarmService, bus: EventBus,
+                 gate: CustomsGate, link: VehicleLink, alarms: AlarmService, bus: EventBus, staff: StaffLog,
                  clock: Callable[[], float] = time.time, settings: DispatchSettings = DispatchSettings()) -> None:
         self.corridor, self.store, self.orders, self.registry = corridor, store, orders, registry
-        self.gate, self.link, self.alarms, self.bus, self.clock, self.settings = (
-            gate, link, alarms, bus, clock, settings)
+        self.gate, self.link, self.alarms, self.bus, self.staff, self.clock, self.settings = (
+            gate, link, alarms, bus, staff, clock, settings)
         self.planner = FleetPlanner(corridor.graph, FollowingRules.from_parameters(corridor.parameters))
         self.epoch = clock()
         self.tracks: dict[str, Track] = {}
@@ -183,8 +195,10 @@ class Dispatcher:
         started = time.perf_counter()
         with self._lock:
             t = self.now()
+            self._watch_customs_links()
             for track in self.tracks.values():
                 self._observe(track, t)
+                self._take_back_if_uncleared(track, t)
             if not self._planned_once:
                 if not self._ready_to_plan():
                     return
@@ -194,6 +208,13 @@ class Dispatcher:
             self._release_all(t)
         self.tick_seconds.append(time.perf_counter() - started)
 
+    def _watch_customs_links(self) -> None:
+        """An authority silent for longer than the link timeout: every crossing is refused until it is back."""
+        for authority, age in self.gate.link_ages().items():
+            if age is not None and age > self.gate.link_timeout_s:
+                self.alarms.raise_alarm(AlarmKind.CUSTOMS_LINK_DOWN, authority,
+                                        f"no event or heartbeat from {authority} for {age:.0f} s: crossings refused")
+
     def _ready_to_plan(self) -> bool:
         """The first plan waits for every vehicle in service to report where it is (a restart re-syncs)."""
         waiting = [t.id for t in self.tracks.values() if t.record.in_service and t.state is None]
@@ -202,9 +223,11 @@ class Dispatcher:
     # --- observing vehicles -----------------------------------------------------------------------------------
 
     def _observe(self, track: Track, t: float) -> None:
-        state = self.link.state(track.id)
-        track.state, track.state_age, track.connection = state, self.link.state_age(track.id), \
-            self.link.connection(track.id)
+        state, track.state_age, track.connection = self.link.snapshot(track.id)
+        track.state = state
+        if state is not None and track.vda_order_id and state.order_id != track.vda_order_id \
+                and not any(n.released for n in state.node_states) and t - track.sent_at > RESEND_AFTER_S:
+            self._send(track)  # lost, or refused while a cancel was still on its way: the vehicle is free now
         if state is not None and self._planned_once and track.plan is not None \
                 and state.order_id == track.vda_order_id:
             self._follow(track, state, t)
@@ -451,9 +474,10 @@ class Dispatcher:
                 self._replan(track, t)
 
     def _waiting_at_gate(self, track: Track) -> bool:
-        plan = track.plan
-        return plan is not None and track.job is not None and not track.job.cleared and bool(plan.horizon) \
-            and track.reached == len(plan.steps) - 1 and plan.steps[-1].action == "await_clearance"
+        plan, job = track.plan, track.job
+        return plan is not None and job is not None and job.order is not None and not job.cleared \
+            and job.order.state in LOADED_STATES and bool(plan.horizon) and track.reached == len(plan.steps) - 1 \
+            and plan.steps[-1].action == "await_clearance"
 
     # --- assignment -------------------------------------------------------------------------------------------------
 
@@ -511,7 +535,6 @@ class Dispatcher:
         for track in self.tracks.values():
             if track.plan is None or track.unavailable is not None:
                 continue
-            self._take_back_if_uncleared(track)
             limit = releasable_until(self._dependencies, track.plan, track.released, done,
                                      ready=lambda step, tr=track: self._may_release(tr, step, t))
             if limit > track.released:
@@ -562,6 +585,7 @@ class Dispatcher:
             actions[len(track.plan.steps) - 1] = ("startCharging",)
         order = vda_order(self.corridor, track.vda_order_id, track.update_id, track.plan, track.seq0, track.first,
                           track.released, actions)
+        track.sent_at = self.now()
         self.link.send_order(track.id, order)
         self._save_vda(track)
 
@@ -601,24 +625,39 @@ class Dispatcher:
             track.crossing_decision_seq = self.store.audit_head[0]
         return decision.allowed
 
-    def _take_back_if_uncleared(self, track: Track) -> None:
-        """A crossing released to a vehicle still at the last node before it, whose clearance is gone: cancel
-        the order (the vehicle stops where it stands) and send it a new one that ends there."""
-        plan, state = track.plan, track.state
-        if plan is None or state is None or track.released <= track.reached or track.reached < 0:
+    def _take_back_if_uncleared(self, track: Track, t: float) -> None:
+        """A vehicle at the last node before the crossing, with the crossing in its released base, whose
+        clearance is gone (a hold, a revocation, a customs link down, an operator's gate hold): cancel its order
+        (it stops where it stands) and send it a new one that ends there. Read from the vehicle's own state, so
+        it holds whatever the fleet planned since (a restart, a replan after the vehicle was offline)."""
+        state = track.state
+        if state is None or state.last_node_id not in self._pre_crossing:
             return
-        here = plan.steps[track.reached].node
-        if here not in self._pre_crossing or self._left(track):
+        released = [n for n in state.node_states if n.released]
+        if not released or not self.corridor.lane_between(state.last_node_id, released[0].node_id).crossing:
             return
+        node = self.corridor.nodes[state.last_node_id]
+        if math.hypot(state.pose.x - node.x, state.pose.y - node.y) > TAKE_BACK_RADIUS_M:
+            return  # already on the crossing lane: it goes on to the far side
         if self._held_gate(track) is None and self._evaluate(track).allowed:
+            return
+        if track.connection not in ("ONLINE", None):  # cannot be told: flag it, take it back once it is back
+            self.alarms.raise_alarm(AlarmKind.CROSSING_FLAGGED, track.id, f"{track.id}: clearance lost at {node.id} "
+                                    f"while the crossing is released and the vehicle is {track.connection}")
             return
         log.warning("clearance of %s lost before the crossing: taking the release back", track.id)
         self.link.send_actions(track.id, [InstantAction(f"cancel-{uuid.uuid4().hex[:8]}", ActionType.CANCEL_ORDER)])
-        track.vda_order_id, track.update_id = f"{track.id}-{uuid.uuid4().hex[:8]}", 0
-        track.seq0, track.first, track.released = -2 * track.reached, track.reached, track.reached
+        plan = track.plan
+        index = next((i for i, s in enumerate(plan.steps) if s.node == node.id), None) if plan else None
+        if plan is None or index is None:
+            plan, index = TimedPlan(track.id, (Step(node.id, t, INF),)), 0
+        track.plan, track.vda_order_id, track.update_id = plan, f"{track.id}-{uuid.uuid4().hex[:8]}", 0
+        track.seq0, track.first, track.released, track.reached = -2 * index, index, index, index
+        track.arrived_at = {index: t}
+        track.needs_plan, self._plans_changed = True, True
         self._send(track)
         self.alarms.raise_alarm(AlarmKind.CROSSING_FLAGGED, track.id,
-                                f"{track.id}: clearance lost at {here}; crossing release taken back")
+                                f"{track.id}: clearance lost at {node.id}; crossing release taken back")
 
     # --- what the API asks -------------------------------------------------------------------------------------------
 
@@ -665,7 +704,7 @@ class Dispatcher:
             if vehicle_id not in self.tracks:
                 raise KeyError(vehicle_id)
             self.link.send_actions(vehicle_id, [InstantAction(f"{action}-{uuid.uuid4().hex[:8]}", kind)])
-            self._staff(by, str(action), f"vehicle:{vehicle_id}", reason)
+            self.staff.record(role=by, action=str(action), target=f"vehicle:{vehicle_id}", reason=reason)
         self.wake()
 
     def emergency_stop_all(self, by: str, reason: str) -> None:
@@ -682,7 +721,8 @@ class Dispatcher:
             self.registry.set_service(vehicle_id, in_service, None if in_service else reason)
             track.record = track.record.model_copy(update={"in_service": in_service,
                                                            "service_reason": None if in_service else reason})
-            self._staff(by, "in_service" if in_service else "out_of_service", f"vehicle:{vehicle_id}", reason)
+            self.staff.record(role=by, action="in_service" if in_service else "out_of_service",
+                              target=f"vehicle:{vehicle_id}", reason=reason)
         self.wake()
 
     def cancel_order(self, order_id: str, reason: str, by: str) -> OrderPublic:
@@ -691,13 +731,12 @@ class Dispatcher:
         with self._lock:
             order = self.orders.get(order_id)
             track = self.tracks.get(order.vehicle_id or "")
-            self._staff(by, "cancel_order", f"order:{order_id}", reason)
             if order.state == OrderState.CROSSING:
-                from fleet.orders import OrderError
                 raise OrderError(f"order {order_id} is on the crossing lanes: it finishes to the far side first; "
                                  "cancel it again once it is there", field="state", status=409)
             cancelled = self.orders.transition(order_id, OrderState.CANCELLED, f"cancelled by {by}: {reason}",
                                                {"kind": "dispatcher", "by": by})
+            self.staff.record(role=by, action="cancel_order", target=f"order:{order_id}", reason=reason)
             if track is not None and track.job is not None and track.job.order is not None \
                     and track.job.order.id == order_id:
                 if order.state in LOADED_STATES:
@@ -736,7 +775,7 @@ class Dispatcher:
         with self._lock, self.store.transaction() as conn:
             conn.execute(gate_holds.delete().where(gate_holds.c.gate == gate_id))
             conn.execute(gate_holds.insert().values(gate=gate_id, held_at=self.clock(), held_by=by, reason=reason))
-            self._staff(by, "hold_gate", f"gate:{gate_id}", reason, conn)
+            self.staff.insert(conn, role=by, action="hold_gate", target=f"gate:{gate_id}", reason=reason)
             self._gate_holds[gate_id] = reason
         self.bus.publish(Topic.GATE, {"gate": gate_id, "held": True, "reason": reason, "by": by})
         self.wake()
@@ -745,7 +784,7 @@ class Dispatcher:
         self._gate_node(gate_id)
         with self._lock, self.store.transaction() as conn:
             conn.execute(gate_holds.delete().where(gate_holds.c.gate == gate_id))
-            self._staff(by, "release_gate", f"gate:{gate_id}", reason, conn)
+            self.staff.insert(conn, role=by, action="release_gate", target=f"gate:{gate_id}", reason=reason)
             self._gate_holds.pop(gate_id, None)
         self.bus.publish(Topic.GATE, {"gate": gate_id, "held": False, "reason": reason, "by": by})
         self.wake()
@@ -754,11 +793,3 @@ class Dispatcher:
         node = self.corridor.nodes.get(gate_id)
         if node is None or node.kind != NodeKind.GATE:
             raise KeyError(gate_id)
-
-    def _staff(self, by: str, action: str, target: str, reason: str, conn: Any = None) -> None:
-        values = {"at": self.clock(), "role": by, "action": action, "target": target, "reason": reason, "detail": {}}
-        if conn is not None:
-            conn.execute(staff_actions.insert().values(**values))
-        else:
-            with self.store.transaction() as own:
-                own.execute(staff_actions.insert().values(**values))

@@ -18,20 +18,13 @@ import base64
 import logging
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import zmq
 
 from fleet.customs.envelope import canonical_json
 from fleet.customs.gate import MAX_EVENT_BYTES, CustomsGate
-from fleet.store import Store
-from fleet.transports.curve import LinkSecurity, make_server, start_authenticator
-
-if TYPE_CHECKING:
-    from fleet.config import CustomsConfig
+from fleet.transports.curve import LinkSecurity, make_server
 
 log = logging.getLogger(__name__)
 
@@ -150,35 +143,3 @@ class ZmqIngestServer:
                         "resend": True}] * len(items)
         for route, reply in zip(routes, replies):
             self._socket.send_multipart([*route, _encode(reply, self._security)])
-
-
-@dataclass(frozen=True)
-class CustomsLink:
-    gate: CustomsGate
-    router: str  # the bound endpoints (the ports chosen, when the config said 0)
-    pub: str
-
-
-@contextmanager
-def customs_link(config: CustomsConfig, store: Store, context: zmq.Context | None = None) -> Iterator[CustomsLink]:
-    """The customs gate on ``store`` with its ZeroMQ ROUTER and PUB serving (CURVE + ZAP when the fleet's keys
-    are configured), until the block ends."""
-    context = context or zmq.Context.instance()
-    security = config.link_security()
-    if security is None:
-        log.warning("customs.fleet keys not configured: the ZeroMQ link is NOT encrypted, authenticated or signed")
-    auth = start_authenticator(context, security.clients) if security else None
-    publisher = ZmqPublisher(config.zmq.pub, context, security)
-    gate = CustomsGate(config.gate_authorities(), store, config.link_timeout_s, publish=publisher.publish,
-                       signing_key=security.signing_key if security else None,
-                       checkpoint_every=(config.checkpoint.every_records, config.checkpoint.every_s))
-    ingest = ZmqIngestServer(gate, config.zmq.router, context, security).start()
-    log.info("customs ROUTER on %s, PUB on %s (CURVE %s)", ingest.endpoint, publisher.endpoint,
-             "on" if security else "OFF")
-    try:
-        yield CustomsLink(gate, ingest.endpoint, publisher.endpoint)
-    finally:
-        ingest.stop()
-        publisher.close()
-        if auth:
-            auth.stop()

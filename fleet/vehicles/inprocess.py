@@ -15,6 +15,8 @@ from agv_agent.kinematics import UnicycleBase
 from agv_agent.logic import AgentLogic, AgentParams
 from agv_agent.protocol import ActionType, InstantAction, Order, VehicleState
 
+from fleet.vehicles.link import VehicleSnapshot
+
 
 @dataclass
 class _Vehicle:
@@ -111,3 +113,7 @@ class InProcessLink:
         with self._lock:
             vehicle = self._vehicles.get(vehicle_id)
             return None if vehicle is None else "ONLINE" if vehicle.online else "CONNECTIONBROKEN"
+
+    def snapshot(self, vehicle_id: str) -> VehicleSnapshot:
+        with self._lock:
+            return VehicleSnapshot(self.state(vehicle_id), self.state_age(vehicle_id), self.connection(vehicle_id))

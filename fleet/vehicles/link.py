@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from agv_agent.protocol import InstantAction, Order, VehicleState
+
+
+class VehicleSnapshot(NamedTuple):
+    """What the fleet knows of a vehicle at one instant, read at once."""
+
+    state: VehicleState | None
+    age_s: float | None  # seconds since that state arrived
+    connection: str | None
 
 
 class VehicleLink(Protocol):
@@ -25,3 +33,6 @@ class VehicleLink(Protocol):
 
     def connection(self, vehicle_id: str) -> str | None:
         """ONLINE or OFFLINE as the vehicle last said, or CONNECTIONBROKEN when it vanished without saying OFFLINE."""
+
+    def snapshot(self, vehicle_id: str) -> VehicleSnapshot:
+        """State, its age and the connection, read together (the dispatch loop's one read per vehicle)."""

@@ -22,6 +22,8 @@ from rclpy.event_handler import QoSLivelinessChangedInfo, SubscriptionEventCallb
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 
+from fleet.vehicles.link import VehicleSnapshot
+
 logger = logging.getLogger(__name__)
 
 
@@ -29,7 +31,7 @@ class RosFleetBridge:
     """Implements :class:`fleet.vehicles.VehicleLink` over DDS. Thread-safe; call :meth:`close` when done."""
 
     def __init__(self, fleet_namespace: str = "xborder", node_name: str = "xborder_fleet",
-                 on_state: Callable[[VehicleState], None] | None = None, heartbeat_s: float = 1.0) -> None:
+                 on_state: Callable[[str], None] | None = None, heartbeat_s: float = 1.0) -> None:
         self.namespace = fleet_namespace.strip("/")
         self.on_state = on_state
         self._context = Context()
@@ -51,14 +53,17 @@ class RosFleetBridge:
         self._thread.start()
 
     def _spin(self) -> None:
-        try:
-            self._executor.spin()
-        except ExternalShutdownException:
-            pass
-        except Exception:
-            if self._context.ok():
-                raise
-            # close() shut the context down under a wait: that ends the spin as intended
+        """Spin until :meth:`close`. A callback that raises is logged and the spinning goes on: one bad message
+        must not silence every vehicle's states and the fleet's heartbeats."""
+        while self._context.ok():
+            try:
+                self._executor.spin_once(timeout_sec=0.1)
+            except ExternalShutdownException:
+                return
+            except Exception:
+                if not self._context.ok():
+                    return  # close() shut the context down under a wait: that ends the spin as intended
+                logger.exception("ROS bridge callback failed; spinning on")
 
     def _topic(self, vehicle_id: str, name: str) -> str:
         return f"/{self.namespace}/{vehicle_id}/{name}"
@@ -71,15 +76,17 @@ class RosFleetBridge:
                 OrderMsg, self._topic(vehicle_id, "order"), qos.ORDER)
             self._action_pubs[vehicle_id] = self._node.create_publisher(
                 InstantActions, self._topic(vehicle_id, "instant_actions"), qos.INSTANT_ACTIONS)
-        self._node.create_subscription(AgvState, self._topic(vehicle_id, "state"), self._on_state, qos.STATE)
+        self._node.create_subscription(AgvState, self._topic(vehicle_id, "state"),
+                                       lambda msg: self._on_state(vehicle_id, msg), qos.STATE)
         self._node.create_subscription(
-            Connection, self._topic(vehicle_id, "connection"), self._on_connection, qos.CONNECTION,
+            Connection, self._topic(vehicle_id, "connection"), lambda msg: self._on_connection(vehicle_id, msg),
+            qos.CONNECTION,
             event_callbacks=SubscriptionEventCallbacks(
                 liveliness=lambda info: self._on_liveliness(vehicle_id, info)))
 
-    def _on_connection(self, msg: Connection) -> None:
-        with self._lock:
-            self._connections[msg.vehicle_id] = msg.connection_state
+    def _on_connection(self, vehicle_id: str, msg: Connection) -> None:
+        with self._lock:  # filed under the topic's vehicle: what a payload claims to be cannot hide a vehicle
+            self._connections[vehicle_id] = msg.connection_state
 
     def _on_liveliness(self, vehicle_id: str, info: QoSLivelinessChangedInfo) -> None:
         """DDS liveliness of the vehicle's connection writer: lost (lease expired) is VDA 5050's CONNECTIONBROKEN;
@@ -101,13 +108,14 @@ class RosFleetBridge:
         for vehicle_id in vehicles:
             self._action_pubs[vehicle_id].publish(convert.actions_to_msg(beat, time.time()))
 
-    def _on_state(self, msg: AgvState) -> None:
-        # Keep the message and convert when it is read: most states are superseded before anyone asks.
+    def _on_state(self, vehicle_id: str, msg: AgvState) -> None:
+        # Keep the message and convert when it is read: most states are superseded before anyone asks. The
+        # callback only wakes its reader (the dispatch loop): nothing slow may run on the heartbeat's thread.
         with self._lock:
-            self._states[msg.vehicle_id] = (msg, time.monotonic())
+            self._states[vehicle_id] = (msg, time.monotonic())
             self.received += 1
         if self.on_state:
-            self.on_state(convert.state_from_msg(msg))
+            self.on_state(vehicle_id)
 
     def send_order(self, vehicle_id: str, order: Order) -> None:
         self.add_vehicle(vehicle_id)
@@ -130,6 +138,13 @@ class RosFleetBridge:
     def connection(self, vehicle_id: str) -> str | None:
         with self._lock:
             return "CONNECTIONBROKEN" if vehicle_id in self._broken else self._connections.get(vehicle_id)
+
+    def snapshot(self, vehicle_id: str) -> VehicleSnapshot:
+        with self._lock:  # one read: state, age and connection belong together
+            entry = self._states.get(vehicle_id)
+            connection = "CONNECTIONBROKEN" if vehicle_id in self._broken else self._connections.get(vehicle_id)
+            age = time.monotonic() - entry[1] if entry else None
+        return VehicleSnapshot(convert.state_from_msg(entry[0]) if entry else None, age, connection)
 
     def subscribers(self, vehicle_id: str) -> int:
         """How many vehicles listen to this vehicle's order topic (1 once its agent is discovered)."""

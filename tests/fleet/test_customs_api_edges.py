@@ -10,20 +10,35 @@ from fastapi.testclient import TestClient
 
 from fleet.api.main import create_app
 from fleet.config import Settings
+from fleet.services import build_services
 
 VIEWER = "viewer-token-0123456789"
 VN_TOKEN = "vn-customs-token-0123456789"
 
 
 @pytest.fixture
-def client(customs, gate, key_dir):
+def services(customs, key_dir):
     settings = Settings.model_validate({
-        "customs": {"authorities": {
+        "store": {"path": str(customs.db_path)},
+        "fleet": {"link": "inprocess"},
+        "customs": {"zmq": {"router": "tcp://127.0.0.1:*", "pub": "tcp://127.0.0.1:*"}, "authorities": {
             name: {"public_key": (key_dir / f"{name}.pub").read_text().strip(), "side": name[:2]}
             for name in ("VN_CUSTOMS", "CN_CUSTOMS")}},
         "auth": {"tokens": [{"token": VIEWER, "role": "viewer"},
                             {"token": VN_TOKEN, "role": "customs:VN_CUSTOMS"}]}})
-    with TestClient(create_app(settings, gate)) as test_client:
+    services = build_services(settings, clock=customs.clock)
+    yield services
+    services.close()
+
+
+@pytest.fixture
+def gate(services):
+    return services.gate
+
+
+@pytest.fixture
+def client(services):
+    with TestClient(create_app(services)) as test_client:
         yield test_client
 
 

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from fleet.api.main import create_app
 from fleet.config import Settings
+from fleet.services import build_services
 from fleet.transports.curve import CurvePair, make_client
 from sim.service_process import ServiceProcess, token_for
 
@@ -26,12 +27,20 @@ VN_TOKEN = "vn-customs-token-0123456789"
 
 
 @pytest.fixture
-def client(gate, key_dir):
+def services(customs, key_dir):
     settings = Settings.model_validate({
-        "customs": {"authorities": {name: {"public_key": (key_dir / f"{name}.pub").read_text().strip(),
-                                           "side": name[:2]} for name in NAMES}},
+        "store": {"path": str(customs.db_path)}, "fleet": {"link": "inprocess"},
+        "customs": {"zmq": {"router": "tcp://127.0.0.1:*", "pub": "tcp://127.0.0.1:*"}, "authorities": {
+            name: {"public_key": (key_dir / f"{name}.pub").read_text().strip(), "side": name[:2]} for name in NAMES}},
         "auth": {"tokens": [{"token": VIEWER, "role": "viewer"}, {"token": VN_TOKEN, "role": "customs:VN_CUSTOMS"}]}})
-    with TestClient(create_app(settings, gate)) as test_client:
+    services = build_services(settings, clock=customs.clock)
+    yield services
+    services.close()
+
+
+@pytest.fixture
+def client(services):
+    with TestClient(create_app(services)) as test_client:
         yield test_client
 
 
@@ -47,7 +56,7 @@ def test_malformed_bodies_get_a_clean_400_nack(client, content):
     assert reply.status_code == 400 and reply.json()["status"] == "NACK" and reply.json()["resend"] is False
 
 
-def test_wrong_content_type_is_415_and_oversized_body_413(client, customs, gate):
+def test_wrong_content_type_is_415_and_oversized_body_413(client, customs):
     event = json.dumps(customs.vn.event("heartbeat")).encode()
     for content_type in (None, "text/plain", "application/x-www-form-urlencoded"):
         assert post(client, event, content_type).status_code == 415

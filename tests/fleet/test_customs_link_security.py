@@ -1,7 +1,7 @@
 """Issue 12, finding 4 and 10: the ZeroMQ link is CURVE-encrypted, admits configured authorities only, binds
 each sender to its own authority, signs what it says, bounds frames, and answers a DEALER whose id is taken.
 
-The link runs in-process (``customs_link``, the function ``xborder serve`` uses) on loopback ports."""
+The link runs in-process (``build_services``, what ``xborder serve`` runs) on loopback ports."""
 
 from __future__ import annotations
 
@@ -12,9 +12,8 @@ import zmq
 
 from fleet.config import Settings
 from fleet.customs.signing import generate_keys, parse_public_key, signature_valid
-from fleet.store import Store
+from fleet.services import build_services
 from fleet.transports.curve import CurvePair, generate_curve_keys, make_client
-from fleet.transports.zmq_customs import customs_link
 from sim.customs_authority import AuthorityLink, LinkKeys
 
 NAMES = ("VN_CUSTOMS", "CN_CUSTOMS")
@@ -23,22 +22,25 @@ WAIT_MS = 3000
 
 @pytest.fixture
 def link(tmp_path, key_dir):
+    """``build_services`` (what ``xborder serve`` runs) with the fleet's keys; clients get their own context."""
     generate_keys("fleet", tmp_path)
     generate_curve_keys("fleet", tmp_path)
-    settings = Settings.model_validate({"customs": {
-        "zmq": {"router": "tcp://127.0.0.1:0", "pub": "tcp://127.0.0.1:0"},
-        "fleet": {"signing_key": str(tmp_path / "fleet.key"), "curve_key": str(tmp_path / "fleet.curve.key")},
-        "authorities": {name: {"public_key": (key_dir / f"{name}.pub").read_text().strip(), "side": name[:2],
-                               "curve_public_key": (key_dir / f"{name}.curve.pub").read_text().strip()}
-                        for name in NAMES}}})
+    settings = Settings.model_validate({
+        "store": {"path": str(tmp_path / "fleet.db")}, "fleet": {"link": "inprocess"},
+        "customs": {
+            "zmq": {"router": "tcp://127.0.0.1:*", "pub": "tcp://127.0.0.1:*"},
+            "fleet": {"signing_key": str(tmp_path / "fleet.key"), "curve_key": str(tmp_path / "fleet.curve.key")},
+            "authorities": {name: {"public_key": (key_dir / f"{name}.pub").read_text().strip(), "side": name[:2],
+                                   "curve_public_key": (key_dir / f"{name}.curve.pub").read_text().strip()}
+                            for name in NAMES}}})
+    services = build_services(settings).start()
     context = zmq.Context()
-    store = Store(tmp_path / "fleet.db")
-    with customs_link(settings.customs, store, context) as running:
-        yield {"gate": running.gate, "context": context, "pub": running.pub, "router": running.router,
-               "key_dir": key_dir, "server": (tmp_path / "fleet.curve.pub").read_text().strip().encode(),
-               "fleet_key": parse_public_key((tmp_path / "fleet.pub").read_text())}
-    store.close()
+    yield {"gate": services.gate, "context": context, "pub": services.publisher.endpoint,
+           "router": services.ingest.endpoint, "key_dir": key_dir,
+           "server": (tmp_path / "fleet.curve.pub").read_text().strip().encode(),
+           "fleet_key": parse_public_key((tmp_path / "fleet.pub").read_text())}
     context.destroy(linger=0)
+    services.close()
 
 
 def client(link, kind: int, name: str | None, routing_id: bytes | None = None) -> zmq.Socket:
@@ -135,7 +137,7 @@ def test_config_without_fleet_keys_still_loads_and_bad_key_files_are_reported(tm
     broken = tmp_path / "broken.yaml"
     broken.write_text(yaml.safe_dump({"customs": {"authorities": authorities, "fleet": {
         "signing_key": str(tmp_path / "missing.key"), "curve_key": str(tmp_path / "missing.curve.key")}}}))
-    with pytest.raises(ConfigError, match="customs.fleet"):
+    with pytest.raises(ConfigError, match=r"customs\.fleet"):
         load_settings(broken)
     authorities["VN_CUSTOMS"]["curve_public_key"] = "not-a-key"
     plain.write_text(yaml.safe_dump({"customs": {"authorities": authorities}}))

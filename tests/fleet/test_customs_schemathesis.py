@@ -9,18 +9,26 @@ from schemathesis.specs.openapi.checks import status_code_conformance
 
 from fleet.api.main import create_app
 from fleet.config import Settings
+from fleet.services import build_services
 
 NAMES = ("VN_CUSTOMS", "CN_CUSTOMS")
 TOKENS = ("viewer-token-0123456789", "vn-customs-token-0123456789")
 
 
-def test_published_openapi_no_server_error_and_only_documented_statuses(gate, key_dir):
-    app = create_app(Settings.model_validate({
-        "customs": {"authorities": {name: {"public_key": (key_dir / f"{name}.pub").read_text().strip(),
-                                           "side": name[:2]} for name in NAMES}},
+def test_published_openapi_no_server_error_and_only_documented_statuses(tmp_path, key_dir):
+    services = build_services(Settings.model_validate({
+        "store": {"path": str(tmp_path / "fleet.db")}, "fleet": {"link": "inprocess"},
+        "customs": {"zmq": {"router": "tcp://127.0.0.1:*", "pub": "tcp://127.0.0.1:*"}, "authorities": {
+            name: {"public_key": (key_dir / f"{name}.pub").read_text().strip(), "side": name[:2]} for name in NAMES}},
         "auth": {"tokens": [{"token": TOKENS[0], "role": "viewer"},
-                            {"token": TOKENS[1], "role": "customs:VN_CUSTOMS"}]}}), gate)
-    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+                            {"token": TOKENS[1], "role": "customs:VN_CUSTOMS"}]}}))
+    try:
+        _run(schemathesis.openapi.from_asgi("/openapi.json", create_app(services)))
+    finally:
+        services.close()
+
+
+def _run(schema) -> None:
     operations = [result.ok() for result in schema.get_all_operations()]
     assert {op.path for op in operations} >= {"/api/v1/customs/events", "/api/v1/vehicles/{vehicle_id}/crossing"}
     calls = 0

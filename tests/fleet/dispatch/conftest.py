@@ -12,6 +12,7 @@ from fleet.dispatch import Dispatcher, DispatchSettings
 from fleet.events import EventBus
 from fleet.maps import load_corridor
 from fleet.orders import OrderCreate, OrderService, OrderState
+from fleet.staff import StaffLog
 from fleet.store import Store
 from fleet.vehicles.inprocess import InProcessLink
 from fleet.vehicles.registry import VehicleConfig, VehicleRegistry
@@ -95,6 +96,6 @@ def make_fleet(customs, corridor: Corridor, count: int, db=None) -> Fleet:
     alarms = AlarmService(store, bus, customs.clock)
     orders = OrderService(store, corridor, bus, customs.clock)
     dispatcher = Dispatcher(corridor=corridor, store=store, orders=orders, registry=registry, gate=gate, link=link,
-                            alarms=alarms, bus=bus, clock=customs.clock,
+                            alarms=alarms, bus=bus, staff=StaffLog(store, customs.clock), clock=customs.clock,
                             settings=DispatchSettings(load_s=20, unload_s=20))
     return Fleet(customs, corridor, store, bus, link, orders, dispatcher)

@@ -1,0 +1,113 @@
+"""Prometheus metrics at ``/metrics`` (prometheus-client), one registry per app.
+
+Counts that the store or the dispatcher already hold (vehicles and orders by state, customs events accepted
+and refused, recent tick and planner durations) are read at scrape time, so they are right after a restart;
+what happens between scrapes (gate waits, crossings) is counted from the bus.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+import prometheus_client as prom
+import sqlalchemy as sa
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from fleet.dispatch import VehicleView
+from fleet.events import Topic
+from fleet.orders import OrderState
+from fleet.services import Services
+from fleet.store.schema import audit_log, orders
+
+QUANTILES = (0.5, 0.9, 0.99)
+#: Audit record kinds of a customs event's outcome, by the outcome's label.
+EVENT_OUTCOMES = {"event_accepted": "accepted", "event_refused": "refused"}
+
+
+def vehicle_state(view: VehicleView) -> str:
+    """One word for the vehicle's state, the most pressing first."""
+    if not view.in_service:
+        return "out_of_service"
+    if view.connection != "ONLINE":
+        return "offline" if view.connection else "unknown"
+    if view.e_stop not in ("NONE", "", None):
+        return "emergency_stop"
+    if view.errors:
+        return "error"
+    if view.paused:
+        return "paused"
+    return "driving" if view.driving else "idle"
+
+
+class FleetMetrics:
+    def __init__(self, services: Services) -> None:
+        self.registry = prom.CollectorRegistry(auto_describe=True)
+        self.gate_wait = prom.Histogram("xborder_gate_wait_seconds", "From awaiting clearance to crossing, per order",
+                                   buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600), registry=self.registry)
+        self.crossings = prom.Counter("xborder_crossings", "Vehicles that entered the crossing lanes",
+                                 ["direction"], registry=self.registry)
+        self.registry.register(_ReadAtScrape(services))
+        self._waiting_since: dict[str, float] = {}
+        self._unsubscribe = services.bus.subscribe(self._on_bus, (Topic.ORDER, Topic.CROSSING))
+
+    def _on_bus(self, topic: str, message: dict[str, Any]) -> None:
+        if topic == Topic.CROSSING:
+            self.crossings.labels(str(message.get("direction"))).inc()
+            return
+        order_id, at = message["order_id"], float(message["at"])
+        if message["to"] == OrderState.AWAITING_CLEARANCE:
+            self._waiting_since[order_id] = at
+        elif message["to"] == OrderState.CROSSING:
+            # straight from loaded: the clearance was there when the vehicle came, a wait of 0
+            self.gate_wait.observe(at - self._waiting_since.pop(order_id, at))
+        else:
+            self._waiting_since.pop(order_id, None)
+
+    def render(self) -> bytes:
+        return prom.generate_latest(self.registry)
+
+    def close(self) -> None:
+        self._unsubscribe()
+
+
+class _ReadAtScrape(Collector):
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def collect(self) -> Iterator[Metric]:
+        vehicles = GaugeMetricFamily("xborder_vehicles", "Vehicles by state", labels=["state"])
+        for state, count in Counter(vehicle_state(v) for v in self.services.dispatcher.vehicles()).items():
+            vehicles.add_metric([state], count)
+        yield vehicles
+        by_state, by_kind = self._counts()
+        order_gauge = GaugeMetricFamily("xborder_orders", "Orders by state", labels=["state"])
+        for state in OrderState:
+            order_gauge.add_metric([state], by_state.get(state, 0))
+        yield order_gauge
+        events = CounterMetricFamily("xborder_customs_events", "Customs events by outcome", labels=["outcome"])
+        for kind, outcome in EVENT_OUTCOMES.items():
+            events.add_metric([outcome], by_kind.get(kind, 0))
+        yield events
+        dispatcher = self.services.dispatcher
+        yield _recent("xborder_dispatch_tick_seconds", "Dispatch tick duration, recent ticks", dispatcher.tick_seconds)
+        yield _recent("xborder_planner_seconds", "Planner call duration, recent calls", dispatcher.planner_seconds)
+
+    def _counts(self) -> tuple[dict[str, int], dict[str, int]]:
+        with self.services.store.reading() as conn:
+            by_state = conn.execute(sa.select(orders.c.state, sa.func.count()).group_by(orders.c.state)).all()
+            by_kind = conn.execute(sa.select(audit_log.c.kind, sa.func.count())
+                                   .where(audit_log.c.kind.in_(list(EVENT_OUTCOMES))).group_by(audit_log.c.kind)).all()
+        return dict(by_state), dict(by_kind)  # type: ignore[arg-type]
+
+
+def _recent(name: str, documentation: str, durations: Iterable[float]) -> GaugeMetricFamily:
+    """Quantiles of the recent durations the dispatcher keeps (a window, not since start)."""
+    gauge = GaugeMetricFamily(name, documentation, labels=["quantile"])
+    values = np.fromiter(list(durations), dtype=float)
+    for q in QUANTILES:
+        gauge.add_metric([str(q)], float(np.quantile(values, q)) if values.size else 0.0)
+    return gauge

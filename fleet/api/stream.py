@@ -1,0 +1,128 @@
+"""The live stream's hub: bus messages fanned out to WebSocket clients, each with its own bounded queue.
+
+The bus delivers on the publisher's thread (the dispatcher, the ZeroMQ server, an HTTP worker), so the hub
+only hands each message to the event loop; there it goes into every subscribed client's queue. A client
+whose queue is full is dropped rather than waited for: a slow console never holds up the fleet or the other
+clients. Vehicle states are throttled per vehicle (at most one every ``vehicle_interval_s``); the latest
+state held back is sent when its turn comes, so the last word about a vehicle is never lost. The hub also
+reads the vehicles' views itself at that rate (``vehicles``) and sends those that changed, and a client that
+connects gets every vehicle's latest state first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fleet.events import EventBus, Topic
+
+log = logging.getLogger(__name__)
+
+Message = tuple[str, dict[str, Any]]
+
+
+@dataclass(eq=False)
+class StreamClient:
+    topics: frozenset[str]
+    queue: asyncio.Queue[Message | None]
+    dropped: bool = field(default=False)
+
+    def offer(self, topic: str, message: dict[str, Any]) -> None:
+        if self.dropped or topic not in self.topics:
+            return
+        try:
+            self.queue.put_nowait((topic, message))
+        except asyncio.QueueFull:
+            self.drop()
+
+    def drop(self) -> None:
+        """Stop this client: its reader gets None once what is queued is read (or at once if the queue is full)."""
+        self.dropped = True
+        while True:
+            try:
+                self.queue.put_nowait(None)
+                return
+            except asyncio.QueueFull:
+                self.queue.get_nowait()
+
+
+class StreamHub:
+    def __init__(self, bus: EventBus, vehicles: Callable[[], list[dict[str, Any]]] = list, queue_size: int = 256,
+                 vehicle_interval_s: float = 0.5, clock: Callable[[], float] = time.monotonic) -> None:
+        self.bus, self.vehicles, self.queue_size = bus, vehicles, queue_size
+        self.vehicle_interval_s, self.clock = vehicle_interval_s, clock
+        self.clients: set[StreamClient] = set()
+        self._sent_at: dict[str, float] = {}  # vehicle id -> when its state last went out
+        self._held: dict[str, dict[str, Any]] = {}  # vehicle id -> the latest state held back
+        self._latest: dict[str, dict[str, Any]] = {}  # vehicle id -> its latest state sent
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._unsubscribe = self.bus.subscribe(self._from_bus)
+        self._flusher = asyncio.create_task(self._flush_held())
+
+    async def stop(self) -> None:
+        if self._unsubscribe:
+            self._unsubscribe()
+        if self._flusher:
+            self._flusher.cancel()
+        for client in list(self.clients):
+            client.drop()
+
+    def connect(self, topics: Iterable[str]) -> StreamClient:
+        client = StreamClient(frozenset(topics), asyncio.Queue(self.queue_size))
+        self.clients.add(client)
+        for message in self._latest.values():
+            client.offer(Topic.VEHICLE, message)
+        return client
+
+    def disconnect(self, client: StreamClient) -> None:
+        self.clients.discard(client)
+
+    def _from_bus(self, topic: str, message: dict[str, Any]) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self.publish, topic, message)
+
+    def publish(self, topic: str, message: dict[str, Any]) -> None:
+        """On the event loop: fan one message out (a vehicle state only if its vehicle's turn has come)."""
+        if topic == Topic.VEHICLE:
+            vehicle_id = str(message.get("id") or message.get("vehicle_id"))
+            now = self.clock()
+            if now - self._sent_at.get(vehicle_id, -float("inf")) < self.vehicle_interval_s:
+                self._held[vehicle_id] = message
+                return
+            self._sent_at[vehicle_id] = now
+            self._held.pop(vehicle_id, None)
+            self._latest[vehicle_id] = message
+        for client in list(self.clients):
+            client.offer(topic, message)
+
+    async def _flush_held(self) -> None:
+        while True:
+            await asyncio.sleep(self.vehicle_interval_s / 2)
+            for vehicle_id, message in list(self._held.items()):
+                if self.clock() - self._sent_at.get(vehicle_id, 0.0) >= self.vehicle_interval_s:
+                    self.publish(Topic.VEHICLE, message)
+            if not self.clients:
+                continue
+            try:
+                views = await asyncio.to_thread(self.vehicles)
+            except Exception:  # the stream outlives a failed read; the next round reads again
+                log.exception("reading the vehicles' views failed")
+                continue
+            for message in views:
+                if _changed(self._latest.get(message["id"]), message):
+                    self.publish(Topic.VEHICLE, message)
+
+
+def _changed(before: dict[str, Any] | None, after: dict[str, Any]) -> bool:
+    """Whether a vehicle's view changed in more than the age of its last state (which always grows)."""
+    return before is None or {**before, "state_age_s": None} != {**after, "state_age_s": None}

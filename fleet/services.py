@@ -1,0 +1,197 @@
+"""The one place that builds the fleet manager's services from :class:`Settings`, starts and stops them.
+
+``xborder serve`` and the tests use the same :func:`build_services`; the API (``fleet.api.main.create_app``)
+starts them in its lifespan. The event bus joins the parts: the gate, the orders, the alarms and the
+dispatcher publish on it; the ZeroMQ PUB (to both customs authorities), the WebSocket stream and the
+metrics subscribe.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import zmq
+
+from fleet.alarms import AlarmService
+from fleet.config import ConfigError, FleetConfig, Settings
+from fleet.customs.gate import CustomsGate
+from fleet.dispatch import Dispatcher
+from fleet.events import EventBus, Topic
+from fleet.maps import load_corridor
+from fleet.orders import OrderService
+from fleet.staff import StaffLog
+from fleet.store import Store
+from fleet.transports.curve import LinkSecurity, start_authenticator
+from fleet.transports.zmq_customs import ZmqIngestServer, ZmqPublisher
+from fleet.vehicles.inprocess import InProcessLink
+from fleet.vehicles.link import VehicleLink
+from fleet.vehicles.placement import parked_fleet
+from fleet.vehicles.registry import VehicleConfig, VehicleRegistry
+from planner.corridor import Corridor
+
+log = logging.getLogger(__name__)
+
+#: What the customs authorities receive on the PUB socket (docs/customs-protocol.md).
+CUSTOMS_TOPICS = (Topic.DECISION, Topic.CROSSING, Topic.CLEARANCE, Topic.ALARM, Topic.CHECKPOINT, Topic.RESEND)
+
+
+class _Background(Protocol):
+    def start(self) -> object: ...
+
+    def stop(self) -> None: ...
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Callable[[], float]
+    store: Store
+    bus: EventBus
+    corridor: Corridor
+    gate: CustomsGate
+    orders: OrderService
+    alarms: AlarmService
+    registry: VehicleRegistry
+    staff: StaffLog
+    link: VehicleLink
+    dispatcher: Dispatcher
+    publisher: ZmqPublisher
+    security: LinkSecurity | None = None  # CURVE and the fleet's signing key for the customs link
+    ingest: ZmqIngestServer | None = None  # the customs ROUTER binds on start
+    _background: list[_Background] = field(default_factory=list, repr=False)  # threads, started in order
+    _stack: ExitStack = field(default_factory=ExitStack, repr=False)
+
+    def start(self) -> Services:
+        """Bind the customs ROUTER and start the threads; if anything fails, stop what started and close all."""
+        try:
+            with _binding("customs.zmq.router", self.settings.customs.zmq.router):
+                self.ingest = ZmqIngestServer(self.gate, self.settings.customs.zmq.router, security=self.security)
+            self._stack.callback(self.ingest.start().stop)
+            for part in self._background:
+                part.start()
+                self._stack.callback(part.stop)
+        except BaseException:
+            self.close()
+            raise
+        log.info("customs ROUTER on %s, PUB on %s, store %s", self.ingest.endpoint, self.publisher.endpoint,
+                 self.store.url)
+        return self
+
+    def close(self) -> None:
+        """Stop what was started and close what was opened, in reverse order."""
+        self._stack.close()
+
+
+def build_services(settings: Settings, *, link: VehicleLink | None = None,
+                   clock: Callable[[], float] = time.time) -> Services:
+    """Open the store, load the map, check the fleet against it and wire everything; nothing runs until
+    :meth:`Services.start`. ``link`` replaces the configured vehicle link (tests bring their own).
+
+    Raises :class:`ConfigError` (naming the field) for a fleet the map cannot hold, ``MapError`` for a bad map,
+    ``StoreError`` for a store that cannot be opened.
+    """
+    corridor = load_corridor(settings.map)
+    fleet = configured_fleet(settings.fleet, corridor)
+    with ExitStack() as stack:
+        store = Store(settings.store.location, busy_timeout_s=settings.store.busy_timeout_s)
+        stack.callback(store.close)
+        bus = EventBus()
+        security = settings.customs.link_security()
+        if security is None:
+            log.warning("customs.fleet keys not configured: the ZeroMQ link is NOT encrypted, authenticated or signed")
+        else:
+            stack.callback(start_authenticator(zmq.Context.instance(), security.clients).stop)
+        with _binding("customs.zmq.pub", settings.customs.zmq.pub):
+            publisher = ZmqPublisher(settings.customs.zmq.pub, security=security)
+        stack.callback(publisher.close)
+        stack.callback(bus.subscribe(publisher.publish, CUSTOMS_TOPICS))
+        checkpoint = settings.customs.checkpoint
+        gate = CustomsGate(settings.customs.gate_authorities(), store, settings.customs.link_timeout_s, clock=clock,
+                           publish=bus.publish, signing_key=security.signing_key if security else None,
+                           checkpoint_every=(checkpoint.every_records, checkpoint.every_s))
+        registry = VehicleRegistry(store)
+        registry.configure(fleet)
+        background: list[_Background] = []
+        if link is None:
+            link = _vehicle_link(settings.fleet, fleet, corridor, clock, stack, background)
+        orders, alarms, staff = OrderService(store, corridor, bus, clock), AlarmService(store, bus, clock), \
+            StaffLog(store, clock)
+        dispatcher = Dispatcher(corridor=corridor, store=store, orders=orders, registry=registry, gate=gate,
+                                link=link, alarms=alarms, bus=bus, staff=staff, clock=clock,
+                                settings=settings.fleet.dispatch)
+        return Services(settings, clock, store, bus, corridor, gate, orders, alarms, registry, staff,
+                        link, dispatcher, publisher, security, _background=[*background, dispatcher],
+                        _stack=stack.pop_all())
+
+
+@contextmanager
+def _binding(field_name: str, endpoint: str) -> Iterator[None]:
+    """An endpoint that cannot be bound (in use, malformed) is a :class:`ConfigError` naming its field."""
+    try:
+        yield
+    except zmq.ZMQError as exc:
+        raise ConfigError(f"{field_name}: cannot bind {endpoint}: {exc}") from None
+
+
+def configured_fleet(config: FleetConfig, corridor: Corridor) -> list[VehicleConfig]:
+    """The configured vehicles (or the simulated fleet at the parking spots), each checked against the map."""
+    if config.simulated:
+        try:
+            return parked_fleet(corridor, config.simulated)
+        except ValueError as exc:
+            raise ConfigError(f"fleet.simulated: {exc}") from None
+    for i, vehicle in enumerate(config.vehicles):
+        if vehicle.start_node not in corridor.nodes:
+            raise ConfigError(f"fleet.vehicles.{i}.start_node: {vehicle.start_node!r} (vehicle {vehicle.id}) is "
+                              f"not a node of the map {corridor.name}")
+        if vehicle.home not in corridor.jurisdictions:
+            raise ConfigError(f"fleet.vehicles.{i}.home: {vehicle.home!r} (vehicle {vehicle.id}) is not one of "
+                              f"the map's sides {list(corridor.jurisdictions)}")
+    return config.vehicles
+
+
+def _vehicle_link(config: FleetConfig, fleet: list[VehicleConfig], corridor: Corridor,
+                  clock: Callable[[], float], stack: ExitStack, background: list[_Background]) -> VehicleLink:
+    if config.link == "ros":
+        from fleet.vehicles.ros_bridge import RosFleetBridge  # rclpy loads only when the fleet speaks ROS
+
+        bridge = RosFleetBridge(fleet_namespace=config.namespace, heartbeat_s=config.heartbeat_s)
+        stack.callback(bridge.close)
+        return bridge
+    link = InProcessLink(clock)
+    for vehicle in fleet:
+        node = corridor.nodes[vehicle.start_node]
+        link.spawn(vehicle.id, node.x, node.y, corridor.heading_into(node.id), node.id)
+    background.append(_Stepper(link, clock))
+    return link
+
+
+class _Stepper:
+    """Steps an in-process fleet in real time on its own thread (``fleet.link: inprocess`` in a service)."""
+
+    PERIOD_S = 0.1
+
+    def __init__(self, link: InProcessLink, clock: Callable[[], float]) -> None:
+        self.link, self.clock = link, clock
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="inprocess-vehicles", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        last = self.clock()
+        while not self._stop.wait(self.PERIOD_S):
+            now = self.clock()
+            self.link.advance(now - last)
+            last = now
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)

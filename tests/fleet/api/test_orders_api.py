@@ -1,0 +1,115 @@
+"""Orders over HTTP: created once per Idempotency-Key, refused with the field named and nothing stored, listed
+with filters and a total, read with the timeline, cancelled with a reason; staff actions recorded."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fleet.api.conftest import auth, staff_actions_of
+
+DISPATCHER = auth("dispatcher")
+
+
+@pytest.fixture
+def body(docks):
+    return {"consignments": ["VN-ORD000000001"], "pickup": docks["VN"][0], "drop": docks["CN"][0]}
+
+
+def create(client, body, key=None):
+    headers = {**DISPATCHER, **({"Idempotency-Key": key} if key else {})}
+    return client.post("/api/v1/orders", json=body, headers=headers)
+
+
+def total(client) -> int:
+    return client.get("/api/v1/orders", headers=DISPATCHER).json()["total"]
+
+
+def test_create_answers_201_with_location_and_a_retry_the_same_order(client, services, body):
+    first = create(client, body, key="k-1")
+    assert first.status_code == 201, first.text
+    order = first.json()
+    assert order["state"] == "created" and order["direction"] == "VN->CN"
+    assert first.headers["Location"].endswith(f"/api/v1/orders/{order['id']}")
+    again = create(client, body, key="k-1")
+    assert again.status_code == 200 and again.json()["id"] == order["id"]
+    assert total(client) == 1
+    assert [(a["action"], a["role"], a["target"]) for a in staff_actions_of(services)] == [
+        ("create_order", "dispatcher", f"order:{order['id']}")]
+
+
+def test_a_key_reused_for_another_request_is_409_naming_the_header(client, body, docks):
+    assert create(client, body, key="k-2").status_code == 201
+    reply = create(client, {**body, "drop": docks["CN"][1]}, key="k-2")
+    assert reply.status_code == 409 and reply.json()["field"] == "Idempotency-Key"
+    assert total(client) == 1
+
+
+@pytest.mark.parametrize(("change", "status", "field"), [
+    ({"pickup": "no_such_dock"}, 422, "pickup"),
+    ({"drop": "{pickup}"}, 422, "drop"),
+    ({"direction": "CN->VN"}, 422, "pickup"),
+    ({"latest_delivery": 1.0}, 422, "latest_delivery"),
+    ({"consignments": ["VN-ORD000000001", "VN-ORD000000002", "VN-ORD000000003"]}, 422, "body.consignments"),
+    ({"consignments": ["not-an-id"]}, 422, "body.consignments.0"),
+    ({"priority": 0}, 422, "body.priority"),
+    ({"surprise": 1}, 422, "body.surprise"),
+])
+def test_refused_with_the_field_named_and_nothing_stored(client, body, change, status, field):
+    bad = {**body, **{k: (v.format(**body) if isinstance(v, str) else v) for k, v in change.items()}}
+    reply = create(client, bad)
+    assert reply.status_code == status, reply.text
+    assert reply.json()["field"] == field
+    assert total(client) == 0
+
+
+def test_missing_field_is_named(client, body):
+    reply = create(client, {k: v for k, v in body.items() if k != "drop"})
+    assert reply.status_code == 422 and reply.json()["field"] == "body.drop"
+
+
+def test_a_consignment_on_an_active_order_is_409(client, body, docks):
+    assert create(client, body).status_code == 201
+    reply = create(client, {**body, "pickup": docks["VN"][1]})
+    assert reply.status_code == 409 and reply.json()["field"] == "consignments"
+
+
+def test_list_filters_pages_and_counts(client, body, docks):
+    for i in range(3):
+        assert create(client, {**body, "consignments": [f"VN-ORD00000001{i}"]}).status_code == 201
+    back = create(client, {"consignments": ["CN-ORD000000001"], "pickup": docks["CN"][0], "drop": docks["VN"][0]})
+    assert back.status_code == 201
+    page = client.get("/api/v1/orders", params={"direction": "VN->CN", "limit": 2}, headers=DISPATCHER).json()
+    assert page["total"] == 3 and len(page["orders"]) == 2
+    rest = client.get("/api/v1/orders", params={"direction": "VN->CN", "limit": 2, "offset": 2},
+                      headers=DISPATCHER).json()
+    assert len(rest["orders"]) == 1
+    assert {o["id"] for o in page["orders"] + rest["orders"]}.isdisjoint({back.json()["id"]})
+    assert client.get("/api/v1/orders", params={"state": "delivered"}, headers=DISPATCHER).json()["total"] == 0
+    for params in ({"state": "lost"}, {"direction": "VN-CN"}, {"limit": 0}, {"offset": -1}):
+        reply = client.get("/api/v1/orders", params=params, headers=DISPATCHER)
+        assert reply.status_code == 422, params
+
+
+def test_read_with_timeline_then_cancel(client, services, body):
+    order_id = create(client, body).json()["id"]
+    reply = client.get(f"/api/v1/orders/{order_id}", headers=auth("viewer"))
+    assert reply.status_code == 200
+    assert reply.json()["timeline"][0]["to_state"] == "created"
+    cancelled = client.post(f"/api/v1/orders/{order_id}/cancel", json={"reason": "customer withdrew"},
+                            headers=DISPATCHER)
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["state"] == "cancelled"
+    timeline = client.get(f"/api/v1/orders/{order_id}", headers=auth("viewer")).json()["timeline"]
+    assert (timeline[0]["to_state"], timeline[-1]["to_state"]) == ("created", "cancelled")  # assigned, maybe
+    assert "customer withdrew" in timeline[-1]["reason"]
+    assert ("cancel_order", "customer withdrew") in [(a["action"], a["reason"]) for a in staff_actions_of(services)]
+    again = client.post(f"/api/v1/orders/{order_id}/cancel", json={"reason": "twice"}, headers=DISPATCHER)
+    assert again.status_code == 409 and again.json()["field"] == "state"
+
+
+def test_unknown_order_is_404_and_a_cancel_needs_a_reason(client, body):
+    assert client.get("/api/v1/orders/ord-nothing", headers=DISPATCHER).status_code == 404
+    assert client.post("/api/v1/orders/ord-nothing/cancel", json={"reason": "x"}, headers=DISPATCHER).status_code == 404
+    order_id = create(client, body).json()["id"]
+    reply = client.post(f"/api/v1/orders/{order_id}/cancel", json={"reason": ""}, headers=DISPATCHER)
+    assert reply.status_code == 422 and reply.json()["field"] == "body.reason"

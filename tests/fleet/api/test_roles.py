@@ -1,0 +1,88 @@
+"""Every mutating route checks the caller: no token or an unknown one is a 401, a role that may not is a 403
+and changes nothing; each route is also taken by a role that may (so the table cannot pass vacuously)."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from fleet.alarms import AlarmKind
+from fleet.orders import OrderCreate
+from fleet.store.schema import orders, staff_actions
+from planner.corridor import NodeKind
+from tests.fleet.api.conftest import auth
+
+REASON = {"reason": "test"}
+ORDER = {"consignments": ["VN-ROLE00000001"], "pickup": "{vn_dock}", "drop": "{cn_dock}"}
+
+#: (method, path, body, a role that may, roles that may not)
+MUTATING = [
+    ("POST", "/orders", ORDER, "dispatcher", ["viewer", "operator", "customs:VN_CUSTOMS"]),
+    ("POST", "/orders/{order}/cancel", REASON, "dispatcher", ["viewer", "operator", "customs:CN_CUSTOMS"]),
+    ("POST", "/vehicles/agv_001/actions", {"action": "pause", **REASON}, "dispatcher",
+     ["viewer", "operator", "customs:VN_CUSTOMS"]),
+    ("POST", "/vehicles/agv_001/actions", {"action": "emergency_stop", **REASON}, "operator",
+     ["viewer", "dispatcher", "customs:VN_CUSTOMS"]),
+    ("POST", "/vehicles/emergency-stop", REASON, "operator", ["viewer", "dispatcher", "customs:VN_CUSTOMS"]),
+    ("POST", "/vehicles/release-emergency-stop", REASON, "operator", ["viewer", "dispatcher"]),
+    ("POST", "/vehicles/agv_001/service", {"in_service": False, **REASON}, "operator", ["viewer", "dispatcher"]),
+    ("POST", "/gates/{gate}/hold", REASON, "operator", ["viewer", "dispatcher", "customs:CN_CUSTOMS"]),
+    ("POST", "/gates/{gate}/release", REASON, "operator", ["viewer", "dispatcher", "customs:CN_CUSTOMS"]),
+    ("POST", "/alarms/{alarm}/acknowledge", None, "operator", ["viewer", "dispatcher", "customs:VN_CUSTOMS"]),
+]
+READS = ["/map", "/vehicles", "/vehicles/agv_001", "/orders", "/gates", "/alarms"]
+
+
+@pytest.fixture
+def targets(services):
+    """The ids the table's paths and bodies name: an order to cancel, a gate, an alarm."""
+    docks = {side: sorted(n.id for n in services.corridor.nodes_of(NodeKind.DOCK, jurisdiction=side))
+             for side in ("VN", "CN")}
+    order, _ = services.orders.create(OrderCreate(consignments=["VN-ROLE00000002"], pickup=docks["VN"][0],
+                                                  drop=docks["CN"][0]), "test")
+    alarm = services.alarms.raise_alarm(AlarmKind.LOW_BATTERY, "agv_001", "low")
+    gates = [n.id for n in services.corridor.nodes_of(NodeKind.GATE)]
+    assert gates
+    return {"order": order.id, "gate": gates[0], "alarm": alarm.id, "vn_dock": docks["VN"][0],
+            "cn_dock": docks["CN"][0]}
+
+
+def _request(client, method, path, body, targets, headers):
+    body = None if body is None else {k: (v.format(**targets) if isinstance(v, str) else v) for k, v in body.items()}
+    return client.request(method, "/api/v1" + path.format(**targets), json=body, headers=headers)
+
+
+def _counts(services) -> tuple[int, int]:
+    with services.store.reading() as conn:
+        return (conn.execute(sa.select(sa.func.count()).select_from(orders)).scalar_one(),
+                conn.execute(sa.select(sa.func.count()).select_from(staff_actions)).scalar_one())
+
+
+@pytest.mark.parametrize(("method", "path", "body", "allowed", "denied"), MUTATING,
+                         ids=[f"{m[1]}-{(m[2] or {}).get('action', '')}" for m in MUTATING])
+def test_mutating_route_401_403_and_allowed(client, services, targets, method, path, body, allowed, denied):
+    before = _counts(services)
+    for headers in ({}, {"Authorization": "Bearer not-a-token-0123456789"}):
+        reply = _request(client, method, path, body, targets, headers)
+        assert reply.status_code == 401, reply.text
+    for role in denied:
+        reply = _request(client, method, path, body, targets, auth(role))
+        assert reply.status_code == 403, (role, reply.text)
+    assert _counts(services) == before, "a refused call changed something"
+    for role in (allowed, "admin"):
+        reply = _request(client, method, path, body, targets, auth(role))
+        assert reply.status_code < 300 or (role == "admin" and reply.status_code in (200, 409)), (role, reply.text)
+
+
+@pytest.mark.parametrize("path", READS)
+def test_reads_are_for_staff(client, path):
+    assert client.get("/api/v1" + path).status_code == 401
+    assert client.get("/api/v1" + path, headers=auth("customs:VN_CUSTOMS")).status_code == 403
+    for role in ("viewer", "dispatcher", "operator", "admin"):
+        assert client.get("/api/v1" + path, headers=auth(role)).status_code == 200, role
+
+
+def test_customs_authorities_read_the_audit_log(client):
+    for role in ("customs:VN_CUSTOMS", "customs:CN_CUSTOMS", "viewer"):
+        assert client.get("/api/v1/audit/verify", headers=auth(role)).status_code == 200
+    assert client.get("/api/v1/audit").status_code == 401

@@ -1,0 +1,110 @@
+"""The WebSocket stream: token in the query or the first message, a subset of topics, vehicle states throttled
+per vehicle, and a slow client dropped without holding up the others."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from starlette.websockets import WebSocketDisconnect
+
+from fleet.api.stream import StreamHub
+from fleet.events import EventBus, Topic
+from tests.fleet.api.conftest import auth, token
+
+
+def test_order_transitions_stream_to_a_subscriber(client, docks):
+    with client.websocket_connect(f"/api/v1/stream?token={token('viewer')}&topics=order") as ws:
+        reply = client.post("/api/v1/orders", headers=auth("dispatcher"), json={
+            "consignments": ["VN-STR000000001"], "pickup": docks["VN"][0], "drop": docks["CN"][0]})
+        message = ws.receive_json()
+    assert message["topic"] == "order"
+    assert message["data"]["order_id"] == reply.json()["id"] and message["data"]["to"] == "created"
+
+
+def test_token_as_first_message_and_vehicle_states(client):
+    with client.websocket_connect("/api/v1/stream?topics=vehicle") as ws:
+        ws.send_json({"token": token("operator")})
+        message = ws.receive_json()
+    assert message["topic"] == "vehicle" and message["data"]["id"].startswith("agv_")
+
+
+@pytest.mark.parametrize(("url", "first", "code"), [
+    ("/api/v1/stream", {"token": "wrong-token-0123456789"}, 4401),
+    ("/api/v1/stream", {"no": "token"}, 4401),
+    (f"/api/v1/stream?token={token('customs:VN_CUSTOMS')}", None, 4403),
+    (f"/api/v1/stream?token={token('viewer')}&topics=order,gossip", None, 4400),
+])
+def test_refused_connections_are_closed_with_a_reason(client, url, first, code):
+    with client.websocket_connect(url) as ws:
+        if first is not None:
+            ws.send_json(first)
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+    assert closed.value.code == code
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def drain(queue: asyncio.Queue) -> list:
+    items = []
+    while not queue.empty():
+        items.append(queue.get_nowait())
+    return items
+
+
+def test_vehicle_states_are_throttled_per_vehicle_and_the_latest_is_kept():
+    async def scenario():
+        clock = FakeClock()
+        hub = StreamHub(EventBus(), vehicle_interval_s=0.5, clock=clock)
+        client = hub.connect([Topic.VEHICLE])
+        for i in range(5):
+            hub.publish(Topic.VEHICLE, {"id": "agv_001", "x": i})
+            hub.publish(Topic.VEHICLE, {"id": "agv_002", "x": 10 + i})
+            clock.now += 0.05
+        first = drain(client.queue)
+        clock.now = 0.6
+        await hub.start()
+        await asyncio.sleep(0.4)  # the flusher sends what was held back
+        await hub.stop()
+        return first, drain(client.queue)
+
+    first, later = asyncio.run(scenario())
+    assert [m[1]["x"] for m in first] == [0, 10]
+    assert [m[1]["x"] for m in later if m] == [4, 14]
+
+
+def test_a_slow_client_is_dropped_and_the_others_get_everything():
+    async def scenario():
+        hub = StreamHub(EventBus(), queue_size=3)
+        slow, fast = hub.connect([Topic.ORDER]), hub.connect([Topic.ORDER])
+        fast.queue = asyncio.Queue(100)
+        for i in range(10):
+            hub.publish(Topic.ORDER, {"n": i})
+        return slow, drain(slow.queue), drain(fast.queue)
+
+    slow, slow_items, fast_items = asyncio.run(scenario())
+    assert slow.dropped and slow_items[-1] is None
+    assert [m[1]["n"] for m in fast_items] == list(range(10))
+
+
+def test_bus_messages_from_other_threads_reach_the_clients():
+    async def scenario():
+        bus = EventBus()
+        hub = StreamHub(bus)
+        await hub.start()
+        client = hub.connect([Topic.ALARM])
+        await asyncio.to_thread(bus.publish, Topic.ALARM, {"kind": "low_battery"})
+        await asyncio.to_thread(bus.publish, Topic.GATE, {"gate": "g"})  # not subscribed
+        message = await asyncio.wait_for(client.queue.get(), 2)
+        await hub.stop()
+        return message, drain(client.queue)
+
+    message, rest = asyncio.run(scenario())
+    assert message == (Topic.ALARM, {"kind": "low_battery"}) and rest in ([], [None])

@@ -1,0 +1,50 @@
+"""``xborder serve`` with no configuration, as a newcomer runs it: from an empty folder, it makes var/ (keys
+and tokens, owner-only), says where, and serves the Bac Luan II map with a simulated fleet of 10."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from sim.service_process import free_port
+
+BIN = Path(sys.executable).parent
+DEFAULT_ZMQ_PORTS = (5560, 5561)
+
+
+def _busy(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.mark.skipif(any(_busy(p) for p in DEFAULT_ZMQ_PORTS), reason="the default ZeroMQ ports are taken")
+def test_serve_without_config(tmp_path):
+    port = free_port()
+    process = subprocess.Popen([str(BIN / "xborder"), "serve", "--port", str(port)], cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}/api/v1"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert process.poll() is None, process.stdout.read()
+        tokens = yaml.safe_load((tmp_path / "var" / "tokens.yaml").read_text())
+        vehicles = httpx.get(f"{base}/vehicles", headers={"Authorization": f"Bearer {tokens['viewer']}"}).json()
+        assert len(vehicles) == 10
+        geojson = httpx.get(f"{base}/map", headers={"Authorization": f"Bearer {tokens['viewer']}"}).json()
+        assert "Bac Luan II" in geojson["name"]
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=20)
+    assert f"demo tokens (one per role) in {tmp_path / 'var' / 'tokens.yaml'}" in output
