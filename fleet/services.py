@@ -125,6 +125,8 @@ def build_services(settings: Settings, *, link: VehicleLink | None = None,
         dispatcher = Dispatcher(corridor=corridor, store=store, orders=orders, registry=registry, gate=gate,
                                 link=link, alarms=alarms, bus=bus, staff=staff, clock=clock,
                                 settings=settings.fleet.dispatch)
+        if hasattr(link, "on_state"):
+            link.on_state = lambda _vehicle_id: dispatcher.wake()  # a vehicle's news wakes the loop, nothing more
         return Services(settings, clock, store, bus, corridor, gate, orders, alarms, registry, staff,
                         link, dispatcher, publisher, security, _background=[*background, dispatcher],
                         _stack=stack.pop_all())

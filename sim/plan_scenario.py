@@ -1,9 +1,10 @@
 """``xborder plan``: plan a busy moment of the fleet on a corridor, check it, run it with delays, plot it.
 
-For engineers trying the planner on a map (theirs or Bac Luan II): a random but well-formed moment
-(sim/planning_scenarios.py), planned by the fleet planner, checked by the independent checker, its
-precedence graph checked for cycles, executed with random delays (sim/plan_execution.py), and drawn as a
-time-distance diagram along the corridor's main route each way, where headways and waits show.
+For engineers trying the planner on a map: a random but well-formed moment (sim/planning_scenarios.py),
+planned by the fleet planner (on a relay corridor, with relay trips that meet at the handoff pad),
+checked by the independent checker, its precedence graph checked for cycles, executed with random delays
+(sim/plan_execution.py), and drawn as a time-distance diagram along the corridor's main route each way,
+where headways and waits show.
 """
 
 from __future__ import annotations
@@ -37,14 +38,15 @@ def scenario(
 
     console = Console()
     corridor = load_or_exit(path)
+    relay = corridor.parameters.get("handoff_mode") == "relay"
     try:
-        requests = random_requests(corridor, count, seed=seed)
+        requests = random_requests(corridor, count, seed=seed, relay=relay)
     except ValueError as exc:
         console.print(f"[bold red]{exc}[/]")
         raise typer.Exit(code=2) from None
     planner = FleetPlanner(corridor.graph, FollowingRules.from_parameters(corridor.parameters))
     start = time.perf_counter()
-    result = planner.plan_all(requests)
+    result = plan_moment(corridor, planner, requests, seed)
     took = time.perf_counter() - start
     plans = result.plans
     violations = plan_violations(corridor.graph, plans, planner.timed.rules, {r.vehicle_id: r.profile
@@ -53,6 +55,9 @@ def scenario(
     run = execute_with_delays(planner.timed, plans, seed=seed)
     moving = [p for p in plans.values() if len(p.steps) > 1]
     console.print(f"planned {len(plans)} AGVs ({len(moving)} moving) on {corridor.name} in {took * 1000:.0f} ms")
+    if relay:
+        meetings = sum(1 for p in plans.values() if p.meets and any(s.action == "custody" for s in p.steps)) // 2
+        console.print(f"  relay: {meetings} container transfers at the handoff pad (custody recorded)")
     console.print(f"  all arrived by {max(p.finish_time for p in plans.values()) / 60:.1f} min as planned; "
                   f"mean trip {sum(p.finish_time - p.steps[0].arrive for p in moving) / max(1, len(moving)) / 60:.1f}"
                   " min")
@@ -68,6 +73,34 @@ def scenario(
     console.print(f"wrote {written}")
     if violations or not acyclic or run.stuck:
         raise typer.Exit(code=1)
+
+
+def plan_moment(corridor, planner, requests, seed: int):
+    """Plan a moment: on a through corridor every request as it is; on a relay corridor, pairs of
+    vehicles from both sides first stay where they are while the others are planned, then each pair is
+    planned to meet at the handoff pad (``plan_relay``). A pair that cannot meet stays and is reported
+    stalled."""
+    from planner.corridor import NodeKind
+    from planner.exceptions import NoPlan
+    from planner.schedule.handoff import plan_relay
+    from sim.planning_scenarios import relay_trips
+
+    if corridor.parameters.get("handoff_mode") != "relay":
+        return planner.plan_all(requests)
+    others, trips = relay_trips(corridor, requests, seed)
+    result = planner.plan_all(others)
+    pad = corridor.nodes_of(NodeKind.HANDOFF)[0].id
+    transfer = float(corridor.parameters["handoff_transfer_s"])
+    for trip in trips:
+        staying = {r.vehicle_id: planner.plans[r.vehicle_id] for r in (trip.deliverer, trip.receiver)}
+        try:
+            plan_relay(planner, trip.deliverer, trip.receiver, pad, transfer)
+        except NoPlan as exc:
+            for plan in staying.values():
+                planner.table.reserve(plan)
+            result.stalled[trip.deliverer.vehicle_id] = str(exc)
+    result.plans = dict(planner.plans)
+    return result
 
 
 def draw_time_distance(corridor, plans, out: Path) -> Path:

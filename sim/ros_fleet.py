@@ -69,8 +69,8 @@ def parking_spots(corridor: Corridor, count: int) -> list[VehicleSpec]:
 
 def agents(
     count: int = typer.Option(1, "--count", min=1, help="how many simulated vehicles"),
-    map_folder: Path = typer.Option(Path("maps/bac_luan_ii"), "--map", help="corridor folder: vehicles start at "
-                                                                           "its parking spots"),
+    map_folder: Path | None = typer.Option(None, "--map", help="corridor folder: vehicles start at its parking "
+                                                                "spots (default: $XBORDER_MAP or the shipped map)"),
     fleet_namespace: str = typer.Option("xborder", "--fleet", help="topics under /<fleet>/<vehicle_id>/"),
     params_file: Path | None = typer.Option(None, "--params", help="AGV parameter file (default: agv.yaml)"),
 ) -> None:
@@ -78,11 +78,11 @@ def agents(
     import signal
     import time
 
-    from fleet.maps import load_corridor
+    from fleet.maps import default_map_folder, load_corridor
     from planner.corridor import MapError
 
     try:
-        specs = parking_spots(load_corridor(map_folder), count)
+        specs = parking_spots(load_corridor(map_folder or default_map_folder()), count)
     except (MapError, ValueError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None

@@ -11,6 +11,9 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 BAC_LUAN_II = REPO / "maps" / "bac_luan_ii"
+KIM_THANH = REPO / "maps" / "kim_thanh"
+#: every corridor shipped in maps/: CI validates, renders and plans each
+SHIPPED_MAPS = sorted(p.parent for p in (REPO / "maps").glob("*/corridor.yaml"))
 
 
 @pytest.fixture(scope="session")
@@ -35,3 +38,15 @@ def bac_luan_ii():
     from fleet.maps import load_corridor
 
     return load_corridor(BAC_LUAN_II)
+
+
+@pytest.fixture(scope="session")
+def kim_thanh_dir() -> Path:
+    return KIM_THANH
+
+
+@pytest.fixture(scope="session")
+def kim_thanh():
+    from fleet.maps import load_corridor
+
+    return load_corridor(KIM_THANH)

@@ -19,7 +19,7 @@ COMMAND_GROUP = "xborder.commands"
 def build_app() -> typer.Typer:
     """Assemble the root app from every registered subcommand, sorted by name."""
     app = typer.Typer(
-        help="xborder: fleet manager for cargo AGVs across the Vietnam-China border (Bac Luan II).",
+        help="xborder: fleet manager for cargo AGVs across the Vietnam-China border (corridor maps in maps/).",
         no_args_is_help=True,
         add_completion=False,
     )

@@ -41,6 +41,8 @@ def validate(path: Path = MapFolder) -> None:
                   + ")")
     console.print(f"lanes: {s.lane_count} directed, total length {s.lane_length_m / 1000:.2f} km, "
                   f"{s.crossing_lane_count} crossing, {len(s.lane_groups)} single-lane two-way sections (lane groups)")
+    console.print(f"conflict zones (lanes meeting without a node): {len(s.conflict_zones)}"
+                  + "".join(f"\n  {zone}" for zone in s.conflict_zones))
     console.print("zones: " + ", ".join(f"{j} {n}" for j, n in s.zone_counts.items()))
     console.print("[bold]fastest dock-to-dock route each way[/] (at the speed limits):")
     for r in s.routes:

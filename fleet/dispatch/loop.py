@@ -492,7 +492,7 @@ class Dispatcher:
                                     (o.latest_delivery or wall + 86400) - self.epoch, float(o.priority))
                      for o in waiting]
         status = [VehicleStatus(tr.id, self._base_end(tr), t, min(1.0, (tr.state.battery_charge if tr.state else 100)
-                                                                       / 100), tr.profile) for tr in free]
+                                                                       / 100), self._profile_now(tr)) for tr in free]
         energy = EnergyModel(self.settings.battery_percent_per_km / 100, self.settings.reserve_battery_percent / 100,
                              self.settings.low_battery_percent / 100)
         chargers = [n.id for n in self.corridor.nodes_of(NodeKind.CHARGER)
@@ -515,6 +515,11 @@ class Dispatcher:
             track = self.tracks[vehicle_id]
             track.job = Job(JobKind.CHARGE, (charger,))
             track.needs_plan = True
+
+    def _profile_now(self, track: Track) -> VehicleProfile:
+        """Its profile, less the crossing while both authorities do not authorize it: no cross-border work then."""
+        authorized = all(v.authorized for v in self.gate.vehicle_state(track.id).values())
+        return track.profile if authorized or not track.profile.cross_border else VehicleProfile(cross_border=False)
 
     def _free(self, track: Track) -> bool:
         plan = track.plan

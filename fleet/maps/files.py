@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import yaml
@@ -11,6 +12,21 @@ from planner.corridor import Corridor, MapError, MapProblem, corridor_from_geojs
 
 GEOJSON_NAME = "corridor.geojson"
 CONFIG_NAME = "corridor.yaml"
+#: The corridor maps shipped with xborder: the repository's maps/ folder, found from this package (not
+#: from the working directory, so commands work from anywhere).
+MAPS_DIR = Path(__file__).resolve().parents[2] / "maps"
+#: The map used when none is given; ``XBORDER_MAP`` (a folder) overrides it.
+DEFAULT_MAP_NAME = "bac_luan_ii"
+
+
+def default_map_folder() -> Path:
+    """The corridor folder a command uses when given none: ``$XBORDER_MAP``, else the shipped default."""
+    return Path(os.environ.get("XBORDER_MAP") or MAPS_DIR / DEFAULT_MAP_NAME)
+
+
+def shipped_maps() -> list[Path]:
+    """Every corridor folder shipped in maps/."""
+    return sorted(p.parent for p in MAPS_DIR.glob(f"*/{CONFIG_NAME}"))
 
 
 def load_corridor(folder: str | Path) -> Corridor:

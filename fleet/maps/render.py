@@ -1,11 +1,13 @@
 """Drawing a corridor with matplotlib: an overview plus close-ups of each side's complex and the border.
 
-Nothing here knows Bac Luan II: the close-ups are found from the map (the nodes where AGVs stop on
-each side, and the crossing lanes).
+Nothing here knows any particular corridor: the close-ups are found from the map (the nodes where AGVs
+stop on each side, and the crossing lanes), their titles from its zones and labels from its node ids;
+names in Vietnamese or Chinese are drawn with :func:`fleet.maps.fonts.use_map_fonts`.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import matplotlib
@@ -19,7 +21,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.patches import Polygon as PolygonPatch
 
-from planner.corridor import BORDER_LINE_KINDS, Corridor, Node, NodeKind
+from fleet.maps.fonts import use_map_fonts
+from planner.corridor import BORDER_LINE_KINDS, Corridor, NodeKind
 
 SIDE_COLOURS = ("#d9534f", "#f0ad4e")  # first jurisdiction, second jurisdiction
 NODE_STYLE: dict[NodeKind, tuple[str, str, float]] = {  # marker, colour, size
@@ -40,13 +43,13 @@ def render_corridor(corridor: Corridor, out: str | Path, dpi: int = 130) -> Path
     """Write a PNG (or SVG, by suffix) of the corridor to ``out`` and return its path."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    use_map_fonts()
     fig = plt.figure(figsize=(20, 10.5), layout="constrained")
     grid = fig.add_gridspec(1, 4, width_ratios=[0.55, 1.3, 1.3, 0.75])
     overview = fig.add_subplot(grid[0])
     a, b = corridor.jurisdictions
-    closeups = [(fig.add_subplot(grid[1]), _complex_box(corridor, a), f"{a} side: control station and yard"),
-                (fig.add_subplot(grid[2]), _complex_box(corridor, b), f"{b} side: control station and yard"),
-                (fig.add_subplot(grid[3]), _border_box(corridor), "border crossing on the bridge")]
+    boxes = [(_complex_box(corridor, a), a), (_complex_box(corridor, b), b), (_border_box(corridor), None)]
+    closeups = [(fig.add_subplot(grid[k + 1]), box, _title(corridor, box, side)) for k, (box, side) in enumerate(boxes)]
     _draw(overview, corridor, labels=False)
     fig.suptitle(f"{corridor.name}  (local frame: x east, y north, metres)", fontsize=12)
     overview.set_title("overview", fontsize=10)
@@ -98,10 +101,11 @@ def _draw(ax: Axes, corridor: Corridor, labels: bool, box: tuple[float, float, f
             ax.scatter(pts[:, 0], pts[:, 1], marker=marker, c=col, s=size if box else size / 3, zorder=5,
                        edgecolors="white" if kind in BORDER_LINE_KINDS else "none", linewidths=0.5)
     if labels and box:
+        prefixes = _side_prefixes(corridor)
         for node in corridor.nodes.values():
             if node.kind in LABELLED and _inside((node.x, node.y), box):
-                ax.annotate(_short(node), (node.x, node.y), xytext=(3, 3), textcoords="offset points",
-                            fontsize=6.5, zorder=6)
+                ax.annotate(node.id.removeprefix(prefixes.get(node.jurisdiction, "")), (node.x, node.y),
+                            xytext=(3, 3), textcoords="offset points", fontsize=6.5, zorder=6)
     if box:
         ax.set_xlim(box[0], box[2])
         ax.set_ylim(box[1], box[3])
@@ -110,6 +114,23 @@ def _draw(ax: Axes, corridor: Corridor, labels: bool, box: tuple[float, float, f
     ax.set_aspect("equal", adjustable="box" if box else "datalim")
     ax.tick_params(labelsize=7)
     ax.grid(True, lw=0.3, alpha=0.5)
+
+
+def _title(corridor: Corridor, box: tuple[float, float, float, float], side: str | None) -> str:
+    """A close-up's title from the map: the side and the kinds of its zones in view; for the border, what
+    is drawn there (the zones the crossing lanes run through, a relay pad if any)."""
+    if side is not None:
+        kinds = sorted({z.kind for z in corridor.zones.values() if z.jurisdiction == side and _overlaps(z, box)})
+        return f"{side} side: {', '.join(k.replace('_', ' ') for k in kinds)}"
+    under = sorted({z.kind.replace("_", " ") for lane in corridor.crossing_lanes for z in corridor.zones.values()
+                    if z.polygon.intersects(lane.geometry)})
+    pad = ", handoff pad" if corridor.nodes_of(NodeKind.HANDOFF) else ""
+    return f"border line: crossing lanes{pad}\n(in the {', '.join(under)} zones)"
+
+
+def _overlaps(zone, box: tuple[float, float, float, float]) -> bool:
+    x0, y0, x1, y1 = zone.polygon.bounds
+    return x0 < box[2] and box[0] < x1 and y0 < box[3] and box[1] < y1
 
 
 def _complex_box(corridor: Corridor, side: str) -> tuple[float, float, float, float]:
@@ -137,13 +158,15 @@ def _mark_box(ax: Axes, box: tuple[float, float, float, float]) -> None:
     ax.plot([x0, x1, x1, x0, x0], [y0, y0, y1, y1, y0], color="#007bff", lw=1.0)
 
 
-def _short(node: Node) -> str:
-    """A compact label: the id without its jurisdiction prefix, kind words abbreviated."""
-    label = node.id.removeprefix(f"{node.jurisdiction.lower()}_")
-    for word, abbreviation in (("dock_", "D"), ("gate_", "G "), ("insp_", "I"), ("hold_", "H"),
-                               ("_northbound", " N"), ("_southbound", " S")):
-        label = label.replace(word, abbreviation)
-    return label
+def _side_prefixes(corridor: Corridor) -> dict[str, str]:
+    """Per jurisdiction, the id prefix all its (non border-line) nodes share up to an underscore, e.g.
+    ``vn_``: labels leave it out, the colour already tells the side."""
+    prefixes = {}
+    for side in corridor.jurisdictions:
+        ids = [n.id for n in corridor.nodes.values() if n.jurisdiction == side and n.kind not in BORDER_LINE_KINDS]
+        common = os.path.commonprefix(ids) if ids else ""  # noqa: RUF071 (ids, not paths: by character)
+        prefixes[side] = common[:common.rfind("_") + 1]
+    return prefixes
 
 
 def _legend(fig: plt.Figure, corridor: Corridor) -> None:

@@ -8,12 +8,17 @@ from planner.corridor import Corridor, Node, NodeKind
 
 
 def parking_nodes(corridor: Corridor, count: int) -> list[Node]:
-    """``count`` parking spots, the first side's first, by id; ValueError if there are fewer."""
-    spots = sorted(corridor.nodes_of(NodeKind.PARKING),
-                   key=lambda n: (n.jurisdiction != corridor.jurisdictions[0], n.id))
-    if count > len(spots):
-        raise ValueError(f"the corridor has {len(spots)} parking spots, cannot place {count} vehicles")
-    return spots[:count]
+    """``count`` parking spots taken from each side in turn (the first side first), by id within a side, so a
+    fleet starts spread over both sides; ValueError if there are fewer."""
+    sides = [sorted(corridor.nodes_of(NodeKind.PARKING, jurisdiction=side), key=lambda n: n.id)
+             for side in corridor.jurisdictions]
+    if count > sum(len(spots) for spots in sides):
+        raise ValueError(f"the corridor has {sum(len(s) for s in sides)} parking spots, cannot place {count} "
+                         "vehicles")
+    taken: list[Node] = []
+    for rank in range(max(len(spots) for spots in sides)):
+        taken += [spots[rank] for spots in sides if rank < len(spots)]
+    return taken[:count]
 
 
 def vehicle_id(index: int) -> str:

@@ -3,6 +3,8 @@
 >>> from planner.corridor import corridor_from_geojson, MapError  # doctest: +SKIP
 """
 
+from planner.corridor.config import CorridorConfig
+from planner.corridor.crossings import ConflictZone
 from planner.corridor.errors import MapError, MapProblem
 from planner.corridor.model import (
     BORDER_LINE_KINDS,
@@ -21,7 +23,9 @@ __all__ = [
     "BORDER_LINE_KINDS",
     "TERMINAL_KINDS",
     "WAITING_KINDS",
+    "ConflictZone",
     "Corridor",
+    "CorridorConfig",
     "Lane",
     "MapError",
     "MapProblem",

@@ -7,14 +7,18 @@ a ``bidirectional`` lane in the map becomes two directed lanes sharing one ``lan
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import networkx as nx
 from shapely.geometry import LineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry
+
+if TYPE_CHECKING:
+    from planner.corridor.crossings import ConflictZone
 
 
 class NodeKind(StrEnum):
@@ -115,6 +119,8 @@ class Corridor:
     border_line: BaseGeometry
     parameters: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
     graph: nx.DiGraph = field(default_factory=nx.DiGraph, compare=False, repr=False)
+    #: places where lanes meet without a node (:mod:`planner.corridor.crossings`), by id
+    conflict_zones: Mapping[str, ConflictZone] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def directions(self) -> tuple[str, str]:
@@ -143,12 +149,17 @@ class Corridor:
         return [lane for lane in self.lanes.values() if lane.crossing]
 
 
-def build_graph(nodes: Mapping[str, Node], lanes: Mapping[str, Lane]) -> nx.DiGraph:
+def build_graph(nodes: Mapping[str, Node], lanes: Mapping[str, Lane],
+                zones: Iterable[ConflictZone] = ()) -> nx.DiGraph:
     """The routing graph: node attributes from :class:`Node`, edge attributes from :class:`Lane`.
 
     Edge attributes: ``lane`` (id), ``length`` (m), ``max_speed`` (m/s), ``travel_time`` (s),
-    ``crossing`` and ``lane_group``.
+    ``crossing``, ``lane_group`` and ``conflict_zones`` (ids of the zones the lane passes through).
     """
+    through: dict[str, list[str]] = {}
+    for zone in zones:
+        for lane_id in zone.passages:
+            through.setdefault(lane_id, []).append(zone.id)
     graph = nx.DiGraph()
     for node in nodes.values():
         graph.add_node(node.id, kind=node.kind, jurisdiction=node.jurisdiction, zone=node.zone, x=node.x, y=node.y)
@@ -162,5 +173,6 @@ def build_graph(nodes: Mapping[str, Node], lanes: Mapping[str, Lane]) -> nx.DiGr
             travel_time=lane.travel_time,
             crossing=lane.crossing,
             lane_group=lane.lane_group,
+            conflict_zones=tuple(through.get(lane.id, ())),
         )
     return graph

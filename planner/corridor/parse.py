@@ -16,11 +16,12 @@ import shapely
 from pyproj import Transformer
 from shapely.geometry import LineString, Polygon, shape
 
+from planner.corridor.config import CorridorConfig, OriginConfig, read_config
+from planner.corridor.crossings import conflict_zones
 from planner.corridor.errors import MapError, MapProblem
 from planner.corridor.model import REVERSE_SUFFIX, Corridor, Lane, Node, NodeKind, Origin, Zone, build_graph
 from planner.corridor.validate import border_line_of, validate_corridor
 
-SPEED_UNITS = {"m/s": 1.0, "km/h": 1000.0 / 3600.0}
 #: Fastest plausible AGV speed limit; anything above is a typo in units.
 MAX_SPEED_LIMIT_MPS = 20.0
 
@@ -31,16 +32,18 @@ def corridor_from_geojson(collection: Mapping[str, Any], config: Mapping[str, An
     Parameters
     ----------
     collection : the ``corridor.geojson`` FeatureCollection, coordinates in WGS84 (lon, lat).
-    config : the ``corridor.yaml`` mapping: ``name``, ``origin: {lat, lon}``, ``units: {speed}``,
-        ``jurisdictions: [A, B]`` (default ``[VN, CN]``), optional ``parameters``.
+    config : the ``corridor.yaml`` mapping, checked by :class:`planner.corridor.config.CorridorConfig`.
 
     Raises
     ------
     MapError
         naming every offending feature.
     """
-    header = _Header.read(config)
+    header = read_config(config)
     features = _features(collection)
+    located = _coordinate_system(features, header.origin)
+    if located:
+        raise MapError([located])
     problems: list[MapProblem] = []
     nodes: dict[str, Node] = {}
     lanes: dict[str, Lane] = {}
@@ -51,7 +54,8 @@ def corridor_from_geojson(collection: Mapping[str, Any], config: Mapping[str, An
         if count > 1:
             problems.append(MapProblem(fid, f"duplicate id: {count} features share it"))
 
-    to_local = _local_projection(header.origin)
+    origin = Origin(header.origin.lat, header.origin.lon)
+    to_local = _local_projection(origin)
     for index, (fid, feature) in enumerate(features):
         label = fid or f"feature #{index}"
         if fid is None:
@@ -81,68 +85,32 @@ def corridor_from_geojson(collection: Mapping[str, Any], config: Mapping[str, An
         raise MapError(problems)
 
     border = border_line_of(zones.values(), header.jurisdictions)
-    problems = validate_corridor(nodes, lanes, zones, border, header.jurisdictions, header.parameters)
+    parameters = header.parameters.model_dump()
+    problems = validate_corridor(nodes, lanes, zones, border, header.jurisdictions, parameters)
     if problems:
         raise MapError(problems)
+    crossings = conflict_zones(nodes, lanes, header.parameters.agv_width_m)
+    graph = build_graph(nodes, lanes, crossings)
+    graph.graph["jurisdictions"] = header.jurisdictions  # for code given only the graph
     return Corridor(
         name=header.name,
-        origin=header.origin,
+        origin=origin,
         jurisdictions=header.jurisdictions,
         nodes=MappingProxyType(nodes),
         lanes=MappingProxyType(lanes),
         zones=MappingProxyType(zones),
         border_line=border,
-        parameters=MappingProxyType(dict(header.parameters)),
-        graph=build_graph(nodes, lanes),
+        parameters=MappingProxyType(parameters),
+        graph=graph,
+        conflict_zones=MappingProxyType({zone.id: zone for zone in crossings}),
     )
-
-
-class _Header:
-    """The corridor.yaml part the parser needs, checked."""
-
-    def __init__(self, name: str, origin: Origin, speed_factor: float, jurisdictions: tuple[str, str],
-                 parameters: Mapping[str, Any]) -> None:
-        self.name = name
-        self.origin = origin
-        self.speed_factor = speed_factor
-        self.jurisdictions = jurisdictions
-        self.parameters = parameters
-
-    @classmethod
-    def read(cls, config: Mapping[str, Any]) -> _Header:
-        if not isinstance(config, Mapping):
-            raise MapError([MapProblem("corridor.yaml", "must be a mapping")])
-        problems: list[MapProblem] = []
-        origin = config.get("origin")
-        lat = lon = 0.0
-        if not isinstance(origin, Mapping) or not all(_is_number(origin.get(k)) for k in ("lat", "lon")):
-            problems.append(MapProblem("corridor.yaml", "origin must be {lat: <deg>, lon: <deg>}"))
-        else:
-            lat, lon = float(origin["lat"]), float(origin["lon"])
-            if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-                problems.append(MapProblem("corridor.yaml", f"origin ({lat}, {lon}) is not a WGS84 position"))
-        unit = (config.get("units") or {}).get("speed", "m/s")
-        if unit not in SPEED_UNITS:
-            problems.append(MapProblem("corridor.yaml", f"units.speed {unit!r} is not one of {sorted(SPEED_UNITS)}"))
-        jurisdictions = config.get("jurisdictions", ["VN", "CN"])
-        if not (isinstance(jurisdictions, list) and len(jurisdictions) == 2 and len(set(jurisdictions)) == 2
-                and all(isinstance(j, str) and j for j in jurisdictions)):
-            problems.append(MapProblem("corridor.yaml", "jurisdictions must list two distinct names, e.g. [VN, CN]"))
-            jurisdictions = ["VN", "CN"]
-        parameters = config.get("parameters") or {}
-        if not isinstance(parameters, Mapping):
-            problems.append(MapProblem("corridor.yaml", "parameters must be a mapping"))
-            parameters = {}
-        if problems:
-            raise MapError(problems)
-        return cls(str(config.get("name", "unnamed corridor")), Origin(lat, lon), SPEED_UNITS.get(unit, 1.0),
-                   (jurisdictions[0], jurisdictions[1]), parameters)
 
 
 class _FeatureReader:
     """Reads one feature's properties into a model object, recording problems instead of raising."""
 
-    def __init__(self, label: str, props: Mapping[str, Any], header: _Header, problems: list[MapProblem]) -> None:
+    def __init__(self, label: str, props: Mapping[str, Any], header: CorridorConfig,
+                 problems: list[MapProblem]) -> None:
         self.label, self.props, self.header, self.problems = label, props, header, problems
 
     def _fail(self, message: str) -> None:
@@ -228,6 +196,50 @@ def _features(collection: Mapping[str, Any]) -> list[tuple[str | None, Mapping[s
         fid = (feature.get("properties") or {}).get("id", feature.get("id"))
         out.append((str(fid) if fid not in (None, "") else None, feature))
     return out
+
+
+#: Farther than this from the origin (km), a coordinate is not where the corridor is.
+FAR_FROM_ORIGIN_KM = 100.0
+
+
+def _coordinate_system(features: list[tuple[str | None, Mapping[str, Any]]],
+                       origin: OriginConfig) -> MapProblem | None:
+    """One clear problem when the coordinates are not WGS84 (lon, lat) near the origin: local metres, or
+    latitude and longitude swapped. Without it every zone would be refused as an invalid polygon."""
+    points = [(fid, c) for fid, f in features for c in _first_coordinates(f["geometry"])]
+    if not points:
+        return None
+    fid, (x, y) = next(((fid, c) for fid, c in points if abs(c[0]) > 180 or abs(c[1]) > 90), points[0])
+    far = sorted(_km(origin, lon, lat) for _, (lon, lat) in points)[len(points) // 2]
+    if far <= FAR_FROM_ORIGIN_KM:
+        return None
+    if sorted(_km(origin, lat, lon) for _, (lon, lat) in points)[len(points) // 2] <= FAR_FROM_ORIGIN_KM:
+        return MapProblem("corridor.geojson", f"coordinates look like (lat, lon) swapped (feature {fid} has {x}, {y}, "
+                                              "near the origin only when read the other way): GeoJSON wants lon, lat")
+    if abs(x) > 180 or abs(y) > 90:
+        return MapProblem("corridor.geojson", f"coordinates are not WGS84 degrees (feature {fid} has {x}, {y}): "
+                                              "they look like local metres; export the map in EPSG:4326 (lon, lat)")
+    return MapProblem("corridor.geojson", f"the features lie {far:.0f} km from the origin ({origin.lat}, "
+                                          f"{origin.lon}): coordinates in local metres, or a wrong origin? GeoJSON "
+                                          "wants WGS84 lon, lat")
+
+
+def _first_coordinates(geometry: Mapping[str, Any]) -> list[tuple[float, float]]:
+    """The first position of a Point, LineString or Polygon, when it is a pair of numbers."""
+    coords: Any = geometry.get("coordinates")
+    while isinstance(coords, list) and coords and isinstance(coords[0], list):
+        coords = coords[0]
+    if isinstance(coords, list) and len(coords) >= 2 and all(_is_number(c) for c in coords[:2]):
+        return [(float(coords[0]), float(coords[1]))]
+    return []
+
+
+def _km(origin: OriginConfig, lon: float, lat: float) -> float:
+    """Roughly how far (km) a WGS84 position is from the origin (equirectangular: fine at this scale)."""
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return math.inf
+    dx = math.radians(lon - origin.lon) * math.cos(math.radians((lat + origin.lat) / 2))
+    return 6371.0 * math.hypot(dx, math.radians(lat - origin.lat))
 
 
 def _aeqd(origin: Origin) -> str:

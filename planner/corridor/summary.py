@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from planner.corridor.model import Corridor, NodeKind
+from planner.corridor.model import TERMINAL_KINDS, Corridor, NodeKind
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class CorridorSummary:
     lane_groups: list[str]
     zone_counts: dict[str, int]
     routes: list[RouteSummary]
+    conflict_zones: list[str]  # places where lanes meet without a node: one lane at a time there
 
 
 def summarize(corridor: Corridor) -> CorridorSummary:
@@ -45,16 +46,25 @@ def summarize(corridor: Corridor) -> CorridorSummary:
         lane_groups=groups,
         zone_counts=dict(Counter(z.jurisdiction for z in corridor.zones.values())),
         routes=[fastest_dock_route(corridor, a, b) for a, b in (corridor.jurisdictions, corridor.jurisdictions[::-1])],
+        conflict_zones=sorted(corridor.conflict_zones),
     )
 
 
 def fastest_dock_route(corridor: Corridor, from_side: str, to_side: str) -> RouteSummary:
-    """The quickest route, at the speed limits, from any dock on one side to any dock on the other."""
+    """The quickest route, at the speed limits, from any dock on one side to any dock on the other (any
+    dock, parking place or charger on a side without docks).
+
+    Raises
+    ------
+    ValueError : no such route (a side without any terminal, or the sides not connected).
+    """
     graph = corridor.graph
-    sources = {n.id for n in corridor.nodes_of(NodeKind.DOCK, jurisdiction=from_side)}
-    targets = {n.id for n in corridor.nodes_of(NodeKind.DOCK, jurisdiction=to_side)}
-    times, paths = nx.multi_source_dijkstra(graph, sources, weight="travel_time")
-    best = min(targets & times.keys(), key=lambda n: times[n])
+    sources, targets = _terminals(corridor, from_side), _terminals(corridor, to_side)
+    times, paths = nx.multi_source_dijkstra(graph, sources, weight="travel_time") if sources else ({}, {})
+    reached = targets & times.keys()
+    if not reached:
+        raise ValueError(f"{corridor.name}: no route from a dock on the {from_side} side to one on the {to_side} side")
+    best = min(reached, key=lambda n: times[n])
     path = paths[best]
     edges = [graph.edges[u, v] for u, v in itertools.pairwise(path)]
     return RouteSummary(
@@ -65,3 +75,8 @@ def fastest_dock_route(corridor: Corridor, from_side: str, to_side: str) -> Rout
         gates=[n for n in path if corridor.nodes[n].kind == NodeKind.GATE],
         crossing_lanes=[e["lane"] for e in edges if e["crossing"]],
     )
+
+
+def _terminals(corridor: Corridor, side: str) -> set[str]:
+    docks = {n.id for n in corridor.nodes_of(NodeKind.DOCK, jurisdiction=side)}
+    return docks or {n.id for n in corridor.nodes_of(*TERMINAL_KINDS, jurisdiction=side)}

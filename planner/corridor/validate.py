@@ -16,6 +16,7 @@ from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
+from planner.corridor.crossings import lanes_over_nodes
 from planner.corridor.errors import MapProblem
 from planner.corridor.model import (
     BORDER_LINE_KINDS,
@@ -30,7 +31,7 @@ from planner.corridor.model import (
 
 #: How far (m) a lane's end may be from its node, or a node from its zone or the border line.
 TOLERANCE_M = 1.0
-HANDOFF_MODES = ("through", "relay")
+DEFAULT_WIDTH_M = 3.0
 
 
 def border_line_of(zones: Iterable[Zone], jurisdictions: tuple[str, str]) -> BaseGeometry:
@@ -55,6 +56,7 @@ def validate_corridor(
     if problems:  # the remaining checks need a well-formed graph
         return problems
     problems += _geometry_joins_nodes(nodes, drawn)
+    problems += _lanes_over_nodes(nodes, drawn, float(parameters.get("agv_width_m", DEFAULT_WIDTH_M)))
     problems += _nodes_in_zones(nodes, zones, border)
     problems += _border(nodes, drawn, border, jurisdictions)
     problems += _parameters(nodes, parameters)
@@ -138,16 +140,22 @@ def _border(nodes: Mapping[str, Node], lanes: Mapping[str, Lane], border: BaseGe
     for side in jurisdictions:
         if not any(n.kind == NodeKind.GATE and n.jurisdiction == side for n in nodes.values()):
             problems.append(MapProblem(None, f"no gate on the {side} side"))
-        if not any(n.kind in TERMINAL_KINDS and n.jurisdiction == side for n in nodes.values()):
-            problems.append(MapProblem(None, f"no dock, parking or charger on the {side} side"))
+        if not any(n.kind == NodeKind.DOCK and n.jurisdiction == side for n in nodes.values()):
+            problems.append(MapProblem(None, f"no dock on the {side} side: transport orders load and unload at "
+                                             "docks"))
     return problems
 
 
+def _lanes_over_nodes(nodes: Mapping[str, Node], lanes: Mapping[str, Lane], width_m: float) -> list[MapProblem]:
+    """A lane must not brush past a node it does not join: a vehicle standing there would be in the way."""
+    return [MapProblem(lane_id, f"passes {gap:.1f} m from node {node_id!r} without joining it (closer than the "
+                                f"{width_m:g} m vehicle width): split the lane at the node, or draw it clear")
+            for lane_id, node_id, gap in lanes_over_nodes(nodes, lanes, width_m)]
+
+
 def _parameters(nodes: Mapping[str, Node], parameters: Mapping[str, Any]) -> list[MapProblem]:
-    mode = parameters.get("handoff_mode", "through")
-    if mode not in HANDOFF_MODES:
-        return [MapProblem("corridor.yaml", f"parameters.handoff_mode {mode!r} is not one of {list(HANDOFF_MODES)}")]
-    if mode == "relay" and not any(n.kind == NodeKind.HANDOFF for n in nodes.values()):
+    relay = parameters.get("handoff_mode", "through") == "relay"
+    if relay and not any(n.kind == NodeKind.HANDOFF for n in nodes.values()):
         return [MapProblem("corridor.yaml", "handoff_mode relay needs a handoff node on the border line")]
     return []
 
@@ -186,9 +194,29 @@ def _cross_border_routes(graph: nx.DiGraph, nodes: Mapping[str, Node],
         for avoided, view in barriers.items():
             path = _any_path(view, starts, ends)
             if path:
+                twin = _gate_twin(graph, nodes, path)
+                if twin and avoided.endswith("gate"):
+                    node, gate = twin
+                    problems.append(MapProblem(node, f"a {nodes[node].kind} with the same lanes in and out as gate "
+                                                     f"{gate!r} lets route {direction} avoid {avoided}: is it a gate "
+                                                     f"drawn with kind {nodes[node].kind}? ({' -> '.join(path)})"))
+                    continue
                 culprit = _culprit_lane(graph, view, path, starts, ends)
                 problems.append(MapProblem(culprit, f"route {direction} avoids {avoided}: {' -> '.join(path)}"))
     return problems
+
+
+def _gate_twin(graph: nx.DiGraph, nodes: Mapping[str, Node], path: list[str]) -> tuple[str, str] | None:
+    """(node on the path, gate) when a node of the bypass sits in parallel with a gate: the same nodes lead
+    into both and the same nodes lead on from both. That is a gate drawn with the wrong kind."""
+    for node in path:
+        if nodes[node].kind == NodeKind.GATE:
+            continue
+        ins, outs = set(graph.predecessors(node)), set(graph.successors(node))
+        for gate in sorted(n for n in nodes if nodes[n].kind == NodeKind.GATE):
+            if set(graph.predecessors(gate)) == ins and set(graph.successors(gate)) == outs:
+                return node, gate
+    return None
 
 
 def _culprit_lane(graph: nx.DiGraph, barrier_view: nx.DiGraph, path: list[str], starts: list[str],

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 import networkx as nx
 
-from planner.corridor import WAITING_KINDS, NodeKind
+from planner.corridor import BORDER_LINE_KINDS, WAITING_KINDS, NodeKind
 from planner.routing import VehicleProfile
 from planner.schedule.plans import FollowingRules, TimedPlan
 
@@ -23,12 +23,16 @@ def plan_violations(graph: nx.DiGraph, plans: Mapping[str, TimedPlan], rules: Fo
                     profiles: Mapping[str, VehicleProfile] | None = None) -> list[str]:
     """Every broken rule in ``plans``: lanes that do not exist, driving faster than the limit, two vehicles
     at one node within the clearance (unless they meet at a handoff pad), following too close or
-    overtaking on a lane, a lane group used both ways at once, a plan that does not end for good at a
-    node where a vehicle may wait, a vehicle on a lane its profile forbids."""
+    overtaking on a lane, a lane group used both ways at once, a conflict zone (lanes meeting without a
+    node) used from two lanes at once (each held from leaving the lane's start until the clearance after
+    reaching its end, as a lane group), a vehicle waiting on the border line (but for a relay meeting's
+    transfer), a plan that does not end for good at a node where a vehicle may wait, a vehicle on a lane
+    its profile forbids."""
     problems: list[str] = []
     visits: dict[str, list[tuple[float, float, str]]] = defaultdict(list)
     lanes: dict[tuple[str, str], list[tuple[float, float, float, str]]] = defaultdict(list)
     groups: dict[str, list[tuple[float, float, tuple[str, str], str]]] = defaultdict(list)
+    zones: dict[str, list[tuple[float, float, tuple[str, str], str]]] = defaultdict(list)
     profiles = profiles or {}
     for vid, plan in plans.items():
         problems += _single_plan_problems(graph, vid, plan, profiles.get(vid, VehicleProfile()))
@@ -42,6 +46,8 @@ def plan_violations(graph: nx.DiGraph, plans: Mapping[str, TimedPlan], rules: Fo
             if graph.edges[a.node, b.node]["lane_group"]:
                 groups[graph.edges[a.node, b.node]["lane_group"]].append(
                     (a.depart, b.arrive + clearance, (a.node, b.node), vid))
+            for zone in graph.edges[a.node, b.node].get("conflict_zones", ()):
+                zones[zone].append((a.depart, b.arrive + clearance, (a.node, b.node), vid))
         visits[plan.steps[-1].node].append((plan.steps[-1].arrive, math.inf, vid))
     for node, held in visits.items():
         held.sort()
@@ -60,6 +66,11 @@ def plan_violations(graph: nx.DiGraph, plans: Mapping[str, TimedPlan], rules: Fo
         for (s1, e1, d1, v1), (s2, e2, d2, v2) in itertools.combinations(uses, 2):
             if v1 != v2 and d1 == (d2[1], d2[0]) and s2 < e1 - EPS and s1 < e2 - EPS:
                 problems.append(f"lane group {group}: {v1} and {v2} use it in opposite directions at once")
+    for zone, uses in zones.items():
+        for (s1, e1, l1, v1), (s2, e2, l2, v2) in itertools.combinations(uses, 2):
+            if v1 != v2 and l1 != l2 and s2 < e1 - EPS and s1 < e2 - EPS:
+                problems.append(f"conflict zone {zone}: {v1} on {l1[0]}->{l1[1]} [{s1:.1f}, {e1:.1f}) and {v2} on "
+                                f"{l2[0]}->{l2[1]} [{s2:.1f}, {e2:.1f}) at once")
     return problems
 
 
@@ -75,6 +86,9 @@ def _single_plan_problems(graph: nx.DiGraph, vid: str, plan: TimedPlan, profile:
         if step.depart < step.arrive - EPS:
             problems.append(f"{vid}: leaves {step.node} before it arrives")
         node = graph.nodes[step.node]
+        meeting = node["kind"] == NodeKind.HANDOFF and plan.meets and step.action == "custody"
+        if node["kind"] in BORDER_LINE_KINDS and step.depart > step.arrive + EPS and not meeting:
+            problems.append(f"{vid}: waits {step.depart - step.arrive:.1f} s on the border line at {step.node}")
         if profile.home and node["kind"] != NodeKind.HANDOFF and (
                 node["jurisdiction"] != profile.home or node["kind"] == NodeKind.BORDER):
             problems.append(f"{vid}: a relay vehicle of {profile.home} reaches {step.node} on the other side")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 
 import networkx as nx
 
-from planner.corridor import WAITING_KINDS, NodeKind
+from planner.corridor import BORDER_LINE_KINDS, WAITING_KINDS
 from planner.exceptions import NoPlan
 from planner.schedule.lanes import TimedGraph
 from planner.schedule.plans import INF, FollowingRules, PlanRequest, Step, TimedPlan
@@ -270,9 +270,7 @@ class FleetPlanner:
         if horizon_goals:
             steps[-1] = replace(steps[-1], action="await_clearance")
             horizon = _fastest_to_any(self.timed, steps[-1].node, horizon_goals, request)[1:]
-        steps = [replace(s, action="custody") if graph.nodes[s.node]["kind"] == NodeKind.BORDER and not s.action
-                 else s for s in steps]
-        return TimedPlan(request.vehicle_id, tuple(steps), horizon, request.meets)
+        return TimedPlan(request.vehicle_id, tuple(_mark_custody(graph, steps)), horizon, request.meets)
 
     def _reserve_fallback(self, request: PlanRequest) -> None:
         """Safety first: a vehicle that cannot get a plan stays where it is if it may wait there, else goes
@@ -290,6 +288,19 @@ class FleetPlanner:
             self._reserve(replace(request, goals=places, hold_at=(), stops=()))
         except NoPlan:
             self.table.reserve(TimedPlan(request.vehicle_id, (Step(request.start, request.start_time, INF),)))
+
+
+def _mark_custody(graph: nx.DiGraph, steps: list[Step]) -> list[Step]:
+    """The custody handoff (DESIGN.md §4): where a through trip crosses the border line, whether over a
+    border node or over the relay pad, its step there is marked ``custody`` (a relay meeting's steps are
+    marked by their stop)."""
+    marked = list(steps)
+    for k in range(1, len(steps) - 1):
+        here, before, after = (graph.nodes[steps[i].node] for i in (k, k - 1, k + 1))
+        if here["kind"] in BORDER_LINE_KINDS and not steps[k].action and \
+                before["jurisdiction"] != after["jurisdiction"]:
+            marked[k] = replace(steps[k], action="custody")
+    return marked
 
 
 def _fastest_to_any(timed: TimedGraph, source: str, goals: tuple[str, ...], request: PlanRequest) -> tuple[str, ...]:

@@ -9,6 +9,7 @@ from functools import lru_cache
 
 import networkx as nx
 
+from planner.corridor import BORDER_LINE_KINDS
 from planner.routing import VehicleProfile, restricted_view, time_to_goals
 from planner.schedule.plans import FollowingRules
 
@@ -23,6 +24,13 @@ class LaneTiming:
     group: str | None  # single-lane section used one direction at a time
     forward: bool  # orientation within the group: vehicles with opposite orientations may not overlap
     crossing: bool
+    zones: tuple[str, ...] = ()  # conflict zones on the lane: used by one lane at a time
+    source: str = ""
+
+    @property
+    def way(self) -> str:
+        """How this lane uses a conflict zone: lanes with different ways may not overlap there."""
+        return f"{self.source}>{self.target}"
 
 
 class TimedGraph:
@@ -33,12 +41,14 @@ class TimedGraph:
         forward = _group_orientations(graph)
         self.lanes: dict[tuple[str, str], LaneTiming] = {
             (u, v): LaneTiming(v, d["travel_time"], rules.clearance_s(d["max_speed"]), d["lane_group"],
-                               forward.get((u, v), True), bool(d["crossing"]))
+                               forward.get((u, v), True), bool(d["crossing"]), tuple(d.get("conflict_zones", ())), u)
             for u, v, d in graph.edges(data=True)
         }
         self._min_clearance = {
             u: min((self.lanes[(u, v)].clearance_s for v in graph.successors(u)), default=0.0) for u in graph
         }
+        #: border and handoff nodes: nobody is planned to wait there (but for a relay transfer at the pad)
+        self.on_the_line = frozenset(n for n, kind in graph.nodes(data="kind") if kind in BORDER_LINE_KINDS)
         self._adjacency: dict[VehicleProfile, dict[str, list[LaneTiming]]] = {}
         self.cost_to_go = lru_cache(maxsize=heuristic_cache)(self._cost_to_go)
 

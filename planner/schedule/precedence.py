@@ -4,10 +4,11 @@
 Vertices ``(vehicle, k, ARRIVE)`` and ``(vehicle, k, LEAVE)``: the vehicle reaches / sets off from step
 ``k``. Edges: each vehicle's own events in order; at every node, the next vehicle planned there may only
 arrive once the one before has left; on a lane group, a vehicle going the other way may only set off
-into it once the one before has come out; two relay partners each leave the handoff pad only once the
-other has come. Vehicles that keep this order never collide whatever their delays, and every edge points
-from an earlier planned time to a later one, so the graph is acyclic: no delay can deadlock the fleet, it
-only makes those after the late vehicle wait.
+into it once the one before has come out, and likewise a vehicle on another lane through a conflict
+zone; two relay partners each leave the handoff pad only once the other has come. Vehicles that keep
+this order never collide whatever their delays, and every edge points from an earlier planned time to a
+later one, so the graph is acyclic: no delay can deadlock the fleet, it only makes those after the late
+vehicle wait.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def precedence_graph(timed: TimedGraph, plans: Mapping[str, TimedPlan]) -> nx.Di
     self-loop, so ``nx.is_directed_acyclic_graph`` is the whole check."""
     dependencies = nx.DiGraph()
     visits: dict[str, list[tuple[float, str, int]]] = defaultdict(list)
-    group_uses: dict[str, list[tuple[float, bool, str, int]]] = defaultdict(list)
+    group_uses: dict[tuple[str, str], list[tuple[float, bool | str, str, int]]] = defaultdict(list)
     for vehicle, plan in plans.items():
         last = len(plan.steps) - 1
         nx.add_path(dependencies, [(vehicle, k, kind) for k in range(last + 1) for kind in (ARRIVE, LEAVE)][:-1])
@@ -40,7 +41,9 @@ def precedence_graph(timed: TimedGraph, plans: Mapping[str, TimedPlan]) -> nx.Di
         for k, (here, nxt) in enumerate(itertools.pairwise(plan.steps)):
             lane = timed.lanes[(here.node, nxt.node)]
             if lane.group:
-                group_uses[lane.group].append((here.depart, lane.forward, vehicle, k))
+                group_uses[("group", lane.group)].append((here.depart, lane.forward, vehicle, k))
+            for zone in lane.zones:
+                group_uses[("zone", zone)].append((here.depart, lane.way, vehicle, k))
     for ordered in visits.values():
         ordered.sort()
         for (_, before, k_before), (_, after, k_after) in itertools.pairwise(ordered):

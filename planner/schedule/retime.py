@@ -1,5 +1,5 @@
 """Absorb a delay without changing anyone's route: push back the times of every plan the delay reaches,
-keeping the order in which vehicles use each node and lane group (the precedence graph's order).
+keeping the order in which vehicles use each node, lane group and conflict zone (the precedence graph's order).
 
 The late vehicle's own later steps, then each vehicle planned after it at a node it now leaves later (and
 theirs in turn) are shifted by just enough, never earlier than planned. The original plans keep every
@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import replace
 
+from planner.corridor import BORDER_LINE_KINDS
 from planner.schedule.plans import TimedPlan
 from planner.schedule.table import ReservationTable
 
@@ -66,6 +67,12 @@ def retime(table: ReservationTable, vehicle_id: str, step_index: int, arrive: fl
             leave = max(earliest, arrived[k] + dwell)
         if leave <= leaves[k] + EPS:
             continue
+        if meeting is None and k > 0 and leave > arrived[k] + EPS and \
+                timed.graph.nodes[steps[k].node]["kind"] in BORDER_LINE_KINDS:
+            # nobody waits on the border line: arrive there later instead, by leaving the node before later
+            before = timed.lanes[(steps[k - 1].node, steps[k].node)]
+            work.append((vid, k - 1, leave - before.travel_s))
+            continue
         changed.add(vid)
         leaves[k] = leave
         if meeting is not None:
@@ -88,6 +95,11 @@ def retime(table: ReservationTable, vehicle_id: str, step_index: int, arrive: fl
                 # the other direction may set off into the single-lane section only once this one is out
                 j = next(i for i, s in enumerate(plans[other].steps) if s.depart == start)
                 work.append((other, j, arrived[k + 1] + lane.clearance_s))
+        for zone in lane.zones:
+            for other, start in table.later_zone_uses(zone, vid, steps[k].depart, lane.way):
+                # a vehicle on another lane through the conflict zone sets off only once this one is out
+                j = next(i for i, s in enumerate(plans[other].steps) if s.depart == start)
+                work.append((other, j, arrived[k + 1] + lane.clearance_s))
     return {vid: replace(plans[vid], steps=tuple(replace(s, arrive=arrives[vid][k], depart=departs[vid][k])
                                                   for k, s in enumerate(plans[vid].steps)))
             for vid in changed if vid in departs}
@@ -96,10 +108,10 @@ def retime(table: ReservationTable, vehicle_id: str, step_index: int, arrive: fl
 def _meeting(plans, vid: str, k: int) -> tuple[str, int, float] | None:
     """(partner, its step, transfer time) when step ``k`` is the vehicle's relay meeting, else None."""
     step = plans[vid].steps[k]
-    if step.action != "handoff":
+    if step.action != "custody" or not plans[vid].meets:
         return None
     for partner in plans[vid].meets & plans.keys():
         for j, theirs in enumerate(plans[partner].steps):
-            if theirs.node == step.node and theirs.action == "handoff":
+            if theirs.node == step.node and theirs.action == "custody":
                 return partner, j, step.depart - max(step.arrive, theirs.arrive)
     return None

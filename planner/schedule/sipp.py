@@ -6,6 +6,10 @@ arrival matters (the vehicle can always wait longer there), so the search is A* 
 exact conflict-free time to go as heuristic. The vehicle may wait at nodes, inside their safe intervals,
 and drives every lane at its limit. A plan only ends in a safe interval that never ends, so the vehicle
 can stay there for good.
+
+Nobody waits on the border line: a ``border`` or ``handoff`` node that is not the vehicle's stop (a relay
+meeting) is passed without stopping. The search moves over it and the lane after it in one step, timed so
+that both lanes and the node are free: waiting happens before it, on the vehicle's own side.
 """
 
 from __future__ import annotations
@@ -13,12 +17,13 @@ from __future__ import annotations
 import bisect
 import heapq
 import itertools
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from planner.corridor import NodeKind
 from planner.exceptions import NoPlan, UnknownNode
 from planner.routing import VehicleProfile
+from planner.schedule.lanes import LaneTiming
 from planner.schedule.plans import INF, Step, Stop
 from planner.schedule.table import ReservationTable
 
@@ -72,10 +77,11 @@ def plan_path(table: ReservationTable, vehicle_id: str, start: str, start_time: 
         raise NoPlan(f"{vehicle_id}: cannot reach {_describe(stops, goals)} from {start}")
 
     adjacency = timed.successors(profile)
+    on_the_line = timed.on_the_line
     counter = itertools.count()
     root = _State(start, first, 0)
     best: dict[_State, float] = {root: start_time}
-    parent: dict[_State, tuple[_State, float] | None] = {root: None}
+    parent: dict[_State, tuple[_State, float, _Via] | None] = {root: None}
     frontier = [(start_time + heuristic[0][start], -start_time, next(counter), root)]
     expansions = 0
     while frontier:
@@ -91,15 +97,24 @@ def plan_path(table: ReservationTable, vehicle_id: str, start: str, start_time: 
         if expansions > max_expansions:
             break
 
-        moves: list[tuple[_State, float, float]] = []  # (successor, arrival, departure from here)
-        if leg < len(stops) and node == stops[leg].node:
+        moves: list[tuple[_State, float, float, _Via]] = []  # (successor, arrival, departure from here, via)
+        stopping = leg < len(stops) and node == stops[leg].node
+        stopped = leg > 0 and node == stops[leg - 1].node  # e.g. a relay meeting: it may stay on after it
+        if stopping:
             stop = stops[leg]
             done = max(g + stop.dwell_s, stop.not_before)
             if done + timed.min_clearance(node) <= leave_by + EPS:
-                moves.append((_State(node, state.interval, leg + 1), done, -1.0))
+                moves.append((_State(node, state.interval, leg + 1), done, -1.0, None))
         for lane in adjacency.get(node, ()):
             latest = leave_by - lane.clearance_s + EPS
+            if node in on_the_line and not (stopping or stopped):
+                latest = min(latest, g + EPS)  # a vehicle starting on the border line leaves at once
             if latest < g:
+                continue
+            if lane.target in on_the_line and not (leg < len(stops) and stops[leg].node == lane.target):
+                if node not in on_the_line:
+                    moves += [(_State(w, j, leg), arrive, depart, via) for w, j, arrive, depart, via in
+                              _over_the_line(table, free, adjacency, lane, g, latest)]
                 continue
             intervals = free(lane.target)
             travel = lane.travel_s
@@ -111,19 +126,73 @@ def plan_path(table: ReservationTable, vehicle_id: str, start: str, start_time: 
                 if b <= g + travel:
                     continue
                 depart = max(g, a - travel)
-                if lane.group:
-                    depart = table.group_free_from(lane.group, lane.forward, depart, travel + lane.clearance_s)
+                if lane.group or lane.zones:
+                    depart = table.lane_free_from(lane, depart)
                 arrive = depart + travel
                 if depart <= latest and arrive < b and arrive + timed.min_clearance(lane.target) <= b + EPS:
-                    moves.append((_State(lane.target, j, leg), arrive, depart))
-        for successor, arrive, depart in moves:
+                    moves.append((_State(lane.target, j, leg), arrive, depart, None))
+        for successor, arrive, depart, via in moves:
             to_go = heuristic[successor.leg].get(successor.node)
             if to_go is not None and arrive < best.get(successor, INF):
                 best[successor] = arrive
-                parent[successor] = (state, depart)
+                parent[successor] = (state, depart, via)
                 heapq.heappush(frontier, (arrive + to_go, -arrive, next(counter), successor))
     raise NoPlan(f"{vehicle_id}: no conflict-free plan from {start} to {_describe(stops, goals)} "
                  f"({expansions} states searched)")
+
+
+_Via = tuple[str, float] | None  # a border-line node passed without stopping on the way, and when
+_Intervals = Callable[[str], list[tuple[float, float]]]  # a node's safe intervals for this vehicle
+
+
+def _over_the_line(table: ReservationTable, free: _Intervals, adjacency: dict[str, list[LaneTiming]], lane: LaneTiming,
+                   g: float, latest: float) -> list[tuple[str, int, float, float, _Via]]:
+    """Moves over the border-line node at the end of ``lane`` without stopping there: for each lane on
+    from it and each safe interval of that lane's end reachable from here, the earliest departure (no
+    later than ``latest``) at which both lanes, their groups and zones, and the node in between are free
+    for a vehicle that does not stop. (w, interval, arrival at w, departure from here, (node, time))."""
+    line = lane.target
+    out = []
+    for onward in adjacency.get(line, ()):
+        travel = lane.travel_s + onward.travel_s
+        intervals = free(onward.target)
+        for j in range(max(0, bisect.bisect_right(intervals, (g + travel, INF)) - 1), len(intervals)):
+            a, b = intervals[j]
+            if b <= g + travel:
+                continue
+            depart = _earliest_over(table, free(line), lane, onward, max(g, a - travel), latest)
+            if depart is None:
+                break
+            arrive = depart + travel
+            if arrive < b and arrive + table.timed.min_clearance(onward.target) <= b + EPS:
+                out.append((onward.target, j, arrive, depart, (line, depart + lane.travel_s)))
+    return out
+
+
+def _earliest_over(table: ReservationTable, line_free: list[tuple[float, float]], lane: LaneTiming,
+                   onward: LaneTiming, depart: float, latest: float) -> float | None:
+    """The earliest departure >= ``depart`` onto ``lane`` then at once onto ``onward``, or None after
+    ``latest``. Every constraint only moves the departure later, so repeat until none does."""
+    while depart <= latest:
+        start = depart
+        if lane.group or lane.zones:
+            depart = table.lane_free_from(lane, depart)
+        if onward.group or onward.zones:
+            depart = table.lane_free_from(onward, depart + lane.travel_s) - lane.travel_s
+        there = depart + lane.travel_s
+        k = bisect.bisect_right(line_free, (there, INF)) - 1
+        if k < 0 or not line_free[k][0] <= there < line_free[k][1]:
+            k += 1  # not free on arrival: wait for the next free interval
+            if k >= len(line_free):
+                return None
+            depart = line_free[k][0] - lane.travel_s
+        elif there + onward.clearance_s > line_free[k][1] + EPS:
+            if k + 1 >= len(line_free):
+                return None
+            depart = line_free[k + 1][0] - lane.travel_s
+        if depart <= start:
+            return depart
+    return None
 
 
 def _leg_heuristics(table: ReservationTable, vehicle_id: str, stops: tuple[Stop, ...], goals: frozenset[str],
@@ -143,21 +212,23 @@ def _leg_heuristics(table: ReservationTable, vehicle_id: str, stops: tuple[Stop,
 
 
 def _steps(goal: _State, parent: dict, best: dict[_State, float], stops: tuple[Stop, ...]) -> list[Step]:
-    chain: list[tuple[_State, float]] = []  # (state, depart time of the move into the next state)
+    chain: list[tuple[_State, float, _Via]] = []  # (state, depart time of the move into the next state, via)
     state: _State | None = goal
-    depart = INF
+    depart, via = INF, None
     while state is not None:
-        chain.append((state, depart))
+        chain.append((state, depart, via))
         link = parent[state]
-        state, depart = link if link is not None else (None, INF)
+        state, depart, via = link if link is not None else (None, INF, None)
     chain.reverse()
     steps: list[Step] = []
     arrive, action = best[chain[0][0]], None
-    for (state, depart), (successor, _) in itertools.pairwise(chain):
+    for (state, depart, via), (successor, _, _) in itertools.pairwise(chain):
         if successor.node == state.node and successor.leg == state.leg + 1:  # a stop's dwell, same node
             action = stops[state.leg].action
             continue
         steps.append(Step(state.node, arrive, depart, action))
+        if via is not None:
+            steps.append(Step(via[0], via[1], via[1]))
         arrive, action = best[successor], None
     steps.append(Step(goal.node, arrive, INF, action))
     return steps

@@ -51,12 +51,12 @@ def plan_path_space_time(table: ReservationTable, vehicle_id: str, start: str, s
         if node in open_goals and table.is_free(node, t, INF):
             return _steps((node, round(t, 3)), parent, exact)
         expansions += 1
-        moves = [(node, t + wait_step)] if table.is_free(node, t, t + wait_step) else []
+        waits = node not in timed.on_the_line and table.is_free(node, t, t + wait_step)  # never on the border line
+        moves = [(node, t + wait_step)] if waits else []
         for lane in adjacency.get(node, ()):
             arrive = t + lane.travel_s
             if (table.is_free(node, t, t + lane.clearance_s) and table.is_free(lane.target, arrive, arrive + 1e-6)
-                    and (not lane.group or table.group_free_from(lane.group, lane.forward, t,
-                                                                  lane.travel_s + lane.clearance_s) == t)):
+                    and table.lane_free_from(lane, t) == t):
                 moves.append((lane.target, arrive))
         for successor, arrive in moves:
             key = (successor, round(arrive, 3))

@@ -7,7 +7,9 @@ Rules kept (docs/planning.md):
 - every lane is driven at its limit, so the spacing a node gives is kept all along the lane and nobody
   overtakes;
 - a lane group (a single physical lane used both ways) carries one direction at a time: a vehicle holds it
-  from leaving the lane's start until ``clearance`` after reaching its end.
+  from leaving the lane's start until ``clearance`` after reaching its end;
+- a conflict zone (where lanes meet without a node) carries one lane at a time, held the same way: the
+  vehicles following each other on that lane keep the lane's spacing, those on other lanes wait.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import itertools
 from collections import defaultdict
 from dataclasses import dataclass
 
-from planner.schedule.lanes import TimedGraph
+from planner.schedule.lanes import LaneTiming, TimedGraph
 from planner.schedule.plans import INF, TimedPlan
 
 __all__ = ["ReservationTable"]
@@ -34,9 +36,11 @@ class _Hold:
 
 @dataclass(frozen=True, order=True)
 class _GroupUse:
+    """A vehicle on a lane group (``forward``: its orientation) or a conflict zone (``forward``: its lane)."""
+
     start: float
     end: float
-    forward: bool
+    forward: bool | str
     vehicle: str
 
 
@@ -46,6 +50,7 @@ class ReservationTable:
         self.plans: dict[str, TimedPlan] = {}
         self._holds: dict[str, list[_Hold]] = defaultdict(list)  # sorted by start; disjoint but for relay meetings
         self._groups: dict[str, list[_GroupUse]] = defaultdict(list)
+        self._zones: dict[str, list[_GroupUse]] = defaultdict(list)
         self._by_vehicle: dict[str, list[tuple[str, object]]] = defaultdict(list)
         self._free: dict[str, list[Interval]] = {}  # cache of safe intervals, per node
 
@@ -63,6 +68,10 @@ class ReservationTable:
                 use = _GroupUse(here.depart, nxt.arrive + lane.clearance_s, lane.forward, vehicle)
                 bisect.insort(self._groups[lane.group], use)
                 self._by_vehicle[vehicle].append((lane.group, use))
+            for zone in lane.zones:
+                use = _GroupUse(here.depart, nxt.arrive + lane.clearance_s, lane.way, vehicle)
+                bisect.insort(self._zones[zone], use)
+                self._by_vehicle[vehicle].append((zone, use))
         last = plan.steps[-1]
         self._hold(last.node, _Hold(last.arrive, INF, vehicle))
         self.plans[vehicle] = plan
@@ -79,8 +88,10 @@ class ReservationTable:
             if isinstance(record, _Hold):
                 _remove_sorted(self._holds[key], record)
                 self._free.pop(key, None)
-            else:
+            elif isinstance(record.forward, bool):
                 _remove_sorted(self._groups[key], record)
+            else:
+                _remove_sorted(self._zones[key], record)
         self.plans.pop(vehicle, None)
 
     def _hold(self, node: str, hold: _Hold) -> None:
@@ -129,19 +140,44 @@ class ReservationTable:
 
     def later_opposite_uses(self, group: str, vehicle: str, start: float, forward: bool) -> list[tuple[str, float]]:
         """The uses of ``group`` in the other direction after ``vehicle``'s that starts at ``start``."""
-        uses = self._groups.get(group, [])
-        index = bisect.bisect_right(uses, _GroupUse(start, INF, True, vehicle))
-        return [(u.vehicle, u.start) for u in uses[index:] if u.forward != forward and u.vehicle != vehicle]
+        return _later_other(self._groups.get(group, []), vehicle, start, forward)
+
+    def later_zone_uses(self, zone: str, vehicle: str, start: float, way: str) -> list[tuple[str, float]]:
+        """The uses of conflict zone ``zone`` from other lanes after ``vehicle``'s that starts at ``start``."""
+        return _later_other(self._zones.get(zone, []), vehicle, start, way)
 
     def group_free_from(self, group: str, forward: bool, t: float, duration: float) -> float:
         """The earliest time >= t at which the group can be used for ``duration`` in direction ``forward``
         without overlapping any use in the other direction."""
-        for use in self._groups.get(group, ()):  # sorted by start; t only moves later, so one pass will do
-            if use.start >= t + duration:
-                break
-            if use.forward != forward and use.end > t:
-                t = use.end
-        return t
+        return _free_from(self._groups.get(group, ()), forward, t, duration)
+
+    def lane_free_from(self, lane: LaneTiming, t: float) -> float:
+        """The earliest departure >= t onto ``lane`` that overlaps no use of its lane group in the other
+        direction and no use of its conflict zones from another lane."""
+        duration = lane.travel_s + lane.clearance_s
+        while True:
+            start = t
+            if lane.group:
+                t = _free_from(self._groups.get(lane.group, ()), lane.forward, t, duration)
+            for zone in lane.zones:
+                t = _free_from(self._zones.get(zone, ()), lane.way, t, duration)
+            if t == start:
+                return t
+
+
+def _free_from(uses, way: bool | str, t: float, duration: float) -> float:
+    """The earliest time >= t at which [t, t + duration) overlaps no use of another way."""
+    for use in uses:  # sorted by start; t only moves later, so one pass will do
+        if use.start >= t + duration:
+            break
+        if use.forward != way and use.end > t:
+            t = use.end
+    return t
+
+
+def _later_other(uses: list[_GroupUse], vehicle: str, start: float, way: bool | str) -> list[tuple[str, float]]:
+    index = bisect.bisect_right(uses, _GroupUse(start, INF, way, vehicle))
+    return [(u.vehicle, u.start) for u in uses[index:] if u.forward != way and u.vehicle != vehicle]
 
 
 def _remove_sorted(items: list, item) -> None:

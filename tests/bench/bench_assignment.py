@@ -1,11 +1,12 @@
 """Order assignment benchmark: online CP-SAT mode by problem size, batch routing mode on a day of orders.
 
-Every figure is measured in this run on the Bac Luan II map with seeded synthetic orders (sim.orders), and
+Every figure is measured in this run on a corridor map (``--map``, default: the shipped default map) with
+seeded synthetic orders (sim.orders), and
 compared with a baseline measured in the same run on the same instances: greedy nearest-vehicle
 assignment (orders by due time, each to the free vehicle that reaches its pickup first, one order a trip),
 scored with the same objective. The ratio of objectives is ours / greedy (below 1 is better).
 
-    .venv/bin/python tests/bench/bench_assignment.py [--instances 20] [--quick]
+    .venv/bin/python tests/bench/bench_assignment.py [--map maps/kim_thanh] [--instances 20] [--quick]
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from fleet.maps import load_corridor
+from fleet.maps import default_map_folder, load_corridor
 from planner.assignment import EnergyModel, TravelTimes, Weights, assign_batch, assign_online
 from planner.corridor import NodeKind
 from sim.orders import random_fleet, random_orders
@@ -30,7 +31,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 OUT = Path("out/bench")
-MAP = Path(__file__).resolve().parents[2] / "maps" / "bac_luan_ii"
 SIZES = ((10, 10), (20, 20), (40, 30), (60, 40))
 ENERGY = EnergyModel(fraction_per_km=0.01)
 WEIGHTS = Weights()
@@ -141,6 +141,7 @@ def batch(graph, chargers, n_orders: int, n_vehicles: int, limit_s: float) -> di
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--map", type=Path, default=None, help="corridor folder (default: the shipped default map)")
     parser.add_argument("--instances", type=int, default=20)
     parser.add_argument("--quick", action="store_true", help="a small run that only proves the benchmark works")
     args = parser.parse_args()
@@ -149,18 +150,19 @@ def main() -> None:
         args.instances, sizes, day = 2, SIZES[:2], (40, 6, 1.0)
     console = Console()
     OUT.mkdir(parents=True, exist_ok=True)
-    graph = load_corridor(MAP).graph
+    corridor = load_corridor(args.map or default_map_folder())
+    graph = corridor.graph
     chargers = sorted(n for n, k in graph.nodes(data="kind") if k == NodeKind.CHARGER)
     with Progress(console=console, transient=True) as progress:
         rows = online(graph, chargers, args.instances, sizes, progress)
         task = progress.add_task(f"batch {day[0]} orders x {day[1]} vehicles", total=None)
         day_row = batch(graph, chargers, *day)
         progress.update(task, completed=1)
-    report(rows, day_row, args, console)
+    report(rows, day_row, args, console, corridor.name)
 
 
-def report(rows: list[dict], day: dict, args, console: Console) -> None:
-    table = Table(title=f"online assignment, {args.instances} random instances per size (Bac Luan II)")
+def report(rows: list[dict], day: dict, args, console: Console, corridor: str) -> None:
+    table = Table(title=f"online assignment, {args.instances} random instances per size ({corridor})")
     head = ("orders x vehicles", "first call p50 (ms)", "warm p50 (ms)", "warm p95 (ms)", "proved optimal",
             "bound proved", "median gap", "objective / greedy", "greedy p50 (ms)")
     for column in head:

@@ -1,16 +1,20 @@
-"""Planner benchmark on the Bac Luan II map: full replan, incremental replan, corridor throughput.
+"""Planner benchmark on every shipped corridor map (or those given by ``--map``): full replan,
+incremental replan, corridor throughput, one section per corridor.
 
 - Full replan of 25, 50, 100 and 200 AGVs (random busy moments: a third on the roads, the rest parked,
   each with somewhere to go), SIPP against the baseline (sequential space-time A* without safe intervals,
   1 s waits) in the same run, reported as a ratio. The baseline gets a time budget per fleet size.
 - Incremental replan of one vehicle delayed by 30 s in the 200-AGV fleet, for a sample of vehicles: the
   whole ``FleetPlanner.replan`` call, and the single-vehicle search by each method on the same table.
-- Throughput: a queue of AGVs from the VN yard to the CN yard with clearance instant; the rate at which
-  the plans put them on the bridge's crossing lane, against the lane-capacity formula
-  q = 3600·v/(L + s0 + v·h) at the corridor's bottleneck (planner.schedule.capacity) and at the bridge's
-  speed.
+- Relay (on a relay corridor): pairs of vehicles, one from each side, planned one pair after another to
+  meet at the handoff pad; transfers an hour against the one-pad bound.
+- Throughput: a queue of AGVs from the first side's yard to the second side's, on through trips with
+  clearance instant; the rate at which the plans put them on the lanes onto the border line, against the
+  lane-capacity formula q = 3600·v/(L + s0 + v·h) at the corridor's bottleneck (planner.schedule.capacity)
+  and at the bridge's speed.
+Fleet sizes a corridor has no room for (more vehicles than places) are left out for it.
 
-    .venv/bin/python tests/bench/bench_planner.py [--quick]
+    .venv/bin/python tests/bench/bench_planner.py [--map maps/kim_thanh ...] [--quick]
 """
 
 from __future__ import annotations
@@ -29,11 +33,13 @@ import matplotlib
 from rich.console import Console
 from rich.progress import Progress
 
-from fleet.maps import load_corridor
-from planner.corridor import NodeKind
+from fleet.maps import load_corridor, shipped_maps
+from planner.corridor import Corridor, NodeKind
 from planner.exceptions import NoPlan
+from planner.routing import VehicleProfile
 from planner.schedule import FleetPlanner, FollowingRules, PlanRequest
 from planner.schedule.capacity import crossing_bottleneck
+from planner.schedule.handoff import plan_relay
 from planner.schedule.sipp import plan_path
 from planner.schedule.space_time_astar import plan_path_space_time
 from sim.planning_scenarios import random_requests
@@ -41,9 +47,7 @@ from sim.planning_scenarios import random_requests
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-MAP = Path(__file__).resolve().parents[2] / "maps" / "bac_luan_ii"
 OUT = Path("out/bench")
-CROSSING_LANE = ("vn_deck_out_1", "border_northbound")
 BASELINE_EXPANSIONS = 200_000
 
 
@@ -51,21 +55,42 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a small run that only proves the benchmark works")
     parser.add_argument("--baseline-budget", type=float, default=120.0, help="seconds per fleet size")
+    parser.add_argument("--map", type=Path, action="append", help="corridor folder (repeat for several; default: "
+                                                                  "every map shipped in maps/)")
     args = parser.parse_args()
     sizes = [10, 25] if args.quick else [25, 50, 100, 200]
     repeats, samples, queue = (1, 10, 30) if args.quick else (3, 60, 90)
     budget = 20.0 if args.quick else args.baseline_budget
-    corridor = load_corridor(MAP)
     console = Console()
     OUT.mkdir(parents=True, exist_ok=True)
-    with Progress(console=console) as progress:
-        full = full_replans(corridor, sizes, repeats, budget, progress)
-        progress.console.print(f"full replans: {full}")
-        incremental = incremental_replans(corridor, sizes[-1], samples, progress)
-        progress.console.print(f"incremental replans, median s: "
-                               f"{ {k: statistics.median(v) for k, v in incremental.items() if isinstance(v, list)} }")
-        throughput = bridge_throughput(corridor, queue, progress)
-    report(full, incremental, throughput, sizes, console)
+    sections = []
+    for folder in args.map or shipped_maps():
+        corridor = load_corridor(folder)
+        fits = [n for n in sizes if _fits(corridor, n)]
+        with Progress(console=console) as progress:
+            full = full_replans(corridor, fits, repeats, budget, progress)
+            progress.console.print(f"full replans: {full}")
+            incremental = incremental_replans(corridor, fits[-1], samples, progress)
+            medians = {k: statistics.median(v) for k, v in incremental.items() if isinstance(v, list)}
+            progress.console.print(f"incremental replans, median s: {medians}")
+            throughput = bridge_throughput(corridor, queue, progress)
+            relay = relay_throughput(corridor, queue // 3, progress)
+        section = report(corridor, folder.name, full, incremental, throughput, fits, sizes, console)
+        if relay:
+            section += relay_report(relay)
+            console.print(relay_report(relay))
+        sections.append(section)
+    (OUT / "planner.md").write_text("\n\n".join(sections))
+    console.print(f"wrote {OUT / 'planner.md'}")
+
+
+def _fits(corridor: Corridor, n: int) -> bool:
+    """Whether a busy moment of ``n`` vehicles fits on the corridor (a place for every one)."""
+    try:
+        random_requests(corridor, n, seed=n)
+    except ValueError:
+        return False
+    return True
 
 
 def full_replans(corridor, sizes, repeats, budget, progress) -> dict:
@@ -169,32 +194,90 @@ def _time_limit(seconds: float):
 
 
 def bridge_throughput(corridor, count, progress) -> dict:
-    """``count`` AGVs parked in the VN yard, all bound for CN terminals, clearance instant."""
+    """Up to ``count`` AGVs parked in the first side's yard, all bound for the other side's terminals on
+    through trips, clearance instant; counted on the lanes from the first side onto the border line."""
     graph = corridor.graph
     rng = random.Random(11)
     nodes = graph.nodes
-    vn = sorted(n for n in graph if nodes[n]["kind"] == NodeKind.PARKING and nodes[n]["jurisdiction"] == "VN")
-    cn = sorted(n for n in graph if nodes[n]["kind"] in (NodeKind.PARKING, NodeKind.DOCK)
-                and nodes[n]["jurisdiction"] == "CN")
-    starts, goals = rng.sample(vn, count), rng.sample(cn, count)
+    a, b = corridor.jurisdictions
+    onto_line = {(lane.source, lane.target) for lane in corridor.crossing_lanes
+                 if nodes[lane.target]["kind"] == NodeKind.BORDER and nodes[lane.source]["jurisdiction"] == a
+                 and nodes[lane.source]["kind"] != NodeKind.BORDER}
+    home = sorted(n for n in graph if nodes[n]["kind"] == NodeKind.PARKING and nodes[n]["jurisdiction"] == a)
+    away = sorted(n for n in graph if nodes[n]["kind"] in (NodeKind.PARKING, NodeKind.DOCK)
+                  and nodes[n]["jurisdiction"] == b)
+    count = min(count, len(home), len(away))
+    starts, goals = rng.sample(home, count), rng.sample(away, count)
     planner = FleetPlanner(graph, FollowingRules.from_parameters(corridor.parameters))
-    task = progress.add_task(f"throughput: {count} AGVs VN -> CN", total=1)
+    task = progress.add_task(f"throughput: {count} AGVs {a} -> {b}", total=1)
     result = planner.plan_all([PlanRequest(f"q{i:03d}", s, (g,)) for i, (s, g) in enumerate(zip(starts, goals,
                                                                                                   strict=True))])
     progress.advance(task)
     entries = sorted(step.depart for plan in result.plans.values()
-                     for step, nxt in itertools.pairwise(plan.steps) if (step.node, nxt.node) == CROSSING_LANE)
+                     for step, nxt in itertools.pairwise(plan.steps) if (step.node, nxt.node) in onto_line)
     trim = len(entries) // 10  # steady state: leave out the first and last tenth
     steady = entries[trim:len(entries) - trim]
     achieved = 3600.0 * (len(steady) - 1) / (steady[-1] - steady[0])
-    bottleneck = crossing_bottleneck(planner.timed, "VN", "CN")
-    bridge_speed = graph.edges[CROSSING_LANE]["max_speed"]
+    bottleneck = crossing_bottleneck(planner.timed, a, b)
+    bridge_speed = min(graph.edges[lane]["max_speed"] for lane in onto_line)
     return {"entries": entries, "stalled": len(result.stalled), "achieved": achieved, "bottleneck": bottleneck,
             "q_bridge": planner.timed.rules.capacity_per_hour(bridge_speed), "bridge_speed": bridge_speed,
-            "rules": planner.timed.rules}
+            "rules": planner.timed.rules, "direction": f"{a} -> {b}"}
 
 
-def report(full, incremental, throughput, sizes, console) -> None:
+def relay_throughput(corridor, pairs, progress) -> dict | None:
+    """On a relay corridor: up to ``pairs`` pairs, one vehicle parked on each side, each pair meeting at the
+    handoff pad for a transfer (``plan_relay``) and going back to its place; planned one pair after the
+    other, as a dispatcher would. How many transfers an hour the plans fit through the one pad."""
+    if corridor.parameters["handoff_mode"] != "relay":
+        return None
+    graph, nodes = corridor.graph, corridor.graph.nodes
+    a, b = corridor.jurisdictions
+    pad = corridor.nodes_of(NodeKind.HANDOFF)[0].id
+    transfer = float(corridor.parameters["handoff_transfer_s"])
+    parked = {side: sorted(n for n in graph if nodes[n]["kind"] == NodeKind.PARKING
+                           and nodes[n]["jurisdiction"] == side) for side in (a, b)}
+    rng = random.Random(12)
+    count = min(pairs, len(parked[a]), len(parked[b]))
+    starts = {side: rng.sample(parked[side], count) for side in (a, b)}
+    requests = [PlanRequest(f"{side.lower()}{i:03d}", node, (node,),
+                            profile=VehicleProfile(cross_border=False, home=side))
+                for side in (a, b) for i, node in enumerate(starts[side])]
+    planner = FleetPlanner(graph, FollowingRules.from_parameters(corridor.parameters))
+    planner.plan_all(requests)
+    task = progress.add_task(f"relay: {count} transfers at {pad}", total=count)
+    meetings, failed = [], 0
+    start = time.perf_counter()
+    for deliverer, receiver in zip(requests[:count], requests[count:], strict=True):
+        try:
+            meetings.append(plan_relay(planner, deliverer, receiver, pad, transfer).meet_at)
+        except NoPlan:
+            failed += 1
+        progress.advance(task)
+    took = time.perf_counter() - start
+    meetings.sort()
+    trim = len(meetings) // 10
+    steady = meetings[trim:len(meetings) - trim]
+    achieved = 3600.0 * (len(steady) - 1) / (steady[-1] - steady[0])
+    # the pad serves one pair at a time: the transfer, then the clearance of the slower lane off it
+    leaving = max(planner.timed.lanes[(pad, v)].clearance_s for v in graph.successors(pad))
+    return {"pairs": count, "failed": failed, "achieved": achieved, "bound": 3600.0 / (transfer + leaving),
+            "transfer": transfer, "leaving": leaving, "per_pair_ms": took / max(1, count) * 1000, "pad": pad}
+
+
+def relay_report(r: dict) -> str:
+    return "\n".join([
+        "", "", f"## Relay transfers at the handoff pad ({r['pairs']} pairs, planned one after another, "
+                f"{r['failed']} not agreed)", "",
+        *_markdown([("", "transfers per hour", "plans / bound"),
+                    ("achieved by the plans (steady state)", f"{r['achieved']:.1f}", ""),
+                    (f"one pad: 3600 / (transfer {r['transfer']:.0f} s + clearance off the pad "
+                     f"{r['leaving']:.1f} s)", f"{r['bound']:.1f}", f"{r['achieved'] / r['bound']:.0%}")]), "",
+        f"``plan_relay`` took {r['per_pair_ms']:.1f} ms per pair.", ""])
+
+
+def report(corridor, name, full, incremental, throughput, sizes, asked, console) -> str:
+    """The corridor's section of planner.md (also printed), and its plot planner-<name>.png."""
     rows = [("AGVs", "SIPP full replan", "baseline full replan", "baseline / SIPP", "stalled SIPP / baseline")]
     for n in sizes:
         r = full[n]
@@ -236,7 +319,7 @@ def report(full, incremental, throughput, sizes, console) -> None:
         f"{incremental['stalled']} (a follower right behind the late vehicle gets no new slot and stops at its "
         f"last released node); by ``delay``: none, it cannot stall anyone, and it changed "
         f"{incremental['shifted'] / len(incremental['delay']):.1f} plans per delay on average.", "",
-        f"## Throughput onto the bridge ({len(t['entries'])} AGVs VN -> CN, clearance instant, "
+        f"## Throughput onto the bridge ({len(t['entries'])} AGVs {t['direction']}, clearance instant, "
         f"{t['stalled']} stalled)", "",
         f"Lane-capacity formula q = 3600·v/(L + s0 + v·h), L = {rules.vehicle_length_m:g} m, "
         f"s0 = {rules.standstill_gap_m:g} m, h = {rules.headway_s:g} s.", "",
@@ -247,11 +330,13 @@ def report(full, incremental, throughput, sizes, console) -> None:
                     (f"q at the bridge's speed, {t['bridge_speed'] * 3.6:.0f} km/h", f"{t['q_bridge']:.0f}",
                      f"{t['achieved'] / t['q_bridge']:.0%}")]), "",
     ]
-    text = "# Planner benchmark, Bac Luan II\n\n" + "\n".join(lines)
-    (OUT / "planner.md").write_text(text)
+    left_out = [str(n) for n in asked if n not in sizes]
+    if left_out:
+        lines.append(f"Fleets of {', '.join(left_out)} AGVs do not fit on this corridor (more vehicles than places).")
+    text = f"# Planner benchmark: {corridor.name} (maps/{name})\n\n" + "\n".join(lines)
     console.print(text)
-    _plot(full, incremental, throughput, sizes)
-    console.print(f"wrote {OUT / 'planner.md'} and {OUT / 'planner.png'}")
+    _plot(full, incremental, throughput, sizes, OUT / f"planner-{name}.png")
+    return text
 
 
 def _markdown(rows) -> list[str]:
@@ -259,7 +344,7 @@ def _markdown(rows) -> list[str]:
     return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + ["| " + " | ".join(r) + " |" for r in body]
 
 
-def _plot(full, incremental, throughput, sizes) -> None:
+def _plot(full, incremental, throughput, sizes, out: Path) -> None:
     fig, (a, b, c) = plt.subplots(1, 3, figsize=(16, 4.6))
     a.plot(sizes, [full[n]["sipp_s"] for n in sizes], "o-", label="SIPP (prioritized)")
     done = [n for n in sizes if "baseline_s" in full[n]]
@@ -283,7 +368,7 @@ def _plot(full, incremental, throughput, sizes) -> None:
           title="Throughput, clearance instant")
     c.legend()
     fig.tight_layout()
-    fig.savefig(OUT / "planner.png", dpi=110)
+    fig.savefig(out, dpi=110)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -11,12 +12,16 @@ from pathlib import Path
 import matplotlib.image
 import pytest
 
+from tests.conftest import SHIPPED_MAPS
+
 XBORDER = str(Path(sys.executable).with_name("xborder"))
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([XBORDER, *args], capture_output=True, text=True, timeout=120,
-                          env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+    env = {"COLUMNS": "200", "PATH": "/usr/bin:/bin"}
+    if "PYTHONPATH" in os.environ:  # a worktree's code shadowing the installed package
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    return subprocess.run([XBORDER, *args], capture_output=True, text=True, timeout=120, env=env)
 
 
 @pytest.fixture
@@ -37,7 +42,8 @@ def test_validate_prints_the_summary(bac_luan_ii_dir):
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "valid corridor map" in out
-    assert "nodes: 619" in out and "lanes: 897 directed" in out
+    assert "nodes: 621" in out and "lanes: 903 directed" in out
+    assert "conflict zones (lanes meeting without a node): 0" in out
     assert "VN->CN  vn_dock_" in out and "CN->VN  cn_dock_" in out
     assert "gates vn_gate_out_" in out and "cn_gate_in_" in out
 
@@ -66,10 +72,19 @@ def test_validate_refuses_a_missing_folder(tmp_path):
     assert "is not a corridor folder" in result.stderr
 
 
-def test_render_writes_a_picture(bac_luan_ii_dir, tmp_path):
-    out = tmp_path / "pictures" / "corridor.png"
-    result = run("map", "render", str(bac_luan_ii_dir), "--out", str(out))
+@pytest.mark.parametrize("folder", SHIPPED_MAPS, ids=[p.name for p in SHIPPED_MAPS])
+def test_every_shipped_map_is_valid(folder):
+    result = run("map", "validate", str(folder))
     assert result.returncode == 0, result.stderr
+    assert "valid corridor map" in result.stdout
+
+
+@pytest.mark.parametrize("folder", SHIPPED_MAPS, ids=[p.name for p in SHIPPED_MAPS])
+def test_render_writes_a_picture(folder, tmp_path):
+    out = tmp_path / "pictures" / "corridor.png"
+    result = run("map", "render", str(folder), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "missing from font" not in result.stderr  # Vietnamese and Chinese names drawn (fonts-noto-cjk)
     image = matplotlib.image.imread(out)
     height, width = image.shape[:2]
     assert width > 2000 and height > 1000

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pyproj import Transformer
 
 from planner.corridor import MapError, Origin, corridor_from_geojson, local_to_wgs84
 
@@ -42,10 +43,12 @@ def _dead_end_dock(c: dict, _: dict) -> None:
 
 
 def _gate_bypass(c: dict, config: dict) -> None:
+    """A lane around the outbound gates (drawn clear of them: one brushing past a gate is refused for that)."""
     c["features"].append({"type": "Feature", "properties": {
         "id": "shortcut", "from": "vn_out_pregate", "to": "vn_out_post", "max_speed": 10},
         "geometry": {"type": "LineString",
                      "coordinates": [feature(c, "vn_out_pregate")["geometry"]["coordinates"],
+                                     to_wgs84(config, 0.0, -2130.0),
                                      feature(c, "vn_out_post")["geometry"]["coordinates"]]}})
 
 
@@ -108,6 +111,61 @@ def _relay_without_handoff(c: dict, config: dict) -> None:
                                                                     f["properties"].get("to"))]
 
 
+def _lane_brushing_a_gate(c: dict, config: dict) -> None:
+    """Issue 11: the VN inspection exit lane used to run straight to the inbound pre-gate, 1.3 m past
+    outbound gate 1."""
+    lane = feature(c, "vn_insp_out__vn_insp_junction")
+    lane["geometry"]["coordinates"][-1:] = [to_wgs84(config, -30.0, -2110.0), to_wgs84(config, -30.0, -2130.0)]
+    lane["properties"]["to"] = "vn_in_pregate"
+    lane["properties"]["id"] = "vn_insp_out__vn_in_pregate"
+
+
+def _gate_drawn_as_waypoint(c: dict, _: dict) -> None:
+    feature(c, "vn_gate_out_2")["properties"]["kind"] = "waypoint"
+
+
+def _misspelt_units(_: dict, config: dict) -> None:
+    config["unit"] = config.pop("units")
+
+
+def _misspelt_parameters(_: dict, config: dict) -> None:
+    config["paramaters"] = config.pop("parameters")
+
+
+def _misspelt_parameter(_: dict, config: dict) -> None:
+    config["parameters"]["agv_lenght_m"] = config["parameters"].pop("agv_length_m")
+
+
+def _value_with_its_unit(_: dict, config: dict) -> None:
+    config["parameters"]["min_headway_s"] = "2.5 s"
+
+
+def _lengths_in_feet(_: dict, config: dict) -> None:
+    config["units"]["length"] = "ft"
+
+
+def _swapped_lat_lon(c: dict, _: dict) -> None:
+    _map_coordinates(c, lambda lon, lat: [lat, lon])
+
+
+def _local_metres(c: dict, config: dict) -> None:
+    project = Transformer.from_crs("EPSG:4326", f"+proj=aeqd +lat_0={config['origin']['lat']} "
+                                                f"+lon_0={config['origin']['lon']} +datum=WGS84 +units=m",
+                                   always_xy=True).transform
+    _map_coordinates(c, lambda lon, lat: list(project(lon, lat)))
+
+
+def _map_coordinates(c: dict, change: Callable[[float, float], list[float]]) -> None:
+    for f in c["features"]:
+        geometry = f["geometry"]
+        if geometry["type"] == "Point":
+            geometry["coordinates"] = change(*geometry["coordinates"])
+        elif geometry["type"] == "LineString":
+            geometry["coordinates"] = [change(*p) for p in geometry["coordinates"]]
+        else:
+            geometry["coordinates"] = [[change(*p) for p in ring] for ring in geometry["coordinates"]]
+
+
 BROKEN: dict[str, tuple[Callable[[dict, dict], None], str, str]] = {
     # name: (how to break it, the feature the message must name, what the message must say)
     "dangling lane": (_dangling_lane, "vn_ring_s_0__vn_dock_1", "dangling lane: its 'to' node 'vn_dock_99'"),
@@ -129,6 +187,22 @@ BROKEN: dict[str, tuple[Callable[[dict, dict], None], str, str]] = {
     "two lanes with the same ends": (_second_lane_against_a_two_way_lane, "extra",
                                      "a second lane from 'cn_insp_hub' to 'cn_insp_access'"),
     "relay mode without handoff": (_relay_without_handoff, "corridor.yaml", "needs a handoff node"),
+    # issue 11
+    "lane brushing past a gate": (_lane_brushing_a_gate, "vn_insp_out__vn_in_pregate",
+                                  "passes 1.3 m from node 'vn_gate_out_1' without joining it"),
+    "gate drawn as a waypoint": (_gate_drawn_as_waypoint, "vn_gate_out_2",
+                                 "same lanes in and out as gate 'vn_gate_out_1' lets route VN->CN avoid every VN gate"),
+    "misspelt units": (_misspelt_units, "corridor.yaml", "unknown key 'unit' (did you mean 'units'?)"),
+    "misspelt parameters": (_misspelt_parameters, "corridor.yaml",
+                            "unknown key 'paramaters' (did you mean 'parameters'?)"),
+    "misspelt parameter": (_misspelt_parameter, "corridor.yaml",
+                           "unknown key 'parameters.agv_lenght_m' (did you mean 'parameters.agv_length_m'?)"),
+    "value written with its unit": (_value_with_its_unit, "corridor.yaml",
+                                    "parameters.min_headway_s: input should be a valid number, got '2.5 s'"),
+    "lengths not in metres": (_lengths_in_feet, "corridor.yaml", "units.length: input should be 'm', got 'ft'"),
+    "lat and lon swapped": (_swapped_lat_lon, "corridor.geojson", "look like (lat, lon) swapped"),
+    "coordinates in local metres": (_local_metres, "corridor.geojson",
+                                    "they look like local metres"),
 }
 
 
@@ -143,6 +217,21 @@ def test_broken_map_is_refused_naming_the_feature(name, bac_luan_ii_raw):
     assert f"{feature_id}: " in str(error)
 
 
+def test_a_side_without_docks_is_refused_not_a_traceback(bac_luan_ii_raw):
+    """Issue 11: a side with parking but no dock passed, then the summary died in min() of nothing."""
+    collection, config = bac_luan_ii_raw
+    for f in collection["features"]:
+        if f["properties"].get("kind") == "dock" and f["properties"]["jurisdiction"] == "CN":
+            f["properties"]["kind"] = "parking"
+    assert "no dock on the CN side" in str(refusal(collection, config))
+
+
+def test_only_one_problem_for_a_map_in_the_wrong_coordinates(bac_luan_ii_raw):
+    collection, config = bac_luan_ii_raw
+    _swapped_lat_lon(collection, config)
+    assert len(refusal(collection, config).problems) == 1
+
+
 def test_not_a_feature_collection_is_refused(bac_luan_ii_raw):
     _, config = bac_luan_ii_raw
     assert "FeatureCollection" in str(refusal({"type": "Feature"}, config))
@@ -151,7 +240,7 @@ def test_not_a_feature_collection_is_refused(bac_luan_ii_raw):
 def test_bad_origin_is_refused(bac_luan_ii_raw):
     collection, config = bac_luan_ii_raw
     config["origin"] = {"lat": 121.5, "lon": 107.9}
-    assert "is not a WGS84 position" in str(refusal(collection, config))
+    assert "origin.lat: input should be less than or equal to 90, got 121.5" in str(refusal(collection, config))
 
 
 # --- properties over the real map: any one broken feature is found and named ----------------------------------

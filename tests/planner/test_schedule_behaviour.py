@@ -151,7 +151,7 @@ def test_relay_vehicles_meet_at_the_handoff_pad_for_the_transfer(planner):
     receiver = PlanRequest("cn_agv", "cn_parking_1", ("cn_dock_3",), profile=cn)
     planner.plan_all([deliverer, receiver])
     relay = plan_relay(planner, deliverer, receiver, "handoff", 180.0)
-    at_pad = {p.vehicle_id: next(s for s in p.steps if s.action == "handoff")
+    at_pad = {p.vehicle_id: next(s for s in p.steps if s.action == "custody")
               for p in (relay.deliverer, relay.receiver)}
     assert max(s.arrive for s in at_pad.values()) == pytest.approx(relay.meet_at)
     assert all(s.depart >= relay.transfer_done - 1e-6 for s in at_pad.values())
@@ -171,7 +171,7 @@ def test_a_late_relay_vehicle_moves_the_meeting_for_both(planner):
     step = relay.deliverer.steps[3]
     changed = planner.delay("vn_agv", 3, step.arrive + late).plans
     assert set(changed) == {"vn_agv", "cn_agv"}
-    at_pad = {vid: next(s for s in p.steps if s.action == "handoff") for vid, p in changed.items()}
+    at_pad = {vid: next(s for s in p.steps if s.action == "custody") for vid, p in changed.items()}
     meet = max(s.arrive for s in at_pad.values())
     assert relay.meet_at < meet <= relay.meet_at + late  # planned waits on the way may absorb part of it
     assert meet == at_pad["vn_agv"].arrive and at_pad["cn_agv"].arrive < meet  # the receiver waits for it

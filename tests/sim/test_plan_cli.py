@@ -6,21 +6,29 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import yaml
+
+from tests.conftest import SHIPPED_MAPS
+
 
 def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(Path(sys.executable).with_name("xborder")), *args], capture_output=True, text=True,
                           timeout=300)
 
 
-def test_plans_checks_executes_and_draws_a_busy_moment(bac_luan_ii_dir, tmp_path):
+@pytest.mark.parametrize("folder", SHIPPED_MAPS, ids=[p.name for p in SHIPPED_MAPS])
+def test_plans_checks_executes_and_draws_a_busy_moment(folder, tmp_path):
     out = tmp_path / "plans.png"
-    done = run("plan", "scenario", str(bac_luan_ii_dir), "--count", "30", "--seed", "4", "--out", str(out))
+    done = run("plan", "scenario", str(folder), "--count", "30", "--seed", "4", "--out", str(out))
     assert done.returncode == 0, done.stdout + done.stderr
     text = " ".join(done.stdout.split())
     assert "planned 30 AGVs" in text and "stalled: 0" in text
     assert "rule violations (independent check): 0" in text and "precedence acyclic (no deadlock): True" in text
     assert "30 finished, 0 stuck" in text
     assert out.stat().st_size > 10_000 and out.read_bytes()[:4] == b"\x89PNG"
+    if yaml.safe_load((folder / "corridor.yaml").read_text())["parameters"]["handoff_mode"] == "relay":
+        assert "container transfers at the handoff pad (custody recorded)" in text
 
 
 def test_more_vehicles_than_the_corridor_can_hold_is_refused(bac_luan_ii_dir, tmp_path):

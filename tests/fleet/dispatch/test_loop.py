@@ -101,6 +101,7 @@ def test_a_vehicle_whose_authorization_one_side_revokes_is_never_released_across
     fleet.authorize("agv_001")
     out = fleet.order(["VN-100000000003"], docks(corridor, "VN")[0], docks(corridor, "CN")[0])
     fleet.release("VN-100000000003", VN_CN)
+    assert fleet.run(60, until=lambda: fleet.state_of(out) == OrderState.TO_PICKUP)
     assert fleet.dispatcher.gate.ingest(customs.vn.event("vehicle.revoked", vehicle_id="agv_001"),
                                         "test").acknowledged
     fleet.checks.append(lambda f: not _crossing_released_while_denied(f) or pytest.fail("released across"))
@@ -109,6 +110,16 @@ def test_a_vehicle_whose_authorization_one_side_revokes_is_never_released_across
     assert all(corridor.nodes[n].jurisdiction == "VN" for _, _, order in fleet.link.sent_orders
                for n in (node.node_id for node in order.nodes if node.released))
     assert not [r for r in fleet.store.audit_records() if r.kind == "crossing"]
+
+
+def test_no_cross_border_order_goes_to_a_vehicle_not_authorized_by_both_sides(customs, corridor):
+    fleet = make_fleet(customs, corridor, 2)
+    fleet.authorize("agv_002")
+    assert fleet.dispatcher.gate.ingest(customs.cn.event("vehicle.authorized", vehicle_id="agv_001"),
+                                        "test").acknowledged  # VN has not authorized agv_001
+    out = fleet.order(["VN-100000000008"], docks(corridor, "VN")[0], docks(corridor, "CN")[0])
+    fleet.run(30)
+    assert fleet.orders.get(out).vehicle_id == "agv_002"  # though agv_001 is parked on the VN side
 
 
 @settings(max_examples=int(os.environ.get("XB_EXAMPLES", 6)), deadline=None,
