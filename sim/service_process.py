@@ -21,6 +21,7 @@ import httpx
 import yaml
 
 from fleet.roles import STAFF_ROLES
+from sim.customs_authority import AuthorityLink, LinkKeys
 
 BIN = Path(sys.executable).parent
 
@@ -65,6 +66,16 @@ class ServiceProcess:
             "auth": {"tokens": [{"token": token_for(role), "role": role} for role in roles]}}))
         self.base = f"http://127.0.0.1:{self.http}/api/v1"
         self.process: subprocess.Popen | None = None
+
+    def simulator_args(self, key_dir: Path, authority: str) -> list[str]:
+        """``xborder customs simulate`` options that connect ``authority`` over CURVE (its keys in ``key_dir``)."""
+        return ["--connect", self.router, "--curve-key", str(key_dir / f"{authority}.curve.key"),
+                "--server-key", str(self.fleet_curve_pub), "--fleet-key", str(self.fleet_pub)]
+
+    def authority_link(self, key_dir: Path, authority: str) -> AuthorityLink:
+        """A CURVE DEALER for ``authority`` (its keys in ``key_dir``) that checks the fleet's signature on replies."""
+        keys = LinkKeys.from_files(key_dir / f"{authority}.curve.key", self.fleet_curve_pub, self.fleet_pub)
+        return AuthorityLink(self.router, keys)
 
     def start(self, timeout_s: float = 30.0) -> ServiceProcess:
         self.process = subprocess.Popen([str(BIN / "xborder"), "serve", "--config", str(self.config)],
