@@ -108,8 +108,9 @@ def test_a_dropped_trigger_is_reported_not_silently_recreated(customs, gate, tmp
     probe = sqlite3.connect(customs.db_path)
     assert probe.execute("SELECT count(*) FROM sqlite_master WHERE name = 'audit_log_no_delete'").fetchone() == (0,)
     probe.close()
-    customs.gate()
+    customs.gate().store.close()
     assert any("audit_log_no_delete has been dropped" in b["reason"] for t, b in customs.published if t == "alarm")
+
 
 
 # --- anchored audit (finding 3) -------------------------------------------------------------------------------
