@@ -211,10 +211,15 @@ class AuthorityLink:
             self.socket.send(payload)
             while self.socket.poll(self.timeout_ms):
                 reply = self._trusted(self.socket.recv())
-                if reply is not None and reply.get("event_id") in (event.get("event_id"), None):
+                if reply is None or reply.get("event_id") not in (event.get("event_id"), None):
+                    continue
+                if reply.get("resend") is not True:  # an ACK, or a final refusal
                     return reply
-            self.socket.close()
-            self.socket = self._connect()
+                time.sleep(self.timeout_ms / 4000)  # the fleet could not store it: send it again
+                break
+            else:
+                self.socket.close()
+                self.socket = self._connect()
         raise ConnectionError(f"no answer from {self.endpoint} after {self.retries} tries")
 
     def close(self) -> None:

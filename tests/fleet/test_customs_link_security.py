@@ -143,3 +143,28 @@ def test_config_without_fleet_keys_still_loads_and_bad_key_files_are_reported(tm
     plain.write_text(yaml.safe_dump({"customs": {"authorities": authorities}}))
     with pytest.raises(ConfigError, match="curve_public_key"):
         load_settings(plain)
+
+
+def test_the_simulator_resends_what_the_fleet_could_not_store(signers):
+    """A NACK with ``resend: true`` (the store failed) is not final: the authority sends the event again."""
+    import threading
+
+    context = zmq.Context()
+    router = context.socket(zmq.ROUTER)
+    router.setsockopt(zmq.LINGER, 0)
+    port = router.bind_to_random_port("tcp://127.0.0.1")
+    event = signers["VN_CUSTOMS"].event("heartbeat")
+
+    def fleet() -> None:
+        for reply in ({"status": "NACK", "outcome": "refused", "event_id": None, "reason": "internal error",
+                       "resend": True}, {"status": "ACK", "outcome": "accepted", "event_id": event["event_id"]}):
+            identity, _ = router.recv_multipart()
+            router.send_multipart([identity, json.dumps(reply).encode()])
+
+    thread = threading.Thread(target=fleet, daemon=True)
+    thread.start()
+    authority = AuthorityLink(f"tcp://127.0.0.1:{port}", timeout_s=2.0, retries=3)
+    assert authority.send(event)["status"] == "ACK"
+    thread.join(timeout=5)
+    authority.close()
+    context.destroy(linger=0)
