@@ -50,6 +50,8 @@ log = logging.getLogger(__name__)
 #: A vehicle this close to the last node before the crossing has not set off across yet: a release it has
 #: there can still be taken back.
 TAKE_BACK_RADIUS_M = 1.0
+#: A vehicle the planner could not get through (someone in its way for now) is planned again this much later.
+RETRY_PLAN_S = 5.0
 #: A vehicle that shows no sign of an order sent this long ago gets it again.
 RESEND_AFTER_S = 3.0
 
@@ -108,6 +110,7 @@ class Track:
     unavailable: str | None = None  # why the vehicle cannot go on (offline, fault, e-stop, out of service)
     needs_plan: bool = False
     sent_at: float = -INF  # when the current order (update) was last sent
+    retry_at: float = -INF  # a stalled vehicle is planned again from then on
 
     @property
     def id(self) -> str:
@@ -344,13 +347,14 @@ class Dispatcher:
         if job.order is not None:
             order = job.order
             source = order.direction.split("->")[0]
-            if order.state in (OrderState.ASSIGNED, OrderState.TO_PICKUP, OrderState.CREATED) \
-                    and start != order.pickup:
-                stops = (Stop(order.pickup, self.settings.load_s, action="pickup"),)
+            if order.state in (OrderState.ASSIGNED, OrderState.TO_PICKUP, OrderState.CREATED):
+                stops = (Stop(order.pickup, self.settings.load_s, action="pickup"),)  # at the start, too
             if not job.cleared and not job.crossed and order.state not in (OrderState.CROSSING, OrderState.TO_DROP):
                 gates = {n.id for n in self.corridor.nodes_of(NodeKind.GATE, jurisdiction=source)}
-                if gates & set(self._fastest_route(stops[0].node if stops else start, job.goals[0])):
-                    hold_at = tuple(sorted(gates))
+                on_the_way = [n for n in self._fastest_route(stops[0].node if stops else start, job.goals[0])
+                              if n in gates]
+                if on_the_way:
+                    hold_at = (on_the_way[0],)
                 else:  # past its side's gates already (a restart found it there): the crossing check remains
                     job.cleared = True
         return PlanRequest(track.id, start, job.goals, start_time, track.profile, stops, hold_at,
@@ -367,7 +371,7 @@ class Dispatcher:
         state = track.state
         if state is not None and state.order_id == track.vda_order_id and state.order_id:
             released = [n for n in state.node_states if n.released]
-            if released:
+            if released and released[-1].node_id in self.corridor.nodes:
                 return released[-1].node_id
         if track.plan is not None and track.reached >= 0:
             return track.plan.steps[track.released].node
@@ -407,16 +411,22 @@ class Dispatcher:
         return Job(JobKind.PARK, spots)
 
     def _replan(self, track: Track, t: float) -> None:
+        """Plan the vehicle again from where its base ends. Stalled (someone stands in its way for now): it
+        waits where the planner left it safely and is tried again a little later."""
         start = self._base_end(track)
         started = time.perf_counter()
         try:
             result = self.planner.replan(self._request(track, start, t), now=t)
         except PlannerError as exc:
             log.warning("no plan for %s: %s", track.id, exc)
+            track.retry_at = t + RETRY_PLAN_S
             return
         finally:
             self.planner_seconds.append(time.perf_counter() - started)
         self._apply(result.plans, t)
+        if track.id in result.stalled:
+            log.info("%s stalled: %s", track.id, result.stalled[track.id])
+            track.needs_plan, track.retry_at = True, t + RETRY_PLAN_S
 
     def _apply(self, plans: dict[str, TimedPlan], t: float, exclude: str | None = None) -> None:
         for vid, plan in plans.items():
@@ -470,7 +480,7 @@ class Dispatcher:
                 assert track.job is not None
                 track.job.cleared = True
                 track.needs_plan = True
-            if track.needs_plan and track.state is not None:
+            if track.needs_plan and track.state is not None and t >= track.retry_at:
                 self._replan(track, t)
 
     def _waiting_at_gate(self, track: Track) -> bool:
