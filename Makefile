@@ -20,7 +20,7 @@ demo: setup
 	$(VENV)/bin/xborder plan scenario $(MAP) --count 60 --out $(OUT)/plans.png
 
 test: setup
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q --durations=15
 
 bench: setup
 	@for f in tests/bench/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done

@@ -1,7 +1,7 @@
 """The fleet manager's configuration: one YAML file, checked by pydantic.
 
 ```yaml
-server: {host: 127.0.0.1, port: 8080}
+server: {host: 127.0.0.1, port: 8080}   # and bounds: max_connections, header_timeout_s, keep_alive_s, max_body_bytes
 store: {path: var/xborder.db, busy_timeout_s: 5}   # or {url: "postgresql+psycopg://..."}
 map: maps/bac_luan_ii                              # a corridor folder; default: the bundled Bac Luan II map
 fleet:
@@ -14,17 +14,22 @@ fleet:
 customs:
   link_timeout_s: 60
   zmq: {router: "tcp://127.0.0.1:5560", pub: "tcp://127.0.0.1:5561"}
+  fleet:                       # the fleet's own keys (xborder keys generate --fleet)
+    signing_key: keys/fleet.key        # Ed25519 (PEM): signs replies, everything published, checkpoints
+    curve_key: keys/fleet.curve.key    # CURVE secret (Z85): the ROUTER's and PUB's server key
+  checkpoint: {every_records: 100, every_s: 10}
   authorities:
-    VN_CUSTOMS: {public_key: "<base64 of the raw 32-byte Ed25519 key>", side: VN}
-    CN_CUSTOMS: {public_key_file: keys/CN_CUSTOMS.pub, side: CN}
+    VN_CUSTOMS: {public_key: "<base64 of the raw 32-byte Ed25519 key>", side: VN,
+                 curve_public_key: "<Z85 of the authority's CURVE public key>"}
+    CN_CUSTOMS: {public_key_file: keys/CN_CUSTOMS.pub, side: CN, curve_public_key: "..."}
 auth:
   tokens:
     - {token: "...", role: "customs:VN_CUSTOMS"}
     - {token: "...", role: viewer}
 ```
 
-Relative paths (``map``, ``public_key_file``) are read from the config file's folder; the store's path is
-relative to the working directory, like ``var/``.
+Relative paths (``map``, ``public_key_file``, ``customs.fleet`` keys) are read from the config file's folder;
+the store's path is relative to the working directory, like ``var/``.
 """
 
 from __future__ import annotations
@@ -46,9 +51,10 @@ from pydantic import (
 
 from fleet.customs.envelope import AUTHORITY_PATTERN
 from fleet.customs.gate import Authority
-from fleet.customs.signing import parse_public_key
-from fleet.dispatch.loop import DispatchSettings
+from fleet.customs.signing import load_private_key, parse_public_key
+from fleet.dispatch.settings import DispatchSettings
 from fleet.roles import CUSTOMS_ROLE_PREFIX, STAFF_ROLES
+from fleet.transports.curve import CurvePair, LinkSecurity, check_curve_key
 from fleet.vehicles.registry import VehicleConfig
 
 #: The bundled maps, found from the package (an editable install or a checkout), never from the cwd.
@@ -61,8 +67,14 @@ class _Strict(BaseModel):
 
 
 class ServerConfig(_Strict):
+    """The HTTP server, bounded so that no client can starve it (see fleet/api/server.py)."""
+
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
+    max_connections: int = Field(256, ge=1)  # open connections at once; more are closed on accept
+    header_timeout_s: float = Field(10.0, gt=0)  # a request's line and headers must arrive within this
+    keep_alive_s: float = Field(5.0, gt=0)  # an idle keep-alive connection is closed after this
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)  # any request body over this is refused (413)
 
 
 class StoreConfig(_Strict):
@@ -86,6 +98,8 @@ class AuthorityConfig(_Strict):
     public_key: str = ""
     public_key_file: Path | None = None
     side: str = Field(pattern=r"^[A-Z]{2}$")
+    # the authority's CURVE public key (Z85, NAME.curve.pub): the only key its ZeroMQ DEALER may connect with
+    curve_public_key: str | None = None
 
     @field_validator("public_key")
     @classmethod
@@ -115,6 +129,30 @@ class AuthorityConfig(_Strict):
     def key(self) -> str:
         return self.public_key or (self.public_key_file.read_text(encoding="utf-8") if self.public_key_file else "")
 
+    @field_validator("curve_public_key")
+    @classmethod
+    def _is_a_curve_key(cls, value: str | None) -> str | None:
+        return None if value is None else check_curve_key(value).decode()
+
+
+class FleetKeysConfig(_Strict):
+    """The fleet's own key files. Without them the ZeroMQ link runs in plaintext and unsigned (tests only)."""
+
+    signing_key: Path  # Ed25519 private key (PEM): replies, PUB messages and audit checkpoints are signed with it
+    curve_key: Path  # CURVE secret key (Z85): the ROUTER and PUB sockets' server key
+
+    @field_validator("signing_key", "curve_key")
+    @classmethod
+    def _from_config_folder(cls, value: Path, info: ValidationInfo) -> Path:
+        return _relative_to_config(value, info)
+
+
+class CheckpointConfig(_Strict):
+    """A signed audit checkpoint at least every ``every_records`` records or ``every_s`` seconds."""
+
+    every_records: int = Field(100, ge=1)
+    every_s: float = Field(10.0, gt=0)
+
 
 class ZmqConfig(_Strict):
     router: str = "tcp://127.0.0.1:5560"
@@ -124,6 +162,8 @@ class ZmqConfig(_Strict):
 class CustomsConfig(_Strict):
     link_timeout_s: float = Field(60.0, gt=0)
     zmq: ZmqConfig = ZmqConfig()
+    fleet: FleetKeysConfig | None = None
+    checkpoint: CheckpointConfig = CheckpointConfig()
     authorities: dict[str, AuthorityConfig]
 
     @model_validator(mode="after")
@@ -137,6 +177,21 @@ class CustomsConfig(_Strict):
 
     def gate_authorities(self) -> list[Authority]:
         return [Authority(name, a.side, parse_public_key(a.key())) for name, a in self.authorities.items()]
+
+    def link_security(self) -> LinkSecurity | None:
+        """The fleet's keys and the admitted authorities' CURVE keys, or None when no fleet keys are configured.
+
+        Raises :class:`ConfigError` when a key file is missing or not a key.
+        """
+        if self.fleet is None:
+            return None
+        try:
+            server = CurvePair.from_secret_file(self.fleet.curve_key)
+            signing_key = load_private_key(self.fleet.signing_key)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"customs.fleet: {exc}") from None
+        clients = {a.curve_public_key.encode(): name for name, a in self.authorities.items() if a.curve_public_key}
+        return LinkSecurity(server, clients, signing_key)
 
 
 class TokenConfig(_Strict):
@@ -204,9 +259,11 @@ def load_settings(path: str | Path) -> Settings:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not YAML: {exc}") from None
     try:
-        return Settings.model_validate(data or {}, context={"base": Path(path).resolve().parent})
+        settings = Settings.model_validate(data or {}, context={"base": Path(path).resolve().parent})
     except ValidationError as exc:
         raise ConfigError(f"{path}: {_describe(exc)}") from None
+    settings.customs.link_security()  # the fleet's key files exist and hold keys
+    return settings
 
 
 def _describe(exc: ValidationError) -> str:

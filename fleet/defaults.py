@@ -14,11 +14,13 @@ import yaml
 from fleet.config import Settings
 from fleet.customs.signing import generate_keys
 from fleet.roles import STAFF_ROLES, customs_role
+from fleet.transports.curve import generate_curve_keys
 
 #: The two customs services of the default deployment and their sides.
 AUTHORITIES = {"VN_CUSTOMS": "VN", "CN_CUSTOMS": "CN"}
 SIMULATED_VEHICLES = 10
 TOKENS_FILE = "tokens.yaml"
+FLEET_KEY = "fleet"  # the fleet's own key files: fleet.key / fleet.pub, fleet.curve.key / fleet.curve.pub
 KEYS_DIR = "keys"
 
 
@@ -34,9 +36,11 @@ def default_settings(var: Path) -> Bootstrap:
     """The default deployment's settings, creating its keys and tokens under ``var`` when missing."""
     var.mkdir(parents=True, exist_ok=True)
     keys, created = var / KEYS_DIR, []
-    for name in AUTHORITIES:
+    for name in (*AUTHORITIES, FLEET_KEY):
         if not (keys / f"{name}.pub").exists():
-            created += generate_keys(name, keys)
+            created += generate_keys(name, keys)  # Ed25519: signs events (an authority) or replies (the fleet)
+        if not (keys / f"{name}.curve.pub").exists():
+            created += generate_curve_keys(name, keys)  # CURVE: the encrypted, authenticated ZeroMQ link
     tokens_file = var / TOKENS_FILE
     if not tokens_file.exists():
         roles = [*STAFF_ROLES, *(customs_role(name) for name in AUTHORITIES)]
@@ -48,7 +52,10 @@ def default_settings(var: Path) -> Bootstrap:
     settings = Settings.model_validate({
         "store": {"path": str(var / "xborder.db")},
         "fleet": {"simulated": SIMULATED_VEHICLES},
-        "customs": {"authorities": {name: {"public_key_file": str(keys / f"{name}.pub"), "side": side}
+        "customs": {"fleet": {"signing_key": str(keys / f"{FLEET_KEY}.key"),
+                              "curve_key": str(keys / f"{FLEET_KEY}.curve.key")},
+                    "authorities": {name: {"public_key_file": str(keys / f"{name}.pub"), "side": side,
+                                           "curve_public_key": (keys / f"{name}.curve.pub").read_text().strip()}
                                     for name, side in AUTHORITIES.items()}},
         "auth": {"tokens": [{"token": token, "role": role} for role, token in tokens.items()]}})
     return Bootstrap(settings, tokens_file, keys, created)

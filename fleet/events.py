@@ -27,6 +27,8 @@ class Topic(StrEnum):
     ORDER = "order"  # an order transition
     VEHICLE = "vehicle"  # a vehicle's state (throttled by the dispatcher)
     GATE = "gate"  # an operator's hold or release of a gate
+    CHECKPOINT = "checkpoint"  # a signed audit checkpoint (the customs authorities keep them)
+    RESEND = "resend"  # seqs of an authority's stream the fleet is missing
 
 
 class EventBus:

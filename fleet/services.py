@@ -27,6 +27,7 @@ from fleet.maps import load_corridor
 from fleet.orders import OrderService
 from fleet.staff import StaffLog
 from fleet.store import Store
+from fleet.transports.curve import LinkSecurity, start_authenticator
 from fleet.transports.zmq_customs import ZmqIngestServer, ZmqPublisher
 from fleet.vehicles.inprocess import InProcessLink
 from fleet.vehicles.link import VehicleLink
@@ -37,7 +38,7 @@ from planner.corridor import Corridor
 log = logging.getLogger(__name__)
 
 #: What the customs authorities receive on the PUB socket (docs/customs-protocol.md).
-CUSTOMS_TOPICS = (Topic.DECISION, Topic.CROSSING, Topic.CLEARANCE, Topic.ALARM)
+CUSTOMS_TOPICS = (Topic.DECISION, Topic.CROSSING, Topic.CLEARANCE, Topic.ALARM, Topic.CHECKPOINT, Topic.RESEND)
 
 
 class _Background(Protocol):
@@ -61,6 +62,7 @@ class Services:
     link: VehicleLink
     dispatcher: Dispatcher
     publisher: ZmqPublisher
+    security: LinkSecurity | None = None  # CURVE and the fleet's signing key for the customs link
     ingest: ZmqIngestServer | None = None  # the customs ROUTER binds on start
     _background: list[_Background] = field(default_factory=list, repr=False)  # threads, started in order
     _stack: ExitStack = field(default_factory=ExitStack, repr=False)
@@ -69,7 +71,7 @@ class Services:
         """Bind the customs ROUTER and start the threads; if anything fails, stop what started and close all."""
         try:
             with _binding("customs.zmq.router", self.settings.customs.zmq.router):
-                self.ingest = ZmqIngestServer(self.gate, self.settings.customs.zmq.router)
+                self.ingest = ZmqIngestServer(self.gate, self.settings.customs.zmq.router, security=self.security)
             self._stack.callback(self.ingest.start().stop)
             for part in self._background:
                 part.start()
@@ -100,12 +102,19 @@ def build_services(settings: Settings, *, link: VehicleLink | None = None,
         store = Store(settings.store.location, busy_timeout_s=settings.store.busy_timeout_s)
         stack.callback(store.close)
         bus = EventBus()
+        security = settings.customs.link_security()
+        if security is None:
+            log.warning("customs.fleet keys not configured: the ZeroMQ link is NOT encrypted, authenticated or signed")
+        else:
+            stack.callback(start_authenticator(zmq.Context.instance(), security.clients).stop)
         with _binding("customs.zmq.pub", settings.customs.zmq.pub):
-            publisher = ZmqPublisher(settings.customs.zmq.pub)
+            publisher = ZmqPublisher(settings.customs.zmq.pub, security=security)
         stack.callback(publisher.close)
         stack.callback(bus.subscribe(publisher.publish, CUSTOMS_TOPICS))
+        checkpoint = settings.customs.checkpoint
         gate = CustomsGate(settings.customs.gate_authorities(), store, settings.customs.link_timeout_s, clock=clock,
-                           publish=bus.publish)
+                           publish=bus.publish, signing_key=security.signing_key if security else None,
+                           checkpoint_every=(checkpoint.every_records, checkpoint.every_s))
         registry = VehicleRegistry(store)
         registry.configure(fleet)
         background: list[_Background] = []
@@ -119,7 +128,8 @@ def build_services(settings: Settings, *, link: VehicleLink | None = None,
         if hasattr(link, "on_state"):
             link.on_state = lambda _vehicle_id: dispatcher.wake()  # a vehicle's news wakes the loop, nothing more
         return Services(settings, clock, store, bus, corridor, gate, orders, alarms, registry, staff,
-                        link, dispatcher, publisher, _background=[*background, dispatcher], _stack=stack.pop_all())
+                        link, dispatcher, publisher, security, _background=[*background, dispatcher],
+                        _stack=stack.pop_all())
 
 
 @contextmanager

@@ -147,32 +147,79 @@ def apply_faults(signed: list[Scheduled], profile: Profile, forger) -> list[Sche
     return sorted(out)
 
 
-class AuthorityLink:
-    """A DEALER connection with at-least-once delivery: resend until ACK/NACK, reconnecting on silence."""
+@dataclass(frozen=True)
+class LinkKeys:
+    """An authority's side of a secure link: its CURVE pair, the fleet's CURVE and Ed25519 public keys."""
 
-    def __init__(self, endpoint: str, timeout_s: float = 2.0, retries: int = 5) -> None:
+    curve: Any  # fleet.transports.curve.CurvePair
+    server_curve: bytes  # Z85
+    fleet_key: Any  # Ed25519PublicKey: every reply must carry the fleet's signature
+
+    @classmethod
+    def from_files(cls, curve_key: Path, server_curve: Path, fleet_key: Path) -> LinkKeys:
+        from fleet.customs.signing import parse_public_key
+        from fleet.transports.curve import CurvePair, check_curve_key
+
+        return cls(CurvePair.from_secret_file(curve_key), check_curve_key(server_curve.read_text()),
+                   parse_public_key(fleet_key.read_text()))
+
+
+class AuthorityLink:
+    """A DEALER connection with at-least-once delivery: resend until ACK/NACK, reconnecting on silence.
+
+    With ``keys`` the DEALER is a CURVE client and a reply counts only if the fleet's signature on it
+    verifies (one that does not is dropped, as if never received, and the event is resent).
+    """
+
+    def __init__(self, endpoint: str, keys: LinkKeys | None = None, timeout_s: float = 2.0, retries: int = 5) -> None:
         import zmq
 
         self.zmq, self.endpoint, self.timeout_ms, self.retries = zmq, endpoint, int(timeout_s * 1000), retries
+        self.keys = keys
         self.context = zmq.Context.instance()
         self.socket = self._connect()
+        self.checkpoints: list[dict[str, Any]] = []  # every distinct signed checkpoint seen in replies
 
     def _connect(self):
+        from fleet.transports.curve import make_client
+
         socket = self.context.socket(self.zmq.DEALER)
         socket.setsockopt(self.zmq.LINGER, 0)
+        socket.setsockopt(self.zmq.MAXMSGSIZE, 1 << 20)
+        if self.keys:
+            make_client(socket, self.keys.curve, self.keys.server_curve)
         socket.connect(self.endpoint)
         return socket
+
+    def _trusted(self, raw: bytes) -> dict[str, Any] | None:
+        from fleet.customs.signing import signature_valid
+
+        try:
+            reply = json.loads(raw)
+        except (ValueError, RecursionError):
+            return None
+        if not isinstance(reply, dict) or (self.keys and not signature_valid(reply, self.keys.fleet_key)):
+            return None
+        checkpoint = reply.get("checkpoint")
+        if checkpoint and (not self.checkpoints or self.checkpoints[-1] != checkpoint):
+            self.checkpoints.append(checkpoint)
+        return reply
 
     def send(self, event: dict[str, Any]) -> dict[str, Any]:
         payload = json.dumps(event).encode()
         for _ in range(self.retries):
             self.socket.send(payload)
             while self.socket.poll(self.timeout_ms):
-                reply = json.loads(self.socket.recv())
-                if reply.get("event_id") in (event.get("event_id"), None):
+                reply = self._trusted(self.socket.recv())
+                if reply is None or reply.get("event_id") not in (event.get("event_id"), None):
+                    continue
+                if reply.get("resend") is not True:  # an ACK, or a final refusal
                     return reply
-            self.socket.close()
-            self.socket = self._connect()
+                time.sleep(self.timeout_ms / 4000)  # the fleet could not store it: send it again
+                break
+            else:
+                self.socket.close()
+                self.socket = self._connect()
         raise ConnectionError(f"no answer from {self.endpoint} after {self.retries} tries")
 
     def close(self) -> None:
@@ -194,8 +241,15 @@ def simulate(
                                      help="simulated seconds per real second; 0 = as fast as possible"),
     faults: str = typer.Option("", help=f"comma-separated: {','.join(FAULTS)}"),
     seed: int = typer.Option(1),
+    curve_key: Path | None = typer.Option(None, "--curve-key", help="this authority's CURVE secret key file"),
+    server_key: Path | None = typer.Option(None, "--server-key", help="the fleet's CURVE public key (fleet.curve.pub)"),
+    fleet_key: Path | None = typer.Option(None, "--fleet-key", help="the fleet's Ed25519 public key (fleet.pub)"),
+    checkpoints: Path | None = typer.Option(None, "--checkpoints", help="keep the fleet's signed checkpoints here"),
 ) -> None:
-    """Publish a realistic stream of signed events to the fleet and report what it acknowledged."""
+    """Publish a realistic stream of signed events to the fleet and report what it acknowledged.
+
+    With --curve-key, --server-key and --fleet-key the link is CURVE-encrypted and every reply must carry
+    the fleet's signature."""
     from rich.console import Console
     from rich.progress import Progress
 
@@ -214,7 +268,11 @@ def simulate(
     schedule = build_schedule(authority, side, profile)
     stream = apply_faults(sign_schedule(schedule, signer, lambda at: t0 + (at / time_scale if time_scale else 0.0)),
                           profile, forger)
-    link, tally = AuthorityLink(connect), Counter()
+    given = [curve_key, server_key, fleet_key]
+    if any(given) and not all(given):
+        raise typer.BadParameter("--curve-key, --server-key and --fleet-key go together")
+    keys = LinkKeys.from_files(curve_key, server_key, fleet_key) if curve_key and server_key and fleet_key else None
+    link, tally = AuthorityLink(connect, keys), Counter()
     console = Console()
     with Progress(console=console) as progress:
         task = progress.add_task(f"{authority} -> {connect}", total=len(stream))
@@ -227,5 +285,7 @@ def simulate(
                 tally["NACK: " + str(reply.get("reason", ""))[:60]] += 1
             progress.advance(task)
     link.close()
+    if checkpoints:
+        checkpoints.write_text("".join(json.dumps(c, sort_keys=True) + "\n" for c in link.checkpoints))
     for outcome, count in sorted(tally.items()):
         console.print(f"{count:6d}  {outcome}")

@@ -19,6 +19,9 @@ from fleet.orders import OrderError
 from fleet.services import Services
 
 API_PREFIX = "/api/v1"
+#: documented on every route: every route needs a token, and most a role
+UNAUTHORIZED: dict[int | str, dict[str, object]] = {401: {"description": "missing or unknown bearer token"},
+                                                     403: {"description": "this token's role may not do this"}}
 
 
 def create_app(services: Services) -> FastAPI:
@@ -43,13 +46,14 @@ def create_app(services: Services) -> FastAPI:
     app.state.services, app.state.hub = services, hub
     app.state.tokens = {t.token: t.role for t in services.settings.auth.tokens}
     for module in (map, vehicles, orders, gates, customs, audit, alarms, stream):
-        app.include_router(module.router, prefix=API_PREFIX)
+        app.include_router(module.router, prefix=API_PREFIX, responses=UNAUTHORIZED)
     app.add_exception_handler(OrderError, _order_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
 
     @app.get(f"{API_PREFIX}/health", tags=["health"])
     def health() -> dict[str, object]:
-        return {"status": "ok", "customs_links_s": services.gate.link_ages()}
+        """Liveness only, without a token; the customs links' state is GET /health/customs (token)."""
+        return {"status": "ok"}
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus() -> Response:

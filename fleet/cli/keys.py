@@ -1,4 +1,4 @@
-"""``xborder keys``: Ed25519 key pairs for customs authorities."""
+"""``xborder keys``: the key pairs of the customs link — Ed25519 for signing, CURVE for the ZeroMQ link."""
 
 from __future__ import annotations
 
@@ -6,23 +6,36 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="Keys for signing customs events.", no_args_is_help=True)
+app = typer.Typer(help="Keys for the customs link: signing (Ed25519) and ZeroMQ encryption (CURVE).",
+                  no_args_is_help=True)
+
+FLEET = "fleet"
 
 
 @app.command()
 def generate(
-    authority: str = typer.Option(..., "--authority", help="authority name, e.g. VN_CUSTOMS"),
-    out: Path = typer.Option(..., "--out", help="folder for NAME.key (private, PEM) and NAME.pub (base64 raw)"),
+    authority: str | None = typer.Option(None, "--authority", help="authority name, e.g. VN_CUSTOMS"),
+    fleet: bool = typer.Option(False, "--fleet", help="the fleet's own keys instead of an authority's"),
+    out: Path = typer.Option(..., "--out", help="folder for the key files"),
 ) -> None:
-    """Write DIR/NAME.key and DIR/NAME.pub; put the .pub line in the fleet's config."""
+    """Write NAME.key / NAME.pub (Ed25519: PEM private, base64 raw public) and NAME.curve.key / NAME.curve.pub
+    (CURVE, Z85); NAME is the authority, or ``fleet`` with --fleet. Public keys go in the other side's config."""
     import re
 
     from fleet.customs.envelope import AUTHORITY_PATTERN
     from fleet.customs.signing import generate_keys
+    from fleet.transports.curve import generate_curve_keys
 
-    if not re.match(AUTHORITY_PATTERN, authority):
+    if fleet == (authority is not None):
+        typer.echo("give either --authority NAME or --fleet", err=True)
+        raise typer.Exit(2)
+    name = FLEET if fleet else str(authority)
+    if not fleet and not re.match(AUTHORITY_PATTERN, name):
         typer.echo(f"authority name must match {AUTHORITY_PATTERN}", err=True)
         raise typer.Exit(2)
-    key_path, pub_path = generate_keys(authority, out)
-    typer.echo(f"private key: {key_path} (keep it with {authority} only)")
-    typer.echo(f"public key:  {pub_path}: {pub_path.read_text().strip()}")
+    key_path, pub_path = generate_keys(name, out)
+    curve_key, curve_pub = generate_curve_keys(name, out)
+    typer.echo(f"signing key:      {key_path} (private: keep it with {name} only)")
+    typer.echo(f"signing public:   {pub_path}: {pub_path.read_text().strip()}")
+    typer.echo(f"CURVE key:        {curve_key} (private)")
+    typer.echo(f"CURVE public:     {curve_pub}: {curve_pub.read_text().strip()}")

@@ -23,9 +23,8 @@ def serve(
     PUB. A config that cannot work (a missing key file, an unknown role, a vehicle on no map node) is refused."""
     import logging
 
-    import uvicorn
-
     from fleet.api.main import create_app
+    from fleet.api.server import run_api
     from fleet.config import ConfigError, load_settings
     from fleet.services import build_services
     from fleet.store import StoreError
@@ -41,7 +40,7 @@ def serve(
     except (ConfigError, MapError, StoreError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
-    uvicorn.run(create_app(services), host=settings.server.host, port=settings.server.port, log_level="warning")
+    run_api(create_app(services), settings)
 
 
 def _default(var: Path) -> Settings:

@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from fleet.customs.envelope import EventType
+from fleet.customs.streams import Span, describe
 
 
 class Status(StrEnum):
@@ -44,7 +45,8 @@ class ConsignmentClearance:
     status: Status
     on_hold: bool = False
     channel: str | None = None
-    event_ids: tuple[str, ...] = ()
+    latest_event_id: str | None = None  # the event with the highest seq: what a decision relies on
+    base: Status = Status.PENDING  # the ordinary flow's status, beneath a hold
 
     @property
     def released(self) -> bool:
@@ -66,27 +68,36 @@ _BASE_STATUS = {
 }
 
 
-def consignment_clearance(events: Iterable[AcceptedEvent]) -> ConsignmentClearance:
-    """Fold one authority's events about one consignment, in seq order.
+NO_CLEARANCE = ConsignmentClearance(Status.PENDING)
 
-    pending -> ... -> released; ``hold`` overrides until ``hold.lifted``; ``revoked`` stands until a later
-    ``released``. Events that do not move the base status (a channel assignment) are still recorded.
+
+def clearance_step(clearance: ConsignmentClearance, event: AcceptedEvent) -> ConsignmentClearance:
+    """The clearance after one more event, whose seq is higher than every event already folded in.
+
+    ``hold`` overrides until ``hold.lifted``; ``revoked`` stands until a later ``released``; a channel
+    assignment is recorded without moving the status.
     """
-    base, on_hold, channel, ids = Status.PENDING, False, None, []
+    base, on_hold, channel = clearance.base, clearance.on_hold, clearance.channel
+    if event.type == EventType.HOLD:
+        on_hold = True
+    elif event.type == EventType.HOLD_LIFTED:
+        on_hold = False
+    elif event.type == EventType.CHANNEL_ASSIGNED:
+        channel = str(event.payload.get("channel"))
+    elif event.type in _BASE_STATUS:
+        # a late-arriving step of the ordinary flow never undoes a release or a revocation
+        new = _BASE_STATUS[event.type]
+        if new in (Status.RELEASED, Status.REVOKED) or base not in (Status.RELEASED, Status.REVOKED):
+            base = new
+    return ConsignmentClearance(Status.HOLD if on_hold else base, on_hold, channel, event.event_id, base)
+
+
+def consignment_clearance(events: Iterable[AcceptedEvent]) -> ConsignmentClearance:
+    """Fold one authority's events about one consignment, in seq order (see :func:`clearance_step`)."""
+    clearance = NO_CLEARANCE
     for event in sorted(events, key=lambda e: e.seq):
-        ids.append(event.event_id)
-        if event.type == EventType.HOLD:
-            on_hold = True
-        elif event.type == EventType.HOLD_LIFTED:
-            on_hold = False
-        elif event.type == EventType.CHANNEL_ASSIGNED:
-            channel = str(event.payload.get("channel"))
-        elif event.type in _BASE_STATUS:
-            # a late-arriving step of the ordinary flow never undoes a release or a revocation
-            new = _BASE_STATUS[event.type]
-            if new in (Status.RELEASED, Status.REVOKED) or base not in (Status.RELEASED, Status.REVOKED):
-                base = new
-    return ConsignmentClearance(Status.HOLD if on_hold else base, on_hold, channel, tuple(ids))
+        clearance = clearance_step(clearance, event)
+    return clearance
 
 
 def vehicle_clearance(events: Iterable[AcceptedEvent]) -> VehicleClearance:
@@ -131,18 +142,24 @@ def gate_rule(
     consignment_directions: Mapping[str, str | None],
     link_age_s: Mapping[str, float | None],
     link_timeout_s: float,
+    stream_gaps: Mapping[str, tuple[Span, ...]] | None = None,
 ) -> GateDecision:
     """May ``vehicle_id`` enter the crossing lanes in ``direction`` with ``consignments`` aboard?
 
     Allowed only if, for every configured authority: its latest vehicle event for the vehicle is
     ``vehicle.authorized``; every consignment aboard is released by it with no hold, and travels in
-    ``direction``; and its link is live (a valid event or heartbeat within ``link_timeout_s``). An empty
-    vehicle needs the vehicle and link conditions only. Every failing condition is one reason.
+    ``direction``; its link is live (a valid event or heartbeat within ``link_timeout_s``); and its stream
+    has no known gap (``stream_gaps``: missing seqs below its latest event — what is missing could be a
+    ``hold``). An empty vehicle needs the vehicle, link and stream conditions only. Every failing condition
+    is one reason.
     """
     reasons: list[str] = []
     relied: list[str] = []
     authorities = list(authorities)
     for authority in authorities:
+        gaps = (stream_gaps or {}).get(authority)
+        if gaps:
+            reasons.append(f"{authority}: events missing from its stream (seq {describe(gaps)}), resend requested")
         age = link_age_s.get(authority)
         if age is None:
             reasons.append(f"{authority} link down: never heard from")
@@ -161,5 +178,5 @@ def gate_rule(
             reasons.append(f"consignment {consignment_id} travels {travels}, not {direction}")
         full = {a: per_authority.get(a, ConsignmentClearance(Status.PENDING)) for a in authorities}
         reasons += consignment_reasons(consignment_id, full)
-        relied += [c.event_ids[-1] for c in full.values() if c.event_ids]
+        relied += [c.latest_event_id for c in full.values() if c.latest_event_id]
     return GateDecision(vehicle_id, direction, tuple(consignments), not reasons, tuple(reasons), tuple(relied))

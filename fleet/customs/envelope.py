@@ -12,13 +12,14 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 AUTHORITY_PATTERN = r"^[A-Z][A-Z0-9_]{1,31}$"
 CONSIGNMENT_PATTERN = r"^[A-Z]{2}-[A-Z0-9]{6,24}$"
 VEHICLE_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"  # ROS-name-safe: it becomes the vehicle's namespace
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 DIRECTION_PATTERN = r"^[A-Z]{2}->[A-Z]{2}$"
+EARLIEST_ISSUED_AT = datetime(2000, 1, 1, tzinfo=UTC)  # anything earlier is a client's bug, not a customs event
 
 
 class EventType(StrEnum):
@@ -50,7 +51,7 @@ class CustomsEvent(BaseModel):
 
     event_id: str = Field(pattern=UUID_PATTERN)
     authority: str = Field(pattern=AUTHORITY_PATTERN)
-    seq: int = Field(ge=0, lt=2**53)
+    seq: StrictInt = Field(ge=0, lt=2**53)  # a JSON number: "5" and true are refused
     issued_at: datetime
     type: EventType
     consignment_id: str | None = Field(default=None, pattern=CONSIGNMENT_PATTERN)
@@ -59,12 +60,25 @@ class CustomsEvent(BaseModel):
     payload: dict[str, Any] = Field(default_factory=dict)
     signature: str = Field(min_length=1, max_length=200)
 
+    @field_validator("issued_at", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        if not isinstance(value, str) or len(value) > 40:
+            raise ValueError("issued_at must be ISO 8601 text with a time zone (e.g. 2026-11-22T10:00:00Z)")
+        return value
+
     @field_validator("issued_at")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
         if value.tzinfo is None:
             raise ValueError("issued_at must carry a time zone (e.g. 2026-11-22T10:00:00Z)")
-        return value.astimezone(UTC)
+        try:
+            utc = value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("issued_at is out of range") from None
+        if utc < EARLIEST_ISSUED_AT:
+            raise ValueError(f"issued_at is before {EARLIEST_ISSUED_AT.year}")
+        return utc
 
     @model_validator(mode="after")
     def _fields_fit_the_type(self) -> CustomsEvent:

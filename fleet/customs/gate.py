@@ -5,38 +5,50 @@ Thread-safe: the ZeroMQ server thread and the HTTP workers call into the same in
 
 from __future__ import annotations
 
-import json
+import hashlib
 import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import ValidationError
 
+from fleet.customs.bounded_json import parse_bounded, to_bytes
+from fleet.customs.checkpoints import make_checkpoint
 from fleet.customs.clearance import (
+    NO_CLEARANCE,
     AcceptedEvent,
     ConsignmentClearance,
     GateDecision,
     VehicleClearance,
+    clearance_step,
     consignment_clearance,
     consignment_reasons,
     gate_rule,
     vehicle_clearance,
 )
-from fleet.customs.envelope import CustomsEvent, content_digest, format_time
+from fleet.customs.envelope import CustomsEvent, content_digest, format_time, signed_bytes
+from fleet.customs.errors import MalformedInput
+from fleet.customs.refusals import RefusalLimiter, refusal_body, safe_text
 from fleet.customs.signing import signature_valid
+from fleet.customs.streams import SeqStream
 from fleet.store import Store, StoredEvent
 
 log = logging.getLogger(__name__)
 
 MAX_FUTURE_S = 120.0
 MAX_EVENT_BYTES = 64 * 1024
+MAX_JSON_DEPTH = 8  # the envelope is level 1, its payload level 2: room for a little structure, no more
+MAX_NUMBER_CHARS = 32  # seq < 2^53 has 16 digits
+RESEND_EVERY_S = 5.0  # while a gap stands, ask for it again at most this often
+PARALLEL_FROM = 16  # batches at least this big are verified on two threads
 
 Publisher = Callable[[str, dict[str, Any]], None]
 
@@ -60,6 +72,7 @@ class IngestResult:
     event_id: str | None = None
     reason: str = ""
     forbidden: bool = False  # refused because the submitter may not speak for that authority
+    checkpoint: dict[str, Any] | None = None  # the latest signed audit checkpoint, if the fleet signs them
 
     @property
     def acknowledged(self) -> bool:
@@ -70,13 +83,42 @@ class IngestResult:
                                  "event_id": self.event_id}
         if self.reason:
             reply["reason"] = self.reason
+        if not self.acknowledged:
+            reply["resend"] = False  # a refusal is final: sending the same bytes again gets the same answer
+        if self.checkpoint is not None:
+            reply["checkpoint"] = self.checkpoint
         return reply
+
+
+@dataclass
+class _Prepared:
+    """An event after the checks that need no state: parsed, signature verified, fields validated — or refused."""
+
+    submitted_by: str | None
+    data: bytes = b""
+    fields: dict[str, Any] = field(default_factory=dict)
+    event: CustomsEvent | None = None
+    digest: str = ""
+    refusal: _Refusal | None = None
+
+
+@dataclass
+class _Batch:
+    """What a batch of events will write in its one transaction, how to take it back, and what to do once
+    it is durable (publish)."""
+
+    events: list[StoredEvent] = field(default_factory=list)
+    states: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    audits: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    undos: list[Callable[[], None]] = field(default_factory=list)
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
 
 
 class _Refusal(Exception):
     def __init__(self, reason: str, alarm: bool = False, forbidden: bool = False) -> None:
         super().__init__(reason)
         self.reason, self.alarm, self.forbidden = reason, alarm, forbidden
+        self.signed = False  # refused after its signature verified: the authority did issue this seq
 
 
 class CustomsGate:
@@ -88,11 +130,16 @@ class CustomsGate:
     store : the SQLite store; on construction every stored event is replayed, so state survives restarts.
     link_timeout_s : an authority's link is down when no valid event or heartbeat came for this long.
     clock : wall-clock seconds (injectable for tests).
-    publish : called with (topic, message) for decisions, crossings, clearance changes and alarms.
+    publish : called with (topic, message) for decisions, crossings, clearance changes, alarms, resend
+        requests and checkpoints.
+    signing_key : the fleet's Ed25519 key; with it the gate signs an audit checkpoint at least every
+        ``checkpoint_every = (records, seconds)``, publishes it and puts the latest in every reply.
     """
 
     def __init__(self, authorities: Iterable[Authority], store: Store, link_timeout_s: float = 60.0,
-                 clock: Callable[[], float] = time.time, publish: Publisher | None = None) -> None:
+                 clock: Callable[[], float] = time.time, publish: Publisher | None = None,
+                 signing_key: Ed25519PrivateKey | None = None,
+                 checkpoint_every: tuple[int, float] = (100, 10.0)) -> None:
         self.authorities = {a.name: a for a in authorities}
         self.directions = {f"{a.side}->{b.side}" for a in self.authorities.values()
                            for b in self.authorities.values() if a.side != b.side}
@@ -102,31 +149,87 @@ class CustomsGate:
         self._digests: dict[str, str] = {}  # event_id -> content digest
         self._seqs: dict[tuple[str, int], str] = {}  # (authority, seq) -> event_id
         self._by_consignment: dict[tuple[str, str], list[AcceptedEvent]] = defaultdict(list)
+        # (consignment, authority) -> (highest seq folded in, clearance): events arriving in seq order cost one
+        # fold step each, not a fold of the consignment's whole history
+        self._clearances: dict[tuple[str, str], tuple[int, ConsignmentClearance]] = {}
         self._by_vehicle: dict[tuple[str, str], list[AcceptedEvent]] = defaultdict(list)
         self._directions: dict[str, str] = {}  # consignment -> direction
         self._last_seen: dict[str, float] = {}  # authority -> received_at of its latest valid event
+        self._streams: dict[str, SeqStream] = defaultdict(SeqStream)
+        self._resend_asked: dict[str, tuple[tuple[tuple[int, int], ...], float]] = {}
+        self._refusals = RefusalLimiter()
+        self._verifier = ThreadPoolExecutor(2, thread_name_prefix="customs-verify")
+        self._signing_key, self._checkpoint_every = signing_key, checkpoint_every
+        self._unanchored, self._anchored_at = 0, clock()
+        self.checkpoint: dict[str, Any] | None = None
         self._replay()
+        self._anchor()
 
     # --- ingestion --------------------------------------------------------------------------------------------
 
     def ingest(self, raw: bytes | str | Mapping[str, Any], via: str, submitted_by: str | None = None) -> IngestResult:
         """Check one event and apply it, or refuse it with a reason (audited either way, never half-applied).
 
-        ``submitted_by`` is the authority a transport authenticated the sender as (an HTTP token's), if any.
+        ``submitted_by`` is the authority a transport authenticated the sender as (an HTTP token's, a CURVE
+        key's), if any. No input makes this raise, except a failing store (then nothing was applied).
         """
-        with self._lock:
-            fields: dict[str, Any] = {}
-            try:
-                fields = _as_fields(raw)
-                event = self._check(fields, submitted_by)
-            except _Refusal as refusal:
-                return self._refuse(fields, raw, via, refusal)
-            digest = content_digest(fields)
-            if event.event_id in self._digests:
-                return IngestResult(Outcome.DUPLICATE, event.event_id, "already applied")
-            return self._apply(event, fields, digest, via)
+        return self.ingest_many([(raw, submitted_by)], via)[0]
 
-    def _check(self, fields: dict[str, Any], submitted_by: str | None) -> CustomsEvent:
+    def ingest_many(self, items: Sequence[tuple[bytes | str | Mapping[str, Any], str | None]],
+                    via: str) -> list[IngestResult]:
+        """:meth:`ingest` for several events at once, committed in **one** transaction (group commit).
+
+        Each event is checked against the state the ones before it left, exactly as if ingested one by one;
+        nothing is acknowledged (or published) before the transaction is durable, and if it fails none of
+        the batch is applied and the store's error propagates.
+        """
+        # the stateless checks (parsing, signature, field validation) need no lock: Ed25519 verification
+        # releases the GIL, so a batch is verified on two threads
+        prepared = list(self._verifier.map(self._prepare, items)) if len(items) >= PARALLEL_FROM else \
+            [self._prepare(item) for item in items]
+        with self._lock:
+            batch = _Batch()
+            results = [self._ingest_one(p, via, batch) for p in prepared]
+            try:
+                if batch.audits:
+                    with self.store.transaction() as conn:
+                        self.store.write_events(conn, batch.events, batch.states)
+                        self.store.append_audits(conn, batch.audits)
+            except BaseException:
+                for undo in reversed(batch.undos):  # not stored, so not applied: resends must be applied
+                    undo()
+                raise
+            self._audited(len(batch.audits))
+            for action in batch.after_commit:
+                action()
+            return [replace(result, checkpoint=self.checkpoint) for result in results]
+
+    def _ingest_one(self, p: _Prepared, via: str, batch: _Batch) -> IngestResult:
+        try:
+            if p.refusal is not None:
+                raise p.refusal
+            assert p.event is not None
+            self._check_state(p.event, p.digest)
+        except _Refusal as refusal:
+            return self._refuse(p.fields, p.data, via, p.submitted_by, refusal, batch)
+        if p.event.event_id in self._digests:
+            return IngestResult(Outcome.DUPLICATE, p.event.event_id, "already applied")
+        return self._apply(p.event, p.fields, p.digest, via, batch)
+
+    def _prepare(self, item: tuple[bytes | str | Mapping[str, Any], str | None]) -> _Prepared:
+        """Every check that depends on the event alone, not on the gate's state."""
+        raw, submitted_by = item
+        prepared = _Prepared(submitted_by)
+        try:
+            prepared.data = _as_bytes(raw)
+            prepared.fields = _as_fields(prepared.data)
+            prepared.event, prepared.digest = self._check_alone(prepared.fields, submitted_by)
+        except _Refusal as refusal:
+            prepared.refusal = refusal
+        return prepared
+
+    def _check_alone(self, fields: dict[str, Any], submitted_by: str | None) -> tuple[CustomsEvent, str]:
+        """The event and its content digest, or :class:`_Refusal`."""
         authority = self.authorities.get(str(fields.get("authority")))
         if authority is None:
             raise _Refusal(f"unknown authority {fields.get('authority')!r}")
@@ -134,15 +237,28 @@ class CustomsGate:
             raise _Refusal(f"{submitted_by} may not post events of {authority.name}", forbidden=True)
         if not fields.get("signature"):
             raise _Refusal("missing signature")
-        if not signature_valid(fields, authority.public_key):
+        message = signed_bytes(fields)
+        if not signature_valid(fields, authority.public_key, message):
             raise _Refusal(f"bad signature: not signed by {authority.name}'s key", alarm=True)
         try:
-            event = CustomsEvent.model_validate(fields)
+            return CustomsEvent.model_validate(fields), hashlib.sha256(message).hexdigest()
         except ValidationError as exc:
-            raise _Refusal("malformed: " + "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'event'}: {e['msg']}" for e in exc.errors())) from None
+            refusal = _Refusal("malformed: " + "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'event'}: {e['msg']}" for e in exc.errors()))
+            refusal.signed = True
+            raise refusal from None
+
+    def _check_state(self, event: CustomsEvent, digest: str) -> None:
+        """The checks against what the gate already holds; a refusal here is of a validly signed event."""
+        try:
+            self._check_against_state(event, digest)
+        except _Refusal as refusal:
+            refusal.signed = True
+            raise
+
+    def _check_against_state(self, event: CustomsEvent, digest: str) -> None:
         known = self._digests.get(event.event_id)
-        if known is not None and known != content_digest(fields):
+        if known is not None and known != digest:
             raise _Refusal(f"event_id {event.event_id} reused with different content", alarm=True)
         holder = self._seqs.get((event.authority, event.seq))
         if holder is not None and holder != event.event_id:
@@ -159,41 +275,85 @@ class CustomsGate:
             if travels is not None and travels != event.direction:
                 raise _Refusal(f"consignment {event.consignment_id} travels {travels}; this event says "
                                f"{event.direction}")
-        return event
 
-    def _apply(self, event: CustomsEvent, fields: dict[str, Any], digest: str, via: str) -> IngestResult:
+    def _apply(self, event: CustomsEvent, fields: dict[str, Any], digest: str, via: str,
+               batch: _Batch) -> IngestResult:
         accepted = _accepted(event)
         received_at = self.clock()
         before = self._crossing_allowed(event.consignment_id) if event.consignment_id else None
-        undo = self._index(accepted, digest, received_at)
-        try:
-            self.store.accept_event(
-                StoredEvent(event.event_id, event.authority, event.seq, digest, fields, received_at),
-                self._snapshot_states(accepted),
-                {"event_id": event.event_id, "authority": event.authority, "seq": event.seq, "type": str(event.type),
-                 "consignment_id": event.consignment_id, "vehicle_id": event.vehicle_id, "digest": digest,
-                 "via": via})
-        except BaseException:
-            # not stored, so not applied: a resend must be applied, not acknowledged as a duplicate
-            undo()
-            raise
-        if event.consignment_id:
-            after = self._crossing_allowed(event.consignment_id)
-            if after != before:
-                self.publish("clearance", {"consignment_id": event.consignment_id, **self.clearance_of(
-                    event.consignment_id), "event_id": event.event_id})
+        batch.undos.append(self._index(accepted, digest, received_at))
+        batch.events.append(StoredEvent(event.event_id, event.authority, event.seq, digest, fields, received_at))
+        batch.states.update(self._snapshot_states(accepted))
+        batch.audits.append(("event_accepted", {
+            "event_id": event.event_id, "authority": event.authority, "seq": event.seq, "type": str(event.type),
+            "consignment_id": event.consignment_id, "vehicle_id": event.vehicle_id, "digest": digest, "via": via}))
+        if event.consignment_id and self._crossing_allowed(event.consignment_id) != before:
+            message = {"consignment_id": event.consignment_id, **self.clearance_of(event.consignment_id),
+                       "event_id": event.event_id}
+            batch.after_commit.append(lambda: self.publish("clearance", message))
+        batch.after_commit.append(lambda: self._ask_for_gaps(event.authority))
         return IngestResult(Outcome.ACCEPTED, event.event_id)
 
-    def _refuse(self, fields: dict[str, Any], raw: Any, via: str, refusal: _Refusal) -> IngestResult:
-        event_id = fields.get("event_id") if isinstance(fields.get("event_id"), str) else None
-        body = {"reason": refusal.reason, "via": via, "event_id": event_id, "authority": fields.get("authority"),
-                "seq": fields.get("seq"), "raw": _excerpt(raw)}
-        self.store.audit("event_refused", body)
-        if refusal.alarm:
-            self.store.audit("alarm", body)
-            self.publish("alarm", body)
-            log.warning("customs alarm: %s", refusal.reason)
-        return IngestResult(Outcome.REFUSED, event_id, refusal.reason, refusal.forbidden)
+    def _refuse(self, fields: dict[str, Any], raw: bytes, via: str, submitted_by: str | None,
+                refusal: _Refusal, batch: _Batch) -> IngestResult:
+        peer = f"{via}:{submitted_by or '-'}"
+        body = {**refusal_body(fields, raw, refusal.reason, via, peer), "signed": refusal.signed}
+        if refusal.signed and body["seq"] is not None:
+            # its seq was issued and answered, so it is no gap (the authority knows it was refused)
+            self._streams[body["authority"]].add(body["seq"])
+        record, suppressed = self._refusals.admit(peer, self.clock())
+        if suppressed:
+            batch.audits.append(("refusals_suppressed", {"peer": peer, "count": suppressed}))
+        if record:
+            batch.audits.append(("event_refused", body))
+            if refusal.alarm:
+                batch.audits.append(("alarm", body))
+                batch.after_commit.append(lambda: self.publish("alarm", body))
+                log.warning("customs alarm: %s", body["reason"])
+        return IngestResult(Outcome.REFUSED, body["event_id"], body["reason"], refusal.forbidden)
+
+    def _record(self, kind: str, body: dict[str, Any]) -> int:
+        """Append one audit record (not an accepted event: :meth:`_apply` stores those); return its seq."""
+        seq = self.store.audit(kind, body).seq
+        self._audited(1)
+        return seq
+
+    def _audited(self, count: int) -> None:
+        self._unanchored += count
+        if self._unanchored >= self._checkpoint_every[0]:
+            self._anchor()
+
+    def _anchor(self) -> None:
+        """Sign and publish a checkpoint of the audit log's head (with a signing key)."""
+        self._unanchored, self._anchored_at = 0, self.clock()
+        if self._signing_key is None:
+            return
+        seq, head = self.store.audit_head
+        self.checkpoint = make_checkpoint(seq, head, format_time(datetime.now(UTC)), self._signing_key)
+        self.publish("checkpoint", {"checkpoint": self.checkpoint})
+
+    def tick(self) -> None:
+        """Periodic duties (a transport calls this every few hundred ms): report suppressed refusals, and
+        checkpoint the audit log if records were added more than ``checkpoint_every[1]`` seconds ago."""
+        with self._lock:
+            for peer, count in self._refusals.drain().items():
+                self._record("refusals_suppressed", {"peer": peer, "count": count})
+            if self._unanchored and self.clock() - self._anchored_at >= self._checkpoint_every[1]:
+                self._anchor()
+            for authority in self._streams:
+                self._ask_for_gaps(authority)
+
+    def _ask_for_gaps(self, authority: str) -> None:
+        """Publish a ``resend`` request for a gap in ``authority``'s stream: when it changes, then every few s."""
+        gaps = self._streams[authority].gaps()
+        if not gaps:
+            self._resend_asked.pop(authority, None)
+            return
+        asked, at = self._resend_asked.get(authority, ((), float("-inf")))
+        now = self.clock()
+        if asked != gaps or now - at >= RESEND_EVERY_S:
+            self._resend_asked[authority] = (gaps, now)
+            self.publish("resend", {"authority": authority, "missing": [list(span) for span in gaps]})
 
     def _index(self, event: AcceptedEvent, digest: str, received_at: float) -> Callable[[], None]:
         """Add an accepted event to the in-memory state; return what takes it out again."""
@@ -202,20 +362,29 @@ class CustomsGate:
         self._digests[event.event_id] = digest
         self._seqs[(event.authority, event.seq)] = event.event_id
         self._last_seen[event.authority] = received_at if last_seen is None else max(received_at, last_seen)
+        self._streams[event.authority].add(event.seq)
         if event.consignment_id:
-            self._by_consignment[(event.consignment_id, event.authority)].append(event)
+            key = (event.consignment_id, event.authority)
+            self._by_consignment[key].append(event)
+            cached = self._clearances.get(key)
+            if cached is not None and event.seq > cached[0]:
+                self._clearances[key] = (event.seq, clearance_step(cached[1], event))
+            else:
+                self._clearances.pop(key, None)
             self._directions.setdefault(event.consignment_id, event.direction or "")
         if event.vehicle_id:
             self._by_vehicle[(event.vehicle_id, event.authority)].append(event)
 
         def undo() -> None:
             del self._digests[event.event_id], self._seqs[(event.authority, event.seq)]
+            self._streams[event.authority].remove(event.seq)
             if last_seen is None:
                 del self._last_seen[event.authority]
             else:
                 self._last_seen[event.authority] = last_seen
             if event.consignment_id:
                 self._by_consignment[(event.consignment_id, event.authority)].remove(event)
+                self._clearances.pop((event.consignment_id, event.authority), None)
                 if sets_direction:
                     del self._directions[event.consignment_id]
             if event.vehicle_id:
@@ -225,7 +394,7 @@ class CustomsGate:
 
     def _snapshot_states(self, event: AcceptedEvent) -> dict[tuple[str, str], dict[str, Any]]:
         if event.consignment_id:
-            c = consignment_clearance(self._by_consignment[(event.consignment_id, event.authority)])
+            c = self._clearance(event.consignment_id, event.authority)
             return {(f"consignment:{event.consignment_id}", event.authority):
                     {"status": str(c.status), "on_hold": c.on_hold, "channel": c.channel}}
         if event.vehicle_id:
@@ -234,10 +403,35 @@ class CustomsGate:
         return {}
 
     def _replay(self) -> None:
-        """Rebuild the in-memory state from the stored events, and check it against the stored snapshots."""
+        """Rebuild the in-memory state from the stored events, trusting none of them blindly.
+
+        Each stored event must still verify with its authority's key, match its stored digest, and have its
+        ``event_accepted`` record in the audit log; one that does not (a row inserted behind the fleet's
+        back, a payload no parser should meet) is never applied and raises an alarm. So does evidence of
+        tampering the store reports (a dropped trigger). Signed refusals in the audit log count as heard
+        seqs (no gap).
+        """
+        problems = self.store.integrity_problems()
+        audited: dict[str, str | None] = {}
+        for record in self.store.audit_records():
+            body = record.body
+            if record.kind == "event_accepted" and isinstance(body.get("event_id"), str):
+                audited[body["event_id"]] = body.get("digest")
+            elif record.kind == "event_refused" and body.get("signed") and body.get("authority") in self.authorities \
+                    and type(body.get("seq")) is int:
+                self._streams[body["authority"]].add(body["seq"])
         for stored in self.store.events():
-            event = _accepted(CustomsEvent.model_validate(stored.raw))
+            try:
+                event = self._replayable(stored, audited)
+            except _Refusal as refusal:
+                problems.append(f"stored event {safe_text(str(stored.event_id), 64)} not applied: {refusal.reason}")
+                continue
             self._index(event, stored.digest, stored.received_at)
+        for problem in problems:
+            body = {"reason": problem, "via": "replay"}
+            self._record("alarm", body)
+            self.publish("alarm", body)
+            log.error("customs alarm on start: %s", problem)
         snapshots = self.store.clearance_states()
         recomputed = {}
         for event_lists in (self._by_consignment.values(), self._by_vehicle.values()):
@@ -246,6 +440,27 @@ class CustomsGate:
         if recomputed != snapshots:
             log.error("clearance state recomputed from events differs from the stored snapshot; using the events")
 
+    def _replayable(self, stored: StoredEvent, audited: Mapping[str, str | None]) -> AcceptedEvent:
+        """The stored event, checked as if it had just arrived, or :class:`_Refusal` saying what is wrong."""
+        if stored.raw is None:
+            raise _Refusal("its stored text is not JSON a parser can read")
+        try:
+            fields = _as_fields(to_bytes(stored.raw))
+        except MalformedInput as exc:
+            raise _Refusal(f"malformed: {exc}") from None
+        authority = self.authorities.get(str(fields.get("authority")))
+        if authority is None or not signature_valid(fields, authority.public_key):
+            raise _Refusal("its signature does not verify")
+        if content_digest(fields) != stored.digest or audited.get(stored.event_id) != stored.digest:
+            raise _Refusal("it has no matching event_accepted record in the audit log")
+        try:
+            event = CustomsEvent.model_validate(fields)
+        except ValidationError:
+            raise _Refusal("it is malformed") from None
+        if (event.event_id, event.authority, event.seq) != (stored.event_id, stored.authority, stored.seq):
+            raise _Refusal("its columns disagree with its content")
+        return _accepted(event)
+
     # --- queries and decisions ----------------------------------------------------------------------------------
 
     def link_ages(self) -> dict[str, float | None]:
@@ -253,10 +468,27 @@ class CustomsGate:
         return {name: (now - self._last_seen[name]) if name in self._last_seen else None
                 for name in self.authorities}
 
+    def link_health(self) -> dict[str, Any]:
+        """Per authority: seconds since last heard (None: never) and the known gaps in its stream."""
+        with self._lock:
+            ages = self.link_ages()
+            return {name: {"last_heard_s": ages[name],
+                           "missing_seqs": [list(span) for span in self._streams[name].gaps()]}
+                    for name in self.authorities}
+
     def consignment_state(self, consignment_id: str) -> dict[str, ConsignmentClearance]:
         with self._lock:
-            return {name: consignment_clearance(self._by_consignment.get((consignment_id, name), []))
-                    for name in self.authorities}
+            return {name: self._clearance(consignment_id, name) for name in self.authorities}
+
+    def _clearance(self, consignment_id: str, authority: str) -> ConsignmentClearance:
+        key = (consignment_id, authority)
+        cached = self._clearances.get(key)
+        if cached is None:
+            events = self._by_consignment.get(key)
+            if not events:
+                return NO_CLEARANCE
+            cached = self._clearances[key] = (max(e.seq for e in events), consignment_clearance(events))
+        return cached[1]
 
     def clearance_of(self, consignment_id: str) -> dict[str, Any]:
         """The consignment alone, vehicle conditions aside: each authority's status, allowed, reasons."""
@@ -282,14 +514,18 @@ class CustomsGate:
                          for name in self.authorities},
                 consignments={c: self.consignment_state(c) for c in consignments},
                 consignment_directions={c: self._directions.get(c) for c in consignments},
-                link_age_s=self.link_ages(), link_timeout_s=self.link_timeout_s)
+                link_age_s=self.link_ages(), link_timeout_s=self.link_timeout_s,
+                stream_gaps={name: self._streams[name].gaps() for name in self.authorities})
 
     def decide(self, vehicle_id: str, direction: str, consignments: Iterable[str] = ()) -> GateDecision:
-        """Evaluate the gate rule, record the decision in the audit log and publish it to both authorities."""
+        """Evaluate the gate rule, record the decision in the audit log and publish it to both authorities.
+
+        For the dispatcher, when the fleet acts on the answer; a mere question is :meth:`evaluate`.
+        """
         with self._lock:
             decision = self.evaluate(vehicle_id, direction, consignments)
-            record = self.store.audit("decision", decision.as_dict())
-            self.publish("decision", {**decision.as_dict(), "audit_seq": record.seq,
+            audit_seq = self._record("decision", decision.as_dict())
+            self.publish("decision", {**decision.as_dict(), "audit_seq": audit_seq,
                                       "decided_at": format_time(datetime.now(UTC))})
             return decision
 
@@ -299,7 +535,7 @@ class CustomsGate:
         with self._lock:
             body = {"vehicle_id": vehicle_id, "direction": direction, "consignments": list(consignments),
                     "decision_audit_seq": decision_audit_seq, "at": format_time(datetime.now(UTC))}
-            self.store.audit("crossing", body)
+            self._record("crossing", body)
             self.publish("crossing", body)
 
     def vehicle_state(self, vehicle_id: str) -> dict[str, VehicleClearance]:
@@ -307,15 +543,23 @@ class CustomsGate:
             return {name: vehicle_clearance(self._by_vehicle.get((vehicle_id, name), [])) for name in self.authorities}
 
 
-def _as_fields(raw: bytes | str | Mapping[str, Any]) -> dict[str, Any]:
-    if isinstance(raw, Mapping):
-        return dict(raw)
-    if len(raw) > MAX_EVENT_BYTES:
-        raise _Refusal(f"event larger than {MAX_EVENT_BYTES} bytes")
+def _as_bytes(raw: bytes | str | Mapping[str, Any]) -> bytes:
     try:
-        fields = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise _Refusal(f"malformed: not JSON ({exc})") from None
+        if isinstance(raw, bytes):
+            return raw
+        if isinstance(raw, str):
+            return raw.encode("utf-8")
+        return to_bytes(raw)
+    except (MalformedInput, UnicodeEncodeError) as exc:
+        raise _Refusal(f"malformed: {safe_text(str(exc), 120)}") from None
+
+
+def _as_fields(data: bytes) -> dict[str, Any]:
+    """The event's fields, parsed within every bound (size, depth, number length, valid Unicode)."""
+    try:
+        fields = parse_bounded(data, MAX_EVENT_BYTES, MAX_JSON_DEPTH, MAX_NUMBER_CHARS)
+    except MalformedInput as exc:
+        raise _Refusal(f"malformed: {exc}") from None
     if not isinstance(fields, dict):
         raise _Refusal("malformed: an event is a JSON object")
     return fields
@@ -324,10 +568,3 @@ def _as_fields(raw: bytes | str | Mapping[str, Any]) -> dict[str, Any]:
 def _accepted(event: CustomsEvent) -> AcceptedEvent:
     return AcceptedEvent(event.event_id, event.authority, event.seq, event.type, event.consignment_id,
                          event.vehicle_id, event.direction, dict(event.payload))
-
-
-def _excerpt(raw: Any, limit: int = 2000) -> str:
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw if isinstance(raw, str) else \
-        json.dumps(raw, sort_keys=True, default=str)
-    return text[:limit]
-

@@ -67,10 +67,11 @@ def sign_event(fields: dict[str, Any], key: Ed25519PrivateKey) -> dict[str, Any]
     return {**unsigned, "signature": base64.b64encode(key.sign(signed_bytes(unsigned))).decode()}
 
 
-def signature_valid(raw: dict[str, Any], key: Ed25519PublicKey) -> bool:
+def signature_valid(raw: dict[str, Any], key: Ed25519PublicKey, message: bytes | None = None) -> bool:
+    """Does ``raw["signature"]`` verify with ``key``? ``message``: ``signed_bytes(raw)`` if already computed."""
     try:
         signature = base64.b64decode(str(raw.get("signature", "")), validate=True)
-        key.verify(signature, signed_bytes(raw))
+        key.verify(signature, signed_bytes(raw) if message is None else message)
     except (InvalidSignature, binascii.Error, ValueError):
         return False
     return True

@@ -4,7 +4,8 @@ is reserved for it and never past the border before the customs gate allows it, 
 Pure steps (``release``, ``vda``) beside a thin loop (``loop.Dispatcher``), like ``agv_agent.logic`` and its node.
 """
 
-from fleet.dispatch.loop import Dispatcher, DispatchSettings
+from fleet.dispatch.loop import Dispatcher
+from fleet.dispatch.settings import DispatchSettings
 from fleet.dispatch.views import GateView, VehicleAction, VehicleView, WaitingVehicle
 
 __all__ = ["DispatchSettings", "Dispatcher", "GateView", "VehicleAction", "VehicleView", "WaitingVehicle"]

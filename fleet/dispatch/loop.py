@@ -17,16 +17,15 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 import networkx as nx
 from agv_agent.protocol import ActionType, InstantAction, VehicleState
-from pydantic import BaseModel, ConfigDict, Field
 
 from fleet.alarms import AlarmKind, AlarmService
 from fleet.customs.gate import CustomsGate
+from fleet.dispatch.settings import DispatchSettings
+from fleet.dispatch.tracks import Job, JobKind, Track
 from fleet.dispatch.vda import vda_order
 from fleet.dispatch.views import GateView, VehicleAction, VehicleView, WaitingVehicle
 from fleet.events import EventBus, Topic
@@ -36,7 +35,7 @@ from fleet.staff import StaffLog
 from fleet.store import Store
 from fleet.store.schema import gate_holds
 from fleet.vehicles.link import VehicleLink
-from fleet.vehicles.registry import VehicleRecord, VehicleRegistry
+from fleet.vehicles.registry import VehicleRegistry
 from planner.assignment import EnergyModel, TransportOrder, TravelTimes, VehicleStatus, assign_online
 from planner.corridor import WAITING_KINDS, Corridor, NodeKind
 from planner.exceptions import PlannerError
@@ -50,78 +49,10 @@ log = logging.getLogger(__name__)
 #: A vehicle this close to the last node before the crossing has not set off across yet: a release it has
 #: there can still be taken back.
 TAKE_BACK_RADIUS_M = 1.0
+#: A vehicle the planner could not get through (someone in its way for now) is planned again this much later.
+RETRY_PLAN_S = 5.0
 #: A vehicle that shows no sign of an order sent this long ago gets it again.
 RESEND_AFTER_S = 3.0
-
-
-class DispatchSettings(BaseModel):
-    """The dispatch loop's timings and thresholds (``fleet.dispatch`` in the config)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    tick_hz: float = Field(2.0, gt=0, le=50)
-    load_s: float = Field(60.0, ge=0, description="at the pickup dock")
-    unload_s: float = Field(60.0, ge=0, description="at the drop dock")
-    silent_after_s: float = Field(10.0, gt=0, description="no state for this long: treated as offline")
-    late_after_s: float = Field(5.0, gt=0, description="later arrivals are absorbed with FleetPlanner.delay")
-    stuck_after_s: float = Field(300.0, gt=0, description="this late: an alarm")
-    low_battery_percent: float = Field(30.0, ge=0, le=100)
-    reserve_battery_percent: float = Field(20.0, ge=0, le=100)
-    battery_percent_per_km: float = Field(0.8, gt=0)
-    assign_time_limit_s: float = Field(0.15, gt=0)
-    assign_max_orders: int = Field(10, ge=1, description="the most urgent waiting orders one assignment considers "
-                                                         "(its work grows with the square of their number)")
-    replan_budget_s: float = Field(0.1, gt=0, description="one tick replans vehicles for about this long at most "
-                                                          "(at least one); the rest on the next ticks")
-    stalled_retry_s: float = Field(5.0, gt=0, description="a vehicle the planner could not plan for its job (a "
-                                                          "gate or dock taken) is planned again this often")
-    stalled_retries_per_tick: int = Field(2, ge=1)
-    assign_max_vehicles: int = Field(10, ge=1, description="the free vehicles one assignment considers: those "
-                                                           "nearest to a waiting order's pickup")
-
-
-class JobKind(StrEnum):
-    DELIVER = "deliver"
-    PARK = "park"
-    CHARGE = "charge"
-    HOLD = "hold"  # a cancelled load driven to a holding bay
-
-
-@dataclass
-class Job:
-    kind: JobKind
-    goals: tuple[str, ...]
-    order: OrderPublic | None = None
-    cleared: bool = False  # the gate's clearance came: plan past the gate
-    crossed: bool = False  # past the border: never again through a gate of the departure side
-
-
-@dataclass
-class Track:
-    """Everything the dispatcher knows about one vehicle."""
-
-    record: VehicleRecord
-    profile: VehicleProfile
-    state: VehicleState | None = None
-    state_age: float | None = None
-    connection: str | None = None
-    job: Job | None = None
-    plan: TimedPlan | None = None
-    vda_order_id: str | None = None
-    update_id: int = 0
-    seq0: int = 0  # sequence id of plan.steps[0]
-    first: int = 0  # step index at which the vehicle's current base begins (what the last update started at)
-    released: int = 0  # last released step index
-    reached: int = -1  # last step index the vehicle reported reaching
-    arrived_at: dict[int, float] = field(default_factory=dict)
-    crossing_decision_seq: int | None = None
-    unavailable: str | None = None  # why the vehicle cannot go on (offline, fault, e-stop, out of service)
-    needs_plan: bool = False
-    sent_at: float = -INF  # when the current order (update) was last sent
-    retry_at: float = INF  # the planner could not give it its job (it waits safely): plan it again then
-
-    @property
-    def id(self) -> str:
-        return self.record.id
 
 
 class Dispatcher:
@@ -310,6 +241,9 @@ class Dispatcher:
         elif track.connection in ("OFFLINE", "CONNECTIONBROKEN"):
             why = f"connection {track.connection}"
             self.alarms.raise_alarm(AlarmKind.VEHICLE_OFFLINE, track.id, f"{track.id} is {track.connection}")
+        elif state is None and self.now() > self.settings.silent_after_s:
+            why = "never reported since the fleet manager started"
+            self.alarms.raise_alarm(AlarmKind.VEHICLE_SILENT, track.id, f"{track.id}: {why}")
         elif track.state_age is not None and track.state_age > self.settings.silent_after_s:
             why = f"silent for {track.state_age:.0f} s"
             self.alarms.raise_alarm(AlarmKind.VEHICLE_SILENT, track.id, f"{track.id}: no state for "
@@ -360,13 +294,14 @@ class Dispatcher:
         if job.order is not None:
             order = job.order
             source = order.direction.split("->")[0]
-            if order.state in (OrderState.ASSIGNED, OrderState.TO_PICKUP, OrderState.CREATED) \
-                    and start != order.pickup:
-                stops = (Stop(order.pickup, self.settings.load_s, action="pickup"),)
+            if order.state in (OrderState.ASSIGNED, OrderState.TO_PICKUP, OrderState.CREATED):
+                stops = (Stop(order.pickup, self.settings.load_s, action="pickup"),)  # at the start, too
             if not job.cleared and not job.crossed and order.state not in (OrderState.CROSSING, OrderState.TO_DROP):
                 gates = {n.id for n in self.corridor.nodes_of(NodeKind.GATE, jurisdiction=source)}
-                if gates & set(self._fastest_route(stops[0].node if stops else start, job.goals[0])):
-                    hold_at = tuple(sorted(gates))
+                on_the_way = [n for n in self._fastest_route(stops[0].node if stops else start, job.goals[0])
+                              if n in gates]
+                if on_the_way:
+                    hold_at = (on_the_way[0],)
                 else:  # past its side's gates already (a restart found it there): the crossing check remains
                     job.cleared = True
         return PlanRequest(track.id, start, job.goals, start_time, track.profile, stops, hold_at,
@@ -383,7 +318,7 @@ class Dispatcher:
         state = track.state
         if state is not None and state.order_id == track.vda_order_id and state.order_id:
             released = [n for n in state.node_states if n.released]
-            if released:
+            if released and released[-1].node_id in self.corridor.nodes:
                 return released[-1].node_id
         if track.plan is not None and track.reached >= 0:
             return track.plan.steps[track.released].node
@@ -413,8 +348,6 @@ class Dispatcher:
         self._planned_once = True
         for vid, plan in result.plans.items():
             self._adopt(self.tracks[vid], plan, t)
-        for vid in result.stalled:
-            self.tracks[vid].retry_at = t + self.settings.stalled_retry_s
         for track in self.tracks.values():
             if track.unavailable is not None:
                 self._take_out(track, track.unavailable, t)
@@ -425,17 +358,24 @@ class Dispatcher:
         return Job(JobKind.PARK, spots)
 
     def _replan(self, track: Track, t: float) -> None:
+        """Plan the vehicle again from where its base ends. Stalled (someone stands in its way for now): it
+        waits where the planner left it safely and is tried again a little later."""
         start = self._base_end(track)
         started = time.perf_counter()
         try:
             result = self.planner.replan(self._request(track, start, t), now=t)
         except PlannerError as exc:
             log.warning("no plan for %s: %s", track.id, exc)
+            track.retry_at = t + RETRY_PLAN_S
             return
         finally:
             self.planner_seconds.append(time.perf_counter() - started)
         self._apply(result.plans, t)
-        track.retry_at = t + self.settings.stalled_retry_s if track.id in result.stalled else INF
+        if track.id in result.stalled:
+            log.info("%s stalled: %s", track.id, result.stalled[track.id])
+            track.needs_plan, track.retry_at = True, t + RETRY_PLAN_S
+        else:
+            track.retry_at = -INF
 
     def _apply(self, plans: dict[str, TimedPlan], t: float, exclude: str | None = None) -> None:
         for vid, plan in plans.items():
@@ -491,25 +431,20 @@ class Dispatcher:
                 assert track.job is not None
                 track.job.cleared = True
                 track.needs_plan = True
-            if track.needs_plan and track.state is not None:
-                pending.append(track)
-            elif track.retry_at <= t and track.job is not None and track.plan is not None and track.state is not None \
-                    and track.reached == len(track.plan.steps) - 1:  # stalled, standing where it waits: try again
-                retries.append(track)
-        # a few stalled vehicles a tick, the longest waiting first: a gate or dock frees one place at a time
+            if track.needs_plan and track.state is not None and t >= track.retry_at:
+                (retries if track.retry_at > -INF else pending).append(track)
+        # Within a time budget: the vehicles cleared at a gate first (a crossing waits on them), then those with
+        # new work, then a few stalled ones, the longest waiting first (a gate or dock frees one place at a time);
+        # the rest keep needs_plan and are planned on the next ticks: one tick never plans a fleet's worth of work.
+        pending.sort(key=lambda track: not (track.job is not None and track.job.cleared))
         retries.sort(key=lambda track: track.retry_at)
         pending += retries[:self.settings.stalled_retries_per_tick]
-        # Within a time budget, the vehicles cleared at a gate first (a crossing waits on them), stalled ones
-        # last; the rest keep needs_plan and are planned on the next ticks: one tick never plans a whole fleet's
-        # worth of new work.
-        pending.sort(key=lambda track: (not (track.job is not None and track.job.cleared), track.retry_at <= t))
-        for track in pending:
-            track.needs_plan = True
         deadline = time.perf_counter() + self.settings.replan_budget_s
         for k, track in enumerate(pending):
             if k and time.perf_counter() > deadline:
                 break
-            self._replan(track, t)
+            if track.needs_plan:  # not planned meanwhile as a side effect of another's replan
+                self._replan(track, t)
 
     def _waiting_at_gate(self, track: Track) -> bool:
         plan, job = track.plan, track.job

@@ -86,6 +86,9 @@ class OrderService:
         if len(set(request.consignments)) != len(request.consignments):
             raise OrderError("consignments: the same consignment twice", field="consignments")
         here, there = (self.corridor.nodes[request.pickup].jurisdiction, self.corridor.nodes[request.drop].jurisdiction)
+        if here == there and request.direction is None:
+            raise OrderError(f"drop: {request.drop} is on the same side ({here}) as the pickup; an order takes its "
+                             "containers across the border", field="drop")
         direction = request.direction or f"{here}->{there}"
         if direction not in self.corridor.directions:
             raise OrderError(f"direction: {direction} is not one of {list(self.corridor.directions)}",

@@ -10,6 +10,15 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 GENESIS = "0" * 64
+# the triggers that make the audit log append-only, per database dialect (migration 0001 creates them)
+AUDIT_TRIGGERS = {"sqlite": ("audit_log_no_update", "audit_log_no_delete"), "postgresql": ("audit_log_no_change",)}
+
+
+def missing_triggers(present: Iterable[str], dialect: str) -> list[str]:
+    """Alarm texts for the append-only triggers absent from ``present`` (nothing re-creates them silently)."""
+    names = set(present)
+    return [f"audit log trigger {t} has been dropped: records may have been changed or deleted since"
+            for t in AUDIT_TRIGGERS.get(dialect, ()) if t not in names]
 
 
 @dataclass(frozen=True)
@@ -31,6 +40,23 @@ def record_hash(seq: int, recorded_at: str, kind: str, body: dict[str, Any], pre
     return hashlib.sha256(f"{prev_hash}\n{content}".encode()).hexdigest()
 
 
+_FIELD_TYPES = {"seq": int, "recorded_at": str, "kind": str, "body": dict, "prev_hash": str, "hash": str}
+
+
+def parse_record(line: str) -> AuditRecord:
+    """One exported line as a record, every field of its type; ValueError if it is not one."""
+    try:
+        data = json.loads(line)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    if not isinstance(data, dict) or set(data) != set(_FIELD_TYPES):
+        raise ValueError(f"fields must be exactly {sorted(_FIELD_TYPES)}")
+    wrong = [name for name, kind in _FIELD_TYPES.items() if type(data[name]) is not kind]
+    if wrong:
+        raise ValueError(f"wrong type for {wrong}")
+    return AuditRecord(**data)
+
+
 def verify_chain(lines: Iterable[str]) -> list[str]:
     """Check an exported log (JSON lines); return every problem found, each naming the record, or []."""
     problems: list[str] = []
@@ -39,10 +65,9 @@ def verify_chain(lines: Iterable[str]) -> list[str]:
         if not line.strip():
             continue
         try:
-            data = json.loads(line)
-            record = AuditRecord(**data)
-        except (json.JSONDecodeError, TypeError) as exc:
-            problems.append(f"line {number}: not an audit record ({exc})")
+            record = parse_record(line)
+        except ValueError as exc:
+            problems.append(f"line {number}: not an audit record ({str(exc)[:200]})")
             continue
         if record.seq != expected_seq:
             if record.seq > expected_seq:

@@ -22,7 +22,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection, Engine
 
-from fleet.store.audit import GENESIS, AuditRecord, record_hash
+from fleet.store.audit import GENESIS, AuditRecord, missing_triggers, record_hash
 from fleet.store.schema import audit_log, clearance_state, customs_events
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -38,8 +38,15 @@ class StoredEvent:
     authority: str
     seq: int
     digest: str
-    raw: dict[str, Any]
+    raw: dict[str, Any] | None  # None: the stored text is not JSON a parser can read (evidence of tampering)
     received_at: float
+
+
+def _json_or_none(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
 
 
 def store_url(location: str | Path) -> str:
@@ -70,6 +77,8 @@ class Store:
             sa.event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         self._lock = threading.RLock()
         try:
+            # looked at before migrating, which could re-create a dropped trigger and so hide the evidence
+            self._integrity_problems = self._missing_triggers()
             self._migrate()
             with self.engine.connect() as conn:
                 row = conn.execute(sa.select(audit_log.c.seq, audit_log.c.hash)
@@ -134,31 +143,65 @@ class Store:
         for r in rows:
             yield AuditRecord(r.seq, r.recorded_at, r.kind, json.loads(r.body), r.prev_hash, r.hash)
 
+    def integrity_problems(self) -> list[str]:
+        """Evidence of tampering the database showed when opened: a dropped append-only trigger (reported,
+        never silently repaired — the customs gate raises it as an alarm)."""
+        return list(self._integrity_problems)
+
+    def _missing_triggers(self) -> list[str]:
+        if not sa.inspect(self.engine).has_table("audit_log"):
+            return []  # a new store: the migrations create the log and its triggers
+        query = {"sqlite": "SELECT name FROM sqlite_master WHERE type = 'trigger'",
+                 "postgresql": "SELECT tgname FROM pg_trigger"}.get(self.engine.dialect.name)
+        if query is None:
+            return []
+        with self.reading() as conn:
+            names = [row[0] for row in conn.exec_driver_sql(query)]
+        return missing_triggers(names, self.engine.dialect.name)
+
     @property
     def audit_head(self) -> tuple[int, str]:
         return self._audit_seq, self._audit_head
 
     # --- customs events and clearance snapshots ---------------------------------------------------------------
 
-    def accept_event(self, event: StoredEvent, states: dict[tuple[str, str], dict[str, Any]],
-                     audit_body: dict[str, Any]) -> None:
-        """Store an accepted event, the clearance states it changed and its audit record, atomically."""
-        with self.transaction() as conn:
-            conn.execute(customs_events.insert().values(
-                event_id=event.event_id, authority=event.authority, seq=event.seq, digest=event.digest,
-                raw=json.dumps(event.raw, sort_keys=True, ensure_ascii=False), received_at=event.received_at))
-            for (subject, authority), state in states.items():
-                conn.execute(clearance_state.delete().where(clearance_state.c.subject == subject,
-                                                            clearance_state.c.authority == authority))
-                conn.execute(clearance_state.insert().values(subject=subject, authority=authority,
-                                                             state=json.dumps(state, sort_keys=True)))
-            self.append_audit(conn, "event_accepted", audit_body)
+    def append_audits(self, conn: Connection, entries: list[tuple[str, dict[str, Any]]]) -> list[AuditRecord]:
+        """Append several records inside the caller's :meth:`transaction`, in one statement."""
+        records = []
+        for kind, body in entries:
+            seq = self._audit_seq + 1
+            recorded_at = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+            digest = record_hash(seq, recorded_at, kind, body, self._audit_head)
+            records.append(AuditRecord(seq, recorded_at, kind, body, self._audit_head, digest))
+            self._audit_seq, self._audit_head = seq, digest
+        if records:
+            conn.execute(audit_log.insert(), [
+                {"seq": r.seq, "recorded_at": r.recorded_at, "kind": r.kind, "prev_hash": r.prev_hash, "hash": r.hash,
+                 "body": json.dumps(r.body, sort_keys=True, ensure_ascii=False)} for r in records])
+        return records
+
+    def write_events(self, conn: Connection, events: list[StoredEvent],
+                     states: dict[tuple[str, str], dict[str, Any]]) -> None:
+        """Insert accepted customs events and replace the clearance states they changed, inside the caller's
+        :meth:`transaction` (one statement per table: the customs link commits a batch at a time)."""
+        if events:
+            conn.execute(customs_events.insert(), [
+                {"event_id": e.event_id, "authority": e.authority, "seq": e.seq, "digest": e.digest,
+                 "raw": json.dumps(e.raw, sort_keys=True, ensure_ascii=False), "received_at": e.received_at}
+                for e in events])
+        if states:
+            keys = sa.tuple_(clearance_state.c.subject, clearance_state.c.authority)
+            conn.execute(clearance_state.delete().where(keys.in_(list(states))))
+            conn.execute(clearance_state.insert(), [
+                {"subject": subject, "authority": authority, "state": json.dumps(state, sort_keys=True)}
+                for (subject, authority), state in states.items()])
 
     def events(self) -> list[StoredEvent]:
         with self.reading() as conn:
             rows = conn.execute(sa.select(customs_events).order_by(customs_events.c.received_at,
                                                                    customs_events.c.event_id)).all()
-        return [StoredEvent(r.event_id, r.authority, r.seq, r.digest, json.loads(r.raw), r.received_at) for r in rows]
+        return [StoredEvent(r.event_id, r.authority, r.seq, r.digest, _json_or_none(r.raw), r.received_at)
+                for r in rows]
 
     def clearance_states(self) -> dict[tuple[str, str], dict[str, Any]]:
         with self.reading() as conn:
@@ -175,6 +218,8 @@ def _connect_args(url: str, busy_timeout_s: float) -> dict[str, Any]:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    # FULL: a commit is on disk before it returns, so an ACK survives a power loss (the customs link
+    # commits a whole batch of events at once, which keeps that affordable)
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()

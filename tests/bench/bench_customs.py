@@ -19,6 +19,7 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from fleet.customs.signing import EventSigner, generate_keys, load_private_key
+from fleet.transports.curve import CurvePair, generate_curve_keys, make_client
 from sim.service_process import ServiceProcess, token_for
 
 matplotlib.use("Agg")
@@ -45,10 +47,12 @@ def consignment(i: int) -> str:
     return f"VN-{i:012d}"
 
 
-def zmq_pipelined(endpoint: str, payloads: list[bytes], progress: Progress, label: str) -> float:
+def zmq_pipelined(endpoint: str, payloads: list[bytes], progress: Progress, label: str,
+                  secure: Callable[[zmq.Socket], None] = lambda sock: None) -> float:
     """Send every payload with up to WINDOW in flight; return events/s over the whole exchange."""
     sock = zmq.Context.instance().socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
+    secure(sock)
     sock.connect(endpoint)
     task = progress.add_task(label, total=len(payloads))
     sent = received = 0
@@ -68,6 +72,16 @@ def zmq_pipelined(endpoint: str, payloads: list[bytes], progress: Progress, labe
     elapsed = time.perf_counter() - start
     sock.close()
     return len(payloads) / elapsed
+
+
+def zmq_authorities(endpoint: str, payloads: dict[str, list[bytes]], progress: Progress,
+                    secure: Callable[[zmq.Socket, str], None]) -> float:
+    """Every authority pipelines its own events over its own CURVE DEALER at once; return events/s overall."""
+    start = time.perf_counter()
+    with ThreadPoolExecutor(len(payloads)) as pool:
+        list(pool.map(lambda name: zmq_pipelined(endpoint, payloads[name], progress, f"ingest over ZeroMQ ({name})",
+                                                 lambda sock: secure(sock, name)), payloads))
+    return sum(len(p) for p in payloads.values()) / (time.perf_counter() - start)
 
 
 def zmq_echo_baseline(payloads: list[bytes], progress: Progress) -> float:
@@ -102,7 +116,8 @@ def http_parallel(url: str, bodies: list[bytes] | None, count: int, headers: dic
     def work(indices: list[int]) -> None:
         with httpx.Client(headers=headers, timeout=30) as client:
             for i in indices:
-                reply = client.post(url, content=bodies[i]) if bodies else client.get(url)
+                reply = client.post(url, content=bodies[i], headers={"Content-Type": "application/json"}) \
+                    if bodies else client.get(url)
                 if reply.status_code != 200:
                     raise RuntimeError(f"HTTP {reply.status_code}: {reply.text[:200]}")
                 progress.advance(task)
@@ -113,10 +128,12 @@ def http_parallel(url: str, bodies: list[bytes] | None, count: int, headers: dic
     return count / (time.perf_counter() - start)
 
 
-def latencies(service: ServiceProcess, final_events: list[dict], send, progress: Progress, label: str) -> list[float]:
+def latencies(service: ServiceProcess, final_events: list[dict], send, progress: Progress, label: str,
+              secure: Callable[[zmq.Socket], None]) -> list[float]:
     """Send each consignment's last release alone and time it until the PUB says it may cross (ms)."""
     sub = zmq.Context.instance().socket(zmq.SUB)
     sub.setsockopt(zmq.LINGER, 0)
+    secure(sub)
     sub.setsockopt(zmq.SUBSCRIBE, b"clearance")
     sub.connect(service.pub)
     time.sleep(0.5)  # a SUB joining late misses messages: let the subscription settle before measuring
@@ -156,16 +173,25 @@ def main() -> None:
         work = Path(tmp)
         for name in NAMES:
             generate_keys(name, work)
+            generate_curve_keys(name, work)
         signers = {n: EventSigner(n, load_private_key(work / f"{n}.key")) for n in NAMES}
-        service = ServiceProcess(work, {n: (work / f"{n}.pub").read_text().strip() for n in NAMES}).start()
+        service = ServiceProcess(work, {n: (work / f"{n}.pub").read_text().strip() for n in NAMES},
+                                 curve_public_keys={n: (work / f"{n}.curve.pub").read_text().strip() for n in NAMES},
+                                 checkpoint_every=1000).start()
+        server_key = service.fleet_curve_pub.read_text().strip().encode()
+
+        def secure(sock: zmq.Socket, name: str) -> None:
+            make_client(sock, CurvePair.from_secret_file(work / f"{name}.curve.key"), server_key)
+
         try:
-            results = run(args, console, service, signers)
+            results = run(args, console, service, signers, secure)
         finally:
             service.stop()
     report(results, args, console)
 
 
-def run(args, console: Console, service: ServiceProcess, signers: dict[str, EventSigner]) -> dict[str, float]:
+def run(args, console: Console, service: ServiceProcess, signers: dict[str, EventSigner],
+        secure: Callable[[zmq.Socket, str], None]) -> dict[str, float]:
     n, samples = args.consignments, args.latency_samples
     half = n // 2
     # Every consignment: a declaration and a release from each authority. The last release of the
@@ -191,7 +217,9 @@ def run(args, console: Console, service: ServiceProcess, signers: dict[str, Even
     with Progress(console=console) as progress:
         zmq_payloads = [json.dumps(e).encode() for e in events["zmq"]]
         results["zmq_baseline_eps"] = zmq_echo_baseline(zmq_payloads, progress)
-        results["zmq_eps"] = zmq_pipelined(service.router, zmq_payloads, progress, "ingest over ZeroMQ")
+        per_authority = {name: [json.dumps(e).encode() for e in events["zmq"] if e["authority"] == name]
+                         for name in NAMES}
+        results["zmq_eps"] = zmq_authorities(service.router, per_authority, progress, secure)
         results["zmq_events"] = len(zmq_payloads)
         by_authority = {name: [e for e in events["http"] if e["authority"] == name] for name in NAMES}
         http_rates, http_count = [], 0
@@ -206,6 +234,7 @@ def run(args, console: Console, service: ServiceProcess, signers: dict[str, Even
                                                      progress, "HTTP /health baseline")
         dealer = zmq.Context.instance().socket(zmq.DEALER)
         dealer.setsockopt(zmq.LINGER, 0)
+        secure(dealer, NAMES[-1])
         dealer.connect(service.router)
 
         def send_zmq(event: dict) -> None:
@@ -214,9 +243,12 @@ def run(args, console: Console, service: ServiceProcess, signers: dict[str, Even
             dealer.recv()
 
         client = httpx.Client(headers=auth[NAMES[-1]], timeout=10)
-        zmq_ms = latencies(service, finals["zmq"], send_zmq, progress, "latency over ZeroMQ")
-        http_ms = latencies(service, finals["http"], lambda e: client.post(http_url, content=json.dumps(e)),
-                            progress, "latency over HTTP")
+        def subscriber(sock: zmq.Socket) -> None:
+            secure(sock, NAMES[0])
+
+        zmq_ms = latencies(service, finals["zmq"], send_zmq, progress, "latency over ZeroMQ", subscriber)
+        http_ms = latencies(service, finals["http"], lambda e: client.post(http_url, json=e),
+                            progress, "latency over HTTP", subscriber)
         dealer.close()
         client.close()
     for label, values in (("zmq", zmq_ms), ("http", http_ms)):
@@ -233,7 +265,8 @@ def report(r: dict[str, float], args, console: Console) -> None:
     for column in ("measure", "value", "baseline (same run)", "ratio"):
         table.add_column(column)
     rows = [
-        ("ZeroMQ ingest", f"{r['zmq_eps']:,.0f} events/s ({r['zmq_events']:,.0f})",
+        ("ZeroMQ ingest (CURVE, 2 authorities, group commit, synchronous=FULL)",
+         f"{r['zmq_eps']:,.0f} events/s ({r['zmq_events']:,.0f})",
          f"echo ROUTER {r['zmq_baseline_eps']:,.0f} msg/s", f"{r['zmq_eps'] / r['zmq_baseline_eps']:.2f}"),
         ("HTTP ingest", f"{r['http_eps']:,.0f} events/s ({r['http_events']:,.0f})",
          f"GET /health {r['http_baseline_rps']:,.0f} req/s", f"{r['http_eps'] / r['http_baseline_rps']:.2f}"),

@@ -22,15 +22,21 @@ VN_CN, CN_VN = "VN->CN", "CN->VN"
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory):
     from fleet.customs.signing import generate_keys
+    from fleet.transports.curve import generate_curve_keys
 
     folder = tmp_path_factory.mktemp("keys")
     for name in ("VN_CUSTOMS", "CN_CUSTOMS"):
         generate_keys(name, folder)
+        generate_curve_keys(name, folder)
     return folder
 
 
 def public_keys(keys: Path) -> dict[str, str]:
     return {name: (keys / f"{name}.pub").read_text().strip() for name in ("VN_CUSTOMS", "CN_CUSTOMS")}
+
+
+def curve_keys(keys: Path) -> dict[str, str]:
+    return {name: (keys / f"{name}.curve.pub").read_text().strip() for name in ("VN_CUSTOMS", "CN_CUSTOMS")}
 
 
 def docks(side: str) -> list[str]:
@@ -43,7 +49,7 @@ def docks(side: str) -> list[str]:
 def simulator(keys: Path, authority: str, deployment: Deployment, seed: int, consignments: int) -> subprocess.Popen:
     return subprocess.Popen(
         [str(BIN / "xborder"), "customs", "simulate", "--authority", authority, "--key", str(keys / f"{authority}.key"),
-         "--connect", deployment.service.router, "--consignments", str(consignments), "--vehicles", "5",
+         *deployment.service.simulator_args(keys, authority), "--consignments", str(consignments), "--vehicles", "5",
          "--time-scale", "600", "--seed", str(seed)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -64,7 +70,7 @@ def settled_consignments(seed: int, count: int) -> list[tuple[str, str]]:
 
 
 def test_twenty_orders_both_ways_survive_a_kill_of_the_service(deploy, keys):
-    deployment = deploy(5, public_keys(keys), link_timeout_s=3600.0)
+    deployment = deploy(5, public_keys(keys), link_timeout_s=3600.0, curve_public_keys=curve_keys(keys))
     seed = next(s for s in range(1, 50) if len(settled_consignments(s, 24)) >= 20)
     cargo = settled_consignments(seed, 24)[:20]
     sims = [simulator(keys, name, deployment, seed, 24) for name in ("VN_CUSTOMS", "CN_CUSTOMS")]
@@ -112,11 +118,9 @@ def test_twenty_orders_both_ways_survive_a_kill_of_the_service(deploy, keys):
 
 def test_a_held_consignment_and_a_revoked_vehicle_stay_short_of_the_crossing(deploy, keys):
     from fleet.customs.signing import EventSigner, load_private_key
-    from sim.customs_authority import AuthorityLink
-
-    deployment = deploy(2, public_keys(keys), link_timeout_s=3600.0)
+    deployment = deploy(2, public_keys(keys), link_timeout_s=3600.0, curve_public_keys=curve_keys(keys))
     signers = {name: EventSigner(name, load_private_key(keys / f"{name}.key")) for name in ("VN_CUSTOMS", "CN_CUSTOMS")}
-    links = {name: AuthorityLink(deployment.service.router) for name in signers}
+    links = {name: deployment.service.authority_link(keys, name) for name in signers}
 
     def send(name: str, kind: str, consignment: str | None = None, vehicle: str | None = None) -> None:
         direction = None if consignment is None else VN_CN if consignment.startswith("VN") else CN_VN

@@ -10,6 +10,7 @@ from fleet.customs.gate import Authority, CustomsGate
 from fleet.customs.signing import EventSigner, generate_keys, load_private_key, parse_public_key
 from fleet.events import EventBus
 from fleet.store import Store
+from fleet.transports.curve import generate_curve_keys
 
 T0 = 1_795_000_000.0  # 2026-11-18, a fixed "now" for the tests
 
@@ -46,6 +47,7 @@ def key_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("keys")
     for name in ("VN_CUSTOMS", "CN_CUSTOMS", "MALLORY"):
         generate_keys(name, folder)
+        generate_curve_keys(name, folder)
     return folder
 
 
@@ -63,3 +65,9 @@ def customs(tmp_path, key_dir) -> Customs:
 @pytest.fixture
 def gate(customs):
     return customs.gate()
+
+
+@pytest.fixture
+def signers(key_dir) -> dict[str, EventSigner]:
+    """Both authorities' signers on the real clock (for tests against a running service)."""
+    return {name: EventSigner(name, load_private_key(key_dir / f"{name}.key")) for name in ("VN_CUSTOMS", "CN_CUSTOMS")}

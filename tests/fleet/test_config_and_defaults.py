@@ -24,8 +24,10 @@ def test_default_makes_keys_and_tokens_once_owner_only(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the map is found from the package, not the working directory
     var = tmp_path / "var"
     boot = default_settings(var)
-    assert {p.name for p in boot.created} == {"VN_CUSTOMS.key", "VN_CUSTOMS.pub", "CN_CUSTOMS.key",
-                                              "CN_CUSTOMS.pub", "tokens.yaml"}
+    assert {p.name for p in boot.created} == {f"{name}{kind}" for name in ("VN_CUSTOMS", "CN_CUSTOMS", "fleet")
+                                              for kind in (".key", ".pub", ".curve.key", ".curve.pub")} | {
+        "tokens.yaml"}
+    assert boot.settings.customs.link_security() is not None  # the customs link is CURVE-secured by default
     for path in boot.created:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     assert stat.S_IMODE(boot.keys_dir.stat().st_mode) == 0o700

@@ -61,19 +61,20 @@ def test_malformed_consignment_in_crossing_query_is_422_and_no_decision(client, 
     assert audit_count(gate) == before
 
 
-def test_crossing_query_answers_with_every_reason_and_is_recorded(client, customs, gate):
+def test_crossing_query_answers_with_every_reason_and_writes_nothing(client, customs, gate):
+    """Finding 9: a read recorded and published a decision, so viewers could grow the audit log at will."""
     c = "VN-000000000001"
     for signer in (customs.vn, customs.cn):
         gate.ingest(signer.event("vehicle.authorized", vehicle_id="agv_001"), via="test")
     gate.ingest(customs.vn.event("released", c, direction="VN->CN"), via="test")
-    before = audit_count(gate)
-    reply = client.get("/api/v1/vehicles/agv_001/crossing", headers={"Authorization": f"Bearer {VIEWER}"},
-                       params={"direction": "VN->CN", "consignments": c})
-    assert reply.status_code == 200
+    before, published = audit_count(gate), len(customs.published)
+    for _ in range(20):
+        reply = client.get("/api/v1/vehicles/agv_001/crossing", headers={"Authorization": f"Bearer {VIEWER}"},
+                           params={"direction": "VN->CN", "consignments": c})
+        assert reply.status_code == 200
     assert reply.json()["crossing_allowed"] is False
     assert reply.json()["reasons"] == [f"CN_CUSTOMS: consignment {c} is pending, not released"]
-    records = list(gate.store.audit_records())
-    assert len(records) == before + 1 and records[-1].kind == "decision"
+    assert audit_count(gate) == before and len(customs.published) == published
 
 
 def test_refused_post_is_audited_and_changes_nothing(client, customs, gate):
@@ -81,7 +82,7 @@ def test_refused_post_is_audited_and_changes_nothing(client, customs, gate):
     event = customs.vn.event("released", c, direction="VN->CN")
     event["seq"] += 1  # the signature no longer covers the content
     before = audit_count(gate)
-    reply = client.post("/api/v1/customs/events", content=json.dumps(event),
+    reply = client.post("/api/v1/customs/events", json=event,
                         headers={"Authorization": f"Bearer {VN_TOKEN}"})
     assert reply.status_code == 400 and reply.json()["status"] == "NACK"
     assert "bad signature" in reply.json()["reason"]

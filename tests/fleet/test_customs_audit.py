@@ -96,6 +96,14 @@ def test_keys_generate_command(tmp_path):
     assert public_key_b64(key.public_key()) == (tmp_path / "VN_CUSTOMS.pub").read_text().strip()
     parse_public_key((tmp_path / "VN_CUSTOMS.pub").read_text())
     assert (tmp_path / "VN_CUSTOMS.key").stat().st_mode & 0o777 == 0o600
+    from fleet.transports.curve import CurvePair, check_curve_key
+
+    curve = CurvePair.from_secret_file(tmp_path / "VN_CUSTOMS.curve.key")
+    assert curve.public == check_curve_key((tmp_path / "VN_CUSTOMS.curve.pub").read_text())
+    assert (tmp_path / "VN_CUSTOMS.curve.key").stat().st_mode & 0o777 == 0o600
+    fleet = subprocess.run([XBORDER, "keys", "generate", "--fleet", "--out", str(tmp_path)], capture_output=True,
+                           text=True)
+    assert fleet.returncode == 0 and (tmp_path / "fleet.key").is_file() and (tmp_path / "fleet.curve.pub").is_file()
     bad = subprocess.run([XBORDER, "keys", "generate", "--authority", "vn customs", "--out", str(tmp_path)],
                          capture_output=True, text=True)
     assert bad.returncode == 2

@@ -16,7 +16,8 @@ import zmq
 
 from fleet.customs.clearance import AcceptedEvent, consignment_clearance
 from fleet.customs.envelope import EventType
-from fleet.customs.signing import EventSigner, load_private_key
+from fleet.customs.signing import parse_public_key, signature_valid
+from fleet.transports.curve import CurvePair, make_client
 from sim.customs_authority import Profile, build_schedule, consignment_ids
 from sim.service_process import ServiceProcess, token_for
 
@@ -26,59 +27,69 @@ NAMES = ("VN_CUSTOMS", "CN_CUSTOMS")
 
 @pytest.fixture
 def service(tmp_path, key_dir):
-    svc = ServiceProcess(tmp_path, {n: (key_dir / f"{n}.pub").read_text().strip() for n in NAMES}).start()
+    svc = ServiceProcess(tmp_path, {n: (key_dir / f"{n}.pub").read_text().strip() for n in NAMES},
+                         curve_public_keys={n: (key_dir / f"{n}.curve.pub").read_text().strip() for n in NAMES}).start()
+    svc.key_dir = key_dir
     yield svc
     svc.stop()
 
 
-@pytest.fixture
-def signers(key_dir):
-    return {name: EventSigner(name, load_private_key(key_dir / f"{name}.key")) for name in ("VN_CUSTOMS", "CN_CUSTOMS")}
-
-
-def dealer(service: ServiceProcess) -> zmq.Socket:
-    sock = zmq.Context.instance().socket(zmq.DEALER)
+def secure(service: ServiceProcess, sock: zmq.Socket, name: str) -> zmq.Socket:
+    """Make ``sock`` a CURVE client of the service with ``name``'s key (before connecting it)."""
     sock.setsockopt(zmq.LINGER, 0)
+    make_client(sock, CurvePair.from_secret_file(service.key_dir / f"{name}.curve.key"),
+                service.fleet_curve_pub.read_text().strip().encode())
+    return sock
+
+
+def dealer(service: ServiceProcess, name: str = "VN_CUSTOMS") -> zmq.Socket:
+    sock = secure(service, zmq.Context.instance().socket(zmq.DEALER), name)
     sock.connect(service.router)
     return sock
 
 
-def send(sock: zmq.Socket, event: dict) -> dict:
+def send(sock: zmq.Socket, event: dict, fleet_pub: Path | None = None) -> dict:
+    """Send one event; the reply, checked to carry the fleet's signature when ``fleet_pub`` is given."""
     sock.send(json.dumps(event).encode())
     assert sock.poll(10_000), "no reply from the ROUTER"
-    return json.loads(sock.recv())
+    reply = json.loads(sock.recv())
+    if fleet_pub is not None:
+        assert signature_valid(reply, parse_public_key(fleet_pub.read_text())), reply
+    return reply
 
 
 def test_zeromq_events_decisions_and_pub(service, signers):
-    sub = zmq.Context.instance().socket(zmq.SUB)
-    sub.setsockopt(zmq.LINGER, 0)
+    sub = secure(service, zmq.Context.instance().socket(zmq.SUB), "CN_CUSTOMS")
     sub.setsockopt(zmq.SUBSCRIBE, b"")
     sub.connect(service.pub)
-    sock = dealer(service)
+    socks = {name: dealer(service, name) for name in NAMES}
     c = "VN-000000000001"
-    for signer in signers.values():
-        assert send(sock, signer.event("vehicle.authorized", vehicle_id="agv_007"))["status"] == "ACK"
+    for name, signer in signers.items():
+        reply = send(socks[name], signer.event("vehicle.authorized", vehicle_id="agv_007"), service.fleet_pub)
+        assert reply["status"] == "ACK"
         for kind in ("declaration.accepted", "released"):
-            reply = send(sock, signer.event(kind, c, direction="VN->CN"))
+            reply = send(socks[name], signer.event(kind, c, direction="VN->CN"), service.fleet_pub)
             assert reply["status"] == "ACK" and reply["outcome"] == "accepted", reply
+    assert reply["checkpoint"]["audit_seq"] >= 0  # the latest signed checkpoint rides on every ACK
     forged = signers["VN_CUSTOMS"].event("hold", c, direction="VN->CN")
     forged["authority"] = "CN_CUSTOMS"
-    reply = send(sock, forged)
-    assert reply["status"] == "NACK" and "bad signature" in reply["reason"]
+    reply = send(socks["CN_CUSTOMS"], forged, service.fleet_pub)
+    assert reply["status"] == "NACK" and "bad signature" in reply["reason"] and reply["resend"] is False
     assert service.get(f"/consignments/{c}/clearance")["crossing_allowed"] is True
     decision = service.get("/vehicles/agv_007/crossing", direction="VN->CN", consignments=c)
     assert decision["crossing_allowed"] is True and len(decision["relied_on"]) == 4
     topics = set()
+    fleet_key = parse_public_key(service.fleet_pub.read_text())
     deadline = time.monotonic() + 10
-    while "decision" not in topics and time.monotonic() < deadline:
+    while "clearance" not in topics and time.monotonic() < deadline:
         if sub.poll(500):
             topic, body = sub.recv_multipart()
+            message = json.loads(body)
+            assert signature_valid(message, fleet_key) and message["topic"] == topic.decode()
             topics.add(topic.decode())
-            if topic == b"decision":
-                assert json.loads(body)["crossing_allowed"] is True
-    assert "decision" in topics
-    sock.close()
-    sub.close()
+    assert "clearance" in topics
+    for sock in [*socks.values(), sub]:
+        sock.close()
 
 
 def test_http_events_with_token_roles(service, signers):
@@ -86,17 +97,17 @@ def test_http_events_with_token_roles(service, signers):
     event = signers["CN_CUSTOMS"].event("declaration.accepted", c, direction="CN->VN")
     url = f"{service.base}/customs/events"
     vn, cn = ({"Authorization": f"Bearer {token_for(f'customs:{n}')}"} for n in NAMES)
-    assert httpx.post(url, content=json.dumps(event)).status_code == 401
-    wrong = httpx.post(url, content=json.dumps(event), headers=vn)
+    assert httpx.post(url, json=event).status_code == 401
+    wrong = httpx.post(url, json=event, headers=vn)
     assert wrong.status_code == 403 and "may not post events of CN_CUSTOMS" in wrong.json()["reason"]
-    viewer = httpx.post(url, content=json.dumps(event), headers={"Authorization": f"Bearer {token_for('viewer')}"})
+    viewer = httpx.post(url, json=event, headers={"Authorization": f"Bearer {token_for('viewer')}"})
     assert viewer.status_code == 403
-    ok = httpx.post(url, content=json.dumps(event), headers=cn)
-    assert ok.status_code == 200 and ok.json() == {"status": "ACK", "outcome": "accepted",
-                                                   "event_id": event["event_id"]}
-    again = httpx.post(url, content=json.dumps(event), headers=cn)
+    ok = httpx.post(url, json=event, headers=cn)
+    assert ok.status_code == 200 and {k: v for k, v in ok.json().items() if k != "checkpoint"} == {
+        "status": "ACK", "outcome": "accepted", "event_id": event["event_id"]}
+    again = httpx.post(url, json=event, headers=cn)
     assert again.json()["outcome"] == "duplicate"
-    bad = httpx.post(url, content=b"{", headers=cn)
+    bad = httpx.post(url, content=b"{", headers={**cn, "Content-Type": "application/json"})
     assert bad.status_code == 400 and bad.json()["reason"].startswith("malformed: not JSON")
     clearance = service.get(f"/consignments/{c}/clearance")
     assert clearance["CN_CUSTOMS"] == "declared" and clearance["VN_CUSTOMS"] == "pending"
@@ -118,6 +129,8 @@ def test_simulators_with_faults_then_kill_and_restart(service, key_dir, tmp_path
     for name, faults in (("VN_CUSTOMS", "duplicates,reorder,delay,forge"), ("CN_CUSTOMS", "outage,reorder")):
         runs.append(subprocess.Popen(
             [str(BIN / "xborder"), "customs", "simulate", "--authority", name, "--key", str(key_dir / f"{name}.key"),
+             "--curve-key", str(key_dir / f"{name}.curve.key"), "--server-key", str(service.fleet_curve_pub),
+             "--fleet-key", str(service.fleet_pub),
              "--connect", service.router, "--consignments", "15", "--vehicles", "3",
              "--time-scale", "0", "--faults", faults, "--seed", "7"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))

@@ -1,5 +1,6 @@
 """Random interleavings of valid, duplicated, reordered, forged and equivocating events from both authorities;
-after every step the gate's answer must equal an independent reading of DESIGN.md §3's rule."""
+after every step the gate's answer must equal an independent reading of DESIGN.md §3's rule (a gap in an
+authority's seqs — an issued event not yet delivered — denies)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ class GateAgainstReference(RuleBasedStateMachine):
         # the reference's own record of what should have been accepted
         self.accepted: dict[str, dict] = {}
         self.last_heard: dict[str, float] = {}
+        self.heard_seqs: dict[str, set[int]] = {n: set() for n in AUTHORITIES}  # validly signed, even if refused
 
     def teardown(self) -> None:
         self.gate.store.close()
@@ -75,6 +77,9 @@ class GateAgainstReference(RuleBasedStateMachine):
         for authority in AUTHORITIES:
             if self.now - self.last_heard.get(authority, -1e18) > TIMEOUT:
                 return False
+            heard = self.heard_seqs[authority]
+            if heard and len(heard) < max(heard):  # a gap in its stream below its latest seq
+                return False
             vehicle_events = {"vehicle.authorized", "vehicle.revoked"}
             if last(vehicle_events, authority, "vehicle_id", vehicle) != "vehicle.authorized":
                 return False
@@ -93,6 +98,8 @@ class GateAgainstReference(RuleBasedStateMachine):
         expected = self.expect(event, forged)
         result = self.gate.ingest(event, "test")
         assert result.outcome == expected, (result, event)
+        if not forged:
+            self.heard_seqs[event["authority"]].add(event["seq"])
         if expected == Outcome.ACCEPTED:
             self.accepted[event["event_id"]] = {**event, "order": len(self.accepted)}
             self.last_heard[event["authority"]] = self.now

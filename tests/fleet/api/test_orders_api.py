@@ -47,6 +47,7 @@ def test_a_key_reused_for_another_request_is_409_naming_the_header(client, body,
 @pytest.mark.parametrize(("change", "status", "field"), [
     ({"pickup": "no_such_dock"}, 422, "pickup"),
     ({"drop": "{pickup}"}, 422, "drop"),
+    ({"drop": "{same_side}"}, 422, "drop"),
     ({"direction": "CN->VN"}, 422, "pickup"),
     ({"latest_delivery": 1.0}, 422, "latest_delivery"),
     ({"consignments": ["VN-ORD000000001", "VN-ORD000000002", "VN-ORD000000003"]}, 422, "body.consignments"),
@@ -54,8 +55,9 @@ def test_a_key_reused_for_another_request_is_409_naming_the_header(client, body,
     ({"priority": 0}, 422, "body.priority"),
     ({"surprise": 1}, 422, "body.surprise"),
 ])
-def test_refused_with_the_field_named_and_nothing_stored(client, body, change, status, field):
-    bad = {**body, **{k: (v.format(**body) if isinstance(v, str) else v) for k, v in change.items()}}
+def test_refused_with_the_field_named_and_nothing_stored(client, body, docks, change, status, field):
+    names = {**body, "same_side": docks["VN"][1]}
+    bad = {**body, **{k: (v.format(**names) if isinstance(v, str) else v) for k, v in change.items()}}
     reply = create(client, bad)
     assert reply.status_code == status, reply.text
     assert reply.json()["field"] == field

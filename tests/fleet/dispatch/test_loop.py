@@ -217,3 +217,21 @@ def test_forged_events_and_a_silent_customs_link_raise_alarms(customs, corridor,
     alarms, _ = fleet.dispatcher.alarms.list(open_only=True)
     kinds = sorted((a.kind, a.subject) for a in alarms)
     assert ("customs_event_refused", "VN_CUSTOMS") in kinds and ("customs_link_down", "VN_CUSTOMS") in kinds
+
+
+def test_five_vehicles_carry_twenty_orders_both_ways(customs, corridor):
+    """The E2E's workload in one process: every order delivered, each crossing recorded once, no vehicle left
+    stalled at a place it was never sent to wait."""
+    fleet = make_fleet(customs, corridor, 5)
+    fleet.authorize(*(f"agv_{i:03d}" for i in range(1, 6)))
+    orders = []
+    for i in range(20):
+        here, there = ("VN", "CN") if i % 2 == 0 else ("CN", "VN")
+        consignment = f"{here}-{300000000000 + i}"
+        fleet.release(consignment, f"{here}->{there}")
+        orders.append(fleet.order([consignment], docks(corridor, here)[i % 4], docks(corridor, there)[(i + 1) % 4]))
+    assert fleet.run(6 * 3600, dt=1.0, until=lambda: all(fleet.state_of(o) == OrderState.DELIVERED for o in orders)), \
+        [(o, fleet.state_of(o), fleet.orders.get(o).vehicle_id) for o in orders if fleet.state_of(o) !=
+         OrderState.DELIVERED]
+    crossings = [r.body["consignments"] for r in fleet.store.audit_records() if r.kind == "crossing"]
+    assert sorted(c for [c] in crossings) == sorted(fleet.orders.get(o).consignments[0] for o in orders)

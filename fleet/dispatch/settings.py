@@ -1,0 +1,28 @@
+"""The dispatch loop's settings: ``fleet.dispatch`` in the config file."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class DispatchSettings(BaseModel):
+    """The dispatch loop's timings and thresholds (``fleet.dispatch`` in the config)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    tick_hz: float = Field(2.0, gt=0, le=50)
+    load_s: float = Field(60.0, ge=0, description="at the pickup dock")
+    unload_s: float = Field(60.0, ge=0, description="at the drop dock")
+    silent_after_s: float = Field(10.0, gt=0, description="no state for this long: treated as offline")
+    late_after_s: float = Field(5.0, gt=0, description="later arrivals are absorbed with FleetPlanner.delay")
+    stuck_after_s: float = Field(300.0, gt=0, description="this late: an alarm")
+    low_battery_percent: float = Field(30.0, ge=0, le=100)
+    reserve_battery_percent: float = Field(20.0, ge=0, le=100)
+    battery_percent_per_km: float = Field(0.8, gt=0)
+    assign_time_limit_s: float = Field(0.15, gt=0)
+    assign_max_orders: int = Field(10, ge=1, description="the most urgent waiting orders one assignment considers "
+                                                         "(its work grows with the square of their number)")
+    assign_max_vehicles: int = Field(10, ge=1, description="the free vehicles one assignment considers: those "
+                                                           "nearest to a waiting order's pickup")
+    replan_budget_s: float = Field(0.1, gt=0, description="one tick replans vehicles for about this long at most "
+                                                          "(at least one); the rest on the next ticks")
+    stalled_retries_per_tick: int = Field(2, ge=1, description="stalled vehicles planned again in one tick at most")

@@ -1,0 +1,58 @@
+"""What the dispatcher keeps per vehicle: its job, its plan and how far it has been released and has come."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from agv_agent.protocol import VehicleState
+
+from fleet.orders import OrderPublic
+from fleet.vehicles.registry import VehicleRecord
+from planner.routing import VehicleProfile
+from planner.schedule import INF, TimedPlan
+
+
+class JobKind(StrEnum):
+    DELIVER = "deliver"
+    PARK = "park"
+    CHARGE = "charge"
+    HOLD = "hold"  # a cancelled load driven to a holding bay
+
+
+@dataclass
+class Job:
+    kind: JobKind
+    goals: tuple[str, ...]
+    order: OrderPublic | None = None
+    cleared: bool = False  # the gate's clearance came: plan past the gate
+    crossed: bool = False  # past the border: never again through a gate of the departure side
+
+
+@dataclass
+class Track:
+    """Everything the dispatcher knows about one vehicle."""
+
+    record: VehicleRecord
+    profile: VehicleProfile
+    state: VehicleState | None = None
+    state_age: float | None = None
+    connection: str | None = None
+    job: Job | None = None
+    plan: TimedPlan | None = None
+    vda_order_id: str | None = None
+    update_id: int = 0
+    seq0: int = 0  # sequence id of plan.steps[0]
+    first: int = 0  # step index at which the vehicle's current base begins (what the last update started at)
+    released: int = 0  # last released step index
+    reached: int = -1  # last step index the vehicle reported reaching
+    arrived_at: dict[int, float] = field(default_factory=dict)
+    crossing_decision_seq: int | None = None
+    unavailable: str | None = None  # why the vehicle cannot go on (offline, fault, e-stop, out of service)
+    needs_plan: bool = False
+    sent_at: float = -INF  # when the current order (update) was last sent
+    retry_at: float = -INF  # a stalled vehicle is planned again from then on
+
+    @property
+    def id(self) -> str:
+        return self.record.id

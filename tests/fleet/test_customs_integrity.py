@@ -1,0 +1,231 @@
+"""Issue 12, findings 2, 3 and 5: replay trusts nothing stored, the audit log is anchored by signed
+checkpoints the authorities keep, and a gap in an authority's stream denies."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fleet.customs.checkpoints import check_export, checked_checkpoint
+from fleet.customs.gate import CustomsGate, Outcome
+from fleet.customs.signing import generate_keys, load_private_key, parse_public_key
+from fleet.store import Store, verify_chain
+from fleet.store.audit import GENESIS, AuditRecord, record_hash
+
+XBORDER = str(Path(sys.executable).with_name("xborder"))
+C1 = "VN-104512345678"
+VN_CN = "VN->CN"
+
+
+def clear(customs, gate, consignment=C1):
+    for signer in (customs.vn, customs.cn):
+        for kind in ("declaration.accepted", "released"):
+            assert gate.ingest(signer.event(kind, consignment, direction=VN_CN), "t").outcome == Outcome.ACCEPTED
+        assert gate.ingest(signer.event("vehicle.authorized", vehicle_id="agv_001"), "t").acknowledged
+
+
+# --- sequence gaps (finding 5) ---------------------------------------------------------------------------------
+
+def test_a_withheld_hold_denies_and_asks_for_a_resend(customs, gate):
+    """VN released (seq 3), hold (seq 4) withheld, heartbeat (seq 5) delivered: was crossing_allowed true."""
+    clear(customs, gate)  # VN seqs 1-3
+    hold = customs.vn.event("hold", C1, direction=VN_CN)  # seq 4: an on-path attacker drops it
+    assert gate.ingest(customs.vn.event("heartbeat"), "t").outcome == Outcome.ACCEPTED  # seq 5
+    decision = gate.evaluate("agv_001", VN_CN, [C1])
+    assert not decision.allowed
+    assert decision.reasons == ("VN_CUSTOMS: events missing from its stream (seq 4), resend requested",)
+    assert ("resend", {"authority": "VN_CUSTOMS", "missing": [[4, 4]]}) in customs.published
+    assert gate.evaluate("agv_001", VN_CN).allowed is False  # an empty vehicle too
+    assert gate.ingest(hold, "t").outcome == Outcome.ACCEPTED  # resent: the gap closes, the hold applies
+    assert gate.evaluate("agv_001", VN_CN, [C1]).reasons == (f"VN_CUSTOMS: consignment {C1} on hold",)
+
+
+def test_gaps_survive_a_restart_and_a_signed_refusal_is_no_gap(customs, gate):
+    clear(customs, gate)
+    bad_direction = customs.vn.event("released", C1, direction="CN->VN")  # seq 4, signed, refused
+    assert gate.ingest(bad_direction, "t").outcome == Outcome.REFUSED
+    customs.vn.event("heartbeat")  # seq 5 never delivered
+    gate.ingest(customs.vn.event("heartbeat"), "t")  # seq 6
+    assert gate.link_health()["VN_CUSTOMS"]["missing_seqs"] == [[5, 5]]
+    gate.store.close()
+    again = customs.gate()
+    assert again.link_health()["VN_CUSTOMS"]["missing_seqs"] == [[5, 5]]
+
+
+# --- replay trusts nothing stored (finding 2) --------------------------------------------------------------------
+
+def test_rows_inserted_behind_the_fleets_back_are_not_applied_and_raise_an_alarm(customs, gate):
+    """Two rows with a junk signature inserted into customs_events turned a held consignment's crossing on."""
+    clear(customs, gate)
+    gate.ingest(customs.cn.event("hold", C1, direction=VN_CN), "t")
+    gate.store.close()
+    db = sqlite3.connect(customs.db_path, isolation_level=None)
+    for seq, kind in ((90, "hold.lifted"), (91, "released")):
+        raw = customs.cn.event(kind, C1, direction=VN_CN, seq=seq)
+        raw["signature"] = "AAAA" + raw["signature"][4:]
+        db.execute("INSERT INTO customs_events VALUES (?,?,?,?,?,?)",
+                   (raw["event_id"], "CN_CUSTOMS", seq, "0" * 64, json.dumps(raw), customs.clock.now))
+    db.close()
+    again = customs.gate()
+    assert again.clearance_of(C1)["CN_CUSTOMS"] == "hold"
+    alarms = [body for topic, body in customs.published if topic == "alarm"]
+    assert len(alarms) == 2 and all("signature does not verify" in a["reason"] for a in alarms)
+    assert [r.kind for r in again.store.audit_records()][-2:] == ["alarm", "alarm"]
+
+
+def test_a_correctly_signed_row_without_its_audit_record_is_not_applied(customs, gate):
+    """Someone holding a captured event inserts it directly: it verifies, but the fleet never accepted it."""
+    clear(customs, gate)
+    captured = customs.cn.event("hold", C1, direction=VN_CN)
+    gate.store.close()
+    from fleet.customs.envelope import content_digest
+
+    db = sqlite3.connect(customs.db_path, isolation_level=None)
+    db.execute("INSERT INTO customs_events VALUES (?,?,?,?,?,?)", (captured["event_id"], "CN_CUSTOMS",
+               captured["seq"], content_digest(captured), json.dumps(captured), customs.clock.now))
+    db.close()
+    again = customs.gate()
+    assert again.clearance_of(C1)["CN_CUSTOMS"] == "released"
+    assert "no matching event_accepted record" in [b for t, b in customs.published if t == "alarm"][-1]["reason"]
+
+
+def test_a_dropped_trigger_is_reported_not_silently_recreated(customs, gate, tmp_path):
+    clear(customs, gate)
+    gate.store.close()
+    db = sqlite3.connect(customs.db_path, isolation_level=None)
+    db.execute("DROP TRIGGER audit_log_no_delete")
+    db.execute("DELETE FROM audit_log WHERE seq = 2")
+    db.close()
+    out = tmp_path / "a.jsonl"
+    export = subprocess.run([XBORDER, "audit", "export", "--db", str(customs.db_path), "--out", str(out)],
+                            capture_output=True, text=True)
+    assert export.returncode == 0 and "audit_log_no_delete has been dropped" in export.stderr
+    probe = sqlite3.connect(customs.db_path)
+    assert probe.execute("SELECT count(*) FROM sqlite_master WHERE name = 'audit_log_no_delete'").fetchone() == (0,)
+    probe.close()
+    customs.gate().store.close()
+    assert any("audit_log_no_delete has been dropped" in b["reason"] for t, b in customs.published if t == "alarm")
+
+
+
+# --- anchored audit (finding 3) -------------------------------------------------------------------------------
+
+@pytest.fixture
+def fleet_keys(tmp_path):
+    return generate_keys("fleet", tmp_path / "fleet-keys")
+
+
+@pytest.fixture
+def anchored(customs, fleet_keys):
+    """A gate that signs a checkpoint every 3 audit records; the authority keeps what it is sent."""
+    gate = CustomsGate(customs.authorities, Store(customs.db_path), 60.0, clock=customs.clock,
+                       publish=lambda topic, message: customs.published.append((topic, message)),
+                       signing_key=load_private_key(fleet_keys[0]), checkpoint_every=(3, 3600.0))
+    kept = []
+    for i in range(4):
+        c = f"VN-10450000000{i}"
+        for signer in (customs.vn, customs.cn):
+            reply = gate.ingest(signer.event("declaration.accepted", c, direction=VN_CN), "t").as_dict()
+            kept.append(reply["checkpoint"])
+    gate.ingest(b"garbage", "t")
+    kept += [m["checkpoint"] for t, m in customs.published if t == "checkpoint"]
+    lines = [r.to_json() for r in gate.store.audit_records()]
+    return gate, lines, kept
+
+
+def rehash_from_genesis(records: list[dict]) -> list[str]:
+    """What an attacker with the database does: renumber and re-hash so the chain verifies again."""
+    out, prev = [], GENESIS
+    for seq, r in enumerate(records, start=1):
+        digest = record_hash(seq, r["recorded_at"], r["kind"], r["body"], prev)
+        out.append(AuditRecord(seq, r["recorded_at"], r["kind"], r["body"], prev, digest).to_json())
+        prev = digest
+    return out
+
+
+def heads(lines: list[str]) -> dict[int, str]:
+    return {json.loads(line)["seq"]: json.loads(line)["hash"] for line in lines}
+
+
+def test_checkpoints_are_signed_sent_in_acks_and_published(anchored, fleet_keys):
+    _gate, lines, kept = anchored
+    key = parse_public_key(fleet_keys[1].read_text())
+    assert {checked_checkpoint(c, key)[0] for c in kept} >= {3, 6}
+    assert check_export(heads(lines), kept, key) == []
+
+
+@pytest.mark.parametrize("attack", ["truncate", "delete_and_rehash", "edit_and_rehash"])
+def test_checkpoints_catch_what_the_chain_alone_cannot(anchored, fleet_keys, attack):
+    _gate, lines, kept = anchored
+    records = [json.loads(line) for line in lines]
+    if attack == "truncate":
+        forged = lines[:4]
+    elif attack == "delete_and_rehash":
+        forged = rehash_from_genesis(records[:1] + records[2:])
+    else:
+        records[1]["body"]["type"] = "hold"
+        forged = rehash_from_genesis(records)
+    assert verify_chain(forged) == []  # the chain alone says intact: this was the finding
+    problems = check_export(heads(forged), kept, parse_public_key(fleet_keys[1].read_text()))
+    assert problems and all("truncated" in p or "rewritten" in p for p in problems), problems
+
+
+def test_audit_verify_command_with_checkpoints(anchored, fleet_keys, tmp_path):
+    _gate, lines, kept = anchored
+    export, ck = tmp_path / "audit.jsonl", tmp_path / "kept.jsonl"
+    ck.write_text("".join(json.dumps(c) + "\n" for c in kept))
+    command = [XBORDER, "audit", "verify", str(export), "--checkpoint", str(ck), "--fleet-key", str(fleet_keys[1])]
+    export.write_text("\n".join(lines) + "\n")
+    ok = subprocess.run(command, capture_output=True, text=True)
+    assert ok.returncode == 0 and "consistent with 1 checkpoint file" in ok.stdout, ok.stderr
+    export.write_text("\n".join(lines[:4]) + "\n")
+    bad = subprocess.run(command, capture_output=True, text=True)
+    assert bad.returncode == 1 and "truncated" in bad.stderr
+    record = json.loads(lines[0])
+    record["seq"] = "1"
+    export.write_text(json.dumps(record) + "\n")
+    odd = subprocess.run(command, capture_output=True, text=True)  # was a TypeError traceback
+    assert odd.returncode == 1 and "wrong type for ['seq']" in odd.stderr and "Traceback" not in odd.stderr
+
+
+def test_an_unreadably_deep_stored_row_cannot_stop_a_restart(customs, gate):
+    """Finding 1's other half: whatever sits in the table, the restart completes and alarms."""
+    clear(customs, gate)
+    gate.store.close()
+    db = sqlite3.connect(customs.db_path, isolation_level=None)
+    deep = '{"a":' * 100_000 + "1" + "}" * 100_000
+    db.execute("INSERT INTO customs_events VALUES (?,?,?,?,?,?)",
+               ("8d1c7a0e-4f0b-4e0a-9a57-2f3c1f1b8e11", "VN_CUSTOMS", 99, "0" * 64, deep, customs.clock.now))
+    db.close()
+    again = customs.gate()
+    assert again.clearance_of(C1)["crossing_allowed"] is True
+    assert "not JSON a parser can read" in [b for t, b in customs.published if t == "alarm"][-1]["reason"]
+
+
+# --- durable acknowledgements (finding 8) ------------------------------------------------------------------------
+
+def test_acknowledged_means_fsynced_and_a_batch_is_one_transaction(customs, gate, monkeypatch):
+    with gate.store.reading() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL: fsync before COMMIT returns
+    events = [customs.vn.event("declaration.accepted", f"VN-10450000{i:04d}", direction=VN_CN) for i in range(50)]
+    commits = []
+    original = gate.store.transaction
+
+    def counting():
+        commits.append(1)
+        return original()
+
+    monkeypatch.setattr(gate.store, "transaction", counting)
+    results = gate.ingest_many([(e, None) for e in [*events, events[0], b"junk"]], "zmq")
+    assert [r.outcome for r in results] == [Outcome.ACCEPTED] * 50 + [Outcome.DUPLICATE, Outcome.REFUSED]
+    assert len(commits) == 1
+    monkeypatch.setattr(gate.store, "append_audits", lambda conn, entries: (_ for _ in ()).throw(OSError("disk")))
+    more = [customs.vn.event("released", f"VN-10450000{i:04d}", direction=VN_CN) for i in range(3)]
+    with pytest.raises(OSError):
+        gate.ingest_many([(e, None) for e in more], "zmq")
+    assert all(gate.clearance_of(f"VN-10450000{i:04d}")["VN_CUSTOMS"] == "declared" for i in range(3))
