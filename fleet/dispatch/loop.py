@@ -374,8 +374,6 @@ class Dispatcher:
         if track.id in result.stalled:
             log.info("%s stalled: %s", track.id, result.stalled[track.id])
             track.needs_plan, track.retry_at = True, t + RETRY_PLAN_S
-        else:
-            track.retry_at = -INF
 
     def _apply(self, plans: dict[str, TimedPlan], t: float, exclude: str | None = None) -> None:
         for vid, plan in plans.items():
@@ -418,8 +416,6 @@ class Dispatcher:
         self._plans_changed = True
 
     def _replan_pending(self, t: float) -> None:
-        pending: list[Track] = []
-        retries: list[Track] = []
         for track in self.tracks.values():
             if track.unavailable is not None:
                 continue
@@ -432,18 +428,6 @@ class Dispatcher:
                 track.job.cleared = True
                 track.needs_plan = True
             if track.needs_plan and track.state is not None and t >= track.retry_at:
-                (retries if track.retry_at > -INF else pending).append(track)
-        # Within a time budget: the vehicles cleared at a gate first (a crossing waits on them), then those with
-        # new work, then a few stalled ones, the longest waiting first (a gate or dock frees one place at a time);
-        # the rest keep needs_plan and are planned on the next ticks: one tick never plans a fleet's worth of work.
-        pending.sort(key=lambda track: not (track.job is not None and track.job.cleared))
-        retries.sort(key=lambda track: track.retry_at)
-        pending += retries[:self.settings.stalled_retries_per_tick]
-        deadline = time.perf_counter() + self.settings.replan_budget_s
-        for k, track in enumerate(pending):
-            if k and time.perf_counter() > deadline:
-                break
-            if track.needs_plan:  # not planned meanwhile as a side effect of another's replan
                 self._replan(track, t)
 
     def _waiting_at_gate(self, track: Track) -> bool:

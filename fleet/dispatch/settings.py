@@ -19,10 +19,7 @@ class DispatchSettings(BaseModel):
     reserve_battery_percent: float = Field(20.0, ge=0, le=100)
     battery_percent_per_km: float = Field(0.8, gt=0)
     assign_time_limit_s: float = Field(0.15, gt=0)
-    assign_max_orders: int = Field(10, ge=1, description="the most urgent waiting orders one assignment considers "
+    assign_max_orders: int = Field(40, ge=1, description="the most urgent waiting orders one assignment considers "
                                                          "(its work grows with the square of their number)")
-    assign_max_vehicles: int = Field(10, ge=1, description="the free vehicles one assignment considers: those "
+    assign_max_vehicles: int = Field(30, ge=1, description="the free vehicles one assignment considers: those "
                                                            "nearest to a waiting order's pickup")
-    replan_budget_s: float = Field(0.1, gt=0, description="one tick replans vehicles for about this long at most "
-                                                          "(at least one); the rest on the next ticks")
-    stalled_retries_per_tick: int = Field(2, ge=1, description="stalled vehicles planned again in one tick at most")
