@@ -18,12 +18,19 @@ from rosgraph_msgs.msg import Clock
 
 
 class SimClock:
-    """Publishes ``/clock`` at ``rate_hz`` (wall), advancing ``scale`` simulated seconds per wall second."""
+    """Publishes ``/clock``, advancing ``scale`` simulated seconds per wall second in steps of ``step_s``.
 
-    def __init__(self, scale: float, rate_hz: float = 200.0) -> None:
-        if scale <= 0:
-            raise ValueError(f"scale must be positive, not {scale}")
-        self.scale, self.period = scale, 1.0 / rate_hz
+    A ROS timer fires at most once per clock message, so the step must not exceed the shortest timer period of
+    the nodes on this clock (the agent's control period, 0.05 s at 20 Hz): with coarser steps they would run
+    fewer control steps than they think, and move slower than ``scale``. The cost is ``scale / step_s``
+    messages a second to every node.
+    """
+
+    def __init__(self, scale: float, step_s: float = 0.05) -> None:
+        if scale <= 0 or step_s <= 0:
+            raise ValueError(f"scale and step_s must be positive, not {scale} and {step_s}")
+        self.scale, self.step_s, self.period = scale, step_s, step_s / scale
+        self.steps = 0
         self._context = Context()
         rclpy.init(context=self._context)
         self._node = Node("xborder_sim_clock", context=self._context)
@@ -36,10 +43,13 @@ class SimClock:
         self._thread.start()
 
     def now(self) -> float:
-        return self._start_sim + (time.monotonic() - self._start_wall) * self.scale
+        """Simulated seconds: whole steps only, so that no step is skipped when the machine is busy (simulated
+        time then runs slower than ``scale``, never coarser)."""
+        return self._start_sim + self.steps * self.step_s
 
     def _run(self) -> None:
-        while not self._stop.wait(self.period):
+        while not self._stop.wait(max(0.0, self._start_wall + (self.steps + 1) * self.period - time.monotonic())):
+            self.steps += 1
             seconds = self.now()
             msg = Clock()
             msg.clock.sec, msg.clock.nanosec = int(seconds), int((seconds % 1) * 1e9)

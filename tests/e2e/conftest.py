@@ -18,8 +18,8 @@ os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 
 MAP = Path(__file__).resolve().parents[2] / "maps" / "bac_luan_ii"
 #: Simulated seconds per wall second for the vehicles (their own timers and rates, on /clock).
-TIME_SCALE = 25.0
-#: What the vehicles are told: simulated time, a fleet link timeout of 75 simulated seconds (3 s of wall time),
+TIME_SCALE = 12.0
+#: What the vehicles are told: simulated time, a fleet link timeout of 75 simulated seconds (about 6 s of wall time),
 #: the simulated base integrating at the agent's control rate (20 Hz) rather than 50 Hz, to spare the CPU.
 VEHICLE_PARAMS = {"use_sim_time": True, "fleet_link_timeout_s": 75.0, "rate_hz": 20.0}
 
