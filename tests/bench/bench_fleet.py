@@ -498,9 +498,11 @@ def main() -> None:
 
 
 def ms(seconds: float) -> str:
-    if seconds != seconds:
-        return "n/a"
-    return f">= {seconds:.0f} s (beyond the histogram)" if seconds >= TICK_TOP else f"{seconds * 1000:.1f} ms"
+    return f"{seconds * 1000:.1f} ms" if seconds == seconds else "n/a"
+
+
+def tick_ms(seconds: float) -> str:
+    return f">= {seconds:.0f} s (beyond the histogram)" if seconds >= TICK_TOP else ms(seconds)
 
 
 def report(r: dict[str, Any], console: Console) -> None:
@@ -512,8 +514,8 @@ def report(r: dict[str, Any], console: Console) -> None:
     first = [c.first_update - c.sent for c in clearance if c.first_update is not None]
     health, routes = r["api"]["health"], r["api"]["routes"]
     rows = [
-        ("dispatch tick p50", ms(loaded.quantile(0.5)), ms(idle.quantile(0.5)) + " (idle fleet)", ""),
-        ("dispatch tick p99", ms(loaded.quantile(0.99)), ms(idle.quantile(0.99)) + " (idle fleet)",
+        ("dispatch tick p50", tick_ms(loaded.quantile(0.5)), tick_ms(idle.quantile(0.5)) + " (idle fleet)", ""),
+        ("dispatch tick p99", tick_ms(loaded.quantile(0.99)), tick_ms(idle.quantile(0.99)) + " (idle fleet)",
          f"< {GOALS['tick'] * 1000:.0f} ms: {'met' if loaded.quantile(0.99) < GOALS['tick'] else 'NOT met'}"),
         ("ticks / s", f"{loaded.total / loaded.seconds:.1f}", f"{idle.total / idle.seconds:.1f} (idle fleet)", ""),
         ("clearance -> update past the gate p50", ms(quantile(past, 0.5)), "", ""),
