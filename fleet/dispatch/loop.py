@@ -37,7 +37,7 @@ from fleet.store.schema import gate_holds
 from fleet.vehicles.link import VehicleLink
 from fleet.vehicles.registry import VehicleRegistry
 from planner.assignment import EnergyModel, TransportOrder, TravelTimes, VehicleStatus, assign_online
-from planner.corridor import WAITING_KINDS, Corridor, NodeKind
+from planner.corridor import BORDER_LINE_KINDS, WAITING_KINDS, Corridor, NodeKind
 from planner.exceptions import PlannerError
 from planner.routing import VehicleProfile
 from planner.schedule import INF, FleetPlanner, FollowingRules, PlanRequest, Step, Stop, TimedPlan
@@ -202,23 +202,26 @@ class Dispatcher:
         self._check_done(track, t)
 
     def _arrived(self, track: Track, k: int, t: float) -> None:
+        """The order follows where its vehicle is: on the border line it is crossing (the custody handoff is
+        recorded), on the far side it goes to the drop. Judged from the node, so that a crossing is recorded
+        even when a replan while the vehicle was on the crossing lanes left the border step out of its plan."""
         assert track.plan is not None
-        job, node = track.job, track.plan.steps[k].node
+        job, node = track.job, self.corridor.nodes[track.plan.steps[k].node]
         if job is None or job.order is None:
             return
         order = job.order
-        kind = self.corridor.nodes[node].kind
-        if k > 0 and self.corridor.lane_between(track.plan.steps[k - 1].node, node).crossing:
-            if kind in (NodeKind.BORDER, NodeKind.HANDOFF) and order.state in (OrderState.LOADED,
-                                                                               OrderState.AWAITING_CLEARANCE):
-                self.gate.record_crossing(track.id, order.direction, order.consignments, track.crossing_decision_seq)
-                self._advance(track, OrderState.CROSSING, f"entered the crossing at {node}",
-                              {"decision_audit_seq": track.crossing_decision_seq})
-        elif order.state == OrderState.CROSSING:
+        target = order.direction.split("->")[1]
+        on_border = node.kind in BORDER_LINE_KINDS
+        far_side = node.jurisdiction == target and not on_border
+        if (on_border or far_side) and order.state in (OrderState.LOADED, OrderState.AWAITING_CLEARANCE):
+            self.gate.record_crossing(track.id, order.direction, order.consignments, track.crossing_decision_seq)
+            self._advance(track, OrderState.CROSSING, f"entered the crossing ({node.id})",
+                          {"decision_audit_seq": track.crossing_decision_seq})
+        if far_side and job.order.state == OrderState.CROSSING:
             job.crossed = True
-            self._advance(track, OrderState.TO_DROP, f"on the far side at {node}")
-        if track.plan.steps[k].action == "await_clearance" and order.state == OrderState.LOADED:
-            self._advance(track, OrderState.AWAITING_CLEARANCE, f"waiting at gate {node}")
+            self._advance(track, OrderState.TO_DROP, f"on the far side at {node.id}")
+        if track.plan.steps[k].action == "await_clearance" and job.order.state == OrderState.LOADED:
+            self._advance(track, OrderState.AWAITING_CLEARANCE, f"waiting at gate {node.id}")
 
     def _check_done(self, track: Track, t: float) -> None:
         """The job is done when the vehicle has reached its plan's last step at a goal (and unloaded)."""
@@ -228,7 +231,8 @@ class Dispatcher:
             return
         if job.kind == JobKind.DELIVER:
             assert job.order is not None
-            if t - track.arrived_at.get(track.reached, t) < self.settings.unload_s:
+            if job.order.state != OrderState.TO_DROP or t - track.arrived_at.get(track.reached, t) < \
+                    self.settings.unload_s:
                 return
             self._advance(track, OrderState.DELIVERED, f"unloaded at {plan.end}")
         track.job = None
