@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 TAKE_BACK_RADIUS_M = 1.0
 #: A vehicle the planner could not get through (someone in its way for now) is planned again this much later.
 RETRY_PLAN_S = 5.0
+#: A vehicle stalled without a break for this long makes the whole fleet be planned again (at most this often).
+FULL_REPLAN_AFTER_S = 30.0
 #: A vehicle that shows no sign of an order sent this long ago gets it again.
 RESEND_AFTER_S = 3.0
 
@@ -73,6 +75,7 @@ class Dispatcher:
         self._dependencies: nx.DiGraph = nx.DiGraph()
         self._plans_changed = True
         self._planned_once = False
+        self._last_full_replan = -INF
         self._gate_holds: dict[str, str] = {}
         self.tick_seconds: deque[float] = deque(maxlen=1000)
         self.planner_seconds: deque[float] = deque(maxlen=1000)
@@ -352,6 +355,9 @@ class Dispatcher:
         self._planned_once = True
         for vid, plan in result.plans.items():
             self._adopt(self.tracks[vid], plan, t)
+        for vid in result.stalled:  # waiting safely for now; tried again like any stalled replan
+            track = self.tracks[vid]
+            track.needs_plan, track.retry_at, track.stalled_since = True, t + RETRY_PLAN_S, t
         for track in self.tracks.values():
             if track.unavailable is not None:
                 self._take_out(track, track.unavailable, t)
@@ -378,6 +384,9 @@ class Dispatcher:
         if track.id in result.stalled:
             log.info("%s stalled: %s", track.id, result.stalled[track.id])
             track.needs_plan, track.retry_at = True, t + RETRY_PLAN_S
+            track.stalled_since = t if track.stalled_since is None else track.stalled_since
+        else:
+            track.stalled_since = None
 
     def _apply(self, plans: dict[str, TimedPlan], t: float, exclude: str | None = None) -> None:
         for vid, plan in plans.items():
@@ -420,6 +429,18 @@ class Dispatcher:
         self._plans_changed = True
 
     def _replan_pending(self, t: float) -> None:
+        stalled_long = [tr.id for tr in self.tracks.values() if tr.stalled_since is not None
+                        and t - tr.stalled_since > FULL_REPLAN_AFTER_S and tr.unavailable is None]
+        if stalled_long and t - self._last_full_replan > FULL_REPLAN_AFTER_S:
+            # Vehicles left waiting where they stand can block each other for good (each on the other's only
+            # way); one vehicle's replan cannot move the other. A full replan promotes the blockers.
+            log.warning("vehicles stalled for over %.0f s (%s): planning the whole fleet again", FULL_REPLAN_AFTER_S,
+                        ", ".join(stalled_long))
+            self._last_full_replan = t
+            for track in self.tracks.values():
+                track.stalled_since, track.retry_at = None, -INF
+            self._plan_everyone(t)
+            return
         for track in self.tracks.values():
             if track.unavailable is not None:
                 continue

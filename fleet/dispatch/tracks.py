@@ -52,6 +52,7 @@ class Track:
     needs_plan: bool = False
     sent_at: float = -INF  # when the current order (update) was last sent
     retry_at: float = -INF  # a stalled vehicle is planned again from then on
+    stalled_since: float | None = None  # stalled without a break since then (planner time)
 
     @property
     def id(self) -> str:
