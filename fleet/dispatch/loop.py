@@ -304,21 +304,24 @@ class Dispatcher:
             if order.state in (OrderState.ASSIGNED, OrderState.TO_PICKUP, OrderState.CREATED):
                 stops = (Stop(order.pickup, self.settings.load_s, action="pickup"),)  # at the start, too
             if not job.cleared and not job.crossed and order.state not in (OrderState.CROSSING, OrderState.TO_DROP):
-                gates = {n.id for n in self.corridor.nodes_of(NodeKind.GATE, jurisdiction=source)}
-                on_the_way = [n for n in self._fastest_route(stops[0].node if stops else start, job.goals[0])
-                              if n in gates]
+                on_the_way = self._gates_on_the_way(stops[0].node if stops else start, job.goals[0], source)
                 if on_the_way:
-                    hold_at = (on_the_way[0],)
+                    hold_at = on_the_way
                 else:  # past its side's gates already (a restart found it there): the crossing check remains
                     job.cleared = True
         return PlanRequest(track.id, start, job.goals, start_time, track.profile, stops, hold_at,
                            priority=job.order.priority if job.order else 0)
 
-    def _fastest_route(self, source: str, target: str) -> list[str]:
-        try:
-            return nx.shortest_path(self.corridor.graph, source, target, weight="travel_time")
-        except nx.NetworkXNoPath:
-            return []
+    def _gates_on_the_way(self, source: str, target: str, side: str) -> tuple[str, ...]:
+        """The customs gates of ``side`` a vehicle may wait at between ``source`` and ``target``: those on a
+        route at most 20 % longer than the fastest (the parallel gate lanes, not an inbound gate behind a
+        U-turn). None when it is past them already."""
+        times = self._travel.from_node(source, VehicleProfile())
+        fastest = times.get(target, (INF, INF))[0]
+        return tuple(sorted(
+            n.id for n in self.corridor.nodes_of(NodeKind.GATE, jurisdiction=side) if n.id in times
+            and times[n.id][0] + self._travel.from_node(n.id, VehicleProfile()).get(target, (INF, INF))[0]
+            <= 1.2 * fastest))
 
     def _base_end(self, track: Track) -> str:
         """Where the vehicle will stop if told nothing more: its last released node, else where it is."""
