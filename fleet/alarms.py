@@ -44,6 +44,11 @@ class AlarmService:
     def __init__(self, store: Store, bus: EventBus, clock: Callable[[], float]) -> None:
         self.store, self.bus, self.clock = store, bus, clock
         self._lock = threading.Lock()
+        # The open alarms' (kind, subject): the dispatch loop asks to raise a standing condition on every tick,
+        # and that must cost a set lookup, not a write transaction. This process is the store's one writer.
+        with store.reading() as conn:
+            self._open = {(r.kind, r.subject) for r in conn.execute(
+                sa.select(alarms.c.kind, alarms.c.subject).where(alarms.c.acknowledged_at.is_(None)))}
         bus.subscribe(self._from_the_gate, topics=(Topic.ALARM,))
 
     def _from_the_gate(self, _topic: str, message: dict[str, Any]) -> None:
@@ -57,14 +62,19 @@ class AlarmService:
                     audited: bool = False) -> Alarm | None:
         """Raise (store, audit, publish) unless the same kind is open for the subject already; the new alarm or
         None. ``audited``: the gate audited and published it already; only list it."""
-        with self._lock, self.store.transaction() as conn:
-            open_already = conn.execute(
-                sa.select(alarms.c.id).where(
-                    alarms.c.kind == kind, alarms.c.subject == subject, alarms.c.acknowledged_at.is_(None)
-                )
-            ).first()
-            if open_already is not None:
+        with self._lock:
+            if (kind, subject) in self._open:
                 return None
+            alarm_id = self._insert(kind, subject, message, detail, audited)
+            self._open.add((kind, subject))
+        alarm = self.get(alarm_id)
+        if not audited:
+            self.bus.publish(Topic.ALARM, {**alarm.model_dump(mode="json"), "source": "fleet"})
+        return alarm
+
+    def _insert(self, kind: AlarmKind, subject: str, message: str, detail: dict[str, Any] | None,
+                audited: bool) -> int:
+        with self.store.transaction() as conn:
             body = {"kind": str(kind), "subject": subject, "message": message, "detail": detail or {}}
             alarm_id = conn.execute(
                 alarms.insert().values(
@@ -73,10 +83,7 @@ class AlarmService:
             ).inserted_primary_key[0]
             if not audited:
                 self.store.append_audit(conn, "alarm", {**body, "alarm_id": alarm_id})
-        alarm = self.get(alarm_id)
-        if not audited:
-            self.bus.publish(Topic.ALARM, {**alarm.model_dump(mode="json"), "source": "fleet"})
-        return alarm
+        return int(alarm_id)
 
     def get(self, alarm_id: int) -> Alarm:
         with self.store.reading() as conn:
@@ -103,5 +110,7 @@ class AlarmService:
             ).rowcount
         alarm = self.get(alarm_id)
         if done:
+            with self._lock:
+                self._open.discard((alarm.kind, alarm.subject))
             self.bus.publish(Topic.ALARM, {**alarm.model_dump(mode="json"), "source": "fleet"})
         return alarm
