@@ -68,7 +68,7 @@ def test_rows_inserted_behind_the_fleets_back_are_not_applied_and_raise_an_alarm
     for seq, kind in ((90, "hold.lifted"), (91, "released")):
         raw = customs.cn.event(kind, C1, direction=VN_CN, seq=seq)
         raw["signature"] = "AAAA" + raw["signature"][4:]
-        db.execute("INSERT INTO customs_events VALUES (?,?,?,?,?,?)",
+        db.execute("INSERT INTO customs_events (event_id, authority, seq, digest, raw, received_at) VALUES (?,?,?,?,?,?)",
                    (raw["event_id"], "CN_CUSTOMS", seq, "0" * 64, json.dumps(raw), customs.clock.now))
     db.close()
     again = customs.gate()
@@ -86,7 +86,7 @@ def test_a_correctly_signed_row_without_its_audit_record_is_not_applied(customs,
     from fleet.customs.envelope import content_digest
 
     db = sqlite3.connect(customs.db_path, isolation_level=None)
-    db.execute("INSERT INTO customs_events VALUES (?,?,?,?,?,?)", (captured["event_id"], "CN_CUSTOMS",
+    db.execute("INSERT INTO customs_events (event_id, authority, seq, digest, raw, received_at) VALUES (?,?,?,?,?,?)", (captured["event_id"], "CN_CUSTOMS",
                captured["seq"], content_digest(captured), json.dumps(captured), customs.clock.now))
     db.close()
     again = customs.gate()
@@ -199,7 +199,7 @@ def test_an_unreadably_deep_stored_row_cannot_stop_a_restart(customs, gate):
     gate.store.close()
     db = sqlite3.connect(customs.db_path, isolation_level=None)
     deep = '{"a":' * 100_000 + "1" + "}" * 100_000
-    db.execute("INSERT INTO customs_events VALUES (?,?,?,?,?,?)",
+    db.execute("INSERT INTO customs_events (event_id, authority, seq, digest, raw, received_at) VALUES (?,?,?,?,?,?)",
                ("8d1c7a0e-4f0b-4e0a-9a57-2f3c1f1b8e11", "VN_CUSTOMS", 99, "0" * 64, deep, customs.clock.now))
     db.close()
     again = customs.gate()
