@@ -10,8 +10,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -37,7 +37,7 @@ from fleet.customs.errors import MalformedInput
 from fleet.customs.refusals import RefusalLimiter, refusal_body, safe_text
 from fleet.customs.signing import signature_valid
 from fleet.customs.snapshots import ClearanceState, SnapshotRejected, check_snapshot, snapshot_body
-from fleet.store import AuditRecord, Store, StoredEvent
+from fleet.store import AuditRecord, NewEvent, Store, StoredEvent
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ MAX_EVENT_BYTES = 64 * 1024
 MAX_JSON_DEPTH = 8  # the envelope is level 1, its payload level 2: room for a little structure, no more
 MAX_NUMBER_CHARS = 32  # seq < 2^53 has 16 digits
 RESEND_EVERY_S = 5.0  # while a gap stands, ask for it again at most this often
-PARALLEL_FROM = 16  # batches at least this big are verified on two threads
+PARALLEL_FROM = 16  # batches at least this big are verified on two threads (Ed25519 releases the GIL)
 
 Publisher = Callable[[str, dict[str, Any]], None]
 
@@ -64,7 +64,7 @@ class Outcome(StrEnum):
     REFUSED = "refused"
 
 
-@dataclass(frozen=True)
+@dataclass
 class IngestResult:
     outcome: Outcome
     event_id: str | None = None
@@ -89,7 +89,7 @@ class IngestResult:
 
 
 @dataclass
-class _Prepared:
+class Verified:
     """An event after the checks that need no state: parsed, signature verified, fields validated — or refused."""
 
     submitted_by: str | None
@@ -107,8 +107,9 @@ class _Batch:
 
     digests: dict[str, str] = field(default_factory=dict)  # event_id -> digest, stored or in this batch
     holders: dict[tuple[str, int], str] = field(default_factory=dict)  # (authority, seq) -> event_id, likewise
-    events: list[tuple[int, StoredEvent]] = field(default_factory=list)  # (index of its audit entry, event)
+    events: list[tuple[int, NewEvent]] = field(default_factory=list)  # (index of its audit entry, event)
     audits: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    authorities: set[str] = field(default_factory=set)  # whose streams grew
     undos: list[Callable[[], None]] = field(default_factory=list)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
 
@@ -183,10 +184,27 @@ class CustomsGate:
         nothing is acknowledged (or published) before the transaction is durable, and if it fails none of
         the batch is applied and the store's error propagates.
         """
-        # the stateless checks (parsing, signature, field validation) need no lock: Ed25519 verification
-        # releases the GIL, so a batch is verified on two threads
-        prepared = list(self._verifier.map(self._prepare, items)) if len(items) >= PARALLEL_FROM else \
-            [self._prepare(item) for item in items]
+        return self.apply_verified(self.verify_many(items), via)
+
+    def verify_many(self, items: Sequence[tuple[bytes | str | Mapping[str, Any], str | None]]
+                    ) -> list[Future[list[Verified]]]:
+        """Start the checks that need no state — parsing, bounds, the signature, the fields: a big batch in two
+        halves on the gate's verifier threads, a small one at once. :meth:`apply_verified` takes the result, so
+        a transport can verify the next batch while the previous one commits."""
+        if len(items) < PARALLEL_FROM:
+            done: Future[list[Verified]] = Future()
+            done.set_result([self._prepare(item) for item in items])
+            return [done]
+        half = len(items) // 2
+        return [self._verifier.submit(self._prepare_all, part) for part in (items[:half], items[half:])]
+
+    def _prepare_all(self, items: Sequence[tuple[bytes | str | Mapping[str, Any], str | None]]) -> list[Verified]:
+        return [self._prepare(item) for item in items]
+
+    def apply_verified(self, verifying: list[Future[list[Verified]]], via: str) -> list[IngestResult]:
+        """Check verified events (:meth:`verify_many`) against the state, apply them and commit them in one
+        transaction; the results in the order the events were given."""
+        prepared = [item for part in verifying for item in part.result()]
         with self._lock:
             batch = _Batch()
             try:
@@ -197,7 +215,9 @@ class CustomsGate:
                     results = [self._ingest_one(p, via, batch) for p in prepared]
                     if batch.audits:
                         records = self.store.append_audits(conn, batch.audits)
-                        self.store.write_events(conn, [replace(e, audit_seq=records[i].seq) for i, e in batch.events])
+                        for index, event in batch.events:
+                            event.audit_seq = records[index].seq
+                        self.store.write_events(conn, [event for _, event in batch.events])
             except BaseException:
                 for undo in reversed(batch.undos):  # not stored, so not applied: resends must be applied
                     undo()
@@ -206,12 +226,16 @@ class CustomsGate:
             self._audited(len(batch.audits))
             for action in batch.after_commit:
                 action()
+            for authority in batch.authorities:
+                self._ask_for_gaps(authority)
             self._unsnapshotted += len(batch.events)
             if self._unsnapshotted >= self._snapshot_every[0]:
                 self._snapshot()
-            return [replace(result, checkpoint=self.checkpoint) for result in results]
+            for result in results:
+                result.checkpoint = self.checkpoint
+            return results
 
-    def _ingest_one(self, p: _Prepared, via: str, batch: _Batch) -> IngestResult:
+    def _ingest_one(self, p: Verified, via: str, batch: _Batch) -> IngestResult:
         try:
             if p.refusal is not None:
                 raise p.refusal
@@ -221,12 +245,12 @@ class CustomsGate:
             return self._refuse(p.fields, p.data, via, p.submitted_by, refusal, batch)
         if p.event.event_id in batch.digests:
             return IngestResult(Outcome.DUPLICATE, p.event.event_id, "already applied")
-        return self._apply(p.event, p.fields, p.digest, via, batch)
+        return self._apply(p.event, p.data, p.digest, via, batch)
 
-    def _prepare(self, item: tuple[bytes | str | Mapping[str, Any], str | None]) -> _Prepared:
+    def _prepare(self, item: tuple[bytes | str | Mapping[str, Any], str | None]) -> Verified:
         """Every check that depends on the event alone, not on the gate's state."""
         raw, submitted_by = item
-        prepared = _Prepared(submitted_by)
+        prepared = Verified(submitted_by)
         try:
             prepared.data = _as_bytes(raw)
             prepared.fields = _as_fields(prepared.data)
@@ -283,24 +307,25 @@ class CustomsGate:
                 raise _Refusal(f"consignment {event.consignment_id} travels {travels}; this event says "
                                f"{event.direction}")
 
-    def _apply(self, event: CustomsEvent, fields: dict[str, Any], digest: str, via: str,
-               batch: _Batch) -> IngestResult:
+    def _apply(self, event: CustomsEvent, data: bytes, digest: str, via: str, batch: _Batch) -> IngestResult:
         accepted = _accepted(event)
         received_at = self.clock()
-        before = self._crossing_allowed(event.consignment_id) if event.consignment_id else None
+        consignment = event.consignment_id
+        released_before = consignment is not None and self._clearance(consignment, event.authority).released
         batch.undos.append(self._index(accepted, received_at))
         batch.digests[event.event_id] = digest
         batch.holders[(event.authority, event.seq)] = event.event_id
-        batch.events.append((len(batch.audits), StoredEvent(event.event_id, event.authority, event.seq, digest,
-                                                            fields, received_at)))
+        batch.authorities.add(event.authority)
+        batch.events.append((len(batch.audits), NewEvent(event.event_id, event.authority, event.seq, digest,
+                                                         data.decode(), received_at)))
         batch.audits.append(("event_accepted", {
             "event_id": event.event_id, "authority": event.authority, "seq": event.seq, "type": str(event.type),
-            "consignment_id": event.consignment_id, "vehicle_id": event.vehicle_id, "digest": digest, "via": via}))
-        if event.consignment_id and self._crossing_allowed(event.consignment_id) != before:
-            message = {"consignment_id": event.consignment_id, **self.clearance_of(event.consignment_id),
-                       "event_id": event.event_id}
+            "consignment_id": consignment, "vehicle_id": event.vehicle_id, "digest": digest, "via": via}))
+        # the consignment's crossing_allowed changed only if this authority's release did and the others' stand
+        if consignment and self._clearance(consignment, event.authority).released != released_before and all(
+                self._clearance(consignment, name).released for name in self.authorities if name != event.authority):
+            message = {"consignment_id": consignment, **self.clearance_of(consignment), "event_id": event.event_id}
             batch.after_commit.append(lambda: self.publish("clearance", message))
-        batch.after_commit.append(lambda: self._ask_for_gaps(event.authority))
         return IngestResult(Outcome.ACCEPTED, event.event_id)
 
     def _refuse(self, fields: dict[str, Any], raw: bytes, via: str, submitted_by: str | None,
@@ -483,16 +508,21 @@ class CustomsGate:
                 self._state.streams[body["authority"]].add(body["seq"])
         problems = []
         for stored in self.store.events(after_audit_seq=after):
+            audited_digest = audited.pop(stored.event_id, None)
             try:
-                event = self._replayable(stored, audited)
+                event = self._replayable(stored, audited_digest)
             except _Refusal as refusal:
                 problems.append(f"stored event {safe_text(str(stored.event_id), 64)} not applied: {refusal.reason}")
                 continue
             self._index(event, stored.received_at)
             self._state.events += 1
+        # the other way round: an accepted event whose row is gone (deleted behind the fleet's back) cannot be
+        # applied, and its seq stays missing from the authority's stream, which denies until it is resent
+        problems += [f"audit log says event {event_id} was accepted, but it is not stored (deleted?): its seq "
+                     "counts as missing until the authority resends it" for event_id in audited]
         return self._state, problems
 
-    def _replayable(self, stored: StoredEvent, audited: Mapping[str, str | None]) -> AcceptedEvent:
+    def _replayable(self, stored: StoredEvent, audited_digest: str | None) -> AcceptedEvent:
         """The stored event, checked as if it had just arrived, or :class:`_Refusal` saying what is wrong."""
         if stored.raw is None:
             raise _Refusal("its stored text is not JSON a parser can read")
@@ -503,7 +533,7 @@ class CustomsGate:
         authority = self.authorities.get(str(fields.get("authority")))
         if authority is None or not signature_valid(fields, authority.public_key):
             raise _Refusal("its signature does not verify")
-        if content_digest(fields) != stored.digest or audited.get(stored.event_id) != stored.digest:
+        if content_digest(fields) != stored.digest or audited_digest != stored.digest:
             raise _Refusal("it has no matching event_accepted record in the audit log")
         try:
             event = CustomsEvent.model_validate(fields)

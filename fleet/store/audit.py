@@ -34,9 +34,21 @@ class AuditRecord:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def canonical_body(body: dict[str, Any]) -> str:
+    """A record's body as canonical JSON: keys sorted, separators ``,`` and ``:``, UTF-8."""
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def record_hash(seq: int, recorded_at: str, kind: str, body: dict[str, Any], prev_hash: str) -> str:
-    content = json.dumps({"seq": seq, "recorded_at": recorded_at, "kind": kind, "body": body},
-                         sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """sha256 of ``prev_hash``, a newline and the canonical JSON of ``{seq, recorded_at, kind, body}``."""
+    return record_hash_of_text(seq, recorded_at, kind, canonical_body(body), prev_hash)
+
+
+def record_hash_of_text(seq: int, recorded_at: str, kind: str, body_text: str, prev_hash: str) -> str:
+    """:func:`record_hash` with the body already in canonical JSON: the object's keys in sorted order
+    (``body``, ``kind``, ``recorded_at``, ``seq``) put together around it, as ``json.dumps`` would."""
+    content = (f'{{"body":{body_text},"kind":{json.dumps(kind, ensure_ascii=False)},'
+               f'"recorded_at":{json.dumps(recorded_at, ensure_ascii=False)},"seq":{int(seq)}}}')
     return hashlib.sha256(f"{prev_hash}\n{content}".encode()).hexdigest()
 
 

@@ -22,7 +22,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection, Engine
 
-from fleet.store.audit import GENESIS, AuditRecord, missing_triggers, record_hash
+from fleet.store.audit import GENESIS, AuditRecord, canonical_body, missing_triggers, record_hash_of_text
 from fleet.store.schema import audit_log, clearance_snapshots, customs_events
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -41,6 +41,19 @@ class StoredEvent:
     raw: dict[str, Any] | None  # None: the stored text is not JSON a parser can read (evidence of tampering)
     received_at: float
     audit_seq: int | None = None  # the seq of its event_accepted audit record
+
+
+@dataclass
+class NewEvent:
+    """An accepted customs event as it is written: its JSON text exactly as received."""
+
+    event_id: str
+    authority: str
+    seq: int
+    digest: str
+    text: str
+    received_at: float
+    audit_seq: int | None = None  # set once its event_accepted record is appended
 
 
 @dataclass(frozen=True)
@@ -129,15 +142,7 @@ class Store:
 
     def append_audit(self, conn: Connection, kind: str, body: dict[str, Any]) -> AuditRecord:
         """Append one record inside the caller's :meth:`transaction`."""
-        seq = self._audit_seq + 1
-        recorded_at = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-        digest = record_hash(seq, recorded_at, kind, body, self._audit_head)
-        conn.execute(audit_log.insert().values(
-            seq=seq, recorded_at=recorded_at, kind=kind, body=json.dumps(body, sort_keys=True, ensure_ascii=False),
-            prev_hash=self._audit_head, hash=digest))
-        record = AuditRecord(seq, recorded_at, kind, body, self._audit_head, digest)
-        self._audit_seq, self._audit_head = seq, digest
-        return record
+        return self.append_audits(conn, [(kind, body)])[0]
 
     def audit(self, kind: str, body: dict[str, Any]) -> AuditRecord:
         with self.transaction() as conn:
@@ -173,28 +178,28 @@ class Store:
     # --- customs events and clearance snapshots ---------------------------------------------------------------
 
     def append_audits(self, conn: Connection, entries: list[tuple[str, dict[str, Any]]]) -> list[AuditRecord]:
-        """Append several records inside the caller's :meth:`transaction`, in one statement."""
-        records = []
+        """Append several records inside the caller's :meth:`transaction`, in one statement (each body is
+        serialised once, for its hash and its row alike)."""
+        records, rows = [], []
+        recorded_at = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
         for kind, body in entries:
-            seq = self._audit_seq + 1
-            recorded_at = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-            digest = record_hash(seq, recorded_at, kind, body, self._audit_head)
+            seq, text = self._audit_seq + 1, canonical_body(body)
+            digest = record_hash_of_text(seq, recorded_at, kind, text, self._audit_head)
             records.append(AuditRecord(seq, recorded_at, kind, body, self._audit_head, digest))
+            rows.append({"seq": seq, "recorded_at": recorded_at, "kind": kind, "prev_hash": self._audit_head,
+                         "hash": digest, "body": text})
             self._audit_seq, self._audit_head = seq, digest
-        if records:
-            conn.execute(audit_log.insert(), [
-                {"seq": r.seq, "recorded_at": r.recorded_at, "kind": r.kind, "prev_hash": r.prev_hash, "hash": r.hash,
-                 "body": json.dumps(r.body, sort_keys=True, ensure_ascii=False)} for r in records])
+        if rows:
+            conn.execute(audit_log.insert(), rows)
         return records
 
-    def write_events(self, conn: Connection, events: list[StoredEvent]) -> None:
+    def write_events(self, conn: Connection, events: list[NewEvent]) -> None:
         """Insert accepted customs events inside the caller's :meth:`transaction`, in one statement (the
         customs link commits a batch at a time)."""
         if events:
             conn.execute(customs_events.insert(), [
-                {"event_id": e.event_id, "authority": e.authority, "seq": e.seq, "digest": e.digest,
-                 "raw": json.dumps(e.raw, sort_keys=True, ensure_ascii=False), "received_at": e.received_at,
-                 "audit_seq": e.audit_seq} for e in events])
+                {"event_id": e.event_id, "authority": e.authority, "seq": e.seq, "digest": e.digest, "raw": e.text,
+                 "received_at": e.received_at, "audit_seq": e.audit_seq} for e in events])
 
     def known_events(self, conn: Connection, event_ids: list[str], seqs: list[tuple[str, int]]
                      ) -> tuple[dict[str, str], dict[tuple[str, int], str]]:
