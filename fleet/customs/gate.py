@@ -6,6 +6,7 @@ Thread-safe: the ZeroMQ server thread and the HTTP workers call into the same in
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import threading
 import time
@@ -38,6 +39,7 @@ from fleet.customs.refusals import RefusalLimiter, refusal_body, safe_text
 from fleet.customs.signing import signature_valid
 from fleet.customs.snapshots import ClearanceState, SnapshotRejected, check_snapshot, snapshot_body
 from fleet.store import AuditRecord, NewEvent, Store, StoredEvent
+from fleet.store.audit import record_hash
 
 log = logging.getLogger(__name__)
 
@@ -466,40 +468,38 @@ class CustomsGate:
             log.error("customs alarm on start: %s", problem)
 
     def _checked_snapshot(self, audit_seq: int, text: str) -> tuple[ClearanceState, list[str]]:
-        """The snapshot's state with the events after it applied, or :class:`SnapshotRejected`."""
-        tail = self._audit_from(audit_seq - 1)
-        record = tail[1] if len(tail) > 1 and tail[1].seq == audit_seq else None
+        """The snapshot's state with the events after it applied, or :class:`SnapshotRejected`.
+
+        Reads the audit log from the record the snapshot covers on: that record, the snapshot's own, and the
+        records after it, each of which must verify and follow the one before."""
+        try:
+            tail = list(self.store.audit_records(after=audit_seq - 2))
+        except (ValueError, RecursionError) as exc:
+            raise SnapshotRejected(f"an audit record after it is unreadable ({type(exc).__name__})") from None
+        covered, record = (tail[0], tail[1]) if len(tail) > 1 and tail[1].seq == audit_seq else (None, None)
         covered_seq = record.body.get("covers_audit_seq") if record else None
-        covered = next(iter(self._audit_from(covered_seq, limit=1)), None) if type(covered_seq) is int else None
         counted = self.store.count_events(covered_seq) if type(covered_seq) is int else -1
         fleet_key = self._signing_key.public_key() if self._signing_key else None
         state = check_snapshot(text, record, covered, counted, fleet_key)
-        previous = covered
-        for later in self._audit_from(covered.seq)[1:] if covered else []:  # the chain from the snapshot on
-            if later.prev_hash != previous.hash or later.seq != previous.seq + 1:  # type: ignore[union-attr]
+        for previous, later in itertools.pairwise(tail[1:]):
+            if later.seq != previous.seq + 1 or later.prev_hash != previous.hash or \
+                    record_hash(later.seq, later.recorded_at, later.kind, later.body, later.prev_hash) != later.hash:
                 raise SnapshotRejected(f"the audit log after the snapshot is broken at record {later.seq}")
-            previous = later
-        return self._replayed(after=covered_seq, state=state)  # type: ignore[arg-type]
+        return self._replayed(after=covered_seq, state=state, records=tail[2:])  # type: ignore[arg-type]
 
-    def _audit_from(self, seq: int, limit: int | None = None) -> list[AuditRecord]:
-        """The audit records from ``seq`` on (a missing or unreadable record raises :class:`SnapshotRejected`)."""
-        try:
-            return list(self.store.audit_records(after=seq - 1, limit=limit))
-        except (ValueError, RecursionError) as exc:
-            raise SnapshotRejected(f"an audit record after it is unreadable ({type(exc).__name__})") from None
-
-    def _replayed(self, after: int | None, state: ClearanceState | None = None) -> tuple[ClearanceState, list[str]]:
+    def _replayed(self, after: int | None, state: ClearanceState | None = None,
+                  records: Iterable[AuditRecord] | None = None) -> tuple[ClearanceState, list[str]]:
         """``state`` (empty: a full replay) with the stored events after audit record ``after`` applied, each
         verified as if it had just arrived; and a problem for each event that was not applied.
 
         Each event must still verify with its authority's key, match its stored digest, and have its
         ``event_accepted`` record in the audit log (after ``after``); one that does not (a row inserted behind
         the fleet's back, a payload no parser should meet) is never applied. Signed refusals in the audit log
-        count as heard seqs (no gap).
+        count as heard seqs (no gap). ``records``: the audit records after ``after``, if already read.
         """
         self._state = state or ClearanceState()
         audited: dict[str, str | None] = {}
-        for record in self.store.audit_records(after=after or 0):
+        for record in self.store.audit_records(after=after or 0) if records is None else records:
             body = record.body
             if record.kind == "event_accepted" and isinstance(body.get("event_id"), str):
                 audited[body["event_id"]] = body.get("digest")

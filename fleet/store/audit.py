@@ -3,6 +3,7 @@ so either customs side can check an exported log and find any edited, removed or
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable
@@ -34,6 +35,11 @@ class AuditRecord:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+@functools.lru_cache(maxsize=256)  # a batch's records share their time, and there are few kinds
+def _json_text(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
 def canonical_body(body: dict[str, Any]) -> str:
     """A record's body as canonical JSON: keys sorted, separators ``,`` and ``:``, UTF-8."""
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -47,8 +53,7 @@ def record_hash(seq: int, recorded_at: str, kind: str, body: dict[str, Any], pre
 def record_hash_of_text(seq: int, recorded_at: str, kind: str, body_text: str, prev_hash: str) -> str:
     """:func:`record_hash` with the body already in canonical JSON: the object's keys in sorted order
     (``body``, ``kind``, ``recorded_at``, ``seq``) put together around it, as ``json.dumps`` would."""
-    content = (f'{{"body":{body_text},"kind":{json.dumps(kind, ensure_ascii=False)},'
-               f'"recorded_at":{json.dumps(recorded_at, ensure_ascii=False)},"seq":{int(seq)}}}')
+    content = f'{{"body":{body_text},"kind":{_json_text(kind)},"recorded_at":{_json_text(recorded_at)},"seq":{seq:d}}}'
     return hashlib.sha256(f"{prev_hash}\n{content}".encode()).hexdigest()
 
 
