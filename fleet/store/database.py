@@ -206,18 +206,23 @@ class Store:
         """Of the events stored: the digest of each of ``event_ids``, and the event_id holding each of
         ``seqs`` ((authority, seq)) — what a batch needs to find duplicates and equivocations, by index,
         inside the caller's :meth:`transaction`."""
-        digests: dict[str, str] = {}
-        if event_ids:
-            digests = dict(conn.execute(sa.select(customs_events.c.event_id, customs_events.c.digest)
-                                        .where(customs_events.c.event_id.in_(set(event_ids)))).all())
         by_authority: dict[str, set[int]] = {}
         for authority, seq in seqs:
             by_authority.setdefault(authority, set()).add(seq)
+        ids = set(event_ids)
+        wanted = [customs_events.c.event_id.in_(ids)] if ids else []
+        wanted += [sa.and_(customs_events.c.authority == authority, customs_events.c.seq.in_(numbers))
+                   for authority, numbers in by_authority.items()]
+        digests: dict[str, str] = {}
         holders: dict[tuple[str, int], str] = {}
-        for authority, numbers in by_authority.items():
-            rows = conn.execute(sa.select(customs_events.c.seq, customs_events.c.event_id).where(
-                customs_events.c.authority == authority, customs_events.c.seq.in_(numbers)))
-            holders.update(((authority, seq), event_id) for seq, event_id in rows)
+        if wanted:  # one statement, each branch answered from an index
+            columns = (customs_events.c.event_id, customs_events.c.authority, customs_events.c.seq,
+                       customs_events.c.digest)
+            for event_id, authority, seq, digest in conn.execute(sa.select(*columns).where(sa.or_(*wanted))):
+                if event_id in ids:
+                    digests[event_id] = digest
+                if seq in by_authority.get(authority, ()):
+                    holders[(authority, seq)] = event_id
         return digests, holders
 
     def events(self, after_audit_seq: int | None = None) -> list[StoredEvent]:
