@@ -38,7 +38,7 @@ from fleet.customs.errors import MalformedInput
 from fleet.customs.refusals import RefusalLimiter, refusal_body, safe_text
 from fleet.customs.signing import signature_valid
 from fleet.customs.snapshots import ClearanceState, SnapshotRejected, check_snapshot, snapshot_body
-from fleet.store import AuditRecord, NewEvent, Store, StoredEvent
+from fleet.store import AuditRecord, NewEvent, Store, StoredEvent, StoreError
 from fleet.store.audit import record_hash
 
 log = logging.getLogger(__name__)
@@ -232,7 +232,7 @@ class CustomsGate:
                 self._ask_for_gaps(authority)
             self._unsnapshotted += len(batch.events)
             if self._unsnapshotted >= self._snapshot_every[0]:
-                self._snapshot()
+                self._snapshot()  # after the batch is durable: a failing snapshot costs only a longer restart
             for result in results:
                 result.checkpoint = self.checkpoint
             return results
@@ -432,13 +432,19 @@ class CustomsGate:
     # --- snapshots and replay -------------------------------------------------------------------------------------
 
     def _snapshot(self) -> None:
-        """Store the whole clearance state, tied to the audit log's head by a (signed) ``snapshot`` record."""
+        """Store the whole clearance state, tied to the audit log's head by a (signed) ``snapshot`` record.
+
+        A snapshot only shortens restarts: if it cannot be written, that is logged and ingestion carries on."""
         self._unsnapshotted, self._snapshot_at = 0, self.clock()
         text = self._state.to_json()
         body = snapshot_body(text, self.store.audit_head, self._state.events, self._signing_key)
-        with self.store.transaction() as conn:
-            record = self.store.append_audit(conn, "snapshot", body)
-            self.store.write_snapshot(conn, record.seq, text, self.clock())
+        try:
+            with self.store.transaction() as conn:
+                record = self.store.append_audit(conn, "snapshot", body)
+                self.store.write_snapshot(conn, record.seq, text, self.clock())
+        except StoreError:
+            log.exception("the clearance snapshot could not be written; the next restart replays more events")
+            return
         self._audited(1)
 
     def _load(self) -> None:
