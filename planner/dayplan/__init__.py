@@ -3,8 +3,8 @@ both ends, capacity, the return to a parking or charging area, a cost per vehicl
 each vehicle's cross-border authorization, solved by PyVRP or OR-Tools routing behind one interface."""
 
 from planner.dayplan.model import Costs, DayProblem, Shipment, TravelMatrix, Vehicle, Window
-from planner.dayplan.result import Action, Backend, DayPlan, Route, Visit
+from planner.dayplan.result import Action, Backend, Clock, DayPlan, Route, SolverAnswer, Visit
 from planner.dayplan.solve import plan_day
 
-__all__ = ["Action", "Backend", "Costs", "DayPlan", "DayProblem", "Route", "Shipment", "TravelMatrix", "Vehicle",
-           "Visit", "Window", "plan_day"]
+__all__ = ["Action", "Backend", "Clock", "Costs", "DayPlan", "DayProblem", "Route", "Shipment", "SolverAnswer",
+           "TravelMatrix", "Vehicle", "Visit", "Window", "plan_day"]

@@ -171,6 +171,11 @@ class DayProblem:
                 raise InvalidRequest(f"vehicle {v.id}: profile {v.profile} is not a layer of the travel matrix "
                                      f"(it has {self.travel.profiles})")
 
+        biggest = max((v.capacity for v in self.vehicles), default=0)
+        for s in self.shipments:
+            if s.size > biggest:
+                raise InvalidRequest(f"shipment {s.id}: size {s.size} is more than any vehicle carries ({biggest})")
+
     def at(self, location: str) -> int:
         return self.travel.index[location]
 

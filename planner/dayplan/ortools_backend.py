@@ -7,21 +7,26 @@ back and says what it left)."""
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from planner.dayplan.integers import NO_ROUTE, Integral
 from planner.dayplan.model import DayProblem
-from planner.dayplan.result import Action, SolverAnswer
+from planner.dayplan.result import Action, Clock, SolverAnswer
 
 __all__ = ["solve_ortools"]
 
 #: what leaving a required shipment costs the search: more than any plan that serves it
 REQUIRED_PENALTY = 2**50
+#: under a CPU-time limit, the wall-clock cap (the search is stopped at its first solution after the CPU
+#: budget; this only bounds a search that finds none)
+WALL_CAP = 20.0
 
 
-def solve_ortools(problem: DayProblem, time_limit_s: float, seed: int = 0) -> SolverAnswer:
+def solve_ortools(problem: DayProblem, time_limit_s: float, seed: int = 0, clock: Clock = Clock.WALL
+                  ) -> SolverAnswer:
     """(``seed`` is unused: the routing search is deterministic.)"""
     scale = Integral.of(problem)
     vehicles, shipments = problem.vehicles, problem.shipments
@@ -48,10 +53,10 @@ def solve_ortools(problem: DayProblem, time_limit_s: float, seed: int = 0) -> So
         routing.SetArcCostEvaluatorOfVehicle(dist_cb[v.profile], i)
     routing.SetFixedCostOfAllVehicles(scale.cost(problem.costs.per_vehicle))
     routing.AddDimensionWithVehicleTransits([time_cb[v.profile] for v in vehicles], horizon, horizon, False, "time")
-    time = routing.GetDimensionOrDie("time")
+    schedule = routing.GetDimensionOrDie("time")
     for i, v in enumerate(vehicles):
-        time.CumulVar(routing.Start(i)).SetRange(scale.early(v.available_s), scale.late(v.return_by_s, horizon))
-        time.CumulVar(routing.End(i)).SetMax(scale.late(v.return_by_s, horizon))
+        schedule.CumulVar(routing.Start(i)).SetRange(scale.early(v.available_s), scale.late(v.return_by_s, horizon))
+        schedule.CumulVar(routing.End(i)).SetMax(scale.late(v.return_by_s, horizon))
     demand = [0] * (2 * n_v) + [d for s in shipments for d in (s.size, -s.size)]
     routing.AddDimensionWithVehicleCapacity(routing.RegisterUnaryTransitVector(demand), 0,
                                             [v.capacity for v in vehicles], True, "load")
@@ -65,21 +70,34 @@ def solve_ortools(problem: DayProblem, time_limit_s: float, seed: int = 0) -> So
         drop = manager.NodeToIndex(2 * n_v + 2 * k + 1)
         routing.AddPickupAndDelivery(pickup, drop)
         solver.Add(routing.VehicleVar(pickup) == routing.VehicleVar(drop))
-        solver.Add(time.CumulVar(pickup) <= time.CumulVar(drop))
+        solver.Add(schedule.CumulVar(pickup) <= schedule.CumulVar(drop))
         for index, window in ((pickup, s.pickup_window), (drop, s.drop_window)):
-            time.CumulVar(index).SetRange(scale.early(window.earliest), scale.late(window.latest, horizon))
+            schedule.CumulVar(index).SetRange(scale.early(window.earliest), scale.late(window.latest, horizon))
             if window.soft:
                 per_unit = scale.cost(problem.costs.late_per_s * s.priority) / scale.time_scale
-                time.SetCumulVarSoftUpperBound(index, scale.late(window.due, horizon), max(1, round(per_unit)))
+                schedule.SetCumulVarSoftUpperBound(index, scale.late(window.due, horizon), max(1, round(per_unit)))
         penalty = REQUIRED_PENALTY if s.required else scale.cost(problem.costs.unserved * s.priority)
         routing.AddDisjunction([pickup, drop], penalty, 2)
         forbidden = [i for i, v in enumerate(vehicles) if not _may_serve(problem, durations[v.profile], v, s)]
         if forbidden:
             routing.VehicleVar(pickup).RemoveValues(forbidden)
     params = pywrapcp.DefaultRoutingSearchParameters()
-    params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
+    strategies = routing_enums_pb2.FirstSolutionStrategy
+    # insertion by the whole cost when lateness is priced (by arc cost alone it packs few vehicles, late,
+    # and the local search does not get out); parallel insertion is the better start on hard windows
+    params.first_solution_strategy = (strategies.LOCAL_CHEAPEST_COST_INSERTION if problem.soft_windows
+                                      else strategies.PARALLEL_CHEAPEST_INSERTION)
     params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
-    params.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
+    wall = time_limit_s if clock == Clock.WALL else time_limit_s * WALL_CAP
+    params.time_limit.FromMilliseconds(max(1, int(wall * 1000)))
+    if clock == Clock.CPU:
+        end = time.process_time() + time_limit_s
+
+        def over_budget() -> None:
+            if time.process_time() >= end:
+                routing.solver().FinishCurrentSearch()
+
+        routing.AddAtSolutionCallback(over_budget)
     solution = routing.SolveWithParameters(params)
     if solution is None:
         return SolverAnswer({}, math.inf, 0, 0.0, False)

@@ -6,22 +6,32 @@ PyVRP has hard windows only: a due time is not priced here (the result still rep
 
 from __future__ import annotations
 
+import time
+import warnings
 from collections import defaultdict
 
 import pyvrp
+from pyvrp.exceptions import PenaltyBoundWarning
 from pyvrp.stop import MaxRuntime
 
 from planner.dayplan.integers import Integral
 from planner.dayplan.model import DayProblem, Vehicle
-from planner.dayplan.result import Action, SolverAnswer
+from planner.dayplan.result import Action, Clock, SolverAnswer
 
 __all__ = ["solve_pyvrp"]
 
+#: loads in thousandths: PyVRP caps its penalty per unit of excess load, and a whole container over
+#: capacity must cost more than any detour it saves (a metre of driving is already 1000 units)
+LOAD_SCALE = 1000
 
-def solve_pyvrp(problem: DayProblem, time_limit_s: float, seed: int = 0) -> SolverAnswer:
+
+def solve_pyvrp(problem: DayProblem, time_limit_s: float, seed: int = 0, clock: Clock = Clock.WALL) -> SolverAnswer:
     scale = Integral.of(problem)
     data, groups = _data(problem, scale)
-    result = pyvrp.solve(data, stop=MaxRuntime(time_limit_s), seed=seed, collect_stats=False, display=False)
+    stop = MaxRuntime(time_limit_s) if clock == Clock.WALL else _CpuTime(time_limit_s)
+    with warnings.catch_warnings():  # "struggles to find a feasible solution": the plan's breaks say it
+        warnings.simplefilter("ignore", PenaltyBoundWarning)
+        result = pyvrp.solve(data, stop=stop, seed=seed, collect_stats=False, display=False)
     best = result.best
     free = {t: list(ids) for t, ids in enumerate(groups)}
     routes: dict[str, list[tuple[int, Action]]] = {}
@@ -50,7 +60,7 @@ def _data(problem: DayProblem, scale: Integral) -> tuple[pyvrp.ProblemData, list
     for ids in kinds.values():
         v = by_id[ids[0]]
         types.append(pyvrp.VehicleType(
-            num_available=len(ids), capacity=[v.capacity], start_depot=depot_at[problem.at(v.start)],
+            num_available=len(ids), capacity=[v.capacity * LOAD_SCALE], start_depot=depot_at[problem.at(v.start)],
             end_depot=depot_at[problem.at(v.end)], fixed_cost=fixed, tw_early=scale.early(v.available_s),
             tw_late=scale.late(v.return_by_s), max_distance=scale.metres(v.range_m), unit_distance_cost=1,
             profile=v.profile, name=",".join(ids)))
@@ -61,12 +71,22 @@ def _data(problem: DayProblem, scale: Integral) -> tuple[pyvrp.ProblemData, list
             pickup_tw_early=scale.early(s.pickup_window.earliest), pickup_tw_late=scale.late(s.pickup_window.latest),
             pickup_service_duration=scale.span(s.pickup_service_s),
             delivery_tw_early=scale.early(s.drop_window.earliest), delivery_tw_late=scale.late(s.drop_window.latest),
-            delivery_service_duration=scale.span(s.drop_service_s), amount=[s.size],
+            delivery_service_duration=scale.span(s.drop_service_s), amount=[s.size * LOAD_SCALE],
             prize=0 if s.required else scale.cost(problem.costs.unserved * s.priority), required=s.required,
             name=s.id))
     data = pyvrp.ProblemData(locations, [], depots, types, scale.distances(problem), scale.durations(problem),
                              shipments=shipments)
     return data, list(kinds.values())
+
+
+class _CpuTime:
+    """PyVRP stopping criterion: after ``limit_s`` of this process's CPU time."""
+
+    def __init__(self, limit_s: float) -> None:
+        self.end = time.process_time() + limit_s
+
+    def __call__(self, best_cost: float) -> bool:
+        return time.process_time() >= self.end
 
 
 def _kind(v: Vehicle) -> tuple:

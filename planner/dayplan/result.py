@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["Action", "Backend", "DayPlan", "Route", "SolverAnswer", "Visit"]
+__all__ = ["Action", "Backend", "Clock", "DayPlan", "Route", "SolverAnswer", "Visit"]
 
 
 class Backend(StrEnum):
@@ -15,6 +15,14 @@ class Backend(StrEnum):
     PYVRP = "pyvrp"  # iterated local search; hard windows only (lateness past a due time is reported, not priced)
     ORTOOLS = "ortools"  # routing with guided local search; prices lateness past a due time
     AUTO = "auto"  # PyVRP unless some due time is soft (before its hard limit), then OR-Tools
+
+
+class Clock(StrEnum):
+    """What a time limit counts: seconds on the wall, or seconds of this process's CPU (a benchmark on a
+    shared machine, where other work would otherwise take the search's time)."""
+
+    WALL = "wall"
+    CPU = "cpu"
 
 
 class Action(StrEnum):

@@ -8,7 +8,7 @@ import time
 from planner.dayplan.model import DayProblem
 from planner.dayplan.ortools_backend import solve_ortools
 from planner.dayplan.pyvrp_backend import solve_pyvrp
-from planner.dayplan.result import Backend, DayPlan
+from planner.dayplan.result import Backend, Clock, DayPlan
 from planner.dayplan.timing import time_route
 from planner.exceptions import InvalidRequest
 
@@ -17,9 +17,9 @@ __all__ = ["plan_day"]
 SOLVERS = {Backend.PYVRP: solve_pyvrp, Backend.ORTOOLS: solve_ortools}
 
 
-def plan_day(problem: DayProblem, backend: Backend = Backend.AUTO, time_limit_s: float = 10.0, seed: int = 0
-             ) -> DayPlan:
-    """Plan the day within ``time_limit_s`` of search (model building comes on top).
+def plan_day(problem: DayProblem, backend: Backend = Backend.AUTO, time_limit_s: float = 10.0, seed: int = 0,
+             clock: Clock = Clock.WALL) -> DayPlan:
+    """Plan the day within ``time_limit_s`` of search (model building comes on top), counted by ``clock``.
 
     ``Backend.AUTO`` picks PyVRP, the stronger search on Li & Lim (docs/planning.md), unless some due time
     is soft (lateness short of the hard limit has a price), which only OR-Tools models.
@@ -30,7 +30,7 @@ def plan_day(problem: DayProblem, backend: Backend = Backend.AUTO, time_limit_s:
     if backend == Backend.AUTO:
         backend = Backend.ORTOOLS if problem.soft_windows else Backend.PYVRP
     started = time.perf_counter()
-    answer = SOLVERS[backend](problem, time_limit_s, seed)
+    answer = SOLVERS[backend](problem, time_limit_s, seed, Clock(clock))
     runtime = time.perf_counter() - started
     by_id = {v.id: v for v in problem.vehicles}
     routes = tuple(time_route(problem, by_id[vid], stops) for vid, stops in answer.sequences.items() if stops)
