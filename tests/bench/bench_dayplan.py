@@ -13,10 +13,12 @@ Goal: >= 50 of 56 best-known vehicle counts, median distance gap < 1 % where the
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,8 +61,10 @@ class Row:
         return (self.distance - self.best_distance) / self.best_distance
 
 
-def run(names: list[str], backends: list[Backend], limit: float, seed: int, clock: Clock, console: Console
-        ) -> list[Row]:
+def run(names: list[str], backends: list[Backend], limit: float, seed: int, clock: Clock, console: Console,
+        written: Callable[[list[Row]], None]) -> list[Row]:
+    """Every backend on every instance; ``written`` gets the rows so far after each one (a run stopped early
+    still leaves its table)."""
     best = lilim.best_known()
     rows: list[Row] = []
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -80,6 +84,7 @@ def run(names: list[str], backends: list[Backend], limit: float, seed: int, cloc
                           checked.distance, len(checked.violations), plan.feasible, plan.solver.vehicles,
                           plan.solver.distance_m, plan.solver.feasible, took)
                 rows.append(row)
+                written(rows)
                 matched += row.matched
                 progress.console.print(f"{backend.value} {name}: {row.vehicles} vehicles (best {row.best_vehicles}), "
                                        f"distance {row.distance:.2f} ({row.gap:+.2%}), {took:.1f} s wall"
@@ -87,6 +92,14 @@ def run(names: list[str], backends: list[Backend], limit: float, seed: int, cloc
                 progress.update(tasks[backend], advance=1, status=f"{name}: {row.vehicles} v "
                                 f"(best {row.best_vehicles}), gap {row.gap:+.2%}; {matched} matched")
     return rows
+
+
+def interleaved(names: list[str]) -> list[str]:
+    """The six classes (lc1, lc2, lr1, lr2, lrc1, lrc2) in turn, so a run stopped early covers them all."""
+    classes: dict[str, list[str]] = {}
+    for name in sorted(names):
+        classes.setdefault(name[:-2], []).append(name)
+    return [n for group in itertools.zip_longest(*classes.values()) for n in group if n]
 
 
 def summary(rows: list[Row], backend: str) -> dict:
@@ -128,9 +141,12 @@ def report(rows: list[Row], backends: list[str], limit: float, clock: str, load:
     lines += ["", "## Per instance: vehicles / distance (gap to best-known)", "", "| " + " | ".join(head2) + " |",
               "|" + "---|" * len(head2)]
     for name in names:
-        first = by[(name, backends[0])]
+        first = next(by[(name, b)] for b in backends if (name, b) in by)
         cells = [name, f"{first.best_vehicles} / {first.best_distance:.2f}"]
         for b in backends:
+            if (name, b) not in by:
+                cells.append("-")
+                continue
             r = by[(name, b)]
             flag = "" if r.violations == 0 else f", **{r.violations} violations**"
             cells.append(f"{r.vehicles} / {r.distance:.2f} ({r.gap:+.2%}{flag}) ({r.solver_vehicles} / "
@@ -168,16 +184,22 @@ def main() -> None:
                              "shared, others' load would take the search's time) or wall seconds")
     parser.add_argument("--quick", action="store_true", help=f"{', '.join(QUICK)} at 1 s: proves the bench works")
     args = parser.parse_args()
-    names = args.instances or [p.stem for p in lilim.instances()]
+    names = args.instances or interleaved([p.stem for p in lilim.instances()])
     if args.quick:
         names, args.time_limit = list(QUICK), 1.0
     console = Console(width=None if sys.stdout.isatty() else 200)
     OUT.mkdir(parents=True, exist_ok=True)
     backends = [Backend(b) for b in args.backends]
-    rows = run(names, backends, args.time_limit, args.seed, Clock(args.clock), console)
-    load = os.getloadavg()[0]
-    text = report(rows, args.backends, args.time_limit, args.clock, load, console)
-    (OUT / "dayplan.md").write_text(text)
+
+    def written(rows: list[Row]) -> None:
+        done = [b for b in args.backends if any(r.backend == b for r in rows)]
+        text = report(rows, done, args.time_limit, args.clock, os.getloadavg()[0], Console(quiet=True))
+        total = len(names) * len(backends)
+        (OUT / "dayplan.md").write_text(text if len(rows) == total else
+                                        f"**Partial: {len(rows)} of {total} runs so far.**\n\n{text}")
+
+    rows = run(names, backends, args.time_limit, args.seed, Clock(args.clock), console, written)
+    report(rows, args.backends, args.time_limit, args.clock, os.getloadavg()[0], console)
     plot(rows, args.backends, OUT / "dayplan.png")
     console.print(f"wrote {OUT / 'dayplan.md'} and {OUT / 'dayplan.png'}")
 

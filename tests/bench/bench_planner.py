@@ -62,6 +62,7 @@ def main() -> None:
     parser.add_argument("--baseline-budget", type=float, default=120.0, help="seconds per fleet size")
     parser.add_argument("--map", type=Path, action="append", help="corridor folder (repeat for several; default: "
                                                                   "every map shipped in maps/)")
+    parser.add_argument("--grid-only", action="store_true", help="only the MovingAI grid section")
     args = parser.parse_args()
     sizes = [10, 25] if args.quick else [25, 50, 100, 200]
     repeats, samples, queue = (1, 10, 30) if args.quick else (3, 60, 90)
@@ -69,7 +70,7 @@ def main() -> None:
     console = Console()
     OUT.mkdir(parents=True, exist_ok=True)
     sections = []
-    for folder in args.map or shipped_maps():
+    for folder in [] if args.grid_only else args.map or shipped_maps():
         corridor = load_corridor(folder)
         fits = [n for n in sizes if _fits(corridor, n)]
         with Progress(console=console) as progress:
