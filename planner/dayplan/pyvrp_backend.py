@@ -74,8 +74,9 @@ def _data(problem: DayProblem, scale: Integral) -> tuple[pyvrp.ProblemData, list
             delivery_service_duration=scale.span(s.drop_service_s), amount=[s.size * LOAD_SCALE],
             prize=0 if s.required else scale.cost(problem.costs.unserved * s.priority), required=s.required,
             name=s.id))
-    data = pyvrp.ProblemData(locations, [], depots, types, scale.distances(problem), scale.durations(problem),
-                             shipments=shipments)
+    # PyVRP's stubs spell an int64 matrix ndarray[int], which no numpy array type matches
+    data = pyvrp.ProblemData(locations, [], depots, types, scale.distances(problem),  # type: ignore[arg-type]
+                             scale.durations(problem), shipments=shipments)  # type: ignore[arg-type]
     return data, list(kinds.values())
 
 

@@ -26,8 +26,7 @@ from rich.table import Table
 from fleet.maps import default_map_folder, load_corridor
 from planner.assignment import EnergyModel, TravelTimes, Weights, assign_online
 from planner.corridor import NodeKind
-from planner.dayplan import Costs, plan_day
-from planner.dayplan.corridor import corridor_problem, nearest_homes, shipment_of
+from planner.dayplan import Costs, corridor_problem, nearest_homes, plan_day, shipment_of
 from sim.orders import random_fleet, random_orders
 
 matplotlib.use("Agg")
