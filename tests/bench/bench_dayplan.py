@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import os
 import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import lilim
@@ -161,7 +162,7 @@ def plot(rows: list[Row], backends: list[str], out: Path) -> None:
     fig, (a, b) = plt.subplots(2, 1, figsize=(14, 7), sharex=True, layout="constrained")
     width = 0.8 / len(backends)
     for i, backend in enumerate(backends):
-        x = [j + i * width for j in range(len(names))]
+        x = [j + (i - (len(backends) - 1) / 2) * width for j in range(len(names))]
         a.bar(x, [by[(n, backend)].vehicles - by[(n, backend)].best_vehicles for n in names], width, label=backend)
         b.bar(x, [by[(n, backend)].gap * 100 if by[(n, backend)].vehicles == by[(n, backend)].best_vehicles
                   else 0 for n in names], width, label=backend)
@@ -183,6 +184,8 @@ def main() -> None:
                         help="what the time limit counts: CPU seconds of this process (default: the machine is "
                              "shared, others' load would take the search's time) or wall seconds")
     parser.add_argument("--quick", action="store_true", help=f"{', '.join(QUICK)} at 1 s: proves the bench works")
+    parser.add_argument("--report-from", nargs="+", type=Path, metavar="JSON",
+                        help="solve nothing: one table and plot from the rows of earlier runs (dayplan-*.json)")
     args = parser.parse_args()
     names = args.instances or interleaved([p.stem for p in lilim.instances()])
     if args.quick:
@@ -190,11 +193,19 @@ def main() -> None:
     console = Console(width=None if sys.stdout.isatty() else 200)
     OUT.mkdir(parents=True, exist_ok=True)
     backends = [Backend(b) for b in args.backends]
+    if args.report_from:
+        rows = [Row(**r) for path in args.report_from for r in json.loads(path.read_text())]
+        done = list(dict.fromkeys(r.backend for r in rows))
+        (OUT / "dayplan.md").write_text(report(rows, done, args.time_limit, args.clock, os.getloadavg()[0], console))
+        plot(rows, done, OUT / "dayplan.png")
+        console.print(f"wrote {OUT / 'dayplan.md'} and {OUT / 'dayplan.png'}")
+        return
 
     def written(rows: list[Row]) -> None:
         done = [b for b in args.backends if any(r.backend == b for r in rows)]
         text = report(rows, done, args.time_limit, args.clock, os.getloadavg()[0], Console(quiet=True))
         total = len(names) * len(backends)
+        (OUT / f"dayplan-{'-'.join(args.backends)}.json").write_text(json.dumps([asdict(r) for r in rows], indent=1))
         (OUT / "dayplan.md").write_text(text if len(rows) == total else
                                         f"**Partial: {len(rows)} of {total} runs so far.**\n\n{text}")
 
