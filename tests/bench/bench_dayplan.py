@@ -183,13 +183,13 @@ def main() -> None:
     parser.add_argument("--clock", choices=[c.value for c in Clock], default=Clock.CPU.value,
                         help="what the time limit counts: CPU seconds of this process (default: the machine is "
                              "shared, others' load would take the search's time) or wall seconds")
-    parser.add_argument("--quick", action="store_true", help=f"{', '.join(QUICK)} at 1 s: proves the bench works")
+    parser.add_argument("--quick", action="store_true", help=f"{', '.join(QUICK)} at 0.5 s: proves the bench works")
     parser.add_argument("--report-from", nargs="+", type=Path, metavar="JSON",
                         help="solve nothing: one table and plot from the rows of earlier runs (dayplan-*.json)")
     args = parser.parse_args()
     names = args.instances or interleaved([p.stem for p in lilim.instances()])
     if args.quick:
-        names, args.time_limit = list(QUICK), 1.0
+        names, args.time_limit = list(QUICK), 0.5
     console = Console(width=None if sys.stdout.isatty() else 200)
     OUT.mkdir(parents=True, exist_ok=True)
     backends = [Backend(b) for b in args.backends]
