@@ -220,3 +220,35 @@ def test_a_tampered_snapshot_raises_an_alarm_and_the_state_comes_from_verified_r
         assert again.clearance_of(held)["CN_CUSTOMS"] == "hold"
     with sqlite3.connect(customs.db_path) as db:  # the evidence stays: nothing re-created or repaired
         assert db.execute("SELECT count(*) FROM clearance_snapshots").fetchone()[0] >= 1
+
+
+def test_a_store_written_before_snapshots_upgrades_and_restarts_cleanly(customs, fleet_key):
+    """Migration 0002 on a store of revision 0001: each stored event gets the seq of its audit record, so the
+    first restart after it neither alarms nor re-reads events a later snapshot covers."""
+    from alembic import command
+    from alembic.config import Config
+
+    from fleet.store.database import MIGRATIONS
+
+    gate = signed_gate(customs, fleet_key)
+    history(customs, gate, 200)
+    expected = gate.clearance_of("VN-104500000003")
+    gate.store.close()
+    store = Store(customs.db_path)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with store.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0001")  # the store as the previous version wrote it
+    store.close()
+    with sqlite3.connect(customs.db_path) as db:
+        assert "audit_seq" not in [row[1] for row in db.execute("PRAGMA table_info(customs_events)")]
+    again = signed_gate(customs, fleet_key)  # upgrades on open
+    assert again.clearance_of("VN-104500000003") == expected
+    assert not [m for t, m in customs.published if t == "alarm"]
+    with sqlite3.connect(customs.db_path) as db:
+        assert db.execute("SELECT count(*) FROM customs_events WHERE audit_seq IS NULL").fetchone() == (0,)
+    again._snapshot()
+    again.store.close()
+    assert signed_gate(customs, fleet_key).clearance_of("VN-104500000003") == expected
+    assert not [m for t, m in customs.published if t == "alarm"]
