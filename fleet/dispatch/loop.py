@@ -29,7 +29,7 @@ from fleet.dispatch.tracks import Job, JobKind, Track
 from fleet.dispatch.vda import vda_order
 from fleet.dispatch.views import GateView, VehicleAction, VehicleView, WaitingVehicle
 from fleet.events import EventBus, Topic
-from fleet.orders import OrderError, OrderPublic, OrderService, OrderState
+from fleet.orders import Move, OrderError, OrderPublic, OrderService, OrderState
 from fleet.orders.model import LOADED_STATES
 from fleet.staff import StaffLog
 from fleet.store import Store
@@ -55,6 +55,10 @@ RETRY_PLAN_S = 5.0
 FULL_REPLAN_AFTER_S = 30.0
 #: A vehicle that shows no sign of an order sent this long ago gets it again.
 RESEND_AFTER_S = 3.0
+#: With no customs news, the vehicles waiting at a gate are checked against the gate rule this often.
+GATE_RECHECK_S = 1.0
+#: With nothing new (no order waiting anew, no vehicle newly free), an assignment is tried again this often.
+ASSIGN_RETRY_S = 5.0
 
 
 class Dispatcher:
@@ -77,13 +81,18 @@ class Dispatcher:
         self._planned_once = False
         self._last_full_replan = -INF
         self._gate_holds: dict[str, str] = {}
+        self._unsaved: set[str] = set()  # vehicles whose VDA order ids are written at the end of the tick
+        self._clearance_news = True  # a customs event since the gate-waiting vehicles were last asked about
+        self._orders_news = True  # an order was created or went back to waiting since the last assignment
+        self._last_gate_check = self._last_assign = -INF
+        self._free_before: frozenset[str] = frozenset()
         self.tick_seconds: deque[float] = deque(maxlen=1000)
         self.planner_seconds: deque[float] = deque(maxlen=1000)
         #: Called with every tick's duration (the metrics keep a cumulative histogram of them).
         self.tick_listeners: list[Callable[[float], None]] = []
         self._pre_crossing = self._nodes_before_crossing()
         self._load()
-        bus.subscribe(lambda topic, message: self.wake(), topics=(Topic.CLEARANCE, Topic.AUTHORIZATION, Topic.ORDER))
+        bus.subscribe(self._on_event, topics=(Topic.CLEARANCE, Topic.AUTHORIZATION, Topic.ORDER, Topic.GATE))
 
     # --- life ---------------------------------------------------------------------------------------------------
 
@@ -121,6 +130,15 @@ class Dispatcher:
     def wake(self) -> None:
         self._wake.set()
 
+    def _on_event(self, topic: str, message: dict[str, Any]) -> None:
+        """Note what the news is about (so that a tick looks only at what it may change), then wake the loop."""
+        if topic == Topic.ORDER:
+            if message.get("to") in (OrderState.CREATED, OrderState.CANCELLED):
+                self._orders_news = True
+        else:
+            self._clearance_news = True
+        self.wake()
+
     def _run(self) -> None:
         period = 1.0 / self.settings.tick_hz
         while not self._stop.is_set():
@@ -139,24 +157,36 @@ class Dispatcher:
     # --- the tick -------------------------------------------------------------------------------------------------
 
     def tick(self) -> None:
+        """One round. Callable without the thread (the simulator's fast mode drives it on simulated time).
+
+        What a vehicle waiting at a gate needs once its clearance came is done first and released at once; the
+        rest of the planning is bounded (one assignment round, ``replans_per_tick``) and carries over."""
         started = time.perf_counter()
         with self._lock:
             t = self.now()
-            self._watch_customs_links()
-            for track in self.tracks.values():
-                self._observe(track, t)
-                self._take_back_if_uncleared(track, t)
-            if not self._planned_once:
-                if not self._ready_to_plan():
-                    return
-                self._plan_everyone(t)
-            self._assign(t)
-            self._replan_pending(t)
-            self._release_all(t)
+            try:
+                self._round(t)
+            finally:
+                self._save_unsaved()
         elapsed = time.perf_counter() - started
         self.tick_seconds.append(elapsed)
         for listener in self.tick_listeners:
             listener(elapsed)
+
+    def _round(self, t: float) -> None:
+        self._watch_customs_links()
+        for track in self.tracks.values():
+            self._observe(track, t)
+            self._take_back_if_uncleared(track, t)
+        if not self._planned_once:
+            if not self._ready_to_plan():
+                return
+            self._plan_everyone(t)
+        if self._plan_cleared(t):
+            self._release_all(t)  # the update past the gate goes out before any other planning
+        self._assign(t)
+        self._replan_pending(t)
+        self._release_all(t)
 
     def _watch_customs_links(self) -> None:
         """An authority silent for longer than the link timeout: every crossing is refused until it is back."""
@@ -174,13 +204,13 @@ class Dispatcher:
 
     def _observe(self, track: Track, t: float) -> None:
         state, track.state_age, track.connection = self.link.snapshot(track.id)
-        track.state = state
+        news, track.state = state is not track.state, state
         if state is not None and track.vda_order_id and state.order_id != track.vda_order_id \
                 and not any(n.released for n in state.node_states) and t - track.sent_at > RESEND_AFTER_S:
             self._send(track)  # lost, or refused while a cancel was still on its way: the vehicle is free now
         if state is not None and self._planned_once and track.plan is not None \
-                and state.order_id == track.vda_order_id:
-            self._follow(track, state, t)
+                and state.order_id == track.vda_order_id and (news or track.job is not None):
+            self._follow(track, state, t)  # with a job, time alone may end a dwell (unloading)
         self._watch_health(track, t)
 
     def _follow(self, track: Track, state: VehicleState, t: float) -> None:
@@ -431,9 +461,29 @@ class Dispatcher:
                 other.plan = plan  # same route, new times: nothing to send
         self._plans_changed = True
 
+    def _plan_cleared(self, t: float) -> bool:
+        """Vehicles waiting at a gate whose clearance came are planned past it first (the release follows in
+        this same tick). The gate rule is asked again only after customs news, or once a second (a customs
+        link timing out is no event)."""
+        if not self._clearance_news and t - self._last_gate_check < GATE_RECHECK_S:
+            return False
+        self._clearance_news, self._last_gate_check = False, t
+        planned = False
+        for track in self.tracks.values():
+            if track.unavailable is None and self._waiting_at_gate(track) and self._held_gate(track) is None \
+                    and self._evaluate(track).allowed:
+                assert track.job is not None
+                track.job.cleared, track.needs_plan = True, True
+                if track.state is not None:
+                    self._replan(track, t)
+                    planned = True
+        return planned
+
     def _replan_pending(self, t: float) -> None:
+        """Replan the vehicles that need it, at most ``replans_per_tick`` (the rest wait for the next tick)."""
         stalled_long = [tr.id for tr in self.tracks.values() if tr.stalled_since is not None
-                        and t - tr.stalled_since > FULL_REPLAN_AFTER_S and tr.unavailable is None]
+                        and t - tr.stalled_since > FULL_REPLAN_AFTER_S and tr.unavailable is None
+                        and not self._queueing(tr)]
         if stalled_long and t - self._last_full_replan > FULL_REPLAN_AFTER_S:
             # Vehicles left waiting where they stand can block each other for good (each on the other's only
             # way); one vehicle's replan cannot move the other. A full replan promotes the blockers.
@@ -451,12 +501,22 @@ class Dispatcher:
                     and self.corridor.nodes[track.plan.end].kind not in (NodeKind.PARKING, NodeKind.CHARGER):
                 track.job = self._park_job(track, track.plan.end)  # idle on a dock or a gate: clear the way
                 track.needs_plan = True
-            if self._waiting_at_gate(track) and self._held_gate(track) is None and self._evaluate(track).allowed:
-                assert track.job is not None
-                track.job.cleared = True
-                track.needs_plan = True
-            if track.needs_plan and track.state is not None and t >= track.retry_at:
-                self._replan(track, t)
+        due = sorted((tr for tr in self.tracks.values() if tr.unavailable is None and tr.needs_plan
+                      and tr.state is not None and t >= tr.retry_at), key=lambda tr: tr.retry_at)
+        for track in due[:self.settings.replans_per_tick]:  # those waiting longest first: none starves
+            self._replan(track, t)
+
+    def _queueing(self, track: Track) -> bool:
+        """Stalled only because each of its goals is taken for good by vehicles waiting at a gate for their
+        clearance: a queue behind customs, which planning the whole fleet again cannot shorten."""
+        request = self.planner.requests.get(track.id)
+        if request is None:
+            return False
+        for goal in request.hold_at or request.goals:
+            holders = self.planner.table.holders_for_good(goal) - {track.id}
+            if not holders or not all(h in self.tracks and self._waiting_at_gate(self.tracks[h]) for h in holders):
+                return False
+        return True
 
     def _waiting_at_gate(self, track: Track) -> bool:
         plan, job = track.plan, track.job
@@ -467,20 +527,22 @@ class Dispatcher:
     # --- assignment -------------------------------------------------------------------------------------------------
 
     def _assign(self, t: float) -> None:
+        """Assign the most urgent waiting orders to the nearest free vehicles: only when something new came
+        (an order waiting anew, a vehicle newly free) or every ``ASSIGN_RETRY_S``."""
         free = [track for track in self.tracks.values() if self._free(track)]
-        if not free:
+        free_ids = frozenset(track.id for track in free)
+        news = self._orders_news or not free_ids <= self._free_before
+        self._free_before = free_ids
+        if not free or not (news or t - self._last_assign >= ASSIGN_RETRY_S):
             return
+        self._orders_news, self._last_assign = False, t
         waiting = self.orders.waiting(self.settings.assign_max_orders)
         if not waiting:
             return
         if len(free) > self.settings.assign_max_vehicles:
-            pickups = {o.pickup for o in waiting}
-
-            def to_nearest_pickup(track: Track) -> float:
-                times = self._travel.from_node(self._base_end(track), self._profile_now(track))
-                return min((times[p][0] for p in pickups if p in times), default=INF)
-
-            free = sorted(free, key=to_nearest_pickup)[:self.settings.assign_max_vehicles]
+            to_pickup = self._travel.to_nearest(sorted({o.pickup for o in waiting}))
+            free = sorted(free, key=lambda tr: to_pickup.get(self._base_end(tr), INF))[
+                :self.settings.assign_max_vehicles]
         wall = self.clock()
         transport = [TransportOrder(o.id, o.pickup, o.drop, len(o.consignments),
                                     max(0.0, (o.earliest_start or wall) - self.epoch),
@@ -498,12 +560,13 @@ class Dispatcher:
         except PlannerError as exc:
             log.warning("assignment failed: %s", exc)
             return
-        by_id = {o.id: o for o in waiting}
-        for trip in assignment.trips:
-            track = self.tracks[trip.vehicle_id]
-            order = by_id[trip.orders[0]]
-            order = self.orders.transition(order.id, OrderState.ASSIGNED, f"assigned to {track.id}",
-                                           {"kind": "dispatcher", "cost": round(trip.cost, 1)}, vehicle_id=track.id)
+        self._orders_news = bool(assignment.trips)  # more may wait behind this round's caps: go on next tick
+        assigned = self.orders.transition_many([
+            Move(trip.orders[0], OrderState.ASSIGNED, f"assigned to {trip.vehicle_id}",
+                       {"kind": "dispatcher", "cost": round(trip.cost, 1)}, vehicle_id=trip.vehicle_id)
+            for trip in assignment.trips])
+        for order in assigned:
+            track = self.tracks[order.vehicle_id or ""]
             track.job = self._delivery(order)
             track.needs_plan = True
         for vehicle_id, charger in assignment.to_charger.items():
@@ -590,8 +653,20 @@ class Dispatcher:
         self._save_vda(track)
 
     def _save_vda(self, track: Track) -> None:
-        order_id = track.job.order.id if track.job is not None and track.job.order is not None else None
-        self.registry.set_vda_order(track.id, track.vda_order_id, track.update_id, order_id)
+        self._unsaved.add(track.id)
+
+    def _save_unsaved(self) -> None:
+        """The VDA order ids sent this tick, in one transaction (a restart re-syncs from the vehicles' own
+        reports should the service die between a send and this write)."""
+        if not self._unsaved:
+            return
+        rows = []
+        for vehicle_id in sorted(self._unsaved):
+            track = self.tracks[vehicle_id]
+            order_id = track.job.order.id if track.job is not None and track.job.order is not None else None
+            rows.append((track.id, track.vda_order_id, track.update_id, order_id))
+        self._unsaved.clear()
+        self.registry.set_vda_orders(rows)
 
     # --- the customs gate ---------------------------------------------------------------------------------------
 
