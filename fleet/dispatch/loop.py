@@ -24,6 +24,7 @@ from agv_agent.protocol import ActionType, InstantAction, VehicleState
 
 from fleet.alarms import AlarmKind, AlarmService
 from fleet.customs.gate import CustomsGate
+from fleet.dispatch.relay import Relay
 from fleet.dispatch.settings import DispatchSettings
 from fleet.dispatch.tracks import Job, JobKind, Track
 from fleet.dispatch.vda import vda_order
@@ -41,6 +42,7 @@ from planner.corridor import BORDER_LINE_KINDS, WAITING_KINDS, Corridor, NodeKin
 from planner.exceptions import PlannerError
 from planner.routing import VehicleProfile
 from planner.schedule import INF, FleetPlanner, FollowingRules, PlanRequest, Step, Stop, TimedPlan
+from planner.schedule.handoff import CUSTODY, plan_relay
 from planner.schedule.precedence import precedence_graph
 from planner.schedule.release import done_events, releasable_until
 
@@ -69,6 +71,7 @@ class Dispatcher:
         self.gate, self.link, self.alarms, self.bus, self.staff, self.clock, self.settings = (
             gate, link, alarms, bus, staff, clock, settings)
         self.planner = FleetPlanner(corridor.graph, FollowingRules.from_parameters(corridor.parameters))
+        self.relay = Relay.of(corridor)
         self._travel = TravelTimes(corridor.graph)  # kept between assignments: each source is searched once
         self.epoch = clock()
         self.tracks: dict[str, Track] = {}
@@ -104,8 +107,8 @@ class Dispatcher:
 
     def _load(self) -> None:
         for record in self.registry.all():
-            profile = VehicleProfile(cross_border=True) if record.may_cross else VehicleProfile(
-                cross_border=False, home=record.home)
+            profile = VehicleProfile(cross_border=True) if record.may_cross and self.relay is None else \
+                VehicleProfile(cross_border=False, home=record.home)  # relay: every vehicle stays on its side
             self.tracks[record.id] = Track(record, profile, vda_order_id=record.vda_order_id,
                                            update_id=record.vda_update_id)
             self.link.add_vehicle(record.id)
@@ -182,6 +185,8 @@ class Dispatcher:
             if not self._ready_to_plan():
                 return
             self._plan_everyone(t)
+        if self.relay is not None:
+            self._follow_meetings(t, self.relay)
         if self._plan_cleared(t):
             self._release_all(t)  # the update past the gate goes out before any other planning
         self._assign(t)
@@ -243,6 +248,10 @@ class Dispatcher:
         if job is None or job.order is None:
             return
         order = job.order
+        if self.relay is not None:  # the load changes hands at the pad: _follow_meetings
+            if track.plan.steps[k].action == "await_clearance" and order.state == OrderState.LOADED:
+                self._advance(track, OrderState.AWAITING_CLEARANCE, f"waiting at gate {node.id}")
+            return
         target = order.direction.split("->")[1]
         on_border = node.kind in BORDER_LINE_KINDS
         far_side = node.jurisdiction == target and not on_border
@@ -310,6 +319,7 @@ class Dispatcher:
         log.warning("vehicle %s unavailable: %s", track.id, why)
         node = self._base_end(track)
         self._apply(self.planner.fail(track.id, node, t).plans, t, exclude=track.id)
+        self._break_meeting(track)
         job = track.job
         if job is not None and job.order is not None and job.order.state in (OrderState.ASSIGNED,
                                                                              OrderState.TO_PICKUP):
@@ -320,6 +330,9 @@ class Dispatcher:
     # --- planning -------------------------------------------------------------------------------------------------
 
     def _delivery(self, order: OrderPublic) -> Job:
+        """The job an order gives its vehicle: in relay mode, up to the handoff pad (until handed over)."""
+        if self.relay is not None and order.state != OrderState.TO_DROP:
+            return Job(JobKind.HAND_OVER, (self.relay.pad,), order)
         return Job(JobKind.DELIVER, (order.drop,), order, crossed=order.state == OrderState.TO_DROP)
 
     def _request(self, track: Track, start: str, start_time: float) -> PlanRequest:
@@ -328,11 +341,15 @@ class Dispatcher:
             return PlanRequest(track.id, start, (start,), start_time, track.profile)
         stops: tuple[Stop, ...] = ()
         hold_at: tuple[str, ...] = ()
+        meets: frozenset[str] = frozenset()
         if job.order is not None:
             order = job.order
             source = order.direction.split("->")[0]
             if order.state in (OrderState.ASSIGNED, OrderState.TO_PICKUP, OrderState.CREATED):
                 stops = (Stop(order.pickup, self.settings.load_s, action="pickup"),)  # at the start, too
+            if self.relay is not None and job.partner is not None and not job.handed_over:
+                stops += (Stop(self.relay.pad, self.relay.transfer_s, action=CUSTODY),)  # the meeting stays
+                meets = frozenset({job.partner})
             if not job.cleared and not job.crossed and order.state not in (OrderState.CROSSING, OrderState.TO_DROP):
                 on_the_way = self._gates_on_the_way(stops[0].node if stops else start, job.goals[0], source)
                 if on_the_way:
@@ -340,7 +357,7 @@ class Dispatcher:
                 else:  # past its side's gates already (a restart found it there): the crossing check remains
                     job.cleared = True
         return PlanRequest(track.id, start, job.goals, start_time, track.profile, stops, hold_at,
-                           priority=job.order.priority if job.order else 0)
+                           priority=job.order.priority if job.order else 0, meets=meets)
 
     def _gates_on_the_way(self, source: str, target: str, side: str) -> tuple[str, ...]:
         """The customs gates of ``side`` a vehicle may wait at between ``source`` and ``target``: those on a
@@ -396,9 +413,7 @@ class Dispatcher:
                 self._take_out(track, track.unavailable, t)
 
     def _park_job(self, track: Track, at: str) -> Job:
-        side = self.corridor.nodes[at].jurisdiction
-        spots = tuple(n.id for n in self.corridor.nodes_of(NodeKind.PARKING, jurisdiction=side))
-        return Job(JobKind.PARK, spots)
+        return Job(JobKind.PARK, self._parking(self.corridor.nodes[at].jurisdiction))
 
     def _replan(self, track: Track, t: float) -> None:
         """Plan the vehicle again from where its base ends. Stalled (someone stands in its way for now): it
@@ -473,11 +488,108 @@ class Dispatcher:
             if track.unavailable is None and self._waiting_at_gate(track) and self._held_gate(track) is None \
                     and self._evaluate(track).allowed:
                 assert track.job is not None
+                if self.relay is not None:
+                    planned |= self._pair_up(track, t, self.relay)
+                    continue
                 track.job.cleared, track.needs_plan = True, True
                 if track.state is not None:
                     self._replan(track, t)
                     planned = True
         return planned
+
+    # --- relay: the meeting at the handoff pad --------------------------------------------------------------
+
+    def _pair_up(self, deliverer: Track, t: float, relay: Relay) -> bool:
+        """A loaded vehicle cleared at its side's gate: find the free vehicle of the arrival side nearest to the
+        pad and time both to meet there (``plan_relay``). None free: it waits at the gate and is tried again."""
+        job = deliverer.job
+        assert job is not None and job.order is not None
+        order = job.order
+        source, target = order.direction.split("->")
+        free = [tr for tr in self.tracks.values() if tr.record.home == target and self._free(tr)]
+        if not free or deliverer.state is None:
+            return False
+        to_pad = self._travel.to_nearest([relay.pad])
+        receiver = min(free, key=lambda tr: (to_pad.get(self._base_end(tr), INF), tr.id))
+        deliverer.job = Job(JobKind.HAND_OVER, self._parking(source), order, cleared=True, partner=receiver.id)
+        receiver.job = Job(JobKind.DELIVER, (order.drop,), order, cleared=True, crossed=True, partner=deliverer.id)
+        requests = [PlanRequest(tr.id, self._base_end(tr), tr.job.goals, t, tr.profile,
+                                priority=order.priority) for tr in (deliverer, receiver) if tr.job is not None]
+        started = time.perf_counter()
+        try:
+            meeting = plan_relay(self.planner, *requests, relay.pad, relay.transfer_s)
+        except PlannerError as exc:
+            log.info("relay %s -> %s not planned now: %s", deliverer.id, receiver.id, exc)
+            deliverer.job, receiver.job = Job(JobKind.HAND_OVER, (relay.pad,), order), None
+            for track in (deliverer, receiver):
+                self._replan(track, t)  # plan_relay let go of both: each gets its own plan back
+            return False
+        finally:
+            self.planner_seconds.append(time.perf_counter() - started)
+        log.info("relay of %s: %s meets %s at %s at %.0f s", order.id, deliverer.id, receiver.id, relay.pad,
+                 meeting.meet_at)
+        self._adopt(deliverer, meeting.deliverer, t)
+        self._adopt(receiver, meeting.receiver, t)
+        return True
+
+    def _follow_meetings(self, t: float, relay: Relay) -> None:
+        """Both vehicles of a meeting at the pad: the order is crossing; once the transfer has taken its time,
+        the custody handoff is recorded (both vehicles, both gate decisions) and the order rides on with the
+        receiver, the deliverer drives home."""
+        for deliverer in self.tracks.values():
+            job = deliverer.job
+            if job is None or job.kind != JobKind.HAND_OVER or job.partner is None or job.order is None:
+                continue
+            receiver = self.tracks[job.partner]
+            arrived = [self._at_custody(tr) for tr in (deliverer, receiver)]
+            if None in arrived:
+                continue
+            if job.order.state in (OrderState.LOADED, OrderState.AWAITING_CLEARANCE):
+                self._advance(deliverer, OrderState.CROSSING, f"{deliverer.id} and {receiver.id} at {relay.pad}: "
+                              "the transfer begins", {"receiver": receiver.id})
+            if t - max(a for a in arrived if a is not None) < relay.transfer_s:
+                continue
+            order = job.order
+            self.gate.record_crossing(receiver.id, order.direction, order.consignments,
+                                      receiver.crossing_decision_seq, handed_over_by=deliverer.id,
+                                      handed_over_by_decision_seq=deliverer.crossing_decision_seq, at=relay.pad)
+            cause = {"kind": "vehicle", "vehicle_id": receiver.id, "from_vehicle_id": deliverer.id,
+                     "decision_audit_seq": receiver.crossing_decision_seq,
+                     "from_decision_audit_seq": deliverer.crossing_decision_seq}
+            order = self.orders.transition(order.id, OrderState.TO_DROP, f"handed over at {relay.pad} from "
+                                           f"{deliverer.id} to {receiver.id}", cause, vehicle_id=receiver.id)
+            deliverer.job = Job(JobKind.PARK, job.goals)
+            if receiver.job is not None:
+                receiver.job.order, receiver.job.handed_over = order, True
+            self._save_vda(deliverer)
+            self._save_vda(receiver)
+
+    def _break_meeting(self, track: Track) -> None:
+        """The vehicle will not come to its meeting at the pad: its partner goes home if it was to receive,
+        and waits for another partner if it was to hand over."""
+        job = track.job
+        if self.relay is None or job is None or job.partner is None or job.handed_over:
+            return
+        partner = self.tracks[job.partner]
+        other = partner.job
+        if other is not None and other.partner == track.id:
+            receiving = job.kind == JobKind.DELIVER
+            partner.job = Job(JobKind.HAND_OVER, (self.relay.pad,), other.order) if receiving else None
+            partner.needs_plan = True
+        job.partner = None
+
+    def _at_custody(self, track: Track) -> float | None:
+        """When the vehicle reached its custody step at the pad (None: not there yet)."""
+        plan = track.plan
+        if plan is None or track.reached < 0:
+            return None
+        k = next((i for i, s in enumerate(plan.steps) if s.action == CUSTODY), None)
+        if k is None or track.reached < k:
+            return None
+        return track.arrived_at.get(k, self.now())
+
+    def _parking(self, side: str) -> tuple[str, ...]:
+        return tuple(n.id for n in self.corridor.nodes_of(NodeKind.PARKING, jurisdiction=side))
 
     def _replan_pending(self, t: float) -> None:
         """Replan the vehicles that need it, at most ``replans_per_tick`` (the rest wait for the next tick)."""
@@ -544,7 +656,7 @@ class Dispatcher:
             free = sorted(free, key=lambda tr: to_pickup.get(self._base_end(tr), INF))[
                 :self.settings.assign_max_vehicles]
         wall = self.clock()
-        transport = [TransportOrder(o.id, o.pickup, o.drop, len(o.consignments),
+        transport = [TransportOrder(o.id, o.pickup, self.relay.pad if self.relay else o.drop, len(o.consignments),
                                     max(0.0, (o.earliest_start or wall) - self.epoch),
                                     (o.latest_delivery or wall + 86400) - self.epoch, float(o.priority))
                      for o in waiting]
@@ -625,6 +737,9 @@ class Dispatcher:
             dwell = plan.steps[before].depart - plan.steps[before].arrive
             if track.reached < before or t - track.arrived_at.get(before, t) < dwell:
                 return False
+        if plan.steps[before].action == CUSTODY and track.job is not None and track.job.partner is not None \
+                and not track.job.handed_over:
+            return False  # the transfer at the pad is not done
         lane = self.corridor.lane_between(plan.steps[before].node, plan.steps[step].node)
         if lane.crossing and plan.steps[before].node in self._pre_crossing:
             return track.reached >= before and self._decide(track)
@@ -642,6 +757,9 @@ class Dispatcher:
         if track.plan is None or track.vda_order_id is None:
             return
         actions = {k: ("pick",) for k, s in enumerate(track.plan.steps) if s.action == "pickup"}
+        if track.job is not None and track.job.partner is not None:  # relay: the load changes hands at the pad
+            actions |= {k: ("drop",) if track.job.kind == JobKind.HAND_OVER else ("pick",)
+                        for k, s in enumerate(track.plan.steps) if s.action == CUSTODY}
         if track.job is not None and track.job.kind == JobKind.DELIVER:
             actions[len(track.plan.steps) - 1] = ("drop",)
         if track.job is not None and track.job.kind == JobKind.CHARGE:
@@ -672,8 +790,8 @@ class Dispatcher:
 
     def _direction_and_load(self, track: Track) -> tuple[str, list[str]]:
         job = track.job
-        if job is not None and job.order is not None and job.order.state in LOADED_STATES:
-            return job.order.direction, job.order.consignments
+        if job is not None and job.order is not None and (job.order.state in LOADED_STATES or job.partner):
+            return job.order.direction, job.order.consignments  # a relay receiver: the load it is to take on
         node = self.corridor.nodes[self._base_end(track)]
         other = next(s for s in self.corridor.jurisdictions if s != node.jurisdiction)
         return f"{node.jurisdiction}->{other}", []
@@ -814,6 +932,7 @@ class Dispatcher:
             self.staff.record(role=by, action="cancel_order", target=f"order:{order_id}", reason=reason)
             if track is not None and track.job is not None and track.job.order is not None \
                     and track.job.order.id == order_id:
+                self._break_meeting(track)
                 if order.state in LOADED_STATES:
                     side = self.corridor.nodes[self._base_end(track)].jurisdiction
                     bays = tuple(n.id for n in self.corridor.nodes_of(NodeKind.HOLDING, jurisdiction=side))

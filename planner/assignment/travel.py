@@ -34,7 +34,8 @@ class TravelTimes:
         if key not in self._from:
             if profile not in self._views:
                 self._views[profile] = restricted_view(self.graph, profile)
-            self._from[key] = _fastest_from(self._views[profile], source)
+            view = self._views[profile]  # a node the profile may not enter (the other side, relay) reaches nothing
+            self._from[key] = _fastest_from(view, source) if source in view else {}
         return self._from[key]
 
     def to_nearest(self, targets: Sequence[str]) -> Mapping[str, float]:
