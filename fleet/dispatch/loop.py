@@ -57,6 +57,8 @@ RETRY_PLAN_S = 5.0
 FULL_REPLAN_AFTER_S = 30.0
 #: A vehicle that shows no sign of an order sent this long ago gets it again.
 RESEND_AFTER_S = 3.0
+#: A vehicle's view goes out on the bus (Topic.VEHICLE) at most this often, and only when it changed.
+VEHICLE_PUBLISH_S = 0.5
 #: With no customs news, the vehicles waiting at a gate are checked against the gate rule this often.
 GATE_RECHECK_S = 1.0
 #: With nothing new (no order waiting anew, no vehicle newly free), an assignment is tried again this often.
@@ -89,6 +91,7 @@ class Dispatcher:
         self._orders_news = True  # an order was created or went back to waiting since the last assignment
         self._last_gate_check = self._last_assign = -INF
         self._free_before: frozenset[str] = frozenset()
+        self._published: dict[str, tuple[float, dict[str, Any]]] = {}  # vehicle -> (when, the view sent)
         self.tick_seconds: deque[float] = deque(maxlen=1000)
         self.planner_seconds: deque[float] = deque(maxlen=1000)
         #: Called with every tick's duration (the metrics keep a cumulative histogram of them).
@@ -171,6 +174,7 @@ class Dispatcher:
                 self._round(t)
             finally:
                 self._save_unsaved()
+                self._publish_vehicles(t)
         elapsed = time.perf_counter() - started
         self.tick_seconds.append(elapsed)
         for listener in self.tick_listeners:
@@ -192,6 +196,21 @@ class Dispatcher:
         self._assign(t)
         self._replan_pending(t)
         self._release_all(t)
+
+    def _publish_vehicles(self, t: float) -> None:
+        """Each vehicle's view on the bus when it changed (but for the age of its state), at most every
+        ``VEHICLE_PUBLISH_S``: the stream pushes these. Nothing at all while nobody listens (a simulation)."""
+        if not self.bus.listened(Topic.VEHICLE):
+            return
+        for track in self.tracks.values():
+            sent = self._published.get(track.id)
+            if sent is not None and t - sent[0] < VEHICLE_PUBLISH_S:
+                continue
+            view = self._view(track).model_dump(mode="json")
+            if sent is not None and {**sent[1], "state_age_s": None} == {**view, "state_age_s": None}:
+                continue
+            self._published[track.id] = (t, view)
+            self.bus.publish(Topic.VEHICLE, view)
 
     def _watch_customs_links(self) -> None:
         """An authority silent for longer than the link timeout: every crossing is refused until it is back."""
