@@ -10,13 +10,15 @@ back when clearance is lost (docs/operations.md).
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import networkx as nx
@@ -92,6 +94,9 @@ class Dispatcher:
         self._last_gate_check = self._last_assign = -INF
         self._free_before: frozenset[str] = frozenset()
         self._published: dict[str, tuple[float, dict[str, Any]]] = {}  # vehicle -> (when, the view sent)
+        #: The tracks as the last tick left them (copies), which the API reads without waiting for a tick to end.
+        #: Kept by the loop's thread only: a caller driving ``tick()`` itself reads the tracks under the lock.
+        self._seen: dict[str, Track] | None = None
         self.tick_seconds: deque[float] = deque(maxlen=1000)
         self.planner_seconds: deque[float] = deque(maxlen=1000)
         #: Called with every tick's duration (the metrics keep a cumulative histogram of them).
@@ -154,6 +159,8 @@ class Dispatcher:
                 self.tick()
             except Exception:  # the loop must outlive a bug in one tick; the next tick starts from the states
                 log.exception("dispatch tick failed")
+            with self._lock:
+                self._seen = {vid: copy.copy(track) for vid, track in self.tracks.items()}
             time.sleep(0.05)  # at most 20 ticks a second, however many wake-ups
 
     def now(self) -> float:
@@ -883,12 +890,28 @@ class Dispatcher:
         job.order = self.orders.transition(job.order.id, to, reason, cause)
 
     def vehicles(self) -> list[VehicleView]:
-        with self._lock:
-            return [self._view(track) for track in self.tracks.values()]
+        with self._reading() as tracks:
+            return [self._view(track) for track in tracks.values()]
 
     def vehicle(self, vehicle_id: str) -> VehicleView:
+        with self._reading() as tracks:
+            return self._view(tracks[vehicle_id])
+
+    @contextmanager
+    def _reading(self) -> Iterator[dict[str, Track]]:
+        """The tracks to show: the last tick's copies if the loop runs on its thread (no waiting for a tick),
+        else the tracks themselves under the lock."""
+        seen = self._seen
+        if seen is not None:
+            yield seen
+            return
         with self._lock:
-            return self._view(self.tracks[vehicle_id])
+            yield self.tracks
+
+    def _reseen(self, track: Track) -> None:
+        """After the API changed a track: what it shows changes at once."""
+        if self._seen is not None:
+            self._seen = {**self._seen, track.id: copy.copy(track)}
 
     def _view(self, track: Track) -> VehicleView:
         state, plan = track.state, track.plan
@@ -933,6 +956,7 @@ class Dispatcher:
             self.registry.set_service(vehicle_id, in_service, None if in_service else reason)
             track.record = track.record.model_copy(update={"in_service": in_service,
                                                            "service_reason": None if in_service else reason})
+            self._reseen(track)
             self.staff.record(role=by, action="in_service" if in_service else "out_of_service",
                               target=f"vehicle:{vehicle_id}", reason=reason)
         self.wake()
@@ -959,15 +983,16 @@ class Dispatcher:
                 else:
                     track.job = None
                 track.needs_plan = True
+                self._reseen(track)
         self.wake()
         return cancelled
 
     def gates(self) -> list[GateView]:
-        with self._lock:
+        with self._reading() as tracks:
             views = []
             for node in self.corridor.nodes_of(NodeKind.GATE):
                 queue = []
-                for track in self.tracks.values():
+                for track in tracks.values():
                     if track.plan is not None and track.plan.end == node.id and self._waiting_at_gate(track):
                         direction, aboard = self._direction_and_load(track)
                         decision = self.gate.evaluate(track.id, direction, aboard)
