@@ -28,6 +28,17 @@ from fleet.alarms import AlarmKind, AlarmService
 from fleet.customs.gate import CustomsGate
 from fleet.dispatch.relay import Relay
 from fleet.dispatch.settings import DispatchSettings
+from fleet.dispatch.steps import (
+    base_end,
+    base_end_seq,
+    custody_arrival,
+    has_left,
+    is_free,
+    node_actions,
+    nodes_before_crossing,
+    vehicle_view,
+    waiting_at_gate,
+)
 from fleet.dispatch.tracks import Job, JobKind, Track
 from fleet.dispatch.vda import vda_order
 from fleet.dispatch.views import GateView, VehicleAction, VehicleView, WaitingVehicle
@@ -101,17 +112,13 @@ class Dispatcher:
         self.planner_seconds: deque[float] = deque(maxlen=1000)
         #: Called with every tick's duration (the metrics keep a cumulative histogram of them).
         self.tick_listeners: list[Callable[[float], None]] = []
-        self._pre_crossing = self._nodes_before_crossing()
+        self._pre_crossing = nodes_before_crossing(corridor)
+        rules = self.planner.timed.rules
+        self._clear_m = rules.vehicle_length_m + rules.standstill_gap_m  # a vehicle this far on has left its node
         self._load()
         bus.subscribe(self._on_event, topics=(Topic.CLEARANCE, Topic.AUTHORIZATION, Topic.ORDER, Topic.GATE))
 
     # --- life ---------------------------------------------------------------------------------------------------
-
-    def _nodes_before_crossing(self) -> set[str]:
-        """The last nodes before the border: where a crossing lane starts from a node no crossing lane ends at."""
-        crossing = self.corridor.crossing_lanes
-        ends = {lane.target for lane in crossing}
-        return {lane.source for lane in crossing if lane.source not in ends}
 
     def _load(self) -> None:
         for record in self.registry.all():
@@ -213,7 +220,7 @@ class Dispatcher:
             sent = self._published.get(track.id)
             if sent is not None and t - sent[0] < VEHICLE_PUBLISH_S:
                 continue
-            view = self._view(track).model_dump(mode="json")
+            view = vehicle_view(track).model_dump(mode="json")
             if sent is not None and {**sent[1], "state_age_s": None} == {**view, "state_age_s": None}:
                 continue
             self._published[track.id] = (t, view)
@@ -343,7 +350,7 @@ class Dispatcher:
         """The vehicle cannot go on: it keeps its place for good (others are routed around it), and an order
         not yet loaded goes back to waiting for another vehicle."""
         log.warning("vehicle %s unavailable: %s", track.id, why)
-        node = self._base_end(track)
+        node = base_end(self.corridor, track)
         self._apply(self.planner.fail(track.id, node, t).plans, t, exclude=track.id)
         self._break_meeting(track)
         job = track.job
@@ -396,35 +403,15 @@ class Dispatcher:
             and times[n.id][0] + self._travel.from_node(n.id, VehicleProfile()).get(target, (INF, INF))[0]
             <= 1.2 * fastest))
 
-    def _base_end(self, track: Track) -> str:
-        """Where the vehicle will stop if told nothing more: its last released node, else where it is."""
-        state = track.state
-        if state is not None and state.order_id == track.vda_order_id and state.order_id:
-            released = [n for n in state.node_states if n.released]
-            if released and released[-1].node_id in self.corridor.nodes:
-                return released[-1].node_id
-        if track.plan is not None and track.reached >= 0:
-            return track.plan.steps[track.released].node
-        if state is not None and state.last_node_id in self.corridor.nodes:
-            return state.last_node_id
-        return track.record.start_node
-
-    def _base_end_seq(self, track: Track) -> int | None:
-        state = track.state
-        if state is None or not state.order_id or state.order_id != track.vda_order_id:
-            return None
-        released = [n for n in state.node_states if n.released]
-        return released[-1].sequence_id if released else state.last_node_sequence_id
-
     def _plan_everyone(self, t: float) -> None:
         """The full plan at start: every vehicle from where it stands or the end of the base it still drives."""
         requests = []
         for track in self.tracks.values():
             if track.job is None and track.record.in_service and track.state is not None:
-                node = self._base_end(track)
+                node = base_end(self.corridor, track)
                 if self.corridor.nodes[node].kind not in WAITING_KINDS:
                     track.job = self._park_job(track, node)
-            requests.append(self._request(track, self._base_end(track), t))
+            requests.append(self._request(track, base_end(self.corridor, track), t))
         started = time.perf_counter()
         result = self.planner.plan_all(requests)
         self.planner_seconds.append(time.perf_counter() - started)
@@ -444,7 +431,7 @@ class Dispatcher:
     def _replan(self, track: Track, t: float) -> None:
         """Plan the vehicle again from where its base ends. Stalled (someone stands in its way for now): it
         waits where the planner left it safely and is tried again a little later."""
-        start = self._base_end(track)
+        start = base_end(self.corridor, track)
         started = time.perf_counter()
         try:
             result = self.planner.replan(self._request(track, start, t), now=t)
@@ -469,17 +456,17 @@ class Dispatcher:
 
     def _adopt(self, track: Track, plan: TimedPlan, t: float) -> None:
         """Take a new plan: it starts where the vehicle's base ends (or the base end lies on it)."""
-        base_end = self._base_end(track)
-        index = next((i for i, s in enumerate(plan.steps) if s.node == base_end), None)
+        end = base_end(self.corridor, track)
+        index = next((i for i, s in enumerate(plan.steps) if s.node == end), None)
         if index is None:  # planned from where the planner thought the vehicle was: plan again from the truth
             track.needs_plan = True
             return
-        seq = self._base_end_seq(track)
+        seq = base_end_seq(track)
         new_order = seq is None
         track.plan, track.first, track.released = plan, index, index
         track.seq0 = (seq if seq is not None else 0) - 2 * index
         state = track.state
-        track.reached = index if state is not None and state.last_node_id == base_end and not [
+        track.reached = index if state is not None and state.last_node_id == end and not [
             n for n in state.node_states if n.released] else index - 1
         track.arrived_at = {index: t} if track.reached == index else {}
         track.needs_plan = False
@@ -511,7 +498,7 @@ class Dispatcher:
         self._clearance_news, self._last_gate_check = False, t
         planned = False
         for track in self.tracks.values():
-            if track.unavailable is None and self._waiting_at_gate(track) and self._held_gate(track) is None \
+            if track.unavailable is None and waiting_at_gate(track) and self._held_gate(track) is None \
                     and self._evaluate(track).allowed:
                 assert track.job is not None
                 if self.relay is not None:
@@ -532,18 +519,19 @@ class Dispatcher:
         assert job is not None and job.order is not None
         order = job.order
         source, target = order.direction.split("->")
-        free = [tr for tr in self.tracks.values() if tr.record.home == target and self._free(tr)]
+        free = [tr for tr in self.tracks.values() if tr.record.home == target and is_free(tr)]
         if not free or deliverer.state is None:
             return False
         to_pad = self._travel.to_nearest([relay.pad])
-        receiver = min(free, key=lambda tr: (to_pad.get(self._base_end(tr), INF), tr.id))
+        receiver = min(free, key=lambda tr: (to_pad.get(base_end(self.corridor, tr), INF), tr.id))
         deliverer.job = Job(JobKind.HAND_OVER, self._parking(source), order, cleared=True, partner=receiver.id)
         receiver.job = Job(JobKind.DELIVER, (order.drop,), order, cleared=True, crossed=True, partner=deliverer.id)
-        requests = [PlanRequest(tr.id, self._base_end(tr), tr.job.goals, t, tr.profile,
-                                priority=order.priority) for tr in (deliverer, receiver) if tr.job is not None]
+        delivering, receiving = (PlanRequest(tr.id, base_end(self.corridor, tr), goals, t, tr.profile,
+                                             priority=order.priority)
+                                 for tr, goals in ((deliverer, self._parking(source)), (receiver, (order.drop,))))
         started = time.perf_counter()
         try:
-            meeting = plan_relay(self.planner, *requests, relay.pad, relay.transfer_s)
+            meeting = plan_relay(self.planner, delivering, receiving, relay.pad, relay.transfer_s)
         except PlannerError as exc:
             log.info("relay %s -> %s not planned now: %s", deliverer.id, receiver.id, exc)
             deliverer.job, receiver.job = Job(JobKind.HAND_OVER, (relay.pad,), order), None
@@ -567,7 +555,7 @@ class Dispatcher:
             if job is None or job.kind != JobKind.HAND_OVER or job.partner is None or job.order is None:
                 continue
             receiver = self.tracks[job.partner]
-            arrived = [self._at_custody(tr) for tr in (deliverer, receiver)]
+            arrived = [custody_arrival(tr, self.now()) for tr in (deliverer, receiver)]
             if None in arrived:
                 continue
             if job.order.state in (OrderState.LOADED, OrderState.AWAITING_CLEARANCE):
@@ -603,16 +591,6 @@ class Dispatcher:
             partner.job = Job(JobKind.HAND_OVER, (self.relay.pad,), other.order) if receiving else None
             partner.needs_plan = True
         job.partner = None
-
-    def _at_custody(self, track: Track) -> float | None:
-        """When the vehicle reached its custody step at the pad (None: not there yet)."""
-        plan = track.plan
-        if plan is None or track.reached < 0:
-            return None
-        k = next((i for i, s in enumerate(plan.steps) if s.action == CUSTODY), None)
-        if k is None or track.reached < k:
-            return None
-        return track.arrived_at.get(k, self.now())
 
     def _parking(self, side: str) -> tuple[str, ...]:
         return tuple(n.id for n in self.corridor.nodes_of(NodeKind.PARKING, jurisdiction=side))
@@ -652,22 +630,16 @@ class Dispatcher:
             return False
         for goal in request.hold_at or request.goals:
             holders = self.planner.table.holders_for_good(goal) - {track.id}
-            if not holders or not all(h in self.tracks and self._waiting_at_gate(self.tracks[h]) for h in holders):
+            if not holders or not all(h in self.tracks and waiting_at_gate(self.tracks[h]) for h in holders):
                 return False
         return True
-
-    def _waiting_at_gate(self, track: Track) -> bool:
-        plan, job = track.plan, track.job
-        return plan is not None and job is not None and job.order is not None and not job.cleared \
-            and job.order.state in LOADED_STATES and bool(plan.horizon) and track.reached == len(plan.steps) - 1 \
-            and plan.steps[-1].action == "await_clearance"
 
     # --- assignment -------------------------------------------------------------------------------------------------
 
     def _assign(self, t: float) -> None:
         """Assign the most urgent waiting orders to the nearest free vehicles: only when something new came
         (an order waiting anew, a vehicle newly free) or every ``ASSIGN_RETRY_S``."""
-        free = [track for track in self.tracks.values() if self._free(track)]
+        free = [track for track in self.tracks.values() if is_free(track)]
         free_ids = frozenset(track.id for track in free)
         news = self._orders_news or not free_ids <= self._free_before
         self._free_before = free_ids
@@ -679,15 +651,16 @@ class Dispatcher:
             return
         if len(free) > self.settings.assign_max_vehicles:
             to_pickup = self._travel.to_nearest(sorted({o.pickup for o in waiting}))
-            free = sorted(free, key=lambda tr: to_pickup.get(self._base_end(tr), INF))[
+            free = sorted(free, key=lambda tr: to_pickup.get(base_end(self.corridor, tr), INF))[
                 :self.settings.assign_max_vehicles]
         wall = self.clock()
         transport = [TransportOrder(o.id, o.pickup, self.relay.pad if self.relay else o.drop, len(o.consignments),
                                     max(0.0, (o.earliest_start or wall) - self.epoch),
                                     (o.latest_delivery or wall + 86400) - self.epoch, float(o.priority))
                      for o in waiting]
-        status = [VehicleStatus(tr.id, self._base_end(tr), t, min(1.0, (tr.state.battery_charge if tr.state else 100)
-                                                                       / 100), self._profile_now(tr)) for tr in free]
+        status = [VehicleStatus(tr.id, base_end(self.corridor, tr), t,
+                                min(1.0, (tr.state.battery_charge if tr.state else 100) / 100), self._profile_now(tr))
+                  for tr in free]
         energy = EnergyModel(self.settings.battery_percent_per_km / 100, self.settings.reserve_battery_percent / 100,
                              self.settings.low_battery_percent / 100)
         chargers = [n.id for n in self.corridor.nodes_of(NodeKind.CHARGER)
@@ -717,11 +690,6 @@ class Dispatcher:
         authorized = all(v.authorized for v in self.gate.vehicle_state(track.id).values())
         return track.profile if authorized or not track.profile.cross_border else VehicleProfile(cross_border=False)
 
-    def _free(self, track: Track) -> bool:
-        plan = track.plan
-        return track.job is None and track.unavailable is None and track.record.in_service and track.state \
-            is not None and plan is not None and track.reached == len(plan.steps) - 1
-
     # --- release ------------------------------------------------------------------------------------------------------
 
     def _release_all(self, t: float) -> None:
@@ -732,7 +700,7 @@ class Dispatcher:
         done: set = set()
         for track in self.tracks.values():
             if track.plan is not None:
-                done |= done_events(track.id, track.reached, self._left(track))
+                done |= done_events(track.id, track.reached, has_left(self.corridor, track, self._clear_m))
         for track in self.tracks.values():
             if track.plan is None or track.unavailable is not None:
                 continue
@@ -743,16 +711,6 @@ class Dispatcher:
                 track.first, track.released = track.released, limit  # an update starts at the old base end
                 track.update_id += 1
                 self._send(track)
-
-    def _left(self, track: Track) -> bool:
-        """The vehicle has driven clear of the node it last reached (its length and the gap behind it)."""
-        state, plan = track.state, track.plan
-        if state is None or plan is None or track.reached < 0 or track.released <= track.reached:
-            return False
-        node = self.corridor.nodes[plan.steps[track.reached].node]
-        rules = self.planner.timed.rules
-        clear = rules.vehicle_length_m + rules.standstill_gap_m
-        return ((state.pose.x - node.x) ** 2 + (state.pose.y - node.y) ** 2) ** 0.5 > clear
 
     def _may_release(self, track: Track, step: int, t: float) -> bool:
         assert track.plan is not None
@@ -782,16 +740,8 @@ class Dispatcher:
     def _send(self, track: Track) -> None:
         if track.plan is None or track.vda_order_id is None:
             return
-        actions = {k: ("pick",) for k, s in enumerate(track.plan.steps) if s.action == "pickup"}
-        if track.job is not None and track.job.partner is not None:  # relay: the load changes hands at the pad
-            actions |= {k: ("drop",) if track.job.kind == JobKind.HAND_OVER else ("pick",)
-                        for k, s in enumerate(track.plan.steps) if s.action == CUSTODY}
-        if track.job is not None and track.job.kind == JobKind.DELIVER:
-            actions[len(track.plan.steps) - 1] = ("drop",)
-        if track.job is not None and track.job.kind == JobKind.CHARGE:
-            actions[len(track.plan.steps) - 1] = ("startCharging",)
         order = vda_order(self.corridor, track.vda_order_id, track.update_id, track.plan, track.seq0, track.first,
-                          track.released, actions)
+                          track.released, node_actions(track))
         track.sent_at = self.now()
         self.link.send_order(track.id, order)
         self._save_vda(track)
@@ -818,7 +768,7 @@ class Dispatcher:
         job = track.job
         if job is not None and job.order is not None and (job.order.state in LOADED_STATES or job.partner):
             return job.order.direction, job.order.consignments  # a relay receiver: the load it is to take on
-        node = self.corridor.nodes[self._base_end(track)]
+        node = self.corridor.nodes[base_end(self.corridor, track)]
         other = next(s for s in self.corridor.jurisdictions if s != node.jurisdiction)
         return f"{node.jurisdiction}->{other}", []
 
@@ -891,11 +841,11 @@ class Dispatcher:
 
     def vehicles(self) -> list[VehicleView]:
         with self._reading() as tracks:
-            return [self._view(track) for track in tracks.values()]
+            return [vehicle_view(track) for track in tracks.values()]
 
     def vehicle(self, vehicle_id: str) -> VehicleView:
         with self._reading() as tracks:
-            return self._view(tracks[vehicle_id])
+            return vehicle_view(tracks[vehicle_id])
 
     @contextmanager
     def _reading(self) -> Iterator[dict[str, Track]]:
@@ -912,24 +862,6 @@ class Dispatcher:
         """After the API changed a track: what it shows changes at once."""
         if self._seen is not None:
             self._seen = {**self._seen, track.id: copy.copy(track)}
-
-    def _view(self, track: Track) -> VehicleView:
-        state, plan = track.state, track.plan
-        route = [s.node for s in plan.steps] if plan else []
-        view = VehicleView(id=track.id, home=track.record.home, may_cross=track.record.may_cross,
-                           in_service=track.record.in_service, service_reason=track.record.service_reason,
-                           connection=track.connection, state_age_s=track.state_age,
-                           order_id=track.job.order.id if track.job and track.job.order else None,
-                           job=str(track.job.kind) if track.job else None,
-                           released_nodes=route[max(track.reached, 0):track.released + 1] if plan else [],
-                           horizon_nodes=route[track.released + 1:] + list(plan.horizon) if plan else [])
-        if state is not None:
-            view = view.model_copy(update={
-                "last_node": state.last_node_id, "x": state.pose.x, "y": state.pose.y, "theta": state.pose.theta,
-                "speed": state.velocity[0], "battery": state.battery_charge, "driving": state.driving,
-                "paused": state.paused, "e_stop": state.e_stop,
-                "errors": [f"{e.level} {e.error_type}: {e.description}" for e in state.errors]})
-        return view
 
     def act(self, vehicle_id: str, action: VehicleAction, by: str, reason: str) -> None:
         kind = {VehicleAction.PAUSE: ActionType.PAUSE, VehicleAction.RESUME: ActionType.RESUME,
@@ -977,7 +909,7 @@ class Dispatcher:
                     and track.job.order.id == order_id:
                 self._break_meeting(track)
                 if order.state in LOADED_STATES:
-                    side = self.corridor.nodes[self._base_end(track)].jurisdiction
+                    side = self.corridor.nodes[base_end(self.corridor, track)].jurisdiction
                     bays = tuple(n.id for n in self.corridor.nodes_of(NodeKind.HOLDING, jurisdiction=side))
                     track.job = Job(JobKind.HOLD, bays)
                 else:
@@ -993,7 +925,7 @@ class Dispatcher:
             for node in self.corridor.nodes_of(NodeKind.GATE):
                 queue = []
                 for track in tracks.values():
-                    if track.plan is not None and track.plan.end == node.id and self._waiting_at_gate(track):
+                    if track.plan is not None and track.plan.end == node.id and waiting_at_gate(track):
                         direction, aboard = self._direction_and_load(track)
                         decision = self.gate.evaluate(track.id, direction, aboard)
                         authorities = {name: {"vehicle_authorized": v.authorized,
