@@ -37,6 +37,7 @@ from fleet.dispatch.steps import (
     node_actions,
     nodes_before_crossing,
     vehicle_view,
+    view_key,
     waiting_at_gate,
 )
 from fleet.dispatch.tracks import Job, JobKind, Track
@@ -104,7 +105,7 @@ class Dispatcher:
         self._orders_news = True  # an order was created or went back to waiting since the last assignment
         self._last_gate_check = self._last_assign = -INF
         self._free_before: frozenset[str] = frozenset()
-        self._published: dict[str, tuple[float, dict[str, Any]]] = {}  # vehicle -> (when, the view sent)
+        self._published: dict[str, tuple[float, tuple[Any, ...]]] = {}  # vehicle -> (when, what its view showed)
         #: The tracks as the last tick left them (copies), which the API reads without waiting for a tick to end.
         #: Kept by the loop's thread only: a caller driving ``tick()`` itself reads the tracks under the lock.
         self._seen: dict[str, Track] | None = None
@@ -220,11 +221,11 @@ class Dispatcher:
             sent = self._published.get(track.id)
             if sent is not None and t - sent[0] < VEHICLE_PUBLISH_S:
                 continue
-            view = vehicle_view(track).model_dump(mode="json")
-            if sent is not None and {**sent[1], "state_age_s": None} == {**view, "state_age_s": None}:
+            shown = view_key(track)
+            if sent is not None and sent[1] == shown:
                 continue
-            self._published[track.id] = (t, view)
-            self.bus.publish(Topic.VEHICLE, view)
+            self._published[track.id] = (t, shown)
+            self.bus.publish(Topic.VEHICLE, vehicle_view(track).model_dump(mode="json"))
 
     def _watch_customs_links(self) -> None:
         """An authority silent for longer than the link timeout: every crossing is refused until it is back."""
@@ -324,7 +325,7 @@ class Dispatcher:
             why = "never reported since the fleet manager started"
             self.alarms.raise_alarm(AlarmKind.VEHICLE_SILENT, track.id, f"{track.id}: {why}")
         elif track.state_age is not None and track.state_age > self.settings.silent_after_s:
-            why = f"silent for {track.state_age:.0f} s"
+            why = f"silent for over {self.settings.silent_after_s:.0f} s"  # not the age: it changes every tick
             self.alarms.raise_alarm(AlarmKind.VEHICLE_SILENT, track.id, f"{track.id}: no state for "
                                                                         f"{track.state_age:.0f} s")
         elif state is not None and any(e.level == "FATAL" for e in state.errors):

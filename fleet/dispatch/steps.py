@@ -112,3 +112,15 @@ def vehicle_view(track: Track) -> VehicleView:
             "paused": state.paused, "e_stop": state.e_stop,
             "errors": [f"{e.level} {e.error_type}: {e.description}" for e in state.errors]})
     return view
+
+
+def view_key(track: Track) -> tuple[object, ...]:
+    """What :func:`vehicle_view` shows, but for the age of the state, as a cheap tuple: equal keys, same view."""
+    state, job, record = track.state, track.job, track.record
+    shown: tuple[object, ...] = (track.connection, record.in_service, record.service_reason, id(track.plan),
+                                 track.reached, track.released, job.kind if job else None,
+                                 job.order.id if job and job.order else None)
+    if state is None:
+        return shown
+    return (*shown, state.last_node_id, state.pose, state.velocity[0], state.battery_charge, state.driving,
+            state.paused, state.e_stop, state.errors)
