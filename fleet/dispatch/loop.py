@@ -31,6 +31,7 @@ from fleet.dispatch.settings import DispatchSettings
 from fleet.dispatch.steps import (
     base_end,
     base_end_seq,
+    bound_for_gate,
     custody_arrival,
     has_left,
     is_free,
@@ -625,13 +626,14 @@ class Dispatcher:
 
     def _queueing(self, track: Track) -> bool:
         """Stalled only because each of its goals is taken for good by vehicles waiting at a gate for their
-        clearance: a queue behind customs, which planning the whole fleet again cannot shorten."""
+        clearance (or on their way to wait there): a queue behind customs, which planning the whole fleet again
+        cannot shorten."""
         request = self.planner.requests.get(track.id)
         if request is None:
             return False
         for goal in request.hold_at or request.goals:
             holders = self.planner.table.holders_for_good(goal) - {track.id}
-            if not holders or not all(h in self.tracks and waiting_at_gate(self.tracks[h]) for h in holders):
+            if not holders or not all(h in self.tracks and bound_for_gate(self.tracks[h]) for h in holders):
                 return False
         return True
 

@@ -50,6 +50,12 @@ def waiting_at_gate(track: Track) -> bool:
         and plan.steps[-1].action == "await_clearance"
 
 
+def bound_for_gate(track: Track) -> bool:
+    """Its plan ends at a gate to wait there for clearance (it may still be on its way)."""
+    plan, job = track.plan, track.job
+    return plan is not None and job is not None and not job.cleared and plan.steps[-1].action == "await_clearance"
+
+
 def is_free(track: Track) -> bool:
     """In service, reporting, with no job, at the end of its plan: it may take an order."""
     plan = track.plan
