@@ -25,8 +25,7 @@ UNAUTHORIZED: dict[int | str, dict[str, object]] = {401: {"description": "missin
 
 
 def create_app(services: Services) -> FastAPI:
-    hub = StreamHub(services.bus, vehicles=lambda: [v.model_dump(mode="json")
-                                                    for v in services.dispatcher.vehicles()])
+    hub = StreamHub(services.bus)
     metrics = FleetMetrics(services)
 
     @asynccontextmanager
