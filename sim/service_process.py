@@ -151,6 +151,7 @@ def default_deployment(var: Path, fleet: dict[str, Any], http: int = 8080, route
     written to ``var/demo.yaml`` (owner-only, it names the tokens)."""
     from fleet.defaults import FLEET_KEY, default_settings, write_private
 
+    var = var.resolve()  # the config's relative paths would be read from its own folder, var/ itself
     boot = default_settings(var)
     settings = boot.settings.model_dump(mode="json", exclude_none=True)
     settings["server"]["port"] = http
