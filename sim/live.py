@@ -1,6 +1,7 @@
 """The whole product live, in real processes, started and stopped in one place: ``xborder serve``, simulated
 vehicles (``agv_vehicle`` processes over DDS, on a time-scaled ROS ``/clock``) and both customs simulators
-over ZeroMQ with CURVE. ``xborder demo``, ``xborder sim run --ros`` and the end-to-end tests start it from here.
+over ZeroMQ with CURVE. ``xborder demo`` and the end-to-end tests start it from here (and ``xborder sim run --ros``
+is to).
 
 Time: the vehicles run ``scale`` times faster than the wall clock on :class:`sim.sim_clock.SimClock`; the fleet
 manager stays on the wall clock, so its own durations (loading and unloading, its heartbeat) are given to it

@@ -28,9 +28,12 @@ class PlannedOrder:
     drop: str
 
 
-def planned_orders(plan: CustomsPlan, corridor: Corridor, lead_s: float = BOOKING_LEAD_S) -> list[PlannedOrder]:
+def planned_orders(plan: CustomsPlan, corridor: Corridor, lead_s: float = BOOKING_LEAD_S,
+                   first_pickups: list[str] = ()) -> list[PlannedOrder]:
     """Every order of the feed, in booking order. The simulators' schedules are rebuilt from the same seed (both
-    derive them deterministically), so the feed knows when each consignment is declared and cleared."""
+    derive them deterministically), so the feed knows when each consignment is declared and cleared. The first
+    orders from each side are picked up at ``first_pickups`` of that side, in turn (the docks where AGVs stand
+    at the start: the yard's lanes are one-way, and the next dock along can be a whole loop away)."""
     from sim.customs_authority import build_schedule, consignment_ids
 
     profile = plan.profile()
@@ -53,14 +56,15 @@ def planned_orders(plan: CustomsPlan, corridor: Corridor, lead_s: float = BOOKIN
     rng = random.Random(plan.seed)
     docks = {side: sorted(n.id for n in corridor.nodes_of(NodeKind.DOCK, jurisdiction=side))
              for side in corridor.jurisdictions}
+    booked = sorted((max(declared[c], cleared[c] - lead_s), c, d) for c, d in consignment_ids(profile)
+                    if final.get(c) == {"released"})
+    waiting = {side: [d for d in first_pickups if d in docks[side]] for side in docks}
     orders = []
-    for consignment, direction in consignment_ids(profile):
-        if final.get(consignment) != {"released"}:
-            continue
+    for at_s, consignment, direction in booked:
         origin, destination = direction.split("->")
-        orders.append(PlannedOrder(max(declared[consignment], cleared[consignment] - lead_s), consignment,
-                                   direction, rng.choice(docks[origin]), rng.choice(docks[destination])))
-    return sorted(orders)
+        pickup = waiting[origin].pop(0) if waiting[origin] else rng.choice(docks[origin])
+        orders.append(PlannedOrder(at_s, consignment, direction, pickup, rng.choice(docks[destination])))
+    return orders
 
 
 class OrderFeed:
