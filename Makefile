@@ -10,14 +10,16 @@ PYTHON3 ?= python3
 APT_PACKAGES := cmake g++ make ignition-tools libsdformat-dev fonts-noto-cjk
 MAP ?= maps/bac_luan_ii
 OUT ?= out
+DURATION ?=
 
 .PHONY: demo test bench setup system-deps interfaces clean
 
+# The whole system live until Ctrl-C (`make demo DURATION=S`: S seconds, then a summary); docs/operations.md.
 demo: setup
 	$(VENV)/bin/xborder map validate $(MAP)
 	$(VENV)/bin/xborder map render $(MAP) --out $(OUT)/corridor.png
 	@echo "corridor picture: $(OUT)/corridor.png"
-	$(VENV)/bin/xborder plan scenario $(MAP) --count 60 --out $(OUT)/plans.png
+	$(VENV)/bin/xborder demo --map $(MAP)$(if $(DURATION), --duration $(DURATION))
 
 # The long end-to-end run (real processes, mostly waiting on simulated vehicles) goes beside the rest of the
 # suite; its report is printed after the rest's, and either failing fails the target.
