@@ -3,7 +3,8 @@ real ``xborder serve`` process with simulated AGVs (in-process link) on a compac
 simulators as real processes over CURVE. One served instance is shared by the module; the tests run in order,
 as a dispatcher's shift would: sign in, watch vehicles move, create an order, see its gate lights turn green
 when customs releases it, e-stop a vehicle, see the order delivered, and reconnect after the service is
-killed and restarted. Screenshots go to out/console/."""
+killed and restarted (first, while every vehicle is parked: an in-process fleet starts again from its parking
+spots). Screenshots go to out/console/."""
 
 from __future__ import annotations
 
@@ -147,7 +148,8 @@ def deployment(tmp_path_factory) -> Iterator[Deployment]:
     service = ServiceProcess(
         tmp_path_factory.mktemp("console"), {n: (keys / f"{n}.pub").read_text().strip() for n in AUTHORITIES},
         curve_public_keys={n: (keys / f"{n}.curve.pub").read_text().strip() for n in AUTHORITIES},
-        fleet={"link": "inprocess", "simulated": VEHICLES, "dispatch": {"tick_hz": 5.0, "load_s": 1.0, "unload_s": 1.0}},
+        fleet={"link": "inprocess", "simulated": VEHICLES,
+               "dispatch": {"tick_hz": 5.0, "load_s": 1.0, "unload_s": 1.0}},
         map_folder=corridor)
     deployment = Deployment(service.start(timeout_s=90), keys)
     deployment.authorize_vehicles()
@@ -227,6 +229,11 @@ def admin(open_console) -> ConsolePage:
     return open_console("admin")
 
 
+def moved(before: dict[str, Any], after: dict[str, Any]) -> float:
+    """How far (m, Manhattan) a vehicle is drawn from where it was."""
+    return abs(after["drawn_x"] - before["drawn_x"]) + abs(after["drawn_y"] - before["drawn_y"])
+
+
 def wait_until(predicate, timeout_s: float, poll_s: float = 0.5, what: str = "") -> Any:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -261,6 +268,27 @@ def test_sign_in_shows_the_corridor_every_vehicle_and_the_gates(admin, deploymen
     assert drawn == VEHICLES
 
 
+def test_the_console_says_it_is_disconnected_and_reconnects_after_a_restart(admin, deployment):
+    page = admin.page
+    link, banner = page.locator("#link"), page.locator("#banner")
+    deployment.service.kill()
+    playwright_sync.expect(link).to_have_attribute("data-state", "closed", timeout=15_000)
+    playwright_sync.expect(banner).to_be_visible()
+    playwright_sync.expect(banner).to_contain_text("Disconnected")
+    admin.shot("disconnected")
+    deployment.service.start(timeout_s=90)
+    playwright_sync.expect(link).to_have_attribute("data-state", "open", timeout=30_000)
+    playwright_sync.expect(banner).to_be_hidden()
+    # the stream is live again: a change made after the restart reaches the page by itself
+    state = page.locator("#vehicles tr[data-vehicle=agv_001] td[data-state]")
+    for action, shown in (("pause", "paused"), ("resume", "idle")):
+        deployment.api("POST", "/vehicles/agv_001/actions", json={"action": action, "reason": "console test"})
+        playwright_sync.expect(state).to_have_attribute("data-state", shown, timeout=15_000)
+    outage = [e for e in admin.errors if OUTAGE_ERRORS.search(e)]
+    admin.errors[:] = [e for e in admin.errors if not OUTAGE_ERRORS.search(e)]
+    assert outage, "the outage was not even noticed by the browser"
+
+
 def test_an_order_created_in_the_form_sets_a_vehicle_moving(admin, deployment):
     page = admin.page
     page.click("#tab-orders")
@@ -285,13 +313,44 @@ def test_an_order_created_in_the_form_sets_a_vehicle_moving(admin, deployment):
     vehicle_id = wait_until(lambda: deployment.api("GET", f"/orders/{order_id}")["vehicle_id"], 60,
                             what="a vehicle assigned")
     start = admin.vehicle(vehicle_id)
-    moved = wait_until(lambda: (lambda v: v if abs(v["drawn_x"] - start["drawn_x"]) + abs(v["drawn_y"] - start["drawn_y"])
-                                > 1.0 else None)(admin.vehicle(vehicle_id)), 90, what=f"{vehicle_id} moving on the map")
-    assert moved["order_id"] == order_id
+    wait_until(lambda: moved(start, admin.vehicle(vehicle_id)) > 1.0, 90, what=f"{vehicle_id} moving on the map")
+    assert admin.vehicle(vehicle_id)["order_id"] == order_id
     page.click("#tab-vehicles")
     row = page.locator(f"#vehicles tr[data-vehicle={vehicle_id}]")
     playwright_sync.expect(row.locator("td").nth(1)).to_have_text(order_id)
     admin.shot("moving")
+
+
+def test_e_stop_a_vehicle_from_its_row_and_see_it_stop(admin, deployment):
+    page = admin.page
+    consignment = clean_consignments("CN->VN")[0]
+    order = deployment.api("POST", "/orders", role="dispatcher",
+                           json={"consignments": [consignment], "pickup": "cn_dock_2", "drop": "vn_dock_2"})
+    deployment.orders["stopped"] = order["id"]
+    vehicle_id = wait_until(lambda: deployment.api("GET", f"/orders/{order['id']}")["vehicle_id"], 60,
+                            what="a vehicle assigned")
+    wait_until(lambda: (admin.vehicle(vehicle_id) or {}).get("driving"), 90, what=f"{vehicle_id} driving")
+    page.click("#tab-vehicles")
+    row = page.locator(f"#vehicles tr[data-vehicle={vehicle_id}]")
+    row.locator("button[data-action=emergency_stop]").click()
+    admin.confirm("console test: e-stop")
+    playwright_sync.expect(row.locator("td[data-state]")).to_have_attribute("data-state", "emergency_stop",
+                                                                            timeout=15_000)
+    playwright_sync.expect(row.locator("td[data-speed]")).to_have_attribute("data-speed", "0.000", timeout=15_000)
+    stopped = admin.vehicle(vehicle_id)
+    time.sleep(2.0)
+    assert moved(stopped, admin.vehicle(vehicle_id)) < 0.05
+    admin.shot("e-stopped")
+    row.locator("button[data-action=release_emergency_stop]").click()
+    admin.confirm("console test: released")
+    playwright_sync.expect(row.locator("td[data-state]")).not_to_have_attribute("data-state", "emergency_stop",
+                                                                                timeout=15_000)
+    # and the order is cancelled from the orders panel, out of the way of the one to deliver
+    page.click("#tab-orders")
+    page.locator(f"#orders tr[data-order='{order['id']}'] button[aria-label^=cancel]").click()
+    admin.confirm("console test: not needed")
+    playwright_sync.expect(page.locator(f"#orders tr[data-order='{order['id']}']")).to_have_attribute(
+        "data-state", re.compile("cancelled|to_drop|crossing"), timeout=15_000)
 
 
 @pytest.mark.parametrize("role, controls, hidden", [
@@ -351,39 +410,6 @@ def test_a_gate_light_turns_green_when_customs_releases_the_consignment(admin, d
     playwright_sync.expect(page.locator("#kpi-links .light.green")).to_have_count(2, timeout=15_000)
 
 
-def test_e_stop_a_vehicle_from_its_row_and_see_it_stop(admin, deployment):
-    page = admin.page
-    consignment = clean_consignments("CN->VN")[0]
-    order = deployment.api("POST", "/orders", role="dispatcher",
-                           json={"consignments": [consignment], "pickup": "cn_dock_1", "drop": "vn_dock_1"})
-    deployment.orders["stopped"] = order["id"]
-    vehicle_id = wait_until(lambda: deployment.api("GET", f"/orders/{order['id']}")["vehicle_id"], 60,
-                            what="a vehicle assigned")
-    wait_until(lambda: (admin.vehicle(vehicle_id) or {}).get("driving"), 90, what=f"{vehicle_id} driving")
-    page.click("#tab-vehicles")
-    row = page.locator(f"#vehicles tr[data-vehicle={vehicle_id}]")
-    row.locator("button[data-action=emergency_stop]").click()
-    admin.confirm("console test: e-stop")
-    playwright_sync.expect(row.locator("td[data-state]")).to_have_attribute("data-state", "emergency_stop",
-                                                                            timeout=15_000)
-    playwright_sync.expect(row.locator("td[data-speed]")).to_have_attribute("data-speed", "0.000", timeout=15_000)
-    stopped = admin.vehicle(vehicle_id)
-    time.sleep(2.0)
-    still = admin.vehicle(vehicle_id)
-    assert abs(still["drawn_x"] - stopped["drawn_x"]) + abs(still["drawn_y"] - stopped["drawn_y"]) < 0.05
-    admin.shot("e-stopped")
-    row.locator("button[data-action=release_emergency_stop]").click()
-    admin.confirm("console test: released")
-    playwright_sync.expect(row.locator("td[data-state]")).not_to_have_attribute("data-state", "emergency_stop",
-                                                                                timeout=15_000)
-    # and the order is cancelled from the orders panel, out of the way of the one to deliver
-    page.click("#tab-orders")
-    page.locator(f"#orders tr[data-order='{order['id']}'] button[aria-label^=cancel]").click()
-    admin.confirm("console test: not needed")
-    playwright_sync.expect(page.locator(f"#orders tr[data-order='{order['id']}']")).to_have_attribute(
-        "data-state", re.compile("cancelled|to_drop|crossing"), timeout=15_000)
-
-
 def test_the_order_reaches_delivered_with_its_timeline(admin, deployment):
     page = admin.page
     order_id = deployment.orders["delivered"]
@@ -397,26 +423,6 @@ def test_the_order_reaches_delivered_with_its_timeline(admin, deployment):
     playwright_sync.expect(detail.locator(".clearance .light.green")).to_have_count(2)
     playwright_sync.expect(page.locator("#kpis")).to_contain_text("VN→CN 1")
     admin.shot("delivered")
-
-
-def test_the_console_says_it_is_disconnected_and_reconnects_after_a_restart(admin, deployment):
-    page = admin.page
-    link, banner = page.locator("#link"), page.locator("#banner")
-    deployment.service.kill()
-    playwright_sync.expect(link).to_have_attribute("data-state", "closed", timeout=15_000)
-    playwright_sync.expect(banner).to_be_visible()
-    playwright_sync.expect(banner).to_contain_text("Disconnected")
-    admin.shot("disconnected")
-    deployment.service.start(timeout_s=90)
-    playwright_sync.expect(link).to_have_attribute("data-state", "open", timeout=30_000)
-    playwright_sync.expect(banner).to_be_hidden()
-    # the stream is live again: a vehicle state sent after the restart reaches the page
-    before = page.evaluate("window.xborder.map.vehicles.get('agv_001').at")
-    wait_until(lambda: page.evaluate("window.xborder.map.vehicles.get('agv_001').at") != before, 20,
-               what="a vehicle state after the restart")
-    outage = [e for e in admin.errors if OUTAGE_ERRORS.search(e)]
-    admin.errors[:] = [e for e in admin.errors if not OUTAGE_ERRORS.search(e)]
-    assert outage, "the outage was not even noticed by the browser"
 
 
 def test_no_errors_in_the_browser_console(admin, open_console):

@@ -80,7 +80,8 @@ def summary(services: ServicesDep, _: Reader) -> Summary:
                          missing_seqs=sum(hi - lo + 1 for lo, hi in health[name]["missing_seqs"]))
              for name, authority in gate.authorities.items()]
     with services.store.reading() as conn:
-        by_state = dict(conn.execute(sa.select(orders.c.state, sa.func.count()).group_by(orders.c.state)).all())
+        by_state: dict[str, int] = dict(conn.execute(  # type: ignore[arg-type]
+            sa.select(orders.c.state, sa.func.count()).group_by(orders.c.state)).all())
         open_alarms = conn.execute(sa.select(sa.func.count()).select_from(alarms)
                                    .where(alarms.c.acknowledged_at.is_(None))).scalar_one()
     return Summary(at=now, window_s=WINDOW_S, crossings=crossings, gate_wait_avg_s=wait,
