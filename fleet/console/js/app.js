@@ -161,7 +161,10 @@ class Console {
       case "vehicle": this.onVehicle(data); break;
       case "order": this.later.orders(); this.later.summary(); this.later.gates(); break;
       case "alarm": this.later.alarms(); this.later.summary(); break;
-      default: this.later.gates(); if (topic === "crossing") this.later.summary();
+      default:
+        this.later.gates();
+        if (topic === "crossing") this.later.summary();
+        if (topic === "clearance" && this.orders.selected) this.later.orders(); // the open timeline's lights
     }
   }
 
