@@ -18,6 +18,7 @@ const NODE_STYLE = {
 };
 const TWEEN_MS = 450; // vehicle states come at 2 Hz: glide between them
 const PICK_PX = 14;
+const OCCUPANCY_MS = 500; // the bridge lanes are repainted at most this often (a repaint redraws the map's canvas)
 
 export class CorridorMap {
   constructor(element, canvas, { onSelect }) {
@@ -128,7 +129,9 @@ export class CorridorMap {
     const from = known ? this.position(known, now) : { x: view.x, y: view.y, theta: view.theta || 0 };
     this.vehicles.set(view.id, { view, from, to: { x: view.x, y: view.y, theta: view.theta || 0 }, at: now });
     if (view.id === this.selected) this.drawPaths();
-    this.paintOccupancy();
+    if (!this.occupancyTimer) {
+      this.occupancyTimer = setTimeout(() => { this.occupancyTimer = null; this.paintOccupancy(); }, OCCUPANCY_MS);
+    }
     this.requestDraw();
   }
 
@@ -189,7 +192,8 @@ export class CorridorMap {
     for (const lane of this.crossingLanes) {
       const busy = taken.has(`${lane.from}>${lane.to}`);
       lanes += busy;
-      lane.layer.setStyle({ color: busy ? "#e8590c" : "#444", weight: busy ? 4 : 2.5 });
+      if (lane.busy !== busy) lane.layer.setStyle({ color: busy ? "#e8590c" : "#444", weight: busy ? 4 : 2.5 });
+      lane.busy = busy;
     }
     this.bridge = { ...onBridge, lanes, of: this.crossingLanes.length };
   }
