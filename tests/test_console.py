@@ -318,6 +318,10 @@ def test_an_order_created_in_the_form_sets_a_vehicle_moving(admin, deployment):
     page.click("#tab-vehicles")
     row = page.locator(f"#vehicles tr[data-vehicle={vehicle_id}]")
     playwright_sync.expect(row.locator("td").nth(1)).to_have_text(order_id)
+    row.locator("th button").click()  # select it: its released base (solid) and horizon (dashed) are drawn
+    playwright_sync.expect(row).to_have_class(re.compile(r"\bselected\b"))
+    paths = "window.xborder.map.pathLayer.getLayers().map(l => Boolean(l.options.dashArray))"
+    assert False in wait_until(lambda: page.evaluate(paths), 15, what="the released base drawn")
     admin.shot("moving")
 
 
@@ -421,8 +425,53 @@ def test_the_order_reaches_delivered_with_its_timeline(admin, deployment):
     playwright_sync.expect(detail.locator(".badge")).to_have_text("delivered")
     playwright_sync.expect(detail.locator(".timeline .crossing-record")).to_have_count(1)
     playwright_sync.expect(detail.locator(".clearance .light.green")).to_have_count(2)
-    playwright_sync.expect(page.locator("#kpis")).to_contain_text("VN→CN 1")
+    playwright_sync.expect(page.locator("#kpis")).to_contain_text("VN→CN 1", timeout=15_000)
     admin.shot("delivered")
+    page.select_option("#order-filter", "delivered")
+    playwright_sync.expect(page.locator("#orders tbody tr")).to_have_count(1)
+    playwright_sync.expect(page.locator("#orders tbody tr")).to_have_attribute("data-order", order_id)
+    page.select_option("#order-filter", "")
+
+
+def test_a_forged_customs_event_raises_an_alarm_counted_in_the_header_and_acknowledged(admin, deployment):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from fleet.customs.signing import EventSigner
+    from sim.service_process import token_for
+
+    page = admin.page
+    badge = page.locator("#alarm-count")
+    open_before = int(badge.get_attribute("data-count"))
+    forged = EventSigner("VN_CUSTOMS", Ed25519PrivateKey.generate()).event("heartbeat", seq=1)
+    refused = httpx.post(deployment.service.base + "/customs/events", json=forged, timeout=10,
+                         headers={"Authorization": f"Bearer {token_for('customs:VN_CUSTOMS')}"})
+    assert refused.status_code == 400, refused.text
+    playwright_sync.expect(badge).to_have_attribute("data-count", str(open_before + 1), timeout=15_000)
+    badge.click()  # the count opens the alarms
+    alarm = page.locator("#alarms li[data-kind=customs_event_refused]").first
+    playwright_sync.expect(alarm).to_be_visible()
+    admin.shot("alarm")
+    alarm.locator("button").click()
+    playwright_sync.expect(badge).to_have_attribute("data-count", str(open_before), timeout=15_000)
+
+
+def test_the_fleet_e_stop_asks_first_and_stops_every_vehicle(admin, deployment):
+    page = admin.page
+    page.click("#tab-vehicles")
+    states = page.locator("#vehicles td[data-state]")
+    page.click("#fleet-estop")
+    playwright_sync.expect(page.locator("#ask")).to_contain_text(f"Stop all {VEHICLES} vehicles")
+    page.click("#ask-cancel")  # thought better of it: nothing happens
+    time.sleep(1.0)
+    assert "emergency_stop" not in [states.nth(i).get_attribute("data-state") for i in range(VEHICLES)]
+    page.click("#fleet-estop")
+    admin.confirm("console test: fleet stop")
+    for i in range(VEHICLES):
+        playwright_sync.expect(states.nth(i)).to_have_attribute("data-state", "emergency_stop", timeout=15_000)
+    page.click("#fleet-release")
+    admin.confirm("console test: all clear")
+    for i in range(VEHICLES):
+        playwright_sync.expect(states.nth(i)).not_to_have_attribute("data-state", "emergency_stop", timeout=15_000)
 
 
 def test_no_errors_in_the_browser_console(admin, open_console):
