@@ -8,6 +8,8 @@ PIP := $(VENV)/bin/pip
 PYTHON3 ?= python3
 # Debian packages the project needs; each part appends what it uses.
 APT_PACKAGES := cmake g++ make ignition-tools libsdformat-dev fonts-noto-cjk
+# the dispatcher console's browser tests (tests/test_console*.py, Playwright with executable_path)
+APT_PACKAGES += chromium
 MAP ?= maps/bac_luan_ii
 OUT ?= out
 DURATION ?=

@@ -111,11 +111,12 @@ def build_schedule(authority: str, side: str, profile: Profile) -> list[Schedule
     return sorted(events)
 
 
-def sign_schedule(schedule: list[Scheduled], signer, issue_time: Callable[[float], float]) -> list[Scheduled]:
-    """Number the events in issue order (their seq), stamp issued_at (``issue_time`` of their simulated time:
-    the wall-clock moment they are due) and sign them."""
+def sign_schedule(schedule: list[Scheduled], signer, issue_time: Callable[[float], float],
+                  first_seq: int = 1) -> list[Scheduled]:
+    """Number the events in issue order (their seq, from ``first_seq``), stamp issued_at (``issue_time`` of their
+    simulated time: the wall-clock moment they are due) and sign them."""
     signed = []
-    for seq, item in enumerate(schedule, start=1):
+    for seq, item in enumerate(schedule, start=first_seq):
         fields = {"consignment_id": None, "vehicle_id": None, "direction": None, "payload": {}, **item.fields}
         signed.append(replace(item, fields=signer.event(fields.pop("type"), seq=seq, issued_at=issue_time(item.at),
                                                         **fields)))
@@ -249,6 +250,9 @@ def simulate(
     server_key: Path | None = typer.Option(None, "--server-key", help="the fleet's CURVE public key (fleet.curve.pub)"),
     fleet_key: Path | None = typer.Option(None, "--fleet-key", help="the fleet's Ed25519 public key (fleet.pub)"),
     checkpoints: Path | None = typer.Option(None, "--checkpoints", help="keep the fleet's signed checkpoints here"),
+    first_seq: int = typer.Option(1, "--first-seq", min=1,
+                                  help="the first event's seq: continue a stream that an earlier run began "
+                                       "(as a real customs system does after a restart)"),
 ) -> None:
     """Publish a realistic stream of signed events to the fleet and report what it acknowledged.
 
@@ -271,7 +275,8 @@ def simulate(
     forger = EventSigner(authority, Ed25519PrivateKey.generate())
     t0 = time.time()
     schedule = build_schedule(authority, side, profile)
-    stream = apply_faults(sign_schedule(schedule, signer, lambda at: t0 + (at / time_scale if time_scale else 0.0)),
+    stream = apply_faults(sign_schedule(schedule, signer, lambda at: t0 + (at / time_scale if time_scale else 0.0),
+                                        first_seq),
                           profile, forger)
     given = [curve_key, server_key, fleet_key]
     if any(given) and not all(given):
