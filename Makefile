@@ -8,6 +8,8 @@ PIP := $(VENV)/bin/pip
 PYTHON3 ?= python3
 # Debian packages the project needs; each part appends what it uses.
 APT_PACKAGES := cmake g++ make ignition-tools libsdformat-dev fonts-noto-cjk
+# the store's PostgreSQL tests start their own server (initdb/pg_ctl in a temporary folder)
+APT_PACKAGES += postgresql
 MAP ?= maps/bac_luan_ii
 OUT ?= out
 

@@ -13,6 +13,7 @@ from fleet.orders import OrderState
 from fleet.orders.model import LOADED_STATES
 from tests.fleet.dispatch.conftest import CN_VN, VN_CN, docks, make_fleet
 
+pytestmark = pytest.mark.both_backends  # the store's SQLite file and a PostgreSQL database
 
 @dataclass(frozen=True, order=True)
 class _Event:
@@ -219,6 +220,7 @@ def test_forged_events_and_a_silent_customs_link_raise_alarms(customs, corridor,
     assert ("customs_event_refused", "VN_CUSTOMS") in kinds and ("customs_link_down", "VN_CUSTOMS") in kinds
 
 
+@pytest.mark.sqlite_only("the same flow as the shorter tests, 20 times over: minutes of round trips on PostgreSQL")
 def test_five_vehicles_carry_twenty_orders_both_ways(customs, corridor):
     """The E2E's workload in one process: every order delivered, each crossing recorded once, no vehicle left
     stalled at a place it was never sent to wait."""
