@@ -40,21 +40,26 @@ class ServiceProcess:
     def __init__(self, workdir: Path, public_keys: dict[str, str], link_timeout_s: float = 600.0,
                  fleet: dict[str, Any] | None = None, map_folder: Path | None = None,
                  curve_public_keys: dict[str, str] | None = None, checkpoint_every: int = 100,
-                 server: dict[str, Any] | None = None) -> None:
+                 server: dict[str, Any] | None = None, store: dict[str, Any] | None = None,
+                 config_name: str = "fleet") -> None:
         from fleet.customs.signing import generate_keys
         from fleet.transports.curve import generate_curve_keys
 
         self.http, self.router_port, self.pub_port = free_port(), free_port(), free_port()
         self.router, self.pub = f"tcp://127.0.0.1:{self.router_port}", f"tcp://127.0.0.1:{self.pub_port}"
-        self.db = workdir / "fleet.db"
-        self.config = workdir / "fleet.yaml"
+        self.db = workdir / f"{config_name}.db"
+        self.config = workdir / f"{config_name}.yaml"
         roles = [f"customs:{name}" for name in public_keys] + list(STAFF_ROLES)
-        self.fleet_key, self.fleet_pub = generate_keys("fleet", workdir)
-        self.fleet_curve_key, self.fleet_curve_pub = generate_curve_keys("fleet", workdir)
+        if (workdir / "fleet.key").exists():  # a second fleet manager of the same deployment: the same keys
+            self.fleet_key, self.fleet_pub = workdir / "fleet.key", workdir / "fleet.pub"
+            self.fleet_curve_key, self.fleet_curve_pub = workdir / "fleet.curve.key", workdir / "fleet.curve.pub"
+        else:
+            self.fleet_key, self.fleet_pub = generate_keys("fleet", workdir)
+            self.fleet_curve_key, self.fleet_curve_pub = generate_curve_keys("fleet", workdir)
         curve = curve_public_keys or {}
         self.config.write_text(yaml.safe_dump({
             "server": {"host": "127.0.0.1", "port": self.http, **(server or {})},
-            "store": {"path": str(self.db)},
+            "store": store or {"path": str(self.db)},
             **({"map": str(map_folder.resolve())} if map_folder else {}),
             "fleet": fleet or {"link": "inprocess"},
             "customs": {"link_timeout_s": link_timeout_s, "zmq": {"router": self.router, "pub": self.pub},
@@ -77,18 +82,28 @@ class ServiceProcess:
         keys = LinkKeys.from_files(key_dir / f"{authority}.curve.key", self.fleet_curve_pub, self.fleet_pub)
         return AuthorityLink(self.router, keys)
 
-    def start(self, timeout_s: float = 30.0) -> ServiceProcess:
+    def launch(self) -> ServiceProcess:
+        """Start the process without waiting for it to serve (a standby serves once it leads)."""
         self.process = subprocess.Popen([str(BIN / "xborder"), "serve", "--config", str(self.config)],
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        return self
+
+    def healthy(self) -> bool:
+        try:
+            return httpx.get(f"{self.base}/health", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def start(self, timeout_s: float = 30.0) -> ServiceProcess:
+        self.launch()
+        assert self.process is not None
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"xborder serve exited: {self.process.stdout.read().decode()}")
-            try:
-                if httpx.get(f"{self.base}/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                time.sleep(0.1)
+            if self.healthy():
+                return self
+            time.sleep(0.1)
         raise TimeoutError("xborder serve did not answer /health in time")
 
     def kill(self) -> None:

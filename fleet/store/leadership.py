@@ -79,10 +79,11 @@ class Leadership:
         return self
 
     def stop(self) -> None:
-        """Give the leadership up (a clean shutdown: the standby takes over at its next poll)."""
+        """Give the leadership up (a clean shutdown: the standby takes over at its next poll); the owner
+        stopping it is not told (``on_change``)."""
         self._stop.set()
         self._thread.join(timeout=10)
-        self._step_down("stopping")
+        self._step_down("stopping", notify=False)
         self._engine.dispose()
 
     def current(self) -> LeaderState | None:
@@ -152,13 +153,14 @@ class Leadership:
         if time.monotonic() - self._confirmed > self.lease_s:
             self._step_down(f"lock not confirmed for {self.lease_s:.1f} s")
 
-    def _step_down(self, why: str) -> None:
+    def _step_down(self, why: str, notify: bool = True) -> None:
         if self.epoch is None:
             return
         log.warning("%s steps down (epoch %d): %s", self.node, self.epoch, why)
         self.epoch = None
         self._drop_connection()
-        self.on_change(False)
+        if notify:
+            self.on_change(False)
 
     def _ask(self, query: Callable[[Connection], object], connect: bool = True) -> object:
         """Run ``query`` on the lock's connection, giving up after a second at most (a cut network can hang a
