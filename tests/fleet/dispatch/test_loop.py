@@ -13,8 +13,6 @@ from fleet.orders import OrderState
 from fleet.orders.model import LOADED_STATES
 from tests.fleet.dispatch.conftest import CN_VN, VN_CN, docks, make_fleet
 
-pytestmark = pytest.mark.both_backends  # the store's SQLite file and a PostgreSQL database
-
 @dataclass(frozen=True, order=True)
 class _Event:
     """One customs event of a random clearance stream (a readable example when hypothesis shrinks one)."""
@@ -36,6 +34,10 @@ CLEARANCE_MOVES = [_Event(side, kind, consignment) for side in ("VN", "CN") for 
                    ("VN-100000000004", "CN-200000000004")] + [
     _Event(side, kind, vehicle="agv_001") for side in ("VN", "CN") for kind in ("vehicle.revoked",
                                                                                 "vehicle.authorized")]
+
+#: the dispatch tests whose flow is short enough to run on PostgreSQL too (a tick's many reads are round trips
+#: there: the longer flows take minutes)
+ON_BOTH_BACKENDS = pytest.mark.both_backends
 
 
 def test_two_orders_cross_both_ways(customs, corridor):
@@ -97,6 +99,7 @@ def test_a_held_consignment_keeps_its_vehicle_short_of_the_crossing(customs, cor
     assert crossings[0].body["decision_audit_seq"] is not None
 
 
+@ON_BOTH_BACKENDS
 def test_a_vehicle_whose_authorization_one_side_revokes_is_never_released_across(customs, corridor):
     fleet = make_fleet(customs, corridor, 1)
     fleet.authorize("agv_001")
@@ -113,6 +116,7 @@ def test_a_vehicle_whose_authorization_one_side_revokes_is_never_released_across
     assert not [r for r in fleet.store.audit_records() if r.kind == "crossing"]
 
 
+@ON_BOTH_BACKENDS
 def test_no_cross_border_order_goes_to_a_vehicle_not_authorized_by_both_sides(customs, corridor):
     fleet = make_fleet(customs, corridor, 2)
     fleet.authorize("agv_002")
@@ -155,6 +159,7 @@ def test_no_crossing_is_ever_released_without_a_decision_that_allows_it(customs,
     assert violations == [], (moves, slow)
 
 
+@ON_BOTH_BACKENDS
 def test_a_restarted_dispatcher_carries_on_from_the_vehicles_states(customs, corridor):
     """The fleet manager dies mid-run (nothing flushed beyond what the store holds) and a new one opens the
     same store: it re-syncs with each vehicle's reported order and position and finishes every order, with
@@ -220,7 +225,6 @@ def test_forged_events_and_a_silent_customs_link_raise_alarms(customs, corridor,
     assert ("customs_event_refused", "VN_CUSTOMS") in kinds and ("customs_link_down", "VN_CUSTOMS") in kinds
 
 
-@pytest.mark.sqlite_only("the same flow as the shorter tests, 20 times over: minutes of round trips on PostgreSQL")
 def test_five_vehicles_carry_twenty_orders_both_ways(customs, corridor):
     """The E2E's workload in one process: every order delivered, each crossing recorded once, no vehicle left
     stalled at a place it was never sent to wait."""
