@@ -13,6 +13,7 @@ from fleet.orders import OrderState
 from fleet.orders.model import LOADED_STATES
 from tests.fleet.dispatch.conftest import CN_VN, VN_CN, docks, make_fleet
 
+
 @dataclass(frozen=True, order=True)
 class _Event:
     """One customs event of a random clearance stream (a readable example when hypothesis shrinks one)."""
@@ -35,8 +36,9 @@ CLEARANCE_MOVES = [_Event(side, kind, consignment) for side in ("VN", "CN") for 
     _Event(side, kind, vehicle="agv_001") for side in ("VN", "CN") for kind in ("vehicle.revoked",
                                                                                 "vehicle.authorized")]
 
-#: the dispatch tests whose flow is short enough to run on PostgreSQL too (a tick's many reads are round trips
-#: there: the longer flows take minutes)
+#: the dispatch tests whose flow is short enough to run on PostgreSQL too: every read is a round trip there
+#: (about 0.5 ms on a loaded CI machine against microseconds in SQLite), and the longer flows, polled every
+#: simulated half second for up to an hour, take minutes (the restart on PostgreSQL: tests/fleet/test_failover_serve.py)
 ON_BOTH_BACKENDS = pytest.mark.both_backends
 
 
@@ -159,7 +161,6 @@ def test_no_crossing_is_ever_released_without_a_decision_that_allows_it(customs,
     assert violations == [], (moves, slow)
 
 
-@ON_BOTH_BACKENDS
 def test_a_restarted_dispatcher_carries_on_from_the_vehicles_states(customs, corridor):
     """The fleet manager dies mid-run (nothing flushed beyond what the store holds) and a new one opens the
     same store: it re-syncs with each vehicle's reported order and position and finishes every order, with
