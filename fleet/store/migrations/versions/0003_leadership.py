@@ -1,13 +1,13 @@
 """The leadership row: the epoch (fencing token) of the fleet manager elected last (active/standby).
 
-Revision ID: 0002
+Revision ID: 0003
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
