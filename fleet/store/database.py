@@ -139,16 +139,17 @@ class Store:
             self.engine.dispose()
 
     @contextmanager
-    def transaction(self) -> Iterator[Connection]:
+    def transaction(self, fenced: bool = True) -> Iterator[Connection]:
         """One write transaction, serialized with every other writer's (see the module's docstring); the
-        :attr:`fence` refuses it first if set. On error it rolls back and nothing was written."""
+        :attr:`fence` refuses it first if set (unless not ``fenced``: the election's own write). On error it
+        rolls back and nothing was written."""
         with self._lock:
             self._head = None
             try:
                 with self.engine.begin() as conn:
                     if self.dialect == "postgresql":
                         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(WRITER_LOCK)))
-                    if self.fence is not None:
+                    if fenced and self.fence is not None:
                         self.fence(conn)
                     yield conn
             except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:  # locked, disk full, server lost

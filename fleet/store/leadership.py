@@ -126,18 +126,14 @@ class Leadership:
 
     def _take_epoch(self) -> int:
         """Bump the epoch under the writer lock: once this commits, every older leader's write is refused."""
-        self.store.fence = None
-        try:
-            with self.store.transaction() as conn:
-                row = conn.execute(sa.select(leadership.c.epoch).where(leadership.c.id == 1)).first()
-                epoch = (row.epoch if row else 0) + 1
-                values = {"epoch": epoch, "holder": self.node, "since": time.time()}
-                if row:
-                    conn.execute(leadership.update().where(leadership.c.id == 1).values(**values))
-                else:
-                    conn.execute(leadership.insert().values(id=1, **values))
-        finally:
-            self.store.fence = self._fence
+        with self.store.transaction(fenced=False) as conn:
+            row = conn.execute(sa.select(leadership.c.epoch).where(leadership.c.id == 1)).first()
+            epoch = (row.epoch if row else 0) + 1
+            values = {"epoch": epoch, "holder": self.node, "since": time.time()}
+            if row:
+                conn.execute(leadership.update().where(leadership.c.id == 1).values(**values))
+            else:
+                conn.execute(leadership.insert().values(id=1, **values))
         return epoch
 
     def _hold(self) -> None:
