@@ -10,6 +10,8 @@ PYTHON3 ?= python3
 APT_PACKAGES := cmake g++ make ignition-tools libsdformat-dev fonts-noto-cjk
 # the dispatcher console's browser tests (tests/test_console*.py, Playwright with executable_path)
 APT_PACKAGES += chromium
+# the store's PostgreSQL tests start their own server (initdb/pg_ctl in a temporary folder)
+APT_PACKAGES += postgresql
 MAP ?= maps/bac_luan_ii
 OUT ?= out
 DURATION ?=

@@ -75,23 +75,34 @@ class FleetService:
         keys = LinkKeys.from_files(key_dir / f"{authority}.curve.key", self.fleet_curve_pub, self.fleet_pub)
         return AuthorityLink(self.router, keys)
 
-    def start(self, timeout_s: float = 30.0, log: IO[bytes] | None = None) -> FleetService:
-        """Start it and wait for /health; its output goes to ``log``, kept for restarts (default: a pipe, read
-        only if it fails to start: a long run must give a file, or the unread pipe fills up and blocks it)."""
+    def launch(self, log: IO[bytes] | None = None) -> FleetService:
+        """Start the process without waiting for it to serve (a standby serves once it leads). Its output goes to
+        ``log``, kept for restarts (default: a pipe, read only if it fails to start: a long run must give a file,
+        or the unread pipe fills up and blocks it)."""
         self.log = log or self.log
         self.process = spawn([str(BIN / "xborder"), "serve", "--config", str(self.config)],
                              stdout=self.log or subprocess.PIPE, stderr=subprocess.STDOUT)
+        return self
+
+    def healthy(self) -> bool:
+        try:
+            return httpx.get(f"{self.base}/health", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def start(self, timeout_s: float = 30.0, log: IO[bytes] | None = None) -> FleetService:
+        """Start it and wait for /health."""
+        self.launch(log)
+        assert self.process is not None
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 output = self.process.stdout.read().decode() if self.process.stdout else \
                     f"see {self.log and self.log.name}"
                 raise RuntimeError(f"xborder serve exited: {output}")
-            try:
-                if httpx.get(f"{self.base}/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                time.sleep(0.1)
+            if self.healthy():
+                return self
+            time.sleep(0.1)
         raise TimeoutError("xborder serve did not answer /health in time")
 
     def kill(self) -> None:
@@ -115,22 +126,27 @@ class ServiceProcess(FleetService):
     def __init__(self, workdir: Path, public_keys: dict[str, str], link_timeout_s: float = 600.0,
                  fleet: dict[str, Any] | None = None, map_folder: Path | None = None,
                  curve_public_keys: dict[str, str] | None = None, checkpoint_every: int = 100,
-                 server: dict[str, Any] | None = None) -> None:
+                 server: dict[str, Any] | None = None, store: dict[str, Any] | None = None,
+                 config_name: str = "fleet") -> None:
         from fleet.customs.signing import generate_keys
         from fleet.transports.curve import generate_curve_keys
 
         http, router_port, pub_port = free_port(), free_port(), free_port()
         router, pub = f"tcp://127.0.0.1:{router_port}", f"tcp://127.0.0.1:{pub_port}"
         self.router_port, self.pub_port = router_port, pub_port
-        self.db = workdir / "fleet.db"
+        self.db = workdir / f"{config_name}.db"
         roles = [f"customs:{name}" for name in public_keys] + list(STAFF_ROLES)
-        self.fleet_key, fleet_pub = generate_keys("fleet", workdir)
-        self.fleet_curve_key, fleet_curve_pub = generate_curve_keys("fleet", workdir)
+        if (workdir / "fleet.key").exists():  # a second fleet manager of the same deployment: the same keys
+            self.fleet_key, fleet_pub = workdir / "fleet.key", workdir / "fleet.pub"
+            self.fleet_curve_key, fleet_curve_pub = workdir / "fleet.curve.key", workdir / "fleet.curve.pub"
+        else:
+            self.fleet_key, fleet_pub = generate_keys("fleet", workdir)
+            self.fleet_curve_key, fleet_curve_pub = generate_curve_keys("fleet", workdir)
         curve = curve_public_keys or {}
-        config = workdir / "fleet.yaml"
+        config = workdir / f"{config_name}.yaml"
         config.write_text(yaml.safe_dump({
             "server": {"host": "127.0.0.1", "port": http, **(server or {})},
-            "store": {"path": str(self.db)},
+            "store": store or {"path": str(self.db)},
             **({"map": str(map_folder.resolve())} if map_folder else {}),
             "fleet": fleet or {"link": "inprocess"},
             "customs": {"link_timeout_s": link_timeout_s, "zmq": {"router": router, "pub": pub},

@@ -56,8 +56,11 @@ def create_app(services: Services) -> FastAPI:
 
     @app.get(f"{API_PREFIX}/health", tags=["health"])
     def health() -> dict[str, object]:
-        """Liveness only, without a token; the customs links' state is GET /health/customs (token)."""
-        return {"status": "ok"}
+        """Liveness only, without a token; the customs links' state is GET /health/customs (token). With
+        ``store.election``, which node answers and its epoch (only the leader serves)."""
+        leadership = services.leadership
+        return {"status": "ok"} if leadership is None else \
+            {"status": "ok", "role": "leader", "node": leadership.node, "epoch": leadership.epoch}
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus() -> Response:
