@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PYTHON3 ?= python3
 # Debian packages the project needs; each part appends what it uses.
-APT_PACKAGES := cmake g++ make ignition-tools libsdformat-dev fonts-noto-cjk
+APT_PACKAGES := cmake g++ make ignition-tools libsdformat-dev fonts-noto-cjk mosquitto
 MAP ?= maps/bac_luan_ii
 OUT ?= out
 

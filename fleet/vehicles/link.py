@@ -5,8 +5,8 @@ in this process: :mod:`fleet.vehicles.inprocess`)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
 import time
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import NamedTuple, Protocol
 

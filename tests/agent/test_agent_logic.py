@@ -6,7 +6,6 @@ import itertools
 import math
 
 import pytest
-from shapely.geometry import LineString, Point
 from agv_agent.kinematics import UnicycleBase
 from agv_agent.logic import AgentLogic, AgentParams
 from agv_agent.protocol import (
@@ -21,6 +20,7 @@ from agv_agent.protocol import (
     OrderEdge,
     OrderNode,
 )
+from shapely.geometry import LineString, Point
 
 DT = 0.05
 LINE = [("n0", 0.0, 0.0), ("n1", 40.0, 0.0), ("n2", 80.0, 0.0), ("n3", 120.0, 0.0)]
@@ -356,3 +356,15 @@ def test_the_vehicle_slows_before_a_turn_and_stays_near_the_path(turn_deg):
         worst = max(worst, path.distance(Point(sim.base.x, sim.base.y)))
     assert sim.state.last_node_id == "c"
     assert worst <= 0.5 + 0.3, f"{worst:.1f} m off the path after a {turn_deg} deg turn"
+
+
+def test_the_first_nodes_actions_run_where_the_vehicle_stands():
+    sim = Sim()
+    pick = Action("pk0", ActionType.PICK, parameters=(ActionParameter("duration", 2.0),))
+    first = OrderNode("n0", 0, True, 0.0, 0.0, actions=(pick,))
+    sim.agent.on_order(Order("o1", 0, (first, *order(released=2).nodes[1:]), order(released=2).edges), 0.0)
+    sim.run(1.5)
+    assert sim.base.x == 0.0 and sim.state.action_states[0].status == "RUNNING"
+    sim.run(60)
+    assert sim.state.action_states[0].status == "FINISHED" and len(sim.state.loads) == 1
+    assert sim.state.last_node_id == "n1"

@@ -141,9 +141,9 @@ class AgentLogic:
                 raise OrderRefused(ErrorType.NOT_AUTOMATIC, f"operating mode {self.operating_mode}: no orders taken")
             _check_well_formed(order)
             if order.order_id == self.order_id:
-                self._update(order)
+                self._update(order, now)
             else:
-                self._new(order)
+                self._new(order, now)
         except OrderRefused as refusal:
             self._error(refusal.error_type, str(refusal), headerId=str(order.header.header_id),
                         orderId=order.order_id, orderUpdateId=str(order.order_update_id))
@@ -223,7 +223,7 @@ class AgentLogic:
             tuple(ErrorReference(k, v) for k, v in references.items() if v))]
         self.changed = True
 
-    def _new(self, order: Order) -> None:
+    def _new(self, order: Order, now: float) -> None:
         if order.order_update_id != 0:
             raise OrderRefused(ErrorType.ORDER_NOT_ACCEPTABLE, f"new order {order.order_id} must have "
                                                                f"order_update_id 0, not {order.order_update_id}")
@@ -246,7 +246,7 @@ class AgentLogic:
         self.order_actions = {}
         self.instant = OrderedDict((k, r) for k, r in self.instant.items() if not r.status.done)
         self.errors = []
-        self._take(order, first)
+        self._take(order, first, now)
 
     def _stands_at(self, node: OrderNode) -> bool:
         """Whether the vehicle stands at ``node``: by position once the base reports one (a vehicle stopped
@@ -256,7 +256,7 @@ class AgentLogic:
         reach = max(node.allowed_deviation_xy, self.p.limits.arrival_tolerance)
         return distance(self.pose, node.x, node.y) <= reach
 
-    def _update(self, order: Order) -> None:
+    def _update(self, order: Order, now: float) -> None:
         if self.cancelled_order == order.order_id:
             raise OrderRefused(ErrorType.ORDER_UPDATE, f"order {order.order_id} was cancelled: it takes no update")
         if order.order_update_id == self.order_update_id:
@@ -272,17 +272,19 @@ class AgentLogic:
         self.order_update_id = order.order_update_id
         self.errors = [e for e in self.errors if e.error_type not in (ErrorType.ORDER_UPDATE,
                                                                       ErrorType.ORDER_NOT_ACCEPTABLE)]
-        self._take(order, first)
+        self._take(order, first, now)
 
-    def _take(self, order: Order, first: OrderNode) -> None:
-        """Adopt the order after ``first``: the node the vehicle stands at, or (an update) its last base node."""
-        for node in order.nodes[1:]:
+    def _take(self, order: Order, first: OrderNode, now: float) -> None:
+        """Adopt the order after ``first``: the node the vehicle stands at, or (an update) its last base node.
+        Where the vehicle stands at ``first``, that node's actions start now (a pick at the dock it is at)."""
+        for node in order.nodes:
             for action in node.actions:
                 self.order_actions.setdefault(action.action_id, _Running(action, ActionStatus.WAITING))
         if (first.node_id, first.sequence_id) == (self.last_node_id, self.last_node_seq) or not self.nodes:
             self.last_node_id, self.last_node_seq = first.node_id, first.sequence_id
             self.nodes, self.edges = list(order.nodes[1:]), list(order.edges)
             self.heading_goal = None
+            self._start_node_actions(first, now)
         else:  # still on the way to ``first``: keep the base up to it, replace the old horizon
             self.nodes = [n for n in self.nodes if n.sequence_id <= first.sequence_id] + list(order.nodes[1:])
             self.edges = [e for e in self.edges if e.sequence_id < first.sequence_id] + list(order.edges)
