@@ -38,12 +38,13 @@ class Broker:
         config = Path(self._dir.name) / "mosquitto.conf"
         config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
                           "max_queued_messages 10000\n")
-        self.process = subprocess.Popen(tied_to_parent([binary, "-c", str(config)]), stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE)
+        log = Path(self._dir.name) / "mosquitto.log"  # a file, not a pipe: nobody reads it while it runs
+        with log.open("wb") as sink:
+            self.process = subprocess.Popen(tied_to_parent([binary, "-c", str(config)]), stdout=sink, stderr=sink)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise BrokerError(f"mosquitto exited: {self.process.stderr.read().decode(errors='replace')[-500:]}")
+                raise BrokerError(f"mosquitto exited: {log.read_text(errors='replace')[-500:]}")
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
                 return self

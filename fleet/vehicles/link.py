@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from enum import StrEnum
 from typing import NamedTuple, Protocol
 
@@ -70,7 +70,7 @@ class PendingActions:
 
     def due(self) -> dict[str, list[Action]]:
         """The actions to send again now, by vehicle (each counted as one more attempt)."""
-        now, due = time.monotonic(), {}
+        now, due = time.monotonic(), dict[str, list[Action]]()
         with self._lock:
             for vehicle_id, pending in self._pending.items():
                 for action_id, (action, at, tries) in list(pending.items()):
@@ -80,6 +80,16 @@ class PendingActions:
                         pending[action_id] = (action, now, tries + 1)
                         due.setdefault(vehicle_id, []).append(action)
         return due
+
+
+def wait_for(predicate: Callable[[], bool], timeout_s: float, poll_s: float = 0.05) -> bool:
+    """Poll ``predicate`` until it holds or ``timeout_s`` passes (tests, tools); whether it held."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(poll_s)
+    return predicate()
 
 
 class VehicleLink(Protocol):
@@ -117,4 +127,4 @@ class VehicleLink(Protocol):
 
 
 __all__ = ["ConnectionState", "OrderStatus", "PendingActions", "VehicleLink", "VehicleLinkError", "VehicleSnapshot",
-           "order_status"]
+           "order_status", "wait_for"]

@@ -21,7 +21,7 @@ import paho.mqtt.client as mqtt
 from agv_agent import vda_json
 from agv_agent.protocol import INTERFACE_NAME, VDA_MAJOR, Action, ConnectionState, Factsheet, Order, VehicleState
 
-from fleet.vehicles.link import PendingActions, VehicleLinkError, VehicleSnapshot
+from fleet.vehicles.link import PendingActions, VehicleLinkError, VehicleSnapshot, wait_for
 
 logger = logging.getLogger(__name__)
 
@@ -169,12 +169,7 @@ class MqttVehicleLink:
         return vda_json.factsheet_from_json(payload) if payload else None
 
     def wait_for(self, predicate: Callable[[], bool], timeout_s: float, poll_s: float = 0.05) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if predicate():
-                return True
-            time.sleep(poll_s)
-        return predicate()
+        return wait_for(predicate, timeout_s, poll_s)
 
     def close(self) -> None:
         self._closed.set()

@@ -24,7 +24,7 @@ from rclpy.event_handler import QoSLivelinessChangedInfo, SubscriptionEventCallb
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 
-from fleet.vehicles.link import PendingActions, VehicleSnapshot
+from fleet.vehicles.link import PendingActions, VehicleSnapshot, wait_for
 
 logger = logging.getLogger(__name__)
 
@@ -208,12 +208,7 @@ class RosFleetBridge:
         return self._order_pubs[vehicle_id].get_subscription_count()
 
     def wait_for(self, predicate: Callable[[], bool], timeout_s: float, poll_s: float = 0.05) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if predicate():
-                return True
-            time.sleep(poll_s)
-        return predicate()
+        return wait_for(predicate, timeout_s, poll_s)
 
     def close(self) -> None:
         # Stop the spinning thread before destroying what it spins: shutting the context down ends spin()

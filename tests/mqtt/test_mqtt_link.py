@@ -69,3 +69,34 @@ def test_clean_exit_says_offline_and_a_killed_mqtt_vehicle_is_connection_broken(
     killed.kill()  # the broker publishes its last will once its keep-alive (5 s) runs out
     assert mqtt_link.wait_for(lambda: mqtt_link.connection("agv_mqtt_leaving") == "OFFLINE", 15)
     assert mqtt_link.wait_for(lambda: mqtt_link.connection("agv_mqtt_killed") == "CONNECTIONBROKEN", 20)
+
+
+def test_xborder_agents_mqtt_starts_its_broker_and_vehicles_at_parking_spots(bac_luan_ii_dir, bac_luan_ii):
+    import re
+    import sys
+    from pathlib import Path
+
+    from fleet.vehicles.mqtt_link import MqttVehicleLink
+    from sim.ros_fleet import parking_spots
+
+    process = subprocess.Popen([str(Path(sys.executable).with_name("xborder")), "agents", "--count", "2", "--mqtt",
+                                "--map", str(bac_luan_ii_dir)], stdout=subprocess.PIPE, text=True)
+    try:
+        banner = process.stdout.readline()
+        port = int(re.search(r"MQTT 127\.0\.0\.1:(\d+)", banner).group(1))
+        link = MqttVehicleLink(port=port)
+        try:
+            spots = {s.vehicle_id: s for s in parking_spots(bac_luan_ii, 2)}
+            assert link.wait_for(lambda: all(link.state(v) is not None for v in spots), 30)
+            for vehicle, spec in spots.items():
+                state = link.state(vehicle)
+                assert state.last_node_id == spec.node_id and abs(state.pose.x - spec.x) < 0.01
+            process.terminate()
+            assert process.wait(timeout=30) == 0
+            assert all(link.connection(v) == "OFFLINE" for v in spots)  # said before the broker went away
+        finally:
+            link.close()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
