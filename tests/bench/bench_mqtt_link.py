@@ -116,7 +116,7 @@ def main() -> None:
     for name, r in rows.items():
         bare = rows[name.split()[0] + " bare"]
         row = [name, f"{r['offered']:.0f}", f"{r['received']:.0f}", f"{r['received'] / r['offered']:.0%}",
-               f"{r['cpu']:.0%}", f"{r['broker']:.0%}" if "broker" in r else "-",
+               f"{r['cpu']:.1%}", f"{r['broker']:.1%}" if "broker" in r else "-",
                f"{r['cpu'] / bare['cpu']:.1f}x" if bare["cpu"] > 0 else "-"]
         table.add_row(*row)
         lines.append("| " + " | ".join(row) + " |")
