@@ -73,3 +73,13 @@ def test_unreadable_vda_json_is_a_clear_error():
         vda_json.order_from_json({"orderId": "o1"})
     with pytest.raises(vda_json.VdaJsonError, match="state"):
         vda_json.state_from_json({"headerId": 1})
+
+
+def test_an_mqtt_link_without_a_broker_says_so():
+    from fleet.vehicles.link import VehicleLinkError
+    from fleet.vehicles.mqtt_link import MqttVehicleLink
+    from sim.mqtt_broker import free_port
+
+    port = free_port()
+    with pytest.raises(VehicleLinkError, match=f"MQTT broker 127.0.0.1:{port}"):
+        MqttVehicleLink(port=port, connect_timeout_s=2)
