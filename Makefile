@@ -8,6 +8,8 @@ PIP := $(VENV)/bin/pip
 PYTHON3 ?= python3
 # Debian packages the project needs; each part appends what it uses.
 APT_PACKAGES := cmake g++ make ignition-tools libsdformat-dev fonts-noto-cjk
+# the VDA 5050 MQTT link's tests and `xborder agents --mqtt` start their own broker
+APT_PACKAGES += mosquitto
 # the dispatcher console's browser tests (tests/test_console*.py, Playwright with executable_path)
 APT_PACKAGES += chromium
 # the store's PostgreSQL tests start their own server (initdb/pg_ctl in a temporary folder)

@@ -5,7 +5,8 @@ server: {host: 127.0.0.1, port: 8080}   # and bounds: max_connections, header_ti
 store: {path: var/xborder.db, busy_timeout_s: 5}   # or {url: "postgresql+psycopg://...", election: {node: fm-a}}
 map: maps/bac_luan_ii                              # a corridor folder; default: the bundled Bac Luan II map
 fleet:
-  link: ros                                        # ros (DDS, the default) or inprocess (simulation, tests)
+  link: ros                                        # ros (DDS, the default), mqtt (VDA 5050), ros+mqtt, inprocess
+  mqtt: {host: 127.0.0.1, port: 1883, manufacturer: xborder}   # the broker of VDA 5050 vehicles (link: *mqtt)
   namespace: xborder                               # vehicle topics under /<namespace>/<vehicle_id>/
   heartbeat_s: 1                                   # the fleet link's heartbeat to each vehicle
   dispatch: {tick_hz: 2, load_s: 60, unload_s: 60}  # and thresholds: fleet/dispatch/loop.py DispatchSettings
@@ -227,8 +228,18 @@ class AuthConfig(_Strict):
     tokens: list[TokenConfig] = []
 
 
+class MqttConfig(_Strict):
+    """The MQTT broker VDA 5050 vehicles speak through (``uagv/v2/<manufacturer>/<serialNumber>/<topic>``)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(1883, ge=1, le=65535)
+    manufacturer: str = Field("xborder", min_length=1, pattern=r"^[^/#+]+$",
+                              description="for vehicles not heard yet; learnt from each vehicle's topics")
+
+
 class FleetConfig(_Strict):
-    link: Literal["ros", "inprocess"] = "ros"
+    link: Literal["ros", "mqtt", "ros+mqtt", "inprocess"] = "ros"
+    mqtt: MqttConfig = MqttConfig()
     namespace: str = Field("xborder", pattern=r"^[a-z][a-z0-9_]{0,62}$")
     heartbeat_s: float = Field(1.0, gt=0, le=10, description="the fleet link's heartbeat to every vehicle")
     dispatch: DispatchSettings = DispatchSettings()

@@ -32,9 +32,10 @@ from fleet.store.leadership import Leadership
 from fleet.transports.curve import LinkSecurity, start_authenticator
 from fleet.transports.zmq_customs import ZmqIngestServer, ZmqPublisher
 from fleet.vehicles.inprocess import InProcessLink
-from fleet.vehicles.link import VehicleLink
+from fleet.vehicles.link import VehicleLink, VehicleLinkError
 from fleet.vehicles.placement import parked_fleet
 from fleet.vehicles.registry import VehicleConfig, VehicleRegistry
+from fleet.vehicles.routed import RoutedLink
 from planner.corridor import Corridor
 
 log = logging.getLogger(__name__)
@@ -196,12 +197,24 @@ def configured_fleet(config: FleetConfig, corridor: Corridor) -> list[VehicleCon
 
 def _vehicle_link(config: FleetConfig, fleet: list[VehicleConfig], corridor: Corridor,
                   clock: Callable[[], float], stack: ExitStack, background: list[_Background]) -> VehicleLink:
-    if config.link == "ros":
-        from fleet.vehicles.ros_bridge import RosFleetBridge  # rclpy loads only when the fleet speaks ROS
+    if config.link in ("ros", "mqtt", "ros+mqtt"):
+        links: list[VehicleLink] = []
+        if "ros" in config.link:
+            from fleet.vehicles.ros_bridge import RosFleetBridge  # rclpy loads only when the fleet speaks ROS
 
-        bridge = RosFleetBridge(fleet_namespace=config.namespace, heartbeat_s=config.heartbeat_s)
-        stack.callback(bridge.close)
-        return bridge
+            bridge = RosFleetBridge(fleet_namespace=config.namespace, heartbeat_s=config.heartbeat_s)
+            stack.callback(bridge.close)
+            links.append(bridge)
+        if "mqtt" in config.link:
+            from fleet.vehicles.mqtt_link import MqttVehicleLink
+
+            try:
+                mqtt = MqttVehicleLink(config.mqtt.host, config.mqtt.port, config.mqtt.manufacturer)
+            except VehicleLinkError as exc:
+                raise ConfigError(f"fleet.mqtt: {exc}") from None
+            stack.callback(mqtt.close)
+            links.append(mqtt)
+        return links[0] if len(links) == 1 else RoutedLink(links)
     link = InProcessLink(clock)
     for vehicle in fleet:
         node = corridor.nodes[vehicle.start_node]

@@ -49,6 +49,18 @@ def spawn_vehicle(spec: VehicleSpec, log: IO[bytes] | None = None, **kwargs) -> 
     return spawn(vehicle_command(spec, **kwargs), stdout=subprocess.DEVNULL, stderr=log)
 
 
+def mqtt_vehicle_command(spec: VehicleSpec, port: int, host: str = "127.0.0.1",
+                         manufacturer: str = "xborder") -> list[str]:
+    """The command line of one simulated VDA 5050 vehicle that speaks MQTT (agv_agent.mqtt_vehicle)."""
+    return [sys.executable, "-m", "agv_agent.mqtt_vehicle", "--serial", spec.vehicle_id, "--host", host,
+            "--port", str(port), "--manufacturer", manufacturer, "--x", repr(float(spec.x)), "--y", repr(float(spec.y)),
+            "--theta", repr(float(spec.theta)), "--node", spec.node_id]
+
+
+def spawn_mqtt_vehicle(spec: VehicleSpec, port: int, **kwargs) -> subprocess.Popen:
+    return spawn(mqtt_vehicle_command(spec, port, **kwargs), stdout=subprocess.DEVNULL)
+
+
 def _interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -68,6 +80,9 @@ def agents(
                                                                 "spots (default: $XBORDER_MAP or the shipped map)"),
     fleet_namespace: str = typer.Option("xborder", "--fleet", help="topics under /<fleet>/<vehicle_id>/"),
     params_file: Path | None = typer.Option(None, "--params", help="AGV parameter file (default: agv.yaml)"),
+    mqtt: bool = typer.Option(False, "--mqtt", help="VDA 5050 JSON over MQTT instead of ROS 2 (starts mosquitto "
+                                                    "unless --mqtt-port names a running broker)"),
+    mqtt_port: int | None = typer.Option(None, "--mqtt-port", help="a broker already listening on 127.0.0.1"),
 ) -> None:
     """Start N simulated AGVs (agent + simulated base, one process each) until Ctrl-C."""
     import signal
@@ -82,9 +97,23 @@ def agents(
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
     signal.signal(signal.SIGTERM, _interrupt)  # stopped by a service manager: still stop the vehicles
-    processes = [spawn_vehicle(s, fleet_namespace=fleet_namespace, params_file=params_file) for s in specs]
-    typer.echo(f"started {len(processes)} vehicles under /{fleet_namespace}/: "
-               + ", ".join(f"{s.vehicle_id}@{s.node_id}" for s in specs))
+    broker = None
+    if mqtt:
+        from sim.mqtt_broker import Broker, BrokerError
+
+        try:
+            broker = Broker().start() if mqtt_port is None else None
+        except BrokerError as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(2) from None
+        port = broker.port if broker else mqtt_port
+        processes = [spawn_mqtt_vehicle(s, port) for s in specs]
+        typer.echo(f"started {len(processes)} VDA 5050 vehicles on MQTT 127.0.0.1:{port} (uagv/v2/xborder/...): "
+                   + ", ".join(f"{s.vehicle_id}@{s.node_id}" for s in specs))
+    else:
+        processes = [spawn_vehicle(s, fleet_namespace=fleet_namespace, params_file=params_file) for s in specs]
+        typer.echo(f"started {len(processes)} vehicles under /{fleet_namespace}/: "
+                   + ", ".join(f"{s.vehicle_id}@{s.node_id}" for s in specs))
     try:
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)
@@ -94,3 +123,5 @@ def agents(
         pass
     finally:
         stop_all(processes, signal.SIGINT)
+        if broker is not None:
+            broker.stop()

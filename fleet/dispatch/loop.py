@@ -186,6 +186,7 @@ class Dispatcher:
         started = time.perf_counter()
         with self._lock:
             t = self.now()
+            self.link.heartbeat()  # the vehicles' fleet link lives while this loop ticks
             try:
                 self._round(t)
             finally:
@@ -247,7 +248,13 @@ class Dispatcher:
         news, track.state = state is not track.state, state
         if state is not None and track.vda_order_id and state.order_id != track.vda_order_id \
                 and not any(n.released for n in state.node_states) and t - track.sent_at > RESEND_AFTER_S:
-            self._send(track)  # lost, or refused while a cancel was still on its way: the vehicle is free now
+            # lost, refused while a cancel was still on its way, or the vehicle restarted (it is handed no old
+            # order): a new order (update 0, as VDA 5050 requires) from where it stands
+            track.vda_order_id = None
+            if track.plan is not None:
+                self._adopt(track, track.plan, t)
+            else:
+                track.needs_plan = True
         if state is not None and self._planned_once and track.plan is not None \
                 and state.order_id == track.vda_order_id and (news or track.job is not None):
             self._follow(track, state, t)  # with a job, time alone may end a dwell (unloading)

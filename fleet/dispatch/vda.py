@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from agv_agent.protocol import Order, OrderEdge, OrderNode
+from agv_agent.protocol import Action, ActionType, BlockingType, Order, OrderEdge, OrderNode
 
 from planner.corridor import Corridor
 from planner.schedule import TimedPlan
 
-#: Node actions for the planner's stop actions (VDA 5050 predefined action names).
-NODE_ACTIONS: Mapping[str, tuple[str, ...]] = {"pickup": ("pick",), "drop": ("drop",), "charge": ("startCharging",)}
+
+def node_action(order_id: str, sequence_id: int, action_type: ActionType | str) -> Action:
+    """A node action (HARD blocking: the vehicle stands still while it runs). Its id is the same in every
+    update that carries the node, so the vehicle keeps one action state for it."""
+    return Action(f"{order_id}-{sequence_id}-{action_type}", str(action_type), BlockingType.HARD)
 
 
 def vda_order(corridor: Corridor, order_id: str, update_id: int, plan: TimedPlan, seq0: int, first: int,
@@ -22,15 +25,17 @@ def vda_order(corridor: Corridor, order_id: str, update_id: int, plan: TimedPlan
     """The order (update) for ``plan`` from step index ``first`` (0 for a new order; for an update, the step
     that ends the base the vehicle has): steps up to index ``released`` in the base, later steps and the
     plan's unreserved ``horizon`` after them. Step ``k`` has sequence id ``seq0 + 2k``. ``actions`` adds
-    node actions by step index."""
+    node actions (VDA 5050 action types) by step index."""
     route = [s.node for s in plan.steps] + list(plan.horizon)
     nodes, edges = [], []
     for k in range(first, len(route)):
         node_id = route[k]
         node = corridor.nodes[node_id]
-        nodes.append(OrderNode(node_id, seq0 + 2 * k, k <= released, node.x, node.y,
-                               actions=(actions or {}).get(k, ())))
+        sequence_id = seq0 + 2 * k
+        nodes.append(OrderNode(node_id, sequence_id, k <= released, node.x, node.y, actions=tuple(
+            node_action(order_id, sequence_id, kind) for kind in (actions or {}).get(k, ()))))
         if k > first:
             lane = corridor.lane_between(route[k - 1], node_id)
-            edges.append(OrderEdge(lane.id, seq0 + 2 * k - 1, k <= released, route[k - 1], node_id, lane.max_speed))
+            edges.append(OrderEdge(lane.id, sequence_id - 1, k <= released, route[k - 1], node_id, lane.max_speed,
+                                   length=lane.length))
     return Order(order_id, update_id, tuple(nodes), tuple(edges))

@@ -6,14 +6,13 @@ the very rules a vehicle keeps (orders, releases, refusals, link loss), no DDS. 
 
 from __future__ import annotations
 
-import itertools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from agv_agent.kinematics import UnicycleBase
 from agv_agent.logic import AgentLogic, AgentParams
-from agv_agent.protocol import ActionType, InstantAction, Order, VehicleState
+from agv_agent.protocol import Action, ConnectionState, Factsheet, Order, VehicleState
 
 from fleet.vehicles.link import VehicleSnapshot
 
@@ -33,9 +32,7 @@ class InProcessLink:
     def __init__(self, clock: Callable[[], float], heartbeat_s: float = 1.0) -> None:
         self.clock = clock
         self.heartbeat_s = heartbeat_s
-        self.heartbeats = True  # the fleet link, as the ROS bridge's timer keeps it: vehicles stop without it
         self._last_beat = -float("inf")
-        self._beats = itertools.count()
         self._vehicles: dict[str, _Vehicle] = {}
         self._lock = threading.RLock()
         self.sent_orders: list[tuple[float, str, Order]] = []  # what the fleet sent, for tests to check
@@ -55,12 +52,6 @@ class InProcessLink:
         with self._lock:
             steps = max(1, round(dt / substep))
             end = self.clock()
-            if self.heartbeats and end - self._last_beat >= self.heartbeat_s:
-                self._last_beat = end
-                beat = [InstantAction(f"heartbeat-{next(self._beats)}", ActionType.HEARTBEAT)]
-                for vehicle in self._vehicles.values():
-                    if vehicle.online:
-                        vehicle.logic.on_instant_actions(beat, end)
             for vehicle in self._vehicles.values():
                 if not vehicle.online:
                     continue
@@ -92,7 +83,26 @@ class InProcessLink:
                 vehicle.logic.on_order(order, self.clock())
                 self._publish(vehicle)
 
-    def send_actions(self, vehicle_id: str, actions: list[InstantAction]) -> None:
+    def heartbeat(self) -> None:
+        """The dispatch loop is alive: every online vehicle hears it (at most every ``heartbeat_s``)."""
+        with self._lock:
+            now = self.clock()
+            if now - self._last_beat < self.heartbeat_s:
+                return
+            self._last_beat = now
+            for vehicle in self._vehicles.values():
+                if vehicle.online:
+                    vehicle.logic.on_heartbeat(now)
+
+    def factsheet(self, vehicle_id: str) -> Factsheet | None:
+        with self._lock:
+            vehicle = self._vehicles.get(vehicle_id)
+            return vehicle.logic.factsheet() if vehicle else None
+
+    def healthy(self) -> bool:
+        return True  # nothing runs on its own: the caller's thread does all the work
+
+    def send_actions(self, vehicle_id: str, actions: list[Action]) -> None:
         with self._lock:
             vehicle = self._vehicles.get(vehicle_id)
             if vehicle is not None and vehicle.online:
@@ -112,7 +122,8 @@ class InProcessLink:
     def connection(self, vehicle_id: str) -> str | None:
         with self._lock:
             vehicle = self._vehicles.get(vehicle_id)
-            return None if vehicle is None else "ONLINE" if vehicle.online else "CONNECTIONBROKEN"
+            return None if vehicle is None else ConnectionState.ONLINE if vehicle.online \
+                else ConnectionState.CONNECTIONBROKEN
 
     def snapshot(self, vehicle_id: str) -> VehicleSnapshot:
         with self._lock:

@@ -1,10 +1,20 @@
-"""The small interface the rest of the fleet uses to command vehicles and read their state."""
+"""The small interface the rest of the fleet uses to command vehicles and read their state, whatever carries it
+(ROS 2 over DDS: :mod:`fleet.vehicles.ros_bridge`; VDA 5050 JSON over MQTT: :mod:`fleet.vehicles.mqtt_link`;
+in this process: :mod:`fleet.vehicles.inprocess`)."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable, Iterable
+from enum import StrEnum
 from typing import NamedTuple, Protocol
 
-from agv_agent.protocol import InstantAction, Order, VehicleState
+from agv_agent.protocol import Action, AgvError, ConnectionState, Factsheet, Order, VehicleState
+
+
+class VehicleLinkError(RuntimeError):
+    """A link cannot do what was asked (not connected, closed)."""
 
 
 class VehicleSnapshot(NamedTuple):
@@ -12,7 +22,74 @@ class VehicleSnapshot(NamedTuple):
 
     state: VehicleState | None
     age_s: float | None  # seconds since that state arrived
-    connection: str | None
+    connection: str | None  # a ConnectionState, or None before the vehicle said anything
+
+
+class OrderStatus(StrEnum):
+    PENDING = "pending"  # sent, the vehicle's state does not show it yet
+    ACCEPTED = "accepted"
+    REFUSED = "refused"
+
+
+def order_status(state: VehicleState | None, order_id: str, update_id: int) -> tuple[OrderStatus, AgvError | None]:
+    """Whether the vehicle took order ``order_id``/``update_id``, read from its state: accepted once the state
+    carries it (or a later update), refused when an error refers to it, else pending."""
+    if state is None:
+        return OrderStatus.PENDING, None
+    if state.order_id == order_id and state.order_update_id >= update_id:
+        return OrderStatus.ACCEPTED, None
+    for error in state.errors:
+        refs = {r.key: r.value for r in error.references}
+        if refs.get("orderId") == order_id and refs.get("orderUpdateId", str(update_id)) == str(update_id):
+            return OrderStatus.REFUSED, error
+    return OrderStatus.PENDING, None
+
+
+class PendingActions:
+    """Instant actions sent but not yet acknowledged (no action state for their id): resent every ``resend_s``
+    until the vehicle's state shows them, at most ``attempts`` times. Thread-safe."""
+
+    def __init__(self, resend_s: float = 1.0, attempts: int = 10) -> None:
+        self.resend_s, self.attempts = resend_s, attempts
+        self._pending: dict[str, dict[str, tuple[Action, float, int]]] = {}
+        self._lock = threading.Lock()
+
+    def sent(self, vehicle_id: str, actions: list[Action]) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for action in actions:
+                self._pending.setdefault(vehicle_id, {})[action.action_id] = (action, now, 1)
+
+    def acknowledged(self, vehicle_id: str, action_ids: Iterable[str]) -> None:
+        """The vehicle's state lists these action ids: they arrived."""
+        with self._lock:
+            pending = self._pending.get(vehicle_id)
+            if pending:
+                for action_id in action_ids:
+                    pending.pop(action_id, None)
+
+    def due(self) -> dict[str, list[Action]]:
+        """The actions to send again now, by vehicle (each counted as one more attempt)."""
+        now, due = time.monotonic(), dict[str, list[Action]]()
+        with self._lock:
+            for vehicle_id, pending in self._pending.items():
+                for action_id, (action, at, tries) in list(pending.items()):
+                    if tries >= self.attempts:
+                        del pending[action_id]
+                    elif now - at >= self.resend_s:
+                        pending[action_id] = (action, now, tries + 1)
+                        due.setdefault(vehicle_id, []).append(action)
+        return due
+
+
+def wait_for(predicate: Callable[[], bool], timeout_s: float, poll_s: float = 0.05) -> bool:
+    """Poll ``predicate`` until it holds or ``timeout_s`` passes (tests, tools); whether it held."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(poll_s)
+    return predicate()
 
 
 class VehicleLink(Protocol):
@@ -22,8 +99,13 @@ class VehicleLink(Protocol):
     def send_order(self, vehicle_id: str, order: Order) -> None:
         """Send an order or an order update (same order_id, higher order_update_id)."""
 
-    def send_actions(self, vehicle_id: str, actions: list[InstantAction]) -> None:
-        """Send instant actions (pause, resume, cancel, emergency stop, heartbeat)."""
+    def send_actions(self, vehicle_id: str, actions: list[Action]) -> None:
+        """Send instant actions (pause, resume, cancel, emergency stop, charging, requests); resent until the
+        vehicle's state acknowledges them."""
+
+    def heartbeat(self) -> None:
+        """The fleet's dispatch loop is alive (called every tick): the link keeps the vehicles' fleet-link watch
+        fed while these calls come, and lets it lapse when they stop (a dead loop stops the vehicles)."""
 
     def state(self, vehicle_id: str) -> VehicleState | None:
         """The latest state received, or None."""
@@ -36,3 +118,13 @@ class VehicleLink(Protocol):
 
     def snapshot(self, vehicle_id: str) -> VehicleSnapshot:
         """State, its age and the connection, read together (the dispatch loop's one read per vehicle)."""
+
+    def factsheet(self, vehicle_id: str) -> Factsheet | None:
+        """The vehicle's capabilities as it last published them (VDA 5050 factsheet), or None."""
+
+    def healthy(self) -> bool:
+        """Whether the link works: its threads run and no message handling failed lately."""
+
+
+__all__ = ["ConnectionState", "OrderStatus", "PendingActions", "VehicleLink", "VehicleLinkError", "VehicleSnapshot",
+           "order_status", "wait_for"]

@@ -1,7 +1,8 @@
 """The fleet's ROS 2 bridge: one rclpy node, spun on a background thread, behind :class:`VehicleLink`.
 
-Per vehicle it publishes ``order`` (reliable, transient local) and ``instant_actions`` and subscribes
-``state`` and ``connection`` under ``/<fleet_namespace>/<vehicle_id>/``.
+Per vehicle it publishes ``order`` (reliable, volatile), ``instant_actions`` and ``heartbeat`` and subscribes
+``state``, ``connection`` and ``factsheet`` under ``/<fleet_namespace>/<vehicle_id>/``. Everything is filed
+under the vehicle of the topic it came on, whatever the payload's serial number says.
 """
 
 from __future__ import annotations
@@ -14,15 +15,16 @@ from collections.abc import Callable
 
 import rclpy
 from agv_agent import convert, qos
-from agv_agent.protocol import ActionType, InstantAction, Order, VehicleState
-from agv_interfaces.msg import AgvState, Connection, InstantActions
+from agv_agent.protocol import Action, ConnectionState, Factsheet, Order, VehicleState
+from agv_interfaces.msg import AgvState, Connection, Heartbeat, InstantActions
+from agv_interfaces.msg import Factsheet as FactsheetMsg
 from agv_interfaces.msg import Order as OrderMsg
 from rclpy.context import Context
 from rclpy.event_handler import QoSLivelinessChangedInfo, SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 
-from fleet.vehicles.link import VehicleSnapshot
+from fleet.vehicles.link import PendingActions, VehicleSnapshot, wait_for
 
 logger = logging.getLogger(__name__)
 
@@ -30,8 +32,12 @@ logger = logging.getLogger(__name__)
 class RosFleetBridge:
     """Implements :class:`fleet.vehicles.VehicleLink` over DDS. Thread-safe; call :meth:`close` when done."""
 
+    #: A failed callback keeps :meth:`healthy` false for this long.
+    FAILURE_MEMORY_S = 30.0
+
     def __init__(self, fleet_namespace: str = "xborder", node_name: str = "xborder_fleet",
-                 on_state: Callable[[str], None] | None = None, heartbeat_s: float = 1.0) -> None:
+                 on_state: Callable[[str], None] | None = None, heartbeat_s: float = 1.0,
+                 alive_window_s: float = 3.0) -> None:
         self.namespace = fleet_namespace.strip("/")
         self.on_state = on_state
         self._context = Context()
@@ -44,11 +50,18 @@ class RosFleetBridge:
         self._action_pubs: dict[str, object] = {}
         self._states: dict[str, tuple[AgvState, float]] = {}  # latest message, monotonic arrival
         self._converted: dict[str, tuple[AgvState, VehicleState]] = {}  # the last message read, converted
+        self._heartbeat_pubs: dict[str, object] = {}
         self._connections: dict[str, str] = {}
+        self._factsheets: dict[str, FactsheetMsg] = {}
         self._broken: set[str] = set()  # vehicles whose agent vanished without saying OFFLINE
+        self._header_ids: dict[tuple[str, str], itertools.count] = {}
         self.received = 0
-        self.heartbeats = True  # the fleet link: vehicles stop at their next node when these stop coming
+        self.failures = 0
+        self._failed_at = -float("inf")
+        self.alive_window_s = alive_window_s
+        self._alive_at = -float("inf")  # when the dispatch loop last said it is alive (heartbeat())
         self._beats = itertools.count()
+        self.pending = PendingActions(resend_s=heartbeat_s)
         self._node.create_timer(heartbeat_s, self._heartbeat)
         self._thread = threading.Thread(target=self._spin, name="ros-bridge", daemon=True)
         self._thread.start()
@@ -64,7 +77,21 @@ class RosFleetBridge:
             except Exception:
                 if not self._context.ok():
                     return  # close() shut the context down under a wait: that ends the spin as intended
-                logger.exception("ROS bridge callback failed; spinning on")
+                self._failed()
+
+    def _failed(self) -> None:
+        self.failures += 1
+        self._failed_at = time.monotonic()
+        logger.exception("ROS bridge callback failed; spinning on")
+
+    def healthy(self) -> bool:
+        """The spin thread runs and no callback failed in the last :attr:`FAILURE_MEMORY_S`."""
+        return self._thread.is_alive() and self._context.ok() \
+            and time.monotonic() - self._failed_at > self.FAILURE_MEMORY_S
+
+    def _next_header(self, vehicle_id: str, topic: str) -> int:
+        with self._lock:
+            return next(self._header_ids.setdefault((vehicle_id, topic), itertools.count()))
 
     def _topic(self, vehicle_id: str, name: str) -> str:
         return f"/{self.namespace}/{vehicle_id}/{name}"
@@ -77,6 +104,10 @@ class RosFleetBridge:
                 OrderMsg, self._topic(vehicle_id, "order"), qos.ORDER)
             self._action_pubs[vehicle_id] = self._node.create_publisher(
                 InstantActions, self._topic(vehicle_id, "instant_actions"), qos.INSTANT_ACTIONS)
+            self._heartbeat_pubs[vehicle_id] = self._node.create_publisher(
+                Heartbeat, self._topic(vehicle_id, "heartbeat"), qos.HEARTBEAT)
+        self._node.create_subscription(FactsheetMsg, self._topic(vehicle_id, "factsheet"),
+                                       lambda msg: self._on_factsheet(vehicle_id, msg), qos.FACTSHEET)
         self._node.create_subscription(AgvState, self._topic(vehicle_id, "state"),
                                        lambda msg: self._on_state(vehicle_id, msg), qos.STATE)
         self._node.create_subscription(
@@ -100,14 +131,26 @@ class RosFleetBridge:
             elif info.alive_count > 0:
                 self._broken.discard(vehicle_id)
 
-    def _heartbeat(self) -> None:
-        if not self.heartbeats:
-            return
+    def _on_factsheet(self, vehicle_id: str, msg: FactsheetMsg) -> None:
         with self._lock:
-            vehicles = list(self._action_pubs)
-        beat = [InstantAction(f"heartbeat-{next(self._beats)}", ActionType.HEARTBEAT)]
-        for vehicle_id in vehicles:
-            self._action_pubs[vehicle_id].publish(convert.actions_to_msg(beat, time.time()))
+            self._factsheets[vehicle_id] = msg
+
+    def heartbeat(self) -> None:
+        """The dispatch loop is alive: the timer sends heartbeats for :attr:`alive_window_s` from now."""
+        self._alive_at = time.monotonic()
+
+    def _heartbeat(self) -> None:
+        """Timer: heartbeats on each vehicle's own topic while the loop is alive; resends of unacknowledged
+        instant actions."""
+        for vehicle_id, actions in self.pending.due().items():
+            self._publish_actions(vehicle_id, actions)
+        if time.monotonic() - self._alive_at > self.alive_window_s:
+            return  # the dispatch loop is dead or stuck: the vehicles must notice
+        with self._lock:
+            publishers = list(self._heartbeat_pubs.values())
+        beat = Heartbeat(stamp=convert.to_time(time.time()), header_id=next(self._beats))
+        for publisher in publishers:
+            publisher.publish(beat)
 
     def _on_state(self, vehicle_id: str, msg: AgvState) -> None:
         # Keep the message and convert when it is read: most states are superseded before anyone asks. The
@@ -115,16 +158,28 @@ class RosFleetBridge:
         with self._lock:
             self._states[vehicle_id] = (msg, time.monotonic())
             self.received += 1
+        self.pending.acknowledged(vehicle_id, (a.action_id for a in msg.action_states))
         if self.on_state:
             self.on_state(vehicle_id)
 
     def send_order(self, vehicle_id: str, order: Order) -> None:
         self.add_vehicle(vehicle_id)
-        self._order_pubs[vehicle_id].publish(convert.order_to_msg(order, time.time()))
+        self._order_pubs[vehicle_id].publish(convert.order_to_msg(
+            order, time.time(), self._next_header(vehicle_id, "order"), serial=vehicle_id))
 
-    def send_actions(self, vehicle_id: str, actions: list[InstantAction]) -> None:
+    def send_actions(self, vehicle_id: str, actions: list[Action]) -> None:
         self.add_vehicle(vehicle_id)
-        self._action_pubs[vehicle_id].publish(convert.actions_to_msg(actions, time.time()))
+        self.pending.sent(vehicle_id, actions)
+        self._publish_actions(vehicle_id, actions)
+
+    def _publish_actions(self, vehicle_id: str, actions: list[Action]) -> None:
+        self._action_pubs[vehicle_id].publish(convert.actions_to_msg(
+            actions, time.time(), self._next_header(vehicle_id, "instant_actions"), serial=vehicle_id))
+
+    def factsheet(self, vehicle_id: str) -> Factsheet | None:
+        with self._lock:
+            msg = self._factsheets.get(vehicle_id)
+        return convert.factsheet_from_msg(msg) if msg else None
 
     def state(self, vehicle_id: str) -> VehicleState | None:
         with self._lock:
@@ -138,14 +193,15 @@ class RosFleetBridge:
 
     def connection(self, vehicle_id: str) -> str | None:
         with self._lock:
-            return "CONNECTIONBROKEN" if vehicle_id in self._broken else self._connections.get(vehicle_id)
+            return ConnectionState.CONNECTIONBROKEN if vehicle_id in self._broken else self._connections.get(vehicle_id)
 
     def snapshot(self, vehicle_id: str) -> VehicleSnapshot:
         """State, age and connection read together. A message is converted once, however often it is read:
         the dispatch loop reads every vehicle on every tick, and the same state again is then the same object."""
         with self._lock:  # one read: state, age and connection belong together
             entry = self._states.get(vehicle_id)
-            connection = "CONNECTIONBROKEN" if vehicle_id in self._broken else self._connections.get(vehicle_id)
+            connection = ConnectionState.CONNECTIONBROKEN if vehicle_id in self._broken \
+                else self._connections.get(vehicle_id)
             age = time.monotonic() - entry[1] if entry else None
             converted = self._converted.get(vehicle_id)
         if entry is None:
@@ -162,12 +218,7 @@ class RosFleetBridge:
         return self._order_pubs[vehicle_id].get_subscription_count()
 
     def wait_for(self, predicate: Callable[[], bool], timeout_s: float, poll_s: float = 0.05) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if predicate():
-                return True
-            time.sleep(poll_s)
-        return predicate()
+        return wait_for(predicate, timeout_s, poll_s)
 
     def close(self) -> None:
         # Stop the spinning thread before destroying what it spins: shutting the context down ends spin()

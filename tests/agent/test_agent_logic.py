@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import pytest
 from agv_agent.kinematics import UnicycleBase
 from agv_agent.logic import AgentLogic, AgentParams
-from agv_agent.protocol import CHARGE_ACTION, ActionType, InstantAction, Order, OrderEdge, OrderNode
+from agv_agent.protocol import (
+    Action,
+    ActionParameter,
+    ActionStatus,
+    ActionType,
+    ErrorType,
+    InstantAction,
+    OperatingMode,
+    Order,
+    OrderEdge,
+    OrderNode,
+)
+from shapely.geometry import LineString, Point
 
 DT = 0.05
 LINE = [("n0", 0.0, 0.0), ("n1", 40.0, 0.0), ("n2", 80.0, 0.0), ("n3", 120.0, 0.0)]
@@ -32,7 +45,7 @@ class Sim:
         for _ in range(int(seconds / DT)):
             self.t += DT
             if keepalive and int(self.t / DT) % 20 == 0:
-                self.agent.on_instant_actions([InstantAction(f"hb{self.t:.2f}", ActionType.HEARTBEAT)], self.t)
+                self.agent.on_heartbeat(self.t)
             self.base.step(self.agent.step(self.base.pose, self.t, DT, (self.base.v, self.base.w)), DT)
 
     @property
@@ -86,13 +99,15 @@ def test_malformed_or_impossible_order_is_refused_without_motion(bad, reason):
 
 def test_stale_update_and_update_from_wrong_node_are_refused():
     sim = Sim()
-    sim.agent.on_order(order(released=2, update=3), 0.0)
+    sim.agent.on_order(order(released=2), 0.0)
+    sim.agent.on_order(order(released=3, update=2, start=2), 0.1)
+    assert "must start at the last base node n1/2" in sim.state.errors[0].description
+    sim.agent.on_order(order(released=2, update=3, start=1), 0.1)
+    assert sim.state.errors == () and sim.state.order_update_id == 3
     sim.agent.on_order(order(released=3, update=2, start=1), 0.1)
     assert "stale update 2" in sim.state.errors[0].description
-    sim.agent.on_order(order(released=3, update=4, start=2), 0.1)
-    assert "must start at the last base node n1/2" in sim.state.errors[0].description
     sim.run(60)
-    assert sim.state.last_node_id == "n1"
+    assert sim.state.last_node_id == "n2"
 
 
 def test_busy_vehicle_refuses_a_new_order():
@@ -135,14 +150,14 @@ def test_link_loss_stops_at_next_node_and_resumes():
     sim.run(4, keepalive=False)  # link lost after 3 s, a few metres into edge n0->n1
     sim.run(60, keepalive=False)
     assert sim.state.link_lost and sim.state.last_node_id == "n1" and 39.5 < sim.base.x <= 40.0
-    sim.agent.on_instant_actions([InstantAction("hb", ActionType.HEARTBEAT)], sim.t)
+    sim.agent.on_heartbeat(sim.t)
     sim.run(60)
     assert not sim.state.link_lost and sim.state.last_node_id == "n3"
 
 
 def test_battery_drains_with_distance_and_charges_at_a_charger():
     sim = Sim()
-    sim.agent.on_order(order(released=2, actions={"n1": (CHARGE_ACTION,)}), 0.0)
+    sim.agent.on_order(order(released=2, actions={"n1": (Action("c1", ActionType.START_CHARGING),)}), 0.0)
     while sim.state.last_node_id != "n1" and sim.t < 60:
         sim.run(DT)
     drained = sim.state.battery_charge
@@ -185,3 +200,171 @@ def test_after_a_cancel_on_an_edge_a_new_order_must_start_where_the_vehicle_stan
                              (OrderEdge("e", 1, True, "here", "n1"),)), sim.t)
     sim.run(30)
     assert sim.state.order_id == "o3" and sim.state.last_node_id == "n1" and sim.state.errors == ()
+
+
+# --- VDA 5050 2.1 semantics (issue #15) -----------------------------------------------------------------------
+
+def test_state_has_the_required_vda_fields_before_and_after_the_first_pose():
+    agent = AgentLogic(AgentParams("agv_007", initial_node_id="n0"), 0.0)
+    before = agent.state(0.0)
+    assert not before.position_initialized and before.operating_mode == OperatingMode.AUTOMATIC
+    assert before.header.serial_number == "agv_007" and before.header.version == "2.1.0"
+    assert before.map_id and before.battery_reach == pytest.approx(100 / 2.2 * 280 * 10, rel=0.01)  # 12.7 km
+    sim = Sim()
+    sim.agent.on_order(order(released=3), 0.0)
+    sim.run(2)
+    assert sim.state.position_initialized and 0 < sim.state.distance_since_last_node == pytest.approx(sim.base.x,
+                                                                                                      abs=0.4)
+    assert not sim.state.new_base_request
+    sim.run(60)  # at n2, the end of its base, with the horizon n3 left: it asks for more
+    assert sim.state.last_node_id == "n2" and sim.state.new_base_request
+
+
+def test_a_vehicle_not_in_automatic_mode_takes_no_order():
+    sim = Sim()
+    sim.agent.set_operating_mode(OperatingMode.MANUAL)
+    sim.agent.on_order(order(released=4), 0.0)
+    sim.run(3)
+    assert sim.state.order_id == "" and sim.base.x == 0.0
+    assert sim.state.errors[0].error_type == ErrorType.NOT_AUTOMATIC
+    assert {(r.key, r.value) for r in sim.state.errors[0].references} >= {("orderId", "o1"), ("orderUpdateId", "0")}
+
+
+def test_pick_and_drop_stop_the_vehicle_run_for_their_duration_and_carry_the_load():
+    pick = Action("pk", ActionType.PICK, parameters=(ActionParameter("loadId", "MSKU1234565"),
+                                                     ActionParameter("duration", 5.0)))
+    drop = Action("dr", ActionType.DROP, parameters=(ActionParameter("loadId", "MSKU1234565"),))
+    sim = Sim()
+    sim.agent.on_order(order(released=4, actions={"n1": (pick,), "n2": (drop,)}), 0.0)
+    status = {}
+    while sim.state.last_node_id != "n1":
+        sim.run(DT)
+    assert abs(sim.base.v) < 0.5, "drove through the pick at speed"
+    arrived = sim.t
+    while sim.t < arrived + 4.5:
+        sim.run(DT)
+        status = {a.action_id: a.status for a in sim.state.action_states}
+        assert sim.base.x < 40.3 and status["pk"] == ActionStatus.RUNNING and status["dr"] == "WAITING"
+    sim.run(2)
+    assert {a.action_id: a.status for a in sim.state.action_states}["pk"] == "FINISHED"
+    assert [load.load_id for load in sim.state.loads] == ["MSKU1234565"]
+    sim.run(60)
+    assert sim.state.last_node_id == "n3" and sim.state.loads == ()
+    assert {a.action_id: a.status for a in sim.state.action_states} == {"pk": "FINISHED", "dr": "FINISHED"}
+
+
+def test_an_order_with_an_unknown_node_action_is_refused():
+    sim = Sim()
+    sim.agent.on_order(order(released=2, actions={"n1": (Action("x", "weld"),)}), 0.0)
+    assert sim.state.order_id == "" and "'weld' is not supported" in sim.state.errors[0].description
+
+
+def test_unknown_instant_action_fails_with_an_error_that_refers_to_it():
+    sim = Sim()
+    sim.agent.on_instant_actions([Action("a9", "doABarrelRoll")], 0.0)
+    assert [(a.action_id, a.status) for a in sim.state.action_states] == [("a9", "FAILED")]
+    error = sim.state.errors[0]
+    assert error.error_type == ErrorType.UNKNOWN_ACTION
+    assert {(r.key, r.value) for r in error.references} == {("actionId", "a9"), ("actionType", "doABarrelRoll")}
+
+
+def test_charging_factsheet_and_state_requests_as_instant_actions():
+    sim = Sim()
+    sim.agent.battery = 50.0
+    sim.agent.on_instant_actions([Action("c1", ActionType.START_CHARGING), Action("f1", ActionType.FACTSHEET_REQUEST),
+                                  Action("s1", ActionType.STATE_REQUEST)], 0.0)
+    sim.run(10)
+    assert sim.state.charging and sim.state.battery_charge > 50.0 and sim.agent.factsheet_requested
+    assert ActionType.PICK in sim.agent.factsheet().actions and sim.agent.factsheet().speed_max == 6.94
+    sim.agent.on_instant_actions([Action("c2", ActionType.STOP_CHARGING)], sim.t)
+    sim.run(1)
+    assert not sim.state.charging
+    assert {a.action_id: a.status for a in sim.state.action_states} == dict.fromkeys(
+        ("c1", "f1", "s1", "c2"), "FINISHED")
+
+
+def test_action_states_do_not_grow_without_bound_and_a_new_order_clears_the_old_ones():
+    sim = Sim()
+    sim.agent.on_order(order(released=4), 0.0)
+    sim.agent.on_instant_actions([Action(f"p{i}", ActionType.STATE_REQUEST) for i in range(1000)], 0.0)
+    assert len(sim.state.action_states) <= 32
+    sim.run(80)
+    sim.agent.on_instant_actions([Action("p999", ActionType.PAUSE)], sim.t)  # a repeat: ignored
+    assert not sim.state.paused
+    sim.agent.on_order(Order("o2", 0, (OrderNode("n3", 0, True, 120.0, 0.0),)), sim.t)
+    assert sim.state.order_id == "o2" and sim.state.action_states == ()
+
+
+def test_cancel_is_running_until_standstill_and_the_cancelled_order_takes_no_update():
+    sim = Sim()
+    sim.agent.on_order(order(released=2), 0.0)
+    sim.run(12)
+    assert sim.base.v > 3.0
+    sim.agent.on_instant_actions([Action("c1", ActionType.CANCEL_ORDER)], sim.t)
+    sim.run(DT)
+    assert sim.state.action_states[0].status == "RUNNING" and sim.state.driving
+    sim.run(10)
+    assert sim.state.action_states[0].status == "FINISHED" and not sim.state.driving
+    x = sim.base.x
+    sim.agent.on_order(order(released=4, update=1, start=1), sim.t)  # an update of the cancelled order
+    sim.run(10)
+    assert sim.base.x == pytest.approx(x, abs=1e-6) and "was cancelled" in sim.state.errors[0].description
+
+
+def test_cancel_without_an_order_fails_with_no_order_to_cancel():
+    sim = Sim()
+    sim.agent.on_instant_actions([Action("c1", ActionType.CANCEL_ORDER)], 0.0)
+    assert sim.state.action_states[0].status == "FAILED"
+    assert sim.state.errors[0].error_type == ErrorType.NO_ORDER_TO_CANCEL
+
+
+def test_a_new_order_is_refused_while_a_horizon_is_left_or_with_a_nonzero_update_id():
+    sim = Sim()
+    sim.agent.on_order(order(released=2), 0.0)
+    sim.run(60)
+    assert sim.state.last_node_id == "n1" and not any(n.released for n in sim.state.node_states)
+    sim.agent.on_order(order(released=2, start=1, order_id="o2"), sim.t)
+    assert sim.state.order_id == "o1" and "horizon only" in sim.state.errors[0].description
+    fresh = Sim()
+    fresh.agent.on_order(order(released=2, update=3), 0.0)
+    assert fresh.state.order_id == "" and "must have order_update_id 0" in fresh.state.errors[0].description
+
+
+def test_the_vehicle_turns_to_a_nodes_heading_where_it_stops():
+    sim = Sim()
+    end = OrderNode("n1", 2, True, 40.0, 0.0, theta=math.pi / 2, allowed_deviation_theta=0.05)
+    sim.agent.on_order(Order("o1", 0, (OrderNode("n0", 0, True, 0.0, 0.0), end),
+                             (OrderEdge("e0", 1, True, "n0", "n1"),)), 0.0)
+    sim.run(60)
+    assert sim.state.last_node_id == "n1" and abs(sim.base.theta - math.pi / 2) <= 0.06
+
+
+@pytest.mark.parametrize("turn_deg", [30, 90])
+def test_the_vehicle_slows_before_a_turn_and_stays_near_the_path(turn_deg):
+    turn = math.radians(turn_deg)
+    corner = (100.0, 0.0)
+    after = (corner[0] + 100 * math.cos(turn), 100 * math.sin(turn))
+    nodes = (OrderNode("a", 0, True, 0.0, 0.0), OrderNode("b", 2, True, *corner), OrderNode("c", 4, True, *after))
+    sim = Sim()
+    sim.run(DT)  # the vehicle knows where it stands: at "a"
+    sim.agent.on_order(Order("o1", 0, nodes, (OrderEdge("e0", 1, True, "a", "b"), OrderEdge("e1", 3, True, "b", "c"))),
+                       0.0)
+    path = LineString([(0.0, 0.0), corner, after])
+    worst = 0.0
+    for _ in range(int(90 / DT)):
+        sim.run(DT)
+        worst = max(worst, path.distance(Point(sim.base.x, sim.base.y)))
+    assert sim.state.last_node_id == "c"
+    assert worst <= 0.5 + 0.3, f"{worst:.1f} m off the path after a {turn_deg} deg turn"
+
+
+def test_the_first_nodes_actions_run_where_the_vehicle_stands():
+    sim = Sim()
+    pick = Action("pk0", ActionType.PICK, parameters=(ActionParameter("duration", 2.0),))
+    first = OrderNode("n0", 0, True, 0.0, 0.0, actions=(pick,))
+    sim.agent.on_order(Order("o1", 0, (first, *order(released=2).nodes[1:]), order(released=2).edges), 0.0)
+    sim.run(1.5)
+    assert sim.base.x == 0.0 and sim.state.action_states[0].status == "RUNNING"
+    sim.run(60)
+    assert sim.state.action_states[0].status == "FINISHED" and len(sim.state.loads) == 1
+    assert sim.state.last_node_id == "n1"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 
 import pytest
 
@@ -16,11 +17,31 @@ os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 
 
 @pytest.fixture(scope="session")
-def bridge():
+def fleet_alive():
+    """Set while the stand-in for the fleet's dispatch loop ticks (calls ``bridge.heartbeat()``); clear it to
+    play a dead loop."""
+    alive = threading.Event()
+    alive.set()
+    return alive
+
+
+@pytest.fixture(scope="session")
+def bridge(fleet_alive):
     from fleet.vehicles.ros_bridge import RosFleetBridge
 
     link = RosFleetBridge()
+    done = threading.Event()
+
+    def tick() -> None:  # what the dispatch loop does every tick
+        while not done.wait(0.25):
+            if fleet_alive.is_set():
+                link.heartbeat()
+
+    ticker = threading.Thread(target=tick, daemon=True)
+    ticker.start()
     yield link
+    done.set()
+    ticker.join()
     link.close()
 
 

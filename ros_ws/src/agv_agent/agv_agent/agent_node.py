@@ -1,14 +1,15 @@
 """The agv_agent ROS 2 node: a thin wrapper that feeds :class:`AgentLogic` from topics and publishes its output.
 
 Topics, relative to the node's namespace ``/<fleet_namespace>/<vehicle_id>``: subscribes ``order``,
-``instant_actions``, ``odom``; publishes ``state``, ``connection``, ``cmd_vel``.
+``instant_actions``, ``heartbeat``, ``odom``; publishes ``state``, ``connection``, ``factsheet``, ``cmd_vel``.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 
-from agv_interfaces.msg import Connection, InstantActions
+from agv_interfaces.msg import Connection, Factsheet, Heartbeat, InstantActions
 from agv_interfaces.msg import Order as OrderMsg
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
@@ -17,7 +18,7 @@ from rclpy.node import Node
 
 from agv_agent import convert, qos
 from agv_agent.logic import AgentLogic, AgentParams
-from agv_agent.protocol import Pose
+from agv_agent.protocol import VDA_VERSION, ConnectionState, OperatingMode, Pose
 from agv_agent.tracker import Limits
 from agv_agent.vehicle_process import declare_read_only, spin_nodes
 
@@ -25,7 +26,8 @@ PARAMETERS = {  # name: default; the shared agv.yaml overrides these
     "vehicle_id": "agv_001", "fleet_namespace": "xborder", "state_rate_hz": 2.0, "control_rate_hz": 20.0,
     "fleet_link_timeout_s": 5.0, "max_linear_speed": 6.94, "max_angular_speed": 0.6, "max_linear_decel": 1.0,
     "battery_capacity_kwh": 280.0, "battery_consumption_kwh_per_km": 2.2, "charging_power_kw": 150.0,
-    "initial_battery": 100.0, "initial_node_id": "",
+    "initial_battery": 100.0, "initial_node_id": "", "manufacturer": "xborder", "operating_mode": "AUTOMATIC",
+    "max_linear_accel": 0.5, "vehicle_length": 15.0, "vehicle_width": 3.0,
 }
 
 
@@ -37,24 +39,32 @@ class AgentNode(Node):
             raise ValueError("state_rate_hz, control_rate_hz and fleet_link_timeout_s must be positive")
         self.logic = AgentLogic(AgentParams(
             vehicle_id=p["vehicle_id"],
-            limits=Limits(p["max_linear_speed"], p["max_angular_speed"], p["max_linear_decel"]),
+            limits=Limits(p["max_linear_speed"], p["max_angular_speed"], p["max_linear_decel"],
+                          max_linear_accel=p["max_linear_accel"]),
             link_timeout_s=p["fleet_link_timeout_s"], battery_capacity_kwh=p["battery_capacity_kwh"],
             consumption_kwh_per_km=p["battery_consumption_kwh_per_km"], charging_power_kw=p["charging_power_kw"],
-            initial_battery=p["initial_battery"], initial_node_id=p["initial_node_id"]), self.now())
-        self.vehicle_id = p["vehicle_id"]
+            initial_battery=p["initial_battery"], initial_node_id=p["initial_node_id"],
+            manufacturer=p["manufacturer"], length=p["vehicle_length"], width=p["vehicle_width"]), self.now())
+        self.logic.set_operating_mode(OperatingMode(p["operating_mode"]))
+        self.vehicle_id, self.manufacturer = p["vehicle_id"], p["manufacturer"]
+        self.header_ids = {name: itertools.count() for name in ("state", "connection", "factsheet")}
         self.pose: Pose | None = None
         self.velocity = (0.0, 0.0)
         self.dt = 1.0 / p["control_rate_hz"]
         topic = _topic_prefix(self.get_namespace(), p["fleet_namespace"], self.vehicle_id)
         self.state_pub = self.create_publisher(convert.AgvState, topic + "state", qos.STATE)
         self.connection_pub = self.create_publisher(Connection, topic + "connection", qos.CONNECTION)
+        self.factsheet_pub = self.create_publisher(Factsheet, topic + "factsheet", qos.FACTSHEET)
         self.cmd_pub = self.create_publisher(Twist, topic + "cmd_vel", qos.BASE)
         self.create_subscription(OrderMsg, topic + "order", self._on_order, qos.ORDER)
         self.create_subscription(InstantActions, topic + "instant_actions", self._on_actions, qos.INSTANT_ACTIONS)
+        self.create_subscription(Heartbeat, topic + "heartbeat", self._on_heartbeat, qos.HEARTBEAT)
         self.create_subscription(Odometry, topic + "odom", self._on_odom, qos.BASE)
         self.create_timer(self.dt, self._control)
         self.create_timer(1.0 / p["state_rate_hz"], self._publish_state)
-        self._publish_connection("ONLINE")
+        self._publish_connection(ConnectionState.ONLINE)
+        self._publish_factsheet()
+        self._publish_state()  # before the first odometry too: position_initialized false
 
     def now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
@@ -64,6 +74,12 @@ class AgentNode(Node):
 
     def _on_actions(self, msg: InstantActions) -> None:
         self.logic.on_instant_actions(convert.actions_from_msg(msg), self.now())
+        if self.logic.factsheet_requested:
+            self._publish_factsheet()
+        self._publish_state()  # acknowledge at once (stateRequest, the fleet's resend of unacknowledged actions)
+
+    def _on_heartbeat(self, _msg: Heartbeat) -> None:
+        self.logic.on_heartbeat(self.now())
 
     def _on_odom(self, msg: Odometry) -> None:
         q = msg.pose.pose.orientation
@@ -82,19 +98,24 @@ class AgentNode(Node):
             self._publish_state()
 
     def _publish_state(self) -> None:
-        if self.pose is None:
-            return
         self.logic.changed = False
-        self.state_pub.publish(convert.state_to_msg(self.logic.state(self.now())))
+        self.state_pub.publish(convert.state_to_msg(self.logic.state(self.now()), next(self.header_ids["state"])))
 
-    def _publish_connection(self, state: str) -> None:
-        self.connection_pub.publish(Connection(stamp=convert.to_time(self.now()), vehicle_id=self.vehicle_id,
-                                               connection_state=state))
+    def _publish_factsheet(self) -> None:
+        self.logic.factsheet_requested = False
+        msg = convert.factsheet_to_msg(self.logic.factsheet(), self.now())
+        msg.header_id = next(self.header_ids["factsheet"])
+        self.factsheet_pub.publish(msg)
+
+    def _publish_connection(self, state: ConnectionState) -> None:
+        self.connection_pub.publish(Connection(
+            stamp=convert.to_time(self.now()), header_id=next(self.header_ids["connection"]), version=VDA_VERSION,
+            manufacturer=self.manufacturer, vehicle_id=self.vehicle_id, connection_state=str(state)))
 
     def stop(self) -> None:
         """Leave safely: zero velocity to the base, OFFLINE to the fleet (waiting briefly until it is delivered)."""
         self.cmd_pub.publish(Twist())
-        self._publish_connection("OFFLINE")
+        self._publish_connection(ConnectionState.OFFLINE)
         self.connection_pub.wait_for_all_acked(Duration(seconds=1.0))
 
 

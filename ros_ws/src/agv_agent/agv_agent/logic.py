@@ -1,39 +1,68 @@
-"""The vehicle agent's decisions, as a plain class the ROS node (and the fast simulator) drives.
+"""The vehicle agent's decisions, as a plain class the ROS node, the MQTT vehicle and the simulators drive.
 
-Call :meth:`AgentLogic.on_order`, :meth:`on_instant_actions` when messages arrive, and :meth:`step`
-at the control rate with the current pose; it returns the (linear, angular) command. Rules:
+Call :meth:`AgentLogic.on_order`, :meth:`on_instant_actions` and :meth:`on_heartbeat` when messages arrive,
+and :meth:`step` at the control rate with the current pose; it returns the (linear, angular) command. The
+rules follow VDA 5050 2.1 (docs/vehicle-protocol.md):
 
-- An order is accepted when well-formed (even node / odd edge sequence ids, edges joining consecutive
-  nodes, the released part a prefix); a new order only when the vehicle has no base left and the first
-  node is where it stands; an update (same order_id, higher order_update_id) only when its first node is
-  the current last base node. Anything else is refused with an error in the state and changes nothing.
-- The vehicle drives through released nodes only and never passes its last released node.
-- Pause / resume / cancel / emergency stop are acknowledged in ``action_states``; repeating one (same
-  action_id) is harmless.
-- No order or instant action (a heartbeat counts) for ``link_timeout_s``: the vehicle finishes its
-  edge, stops at the next node and reports ``link_lost``; it drives on when the link returns.
-- Battery drains with distance and charges at a node with the ``startCharging`` action.
+- Orders are taken only in AUTOMATIC (or SEMIAUTOMATIC) mode, when well-formed (even node / odd edge
+  sequence ids, edges joining consecutive nodes, the released part a prefix, known node actions). A new
+  order (another order_id) needs ``order_update_id`` 0, the previous order done (no node left, base or
+  horizon, no action running, no cancel under way) and its first node where the vehicle stands; an update
+  (same order_id, higher order_update_id) must start at the current last base node, and a cancelled order
+  takes no update. Anything else is refused with an error referring to the order, and changes nothing.
+- The vehicle drives through released nodes only and never passes its last released node. It slows before a
+  turn so that it stays within the node's allowed deviation, stops where a node has a blocking action
+  (pick, drop, charging) and runs it, and turns to a node's ``theta`` where it stops there.
+- Instant actions get an action state each (repeats by action_id are ignored); unknown ones FAIL with an
+  error. ``cancelOrder`` is RUNNING until the vehicle stands still, and FAILS with ``noOrderToCancel``
+  when there is no order. A new order clears the finished action states of the old one.
+- No order, instant action or heartbeat for ``link_timeout_s``: the vehicle finishes its edge, stops at the
+  next node and reports ``link_lost``; it drives on when the link returns. (A vendor's VDA 5050 vehicle need
+  not do this: the fleet's safety does not rely on it, see the docs.)
+- Battery drains with distance and charges where a ``startCharging`` action runs.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from agv_agent.protocol import (
-    CHARGE_ACTION,
+    Action,
     ActionState,
+    ActionStatus,
     ActionType,
     AgvError,
-    InstantAction,
+    BlockingType,
+    ErrorLevel,
+    ErrorReference,
+    ErrorType,
+    EStop,
+    Factsheet,
+    Header,
+    Information,
+    Load,
+    OperatingMode,
     Order,
     OrderEdge,
     OrderNode,
     Pose,
     VehicleState,
 )
-from agv_agent.tracker import Limits, command_towards, distance
+from agv_agent.tracker import Limits, command_towards, corner_speed, distance, wrap
+
+#: Actions that may come in an order, on a node.
+NODE_ACTIONS = frozenset({ActionType.PICK, ActionType.DROP, ActionType.START_CHARGING, ActionType.STOP_CHARGING})
+#: Actions that may come as instant actions.
+INSTANT_ACTIONS = frozenset({ActionType.PAUSE, ActionType.RESUME, ActionType.CANCEL_ORDER, ActionType.EMERGENCY_STOP,
+                             ActionType.RELEASE_EMERGENCY_STOP, ActionType.START_CHARGING, ActionType.STOP_CHARGING,
+                             ActionType.FACTSHEET_REQUEST, ActionType.STATE_REQUEST})
+#: How many instant action ids are remembered to ignore repeats, and how many finished ones stay in the state.
+SEEN_INSTANT_IDS = 512
+KEPT_INSTANT_STATES = 32
+HEADING_TOLERANCE_RAD = 0.05
 
 
 @dataclass(frozen=True)
@@ -46,36 +75,61 @@ class AgentParams:
     charging_power_kw: float = 150.0
     initial_battery: float = 100.0
     initial_node_id: str = ""
+    handling_s: float = 1.0  # how long a pick or drop takes when its action has no ``duration`` parameter
+    manufacturer: str = "xborder"
+    series_name: str = "xborder-carrier-40"
+    length: float = 15.0
+    width: float = 3.0
+    height: float = 3.0
+    max_load_mass: float = 40000.0
 
 
 class OrderRefused(ValueError):
     """Why an order cannot be taken; reported as an error in the state."""
 
-    def __init__(self, error_type: str, description: str) -> None:
+    def __init__(self, error_type: ErrorType, description: str) -> None:
         super().__init__(description)
         self.error_type = error_type
+
+
+@dataclass
+class _Running:
+    """An action the agent is carrying out (node action or instant action)."""
+
+    action: Action
+    status: ActionStatus
+    until: float = 0.0  # when a timed action (pick, drop) ends
+    result: str = ""
 
 
 class AgentLogic:
     def __init__(self, params: AgentParams, now: float) -> None:
         self.p = params
         self.order_id, self.order_update_id = "", 0
+        self.cancelled_order = ""  # the order a cancelOrder ended: it takes no update
         self.last_node_id, self.last_node_seq = params.initial_node_id, 0
         self.nodes: list[OrderNode] = []  # still to reach, base then horizon
         self.edges: list[OrderEdge] = []
         self.paused = False
-        self.e_stop = "NONE"
-        self.actions: dict[str, ActionState] = {}
+        self.e_stop = EStop.NONE
+        self.operating_mode = OperatingMode.AUTOMATIC
+        self.order_actions: dict[str, _Running] = {}  # the current order's node actions, by action id
+        self.instant: OrderedDict[str, _Running] = OrderedDict()  # the latest instant actions, by action id
+        self.seen_instant: OrderedDict[str, None] = OrderedDict()
         self.errors: list[AgvError] = []
+        self.loads: list[Load] = []
         self.battery = params.initial_battery
         self.charging = False
+        self.charge_requested = False
         self.last_contact = now
         self.link_lost = False
         self.stop_at_next_node = False  # set when the link is lost mid-edge
         self.command = (0.0, 0.0)
         self.measured = (0.0, 0.0)
-        self.last_node_actions: tuple[str, ...] = ()
+        self.heading_goal: tuple[float, float] | None = None  # (theta, tolerance) at the node stopped at
+        self.since_last_node = 0.0
         self.pose: Pose | None = None
+        self.factsheet_requested = False
         self.changed = True  # publish a state on every change
 
     # --- inputs ---------------------------------------------------------------------------------------------
@@ -83,38 +137,79 @@ class AgentLogic:
     def on_order(self, order: Order, now: float) -> None:
         self._contact(now)
         try:
+            if not self.operating_mode.takes_orders:
+                raise OrderRefused(ErrorType.NOT_AUTOMATIC, f"operating mode {self.operating_mode}: no orders taken")
             _check_well_formed(order)
             if order.order_id == self.order_id:
-                self._update(order)
+                self._update(order, now)
             else:
-                self._new(order)
+                self._new(order, now)
         except OrderRefused as refusal:
-            self.errors = [AgvError(refusal.error_type, "WARNING", str(refusal))]
-            self.changed = True
+            self._error(refusal.error_type, str(refusal), headerId=str(order.header.header_id),
+                        orderId=order.order_id, orderUpdateId=str(order.order_update_id))
 
-    def on_instant_actions(self, actions: list[InstantAction], now: float) -> None:
+    def on_heartbeat(self, now: float) -> None:
+        """The fleet is alive (its own topic, sent while its dispatch loop runs)."""
+        self._contact(now)
+
+    def on_instant_actions(self, actions: list[Action], now: float) -> None:
         self._contact(now)
         for action in actions:
-            if action.action_type == ActionType.HEARTBEAT or action.action_id in self.actions:
-                continue  # heartbeats only prove the link; a repeated action id is done already
-            self.actions[action.action_id] = self._perform(action)
+            if action.action_id in self.seen_instant:
+                continue  # a repeat (a resend of an unacknowledged action): done already
+            self.seen_instant[action.action_id] = None
+            if len(self.seen_instant) > SEEN_INSTANT_IDS:
+                self.seen_instant.popitem(last=False)
+            self.instant[action.action_id] = self._perform(action)
+            done = [k for k, r in self.instant.items() if r.status.done]
+            for key in done[:max(0, len(done) - KEPT_INSTANT_STATES)]:
+                del self.instant[key]
             self.changed = True
 
-    def _perform(self, action: InstantAction) -> ActionState:
+    def set_operating_mode(self, mode: OperatingMode) -> None:
+        """The vehicle's own mode switch (a driver taking over: MANUAL)."""
+        if mode != self.operating_mode:
+            self.operating_mode, self.changed = mode, True
+
+    def _perform(self, action: Action) -> _Running:
         kind = action.action_type
+        if kind not in INSTANT_ACTIONS:
+            self._error(ErrorType.UNKNOWN_ACTION, f"instant action {kind!r} is not supported",
+                        actionId=action.action_id, actionType=kind)
+            return _Running(action, ActionStatus.FAILED, result="unsupported action type")
+        finished = _Running(action, ActionStatus.FINISHED)
         if kind == ActionType.PAUSE:
             self.paused = True
         elif kind == ActionType.RESUME:
             self.paused = False
-        elif kind == ActionType.CANCEL_ORDER:
-            self.nodes, self.edges = [], []
         elif kind == ActionType.EMERGENCY_STOP:
-            self.e_stop = "REMOTE"
+            self.e_stop = EStop.REMOTE
         elif kind == ActionType.RELEASE_EMERGENCY_STOP:
-            self.e_stop = "NONE"
-        else:
-            return ActionState(action.action_id, kind, "FAILED", f"unknown action type {kind!r}")
-        return ActionState(action.action_id, kind, "FINISHED")
+            self.e_stop = EStop.NONE
+        elif kind == ActionType.CANCEL_ORDER:
+            return self._cancel(action)
+        elif kind == ActionType.START_CHARGING:
+            if self.driving or self._target() is not None:
+                return _Running(action, ActionStatus.FAILED, result="charging needs the vehicle at a standstill")
+            self.charge_requested = True
+        elif kind == ActionType.STOP_CHARGING:
+            self.charge_requested = False
+        elif kind == ActionType.FACTSHEET_REQUEST:
+            self.factsheet_requested = True
+        # STATE_REQUEST: the state is published on every change, this one included
+        return finished
+
+    def _cancel(self, action: Action) -> _Running:
+        active = [r for r in self.order_actions.values() if not r.status.done]
+        if not self.nodes and not active:
+            self._error(ErrorType.NO_ORDER_TO_CANCEL, "cancelOrder: no order to cancel", actionId=action.action_id,
+                        orderId=self.order_id)
+            return _Running(action, ActionStatus.FAILED, result=ErrorType.NO_ORDER_TO_CANCEL)
+        self.nodes, self.edges = [], []
+        self.cancelled_order = self.order_id
+        for running in active:
+            running.status, running.result = ActionStatus.FAILED, "order cancelled"
+        return _Running(action, ActionStatus.RUNNING)  # FINISHED once the vehicle stands still (see step)
 
     def _contact(self, now: float) -> None:
         self.last_contact = now
@@ -122,19 +217,36 @@ class AgentLogic:
             self.link_lost, self.stop_at_next_node = False, False
             self.changed = True
 
-    def _new(self, order: Order) -> None:
-        if any(n.released for n in self.nodes):
-            raise OrderRefused("orderNotAcceptable",
-                               f"busy with order {self.order_id}: {len(self.nodes)} nodes to go; cancel it first")
+    def _error(self, error_type: ErrorType, description: str, **references: str) -> None:
+        self.errors = [e for e in self.errors if e.error_type != error_type] + [AgvError(
+            error_type, ErrorLevel.WARNING, description,
+            tuple(ErrorReference(k, v) for k, v in references.items() if v))]
+        self.changed = True
+
+    def _new(self, order: Order, now: float) -> None:
+        if order.order_update_id != 0:
+            raise OrderRefused(ErrorType.ORDER_NOT_ACCEPTABLE, f"new order {order.order_id} must have "
+                                                               f"order_update_id 0, not {order.order_update_id}")
+        if self.nodes:
+            raise OrderRefused(ErrorType.ORDER_NOT_ACCEPTABLE,
+                               f"busy with order {self.order_id}: {len(self.nodes)} nodes to go"
+                               + (" (horizon only: waiting for an update)" if not self.nodes[0].released else "")
+                               + "; cancel it first")
+        if any(not r.status.done for r in itertools.chain(self.order_actions.values(), self.instant.values())
+               if r.action.action_type in (ActionType.CANCEL_ORDER, ActionType.PICK, ActionType.DROP)):
+            raise OrderRefused(ErrorType.ORDER_NOT_ACCEPTABLE, f"order {self.order_id} still has an action running")
         first = order.nodes[0]
         if not self._stands_at(first):
-            raise OrderRefused("orderNotAcceptable", f"order starts at {first.node_id}, the vehicle is at "
-                                                     f"{self.last_node_id or 'no known node'}"
-                                                     + (f", {distance(self.pose, first.x, first.y):.1f} m away"
-                                                        if self.pose else ""))
+            raise OrderRefused(ErrorType.ORDER_NOT_ACCEPTABLE, f"order starts at {first.node_id}, the vehicle is at "
+                                                               f"{self.last_node_id or 'no known node'}"
+                                                               + (f", {distance(self.pose, first.x, first.y):.1f} m "
+                                                                  "away" if self.pose else ""))
         self.order_id, self.order_update_id = order.order_id, order.order_update_id
-        self._take(order, order.nodes[0])
+        self.cancelled_order = ""
+        self.order_actions = {}
+        self.instant = OrderedDict((k, r) for k, r in self.instant.items() if not r.status.done)
         self.errors = []
+        self._take(order, first, now)
 
     def _stands_at(self, node: OrderNode) -> bool:
         """Whether the vehicle stands at ``node``: by position once the base reports one (a vehicle stopped
@@ -144,26 +256,35 @@ class AgentLogic:
         reach = max(node.allowed_deviation_xy, self.p.limits.arrival_tolerance)
         return distance(self.pose, node.x, node.y) <= reach
 
-    def _update(self, order: Order) -> None:
+    def _update(self, order: Order, now: float) -> None:
+        if self.cancelled_order == order.order_id:
+            raise OrderRefused(ErrorType.ORDER_UPDATE, f"order {order.order_id} was cancelled: it takes no update")
         if order.order_update_id == self.order_update_id:
-            return  # the same update again (transient-local redelivery): nothing to do
+            return  # the same update again (a resend): nothing to do
         if order.order_update_id < self.order_update_id:
-            raise OrderRefused("orderUpdateError", f"stale update {order.order_update_id} of order {order.order_id}"
-                                                   f" (have {self.order_update_id})")
+            raise OrderRefused(ErrorType.ORDER_UPDATE, f"stale update {order.order_update_id} of order "
+                                                       f"{order.order_id} (have {self.order_update_id})")
         base_end = self._base_end()
         first = order.nodes[0]
         if (first.node_id, first.sequence_id) != base_end:
-            raise OrderRefused("orderUpdateError", f"update must start at the last base node {base_end[0]}/"
-                                                   f"{base_end[1]}, not {first.node_id}/{first.sequence_id}")
+            raise OrderRefused(ErrorType.ORDER_UPDATE, f"update must start at the last base node {base_end[0]}/"
+                                                       f"{base_end[1]}, not {first.node_id}/{first.sequence_id}")
         self.order_update_id = order.order_update_id
-        self._take(order, first)
-        self.errors = []
+        self.errors = [e for e in self.errors if e.error_type not in (ErrorType.ORDER_UPDATE,
+                                                                      ErrorType.ORDER_NOT_ACCEPTABLE)]
+        self._take(order, first, now)
 
-    def _take(self, order: Order, first: OrderNode) -> None:
-        """Adopt the order after ``first``: the node the vehicle stands at, or (an update) its last base node."""
+    def _take(self, order: Order, first: OrderNode, now: float) -> None:
+        """Adopt the order after ``first``: the node the vehicle stands at, or (an update) its last base node.
+        Where the vehicle stands at ``first``, that node's actions start now (a pick at the dock it is at)."""
+        for node in order.nodes:
+            for action in node.actions:
+                self.order_actions.setdefault(action.action_id, _Running(action, ActionStatus.WAITING))
         if (first.node_id, first.sequence_id) == (self.last_node_id, self.last_node_seq) or not self.nodes:
             self.last_node_id, self.last_node_seq = first.node_id, first.sequence_id
             self.nodes, self.edges = list(order.nodes[1:]), list(order.edges)
+            self.heading_goal = None
+            self._start_node_actions(first, now)
         else:  # still on the way to ``first``: keep the base up to it, replace the old horizon
             self.nodes = [n for n in self.nodes if n.sequence_id <= first.sequence_id] + list(order.nodes[1:])
             self.edges = [e for e in self.edges if e.sequence_id < first.sequence_id] + list(order.edges)
@@ -183,20 +304,27 @@ class AgentLogic:
         velocity, if the base reports it); return the (linear, angular) command."""
         self.measured = measured if measured is not None else self.command
         if self.pose is not None:
-            self._drain(distance(self.pose, pose.x, pose.y))
+            moved = distance(self.pose, pose.x, pose.y)
+            self._drain(moved)
+            self.since_last_node += moved
+        else:
+            self.changed = True  # the position is known now
         self.pose = pose
         if not self.link_lost and now - self.last_contact > self.p.link_timeout_s:
             # finish the edge being driven (if any) and wait at its end node
             self.link_lost, self.stop_at_next_node = True, abs(self.command[0]) > 0.01
             self.changed = True
-        self._arrive(pose)
+        self._arrive(pose, now)
+        self._run_actions(now)
         self._charge(dt)
         target = self._target()
-        if target is None or self.paused or self.e_stop != "NONE":
+        if self.paused or self.e_stop != EStop.NONE:
             command = (0.0, 0.0)
+        elif target is None or self._blocked():
+            command = self._turn_to_heading(pose)
         else:
-            node, edge_speed, stop_distance = target
-            command = command_towards(pose, (node.x, node.y), edge_speed, stop_distance, self.p.limits)
+            node, edge_speed, stop_distance, corners = target
+            command = command_towards(pose, (node.x, node.y), edge_speed, stop_distance, self.p.limits, corners)
         was_driving = self.driving
         self.command = command
         if self.driving != was_driving:
@@ -209,61 +337,153 @@ class AgentLogic:
         return any(abs(c) > 0.01 for c in self.command) or abs(self.measured[0]) > 0.05 \
             or abs(self.measured[1]) > 0.02
 
-    def _arrive(self, pose: Pose) -> None:
+    def _turn_to_heading(self, pose: Pose) -> tuple[float, float]:
+        """Standing at a node with a required heading: turn on the spot to it (within its allowed deviation)."""
+        if self.heading_goal is None:
+            return 0.0, 0.0
+        theta, tolerance = self.heading_goal
+        error = wrap(theta - pose.theta)
+        if abs(error) <= tolerance:
+            return 0.0, 0.0
+        limits = self.p.limits
+        return 0.0, max(-limits.max_angular_speed, min(limits.max_angular_speed, limits.heading_gain * error))
+
+    def _arrive(self, pose: Pose, now: float) -> None:
         while self.nodes and self.nodes[0].released and \
                 distance(pose, self.nodes[0].x, self.nodes[0].y) <= self.p.limits.arrival_tolerance:
             node = self.nodes.pop(0)
             self.last_node_id, self.last_node_seq = node.node_id, node.sequence_id
-            self.last_node_actions = node.actions
+            self.since_last_node = 0.0
+            self.heading_goal = None if node.theta is None else (
+                node.theta, max(node.allowed_deviation_theta, HEADING_TOLERANCE_RAD))
             self.edges = [e for e in self.edges if e.sequence_id > node.sequence_id]
             self.changed = True
+            self._start_node_actions(node, now)
             if self.link_lost:
                 self.stop_at_next_node = False  # the link is lost: this node is where the vehicle waits
                 return
+            if any(a.blocking_type != BlockingType.NONE for a in node.actions):
+                return  # stays here until its actions are done
 
-    def _target(self) -> tuple[OrderNode, float, float] | None:
-        """The next node to drive to, its edge's speed limit and the path length to where it must stop."""
+    def _start_node_actions(self, node: OrderNode, now: float) -> None:
+        for action in node.actions:
+            running = self.order_actions.get(action.action_id)
+            if running is None or running.status != ActionStatus.WAITING:
+                continue
+            if action.action_type in (ActionType.PICK, ActionType.DROP):
+                duration = action.parameter("duration", self.p.handling_s)
+                running.status, running.until = ActionStatus.RUNNING, now + float(duration)  # type: ignore[arg-type]
+            elif action.action_type == ActionType.START_CHARGING:
+                self.charge_requested = True
+                running.status = ActionStatus.FINISHED
+            elif action.action_type == ActionType.STOP_CHARGING:
+                self.charge_requested = False
+                running.status = ActionStatus.FINISHED
+
+    def _run_actions(self, now: float) -> None:
+        for running in self.order_actions.values():
+            if running.status == ActionStatus.RUNNING and now >= running.until and not self.driving:
+                load_id = str(running.action.parameter("loadId", running.action.action_id))
+                if running.action.action_type == ActionType.PICK:
+                    self.loads.append(Load(load_id, str(running.action.parameter("loadType", ""))))
+                else:
+                    self.loads = [load for load in self.loads if load.load_id != load_id] \
+                        if any(load.load_id == load_id for load in self.loads) else self.loads[1:]
+                running.status = ActionStatus.FINISHED
+                self.changed = True
+        for running in self.instant.values():
+            if running.action.action_type == ActionType.CANCEL_ORDER and running.status == ActionStatus.RUNNING \
+                    and not self.driving:
+                running.status = ActionStatus.FINISHED
+                self.changed = True
+
+    def _blocked(self) -> bool:
+        """A blocking node action at the node the vehicle stands at is not done yet."""
+        return any(r.status in (ActionStatus.INITIALIZING, ActionStatus.RUNNING)
+                   and r.action.blocking_type != BlockingType.NONE for r in self.order_actions.values())
+
+    def _target(self) -> tuple[OrderNode, float, float, list[tuple[float, float]]] | None:
+        """The next node to drive to, its edge's speed limit, the path length to where it must stop, and
+        (path length, speed) caps at the turns before that."""
         if not self.nodes or not self.nodes[0].released:
             return None
         if self.link_lost and not self.stop_at_next_node:
             return None
         released = [n for n in self.nodes if n.released]
-        stop_index = 0 if self.link_lost else len(released) - 1
+        stop_index = 0 if self.link_lost else next(
+            (i for i, n in enumerate(released) if any(a.blocking_type != BlockingType.NONE for a in n.actions)),
+            len(released) - 1)
         assert self.pose is not None
         path = distance(self.pose, released[0].x, released[0].y)
+        corners: list[tuple[float, float]] = []
+        previous: tuple[float, float] = (self.pose.x, self.pose.y)
         for a, b in itertools.pairwise(released[:stop_index + 1]):
+            corners.append((path, corner_speed(previous, (a.x, a.y), (b.x, b.y), a.allowed_deviation_xy,
+                                               self.p.limits)))
             path += math.hypot(b.x - a.x, b.y - a.y)
+            previous = (a.x, a.y)
         edge = next((e for e in self.edges if e.end_node_id == released[0].node_id), None)
-        return released[0], edge.max_speed if edge else 0.0, path
+        return released[0], edge.max_speed if edge else 0.0, path, corners
 
     def _drain(self, metres: float) -> None:
         used = self.p.consumption_kwh_per_km * metres / 1000 / self.p.battery_capacity_kwh * 100
         self.battery = max(0.0, self.battery - used)
 
     def _charge(self, dt: float) -> None:
-        at_charger = not self._target() and not self.driving and CHARGE_ACTION in self.last_node_actions
+        at_charger = self.charge_requested and not self._target() and not self.driving
         if at_charger != self.charging:
             self.charging, self.changed = at_charger, True
         if self.charging:
             self.battery = min(100.0, self.battery + self.p.charging_power_kw * dt / 3600 / self.p.battery_capacity_kwh
                                * 100)
+        if self._target() is not None:
+            self.charge_requested = False  # driving on ends the charge
 
     # --- output ---------------------------------------------------------------------------------------------
 
     def state(self, now: float) -> VehicleState:
         pose = self.pose or Pose(0.0, 0.0, 0.0)
+        actions = itertools.chain(self.order_actions.values(), self.instant.values())
         return VehicleState(
             vehicle_id=self.p.vehicle_id, order_id=self.order_id, order_update_id=self.order_update_id,
             last_node_id=self.last_node_id, last_node_sequence_id=self.last_node_seq,
             node_states=tuple(self.nodes), edge_states=tuple(self.edges), pose=pose, velocity=self.measured,
             driving=self.driving, paused=self.paused, link_lost=self.link_lost,
-            battery_charge=round(self.battery, 3), charging=self.charging,
-            action_states=tuple(self.actions.values()), errors=tuple(self.errors), e_stop=self.e_stop, stamp=now)
+            battery_charge=round(self.battery, 3), charging=self.charging, loads=tuple(self.loads),
+            action_states=tuple(ActionState(r.action.action_id, r.action.action_type, r.status, r.result)
+                                for r in actions),
+            errors=tuple(self.errors), e_stop=self.e_stop, stamp=now, operating_mode=self.operating_mode,
+            position_initialized=self.pose is not None, new_base_request=self._needs_base(),
+            distance_since_last_node=round(self.since_last_node, 3),
+            battery_reach=round(self.battery / 100 * self.p.battery_capacity_kwh / self.p.consumption_kwh_per_km
+                                * 1000, 1),
+            header=Header(timestamp=now, manufacturer=self.p.manufacturer, serial_number=self.p.vehicle_id),
+            information=(Information("LINK_LOST", "INFO", "no order, action or heartbeat from the fleet within "
+                                                          f"{self.p.link_timeout_s:.0f} s"),) if self.link_lost else ())
+
+    def _needs_base(self) -> bool:
+        """VDA 5050 newBaseRequest: a horizon is left and the end of the base is within the distance the vehicle
+        needs to brake from full speed (it will have to slow down without an update)."""
+        released = [n for n in self.nodes if n.released]
+        if not self.nodes or self.nodes[-1].released or self.pose is None:
+            return False
+        if not released:
+            return True
+        limits = self.p.limits
+        braking = limits.max_linear_speed ** 2 / (2 * limits.braking_margin * limits.max_linear_decel)
+        return distance(self.pose, released[-1].x, released[-1].y) <= braking
+
+    def factsheet(self) -> Factsheet:
+        limits = self.p.limits
+        return Factsheet(self.p.vehicle_id, self.p.manufacturer, self.p.series_name, limits.max_linear_speed,
+                         limits.max_linear_accel, limits.max_linear_decel, self.p.length, self.p.width,
+                         self.p.height, self.p.max_load_mass, tuple(sorted(NODE_ACTIONS | INSTANT_ACTIONS)),
+                         Header(manufacturer=self.p.manufacturer, serial_number=self.p.vehicle_id))
 
 
 def _check_well_formed(order: Order) -> None:
     def refuse(why: str) -> None:
-        raise OrderRefused("orderValidationError", f"order {order.order_id!r}/{order.order_update_id}: {why}")
+        raise OrderRefused(ErrorType.ORDER_VALIDATION, f"order {order.order_id!r}/{order.order_update_id}: {why}")
 
     if not order.order_id:
         refuse("empty order_id")
@@ -276,8 +496,11 @@ def _check_well_formed(order: Order) -> None:
     for i, node in enumerate(order.nodes):
         if node.sequence_id % 2 or (i and node.sequence_id != order.nodes[i - 1].sequence_id + 2):
             refuse(f"node {node.node_id} has sequence id {node.sequence_id}; nodes take consecutive even ids")
-        if not all(math.isfinite(v) for v in (node.x, node.y, node.theta)):
+        if not all(math.isfinite(v) for v in (node.x, node.y, node.theta or 0.0)):
             refuse(f"node {node.node_id} has no finite position")
+        for action in node.actions:
+            if action.action_type not in NODE_ACTIONS:
+                refuse(f"node {node.node_id}: action {action.action_type!r} is not supported on a node")
     for i, edge in enumerate(order.edges):
         a, b = order.nodes[i], order.nodes[i + 1]
         if edge.sequence_id != a.sequence_id + 1:
@@ -288,6 +511,8 @@ def _check_well_formed(order: Order) -> None:
             refuse(f"edge {edge.edge_id} is released but its end node {b.node_id} is not")
         if edge.max_speed < 0 or not math.isfinite(edge.max_speed):
             refuse(f"edge {edge.edge_id} has max_speed {edge.max_speed}")
+        if edge.actions:
+            refuse(f"edge {edge.edge_id}: edge actions are not supported")
     released = [n.released for n in order.nodes]
     if released != sorted(released, reverse=True):
         refuse("released nodes must come before the horizon")

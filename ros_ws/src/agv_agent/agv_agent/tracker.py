@@ -7,6 +7,7 @@ the vehicle can still brake to a standstill at that node.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agv_agent.protocol import Pose
@@ -24,6 +25,7 @@ class Limits:
     arrival_tolerance: float = 0.3  # m: a node counts as reached within this distance
     braking_margin: float = 0.6  # plan braking with this share of the base's deceleration (latency, jitter)
     creep_speed: float = 0.15  # m/s: the slowest approach, so a node is always reached
+    max_linear_accel: float = 0.5
 
 
 def wrap(angle: float) -> float:
@@ -34,12 +36,30 @@ def distance(pose: Pose, x: float, y: float) -> float:
     return math.hypot(x - pose.x, y - pose.y)
 
 
+def corner_speed(before: tuple[float, float], node: tuple[float, float], after: tuple[float, float],
+                 allowed_deviation: float, limits: Limits) -> float:
+    """The fastest the vehicle may pass ``node`` on its way from ``before`` to ``after`` and stay within
+    ``allowed_deviation`` of the path: 0 where it turns on the spot; else the speed at which a turn at the
+    angular limit (radius v/w), begun at the node, swings out by no more than that, r(1 - cos a), with half
+    of it kept for the time the base needs to reach its turn rate."""
+    a = math.atan2(node[1] - before[1], node[0] - before[0])
+    b = math.atan2(after[1] - node[1], after[0] - node[0])
+    turn = abs(wrap(b - a))
+    if turn > TURN_IN_PLACE_RAD:
+        return 0.0
+    if turn < 1e-3:
+        return limits.max_linear_speed
+    return min(limits.max_linear_speed,
+               0.5 * limits.max_angular_speed * max(allowed_deviation, 0.1) / (1 - math.cos(turn)))
+
+
 def command_towards(pose: Pose, target: tuple[float, float], edge_speed: float, stop_distance: float,
-                    limits: Limits) -> tuple[float, float]:
+                    limits: Limits, corners: Sequence[tuple[float, float]] = ()) -> tuple[float, float]:
     """(linear, angular) command to drive at ``target`` and be able to stop ``stop_distance`` ahead.
 
     ``stop_distance`` is the path length to the node the vehicle must stop at (the last released one,
-    or the next node when it has lost the fleet link or is told to stop there).
+    or the next node when it has lost the fleet link or is told to stop there). ``corners`` are
+    (path length, speed) pairs: nodes on the way the vehicle may pass no faster than that speed.
     """
     heading = math.atan2(target[1] - pose.y, target[0] - pose.x)
     error = wrap(heading - pose.theta)
@@ -49,6 +69,9 @@ def command_towards(pose: Pose, target: tuple[float, float], edge_speed: float, 
     cap = limits.max_linear_speed if edge_speed <= 0 else min(edge_speed, limits.max_linear_speed)
     aim = max(0.0, stop_distance - limits.arrival_tolerance / 2)  # stop inside the tolerance, short of the node
     braking = math.sqrt(2 * limits.braking_margin * limits.max_linear_decel * aim)
+    for at, speed in corners:
+        braking = min(braking, math.sqrt(speed ** 2 + 2 * limits.braking_margin * limits.max_linear_decel
+                                         * max(0.0, at - limits.arrival_tolerance / 2)))
     if stop_distance > limits.arrival_tolerance:
         braking = max(braking, limits.creep_speed)
     linear = max(0.0, min(cap, braking) * math.cos(error))

@@ -1,0 +1,177 @@
+"""The fleet's VDA 5050 2.1 link over MQTT, behind :class:`VehicleLink`: what a vendor's AGV speaks.
+
+Topics ``<interfaceName>/<majorVersion>/<manufacturer>/<serialNumber>/<topic>`` (``uagv/v2/...``); the fleet
+publishes ``order`` and ``instantActions`` (QoS 0) and subscribes ``state`` (QoS 0), ``connection`` (QoS 1,
+retained, the vehicle's last will) and ``factsheet`` (retained). A vehicle is known by its serial number,
+taken from the topic (never from the payload); its manufacturer is learnt from its topics, or configured.
+VDA 5050 has no fleet heartbeat: :meth:`heartbeat` sends nothing, and a vehicle that loses the fleet drives
+to the end of its base (docs/vehicle-protocol.md: the fleet bounds the base instead).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+
+import paho.mqtt.client as mqtt
+from agv_agent import vda_json
+from agv_agent.protocol import INTERFACE_NAME, VDA_MAJOR, Action, ConnectionState, Factsheet, Order, VehicleState
+
+from fleet.vehicles.link import PendingActions, VehicleLinkError, VehicleSnapshot, wait_for
+
+logger = logging.getLogger(__name__)
+
+
+class MqttVehicleLink:
+    """Implements :class:`fleet.vehicles.VehicleLink` over an MQTT broker. Thread-safe; :meth:`close` when done."""
+
+    FAILURE_MEMORY_S = 30.0
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 1883, manufacturer: str = "xborder",
+                 manufacturers: Mapping[str, str] | None = None, interface: str = INTERFACE_NAME,
+                 on_state: Callable[[str], None] | None = None, resend_s: float = 1.0,
+                 connect_timeout_s: float = 10.0) -> None:
+        self.manufacturer, self.interface = manufacturer, interface
+        self._manufacturers = dict(manufacturers or {})
+        self.on_state = on_state
+        self._lock = threading.Lock()
+        self._states: dict[str, tuple[dict, float]] = {}  # latest JSON, monotonic arrival: converted when read
+        self._connections: dict[str, ConnectionState] = {}
+        self._factsheets: dict[str, dict] = {}
+        self._header_ids: dict[tuple[str, str], itertools.count] = {}
+        self.received = 0
+        self.failures = 0
+        self._failed_at = -float("inf")
+        self.pending = PendingActions(resend_s=resend_s)
+        self._connected = threading.Event()
+        self._closed = threading.Event()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"xborder-fleet-{id(self):x}")
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = lambda *_args: self._connected.clear()
+        self.client.on_message = self._on_message
+        try:
+            self.client.connect(host, port, keepalive=5)
+        except OSError as exc:
+            raise VehicleLinkError(f"MQTT broker {host}:{port}: {exc}") from None
+        self.client.loop_start()
+        if not self._connected.wait(connect_timeout_s):
+            self.close()
+            raise VehicleLinkError(f"MQTT broker {host}:{port} did not accept the connection")
+        self._resender = threading.Thread(target=self._resend, name="mqtt-resend", daemon=True)
+        self._resender.start()
+
+    def _on_connect(self, client: mqtt.Client, _userdata: object, _flags: object, _reason: object,
+                    _properties: object = None) -> None:
+        base = f"{self.interface}/{VDA_MAJOR}/+/+/"
+        client.subscribe([(base + "state", 0), (base + "connection", 1), (base + "factsheet", 0)])
+        self._connected.set()
+
+    def _on_message(self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
+        try:
+            _interface, _major, manufacturer, serial, name = message.topic.split("/")
+            payload = json.loads(message.payload)
+            with self._lock:
+                self._manufacturers.setdefault(serial, manufacturer)
+                if name == "state":
+                    self._states[serial] = (payload, time.monotonic())
+                    self.received += 1
+                elif name == "connection":
+                    self._connections[serial] = vda_json.connection_from_json(payload)
+                elif name == "factsheet":
+                    self._factsheets[serial] = payload
+            if name == "state":
+                self.pending.acknowledged(serial, (a.get("actionId") for a in payload.get("actionStates", ())))
+                if self.on_state:
+                    self.on_state(serial)
+        except Exception:  # one bad message must not stop the others: counted, logged, healthy() says so
+            self.failures += 1
+            self._failed_at = time.monotonic()
+            logger.exception("MQTT message on %s could not be handled", message.topic)
+
+    def healthy(self) -> bool:
+        return self._connected.is_set() and time.monotonic() - self._failed_at > self.FAILURE_MEMORY_S
+
+    def _resend(self) -> None:
+        while not self._closed.wait(self.pending.resend_s / 2):
+            for vehicle_id, actions in self.pending.due().items():
+                self._publish_actions(vehicle_id, actions)
+
+    def _topic(self, vehicle_id: str, name: str) -> str:
+        with self._lock:
+            manufacturer = self._manufacturers.get(vehicle_id, self.manufacturer)
+        return vda_json.mqtt_topic(manufacturer, vehicle_id, name, self.interface)
+
+    def _next_header(self, vehicle_id: str, topic: str) -> int:
+        with self._lock:
+            return next(self._header_ids.setdefault((vehicle_id, topic), itertools.count()))
+
+    def _publish(self, vehicle_id: str, name: str, payload: dict) -> None:
+        qos, retain = vda_json.MQTT_TOPICS[name]
+        self.client.publish(self._topic(vehicle_id, name), json.dumps(payload), qos=qos, retain=retain)
+
+    def manufacturer_of(self, vehicle_id: str) -> str:
+        with self._lock:
+            return self._manufacturers.get(vehicle_id, self.manufacturer)
+
+    # --- VehicleLink ---------------------------------------------------------------------------------------------
+
+    def add_vehicle(self, vehicle_id: str) -> None:
+        """Every vehicle's topics are subscribed already (wildcards): nothing to prepare."""
+
+    def send_order(self, vehicle_id: str, order: Order) -> None:
+        self._publish(vehicle_id, "order", vda_json.order_json(
+            order, self._next_header(vehicle_id, "order"), self.manufacturer_of(vehicle_id), vehicle_id, time.time()))
+
+    def send_actions(self, vehicle_id: str, actions: list[Action]) -> None:
+        self.pending.sent(vehicle_id, actions)
+        self._publish_actions(vehicle_id, actions)
+
+    def _publish_actions(self, vehicle_id: str, actions: list[Action]) -> None:
+        self._publish(vehicle_id, "instantActions", vda_json.instant_actions_json(
+            actions, self._next_header(vehicle_id, "instantActions"), self.manufacturer_of(vehicle_id), vehicle_id,
+            time.time()))
+
+    def heartbeat(self) -> None:
+        """VDA 5050 has no fleet heartbeat: nothing is sent (the fleet's safety does not rely on one here)."""
+
+    def state(self, vehicle_id: str) -> VehicleState | None:
+        return self.snapshot(vehicle_id).state
+
+    def state_age(self, vehicle_id: str) -> float | None:
+        with self._lock:
+            entry = self._states.get(vehicle_id)
+        return time.monotonic() - entry[1] if entry else None
+
+    def connection(self, vehicle_id: str) -> str | None:
+        with self._lock:
+            return self._connections.get(vehicle_id)
+
+    def snapshot(self, vehicle_id: str) -> VehicleSnapshot:
+        with self._lock:
+            entry = self._states.get(vehicle_id)
+            connection = self._connections.get(vehicle_id)
+        if entry is None:
+            return VehicleSnapshot(None, None, connection)
+        try:
+            state = vda_json.state_from_json(entry[0])
+        except vda_json.VdaJsonError:
+            logger.warning("vehicle %s: unreadable state ignored", vehicle_id)
+            state = None
+        return VehicleSnapshot(state, time.monotonic() - entry[1], connection)
+
+    def factsheet(self, vehicle_id: str) -> Factsheet | None:
+        with self._lock:
+            payload = self._factsheets.get(vehicle_id)
+        return vda_json.factsheet_from_json(payload) if payload else None
+
+    def wait_for(self, predicate: Callable[[], bool], timeout_s: float, poll_s: float = 0.05) -> bool:
+        return wait_for(predicate, timeout_s, poll_s)
+
+    def close(self) -> None:
+        self._closed.set()
+        self.client.disconnect()
+        self.client.loop_stop()

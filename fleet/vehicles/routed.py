@@ -1,0 +1,63 @@
+"""Several vehicle links as one (``fleet.link: ros+mqtt``): ROS 2 vehicles and VDA 5050 MQTT vehicles in one fleet.
+Each vehicle is served by the link it has been heard on; until it is heard, commands go to the first link."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from agv_agent.protocol import Action, Factsheet, Order, VehicleState
+
+from fleet.vehicles.link import VehicleLink, VehicleSnapshot
+
+
+class RoutedLink:
+    """Implements :class:`fleet.vehicles.VehicleLink` over ``links``."""
+
+    def __init__(self, links: Sequence[VehicleLink]) -> None:
+        if not links:
+            raise ValueError("a routed link needs at least one link")
+        self.links = list(links)
+        self._routes: dict[str, VehicleLink] = {}
+
+    def link_of(self, vehicle_id: str) -> VehicleLink:
+        """The link the vehicle was heard on (kept once found), else the first."""
+        link = self._routes.get(vehicle_id)
+        if link is not None:
+            return link
+        for candidate in self.links:
+            if candidate.connection(vehicle_id) is not None or candidate.state_age(vehicle_id) is not None:
+                self._routes[vehicle_id] = candidate
+                return candidate
+        return self.links[0]
+
+    def add_vehicle(self, vehicle_id: str) -> None:
+        for link in self.links:  # listen everywhere: where it speaks is not known yet
+            link.add_vehicle(vehicle_id)
+
+    def send_order(self, vehicle_id: str, order: Order) -> None:
+        self.link_of(vehicle_id).send_order(vehicle_id, order)
+
+    def send_actions(self, vehicle_id: str, actions: list[Action]) -> None:
+        self.link_of(vehicle_id).send_actions(vehicle_id, actions)
+
+    def heartbeat(self) -> None:
+        for link in self.links:
+            link.heartbeat()
+
+    def state(self, vehicle_id: str) -> VehicleState | None:
+        return self.link_of(vehicle_id).state(vehicle_id)
+
+    def state_age(self, vehicle_id: str) -> float | None:
+        return self.link_of(vehicle_id).state_age(vehicle_id)
+
+    def connection(self, vehicle_id: str) -> str | None:
+        return self.link_of(vehicle_id).connection(vehicle_id)
+
+    def snapshot(self, vehicle_id: str) -> VehicleSnapshot:
+        return self.link_of(vehicle_id).snapshot(vehicle_id)
+
+    def factsheet(self, vehicle_id: str) -> Factsheet | None:
+        return self.link_of(vehicle_id).factsheet(vehicle_id)
+
+    def healthy(self) -> bool:
+        return all(link.healthy() for link in self.links)

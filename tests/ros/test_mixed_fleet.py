@@ -1,0 +1,92 @@
+"""The fleet manager drives a ROS 2 vehicle (DDS) and a VDA 5050 vehicle (MQTT, a real mosquitto) side by side:
+the real dispatch loop, store, orders and customs gate, on the real clock, through one RoutedLink."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from fleet.alarms import AlarmService
+from fleet.dispatch import Dispatcher, DispatchSettings
+from fleet.events import EventBus
+from fleet.maps import load_corridor
+from fleet.orders import OrderCreate, OrderService, OrderState
+from fleet.staff import StaffLog
+from fleet.store import Store
+from fleet.vehicles.mqtt_link import MqttVehicleLink
+from fleet.vehicles.registry import VehicleConfig, VehicleRegistry
+from fleet.vehicles.routed import RoutedLink
+from sim.ros_fleet import VehicleSpec, spawn_mqtt_vehicle
+from tests.fleet.conftest import T0, customs, key_dir  # noqa: F401 (fixtures)
+from tests.mqtt.conftest import Recorder, broker  # noqa: F401 (fixture)
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+MAP = "maps/bac_luan_ii"
+PICKED = {OrderState.LOADED, OrderState.AWAITING_CLEARANCE, OrderState.CROSSING, OrderState.TO_DROP,
+          OrderState.DELIVERED}
+
+
+@pytest.mark.parametrize("deliverer", ["agv_mqtt_mixed", "agv_ros_mixed"])
+def test_one_dispatch_loop_drives_a_ros_vehicle_and_an_mqtt_vehicle(customs, broker, bridge, vehicles,  # noqa: F811
+                                                                    deliverer):
+    """Both stand at docks; the order waits at the deliverer's dock. The loop gives it the order (a VDA 5050
+    pick at the dock: it leaves loaded) and sends the other one to park: both drive on the fleet's orders."""
+    corridor = load_corridor(MAP)
+    docks = {"agv_ros_mixed": "vn_dock_1", "agv_mqtt_mixed": "vn_dock_2"}
+    other = next(v for v in docks if v != deliverer)
+    specs = {v: VehicleSpec(v, corridor.nodes[d].x, corridor.nodes[d].y, corridor.heading_into(d), d)
+             for v, d in docks.items()}
+    recorder = Recorder(broker.port)
+    mqtt_process = spawn_mqtt_vehicle(specs["agv_mqtt_mixed"], broker.port)
+    mqtt_link = MqttVehicleLink(port=broker.port)
+    stop_clock = threading.Event()
+    dispatcher = None
+    try:
+        vehicles(specs["agv_ros_mixed"])
+        assert mqtt_link.wait_for(lambda: mqtt_link.state("agv_mqtt_mixed") is not None, 30)
+        start = time.monotonic()
+
+        def real_time() -> None:  # the fixtures' settable clock, run in real time
+            while not stop_clock.wait(0.05):
+                customs.clock.now = T0 + time.monotonic() - start
+
+        threading.Thread(target=real_time, daemon=True).start()
+        store, bus = Store(customs.db_path), EventBus()
+        registry = VehicleRegistry(store)
+        registry.configure(VehicleConfig(id=v, home="VN", start_node=d) for v, d in docks.items())
+        orders = OrderService(store, corridor, bus, customs.clock)
+        created = orders.create(OrderCreate(consignments=["VN-100000000001"], pickup=docks[deliverer],
+                                            drop="cn_dock_1"), "test")[0].id  # waiting when the loop starts
+        link = RoutedLink([bridge, mqtt_link])
+        dispatcher = Dispatcher(corridor=corridor, store=store, orders=orders, registry=registry,
+                                gate=customs.gate_on(store, bus), link=link,
+                                alarms=AlarmService(store, bus, customs.clock), bus=bus,
+                                staff=StaffLog(store, customs.clock), clock=customs.clock,
+                                settings=DispatchSettings(load_s=3, unload_s=3, assign_time_limit_s=2.0))
+        for vehicle in docks:
+            for signer in (customs.vn, customs.cn):
+                ack = dispatcher.gate.ingest(signer.event("vehicle.authorized", vehicle_id=vehicle), "test")
+                assert ack.acknowledged, ack
+        dispatcher.start()
+        assert bridge.wait_for(lambda: orders.get(created).state in PICKED, 90), orders.get(created)
+        assert orders.get(created).vehicle_id == deliverer
+        # it picked its container up through its own link, as a VDA 5050 pick action with a load
+        assert bridge.wait_for(lambda: (s := link.state(deliverer)).loads != () and any(
+            a.action_type == "pick" and a.status == "FINISHED" for a in s.action_states), 15), \
+            (link.state(deliverer).action_states, link.state(deliverer).loads)
+        start_node = corridor.nodes[docks[other]]
+        assert bridge.wait_for(lambda: (s := link.state(other)).order_id == dispatcher.tracks[other].vda_order_id
+                               and ((s.pose.x - start_node.x) ** 2 + (s.pose.y - start_node.y) ** 2) ** 0.5 > 10, 60)
+        assert link.link_of("agv_ros_mixed") is bridge and link.link_of("agv_mqtt_mixed") is mqtt_link
+        assert any(topic.endswith("agv_mqtt_mixed/order") for topic, _ in recorder.messages)
+        assert recorder.invalid == []
+    finally:
+        if dispatcher is not None:
+            dispatcher.stop()
+        stop_clock.set()
+        mqtt_link.close()
+        recorder.close()
+        mqtt_process.terminate()
+        mqtt_process.wait(timeout=15)
