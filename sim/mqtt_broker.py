@@ -10,17 +10,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from sim.ros_fleet import tied_to_parent
+from sim.processes import free_port, spawn, stop
 
 
 class BrokerError(RuntimeError):
     """mosquitto is missing or did not start."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Broker:
@@ -40,7 +34,7 @@ class Broker:
                           "max_queued_messages 10000\n")
         log = Path(self._dir.name) / "mosquitto.log"  # a file, not a pipe: nobody reads it while it runs
         with log.open("wb") as sink:
-            self.process = subprocess.Popen(tied_to_parent([binary, "-c", str(config)]), stdout=sink, stderr=sink)
+            self.process = spawn([binary, "-c", str(config)], stdout=sink, stderr=sink)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -54,13 +48,8 @@ class Broker:
         raise BrokerError(f"mosquitto did not listen on 127.0.0.1:{self.port} within 10 s")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop(self.process, grace_s=5)
         self._dir.cleanup()
 
     def __enter__(self) -> Broker:

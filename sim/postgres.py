@@ -18,7 +18,7 @@ from pathlib import Path
 
 import psycopg
 
-from sim.service_process import free_port
+from sim.processes import free_port
 
 SERVER_USER = "postgres"
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from typing import Any
@@ -17,6 +18,13 @@ def tied_to_parent(command: list[str]) -> list[str]:
     ``setpriv``): no simulated vehicle outlives a killed launcher, test run or benchmark."""
     setpriv = shutil.which("setpriv")
     return [setpriv, "--pdeathsig", "TERM", *command] if setpriv else command
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def spawn(command: list[str], **popen: Any) -> subprocess.Popen:

@@ -15,7 +15,6 @@ and a token per role; it starts the process (in a process group of its own, tied
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -28,15 +27,9 @@ import yaml
 
 from fleet.roles import STAFF_ROLES
 from sim.customs_authority import AuthorityLink, LinkKeys
-from sim.processes import spawn, stop
+from sim.processes import free_port, spawn, stop
 
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def token_for(role: str) -> str:

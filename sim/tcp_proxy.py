@@ -13,7 +13,7 @@ import socket
 import struct
 import threading
 
-from sim.service_process import free_port
+from sim.processes import free_port
 
 
 class TcpProxy:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.service_process import free_port
+from sim.processes import free_port
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 

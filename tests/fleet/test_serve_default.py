@@ -13,7 +13,7 @@ import httpx
 import pytest
 import yaml
 
-from sim.service_process import free_port
+from sim.processes import free_port
 
 BIN = Path(sys.executable).parent
 DEFAULT_ZMQ_PORTS = (5560, 5561)

@@ -78,7 +78,7 @@ def test_unreadable_vda_json_is_a_clear_error():
 def test_an_mqtt_link_without_a_broker_says_so():
     from fleet.vehicles.link import VehicleLinkError
     from fleet.vehicles.mqtt_link import MqttVehicleLink
-    from sim.mqtt_broker import free_port
+    from sim.processes import free_port
 
     port = free_port()
     with pytest.raises(VehicleLinkError, match=f"MQTT broker 127.0.0.1:{port}"):
