@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 from pathlib import Path
 from typing import Any
@@ -33,12 +34,23 @@ def _scenario(name: str, hours: float | None, fleet: int | None, seed: int | Non
     return scenario.with_fleet(fleet) if fleet is not None else scenario
 
 
+def _log_to(path: Path) -> None:
+    """The fleet's own log (its warnings: stalled vehicles, take-backs) goes to a file beside the metrics."""
+    handler = logging.FileHandler(path, mode="w", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, logging.FileHandler)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
 def metrics_text(metrics: dict[str, Any]) -> str:
     """The metrics file's bytes: sorted keys, fixed indentation, so the same run writes the same file."""
     return json.dumps(metrics, indent=2, sort_keys=True) + "\n"
 
 
-def _run(scenario: Scenario, label: str):  # -> FastRun (imported late: the fleet loads only when it runs)
+def _run(scenario: Scenario, label: str, corridor: Any = None):  # -> FastRun (the fleet loads only to run)
     from sim.fast.runner import SimError, run_fast
 
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[at]}"),
@@ -49,7 +61,7 @@ def _run(scenario: Scenario, label: str):  # -> FastRun (imported late: the flee
             progress.update(task, completed=t, at=f"{int(t // 3600):02d}:{int(t % 3600 // 60):02d} simulated")
 
         try:
-            return run_fast(scenario, progress=report)
+            return run_fast(scenario, progress=report, corridor=corridor)
         except SimError as exc:
             console.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(2) from None
@@ -72,8 +84,9 @@ def run(
         raise typer.Exit(2)
     chosen = _scenario(scenario_name, hours, fleet, seed)
     folder = out or Path("out/sim") / chosen.name
-    result = _run(chosen, f"{chosen.name} ({chosen.fleet.size} AGVs)")
     folder.mkdir(parents=True, exist_ok=True)
+    _log_to(folder / "fleet.log")
+    result = _run(chosen, f"{chosen.name} ({chosen.fleet.size} AGVs)")
     (folder / "metrics.json").write_text(metrics_text(result.metrics), encoding="utf-8")
     written = [folder / "metrics.json"]
     if plots:
@@ -167,10 +180,15 @@ def sweep(
         raise typer.BadParameter("--fleet: give at least one fleet size, each at least 1")
     base = _scenario(scenario_name, hours, None, None)
     folder = out or Path("out/sim") / f"{base.name}_sweep"
+    folder.mkdir(parents=True, exist_ok=True)
+    _log_to(folder / "fleet.log")
+    from fleet.maps import load_corridor
+
+    corridor = load_corridor(base.map_folder())  # once for every size
     rows = []
     for size in sizes:
         try:
-            result = _run(base.with_fleet(size), f"{base.name} with {size} AGVs")
+            result = _run(base.with_fleet(size), f"{base.name} with {size} AGVs", corridor)
         except ValueError as exc:  # more vehicles than parking spots
             console.print(f"[red]error:[/red] --fleet {size}: {exc}")
             raise typer.Exit(2) from None

@@ -143,14 +143,16 @@ def _scratch_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix="xborder-sim-", dir=shm if shm.is_dir() else None))
 
 
-def run_fast(scenario: Scenario, progress: Callable[[float], None] | None = None) -> FastRun:
+def run_fast(scenario: Scenario, progress: Callable[[float], None] | None = None,
+             corridor: Corridor | None = None) -> FastRun:
     """Run ``scenario`` in fast mode and return what it measured. ``progress(simulated_seconds)`` is called as
-    the run goes. Raises :class:`SimError` for what the fast mode cannot run."""
+    the run goes; ``corridor``: the scenario's map, if already loaded. Raises :class:`SimError` for what the
+    fast mode cannot run."""
     if scenario.operating_model == OperatingModel.RELAY:
         raise SimError("operating_model: relay is planned but not yet dispatched by the fleet manager "
                        "(docs/architecture.md); run the corridor in through mode")
     started = time.perf_counter()
-    corridor = load_corridor(scenario.map_folder())
+    corridor = corridor or load_corridor(scenario.map_folder())
     folder = _scratch_dir()
     try:
         return _run(scenario, corridor, folder, progress, started)
@@ -193,7 +195,7 @@ def _run(scenario: Scenario, corridor: Corridor, folder: Path, progress: Callabl
                      battery=(battery.capacity_kwh, battery.consumption_kwh_per_km, battery.charging_kw))
     customs = CustomsSim(scenario, schedule=agenda.at, epoch=EPOCH, now=now)
     settings = _settings(scenario, corridor, customs, folder)
-    services = build_services(settings, link=link, clock=clock)
+    services = build_services(settings, link=link, clock=clock, corridor=corridor)
     try:
         return _simulate(scenario, corridor, services, link, customs, clock, agenda, progress, started)
     finally:
