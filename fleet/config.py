@@ -18,6 +18,7 @@ customs:
     signing_key: keys/fleet.key        # Ed25519 (PEM): signs replies, everything published, checkpoints
     curve_key: keys/fleet.curve.key    # CURVE secret (Z85): the ROUTER's and PUB's server key
   checkpoint: {every_records: 100, every_s: 10}
+  snapshot: {every_events: 10000, every_s: 300}   # clearance snapshots: a restart applies only what follows
   authorities:
     VN_CUSTOMS: {public_key: "<base64 of the raw 32-byte Ed25519 key>", side: VN,
                  curve_public_key: "<Z85 of the authority's CURVE public key>"}
@@ -154,6 +155,13 @@ class CheckpointConfig(_Strict):
     every_s: float = Field(10.0, gt=0)
 
 
+class SnapshotConfig(_Strict):
+    """A clearance snapshot after ``every_events`` accepted events, or ``every_s`` after the first since the last."""
+
+    every_events: int = Field(10_000, ge=1)
+    every_s: float = Field(300.0, gt=0)
+
+
 class ZmqConfig(_Strict):
     router: str = "tcp://127.0.0.1:5560"
     pub: str = "tcp://127.0.0.1:5561"
@@ -164,6 +172,7 @@ class CustomsConfig(_Strict):
     zmq: ZmqConfig = ZmqConfig()
     fleet: FleetKeysConfig | None = None
     checkpoint: CheckpointConfig = CheckpointConfig()
+    snapshot: SnapshotConfig = SnapshotConfig()
     authorities: dict[str, AuthorityConfig]
 
     @model_validator(mode="after")

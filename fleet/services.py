@@ -115,7 +115,8 @@ def build_services(settings: Settings, *, link: VehicleLink | None = None,
         checkpoint = settings.customs.checkpoint
         gate = CustomsGate(settings.customs.gate_authorities(), store, settings.customs.link_timeout_s, clock=clock,
                            publish=bus.publish, signing_key=security.signing_key if security else None,
-                           checkpoint_every=(checkpoint.every_records, checkpoint.every_s))
+                           checkpoint_every=(checkpoint.every_records, checkpoint.every_s),
+                           snapshot_every=(settings.customs.snapshot.every_events, settings.customs.snapshot.every_s))
         registry = VehicleRegistry(store)
         registry.configure(fleet)
         background: list[_Background] = []

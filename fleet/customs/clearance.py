@@ -59,7 +59,7 @@ class VehicleClearance:
     event_id: str | None = None
 
 
-_BASE_STATUS = {
+_BASE_STATUS: dict[EventType, Status] = {
     EventType.DECLARATION_ACCEPTED: Status.DECLARED,
     EventType.INSPECTION_REQUIRED: Status.INSPECTION,
     EventType.INSPECTION_PASSED: Status.INSPECTED,
@@ -70,42 +70,90 @@ _BASE_STATUS = {
 
 NO_CLEARANCE = ConsignmentClearance(Status.PENDING)
 
+Register = tuple[int, str]  # (seq, value): the value set by the highest seq seen so far
 
-def clearance_step(clearance: ConsignmentClearance, event: AcceptedEvent) -> ConsignmentClearance:
-    """The clearance after one more event, whose seq is higher than every event already folded in.
 
-    ``hold`` overrides until ``hold.lifted``; ``revoked`` stands until a later ``released``; a channel
-    assignment is recorded without moving the status.
+def _later(register: Register | None, seq: int, value: str) -> Register:
+    return (seq, value) if register is None or seq > register[0] else register
+
+
+@dataclass(frozen=True)
+class ConsignmentFold:
+    """One authority's events about one consignment, folded so that **any arrival order** gives the answer
+    of folding them in seq order — in O(1) per event, with no history kept.
+
+    The seq-order rule (``hold`` overrides until ``hold.lifted``; ``revoked`` stands until a later
+    ``released``; once released or revoked, a later step of the ordinary flow does not undo it; a channel
+    assignment does not move the status) is a handful of "latest by seq" registers: the latest hold or
+    lift, the latest channel, the latest release or revocation (which, if any, is the status beneath a
+    hold), the latest ordinary step (the status otherwise), and the latest event overall.
     """
-    base, on_hold, channel = clearance.base, clearance.on_hold, clearance.channel
-    if event.type == EventType.HOLD:
-        on_hold = True
-    elif event.type == EventType.HOLD_LIFTED:
-        on_hold = False
-    elif event.type == EventType.CHANNEL_ASSIGNED:
-        channel = str(event.payload.get("channel"))
-    elif event.type in _BASE_STATUS:
-        # a late-arriving step of the ordinary flow never undoes a release or a revocation
-        new = _BASE_STATUS[event.type]
-        if new in (Status.RELEASED, Status.REVOKED) or base not in (Status.RELEASED, Status.REVOKED):
-            base = new
-    return ConsignmentClearance(Status.HOLD if on_hold else base, on_hold, channel, event.event_id, base)
+
+    latest: Register | None = None  # -> event_id
+    hold: Register | None = None  # -> "1" on hold, "" lifted
+    channel: Register | None = None
+    final: Register | None = None  # released | revoked
+    flow: Register | None = None  # declared | inspection | inspected
+    clearance: ConsignmentClearance = NO_CLEARANCE
+
+    def merge(self, event: AcceptedEvent) -> ConsignmentFold:
+        seq, kind = event.seq, event.type
+        hold, channel, final, flow = self.hold, self.channel, self.final, self.flow
+        if kind in (EventType.HOLD, EventType.HOLD_LIFTED):
+            hold = _later(hold, seq, "1" if kind == EventType.HOLD else "")
+        elif kind == EventType.CHANNEL_ASSIGNED:
+            channel = _later(channel, seq, str(event.payload.get("channel")))
+        elif kind in (EventType.RELEASED, EventType.REVOKED):
+            final = _later(final, seq, _BASE_STATUS[kind])
+        elif kind in _BASE_STATUS:
+            flow = _later(flow, seq, _BASE_STATUS[kind])
+        return ConsignmentFold.of(_later(self.latest, seq, event.event_id), hold, channel, final, flow)
+
+    @classmethod
+    def of(cls, latest: Register | None, hold: Register | None, channel: Register | None, final: Register | None,
+           flow: Register | None) -> ConsignmentFold:
+        base = Status(final[1]) if final else Status(flow[1]) if flow else Status.PENDING
+        on_hold = bool(hold and hold[1])
+        clearance = ConsignmentClearance(Status.HOLD if on_hold else base, on_hold, channel[1] if channel else None,
+                                         latest[1] if latest else None, base)
+        return cls(latest, hold, channel, final, flow, clearance)
+
+    def to_json(self) -> list[Register | None]:
+        return [self.latest, self.hold, self.channel, self.final, self.flow]
+
+    @classmethod
+    def from_json(cls, data: Any) -> ConsignmentFold:
+        """From :meth:`to_json`; ValueError if ``data`` is not one."""
+        if not isinstance(data, list) or len(data) != 5:
+            raise ValueError("a consignment fold is a list of 5 registers")
+        registers = [_register(r) for r in data]
+        for register in registers[3:]:
+            if register is not None:
+                Status(register[1])
+        return cls.of(*registers)
+
+
+def _register(data: Any) -> Register | None:
+    if data is None:
+        return None
+    if not (isinstance(data, list) and len(data) == 2 and type(data[0]) is int and isinstance(data[1], str)):
+        raise ValueError(f"not a (seq, value) register: {str(data)[:60]}")
+    return data[0], data[1]
 
 
 def consignment_clearance(events: Iterable[AcceptedEvent]) -> ConsignmentClearance:
-    """Fold one authority's events about one consignment, in seq order (see :func:`clearance_step`)."""
-    clearance = NO_CLEARANCE
-    for event in sorted(events, key=lambda e: e.seq):
-        clearance = clearance_step(clearance, event)
-    return clearance
+    """Fold one authority's events about one consignment (in any order: see :class:`ConsignmentFold`)."""
+    fold = ConsignmentFold()
+    for event in events:
+        fold = fold.merge(event)
+    return fold.clearance
 
 
-def vehicle_clearance(events: Iterable[AcceptedEvent]) -> VehicleClearance:
-    """The latest (by seq) vehicle event decides: authorized or not."""
-    latest = max(events, key=lambda e: e.seq, default=None)
-    if latest is None:
-        return VehicleClearance(False)
-    return VehicleClearance(latest.type == EventType.VEHICLE_AUTHORIZED, latest.event_id)
+def vehicle_step(latest: tuple[int, VehicleClearance] | None, event: AcceptedEvent) -> tuple[int, VehicleClearance]:
+    """The latest (by seq) vehicle event decides: authorized or not. O(1) per event, in any arrival order."""
+    if latest is not None and latest[0] > event.seq:
+        return latest
+    return event.seq, VehicleClearance(event.type == EventType.VEHICLE_AUTHORIZED, event.event_id)
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,13 @@ Thread-safe: the ZeroMQ server thread and the HTTP workers call into the same in
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -26,20 +26,20 @@ from fleet.customs.clearance import (
     NO_CLEARANCE,
     AcceptedEvent,
     ConsignmentClearance,
+    ConsignmentFold,
     GateDecision,
     VehicleClearance,
-    clearance_step,
-    consignment_clearance,
     consignment_reasons,
     gate_rule,
-    vehicle_clearance,
+    vehicle_step,
 )
 from fleet.customs.envelope import CustomsEvent, content_digest, format_time, signed_bytes
 from fleet.customs.errors import MalformedInput
 from fleet.customs.refusals import RefusalLimiter, refusal_body, safe_text
 from fleet.customs.signing import signature_valid
-from fleet.customs.streams import SeqStream
-from fleet.store import Store, StoredEvent
+from fleet.customs.snapshots import ClearanceState, SnapshotRejected, check_snapshot, snapshot_body
+from fleet.store import AuditRecord, NewEvent, Store, StoredEvent, StoreError
+from fleet.store.audit import record_hash
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ MAX_EVENT_BYTES = 64 * 1024
 MAX_JSON_DEPTH = 8  # the envelope is level 1, its payload level 2: room for a little structure, no more
 MAX_NUMBER_CHARS = 32  # seq < 2^53 has 16 digits
 RESEND_EVERY_S = 5.0  # while a gap stands, ask for it again at most this often
-PARALLEL_FROM = 16  # batches at least this big are verified on two threads
+PARALLEL_FROM = 16  # batches at least this big are verified on two threads (Ed25519 releases the GIL)
 
 Publisher = Callable[[str, dict[str, Any]], None]
 
@@ -66,7 +66,7 @@ class Outcome(StrEnum):
     REFUSED = "refused"
 
 
-@dataclass(frozen=True)
+@dataclass
 class IngestResult:
     outcome: Outcome
     event_id: str | None = None
@@ -91,7 +91,7 @@ class IngestResult:
 
 
 @dataclass
-class _Prepared:
+class Verified:
     """An event after the checks that need no state: parsed, signature verified, fields validated — or refused."""
 
     submitted_by: str | None
@@ -107,9 +107,11 @@ class _Batch:
     """What a batch of events will write in its one transaction, how to take it back, and what to do once
     it is durable (publish)."""
 
-    events: list[StoredEvent] = field(default_factory=list)
-    states: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    digests: dict[str, str] = field(default_factory=dict)  # event_id -> digest, stored or in this batch
+    holders: dict[tuple[str, int], str] = field(default_factory=dict)  # (authority, seq) -> event_id, likewise
+    events: list[tuple[int, NewEvent]] = field(default_factory=list)  # (index of its audit entry, event)
     audits: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    authorities: set[str] = field(default_factory=set)  # whose streams grew
     undos: list[Callable[[], None]] = field(default_factory=list)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
 
@@ -127,42 +129,43 @@ class CustomsGate:
     Parameters
     ----------
     authorities : the configured authorities with their sides and public keys.
-    store : the SQLite store; on construction every stored event is replayed, so state survives restarts.
+    store : the store; on construction the latest clearance snapshot is checked and loaded and the events
+        after it re-verified and applied (or, if it cannot be trusted, every stored event), so state survives
+        restarts.
     link_timeout_s : an authority's link is down when no valid event or heartbeat came for this long.
     clock : wall-clock seconds (injectable for tests).
     publish : called with (topic, message) for decisions, crossings, clearance changes, alarms, resend
         requests and checkpoints.
     signing_key : the fleet's Ed25519 key; with it the gate signs an audit checkpoint at least every
         ``checkpoint_every = (records, seconds)``, publishes it and puts the latest in every reply.
+    snapshot_every : ``(accepted events, seconds)``: a clearance snapshot is taken after that many events, or
+        that long after the first event since the last one; a restart loads the latest snapshot and applies
+        only the events after it (signed with ``signing_key``, when given).
     """
 
     def __init__(self, authorities: Iterable[Authority], store: Store, link_timeout_s: float = 60.0,
                  clock: Callable[[], float] = time.time, publish: Publisher | None = None,
                  signing_key: Ed25519PrivateKey | None = None,
-                 checkpoint_every: tuple[int, float] = (100, 10.0)) -> None:
+                 checkpoint_every: tuple[int, float] = (100, 10.0),
+                 snapshot_every: tuple[int, float] = (10_000, 300.0)) -> None:
         self.authorities = {a.name: a for a in authorities}
         self.directions = {f"{a.side}->{b.side}" for a in self.authorities.values()
                            for b in self.authorities.values() if a.side != b.side}
         self.store, self.link_timeout_s, self.clock = store, link_timeout_s, clock
         self.publish: Publisher = publish or (lambda topic, message: None)
         self._lock = threading.RLock()
-        self._digests: dict[str, str] = {}  # event_id -> content digest
-        self._seqs: dict[tuple[str, int], str] = {}  # (authority, seq) -> event_id
-        self._by_consignment: dict[tuple[str, str], list[AcceptedEvent]] = defaultdict(list)
-        # (consignment, authority) -> (highest seq folded in, clearance): events arriving in seq order cost one
-        # fold step each, not a fold of the consignment's whole history
-        self._clearances: dict[tuple[str, str], tuple[int, ConsignmentClearance]] = {}
-        self._by_vehicle: dict[tuple[str, str], list[AcceptedEvent]] = defaultdict(list)
-        self._directions: dict[str, str] = {}  # consignment -> direction
-        self._last_seen: dict[str, float] = {}  # authority -> received_at of its latest valid event
-        self._streams: dict[str, SeqStream] = defaultdict(SeqStream)
+        # what the accepted events say, O(1) per event; duplicates and equivocations are looked up in the
+        # store a batch at a time, so memory and restart time do not grow with history
+        self._state = ClearanceState()
         self._resend_asked: dict[str, tuple[tuple[tuple[int, int], ...], float]] = {}
         self._refusals = RefusalLimiter()
         self._verifier = ThreadPoolExecutor(2, thread_name_prefix="customs-verify")
         self._signing_key, self._checkpoint_every = signing_key, checkpoint_every
+        self._snapshot_every = snapshot_every
         self._unanchored, self._anchored_at = 0, clock()
+        self._unsnapshotted, self._snapshot_at = 0, clock()
         self.checkpoint: dict[str, Any] | None = None
-        self._replay()
+        self._load()
         self._anchor()
 
     # --- ingestion --------------------------------------------------------------------------------------------
@@ -183,43 +186,73 @@ class CustomsGate:
         nothing is acknowledged (or published) before the transaction is durable, and if it fails none of
         the batch is applied and the store's error propagates.
         """
-        # the stateless checks (parsing, signature, field validation) need no lock: Ed25519 verification
-        # releases the GIL, so a batch is verified on two threads
-        prepared = list(self._verifier.map(self._prepare, items)) if len(items) >= PARALLEL_FROM else \
-            [self._prepare(item) for item in items]
+        return self.apply_verified(self.verify_many(items), via)
+
+    def verify_many(self, items: Sequence[tuple[bytes | str | Mapping[str, Any], str | None]]
+                    ) -> list[Future[list[Verified]]]:
+        """Start the checks that need no state — parsing, bounds, the signature, the fields: a big batch in two
+        halves on the gate's verifier threads, a small one at once. :meth:`apply_verified` takes the result, so
+        a transport can verify the next batch while the previous one commits."""
+        if len(items) < PARALLEL_FROM:
+            done: Future[list[Verified]] = Future()
+            done.set_result([self._prepare(item) for item in items])
+            return [done]
+        half = len(items) // 2
+        return [self._verifier.submit(self._prepare_all, part) for part in (items[:half], items[half:])]
+
+    def _prepare_all(self, items: Sequence[tuple[bytes | str | Mapping[str, Any], str | None]]) -> list[Verified]:
+        return [self._prepare(item) for item in items]
+
+    def apply_verified(self, verifying: list[Future[list[Verified]]], via: str) -> list[IngestResult]:
+        """Check verified events (:meth:`verify_many`) against the state, apply them and commit them in one
+        transaction; the results in the order the events were given."""
+        prepared = [item for part in verifying for item in part.result()]
         with self._lock:
             batch = _Batch()
-            results = [self._ingest_one(p, via, batch) for p in prepared]
             try:
-                if batch.audits:
-                    with self.store.transaction() as conn:
-                        self.store.write_events(conn, batch.events, batch.states)
-                        self.store.append_audits(conn, batch.audits)
+                with self.store.transaction() as conn:
+                    events = [p.event for p in prepared if p.event]
+                    batch.digests, batch.holders = self.store.known_events(
+                        conn, [e.event_id for e in events], [(e.authority, e.seq) for e in events])
+                    results = [self._ingest_one(p, via, batch) for p in prepared]
+                    if batch.audits:
+                        records = self.store.append_audits(conn, batch.audits)
+                        for index, event in batch.events:
+                            event.audit_seq = records[index].seq
+                        self.store.write_events(conn, [event for _, event in batch.events])
             except BaseException:
                 for undo in reversed(batch.undos):  # not stored, so not applied: resends must be applied
                     undo()
                 raise
+            self._state.events += len(batch.events)
             self._audited(len(batch.audits))
             for action in batch.after_commit:
                 action()
-            return [replace(result, checkpoint=self.checkpoint) for result in results]
+            for authority in batch.authorities:
+                self._ask_for_gaps(authority)
+            self._unsnapshotted += len(batch.events)
+            if self._unsnapshotted >= self._snapshot_every[0]:
+                self._snapshot()  # after the batch is durable: a failing snapshot costs only a longer restart
+            for result in results:
+                result.checkpoint = self.checkpoint
+            return results
 
-    def _ingest_one(self, p: _Prepared, via: str, batch: _Batch) -> IngestResult:
+    def _ingest_one(self, p: Verified, via: str, batch: _Batch) -> IngestResult:
         try:
             if p.refusal is not None:
                 raise p.refusal
             assert p.event is not None
-            self._check_state(p.event, p.digest)
+            self._check_state(p.event, p.digest, batch)
         except _Refusal as refusal:
             return self._refuse(p.fields, p.data, via, p.submitted_by, refusal, batch)
-        if p.event.event_id in self._digests:
+        if p.event.event_id in batch.digests:
             return IngestResult(Outcome.DUPLICATE, p.event.event_id, "already applied")
-        return self._apply(p.event, p.fields, p.digest, via, batch)
+        return self._apply(p.event, p.data, p.digest, via, batch)
 
-    def _prepare(self, item: tuple[bytes | str | Mapping[str, Any], str | None]) -> _Prepared:
+    def _prepare(self, item: tuple[bytes | str | Mapping[str, Any], str | None]) -> Verified:
         """Every check that depends on the event alone, not on the gate's state."""
         raw, submitted_by = item
-        prepared = _Prepared(submitted_by)
+        prepared = Verified(submitted_by)
         try:
             prepared.data = _as_bytes(raw)
             prepared.fields = _as_fields(prepared.data)
@@ -248,19 +281,19 @@ class CustomsGate:
             refusal.signed = True
             raise refusal from None
 
-    def _check_state(self, event: CustomsEvent, digest: str) -> None:
+    def _check_state(self, event: CustomsEvent, digest: str, batch: _Batch) -> None:
         """The checks against what the gate already holds; a refusal here is of a validly signed event."""
         try:
-            self._check_against_state(event, digest)
+            self._check_against_state(event, digest, batch)
         except _Refusal as refusal:
             refusal.signed = True
             raise
 
-    def _check_against_state(self, event: CustomsEvent, digest: str) -> None:
-        known = self._digests.get(event.event_id)
+    def _check_against_state(self, event: CustomsEvent, digest: str, batch: _Batch) -> None:
+        known = batch.digests.get(event.event_id)
         if known is not None and known != digest:
             raise _Refusal(f"event_id {event.event_id} reused with different content", alarm=True)
-        holder = self._seqs.get((event.authority, event.seq))
+        holder = batch.holders.get((event.authority, event.seq))
         if holder is not None and holder != event.event_id:
             raise _Refusal(f"equivocation: {event.authority} seq {event.seq} was already event {holder} "
                            "with different content", alarm=True)
@@ -271,27 +304,30 @@ class CustomsGate:
         if event.direction is not None and event.direction not in self.directions:
             raise _Refusal(f"direction {event.direction} is not one of {sorted(self.directions)}")
         if event.consignment_id is not None:
-            travels = self._directions.get(event.consignment_id)
+            travels = self._state.directions.get(event.consignment_id)
             if travels is not None and travels != event.direction:
                 raise _Refusal(f"consignment {event.consignment_id} travels {travels}; this event says "
                                f"{event.direction}")
 
-    def _apply(self, event: CustomsEvent, fields: dict[str, Any], digest: str, via: str,
-               batch: _Batch) -> IngestResult:
+    def _apply(self, event: CustomsEvent, data: bytes, digest: str, via: str, batch: _Batch) -> IngestResult:
         accepted = _accepted(event)
         received_at = self.clock()
-        before = self._crossing_allowed(event.consignment_id) if event.consignment_id else None
-        batch.undos.append(self._index(accepted, digest, received_at))
-        batch.events.append(StoredEvent(event.event_id, event.authority, event.seq, digest, fields, received_at))
-        batch.states.update(self._snapshot_states(accepted))
+        consignment = event.consignment_id
+        released_before = consignment is not None and self._clearance(consignment, event.authority).released
+        batch.undos.append(self._index(accepted, received_at))
+        batch.digests[event.event_id] = digest
+        batch.holders[(event.authority, event.seq)] = event.event_id
+        batch.authorities.add(event.authority)
+        batch.events.append((len(batch.audits), NewEvent(event.event_id, event.authority, event.seq, digest,
+                                                         data.decode(), received_at)))
         batch.audits.append(("event_accepted", {
             "event_id": event.event_id, "authority": event.authority, "seq": event.seq, "type": str(event.type),
-            "consignment_id": event.consignment_id, "vehicle_id": event.vehicle_id, "digest": digest, "via": via}))
-        if event.consignment_id and self._crossing_allowed(event.consignment_id) != before:
-            message = {"consignment_id": event.consignment_id, **self.clearance_of(event.consignment_id),
-                       "event_id": event.event_id}
+            "consignment_id": consignment, "vehicle_id": event.vehicle_id, "digest": digest, "via": via}))
+        # the consignment's crossing_allowed changed only if this authority's release did and the others' stand
+        if consignment and self._clearance(consignment, event.authority).released != released_before and all(
+                self._clearance(consignment, name).released for name in self.authorities if name != event.authority):
+            message = {"consignment_id": consignment, **self.clearance_of(consignment), "event_id": event.event_id}
             batch.after_commit.append(lambda: self.publish("clearance", message))
-        batch.after_commit.append(lambda: self._ask_for_gaps(event.authority))
         return IngestResult(Outcome.ACCEPTED, event.event_id)
 
     def _refuse(self, fields: dict[str, Any], raw: bytes, via: str, submitted_by: str | None,
@@ -300,7 +336,7 @@ class CustomsGate:
         body = {**refusal_body(fields, raw, refusal.reason, via, peer), "signed": refusal.signed}
         if refusal.signed and body["seq"] is not None:
             # its seq was issued and answered, so it is no gap (the authority knows it was refused)
-            self._streams[body["authority"]].add(body["seq"])
+            self._state.streams[body["authority"]].add(body["seq"])
         record, suppressed = self._refusals.admit(peer, self.clock())
         if suppressed:
             batch.audits.append(("refusals_suppressed", {"peer": peer, "count": suppressed}))
@@ -340,12 +376,14 @@ class CustomsGate:
                 self._record("refusals_suppressed", {"peer": peer, "count": count})
             if self._unanchored and self.clock() - self._anchored_at >= self._checkpoint_every[1]:
                 self._anchor()
-            for authority in self._streams:
+            for authority in self._state.streams:
                 self._ask_for_gaps(authority)
+            if self._unsnapshotted and self.clock() - self._snapshot_at >= self._snapshot_every[1]:
+                self._snapshot()
 
     def _ask_for_gaps(self, authority: str) -> None:
         """Publish a ``resend`` request for a gap in ``authority``'s stream: when it changes, then every few s."""
-        gaps = self._streams[authority].gaps()
+        gaps = self._state.streams[authority].gaps()
         if not gaps:
             self._resend_asked.pop(authority, None)
             return
@@ -355,92 +393,142 @@ class CustomsGate:
             self._resend_asked[authority] = (gaps, now)
             self.publish("resend", {"authority": authority, "missing": [list(span) for span in gaps]})
 
-    def _index(self, event: AcceptedEvent, digest: str, received_at: float) -> Callable[[], None]:
-        """Add an accepted event to the in-memory state; return what takes it out again."""
-        last_seen = self._last_seen.get(event.authority)
-        sets_direction = event.consignment_id is not None and event.consignment_id not in self._directions
-        self._digests[event.event_id] = digest
-        self._seqs[(event.authority, event.seq)] = event.event_id
-        self._last_seen[event.authority] = received_at if last_seen is None else max(received_at, last_seen)
-        self._streams[event.authority].add(event.seq)
+    def _index(self, event: AcceptedEvent, received_at: float) -> Callable[[], None]:
+        """Fold an accepted event into the in-memory state (O(1)); return what takes it out again."""
+        state = self._state
+        last_seen = state.last_seen.get(event.authority)
+        state.last_seen[event.authority] = received_at if last_seen is None else max(received_at, last_seen)
+        state.streams[event.authority].add(event.seq)
+        key, before_fold, sets_direction = None, None, False
         if event.consignment_id:
             key = (event.consignment_id, event.authority)
-            self._by_consignment[key].append(event)
-            cached = self._clearances.get(key)
-            if cached is not None and event.seq > cached[0]:
-                self._clearances[key] = (event.seq, clearance_step(cached[1], event))
-            else:
-                self._clearances.pop(key, None)
-            self._directions.setdefault(event.consignment_id, event.direction or "")
-        if event.vehicle_id:
-            self._by_vehicle[(event.vehicle_id, event.authority)].append(event)
+            before_fold = state.consignments.get(key)
+            state.consignments[key] = (before_fold or ConsignmentFold()).merge(event)
+            sets_direction = event.consignment_id not in state.directions
+            if sets_direction:
+                state.directions[event.consignment_id] = event.direction or ""
+        vehicle_key = (event.vehicle_id, event.authority) if event.vehicle_id else None
+        before_vehicle = state.vehicles.get(vehicle_key) if vehicle_key else None
+        if vehicle_key:
+            state.vehicles[vehicle_key] = vehicle_step(before_vehicle, event)
 
         def undo() -> None:
-            del self._digests[event.event_id], self._seqs[(event.authority, event.seq)]
-            self._streams[event.authority].remove(event.seq)
+            state.streams[event.authority].remove(event.seq)
             if last_seen is None:
-                del self._last_seen[event.authority]
+                del state.last_seen[event.authority]
             else:
-                self._last_seen[event.authority] = last_seen
-            if event.consignment_id:
-                self._by_consignment[(event.consignment_id, event.authority)].remove(event)
-                self._clearances.pop((event.consignment_id, event.authority), None)
-                if sets_direction:
-                    del self._directions[event.consignment_id]
-            if event.vehicle_id:
-                self._by_vehicle[(event.vehicle_id, event.authority)].remove(event)
+                state.last_seen[event.authority] = last_seen
+            for table, at, was in ((state.consignments, key, before_fold), (state.vehicles, vehicle_key,
+                                                                             before_vehicle)):
+                if at is not None and was is None:
+                    del table[at]  # type: ignore[attr-defined]
+                elif at is not None:
+                    table[at] = was  # type: ignore[index]
+            if sets_direction:
+                del state.directions[event.consignment_id]  # type: ignore[arg-type]
 
         return undo
 
-    def _snapshot_states(self, event: AcceptedEvent) -> dict[tuple[str, str], dict[str, Any]]:
-        if event.consignment_id:
-            c = self._clearance(event.consignment_id, event.authority)
-            return {(f"consignment:{event.consignment_id}", event.authority):
-                    {"status": str(c.status), "on_hold": c.on_hold, "channel": c.channel}}
-        if event.vehicle_id:
-            v = vehicle_clearance(self._by_vehicle[(event.vehicle_id, event.authority)])
-            return {(f"vehicle:{event.vehicle_id}", event.authority): {"authorized": v.authorized}}
-        return {}
+    # --- snapshots and replay -------------------------------------------------------------------------------------
 
-    def _replay(self) -> None:
-        """Rebuild the in-memory state from the stored events, trusting none of them blindly.
+    def _snapshot(self) -> None:
+        """Store the whole clearance state, tied to the audit log's head by a (signed) ``snapshot`` record.
 
-        Each stored event must still verify with its authority's key, match its stored digest, and have its
-        ``event_accepted`` record in the audit log; one that does not (a row inserted behind the fleet's
-        back, a payload no parser should meet) is never applied and raises an alarm. So does evidence of
-        tampering the store reports (a dropped trigger). Signed refusals in the audit log count as heard
-        seqs (no gap).
+        A snapshot only shortens restarts: if it cannot be written, that is logged and ingestion carries on."""
+        self._unsnapshotted, self._snapshot_at = 0, self.clock()
+        text = self._state.to_json()
+        body = snapshot_body(text, self.store.audit_head, self._state.events, self._signing_key)
+        try:
+            with self.store.transaction() as conn:
+                record = self.store.append_audit(conn, "snapshot", body)
+                self.store.write_snapshot(conn, record.seq, text, self.clock())
+        except StoreError:
+            log.exception("the clearance snapshot could not be written; the next restart replays more events")
+            return
+        self._audited(1)
+
+    def _load(self) -> None:
+        """Restore the state: from the latest snapshot and the events after it, or by verified replay.
+
+        A snapshot that cannot be trusted (:func:`~fleet.customs.snapshots.check_snapshot`) raises an alarm and
+        is left in place as evidence; the state is then rebuilt from every stored event, each re-verified.
+        Evidence of tampering the store reports (a dropped trigger) raises an alarm too.
         """
         problems = self.store.integrity_problems()
+        stored = self.store.latest_snapshot()
+        restored = None
+        if stored is not None:
+            try:
+                restored = self._checked_snapshot(stored.audit_seq, stored.state)
+            except SnapshotRejected as exc:
+                problems.append(f"clearance snapshot at audit record {stored.audit_seq} not used: {exc}; "
+                                "the state was rebuilt by verified replay")
+        if restored is None:
+            self._state, replay_problems = self._replayed(after=None)
+        else:
+            self._state, replay_problems = restored
+        for problem in problems + replay_problems:
+            body = {"reason": problem, "via": "replay"}
+            self._record("alarm", body)
+            self.publish("alarm", body)
+            log.error("customs alarm on start: %s", problem)
+
+    def _checked_snapshot(self, audit_seq: int, text: str) -> tuple[ClearanceState, list[str]]:
+        """The snapshot's state with the events after it applied, or :class:`SnapshotRejected`.
+
+        Reads the audit log from the record the snapshot covers on: that record, the snapshot's own, and the
+        records after it, each of which must verify and follow the one before."""
+        try:
+            tail = list(self.store.audit_records(after=audit_seq - 2))
+        except (ValueError, RecursionError) as exc:
+            raise SnapshotRejected(f"an audit record after it is unreadable ({type(exc).__name__})") from None
+        covered, record = (tail[0], tail[1]) if len(tail) > 1 and tail[1].seq == audit_seq else (None, None)
+        covered_seq = record.body.get("covers_audit_seq") if record else None
+        counted = self.store.count_events(covered_seq) if type(covered_seq) is int else -1
+        fleet_key = self._signing_key.public_key() if self._signing_key else None
+        state = check_snapshot(text, record, covered, counted, fleet_key)
+        for previous, later in itertools.pairwise(tail[1:]):
+            if later.seq != previous.seq + 1 or later.prev_hash != previous.hash or \
+                    record_hash(later.seq, later.recorded_at, later.kind, later.body, later.prev_hash) != later.hash:
+                raise SnapshotRejected(f"the audit log after the snapshot is broken at record {later.seq}")
+        return self._replayed(after=covered_seq, state=state, records=tail[2:])  # type: ignore[arg-type]
+
+    def _replayed(self, after: int | None, state: ClearanceState | None = None,
+                  records: Iterable[AuditRecord] | None = None) -> tuple[ClearanceState, list[str]]:
+        """``state`` (empty: a full replay) with the stored events after audit record ``after`` applied, each
+        verified as if it had just arrived; and a problem for each event that was not applied.
+
+        Each event must still verify with its authority's key, match its stored digest, and have its
+        ``event_accepted`` record in the audit log (after ``after``); one that does not (a row inserted behind
+        the fleet's back, a payload no parser should meet) is never applied. Signed refusals in the audit log
+        count as heard seqs (no gap). ``records``: the audit records after ``after``, if already read.
+        """
+        self._state = state or ClearanceState()
         audited: dict[str, str | None] = {}
-        for record in self.store.audit_records():
+        for record in self.store.audit_records(after=after or 0) if records is None else records:
             body = record.body
             if record.kind == "event_accepted" and isinstance(body.get("event_id"), str):
                 audited[body["event_id"]] = body.get("digest")
             elif record.kind == "event_refused" and body.get("signed") and body.get("authority") in self.authorities \
                     and type(body.get("seq")) is int:
-                self._streams[body["authority"]].add(body["seq"])
-        for stored in self.store.events():
+                self._state.streams[body["authority"]].add(body["seq"])
+        problems = []
+        for stored in self.store.events(after_audit_seq=after):
+            audited_digest = audited.pop(stored.event_id, None)
             try:
-                event = self._replayable(stored, audited)
+                event = self._replayable(stored, audited_digest)
             except _Refusal as refusal:
                 problems.append(f"stored event {safe_text(str(stored.event_id), 64)} not applied: {refusal.reason}")
                 continue
-            self._index(event, stored.digest, stored.received_at)
-        for problem in problems:
-            body = {"reason": problem, "via": "replay"}
-            self._record("alarm", body)
-            self.publish("alarm", body)
-            log.error("customs alarm on start: %s", problem)
-        snapshots = self.store.clearance_states()
-        recomputed = {}
-        for event_lists in (self._by_consignment.values(), self._by_vehicle.values()):
-            for events in event_lists:
-                recomputed.update(self._snapshot_states(events[0]))
-        if recomputed != snapshots:
-            log.error("clearance state recomputed from events differs from the stored snapshot; using the events")
+            self._index(event, stored.received_at)
+            self._state.events += 1
+        # the other way round: an accepted event whose row is gone (deleted behind the fleet's back) cannot be
+        # applied, and its seq stays missing from the authority's stream, which denies until it is resent
+        problems += [f"audit log says event {event_id} was accepted, but it is not stored (deleted?): its seq "
+                     "counts as missing until the authority resends it" for event_id in audited]
+        return self._state, problems
 
-    def _replayable(self, stored: StoredEvent, audited: Mapping[str, str | None]) -> AcceptedEvent:
+    def _replayable(self, stored: StoredEvent, audited_digest: str | None) -> AcceptedEvent:
         """The stored event, checked as if it had just arrived, or :class:`_Refusal` saying what is wrong."""
         if stored.raw is None:
             raise _Refusal("its stored text is not JSON a parser can read")
@@ -451,7 +539,7 @@ class CustomsGate:
         authority = self.authorities.get(str(fields.get("authority")))
         if authority is None or not signature_valid(fields, authority.public_key):
             raise _Refusal("its signature does not verify")
-        if content_digest(fields) != stored.digest or audited.get(stored.event_id) != stored.digest:
+        if content_digest(fields) != stored.digest or audited_digest != stored.digest:
             raise _Refusal("it has no matching event_accepted record in the audit log")
         try:
             event = CustomsEvent.model_validate(fields)
@@ -461,11 +549,24 @@ class CustomsGate:
             raise _Refusal("its columns disagree with its content")
         return _accepted(event)
 
+    def verify_replay(self) -> list[str]:
+        """Rebuild the state from every stored event, each re-verified, and compare it with the state held now
+        (which a restart loaded from a snapshot): the differences, and the events not applied, or []."""
+        with self._lock:
+            held = self._state
+            try:
+                replayed, problems = self._replayed(after=None)
+            finally:
+                self._state = held
+            return problems + [f"the state held differs from a verified replay in its {part}"
+                               for part in held.same_as(replayed)]
+
     # --- queries and decisions ----------------------------------------------------------------------------------
 
     def link_ages(self) -> dict[str, float | None]:
         now = self.clock()
-        return {name: (now - self._last_seen[name]) if name in self._last_seen else None
+        seen = self._state.last_seen
+        return {name: (now - seen[name]) if name in seen else None
                 for name in self.authorities}
 
     def link_health(self) -> dict[str, Any]:
@@ -473,7 +574,7 @@ class CustomsGate:
         with self._lock:
             ages = self.link_ages()
             return {name: {"last_heard_s": ages[name],
-                           "missing_seqs": [list(span) for span in self._streams[name].gaps()]}
+                           "missing_seqs": [list(span) for span in self._state.streams[name].gaps()]}
                     for name in self.authorities}
 
     def consignment_state(self, consignment_id: str) -> dict[str, ConsignmentClearance]:
@@ -481,28 +582,26 @@ class CustomsGate:
             return {name: self._clearance(consignment_id, name) for name in self.authorities}
 
     def _clearance(self, consignment_id: str, authority: str) -> ConsignmentClearance:
-        key = (consignment_id, authority)
-        cached = self._clearances.get(key)
-        if cached is None:
-            events = self._by_consignment.get(key)
-            if not events:
-                return NO_CLEARANCE
-            cached = self._clearances[key] = (max(e.seq for e in events), consignment_clearance(events))
-        return cached[1]
+        fold = self._state.consignments.get((consignment_id, authority))
+        return NO_CLEARANCE if fold is None else fold.clearance
+
+    def _vehicle(self, vehicle_id: str, authority: str) -> VehicleClearance:
+        latest = self._state.vehicles.get((vehicle_id, authority))
+        return VehicleClearance(False) if latest is None else latest[1]
 
     def clearance_of(self, consignment_id: str) -> dict[str, Any]:
         """The consignment alone, vehicle conditions aside: each authority's status, allowed, reasons."""
         with self._lock:
             state = self.consignment_state(consignment_id)
             reasons = consignment_reasons(consignment_id, state)
-            if consignment_id not in self._directions:
+            if consignment_id not in self._state.directions:
                 reasons.insert(0, f"consignment {consignment_id} is unknown to customs")
             return {**{name: str(c.status) for name, c in state.items()},
-                    "direction": self._directions.get(consignment_id), "crossing_allowed": not reasons,
+                    "direction": self._state.directions.get(consignment_id), "crossing_allowed": not reasons,
                     "reasons": reasons}
 
     def _crossing_allowed(self, consignment_id: str) -> bool:
-        return all(c.released for c in self.consignment_state(consignment_id).values())
+        return all(self._clearance(consignment_id, name).released for name in self.authorities)
 
     def evaluate(self, vehicle_id: str, direction: str, consignments: Iterable[str] = ()) -> GateDecision:
         """The gate rule's answer now, without recording it."""
@@ -510,12 +609,11 @@ class CustomsGate:
             consignments = list(dict.fromkeys(consignments))
             return gate_rule(
                 vehicle_id, direction, self.authorities,
-                vehicle={name: vehicle_clearance(self._by_vehicle.get((vehicle_id, name), []))
-                         for name in self.authorities},
+                vehicle={name: self._vehicle(vehicle_id, name) for name in self.authorities},
                 consignments={c: self.consignment_state(c) for c in consignments},
-                consignment_directions={c: self._directions.get(c) for c in consignments},
+                consignment_directions={c: self._state.directions.get(c) for c in consignments},
                 link_age_s=self.link_ages(), link_timeout_s=self.link_timeout_s,
-                stream_gaps={name: self._streams[name].gaps() for name in self.authorities})
+                stream_gaps={name: self._state.streams[name].gaps() for name in self.authorities})
 
     def decide(self, vehicle_id: str, direction: str, consignments: Iterable[str] = ()) -> GateDecision:
         """Evaluate the gate rule, record the decision in the audit log and publish it to both authorities.
@@ -540,7 +638,7 @@ class CustomsGate:
 
     def vehicle_state(self, vehicle_id: str) -> dict[str, VehicleClearance]:
         with self._lock:
-            return {name: vehicle_clearance(self._by_vehicle.get((vehicle_id, name), [])) for name in self.authorities}
+            return {name: self._vehicle(vehicle_id, name) for name in self.authorities}
 
 
 def _as_bytes(raw: bytes | str | Mapping[str, Any]) -> bytes:

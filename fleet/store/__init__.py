@@ -2,6 +2,6 @@
 hash-chained audit log, and one repository module per service."""
 
 from fleet.store.audit import AuditRecord, verify_chain
-from fleet.store.database import Store, StoredEvent, StoreError
+from fleet.store.database import NewEvent, Store, StoredEvent, StoredSnapshot, StoreError
 
-__all__ = ["AuditRecord", "Store", "StoreError", "StoredEvent", "verify_chain"]
+__all__ = ["AuditRecord", "NewEvent", "Store", "StoreError", "StoredEvent", "StoredSnapshot", "verify_chain"]

@@ -3,6 +3,7 @@ so either customs side can check an exported log and find any edited, removed or
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable
@@ -34,9 +35,25 @@ class AuditRecord:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+@functools.lru_cache(maxsize=256)  # a batch's records share their time, and there are few kinds
+def _json_text(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def canonical_body(body: dict[str, Any]) -> str:
+    """A record's body as canonical JSON: keys sorted, separators ``,`` and ``:``, UTF-8."""
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def record_hash(seq: int, recorded_at: str, kind: str, body: dict[str, Any], prev_hash: str) -> str:
-    content = json.dumps({"seq": seq, "recorded_at": recorded_at, "kind": kind, "body": body},
-                         sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """sha256 of ``prev_hash``, a newline and the canonical JSON of ``{seq, recorded_at, kind, body}``."""
+    return record_hash_of_text(seq, recorded_at, kind, canonical_body(body), prev_hash)
+
+
+def record_hash_of_text(seq: int, recorded_at: str, kind: str, body_text: str, prev_hash: str) -> str:
+    """:func:`record_hash` with the body already in canonical JSON: the object's keys in sorted order
+    (``body``, ``kind``, ``recorded_at``, ``seq``) put together around it, as ``json.dumps`` would."""
+    content = f'{{"body":{body_text},"kind":{_json_text(kind)},"recorded_at":{_json_text(recorded_at)},"seq":{seq:d}}}'
     return hashlib.sha256(f"{prev_hash}\n{content}".encode()).hexdigest()
 
 

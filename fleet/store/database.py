@@ -22,8 +22,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection, Engine
 
-from fleet.store.audit import GENESIS, AuditRecord, missing_triggers, record_hash
-from fleet.store.schema import audit_log, clearance_state, customs_events
+from fleet.store.audit import GENESIS, AuditRecord, canonical_body, missing_triggers, record_hash_of_text
+from fleet.store.schema import audit_log, clearance_snapshots, customs_events
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -40,6 +40,26 @@ class StoredEvent:
     digest: str
     raw: dict[str, Any] | None  # None: the stored text is not JSON a parser can read (evidence of tampering)
     received_at: float
+    audit_seq: int | None = None  # the seq of its event_accepted audit record
+
+
+@dataclass
+class NewEvent:
+    """An accepted customs event as it is written: its JSON text exactly as received."""
+
+    event_id: str
+    authority: str
+    seq: int
+    digest: str
+    text: str
+    received_at: float
+    audit_seq: int | None = None  # set once its event_accepted record is appended
+
+
+@dataclass(frozen=True)
+class StoredSnapshot:
+    audit_seq: int  # the seq of its own `snapshot` audit record
+    state: str
 
 
 def _json_or_none(text: str) -> Any:
@@ -122,15 +142,7 @@ class Store:
 
     def append_audit(self, conn: Connection, kind: str, body: dict[str, Any]) -> AuditRecord:
         """Append one record inside the caller's :meth:`transaction`."""
-        seq = self._audit_seq + 1
-        recorded_at = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-        digest = record_hash(seq, recorded_at, kind, body, self._audit_head)
-        conn.execute(audit_log.insert().values(
-            seq=seq, recorded_at=recorded_at, kind=kind, body=json.dumps(body, sort_keys=True, ensure_ascii=False),
-            prev_hash=self._audit_head, hash=digest))
-        record = AuditRecord(seq, recorded_at, kind, body, self._audit_head, digest)
-        self._audit_seq, self._audit_head = seq, digest
-        return record
+        return self.append_audits(conn, [(kind, body)])[0]
 
     def audit(self, kind: str, body: dict[str, Any]) -> AuditRecord:
         with self.transaction() as conn:
@@ -166,47 +178,83 @@ class Store:
     # --- customs events and clearance snapshots ---------------------------------------------------------------
 
     def append_audits(self, conn: Connection, entries: list[tuple[str, dict[str, Any]]]) -> list[AuditRecord]:
-        """Append several records inside the caller's :meth:`transaction`, in one statement."""
-        records = []
+        """Append several records inside the caller's :meth:`transaction`, in one statement (each body is
+        serialised once, for its hash and its row alike)."""
+        records, rows = [], []
+        recorded_at = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
         for kind, body in entries:
-            seq = self._audit_seq + 1
-            recorded_at = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-            digest = record_hash(seq, recorded_at, kind, body, self._audit_head)
+            seq, text = self._audit_seq + 1, canonical_body(body)
+            digest = record_hash_of_text(seq, recorded_at, kind, text, self._audit_head)
             records.append(AuditRecord(seq, recorded_at, kind, body, self._audit_head, digest))
+            rows.append({"seq": seq, "recorded_at": recorded_at, "kind": kind, "prev_hash": self._audit_head,
+                         "hash": digest, "body": text})
             self._audit_seq, self._audit_head = seq, digest
-        if records:
-            conn.execute(audit_log.insert(), [
-                {"seq": r.seq, "recorded_at": r.recorded_at, "kind": r.kind, "prev_hash": r.prev_hash, "hash": r.hash,
-                 "body": json.dumps(r.body, sort_keys=True, ensure_ascii=False)} for r in records])
+        if rows:
+            conn.execute(audit_log.insert(), rows)
         return records
 
-    def write_events(self, conn: Connection, events: list[StoredEvent],
-                     states: dict[tuple[str, str], dict[str, Any]]) -> None:
-        """Insert accepted customs events and replace the clearance states they changed, inside the caller's
-        :meth:`transaction` (one statement per table: the customs link commits a batch at a time)."""
+    def write_events(self, conn: Connection, events: list[NewEvent]) -> None:
+        """Insert accepted customs events inside the caller's :meth:`transaction`, in one statement (the
+        customs link commits a batch at a time)."""
         if events:
             conn.execute(customs_events.insert(), [
-                {"event_id": e.event_id, "authority": e.authority, "seq": e.seq, "digest": e.digest,
-                 "raw": json.dumps(e.raw, sort_keys=True, ensure_ascii=False), "received_at": e.received_at}
-                for e in events])
-        if states:
-            keys = sa.tuple_(clearance_state.c.subject, clearance_state.c.authority)
-            conn.execute(clearance_state.delete().where(keys.in_(list(states))))
-            conn.execute(clearance_state.insert(), [
-                {"subject": subject, "authority": authority, "state": json.dumps(state, sort_keys=True)}
-                for (subject, authority), state in states.items()])
+                {"event_id": e.event_id, "authority": e.authority, "seq": e.seq, "digest": e.digest, "raw": e.text,
+                 "received_at": e.received_at, "audit_seq": e.audit_seq} for e in events])
 
-    def events(self) -> list[StoredEvent]:
-        with self.reading() as conn:
-            rows = conn.execute(sa.select(customs_events).order_by(customs_events.c.received_at,
-                                                                   customs_events.c.event_id)).all()
-        return [StoredEvent(r.event_id, r.authority, r.seq, r.digest, _json_or_none(r.raw), r.received_at)
-                for r in rows]
+    def known_events(self, conn: Connection, event_ids: list[str], seqs: list[tuple[str, int]]
+                     ) -> tuple[dict[str, str], dict[tuple[str, int], str]]:
+        """Of the events stored: the digest of each of ``event_ids``, and the event_id holding each of
+        ``seqs`` ((authority, seq)) — what a batch needs to find duplicates and equivocations, by index,
+        inside the caller's :meth:`transaction`."""
+        by_authority: dict[str, set[int]] = {}
+        for authority, seq in seqs:
+            by_authority.setdefault(authority, set()).add(seq)
+        ids = set(event_ids)
+        wanted = [customs_events.c.event_id.in_(ids)] if ids else []
+        wanted += [sa.and_(customs_events.c.authority == authority, customs_events.c.seq.in_(numbers))
+                   for authority, numbers in by_authority.items()]
+        digests: dict[str, str] = {}
+        holders: dict[tuple[str, int], str] = {}
+        if wanted:  # one statement, each branch answered from an index
+            columns = (customs_events.c.event_id, customs_events.c.authority, customs_events.c.seq,
+                       customs_events.c.digest)
+            for event_id, authority, seq, digest in conn.execute(sa.select(*columns).where(sa.or_(*wanted))):
+                if event_id in ids:
+                    digests[event_id] = digest
+                if seq in by_authority.get(authority, ()):
+                    holders[(authority, seq)] = event_id
+        return digests, holders
 
-    def clearance_states(self) -> dict[tuple[str, str], dict[str, Any]]:
+    def events(self, after_audit_seq: int | None = None) -> list[StoredEvent]:
+        """Every stored event; or those after audit record ``after_audit_seq`` (with any that name no audit
+        record: rows the fleet did not write, for the caller to refuse)."""
+        query = sa.select(customs_events).order_by(customs_events.c.received_at, customs_events.c.event_id)
+        if after_audit_seq is not None:
+            query = query.where(sa.or_(customs_events.c.audit_seq > after_audit_seq,
+                                       customs_events.c.audit_seq.is_(None)))
         with self.reading() as conn:
-            rows = conn.execute(sa.select(clearance_state)).all()
-        return {(r.subject, r.authority): json.loads(r.state) for r in rows}
+            rows = conn.execute(query).all()
+        return [StoredEvent(r.event_id, r.authority, r.seq, r.digest, _json_or_none(r.raw), r.received_at,
+                            r.audit_seq) for r in rows]
+
+    def count_events(self, through_audit_seq: int) -> int:
+        """How many stored events name an audit record up to ``through_audit_seq``."""
+        with self.reading() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(customs_events)
+                                    .where(customs_events.c.audit_seq <= through_audit_seq)).scalar_one())
+
+    def write_snapshot(self, conn: Connection, audit_seq: int, state: str, taken_at: float, keep: int = 2) -> None:
+        """Store a clearance snapshot inside the caller's :meth:`transaction`; keep the newest ``keep``."""
+        conn.execute(clearance_snapshots.insert().values(audit_seq=audit_seq, state=state, taken_at=taken_at))
+        stale = sa.select(clearance_snapshots.c.audit_seq).order_by(clearance_snapshots.c.audit_seq.desc()) \
+            .limit(1).offset(keep).scalar_subquery()
+        conn.execute(clearance_snapshots.delete().where(clearance_snapshots.c.audit_seq <= stale))
+
+    def latest_snapshot(self) -> StoredSnapshot | None:
+        with self.reading() as conn:
+            row = conn.execute(sa.select(clearance_snapshots.c.audit_seq, clearance_snapshots.c.state)
+                               .order_by(clearance_snapshots.c.audit_seq.desc()).limit(1)).first()
+        return StoredSnapshot(row[0], row[1]) if row else None
 
 
 def _connect_args(url: str, busy_timeout_s: float) -> dict[str, Any]:

@@ -32,14 +32,17 @@ customs_events = Table(
     Column("digest", String(64), nullable=False),
     Column("raw", Text, nullable=False),
     Column("received_at", Float, nullable=False),
+    # the seq of the event's event_accepted audit record: which events a clearance snapshot covers
+    Column("audit_seq", Integer, nullable=True),
     UniqueConstraint("authority", "seq"),
+    Index("ix_customs_events_audit_seq", "audit_seq"),
 )
 
-clearance_state = Table(
-    "clearance_state", metadata,
-    Column("subject", String(96), primary_key=True),  # 'consignment:<id>' or 'vehicle:<id>'
-    Column("authority", String(32), primary_key=True),
-    Column("state", Text, nullable=False),  # JSON
+clearance_snapshots = Table(  # the customs gate's whole clearance state, as of one audit record
+    "clearance_snapshots", metadata,
+    Column("audit_seq", Integer, primary_key=True, autoincrement=False),  # its own `snapshot` audit record
+    Column("state", Text, nullable=False),  # JSON; its sha256 is in that audit record, signed by the fleet
+    Column("taken_at", Float, nullable=False),
 )
 
 audit_log = Table(

@@ -18,12 +18,13 @@ import base64
 import logging
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import zmq
 
 from fleet.customs.envelope import canonical_json
-from fleet.customs.gate import MAX_EVENT_BYTES, CustomsGate
+from fleet.customs.gate import MAX_EVENT_BYTES, CustomsGate, Verified
 from fleet.transports.curve import LinkSecurity, make_server
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ class ZmqIngestServer:
 
     POLL_MS = 100
     MAX_BATCH = 512  # messages committed together at most
+    SIGN_CHUNK = 16  # replies signed on one thread at least
 
     def __init__(self, gate: CustomsGate, endpoint: str, context: zmq.Context | None = None,
                  security: LinkSecurity | None = None) -> None:
@@ -92,6 +94,7 @@ class ZmqIngestServer:
         self._socket.bind(endpoint)
         self.endpoint = self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
         self._stop = threading.Event()
+        self._signer = ThreadPoolExecutor(2, thread_name_prefix="customs-sign")
         self._thread = threading.Thread(target=self._serve, name="customs-zmq", daemon=True)
 
     def start(self) -> ZmqIngestServer:
@@ -101,25 +104,38 @@ class ZmqIngestServer:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+        self._signer.shutdown()
         self._socket.close()
 
     def _serve(self) -> None:
+        """A two-stage pipeline: while one batch is checked against the state and committed (the fsync), the
+        next one, received meanwhile, is already being verified (Ed25519 releases the GIL)."""
         poller = zmq.Poller()
         poller.register(self._socket, zmq.POLLIN)
         ticked = time.monotonic()
+        pending: tuple[list[list[bytes]], list[Future[list[Verified]]]] | None = None
         while not self._stop.is_set():
             if time.monotonic() - ticked >= self.POLL_MS / 1000:
                 self._tick()
                 ticked = time.monotonic()
-            if not poller.poll(self.POLL_MS):
+            if not poller.poll(0 if pending else self.POLL_MS):
+                if pending:
+                    self._answer(*pending)
+                    pending = None
                 continue
-            batch = []
-            while len(batch) < self.MAX_BATCH:
+            frames = []
+            while len(frames) < self.MAX_BATCH:
                 try:
-                    batch.append(self._socket.recv_multipart(zmq.NOBLOCK, copy=False))
+                    frames.append(self._socket.recv_multipart(zmq.NOBLOCK, copy=False))
                 except zmq.Again:
                     break
-            self._answer(batch)
+            routes, items = self._split(frames)
+            verifying = self._verify(items)
+            if pending:
+                self._answer(*pending)
+            pending = routes, verifying
+        if pending:
+            self._answer(*pending)
 
     def _tick(self) -> None:
         try:
@@ -127,19 +143,40 @@ class ZmqIngestServer:
         except Exception:  # as in _answer: the link outlives a failing store
             log.exception("customs gate's periodic duties failed")
 
-    def _answer(self, batch: list[list[zmq.Frame]]) -> None:
-        """Ingest every message received in one poll as one transaction (group commit), then reply to each."""
+    def _split(self, batch: list[list[zmq.Frame]]) -> tuple[list[list[bytes]], list[tuple[bytes, str | None]]]:
+        """Each message's route back, and its event with the authority its CURVE key authenticated."""
         routes, items = [], []
         for frames in batch:
             identity, *envelope, payload = frames if len(frames) >= 2 else (frames[0], zmq.Frame(b""))
             routes.append([identity.bytes, *(f.bytes for f in envelope)])
             # with CURVE the ZAP handler names the authenticated authority; without it nobody is authenticated
             items.append((payload.bytes, payload.get("User-Id") if self._security else None))
+        return routes, items
+
+    def _verify(self, items: list[tuple[bytes, str | None]]) -> list[Future[list[Verified]]]:
         try:
-            replies = [result.as_dict() for result in self.gate.ingest_many(items, via="zmq")]
+            return self.gate.verify_many(items)
+        except Exception as exc:  # handed on: _answer NACKs the batch as it would a failing commit
+            failed: Future[list[Verified]] = Future()
+            failed.set_exception(exc)
+            return [failed]
+
+    def _answer(self, routes: list[list[bytes]], verifying: list[Future[list[Verified]]]) -> None:
+        """Apply a verified batch in one transaction (group commit), then reply to each message."""
+        try:
+            replies = [result.as_dict() for result in self.gate.apply_verified(verifying, via="zmq")]
         except Exception:  # a bug (or a full disk) must not take the border's customs link down with it
-            log.exception("a batch of %d customs events could not be processed", len(items))
+            log.exception("a batch of %d customs events could not be processed", len(routes))
             replies = [{"status": "NACK", "outcome": "refused", "event_id": None, "reason": "internal error",
-                        "resend": True}] * len(items)
-        for route, reply in zip(routes, replies):
-            self._socket.send_multipart([*route, _encode(reply, self._security)])
+                        "resend": True}] * len(routes)
+        if len(replies) >= 2 * self.SIGN_CHUNK:  # signing releases the GIL too: two threads for a big batch
+            half = len(replies) // 2
+            parts = [self._signer.submit(self._encode_all, part) for part in (replies[:half], replies[half:])]
+            encoded = [reply for part in parts for reply in part.result()]
+        else:
+            encoded = self._encode_all(replies)
+        for route, reply in zip(routes, encoded):
+            self._socket.send_multipart([*route, reply])
+
+    def _encode_all(self, replies: list[dict[str, Any]]) -> list[bytes]:
+        return [_encode(reply, self._security) for reply in replies]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 import threading
@@ -155,6 +156,12 @@ def latencies(service: ServiceProcess, final_events: list[dict], send, progress:
     return out
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used (Linux /proc): a figure other jobs' load barely moves."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
@@ -219,7 +226,9 @@ def run(args, console: Console, service: ServiceProcess, signers: dict[str, Even
         results["zmq_baseline_eps"] = zmq_echo_baseline(zmq_payloads, progress)
         per_authority = {name: [json.dumps(e).encode() for e in events["zmq"] if e["authority"] == name]
                          for name in NAMES}
+        cpu_before = cpu_seconds(service.process.pid)
         results["zmq_eps"] = zmq_authorities(service.router, per_authority, progress, secure)
+        results["zmq_cpu_us"] = (cpu_seconds(service.process.pid) - cpu_before) / len(zmq_payloads) * 1e6
         results["zmq_events"] = len(zmq_payloads)
         by_authority = {name: [e for e in events["http"] if e["authority"] == name] for name in NAMES}
         http_rates, http_count = [], 0
@@ -268,6 +277,8 @@ def report(r: dict[str, float], args, console: Console) -> None:
         ("ZeroMQ ingest (CURVE, 2 authorities, group commit, synchronous=FULL)",
          f"{r['zmq_eps']:,.0f} events/s ({r['zmq_events']:,.0f})",
          f"echo ROUTER {r['zmq_baseline_eps']:,.0f} msg/s", f"{r['zmq_eps'] / r['zmq_baseline_eps']:.2f}"),
+        ("service CPU per ZeroMQ event (user + system, all threads)", f"{r['zmq_cpu_us']:,.0f} µs",
+         f"= {1e6 / r['zmq_cpu_us']:,.0f} events per CPU-second", ""),
         ("HTTP ingest", f"{r['http_eps']:,.0f} events/s ({r['http_events']:,.0f})",
          f"GET /health {r['http_baseline_rps']:,.0f} req/s", f"{r['http_eps'] / r['http_baseline_rps']:.2f}"),
         ("event-to-decision, ZeroMQ", f"p50 {r['zmq_p50_ms']:.1f} ms, p99 {r['zmq_p99_ms']:.1f} ms", "", ""),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import subprocess
@@ -9,9 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fleet.store import verify_chain
-from fleet.store.audit import record_hash
+from fleet.store.audit import GENESIS, record_hash
 
 XBORDER = str(Path(sys.executable).with_name("xborder"))
 
@@ -107,3 +110,18 @@ def test_keys_generate_command(tmp_path):
     bad = subprocess.run([XBORDER, "keys", "generate", "--authority", "vn customs", "--out", str(tmp_path)],
                          capture_output=True, text=True)
     assert bad.returncode == 2
+
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)  # what UTF-8 can carry
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | _TEXT, lambda inner: st.lists(inner, max_size=3)
+                     | st.dictionaries(_TEXT, inner, max_size=3), max_leaves=8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=1, max_value=2**53), _TEXT, _TEXT, st.dictionaries(_TEXT, _JSON, max_size=4))
+def test_the_hash_of_a_serialised_body_is_the_hash_of_the_record(seq, recorded_at, kind, body):
+    """The store serialises each body once and hashes that text: it must be the documented hash exactly."""
+    content = json.dumps({"seq": seq, "recorded_at": recorded_at, "kind": kind, "body": body}, sort_keys=True,
+                         separators=(",", ":"), ensure_ascii=False)
+    expected = hashlib.sha256(f"{GENESIS}\n{content}".encode()).hexdigest()
+    assert record_hash(seq, recorded_at, kind, body, GENESIS) == expected

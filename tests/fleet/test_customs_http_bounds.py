@@ -147,3 +147,21 @@ def test_slowloris_does_not_starve_the_customs_link_or_the_server(service, key_d
     assert closed == len(attackers)
     assert httpx.get(f"{service.base}/health", timeout=5).status_code == 200
     dealer.close()
+
+
+def test_a_flood_of_bad_requests_leaves_the_service_log_small(service, signers):
+    """Finding 6's last part: bad requests grew the service's log by 230 MB in 30 s. 600 bad requests — forged
+    signatures (each an alarm), malformed bodies, unknown routes — now leave a few KB (the audit side of a
+    flood: test_customs_input_bounds.py::test_a_refusal_flood_is_rate_limited_per_peer_and_counted)."""
+    forged = signers["VN_CUSTOMS"].event("released", "VN-104512345678", direction="VN->CN")
+    forged["signature"] = "AAAA" + forged["signature"][4:]
+    headers = {"Authorization": f"Bearer {token_for('customs:VN_CUSTOMS')}", "Content-Type": "application/json"}
+    with httpx.Client(base_url=service.base, headers=headers, timeout=10) as client:
+        for i in range(200):
+            assert client.post("/customs/events", content=json.dumps({**forged, "seq": i + 1})).status_code == 400
+            assert client.post("/customs/events", content=b"[" * 5000).status_code == 400
+            assert client.get(f"/no/such/route/{i}").status_code == 404
+    os.set_blocking(service.process.stdout.fileno(), False)
+    logged = service.process.stdout.read() or b""
+    assert len(logged) < 32 * 1024, f"{len(logged)} bytes logged for 600 bad requests"
+    assert httpx.get(f"{service.base}/health", timeout=5).status_code == 200

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from fleet.customs.checkpoints import check_export, checked_checkpoint
+from fleet.customs.envelope import content_digest
 from fleet.customs.gate import CustomsGate, Outcome
 from fleet.customs.signing import generate_keys, load_private_key, parse_public_key
 from fleet.store import Store, verify_chain
@@ -20,6 +21,7 @@ from fleet.store.audit import GENESIS, AuditRecord, record_hash
 XBORDER = str(Path(sys.executable).with_name("xborder"))
 C1 = "VN-104512345678"
 VN_CN = "VN->CN"
+INSERT_ROW = "INSERT INTO customs_events (event_id, authority, seq, digest, raw, received_at) VALUES (?,?,?,?,?,?)"
 
 
 def clear(customs, gate, consignment=C1):
@@ -68,7 +70,7 @@ def test_rows_inserted_behind_the_fleets_back_are_not_applied_and_raise_an_alarm
     for seq, kind in ((90, "hold.lifted"), (91, "released")):
         raw = customs.cn.event(kind, C1, direction=VN_CN, seq=seq)
         raw["signature"] = "AAAA" + raw["signature"][4:]
-        db.execute("INSERT INTO customs_events VALUES (?,?,?,?,?,?)",
+        db.execute(INSERT_ROW,
                    (raw["event_id"], "CN_CUSTOMS", seq, "0" * 64, json.dumps(raw), customs.clock.now))
     db.close()
     again = customs.gate()
@@ -78,15 +80,56 @@ def test_rows_inserted_behind_the_fleets_back_are_not_applied_and_raise_an_alarm
     assert [r.kind for r in again.store.audit_records()][-2:] == ["alarm", "alarm"]
 
 
+def test_an_accepted_event_deleted_from_the_table_raises_an_alarm_and_its_seq_denies(customs, gate):
+    """The other way round: the audit log says a hold was accepted, its row is gone. Replay used to apply what
+    was left (the consignment released) and say nothing."""
+    clear(customs, gate)
+    hold = customs.cn.event("hold", C1, direction=VN_CN)
+    gate.ingest(hold, "t")
+    gate.store.close()
+    db = sqlite3.connect(customs.db_path, isolation_level=None)
+    db.execute("DELETE FROM customs_events WHERE event_id = ?", (hold["event_id"],))
+    db.close()
+    again = customs.gate()
+    assert f"event {hold['event_id']} was accepted, but it is not stored" in \
+        [b for t, b in customs.published if t == "alarm"][-1]["reason"]
+    again.ingest(customs.cn.event("heartbeat"), "t")  # the authority's next event shows the hole
+    assert again.evaluate("agv_001", VN_CN, [C1]).reasons == (
+        f"CN_CUSTOMS: events missing from its stream (seq {hold['seq']}), resend requested",)
+    assert again.ingest(hold, "t").outcome == Outcome.ACCEPTED  # the authority resends it: the hold is back
+    assert again.evaluate("agv_001", VN_CN, [C1]).reasons == (f"CN_CUSTOMS: consignment {C1} on hold",)
+
+
+@pytest.mark.parametrize("names_a_record", [False, True])
+def test_rows_inserted_after_a_snapshot_are_not_applied_either(customs, names_a_record):
+    """With a clearance snapshot a restart reads only the rows after it: an inserted row is still caught,
+    whether it names no audit record or an old one (then the snapshot's event count disagrees)."""
+    gate = CustomsGate(customs.authorities, Store(customs.db_path), 60.0, clock=customs.clock,
+                       publish=lambda topic, message: customs.published.append((topic, message)),
+                       snapshot_every=(1, 3600.0))
+    clear(customs, gate)
+    gate.ingest(customs.cn.event("hold", C1, direction=VN_CN), "t")
+    gate.store.close()
+    lifted = customs.cn.event("hold.lifted", C1, direction=VN_CN)
+    db = sqlite3.connect(customs.db_path, isolation_level=None)
+    db.execute("INSERT INTO customs_events (event_id, authority, seq, digest, raw, received_at, audit_seq) "
+               "VALUES (?,?,?,?,?,?,?)", (lifted["event_id"], "CN_CUSTOMS", lifted["seq"], content_digest(lifted),
+                                          json.dumps(lifted), customs.clock.now, 1 if names_a_record else None))
+    db.close()
+    again = customs.gate()
+    assert again.clearance_of(C1)["CN_CUSTOMS"] == "hold"
+    alarms = [b["reason"] for t, b in customs.published if t == "alarm"]
+    assert any("no matching event_accepted record" in a for a in alarms), alarms
+    assert any("snapshot" in a and "stored events" in a for a in alarms) == names_a_record
+
+
 def test_a_correctly_signed_row_without_its_audit_record_is_not_applied(customs, gate):
     """Someone holding a captured event inserts it directly: it verifies, but the fleet never accepted it."""
     clear(customs, gate)
     captured = customs.cn.event("hold", C1, direction=VN_CN)
     gate.store.close()
-    from fleet.customs.envelope import content_digest
-
     db = sqlite3.connect(customs.db_path, isolation_level=None)
-    db.execute("INSERT INTO customs_events VALUES (?,?,?,?,?,?)", (captured["event_id"], "CN_CUSTOMS",
+    db.execute(INSERT_ROW, (captured["event_id"], "CN_CUSTOMS",
                captured["seq"], content_digest(captured), json.dumps(captured), customs.clock.now))
     db.close()
     again = customs.gate()
@@ -110,6 +153,9 @@ def test_a_dropped_trigger_is_reported_not_silently_recreated(customs, gate, tmp
     probe.close()
     customs.gate().store.close()
     assert any("audit_log_no_delete has been dropped" in b["reason"] for t, b in customs.published if t == "alarm")
+    probe = sqlite3.connect(customs.db_path)  # starting the service did not re-create it either
+    assert probe.execute("SELECT count(*) FROM sqlite_master WHERE name = 'audit_log_no_delete'").fetchone() == (0,)
+    probe.close()
 
 
 
@@ -199,7 +245,7 @@ def test_an_unreadably_deep_stored_row_cannot_stop_a_restart(customs, gate):
     gate.store.close()
     db = sqlite3.connect(customs.db_path, isolation_level=None)
     deep = '{"a":' * 100_000 + "1" + "}" * 100_000
-    db.execute("INSERT INTO customs_events VALUES (?,?,?,?,?,?)",
+    db.execute(INSERT_ROW,
                ("8d1c7a0e-4f0b-4e0a-9a57-2f3c1f1b8e11", "VN_CUSTOMS", 99, "0" * 64, deep, customs.clock.now))
     db.close()
     again = customs.gate()

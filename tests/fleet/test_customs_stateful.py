@@ -11,7 +11,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from fleet.customs.gate import Authority, CustomsGate, Outcome
 from fleet.customs.signing import EventSigner
@@ -32,9 +32,8 @@ class GateAgainstReference(RuleBasedStateMachine):
         super().__init__()
         self.now = 1_795_000_000.0
         self.tmp = tempfile.TemporaryDirectory()
-        authorities = [Authority(n, s, KEYS[n].public_key()) for n, s in AUTHORITIES.items()]
-        self.gate = CustomsGate(authorities, Store(Path(self.tmp.name) / "g.db"), TIMEOUT,
-                                clock=lambda: self.now)
+        self.gate = self.open_gate()
+        self.restarts = 0
         self.signers = {n: EventSigner(n, KEYS[n], clock=lambda: self.now) for n in AUTHORITIES}
         self.seqs = {n: itertools.count(1) for n in AUTHORITIES}
         self.pending: list[dict] = []  # issued, not yet delivered: delivery order is free (reordering)
@@ -43,6 +42,12 @@ class GateAgainstReference(RuleBasedStateMachine):
         self.accepted: dict[str, dict] = {}
         self.last_heard: dict[str, float] = {}
         self.heard_seqs: dict[str, set[int]] = {n: set() for n in AUTHORITIES}  # validly signed, even if refused
+
+    def open_gate(self) -> CustomsGate:
+        """A gate that takes a clearance snapshot every 5 events, so restarts load one and a tail."""
+        authorities = [Authority(n, s, KEYS[n].public_key()) for n, s in AUTHORITIES.items()]
+        return CustomsGate(authorities, Store(Path(self.tmp.name) / "g.db"), TIMEOUT, clock=lambda: self.now,
+                           snapshot_every=(5, 1e9))
 
     def teardown(self) -> None:
         self.gate.store.close()
@@ -160,6 +165,14 @@ class GateAgainstReference(RuleBasedStateMachine):
     def forge(self, authority, consignment):
         forger = EventSigner(authority, Ed25519PrivateKey.generate(), clock=lambda: self.now)
         self.deliver_and_check(forger.event("released", consignment, direction="VN->CN", seq=10_000), forged=True)
+
+    @precondition(lambda self: self.restarts < 2)
+    @rule()
+    def restart(self):
+        """The service restarts: the state comes back from the latest snapshot and the events after it."""
+        self.gate.store.close()
+        self.gate = self.open_gate()
+        self.restarts += 1
 
     @rule(seconds=st.sampled_from([1.0, 30.0, 59.0, 61.0, 300.0]))
     def time_passes(self, seconds):
