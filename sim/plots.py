@@ -35,6 +35,17 @@ def _title(run: FastRun, what: str) -> str:
     return f"{run.scenario.name}: {what} ({m['fleet_size']} AGVs, {m['duration_h']:g} h, seed {run.scenario.seed})"
 
 
+def _save(fig: Any, ax: Any, title: str, path: Path, legend: bool = True) -> Path:
+    ax.set_title(title)
+    if legend:
+        ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def _throughput(run: FastRun, path: Path) -> Path:
     hourly = run.metrics["crossings"]["hourly"]
     fig, ax = plt.subplots(figsize=(9, 4))
@@ -44,13 +55,7 @@ def _throughput(run: FastRun, path: Path) -> Path:
         ax.bar(hours + (i - 0.5) * width, counts, width, label=direction, color=COLOURS[i % 2])
     ax.set_xlabel("hour of the day")
     ax.set_ylabel("crossings in the hour")
-    ax.set_title(_title(run, "crossings per hour"))
-    ax.legend()
-    ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, ax, _title(run, "crossings per hour"), path)
 
 
 def _bridge_axis(run: FastRun) -> tuple[dict[str, float], str]:
@@ -102,12 +107,7 @@ def _time_distance(run: FastRun, path: Path) -> Path:
         ax.plot([], [], color=COLOURS[1], label=f"arriving in {first}")
         ax.legend(loc="upper right")
     ax.set_ylabel(f"distance along the bridge lanes from the {first} end (m)")
-    ax.set_title(_title(run, "time-distance diagram of the bridge lanes"))
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, ax, _title(run, "time-distance diagram of the bridge lanes"), path, legend=False)
 
 
 def gate_queues(run: FastRun) -> dict[str, list[tuple[float, int]]]:
@@ -137,13 +137,7 @@ def _gate_queue(run: FastRun, path: Path) -> Path:
                 color=COLOURS[i % 2])
     ax.set_xlabel("hour of the day")
     ax.set_ylabel("loaded AGVs waiting at the gates")
-    ax.set_title(_title(run, "gate queues"))
-    ax.legend()
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, ax, _title(run, "gate queues"), path)
 
 
 def dwell_minutes(run: FastRun) -> dict[str, list[float]]:
@@ -167,13 +161,7 @@ def _dwell(run: FastRun, path: Path) -> Path:
                 ax.axvline(float(np.quantile(values, q)), color=COLOURS[i % 2], ls=style, lw=1)
     ax.set_xlabel("order dwell: ready at the dock to delivered (minutes); lines: p50, dashed: p95")
     ax.set_ylabel("orders")
-    ax.set_title(_title(run, "order dwell"))
-    ax.legend()
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, ax, _title(run, "order dwell"), path)
 
 
 def plot_sweep(rows: list[dict[str, Any]], scenario: str, path: Path) -> Path:
@@ -191,10 +179,5 @@ def plot_sweep(rows: list[dict[str, Any]], scenario: str, path: Path) -> Path:
     lines = ax.get_legend_handles_labels()
     more = right.get_legend_handles_labels()
     ax.legend(lines[0] + more[0], lines[1] + more[1], loc="center right")
-    ax.set_title(f"{scenario}: throughput and dwell against fleet size")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, ax, f"{scenario}: throughput and dwell against fleet size", path, legend=False)

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from agv_agent.logic import AgentLogic, AgentParams
@@ -128,32 +129,31 @@ class EventLink:
 
     def set_online(self, vehicle_id: str, online: bool) -> None:
         """The vehicle drops off the fleet link (it stops hearing and being heard) or comes back."""
-        vehicle = self._vehicles[vehicle_id]
-        now = self.clock()
-        self._step(vehicle, now)
-        vehicle.online = online
-        if online:
-            vehicle.logic.on_instant_actions(HEARTBEAT, now)
-            self._publish(vehicle, now)
-        self._replan(vehicle, now)
+        with self._changing(vehicle_id) as (vehicle, now):
+            vehicle.online = online
+            if online:
+                vehicle.logic.on_instant_actions(HEARTBEAT, now)
 
     def break_down(self, vehicle_id: str, description: str) -> None:
         """A fault on board: the vehicle brakes to a standstill and reports a FATAL error until repaired."""
-        vehicle = self._vehicles[vehicle_id]
-        now = self.clock()
-        self._step(vehicle, now)
-        vehicle.broken = True
-        vehicle.logic.errors = [AgvError("vehicleFault", "FATAL", description)]
-        vehicle.logic.changed = True
-        self._publish(vehicle, now)
-        self._replan(vehicle, now)
+        with self._changing(vehicle_id) as (vehicle, _):
+            vehicle.broken = True
+            vehicle.logic.errors = [AgvError("vehicleFault", "FATAL", description)]
+            vehicle.logic.changed = True
 
     def repair(self, vehicle_id: str) -> None:
+        with self._changing(vehicle_id) as (vehicle, _):
+            vehicle.broken = False
+            vehicle.logic.errors = [e for e in vehicle.logic.errors if e.level != "FATAL"]
+
+    @contextmanager
+    def _changing(self, vehicle_id: str) -> Iterator[tuple[_Vehicle, float]]:
+        """Bring the vehicle to now, let the caller change it, then publish its state and solve its motion."""
         vehicle = self._vehicles[vehicle_id]
         now = self.clock()
         self._step(vehicle, now)
-        vehicle.broken = False
-        vehicle.logic.errors = [e for e in vehicle.logic.errors if e.level != "FATAL"]
+        yield vehicle, now
+        vehicle.ahead = list(vehicle.logic.nodes)  # an order or a cancel replaced them
         self._publish(vehicle, now)
         self._replan(vehicle, now)
 
@@ -177,31 +177,23 @@ class EventLink:
         """Vehicles exist once spawned; the fleet adding one it knows of changes nothing."""
 
     def send_order(self, vehicle_id: str, order: Order) -> None:
-        vehicle = self._vehicles.get(vehicle_id)
         self.sent_orders += 1
-        if vehicle is None or not vehicle.online:
-            return
-        now = self.clock()
-        self._step(vehicle, now)
-        vehicle.logic.on_order(order, now)
-        vehicle.ahead = list(vehicle.logic.nodes)
-        if vehicle.logic.errors and vehicle.logic.errors[0].level == "WARNING":
-            self.refusals += 1
-        if vehicle.broken:  # an order does not mend a fault
-            vehicle.logic.errors = [AgvError("vehicleFault", "FATAL", "broken down")]
-        self._publish(vehicle, now)
-        self._replan(vehicle, now)
+        if self._hears(vehicle_id):
+            with self._changing(vehicle_id) as (vehicle, now):
+                vehicle.logic.on_order(order, now)
+                if vehicle.logic.errors and vehicle.logic.errors[0].level == "WARNING":
+                    self.refusals += 1
+                if vehicle.broken:  # an order does not mend a fault
+                    vehicle.logic.errors = [AgvError("vehicleFault", "FATAL", "broken down")]
 
     def send_actions(self, vehicle_id: str, actions: list[InstantAction]) -> None:
+        if self._hears(vehicle_id):
+            with self._changing(vehicle_id) as (vehicle, now):
+                vehicle.logic.on_instant_actions(actions, now)
+
+    def _hears(self, vehicle_id: str) -> bool:
         vehicle = self._vehicles.get(vehicle_id)
-        if vehicle is None or not vehicle.online:
-            return
-        now = self.clock()
-        self._step(vehicle, now)
-        vehicle.logic.on_instant_actions(actions, now)
-        vehicle.ahead = list(vehicle.logic.nodes)
-        self._publish(vehicle, now)
-        self._replan(vehicle, now)
+        return vehicle is not None and vehicle.online
 
     def state(self, vehicle_id: str) -> VehicleState | None:
         vehicle = self._vehicles.get(vehicle_id)
