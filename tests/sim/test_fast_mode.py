@@ -101,3 +101,17 @@ def test_the_safety_check_counts_a_crossing_without_clearance() -> None:
     customs.ledger.released[("VN-S000000001A", "CN_CUSTOMS")] = True
     recorder.on_departure("agv_001", "vn_deck_out_0", 101.0)
     assert recorder.checked == 2 and len(recorder.unsafe) == 1
+
+
+@pytest.mark.slow
+def test_the_kim_thanh_corridor_runs_too() -> None:
+    """Nothing in the fleet or the simulator assumes Bac Luan II: the second corridor's scenario carries orders
+    across, each crossing checked."""
+    from sim.fast.runner import run_fast
+
+    scenario = load_scenario("kim_thanh")
+    scenario = scenario.with_fleet(6).model_copy(update={"duration_h": 1.5})
+    run = run_fast(scenario)
+    assert run.metrics["scenario"]["map"] == "kim_thanh"
+    assert run.metrics["safety"]["gate_recorded_crossings"] >= 1
+    assert run.metrics["safety"]["crossings_without_both_clearances"] == 0
