@@ -1,7 +1,6 @@
-"""Order-to-vehicle assignment: ``assign_online`` for the dispatch loop (CP-SAT, exact, one trip per
-vehicle now) and ``assign_batch`` for a day's orders (OR-Tools routing, trips in sequence)."""
+"""Order-to-vehicle assignment for the dispatch loop: ``assign_online`` (CP-SAT, exact, one trip per vehicle
+now). A whole day's orders are planned by :mod:`planner.dayplan`."""
 
-from planner.assignment.batch import assign_batch
 from planner.assignment.chargers import send_to_chargers
 from planner.assignment.model import (
     Assignment,
@@ -19,5 +18,5 @@ from planner.assignment.travel import TravelTimes
 
 __all__ = [
     "Assignment", "EnergyModel", "Reason", "Stop", "TransportOrder", "TravelTimes", "Trip", "VehicleStatus",
-    "Weights", "assign_batch", "assign_online", "send_to_chargers", "validate_request",
+    "Weights", "assign_online", "send_to_chargers", "validate_request",
 ]

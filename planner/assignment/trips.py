@@ -1,8 +1,7 @@
 """Stop sequences evaluated for many vehicles at once: planned times, empty travel, lateness, battery.
 
-Both modes share this: the online mode scores every candidate trip for every vehicle with it, the batch
-mode re-times the solver's routes with it, so a trip's reported figures always come from one rule:
-leave when free, wait at a pickup until the order is ready, lateness counted at the drop.
+The online mode scores every candidate trip for every vehicle with it, so a trip's reported figures come
+from one rule: leave when free, wait at a pickup until the order is ready, lateness counted at the drop.
 """
 
 from __future__ import annotations
@@ -54,10 +53,10 @@ class Problem:
     drop_node: np.ndarray
 
     @classmethod
-    def build(cls, travel: TravelTimes, orders: Sequence[TransportOrder], vehicles: Sequence[VehicleStatus],
-              extra_nodes: Sequence[str] = ()) -> Problem:
+    def build(cls, travel: TravelTimes, orders: Sequence[TransportOrder], vehicles: Sequence[VehicleStatus]
+              ) -> Problem:
         nodes = list(dict.fromkeys([v.node for v in vehicles] + [o.pickup for o in orders]
-                                   + [o.drop for o in orders] + list(extra_nodes)))
+                                   + [o.drop for o in orders]))
         index = {n: i for i, n in enumerate(nodes)}
         profiles: list[VehicleProfile] = list(dict.fromkeys(v.profile for v in vehicles)) or [VehicleProfile()]
         tables = [travel.matrix(nodes, p) for p in profiles]
@@ -90,18 +89,15 @@ class Evaluated:
 
 
 def evaluate(problem: Problem, weights: Weights, energy: EnergyModel, start_s: np.ndarray, order_at: np.ndarray,
-             is_pickup: np.ndarray, vehicles: np.ndarray | None = None, start_node: np.ndarray | None = None,
-             battery: np.ndarray | None = None) -> Evaluated:
+             is_pickup: np.ndarray, vehicles: np.ndarray | None = None) -> Evaluated:
     """Time and score stop sequences ``order_at``/``is_pickup`` (K, m) for vehicles leaving at ``start_s`` (V,).
 
-    ``vehicles`` (V,) picks rows of ``problem.vehicles`` (default: all); ``start_node`` and ``battery``
-    override where they leave from and their charge (the batch mode re-times a route piece by piece).
+    ``vehicles`` (V,) picks rows of ``problem.vehicles`` (default: all).
     """
     o = problem.orders
     vehicles = np.arange(len(problem.vehicles)) if vehicles is None else vehicles
-    start_node = problem.vehicle_node[vehicles] if start_node is None else start_node
-    if battery is None:
-        battery = np.array([problem.vehicles[v].battery for v in vehicles])
+    start_node = problem.vehicle_node[vehicles]
+    battery = np.array([problem.vehicles[v].battery for v in vehicles])
     ready = np.array([x.ready_s for x in o])[order_at] if o else np.zeros(order_at.shape)
     due = np.array([x.due_s for x in o])[order_at] if o else np.zeros(order_at.shape)
     priority = np.array([x.priority for x in o])[order_at] if o else np.zeros(order_at.shape)

@@ -29,6 +29,7 @@ def plan_violations(graph: nx.DiGraph, plans: Mapping[str, TimedPlan], rules: Fo
     transfer), a plan that does not end for good at a node where a vehicle may wait, a vehicle on a lane
     its profile forbids."""
     problems: list[str] = []
+    # a visit holds its node at least at the instant it arrives, whatever the clearance (even a zero one)
     visits: dict[str, list[tuple[float, float, str]]] = defaultdict(list)
     lanes: dict[tuple[str, str], list[tuple[float, float, float, str]]] = defaultdict(list)
     groups: dict[str, list[tuple[float, float, tuple[str, str], str]]] = defaultdict(list)
@@ -54,12 +55,12 @@ def plan_violations(graph: nx.DiGraph, plans: Mapping[str, TimedPlan], rules: Fo
         for (s1, e1, v1), (s2, e2, v2) in itertools.combinations(held, 2):
             meeting = graph.nodes[node]["kind"] == NodeKind.HANDOFF and (
                 v2 in plans.get(v1, _NONE).meets or v1 in plans.get(v2, _NONE).meets)
-            if v1 != v2 and s2 < e1 - EPS and s1 < e2 - EPS and not meeting:
+            if v1 != v2 and _held_together(s1, e1, s2, e2) and not meeting:
                 problems.append(f"node {node}: {v1} [{s1:.1f}, {e1:.1f}) and {v2} [{s2:.1f}, {e2:.1f}) overlap")
     for lane, uses in lanes.items():
         uses.sort()
         for (in1, out1, c1, v1), (in2, out2, _, v2) in itertools.pairwise(uses):
-            if in2 < in1 + c1 - EPS or out2 < out1 + c1 - EPS:
+            if in2 < in1 + max(c1, 2 * EPS) - EPS or out2 < out1 + max(c1, 2 * EPS) - EPS:
                 problems.append(f"lane {lane[0]}->{lane[1]}: {v2} follows {v1} too closely or overtakes "
                                 f"(in {in1:.1f}->{in2:.1f}, out {out1:.1f}->{out2:.1f}, needs {c1:.1f} s)")
     for group, uses in groups.items():
@@ -72,6 +73,12 @@ def plan_violations(graph: nx.DiGraph, plans: Mapping[str, TimedPlan], rules: Fo
                 problems.append(f"conflict zone {zone}: {v1} on {l1[0]}->{l1[1]} [{s1:.1f}, {e1:.1f}) and {v2} on "
                                 f"{l2[0]}->{l2[1]} [{s2:.1f}, {e2:.1f}) at once")
     return problems
+
+
+def _held_together(s1: float, e1: float, s2: float, e2: float) -> bool:
+    """Whether two holds of one node, from arrival ``s`` until ``e`` (the clearance after leaving), share an
+    instant. A hold is never shorter than its arrival instant: two arrivals at one instant always clash."""
+    return abs(s1 - s2) <= EPS or (s2 < max(e1, s1) - EPS and s1 < max(e2, s2) - EPS)
 
 
 def _single_plan_problems(graph: nx.DiGraph, vid: str, plan: TimedPlan, profile: VehicleProfile) -> list[str]:

@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from planner.exceptions import InvalidRequest
 from planner.routing import VehicleProfile
 
 INF = math.inf
@@ -25,14 +26,27 @@ class FollowingRules:
     standstill_gap_m: float = 2.0
     headway_s: float = 2.0
 
+    def __post_init__(self) -> None:
+        """A vehicle has a length, so it holds a node for a positive time after it leaves (the clearance);
+        a zero clearance would let two vehicles share a node at one instant."""
+        for name, key, positive in (("vehicle_length_m", "agv_length_m", True),
+                                    ("standstill_gap_m", "standstill_gap_m", False),
+                                    ("headway_s", "min_headway_s", False)):
+            value = getattr(self, name)
+            number = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+            if not number or not (value > 0 if positive else value >= 0):
+                raise InvalidRequest(f"following rules: {name} (map parameter {key}) must be a finite number "
+                                     f"{'> 0' if positive else '>= 0'}, got {value!r}")
+            object.__setattr__(self, name, float(value))
+
     @classmethod
     def from_parameters(cls, parameters: Mapping[str, object]) -> FollowingRules:
         """The rules a corridor map's ``parameters`` set (``agv_length_m``, ``standstill_gap_m``,
         ``min_headway_s``), defaults for what it leaves out."""
         default = cls()
-        return cls(float(parameters.get("agv_length_m", default.vehicle_length_m)),
-                   float(parameters.get("standstill_gap_m", default.standstill_gap_m)),
-                   float(parameters.get("min_headway_s", default.headway_s)))
+        return cls(parameters.get("agv_length_m", default.vehicle_length_m),  # type: ignore[arg-type]
+                   parameters.get("standstill_gap_m", default.standstill_gap_m),  # type: ignore[arg-type]
+                   parameters.get("min_headway_s", default.headway_s))  # type: ignore[arg-type]
 
     def clearance_s(self, speed: float) -> float:
         return (self.vehicle_length_m + self.standstill_gap_m) / speed + self.headway_s

@@ -13,6 +13,9 @@ incremental replan, corridor throughput, one section per corridor.
   lane-capacity formula q = 3600·v/(L + s0 + v·h) at the corridor's bottleneck (planner.schedule.capacity)
   and at the bridge's speed.
 Fleet sizes a corridor has no room for (more vehicles than places) are left out for it.
+- MovingAI grid random-32-32-10 (../shared/data/movingai) with its scenario's first 100 and 200 agents:
+  planning time, stalled agents, the independent checker's verdict, and the sum of costs against the sum
+  of the agents' shortest paths (a lower bound no plan beats), both computed in this run.
 
     .venv/bin/python tests/bench/bench_planner.py [--map maps/kim_thanh ...] [--quick]
 """
@@ -30,6 +33,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import matplotlib
+import movingai
 from rich.console import Console
 from rich.progress import Progress
 
@@ -39,6 +43,7 @@ from planner.exceptions import NoPlan
 from planner.routing import VehicleProfile
 from planner.schedule import FleetPlanner, FollowingRules, PlanRequest
 from planner.schedule.capacity import crossing_bottleneck
+from planner.schedule.check import plan_violations
 from planner.schedule.handoff import plan_relay
 from planner.schedule.sipp import plan_path
 from planner.schedule.space_time_astar import plan_path_space_time
@@ -57,6 +62,7 @@ def main() -> None:
     parser.add_argument("--baseline-budget", type=float, default=120.0, help="seconds per fleet size")
     parser.add_argument("--map", type=Path, action="append", help="corridor folder (repeat for several; default: "
                                                                   "every map shipped in maps/)")
+    parser.add_argument("--grid-only", action="store_true", help="only the MovingAI grid section")
     args = parser.parse_args()
     sizes = [10, 25] if args.quick else [25, 50, 100, 200]
     repeats, samples, queue = (1, 10, 30) if args.quick else (3, 60, 90)
@@ -64,7 +70,7 @@ def main() -> None:
     console = Console()
     OUT.mkdir(parents=True, exist_ok=True)
     sections = []
-    for folder in args.map or shipped_maps():
+    for folder in [] if args.grid_only else args.map or shipped_maps():
         corridor = load_corridor(folder)
         fits = [n for n in sizes if _fits(corridor, n)]
         with Progress(console=console) as progress:
@@ -80,6 +86,10 @@ def main() -> None:
             section += relay_report(relay)
             console.print(relay_report(relay))
         sections.append(section)
+    with Progress(console=console) as progress:
+        grid = grid_agents([50] if args.quick else [100, 200], progress)
+    sections.append(grid_report(grid))
+    console.print(sections[-1])
     (OUT / "planner.md").write_text("\n\n".join(sections))
     console.print(f"wrote {OUT / 'planner.md'}")
 
@@ -263,6 +273,39 @@ def relay_throughput(corridor, pairs, progress) -> dict | None:
     leaving = max(planner.timed.lanes[(pad, v)].clearance_s for v in graph.successors(pad))
     return {"pairs": count, "failed": failed, "achieved": achieved, "bound": 3600.0 / (transfer + leaving),
             "transfer": transfer, "leaving": leaving, "per_pair_ms": took / max(1, count) * 1000, "pad": pad}
+
+
+def grid_agents(counts: list[int], progress) -> list[dict]:
+    """The MovingAI grid with the scenario's first ``n`` agents, for each ``n`` in ``counts``."""
+    graph = movingai.read_grid(movingai.DATA / "random-32-32-10.map")
+    task = progress.add_task("MovingAI random-32-32-10", total=len(counts))
+    rows = []
+    for n in counts:
+        agents = movingai.read_scenario(movingai.DATA / "random-32-32-10-random-1.scen", n)
+        planner = FleetPlanner(graph, movingai.RULES)
+        start, cpu = time.perf_counter(), time.process_time()
+        result = planner.plan_all([PlanRequest(f"a{i:03d}", a.start, (a.goal,)) for i, a in enumerate(agents)])
+        took, cpu = time.perf_counter() - start, time.process_time() - cpu
+        rows.append(dict(agents=n, seconds=took, cpu=cpu, stalled=len(result.stalled),
+                         cost=sum(p.finish_time for p in result.plans.values()),
+                         bound=movingai.lower_bound(graph, agents),
+                         violations=len(plan_violations(graph, result.plans, movingai.RULES))))
+        progress.advance(task)
+    return rows
+
+
+def grid_report(rows: list[dict]) -> str:
+    rules = movingai.RULES
+    return "\n".join([
+        "# MovingAI grid random-32-32-10, scenario random-1 (4-connected, 1 m cells at 1 m/s)", "",
+        f"Rules: AGV {rules.vehicle_length_m:g} m, gap {rules.standstill_gap_m:g} m, headway {rules.headway_s:g} s "
+        "(a cell is free just after its agent leaves). The lower bound is the sum of the agents' shortest paths, "
+        "computed in this run.", "",
+        *_markdown([("agents", "full plan (wall)", "CPU", "stalled", "checker violations", "sum of costs",
+                     "lower bound", "cost / bound")] + [
+            (str(r["agents"]), f"{r['seconds']:.2f} s", f"{r['cpu']:.2f} s", str(r["stalled"]), str(r["violations"]),
+             f"{r['cost']:.0f}",
+             str(r["bound"]), f"{r['cost'] / r['bound']:.3f}") for r in rows]), ""])
 
 
 def relay_report(r: dict) -> str:

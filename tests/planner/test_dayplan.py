@@ -1,0 +1,127 @@
+"""The day planner on small problems built to break one rule each, and on Li & Lim's lc101, lr101 and lrc101
+(feasibility only; the full benchmark is tests/bench/bench_dayplan.py), every route re-checked by the
+independent checker in tests/bench/lilim.py."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from planner.dayplan import Action, Backend, Clock, Costs, DayProblem, Shipment, TravelMatrix, Vehicle, Window, plan_day
+from planner.exceptions import InvalidRequest
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "bench"))
+import lilim
+
+BACKENDS = [Backend.PYVRP, Backend.ORTOOLS]
+
+
+def line(*positions: float, profiles: int = 1) -> TravelMatrix:
+    """Locations on a line, 1 m/s: ``a`` at positions[0], ``b`` at positions[1], ..."""
+    x = np.array(positions, dtype=float)
+    metres = np.abs(x[:, None] - x[None, :])
+    names = tuple("abcdefgh"[: len(x)])
+    return TravelMatrix(names, np.stack([metres] * profiles), np.stack([metres] * profiles))
+
+
+@pytest.mark.parametrize("name", ["lc101", "lr101", "lrc101"])
+def test_li_lim_subset_is_planned_feasible_and_the_checker_agrees(name):
+    instance = lilim.read_instance(lilim.DATA / f"{name}.txt")
+    plan = plan_day(lilim.day_problem(instance), Backend.PYVRP, time_limit_s=1.0, clock=Clock.CPU)  # load-proof
+    checked = lilim.check(instance, lilim.task_routes(plan))
+    assert checked.violations == () and plan.feasible and not plan.unserved
+    assert checked.distance == pytest.approx(plan.distance_m, abs=1e-6)
+    assert abs(plan.solver.distance_m - checked.distance) < 0.01 * len(instance.tasks)  # the solver's rounding
+
+
+def test_the_independent_checker_refuses_each_broken_rule():
+    instance = lilim.read_instance(lilim.DATA / "lc101.txt")
+    routes = lilim.task_routes(plan_day(lilim.day_problem(instance), Backend.PYVRP, time_limit_s=0.5))
+    first = routes[0]
+    delivery = next(t for t in first if instance.tasks[t].demand < 0)
+    swapped = [delivery] + [t for t in first if t != delivery]
+    assert any("before (or without) its pickup" in v for v in lilim.check(instance, [swapped] + routes[1:]).violations)
+    assert any("served 0 times" in v for v in lilim.check(instance, routes[1:]).violations)
+    slow = [list(reversed(r)) for r in routes]
+    assert any("after its latest" in v or "before" in v for v in lilim.check(instance, slow).violations)
+    merged = [[t for r in routes[:6] for t in r]] + routes[6:]
+    assert any("over capacity" in v or "closes" in v or "after its latest" in v
+               for v in lilim.check(instance, merged).violations)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_window_that_cannot_be_kept_is_reported_not_hidden(backend):
+    # b's pickup closes at 5 s but it is 10 m away: no plan keeps it, the one returned must say so
+    problem = DayProblem(line(0, 10, 20), [Shipment("s", "b", "c", pickup_window=Window(0, 5))],
+                         [Vehicle("v", "a", "a", 2)])
+    plan = plan_day(problem, backend, time_limit_s=0.5)
+    assert not plan.feasible
+    said = " ".join(plan.breaks)
+    assert "after its window closes" in said or "required shipment s is not served" in said
+
+
+def test_lateness_past_a_soft_due_time_is_priced_and_reported():
+    # due 5 s after the earliest the drop can be reached: 5 s late whatever the plan, and a hard limit far off
+    problem = DayProblem(line(0, 10, 20), [Shipment("s", "b", "c", drop_window=Window(0, 1000, due=15))],
+                         [Vehicle("v", "a", "a", 2)], Costs(late_per_s=3.0))
+    plan = plan_day(problem, Backend.AUTO, time_limit_s=0.5)
+    assert plan.backend == Backend.ORTOOLS and plan.feasible
+    drop = plan.routes[0].visits[-1]
+    assert drop.action == Action.DROP and drop.late_s == pytest.approx(5.0) and drop.broken_s == 0
+    assert plan.cost == pytest.approx(40.0 + 3.0 * 5.0)  # 40 m driven, back home included
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_containers_of_any_size_share_capacity(backend):
+    # feet: two 20' fit a 40' chassis together, a 45' alone; all picked at a, dropped at b by one vehicle
+    sizes = {"t1": 20, "t2": 20, "big": 45}
+    problem = DayProblem(line(0, 10, 20), [Shipment(k, "b", "c", n) for k, n in sizes.items()],
+                         [Vehicle("v", "a", "a", 45)])
+    plan = plan_day(problem, backend, time_limit_s=0.5)
+    assert plan.feasible and not plan.unserved
+    assert max(v.load for v in plan.routes[0].visits) <= 45
+    with pytest.raises(InvalidRequest, match="size 50 is more than any vehicle carries"):
+        DayProblem(line(0, 10), [Shipment("huge", "a", "b", 50)], [Vehicle("v", "a", "a", 45)])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_route_returns_home_and_a_vehicle_costs_its_price(backend):
+    # two shipments at opposite ends: one vehicle does both when a vehicle costs more than the extra drive
+    shipments = [Shipment("east", "c", "d"), Shipment("west", "b", "a")]
+    fleet = [Vehicle("v1", "e", "e", 1), Vehicle("v2", "e", "e", 1)]
+    cheap = plan_day(DayProblem(line(100, 0, 200, 300, 150), shipments, fleet, Costs(per_vehicle=0)), backend, 0.5)
+    dear = plan_day(DayProblem(line(100, 0, 200, 300, 150), shipments, fleet, Costs(per_vehicle=1e4)), backend, 0.5)
+    assert dear.vehicles_used == 1 and dear.feasible
+    position = dict(a=100, b=0, c=200, d=300, e=150)
+    for plan in (cheap, dear):
+        for route in plan.routes:
+            last = route.visits[-1]
+            assert route.return_s == pytest.approx(last.depart_s + abs(position[last.location] - position["e"]))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_battery_range_and_authorization_choose_the_vehicle(backend):
+    # layer 1 has no route from b to c (a crossing that profile may not drive)
+    travel = line(0, 10, 50, profiles=2)
+    durations, distances = travel.durations.copy(), travel.distances.copy()
+    durations[1, 1, 2] = distances[1, 1, 2] = math.inf
+    travel = TravelMatrix(travel.locations, durations, distances)
+    fleet = [Vehicle("unauthorized", "a", "a", 2, profile=1), Vehicle("short", "a", "a", 2, range_m=60),
+             Vehicle("able", "a", "a", 2)]
+    plan = plan_day(DayProblem(travel, [Shipment("s", "b", "c")], fleet), backend, time_limit_s=0.5)
+    assert plan.feasible and [r.vehicle_id for r in plan.routes] == ["able"]  # 100 m round trip; range 60
+
+
+def test_bad_problems_are_refused_naming_the_item():
+    with pytest.raises(InvalidRequest, match="shipment s: pickup 'x' is not a location"):
+        DayProblem(line(0, 1), [Shipment("s", "x", "b")], [Vehicle("v", "a", "a", 1)])
+    with pytest.raises(InvalidRequest, match="window latest 1 is before earliest 5"):
+        Window(5, 1)
+    with pytest.raises(InvalidRequest, match="vehicle v: profile 3"):
+        DayProblem(line(0, 1), [], [Vehicle("v", "a", "a", 1, profile=3)])
+    with pytest.raises(InvalidRequest, match="time_limit_s"):
+        plan_day(DayProblem(line(0, 1), [], [Vehicle("v", "a", "a", 1)]), time_limit_s=0)
