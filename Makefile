@@ -8,16 +8,22 @@ PIP := $(VENV)/bin/pip
 PYTHON3 ?= python3
 # Debian packages the project needs; each part appends what it uses.
 APT_PACKAGES := cmake g++ make ignition-tools libsdformat-dev fonts-noto-cjk
+# the dispatcher console's browser tests (tests/test_console*.py, Playwright with executable_path)
+APT_PACKAGES += chromium
+# the store's PostgreSQL tests start their own server (initdb/pg_ctl in a temporary folder)
+APT_PACKAGES += postgresql
 MAP ?= maps/bac_luan_ii
 OUT ?= out
+DURATION ?=
 
 .PHONY: demo test bench setup system-deps interfaces clean
 
+# The whole system live until Ctrl-C (`make demo DURATION=S`: S seconds, then a summary); docs/operations.md.
 demo: setup
 	$(VENV)/bin/xborder map validate $(MAP)
 	$(VENV)/bin/xborder map render $(MAP) --out $(OUT)/corridor.png
 	@echo "corridor picture: $(OUT)/corridor.png"
-	$(VENV)/bin/xborder plan scenario $(MAP) --count 60 --out $(OUT)/plans.png
+	$(VENV)/bin/xborder demo --map $(MAP)$(if $(DURATION), --duration $(DURATION))
 
 # The long end-to-end run (real processes, mostly waiting on simulated vehicles) goes beside the rest of the
 # suite; its report is printed after the rest's, and either failing fails the target.

@@ -2,7 +2,7 @@
 
 ```yaml
 server: {host: 127.0.0.1, port: 8080}   # and bounds: max_connections, header_timeout_s, keep_alive_s, max_body_bytes
-store: {path: var/xborder.db, busy_timeout_s: 5}   # or {url: "postgresql+psycopg://..."}
+store: {path: var/xborder.db, busy_timeout_s: 5}   # or {url: "postgresql+psycopg://...", election: {node: fm-a}}
 map: maps/bac_luan_ii                              # a corridor folder; default: the bundled Bac Luan II map
 fleet:
   link: ros                                        # ros (DDS, the default) or inprocess (simulation, tests)
@@ -78,10 +78,25 @@ class ServerConfig(_Strict):
     max_body_bytes: int = Field(1024 * 1024, ge=1024)  # any request body over this is refused (413)
 
 
+class ElectionConfig(_Strict):
+    """Active/standby on one PostgreSQL store (fleet/store/leadership.py, docs/deployment.md)."""
+
+    node: str = Field(min_length=1, max_length=128, description="this fleet manager's name, in logs and the store")
+    poll_s: float = Field(0.5, gt=0, le=10, description="how often a standby tries for the lock")
+    lease_s: float = Field(3.0, gt=0, le=60, description="a leader that cannot confirm its lock this long steps down")
+
+
 class StoreConfig(_Strict):
     path: Path = Path("var/xborder.db")
     url: str | None = Field(None, description="a SQLAlchemy URL; when given it wins over path")
     busy_timeout_s: float = Field(5.0, gt=0)
+    election: ElectionConfig | None = None
+
+    @model_validator(mode="after")
+    def _election_needs_postgresql(self) -> StoreConfig:
+        if self.election is not None and not (self.url or "").startswith("postgresql"):
+            raise ValueError("store.election: needs a PostgreSQL store.url (postgresql+psycopg://...)")
+        return self
 
     @property
     def location(self) -> str | Path:

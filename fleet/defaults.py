@@ -44,7 +44,7 @@ def default_settings(var: Path) -> Bootstrap:
     tokens_file = var / TOKENS_FILE
     if not tokens_file.exists():
         roles = [*STAFF_ROLES, *(customs_role(name) for name in AUTHORITIES)]
-        _write_private(tokens_file, yaml.safe_dump({role: secrets.token_urlsafe(24) for role in roles}))
+        write_private(tokens_file, yaml.safe_dump({role: secrets.token_urlsafe(24) for role in roles}))
         created.append(tokens_file)
     for path in (keys, *keys.iterdir()):
         path.chmod(0o700 if path.is_dir() else 0o600)
@@ -61,7 +61,7 @@ def default_settings(var: Path) -> Bootstrap:
     return Bootstrap(settings, tokens_file, keys, created)
 
 
-def _write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)

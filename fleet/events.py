@@ -50,6 +50,11 @@ class EventBus:
 
         return unsubscribe
 
+    def listened(self, topic: str) -> bool:
+        """Whether any subscriber takes ``topic`` (a publisher may then skip building the message)."""
+        with self._lock:
+            return any(topics is None or topic in topics for _, topics in self._subscribers)
+
     def publish(self, topic: str, message: dict[str, Any]) -> None:
         with self._lock:
             subscribers = list(self._subscribers)

@@ -9,6 +9,7 @@ metrics subscribe.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,7 +20,7 @@ from typing import Protocol
 import zmq
 
 from fleet.alarms import AlarmService
-from fleet.config import ConfigError, FleetConfig, Settings
+from fleet.config import ConfigError, ElectionConfig, FleetConfig, Settings
 from fleet.customs.gate import CustomsGate
 from fleet.dispatch import Dispatcher
 from fleet.events import EventBus, Topic
@@ -27,6 +28,7 @@ from fleet.maps import load_corridor
 from fleet.orders import OrderService
 from fleet.staff import StaffLog
 from fleet.store import Store
+from fleet.store.leadership import Leadership
 from fleet.transports.curve import LinkSecurity, start_authenticator
 from fleet.transports.zmq_customs import ZmqIngestServer, ZmqPublisher
 from fleet.vehicles.inprocess import InProcessLink
@@ -36,6 +38,9 @@ from fleet.vehicles.registry import VehicleConfig, VehicleRegistry
 from planner.corridor import Corridor
 
 log = logging.getLogger(__name__)
+
+#: ``xborder serve``'s exit status when it lost the leadership (a supervisor restarts it as a standby)
+STEPPED_DOWN_EXIT = 75
 
 #: What the customs authorities receive on the PUB socket (docs/customs-protocol.md).
 CUSTOMS_TOPICS = (Topic.DECISION, Topic.CROSSING, Topic.CLEARANCE, Topic.ALARM, Topic.CHECKPOINT, Topic.RESEND)
@@ -63,6 +68,7 @@ class Services:
     dispatcher: Dispatcher
     publisher: ZmqPublisher
     security: LinkSecurity | None = None  # CURVE and the fleet's signing key for the customs link
+    leadership: Leadership | None = None  # with store.election: this process leads (it waited for that)
     ingest: ZmqIngestServer | None = None  # the customs ROUTER binds on start
     _background: list[_Background] = field(default_factory=list, repr=False)  # threads, started in order
     _stack: ExitStack = field(default_factory=ExitStack, repr=False)
@@ -102,6 +108,10 @@ def build_services(settings: Settings, *, link: VehicleLink | None = None,
     with ExitStack() as stack:
         store = Store(settings.store.location, busy_timeout_s=settings.store.busy_timeout_s)
         stack.callback(store.close)
+        leadership = None
+        if settings.store.election is not None:
+            leadership = _lead(store, settings.store.election)
+            stack.callback(leadership.stop)
         bus = EventBus()
         security = settings.customs.link_security()
         if security is None:
@@ -130,8 +140,33 @@ def build_services(settings: Settings, *, link: VehicleLink | None = None,
         if hasattr(link, "on_state"):
             link.on_state = lambda _vehicle_id: dispatcher.wake()  # a vehicle's news wakes the loop, nothing more
         return Services(settings, clock, store, bus, corridor, gate, orders, alarms, registry, staff,
-                        link, dispatcher, publisher, security, _background=[*background, dispatcher],
-                        _stack=stack.pop_all())
+                        link, dispatcher, publisher, security, leadership=leadership,
+                        _background=[*background, dispatcher], _stack=stack.pop_all())
+
+
+def _lead(store: Store, election: ElectionConfig) -> Leadership:
+    """Wait, as a standby, until this process leads; then build on the store as it is now (the gate replays
+    what the previous leader committed). Losing the leadership later ends the process at once (fail-stop: a
+    supervisor restarts it as a standby): nothing goes on acting on state another leader now owns, and the
+    deposed process's writes in flight are refused by the fencing check anyway."""
+    won = threading.Event()
+
+    def changed(leading: bool) -> None:
+        if leading:
+            won.set()
+        elif won.is_set():
+            log.critical("%s lost the leadership: stopping at once (a supervisor restarts it as a standby)",
+                         election.node)
+            logging.shutdown()
+            os._exit(STEPPED_DOWN_EXIT)
+
+    leadership = Leadership(store, election.node, on_change=changed, poll_s=election.poll_s,
+                            lease_s=election.lease_s).start()
+    holder = leadership.current()
+    log.warning("%s is a standby%s: waiting for the leadership", election.node,
+                f" (the leader is {holder.holder}, epoch {holder.epoch})" if holder else "")
+    won.wait()
+    return leadership
 
 
 @contextmanager

@@ -35,6 +35,7 @@ class Profile:
     consignments: int = 20
     vehicles: int = 5
     arrival_spread_s: float = 3600.0  # declarations arrive over this much simulated time
+    backlog: int = 0  # of which the first this many arrive within the first simulated minute (a queue at start)
     heartbeat_s: float = 15.0
     sigma: float = 0.5  # lognormal shape of every delay
     hold_rate: float = 0.03
@@ -74,12 +75,12 @@ def build_schedule(authority: str, side: str, profile: Profile) -> list[Schedule
     def lognormal(median: float) -> float:
         return rng.lognormvariate(math.log(median), profile.sigma)
 
-    for consignment, direction in consignment_ids(profile):
+    for number, (consignment, direction) in enumerate(consignment_ids(profile)):
         def at(t: float, kind: str, payload: dict[str, Any] | None = None,
                c: str = consignment, d: str = direction) -> None:
             events.append(Scheduled(t, {"type": kind, "consignment_id": c, "direction": d, "payload": payload or {}}))
 
-        t = rng.uniform(0, profile.arrival_spread_s)
+        t = rng.uniform(0, 60.0 if number < profile.backlog else profile.arrival_spread_s)
         at(t, "declaration.accepted")
         channel = rng.choices(list(shares), weights=list(shares.values()))[0]
         t += rng.uniform(5, 60)
@@ -110,11 +111,12 @@ def build_schedule(authority: str, side: str, profile: Profile) -> list[Schedule
     return sorted(events)
 
 
-def sign_schedule(schedule: list[Scheduled], signer, issue_time: Callable[[float], float]) -> list[Scheduled]:
-    """Number the events in issue order (their seq), stamp issued_at (``issue_time`` of their simulated time:
-    the wall-clock moment they are due) and sign them."""
+def sign_schedule(schedule: list[Scheduled], signer, issue_time: Callable[[float], float],
+                  first_seq: int = 1) -> list[Scheduled]:
+    """Number the events in issue order (their seq, from ``first_seq``), stamp issued_at (``issue_time`` of their
+    simulated time: the wall-clock moment they are due) and sign them."""
     signed = []
-    for seq, item in enumerate(schedule, start=1):
+    for seq, item in enumerate(schedule, start=first_seq):
         fields = {"consignment_id": None, "vehicle_id": None, "direction": None, "payload": {}, **item.fields}
         signed.append(replace(item, fields=signer.event(fields.pop("type"), seq=seq, issued_at=issue_time(item.at),
                                                         **fields)))
@@ -237,6 +239,9 @@ def simulate(
     side: str | None = typer.Option(None, "--side", help="VN or CN (default: from the authority name)"),
     consignments: int = typer.Option(20, min=0),
     vehicles: int = typer.Option(5, min=0),
+    spread_s: float = typer.Option(Profile.arrival_spread_s, "--spread-s", min=0.0,
+                                   help="simulated seconds over which the declarations arrive"),
+    backlog: int = typer.Option(0, "--backlog", min=0, help="of which this many in the first simulated minute"),
     time_scale: float = typer.Option(60.0, "--time-scale", min=0.0,
                                      help="simulated seconds per real second; 0 = as fast as possible"),
     faults: str = typer.Option("", help=f"comma-separated: {','.join(FAULTS)}"),
@@ -245,6 +250,9 @@ def simulate(
     server_key: Path | None = typer.Option(None, "--server-key", help="the fleet's CURVE public key (fleet.curve.pub)"),
     fleet_key: Path | None = typer.Option(None, "--fleet-key", help="the fleet's Ed25519 public key (fleet.pub)"),
     checkpoints: Path | None = typer.Option(None, "--checkpoints", help="keep the fleet's signed checkpoints here"),
+    first_seq: int = typer.Option(1, "--first-seq", min=1,
+                                  help="the first event's seq: continue a stream that an earlier run began "
+                                       "(as a real customs system does after a restart)"),
 ) -> None:
     """Publish a realistic stream of signed events to the fleet and report what it acknowledged.
 
@@ -259,14 +267,16 @@ def simulate(
     if chosen - set(FAULTS):
         raise typer.BadParameter(f"unknown fault(s) {sorted(chosen - set(FAULTS))}; choose from {FAULTS}")
     side = side or authority[:2]
-    profile = Profile(consignments=consignments, vehicles=vehicles, faults=chosen, seed=seed)
+    profile = Profile(consignments=consignments, vehicles=vehicles, arrival_spread_s=spread_s,
+                      backlog=backlog, faults=chosen, seed=seed)
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     signer = EventSigner(authority, load_private_key(key))
     forger = EventSigner(authority, Ed25519PrivateKey.generate())
     t0 = time.time()
     schedule = build_schedule(authority, side, profile)
-    stream = apply_faults(sign_schedule(schedule, signer, lambda at: t0 + (at / time_scale if time_scale else 0.0)),
+    stream = apply_faults(sign_schedule(schedule, signer, lambda at: t0 + (at / time_scale if time_scale else 0.0),
+                                        first_seq),
                           profile, forger)
     given = [curve_key, server_key, fleet_key]
     if any(given) and not all(given):

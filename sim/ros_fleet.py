@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 import typer
+
+from sim.processes import spawn, stop_all
 
 if TYPE_CHECKING:
     from planner.corridor import Corridor
@@ -41,17 +42,11 @@ def vehicle_command(spec: VehicleSpec, fleet_namespace: str = "xborder", params_
     return command
 
 
-def tied_to_parent(command: list[str]) -> list[str]:
-    """``command`` wrapped so that it gets SIGTERM when the process that started it dies (Linux: util-linux's
-    ``setpriv``): no simulated vehicle outlives a killed launcher, test run or benchmark."""
-    setpriv = shutil.which("setpriv")
-    return [setpriv, "--pdeathsig", "TERM", *command] if setpriv else command
-
-
-def spawn_vehicle(spec: VehicleSpec, **kwargs) -> subprocess.Popen:
-    """Start one vehicle process; its log (stderr) goes where this process's goes, so errors are seen and an
-    unread pipe can never fill up and block the vehicle."""
-    return subprocess.Popen(tied_to_parent(vehicle_command(spec, **kwargs)), stdout=subprocess.DEVNULL)
+def spawn_vehicle(spec: VehicleSpec, log: IO[bytes] | None = None, **kwargs) -> subprocess.Popen:
+    """Start one vehicle process (a process group of its own, tied to this process: :mod:`sim.processes`); its
+    log (stderr) goes to ``log`` or where this process's goes, so errors are seen and an unread pipe can never
+    fill up and block the vehicle."""
+    return spawn(vehicle_command(spec, **kwargs), stdout=subprocess.DEVNULL, stderr=log)
 
 
 def _interrupt(_signum: int, _frame: object) -> None:
@@ -98,11 +93,4 @@ def agents(
     except KeyboardInterrupt:
         pass
     finally:
-        for p in processes:
-            if p.poll() is None:
-                p.send_signal(signal.SIGINT)
-        for p in processes:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(processes, signal.SIGINT)

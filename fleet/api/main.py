@@ -1,32 +1,36 @@
 """Wires the FastAPI app: the services on ``app.state`` (started and stopped by the lifespan), one router per
-resource under /api/v1, the live stream, and Prometheus metrics at /metrics."""
+resource under /api/v1, the live stream, Prometheus metrics at /metrics, and the dispatcher console's static
+files (fleet/console) at /."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from fleet.api.metrics import FleetMetrics
-from fleet.api.routes import alarms, audit, customs, gates, map, orders, stream, vehicles
+from fleet.api.routes import alarms, audit, customs, gates, map, orders, stream, summary, vehicles
 from fleet.api.stream import StreamHub
 from fleet.orders import OrderError
 from fleet.services import Services
 
 API_PREFIX = "/api/v1"
+#: The dispatcher console: plain HTML, CSS and JavaScript modules, no build step (docs/console.md).
+CONSOLE_DIR = Path(__file__).resolve().parents[1] / "console"
 #: documented on every route: every route needs a token, and most a role
 UNAUTHORIZED: dict[int | str, dict[str, object]] = {401: {"description": "missing or unknown bearer token"},
                                                      403: {"description": "this token's role may not do this"}}
 
 
 def create_app(services: Services) -> FastAPI:
-    hub = StreamHub(services.bus, vehicles=lambda: [v.model_dump(mode="json")
-                                                    for v in services.dispatcher.vehicles()])
+    hub = StreamHub(services.bus)
     metrics = FleetMetrics(services)
 
     @asynccontextmanager
@@ -45,20 +49,24 @@ def create_app(services: Services) -> FastAPI:
                               "customs gate, audit, alarms and a live stream.")
     app.state.services, app.state.hub = services, hub
     app.state.tokens = {t.token: t.role for t in services.settings.auth.tokens}
-    for module in (map, vehicles, orders, gates, customs, audit, alarms, stream):
+    for module in (map, vehicles, orders, gates, customs, audit, alarms, stream, summary):
         app.include_router(module.router, prefix=API_PREFIX, responses=UNAUTHORIZED)
     app.add_exception_handler(OrderError, _order_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
 
     @app.get(f"{API_PREFIX}/health", tags=["health"])
     def health() -> dict[str, object]:
-        """Liveness only, without a token; the customs links' state is GET /health/customs (token)."""
-        return {"status": "ok"}
+        """Liveness only, without a token; the customs links' state is GET /health/customs (token). With
+        ``store.election``, which node answers and its epoch (only the leader serves)."""
+        leadership = services.leadership
+        return {"status": "ok"} if leadership is None else \
+            {"status": "ok", "role": "leader", "node": leadership.node, "epoch": leadership.epoch}
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus() -> Response:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
+    app.mount("/", StaticFiles(directory=CONSOLE_DIR, html=True), name="console")  # last: the routes above win
     return app
 
 

@@ -3,24 +3,20 @@
 The bus delivers on the publisher's thread (the dispatcher, the ZeroMQ server, an HTTP worker), so the hub
 only hands each message to the event loop; there it goes into every subscribed client's queue. A client
 whose queue is full is dropped rather than waited for: a slow console never holds up the fleet or the other
-clients. Vehicle states are throttled per vehicle (at most one every ``vehicle_interval_s``); the latest
-state held back is sent when its turn comes, so the last word about a vehicle is never lost. The hub also
-reads the vehicles' views itself at that rate (``vehicles``) and sends those that changed, and a client that
-connects gets every vehicle's latest state first.
+clients. Vehicle states (the dispatcher publishes a vehicle's view when it changed) are throttled per vehicle
+(at most one every ``vehicle_interval_s``); the latest state held back is sent when its turn comes, so the
+last word about a vehicle is never lost. A client that connects gets every vehicle's latest state first.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from fleet.events import EventBus, Topic
-
-log = logging.getLogger(__name__)
 
 Message = tuple[str, dict[str, Any]]
 
@@ -51,9 +47,9 @@ class StreamClient:
 
 
 class StreamHub:
-    def __init__(self, bus: EventBus, vehicles: Callable[[], list[dict[str, Any]]] = list, queue_size: int = 256,
-                 vehicle_interval_s: float = 0.5, clock: Callable[[], float] = time.monotonic) -> None:
-        self.bus, self.vehicles, self.queue_size = bus, vehicles, queue_size
+    def __init__(self, bus: EventBus, queue_size: int = 256, vehicle_interval_s: float = 0.5,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.bus, self.queue_size = bus, queue_size
         self.vehicle_interval_s, self.clock = vehicle_interval_s, clock
         self.clients: set[StreamClient] = set()
         self._sent_at: dict[str, float] = {}  # vehicle id -> when its state last went out
@@ -111,18 +107,3 @@ class StreamHub:
             for vehicle_id, message in list(self._held.items()):
                 if self.clock() - self._sent_at.get(vehicle_id, 0.0) >= self.vehicle_interval_s:
                     self.publish(Topic.VEHICLE, message)
-            if not self.clients:
-                continue
-            try:
-                views = await asyncio.to_thread(self.vehicles)
-            except Exception:  # the stream outlives a failed read; the next round reads again
-                log.exception("reading the vehicles' views failed")
-                continue
-            for message in views:
-                if _changed(self._latest.get(message["id"]), message):
-                    self.publish(Topic.VEHICLE, message)
-
-
-def _changed(before: dict[str, Any] | None, after: dict[str, Any]) -> bool:
-    """Whether a vehicle's view changed in more than the age of its last state (which always grows)."""
-    return before is None or {**before, "state_age_s": None} != {**after, "state_age_s": None}

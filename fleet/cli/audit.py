@@ -11,33 +11,54 @@ app = typer.Typer(help="The audit log either customs side can export and verify.
 
 @app.command()
 def export(
-    db: Path = typer.Option(..., "--db", help="the fleet's SQLite file"),
+    db: str = typer.Option(..., "--db", help="the fleet's SQLite file, or its database URL (postgresql+psycopg://...)"),
     out: Path = typer.Option(..., "--out", help="JSON-lines file to write"),
 ) -> None:
     """Write every audit record, oldest first, one JSON object per line.
 
     The database is opened read-only: exporting never repairs anything (a dropped trigger is reported)."""
     import json
-    import sqlite3
+
+    import sqlalchemy as sa
 
     from fleet.store.audit import AuditRecord, missing_triggers
 
-    if not db.is_file():
+    if "://" not in db and not Path(db).is_file():
         typer.echo(f"{db}: no such database", err=True)
         raise typer.Exit(2)
-    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    triggers = [row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")]
-    for problem in missing_triggers(triggers, "sqlite"):
+    try:
+        engine = _read_only_engine(db)
+        with engine.connect() as connection:
+            dialect = engine.dialect.name
+            triggers = [row[0] for row in connection.exec_driver_sql(
+                "SELECT tgname FROM pg_trigger" if dialect == "postgresql" else
+                "SELECT name FROM sqlite_master WHERE type = 'trigger'")]
+            rows = connection.exec_driver_sql(
+                "SELECT seq, recorded_at, kind, body, prev_hash, hash FROM audit_log ORDER BY seq").all()
+    except (sa.exc.SQLAlchemyError, ModuleNotFoundError) as exc:
+        typer.echo(f"{db}: cannot read the audit log: {getattr(exc, 'orig', None) or exc}", err=True)
+        raise typer.Exit(2) from None
+    for problem in missing_triggers(triggers, dialect):
         typer.echo(f"WARNING: {problem}", err=True)
-    rows = connection.execute("SELECT seq, recorded_at, kind, body, prev_hash, hash FROM audit_log ORDER BY seq")
     count, head = 0, ""
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8") as handle:
         for seq, recorded_at, kind, body, prev_hash, digest in rows:
             handle.write(AuditRecord(seq, recorded_at, kind, json.loads(body), prev_hash, digest).to_json() + "\n")
             count, head = count + 1, digest
-    connection.close()
+    engine.dispose()
     typer.echo(f"exported {count} records to {out}; head hash {head or '-'}")
+
+
+def _read_only_engine(db: str):
+    """An engine that cannot write: SQLite opened in ``mode=ro``, PostgreSQL sessions read-only."""
+    import sqlalchemy as sa
+
+    if "://" not in db:
+        return sa.create_engine("sqlite://", creator=lambda: __import__("sqlite3").connect(
+            f"file:{Path(db).resolve()}?mode=ro", uri=True))
+    return sa.create_engine(db, connect_args={"options": "-c default_transaction_read_only=on"}
+                            if db.startswith("postgresql") else {})
 
 
 @app.command()

@@ -112,7 +112,7 @@ class ConsignmentFold:
     @classmethod
     def of(cls, latest: Register | None, hold: Register | None, channel: Register | None, final: Register | None,
            flow: Register | None) -> ConsignmentFold:
-        base = Status(final[1]) if final else Status(flow[1]) if flow else Status.PENDING
+        base = final[1] if final else flow[1] if flow else Status.PENDING  # registers hold Status values
         on_hold = bool(hold and hold[1])
         clearance = ConsignmentClearance(Status.HOLD if on_hold else base, on_hold, channel[1] if channel else None,
                                          latest[1] if latest else None, base)
@@ -126,11 +126,9 @@ class ConsignmentFold:
         """From :meth:`to_json`; ValueError if ``data`` is not one."""
         if not isinstance(data, list) or len(data) != 5:
             raise ValueError("a consignment fold is a list of 5 registers")
-        registers = [_register(r) for r in data]
-        for register in registers[3:]:
-            if register is not None:
-                Status(register[1])
-        return cls.of(*registers)
+        latest, hold, channel, final, flow = (_register(r) for r in data)
+        final, flow = ((r[0], Status(r[1])) if r else None for r in (final, flow))
+        return cls.of(latest, hold, channel, final, flow)
 
 
 def _register(data: Any) -> Register | None:

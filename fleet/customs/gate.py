@@ -628,11 +628,17 @@ class CustomsGate:
             return decision
 
     def record_crossing(self, vehicle_id: str, direction: str, consignments: Iterable[str],
-                        decision_audit_seq: int | None = None) -> None:
-        """A vehicle entered the crossing lanes: the custody handoff, recorded and published to both sides."""
+                        decision_audit_seq: int | None = None, *, handed_over_by: str | None = None,
+                        handed_over_by_decision_seq: int | None = None, at: str | None = None) -> None:
+        """The custody handoff, recorded and published to both sides: a vehicle entered the crossing lanes, or
+        (relay) ``handed_over_by`` passed the load to ``vehicle_id`` at the handoff pad ``at``, each vehicle on
+        the gate decision (audit seq) that let it onto the pad."""
         with self._lock:
             body = {"vehicle_id": vehicle_id, "direction": direction, "consignments": list(consignments),
                     "decision_audit_seq": decision_audit_seq, "at": format_time(datetime.now(UTC))}
+            if handed_over_by is not None:
+                body |= {"handed_over_by": handed_over_by, "handed_over_by_decision_seq": handed_over_by_decision_seq,
+                         "handoff": at}
             self._record("crossing", body)
             self.publish("crossing", body)
 

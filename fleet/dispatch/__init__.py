@@ -1,7 +1,8 @@
 """The dispatch loop: assign waiting orders, plan conflict-free timed routes, release to each vehicle only what
 is reserved for it and never past the border before the customs gate allows it, follow progress.
 
-Pure steps (``release``, ``vda``) beside a thin loop (``loop.Dispatcher``), like ``agv_agent.logic`` and its node.
+Pure steps (``steps``, ``vda``, ``relay``; the release rule in ``planner.schedule.release``) beside a thin loop
+(``loop.Dispatcher``), like ``agv_agent.logic`` and its node.
 """
 
 from fleet.dispatch.loop import Dispatcher

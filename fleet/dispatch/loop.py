@@ -10,13 +10,15 @@ back when clearance is lost (docs/operations.md).
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import networkx as nx
@@ -24,12 +26,26 @@ from agv_agent.protocol import ActionType, InstantAction, VehicleState
 
 from fleet.alarms import AlarmKind, AlarmService
 from fleet.customs.gate import CustomsGate
+from fleet.dispatch.relay import Relay
 from fleet.dispatch.settings import DispatchSettings
+from fleet.dispatch.steps import (
+    base_end,
+    base_end_seq,
+    bound_for_gate,
+    custody_arrival,
+    has_left,
+    is_free,
+    node_actions,
+    nodes_before_crossing,
+    vehicle_view,
+    view_key,
+    waiting_at_gate,
+)
 from fleet.dispatch.tracks import Job, JobKind, Track
 from fleet.dispatch.vda import vda_order
 from fleet.dispatch.views import GateView, VehicleAction, VehicleView, WaitingVehicle
 from fleet.events import EventBus, Topic
-from fleet.orders import OrderError, OrderPublic, OrderService, OrderState
+from fleet.orders import Move, OrderError, OrderPublic, OrderService, OrderState
 from fleet.orders.model import LOADED_STATES
 from fleet.staff import StaffLog
 from fleet.store import Store
@@ -41,6 +57,7 @@ from planner.corridor import BORDER_LINE_KINDS, WAITING_KINDS, Corridor, NodeKin
 from planner.exceptions import PlannerError
 from planner.routing import VehicleProfile
 from planner.schedule import INF, FleetPlanner, FollowingRules, PlanRequest, Step, Stop, TimedPlan
+from planner.schedule.handoff import CUSTODY, plan_relay
 from planner.schedule.precedence import precedence_graph
 from planner.schedule.release import done_events, releasable_until
 
@@ -55,6 +72,12 @@ RETRY_PLAN_S = 5.0
 FULL_REPLAN_AFTER_S = 30.0
 #: A vehicle that shows no sign of an order sent this long ago gets it again.
 RESEND_AFTER_S = 3.0
+#: A vehicle's view goes out on the bus (Topic.VEHICLE) at most this often, and only when it changed.
+VEHICLE_PUBLISH_S = 0.5
+#: With no customs news, the vehicles waiting at a gate are checked against the gate rule this often.
+GATE_RECHECK_S = 1.0
+#: With nothing new (no order waiting anew, no vehicle newly free), an assignment is tried again this often.
+ASSIGN_RETRY_S = 5.0
 
 
 class Dispatcher:
@@ -65,6 +88,7 @@ class Dispatcher:
         self.gate, self.link, self.alarms, self.bus, self.staff, self.clock, self.settings = (
             gate, link, alarms, bus, staff, clock, settings)
         self.planner = FleetPlanner(corridor.graph, FollowingRules.from_parameters(corridor.parameters))
+        self.relay = Relay.of(corridor)
         self._travel = TravelTimes(corridor.graph)  # kept between assignments: each source is searched once
         self.epoch = clock()
         self.tracks: dict[str, Track] = {}
@@ -77,26 +101,31 @@ class Dispatcher:
         self._planned_once = False
         self._last_full_replan = -INF
         self._gate_holds: dict[str, str] = {}
+        self._unsaved: set[str] = set()  # vehicles whose VDA order ids are written at the end of the tick
+        self._clearance_news = True  # a customs event since the gate-waiting vehicles were last asked about
+        self._orders_news = True  # an order was created or went back to waiting since the last assignment
+        self._last_gate_check = self._last_assign = -INF
+        self._free_before: frozenset[str] = frozenset()
+        self._published: dict[str, tuple[float, tuple[Any, ...]]] = {}  # vehicle -> (when, what its view showed)
+        #: The tracks as the last tick left them (copies), which the API reads without waiting for a tick to end.
+        #: Kept by the loop's thread only: a caller driving ``tick()`` itself reads the tracks under the lock.
+        self._seen: dict[str, Track] | None = None
         self.tick_seconds: deque[float] = deque(maxlen=1000)
         self.planner_seconds: deque[float] = deque(maxlen=1000)
         #: Called with every tick's duration (the metrics keep a cumulative histogram of them).
         self.tick_listeners: list[Callable[[float], None]] = []
-        self._pre_crossing = self._nodes_before_crossing()
+        self._pre_crossing = nodes_before_crossing(corridor)
+        rules = self.planner.timed.rules
+        self._clear_m = rules.vehicle_length_m + rules.standstill_gap_m  # a vehicle this far on has left its node
         self._load()
-        bus.subscribe(lambda topic, message: self.wake(), topics=(Topic.CLEARANCE, Topic.AUTHORIZATION, Topic.ORDER))
+        bus.subscribe(self._on_event, topics=(Topic.CLEARANCE, Topic.AUTHORIZATION, Topic.ORDER, Topic.GATE))
 
     # --- life ---------------------------------------------------------------------------------------------------
 
-    def _nodes_before_crossing(self) -> set[str]:
-        """The last nodes before the border: where a crossing lane starts from a node no crossing lane ends at."""
-        crossing = self.corridor.crossing_lanes
-        ends = {lane.target for lane in crossing}
-        return {lane.source for lane in crossing if lane.source not in ends}
-
     def _load(self) -> None:
         for record in self.registry.all():
-            profile = VehicleProfile(cross_border=True) if record.may_cross else VehicleProfile(
-                cross_border=False, home=record.home)
+            profile = VehicleProfile(cross_border=True) if record.may_cross and self.relay is None else \
+                VehicleProfile(cross_border=False, home=record.home)  # relay: every vehicle stays on its side
             self.tracks[record.id] = Track(record, profile, vda_order_id=record.vda_order_id,
                                            update_id=record.vda_update_id)
             self.link.add_vehicle(record.id)
@@ -121,6 +150,15 @@ class Dispatcher:
     def wake(self) -> None:
         self._wake.set()
 
+    def _on_event(self, topic: str, message: dict[str, Any]) -> None:
+        """Note what the news is about (so that a tick looks only at what it may change), then wake the loop."""
+        if topic == Topic.ORDER:
+            if message.get("to") in (OrderState.CREATED, OrderState.CANCELLED):
+                self._orders_news = True
+        else:
+            self._clearance_news = True
+        self.wake()
+
     def _run(self) -> None:
         period = 1.0 / self.settings.tick_hz
         while not self._stop.is_set():
@@ -130,6 +168,8 @@ class Dispatcher:
                 self.tick()
             except Exception:  # the loop must outlive a bug in one tick; the next tick starts from the states
                 log.exception("dispatch tick failed")
+            with self._lock:
+                self._seen = {vid: copy.copy(track) for vid, track in self.tracks.items()}
             time.sleep(0.05)  # at most 20 ticks a second, however many wake-ups
 
     def now(self) -> float:
@@ -139,24 +179,54 @@ class Dispatcher:
     # --- the tick -------------------------------------------------------------------------------------------------
 
     def tick(self) -> None:
+        """One round. Callable without the thread (the simulator's fast mode drives it on simulated time).
+
+        What a vehicle waiting at a gate needs once its clearance came is done first and released at once; the
+        rest of the planning is bounded (one assignment round, ``replans_per_tick``) and carries over."""
         started = time.perf_counter()
         with self._lock:
             t = self.now()
-            self._watch_customs_links()
-            for track in self.tracks.values():
-                self._observe(track, t)
-                self._take_back_if_uncleared(track, t)
-            if not self._planned_once:
-                if not self._ready_to_plan():
-                    return
-                self._plan_everyone(t)
-            self._assign(t)
-            self._replan_pending(t)
-            self._release_all(t)
+            try:
+                self._round(t)
+            finally:
+                self._save_unsaved()
+                self._publish_vehicles(t)
         elapsed = time.perf_counter() - started
         self.tick_seconds.append(elapsed)
         for listener in self.tick_listeners:
             listener(elapsed)
+
+    def _round(self, t: float) -> None:
+        self._watch_customs_links()
+        for track in self.tracks.values():
+            self._observe(track, t)
+            self._take_back_if_uncleared(track, t)
+        if not self._planned_once:
+            if not self._ready_to_plan():
+                return
+            self._plan_everyone(t)
+        if self.relay is not None:
+            self._follow_meetings(t, self.relay)
+        if self._plan_cleared(t):
+            self._release_all(t)  # the update past the gate goes out before any other planning
+        self._assign(t)
+        self._replan_pending(t)
+        self._release_all(t)
+
+    def _publish_vehicles(self, t: float) -> None:
+        """Each vehicle's view on the bus when it changed (but for the age of its state), at most every
+        ``VEHICLE_PUBLISH_S``: the stream pushes these. Nothing at all while nobody listens (a simulation)."""
+        if not self.bus.listened(Topic.VEHICLE):
+            return
+        for track in self.tracks.values():
+            sent = self._published.get(track.id)
+            if sent is not None and t - sent[0] < VEHICLE_PUBLISH_S:
+                continue
+            shown = view_key(track)
+            if sent is not None and sent[1] == shown:
+                continue
+            self._published[track.id] = (t, shown)
+            self.bus.publish(Topic.VEHICLE, vehicle_view(track).model_dump(mode="json"))
 
     def _watch_customs_links(self) -> None:
         """An authority silent for longer than the link timeout: every crossing is refused until it is back."""
@@ -174,13 +244,13 @@ class Dispatcher:
 
     def _observe(self, track: Track, t: float) -> None:
         state, track.state_age, track.connection = self.link.snapshot(track.id)
-        track.state = state
+        news, track.state = state is not track.state, state
         if state is not None and track.vda_order_id and state.order_id != track.vda_order_id \
                 and not any(n.released for n in state.node_states) and t - track.sent_at > RESEND_AFTER_S:
             self._send(track)  # lost, or refused while a cancel was still on its way: the vehicle is free now
         if state is not None and self._planned_once and track.plan is not None \
-                and state.order_id == track.vda_order_id:
-            self._follow(track, state, t)
+                and state.order_id == track.vda_order_id and (news or track.job is not None):
+            self._follow(track, state, t)  # with a job, time alone may end a dwell (unloading)
         self._watch_health(track, t)
 
     def _follow(self, track: Track, state: VehicleState, t: float) -> None:
@@ -213,6 +283,10 @@ class Dispatcher:
         if job is None or job.order is None:
             return
         order = job.order
+        if self.relay is not None:  # the load changes hands at the pad: _follow_meetings
+            if track.plan.steps[k].action == "await_clearance" and order.state == OrderState.LOADED:
+                self._advance(track, OrderState.AWAITING_CLEARANCE, f"waiting at gate {node.id}")
+            return
         target = order.direction.split("->")[1]
         on_border = node.kind in BORDER_LINE_KINDS
         far_side = node.jurisdiction == target and not on_border
@@ -252,7 +326,7 @@ class Dispatcher:
             why = "never reported since the fleet manager started"
             self.alarms.raise_alarm(AlarmKind.VEHICLE_SILENT, track.id, f"{track.id}: {why}")
         elif track.state_age is not None and track.state_age > self.settings.silent_after_s:
-            why = f"silent for {track.state_age:.0f} s"
+            why = f"silent for over {self.settings.silent_after_s:.0f} s"  # not the age: it changes every tick
             self.alarms.raise_alarm(AlarmKind.VEHICLE_SILENT, track.id, f"{track.id}: no state for "
                                                                         f"{track.state_age:.0f} s")
         elif state is not None and any(e.level == "FATAL" for e in state.errors):
@@ -278,8 +352,9 @@ class Dispatcher:
         """The vehicle cannot go on: it keeps its place for good (others are routed around it), and an order
         not yet loaded goes back to waiting for another vehicle."""
         log.warning("vehicle %s unavailable: %s", track.id, why)
-        node = self._base_end(track)
+        node = base_end(self.corridor, track)
         self._apply(self.planner.fail(track.id, node, t).plans, t, exclude=track.id)
+        self._break_meeting(track)
         job = track.job
         if job is not None and job.order is not None and job.order.state in (OrderState.ASSIGNED,
                                                                              OrderState.TO_PICKUP):
@@ -290,6 +365,9 @@ class Dispatcher:
     # --- planning -------------------------------------------------------------------------------------------------
 
     def _delivery(self, order: OrderPublic) -> Job:
+        """The job an order gives its vehicle: in relay mode, up to the handoff pad (until handed over)."""
+        if self.relay is not None and order.state != OrderState.TO_DROP:
+            return Job(JobKind.HAND_OVER, (self.relay.pad,), order)
         return Job(JobKind.DELIVER, (order.drop,), order, crossed=order.state == OrderState.TO_DROP)
 
     def _request(self, track: Track, start: str, start_time: float) -> PlanRequest:
@@ -298,11 +376,15 @@ class Dispatcher:
             return PlanRequest(track.id, start, (start,), start_time, track.profile)
         stops: tuple[Stop, ...] = ()
         hold_at: tuple[str, ...] = ()
+        meets: frozenset[str] = frozenset()
         if job.order is not None:
             order = job.order
             source = order.direction.split("->")[0]
             if order.state in (OrderState.ASSIGNED, OrderState.TO_PICKUP, OrderState.CREATED):
                 stops = (Stop(order.pickup, self.settings.load_s, action="pickup"),)  # at the start, too
+            if self.relay is not None and job.partner is not None and not job.handed_over:
+                stops += (Stop(self.relay.pad, self.relay.transfer_s, action=CUSTODY),)  # the meeting stays
+                meets = frozenset({job.partner})
             if not job.cleared and not job.crossed and order.state not in (OrderState.CROSSING, OrderState.TO_DROP):
                 on_the_way = self._gates_on_the_way(stops[0].node if stops else start, job.goals[0], source)
                 if on_the_way:
@@ -310,7 +392,7 @@ class Dispatcher:
                 else:  # past its side's gates already (a restart found it there): the crossing check remains
                     job.cleared = True
         return PlanRequest(track.id, start, job.goals, start_time, track.profile, stops, hold_at,
-                           priority=job.order.priority if job.order else 0)
+                           priority=job.order.priority if job.order else 0, meets=meets)
 
     def _gates_on_the_way(self, source: str, target: str, side: str) -> tuple[str, ...]:
         """The customs gates of ``side`` a vehicle may wait at between ``source`` and ``target``: those on a
@@ -323,35 +405,15 @@ class Dispatcher:
             and times[n.id][0] + self._travel.from_node(n.id, VehicleProfile()).get(target, (INF, INF))[0]
             <= 1.2 * fastest))
 
-    def _base_end(self, track: Track) -> str:
-        """Where the vehicle will stop if told nothing more: its last released node, else where it is."""
-        state = track.state
-        if state is not None and state.order_id == track.vda_order_id and state.order_id:
-            released = [n for n in state.node_states if n.released]
-            if released and released[-1].node_id in self.corridor.nodes:
-                return released[-1].node_id
-        if track.plan is not None and track.reached >= 0:
-            return track.plan.steps[track.released].node
-        if state is not None and state.last_node_id in self.corridor.nodes:
-            return state.last_node_id
-        return track.record.start_node
-
-    def _base_end_seq(self, track: Track) -> int | None:
-        state = track.state
-        if state is None or not state.order_id or state.order_id != track.vda_order_id:
-            return None
-        released = [n for n in state.node_states if n.released]
-        return released[-1].sequence_id if released else state.last_node_sequence_id
-
     def _plan_everyone(self, t: float) -> None:
         """The full plan at start: every vehicle from where it stands or the end of the base it still drives."""
         requests = []
         for track in self.tracks.values():
             if track.job is None and track.record.in_service and track.state is not None:
-                node = self._base_end(track)
+                node = base_end(self.corridor, track)
                 if self.corridor.nodes[node].kind not in WAITING_KINDS:
                     track.job = self._park_job(track, node)
-            requests.append(self._request(track, self._base_end(track), t))
+            requests.append(self._request(track, base_end(self.corridor, track), t))
         started = time.perf_counter()
         result = self.planner.plan_all(requests)
         self.planner_seconds.append(time.perf_counter() - started)
@@ -366,14 +428,12 @@ class Dispatcher:
                 self._take_out(track, track.unavailable, t)
 
     def _park_job(self, track: Track, at: str) -> Job:
-        side = self.corridor.nodes[at].jurisdiction
-        spots = tuple(n.id for n in self.corridor.nodes_of(NodeKind.PARKING, jurisdiction=side))
-        return Job(JobKind.PARK, spots)
+        return Job(JobKind.PARK, self._parking(self.corridor.nodes[at].jurisdiction))
 
     def _replan(self, track: Track, t: float) -> None:
         """Plan the vehicle again from where its base ends. Stalled (someone stands in its way for now): it
         waits where the planner left it safely and is tried again a little later."""
-        start = self._base_end(track)
+        start = base_end(self.corridor, track)
         started = time.perf_counter()
         try:
             result = self.planner.replan(self._request(track, start, t), now=t)
@@ -398,12 +458,12 @@ class Dispatcher:
 
     def _adopt(self, track: Track, plan: TimedPlan, t: float) -> None:
         """Take a new plan: it starts where the vehicle's base ends (or the base end lies on it)."""
-        base_end = self._base_end(track)
-        index = next((i for i, s in enumerate(plan.steps) if s.node == base_end), None)
+        end = base_end(self.corridor, track)
+        index = next((i for i, s in enumerate(plan.steps) if s.node == end), None)
         if index is None:  # planned from where the planner thought the vehicle was: plan again from the truth
             track.needs_plan = True
             return
-        seq = self._base_end_seq(track)
+        seq = base_end_seq(track)
         new_order = seq is None
         old = track.plan
         # standing at the node it had reached: it has been there since then (a dock's load or unload time runs on)
@@ -412,7 +472,7 @@ class Dispatcher:
         track.plan, track.first, track.released = plan, index, index
         track.seq0 = (seq if seq is not None else 0) - 2 * index
         state = track.state
-        track.reached = index if state is not None and state.last_node_id == base_end and not [
+        track.reached = index if state is not None and state.last_node_id == end and not [
             n for n in state.node_states if n.released] else index - 1
         track.arrived_at = {index: t if since is None else since} if track.reached == index else {}
         track.needs_plan = False
@@ -435,9 +495,117 @@ class Dispatcher:
                 other.plan = plan  # same route, new times: nothing to send
         self._plans_changed = True
 
+    def _plan_cleared(self, t: float) -> bool:
+        """Vehicles waiting at a gate whose clearance came are planned past it first (the release follows in
+        this same tick). The gate rule is asked again only after customs news, or once a second (a customs
+        link timing out is no event)."""
+        if not self._clearance_news and t - self._last_gate_check < GATE_RECHECK_S:
+            return False
+        self._clearance_news, self._last_gate_check = False, t
+        planned = False
+        for track in self.tracks.values():
+            if track.unavailable is None and waiting_at_gate(track) and self._held_gate(track) is None \
+                    and self._evaluate(track).allowed:
+                assert track.job is not None
+                if self.relay is not None:
+                    planned |= self._pair_up(track, t, self.relay)
+                    continue
+                track.job.cleared, track.needs_plan = True, True
+                if track.state is not None:
+                    self._replan(track, t)
+                    planned = True
+        return planned
+
+    # --- relay: the meeting at the handoff pad --------------------------------------------------------------
+
+    def _pair_up(self, deliverer: Track, t: float, relay: Relay) -> bool:
+        """A loaded vehicle cleared at its side's gate: find the free vehicle of the arrival side nearest to the
+        pad and time both to meet there (``plan_relay``). None free: it waits at the gate and is tried again."""
+        job = deliverer.job
+        assert job is not None and job.order is not None
+        order = job.order
+        source, target = order.direction.split("->")
+        free = [tr for tr in self.tracks.values() if tr.record.home == target and is_free(tr)]
+        if not free or deliverer.state is None:
+            return False
+        to_pad = self._travel.to_nearest([relay.pad])
+        receiver = min(free, key=lambda tr: (to_pad.get(base_end(self.corridor, tr), INF), tr.id))
+        deliverer.job = Job(JobKind.HAND_OVER, self._parking(source), order, cleared=True, partner=receiver.id)
+        receiver.job = Job(JobKind.DELIVER, (order.drop,), order, cleared=True, crossed=True, partner=deliverer.id)
+        delivering, receiving = (PlanRequest(tr.id, base_end(self.corridor, tr), goals, t, tr.profile,
+                                             priority=order.priority)
+                                 for tr, goals in ((deliverer, self._parking(source)), (receiver, (order.drop,))))
+        started = time.perf_counter()
+        try:
+            meeting = plan_relay(self.planner, delivering, receiving, relay.pad, relay.transfer_s)
+        except PlannerError as exc:
+            log.info("relay %s -> %s not planned now: %s", deliverer.id, receiver.id, exc)
+            deliverer.job, receiver.job = Job(JobKind.HAND_OVER, (relay.pad,), order), None
+            for track in (deliverer, receiver):
+                self._replan(track, t)  # plan_relay let go of both: each gets its own plan back
+            return False
+        finally:
+            self.planner_seconds.append(time.perf_counter() - started)
+        log.info("relay of %s: %s meets %s at %s at %.0f s", order.id, deliverer.id, receiver.id, relay.pad,
+                 meeting.meet_at)
+        self._adopt(deliverer, meeting.deliverer, t)
+        self._adopt(receiver, meeting.receiver, t)
+        return True
+
+    def _follow_meetings(self, t: float, relay: Relay) -> None:
+        """Both vehicles of a meeting at the pad: the order is crossing; once the transfer has taken its time,
+        the custody handoff is recorded (both vehicles, both gate decisions) and the order rides on with the
+        receiver, the deliverer drives home."""
+        for deliverer in self.tracks.values():
+            job = deliverer.job
+            if job is None or job.kind != JobKind.HAND_OVER or job.partner is None or job.order is None:
+                continue
+            receiver = self.tracks[job.partner]
+            arrived = [custody_arrival(tr, self.now()) for tr in (deliverer, receiver)]
+            if None in arrived:
+                continue
+            if job.order.state in (OrderState.LOADED, OrderState.AWAITING_CLEARANCE):
+                self._advance(deliverer, OrderState.CROSSING, f"{deliverer.id} and {receiver.id} at {relay.pad}: "
+                              "the transfer begins", {"receiver": receiver.id})
+            if t - max(a for a in arrived if a is not None) < relay.transfer_s:
+                continue
+            order = job.order
+            self.gate.record_crossing(receiver.id, order.direction, order.consignments,
+                                      receiver.crossing_decision_seq, handed_over_by=deliverer.id,
+                                      handed_over_by_decision_seq=deliverer.crossing_decision_seq, at=relay.pad)
+            cause = {"kind": "vehicle", "vehicle_id": receiver.id, "from_vehicle_id": deliverer.id,
+                     "decision_audit_seq": receiver.crossing_decision_seq,
+                     "from_decision_audit_seq": deliverer.crossing_decision_seq}
+            order = self.orders.transition(order.id, OrderState.TO_DROP, f"handed over at {relay.pad} from "
+                                           f"{deliverer.id} to {receiver.id}", cause, vehicle_id=receiver.id)
+            deliverer.job = Job(JobKind.PARK, job.goals)
+            if receiver.job is not None:
+                receiver.job.order, receiver.job.handed_over = order, True
+            self._save_vda(deliverer)
+            self._save_vda(receiver)
+
+    def _break_meeting(self, track: Track) -> None:
+        """The vehicle will not come to its meeting at the pad: its partner goes home if it was to receive,
+        and waits for another partner if it was to hand over."""
+        job = track.job
+        if self.relay is None or job is None or job.partner is None or job.handed_over:
+            return
+        partner = self.tracks[job.partner]
+        other = partner.job
+        if other is not None and other.partner == track.id:
+            receiving = job.kind == JobKind.DELIVER
+            partner.job = Job(JobKind.HAND_OVER, (self.relay.pad,), other.order) if receiving else None
+            partner.needs_plan = True
+        job.partner = None
+
+    def _parking(self, side: str) -> tuple[str, ...]:
+        return tuple(n.id for n in self.corridor.nodes_of(NodeKind.PARKING, jurisdiction=side))
+
     def _replan_pending(self, t: float) -> None:
+        """Replan the vehicles that need it, at most ``replans_per_tick`` (the rest wait for the next tick)."""
         stalled_long = [tr.id for tr in self.tracks.values() if tr.stalled_since is not None
-                        and t - tr.stalled_since > FULL_REPLAN_AFTER_S and tr.unavailable is None]
+                        and t - tr.stalled_since > FULL_REPLAN_AFTER_S and tr.unavailable is None
+                        and not self._queueing(tr)]
         if stalled_long and t - self._last_full_replan > FULL_REPLAN_AFTER_S:
             # Vehicles left waiting where they stand can block each other for good (each on the other's only
             # way); one vehicle's replan cannot move the other. A full replan promotes the blockers.
@@ -455,43 +623,51 @@ class Dispatcher:
                     and self.corridor.nodes[track.plan.end].kind not in (NodeKind.PARKING, NodeKind.CHARGER):
                 track.job = self._park_job(track, track.plan.end)  # idle on a dock or a gate: clear the way
                 track.needs_plan = True
-            if self._waiting_at_gate(track) and self._held_gate(track) is None and self._evaluate(track).allowed:
-                assert track.job is not None
-                track.job.cleared = True
-                track.needs_plan = True
-            if track.needs_plan and track.state is not None and t >= track.retry_at:
-                self._replan(track, t)
+        due = sorted((tr for tr in self.tracks.values() if tr.unavailable is None and tr.needs_plan
+                      and tr.state is not None and t >= tr.retry_at), key=lambda tr: tr.retry_at)
+        for track in due[:self.settings.replans_per_tick]:  # those waiting longest first: none starves
+            self._replan(track, t)
 
-    def _waiting_at_gate(self, track: Track) -> bool:
-        plan, job = track.plan, track.job
-        return plan is not None and job is not None and job.order is not None and not job.cleared \
-            and job.order.state in LOADED_STATES and bool(plan.horizon) and track.reached == len(plan.steps) - 1 \
-            and plan.steps[-1].action == "await_clearance"
+    def _queueing(self, track: Track) -> bool:
+        """Stalled only because each of its goals is taken for good by vehicles waiting at a gate for their
+        clearance (or on their way to wait there): a queue behind customs, which planning the whole fleet again
+        cannot shorten."""
+        request = self.planner.requests.get(track.id)
+        if request is None:
+            return False
+        for goal in request.hold_at or request.goals:
+            holders = self.planner.table.holders_for_good(goal) - {track.id}
+            if not holders or not all(h in self.tracks and bound_for_gate(self.tracks[h]) for h in holders):
+                return False
+        return True
 
     # --- assignment -------------------------------------------------------------------------------------------------
 
     def _assign(self, t: float) -> None:
-        free = [track for track in self.tracks.values() if self._free(track)]
-        if not free:
+        """Assign the most urgent waiting orders to the nearest free vehicles: only when something new came
+        (an order waiting anew, a vehicle newly free) or every ``ASSIGN_RETRY_S``."""
+        free = [track for track in self.tracks.values() if is_free(track)]
+        free_ids = frozenset(track.id for track in free)
+        news = self._orders_news or not free_ids <= self._free_before
+        self._free_before = free_ids
+        if not free or not (news or t - self._last_assign >= ASSIGN_RETRY_S):
             return
+        self._orders_news, self._last_assign = False, t
         waiting = self.orders.waiting(self.settings.assign_max_orders)
         if not waiting:
             return
         if len(free) > self.settings.assign_max_vehicles:
-            pickups = {o.pickup for o in waiting}
-
-            def to_nearest_pickup(track: Track) -> float:
-                times = self._travel.from_node(self._base_end(track), self._profile_now(track))
-                return min((times[p][0] for p in pickups if p in times), default=INF)
-
-            free = sorted(free, key=to_nearest_pickup)[:self.settings.assign_max_vehicles]
+            to_pickup = self._travel.to_nearest(sorted({o.pickup for o in waiting}))
+            free = sorted(free, key=lambda tr: to_pickup.get(base_end(self.corridor, tr), INF))[
+                :self.settings.assign_max_vehicles]
         wall = self.clock()
-        transport = [TransportOrder(o.id, o.pickup, o.drop, len(o.consignments),
+        transport = [TransportOrder(o.id, o.pickup, self.relay.pad if self.relay else o.drop, len(o.consignments),
                                     max(0.0, (o.earliest_start or wall) - self.epoch),
                                     (o.latest_delivery or wall + 86400) - self.epoch, float(o.priority))
                      for o in waiting]
-        status = [VehicleStatus(tr.id, self._base_end(tr), t, min(1.0, (tr.state.battery_charge if tr.state else 100)
-                                                                       / 100), self._profile_now(tr)) for tr in free]
+        status = [VehicleStatus(tr.id, base_end(self.corridor, tr), t,
+                                min(1.0, (tr.state.battery_charge if tr.state else 100) / 100), self._profile_now(tr))
+                  for tr in free]
         energy = EnergyModel(self.settings.battery_percent_per_km / 100, self.settings.reserve_battery_percent / 100,
                              self.settings.low_battery_percent / 100)
         chargers = [n.id for n in self.corridor.nodes_of(NodeKind.CHARGER)
@@ -502,12 +678,13 @@ class Dispatcher:
         except PlannerError as exc:
             log.warning("assignment failed: %s", exc)
             return
-        by_id = {o.id: o for o in waiting}
-        for trip in assignment.trips:
-            track = self.tracks[trip.vehicle_id]
-            order = by_id[trip.orders[0]]
-            order = self.orders.transition(order.id, OrderState.ASSIGNED, f"assigned to {track.id}",
-                                           {"kind": "dispatcher", "cost": round(trip.cost, 1)}, vehicle_id=track.id)
+        self._orders_news = bool(assignment.trips)  # more may wait behind this round's caps: go on next tick
+        assigned = self.orders.transition_many([
+            Move(trip.orders[0], OrderState.ASSIGNED, f"assigned to {trip.vehicle_id}",
+                       {"kind": "dispatcher", "cost": round(trip.cost, 1)}, vehicle_id=trip.vehicle_id)
+            for trip in assignment.trips])
+        for order in assigned:
+            track = self.tracks[order.vehicle_id or ""]
             track.job = self._delivery(order)
             track.needs_plan = True
         for vehicle_id, charger in assignment.to_charger.items():
@@ -520,11 +697,6 @@ class Dispatcher:
         authorized = all(v.authorized for v in self.gate.vehicle_state(track.id).values())
         return track.profile if authorized or not track.profile.cross_border else VehicleProfile(cross_border=False)
 
-    def _free(self, track: Track) -> bool:
-        plan = track.plan
-        return track.job is None and track.unavailable is None and track.record.in_service and track.state \
-            is not None and plan is not None and track.reached == len(plan.steps) - 1
-
     # --- release ------------------------------------------------------------------------------------------------------
 
     def _release_all(self, t: float) -> None:
@@ -535,7 +707,7 @@ class Dispatcher:
         done: set = set()
         for track in self.tracks.values():
             if track.plan is not None:
-                done |= done_events(track.id, track.reached, self._left(track))
+                done |= done_events(track.id, track.reached, has_left(self.corridor, track, self._clear_m))
         for track in self.tracks.values():
             if track.plan is None or track.unavailable is not None:
                 continue
@@ -547,16 +719,6 @@ class Dispatcher:
                 track.update_id += 1
                 self._send(track)
 
-    def _left(self, track: Track) -> bool:
-        """The vehicle has driven clear of the node it last reached (its length and the gap behind it)."""
-        state, plan = track.state, track.plan
-        if state is None or plan is None or track.reached < 0 or track.released <= track.reached:
-            return False
-        node = self.corridor.nodes[plan.steps[track.reached].node]
-        rules = self.planner.timed.rules
-        clear = rules.vehicle_length_m + rules.standstill_gap_m
-        return ((state.pose.x - node.x) ** 2 + (state.pose.y - node.y) ** 2) ** 0.5 > clear
-
     def _may_release(self, track: Track, step: int, t: float) -> bool:
         assert track.plan is not None
         before = step - 1
@@ -566,6 +728,9 @@ class Dispatcher:
             dwell = plan.steps[before].depart - plan.steps[before].arrive
             if track.reached < before or t - track.arrived_at.get(before, t) < dwell:
                 return False
+        if plan.steps[before].action == CUSTODY and track.job is not None and track.job.partner is not None \
+                and not track.job.handed_over:
+            return False  # the transfer at the pad is not done
         lane = self.corridor.lane_between(plan.steps[before].node, plan.steps[step].node)
         if lane.crossing and plan.steps[before].node in self._pre_crossing:
             return track.reached >= before and self._decide(track)
@@ -582,28 +747,35 @@ class Dispatcher:
     def _send(self, track: Track) -> None:
         if track.plan is None or track.vda_order_id is None:
             return
-        actions = {k: ("pick",) for k, s in enumerate(track.plan.steps) if s.action == "pickup"}
-        if track.job is not None and track.job.kind == JobKind.DELIVER:
-            actions[len(track.plan.steps) - 1] = ("drop",)
-        if track.job is not None and track.job.kind == JobKind.CHARGE:
-            actions[len(track.plan.steps) - 1] = ("startCharging",)
         order = vda_order(self.corridor, track.vda_order_id, track.update_id, track.plan, track.seq0, track.first,
-                          track.released, actions)
+                          track.released, node_actions(track))
         track.sent_at = self.now()
         self.link.send_order(track.id, order)
         self._save_vda(track)
 
     def _save_vda(self, track: Track) -> None:
-        order_id = track.job.order.id if track.job is not None and track.job.order is not None else None
-        self.registry.set_vda_order(track.id, track.vda_order_id, track.update_id, order_id)
+        self._unsaved.add(track.id)
+
+    def _save_unsaved(self) -> None:
+        """The VDA order ids sent this tick, in one transaction (a restart re-syncs from the vehicles' own
+        reports should the service die between a send and this write)."""
+        if not self._unsaved:
+            return
+        rows = []
+        for vehicle_id in sorted(self._unsaved):
+            track = self.tracks[vehicle_id]
+            order_id = track.job.order.id if track.job is not None and track.job.order is not None else None
+            rows.append((track.id, track.vda_order_id, track.update_id, order_id))
+        self._unsaved.clear()
+        self.registry.set_vda_orders(rows)
 
     # --- the customs gate ---------------------------------------------------------------------------------------
 
     def _direction_and_load(self, track: Track) -> tuple[str, list[str]]:
         job = track.job
-        if job is not None and job.order is not None and job.order.state in LOADED_STATES:
-            return job.order.direction, job.order.consignments
-        node = self.corridor.nodes[self._base_end(track)]
+        if job is not None and job.order is not None and (job.order.state in LOADED_STATES or job.partner):
+            return job.order.direction, job.order.consignments  # a relay receiver: the load it is to take on
+        node = self.corridor.nodes[base_end(self.corridor, track)]
         other = next(s for s in self.corridor.jurisdictions if s != node.jurisdiction)
         return f"{node.jurisdiction}->{other}", []
 
@@ -675,30 +847,28 @@ class Dispatcher:
         job.order = self.orders.transition(job.order.id, to, reason, cause)
 
     def vehicles(self) -> list[VehicleView]:
-        with self._lock:
-            return [self._view(track) for track in self.tracks.values()]
+        with self._reading() as tracks:
+            return [vehicle_view(track) for track in tracks.values()]
 
     def vehicle(self, vehicle_id: str) -> VehicleView:
-        with self._lock:
-            return self._view(self.tracks[vehicle_id])
+        with self._reading() as tracks:
+            return vehicle_view(tracks[vehicle_id])
 
-    def _view(self, track: Track) -> VehicleView:
-        state, plan = track.state, track.plan
-        route = [s.node for s in plan.steps] if plan else []
-        view = VehicleView(id=track.id, home=track.record.home, may_cross=track.record.may_cross,
-                           in_service=track.record.in_service, service_reason=track.record.service_reason,
-                           connection=track.connection, state_age_s=track.state_age,
-                           order_id=track.job.order.id if track.job and track.job.order else None,
-                           job=str(track.job.kind) if track.job else None,
-                           released_nodes=route[max(track.reached, 0):track.released + 1] if plan else [],
-                           horizon_nodes=route[track.released + 1:] + list(plan.horizon) if plan else [])
-        if state is not None:
-            view = view.model_copy(update={
-                "last_node": state.last_node_id, "x": state.pose.x, "y": state.pose.y, "theta": state.pose.theta,
-                "speed": state.velocity[0], "battery": state.battery_charge, "driving": state.driving,
-                "paused": state.paused, "e_stop": state.e_stop,
-                "errors": [f"{e.level} {e.error_type}: {e.description}" for e in state.errors]})
-        return view
+    @contextmanager
+    def _reading(self) -> Iterator[dict[str, Track]]:
+        """The tracks to show: the last tick's copies if the loop runs on its thread (no waiting for a tick),
+        else the tracks themselves under the lock."""
+        seen = self._seen
+        if seen is not None:
+            yield seen
+            return
+        with self._lock:
+            yield self.tracks
+
+    def _reseen(self, track: Track) -> None:
+        """After the API changed a track: what it shows changes at once."""
+        if self._seen is not None:
+            self._seen = {**self._seen, track.id: copy.copy(track)}
 
     def act(self, vehicle_id: str, action: VehicleAction, by: str, reason: str) -> None:
         kind = {VehicleAction.PAUSE: ActionType.PAUSE, VehicleAction.RESUME: ActionType.RESUME,
@@ -725,6 +895,7 @@ class Dispatcher:
             self.registry.set_service(vehicle_id, in_service, None if in_service else reason)
             track.record = track.record.model_copy(update={"in_service": in_service,
                                                            "service_reason": None if in_service else reason})
+            self._reseen(track)
             self.staff.record(role=by, action="in_service" if in_service else "out_of_service",
                               target=f"vehicle:{vehicle_id}", reason=reason)
         self.wake()
@@ -743,23 +914,25 @@ class Dispatcher:
             self.staff.record(role=by, action="cancel_order", target=f"order:{order_id}", reason=reason)
             if track is not None and track.job is not None and track.job.order is not None \
                     and track.job.order.id == order_id:
+                self._break_meeting(track)
                 if order.state in LOADED_STATES:
-                    side = self.corridor.nodes[self._base_end(track)].jurisdiction
+                    side = self.corridor.nodes[base_end(self.corridor, track)].jurisdiction
                     bays = tuple(n.id for n in self.corridor.nodes_of(NodeKind.HOLDING, jurisdiction=side))
                     track.job = Job(JobKind.HOLD, bays)
                 else:
                     track.job = None
                 track.needs_plan = True
+                self._reseen(track)
         self.wake()
         return cancelled
 
     def gates(self) -> list[GateView]:
-        with self._lock:
+        with self._reading() as tracks:
             views = []
             for node in self.corridor.nodes_of(NodeKind.GATE):
                 queue = []
-                for track in self.tracks.values():
-                    if track.plan is not None and track.plan.end == node.id and self._waiting_at_gate(track):
+                for track in tracks.values():
+                    if track.plan is not None and track.plan.end == node.id and waiting_at_gate(track):
                         direction, aboard = self._direction_and_load(track)
                         decision = self.gate.evaluate(track.id, direction, aboard)
                         authorities = {name: {"vehicle_authorized": v.authorized,

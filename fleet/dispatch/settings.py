@@ -10,6 +10,8 @@ class DispatchSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     tick_hz: float = Field(2.0, gt=0, le=50)
+    replans_per_tick: int = Field(16, ge=1, description="vehicles planned again in one tick at most (those "
+                                                         "waiting longest first); the rest wait for the next tick")
     load_s: float = Field(60.0, ge=0, description="at the pickup dock")
     unload_s: float = Field(60.0, ge=0, description="at the drop dock")
     silent_after_s: float = Field(10.0, gt=0, description="no state for this long: treated as offline")
@@ -18,8 +20,8 @@ class DispatchSettings(BaseModel):
     low_battery_percent: float = Field(30.0, ge=0, le=100)
     reserve_battery_percent: float = Field(20.0, ge=0, le=100)
     battery_percent_per_km: float = Field(0.8, gt=0)
-    assign_time_limit_s: float = Field(0.15, gt=0)
-    assign_max_orders: int = Field(40, ge=1, description="the most urgent waiting orders one assignment considers "
+    assign_time_limit_s: float = Field(0.05, gt=0)
+    assign_max_orders: int = Field(16, ge=1, description="the most urgent waiting orders one assignment considers "
                                                          "(its work grows with the square of their number)")
-    assign_max_vehicles: int = Field(30, ge=1, description="the free vehicles one assignment considers: those "
+    assign_max_vehicles: int = Field(12, ge=1, description="the free vehicles one assignment considers: those "
                                                            "nearest to a waiting order's pickup")

@@ -18,6 +18,7 @@ class JobKind(StrEnum):
     PARK = "park"
     CHARGE = "charge"
     HOLD = "hold"  # a cancelled load driven to a holding bay
+    HAND_OVER = "hand_over"  # relay: carry the load to the handoff pad, hand it to the partner, go home
 
 
 @dataclass
@@ -27,6 +28,8 @@ class Job:
     order: OrderPublic | None = None
     cleared: bool = False  # the gate's clearance came: plan past the gate
     crossed: bool = False  # past the border: never again through a gate of the departure side
+    partner: str | None = None  # relay: the other vehicle of the meeting at the handoff pad
+    handed_over: bool = False  # relay: the transfer at the pad is done
 
 
 @dataclass

@@ -8,8 +8,8 @@ store's transactions).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -26,6 +26,18 @@ from fleet.orders.model import (
 from fleet.store import Store
 from fleet.store.schema import order_consignments, order_transitions, orders
 from planner.corridor import Corridor, NodeKind
+
+
+class Move(NamedTuple):
+    """One transition asked for: the order, its new state, why and what caused it; ``vehicle_id`` when the
+    order is assigned (or handed to another vehicle); an audit record (kind, body) stored with it."""
+
+    order_id: str
+    to: OrderState
+    reason: str
+    cause: dict[str, Any]
+    vehicle_id: str | None = None
+    audit: tuple[str, dict[str, Any]] | None = None
 
 
 class OrderError(ValueError):
@@ -156,29 +168,45 @@ class OrderService:
                    vehicle_id: str | None = None, audit: tuple[str, dict[str, Any]] | None = None) -> OrderPublic:
         """Move the order to ``to`` (with ``vehicle_id`` when it is assigned), storing why, and an audit record
         in the same transaction if ``audit`` = (kind, body) is given."""
+        return self.transition_many([Move(order_id, to, reason, cause, vehicle_id, audit)])[0]
+
+    def transition_many(self, moves: Sequence[Move]) -> list[OrderPublic]:
+        """Several transitions in one transaction (one assignment round's): all or none."""
+        if not moves:
+            return []
         now = self.clock()
+        befores = []
         with self.store.transaction() as conn:
-            row = conn.execute(sa.select(orders.c.state, orders.c.vehicle_id).where(orders.c.id == order_id)).first()
-            if row is None:
-                raise OrderError(f"no order {order_id!r}", field="id", status=404)
-            before = OrderState(row.state)
-            if to not in TRANSITIONS[before]:
-                raise OrderError(f"order {order_id} is {before}: it cannot become {to}", field="state", status=409)
-            values: dict[str, Any] = {"state": to, "updated_at": now}
-            if to == OrderState.ASSIGNED:
-                values["vehicle_id"] = vehicle_id
-            elif to == OrderState.CREATED:
-                values["vehicle_id"] = None
-            if to not in ACTIVE_STATES:
-                values["reason"] = reason
-                conn.execute(order_consignments.delete().where(order_consignments.c.order_id == order_id))
-            conn.execute(orders.update().where(orders.c.id == order_id).values(**values))
-            self._record(conn, order_id, before, to, reason, cause, now)
-            if audit is not None:
-                self.store.append_audit(conn, *audit)
-        order = self.get(order_id)
-        self._publish(order, before)
-        return order
+            for move in moves:
+                befores.append(self._move(conn, move, now))
+        changed = []
+        for move, before in zip(moves, befores, strict=True):
+            order = self.get(move.order_id)
+            self._publish(order, before)
+            changed.append(order)
+        return changed
+
+    def _move(self, conn: Connection, move: Move, now: float) -> OrderState:
+        row = conn.execute(sa.select(orders.c.state, orders.c.vehicle_id).where(orders.c.id == move.order_id)).first()
+        if row is None:
+            raise OrderError(f"no order {move.order_id!r}", field="id", status=404)
+        before = OrderState(row.state)
+        if move.to not in TRANSITIONS[before]:
+            raise OrderError(f"order {move.order_id} is {before}: it cannot become {move.to}", field="state",
+                             status=409)
+        values: dict[str, Any] = {"state": move.to, "updated_at": now}
+        if move.vehicle_id is not None:
+            values["vehicle_id"] = move.vehicle_id
+        elif move.to == OrderState.CREATED:
+            values["vehicle_id"] = None
+        if move.to not in ACTIVE_STATES:
+            values["reason"] = move.reason
+            conn.execute(order_consignments.delete().where(order_consignments.c.order_id == move.order_id))
+        conn.execute(orders.update().where(orders.c.id == move.order_id).values(**values))
+        self._record(conn, move.order_id, before, move.to, move.reason, move.cause, now)
+        if move.audit is not None:
+            self.store.append_audit(conn, *move.audit)
+        return before
 
     def _record(self, conn: Connection, order_id: str, before: OrderState | None, to: OrderState, reason: str,
                 cause: dict[str, Any], at: float) -> None:

@@ -3,14 +3,22 @@
 Opening a store upgrades its schema to the newest Alembic revision, so a store written by one version opens
 in the next. Every write is a transaction; :meth:`Store.transaction` hands out the connection so that a
 service can change its own tables and append to the audit log atomically (an order transition and its
-audit record, say). The audit chain's head is kept in memory by the one process that writes.
+audit record, say).
+
+Writers are serialized, on both engines, so that every read-check-write in a transaction (the audit chain's
+head, an order's state before its transition, an authority's event seq) sees the last committed state and
+no update is lost, whichever process or thread writes: SQLite by ``BEGIN IMMEDIATE``, PostgreSQL by a
+transaction-scoped advisory lock taken first (READ COMMITTED, so each later statement sees what the writer
+before committed). SERIALIZABLE isolation would need every caller to retry its whole block on a
+serialization failure, which a context manager cannot do. Readers never wait (WAL, MVCC). The audit head is
+read inside the writing transaction, never cached across transactions.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,8 +36,16 @@ from fleet.store.schema import audit_log, clearance_snapshots, customs_events
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+#: the advisory lock every PostgreSQL write transaction holds until it ends (any fixed 64-bit key)
+WRITER_LOCK = 0x7862_6F72_6465_72  # "xborder"
+
+
 class StoreError(RuntimeError):
-    """The store cannot be opened or written (a bad URL, a locked or corrupt file)."""
+    """The store cannot be opened or written (a bad URL, a locked or corrupt file, a lost server)."""
+
+
+class NotLeaderError(StoreError):
+    """A write refused by the fencing check: this process does not (or no longer) hold the leadership."""
 
 
 @dataclass(frozen=True)
@@ -89,23 +105,27 @@ class Store:
         if self.url.startswith("sqlite:///"):
             Path(self.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.engine: Engine = sa.create_engine(self.url, connect_args=_connect_args(self.url, busy_timeout_s))
+            self.engine: Engine = sa.create_engine(self.url, connect_args=connect_args(self.url, busy_timeout_s),
+                                                   pool_pre_ping=not self.url.startswith("sqlite"))
         except (sa.exc.ArgumentError, ModuleNotFoundError) as exc:
             raise StoreError(f"store URL {self.url!r}: {exc}") from None
-        if self.engine.dialect.name == "sqlite":
+        if self.dialect == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
             sa.event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         self._lock = threading.RLock()
+        self._head: tuple[int, str] | None = None  # the audit head within the open write transaction
+        #: called first in every write transaction (after the writer lock): raises to refuse the write
+        self.fence: Callable[[Connection], None] | None = None
         try:
             # looked at before migrating, which could re-create a dropped trigger and so hide the evidence
             self._integrity_problems = self._missing_triggers()
             self._migrate()
-            with self.engine.connect() as conn:
-                row = conn.execute(sa.select(audit_log.c.seq, audit_log.c.hash)
-                                   .order_by(audit_log.c.seq.desc()).limit(1)).first()
         except sa.exc.DatabaseError as exc:
             raise StoreError(f"cannot open the store {self.url}: {exc.orig}") from None
-        self._audit_seq, self._audit_head = (row[0], row[1]) if row else (0, GENESIS)
+
+    @property
+    def dialect(self) -> str:
+        return str(self.engine.dialect.name)
 
     def _migrate(self) -> None:
         config = Config()
@@ -119,23 +139,31 @@ class Store:
             self.engine.dispose()
 
     @contextmanager
-    def transaction(self) -> Iterator[Connection]:
-        """One write transaction; on error it rolls back, the in-memory audit head too."""
+    def transaction(self, fenced: bool = True) -> Iterator[Connection]:
+        """One write transaction, serialized with every other writer's (see the module's docstring); the
+        :attr:`fence` refuses it first if set (unless not ``fenced``: the election's own write). On error it
+        rolls back and nothing was written."""
         with self._lock:
-            seq, head = self._audit_seq, self._audit_head
+            self._head = None
             try:
                 with self.engine.begin() as conn:
+                    if self.dialect == "postgresql":
+                        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(WRITER_LOCK)))
+                    if fenced and self.fence is not None:
+                        self.fence(conn)
                     yield conn
-            except sa.exc.OperationalError as exc:  # locked, disk full, connection lost: nothing was written
-                self._audit_seq, self._audit_head = seq, head
+            except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:  # locked, disk full, server lost
                 raise StoreError(f"the store could not write: {exc.orig}") from exc
-            except BaseException:
-                self._audit_seq, self._audit_head = seq, head
-                raise
+            finally:
+                self._head = None
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
+        """A connection for reads. On PostgreSQL it autocommits: under READ COMMITTED each statement sees the
+        latest commits either way, and no BEGIN/ROLLBACK round trips are spent on it."""
         with self.engine.connect() as conn:
+            if self.dialect == "postgresql":
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
             yield conn
 
     # --- the audit log ----------------------------------------------------------------------------------------
@@ -173,7 +201,9 @@ class Store:
 
     @property
     def audit_head(self) -> tuple[int, str]:
-        return self._audit_seq, self._audit_head
+        """The last committed record's (seq, hash); (0, GENESIS) for an empty log."""
+        with self.reading() as conn:
+            return _head_of(conn)
 
     # --- customs events and clearance snapshots ---------------------------------------------------------------
 
@@ -182,13 +212,15 @@ class Store:
         serialised once, for its hash and its row alike)."""
         records, rows = [], []
         recorded_at = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        seq, head = self._head if self._head is not None else _head_of(conn)  # under the writer lock: the latest
         for kind, body in entries:
-            seq, text = self._audit_seq + 1, canonical_body(body)
-            digest = record_hash_of_text(seq, recorded_at, kind, text, self._audit_head)
-            records.append(AuditRecord(seq, recorded_at, kind, body, self._audit_head, digest))
-            rows.append({"seq": seq, "recorded_at": recorded_at, "kind": kind, "prev_hash": self._audit_head,
-                         "hash": digest, "body": text})
-            self._audit_seq, self._audit_head = seq, digest
+            seq, text = seq + 1, canonical_body(body)
+            digest = record_hash_of_text(seq, recorded_at, kind, text, head)
+            records.append(AuditRecord(seq, recorded_at, kind, body, head, digest))
+            rows.append({"seq": seq, "recorded_at": recorded_at, "kind": kind, "prev_hash": head, "hash": digest,
+                         "body": text})
+            head = digest
+        self._head = (seq, head)
         if rows:
             conn.execute(audit_log.insert(), rows)
         return records
@@ -257,9 +289,20 @@ class Store:
         return StoredSnapshot(row[0], row[1]) if row else None
 
 
-def _connect_args(url: str, busy_timeout_s: float) -> dict[str, Any]:
+def _head_of(conn: Connection) -> tuple[int, str]:
+    row = conn.execute(sa.select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)).first()
+    return (row[0], row[1]) if row else (0, GENESIS)
+
+
+def connect_args(url: str, busy_timeout_s: float) -> dict[str, Any]:
     if url.startswith("sqlite"):
         return {"timeout": busy_timeout_s, "check_same_thread": False, "isolation_level": None}
+    if url.startswith("postgresql"):
+        # libpq's TCP keepalives: a server that vanished (cable cut, host down) is noticed in seconds, not hours
+        # lock_timeout: a writer waits for another's writer lock as long as SQLite's busy timeout, then fails
+        return {"connect_timeout": max(1, round(busy_timeout_s)), "keepalives": 1, "keepalives_idle": 2,
+                "keepalives_interval": 1, "keepalives_count": 3, "tcp_user_timeout": 5000,
+                "options": f"-c lock_timeout={round(busy_timeout_s * 1000)}"}
     return {}
 
 

@@ -139,3 +139,11 @@ gate_holds = Table(  # an operator's hold of a gate: the gate rule denies there 
     Column("held_by", String(64), nullable=False),
     Column("reason", Text, nullable=False),
 )
+
+leadership = Table(  # one row: the epoch of the last leader elected, the fencing token (fleet/store/leadership.py)
+    "leadership", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("epoch", Integer, nullable=False),
+    Column("holder", String(128), nullable=False),
+    Column("since", Float, nullable=False),
+)

@@ -56,7 +56,12 @@ class VehicleRegistry:
             conn.execute(vehicles.update().where(vehicles.c.id == vehicle_id)
                          .values(in_service=in_service, service_reason=reason))
 
-    def set_vda_order(self, vehicle_id: str, vda_order_id: str | None, update_id: int, order_id: str | None) -> None:
+    def set_vda_orders(self, rows: Iterable[tuple[str, str | None, int, str | None]]) -> None:
+        """Store (vehicle id, VDA order id, order update id, transport order id) for each row, in one transaction."""
+        rows = list(rows)
+        if not rows:
+            return
         with self.store.transaction() as conn:
-            conn.execute(vehicles.update().where(vehicles.c.id == vehicle_id)
-                         .values(vda_order_id=vda_order_id, vda_update_id=update_id, order_id=order_id))
+            conn.execute(vehicles.update().where(vehicles.c.id == sa.bindparam("vid")).values(
+                vda_order_id=sa.bindparam("vda"), vda_update_id=sa.bindparam("upd"), order_id=sa.bindparam("oid")),
+                [{"vid": v, "vda": vda, "upd": upd, "oid": oid} for v, vda, upd, oid in rows])

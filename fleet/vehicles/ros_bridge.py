@@ -43,6 +43,7 @@ class RosFleetBridge:
         self._order_pubs: dict[str, object] = {}
         self._action_pubs: dict[str, object] = {}
         self._states: dict[str, tuple[AgvState, float]] = {}  # latest message, monotonic arrival
+        self._converted: dict[str, tuple[AgvState, VehicleState]] = {}  # the last message read, converted
         self._connections: dict[str, str] = {}
         self._broken: set[str] = set()  # vehicles whose agent vanished without saying OFFLINE
         self.received = 0
@@ -140,11 +141,20 @@ class RosFleetBridge:
             return "CONNECTIONBROKEN" if vehicle_id in self._broken else self._connections.get(vehicle_id)
 
     def snapshot(self, vehicle_id: str) -> VehicleSnapshot:
+        """State, age and connection read together. A message is converted once, however often it is read:
+        the dispatch loop reads every vehicle on every tick, and the same state again is then the same object."""
         with self._lock:  # one read: state, age and connection belong together
             entry = self._states.get(vehicle_id)
             connection = "CONNECTIONBROKEN" if vehicle_id in self._broken else self._connections.get(vehicle_id)
             age = time.monotonic() - entry[1] if entry else None
-        return VehicleSnapshot(convert.state_from_msg(entry[0]) if entry else None, age, connection)
+            converted = self._converted.get(vehicle_id)
+        if entry is None:
+            return VehicleSnapshot(None, age, connection)
+        if converted is None or converted[0] is not entry[0]:
+            converted = (entry[0], convert.state_from_msg(entry[0]))
+            with self._lock:
+                self._converted[vehicle_id] = converted
+        return VehicleSnapshot(converted[1], age, connection)
 
     def subscribers(self, vehicle_id: str) -> int:
         """How many vehicles listen to this vehicle's order topic (1 once its agent is discovered)."""

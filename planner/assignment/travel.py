@@ -34,8 +34,15 @@ class TravelTimes:
         if key not in self._from:
             if profile not in self._views:
                 self._views[profile] = restricted_view(self.graph, profile)
-            self._from[key] = _fastest_from(self._views[profile], source)
+            view = self._views[profile]  # a node the profile may not enter (the other side, relay) reaches nothing
+            self._from[key] = _fastest_from(view, source) if source in view else {}
         return self._from[key]
+
+    def to_nearest(self, targets: Sequence[str]) -> Mapping[str, float]:
+        """``{node: time_s}`` from each node to the nearest of ``targets`` on the whole graph (one search
+        backwards from all of them: ranking many vehicles by their nearness to a few pickups)."""
+        return nx.multi_source_dijkstra_path_length(self.graph.reverse(copy=False), set(targets),
+                                                    weight="travel_time")
 
     def matrix(self, nodes: Sequence[str], profile: VehicleProfile) -> tuple[np.ndarray, np.ndarray]:
         """Times (s) and lengths (m) from each of ``nodes`` to each of them, ``inf`` where there is no route."""

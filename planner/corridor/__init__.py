@@ -17,7 +17,7 @@ from planner.corridor.model import (
     Origin,
     Zone,
 )
-from planner.corridor.parse import corridor_from_geojson, local_to_wgs84
+from planner.corridor.parse import corridor_from_geojson, local_to_wgs84, wgs84_to_local
 
 __all__ = [
     "BORDER_LINE_KINDS",
@@ -35,4 +35,5 @@ __all__ = [
     "Zone",
     "corridor_from_geojson",
     "local_to_wgs84",
+    "wgs84_to_local",
 ]

@@ -55,7 +55,7 @@ def corridor_from_geojson(collection: Mapping[str, Any], config: Mapping[str, An
             problems.append(MapProblem(fid, f"duplicate id: {count} features share it"))
 
     origin = Origin(header.origin.lat, header.origin.lon)
-    to_local = _local_projection(origin)
+    to_local = wgs84_to_local(origin)
     for index, (fid, feature) in enumerate(features):
         label = fid or f"feature #{index}"
         if fid is None:
@@ -247,7 +247,7 @@ def _aeqd(origin: Origin) -> str:
     return f"+proj=aeqd +lat_0={origin.lat} +lon_0={origin.lon} +datum=WGS84 +units=m"
 
 
-def _local_projection(origin: Origin):
+def wgs84_to_local(origin: Origin):
     """WGS84 (lon, lat) -> local metres east/north of the origin."""
     return Transformer.from_crs("EPSG:4326", _aeqd(origin), always_xy=True).transform
 

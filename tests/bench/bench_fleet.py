@@ -53,7 +53,8 @@ from rich.table import Table
 
 from fleet.maps import load_corridor
 from planner.corridor import NodeKind
-from sim.ros_fleet import parking_spots, tied_to_parent
+from sim.processes import tied_to_parent
+from sim.ros_fleet import parking_spots
 from sim.service_process import ServiceProcess, token_for
 
 matplotlib.use("Agg")

@@ -34,7 +34,8 @@ from rich.progress import Progress
 from rich.table import Table
 
 from fleet.vehicles.ros_bridge import RosFleetBridge
-from sim.ros_fleet import VehicleSpec, spawn_vehicle, tied_to_parent
+from sim.processes import tied_to_parent
+from sim.ros_fleet import VehicleSpec, spawn_vehicle
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt

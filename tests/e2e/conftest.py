@@ -4,43 +4,42 @@ ROS clock, the customs authorities over ZeroMQ. Isolated on a ROS domain of its 
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from sim.live import LiveSystem, Pace
+from sim.service_process import FleetService
+
 os.environ["ROS_DOMAIN_ID"] = str(120 + os.getpid() % 80)
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 
 MAP = Path(__file__).resolve().parents[2] / "maps" / "bac_luan_ii"
-#: Simulated seconds per wall second for the vehicles (their own timers and rates, on /clock).
-TIME_SCALE = 12.0
-#: What the vehicles are told: simulated time, a fleet link timeout of 75 simulated seconds (about 6 s of wall time),
-#: the simulated base integrating at the agent's control rate (20 Hz) rather than 50 Hz, to spare the CPU.
-VEHICLE_PARAMS = {"use_sim_time": True, "fleet_link_timeout_s": 75.0, "rate_hz": 20.0}
+#: Simulated seconds per wall second for the vehicles (their own timers and rates, on /clock); loading and
+#: unloading take 24 simulated seconds (2 s of wall time). The rest follows from it: sim.live.Pace.
+PACE = Pace(12.0, handling_s=24.0)
 
 
 @dataclass
 class Deployment:
-    """A running fleet manager with its vehicles; HTTP helpers with a dispatcher's token."""
+    """A running fleet manager with its vehicles (sim.live.LiveSystem); HTTP helpers with a dispatcher's token."""
 
-    service: Any
+    system: LiveSystem
     workdir: Path
-    vehicles: list = field(default_factory=list)
+
+    @property
+    def service(self) -> FleetService:
+        return self.system.service
 
     def headers(self, role: str = "dispatcher") -> dict[str, str]:
-        from sim.service_process import token_for
-
-        return {"Authorization": f"Bearer {token_for(role)}"}
+        return self.service.headers(role)
 
     def get(self, path: str, **params: Any) -> Any:
-        reply = httpx.get(self.service.base + path, params=params, headers=self.headers("viewer"), timeout=10)
-        reply.raise_for_status()
-        return reply.json()
+        return self.service.get(path, **params)
 
     def order(self, consignments: list[str], pickup: str, drop: str) -> str:
         reply = httpx.post(self.service.base + "/orders", json={"consignments": consignments, "pickup": pickup,
@@ -53,59 +52,34 @@ class Deployment:
         return self.get("/orders", limit=200, **params)["orders"]
 
     def wait_for(self, predicate: Callable[[], bool], timeout_s: float, poll_s: float = 1.0) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            try:
-                if predicate():
-                    return True
-            except httpx.TransportError:
-                pass  # the service is restarting
-            time.sleep(poll_s)
-        return False
+        return self.system.wait_for(predicate, timeout_s, poll_s)
 
 
 @pytest.fixture(scope="module")
-def sim_clock() -> Iterator[Any]:
-    from sim.sim_clock import SimClock
-
-    clock = SimClock(TIME_SCALE)
-    yield clock
-    clock.close()
-
-
-@pytest.fixture(scope="module")
-def deploy(tmp_path_factory, sim_clock) -> Iterator[Callable[..., Deployment]]:
+def deploy(tmp_path_factory) -> Iterator[Callable[..., Deployment]]:
     """``deploy(count, public_keys)``: the service with ``count`` vehicles at parking spots (their processes
-    started and reporting); everything is stopped at the end of the module."""
+    started and reporting), the previous deployment of the module stopped first (one clock, one fleet at a
+    time on the domain); the last one is stopped at the end of the module. Logs in the work folder."""
     from fleet.maps import load_corridor
-    from sim.ros_fleet import parking_spots, spawn_vehicle
+    from sim.live import fleet_registry
+    from sim.ros_fleet import parking_spots
     from sim.service_process import ServiceProcess
 
-    started: list[Deployment] = []
+    running: list[LiveSystem] = []
 
     def start(count: int, public_keys: dict[str, str], **config: Any) -> Deployment:
-        specs = parking_spots(load_corridor(MAP), count)
-        fleet = {"link": "ros", "heartbeat_s": 1.0 / TIME_SCALE * 2,
-                 "vehicles": [{"id": s.vehicle_id, "home": load_corridor(MAP).nodes[s.node_id].jurisdiction,
-                               "start_node": s.node_id} for s in specs],
-                 "dispatch": {"load_s": 2.0, "unload_s": 2.0, "silent_after_s": 10.0}}
+        while running:
+            running.pop().stop()
+        corridor = load_corridor(MAP)
+        specs = parking_spots(corridor, count)
+        fleet = {**PACE.fleet_settings(), "vehicles": fleet_registry(corridor, specs)}
         workdir = tmp_path_factory.mktemp("e2e")
-        service = ServiceProcess(workdir, public_keys, fleet=fleet, map_folder=MAP, **config)
-        deployment = Deployment(service, workdir)
-        started.append(deployment)
-        deployment.vehicles = [spawn_vehicle(s, extra=VEHICLE_PARAMS) for s in specs]
-        service.start()
-        assert deployment.wait_for(lambda: all(v["connection"] == "ONLINE" and v["last_node"] for v in
-                                               deployment.get("/vehicles")), 90), deployment.get("/vehicles")
-        return deployment
+        system = LiveSystem(ServiceProcess(workdir, public_keys, fleet=fleet, map_folder=MAP, **config), PACE,
+                            logs=workdir / "logs")
+        running.append(system)
+        system.start(specs, wait_s=90)
+        return Deployment(system, workdir)
 
     yield start
-    for deployment in started:
-        deployment.service.stop()
-        for process in deployment.vehicles:
-            process.terminate()
-        for process in deployment.vehicles:
-            try:
-                process.wait(timeout=10)
-            except Exception:
-                process.kill()
+    while running:
+        running.pop().stop()

@@ -46,11 +46,11 @@ def docks(side: str) -> list[str]:
     return sorted(n.id for n in load_corridor(MAP).nodes_of(NodeKind.DOCK, jurisdiction=side))
 
 
-def simulator(keys: Path, authority: str, deployment: Deployment, seed: int, consignments: int) -> subprocess.Popen:
-    return subprocess.Popen(
-        [str(BIN / "xborder"), "customs", "simulate", "--authority", authority, "--key", str(keys / f"{authority}.key"),
-         *deployment.service.simulator_args(keys, authority), "--consignments", str(consignments), "--vehicles", "5",
-         "--time-scale", "600", "--seed", str(seed)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+def simulators(keys: Path, deployment: Deployment, seed: int, consignments: int) -> list[subprocess.Popen]:
+    from sim.live import CustomsPlan
+
+    return deployment.system.start_customs(keys, CustomsPlan(consignments, vehicles=5, seed=seed, time_scale=600),
+                                           output=subprocess.PIPE)
 
 
 def settled_consignments(seed: int, count: int) -> list[tuple[str, str]]:
@@ -74,7 +74,7 @@ def test_twenty_orders_both_ways_survive_a_kill_of_the_service(deploy, keys):
     deployment = deploy(5, public_keys(keys), link_timeout_s=3600.0, curve_public_keys=curve_keys(keys))
     seed = next(s for s in range(1, 50) if len(settled_consignments(s, 24)) >= 20)
     cargo = settled_consignments(seed, 24)[:20]
-    sims = [simulator(keys, name, deployment, seed, 24) for name in ("VN_CUSTOMS", "CN_CUSTOMS")]
+    sims = simulators(keys, deployment, seed, 24)
     ids = []
     for i, (consignment, direction) in enumerate(cargo):
         here, there = direction.split("->")

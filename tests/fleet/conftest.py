@@ -1,7 +1,11 @@
-"""Customs fixtures: two authorities with real Ed25519 keys, a gate on a real SQLite file, a settable clock."""
+"""Customs fixtures: two authorities with real Ed25519 keys, a gate on a real store (an SQLite file; a
+PostgreSQL database too where a test is marked ``both_backends``), a settable clock."""
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -29,7 +33,7 @@ class Customs:
     vn: EventSigner
     cn: EventSigner
     authorities: list[Authority]
-    db_path: object
+    db_path: object  # an SQLite file's path or a PostgreSQL URL (``store_location``)
     published: list
 
     def gate(self) -> CustomsGate:
@@ -42,6 +46,30 @@ class Customs:
         return CustomsGate(self.authorities, store, link_timeout_s=60.0, clock=self.clock, publish=bus.publish)
 
 
+@contextmanager
+def holding_write_lock(location) -> Iterator[None]:
+    """Another process's connection holds the store's write lock meanwhile (SQLite's RESERVED lock, or the
+    PostgreSQL writer lock every write transaction takes first)."""
+    if "://" not in str(location):
+        blocker = sqlite3.connect(location, isolation_level=None, timeout=0)
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        return
+    import psycopg
+    import sqlalchemy as sa
+
+    from fleet.store.database import WRITER_LOCK
+
+    url = sa.make_url(location)
+    with psycopg.connect(host=url.host, port=url.port, user=url.username, dbname=url.database) as blocker:
+        blocker.execute("SELECT pg_advisory_lock(%s)", (WRITER_LOCK,))
+        yield
+
+
 @pytest.fixture(scope="session")
 def key_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("keys")
@@ -52,14 +80,14 @@ def key_dir(tmp_path_factory):
 
 
 @pytest.fixture
-def customs(tmp_path, key_dir) -> Customs:
+def customs(store_location, key_dir) -> Customs:
     clock = Clock()
     authorities = [Authority(name, side, parse_public_key((key_dir / f"{name}.pub").read_text()))
                    for name, side in (("VN_CUSTOMS", "VN"), ("CN_CUSTOMS", "CN"))]
     return Customs(clock,
                    EventSigner("VN_CUSTOMS", load_private_key(key_dir / "VN_CUSTOMS.key"), clock=clock),
                    EventSigner("CN_CUSTOMS", load_private_key(key_dir / "CN_CUSTOMS.key"), clock=clock),
-                   authorities, tmp_path / "fleet.db", [])
+                   authorities, store_location, [])
 
 
 @pytest.fixture

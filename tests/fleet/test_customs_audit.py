@@ -1,20 +1,23 @@
-"""The audit log: append-only in SQLite, and any edited, removed or reordered record found in an export."""
+"""The audit log: append-only in the database, and any edited, removed or reordered record found in an export."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fleet.store import verify_chain
 from fleet.store.audit import GENESIS, record_hash
+from fleet.store.database import store_url
+
+pytestmark = pytest.mark.both_backends  # the store's SQLite file and a PostgreSQL database
 
 XBORDER = str(Path(sys.executable).with_name("xborder"))
 
@@ -65,12 +68,13 @@ def test_not_a_record_is_found(exported):
     assert verify_chain(exported)[0].startswith("line 2: not an audit record")
 
 
-def test_sqlite_refuses_to_change_the_log(customs, gate, exported):
-    db = sqlite3.connect(customs.db_path)
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        db.execute("UPDATE audit_log SET kind = 'x' WHERE seq = 1")
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        db.execute("DELETE FROM audit_log WHERE seq = 1")
+def test_the_database_refuses_to_change_the_log(customs, gate, exported):
+    """The append-only triggers (SQLite's, PostgreSQL's), met by a client that bypasses the store."""
+    engine = sa.create_engine(store_url(customs.db_path))
+    for statement in ("UPDATE audit_log SET kind = 'x' WHERE seq = 1", "DELETE FROM audit_log WHERE seq = 1"):
+        with engine.connect() as db, pytest.raises(sa.exc.DatabaseError, match="append-only"):
+            db.execute(sa.text(statement))
+    engine.dispose()
 
 
 def test_export_and_verify_commands(customs, gate, exported, tmp_path):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
 from fleet.customs.gate import Outcome
 from fleet.store import StoreError
+from tests.fleet.conftest import holding_write_lock
+
+pytestmark = pytest.mark.both_backends  # the store's SQLite file and a PostgreSQL database
 
 C1 = "VN-104512345678"
 VN_CN = "VN->CN"
@@ -196,15 +197,12 @@ def test_restart_recomputes_identical_state(customs, gate):
 
 
 def test_event_the_store_could_not_write_is_not_applied_and_its_resend_is(customs, gate):
-    """Another process holds the SQLite write lock: the event is not acknowledged and leaves no trace in
-    memory, so the authority's resend is applied (not mistaken for a duplicate of an event never stored)."""
+    """Another process holds the write lock (SQLite's, or PostgreSQL's writer lock): the event is not
+    acknowledged and leaves no trace in memory, so the authority's resend is applied (not mistaken for a
+    duplicate of an event never stored)."""
     event = customs.vn.event("released", C1, direction=VN_CN)
-    blocker = sqlite3.connect(customs.db_path, isolation_level=None, timeout=0)
-    blocker.execute("BEGIN IMMEDIATE")
-    with pytest.raises(StoreError, match="locked"):
+    with holding_write_lock(customs.db_path), pytest.raises(StoreError, match=r"locked|lock timeout"):
         gate.ingest(event, "test")  # waits out the store's busy timeout (5 s), then gives up
-    blocker.execute("ROLLBACK")
-    blocker.close()
     assert gate.clearance_of(C1)["VN_CUSTOMS"] == "pending" and gate.clearance_of(C1)["direction"] is None
     assert gate.link_ages()["VN_CUSTOMS"] is None
     assert gate.ingest(event, "test").outcome == Outcome.ACCEPTED

@@ -149,6 +149,7 @@ def test_slowloris_does_not_starve_the_customs_link_or_the_server(service, key_d
     dealer.close()
 
 
+@pytest.mark.slow
 def test_a_flood_of_bad_requests_leaves_the_service_log_small(service, signers):
     """Finding 6's last part: bad requests grew the service's log by 230 MB in 30 s. 600 bad requests — forged
     signatures (each an alarm), malformed bodies, unknown routes — now leave a few KB (the audit side of a

@@ -58,7 +58,7 @@ def test_xborder_agents_starts_reporting_vehicles_and_stops_them_on_sigterm(brid
 @pytest.mark.ros
 def test_vehicles_leave_cleanly_when_their_launcher_is_killed(bridge, bac_luan_ii_dir):
     """SIGKILL gives the launcher no chance to stop its vehicles: they must not live on as orphans (the kernel
-    sends them SIGTERM, see sim.ros_fleet.tied_to_parent) and they say OFFLINE, not just vanish."""
+    sends them SIGTERM, see sim.processes.tied_to_parent) and they say OFFLINE, not just vanish."""
     process = subprocess.Popen([str(Path(sys.executable).with_name("xborder")), "agents", "--count", "1",
                                 "--map", str(bac_luan_ii_dir), "--fleet", "xborder"], stdout=subprocess.DEVNULL)
     try:

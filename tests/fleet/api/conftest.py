@@ -25,10 +25,15 @@ def auth(role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token(role)}"}
 
 
+def store_config(location) -> dict[str, str]:
+    """The ``store`` section for an SQLite path or a database URL."""
+    return {"url": location} if "://" in str(location) else {"path": str(location)}
+
+
 @pytest.fixture
-def settings(tmp_path, key_dir) -> Settings:
+def settings(store_location, key_dir) -> Settings:
     return Settings.model_validate({
-        "store": {"path": str(tmp_path / "fleet.db")},
+        "store": store_config(store_location),
         "fleet": {"link": "inprocess", "simulated": VEHICLES},
         "customs": {"zmq": {"router": "tcp://127.0.0.1:*", "pub": "tcp://127.0.0.1:*"},
                     "authorities": {name: {"public_key_file": str(key_dir / f"{name}.pub"), "side": name[:2]}

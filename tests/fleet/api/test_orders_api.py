@@ -7,6 +7,8 @@ import pytest
 
 from tests.fleet.api.conftest import auth, staff_actions_of
 
+pytestmark = pytest.mark.both_backends  # the store's SQLite file and a PostgreSQL database
+
 DISPATCHER = auth("dispatcher")
 
 

@@ -36,6 +36,11 @@ CLEARANCE_MOVES = [_Event(side, kind, consignment) for side in ("VN", "CN") for 
     _Event(side, kind, vehicle="agv_001") for side in ("VN", "CN") for kind in ("vehicle.revoked",
                                                                                 "vehicle.authorized")]
 
+#: the dispatch tests whose flow is short enough to run on PostgreSQL too: every read is a round trip there
+#: (about 0.5 ms on a loaded CI machine against microseconds in SQLite), and the longer flows, polled every
+#: simulated half second for up to an hour, take minutes (the restart on PostgreSQL: tests/fleet/test_failover_serve.py)
+ON_BOTH_BACKENDS = pytest.mark.both_backends
+
 
 def test_two_orders_cross_both_ways(customs, corridor):
     fleet = make_fleet(customs, corridor, 4)
@@ -96,6 +101,7 @@ def test_a_held_consignment_keeps_its_vehicle_short_of_the_crossing(customs, cor
     assert crossings[0].body["decision_audit_seq"] is not None
 
 
+@ON_BOTH_BACKENDS
 def test_a_vehicle_whose_authorization_one_side_revokes_is_never_released_across(customs, corridor):
     fleet = make_fleet(customs, corridor, 1)
     fleet.authorize("agv_001")
@@ -112,6 +118,7 @@ def test_a_vehicle_whose_authorization_one_side_revokes_is_never_released_across
     assert not [r for r in fleet.store.audit_records() if r.kind == "crossing"]
 
 
+@ON_BOTH_BACKENDS
 def test_no_cross_border_order_goes_to_a_vehicle_not_authorized_by_both_sides(customs, corridor):
     fleet = make_fleet(customs, corridor, 2)
     fleet.authorize("agv_002")

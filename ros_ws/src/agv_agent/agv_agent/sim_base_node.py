@@ -15,6 +15,8 @@ from agv_agent.vehicle_process import declare_read_only, spin_nodes
 PARAMETERS = {"x": 0.0, "y": 0.0, "theta": 0.0, "rate_hz": 50.0, "max_linear_speed": 6.94,
               "max_angular_speed": 0.6, "max_linear_accel": 0.5, "max_linear_decel": 1.0, "max_angular_accel": 0.8,
               "cmd_timeout_s": 0.5, "frame_id": "map"}
+#: the most a late tick catches up, in seconds of its clock (a clock that jumps further is not followed)
+MAX_CATCH_UP_S = 1.0
 
 
 class SimBaseNode(Node):
@@ -25,7 +27,7 @@ class SimBaseNode(Node):
                                  max_linear_decel=p["max_linear_decel"], max_angular_accel=p["max_angular_accel"],
                                  max_linear_speed=p["max_linear_speed"], max_angular_speed=p["max_angular_speed"])
         self.frame_id, self.cmd_timeout = p["frame_id"], p["cmd_timeout_s"]
-        self.command, self.last_command = (0.0, 0.0), 0.0
+        self.command, self.last_command, self.last_tick = (0.0, 0.0), 0.0, 0.0
         self.dt = 1.0 / p["rate_hz"]
         self.odom_pub = self.create_publisher(Odometry, "odom", qos.BASE)
         self.create_subscription(Twist, "cmd_vel", self._on_cmd, qos.BASE)
@@ -38,9 +40,16 @@ class SimBaseNode(Node):
         return self.get_clock().now().nanoseconds * 1e-9
 
     def _tick(self) -> None:
-        if self._now() - self.last_command > self.cmd_timeout:
+        """Integrate the time since the last tick in steps of ``dt``: a late tick (on a busy machine a process
+        on a fast simulated clock misses clock messages, and its timer fires once per message received) catches
+        up, so the simulated vehicle keeps pace with its clock instead of slowing down with the machine."""
+        now = self._now()
+        if now - self.last_command > self.cmd_timeout:
             self.command = (0.0, 0.0)  # a silent controller means stop, like a real base's watchdog
-        pose = self.base.step(self.command, self.dt)
+        elapsed = now - self.last_tick if self.last_tick else self.dt
+        self.last_tick = now
+        for _ in range(max(1, min(round(elapsed / self.dt), round(MAX_CATCH_UP_S / self.dt)))):
+            pose = self.base.step(self.command, self.dt)
         odom = Odometry()
         odom.header.stamp = self.get_clock().now().to_msg()
         odom.header.frame_id = self.frame_id

@@ -1,0 +1,54 @@
+// Alarms: newest first, acknowledge (operator), and the header's count of open alarms, which always counts
+// every open alarm (from the API's total, not from what the list shows).
+
+import { h, when } from "./dom.js";
+
+export class AlarmsPanel {
+  constructor(list, badge, { api, can, notify }) {
+    Object.assign(this, { list, badge, api, can, notify });
+    this.openOnly = document.getElementById("alarms-open");
+    this.openOnly.addEventListener("change", () => this.refresh());
+  }
+
+  async refresh() {
+    try {
+      const [shown, open] = await Promise.all([
+        this.api.get("/alarms", { open: this.openOnly.checked, limit: 200 }),
+        this.api.get("/alarms", { open: true, limit: 1 }),
+      ]);
+      this.setCount(open.total);
+      this.list.replaceChildren(...shown.alarms.map((alarm) => this.item(alarm)),
+        shown.total > shown.alarms.length ? h("li", { class: "muted" }, `… and ${shown.total - shown.alarms.length} more`)
+          : "");
+      if (!shown.alarms.length) this.list.replaceChildren(h("li", { class: "muted" }, "no alarms"));
+    } catch (error) {
+      this.notify(`alarms: ${error.message}`, true);
+    }
+  }
+
+  setCount(count) {
+    this.badge.dataset.count = String(count);
+    this.badge.querySelector("b").textContent = String(count);
+    this.badge.setAttribute("aria-label", `${count} open alarms`);
+  }
+
+  item(alarm) {
+    return h("li", { class: `alarm${alarm.acknowledged_at ? " acknowledged" : ""}`, "data-alarm": alarm.id,
+                     "data-kind": alarm.kind },
+      h("time", {}, when(alarm.raised_at)), " ", h("b", {}, alarm.kind.replace(/_/g, " ")), " ",
+      h("span", {}, alarm.message),
+      alarm.acknowledged_at
+        ? h("span", { class: "muted" }, ` acknowledged by ${alarm.acknowledged_by} at ${when(alarm.acknowledged_at)}`)
+        : this.can.alarms ? h("button", { type: "button", class: "small", "aria-label": `acknowledge alarm ${alarm.id}`,
+                                          onclick: () => this.acknowledge(alarm) }, "Acknowledge") : "");
+  }
+
+  async acknowledge(alarm) {
+    try {
+      await this.api.post(`/alarms/${alarm.id}/acknowledge`);
+    } catch (error) {
+      this.notify(error.message, true);
+    }
+    this.refresh();
+  }
+}

@@ -1,0 +1,62 @@
+// The gates panel: each gate's queue; for each waiting vehicle one light per customs authority (green: that
+// authority lets the vehicle and all it carries cross; red: a hold, a revocation or no authorization; amber:
+// still pending) and the gate rule's reasons; an operator's hold and release, with a reason.
+
+import { askReason, h } from "./dom.js";
+
+const BLOCKING = new Set(["hold", "revoked"]);
+
+export function authorityLight(answer) {
+  const statuses = Object.values(answer.consignments || {});
+  if (answer.vehicle_authorized && statuses.every((s) => s === "released")) return "green";
+  if (statuses.some((s) => BLOCKING.has(s))) return "red";
+  return answer.vehicle_authorized ? "amber" : "red";
+}
+
+export class GatesPanel {
+  constructor(element, { api, can, notify, refresh }) {
+    Object.assign(this, { element, api, can, notify, refresh });
+  }
+
+  /** ``authoritySides``: authority -> side; ``sides``: the map's sides in order (the lights' order). */
+  render(gates, authoritySides, sides) {
+    const order = Object.keys(authoritySides)
+      .sort((a, b) => sides.indexOf(authoritySides[a]) - sides.indexOf(authoritySides[b]));
+    this.element.replaceChildren(...gates.map((gate) => h("article", {
+      class: `gate${gate.held ? " held" : ""}${gate.queue.length ? " busy" : ""}`, "data-gate": gate.id,
+      "aria-label": `gate ${gate.id}`,
+    },
+    h("header", {},
+      h("strong", {}, gate.id), " ", h("span", { class: "muted" }, gate.side),
+      gate.held ? h("span", { class: "badge red", title: gate.hold_reason || "" }, `HELD: ${gate.hold_reason || ""}`) : null,
+      this.can.gates ? h("button", { type: "button", class: gate.held ? "" : "danger small",
+                                      onclick: () => this.toggle(gate) }, gate.held ? "Release" : "Hold") : null),
+    gate.queue.length ? h("ul", { class: "queue" }, gate.queue.map((waiting) => h("li", {
+      "data-vehicle": waiting.vehicle_id,
+    },
+    h("span", { class: "lights" }, order.filter((name) => waiting.authorities[name]).map((name) => {
+      const light = authorityLight(waiting.authorities[name]);
+      return h("span", { class: `light ${light}`, "data-authority": authoritySides[name], "data-light": light,
+                         title: `${name}: ${light}` }, authoritySides[name]);
+    })),
+    h("span", {}, h("b", {}, waiting.vehicle_id), ` ${waiting.direction.replace("->", "→")} `,
+      h("span", { class: "muted" }, waiting.consignments.join(", "))),
+    h("span", { class: waiting.allowed ? "ok" : "reasons" },
+      waiting.allowed ? "crossing allowed" : waiting.reasons.join("; "))))) : h("p", { class: "muted empty" }, "no queue"))));
+  }
+
+  async toggle(gate) {
+    const reason = await askReason(gate.held
+      ? { title: `Release gate ${gate.id}`, text: `Held: ${gate.hold_reason || ""}`, action: "Release gate" }
+      : { title: `Hold gate ${gate.id}`, text: "No vehicle will be let through here until it is released.",
+          action: "Hold gate" });
+    if (!reason) return;
+    try {
+      await this.api.post(`/gates/${encodeURIComponent(gate.id)}/${gate.held ? "release" : "hold"}`, { reason });
+      this.notify(`gate ${gate.id} ${gate.held ? "released" : "held"}`);
+    } catch (error) {
+      this.notify(error.message, true);
+    }
+    this.refresh();
+  }
+}

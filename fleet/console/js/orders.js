@@ -1,0 +1,130 @@
+// Orders: the create form (its dock pickers offer only the chosen direction's sides), the list filtered by
+// state, cancel, and one order's timeline (its transitions, each consignment's clearance, the crossing record).
+
+import { askReason, h, when } from "./dom.js";
+
+const STATES = ["created", "assigned", "to_pickup", "loaded", "awaiting_clearance", "crossing", "to_drop",
+                "delivered", "cancelled", "failed"];
+const FINISHED = new Set(["delivered", "cancelled", "failed"]);
+
+export class OrdersPanel {
+  constructor({ api, can, notify, randomKey }) {
+    Object.assign(this, { api, can, notify, randomKey });
+    this.form = document.getElementById("order-form");
+    this.direction = document.getElementById("order-direction");
+    this.pickup = document.getElementById("order-pickup");
+    this.drop = document.getElementById("order-drop");
+    this.error = document.getElementById("order-error");
+    this.filter = document.getElementById("order-filter");
+    this.tbody = document.querySelector("#orders tbody");
+    this.detail = document.getElementById("order-detail");
+    this.total = document.getElementById("orders-total");
+    this.filter.append(...STATES.map((s) => h("option", { value: s }, s.replace(/_/g, " "))));
+    this.filter.addEventListener("change", () => this.refresh());
+    this.direction.addEventListener("change", () => this.offerDocks());
+    this.form.addEventListener("submit", (event) => { event.preventDefault(); this.create(); });
+    this.selected = null;
+  }
+
+  /** The map's docks by side; the directions are every ordered pair of sides. */
+  setDocks(docksBySide) {
+    this.docks = docksBySide;
+    const sides = Object.keys(docksBySide);
+    const directions = sides.flatMap((a) => sides.filter((b) => b !== a).map((b) => `${a}->${b}`));
+    this.direction.replaceChildren(...directions.map((d) => h("option", { value: d }, d.replace("->", " → "))));
+    this.offerDocks();
+  }
+
+  offerDocks() {
+    const [from, to] = this.direction.value.split("->");
+    this.pickup.replaceChildren(...(this.docks[from] || []).map((d) => h("option", { value: d }, d)));
+    this.drop.replaceChildren(...(this.docks[to] || []).map((d) => h("option", { value: d }, d)));
+  }
+
+  async create() {
+    const consignments = document.getElementById("order-consignments").value.split(/[\s,]+/).filter(Boolean);
+    const body = { consignments, pickup: this.pickup.value, drop: this.drop.value, direction: this.direction.value,
+                   priority: Number(document.getElementById("order-priority").value) || 1 };
+    this.error.textContent = "";
+    try {
+      const order = await this.api.post("/orders", body, { "Idempotency-Key": this.randomKey() });
+      this.notify(`order ${order.id} created`);
+      document.getElementById("order-consignments").value = "";
+      await this.refresh();
+      this.show(order.id);
+    } catch (error) {
+      this.error.textContent = error.message;
+    }
+  }
+
+  async refresh() {
+    try {
+      const page = await this.api.get("/orders", { state: this.filter.value, limit: 100 });
+      this.total.textContent = `${page.orders.length} of ${page.total}`;
+      this.tbody.replaceChildren(...page.orders.map((order) => this.row(order)));
+      if (this.selected) await this.show(this.selected, false);
+    } catch (error) {
+      this.notify(`orders: ${error.message}`, true);
+    }
+  }
+
+  row(order) {
+    return h("tr", { "data-order": order.id, "data-state": order.state,
+                     class: order.id === this.selected ? "selected" : "" },
+      h("th", { scope: "row" }, h("button", { type: "button", class: "link-button", onclick: () => this.show(order.id) },
+        order.id.slice(0, 12))),
+      h("td", { class: "state" }, order.state.replace(/_/g, " ")),
+      h("td", {}, order.direction.replace("->", "→")),
+      h("td", {}, `${order.pickup} → ${order.drop}`),
+      h("td", {}, order.vehicle_id || ""),
+      h("td", {}, order.consignments.join(", ")),
+      h("td", {}, this.can.orders && !FINISHED.has(order.state)
+        ? h("button", { type: "button", class: "small", "aria-label": `cancel order ${order.id}`,
+                        onclick: () => this.cancel(order) }, "Cancel") : ""));
+  }
+
+  async cancel(order) {
+    const reason = await askReason({ title: `Cancel order ${order.id.slice(0, 12)}`, action: "Cancel order",
+                                     text: `${order.consignments.join(", ")}: ${order.pickup} → ${order.drop}` });
+    if (!reason) return;
+    try {
+      await this.api.post(`/orders/${encodeURIComponent(order.id)}/cancel`, { reason });
+      this.notify(`order ${order.id.slice(0, 12)} cancelled`);
+    } catch (error) {
+      this.notify(error.message, true);
+    }
+    this.refresh();
+  }
+
+  /** The order's timeline: transitions (the crossing record among them) and each consignment's clearance. */
+  async show(id, scroll = true) {
+    this.selected = id;
+    for (const row of this.tbody.rows) row.classList.toggle("selected", row.dataset.order === id);
+    try {
+      const order = await this.api.get(`/orders/${encodeURIComponent(id)}`);
+      const clearances = await Promise.all(order.consignments.map((c) =>
+        this.api.get(`/consignments/${encodeURIComponent(c)}/clearance`).catch(() => null)));
+      this.detail.hidden = false;
+      this.detail.replaceChildren(
+        h("h3", {}, `Order ${order.id}`, h("span", { class: "badge", "data-state": order.state }, order.state)),
+        h("p", { class: "muted" }, `${order.direction} · ${order.pickup} → ${order.drop} · vehicle ${order.vehicle_id ||
+          "none yet"} · created by ${order.created_by}`),
+        h("h4", {}, "Clearance"),
+        h("ul", { class: "clearance" }, order.consignments.map((c, i) => h("li", {}, h("b", {}, c), " ",
+          clearances[i] ? Object.entries(clearances[i])
+            .filter(([k]) => !["crossing_allowed", "direction", "reasons"].includes(k))
+            .map(([k, v]) => h("span", { class: `light ${v === "released" ? "green" : "amber"}` }, `${k} ${v}`))
+            : "unknown"))),
+        h("h4", {}, "Timeline"),
+        h("ol", { class: "timeline" }, order.timeline.map((t) => h("li", {
+          class: t.to_state === "crossing" ? "crossing-record" : "" },
+          h("time", {}, when(t.at)), " ", h("b", {}, `${t.from_state || "–"} → ${t.to_state}`), " ", t.reason,
+          t.cause && t.cause.kind ? h("span", { class: "muted" }, ` (${t.cause.kind}${t.cause.decision_id
+            ? `, decision ${t.cause.decision_id}` : ""})`) : ""))),
+      );
+      if (scroll) this.detail.scrollIntoView({ block: "nearest" });
+    } catch (error) {
+      this.notify(`order ${id}: ${error.message}`, true);
+    }
+  }
+}

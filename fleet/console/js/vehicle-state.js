@@ -1,0 +1,22 @@
+// One word for a vehicle's state, the most pressing first: the same words as the metrics and GET /summary
+// (fleet/api/metrics.py vehicle_state), so the KPI strip, the map and the table agree.
+
+export const STATE_COLOURS = {
+  driving: "#1b9e3e",
+  idle: "#5b8def",
+  paused: "#f2b705",
+  emergency_stop: "#d7263d",
+  error: "#b5179e",
+  offline: "#6c757d",
+  unknown: "#adb5bd",
+  out_of_service: "#343a40",
+};
+
+export function vehicleState(view) {
+  if (!view.in_service) return "out_of_service";
+  if (view.connection !== "ONLINE") return view.connection ? "offline" : "unknown";
+  if (view.e_stop && view.e_stop !== "NONE") return "emergency_stop";
+  if (view.errors && view.errors.length) return "error";
+  if (view.paused) return "paused";
+  return view.driving ? "driving" : "idle";
+}

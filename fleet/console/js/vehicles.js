@@ -1,0 +1,111 @@
+// The vehicles table: one row per vehicle, kept and updated in place (focus and scrolling survive 200 vehicles
+// updating twice a second); per-vehicle actions by role.
+
+import { age, askReason, h } from "./dom.js";
+import { STATE_COLOURS, vehicleState } from "./vehicle-state.js";
+
+/** Each button takes one of two actions, by the vehicle's state: ``on`` when ``active(view)``, else ``off``. */
+const BUTTONS = [
+  { needs: "vehicle_actions", active: (v) => v.paused,
+    off: { action: "pause", label: "Pause" }, on: { action: "resume", label: "Resume" } },
+  { needs: "vehicle_actions", active: () => false,
+    off: { action: "cancel", label: "Cancel", confirm: "Cancel this vehicle's current work?" } },
+  { needs: "emergency_stop", active: (v) => Boolean(v.e_stop && v.e_stop !== "NONE"),
+    off: { action: "emergency_stop", label: "E-stop", danger: true, confirm: "The vehicle stops at once where it is." },
+    on: { action: "release_emergency_stop", label: "Release e-stop" } },
+];
+
+export class VehiclesTable {
+  constructor(tbody, { api, can, notify, onSelect }) {
+    Object.assign(this, { tbody, api, can, notify, onSelect });
+    this.rows = new Map(); // id -> {row, cells, view, receivedAt}
+    this.dirty = new Set();
+    setInterval(() => this.flush(true), 1000); // ages grow between updates
+  }
+
+  update(view) {
+    const known = this.rows.get(view.id);
+    if (known) {
+      Object.assign(known, { view, receivedAt: performance.now() });
+    } else {
+      this.rows.set(view.id, { ...this.build(view), view, receivedAt: performance.now() });
+      this.sort();
+    }
+    this.dirty.add(view.id);
+    if (!this.pending) this.pending = requestAnimationFrame(() => this.flush(false));
+  }
+
+  build(view) {
+    const cells = Object.fromEntries(["state", "order", "battery", "speed", "age", "errors"].map((k) => [k, h("td")]));
+    const buttons = BUTTONS.filter((b) => this.can[b.needs]).map((b) => {
+      const button = h("button", { type: "button", class: "small" });
+      button.addEventListener("click", () => this.act(view.id, button.choice));
+      return { button, ...b };
+    });
+    const actions = buttons.map((b) => b.button);
+    const row = h("tr", { "data-vehicle": view.id },
+      h("th", { scope: "row" }, h("button", { type: "button", class: "link-button", onclick: () => this.onSelect(view.id) },
+        view.id)),
+      cells.state, cells.order, cells.battery, cells.speed, cells.age, cells.errors,
+      h("td", { class: "actions" }, actions.length ? actions : h("span", { class: "muted" }, "view only")));
+    return { row, cells, buttons };
+  }
+
+  sort() {
+    const ids = [...this.rows.keys()].sort();
+    this.tbody.replaceChildren(...ids.map((id) => this.rows.get(id).row));
+  }
+
+  flush(all) {
+    this.pending = null;
+    const ids = all ? [...this.rows.keys()] : [...this.dirty];
+    this.dirty.clear();
+    for (const id of ids) {
+      const { view, cells, buttons, receivedAt } = this.rows.get(id);
+      for (const b of buttons) {
+        const choice = b.active(view) ? b.on : b.off;
+        if (b.button.choice === choice) continue;
+        b.button.choice = choice;
+        b.button.textContent = choice.label;
+        b.button.dataset.action = choice.action;
+        b.button.className = `small${choice.danger ? " danger" : ""}`;
+        b.button.setAttribute("aria-label", `${choice.label} ${id}`);
+      }
+      const state = vehicleState(view);
+      cells.state.replaceChildren(h("span", { class: "dot", style: `--dot:${STATE_COLOURS[state]}` }),
+        state.replace(/_/g, " "));
+      cells.state.dataset.state = state;
+      cells.order.textContent = view.order_id || (view.job ? `(${view.job})` : "");
+      cells.order.title = view.job ? `job: ${view.job}` : "";
+      cells.battery.textContent = view.battery == null ? "" : `${view.battery.toFixed(0)} %`;
+      cells.battery.className = view.battery != null && view.battery < 20 ? "warn" : "";
+      cells.speed.textContent = `${(view.speed || 0).toFixed(1)} m/s`;
+      cells.speed.dataset.speed = (view.speed || 0).toFixed(3);
+      const seconds = view.state_age_s == null ? null : view.state_age_s + (performance.now() - receivedAt) / 1000;
+      cells.age.textContent = age(seconds);
+      cells.errors.textContent = (view.errors || []).join("; ");
+    }
+  }
+
+  select(id) {
+    for (const [vehicle, { row }] of this.rows) row.classList.toggle("selected", vehicle === id);
+    const entry = this.rows.get(id);
+    if (entry) entry.row.scrollIntoView({ block: "nearest" });
+  }
+
+  async act(id, { action, label, confirm }) {
+    const reason = await askReason({ title: `${label} ${id}`, text: confirm || "", action: label,
+                                     suggested: confirm ? "" : "dispatcher console" });
+    if (!reason) return;
+    try {
+      this.update(await this.api.post(`/vehicles/${encodeURIComponent(id)}/actions`, { action, reason }));
+      this.notify(`${id}: ${label.toLowerCase()} sent`);
+    } catch (error) {
+      this.notify(`${id}: ${error.message}`, true);
+    }
+  }
+
+  count() {
+    return this.rows.size;
+  }
+}

@@ -1,0 +1,132 @@
+"""The dispatch loop's pure steps: what follows from one vehicle's track (and the map) alone, with no I/O,
+no clock and no lock, beside the thin loop (:mod:`fleet.dispatch.loop`) that reads states, calls the planner
+and sends orders -- as ``agv_agent.logic`` beside its node.
+"""
+
+from __future__ import annotations
+
+from fleet.dispatch.tracks import JobKind, Track
+from fleet.dispatch.views import VehicleView
+from fleet.orders.model import LOADED_STATES
+from planner.corridor import Corridor
+from planner.schedule.handoff import CUSTODY
+
+
+def nodes_before_crossing(corridor: Corridor) -> set[str]:
+    """The last nodes before the border: where a crossing lane starts from a node no crossing lane ends at."""
+    crossing = corridor.crossing_lanes
+    ends = {lane.target for lane in crossing}
+    return {lane.source for lane in crossing if lane.source not in ends}
+
+
+def base_end(corridor: Corridor, track: Track) -> str:
+    """Where the vehicle will stop if told nothing more: its last released node, else where it is."""
+    state = track.state
+    if state is not None and state.order_id == track.vda_order_id and state.order_id:
+        released = [n for n in state.node_states if n.released]
+        if released and released[-1].node_id in corridor.nodes:
+            return released[-1].node_id
+    if track.plan is not None and track.reached >= 0:
+        return track.plan.steps[track.released].node
+    if state is not None and state.last_node_id in corridor.nodes:
+        return state.last_node_id
+    return track.record.start_node
+
+
+def base_end_seq(track: Track) -> int | None:
+    """The sequence id of the node that ends the base the vehicle reports (None: not on our order)."""
+    state = track.state
+    if state is None or not state.order_id or state.order_id != track.vda_order_id:
+        return None
+    released = [n for n in state.node_states if n.released]
+    return released[-1].sequence_id if released else state.last_node_sequence_id
+
+
+def waiting_at_gate(track: Track) -> bool:
+    """Loaded, at the end of its plan at a gate, its clearance not yet come."""
+    plan, job = track.plan, track.job
+    return plan is not None and job is not None and job.order is not None and not job.cleared \
+        and job.order.state in LOADED_STATES and bool(plan.horizon) and track.reached == len(plan.steps) - 1 \
+        and plan.steps[-1].action == "await_clearance"
+
+
+def bound_for_gate(track: Track) -> bool:
+    """Its plan ends at a gate to wait there for clearance (it may still be on its way)."""
+    plan, job = track.plan, track.job
+    return plan is not None and job is not None and not job.cleared and plan.steps[-1].action == "await_clearance"
+
+
+def is_free(track: Track) -> bool:
+    """In service, reporting, with no job, at the end of its plan: it may take an order."""
+    plan = track.plan
+    return track.job is None and track.unavailable is None and track.record.in_service and track.state \
+        is not None and plan is not None and track.reached == len(plan.steps) - 1
+
+
+def has_left(corridor: Corridor, track: Track, clear_m: float) -> bool:
+    """The vehicle has driven ``clear_m`` (its length and the gap behind it) off the node it last reached."""
+    state, plan = track.state, track.plan
+    if state is None or plan is None or track.reached < 0 or track.released <= track.reached:
+        return False
+    node = corridor.nodes[plan.steps[track.reached].node]
+    return ((state.pose.x - node.x) ** 2 + (state.pose.y - node.y) ** 2) ** 0.5 > clear_m
+
+
+def custody_arrival(track: Track, now: float) -> float | None:
+    """When the vehicle reached its custody step at the handoff pad (``now`` if not noted); None: not there."""
+    plan = track.plan
+    if plan is None or track.reached < 0:
+        return None
+    k = next((i for i, s in enumerate(plan.steps) if s.action == CUSTODY), None)
+    if k is None or track.reached < k:
+        return None
+    return track.arrived_at.get(k, now)
+
+
+def node_actions(track: Track) -> dict[int, tuple[str, ...]]:
+    """VDA 5050 node actions by step index: pick at the pickup, drop (or charge) at the plan's end for a
+    delivery (a charge), and at a relay's pad drop for the vehicle handing over, pick for the one taking over."""
+    plan, job = track.plan, track.job
+    if plan is None:
+        return {}
+    actions: dict[int, tuple[str, ...]] = {k: ("pick",) for k, s in enumerate(plan.steps) if s.action == "pickup"}
+    if job is not None and job.partner is not None:
+        actions |= {k: ("drop",) if job.kind == JobKind.HAND_OVER else ("pick",)
+                    for k, s in enumerate(plan.steps) if s.action == CUSTODY}
+    if job is not None and job.kind == JobKind.DELIVER:
+        actions[len(plan.steps) - 1] = ("drop",)
+    if job is not None and job.kind == JobKind.CHARGE:
+        actions[len(plan.steps) - 1] = ("startCharging",)
+    return actions
+
+
+def vehicle_view(track: Track) -> VehicleView:
+    """What the API and the stream show of a vehicle."""
+    state, plan = track.state, track.plan
+    route = [s.node for s in plan.steps] if plan else []
+    view = VehicleView(id=track.id, home=track.record.home, may_cross=track.record.may_cross,
+                       in_service=track.record.in_service, service_reason=track.record.service_reason,
+                       connection=track.connection, state_age_s=track.state_age,
+                       order_id=track.job.order.id if track.job and track.job.order else None,
+                       job=str(track.job.kind) if track.job else None,
+                       released_nodes=route[max(track.reached, 0):track.released + 1] if plan else [],
+                       horizon_nodes=route[track.released + 1:] + list(plan.horizon) if plan else [])
+    if state is not None:
+        view = view.model_copy(update={
+            "last_node": state.last_node_id, "x": state.pose.x, "y": state.pose.y, "theta": state.pose.theta,
+            "speed": state.velocity[0], "battery": state.battery_charge, "driving": state.driving,
+            "paused": state.paused, "e_stop": state.e_stop,
+            "errors": [f"{e.level} {e.error_type}: {e.description}" for e in state.errors]})
+    return view
+
+
+def view_key(track: Track) -> tuple[object, ...]:
+    """What :func:`vehicle_view` shows, but for the age of the state, as a cheap tuple: equal keys, same view."""
+    state, job, record = track.state, track.job, track.record
+    shown: tuple[object, ...] = (track.connection, record.in_service, record.service_reason, id(track.plan),
+                                 track.reached, track.released, job.kind if job else None,
+                                 job.order.id if job and job.order else None)
+    if state is None:
+        return shown
+    return (*shown, state.last_node_id, state.pose, state.velocity[0], state.battery_charge, state.driving,
+            state.paused, state.e_stop, state.errors)

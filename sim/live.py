@@ -1,0 +1,225 @@
+"""The whole product live, in real processes, started and stopped in one place: ``xborder serve``, simulated
+vehicles (``agv_vehicle`` processes over DDS, on a time-scaled ROS ``/clock``) and both customs simulators
+over ZeroMQ with CURVE. ``xborder demo`` and the end-to-end tests start it from here (and ``xborder sim run --ros``
+is to).
+
+Time: the vehicles run ``scale`` times faster than the wall clock on :class:`sim.sim_clock.SimClock`; the fleet
+manager stays on the wall clock, so its own durations (loading and unloading, its heartbeat) are given to it
+divided by ``scale`` (:class:`Pace`), and the customs simulators run at the same ``--time-scale``.
+
+Every child is in a process group of its own and tied to this process (:mod:`sim.processes`): :meth:`stop`
+ends them in order (customs, vehicles — which tell the fleet OFFLINE —, the service, the clock), and a
+launcher that dies outright still takes them along.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import httpx
+
+from sim.processes import spawn, stop_all
+from sim.ros_fleet import VehicleSpec
+from sim.service_process import BIN, FleetService
+
+if TYPE_CHECKING:
+    from planner.corridor import Corridor, Node
+
+AUTHORITIES = {"VN_CUSTOMS": "VN", "CN_CUSTOMS": "CN"}
+#: wall seconds without an order or heartbeat before a vehicle deems its fleet link lost (a loaded machine
+#: stalls processes for seconds: the link timeout is kept in wall time whatever the scale)
+VEHICLE_LINK_TIMEOUT_WALL_S = 6.25
+#: wall seconds without a command before a simulated base stops (its watchdog)
+BASE_WATCHDOG_WALL_S = 0.5
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How fast the live system runs: ``scale`` simulated seconds per wall second for the vehicles and the
+    customs simulators, and the fleet's own timings that follow from it."""
+
+    scale: float
+    handling_s: float = 60.0  # loading or unloading at a dock, in simulated seconds
+
+    def __post_init__(self) -> None:
+        if self.scale <= 0:
+            raise ValueError(f"the time scale must be positive, not {self.scale}")
+
+    def fleet_settings(self) -> dict[str, Any]:
+        """The fleet section's timings: a heartbeat every 2 simulated seconds, loading and unloading in wall time."""
+        return {"link": "ros", "heartbeat_s": min(1.0, 2.0 / self.scale),
+                "dispatch": {"load_s": self.handling_s / self.scale, "unload_s": self.handling_s / self.scale,
+                             "silent_after_s": 10.0}}
+
+    def vehicle_params(self) -> dict[str, Any]:
+        """What each vehicle is told: simulated time; its fleet link timeout and its base's command watchdog in
+        simulated seconds that are a wall-clock span (a busy machine stalls a process for wall seconds, not
+        simulated ones: a 0.5 s watchdog at 20x stopped a vehicle whenever its agent was 25 ms late); its
+        simulated base integrating at the agent's control rate (20 Hz) rather than 50 Hz, to spare the CPU."""
+        return {"use_sim_time": True, "fleet_link_timeout_s": VEHICLE_LINK_TIMEOUT_WALL_S * self.scale,
+                "cmd_timeout_s": BASE_WATCHDOG_WALL_S * self.scale, "rate_hz": 20.0}
+
+
+@dataclass(frozen=True)
+class CustomsPlan:
+    """What both customs simulators are started with (``xborder customs simulate``): the same seed and
+    consignments, so that they talk about the same consignments."""
+
+    consignments: int
+    vehicles: int  # agv_001... are authorized to cross by both
+    seed: int = 1
+    time_scale: float | None = None  # simulated seconds per wall second; default: the live system's pace
+    arrival_spread_s: float = 3600.0  # simulated seconds over which the declarations arrive
+    backlog: int = 0  # of which this many in the first simulated minute: work for the vehicles from the start
+
+    def profile(self) -> Any:
+        from sim.customs_authority import Profile
+
+        return Profile(consignments=self.consignments, vehicles=self.vehicles, seed=self.seed,
+                       arrival_spread_s=self.arrival_spread_s, backlog=self.backlog)
+
+
+def dock_spots(corridor: Corridor, count: int) -> list[VehicleSpec]:
+    """Vehicles standing at the docks, those nearest their side's gates first, the sides taking turns (the start
+    of a shift: containers loaded within seconds), then at parking spots (:func:`sim.ros_fleet.parking_spots`'
+    order). Named agv_001..., as the customs simulators authorize them."""
+    from fleet.vehicles.placement import parking_nodes, vehicle_id
+    from planner.corridor import NodeKind
+    from planner.routing import fastest_route
+
+    def to_gates(dock: Node) -> float:
+        gates = corridor.nodes_of(NodeKind.GATE, jurisdiction=dock.jurisdiction)
+        return min(fastest_route(corridor.graph, dock.id, gate.id).time_s for gate in gates)
+
+    sides = [sorted(corridor.nodes_of(NodeKind.DOCK, jurisdiction=side), key=lambda n: (to_gates(n), n.id))
+             for side in corridor.jurisdictions]
+    nodes = [spots[rank] for rank in range(max(map(len, sides))) for spots in sides if rank < len(spots)][:count]
+    nodes += parking_nodes(corridor, count - len(nodes))
+    return [VehicleSpec(vehicle_id(i), n.x, n.y, corridor.heading_into(n.id), n.id) for i, n in enumerate(nodes)]
+
+
+def fleet_registry(corridor: Corridor, specs: list[VehicleSpec]) -> list[dict[str, Any]]:
+    """The fleet section's ``vehicles`` for ``specs``: exactly the vehicles that run, each at home on its side."""
+    return [{"id": s.vehicle_id, "home": corridor.nodes[s.node_id].jurisdiction, "start_node": s.node_id}
+            for s in specs]
+
+
+@dataclass
+class LiveSystem:
+    """A running set of processes; ``logs``: a folder for their output (default: this process's terminal)."""
+
+    service: FleetService
+    pace: Pace
+    logs: Path | None = None
+    vehicles: list[subprocess.Popen] = field(default_factory=list)
+    customs: list[subprocess.Popen] = field(default_factory=list)
+    clock: Any = None  # SimClock
+    _files: list[IO[bytes]] = field(default_factory=list)
+
+    def start(self, vehicles: list[VehicleSpec], wait_s: float = 120.0) -> LiveSystem:
+        """The clock, the vehicles (the service's registry must list them: :func:`fleet_registry`), then the
+        service; returns when every vehicle is ONLINE and has reported its node."""
+        self.start_vehicles(vehicles)
+        self.start_service()
+        return self.wait_online(wait_s)
+
+    def start_service(self) -> LiveSystem:
+        """The service (and the clock); until its vehicles report it plans nothing, and takes orders."""
+        self._clock()
+        self.service.start(log=self._log("serve"))
+        return self
+
+    def start_vehicles(self, vehicles: list[VehicleSpec]) -> LiveSystem:
+        """The vehicle processes (and the clock)."""
+        from sim.ros_fleet import spawn_vehicle
+
+        self._clock()
+        for spec in vehicles:
+            self.vehicles.append(spawn_vehicle(spec, log=self._log(spec.vehicle_id),
+                                               extra=self.pace.vehicle_params()))
+        return self
+
+    def wait_online(self, wait_s: float = 120.0) -> LiveSystem:
+        """Returns when every vehicle is ONLINE and has reported its node."""
+        if not self.wait_for(self._all_online, wait_s):
+            raise TimeoutError(f"not every vehicle reported within {wait_s:.0f} s: {self.service.get('/vehicles')}")
+        return self
+
+    def _clock(self) -> None:
+        from sim.sim_clock import SimClock
+
+        if self.clock is None:
+            self.clock = SimClock(self.pace.scale)
+
+    def _all_online(self) -> bool:
+        return all(v["connection"] == "ONLINE" and v["last_node"] for v in self.service.get("/vehicles"))
+
+    def start_customs(self, key_dir: Path, plan: CustomsPlan, output: int | IO[bytes] | None = None,
+                      extra: list[str] | None = None) -> list[subprocess.Popen]:
+        """Both simulators, their keys in ``key_dir``, at this pace; ``output``: where their report goes
+        (default: the logs folder, or this terminal)."""
+        for authority in AUTHORITIES:
+            command = [str(BIN / "xborder"), "customs", "simulate", "--authority", authority,
+                       "--key", str(key_dir / f"{authority}.key"), *self.service.simulator_args(key_dir, authority),
+                       "--consignments", str(plan.consignments), "--vehicles", str(plan.vehicles),
+                       "--seed", str(plan.seed), "--spread-s", str(plan.arrival_spread_s),
+                       "--backlog", str(plan.backlog),
+                       "--time-scale", str(plan.time_scale or self.pace.scale), *(extra or [])]
+            self.customs.append(spawn(command, stdout=output or self._log(authority), stderr=subprocess.STDOUT,
+                                      text=output == subprocess.PIPE))
+        return self.customs[-len(AUTHORITIES):]
+
+    def achieved_scale(self, since_wall: float, since_sim: float) -> float:
+        """Simulated seconds per wall second since then: below the pace's scale when the machine cannot keep up."""
+        return (self.clock.now() - since_sim) / max(1e-9, time.monotonic() - since_wall)
+
+    def wait_for(self, predicate, timeout_s: float, poll_s: float = 1.0) -> bool:
+        """Poll ``predicate`` until it holds (a restarting service's refused connections count as not yet)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                if predicate():
+                    return True
+            except httpx.TransportError:
+                pass
+            time.sleep(poll_s)
+        return False
+
+    def processes(self) -> Iterator[subprocess.Popen]:
+        yield from self.customs
+        yield from self.vehicles
+        if self.service.process:
+            yield self.service.process
+
+    def stop(self) -> None:
+        """Customs first (nothing new arrives), then the vehicles (SIGINT: each stops its base and says
+        OFFLINE while the service still listens), then the service, then the clock."""
+        stop_all(self.customs)
+        stop_all(self.vehicles, signal.SIGINT)
+        self.service.stop()
+        if self.clock is not None:
+            self.clock.close()
+            self.clock = None
+        for handle in self._files:
+            handle.close()
+        self._files.clear()
+
+    def __enter__(self) -> LiveSystem:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    def _log(self, name: str) -> IO[bytes] | None:
+        if self.logs is None:
+            return None
+        self.logs.mkdir(parents=True, exist_ok=True)
+        handle = (self.logs / f"{name}.log").open("wb")
+        self._files.append(handle)
+        return handle

@@ -1,0 +1,110 @@
+"""``xborder demo`` as a user runs it, in a real subprocess: the service, vehicles over DDS, both customs
+simulators over ZeroMQ with CURVE and the order stream, on ports and a ROS domain of their own. It must move
+containers both ways, print its summary, and leave no process behind, whether it ends by itself or is
+interrupted."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from sim.service_process import free_port
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+
+BIN = Path(sys.executable).parent
+#: the smoke test's size: one vehicle on each side, fast enough to cross both ways within its duration
+VEHICLES, TIME_SCALE, DURATION_S = 2, 20.0, 200
+
+
+@contextmanager
+def demo(var: Path, *options: str) -> Iterator[tuple[subprocess.Popen, str]]:
+    """The demo on free ports and a ROS domain of its own; every process it starts inherits ``marker``.
+    Killed if the test fails while it runs (what it started then gets SIGTERM from setpriv)."""
+    marker = uuid.uuid4().hex
+    env = {**os.environ, "ROS_DOMAIN_ID": str(1 + os.getpid() % 19), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST",
+           "XBORDER_TEST_MARKER": marker}
+    process = subprocess.Popen([str(BIN / "xborder"), "demo", "--var", str(var), "--port", str(free_port()),
+                                "--customs-port", str(free_port()), "--vehicles", str(VEHICLES),
+                                "--time-scale", str(TIME_SCALE), *options],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        yield process, marker
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def marked_processes(marker: str) -> list[str]:
+    """Command lines of the processes whose environment carries ``marker``: what the demo started."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and f"XBORDER_TEST_MARKER={marker}".encode() in (entry / "environ").read_bytes():
+                found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except OSError:
+            pass
+    return found
+
+
+@pytest.mark.timeout(DURATION_S + 240)
+def test_a_bounded_demo_moves_containers_both_ways_and_stops_everything(tmp_path):
+    with demo(tmp_path / "var", "--duration", str(DURATION_S)) as (process, marker):
+        output, _ = process.communicate(timeout=DURATION_S + 180)
+    assert process.returncode == 0, output
+    assert "console   http://127.0.0.1:" in output and "dispatcher" in output, output
+    assert "orders delivered" in output and "crossings" in output, output  # the summary table
+    summary = json.loads((tmp_path / "var" / "demo-summary.json").read_text())
+    assert summary["orders"].get("delivered", 0) > 0, output
+    assert summary["crossings"].get("VN->CN", 0) > 0 and summary["crossings"].get("CN->VN", 0) > 0, output
+    assert not any(kind == "customs_event_refused" for kind in summary["alarms"]), summary["alarms"]
+    assert marked_processes(marker) == []
+
+
+@pytest.mark.timeout(180)
+def test_ctrl_c_stops_every_process_it_started(tmp_path):
+    with demo(tmp_path / "var") as (process, marker):
+        lines = []
+        for line in process.stdout:  # until it runs: the welcome ends with where the logs are
+            lines.append(line)
+            if "Ctrl-C stops everything" in line:
+                break
+        else:
+            pytest.fail("".join(lines))
+        started = marked_processes(marker)
+        assert sum("agv_vehicle" in c for c in started) == VEHICLES and sum(" serve " in c for c in started) == 1 \
+            and sum("customs simulate" in c for c in started) == 2, started
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, "".join(lines) + rest
+    assert "stopping" in rest and "orders delivered" in rest, rest
+    deadline = time.monotonic() + 5
+    while marked_processes(marker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert marked_processes(marker) == []
+
+
+@pytest.mark.timeout(180)
+def test_a_demo_killed_outright_takes_its_processes_along(tmp_path):
+    with demo(tmp_path / "var") as (process, marker):
+        for line in process.stdout:
+            if "Ctrl-C stops everything" in line:
+                break
+        assert len(marked_processes(marker)) == 1 + VEHICLES + 1 + 2  # itself, vehicles, service, simulators
+        process.kill()  # no chance to stop anything: each child hears of it from the kernel (setpriv --pdeathsig)
+        process.wait()
+    deadline = time.monotonic() + 20
+    while marked_processes(marker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert marked_processes(marker) == []

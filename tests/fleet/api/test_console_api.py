@@ -1,0 +1,85 @@
+"""What the dispatcher console reads besides the resources: the caller's session, the KPI summary, the map in
+the vehicles' frame, and the console's own files served at /."""
+
+from __future__ import annotations
+
+import pytest
+
+from fleet.orders import OrderState
+from tests.fleet.api.conftest import auth
+
+VIEWER = auth("viewer")
+S = OrderState
+
+
+ALLOWED = {"viewer": set(), "dispatcher": {"orders", "vehicle_actions"},
+           "operator": {"emergency_stop", "gates", "alarms"},
+           "admin": {"orders", "vehicle_actions", "emergency_stop", "gates", "alarms"}, "customs:VN_CUSTOMS": set()}
+
+
+def test_session_names_the_role_and_what_it_may_do(client):
+    for role, allowed in ALLOWED.items():
+        session = client.get("/api/v1/session", headers=auth(role)).json()
+        assert session["role"] == role
+        assert {name for name, may in session["permissions"].items() if may} == allowed, role
+    reply = client.get("/api/v1/session", headers={"Authorization": "Bearer expired-token"})
+    assert reply.status_code == 401 and reply.json()["detail"] == "missing or unknown bearer token"
+
+
+def test_summary_counts_crossings_and_gate_waits_of_the_last_hour(client, services, customs, docks):
+    def order(consignment: str, pickup: str, drop: str) -> str:
+        created = client.post("/api/v1/orders", headers=auth("dispatcher"),
+                              json={"consignments": [consignment], "pickup": pickup, "drop": drop})
+        assert created.status_code == 201
+        return created.json()["id"]
+
+    def walk(order_id: str, *states: OrderState) -> None:
+        for state in states:
+            services.orders.transition(order_id, state, "test", {"kind": "system"})
+
+    waited, straight, old, other = (order(f"VN-SUM00000000{i}", docks["VN"][i], docks["CN"][i]) for i in range(4))
+    walk(old, S.ASSIGNED, S.TO_PICKUP, S.LOADED, S.CROSSING)  # crossed more than an hour before "now"
+    customs.clock.now += 3700
+    walk(waited, S.ASSIGNED, S.TO_PICKUP, S.LOADED, S.AWAITING_CLEARANCE)
+    customs.clock.now += 90
+    walk(waited, S.CROSSING)
+    walk(straight, S.ASSIGNED, S.TO_PICKUP, S.LOADED, S.CROSSING)  # its clearance was there: a wait of 0
+    walk(other, S.ASSIGNED)
+    summary = client.get("/api/v1/summary", headers=VIEWER).json()
+    assert summary["crossings"] == {"VN->CN": 2, "CN->VN": 0}
+    assert summary["gate_wait_avg_s"] == pytest.approx(45.0)
+    assert summary["orders"]["crossing"] == 3 and summary["orders"]["assigned"] == 1
+    assert sum(summary["vehicles"].values()) == len(services.registry.all())
+    assert summary["open_alarms"] == client.get("/api/v1/alarms", params={"open": True}, headers=VIEWER).json()["total"]
+    links = {link["authority"]: link for link in summary["customs_links"]}
+    assert set(links) == {"VN_CUSTOMS", "CN_CUSTOMS"} and not links["VN_CUSTOMS"]["up"]  # never heard from
+
+
+def test_summary_says_a_link_is_up_once_its_authority_is_heard(client, customs, services):
+    assert services.gate.ingest(customs.vn.event("heartbeat"), via="test").acknowledged
+    links = {link["authority"]: link for link in client.get("/api/v1/summary", headers=VIEWER).json()["customs_links"]}
+    assert links["VN_CUSTOMS"]["up"] and links["VN_CUSTOMS"]["last_heard_s"] == pytest.approx(0.0)
+    assert not links["CN_CUSTOMS"]["up"] and links["CN_CUSTOMS"]["last_heard_s"] is None
+
+
+def test_map_in_the_local_frame_puts_nodes_where_the_vehicles_are(client, services):
+    local = client.get("/api/v1/map", params={"frame": "local"}, headers=VIEWER).json()
+    assert local["frame"] == "local" and local["origin"] == {"lat": services.corridor.origin.lat,
+                                                             "lon": services.corridor.origin.lon}
+    points = {f["properties"]["id"]: f["geometry"]["coordinates"] for f in local["features"]
+              if f["geometry"]["type"] == "Point"}
+    for node in services.corridor.nodes.values():
+        assert points[node.id] == pytest.approx([node.x, node.y], abs=0.002)
+    wgs84 = client.get("/api/v1/map", headers=VIEWER).json()
+    assert wgs84["frame"] == "wgs84" and wgs84["features"][0]["geometry"] != local["features"][0]["geometry"]
+    assert client.get("/api/v1/map", params={"frame": "utm"}, headers=VIEWER).status_code == 422
+
+
+def test_the_console_is_served_at_the_root_without_a_token(client):
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert 'src="js/app.js"' in page.text
+    for path in ("js/app.js", "console.css", "vendor/leaflet/leaflet.js", "vendor/leaflet/LICENSE"):
+        assert client.get(f"/{path}").status_code == 200, path
+    assert client.get("/api/v1/health").json() == {"status": "ok"}  # the API's routes still win
+    assert client.get("/api/v1/no-such-thing", headers=VIEWER).status_code == 404
