@@ -468,7 +468,7 @@ class Dispatcher:
         old = track.plan
         # standing at the node it had reached: it has been there since then (a dock's load or unload time runs on)
         since = track.arrived_at.get(track.reached) if old is not None and 0 <= track.reached < len(old.steps) \
-            and old.steps[track.reached].node == base_end else None
+            and old.steps[track.reached].node == end else None
         track.plan, track.first, track.released = plan, index, index
         track.seq0 = (seq if seq is not None else 0) - 2 * index
         state = track.state
