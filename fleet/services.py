@@ -96,14 +96,15 @@ class Services:
 
 
 def build_services(settings: Settings, *, link: VehicleLink | None = None,
-                   clock: Callable[[], float] = time.time) -> Services:
+                   clock: Callable[[], float] = time.time, corridor: Corridor | None = None) -> Services:
     """Open the store, load the map, check the fleet against it and wire everything; nothing runs until
-    :meth:`Services.start`. ``link`` replaces the configured vehicle link (tests bring their own).
+    :meth:`Services.start`. ``link`` replaces the configured vehicle link (tests bring their own);
+    ``corridor``: the map of ``settings.map`` already loaded (the simulator's sweep loads it once).
 
     Raises :class:`ConfigError` (naming the field) for a fleet the map cannot hold, ``MapError`` for a bad map,
     ``StoreError`` for a store that cannot be opened.
     """
-    corridor = load_corridor(settings.map)
+    corridor = corridor or load_corridor(settings.map)
     fleet = configured_fleet(settings.fleet, corridor)
     with ExitStack() as stack:
         store = Store(settings.store.location, busy_timeout_s=settings.store.busy_timeout_s)

@@ -472,12 +472,16 @@ class Dispatcher:
             return
         seq = base_end_seq(track)
         new_order = seq is None
+        old = track.plan
+        # standing at the node it had reached: it has been there since then (a dock's load or unload time runs on)
+        since = track.arrived_at.get(track.reached) if old is not None and 0 <= track.reached < len(old.steps) \
+            and old.steps[track.reached].node == end else None
         track.plan, track.first, track.released = plan, index, index
         track.seq0 = (seq if seq is not None else 0) - 2 * index
         state = track.state
         track.reached = index if state is not None and state.last_node_id == end and not [
             n for n in state.node_states if n.released] else index - 1
-        track.arrived_at = {index: t} if track.reached == index else {}
+        track.arrived_at = {index: t if since is None else since} if track.reached == index else {}
         track.needs_plan = False
         if new_order:
             track.vda_order_id, track.update_id = f"{track.id}-{uuid.uuid4().hex[:8]}", 0

@@ -244,3 +244,24 @@ def test_five_vehicles_carry_twenty_orders_both_ways(customs, corridor):
          OrderState.DELIVERED]
     crossings = [r.body["consignments"] for r in fleet.store.audit_records() if r.kind == "crossing"]
     assert sorted(c for [c] in crossings) == sorted(fleet.orders.get(o).consignments[0] for o in orders)
+
+
+def test_loading_and_unloading_finish_while_the_fleet_is_planned_again_and_again(customs, corridor):
+    """Found by the fast simulator: a vehicle stalled elsewhere makes the whole fleet be planned again every
+    30 s, and each full plan restarted the clock of a vehicle loading or unloading at its dock, so with load or
+    unload times over 30 s no order was ever delivered while any vehicle stayed stalled. Here the fleet is
+    planned again every 15 s, shorter than the 20 s load and unload times."""
+    fleet = make_fleet(customs, corridor, 2)
+    fleet.authorize("agv_001", "agv_002")
+    order = fleet.order(["VN-100000000001"], docks(corridor, "VN")[0], docks(corridor, "CN")[0])
+    fleet.release("VN-100000000001", VN_CN)
+    last = [0.0]
+
+    def plan_everyone_again(fleet) -> None:  # what FULL_REPLAN_AFTER_S does while a vehicle is stalled
+        now = fleet.dispatcher.now()
+        if now - last[0] >= 15:
+            last[0] = now
+            fleet.dispatcher._plan_everyone(now)
+
+    fleet.checks.append(plan_everyone_again)
+    assert fleet.run(3600, until=lambda: fleet.state_of(order) == OrderState.DELIVERED), fleet.orders.get(order)

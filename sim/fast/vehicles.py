@@ -1,0 +1,345 @@
+"""Vehicles for the fast simulator: each one the ``agv_agent``'s own :class:`AgentLogic` (its order, release,
+refusal, link-loss and charging rules), moved by the exact motion of :mod:`sim.fast.motion` instead of being
+stepped at the control rate. The agent is stepped only at the moments something happens to it: it reaches a
+node, it has driven clear of the node behind it, it comes to a standstill, it notices the fleet link is gone,
+or (charging) once a minute. Between those moments nothing about it changes that the fleet could see.
+
+:class:`EventLink` is a :class:`fleet.vehicles.VehicleLink` like the ROS bridge, with no DDS: the dispatcher's
+orders and instant actions reach the agent at once, and the agent's state is what the fleet reads.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from agv_agent.logic import AgentLogic, AgentParams
+from agv_agent.protocol import ActionType, AgvError, InstantAction, Order, OrderNode, Pose, VehicleState
+from agv_agent.tracker import Limits
+
+from fleet.vehicles.link import VehicleSnapshot
+from sim.fast.motion import Target, Trajectory, plan_motion
+
+__all__ = ["BaseLimits", "EventLink"]
+
+HEARTBEAT = [InstantAction("heartbeat", ActionType.HEARTBEAT)]
+CHARGING_REFRESH_S = 60.0
+
+
+@dataclass(frozen=True)
+class BaseLimits:
+    """The drive base's limits (``UnicycleBase``'s defaults)."""
+
+    accel: float = 0.5
+    decel: float = 1.0
+    angular_accel: float = 0.8
+
+
+@dataclass
+class _Vehicle:
+    id: str
+    logic: AgentLogic
+    x: float
+    y: float
+    heading: float
+    trajectory: Trajectory
+    since: float  # when the trajectory was computed (its start pose is x, y, heading)
+    events: list[tuple[float, int, str]] = field(default_factory=list)  # (time, kind, node) to come, in order
+    online: bool = True
+    broken: bool = False
+    stepped_at: float = 0.0
+    state: VehicleState | None = None
+    stamp: float = 0.0
+    odometer_m: float = 0.0
+    charging_s: float = 0.0
+    version: int = 0
+    last_xy: tuple[float, float] = (0.0, 0.0)  # where the node it last reached is
+    ahead: list[OrderNode] = field(default_factory=list)  # the agent's nodes to go, as last seen
+
+
+ARRIVE, CLEAR, STOP, DEPART = range(4)
+DEPART_RADIUS_M = 1.0  # the dispatcher's point of no return at the last node before the crossing
+
+
+class EventLink:
+    """Implements :class:`fleet.vehicles.VehicleLink` for vehicles whose motion is solved, not stepped.
+
+    ``clock()`` is the simulated wall clock the caller owns; :meth:`next_event` says when the next vehicle
+    event is due and :meth:`advance_to` processes every event up to a time. ``clear_m``: how far a vehicle
+    must be from a node before the fleet counts it as having left it (the corridor's vehicle length plus the
+    standstill gap), so that moment is an event too. ``on_arrival(vehicle_id, node_id, t)`` is called as each
+    vehicle reaches a node (the simulator's observers: the safety check, the time-distance diagram).
+    """
+
+    def __init__(self, clock: Callable[[], float], *, clear_m: float, limits: Limits | None = None,
+                 base: BaseLimits | None = None, link_timeout_s: float = 5.0,
+                 battery: tuple[float, float, float] = (280.0, 2.2, 150.0)) -> None:
+        self.clock = clock
+        self.clear_m = clear_m + 0.5
+        self.limits = limits or Limits()
+        self.base = base or BaseLimits()
+        self.link_timeout_s = link_timeout_s
+        self.battery = battery  # capacity kWh, consumption kWh/km, charging kW
+        self._vehicles: dict[str, _Vehicle] = {}
+        self._queue: list[tuple[float, int, str, int]] = []  # (time, tie, vehicle, version)
+        self._tie = 0
+        self.on_arrival: Callable[[str, str, float], None] | None = None
+        #: nodes whose departures are watched: ``on_departure(vehicle_id, node_id, t)`` once a vehicle is
+        #: ``DEPART_RADIUS_M`` past one on its way on (the last nodes before the crossing, for the safety check)
+        self.watched: dict[tuple[float, float], str] = {}
+        self.on_departure: Callable[[str, str, float], None] | None = None
+        self.changed = False  # some vehicle's state changed since the caller last reset this
+        self.sent_orders = 0
+        self.refusals = 0
+        self.events_handled = 0
+
+    # --- the simulator's side ------------------------------------------------------------------------------
+
+    def spawn(self, vehicle_id: str, x: float, y: float, theta: float, node_id: str, battery: float = 100.0) -> None:
+        capacity, consumption, power = self.battery
+        params = AgentParams(vehicle_id, limits=self.limits, link_timeout_s=self.link_timeout_s,
+                             battery_capacity_kwh=capacity, consumption_kwh_per_km=consumption,
+                             charging_power_kw=power, initial_battery=battery, initial_node_id=node_id)
+        now = self.clock()
+        logic = AgentLogic(params, now)
+        logic.step(Pose(x, y, theta), now, 0.0, measured=(0.0, 0.0))
+        vehicle = _Vehicle(vehicle_id, logic, x, y, theta, _still(now, theta), now, stepped_at=now, last_xy=(x, y))
+        self._vehicles[vehicle_id] = vehicle
+        self._publish(vehicle, now)
+
+    def next_event(self) -> float | None:
+        while self._queue:
+            t, _, vid, version = self._queue[0]
+            if self._vehicles[vid].version == version:
+                return t
+            heapq.heappop(self._queue)
+        return None
+
+    def advance_to(self, t: float) -> None:
+        """Process every vehicle event due at or before ``t`` (the caller's clock reads ``t`` now or later)."""
+        while self._queue and self._queue[0][0] <= t + 1e-9:
+            when, _, vid, version = heapq.heappop(self._queue)
+            vehicle = self._vehicles[vid]
+            if vehicle.version != version:
+                continue
+            self._handle(vehicle, when)
+
+    def set_online(self, vehicle_id: str, online: bool) -> None:
+        """The vehicle drops off the fleet link (it stops hearing and being heard) or comes back."""
+        with self._changing(vehicle_id) as (vehicle, now):
+            vehicle.online = online
+            if online:
+                vehicle.logic.on_instant_actions(HEARTBEAT, now)
+
+    def break_down(self, vehicle_id: str, description: str) -> None:
+        """A fault on board: the vehicle brakes to a standstill and reports a FATAL error until repaired."""
+        with self._changing(vehicle_id) as (vehicle, _):
+            vehicle.broken = True
+            vehicle.logic.errors = [AgvError("vehicleFault", "FATAL", description)]
+            vehicle.logic.changed = True
+
+    def repair(self, vehicle_id: str) -> None:
+        with self._changing(vehicle_id) as (vehicle, _):
+            vehicle.broken = False
+            vehicle.logic.errors = [e for e in vehicle.logic.errors if e.level != "FATAL"]
+
+    @contextmanager
+    def _changing(self, vehicle_id: str) -> Iterator[tuple[_Vehicle, float]]:
+        """Bring the vehicle to now, let the caller change it, then publish its state and solve its motion."""
+        vehicle = self._vehicles[vehicle_id]
+        now = self.clock()
+        self._step(vehicle, now)
+        yield vehicle, now
+        vehicle.ahead = list(vehicle.logic.nodes)  # an order or a cancel replaced them
+        self._publish(vehicle, now)
+        self._replan(vehicle, now)
+
+    def odometer_m(self, vehicle_id: str) -> float:
+        return self._vehicles[vehicle_id].odometer_m
+
+    def charging_s(self, vehicle_id: str) -> float:
+        return self._vehicles[vehicle_id].charging_s
+
+    def position(self, vehicle_id: str) -> tuple[float, float]:
+        vehicle = self._vehicles[vehicle_id]
+        return vehicle.trajectory.position(self.clock(), vehicle.x, vehicle.y)
+
+    @property
+    def vehicle_ids(self) -> list[str]:
+        return list(self._vehicles)
+
+    # --- VehicleLink ---------------------------------------------------------------------------------------
+
+    def add_vehicle(self, vehicle_id: str) -> None:
+        """Vehicles exist once spawned; the fleet adding one it knows of changes nothing."""
+
+    def send_order(self, vehicle_id: str, order: Order) -> None:
+        self.sent_orders += 1
+        if self._hears(vehicle_id):
+            with self._changing(vehicle_id) as (vehicle, now):
+                vehicle.logic.on_order(order, now)
+                if vehicle.logic.errors and vehicle.logic.errors[0].level == "WARNING":
+                    self.refusals += 1
+                if vehicle.broken:  # an order does not mend a fault
+                    vehicle.logic.errors = [AgvError("vehicleFault", "FATAL", "broken down")]
+
+    def send_actions(self, vehicle_id: str, actions: list[InstantAction]) -> None:
+        if self._hears(vehicle_id):
+            with self._changing(vehicle_id) as (vehicle, now):
+                vehicle.logic.on_instant_actions(actions, now)
+
+    def _hears(self, vehicle_id: str) -> bool:
+        vehicle = self._vehicles.get(vehicle_id)
+        return vehicle is not None and vehicle.online
+
+    def state(self, vehicle_id: str) -> VehicleState | None:
+        vehicle = self._vehicles.get(vehicle_id)
+        return vehicle.state if vehicle else None
+
+    def state_age(self, vehicle_id: str) -> float | None:
+        return self.snapshot(vehicle_id).age_s
+
+    def connection(self, vehicle_id: str) -> str | None:
+        vehicle = self._vehicles.get(vehicle_id)
+        return None if vehicle is None else "ONLINE" if vehicle.online else "CONNECTIONBROKEN"
+
+    def snapshot(self, vehicle_id: str) -> VehicleSnapshot:
+        vehicle = self._vehicles.get(vehicle_id)
+        if vehicle is None:
+            return VehicleSnapshot(None, None, None)
+        # an online vehicle publishes its state all the time; between its events that state does not change
+        # in anything the fleet acts on, so the one published at the last event is as good as a fresh one
+        age = None if vehicle.state is None else 0.0 if vehicle.online else self.clock() - vehicle.stamp
+        return VehicleSnapshot(vehicle.state, age, "ONLINE" if vehicle.online else "CONNECTIONBROKEN")
+
+    # --- inside ----------------------------------------------------------------------------------------------
+
+    def _pose(self, vehicle: _Vehicle, t: float) -> tuple[Pose, float]:
+        trajectory = vehicle.trajectory
+        x, y = trajectory.position(t, vehicle.x, vehicle.y)
+        return Pose(x, y, trajectory.heading_at(t, vehicle.heading)), trajectory.speed(t)
+
+    def _step(self, vehicle: _Vehicle, t: float) -> None:
+        """Bring the agent to ``t``: the pose from the trajectory, the heartbeat the fleet link sends."""
+        pose, speed = self._pose(vehicle, t)
+        logic = vehicle.logic
+        before = logic.pose
+        if vehicle.online:
+            logic.on_instant_actions(HEARTBEAT, t)
+        logic.step(pose, t, max(0.0, t - vehicle.stepped_at), measured=(speed, 0.0))
+        if before is not None:
+            vehicle.odometer_m += math.hypot(pose.x - before.x, pose.y - before.y)
+        if logic.charging:
+            vehicle.charging_s += max(0.0, t - vehicle.stepped_at)
+        vehicle.stepped_at = t
+        reached = vehicle.ahead[:len(vehicle.ahead) - len(logic.nodes)]  # stepping only ever pops nodes
+        vehicle.ahead = list(logic.nodes)
+        for node in reached:
+            vehicle.last_xy = (node.x, node.y)
+            if self.on_arrival is not None:
+                self.on_arrival(vehicle.id, node.node_id, t)
+
+    def _handle(self, vehicle: _Vehicle, t: float) -> None:
+        self.events_handled += 1
+        was_lost = vehicle.logic.link_lost
+        self._step(vehicle, t)
+        while vehicle.events and vehicle.events[0][0] <= t + 1e-9:
+            _, kind, node = vehicle.events.pop(0)
+            if kind == DEPART and self.on_departure is not None:
+                self.on_departure(vehicle.id, node, t)
+        self._publish(vehicle, t)
+        if vehicle.logic.link_lost != was_lost:
+            self._replan(vehicle, t)  # the link is gone: it stops at the next node
+        else:
+            self._schedule(vehicle)
+
+    def _publish(self, vehicle: _Vehicle, t: float) -> None:
+        if vehicle.online:
+            vehicle.state, vehicle.stamp = vehicle.logic.state(t), t
+            self.changed = True
+
+    def _replan(self, vehicle: _Vehicle, t: float) -> None:
+        """The agent's targets changed (an order, a release, a pause, a lost link, a fault): solve its motion
+        again from where it is, at the speed it has."""
+        pose, speed = self._pose(vehicle, t)
+        vehicle.x, vehicle.y, vehicle.heading, vehicle.since = pose.x, pose.y, pose.theta, t
+        logic = vehicle.logic
+        released = [n for n in logic.nodes if n.released]
+        stop = len(released) - 1
+        if logic.link_lost:
+            stop = 0 if logic.stop_at_next_node and released else -1
+        if logic.paused or logic.e_stop != "NONE" or vehicle.broken:
+            stop = -1
+        caps = {e.end_node_id: e.max_speed for e in logic.edges}
+        targets = [Target(n.node_id, n.x, n.y, caps.get(n.node_id, 0.0)) for n in released[:stop + 1]]
+        vehicle.trajectory = plan_motion(t, pose.x, pose.y, pose.theta, speed, targets, stop, self.limits,
+                                         self.base.accel, self.base.decel, self.base.angular_accel)
+        events = [(a, ARRIVE, "") for a in vehicle.trajectory.arrivals if a > t + 1e-9]
+        events += [(c, CLEAR, "") for c, _ in self._clear_times(vehicle, t, self.clear_m) if c > t + 1e-9]
+        if vehicle.trajectory.stops_at > t + 1e-9:
+            events.append((vehicle.trajectory.stops_at, STOP, ""))
+        if self.watched:
+            events += [(c, DEPART, node) for c, node in self._clear_times(vehicle, t, DEPART_RADIUS_M, self.watched)
+                       if c > t + 1e-9]
+        vehicle.events = sorted(events)
+        self._schedule(vehicle)
+
+    def _clear_times(self, vehicle: _Vehicle, t: float, radius: float,
+                     only: dict[tuple[float, float], str] | None = None) -> list[tuple[float, str]]:
+        """When the vehicle is ``radius`` from the node it last reached, and from each node it will reach (of
+        ``only`` those nodes, by position, if given), with the node."""
+        trajectory = vehicle.trajectory
+        if not trajectory.pieces:
+            return []
+        anchors = [(*vehicle.last_xy, t)]
+        released = [n for n in vehicle.logic.nodes if n.released]
+        anchors += [(node.x, node.y, when) for node, when in zip(released, trajectory.arrivals, strict=False)]
+        if only is not None:
+            anchors = [a for a in anchors if (a[0], a[1]) in only]
+        out = []
+        for x, y, after in anchors:
+            when = _first_time_beyond(trajectory, x, y, radius, after)
+            if when is not None:
+                out.append((when, only[(x, y)] if only is not None else ""))
+        return out
+
+    def _schedule(self, vehicle: _Vehicle) -> None:
+        vehicle.version += 1
+        now = vehicle.stepped_at
+        due = vehicle.events[0][0] if vehicle.events else math.inf
+        logic = vehicle.logic
+        if not vehicle.online and not logic.link_lost:
+            due = min(due, logic.last_contact + self.link_timeout_s + 1e-3)
+        if logic.charging and logic.battery < 100.0:
+            due = min(due, now + CHARGING_REFRESH_S)
+        if math.isfinite(due):
+            self._tie += 1
+            heapq.heappush(self._queue, (due, self._tie, vehicle.id, vehicle.version))
+
+
+def _still(t: float, heading: float) -> Trajectory:
+    return Trajectory(t, (), (), t, heading)
+
+
+def _first_time_beyond(trajectory: Trajectory, x: float, y: float, radius: float, after: float) -> float | None:
+    """The first moment after ``after`` the vehicle is more than ``radius`` from (x, y), if it ever is."""
+    for piece in trajectory.pieces:
+        if piece.t1 <= after or (piece.ux == 0 and piece.uy == 0):
+            continue
+        lo = max(after, piece.t0)
+        ex, ey = piece.at(piece.t1)
+        if math.hypot(ex - x, ey - y) <= radius:
+            continue
+        hi = piece.t1
+        for _ in range(40):  # bisection to a few microseconds
+            mid = 0.5 * (lo + hi)
+            mx, my = piece.at(mid)
+            if math.hypot(mx - x, my - y) > radius:
+                hi = mid
+            else:
+                lo = mid
+        return hi
+    return None

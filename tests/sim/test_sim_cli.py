@@ -1,0 +1,57 @@
+"""``xborder sim``'s commands on bad input (a clear message, never a traceback) and ``compare`` side by side."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from sim.cli import app
+
+runner = CliRunner()
+
+
+def _metrics(crossings: int, dwell_p50: float) -> dict:
+    return {"scenario": {"name": "x", "seed": 1}, "duration_h": 24.0, "fleet_size": 40,
+            "crossings": {"by_direction": {"VN->CN": crossings}, "hourly": {"VN->CN": [crossings]}},
+            "dwell_min": {"VN->CN": {"p50": dwell_p50, "p95": 2 * dwell_p50}}, "safety": {"violations": []}}
+
+
+def test_compare_prints_both_runs_and_the_difference(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps(_metrics(140, 40.0)))
+    b.write_text(json.dumps(_metrics(420, 55.5)))
+    result = runner.invoke(app, ["compare", str(a), str(b)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    line = next(row for row in result.output.splitlines() if "crossings.by_direction.VN->CN" in row)
+    assert "140" in line and "420" in line and "280" in line
+    assert "55.50" in next(row for row in result.output.splitlines() if "dwell_min.VN->CN.p50" in row)
+    assert "fleet_size" not in result.output  # equal in both: left out unless --all
+
+
+def test_compare_refuses_what_is_not_a_metrics_file(tmp_path: Path) -> None:
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(_metrics(1, 1.0)))
+    (tmp_path / "broken.json").write_text("{not json")
+    (tmp_path / "other.json").write_text(json.dumps({"hello": 1}))
+    for bad, words in (("missing.json", "no such file"), ("broken.json", "not a metrics JSON file"),
+                       ("other.json", "not a metrics file")):
+        result = runner.invoke(app, ["compare", str(good), str(tmp_path / bad)], env={"COLUMNS": "200"})
+        assert result.exit_code == 2 and words in result.output and "Traceback" not in result.output
+
+
+def test_run_names_the_bad_field_and_needs_a_mode(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nmap: bac_luan_ii\nfleet: {size: 0}\ndemand: {per_hour: {VN->CN: 1}}\n")
+    result = runner.invoke(app, ["run", str(bad), "--fast"], env={"COLUMNS": "200"})
+    assert result.exit_code == 2 and "fleet.size" in result.output and "Traceback" not in result.output
+    result = runner.invoke(app, ["run", "baseline_2026"], env={"COLUMNS": "200"})
+    assert result.exit_code == 2 and "--fast" in result.output
+    result = runner.invoke(app, ["run", "no_such_scenario", "--fast"], env={"COLUMNS": "200"})
+    assert result.exit_code == 2 and "baseline_2026" in result.output  # lists the shipped ones
+
+
+def test_sweep_refuses_a_bad_fleet_list() -> None:
+    result = runner.invoke(app, ["sweep", "baseline_2026", "--fleet", "20,forty"], env={"COLUMNS": "200"})
+    assert result.exit_code == 2 and "comma-separated" in result.output
