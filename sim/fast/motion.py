@@ -12,6 +12,10 @@ before it, as the agent counts it. At a corner of more than 35 degrees the agent
 moment it reaches the node: the base brakes at ``max_linear_decel`` (running on past the node by ``v^2 / 2d``)
 while it turns, and sets off again from rest towards the next node.
 
+Before a turn the agent slows to the turn's corner speed (``corner_speed``); each corner is a braking curve
+like the stop's, only shifted, so the vehicle rides the nearest of them. A timed blocking action (pick, drop)
+holds it at its node: the simulator stops the motion there and steps the agent when the action ends.
+
 What is not modelled, and what it costs (tests/sim/test_fast_motion.py measures it against the 20 Hz stepped
 model): the slight speed loss while the heading settles after a turn, and the discrete controller's lag.
 """
@@ -31,12 +35,14 @@ EPS = 1e-9
 
 @dataclass(frozen=True)
 class Target:
-    """A released node ahead: where it is, and the speed limit of the lane that ends at it (m/s, 0 = none)."""
+    """A released node ahead: where it is, the speed limit of the lane that ends at it (m/s, 0 = none) and the
+    fastest the vehicle may pass it (``agv_agent.tracker.corner_speed``: slower before a turn; None: no limit)."""
 
     node_id: str
     x: float
     y: float
     cap: float
+    corner: float | None = None
 
 
 @dataclass(frozen=True)
@@ -174,6 +180,12 @@ def plan_motion(now: float, x: float, y: float, heading: float, v0: float, targe
         # distance along this leg (x from 0 to length - tol); the braking curve in terms of x
         end = length - tol + 1e-4
         stop_left = tails[i] + length - tol / 2  # at x = 0: path distance to where the braking curve ends
+        # a corner ahead caps the speed as v^2 = corner^2 + k * (distance to it - tol/2): the same curve as a
+        # stop that lies corner^2 / k beyond it, so the nearest such point is the one the vehicle brakes for
+        for j in range(i, len(chosen) - 1):
+            corner = chosen[j].corner
+            if corner is not None:
+                stop_left = min(stop_left, length + tails[i] - tails[j] - tol / 2 + corner * corner / brake_k)
 
         def brake_speed(xx: float, left: float = stop_left) -> float:
             return math.sqrt(max(0.0, brake_k * (left - xx)))

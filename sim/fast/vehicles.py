@@ -17,15 +17,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from agv_agent.logic import AgentLogic, AgentParams
-from agv_agent.protocol import ActionType, AgvError, InstantAction, Order, OrderNode, Pose, VehicleState
-from agv_agent.tracker import Limits
+from agv_agent.protocol import Action, AgvError, BlockingType, Factsheet, Order, OrderNode, Pose, VehicleState
+from agv_agent.tracker import Limits, corner_speed
 
 from fleet.vehicles.link import VehicleSnapshot
 from sim.fast.motion import Target, Trajectory, plan_motion
 
 __all__ = ["BaseLimits", "EventLink"]
 
-HEARTBEAT = [InstantAction("heartbeat", ActionType.HEARTBEAT)]
 CHARGING_REFRESH_S = 60.0
 
 
@@ -132,7 +131,7 @@ class EventLink:
         with self._changing(vehicle_id) as (vehicle, now):
             vehicle.online = online
             if online:
-                vehicle.logic.on_instant_actions(HEARTBEAT, now)
+                vehicle.logic.on_heartbeat(now)
 
     def break_down(self, vehicle_id: str, description: str) -> None:
         """A fault on board: the vehicle brakes to a standstill and reports a FATAL error until repaired."""
@@ -186,10 +185,21 @@ class EventLink:
                 if vehicle.broken:  # an order does not mend a fault
                     vehicle.logic.errors = [AgvError("vehicleFault", "FATAL", "broken down")]
 
-    def send_actions(self, vehicle_id: str, actions: list[InstantAction]) -> None:
+    def send_actions(self, vehicle_id: str, actions: list[Action]) -> None:
         if self._hears(vehicle_id):
             with self._changing(vehicle_id) as (vehicle, now):
                 vehicle.logic.on_instant_actions(actions, now)
+
+    def heartbeat(self) -> None:
+        """The dispatch loop says it is alive. Here the simulator itself ticks the loop for as long as the run
+        goes on, so an online vehicle hears the fleet at each of its events (:meth:`_step`)."""
+
+    def factsheet(self, vehicle_id: str) -> Factsheet | None:
+        vehicle = self._vehicles.get(vehicle_id)
+        return vehicle.logic.factsheet() if vehicle else None
+
+    def healthy(self) -> bool:
+        return True  # nothing runs on its own: the simulator's thread does all the work
 
     def _hears(self, vehicle_id: str) -> bool:
         vehicle = self._vehicles.get(vehicle_id)
@@ -228,7 +238,7 @@ class EventLink:
         logic = vehicle.logic
         before = logic.pose
         if vehicle.online:
-            logic.on_instant_actions(HEARTBEAT, t)
+            logic.on_heartbeat(t)
         logic.step(pose, t, max(0.0, t - vehicle.stepped_at), measured=(speed, 0.0))
         if before is not None:
             vehicle.odometer_m += math.hypot(pose.x - before.x, pose.y - before.y)
@@ -244,15 +254,15 @@ class EventLink:
 
     def _handle(self, vehicle: _Vehicle, t: float) -> None:
         self.events_handled += 1
-        was_lost = vehicle.logic.link_lost
+        was_lost, was_blocked = vehicle.logic.link_lost, vehicle.logic.blocked()
         self._step(vehicle, t)
         while vehicle.events and vehicle.events[0][0] <= t + 1e-9:
             _, kind, node = vehicle.events.pop(0)
             if kind == DEPART and self.on_departure is not None:
                 self.on_departure(vehicle.id, node, t)
         self._publish(vehicle, t)
-        if vehicle.logic.link_lost != was_lost:
-            self._replan(vehicle, t)  # the link is gone: it stops at the next node
+        if vehicle.logic.link_lost != was_lost or vehicle.logic.blocked() != was_blocked:
+            self._replan(vehicle, t)  # the link is gone: it stops at the next node; or a pick/drop began or ended
         else:
             self._schedule(vehicle)
 
@@ -268,13 +278,21 @@ class EventLink:
         vehicle.x, vehicle.y, vehicle.heading, vehicle.since = pose.x, pose.y, pose.theta, t
         logic = vehicle.logic
         released = [n for n in logic.nodes if n.released]
-        stop = len(released) - 1
+        stop = next((i for i, n in enumerate(released) if any(a.blocking_type != BlockingType.NONE
+                                                               for a in n.actions)), len(released) - 1)
         if logic.link_lost:
             stop = 0 if logic.stop_at_next_node and released else -1
-        if logic.paused or logic.e_stop != "NONE" or vehicle.broken:
+        if logic.paused or logic.e_stop != "NONE" or vehicle.broken or logic.blocked():
             stop = -1
         caps = {e.end_node_id: e.max_speed for e in logic.edges}
-        targets = [Target(n.node_id, n.x, n.y, caps.get(n.node_id, 0.0)) for n in released[:stop + 1]]
+        targets = []
+        previous = (pose.x, pose.y)
+        for k, n in enumerate(released[:stop + 1]):
+            after = released[k + 1] if k < stop else None
+            corner = None if after is None else corner_speed(previous, (n.x, n.y), (after.x, after.y),
+                                                             n.allowed_deviation_xy, self.limits)
+            targets.append(Target(n.node_id, n.x, n.y, caps.get(n.node_id, 0.0), corner))
+            previous = (n.x, n.y)
         vehicle.trajectory = plan_motion(t, pose.x, pose.y, pose.theta, speed, targets, stop, self.limits,
                                          self.base.accel, self.base.decel, self.base.angular_accel)
         events = [(a, ARRIVE, "") for a in vehicle.trajectory.arrivals if a > t + 1e-9]
@@ -315,6 +333,9 @@ class EventLink:
             due = min(due, logic.last_contact + self.link_timeout_s + 1e-3)
         if logic.charging and logic.battery < 100.0:
             due = min(due, now + CHARGING_REFRESH_S)
+        actions_end = logic.actions_end()
+        if actions_end is not None:
+            due = min(due, max(actions_end, now) + 1e-6)
         if math.isfinite(due):
             self._tie += 1
             heapq.heappush(self._queue, (due, self._tie, vehicle.id, vehicle.version))

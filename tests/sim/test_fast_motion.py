@@ -87,6 +87,7 @@ def _stepped(corridor, route):
 
     def advance(until: float) -> None:
         clock.t += STEP_S
+        link.heartbeat()  # the fleet is alive (the dispatch loop sends these)
         link.advance(STEP_S, substep=STEP_S)
 
     return _drive(link, corridor, route, advance)

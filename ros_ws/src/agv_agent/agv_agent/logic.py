@@ -320,7 +320,7 @@ class AgentLogic:
         target = self._target()
         if self.paused or self.e_stop != EStop.NONE:
             command = (0.0, 0.0)
-        elif target is None or self._blocked():
+        elif target is None or self.blocked():
             command = self._turn_to_heading(pose)
         else:
             node, edge_speed, stop_distance, corners = target
@@ -397,10 +397,17 @@ class AgentLogic:
                 running.status = ActionStatus.FINISHED
                 self.changed = True
 
-    def _blocked(self) -> bool:
+    def blocked(self) -> bool:
         """A blocking node action at the node the vehicle stands at is not done yet."""
         return any(r.status in (ActionStatus.INITIALIZING, ActionStatus.RUNNING)
                    and r.action.blocking_type != BlockingType.NONE for r in self.order_actions.values())
+
+    def actions_end(self) -> float | None:
+        """When the timed blocking actions running now (pick, drop) end, if any run (an event-driven simulator
+        steps the agent then)."""
+        ends = [r.until for r in self.order_actions.values()
+                if r.status == ActionStatus.RUNNING and r.action.blocking_type != BlockingType.NONE]
+        return max(ends) if ends else None
 
     def _target(self) -> tuple[OrderNode, float, float, list[tuple[float, float]]] | None:
         """The next node to drive to, its edge's speed limit, the path length to where it must stop, and
