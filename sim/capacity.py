@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from planner.assignment import EnergyModel
 from planner.corridor import Corridor, NodeKind
-from planner.dayplan import Shipment, Window
+from planner.dayplan import Backend, Shipment, Window
 from planner.dayplan.corridor import FleetSizing, fleet_needed
 from planner.routing import VehicleProfile
 from sim.fast.runner import demand_of
@@ -38,11 +38,15 @@ class DayPlanFleet:
     sizing: FleetSizing
 
 
-def day_plan_fleet(scenario: Scenario, corridor: Corridor, deadline_h: float = 8.0,
-                   time_limit_s: float = 10.0) -> DayPlanFleet:
+def day_plan_fleet(scenario: Scenario, corridor: Corridor, deadline_h: float = 8.0, time_limit_s: float = 10.0,
+                   backend: Backend = Backend.ORTOOLS) -> DayPlanFleet:
     """Every order of the scenario's demand, picked up once booked and delivered within ``deadline_h``
     hours (hard), by up to the scenario's fleet of cross-border AGVs starting from and returning to one
-    parking area by the end of the run."""
+    parking area by the end of the run.
+
+    OR-Tools routing by default, by measurement: on ``baseline_2026``'s day (298 orders, 40 AGVs, 60 s) it
+    found a plan with 17 AGVs, where PyVRP (the stronger on Li & Lim's 100 tasks) still left vehicles over
+    their capacity."""
     if scenario.operating_model != OperatingModel.THROUGH:
         raise CapacityError(f"{scenario.name}: the day planner sizes through operation only, not "
                             f"{scenario.operating_model.value}")
@@ -57,5 +61,5 @@ def day_plan_fleet(scenario: Scenario, corridor: Corridor, deadline_h: float = 8
                  for o in demand_of(scenario, corridor)]
     sizing = fleet_needed(corridor.graph, shipments, parking[0], scenario.fleet.size, energy,
                           VehicleProfile(cross_border=True), battery=battery.initial_percent[1] / 100.0,
-                          end_s=scenario.duration_s + deadline_s, time_limit_s=time_limit_s)
+                          end_s=scenario.duration_s + deadline_s, backend=backend, time_limit_s=time_limit_s)
     return DayPlanFleet(scenario.name, len(shipments), scenario.fleet.size, sizing.needed, sizing)
