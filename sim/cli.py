@@ -208,6 +208,42 @@ def sweep(
     console.print(f"  {folder / 'sweep.json'}\n  {path}")
 
 
+@app.command("fleet-needed")
+def fleet_needed_command(
+    scenario_name: str = typer.Argument(..., metavar="SCENARIO"),
+    hours: float | None = typer.Option(None, "--hours", min=0.01, help="this much of the day's demand instead"),
+    deadline_h: float = typer.Option(8.0, "--deadline-h", min=0.1, help="each order delivered within this"),
+    time_limit: float = typer.Option(10.0, "--time-limit", min=0.1, help="seconds of search"),
+    backend: str = typer.Option("ortools", "--backend", help="the day planner's solver: ortools, pyvrp or auto"),
+) -> None:
+    """How many AGVs the day's demand needs by the day planner: a lower bound (customs waits and gate traffic
+    are not in it) beside what `xborder sim sweep` measures."""
+    from fleet.maps import load_corridor
+    from planner.dayplan import Backend
+    from sim.capacity import CapacityError, day_plan_fleet
+
+    try:
+        solver = Backend(backend)
+    except ValueError:
+        raise typer.BadParameter(f"--backend: {backend!r} is not one of {[b.value for b in Backend]}") from None
+    scenario = _scenario(scenario_name, hours, None, None)
+    try:
+        answer = day_plan_fleet(scenario, load_corridor(scenario.map_folder()), deadline_h, time_limit, solver)
+    except CapacityError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    plan = answer.sizing.plan
+    if answer.needed is None:
+        console.print(f"{scenario.name}: in {time_limit:g} s the day planner found no plan that delivers all "
+                      f"{answer.orders} orders of {scenario.duration_h:g} h within {deadline_h:g} h with at most "
+                      f"{answer.offered} AGVs (a longer --time-limit may); its best breaks: "
+                      + "; ".join(plan.breaks[:3]))
+        raise typer.Exit(1)
+    console.print(f"{scenario.name}: {answer.orders} orders in {scenario.duration_h:g} h, each delivered within "
+                  f"{deadline_h:g} h: [bold]{answer.needed}[/bold] of {answer.offered} AGVs "
+                  f"(day planner, {solver.value}, {time_limit:g} s; customs waits not counted: a lower bound)")
+
+
 def sweep_row(size: int, metrics: dict[str, Any]) -> dict[str, Any]:
     per_day = 24 / max(metrics["duration_h"], 1e-9)
     dwell = [d for d in metrics["dwell_min"].values() if d["count"]]

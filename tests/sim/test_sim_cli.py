@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from sim.cli import app
@@ -55,3 +56,27 @@ def test_run_names_the_bad_field_and_needs_a_mode(tmp_path: Path) -> None:
 def test_sweep_refuses_a_bad_fleet_list() -> None:
     result = runner.invoke(app, ["sweep", "baseline_2026", "--fleet", "20,forty"], env={"COLUMNS": "200"})
     assert result.exit_code == 2 and "comma-separated" in result.output
+
+
+def test_the_day_planner_says_how_many_agvs_a_days_demand_needs(bac_luan_ii) -> None:
+    """The capacity study's lower bound: every order of a few hours' demand served within its deadline by
+    at most the scenario's fleet, checked on the plan (each order on one route, picked up before dropped)."""
+    from planner.dayplan import Action
+    from sim.capacity import CapacityError, day_plan_fleet
+    from sim.scenario import OperatingModel, load_scenario
+
+    scenario = load_scenario("baseline_2026").model_copy(update={"duration_h": 3.0})
+    answer = day_plan_fleet(scenario, bac_luan_ii, deadline_h=8.0, time_limit_s=2.0)
+    assert answer.orders > 0 and answer.needed is not None and 1 <= answer.needed <= answer.offered
+    plan = answer.sizing.plan
+    assert plan.feasible and not plan.unserved and plan.vehicles_used == answer.needed
+    served = {}
+    for route in plan.routes:
+        order = [(visit.shipment_id, visit.action) for visit in route.visits]
+        for shipment in {s for s, _ in order}:
+            assert order.index((shipment, Action.PICKUP)) < order.index((shipment, Action.DROP))
+            served[shipment] = route.vehicle_id
+    assert sorted(served) == sorted(f"order{i:05d}" for i in range(answer.orders))
+    relay = scenario.model_copy(update={"operating_model": OperatingModel.RELAY})
+    with pytest.raises(CapacityError, match="through operation only"):
+        day_plan_fleet(relay, bac_luan_ii)
