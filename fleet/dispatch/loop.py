@@ -30,7 +30,7 @@ from fleet.dispatch.relay import Relay
 from fleet.dispatch.settings import DispatchSettings
 from fleet.dispatch.steps import (
     base_end,
-    base_end_seq,
+    base_end_at,
     bound_for_gate,
     custody_arrival,
     has_left,
@@ -465,12 +465,11 @@ class Dispatcher:
 
     def _adopt(self, track: Track, plan: TimedPlan, t: float) -> None:
         """Take a new plan: it starts where the vehicle's base ends (or the base end lies on it)."""
-        end = base_end(self.corridor, track)
+        end, seq = base_end_at(self.corridor, track)
         index = next((i for i, s in enumerate(plan.steps) if s.node == end), None)
         if index is None:  # planned from where the planner thought the vehicle was: plan again from the truth
             track.needs_plan = True
             return
-        seq = base_end_seq(track)
         new_order = seq is None
         old = track.plan
         # standing at the node it had reached: it has been there since then (a dock's load or unload time runs on)

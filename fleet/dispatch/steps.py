@@ -19,27 +19,35 @@ def nodes_before_crossing(corridor: Corridor) -> set[str]:
     return {lane.source for lane in crossing if lane.source not in ends}
 
 
-def base_end(corridor: Corridor, track: Track) -> str:
-    """Where the vehicle will stop if told nothing more: its last released node, else where it is."""
+def base_end_at(corridor: Corridor, track: Track) -> tuple[str, int | None]:
+    """Where the vehicle will stop if told nothing more, and that node's sequence id on the vehicle's current
+    order (None: the vehicle is not on our order, so a new order starts there).
+
+    Node and sequence id come from one source, because the vehicle takes an update only if it starts at
+    exactly that (node, sequence id). An update sent but not yet reported back (the state still shows an
+    older update of the same order) counts: the vehicle will have it, and the next update must start where
+    it ends. Mixing the two (the track's released node with the state's older sequence id) sent updates that
+    the vehicle refused, and left it standing at the last node before the crossing with the fleet waiting
+    for it to report a step it would never report: the standstill at the gates of issue #13."""
     state = track.state
-    if state is not None and state.order_id == track.vda_order_id and state.order_id:
+    ours = state is not None and bool(state.order_id) and state.order_id == track.vda_order_id
+    if ours and state is not None and track.plan is not None and state.order_update_id < track.update_id:
+        return track.plan.steps[track.released].node, track.seq0 + 2 * track.released
+    if ours and state is not None:
         released = [n for n in state.node_states if n.released]
         if released and released[-1].node_id in corridor.nodes:
-            return released[-1].node_id
+            return released[-1].node_id, released[-1].sequence_id
+    seq = state.last_node_sequence_id if ours and state is not None else None
     if track.plan is not None and track.reached >= 0:
-        return track.plan.steps[track.released].node
+        return track.plan.steps[track.released].node, seq
     if state is not None and state.last_node_id in corridor.nodes:
-        return state.last_node_id
-    return track.record.start_node
+        return state.last_node_id, seq
+    return track.record.start_node, seq
 
 
-def base_end_seq(track: Track) -> int | None:
-    """The sequence id of the node that ends the base the vehicle reports (None: not on our order)."""
-    state = track.state
-    if state is None or not state.order_id or state.order_id != track.vda_order_id:
-        return None
-    released = [n for n in state.node_states if n.released]
-    return released[-1].sequence_id if released else state.last_node_sequence_id
+def base_end(corridor: Corridor, track: Track) -> str:
+    """Where the vehicle will stop if told nothing more: its last released node, else where it is."""
+    return base_end_at(corridor, track)[0]
 
 
 def waiting_at_gate(track: Track) -> bool:

@@ -265,3 +265,33 @@ def test_loading_and_unloading_finish_while_the_fleet_is_planned_again_and_again
 
     fleet.checks.append(plan_everyone_again)
     assert fleet.run(3600, until=lambda: fleet.state_of(order) == OrderState.DELIVERED), fleet.orders.get(order)
+
+
+def test_a_full_plan_in_the_tick_that_releases_a_cleared_vehicle_does_not_strand_it(customs, corridor):
+    """Found by the fast simulator (the baseline day stopped crossing from about 09:45): a cleared vehicle is
+    released from its gate to the last node before the crossing, and in that same tick, before the vehicle has
+    reported the update, the whole fleet is planned again (a vehicle stalled elsewhere). The new plan started at
+    the released node but took the sequence id of the node the vehicle still reported (the gate); the vehicle
+    refused that update, stopped at the last node before the crossing for good, and the fleet waited for it to
+    report a step it never would, holding up every vehicle planned after it on the bridge."""
+    fleet = make_fleet(customs, corridor, 2)
+    fleet.authorize("agv_001", "agv_002")
+    order = fleet.order(["VN-100000000001"], docks(corridor, "VN")[0], docks(corridor, "CN")[0])
+    fleet.release("VN-100000000001", VN_CN, customs.cn)
+    assert fleet.run(1800, until=lambda: fleet.state_of(order) == OrderState.AWAITING_CLEARANCE)
+    fleet.release("VN-100000000001", VN_CN, customs.vn)
+    dispatcher, planned_again = fleet.dispatcher, []
+    track = dispatcher.tracks[fleet.orders.get(order).vehicle_id]
+
+    def plan_everyone_when_released_ahead_of_the_state(fleet) -> None:
+        state, plan = track.state, track.plan
+        if not planned_again and plan is not None and state is not None and track.job is not None \
+                and track.job.cleared and plan.steps[track.released].node in dispatcher._pre_crossing \
+                and state.order_update_id < track.update_id:
+            planned_again.append(dispatcher.now())
+            dispatcher._plan_everyone(dispatcher.now())  # what FULL_REPLAN_AFTER_S does in that tick
+
+    fleet.checks.append(plan_everyone_when_released_ahead_of_the_state)
+    assert fleet.run(1800, until=lambda: fleet.state_of(order) == OrderState.DELIVERED), \
+        (fleet.orders.get(order).state, track.state and track.state.last_node_id, track.state and track.state.errors)
+    assert planned_again
