@@ -25,6 +25,7 @@ import networkx as nx
 from agv_agent.protocol import ActionType, InstantAction, VehicleState
 
 from fleet.alarms import AlarmKind, AlarmService
+from fleet.customs.clearance import Status
 from fleet.customs.gate import CustomsGate
 from fleet.dispatch.relay import Relay
 from fleet.dispatch.settings import DispatchSettings
@@ -32,6 +33,7 @@ from fleet.dispatch.steps import (
     base_end,
     base_end_at,
     bound_for_gate,
+    bound_for_pickup,
     custody_arrival,
     has_left,
     is_free,
@@ -59,7 +61,7 @@ from planner.routing import VehicleProfile
 from planner.schedule import INF, FleetPlanner, FollowingRules, PlanRequest, Step, Stop, TimedPlan
 from planner.schedule.handoff import CUSTODY, plan_relay
 from planner.schedule.precedence import precedence_graph
-from planner.schedule.release import done_events, releasable_until
+from planner.schedule.release import Progress, releasable_until
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,11 @@ VEHICLE_PUBLISH_S = 0.5
 GATE_RECHECK_S = 1.0
 #: With nothing new (no order waiting anew, no vehicle newly free), an assignment is tried again this often.
 ASSIGN_RETRY_S = 5.0
+#: An assignment reads this many times ``assign_max_orders`` waiting orders, so that those customs keeps (under
+#: inspection, held) do not hide the ones behind them.
+WAITING_LOOKAHEAD = 4
+#: Customs statuses (either side) that keep a container in the yard: not assigned to a vehicle meanwhile.
+KEPT_BY_CUSTOMS = frozenset({Status.INSPECTION, Status.HOLD, Status.REVOKED})
 
 
 class Dispatcher:
@@ -279,7 +286,21 @@ class Dispatcher:
             if late > self.settings.stuck_after_s:
                 self.alarms.raise_alarm(AlarmKind.VEHICLE_STUCK, track.id,
                                         f"{track.id} is {late:.0f} s behind its plan at {state.last_node_id}")
+        self._loaded_at_pickup(track, t)
         self._check_done(track, t)
+
+    def _loaded_at_pickup(self, track: Track, t: float) -> None:
+        """A plan that ends at the order's pickup (how far an order not yet loaded is planned, see ``_request``):
+        loaded there once the load time is over, then planned on towards the gate."""
+        job, plan = track.job, track.plan
+        if job is None or job.order is None or plan is None or not bound_for_pickup(track) \
+                or track.reached != len(plan.steps) - 1:
+            return
+        if job.order.state == OrderState.TO_PICKUP and t - track.arrived_at.get(track.reached, t) >= \
+                self.settings.load_s:
+            self._advance(track, OrderState.LOADED, f"loaded at {plan.end}")
+        if job.order.state in LOADED_STATES:
+            track.needs_plan = True
 
     def _arrived(self, track: Track, k: int, t: float) -> None:
         """The order follows where its vehicle is: on the border line it is crossing (the custody handoff is
@@ -388,7 +409,12 @@ class Dispatcher:
             order = job.order
             source = order.direction.split("->")[0]
             if order.state in (OrderState.ASSIGNED, OrderState.TO_PICKUP, OrderState.CREATED):
-                stops = (Stop(order.pickup, self.settings.load_s, action="pickup"),)  # at the start, too
+                # Only as far as the pickup (loaded there, it is planned on): a plan on to the gate would hold a
+                # gate lane for good from the moment of assignment, while the vehicle drives to the dock and
+                # loads, so that a side's few gate lanes, not its vehicles, set the corridor's throughput.
+                pickup = Stop(order.pickup, self.settings.load_s, action="pickup")  # at the start, too
+                return PlanRequest(track.id, start, (order.pickup,), start_time, track.profile, (pickup,),
+                                   priority=order.priority)
             if self.relay is not None and job.partner is not None and not job.handed_over:
                 stops += (Stop(self.relay.pad, self.relay.transfer_s, action=CUSTODY),)  # the meeting stays
                 meets = frozenset({job.partner})
@@ -636,14 +662,15 @@ class Dispatcher:
 
     def _queueing(self, track: Track) -> bool:
         """Stalled only because each of its goals is taken for good by vehicles waiting at a gate for their
-        clearance (or on their way to wait there): a queue behind customs, which planning the whole fleet again
-        cannot shorten."""
+        clearance or at a pickup dock for their load (or on their way to wait there): a queue, which planning the
+        whole fleet again cannot shorten."""
         request = self.planner.requests.get(track.id)
         if request is None:
             return False
         for goal in request.hold_at or request.goals:
             holders = self.planner.table.holders_for_good(goal) - {track.id}
-            if not holders or not all(h in self.tracks and bound_for_gate(self.tracks[h]) for h in holders):
+            if not holders or not all(h in self.tracks and (bound_for_gate(self.tracks[h]) or bound_for_pickup(
+                    self.tracks[h])) for h in holders):
                 return False
         return True
 
@@ -659,7 +686,8 @@ class Dispatcher:
         if not free or not (news or t - self._last_assign >= ASSIGN_RETRY_S):
             return
         self._orders_news, self._last_assign = False, t
-        waiting = self.orders.waiting(self.settings.assign_max_orders)
+        cap = self.settings.assign_max_orders
+        waiting = [o for o in self.orders.waiting(WAITING_LOOKAHEAD * cap) if not self._kept_by_customs(o)][:cap]
         if not waiting:
             return
         if len(free) > self.settings.assign_max_vehicles:
@@ -698,6 +726,13 @@ class Dispatcher:
             track.job = Job(JobKind.CHARGE, (charger,))
             track.needs_plan = True
 
+    def _kept_by_customs(self, order: OrderPublic) -> bool:
+        """One of its consignments is under inspection, held or revoked by either side: the container waits in the
+        yard, not on an AGV (which would only wait with it, and at the gate hold one of the side's few lanes
+        for as long as a physical inspection takes: hours). Assigned once customs lets it go on."""
+        return any(clearance.status in KEPT_BY_CUSTOMS for consignment in order.consignments
+                   for clearance in self.gate.consignment_state(consignment).values())
+
     def _profile_now(self, track: Track) -> VehicleProfile:
         """Its profile, less the crossing while both authorities do not authorize it: no cross-border work then."""
         authorized = all(v.authorized for v in self.gate.vehicle_state(track.id).values())
@@ -710,13 +745,13 @@ class Dispatcher:
         if self._plans_changed:
             self._dependencies = precedence_graph(self.planner.timed, plans)
             self._plans_changed = False
-        done: set = set()
+        done = Progress()
         for track in self.tracks.values():
             if track.plan is not None:
-                done |= done_events(track.id, track.reached, has_left(self.corridor, track, self._clear_m))
+                done.set(track.id, track.reached, has_left(self.corridor, track, self._clear_m))
         for track in self.tracks.values():
-            if track.plan is None or track.unavailable is not None:
-                continue
+            if track.plan is None or track.unavailable is not None or track.released == len(track.plan.steps) - 1:
+                continue  # (all of it released already: nothing to ask)
             limit = releasable_until(self._dependencies, track.plan, track.released, done,
                                      ready=lambda step, tr=track: self._may_release(tr, step, t))
             if limit > track.released:

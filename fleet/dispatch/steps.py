@@ -64,6 +64,13 @@ def bound_for_gate(track: Track) -> bool:
     return plan is not None and job is not None and not job.cleared and plan.steps[-1].action == "await_clearance"
 
 
+def bound_for_pickup(track: Track) -> bool:
+    """Its plan ends at its order's pickup dock, to load there (it may still be on its way): it is planned on
+    once loaded."""
+    plan, job = track.plan, track.job
+    return plan is not None and job is not None and job.order is not None and plan.steps[-1].action == "pickup"
+
+
 def is_free(track: Track) -> bool:
     """In service, reporting, with no job, at the end of its plan: it may take an order."""
     plan = track.plan
@@ -101,9 +108,10 @@ def node_actions(track: Track) -> dict[int, tuple[str, ...]]:
     if job is not None and job.partner is not None:
         actions |= {k: ("drop",) if job.kind == JobKind.HAND_OVER else ("pick",)
                     for k, s in enumerate(plan.steps) if s.action == CUSTODY}
-    if job is not None and job.kind == JobKind.DELIVER:
+    at_goal = job is not None and plan.end in job.goals and not plan.horizon  # not a plan cut short at a gate
+    if job is not None and at_goal and job.kind == JobKind.DELIVER:  # nor one that ends at the pickup
         actions[len(plan.steps) - 1] = ("drop",)
-    if job is not None and job.kind == JobKind.CHARGE:
+    if job is not None and at_goal and job.kind == JobKind.CHARGE:
         actions[len(plan.steps) - 1] = ("startCharging",)
     return actions
 

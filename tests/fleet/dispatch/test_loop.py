@@ -84,10 +84,13 @@ def test_a_held_consignment_keeps_its_vehicle_short_of_the_crossing(customs, cor
     fleet = make_fleet(customs, corridor, 2)
     fleet.authorize("agv_001", "agv_002")
     out = fleet.order(["VN-100000000002"], docks(corridor, "VN")[0], docks(corridor, "CN")[0])
-    fleet.release("VN-100000000002", VN_CN)
+    fleet.release("VN-100000000002", VN_CN, customs.vn)
+    assert fleet.run(1800, until=lambda: fleet.state_of(out) == OrderState.AWAITING_CLEARANCE)
+    # held while its vehicle waits at the gate (a consignment held before that waits in the yard, unassigned)
     assert fleet.dispatcher.gate.ingest(customs.cn.event("hold", "VN-100000000002", direction=VN_CN),
                                         "test").acknowledged
-    fleet.run(1500)
+    fleet.release("VN-100000000002", VN_CN, customs.cn)
+    fleet.run(600)
     assert fleet.state_of(out) == OrderState.AWAITING_CLEARANCE
     vehicle = fleet.orders.get(out).vehicle_id
     state = fleet.link.state(vehicle)
