@@ -743,7 +743,7 @@ class Dispatcher:
     def _release_all(self, t: float) -> None:
         plans = {vid: tr.plan for vid, tr in self.tracks.items() if tr.plan is not None}
         if self._plans_changed:
-            self._dependencies = precedence_graph(self.planner.timed, plans)
+            self._dependencies = precedence_graph(self.planner.timed, plans, own_order=False)
             self._plans_changed = False
         done = Progress()
         for track in self.tracks.values():

@@ -27,15 +27,19 @@ __all__ = ["ARRIVE", "LEAVE", "precedence_graph"]
 ARRIVE, LEAVE = 0, 1
 
 
-def precedence_graph(timed: TimedGraph, plans: Mapping[str, TimedPlan]) -> nx.DiGraph:
+def precedence_graph(timed: TimedGraph, plans: Mapping[str, TimedPlan], own_order: bool = True) -> nx.DiGraph:
     """An impossible order (a vehicle planned at a node after another stays there for good) shows as a
-    self-loop, so ``nx.is_directed_acyclic_graph`` is the whole check."""
+    self-loop, so ``nx.is_directed_acyclic_graph`` is the whole check. ``own_order=False`` leaves out each
+    vehicle's own events in order, which that check needs and the release rule
+    (:func:`planner.schedule.release.releasable_until`) does not read: two thirds of the edges, which a
+    dispatch loop rebuilding the graph after every replan need not build."""
     dependencies = nx.DiGraph()
     visits: dict[str, list[tuple[float, str, int]]] = defaultdict(list)
     group_uses: dict[tuple[str, str], list[tuple[float, bool | str, str, int]]] = defaultdict(list)
     for vehicle, plan in plans.items():
         last = len(plan.steps) - 1
-        nx.add_path(dependencies, [(vehicle, k, kind) for k in range(last + 1) for kind in (ARRIVE, LEAVE)][:-1])
+        if own_order:
+            nx.add_path(dependencies, [(vehicle, k, kind) for k in range(last + 1) for kind in (ARRIVE, LEAVE)][:-1])
         for k, step in enumerate(plan.steps):
             visits[step.node].append((step.arrive, vehicle, k))
         for k, (here, nxt) in enumerate(itertools.pairwise(plan.steps)):

@@ -21,7 +21,10 @@ def assert_sound(planner: FleetPlanner, requests, seed: int = 0) -> None:
     plans = planner.plans
     profiles = {r.vehicle_id: r.profile for r in requests}
     assert plan_violations(planner.timed.graph, plans, planner.timed.rules, profiles) == []
-    assert nx.is_directed_acyclic_graph(precedence_graph(planner.timed, plans))
+    graph = precedence_graph(planner.timed, plans)
+    assert nx.is_directed_acyclic_graph(graph)
+    between_vehicles = {(a, b) for a, b in graph.edges if a[0] != b[0] or a == b}
+    assert set(precedence_graph(planner.timed, plans, own_order=False).edges) == between_vehicles  # what release reads
     run = execute_with_delays(planner.timed, plans, seed=seed)
     assert run.stuck == {} and set(run.finished) == set(plans)
 
