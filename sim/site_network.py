@@ -118,9 +118,10 @@ def dds_profile(path: Path, interfaces: list[str], peers: list[str]) -> dict[str
     ``peers`` and those addresses as initial peers (unicast discovery: no multicast, nothing on the machine's
     other networks); returns the environment a ROS 2 process needs to use it (add the ROS_DOMAIN_ID).
 
-    Loopback is left out on purpose: hosts that share a machine id (namespaces, containers) look like one host
-    to Fast DDS, which then rewrites a peer's site address to its own 127.0.0.1 — a dead end across namespaces.
-    Processes on one host reach each other through the host's own site address instead."""
+    Loopback is left out: processes on one host reach each other through the host's own site address, and no
+    participant announces a 127.0.0.1 locator that a peer could take for its own. Each host needs a machine id
+    of its own (``/etc/machine-id``; :class:`HostNetwork` gives each namespace one): Fast DDS takes participants
+    with one machine id for one host, and then discovers the other's topics but never gets its data."""
     allowed = "".join(f"<address>{escape(a)}</address>" for a in interfaces)
     listed = "".join(f"<locator><udpv4><address>{escape(p)}</address></udpv4></locator>"
                      for p in [*interfaces, *peers])
