@@ -17,7 +17,8 @@ from sim.service_process import BIN
 from sim.site_network import HostNetwork, HostNetworkUnavailable, dds_profile
 from tests.e2e.conftest import MAP, PACE, curve_keys, docks, public_keys
 
-pytestmark = [pytest.mark.ros, pytest.mark.slow, pytest.mark.timeout(900)]  # about 4 min: one trip (make test: the real-time stream)
+#: about 4 min (one trip across): in `make test`'s real-time stream, not the long one
+pytestmark = [pytest.mark.ros, pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 @pytest.fixture
