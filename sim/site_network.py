@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import uuid
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -78,7 +79,7 @@ class HostNetwork:
     def _add(self, i: int) -> None:
         # a /30 per link, picked by the prefix's hash so that parallel runs rarely share one (the namespaces
         # are apart anyway: only this process's namespace sees the fleet-side addresses)
-        block = (sum(self.prefix.encode()) * 17 + i) % (SITE_SUBNET.num_addresses // 4)
+        block = (zlib.crc32(self.prefix.encode()) + i) % (SITE_SUBNET.num_addresses // 4)
         link = list(ipaddress.ip_network(f"{SITE_SUBNET[block * 4]}/30").hosts())
         name, fleet_end, host_end = f"{self.prefix}-{i}", f"{self.prefix}f{i}", f"{self.prefix}h{i}"
         _ip("netns", "add", name)
