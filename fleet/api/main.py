@@ -53,9 +53,7 @@ def create_app(services: Services) -> FastAPI:
     app.state.store, app.state.orders, app.state.views = services.store, services.orders, services.dispatcher
     for module in (map, vehicles, orders, gates, customs, audit, alarms, stream, summary):
         app.include_router(module.router, prefix=API_PREFIX, responses=UNAUTHORIZED)
-    app.add_exception_handler(OrderError, _order_error)
-    app.add_exception_handler(RequestValidationError, _invalid_request)
-    app.add_exception_handler(NotLeaderError, _not_leader)
+    add_error_handlers(app)
 
     @app.get(f"{API_PREFIX}/health", tags=["health"])
     def health() -> dict[str, object]:
@@ -71,6 +69,13 @@ def create_app(services: Services) -> FastAPI:
 
     app.mount("/", StaticFiles(directory=CONSOLE_DIR, html=True), name="console")  # last: the routes above win
     return app
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    """How refusals are answered (a leader's app and a standby's alike): never a 500 with a traceback."""
+    app.add_exception_handler(OrderError, _order_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(NotLeaderError, _not_leader)
 
 
 def _order_error(_: Request, exc: Exception) -> JSONResponse:

@@ -24,17 +24,16 @@ from contextlib import contextmanager
 
 import uvicorn
 from fastapi import FastAPI, Request, Response, status
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from fleet.api.main import API_PREFIX, UNAUTHORIZED, _invalid_request, _order_error
+from fleet.api.main import API_PREFIX, UNAUTHORIZED, add_error_handlers
 from fleet.api.routes import audit, gates, orders, vehicles
 from fleet.api.server import api_config
 from fleet.config import Settings
 from fleet.events import EventBus
 from fleet.live_views import StoredViews, ViewsUnavailable
-from fleet.orders import OrderError, OrderService
+from fleet.orders import OrderService
 from fleet.store import Store
 from fleet.store.leadership import Leadership
 from planner.corridor import Corridor
@@ -73,8 +72,7 @@ def create_standby_app(settings: Settings, store: Store, leadership: Leadership,
 
     for module in (orders, vehicles, gates, audit):
         app.include_router(module.router, prefix=API_PREFIX, responses=UNAUTHORIZED)
-    app.add_exception_handler(OrderError, _order_error)
-    app.add_exception_handler(RequestValidationError, _invalid_request)
+    add_error_handlers(app)
     app.add_exception_handler(ViewsUnavailable, lambda _request, exc: refusal(str(exc)))
 
     @app.get(f"{API_PREFIX}/health", tags=["health"])
