@@ -29,7 +29,8 @@ AUTHORITIES = ("VN_CUSTOMS", "CN_CUSTOMS")
 def fleet_manager(workdir: Path, key_dir: Path, url: str, node: str) -> ServiceProcess:
     keys = {name: (key_dir / f"{name}.pub").read_text().strip() for name in AUTHORITIES}
     curve = {name: (key_dir / f"{name}.curve.pub").read_text().strip() for name in AUTHORITIES}
-    return ServiceProcess(workdir, keys, curve_public_keys=curve, config_name=node, fleet={"link": "inprocess", "simulated": 2},
+    return ServiceProcess(workdir, keys, curve_public_keys=curve, config_name=node,
+                          fleet={"link": "inprocess", "simulated": 2},
                           store={"url": url, "election": {"node": node, "poll_s": 0.2, "lease_s": 2.0,
                                                                    "views_s": 0.5}})
 
