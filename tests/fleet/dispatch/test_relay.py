@@ -68,11 +68,14 @@ def test_a_held_relay_load_stays_off_the_pad_until_the_hold_is_lifted(customs, k
     fleet.authorize(*fleet.dispatcher.tracks)
     consignment = "VN-400000000002"
     order_id = fleet.order([consignment], docks(kim_thanh, "VN")[0], docks(kim_thanh, "CN")[0])
-    fleet.release(consignment, VN_CN)
-    assert fleet.dispatcher.gate.ingest(customs.cn.event("hold", consignment, direction=VN_CN), "test").acknowledged
+    fleet.release(consignment, VN_CN, customs.vn)
     violations: list[str] = []
     fleet.checks.append(lambda f: violations.extend(_on_the_pad_while_denied(f, consignment, VN_CN)))
-    fleet.run(1200)
+    assert fleet.run(1800, until=lambda: fleet.state_of(order_id) == OrderState.AWAITING_CLEARANCE)
+    # held while its vehicle waits at the gate (a consignment held before that waits in the yard, unassigned)
+    assert fleet.dispatcher.gate.ingest(customs.cn.event("hold", consignment, direction=VN_CN), "test").acknowledged
+    fleet.release(consignment, VN_CN, customs.cn)
+    fleet.run(600)
     assert fleet.state_of(order_id) == OrderState.AWAITING_CLEARANCE
     assert not [r for r in fleet.store.audit_records() if r.kind == "crossing"]
     assert fleet.dispatcher.gate.ingest(customs.cn.event("hold.lifted", consignment, direction=VN_CN),
