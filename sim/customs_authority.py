@@ -111,6 +111,23 @@ def build_schedule(authority: str, side: str, profile: Profile) -> list[Schedule
     return sorted(events)
 
 
+def write_schedule(path: Path, t0: float, items: list[Scheduled]) -> Path:
+    """A schedule for ``xborder customs simulate --schedule``: its events (unsigned) at simulated seconds after
+    ``t0`` (a wall-clock time), e.g. a simulation scenario's customs decisions (:mod:`sim.ros_mode`)."""
+    path.write_text(json.dumps({"t0": t0, "events": [{"at": e.at, "fields": e.fields} for e in items]}),
+                    encoding="utf-8")
+    return path
+
+
+def read_schedule(path: Path) -> tuple[float, list[Scheduled]]:
+    """``(t0, events)`` of a :func:`write_schedule` file; ``ValueError`` says what is wrong with it."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return float(data["t0"]), sorted(Scheduled(float(e["at"]), dict(e["fields"])) for e in data["events"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: not a customs schedule ({{t0, events: [{{at, fields}}]}}): {exc!r}") from None
+
+
 def sign_schedule(schedule: list[Scheduled], signer, issue_time: Callable[[float], float],
                   first_seq: int = 1) -> list[Scheduled]:
     """Number the events in issue order (their seq, from ``first_seq``), stamp issued_at (``issue_time`` of their
@@ -253,6 +270,10 @@ def simulate(
     first_seq: int = typer.Option(1, "--first-seq", min=1,
                                   help="the first event's seq: continue a stream that an earlier run began "
                                        "(as a real customs system does after a restart)"),
+    schedule_file: Path | None = typer.Option(None, "--schedule", help="send these events (a JSON schedule: "
+                                              "`xborder sim run --ros` writes one from a scenario) instead of "
+                                              "drawing consignments; --consignments, --vehicles, --spread-s and "
+                                              "--backlog are then not used"),
 ) -> None:
     """Publish a realistic stream of signed events to the fleet and report what it acknowledged.
 
@@ -274,7 +295,13 @@ def simulate(
     signer = EventSigner(authority, load_private_key(key))
     forger = EventSigner(authority, Ed25519PrivateKey.generate())
     t0 = time.time()
-    schedule = build_schedule(authority, side, profile)
+    if schedule_file is None:
+        schedule = build_schedule(authority, side, profile)
+    else:
+        try:
+            t0, schedule = read_schedule(schedule_file)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--schedule") from None
     stream = apply_faults(sign_schedule(schedule, signer, lambda at: t0 + (at / time_scale if time_scale else 0.0),
                                         first_seq),
                           profile, forger)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.processes import free_port
+from sim.processes import free_port, marked_processes
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -44,18 +44,6 @@ def demo(var: Path, *options: str) -> Iterator[tuple[subprocess.Popen, str]]:
         if process.poll() is None:
             process.kill()
             process.wait()
-
-
-def marked_processes(marker: str) -> list[str]:
-    """Command lines of the processes whose environment carries ``marker``: what the demo started."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and f"XBORDER_TEST_MARKER={marker}".encode() in (entry / "environ").read_bytes():
-                found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
-        except OSError:
-            pass
-    return found
 
 
 @pytest.mark.timeout(DURATION_S + 240)
