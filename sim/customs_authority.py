@@ -36,6 +36,7 @@ class Profile:
     vehicles: int = 5
     arrival_spread_s: float = 3600.0  # declarations arrive over this much simulated time
     backlog: int = 0  # of which the first this many arrive within the first simulated minute (a queue at start)
+    quick: int = 0  # of which the first this many are green and released within 2.5 simulated minutes, never held
     heartbeat_s: float = 15.0
     sigma: float = 0.5  # lognormal shape of every delay
     hold_rate: float = 0.03
@@ -80,10 +81,11 @@ def build_schedule(authority: str, side: str, profile: Profile) -> list[Schedule
                c: str = consignment, d: str = direction) -> None:
             events.append(Scheduled(t, {"type": kind, "consignment_id": c, "direction": d, "payload": payload or {}}))
 
+        quick = number < profile.quick
         t = rng.uniform(0, 60.0 if number < profile.backlog else profile.arrival_spread_s)
         at(t, "declaration.accepted")
-        channel = rng.choices(list(shares), weights=list(shares.values()))[0]
-        t += rng.uniform(5, 60)
+        channel = "green" if quick else rng.choices(list(shares), weights=list(shares.values()))[0]
+        t += rng.uniform(5, 30 if quick else 60)
         at(t, "channel.assigned", {"channel": channel})
         if channel != "green":
             t += rng.uniform(10, 120)
@@ -92,8 +94,10 @@ def build_schedule(authority: str, side: str, profile: Profile) -> list[Schedule
             at(t, "inspection.passed")
             t += rng.uniform(10, 120)
         else:
-            t += lognormal(MEDIAN_S["green"])
+            t += rng.uniform(20, 60) if quick else lognormal(MEDIAN_S["green"])
         at(t, "released")
+        if quick:
+            continue
         if rng.random() < profile.hold_rate:
             t += rng.uniform(30, 600)
             at(t, "hold", {"reason": "risk alert"})
@@ -259,6 +263,8 @@ def simulate(
     spread_s: float = typer.Option(Profile.arrival_spread_s, "--spread-s", min=0.0,
                                    help="simulated seconds over which the declarations arrive"),
     backlog: int = typer.Option(0, "--backlog", min=0, help="of which this many in the first simulated minute"),
+    quick: int = typer.Option(0, "--quick", min=0, help="of which the first this many are green and released "
+                                                        "within 2.5 simulated minutes (a demo's first crossings)"),
     time_scale: float = typer.Option(60.0, "--time-scale", min=0.0,
                                      help="simulated seconds per real second; 0 = as fast as possible"),
     faults: str = typer.Option("", help=f"comma-separated: {','.join(FAULTS)}"),
@@ -289,7 +295,7 @@ def simulate(
         raise typer.BadParameter(f"unknown fault(s) {sorted(chosen - set(FAULTS))}; choose from {FAULTS}")
     side = side or authority[:2]
     profile = Profile(consignments=consignments, vehicles=vehicles, arrival_spread_s=spread_s,
-                      backlog=backlog, faults=chosen, seed=seed)
+                      backlog=backlog, quick=quick, faults=chosen, seed=seed)
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     signer = EventSigner(authority, load_private_key(key))

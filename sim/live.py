@@ -77,12 +77,13 @@ class CustomsPlan:
     time_scale: float | None = None  # simulated seconds per wall second; default: the live system's pace
     arrival_spread_s: float = 3600.0  # simulated seconds over which the declarations arrive
     backlog: int = 0  # of which this many in the first simulated minute: work for the vehicles from the start
+    quick: int = 0  # of which the first this many cleared at once (green both sides): the first crossings come soon
 
     def profile(self) -> Any:
         from sim.customs_authority import Profile
 
         return Profile(consignments=self.consignments, vehicles=self.vehicles, seed=self.seed,
-                       arrival_spread_s=self.arrival_spread_s, backlog=self.backlog)
+                       arrival_spread_s=self.arrival_spread_s, backlog=self.backlog, quick=self.quick)
 
 
 def dock_spots(corridor: Corridor, count: int) -> list[VehicleSpec]:
@@ -102,6 +103,27 @@ def dock_spots(corridor: Corridor, count: int) -> list[VehicleSpec]:
     nodes = [spots[rank] for rank in range(max(map(len, sides))) for spots in sides if rank < len(spots)][:count]
     nodes += parking_nodes(corridor, count - len(nodes))
     return [VehicleSpec(vehicle_id(i), n.x, n.y, corridor.heading_into(n.id), n.id) for i, n in enumerate(nodes)]
+
+
+def beyond_gates(corridor: Corridor) -> frozenset[str]:
+    """The nodes between a side's last gate and the crossing lanes, and the crossing lanes' own: a vehicle seen at
+    one has been let through its outbound customs gate."""
+    from planner.corridor import NodeKind
+    from planner.routing import NoRoute, fastest_route
+
+    crossing = corridor.crossing_lanes
+    on_bridge = {n for lane in crossing for n in (lane.source, lane.target)}
+    out: set[str] = set(on_bridge)
+    gates = {n.id for n in corridor.nodes_of(NodeKind.GATE)}
+    for gate in gates:
+        for start in {lane.source for lane in crossing} - {lane.target for lane in crossing}:
+            try:
+                route = fastest_route(corridor.graph, gate, start).nodes
+            except NoRoute:
+                continue
+            if not gates & set(route[1:]):  # the last gate before the bridge, not one the route goes back through
+                out |= set(route[1:])
+    return frozenset(out)
 
 
 def fleet_registry(corridor: Corridor, specs: list[VehicleSpec]) -> list[dict[str, Any]]:
@@ -168,7 +190,7 @@ class LiveSystem:
         for authority in AUTHORITIES:
             self._start_simulator(key_dir, authority, output, [
                 "--consignments", str(plan.consignments), "--vehicles", str(plan.vehicles), "--seed", str(plan.seed),
-                "--spread-s", str(plan.arrival_spread_s), "--backlog", str(plan.backlog),
+                "--spread-s", str(plan.arrival_spread_s), "--backlog", str(plan.backlog), "--quick", str(plan.quick),
                 "--time-scale", str(plan.time_scale or self.pace.scale), *(extra or [])])
         return self.customs[-len(AUTHORITIES):]
 
