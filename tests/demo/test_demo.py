@@ -56,6 +56,9 @@ def test_a_bounded_demo_moves_containers_both_ways_and_stops_everything(tmp_path
     summary = json.loads((tmp_path / "var" / "demo-summary.json").read_text())
     assert summary["orders"].get("delivered", 0) > 0, output
     assert summary["crossings"].get("VN->CN", 0) > 0 and summary["crossings"].get("CN->VN", 0) > 0, output
+    # the newcomer's first minute, measured and printed: an AGV moving, then one through its customs gate
+    assert 0 < summary["first_moving_s"] < summary["first_gate_pass_s"] <= summary["first_crossing_s"], summary
+    assert "first gate pass" in output and "first AGV moving" in output, output
     assert not any(kind == "customs_event_refused" for kind in summary["alarms"]), summary["alarms"]
     assert marked_processes(marker) == []
 
