@@ -4,6 +4,7 @@ per vehicle, and a slow client dropped without holding up the others."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from starlette.websockets import WebSocketDisconnect
@@ -25,8 +26,11 @@ def test_order_transitions_stream_to_a_subscriber(client, docks):
 def test_token_as_first_message_and_vehicle_states(client):
     with client.websocket_connect("/api/v1/stream?topics=vehicle") as ws:
         ws.send_json({"token": token("operator")})
+        before = time.time()
         message = ws.receive_json()
     assert message["topic"] == "vehicle" and message["data"]["id"].startswith("agv_")
+    # when it was sent: a client can tell how late it hears of something (the console's benchmark measures it)
+    assert before - 1.0 <= message["sent_at"] <= time.time()
 
 
 @pytest.mark.parametrize(("url", "first", "code"), [
