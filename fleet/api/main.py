@@ -30,7 +30,7 @@ UNAUTHORIZED: dict[int | str, dict[str, object]] = {401: {"description": "missin
 
 
 def create_app(services: Services) -> FastAPI:
-    hub = StreamHub(services.bus)
+    hub = StreamHub.for_fleet(services.bus, len(services.registry.all()))
     metrics = FleetMetrics(services)
 
     @asynccontextmanager

@@ -9,6 +9,9 @@ services run the whole time; the browser (Debian's chromium, one tab at 1920x108
 measures one of them at a time, alternating 20, 200, 20, 200..., so both sizes see the same machine.
 
 Measured in the page, over each window:
+- the page's CPU time (Chromium's ThreadTime and ProcessTime metrics: the renderer's main thread, and the whole
+  renderer process, ms of CPU per s): what drawing the console costs, and the least disturbed by the other
+  work on the machine;
 - frames per second (requestAnimationFrame callbacks) and the p95 frame interval;
 - long tasks (PerformanceObserver, main-thread work over 50 ms): per second, and main-thread ms lost per second;
 - update latency: from the service sending a vehicle state (the stream message's ``sent_at``) to the page
@@ -21,6 +24,7 @@ Measured in the page, over each window:
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import subprocess
 import sys
@@ -78,7 +82,8 @@ PROBE = """
       this.addEventListener("close", () => { probe.closes += 1; });
     }
   };
-  probe.reset = () => Object.assign(probe, { frames: [], longTasks: [], received: [], drawn: [], start: performance.now() });
+  probe.reset = () => Object.assign(probe, { frames: [], longTasks: [], received: [], drawn: [],
+                                             start: performance.now() });
 })();
 """
 
@@ -87,6 +92,8 @@ PROBE = """
 class Window:
     vehicles: int
     seconds: float
+    main_cpu_ms_per_s: float
+    renderer_cpu_ms_per_s: float
     fps: float
     frame_p95_ms: float
     long_tasks_per_s: float
@@ -150,16 +157,26 @@ def measure(browser: Any, served: Served, window_s: float) -> Window:
         page.wait_for_function(f"window.xborder && window.xborder.map.vehicles.size >= {served.vehicles}",
                                timeout=60_000)
         time.sleep(2.0)  # the first burst (every vehicle's latest state) is not what a shift looks like
+        cdp = context.new_cdp_session(page)
+        cdp.send("Performance.enable")
+
+        def cpu() -> tuple[float, float]:
+            metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+            return metrics["ThreadTime"], metrics["ProcessTime"]
+
         page.evaluate("window.__probe.reset()")
+        before = cpu()
         time.sleep(window_s)
+        after = cpu()
         probe = page.evaluate("""(() => { const p = window.__probe;
             return { ...p, elapsed: (performance.now() - p.start) / 1000 }; })()""")
     finally:
         context.close()
     frames, seconds = probe["frames"], probe["elapsed"]
-    intervals = [b - a for a, b in zip(frames, frames[1:], strict=False)]
+    intervals = [b - a for a, b in itertools.pairwise(frames)]
     return Window(
-        vehicles=served.vehicles, seconds=seconds, fps=len(frames) / seconds,
+        vehicles=served.vehicles, seconds=seconds, main_cpu_ms_per_s=1000 * (after[0] - before[0]) / seconds,
+        renderer_cpu_ms_per_s=1000 * (after[1] - before[1]) / seconds, fps=len(frames) / seconds,
         frame_p95_ms=percentile(intervals, 0.95),
         long_tasks_per_s=len(probe["longTasks"]) / seconds, long_task_ms_per_s=sum(probe["longTasks"]) / seconds,
         received_p50_ms=1000 * percentile(probe["received"], 0.5),
@@ -168,7 +185,9 @@ def measure(browser: Any, served: Served, window_s: float) -> Window:
         messages_per_s=len(probe["received"]) / seconds, drops=probe["closes"])
 
 
-FIGURES = (("fps", "frames / s", "{:.1f}"), ("frame_p95_ms", "frame interval p95 (ms)", "{:.0f}"),
+FIGURES = (("main_cpu_ms_per_s", "main-thread CPU ms / s", "{:.0f}"),
+           ("renderer_cpu_ms_per_s", "renderer CPU ms / s", "{:.0f}"), ("fps", "frames / s", "{:.1f}"),
+           ("frame_p95_ms", "frame interval p95 (ms)", "{:.0f}"),
            ("long_tasks_per_s", "long tasks / s", "{:.2f}"), ("long_task_ms_per_s", "long-task ms / s", "{:.0f}"),
            ("received_p50_ms", "sent → received p50 (ms)", "{:.0f}"),
            ("received_p99_ms", "sent → received p99 (ms)", "{:.0f}"),
@@ -192,13 +211,13 @@ def report(windows: list[Window], args: argparse.Namespace) -> str:
              "|---|---:|---:|---:|"]
     for key, label, fmt in FIGURES:
         a, b = median[small][key], median[large][key]
-        ratio = f"{b / a:.2f}" if a else "–"
+        ratio = f"{b / a:.2f}" if a else "n/a"
         lines.append(f"| {label} | {fmt.format(a)} | {fmt.format(b)} | {ratio} |")
-    lines += ["", "Each window:", "", "| vehicles | s | fps | frame p95 ms | long tasks/s | long-task ms/s | "
-              "drawn p50/p99 ms | msgs/s | drops |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    lines += [f"| {w.vehicles} | {w.seconds:.0f} | {w.fps:.1f} | {w.frame_p95_ms:.0f} | {w.long_tasks_per_s:.2f} | "
-              f"{w.long_task_ms_per_s:.0f} | {w.drawn_p50_ms:.0f}/{w.drawn_p99_ms:.0f} | {w.messages_per_s:.0f} | "
-              f"{w.drops} |" for w in windows]
+    lines += ["", "Each window:", "", "| vehicles | s | main CPU ms/s | fps | frame p95 ms | long tasks/s | "
+              "long-task ms/s | drawn p50/p99 ms | msgs/s | drops |", "|---:" * 10 + "|"]
+    lines += [f"| {w.vehicles} | {w.seconds:.0f} | {w.main_cpu_ms_per_s:.0f} | {w.fps:.1f} | "
+              f"{w.frame_p95_ms:.0f} | {w.long_tasks_per_s:.2f} | {w.long_task_ms_per_s:.0f} | "
+              f"{w.drawn_p50_ms:.0f}/{w.drawn_p99_ms:.0f} | {w.messages_per_s:.0f} | {w.drops} |" for w in windows]
     return "\n".join(lines) + "\n"
 
 

@@ -4,10 +4,12 @@
 
 Vehicle agv_001... starts at the parking spot the fleet manager's registry gives it (``simulated: COUNT``) and
 wanders the corridor's lanes at the lane's speed (at most ``MAX_SPEED``), turning at random at each node, and
-reports its pose, heading, speed and last node on ``uagv/v2/xborder/<id>/state`` at RATE_HZ (and ONLINE on its
-retained ``connection`` topic), until SIGTERM. It never takes an order: what the fleet manager sends is ignored,
-so the service's dispatch loop has little to do and what is measured is the console's side of 200 moving
-vehicles (the service still files, views and streams every state, as it would of real ones).
+reports its pose, heading and speed on ``uagv/v2/xborder/<id>/state`` at RATE_HZ (and ONLINE on its retained
+``connection`` topic), until SIGTERM. It never takes an order, and it names its parking spot as its last node:
+the fleet manager leaves it be (a vehicle away from a parking spot would be sent home, and 200 vehicles that
+never go would be planned again every tick, a dispatch load no real fleet makes). So what is measured is the
+console's side of 200 moving vehicles: the service still takes in, views and streams every state, as it would
+real ones.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class Walker:
     """One vehicle on one lane: how far along it is (m)."""
 
     id: str
+    home: str  # its parking spot: its last node as far as the fleet manager is told
     lane: Lane
     along: float = 0.0
 
@@ -59,7 +62,7 @@ def main() -> None:
     for lane in corridor.lanes.values():
         leaving[lane.source].append(lane)
     randomness = random.Random(count)
-    walkers = [Walker(spec.vehicle_id, randomness.choice(leaving[spec.node_id]))
+    walkers = [Walker(spec.vehicle_id, spec.node_id, randomness.choice(leaving[spec.node_id]))
                for spec in parking_spots(corridor, count)]
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"console-fleet-{port}")
     client.max_queued_messages_set(0)
@@ -67,8 +70,9 @@ def main() -> None:
     client.loop_start()
     header = Header(manufacturer=MANUFACTURER)
     for k, walker in enumerate(walkers):
-        client.publish(vda_json.mqtt_topic(MANUFACTURER, walker.id, "connection"), retain=True, qos=1, payload=json.dumps(
-            vda_json.connection_json(ConnectionState.ONLINE, k, MANUFACTURER, walker.id, time.time())))
+        online = vda_json.connection_json(ConnectionState.ONLINE, k, MANUFACTURER, walker.id, time.time())
+        client.publish(vda_json.mqtt_topic(MANUFACTURER, walker.id, "connection"), json.dumps(online), qos=1,
+                       retain=True)
     period, sent = 1.0 / rate, 0
     tick = time.monotonic()
     while not stop:
@@ -78,7 +82,7 @@ def main() -> None:
             while walker.along >= walker.lane.geometry.length:
                 walker.along -= walker.lane.geometry.length
                 walker.lane = randomness.choice(leaving[walker.lane.target] or [walker.lane])
-            state = VehicleState(walker.id, "", 0, walker.lane.source, 0, (), (), walker.pose(), (speed, 0.0),
+            state = VehicleState(walker.id, "", 0, walker.home, 0, (), (), walker.pose(), (speed, 0.0),
                                  True, False, False, 80.0, False, stamp=time.time(), header=header)
             client.publish(vda_json.mqtt_topic(MANUFACTURER, walker.id, "state"),
                            json.dumps(vda_json.state_json(state, sent)))

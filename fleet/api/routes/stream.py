@@ -3,9 +3,9 @@
 Authenticate with ``?token=`` or, if the URL must not carry it, with a first message ``{"token": "..."}``.
 ``?topics=vehicle,order`` subscribes to a subset of: vehicle (states, at most 2 Hz per vehicle), order
 (transitions), decision, crossing, clearance, authorization, alarm, gate. Each message is
-``{"topic": ..., "data": {...}, "sent_at": ...}`` (``sent_at``: when the
-service sent it, seconds since the epoch, so a client can tell how late it hears of something). A client that cannot keep up is disconnected (code 1013: try again later)
-rather than slowing anyone else down.
+``{"topic": ..., "data": {...}, "sent_at": ...}`` (``sent_at``: when the service sent it, seconds since the
+epoch, so a client can tell how late it hears of something). A client that cannot keep up is disconnected
+(code 1013: try again later) rather than slowing anyone else down.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 // Orders: the create form (its dock pickers offer only the chosen direction's sides), the list filtered by
 // state, cancel, and one order's timeline (its transitions, each consignment's clearance, the crossing record).
 
-import { askReason, h, when } from "./dom.js";
+import { askReason, h, renderKeepingFocus, when } from "./dom.js";
 
 const STATES = ["created", "assigned", "to_pickup", "loaded", "awaiting_clearance", "crossing", "to_drop",
                 "delivered", "cancelled", "failed"];
@@ -61,7 +61,7 @@ export class OrdersPanel {
     try {
       const page = await this.api.get("/orders", { state: this.filter.value, limit: 100 });
       this.total.textContent = `${page.orders.length} of ${page.total}`;
-      this.tbody.replaceChildren(...page.orders.map((order) => this.row(order)));
+      renderKeepingFocus(this.tbody, ...page.orders.map((order) => this.row(order)));
       if (this.selected) await this.show(this.selected, false);
     } catch (error) {
       this.notify(`orders: ${error.message}`, true);
@@ -71,7 +71,8 @@ export class OrdersPanel {
   row(order) {
     return h("tr", { "data-order": order.id, "data-state": order.state,
                      class: order.id === this.selected ? "selected" : "" },
-      h("th", { scope: "row" }, h("button", { type: "button", class: "link-button", onclick: () => this.show(order.id) },
+      h("th", { scope: "row" }, h("button", { type: "button", class: "link-button", "data-key": `open:${order.id}`,
+                                   onclick: () => this.show(order.id) },
         order.id.slice(0, 12))),
       h("td", { class: "state" }, order.state.replace(/_/g, " ")),
       h("td", {}, order.direction.replace("->", "→")),
@@ -80,7 +81,7 @@ export class OrdersPanel {
       h("td", {}, order.consignments.join(", ")),
       h("td", {}, this.can.orders && !FINISHED.has(order.state)
         ? h("button", { type: "button", class: "small", "aria-label": `cancel order ${order.id}`,
-                        onclick: () => this.cancel(order) }, "Cancel") : ""));
+                        "data-key": `cancel:${order.id}`, onclick: () => this.cancel(order) }, "Cancel") : ""));
   }
 
   async cancel(order) {
