@@ -269,6 +269,11 @@ def test_sign_in_shows_the_corridor_every_vehicle_and_the_gates(admin, deploymen
     playwright_sync.expect(page.locator("#kpis .kpi")).to_have_count(6)
     drawn = page.evaluate("window.xborder.map.vehicles.size")
     assert drawn == VEHICLES
+    # the bridge has two lanes, one each way, each drawn as four segments (deck, border node or handoff pad, deck):
+    # counted as lanes (it said "0/8", segments)
+    lanes = page.evaluate("window.xborder.map.bridgeLanes.map(l => [l.id, l.segments.length])")
+    assert sorted(lanes) == [["CN->VN", 4], ["VN->CN", 4]]
+    playwright_sync.expect(page.locator("#kpi-bridge")).to_contain_text("lanes taken 0/2")
 
 
 def test_the_console_says_it_is_disconnected_and_reconnects_after_a_restart(admin, deployment):
@@ -324,7 +329,8 @@ def test_an_order_created_in_the_form_sets_a_vehicle_moving(admin, deployment):
     row.locator("th button").click()  # select it: its released base (solid) and horizon (dashed) are drawn
     playwright_sync.expect(row).to_have_class(re.compile(r"\bselected\b"))
     paths = "window.xborder.map.pathLayer.getLayers().map(l => Boolean(l.options.dashArray))"
-    assert False in wait_until(lambda: page.evaluate(paths), 15, what="the released base drawn")
+    # the released base solid, the horizon beyond it (past the gate, not released before clearance) dashed
+    wait_until(lambda: {False, True} <= set(page.evaluate(paths)), 15, what="the released base and horizon drawn")
     admin.shot("moving")
 
 
@@ -468,6 +474,8 @@ def test_a_gate_light_turns_green_when_customs_releases_the_consignment(admin, d
     gate.locator("header button").click()
     admin.confirm("console test: customs released it")
     playwright_sync.expect(page.locator(f"#gates li[data-vehicle={vehicle_id}]")).to_have_count(0, timeout=30_000)
+    # on its way across: one lane of the bridge's two taken (its released base runs over it), drawn taken
+    playwright_sync.expect(page.locator("#kpi-bridge")).to_contain_text("lanes taken 1/2", timeout=30_000)
     playwright_sync.expect(page.locator("#kpi-links .light.green")).to_have_count(2, timeout=15_000)
 
 
@@ -481,6 +489,10 @@ def test_the_order_reaches_delivered_with_its_timeline(admin, deployment):
     detail = page.locator("#order-detail")
     playwright_sync.expect(detail.locator(".badge")).to_have_text("delivered")
     playwright_sync.expect(detail.locator(".timeline .crossing-record")).to_have_count(1)
+    # the crossing record: the gate decision that let it cross, and the customs events it relied on
+    decision = detail.locator(".crossing-record .decision")
+    playwright_sync.expect(decision).to_contain_text("crossing allowed")
+    assert decision.locator(".relied-on li").count() >= 2  # at least each authority's release
     playwright_sync.expect(detail.locator(".clearance .light.green")).to_have_count(2)
     playwright_sync.expect(page.locator("#kpis")).to_contain_text("VN→CN 1", timeout=15_000)
     admin.shot("delivered")

@@ -29,7 +29,8 @@ export class CorridorMap {
     this.selected = null;
     this.nodes = new Map(); // node id -> {x, y, kind, zone, jurisdiction}
     this.zones = new Map(); // zone id -> {kind, jurisdiction}
-    this.crossingLanes = []; // {from, to, layer}
+    this.crossingLanes = []; // {from, to, layer}: the crossing's segments
+    this.bridgeLanes = []; // {id: "VN->CN", segments}: a lane across the bridge
     this.turn = 0; // radians: how the map is turned on screen (see load)
     this.towardsSecondSide = [1, 0];
     this.map = L.map(element, { crs: L.CRS.Simple, minZoom: -4, maxZoom: 4, zoomSnap: 0.25, zoomAnimation: false,
@@ -82,10 +83,29 @@ export class CorridorMap {
                                                             interactive: p.kind !== "parking" })
         .bindTooltip(`${p.name || p.id}`, { direction: "top" }).addTo(this.map);
     }
+    this.bridgeLanes = this.groupBridgeLanes();
     this.drawBorder();
     this.home = L.latLngBounds(points.map((f) => this.latLng(f.geometry.coordinates)));
     this.map.fitBounds(this.home, { padding: [10, 10] });
+    this.paintOccupancy();
     this.requestDraw();
+  }
+
+  /** The bridge's lanes, one each way: a crossing segment belongs to the lane of the side it leaves (one that
+   * starts on the border line or at the handoff pad, to the lane into the side it enters). The maps draw a lane
+   * as several segments (deck to border node to deck, and to and from the handoff pad). */
+  groupBridgeLanes() {
+    const node = (id) => this.nodes.get(id) || {};
+    const onLine = (id) => ["border", "handoff"].includes(node(id).kind);
+    const other = (side) => this.sides.find((s) => s !== side);
+    const lanes = new Map();
+    for (const segment of this.crossingLanes) {
+      const from = onLine(segment.from) ? other(node(segment.to).jurisdiction) : node(segment.from).jurisdiction;
+      const id = `${from}->${other(from)}`;
+      if (!lanes.has(id)) lanes.set(id, { id, segments: [] });
+      lanes.get(id).segments.push(segment);
+    }
+    return [...lanes.values()];
   }
 
   /** Map coordinates (metres east, north) to Leaflet's plane, turned by ``this.turn``. */
@@ -173,7 +193,8 @@ export class CorridorMap {
     }
   }
 
-  /** Bridge lanes: a crossing lane on some vehicle's released base is shown taken; and who is on the bridge. */
+  /** Bridge lanes: a lane with a segment on some vehicle's released base is shown taken (all its segments);
+   * and who is on the bridge, each way. */
   paintOccupancy() {
     const taken = new Set();
     const onBridge = { forward: 0, back: 0 };
@@ -188,14 +209,16 @@ export class CorridorMap {
         onBridge[along >= 0 ? "forward" : "back"] += 1;
       }
     }
-    let lanes = 0;
-    for (const lane of this.crossingLanes) {
-      const busy = taken.has(`${lane.from}>${lane.to}`);
-      lanes += busy;
-      if (lane.busy !== busy) lane.layer.setStyle({ color: busy ? "#e8590c" : "#444", weight: busy ? 4 : 2.5 });
-      lane.busy = busy;
+    const takenLanes = [];
+    for (const lane of this.bridgeLanes) {
+      const busy = lane.segments.some((s) => taken.has(`${s.from}>${s.to}`));
+      if (busy) takenLanes.push(lane.id);
+      for (const segment of lane.segments) {
+        if (segment.busy !== busy) segment.layer.setStyle({ color: busy ? "#e8590c" : "#444", weight: busy ? 4 : 2.5 });
+        segment.busy = busy;
+      }
     }
-    this.bridge = { ...onBridge, lanes, of: this.crossingLanes.length };
+    this.bridge = { ...onBridge, lanes: takenLanes.length, of: this.bridgeLanes.length, taken: takenLanes };
   }
 
   resizeCanvas() {
