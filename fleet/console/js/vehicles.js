@@ -3,7 +3,7 @@
 // script, is what costs (tests/bench/bench_console.py): so rows are written at most every FLUSH_MS, all of them
 // together, and a cell only when what it shows changed.
 
-import { age, askReason, h } from "./dom.js";
+import { age, askReason, h, renderKeepingFocus } from "./dom.js";
 import { STATE_COLOURS, vehicleState } from "./vehicle-state.js";
 
 /** Each button takes one of two actions, by the vehicle's state: ``on`` when ``active(view)``, else ``off``. */
@@ -42,24 +42,25 @@ export class VehiclesTable {
     if (known) {
       Object.assign(known, { view, receivedAt: performance.now() });
     } else {
+      // a new row is placed and filled soon, once for all that come together (200 at sign-in)
       this.rows.set(view.id, { ...this.build(view), view, receivedAt: performance.now() });
-      this.sort();
+      this.unsorted = true;
+      if (!this.soon) this.soon = setTimeout(() => this.flush(), 0);
     }
     this.dirty.add(view.id);
-    if (!known) this.flush(); // a new row is filled at once; a known one waits for the next flush
   }
 
   build(view) {
     const cells = Object.fromEntries(["state", "order", "battery", "speed", "age", "errors"].map((k) => [k, h("td")]));
-    const buttons = BUTTONS.filter((b) => this.can[b.needs]).map((b) => {
-      const button = h("button", { type: "button", class: "small" });
+    const buttons = BUTTONS.filter((b) => this.can[b.needs]).map((b, k) => {
+      const button = h("button", { type: "button", class: "small", "data-key": `act${k}:${view.id}` });
       button.addEventListener("click", () => this.act(view.id, button.choice));
       return { button, ...b };
     });
     const actions = buttons.map((b) => b.button);
     const row = h("tr", { "data-vehicle": view.id },
-      h("th", { scope: "row" }, h("button", { type: "button", class: "link-button", onclick: () => this.onSelect(view.id) },
-        view.id)),
+      h("th", { scope: "row" }, h("button", { type: "button", class: "link-button", "data-key": `select:${view.id}`,
+                                              onclick: () => this.onSelect(view.id) }, view.id)),
       cells.state, cells.order, cells.battery, cells.speed, cells.age, cells.errors,
       h("td", { class: "actions" }, actions.length ? actions : h("span", { class: "muted" }, "view only")));
     return { row, cells, buttons };
@@ -67,11 +68,17 @@ export class VehiclesTable {
 
   sort() {
     const ids = [...this.rows.keys()].sort();
-    this.tbody.replaceChildren(...ids.map((id) => this.rows.get(id).row));
+    renderKeepingFocus(this.tbody, ...ids.map((id) => this.rows.get(id).row));
   }
 
   /** Writes the rows that changed, and every row's age once a second. */
   flush() {
+    clearTimeout(this.soon);
+    this.soon = null;
+    if (this.unsorted) {
+      this.unsorted = false;
+      this.sort();
+    }
     const now = performance.now();
     const all = now - this.agedAt >= AGE_EVERY_MS;
     if (all) this.agedAt = now;
