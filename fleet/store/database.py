@@ -242,19 +242,18 @@ class Store:
         for authority, seq in seqs:
             by_authority.setdefault(authority, set()).add(seq)
         ids = set(event_ids)
-        wanted = [customs_events.c.event_id.in_(ids)] if ids else []
-        wanted += [sa.and_(customs_events.c.authority == authority, customs_events.c.seq.in_(numbers))
-                   for authority, numbers in by_authority.items()]
         digests: dict[str, str] = {}
         holders: dict[tuple[str, int], str] = {}
-        if wanted:  # one statement, each branch answered from an index
-            columns = (customs_events.c.event_id, customs_events.c.authority, customs_events.c.seq,
-                       customs_events.c.digest)
-            for event_id, authority, seq, digest in conn.execute(sa.select(*columns).where(sa.or_(*wanted))):
-                if event_id in ids:
-                    digests[event_id] = digest
-                if seq in by_authority.get(authority, ()):
-                    holders[(authority, seq)] = event_id
+        if not ids and not by_authority:
+            return digests, holders
+        parameters: dict[str, Any] = {"ids": list(ids)}
+        for number, (authority, numbers) in enumerate(by_authority.items()):
+            parameters |= {f"authority_{number}": authority, f"seqs_{number}": list(numbers)}
+        for event_id, authority, seq, digest in conn.execute(_known_events_query(len(by_authority)), parameters):
+            if event_id in ids:
+                digests[event_id] = digest
+            if seq in by_authority.get(authority, ()):
+                holders[(authority, seq)] = event_id
         return digests, holders
 
     def events(self, after_audit_seq: int | None = None) -> list[StoredEvent]:
@@ -289,6 +288,18 @@ class Store:
         return StoredSnapshot(row[0], row[1]) if row else None
 
 
+@functools.lru_cache(maxsize=8)
+def _known_events_query(authorities: int) -> sa.Select[Any]:
+    """The stored events with one of the ``ids`` or, for each of ``authorities``, one of its ``seqs``: one
+    statement, each branch answered from an index. The values are expanding parameters, so the statement is
+    built and compiled once, not once a batch with every value in it (which cost more than running it)."""
+    c = customs_events.c
+    wanted: list[sa.ColumnElement[bool]] = [c.event_id.in_(sa.bindparam("ids", expanding=True))]
+    wanted += [sa.and_(c.authority == sa.bindparam(f"authority_{number}"),
+                       c.seq.in_(sa.bindparam(f"seqs_{number}", expanding=True))) for number in range(authorities)]
+    return sa.select(c.event_id, c.authority, c.seq, c.digest).where(sa.or_(*wanted))
+
+
 @functools.lru_cache(maxsize=32)
 def _compiled_insert(table: sa.Table, dialect: sa.Dialect, columns: tuple[str, ...]) -> SQLCompiler:
     return cast(SQLCompiler, table.insert().compile(dialect=dialect, column_keys=list(columns)))
@@ -302,7 +313,7 @@ def _insert_many(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) 
         return
     compiled = _compiled_insert(table, conn.dialect, tuple(rows[0]))
     names = compiled.positiontup
-    parameters = [tuple(row[name] for name in names) for row in rows] if names else rows  # ? or %(name)s
+    parameters = [tuple(map(row.__getitem__, names)) for row in rows] if names else rows  # ? or %(name)s
     conn.exec_driver_sql(compiled.string, parameters)  # type: ignore[arg-type]
 
 
