@@ -35,16 +35,19 @@ MAX_FRAME_BYTES = MAX_EVENT_BYTES
 
 
 def _encode(message: dict[str, Any], signer: Signer | None) -> bytes:
-    """The message's canonical JSON, with ``signature`` (the fleet's, over that JSON) appended when secure.
+    """The message's canonical JSON, with ``signature`` (the fleet's, over that JSON) appended when secure."""
+    return _signed(canonical_json(message), signer)
+
+
+def _signed(unsigned: bytes, signer: Signer | None) -> bytes:
+    """Canonical JSON with the fleet's signature over it appended as ``signature`` (none without a signer).
 
     A receiver verifies by re-canonicalising what it parsed, so the signature's place in the text is free;
     appending it saves serialising every reply twice."""
-    unsigned = canonical_json(message)
     if signer is None:
         return unsigned
     signature = base64.b64encode(signer.sign(unsigned))
-    return unsigned[:-1] + (b',"signature":"' if message else b'"signature":"') + signature + b'"}'
-
+    return unsigned[:-1] + (b',"signature":"' if unsigned != b"{}" else b'"signature":"') + signature + b'"}'
 
 
 class ZmqPublisher:
@@ -181,4 +184,16 @@ class ZmqIngestServer:
             self._socket.send_multipart([*route, reply])
 
     def _encode_all(self, replies: list[dict[str, Any]]) -> list[bytes]:
-        return [_encode(reply, self._reply_signer) for reply in replies]
+        """Every reply's signed canonical JSON. The replies of a batch carry the same checkpoint: its JSON is
+        made once and put first (``checkpoint`` sorts before every other field, so the text stays canonical)."""
+        encoded, head = [], (None, b"")
+        for reply in replies:
+            checkpoint = reply.get("checkpoint")
+            rest = {key: value for key, value in reply.items() if key != "checkpoint"}
+            if checkpoint is None or not rest or min(rest) < "checkpoint":
+                encoded.append(_encode(reply, self._reply_signer))
+                continue
+            if head[0] is not checkpoint:
+                head = (checkpoint, b'{"checkpoint":' + canonical_json(checkpoint) + b",")
+            encoded.append(_signed(head[1] + canonical_json(rest)[1:], self._reply_signer))
+        return encoded

@@ -155,6 +155,18 @@ def watch_memory(process: subprocess.Popen, limit: int, stop: threading.Event, e
             return
 
 
+def cpu_wait_seconds(pid: int) -> float:
+    """Seconds the process's threads have spent runnable but waiting for a CPU (``schedstat``): the machine's
+    share of a latency, which no change to the service can take away."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[1])
+        except (FileNotFoundError, ProcessLookupError, IndexError):  # a thread that ended meanwhile
+            continue
+    return total / 1e9
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time the process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -459,10 +471,15 @@ def main() -> None:
             rng = random.Random(1)
             api: dict[str, list[float]] = {"health": [], "routes": []}
             failed = {"health": 0, "routes": 0}
+            api_cpu = {"health": 0.0, "routes": 0.0}  # the service's CPU seconds during each kind's slices
+            api_wait = {"health": 0.0, "routes": 0.0}  # its threads' seconds runnable but waiting for a CPU
             for kind in ("health", "routes", "health", "routes"):
                 paths = ["/health"] if kind == "health" else \
                     [p.format(id=rng.choice(ids)) for _ in range(50) for p in ROUTES]
+                cpu_before, wait_before = cpu_seconds(service.process.pid), cpu_wait_seconds(service.process.pid)
                 latencies, bad = asyncio.run(api_load(service.base, paths, size.clients, size.api_slice_s))
+                api_cpu[kind] += cpu_seconds(service.process.pid) - cpu_before
+                api_wait[kind] += cpu_wait_seconds(service.process.pid) - wait_before
                 api[kind] += latencies
                 failed[kind] += bad
                 progress.update(task, completed=min(size.window_s, time.monotonic() - t0))
@@ -476,6 +493,7 @@ def main() -> None:
             results["order_messages_per_s"] = (emulators.messages - messages0) / (time.monotonic() - t0)
             results["clearance"], results["misses"] = samples, misses
             results["api"], results["api_failed"] = api, failed
+            results["api_cpu"], results["api_wait"] = api_cpu, api_wait
             results["rss_peak"] = peak_rss(service.process.pid)[0]
             results["orders_end"] = order_states(service)
             if os.environ.get("BENCH_DEBUG"):
@@ -496,6 +514,11 @@ def main() -> None:
         console.print("\n".join(tail[-40:]))
         console.print(results["misses"])
     report(results, console)
+
+
+def cpu_per(r: dict[str, Any], kind: str) -> float:
+    """The service's CPU seconds per answered request during the API slices of ``kind``."""
+    return r["api_cpu"][kind] / max(len(r["api"][kind]), 1)
 
 
 def ms(seconds: float) -> str:
@@ -534,6 +557,12 @@ def report(r: dict[str, Any], console: Console) -> None:
          f"< {GOALS['api'] * 1000:.0f} ms: {'met' if quantile(routes, 0.99) < GOALS['api'] else 'NOT met'}"),
         ("API requests / s", f"{len(routes) / (2 * size.api_slice_s):.0f}",
          f"{len(health) / (2 * size.api_slice_s):.0f} (/health)", ""),
+        ("service CPU per API request (the loop's own work included)",
+         f"{cpu_per(r, 'routes') * 1000:.1f} ms", f"{cpu_per(r, 'health') * 1000:.1f} ms (/health)",
+         f"ratio {cpu_per(r, 'routes') / cpu_per(r, 'health'):.2f}"),
+        ("service threads waiting for a CPU during the API slices (thread-s per s)",
+         f"{r['api_wait']['routes'] / (2 * size.api_slice_s):.2f}",
+         f"{r['api_wait']['health'] / (2 * size.api_slice_s):.2f} (/health)", ""),
         ("API requests failed (not 200, timeout, dropped)", str(r["api_failed"]["routes"]),
          f"{r['api_failed']['health']} (/health)", ""),
         ("service CPU, share of one core", f"{r['cpu_loaded']:.0%}", f"{r['cpu_idle']:.0%} (idle fleet)", ""),
