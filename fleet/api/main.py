@@ -56,7 +56,7 @@ def create_app(services: Services) -> FastAPI:
     add_error_handlers(app)
 
     @app.get(f"{API_PREFIX}/health", tags=["health"])
-    def health() -> dict[str, object]:
+    async def health() -> dict[str, object]:
         """Liveness only, without a token; the customs links' state is GET /health/customs (token). With
         ``store.election``, which node answers and its epoch (only the leader serves)."""
         leadership = services.leadership

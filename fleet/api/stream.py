@@ -97,6 +97,8 @@ class StreamHub:
         self.clients.discard(client)
 
     def _from_bus(self, topic: str, message: dict[str, Any]) -> None:
+        if topic != Topic.VEHICLE and not self.clients:
+            return  # nobody to tell (vehicle states are kept for whoever connects): the event loop sleeps on
         loop = self._loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self.publish, topic, message)
