@@ -188,7 +188,8 @@ class VehicleTrail:
 
 
 class StreamReader:
-    """The service's WebSocket stream on a thread of its own: each message with the wall time it came."""
+    """The service's WebSocket stream on a thread of its own: each message with the wall time the service sent it
+    (or, from a service that does not say, when it came)."""
 
     TOPICS = "order,crossing,alarm,decision,vehicle"
 
@@ -207,7 +208,7 @@ class StreamReader:
         try:
             for raw in self._socket:
                 message = json.loads(raw)
-                self.messages.put((time.time(), message["topic"], message["data"]))
+                self.messages.put((float(message.get("sent_at") or time.time()), message["topic"], message["data"]))
         except ConnectionClosedOK:
             pass
         except Exception as exc:  # handed to the run's loop, which stops the run with it
