@@ -5,8 +5,8 @@ process on simulated time, with no crossing lacking a clearance in either, and l
 
 Tolerance: the orders delivered, the vehicle that carried each and the gate decisions that let each vehicle
 cross must be equal; times are not (docs/simulation.md, "ROS mode"): the ROS mode's vehicles run on a ``/clock``
-that a loaded machine slows (each order took 1.3 to 2.4 times as long on the shared machine), and its departure
-side's release does not wait for the gate pass. A ROS order may not be delivered sooner than 0.85 times the
+that a loaded machine slows (each order took 1.0 to 1.4 times its fast-mode dwell on the shared machine), and its
+departure side's release does not wait for the gate pass. A ROS order may not be delivered sooner than 0.85 times the
 fast mode's dwell: the fast mode's kinematics are the agent's own, so a ROS vehicle is never much faster.
 """
 
