@@ -70,7 +70,13 @@ def _run(scenario: Scenario, label: str, corridor: Any = None):  # -> FastRun (t
 @app.command()
 def run(
     scenario_name: str = typer.Argument(..., metavar="SCENARIO", help="a scenario file, or a shipped one's name"),
-    fast: bool = typer.Option(False, "--fast", help="in one process on simulated time (the only mode so far)"),
+    fast: bool = typer.Option(False, "--fast", help="in one process on simulated time"),
+    ros: bool = typer.Option(False, "--ros", help="with the real parts: xborder serve, one agv_agent process per "
+                                                  "AGV over DDS, both customs simulators over ZeroMQ, time-scaled"),
+    time_scale: float = typer.Option(10.0, "--time-scale", min=1.0, max=30.0,
+                                     help="--ros: simulated seconds per wall second"),
+    until_done: bool = typer.Option(False, "--until-done", help="--ros: stop once every order has ended (the "
+                                                                "duration is then the longest it runs)"),
     out: Path | None = typer.Option(None, "--out", help="folder for metrics.json and the plots "
                                                         "(default: out/sim/<scenario>)"),
     hours: float | None = typer.Option(None, "--hours", min=0.01, help="simulate this long instead"),
@@ -79,14 +85,22 @@ def run(
     plots: bool = typer.Option(True, "--plots/--no-plots"),
 ) -> None:
     """Run a scenario and write its metrics (metrics.json) and plots."""
-    if not fast:
-        console.print("[red]error:[/red] give the mode: --fast (one process on simulated time)")
+    if fast == ros:
+        console.print("[red]error:[/red] give one mode: --fast (one process on simulated time) or --ros (the real "
+                      "parts, time-scaled)")
         raise typer.Exit(2)
     chosen = _scenario(scenario_name, hours, fleet, seed)
     folder = out or Path("out/sim") / chosen.name
     folder.mkdir(parents=True, exist_ok=True)
-    _log_to(folder / "fleet.log")
-    result = _run(chosen, f"{chosen.name} ({chosen.fleet.size} AGVs)")
+    if ros:
+        result = _run_ros(chosen, time_scale, folder, until_done)
+        speed = (f"{result.achieved_scale:.1f}x real time on the vehicles' clock (asked {time_scale:g}x), "
+                 f"{len(result.refused_orders)} orders refused by the service")
+    else:
+        _log_to(folder / "fleet.log")
+        result = _run(chosen, f"{chosen.name} ({chosen.fleet.size} AGVs)")
+        speed = (f"{chosen.duration_s / result.wall_s:.0f}x real time ({result.ticks} dispatch ticks, "
+                 f"{result.vehicle_events} vehicle events)")
     (folder / "metrics.json").write_text(metrics_text(result.metrics), encoding="utf-8")
     written = [folder / "metrics.json"]
     if plots:
@@ -94,14 +108,49 @@ def run(
 
         written += plot_run(result, folder)
     _summary(result.metrics)
-    console.print(f"{chosen.duration_h:g} simulated hours in {result.wall_s:.1f} s wall: "
-                  f"{chosen.duration_s / result.wall_s:.0f}x real time ({result.ticks} dispatch ticks, "
-                  f"{result.vehicle_events} vehicle events)")
+    console.print(f"{chosen.duration_h:g} simulated hours in {result.wall_s:.1f} s wall: {speed}")
     for path in written:
         console.print(f"  {path}")
     if result.metrics["safety"]["crossings_without_both_clearances"]:
         console.print("[red]SAFETY: crossings without both clearances (see safety.violations)[/red]")
         raise typer.Exit(1)
+
+
+def _run_ros(scenario: Scenario, scale: float, folder: Path, until_done: bool):  # -> RosRun (ROS loads only to run)
+    import os
+    import signal
+
+    from sim.ros_mode import RosError, run_ros
+
+    ignored = [name for name in ("breakdowns_per_vehicle_day", "link_losses_per_vehicle_day", "operator_holds",
+                                 "forged_events", "equivocating_events") if getattr(scenario.faults, name)]
+    if ignored:
+        console.print(f"[yellow]note:[/yellow] ROS mode does not inject faults.{', faults.'.join(ignored)} "
+                      "(the fast mode does); customs outages it does")
+    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")  # DDS on loopback, like the demo
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):  # stopped by a service manager: still stop everything
+        signal.signal(signum, interrupt)
+    logs = folder / "logs"
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[at]}"),
+                  TimeElapsedColumn(), console=console, transient=False) as progress:
+        task = progress.add_task(f"{scenario.name} ({scenario.fleet.size} AGVs, ROS, {scale:g}x)",
+                                 total=scenario.duration_s, at="starting")
+
+        def report(t: float) -> None:
+            progress.update(task, completed=t, at=f"{int(t // 3600):02d}:{int(t % 3600 // 60):02d} simulated")
+
+        try:
+            return run_ros(scenario, scale, logs=logs, progress=report, until_done=until_done)
+        except KeyboardInterrupt:
+            console.print("stopped: every process it started is stopped")
+            raise typer.Exit(130) from None
+        except (RosError, TimeoutError, RuntimeError, ValueError) as exc:
+            console.print(f"[red]error:[/red] {exc} (logs in {logs})")
+            raise typer.Exit(1) from None
 
 
 def _summary(metrics: dict[str, Any]) -> None:

@@ -36,6 +36,7 @@ class Profile:
     vehicles: int = 5
     arrival_spread_s: float = 3600.0  # declarations arrive over this much simulated time
     backlog: int = 0  # of which the first this many arrive within the first simulated minute (a queue at start)
+    quick: int = 0  # of which the first this many are green and released within 2.5 simulated minutes, never held
     heartbeat_s: float = 15.0
     sigma: float = 0.5  # lognormal shape of every delay
     hold_rate: float = 0.03
@@ -80,10 +81,11 @@ def build_schedule(authority: str, side: str, profile: Profile) -> list[Schedule
                c: str = consignment, d: str = direction) -> None:
             events.append(Scheduled(t, {"type": kind, "consignment_id": c, "direction": d, "payload": payload or {}}))
 
+        quick = number < profile.quick
         t = rng.uniform(0, 60.0 if number < profile.backlog else profile.arrival_spread_s)
         at(t, "declaration.accepted")
-        channel = rng.choices(list(shares), weights=list(shares.values()))[0]
-        t += rng.uniform(5, 60)
+        channel = "green" if quick else rng.choices(list(shares), weights=list(shares.values()))[0]
+        t += rng.uniform(5, 30 if quick else 60)
         at(t, "channel.assigned", {"channel": channel})
         if channel != "green":
             t += rng.uniform(10, 120)
@@ -92,8 +94,10 @@ def build_schedule(authority: str, side: str, profile: Profile) -> list[Schedule
             at(t, "inspection.passed")
             t += rng.uniform(10, 120)
         else:
-            t += lognormal(MEDIAN_S["green"])
+            t += rng.uniform(20, 60) if quick else lognormal(MEDIAN_S["green"])
         at(t, "released")
+        if quick:
+            continue
         if rng.random() < profile.hold_rate:
             t += rng.uniform(30, 600)
             at(t, "hold", {"reason": "risk alert"})
@@ -109,6 +113,23 @@ def build_schedule(authority: str, side: str, profile: Profile) -> list[Schedule
     events += [Scheduled(k * profile.heartbeat_s, {"type": "heartbeat"})
                for k in range(int(horizon // profile.heartbeat_s) + 2)]
     return sorted(events)
+
+
+def write_schedule(path: Path, t0: float, items: list[Scheduled]) -> Path:
+    """A schedule for ``xborder customs simulate --schedule``: its events (unsigned) at simulated seconds after
+    ``t0`` (a wall-clock time), e.g. a simulation scenario's customs decisions (:mod:`sim.ros_mode`)."""
+    path.write_text(json.dumps({"t0": t0, "events": [{"at": e.at, "fields": e.fields} for e in items]}),
+                    encoding="utf-8")
+    return path
+
+
+def read_schedule(path: Path) -> tuple[float, list[Scheduled]]:
+    """``(t0, events)`` of a :func:`write_schedule` file; ``ValueError`` says what is wrong with it."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return float(data["t0"]), sorted(Scheduled(float(e["at"]), dict(e["fields"])) for e in data["events"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: not a customs schedule ({{t0, events: [{{at, fields}}]}}): {exc!r}") from None
 
 
 def sign_schedule(schedule: list[Scheduled], signer, issue_time: Callable[[float], float],
@@ -261,6 +282,8 @@ def simulate(
     spread_s: float = typer.Option(Profile.arrival_spread_s, "--spread-s", min=0.0,
                                    help="simulated seconds over which the declarations arrive"),
     backlog: int = typer.Option(0, "--backlog", min=0, help="of which this many in the first simulated minute"),
+    quick: int = typer.Option(0, "--quick", min=0, help="of which the first this many are green and released "
+                                                        "within 2.5 simulated minutes (a demo's first crossings)"),
     time_scale: float = typer.Option(60.0, "--time-scale", min=0.0,
                                      help="simulated seconds per real second; 0 = as fast as possible"),
     faults: str = typer.Option("", help=f"comma-separated: {','.join(FAULTS)}"),
@@ -272,6 +295,10 @@ def simulate(
     first_seq: int = typer.Option(1, "--first-seq", min=1,
                                   help="the first event's seq: continue a stream that an earlier run began "
                                        "(as a real customs system does after a restart)"),
+    schedule_file: Path | None = typer.Option(None, "--schedule", help="send these events (a JSON schedule: "
+                                              "`xborder sim run --ros` writes one from a scenario) instead of "
+                                              "drawing consignments; --consignments, --vehicles, --spread-s and "
+                                              "--backlog are then not used"),
 ) -> None:
     """Publish a realistic stream of signed events to the fleet and report what it acknowledged.
 
@@ -287,13 +314,19 @@ def simulate(
         raise typer.BadParameter(f"unknown fault(s) {sorted(chosen - set(FAULTS))}; choose from {FAULTS}")
     side = side or authority[:2]
     profile = Profile(consignments=consignments, vehicles=vehicles, arrival_spread_s=spread_s,
-                      backlog=backlog, faults=chosen, seed=seed)
+                      backlog=backlog, quick=quick, faults=chosen, seed=seed)
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     signer = EventSigner(authority, load_private_key(key))
     forger = EventSigner(authority, Ed25519PrivateKey.generate())
     t0 = time.time()
-    schedule = build_schedule(authority, side, profile)
+    if schedule_file is None:
+        schedule = build_schedule(authority, side, profile)
+    else:
+        try:
+            t0, schedule = read_schedule(schedule_file)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--schedule") from None
     stream = apply_faults(sign_schedule(schedule, signer, lambda at: t0 + (at / time_scale if time_scale else 0.0),
                                         first_seq),
                           profile, forger)

@@ -69,7 +69,7 @@ def demo(
     from fleet.defaults import KEYS_DIR, TOKENS_FILE
     from fleet.maps import default_map_folder, load_corridor
     from planner.corridor import MapError
-    from sim.live import CustomsPlan, LiveSystem, Pace, dock_spots, fleet_registry
+    from sim.live import CustomsPlan, LiveSystem, Pace, beyond_gates, dock_spots, fleet_registry
     from sim.order_feed import OrderFeed, planned_orders
     from sim.service_process import default_deployment
 
@@ -85,9 +85,10 @@ def demo(
     specs = dock_spots(corridor, vehicles)
     fleet = {**pace.fleet_settings(), "vehicles": fleet_registry(corridor, specs)}
     span_s = (duration or UNBOUNDED_S) * time_scale
-    backlog = 2 * vehicles  # declared in the first minute: work from the start (most of it clears in minutes)
+    backlog = 2 * vehicles  # declared in the first minute and cleared at once: work from the start, the first
+    # crossings within a minute (the first orders' AGVs stand at the docks nearest the gates: sim.live.dock_spots)
     plan = CustomsPlan(consignments=backlog + round(ORDERS_PER_VEHICLE_HOUR * vehicles * span_s / 3600),
-                       vehicles=vehicles, seed=seed, arrival_spread_s=span_s, backlog=backlog)
+                       vehicles=vehicles, seed=seed, arrival_spread_s=span_s, backlog=backlog, quick=backlog)
     orders = planned_orders(plan, corridor, first_pickups=[s.node_id for s in specs])
     service = default_deployment(var, fleet, http=port, router_port=customs_port, map_folder=map_folder)
     system = LiveSystem(service, pace, logs=var / "demo-logs")
@@ -96,16 +97,19 @@ def demo(
     started = time.monotonic()
     summary: Summary | None = None
     since: tuple[float, float] | None = None
+    watch: Watch | None = None
     try:
         with console.status(f"starting the fleet manager and {vehicles} vehicles on {corridor.name} ..."):
             system.start_service()
-            system.start_customs(var / KEYS_DIR, plan)
             feed = OrderFeed(service, orders, time_scale, time.time())
-            feed.post_due(time.time() + START_S / time_scale)  # the shift's first orders wait for the AGVs
+            # the shift's first orders are there before the AGVs report (not after: the first plan, as soon as
+            # they all have, would send them to park), and their consignments are cleared by then (quick)
+            feed.post_due(time.time() + START_S / time_scale)
+            system.start_customs(var / KEYS_DIR, plan)
             system.start_vehicles(specs).wait_online()
         since = (time.monotonic(), system.clock.now())
         _welcome(console, service, var / TOKENS_FILE, vehicles, time_scale, var / "demo-logs")
-        watch = Watch(service, time_scale)
+        watch = Watch(service, time_scale, beyond_gates(corridor))
         while duration is None or time.monotonic() - started < duration:
             ended = [p for p in system.processes() if p.poll() is not None and p not in system.customs]
             if ended:
@@ -114,10 +118,11 @@ def demo(
             for line in watch.lines(time.monotonic() - started):
                 console.print(line, highlight=False)
             time.sleep(1.0)
-        summary = Summary.read(service, time_scale, system.achieved_scale(*since))
+        summary = Summary.read(service, time_scale, system.achieved_scale(*since), watch.firsts)
     except KeyboardInterrupt:
         console.print("stopping ...")
-        summary = _try_summary(service, time_scale, system.achieved_scale(*since) if since else None)
+        summary = _try_summary(service, time_scale, system.achieved_scale(*since) if since else None,
+                               watch.firsts if watch else {})
     except (DemoError, TimeoutError, RuntimeError) as exc:
         console.print(f"[red]demo failed:[/red] {exc}")
         raise typer.Exit(1) from None
@@ -169,9 +174,10 @@ class Watch:
     """What the terminal shows while the demo runs: a line when something happens for the first time (an AGV
     sets off, a crossing each way, a delivery), and the whole picture every ``STATUS_EVERY_S``."""
 
-    def __init__(self, service, scale: float) -> None:
-        self.service, self.scale = service, scale
+    def __init__(self, service, scale: float, beyond_gates: frozenset[str] = frozenset()) -> None:
+        self.service, self.scale, self.beyond_gates = service, scale, beyond_gates
         self.seen: set[str] = set()
+        self.firsts: dict[str, float] = {}  # milestone -> wall seconds from the demo's start when first seen
         self.next_status = 0.0
 
     def lines(self, elapsed: float) -> list[str]:
@@ -183,10 +189,12 @@ class Watch:
         except httpx.HTTPError as exc:
             return [f"[{elapsed:5.0f} s] the service did not answer: {exc}"]
         moving = [v["id"] for v in vehicles if v["driving"]]
-        happened = {"moving": bool(moving), "waiting": waiting > 0, **{f"crossed {d}": True for d in crossings},
-                    "delivered": states["delivered"] > 0}
-        out = [f"[{elapsed:5.0f} s] " + _milestone(key, moving) for key, now in happened.items()
+        through = [v["id"] for v in vehicles if v["last_node"] in self.beyond_gates]
+        happened = {"moving": bool(moving), "waiting": waiting > 0, "through a gate": bool(through),
+                    **{f"crossed {d}": True for d in crossings}, "delivered": states["delivered"] > 0}
+        out = [f"[{elapsed:5.0f} s] " + _milestone(key, moving, through) for key, now in happened.items()
                if now and key not in self.seen]
+        self.firsts |= {key: elapsed for key, now in happened.items() if now and key not in self.seen}
         self.seen |= {key for key, now in happened.items() if now}
         if elapsed >= self.next_status:
             self.next_status = elapsed + STATUS_EVERY_S
@@ -198,9 +206,11 @@ class Watch:
         return out
 
 
-def _milestone(key: str, moving: list[str]) -> str:
+def _milestone(key: str, moving: list[str], through: list[str]) -> str:
     if key == "moving":
         return f"first AGV on its way ({moving[0]}): watch it on the console"
+    if key == "through a gate":
+        return f"first AGV through a customs gate ({through[0]}): both customs cleared its load"
     if key == "waiting":
         return "first AGV at a customs gate, waiting for both clearances"
     if key == "delivered":
@@ -228,9 +238,13 @@ class Summary:
     gate_waits_s: list[float]
     alarms: Counter[str] = field(default_factory=Counter)
     achieved_scale: float | None = None  # simulated seconds per wall second, as the clock managed
+    first_moving_s: float | None = None  # wall seconds from the demo's start to the first AGV on its way
+    first_gate_pass_s: float | None = None  # ... to the first AGV through its outbound gate (both clearances in hand)
+    first_crossing_s: float | None = None  # ... to the first AGV onto the bridge, either way
 
     @classmethod
-    def read(cls, service, scale: float, achieved_scale: float | None = None) -> Summary:
+    def read(cls, service, scale: float, achieved_scale: float | None = None,
+             firsts: dict[str, float] | None = None) -> Summary:
         orders = _all_orders(service)
         crossings: Counter[str] = Counter()
         waits = []
@@ -241,12 +255,17 @@ class Summary:
                 crossings[order["direction"]] += 1
                 waits.append((at["crossing"] - at.get("awaiting_clearance", at["crossing"])) * scale)
         alarms = Counter(a["kind"] for a in service.get("/alarms", limit=500)["alarms"])
-        return cls(Counter(o["state"] for o in orders), crossings, waits, alarms, achieved_scale)
+        firsts = firsts or {}
+        crossed = [t for key, t in firsts.items() if key.startswith("crossed ")]
+        return cls(Counter(o["state"] for o in orders), crossings, waits, alarms, achieved_scale,
+                   firsts.get("moving"), firsts.get("through a gate"), min(crossed, default=None))
 
     def to_json(self) -> str:
         return json.dumps({"orders": dict(self.orders), "crossings": dict(self.crossings),
                            "gate_waits_s": self.gate_waits_s, "alarms": dict(self.alarms),
-                           "achieved_scale": self.achieved_scale}, indent=2)
+                           "achieved_scale": self.achieved_scale, "first_moving_s": self.first_moving_s,
+                           "first_gate_pass_s": self.first_gate_pass_s, "first_crossing_s": self.first_crossing_s},
+                          indent=2)
 
     def print(self, console, elapsed_s: float) -> None:
         from rich.table import Table
@@ -263,11 +282,18 @@ class Summary:
         table.add_row("alarms", ", ".join(f"{k}: {n}" for k, n in sorted(self.alarms.items())) or "none")
         if self.achieved_scale is not None:
             table.add_row("simulated time", f"{self.achieved_scale:.1f} x the wall clock")
+        table.add_row("first AGV moving", _after(self.first_moving_s))
+        table.add_row("first gate pass", _after(self.first_gate_pass_s))
+        table.add_row("first on the bridge", _after(self.first_crossing_s))
         console.print(table)
 
 
-def _try_summary(service, scale: float, achieved_scale: float | None) -> Summary | None:
+def _after(seconds: float | None) -> str:
+    return "not seen" if seconds is None else f"{seconds:.0f} s after the demo started"
+
+
+def _try_summary(service, scale: float, achieved_scale: float | None, firsts: dict[str, float]) -> Summary | None:
     try:
-        return Summary.read(service, scale, achieved_scale)
+        return Summary.read(service, scale, achieved_scale, firsts)
     except httpx.HTTPError:
         return None

@@ -1,7 +1,7 @@
 """The whole product live, in real processes, started and stopped in one place: ``xborder serve``, simulated
 vehicles (``agv_vehicle`` processes over DDS, on a time-scaled ROS ``/clock``) and both customs simulators
-over ZeroMQ with CURVE. ``xborder demo`` and the end-to-end tests start it from here (and ``xborder sim run --ros``
-is to).
+over ZeroMQ with CURVE. ``xborder demo``, ``xborder sim run --ros`` (:mod:`sim.ros_mode`) and the end-to-end tests
+start it from here.
 
 Time: the vehicles run ``scale`` times faster than the wall clock on :class:`sim.sim_clock.SimClock`; the fleet
 manager stays on the wall clock, so its own durations (loading and unloading, its heartbeat) are given to it
@@ -77,12 +77,13 @@ class CustomsPlan:
     time_scale: float | None = None  # simulated seconds per wall second; default: the live system's pace
     arrival_spread_s: float = 3600.0  # simulated seconds over which the declarations arrive
     backlog: int = 0  # of which this many in the first simulated minute: work for the vehicles from the start
+    quick: int = 0  # of which the first this many cleared at once (green both sides): the first crossings come soon
 
     def profile(self) -> Any:
         from sim.customs_authority import Profile
 
         return Profile(consignments=self.consignments, vehicles=self.vehicles, seed=self.seed,
-                       arrival_spread_s=self.arrival_spread_s, backlog=self.backlog)
+                       arrival_spread_s=self.arrival_spread_s, backlog=self.backlog, quick=self.quick)
 
 
 def dock_spots(corridor: Corridor, count: int) -> list[VehicleSpec]:
@@ -102,6 +103,27 @@ def dock_spots(corridor: Corridor, count: int) -> list[VehicleSpec]:
     nodes = [spots[rank] for rank in range(max(map(len, sides))) for spots in sides if rank < len(spots)][:count]
     nodes += parking_nodes(corridor, count - len(nodes))
     return [VehicleSpec(vehicle_id(i), n.x, n.y, corridor.heading_into(n.id), n.id) for i, n in enumerate(nodes)]
+
+
+def beyond_gates(corridor: Corridor) -> frozenset[str]:
+    """The nodes between a side's last gate and the crossing lanes, and the crossing lanes' own: a vehicle seen at
+    one has been let through its outbound customs gate."""
+    from planner.corridor import NodeKind
+    from planner.routing import NoRoute, fastest_route
+
+    crossing = corridor.crossing_lanes
+    on_bridge = {n for lane in crossing for n in (lane.source, lane.target)}
+    out: set[str] = set(on_bridge)
+    gates = {n.id for n in corridor.nodes_of(NodeKind.GATE)}
+    for gate in gates:
+        for start in {lane.source for lane in crossing} - {lane.target for lane in crossing}:
+            try:
+                route = fastest_route(corridor.graph, gate, start).nodes
+            except NoRoute:
+                continue
+            if not gates & set(route[1:]):  # the last gate before the bridge, not one the route goes back through
+                out |= set(route[1:])
+    return frozenset(out)
 
 
 def fleet_registry(corridor: Corridor, specs: list[VehicleSpec]) -> list[dict[str, Any]]:
@@ -138,14 +160,15 @@ class LiveSystem:
         self.service.start(log=self._log("serve"))
         return self
 
-    def start_vehicles(self, vehicles: list[VehicleSpec]) -> LiveSystem:
-        """The vehicle processes (and the clock)."""
+    def start_vehicles(self, vehicles: list[VehicleSpec], params: dict[str, Any] | None = None) -> LiveSystem:
+        """The vehicle processes (and the clock); ``params``: agent parameters beside the pace's (e.g. a top
+        speed)."""
         from sim.ros_fleet import spawn_vehicle
 
         self._clock()
         for spec in vehicles:
             self.vehicles.append(spawn_vehicle(spec, log=self._log(spec.vehicle_id),
-                                               extra=self.pace.vehicle_params()))
+                                               extra={**self.pace.vehicle_params(), **(params or {})}))
         return self
 
     def wait_online(self, wait_s: float = 120.0) -> LiveSystem:
@@ -168,16 +191,27 @@ class LiveSystem:
         """Both simulators, their keys in ``key_dir``, at this pace; ``output``: where their report goes
         (default: the logs folder, or this terminal)."""
         for authority in AUTHORITIES:
-            command = [str(BIN / "xborder"), "customs", "simulate", "--authority", authority,
-                       "--key", str(key_dir / f"{authority}.key"), *self.service.simulator_args(key_dir, authority),
-                       *[arg for standby in self.standbys for arg in ("--connect", standby.router)],
-                       "--consignments", str(plan.consignments), "--vehicles", str(plan.vehicles),
-                       "--seed", str(plan.seed), "--spread-s", str(plan.arrival_spread_s),
-                       "--backlog", str(plan.backlog),
-                       "--time-scale", str(plan.time_scale or self.pace.scale), *(extra or [])]
-            self.customs.append(spawn(command, stdout=output or self._log(authority), stderr=subprocess.STDOUT,
-                                      text=output == subprocess.PIPE))
+            self._start_simulator(key_dir, authority, output, [
+                "--consignments", str(plan.consignments), "--vehicles", str(plan.vehicles), "--seed", str(plan.seed),
+                "--spread-s", str(plan.arrival_spread_s), "--backlog", str(plan.backlog), "--quick", str(plan.quick),
+                "--time-scale", str(plan.time_scale or self.pace.scale), *(extra or [])])
         return self.customs[-len(AUTHORITIES):]
+
+    def start_scheduled_customs(self, key_dir: Path, schedules: dict[str, Path]) -> list[subprocess.Popen]:
+        """One simulator per authority (name -> its ``--schedule`` file, :func:`sim.customs_authority.
+        write_schedule`), sending exactly those events at this pace."""
+        for authority, schedule in schedules.items():
+            self._start_simulator(key_dir, authority, None, ["--schedule", str(schedule),
+                                                             "--time-scale", str(self.pace.scale)])
+        return self.customs[-len(schedules):]
+
+    def _start_simulator(self, key_dir: Path, authority: str, output: int | IO[bytes] | None,
+                         options: list[str]) -> None:
+        command = [str(BIN / "xborder"), "customs", "simulate", "--authority", authority,
+                   "--key", str(key_dir / f"{authority}.key"), *self.service.simulator_args(key_dir, authority),
+                   *[arg for standby in self.standbys for arg in ("--connect", standby.router)], *options]
+        self.customs.append(spawn(command, stdout=output or self._log(authority), stderr=subprocess.STDOUT,
+                                  text=output == subprocess.PIPE))
 
     def achieved_scale(self, since_wall: float, since_sim: float) -> float:
         """Simulated seconds per wall second since then: below the pace's scale when the machine cannot keep up."""

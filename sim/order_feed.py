@@ -22,7 +22,7 @@ BOOKING_LEAD_S = 600.0
 @dataclass(frozen=True, order=True)
 class PlannedOrder:
     at_s: float  # simulated seconds after the simulators' start
-    consignment: str
+    consignments: tuple[str, ...]
     direction: str
     pickup: str
     drop: str
@@ -63,28 +63,33 @@ def planned_orders(plan: CustomsPlan, corridor: Corridor, lead_s: float = BOOKIN
     for at_s, consignment, direction in booked:
         origin, destination = direction.split("->")
         pickup = waiting[origin].pop(0) if waiting[origin] else rng.choice(docks[origin])
-        orders.append(PlannedOrder(at_s, consignment, direction, pickup, rng.choice(docks[destination])))
+        orders.append(PlannedOrder(at_s, (consignment,), direction, pickup, rng.choice(docks[destination])))
     return orders
 
 
 class OrderFeed:
     """Posts each planned order when it is due (``scale`` simulated seconds per wall second from ``t0``) with
-    the dispatcher's token; an order refused is counted, not retried."""
+    the dispatcher's token; an order refused is counted, not retried. ``posted``: (the fleet's order id, the
+    planned order), in posting order."""
 
     def __init__(self, service: FleetService, orders: list[PlannedOrder], scale: float, t0: float) -> None:
-        self.service, self.pending, self.scale, self.t0 = service, list(reversed(orders)), scale, t0
-        self.posted: list[str] = []
-        self.refused: list[str] = []
+        self.service, self.pending, self.scale, self.t0 = service, sorted(orders, reverse=True), scale, t0
+        self.posted: list[tuple[str, PlannedOrder]] = []
+        self.refused: list[tuple[PlannedOrder, str]] = []  # with the service's answer
 
-    def post_due(self, now: float) -> int:
-        """Post every order due by ``now`` (wall clock); returns how many were posted."""
-        count = 0
+    def post_due(self, now: float) -> list[tuple[str, PlannedOrder]]:
+        """Post every order due by ``now`` (wall clock); returns those the service took."""
+        taken = []
         while self.pending and self.t0 + self.pending[-1].at_s / self.scale <= now:
             order = self.pending.pop()
             reply = httpx.post(f"{self.service.base}/orders", timeout=10,
-                               json={"consignments": [order.consignment], "pickup": order.pickup,
+                               json={"consignments": list(order.consignments), "pickup": order.pickup,
                                      "drop": order.drop},
-                               headers={**self.service.headers("dispatcher"), "Idempotency-Key": order.consignment})
-            (self.posted if reply.status_code in (200, 201) else self.refused).append(order.consignment)
-            count += 1
-        return count
+                               headers={**self.service.headers("dispatcher"),
+                                        "Idempotency-Key": "+".join(order.consignments)})
+            if reply.status_code in (200, 201):
+                taken.append((reply.json()["id"], order))
+            else:
+                self.refused.append((order, reply.text[:200]))
+        self.posted += taken
+        return taken

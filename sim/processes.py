@@ -62,3 +62,18 @@ def stop_all(processes: list[subprocess.Popen], signum: int = signal.SIGTERM, gr
             os.killpg(process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+
+
+def marked_processes(marker: str) -> list[str]:
+    """Command lines of the running processes whose environment carries ``XBORDER_TEST_MARKER=marker``: what a
+    test's launcher started, to show that none outlives it."""
+    from pathlib import Path
+
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and f"XBORDER_TEST_MARKER={marker}".encode() in (entry / "environ").read_bytes():
+                found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except OSError:
+            pass
+    return found

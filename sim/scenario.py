@@ -160,6 +160,8 @@ class Demand(_Strict):
     declared_before_min: float = Field(30.0, ge=0, description="customs declaration lodged this long before the "
                                                                "order is ready at its dock")
     due_after_min: float = Field(240.0, gt=0, description="each order's latest delivery after it is ready")
+    last_order_min: float | None = Field(None, gt=0, description="no order is ready after this (default: orders "
+                                                                 "all along): a run that ends with the fleet idle")
 
     @field_validator("per_hour")
     @classmethod

@@ -190,7 +190,8 @@ class FleetPlanner:
     def fail(self, vehicle_id: str, node: str, since: float) -> FleetPlan:
         """A vehicle broke down at ``node``: it holds the node for good, and every vehicle that planned to
         pass there later is replanned around it from where it is at ``since``."""
-        affected = self.table.holders(node, since, INF) - {vehicle_id}
+        # a vehicle already broken down there holds the node for good and has nothing left to replan
+        affected = {v for v in self.table.holders(node, since, INF) - {vehicle_id} if v in self.requests}
         self.table.hold_place(vehicle_id, node, since)
         self.requests.pop(vehicle_id, None)
         result = FleetPlan()

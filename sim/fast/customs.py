@@ -50,6 +50,16 @@ class Ledger:
     def may_cross(self, vehicle: str, authorities: list[str]) -> bool:
         return all(self.authorized.get((vehicle, a), False) for a in authorities)
 
+    def record(self, authority: str, kind: str, consignment: str | None = None,
+               vehicle_id: str | None = None) -> None:
+        """``authority`` decided ``kind`` about a consignment or a vehicle."""
+        if kind in ("released", "hold.lifted"):
+            self.released[(consignment or "", authority)] = True
+        elif kind in ("hold", "revoked"):
+            self.released[(consignment or "", authority)] = False
+        elif kind == "vehicle.authorized":
+            self.authorized[(vehicle_id or "", authority)] = True
+
 
 @dataclass
 class _Consignment:
@@ -177,14 +187,7 @@ class CustomsSim:
     def _issue(self, authority: str, kind: str, consignment: str | None = None, direction: str | None = None,
                payload: dict | None = None, vehicle_id: str | None = None) -> None:
         """The authority decides: the ledger knows at once; the fleet when the event arrives."""
-        if kind == "released":
-            self.ledger.released[(consignment or "", authority)] = True
-        elif kind in ("hold", "revoked"):
-            self.ledger.released[(consignment or "", authority)] = False
-        elif kind == "hold.lifted":
-            self.ledger.released[(consignment or "", authority)] = True
-        elif kind == "vehicle.authorized":
-            self.ledger.authorized[(vehicle_id or "", authority)] = True
+        self.ledger.record(authority, kind, consignment, vehicle_id)
         event = self.signers[authority].event(kind, consignment, vehicle_id, direction, payload,
                                               event_id=self._event_id())
         self._last_seq[authority] = event["seq"]

@@ -61,6 +61,7 @@ class Recorder:
         self.before_crossing: set[str] = set()  # the last nodes before the crossing lanes
         self.gates: set[str] = set()
         self.left_gate: dict[str, float] = {}  # order -> when its vehicle left the gate it waited at
+        self.decisions: list[tuple[float, dict[str, Any]]] = []  # gate decisions the fleet acted on
 
     def add_order(self, order_id: str, demand: DemandOrder) -> None:
         self.orders[order_id] = _OrderLog(demand)
@@ -74,6 +75,16 @@ class Recorder:
             self.crossings.append((self.now(), message["direction"], message["vehicle_id"]))
         elif topic == Topic.ALARM:
             self.alarms[str(message.get("kind") or "customs")] += 1
+        elif topic == Topic.DECISION:
+            self.decisions.append((self.now(), message))
+
+    def allowed_decisions(self) -> dict[str, list[tuple[str, tuple[str, ...]]]]:
+        """Per vehicle, in order: each gate decision that let it cross (direction, consignments)."""
+        out: dict[str, list[tuple[str, tuple[str, ...]]]] = defaultdict(list)
+        for _, decision in self.decisions:
+            if decision["crossing_allowed"]:
+                out[decision["vehicle_id"]].append((decision["direction"], tuple(sorted(decision["consignments"]))))
+        return dict(out)
 
     def _order(self, message: dict[str, Any]) -> None:
         log = self.orders.get(message["order_id"])

@@ -39,7 +39,7 @@ from sim.fast.metrics import DemandOrder, Recorder
 from sim.fast.vehicles import EventLink
 from sim.scenario import OperatingModel, Scenario
 
-__all__ = ["EPOCH", "FastRun", "SimError", "run_fast"]
+__all__ = ["EPOCH", "Agenda", "FastRun", "SimError", "demand_of", "fleet_registry_of", "run_fast"]
 
 #: The simulated day starts at midnight UTC of this date (a fixed date: the run is repeatable to the byte).
 EPOCH = datetime(2026, 6, 1, tzinfo=UTC).timestamp()
@@ -104,10 +104,12 @@ def demand_of(scenario: Scenario, corridor: Corridor) -> list[DemandOrder]:
              for side in corridor.jurisdictions}
     times: list[tuple[float, str]] = []
     start = scenario.warmup_min * 60
+    last = scenario.duration_s if scenario.demand.last_order_min is None else \
+        min(scenario.duration_s, 60 * scenario.demand.last_order_min)
     for direction in sorted(scenario.demand.per_hour):
         hour = 0
-        while hour * 3600 < scenario.duration_s:
-            lo, hi = max(hour * 3600.0, start), min((hour + 1) * 3600.0, scenario.duration_s)
+        while hour * 3600 < last:
+            lo, hi = max(hour * 3600.0, start), min((hour + 1) * 3600.0, last)
             if hi > lo:
                 count = rng.poisson(scenario.demand.rate(direction, hour) * (hi - lo) / 3600)
                 times += [(float(t), direction) for t in rng.uniform(lo, hi, count)]
@@ -160,12 +162,18 @@ def run_fast(scenario: Scenario, progress: Callable[[float], None] | None = None
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _settings(scenario: Scenario, corridor: Corridor, customs: CustomsSim, folder: Path) -> Settings:
+def fleet_registry_of(scenario: Scenario, corridor: Corridor) -> list[dict[str, Any]]:
+    """The fleet section's ``vehicles``: one per parking spot (agv_001...), a ``cross_share`` of them, drawn from
+    the seed, authorized to cross. Both modes start the same fleet at the same spots."""
     rng = random.Random(f"{scenario.seed}/fleet")
     spots = parking_nodes(corridor, scenario.fleet.size)
     crossers = set(rng.sample(range(len(spots)), round(scenario.fleet.cross_share * len(spots))))
-    vehicles = [{"id": vehicle_id(i), "home": n.jurisdiction, "may_cross": i in crossers, "start_node": n.id}
-                for i, n in enumerate(spots)]
+    return [{"id": vehicle_id(i), "home": n.jurisdiction, "may_cross": i in crossers, "start_node": n.id}
+            for i, n in enumerate(spots)]
+
+
+def _settings(scenario: Scenario, corridor: Corridor, customs: CustomsSim, folder: Path) -> Settings:
+    vehicles = fleet_registry_of(scenario, corridor)
     return Settings.model_validate({
         "store": {"path": str(folder / "fleet.db")},
         "map": str(corridor_folder(scenario)),
@@ -212,7 +220,7 @@ def _simulate(scenario: Scenario, corridor: Corridor, services: Services, link: 
         link.spawn(record.id, node.x, node.y, corridor.heading_into(node.id), node.id,
                    battery=rng.uniform(*scenario.fleet.battery.initial_percent))
     recorder = Recorder(lambda: clock.t, customs, link.odometer_m, scenario.warmup_min * 60)
-    services.bus.subscribe(recorder.on_bus, topics=(Topic.ORDER, Topic.CROSSING, Topic.ALARM))
+    services.bus.subscribe(recorder.on_bus, topics=(Topic.ORDER, Topic.CROSSING, Topic.ALARM, Topic.DECISION))
     crossing = corridor.crossing_lanes
     bridge_nodes = frozenset(n for lane in crossing for n in (lane.source, lane.target))
     ends = {lane.target for lane in crossing}

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.processes import free_port
+from sim.processes import free_port, marked_processes
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -46,18 +46,6 @@ def demo(var: Path, *options: str) -> Iterator[tuple[subprocess.Popen, str]]:
             process.wait()
 
 
-def marked_processes(marker: str) -> list[str]:
-    """Command lines of the processes whose environment carries ``marker``: what the demo started."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and f"XBORDER_TEST_MARKER={marker}".encode() in (entry / "environ").read_bytes():
-                found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
-        except OSError:
-            pass
-    return found
-
-
 @pytest.mark.timeout(DURATION_S + 240)
 def test_a_bounded_demo_moves_containers_both_ways_and_stops_everything(tmp_path):
     with demo(tmp_path / "var", "--duration", str(DURATION_S)) as (process, marker):
@@ -68,6 +56,9 @@ def test_a_bounded_demo_moves_containers_both_ways_and_stops_everything(tmp_path
     summary = json.loads((tmp_path / "var" / "demo-summary.json").read_text())
     assert summary["orders"].get("delivered", 0) > 0, output
     assert summary["crossings"].get("VN->CN", 0) > 0 and summary["crossings"].get("CN->VN", 0) > 0, output
+    # the newcomer's first minute, measured and printed: an AGV moving, then one through its customs gate
+    assert 0 < summary["first_moving_s"] < summary["first_gate_pass_s"] <= summary["first_crossing_s"], summary
+    assert "first gate pass" in output and "first AGV moving" in output, output
     assert not any(kind == "customs_event_refused" for kind in summary["alarms"]), summary["alarms"]
     assert marked_processes(marker) == []
 

@@ -1,0 +1,79 @@
+"""The ROS mode (``xborder sim run --ros``) against the fast mode on one small scenario: the real
+``xborder serve``, two ``agv_vehicle`` processes over DDS and both customs simulators over ZeroMQ with CURVE,
+time-scaled, must deliver the same orders with the same gate decisions per vehicle as the fast mode's one
+process on simulated time, with no crossing lacking a clearance in either, and leave no process behind.
+
+Tolerance: the orders delivered, the vehicle that carried each and the gate decisions that let each vehicle
+cross must be equal; times are not (docs/simulation.md, "ROS mode"): the ROS mode's vehicles run on a ``/clock``
+that a loaded machine slows (each order took 1.0 to 1.4 times its fast-mode dwell on the shared machine), and its
+departure side's release does not wait for the gate pass. A ROS order may not be delivered sooner than 0.85 times the
+fast mode's dwell: the fast mode's kinematics are the agent's own, so a ROS vehicle is never much faster.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sim.processes import marked_processes
+
+SCENARIO = Path(__file__).parent / "scenarios" / "agree_small.yaml"
+SCALE = 20.0
+
+
+def _outcome(recorder) -> dict:
+    """What must agree: per order (by its consignments), its final state and the vehicle that carried it; the
+    gate decisions that let each vehicle cross; the safety count."""
+    orders = {log.demand.consignments: (log.states[-1][1], next((v for _, s, v in log.states if v), None))
+              for log in recorder.orders.values() if log.states}
+    return {"orders": orders, "allowed": recorder.allowed_decisions(), "unsafe": recorder.unsafe}
+
+
+def _dwell_s(recorder) -> dict:
+    return {log.demand.consignments: next(t for t, s, _ in log.states if s == "delivered") - log.demand.ready_s
+            for log in recorder.orders.values() if any(s == "delivered" for _, s, _ in log.states)}
+
+
+@pytest.mark.slow
+@pytest.mark.ros
+@pytest.mark.timeout(600)
+def test_fast_and_ros_modes_deliver_the_same_orders_with_the_same_gate_decisions(tmp_path, monkeypatch):
+    from sim.cli import app, metrics_text
+    from sim.fast.runner import run_fast
+    from sim.ros_mode import run_ros
+    from sim.scenario import load_scenario
+
+    scenario = load_scenario(SCENARIO)
+    fast = run_fast(scenario)
+    marker = uuid.uuid4().hex
+    monkeypatch.setenv("XBORDER_TEST_MARKER", marker)  # every process the ROS mode starts inherits it
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(100 + os.getpid() % 100))
+    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    ros = run_ros(scenario, SCALE, logs=tmp_path / "logs", until_done=True)
+    assert marked_processes(marker) == [], "the ROS mode left processes running"
+
+    expected, got = _outcome(fast.recorder), _outcome(ros.recorder)
+    assert len(expected["orders"]) == 2 and {s for s, _ in expected["orders"].values()} == {"delivered"}, expected
+    assert got == expected, f"fast: {expected}\nros: {got} (logs in {tmp_path / 'logs'})"
+    for mode in (fast, ros):  # the safety check ran on every crossing: both vehicles crossed, both checked
+        assert mode.metrics["safety"]["crossings_checked"] == 2, mode.metrics["safety"]
+        assert mode.metrics["safety"]["gate_recorded_crossings"] == 2, mode.metrics["safety"]
+        assert mode.metrics["safety"]["crossings_without_both_clearances"] == 0
+    fast_dwell, ros_dwell = _dwell_s(fast.recorder), _dwell_s(ros.recorder)
+    assert all(ros_dwell[c] >= 0.85 * fast_dwell[c] for c in fast_dwell), (fast_dwell, ros_dwell)
+    assert ros.metrics["customs_events"]["refused"] == {"genuine": 0}
+
+    # the same metrics file: `xborder sim compare` reads both
+    for name, run in (("fast", fast), ("ros", ros)):
+        (tmp_path / f"{name}.json").write_text(metrics_text(run.metrics))
+    result = CliRunner().invoke(app, ["compare", str(tmp_path / "fast.json"), str(tmp_path / "ros.json")],
+                                env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and "dwell_min.VN->CN.p50" in result.output, result.output
+    print(json.dumps({"fast_dwell_min": {"+".join(c): round(s / 60, 1) for c, s in fast_dwell.items()},
+                      "ros_dwell_min": {"+".join(c): round(s / 60, 1) for c, s in ros_dwell.items()},
+                      "ros_wall_s": round(ros.wall_s), "ros_clock_scale": round(ros.achieved_scale, 1)}))
