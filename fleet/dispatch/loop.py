@@ -681,10 +681,12 @@ class Dispatcher:
                     if not any(tr.plan is not None and tr.plan.end == n.id for tr in self.tracks.values())]
         try:
             assignment = assign_online(self.corridor.graph, transport, status, chargers, energy, now_s=t,
-                                       time_limit_s=self.settings.assign_time_limit_s, travel=self._travel)
+                                       time_limit_s=self.settings.assign_time_limit_s, travel=self._travel,
+                                       pairs=False)  # a vehicle's job carries one order: one order a trip
         except PlannerError as exc:
             log.warning("assignment failed: %s", exc)
             return
+        assert all(len(trip.orders) == 1 for trip in assignment.trips)  # pairs=False
         self._orders_news = bool(assignment.trips)  # more may wait behind this round's caps: go on next tick
         assigned = self.orders.transition_many([
             Move(trip.orders[0], OrderState.ASSIGNED, f"assigned to {trip.vehicle_id}",

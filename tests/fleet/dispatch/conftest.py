@@ -79,7 +79,8 @@ def docks(corridor: Corridor, side: str) -> list[str]:
     return sorted(n.id for n in corridor.nodes_of(NodeKind.DOCK, jurisdiction=side))
 
 
-def make_fleet(customs, corridor: Corridor, count: int, db=None) -> Fleet:
+def make_fleet(customs, corridor: Corridor, count: int, db=None, starts: list[str] | None = None) -> Fleet:
+    """``count`` vehicles parked on alternate sides, or standing at the nodes ``starts`` names."""
     store = Store(db or customs.db_path)
     bus = EventBus()
     gate = customs.gate_on(store, bus)
@@ -87,7 +88,8 @@ def make_fleet(customs, corridor: Corridor, count: int, db=None) -> Fleet:
     registry = VehicleRegistry(store)
     spots = sorted(corridor.nodes_of(NodeKind.PARKING), key=lambda n: (n.jurisdiction != "VN", n.id))
     per_side = {side: [n for n in spots if n.jurisdiction == side] for side in ("VN", "CN")}
-    chosen = [per_side["VN" if i % 2 == 0 else "CN"][i // 2] for i in range(count)]
+    chosen = [corridor.nodes[n] for n in starts] if starts else \
+        [per_side["VN" if i % 2 == 0 else "CN"][i // 2] for i in range(count)]
     configs = [VehicleConfig(id=f"agv_{i + 1:03d}", home=n.jurisdiction, start_node=n.id)
                for i, n in enumerate(chosen)]
     registry.configure(configs)
