@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import networkx as nx
-from agv_agent.protocol import ActionType, InstantAction, VehicleState
+from agv_agent.protocol import ActionState, ActionStatus, ActionType, InstantAction, VehicleState
 
 from fleet.alarms import AlarmKind, AlarmService
 from fleet.customs.gate import CustomsGate
@@ -33,6 +33,7 @@ from fleet.dispatch.steps import (
     base_end_seq,
     bound_for_gate,
     custody_arrival,
+    handling_state,
     has_left,
     is_free,
     node_actions,
@@ -279,7 +280,44 @@ class Dispatcher:
             if late > self.settings.stuck_after_s:
                 self.alarms.raise_alarm(AlarmKind.VEHICLE_STUCK, track.id,
                                         f"{track.id} is {late:.0f} s behind its plan at {state.last_node_id}")
+        self._follow_pick(track, t)
         self._check_done(track, t)
+
+    def _follow_pick(self, track: Track, t: float) -> None:
+        """The order is loaded when the vehicle reports its pick at the pickup dock FINISHED (VDA 5050 action
+        state), not when a planned time is over; a FAILED pick fails the order."""
+        job, plan = track.job, track.plan
+        if job is None or job.order is None or job.order.state != OrderState.TO_PICKUP or plan is None:
+            return
+        k = next((i for i, s in enumerate(plan.steps) if s.action == "pickup"), None)
+        pick = None if k is None else handling_state(track, k, ActionType.PICK)
+        if k is None or pick is None:
+            return
+        if pick.status == ActionStatus.FINISHED:
+            self._advance(track, OrderState.LOADED, f"loaded at {plan.steps[k].node}",
+                          {"action_id": pick.action_id, "action_status": str(pick.status)})
+        elif pick.status == ActionStatus.FAILED:
+            self._handling_failed(track, pick, plan.steps[k].node, t)
+
+    def _handling_failed(self, track: Track, action: ActionState, node: str, t: float) -> None:
+        """A pick or drop the vehicle reported FAILED: the order fails with the vehicle's reason and an alarm is
+        raised. Nothing picked: the vehicle is free (it clears the dock). A drop that failed: the load is still
+        aboard, and the vehicle takes it to a holding bay on the side it is on (never across)."""
+        job = track.job
+        assert job is not None and job.order is not None
+        order, loaded = job.order, job.order.state in LOADED_STATES
+        why = f"{action.action_type} at {node} failed on {track.id}: {action.result or 'no reason given'}"
+        log.warning("order %s: %s", order.id, why)
+        self.alarms.raise_alarm(AlarmKind.HANDLING_FAILED, track.id, f"{why}; order {order.id} failed" +
+                                (", the load is still aboard: to a holding bay" if loaded else ""))
+        self._advance(track, OrderState.FAILED, why, {"action_id": action.action_id,
+                                                      "action_status": str(action.status)})
+        self._break_meeting(track)
+        side = self.corridor.nodes[node].jurisdiction
+        track.job = Job(JobKind.HOLD, tuple(n.id for n in self.corridor.nodes_of(
+            NodeKind.HOLDING, jurisdiction=side))) if loaded else None
+        track.needs_plan = True
+        self._save_vda(track)
 
     def _arrived(self, track: Track, k: int, t: float) -> None:
         """The order follows where its vehicle is: on the border line it is crossing (the custody handoff is
@@ -315,10 +353,16 @@ class Dispatcher:
             return
         if job.kind == JobKind.DELIVER:
             assert job.order is not None
-            if job.order.state != OrderState.TO_DROP or t - track.arrived_at.get(track.reached, t) < \
-                    self.settings.unload_s:
+            drop = handling_state(track, track.reached, ActionType.DROP)
+            if job.order.state != OrderState.TO_DROP or drop is None:
                 return
-            self._advance(track, OrderState.DELIVERED, f"unloaded at {plan.end}")
+            if drop.status == ActionStatus.FAILED:
+                self._handling_failed(track, drop, plan.end, t)
+                return
+            if drop.status != ActionStatus.FINISHED:
+                return
+            self._advance(track, OrderState.DELIVERED, f"unloaded at {plan.end}",
+                          {"action_id": drop.action_id, "action_status": str(drop.status)})
         track.job = None
         self._save_vda(track)
 
@@ -723,7 +767,6 @@ class Dispatcher:
             limit = releasable_until(self._dependencies, track.plan, track.released, done,
                                      ready=lambda step, tr=track: self._may_release(tr, step, t))
             if limit > track.released:
-                self._on_release(track, track.released, limit)
                 track.first, track.released = track.released, limit  # an update starts at the old base end
                 track.update_id += 1
                 self._send(track)
@@ -732,7 +775,10 @@ class Dispatcher:
         assert track.plan is not None
         before = step - 1
         plan = track.plan
-        if plan.steps[before].action in ("pickup", "drop", "handoff") and plan.steps[before].depart > \
+        if plan.steps[before].action == "pickup" and (track.job is None or track.job.order is None
+                                                      or track.job.order.state not in LOADED_STATES):
+            return False  # on only once the vehicle reports the pick FINISHED (_follow_pick)
+        if plan.steps[before].action in ("drop", "handoff") and plan.steps[before].depart > \
                 plan.steps[before].arrive:
             dwell = plan.steps[before].depart - plan.steps[before].arrive
             if track.reached < before or t - track.arrived_at.get(before, t) < dwell:
@@ -744,14 +790,6 @@ class Dispatcher:
         if lane.crossing and plan.steps[before].node in self._pre_crossing:
             return track.reached >= before and self._decide(track)
         return True
-
-    def _on_release(self, track: Track, old: int, new: int) -> None:
-        job, plan = track.job, track.plan
-        if job is None or job.order is None or plan is None:
-            return
-        for k in range(old, new):
-            if plan.steps[k].action == "pickup" and job.order.state == OrderState.TO_PICKUP:
-                self._advance(track, OrderState.LOADED, f"loaded at {plan.steps[k].node}")
 
     def _send(self, track: Track) -> None:
         if track.plan is None or track.vda_order_id is None:

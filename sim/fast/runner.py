@@ -27,6 +27,7 @@ from agv_agent.tracker import Limits
 
 from fleet.config import Settings
 from fleet.customs.signing import public_key_b64
+from fleet.dispatch import DispatchSettings
 from fleet.events import Topic
 from fleet.maps import load_corridor
 from fleet.orders import OrderCreate
@@ -192,7 +193,8 @@ def _run(scenario: Scenario, corridor: Corridor, folder: Path, progress: Callabl
     rules = FollowingRules.from_parameters(corridor.parameters)  # what the dispatcher counts as having left a node
     link = EventLink(clock, clear_m=rules.vehicle_length_m + rules.standstill_gap_m,
                      limits=Limits(max_linear_speed=speed),
-                     battery=(battery.capacity_kwh, battery.consumption_kwh_per_km, battery.charging_kw))
+                     battery=(battery.capacity_kwh, battery.consumption_kwh_per_km, battery.charging_kw),
+                     handling_s=DispatchSettings().load_s)  # a pick or drop takes what the dispatcher plans for
     customs = CustomsSim(scenario, schedule=agenda.at, epoch=EPOCH, now=now)
     settings = _settings(scenario, corridor, customs, folder)
     services = build_services(settings, link=link, clock=clock, corridor=corridor)

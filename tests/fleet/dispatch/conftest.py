@@ -79,8 +79,10 @@ def docks(corridor: Corridor, side: str) -> list[str]:
     return sorted(n.id for n in corridor.nodes_of(NodeKind.DOCK, jurisdiction=side))
 
 
-def make_fleet(customs, corridor: Corridor, count: int, db=None, starts: list[str] | None = None) -> Fleet:
-    """``count`` vehicles parked on alternate sides, or standing at the nodes ``starts`` names."""
+def make_fleet(customs, corridor: Corridor, count: int, db=None, starts: list[str] | None = None,
+               handling_s: float | None = None) -> Fleet:
+    """``count`` vehicles parked on alternate sides, or standing at the nodes ``starts`` names; each vehicle's
+    own pick and drop take ``handling_s`` (the agent's default if None)."""
     store = Store(db or customs.db_path)
     bus = EventBus()
     gate = customs.gate_on(store, bus)
@@ -94,7 +96,7 @@ def make_fleet(customs, corridor: Corridor, count: int, db=None, starts: list[st
                for i, n in enumerate(chosen)]
     registry.configure(configs)
     for config, node in zip(configs, chosen, strict=True):
-        link.spawn(config.id, node.x, node.y, corridor.heading_into(node.id), node.id)
+        link.spawn(config.id, node.x, node.y, corridor.heading_into(node.id), node.id, handling_s=handling_s)
     alarms = AlarmService(store, bus, customs.clock)
     orders = OrderService(store, corridor, bus, customs.clock)
     dispatcher = Dispatcher(corridor=corridor, store=store, orders=orders, registry=registry, gate=gate, link=link,
