@@ -116,6 +116,11 @@ class Dispatcher:
         #: Called with every tick's duration (the metrics keep a cumulative histogram of them).
         self.tick_listeners: list[Callable[[float], None]] = []
         self._pre_crossing = nodes_before_crossing(corridor)
+        #: relay: per side, the last nodes before the pad, where a loaded vehicle past its gates waits for a partner
+        self._relay_waits = {side: tuple(sorted(n for n in self._pre_crossing if corridor.nodes[n].jurisdiction
+                                                == side and self.relay is not None
+                                                and corridor.graph.has_edge(n, self.relay.pad)))
+                             for side in corridor.jurisdictions}
         rules = self.planner.timed.rules
         self._clear_m = rules.vehicle_length_m + rules.standstill_gap_m  # a vehicle this far on has left its node
         self._load()
@@ -136,6 +141,33 @@ class Dispatcher:
             track = self.tracks.get(order.vehicle_id or "")
             if track is not None and order.state != OrderState.CREATED:
                 track.job = self._delivery(order)
+                self._meet_again(track, order)
+
+    def _meet_again(self, deliverer: Track, order: OrderPublic) -> None:
+        """Relay, at a restart: an order not yet handed over whose receiver was chosen (the registry keeps the
+        transport order each vehicle was last sent) gets its meeting at the pad back, with each vehicle's last
+        gate decision that let it onto the pad with this load."""
+        if self.relay is None or order.state == OrderState.TO_DROP:
+            return
+        receiver = next((tr for tr in self.tracks.values() if tr.record.order_id == order.id
+                         and tr.id != deliverer.id), None)
+        if receiver is None:
+            return
+        log.info("relay of %s: %s meets %s again at %s (restart)", order.id, deliverer.id, receiver.id,
+                 self.relay.pad)
+        self._set_meeting(deliverer, receiver, order)
+        for track in (deliverer, receiver):
+            decision = self.store.latest_audit("decision", lambda body, vid=track.id: body.get("vehicle_id") == vid
+                                               and bool(body.get("crossing_allowed"))
+                                               and body.get("consignments") == order.consignments)
+            track.crossing_decision_seq = decision.seq if decision is not None else None
+
+    def _set_meeting(self, deliverer: Track, receiver: Track, order: OrderPublic) -> None:
+        """The jobs of a relay meeting: the deliverer hands the load over at the pad and goes home, the
+        receiver takes it on to the drop."""
+        source = order.direction.split("->")[0]
+        deliverer.job = Job(JobKind.HAND_OVER, self._parking(source), order, cleared=True, partner=receiver.id)
+        receiver.job = Job(JobKind.DELIVER, (order.drop,), order, cleared=True, crossed=True, partner=deliverer.id)
 
     def start(self) -> Dispatcher:
         self._thread = threading.Thread(target=self._run, name="dispatcher", daemon=True)
@@ -440,6 +472,10 @@ class Dispatcher:
                 on_the_way = self._gates_on_the_way(stops[0].node if stops else start, job.goals[0], source)
                 if on_the_way:
                     hold_at = on_the_way
+                elif self.relay is not None and job.partner is None:
+                    # past its side's gates with no partner yet (a restart, a meeting called off): it waits for
+                    # one just short of the pad, where the pad's own gate check still applies
+                    hold_at = self._relay_waits[source]
                 else:  # past its side's gates already (a restart found it there): the crossing check remains
                     job.cleared = True
         return PlanRequest(track.id, start, job.goals, start_time, track.profile, stops, hold_at,
@@ -581,8 +617,7 @@ class Dispatcher:
             return False
         to_pad = self._travel.to_nearest([relay.pad])
         receiver = min(free, key=lambda tr: (to_pad.get(base_end(self.corridor, tr), INF), tr.id))
-        deliverer.job = Job(JobKind.HAND_OVER, self._parking(source), order, cleared=True, partner=receiver.id)
-        receiver.job = Job(JobKind.DELIVER, (order.drop,), order, cleared=True, crossed=True, partner=deliverer.id)
+        self._set_meeting(deliverer, receiver, order)
         delivering, receiving = (PlanRequest(tr.id, base_end(self.corridor, tr), goals, t, tr.profile,
                                              priority=order.priority)
                                  for tr, goals in ((deliverer, self._parking(source)), (receiver, (order.drop,))))
@@ -643,11 +678,13 @@ class Dispatcher:
             return
         partner = self.tracks[job.partner]
         other = partner.job
+        receiving = job.kind == JobKind.DELIVER
         if other is not None and other.partner == track.id:
-            receiving = job.kind == JobKind.DELIVER
             partner.job = Job(JobKind.HAND_OVER, (self.relay.pad,), other.order) if receiving else None
             partner.needs_plan = True
         job.partner = None
+        if receiving:  # it carries nothing of the order: no job left (it was kept, and the vehicle never free)
+            track.job = None
 
     def _parking(self, side: str) -> tuple[str, ...]:
         return tuple(n.id for n in self.corridor.nodes_of(NodeKind.PARKING, jurisdiction=side))
