@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import networkx as nx
-from agv_agent.protocol import ActionState, ActionStatus, ActionType, InstantAction, VehicleState
+from agv_agent.protocol import ActionState, ActionStatus, ActionType, Factsheet, InstantAction, VehicleState
 
 from fleet.alarms import AlarmKind, AlarmService
 from fleet.customs.gate import CustomsGate
@@ -79,6 +79,10 @@ VEHICLE_PUBLISH_S = 0.5
 GATE_RECHECK_S = 1.0
 #: With nothing new (no order waiting anew, no vehicle newly free), an assignment is tried again this often.
 ASSIGN_RETRY_S = 5.0
+#: A vehicle that has published no factsheet is asked for it (VDA 5050 factsheetRequest) at most this often.
+FACTSHEET_ASK_S = 30.0
+#: The node actions every transport order needs of its vehicle.
+ORDER_ACTIONS = frozenset({ActionType.PICK, ActionType.DROP})
 
 
 class Dispatcher:
@@ -744,6 +748,10 @@ class Dispatcher:
         waiting = self.orders.waiting(self.settings.assign_max_orders)
         if not waiting:
             return
+        sheets = {tr.id: sheet for tr in free if (sheet := self._capabilities(tr, t)) is not None}
+        free = [tr for tr in free if tr.id in sheets]
+        if not free:
+            return
         if len(free) > self.settings.assign_max_vehicles:
             to_pickup = self._travel.to_nearest(sorted({o.pickup for o in waiting}))
             free = sorted(free, key=lambda tr: to_pickup.get(base_end(self.corridor, tr), INF))[
@@ -751,10 +759,12 @@ class Dispatcher:
         wall = self.clock()
         transport = [TransportOrder(o.id, o.pickup, self.relay.pad if self.relay else o.drop, len(o.consignments),
                                     max(0.0, (o.earliest_start or wall) - self.epoch),
-                                    (o.latest_delivery or wall + 86400) - self.epoch, float(o.priority))
+                                    (o.latest_delivery or wall + 86400) - self.epoch, float(o.priority),
+                                    mass_kg=len(o.consignments) * self.settings.container_mass_kg)
                      for o in waiting]
         status = [VehicleStatus(tr.id, base_end(self.corridor, tr), t,
-                                min(1.0, (tr.state.battery_charge if tr.state else 100) / 100), self._profile_now(tr))
+                                min(1.0, (tr.state.battery_charge if tr.state else 100) / 100), self._profile_now(tr),
+                                payload_kg=sheets[tr.id].max_load_mass)
                   for tr in free]
         energy = EnergyModel(self.settings.battery_percent_per_km / 100, self.settings.reserve_battery_percent / 100,
                              self.settings.low_battery_percent / 100)
@@ -781,6 +791,20 @@ class Dispatcher:
             track = self.tracks[vehicle_id]
             track.job = Job(JobKind.CHARGE, (charger,))
             track.needs_plan = True
+
+    def _capabilities(self, track: Track, t: float) -> Factsheet | None:
+        """The vehicle's factsheet if it can do transport work (pick and drop); None: it takes no order. Every
+        order crosses the border (or meets at the pad), so a vehicle that has published no factsheet yet takes
+        none (safety first: its size, payload and actions are unknown) and is asked for it."""
+        sheet = self.link.factsheet(track.id)
+        if sheet is None:
+            if t - track.factsheet_asked >= FACTSHEET_ASK_S:
+                track.factsheet_asked = t
+                log.info("%s has published no factsheet: asking for it; no order meanwhile", track.id)
+                self.link.send_actions(track.id, [InstantAction(f"factsheet-{uuid.uuid4().hex[:8]}",
+                                                                ActionType.FACTSHEET_REQUEST)])
+            return None
+        return sheet if ORDER_ACTIONS <= set(sheet.actions) else None
 
     def _profile_now(self, track: Track) -> VehicleProfile:
         """Its profile, less the crossing while both authorities do not authorize it: no cross-border work then."""

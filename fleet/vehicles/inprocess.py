@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Literal
 
 from agv_agent.kinematics import UnicycleBase
 from agv_agent.logic import AgentLogic, AgentParams
@@ -24,6 +25,7 @@ class _Vehicle:
     state: VehicleState | None = None
     stamp: float = 0.0
     online: bool = True
+    factsheet: Factsheet | Literal[False] | None = False  # False: the agent's own
 
 
 class InProcessLink:
@@ -101,10 +103,19 @@ class InProcessLink:
                 if vehicle.online:
                     vehicle.logic.on_heartbeat(now)
 
+    def set_factsheet(self, vehicle_id: str, factsheet: Factsheet | None) -> None:
+        """Simulate another vendor's vehicle (other capabilities), or one that has published no factsheet (None)."""
+        with self._lock:
+            self._vehicles[vehicle_id].factsheet = factsheet
+
     def factsheet(self, vehicle_id: str) -> Factsheet | None:
         with self._lock:
             vehicle = self._vehicles.get(vehicle_id)
-            return vehicle.logic.factsheet() if vehicle else None
+            if vehicle is None:
+                return None
+            if vehicle.factsheet is False:
+                return vehicle.logic.factsheet()
+            return vehicle.factsheet
 
     def healthy(self) -> bool:
         return True  # nothing runs on its own: the caller's thread does all the work
