@@ -11,6 +11,7 @@ back when clearance is lost (docs/operations.md).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import math
 import threading
@@ -83,6 +84,8 @@ ASSIGN_RETRY_S = 5.0
 FACTSHEET_ASK_S = 30.0
 #: The node actions every transport order needs of its vehicle.
 ORDER_ACTIONS = frozenset({ActionType.PICK, ActionType.DROP})
+#: A factsheet's top speed this close below a lane's limit counts as the limit (vendors round their speeds).
+SPEED_ROUNDING = 0.01
 
 
 class Dispatcher:
@@ -793,7 +796,8 @@ class Dispatcher:
             track.needs_plan = True
 
     def _capabilities(self, track: Track, t: float) -> Factsheet | None:
-        """The vehicle's factsheet if it can do transport work (pick and drop); None: it takes no order. Every
+        """The vehicle's factsheet if it can do transport work (pick and drop); None: it takes no order. Its top
+        speed goes into its profile (plans drive each lane at the lower of the lane's and the vehicle's). Every
         order crosses the border (or meets at the pad), so a vehicle that has published no factsheet yet takes
         none (safety first: its size, payload and actions are unknown) and is asked for it."""
         sheet = self.link.factsheet(track.id)
@@ -804,12 +808,17 @@ class Dispatcher:
                 self.link.send_actions(track.id, [InstantAction(f"factsheet-{uuid.uuid4().hex[:8]}",
                                                                 ActionType.FACTSHEET_REQUEST)])
             return None
+        top = max(lane.max_speed for lane in self.corridor.lanes.values())
+        cap = sheet.speed_max if sheet.speed_max < top * (1 - SPEED_ROUNDING) else None
+        if track.profile.max_speed != cap:  # planned at its own speed where it is slower than the map's
+            track.profile = dataclasses.replace(track.profile, max_speed=cap)
         return sheet if ORDER_ACTIONS <= set(sheet.actions) else None
 
     def _profile_now(self, track: Track) -> VehicleProfile:
         """Its profile, less the crossing while both authorities do not authorize it: no cross-border work then."""
         authorized = all(v.authorized for v in self.gate.vehicle_state(track.id).values())
-        return track.profile if authorized or not track.profile.cross_border else VehicleProfile(cross_border=False)
+        return track.profile if authorized or not track.profile.cross_border else \
+            dataclasses.replace(track.profile, cross_border=False)
 
     # --- release ------------------------------------------------------------------------------------------------------
 

@@ -37,3 +37,19 @@ def test_the_order_goes_to_the_vehicle_that_can_carry_it(customs, corridor, limi
     assert fleet.run(30, until=lambda: fleet.state_of(order) != OrderState.CREATED)
     assert fleet.orders.get(order).vehicle_id == "agv_002"
     assert (("agv_001", "factsheetRequest") in asked) == (limited is _no_factsheet)  # asked for the one it lacks
+
+
+def test_a_vehicle_slower_than_the_map_is_planned_at_its_own_speed(customs, corridor):
+    vn, cn = docks(corridor, "VN"), docks(corridor, "CN")
+    fleet = make_fleet(customs, corridor, 1, starts=[vn[0]])
+    fleet.authorize("agv_001")
+    slow = 2.0  # m/s, below the map's 25 km/h lanes
+    fleet.link.set_factsheet("agv_001", dataclasses.replace(fleet.link.factsheet("agv_001"), speed_max=slow))
+    order = fleet.order(["VN-700000000002"], vn[0], cn[0])
+    assert fleet.run(30, until=lambda: fleet.state_of(order) != OrderState.CREATED)
+    plan = fleet.dispatcher.tracks["agv_001"].plan
+    lanes = [corridor.lane_between(a.node, b.node) for a, b in zip(plan.steps, plan.steps[1:], strict=False)]
+    assert any(lane.max_speed > slow for lane in lanes)
+    too_fast = [(a.node, b.node) for a, b, lane in zip(plan.steps, plan.steps[1:], lanes, strict=False)
+                if b.arrive - a.depart < lane.length / min(lane.max_speed, slow) - 1e-6]
+    assert not too_fast, too_fast
