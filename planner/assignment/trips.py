@@ -124,7 +124,7 @@ def evaluate(problem: Problem, weights: Weights, energy: EnergyModel, start_s: n
     ok = np.isfinite(after) & (battery[:, None] - energy.fraction_per_km * after / 1000.0 >= energy.reserve)
     mass = np.array([x.mass_kg for x in o])[order_at] if o else np.zeros(order_at.shape)
     aboard = np.where(is_pickup, mass, 0.0).sum(axis=-1)  # every load of the sequence, at most, at once
-    ok &= aboard[None, :] <= np.array([problem.vehicles[v].payload_kg for v in vehicles])[:, None]
+    ok &= aboard[None, :] <= np.array([problem.vehicles[int(v)].payload_kg for v in vehicles])[:, None]
     return Evaluated(service_s, empty, driven, lateness, cost, ok)
 
 

@@ -38,12 +38,19 @@ def test_loaded_and_delivered_when_the_vehicle_reports_its_pick_and_drop_finishe
     assert causes[OrderState.LOADED]["action_status"] == causes[OrderState.DELIVERED]["action_status"] == "FINISHED"
 
 
-def test_a_failed_pick_fails_the_order_and_the_vehicle_stays_on_its_side(customs, corridor):
+def _one_order_whose_handling_fails(customs, corridor, action: ActionType, why: str, consignment: str):
+    """One vehicle, one order VN -> CN, released by customs; the vehicle's next ``action`` will fail."""
     fleet = make_fleet(customs, corridor, 1)
     fleet.authorize("agv_001")
-    fleet.link.fail_next_handling("agv_001", ActionType.PICK, "no container at the dock")
-    order = fleet.order(["VN-600000000002"], docks(corridor, "VN")[0], docks(corridor, "CN")[0])
-    fleet.release("VN-600000000002", VN_CN)
+    fleet.link.fail_next_handling("agv_001", action, why)
+    order = fleet.order([consignment], docks(corridor, "VN")[0], docks(corridor, "CN")[0])
+    fleet.release(consignment, VN_CN)
+    return fleet, order
+
+
+def test_a_failed_pick_fails_the_order_and_the_vehicle_stays_on_its_side(customs, corridor):
+    fleet, order = _one_order_whose_handling_fails(customs, corridor, ActionType.PICK, "no container at the dock",
+                                                   "VN-600000000002")
     assert fleet.run(600, until=lambda: fleet.state_of(order) == OrderState.FAILED), fleet.orders.get(order)
     fleet.run(300)
     failed = fleet.orders.get(order)
@@ -58,11 +65,8 @@ def test_a_failed_pick_fails_the_order_and_the_vehicle_stays_on_its_side(customs
 
 
 def test_a_failed_drop_fails_the_order_and_the_load_goes_to_a_holding_bay(customs, corridor):
-    fleet = make_fleet(customs, corridor, 1)
-    fleet.authorize("agv_001")
-    fleet.link.fail_next_handling("agv_001", ActionType.DROP, "twistlocks did not open")
-    order = fleet.order(["VN-600000000003"], docks(corridor, "VN")[0], docks(corridor, "CN")[0])
-    fleet.release("VN-600000000003", VN_CN)
+    fleet, order = _one_order_whose_handling_fails(customs, corridor, ActionType.DROP, "twistlocks did not open",
+                                                   "VN-600000000003")
     assert fleet.run(3600, until=lambda: fleet.state_of(order) == OrderState.FAILED), fleet.orders.get(order)
     track = fleet.dispatcher.tracks["agv_001"]
     assert track.job is not None and track.job.kind == "hold"
