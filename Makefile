@@ -27,18 +27,24 @@ demo: setup
 	@echo "corridor picture: $(OUT)/corridor.png"
 	$(VENV)/bin/xborder demo --map $(MAP)$(if $(DURATION), --duration $(DURATION))
 
-# Three streams side by side, because most of their time is spent waiting on simulated vehicles moving in real
-# time: the long end-to-end run, the other real-time runs (end-to-end, demo, browser), and the rest of the suite.
-# The rest reports first, then the other two; any stream failing fails the target.
+# Four streams side by side, because most of their time is spent waiting on simulated vehicles moving in real
+# time: the long end-to-end run, the failover run (also long), the other real-time runs (end-to-end, demo, browser)
+# and the rest of the suite. The rest reports first, then the others; any stream failing fails the target. The two
+# long runs get ROS domains of their own (tests/e2e/conftest.py).
 REALTIME_TESTS := tests/e2e tests/demo $(wildcard tests/test_console*.py)
+FAILOVER_TEST := tests/e2e/test_failover_e2e.py
+PYTEST := $(VENV)/bin/pytest -q
 test: setup
 	@mkdir -p $(OUT)
-	@XBORDER_E2E_ROS_DOMAIN=190 $(VENV)/bin/pytest -q -m long > $(OUT)/test-long.log 2>&1 & long=$$!; \
-	$(VENV)/bin/pytest -q --durations=10 -m "not long" $(REALTIME_TESTS) > $(OUT)/test-realtime.log 2>&1 & realtime=$$!; \
-	$(VENV)/bin/pytest -q --durations=15 -m "not long" $(addprefix --ignore=,$(REALTIME_TESTS)); rest=$$?; \
-	wait $$realtime; realtime_rc=$$?; echo "== the real-time runs (e2e, demo, console)"; cat $(OUT)/test-realtime.log; \
-	wait $$long; long_rc=$$?; echo "== the long end-to-end run (-m long)"; cat $(OUT)/test-long.log; \
-	exit $$(( rest != 0 ? rest : realtime_rc != 0 ? realtime_rc : long_rc ))
+	@to_log() { name=$$1; shift; "$$@" > $(OUT)/test-$$name.log 2>&1; }; \
+	XBORDER_E2E_ROS_DOMAIN=190 to_log long $(PYTEST) -m long --ignore=$(FAILOVER_TEST) & long=$$!; \
+	XBORDER_E2E_ROS_DOMAIN=191 to_log failover $(PYTEST) -m long $(FAILOVER_TEST) & failover=$$!; \
+	to_log realtime $(PYTEST) --durations=10 -m "not long" $(REALTIME_TESTS) & realtime=$$!; \
+	$(PYTEST) --durations=15 -m "not long" $(addprefix --ignore=,$(REALTIME_TESTS)); rc=$$?; \
+	for stream in realtime:$$realtime failover:$$failover long:$$long; do \
+	  wait $${stream#*:}; stream_rc=$$?; [ $$rc -ne 0 ] || rc=$$stream_rc; \
+	  echo "== the $${stream%%:*} stream"; cat $(OUT)/test-$${stream%%:*}.log; \
+	done; exit $$rc
 
 bench: setup
 	@for f in tests/bench/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done

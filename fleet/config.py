@@ -85,6 +85,8 @@ class ElectionConfig(_Strict):
     node: str = Field(min_length=1, max_length=128, description="this fleet manager's name, in logs and the store")
     poll_s: float = Field(0.5, gt=0, le=10, description="how often a standby tries for the lock")
     lease_s: float = Field(3.0, gt=0, le=60, description="a leader that cannot confirm its lock this long steps down")
+    views_s: float = Field(1.0, gt=0, le=60, description="how often the leader stores its vehicle and gate views "
+                           "for the standby's reads: how stale those may be (fleet/live_views.py)")
 
 
 class StoreConfig(_Strict):

@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -24,6 +24,7 @@ from fleet.config import ConfigError, ElectionConfig, FleetConfig, Settings
 from fleet.customs.gate import CustomsGate
 from fleet.dispatch import Dispatcher
 from fleet.events import EventBus, Topic
+from fleet.live_views import ViewsWriter
 from fleet.maps import load_corridor
 from fleet.orders import OrderService
 from fleet.staff import StaffLog
@@ -95,11 +96,17 @@ class Services:
         self._stack.close()
 
 
+#: what a standby does while it waits for the leadership (``xborder serve``: serve reads, fleet/api/standby.py)
+StandbyDuty = Callable[[Store, Leadership, Corridor], AbstractContextManager[object]]
+
+
 def build_services(settings: Settings, *, link: VehicleLink | None = None,
-                   clock: Callable[[], float] = time.time, corridor: Corridor | None = None) -> Services:
+                   clock: Callable[[], float] = time.time, corridor: Corridor | None = None,
+                   standby: StandbyDuty | None = None) -> Services:
     """Open the store, load the map, check the fleet against it and wire everything; nothing runs until
     :meth:`Services.start`. ``link`` replaces the configured vehicle link (tests bring their own);
-    ``corridor``: the map of ``settings.map`` already loaded (the simulator's sweep loads it once).
+    ``corridor``: the map of ``settings.map`` already loaded (the simulator's sweep loads it once). With
+    ``store.election`` it first waits to lead, doing ``standby`` meanwhile (until the services are built).
 
     Raises :class:`ConfigError` (naming the field) for a fleet the map cannot hold, ``MapError`` for a bad map,
     ``StoreError`` for a store that cannot be opened.
@@ -109,10 +116,14 @@ def build_services(settings: Settings, *, link: VehicleLink | None = None,
     with ExitStack() as stack:
         store = Store(settings.store.location, busy_timeout_s=settings.store.busy_timeout_s)
         stack.callback(store.close)
-        leadership = None
+        leadership, standing = None, ExitStack()
+        stack.enter_context(standing)
         if settings.store.election is not None:
-            leadership = _lead(store, settings.store.election)
+            leadership, won = _campaign(store, settings.store.election)
             stack.callback(leadership.stop)
+            if standby is not None:
+                standing.enter_context(standby(store, leadership, corridor))
+            won.wait()
         bus = EventBus()
         security = settings.customs.link_security()
         if security is None:
@@ -140,16 +151,22 @@ def build_services(settings: Settings, *, link: VehicleLink | None = None,
                                 settings=settings.fleet.dispatch)
         if hasattr(link, "on_state"):
             link.on_state = lambda _vehicle_id: dispatcher.wake()  # a vehicle's news wakes the loop, nothing more
+        if leadership is not None and settings.store.election is not None:  # for the standby's reads
+            leader = leadership
+            background.append(ViewsWriter(store, dispatcher, lambda: leader.epoch, settings.store.election.views_s,
+                                          clock))
+        standing.close()  # built: the standby's duty ends, the leader's starts
         return Services(settings, clock, store, bus, corridor, gate, orders, alarms, registry, staff,
                         link, dispatcher, publisher, security, leadership=leadership,
                         _background=[*background, dispatcher], _stack=stack.pop_all())
 
 
-def _lead(store: Store, election: ElectionConfig) -> Leadership:
-    """Wait, as a standby, until this process leads; then build on the store as it is now (the gate replays
-    what the previous leader committed). Losing the leadership later ends the process at once (fail-stop: a
-    supervisor restarts it as a standby): nothing goes on acting on state another leader now owns, and the
-    deposed process's writes in flight are refused by the fencing check anyway."""
+def _campaign(store: Store, election: ElectionConfig) -> tuple[Leadership, threading.Event]:
+    """Campaign for the leadership; the event is set once this process leads, and the caller then builds on
+    the store as it is (the gate replays what the previous leader committed). Losing the leadership later
+    ends the process at once (fail-stop: a supervisor restarts it as a standby): nothing goes on acting on
+    state another leader now owns, and the deposed process's writes in flight are refused by the fencing
+    check anyway."""
     won = threading.Event()
 
     def changed(leading: bool) -> None:
@@ -166,8 +183,7 @@ def _lead(store: Store, election: ElectionConfig) -> Leadership:
     holder = leadership.current()
     log.warning("%s is a standby%s: waiting for the leadership", election.node,
                 f" (the leader is {holder.holder}, epoch {holder.epoch})" if holder else "")
-    won.wait()
-    return leadership
+    return leadership, won
 
 
 @contextmanager

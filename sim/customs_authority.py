@@ -171,12 +171,20 @@ class AuthorityLink:
 
     With ``keys`` the DEALER is a CURVE client and a reply counts only if the fleet's signature on it
     verifies (one that does not is dropped, as if never received, and the event is resent).
+
+    ``endpoints``: one ROUTER, or every fleet manager of an active/standby pair. Only the leader binds its
+    ROUTER, and the DEALER queues to completed connections only (``ZMQ_IMMEDIATE``), so each event goes to
+    whichever leads; one sent to a leader that died unanswered is resent after ``timeout_s`` and reaches the
+    next (which acknowledges a resend of a stored event as a duplicate).
     """
 
-    def __init__(self, endpoint: str, keys: LinkKeys | None = None, timeout_s: float = 2.0, retries: int = 5) -> None:
+    def __init__(self, endpoints: str | list[str], keys: LinkKeys | None = None, timeout_s: float = 2.0,
+                 retries: int = 5) -> None:
         import zmq
 
-        self.zmq, self.endpoint, self.timeout_ms, self.retries = zmq, endpoint, int(timeout_s * 1000), retries
+        self.zmq, self.timeout_ms, self.retries = zmq, int(timeout_s * 1000), retries
+        self.endpoints = [endpoints] if isinstance(endpoints, str) else list(endpoints)
+        self.endpoint = " or ".join(self.endpoints)
         self.keys = keys
         self.context = zmq.Context.instance()
         self.socket = self._connect()
@@ -188,9 +196,12 @@ class AuthorityLink:
         socket = self.context.socket(self.zmq.DEALER)
         socket.setsockopt(self.zmq.LINGER, 0)
         socket.setsockopt(self.zmq.MAXMSGSIZE, 1 << 20)
+        socket.setsockopt(self.zmq.IMMEDIATE, 1)  # to a fleet manager that answered the handshake: the leader
+        socket.setsockopt(self.zmq.SNDTIMEO, self.timeout_ms)  # none yet (a failover): a try that timed out
         if self.keys:
             make_client(socket, self.keys.curve, self.keys.server_curve)
-        socket.connect(self.endpoint)
+        for endpoint in self.endpoints:
+            socket.connect(endpoint)
         return socket
 
     def _trusted(self, raw: bytes) -> dict[str, Any] | None:
@@ -210,7 +221,10 @@ class AuthorityLink:
     def send(self, event: dict[str, Any]) -> dict[str, Any]:
         payload = json.dumps(event).encode()
         for _ in range(self.retries):
-            self.socket.send(payload)
+            try:
+                self.socket.send(payload)
+            except self.zmq.Again:  # no fleet manager connected within the timeout
+                continue
             while self.socket.poll(self.timeout_ms):
                 reply = self._trusted(self.socket.recv())
                 if reply is None or reply.get("event_id") not in (event.get("event_id"), None):
@@ -235,7 +249,12 @@ app = typer.Typer(help="Customs authority simulators.", no_args_is_help=True)
 def simulate(
     authority: str = typer.Option(..., "--authority", help="e.g. VN_CUSTOMS"),
     key: Path = typer.Option(..., "--key", help="the authority's private key (xborder keys generate)"),
-    connect: str = typer.Option("tcp://127.0.0.1:5560", "--connect", help="the fleet's customs ROUTER"),
+    connect: list[str] = typer.Option(["tcp://127.0.0.1:5560"], "--connect",
+                                      help="the fleet's customs ROUTER; repeat it for each fleet manager of an "
+                                           "active/standby pair (the events go to the one that leads)"),
+    patience_s: float = typer.Option(60.0, "--patience-s", min=1.0,
+                                     help="how long to keep resending an unanswered event (a failover, a restart) "
+                                          "before giving up"),
     side: str | None = typer.Option(None, "--side", help="VN or CN (default: from the authority name)"),
     consignments: int = typer.Option(20, min=0),
     vehicles: int = typer.Option(5, min=0),
@@ -282,10 +301,10 @@ def simulate(
     if any(given) and not all(given):
         raise typer.BadParameter("--curve-key, --server-key and --fleet-key go together")
     keys = LinkKeys.from_files(curve_key, server_key, fleet_key) if curve_key and server_key and fleet_key else None
-    link, tally = AuthorityLink(connect, keys), Counter()
+    link, tally = AuthorityLink(connect, keys, retries=max(1, math.ceil(patience_s / 2.0))), Counter()
     console = Console()
     with Progress(console=console) as progress:
-        task = progress.add_task(f"{authority} -> {connect}", total=len(stream))
+        task = progress.add_task(f"{authority} -> {link.endpoint}", total=len(stream))
         for item in stream:
             if time_scale > 0:
                 time.sleep(max(0.0, t0 + item.at / time_scale - time.time()))

@@ -120,6 +120,9 @@ class LiveSystem:
     vehicles: list[subprocess.Popen] = field(default_factory=list)
     customs: list[subprocess.Popen] = field(default_factory=list)
     clock: Any = None  # SimClock
+    #: other fleet managers of an active/standby pair (``store.election``): the customs simulators are given
+    #: their endpoints too, and they are stopped with the rest
+    standbys: list[FleetService] = field(default_factory=list)
     _files: list[IO[bytes]] = field(default_factory=list)
 
     def start(self, vehicles: list[VehicleSpec], wait_s: float = 120.0) -> LiveSystem:
@@ -167,6 +170,7 @@ class LiveSystem:
         for authority in AUTHORITIES:
             command = [str(BIN / "xborder"), "customs", "simulate", "--authority", authority,
                        "--key", str(key_dir / f"{authority}.key"), *self.service.simulator_args(key_dir, authority),
+                       *[arg for standby in self.standbys for arg in ("--connect", standby.router)],
                        "--consignments", str(plan.consignments), "--vehicles", str(plan.vehicles),
                        "--seed", str(plan.seed), "--spread-s", str(plan.arrival_spread_s),
                        "--backlog", str(plan.backlog),
@@ -194,15 +198,17 @@ class LiveSystem:
     def processes(self) -> Iterator[subprocess.Popen]:
         yield from self.customs
         yield from self.vehicles
-        if self.service.process:
-            yield self.service.process
+        for service in (self.service, *self.standbys):
+            if service.process:
+                yield service.process
 
     def stop(self) -> None:
         """Customs first (nothing new arrives), then the vehicles (SIGINT: each stops its base and says
         OFFLINE while the service still listens), then the service, then the clock."""
         stop_all(self.customs)
         stop_all(self.vehicles, signal.SIGINT)
-        self.service.stop()
+        for service in (self.service, *self.standbys):
+            service.stop()
         if self.clock is not None:
             self.clock.close()
             self.clock = None

@@ -83,6 +83,10 @@ def agents(
     mqtt: bool = typer.Option(False, "--mqtt", help="VDA 5050 JSON over MQTT instead of ROS 2 (starts mosquitto "
                                                     "unless --mqtt-port names a running broker)"),
     mqtt_port: int | None = typer.Option(None, "--mqtt-port", help="a broker already listening on 127.0.0.1"),
+    time_scale: float | None = typer.Option(None, "--time-scale", min=0.01,
+                                            help="simulated seconds per wall second: publish /clock here and run the "
+                                                 "vehicles on it (a simulation; a fleet manager elsewhere gets the "
+                                                 "same pace in its config: sim.live.Pace)"),
 ) -> None:
     """Start N simulated AGVs (agent + simulated base, one process each) until Ctrl-C."""
     import signal
@@ -97,7 +101,14 @@ def agents(
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
     signal.signal(signal.SIGTERM, _interrupt)  # stopped by a service manager: still stop the vehicles
-    broker = None
+    broker, clock, extra = None, None, None
+    if time_scale is not None and mqtt:
+        raise typer.BadParameter("--time-scale runs ROS 2 vehicles on a /clock; the MQTT vehicles keep wall time")
+    if time_scale is not None:
+        from sim.live import Pace
+        from sim.sim_clock import SimClock
+
+        clock, extra = SimClock(time_scale), Pace(time_scale).vehicle_params()
     if mqtt:
         from sim.mqtt_broker import Broker, BrokerError
 
@@ -111,7 +122,8 @@ def agents(
         typer.echo(f"started {len(processes)} VDA 5050 vehicles on MQTT 127.0.0.1:{port} (uagv/v2/xborder/...): "
                    + ", ".join(f"{s.vehicle_id}@{s.node_id}" for s in specs))
     else:
-        processes = [spawn_vehicle(s, fleet_namespace=fleet_namespace, params_file=params_file) for s in specs]
+        processes = [spawn_vehicle(s, fleet_namespace=fleet_namespace, params_file=params_file, extra=extra)
+                     for s in specs]
         typer.echo(f"started {len(processes)} vehicles under /{fleet_namespace}/: "
                    + ", ".join(f"{s.vehicle_id}@{s.node_id}" for s in specs))
     try:
@@ -125,3 +137,5 @@ def agents(
         stop_all(processes, signal.SIGINT)
         if broker is not None:
             broker.stop()
+        if clock is not None:
+            clock.close()

@@ -50,6 +50,7 @@ class FleetService:
     tokens: dict[str, str]  # role -> token
     process: subprocess.Popen | None = None
     log: IO[bytes] | None = None  # where its output goes, kept for a restart
+    env: dict[str, str] | None = None  # its environment (default: this process's), e.g. a DDS profile's
 
     @property
     def base(self) -> str:
@@ -74,7 +75,7 @@ class FleetService:
         or the unread pipe fills up and blocks it)."""
         self.log = log or self.log
         self.process = spawn([str(BIN / "xborder"), "serve", "--config", str(self.config)],
-                             stdout=self.log or subprocess.PIPE, stderr=subprocess.STDOUT)
+                             stdout=self.log or subprocess.PIPE, stderr=subprocess.STDOUT, env=self.env)
         return self
 
     def healthy(self) -> bool:

@@ -16,8 +16,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
 
 from fleet.customs.gate import CustomsGate
+from fleet.live_views import FleetViews
+from fleet.orders import OrderService
 from fleet.roles import CUSTOMS_ROLE_PREFIX, Role
 from fleet.services import Services
+from fleet.store import Store
 
 _bearer = HTTPBearer(auto_error=False)
 #: The largest id or offset a query may name: beyond it SQLite's integers overflow (a 422, never a 500).
@@ -39,6 +42,19 @@ def get_services(request: Request) -> Services:
 
 def get_gate(request: Request) -> CustomsGate:
     return get_services(request).gate
+
+
+# What the read routes use: a leader's app and a standby's (fleet/api/standby.py) both set these.
+def get_store(request: Request) -> Store:
+    return request.app.state.store
+
+
+def get_orders(request: Request) -> OrderService:
+    return request.app.state.orders
+
+
+def get_views(request: Request) -> FleetViews:
+    return request.app.state.views
 
 
 def role_of(connection: HTTPConnection, token: str | None) -> str | None:
@@ -88,3 +104,6 @@ Operating = Annotated[Caller, Depends(require_role(Role.OPERATOR))]
 Acting = Annotated[Caller, Depends(require_role(Role.DISPATCHER, Role.OPERATOR))]
 GateDep = Annotated[CustomsGate, Depends(get_gate)]
 ServicesDep = Annotated[Services, Depends(get_services)]
+StoreDep = Annotated[Store, Depends(get_store)]
+OrdersDep = Annotated[OrderService, Depends(get_orders)]
+ViewsDep = Annotated[FleetViews, Depends(get_views)]

@@ -20,6 +20,7 @@ from fleet.api.routes import alarms, audit, customs, gates, map, orders, stream,
 from fleet.api.stream import StreamHub
 from fleet.orders import OrderError
 from fleet.services import Services
+from fleet.store.database import NotLeaderError
 
 API_PREFIX = "/api/v1"
 #: The dispatcher console: plain HTML, CSS and JavaScript modules, no build step (docs/console.md).
@@ -49,10 +50,10 @@ def create_app(services: Services) -> FastAPI:
                               "customs gate, audit, alarms and a live stream.")
     app.state.services, app.state.hub = services, hub
     app.state.tokens = {t.token: t.role for t in services.settings.auth.tokens}
+    app.state.store, app.state.orders, app.state.views = services.store, services.orders, services.dispatcher
     for module in (map, vehicles, orders, gates, customs, audit, alarms, stream, summary):
         app.include_router(module.router, prefix=API_PREFIX, responses=UNAUTHORIZED)
-    app.add_exception_handler(OrderError, _order_error)
-    app.add_exception_handler(RequestValidationError, _invalid_request)
+    add_error_handlers(app)
 
     @app.get(f"{API_PREFIX}/health", tags=["health"])
     def health() -> dict[str, object]:
@@ -70,9 +71,22 @@ def create_app(services: Services) -> FastAPI:
     return app
 
 
+def add_error_handlers(app: FastAPI) -> None:
+    """How refusals are answered (a leader's app and a standby's alike): never a 500 with a traceback."""
+    app.add_exception_handler(OrderError, _order_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(NotLeaderError, _not_leader)
+
+
 def _order_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, OrderError)
     return JSONResponse({"detail": str(exc), "field": exc.field}, status_code=exc.status)
+
+
+def _not_leader(_: Request, exc: Exception) -> JSONResponse:
+    """A write that raced the loss of the leadership (the process is about to end): 503, as a standby says."""
+    return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+                        headers={"Retry-After": "1"})
 
 
 def _invalid_request(_: Request, exc: Exception) -> JSONResponse:

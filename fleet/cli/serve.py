@@ -22,9 +22,11 @@ def serve(
     """Start the fleet manager: API on HTTP, the dispatch loop, customs events on the ZeroMQ ROUTER, decisions on
     PUB. A config that cannot work (a missing key file, an unknown role, a vehicle on no map node) is refused."""
     import logging
+    from functools import partial
 
     from fleet.api.main import create_app
     from fleet.api.server import run_api
+    from fleet.api.standby import standby_server
     from fleet.config import ConfigError, load_settings
     from fleet.services import build_services
     from fleet.store import StoreError
@@ -36,7 +38,7 @@ def serve(
         settings.server.host = host or settings.server.host
         settings.server.port = settings.server.port if port is None else port
         settings.store.path = db or settings.store.path
-        services = build_services(settings)
+        services = build_services(settings, standby=partial(standby_server, settings))
     except (ConfigError, MapError, StoreError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None

@@ -147,3 +147,11 @@ leadership = Table(  # one row: the epoch of the last leader elected, the fencin
     Column("holder", String(128), nullable=False),
     Column("since", Float, nullable=False),
 )
+
+live_views = Table(  # the leader's vehicle and gate views, one row each, for a standby's reads (fleet/live_views.py)
+    "live_views", metadata,
+    Column("name", String(32), primary_key=True),
+    Column("taken_at", Float, nullable=False),
+    Column("epoch", Integer, nullable=False),
+    Column("body", Text, nullable=False),
+)

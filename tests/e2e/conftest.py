@@ -15,8 +15,8 @@ import pytest
 from sim.live import LiveSystem, Pace
 from sim.service_process import FleetService
 
-# 120–189 from the pid; `make test` runs the long run beside the other e2e tests and gives it a domain of its own
-# (XBORDER_E2E_ROS_DOMAIN=190), so the two streams never share one.
+# 120 to 189 from the pid; `make test` runs the long runs beside the other e2e tests and gives each a domain of its own
+# (XBORDER_E2E_ROS_DOMAIN=190, 191), so no two streams share one.
 os.environ["ROS_DOMAIN_ID"] = os.environ.get("XBORDER_E2E_ROS_DOMAIN") or str(120 + os.getpid() % 70)
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 
@@ -85,3 +85,30 @@ def deploy(tmp_path_factory) -> Iterator[Callable[..., Deployment]]:
     yield start
     while running:
         running.pop().stop()
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory):
+    from fleet.customs.signing import generate_keys
+    from fleet.transports.curve import generate_curve_keys
+
+    folder = tmp_path_factory.mktemp("keys")
+    for name in ("VN_CUSTOMS", "CN_CUSTOMS"):
+        generate_keys(name, folder)
+        generate_curve_keys(name, folder)
+    return folder
+
+
+def public_keys(keys: Path) -> dict[str, str]:
+    return {name: (keys / f"{name}.pub").read_text().strip() for name in ("VN_CUSTOMS", "CN_CUSTOMS")}
+
+
+def curve_keys(keys: Path) -> dict[str, str]:
+    return {name: (keys / f"{name}.curve.pub").read_text().strip() for name in ("VN_CUSTOMS", "CN_CUSTOMS")}
+
+
+def docks(side: str) -> list[str]:
+    from fleet.maps import load_corridor
+    from planner.corridor import NodeKind
+
+    return sorted(n.id for n in load_corridor(MAP).nodes_of(NodeKind.DOCK, jurisdiction=side))

@@ -11,39 +11,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import MAP, Deployment
+from tests.e2e.conftest import MAP, Deployment, curve_keys, docks, public_keys
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow, pytest.mark.timeout(3600)]
 
 BIN = Path(sys.executable).parent
 VN_CN, CN_VN = "VN->CN", "CN->VN"
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory):
-    from fleet.customs.signing import generate_keys
-    from fleet.transports.curve import generate_curve_keys
-
-    folder = tmp_path_factory.mktemp("keys")
-    for name in ("VN_CUSTOMS", "CN_CUSTOMS"):
-        generate_keys(name, folder)
-        generate_curve_keys(name, folder)
-    return folder
-
-
-def public_keys(keys: Path) -> dict[str, str]:
-    return {name: (keys / f"{name}.pub").read_text().strip() for name in ("VN_CUSTOMS", "CN_CUSTOMS")}
-
-
-def curve_keys(keys: Path) -> dict[str, str]:
-    return {name: (keys / f"{name}.curve.pub").read_text().strip() for name in ("VN_CUSTOMS", "CN_CUSTOMS")}
-
-
-def docks(side: str) -> list[str]:
-    from fleet.maps import load_corridor
-    from planner.corridor import NodeKind
-
-    return sorted(n.id for n in load_corridor(MAP).nodes_of(NodeKind.DOCK, jurisdiction=side))
 
 
 def simulators(keys: Path, deployment: Deployment, seed: int, consignments: int) -> list[subprocess.Popen]:

@@ -70,6 +70,14 @@ def test_vehicles_leave_cleanly_when_their_launcher_is_killed(bridge, bac_luan_i
     assert bridge.wait_for(lambda: bridge.connection("agv_001") == "OFFLINE", 10)
 
 
+def test_xborder_agents_refuses_a_time_scale_for_mqtt_vehicles():
+    """Only ROS 2 vehicles run on a /clock; the MQTT ones keep wall time: said plainly, nothing started."""
+    refused = subprocess.run([str(Path(sys.executable).with_name("xborder")), "agents", "--mqtt", "--time-scale",
+                              "12"], capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "--time-scale" in refused.stderr and "Traceback" not in refused.stderr, \
+        refused.stderr
+
+
 @pytest.mark.ros
 def test_agent_without_namespace_uses_its_parameters_and_refuses_a_contradicting_one(bridge):
     agent = str(Path(sys.executable).with_name("agv_agent"))

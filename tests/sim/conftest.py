@@ -47,7 +47,7 @@ def ros_probe(monkeypatch):
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.node import Node
 
-    monkeypatch.setenv("ROS_DOMAIN_ID", str(100 + os.getpid() % 20))  # 100-119: apart from tests/ros and tests/e2e
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(100 + os.getpid() % 20))  # 100 to 119: apart from tests/ros and tests/e2e
     monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     context = Context()
     rclpy.init(context=context)

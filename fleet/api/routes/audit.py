@@ -10,9 +10,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from fleet.api.deps import MAX_ID, AuditReader, ServicesDep
-from fleet.services import Services
-from fleet.store import AuditRecord, verify_chain
+from fleet.api.deps import MAX_ID, AuditReader, StoreDep
+from fleet.store import AuditRecord, Store, verify_chain
 
 router = APIRouter(tags=["audit"])
 
@@ -43,33 +42,33 @@ class AuditVerification(BaseModel):
 
 
 @router.get("/audit", response_model=AuditPage)
-def audit_page(services: ServicesDep, _: AuditReader,
+def audit_page(store: StoreDep, _: AuditReader,
                after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
                limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> AuditPage:
     """Records with ``seq`` > ``after``, oldest first."""
-    records = [AuditRecordPublic(**vars(r)) for r in services.store.audit_records(after, limit)]
-    head_seq, _head = services.store.audit_head
+    records = [AuditRecordPublic(**vars(r)) for r in store.audit_records(after, limit)]
+    head_seq, _head = store.audit_head
     last = records[-1].seq if records else after
     return AuditPage(records=records, head_seq=head_seq, next_after=last if last < head_seq else None)
 
 
 @router.get("/audit/export", response_class=StreamingResponse,
             responses={200: {"content": {"application/x-ndjson": {}}, "description": "one record per line"}})
-def audit_export(services: ServicesDep, _: AuditReader) -> StreamingResponse:
+def audit_export(store: StoreDep, _: AuditReader) -> StreamingResponse:
     """The whole log, one JSON record per line, in the form ``xborder audit verify`` checks."""
-    return StreamingResponse((r.to_json() + "\n" for r in _all(services)), media_type="application/x-ndjson",
+    return StreamingResponse((r.to_json() + "\n" for r in _all(store)), media_type="application/x-ndjson",
                              headers={"Content-Disposition": 'attachment; filename="audit.jsonl"'})
 
 
 @router.get("/audit/verify", response_model=AuditVerification)
-def audit_verify(services: ServicesDep, _: AuditReader) -> AuditVerification:
+def audit_verify(store: StoreDep, _: AuditReader) -> AuditVerification:
     """Check the stored chain from the first record: every hash, every link, no gap."""
-    head_seq, head_hash = services.store.audit_head
+    head_seq, head_hash = store.audit_head
     count = 0
 
     def lines() -> Iterator[str]:
         nonlocal count
-        for record in _all(services):
+        for record in _all(store):
             count += 1
             yield record.to_json()
 
@@ -78,11 +77,11 @@ def audit_verify(services: ServicesDep, _: AuditReader) -> AuditVerification:
                              problems=problems)
 
 
-def _all(services: Services) -> Iterator[AuditRecord]:
+def _all(store: Store) -> Iterator[AuditRecord]:
     """Every record, read in batches so a long log is never held in memory at once."""
     after = 0
     while True:
-        batch = list(services.store.audit_records(after, EXPORT_BATCH))
+        batch = list(store.audit_records(after, EXPORT_BATCH))
         yield from batch
         if len(batch) < EXPORT_BATCH:
             return

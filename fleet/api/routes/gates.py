@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, status
 
-from fleet.api.deps import Operating, Reader, ServicesDep
+from fleet.api.deps import Operating, Reader, ServicesDep, ViewsDep
 from fleet.api.models import Reasoned
 from fleet.dispatch import GateView
 from fleet.services import Services
@@ -17,9 +17,9 @@ GateId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 @router.get("/gates", response_model=list[GateView])
-def list_gates(services: ServicesDep, _: Reader) -> list[GateView]:
+def list_gates(views: ViewsDep, _: Reader) -> list[GateView]:
     """Every gate: held or not (and why), and the vehicles waiting there with the gate rule's answer and reasons."""
-    return services.dispatcher.gates()
+    return views.gates()
 
 
 @router.post("/gates/{gate_id}/hold", response_model=GateView)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from pydantic import BaseModel
 
-from fleet.api.deps import MAX_ID, Dispatching, Reader, ServicesDep
+from fleet.api.deps import MAX_ID, Dispatching, OrdersDep, Reader, ServicesDep
 from fleet.api.models import Reasoned
 from fleet.customs.envelope import DIRECTION_PATTERN, VEHICLE_PATTERN
 from fleet.orders import OrderCreate, OrderPublic, OrderState
@@ -41,20 +41,20 @@ def create_order(body: OrderCreate, request: Request, response: Response, servic
 
 
 @router.get("/orders", response_model=OrderPage)
-def list_orders(services: ServicesDep, _: Reader, state: OrderState | None = None,
+def list_orders(orders: OrdersDep, _: Reader, state: OrderState | None = None,
                 direction: Annotated[str | None, Query(pattern=DIRECTION_PATTERN)] = None,
                 vehicle_id: Annotated[str | None, Query(pattern=VEHICLE_PATTERN)] = None,
                 limit: Annotated[int, Query(ge=1, le=500)] = 50,
                 offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0) -> OrderPage:
     """Newest first, without timelines (read one order for its timeline)."""
-    page, total = services.orders.list(state=state, direction=direction, vehicle_id=vehicle_id, limit=limit,
+    page, total = orders.list(state=state, direction=direction, vehicle_id=vehicle_id, limit=limit,
                                        offset=offset)
     return OrderPage(orders=page, total=total, limit=limit, offset=offset)
 
 
 @router.get("/orders/{order_id}", response_model=OrderPublic)
-def get_order(order_id: str, services: ServicesDep, _: Reader) -> OrderPublic:
-    return services.orders.get(order_id)
+def get_order(order_id: str, orders: OrdersDep, _: Reader) -> OrderPublic:
+    return orders.get(order_id)
 
 
 @router.post("/orders/{order_id}/cancel", response_model=OrderPublic,

@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, status
 from pydantic import BaseModel
 
-from fleet.api.deps import Acting, Operating, Reader, Role, ServicesDep, forbidden, may
+from fleet.api.deps import Acting, Operating, Reader, Role, ServicesDep, ViewsDep, forbidden, may
 from fleet.api.models import Reasoned
 from fleet.customs.envelope import VEHICLE_PATTERN
 from fleet.dispatch import VehicleAction, VehicleView
-from fleet.services import Services
+from fleet.live_views import FleetViews
 
 router = APIRouter(tags=["vehicles"])
 
@@ -36,13 +36,13 @@ class Done(BaseModel):
 
 
 @router.get("/vehicles", response_model=list[VehicleView])
-def list_vehicles(services: ServicesDep, _: Reader) -> list[VehicleView]:
-    return services.dispatcher.vehicles()
+def list_vehicles(views: ViewsDep, _: Reader) -> list[VehicleView]:
+    return views.vehicles()
 
 
 @router.get("/vehicles/{vehicle_id}", response_model=VehicleView)
-def get_vehicle(vehicle_id: VehicleId, services: ServicesDep, _: Reader) -> VehicleView:
-    return _known(services, vehicle_id)
+def get_vehicle(vehicle_id: VehicleId, views: ViewsDep, _: Reader) -> VehicleView:
+    return _known(views, vehicle_id)
 
 
 @router.post("/vehicles/emergency-stop", response_model=Done)
@@ -62,7 +62,7 @@ def act(vehicle_id: VehicleId, body: VehicleActionCreate, services: ServicesDep,
     """pause, resume, cancel (dispatcher); emergency_stop, release_emergency_stop (operator)."""
     if not may(caller, ACTION_ROLES[body.action]):
         raise forbidden(caller, ACTION_ROLES[body.action])
-    _known(services, vehicle_id)
+    _known(services.dispatcher, vehicle_id)
     services.dispatcher.act(vehicle_id, body.action, caller.role, body.reason)
     return services.dispatcher.vehicle(vehicle_id)
 
@@ -71,13 +71,13 @@ def act(vehicle_id: VehicleId, body: VehicleActionCreate, services: ServicesDep,
 def set_service(vehicle_id: VehicleId, body: ServiceChangeCreate, services: ServicesDep,
                 caller: Operating) -> VehicleView:
     """Out of service: no orders; its place stays reserved where it stands. Back in: it takes orders again."""
-    _known(services, vehicle_id)
+    _known(services.dispatcher, vehicle_id)
     services.dispatcher.set_in_service(vehicle_id, body.in_service, caller.role, body.reason)
     return services.dispatcher.vehicle(vehicle_id)
 
 
-def _known(services: Services, vehicle_id: str) -> VehicleView:
+def _known(views: FleetViews, vehicle_id: str) -> VehicleView:
     try:
-        return services.dispatcher.vehicle(vehicle_id)
+        return views.vehicle(vehicle_id)
     except KeyError:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no vehicle {vehicle_id!r}") from None

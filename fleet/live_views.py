@@ -1,0 +1,109 @@
+"""What a standby fleet manager reads: the leader's vehicle and gate views, kept in the store.
+
+Orders, the audit log and everything else a reader asks for are rows in the shared store, which a standby
+reads as they are committed. The vehicles' live state and the gates' queues are not: they live in the
+leader's dispatch loop. So the leader writes its two views (``GET /vehicles``, ``GET /gates``) into
+``live_views`` every ``store.election.views_s`` (fenced like every write: a deposed leader's are refused),
+and a standby answers from them, saying how old they are. Their staleness is bounded by ``views_s`` plus
+one write; once the leader is gone they stop changing, and their age says so.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import sqlalchemy as sa
+from pydantic import TypeAdapter
+
+from fleet.dispatch import GateView, VehicleView
+from fleet.store import Store, StoreError
+from fleet.store.schema import live_views
+
+log = logging.getLogger(__name__)
+
+_VEHICLES = TypeAdapter(list[VehicleView])
+_GATES = TypeAdapter(list[GateView])
+
+
+class FleetViews(Protocol):
+    """What the read routes show of vehicles and gates: the dispatcher's own (leader) or the stored copy (standby)."""
+
+    def vehicles(self) -> list[VehicleView]: ...
+
+    def vehicle(self, vehicle_id: str) -> VehicleView: ...
+
+    def gates(self) -> list[GateView]: ...
+
+
+class ViewsUnavailable(StoreError):
+    """No leader has written its views yet."""
+
+
+class ViewsWriter:
+    """On the leader: writes ``source``'s views every ``every_s`` on a thread of its own."""
+
+    def __init__(self, store: Store, source: FleetViews, epoch: Callable[[], int | None], every_s: float,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store, self.source, self.epoch, self.every_s, self.clock = store, source, epoch, every_s, clock
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="live-views", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            try:
+                self.write()
+            except StoreError as exc:  # the database away, or deposed: the leadership decides what follows
+                log.warning("views not written: %s", exc)
+
+    def write(self) -> None:
+        bodies = {"vehicles": _VEHICLES.dump_json(self.source.vehicles()).decode(),
+                  "gates": _GATES.dump_json(self.source.gates()).decode()}
+        now, epoch = self.clock(), self.epoch() or 0
+        with self.store.transaction() as conn:
+            for name, body in bodies.items():
+                values = {"taken_at": now, "epoch": epoch, "body": body}
+                if conn.execute(live_views.update().where(live_views.c.name == name).values(**values)).rowcount == 0:
+                    conn.execute(live_views.insert().values(name=name, **values))
+
+
+@dataclass(frozen=True)
+class StoredViews:
+    """On a standby: the leader's last views, read from the store at each call; ``as_of()`` says when taken."""
+
+    store: Store
+
+    def _read(self, name: str) -> tuple[float, str]:
+        with self.store.reading() as conn:
+            row = conn.execute(sa.select(live_views.c.taken_at, live_views.c.body)
+                               .where(live_views.c.name == name)).first()
+        if row is None:
+            raise ViewsUnavailable("no leader has published its vehicle and gate views yet")
+        return row.taken_at, row.body
+
+    def as_of(self) -> float:
+        """When the leader took the views now stored (wall-clock seconds)."""
+        return self._read("vehicles")[0]
+
+    def vehicles(self) -> list[VehicleView]:
+        return _VEHICLES.validate_json(self._read("vehicles")[1])
+
+    def vehicle(self, vehicle_id: str) -> VehicleView:
+        found = [v for v in self.vehicles() if v.id == vehicle_id]
+        if not found:
+            raise KeyError(vehicle_id)
+        return found[0]
+
+    def gates(self) -> list[GateView]:
+        return _GATES.validate_json(self._read("gates")[1])
