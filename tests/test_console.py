@@ -205,17 +205,20 @@ def open_console(browser, deployment):
 
     tabs: list[ConsolePage] = []
 
-    def open_tab(role: str | None, size: tuple[int, int] = (1366, 768), token: str | None = None) -> ConsolePage:
+    def open_tab(role: str | None, size: tuple[int, int] = (1366, 768), token: str | None = None,
+                 sign_in: bool = True) -> ConsolePage:
         context = browser.new_context(viewport={"width": size[0], "height": size[1]})
         tab = ConsolePage(context.new_page())
         tab.page.on("console", lambda m: m.type == "error" and tab.errors.append(m.text))
         tab.page.on("pageerror", lambda e: tab.errors.append(f"uncaught: {e}"))
         tab.page.goto(deployment.url)
+        tabs.append(tab)
+        if not sign_in:
+            return tab
         tab.page.fill("#token", token if token is not None else token_for(role))
         tab.page.click("#signin-form button[type=submit]")
         if token is None:
             tab.page.wait_for_selector("#link[data-state=open]", timeout=30_000)
-        tabs.append(tab)
         return tab
 
     open_tab.tabs = tabs
@@ -266,6 +269,11 @@ def test_sign_in_shows_the_corridor_every_vehicle_and_the_gates(admin, deploymen
     playwright_sync.expect(page.locator("#kpis .kpi")).to_have_count(6)
     drawn = page.evaluate("window.xborder.map.vehicles.size")
     assert drawn == VEHICLES
+    # the bridge has two lanes, one each way, each drawn as four segments (deck, border node or handoff pad, deck):
+    # counted as lanes (it said "0/8", segments)
+    lanes = page.evaluate("window.xborder.map.bridgeLanes.map(l => [l.id, l.segments.length])")
+    assert sorted(lanes) == [["CN->VN", 4], ["VN->CN", 4]]
+    playwright_sync.expect(page.locator("#kpi-bridge")).to_contain_text("lanes taken 0/2")
 
 
 def test_the_console_says_it_is_disconnected_and_reconnects_after_a_restart(admin, deployment):
@@ -321,7 +329,8 @@ def test_an_order_created_in_the_form_sets_a_vehicle_moving(admin, deployment):
     row.locator("th button").click()  # select it: its released base (solid) and horizon (dashed) are drawn
     playwright_sync.expect(row).to_have_class(re.compile(r"\bselected\b"))
     paths = "window.xborder.map.pathLayer.getLayers().map(l => Boolean(l.options.dashArray))"
-    assert False in wait_until(lambda: page.evaluate(paths), 15, what="the released base drawn")
+    # the released base solid, the horizon beyond it (past the gate, not released before clearance) dashed
+    wait_until(lambda: {False, True} <= set(page.evaluate(paths)), 15, what="the released base and horizon drawn")
     admin.shot("moving")
 
 
@@ -385,6 +394,60 @@ def test_each_role_sees_only_its_controls(open_console, role, controls, hidden):
     page.context.close()
 
 
+#: What must be seen whole at a control room's screen sizes: each element's box inside the window, at least this
+#: big (px), and, where the last flag says so, not scrolled sideways inside itself (a table whose last columns,
+#: the actions, are off to the right; the map's panes are wider than it by design).
+ESSENTIAL = {".topbar": (600, 30, True), "#kpis": (600, 20, True), "#map": (300, 200, False),
+             ".gates-panel": (300, 120, True), ".tabs": (200, 20, True), "#panel-vehicles": (400, 200, True),
+             "#panel-vehicles .table-wrap": (400, 150, True)}
+LAYOUT = """essential => {
+    const seen = {bodyScrollsSideways: document.documentElement.scrollWidth > innerWidth
+                                       || document.body.scrollWidth > innerWidth, cut: []};
+    for (const [selector, [width, height, whole]] of Object.entries(essential)) {
+        for (const element of document.querySelectorAll(selector)) {
+            if (!element.offsetParent && getComputedStyle(element).position !== "fixed") continue;
+            const box = element.getBoundingClientRect();
+            if (box.left < 0 || box.top < 0 || box.right > innerWidth + 0.5 || box.bottom > innerHeight + 0.5
+                || box.width < width || box.height < height
+                || (whole && element.scrollWidth > element.clientWidth + 1)) {
+                seen.cut.push({selector, box: [box.left, box.top, box.width, box.height],
+                               scrollWidth: element.scrollWidth, clientWidth: element.clientWidth});
+            }
+        }
+    }
+    for (const child of document.querySelectorAll(".topbar > *, .tabs > *, #kpis .kpi, #gates .gate")) {
+        if (child.hidden) continue;
+        const box = child.getBoundingClientRect();
+        if (box.right > innerWidth + 0.5 || box.bottom > innerHeight + 0.5 || box.width < 1) {
+            seen.cut.push({selector: child.id || child.className, box: [box.left, box.top, box.width, box.height]});
+        }
+    }
+    return seen;
+}"""
+
+
+@pytest.mark.parametrize("size", [(1366, 768), (1920, 1080)], ids=["1366x768", "1920x1080"])
+def test_readable_at_a_laptop_and_a_control_room_screen(admin, size):
+    """Nothing essential is cut off or pushed out of the window, and the page never scrolls sideways, with every
+    control an admin has: the vehicles panel (the table with its actions) and the orders panel (the form)."""
+    page = admin.page
+    page.set_viewport_size({"width": size[0], "height": size[1]})
+    try:
+        page.click("#tab-vehicles")
+        time.sleep(0.5)  # the map and the canvas follow the new size
+        seen = page.evaluate(LAYOUT, ESSENTIAL)
+        admin.shot(f"layout-{size[0]}x{size[1]}")
+        assert not seen["bodyScrollsSideways"] and seen["cut"] == [], seen
+        page.click("#tab-orders")
+        form = {"#order-form fieldset": (300, 40, True), "#panel-orders .orders-wrap": (300, 60, True)}
+        seen = page.evaluate(LAYOUT, form)
+        admin.shot(f"layout-orders-{size[0]}x{size[1]}")
+        assert not seen["bodyScrollsSideways"] and seen["cut"] == [], seen
+    finally:
+        page.set_viewport_size({"width": 1366, "height": 768})
+        page.click("#tab-vehicles")
+
+
 def test_a_gate_light_turns_green_when_customs_releases_the_consignment(admin, deployment):
     """The vehicle waits at its gate with both lights amber (customs has not released its consignment); an
     operator holds the gate (so the vehicle stays to be looked at); the simulators release the consignment and
@@ -411,6 +474,8 @@ def test_a_gate_light_turns_green_when_customs_releases_the_consignment(admin, d
     gate.locator("header button").click()
     admin.confirm("console test: customs released it")
     playwright_sync.expect(page.locator(f"#gates li[data-vehicle={vehicle_id}]")).to_have_count(0, timeout=30_000)
+    # on its way across: one lane of the bridge's two taken (its released base runs over it), drawn taken
+    playwright_sync.expect(page.locator("#kpi-bridge")).to_contain_text("lanes taken 1/2", timeout=30_000)
     playwright_sync.expect(page.locator("#kpi-links .light.green")).to_have_count(2, timeout=15_000)
 
 
@@ -424,6 +489,10 @@ def test_the_order_reaches_delivered_with_its_timeline(admin, deployment):
     detail = page.locator("#order-detail")
     playwright_sync.expect(detail.locator(".badge")).to_have_text("delivered")
     playwright_sync.expect(detail.locator(".timeline .crossing-record")).to_have_count(1)
+    # the crossing record: the gate decision that let it cross, and the customs events it relied on
+    decision = detail.locator(".crossing-record .decision")
+    playwright_sync.expect(decision).to_contain_text("crossing allowed")
+    assert decision.locator(".relied-on li").count() >= 2  # at least each authority's release
     playwright_sync.expect(detail.locator(".clearance .light.green")).to_have_count(2)
     playwright_sync.expect(page.locator("#kpis")).to_contain_text("VN→CN 1", timeout=15_000)
     admin.shot("delivered")
@@ -453,6 +522,122 @@ def test_a_forged_customs_event_raises_an_alarm_counted_in_the_header_and_acknow
     admin.shot("alarm")
     alarm.locator("button").click()
     playwright_sync.expect(badge).to_have_attribute("data-count", str(open_before), timeout=15_000)
+
+
+#: Where the focus is, and whether a sighted keyboard user sees it: an outline of at least 2 px, on screen, and
+#: the element itself (not something drawn over it) at its centre.
+FOCUS = """() => {
+    const element = document.activeElement;
+    if (!element || element === document.body) return {where: "body"};
+    const style = getComputedStyle(element);
+    const box = element.getBoundingClientRect();
+    const [x, y] = [box.left + box.width / 2, box.top + box.height / 2];
+    const top = document.elementFromPoint(x, y);
+    return {where: element.id || element.dataset.action || element.getAttribute("aria-label") || element.tagName,
+            ring: style.outlineStyle !== "none" && parseFloat(style.outlineWidth) >= 2,
+            onScreen: box.width > 0 && x >= 0 && y >= 0 && x <= innerWidth && y <= innerHeight,
+            uncovered: Boolean(top && (top === element || element.contains(top))),
+            inDialog: Boolean(element.closest("dialog[open]"))};
+}"""
+
+
+def focus(page) -> dict[str, Any]:
+    seen = page.evaluate(FOCUS)
+    assert seen["where"] != "body", "the focus was lost (it is on the page's body)"
+    assert seen["ring"] and seen["onScreen"] and seen["uncovered"], f"focus not visible: {seen}"
+    return seen
+
+
+def key_to(page, selector: str, key: str = "Tab", limit: int = 150) -> dict[str, Any]:
+    """Press ``key`` (Tab or Shift+Tab) until the element matching ``selector`` has the focus; the focus must be
+    visible on every element passed on the way."""
+    for _ in range(limit):
+        page.keyboard.press(key)
+        seen = focus(page)
+        if page.evaluate("s => document.activeElement.matches(s)", selector):
+            return seen
+    raise AssertionError(f"{selector} not reached with {limit} presses of {key}")
+
+
+def test_a_dispatcher_works_by_keyboard_alone(open_console, deployment):
+    """Sign in, create an order, select a vehicle, e-stop it (a first try cancelled with Escape) and release it,
+    and acknowledge an alarm, with Tab, Shift+Tab, the arrow keys, Enter, Space and Escape only, the focus
+    visible at every step, the reason dialog keeping the focus while open and giving it back when closed."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from fleet.customs.signing import EventSigner
+    from sim.service_process import token_for
+
+    tab = open_console(None, sign_in=False)
+    page, keys = tab.page, tab.page.keyboard
+    assert focus(page)["where"] == "token"
+    keys.type(token_for("admin"))
+    keys.press("Enter")
+    page.wait_for_selector("#link[data-state=open]", timeout=30_000)
+    page.locator("#vehicles tbody tr").first.wait_for()
+    # the orders tab: tabs are one stop (the selected one), the arrow keys move between them
+    key_to(page, "#tab-vehicles")
+    keys.press("ArrowRight")
+    assert focus(page)["where"] == "tab-orders" and page.locator("#panel-orders").is_visible()
+    key_to(page, "#order-consignments")
+    keys.type("VN-KEYBOARD0001")
+    key_to(page, "#order-form button[type=submit]")
+    keys.press("Space")
+    row = page.locator("#orders tbody tr:has-text('VN-KEYBOARD0001')")
+    row.wait_for()
+    order_id = row.get_attribute("data-order")
+    # back to the vehicles: select one from its row, the map follows
+    key_to(page, "#tab-orders", "Shift+Tab")
+    keys.press("ArrowLeft")
+    vehicle_id = "agv_006"
+    vehicle = page.locator(f"#vehicles tr[data-vehicle={vehicle_id}]")
+    key_to(page, f"#vehicles tr[data-vehicle={vehicle_id}] th button")
+    keys.press("Enter")
+    playwright_sync.expect(vehicle).to_have_class(re.compile(r"\bselected\b"))
+    assert page.evaluate("window.xborder.map.selected") == vehicle_id
+    # e-stop: Escape cancels the dialog and gives the focus back; Tab stays inside it while it is open
+    key_to(page, f"#vehicles tr[data-vehicle={vehicle_id}] button[data-action=emergency_stop]")
+    keys.press("Enter")
+    dialog = page.locator("#ask")
+    playwright_sync.expect(dialog).to_be_visible()
+    for _ in range(5):
+        assert focus(page)["inDialog"], "the focus left the open dialog"
+        keys.press("Tab")
+    keys.press("Escape")
+    playwright_sync.expect(dialog).to_be_hidden()
+    assert focus(page)["where"] == "emergency_stop"
+    time.sleep(1.0)
+    assert vehicle.locator("td[data-state]").get_attribute("data-state") != "emergency_stop"
+    keys.press("Enter")
+    assert focus(page)["where"] == "ask-reason"
+    keys.type("keyboard test: e-stop")
+    keys.press("Enter")
+    playwright_sync.expect(vehicle.locator("td[data-state]")).to_have_attribute("data-state", "emergency_stop",
+                                                                                timeout=15_000)
+    assert focus(page)["where"] == "release_emergency_stop"  # the same button, now for the release
+    keys.press("Space")
+    keys.type("keyboard test: released")
+    keys.press("Enter")
+    playwright_sync.expect(vehicle.locator("td[data-state]")).not_to_have_attribute("data-state", "emergency_stop",
+                                                                                    timeout=15_000)
+    # an alarm: from the header's count to its acknowledge button
+    badge = page.locator("#alarm-count")
+    open_before = int(badge.get_attribute("data-count"))
+    forged = EventSigner("VN_CUSTOMS", Ed25519PrivateKey.generate()).event("heartbeat", seq=1)
+    httpx.post(deployment.service.base + "/customs/events", json=forged, timeout=10,
+               headers={"Authorization": f"Bearer {token_for('customs:VN_CUSTOMS')}"})
+    playwright_sync.expect(badge).to_have_attribute("data-count", str(open_before + 1), timeout=15_000)
+    key_to(page, "#alarm-count", "Shift+Tab")
+    keys.press("Enter")
+    assert focus(page)["where"] == "tab-alarms"
+    key_to(page, "#alarms li[data-kind=customs_event_refused] button")
+    keys.press("Enter")
+    playwright_sync.expect(badge).to_have_attribute("data-count", str(open_before), timeout=15_000)
+    assert page.evaluate("document.getElementById('panel-alarms').contains(document.activeElement)"), \
+        "the focus should stay in the alarms panel once the alarm it was on is acknowledged"
+    tab.shot("keyboard")
+    deployment.api("POST", f"/orders/{order_id}/cancel", json={"reason": "keyboard test: done"})
+    page.context.close()
 
 
 def test_the_fleet_e_stop_asks_first_and_stops_every_vehicle(admin, deployment):

@@ -3,11 +3,14 @@
 Route functions declare who may call them with the typed aliases at the bottom (``Reader``, ``Dispatching``,
 ``Operating``...), built with :func:`require_role`: no token or an unknown one is a 401, a known token
 whose role may not do this is a 403.
+
+The dependencies are ``async``: they only look things up, and FastAPI runs every plain ``def`` dependency
+in its thread pool, a hand-off (and a wait for the GIL) per dependency per request (tests/bench/bench_fleet.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -36,12 +39,12 @@ class Caller:
         return self.role.removeprefix(CUSTOMS_ROLE_PREFIX) if self.role.startswith(CUSTOMS_ROLE_PREFIX) else None
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     return request.app.state.services
 
 
-def get_gate(request: Request) -> CustomsGate:
-    return get_services(request).gate
+async def get_gate(request: Request) -> CustomsGate:
+    return (await get_services(request)).gate
 
 
 # What the read routes use: a leader's app and a standby's (fleet/api/standby.py) both set these.
@@ -62,8 +65,8 @@ def role_of(connection: HTTPConnection, token: str | None) -> str | None:
     return connection.app.state.tokens.get(token) if token else None
 
 
-def get_caller(request: Request,
-               credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Caller:
+async def get_caller(request: Request,
+                     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Caller:
     role = role_of(request, credentials.credentials if credentials else None)
     if role is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or unknown bearer token",
@@ -79,9 +82,9 @@ def may(caller: Caller, *roles: Role, customs: bool = False) -> bool:
     return caller.role == Role.ADMIN or caller.role in roles or (customs and caller.customs_authority is not None)
 
 
-def require_role(*roles: Role, customs: bool = False) -> Callable[[Caller], Caller]:
+def require_role(*roles: Role, customs: bool = False) -> Callable[[Caller], Awaitable[Caller]]:
     """A dependency that lets through ``roles`` and admin (and any customs authority if ``customs``); 403 else."""
-    def check(caller: CallerDep) -> Caller:
+    async def check(caller: CallerDep) -> Caller:
         if not may(caller, *roles, customs=customs):
             raise forbidden(caller, *roles)
         return caller

@@ -31,7 +31,7 @@ UNAUTHORIZED: dict[int | str, dict[str, object]] = {401: {"description": "missin
 
 
 def create_app(services: Services) -> FastAPI:
-    hub = StreamHub(services.bus)
+    hub = StreamHub.for_fleet(services.bus, len(services.registry.all()))
     metrics = FleetMetrics(services)
 
     @asynccontextmanager
@@ -56,7 +56,7 @@ def create_app(services: Services) -> FastAPI:
     add_error_handlers(app)
 
     @app.get(f"{API_PREFIX}/health", tags=["health"])
-    def health() -> dict[str, object]:
+    async def health() -> dict[str, object]:
         """Liveness only, without a token; the customs links' state is GET /health/customs (token). With
         ``store.election``, which node answers and its epoch (only the leader serves)."""
         leadership = services.leadership

@@ -6,11 +6,15 @@ whose queue is full is dropped rather than waited for: a slow console never hold
 clients. Vehicle states (the dispatcher publishes a vehicle's view when it changed) are throttled per vehicle
 (at most one every ``vehicle_interval_s``); the latest state held back is sent when its turn comes, so the
 last word about a vehicle is never lost. A client that connects gets every vehicle's latest state first.
+A client's queue holds a few seconds of the whole fleet's states (:meth:`StreamHub.for_fleet`): with 200
+vehicles a fixed 256 was 0.6 s, and a console on a busy machine was dropped and had to start again
+(tests/bench/bench_console.py saw it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -47,6 +51,16 @@ class StreamClient:
 
 
 class StreamHub:
+    #: a client may fall this far behind the fleet's vehicle states (s) before it is dropped
+    SLACK_S = 5.0
+
+    @classmethod
+    def for_fleet(cls, bus: EventBus, vehicles: int, vehicle_interval_s: float = 0.5,
+                  clock: Callable[[], float] = time.monotonic) -> StreamHub:
+        """A hub whose clients' queues hold ``SLACK_S`` of ``vehicles``' states (and never fewer than 256)."""
+        return cls(bus, queue_size=max(256, math.ceil(cls.SLACK_S * vehicles / vehicle_interval_s)),
+                   vehicle_interval_s=vehicle_interval_s, clock=clock)
+
     def __init__(self, bus: EventBus, queue_size: int = 256, vehicle_interval_s: float = 0.5,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.bus, self.queue_size = bus, queue_size
@@ -83,6 +97,8 @@ class StreamHub:
         self.clients.discard(client)
 
     def _from_bus(self, topic: str, message: dict[str, Any]) -> None:
+        if topic != Topic.VEHICLE and not self.clients:
+            return  # nobody to tell (vehicle states are kept for whoever connects): the event loop sleeps on
         loop = self._loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self.publish, topic, message)

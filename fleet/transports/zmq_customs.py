@@ -25,6 +25,7 @@ import zmq
 
 from fleet.customs.envelope import canonical_json
 from fleet.customs.gate import MAX_EVENT_BYTES, CustomsGate, Verified
+from fleet.customs.signing import Signer
 from fleet.transports.curve import LinkSecurity, make_server
 
 log = logging.getLogger(__name__)
@@ -33,17 +34,20 @@ log = logging.getLogger(__name__)
 MAX_FRAME_BYTES = MAX_EVENT_BYTES
 
 
-def _encode(message: dict[str, Any], security: LinkSecurity | None) -> bytes:
-    """The message's canonical JSON, with ``signature`` (the fleet's, over that JSON) appended when secure.
+def _encode(message: dict[str, Any], signer: Signer | None) -> bytes:
+    """The message's canonical JSON, with ``signature`` (the fleet's, over that JSON) appended when secure."""
+    return _signed(canonical_json(message), signer)
+
+
+def _signed(unsigned: bytes, signer: Signer | None) -> bytes:
+    """Canonical JSON with the fleet's signature over it appended as ``signature`` (none without a signer).
 
     A receiver verifies by re-canonicalising what it parsed, so the signature's place in the text is free;
     appending it saves serialising every reply twice."""
-    unsigned = canonical_json(message)
-    if security is None:
+    if signer is None:
         return unsigned
-    signature = base64.b64encode(security.signing_key.sign(unsigned))
-    return unsigned[:-1] + (b',"signature":"' if message else b'"signature":"') + signature + b'"}'
-
+    signature = base64.b64encode(signer.sign(unsigned))
+    return unsigned[:-1] + (b',"signature":"' if unsigned != b"{}" else b'"signature":"') + signature + b'"}'
 
 
 class ZmqPublisher:
@@ -52,7 +56,7 @@ class ZmqPublisher:
     def __init__(self, endpoint: str, context: zmq.Context | None = None,
                  security: LinkSecurity | None = None) -> None:
         self._context = context or zmq.Context.instance()
-        self._security = security
+        self._signer = Signer(security.signing_key) if security else None
         self._socket = self._context.socket(zmq.PUB)
         self._socket.setsockopt(zmq.LINGER, 0)
         self._socket.setsockopt(zmq.MAXMSGSIZE, 4096)  # subscribers only send subscriptions
@@ -63,7 +67,7 @@ class ZmqPublisher:
         self._lock = threading.Lock()
 
     def publish(self, topic: str, message: dict[str, Any]) -> None:
-        payload = _encode({**message, "topic": topic}, self._security)
+        payload = _encode({**message, "topic": topic}, self._signer)
         with self._lock:
             self._socket.send_multipart([topic.encode(), payload])
 
@@ -84,6 +88,7 @@ class ZmqIngestServer:
         self.gate = gate
         self._context = context or zmq.Context.instance()
         self._security = security
+        self._reply_signer = Signer(security.signing_key) if security else None
         self._socket = self._context.socket(zmq.ROUTER)
         self._socket.setsockopt(zmq.LINGER, 0)
         self._socket.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES)
@@ -94,7 +99,7 @@ class ZmqIngestServer:
         self._socket.bind(endpoint)
         self.endpoint = self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
         self._stop = threading.Event()
-        self._signer = ThreadPoolExecutor(2, thread_name_prefix="customs-sign")
+        self._sign_pool = ThreadPoolExecutor(2, thread_name_prefix="customs-sign")
         self._thread = threading.Thread(target=self._serve, name="customs-zmq", daemon=True)
 
     def start(self) -> ZmqIngestServer:
@@ -104,7 +109,7 @@ class ZmqIngestServer:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
-        self._signer.shutdown()
+        self._sign_pool.shutdown()
         self._socket.close()
 
     def _serve(self) -> None:
@@ -171,7 +176,7 @@ class ZmqIngestServer:
                         "resend": True}] * len(routes)
         if len(replies) >= 2 * self.SIGN_CHUNK:  # signing releases the GIL too: two threads for a big batch
             half = len(replies) // 2
-            parts = [self._signer.submit(self._encode_all, part) for part in (replies[:half], replies[half:])]
+            parts = [self._sign_pool.submit(self._encode_all, part) for part in (replies[:half], replies[half:])]
             encoded = [reply for part in parts for reply in part.result()]
         else:
             encoded = self._encode_all(replies)
@@ -179,4 +184,16 @@ class ZmqIngestServer:
             self._socket.send_multipart([*route, reply])
 
     def _encode_all(self, replies: list[dict[str, Any]]) -> list[bytes]:
-        return [_encode(reply, self._security) for reply in replies]
+        """Every reply's signed canonical JSON. The replies of a batch carry the same checkpoint: its JSON is
+        made once and put first (``checkpoint`` sorts before every other field, so the text stays canonical)."""
+        encoded, head = [], (None, b"")
+        for reply in replies:
+            checkpoint = reply.get("checkpoint")
+            rest = {key: value for key, value in reply.items() if key != "checkpoint"}
+            if checkpoint is None or not rest or min(rest) < "checkpoint":
+                encoded.append(_encode(reply, self._reply_signer))
+                continue
+            if head[0] is not checkpoint:
+                head = (checkpoint, b'{"checkpoint":' + canonical_json(checkpoint) + b",")
+            encoded.append(_signed(head[1] + canonical_json(rest)[1:], self._reply_signer))
+        return encoded

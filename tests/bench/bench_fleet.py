@@ -78,7 +78,7 @@ class Size:
     per_process: int
     idle_s: float  # the baseline window: the fleet up, no orders
     window_s: float  # the measured window with the orders
-    api_slice_s: float  # API load: health, routes, health, routes, each this long
+    api_slice_s: float  # API load: quiet, health, routes, quiet, health, routes, each this long
     clients: int
     ready_s: float  # at most this long for every vehicle to be seen ONLINE at its node
 
@@ -153,6 +153,18 @@ def watch_memory(process: subprocess.Popen, limit: int, stop: threading.Event, e
             exceeded.append(rss)
             process.kill()
             return
+
+
+def cpu_wait_seconds(pid: int) -> float:
+    """Seconds the process's threads have spent runnable but waiting for a CPU (``schedstat``): the machine's
+    share of a latency, which no change to the service can take away."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[1])
+        except (FileNotFoundError, ProcessLookupError, IndexError):  # a thread that ended meanwhile
+            continue
+    return total / 1e9
 
 
 def cpu_seconds(pid: int) -> float:
@@ -457,12 +469,23 @@ def main() -> None:
                                                                       stop), daemon=True)
             releaser.start()
             rng = random.Random(1)
-            api: dict[str, list[float]] = {"health": [], "routes": []}
-            failed = {"health": 0, "routes": 0}
-            for kind in ("health", "routes", "health", "routes"):
+            api: dict[str, list[float]] = {"quiet": [], "health": [], "routes": []}
+            failed = {"quiet": 0, "health": 0, "routes": 0}
+            # the service's CPU seconds and its threads' seconds runnable but waiting for a CPU, during each
+            # kind's slices; "quiet": no API load, the fleet's own work (subtracted from the others per second)
+            api_cpu = {"quiet": 0.0, "health": 0.0, "routes": 0.0}
+            api_wait = {"quiet": 0.0, "health": 0.0, "routes": 0.0}
+            for kind in ("quiet", "health", "routes", "quiet", "health", "routes"):
                 paths = ["/health"] if kind == "health" else \
                     [p.format(id=rng.choice(ids)) for _ in range(50) for p in ROUTES]
-                latencies, bad = asyncio.run(api_load(service.base, paths, size.clients, size.api_slice_s))
+                cpu_before, wait_before = cpu_seconds(service.process.pid), cpu_wait_seconds(service.process.pid)
+                if kind == "quiet":
+                    time.sleep(size.api_slice_s)
+                    latencies, bad = [], 0
+                else:
+                    latencies, bad = asyncio.run(api_load(service.base, paths, size.clients, size.api_slice_s))
+                api_cpu[kind] += cpu_seconds(service.process.pid) - cpu_before
+                api_wait[kind] += cpu_wait_seconds(service.process.pid) - wait_before
                 api[kind] += latencies
                 failed[kind] += bad
                 progress.update(task, completed=min(size.window_s, time.monotonic() - t0))
@@ -476,6 +499,7 @@ def main() -> None:
             results["order_messages_per_s"] = (emulators.messages - messages0) / (time.monotonic() - t0)
             results["clearance"], results["misses"] = samples, misses
             results["api"], results["api_failed"] = api, failed
+            results["api_cpu"], results["api_wait"] = api_cpu, api_wait
             results["rss_peak"] = peak_rss(service.process.pid)[0]
             results["orders_end"] = order_states(service)
             if os.environ.get("BENCH_DEBUG"):
@@ -496,6 +520,12 @@ def main() -> None:
         console.print("\n".join(tail[-40:]))
         console.print(results["misses"])
     report(results, console)
+
+
+def cpu_per(r: dict[str, Any], kind: str) -> float:
+    """The service's CPU seconds per answered request during the API slices of ``kind``, less what it spent
+    per second on the fleet alone (the quiet slices)."""
+    return max(r["api_cpu"][kind] - r["api_cpu"]["quiet"], 0.0) / max(len(r["api"][kind]), 1)
 
 
 def ms(seconds: float) -> str:
@@ -534,6 +564,13 @@ def report(r: dict[str, Any], console: Console) -> None:
          f"< {GOALS['api'] * 1000:.0f} ms: {'met' if quantile(routes, 0.99) < GOALS['api'] else 'NOT met'}"),
         ("API requests / s", f"{len(routes) / (2 * size.api_slice_s):.0f}",
          f"{len(health) / (2 * size.api_slice_s):.0f} (/health)", ""),
+        ("service CPU per API request (less the fleet's own work in quiet slices)",
+         f"{cpu_per(r, 'routes') * 1000:.2f} ms", f"{cpu_per(r, 'health') * 1000:.2f} ms (/health)",
+         f"ratio {cpu_per(r, 'routes') / cpu_per(r, 'health'):.2f}" if cpu_per(r, "health") > 0 else ""),
+        ("service threads waiting for a CPU (thread-s per s): with API load / quiet",
+         f"{r['api_wait']['routes'] / (2 * size.api_slice_s):.2f}",
+         f"{r['api_wait']['health'] / (2 * size.api_slice_s):.2f} (/health) / "
+         f"{r['api_wait']['quiet'] / (2 * size.api_slice_s):.2f} (quiet)", ""),
         ("API requests failed (not 200, timeout, dropped)", str(r["api_failed"]["routes"]),
          f"{r['api_failed']['health']} (/health)", ""),
         ("service CPU, share of one core", f"{r['cpu_loaded']:.0%}", f"{r['cpu_idle']:.0%} (idle fleet)", ""),
@@ -560,8 +597,10 @@ def report(r: dict[str, Any], console: Console) -> None:
         "send to the vehicle's receipt of the order update whose base goes past its gate (the replanned update "
         "that ends the wait comes first; the release past the gate may wait for vehicles planned ahead of it).",
         "API: requests alternate between the routes (/vehicles, /orders?limit=50, /gates, /orders/{id}) and "
-        f"/health, {size.api_slice_s:.0f} s slices each, twice, while the fleet works; clients run in the "
-        "benchmark process on the same 2 cores.",
+        f"/health, {size.api_slice_s:.0f} s slices each, twice, each pair after a quiet slice as long (no API "
+        "load: the fleet's own CPU, subtracted from the CPU per request), while the fleet works; clients run in "
+        "the benchmark process on the same 2 cores, closed loop with no think time, so the mean latency is the "
+        "clients' count over the requests/s (Little's law): the API goal is a throughput goal.",
     ]
     for line in notes:
         console.print(line)

@@ -3,8 +3,9 @@
 Authenticate with ``?token=`` or, if the URL must not carry it, with a first message ``{"token": "..."}``.
 ``?topics=vehicle,order`` subscribes to a subset of: vehicle (states, at most 2 Hz per vehicle), order
 (transitions), decision, crossing, clearance, authorization, alarm, gate. Each message is
-``{"topic": ..., "data": {...}}``. A client that cannot keep up is disconnected (code 1013: try again later)
-rather than slowing anyone else down.
+``{"topic": ..., "data": {...}, "sent_at": ...}`` (``sent_at``: when the service sent it, seconds since the
+epoch, so a client can tell how late it hears of something). A client that cannot keep up is disconnected
+(code 1013: try again later) rather than slowing anyone else down.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
 
@@ -71,7 +73,7 @@ async def _pump(websocket: WebSocket, client: StreamClient) -> None:
                 await websocket.close(status.WS_1013_TRY_AGAIN_LATER, "too slow: the stream's queue overflowed")
                 return
             topic, data = message
-            await websocket.send_text(json.dumps({"topic": topic, "data": data}, default=str))
+            await websocket.send_text(json.dumps({"topic": topic, "data": data, "sent_at": time.time()}, default=str))
     except WebSocketDisconnect:
         return
     finally:

@@ -1,7 +1,7 @@
 // Alarms: newest first, acknowledge (operator), and the header's count of open alarms, which always counts
 // every open alarm (from the API's total, not from what the list shows).
 
-import { h, when } from "./dom.js";
+import { h, renderKeepingFocus, when } from "./dom.js";
 
 export class AlarmsPanel {
   constructor(list, badge, { api, can, notify }) {
@@ -17,10 +17,10 @@ export class AlarmsPanel {
         this.api.get("/alarms", { open: true, limit: 1 }),
       ]);
       this.setCount(open.total);
-      this.list.replaceChildren(...shown.alarms.map((alarm) => this.item(alarm)),
+      renderKeepingFocus(this.list, ...shown.alarms.map((alarm) => this.item(alarm)),
         shown.total > shown.alarms.length ? h("li", { class: "muted" }, `… and ${shown.total - shown.alarms.length} more`)
           : "");
-      if (!shown.alarms.length) this.list.replaceChildren(h("li", { class: "muted" }, "no alarms"));
+      if (!shown.alarms.length) renderKeepingFocus(this.list, h("li", { class: "muted" }, "no alarms"));
     } catch (error) {
       this.notify(`alarms: ${error.message}`, true);
     }
@@ -40,6 +40,7 @@ export class AlarmsPanel {
       alarm.acknowledged_at
         ? h("span", { class: "muted" }, ` acknowledged by ${alarm.acknowledged_by} at ${when(alarm.acknowledged_at)}`)
         : this.can.alarms ? h("button", { type: "button", class: "small", "aria-label": `acknowledge alarm ${alarm.id}`,
+                                          "data-key": `ack:${alarm.id}`,
                                           onclick: () => this.acknowledge(alarm) }, "Acknowledge") : "");
   }
 

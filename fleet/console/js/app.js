@@ -94,7 +94,7 @@ class Console {
       onStatus: (status, detail) => this.onStatus(status, detail),
       onUnauthorized: onRevoked,
     });
-    $("alarm-count").addEventListener("click", () => this.showTab("alarms"));
+    $("alarm-count").addEventListener("click", () => { this.showTab("alarms"); $("tab-alarms").focus(); });
     $("signout").addEventListener("click", () => { sessionStorage.removeItem(TOKEN_KEY); location.reload(); });
     $("fleet-estop").addEventListener("click", () => this.fleetStop(true));
     $("fleet-release").addEventListener("click", () => this.fleetStop(false));

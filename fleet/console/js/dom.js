@@ -23,7 +23,42 @@ export function age(seconds) {
   return `${(seconds / 3600).toFixed(1)} h`;
 }
 
+/**
+ * Replace a container's children (a re-render from the API) without losing the keyboard's place: the element
+ * that had the focus is found again by its ``data-key``, or else the container itself takes the focus (a
+ * keyboard user's next Tab goes on from there, not from the top of the page).
+ */
+export function renderKeepingFocus(container, ...children) {
+  const active = document.activeElement;
+  const had = active && active !== container && container.contains(active);
+  const key = had ? active.dataset.key : null;
+  container.replaceChildren(...children);
+  if (!had) return;
+  const again = key && container.querySelector(`[data-key="${CSS.escape(key)}"]`);
+  if (again) {
+    again.focus({ preventScroll: true });
+  } else {
+    container.tabIndex = -1;
+    container.focus({ preventScroll: true });
+  }
+}
+
 const dialog = () => document.getElementById("ask");
+
+/** Tab and Shift+Tab go round the open dialog's controls: a modal dialog alone would let the focus out of the
+ * page (to the browser's own controls) after its last one. */
+function trapFocus(box) {
+  box.addEventListener("keydown", (event) => {
+    if (event.key !== "Tab") return;
+    const controls = [...box.querySelectorAll("input, button, select, textarea")].filter((c) => !c.disabled);
+    const [first, last] = [controls[0], controls[controls.length - 1]];
+    if (event.shiftKey ? document.activeElement === first : document.activeElement === last) {
+      event.preventDefault();
+      (event.shiftKey ? last : first).focus();
+    }
+  });
+}
+trapFocus(dialog());
 
 /**
  * Ask for a reason (every staff action gives one) and, for a dangerous action, confirmation: resolves to the
@@ -37,11 +72,13 @@ export function askReason({ title, text = "", action, suggested = "" }) {
   ok.textContent = action;
   const reason = document.getElementById("ask-reason");
   reason.value = suggested;
+  const opener = document.activeElement;
   return new Promise((resolve) => {
     const cancel = document.getElementById("ask-cancel");
     const done = (value) => {
       cancel.removeEventListener("click", onCancel);
       box.removeEventListener("close", onClose);
+      if (opener && opener.isConnected) opener.focus(); // the keyboard goes on from where it was
       resolve(value);
     };
     const onCancel = () => box.close("cancel");

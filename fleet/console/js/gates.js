@@ -2,7 +2,7 @@
 // authority lets the vehicle and all it carries cross; red: a hold, a revocation or no authorization; amber:
 // still pending) and the gate rule's reasons; an operator's hold and release, with a reason.
 
-import { askReason, h } from "./dom.js";
+import { askReason, h, renderKeepingFocus } from "./dom.js";
 
 const BLOCKING = new Set(["hold", "revoked"]);
 
@@ -22,7 +22,7 @@ export class GatesPanel {
   render(gates, authoritySides, sides) {
     const order = Object.keys(authoritySides)
       .sort((a, b) => sides.indexOf(authoritySides[a]) - sides.indexOf(authoritySides[b]));
-    this.element.replaceChildren(...gates.map((gate) => h("article", {
+    renderKeepingFocus(this.element, ...gates.map((gate) => h("article", {
       class: `gate${gate.held ? " held" : ""}${gate.queue.length ? " busy" : ""}`, "data-gate": gate.id,
       "aria-label": `gate ${gate.id}`,
     },
@@ -30,7 +30,8 @@ export class GatesPanel {
       h("strong", {}, gate.id), " ", h("span", { class: "muted" }, gate.side),
       gate.held ? h("span", { class: "badge red", title: gate.hold_reason || "" }, `HELD: ${gate.hold_reason || ""}`) : null,
       this.can.gates ? h("button", { type: "button", class: gate.held ? "" : "danger small",
-                                      onclick: () => this.toggle(gate) }, gate.held ? "Release" : "Hold") : null),
+                                      "data-key": `hold:${gate.id}`, onclick: () => this.toggle(gate) },
+                         gate.held ? "Release" : "Hold") : null),
     gate.queue.length ? h("ul", { class: "queue" }, gate.queue.map((waiting) => h("li", {
       "data-vehicle": waiting.vehicle_id,
     },

@@ -22,8 +22,8 @@ export function renderKpis(element, summary, bridge, sides) {
   element.replaceChildren(
     kpi("Crossings / hour", crossings.join(" · ") || "0"),
     kpi("Avg gate wait", wait),
-    kpi("Bridge", bridge ? `${forward} ${bridge.forward} · ${back} ${bridge.back} · lanes taken ${bridge.lanes}/${bridge.of}`
-      : "–", "kpi-bridge"),
+    kpi("Bridge", bridge ? `${forward} ${bridge.forward} · ${back} ${bridge.back} · lanes taken ${bridge.lanes}/${bridge.of}` +
+      (bridge.taken.length ? ` (${bridge.taken.map((l) => l.replace("->", "→")).join(", ")})` : "") : "–", "kpi-bridge"),
     kpi("Vehicles", vehicles),
     kpi("Orders", [orders.join(" · ") || "none active", h("span", { class: "muted" }, ` (${done.join(", ")})`)]),
     kpi("Customs links", links, "kpi-links"),

@@ -29,7 +29,8 @@ export class CorridorMap {
     this.selected = null;
     this.nodes = new Map(); // node id -> {x, y, kind, zone, jurisdiction}
     this.zones = new Map(); // zone id -> {kind, jurisdiction}
-    this.crossingLanes = []; // {from, to, layer}
+    this.crossingLanes = []; // {from, to, layer}: the crossing's segments
+    this.bridgeLanes = []; // {id: "VN->CN", segments}: a lane across the bridge
     this.turn = 0; // radians: how the map is turned on screen (see load)
     this.towardsSecondSide = [1, 0];
     this.map = L.map(element, { crs: L.CRS.Simple, minZoom: -4, maxZoom: 4, zoomSnap: 0.25, zoomAnimation: false,
@@ -82,10 +83,29 @@ export class CorridorMap {
                                                             interactive: p.kind !== "parking" })
         .bindTooltip(`${p.name || p.id}`, { direction: "top" }).addTo(this.map);
     }
+    this.bridgeLanes = this.groupBridgeLanes();
     this.drawBorder();
     this.home = L.latLngBounds(points.map((f) => this.latLng(f.geometry.coordinates)));
     this.map.fitBounds(this.home, { padding: [10, 10] });
+    this.paintOccupancy();
     this.requestDraw();
+  }
+
+  /** The bridge's lanes, one each way: a crossing segment belongs to the lane of the side it leaves (one that
+   * starts on the border line or at the handoff pad, to the lane into the side it enters). The maps draw a lane
+   * as several segments (deck to border node to deck, and to and from the handoff pad). */
+  groupBridgeLanes() {
+    const node = (id) => this.nodes.get(id) || {};
+    const onLine = (id) => ["border", "handoff"].includes(node(id).kind);
+    const other = (side) => this.sides.find((s) => s !== side);
+    const lanes = new Map();
+    for (const segment of this.crossingLanes) {
+      const from = onLine(segment.from) ? other(node(segment.to).jurisdiction) : node(segment.from).jurisdiction;
+      const id = `${from}->${other(from)}`;
+      if (!lanes.has(id)) lanes.set(id, { id, segments: [] });
+      lanes.get(id).segments.push(segment);
+    }
+    return [...lanes.values()];
   }
 
   /** Map coordinates (metres east, north) to Leaflet's plane, turned by ``this.turn``. */
@@ -173,7 +193,8 @@ export class CorridorMap {
     }
   }
 
-  /** Bridge lanes: a crossing lane on some vehicle's released base is shown taken; and who is on the bridge. */
+  /** Bridge lanes: a lane with a segment on some vehicle's released base is shown taken (all its segments);
+   * and who is on the bridge, each way. */
   paintOccupancy() {
     const taken = new Set();
     const onBridge = { forward: 0, back: 0 };
@@ -188,14 +209,16 @@ export class CorridorMap {
         onBridge[along >= 0 ? "forward" : "back"] += 1;
       }
     }
-    let lanes = 0;
-    for (const lane of this.crossingLanes) {
-      const busy = taken.has(`${lane.from}>${lane.to}`);
-      lanes += busy;
-      if (lane.busy !== busy) lane.layer.setStyle({ color: busy ? "#e8590c" : "#444", weight: busy ? 4 : 2.5 });
-      lane.busy = busy;
+    const takenLanes = [];
+    for (const lane of this.bridgeLanes) {
+      const busy = lane.segments.some((s) => taken.has(`${s.from}>${s.to}`));
+      if (busy) takenLanes.push(lane.id);
+      for (const segment of lane.segments) {
+        if (segment.busy !== busy) segment.layer.setStyle({ color: busy ? "#e8590c" : "#444", weight: busy ? 4 : 2.5 });
+        segment.busy = busy;
+      }
     }
-    this.bridge = { ...onBridge, lanes, of: this.crossingLanes.length };
+    this.bridge = { ...onBridge, lanes: takenLanes.length, of: this.bridgeLanes.length, taken: takenLanes };
   }
 
   resizeCanvas() {
@@ -212,34 +235,45 @@ export class CorridorMap {
     if (!this.frame) this.frame = requestAnimationFrame(() => this.draw());
   }
 
+  /** All vehicles, one path per colour (a fill and a stroke per state, not per vehicle: with 200 vehicles
+   * the canvas calls were most of a frame's cost), the selected one outlined on top. */
   draw() {
     this.frame = null;
-    const context = this.canvas.getContext("2d");
+    const context = this.context || (this.context = this.canvas.getContext("2d"));
     const ratio = window.devicePixelRatio || 1;
     context.setTransform(ratio, 0, 0, ratio, 0, 0);
     context.clearRect(0, 0, this.canvas.width, this.canvas.height);
     const now = performance.now();
     let moving = false;
     const size = Math.max(5, Math.min(14, 6 * 2 ** (this.map.getZoom() / 2)));
+    const outline = [[size * 1.3, 0], [-size, size * 0.8], [-size * 0.5, 0], [-size, -size * 0.8]];
+    const paths = new Map(); // colour -> Path2D
+    let selected = null;
     for (const [id, entry] of this.vehicles) {
       const p = this.position(entry, now);
       moving ||= p.moving;
       const point = this.map.latLngToContainerPoint(this.latLng([p.x, p.y]));
-      context.save();
-      context.translate(point.x, point.y);
-      context.rotate(-(p.theta + this.turn)); // turned as the map is; the screen's y grows downwards
-      context.beginPath();
-      context.moveTo(size * 1.3, 0);
-      context.lineTo(-size, size * 0.8);
-      context.lineTo(-size * 0.5, 0);
-      context.lineTo(-size, -size * 0.8);
-      context.closePath();
-      context.fillStyle = STATE_COLOURS[vehicleState(entry.view)];
-      context.fill();
-      context.lineWidth = id === this.selected ? 3 : 1;
-      context.strokeStyle = id === this.selected ? "#000" : "rgba(0,0,0,0.6)";
-      context.stroke();
-      context.restore();
+      const angle = -(p.theta + this.turn); // turned as the map is; the screen's y grows downwards
+      const [c, s] = [Math.cos(angle), Math.sin(angle)];
+      const colour = STATE_COLOURS[vehicleState(entry.view)];
+      const path = paths.get(colour) || paths.set(colour, new Path2D()).get(colour);
+      const arrow = new Path2D();
+      outline.forEach(([x, y], i) => arrow[i ? "lineTo" : "moveTo"](point.x + x * c - y * s, point.y + x * s + y * c));
+      arrow.closePath();
+      path.addPath(arrow);
+      if (id === this.selected) selected = arrow;
+    }
+    context.lineWidth = 1;
+    context.strokeStyle = "rgba(0,0,0,0.6)";
+    for (const [colour, path] of paths) {
+      context.fillStyle = colour;
+      context.fill(path);
+      context.stroke(path);
+    }
+    if (selected) {
+      context.lineWidth = 3;
+      context.strokeStyle = "#000";
+      context.stroke(selected);
     }
     if (moving) this.requestDraw();
   }

@@ -1,7 +1,7 @@
 // Orders: the create form (its dock pickers offer only the chosen direction's sides), the list filtered by
 // state, cancel, and one order's timeline (its transitions, each consignment's clearance, the crossing record).
 
-import { askReason, h, when } from "./dom.js";
+import { askReason, h, renderKeepingFocus, when } from "./dom.js";
 
 const STATES = ["created", "assigned", "to_pickup", "loaded", "awaiting_clearance", "crossing", "to_drop",
                 "delivered", "cancelled", "failed"];
@@ -61,7 +61,7 @@ export class OrdersPanel {
     try {
       const page = await this.api.get("/orders", { state: this.filter.value, limit: 100 });
       this.total.textContent = `${page.orders.length} of ${page.total}`;
-      this.tbody.replaceChildren(...page.orders.map((order) => this.row(order)));
+      renderKeepingFocus(this.tbody, ...page.orders.map((order) => this.row(order)));
       if (this.selected) await this.show(this.selected, false);
     } catch (error) {
       this.notify(`orders: ${error.message}`, true);
@@ -71,7 +71,8 @@ export class OrdersPanel {
   row(order) {
     return h("tr", { "data-order": order.id, "data-state": order.state,
                      class: order.id === this.selected ? "selected" : "" },
-      h("th", { scope: "row" }, h("button", { type: "button", class: "link-button", onclick: () => this.show(order.id) },
+      h("th", { scope: "row" }, h("button", { type: "button", class: "link-button", "data-key": `open:${order.id}`,
+                                   onclick: () => this.show(order.id) },
         order.id.slice(0, 12))),
       h("td", { class: "state" }, order.state.replace(/_/g, " ")),
       h("td", {}, order.direction.replace("->", "→")),
@@ -80,7 +81,7 @@ export class OrdersPanel {
       h("td", {}, order.consignments.join(", ")),
       h("td", {}, this.can.orders && !FINISHED.has(order.state)
         ? h("button", { type: "button", class: "small", "aria-label": `cancel order ${order.id}`,
-                        onclick: () => this.cancel(order) }, "Cancel") : ""));
+                        "data-key": `cancel:${order.id}`, onclick: () => this.cancel(order) }, "Cancel") : ""));
   }
 
   async cancel(order) {
@@ -96,6 +97,23 @@ export class OrdersPanel {
     this.refresh();
   }
 
+  /** The gate decision that let the vehicle cross (its audit record), or null if it cannot be read. */
+  async decision(seq) {
+    const page = await this.api.get("/audit", { after: seq - 1, limit: 1 }).catch(() => null);
+    const record = page && page.records[0];
+    return record && record.seq === seq && record.kind === "decision" ? record : null;
+  }
+
+  /** The crossing record: the gate decision by its audit number, and the customs events it relied on. */
+  decisionItem(record) {
+    const relied = record.body.relied_on || [];
+    return h("div", { class: "decision", "data-audit-seq": record.seq },
+      `gate decision, audit record #${record.seq} at ${when(Date.parse(record.recorded_at) / 1000)}: `,
+      h("b", {}, record.body.crossing_allowed ? "crossing allowed" : "crossing refused"),
+      `, on ${relied.length} customs event${relied.length === 1 ? "" : "s"}`,
+      h("ul", { class: "relied-on" }, relied.map((id) => h("li", { class: "muted" }, id))));
+  }
+
   /** The order's timeline: transitions (the crossing record among them) and each consignment's clearance. */
   async show(id, scroll = true) {
     this.selected = id;
@@ -104,6 +122,8 @@ export class OrdersPanel {
       const order = await this.api.get(`/orders/${encodeURIComponent(id)}`);
       const clearances = await Promise.all(order.consignments.map((c) =>
         this.api.get(`/consignments/${encodeURIComponent(c)}/clearance`).catch(() => null)));
+      const crossing = order.timeline.find((t) => t.to_state === "crossing" && t.cause.decision_audit_seq != null);
+      const decision = crossing ? await this.decision(crossing.cause.decision_audit_seq) : null;
       this.detail.hidden = false;
       this.detail.replaceChildren(
         h("h3", {}, `Order ${order.id}`, h("span", { class: "badge", "data-state": order.state }, order.state)),
@@ -119,8 +139,8 @@ export class OrdersPanel {
         h("ol", { class: "timeline" }, order.timeline.map((t) => h("li", {
           class: t.to_state === "crossing" ? "crossing-record" : "" },
           h("time", {}, when(t.at)), " ", h("b", {}, `${t.from_state || "–"} → ${t.to_state}`), " ", t.reason,
-          t.cause && t.cause.kind ? h("span", { class: "muted" }, ` (${t.cause.kind}${t.cause.decision_id
-            ? `, decision ${t.cause.decision_id}` : ""})`) : ""))),
+          t.cause && t.cause.kind ? h("span", { class: "muted" }, ` (${t.cause.kind})`) : "",
+          t === crossing && decision ? this.decisionItem(decision) : ""))),
       );
       if (scroll) this.detail.scrollIntoView({ block: "nearest" });
     } catch (error) {

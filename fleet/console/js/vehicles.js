@@ -1,7 +1,9 @@
 // The vehicles table: one row per vehicle, kept and updated in place (focus and scrolling survive 200 vehicles
-// updating twice a second); per-vehicle actions by role.
+// updating twice a second); per-vehicle actions by role. With 200 moving vehicles the table's layout, not the
+// script, is what costs (tests/bench/bench_console.py): so rows are written at most every FLUSH_MS, all of them
+// together, and a cell only when what it shows changed.
 
-import { age, askReason, h } from "./dom.js";
+import { age, askReason, h, renderKeepingFocus } from "./dom.js";
 import { STATE_COLOURS, vehicleState } from "./vehicle-state.js";
 
 /** Each button takes one of two actions, by the vehicle's state: ``on`` when ``active(view)``, else ``off``. */
@@ -15,12 +17,24 @@ const BUTTONS = [
     on: { action: "release_emergency_stop", label: "Release e-stop" } },
 ];
 
+const FLUSH_MS = 500;
+const AGE_EVERY_MS = 1000; // ages grow between updates
+
+/** Sets what an element shows only when it changes (each write would lay the whole table out again). */
+function show(element, text, attributes = {}) {
+  if (element.textContent !== text) element.textContent = text;
+  for (const [name, value] of Object.entries(attributes)) {
+    if (element.getAttribute(name) !== value) element.setAttribute(name, value);
+  }
+}
+
 export class VehiclesTable {
   constructor(tbody, { api, can, notify, onSelect }) {
     Object.assign(this, { tbody, api, can, notify, onSelect });
     this.rows = new Map(); // id -> {row, cells, view, receivedAt}
     this.dirty = new Set();
-    setInterval(() => this.flush(true), 1000); // ages grow between updates
+    this.agedAt = 0;
+    setInterval(() => this.flush(), FLUSH_MS);
   }
 
   update(view) {
@@ -28,24 +42,25 @@ export class VehiclesTable {
     if (known) {
       Object.assign(known, { view, receivedAt: performance.now() });
     } else {
+      // a new row is placed and filled soon, once for all that come together (200 at sign-in)
       this.rows.set(view.id, { ...this.build(view), view, receivedAt: performance.now() });
-      this.sort();
+      this.unsorted = true;
+      if (!this.soon) this.soon = setTimeout(() => this.flush(), 0);
     }
     this.dirty.add(view.id);
-    if (!this.pending) this.pending = requestAnimationFrame(() => this.flush(false));
   }
 
   build(view) {
     const cells = Object.fromEntries(["state", "order", "battery", "speed", "age", "errors"].map((k) => [k, h("td")]));
-    const buttons = BUTTONS.filter((b) => this.can[b.needs]).map((b) => {
-      const button = h("button", { type: "button", class: "small" });
+    const buttons = BUTTONS.filter((b) => this.can[b.needs]).map((b, k) => {
+      const button = h("button", { type: "button", class: "small", "data-key": `act${k}:${view.id}` });
       button.addEventListener("click", () => this.act(view.id, button.choice));
       return { button, ...b };
     });
     const actions = buttons.map((b) => b.button);
     const row = h("tr", { "data-vehicle": view.id },
-      h("th", { scope: "row" }, h("button", { type: "button", class: "link-button", onclick: () => this.onSelect(view.id) },
-        view.id)),
+      h("th", { scope: "row" }, h("button", { type: "button", class: "link-button", "data-key": `select:${view.id}`,
+                                              onclick: () => this.onSelect(view.id) }, view.id)),
       cells.state, cells.order, cells.battery, cells.speed, cells.age, cells.errors,
       h("td", { class: "actions" }, actions.length ? actions : h("span", { class: "muted" }, "view only")));
     return { row, cells, buttons };
@@ -53,11 +68,20 @@ export class VehiclesTable {
 
   sort() {
     const ids = [...this.rows.keys()].sort();
-    this.tbody.replaceChildren(...ids.map((id) => this.rows.get(id).row));
+    renderKeepingFocus(this.tbody, ...ids.map((id) => this.rows.get(id).row));
   }
 
-  flush(all) {
-    this.pending = null;
+  /** Writes the rows that changed, and every row's age once a second. */
+  flush() {
+    clearTimeout(this.soon);
+    this.soon = null;
+    if (this.unsorted) {
+      this.unsorted = false;
+      this.sort();
+    }
+    const now = performance.now();
+    const all = now - this.agedAt >= AGE_EVERY_MS;
+    if (all) this.agedAt = now;
     const ids = all ? [...this.rows.keys()] : [...this.dirty];
     this.dirty.clear();
     for (const id of ids) {
@@ -72,18 +96,18 @@ export class VehiclesTable {
         b.button.setAttribute("aria-label", `${choice.label} ${id}`);
       }
       const state = vehicleState(view);
-      cells.state.replaceChildren(h("span", { class: "dot", style: `--dot:${STATE_COLOURS[state]}` }),
-        state.replace(/_/g, " "));
-      cells.state.dataset.state = state;
-      cells.order.textContent = view.order_id || (view.job ? `(${view.job})` : "");
-      cells.order.title = view.job ? `job: ${view.job}` : "";
-      cells.battery.textContent = view.battery == null ? "" : `${view.battery.toFixed(0)} %`;
-      cells.battery.className = view.battery != null && view.battery < 20 ? "warn" : "";
-      cells.speed.textContent = `${(view.speed || 0).toFixed(1)} m/s`;
-      cells.speed.dataset.speed = (view.speed || 0).toFixed(3);
-      const seconds = view.state_age_s == null ? null : view.state_age_s + (performance.now() - receivedAt) / 1000;
-      cells.age.textContent = age(seconds);
-      cells.errors.textContent = (view.errors || []).join("; ");
+      if (cells.state.dataset.state !== state) {
+        cells.state.replaceChildren(h("span", { class: "dot", style: `--dot:${STATE_COLOURS[state]}` }),
+          state.replace(/_/g, " "));
+        cells.state.dataset.state = state;
+      }
+      show(cells.order, view.order_id || (view.job ? `(${view.job})` : ""), { title: view.job ? `job: ${view.job}` : "" });
+      show(cells.battery, view.battery == null ? "" : `${view.battery.toFixed(0)} %`,
+           { class: view.battery != null && view.battery < 20 ? "warn" : "" });
+      show(cells.speed, `${(view.speed || 0).toFixed(1)} m/s`, { "data-speed": (view.speed || 0).toFixed(3) });
+      const seconds = view.state_age_s == null ? null : view.state_age_s + (now - receivedAt) / 1000;
+      show(cells.age, age(seconds));
+      show(cells.errors, (view.errors || []).join("; "));
     }
   }
 
@@ -98,7 +122,9 @@ export class VehiclesTable {
                                      suggested: confirm ? "" : "dispatcher console" });
     if (!reason) return;
     try {
-      this.update(await this.api.post(`/vehicles/${encodeURIComponent(id)}/actions`, { action, reason }));
+      // The reply's view is not shown: the stream may already have brought a newer one (the vehicle's answer),
+      // and nothing more would come to correct it while the vehicle stands still. The stream says what it does.
+      await this.api.post(`/vehicles/${encodeURIComponent(id)}/actions`, { action, reason });
       this.notify(`${id}: ${label.toLowerCase()} sent`);
     } catch (error) {
       this.notify(`${id}: ${error.message}`, true);

@@ -86,3 +86,27 @@ def test_customs_authorities_read_the_audit_log(client):
     for role in ("customs:VN_CUSTOMS", "customs:CN_CUSTOMS", "viewer"):
         assert client.get("/api/v1/audit/verify", headers=auth(role)).status_code == 200
     assert client.get("/api/v1/audit").status_code == 401
+
+
+def test_no_dependency_is_handed_to_the_thread_pool(client, monkeypatch):
+    """Looking up the services and the caller's role is done on the event loop: each plain ``def`` dependency
+    cost a hand-off to the thread pool (and a wait for the GIL) per request, three of them on every read
+    (the route itself and its response's validation still go there: they may read the store)."""
+    import fastapi.dependencies.utils
+    import fastapi.routing
+
+    hand_offs = []
+
+    def counted(original):
+        async def run(func, *args, **kwargs):
+            hand_offs.append(getattr(func, "__name__", repr(func)))
+            return await original(func, *args, **kwargs)
+        return run
+
+    for module in (fastapi.dependencies.utils, fastapi.routing):
+        monkeypatch.setattr(module, "run_in_threadpool", counted(module.run_in_threadpool))
+    assert client.get("/api/v1/vehicles", headers=auth("viewer")).status_code == 200
+    assert hand_offs and not {"get_caller", "check", "get_services"} & set(hand_offs), hand_offs
+    hand_offs.clear()
+    assert client.get("/api/v1/health").status_code == 200
+    assert hand_offs == []
