@@ -26,6 +26,7 @@ class AlarmKind(StrEnum):
     VEHICLE_FAULT = "vehicle_fault"
     LOW_BATTERY = "low_battery"
     VEHICLE_STUCK = "vehicle_stuck"
+    HANDLING_FAILED = "handling_failed"  # a pick or drop the vehicle reported FAILED
     CROSSING_FLAGGED = "crossing_flagged"
 
 

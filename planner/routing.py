@@ -29,14 +29,19 @@ class VehicleProfile:
     ``cross_border``: authorized by both customs authorities to cross; without it the vehicle never uses a
     ``crossing`` lane. ``home``: for relay operation, the jurisdiction the vehicle stays in; it may then
     also reach the ``handoff`` pad on the border line from its own side, and nothing of the other side.
+    ``max_speed``: the vehicle's own top speed (m/s, its factsheet's), where it is below a lane's limit; timed
+    plans drive each lane at the lower of the two (None: at the lane's limit).
     """
 
     cross_border: bool = True
     home: str | None = None
+    max_speed: float | None = None
 
     def __post_init__(self) -> None:
         if self.cross_border and self.home is not None:
             raise ValueError("a vehicle confined to its home jurisdiction cannot also be authorized to cross")
+        if self.max_speed is not None and not self.max_speed > 0:
+            raise ValueError(f"max_speed must be positive, not {self.max_speed}")
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ back when clearance is lost (docs/operations.md).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import math
 import threading
@@ -22,7 +23,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import networkx as nx
-from agv_agent.protocol import ActionType, InstantAction, VehicleState
+from agv_agent.protocol import ActionState, ActionStatus, ActionType, Factsheet, InstantAction, VehicleState
 
 from fleet.alarms import AlarmKind, AlarmService
 from fleet.customs.clearance import Status
@@ -35,6 +36,7 @@ from fleet.dispatch.steps import (
     bound_for_gate,
     bound_for_pickup,
     custody_arrival,
+    handling_state,
     has_left,
     is_free,
     node_actions,
@@ -85,6 +87,12 @@ ASSIGN_RETRY_S = 5.0
 WAITING_LOOKAHEAD = 4
 #: Customs statuses (either side) that keep a container in the yard: not assigned to a vehicle meanwhile.
 KEPT_BY_CUSTOMS = frozenset({Status.INSPECTION, Status.HOLD, Status.REVOKED})
+#: A vehicle that has published no factsheet is asked for it (VDA 5050 factsheetRequest) at most this often.
+FACTSHEET_ASK_S = 30.0
+#: The node actions every transport order needs of its vehicle.
+ORDER_ACTIONS = frozenset({ActionType.PICK, ActionType.DROP})
+#: A factsheet's top speed this close below a lane's limit counts as the limit (vendors round their speeds).
+SPEED_ROUNDING = 0.01
 
 
 class Dispatcher:
@@ -122,6 +130,11 @@ class Dispatcher:
         #: Called with every tick's duration (the metrics keep a cumulative histogram of them).
         self.tick_listeners: list[Callable[[float], None]] = []
         self._pre_crossing = nodes_before_crossing(corridor)
+        #: relay: per side, the last nodes before the pad, where a loaded vehicle past its gates waits for a partner
+        self._relay_waits = {side: tuple(sorted(n for n in self._pre_crossing if corridor.nodes[n].jurisdiction
+                                                == side and self.relay is not None
+                                                and corridor.graph.has_edge(n, self.relay.pad)))
+                             for side in corridor.jurisdictions}
         rules = self.planner.timed.rules
         self._clear_m = rules.vehicle_length_m + rules.standstill_gap_m  # a vehicle this far on has left its node
         self._load()
@@ -142,6 +155,33 @@ class Dispatcher:
             track = self.tracks.get(order.vehicle_id or "")
             if track is not None and order.state != OrderState.CREATED:
                 track.job = self._delivery(order)
+                self._meet_again(track, order)
+
+    def _meet_again(self, deliverer: Track, order: OrderPublic) -> None:
+        """Relay, at a restart: an order not yet handed over whose receiver was chosen (the registry keeps the
+        transport order each vehicle was last sent) gets its meeting at the pad back, with each vehicle's last
+        gate decision that let it onto the pad with this load."""
+        if self.relay is None or order.state == OrderState.TO_DROP:
+            return
+        receiver = next((tr for tr in self.tracks.values() if tr.record.order_id == order.id
+                         and tr.id != deliverer.id), None)
+        if receiver is None:
+            return
+        log.info("relay of %s: %s meets %s again at %s (restart)", order.id, deliverer.id, receiver.id,
+                 self.relay.pad)
+        self._set_meeting(deliverer, receiver, order)
+        for track in (deliverer, receiver):
+            decision = self.store.latest_audit("decision", lambda body, vid=track.id: body.get("vehicle_id") == vid
+                                               and bool(body.get("crossing_allowed"))
+                                               and body.get("consignments") == order.consignments)
+            track.crossing_decision_seq = decision.seq if decision is not None else None
+
+    def _set_meeting(self, deliverer: Track, receiver: Track, order: OrderPublic) -> None:
+        """The jobs of a relay meeting: the deliverer hands the load over at the pad and goes home, the
+        receiver takes it on to the drop."""
+        source = order.direction.split("->")[0]
+        deliverer.job = Job(JobKind.HAND_OVER, self._parking(source), order, cleared=True, partner=receiver.id)
+        receiver.job = Job(JobKind.DELIVER, (order.drop,), order, cleared=True, crossed=True, partner=deliverer.id)
 
     def start(self) -> Dispatcher:
         self._thread = threading.Thread(target=self._run, name="dispatcher", daemon=True)
@@ -289,21 +329,53 @@ class Dispatcher:
             if late > self.settings.stuck_after_s:
                 self.alarms.raise_alarm(AlarmKind.VEHICLE_STUCK, track.id,
                                         f"{track.id} is {late:.0f} s behind its plan at {state.last_node_id}")
-        self._loaded_at_pickup(track, t)
+        self._follow_pick(track, t)
+        self._plan_on_when_loaded(track)
         self._check_done(track, t)
 
-    def _loaded_at_pickup(self, track: Track, t: float) -> None:
-        """A plan that ends at the order's pickup (how far an order not yet loaded is planned, see ``_request``):
-        loaded there once the load time is over, then planned on towards the gate."""
+    def _follow_pick(self, track: Track, t: float) -> None:
+        """The order is loaded when the vehicle reports its pick at the pickup dock FINISHED (VDA 5050 action
+        state), not when a planned time is over; a FAILED pick fails the order."""
         job, plan = track.job, track.plan
-        if job is None or job.order is None or plan is None or not bound_for_pickup(track) \
-                or track.reached != len(plan.steps) - 1:
+        if job is None or job.order is None or job.order.state != OrderState.TO_PICKUP or plan is None:
             return
-        if job.order.state == OrderState.TO_PICKUP and t - track.arrived_at.get(track.reached, t) >= \
-                self.settings.load_s:
-            self._advance(track, OrderState.LOADED, f"loaded at {plan.end}")
-        if job.order.state in LOADED_STATES:
+        k = next((i for i, s in enumerate(plan.steps) if s.action == "pickup"), None)
+        pick = None if k is None else handling_state(track, k, ActionType.PICK)
+        if k is None or pick is None:
+            return
+        if pick.status == ActionStatus.FINISHED:
+            self._advance(track, OrderState.LOADED, f"loaded at {plan.steps[k].node}",
+                          {"action_id": pick.action_id, "action_status": str(pick.status)})
+        elif pick.status == ActionStatus.FAILED:
+            self._handling_failed(track, pick, plan.steps[k].node, t)
+
+    def _plan_on_when_loaded(self, track: Track) -> None:
+        """A plan that ends at the order's pickup (how far an order not yet loaded is planned, see ``_request``):
+        once loaded there (``_follow_pick``), the vehicle is planned on towards its gate."""
+        job, plan = track.job, track.plan
+        if job is not None and job.order is not None and job.order.state in LOADED_STATES and plan is not None \
+                and bound_for_pickup(track) and track.reached == len(plan.steps) - 1:
             track.needs_plan = True
+
+    def _handling_failed(self, track: Track, action: ActionState, node: str, t: float) -> None:
+        """A pick or drop the vehicle reported FAILED: the order fails with the vehicle's reason and an alarm is
+        raised. Nothing picked: the vehicle is free (it clears the dock). A drop that failed: the load is still
+        aboard, and the vehicle takes it to a holding bay on the side it is on (never across)."""
+        job = track.job
+        assert job is not None and job.order is not None
+        order, loaded = job.order, job.order.state in LOADED_STATES
+        why = f"{action.action_type} at {node} failed on {track.id}: {action.result or 'no reason given'}"
+        log.warning("order %s: %s", order.id, why)
+        self.alarms.raise_alarm(AlarmKind.HANDLING_FAILED, track.id, f"{why}; order {order.id} failed" +
+                                (", the load is still aboard: to a holding bay" if loaded else ""))
+        self._advance(track, OrderState.FAILED, why, {"action_id": action.action_id,
+                                                      "action_status": str(action.status)})
+        self._break_meeting(track)
+        side = self.corridor.nodes[node].jurisdiction
+        track.job = Job(JobKind.HOLD, tuple(n.id for n in self.corridor.nodes_of(
+            NodeKind.HOLDING, jurisdiction=side))) if loaded else None
+        track.needs_plan = True
+        self._save_vda(track)
 
     def _arrived(self, track: Track, k: int, t: float) -> None:
         """The order follows where its vehicle is: on the border line it is crossing (the custody handoff is
@@ -339,10 +411,16 @@ class Dispatcher:
             return
         if job.kind == JobKind.DELIVER:
             assert job.order is not None
-            if job.order.state != OrderState.TO_DROP or t - track.arrived_at.get(track.reached, t) < \
-                    self.settings.unload_s:
+            drop = handling_state(track, track.reached, ActionType.DROP)
+            if job.order.state != OrderState.TO_DROP or drop is None:
                 return
-            self._advance(track, OrderState.DELIVERED, f"unloaded at {plan.end}")
+            if drop.status == ActionStatus.FAILED:
+                self._handling_failed(track, drop, plan.end, t)
+                return
+            if drop.status != ActionStatus.FINISHED:
+                return
+            self._advance(track, OrderState.DELIVERED, f"unloaded at {plan.end}",
+                          {"action_id": drop.action_id, "action_status": str(drop.status)})
         track.job = None
         self._save_vda(track)
 
@@ -425,6 +503,10 @@ class Dispatcher:
                 on_the_way = self._gates_on_the_way(stops[0].node if stops else start, job.goals[0], source)
                 if on_the_way:
                     hold_at = on_the_way
+                elif self.relay is not None and job.partner is None:
+                    # past its side's gates with no partner yet (a restart, a meeting called off): it waits for
+                    # one just short of the pad, where the pad's own gate check still applies
+                    hold_at = self._relay_waits[source]
                 else:  # past its side's gates already (a restart found it there): the crossing check remains
                     job.cleared = True
         return PlanRequest(track.id, start, job.goals, start_time, track.profile, stops, hold_at,
@@ -565,8 +647,7 @@ class Dispatcher:
             return False
         to_pad = self._travel.to_nearest([relay.pad])
         receiver = min(free, key=lambda tr: (to_pad.get(base_end(self.corridor, tr), INF), tr.id))
-        deliverer.job = Job(JobKind.HAND_OVER, self._parking(source), order, cleared=True, partner=receiver.id)
-        receiver.job = Job(JobKind.DELIVER, (order.drop,), order, cleared=True, crossed=True, partner=deliverer.id)
+        self._set_meeting(deliverer, receiver, order)
         delivering, receiving = (PlanRequest(tr.id, base_end(self.corridor, tr), goals, t, tr.profile,
                                              priority=order.priority)
                                  for tr, goals in ((deliverer, self._parking(source)), (receiver, (order.drop,))))
@@ -627,11 +708,13 @@ class Dispatcher:
             return
         partner = self.tracks[job.partner]
         other = partner.job
+        receiving = job.kind == JobKind.DELIVER
         if other is not None and other.partner == track.id:
-            receiving = job.kind == JobKind.DELIVER
             partner.job = Job(JobKind.HAND_OVER, (self.relay.pad,), other.order) if receiving else None
             partner.needs_plan = True
         job.partner = None
+        if receiving:  # it carries nothing of the order: no job left (it was kept, and the vehicle never free)
+            track.job = None
 
     def _parking(self, side: str) -> tuple[str, ...]:
         return tuple(n.id for n in self.corridor.nodes_of(NodeKind.PARKING, jurisdiction=side))
@@ -693,6 +776,10 @@ class Dispatcher:
         waiting = [o for o in self.orders.waiting(WAITING_LOOKAHEAD * cap) if not self._kept_by_customs(o)][:cap]
         if not waiting:
             return
+        sheets = {tr.id: sheet for tr in free if (sheet := self._capabilities(tr, t)) is not None}
+        free = [tr for tr in free if tr.id in sheets]
+        if not free:
+            return
         if len(free) > self.settings.assign_max_vehicles:
             to_pickup = self._travel.to_nearest(sorted({o.pickup for o in waiting}))
             free = sorted(free, key=lambda tr: to_pickup.get(base_end(self.corridor, tr), INF))[
@@ -700,10 +787,12 @@ class Dispatcher:
         wall = self.clock()
         transport = [TransportOrder(o.id, o.pickup, self.relay.pad if self.relay else o.drop, len(o.consignments),
                                     max(0.0, (o.earliest_start or wall) - self.epoch),
-                                    (o.latest_delivery or wall + 86400) - self.epoch, float(o.priority))
+                                    (o.latest_delivery or wall + 86400) - self.epoch, float(o.priority),
+                                    mass_kg=len(o.consignments) * self.settings.container_mass_kg)
                      for o in waiting]
         status = [VehicleStatus(tr.id, base_end(self.corridor, tr), t,
-                                min(1.0, (tr.state.battery_charge if tr.state else 100) / 100), self._profile_now(tr))
+                                min(1.0, (tr.state.battery_charge if tr.state else 100) / 100), self._profile_now(tr),
+                                payload_kg=sheets[tr.id].max_load_mass)
                   for tr in free]
         energy = EnergyModel(self.settings.battery_percent_per_km / 100, self.settings.reserve_battery_percent / 100,
                              self.settings.low_battery_percent / 100)
@@ -711,10 +800,12 @@ class Dispatcher:
                     if not any(tr.plan is not None and tr.plan.end == n.id for tr in self.tracks.values())]
         try:
             assignment = assign_online(self.corridor.graph, transport, status, chargers, energy, now_s=t,
-                                       time_limit_s=self.settings.assign_time_limit_s, travel=self._travel)
+                                       time_limit_s=self.settings.assign_time_limit_s, travel=self._travel,
+                                       pairs=False)  # a vehicle's job carries one order: one order a trip
         except PlannerError as exc:
             log.warning("assignment failed: %s", exc)
             return
+        assert all(len(trip.orders) == 1 for trip in assignment.trips)  # pairs=False
         self._orders_news = bool(assignment.trips)  # more may wait behind this round's caps: go on next tick
         assigned = self.orders.transition_many([
             Move(trip.orders[0], OrderState.ASSIGNED, f"assigned to {trip.vehicle_id}",
@@ -736,10 +827,30 @@ class Dispatcher:
         return any(clearance.status in KEPT_BY_CUSTOMS for consignment in order.consignments
                    for clearance in self.gate.consignment_state(consignment).values())
 
+    def _capabilities(self, track: Track, t: float) -> Factsheet | None:
+        """The vehicle's factsheet if it can do transport work (pick and drop); None: it takes no order. Its top
+        speed goes into its profile (plans drive each lane at the lower of the lane's and the vehicle's). Every
+        order crosses the border (or meets at the pad), so a vehicle that has published no factsheet yet takes
+        none (safety first: its size, payload and actions are unknown) and is asked for it."""
+        sheet = self.link.factsheet(track.id)
+        if sheet is None:
+            if t - track.factsheet_asked >= FACTSHEET_ASK_S:
+                track.factsheet_asked = t
+                log.info("%s has published no factsheet: asking for it; no order meanwhile", track.id)
+                self.link.send_actions(track.id, [InstantAction(f"factsheet-{uuid.uuid4().hex[:8]}",
+                                                                ActionType.FACTSHEET_REQUEST)])
+            return None
+        top = max(lane.max_speed for lane in self.corridor.lanes.values())
+        cap = sheet.speed_max if sheet.speed_max < top * (1 - SPEED_ROUNDING) else None
+        if track.profile.max_speed != cap:  # planned at its own speed where it is slower than the map's
+            track.profile = dataclasses.replace(track.profile, max_speed=cap)
+        return sheet if ORDER_ACTIONS <= set(sheet.actions) else None
+
     def _profile_now(self, track: Track) -> VehicleProfile:
         """Its profile, less the crossing while both authorities do not authorize it: no cross-border work then."""
         authorized = all(v.authorized for v in self.gate.vehicle_state(track.id).values())
-        return track.profile if authorized or not track.profile.cross_border else VehicleProfile(cross_border=False)
+        return track.profile if authorized or not track.profile.cross_border else \
+            dataclasses.replace(track.profile, cross_border=False)
 
     # --- release ------------------------------------------------------------------------------------------------------
 
@@ -758,7 +869,6 @@ class Dispatcher:
             limit = releasable_until(self._dependencies, track.plan, track.released, done,
                                      ready=lambda step, tr=track: self._may_release(tr, step, t))
             if limit > track.released:
-                self._on_release(track, track.released, limit)
                 track.first, track.released = track.released, limit  # an update starts at the old base end
                 track.update_id += 1
                 self._send(track)
@@ -767,7 +877,10 @@ class Dispatcher:
         assert track.plan is not None
         before = step - 1
         plan = track.plan
-        if plan.steps[before].action in ("pickup", "drop", "handoff") and plan.steps[before].depart > \
+        if plan.steps[before].action == "pickup" and (track.job is None or track.job.order is None
+                                                      or track.job.order.state not in LOADED_STATES):
+            return False  # on only once the vehicle reports the pick FINISHED (_follow_pick)
+        if plan.steps[before].action in ("drop", "handoff") and plan.steps[before].depart > \
                 plan.steps[before].arrive:
             dwell = plan.steps[before].depart - plan.steps[before].arrive
             if track.reached < before or t - track.arrived_at.get(before, t) < dwell:
@@ -779,14 +892,6 @@ class Dispatcher:
         if lane.crossing and plan.steps[before].node in self._pre_crossing:
             return track.reached >= before and self._decide(track)
         return True
-
-    def _on_release(self, track: Track, old: int, new: int) -> None:
-        job, plan = track.job, track.plan
-        if job is None or job.order is None or plan is None:
-            return
-        for k in range(old, new):
-            if plan.steps[k].action == "pickup" and job.order.state == OrderState.TO_PICKUP:
-                self._advance(track, OrderState.LOADED, f"loaded at {plan.steps[k].node}")
 
     def _send(self, track: Track) -> None:
         if track.plan is None or track.vda_order_id is None:

@@ -12,8 +12,13 @@ class DispatchSettings(BaseModel):
     tick_hz: float = Field(2.0, gt=0, le=50)
     replans_per_tick: int = Field(16, ge=1, description="vehicles planned again in one tick at most (those "
                                                          "waiting longest first); the rest wait for the next tick")
-    load_s: float = Field(60.0, ge=0, description="at the pickup dock")
-    unload_s: float = Field(60.0, ge=0, description="at the drop dock")
+    load_s: float = Field(60.0, ge=0, description="planned at the pickup dock (the order is loaded when the "
+                                                   "vehicle reports its pick FINISHED)")
+    unload_s: float = Field(60.0, ge=0, description="planned at the drop dock (delivered when the vehicle reports "
+                                                     "its drop FINISHED)")
+    container_mass_kg: float = Field(20000.0, gt=0, description="the mass counted per container against a "
+                                                                "vehicle's payload (its factsheet's maxLoadMass): "
+                                                                "orders declare none")
     silent_after_s: float = Field(10.0, gt=0, description="no state for this long: treated as offline")
     late_after_s: float = Field(5.0, gt=0, description="later arrivals are absorbed with FleetPlanner.delay")
     stuck_after_s: float = Field(300.0, gt=0, description="this late: an alarm")

@@ -5,7 +5,10 @@ and sends orders -- as ``agv_agent.logic`` beside its node.
 
 from __future__ import annotations
 
+from agv_agent.protocol import ActionState
+
 from fleet.dispatch.tracks import JobKind, Track
+from fleet.dispatch.vda import node_action_id
 from fleet.dispatch.views import VehicleView
 from fleet.orders.model import LOADED_STATES
 from planner.corridor import Corridor
@@ -98,9 +101,20 @@ def custody_arrival(track: Track, now: float) -> float | None:
     return track.arrived_at.get(k, now)
 
 
+def handling_state(track: Track, step: int, action_type: str) -> ActionState | None:
+    """What the vehicle reports of its node action ``action_type`` (pick, drop) at plan step ``step`` of the
+    order it has from us, or None while it reports nothing of it."""
+    state = track.state
+    if state is None or track.vda_order_id is None or state.order_id != track.vda_order_id:
+        return None
+    action_id = node_action_id(track.vda_order_id, track.seq0 + 2 * step, action_type)
+    return next((a for a in state.action_states if a.action_id == action_id), None)
+
+
 def node_actions(track: Track) -> dict[int, tuple[str, ...]]:
     """VDA 5050 node actions by step index: pick at the pickup, drop (or charge) at the plan's end for a
-    delivery (a charge), and at a relay's pad drop for the vehicle handing over, pick for the one taking over."""
+    delivery (a charge) when that end is the job's goal (a plan that ends at a gate to wait there drops
+    nothing there), and at a relay's pad drop for the vehicle handing over, pick for the one taking over."""
     plan, job = track.plan, track.job
     if plan is None:
         return {}

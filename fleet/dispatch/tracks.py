@@ -56,6 +56,7 @@ class Track:
     sent_at: float = -INF  # when the current order (update) was last sent
     retry_at: float = -INF  # a stalled vehicle is planned again from then on
     stalled_since: float | None = None  # stalled without a break since then (planner time)
+    factsheet_asked: float = -INF  # when the vehicle was last asked for its factsheet (it had sent none)
 
     @property
     def id(self) -> str:

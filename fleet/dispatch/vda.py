@@ -14,10 +14,15 @@ from planner.corridor import Corridor
 from planner.schedule import TimedPlan
 
 
+def node_action_id(order_id: str, sequence_id: int, action_type: ActionType | str) -> str:
+    """A node action's id: the same in every update that carries the node, so the vehicle keeps one action
+    state for it (and the fleet finds that state again)."""
+    return f"{order_id}-{sequence_id}-{action_type}"
+
+
 def node_action(order_id: str, sequence_id: int, action_type: ActionType | str) -> Action:
-    """A node action (HARD blocking: the vehicle stands still while it runs). Its id is the same in every
-    update that carries the node, so the vehicle keeps one action state for it."""
-    return Action(f"{order_id}-{sequence_id}-{action_type}", str(action_type), BlockingType.HARD)
+    """A node action (HARD blocking: the vehicle stands still while it runs)."""
+    return Action(node_action_id(order_id, sequence_id, action_type), str(action_type), BlockingType.HARD)
 
 
 def vda_order(corridor: Corridor, order_id: str, update_id: int, plan: TimedPlan, seq0: int, first: int,

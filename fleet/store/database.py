@@ -185,6 +185,19 @@ class Store:
         for r in rows:
             yield AuditRecord(r.seq, r.recorded_at, r.kind, json.loads(r.body), r.prev_hash, r.hash)
 
+    def latest_audit(self, kind: str, matches: Callable[[dict[str, Any]], bool],
+                     scan: int = 1000) -> AuditRecord | None:
+        """The newest record of ``kind`` whose body ``matches``, among the last ``scan`` of that kind (a
+        restart looking for what it had decided last)."""
+        query = sa.select(audit_log).where(audit_log.c.kind == kind).order_by(audit_log.c.seq.desc()).limit(scan)
+        with self.reading() as conn:
+            rows = conn.execute(query).all()
+        for r in rows:
+            body = json.loads(r.body)
+            if matches(body):
+                return AuditRecord(r.seq, r.recorded_at, r.kind, body, r.prev_hash, r.hash)
+        return None
+
     def integrity_problems(self) -> list[str]:
         """Evidence of tampering the database showed when opened: a dropped append-only trigger (reported,
         never silently repaired — the customs gate raises it as an alarm)."""

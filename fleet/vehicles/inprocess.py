@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Literal
 
 from agv_agent.kinematics import UnicycleBase
 from agv_agent.logic import AgentLogic, AgentParams
-from agv_agent.protocol import Action, ConnectionState, Factsheet, Order, VehicleState
+from agv_agent.protocol import Action, ActionType, ConnectionState, Factsheet, Order, VehicleState
 
 from fleet.vehicles.link import VehicleSnapshot
 
@@ -24,6 +25,7 @@ class _Vehicle:
     state: VehicleState | None = None
     stamp: float = 0.0
     online: bool = True
+    factsheet: Factsheet | Literal[False] | None = False  # False: the agent's own
 
 
 class InProcessLink:
@@ -38,9 +40,11 @@ class InProcessLink:
         self.sent_orders: list[tuple[float, str, Order]] = []  # what the fleet sent, for tests to check
 
     def spawn(self, vehicle_id: str, x: float, y: float, theta: float, node_id: str, battery: float = 100.0,
-              link_timeout_s: float = 5.0) -> None:
+              link_timeout_s: float = 5.0, handling_s: float | None = None) -> None:
         params = AgentParams(vehicle_id, link_timeout_s=link_timeout_s, initial_battery=battery,
                              initial_node_id=node_id)
+        if handling_s is not None:  # how long the vehicle's own pick and drop take
+            params = replace(params, handling_s=handling_s)
         with self._lock:
             vehicle = _Vehicle(AgentLogic(params, self.clock()), UnicycleBase(x, y, theta))
             vehicle.logic.step(vehicle.base.pose, self.clock(), 0.0)
@@ -66,6 +70,11 @@ class InProcessLink:
         """Simulate a vehicle dropping off the network (it stops talking and hearing) and coming back."""
         with self._lock:
             self._vehicles[vehicle_id].online = online
+
+    def fail_next_handling(self, vehicle_id: str, action_type: ActionType, why: str) -> None:
+        """Simulate a handling fault: the vehicle's next pick or drop ends FAILED (AgentLogic.fail_next_handling)."""
+        with self._lock:
+            self._vehicles[vehicle_id].logic.fail_next_handling(action_type, why)
 
     def _publish(self, vehicle: _Vehicle) -> None:
         vehicle.state, vehicle.stamp = vehicle.logic.state(self.clock()), self.clock()
@@ -94,10 +103,19 @@ class InProcessLink:
                 if vehicle.online:
                     vehicle.logic.on_heartbeat(now)
 
+    def set_factsheet(self, vehicle_id: str, factsheet: Factsheet | None) -> None:
+        """Simulate another vendor's vehicle (other capabilities), or one that has published no factsheet (None)."""
+        with self._lock:
+            self._vehicles[vehicle_id].factsheet = factsheet
+
     def factsheet(self, vehicle_id: str) -> Factsheet | None:
         with self._lock:
             vehicle = self._vehicles.get(vehicle_id)
-            return vehicle.logic.factsheet() if vehicle else None
+            if vehicle is None:
+                return None
+            if vehicle.factsheet is False:
+                return vehicle.logic.factsheet()
+            return vehicle.factsheet
 
     def healthy(self) -> bool:
         return True  # nothing runs on its own: the caller's thread does all the work

@@ -41,6 +41,7 @@ class TransportOrder:
     ready_s: float
     due_s: float
     priority: float = 1.0  # multiplies this order's lateness and its unassigned penalty
+    mass_kg: float = 0.0  # the load: a vehicle whose payload is less may not take the order
 
     def __post_init__(self) -> None:
         if self.teu not in (1, 2):
@@ -62,6 +63,7 @@ class VehicleStatus:
     free_at_s: float
     battery: float
     profile: VehicleProfile = field(default_factory=VehicleProfile)
+    payload_kg: float = math.inf  # the most it may carry (its factsheet's maxLoadMass)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.battery <= 1.0:

@@ -40,7 +40,7 @@ _TWO_ON_BOARD = ((0, 1, 0, 1), (0, 1, 1, 0), (1, 0, 0, 1), (1, 0, 1, 0))
 
 def assign_online(graph: nx.DiGraph, orders: Iterable[TransportOrder], vehicles: Iterable[VehicleStatus],
                   chargers: Collection[str], energy: EnergyModel, weights: Weights = Weights(), now_s: float = 0.0,
-                  time_limit_s: float = 0.15, travel: TravelTimes | None = None) -> Assignment:
+                  time_limit_s: float = 0.15, travel: TravelTimes | None = None, pairs: bool = True) -> Assignment:
     """Give each vehicle at most one trip now, minimising empty travel, lateness and unassigned orders.
 
     Parameters
@@ -55,6 +55,8 @@ def assign_online(graph: nx.DiGraph, orders: Iterable[TransportOrder], vehicles:
         ``Assignment.optimal`` says whether optimality was proved in time, ``Assignment.lower_bound``
         how far from optimal the answer can be otherwise.
     travel : travel times to reuse between calls (built for ``graph``); a new one if omitted.
+    pairs : whether a trip may carry two orders' 20' containers together; False gives every trip one order
+        (for a caller whose vehicles carry one order at a time).
 
     Raises
     ------
@@ -72,7 +74,7 @@ def assign_online(graph: nx.DiGraph, orders: Iterable[TransportOrder], vehicles:
     single_cost = single.feasible_cost[rows]
     candidates = [_Candidate(r, single, r, o, (o, o), value)
                   for i, r in enumerate(rows.tolist()) for o, value in _worth(single_cost[i] - penalty)]
-    small = [k for k, o in enumerate(orders) if o.teu == 1]
+    small = [k for k, o in enumerate(orders) if o.teu == 1] if pairs else []
     pairs = list(itertools.combinations(small, 2))
     if pairs:
         pair_at = np.array([[(a, b)[s] for s in seq] for a, b in pairs for seq in _TWO_ON_BOARD])

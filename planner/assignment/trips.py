@@ -80,7 +80,8 @@ class Evaluated:
     driven_m: np.ndarray  # (V, K) inf if some leg has no route for that vehicle
     lateness_s: np.ndarray  # (V, K, m) zero at pickups
     cost: np.ndarray  # (V, K) inf if no route
-    battery_ok: np.ndarray  # (V, K) the battery stays above the reserve to the nearest charger after it
+    battery_ok: np.ndarray  # (V, K) the battery stays above the reserve to the nearest charger after it, and
+    # the vehicle's payload takes the loads
 
     @property
     def feasible_cost(self) -> np.ndarray:
@@ -121,6 +122,9 @@ def evaluate(problem: Problem, weights: Weights, energy: EnergyModel, start_s: n
     cost = objective(weights, empty, (lateness * priority[None]).sum(axis=-1))
     after = driven + problem.to_charger_m[p, stop_node[None, :, -1]]
     ok = np.isfinite(after) & (battery[:, None] - energy.fraction_per_km * after / 1000.0 >= energy.reserve)
+    mass = np.array([x.mass_kg for x in o])[order_at] if o else np.zeros(order_at.shape)
+    aboard = np.where(is_pickup, mass, 0.0).sum(axis=-1)  # every load of the sequence, at most, at once
+    ok &= aboard[None, :] <= np.array([problem.vehicles[int(v)].payload_kg for v in vehicles])[:, None]
     return Evaluated(service_s, empty, driven, lateness, cost, ok)
 
 

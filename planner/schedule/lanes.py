@@ -4,7 +4,7 @@ per vehicle profile and cached cost-to-go tables (the heuristic of every search)
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import networkx as nx
@@ -53,11 +53,20 @@ class TimedGraph:
         self.cost_to_go = lru_cache(maxsize=heuristic_cache)(self._cost_to_go)
 
     def successors(self, profile: VehicleProfile) -> dict[str, list[LaneTiming]]:
-        """node -> the lanes this vehicle may take from it."""
+        """node -> the lanes this vehicle may take from it, timed at its speed (``profile.max_speed``) where
+        that is below the lane's limit."""
         if profile not in self._adjacency:
             view = restricted_view(self.graph, profile)
-            self._adjacency[profile] = {u: [self.lanes[(u, v)] for v in view.successors(u)] for u in view}
+            self._adjacency[profile] = {u: [self._timed_for(self.lanes[(u, v)], profile.max_speed)
+                                            for v in view.successors(u)] for u in view}
         return self._adjacency[profile]
+
+    def _timed_for(self, lane: LaneTiming, max_speed: float | None) -> LaneTiming:
+        limit = self.graph.edges[lane.source, lane.target]["max_speed"]
+        if max_speed is None or max_speed >= limit:
+            return lane
+        length = self.graph.edges[lane.source, lane.target]["length"]
+        return replace(lane, travel_s=length / max_speed, clearance_s=self.rules.clearance_s(max_speed))
 
     def min_clearance(self, node: str) -> float:
         """The shortest time a vehicle can keep ``node`` after leaving it (the fastest lane out)."""

@@ -10,6 +10,7 @@ and every ``IDLE_TICK_S`` otherwise (its own timers: load and unload times, retr
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import math
 import random
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -27,6 +29,7 @@ from agv_agent.tracker import Limits
 
 from fleet.config import Settings
 from fleet.customs.signing import public_key_b64
+from fleet.dispatch import DispatchSettings
 from fleet.events import Topic
 from fleet.maps import load_corridor
 from fleet.orders import OrderCreate
@@ -150,16 +153,24 @@ def run_fast(scenario: Scenario, progress: Callable[[float], None] | None = None
     """Run ``scenario`` in fast mode and return what it measured. ``progress(simulated_seconds)`` is called as
     the run goes; ``corridor``: the scenario's map, if already loaded. Raises :class:`SimError` for what the
     fast mode cannot run."""
-    if scenario.operating_model == OperatingModel.RELAY:
-        raise SimError("operating_model: relay is planned but not yet dispatched by the fleet manager "
-                       "(docs/architecture.md); run the corridor in through mode")
     started = time.perf_counter()
-    corridor = corridor or load_corridor(scenario.map_folder())
+    corridor = operated(corridor or load_corridor(scenario.map_folder()), scenario.operating_model)
     folder = _scratch_dir()
     try:
         return _run(scenario, corridor, folder, progress, started)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def operated(corridor: Corridor, model: OperatingModel) -> Corridor:
+    """The map run the way the scenario says (its ``handoff_mode``): a map drawn for relay may still be run
+    through (trips cross over the pad); relay needs a handoff pad."""
+    if model == OperatingModel.RELAY and not corridor.nodes_of(NodeKind.HANDOFF):
+        raise SimError(f"operating_model: relay needs a handoff pad, and map {corridor.name!r} has none")
+    if corridor.parameters.get("handoff_mode", "through") == model:
+        return corridor
+    return dataclasses.replace(corridor, parameters=MappingProxyType({**corridor.parameters,
+                                                                      "handoff_mode": str(model)}))
 
 
 def fleet_registry_of(scenario: Scenario, corridor: Corridor) -> list[dict[str, Any]]:
@@ -200,7 +211,8 @@ def _run(scenario: Scenario, corridor: Corridor, folder: Path, progress: Callabl
     rules = FollowingRules.from_parameters(corridor.parameters)  # what the dispatcher counts as having left a node
     link = EventLink(clock, clear_m=rules.vehicle_length_m + rules.standstill_gap_m,
                      limits=Limits(max_linear_speed=speed),
-                     battery=(battery.capacity_kwh, battery.consumption_kwh_per_km, battery.charging_kw))
+                     battery=(battery.capacity_kwh, battery.consumption_kwh_per_km, battery.charging_kw),
+                     handling_s=DispatchSettings().load_s)  # a pick or drop takes what the dispatcher plans for
     customs = CustomsSim(scenario, schedule=agenda.at, epoch=EPOCH, now=now)
     settings = _settings(scenario, corridor, customs, folder)
     services = build_services(settings, link=link, clock=clock, corridor=corridor)

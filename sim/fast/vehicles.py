@@ -14,7 +14,7 @@ import heapq
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from agv_agent.logic import AgentLogic, AgentParams
 from agv_agent.protocol import Action, AgvError, BlockingType, Factsheet, Order, OrderNode, Pose, VehicleState
@@ -75,8 +75,9 @@ class EventLink:
 
     def __init__(self, clock: Callable[[], float], *, clear_m: float, limits: Limits | None = None,
                  base: BaseLimits | None = None, link_timeout_s: float = 5.0,
-                 battery: tuple[float, float, float] = (280.0, 2.2, 150.0)) -> None:
+                 battery: tuple[float, float, float] = (280.0, 2.2, 150.0), handling_s: float | None = None) -> None:
         self.clock = clock
+        self.handling_s = handling_s  # how long a vehicle's own pick or drop takes (None: the agent's default)
         self.clear_m = clear_m + 0.5
         self.limits = limits or Limits()
         self.base = base or BaseLimits()
@@ -102,6 +103,8 @@ class EventLink:
         params = AgentParams(vehicle_id, limits=self.limits, link_timeout_s=self.link_timeout_s,
                              battery_capacity_kwh=capacity, consumption_kwh_per_km=consumption,
                              charging_power_kw=power, initial_battery=battery, initial_node_id=node_id)
+        if self.handling_s is not None:
+            params = replace(params, handling_s=self.handling_s)
         now = self.clock()
         logic = AgentLogic(params, now)
         logic.step(Pose(x, y, theta), now, 0.0, measured=(0.0, 0.0))

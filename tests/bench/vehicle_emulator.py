@@ -4,14 +4,14 @@ fit on 2 cores).
     python vehicle_emulator.py SPEC_JSON [--rate 2] [--delay 0.2]
 
 SPEC_JSON is a list of ``{"id", "node", "x", "y", "theta"}``. Each vehicle publishes its ``state`` at RATE Hz
-(standing where it is) and says ONLINE on ``connection``; it listens to its ``order`` topic and "teleports": DELAY
-seconds after an order (update) it reports itself at the order's last *released* node (that node's sequence id
-and position), the unreleased rest as its node states, the order id and update id echoed, not driving. So the
-fleet runs through its plans quickly and the dispatch loop does real work.
+(standing where it is), says ONLINE on ``connection`` and publishes the agent's factsheet; it listens to its
+``order`` topic and "teleports": DELAY seconds after an order (update) it reports itself at the order's last
+*released* node (that node's sequence id and position), the unreleased rest as its node states, the order id and
+update id echoed, not driving. So the fleet runs through its plans quickly and the dispatch loop does real work.
 
-Every order message received is printed at once as a JSON line on stdout:
-``{"t": <time.time() at receipt>, "v": vehicle, "order": order_id, "update": n, "base_end": node id,
-"released": [node ids in the base]}``; ``READY`` when every publisher is up; SIGTERM ends it.
+Every order message received is printed at once as a JSON line on stdout: ``{"t": <time.time() at receipt>, "v":
+vehicle, "order": order_id, "update": n, "base_end": node id, "released": [node ids in the base]}``; ``READY`` when
+every publisher is up; SIGTERM ends it.
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ from dataclasses import dataclass, field, replace
 
 import rclpy
 from agv_agent import convert, qos
-from agv_agent.protocol import Order, OrderEdge, OrderNode, Pose, VehicleState
-from agv_interfaces.msg import AgvState, Connection
+from agv_agent.logic import AgentLogic, AgentParams
+from agv_agent.protocol import ActionState, ActionStatus, Order, OrderEdge, OrderNode, Pose, VehicleState
+from agv_interfaces.msg import AgvState, Connection, Factsheet
 from agv_interfaces.msg import Order as OrderMsg
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.signals import SignalHandlerOptions
@@ -48,16 +49,20 @@ def standing(vehicle_id: str, node: str, x: float, y: float, theta: float) -> Ve
 
 
 def teleported(state: VehicleState, order: Order) -> VehicleState:
-    """Where the vehicle is once it has driven its whole base: at the last released node, the rest ahead."""
+    """Where the vehicle is once it has driven its whole base: at the last released node, the rest ahead, the
+    base's node actions (pick, drop) FINISHED."""
     released = [n for n in order.nodes if n.released]
     if not released:
         return replace(state, order_id=order.order_id, order_update_id=order.order_update_id)
     end = released[-1]
+    done = tuple(ActionState(a.action_id, a.action_type, ActionStatus.FINISHED) for n in released for a in n.actions)
+    kept = tuple(a for a in state.action_states if state.order_id == order.order_id
+                 and a.action_id not in {d.action_id for d in done})
     ahead_nodes: tuple[OrderNode, ...] = tuple(n for n in order.nodes if n.sequence_id > end.sequence_id)
     ahead_edges: tuple[OrderEdge, ...] = tuple(e for e in order.edges if e.sequence_id > end.sequence_id)
     return replace(state, order_id=order.order_id, order_update_id=order.order_update_id, last_node_id=end.node_id,
                    last_node_sequence_id=end.sequence_id, node_states=ahead_nodes, edge_states=ahead_edges,
-                   pose=Pose(end.x, end.y, state.pose.theta), driving=False)
+                   pose=Pose(end.x, end.y, state.pose.theta), driving=False, action_states=kept + done)
 
 
 def main() -> None:
@@ -103,6 +108,9 @@ def main() -> None:
         connection = node.create_publisher(Connection, f"{topic}/connection", qos.CONNECTION)
         connection.publish(Connection(stamp=convert.to_time(time.time()), vehicle_id=v, connection_state="ONLINE"))
         connection_pubs.append(connection)
+        factsheet = node.create_publisher(Factsheet, f"{topic}/factsheet", qos.FACTSHEET)  # what the agent says
+        factsheet.publish(convert.factsheet_to_msg(AgentLogic(AgentParams(v), 0.0).factsheet(), time.time()))
+        connection_pubs.append(factsheet)
 
     def publish(emulated: Emulated) -> None:
         emulated.publisher.publish(convert.state_to_msg(replace(emulated.state, stamp=time.time())))

@@ -105,14 +105,16 @@ def test_the_safety_check_counts_a_crossing_without_clearance() -> None:
 
 @pytest.mark.slow
 def test_the_kim_thanh_corridor_runs_too() -> None:
-    """Nothing in the fleet or the simulator assumes Bac Luan II: the second corridor's scenario carries orders
-    across, each crossing checked."""
+    """Nothing in the fleet or the simulator assumes Bac Luan II: the second corridor's scenario runs in relay
+    (each side's vehicles stay home, the container changes hands at the pad) and delivers orders, each entry onto
+    the pad checked."""
     from sim.fast.runner import run_fast
 
     scenario = load_scenario("kim_thanh")
     scenario = scenario.with_fleet(6).model_copy(update={"duration_h": 1.5})
     run = run_fast(scenario)
-    assert run.metrics["scenario"]["map"] == "kim_thanh"
+    assert (run.metrics["scenario"]["map"], run.metrics["scenario"]["operating_model"]) == ("kim_thanh", "relay")
+    assert run.metrics["orders"]["delivered"] >= 1
     assert run.metrics["safety"]["gate_recorded_crossings"] >= 1
     assert run.metrics["safety"]["crossings_without_both_clearances"] == 0
 
@@ -144,3 +146,16 @@ def test_containers_under_inspection_do_not_take_the_gate_lanes_from_the_rest(tm
     late = [log.demand for log in quick if not any(state == "delivered" for _, state, _ in log.states)]
     assert not late, late
     assert run.metrics["safety"]["crossings_without_both_clearances"] == 0
+
+
+def test_the_scenario_decides_how_its_map_is_operated() -> None:
+    """A map drawn for relay may be run through (the dispatcher then plans through trips) and the other way."""
+    from fleet.dispatch.relay import Relay
+    from fleet.maps import load_corridor
+    from sim.fast.runner import operated
+    from sim.scenario import OperatingModel
+
+    for scenario in ("kim_thanh", "baseline_2026"):  # drawn for relay, for through
+        corridor = load_corridor(load_scenario(scenario).map_folder())
+        assert Relay.of(operated(corridor, OperatingModel.RELAY)) is not None
+        assert Relay.of(operated(corridor, OperatingModel.THROUGH)) is None

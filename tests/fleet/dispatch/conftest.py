@@ -79,7 +79,10 @@ def docks(corridor: Corridor, side: str) -> list[str]:
     return sorted(n.id for n in corridor.nodes_of(NodeKind.DOCK, jurisdiction=side))
 
 
-def make_fleet(customs, corridor: Corridor, count: int, db=None) -> Fleet:
+def make_fleet(customs, corridor: Corridor, count: int, db=None, starts: list[str] | None = None,
+               handling_s: float | None = None) -> Fleet:
+    """``count`` vehicles parked on alternate sides, or standing at the nodes ``starts`` names; each vehicle's
+    own pick and drop take ``handling_s`` (the agent's default if None)."""
     store = Store(db or customs.db_path)
     bus = EventBus()
     gate = customs.gate_on(store, bus)
@@ -87,12 +90,13 @@ def make_fleet(customs, corridor: Corridor, count: int, db=None) -> Fleet:
     registry = VehicleRegistry(store)
     spots = sorted(corridor.nodes_of(NodeKind.PARKING), key=lambda n: (n.jurisdiction != "VN", n.id))
     per_side = {side: [n for n in spots if n.jurisdiction == side] for side in ("VN", "CN")}
-    chosen = [per_side["VN" if i % 2 == 0 else "CN"][i // 2] for i in range(count)]
+    chosen = [corridor.nodes[n] for n in starts] if starts else \
+        [per_side["VN" if i % 2 == 0 else "CN"][i // 2] for i in range(count)]
     configs = [VehicleConfig(id=f"agv_{i + 1:03d}", home=n.jurisdiction, start_node=n.id)
                for i, n in enumerate(chosen)]
     registry.configure(configs)
     for config, node in zip(configs, chosen, strict=True):
-        link.spawn(config.id, node.x, node.y, corridor.heading_into(node.id), node.id)
+        link.spawn(config.id, node.x, node.y, corridor.heading_into(node.id), node.id, handling_s=handling_s)
     alarms = AlarmService(store, bus, customs.clock)
     orders = OrderService(store, corridor, bus, customs.clock)
     dispatcher = Dispatcher(corridor=corridor, store=store, orders=orders, registry=registry, gate=gate, link=link,

@@ -36,13 +36,20 @@ def _on_the_pad_while_denied(fleet, consignment: str, direction: str) -> list[st
             and not gate.evaluate(vid, direction, [consignment]).allowed]
 
 
-@pytest.mark.parametrize(("here", "there", "direction"), [("VN", "CN", VN_CN), ("CN", "VN", CN_VN)])
-def test_a_relay_order_changes_hands_at_the_pad(customs, kim_thanh, here, there, direction):
-    fleet = make_fleet(customs, kim_thanh, 4)
+def _fleet_with_an_order(customs, kim_thanh, count: int, consignment: str, direction: str = VN_CN):
+    """``count`` vehicles (both sides, all authorized) and one order from a dock of the departure side to one of
+    the arrival side, released by both authorities."""
+    here, there = direction.split("->")
+    fleet = make_fleet(customs, kim_thanh, count)
     fleet.authorize(*fleet.dispatcher.tracks)
-    consignment = f"{here}-400000000001"
     order_id = fleet.order([consignment], docks(kim_thanh, here)[0], docks(kim_thanh, there)[0])
     fleet.release(consignment, direction)
+    return fleet, order_id
+
+
+@pytest.mark.parametrize(("here", "there", "direction"), [("VN", "CN", VN_CN), ("CN", "VN", CN_VN)])
+def test_a_relay_order_changes_hands_at_the_pad(customs, kim_thanh, here, there, direction):
+    fleet, order_id = _fleet_with_an_order(customs, kim_thanh, 4, f"{here}-400000000001", direction)
     violations: list[str] = []
     fleet.checks.append(lambda f: violations.extend(_off_their_side(f)))
     assert fleet.run(3600, until=lambda: fleet.state_of(order_id) == OrderState.DELIVERED), fleet.orders.get(order_id)
@@ -52,21 +59,13 @@ def test_a_relay_order_changes_hands_at_the_pad(customs, kim_thanh, here, there,
     assert homes[order.vehicle_id] == there  # delivered by the arrival side's vehicle
     handover = next(s for s in order.timeline if s.to_state == OrderState.TO_DROP)
     assert homes[handover.cause["from_vehicle_id"]] == here
-    crossings = [r.body for r in fleet.store.audit_records() if r.kind == "crossing"]
-    assert len(crossings) == 1
-    crossing = crossings[0]
-    assert (crossing["vehicle_id"], crossing["handed_over_by"], crossing["handoff"], crossing["consignments"]) == (
-        order.vehicle_id, handover.cause["from_vehicle_id"], "handoff", [consignment])
-    decisions = {r.seq: r.body for r in fleet.store.audit_records() if r.kind == "decision"}
-    for seq, vehicle in ((crossing["decision_audit_seq"], crossing["vehicle_id"]),
-                         (crossing["handed_over_by_decision_seq"], crossing["handed_over_by"])):
-        assert decisions[seq]["crossing_allowed"] and decisions[seq]["vehicle_id"] == vehicle  # its own decision
+    _delivered_across_the_pad(fleet, order_id, handover.cause["from_vehicle_id"], order.vehicle_id)
 
 
 def test_a_held_relay_load_stays_off_the_pad_until_the_hold_is_lifted(customs, kim_thanh):
+    consignment = "VN-400000000002"
     fleet = make_fleet(customs, kim_thanh, 4)
     fleet.authorize(*fleet.dispatcher.tracks)
-    consignment = "VN-400000000002"
     order_id = fleet.order([consignment], docks(kim_thanh, "VN")[0], docks(kim_thanh, "CN")[0])
     fleet.release(consignment, VN_CN, customs.vn)
     violations: list[str] = []
@@ -82,3 +81,69 @@ def test_a_held_relay_load_stays_off_the_pad_until_the_hold_is_lifted(customs, k
                                         "test").acknowledged
     assert fleet.run(3600, until=lambda: fleet.state_of(order_id) == OrderState.DELIVERED), fleet.orders.get(order_id)
     assert not violations, violations[:5]
+
+
+def _meeting(fleet, order_id: str):
+    """The order's two vehicles while they are paired for the meeting at the pad: (deliverer, receiver)."""
+    deliverer = fleet.dispatcher.tracks.get(fleet.orders.get(order_id).vehicle_id or "")
+    if deliverer is None or deliverer.job is None or deliverer.job.partner is None:
+        return None
+    return deliverer.id, deliverer.job.partner
+
+
+def _delivered_across_the_pad(fleet, order_id: str, deliverer: str, receiver: str) -> None:
+    """Delivered by ``receiver``, with one custody record at the pad naming both vehicles and each one's own
+    allowing gate decision."""
+    order = fleet.orders.get(order_id)
+    assert order.vehicle_id == receiver
+    crossings = [r.body for r in fleet.store.audit_records() if r.kind == "crossing"]
+    assert [(c["vehicle_id"], c["handed_over_by"], c["handoff"], c["consignments"]) for c in crossings] == [
+        (receiver, deliverer, "handoff", order.consignments)]
+    decisions = {r.seq: r.body for r in fleet.store.audit_records() if r.kind == "decision"}
+    for seq, vehicle in ((crossings[0]["decision_audit_seq"], receiver),
+                         (crossings[0]["handed_over_by_decision_seq"], deliverer)):
+        assert decisions[seq]["crossing_allowed"] and decisions[seq]["vehicle_id"] == vehicle  # its own decision
+
+
+def test_a_fleet_manager_restarted_mid_meeting_pairs_the_vehicles_at_the_pad_again(customs, kim_thanh):
+    from tests.fleet.dispatch.test_loop import make_fleet_again
+
+    consignment = "VN-400000000003"
+    fleet, order_id = _fleet_with_an_order(customs, kim_thanh, 4, consignment)
+
+    def both_on_the_pad() -> bool:
+        pair = _meeting(fleet, order_id)
+        return pair is not None and all(fleet.link.state(v).last_node_id == "handoff" for v in pair)
+
+    assert fleet.run(3600, until=both_on_the_pad), fleet.orders.get(order_id)
+    deliverer, receiver = _meeting(fleet, order_id)
+    restarted = make_fleet_again(fleet)  # the old dispatcher is gone, mid-transfer
+    violations: list[str] = []
+    restarted.checks.append(lambda f: violations.extend(_off_their_side(f)))
+    assert restarted.run(3600, until=lambda: restarted.state_of(order_id) == OrderState.DELIVERED), \
+        restarted.orders.get(order_id)
+    assert not violations, violations[:5]
+    _delivered_across_the_pad(restarted, order_id, deliverer, receiver)
+
+
+def test_a_loaded_vehicle_past_its_gates_without_a_partner_is_paired_again(customs, kim_thanh):
+    """The meeting is called off while the deliverer drives from its gate to the pad (the receiver is taken
+    out of service for a moment): no gate of its side is on its way any more, and it still gets a partner."""
+    consignment = "VN-400000000004"
+    fleet, order_id = _fleet_with_an_order(customs, kim_thanh, 6, consignment)
+
+    def past_the_gate() -> bool:
+        pair = _meeting(fleet, order_id)
+        return pair is not None and kim_thanh.nodes[fleet.link.state(pair[0]).last_node_id].kind != "gate"
+
+    assert fleet.run(3600, until=past_the_gate), fleet.orders.get(order_id)
+    deliverer, dropped = _meeting(fleet, order_id)
+    fleet.dispatcher.set_in_service(dropped, False, "operator", "test: the receiver stops")
+    fleet.run(5)
+    assert _meeting(fleet, order_id) is None  # called off
+    fleet.dispatcher.set_in_service(dropped, True, "operator", "test: back")  # out of the way again
+    violations: list[str] = []
+    fleet.checks.append(lambda f: violations.extend(_off_their_side(f)))
+    assert fleet.run(3600, until=lambda: fleet.state_of(order_id) == OrderState.DELIVERED), fleet.orders.get(order_id)
+    assert not violations, violations[:5]
+    _delivered_across_the_pad(fleet, order_id, deliverer, fleet.orders.get(order_id).vehicle_id)

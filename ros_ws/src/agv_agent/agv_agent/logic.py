@@ -130,6 +130,7 @@ class AgentLogic:
         self.since_last_node = 0.0
         self.pose: Pose | None = None
         self.factsheet_requested = False
+        self.handling_faults: dict[str, str] = {}  # action type -> why the next such action fails
         self.changed = True  # publish a state on every change
 
     # --- inputs ---------------------------------------------------------------------------------------------
@@ -165,6 +166,12 @@ class AgentLogic:
             for key in done[:max(0, len(done) - KEPT_INSTANT_STATES)]:
                 del self.instant[key]
             self.changed = True
+
+    def fail_next_handling(self, action_type: ActionType, why: str) -> None:
+        """The vehicle's own load handling will fail (a container not found, a twistlock that did not lock): the
+        next ``action_type`` (pick or drop) ends FAILED with ``why`` and a ``loadHandlingError``, nothing loaded or
+        unloaded. For a simulated vehicle's fault scenarios."""
+        self.handling_faults[str(action_type)] = why
 
     def set_operating_mode(self, mode: OperatingMode) -> None:
         """The vehicle's own mode switch (a driver taking over: MANUAL)."""
@@ -383,6 +390,13 @@ class AgentLogic:
     def _run_actions(self, now: float) -> None:
         for running in self.order_actions.values():
             if running.status == ActionStatus.RUNNING and now >= running.until and not self.driving:
+                self.changed = True
+                why = self.handling_faults.pop(running.action.action_type, None)
+                if why is not None:
+                    running.status, running.result = ActionStatus.FAILED, why
+                    self._error(ErrorType.LOAD_HANDLING, f"{running.action.action_type} failed: {why}",
+                                actionId=running.action.action_id, actionType=running.action.action_type)
+                    continue
                 load_id = str(running.action.parameter("loadId", running.action.action_id))
                 if running.action.action_type == ActionType.PICK:
                     self.loads.append(Load(load_id, str(running.action.parameter("loadType", ""))))

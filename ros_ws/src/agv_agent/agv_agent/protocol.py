@@ -94,6 +94,7 @@ class ErrorType(StrEnum):
     UNKNOWN_ACTION = "unsupportedActionType"
     ACTION_PARAMETER = "actionParameterError"
     NOT_AUTOMATIC = "notInAutomaticMode"
+    LOAD_HANDLING = "loadHandlingError"
 
 
 @dataclass(frozen=True)

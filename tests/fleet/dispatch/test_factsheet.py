@@ -1,0 +1,55 @@
+"""The factsheet as the vehicle's capabilities: no order for a vehicle that cannot pick and drop, whose payload
+is less than the load, or that has published no factsheet yet (it is asked for one)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from fleet.orders import OrderState
+from tests.fleet.dispatch.conftest import docks, make_fleet
+
+
+def _no_factsheet(sheet):
+    return None
+
+
+def _no_pick(sheet):
+    return dataclasses.replace(sheet, actions=tuple(a for a in sheet.actions if a != "pick"))
+
+
+def _small_payload(sheet):
+    return dataclasses.replace(sheet, max_load_mass=15000.0)  # less than one container (20 t counted)
+
+
+@pytest.mark.parametrize("limited", [_no_factsheet, _no_pick, _small_payload])
+def test_the_order_goes_to_the_vehicle_that_can_carry_it(customs, corridor, limited):
+    vn, cn = docks(corridor, "VN"), docks(corridor, "CN")
+    fleet = make_fleet(customs, corridor, 2, starts=[vn[0], vn[3]])  # agv_001 stands at the pickup
+    fleet.authorize("agv_001", "agv_002")
+    fleet.link.set_factsheet("agv_001", limited(fleet.link.factsheet("agv_001")))
+    asked: list[tuple[str, str]] = []
+    send_actions = fleet.link.send_actions
+    fleet.link.send_actions = lambda vid, actions: (asked.extend((vid, a.action_type) for a in actions),
+                                                    send_actions(vid, actions))
+    order = fleet.order(["VN-700000000001"], vn[0], cn[0])
+    assert fleet.run(30, until=lambda: fleet.state_of(order) != OrderState.CREATED)
+    assert fleet.orders.get(order).vehicle_id == "agv_002"
+    assert (("agv_001", "factsheetRequest") in asked) == (limited is _no_factsheet)  # asked for the one it lacks
+
+
+def test_a_vehicle_slower_than_the_map_is_planned_at_its_own_speed(customs, corridor):
+    vn, cn = docks(corridor, "VN"), docks(corridor, "CN")
+    fleet = make_fleet(customs, corridor, 1, starts=[vn[0]])
+    fleet.authorize("agv_001")
+    slow = 2.0  # m/s, below the map's 25 km/h lanes
+    fleet.link.set_factsheet("agv_001", dataclasses.replace(fleet.link.factsheet("agv_001"), speed_max=slow))
+    order = fleet.order(["VN-700000000002"], vn[0], cn[0])
+    assert fleet.run(30, until=lambda: fleet.state_of(order) != OrderState.CREATED)
+    plan = fleet.dispatcher.tracks["agv_001"].plan
+    lanes = [corridor.lane_between(a.node, b.node) for a, b in zip(plan.steps, plan.steps[1:], strict=False)]
+    assert any(lane.max_speed > slow for lane in lanes)
+    too_fast = [(a.node, b.node) for a, b, lane in zip(plan.steps, plan.steps[1:], lanes, strict=False)
+                if b.arrive - a.depart < lane.length / min(lane.max_speed, slow) - 1e-6]
+    assert not too_fast, too_fast
