@@ -31,7 +31,7 @@ def precedence_graph(timed: TimedGraph, plans: Mapping[str, TimedPlan], own_orde
     """An impossible order (a vehicle planned at a node after another stays there for good) shows as a
     self-loop, so ``nx.is_directed_acyclic_graph`` is the whole check. ``own_order=False`` leaves out each
     vehicle's own events in order, which that check needs and the release rule
-    (:func:`planner.schedule.release.releasable_until`) does not read: two thirds of the edges, which a
+    (:func:`planner.schedule.release.releasable_until`) does not read: a chain along every plan, which a
     dispatch loop rebuilding the graph after every replan need not build."""
     dependencies = nx.DiGraph()
     visits: dict[str, list[tuple[float, str, int]]] = defaultdict(list)
