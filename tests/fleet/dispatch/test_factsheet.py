@@ -46,8 +46,11 @@ def test_a_vehicle_slower_than_the_map_is_planned_at_its_own_speed(customs, corr
     slow = 2.0  # m/s, below the map's 25 km/h lanes
     fleet.link.set_factsheet("agv_001", dataclasses.replace(fleet.link.factsheet("agv_001"), speed_max=slow))
     order = fleet.order(["VN-700000000002"], vn[0], cn[0])
-    assert fleet.run(30, until=lambda: fleet.state_of(order) != OrderState.CREATED)
-    plan = fleet.dispatcher.tracks["agv_001"].plan
+    track = fleet.dispatcher.tracks["agv_001"]
+    # loaded at the dock it stands at, it is planned on (an order not yet loaded is planned to its pickup only)
+    assert fleet.run(600, until=lambda: fleet.state_of(order) != OrderState.CREATED and track.plan is not None
+                     and len(track.plan.steps) > 1)
+    plan = track.plan
     lanes = [corridor.lane_between(a.node, b.node) for a, b in zip(plan.steps, plan.steps[1:], strict=False)]
     assert any(lane.max_speed > slow for lane in lanes)
     too_fast = [(a.node, b.node) for a, b, lane in zip(plan.steps, plan.steps[1:], lanes, strict=False)
