@@ -61,9 +61,11 @@ class Pace:
         """What each vehicle is told: simulated time; its fleet link timeout and its base's command watchdog in
         simulated seconds that are a wall-clock span (a busy machine stalls a process for wall seconds, not
         simulated ones: a 0.5 s watchdog at 20x stopped a vehicle whenever its agent was 25 ms late); its
-        simulated base integrating at the agent's control rate (20 Hz) rather than 50 Hz, to spare the CPU."""
+        simulated base integrating at the agent's control rate (20 Hz) rather than 50 Hz, to spare the CPU; a
+        pick or drop taking :attr:`handling_s` (the order is loaded when the vehicle reports its pick done)."""
         return {"use_sim_time": True, "fleet_link_timeout_s": VEHICLE_LINK_TIMEOUT_WALL_S * self.scale,
-                "cmd_timeout_s": BASE_WATCHDOG_WALL_S * self.scale, "rate_hz": 20.0}
+                "cmd_timeout_s": BASE_WATCHDOG_WALL_S * self.scale, "rate_hz": 20.0,
+                "handling_s": self.handling_s}
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ PARAMETERS = {  # name: default; the shared agv.yaml overrides these
     "battery_capacity_kwh": 280.0, "battery_consumption_kwh_per_km": 2.2, "charging_power_kw": 150.0,
     "initial_battery": 100.0, "initial_node_id": "", "manufacturer": "xborder", "operating_mode": "AUTOMATIC",
     "max_linear_accel": 0.5, "vehicle_length": 15.0, "vehicle_width": 3.0,
+    "handling_s": 1.0,  # a pick or drop whose action carries no duration (simulated vehicles)
 }
 
 
@@ -44,7 +45,8 @@ class AgentNode(Node):
             link_timeout_s=p["fleet_link_timeout_s"], battery_capacity_kwh=p["battery_capacity_kwh"],
             consumption_kwh_per_km=p["battery_consumption_kwh_per_km"], charging_power_kw=p["charging_power_kw"],
             initial_battery=p["initial_battery"], initial_node_id=p["initial_node_id"],
-            manufacturer=p["manufacturer"], length=p["vehicle_length"], width=p["vehicle_width"]), self.now())
+            manufacturer=p["manufacturer"], length=p["vehicle_length"], width=p["vehicle_width"],
+            handling_s=p["handling_s"]), self.now())
         self.logic.set_operating_mode(OperatingMode(p["operating_mode"]))
         self.vehicle_id, self.manufacturer = p["vehicle_id"], p["manufacturer"]
         self.header_ids = {name: itertools.count() for name in ("state", "connection", "factsheet")}
