@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 from agv_agent.logic import AgentLogic, AgentParams
-from agv_agent.protocol import Action, AgvError, BlockingType, Factsheet, Order, OrderNode, Pose, VehicleState
+from agv_agent.protocol import Action, AgvError, Factsheet, Order, OrderNode, Pose, VehicleState
 from agv_agent.tracker import Limits, corner_speed
 
 from fleet.vehicles.link import VehicleSnapshot
@@ -281,10 +281,7 @@ class EventLink:
         vehicle.x, vehicle.y, vehicle.heading, vehicle.since = pose.x, pose.y, pose.theta, t
         logic = vehicle.logic
         released = [n for n in logic.nodes if n.released]
-        stop = next((i for i, n in enumerate(released) if any(a.blocking_type != BlockingType.NONE
-                                                               for a in n.actions)), len(released) - 1)
-        if logic.link_lost:
-            stop = 0 if logic.stop_at_next_node and released else -1
+        stop = logic.stop_index()
         if logic.paused or logic.e_stop != "NONE" or vehicle.broken or logic.blocked():
             stop = -1
         caps = {e.end_node_id: e.max_speed for e in logic.edges}

@@ -155,6 +155,21 @@ def test_link_loss_stops_at_next_node_and_resumes():
     assert not sim.state.link_lost and sim.state.last_node_id == "n3"
 
 
+def test_link_lost_too_near_a_node_to_stop_there_waits_at_the_next_one_without_overrunning_either():
+    """Found over DDS on a busy machine: the link was lost a few metres before the next node at full speed, the
+    vehicle braked for that node and came to rest 2.5 m past it, mid-edge."""
+    sim = Sim(link_timeout_s=1.0)
+    sim.agent.on_order(order(released=4), 0.0)
+    while sim.base.x < 30.0:  # 10 m before n1 at about 5 m/s: braking needs about 21 m
+        sim.run(DT)
+    furthest = 0.0
+    for _ in range(int(60 / DT)):
+        sim.run(DT, keepalive=False)
+        furthest = max(furthest, sim.base.x)
+    assert sim.state.link_lost and not sim.state.driving and sim.state.last_node_id == "n2"
+    assert 79.5 < sim.base.x <= 80.0 and furthest <= 80.0, (sim.base.x, furthest)
+
+
 def test_battery_drains_with_distance_and_charges_at_a_charger():
     sim = Sim()
     sim.agent.on_order(order(released=2, actions={"n1": (Action("c1", ActionType.START_CHARGING),)}), 0.0)

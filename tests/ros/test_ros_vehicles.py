@@ -88,7 +88,8 @@ def test_malformed_order_gives_an_error_and_no_motion(bridge, vehicles):
 
 def test_fleet_link_loss_stops_at_next_node(bridge, vehicles, fleet_alive):
     """The heartbeat rides its own topic and comes only while the fleet's loop ticks: a dead loop stops the
-    vehicles at their next node (the bridge itself and its timers still run)."""
+    vehicles at the next node they can still stop at, short of the end of their base (the bridge itself and its
+    timers still run)."""
     v = "agv_linkloss"
     vehicles(spec(v, y=40), fleet_link_timeout_s=2.0)
     bridge.send_order(v, line(v, released=4, length=20.0, y=40))
@@ -96,8 +97,11 @@ def test_fleet_link_loss_stops_at_next_node(bridge, vehicles, fleet_alive):
     fleet_alive.clear()
     try:
         assert bridge.wait_for(lambda: bridge.state(v).link_lost, 10)
-        assert bridge.wait_for(stopped_at(bridge, v, f"{v}_n1"), 30)
-        assert bridge.state(v).pose.x <= 20.0
+        # n1, or n2 where the link was lost too near n1 to stop there (a busy machine delays the loss by seconds)
+        assert bridge.wait_for(lambda: any(stopped_at(bridge, v, f"{v}_n{i}")() for i in (1, 2)), 30)
+        state = bridge.state(v)
+        node_x = 20.0 * int(state.last_node_id.removeprefix(f"{v}_n"))
+        assert node_x - 0.5 < state.pose.x <= node_x, state.pose  # at the node, not past it
     finally:
         fleet_alive.set()
     assert bridge.wait_for(lambda: not bridge.state(v).link_lost, 10)

@@ -16,8 +16,9 @@ rules follow VDA 5050 2.1 (docs/vehicle-protocol.md):
 - Instant actions get an action state each (repeats by action_id are ignored); unknown ones FAIL with an
   error. ``cancelOrder`` is RUNNING until the vehicle stands still, and FAILS with ``noOrderToCancel``
   when there is no order. A new order clears the finished action states of the old one.
-- No order, instant action or heartbeat for ``link_timeout_s``: the vehicle finishes its edge, stops at the
-  next node and reports ``link_lost``; it drives on when the link returns. (A vendor's VDA 5050 vehicle need
+- No order, instant action or heartbeat for ``link_timeout_s``: the vehicle stops at the first node of its base
+  it can still stop at with its planned deceleration (never between nodes) and reports ``link_lost``; it drives
+  on when the link returns. (A vendor's VDA 5050 vehicle need
   not do this: the fleet's safety does not rely on it, see the docs.)
 - Battery drains with distance and charges where a ``startCharging`` action runs.
 """
@@ -123,7 +124,7 @@ class AgentLogic:
         self.charge_requested = False
         self.last_contact = now
         self.link_lost = False
-        self.stop_at_next_node = False  # set when the link is lost mid-edge
+        self.link_loss_stop: int | None = None  # link lost while moving: the sequence id of the node to wait at
         self.command = (0.0, 0.0)
         self.measured = (0.0, 0.0)
         self.heading_goal: tuple[float, float] | None = None  # (theta, tolerance) at the node stopped at
@@ -221,7 +222,7 @@ class AgentLogic:
     def _contact(self, now: float) -> None:
         self.last_contact = now
         if self.link_lost:
-            self.link_lost, self.stop_at_next_node = False, False
+            self.link_lost, self.link_loss_stop = False, None
             self.changed = True
 
     def _error(self, error_type: ErrorType, description: str, **references: str) -> None:
@@ -318,8 +319,9 @@ class AgentLogic:
             self.changed = True  # the position is known now
         self.pose = pose
         if not self.link_lost and now - self.last_contact > self.p.link_timeout_s:
-            # finish the edge being driven (if any) and wait at its end node
-            self.link_lost, self.stop_at_next_node = True, abs(self.command[0]) > 0.01
+            # drive on to the first node it can stop at without braking harder than planned, and wait there
+            self.link_lost = True
+            self.link_loss_stop = self._first_stoppable_node() if abs(self.command[0]) > 0.01 else None
             self.changed = True
         self._arrive(pose, now)
         self._run_actions(now)
@@ -366,8 +368,8 @@ class AgentLogic:
             self.edges = [e for e in self.edges if e.sequence_id > node.sequence_id]
             self.changed = True
             self._start_node_actions(node, now)
-            if self.link_lost:
-                self.stop_at_next_node = False  # the link is lost: this node is where the vehicle waits
+            if self.link_lost and (self.link_loss_stop is None or node.sequence_id >= self.link_loss_stop):
+                self.link_loss_stop = None  # the link is lost: this node is where the vehicle waits
                 return
             if any(a.blocking_type != BlockingType.NONE for a in node.actions):
                 return  # stays here until its actions are done
@@ -428,12 +430,10 @@ class AgentLogic:
         (path length, speed) caps at the turns before that."""
         if not self.nodes or not self.nodes[0].released:
             return None
-        if self.link_lost and not self.stop_at_next_node:
+        stop_index = self.stop_index()
+        if stop_index < 0:
             return None
         released = [n for n in self.nodes if n.released]
-        stop_index = 0 if self.link_lost else next(
-            (i for i, n in enumerate(released) if any(a.blocking_type != BlockingType.NONE for a in n.actions)),
-            len(released) - 1)
         assert self.pose is not None
         path = distance(self.pose, released[0].x, released[0].y)
         corners: list[tuple[float, float]] = []
@@ -445,6 +445,35 @@ class AgentLogic:
             previous = (a.x, a.y)
         edge = next((e for e in self.edges if e.end_node_id == released[0].node_id), None)
         return released[0], edge.max_speed if edge else 0.0, path, corners
+
+    def stop_index(self) -> int:
+        """Where, among the released nodes, the vehicle must stop next: the first node with a blocking action, or
+        while the link is lost the node chosen when it was lost, else the end of its base; -1: it stands."""
+        released = [n for n in self.nodes if n.released]
+        if not released or (self.link_lost and self.link_loss_stop is None):
+            return -1
+        stop = next((i for i, n in enumerate(released) if any(a.blocking_type != BlockingType.NONE
+                                                               for a in n.actions)), len(released) - 1)
+        if self.link_lost:
+            assert self.link_loss_stop is not None
+            stop = min(stop, next((i for i, n in enumerate(released) if n.sequence_id >= self.link_loss_stop), stop))
+        return stop
+
+    def _first_stoppable_node(self) -> int | None:
+        """The sequence id of the first released node ahead that the vehicle, at its speed, can stop at with the
+        deceleration it plans with (a node nearer than that would be overrun); the end of its base at the latest."""
+        released = [n for n in self.nodes if n.released]
+        if not released or self.pose is None:
+            return None
+        limits = self.p.limits
+        braking = self.measured[0] ** 2 / (2 * limits.braking_margin * limits.max_linear_decel)
+        path, previous = 0.0, (self.pose.x, self.pose.y)
+        for node in released:
+            path += math.hypot(node.x - previous[0], node.y - previous[1])
+            previous = (node.x, node.y)
+            if path >= braking:
+                return node.sequence_id
+        return released[-1].sequence_id
 
     def _drain(self, metres: float) -> None:
         used = self.p.consumption_kwh_per_km * metres / 1000 / self.p.battery_capacity_kwh * 100
