@@ -29,7 +29,7 @@ from rich.table import Table
 
 from fleet.vehicles.mqtt_link import MqttVehicleLink
 from sim.mqtt_broker import Broker
-from sim.ros_fleet import tied_to_parent
+from sim.processes import tied_to_parent
 
 OUT = Path("out/bench")
 FLOOD = Path(__file__).with_name("mqtt_flood.py")
