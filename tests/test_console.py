@@ -329,8 +329,9 @@ def test_an_order_created_in_the_form_sets_a_vehicle_moving(admin, deployment):
     row.locator("th button").click()  # select it: its released base (solid) and horizon (dashed) are drawn
     playwright_sync.expect(row).to_have_class(re.compile(r"\bselected\b"))
     paths = "window.xborder.map.pathLayer.getLayers().map(l => Boolean(l.options.dashArray))"
-    # the released base solid, the horizon beyond it (past the gate, not released before clearance) dashed
-    wait_until(lambda: {False, True} <= set(page.evaluate(paths)), 15, what="the released base and horizon drawn")
+    # once loaded (a vehicle is planned only to its pickup before that) it heads for the gate: the released base
+    # solid, the horizon beyond it (past the gate, not released before clearance) dashed
+    wait_until(lambda: {False, True} <= set(page.evaluate(paths)), 180, what="the released base and horizon drawn")
     admin.shot("moving")
 
 

@@ -106,10 +106,13 @@ def test_a_held_consignment_and_a_revoked_vehicle_stay_short_of_the_crossing(dep
             send(name, "vehicle.authorized", vehicle=vehicle)
         send(name, "released", "VN-700000000001")
         send(name, "released", "CN-700000000002")
-    send("CN_CUSTOMS", "hold", "VN-700000000001")
     held = deployment.order(["VN-700000000001"], docks("VN")[0], docks("CN")[0])
     other = deployment.order(["CN-700000000002"], docks("CN")[0], docks("VN")[0])
-    assert deployment.wait_for(lambda: deployment.get(f"/orders/{other}")["state"] == "to_pickup", 60)
+    assert deployment.wait_for(lambda: all(deployment.get(f"/orders/{o}")["state"] == "to_pickup"
+                                           for o in (held, other)), 60)
+    # held once its vehicle is on the way (a hold before that keeps the container in the yard, unassigned:
+    # tests/fleet/dispatch), minutes of driving and loading before it could reach the gate
+    send("CN_CUSTOMS", "hold", "VN-700000000001")
     send("VN_CUSTOMS", "vehicle.revoked", vehicle=deployment.get(f"/orders/{other}")["vehicle_id"])
     assert deployment.wait_for(lambda: all(deployment.get(f"/orders/{o}")["state"] == "awaiting_clearance"
                                            for o in (held, other)), 600)
