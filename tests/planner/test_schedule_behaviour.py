@@ -144,15 +144,22 @@ def test_a_breakdown_at_a_gate_sends_those_behind_through_the_other_gate(planner
     assert plan_violations(planner.timed.graph, everyone, planner.timed.rules) == []
 
 
-def test_both_vehicles_of_a_relay_meeting_lost_at_the_pad_hold_it_and_nothing_else_moves(planner):
-    """Found by the ROS-mode run of Kim Thanh: the second vehicle of a meeting lost at the pad replanned the first,
-    already broken down there, and the dispatch tick died on a KeyError."""
+def planned_relay(planner):
+    """A VN vehicle picks up at vn_dock_1 and meets a CN vehicle at the handoff pad for a 180 s transfer: the two
+    requests and the relay plan."""
     vn, cn = VehicleProfile(cross_border=False, home="VN"), VehicleProfile(cross_border=False, home="CN")
     deliverer = PlanRequest("vn_agv", "vn_parking_1", ("vn_parking_2",), profile=vn,
                             stops=(Stop("vn_dock_1", 120.0, 0.0, "pickup"),))
     receiver = PlanRequest("cn_agv", "cn_parking_1", ("cn_dock_3",), profile=cn)
     planner.plan_all([deliverer, receiver])
     relay = plan_relay(planner, deliverer, receiver, "handoff", 180.0)
+    return deliverer, receiver, relay
+
+
+def test_both_vehicles_of_a_relay_meeting_lost_at_the_pad_hold_it_and_nothing_else_moves(planner):
+    """Found by the ROS-mode run of Kim Thanh: the second vehicle of a meeting lost at the pad replanned the first,
+    already broken down there, and the dispatch tick died on a KeyError."""
+    _, _, relay = planned_relay(planner)
     planner.fail("vn_agv", "handoff", relay.meet_at + 10.0)
     result = planner.fail("cn_agv", "handoff", relay.meet_at + 11.0)
     assert result.plans == {} and result.stalled == {}
@@ -160,12 +167,7 @@ def test_both_vehicles_of_a_relay_meeting_lost_at_the_pad_hold_it_and_nothing_el
 
 
 def test_relay_vehicles_meet_at_the_handoff_pad_for_the_transfer(planner):
-    vn, cn = VehicleProfile(cross_border=False, home="VN"), VehicleProfile(cross_border=False, home="CN")
-    deliverer = PlanRequest("vn_agv", "vn_parking_1", ("vn_parking_2",), profile=vn,
-                            stops=(Stop("vn_dock_1", 120.0, 0.0, "pickup"),))
-    receiver = PlanRequest("cn_agv", "cn_parking_1", ("cn_dock_3",), profile=cn)
-    planner.plan_all([deliverer, receiver])
-    relay = plan_relay(planner, deliverer, receiver, "handoff", 180.0)
+    deliverer, receiver, relay = planned_relay(planner)
     at_pad = {p.vehicle_id: next(s for s in p.steps if s.action == "custody")
               for p in (relay.deliverer, relay.receiver)}
     assert max(s.arrive for s in at_pad.values()) == pytest.approx(relay.meet_at)
