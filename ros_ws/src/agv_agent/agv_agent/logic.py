@@ -18,8 +18,8 @@ rules follow VDA 5050 2.1 (docs/vehicle-protocol.md):
   when there is no order. A new order clears the finished action states of the old one.
 - No order, instant action or heartbeat for ``link_timeout_s``: the vehicle stops at the first node of its base
   it can still stop at with its planned deceleration (never between nodes) and reports ``link_lost``; it drives
-  on when the link returns. (A vendor's VDA 5050 vehicle need
-  not do this: the fleet's safety does not rely on it, see the docs.)
+  on when the link returns. (A vendor's VDA 5050 vehicle need not do this: the fleet's safety does not rely on
+  it, see the docs.)
 - Battery drains with distance and charges where a ``startCharging`` action runs.
 """
 
