@@ -57,7 +57,7 @@ from fleet.store.schema import gate_holds
 from fleet.vehicles.link import VehicleLink
 from fleet.vehicles.registry import VehicleRegistry
 from planner.assignment import EnergyModel, TransportOrder, TravelTimes, VehicleStatus, assign_online
-from planner.corridor import BORDER_LINE_KINDS, WAITING_KINDS, Corridor, NodeKind
+from planner.corridor import BORDER_LINE_KINDS, WAITING_KINDS, Corridor, Node, NodeKind
 from planner.exceptions import PlannerError
 from planner.routing import VehicleProfile
 from planner.schedule import INF, FleetPlanner, FollowingRules, PlanRequest, Step, Stop, TimedPlan
@@ -89,6 +89,12 @@ WAITING_LOOKAHEAD = 4
 KEPT_BY_CUSTOMS = frozenset({Status.INSPECTION, Status.HOLD, Status.REVOKED})
 #: A vehicle that has published no factsheet is asked for it (VDA 5050 factsheetRequest) at most this often.
 FACTSHEET_ASK_S = 30.0
+#: Where a loaded vehicle that can go neither on nor to its goal waits (:meth:`Dispatcher._bays_on_the_way`): bays
+#: on a route at most this many times the fastest.
+BAY_KINDS = (NodeKind.HOLDING, NodeKind.INSPECTION)
+BAY_DETOUR = 1.5
+#: A loaded vehicle standing at one of these waits there rather than drive to a bay: it blocks no lane or dock.
+HARMLESS_WAITS = frozenset({NodeKind.PARKING, NodeKind.CHARGER, NodeKind.HOLDING, NodeKind.INSPECTION})
 #: The node actions every transport order needs of its vehicle.
 ORDER_ACTIONS = frozenset({ActionType.PICK, ActionType.DROP})
 #: A factsheet's top speed this close below a lane's limit counts as the limit (vendors round their speeds).
@@ -486,6 +492,7 @@ class Dispatcher:
         stops: tuple[Stop, ...] = ()
         hold_at: tuple[str, ...] = ()
         meets: frozenset[str] = frozenset()
+        keep_free = 0
         if job.order is not None:
             order = job.order
             source = order.direction.split("->")[0]
@@ -503,25 +510,42 @@ class Dispatcher:
                 on_the_way = self._gates_on_the_way(stops[0].node if stops else start, job.goals[0], source)
                 if on_the_way:
                     hold_at = on_the_way
+                    # relay: this side's vehicles that are to receive a load reach the pad only through these
+                    # gate lanes, so waits for clearance (and then for a partner) never take the last free one
+                    keep_free = int(self.relay is not None and start not in on_the_way)
                 elif self.relay is not None and job.partner is None:
                     # past its side's gates with no partner yet (a restart, a meeting called off): it waits for
                     # one just short of the pad, where the pad's own gate check still applies
                     hold_at = self._relay_waits[source]
                 else:  # past its side's gates already (a restart found it there): the crossing check remains
                     job.cleared = True
+        wait_at = self._bays_on_the_way(start, (hold_at or job.goals)[0]) if not stops and job.order is not None \
+            and job.order.state in LOADED_STATES and self.corridor.nodes[start].kind not in HARMLESS_WAITS else ()
         return PlanRequest(track.id, start, job.goals, start_time, track.profile, stops, hold_at,
-                           priority=job.order.priority if job.order else 0, meets=meets)
+                           priority=job.order.priority if job.order else 0, meets=meets, keep_free=keep_free,
+                           wait_at=wait_at)
+
+    def _on_the_way(self, source: str, target: str, nodes: list[Node], detour: float) -> tuple[str, ...]:
+        """Those of ``nodes`` on a route from ``source`` to ``target`` at most ``detour`` times the fastest."""
+        times = self._travel.from_node(source, VehicleProfile())
+        fastest = times.get(target, (INF, INF))[0]
+        return tuple(sorted(
+            n.id for n in nodes if n.id in times
+            and times[n.id][0] + self._travel.from_node(n.id, VehicleProfile()).get(target, (INF, INF))[0]
+            <= detour * fastest))
 
     def _gates_on_the_way(self, source: str, target: str, side: str) -> tuple[str, ...]:
         """The customs gates of ``side`` a vehicle may wait at between ``source`` and ``target``: those on a
         route at most 20 % longer than the fastest (the parallel gate lanes, not an inbound gate behind a
         U-turn). None when it is past them already."""
-        times = self._travel.from_node(source, VehicleProfile())
-        fastest = times.get(target, (INF, INF))[0]
-        return tuple(sorted(
-            n.id for n in self.corridor.nodes_of(NodeKind.GATE, jurisdiction=side) if n.id in times
-            and times[n.id][0] + self._travel.from_node(n.id, VehicleProfile()).get(target, (INF, INF))[0]
-            <= 1.2 * fastest))
+        return self._on_the_way(source, target, self.corridor.nodes_of(NodeKind.GATE, jurisdiction=side), 1.2)
+
+    def _bays_on_the_way(self, source: str, target: str) -> tuple[str, ...]:
+        """The holding and inspection bays a loaded vehicle may wait at, between ``source`` and ``target``, when
+        it can get neither (issue #13, finding 5): a gate lane or a dock is for the vehicles that can go on.
+        Waiting for a gate lane, it waits at its side's inspection bays (on the way to the gates); cleared
+        but with no way to its drop dock yet, it crosses and waits at a holding bay on the far side."""
+        return self._on_the_way(source, target, self.corridor.nodes_of(*BAY_KINDS), BAY_DETOUR)
 
     def _plan_everyone(self, t: float) -> None:
         """The full plan at start: every vehicle from where it stands or the end of the base it still drives."""
@@ -721,14 +745,18 @@ class Dispatcher:
 
     def _replan_pending(self, t: float) -> None:
         """Replan the vehicles that need it, at most ``replans_per_tick`` (the rest wait for the next tick)."""
-        stalled_long = [tr.id for tr in self.tracks.values() if tr.stalled_since is not None
+        stalled_long = [tr for tr in self.tracks.values() if tr.stalled_since is not None
                         and t - tr.stalled_since > FULL_REPLAN_AFTER_S and tr.unavailable is None
                         and not self._queueing(tr)]
+        if stalled_long and t - self._last_full_replan > FULL_REPLAN_AFTER_S:
+            for track in stalled_long:  # its way may have opened since it was last tried: a full plan only if not
+                self._replan(track, t)  # (one replans relay meetings apart, which can leave them waiting in a ring)
+            stalled_long = [tr for tr in stalled_long if tr.stalled_since is not None and not self._queueing(tr)]
         if stalled_long and t - self._last_full_replan > FULL_REPLAN_AFTER_S:
             # Vehicles left waiting where they stand can block each other for good (each on the other's only
             # way); one vehicle's replan cannot move the other. A full replan promotes the blockers.
             log.warning("vehicles stalled for over %.0f s (%s): planning the whole fleet again", FULL_REPLAN_AFTER_S,
-                        ", ".join(stalled_long))
+                        ", ".join(tr.id for tr in stalled_long))
             self._last_full_replan = t
             for track in self.tracks.values():
                 track.stalled_since, track.retry_at = None, -INF
@@ -748,17 +776,20 @@ class Dispatcher:
 
     def _queueing(self, track: Track) -> bool:
         """Stalled only because each of its goals is taken for good by vehicles waiting at a gate for their
-        clearance or at a pickup dock for their load (or on their way to wait there): a queue, which planning the
-        whole fleet again cannot shorten."""
+        clearance or at a pickup dock for their load (or on their way to wait there), but for the gate lanes it
+        is to keep free (relay): a queue, which planning the whole fleet again cannot shorten."""
         request = self.planner.requests.get(track.id)
         if request is None:
             return False
+        free = 0
         for goal in request.hold_at or request.goals:
             holders = self.planner.table.holders_for_good(goal) - {track.id}
-            if not holders or not all(h in self.tracks and (bound_for_gate(self.tracks[h]) or bound_for_pickup(
-                    self.tracks[h])) for h in holders):
+            if not holders:
+                free += 1
+            elif not all(h in self.tracks and (bound_for_gate(self.tracks[h]) or bound_for_pickup(self.tracks[h]))
+                         for h in holders):
                 return False
-        return True
+        return free <= request.keep_free
 
     # --- assignment -------------------------------------------------------------------------------------------------
 

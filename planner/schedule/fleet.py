@@ -265,6 +265,10 @@ class FleetPlanner:
         goals, horizon_goals = request.goals, ()
         if request.hold_at:
             goals, horizon_goals = request.hold_at, request.goals
+            free = [n for n in goals if not self.table.holders_for_good(n) - {request.vehicle_id}]
+            if len(free) <= request.keep_free:
+                raise NoPlan(f"{request.vehicle_id}: of {', '.join(goals)}, {len(free)} free for good and "
+                             f"{request.keep_free} to be kept free")
         steps = self.search(self.table, request.vehicle_id, request.start, request.start_time, goals,
                           request.profile, request.stops, request.meets)
         horizon: tuple[str, ...] = ()
@@ -274,9 +278,16 @@ class FleetPlanner:
         return TimedPlan(request.vehicle_id, tuple(_mark_custody(graph, steps)), horizon, request.meets)
 
     def _reserve_fallback(self, request: PlanRequest) -> None:
-        """Safety first: a vehicle that cannot get a plan stays where it is if it may wait there, else goes
-        to the nearest place it may wait; failing that it holds its node for good."""
+        """Safety first: a vehicle that cannot get a plan goes to one of its ``wait_at`` places if it can;
+        else it stays where it is if it may wait there, else goes to the nearest place it may wait; failing
+        that it holds its node for good."""
         graph = self.timed.graph
+        if request.wait_at and request.start not in request.wait_at:
+            try:
+                self._reserve(replace(request, goals=request.wait_at, hold_at=(), stops=(), wait_at=()))
+                return
+            except NoPlan:
+                pass
         if graph.nodes[request.start]["kind"] in WAITING_KINDS and self.table.is_free(request.start,
                                                                                          request.start_time, INF):
             plan = TimedPlan(request.vehicle_id, (Step(request.start, request.start_time, INF),))

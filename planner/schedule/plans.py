@@ -76,6 +76,10 @@ class PlanRequest:
     ``hold_at``: nodes where the vehicle must wait for an unknown time (the gates of its side while its
     customs clearance is pending): the plan then ends at the first free one and the rest of the route to
     ``goals`` is returned as an unreserved horizon, to be planned when clearance comes.
+    ``keep_free``: of ``hold_at``, leave this many free for good (relay: a side's last free gate lane is the
+    other vehicles' only way to the handoff pad); the vehicle is stalled rather than take one of them.
+    ``wait_at``: where to wait when neither ``goals`` nor ``hold_at`` can be had now (tried before standing
+    where it is): a holding bay on the way, so that it does not wait on a gate lane or a dock others need.
     """
 
     vehicle_id: str
@@ -87,6 +91,8 @@ class PlanRequest:
     hold_at: tuple[str, ...] = ()
     priority: int = 0  # higher plans first in a full replan
     meets: frozenset[str] = frozenset()  # relay partners it may share a handoff pad with
+    keep_free: int = 0
+    wait_at: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

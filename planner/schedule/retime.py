@@ -9,7 +9,7 @@ fail, unlike a fresh search in dense traffic. Vehicles the delay does not reach 
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from dataclasses import replace
 
 from planner.corridor import BORDER_LINE_KINDS
@@ -31,7 +31,8 @@ def retime(table: ReservationTable, vehicle_id: str, step_index: int, arrive: fl
     Raises
     ------
     KeyError : no plan for the vehicle.
-    ValueError : no such step.
+    ValueError : no such step, or the delay comes back round to push its own cause (a cycle, seen with two
+        relay meetings at one pad): no finite retiming exists, so none is returned.
     """
     plans, timed = table.plans, table.timed
     plan = plans[vehicle_id]
@@ -54,8 +55,14 @@ def retime(table: ReservationTable, vehicle_id: str, step_index: int, arrive: fl
         lane = timed.lanes[(plan.steps[step_index - 1].node, plan.steps[step_index].node)]
         work.append((vehicle_id, step_index - 1, arrive - lane.travel_s))
     changed: set[str] = {vehicle_id}
+    # Longest paths by FIFO relaxation (Bellman-Ford): without a cycle, no step is pushed more often than there
+    # are steps in all; with one, the times would grow for ever.
+    bound, pushed = sum(len(p.steps) for p in plans.values()), Counter[tuple[str, int]]()
     while work:
         vid, k, earliest = work.popleft()
+        pushed[(vid, k)] += 1
+        if pushed[(vid, k)] > bound:
+            raise ValueError(f"the delay of {vehicle_id} comes back round to step {k} of {vid}: a cycle")
         steps = plans[vid].steps
         arrived, leaves = times(vid)
         meeting = _meeting(plans, vid, k)

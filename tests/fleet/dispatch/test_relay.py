@@ -147,3 +147,28 @@ def test_a_loaded_vehicle_past_its_gates_without_a_partner_is_paired_again(custo
     assert fleet.run(3600, until=lambda: fleet.state_of(order_id) == OrderState.DELIVERED), fleet.orders.get(order_id)
     assert not violations, violations[:5]
     _delivered_across_the_pad(fleet, order_id, deliverer, fleet.orders.get(order_id).vehicle_id)
+
+
+def test_deliverers_waiting_at_their_gates_leave_each_side_a_lane_to_the_pad(customs, kim_thanh):
+    """Found by the fast simulator (kim_thanh delivered 1 of 7 orders in 4 h): a receiver reaches the pad only
+    through its own side's outbound gate lanes, where that side's deliverers wait for their clearance and then for
+    a partner. Two loads each way wait for clearance with three vehicles a side: before, the four deliverers took
+    all four lanes, so neither side's free vehicle could reach the pad to receive and nothing was ever handed
+    over. Now each side keeps a lane free of waiting deliverers (the second waits at an inspection bay)."""
+    from tests.fleet.dispatch.test_waiting_places import _watched
+
+    fleet = make_fleet(customs, kim_thanh, 6)
+    fleet.authorize(*fleet.dispatcher.tracks)
+    states = _watched(fleet)
+    violations: list[str] = []
+    fleet.checks.append(lambda f: violations.extend(_off_their_side(f)))
+    loads = {f"{here}-40000000001{i}": (here, there) for here, there in (("VN", "CN"), ("CN", "VN")) for i in range(2)}
+    orders = [fleet.order([c], docks(kim_thanh, here)[i % 2], docks(kim_thanh, there)[i % 2])
+              for i, (c, (here, there)) in enumerate(loads.items())]
+    fleet.run(1500)  # loaded, and at their gates or waiting for one
+    assert all(states.get(o) in (OrderState.LOADED, OrderState.AWAITING_CLEARANCE) for o in orders), states
+    for consignment, (here, there) in loads.items():
+        fleet.release(consignment, f"{here}->{there}")
+    handed_over = (OrderState.TO_DROP, OrderState.DELIVERED)
+    assert fleet.run(3600, until=lambda: all(states.get(o) in handed_over for o in orders)), states
+    assert not violations, violations[:5]

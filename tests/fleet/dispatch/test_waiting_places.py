@@ -1,0 +1,78 @@
+"""Where a loaded vehicle waits when it cannot go on (issue #13, finding 5: the baseline day stopped crossing from
+15:00 in a circular wait between gate lanes and docks): never on a gate lane once cleared, never on a dock others
+need while it waits for a gate lane. The gate rule is untouched: every crossing still needs a decision that
+allows it (the independent check of each vehicle's released base, as in test_loop)."""
+
+from __future__ import annotations
+
+import pytest
+
+from fleet.events import Topic
+from fleet.orders import OrderState
+from planner.corridor import NodeKind
+from tests.fleet.dispatch.conftest import VN_CN, docks, make_fleet
+from tests.fleet.dispatch.test_loop import _crossing_released_while_denied
+
+
+def _nodes(corridor, kind: NodeKind, side: str) -> list[str]:
+    return sorted(n.id for n in corridor.nodes_of(kind, jurisdiction=side))
+
+
+def _standing_at(fleet, vehicle: str, nodes: list[str]) -> bool:
+    state = fleet.link.state(vehicle)
+    return state is not None and state.last_node_id in nodes and not state.driving
+
+
+def _watched(fleet) -> dict[str, str]:
+    """Each order's state as the bus announces it (polling the store every simulated half second costs more
+    than the dispatch ticks), and the independent check of the gate rule after every tick."""
+    states: dict[str, str] = {}
+    fleet.bus.subscribe(lambda topic, message: states.__setitem__(message["order_id"], message["to"]),
+                        topics=(Topic.ORDER,))
+    fleet.checks.append(lambda f: not _crossing_released_while_denied(f) or pytest.fail(
+        str(_crossing_released_while_denied(f))))
+    return states
+
+
+def test_a_cleared_vehicle_whose_drop_dock_is_taken_crosses_and_waits_at_a_holding_bay(customs, corridor):
+    """Its drop dock is held by a vehicle broken down there: cleared, it does not wait on its gate lane (the lane
+    it would hold for as long as the dock stays taken) but crosses and waits at a holding bay on the far side,
+    and delivers once the dock is free."""
+    fleet = make_fleet(customs, corridor, 2, starts=[docks(corridor, "VN")[0], "cn_dock_3"])
+    fleet.authorize("agv_001", "agv_002")
+    states = _watched(fleet)
+    fleet.dispatcher.set_in_service("agv_002", False, "operator", "test: broken down at its dock")
+    order = fleet.order(["VN-100000000011"], docks(corridor, "VN")[0], "cn_dock_3")
+    fleet.release("VN-100000000011", VN_CN)
+    holding = _nodes(corridor, NodeKind.HOLDING, "CN")
+    assert fleet.run(2400, until=lambda: _standing_at(fleet, "agv_001", holding)), \
+        (states.get(order), fleet.link.state("agv_001").last_node_id)
+    assert states[order] == OrderState.TO_DROP
+    assert [r.body["vehicle_id"] for r in fleet.store.audit_records() if r.kind == "crossing"] == ["agv_001"]
+    fleet.dispatcher.set_in_service("agv_002", True, "operator", "test: repaired")  # it parks, freeing the dock
+    assert fleet.run(1800, until=lambda: states[order] == OrderState.DELIVERED), fleet.orders.get(order)
+
+
+def test_a_loaded_vehicle_waits_for_a_gate_lane_off_the_docks(customs, corridor):
+    """Both CN outbound gate lanes are taken by vehicles waiting for a clearance that does not come. A third CN
+    vehicle, loaded at cn_dock_3, waits for a lane at an inspection bay on its way to the gates, and a VN vehicle
+    delivers to cn_dock_3 meanwhile. Before, it waited at the nearest place it could stand, the next dock
+    (cn_dock_4), where any order to that dock would have found it for as long as the lanes stayed taken: the
+    docks half of the baseline day's circular wait."""
+    cn_docks, vn_docks = docks(corridor, "CN"), docks(corridor, "VN")
+    fleet = make_fleet(customs, corridor, 4, starts=[vn_docks[3], cn_docks[0], cn_docks[1],
+                                                     _nodes(corridor, NodeKind.PARKING, "CN")[0]])
+    fleet.authorize(*fleet.dispatcher.tracks)
+    states = _watched(fleet)
+    waiting = [fleet.order([f"CN-20000000002{i}"], cn_docks[i], vn_docks[i]) for i in range(2)]  # never released
+    assert fleet.run(1800, until=lambda: all(states.get(o) == OrderState.AWAITING_CLEARANCE for o in waiting))
+    blocker = fleet.order(["CN-200000000029"], "cn_dock_3", vn_docks[2])  # never released either
+    order = fleet.order(["VN-100000000021"], vn_docks[3], "cn_dock_3")  # where the blocker loads
+    fleet.release("VN-100000000021", VN_CN)
+    assert fleet.run(3000, until=lambda: states.get(order) == OrderState.DELIVERED), \
+        (states.get(order), fleet.link.state(fleet.orders.get(order).vehicle_id).last_node_id)
+    assert all(states[o] == OrderState.AWAITING_CLEARANCE for o in waiting)
+    blocking = fleet.orders.get(blocker).vehicle_id
+    assert states[blocker] == OrderState.LOADED
+    assert _standing_at(fleet, blocking, _nodes(corridor, NodeKind.INSPECTION, "CN")), \
+        fleet.link.state(blocking).last_node_id
