@@ -266,7 +266,7 @@ class FleetPlanner:
         if request.hold_at:
             goals, horizon_goals = request.hold_at, request.goals
             free = [n for n in goals if not self.table.holders_for_good(n) - {request.vehicle_id}]
-            if len(free) <= request.keep_free:
+            if request.keep_free and len(free) <= request.keep_free:
                 raise NoPlan(f"{request.vehicle_id}: of {', '.join(goals)}, {len(free)} free for good and "
                              f"{request.keep_free} to be kept free")
         steps = self.search(self.table, request.vehicle_id, request.start, request.start_time, goals,
