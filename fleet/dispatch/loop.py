@@ -946,8 +946,8 @@ class Dispatcher:
             return False
         direction, aboard = self._direction_and_load(track)
         decision = self.gate.decide(track.id, direction, aboard)
-        if decision.allowed:
-            track.crossing_decision_seq = self.store.audit_head[0]
+        if decision.allowed:  # its own record: other threads append to the log meanwhile (customs events, staff)
+            track.crossing_decision_seq = decision.audit_seq
         return decision.allowed
 
     def _take_back_if_uncleared(self, track: Track, t: float) -> None:
