@@ -206,6 +206,26 @@ def test_a_restarted_dispatcher_carries_on_from_the_vehicles_states(customs, cor
     assert sorted(crossings) == sorted(restarted.orders.get(o).vehicle_id for o in orders)
 
 
+def test_a_crossing_after_a_restart_names_the_decision_taken_before_it(customs, corridor):
+    """The fleet manager dies between a gate decision that released a vehicle across and the vehicle reaching
+    the border line: the new one records the crossing on that decision, which the process before took."""
+    fleet = make_fleet(customs, corridor, 2)
+    fleet.authorize("agv_001", "agv_002")
+    out = fleet.order(["VN-100000000120"], docks(corridor, "VN")[0], docks(corridor, "CN")[0])
+    fleet.release("VN-100000000120", VN_CN)
+
+    def allowed() -> list:
+        return [r for r in fleet.store.audit_records() if r.kind == "decision" and r.body["crossing_allowed"]]
+
+    assert fleet.run(1800, until=lambda: bool(allowed()))
+    assert not [r for r in fleet.store.audit_records() if r.kind == "crossing"], "the restart should come before"
+    decision = allowed()[0]
+    restarted = make_fleet_again(fleet)
+    assert restarted.run(3000, until=lambda: restarted.state_of(out) == OrderState.DELIVERED)
+    crossings = [r for r in restarted.store.audit_records() if r.kind == "crossing"]
+    assert [c.body["decision_audit_seq"] for c in crossings] == [decision.seq]
+
+
 def _refusals(fleet) -> int:
     return sum(1 for vehicle_id in fleet.dispatcher.tracks for e in fleet.link.state(vehicle_id).errors
                if e.error_type in ("orderUpdateError", "orderNotAcceptable"))
