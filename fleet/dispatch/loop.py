@@ -668,13 +668,14 @@ class Dispatcher:
 
     def _pair_up(self, deliverer: Track, t: float, relay: Relay) -> bool:
         """A loaded vehicle cleared at its side's gate: find the free vehicle of the arrival side nearest to the
-        pad and time both to meet there (``plan_relay``). None free: it waits at the gate and is tried again."""
+        pad and time both to meet there (``plan_relay``). None free, or another meeting still on its way to the
+        pad: it waits at the gate and is tried again."""
         job = deliverer.job
         assert job is not None and job.order is not None
         order = job.order
         source, target = order.direction.split("->")
         free = [tr for tr in self.tracks.values() if tr.record.home == target and is_free(tr)]
-        if not free or deliverer.state is None:
+        if not free or deliverer.state is None or self._meeting_on_its_way(relay):
             return False
         to_pad = self._travel.to_nearest([relay.pad])
         receiver = min(free, key=lambda tr: (to_pad.get(base_end(self.corridor, tr), INF), tr.id))
@@ -699,6 +700,16 @@ class Dispatcher:
         self._adopt(receiver, meeting.receiver, t)
         return True
 
+    def _meeting_on_its_way(self, relay: Relay) -> bool:
+        """A meeting at the pad with a vehicle not there yet. Meetings are paired one after another: two on their
+        way at once, each side's vehicles on one lane to the pad, were seen to end in a ring (one meeting's
+        vehicles on the pad waiting for partners queued behind the other's), which no plan undoes."""
+        now = self.now()
+        return any(tr.job is not None and tr.job.kind == JobKind.HAND_OVER and tr.job.partner is not None
+                   and not tr.job.handed_over and None in (custody_arrival(tr, now, relay.pad),
+                                                           custody_arrival(self.tracks[tr.job.partner], now, relay.pad))
+                   for tr in self.tracks.values())
+
     def _follow_meetings(self, t: float, relay: Relay) -> None:
         """Both vehicles of a meeting at the pad: the order is crossing; once the transfer has taken its time,
         the custody handoff is recorded (both vehicles, both gate decisions) and the order rides on with the
@@ -708,7 +719,7 @@ class Dispatcher:
             if job is None or job.kind != JobKind.HAND_OVER or job.partner is None or job.order is None:
                 continue
             receiver = self.tracks[job.partner]
-            arrived = [custody_arrival(tr, self.now()) for tr in (deliverer, receiver)]
+            arrived = [custody_arrival(tr, self.now(), relay.pad) for tr in (deliverer, receiver)]
             if None in arrived:
                 continue
             if job.order.state in (OrderState.LOADED, OrderState.AWAITING_CLEARANCE):

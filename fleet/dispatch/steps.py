@@ -90,12 +90,14 @@ def has_left(corridor: Corridor, track: Track, clear_m: float) -> bool:
     return ((state.pose.x - node.x) ** 2 + (state.pose.y - node.y) ** 2) ** 0.5 > clear_m
 
 
-def custody_arrival(track: Track, now: float) -> float | None:
-    """When the vehicle reached its custody step at the handoff pad (``now`` if not noted); None: not there."""
+def custody_arrival(track: Track, now: float, pad: str) -> float | None:
+    """When the vehicle reached its custody step at the handoff pad (``now`` if not noted); None: not there.
+    A plan that stops at the pad without the custody mark counts too: one that keeps a vehicle stalled there
+    where it stands (the planner's fallback) must not hold up the transfer for good."""
     plan = track.plan
     if plan is None or track.reached < 0:
         return None
-    k = next((i for i, s in enumerate(plan.steps) if s.action == CUSTODY), None)
+    k = next((i for i, s in enumerate(plan.steps) if s.action == CUSTODY or s.node == pad), None)
     if k is None or track.reached < k:
         return None
     return track.arrived_at.get(k, now)
