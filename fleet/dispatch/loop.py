@@ -767,10 +767,6 @@ class Dispatcher:
                         and t - tr.stalled_since > FULL_REPLAN_AFTER_S and tr.unavailable is None
                         and not self._queueing(tr)]
         if stalled_long and t - self._last_full_replan > FULL_REPLAN_AFTER_S:
-            for track in stalled_long:  # its way may have opened since it was last tried: a full plan only if not
-                self._replan(track, t)  # (one replans relay meetings apart, which can leave them waiting in a ring)
-            stalled_long = [tr for tr in stalled_long if tr.stalled_since is not None and not self._queueing(tr)]
-        if stalled_long and t - self._last_full_replan > FULL_REPLAN_AFTER_S:
             # Vehicles left waiting where they stand can block each other for good (each on the other's only
             # way); one vehicle's replan cannot move the other. A full replan promotes the blockers.
             log.warning("vehicles stalled for over %.0f s (%s): planning the whole fleet again", FULL_REPLAN_AFTER_S,
