@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import inspect
 import json
 import os
@@ -287,10 +288,16 @@ def headers(role: str = "viewer") -> dict[str, str]:
 
 
 def drain(process: subprocess.Popen, tail: list[str]) -> None:
-    """Read the service's output (an unread pipe would fill and block it), keeping the last lines."""
-    for raw in process.stdout:
-        tail.append(raw.decode(errors="replace").rstrip())
-        del tail[:-200]
+    """Read the service's output (an unread pipe would fill and block it), keeping the last lines, and all of it
+    in the file ``BENCH_SERVICE_LOG`` names, if set (e.g. the loop's slow-tick lines, which say where the time
+    went)."""
+    path = os.environ.get("BENCH_SERVICE_LOG")
+    with open(path, "w") if path else contextlib.nullcontext() as copy:
+        for raw in process.stdout:
+            tail.append(raw.decode(errors="replace").rstrip())
+            del tail[:-200]
+            if copy is not None:
+                copy.write(tail[-1] + "\n")
 
 
 def wait_ready(service: ServiceProcess, count: int, timeout_s: float) -> float:
