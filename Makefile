@@ -27,12 +27,13 @@ demo: setup
 	@echo "corridor picture: $(OUT)/corridor.png"
 	$(VENV)/bin/xborder demo --map $(MAP)$(if $(DURATION), --duration $(DURATION))
 
-# Four streams side by side, because most of their time is spent waiting on simulated vehicles moving in real
+# Five streams side by side, because most of their time is spent waiting on simulated vehicles moving in real
 # time or on benchmark windows: the long end-to-end run; the failover run (also long) with the benchmarks' quick
-# runs; the other real-time runs (end-to-end, demo, browser); the rest of the suite. The rest reports first, then
-# the others; any stream failing fails the target. The two long runs get ROS domains of their own
-# (tests/e2e/conftest.py).
+# runs; the other real-time runs (end-to-end, demo, browser); the vehicles' real processes over DDS and MQTT; the
+# rest of the suite. The rest reports first, then the others; any stream failing fails the target. Each stream's
+# ROS 2 tests have domain ids of their own (tests/*/conftest.py; the two long runs: tests/e2e/conftest.py).
 REALTIME_TESTS := tests/e2e tests/demo $(wildcard tests/test_console*.py)
+PROCESS_TESTS := tests/ros tests/mqtt tests/sim/test_ros_mode.py
 FAILOVER_TEST := tests/e2e/test_failover_e2e.py
 PYTEST := $(VENV)/bin/pytest -q
 test: setup
@@ -41,8 +42,10 @@ test: setup
 	XBORDER_E2E_ROS_DOMAIN=190 to_log long $(PYTEST) -m long --ignore=$(FAILOVER_TEST) & long=$$!; \
 	XBORDER_E2E_ROS_DOMAIN=191 to_log failover+bench $(PYTEST) $(FAILOVER_TEST) tests/bench & failover=$$!; \
 	to_log realtime $(PYTEST) --durations=10 -m "not long" $(REALTIME_TESTS) & realtime=$$!; \
-	$(PYTEST) --durations=15 -m "not long" $(addprefix --ignore=,$(REALTIME_TESTS) tests/bench); rc=$$?; \
-	for stream in realtime:$$realtime failover+bench:$$failover long:$$long; do \
+	to_log processes $(PYTEST) --durations=10 -m "not long" $(PROCESS_TESTS) & processes=$$!; \
+	$(PYTEST) --durations=15 -m "not long" $(addprefix --ignore=,$(REALTIME_TESTS) $(PROCESS_TESTS) tests/bench); \
+	rc=$$?; \
+	for stream in processes:$$processes realtime:$$realtime failover+bench:$$failover long:$$long; do \
 	  wait $${stream#*:}; stream_rc=$$?; [ $$rc -ne 0 ] || rc=$$stream_rc; \
 	  echo "== the $${stream%%:*} stream"; cat $(OUT)/test-$${stream%%:*}.log; \
 	done; exit $$rc

@@ -162,6 +162,7 @@ class GateDecision:
     allowed: bool
     reasons: tuple[str, ...]
     relied_on: tuple[str, ...]  # event ids the decision rests on
+    audit_seq: int | None = None  # the decision's own audit record, once :meth:`CustomsGate.decide` recorded it
 
     def as_dict(self) -> dict[str, Any]:
         return {"vehicle_id": self.vehicle_id, "direction": self.direction, "consignments": list(self.consignments),

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -625,7 +625,7 @@ class CustomsGate:
             audit_seq = self._record("decision", decision.as_dict())
             self.publish("decision", {**decision.as_dict(), "audit_seq": audit_seq,
                                       "decided_at": format_time(datetime.now(UTC))})
-            return decision
+            return replace(decision, audit_seq=audit_seq)
 
     def record_crossing(self, vehicle_id: str, direction: str, consignments: Iterable[str],
                         decision_audit_seq: int | None = None, *, handed_over_by: str | None = None,

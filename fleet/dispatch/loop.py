@@ -185,10 +185,15 @@ class Dispatcher:
                  self.relay.pad)
         self._set_meeting(deliverer, receiver, order)
         for track in (deliverer, receiver):
-            decision = self.store.latest_audit("decision", lambda body, vid=track.id: body.get("vehicle_id") == vid
-                                               and bool(body.get("crossing_allowed"))
-                                               and body.get("consignments") == order.consignments)
-            track.crossing_decision_seq = decision.seq if decision is not None else None
+            track.crossing_decision_seq = self._recorded_decision(track.id, order.consignments)
+
+    def _recorded_decision(self, vehicle_id: str, consignments: list[str]) -> int | None:
+        """The audit seq of the last gate decision that let this vehicle across with this load: after a restart
+        the decision was taken by the process before."""
+        decision = self.store.latest_audit("decision", lambda body: body.get("vehicle_id") == vehicle_id
+                                           and bool(body.get("crossing_allowed"))
+                                           and body.get("consignments") == consignments)
+        return decision.seq if decision is not None else None
 
     def _set_meeting(self, deliverer: Track, receiver: Track, order: OrderPublic) -> None:
         """The jobs of a relay meeting: the deliverer hands the load over at the pad and goes home, the
@@ -436,6 +441,8 @@ class Dispatcher:
         on_border = node.kind in BORDER_LINE_KINDS
         far_side = node.jurisdiction == target and not on_border
         if (on_border or far_side) and order.state in (OrderState.LOADED, OrderState.AWAITING_CLEARANCE):
+            if track.crossing_decision_seq is None:  # released across before a restart
+                track.crossing_decision_seq = self._recorded_decision(track.id, order.consignments)
             self.gate.record_crossing(track.id, order.direction, order.consignments, track.crossing_decision_seq)
             self._advance(track, OrderState.CROSSING, f"entered the crossing ({node.id})",
                           {"decision_audit_seq": track.crossing_decision_seq})
@@ -995,8 +1002,8 @@ class Dispatcher:
             return False
         direction, aboard = self._direction_and_load(track)
         decision = self.gate.decide(track.id, direction, aboard)
-        if decision.allowed:
-            track.crossing_decision_seq = self.store.audit_head[0]
+        if decision.allowed:  # its own record: other threads append to the log meanwhile (customs events, staff)
+            track.crossing_decision_seq = decision.audit_seq
         return decision.allowed
 
     def _take_back_if_uncleared(self, track: Track, t: float) -> None:
