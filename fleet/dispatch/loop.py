@@ -52,7 +52,7 @@ from fleet.dispatch.vda_writer import VdaOrderWriter
 from fleet.dispatch.views import GateView, VehicleAction, VehicleView, WaitingVehicle
 from fleet.events import EventBus, Topic
 from fleet.orders import Move, OrderError, OrderPublic, OrderService, OrderState
-from fleet.orders.model import LOADED_STATES
+from fleet.orders.model import LOADED_STATES, TRANSITIONS
 from fleet.staff import StaffLog
 from fleet.store import Store
 from fleet.store.schema import gate_holds
@@ -129,6 +129,7 @@ class Dispatcher:
         self._last_full_replan = -INF
         self._gate_holds: dict[str, str] = {}
         self._unsaved: set[str] = set()  # vehicles whose VDA order ids are written at the end of the tick
+        self._moves: list[Move] = []  # order transitions made in this tick, written at its end (_write_moves)
         #: writes them behind the loop when it runs on its thread; a caller driving ``tick()`` writes them itself
         self._writer: VdaOrderWriter | None = None
         self._clearance_news = True  # a customs event since the gate-waiting vehicles were last asked about
@@ -273,6 +274,7 @@ class Dispatcher:
             try:
                 self._round(t, laps)
             finally:
+                self._write_moves()
                 self._save_unsaved()
                 self._publish_vehicles(t)
                 laps.lap("save and publish")
@@ -741,6 +743,7 @@ class Dispatcher:
             cause = {"kind": "vehicle", "vehicle_id": receiver.id, "from_vehicle_id": deliverer.id,
                      "decision_audit_seq": receiver.crossing_decision_seq,
                      "from_decision_audit_seq": deliverer.crossing_decision_seq}
+            self._write_moves()  # (the move to crossing above, made in this same tick)
             order = self.orders.transition(order.id, OrderState.TO_DROP, f"handed over at {relay.pad} from "
                                            f"{deliverer.id} to {receiver.id}", cause, vehicle_id=receiver.id)
             deliverer.job = Job(JobKind.PARK, job.goals)
@@ -860,6 +863,7 @@ class Dispatcher:
             return
         assert all(len(trip.orders) == 1 for trip in assignment.trips)  # pairs=False
         self._orders_news = bool(assignment.trips)  # more may wait behind this round's caps: go on next tick
+        self._write_moves()
         assigned = self.orders.transition_many([
             Move(trip.orders[0], OrderState.ASSIGNED, f"assigned to {trip.vehicle_id}",
                        {"kind": "dispatcher", "cost": round(trip.cost, 1)}, vehicle_id=trip.vehicle_id)
@@ -1049,7 +1053,31 @@ class Dispatcher:
         cause = {"kind": "vehicle", "vehicle_id": track.id, **(extra or {})}
         if track.state is not None:
             cause |= {"last_node": track.state.last_node_id, "order_update_id": track.state.order_update_id}
-        job.order = self.orders.transition(job.order.id, to, reason, cause)
+        order = job.order
+        if to not in TRANSITIONS[order.state]:
+            raise OrderError(f"order {order.id} is {order.state}: it cannot become {to}", field="state", status=409)
+        self._moves.append(Move(order.id, to, reason, cause))
+        job.order = order.model_copy(update={"state": to, "vehicle_id": None if to == OrderState.CREATED
+                                             else order.vehicle_id})
+        if to == OrderState.CROSSING:  # the custody handoff was just recorded: the order's state goes with it now
+            self._write_moves()
+
+    def _write_moves(self) -> None:
+        """The order transitions the loop made since the last write, in one transaction: the store's writer lock
+        and an fsync once a tick, not once a transition (each waited behind the other writers, bench_fleet).
+        Written at the end of every tick and before any other order write of the loop; if the batch is refused
+        (an order changed meanwhile), each move is tried alone so that the others are kept."""
+        moves, self._moves = self._moves, []
+        if not moves:
+            return
+        try:
+            self.orders.transition_many(moves)
+        except OrderError:
+            for move in moves:
+                try:
+                    self.orders.transition_many([move])
+                except OrderError as exc:
+                    log.warning("order %s not moved to %s: %s", move.order_id, move.to, exc)
 
     def vehicles(self) -> list[VehicleView]:
         return self._snapshot().vehicles()

@@ -71,3 +71,27 @@ def test_vda_order_ids_written_behind_the_loop_keep_the_latest_per_vehicle(custo
     writer.stop()
     assert {r.id: (r.vda_order_id, r.vda_update_id) for r in registry.all()} == {
         "agv_001": ("agv_001-aaaa", 1), "agv_002": ("agv_002-bbbb", 3)}
+
+
+def test_a_ticks_order_transitions_are_written_together_and_a_crossing_at_once(customs, corridor):
+    """Each transition waited for the store's writer lock and an fsync of its own, behind every other writer
+    (bench_fleet: up to a second of a tick); now one transaction at the tick's end. A crossing is written at
+    once, beside the custody record the gate has just made."""
+    fleet = make_fleet(customs, corridor, 2)
+    fleet.authorize("agv_001", "agv_002")
+    orders = [fleet.order([f"VN-10000000000{i}"], docks(corridor, "VN")[i], docks(corridor, "CN")[i])
+              for i in (1, 2)]
+    assert fleet.run(600, until=lambda: all(fleet.state_of(o) == OrderState.TO_PICKUP for o in orders))
+    dispatcher = fleet.dispatcher
+    first, second = (dispatcher.tracks[fleet.orders.get(o).vehicle_id] for o in orders)
+    writes = []
+    transaction = fleet.store.transaction
+    fleet.store.transaction = lambda *a, **k: (writes.append(1), transaction(*a, **k))[1]
+    dispatcher._advance(first, OrderState.LOADED, "test")
+    dispatcher._advance(second, OrderState.LOADED, "test")
+    assert [fleet.state_of(o) for o in orders] == [OrderState.TO_PICKUP] * 2 and not writes
+    assert first.job.order.state == second.job.order.state == OrderState.LOADED  # the loop goes on from them
+    dispatcher._write_moves()
+    assert [fleet.state_of(o) for o in orders] == [OrderState.LOADED] * 2 and len(writes) == 1
+    dispatcher._advance(first, OrderState.CROSSING, "test")
+    assert fleet.state_of(orders[0]) == OrderState.CROSSING
