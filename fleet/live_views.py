@@ -39,6 +39,13 @@ class FleetViews(Protocol):
 
     def gates(self) -> list[GateView]: ...
 
+    # the same as JSON, which the read routes answer with as they are (no validation or encoding per request)
+    def vehicles_json(self) -> bytes: ...
+
+    def vehicle_json(self, vehicle_id: str) -> bytes: ...
+
+    def gates_json(self) -> bytes: ...
+
 
 class ViewsUnavailable(StoreError):
     """No leader has written its views yet."""
@@ -68,8 +75,7 @@ class ViewsWriter:
                 log.warning("views not written: %s", exc)
 
     def write(self) -> None:
-        bodies = {"vehicles": _VEHICLES.dump_json(self.source.vehicles()).decode(),
-                  "gates": _GATES.dump_json(self.source.gates()).decode()}
+        bodies = {"vehicles": self.source.vehicles_json().decode(), "gates": self.source.gates_json().decode()}
         now, epoch = self.clock(), self.epoch() or 0
         with self.store.transaction() as conn:
             for name, body in bodies.items():
@@ -107,3 +113,12 @@ class StoredViews:
 
     def gates(self) -> list[GateView]:
         return _GATES.validate_json(self._read("gates")[1])
+
+    def vehicles_json(self) -> bytes:
+        return self._read("vehicles")[1].encode()
+
+    def vehicle_json(self, vehicle_id: str) -> bytes:
+        return self.vehicle(vehicle_id).model_dump_json().encode()
+
+    def gates_json(self) -> bytes:
+        return self._read("gates")[1].encode()

@@ -20,7 +20,7 @@ from starlette.requests import HTTPConnection
 
 from fleet.customs.gate import CustomsGate
 from fleet.live_views import FleetViews
-from fleet.orders import OrderService
+from fleet.orders.reads import OrderReads
 from fleet.roles import CUSTOMS_ROLE_PREFIX, Role
 from fleet.services import Services
 from fleet.store import Store
@@ -52,8 +52,8 @@ def get_store(request: Request) -> Store:
     return request.app.state.store
 
 
-def get_orders(request: Request) -> OrderService:
-    return request.app.state.orders
+def get_order_reads(request: Request) -> OrderReads:
+    return request.app.state.order_reads
 
 
 def get_views(request: Request) -> FleetViews:
@@ -108,5 +108,5 @@ Acting = Annotated[Caller, Depends(require_role(Role.DISPATCHER, Role.OPERATOR))
 GateDep = Annotated[CustomsGate, Depends(get_gate)]
 ServicesDep = Annotated[Services, Depends(get_services)]
 StoreDep = Annotated[Store, Depends(get_store)]
-OrdersDep = Annotated[OrderService, Depends(get_orders)]
+OrderReadsDep = Annotated[OrderReads, Depends(get_order_reads)]
 ViewsDep = Annotated[FleetViews, Depends(get_views)]

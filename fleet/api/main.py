@@ -19,6 +19,7 @@ from fleet.api.metrics import FleetMetrics
 from fleet.api.routes import alarms, audit, customs, gates, map, orders, stream, summary, vehicles
 from fleet.api.stream import StreamHub
 from fleet.orders import OrderError
+from fleet.orders.reads import OrderReads
 from fleet.services import Services
 from fleet.store.database import NotLeaderError
 
@@ -50,7 +51,8 @@ def create_app(services: Services) -> FastAPI:
                               "customs gate, audit, alarms and a live stream.")
     app.state.services, app.state.hub = services, hub
     app.state.tokens = {t.token: t.role for t in services.settings.auth.tokens}
-    app.state.store, app.state.orders, app.state.views = services.store, services.orders, services.dispatcher
+    app.state.store, app.state.views = services.store, services.dispatcher
+    app.state.order_reads = OrderReads(services.orders, services.bus)
     for module in (map, vehicles, orders, gates, customs, audit, alarms, stream, summary):
         app.include_router(module.router, prefix=API_PREFIX, responses=UNAUTHORIZED)
     add_error_handlers(app)

@@ -34,6 +34,7 @@ from fleet.config import Settings
 from fleet.events import EventBus
 from fleet.live_views import StoredViews, ViewsUnavailable
 from fleet.orders import OrderService
+from fleet.orders.reads import OrderReads
 from fleet.store import Store
 from fleet.store.leadership import Leadership
 from planner.corridor import Corridor
@@ -49,7 +50,8 @@ def create_standby_app(settings: Settings, store: Store, leadership: Leadership,
                   description="A standby: reads from the shared store; writes go to the leader (503 here).")
     app.state.tokens = {t.token: t.role for t in settings.auth.tokens}
     app.state.store, app.state.views = store, views
-    app.state.orders = OrderService(store, corridor, EventBus(), time.time)  # reads only: every write is refused
+    # reads only (every write is refused), each from the store: the leader's changes are not heard here
+    app.state.order_reads = OrderReads(OrderService(store, corridor, EventBus(), time.time), bus=None)
 
     def refusal(why: str) -> JSONResponse:
         holder = leadership.current()

@@ -18,8 +18,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import networkx as nx
@@ -28,8 +27,10 @@ from agv_agent.protocol import ActionState, ActionStatus, ActionType, Factsheet,
 from fleet.alarms import AlarmKind, AlarmService
 from fleet.customs.clearance import Status
 from fleet.customs.gate import CustomsGate
+from fleet.dispatch.laps import Laps
 from fleet.dispatch.relay import Relay
 from fleet.dispatch.settings import DispatchSettings
+from fleet.dispatch.snapshot import Snapshot
 from fleet.dispatch.steps import (
     base_end,
     base_end_at,
@@ -47,10 +48,11 @@ from fleet.dispatch.steps import (
 )
 from fleet.dispatch.tracks import Job, JobKind, Track
 from fleet.dispatch.vda import vda_order
+from fleet.dispatch.vda_writer import VdaOrderWriter
 from fleet.dispatch.views import GateView, VehicleAction, VehicleView, WaitingVehicle
 from fleet.events import EventBus, Topic
 from fleet.orders import Move, OrderError, OrderPublic, OrderService, OrderState
-from fleet.orders.model import LOADED_STATES
+from fleet.orders.model import LOADED_STATES, TRANSITIONS
 from fleet.staff import StaffLog
 from fleet.store import Store
 from fleet.store.schema import gate_holds
@@ -95,6 +97,13 @@ BAY_KINDS = (NodeKind.HOLDING, NodeKind.INSPECTION)
 BAY_DETOUR = 1.5
 #: A loaded vehicle standing at one of these waits there rather than drive to a bay: it blocks no lane or dock.
 HARMLESS_WAITS = frozenset({NodeKind.PARKING, NodeKind.CHARGER, NodeKind.HOLDING, NodeKind.INSPECTION})
+#: A tick longer than this is logged with the time each of its phases took.
+SLOW_TICK_S = 0.2
+#: On the loop's thread, a tick starts no assignment round and no further replan once it has run this long
+#: (wall clock); they carry over to the next tick (docs/operations.md, "Measured load").
+TICK_BUDGET_S = 0.08
+#: ... but an assignment round waits no longer than this for a tick with time left.
+ASSIGN_DEFER_MAX_S = 1.0
 #: The node actions every transport order needs of its vehicle.
 ORDER_ACTIONS = frozenset({ActionType.PICK, ActionType.DROP})
 #: A factsheet's top speed this close below a lane's limit counts as the limit (vendors round their speeds).
@@ -115,6 +124,9 @@ class Dispatcher:
         self.tracks: dict[str, Track] = {}
         self._lock = threading.RLock()
         self._wake = threading.Event()
+        self._urgent = threading.Event()  # customs or gate news: a tick at once, not after the rest of 50 ms
+        #: the loop's thread bounds each tick's optional work by this (wall clock) time: see _over_budget
+        self._deadline: float | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._dependencies: nx.DiGraph = nx.DiGraph()
@@ -123,14 +135,17 @@ class Dispatcher:
         self._last_full_replan = -INF
         self._gate_holds: dict[str, str] = {}
         self._unsaved: set[str] = set()  # vehicles whose VDA order ids are written at the end of the tick
+        self._moves: list[Move] = []  # order transitions made in this tick, written at its end (_write_moves)
+        #: writes them behind the loop when it runs on its thread; a caller driving ``tick()`` writes them itself
+        self._writer: VdaOrderWriter | None = None
         self._clearance_news = True  # a customs event since the gate-waiting vehicles were last asked about
         self._orders_news = True  # an order was created or went back to waiting since the last assignment
         self._last_gate_check = self._last_assign = -INF
         self._free_before: frozenset[str] = frozenset()
         self._published: dict[str, tuple[float, tuple[Any, ...]]] = {}  # vehicle -> (when, what its view showed)
         #: The tracks as the last tick left them (copies), which the API reads without waiting for a tick to end.
-        #: Kept by the loop's thread only: a caller driving ``tick()`` itself reads the tracks under the lock.
-        self._seen: dict[str, Track] | None = None
+        #: Kept by the loop's thread only: a caller driving ``tick()`` itself gets a snapshot taken under the lock.
+        self._seen: Snapshot | None = None
         self.tick_seconds: deque[float] = deque(maxlen=1000)
         self.planner_seconds: deque[float] = deque(maxlen=1000)
         #: Called with every tick's duration (the metrics keep a cumulative histogram of them).
@@ -195,6 +210,7 @@ class Dispatcher:
         receiver.job = Job(JobKind.DELIVER, (order.drop,), order, cleared=True, crossed=True, partner=deliverer.id)
 
     def start(self) -> Dispatcher:
+        self._writer = VdaOrderWriter(self.registry).start()
         self._thread = threading.Thread(target=self._run, name="dispatcher", daemon=True)
         self._thread.start()
         return self
@@ -204,6 +220,8 @@ class Dispatcher:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        if self._writer is not None:
+            self._writer.stop()
 
     def wake(self) -> None:
         self._wake.set()
@@ -215,6 +233,7 @@ class Dispatcher:
                 self._orders_news = True
         else:
             self._clearance_news = True
+            self._urgent.set()
         self.wake()
 
     def _run(self) -> None:
@@ -222,16 +241,25 @@ class Dispatcher:
         while not self._stop.is_set():
             self._wake.wait(period)
             self._wake.clear()
-            began = time.monotonic()
+            self._urgent.clear()
+            began = time.perf_counter()
+            self._deadline = began + TICK_BUDGET_S
             try:
                 self.tick()
             except Exception:  # the loop must outlive a bug in one tick; the next tick starts from the states
                 log.exception("dispatch tick failed")
             with self._lock:
-                self._seen = {vid: copy.copy(track) for vid, track in self.tracks.items()}
-            # at most 20 ticks a second, however many wake-ups: the rest of 50 ms since the tick began (sleeping a
-            # whole 50 ms after a tick delayed a clearance's update by up to that much, bench_fleet)
-            time.sleep(max(0.0, 0.05 - (time.monotonic() - began)))
+                self._seen = self._take_snapshot()
+            # at most 20 ticks a second, however many wake-ups: the rest of 50 ms since the tick began; customs or
+            # gate news cuts it short (a clearance waited for it, bench_fleet)
+            self._urgent.wait(max(0.0, 0.05 - (time.perf_counter() - began)))
+
+    def _over_budget(self) -> bool:
+        """On the loop's thread, the tick has spent its ``TICK_BUDGET_S``: optional work (an assignment round, more
+        replans) waits for the next tick. A caller driving ``tick()`` itself (the simulator's fast mode, tests)
+        sets no deadline: its ticks do the same work whatever the machine's speed, so that they stay
+        deterministic."""
+        return self._deadline is not None and time.perf_counter() > self._deadline
 
     def now(self) -> float:
         """Seconds on the planner's clock (since this dispatcher started)."""
@@ -245,35 +273,51 @@ class Dispatcher:
         What a vehicle waiting at a gate needs once its clearance came is done first and released at once; the
         rest of the planning is bounded (one assignment round, ``replans_per_tick``) and carries over."""
         started = time.perf_counter()
+        laps = Laps(started)
         with self._lock:
             t = self.now()
             self.link.heartbeat()  # the vehicles' fleet link lives while this loop ticks
             try:
-                self._round(t)
+                self._round(t, laps)
             finally:
+                self._write_moves()
                 self._save_unsaved()
                 self._publish_vehicles(t)
+                laps.lap("save and publish")
         elapsed = time.perf_counter() - started
+        if elapsed > SLOW_TICK_S:
+            log.info("slow dispatch tick, %.0f ms: %s", elapsed * 1000, laps)
         self.tick_seconds.append(elapsed)
         for listener in self.tick_listeners:
             listener(elapsed)
 
-    def _round(self, t: float) -> None:
+    def _round(self, t: float, laps: Laps) -> None:
         self._watch_customs_links()
+        if self._planned_once and self.relay is None and self._plan_cleared(t):
+            # the update past the gate goes out first, from the states the last tick saw (they show the vehicle
+            # at its gate): this tick's observing writes order transitions, each waiting for the store
+            self._release_all(t)
+            laps.lap("cleared")
         for track in self.tracks.values():
             self._observe(track, t)
             self._take_back_if_uncleared(track, t)
+        laps.lap("observe")
         if not self._planned_once:
             if not self._ready_to_plan():
                 return
             self._plan_everyone(t)
+            laps.lap("full plan")
         if self.relay is not None:
             self._follow_meetings(t, self.relay)
         if self._plan_cleared(t):
             self._release_all(t)  # the update past the gate goes out before any other planning
+        laps.lap("cleared")
         self._assign(t)
+        laps.lap("assign")
         self._replan_pending(t)
+        laps.lap("replan")
         self._release_all(t)
+        laps.lap("release")
 
     def _publish_vehicles(self, t: float) -> None:
         """Each vehicle's view on the bus when it changed (but for the age of its state), at most every
@@ -734,6 +778,7 @@ class Dispatcher:
             cause = {"kind": "vehicle", "vehicle_id": receiver.id, "from_vehicle_id": deliverer.id,
                      "decision_audit_seq": receiver.crossing_decision_seq,
                      "from_decision_audit_seq": deliverer.crossing_decision_seq}
+            self._write_moves()  # (the move to crossing above, made in this same tick)
             order = self.orders.transition(order.id, OrderState.TO_DROP, f"handed over at {relay.pad} from "
                                            f"{deliverer.id} to {receiver.id}", cause, vehicle_id=receiver.id)
             deliverer.job = Job(JobKind.PARK, job.goals)
@@ -763,14 +808,14 @@ class Dispatcher:
 
     def _replan_pending(self, t: float) -> None:
         """Replan the vehicles that need it, at most ``replans_per_tick`` (the rest wait for the next tick)."""
-        stalled_long = [tr for tr in self.tracks.values() if tr.stalled_since is not None
+        stalled_long = [tr.id for tr in self.tracks.values() if tr.stalled_since is not None
                         and t - tr.stalled_since > FULL_REPLAN_AFTER_S and tr.unavailable is None
                         and not self._queueing(tr)]
         if stalled_long and t - self._last_full_replan > FULL_REPLAN_AFTER_S:
             # Vehicles left waiting where they stand can block each other for good (each on the other's only
             # way); one vehicle's replan cannot move the other. A full replan promotes the blockers.
             log.warning("vehicles stalled for over %.0f s (%s): planning the whole fleet again", FULL_REPLAN_AFTER_S,
-                        ", ".join(tr.id for tr in stalled_long))
+                        ", ".join(stalled_long))
             self._last_full_replan = t
             for track in self.tracks.values():
                 track.stalled_since, track.retry_at = None, -INF
@@ -785,7 +830,9 @@ class Dispatcher:
                 track.needs_plan = True
         due = sorted((tr for tr in self.tracks.values() if tr.unavailable is None and tr.needs_plan
                       and tr.state is not None and t >= tr.retry_at), key=lambda tr: tr.retry_at)
-        for track in due[:self.settings.replans_per_tick]:  # those waiting longest first: none starves
+        for done, track in enumerate(due[:self.settings.replans_per_tick]):  # the longest waiting first: none starves
+            if done and self._over_budget():
+                break
             self._replan(track, t)
 
     def _queueing(self, track: Track) -> bool:
@@ -810,6 +857,8 @@ class Dispatcher:
     def _assign(self, t: float) -> None:
         """Assign the most urgent waiting orders to the nearest free vehicles: only when something new came
         (an order waiting anew, a vehicle newly free) or every ``ASSIGN_RETRY_S``."""
+        if self._over_budget() and t - self._last_assign < ASSIGN_DEFER_MAX_S:
+            return
         free = [track for track in self.tracks.values() if is_free(track)]
         free_ids = frozenset(track.id for track in free)
         news = self._orders_news or not free_ids <= self._free_before
@@ -852,6 +901,7 @@ class Dispatcher:
             return
         assert all(len(trip.orders) == 1 for trip in assignment.trips)  # pairs=False
         self._orders_news = bool(assignment.trips)  # more may wait behind this round's caps: go on next tick
+        self._write_moves()
         assigned = self.orders.transition_many([
             Move(trip.orders[0], OrderState.ASSIGNED, f"assigned to {trip.vehicle_id}",
                        {"kind": "dispatcher", "cost": round(trip.cost, 1)}, vehicle_id=trip.vehicle_id)
@@ -952,7 +1002,7 @@ class Dispatcher:
 
     def _save_unsaved(self) -> None:
         """The VDA order ids sent this tick, in one transaction (a restart re-syncs from the vehicles' own
-        reports should the service die between a send and this write)."""
+        reports should the service die between a send and this write); behind the loop on its thread."""
         if not self._unsaved:
             return
         rows = []
@@ -961,7 +1011,10 @@ class Dispatcher:
             order_id = track.job.order.id if track.job is not None and track.job.order is not None else None
             rows.append((track.id, track.vda_order_id, track.update_id, order_id))
         self._unsaved.clear()
-        self.registry.set_vda_orders(rows)
+        if self._writer is not None:
+            self._writer.put(rows)
+        else:
+            self.registry.set_vda_orders(rows)
 
     # --- the customs gate ---------------------------------------------------------------------------------------
 
@@ -1038,31 +1091,68 @@ class Dispatcher:
         cause = {"kind": "vehicle", "vehicle_id": track.id, **(extra or {})}
         if track.state is not None:
             cause |= {"last_node": track.state.last_node_id, "order_update_id": track.state.order_update_id}
-        job.order = self.orders.transition(job.order.id, to, reason, cause)
+        order = job.order
+        if to not in TRANSITIONS[order.state]:
+            raise OrderError(f"order {order.id} is {order.state}: it cannot become {to}", field="state", status=409)
+        self._moves.append(Move(order.id, to, reason, cause))
+        job.order = order.model_copy(update={"state": to, "vehicle_id": None if to == OrderState.CREATED
+                                             else order.vehicle_id})
+        if to == OrderState.CROSSING:  # the custody handoff was just recorded: the order's state goes with it now
+            self._write_moves()
+
+    def _write_moves(self) -> None:
+        """The order transitions the loop made since the last write, in one transaction: the store's writer lock
+        and an fsync once a tick, not once a transition (each waited behind the other writers, bench_fleet).
+        Written at the end of every tick and before any other order write of the loop; if the batch is refused
+        (an order changed meanwhile), each move is tried alone so that the others are kept."""
+        moves, self._moves = self._moves, []
+        if not moves:
+            return
+        try:
+            self.orders.transition_many(moves)
+        except OrderError:
+            for move in moves:
+                try:
+                    self.orders.transition_many([move])
+                except OrderError as exc:
+                    log.warning("order %s not moved to %s: %s", move.order_id, move.to, exc)
 
     def vehicles(self) -> list[VehicleView]:
-        with self._reading() as tracks:
-            return [vehicle_view(track) for track in tracks.values()]
+        return self._snapshot().vehicles()
 
     def vehicle(self, vehicle_id: str) -> VehicleView:
-        with self._reading() as tracks:
-            return vehicle_view(tracks[vehicle_id])
+        return self._snapshot().vehicle(vehicle_id)
 
-    @contextmanager
-    def _reading(self) -> Iterator[dict[str, Track]]:
-        """The tracks to show: the last tick's copies if the loop runs on its thread (no waiting for a tick),
-        else the tracks themselves under the lock."""
+    def gates(self) -> list[GateView]:
+        return self._snapshot().gates()
+
+    def vehicles_json(self) -> bytes:
+        return self._snapshot().vehicles_json()
+
+    def vehicle_json(self, vehicle_id: str) -> bytes:
+        return self._snapshot().vehicle_json(vehicle_id)
+
+    def gates_json(self) -> bytes:
+        return self._snapshot().gates_json()
+
+    def _snapshot(self) -> Snapshot:
+        """What to show: the last tick's if the loop runs on its thread (no waiting for a tick), else one taken
+        now under the lock."""
         seen = self._seen
         if seen is not None:
-            yield seen
-            return
+            return seen
         with self._lock:
-            yield self.tracks
+            return self._take_snapshot()
 
-    def _reseen(self, track: Track) -> None:
-        """After the API changed a track: what it shows changes at once."""
+    def _take_snapshot(self, tracks: dict[str, Track] | None = None) -> Snapshot:
+        return Snapshot({vid: copy.copy(track) for vid, track in self.tracks.items()} if tracks is None else tracks,
+                        self._gate_views)
+
+    def _reseen(self, track: Track | None = None) -> None:
+        """After the API changed a track, or a gate's hold: what it shows changes at once."""
         if self._seen is not None:
-            self._seen = {**self._seen, track.id: copy.copy(track)}
+            changed = {track.id: copy.copy(track)} if track is not None else {}
+            self._seen = self._take_snapshot({**self._seen.tracks, **changed})
 
     def act(self, vehicle_id: str, action: VehicleAction, by: str, reason: str) -> None:
         kind = {VehicleAction.PAUSE: ActionType.PAUSE, VehicleAction.RESUME: ActionType.RESUME,
@@ -1120,26 +1210,26 @@ class Dispatcher:
         self.wake()
         return cancelled
 
-    def gates(self) -> list[GateView]:
-        with self._reading() as tracks:
-            views = []
-            for node in self.corridor.nodes_of(NodeKind.GATE):
-                queue = []
-                for track in tracks.values():
-                    if track.plan is not None and track.plan.end == node.id and waiting_at_gate(track):
-                        direction, aboard = self._direction_and_load(track)
-                        decision = self.gate.evaluate(track.id, direction, aboard)
-                        authorities = {name: {"vehicle_authorized": v.authorized,
-                                              "consignments": {c: str(self.gate.consignment_state(c)[name].status)
-                                                               for c in aboard}}
-                                       for name, v in self.gate.vehicle_state(track.id).items()}
-                        queue.append(WaitingVehicle(
-                            vehicle_id=track.id, order_id=track.job.order.id if track.job and track.job.order
-                            else None, direction=direction, consignments=aboard, allowed=decision.allowed,
-                            reasons=list(decision.reasons), authorities=authorities))
-                views.append(GateView(id=node.id, side=node.jurisdiction, held=node.id in self._gate_holds,
-                                      hold_reason=self._gate_holds.get(node.id), queue=queue))
-            return views
+    def _gate_views(self, tracks: Mapping[str, Track]) -> list[GateView]:
+        """Each gate's hold and queue: the waiting vehicles among ``tracks``, with the gate rule's answer now."""
+        views = []
+        for node in self.corridor.nodes_of(NodeKind.GATE):
+            queue = []
+            for track in tracks.values():
+                if track.plan is not None and track.plan.end == node.id and waiting_at_gate(track):
+                    direction, aboard = self._direction_and_load(track)
+                    decision = self.gate.evaluate(track.id, direction, aboard)
+                    authorities = {name: {"vehicle_authorized": v.authorized,
+                                          "consignments": {c: str(self.gate.consignment_state(c)[name].status)
+                                                           for c in aboard}}
+                                   for name, v in self.gate.vehicle_state(track.id).items()}
+                    queue.append(WaitingVehicle(
+                        vehicle_id=track.id, order_id=track.job.order.id if track.job and track.job.order
+                        else None, direction=direction, consignments=aboard, allowed=decision.allowed,
+                        reasons=list(decision.reasons), authorities=authorities))
+            views.append(GateView(id=node.id, side=node.jurisdiction, held=node.id in self._gate_holds,
+                                  hold_reason=self._gate_holds.get(node.id), queue=queue))
+        return views
 
     def hold_gate(self, gate_id: str, by: str, reason: str) -> None:
         self._gate_node(gate_id)
@@ -1148,6 +1238,7 @@ class Dispatcher:
             conn.execute(gate_holds.insert().values(gate=gate_id, held_at=self.clock(), held_by=by, reason=reason))
             self.staff.insert(conn, role=by, action="hold_gate", target=f"gate:{gate_id}", reason=reason)
             self._gate_holds[gate_id] = reason
+            self._reseen()
         self.bus.publish(Topic.GATE, {"gate": gate_id, "held": True, "reason": reason, "by": by})
         self.wake()
 
@@ -1157,6 +1248,7 @@ class Dispatcher:
             conn.execute(gate_holds.delete().where(gate_holds.c.gate == gate_id))
             self.staff.insert(conn, role=by, action="release_gate", target=f"gate:{gate_id}", reason=reason)
             self._gate_holds.pop(gate_id, None)
+            self._reseen()
         self.bus.publish(Topic.GATE, {"gate": gate_id, "held": False, "reason": reason, "by": by})
         self.wake()
 

@@ -34,7 +34,8 @@ def test_fleet_benchmark_runs_quick(tmp_path: Path):
     report = (tmp_path / "out" / "bench" / "fleet.md").read_text()
     assert (tmp_path / "out" / "bench" / "fleet.png").stat().st_size > 0
     rows = {line.split("|")[1].strip(): line for line in report.splitlines() if line.startswith("| ")}
-    for measure in ("dispatch tick p50", "dispatch tick p99", "API p99 (10 clients)", "service peak RSS (VmHWM)"):
+    for measure in ("dispatch tick p50", "dispatch tick p99", "API p99 (10 clients)", "service peak RSS (VmHWM)",
+                    "API p50 / p99, open loop: 10 consoles at 2 req/s each"):
         assert re.search(r"\d+(\.\d+)? (ms|MiB)", rows[measure]), rows[measure]
     timed = re.search(r"\| (\d+) \((\d+)\) \|", rows["clearances (past the gate within 10 s)"])
     assert timed and int(timed.group(1)) > 0, "no vehicle reached a gate and was released"

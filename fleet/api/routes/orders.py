@@ -5,21 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
-from pydantic import BaseModel
 
-from fleet.api.deps import MAX_ID, Dispatching, OrdersDep, Reader, ServicesDep
-from fleet.api.models import Reasoned
+from fleet.api.deps import MAX_ID, Dispatching, OrderReadsDep, Reader, ServicesDep
+from fleet.api.models import JsonBytes, Reasoned
 from fleet.customs.envelope import DIRECTION_PATTERN, VEHICLE_PATTERN
 from fleet.orders import OrderCreate, OrderPublic, OrderState
+from fleet.orders.reads import OrderPage
 
 router = APIRouter(tags=["orders"])
-
-
-class OrderPage(BaseModel):
-    orders: list[OrderPublic]
-    total: int
-    limit: int
-    offset: int
 
 
 @router.post("/orders", response_model=OrderPublic, status_code=status.HTTP_201_CREATED,
@@ -41,20 +34,19 @@ def create_order(body: OrderCreate, request: Request, response: Response, servic
 
 
 @router.get("/orders", response_model=OrderPage)
-def list_orders(orders: OrdersDep, _: Reader, state: OrderState | None = None,
+def list_orders(reads: OrderReadsDep, _: Reader, state: OrderState | None = None,
                 direction: Annotated[str | None, Query(pattern=DIRECTION_PATTERN)] = None,
                 vehicle_id: Annotated[str | None, Query(pattern=VEHICLE_PATTERN)] = None,
                 limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0) -> OrderPage:
+                offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0) -> Response:
     """Newest first, without timelines (read one order for its timeline)."""
-    page, total = orders.list(state=state, direction=direction, vehicle_id=vehicle_id, limit=limit,
-                                       offset=offset)
-    return OrderPage(orders=page, total=total, limit=limit, offset=offset)
+    return JsonBytes(reads.page_json(state=state, direction=direction, vehicle_id=vehicle_id, limit=limit,
+                                     offset=offset))
 
 
 @router.get("/orders/{order_id}", response_model=OrderPublic)
-def get_order(order_id: str, orders: OrdersDep, _: Reader) -> OrderPublic:
-    return orders.get(order_id)
+def get_order(order_id: str, reads: OrderReadsDep, _: Reader) -> Response:
+    return JsonBytes(reads.one_json(order_id))
 
 
 @router.post("/orders/{order_id}/cancel", response_model=OrderPublic,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, status
+from fastapi import APIRouter, HTTPException, Path, Response, status
 from pydantic import BaseModel
 
 from fleet.api.deps import Acting, Operating, Reader, Role, ServicesDep, ViewsDep, forbidden, may
-from fleet.api.models import Reasoned
+from fleet.api.models import JsonBytes, Reasoned
 from fleet.customs.envelope import VEHICLE_PATTERN
 from fleet.dispatch import VehicleAction, VehicleView
 from fleet.live_views import FleetViews
@@ -36,13 +36,16 @@ class Done(BaseModel):
 
 
 @router.get("/vehicles", response_model=list[VehicleView])
-def list_vehicles(views: ViewsDep, _: Reader) -> list[VehicleView]:
-    return views.vehicles()
+def list_vehicles(views: ViewsDep, _: Reader) -> Response:
+    return JsonBytes(views.vehicles_json())
 
 
 @router.get("/vehicles/{vehicle_id}", response_model=VehicleView)
-def get_vehicle(vehicle_id: VehicleId, views: ViewsDep, _: Reader) -> VehicleView:
-    return _known(views, vehicle_id)
+def get_vehicle(vehicle_id: VehicleId, views: ViewsDep, _: Reader) -> Response:
+    try:
+        return JsonBytes(views.vehicle_json(vehicle_id))
+    except KeyError:
+        raise _unknown(vehicle_id) from None
 
 
 @router.post("/vehicles/emergency-stop", response_model=Done)
@@ -80,4 +83,8 @@ def _known(views: FleetViews, vehicle_id: str) -> VehicleView:
     try:
         return views.vehicle(vehicle_id)
     except KeyError:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no vehicle {vehicle_id!r}") from None
+        raise _unknown(vehicle_id) from None
+
+
+def _unknown(vehicle_id: str) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"no vehicle {vehicle_id!r}")

@@ -1,0 +1,77 @@
+"""What the order read routes answer, as JSON, kept until an order changes.
+
+On the leader every order change goes through :class:`OrderService`, which publishes it on the bus
+(``Topic.ORDER``) once committed: an order's answer is kept until that order changes, a page until any order
+changes, so that consoles polling the same pages cost one store read per change, not one per request. A
+standby's store is written by another process, whose changes it does not hear: it gets no bus and reads the
+store every time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel
+
+from fleet.events import EventBus, Topic
+from fleet.orders.model import OrderPublic, OrderState
+from fleet.orders.service import OrderService
+
+#: Kept answers beyond this many are dropped all at once (a console pages through thousands of orders).
+MAX_KEPT = 4096
+
+
+class OrderPage(BaseModel):
+    orders: list[OrderPublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class OrderReads:
+    def __init__(self, orders: OrderService, bus: EventBus | None) -> None:
+        self.orders = orders
+        self._keeps = bus is not None
+        self._lock = threading.Lock()
+        self._generation = 0  # order changes heard so far: an answer read before one is not kept after it
+        self._pages: dict[tuple[Any, ...], bytes] = {}
+        self._one: dict[str, bytes] = {}
+        if bus is not None:
+            bus.subscribe(self._changed, topics=(Topic.ORDER,))
+
+    def _changed(self, _topic: str, message: dict[str, Any]) -> None:
+        with self._lock:
+            self._generation += 1
+            self._pages.clear()
+            self._one.pop(message.get("order_id", ""), None)
+
+    def one_json(self, order_id: str) -> bytes:
+        """The order with its timeline; OrderError (404) if there is none."""
+        return self._kept(self._one, order_id, lambda: self.orders.get(order_id).model_dump_json().encode())
+
+    def page_json(self, *, state: OrderState | None, direction: str | None, vehicle_id: str | None, limit: int,
+                  offset: int) -> bytes:
+        """A page of orders, newest first, without timelines, and how many match in all."""
+        def read() -> bytes:
+            page, total = self.orders.list(state=state, direction=direction, vehicle_id=vehicle_id, limit=limit,
+                                           offset=offset)
+            return OrderPage(orders=page, total=total, limit=limit, offset=offset).model_dump_json().encode()
+
+        return self._kept(self._pages, (state, direction, vehicle_id, limit, offset), read)
+
+    def _kept(self, kept: dict[Any, bytes], key: Any, read: Callable[[], bytes]) -> bytes:
+        if not self._keeps:
+            return read()
+        with self._lock:
+            found, generation = kept.get(key), self._generation
+        if found is not None:
+            return found
+        body = read()
+        with self._lock:
+            if generation == self._generation:  # no change came while it was read: it is still the answer
+                if len(kept) >= MAX_KEPT:
+                    kept.clear()
+                kept[key] = body
+        return body

@@ -1,0 +1,97 @@
+"""How a tick schedules its work: a clearance first, optional work within the loop thread's budget, the VDA
+order ids written behind the loop."""
+
+from __future__ import annotations
+
+import time
+
+from fleet.dispatch import loop
+from fleet.dispatch.vda_writer import VdaOrderWriter
+from fleet.orders import OrderState
+from tests.fleet.dispatch.conftest import VN_CN, docks, make_fleet
+
+
+def test_a_clearance_reaches_the_waiting_vehicle_before_the_tick_reads_any_state(customs, corridor):
+    """The update past the gate goes out at the start of the tick that follows the clearance, before the
+    tick reads the vehicles' states, assigns or replans anything (each may wait for the store or the CPU)."""
+    fleet = make_fleet(customs, corridor, 2)
+    fleet.authorize("agv_001", "agv_002")
+    order = fleet.order(["VN-100000000001"], docks(corridor, "VN")[0], docks(corridor, "CN")[0])
+    fleet.release("VN-100000000001", VN_CN, customs.cn)
+    assert fleet.run(1800, until=lambda: fleet.state_of(order) == OrderState.AWAITING_CLEARANCE)
+    fleet.run(2)  # waiting at its gate, nothing else to do
+    dispatcher = fleet.dispatcher
+    vehicle = fleet.orders.get(order).vehicle_id
+    steps: list[str] = []
+    send_order, observe = dispatcher.link.send_order, dispatcher._observe
+    dispatcher.link.send_order = lambda vid, o: (steps.append(f"order to {vid}"), send_order(vid, o))[1]
+    dispatcher._observe = lambda track, t: (steps.append("observe"), observe(track, t))[1]
+    fleet.release("VN-100000000001", VN_CN, customs.vn)
+    dispatcher.tick()
+    assert steps[0] == f"order to {vehicle}", steps[:3]
+    track = dispatcher.tracks[vehicle]
+    assert track.job is not None and track.job.cleared
+
+
+def test_past_its_budget_a_tick_on_the_loop_thread_replans_one_vehicle_and_assigns_nothing(customs, corridor):
+    fleet = make_fleet(customs, corridor, 6)
+    fleet.authorize(*fleet.dispatcher.tracks)
+    fleet.run(2)
+    dispatcher = fleet.dispatcher
+    for track in dispatcher.tracks.values():
+        track.needs_plan = True
+    fleet.order(["VN-100000000001"], docks(corridor, "VN")[0], docks(corridor, "CN")[0])
+    replanned = []
+    replan = dispatcher._replan
+    dispatcher._replan = lambda track, t: (replanned.append(track.id), replan(track, t))[1]
+    dispatcher._deadline = time.perf_counter() - 1  # what the loop's thread sets: the budget is spent
+    dispatcher._last_assign = dispatcher.now()
+    dispatcher.tick()
+    assert len(replanned) == 1  # the longest waiting: none starves
+    assert not any(tr.job for tr in dispatcher.tracks.values())  # the assignment round waits for the next tick
+    dispatcher._last_assign = dispatcher.now() - loop.ASSIGN_DEFER_MAX_S  # ... but not for long
+    dispatcher.tick()
+    assert any(tr.job and tr.job.order for tr in dispatcher.tracks.values())
+    dispatcher._deadline = None  # driven from outside (the simulator, tests): every due replan, as before
+    replanned.clear()
+    for track in dispatcher.tracks.values():
+        track.needs_plan, track.retry_at = True, -loop.INF
+    dispatcher.tick()
+    assert len(replanned) == len(dispatcher.tracks)
+
+
+def test_vda_order_ids_written_behind_the_loop_keep_the_latest_per_vehicle(customs, corridor):
+    fleet = make_fleet(customs, corridor, 2)
+    registry = fleet.dispatcher.registry
+    writer = VdaOrderWriter(registry)  # not started: what it holds is written when it stops
+    writer.put([("agv_001", "agv_001-aaaa", 0, None), ("agv_002", "agv_002-bbbb", 3, None)])
+    writer.put([("agv_001", "agv_001-aaaa", 1, None)])
+    assert {r.id: r.vda_update_id for r in registry.all()} == {"agv_001": 0, "agv_002": 0}
+    writer.start()
+    writer.stop()
+    assert {r.id: (r.vda_order_id, r.vda_update_id) for r in registry.all()} == {
+        "agv_001": ("agv_001-aaaa", 1), "agv_002": ("agv_002-bbbb", 3)}
+
+
+def test_a_ticks_order_transitions_are_written_together_and_a_crossing_at_once(customs, corridor):
+    """Each transition waited for the store's writer lock and an fsync of its own, behind every other writer
+    (bench_fleet: up to a second of a tick); now one transaction at the tick's end. A crossing is written at
+    once, beside the custody record the gate has just made."""
+    fleet = make_fleet(customs, corridor, 2)
+    fleet.authorize("agv_001", "agv_002")
+    orders = [fleet.order([f"VN-10000000000{i}"], docks(corridor, "VN")[i], docks(corridor, "CN")[i])
+              for i in (1, 2)]
+    assert fleet.run(600, until=lambda: all(fleet.state_of(o) == OrderState.TO_PICKUP for o in orders))
+    dispatcher = fleet.dispatcher
+    first, second = (dispatcher.tracks[fleet.orders.get(o).vehicle_id] for o in orders)
+    writes = []
+    transaction = fleet.store.transaction
+    fleet.store.transaction = lambda *a, **k: (writes.append(1), transaction(*a, **k))[1]
+    dispatcher._advance(first, OrderState.LOADED, "test")
+    dispatcher._advance(second, OrderState.LOADED, "test")
+    assert [fleet.state_of(o) for o in orders] == [OrderState.TO_PICKUP] * 2 and not writes
+    assert first.job.order.state == second.job.order.state == OrderState.LOADED  # the loop goes on from them
+    dispatcher._write_moves()
+    assert [fleet.state_of(o) for o in orders] == [OrderState.LOADED] * 2 and len(writes) == 1
+    dispatcher._advance(first, OrderState.CROSSING, "test")
+    assert fleet.state_of(orders[0]) == OrderState.CROSSING
