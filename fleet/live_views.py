@@ -18,16 +18,13 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import sqlalchemy as sa
-from pydantic import TypeAdapter
 
 from fleet.dispatch import GateView, VehicleView
+from fleet.dispatch.snapshot import GATES, VEHICLES
 from fleet.store import Store, StoreError
 from fleet.store.schema import live_views
 
 log = logging.getLogger(__name__)
-
-_VEHICLES = TypeAdapter(list[VehicleView])
-_GATES = TypeAdapter(list[GateView])
 
 
 class FleetViews(Protocol):
@@ -103,7 +100,7 @@ class StoredViews:
         return self._read("vehicles")[0]
 
     def vehicles(self) -> list[VehicleView]:
-        return _VEHICLES.validate_json(self._read("vehicles")[1])
+        return VEHICLES.validate_json(self._read("vehicles")[1])
 
     def vehicle(self, vehicle_id: str) -> VehicleView:
         found = [v for v in self.vehicles() if v.id == vehicle_id]
@@ -112,7 +109,7 @@ class StoredViews:
         return found[0]
 
     def gates(self) -> list[GateView]:
-        return _GATES.validate_json(self._read("gates")[1])
+        return GATES.validate_json(self._read("gates")[1])
 
     def vehicles_json(self) -> bytes:
         return self._read("vehicles")[1].encode()

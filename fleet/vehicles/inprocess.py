@@ -31,9 +31,12 @@ class _Vehicle:
 class InProcessLink:
     """Implements :class:`fleet.vehicles.VehicleLink` for simulated vehicles stepped by :meth:`advance`."""
 
-    def __init__(self, clock: Callable[[], float], heartbeat_s: float = 1.0) -> None:
+    def __init__(self, clock: Callable[[], float], heartbeat_s: float = 1.0,
+                 report_orders_at_once: bool = True) -> None:
         self.clock = clock
         self.heartbeat_s = heartbeat_s
+        #: False: a vehicle's state shows an order it took only from its next step on, as over a real link
+        self.report_orders_at_once = report_orders_at_once
         self._last_beat = -float("inf")
         self._vehicles: dict[str, _Vehicle] = {}
         self._lock = threading.RLock()
@@ -90,7 +93,8 @@ class InProcessLink:
             vehicle = self._vehicles.get(vehicle_id)
             if vehicle is not None and vehicle.online:
                 vehicle.logic.on_order(order, self.clock())
-                self._publish(vehicle)
+                if self.report_orders_at_once:
+                    self._publish(vehicle)
 
     def heartbeat(self) -> None:
         """The dispatch loop is alive: every online vehicle hears it (at most every ``heartbeat_s``)."""

@@ -315,10 +315,11 @@ def test_a_full_plan_in_the_tick_that_releases_a_cleared_vehicle_does_not_strand
     reported the update, the whole fleet is planned again (a vehicle stalled elsewhere). The new plan started at
     the released node but took the sequence id of the node the vehicle still reported (the gate); the vehicle
     refused that update, stopped at the last node before the crossing for good, and the fleet waited for it to
-    report a step it never would, holding up every vehicle planned after it on the bridge. (A clearance is acted
-    on first in the tick, before the vehicles' states are read: the in-process vehicle has taken the update by
-    the tick's end, so the full plan comes while it has not yet reached the released node.)"""
+    report a step it never would, holding up every vehicle planned after it on the bridge. (The vehicles report
+    an order they took with their next state, as over DDS: a clearance is acted on first in the tick, and an
+    in-process vehicle reporting the update at once would have done so before the tick reads the states.)"""
     fleet = make_fleet(customs, corridor, 2)
+    fleet.link.report_orders_at_once = False
     fleet.authorize("agv_001", "agv_002")
     order = fleet.order(["VN-100000000001"], docks(corridor, "VN")[0], docks(corridor, "CN")[0])
     fleet.release("VN-100000000001", VN_CN, customs.cn)
@@ -331,7 +332,7 @@ def test_a_full_plan_in_the_tick_that_releases_a_cleared_vehicle_does_not_strand
         state, plan = track.state, track.plan
         if not planned_again and plan is not None and state is not None and track.job is not None \
                 and track.job.cleared and plan.steps[track.released].node in dispatcher._pre_crossing \
-                and state.last_node_id != plan.steps[track.released].node:
+                and state.order_update_id < track.update_id:
             planned_again.append(dispatcher.now())
             dispatcher._plan_everyone(dispatcher.now())  # what FULL_REPLAN_AFTER_S does in that tick
 
