@@ -92,12 +92,15 @@ def has_left(corridor: Corridor, track: Track, clear_m: float) -> bool:
 
 def custody_arrival(track: Track, now: float, pad: str) -> float | None:
     """When the vehicle reached its custody step at the handoff pad (``now`` if not noted); None: not there.
-    A plan that stops at the pad without the custody mark counts too: one that keeps a vehicle stalled there
-    where it stands (the planner's fallback) must not hold up the transfer for good."""
+    A plan that ends at the pad without the custody mark counts too: one that keeps a vehicle stalled there
+    where it stands (the planner's fallback) must not hold up the transfer for good. A plan that only drives
+    over the pad (a fallback on its way to a waiting place beyond) does not: the vehicle never stops there, and
+    a transfer counted from it recorded a handoff with the receiver already far past the pad (issue #13)."""
     plan = track.plan
     if plan is None or track.reached < 0:
         return None
-    k = next((i for i, s in enumerate(plan.steps) if s.action == CUSTODY or s.node == pad), None)
+    last = len(plan.steps) - 1
+    k = next((i for i, s in enumerate(plan.steps) if s.action == CUSTODY or (i == last and s.node == pad)), None)
     if k is None or track.reached < k:
         return None
     return track.arrived_at.get(k, now)

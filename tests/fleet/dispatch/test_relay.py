@@ -6,9 +6,14 @@ from __future__ import annotations
 
 import pytest
 
+from fleet.dispatch.steps import custody_arrival
+from fleet.dispatch.tracks import Track
 from fleet.maps import load_corridor
 from fleet.orders import OrderState
+from fleet.vehicles.registry import VehicleRecord
 from planner.corridor import Corridor, NodeKind
+from planner.routing import VehicleProfile
+from planner.schedule import Step, TimedPlan
 from tests.fleet.dispatch.conftest import CN_VN, VN_CN, docks, make_fleet
 
 KIM_THANH = "maps/kim_thanh"
@@ -172,3 +177,22 @@ def test_deliverers_waiting_at_their_gates_leave_each_side_a_lane_to_the_pad(cus
     handed_over = (OrderState.TO_DROP, OrderState.DELIVERED)
     assert fleet.run(3600, until=lambda: all(states.get(o) in handed_over for o in orders)), states
     assert not violations, violations[:5]
+
+
+def _track_on(plan_nodes: list[str], reached: int) -> Track:
+    steps = tuple(Step(node, 10.0 * k, 10.0 * k + 5.0) for k, node in enumerate(plan_nodes))
+    track = Track(VehicleRecord(id="agv_020", home="CN", start_node="cn_parking_1"), VehicleProfile(),
+                  plan=TimedPlan("agv_020", steps), reached=reached)
+    track.arrived_at = {k: 10.0 * k for k in range(reached + 1)}
+    return track
+
+
+def test_a_receiver_driving_over_the_pad_is_not_there_for_the_transfer():
+    """Seen in a day of kim_thanh (8 h): a receiver stalled on its way to the pad got the planner's fallback, a
+    plan over the pad to a waiting place beyond it, without the custody stop. It counted as at the pad when it
+    drove over it, and the handoff was recorded 180 s later with the receiver far past the pad, its container
+    left behind; it came round again through the pad and locked the next meeting's deliverer out (a ring)."""
+    over = _track_on(["cn_deck_out_1", "handoff", "cn_deck_in_1", "cn_deck_in_0"], reached=3)
+    assert custody_arrival(over, 100.0, "handoff") is None
+    standing = _track_on(["cn_deck_out_1", "handoff"], reached=1)  # stalled where it stands, on the pad
+    assert custody_arrival(standing, 100.0, "handoff") == 10.0
