@@ -811,7 +811,7 @@ class Dispatcher:
         stalled_long = [tr.id for tr in self.tracks.values() if tr.stalled_since is not None
                         and t - tr.stalled_since > FULL_REPLAN_AFTER_S and tr.unavailable is None
                         and not self._queueing(tr)]
-        if stalled_long and t - self._last_full_replan > FULL_REPLAN_AFTER_S:
+        if stalled_long and t - self._last_full_replan > FULL_REPLAN_AFTER_S and not self._transfer_under_way():
             # Vehicles left waiting where they stand can block each other for good (each on the other's only
             # way); one vehicle's replan cannot move the other. A full replan promotes the blockers.
             log.warning("vehicles stalled for over %.0f s (%s): planning the whole fleet again", FULL_REPLAN_AFTER_S,
@@ -834,6 +834,20 @@ class Dispatcher:
             if done and self._over_budget():
                 break
             self._replan(track, t)
+
+    def _transfer_under_way(self) -> bool:
+        """Relay: both vehicles of a meeting are on the pad and the handoff is not yet recorded. The whole fleet is
+        not planned again meanwhile: from the pad, both were seen to get plans without the custody stop (the
+        planner's fallback) and drive off untransferred, while the next meeting, paired once both were there,
+        came onto the lanes to the pad: a ring (a day of kim_thanh, jammed from about 07:00). It waits at most
+        the transfer's time."""
+        if self.relay is None:
+            return False
+        now, pad = self.now(), self.relay.pad
+        return any(tr.job is not None and tr.job.kind == JobKind.HAND_OVER and tr.job.partner is not None
+                   and not tr.job.handed_over and custody_arrival(tr, now, pad) is not None
+                   and custody_arrival(self.tracks[tr.job.partner], now, pad) is not None
+                   for tr in self.tracks.values())
 
     def _queueing(self, track: Track) -> bool:
         """Stalled only because each of its goals is taken for good by vehicles waiting at a gate for their

@@ -196,3 +196,28 @@ def test_a_receiver_driving_over_the_pad_is_not_there_for_the_transfer():
     assert custody_arrival(over, 100.0, "handoff") is None
     standing = _track_on(["cn_deck_out_1", "handoff"], reached=1)  # stalled where it stands, on the pad
     assert custody_arrival(standing, 100.0, "handoff") == 10.0
+
+
+def test_the_whole_fleet_is_not_planned_again_during_a_transfer_at_the_pad(customs, kim_thanh):
+    """Seen in a day of kim_thanh (07:12): a vehicle stalled elsewhere made the whole fleet be planned again in the
+    tick the transfer began; both vehicles on the pad got plans without the custody stop and drove off, while the
+    next meeting, paired once both were there, came onto the lanes to the pad: a ring, nothing crossed after it."""
+    consignment = "VN-400000000006"
+    fleet, order_id = _fleet_with_an_order(customs, kim_thanh, 4, consignment)
+
+    def both_on_the_pad() -> bool:
+        pair = _meeting(fleet, order_id)
+        return pair is not None and all(fleet.link.state(v).last_node_id == "handoff" for v in pair)
+
+    assert fleet.run(3600, until=both_on_the_pad), fleet.orders.get(order_id)
+    dispatcher = fleet.dispatcher
+    pair = _meeting(fleet, order_id)
+    plans = {v: dispatcher.tracks[v].plan for v in pair}
+    bystander = next(tr for tr in dispatcher.tracks.values() if tr.id not in pair)
+    t = dispatcher.now()
+    bystander.stalled_since = t - 120.0  # stalled long elsewhere: what makes the whole fleet be planned again
+    dispatcher._replan_pending(t)
+    assert {v: dispatcher.tracks[v].plan for v in pair} == plans  # the meeting keeps its plans, custody stop and all
+    deliverer, receiver = pair
+    assert fleet.run(3600, until=lambda: fleet.state_of(order_id) == OrderState.DELIVERED), fleet.orders.get(order_id)
+    _delivered_across_the_pad(fleet, order_id, deliverer, receiver)
