@@ -96,6 +96,11 @@ def _meeting(fleet, order_id: str):
     return deliverer.id, deliverer.job.partner
 
 
+def _both_on_the_pad(fleet, order_id: str) -> bool:
+    pair = _meeting(fleet, order_id)
+    return pair is not None and all(fleet.link.state(v).last_node_id == "handoff" for v in pair)
+
+
 def _delivered_across_the_pad(fleet, order_id: str, deliverer: str, receiver: str) -> None:
     """Delivered by ``receiver``, with one custody record at the pad naming both vehicles and each one's own
     allowing gate decision."""
@@ -116,11 +121,7 @@ def test_a_fleet_manager_restarted_mid_meeting_pairs_the_vehicles_at_the_pad_aga
     consignment = "VN-400000000003"
     fleet, order_id = _fleet_with_an_order(customs, kim_thanh, 4, consignment)
 
-    def both_on_the_pad() -> bool:
-        pair = _meeting(fleet, order_id)
-        return pair is not None and all(fleet.link.state(v).last_node_id == "handoff" for v in pair)
-
-    assert fleet.run(3600, until=both_on_the_pad), fleet.orders.get(order_id)
+    assert fleet.run(3600, until=lambda: _both_on_the_pad(fleet, order_id)), fleet.orders.get(order_id)
     deliverer, receiver = _meeting(fleet, order_id)
     restarted = make_fleet_again(fleet)  # the old dispatcher is gone, mid-transfer
     violations: list[str] = []
@@ -205,11 +206,7 @@ def test_the_whole_fleet_is_not_planned_again_during_a_transfer_at_the_pad(custo
     consignment = "VN-400000000006"
     fleet, order_id = _fleet_with_an_order(customs, kim_thanh, 4, consignment)
 
-    def both_on_the_pad() -> bool:
-        pair = _meeting(fleet, order_id)
-        return pair is not None and all(fleet.link.state(v).last_node_id == "handoff" for v in pair)
-
-    assert fleet.run(3600, until=both_on_the_pad), fleet.orders.get(order_id)
+    assert fleet.run(3600, until=lambda: _both_on_the_pad(fleet, order_id)), fleet.orders.get(order_id)
     dispatcher = fleet.dispatcher
     pair = _meeting(fleet, order_id)
     plans = {v: dispatcher.tracks[v].plan for v in pair}
