@@ -87,7 +87,9 @@ def test_xborder_agents_mqtt_starts_its_broker_and_vehicles_at_parking_spots(bac
         link = MqttVehicleLink(port=port)
         try:
             spots = {s.vehicle_id: s for s in parking_spots(bac_luan_ii, 2)}
-            assert link.wait_for(lambda: all(link.state(v) is not None for v in spots), 30)
+            # a vehicle reports before its base's first odometry too (position_initialized false, pose 0, 0)
+            assert link.wait_for(lambda: all(link.state(v) is not None and link.state(v).position_initialized
+                                             for v in spots), 30)
             for vehicle, spec in spots.items():
                 state = link.state(vehicle)
                 assert state.last_node_id == spec.node_id and abs(state.pose.x - spec.x) < 0.01

@@ -40,7 +40,9 @@ def test_xborder_agents_starts_reporting_vehicles_and_stops_them_on_sigterm(brid
     try:
         for vehicle in ("agv_001", "agv_002"):
             bridge.add_vehicle(vehicle)
-        assert bridge.wait_for(lambda: all(bridge.state(v) is not None for v in ("agv_001", "agv_002")), 40)
+        # a vehicle reports before its base's first odometry too (position_initialized false, pose 0, 0)
+        assert bridge.wait_for(lambda: all(bridge.state(v) is not None and bridge.state(v).position_initialized
+                                           for v in ("agv_001", "agv_002")), 40)
         spots = {s.vehicle_id: s for s in parking_spots(bac_luan_ii, 2)}
         for vehicle, spec in spots.items():
             state = bridge.state(vehicle)
