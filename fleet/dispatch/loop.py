@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import networkx as nx
@@ -748,11 +748,16 @@ class Dispatcher:
         """A meeting at the pad with a vehicle not there yet. Meetings are paired one after another: two on their
         way at once, each side's vehicles on one lane to the pad, were seen to end in a ring (one meeting's
         vehicles on the pad waiting for partners queued behind the other's), which no plan undoes."""
+        return any(None in arrivals for arrivals in self._open_meetings(relay.pad))
+
+    def _open_meetings(self, pad: str) -> Iterator[tuple[float | None, float | None]]:
+        """For each meeting not yet handed over: when its deliverer and its receiver reached the pad (None: not
+        there)."""
         now = self.now()
-        return any(tr.job is not None and tr.job.kind == JobKind.HAND_OVER and tr.job.partner is not None
-                   and not tr.job.handed_over and None in (custody_arrival(tr, now, relay.pad),
-                                                           custody_arrival(self.tracks[tr.job.partner], now, relay.pad))
-                   for tr in self.tracks.values())
+        for tr in self.tracks.values():
+            if tr.job is not None and tr.job.kind == JobKind.HAND_OVER and tr.job.partner is not None \
+                    and not tr.job.handed_over:
+                yield custody_arrival(tr, now, pad), custody_arrival(self.tracks[tr.job.partner], now, pad)
 
     def _follow_meetings(self, t: float, relay: Relay) -> None:
         """Both vehicles of a meeting at the pad: the order is crossing; once the transfer has taken its time,
@@ -841,13 +846,7 @@ class Dispatcher:
         planner's fallback) and drive off untransferred, while the next meeting, paired once both were there,
         came onto the lanes to the pad: a ring (a day of kim_thanh, jammed from about 07:00). It waits at most
         the transfer's time."""
-        if self.relay is None:
-            return False
-        now, pad = self.now(), self.relay.pad
-        return any(tr.job is not None and tr.job.kind == JobKind.HAND_OVER and tr.job.partner is not None
-                   and not tr.job.handed_over and custody_arrival(tr, now, pad) is not None
-                   and custody_arrival(self.tracks[tr.job.partner], now, pad) is not None
-                   for tr in self.tracks.values())
+        return self.relay is not None and any(None not in arrivals for arrivals in self._open_meetings(self.relay.pad))
 
     def _queueing(self, track: Track) -> bool:
         """Stalled only because each of its goals is taken for good by vehicles waiting at a gate for their
