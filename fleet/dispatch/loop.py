@@ -42,6 +42,8 @@ from fleet.dispatch.steps import (
     is_free,
     node_actions,
     nodes_before_crossing,
+    reported_base_end_step,
+    update_not_taken,
     vehicle_view,
     view_key,
     waiting_at_gate,
@@ -360,10 +362,30 @@ class Dispatcher:
                 self._adopt(track, track.plan, t)
             else:
                 track.needs_plan = True
+        if update_not_taken(track, t, RESEND_AFTER_S):
+            self._resync_base(track, t)
         if state is not None and self._planned_once and track.plan is not None \
                 and state.order_id == track.vda_order_id and (news or track.job is not None):
             self._follow(track, state, t)  # with a job, time alone may end a dwell (unloading)
         self._watch_health(track, t)
+
+    def _resync_base(self, track: Track, t: float) -> None:
+        """The vehicle did not take our last update (lost or refused): what it was to release is released again
+        by the release step, in an update that starts where the vehicle's base really ends; when that node is
+        not on the plan, the vehicle is planned again from there."""
+        assert track.state is not None and track.plan is not None
+        k = reported_base_end_step(track)
+        log.warning("%s did not take update %d of %s (it reports %d%s): %s", track.id, track.update_id,
+                    track.vda_order_id, track.state.order_update_id,
+                    "".join(f"; {e.description}" for e in track.state.errors if e.error_type == "orderUpdateError"),
+                    "released again from its own base end" if k is not None else "planned again from its base end")
+        if k is not None:
+            track.first = track.released = k
+            track.update_id += 1
+            self._send(track)
+            return
+        track.plan, track.needs_plan, track.retry_at = None, True, -INF
+        self._replan(track, t)
 
     def _follow(self, track: Track, state: VehicleState, t: float) -> None:
         assert track.plan is not None

@@ -48,6 +48,31 @@ def base_end_at(corridor: Corridor, track: Track) -> tuple[str, int | None]:
     return track.record.start_node, seq
 
 
+def update_not_taken(track: Track, t: float, after_s: float) -> bool:
+    """The vehicle still reports an older update of our order ``after_s`` after we sent the newest, in a state
+    it sent since: the update was lost on the way (VDA 5050 sends orders with MQTT QoS 0) or refused. Until the
+    fleet notices, :func:`base_end_at` counts it as the vehicle's, and every later update, starting where it
+    ended, is refused too."""
+    state = track.state
+    return state is not None and track.plan is not None and bool(state.order_id) \
+        and state.order_id == track.vda_order_id and state.order_update_id < track.update_id \
+        and t - track.sent_at > after_s and track.state_age is not None and track.state_age < t - track.sent_at
+
+
+def reported_base_end_step(track: Track) -> int | None:
+    """The step of the track's plan at which the base the vehicle reports ends (its last released node, or the
+    node it stands at when it has driven its whole base); None: that node is not on the plan (the plan was made
+    from where the fleet believed the base ended)."""
+    state, plan = track.state, track.plan
+    if state is None or plan is None:
+        return None
+    released = [n for n in state.node_states if n.released]
+    node, seq = (released[-1].node_id, released[-1].sequence_id) if released else \
+        (state.last_node_id, state.last_node_sequence_id)
+    k, odd = divmod(seq - track.seq0, 2)
+    return k if not odd and 0 <= k <= track.released and plan.steps[k].node == node else None
+
+
 def base_end(corridor: Corridor, track: Track) -> str:
     """Where the vehicle will stop if told nothing more: its last released node, else where it is."""
     return base_end_at(corridor, track)[0]
