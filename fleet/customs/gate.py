@@ -365,7 +365,7 @@ class CustomsGate:
         if self._signing_key is None:
             return
         seq, head = self.store.audit_head
-        self.checkpoint = make_checkpoint(seq, head, format_time(datetime.now(UTC)), self._signing_key)
+        self.checkpoint = make_checkpoint(seq, head, self._now_text(), self._signing_key)
         self.publish("checkpoint", {"checkpoint": self.checkpoint})
 
     def tick(self) -> None:
@@ -615,6 +615,11 @@ class CustomsGate:
                 link_age_s=self.link_ages(), link_timeout_s=self.link_timeout_s,
                 stream_gaps={name: self._state.streams[name].gaps() for name in self.authorities})
 
+    def _now_text(self) -> str:
+        """The injected clock's time as the envelope writes times: a simulated day's audit log carries the
+        simulated times of its decisions and crossings, not the machine's."""
+        return format_time(datetime.fromtimestamp(self.clock(), UTC))
+
     def decide(self, vehicle_id: str, direction: str, consignments: Iterable[str] = ()) -> GateDecision:
         """Evaluate the gate rule, record the decision in the audit log and publish it to both authorities.
 
@@ -624,7 +629,7 @@ class CustomsGate:
             decision = self.evaluate(vehicle_id, direction, consignments)
             audit_seq = self._record("decision", decision.as_dict())
             self.publish("decision", {**decision.as_dict(), "audit_seq": audit_seq,
-                                      "decided_at": format_time(datetime.now(UTC))})
+                                      "decided_at": self._now_text()})
             return replace(decision, audit_seq=audit_seq)
 
     def record_crossing(self, vehicle_id: str, direction: str, consignments: Iterable[str],
@@ -635,7 +640,7 @@ class CustomsGate:
         the gate decision (audit seq) that let it onto the pad."""
         with self._lock:
             body = {"vehicle_id": vehicle_id, "direction": direction, "consignments": list(consignments),
-                    "decision_audit_seq": decision_audit_seq, "at": format_time(datetime.now(UTC))}
+                    "decision_audit_seq": decision_audit_seq, "at": self._now_text()}
             if handed_over_by is not None:
                 body |= {"handed_over_by": handed_over_by, "handed_over_by_decision_seq": handed_over_by_decision_seq,
                          "handoff": at}

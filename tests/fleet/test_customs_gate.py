@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
+from fleet.customs.envelope import format_time
 from fleet.customs.gate import Outcome
 from fleet.store import StoreError
 from tests.fleet.conftest import holding_write_lock
@@ -208,3 +211,16 @@ def test_event_the_store_could_not_write_is_not_applied_and_its_resend_is(custom
     assert gate.ingest(event, "test").outcome == Outcome.ACCEPTED
     assert gate.clearance_of(C1)["VN_CUSTOMS"] == "released"
     assert [stored.event_id for stored in gate.store.events()] == [event["event_id"]]
+
+
+def test_decisions_and_crossings_carry_the_injected_clock_time(customs, gate):
+    """A simulated day's audit log carries simulated times (both read the machine's clock before)."""
+    clear(customs, gate)
+    customs.clock.now += 3600.25
+    decision = gate.decide("agv_001", VN_CN, [C1])
+    gate.record_crossing("agv_001", VN_CN, [C1], decision.audit_seq)
+    expected = format_time(datetime.fromtimestamp(customs.clock.now, UTC))
+    published = dict(customs.published[-2:])
+    assert published["decision"]["decided_at"] == expected
+    assert published["crossing"]["at"] == expected
+    assert gate.store.latest_audit("crossing", lambda body: True).body["at"] == expected
