@@ -598,9 +598,11 @@ class Dispatcher:
                     job.cleared = True
         wait_at = self._bays_on_the_way(start, (hold_at or job.goals)[0]) if not stops and job.order is not None \
             and job.order.state in LOADED_STATES and self.corridor.nodes[start].kind not in HARMLESS_WAITS else ()
+        inbound = self.relay.inbound_gates if self.relay is not None and job.kind == JobKind.HAND_OVER \
+            and job.order is not None else frozenset()
         return PlanRequest(track.id, start, job.goals, start_time, profile, stops, hold_at,
                            priority=job.order.priority if job.order else 0, meets=meets, keep_free=keep_free,
-                           wait_at=wait_at)
+                           wait_at=wait_at, never_wait_at=inbound)
 
     def _empty_profile(self, track: Track, start: str) -> VehicleProfile:
         """Relay: a vehicle with no load and no meeting keeps off the pad and the lanes to it (issue #13,

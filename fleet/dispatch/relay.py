@@ -21,6 +21,8 @@ class Relay:
     transfer_s: float
     #: the pad and the nodes from which every way on leads over it (a side's outbound gates and the lane beyond)
     to_pad: frozenset[str] = field(default=frozenset())
+    #: the customs gates on the way from the pad into each side (a deliverer never waits at one)
+    inbound_gates: frozenset[str] = field(default=frozenset())
 
     @classmethod
     def of(cls, corridor: Corridor) -> Relay | None:
@@ -28,7 +30,9 @@ class Relay:
         if corridor.parameters.get("handoff_mode", "through") != "relay":
             return None
         pads = sorted(n.id for n in corridor.nodes_of(NodeKind.HANDOFF))
-        return cls(pads[0], float(corridor.parameters.get("handoff_transfer_s", 180.0)), _lanes_to_pad(corridor))
+        to_pad = _lanes_to_pad(corridor)
+        inbound = frozenset(n.id for n in corridor.nodes_of(NodeKind.GATE) if n.id not in to_pad)
+        return cls(pads[0], float(corridor.parameters.get("handoff_transfer_s", 180.0)), to_pad, inbound)
 
 
 def _lanes_to_pad(corridor: Corridor) -> frozenset[str]:
