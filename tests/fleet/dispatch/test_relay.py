@@ -220,21 +220,22 @@ def test_the_whole_fleet_is_not_planned_again_during_a_transfer_at_the_pad(custo
     _delivered_across_the_pad(fleet, order_id, deliverer, receiver)
 
 
-def _standing(customs, kim_thanh, mover: str, blockers: list[str], job) -> tuple:
+def _standing(customs, kim_thanh, mover: str, blockers: list[str], job) -> Track:
     """One vehicle at ``mover`` with the job ``job(fleet)`` gives it, and one parked at each of ``blockers``,
-    planned once: (the fleet, the mover's track)."""
+    planned once: the mover's track."""
     fleet = make_fleet(customs, kim_thanh, 0, starts=[mover, *blockers])
     fleet.authorize(*fleet.dispatcher.tracks)
     track = fleet.dispatcher.tracks["agv_001"]
     track.job = job(fleet)
     fleet.run(0.5)  # the first plan of the fleet
     assert track.plan is not None
-    return fleet, track
+    return track
 
 
 def _order_in(fleet, consignment: str, direction: str, state: OrderState):
     here, there = direction.split("->")
-    order = fleet.orders.get(fleet.order([consignment], docks(fleet.corridor, here)[0], docks(fleet.corridor, there)[0]))
+    pickup, drop = docks(fleet.corridor, here)[0], docks(fleet.corridor, there)[0]
+    order = fleet.orders.get(fleet.order([consignment], pickup, drop))
     return order.model_copy(update={"state": state})
 
 
@@ -243,7 +244,7 @@ def test_a_deliverer_with_no_place_to_wait_is_not_left_at_an_inbound_gate(custom
     their way taken were sent by the planner's fallback to the nearest place a vehicle may wait, an inbound
     gate, where they held the receivers' only way home from the pad. Now a deliverer is never left there."""
     bays = ["cn_gate_out_1", "cn_gate_out_2", "cn_hold_1", "cn_hold_2", "cn_hold_3", "cn_insp_1", "cn_insp_2"]
-    fleet, deliverer = _standing(customs, kim_thanh, "cn_in_arrival", bays, lambda fleet: Job(
+    deliverer = _standing(customs, kim_thanh, "cn_in_arrival", bays, lambda fleet: Job(
         JobKind.HAND_OVER, ("handoff",), _order_in(fleet, "CN-400000000020", CN_VN, OrderState.LOADED)))
     inbound = {n.id for n in kim_thanh.nodes_of(NodeKind.GATE) if "_in_" in n.id}
     assert deliverer.plan.end not in inbound, [s.node for s in deliverer.plan.steps]
@@ -254,8 +255,9 @@ def test_an_empty_vehicle_is_never_sent_onto_a_lane_to_the_pad(customs, kim_than
     lanes and the deck before the pad, the only way the receivers have to it, sent there by the planner's
     fallback (the nearest place to wait). Now a vehicle with no meeting keeps off the pad and the lanes to it."""
     pickup = docks(kim_thanh, "CN")[0]  # taken for good: the vehicle on its way there waits somewhere
-    fleet, empty = _standing(customs, kim_thanh, "cn_insp_junction", ["cn_insp_1", "cn_insp_2", pickup], lambda fleet: Job(
-        JobKind.DELIVER, (docks(kim_thanh, "VN")[0],), _order_in(fleet, "CN-400000000021", CN_VN, OrderState.TO_PICKUP)))
+    empty = _standing(customs, kim_thanh, "cn_insp_junction", ["cn_insp_1", "cn_insp_2", pickup], lambda fleet: Job(
+        JobKind.DELIVER, (docks(kim_thanh, "VN")[0],),
+        _order_in(fleet, "CN-400000000021", CN_VN, OrderState.TO_PICKUP)))
     lanes = {"handoff", "cn_gate_out_1", "cn_gate_out_2", "cn_out_pregate", "cn_out_post", "cn_deck_out_0",
              "cn_deck_out_1"}
     assert not lanes & {s.node for s in empty.plan.steps}, [s.node for s in empty.plan.steps]
