@@ -48,7 +48,7 @@ from fleet.dispatch.steps import (
     view_key,
     waiting_at_gate,
 )
-from fleet.dispatch.tracks import Job, JobKind, Track
+from fleet.dispatch.tracks import GoalWait, Job, JobKind, Track
 from fleet.dispatch.vda import vda_order
 from fleet.dispatch.vda_writer import VdaOrderWriter
 from fleet.dispatch.views import GateView, VehicleAction, VehicleView, WaitingVehicle
@@ -76,6 +76,9 @@ log = logging.getLogger(__name__)
 TAKE_BACK_RADIUS_M = 1.0
 #: A vehicle the planner could not get through (someone in its way for now) is planned again this much later.
 RETRY_PLAN_S = 5.0
+#: A vehicle stalled for want of a free goal (every one taken for good) is planned again at least this often even
+#: when none freed (normally: as soon as one frees, see GoalWait).
+GOAL_WAIT_RECHECK_S = 60.0
 #: A vehicle stalled without a break for this long makes the whole fleet be planned again (at most this often).
 FULL_REPLAN_AFTER_S = 30.0
 #: A vehicle that shows no sign of an order sent this long ago gets it again.
@@ -160,6 +163,7 @@ class Dispatcher:
                              for side in corridor.jurisdictions}
         rules = self.planner.timed.rules
         self._clear_m = rules.vehicle_length_m + rules.standstill_gap_m  # a vehicle this far on has left its node
+        self._top_speed = max(lane.max_speed for lane in corridor.lanes.values())  # the map's fastest lane
         self._load()
         bus.subscribe(self._on_event, topics=(Topic.CLEARANCE, Topic.AUTHORIZATION, Topic.ORDER, Topic.GATE))
 
@@ -638,6 +642,7 @@ class Dispatcher:
         for vid in result.stalled:  # waiting safely for now; tried again like any stalled replan
             track = self.tracks[vid]
             track.needs_plan, track.retry_at, track.stalled_since = True, t + RETRY_PLAN_S, t
+            track.goal_wait = self._goal_wait(track, t)
         for track in self.tracks.values():
             if track.unavailable is not None:
                 self._take_out(track, track.unavailable, t)
@@ -663,8 +668,23 @@ class Dispatcher:
             log.info("%s stalled: %s", track.id, result.stalled[track.id])
             track.needs_plan, track.retry_at = True, t + RETRY_PLAN_S
             track.stalled_since = t if track.stalled_since is None else track.stalled_since
+            track.goal_wait = self._goal_wait(track, t)
         else:
             track.stalled_since = None
+
+    def _goal_wait(self, track: Track, t: float) -> GoalWait | None:
+        """What a stalled vehicle waits for when every goal it may go to is taken for good; None otherwise."""
+        goals = self.planner.goals_taken(track.id)
+        if goals is None:
+            return None
+        return GoalWait(track.job, goals, self.planner.table.for_good_stamp(goals), t)
+
+    def _goal_still_taken(self, track: Track, t: float) -> bool:
+        """Stalled for want of a free goal, and nothing that could change that happened: none of its goals
+        freed, its job is the same, and its last try is not ``GOAL_WAIT_RECHECK_S`` old."""
+        wait = track.goal_wait
+        return wait is not None and wait.job is track.job and t - wait.since < GOAL_WAIT_RECHECK_S \
+            and self.planner.table.for_good_stamp(wait.goals) == wait.stamp
 
     def _apply(self, plans: dict[str, TimedPlan], t: float, exclude: str | None = None) -> None:
         for vid, plan in plans.items():
@@ -673,6 +693,7 @@ class Dispatcher:
 
     def _adopt(self, track: Track, plan: TimedPlan, t: float) -> None:
         """Take a new plan: it starts where the vehicle's base ends (or the base end lies on it)."""
+        track.goal_wait = None  # (set again by the caller when this is the plan of a vehicle stalled for a goal)
         end, seq = base_end_at(self.corridor, track)
         index = next((i for i, s in enumerate(plan.steps) if s.node == end), None)
         if index is None:  # planned from where the planner thought the vehicle was: plan again from the truth
@@ -837,7 +858,7 @@ class Dispatcher:
         """Replan the vehicles that need it, at most ``replans_per_tick`` (the rest wait for the next tick)."""
         stalled_long = [tr.id for tr in self.tracks.values() if tr.stalled_since is not None
                         and t - tr.stalled_since > FULL_REPLAN_AFTER_S and tr.unavailable is None
-                        and not self._queueing(tr)]
+                        and not self._queueing(tr) and (tr.goal_wait is None or tr.goal_wait.job is not tr.job)]
         if stalled_long and t - self._last_full_replan > FULL_REPLAN_AFTER_S and not self._transfer_under_way():
             # Vehicles left waiting where they stand can block each other for good (each on the other's only
             # way); one vehicle's replan cannot move the other. A full replan promotes the blockers.
@@ -856,7 +877,8 @@ class Dispatcher:
                 track.job = self._park_job(track, track.plan.end)  # idle on a dock or a gate: clear the way
                 track.needs_plan = True
         due = sorted((tr for tr in self.tracks.values() if tr.unavailable is None and tr.needs_plan
-                      and tr.state is not None and t >= tr.retry_at), key=lambda tr: tr.retry_at)
+                      and tr.state is not None and t >= tr.retry_at and not self._goal_still_taken(tr, t)),
+                     key=lambda tr: tr.retry_at)
         for done, track in enumerate(due[:self.settings.replans_per_tick]):  # the longest waiting first: none starves
             if done and self._over_budget():
                 break
@@ -970,8 +992,7 @@ class Dispatcher:
                 self.link.send_actions(track.id, [InstantAction(f"factsheet-{uuid.uuid4().hex[:8]}",
                                                                 ActionType.FACTSHEET_REQUEST)])
             return None
-        top = max(lane.max_speed for lane in self.corridor.lanes.values())
-        cap = sheet.speed_max if sheet.speed_max < top * (1 - SPEED_ROUNDING) else None
+        cap = sheet.speed_max if sheet.speed_max < self._top_speed * (1 - SPEED_ROUNDING) else None
         if track.profile.max_speed != cap:  # planned at its own speed where it is slower than the map's
             track.profile = dataclasses.replace(track.profile, max_speed=cap)
         return sheet if ORDER_ACTIONS <= set(sheet.actions) else None
