@@ -48,7 +48,7 @@ from fleet.dispatch.steps import (
     view_key,
     waiting_at_gate,
 )
-from fleet.dispatch.tracks import GoalWait, Job, JobKind, Track
+from fleet.dispatch.tracks import GoalWait, Job, JobKind, ReleaseWait, Track
 from fleet.dispatch.vda import vda_order
 from fleet.dispatch.vda_writer import VdaOrderWriter
 from fleet.dispatch.views import GateView, VehicleAction, VehicleView, WaitingVehicle
@@ -67,7 +67,7 @@ from planner.routing import VehicleProfile
 from planner.schedule import INF, FleetPlanner, FollowingRules, PlanRequest, Step, Stop, TimedPlan
 from planner.schedule.handoff import CUSTODY, plan_relay
 from planner.schedule.precedence import precedence_graph
-from planner.schedule.release import Progress, releasable_until
+from planner.schedule.release import Progress, release_limit
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +76,13 @@ log = logging.getLogger(__name__)
 TAKE_BACK_RADIUS_M = 1.0
 #: A vehicle the planner could not get through (someone in its way for now) is planned again this much later.
 RETRY_PLAN_S = 5.0
-#: A vehicle stalled for want of a free goal (every one taken for good) is planned again at least this often even
+#: A vehicle stalled on its way to park, every spot taken for good, is planned again at least this often even
 #: when none freed (normally: as soon as one frees, see GoalWait).
 GOAL_WAIT_RECHECK_S = 60.0
 #: A vehicle stalled without a break for this long makes the whole fleet be planned again (at most this often).
 FULL_REPLAN_AFTER_S = 30.0
+#: ... and after a full replan that left as many vehicles stalled as it found, twice as long, up to this.
+FULL_REPLAN_MAX_S = 240.0
 #: A vehicle that shows no sign of an order sent this long ago gets it again.
 RESEND_AFTER_S = 3.0
 #: A vehicle's view goes out on the bus (Topic.VEHICLE) at most this often, and only when it changed.
@@ -135,9 +137,11 @@ class Dispatcher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._dependencies: nx.DiGraph = nx.DiGraph()
+        self._release_waits: dict[str, ReleaseWait] = {}  # vehicles found waiting on another's event (_release_all)
         self._plans_changed = True
         self._planned_once = False
         self._last_full_replan = -INF
+        self._full_replan_every = FULL_REPLAN_AFTER_S  # doubles while full replans leave as many stalled
         self._gate_holds: dict[str, str] = {}
         self._unsaved: set[str] = set()  # vehicles whose VDA order ids are written at the end of the tick
         self._moves: list[Move] = []  # order transitions made in this tick, written at its end (_write_moves)
@@ -673,7 +677,12 @@ class Dispatcher:
             track.stalled_since = None
 
     def _goal_wait(self, track: Track, t: float) -> GoalWait | None:
-        """What a stalled vehicle waits for when every goal it may go to is taken for good; None otherwise."""
+        """What a vehicle stalled on its way to park waits for when every parking spot it may go to is taken for
+        good (a full yard: seen for hours with 200 AGVs); None otherwise. Only parking: the requests of other
+        jobs (a gate lane to wait at, a lane kept free for relay receivers) change with more than the holds on
+        their goals (a relay test stalled for good when they waited like this)."""
+        if track.job is None or track.job.kind != JobKind.PARK:
+            return None
         goals = self.planner.goals_taken(track.id)
         if goals is None:
             return None
@@ -859,15 +868,22 @@ class Dispatcher:
         stalled_long = [tr.id for tr in self.tracks.values() if tr.stalled_since is not None
                         and t - tr.stalled_since > FULL_REPLAN_AFTER_S and tr.unavailable is None
                         and not self._queueing(tr) and (tr.goal_wait is None or tr.goal_wait.job is not tr.job)]
-        if stalled_long and t - self._last_full_replan > FULL_REPLAN_AFTER_S and not self._transfer_under_way():
+        if not stalled_long:
+            self._full_replan_every = FULL_REPLAN_AFTER_S
+        elif t - self._last_full_replan > self._full_replan_every and not self._transfer_under_way():
             # Vehicles left waiting where they stand can block each other for good (each on the other's only
-            # way); one vehicle's replan cannot move the other. A full replan promotes the blockers.
+            # way); one vehicle's replan cannot move the other. A full replan promotes the blockers. One that
+            # leaves as many stalled (a dense fleet in its busy hours: seen every 30 s for hours, each costing
+            # a plan of the whole fleet) is not tried again as soon.
             log.warning("vehicles stalled for over %.0f s (%s): planning the whole fleet again", FULL_REPLAN_AFTER_S,
                         ", ".join(stalled_long))
             self._last_full_replan = t
             for track in self.tracks.values():
                 track.stalled_since, track.retry_at = None, -INF
             self._plan_everyone(t)
+            stalled = sum(1 for track in self.tracks.values() if track.stalled_since is not None)
+            self._full_replan_every = FULL_REPLAN_AFTER_S if stalled < len(stalled_long) else \
+                min(2 * self._full_replan_every, FULL_REPLAN_MAX_S)
             return
         for track in self.tracks.values():
             if track.unavailable is not None:
@@ -1006,23 +1022,38 @@ class Dispatcher:
     # --- release ------------------------------------------------------------------------------------------------------
 
     def _release_all(self, t: float) -> None:
-        plans = {vid: tr.plan for vid, tr in self.tracks.items() if tr.plan is not None}
+        """Release each vehicle as far as the precedence of the plans allows. A vehicle found waiting on another's
+        event is not asked again until that vehicle's progress, its own plan or release, or the graph changed
+        (``release_limit``): a tick costs little for the many that wait (docs/simulation.md, "Speed")."""
         if self._plans_changed:
+            plans = {vid: tr.plan for vid, tr in self.tracks.items() if tr.plan is not None}
             self._dependencies = precedence_graph(self.planner.timed, plans, own_order=False)
             self._plans_changed = False
-        done = Progress()
+            self._release_waits.clear()
+        done, progress = Progress(), {}
         for track in self.tracks.values():
             if track.plan is not None:
-                done.set(track.id, track.reached, has_left(self.corridor, track, self._clear_m))
+                progress[track.id] = at = (track.reached, has_left(self.corridor, track, self._clear_m))
+                done.set(track.id, *at)
+        waits = self._release_waits
         for track in self.tracks.values():
             if track.plan is None or track.unavailable is not None or track.released == len(track.plan.steps) - 1:
                 continue  # (all of it released already: nothing to ask)
-            limit = releasable_until(self._dependencies, track.plan, track.released, done,
-                                     ready=lambda step, tr=track: self._may_release(tr, step, t))
+            wait = waits.get(track.id)
+            if wait is not None and wait.plan is track.plan and wait.released == track.released \
+                    and wait.own == progress[track.id] and progress.get(wait.vehicle) == wait.progress:
+                continue
+            limit, waited = release_limit(self._dependencies, track.plan, track.released, done,
+                                          ready=lambda step, tr=track: self._may_release(tr, step, t))
             if limit > track.released:
                 track.first, track.released = track.released, limit  # an update starts at the old base end
                 track.update_id += 1
                 self._send(track)
+            if waited is None:
+                waits.pop(track.id, None)
+            else:
+                waits[track.id] = ReleaseWait(track.plan, track.released, progress[track.id], waited,
+                                              progress.get(waited))
 
     def _may_release(self, track: Track, step: int, t: float) -> bool:
         assert track.plan is not None

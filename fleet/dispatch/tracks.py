@@ -44,6 +44,18 @@ class GoalWait:
     since: float
 
 
+@dataclass(frozen=True)
+class ReleaseWait:
+    """A vehicle the release step found waiting on an event of ``vehicle`` (its plan, how far it was released
+    and its own progress then, and that vehicle's progress then): nothing to ask again while all are the same."""
+
+    plan: TimedPlan
+    released: int
+    own: tuple[int, bool]
+    vehicle: str
+    progress: tuple[int, bool] | None
+
+
 @dataclass
 class Track:
     """Everything the dispatcher knows about one vehicle."""
