@@ -48,7 +48,7 @@ from fleet.dispatch.steps import (
     view_key,
     waiting_at_gate,
 )
-from fleet.dispatch.tracks import GoalWait, Job, JobKind, ReleaseWait, Track
+from fleet.dispatch.tracks import Job, JobKind, ReleaseWait, Track
 from fleet.dispatch.vda import vda_order
 from fleet.dispatch.vda_writer import VdaOrderWriter
 from fleet.dispatch.views import GateView, VehicleAction, VehicleView, WaitingVehicle
@@ -76,13 +76,8 @@ log = logging.getLogger(__name__)
 TAKE_BACK_RADIUS_M = 1.0
 #: A vehicle the planner could not get through (someone in its way for now) is planned again this much later.
 RETRY_PLAN_S = 5.0
-#: A vehicle stalled on its way to park, every spot taken for good, is planned again at least this often even
-#: when none freed (normally: as soon as one frees, see GoalWait).
-GOAL_WAIT_RECHECK_S = 60.0
 #: A vehicle stalled without a break for this long makes the whole fleet be planned again (at most this often).
 FULL_REPLAN_AFTER_S = 30.0
-#: ... and after a full replan that left as many vehicles stalled as it found, twice as long, up to this.
-FULL_REPLAN_MAX_S = 240.0
 #: A vehicle that shows no sign of an order sent this long ago gets it again.
 RESEND_AFTER_S = 3.0
 #: A vehicle's view goes out on the bus (Topic.VEHICLE) at most this often, and only when it changed.
@@ -141,7 +136,6 @@ class Dispatcher:
         self._plans_changed = True
         self._planned_once = False
         self._last_full_replan = -INF
-        self._full_replan_every = FULL_REPLAN_AFTER_S  # doubles while full replans leave as many stalled
         self._gate_holds: dict[str, str] = {}
         self._unsaved: set[str] = set()  # vehicles whose VDA order ids are written at the end of the tick
         self._moves: list[Move] = []  # order transitions made in this tick, written at its end (_write_moves)
@@ -646,7 +640,6 @@ class Dispatcher:
         for vid in result.stalled:  # waiting safely for now; tried again like any stalled replan
             track = self.tracks[vid]
             track.needs_plan, track.retry_at, track.stalled_since = True, t + RETRY_PLAN_S, t
-            track.goal_wait = self._goal_wait(track, t)
         for track in self.tracks.values():
             if track.unavailable is not None:
                 self._take_out(track, track.unavailable, t)
@@ -672,28 +665,8 @@ class Dispatcher:
             log.info("%s stalled: %s", track.id, result.stalled[track.id])
             track.needs_plan, track.retry_at = True, t + RETRY_PLAN_S
             track.stalled_since = t if track.stalled_since is None else track.stalled_since
-            track.goal_wait = self._goal_wait(track, t)
         else:
             track.stalled_since = None
-
-    def _goal_wait(self, track: Track, t: float) -> GoalWait | None:
-        """What a vehicle stalled on its way to park waits for when every parking spot it may go to is taken for
-        good (a full yard: seen for hours with 200 AGVs); None otherwise. Only parking: the requests of other
-        jobs (a gate lane to wait at, a lane kept free for relay receivers) change with more than the holds on
-        their goals (a relay test stalled for good when they waited like this)."""
-        if track.job is None or track.job.kind != JobKind.PARK:
-            return None
-        goals = self.planner.goals_taken(track.id)
-        if goals is None:
-            return None
-        return GoalWait(track.job, goals, self.planner.table.for_good_stamp(goals), t)
-
-    def _goal_still_taken(self, track: Track, t: float) -> bool:
-        """Stalled for want of a free goal, and nothing that could change that happened: none of its goals
-        freed, its job is the same, and its last try is not ``GOAL_WAIT_RECHECK_S`` old."""
-        wait = track.goal_wait
-        return wait is not None and wait.job is track.job and t - wait.since < GOAL_WAIT_RECHECK_S \
-            and self.planner.table.for_good_stamp(wait.goals) == wait.stamp
 
     def _apply(self, plans: dict[str, TimedPlan], t: float, exclude: str | None = None) -> None:
         for vid, plan in plans.items():
@@ -702,7 +675,6 @@ class Dispatcher:
 
     def _adopt(self, track: Track, plan: TimedPlan, t: float) -> None:
         """Take a new plan: it starts where the vehicle's base ends (or the base end lies on it)."""
-        track.goal_wait = None  # (set again by the caller when this is the plan of a vehicle stalled for a goal)
         end, seq = base_end_at(self.corridor, track)
         index = next((i for i, s in enumerate(plan.steps) if s.node == end), None)
         if index is None:  # planned from where the planner thought the vehicle was: plan again from the truth
@@ -867,23 +839,16 @@ class Dispatcher:
         """Replan the vehicles that need it, at most ``replans_per_tick`` (the rest wait for the next tick)."""
         stalled_long = [tr.id for tr in self.tracks.values() if tr.stalled_since is not None
                         and t - tr.stalled_since > FULL_REPLAN_AFTER_S and tr.unavailable is None
-                        and not self._queueing(tr) and (tr.goal_wait is None or tr.goal_wait.job is not tr.job)]
-        if not stalled_long:
-            self._full_replan_every = FULL_REPLAN_AFTER_S
-        elif t - self._last_full_replan > self._full_replan_every and not self._transfer_under_way():
+                        and not self._queueing(tr)]
+        if stalled_long and t - self._last_full_replan > FULL_REPLAN_AFTER_S and not self._transfer_under_way():
             # Vehicles left waiting where they stand can block each other for good (each on the other's only
-            # way); one vehicle's replan cannot move the other. A full replan promotes the blockers. One that
-            # leaves as many stalled (a dense fleet in its busy hours: seen every 30 s for hours, each costing
-            # a plan of the whole fleet) is not tried again as soon.
+            # way); one vehicle's replan cannot move the other. A full replan promotes the blockers.
             log.warning("vehicles stalled for over %.0f s (%s): planning the whole fleet again", FULL_REPLAN_AFTER_S,
                         ", ".join(stalled_long))
             self._last_full_replan = t
             for track in self.tracks.values():
                 track.stalled_since, track.retry_at = None, -INF
             self._plan_everyone(t)
-            stalled = sum(1 for track in self.tracks.values() if track.stalled_since is not None)
-            self._full_replan_every = FULL_REPLAN_AFTER_S if stalled < len(stalled_long) else \
-                min(2 * self._full_replan_every, FULL_REPLAN_MAX_S)
             return
         for track in self.tracks.values():
             if track.unavailable is not None:
@@ -893,8 +858,7 @@ class Dispatcher:
                 track.job = self._park_job(track, track.plan.end)  # idle on a dock or a gate: clear the way
                 track.needs_plan = True
         due = sorted((tr for tr in self.tracks.values() if tr.unavailable is None and tr.needs_plan
-                      and tr.state is not None and t >= tr.retry_at and not self._goal_still_taken(tr, t)),
-                     key=lambda tr: tr.retry_at)
+                      and tr.state is not None and t >= tr.retry_at), key=lambda tr: tr.retry_at)
         for done, track in enumerate(due[:self.settings.replans_per_tick]):  # the longest waiting first: none starves
             if done and self._over_budget():
                 break

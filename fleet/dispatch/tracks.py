@@ -33,18 +33,6 @@ class Job:
 
 
 @dataclass(frozen=True)
-class GoalWait:
-    """A vehicle stalled because every goal of its job is taken for good by other vehicles (a full parking, say):
-    planning it again, or the whole fleet, cannot help until one of them frees. It is planned again when the
-    planner's ``for_good_stamp`` of its goals changes, when its job changes, or after a while all the same."""
-
-    job: Job | None
-    goals: tuple[str, ...]
-    stamp: int
-    since: float
-
-
-@dataclass(frozen=True)
 class ReleaseWait:
     """A vehicle the release step found waiting on an event of ``vehicle`` (its plan, how far it was released
     and its own progress then, and that vehicle's progress then): nothing to ask again while all are the same."""
@@ -80,7 +68,6 @@ class Track:
     sent_at: float = -INF  # when the current order (update) was last sent
     retry_at: float = -INF  # a stalled vehicle is planned again from then on
     stalled_since: float | None = None  # stalled without a break since then (planner time)
-    goal_wait: GoalWait | None = None  # stalled for want of a free goal (see GoalWait)
     factsheet_asked: float = -INF  # when the vehicle was last asked for its factsheet (it had sent none)
 
     @property

@@ -242,17 +242,6 @@ class FleetPlanner:
             return None
         return request
 
-    def goals_taken(self, vehicle_id: str) -> tuple[str, ...] | None:
-        """The goals of the vehicle's request when every one is taken for good by other vehicles (or all but those
-        it is to keep free): planning it again cannot help until one of them frees (``ReservationTable.
-        for_good_stamp`` says when). None when one is free or the vehicle has no request."""
-        request = self.requests.get(vehicle_id)
-        if request is None:
-            return None
-        goals = request.hold_at or request.goals
-        free = sum(1 for node in goals if not self.table.holders_for_good(node) - {vehicle_id})
-        return goals if free == 0 or (request.hold_at and free <= request.keep_free) else None
-
     # --- one vehicle ---------------------------------------------------------------------------------------
 
     def _reserve(self, request: PlanRequest) -> TimedPlan:

@@ -53,8 +53,6 @@ class ReservationTable:
         self._zones: dict[str, list[_GroupUse]] = defaultdict(list)
         self._by_vehicle: dict[str, list[tuple[str, object]]] = defaultdict(list)
         self._free: dict[str, list[Interval]] = {}  # cache of safe intervals, per node
-        #: per node, how often a hold for good began or ended there (see :meth:`for_good_stamp`)
-        self._for_good_changes: dict[str, int] = defaultdict(int)
 
     # --- writing ---------------------------------------------------------------------------------------
 
@@ -90,8 +88,6 @@ class ReservationTable:
             if isinstance(record, _Hold):
                 _remove_sorted(self._holds[key], record)
                 self._free.pop(key, None)
-                if record.end == INF:
-                    self._for_good_changes[key] += 1
             elif isinstance(record.forward, bool):
                 _remove_sorted(self._groups[key], record)
             else:
@@ -102,8 +98,6 @@ class ReservationTable:
         bisect.insort(self._holds[node], hold)
         self._by_vehicle[hold.vehicle].append((node, hold))
         self._free.pop(node, None)
-        if hold.end == INF:
-            self._for_good_changes[node] += 1
 
     # --- reading ---------------------------------------------------------------------------------------
 
@@ -131,12 +125,6 @@ class ReservationTable:
     def holders_for_good(self, node: str) -> set[str]:
         """Vehicles that hold ``node`` for good from some time on (a breakdown, a plan's end, a parked one)."""
         return {h.vehicle for h in self._holds.get(node, ()) if h.end == INF}
-
-    def for_good_stamp(self, nodes: tuple[str, ...]) -> int:
-        """A number that changes whenever a hold for good begins or ends at one of ``nodes`` (and only then): a
-        vehicle stalled because every goal is taken for good need not be planned again while it stays the same."""
-        changes = self._for_good_changes
-        return sum(changes.get(node, 0) for node in nodes)
 
     def is_free(self, node: str, start: float, end: float) -> bool:
         return not any(h.start < end and start < h.end for h in self._holds.get(node, ()))

@@ -223,21 +223,3 @@ def test_the_corridor_bottleneck_is_the_pre_gate_feeding_the_5_kmh_gate_lanes(pl
         assert bottleneck.node == f"{side.lower()}_out_pregate" and "gate_out" in bottleneck.lane[1]
         assert bottleneck.speed == pytest.approx(5 / 3.6)
         assert bottleneck.per_hour == pytest.approx(3600 * (5 / 3.6) / (15 + 2 + 5 / 3.6 * 2))
-
-
-def test_a_vehicle_stalled_for_want_of_a_goal_is_told_when_one_frees(planner):
-    """The dispatcher plans a vehicle stalled because every goal is taken for good again only once one frees
-    (``goals_taken``, ``for_good_stamp``): before, it was planned again every 5 s for hours in a full yard."""
-    requests = [PlanRequest(f"v{i}", f"vn_parking_{i + 1}", ("cn_dock_1",), hold_at=VN_GATES) for i in range(3)]
-    result = planner.plan_all(requests)
-    (third,) = result.stalled
-    holder = next(r for r in requests if planner.plans[r.vehicle_id].end == VN_GATES[0])
-    assert planner.goals_taken(third) == VN_GATES
-    assert all(planner.goals_taken(r.vehicle_id) is None for r in requests if r.vehicle_id != third)
-    stamp = planner.table.for_good_stamp(VN_GATES)
-    planner.replan(PlanRequest("elsewhere", "cn_parking_1", ("cn_parking_2",)))  # ends far from the gates
-    assert planner.table.for_good_stamp(VN_GATES) == stamp
-    cleared = planner.plans[holder.vehicle_id].steps[-1]
-    planner.replan(PlanRequest(holder.vehicle_id, cleared.node, ("cn_dock_1",), start_time=cleared.arrive + 60))
-    assert planner.table.for_good_stamp(VN_GATES) != stamp
-    assert planner.goals_taken(third) is None
