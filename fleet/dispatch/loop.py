@@ -645,7 +645,23 @@ class Dispatcher:
                 self._take_out(track, track.unavailable, t)
 
     def _park_job(self, track: Track, at: str) -> Job:
-        return Job(JobKind.PARK, self._parking(self.corridor.nodes[at].jurisdiction))
+        """Park on the side it stands on; when every spot there is taken for good and it may cross now, park on
+        the other side, driving empty across (the gate rule still decides at the crossing). A vehicle parks on
+        the side it delivered to, so deliveries one way fill that side's parking: with 200 AGVs in
+        ``target_2030`` vehicles done at a dock found no spot and stood on the dock for good."""
+        side = self.corridor.nodes[at].jurisdiction
+        here = self._parking(side)
+        if self._free_spot(here, track.id) or not self._profile_now(track).cross_border:
+            return Job(JobKind.PARK, here)
+        there = self._parking(next(s for s in self.corridor.jurisdictions if s != side))
+        if not self._free_spot(there, track.id):
+            return Job(JobKind.PARK, here)
+        log.info("%s: every parking spot on the %s side is taken: parking on the other side", track.id, side)
+        return Job(JobKind.PARK, there)
+
+    def _free_spot(self, spots: tuple[str, ...], vehicle_id: str) -> bool:
+        """One of ``spots`` is not taken for good by another vehicle (parked there, or on its way to park)."""
+        return any(not self.planner.table.holders_for_good(spot) - {vehicle_id} for spot in spots)
 
     def _replan(self, track: Track, t: float) -> None:
         """Plan the vehicle again from where its base ends. Stalled (someone stands in its way for now): it

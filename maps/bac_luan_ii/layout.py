@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -29,7 +32,9 @@ BORDER_FROM_VN_END = 154.5  # m, the demarcation line on the deck
 AGV_LANE_OFFSET = 9.0  # m from the centre line: the outermost traffic lane each way
 
 
-def build() -> dict:
+def build(vn_changes: Mapping[str, Any] | None = None, cn_changes: Mapping[str, Any] | None = None) -> dict:
+    """The corridor as GeoJSON in the local frame; ``*_changes`` alter a side's spec (tests draw variants, e.g.
+    a yard with two parking spots)."""
     b = Builder()
     vn = SideSpec(
         prefix="vn", jurisdiction="VN", label="Mong Cai", approach_length=2000.0, border_distance=BORDER_FROM_VN_END,
@@ -41,15 +46,16 @@ def build() -> dict:
         border_distance=BRIDGE_LENGTH - BORDER_FROM_VN_END, parking_rows=5, parking_columns=20, chargers=8, docks=8,
         inspection_bays=3, holding_slots=4, single_lane_inspection=True,
         to_global=lambda x, y: (-x, BRIDGE_LENGTH - y), bridge_width=BRIDGE_WIDTH, lane_offset=AGV_LANE_OFFSET)
+    vn, cn = replace(vn, **(vn_changes or {})), replace(cn, **(cn_changes or {}))
     for side in (vn, cn):
         build_side(b, side)
     build_crossing(b, vn, cn, ("border_northbound", "border_southbound"))
     return {"type": "FeatureCollection", "name": "bac_luan_ii", "features": b.features}
 
 
-def render_geojson() -> str:
+def render_geojson(**changes: Mapping[str, Any]) -> str:
     config = yaml.safe_load((HERE / "corridor.yaml").read_text())
-    return json.dumps(to_wgs84(build(), config["origin"]), indent=1) + "\n"
+    return json.dumps(to_wgs84(build(**changes), config["origin"]), indent=1) + "\n"
 
 
 if __name__ == "__main__":

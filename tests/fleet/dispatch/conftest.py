@@ -108,3 +108,13 @@ def make_fleet(customs, corridor: Corridor, count: int, db=None, starts: list[st
                             alarms=alarms, bus=bus, staff=StaffLog(store, customs.clock), clock=customs.clock,
                             settings=DispatchSettings(load_s=20, unload_s=20))
     return Fleet(customs, corridor, store, bus, link, orders, dispatcher)
+
+
+def on_its_way(customs, corridor: Corridor, consignment: str = "VN-100000000001") -> tuple[Fleet, str]:
+    """One authorized vehicle on its way to load a cleared VN->CN order: the fleet and the order's id."""
+    fleet = make_fleet(customs, corridor, 1)
+    fleet.authorize("agv_001")
+    order = fleet.order([consignment], docks(corridor, "VN")[0], docks(corridor, "CN")[0])
+    fleet.release(consignment, VN_CN)
+    assert fleet.run(600, until=lambda: fleet.state_of(order) == OrderState.TO_PICKUP)
+    return fleet, order

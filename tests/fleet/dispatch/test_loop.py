@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from fleet.orders import OrderState
 from fleet.orders.model import LOADED_STATES
-from tests.fleet.dispatch.conftest import CN_VN, VN_CN, docks, make_fleet
+from tests.fleet.dispatch.conftest import CN_VN, VN_CN, docks, make_fleet, on_its_way
 
 
 @dataclass(frozen=True, order=True)
@@ -125,11 +125,7 @@ def test_a_crossing_names_its_own_decision_while_others_write_to_the_log(customs
 
 @ON_BOTH_BACKENDS
 def test_a_vehicle_whose_authorization_one_side_revokes_is_never_released_across(customs, corridor):
-    fleet = make_fleet(customs, corridor, 1)
-    fleet.authorize("agv_001")
-    out = fleet.order(["VN-100000000003"], docks(corridor, "VN")[0], docks(corridor, "CN")[0])
-    fleet.release("VN-100000000003", VN_CN)
-    assert fleet.run(60, until=lambda: fleet.state_of(out) == OrderState.TO_PICKUP)
+    fleet, out = on_its_way(customs, corridor, "VN-100000000003")
     assert fleet.dispatcher.gate.ingest(customs.vn.event("vehicle.revoked", vehicle_id="agv_001"),
                                         "test").acknowledged
     fleet.checks.append(lambda f: not _crossing_released_while_denied(f) or pytest.fail("released across"))

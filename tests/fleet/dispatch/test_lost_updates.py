@@ -11,7 +11,7 @@ sends orders over MQTT with QoS 0: a lost order is a case to handle, not a fault
 from __future__ import annotations
 
 from fleet.orders import OrderState
-from tests.fleet.dispatch.conftest import VN_CN, docks, make_fleet
+from tests.fleet.dispatch.conftest import on_its_way
 
 
 def _drop_updates(fleet, count: int) -> list[int]:
@@ -38,11 +38,7 @@ def _refused(fleet, vehicle_id: str) -> list[str]:
 
 
 def test_a_lost_update_is_sent_again_from_where_the_vehicle_base_really_ends(customs, corridor):
-    fleet = make_fleet(customs, corridor, 1)
-    fleet.authorize("agv_001")
-    order = fleet.order(["VN-100000000001"], docks(corridor, "VN")[0], docks(corridor, "CN")[0])
-    fleet.release("VN-100000000001", VN_CN)
-    assert fleet.run(600, until=lambda: fleet.state_of(order) == OrderState.TO_PICKUP)
+    fleet, order = on_its_way(customs, corridor)
     dropped = _drop_updates(fleet, 1)
     assert fleet.run(3600, until=lambda: fleet.state_of(order) == OrderState.DELIVERED), \
         (fleet.orders.get(order), _refused(fleet, "agv_001"))
@@ -52,11 +48,7 @@ def test_a_lost_update_is_sent_again_from_where_the_vehicle_base_really_ends(cus
 def test_lost_updates_then_a_replan_from_the_base_end_the_fleet_believed(customs, corridor):
     """Several updates lost in a row while the fleet plans the vehicle again: the new plan starts where the
     fleet believed the base ended, a node the vehicle was never given; it is planned again from the truth."""
-    fleet = make_fleet(customs, corridor, 1)
-    fleet.authorize("agv_001")
-    order = fleet.order(["VN-100000000001"], docks(corridor, "VN")[0], docks(corridor, "CN")[0])
-    fleet.release("VN-100000000001", VN_CN)
-    assert fleet.run(600, until=lambda: fleet.state_of(order) == OrderState.TO_PICKUP)
+    fleet, order = on_its_way(customs, corridor)
     dropped = _drop_updates(fleet, 3)
     track = fleet.dispatcher.tracks["agv_001"]
     assert fleet.run(3600, until=lambda: len(dropped) == 1)
