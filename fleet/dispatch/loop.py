@@ -1010,18 +1010,15 @@ class Dispatcher:
             self._dependencies = precedence_graph(self.planner.timed, plans, own_order=False)
             self._plans_changed = False
             self._release_waits.clear()
-        done, progress = Progress(), {}
-        for track in self.tracks.values():
-            if track.plan is not None:
-                progress[track.id] = at = (track.reached, has_left(self.corridor, track, self._clear_m))
-                done.set(track.id, *at)
+        done = Progress(self._progress)  # read for the vehicles asked about only
         waits = self._release_waits
         for track in self.tracks.values():
             if track.plan is None or track.unavailable is not None or track.released == len(track.plan.steps) - 1:
                 continue  # (all of it released already: nothing to ask)
+            own = done.of(track.id)  # (as it was before this tick's releases, which may change it)
             wait = waits.get(track.id)
             if wait is not None and wait.plan is track.plan and wait.released == track.released \
-                    and wait.own == progress[track.id] and progress.get(wait.vehicle) == wait.progress:
+                    and wait.own == own and done.of(wait.vehicle) == wait.progress:
                 continue
             limit, waited = release_limit(self._dependencies, track.plan, track.released, done,
                                           ready=lambda step, tr=track: self._may_release(tr, step, t))
@@ -1032,8 +1029,14 @@ class Dispatcher:
             if waited is None:
                 waits.pop(track.id, None)
             else:
-                waits[track.id] = ReleaseWait(track.plan, track.released, progress[track.id], waited,
-                                              progress.get(waited))
+                waits[track.id] = ReleaseWait(track.plan, track.released, own, waited, done.of(waited))
+
+    def _progress(self, vehicle_id: str) -> tuple[int, bool] | None:
+        """How far the vehicle has come on its plan (the release rule's ``Progress``); None without a plan."""
+        track = self.tracks.get(vehicle_id)
+        if track is None or track.plan is None:
+            return None
+        return track.reached, has_left(self.corridor, track, self._clear_m)
 
     def _may_release(self, track: Track, step: int, t: float) -> bool:
         assert track.plan is not None

@@ -39,7 +39,7 @@ class ReleaseWait:
 
     plan: TimedPlan
     released: int
-    own: tuple[int, bool]
+    own: tuple[int, bool] | None
     vehicle: str
     progress: tuple[int, bool] | None
 
@@ -69,7 +69,7 @@ class Track:
     retry_at: float = -INF  # a stalled vehicle is planned again from then on
     stalled_since: float | None = None  # stalled without a break since then (planner time)
     factsheet_asked: float = -INF  # when the vehicle was last asked for its factsheet (it had sent none)
+    id: str = field(init=False)  # the record's: an attribute, read a few million times a simulated day
 
-    @property
-    def id(self) -> str:
-        return self.record.id
+    def __post_init__(self) -> None:
+        self.id = self.record.id

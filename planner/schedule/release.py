@@ -23,17 +23,27 @@ class Progress:
     it has also left it. ``event in progress`` answers in O(1), where listing every event done would cost a
     tick O(steps) per vehicle."""
 
-    def __init__(self) -> None:
+    def __init__(self, source: Callable[[str], tuple[int, bool] | None] | None = None) -> None:
         self._at: dict[str, tuple[int, bool]] = {}
+        self._source = source  # asked, once, for a vehicle not ``set``: only the vehicles asked about cost anything
 
     def set(self, vehicle: str, reached: int, left_reached: bool) -> None:
         self._at[vehicle] = (reached, left_reached)
+
+    def of(self, vehicle: str) -> tuple[int, bool] | None:
+        """(the step it has arrived at, whether it has left it); None: nothing known of it."""
+        at = self._at.get(vehicle)
+        if at is None and self._source is not None:
+            at = self._source(vehicle)
+            if at is not None:
+                self._at[vehicle] = at
+        return at
 
     def __contains__(self, event: object) -> bool:
         if not isinstance(event, tuple):
             return False
         vehicle, k, kind = event
-        at = self._at.get(vehicle)
+        at = self.of(vehicle)
         if at is None:
             return False
         reached, left = at
