@@ -48,7 +48,7 @@ from fleet.dispatch.steps import (
     view_key,
     waiting_at_gate,
 )
-from fleet.dispatch.tracks import Job, JobKind, Track
+from fleet.dispatch.tracks import Job, JobKind, ReleaseWait, Track
 from fleet.dispatch.vda import vda_order
 from fleet.dispatch.vda_writer import VdaOrderWriter
 from fleet.dispatch.views import GateView, VehicleAction, VehicleView, WaitingVehicle
@@ -67,7 +67,7 @@ from planner.routing import VehicleProfile
 from planner.schedule import INF, FleetPlanner, FollowingRules, PlanRequest, Step, Stop, TimedPlan
 from planner.schedule.handoff import CUSTODY, plan_relay
 from planner.schedule.precedence import precedence_graph
-from planner.schedule.release import Progress, releasable_until
+from planner.schedule.release import Progress, release_limit
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +134,7 @@ class Dispatcher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._dependencies: nx.DiGraph = nx.DiGraph()
+        self._release_waits: dict[str, ReleaseWait] = {}  # vehicles found waiting on another's event (_release_all)
         self._plans_changed = True
         self._planned_once = False
         self._last_full_replan = -INF
@@ -162,6 +163,7 @@ class Dispatcher:
                              for side in corridor.jurisdictions}
         rules = self.planner.timed.rules
         self._clear_m = rules.vehicle_length_m + rules.standstill_gap_m  # a vehicle this far on has left its node
+        self._top_speed = max(lane.max_speed for lane in corridor.lanes.values())  # the map's fastest lane
         self._load()
         bus.subscribe(self._on_event, topics=(Topic.CLEARANCE, Topic.AUTHORIZATION, Topic.ORDER, Topic.GATE))
 
@@ -1006,8 +1008,7 @@ class Dispatcher:
                 self.link.send_actions(track.id, [InstantAction(f"factsheet-{uuid.uuid4().hex[:8]}",
                                                                 ActionType.FACTSHEET_REQUEST)])
             return None
-        top = max(lane.max_speed for lane in self.corridor.lanes.values())
-        cap = sheet.speed_max if sheet.speed_max < top * (1 - SPEED_ROUNDING) else None
+        cap = sheet.speed_max if sheet.speed_max < self._top_speed * (1 - SPEED_ROUNDING) else None
         if track.profile.max_speed != cap:  # planned at its own speed where it is slower than the map's
             track.profile = dataclasses.replace(track.profile, max_speed=cap)
         return sheet if ORDER_ACTIONS <= set(sheet.actions) else None
@@ -1021,23 +1022,41 @@ class Dispatcher:
     # --- release ------------------------------------------------------------------------------------------------------
 
     def _release_all(self, t: float) -> None:
-        plans = {vid: tr.plan for vid, tr in self.tracks.items() if tr.plan is not None}
+        """Release each vehicle as far as the precedence of the plans allows. A vehicle found waiting on another's
+        event is not asked again until that vehicle's progress, its own plan or release, or the graph changed
+        (``release_limit``): a tick costs little for the many that wait (docs/simulation.md, "Speed")."""
         if self._plans_changed:
+            plans = {vid: tr.plan for vid, tr in self.tracks.items() if tr.plan is not None}
             self._dependencies = precedence_graph(self.planner.timed, plans, own_order=False)
             self._plans_changed = False
-        done = Progress()
-        for track in self.tracks.values():
-            if track.plan is not None:
-                done.set(track.id, track.reached, has_left(self.corridor, track, self._clear_m))
+            self._release_waits.clear()
+        done = Progress(self._progress)  # read for the vehicles asked about only
+        waits = self._release_waits
         for track in self.tracks.values():
             if track.plan is None or track.unavailable is not None or track.released == len(track.plan.steps) - 1:
                 continue  # (all of it released already: nothing to ask)
-            limit = releasable_until(self._dependencies, track.plan, track.released, done,
-                                     ready=lambda step, tr=track: self._may_release(tr, step, t))
+            own = done.of(track.id)  # (as it was before this tick's releases, which may change it)
+            wait = waits.get(track.id)
+            if wait is not None and wait.plan is track.plan and wait.released == track.released \
+                    and wait.own == own and done.of(wait.vehicle) == wait.progress:
+                continue
+            limit, waited = release_limit(self._dependencies, track.plan, track.released, done,
+                                          ready=lambda step, tr=track: self._may_release(tr, step, t))
             if limit > track.released:
                 track.first, track.released = track.released, limit  # an update starts at the old base end
                 track.update_id += 1
                 self._send(track)
+            if waited is None:
+                waits.pop(track.id, None)
+            else:
+                waits[track.id] = ReleaseWait(track.plan, track.released, own, waited, done.of(waited))
+
+    def _progress(self, vehicle_id: str) -> tuple[int, bool] | None:
+        """How far the vehicle has come on its plan (the release rule's ``Progress``); None without a plan."""
+        track = self.tracks.get(vehicle_id)
+        if track is None or track.plan is None:
+            return None
+        return track.reached, has_left(self.corridor, track, self._clear_m)
 
     def _may_release(self, track: Track, step: int, t: float) -> bool:
         assert track.plan is not None
