@@ -99,6 +99,8 @@ BAY_KINDS = (NodeKind.HOLDING, NodeKind.INSPECTION)
 BAY_DETOUR = 1.5
 #: A loaded vehicle standing at one of these waits there rather than drive to a bay: it blocks no lane or dock.
 HARMLESS_WAITS = frozenset({NodeKind.PARKING, NodeKind.CHARGER, NodeKind.HOLDING, NodeKind.INSPECTION})
+#: an order its vehicle has still to load: the vehicle drives empty
+PICKUP_STATES = frozenset({OrderState.CREATED, OrderState.ASSIGNED, OrderState.TO_PICKUP})
 #: A tick longer than this is logged with the time each of its phases took.
 SLOW_TICK_S = 0.2
 #: On the loop's thread, a tick starts no assignment round and no further replan once it has run this long
@@ -562,8 +564,10 @@ class Dispatcher:
 
     def _request(self, track: Track, start: str, start_time: float) -> PlanRequest:
         job = track.job
+        profile = self._empty_profile(track, start) if job is None or job.order is None \
+            or job.order.state in PICKUP_STATES else track.profile
         if job is None or track.unavailable is not None:
-            return PlanRequest(track.id, start, (start,), start_time, track.profile)
+            return PlanRequest(track.id, start, (start,), start_time, profile)
         stops: tuple[Stop, ...] = ()
         hold_at: tuple[str, ...] = ()
         meets: frozenset[str] = frozenset()
@@ -571,12 +575,12 @@ class Dispatcher:
         if job.order is not None:
             order = job.order
             source = order.direction.split("->")[0]
-            if order.state in (OrderState.ASSIGNED, OrderState.TO_PICKUP, OrderState.CREATED):
+            if order.state in PICKUP_STATES:
                 # Only as far as the pickup (loaded there, it is planned on): a plan on to the gate would hold a
                 # gate lane for good from the moment of assignment, while the vehicle drives to the dock and
                 # loads, so that a side's few gate lanes, not its vehicles, set the corridor's throughput.
                 pickup = Stop(order.pickup, self.settings.load_s, action="pickup")  # at the start, too
-                return PlanRequest(track.id, start, (order.pickup,), start_time, track.profile, (pickup,),
+                return PlanRequest(track.id, start, (order.pickup,), start_time, profile, (pickup,),
                                    priority=order.priority)
             if self.relay is not None and job.partner is not None and not job.handed_over:
                 stops += (Stop(self.relay.pad, self.relay.transfer_s, action=CUSTODY),)  # the meeting stays
@@ -596,9 +600,18 @@ class Dispatcher:
                     job.cleared = True
         wait_at = self._bays_on_the_way(start, (hold_at or job.goals)[0]) if not stops and job.order is not None \
             and job.order.state in LOADED_STATES and self.corridor.nodes[start].kind not in HARMLESS_WAITS else ()
-        return PlanRequest(track.id, start, job.goals, start_time, track.profile, stops, hold_at,
+        inbound = self.relay.inbound_gates if self.relay is not None and job.kind == JobKind.HAND_OVER \
+            and job.order is not None else frozenset()
+        return PlanRequest(track.id, start, job.goals, start_time, profile, stops, hold_at,
                            priority=job.order.priority if job.order else 0, meets=meets, keep_free=keep_free,
-                           wait_at=wait_at)
+                           wait_at=wait_at, never_wait_at=inbound)
+
+    def _empty_profile(self, track: Track, start: str) -> VehicleProfile:
+        """Relay: a vehicle with no load and no meeting keeps off the pad and the lanes to it (issue #13,
+        finding 9), unless it stands there already (every way on is over the pad)."""
+        if self.relay is None or start in self.relay.to_pad:
+            return track.profile
+        return dataclasses.replace(track.profile, avoid=self.relay.to_pad)
 
     def _on_the_way(self, source: str, target: str, nodes: list[Node], detour: float) -> tuple[str, ...]:
         """Those of ``nodes`` on a route from ``source`` to ``target`` at most ``detour`` times the fastest."""
@@ -613,7 +626,10 @@ class Dispatcher:
         """The customs gates of ``side`` a vehicle may wait at between ``source`` and ``target``: those on a
         route at most 20 % longer than the fastest (the parallel gate lanes, not an inbound gate behind a
         U-turn). None when it is past them already."""
-        return self._on_the_way(source, target, self.corridor.nodes_of(NodeKind.GATE, jurisdiction=side), 1.2)
+        gates = self.corridor.nodes_of(NodeKind.GATE, jurisdiction=side)
+        if self.relay is not None:  # only its outbound gates: an inbound one holds a receiver's way back from the pad
+            gates = [g for g in gates if g.id in self.relay.to_pad]
+        return self._on_the_way(source, target, gates, 1.2)
 
     def _bays_on_the_way(self, source: str, target: str) -> tuple[str, ...]:
         """The holding and inspection bays a loaded vehicle may wait at, between ``source`` and ``target``, when
@@ -829,6 +845,10 @@ class Dispatcher:
             deliverer.job = Job(JobKind.PARK, job.goals)
             if receiver.job is not None:
                 receiver.job.order, receiver.job.handed_over = order, True
+            for track in (deliverer, receiver):
+                # stalled on the pad (a fallback's plan that ends there): no plan on, and nothing else would
+                # give it one while the others only queue for a lane (finding 9)
+                track.needs_plan |= track.plan is not None and track.plan.end == relay.pad
             self._save_vda(deliverer)
             self._save_vda(receiver)
 
