@@ -29,6 +29,8 @@ class VehicleProfile:
     ``cross_border``: authorized by both customs authorities to cross; without it the vehicle never uses a
     ``crossing`` lane. ``home``: for relay operation, the jurisdiction the vehicle stays in; it may then
     also reach the ``handoff`` pad on the border line from its own side, and nothing of the other side.
+    ``avoid``: nodes it may not enter (relay: a vehicle with no meeting at the pad keeps off its side's lanes to
+    the pad and the pad itself, issue #13 finding 9).
     ``max_speed``: the vehicle's own top speed (m/s, its factsheet's), where it is below a lane's limit; timed
     plans drive each lane at the lower of the two (None: at the lane's limit).
     """
@@ -36,6 +38,7 @@ class VehicleProfile:
     cross_border: bool = True
     home: str | None = None
     max_speed: float | None = None
+    avoid: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if self.cross_border and self.home is not None:
@@ -53,6 +56,8 @@ class Route:
 
 def restricted_view(graph: nx.DiGraph, profile: VehicleProfile) -> nx.DiGraph:
     """The part of the graph this vehicle may drive on (a read-only view, no copy)."""
+    if profile.avoid:
+        graph = nx.subgraph_view(graph, filter_node=lambda node: node not in profile.avoid)
     if profile.cross_border:
         return graph
     if profile.home is None:

@@ -48,7 +48,7 @@ from fleet.dispatch.steps import (
     view_key,
     waiting_at_gate,
 )
-from fleet.dispatch.tracks import Job, JobKind, Track
+from fleet.dispatch.tracks import Job, JobKind, ReleaseWait, Track
 from fleet.dispatch.vda import vda_order
 from fleet.dispatch.vda_writer import VdaOrderWriter
 from fleet.dispatch.views import GateView, VehicleAction, VehicleView, WaitingVehicle
@@ -67,7 +67,7 @@ from planner.routing import VehicleProfile
 from planner.schedule import INF, FleetPlanner, FollowingRules, PlanRequest, Step, Stop, TimedPlan
 from planner.schedule.handoff import CUSTODY, plan_relay
 from planner.schedule.precedence import precedence_graph
-from planner.schedule.release import Progress, releasable_until
+from planner.schedule.release import Progress, release_limit
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,8 @@ BAY_KINDS = (NodeKind.HOLDING, NodeKind.INSPECTION)
 BAY_DETOUR = 1.5
 #: A loaded vehicle standing at one of these waits there rather than drive to a bay: it blocks no lane or dock.
 HARMLESS_WAITS = frozenset({NodeKind.PARKING, NodeKind.CHARGER, NodeKind.HOLDING, NodeKind.INSPECTION})
+#: an order its vehicle has still to load: the vehicle drives empty
+PICKUP_STATES = frozenset({OrderState.CREATED, OrderState.ASSIGNED, OrderState.TO_PICKUP})
 #: A tick longer than this is logged with the time each of its phases took.
 SLOW_TICK_S = 0.2
 #: On the loop's thread, a tick starts no assignment round and no further replan once it has run this long
@@ -132,6 +134,7 @@ class Dispatcher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._dependencies: nx.DiGraph = nx.DiGraph()
+        self._release_waits: dict[str, ReleaseWait] = {}  # vehicles found waiting on another's event (_release_all)
         self._plans_changed = True
         self._planned_once = False
         self._last_full_replan = -INF
@@ -160,6 +163,7 @@ class Dispatcher:
                              for side in corridor.jurisdictions}
         rules = self.planner.timed.rules
         self._clear_m = rules.vehicle_length_m + rules.standstill_gap_m  # a vehicle this far on has left its node
+        self._top_speed = max(lane.max_speed for lane in corridor.lanes.values())  # the map's fastest lane
         self._load()
         bus.subscribe(self._on_event, topics=(Topic.CLEARANCE, Topic.AUTHORIZATION, Topic.ORDER, Topic.GATE))
 
@@ -560,8 +564,10 @@ class Dispatcher:
 
     def _request(self, track: Track, start: str, start_time: float) -> PlanRequest:
         job = track.job
+        profile = self._empty_profile(track, start) if job is None or job.order is None \
+            or job.order.state in PICKUP_STATES else track.profile
         if job is None or track.unavailable is not None:
-            return PlanRequest(track.id, start, (start,), start_time, track.profile)
+            return PlanRequest(track.id, start, (start,), start_time, profile)
         stops: tuple[Stop, ...] = ()
         hold_at: tuple[str, ...] = ()
         meets: frozenset[str] = frozenset()
@@ -569,12 +575,12 @@ class Dispatcher:
         if job.order is not None:
             order = job.order
             source = order.direction.split("->")[0]
-            if order.state in (OrderState.ASSIGNED, OrderState.TO_PICKUP, OrderState.CREATED):
+            if order.state in PICKUP_STATES:
                 # Only as far as the pickup (loaded there, it is planned on): a plan on to the gate would hold a
                 # gate lane for good from the moment of assignment, while the vehicle drives to the dock and
                 # loads, so that a side's few gate lanes, not its vehicles, set the corridor's throughput.
                 pickup = Stop(order.pickup, self.settings.load_s, action="pickup")  # at the start, too
-                return PlanRequest(track.id, start, (order.pickup,), start_time, track.profile, (pickup,),
+                return PlanRequest(track.id, start, (order.pickup,), start_time, profile, (pickup,),
                                    priority=order.priority)
             if self.relay is not None and job.partner is not None and not job.handed_over:
                 stops += (Stop(self.relay.pad, self.relay.transfer_s, action=CUSTODY),)  # the meeting stays
@@ -594,9 +600,18 @@ class Dispatcher:
                     job.cleared = True
         wait_at = self._bays_on_the_way(start, (hold_at or job.goals)[0]) if not stops and job.order is not None \
             and job.order.state in LOADED_STATES and self.corridor.nodes[start].kind not in HARMLESS_WAITS else ()
-        return PlanRequest(track.id, start, job.goals, start_time, track.profile, stops, hold_at,
+        inbound = self.relay.inbound_gates if self.relay is not None and job.kind == JobKind.HAND_OVER \
+            and job.order is not None else frozenset()
+        return PlanRequest(track.id, start, job.goals, start_time, profile, stops, hold_at,
                            priority=job.order.priority if job.order else 0, meets=meets, keep_free=keep_free,
-                           wait_at=wait_at)
+                           wait_at=wait_at, never_wait_at=inbound)
+
+    def _empty_profile(self, track: Track, start: str) -> VehicleProfile:
+        """Relay: a vehicle with no load and no meeting keeps off the pad and the lanes to it (issue #13,
+        finding 9), unless it stands there already (every way on is over the pad)."""
+        if self.relay is None or start in self.relay.to_pad:
+            return track.profile
+        return dataclasses.replace(track.profile, avoid=self.relay.to_pad)
 
     def _on_the_way(self, source: str, target: str, nodes: list[Node], detour: float) -> tuple[str, ...]:
         """Those of ``nodes`` on a route from ``source`` to ``target`` at most ``detour`` times the fastest."""
@@ -611,7 +626,10 @@ class Dispatcher:
         """The customs gates of ``side`` a vehicle may wait at between ``source`` and ``target``: those on a
         route at most 20 % longer than the fastest (the parallel gate lanes, not an inbound gate behind a
         U-turn). None when it is past them already."""
-        return self._on_the_way(source, target, self.corridor.nodes_of(NodeKind.GATE, jurisdiction=side), 1.2)
+        gates = self.corridor.nodes_of(NodeKind.GATE, jurisdiction=side)
+        if self.relay is not None:  # only its outbound gates: an inbound one holds a receiver's way back from the pad
+            gates = [g for g in gates if g.id in self.relay.to_pad]
+        return self._on_the_way(source, target, gates, 1.2)
 
     def _bays_on_the_way(self, source: str, target: str) -> tuple[str, ...]:
         """The holding and inspection bays a loaded vehicle may wait at, between ``source`` and ``target``, when
@@ -827,6 +845,10 @@ class Dispatcher:
             deliverer.job = Job(JobKind.PARK, job.goals)
             if receiver.job is not None:
                 receiver.job.order, receiver.job.handed_over = order, True
+            for track in (deliverer, receiver):
+                # stalled on the pad (a fallback's plan that ends there): no plan on, and nothing else would
+                # give it one while the others only queue for a lane (finding 9)
+                track.needs_plan |= track.plan is not None and track.plan.end == relay.pad
             self._save_vda(deliverer)
             self._save_vda(receiver)
 
@@ -988,8 +1010,7 @@ class Dispatcher:
                 self.link.send_actions(track.id, [InstantAction(f"factsheet-{uuid.uuid4().hex[:8]}",
                                                                 ActionType.FACTSHEET_REQUEST)])
             return None
-        top = max(lane.max_speed for lane in self.corridor.lanes.values())
-        cap = sheet.speed_max if sheet.speed_max < top * (1 - SPEED_ROUNDING) else None
+        cap = sheet.speed_max if sheet.speed_max < self._top_speed * (1 - SPEED_ROUNDING) else None
         if track.profile.max_speed != cap:  # planned at its own speed where it is slower than the map's
             track.profile = dataclasses.replace(track.profile, max_speed=cap)
         return sheet if ORDER_ACTIONS <= set(sheet.actions) else None
@@ -1003,23 +1024,41 @@ class Dispatcher:
     # --- release ------------------------------------------------------------------------------------------------------
 
     def _release_all(self, t: float) -> None:
-        plans = {vid: tr.plan for vid, tr in self.tracks.items() if tr.plan is not None}
+        """Release each vehicle as far as the precedence of the plans allows. A vehicle found waiting on another's
+        event is not asked again until that vehicle's progress, its own plan or release, or the graph changed
+        (``release_limit``): a tick costs little for the many that wait (docs/simulation.md, "Speed")."""
         if self._plans_changed:
+            plans = {vid: tr.plan for vid, tr in self.tracks.items() if tr.plan is not None}
             self._dependencies = precedence_graph(self.planner.timed, plans, own_order=False)
             self._plans_changed = False
-        done = Progress()
-        for track in self.tracks.values():
-            if track.plan is not None:
-                done.set(track.id, track.reached, has_left(self.corridor, track, self._clear_m))
+            self._release_waits.clear()
+        done = Progress(self._progress)  # read for the vehicles asked about only
+        waits = self._release_waits
         for track in self.tracks.values():
             if track.plan is None or track.unavailable is not None or track.released == len(track.plan.steps) - 1:
                 continue  # (all of it released already: nothing to ask)
-            limit = releasable_until(self._dependencies, track.plan, track.released, done,
-                                     ready=lambda step, tr=track: self._may_release(tr, step, t))
+            own = done.of(track.id)  # (as it was before this tick's releases, which may change it)
+            wait = waits.get(track.id)
+            if wait is not None and wait.plan is track.plan and wait.released == track.released \
+                    and wait.own == own and done.of(wait.vehicle) == wait.progress:
+                continue
+            limit, waited = release_limit(self._dependencies, track.plan, track.released, done,
+                                          ready=lambda step, tr=track: self._may_release(tr, step, t))
             if limit > track.released:
                 track.first, track.released = track.released, limit  # an update starts at the old base end
                 track.update_id += 1
                 self._send(track)
+            if waited is None:
+                waits.pop(track.id, None)
+            else:
+                waits[track.id] = ReleaseWait(track.plan, track.released, own, waited, done.of(waited))
+
+    def _progress(self, vehicle_id: str) -> tuple[int, bool] | None:
+        """How far the vehicle has come on its plan (the release rule's ``Progress``); None without a plan."""
+        track = self.tracks.get(vehicle_id)
+        if track is None or track.plan is None:
+            return None
+        return track.reached, has_left(self.corridor, track, self._clear_m)
 
     def _may_release(self, track: Track, step: int, t: float) -> bool:
         assert track.plan is not None

@@ -7,15 +7,22 @@ transfer takes ``handoff_transfer_s`` once both are there, and the custody hando
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import networkx as nx
 
 from planner.corridor import Corridor, NodeKind
+from planner.routing import VehicleProfile, restricted_view
 
 
 @dataclass(frozen=True)
 class Relay:
     pad: str
     transfer_s: float
+    #: the pad and the nodes from which every way on leads over it (a side's outbound gates and the lane beyond)
+    to_pad: frozenset[str] = field(default=frozenset())
+    #: the customs gates on the way from the pad into each side (a deliverer never waits at one)
+    inbound_gates: frozenset[str] = field(default=frozenset())
 
     @classmethod
     def of(cls, corridor: Corridor) -> Relay | None:
@@ -23,4 +30,18 @@ class Relay:
         if corridor.parameters.get("handoff_mode", "through") != "relay":
             return None
         pads = sorted(n.id for n in corridor.nodes_of(NodeKind.HANDOFF))
-        return cls(pads[0], float(corridor.parameters.get("handoff_transfer_s", 180.0)))
+        to_pad = _lanes_to_pad(corridor)
+        inbound = frozenset(n.id for n in corridor.nodes_of(NodeKind.GATE) if n.id not in to_pad)
+        return cls(pads[0], float(corridor.parameters.get("handoff_transfer_s", 180.0)), to_pad, inbound)
+
+
+def _lanes_to_pad(corridor: Corridor) -> frozenset[str]:
+    """The pad and each side's nodes that reach none of its parking spots but over the pad."""
+    pad = frozenset(n.id for n in corridor.nodes_of(NodeKind.HANDOFF))
+    lanes = set(pad)
+    for side in corridor.jurisdictions:
+        view = restricted_view(corridor.graph, VehicleProfile(cross_border=False, home=side, avoid=pad))
+        parking = [n.id for n in corridor.nodes_of(NodeKind.PARKING, jurisdiction=side)]
+        home = set(parking).union(*(nx.ancestors(view, p) for p in parking))
+        lanes.update(n for n in view if n not in home)
+    return frozenset(lanes)

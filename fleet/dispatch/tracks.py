@@ -32,6 +32,18 @@ class Job:
     handed_over: bool = False  # relay: the transfer at the pad is done
 
 
+@dataclass(frozen=True)
+class ReleaseWait:
+    """A vehicle the release step found waiting on an event of ``vehicle`` (its plan, how far it was released
+    and its own progress then, and that vehicle's progress then): nothing to ask again while all are the same."""
+
+    plan: TimedPlan
+    released: int
+    own: tuple[int, bool] | None
+    vehicle: str
+    progress: tuple[int, bool] | None
+
+
 @dataclass
 class Track:
     """Everything the dispatcher knows about one vehicle."""
@@ -57,7 +69,7 @@ class Track:
     retry_at: float = -INF  # a stalled vehicle is planned again from then on
     stalled_since: float | None = None  # stalled without a break since then (planner time)
     factsheet_asked: float = -INF  # when the vehicle was last asked for its factsheet (it had sent none)
+    id: str = field(init=False)  # the record's: an attribute, read a few million times a simulated day
 
-    @property
-    def id(self) -> str:
-        return self.record.id
+    def __post_init__(self) -> None:
+        self.id = self.record.id

@@ -300,6 +300,9 @@ class FleetPlanner:
             return
         spoken_for = {node for r in self.requests.values() if r.vehicle_id != request.vehicle_id
                       for node in (r.start, *r.goals)}
+        spoken_for |= request.never_wait_at
+        if request.keep_free:  # nor a place it is to keep free, by the back door (relay: a lane to the pad)
+            spoken_for.update(request.hold_at)
         places = tuple(n for n, kind in graph.nodes(data="kind") if kind in WAITING_KINDS and n not in spoken_for)
         try:
             self._reserve(replace(request, goals=places, hold_at=(), stops=()))

@@ -80,6 +80,8 @@ class PlanRequest:
     other vehicles' only way to the handoff pad); the vehicle is stalled rather than take one of them.
     ``wait_at``: where to wait when neither ``goals`` nor ``hold_at`` can be had now (tried before standing
     where it is): a holding bay on the way, so that it does not wait on a gate lane or a dock others need.
+    ``never_wait_at``: places the fallback never leaves it waiting at (relay: a deliverer waiting at an inbound
+    gate holds the receivers' only way home from the pad).
     """
 
     vehicle_id: str
@@ -93,6 +95,7 @@ class PlanRequest:
     meets: frozenset[str] = frozenset()  # relay partners it may share a handoff pad with
     keep_free: int = 0
     wait_at: tuple[str, ...] = ()
+    never_wait_at: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

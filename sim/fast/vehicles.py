@@ -57,6 +57,7 @@ class _Vehicle:
     version: int = 0
     last_xy: tuple[float, float] = (0.0, 0.0)  # where the node it last reached is
     ahead: list[OrderNode] = field(default_factory=list)  # the agent's nodes to go, as last seen
+    factsheet: Factsheet | None = None  # what the agent publishes (its parameters do not change in a run)
 
 
 ARRIVE, CLEAR, STOP, DEPART = range(4)
@@ -199,7 +200,11 @@ class EventLink:
 
     def factsheet(self, vehicle_id: str) -> Factsheet | None:
         vehicle = self._vehicles.get(vehicle_id)
-        return vehicle.logic.factsheet() if vehicle else None
+        if vehicle is None:
+            return None
+        if vehicle.factsheet is None:
+            vehicle.factsheet = vehicle.logic.factsheet()
+        return vehicle.factsheet
 
     def healthy(self) -> bool:
         return True  # nothing runs on its own: the simulator's thread does all the work

@@ -7,13 +7,13 @@ from __future__ import annotations
 import pytest
 
 from fleet.dispatch.steps import custody_arrival
-from fleet.dispatch.tracks import Track
+from fleet.dispatch.tracks import Job, JobKind, Track
 from fleet.maps import load_corridor
 from fleet.orders import OrderState
 from fleet.vehicles.registry import VehicleRecord
 from planner.corridor import Corridor, NodeKind
 from planner.routing import VehicleProfile
-from planner.schedule import Step, TimedPlan
+from planner.schedule import INF, Step, TimedPlan
 from tests.fleet.dispatch.conftest import CN_VN, VN_CN, docks, make_fleet
 
 KIM_THANH = "maps/kim_thanh"
@@ -218,3 +218,65 @@ def test_the_whole_fleet_is_not_planned_again_during_a_transfer_at_the_pad(custo
     deliverer, receiver = pair
     assert fleet.run(3600, until=lambda: fleet.state_of(order_id) == OrderState.DELIVERED), fleet.orders.get(order_id)
     _delivered_across_the_pad(fleet, order_id, deliverer, receiver)
+
+
+def _standing(customs, kim_thanh, mover: str, blockers: list[str], job) -> Track:
+    """One vehicle at ``mover`` with the job ``job(fleet)`` gives it, and one parked at each of ``blockers``,
+    planned once: the mover's track."""
+    fleet = make_fleet(customs, kim_thanh, 0, starts=[mover, *blockers])
+    fleet.authorize(*fleet.dispatcher.tracks)
+    track = fleet.dispatcher.tracks["agv_001"]
+    track.job = job(fleet)
+    fleet.run(0.5)  # the first plan of the fleet
+    assert track.plan is not None
+    return track
+
+
+def _order_in(fleet, consignment: str, direction: str, state: OrderState):
+    here, there = direction.split("->")
+    pickup, drop = docks(fleet.corridor, here)[0], docks(fleet.corridor, there)[0]
+    order = fleet.orders.get(fleet.order([consignment], pickup, drop))
+    return order.model_copy(update={"state": state})
+
+
+def test_a_deliverer_with_no_place_to_wait_is_not_left_at_an_inbound_gate(customs, kim_thanh):
+    """Seen in a day of kim_thanh (10:30): CN deliverers that found every outbound gate lane and every bay on
+    their way taken were sent by the planner's fallback to the nearest place a vehicle may wait, an inbound
+    gate, where they held the receivers' only way home from the pad. Now a deliverer is never left there."""
+    bays = ["cn_gate_out_1", "cn_gate_out_2", "cn_hold_1", "cn_hold_2", "cn_hold_3", "cn_insp_1", "cn_insp_2"]
+    deliverer = _standing(customs, kim_thanh, "cn_in_arrival", bays, lambda fleet: Job(
+        JobKind.HAND_OVER, ("handoff",), _order_in(fleet, "CN-400000000020", CN_VN, OrderState.LOADED)))
+    inbound = {n.id for n in kim_thanh.nodes_of(NodeKind.GATE) if "_in_" in n.id}
+    assert deliverer.plan.end not in inbound, [s.node for s in deliverer.plan.steps]
+
+
+def test_an_empty_vehicle_is_never_sent_onto_a_lane_to_the_pad(customs, kim_thanh):
+    """Seen in a day of kim_thanh (10:30): empty VN vehicles on their way to a pickup stood on the outbound gate
+    lanes and the deck before the pad, the only way the receivers have to it, sent there by the planner's
+    fallback (the nearest place to wait). Now a vehicle with no meeting keeps off the pad and the lanes to it."""
+    pickup = docks(kim_thanh, "CN")[0]  # taken for good: the vehicle on its way there waits somewhere
+    empty = _standing(customs, kim_thanh, "cn_insp_junction", ["cn_insp_1", "cn_insp_2", pickup], lambda fleet: Job(
+        JobKind.DELIVER, (docks(kim_thanh, "VN")[0],),
+        _order_in(fleet, "CN-400000000021", CN_VN, OrderState.TO_PICKUP)))
+    lanes = {"handoff", "cn_gate_out_1", "cn_gate_out_2", "cn_out_pregate", "cn_out_post", "cn_deck_out_0",
+             "cn_deck_out_1"}
+    assert not lanes & {s.node for s in empty.plan.steps}, [s.node for s in empty.plan.steps]
+
+
+def test_a_vehicle_stalled_on_the_pad_is_planned_on_after_the_handoff(customs, kim_thanh):
+    """Seen in a day of kim_thanh (07:00): a full replan left a deliverer standing on the pad (the planner's
+    fallback, a plan that ends there); the transfer was recorded and it had a job home, but no plan away, and
+    nothing planned it again while the other vehicles only queued for a gate lane: the pad was taken for good
+    and nothing crossed after it. Now both vehicles of a handoff that stand on the pad are planned on."""
+    consignment = "VN-400000000022"
+    fleet, order_id = _fleet_with_an_order(customs, kim_thanh, 4, consignment)
+    assert fleet.run(3600, until=lambda: _both_on_the_pad(fleet, order_id)), fleet.orders.get(order_id)
+    dispatcher = fleet.dispatcher
+    deliverer = dispatcher.tracks[_meeting(fleet, order_id)[0]]
+    t = dispatcher.now()
+    stand = TimedPlan(deliverer.id, (Step("handoff", t, INF),))
+    dispatcher.planner.table.release(deliverer.id)
+    dispatcher.planner.table.reserve(stand)
+    dispatcher._adopt(deliverer, stand, t)  # what the fallback of a full replan gave it
+    assert fleet.run(1800, until=lambda: fleet.state_of(order_id) == OrderState.DELIVERED), fleet.orders.get(order_id)
+    assert fleet.run(600, until=lambda: fleet.link.state(deliverer.id).last_node_id != "handoff"), deliverer.plan
