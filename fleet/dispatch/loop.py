@@ -913,7 +913,7 @@ class Dispatcher:
         clearance or at a pickup dock for their load (or on their way to wait there), but for the gate lanes it
         is to keep free (relay): a queue, which planning the whole fleet again cannot shorten. Not a queue: left
         standing where it may not wait (a waypoint, the planner's last resort), it is in the way of others, say of
-        the vehicle on its way to the gate lane it waits for (finding 9): a full replan plans it first."""
+        the vehicle on its way to the gate lane it waits for (finding 11): a full replan plans it first."""
         request = self.planner.requests.get(track.id)
         if request is None or self.corridor.nodes[request.start].kind not in WAITING_KINDS:
             return False

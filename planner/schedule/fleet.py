@@ -283,7 +283,7 @@ class FleetPlanner:
         that it holds its node for good. A vehicle to wait at ``hold_at`` (a gate, for its clearance) is never
         taken over a crossing lane by these fallbacks: driven through a gate lane free for now to a place
         across, it skipped its gate pass and stood at the last node before the crossing for good, closing the
-        one lane to the bridge (issue #13, finding 9)."""
+        one lane to the bridge (issue #13, finding 11)."""
         graph = self.timed.graph
         if request.hold_at:
             request = replace(request, profile=replace(request.profile, cross_border=False))

@@ -75,7 +75,7 @@ def test_when_both_gates_are_taken_the_next_vehicle_waits_where_it_may(planner):
 
 
 def test_a_vehicle_waiting_for_a_gate_lane_is_never_sent_past_the_gates_by_the_fallback(planner):
-    """Issue #13, finding 9 (baseline_2026 with 80 AGVs stopped crossing at ~15:00): both VN gate lanes are taken
+    """Issue #13, finding 11 (baseline_2026 with 80 AGVs stopped crossing at ~15:00): both VN gate lanes are taken
     for good, one by a vehicle still on its way to it. The next loaded vehicle, at the pre-gate, stalls; the
     fallback ("the nearest place it may wait") drove it through the gate lane free for now, up the one lane to
     the bridge and across to a CN holding bay. It had skipped its gate pass: the crossing was never released, and

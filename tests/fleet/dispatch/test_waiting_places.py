@@ -81,7 +81,7 @@ def test_a_loaded_vehicle_waits_for_a_gate_lane_off_the_docks(customs, corridor)
 
 
 def test_a_vehicle_left_standing_short_of_the_gates_makes_the_fleet_be_planned_again(customs, corridor):
-    """Finding 9: agv_003 stands on the pre-gate (a waypoint, where it may not wait), stalled, both gate lanes
+    """Finding 11: agv_003 stands on the pre-gate (a waypoint, where it may not wait), stalled, both gate lanes
     taken for good: one by agv_002 waiting there, one by agv_001 still on its way to it, *through* the pre-gate.
     The planner leaves agv_003 standing (the last resort; it no longer escapes across, without its gate pass), so
     agv_001 can never pass. That is no queue to wait out, as a wait behind vehicles at their gates is: the whole
