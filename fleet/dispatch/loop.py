@@ -911,9 +911,11 @@ class Dispatcher:
     def _queueing(self, track: Track) -> bool:
         """Stalled only because each of its goals is taken for good by vehicles waiting at a gate for their
         clearance or at a pickup dock for their load (or on their way to wait there), but for the gate lanes it
-        is to keep free (relay): a queue, which planning the whole fleet again cannot shorten."""
+        is to keep free (relay): a queue, which planning the whole fleet again cannot shorten. Not a queue: left
+        standing where it may not wait (a waypoint, the planner's last resort), it is in the way of others, say of
+        the vehicle on its way to the gate lane it waits for (finding 11): a full replan plans it first."""
         request = self.planner.requests.get(track.id)
-        if request is None:
+        if request is None or self.corridor.nodes[request.start].kind not in WAITING_KINDS:
             return False
         free = 0
         for goal in request.hold_at or request.goals:

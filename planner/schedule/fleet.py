@@ -280,8 +280,13 @@ class FleetPlanner:
     def _reserve_fallback(self, request: PlanRequest) -> None:
         """Safety first: a vehicle that cannot get a plan goes to one of its ``wait_at`` places if it can;
         else it stays where it is if it may wait there, else goes to the nearest place it may wait; failing
-        that it holds its node for good."""
+        that it holds its node for good. A vehicle to wait at ``hold_at`` (a gate, for its clearance) is never
+        taken over a crossing lane by these fallbacks: driven through a gate lane free for now to a place
+        across, it skipped its gate pass and stood at the last node before the crossing for good, closing the
+        one lane to the bridge (issue #13, finding 11)."""
         graph = self.timed.graph
+        if request.hold_at:
+            request = replace(request, profile=replace(request.profile, cross_border=False))
         if request.wait_at and request.start not in request.wait_at:
             try:
                 self._reserve(replace(request, goals=request.wait_at, hold_at=(), stops=(), wait_at=()))

@@ -74,6 +74,33 @@ def test_when_both_gates_are_taken_the_next_vehicle_waits_where_it_may(planner):
     assert violations(planner) == []
 
 
+def test_a_vehicle_waiting_for_a_gate_lane_is_never_sent_past_the_gates_by_the_fallback(planner):
+    """Issue #13, finding 11 (baseline_2026 with 80 AGVs stopped crossing at ~15:00): both VN gate lanes are taken
+    for good, one by a vehicle still on its way to it. The next loaded vehicle, at the pre-gate, stalls; the
+    fallback ("the nearest place it may wait") drove it through the gate lane free for now, up the one lane to
+    the bridge and across to a CN holding bay. It had skipped its gate pass: the crossing was never released, and
+    it stood at the last node before the bridge for good, with every vehicle bound for CN queued behind it. Now
+    it stands where it is, short of the gates (in the way of the vehicle on its way to gate 1: the planner's last
+    resort, which the dispatcher answers with a full plan, where it gets gate 1 and the other an inspection bay)."""
+    planner.plan_all([PlanRequest("a", "vn_insp_junction", ("cn_dock_1",), hold_at=VN_GATES),
+                      PlanRequest("b", "vn_gate_out_2", ("cn_dock_2",), hold_at=VN_GATES)])
+    assert {planner.plans["a"].end, planner.plans["b"].end} == set(VN_GATES)
+    request = PlanRequest("c", "vn_out_pregate", ("cn_dock_3",), hold_at=VN_GATES)
+    result = planner.replan(request, now=0.0)
+    assert "taken for good" in result.stalled["c"]
+    waits = planner.plans["c"]
+    assert not any(planner.timed.lanes[(here.node, nxt.node)].crossing
+                   for here, nxt in zip(waits.steps, waits.steps[1:], strict=False)), waits.nodes
+    assert not set(waits.nodes) & set(VN_GATES), waits.nodes
+    requests = [PlanRequest("a", "vn_insp_junction", ("cn_dock_1",), hold_at=VN_GATES,
+                            wait_at=("vn_insp_1", "vn_insp_2", "vn_insp_3")),
+                PlanRequest("b", "vn_gate_out_2", ("cn_dock_2",), hold_at=VN_GATES), request]
+    planner.plan_all(requests)
+    assert planner.plans["c"].nodes == ("vn_out_pregate", "vn_gate_out_1")
+    assert planner.plans["a"].end.startswith("vn_insp_")
+    assert violations(planner, requests) == []
+
+
 def test_the_single_lane_inspection_access_is_used_one_direction_at_a_time(planner):
     """Two vehicles meet head-on at CN's single-lane inspection access: one waits at its end for the other."""
     lane_in, lane_out = ("cn_insp_access", "cn_insp_hub"), ("cn_insp_hub", "cn_insp_access")

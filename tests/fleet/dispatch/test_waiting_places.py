@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import pytest
 
+from fleet.dispatch.tracks import Job, JobKind
 from fleet.events import Topic
 from fleet.orders import OrderState
 from planner.corridor import NodeKind
+from planner.schedule import PlanRequest
 from tests.fleet.dispatch.conftest import VN_CN, docks, make_fleet
 from tests.fleet.dispatch.test_loop import _crossing_released_while_denied
 
@@ -76,3 +78,24 @@ def test_a_loaded_vehicle_waits_for_a_gate_lane_off_the_docks(customs, corridor)
     assert states[blocker] == OrderState.LOADED
     assert _standing_at(fleet, blocking, _nodes(corridor, NodeKind.INSPECTION, "CN")), \
         fleet.link.state(blocking).last_node_id
+
+
+def test_a_vehicle_left_standing_short_of_the_gates_makes_the_fleet_be_planned_again(customs, corridor):
+    """Finding 11: agv_003 stands on the pre-gate (a waypoint, where it may not wait), stalled, both gate lanes
+    taken for good: one by agv_002 waiting there, one by agv_001 still on its way to it, *through* the pre-gate.
+    The planner leaves agv_003 standing (the last resort; it no longer escapes across, without its gate pass), so
+    agv_001 can never pass. That is no queue to wait out, as a wait behind vehicles at their gates is: the whole
+    fleet is planned again (agv_003 then gets gate 1, agv_001 an inspection bay). Before, it counted as a queue
+    and nothing ever moved again."""
+    gates = ("vn_gate_out_1", "vn_gate_out_2")
+    fleet = make_fleet(customs, corridor, 3, starts=["vn_insp_junction", "vn_gate_out_2", "vn_out_pregate"])
+    dispatcher = fleet.dispatcher
+    planner, tracks = dispatcher.planner, dispatcher.tracks
+    planner.plan_all([PlanRequest("agv_001", "vn_insp_junction", ("cn_dock_1",), hold_at=gates),
+                      PlanRequest("agv_002", "vn_gate_out_2", ("cn_dock_2",), hold_at=gates)])
+    for vehicle, drop in (("agv_001", "cn_dock_1"), ("agv_002", "cn_dock_2")):
+        tracks[vehicle].plan, tracks[vehicle].job = planner.plans[vehicle], Job(JobKind.DELIVER, (drop,))
+    stalled = planner.replan(PlanRequest("agv_003", "vn_out_pregate", ("cn_dock_3",), hold_at=gates), now=0.0)
+    assert "taken for good" in stalled.stalled["agv_003"]
+    assert "vn_out_pregate" in planner.plans["agv_001"].nodes and planner.plans["agv_003"].end == "vn_out_pregate"
+    assert not dispatcher._queueing(tracks["agv_003"])
