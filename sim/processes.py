@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import time
+from contextlib import ExitStack
 from typing import Any
 
 
@@ -20,11 +21,21 @@ def tied_to_parent(command: list[str]) -> list[str]:
     return [setpriv, "--pdeathsig", "TERM", *command] if setpriv else command
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def free_port(consecutive: int = 1) -> int:
+    """A TCP port P on 127.0.0.1 that was free a moment ago, and the ``consecutive - 1`` ports after it too (the
+    demo's customs ROUTER takes P and its PUB P + 1: a P + 1 nobody checked was found taken in CI)."""
+    for _ in range(100):
+        with ExitStack() as held:
+            first = held.enter_context(socket.socket())
+            first.bind(("127.0.0.1", 0))
+            port = int(first.getsockname()[1])
+            try:
+                for k in range(1, consecutive):
+                    held.enter_context(socket.socket()).bind(("127.0.0.1", port + k))
+            except (OSError, OverflowError):
+                continue
+            return port
+    raise OSError(f"no {consecutive} free TCP ports in a row on 127.0.0.1")
 
 
 def spawn(command: list[str], **popen: Any) -> subprocess.Popen:

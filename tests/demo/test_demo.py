@@ -35,7 +35,7 @@ def demo(var: Path, *options: str) -> Iterator[tuple[subprocess.Popen, str]]:
     env = {**os.environ, "ROS_DOMAIN_ID": str(1 + os.getpid() % 19), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST",
            "XBORDER_TEST_MARKER": marker}
     process = subprocess.Popen([str(BIN / "xborder"), "demo", "--var", str(var), "--port", str(free_port()),
-                                "--customs-port", str(free_port()), "--vehicles", str(VEHICLES),
+                                "--customs-port", str(free_port(consecutive=2)), "--vehicles", str(VEHICLES),
                                 "--time-scale", str(TIME_SCALE), *options],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     try:

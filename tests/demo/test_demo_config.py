@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import yaml
 
 from fleet.config import load_settings
+from sim.processes import free_port
 from sim.service_process import default_deployment
 
 
@@ -23,3 +25,13 @@ def test_the_demo_config_loads_from_a_relative_var_folder(tmp_path, monkeypatch)
     tokens = yaml.safe_load((tmp_path / "var" / "tokens.yaml").read_text())
     assert service.tokens == tokens and {t.token for t in settings.auth.tokens} == set(tokens.values())
     assert (service.config.stat().st_mode & 0o777) == 0o600  # it names the tokens
+
+
+def test_the_demo_customs_ports_are_found_free_together():
+    """The demo's customs ROUTER takes the port it is given and its PUB the next one: both must be free (CI saw
+    the PUB's port taken by another test's connection)."""
+    for _ in range(20):
+        port = free_port(consecutive=2)
+        with socket.socket() as router, socket.socket() as pub:
+            router.bind(("127.0.0.1", port))
+            pub.bind(("127.0.0.1", port + 1))
