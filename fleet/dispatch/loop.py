@@ -379,7 +379,10 @@ class Dispatcher:
         not on the plan, the vehicle is planned again from there."""
         assert track.state is not None and track.plan is not None
         k = reported_base_end_step(track)
-        log.warning("%s did not take update %d of %s (it reports %d%s): %s", track.id, track.update_id,
+        reported = (track.vda_order_id, track.state.order_update_id)
+        level = logging.DEBUG if track.not_taken_logged == reported else logging.WARNING  # say it once, not every 3 s
+        track.not_taken_logged = reported
+        log.log(level, "%s did not take update %d of %s (it reports %d%s): %s", track.id, track.update_id,
                     track.vda_order_id, track.state.order_update_id,
                     "".join(f"; {e.description}" for e in track.state.errors if e.error_type == "orderUpdateError"),
                     "released again from its own base end" if k is not None else "planned again from its base end")

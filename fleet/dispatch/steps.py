@@ -5,7 +5,7 @@ and sends orders -- as ``agv_agent.logic`` beside its node.
 
 from __future__ import annotations
 
-from agv_agent.protocol import ActionState
+from agv_agent.protocol import ActionState, VehicleState
 
 from fleet.dispatch.tracks import JobKind, Track
 from fleet.dispatch.vda import node_action_id
@@ -37,15 +37,22 @@ def base_end_at(corridor: Corridor, track: Track) -> tuple[str, int | None]:
     if ours and state is not None and track.plan is not None and state.order_update_id < track.update_id:
         return track.plan.steps[track.released].node, track.seq0 + 2 * track.released
     if ours and state is not None:
-        released = [n for n in state.node_states if n.released]
-        if released and released[-1].node_id in corridor.nodes:
-            return released[-1].node_id, released[-1].sequence_id
+        released = last_released(state)
+        if released is not None and released[0] in corridor.nodes:
+            return released
     seq = state.last_node_sequence_id if ours and state is not None else None
     if track.plan is not None and track.reached >= 0:
         return track.plan.steps[track.released].node, seq
     if state is not None and state.last_node_id in corridor.nodes:
         return state.last_node_id, seq
     return track.record.start_node, seq
+
+
+def last_released(state: VehicleState) -> tuple[str, int] | None:
+    """The last released node the vehicle reports still to drive (node id, sequence id); None: it has driven its
+    whole base."""
+    released = [n for n in state.node_states if n.released]
+    return (released[-1].node_id, released[-1].sequence_id) if released else None
 
 
 def update_not_taken(track: Track, t: float, after_s: float) -> bool:
@@ -66,9 +73,7 @@ def reported_base_end_step(track: Track) -> int | None:
     state, plan = track.state, track.plan
     if state is None or plan is None:
         return None
-    released = [n for n in state.node_states if n.released]
-    node, seq = (released[-1].node_id, released[-1].sequence_id) if released else \
-        (state.last_node_id, state.last_node_sequence_id)
+    node, seq = last_released(state) or (state.last_node_id, state.last_node_sequence_id)
     k, odd = divmod(seq - track.seq0, 2)
     return k if not odd and 0 <= k <= track.released and plan.steps[k].node == node else None
 

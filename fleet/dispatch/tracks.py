@@ -66,6 +66,7 @@ class Track:
     unavailable: str | None = None  # why the vehicle cannot go on (offline, fault, e-stop, out of service)
     needs_plan: bool = False
     sent_at: float = -INF  # when the current order (update) was last sent
+    not_taken_logged: tuple[str | None, int] | None = None  # (order, update reported) last warned as not taken
     retry_at: float = -INF  # a stalled vehicle is planned again from then on
     stalled_since: float | None = None  # stalled without a break since then (planner time)
     factsheet_asked: float = -INF  # when the vehicle was last asked for its factsheet (it had sent none)

@@ -56,3 +56,24 @@ def test_lost_updates_then_a_replan_from_the_base_end_the_fleet_believed(customs
     assert fleet.run(3600, until=lambda: fleet.state_of(order) == OrderState.DELIVERED), \
         (fleet.orders.get(order), _refused(fleet, "agv_001"))
     assert len(dropped) == 3
+
+
+def test_a_vehicle_that_keeps_refusing_is_warned_about_once_not_every_resend(customs, corridor, caplog):
+    """A vehicle that takes no update for a while (a lossy link, or a vehicle in MANUAL mode) is sent the update
+    again every few seconds; the operator's log says so once for the update it reports, not at every resend."""
+    fleet, _ = on_its_way(customs, corridor)
+    dropped: list[int] = []
+    send = fleet.link.send_order
+
+    def deaf(vehicle_id, order):  # every update of agv_001's order is lost, the resends too
+        if vehicle_id == "agv_001" and order.order_update_id > 0:
+            dropped.append(order.order_update_id)
+            return
+        send(vehicle_id, order)
+
+    fleet.link.send_order = deaf
+    caplog.set_level("DEBUG", logger="fleet.dispatch.loop")
+    fleet.run(900)
+    resends = [r for r in caplog.records if "did not take update" in r.getMessage()]
+    warned = [r for r in resends if r.levelname == "WARNING"]
+    assert len(resends) >= 5 and len(warned) == 1, [(r.levelname, r.getMessage()) for r in resends]
