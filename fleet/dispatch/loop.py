@@ -28,7 +28,7 @@ from fleet.alarms import AlarmKind, AlarmService
 from fleet.customs.clearance import Status
 from fleet.customs.gate import CustomsGate
 from fleet.dispatch.laps import Laps
-from fleet.dispatch.relay import Relay
+from fleet.dispatch.relay import Relay, orders_to_give_out
 from fleet.dispatch.settings import DispatchSettings
 from fleet.dispatch.snapshot import Snapshot
 from fleet.dispatch.steps import (
@@ -605,7 +605,9 @@ class Dispatcher:
             and job.order.state in LOADED_STATES and self.corridor.nodes[start].kind not in HARMLESS_WAITS else ()
         inbound = self.relay.inbound_gates if self.relay is not None and job.kind == JobKind.HAND_OVER \
             and job.order is not None else frozenset()
-        return PlanRequest(track.id, start, job.goals, start_time, profile, stops, hold_at,
+        goals = self._receiving_goals(track.id, job.order, self.relay.pad) if self.relay is not None \
+            and job.order is not None and job.kind == JobKind.DELIVER and meets else job.goals
+        return PlanRequest(track.id, start, goals, start_time, profile, stops, hold_at,
                            priority=job.order.priority if job.order else 0, meets=meets, keep_free=keep_free,
                            wait_at=wait_at, never_wait_at=inbound)
 
@@ -785,7 +787,8 @@ class Dispatcher:
         self._set_meeting(deliverer, receiver, order)
         delivering, receiving = (PlanRequest(tr.id, base_end(self.corridor, tr), goals, t, tr.profile,
                                              priority=order.priority)
-                                 for tr, goals in ((deliverer, self._parking(source)), (receiver, (order.drop,))))
+                                 for tr, goals in ((deliverer, self._parking(source)),
+                                                   (receiver, self._receiving_goals(receiver.id, order, relay.pad))))
         started = time.perf_counter()
         try:
             meeting = plan_relay(self.planner, delivering, receiving, relay.pad, relay.transfer_s)
@@ -802,6 +805,19 @@ class Dispatcher:
         self._adopt(deliverer, meeting.deliverer, t)
         self._adopt(receiver, meeting.receiver, t)
         return True
+
+    def _receiving_goals(self, receiver: str, order: OrderPublic, pad: str) -> tuple[str, ...]:
+        """Where a receiver takes the load from the pad: the drop dock; while another vehicle holds that for good
+        (a deliverer loaded there, waiting for a gate lane), a holding bay of its side on the way, from which it
+        goes on once the dock is free (as a cleared vehicle does in through operation, finding 5). Waiting for
+        the dock before the meeting, the deliverer held its gate lane, and the deliverer at the dock waited for
+        that lane: no meeting was paired again (issue #13, finding 10)."""
+        if not self.planner.table.holders_for_good(order.drop) - {receiver}:
+            return (order.drop,)
+        side = self.corridor.nodes[order.drop].jurisdiction
+        bays = self._on_the_way(pad, order.drop, self.corridor.nodes_of(NodeKind.HOLDING, jurisdiction=side),
+                                BAY_DETOUR)
+        return bays or (order.drop,)
 
     def _meeting_on_its_way(self, relay: Relay) -> bool:
         """A meeting at the pad with a vehicle not there yet. Meetings are paired one after another: two on their
@@ -850,8 +866,10 @@ class Dispatcher:
                 receiver.job.order, receiver.job.handed_over = order, True
             for track in (deliverer, receiver):
                 # stalled on the pad (a fallback's plan that ends there): no plan on, and nothing else would
-                # give it one while the others only queue for a lane (finding 9)
-                track.needs_plan |= track.plan is not None and track.plan.end == relay.pad
+                # give it one while the others only queue for a lane (finding 9); a receiver bound for a holding
+                # bay, its drop dock taken (finding 10): on to the dock when it is free
+                track.needs_plan |= track.plan is not None and (track.plan.end == relay.pad or (
+                    track is receiver and receiver.job is not None and track.plan.end not in receiver.job.goals))
             self._save_vda(deliverer)
             self._save_vda(receiver)
 
@@ -970,10 +988,13 @@ class Dispatcher:
                              self.settings.low_battery_percent / 100)
         chargers = [n.id for n in self.corridor.nodes_of(NodeKind.CHARGER)
                     if not any(tr.plan is not None and tr.plan.end == n.id for tr in self.tracks.values())]
+        # relay: a receiver kept free for every load on its way to the pad (finding 10)
+        max_trips = orders_to_give_out(self.tracks.values(), self.corridor.jurisdictions) \
+            if self.relay is not None else None
         try:
             assignment = assign_online(self.corridor.graph, transport, status, chargers, energy, now_s=t,
                                        time_limit_s=self.settings.assign_time_limit_s, travel=self._travel,
-                                       pairs=False)  # a vehicle's job carries one order: one order a trip
+                                       pairs=False, max_trips=max_trips)  # a job carries one order: one a trip
         except PlannerError as exc:
             log.warning("assignment failed: %s", exc)
             return

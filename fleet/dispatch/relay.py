@@ -7,10 +7,13 @@ transfer takes ``handoff_transfer_s`` once both are there, and the custody hando
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import networkx as nx
 
+from fleet.dispatch.steps import is_free
+from fleet.dispatch.tracks import JobKind, Track
 from planner.corridor import Corridor, NodeKind
 from planner.routing import VehicleProfile, restricted_view
 
@@ -45,3 +48,23 @@ def _lanes_to_pad(corridor: Corridor) -> frozenset[str]:
         home = set(parking).union(*(nx.ancestors(view, p) for p in parking))
         lanes.update(n for n in view if n not in home)
     return frozenset(lanes)
+
+
+def orders_to_give_out(tracks: Iterable[Track], sides: tuple[str, str]) -> int:
+    """How many more orders the assignment may give out now (issue #13, finding 10). An order in relay takes a
+    vehicle of its departure side to carry the load to the pad and, once the load is cleared, a free vehicle of
+    the arrival side to take it on; a dispatcher keeps one receiver in reserve for every load on its way. Given
+    every free vehicle a pickup, both sides ended up all loaded deliverers, with nobody left to receive: no
+    meeting could be paired and nothing crossed for the rest of the day. Each new order takes one of each
+    side's spare vehicles (free, less those reserved for the loads bound for that side that have no partner
+    yet), so at most the smaller side's spare."""
+    tracks = list(tracks)
+    spare = dict.fromkeys(sides, 0)
+    for track in tracks:
+        if is_free(track) and track.record.home in spare:
+            spare[track.record.home] += 1
+        job = track.job
+        if job is not None and job.kind == JobKind.HAND_OVER and job.partner is None and job.order is not None:
+            target = job.order.direction.split("->")[1]
+            spare[target] = spare.get(target, 0) - 1
+    return max(0, min(spare[side] for side in sides))

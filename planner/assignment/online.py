@@ -40,7 +40,8 @@ _TWO_ON_BOARD = ((0, 1, 0, 1), (0, 1, 1, 0), (1, 0, 0, 1), (1, 0, 1, 0))
 
 def assign_online(graph: nx.DiGraph, orders: Iterable[TransportOrder], vehicles: Iterable[VehicleStatus],
                   chargers: Collection[str], energy: EnergyModel, weights: Weights = Weights(), now_s: float = 0.0,
-                  time_limit_s: float = 0.15, travel: TravelTimes | None = None, pairs: bool = True) -> Assignment:
+                  time_limit_s: float = 0.15, travel: TravelTimes | None = None, pairs: bool = True,
+                  max_trips: int | None = None) -> Assignment:
     """Give each vehicle at most one trip now, minimising empty travel, lateness and unassigned orders.
 
     Parameters
@@ -57,6 +58,8 @@ def assign_online(graph: nx.DiGraph, orders: Iterable[TransportOrder], vehicles:
     travel : travel times to reuse between calls (built for ``graph``); a new one if omitted.
     pairs : whether a trip may carry two orders' 20' containers together; False gives every trip one order
         (for a caller whose vehicles carry one order at a time).
+    max_trips : give out at most this many trips now (None: no limit), the best of them; low-battery vehicles
+        still go to chargers. A relay dispatcher keeps vehicles free this way to receive what is on its way.
 
     Raises
     ------
@@ -93,7 +96,7 @@ def assign_online(graph: nx.DiGraph, orders: Iterable[TransportOrder], vehicles:
             candidates.append(_Candidate(rows[i], pair, i, int(col[i, q]), tuple(pair_at[col[i, q]].tolist()),
                                          float(value[i, q])))
 
-    chosen, optimal, bound = _pack(candidates, len(vehicles), len(orders), deadline)
+    chosen, optimal, bound = _pack(candidates, len(vehicles), len(orders), deadline, max_trips)
     trips = [make_trip(problem, c.evaluated, c.row, c.col, vehicles[c.vehicle].id, c.order_at)
              for c in sorted(chosen, key=lambda c: c.vehicle)]
     return finish(trips, orders, weights, why, to_charger, optimal, penalty.sum() + bound)
@@ -111,16 +114,17 @@ class _Candidate(NamedTuple):
     value: float
 
 
-def _pack(candidates: list[_Candidate], vehicle_count: int, order_count: int, deadline: float
-          ) -> tuple[list[_Candidate], bool, float]:
-    """The best set of candidates using each vehicle and each order at most once (CP-SAT), whether it is
-    proved optimal, and the solver's lower bound on the sum of the chosen values.
+def _pack(candidates: list[_Candidate], vehicle_count: int, order_count: int, deadline: float,
+          max_trips: int | None = None) -> tuple[list[_Candidate], bool, float]:
+    """The best set of candidates using each vehicle and each order at most once, and at most ``max_trips``
+    of them (CP-SAT), whether it is proved optimal, and the solver's lower bound on the sum of the chosen
+    values.
 
     The greedy packing (best value first) is given as a hint, so a solution exists from the start
     and the search improves on it. Probing is off: on these models it spends the whole budget before the
     search starts.
     """
-    if not candidates:
+    if not candidates or max_trips == 0:
         return [], True, 0.0
     model = cp_model.CpModel()
     x = [model.new_bool_var(f"c{k}") for k in range(len(candidates))]
@@ -133,8 +137,10 @@ def _pack(candidates: list[_Candidate], vehicle_count: int, order_count: int, de
     for group in by_vehicle + by_order:
         if len(group) > 1:
             model.add_at_most_one(group)
+    if max_trips is not None:
+        model.add(cp_model.LinearExpr.sum(x) <= max_trips)
     model.minimize(cp_model.LinearExpr.weighted_sum(x, [round(c.value * SCALE) for c in candidates]))
-    greedy = _greedy(candidates)
+    greedy = _greedy(candidates, max_trips)
     for var, hinted in zip(x, greedy):
         if hinted:  # the rest are implied zeros: every candidate shares a vehicle or order with a hinted one
             model.add_hint(var, True)
@@ -149,13 +155,15 @@ def _pack(candidates: list[_Candidate], vehicle_count: int, order_count: int, de
     return chosen, status == cp_model.OPTIMAL, solver.best_objective_bound / SCALE
 
 
-def _greedy(candidates: list[_Candidate]) -> list[bool]:
-    """Take candidates best value first while their vehicle and orders are still free."""
+def _greedy(candidates: list[_Candidate], max_trips: int | None = None) -> list[bool]:
+    """Take candidates best value first while their vehicle and orders are still free (up to ``max_trips``)."""
     taken = [False] * len(candidates)
     vehicles: set[int] = set()
     orders: set[int] = set()
     for k in sorted(range(len(candidates)), key=lambda k: candidates[k].value):
         c = candidates[k]
+        if max_trips is not None and len(vehicles) >= max_trips:
+            break
         if c.vehicle not in vehicles and orders.isdisjoint(c.order_at):
             taken[k] = True
             vehicles.add(c.vehicle)

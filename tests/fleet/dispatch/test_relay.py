@@ -280,3 +280,46 @@ def test_a_vehicle_stalled_on_the_pad_is_planned_on_after_the_handoff(customs, k
     dispatcher._adopt(deliverer, stand, t)  # what the fallback of a full replan gave it
     assert fleet.run(1800, until=lambda: fleet.state_of(order_id) == OrderState.DELIVERED), fleet.orders.get(order_id)
     assert fleet.run(600, until=lambda: fleet.link.state(deliverer.id).last_node_id != "handoff"), deliverer.plan
+
+
+def test_each_side_keeps_a_receiver_for_every_load_on_its_way(customs, kim_thanh):
+    """Seen in a day of kim_thanh (from 12:00): the assignment gave every free vehicle a pickup, until all 30 were
+    loaded deliverers waiting for a partner and none of either side was left free to receive: no meeting could be
+    paired and nothing crossed again. One vehicle a side and one load each way are the smallest such fleet: before,
+    both took a load and waited for each other for good. Now an order is given out only while the arrival side
+    keeps a free vehicle for every load bound for it (and the departure side one for those bound for it)."""
+    fleet = make_fleet(customs, kim_thanh, 2)
+    fleet.authorize(*fleet.dispatcher.tracks)
+    orders = []
+    for here, there in (("VN", "CN"), ("CN", "VN")):
+        consignment = f"{here}-400000000030"
+        orders.append(fleet.order([consignment], docks(kim_thanh, here)[0], docks(kim_thanh, there)[0]))
+        fleet.release(consignment, f"{here}->{there}")
+    violations: list[str] = []
+    fleet.checks.append(lambda f: violations.extend(_off_their_side(f)))
+    assert fleet.run(7200, until=lambda: all(fleet.state_of(o) == OrderState.DELIVERED for o in orders)), \
+        [fleet.orders.get(o).state for o in orders]
+    assert not violations, violations[:5]
+
+
+def test_a_receiver_whose_drop_dock_is_taken_meets_and_waits_at_a_holding_bay(customs, kim_thanh):
+    """Seen in a day of kim_thanh (before 12:00): a meeting was not paired while the receiver's drop dock was
+    taken for good ("every goal (vn_dock_2) is taken for good"), by a deliverer loaded there waiting for a gate
+    lane, while the cleared deliverer of the meeting held a gate lane of its side: no meeting could be paired
+    again. Now the receiver meets anyway, takes the load to a holding bay of its side, and on to the dock once
+    it is free. Here the dock is taken by a vehicle out of service on it."""
+    drop = docks(kim_thanh, "CN")[0]
+    fleet = make_fleet(customs, kim_thanh, 0, starts=["vn_parking_1", "cn_parking_1", drop])
+    fleet.authorize(*fleet.dispatcher.tracks)
+    dispatcher = fleet.dispatcher
+    dispatcher.set_in_service("agv_003", False, "operator", "test: broken down on the dock")
+    consignment = "VN-400000000031"
+    order_id = fleet.order([consignment], docks(kim_thanh, "VN")[0], drop)
+    fleet.release(consignment, VN_CN)
+    assert fleet.run(3600, until=lambda: fleet.state_of(order_id) == OrderState.TO_DROP), fleet.orders.get(order_id)
+    receiver = dispatcher.tracks["agv_002"]
+    assert fleet.run(900, until=lambda: fleet.link.state(receiver.id).last_node_id.startswith("cn_hold_"))
+    assert fleet.state_of(order_id) == OrderState.TO_DROP  # it waits there, load aboard
+    dispatcher.set_in_service("agv_003", True, "operator", "test: repaired, it drives off")
+    assert fleet.run(1800, until=lambda: fleet.state_of(order_id) == OrderState.DELIVERED), fleet.orders.get(order_id)
+    _delivered_across_the_pad(fleet, order_id, "agv_001", receiver.id)
