@@ -71,9 +71,9 @@ def assign_online(graph: nx.DiGraph, orders: Iterable[TransportOrder], vehicles:
     problem, start_s, single, why = ready.problem, ready.start_s, ready.single, ready.why
     rows = np.flatnonzero(able)
     if not len(orders) or not len(rows):
-        return finish([], orders, weights, why, to_charger, optimal=True)
+        return finish([], orders, weights, why, to_charger, optimal=True, now_s=now_s)
 
-    penalty = np.array([unassigned_cost(weights, o) for o in orders])
+    penalty = np.array([unassigned_cost(weights, o, now_s) for o in orders])
     single_cost = single.feasible_cost[rows]
     candidates = [_Candidate(r, single, r, o, (o, o), value)
                   for i, r in enumerate(rows.tolist()) for o, value in _worth(single_cost[i] - penalty)]
@@ -99,7 +99,7 @@ def assign_online(graph: nx.DiGraph, orders: Iterable[TransportOrder], vehicles:
     chosen, optimal, bound = _pack(candidates, len(vehicles), len(orders), deadline, max_trips)
     trips = [make_trip(problem, c.evaluated, c.row, c.col, vehicles[c.vehicle].id, c.order_at)
              for c in sorted(chosen, key=lambda c: c.vehicle)]
-    return finish(trips, orders, weights, why, to_charger, optimal, penalty.sum() + bound)
+    return finish(trips, orders, weights, why, to_charger, optimal, now_s, penalty.sum() + bound)
 
 
 class _Candidate(NamedTuple):

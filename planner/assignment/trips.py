@@ -33,8 +33,13 @@ def objective(weights: Weights, empty_s, priority_lateness_s):
     return weights.empty_travel_per_s * empty_s + weights.lateness_per_s * priority_lateness_s
 
 
-def unassigned_cost(weights: Weights, order: TransportOrder) -> float:
-    return weights.unassigned_penalty * order.priority
+def unassigned_cost(weights: Weights, order: TransportOrder, now_s: float) -> float:
+    """Leaving an order: the penalty, and the lateness it has already at ``now_s`` (it will be no less late
+    later). Without the lateness, an order more than the penalty's worth overdue cost more to carry than to
+    leave, and was never carried again (issue #13, finding 10: a day of kim_thanh stopped with every vehicle
+    free and 90 orders waiting)."""
+    late_s = max(0.0, now_s - order.due_s)
+    return (weights.unassigned_penalty + weights.lateness_per_s * late_s) * order.priority
 
 
 @dataclass(frozen=True)
@@ -158,10 +163,11 @@ def reasons(problem: Problem, single: Evaluated, able: np.ndarray) -> list[Reaso
 
 
 def finish(trips: Sequence[Trip], orders: Sequence[TransportOrder], weights: Weights, why: Sequence[Reason],
-           to_charger: Mapping[str, str], optimal: bool, lower_bound: float | None = None) -> Assignment:
+           to_charger: Mapping[str, str], optimal: bool, now_s: float, lower_bound: float | None = None
+           ) -> Assignment:
     """The :class:`Assignment`: every order not on a trip is listed with its reason; the exact cost."""
     served = {k for t in trips for k in t.orders}
     left = {o.id: r for o, r in zip(orders, why) if o.id not in served}
-    cost = sum(t.cost for t in trips) + sum(unassigned_cost(weights, o) for o in orders if o.id in left)
+    cost = sum(t.cost for t in trips) + sum(unassigned_cost(weights, o, now_s) for o in orders if o.id in left)
     bound = cost if optimal else -math.inf if lower_bound is None else min(float(lower_bound), cost)
     return Assignment(tuple(trips), dict(to_charger), left, float(cost), optimal, float(bound))

@@ -98,10 +98,15 @@ def load_cost(graph, vehicle, load, energy, weights, now_s):
     return min(costs) if costs else None
 
 
+def left_cost(weights, order, now_s):
+    """Leaving an order: the penalty and the lateness it has already, times its priority."""
+    return (weights.unassigned_penalty + weights.lateness_per_s * max(0.0, now_s - order.due_s)) * order.priority
+
+
 def brute_force(graph, orders, vehicles, energy, weights, now_s):
     best = float("inf")
     for choice in itertools.product(range(len(vehicles) + 1), repeat=len(orders)):
-        total = sum(weights.unassigned_penalty * o.priority for o, v in zip(orders, choice) if v == len(vehicles))
+        total = sum(left_cost(weights, o, now_s) for o, v in zip(orders, choice) if v == len(vehicles))
         for i, vehicle in enumerate(vehicles):
             cost = load_cost(graph, vehicle, [o for o, v in zip(orders, choice) if v == i], energy, weights, now_s)
             if cost is None:
@@ -138,7 +143,7 @@ def test_online_is_optimal_against_brute_force(graph, chargers, seed):
     expected = brute_force(graph, orders, vehicles, ENERGY, weights, 100.0)
     assert result.cost == pytest.approx(expected, abs=0.01)
     by_id = {o.id: o for o in orders}
-    recomputed = sum(weights.unassigned_penalty * by_id[k].priority for k in result.unassigned)
+    recomputed = sum(left_cost(weights, by_id[k], 100.0) for k in result.unassigned)
     for trip in result.trips:
         vehicle = next(v for v in vehicles if v.id == trip.vehicle_id)
         stops = [(by_id[s.order_id], s.action == "pickup") for s in trip.stops]
@@ -230,6 +235,31 @@ def test_more_orders_than_vehicles_leaves_some_not_chosen(graph, chargers):
     result = assign_online(graph, orders, [VehicleStatus("v", "vn_parking_1", 0, 0.9)], chargers,
                            EnergyModel(fraction_per_km=0.01))
     assert len(result.trips) == 1 and set(result.unassigned.values()) == {Reason.NOT_CHOSEN}
+
+
+def test_max_trips_gives_out_the_best_trips_only_and_still_sends_low_vehicles_to_charge(graph, chargers):
+    """A relay dispatcher keeps vehicles free to receive what is on its way to the pad (issue #13, finding 10)."""
+    orders = [TransportOrder(f"o{i}", "vn_dock_1", f"cn_dock_{i + 1}", 2, 0, 3000, priority=1.0 + i)
+              for i in range(3)]
+    fleet = [VehicleStatus(f"v{i}", f"vn_parking_{i + 1}", 0, 0.9) for i in range(3)]
+    low = VehicleStatus("low", "vn_parking_9", 0, 0.1)
+    energy = EnergyModel(fraction_per_km=0.01)
+    assert len(assign_online(graph, orders, [*fleet, low], chargers, energy, pairs=False).trips) == 3
+    capped = assign_online(graph, orders, [*fleet, low], chargers, energy, pairs=False, max_trips=1)
+    assert [t.orders for t in capped.trips] == [("o2",)]  # the one it costs most to leave
+    assert set(capped.to_charger) == {"low"}
+    none = assign_online(graph, orders, fleet, chargers, energy, pairs=False, max_trips=0)
+    assert not none.trips and set(none.unassigned) == {"o0", "o1", "o2"}
+
+
+def test_an_order_long_overdue_is_still_carried(graph, chargers):
+    """Seen in a day of kim_thanh (issue #13, finding 10): an order more than the unassigned penalty's worth
+    late (an hour) cost more to carry than to leave, and was never carried: every vehicle free, 90 orders
+    waiting. What it has been late already is the same whether it is carried or not."""
+    order = TransportOrder("late", "vn_dock_1", "cn_dock_2", 2, 0, 1000)
+    result = assign_online(graph, [order], [VehicleStatus("v", "vn_parking_1", 0, 0.9)], chargers,
+                           EnergyModel(fraction_per_km=0.01), now_s=1000 + 3 * 3600)
+    assert [t.orders for t in result.trips] == [("late",)]
 
 
 def test_two_twenty_footers_share_a_trip(graph, chargers):
