@@ -158,12 +158,12 @@ def test_a_loaded_vehicle_past_its_gates_without_a_partner_is_paired_again(custo
 def test_deliverers_waiting_at_their_gates_leave_each_side_a_lane_to_the_pad(customs, kim_thanh):
     """Found by the fast simulator (kim_thanh delivered 1 of 7 orders in 4 h): a receiver reaches the pad only
     through its own side's outbound gate lanes, where that side's deliverers wait for their clearance and then for
-    a partner. Two loads each way wait for clearance with three vehicles a side: before, the four deliverers took
-    all four lanes, so neither side's free vehicle could reach the pad to receive and nothing was ever handed
+    a partner. Two loads each way wait for clearance with four vehicles a side (two to carry, two kept free to
+    receive, finding 10): before, the four deliverers took all four lanes, so neither side's free vehicle could reach the pad to receive and nothing was ever handed
     over. Now each side keeps a lane free of waiting deliverers (the second waits at an inspection bay)."""
     from tests.fleet.dispatch.test_waiting_places import _watched
 
-    fleet = make_fleet(customs, kim_thanh, 6)
+    fleet = make_fleet(customs, kim_thanh, 8)
     fleet.authorize(*fleet.dispatcher.tracks)
     states = _watched(fleet)
     violations: list[str] = []
