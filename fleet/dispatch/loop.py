@@ -280,7 +280,7 @@ class Dispatcher:
         rest of the planning is bounded (one assignment round, ``replans_per_tick``) and carries over."""
         started = time.perf_counter()
         laps = Laps(started)
-        with self._lock:
+        with self._lock, self.store.urgent():  # its writes go before the API's waiting ones (a vehicle waits on them)
             t = self.now()
             self.link.heartbeat()  # the vehicles' fleet link lives while this loop ticks
             try:
