@@ -287,9 +287,10 @@ class Dispatcher:
                 self._round(t, laps)
             finally:
                 self._write_moves()
+                laps.lap("write transitions")
                 self._save_unsaved()
                 self._publish_vehicles(t)
-                laps.lap("save and publish")
+                laps.lap("publish")
         elapsed = time.perf_counter() - started
         if elapsed > SLOW_TICK_S:
             log.info("slow dispatch tick, %.0f ms: %s", elapsed * 1000, laps)
