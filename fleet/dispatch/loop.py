@@ -60,7 +60,7 @@ from fleet.store import Store
 from fleet.store.schema import gate_holds
 from fleet.vehicles.link import VehicleLink
 from fleet.vehicles.registry import VehicleRegistry
-from planner.assignment import EnergyModel, TransportOrder, TravelTimes, VehicleStatus, assign_online
+from planner.assignment import EnergyModel, TransportOrder, TravelTimes, VehicleStatus, Weights, assign_online
 from planner.corridor import BORDER_LINE_KINDS, WAITING_KINDS, Corridor, Node, NodeKind
 from planner.exceptions import PlannerError
 from planner.routing import VehicleProfile
@@ -124,6 +124,8 @@ class Dispatcher:
         self.planner = FleetPlanner(corridor.graph, FollowingRules.from_parameters(corridor.parameters))
         self.relay = Relay.of(corridor)
         self._travel = TravelTimes(corridor.graph)  # kept between assignments: each source is searched once
+        #: relay: an order long overdue is still carried (finding 10); not yet in through operation (see Weights)
+        self._weights = Weights(overdue_counts_when_left=self.relay is not None)
         self.epoch = clock()
         self.tracks: dict[str, Track] = {}
         self._lock = threading.RLock()
@@ -993,8 +995,8 @@ class Dispatcher:
         max_trips = orders_to_give_out(self.tracks.values(), self.corridor.jurisdictions) \
             if self.relay is not None else None
         try:
-            assignment = assign_online(self.corridor.graph, transport, status, chargers, energy, now_s=t,
-                                       time_limit_s=self.settings.assign_time_limit_s, travel=self._travel,
+            assignment = assign_online(self.corridor.graph, transport, status, chargers, energy, self._weights,
+                                       now_s=t, time_limit_s=self.settings.assign_time_limit_s, travel=self._travel,
                                        pairs=False, max_trips=max_trips)  # a job carries one order: one a trip
         except PlannerError as exc:
             log.warning("assignment failed: %s", exc)

@@ -34,11 +34,11 @@ def objective(weights: Weights, empty_s, priority_lateness_s):
 
 
 def unassigned_cost(weights: Weights, order: TransportOrder, now_s: float) -> float:
-    """Leaving an order: the penalty, and the lateness it has already at ``now_s`` (it will be no less late
-    later). Without the lateness, an order more than the penalty's worth overdue cost more to carry than to
-    leave, and was never carried again (issue #13, finding 10: a day of kim_thanh stopped with every vehicle
-    free and 90 orders waiting)."""
-    late_s = max(0.0, now_s - order.due_s)
+    """Leaving an order: the penalty and, with ``weights.overdue_counts_when_left``, the lateness it has already at
+    ``now_s`` (it will be no less late later). Without it, an order more than the penalty's worth overdue costs
+    more to carry than to leave, and is never carried again (issue #13, finding 10: a day of kim_thanh stopped
+    with every vehicle free and 90 orders waiting)."""
+    late_s = max(0.0, now_s - order.due_s) if weights.overdue_counts_when_left else 0.0
     return (weights.unassigned_penalty + weights.lateness_per_s * late_s) * order.priority
 
 

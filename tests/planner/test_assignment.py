@@ -100,7 +100,8 @@ def load_cost(graph, vehicle, load, energy, weights, now_s):
 
 def left_cost(weights, order, now_s):
     """Leaving an order: the penalty and the lateness it has already, times its priority."""
-    return (weights.unassigned_penalty + weights.lateness_per_s * max(0.0, now_s - order.due_s)) * order.priority
+    late_s = max(0.0, now_s - order.due_s) if weights.overdue_counts_when_left else 0.0
+    return (weights.unassigned_penalty + weights.lateness_per_s * late_s) * order.priority
 
 
 def brute_force(graph, orders, vehicles, energy, weights, now_s):
@@ -252,14 +253,16 @@ def test_max_trips_gives_out_the_best_trips_only_and_still_sends_low_vehicles_to
     assert not none.trips and set(none.unassigned) == {"o0", "o1", "o2"}
 
 
-def test_an_order_long_overdue_is_still_carried(graph, chargers):
+def test_an_order_long_overdue_is_still_carried_when_its_lateness_counts_when_left(graph, chargers):
     """Seen in a day of kim_thanh (issue #13, finding 10): an order more than the unassigned penalty's worth
     late (an hour) cost more to carry than to leave, and was never carried: every vehicle free, 90 orders
     waiting. What it has been late already is the same whether it is carried or not."""
     order = TransportOrder("late", "vn_dock_1", "cn_dock_2", 2, 0, 1000)
-    result = assign_online(graph, [order], [VehicleStatus("v", "vn_parking_1", 0, 0.9)], chargers,
-                           EnergyModel(fraction_per_km=0.01), now_s=1000 + 3 * 3600)
-    assert [t.orders for t in result.trips] == [("late",)]
+    for counted, carried in ((False, []), (True, [("late",)])):
+        result = assign_online(graph, [order], [VehicleStatus("v", "vn_parking_1", 0, 0.9)], chargers,
+                               EnergyModel(fraction_per_km=0.01), Weights(overdue_counts_when_left=counted),
+                               now_s=1000 + 3 * 3600)
+        assert [t.orders for t in result.trips] == carried
 
 
 def test_two_twenty_footers_share_a_trip(graph, chargers):

@@ -159,8 +159,9 @@ def test_deliverers_waiting_at_their_gates_leave_each_side_a_lane_to_the_pad(cus
     """Found by the fast simulator (kim_thanh delivered 1 of 7 orders in 4 h): a receiver reaches the pad only
     through its own side's outbound gate lanes, where that side's deliverers wait for their clearance and then for
     a partner. Two loads each way wait for clearance with four vehicles a side (two to carry, two kept free to
-    receive, finding 10): before, the four deliverers took all four lanes, so neither side's free vehicle could reach the pad to receive and nothing was ever handed
-    over. Now each side keeps a lane free of waiting deliverers (the second waits at an inspection bay)."""
+    receive, finding 10): before, the four deliverers took all four lanes, so neither side's free vehicle could
+    reach the pad to receive and nothing was ever handed over. Now each side keeps a lane free of waiting
+    deliverers (the second waits at an inspection bay)."""
     from tests.fleet.dispatch.test_waiting_places import _watched
 
     fleet = make_fleet(customs, kim_thanh, 8)
