@@ -7,12 +7,21 @@ fallback leaves the vehicle where it stands, and the new plan, sent and fed to t
 graph, is the one it had. Tried again every 5 s for hours, it was most of the fast mode's CPU
 (docs/simulation.md, "Speed").
 
-Such a vehicle, standing where it may wait without being in anyone's way (:data:`HARMLESS_WAITS`), is planned
-again only once something its request is made of changes: the vehicles holding one of its goals for good (one
-leaves, or its plan changes and ends elsewhere: the holders are read from the reservation table, whoever changed
-it), its job (a new one, cleared at the gate, crossed, handed over), where it stands, its profile; and at least
-every :data:`GOAL_WAIT_RECHECK_S` all the same. Not for a relay request with lanes to keep free or a meeting at
-the pad: what frees those is more than the holds on the goals.
+Such a vehicle, left by the planner's fallback standing (or on its way to stand) where it may wait without
+being in anyone's way (:data:`HARMLESS_WAITS`), is planned again only once something its request is made of
+changes: the vehicles holding one of its goals for good (one leaves, or its plan changes and ends elsewhere: the
+holders are read from the reservation table, whoever changed it), its job (a new one, cleared at the gate,
+crossed, handed over), its plan, its profile; and at least every :data:`GOAL_WAIT_RECHECK_S` all the same. Nor
+does it make the whole fleet be planned again. Not for a relay request with gate lanes to keep free or a meeting
+at the pad (what frees those is more than the holds on the goals), nor for a vehicle the fallback left on a dock,
+a gate lane or a waypoint (its next fallback may take it to a bay that freed meanwhile).
+
+An earlier try (``fasttick``, taken out) compared a per-node count of holds for good begun or ended: a retimed
+plan (``FleetPlanner.delay``) counted as a change, so a relay deliverer was woken while driving, its replan from
+a base end it had not reached yet bumped the deliverer planned through that node off its gate lane (the
+planner's ``replan`` releases the vehicles holding the start node), and the bumped one, its gate taken, was sent
+past its gates by the fallback: both lanes to the pad were closed to receivers for good. Comparing the holders
+themselves does not wake on a retime; a relay request keeping a lane free is left out.
 """
 
 from __future__ import annotations
@@ -33,13 +42,14 @@ HARMLESS_WAITS = frozenset({NodeKind.PARKING, NodeKind.CHARGER, NodeKind.HOLDING
 RequestKey = tuple[object, ...]  # (see GoalWait.key)
 
 
-def request_key(track: Track, start: str) -> RequestKey:
-    """What the dispatcher makes the vehicle's plan request of (``Dispatcher._request``), but for the time."""
+def request_key(track: Track) -> RequestKey:
+    """What the dispatcher makes the vehicle's plan request of (``Dispatcher._request``), but for where and when
+    it starts (the plan it waits on, to its waiting place, says that)."""
     job = track.job
     if job is None:
-        return (start, track.profile, track.unavailable)
+        return (track.profile, track.unavailable)
     order = job.order
-    return (start, track.profile, track.unavailable, job.kind, job.goals, job.cleared, job.crossed, job.partner,
+    return (track.profile, track.unavailable, job.kind, job.goals, job.cleared, job.crossed, job.partner,
             job.handed_over, None if order is None else (order.id, order.state, order.priority))
 
 
@@ -57,14 +67,15 @@ def goal_wait(table: ReservationTable, request: PlanRequest, track: Track, t: fl
     holders = _holders(table, track.id, goals)
     if not all(holders):
         return None
-    return GoalWait(request_key(track, request.start), goals, holders, t)
+    return GoalWait(request_key(track), goals, holders, t)
 
 
-def still_waits(track: Track, corridor: Corridor, table: ReservationTable, start: str, t: float) -> bool:
-    """Planning the vehicle again now would find every goal taken as before and leave it where it stands: it
-    stands at the end of its plan where it may wait harmlessly, its request (from ``start``) is made of the same,
-    no goal's holders changed, and its last plan is younger than the safety net."""
+def still_waits(track: Track, corridor: Corridor, table: ReservationTable, t: float | None) -> bool:
+    """Planning the vehicle again now would find every goal taken as before: the plan the planner left it with
+    (it is cleared on every new plan) takes it to, or leaves it at, a place where it may wait harmlessly, its
+    request is made of the same, no goal's holders changed, and (unless ``t`` is None) that plan is younger than
+    the safety net."""
     wait, plan = track.goal_wait, track.plan
-    return wait is not None and plan is not None and t - wait.since < GOAL_WAIT_RECHECK_S \
-        and track.reached == len(plan.steps) - 1 and corridor.nodes[plan.end].kind in HARMLESS_WAITS \
-        and request_key(track, start) == wait.key and _holders(table, track.id, wait.goals) == wait.holders
+    return wait is not None and plan is not None and (t is None or t - wait.since < GOAL_WAIT_RECHECK_S) \
+        and corridor.nodes[plan.end].kind in HARMLESS_WAITS and request_key(track) == wait.key \
+        and _holders(table, track.id, wait.goals) == wait.holders

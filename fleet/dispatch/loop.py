@@ -711,11 +711,11 @@ class Dispatcher:
         if plan is not None and track.plan is plan and request is not None:
             track.goal_wait = goal_wait(self.planner.table, request, track, t)
 
-    def _waits_for_goal(self, track: Track, t: float) -> bool:
-        """Stalled for want of a free goal, and nothing it waits for changed: neither it nor the whole fleet is
-        planned again (neither could free a goal)."""
-        return track.goal_wait is not None and still_waits(track, self.corridor, self.planner.table,
-                                                           base_end(self.corridor, track), t)
+    def _waits_for_goal(self, track: Track, t: float | None) -> bool:
+        """Stalled for want of a free goal, and nothing it waits for changed: it is not planned again before the
+        safety net (``t``; None: whatever its age), and never makes the whole fleet be planned again (which
+        cannot free a goal held for good either; the net's replans were full ones before this was so)."""
+        return track.goal_wait is not None and still_waits(track, self.corridor, self.planner.table, t)
 
     def _apply(self, plans: dict[str, TimedPlan], t: float, exclude: str | None = None) -> None:
         for vid, plan in plans.items():
@@ -893,7 +893,7 @@ class Dispatcher:
         """Replan the vehicles that need it, at most ``replans_per_tick`` (the rest wait for the next tick)."""
         stalled_long = [tr.id for tr in self.tracks.values() if tr.stalled_since is not None
                         and t - tr.stalled_since > FULL_REPLAN_AFTER_S and tr.unavailable is None
-                        and not self._queueing(tr) and not self._waits_for_goal(tr, t)]
+                        and not self._queueing(tr) and not self._waits_for_goal(tr, None)]
         if stalled_long and t - self._last_full_replan > FULL_REPLAN_AFTER_S and not self._transfer_under_way():
             # Vehicles left waiting where they stand can block each other for good (each on the other's only
             # way); one vehicle's replan cannot move the other. A full replan promotes the blockers.
