@@ -210,7 +210,7 @@ class CustomsGate:
         with self._lock:
             batch = _Batch()
             try:
-                with self.store.transaction() as conn:
+                with self.store.urgent(), self.store.transaction() as conn:  # a vehicle may wait at its gate for it
                     events = [p.event for p in prepared if p.event]
                     batch.digests, batch.holders = self.store.known_events(
                         conn, [e.event_id for e in events], [(e.authority, e.seq) for e in events])

@@ -279,16 +279,17 @@ class Dispatcher:
         rest of the planning is bounded (one assignment round, ``replans_per_tick``) and carries over."""
         started = time.perf_counter()
         laps = Laps(started)
-        with self._lock:
+        with self._lock, self.store.urgent():  # its writes go before the API's waiting ones (a vehicle waits on them)
             t = self.now()
             self.link.heartbeat()  # the vehicles' fleet link lives while this loop ticks
             try:
                 self._round(t, laps)
             finally:
                 self._write_moves()
+                laps.lap("write transitions")
                 self._save_unsaved()
                 self._publish_vehicles(t)
-                laps.lap("save and publish")
+                laps.lap("publish")
         elapsed = time.perf_counter() - started
         if elapsed > SLOW_TICK_S:
             log.info("slow dispatch tick, %.0f ms: %s", elapsed * 1000, laps)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import json
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from fleet.store.audit import GENESIS, AuditRecord, canonical_body, missing_triggers, record_hash_of_text
 from fleet.store.schema import audit_log, clearance_snapshots, customs_events
+from fleet.store.writer_lock import WriterLock
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -114,7 +114,9 @@ class Store:
         if self.dialect == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
             sa.event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
-        self._lock = threading.RLock()
+        self._lock = WriterLock()
+        #: ``with store.urgent():`` this thread's writes go before ordinary writers waiting (fleet/store/writer_lock.py)
+        self.urgent = self._lock.urgent
         self._head: tuple[int, str] | None = None  # the audit head within the open write transaction
         #: called first in every write transaction (after the writer lock): raises to refuse the write
         self.fence: Callable[[Connection], None] | None = None
