@@ -894,8 +894,7 @@ class Dispatcher:
         """Replan the vehicles that need it, at most ``replans_per_tick`` (the rest wait for the next tick)."""
         stalled_long = [tr.id for tr in self.tracks.values() if tr.stalled_since is not None
                         and t - tr.stalled_since > FULL_REPLAN_AFTER_S and tr.unavailable is None
-                        and not self._queueing(tr) and not self._waits_for_goal(tr, None)
-                        and not self._goals_out_of_reach(tr, t)]
+                        and not self._queueing(tr) and not self._waits_for_goal(tr, None)]
         if stalled_long and t - self._last_full_replan > FULL_REPLAN_AFTER_S and not self._transfer_under_way():
             # Vehicles left waiting where they stand can block each other for good (each on the other's only
             # way); one vehicle's replan cannot move the other. A full replan promotes the blockers.
@@ -928,20 +927,6 @@ class Dispatcher:
         came onto the lanes to the pad: a ring (a day of kim_thanh, jammed from about 07:00). It waits at most
         the transfer's time."""
         return self.relay is not None and any(None not in arrivals for arrivals in self._open_meetings(self.relay.pad))
-
-    def _goals_out_of_reach(self, track: Track, t: float) -> bool:
-        """Every goal of its request is held for good by other vehicles, and it waits at a place where it may wait
-        that no other vehicle's plan passes through from now on: a full replan cannot give it a goal, nor does
-        it stand in anyone's way (as a vehicle left on a waypoint may, finding 11, or one the fallback's last
-        resort left where others are planned to pass). Measured: most full replans with 200 AGVs were called
-        for by such vehicles, on gate lanes and docks, and left everyone stalled as before."""
-        plan, request = track.plan, self.planner.requests.get(track.id)
-        if plan is None or request is None or self.corridor.nodes[plan.end].kind not in WAITING_KINDS:
-            return False
-        table = self.planner.table
-        here = base_end(self.corridor, track)
-        return goal_wait(table, request, track, t) is not None and not any(
-            table.holders(node, t, INF) - {track.id} for node in {here, plan.end})
 
     def _queueing(self, track: Track) -> bool:
         """Stalled only because each of its goals is taken for good by vehicles waiting at a gate for their

@@ -6,10 +6,8 @@ for the safety net, every ``GOAL_WAIT_RECHECK_S``), and sets off in the tick aft
 from __future__ import annotations
 
 from fleet.dispatch.goal_wait import GOAL_WAIT_RECHECK_S
-from fleet.dispatch.tracks import Job, JobKind
 from fleet.orders import OrderState
 from planner.corridor import NodeKind
-from planner.schedule import PlanRequest
 from tests.fleet.dispatch.conftest import VN_CN, docks, make_fleet
 from tests.fleet.dispatch.test_waiting_places import _nodes, _standing_at, _watched
 
@@ -91,42 +89,3 @@ def test_a_vehicle_waiting_at_a_bay_for_a_gate_lane_goes_when_one_frees(customs,
     fleet.release("CN-200000000030", "CN->VN")
     assert fleet.run(600, until=lambda: states.get(third) == OrderState.AWAITING_CLEARANCE), states.get(third)
     assert 0 <= seen["planned"] - seen["freed"] <= 0.5, seen
-
-
-def test_a_vehicle_whose_goals_are_out_of_reach_calls_for_no_full_replan(customs, corridor):
-    """agv_002 stands on a dock, stalled long: its only goal, cn_dock_3, is held for good by agv_001 standing there,
-    and no plan passes where agv_002 stands. Planning the whole fleet again cannot give it the dock (measured: most
-    full replans with 200 AGVs were called for by such vehicles and left every stalled vehicle stalled), so none
-    is made; it is still planned again on its own. A vehicle left on the pre-gate (a waypoint, finding 11) still
-    calls for one."""
-    fleet = make_fleet(customs, corridor, 2, starts=["cn_dock_3", "cn_dock_1"])
-    dispatcher = fleet.dispatcher
-    planner, tracks = dispatcher.planner, dispatcher.tracks
-    planner.plan_all([PlanRequest("agv_001", "cn_dock_3", ("cn_dock_3",))])
-    stalled = planner.replan(PlanRequest("agv_002", "cn_dock_1", ("cn_dock_3",)), now=0.0)
-    assert "taken for good" in stalled.stalled["agv_002"] and planner.plans["agv_002"].end == "cn_dock_1"
-    for vehicle in ("agv_001", "agv_002"):
-        tracks[vehicle].plan = planner.plans[vehicle]
-    waiting = tracks["agv_002"]
-    waiting.job, waiting.needs_plan, waiting.stalled_since = Job(JobKind.DELIVER, ("cn_dock_3",)), True, 0.0
-    full, replanned = [], []
-    dispatcher._plan_everyone = full.append
-    dispatcher._replan = lambda track, t: replanned.append(track.id)
-    waiting.state = fleet.link.state("agv_002")  # (a vehicle is planned only once it reported)
-    dispatcher._replan_pending(120.0)
-    assert not full and replanned == ["agv_002"]
-
-
-def test_a_vehicle_left_on_the_pre_gate_still_calls_for_a_full_replan(customs, corridor):
-    """Finding 11's case (tests/fleet/dispatch/test_waiting_places.py): every goal of agv_003 is taken for good, but
-    it stands on a waypoint that agv_001 is planned through: only a full replan undoes that."""
-    gates = ("vn_gate_out_1", "vn_gate_out_2")
-    fleet = make_fleet(customs, corridor, 3, starts=["vn_insp_junction", "vn_gate_out_2", "vn_out_pregate"])
-    dispatcher = fleet.dispatcher
-    planner, tracks = dispatcher.planner, dispatcher.tracks
-    planner.plan_all([PlanRequest("agv_001", "vn_insp_junction", ("cn_dock_1",), hold_at=gates),
-                      PlanRequest("agv_002", "vn_gate_out_2", ("cn_dock_2",), hold_at=gates)])
-    planner.replan(PlanRequest("agv_003", "vn_out_pregate", ("cn_dock_3",), hold_at=gates), now=0.0)
-    for vehicle in tracks:
-        tracks[vehicle].plan = planner.plans[vehicle]
-    assert not dispatcher._goals_out_of_reach(tracks["agv_003"], 0.0)
