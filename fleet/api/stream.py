@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -72,6 +73,9 @@ class StreamHub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._flusher: asyncio.Task[None] | None = None
+        self._inbox: list[Message] = []  # from other threads, for the event loop (see _from_bus)
+        self._inbox_lock = threading.Lock()
+        self._drain_scheduled = False
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -97,11 +101,28 @@ class StreamHub:
         self.clients.discard(client)
 
     def _from_bus(self, topic: str, message: dict[str, Any]) -> None:
+        """On the publisher's thread: into the inbox, and the event loop woken once for a whole burst (a tick
+        publishes up to a fleet's vehicle views). A wake-up per message cost the dispatch loop's thread 12 % of
+        its samples in bench_fleet: each is a write to the event loop's pipe, after which the thread waits its
+        turn for the GIL again."""
         if topic != Topic.VEHICLE and not self.clients:
             return  # nobody to tell (vehicle states are kept for whoever connects): the event loop sleeps on
         loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self.publish, topic, message)
+        if loop is None or loop.is_closed():
+            return
+        with self._inbox_lock:
+            self._inbox.append((topic, message))
+            if self._drain_scheduled:
+                return
+            self._drain_scheduled = True
+        loop.call_soon_threadsafe(self._drain_inbox)
+
+    def _drain_inbox(self) -> None:
+        with self._inbox_lock:
+            messages, self._inbox = self._inbox, []
+            self._drain_scheduled = False
+        for topic, message in messages:
+            self.publish(topic, message)
 
     def publish(self, topic: str, message: dict[str, Any]) -> None:
         """On the event loop: fan one message out (a vehicle state only if its vehicle's turn has come)."""
