@@ -27,7 +27,6 @@ from agv_agent.protocol import ActionState, ActionStatus, ActionType, Factsheet,
 from fleet.alarms import AlarmKind, AlarmService
 from fleet.customs.clearance import Status
 from fleet.customs.gate import CustomsGate
-from fleet.dispatch.goal_wait import HARMLESS_WAITS, goal_wait, still_waits
 from fleet.dispatch.laps import Laps
 from fleet.dispatch.relay import Relay
 from fleet.dispatch.settings import DispatchSettings
@@ -98,6 +97,8 @@ FACTSHEET_ASK_S = 30.0
 #: on a route at most this many times the fastest.
 BAY_KINDS = (NodeKind.HOLDING, NodeKind.INSPECTION)
 BAY_DETOUR = 1.5
+#: A loaded vehicle standing at one of these waits there rather than drive to a bay: it blocks no lane or dock.
+HARMLESS_WAITS = frozenset({NodeKind.PARKING, NodeKind.CHARGER, NodeKind.HOLDING, NodeKind.INSPECTION})
 #: an order its vehicle has still to load: the vehicle drives empty
 PICKUP_STATES = frozenset({OrderState.CREATED, OrderState.ASSIGNED, OrderState.TO_PICKUP})
 #: A tick longer than this is logged with the time each of its phases took.
@@ -541,7 +542,7 @@ class Dispatcher:
             self._take_out(track, why, t)
         elif was is not None:
             log.info("vehicle %s available again", track.id)
-            track.needs_plan, track.goal_wait = True, None
+            track.needs_plan = True
 
     def _take_out(self, track: Track, why: str, t: float) -> None:
         """The vehicle cannot go on: it keeps its place for good (others are routed around it), and an order
@@ -659,7 +660,6 @@ class Dispatcher:
         for vid in result.stalled:  # waiting safely for now; tried again like any stalled replan
             track = self.tracks[vid]
             track.needs_plan, track.retry_at, track.stalled_since = True, t + RETRY_PLAN_S, t
-            self._note_goal_wait(track, result.plans.get(vid), t)
         for track in self.tracks.values():
             if track.unavailable is not None:
                 self._take_out(track, track.unavailable, t)
@@ -698,25 +698,13 @@ class Dispatcher:
             self.planner_seconds.append(time.perf_counter() - started)
         self._apply(result.plans, t)
         if track.id in result.stalled:
-            log.info("%s stalled: %s", track.id, result.stalled[track.id])
+            # said once a stall (every retry at INFO was 27 % of the loop thread's replanning in bench_fleet)
+            log.log(logging.INFO if track.stalled_since is None else logging.DEBUG, "%s stalled: %s", track.id,
+                    result.stalled[track.id])
             track.needs_plan, track.retry_at = True, t + RETRY_PLAN_S
             track.stalled_since = t if track.stalled_since is None else track.stalled_since
-            self._note_goal_wait(track, result.plans.get(track.id), t)
         else:
             track.stalled_since = None
-
-    def _note_goal_wait(self, track: Track, plan: TimedPlan | None, t: float) -> None:
-        """A stalled vehicle that took the plan the planner left it with: what it waits for, if only for one of
-        its goals to free (:mod:`fleet.dispatch.goal_wait`)."""
-        request = self.planner.requests.get(track.id)
-        if plan is not None and track.plan is plan and request is not None:
-            track.goal_wait = goal_wait(self.planner.table, request, track, t)
-
-    def _waits_for_goal(self, track: Track, t: float | None) -> bool:
-        """Stalled for want of a free goal, and nothing it waits for changed: it is not planned again before the
-        safety net (``t``; None: whatever its age), and never makes the whole fleet be planned again (which
-        cannot free a goal held for good either; the net's replans were full ones before this was so)."""
-        return track.goal_wait is not None and still_waits(track, self.corridor, self.planner.table, t)
 
     def _apply(self, plans: dict[str, TimedPlan], t: float, exclude: str | None = None) -> None:
         for vid, plan in plans.items():
@@ -725,7 +713,6 @@ class Dispatcher:
 
     def _adopt(self, track: Track, plan: TimedPlan, t: float) -> None:
         """Take a new plan: it starts where the vehicle's base ends (or the base end lies on it)."""
-        track.goal_wait = None  # (noted again by the caller when the planner left the vehicle stalled)
         end, seq = base_end_at(self.corridor, track)
         index = next((i for i, s in enumerate(plan.steps) if s.node == end), None)
         if index is None:  # planned from where the planner thought the vehicle was: plan again from the truth
@@ -894,7 +881,7 @@ class Dispatcher:
         """Replan the vehicles that need it, at most ``replans_per_tick`` (the rest wait for the next tick)."""
         stalled_long = [tr.id for tr in self.tracks.values() if tr.stalled_since is not None
                         and t - tr.stalled_since > FULL_REPLAN_AFTER_S and tr.unavailable is None
-                        and not self._queueing(tr) and not self._waits_for_goal(tr, None)]
+                        and not self._queueing(tr)]
         if stalled_long and t - self._last_full_replan > FULL_REPLAN_AFTER_S and not self._transfer_under_way():
             # Vehicles left waiting where they stand can block each other for good (each on the other's only
             # way); one vehicle's replan cannot move the other. A full replan promotes the blockers.
@@ -913,8 +900,7 @@ class Dispatcher:
                 track.job = self._park_job(track, track.plan.end)  # idle on a dock or a gate: clear the way
                 track.needs_plan = True
         due = sorted((tr for tr in self.tracks.values() if tr.unavailable is None and tr.needs_plan
-                      and tr.state is not None and t >= tr.retry_at and not self._waits_for_goal(tr, t)),
-                     key=lambda tr: tr.retry_at)
+                      and tr.state is not None and t >= tr.retry_at), key=lambda tr: tr.retry_at)
         for done, track in enumerate(due[:self.settings.replans_per_tick]):  # the longest waiting first: none starves
             if done and self._over_budget():
                 break
@@ -1221,11 +1207,11 @@ class Dispatcher:
         if not moves:
             return
         try:
-            self.orders.transition_many(moves)
+            self.orders.commit_transitions(moves)
         except OrderError:
             for move in moves:
                 try:
-                    self.orders.transition_many([move])
+                    self.orders.commit_transitions([move])
                 except OrderError as exc:
                     log.warning("order %s not moved to %s: %s", move.order_id, move.to, exc)
 

@@ -44,17 +44,6 @@ class ReleaseWait:
     progress: tuple[int, bool] | None
 
 
-@dataclass(frozen=True)
-class GoalWait:
-    """What a vehicle stalled for want of a free goal waits for (:mod:`fleet.dispatch.goal_wait`): each goal's
-    other holders for good, as they were when it was last planned, and what its request was made of then."""
-
-    key: tuple[object, ...]  # what its request was made of (fleet.dispatch.goal_wait.request_key)
-    goals: tuple[str, ...]
-    holders: tuple[frozenset[str], ...]
-    since: float
-
-
 @dataclass
 class Track:
     """Everything the dispatcher knows about one vehicle."""
@@ -80,7 +69,6 @@ class Track:
     not_taken_logged: tuple[str | None, int] | None = None  # (order, update reported) last warned as not taken
     retry_at: float = -INF  # a stalled vehicle is planned again from then on
     stalled_since: float | None = None  # stalled without a break since then (planner time)
-    goal_wait: GoalWait | None = None  # stalled for want of a free goal (fleet.dispatch.goal_wait)
     factsheet_asked: float = -INF  # when the vehicle was last asked for its factsheet (it had sent none)
     id: str = field(init=False)  # the record's: an attribute, read a few million times a simulated day
 
