@@ -113,7 +113,7 @@ class Store:
             raise StoreError(f"store URL {self.url!r}: {exc}") from None
         if self.dialect == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-            sa.event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+            sa.event.listen(self.engine, "begin", _begin_sqlite)
         self._lock = WriterLock()
         #: ``with store.urgent():`` this thread's writes go before ordinary writers waiting (fleet/store/writer_lock.py)
         self.urgent = self._lock.urgent
@@ -168,6 +168,8 @@ class Store:
         with self.engine.connect() as conn:
             if self.dialect == "postgresql":
                 conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            else:
+                conn = conn.execution_options(**{_READ_ONLY: True})
             yield conn
 
     # --- the audit log ----------------------------------------------------------------------------------------
@@ -347,6 +349,17 @@ def connect_args(url: str, busy_timeout_s: float) -> dict[str, Any]:
                 "keepalives_interval": 1, "keepalives_count": 3, "tcp_user_timeout": 5000,
                 "options": f"-c lock_timeout={round(busy_timeout_s * 1000)}"}
     return {}
+
+
+#: the execution option that marks a :meth:`Store.reading` connection (its SQLite transaction takes no lock)
+_READ_ONLY = "xborder_read_only"
+
+
+def _begin_sqlite(conn: Connection) -> None:
+    """A write transaction takes the file's write lock at once (``BEGIN IMMEDIATE``: its reads then see the last
+    commit, see the module's docstring); a read begins deferred, which in WAL mode never waits for a writer.
+    Reads took the write lock too until bench_fleet showed them waiting behind every write under way."""
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -71,3 +71,29 @@ def _release(store: Store, errors: list[Exception]) -> None:
         store._lock.release()
     except RuntimeError as exc:
         errors.append(exc)
+
+
+def test_a_read_does_not_wait_for_a_writer(tmp_path):
+    """Found with py-spy in bench_fleet: every read (``store.reading()``) began its transaction as the writes
+    do, with SQLite's ``BEGIN IMMEDIATE``, so it took the file's write lock and waited, in SQLite's busy handler
+    (sleeps of up to 100 ms), for every write under way: an order's idempotency check, the dispatch loop reading
+    the waiting orders. In WAL mode a reader needs no lock at all."""
+    store = Store(tmp_path / "fleet.sqlite", busy_timeout_s=2.0)
+    store.audit("test", {"before": True})
+    writing, read_done = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with store.transaction() as conn:
+            store.append_audit(conn, "test", {"during": True})
+            writing.set()
+            read_done.wait(10)  # the write stays open until the read is done (or gives up)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    writing.wait(10)
+    try:
+        records = list(store.audit_records())  # a read while the write is under way
+    finally:
+        read_done.set()
+        thread.join(10)
+    assert [r.body for r in records] == [{"before": True}], "the read saw something other than the last commit"
