@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import math
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,16 +53,32 @@ def metrics_text(metrics: dict[str, Any]) -> str:
     return json.dumps(metrics, indent=2, sort_keys=True) + "\n"
 
 
+@contextmanager
+def _simulated_progress(label: str, duration_s: float, at: str) -> Iterator[Callable[[float], None]]:
+    """A progress bar over simulated time; the ``report(t)`` it yields moves it. When the output is no terminal
+    (a log, CI), where a bar shows nothing until the end, a line each simulated hour instead: a long run in a
+    log said nothing for 45 minutes."""
+    started = time.monotonic()
+    hours_said = 0
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[at]}"),
+                  TimeElapsedColumn(), console=console, transient=False) as progress:
+        task = progress.add_task(label, total=duration_s, at=at)
+
+        def report(t: float) -> None:
+            nonlocal hours_said
+            clock = f"{int(t // 3600):02d}:{int(t % 3600 // 60):02d} simulated"
+            progress.update(task, completed=t, at=clock)
+            if not console.is_terminal and t // 3600 > hours_said:
+                hours_said = int(t // 3600)
+                progress.console.print(f"{label}: {clock}, {time.monotonic() - started:.0f} s wall")
+
+        yield report
+
+
 def _run(scenario: Scenario, label: str, corridor: Any = None):  # -> FastRun (the fleet loads only to run)
     from sim.fast.runner import SimError, run_fast
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[at]}"),
-                  TimeElapsedColumn(), console=console, transient=False) as progress:
-        task = progress.add_task(label, total=scenario.duration_s, at="00:00")
-
-        def report(t: float) -> None:
-            progress.update(task, completed=t, at=f"{int(t // 3600):02d}:{int(t % 3600 // 60):02d} simulated")
-
+    with _simulated_progress(label, scenario.duration_s, "00:00") as report:
         try:
             return run_fast(scenario, progress=report, corridor=corridor)
         except SimError as exc:
@@ -135,14 +154,8 @@ def _run_ros(scenario: Scenario, scale: float, folder: Path, until_done: bool): 
     for signum in (signal.SIGTERM, signal.SIGHUP):  # stopped by a service manager: still stop everything
         signal.signal(signum, interrupt)
     logs = folder / "logs"
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[at]}"),
-                  TimeElapsedColumn(), console=console, transient=False) as progress:
-        task = progress.add_task(f"{scenario.name} ({scenario.fleet.size} AGVs, ROS, {scale:g}x)",
-                                 total=scenario.duration_s, at="starting")
-
-        def report(t: float) -> None:
-            progress.update(task, completed=t, at=f"{int(t // 3600):02d}:{int(t % 3600 // 60):02d} simulated")
-
+    with _simulated_progress(f"{scenario.name} ({scenario.fleet.size} AGVs, ROS, {scale:g}x)",
+                             scenario.duration_s, "starting") as report:
         try:
             return run_ros(scenario, scale, logs=logs, progress=report, until_done=until_done)
         except KeyboardInterrupt:

@@ -53,6 +53,7 @@ def test_same_seed_same_metrics_file_byte_for_byte(tmp_path: Path) -> None:
         done = _run_cli("run", str(scenario), "--fast", "--out", str(out), "--no-plots", seed=hash_seed,
                         cwd=tmp_path)
         assert done.returncode == 0, done.stdout + done.stderr
+        assert "01:00 simulated" in done.stdout, done.stdout  # progress in a log, not only on a terminal
         outputs.append((out / "metrics.json").read_bytes())
     assert outputs[0] == outputs[1]
     metrics = json.loads(outputs[0])
