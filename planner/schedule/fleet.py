@@ -293,8 +293,8 @@ class FleetPlanner:
                 return
             except NoPlan:
                 pass
-        if graph.nodes[request.start]["kind"] in WAITING_KINDS and request.start not in request.never_wait_at \
-                and self.table.is_free(request.start, request.start_time, INF):
+        if graph.nodes[request.start]["kind"] in WAITING_KINDS and self.table.is_free(request.start,
+                                                                                         request.start_time, INF):
             plan = TimedPlan(request.vehicle_id, (Step(request.start, request.start_time, INF),))
             self.table.reserve(plan)
             return
