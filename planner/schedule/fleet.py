@@ -265,15 +265,19 @@ class FleetPlanner:
     def plan_one(self, request: PlanRequest) -> TimedPlan:
         """The vehicle's plan against the current reservations, without reserving it."""
         graph = self.timed.graph
-        goals, horizon_goals = request.goals, ()
+        goals, horizon_goals, profile = request.goals, (), request.profile
         if request.hold_at:
             goals, horizon_goals = request.hold_at, request.goals
             free = [n for n in goals if not self.table.holders_for_good(n) - {request.vehicle_id}]
             if request.keep_free and len(free) <= request.keep_free:
                 raise NoPlan(f"{request.vehicle_id}: of {', '.join(goals)}, {len(free)} free for good and "
                              f"{request.keep_free} to be kept free")
+            # to wait for its clearance it never crosses on the way: the search found a gate lane free later by
+            # driving through the other and back over the handoff pad; stopped at the pad's crossing lane without
+            # its gate pass, it closed the lane to the bridge for good (issue #13, finding 12)
+            profile = replace(profile, cross_border=False)
         steps = self.search(self.table, request.vehicle_id, request.start, request.start_time, goals,
-                          request.profile, request.stops, request.meets)
+                          profile, request.stops, request.meets)
         horizon: tuple[str, ...] = ()
         if horizon_goals:
             steps[-1] = replace(steps[-1], action="await_clearance")

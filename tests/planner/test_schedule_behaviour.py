@@ -101,6 +101,25 @@ def test_a_vehicle_waiting_for_a_gate_lane_is_never_sent_past_the_gates_by_the_f
     assert violations(planner, requests) == []
 
 
+def test_a_vehicle_to_wait_at_a_gate_is_never_routed_across_on_its_way_there(planner):
+    """Issue #13, finding 12 (target_2030 with the inbound gates kept free jammed from 07:30): a loaded vehicle on
+    the pre-gate is to wait for its clearance at a gate lane; gate 1 is taken from 150 s on by a vehicle coming
+    through the pre-gate, gate 2 only frees at 600 s. The search found gate 2 free later by driving through gate 1
+    and back over the handoff pad on the bridge (its lanes are crossing lanes). A vehicle that drives through its
+    gate never waits there, so its gate pass never starts: the crossing to the pad was never allowed, it stood
+    at the last node before it for good, and nothing of its side crossed again. Now it never crosses on the way
+    to its gate: it is stalled where it is (the dispatcher plans the whole fleet again, finding 11)."""
+    planner.plan_all([PlanRequest("a", "vn_gate_out_1", ("cn_dock_1",), start_time=100.0),
+                      PlanRequest("b", "vn_gate_out_2", ("cn_dock_2",), start_time=600.0)])
+    planner.replan(PlanRequest("f", "vn_insp_junction", ("cn_dock_4",), hold_at=VN_GATES, start_time=100.0), now=0.0)
+    assert planner.plans["f"].end == "vn_gate_out_1"
+    result = planner.replan(PlanRequest("c", "vn_out_pregate", ("cn_dock_3",), hold_at=VN_GATES), now=0.0)
+    waits = planner.plans["c"]
+    assert not any(planner.timed.lanes[(here.node, nxt.node)].crossing
+                   for here, nxt in zip(waits.steps, waits.steps[1:], strict=False)), waits.nodes
+    assert "c" in result.stalled and waits.end == "vn_out_pregate"
+
+
 def test_the_single_lane_inspection_access_is_used_one_direction_at_a_time(planner):
     """Two vehicles meet head-on at CN's single-lane inspection access: one waits at its end for the other."""
     lane_in, lane_out = ("cn_insp_access", "cn_insp_hub"), ("cn_insp_hub", "cn_insp_access")
