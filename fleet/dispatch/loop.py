@@ -593,7 +593,7 @@ class Dispatcher:
                 # loads, so that a side's few gate lanes, not its vehicles, set the corridor's throughput.
                 pickup = Stop(order.pickup, self.settings.load_s, action="pickup")  # at the start, too
                 return PlanRequest(track.id, start, (order.pickup,), start_time, profile, (pickup,),
-                                   priority=order.priority)
+                                   priority=order.priority, never_wait_at=self._never_wait_at(job))
             if self.relay is not None and job.partner is not None and not job.handed_over:
                 stops += (Stop(self.relay.pad, self.relay.transfer_s, action=CUSTODY),)  # the meeting stays
                 meets = frozenset({job.partner})
@@ -612,15 +612,18 @@ class Dispatcher:
                     job.cleared = True
         wait_at = self._bays_on_the_way(start, (hold_at or job.goals)[0]) if not stops and job.order is not None \
             and job.order.state in LOADED_STATES and self.corridor.nodes[start].kind not in HARMLESS_WAITS else ()
-        # through: the gates on the way in from across are no place to wait for anyone, a departure clearance
-        # least of all (finding 12); relay: for a deliverer (finding 9)
-        inbound = self._inbound_gates if self.relay is None or (job.kind == JobKind.HAND_OVER
-                                                                and job.order is not None) else frozenset()
         goals = self._receiving_goals(track.id, job.order, self.relay.pad) if self.relay is not None \
             and job.order is not None and job.kind == JobKind.DELIVER and meets else job.goals
         return PlanRequest(track.id, start, goals, start_time, profile, stops, hold_at,
                            priority=job.order.priority if job.order else 0, meets=meets, keep_free=keep_free,
-                           wait_at=wait_at, never_wait_at=inbound)
+                           wait_at=wait_at, never_wait_at=self._never_wait_at(job))
+
+    def _never_wait_at(self, job: Job) -> frozenset[str]:
+        """Through operation: the gates on the way in from across, the only way into a yard, are no place to wait
+        for anyone, a departure clearance least of all (finding 12). Relay: for a deliverer (finding 9)."""
+        if self.relay is None or (job.kind == JobKind.HAND_OVER and job.order is not None):
+            return self._inbound_gates
+        return frozenset()
 
     def _empty_profile(self, track: Track, start: str) -> VehicleProfile:
         """Relay: a vehicle with no load and no meeting keeps off the pad and the lanes to it (issue #13,

@@ -132,3 +132,27 @@ def test_a_loaded_vehicle_stalled_on_its_way_to_the_gates_never_waits_at_an_inbo
     assert fleet.run(900, until=lambda: states.get(order) == OrderState.AWAITING_CLEARANCE), \
         fleet.link.state(loaded).last_node_id
     assert track.plan.end == "cn_gate_out_1" and not inbound & set(ends)
+
+
+def test_an_empty_vehicle_whose_pickup_dock_is_taken_does_not_wait_on_an_inbound_gate(customs, corridor):
+    """Finding 12, once departing loads kept off the inbound gates: at 09:30 empty vehicles on their way to a
+    pickup stood on them (agv_059 and agv_093 on both CN inbound lanes), their docks taken; a request to a pickup
+    named no place never to wait at, so a vehicle stalled on an inbound lane stayed there, the nearest place it may
+    wait. Here agv_002 stands on cn_gate_in_1 and is given an order whose pickup dock is held for good by agv_001
+    (broken down there): it leaves the inbound lane and waits in the yard; it loads once the dock is free."""
+    inbound = {"cn_gate_in_1", "cn_gate_in_2"}
+    fleet = make_fleet(customs, corridor, 2, starts=["cn_dock_1", "cn_gate_in_1"])
+    dispatcher = fleet.dispatcher
+    fleet.authorize(*dispatcher.tracks)
+    states = _watched(fleet)
+    dispatcher.set_in_service("agv_001", False, "operator", "test: broken down at its dock")
+    order = fleet.order(["CN-200000000051"], "cn_dock_1", docks(corridor, "VN")[0])
+    assert fleet.run(60, until=lambda: states.get(order) == OrderState.TO_PICKUP)
+    track = dispatcher.tracks["agv_002"]
+    assert fleet.run(300, until=lambda: _standing_at(fleet, "agv_002", _nodes(corridor, NodeKind.PARKING, "CN")
+                                                      + _nodes(corridor, NodeKind.CHARGER, "CN")
+                                                      + _nodes(corridor, NodeKind.DOCK, "CN"))), \
+        (fleet.link.state("agv_002").last_node_id, track.plan.nodes)
+    assert track.plan.end not in inbound and states[order] == OrderState.TO_PICKUP
+    dispatcher.set_in_service("agv_001", True, "operator", "test: repaired")  # it parks, freeing the dock
+    assert fleet.run(900, until=lambda: states.get(order) == OrderState.LOADED), fleet.link.state("agv_002")
