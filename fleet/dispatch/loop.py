@@ -124,8 +124,7 @@ class Dispatcher:
         self.planner = FleetPlanner(corridor.graph, FollowingRules.from_parameters(corridor.parameters))
         self.relay = Relay.of(corridor)
         self._travel = TravelTimes(corridor.graph)  # kept between assignments: each source is searched once
-        #: an order long overdue is still carried (issue #13, findings 10 and 12)
-        self._weights = Weights(overdue_counts_when_left=True)
+        self._weights = Weights()
         self.epoch = clock()
         self.tracks: dict[str, Track] = {}
         self._lock = threading.RLock()
