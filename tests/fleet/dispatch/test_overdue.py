@@ -9,7 +9,8 @@ from tests.fleet.dispatch.conftest import VN_CN, docks, make_fleet
 def test_an_order_two_hours_late_is_still_carried_and_delivered_in_through_operation(customs, corridor):
     """Issue #13, finding 12: in through operation an order more than an hour (the assignment's unassigned
     penalty) past its latest delivery cost more to carry than to leave, so it was never carried again (a day of
-    baseline_2026: 14 orders never given out, most of them kept by customs for hours before)."""
+    baseline_2026: 14 orders never given out). It is late whatever is done now: carried, it costs only the
+    lateness the trip adds."""
     vn, cn = docks(corridor, "VN"), docks(corridor, "CN")
     fleet = make_fleet(customs, corridor, 1, starts=[vn[1]])
     assert fleet.dispatcher.relay is None
