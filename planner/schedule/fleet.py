@@ -82,8 +82,11 @@ class FleetPlanner:
                 best = (result, self.table)
             if not result.stalled:
                 break
-            order = [r for r in order if r.vehicle_id in result.stalled] + [
+            reordered = [r for r in order if r.vehicle_id in result.stalled] + [
                 r for r in order if r.vehicle_id not in result.stalled]
+            if reordered == order:
+                break  # the stalled ones were first already: the same order would plan the same again
+            order = reordered
         result, self.table = best
         self.requests = {r.vehicle_id: r for r in requests}
         return result

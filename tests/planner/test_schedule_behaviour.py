@@ -267,3 +267,23 @@ def test_the_corridor_bottleneck_is_the_pre_gate_feeding_the_5_kmh_gate_lanes(pl
         assert bottleneck.node == f"{side.lower()}_out_pregate" and "gate_out" in bottleneck.lane[1]
         assert bottleneck.speed == pytest.approx(5 / 3.6)
         assert bottleneck.per_hour == pytest.approx(3600 * (5 / 3.6) / (15 + 2 + 5 / 3.6 * 2))
+
+
+def test_a_full_plan_does_not_repeat_a_round_that_would_plan_the_same(planner):
+    """Should a vehicle stall, the full plan tries again with the stalled ones first; when they were first
+    already, another round would plan exactly the same (a waste of a whole fleet's searches)."""
+    searches = []
+    search = planner.search
+
+    def counted(*args, **kwargs):
+        searches.append(args[1])
+        return search(*args, **kwargs)
+
+    planner.search = counted
+    requests = [PlanRequest("a", "vn_parking_1", ("vn_dock_1",)), PlanRequest("b", "vn_dock_1", ("vn_dock_1",))]
+    result = planner.plan_all(requests)
+    assert list(result.stalled) == ["a"] and result.plans["a"].end == "vn_parking_1"
+    one_round = len(searches)
+    searches.clear()
+    assert planner.plan_all(requests, rounds=1).plans == result.plans
+    assert len(searches) == one_round
