@@ -124,8 +124,7 @@ class Dispatcher:
         self.planner = FleetPlanner(corridor.graph, FollowingRules.from_parameters(corridor.parameters))
         self.relay = Relay.of(corridor)
         self._travel = TravelTimes(corridor.graph)  # kept between assignments: each source is searched once
-        #: relay: an order long overdue is still carried (finding 10); not yet in through operation (see Weights)
-        self._weights = Weights(overdue_counts_when_left=self.relay is not None)
+        self._weights = Weights()
         self.epoch = clock()
         self.tracks: dict[str, Track] = {}
         self._lock = threading.RLock()
@@ -979,12 +978,7 @@ class Dispatcher:
             to_pickup = self._travel.to_nearest(sorted({o.pickup for o in waiting}))
             free = sorted(free, key=lambda tr: to_pickup.get(base_end(self.corridor, tr), INF))[
                 :self.settings.assign_max_vehicles]
-        wall = self.clock()
-        transport = [TransportOrder(o.id, o.pickup, self.relay.pad if self.relay else o.drop, len(o.consignments),
-                                    max(0.0, (o.earliest_start or wall) - self.epoch),
-                                    (o.latest_delivery or wall + 86400) - self.epoch, float(o.priority),
-                                    mass_kg=len(o.consignments) * self.settings.container_mass_kg)
-                     for o in waiting]
+        transport = [self._transport_order(o) for o in waiting]
         status = [VehicleStatus(tr.id, base_end(self.corridor, tr), t,
                                 min(1.0, (tr.state.battery_charge if tr.state else 100) / 100), self._profile_now(tr),
                                 payload_kg=sheets[tr.id].max_load_mass)
@@ -1018,6 +1012,18 @@ class Dispatcher:
             track = self.tracks[vehicle_id]
             track.job = Job(JobKind.CHARGE, (charger,))
             track.needs_plan = True
+
+    def _transport_order(self, order: OrderPublic) -> TransportOrder:
+        """The order as the assignment sees it, on the dispatch clock. Ready no later than it is due: an order
+        past its latest delivery with no earliest start (ready now), or one due before this process started,
+        was an invalid request, raised while the round was built: every tick failed there, and the replanning and
+        releases after it never ran (issue #13, finding 12)."""
+        wall = self.clock()
+        due = (order.latest_delivery or wall + 86400) - self.epoch
+        ready = max(0.0, (order.earliest_start or wall) - self.epoch)
+        return TransportOrder(order.id, order.pickup, self.relay.pad if self.relay else order.drop,
+                              len(order.consignments), min(ready, due), due, float(order.priority),
+                              mass_kg=len(order.consignments) * self.settings.container_mass_kg)
 
     def _kept_by_customs(self, order: OrderPublic) -> bool:
         """One of its consignments is under inspection, held or revoked by either side: the container waits in the
