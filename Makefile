@@ -14,6 +14,8 @@ APT_PACKAGES += mosquitto
 APT_PACKAGES += chromium
 # the store's PostgreSQL tests start their own server (initdb/pg_ctl in a temporary folder)
 APT_PACKAGES += postgresql
+# the fleet benchmark's closed-loop API load (tests/bench/bench_fleet.py): a C client, not Python on the same cores
+APT_PACKAGES += wrk
 MAP ?= maps/bac_luan_ii
 OUT ?= out
 DURATION ?=

@@ -126,12 +126,11 @@ class Dispatcher:
             gate, link, alarms, bus, staff, clock, settings)
         self.planner = FleetPlanner(corridor.graph, FollowingRules.from_parameters(corridor.parameters))
         self.relay = Relay.of(corridor)
-        #: the gates on the way in from across: nobody waits there (findings 9 and 12)
+        #: the gates on the way in from across: nobody waits there (findings 9 and 13)
         self._inbound_gates = self.relay.inbound_gates if self.relay is not None else \
             inbound_gates(corridor, ways_out(corridor, border_line(corridor)))
         self._travel = TravelTimes(corridor.graph)  # kept between assignments: each source is searched once
-        #: relay: an order long overdue is still carried (finding 10); not yet in through operation (see Weights)
-        self._weights = Weights(overdue_counts_when_left=self.relay is not None)
+        self._weights = Weights()
         self.epoch = clock()
         self.tracks: dict[str, Track] = {}
         self._lock = threading.RLock()
@@ -620,7 +619,7 @@ class Dispatcher:
 
     def _never_wait_at(self, job: Job) -> frozenset[str]:
         """Through operation: the gates on the way in from across, the only way into a yard, are no place to wait
-        for anyone, a departure clearance least of all (finding 12). Relay: for a deliverer (finding 9)."""
+        for anyone, a departure clearance least of all (finding 13). Relay: for a deliverer (finding 9)."""
         if self.relay is None or (job.kind == JobKind.HAND_OVER and job.order is not None):
             return self._inbound_gates
         return frozenset()
@@ -646,7 +645,7 @@ class Dispatcher:
         route at most 20 % longer than the fastest (the parallel gate lanes, not an inbound gate behind a
         U-turn). None when it is past them already."""
         # only its outbound gates: an inbound one is the way in for the vehicles from across (a relay receiver's way
-        # back from the pad); waiting there for clearance, departing vehicles closed it (finding 12)
+        # back from the pad); waiting there for clearance, departing vehicles closed it (finding 13)
         gates = [g for g in self.corridor.nodes_of(NodeKind.GATE, jurisdiction=side) if g.id not in self._inbound_gates]
         return self._on_the_way(source, target, gates, 1.2)
 
@@ -990,12 +989,7 @@ class Dispatcher:
             to_pickup = self._travel.to_nearest(sorted({o.pickup for o in waiting}))
             free = sorted(free, key=lambda tr: to_pickup.get(base_end(self.corridor, tr), INF))[
                 :self.settings.assign_max_vehicles]
-        wall = self.clock()
-        transport = [TransportOrder(o.id, o.pickup, self.relay.pad if self.relay else o.drop, len(o.consignments),
-                                    max(0.0, (o.earliest_start or wall) - self.epoch),
-                                    (o.latest_delivery or wall + 86400) - self.epoch, float(o.priority),
-                                    mass_kg=len(o.consignments) * self.settings.container_mass_kg)
-                     for o in waiting]
+        transport = [self._transport_order(o) for o in waiting]
         status = [VehicleStatus(tr.id, base_end(self.corridor, tr), t,
                                 min(1.0, (tr.state.battery_charge if tr.state else 100) / 100), self._profile_now(tr),
                                 payload_kg=sheets[tr.id].max_load_mass)
@@ -1029,6 +1023,18 @@ class Dispatcher:
             track = self.tracks[vehicle_id]
             track.job = Job(JobKind.CHARGE, (charger,))
             track.needs_plan = True
+
+    def _transport_order(self, order: OrderPublic) -> TransportOrder:
+        """The order as the assignment sees it, on the dispatch clock. Ready no later than it is due: an order
+        past its latest delivery with no earliest start (ready now), or one due before this process started,
+        was an invalid request, raised while the round was built: every tick failed there, and the replanning and
+        releases after it never ran (issue #13, finding 12)."""
+        wall = self.clock()
+        due = (order.latest_delivery or wall + 86400) - self.epoch
+        ready = max(0.0, (order.earliest_start or wall) - self.epoch)
+        return TransportOrder(order.id, order.pickup, self.relay.pad if self.relay else order.drop,
+                              len(order.consignments), min(ready, due), due, float(order.priority),
+                              mass_kg=len(order.consignments) * self.settings.container_mass_kg)
 
     def _kept_by_customs(self, order: OrderPublic) -> bool:
         """One of its consignments is under inspection, held or revoked by either side: the container waits in the

@@ -39,7 +39,7 @@ def ways_out(corridor: Corridor, line: frozenset[str]) -> frozenset[str]:
 def inbound_gates(corridor: Corridor, out: frozenset[str]) -> frozenset[str]:
     """The customs gates not on a way out (``ways_out``): those on the way in from across, into a side's yard.
     Nobody waits there for a departure clearance, nor for anything else: they are the only way in for the
-    vehicles coming from across (issue #13, findings 9 and 12)."""
+    vehicles coming from across (issue #13, findings 9 and 13)."""
     return frozenset(n.id for n in corridor.nodes_of(NodeKind.GATE) if n.id not in out)
 
 

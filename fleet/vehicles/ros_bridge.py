@@ -20,7 +20,7 @@ from agv_interfaces.msg import AgvState, Connection, Heartbeat, InstantActions
 from agv_interfaces.msg import Factsheet as FactsheetMsg
 from agv_interfaces.msg import Order as OrderMsg
 from rclpy.context import Context
-from rclpy.event_handler import PublisherEventCallbacks, QoSLivelinessChangedInfo, SubscriptionEventCallbacks
+from rclpy.event_handler import QoSLivelinessChangedInfo, SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 
@@ -28,12 +28,6 @@ from fleet.vehicles.link import PendingActions, VehicleSnapshot, wait_for
 
 logger = logging.getLogger(__name__)
 
-# rclpy gives every publisher and subscription two QoS event handlers by default (incompatible QoS, incompatible
-# type: a warning in the log). Each is a waitable the executor walks in Python on every wait: with six endpoints
-# a vehicle, 2,400 for 200 vehicles, and that walk was most of the bridge's CPU (docs/operations.md). A vehicle
-# whose QoS or type does not match is no quieter for it: its states do not arrive and it is alarmed as silent.
-_NO_PUBLISHER_EVENTS = PublisherEventCallbacks(use_default_callbacks=False)
-_NO_SUBSCRIPTION_EVENTS = SubscriptionEventCallbacks(use_default_callbacks=False)
 
 
 class RosFleetBridge:
@@ -108,18 +102,18 @@ class RosFleetBridge:
             if vehicle_id in self._order_pubs:
                 return
             self._order_pubs[vehicle_id] = self._node.create_publisher(
-                OrderMsg, self._topic(vehicle_id, "order"), qos.ORDER, event_callbacks=_NO_PUBLISHER_EVENTS)
+                OrderMsg, self._topic(vehicle_id, "order"), qos.ORDER, event_callbacks=qos.NO_PUBLISHER_EVENTS)
             self._action_pubs[vehicle_id] = self._node.create_publisher(
                 InstantActions, self._topic(vehicle_id, "instant_actions"), qos.INSTANT_ACTIONS,
-                event_callbacks=_NO_PUBLISHER_EVENTS)
+                event_callbacks=qos.NO_PUBLISHER_EVENTS)
             self._heartbeat_pubs[vehicle_id] = self._node.create_publisher(
-                Heartbeat, self._topic(vehicle_id, "heartbeat"), qos.HEARTBEAT, event_callbacks=_NO_PUBLISHER_EVENTS)
+                Heartbeat, self._topic(vehicle_id, "heartbeat"), qos.HEARTBEAT, event_callbacks=qos.NO_PUBLISHER_EVENTS)
         self._node.create_subscription(FactsheetMsg, self._topic(vehicle_id, "factsheet"),
                                        lambda msg: self._on_factsheet(vehicle_id, msg), qos.FACTSHEET,
-                                       event_callbacks=_NO_SUBSCRIPTION_EVENTS)
+                                       event_callbacks=qos.NO_SUBSCRIPTION_EVENTS)
         self._node.create_subscription(AgvState, self._topic(vehicle_id, "state"),
                                        lambda msg: self._on_state(vehicle_id, msg), qos.STATE,
-                                       event_callbacks=_NO_SUBSCRIPTION_EVENTS)
+                                       event_callbacks=qos.NO_SUBSCRIPTION_EVENTS)
         self._node.create_subscription(
             Connection, self._topic(vehicle_id, "connection"), lambda msg: self._on_connection(vehicle_id, msg),
             qos.CONNECTION,

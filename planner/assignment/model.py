@@ -102,10 +102,9 @@ class Weights:
     lateness_per_s: float = 1.0
     empty_travel_per_s: float = 0.2
     unassigned_penalty: float = 3600.0
-    #: leaving an order costs the lateness it has already too, so that one long overdue is still carried (relay,
-    #: issue #13 finding 10; off by default: in through operation it exposed a jam in baseline_2026's day, not
-    #: yet traced)
-    overdue_counts_when_left: bool = False
+    #: leaving an order costs the lateness it has already too, so that one long overdue is still carried (issue
+    #: #13, findings 10 and 12); off, an order more than ``unassigned_penalty`` late is never carried again
+    overdue_counts_when_left: bool = True
 
     def __post_init__(self) -> None:
         if min(self.lateness_per_s, self.empty_travel_per_s, self.unassigned_penalty) < 0:

@@ -58,6 +58,7 @@ class FleetPlanner:
         self.timed = TimedGraph(graph, rules)
         self.table = ReservationTable(self.timed)
         self.requests: dict[str, PlanRequest] = {}
+        self._border_line = frozenset(n for n, kind in graph.nodes(data="kind") if kind in BORDER_LINE_KINDS)
 
     @property
     def plans(self) -> dict[str, TimedPlan]:
@@ -267,15 +268,11 @@ class FleetPlanner:
         graph = self.timed.graph
         goals, horizon_goals, profile = request.goals, (), request.profile
         if request.hold_at:
-            goals, horizon_goals = request.hold_at, request.goals
+            goals, horizon_goals, profile = request.hold_at, request.goals, self.short_of_the_border(request).profile
             free = [n for n in goals if not self.table.holders_for_good(n) - {request.vehicle_id}]
             if request.keep_free and len(free) <= request.keep_free:
                 raise NoPlan(f"{request.vehicle_id}: of {', '.join(goals)}, {len(free)} free for good and "
                              f"{request.keep_free} to be kept free")
-            # to wait for its clearance it never crosses on the way: the search found a gate lane free later by
-            # driving through the other and back over the handoff pad; stopped at the pad's crossing lane without
-            # its gate pass, it closed the lane to the bridge for good (issue #13, finding 12)
-            profile = replace(profile, cross_border=False)
         steps = self.search(self.table, request.vehicle_id, request.start, request.start_time, goals,
                           profile, request.stops, request.meets)
         horizon: tuple[str, ...] = ()
@@ -283,6 +280,18 @@ class FleetPlanner:
             steps[-1] = replace(steps[-1], action="await_clearance")
             horizon = _fastest_to_any(self.timed, steps[-1].node, horizon_goals, request)[1:]
         return TimedPlan(request.vehicle_id, tuple(_mark_custody(graph, steps)), horizon, request.meets)
+
+    def short_of_the_border(self, request: PlanRequest) -> PlanRequest:
+        """The request with a profile that keeps it off every crossing lane and the border line (a relay pad
+        too): how a vehicle to wait at ``hold_at`` (a gate, for its clearance) is planned, since no plan may take
+        it past its gates before its gate pass. Without it, with the gate lane reserved for a while by another
+        vehicle, the search drove it through that lane free for now, up to the bridge, round over the relay pad
+        and back to the gate: past its gates without its gate pass, it stood at the last node before the
+        bridge for good (issue #13, finding 12). Where it stands stays allowed (a relay deliverer on the pad
+        whose meeting was called off)."""
+        profile = request.profile
+        avoid = profile.avoid | (self._border_line - {request.start})
+        return replace(request, profile=replace(profile, cross_border=False, avoid=avoid))
 
     def _reserve_fallback(self, request: PlanRequest) -> None:
         """Safety first: a vehicle that cannot get a plan goes to one of its ``wait_at`` places if it can;
@@ -293,7 +302,7 @@ class FleetPlanner:
         one lane to the bridge (issue #13, finding 11)."""
         graph = self.timed.graph
         if request.hold_at:
-            request = replace(request, profile=replace(request.profile, cross_border=False))
+            request = self.short_of_the_border(request)
         if request.wait_at and request.start not in request.wait_at:
             try:
                 self._reserve(replace(request, goals=request.wait_at, hold_at=(), stops=(), wait_at=()))

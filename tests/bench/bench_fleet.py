@@ -41,6 +41,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 os.environ["ROS_DOMAIN_ID"] = str(200 + os.getpid() % 30)
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
@@ -390,29 +391,51 @@ def release_waiting(service: ServiceProcess, customs: Customs, emulators: Emulat
     client.close()
 
 
-async def api_load(base: str, paths: list[str], clients: int, seconds: float) -> tuple[list[float], int]:
-    """``clients`` concurrent clients, each requesting the next of ``paths`` as soon as its last answer came,
-    for ``seconds``: every latency (s), and how many answers were not 200."""
-    latencies: list[float] = []
-    failed = 0
-    deadline = time.monotonic() + seconds
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=base, headers=headers(), timeout=30, limits=limits) as client:
-        async def one(k: int) -> None:
-            nonlocal failed
-            i = k
-            while time.monotonic() < deadline:
-                path = paths[i % len(paths)]
-                i += 1
-                t0 = time.perf_counter()
-                try:
-                    reply = await client.get(path)
-                    failed += reply.status_code != 200
-                except httpx.TransportError:  # a timeout, a connection the server dropped: a failed request
-                    failed += 1
-                latencies.append(time.perf_counter() - t0)
-        await asyncio.gather(*(one(k) for k in range(clients)))
-    return latencies, failed
+#: wrk's script: each connection asks for the next of PATHS; at the end, the requests answered, those failed, and
+#: the latency (s) at every 0.1 % of the distribution
+WRK_SCRIPT = """
+local paths = {%s}
+local i = 0
+request = function()
+  i = i %% #paths + 1
+  return wrk.format("GET", paths[i])
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("WRK %%d %%d %%d\\n", summary.requests, e.status, e.connect + e.read + e.write + e.timeout))
+  local q = {}
+  for k = 1, 999 do q[k] = string.format("%%.6f", latency:percentile(k / 10) / 1e6) end
+  io.write("WRK_QUANTILES " .. table.concat(q, " ") .. "\\n")
+end
+"""
+
+
+@dataclass
+class ClosedLoop:
+    """A closed-loop slice: the latency at every 0.1 % of its distribution (s), requests answered and failed."""
+
+    quantiles: list[float]
+    answered: int
+    failed: int
+
+
+def api_load(base: str, paths: list[str], clients: int, seconds: float, folder: Path) -> ClosedLoop:
+    """``clients`` concurrent connections, each requesting the next of ``paths`` as soon as its last answer came,
+    for ``seconds``, driven by wrk (C, two threads): a Python client on these 2 cores measured itself more than
+    the service (docs/operations.md)."""
+    script = folder / "wrk_paths.lua"
+    prefix = urlsplit(base).path
+    script.write_text(WRK_SCRIPT % ", ".join(json.dumps(prefix + p) for p in paths))
+    origin = base.removesuffix(prefix)
+    done = subprocess.run(["wrk", "-t2", f"-c{clients}", f"-d{seconds:.0f}s", "--timeout", "30s", "-s", str(script),
+                           "-H", f"Authorization: Bearer {token_for('viewer')}", origin + "/"],
+                          capture_output=True, text=True, timeout=seconds + 60, check=True)
+    counts = re.search(r"^WRK (\d+) (\d+) (\d+)$", done.stdout, re.M)
+    quantiles = re.search(r"^WRK_QUANTILES (.+)$", done.stdout, re.M)
+    if counts is None or quantiles is None:
+        raise RuntimeError(f"wrk said nothing usable: {done.stdout[-500:]} {done.stderr[-500:]}")
+    requests, not_ok, dropped = (int(g) for g in counts.groups())  # not_ok: answered, but not 2xx
+    return ClosedLoop([float(v) for v in quantiles.group(1).split()], requests - not_ok, not_ok + dropped)
 
 
 async def api_polling(base: str, paths: list[str], clients: int, per_client_hz: float, seconds: float
@@ -510,6 +533,7 @@ def main() -> None:
             rng = random.Random(1)
             api: dict[str, list[float]] = {"quiet": [], "health": [], "routes": [], "polled": []}
             failed = {"quiet": 0, "health": 0, "routes": 0, "polled": 0}
+            answered = {"health": 0, "routes": 0}  # closed loop (wrk): its latencies are quantiles, not requests
             # the service's CPU seconds and its threads' seconds runnable but waiting for a CPU, during each
             # kind's slices; "quiet": no API load, the fleet's own work (subtracted from the others per second)
             api_cpu = {"quiet": 0.0, "health": 0.0, "routes": 0.0, "polled": 0.0}
@@ -525,7 +549,9 @@ def main() -> None:
                     latencies, bad = asyncio.run(api_polling(service.base, paths, size.clients, CONSOLE_HZ,
                                                              size.api_slice_s))
                 else:
-                    latencies, bad = asyncio.run(api_load(service.base, paths, size.clients, size.api_slice_s))
+                    closed = api_load(service.base, paths, size.clients, size.api_slice_s, folder)
+                    latencies, bad = closed.quantiles, closed.failed  # two slices alike: their quantiles pooled
+                    answered[kind] += closed.answered
                 api_cpu[kind] += cpu_seconds(service.process.pid) - cpu_before
                 api_wait[kind] += cpu_wait_seconds(service.process.pid) - wait_before
                 api[kind] += latencies
@@ -540,7 +566,7 @@ def main() -> None:
             results["load"] = os.getloadavg()[0]
             results["order_messages_per_s"] = (emulators.messages - messages0) / (time.monotonic() - t0)
             results["clearance"], results["misses"] = samples, misses
-            results["api"], results["api_failed"] = api, failed
+            results["api"], results["api_failed"], results["api_answered"] = api, failed, answered
             results["api_cpu"], results["api_wait"] = api_cpu, api_wait
             results["rss_peak"] = peak_rss(service.process.pid)[0]
             results["orders_end"] = order_states(service)
@@ -567,7 +593,7 @@ def main() -> None:
 def cpu_per(r: dict[str, Any], kind: str) -> float:
     """The service's CPU seconds per answered request during the API slices of ``kind``, less what it spent
     per second on the fleet alone (the quiet slices)."""
-    return max(r["api_cpu"][kind] - r["api_cpu"]["quiet"], 0.0) / max(len(r["api"][kind]), 1)
+    return max(r["api_cpu"][kind] - r["api_cpu"]["quiet"], 0.0) / max(r["api_answered"][kind], 1)
 
 
 def ms(seconds: float) -> str:
@@ -607,8 +633,8 @@ def report(r: dict[str, Any], console: Console) -> None:
         (f"API p50 / p99, open loop: {size.clients} consoles at {CONSOLE_HZ:.0f} req/s each",
          f"{ms(quantile(polled, 0.5))} / {ms(quantile(polled, 0.99))}", "",
          f"< {GOALS['api'] * 1000:.0f} ms: {'met' if quantile(polled, 0.99) < GOALS['api'] else 'NOT met'}"),
-        ("API requests / s", f"{len(routes) / (2 * size.api_slice_s):.0f}",
-         f"{len(health) / (2 * size.api_slice_s):.0f} (/health)", ""),
+        ("API requests / s", f"{r['api_answered']['routes'] / (2 * size.api_slice_s):.0f}",
+         f"{r['api_answered']['health'] / (2 * size.api_slice_s):.0f} (/health)", ""),
         ("service CPU per API request (less the fleet's own work in quiet slices)",
          f"{cpu_per(r, 'routes') * 1000:.2f} ms", f"{cpu_per(r, 'health') * 1000:.2f} ms (/health)",
          f"ratio {cpu_per(r, 'routes') / cpu_per(r, 'health'):.2f}" if cpu_per(r, "health") > 0 else ""),
@@ -644,9 +670,10 @@ def report(r: dict[str, Any], console: Console) -> None:
         "that ends the wait comes first; the release past the gate may wait for vehicles planned ahead of it).",
         "API: requests alternate between the routes (/vehicles, /orders?limit=50, /gates, /orders/{id}) and "
         f"/health, {size.api_slice_s:.0f} s slices each, twice, each pair after a quiet slice as long (no API "
-        "load: the fleet's own CPU, subtracted from the CPU per request), while the fleet works; clients run in "
-        "the benchmark process on the same 2 cores, closed loop with no think time, so the mean latency is the "
-        "clients' count over the requests/s (Little's law): the API goal is a throughput goal. Open loop: then "
+        "load: the fleet's own CPU, subtracted from the CPU per request), while the fleet works; the closed loop is "
+        "wrk (C, 2 threads, on the same 2 cores) with no think time, so the mean latency is the clients' count "
+        "over the requests/s (Little's law): the API goal is a throughput goal. Open loop (Python clients in the "
+        "benchmark's process): then "
         f"two slices as long in which {size.clients} consoles each ask for the next route every "
         f"{1 / CONSOLE_HZ:.1f} s whether or not the last answer came, timed from when each request was due.",
     ]

@@ -102,7 +102,7 @@ def test_a_vehicle_left_standing_short_of_the_gates_makes_the_fleet_be_planned_a
 
 
 def test_a_loaded_vehicle_stalled_on_its_way_to_the_gates_never_waits_at_an_inbound_gate(customs, corridor):
-    """Finding 12 (target_2030 jammed from 08:30): a loaded CN vehicle on the road to its gates (cn_out_entry),
+    """Finding 13 (target_2030 jammed from 08:30): a loaded CN vehicle on the road to its gates (cn_out_entry),
     both CN outbound lanes taken for good and the inspection bays too. The planner's last resort, "the nearest
     place it may wait", was an inbound gate lane (through the junction by the pre-gate), and standing there it
     took that lane for its departure gates: it waited for its clearance, and then for its drop dock, on the
@@ -135,7 +135,7 @@ def test_a_loaded_vehicle_stalled_on_its_way_to_the_gates_never_waits_at_an_inbo
 
 
 def test_an_empty_vehicle_whose_pickup_dock_is_taken_does_not_wait_on_an_inbound_gate(customs, corridor):
-    """Finding 12, once departing loads kept off the inbound gates: at 09:30 empty vehicles on their way to a
+    """Finding 13, once departing loads kept off the inbound gates: at 09:30 empty vehicles on their way to a
     pickup stood on them (agv_059 and agv_093 on both CN inbound lanes), their docks taken; a request to a pickup
     named no place never to wait at, so a vehicle stalled on an inbound lane stayed there, the nearest place it may
     wait. Here agv_002 stands on cn_gate_in_1 and is given an order whose pickup dock is held for good by agv_001

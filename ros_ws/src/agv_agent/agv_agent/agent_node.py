@@ -54,14 +54,19 @@ class AgentNode(Node):
         self.velocity = (0.0, 0.0)
         self.dt = 1.0 / p["control_rate_hz"]
         topic = _topic_prefix(self.get_namespace(), p["fleet_namespace"], self.vehicle_id)
-        self.state_pub = self.create_publisher(convert.AgvState, topic + "state", qos.STATE)
-        self.connection_pub = self.create_publisher(Connection, topic + "connection", qos.CONNECTION)
-        self.factsheet_pub = self.create_publisher(Factsheet, topic + "factsheet", qos.FACTSHEET)
-        self.cmd_pub = self.create_publisher(Twist, topic + "cmd_vel", qos.BASE)
-        self.create_subscription(OrderMsg, topic + "order", self._on_order, qos.ORDER)
-        self.create_subscription(InstantActions, topic + "instant_actions", self._on_actions, qos.INSTANT_ACTIONS)
-        self.create_subscription(Heartbeat, topic + "heartbeat", self._on_heartbeat, qos.HEARTBEAT)
-        self.create_subscription(Odometry, topic + "odom", self._on_odom, qos.BASE)
+        quiet_pub, quiet_sub = qos.NO_PUBLISHER_EVENTS, qos.NO_SUBSCRIPTION_EVENTS  # no walk on every wait
+        self.state_pub = self.create_publisher(convert.AgvState, topic + "state", qos.STATE, event_callbacks=quiet_pub)
+        self.connection_pub = self.create_publisher(Connection, topic + "connection", qos.CONNECTION,
+                                                    event_callbacks=quiet_pub)
+        self.factsheet_pub = self.create_publisher(Factsheet, topic + "factsheet", qos.FACTSHEET,
+                                                   event_callbacks=quiet_pub)
+        self.cmd_pub = self.create_publisher(Twist, topic + "cmd_vel", qos.BASE, event_callbacks=quiet_pub)
+        self.create_subscription(OrderMsg, topic + "order", self._on_order, qos.ORDER, event_callbacks=quiet_sub)
+        self.create_subscription(InstantActions, topic + "instant_actions", self._on_actions, qos.INSTANT_ACTIONS,
+                                 event_callbacks=quiet_sub)
+        self.create_subscription(Heartbeat, topic + "heartbeat", self._on_heartbeat, qos.HEARTBEAT,
+                                 event_callbacks=quiet_sub)
+        self.create_subscription(Odometry, topic + "odom", self._on_odom, qos.BASE, event_callbacks=quiet_sub)
         self.create_timer(self.dt, self._control)
         self.create_timer(1.0 / p["state_rate_hz"], self._publish_state)
         self._publish_connection(ConnectionState.ONLINE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rclpy.duration import Duration
+from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, LivelinessPolicy, QoSProfile, ReliabilityPolicy
 
 #: A vehicle process that dies without saying OFFLINE is noticed by DDS within this lease (MQTT's last will).
@@ -23,3 +24,11 @@ CONNECTION = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durabil
                         liveliness=LivelinessPolicy.AUTOMATIC,
                         liveliness_lease_duration=Duration(seconds=CONNECTION_LEASE_S))
 BASE = QoSProfile(depth=10)
+
+#: No QoS event handlers on an endpoint. rclpy gives every publisher and subscription two by default (incompatible
+#: QoS, incompatible type: a warning in the log), and each is a waitable the executor walks in Python on every
+#: wait: 2,600 for the fleet's bridge with 200 vehicles, 60 % of a core with the fleet idle (docs/operations.md).
+#: An endpoint whose QoS or type does not match is not hidden by leaving them out: its messages never arrive, and
+#: the vehicle is alarmed as silent (or the agent hears no heartbeat and stops).
+NO_PUBLISHER_EVENTS = PublisherEventCallbacks(use_default_callbacks=False)
+NO_SUBSCRIPTION_EVENTS = SubscriptionEventCallbacks(use_default_callbacks=False)

@@ -29,8 +29,8 @@ class SimBaseNode(Node):
         self.frame_id, self.cmd_timeout = p["frame_id"], p["cmd_timeout_s"]
         self.command, self.last_command, self.last_tick = (0.0, 0.0), 0.0, 0.0
         self.dt = 1.0 / p["rate_hz"]
-        self.odom_pub = self.create_publisher(Odometry, "odom", qos.BASE)
-        self.create_subscription(Twist, "cmd_vel", self._on_cmd, qos.BASE)
+        self.odom_pub = self.create_publisher(Odometry, "odom", qos.BASE, event_callbacks=qos.NO_PUBLISHER_EVENTS)
+        self.create_subscription(Twist, "cmd_vel", self._on_cmd, qos.BASE, event_callbacks=qos.NO_SUBSCRIPTION_EVENTS)
         self.create_timer(self.dt, self._tick)
 
     def _on_cmd(self, msg: Twist) -> None:
