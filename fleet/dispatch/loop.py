@@ -592,7 +592,8 @@ class Dispatcher:
                 # loads, so that a side's few gate lanes, not its vehicles, set the corridor's throughput.
                 pickup = Stop(order.pickup, self.settings.load_s, action="pickup")  # at the start, too
                 return PlanRequest(track.id, start, (order.pickup,), start_time, profile, (pickup,),
-                                   priority=order.priority, never_wait_at=self._never_wait_at(job))
+                                   priority=order.priority,
+                                   never_wait_at=self._inbound_gates if self.relay is None else frozenset())
             if self.relay is not None and job.partner is not None and not job.handed_over:
                 stops += (Stop(self.relay.pad, self.relay.transfer_s, action=CUSTODY),)  # the meeting stays
                 meets = frozenset({job.partner})
@@ -619,7 +620,8 @@ class Dispatcher:
 
     def _never_wait_at(self, job: Job) -> frozenset[str]:
         """Through operation: the gates on the way in from across, the only way into a yard, are no place to wait
-        for anyone, a departure clearance least of all (finding 13). Relay: for a deliverer (finding 9)."""
+        for anyone, a departure clearance least of all, nor a pickup (finding 13). Relay: for a loaded deliverer
+        (finding 9)."""
         if self.relay is None or (job.kind == JobKind.HAND_OVER and job.order is not None):
             return self._inbound_gates
         return frozenset()
