@@ -34,11 +34,13 @@ from fleet.dispatch.snapshot import Snapshot
 from fleet.dispatch.steps import (
     base_end,
     base_end_at,
+    border_line,
     bound_for_gate,
     bound_for_pickup,
     custody_arrival,
     handling_state,
     has_left,
+    inbound_gates,
     is_free,
     node_actions,
     nodes_before_crossing,
@@ -47,6 +49,7 @@ from fleet.dispatch.steps import (
     vehicle_view,
     view_key,
     waiting_at_gate,
+    ways_out,
 )
 from fleet.dispatch.tracks import Job, JobKind, ReleaseWait, Track
 from fleet.dispatch.vda import vda_order
@@ -123,6 +126,9 @@ class Dispatcher:
             gate, link, alarms, bus, staff, clock, settings)
         self.planner = FleetPlanner(corridor.graph, FollowingRules.from_parameters(corridor.parameters))
         self.relay = Relay.of(corridor)
+        #: the gates on the way in from across: nobody waits there (findings 9 and 13)
+        self._inbound_gates = self.relay.inbound_gates if self.relay is not None else \
+            inbound_gates(corridor, ways_out(corridor, border_line(corridor)))
         self._travel = TravelTimes(corridor.graph)  # kept between assignments: each source is searched once
         self._weights = Weights()
         self.epoch = clock()
@@ -586,7 +592,8 @@ class Dispatcher:
                 # loads, so that a side's few gate lanes, not its vehicles, set the corridor's throughput.
                 pickup = Stop(order.pickup, self.settings.load_s, action="pickup")  # at the start, too
                 return PlanRequest(track.id, start, (order.pickup,), start_time, profile, (pickup,),
-                                   priority=order.priority)
+                                   priority=order.priority,
+                                   never_wait_at=self._inbound_gates if self.relay is None else frozenset())
             if self.relay is not None and job.partner is not None and not job.handed_over:
                 stops += (Stop(self.relay.pad, self.relay.transfer_s, action=CUSTODY),)  # the meeting stays
                 meets = frozenset({job.partner})
@@ -605,13 +612,19 @@ class Dispatcher:
                     job.cleared = True
         wait_at = self._bays_on_the_way(start, (hold_at or job.goals)[0]) if not stops and job.order is not None \
             and job.order.state in LOADED_STATES and self.corridor.nodes[start].kind not in HARMLESS_WAITS else ()
-        inbound = self.relay.inbound_gates if self.relay is not None and job.kind == JobKind.HAND_OVER \
-            and job.order is not None else frozenset()
         goals = self._receiving_goals(track.id, job.order, self.relay.pad) if self.relay is not None \
             and job.order is not None and job.kind == JobKind.DELIVER and meets else job.goals
         return PlanRequest(track.id, start, goals, start_time, profile, stops, hold_at,
                            priority=job.order.priority if job.order else 0, meets=meets, keep_free=keep_free,
-                           wait_at=wait_at, never_wait_at=inbound)
+                           wait_at=wait_at, never_wait_at=self._never_wait_at(job))
+
+    def _never_wait_at(self, job: Job) -> frozenset[str]:
+        """Through operation: the gates on the way in from across, the only way into a yard, are no place to wait
+        for anyone, a departure clearance least of all, nor a pickup (finding 13). Relay: for a loaded deliverer
+        (finding 9)."""
+        if self.relay is None or (job.kind == JobKind.HAND_OVER and job.order is not None):
+            return self._inbound_gates
+        return frozenset()
 
     def _empty_profile(self, track: Track, start: str) -> VehicleProfile:
         """Relay: a vehicle with no load and no meeting keeps off the pad and the lanes to it (issue #13,
@@ -633,9 +646,9 @@ class Dispatcher:
         """The customs gates of ``side`` a vehicle may wait at between ``source`` and ``target``: those on a
         route at most 20 % longer than the fastest (the parallel gate lanes, not an inbound gate behind a
         U-turn). None when it is past them already."""
-        gates = self.corridor.nodes_of(NodeKind.GATE, jurisdiction=side)
-        if self.relay is not None:  # only its outbound gates: an inbound one holds a receiver's way back from the pad
-            gates = [g for g in gates if g.id in self.relay.to_pad]
+        # only its outbound gates: an inbound one is the way in for the vehicles from across (a relay receiver's way
+        # back from the pad); waiting there for clearance, departing vehicles closed it (finding 13)
+        gates = [g for g in self.corridor.nodes_of(NodeKind.GATE, jurisdiction=side) if g.id not in self._inbound_gates]
         return self._on_the_way(source, target, gates, 1.2)
 
     def _bays_on_the_way(self, source: str, target: str) -> tuple[str, ...]:

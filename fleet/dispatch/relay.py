@@ -10,12 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-import networkx as nx
-
-from fleet.dispatch.steps import is_free
+from fleet.dispatch.steps import inbound_gates, is_free, ways_out
 from fleet.dispatch.tracks import JobKind, Track
 from planner.corridor import Corridor, NodeKind
-from planner.routing import VehicleProfile, restricted_view
 
 
 @dataclass(frozen=True)
@@ -33,21 +30,9 @@ class Relay:
         if corridor.parameters.get("handoff_mode", "through") != "relay":
             return None
         pads = sorted(n.id for n in corridor.nodes_of(NodeKind.HANDOFF))
-        to_pad = _lanes_to_pad(corridor)
-        inbound = frozenset(n.id for n in corridor.nodes_of(NodeKind.GATE) if n.id not in to_pad)
-        return cls(pads[0], float(corridor.parameters.get("handoff_transfer_s", 180.0)), to_pad, inbound)
-
-
-def _lanes_to_pad(corridor: Corridor) -> frozenset[str]:
-    """The pad and each side's nodes that reach none of its parking spots but over the pad."""
-    pad = frozenset(n.id for n in corridor.nodes_of(NodeKind.HANDOFF))
-    lanes = set(pad)
-    for side in corridor.jurisdictions:
-        view = restricted_view(corridor.graph, VehicleProfile(cross_border=False, home=side, avoid=pad))
-        parking = [n.id for n in corridor.nodes_of(NodeKind.PARKING, jurisdiction=side)]
-        home = set(parking).union(*(nx.ancestors(view, p) for p in parking))
-        lanes.update(n for n in view if n not in home)
-    return frozenset(lanes)
+        to_pad = ways_out(corridor, frozenset(pads))
+        return cls(pads[0], float(corridor.parameters.get("handoff_transfer_s", 180.0)), to_pad,
+                   inbound_gates(corridor, to_pad))
 
 
 def orders_to_give_out(tracks: Iterable[Track], sides: tuple[str, str]) -> int:

@@ -5,13 +5,15 @@ and sends orders -- as ``agv_agent.logic`` beside its node.
 
 from __future__ import annotations
 
+import networkx as nx
 from agv_agent.protocol import ActionState, VehicleState
 
 from fleet.dispatch.tracks import JobKind, Track
 from fleet.dispatch.vda import node_action_id
 from fleet.dispatch.views import VehicleView
 from fleet.orders.model import LOADED_STATES
-from planner.corridor import Corridor
+from planner.corridor import BORDER_LINE_KINDS, Corridor, NodeKind
+from planner.routing import VehicleProfile, restricted_view
 from planner.schedule.handoff import CUSTODY
 
 
@@ -20,6 +22,30 @@ def nodes_before_crossing(corridor: Corridor) -> set[str]:
     crossing = corridor.crossing_lanes
     ends = {lane.target for lane in crossing}
     return {lane.source for lane in crossing if lane.source not in ends}
+
+
+def ways_out(corridor: Corridor, line: frozenset[str]) -> frozenset[str]:
+    """``line`` and each side's nodes that reach none of its parking spots but over it: its outbound gates and
+    the lanes beyond them (``line``: the handoff pad in relay, the border line in through operation)."""
+    lanes = set(line)
+    for side in corridor.jurisdictions:
+        view = restricted_view(corridor.graph, VehicleProfile(cross_border=False, home=side, avoid=line))
+        parking = [n.id for n in corridor.nodes_of(NodeKind.PARKING, jurisdiction=side)]
+        home = set(parking).union(*(nx.ancestors(view, p) for p in parking))
+        lanes.update(n for n in view if n not in home)
+    return frozenset(lanes)
+
+
+def inbound_gates(corridor: Corridor, out: frozenset[str]) -> frozenset[str]:
+    """The customs gates not on a way out (``ways_out``): those on the way in from across, into a side's yard.
+    Nobody waits there for a departure clearance, nor for anything else: they are the only way in for the
+    vehicles coming from across (issue #13, findings 9 and 13)."""
+    return frozenset(n.id for n in corridor.nodes_of(NodeKind.GATE) if n.id not in out)
+
+
+def border_line(corridor: Corridor) -> frozenset[str]:
+    """The nodes on the border line (border nodes, the handoff pad)."""
+    return frozenset(n.id for n in corridor.nodes.values() if n.kind in BORDER_LINE_KINDS)
 
 
 def base_end_at(corridor: Corridor, track: Track) -> tuple[str, int | None]:

@@ -80,8 +80,8 @@ class PlanRequest:
     other vehicles' only way to the handoff pad); the vehicle is stalled rather than take one of them.
     ``wait_at``: where to wait when neither ``goals`` nor ``hold_at`` can be had now (tried before standing
     where it is): a holding bay on the way, so that it does not wait on a gate lane or a dock others need.
-    ``never_wait_at``: places the fallback never leaves it waiting at (relay: a deliverer waiting at an inbound
-    gate holds the receivers' only way home from the pad).
+    ``never_wait_at``: places the fallback never leaves it waiting at: the inbound gates, the only way into a
+    yard from across (a relay receiver's way home from the pad; in through operation, every arrival's).
     """
 
     vehicle_id: str

@@ -99,3 +99,60 @@ def test_a_vehicle_left_standing_short_of_the_gates_makes_the_fleet_be_planned_a
     assert "taken for good" in stalled.stalled["agv_003"]
     assert "vn_out_pregate" in planner.plans["agv_001"].nodes and planner.plans["agv_003"].end == "vn_out_pregate"
     assert not dispatcher._queueing(tracks["agv_003"])
+
+
+def test_a_loaded_vehicle_stalled_on_its_way_to_the_gates_never_waits_at_an_inbound_gate(customs, corridor):
+    """Finding 13 (target_2030 jammed from 08:30): a loaded CN vehicle on the road to its gates (cn_out_entry),
+    both CN outbound lanes taken for good and the inspection bays too. The planner's last resort, "the nearest
+    place it may wait", was an inbound gate lane (through the junction by the pre-gate), and standing there it
+    took that lane for its departure gates: it waited for its clearance, and then for its drop dock, on the
+    way in for the vehicles from across. With the other side doing the same, nothing came off the bridge into
+    either yard, and nothing could go onto it. Now it never ends a plan at an inbound gate; once an outbound
+    lane frees it waits for its clearance there."""
+    inbound = {"cn_gate_in_1", "cn_gate_in_2"}
+    blockers = ["cn_gate_out_1", "cn_gate_out_2", *_nodes(corridor, NodeKind.INSPECTION, "CN")]
+    fleet = make_fleet(customs, corridor, len(blockers) + 1, starts=[*blockers, "cn_out_entry"])
+    dispatcher = fleet.dispatcher
+    loaded = f"agv_{len(blockers) + 1:03d}"
+    fleet.authorize(*dispatcher.tracks)
+    for vehicle in list(dispatcher.tracks)[:len(blockers)]:
+        dispatcher.set_in_service(vehicle, False, "operator", "test: standing where it is for good")
+    order = fleet.order(["CN-200000000041"], docks(corridor, "CN")[0], docks(corridor, "VN")[0])
+    for to in (OrderState.ASSIGNED, OrderState.TO_PICKUP, OrderState.LOADED):  # loaded before the test begins
+        fleet.orders.transition(order, to, "test", {"kind": "test"}, vehicle_id=loaded)
+    track = dispatcher.tracks[loaded]
+    track.job = Job(JobKind.DELIVER, (docks(corridor, "VN")[0],), fleet.orders.get(order))
+    states = _watched(fleet)
+    ends: list[str] = []
+    fleet.checks.append(lambda f: track.plan is not None and ends.append(track.plan.end))
+    assert fleet.run(300)
+    assert not inbound & set(ends), ends
+    assert states.get(order) is None  # not awaiting clearance anywhere: it has no gate
+    dispatcher.set_in_service("agv_001", True, "operator", "test: on its way")  # it parks, freeing cn_gate_out_1
+    assert fleet.run(900, until=lambda: states.get(order) == OrderState.AWAITING_CLEARANCE), \
+        fleet.link.state(loaded).last_node_id
+    assert track.plan.end == "cn_gate_out_1" and not inbound & set(ends)
+
+
+def test_an_empty_vehicle_whose_pickup_dock_is_taken_does_not_wait_on_an_inbound_gate(customs, corridor):
+    """Finding 13, once departing loads kept off the inbound gates: at 09:30 empty vehicles on their way to a
+    pickup stood on them (agv_059 and agv_093 on both CN inbound lanes), their docks taken; a request to a pickup
+    named no place never to wait at, so a vehicle stalled on an inbound lane stayed there, the nearest place it may
+    wait. Here agv_002 stands on cn_gate_in_1 and is given an order whose pickup dock is held for good by agv_001
+    (broken down there): it leaves the inbound lane and waits in the yard; it loads once the dock is free."""
+    inbound = {"cn_gate_in_1", "cn_gate_in_2"}
+    fleet = make_fleet(customs, corridor, 2, starts=["cn_dock_1", "cn_gate_in_1"])
+    dispatcher = fleet.dispatcher
+    fleet.authorize(*dispatcher.tracks)
+    states = _watched(fleet)
+    dispatcher.set_in_service("agv_001", False, "operator", "test: broken down at its dock")
+    order = fleet.order(["CN-200000000051"], "cn_dock_1", docks(corridor, "VN")[0])
+    assert fleet.run(60, until=lambda: states.get(order) == OrderState.TO_PICKUP)
+    track = dispatcher.tracks["agv_002"]
+    assert fleet.run(300, until=lambda: _standing_at(fleet, "agv_002", _nodes(corridor, NodeKind.PARKING, "CN")
+                                                      + _nodes(corridor, NodeKind.CHARGER, "CN")
+                                                      + _nodes(corridor, NodeKind.DOCK, "CN"))), \
+        (fleet.link.state("agv_002").last_node_id, track.plan.nodes)
+    assert track.plan.end not in inbound and states[order] == OrderState.TO_PICKUP
+    dispatcher.set_in_service("agv_001", True, "operator", "test: repaired")  # it parks, freeing the dock
+    assert fleet.run(900, until=lambda: states.get(order) == OrderState.LOADED), fleet.link.state("agv_002")
