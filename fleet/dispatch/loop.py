@@ -34,7 +34,6 @@ from fleet.dispatch.snapshot import Snapshot
 from fleet.dispatch.steps import (
     base_end,
     base_end_at,
-    border_line,
     bound_for_gate,
     bound_for_pickup,
     custody_arrival,
@@ -128,7 +127,7 @@ class Dispatcher:
         self.relay = Relay.of(corridor)
         #: the gates on the way in from across: nobody waits there (findings 9 and 13)
         self._inbound_gates = self.relay.inbound_gates if self.relay is not None else \
-            inbound_gates(corridor, ways_out(corridor, border_line(corridor)))
+            inbound_gates(corridor, ways_out(corridor, self.planner.timed.on_the_line))
         self._travel = TravelTimes(corridor.graph)  # kept between assignments: each source is searched once
         self._weights = Weights()
         self.epoch = clock()
@@ -991,7 +990,8 @@ class Dispatcher:
             to_pickup = self._travel.to_nearest(sorted({o.pickup for o in waiting}))
             free = sorted(free, key=lambda tr: to_pickup.get(base_end(self.corridor, tr), INF))[
                 :self.settings.assign_max_vehicles]
-        transport = [self._transport_order(o) for o in waiting]
+        wall = self.clock()
+        transport = [self._transport_order(o, wall) for o in waiting]
         status = [VehicleStatus(tr.id, base_end(self.corridor, tr), t,
                                 min(1.0, (tr.state.battery_charge if tr.state else 100) / 100), self._profile_now(tr),
                                 payload_kg=sheets[tr.id].max_load_mass)
@@ -1026,12 +1026,11 @@ class Dispatcher:
             track.job = Job(JobKind.CHARGE, (charger,))
             track.needs_plan = True
 
-    def _transport_order(self, order: OrderPublic) -> TransportOrder:
+    def _transport_order(self, order: OrderPublic, wall: float) -> TransportOrder:
         """The order as the assignment sees it, on the dispatch clock. Ready no later than it is due: an order
         past its latest delivery with no earliest start (ready now), or one due before this process started,
         was an invalid request, raised while the round was built: every tick failed there, and the replanning and
-        releases after it never ran (issue #13, finding 12)."""
-        wall = self.clock()
+        releases after it never ran (issue #13, finding 12). ``wall``: the clock's reading for the round."""
         due = (order.latest_delivery or wall + 86400) - self.epoch
         ready = max(0.0, (order.earliest_start or wall) - self.epoch)
         return TransportOrder(order.id, order.pickup, self.relay.pad if self.relay else order.drop,

@@ -12,7 +12,7 @@ from fleet.dispatch.tracks import JobKind, Track
 from fleet.dispatch.vda import node_action_id
 from fleet.dispatch.views import VehicleView
 from fleet.orders.model import LOADED_STATES
-from planner.corridor import BORDER_LINE_KINDS, Corridor, NodeKind
+from planner.corridor import Corridor, NodeKind
 from planner.routing import VehicleProfile, restricted_view
 from planner.schedule.handoff import CUSTODY
 
@@ -41,11 +41,6 @@ def inbound_gates(corridor: Corridor, out: frozenset[str]) -> frozenset[str]:
     Nobody waits there for a departure clearance, nor for anything else: they are the only way in for the
     vehicles coming from across (issue #13, findings 9 and 13)."""
     return frozenset(n.id for n in corridor.nodes_of(NodeKind.GATE) if n.id not in out)
-
-
-def border_line(corridor: Corridor) -> frozenset[str]:
-    """The nodes on the border line (border nodes, the handoff pad)."""
-    return frozenset(n.id for n in corridor.nodes.values() if n.kind in BORDER_LINE_KINDS)
 
 
 def base_end_at(corridor: Corridor, track: Track) -> tuple[str, int | None]:

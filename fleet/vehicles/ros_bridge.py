@@ -29,7 +29,6 @@ from fleet.vehicles.link import PendingActions, VehicleSnapshot, wait_for
 logger = logging.getLogger(__name__)
 
 
-
 class RosFleetBridge:
     """Implements :class:`fleet.vehicles.VehicleLink` over DDS. Thread-safe; call :meth:`close` when done."""
 

@@ -58,7 +58,6 @@ class FleetPlanner:
         self.timed = TimedGraph(graph, rules)
         self.table = ReservationTable(self.timed)
         self.requests: dict[str, PlanRequest] = {}
-        self._border_line = frozenset(n for n, kind in graph.nodes(data="kind") if kind in BORDER_LINE_KINDS)
 
     @property
     def plans(self) -> dict[str, TimedPlan]:
@@ -290,7 +289,7 @@ class FleetPlanner:
         bridge for good (issue #13, finding 12). Where it stands stays allowed (a relay deliverer on the pad
         whose meeting was called off)."""
         profile = request.profile
-        avoid = profile.avoid | (self._border_line - {request.start})
+        avoid = profile.avoid | (self.timed.on_the_line - {request.start})
         return replace(request, profile=replace(profile, cross_border=False, avoid=avoid))
 
     def _reserve_fallback(self, request: PlanRequest) -> None:
