@@ -84,20 +84,28 @@ class FleetService:
         except httpx.TransportError:
             return False
 
-    def start(self, timeout_s: float = 30.0, log: IO[bytes] | None = None) -> FleetService:
-        """Start it and wait for /health."""
+    def start(self, timeout_s: float = 120.0, log: IO[bytes] | None = None) -> FleetService:
+        """Start it and wait for /health. It answers in about 2 s on a quiet machine; the default allows for a CI
+        machine whose five test streams start twenty-odd processes at once on two cores (one took over 30 s)."""
         self.launch(log)
         assert self.process is not None
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                output = self.process.stdout.read().decode() if self.process.stdout else \
-                    f"see {self.log and self.log.name}"
+                output = self.process.stdout.read().decode() if self.process.stdout else self._output_tail()
                 raise RuntimeError(f"xborder serve exited: {output}")
             if self.healthy():
                 return self
             time.sleep(0.1)
-        raise TimeoutError("xborder serve did not answer /health in time")
+        raise TimeoutError(f"xborder serve did not answer /health in {timeout_s:.0f} s; {self._output_tail()}")
+
+    def _output_tail(self, lines: int = 20) -> str:
+        """The last lines of its output, for an error message (its log file; a pipe is not read while it runs)."""
+        if self.log is None or not Path(self.log.name).exists():
+            return "its output goes to a pipe, read when it exits"
+        self.log.flush()
+        tail = Path(self.log.name).read_text(errors="replace").splitlines()[-lines:]
+        return f"the end of {self.log.name}:\n" + "\n".join(tail)
 
     def kill(self) -> None:
         """SIGKILL: the process gets no chance to flush or close anything."""

@@ -151,7 +151,7 @@ def deployment(tmp_path_factory) -> Iterator[Deployment]:
         fleet={"link": "inprocess", "simulated": VEHICLES,
                "dispatch": {"tick_hz": 5.0, "load_s": 1.0, "unload_s": 1.0}},
         map_folder=corridor)
-    deployment = Deployment(service.start(timeout_s=90), keys)
+    deployment = Deployment(service.start(), keys)
     deployment.authorize_vehicles()
     yield deployment
     service.stop()
@@ -284,7 +284,7 @@ def test_the_console_says_it_is_disconnected_and_reconnects_after_a_restart(admi
     playwright_sync.expect(banner).to_be_visible()
     playwright_sync.expect(banner).to_contain_text("Disconnected")
     admin.shot("disconnected")
-    deployment.service.start(timeout_s=90)
+    deployment.service.start()
     playwright_sync.expect(link).to_have_attribute("data-state", "open", timeout=30_000)
     playwright_sync.expect(banner).to_be_hidden()
     # the stream is live again: a change made after the restart reaches the page by itself

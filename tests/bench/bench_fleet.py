@@ -497,7 +497,7 @@ def main() -> None:
         try:
             task = progress.add_task(f"start: xborder serve, {size.vehicles} emulated vehicles", total=None)
             emulators = Emulators(emulated, size.per_process, folder)
-            service.start(timeout_s=60)
+            service.start()
             threading.Thread(target=drain, args=(service.process, tail), daemon=True).start()
             threading.Thread(target=watch_memory, args=(service.process, MEMORY_LIMIT, stop, runaway),
                              daemon=True).start()

@@ -64,7 +64,7 @@ def test_an_order_is_delivered_by_a_vehicle_on_a_host_of_its_own(site, keys, tmp
                                                   "--time-scale", str(PACE.scale)]),
                        env=host_env, stdout=agents_log, stderr=subprocess.STDOUT)
         try:
-            service.start(timeout_s=90, log=serve_log)
+            service.start(log=serve_log)
             vehicle = specs[0].vehicle_id
 
             def online() -> bool:
