@@ -170,6 +170,8 @@ class Dispatcher:
         rules = self.planner.timed.rules
         self._clear_m = rules.vehicle_length_m + rules.standstill_gap_m  # a vehicle this far on has left its node
         self._top_speed = max(lane.max_speed for lane in corridor.lanes.values())  # the map's fastest lane
+        #: where a vehicle with no job stays (anywhere else it is given a place to park)
+        self._rests = frozenset(n.id for n in corridor.nodes_of(NodeKind.PARKING, NodeKind.CHARGER))
         self._load()
         bus.subscribe(self._on_event, topics=(Topic.CLEARANCE, Topic.AUTHORIZATION, Topic.ORDER, Topic.GATE))
 
@@ -364,7 +366,10 @@ class Dispatcher:
     def _observe(self, track: Track, t: float) -> None:
         state, track.state_age, track.connection = self.link.snapshot(track.id)
         news, track.state = state is not track.state, state
-        if state is not None and track.vda_order_id and state.order_id != track.vda_order_id \
+        if state is None:
+            self._watch_health(track, t)
+            return
+        if track.vda_order_id and state.order_id != track.vda_order_id \
                 and not any(n.released for n in state.node_states) and t - track.sent_at > RESEND_AFTER_S:
             # lost, refused while a cancel was still on its way, or the vehicle restarted (it is handed no old
             # order): a new order (update 0, as VDA 5050 requires) from where it stands
@@ -373,9 +378,9 @@ class Dispatcher:
                 self._adopt(track, track.plan, t)
             else:
                 track.needs_plan = True
-        if update_not_taken(track, t, RESEND_AFTER_S):
+        if state.order_update_id < track.update_id and update_not_taken(track, t, RESEND_AFTER_S):
             self._resync_base(track, t)
-        if state is not None and self._planned_once and track.plan is not None \
+        if self._planned_once and track.plan is not None \
                 and state.order_id == track.vda_order_id and (news or track.job is not None):
             self._follow(track, state, t)  # with a job, time alone may end a dwell (unloading)
         self._watch_health(track, t)
@@ -531,7 +536,7 @@ class Dispatcher:
             why = f"silent for over {self.settings.silent_after_s:.0f} s"  # not the age: it changes every tick
             self.alarms.raise_alarm(AlarmKind.VEHICLE_SILENT, track.id, f"{track.id}: no state for "
                                                                         f"{track.state_age:.0f} s")
-        elif state is not None and any(e.level == "FATAL" for e in state.errors):
+        elif state is not None and state.errors and any(e.level == "FATAL" for e in state.errors):
             why = "fault: " + "; ".join(e.description for e in state.errors if e.level == "FATAL")
             self.alarms.raise_alarm(AlarmKind.VEHICLE_FAULT, track.id, f"{track.id}: {why}")
         elif state is not None and state.e_stop != "NONE":
@@ -923,15 +928,18 @@ class Dispatcher:
                 track.stalled_since, track.retry_at = None, -INF
             self._plan_everyone(t)
             return
+        due = []
         for track in self.tracks.values():
             if track.unavailable is not None:
                 continue
-            if track.job is None and track.plan is not None and track.reached == len(track.plan.steps) - 1 \
-                    and self.corridor.nodes[track.plan.end].kind not in (NodeKind.PARKING, NodeKind.CHARGER):
-                track.job = self._park_job(track, track.plan.end)  # idle on a dock or a gate: clear the way
+            plan = track.plan
+            if track.job is None and plan is not None and track.reached == len(plan.steps) - 1 \
+                    and plan.steps[-1].node not in self._rests:
+                track.job = self._park_job(track, plan.end)  # idle on a dock or a gate: clear the way
                 track.needs_plan = True
-        due = sorted((tr for tr in self.tracks.values() if tr.unavailable is None and tr.needs_plan
-                      and tr.state is not None and t >= tr.retry_at), key=lambda tr: tr.retry_at)
+            if track.needs_plan and track.state is not None and t >= track.retry_at:
+                due.append(track)
+        due.sort(key=lambda tr: tr.retry_at)
         for done, track in enumerate(due[:self.settings.replans_per_tick]):  # the longest waiting first: none starves
             if done and self._over_budget():
                 break

@@ -30,10 +30,21 @@ def ways_out(corridor: Corridor, line: frozenset[str]) -> frozenset[str]:
     lanes = set(line)
     for side in corridor.jurisdictions:
         view = restricted_view(corridor.graph, VehicleProfile(cross_border=False, home=side, avoid=line))
-        parking = [n.id for n in corridor.nodes_of(NodeKind.PARKING, jurisdiction=side)]
-        home = set(parking).union(*(nx.ancestors(view, p) for p in parking))
+        home = _reaching(view, [n.id for n in corridor.nodes_of(NodeKind.PARKING, jurisdiction=side)])
         lanes.update(n for n in view if n not in home)
     return frozenset(lanes)
+
+
+def _reaching(graph: nx.DiGraph, targets: list[str]) -> set[str]:
+    """``targets`` and every node with a path to one of them: the union of their ``nx.ancestors``, in one search
+    (on a filtered view, each ``nx.ancestors`` first counts the view's nodes, a pass over the whole map)."""
+    seen, stack = set(targets), list(targets)
+    while stack:
+        for node in graph.predecessors(stack.pop()):
+            if node not in seen:
+                seen.add(node)
+                stack.append(node)
+    return seen
 
 
 def inbound_gates(corridor: Corridor, out: frozenset[str]) -> frozenset[str]:
