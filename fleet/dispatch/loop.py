@@ -30,7 +30,7 @@ from fleet.customs.gate import CustomsGate
 from fleet.dispatch.laps import Laps
 from fleet.dispatch.relay import Relay, orders_to_give_out
 from fleet.dispatch.settings import DispatchSettings
-from fleet.dispatch.snapshot import Snapshot
+from fleet.dispatch.snapshot import JsonView, Snapshot
 from fleet.dispatch.steps import (
     base_end,
     base_end_at,
@@ -1281,6 +1281,10 @@ class Dispatcher:
 
     def gates_json(self) -> bytes:
         return self._snapshot().gates_json()
+
+    def built_json(self, view: JsonView, vehicle_id: str | None = None) -> bytes | None:
+        seen = self._seen
+        return seen.built_json(view, vehicle_id) if seen is not None else None
 
     def _snapshot(self) -> Snapshot:
         """What to show: the last tick's if the loop runs on its thread (no waiting for a tick), else one taken
