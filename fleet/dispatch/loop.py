@@ -677,9 +677,10 @@ class Dispatcher:
         self._planned_once = True
         for vid, plan in result.plans.items():
             self._adopt(self.tracks[vid], plan, t)
-        for vid in result.stalled:  # waiting safely for now; tried again like any stalled replan
+        for vid, why in result.stalled.items():  # waiting safely for now; tried again like any stalled replan
             track = self.tracks[vid]
             track.needs_plan, track.retry_at, track.stalled_since = True, t + RETRY_PLAN_S, t
+            track.stalled_because = why
         for track in self.tracks.values():
             if track.unavailable is not None:
                 self._take_out(track, track.unavailable, t)
@@ -723,8 +724,9 @@ class Dispatcher:
                     result.stalled[track.id])
             track.needs_plan, track.retry_at = True, t + RETRY_PLAN_S
             track.stalled_since = t if track.stalled_since is None else track.stalled_since
+            track.stalled_because = result.stalled[track.id]
         else:
-            track.stalled_since = None
+            track.stalled_since = track.stalled_because = None
 
     def _apply(self, plans: dict[str, TimedPlan], t: float, exclude: str | None = None) -> None:
         for vid, plan in plans.items():
@@ -925,7 +927,7 @@ class Dispatcher:
                         ", ".join(stalled_long))
             self._last_full_replan = t
             for track in self.tracks.values():
-                track.stalled_since, track.retry_at = None, -INF
+                track.stalled_since, track.stalled_because, track.retry_at = None, None, -INF
             self._plan_everyone(t)
             return
         due = []
