@@ -188,7 +188,8 @@ class Watch:
         try:
             states, crossings = _counts(self.service)
             vehicles = self.service.get("/vehicles")
-            waiting = sum(len(g["queue"]) for g in self.service.get("/gates"))
+            # a vehicle in a gate's queue whose load is cleared is only passing through: not waiting
+            waiting = sum(not v["allowed"] for g in self.service.get("/gates") for v in g["queue"])
             alarms = self.service.get("/alarms", open=True, limit=1)["total"]
         except httpx.HTTPError as exc:
             return [f"[{elapsed:5.0f} s] the service did not answer: {exc}"]
@@ -206,7 +207,7 @@ class Watch:
             out.append(f"[{elapsed:5.0f} s = {elapsed * self.scale / 60:.0f} sim min] AGVs {len(vehicles)} "
                        f"({len(moving)} moving) | orders {active or 'none open'}, delivered {states['delivered']} | "
                        "over the border line " + (", ".join(f"{d} {n}" for d, n in sorted(crossings.items())) or "none")
-                       + f" | at the gates {waiting} | open alarms {alarms}")
+                       + f" | waiting at the gates {waiting} | open alarms {alarms}")
         return out
 
 
