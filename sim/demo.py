@@ -94,7 +94,7 @@ def demo(
     system = LiveSystem(service, pace, logs=var / "demo-logs")
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGINT too: a shell starting the demo in
         signal.signal(signum, _interrupt)  # the background leaves it ignored, and Python then keeps it so
-    started = time.monotonic()
+    started, started_at = time.monotonic(), time.time()  # the service's timelines are on the wall clock
     summary: Summary | None = None
     since: tuple[float, float] | None = None
     watch: Watch | None = None
@@ -118,11 +118,13 @@ def demo(
             for line in watch.lines(time.monotonic() - started):
                 console.print(line, highlight=False)
             time.sleep(1.0)
-        summary = Summary.read(service, time_scale, system.achieved_scale(*since), watch.firsts)
+        for line in watch.lines(time.monotonic() - started, final=True):
+            console.print(line, highlight=False)
+        summary = Summary.read(service, time_scale, started_at, system.achieved_scale(*since), watch.firsts)
     except KeyboardInterrupt:
         console.print("stopping ...")
-        summary = _try_summary(service, time_scale, system.achieved_scale(*since) if since else None,
-                               watch.firsts if watch else {})
+        summary = _try_summary(service, time_scale, started_at,
+                               system.achieved_scale(*since) if since else None, watch.firsts if watch else {})
     except (DemoError, TimeoutError, RuntimeError) as exc:
         console.print(f"[red]demo failed:[/red] {exc}")
         raise typer.Exit(1) from None
@@ -156,7 +158,8 @@ def _welcome(console, service, tokens_file: Path, vehicles: int, scale: float, l
 
 
 def _counts(service) -> tuple[Counter[str], Counter[str]]:
-    """Orders by state; crossings by direction (the service's own counter, /metrics)."""
+    """Orders by state; crossings by direction: the service's own counter (/metrics), bumped when a vehicle reaches
+    the border line and the custody handoff is recorded, the moment its order becomes ``crossing``."""
     from prometheus_client.parser import text_string_to_metric_families
 
     states = Counter(o["state"] for o in _all_orders(service))
@@ -172,7 +175,8 @@ def _counts(service) -> tuple[Counter[str], Counter[str]]:
 
 class Watch:
     """What the terminal shows while the demo runs: a line when something happens for the first time (an AGV
-    sets off, a crossing each way, a delivery), and the whole picture every ``STATUS_EVERY_S``."""
+    sets off, a crossing each way, a delivery), and the whole picture every ``STATUS_EVERY_S`` (and on the
+    ``final`` look, just before the summary is read)."""
 
     def __init__(self, service, scale: float, beyond_gates: frozenset[str] = frozenset()) -> None:
         self.service, self.scale, self.beyond_gates = service, scale, beyond_gates
@@ -180,11 +184,12 @@ class Watch:
         self.firsts: dict[str, float] = {}  # milestone -> wall seconds from the demo's start when first seen
         self.next_status = 0.0
 
-    def lines(self, elapsed: float) -> list[str]:
+    def lines(self, elapsed: float, final: bool = False) -> list[str]:
         try:
             states, crossings = _counts(self.service)
             vehicles = self.service.get("/vehicles")
-            waiting = sum(len(g["queue"]) for g in self.service.get("/gates"))
+            # a vehicle in a gate's queue whose load is cleared is only passing through: not waiting
+            waiting = sum(not v["allowed"] for g in self.service.get("/gates") for v in g["queue"])
             alarms = self.service.get("/alarms", open=True, limit=1)["total"]
         except httpx.HTTPError as exc:
             return [f"[{elapsed:5.0f} s] the service did not answer: {exc}"]
@@ -196,13 +201,13 @@ class Watch:
                if now and key not in self.seen]
         self.firsts |= {key: elapsed for key, now in happened.items() if now and key not in self.seen}
         self.seen |= {key for key, now in happened.items() if now}
-        if elapsed >= self.next_status:
+        if elapsed >= self.next_status or final:
             self.next_status = elapsed + STATUS_EVERY_S
             active = ", ".join(f"{s} {n}" for s, n in states.items() if s not in ("delivered", "cancelled", "failed"))
             out.append(f"[{elapsed:5.0f} s = {elapsed * self.scale / 60:.0f} sim min] AGVs {len(vehicles)} "
                        f"({len(moving)} moving) | orders {active or 'none open'}, delivered {states['delivered']} | "
-                       "crossings " + (", ".join(f"{d} {n}" for d, n in sorted(crossings.items())) or "none")
-                       + f" | at the gates {waiting} | open alarms {alarms}")
+                       "over the border line " + (", ".join(f"{d} {n}" for d, n in sorted(crossings.items())) or "none")
+                       + f" | waiting at the gates {waiting} | open alarms {alarms}")
         return out
 
 
@@ -215,7 +220,8 @@ def _milestone(key: str, moving: list[str], through: list[str]) -> str:
         return "first AGV at a customs gate, waiting for both clearances"
     if key == "delivered":
         return "first container delivered across the border"
-    return f"first crossing {key.removeprefix('crossed ')}: both customs cleared it, the gate let it through"
+    return f"first crossing {key.removeprefix('crossed ')}: an AGV reached the border line, its load cleared by both " \
+        "customs"
 
 
 def _all_orders(service) -> list[dict[str, Any]]:
@@ -229,7 +235,11 @@ def _all_orders(service) -> list[dict[str, Any]]:
 
 @dataclass
 class Summary:
-    """A run's outcome, read from the API: orders, crossings each way, gate waits, alarms."""
+    """A run's outcome, read from the API: orders, crossings each way, gate waits, alarms.
+
+    The system keeps moving while it is read, so every order's state, crossing and times come from one answer
+    (its own page): an order read as awaiting clearance in the list may be over the line by its page. A crossing
+    is what the live lines count: an order that reached the border line (``crossing`` in its timeline)."""
 
     orders: Counter[str]
     crossings: Counter[str]
@@ -240,25 +250,26 @@ class Summary:
     achieved_scale: float | None = None  # simulated seconds per wall second, as the clock managed
     first_moving_s: float | None = None  # wall seconds from the demo's start to the first AGV on its way
     first_gate_pass_s: float | None = None  # ... to the first AGV through its outbound gate (both clearances in hand)
-    first_crossing_s: float | None = None  # ... to the first AGV onto the bridge, either way
+    first_crossing_s: float | None = None  # ... to the first AGV on the border line, either way (its timeline)
 
     @classmethod
-    def read(cls, service, scale: float, achieved_scale: float | None = None,
+    def read(cls, service, scale: float, started_at: float, achieved_scale: float | None = None,
              firsts: dict[str, float] | None = None) -> Summary:
-        orders = _all_orders(service)
+        """``started_at``: the demo's start on the wall clock (the service's clock); ``firsts``: the live watch's
+        first times (wall seconds from the start) of an AGV moving and through a gate."""
+        orders = [service.get(f"/orders/{listed['id']}") for listed in _all_orders(service)]
         crossings: Counter[str] = Counter()
-        waits = []
+        waits, crossed_at = [], []
         for order in orders:
-            timeline = service.get(f"/orders/{order['id']}")["timeline"]
-            at = {t["to_state"]: t["at"] for t in timeline}
+            at = {t["to_state"]: t["at"] for t in order["timeline"]}
             if "crossing" in at:
                 crossings[order["direction"]] += 1
+                crossed_at.append(at["crossing"] - started_at)
                 waits.append((at["crossing"] - at.get("awaiting_clearance", at["crossing"])) * scale)
         alarms = Counter(a["kind"] for a in service.get("/alarms", limit=500)["alarms"])
         firsts = firsts or {}
-        crossed = [t for key, t in firsts.items() if key.startswith("crossed ")]
         return cls(Counter(o["state"] for o in orders), crossings, waits, alarms, achieved_scale,
-                   firsts.get("moving"), firsts.get("through a gate"), min(crossed, default=None))
+                   firsts.get("moving"), firsts.get("through a gate"), min(crossed_at, default=None))
 
     def to_json(self) -> str:
         return json.dumps({"orders": dict(self.orders), "crossings": dict(self.crossings),
@@ -273,18 +284,19 @@ class Summary:
         table = Table(title=f"xborder demo: {elapsed_s:.0f} s", show_header=False)
         table.add_row("orders delivered", f"{self.orders['delivered']} of {sum(self.orders.values())} booked "
                       f"({', '.join(f'{s} {n}' for s, n in self.orders.items() if s != 'delivered') or 'all done'})")
-        table.add_row("crossings", ", ".join(f"{d}: {n}" for d, n in sorted(self.crossings.items())) or "none")
+        table.add_row("crossings (border line)",
+                      ", ".join(f"{d}: {n}" for d, n in sorted(self.crossings.items())) or "none")
         waited = [w for w in self.gate_waits_s if w > 0]
-        table.add_row("gate to border", f"{len(waited)} of {len(self.gate_waits_s)} crossings went through a gate "
-                      "waiting for clearance" + (f", gate to border line median {statistics.median(waited) / 60:.1f}"
-                                                 f" min, longest {max(waited) / 60:.1f} min (simulated: the wait "
-                                                 "and the drive on the approach)" if waited else ""))
+        table.add_row("gate to border", f"{len(waited)} of {len(self.gate_waits_s)} crossings came through a customs "
+                      "gate" + (f", gate to border line median {statistics.median(waited) / 60:.1f} min, longest "
+                                f"{max(waited) / 60:.1f} min (simulated: any wait for clearance and the drive on the "
+                                "approach)" if waited else ""))
         table.add_row("alarms", ", ".join(f"{k}: {n}" for k, n in sorted(self.alarms.items())) or "none")
         if self.achieved_scale is not None:
             table.add_row("simulated time", f"{self.achieved_scale:.1f} x the wall clock")
         table.add_row("first AGV moving", _after(self.first_moving_s))
         table.add_row("first gate pass", _after(self.first_gate_pass_s))
-        table.add_row("first on the bridge", _after(self.first_crossing_s))
+        table.add_row("first on the border line", _after(self.first_crossing_s))
         console.print(table)
 
 
@@ -292,8 +304,9 @@ def _after(seconds: float | None) -> str:
     return "not seen" if seconds is None else f"{seconds:.0f} s after the demo started"
 
 
-def _try_summary(service, scale: float, achieved_scale: float | None, firsts: dict[str, float]) -> Summary | None:
+def _try_summary(service, scale: float, started_at: float, achieved_scale: float | None,
+                 firsts: dict[str, float]) -> Summary | None:
     try:
-        return Summary.read(service, scale, achieved_scale, firsts)
+        return Summary.read(service, scale, started_at, achieved_scale, firsts)
     except httpx.HTTPError:
         return None
