@@ -126,8 +126,13 @@ class Dispatcher:
         self.planner = FleetPlanner(corridor.graph, FollowingRules.from_parameters(corridor.parameters))
         self.relay = Relay.of(corridor)
         #: the gates on the way in from across: nobody waits there (findings 9 and 13)
-        self._inbound_gates = self.relay.inbound_gates if self.relay is not None else \
-            inbound_gates(corridor, ways_out(corridor, self.planner.timed.on_the_line))
+        out = ways_out(corridor, self.planner.timed.on_the_line) if self.relay is None else frozenset()
+        self._inbound_gates = self.relay.inbound_gates if self.relay is not None else inbound_gates(corridor, out)
+        #: through operation: each side's yard, all of it but its ways out (a cleared vehicle past them never
+        #: comes back into it, see _loaded_profile)
+        self._gates = frozenset(n.id for n in corridor.nodes_of(NodeKind.GATE))
+        self._yards = {side: frozenset(n.id for n in corridor.nodes.values() if n.jurisdiction == side
+                                       and n.id not in out) for side in corridor.jurisdictions} if out else {}
         self._travel = TravelTimes(corridor.graph)  # kept between assignments: each source is searched once
         self._weights = Weights()
         self.epoch = clock()
@@ -575,7 +580,7 @@ class Dispatcher:
     def _request(self, track: Track, start: str, start_time: float) -> PlanRequest:
         job = track.job
         profile = self._empty_profile(track, start) if job is None or job.order is None \
-            or job.order.state in PICKUP_STATES else track.profile
+            or job.order.state in PICKUP_STATES else self._loaded_profile(track, job, start)
         if job is None or track.unavailable is not None:
             return PlanRequest(track.id, start, (start,), start_time, profile)
         stops: tuple[Stop, ...] = ()
@@ -617,13 +622,33 @@ class Dispatcher:
                            priority=job.order.priority if job.order else 0, meets=meets, keep_free=keep_free,
                            wait_at=wait_at, never_wait_at=self._never_wait_at(job))
 
+    def _loaded_profile(self, track: Track, job: Job, start: str) -> VehicleProfile:
+        """Through operation: a cleared vehicle past its gates, or across, keeps off its departure side's yard.
+        With every bay across taken, the planner's last resort, "the nearest place it may wait", was a holding
+        bay back in that yard, over the handoff pad (crossing lanes, which its clearance allowed): the load went
+        back with it, and on ``target_2030`` such vehicles stood in the yard they had left, waiting for docks
+        across. Now it waits across, or stands short of the crossing (issue #13, finding 14)."""
+        if not self._yards or not self._past_its_gates(job):
+            return track.profile
+        assert job.order is not None
+        yard = self._yards[job.order.direction.split("->")[0]]
+        if start in yard:  # not past its gates (a restart): nothing to keep it from
+            return track.profile
+        return dataclasses.replace(track.profile, avoid=track.profile.avoid | yard)
+
     def _never_wait_at(self, job: Job) -> frozenset[str]:
         """Through operation: the gates on the way in from across, the only way into a yard, are no place to wait
         for anyone, a departure clearance least of all, nor a pickup (finding 13). Relay: for a loaded deliverer
-        (finding 9)."""
+        (finding 9). A cleared vehicle past its gates waits at no gate: the outbound ones across are the way out
+        for that side's departures (finding 14)."""
+        if self.relay is None and self._past_its_gates(job):
+            return self._gates
         if self.relay is None or (job.kind == JobKind.HAND_OVER and job.order is not None):
             return self._inbound_gates
         return frozenset()
+
+    def _past_its_gates(self, job: Job) -> bool:
+        return job.order is not None and job.order.state in LOADED_STATES and (job.cleared or job.crossed)
 
     def _empty_profile(self, track: Track, start: str) -> VehicleProfile:
         """Relay: a vehicle with no load and no meeting keeps off the pad and the lanes to it (issue #13,

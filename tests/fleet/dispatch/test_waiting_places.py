@@ -156,3 +156,38 @@ def test_an_empty_vehicle_whose_pickup_dock_is_taken_does_not_wait_on_an_inbound
     assert track.plan.end not in inbound and states[order] == OrderState.TO_PICKUP
     dispatcher.set_in_service("agv_001", True, "operator", "test: repaired")  # it parks, freeing the dock
     assert fleet.run(900, until=lambda: states.get(order) == OrderState.LOADED), fleet.link.state("agv_002")
+
+
+def test_a_cleared_vehicle_past_its_gates_never_turns_back_over_the_pad(customs, corridor):
+    """target_2030 at 10:30 (issue #13, finding 14): a cleared VN->CN vehicle on the lane to the bridge, its drop
+    dock and every CN holding and inspection bay taken for good. The planner's last resort, "the nearest place it
+    may wait", was a VN holding bay, over the handoff pad (crossing lanes, which its clearance allowed) and back
+    into Vietnam with its load; with that closed, the next nearest was a CN outbound gate lane, the way out for
+    China's departures. Now a cleared vehicle past its gates stays on its way across and waits on the far side,
+    at no gate; its one crossing is recorded when it goes across, and it delivers once the dock is free."""
+    vn_yard = {n.id for n in corridor.nodes.values() if n.jurisdiction == "VN"} - {
+        "vn_out_post", "vn_deck_out_0", "vn_deck_out_1", "border_northbound", "border_southbound", "handoff"}
+    blockers = ["cn_dock_3", *_nodes(corridor, NodeKind.HOLDING, "CN"), *_nodes(corridor, NodeKind.INSPECTION, "CN")]
+    fleet = make_fleet(customs, corridor, len(blockers) + 1, starts=[*blockers, "vn_deck_out_0"])
+    dispatcher = fleet.dispatcher
+    cleared = f"agv_{len(blockers) + 1:03d}"
+    fleet.authorize(*dispatcher.tracks)
+    for vehicle in list(dispatcher.tracks)[:len(blockers)]:
+        dispatcher.set_in_service(vehicle, False, "operator", "test: standing where it is for good")
+    order = fleet.order(["VN-100000000051"], docks(corridor, "VN")[0], "cn_dock_3")
+    for to in (OrderState.ASSIGNED, OrderState.TO_PICKUP, OrderState.LOADED, OrderState.AWAITING_CLEARANCE):
+        fleet.orders.transition(order, to, "test", {"kind": "test"}, vehicle_id=cleared)  # cleared at its gate
+    fleet.release("VN-100000000051", VN_CN)
+    dispatcher.tracks[cleared].job = Job(JobKind.DELIVER, ("cn_dock_3",), fleet.orders.get(order), cleared=True)
+    states = _watched(fleet)
+    visited: set[str] = set()
+    fleet.checks.append(lambda f: visited.add(f.link.state(cleared).last_node_id))
+    crossings = lambda: [r.body["vehicle_id"] for r in fleet.store.audit_records() if r.kind == "crossing"]  # noqa: E731
+    assert fleet.run(900, until=lambda: _standing_at(fleet, cleared, _nodes(corridor, NodeKind.PARKING, "CN")
+                                                     + _nodes(corridor, NodeKind.CHARGER, "CN"))), \
+        (sorted(visited), crossings(), dispatcher.tracks[cleared].plan.end)
+    assert not visited & vn_yard, sorted(visited & vn_yard)
+    assert crossings() == [cleared] and states[order] == OrderState.TO_DROP
+    dispatcher.set_in_service("agv_001", True, "operator", "test: repaired")  # it parks, freeing the dock
+    assert fleet.run(1800, until=lambda: states[order] == OrderState.DELIVERED), fleet.link.state(cleared)
+    assert crossings() == [cleared]
