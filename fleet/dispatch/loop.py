@@ -476,7 +476,8 @@ class Dispatcher:
     def _arrived(self, track: Track, k: int, t: float) -> None:
         """The order follows where its vehicle is: on the border line it is crossing (the custody handoff is
         recorded), on the far side it goes to the drop. Judged from the node, so that a crossing is recorded
-        even when a replan while the vehicle was on the crossing lanes left the border step out of its plan."""
+        even when a replan while the vehicle was on the crossing lanes left the border step out of its plan; on
+        the line, only when the plan goes on from there into the far side."""
         assert track.plan is not None
         job, node = track.job, self.corridor.nodes[track.plan.steps[k].node]
         if job is None or job.order is None:
@@ -489,7 +490,8 @@ class Dispatcher:
         target = order.direction.split("->")[1]
         on_border = node.kind in BORDER_LINE_KINDS
         far_side = node.jurisdiction == target and not on_border
-        if (on_border or far_side) and order.state in (OrderState.LOADED, OrderState.AWAITING_CLEARANCE):
+        if (far_side or (on_border and self._goes_on_into(track.plan, k, target))) \
+                and order.state in (OrderState.LOADED, OrderState.AWAITING_CLEARANCE):
             if track.crossing_decision_seq is None:  # released across before a restart
                 track.crossing_decision_seq = self._recorded_decision(track.id, order.consignments)
             self.gate.record_crossing(track.id, order.direction, order.consignments, track.crossing_decision_seq)
@@ -500,6 +502,15 @@ class Dispatcher:
             self._advance(track, OrderState.TO_DROP, f"on the far side at {node.id}")
         if track.plan.steps[k].action == "await_clearance" and job.order.state == OrderState.LOADED:
             self._advance(track, OrderState.AWAITING_CLEARANCE, f"waiting at gate {node.id}")
+
+    def _goes_on_into(self, plan: TimedPlan, k: int, side: str) -> bool:
+        """The plan goes on from step ``k`` into ``side``. Over the handoff pad and back a vehicle drives on the
+        border line without crossing the border; a crossing recorded there was one its load never made
+        (finding 14)."""
+        if k + 1 >= len(plan.steps):
+            return False
+        after = self.corridor.nodes[plan.steps[k + 1].node]
+        return after.jurisdiction == side and after.kind not in BORDER_LINE_KINDS
 
     def _check_done(self, track: Track, t: float) -> None:
         """The job is done when the vehicle has reached its plan's last step at a goal (and unloaded)."""

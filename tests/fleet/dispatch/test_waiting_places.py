@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from fleet.dispatch.steps import base_end
 from fleet.dispatch.tracks import Job, JobKind
 from fleet.events import Topic
 from fleet.orders import OrderState
@@ -191,3 +192,30 @@ def test_a_cleared_vehicle_past_its_gates_never_turns_back_over_the_pad(customs,
     dispatcher.set_in_service("agv_001", True, "operator", "test: repaired")  # it parks, freeing the dock
     assert fleet.run(1800, until=lambda: states[order] == OrderState.DELIVERED), fleet.link.state(cleared)
     assert crossings() == [cleared]
+
+
+def test_a_crossing_is_recorded_only_for_a_vehicle_that_goes_across(customs, corridor):
+    """Over the handoff pad and back (``vn_deck_out_1 -> handoff -> vn_deck_in_1``: on Bac Luan II the pad is
+    reachable in through operation, over crossing lanes) a vehicle crosses the border line but not the border.
+    The pad, a node of the line, recorded a crossing of the load aboard, and the order went on as crossing, its
+    container still in Vietnam (finding 14). A crossing is recorded for a vehicle going on from the line into the
+    far side only. (No plan the dispatcher makes now takes a cleared vehicle that way: this one is given it.)"""
+    fleet = make_fleet(customs, corridor, 1, starts=["vn_deck_out_0"])
+    dispatcher = fleet.dispatcher
+    fleet.authorize("agv_001")
+    order = fleet.order(["VN-100000000061"], docks(corridor, "VN")[0], "cn_dock_3")
+    for to in (OrderState.ASSIGNED, OrderState.TO_PICKUP, OrderState.LOADED, OrderState.AWAITING_CLEARANCE):
+        fleet.orders.transition(order, to, "test", {"kind": "test"}, vehicle_id="agv_001")
+    fleet.release("VN-100000000061", VN_CN)
+    track = dispatcher.tracks["agv_001"]
+    track.job = Job(JobKind.DELIVER, ("cn_dock_3",), fleet.orders.get(order), cleared=True)
+    states = _watched(fleet)
+    assert fleet.run(1)
+    t = dispatcher.now()
+    turn = dispatcher.planner.replan(PlanRequest("agv_001", base_end(corridor, track), ("vn_hold_1",), t), now=t)
+    assert "handoff" in turn.plans["agv_001"].nodes
+    dispatcher._apply(turn.plans, t)
+    assert fleet.run(900, until=lambda: _standing_at(fleet, "agv_001", ["vn_hold_1"])), \
+        fleet.link.state("agv_001").last_node_id
+    assert [r for r in fleet.store.audit_records() if r.kind == "crossing"] == []
+    assert order not in states and fleet.state_of(order) == OrderState.AWAITING_CLEARANCE
