@@ -54,6 +54,7 @@ from fleet.dispatch.tracks import Job, JobKind, ReleaseWait, Track
 from fleet.dispatch.vda import vda_order
 from fleet.dispatch.vda_writer import VdaOrderWriter
 from fleet.dispatch.views import GateView, VehicleAction, VehicleView, WaitingVehicle
+from fleet.dispatch.yards import within_gate_capacity
 from fleet.events import EventBus, Topic
 from fleet.orders import Move, OrderError, OrderPublic, OrderService, OrderState
 from fleet.orders.model import LOADED_STATES, TRANSITIONS
@@ -131,6 +132,9 @@ class Dispatcher:
         #: through operation: each side's yard, all of it but its ways out (a cleared vehicle past them never
         #: comes back into it, see _loaded_profile)
         self._gates = frozenset(n.id for n in corridor.nodes_of(NodeKind.GATE))
+        #: through operation: each side's outbound gate lanes (how many loads it may have before them: _assign)
+        self._gate_lanes = {side: sum(1 for n in corridor.nodes_of(NodeKind.GATE, jurisdiction=side)
+                                      if n.id not in self._inbound_gates) for side in corridor.jurisdictions}
         self._yards = {side: frozenset(n.id for n in corridor.nodes.values() if n.jurisdiction == side
                                        and n.id not in out) for side in corridor.jurisdictions} if out else {}
         self._travel = TravelTimes(corridor.graph)  # kept between assignments: each source is searched once
@@ -1015,7 +1019,15 @@ class Dispatcher:
             return
         self._orders_news, self._last_assign = False, t
         cap = self.settings.assign_max_orders
-        waiting = [o for o in self.orders.waiting(WAITING_LOOKAHEAD * cap) if not self._kept_by_customs(o)][:cap]
+        waiting = [o for o in self.orders.waiting(WAITING_LOOKAHEAD * cap) if not self._kept_by_customs(o)]
+        max_trips = None
+        if self.relay is not None:  # a receiver kept free for every load on its way to the pad (finding 10)
+            max_trips = orders_to_give_out(self.tracks.values(), self.corridor.jurisdictions)
+        elif waiting:  # no more loads before a side's gates than its gate lanes can take (finding 15)
+            room = {side: lanes * self.settings.loads_per_gate_lane for side, lanes in self._gate_lanes.items()}
+            given = within_gate_capacity(waiting, self.tracks.values(), room)
+            waiting, max_trips = (given, None) if given else (waiting, 0)  # 0: low vehicles still go to charge
+        waiting = waiting[:cap]
         if not waiting:
             return
         sheets = {tr.id: sheet for tr in free if (sheet := self._capabilities(tr, t)) is not None}
@@ -1036,9 +1048,6 @@ class Dispatcher:
                              self.settings.low_battery_percent / 100)
         chargers = [n.id for n in self.corridor.nodes_of(NodeKind.CHARGER)
                     if not any(tr.plan is not None and tr.plan.end == n.id for tr in self.tracks.values())]
-        # relay: a receiver kept free for every load on its way to the pad (finding 10)
-        max_trips = orders_to_give_out(self.tracks.values(), self.corridor.jurisdictions) \
-            if self.relay is not None else None
         try:
             assignment = assign_online(self.corridor.graph, transport, status, chargers, energy, self._weights,
                                        now_s=t, time_limit_s=self.settings.assign_time_limit_s, travel=self._travel,

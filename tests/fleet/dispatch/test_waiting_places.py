@@ -37,6 +37,23 @@ def _watched(fleet) -> dict[str, str]:
     return states
 
 
+def _blocked(customs, corridor, blockers: list[str], start: str) -> tuple:
+    """Vehicles standing for good (out of service) at ``blockers`` and one more at ``start``, all authorized: the
+    fleet and that one's id."""
+    fleet = make_fleet(customs, corridor, len(blockers) + 1, starts=[*blockers, start])
+    fleet.authorize(*fleet.dispatcher.tracks)
+    for vehicle in list(fleet.dispatcher.tracks)[:len(blockers)]:
+        fleet.dispatcher.set_in_service(vehicle, False, "operator", "test: standing where it is for good")
+    return fleet, f"agv_{len(blockers) + 1:03d}"
+
+
+def _loaded(fleet, order: str, vehicle: str, *, at_its_gate: bool = False) -> None:
+    """The order loaded on ``vehicle`` before the test begins (and waiting at its gate)."""
+    for to in (OrderState.ASSIGNED, OrderState.TO_PICKUP, OrderState.LOADED, OrderState.AWAITING_CLEARANCE):
+        if to != OrderState.AWAITING_CLEARANCE or at_its_gate:
+            fleet.orders.transition(order, to, "test", {"kind": "test"}, vehicle_id=vehicle)
+
+
 def test_a_cleared_vehicle_whose_drop_dock_is_taken_crosses_and_waits_at_a_holding_bay(customs, corridor):
     """Its drop dock is held by a vehicle broken down there: cleared, it does not wait on its gate lane (the lane
     it would hold for as long as the dock stays taken) but crosses and waits at a holding bay on the far side,
@@ -112,15 +129,10 @@ def test_a_loaded_vehicle_stalled_on_its_way_to_the_gates_never_waits_at_an_inbo
     lane frees it waits for its clearance there."""
     inbound = {"cn_gate_in_1", "cn_gate_in_2"}
     blockers = ["cn_gate_out_1", "cn_gate_out_2", *_nodes(corridor, NodeKind.INSPECTION, "CN")]
-    fleet = make_fleet(customs, corridor, len(blockers) + 1, starts=[*blockers, "cn_out_entry"])
+    fleet, loaded = _blocked(customs, corridor, blockers, "cn_out_entry")
     dispatcher = fleet.dispatcher
-    loaded = f"agv_{len(blockers) + 1:03d}"
-    fleet.authorize(*dispatcher.tracks)
-    for vehicle in list(dispatcher.tracks)[:len(blockers)]:
-        dispatcher.set_in_service(vehicle, False, "operator", "test: standing where it is for good")
     order = fleet.order(["CN-200000000041"], docks(corridor, "CN")[0], docks(corridor, "VN")[0])
-    for to in (OrderState.ASSIGNED, OrderState.TO_PICKUP, OrderState.LOADED):  # loaded before the test begins
-        fleet.orders.transition(order, to, "test", {"kind": "test"}, vehicle_id=loaded)
+    _loaded(fleet, order, loaded)
     track = dispatcher.tracks[loaded]
     track.job = Job(JobKind.DELIVER, (docks(corridor, "VN")[0],), fleet.orders.get(order))
     states = _watched(fleet)
@@ -169,15 +181,10 @@ def test_a_cleared_vehicle_past_its_gates_never_turns_back_over_the_pad(customs,
     vn_yard = {n.id for n in corridor.nodes.values() if n.jurisdiction == "VN"} - {
         "vn_out_post", "vn_deck_out_0", "vn_deck_out_1", "border_northbound", "border_southbound", "handoff"}
     blockers = ["cn_dock_3", *_nodes(corridor, NodeKind.HOLDING, "CN"), *_nodes(corridor, NodeKind.INSPECTION, "CN")]
-    fleet = make_fleet(customs, corridor, len(blockers) + 1, starts=[*blockers, "vn_deck_out_0"])
+    fleet, cleared = _blocked(customs, corridor, blockers, "vn_deck_out_0")
     dispatcher = fleet.dispatcher
-    cleared = f"agv_{len(blockers) + 1:03d}"
-    fleet.authorize(*dispatcher.tracks)
-    for vehicle in list(dispatcher.tracks)[:len(blockers)]:
-        dispatcher.set_in_service(vehicle, False, "operator", "test: standing where it is for good")
     order = fleet.order(["VN-100000000051"], docks(corridor, "VN")[0], "cn_dock_3")
-    for to in (OrderState.ASSIGNED, OrderState.TO_PICKUP, OrderState.LOADED, OrderState.AWAITING_CLEARANCE):
-        fleet.orders.transition(order, to, "test", {"kind": "test"}, vehicle_id=cleared)  # cleared at its gate
+    _loaded(fleet, order, cleared, at_its_gate=True)  # and cleared there
     fleet.release("VN-100000000051", VN_CN)
     dispatcher.tracks[cleared].job = Job(JobKind.DELIVER, ("cn_dock_3",), fleet.orders.get(order), cleared=True)
     states = _watched(fleet)
@@ -200,12 +207,10 @@ def test_a_crossing_is_recorded_only_for_a_vehicle_that_goes_across(customs, cor
     The pad, a node of the line, recorded a crossing of the load aboard, and the order went on as crossing, its
     container still in Vietnam (finding 14). A crossing is recorded for a vehicle going on from the line into the
     far side only. (No plan the dispatcher makes now takes a cleared vehicle that way: this one is given it.)"""
-    fleet = make_fleet(customs, corridor, 1, starts=["vn_deck_out_0"])
+    fleet, _ = _blocked(customs, corridor, [], "vn_deck_out_0")
     dispatcher = fleet.dispatcher
-    fleet.authorize("agv_001")
     order = fleet.order(["VN-100000000061"], docks(corridor, "VN")[0], "cn_dock_3")
-    for to in (OrderState.ASSIGNED, OrderState.TO_PICKUP, OrderState.LOADED, OrderState.AWAITING_CLEARANCE):
-        fleet.orders.transition(order, to, "test", {"kind": "test"}, vehicle_id="agv_001")
+    _loaded(fleet, order, "agv_001", at_its_gate=True)
     fleet.release("VN-100000000061", VN_CN)
     track = dispatcher.tracks["agv_001"]
     track.job = Job(JobKind.DELIVER, ("cn_dock_3",), fleet.orders.get(order), cleared=True)
