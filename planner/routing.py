@@ -94,9 +94,12 @@ def fastest_route(graph: nx.DiGraph, source: str, target: str, profile: VehicleP
 def time_to_goals(graph: nx.DiGraph, goals: Iterable[str], profile: VehicleProfile = VehicleProfile()
                   ) -> dict[str, float]:
     """Fastest time from every node that can reach one of ``goals`` to the nearest of them: the exact
-    conflict-free cost to go, hence an admissible heuristic for timed planning."""
+    conflict-free cost to go, hence an admissible heuristic for timed planning. Empty when the vehicle may enter
+    none of them (``profile.avoid``)."""
     view = restricted_view(graph, profile)
     goals = [g for g in goals if g in view]
+    if not goals:
+        return {}
     return nx.multi_source_dijkstra_path_length(view.reverse(copy=False), goals, weight="travel_time")
 
 
