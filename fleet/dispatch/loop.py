@@ -129,12 +129,12 @@ class Dispatcher:
         #: the gates on the way in from across: nobody waits there (findings 9 and 13)
         out = ways_out(corridor, self.planner.timed.on_the_line) if self.relay is None else frozenset()
         self._inbound_gates = self.relay.inbound_gates if self.relay is not None else inbound_gates(corridor, out)
-        #: through operation: each side's yard, all of it but its ways out (a cleared vehicle past them never
-        #: comes back into it, see _loaded_profile)
         self._gates = frozenset(n.id for n in corridor.nodes_of(NodeKind.GATE))
         #: through operation: each side's outbound gate lanes (how many loads it may have before them: _assign)
         self._gate_lanes = {side: sum(1 for n in corridor.nodes_of(NodeKind.GATE, jurisdiction=side)
                                       if n.id not in self._inbound_gates) for side in corridor.jurisdictions}
+        #: through operation: each side's yard, all of it but its ways out (a cleared vehicle past them never
+        #: comes back into it, see _loaded_profile)
         self._yards = {side: frozenset(n.id for n in corridor.nodes.values() if n.jurisdiction == side
                                        and n.id not in out) for side in corridor.jurisdictions} if out else {}
         self._travel = TravelTimes(corridor.graph)  # kept between assignments: each source is searched once
@@ -663,6 +663,7 @@ class Dispatcher:
         return frozenset()
 
     def _past_its_gates(self, job: Job) -> bool:
+        """Loaded and cleared at its side's gate (or across already)."""
         return job.order is not None and job.order.state in LOADED_STATES and (job.cleared or job.crossed)
 
     def _empty_profile(self, track: Track, start: str) -> VehicleProfile:
