@@ -20,7 +20,7 @@ from typing import Protocol
 import sqlalchemy as sa
 
 from fleet.dispatch import GateView, VehicleView
-from fleet.dispatch.snapshot import GATES, VEHICLES
+from fleet.dispatch.snapshot import GATES, VEHICLES, JsonView
 from fleet.store import Store, StoreError
 from fleet.store.schema import live_views
 
@@ -42,6 +42,10 @@ class FleetViews(Protocol):
     def vehicle_json(self, vehicle_id: str) -> bytes: ...
 
     def gates_json(self) -> bytes: ...
+
+    def built_json(self, view: JsonView, vehicle_id: str | None = None) -> bytes | None:
+        """The JSON as it is already built, without waiting for a lock or reading the store; None if answering
+        needs either (the API answers the first on its event loop, the others on a worker thread)."""
 
 
 class ViewsUnavailable(StoreError):
@@ -119,3 +123,6 @@ class StoredViews:
 
     def gates_json(self) -> bytes:
         return self._read("gates")[1].encode()
+
+    def built_json(self, view: JsonView, vehicle_id: str | None = None) -> bytes | None:
+        return None  # every answer is a read of the store

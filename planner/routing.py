@@ -19,7 +19,8 @@ import networkx as nx
 from planner.corridor import NodeKind
 from planner.exceptions import NoRoute, UnknownNode
 
-__all__ = ["Route", "VehicleProfile", "fastest_route", "restricted_view", "time_to_goals"]
+__all__ = ["Route", "VehicleProfile", "fastest_route", "lanes_reversed", "restricted_view", "time_back_to",
+           "time_to_goals"]
 
 
 @dataclass(frozen=True)
@@ -96,11 +97,26 @@ def time_to_goals(graph: nx.DiGraph, goals: Iterable[str], profile: VehicleProfi
     """Fastest time from every node that can reach one of ``goals`` to the nearest of them: the exact
     conflict-free cost to go, hence an admissible heuristic for timed planning. Empty when the vehicle may enter
     none of them (``profile.avoid``)."""
+    return time_back_to(lanes_reversed(graph, profile), goals)
+
+
+def lanes_reversed(graph: nx.DiGraph, profile: VehicleProfile = VehicleProfile()) -> nx.DiGraph:
+    """The lanes this vehicle may drive, each turned round, as a graph of its own (a copy: a search on it is
+    about three times faster than on the filtered view). Each node's lanes come in the order of the graph's
+    own, so a search takes the same steps on it as on the view, to the same times to the bit."""
     view = restricted_view(graph, profile)
-    goals = [g for g in goals if g in view]
-    if not goals:
+    lanes = nx.DiGraph()
+    lanes.add_nodes_from(view)
+    lanes.add_edges_from((v, u, data) for v in view for u, data in view.pred[v].items())
+    return lanes
+
+
+def time_back_to(reversed_lanes: nx.DiGraph, goals: Iterable[str]) -> dict[str, float]:
+    """:func:`time_to_goals` on lanes already turned round (``lanes_reversed``, kept by a caller that asks often)."""
+    goals = [g for g in goals if g in reversed_lanes]
+    if not goals:  # none it may enter: networkx refuses a search from no source
         return {}
-    return nx.multi_source_dijkstra_path_length(view.reverse(copy=False), goals, weight="travel_time")
+    return nx.multi_source_dijkstra_path_length(reversed_lanes, goals, weight="travel_time")
 
 
 def _restriction(profile: VehicleProfile) -> str:

@@ -47,16 +47,18 @@ async def get_gate(request: Request) -> CustomsGate:
     return (await get_services(request)).gate
 
 
-# What the read routes use: a leader's app and a standby's (fleet/api/standby.py) both set these.
-def get_store(request: Request) -> Store:
+# What the read routes use: a leader's app and a standby's (fleet/api/standby.py) both set these. Coroutines, as
+# every dependency that only looks something up: FastAPI runs a plain function on a worker thread, a hop to a
+# thread and back for each request.
+async def get_store(request: Request) -> Store:
     return request.app.state.store
 
 
-def get_order_reads(request: Request) -> OrderReads:
+async def get_order_reads(request: Request) -> OrderReads:
     return request.app.state.order_reads
 
 
-def get_views(request: Request) -> FleetViews:
+async def get_views(request: Request) -> FleetViews:
     return request.app.state.views
 
 

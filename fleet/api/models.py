@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 
 class Reasoned(BaseModel):
@@ -18,3 +21,11 @@ class JsonBytes(Response):
     validation and encoding of the route's ``response_model`` (which stays for the OpenAPI schema)."""
 
     media_type = "application/json"
+
+
+async def json_answer(built: bytes | None, build: Callable[[], bytes]) -> JsonBytes:
+    """``built`` as it is, on the event loop; without it, ``build`` on a worker thread (it reads the store or waits
+    for a lock). The read routes are coroutines for this: most of their answers are built already, and a hop to a
+    worker thread and back cost each of them two turns at the GIL among the API's forty threads and the loop's
+    (docs/operations.md, "Measured load")."""
+    return JsonBytes(built if built is not None else await run_in_threadpool(build))

@@ -30,7 +30,7 @@ from fleet.customs.gate import CustomsGate
 from fleet.dispatch.laps import Laps
 from fleet.dispatch.relay import Relay, orders_to_give_out
 from fleet.dispatch.settings import DispatchSettings
-from fleet.dispatch.snapshot import Snapshot
+from fleet.dispatch.snapshot import JsonView, Snapshot
 from fleet.dispatch.steps import (
     base_end,
     base_end_at,
@@ -179,6 +179,8 @@ class Dispatcher:
         rules = self.planner.timed.rules
         self._clear_m = rules.vehicle_length_m + rules.standstill_gap_m  # a vehicle this far on has left its node
         self._top_speed = max(lane.max_speed for lane in corridor.lanes.values())  # the map's fastest lane
+        #: where a vehicle with no job stays (anywhere else it is given a place to park)
+        self._rests = frozenset(n.id for n in corridor.nodes_of(NodeKind.PARKING, NodeKind.CHARGER))
         self._load()
         bus.subscribe(self._on_event, topics=(Topic.CLEARANCE, Topic.AUTHORIZATION, Topic.ORDER, Topic.GATE))
 
@@ -373,7 +375,10 @@ class Dispatcher:
     def _observe(self, track: Track, t: float) -> None:
         state, track.state_age, track.connection = self.link.snapshot(track.id)
         news, track.state = state is not track.state, state
-        if state is not None and track.vda_order_id and state.order_id != track.vda_order_id \
+        if state is None:
+            self._watch_health(track, t)
+            return
+        if track.vda_order_id and state.order_id != track.vda_order_id \
                 and not any(n.released for n in state.node_states) and t - track.sent_at > RESEND_AFTER_S:
             # lost, refused while a cancel was still on its way, or the vehicle restarted (it is handed no old
             # order): a new order (update 0, as VDA 5050 requires) from where it stands
@@ -382,9 +387,9 @@ class Dispatcher:
                 self._adopt(track, track.plan, t)
             else:
                 track.needs_plan = True
-        if update_not_taken(track, t, RESEND_AFTER_S):
+        if state.order_update_id < track.update_id and update_not_taken(track, t, RESEND_AFTER_S):
             self._resync_base(track, t)
-        if state is not None and self._planned_once and track.plan is not None \
+        if self._planned_once and track.plan is not None \
                 and state.order_id == track.vda_order_id and (news or track.job is not None):
             self._follow(track, state, t)  # with a job, time alone may end a dwell (unloading)
         self._watch_health(track, t)
@@ -551,7 +556,7 @@ class Dispatcher:
             why = f"silent for over {self.settings.silent_after_s:.0f} s"  # not the age: it changes every tick
             self.alarms.raise_alarm(AlarmKind.VEHICLE_SILENT, track.id, f"{track.id}: no state for "
                                                                         f"{track.state_age:.0f} s")
-        elif state is not None and any(e.level == "FATAL" for e in state.errors):
+        elif state is not None and state.errors and any(e.level == "FATAL" for e in state.errors):
             why = "fault: " + "; ".join(e.description for e in state.errors if e.level == "FATAL")
             self.alarms.raise_alarm(AlarmKind.VEHICLE_FAULT, track.id, f"{track.id}: {why}")
         elif state is not None and state.e_stop != "NONE":
@@ -713,9 +718,10 @@ class Dispatcher:
         self._planned_once = True
         for vid, plan in result.plans.items():
             self._adopt(self.tracks[vid], plan, t)
-        for vid in result.stalled:  # waiting safely for now; tried again like any stalled replan
+        for vid, why in result.stalled.items():  # waiting safely for now; tried again like any stalled replan
             track = self.tracks[vid]
             track.needs_plan, track.retry_at, track.stalled_since = True, t + RETRY_PLAN_S, t
+            track.stalled_because = why
         for track in self.tracks.values():
             if track.unavailable is not None:
                 self._take_out(track, track.unavailable, t)
@@ -759,8 +765,9 @@ class Dispatcher:
                     result.stalled[track.id])
             track.needs_plan, track.retry_at = True, t + RETRY_PLAN_S
             track.stalled_since = t if track.stalled_since is None else track.stalled_since
+            track.stalled_because = result.stalled[track.id]
         else:
-            track.stalled_since = None
+            track.stalled_since = track.stalled_because = None
 
     def _apply(self, plans: dict[str, TimedPlan], t: float, exclude: str | None = None) -> None:
         for vid, plan in plans.items():
@@ -961,18 +968,21 @@ class Dispatcher:
                         ", ".join(stalled_long))
             self._last_full_replan = t
             for track in self.tracks.values():
-                track.stalled_since, track.retry_at = None, -INF
+                track.stalled_since, track.stalled_because, track.retry_at = None, None, -INF
             self._plan_everyone(t)
             return
+        due = []
         for track in self.tracks.values():
             if track.unavailable is not None:
                 continue
-            if track.job is None and track.plan is not None and track.reached == len(track.plan.steps) - 1 \
-                    and self.corridor.nodes[track.plan.end].kind not in (NodeKind.PARKING, NodeKind.CHARGER):
-                track.job = self._park_job(track, track.plan.end)  # idle on a dock or a gate: clear the way
+            plan = track.plan
+            if track.job is None and plan is not None and track.reached == len(plan.steps) - 1 \
+                    and plan.steps[-1].node not in self._rests:
+                track.job = self._park_job(track, plan.end)  # idle on a dock or a gate: clear the way
                 track.needs_plan = True
-        due = sorted((tr for tr in self.tracks.values() if tr.unavailable is None and tr.needs_plan
-                      and tr.state is not None and t >= tr.retry_at), key=lambda tr: tr.retry_at)
+            if track.needs_plan and track.state is not None and t >= track.retry_at:
+                due.append(track)
+        due.sort(key=lambda tr: tr.retry_at)
         for done, track in enumerate(due[:self.settings.replans_per_tick]):  # the longest waiting first: none starves
             if done and self._over_budget():
                 break
@@ -1319,6 +1329,10 @@ class Dispatcher:
 
     def gates_json(self) -> bytes:
         return self._snapshot().gates_json()
+
+    def built_json(self, view: JsonView, vehicle_id: str | None = None) -> bytes | None:
+        seen = self._seen
+        return seen.built_json(view, vehicle_id) if seen is not None else None
 
     def _snapshot(self) -> Snapshot:
         """What to show: the last tick's if the loop runs on its thread (no waiting for a tick), else one taken

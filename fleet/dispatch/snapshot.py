@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable, Mapping
+from enum import StrEnum
 from typing import Any, TypeVar
 
 from pydantic import TypeAdapter
@@ -21,6 +22,14 @@ from fleet.dispatch.views import GateView, VehicleView
 VEHICLES = TypeAdapter(list[VehicleView])
 GATES = TypeAdapter(list[GateView])
 _T = TypeVar("_T")
+
+
+class JsonView(StrEnum):
+    """The views the read routes answer with as JSON."""
+
+    VEHICLES = "vehicles.json"
+    VEHICLE = "vehicle.json"  # one vehicle's, with its id
+    GATES = "gates.json"
 
 
 class Snapshot:
@@ -50,10 +59,14 @@ class Snapshot:
         return self._once("gates", lambda: self._gates(self.tracks))
 
     def vehicles_json(self) -> bytes:
-        return self._once("vehicles.json", lambda: VEHICLES.dump_json(self.vehicles()))
+        return self._once(JsonView.VEHICLES, lambda: VEHICLES.dump_json(self.vehicles()))
 
     def vehicle_json(self, vehicle_id: str) -> bytes:
-        return self._once(("vehicle.json", vehicle_id), lambda: self.vehicle(vehicle_id).model_dump_json().encode())
+        return self._once((JsonView.VEHICLE, vehicle_id), lambda: self.vehicle(vehicle_id).model_dump_json().encode())
 
     def gates_json(self) -> bytes:
-        return self._once("gates.json", lambda: GATES.dump_json(self.gates()))
+        return self._once(JsonView.GATES, lambda: GATES.dump_json(self.gates()))
+
+    def built_json(self, view: JsonView, vehicle_id: str | None = None) -> bytes | None:
+        """The view's JSON if a reader built it already, else None: no waiting (a dict's get needs no lock)."""
+        return self._built.get(view if vehicle_id is None else (view, vehicle_id))

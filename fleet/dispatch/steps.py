@@ -30,10 +30,21 @@ def ways_out(corridor: Corridor, line: frozenset[str]) -> frozenset[str]:
     lanes = set(line)
     for side in corridor.jurisdictions:
         view = restricted_view(corridor.graph, VehicleProfile(cross_border=False, home=side, avoid=line))
-        parking = [n.id for n in corridor.nodes_of(NodeKind.PARKING, jurisdiction=side)]
-        home = set(parking).union(*(nx.ancestors(view, p) for p in parking))
+        home = _reaching(view, [n.id for n in corridor.nodes_of(NodeKind.PARKING, jurisdiction=side)])
         lanes.update(n for n in view if n not in home)
     return frozenset(lanes)
+
+
+def _reaching(graph: nx.DiGraph, targets: list[str]) -> set[str]:
+    """``targets`` and every node with a path to one of them: the union of their ``nx.ancestors``, in one search
+    (on a filtered view, each ``nx.ancestors`` first counts the view's nodes, a pass over the whole map)."""
+    seen, stack = set(targets), list(targets)
+    while stack:
+        for node in graph.predecessors(stack.pop()):
+            if node not in seen:
+                seen.add(node)
+                stack.append(node)
+    return seen
 
 
 def inbound_gates(corridor: Corridor, out: frozenset[str]) -> frozenset[str]:
@@ -196,7 +207,8 @@ def vehicle_view(track: Track) -> VehicleView:
                        order_id=track.job.order.id if track.job and track.job.order else None,
                        job=str(track.job.kind) if track.job else None,
                        released_nodes=route[max(track.reached, 0):track.released + 1] if plan else [],
-                       horizon_nodes=route[track.released + 1:] + list(plan.horizon) if plan else [])
+                       horizon_nodes=route[track.released + 1:] + list(plan.horizon) if plan else [],
+                       stalled_because=track.stalled_because)
     if state is not None:
         view = view.model_copy(update={
             "last_node": state.last_node_id, "x": state.pose.x, "y": state.pose.y, "theta": state.pose.theta,
@@ -211,7 +223,7 @@ def view_key(track: Track) -> tuple[object, ...]:
     state, job, record = track.state, track.job, track.record
     shown: tuple[object, ...] = (track.connection, record.in_service, record.service_reason, id(track.plan),
                                  track.reached, track.released, job.kind if job else None,
-                                 job.order.id if job and job.order else None)
+                                 job.order.id if job and job.order else None, track.stalled_because)
     if state is None:
         return shown
     return (*shown, state.last_node_id, state.pose, state.velocity[0], state.battery_charge, state.driving,

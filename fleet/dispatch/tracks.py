@@ -69,6 +69,7 @@ class Track:
     not_taken_logged: tuple[str | None, int] | None = None  # (order, update reported) last warned as not taken
     retry_at: float = -INF  # a stalled vehicle is planned again from then on
     stalled_since: float | None = None  # stalled without a break since then (planner time)
+    stalled_because: str | None = None  # the planner's reason, while stalled (shown to dispatchers)
     factsheet_asked: float = -INF  # when the vehicle was last asked for its factsheet (it had sent none)
     id: str = field(init=False)  # the record's: an attribute, read a few million times a simulated day
 

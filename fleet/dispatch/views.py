@@ -38,6 +38,9 @@ class VehicleView(BaseModel):
     job: str | None = None  # deliver | park | charge | hold, or None when idle
     released_nodes: list[str] = []
     horizon_nodes: list[str] = []
+    #: why it stands still though it has somewhere to go: the planner found no way for now (a goal taken, the
+    #: lanes ahead reserved), as it last said; tried again every few seconds. None when it is not stalled.
+    stalled_because: str | None = None
 
 
 class WaitingVehicle(BaseModel):

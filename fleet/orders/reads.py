@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
@@ -21,6 +22,17 @@ from fleet.orders.service import OrderService
 
 #: Kept answers beyond this many are dropped all at once (a console pages through thousands of orders).
 MAX_KEPT = 4096
+
+
+@dataclass(frozen=True)
+class PageQuery:
+    """Which page of orders: the filters and the window (also the key its answer is kept under)."""
+
+    state: OrderState | None = None
+    direction: str | None = None
+    vehicle_id: str | None = None
+    limit: int = 50
+    offset: int = 0
 
 
 class OrderPage(BaseModel):
@@ -36,7 +48,7 @@ class OrderReads:
         self._keeps = bus is not None
         self._lock = threading.Lock()
         self._generation = 0  # order changes heard so far: an answer read before one is not kept after it
-        self._pages: dict[tuple[Any, ...], bytes] = {}
+        self._pages: dict[PageQuery, bytes] = {}
         self._one: dict[str, bytes] = {}
         if bus is not None:
             bus.subscribe(self._changed, topics=(Topic.ORDER,))
@@ -51,15 +63,27 @@ class OrderReads:
         """The order with its timeline; OrderError (404) if there is none."""
         return self._kept(self._one, order_id, lambda: self.orders.get(order_id).model_dump_json().encode())
 
-    def page_json(self, *, state: OrderState | None, direction: str | None, vehicle_id: str | None, limit: int,
-                  offset: int) -> bytes:
+    def kept_one(self, order_id: str) -> bytes | None:
+        """:meth:`one_json` if it is kept, else None: no store read (the API answers it on its event loop)."""
+        return self._found(self._one, order_id)
+
+    def page_json(self, query: PageQuery) -> bytes:
         """A page of orders, newest first, without timelines, and how many match in all."""
         def read() -> bytes:
-            page, total = self.orders.list(state=state, direction=direction, vehicle_id=vehicle_id, limit=limit,
-                                           offset=offset)
-            return OrderPage(orders=page, total=total, limit=limit, offset=offset).model_dump_json().encode()
+            page, total = self.orders.list(state=query.state, direction=query.direction, vehicle_id=query.vehicle_id,
+                                           limit=query.limit, offset=query.offset)
+            answer = OrderPage(orders=page, total=total, limit=query.limit, offset=query.offset)
+            return answer.model_dump_json().encode()
 
-        return self._kept(self._pages, (state, direction, vehicle_id, limit, offset), read)
+        return self._kept(self._pages, query, read)
+
+    def kept_page(self, query: PageQuery) -> bytes | None:
+        """:meth:`page_json` if it is kept, else None: no store read."""
+        return self._found(self._pages, query)
+
+    def _found(self, kept: dict[Any, bytes], key: Any) -> bytes | None:
+        with self._lock:
+            return kept.get(key)
 
     def _kept(self, kept: dict[Any, bytes], key: Any, read: Callable[[], bytes]) -> bytes:
         if not self._keeps:

@@ -51,6 +51,10 @@ class OrderError(ValueError):
 class OrderService:
     def __init__(self, store: Store, corridor: Corridor, bus: EventBus, clock: Callable[[], float]) -> None:
         self.store, self.corridor, self.bus, self.clock = store, corridor, bus, clock
+        #: bumped after every write of an order (all go through this service): what ``waiting`` read stays
+        #: true until it changes
+        self._version = 0
+        self._waiting: tuple[int, int, list[OrderPublic]] | None = None  # (version, limit, orders) last read
 
     # --- create ---------------------------------------------------------------------------------------------
 
@@ -82,6 +86,7 @@ class OrderService:
                                                        for c in request.consignments])
             self._record(conn, order_id, None, OrderState.CREATED, "created", {"kind": "dispatcher",
                                                                              "by": created_by}, now)
+        self._version += 1
         self._publish(order_id, None, OrderState.CREATED, None, now, "created")
         return self.get(order_id), True
 
@@ -148,13 +153,19 @@ class OrderService:
 
     def waiting(self, limit: int) -> list[OrderPublic]:
         """At most ``limit`` orders waiting for a vehicle (``created``), the most urgent first: higher priority,
-        then the earlier latest delivery (none last), then the older."""
+        then the earlier latest delivery (none last), then the older. Read again only after an order was written
+        (the dispatcher asks every few seconds, mostly with nothing new: a query each time was 9 % of a simulated
+        hour's CPU)."""
+        version = self._version  # read before the query: a write committed meanwhile bumps it after
+        if self._waiting is not None and self._waiting[:2] == (version, limit):
+            return list(self._waiting[2])
         with self.store.reading() as conn:
             rows = conn.execute(sa.select(orders).where(orders.c.state == OrderState.CREATED)
                                 .order_by(orders.c.priority.desc(), orders.c.latest_delivery.is_(None),
                                           orders.c.latest_delivery, orders.c.created_at, orders.c.id)
                                 .limit(limit)).all()
-        return [_public(r, []) for r in rows]
+        self._waiting = (version, limit, [_public(r, []) for r in rows])
+        return list(self._waiting[2])
 
     def _by_idempotency_key(self, key: str) -> OrderPublic | None:
         with self.store.reading() as conn:
@@ -183,6 +194,7 @@ class OrderService:
         now = self.clock()
         with self.store.transaction() as conn:
             moved = [(move, *self._move(conn, move, now)) for move in moves]
+        self._version += 1
         for move, before, vehicle_id in moved:
             self._publish(move.order_id, before, move.to, vehicle_id, now, move.reason)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -24,7 +25,9 @@ class TravelTimes:
 
     def __init__(self, graph: nx.DiGraph) -> None:
         self.graph = graph
-        self._views: dict[VehicleProfile, nx.DiGraph] = {}
+        #: each profile's lanes, node -> {next node: lane data}, copied from its view once (a search on a copy
+        #: is about three times faster than on the filtered view; the same order, so the same result)
+        self._lanes: dict[VehicleProfile, dict[str, dict[str, dict[str, Any]]]] = {}
         self._from: dict[tuple[VehicleProfile, str], dict[str, tuple[float, float]]] = {}
         self.chargers = tuple(n for n, kind in graph.nodes(data="kind") if kind == NodeKind.CHARGER)
 
@@ -32,10 +35,11 @@ class TravelTimes:
         """``{target: (time_s, length_m)}`` over the fastest routes from ``source`` this profile may drive."""
         key = (profile, source)
         if key not in self._from:
-            if profile not in self._views:
-                self._views[profile] = restricted_view(self.graph, profile)
-            view = self._views[profile]  # a node the profile may not enter (the other side, relay) reaches nothing
-            self._from[key] = _fastest_from(view, source) if source in view else {}
+            if profile not in self._lanes:
+                view = restricted_view(self.graph, profile)
+                self._lanes[profile] = {node: dict(view[node]) for node in view}
+            lanes = self._lanes[profile]  # a node the profile may not enter (the other side, relay) reaches nothing
+            self._from[key] = _fastest_from(lanes, source) if source in lanes else {}
         return self._from[key]
 
     def to_nearest(self, targets: Sequence[str]) -> Mapping[str, float]:
@@ -64,7 +68,8 @@ class TravelTimes:
         return out
 
 
-def _fastest_from(view: nx.DiGraph, source: str) -> dict[str, tuple[float, float]]:
+def _fastest_from(lanes: Mapping[str, Mapping[str, Mapping[str, Any]]], source: str
+                  ) -> dict[str, tuple[float, float]]:
     """Dijkstra on lane time that also carries the route length (ties: the shorter route)."""
     done: dict[str, tuple[float, float]] = {}
     heap = [(0.0, 0.0, source)]
@@ -73,7 +78,7 @@ def _fastest_from(view: nx.DiGraph, source: str) -> dict[str, tuple[float, float
         if node in done:
             continue
         done[node] = (time_s, length)
-        for nxt, data in view[node].items():
+        for nxt, data in lanes[node].items():
             if nxt not in done:
                 heapq.heappush(heap, (time_s + data["travel_time"], length + data["length"], nxt))
     return done

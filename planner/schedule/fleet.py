@@ -57,6 +57,8 @@ class FleetPlanner:
         self.search = SEARCHES[method]
         self.timed = TimedGraph(graph, rules)
         self.table = ReservationTable(self.timed)
+        #: the places a vehicle may wait at, in the graph's order (the last fallback's candidates)
+        self._waiting_places = tuple(n for n, kind in graph.nodes(data="kind") if kind in WAITING_KINDS)
         self.requests: dict[str, PlanRequest] = {}
 
     @property
@@ -313,12 +315,14 @@ class FleetPlanner:
             plan = TimedPlan(request.vehicle_id, (Step(request.start, request.start_time, INF),))
             self.table.reserve(plan)
             return
-        spoken_for = {node for r in self.requests.values() if r.vehicle_id != request.vehicle_id
-                      for node in (r.start, *r.goals)}
-        spoken_for |= request.never_wait_at
+        spoken_for = set(request.never_wait_at)
+        for other in self.requests.values():
+            if other.vehicle_id != request.vehicle_id:
+                spoken_for.add(other.start)
+                spoken_for.update(other.goals)  # (a parking job's goals: every spot of its side)
         if request.keep_free:  # nor a place it is to keep free, by the back door (relay: a lane to the pad)
             spoken_for.update(request.hold_at)
-        places = tuple(n for n, kind in graph.nodes(data="kind") if kind in WAITING_KINDS and n not in spoken_for)
+        places = tuple(n for n in self._waiting_places if n not in spoken_for)
         try:
             self._reserve(replace(request, goals=places, hold_at=(), stops=()))
         except NoPlan:

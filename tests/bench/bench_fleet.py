@@ -346,7 +346,9 @@ def post_orders(service: ServiceProcess, count: int, corridor, run: int) -> tupl
 class Clearance:
     """One release of a waiting vehicle's consignments: when the deciding event was sent and ACKed, when the
     vehicle's next order update came (the replan that ends its wait) and when the update that releases its base
-    past the gate came (None: not within 10 s: the precedence of the plans held it back)."""
+    past the gate came (None: not within 10 s: the precedence of the plans held it back); ``stalled``: the
+    service's reason, just after that replan, why the vehicle could not go on (its way or its drop dock taken:
+    a wait for traffic, not for the service), None if its way was free."""
 
     vehicle: str
     gate: str
@@ -354,6 +356,7 @@ class Clearance:
     ack: float
     first_update: float | None
     past_gate: float | None
+    stalled: str | None = None
 
 
 def release_waiting(service: ServiceProcess, customs: Customs, emulators: Emulators, until: float,
@@ -382,13 +385,22 @@ def release_waiting(service: ServiceProcess, customs: Customs, emulators: Emulat
         for consignment in entry["consignments"]:
             ack = customs.send(AUTHORITIES[1], "released", consignment, direction=direction)
         first = emulators.wait_update(vehicle, deciding_sent, lambda r: True, timeout_s=10.0)
+        time.sleep(0.3)  # the tick that sent it is over: the vehicle's view says whether its replan stalled
+        stalled = _stalled_because(client, vehicle)
         past = emulators.wait_update(vehicle, deciding_sent, lambda r, g=gate: g in r["released"]
                                      and r["base_end"] != g, timeout_s=10.0)
         if first is None or past is None:
             misses.append(vehicle)
         samples.append(Clearance(vehicle, gate, deciding_sent, ack, first["t"] if first else None,
-                                 past["t"] if past else None))
+                                 past["t"] if past else None, stalled))
     client.close()
+
+
+def _stalled_because(client: httpx.Client, vehicle: str) -> str | None:
+    try:
+        return client.get(f"/vehicles/{vehicle}").json().get("stalled_because")
+    except httpx.HTTPError:
+        return None
 
 
 #: wrk's script: each connection asks for the next of PATHS; at the end, the requests answered, those failed, and
@@ -609,7 +621,9 @@ def report(r: dict[str, Any], console: Console) -> None:
     idle, loaded = r["idle"], r["loaded"]
     clearance: list[Clearance] = r["clearance"]
     past = [c.past_gate - c.sent for c in clearance if c.past_gate is not None]
-    past_ack = [c.past_gate - c.ack for c in clearance if c.past_gate is not None]
+    free = [c.past_gate - c.sent for c in clearance if c.past_gate is not None and c.stalled is None]
+    free_ack = [c.past_gate - c.ack for c in clearance if c.past_gate is not None and c.stalled is None]
+    waited = [c.past_gate - c.sent if c.past_gate is not None else float("inf") for c in clearance if c.stalled]
     first = [c.first_update - c.sent for c in clearance if c.first_update is not None]
     health, routes, polled = r["api"]["health"], r["api"]["routes"], r["api"]["polled"]
     rows = [
@@ -617,15 +631,18 @@ def report(r: dict[str, Any], console: Console) -> None:
         ("dispatch tick p99", tick_ms(loaded.quantile(0.99)), tick_ms(idle.quantile(0.99)) + " (idle fleet)",
          f"< {GOALS['tick'] * 1000:.0f} ms: {'met' if loaded.quantile(0.99) < GOALS['tick'] else 'NOT met'}"),
         ("ticks / s", f"{loaded.total / loaded.seconds:.1f}", f"{idle.total / idle.seconds:.1f} (idle fleet)", ""),
-        ("clearance -> update past the gate p50", ms(quantile(past, 0.5)), "", ""),
-        ("clearance -> update past the gate p99", ms(quantile(past, 0.99)), "",
+        ("clearance -> update past the gate p50, its way free", ms(quantile(free, 0.5)), "", ""),
+        ("clearance -> update past the gate p99, its way free", ms(quantile(free, 0.99)), "",
          f"< {GOALS['clearance'] * 1000:.0f} ms: "
-         f"{'met' if past and quantile(past, 0.99) < GOALS['clearance'] else 'NOT met'}"),
-        ("  the same from the ACK, p50 / p99", f"{ms(quantile(past_ack, 0.5))} / {ms(quantile(past_ack, 0.99))}",
+         f"{'met' if free and quantile(free, 0.99) < GOALS['clearance'] else 'NOT met'}"),
+        ("  the same from the ACK, p50 / p99", f"{ms(quantile(free_ack, 0.5))} / {ms(quantile(free_ack, 0.99))}",
          "", ""),
-        ("clearance -> first order update p50 / p99", f"{ms(quantile(first, 0.5))} / {ms(quantile(first, 0.99))}",
-         "", ""),
-        ("clearances (past the gate within 10 s)", f"{len(clearance)} ({len(past)})", "", ""),
+        ("clearance -> first order update p50 / p99 (every clearance)",
+         f"{ms(quantile(first, 0.5))} / {ms(quantile(first, 0.99))}", "", ""),
+        ("clearances: in all (past the gate within 10 s) / way free / stalled (its way or dock taken)",
+         f"{len(clearance)} ({len(past)}) / {len(clearance) - len(waited)} / {len(waited)}", "", ""),
+        ("clearance -> update past the gate, stalled ones: p50 / max", f"{ms(quantile(waited, 0.5))} / "
+         f"{ms(max(waited, default=float('nan')))}", f"all: p99 {ms(quantile(past, 0.99))}", ""),
         (f"API p50 ({size.clients} clients)", ms(quantile(routes, 0.5)), ms(quantile(health, 0.5)) + " (/health)",
          ""),
         (f"API p99 ({size.clients} clients)", ms(quantile(routes, 0.99)), ms(quantile(health, 0.99)) + " (/health)",
@@ -667,7 +684,9 @@ def report(r: dict[str, Any], console: Console) -> None:
         f"({TICK_METRIC}); ticks include the wake-ups on vehicle states.",
         "Clearance: the deciding event is the second authority's `released` (VN's goes first); times run from its "
         "send to the vehicle's receipt of the order update whose base goes past its gate (the replanned update "
-        "that ends the wait comes first; the release past the gate may wait for vehicles planned ahead of it).",
+        "that ends the wait comes first). A vehicle whose replan stalled (GET /vehicles/{id}: stalled_because, "
+        "0.3 s after that update: its drop dock or its way taken by vehicles this benchmark has not cleared) waits "
+        "for traffic, not for the service: its wait is shown apart (inf: not past its gate within 10 s).",
         "API: requests alternate between the routes (/vehicles, /orders?limit=50, /gates, /orders/{id}) and "
         f"/health, {size.api_slice_s:.0f} s slices each, twice, each pair after a quiet slice as long (no API "
         "load: the fleet's own CPU, subtracted from the CPU per request), while the fleet works; the closed loop is "
@@ -684,7 +703,7 @@ def report(r: dict[str, Any], console: Console) -> None:
              "|" + "---|" * len(table.columns)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     (OUT / "fleet.md").write_text("\n".join(lines) + "\n\n" + "\n\n".join(notes) + "\n")
-    plot(idle, loaded, past, health, routes)
+    plot(idle, loaded, free, health, routes)
     console.print(f"wrote {OUT / 'fleet.md'} and {OUT / 'fleet.png'}")
 
 

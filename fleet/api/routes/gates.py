@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Response, status
 
 from fleet.api.deps import Operating, Reader, ServicesDep, ViewsDep
-from fleet.api.models import JsonBytes, Reasoned
+from fleet.api.models import Reasoned, json_answer
 from fleet.dispatch import GateView
+from fleet.dispatch.snapshot import JsonView
 from fleet.services import Services
 
 router = APIRouter(tags=["gates"])
@@ -17,10 +18,10 @@ GateId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 @router.get("/gates", response_model=list[GateView])
-def list_gates(views: ViewsDep, _: Reader) -> Response:
+async def list_gates(views: ViewsDep, _: Reader) -> Response:
     """Every gate: held or not (and why), and the vehicles waiting there with the gate rule's answer and reasons
     (as the last dispatch tick left them)."""
-    return JsonBytes(views.gates_json())
+    return await json_answer(views.built_json(JsonView.GATES), views.gates_json)
 
 
 @router.post("/gates/{gate_id}/hold", response_model=GateView)

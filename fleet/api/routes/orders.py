@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response, status
 
 from fleet.api.deps import MAX_ID, Dispatching, OrderReadsDep, Reader, ServicesDep
-from fleet.api.models import JsonBytes, Reasoned
+from fleet.api.models import Reasoned, json_answer
 from fleet.customs.envelope import DIRECTION_PATTERN, VEHICLE_PATTERN
 from fleet.orders import OrderCreate, OrderPublic, OrderState
-from fleet.orders.reads import OrderPage
+from fleet.orders.reads import OrderPage, PageQuery
 
 router = APIRouter(tags=["orders"])
 
@@ -34,19 +34,19 @@ def create_order(body: OrderCreate, request: Request, response: Response, servic
 
 
 @router.get("/orders", response_model=OrderPage)
-def list_orders(reads: OrderReadsDep, _: Reader, state: OrderState | None = None,
-                direction: Annotated[str | None, Query(pattern=DIRECTION_PATTERN)] = None,
-                vehicle_id: Annotated[str | None, Query(pattern=VEHICLE_PATTERN)] = None,
-                limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0) -> Response:
+async def list_orders(reads: OrderReadsDep, _: Reader, state: OrderState | None = None,
+                      direction: Annotated[str | None, Query(pattern=DIRECTION_PATTERN)] = None,
+                      vehicle_id: Annotated[str | None, Query(pattern=VEHICLE_PATTERN)] = None,
+                      limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                      offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0) -> Response:
     """Newest first, without timelines (read one order for its timeline)."""
-    return JsonBytes(reads.page_json(state=state, direction=direction, vehicle_id=vehicle_id, limit=limit,
-                                     offset=offset))
+    query = PageQuery(state=state, direction=direction, vehicle_id=vehicle_id, limit=limit, offset=offset)
+    return await json_answer(reads.kept_page(query), lambda: reads.page_json(query))
 
 
 @router.get("/orders/{order_id}", response_model=OrderPublic)
-def get_order(order_id: str, reads: OrderReadsDep, _: Reader) -> Response:
-    return JsonBytes(reads.one_json(order_id))
+async def get_order(order_id: str, reads: OrderReadsDep, _: Reader) -> Response:
+    return await json_answer(reads.kept_one(order_id), lambda: reads.one_json(order_id))
 
 
 @router.post("/orders/{order_id}/cancel", response_model=OrderPublic,

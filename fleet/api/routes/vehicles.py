@@ -8,9 +8,10 @@ from fastapi import APIRouter, HTTPException, Path, Response, status
 from pydantic import BaseModel
 
 from fleet.api.deps import Acting, Operating, Reader, Role, ServicesDep, ViewsDep, forbidden, may
-from fleet.api.models import JsonBytes, Reasoned
+from fleet.api.models import Reasoned, json_answer
 from fleet.customs.envelope import VEHICLE_PATTERN
 from fleet.dispatch import VehicleAction, VehicleView
+from fleet.dispatch.snapshot import JsonView
 from fleet.live_views import FleetViews
 
 router = APIRouter(tags=["vehicles"])
@@ -36,14 +37,14 @@ class Done(BaseModel):
 
 
 @router.get("/vehicles", response_model=list[VehicleView])
-def list_vehicles(views: ViewsDep, _: Reader) -> Response:
-    return JsonBytes(views.vehicles_json())
+async def list_vehicles(views: ViewsDep, _: Reader) -> Response:
+    return await json_answer(views.built_json(JsonView.VEHICLES), views.vehicles_json)
 
 
 @router.get("/vehicles/{vehicle_id}", response_model=VehicleView)
-def get_vehicle(vehicle_id: VehicleId, views: ViewsDep, _: Reader) -> Response:
+async def get_vehicle(vehicle_id: VehicleId, views: ViewsDep, _: Reader) -> Response:
     try:
-        return JsonBytes(views.vehicle_json(vehicle_id))
+        return await json_answer(views.built_json(JsonView.VEHICLE, vehicle_id), lambda: views.vehicle_json(vehicle_id))
     except KeyError:
         raise _unknown(vehicle_id) from None
 

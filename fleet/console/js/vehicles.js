@@ -101,6 +101,8 @@ export class VehiclesTable {
           state.replace(/_/g, " "));
         cells.state.dataset.state = state;
       }
+      // the planner found no way for now (GET /vehicles: stalled_because): say why it stands still
+      cells.state.title = view.stalled_because ? `waiting: ${view.stalled_because}` : "";
       show(cells.order, view.order_id || (view.job ? `(${view.job})` : ""), { title: view.job ? `job: ${view.job}` : "" });
       show(cells.battery, view.battery == null ? "" : `${view.battery.toFixed(0)} %`,
            { class: view.battery != null && view.battery < 20 ? "warn" : "" });

@@ -6,9 +6,10 @@ from __future__ import annotations
 import threading
 import time
 
+from fleet.dispatch.snapshot import JsonView, Snapshot
 from fleet.events import Topic
 from fleet.orders import OrderCreate, OrderState
-from fleet.orders.reads import OrderReads
+from fleet.orders.reads import OrderReads, PageQuery
 from tests.fleet.api.conftest import auth
 
 VIEWER = auth("viewer")
@@ -49,12 +50,15 @@ def test_an_order_read_is_kept_until_an_order_changes(services, docks):
                                                   drop=docks["CN"][0]), "test")
     gets, get = [], services.orders.get
     services.orders.get = lambda order_id: (gets.append(order_id), get(order_id))[1]
-    page = reads.page_json(state=None, direction=None, vehicle_id=None, limit=50, offset=0)
+    assert reads.kept_one(order.id) is None and reads.kept_page(PageQuery()) is None
+    page = reads.page_json(PageQuery())
     assert reads.one_json(order.id) is reads.one_json(order.id) and len(gets) == 1  # one store read
-    assert reads.page_json(state=None, direction=None, vehicle_id=None, limit=50, offset=0) is page
+    assert reads.page_json(PageQuery()) is page is reads.kept_page(PageQuery())
+    assert reads.kept_one(order.id) is reads.one_json(order.id)
     services.orders.transition(order.id, OrderState.CANCELLED, "withdrawn", {"kind": "test"})
+    assert reads.kept_one(order.id) is None and reads.kept_page(PageQuery()) is None
     assert b'"cancelled"' in reads.one_json(order.id)
-    assert b'"cancelled"' in reads.page_json(state=None, direction=None, vehicle_id=None, limit=50, offset=0)
+    assert b'"cancelled"' in reads.page_json(PageQuery())
 
 
 def test_an_answer_read_while_an_order_changed_is_not_kept(services, docks):
@@ -83,3 +87,10 @@ def test_a_standby_reads_the_store_every_time(services, docks):
     order, _ = services.orders.create(OrderCreate(consignments=["VN-KEPT00000003"], pickup=docks["VN"][0],
                                                   drop=docks["CN"][0]), "test")
     assert reads.one_json(order.id) is not reads.one_json(order.id)
+
+
+def test_a_snapshot_says_which_answers_are_built_without_waiting():
+    snapshot = Snapshot({}, lambda tracks: [])
+    assert snapshot.built_json(JsonView.VEHICLES) is None and snapshot.built_json(JsonView.GATES) is None
+    built = snapshot.vehicles_json()
+    assert snapshot.built_json(JsonView.VEHICLES) is built and snapshot.built_json(JsonView.GATES) is None

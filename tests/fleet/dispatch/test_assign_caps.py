@@ -22,6 +22,23 @@ def test_waiting_orders_most_urgent_first(customs, corridor):
     assert [o.id for o in fleet.orders.waiting(2)] == [urgent, early_due]
 
 
+def test_the_waiting_orders_follow_every_write(customs, corridor):
+    """``waiting`` keeps what it read until an order is written: each write shows in the next read."""
+    fleet = make_fleet(customs, corridor, 1)
+    vn, cn = docks(corridor, "VN"), docks(corridor, "CN")
+    first, _ = fleet.orders.create(OrderCreate(consignments=["VN-W00000001"], pickup=vn[0], drop=cn[0]), "test")
+    assert [o.id for o in fleet.orders.waiting(10)] == [first.id]
+    second, _ = fleet.orders.create(OrderCreate(consignments=["VN-W00000002"], pickup=vn[1], drop=cn[1],
+                                                priority=5), "test")
+    assert [o.id for o in fleet.orders.waiting(10)] == [second.id, first.id]
+    fleet.orders.transition(second.id, OrderState.CANCELLED, "test", {"kind": "test"})
+    assert [o.id for o in fleet.orders.waiting(10)] == [first.id]
+    fleet.orders.transition(first.id, OrderState.ASSIGNED, "test", {"kind": "test"}, vehicle_id="agv_001")
+    assert fleet.orders.waiting(10) == []
+    fleet.orders.transition(first.id, OrderState.CREATED, "test", {"kind": "test"})
+    assert [o.id for o in fleet.orders.waiting(10)] == [first.id]
+
+
 def test_a_capped_round_assigns_the_most_urgent_order(customs, corridor):
     fleet = make_fleet(customs, corridor, 2)
     fleet.dispatcher.settings = fleet.dispatcher.settings.model_copy(update={"assign_max_orders": 1,
