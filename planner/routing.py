@@ -95,7 +95,8 @@ def fastest_route(graph: nx.DiGraph, source: str, target: str, profile: VehicleP
 def time_to_goals(graph: nx.DiGraph, goals: Iterable[str], profile: VehicleProfile = VehicleProfile()
                   ) -> dict[str, float]:
     """Fastest time from every node that can reach one of ``goals`` to the nearest of them: the exact
-    conflict-free cost to go, hence an admissible heuristic for timed planning."""
+    conflict-free cost to go, hence an admissible heuristic for timed planning. Empty when the vehicle may enter
+    none of them (``profile.avoid``)."""
     return time_back_to(lanes_reversed(graph, profile), goals)
 
 
@@ -113,6 +114,8 @@ def lanes_reversed(graph: nx.DiGraph, profile: VehicleProfile = VehicleProfile()
 def time_back_to(reversed_lanes: nx.DiGraph, goals: Iterable[str]) -> dict[str, float]:
     """:func:`time_to_goals` on lanes already turned round (``lanes_reversed``, kept by a caller that asks often)."""
     goals = [g for g in goals if g in reversed_lanes]
+    if not goals:  # none it may enter: networkx refuses a search from no source
+        return {}
     return nx.multi_source_dijkstra_path_length(reversed_lanes, goals, weight="travel_time")
 
 

@@ -54,6 +54,7 @@ from fleet.dispatch.tracks import Job, JobKind, ReleaseWait, Track
 from fleet.dispatch.vda import vda_order
 from fleet.dispatch.vda_writer import VdaOrderWriter
 from fleet.dispatch.views import GateView, VehicleAction, VehicleView, WaitingVehicle
+from fleet.dispatch.yards import within_gate_capacity
 from fleet.events import EventBus, Topic
 from fleet.orders import Move, OrderError, OrderPublic, OrderService, OrderState
 from fleet.orders.model import LOADED_STATES, TRANSITIONS
@@ -126,8 +127,16 @@ class Dispatcher:
         self.planner = FleetPlanner(corridor.graph, FollowingRules.from_parameters(corridor.parameters))
         self.relay = Relay.of(corridor)
         #: the gates on the way in from across: nobody waits there (findings 9 and 13)
-        self._inbound_gates = self.relay.inbound_gates if self.relay is not None else \
-            inbound_gates(corridor, ways_out(corridor, self.planner.timed.on_the_line))
+        out = ways_out(corridor, self.planner.timed.on_the_line) if self.relay is None else frozenset()
+        self._inbound_gates = self.relay.inbound_gates if self.relay is not None else inbound_gates(corridor, out)
+        self._gates = frozenset(n.id for n in corridor.nodes_of(NodeKind.GATE))
+        #: through operation: each side's outbound gate lanes (how many loads it may have before them: _assign)
+        self._gate_lanes = {side: sum(1 for n in corridor.nodes_of(NodeKind.GATE, jurisdiction=side)
+                                      if n.id not in self._inbound_gates) for side in corridor.jurisdictions}
+        #: through operation: each side's yard, all of it but its ways out (a cleared vehicle past them never
+        #: comes back into it, see _loaded_profile)
+        self._yards = {side: frozenset(n.id for n in corridor.nodes.values() if n.jurisdiction == side
+                                       and n.id not in out) for side in corridor.jurisdictions} if out else {}
         self._travel = TravelTimes(corridor.graph)  # kept between assignments: each source is searched once
         self._weights = Weights()
         self.epoch = clock()
@@ -476,7 +485,8 @@ class Dispatcher:
     def _arrived(self, track: Track, k: int, t: float) -> None:
         """The order follows where its vehicle is: on the border line it is crossing (the custody handoff is
         recorded), on the far side it goes to the drop. Judged from the node, so that a crossing is recorded
-        even when a replan while the vehicle was on the crossing lanes left the border step out of its plan."""
+        even when a replan while the vehicle was on the crossing lanes left the border step out of its plan; on
+        the line, only when the plan goes on from there into the far side."""
         assert track.plan is not None
         job, node = track.job, self.corridor.nodes[track.plan.steps[k].node]
         if job is None or job.order is None:
@@ -489,7 +499,8 @@ class Dispatcher:
         target = order.direction.split("->")[1]
         on_border = node.kind in BORDER_LINE_KINDS
         far_side = node.jurisdiction == target and not on_border
-        if (on_border or far_side) and order.state in (OrderState.LOADED, OrderState.AWAITING_CLEARANCE):
+        if (far_side or (on_border and self._goes_on_into(track.plan, k, target))) \
+                and order.state in (OrderState.LOADED, OrderState.AWAITING_CLEARANCE):
             if track.crossing_decision_seq is None:  # released across before a restart
                 track.crossing_decision_seq = self._recorded_decision(track.id, order.consignments)
             self.gate.record_crossing(track.id, order.direction, order.consignments, track.crossing_decision_seq)
@@ -500,6 +511,15 @@ class Dispatcher:
             self._advance(track, OrderState.TO_DROP, f"on the far side at {node.id}")
         if track.plan.steps[k].action == "await_clearance" and job.order.state == OrderState.LOADED:
             self._advance(track, OrderState.AWAITING_CLEARANCE, f"waiting at gate {node.id}")
+
+    def _goes_on_into(self, plan: TimedPlan, k: int, side: str) -> bool:
+        """The plan goes on from step ``k`` into ``side``. Over the handoff pad and back a vehicle drives on the
+        border line without crossing the border; a crossing recorded there was one its load never made
+        (finding 14)."""
+        if k + 1 >= len(plan.steps):
+            return False
+        after = self.corridor.nodes[plan.steps[k + 1].node]
+        return after.jurisdiction == side and after.kind not in BORDER_LINE_KINDS
 
     def _check_done(self, track: Track, t: float) -> None:
         """The job is done when the vehicle has reached its plan's last step at a goal (and unloaded)."""
@@ -580,7 +600,7 @@ class Dispatcher:
     def _request(self, track: Track, start: str, start_time: float) -> PlanRequest:
         job = track.job
         profile = self._empty_profile(track, start) if job is None or job.order is None \
-            or job.order.state in PICKUP_STATES else track.profile
+            or job.order.state in PICKUP_STATES else self._loaded_profile(track, job, start)
         if job is None or track.unavailable is not None:
             return PlanRequest(track.id, start, (start,), start_time, profile)
         stops: tuple[Stop, ...] = ()
@@ -622,13 +642,34 @@ class Dispatcher:
                            priority=job.order.priority if job.order else 0, meets=meets, keep_free=keep_free,
                            wait_at=wait_at, never_wait_at=self._never_wait_at(job))
 
+    def _loaded_profile(self, track: Track, job: Job, start: str) -> VehicleProfile:
+        """Through operation: a cleared vehicle past its gates, or across, keeps off its departure side's yard.
+        With every bay across taken, the planner's last resort, "the nearest place it may wait", was a holding
+        bay back in that yard, over the handoff pad (crossing lanes, which its clearance allowed): the load went
+        back with it, and on ``target_2030`` such vehicles stood in the yard they had left, waiting for docks
+        across. Now it waits across, or stands short of the crossing (issue #13, finding 14)."""
+        if not self._yards or not self._past_its_gates(job):
+            return track.profile
+        assert job.order is not None
+        yard = self._yards[job.order.direction.split("->")[0]]
+        if start in yard:  # not past its gates (a restart): nothing to keep it from
+            return track.profile
+        return dataclasses.replace(track.profile, avoid=track.profile.avoid | yard)
+
     def _never_wait_at(self, job: Job) -> frozenset[str]:
         """Through operation: the gates on the way in from across, the only way into a yard, are no place to wait
         for anyone, a departure clearance least of all, nor a pickup (finding 13). Relay: for a loaded deliverer
-        (finding 9)."""
+        (finding 9). A cleared vehicle past its gates waits at no gate: the outbound ones across are the way out
+        for that side's departures (finding 14)."""
+        if self.relay is None and self._past_its_gates(job):
+            return self._gates
         if self.relay is None or (job.kind == JobKind.HAND_OVER and job.order is not None):
             return self._inbound_gates
         return frozenset()
+
+    def _past_its_gates(self, job: Job) -> bool:
+        """Loaded and cleared at its side's gate (or across already)."""
+        return job.order is not None and job.order.state in LOADED_STATES and (job.cleared or job.crossed)
 
     def _empty_profile(self, track: Track, start: str) -> VehicleProfile:
         """Relay: a vehicle with no load and no meeting keeps off the pad and the lanes to it (issue #13,
@@ -989,7 +1030,15 @@ class Dispatcher:
             return
         self._orders_news, self._last_assign = False, t
         cap = self.settings.assign_max_orders
-        waiting = [o for o in self.orders.waiting(WAITING_LOOKAHEAD * cap) if not self._kept_by_customs(o)][:cap]
+        waiting = [o for o in self.orders.waiting(WAITING_LOOKAHEAD * cap) if not self._kept_by_customs(o)]
+        max_trips = None
+        if self.relay is not None:  # a receiver kept free for every load on its way to the pad (finding 10)
+            max_trips = orders_to_give_out(self.tracks.values(), self.corridor.jurisdictions)
+        elif waiting:  # no more loads before a side's gates than its gate lanes can take (finding 15)
+            room = {side: lanes * self.settings.loads_per_gate_lane for side, lanes in self._gate_lanes.items()}
+            given = within_gate_capacity(waiting, self.tracks.values(), room)
+            waiting, max_trips = (given, None) if given else (waiting, 0)  # 0: low vehicles still go to charge
+        waiting = waiting[:cap]
         if not waiting:
             return
         sheets = {tr.id: sheet for tr in free if (sheet := self._capabilities(tr, t)) is not None}
@@ -1010,9 +1059,6 @@ class Dispatcher:
                              self.settings.low_battery_percent / 100)
         chargers = [n.id for n in self.corridor.nodes_of(NodeKind.CHARGER)
                     if not any(tr.plan is not None and tr.plan.end == n.id for tr in self.tracks.values())]
-        # relay: a receiver kept free for every load on its way to the pad (finding 10)
-        max_trips = orders_to_give_out(self.tracks.values(), self.corridor.jurisdictions) \
-            if self.relay is not None else None
         try:
             assignment = assign_online(self.corridor.graph, transport, status, chargers, energy, self._weights,
                                        now_s=t, time_limit_s=self.settings.assign_time_limit_s, travel=self._travel,

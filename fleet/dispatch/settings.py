@@ -28,5 +28,11 @@ class DispatchSettings(BaseModel):
     assign_time_limit_s: float = Field(0.05, gt=0)
     assign_max_orders: int = Field(16, ge=1, description="the most urgent waiting orders one assignment considers "
                                                          "(its work grows with the square of their number)")
+    loads_per_gate_lane: int = Field(3, ge=1, description="through operation: the orders a side may have given "
+                                                          "out and not yet past its outbound gates (on their way "
+                                                          "to load, loaded, waiting for a gate lane or a "
+                                                          "clearance), per outbound gate lane; the rest wait for "
+                                                          "a vehicle, so that loaded vehicles do not fill the "
+                                                          "docks and bays the arrivals need")
     assign_max_vehicles: int = Field(12, ge=1, description="the free vehicles one assignment considers: those "
                                                            "nearest to a waiting order's pickup")

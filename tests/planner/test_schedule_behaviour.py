@@ -7,6 +7,7 @@ import dataclasses
 
 import pytest
 
+from planner.corridor import WAITING_KINDS
 from planner.exceptions import UnknownNode
 from planner.routing import VehicleProfile
 from planner.schedule import INF, PlanRequest, Step, Stop, TimedPlan
@@ -99,6 +100,18 @@ def test_a_vehicle_waiting_for_a_gate_lane_is_never_sent_past_the_gates_by_the_f
     assert planner.plans["c"].nodes == ("vn_out_pregate", "vn_gate_out_1")
     assert planner.plans["a"].end.startswith("vn_insp_")
     assert violations(planner, requests) == []
+
+
+def test_goals_the_vehicle_may_not_enter_leave_it_stalled_where_it_stands(planner):
+    """Every goal, and every place the fallback may try, in the vehicle's ``avoid``: no route, so it stays where
+    it is, as for any goal it cannot reach. It was a ValueError from networkx (no source for the search of the
+    cost to go), raised through the dispatch tick: target_2030 stopped at 13:00 on the `yards` branch, a cleared
+    vehicle's fallback asking only for places in the yard it must keep off (issue #13, finding 14)."""
+    avoid = frozenset(n for n, kind in planner.timed.graph.nodes(data="kind") if kind in WAITING_KINDS)
+    result = planner.replan(PlanRequest("a", "vn_deck_out_0", ("cn_dock_1",), profile=VehicleProfile(avoid=avoid)),
+                            now=0.0)
+    assert "cannot reach" in result.stalled["a"]
+    assert planner.plans["a"].nodes == ("vn_deck_out_0",)
 
 
 def test_a_vehicle_bound_for_its_gate_is_never_planned_through_it_and_round_over_the_pad(planner):

@@ -52,3 +52,28 @@ def test_a_capped_round_assigns_the_most_urgent_order(customs, corridor):
     assert fleet.state_of(first) == OrderState.CREATED  # one order a round: the urgent one went first
     assert fleet.run(60, until=lambda: fleet.state_of(first) != OrderState.CREATED)  # and the other next
     assert {fleet.orders.get(o).direction for o in (first, second)} == {VN_CN}
+
+
+def test_no_more_orders_go_out_than_the_gate_lanes_of_their_side_can_take(customs, corridor):
+    """Through operation (finding 15): a side may have at most ``loads_per_gate_lane`` orders for each of its
+    outbound gate lanes given out and not yet past them. Here one a lane, two for Vietnam's two: of three VN->CN
+    orders whose clearance does not come, two are given out and the third waits for a vehicle although a VN
+    vehicle is free, while a CN->VN order still goes out (China's lanes are free). Once one of the two is cleared
+    at its gate, the third goes out. Before, every free vehicle was given an order, and on target_2030
+    (200 AGVs) the loaded vehicles waiting for the gate lanes filled the yards until nothing moved."""
+    fleet = make_fleet(customs, corridor, 6)
+    dispatcher = fleet.dispatcher
+    dispatcher.settings = dispatcher.settings.model_copy(update={"loads_per_gate_lane": 1})
+    fleet.authorize(*dispatcher.tracks)
+    vn, cn = docks(corridor, "VN"), docks(corridor, "CN")
+    held = [fleet.order([f"VN-40000000000{i}"], vn[i], cn[i]) for i in range(3)]
+    back = fleet.order(["CN-400000000009"], cn[4], vn[4])
+    assert fleet.run(300, until=lambda: fleet.state_of(back) != OrderState.CREATED)
+    assert fleet.run(120)
+    assert sorted(fleet.state_of(o) == OrderState.CREATED for o in held) == [False, False, True]
+    assert any(track.job is None and track.record.home == "VN" for track in dispatcher.tracks.values())
+    first = next(o for o in held if fleet.state_of(o) != OrderState.CREATED)
+    fleet.release(fleet.orders.get(first).consignments[0], VN_CN)
+    assert fleet.run(1200, until=lambda: all(fleet.state_of(o) != OrderState.CREATED for o in held))
+    cleared = dispatcher.tracks[fleet.orders.get(first).vehicle_id].job
+    assert cleared is not None and cleared.cleared

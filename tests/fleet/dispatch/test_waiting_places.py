@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from fleet.dispatch.steps import base_end
 from fleet.dispatch.tracks import Job, JobKind
 from fleet.events import Topic
 from fleet.orders import OrderState
@@ -34,6 +35,23 @@ def _watched(fleet) -> dict[str, str]:
     fleet.checks.append(lambda f: not _crossing_released_while_denied(f) or pytest.fail(
         str(_crossing_released_while_denied(f))))
     return states
+
+
+def _blocked(customs, corridor, blockers: list[str], start: str) -> tuple:
+    """Vehicles standing for good (out of service) at ``blockers`` and one more at ``start``, all authorized: the
+    fleet and that one's id."""
+    fleet = make_fleet(customs, corridor, len(blockers) + 1, starts=[*blockers, start])
+    fleet.authorize(*fleet.dispatcher.tracks)
+    for vehicle in list(fleet.dispatcher.tracks)[:len(blockers)]:
+        fleet.dispatcher.set_in_service(vehicle, False, "operator", "test: standing where it is for good")
+    return fleet, f"agv_{len(blockers) + 1:03d}"
+
+
+def _loaded(fleet, order: str, vehicle: str, *, at_its_gate: bool = False) -> None:
+    """The order loaded on ``vehicle`` before the test begins (and waiting at its gate)."""
+    for to in (OrderState.ASSIGNED, OrderState.TO_PICKUP, OrderState.LOADED, OrderState.AWAITING_CLEARANCE):
+        if to != OrderState.AWAITING_CLEARANCE or at_its_gate:
+            fleet.orders.transition(order, to, "test", {"kind": "test"}, vehicle_id=vehicle)
 
 
 def test_a_cleared_vehicle_whose_drop_dock_is_taken_crosses_and_waits_at_a_holding_bay(customs, corridor):
@@ -111,15 +129,10 @@ def test_a_loaded_vehicle_stalled_on_its_way_to_the_gates_never_waits_at_an_inbo
     lane frees it waits for its clearance there."""
     inbound = {"cn_gate_in_1", "cn_gate_in_2"}
     blockers = ["cn_gate_out_1", "cn_gate_out_2", *_nodes(corridor, NodeKind.INSPECTION, "CN")]
-    fleet = make_fleet(customs, corridor, len(blockers) + 1, starts=[*blockers, "cn_out_entry"])
+    fleet, loaded = _blocked(customs, corridor, blockers, "cn_out_entry")
     dispatcher = fleet.dispatcher
-    loaded = f"agv_{len(blockers) + 1:03d}"
-    fleet.authorize(*dispatcher.tracks)
-    for vehicle in list(dispatcher.tracks)[:len(blockers)]:
-        dispatcher.set_in_service(vehicle, False, "operator", "test: standing where it is for good")
     order = fleet.order(["CN-200000000041"], docks(corridor, "CN")[0], docks(corridor, "VN")[0])
-    for to in (OrderState.ASSIGNED, OrderState.TO_PICKUP, OrderState.LOADED):  # loaded before the test begins
-        fleet.orders.transition(order, to, "test", {"kind": "test"}, vehicle_id=loaded)
+    _loaded(fleet, order, loaded)
     track = dispatcher.tracks[loaded]
     track.job = Job(JobKind.DELIVER, (docks(corridor, "VN")[0],), fleet.orders.get(order))
     states = _watched(fleet)
@@ -156,3 +169,58 @@ def test_an_empty_vehicle_whose_pickup_dock_is_taken_does_not_wait_on_an_inbound
     assert track.plan.end not in inbound and states[order] == OrderState.TO_PICKUP
     dispatcher.set_in_service("agv_001", True, "operator", "test: repaired")  # it parks, freeing the dock
     assert fleet.run(900, until=lambda: states.get(order) == OrderState.LOADED), fleet.link.state("agv_002")
+
+
+def test_a_cleared_vehicle_past_its_gates_never_turns_back_over_the_pad(customs, corridor):
+    """target_2030 at 10:30 (issue #13, finding 14): a cleared VN->CN vehicle on the lane to the bridge, its drop
+    dock and every CN holding and inspection bay taken for good. The planner's last resort, "the nearest place it
+    may wait", was a VN holding bay, over the handoff pad (crossing lanes, which its clearance allowed) and back
+    into Vietnam with its load; with that closed, the next nearest was a CN outbound gate lane, the way out for
+    China's departures. Now a cleared vehicle past its gates stays on its way across and waits on the far side,
+    at no gate; its one crossing is recorded when it goes across, and it delivers once the dock is free."""
+    vn_yard = {n.id for n in corridor.nodes.values() if n.jurisdiction == "VN"} - {
+        "vn_out_post", "vn_deck_out_0", "vn_deck_out_1", "border_northbound", "border_southbound", "handoff"}
+    blockers = ["cn_dock_3", *_nodes(corridor, NodeKind.HOLDING, "CN"), *_nodes(corridor, NodeKind.INSPECTION, "CN")]
+    fleet, cleared = _blocked(customs, corridor, blockers, "vn_deck_out_0")
+    dispatcher = fleet.dispatcher
+    order = fleet.order(["VN-100000000051"], docks(corridor, "VN")[0], "cn_dock_3")
+    _loaded(fleet, order, cleared, at_its_gate=True)  # and cleared there
+    fleet.release("VN-100000000051", VN_CN)
+    dispatcher.tracks[cleared].job = Job(JobKind.DELIVER, ("cn_dock_3",), fleet.orders.get(order), cleared=True)
+    states = _watched(fleet)
+    visited: set[str] = set()
+    fleet.checks.append(lambda f: visited.add(f.link.state(cleared).last_node_id))
+    crossings = lambda: [r.body["vehicle_id"] for r in fleet.store.audit_records() if r.kind == "crossing"]  # noqa: E731
+    assert fleet.run(900, until=lambda: _standing_at(fleet, cleared, _nodes(corridor, NodeKind.PARKING, "CN")
+                                                     + _nodes(corridor, NodeKind.CHARGER, "CN"))), \
+        (sorted(visited), crossings(), dispatcher.tracks[cleared].plan.end)
+    assert not visited & vn_yard, sorted(visited & vn_yard)
+    assert crossings() == [cleared] and states[order] == OrderState.TO_DROP
+    dispatcher.set_in_service("agv_001", True, "operator", "test: repaired")  # it parks, freeing the dock
+    assert fleet.run(1800, until=lambda: states[order] == OrderState.DELIVERED), fleet.link.state(cleared)
+    assert crossings() == [cleared]
+
+
+def test_a_crossing_is_recorded_only_for_a_vehicle_that_goes_across(customs, corridor):
+    """Over the handoff pad and back (``vn_deck_out_1 -> handoff -> vn_deck_in_1``: on Bac Luan II the pad is
+    reachable in through operation, over crossing lanes) a vehicle crosses the border line but not the border.
+    The pad, a node of the line, recorded a crossing of the load aboard, and the order went on as crossing, its
+    container still in Vietnam (finding 14). A crossing is recorded for a vehicle going on from the line into the
+    far side only. (No plan the dispatcher makes now takes a cleared vehicle that way: this one is given it.)"""
+    fleet, _ = _blocked(customs, corridor, [], "vn_deck_out_0")
+    dispatcher = fleet.dispatcher
+    order = fleet.order(["VN-100000000061"], docks(corridor, "VN")[0], "cn_dock_3")
+    _loaded(fleet, order, "agv_001", at_its_gate=True)
+    fleet.release("VN-100000000061", VN_CN)
+    track = dispatcher.tracks["agv_001"]
+    track.job = Job(JobKind.DELIVER, ("cn_dock_3",), fleet.orders.get(order), cleared=True)
+    states = _watched(fleet)
+    assert fleet.run(1)
+    t = dispatcher.now()
+    turn = dispatcher.planner.replan(PlanRequest("agv_001", base_end(corridor, track), ("vn_hold_1",), t), now=t)
+    assert "handoff" in turn.plans["agv_001"].nodes
+    dispatcher._apply(turn.plans, t)
+    assert fleet.run(900, until=lambda: _standing_at(fleet, "agv_001", ["vn_hold_1"])), \
+        fleet.link.state("agv_001").last_node_id
+    assert [r for r in fleet.store.audit_records() if r.kind == "crossing"] == []
+    assert order not in states and fleet.state_of(order) == OrderState.AWAITING_CLEARANCE
