@@ -476,9 +476,7 @@ class Dispatcher:
         self._advance(track, OrderState.FAILED, why, {"action_id": action.action_id,
                                                       "action_status": str(action.status)})
         self._break_meeting(track)
-        side = self.corridor.nodes[node].jurisdiction
-        track.job = Job(JobKind.HOLD, tuple(n.id for n in self.corridor.nodes_of(
-            NodeKind.HOLDING, jurisdiction=side))) if loaded else None
+        track.job = self._hold_the_load(node, order) if loaded else None
         track.needs_plan = True
         self._save_vda(track)
 
@@ -638,9 +636,12 @@ class Dispatcher:
             and job.order.state in LOADED_STATES and self.corridor.nodes[start].kind not in HARMLESS_WAITS else ()
         goals = self._receiving_goals(track.id, job.order, self.relay.pad) if self.relay is not None \
             and job.order is not None and job.kind == JobKind.DELIVER and meets else job.goals
-        return PlanRequest(track.id, start, goals, start_time, profile, stops, hold_at,
-                           priority=job.order.priority if job.order else 0, meets=meets, keep_free=keep_free,
-                           wait_at=wait_at, never_wait_at=self._never_wait_at(job))
+        request = PlanRequest(track.id, start, goals, start_time, profile, stops, hold_at,
+                              priority=job.order.priority if job.order else 0, meets=meets, keep_free=keep_free,
+                              wait_at=wait_at, never_wait_at=self._never_wait_at(job))
+        # a load no order carries any more stays on its side, off the crossing lanes and the border line: on
+        # Bac Luan II a holding bay was reached over the handoff pad, a turn on the line with the load aboard
+        return self.planner.short_of_the_border(request) if job.aboard else request
 
     def _loaded_profile(self, track: Track, job: Job, start: str) -> VehicleProfile:
         """Through operation: a cleared vehicle past its gates, or across, keeps off its departure side's yard.
@@ -666,6 +667,15 @@ class Dispatcher:
         if self.relay is None or (job.kind == JobKind.HAND_OVER and job.order is not None):
             return self._inbound_gates
         return frozenset()
+
+    def _out_of_its_yard(self, track: Track, order_id: str) -> bool:
+        """Through operation: the vehicle carries this order, cleared, past its gates and out of its departure
+        yard, not yet across: the way back into the yard is over the handoff pad, a turn on the border line."""
+        job = track.job
+        if not self._yards or job is None or job.order is None or job.order.id != order_id or job.crossed \
+                or not self._past_its_gates(job):
+            return False
+        return base_end(self.corridor, track) not in self._yards[job.order.direction.split("->")[0]]
 
     def _past_its_gates(self, job: Job) -> bool:
         """Loaded and cleared at its side's gate (or across already)."""
@@ -1219,7 +1229,7 @@ class Dispatcher:
             return job.order.direction, job.order.consignments  # a relay receiver: the load it is to take on
         node = self.corridor.nodes[base_end(self.corridor, track)]
         other = next(s for s in self.corridor.jurisdictions if s != node.jurisdiction)
-        return f"{node.jurisdiction}->{other}", []
+        return f"{node.jurisdiction}->{other}", list(job.aboard) if job is not None else []
 
     def _evaluate(self, track: Track) -> Any:
         direction, aboard = self._direction_and_load(track)
@@ -1392,6 +1402,10 @@ class Dispatcher:
             if order.state == OrderState.CROSSING:
                 raise OrderError(f"order {order_id} is on the crossing lanes: it finishes to the far side first; "
                                  "cancel it again once it is there", field="state", status=409)
+            if track is not None and self._out_of_its_yard(track, order_id):
+                raise OrderError(f"order {order_id} is cleared and past its gates, on the way to the bridge, from "
+                                 "which the only way on is across: it finishes to the far side first; cancel it again "
+                                 "once it is there", field="state", status=409)
             cancelled = self.orders.transition(order_id, OrderState.CANCELLED, f"cancelled by {by}: {reason}",
                                                {"kind": "dispatcher", "by": by})
             self.staff.record(role=by, action="cancel_order", target=f"order:{order_id}", reason=reason)
@@ -1399,15 +1413,21 @@ class Dispatcher:
                     and track.job.order.id == order_id:
                 self._break_meeting(track)
                 if order.state in LOADED_STATES:
-                    side = self.corridor.nodes[base_end(self.corridor, track)].jurisdiction
-                    bays = tuple(n.id for n in self.corridor.nodes_of(NodeKind.HOLDING, jurisdiction=side))
-                    track.job = Job(JobKind.HOLD, bays)
+                    track.job = self._hold_the_load(base_end(self.corridor, track), order)
                 else:
                     track.job = None
                 track.needs_plan = True
                 self._reseen(track)
         self.wake()
         return cancelled
+
+    def _hold_the_load(self, node: str, order: OrderPublic) -> Job:
+        """The job of a vehicle whose order ended with the load aboard (cancelled, or its drop failed): to a
+        holding or inspection bay on the side it is on, where a person can see to it, never across; the gate
+        rule is still asked with the load's consignments (``Job.aboard``), never as for an empty vehicle."""
+        side = self.corridor.nodes[node].jurisdiction
+        bays = tuple(n.id for n in self.corridor.nodes_of(NodeKind.HOLDING, NodeKind.INSPECTION, jurisdiction=side))
+        return Job(JobKind.HOLD, bays, aboard=tuple(order.consignments))
 
     def _gate_views(self, tracks: Mapping[str, Track]) -> list[GateView]:
         """Each gate's hold and queue: the waiting vehicles among ``tracks``, with the gate rule's answer now."""

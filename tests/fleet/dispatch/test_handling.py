@@ -72,5 +72,11 @@ def test_a_failed_drop_fails_the_order_and_the_load_goes_to_a_holding_bay(custom
     assert track.job is not None and track.job.kind == "hold"
     assert {corridor.nodes[g].jurisdiction for g in track.job.goals} == {"CN"}  # the side it is on
     bays = track.job.goals
+    visited: set[str] = set()
+    fleet.checks.append(lambda f: visited.add(f.link.state("agv_001").last_node_id))
     assert fleet.run(2400, until=lambda: fleet.link.state("agv_001").last_node_id in bays)
+    # never onto the line with the load: on Bac Luan II the CN holding bays are reached from the bridge, and a
+    # turn over the handoff pad was planned, the gate rule asked as for an empty vehicle
+    line = {lane.target for lane in corridor.crossing_lanes} | {lane.source for lane in corridor.crossing_lanes}
+    assert not visited & line - {"cn_deck_out_1", "vn_deck_out_1"}, sorted(visited & line)
     assert fleet.link.state("agv_001").loads  # still aboard, where a person can see to it

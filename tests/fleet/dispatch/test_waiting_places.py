@@ -10,7 +10,7 @@ import pytest
 from fleet.dispatch.steps import base_end
 from fleet.dispatch.tracks import Job, JobKind
 from fleet.events import Topic
-from fleet.orders import OrderState
+from fleet.orders import OrderError, OrderState
 from planner.corridor import NodeKind
 from planner.schedule import PlanRequest
 from tests.fleet.dispatch.conftest import VN_CN, docks, make_fleet
@@ -224,3 +224,22 @@ def test_a_crossing_is_recorded_only_for_a_vehicle_that_goes_across(customs, cor
         fleet.link.state("agv_001").last_node_id
     assert [r for r in fleet.store.audit_records() if r.kind == "crossing"] == []
     assert order not in states and fleet.state_of(order) == OrderState.AWAITING_CLEARANCE
+
+
+def test_a_cleared_load_past_its_gates_is_not_cancelled_on_the_way_to_the_bridge(customs, corridor):
+    """A loaded vehicle past its gates on the lane to the bridge whose order was cancelled was sent to a holding
+    bay on its side; on Bac Luan II the only way back is over the handoff pad, a turn on the border line with
+    the load aboard, and its job had no order left, so the gate rule was asked as for an empty vehicle (with
+    China's hold on the consignment since, it was let onto the pad all the same). Now, as on the crossing lanes,
+    the order finishes to the far side first: the cancel is refused with 409, the order carries on."""
+    fleet, vehicle = _blocked(customs, corridor, [], "vn_deck_out_0")
+    dispatcher = fleet.dispatcher
+    order = fleet.order(["VN-100000000071"], docks(corridor, "VN")[0], "cn_dock_3")
+    _loaded(fleet, order, vehicle, at_its_gate=True)
+    fleet.release("VN-100000000071", VN_CN)
+    dispatcher.tracks[vehicle].job = Job(JobKind.DELIVER, ("cn_dock_3",), fleet.orders.get(order), cleared=True)
+    with pytest.raises(OrderError) as refused:
+        dispatcher.cancel_order(order, "test: the buyer withdrew", "dispatcher")
+    assert refused.value.status == 409 and refused.value.field == "state"
+    states = _watched(fleet)
+    assert fleet.run(1800, until=lambda: states.get(order) == OrderState.DELIVERED), states
