@@ -55,8 +55,11 @@ def vehicles(bridge):
     def start(*specs, **params) -> list[subprocess.Popen]:
         processes = []
         for spec in specs:
-            processes.append(spawn_vehicle(spec, extra=params or None))
+            # the fleet's endpoints first, then the vehicle: a CI run hung for good in Fast DDS creating the
+            # fleet's writer (RTPSParticipantImpl::create_writer waiting on the participant's mutex) while the
+            # just-spawned vehicle's participant was being discovered
             bridge.add_vehicle(spec.vehicle_id)
+            processes.append(spawn_vehicle(spec, extra=params or None))
         started.extend(processes)
         for spec in specs:
             assert bridge.wait_for(lambda s=spec: bridge.subscribers(s.vehicle_id) > 0
