@@ -649,12 +649,10 @@ class Dispatcher:
         bay back in that yard, over the handoff pad (crossing lanes, which its clearance allowed): the load went
         back with it, and on ``target_2030`` such vehicles stood in the yard they had left, waiting for docks
         across. Now it waits across, or stands short of the crossing (issue #13, finding 14)."""
-        if not self._yards or not self._past_its_gates(job):
+        if not self._out_of_its_yard(job, start):  # (in it, not past its gates: a restart; nothing to keep it from)
             return track.profile
         assert job.order is not None
         yard = self._yards[job.order.direction.split("->")[0]]
-        if start in yard:  # not past its gates (a restart): nothing to keep it from
-            return track.profile
         return dataclasses.replace(track.profile, avoid=track.profile.avoid | yard)
 
     def _never_wait_at(self, job: Job) -> frozenset[str]:
@@ -668,14 +666,13 @@ class Dispatcher:
             return self._inbound_gates
         return frozenset()
 
-    def _out_of_its_yard(self, track: Track, order_id: str) -> bool:
-        """Through operation: the vehicle carries this order, cleared, past its gates and out of its departure
-        yard, not yet across: the way back into the yard is over the handoff pad, a turn on the border line."""
-        job = track.job
-        if not self._yards or job is None or job.order is None or job.order.id != order_id or job.crossed \
-                or not self._past_its_gates(job):
+    def _out_of_its_yard(self, job: Job, node: str) -> bool:
+        """Through operation: the job's load is cleared, past its gates (or across), and ``node`` lies outside
+        its departure yard: the way back into that yard is over the handoff pad, a turn on the border line."""
+        if not self._yards or not self._past_its_gates(job):
             return False
-        return base_end(self.corridor, track) not in self._yards[job.order.direction.split("->")[0]]
+        assert job.order is not None
+        return node not in self._yards[job.order.direction.split("->")[0]]
 
     def _past_its_gates(self, job: Job) -> bool:
         """Loaded and cleared at its side's gate (or across already)."""
@@ -1402,15 +1399,17 @@ class Dispatcher:
             if order.state == OrderState.CROSSING:
                 raise OrderError(f"order {order_id} is on the crossing lanes: it finishes to the far side first; "
                                  "cancel it again once it is there", field="state", status=409)
-            if track is not None and self._out_of_its_yard(track, order_id):
+            job = track.job if track is not None else None
+            carries = job is not None and job.order is not None and job.order.id == order_id  # (a job of this order)
+            if carries and track is not None and job is not None and not job.crossed \
+                    and self._out_of_its_yard(job, base_end(self.corridor, track)):
                 raise OrderError(f"order {order_id} is cleared and past its gates, on the way to the bridge, from "
                                  "which the only way on is across: it finishes to the far side first; cancel it again "
                                  "once it is there", field="state", status=409)
             cancelled = self.orders.transition(order_id, OrderState.CANCELLED, f"cancelled by {by}: {reason}",
                                                {"kind": "dispatcher", "by": by})
             self.staff.record(role=by, action="cancel_order", target=f"order:{order_id}", reason=reason)
-            if track is not None and track.job is not None and track.job.order is not None \
-                    and track.job.order.id == order_id:
+            if carries and track is not None:
                 self._break_meeting(track)
                 if order.state in LOADED_STATES:
                     track.job = self._hold_the_load(base_end(self.corridor, track), order)

@@ -30,8 +30,8 @@ class Job:
     crossed: bool = False  # past the border: never again through a gate of the departure side
     partner: str | None = None  # relay: the other vehicle of the meeting at the handoff pad
     handed_over: bool = False  # relay: the transfer at the pad is done
-    #: consignments aboard that no order carries any more (its order cancelled once loaded): the gate rule is
-    #: still asked with them, never as for an empty vehicle
+    #: consignments aboard that no order carries any more (its order cancelled once loaded, or its drop failed):
+    #: the gate rule is still asked with them, never as for an empty vehicle
     aboard: tuple[str, ...] = ()
 
 
