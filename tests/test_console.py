@@ -367,6 +367,34 @@ def test_e_stop_a_vehicle_from_its_row_and_see_it_stop(admin, deployment):
         "data-state", re.compile("cancelled|to_drop|crossing"), timeout=15_000)
 
 
+def test_a_cancelled_load_waits_at_a_bay_until_the_operator_says_it_was_taken_off(admin, deployment):
+    """A loaded order cancelled before the crossing: the vehicle takes the load to a holding bay on its side (or
+    waits at its outbound gate, from which the only way on is across) and stands there, taking no other work, until
+    an operator says the containers were taken off (the row's Load removed)."""
+    page = admin.page
+    consignment = "VN-HELDLOAD0001"  # no simulator ever releases it: the load waits at its gate
+    order = deployment.api("POST", "/orders", role="dispatcher",
+                           json={"consignments": [consignment], "pickup": "vn_dock_2", "drop": "cn_dock_2"})
+    wait_until(lambda: deployment.api("GET", f"/orders/{order['id']}")["state"] in ("loaded", "awaiting_clearance"),
+               180, what="the order loaded")
+    vehicle_id = deployment.api("GET", f"/orders/{order['id']}")["vehicle_id"]
+    deployment.api("POST", f"/orders/{order['id']}/cancel", role="dispatcher", json={"reason": "console test"})
+    page.click("#tab-vehicles")
+    row = page.locator(f"#vehicles tr[data-vehicle={vehicle_id}]")
+    removed = row.locator("button[data-action=load-removed]")
+    playwright_sync.expect(row.locator("td").nth(1)).to_have_text(f"holds {consignment}", timeout=15_000)
+    playwright_sync.expect(removed).to_be_visible(timeout=120_000)  # once it stands at its bay
+    bay = admin.vehicle(vehicle_id)["held_at"]  # a bay on its side, or its gate when it waited there
+    assert bay.startswith("vn_"), bay  # never across
+    admin.shot("load-held")
+    time.sleep(3.0)
+    assert admin.vehicle(vehicle_id)["last_node"] == bay  # it waits there
+    removed.click()
+    admin.confirm("console test: the yard crew took it off")
+    playwright_sync.expect(removed).to_be_hidden(timeout=15_000)
+    assert deployment.api("GET", f"/vehicles/{vehicle_id}")["held_load"] == []
+
+
 @pytest.mark.parametrize("role, controls, hidden", [
     ("viewer", [], ["#order-form", "#fleet-estop", "#vehicles button[data-action]", "#gates .gate button"]),
     ("dispatcher", ["#order-form", "#vehicles button[data-action=pause]"],

@@ -62,7 +62,7 @@ from fleet.staff import StaffLog
 from fleet.store import Store
 from fleet.store.schema import gate_holds
 from fleet.vehicles.link import VehicleLink
-from fleet.vehicles.registry import VehicleRegistry
+from fleet.vehicles.registry import HeldLoad, VehicleRegistry
 from planner.assignment import EnergyModel, TransportOrder, TravelTimes, VehicleStatus, Weights, assign_online
 from planner.corridor import BORDER_LINE_KINDS, WAITING_KINDS, Corridor, Node, NodeKind
 from planner.exceptions import PlannerError
@@ -200,6 +200,9 @@ class Dispatcher:
             if track is not None and order.state != OrderState.CREATED:
                 track.job = self._delivery(order)
                 self._meet_again(track, order)
+        for track in self.tracks.values():
+            if (held := track.record.held_load) is not None:
+                track.job = Job(JobKind.HOLD, tuple(held.bays), aboard=tuple(held.consignments))
 
     def _meet_again(self, deliverer: Track, order: OrderPublic) -> None:
         """Relay, at a restart: an order not yet handed over whose receiver was chosen (the registry keeps the
@@ -476,7 +479,7 @@ class Dispatcher:
         self._advance(track, OrderState.FAILED, why, {"action_id": action.action_id,
                                                       "action_status": str(action.status)})
         self._break_meeting(track)
-        track.job = self._hold_the_load(node, order) if loaded else None
+        track.job = self._hold_the_load(track, node, order) if loaded else None
         track.needs_plan = True
         self._save_vda(track)
 
@@ -524,6 +527,15 @@ class Dispatcher:
         job, plan = track.job, track.plan
         if job is None or plan is None or track.reached != len(plan.steps) - 1 or plan.end not in job.goals \
                 or plan.horizon:
+            return
+        if job.kind == JobKind.HOLD:  # it waits at the bay with the load until people take it off
+            if job.held_at is None:
+                job.held_at = plan.end
+                self.alarms.raise_alarm(
+                    AlarmKind.LOAD_HELD, track.id,
+                    f"{track.id} holds {', '.join(job.aboard)} at {plan.end}, which no order carries: take the load "
+                    "off by hand, then say so (POST /vehicles/{id}/load-removed); the vehicle waits there until then",
+                    {"consignments": list(job.aboard), "bay": plan.end})
             return
         if job.kind == JobKind.DELIVER:
             assert job.order is not None
@@ -1412,7 +1424,7 @@ class Dispatcher:
             if carries and track is not None:
                 self._break_meeting(track)
                 if order.state in LOADED_STATES:
-                    track.job = self._hold_the_load(base_end(self.corridor, track), order)
+                    track.job = self._hold_the_load(track, base_end(self.corridor, track), order)
                 else:
                     track.job = None
                 track.needs_plan = True
@@ -1420,13 +1432,43 @@ class Dispatcher:
         self.wake()
         return cancelled
 
-    def _hold_the_load(self, node: str, order: OrderPublic) -> Job:
+    def _hold_the_load(self, track: Track, node: str, order: OrderPublic) -> Job:
         """The job of a vehicle whose order ended with the load aboard (cancelled, or its drop failed): to a
-        holding or inspection bay on the side it is on, where a person can see to it, never across; the gate
-        rule is still asked with the load's consignments (``Job.aboard``), never as for an empty vehicle."""
+        holding or inspection bay on the side it is on, where a person can see to it, never across (none such
+        can be reached from its outbound gate: it waits there); the gate rule is still asked with the load's
+        consignments (``Job.aboard``), never as for an empty vehicle. It waits until an operator says the load
+        was taken off (``load_removed``); the registry keeps the load, so that a restart does not forget it."""
         side = self.corridor.nodes[node].jurisdiction
-        bays = tuple(n.id for n in self.corridor.nodes_of(NodeKind.HOLDING, NodeKind.INSPECTION, jurisdiction=side))
-        return Job(JobKind.HOLD, bays, aboard=tuple(order.consignments))
+        short_of_the_border = VehicleProfile(cross_border=False, avoid=self.planner.timed.on_the_line - {node})
+        reach = self._travel.from_node(node, short_of_the_border)
+        bays = [n.id for n in self.corridor.nodes_of(NodeKind.HOLDING, NodeKind.INSPECTION, jurisdiction=side)
+                if n.id in reach]
+        # none short of the border (a load cancelled at its outbound gate, from which the only way on is across):
+        # it waits where it stands, for the load to be taken off there
+        bays = bays or [node]
+        held = HeldLoad(consignments=list(order.consignments), bays=bays)
+        self.registry.set_held_load(track.id, held)
+        track.record = track.record.model_copy(update={"held_load": held})
+        return Job(JobKind.HOLD, tuple(bays), aboard=tuple(order.consignments))
+
+    def load_removed(self, vehicle_id: str, by: str, reason: str) -> None:
+        """An operator says the load a vehicle holds (``_hold_the_load``) was taken off by hand: it is free."""
+        with self._lock:
+            track = self.tracks[vehicle_id]
+            job = track.job
+            if job is None or job.kind != JobKind.HOLD:
+                raise OrderError(f"{vehicle_id} holds no load that an order left aboard", field="vehicle_id",
+                                 status=409)
+            if job.held_at is None:
+                raise OrderError(f"{vehicle_id} is still on its way to a holding bay with its load: say the load "
+                                 "was taken off once it stands there", field="vehicle_id", status=409)
+            self.registry.set_held_load(vehicle_id, None)
+            track.record = track.record.model_copy(update={"held_load": None})
+            track.job, track.needs_plan = None, True
+            self.staff.record(role=by, action="load_removed", target=f"vehicle:{vehicle_id}", reason=reason,
+                              detail={"consignments": list(job.aboard)})
+            self._reseen(track)
+        self.wake()
 
     def _gate_views(self, tracks: Mapping[str, Track]) -> list[GateView]:
         """Each gate's hold and queue: the waiting vehicles among ``tracks``, with the gate rule's answer now."""

@@ -33,6 +33,7 @@ class Job:
     #: consignments aboard that no order carries any more (its order cancelled once loaded, or its drop failed):
     #: the gate rule is still asked with them, never as for an empty vehicle
     aboard: tuple[str, ...] = ()
+    held_at: str | None = None  # HOLD: the bay it waits at, once there (the operators were told: an alarm)
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,10 @@ class VehicleView(BaseModel):
     #: why it stands still though it has somewhere to go: the planner found no way for now (a goal taken, the
     #: lanes ahead reserved), as it last said; tried again every few seconds. None when it is not stalled.
     stalled_because: str | None = None
+    #: consignments aboard that no order carries any more (cancelled once loaded, or a failed drop): the vehicle
+    #: waits at a holding bay until an operator says they were taken off (POST /vehicles/{id}/load-removed)
+    held_load: list[str] = []
+    held_at: str | None = None  # the holding bay it waits at with ``held_load``, once there
 
 
 class WaitingVehicle(BaseModel):

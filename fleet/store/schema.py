@@ -106,6 +106,9 @@ vehicles = Table(
     Column("vda_order_id", String(64), nullable=True),
     Column("vda_update_id", Integer, nullable=False, default=0),
     Column("order_id", String(40), nullable=True),
+    # a load no order carries any more (cancelled once loaded, or its drop failed) until an operator says it was
+    # taken off by hand: {"consignments": [...], "bays": [...]}, so a restart keeps the vehicle at its bay
+    Column("held_load", JSON, nullable=True),
 )
 
 staff_actions = Table(  # every dispatcher's / operator's action, with who and why

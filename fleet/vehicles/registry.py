@@ -23,12 +23,22 @@ class VehicleConfig(BaseModel):
     start_node: str = Field(description="the map node it starts at (a parking spot, say)")
 
 
+class HeldLoad(BaseModel):
+    """Containers aboard that no order carries any more (their order was cancelled once loaded, or their drop
+    failed): the vehicle takes them to one of ``bays`` on the side it is on and waits there until an operator
+    says they were taken off by hand."""
+
+    consignments: list[str]
+    bays: list[str]
+
+
 class VehicleRecord(VehicleConfig):
     in_service: bool = True
     service_reason: str | None = None
     vda_order_id: str | None = None
     vda_update_id: int = 0
     order_id: str | None = None
+    held_load: HeldLoad | None = None
 
 
 class VehicleRegistry:
@@ -55,6 +65,11 @@ class VehicleRegistry:
         with self.store.transaction() as conn:
             conn.execute(vehicles.update().where(vehicles.c.id == vehicle_id)
                          .values(in_service=in_service, service_reason=reason))
+
+    def set_held_load(self, vehicle_id: str, load: HeldLoad | None) -> None:
+        with self.store.transaction() as conn:
+            conn.execute(vehicles.update().where(vehicles.c.id == vehicle_id).values(
+                held_load=None if load is None else load.model_dump()))
 
     def set_vda_orders(self, rows: Iterable[tuple[str, str | None, int, str | None]]) -> None:
         """Store (vehicle id, VDA order id, order update id, transport order id) for each row, in one transaction."""

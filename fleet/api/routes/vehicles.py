@@ -71,6 +71,15 @@ def act(vehicle_id: VehicleId, body: VehicleActionCreate, services: ServicesDep,
     return services.dispatcher.vehicle(vehicle_id)
 
 
+@router.post("/vehicles/{vehicle_id}/load-removed", response_model=VehicleView)
+def load_removed(vehicle_id: VehicleId, body: Reasoned, services: ServicesDep, caller: Operating) -> VehicleView:
+    """The load the vehicle holds at a holding bay (its order was cancelled once loaded, or its drop failed) was
+    taken off by hand: the vehicle is free again. 409 when it holds none."""
+    _known(services.dispatcher, vehicle_id)
+    services.dispatcher.load_removed(vehicle_id, caller.role, body.reason)
+    return services.dispatcher.vehicle(vehicle_id)
+
+
 @router.post("/vehicles/{vehicle_id}/service", response_model=VehicleView)
 def set_service(vehicle_id: VehicleId, body: ServiceChangeCreate, services: ServicesDep,
                 caller: Operating) -> VehicleView:

@@ -15,6 +15,10 @@ const BUTTONS = [
   { needs: "emergency_stop", active: (v) => Boolean(v.e_stop && v.e_stop !== "NONE"),
     off: { action: "emergency_stop", label: "E-stop", danger: true, confirm: "The vehicle stops at once where it is." },
     on: { action: "release_emergency_stop", label: "Release e-stop" } },
+  // shown only on a vehicle holding a load no order carries, waiting at its bay (GET /vehicles: held_at)
+  { needs: "emergency_stop", active: (v) => Boolean(v.held_at), off: null,
+    on: { path: "load-removed", label: "Load removed",
+          confirm: "The containers were taken off this vehicle by hand at its holding bay: it is free again." } },
 ];
 
 const FLUSH_MS = 500;
@@ -90,8 +94,10 @@ export class VehiclesTable {
         const choice = b.active(view) ? b.on : b.off;
         if (b.button.choice === choice) continue;
         b.button.choice = choice;
+        b.button.hidden = !choice;
+        if (!choice) continue;
         b.button.textContent = choice.label;
-        b.button.dataset.action = choice.action;
+        b.button.dataset.action = choice.action || choice.path;
         b.button.className = `small${choice.danger ? " danger" : ""}`;
         b.button.setAttribute("aria-label", `${choice.label} ${id}`);
       }
@@ -103,7 +109,10 @@ export class VehiclesTable {
       }
       // the planner found no way for now (GET /vehicles: stalled_because): say why it stands still
       cells.state.title = view.stalled_because ? `waiting: ${view.stalled_because}` : "";
-      show(cells.order, view.order_id || (view.job ? `(${view.job})` : ""), { title: view.job ? `job: ${view.job}` : "" });
+      const held = (view.held_load || []).join(", ");
+      show(cells.order, view.order_id || (held ? `holds ${held}` : view.job ? `(${view.job})` : ""),
+           { title: held ? "a load no order carries: take it off by hand at the bay, then Load removed"
+                         : view.job ? `job: ${view.job}` : "" });
       show(cells.battery, view.battery == null ? "" : `${view.battery.toFixed(0)} %`,
            { class: view.battery != null && view.battery < 20 ? "warn" : "" });
       show(cells.speed, `${(view.speed || 0).toFixed(1)} m/s`, { "data-speed": (view.speed || 0).toFixed(3) });
@@ -119,14 +128,15 @@ export class VehiclesTable {
     if (entry) entry.row.scrollIntoView({ block: "nearest" });
   }
 
-  async act(id, { action, label, confirm }) {
+  async act(id, { action, path, label, confirm }) {
     const reason = await askReason({ title: `${label} ${id}`, text: confirm || "", action: label,
                                      suggested: confirm ? "" : "dispatcher console" });
     if (!reason) return;
     try {
       // The reply's view is not shown: the stream may already have brought a newer one (the vehicle's answer),
       // and nothing more would come to correct it while the vehicle stands still. The stream says what it does.
-      await this.api.post(`/vehicles/${encodeURIComponent(id)}/actions`, { action, reason });
+      const vehicle = `/vehicles/${encodeURIComponent(id)}`;
+      await this.api.post(path ? `${vehicle}/${path}` : `${vehicle}/actions`, path ? { reason } : { action, reason });
       this.notify(`${id}: ${label.toLowerCase()} sent`);
     } catch (error) {
       this.notify(`${id}: ${error.message}`, true);

@@ -26,6 +26,8 @@ BAD = [
     ("POST", "/vehicles/agv_001/actions", {"action": None, "reason": "x"}),
     ("POST", "/vehicles/agv_001/service", {"in_service": "maybe", "reason": "x"}),
     ("POST", "/vehicles/emergency-stop", {"reason": "x", "extra": 1}),
+    ("POST", "/vehicles/agv_001/load-removed", {"reason": "x"}),  # it holds no load: 409
+    ("POST", "/vehicles/agv_999/load-removed", {"reason": "x"}),
     ("POST", "/gates/" + "g" * 100 + "/hold", {"reason": "x"}),
     ("GET", "/vehicles/" + "a" * 100, None),
 ]

@@ -26,6 +26,7 @@ MUTATING = [
     ("POST", "/vehicles/emergency-stop", REASON, "operator", ["viewer", "dispatcher", "customs:VN_CUSTOMS"]),
     ("POST", "/vehicles/release-emergency-stop", REASON, "operator", ["viewer", "dispatcher"]),
     ("POST", "/vehicles/agv_001/service", {"in_service": False, **REASON}, "operator", ["viewer", "dispatcher"]),
+    ("POST", "/vehicles/agv_002/load-removed", REASON, "operator", ["viewer", "dispatcher", "customs:CN_CUSTOMS"]),
     ("POST", "/gates/{gate}/hold", REASON, "operator", ["viewer", "dispatcher", "customs:CN_CUSTOMS"]),
     ("POST", "/gates/{gate}/release", REASON, "operator", ["viewer", "dispatcher", "customs:CN_CUSTOMS"]),
     ("POST", "/alarms/{alarm}/acknowledge", None, "operator", ["viewer", "dispatcher", "customs:VN_CUSTOMS"]),
@@ -35,7 +36,7 @@ READS = ["/map", "/vehicles", "/vehicles/agv_001", "/orders", "/gates", "/alarms
 
 @pytest.fixture
 def targets(services):
-    """The ids the table's paths and bodies name: an order to cancel, a gate, an alarm."""
+    """The ids the table's paths and bodies name: an order to cancel, a gate, an alarm; agv_002 holds a load."""
     docks = {side: sorted(n.id for n in services.corridor.nodes_of(NodeKind.DOCK, jurisdiction=side))
              for side in ("VN", "CN")}
     order, _ = services.orders.create(OrderCreate(consignments=["VN-ROLE00000002"], pickup=docks["VN"][0],
@@ -43,6 +44,11 @@ def targets(services):
     alarm = services.alarms.raise_alarm(AlarmKind.LOW_BATTERY, "agv_001", "low")
     gates = [n.id for n in services.corridor.nodes_of(NodeKind.GATE)]
     assert gates
+    held, _ = services.orders.create(OrderCreate(consignments=["VN-ROLE00000003"], pickup=docks["VN"][1],
+                                                 drop=docks["CN"][1]), "test")
+    track = services.dispatcher.tracks["agv_002"]  # a load left aboard, for the operator to say it was taken off
+    track.job = services.dispatcher._hold_the_load(track, docks["VN"][1], held)
+    track.job.held_at = track.job.goals[0]  # and stands at its bay
     return {"order": order.id, "gate": gates[0], "alarm": alarm.id, "vn_dock": docks["VN"][0],
             "cn_dock": docks["CN"][0]}
 

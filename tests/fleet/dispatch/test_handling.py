@@ -4,9 +4,10 @@ alarm, and a vehicle whose pick failed is never sent across."""
 
 from __future__ import annotations
 
+import pytest
 from agv_agent.protocol import ActionType
 
-from fleet.orders import OrderState
+from fleet.orders import OrderError, OrderState
 from fleet.orders.model import LOADED_STATES
 from tests.fleet.dispatch.conftest import VN_CN, docks, make_fleet
 
@@ -80,3 +81,78 @@ def test_a_failed_drop_fails_the_order_and_the_load_goes_to_a_holding_bay(custom
     line = {lane.target for lane in corridor.crossing_lanes} | {lane.source for lane in corridor.crossing_lanes}
     assert not visited & line - {"cn_deck_out_1", "vn_deck_out_1"}, sorted(visited & line)
     assert fleet.link.state("agv_001").loads  # still aboard, where a person can see to it
+
+
+def _held_at_its_bay(customs, corridor, consignment: str):
+    """A failed drop at the CN dock: the load is driven to a CN holding bay and stands there (an operator may
+    not say it was taken off while it is on its way)."""
+    fleet, order = _one_order_whose_handling_fails(customs, corridor, ActionType.DROP, "twistlocks did not open",
+                                                   consignment)
+    assert fleet.run(3600, until=lambda: fleet.state_of(order) == OrderState.FAILED), fleet.orders.get(order)
+    with pytest.raises(OrderError, match="on its way"):
+        fleet.dispatcher.load_removed("agv_001", "operator", "too soon")
+    bays = fleet.dispatcher.tracks["agv_001"].job.goals
+    assert fleet.run(2400, until=lambda: fleet.link.state("agv_001").last_node_id in bays)
+    return fleet, order
+
+
+def test_a_held_load_keeps_its_vehicle_at_the_bay_until_an_operator_says_it_was_taken_off(customs, corridor):
+    """At the bay the vehicle still carries the containers: it takes no other order and parks nowhere (a vehicle
+    set free there had gone to park, or across for another order, with a load no order carried and the gate rule
+    asked as for an empty vehicle) until an operator confirms the load was taken off by hand."""
+    fleet, _ = _held_at_its_bay(customs, corridor, "VN-600000000004")
+    bay = fleet.link.state("agv_001").last_node_id
+    alarms, _ = fleet.dispatcher.alarms.list(open_only=True)
+    held = [a for a in alarms if a.kind == "load_held"]
+    assert [a.subject for a in held] == ["agv_001"] and "VN-600000000004" in held[0].message, alarms
+    assert fleet.dispatcher.vehicle("agv_001").held_load == ["VN-600000000004"]
+    assert fleet.dispatcher.vehicle("agv_001").held_at == bay
+    second = fleet.order(["CN-600000000005"], docks(corridor, "CN")[1], docks(corridor, "VN")[1])
+    fleet.release("CN-600000000005", "CN->VN")
+    fleet.run(900)
+    assert fleet.state_of(second) == OrderState.CREATED  # nobody else to take it: it waits
+    assert fleet.link.state("agv_001").last_node_id == bay
+    fleet.dispatcher.load_removed("agv_001", "operator", "the yard crew took the container off")
+    assert fleet.dispatcher.vehicle("agv_001").held_load == []
+    assert fleet.run(3600, until=lambda: fleet.state_of(second) == OrderState.DELIVERED), fleet.orders.get(second)
+
+
+def test_a_held_load_outlives_a_restart(customs, corridor):
+    from tests.fleet.dispatch.test_loop import make_fleet_again
+
+    fleet, _ = _held_at_its_bay(customs, corridor, "VN-600000000006")
+    restarted = make_fleet_again(fleet)
+    restarted.run(60)
+    track = restarted.dispatcher.tracks["agv_001"]
+    assert track.job is not None and track.job.kind == "hold" and track.job.aboard == ("VN-600000000006",)
+    assert restarted.dispatcher.vehicle("agv_001").held_load == ["VN-600000000006"]
+
+
+def test_an_operator_cannot_say_a_load_was_taken_off_a_vehicle_that_holds_none(customs, corridor):
+    fleet = make_fleet(customs, corridor, 1)
+    with pytest.raises(OrderError, match="holds no load"):
+        fleet.dispatcher.load_removed("agv_001", "operator", "by mistake")
+
+
+def test_a_load_cancelled_at_its_outbound_gate_is_taken_off_there_and_the_vehicle_goes_on_empty(customs, corridor):
+    """Customs never clears the load and the order is cancelled while its vehicle waits at its outbound gate, from
+    which the only way on is across: no bay can be reached short of the border. It had stalled there for good
+    ("cannot reach vn_hold_1, ... from vn_gate_out_2"), the gate lane closed, nobody told. It waits there for the
+    load to be taken off (an alarm says so); once an operator says it was, the vehicle is free and leaves the
+    gate (empty: across, the gate rule asked for the vehicle alone)."""
+    fleet = make_fleet(customs, corridor, 2)
+    fleet.authorize("agv_001", "agv_002")
+    order = fleet.order(["VN-600000000007"], docks(corridor, "VN")[1], docks(corridor, "CN")[1])
+    assert fleet.run(3600, until=lambda: fleet.state_of(order) == OrderState.AWAITING_CLEARANCE)
+    vehicle = fleet.orders.get(order).vehicle_id
+    assert fleet.run(600, until=lambda: fleet.link.state(vehicle).last_node_id.startswith("vn_gate_out"))
+    gate = fleet.link.state(vehicle).last_node_id
+    fleet.dispatcher.cancel_order(order, "customs will not clear it", "dispatcher")
+    assert fleet.run(60, until=lambda: fleet.dispatcher.vehicle(vehicle).held_at == gate)
+    alarms, _ = fleet.dispatcher.alarms.list(open_only=True)
+    assert [(a.kind, a.subject) for a in alarms if a.kind == "load_held"] == [("load_held", vehicle)]
+    released = {node.node_id for _, vid, sent in fleet.link.sent_orders if vid == vehicle
+                for node in sent.nodes if node.released}
+    assert all(corridor.nodes[n].jurisdiction == "VN" for n in released), released  # never across with it
+    fleet.dispatcher.load_removed(vehicle, "operator", "taken off at the gate")
+    assert fleet.run(1800, until=lambda: fleet.link.state(vehicle).last_node_id != gate)
