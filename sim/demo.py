@@ -203,12 +203,18 @@ class Watch:
         self.seen |= {key for key, now in happened.items() if now}
         if elapsed >= self.next_status or final:
             self.next_status = elapsed + STATUS_EVERY_S
-            active = ", ".join(f"{s} {n}" for s, n in states.items() if s not in ("delivered", "cancelled", "failed"))
+            active = ", ".join(f"{_state_words(s)} {n}" for s, n in states.items()
+                               if s not in ("delivered", "cancelled", "failed"))
             out.append(f"[{elapsed:5.0f} s = {elapsed * self.scale / 60:.0f} sim min] AGVs {len(vehicles)} "
                        f"({len(moving)} moving) | orders {active or 'none open'}, delivered {states['delivered']} | "
                        "over the border line " + (", ".join(f"{d} {n}" for d, n in sorted(crossings.items())) or "none")
                        + f" | waiting at the gates {waiting} | open alarms {alarms}")
         return out
+
+
+def _state_words(state: str) -> str:
+    """An order state as the demo's lines say it: "created 4" read as four orders booked so far."""
+    return "unassigned" if state == "created" else state.replace("_", " ")
 
 
 def _milestone(key: str, moving: list[str], through: list[str]) -> str:
@@ -282,8 +288,9 @@ class Summary:
         from rich.table import Table
 
         table = Table(title=f"xborder demo: {elapsed_s:.0f} s", show_header=False)
+        others = ", ".join(f"{_state_words(s)} {n}" for s, n in self.orders.items() if s != "delivered")
         table.add_row("orders delivered", f"{self.orders['delivered']} of {sum(self.orders.values())} booked "
-                      f"({', '.join(f'{s} {n}' for s, n in self.orders.items() if s != 'delivered') or 'all done'})")
+                      f"({others or 'all done'})")
         table.add_row("crossings (border line)",
                       ", ".join(f"{d}: {n}" for d, n in sorted(self.crossings.items())) or "none")
         waited = [w for w in self.gate_waits_s if w > 0]
