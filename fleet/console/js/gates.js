@@ -40,9 +40,11 @@ export class GatesPanel {
       return h("span", { class: `light ${light}`, "data-authority": authoritySides[name], "data-light": light,
                          title: `${name}: ${light}` }, authoritySides[name]);
     })),
-    h("span", {}, h("b", {}, waiting.vehicle_id), ` ${waiting.direction.replace("->", "→")} `,
-      h("span", { class: "muted" }, waiting.consignments.join(", "))),
-    h("span", { class: waiting.allowed ? "ok" : "reasons" },
+    h("span", { class: "who", title: waiting.consignments.join(", ") }, h("b", {}, waiting.vehicle_id),
+      ` ${waiting.direction.replace("->", "→")}`),
+    // one line, cut short (every gate stays in sight on a laptop's screen); the whole of it on hover
+    h("span", { class: waiting.allowed ? "ok" : "reasons",
+                title: `${waiting.consignments.join(", ")}: ${waiting.allowed ? "crossing allowed" : waiting.reasons.join("; ")}` },
       waiting.allowed ? "crossing allowed" : waiting.reasons.join("; "))))) : h("p", { class: "muted empty" }, "no queue"))));
   }
 
