@@ -24,7 +24,7 @@ from fleet.orders.model import (
     Transition,
 )
 from fleet.store import Store
-from fleet.store.schema import order_consignments, order_transitions, orders
+from fleet.store.schema import order_consignments, order_transitions, orders, vehicles
 from planner.corridor import Corridor, NodeKind
 
 
@@ -77,6 +77,7 @@ class OrderService:
             if taken is not None:
                 raise OrderError(f"consignment {taken.consignment_id} is already on active order {taken.order_id}",
                                  field="consignments", status=409)
+            _refuse_held(conn, request.consignments)
             conn.execute(orders.insert().values(
                 id=order_id, state=OrderState.CREATED, direction=direction, pickup=request.pickup, drop=request.drop,
                 consignments=request.consignments, priority=request.priority, earliest_start=request.earliest_start,
@@ -246,3 +247,15 @@ def _public(row: Any, timeline: list[Any]) -> OrderPublic:
         updated_at=row.updated_at, created_by=row.created_by, reason=row.reason,
         timeline=[Transition(at=t.at, from_state=OrderState(t.from_state) if t.from_state else None,
                              to_state=OrderState(t.to_state), reason=t.reason, cause=t.cause) for t in timeline])
+
+
+def _refuse_held(conn: Connection, consignments: Sequence[str]) -> None:
+    """A consignment still aboard a vehicle from an order that ended (cancelled once loaded, or its drop failed)
+    is not at any dock: an order for it waits until an operator says the load was taken off."""
+    held = conn.execute(sa.select(vehicles.c.id, vehicles.c.held_load).where(vehicles.c.held_load.is_not(None)))
+    for vehicle_id, load in held:
+        aboard = set(load["consignments"] if load else ()) & set(consignments)
+        if aboard:
+            raise OrderError(f"consignment {min(aboard)} is still aboard {vehicle_id} (its order ended with the load "
+                             "aboard): book it once the load was taken off (POST /vehicles/{id}/load-removed)",
+                             field="consignments", status=409)

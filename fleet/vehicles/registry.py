@@ -69,7 +69,7 @@ class VehicleRegistry:
     def set_held_load(self, vehicle_id: str, load: HeldLoad | None) -> None:
         with self.store.transaction() as conn:
             conn.execute(vehicles.update().where(vehicles.c.id == vehicle_id).values(
-                held_load=None if load is None else load.model_dump()))
+                held_load=sa.null() if load is None else load.model_dump()))  # SQL NULL, not JSON null
 
     def set_vda_orders(self, rows: Iterable[tuple[str, str | None, int, str | None]]) -> None:
         """Store (vehicle id, VDA order id, order update id, transport order id) for each row, in one transaction."""

@@ -112,8 +112,15 @@ def test_a_held_load_keeps_its_vehicle_at_the_bay_until_an_operator_says_it_was_
     fleet.run(900)
     assert fleet.state_of(second) == OrderState.CREATED  # nobody else to take it: it waits
     assert fleet.link.state("agv_001").last_node_id == bay
+    from fleet.orders import OrderCreate
+
+    again = OrderCreate(consignments=["VN-600000000004"], pickup=docks(corridor, "VN")[0],
+                        drop=docks(corridor, "CN")[0])
+    with pytest.raises(OrderError, match="still aboard agv_001"):  # it is on the vehicle, at no dock
+        fleet.orders.create(again, "test")
     fleet.dispatcher.load_removed("agv_001", "operator", "the yard crew took the container off")
     assert fleet.dispatcher.vehicle("agv_001").held_load == []
+    assert fleet.orders.create(again, "test")[1]  # off the vehicle: it can be booked again
     assert fleet.run(3600, until=lambda: fleet.state_of(second) == OrderState.DELIVERED), fleet.orders.get(second)
 
 
