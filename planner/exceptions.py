@@ -26,3 +26,7 @@ class NoPlan(PlannerError):
 
 class InvalidRequest(PlannerError, ValueError):
     """The request itself is wrong (an unknown node, a bad field); the message names the offending item."""
+
+
+class PlanInterrupted(PlannerError):
+    """A full replan gave up because its caller asked it to stop; the planner is as it was before the call."""

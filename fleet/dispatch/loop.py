@@ -65,7 +65,7 @@ from fleet.vehicles.link import VehicleLink
 from fleet.vehicles.registry import HeldLoad, VehicleRegistry
 from planner.assignment import EnergyModel, TransportOrder, TravelTimes, VehicleStatus, Weights, assign_online
 from planner.corridor import BORDER_LINE_KINDS, WAITING_KINDS, Corridor, Node, NodeKind
-from planner.exceptions import PlannerError
+from planner.exceptions import PlanInterrupted, PlannerError
 from planner.routing import VehicleProfile
 from planner.schedule import INF, FleetPlanner, FollowingRules, PlanRequest, Step, Stop, TimedPlan
 from planner.schedule.handoff import CUSTODY, plan_relay
@@ -81,6 +81,11 @@ TAKE_BACK_RADIUS_M = 1.0
 RETRY_PLAN_S = 5.0
 #: A vehicle stalled without a break for this long makes the whole fleet be planned again (at most this often).
 FULL_REPLAN_AFTER_S = 30.0
+#: On the loop's thread, a full plan of the fleet (up to a second for 200 vehicles) gives way to customs news that lets
+#: a vehicle waiting at its gate go: it is dropped, the vehicle released by the next tick and the full plan tried
+#: again after it; but at most this many times in a row, the next one runs to its end whatever comes (clearances
+#: every second must not starve it).
+FULL_PLAN_YIELDS_MAX = 3
 #: A vehicle that shows no sign of an order sent this long ago gets it again.
 RESEND_AFTER_S = 3.0
 #: A vehicle's view goes out on the bus (Topic.VEHICLE) at most this often, and only when it changed.
@@ -153,6 +158,9 @@ class Dispatcher:
         self._plans_changed = True
         self._planned_once = False
         self._last_full_replan = -INF
+        self._full_plan_yields = 0  # full plans dropped in a row for a clearance (FULL_PLAN_YIELDS_MAX)
+        #: customs or gate events so far: a full plan under way looks at the gates again only after new ones
+        self._customs_events = 0
         self._gate_holds: dict[str, str] = {}
         self._unsaved: set[str] = set()  # vehicles whose VDA order ids are written at the end of the tick
         self._moves: list[Move] = []  # order transitions made in this tick, written at its end (_write_moves)
@@ -259,6 +267,7 @@ class Dispatcher:
                 self._orders_news = True
         else:
             self._clearance_news = True
+            self._customs_events += 1
             self._urgent.set()
         self.wake()
 
@@ -722,19 +731,29 @@ class Dispatcher:
         but with no way to its drop dock yet, it crosses and waits at a holding bay on the far side."""
         return self._on_the_way(source, target, self.corridor.nodes_of(*BAY_KINDS), BAY_DETOUR)
 
-    def _plan_everyone(self, t: float) -> None:
-        """The full plan at start: every vehicle from where it stands or the end of the base it still drives."""
-        requests = []
+    def _plan_everyone(self, t: float, should_stop: Callable[[], bool] | None = None) -> bool:
+        """The full plan at start: every vehicle from where it stands or the end of the base it still drives. False,
+        and nothing changed, when ``should_stop`` stopped it (the plans the vehicles have stand)."""
+        requests, parked = [], []
         for track in self.tracks.values():
             if track.job is None and track.record.in_service and track.state is not None:
                 node = base_end(self.corridor, track)
                 if self.corridor.nodes[node].kind not in WAITING_KINDS:
                     track.job = self._park_job(track, node)
+                    parked.append(track)
             requests.append(self._request(track, base_end(self.corridor, track), t))
         started = time.perf_counter()
-        result = self.planner.plan_all(requests)
-        self.planner_seconds.append(time.perf_counter() - started)
+        try:
+            result = self.planner.plan_all(requests, should_stop=should_stop)
+        except PlanInterrupted:
+            for track in parked:  # given its job again by the next plan, should it still be idle there
+                track.job = None
+            return False
+        finally:
+            self.planner_seconds.append(time.perf_counter() - started)
         self._planned_once = True
+        for track in self.tracks.values():  # a stall so far is forgotten: this plan is every vehicle's news
+            track.stalled_since, track.stalled_because, track.retry_at = None, None, -INF
         for vid, plan in result.plans.items():
             self._adopt(self.tracks[vid], plan, t)
         for vid, why in result.stalled.items():  # waiting safely for now; tried again like any stalled replan
@@ -744,6 +763,7 @@ class Dispatcher:
         for track in self.tracks.values():
             if track.unavailable is not None:
                 self._take_out(track, track.unavailable, t)
+        return True
 
     def _park_job(self, track: Track, at: str) -> Job:
         """Park on the side it stands on; when every spot there is taken for good and it may cross now, park on
@@ -840,8 +860,7 @@ class Dispatcher:
         self._clearance_news, self._last_gate_check = False, t
         planned = False
         for track in self.tracks.values():
-            if track.unavailable is None and waiting_at_gate(track) and self._held_gate(track) is None \
-                    and self._evaluate(track).allowed:
+            if self._cleared_at_gate(track):
                 assert track.job is not None
                 if self.relay is not None:
                     planned |= self._pair_up(track, t, self.relay)
@@ -985,10 +1004,14 @@ class Dispatcher:
             # way); one vehicle's replan cannot move the other. A full replan promotes the blockers.
             log.warning("vehicles stalled for over %.0f s (%s): planning the whole fleet again", FULL_REPLAN_AFTER_S,
                         ", ".join(stalled_long))
-            self._last_full_replan = t
-            for track in self.tracks.values():
-                track.stalled_since, track.stalled_because, track.retry_at = None, None, -INF
-            self._plan_everyone(t)
+            started = time.perf_counter()
+            if self._plan_everyone(t, self._clearance_stops_the_plan()):
+                self._last_full_replan, self._full_plan_yields = t, 0
+            else:  # stalled as before: tried again next tick, after the release
+                self._full_plan_yields += 1
+                self._clearance_news = True  # (the next tick asks the gate rule whatever the time since the last)
+                log.info("full plan given up after %.0f ms for a vehicle cleared at its gate (%d in a row)",
+                         (time.perf_counter() - started) * 1000, self._full_plan_yields)
             return
         due = []
         for track in self.tracks.values():
@@ -1006,6 +1029,33 @@ class Dispatcher:
             if done and self._over_budget():
                 break
             self._replan(track, t)
+
+    def _clearance_stops_the_plan(self) -> Callable[[], bool] | None:
+        """A full plan's ``should_stop`` on the loop's thread: since the plan began, customs news let a vehicle
+        waiting at its gate go (one that could not before). None, the plan runs to its end, when the caller drives
+        ``tick()`` itself (the simulator's fast mode, deterministic) or after ``FULL_PLAN_YIELDS_MAX`` plans dropped
+        in a row. A vehicle's release past its gate waited for the full plan (bench_fleet: the clearance's p99)."""
+        if self._deadline is None or self._full_plan_yields >= FULL_PLAN_YIELDS_MAX:
+            return None
+        may_go_before = self._may_go_at_gate()
+        events_seen = self._customs_events
+
+        def newly_cleared() -> bool:
+            nonlocal events_seen
+            if self._customs_events == events_seen:
+                return False
+            events_seen = self._customs_events
+            return bool(self._may_go_at_gate() - may_go_before)
+
+        return newly_cleared
+
+    def _may_go_at_gate(self) -> set[str]:
+        """The vehicles waiting at a gate that the gate rule lets go now (and no operator holds the gate)."""
+        return {tr.id for tr in self.tracks.values() if self._cleared_at_gate(tr)}
+
+    def _cleared_at_gate(self, track: Track) -> bool:
+        return track.unavailable is None and waiting_at_gate(track) and self._held_gate(track) is None \
+            and self._evaluate(track).allowed
 
     def _transfer_under_way(self) -> bool:
         """Relay: both vehicles of a meeting are on the pad and the handoff is not yet recorded. The whole fleet is

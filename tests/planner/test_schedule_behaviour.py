@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 
 from planner.corridor import WAITING_KINDS
-from planner.exceptions import UnknownNode
+from planner.exceptions import PlanInterrupted, UnknownNode
 from planner.routing import VehicleProfile
 from planner.schedule import INF, PlanRequest, Step, Stop, TimedPlan
 from planner.schedule.check import plan_violations
@@ -300,3 +300,31 @@ def test_a_full_plan_does_not_repeat_a_round_that_would_plan_the_same(planner):
     searches.clear()
     assert planner.plan_all(requests, rounds=1).plans == result.plans
     assert len(searches) == one_round
+
+
+def test_a_full_plan_stopped_by_its_caller_leaves_the_reservations_as_they_were(planner):
+    """``should_stop`` is asked before each vehicle (every round's); once it says stop, nothing of the new plan
+    is kept: the table and the requests are those of the plan before, and replanning goes on from them."""
+    before = [PlanRequest("a", "vn_parking_1", ("cn_dock_1",)), PlanRequest("b", "vn_parking_2", ("cn_dock_2",))]
+    planner.plan_all(before)
+    table, requests, plans = planner.table, planner.requests, dict(planner.plans)
+    # two rounds: "c" stalls behind "d" parked on its goal in the first
+    anew = [PlanRequest("c", "vn_parking_3", ("vn_dock_1",)), PlanRequest("d", "vn_dock_1", ("vn_dock_1",)),
+            PlanRequest("a", "vn_parking_1", ("vn_dock_2",))]
+    asked = []
+
+    def stop_at(nth: float):
+        asked.clear()
+        return lambda: asked.append(1) or len(asked) >= nth
+
+    planner.plan_all(anew, should_stop=stop_at(INF))
+    every_vehicle = len(asked)
+    assert every_vehicle > len(anew)  # (more than one round)
+    planner.table, planner.requests = table, requests
+    for nth in (1, every_vehicle):  # before the first vehicle, before the last of the last round
+        with pytest.raises(PlanInterrupted):
+            planner.plan_all(anew, should_stop=stop_at(nth))
+        assert len(asked) == nth  # honoured at once
+        assert planner.table is table and planner.requests is requests and planner.plans == plans
+    planner.replan(PlanRequest("a", "vn_parking_1", ("cn_dock_1",), start_time=60.0))
+    assert set(planner.plans) == {"a", "b"} and violations(planner, before) == []

@@ -95,3 +95,50 @@ def test_a_ticks_order_transitions_are_written_together_and_a_crossing_at_once(c
     assert [fleet.state_of(o) for o in orders] == [OrderState.LOADED] * 2 and len(writes) == 1
     dispatcher._advance(first, OrderState.CROSSING, "test")
     assert fleet.state_of(orders[0]) == OrderState.CROSSING
+
+
+def test_a_clearance_during_a_full_plan_on_the_loop_thread_is_released_without_waiting_for_it(customs, corridor):
+    """A full plan of the fleet (up to a second for 200 vehicles) gives way to customs news that lets a vehicle
+    waiting at its gate go: it is given up, the vehicle released by the next tick, and the plan made after that.
+    News that lets nobody go does not stop it; nor does anything once it gave way FULL_PLAN_YIELDS_MAX times
+    in a row, nor in a tick driven from outside (the simulator's fast mode, deterministic)."""
+    fleet = make_fleet(customs, corridor, 6)
+    fleet.authorize(*fleet.dispatcher.tracks)
+    order = fleet.order(["VN-100000000001"], docks(corridor, "VN")[0], docks(corridor, "CN")[0])
+    fleet.release("VN-100000000001", VN_CN, customs.cn)
+    assert fleet.run(1800, until=lambda: fleet.state_of(order) == OrderState.AWAITING_CLEARANCE)
+    fleet.run(2)
+    dispatcher = fleet.dispatcher
+    waiting = dispatcher.tracks[fleet.orders.get(order).vehicle_id]
+    stalled = next(tr for tr in dispatcher.tracks.values() if tr is not waiting)
+    stalled.stalled_since, stalled.stalled_because = dispatcher.now() - loop.FULL_REPLAN_AFTER_S - 1, "test"
+    steps: list[str] = []
+    news = {1: lambda: fleet.release("VN-100000000002", VN_CN, customs.cn),  # lets nobody go
+            3: lambda: fleet.release("VN-100000000001", VN_CN, customs.vn)}  # lets the waiting vehicle go
+    plan_all, search, send_order = dispatcher.planner.plan_all, dispatcher.planner.search, dispatcher.link.send_order
+
+    def full_plan(*args, **kwargs):
+        steps.append("full plan")
+        return plan_all(*args, **kwargs)
+
+    def searched(*args, **kwargs):
+        if "full plan" in steps:
+            steps.append("search")
+            news.pop(steps.count("search"), lambda: None)()
+        return search(*args, **kwargs)
+
+    dispatcher.planner.plan_all, dispatcher.planner.search = full_plan, searched
+    dispatcher.link.send_order = lambda vid, o: (steps.append(f"order to {vid}"), send_order(vid, o))[1]
+    dispatcher._deadline = time.perf_counter() + 3600  # on the loop's thread, within its budget
+    dispatcher.tick()
+    assert steps.count("search") == 3 and not waiting.job.cleared  # given up, nothing adopted
+    assert stalled.stalled_since is not None and dispatcher._full_plan_yields == 1
+    steps.clear()
+    dispatcher.tick()
+    assert waiting.job.cleared and steps[0] == f"order to {waiting.id}" and steps.index("full plan") > 0
+    assert steps.count("search") >= len(dispatcher.tracks) and stalled.stalled_since is None  # planned after it
+    assert dispatcher._full_plan_yields == 0 and dispatcher._last_full_replan == dispatcher.now()
+    dispatcher._full_plan_yields = loop.FULL_PLAN_YIELDS_MAX
+    assert dispatcher._clearance_stops_the_plan() is None  # runs to its end
+    dispatcher._full_plan_yields, dispatcher._deadline = 0, None
+    assert dispatcher._clearance_stops_the_plan() is None
