@@ -36,9 +36,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -269,6 +269,10 @@ class Emulators:
                     return found
                 self.changed.wait(left)
 
+    def updates(self, vehicle: str, since: float, until: float) -> list[dict[str, Any]]:
+        with self.changed:
+            return [r for r in self.records[vehicle] if since <= r["t"] <= until]
+
     @property
     def messages(self) -> int:
         with self.changed:
@@ -290,15 +294,21 @@ def headers(role: str = "viewer") -> dict[str, str]:
     return {"Authorization": f"Bearer {token_for(role)}"}
 
 
-def drain(process: subprocess.Popen, tail: list[str]) -> None:
-    """Read the service's output (an unread pipe would fill and block it), keeping the last lines, and all of it
-    in the file ``BENCH_SERVICE_LOG`` names, if set (e.g. the loop's slow-tick lines, which say where the time
-    went)."""
+#: service log lines counted over the run (the dispatcher's, see fleet/dispatch/loop.py): what they say -> shown as
+LOG_COUNTED = {"planning the whole fleet again": "full plans of the fleet begun",
+               "full plan given up": "given up for a clearance"}
+
+
+def drain(process: subprocess.Popen, tail: list[str], counted: Counter[str]) -> None:
+    """Read the service's output (an unread pipe would fill and block it), keeping the last lines, counting those
+    ``LOG_COUNTED`` names, and all of it in the file ``BENCH_SERVICE_LOG`` names, if set (e.g. the loop's
+    slow-tick lines, which say where the time went)."""
     path = os.environ.get("BENCH_SERVICE_LOG")
     with open(path, "w") if path else contextlib.nullcontext() as copy:
         for raw in process.stdout:
             tail.append(raw.decode(errors="replace").rstrip())
             del tail[:-200]
+            counted.update(what for what in LOG_COUNTED if what in tail[-1])
             if copy is not None:
                 copy.write(tail[-1] + "\n")
 
@@ -358,6 +368,8 @@ class Clearance:
     first_update: float | None
     past_gate: float | None
     stalled: str | None = None
+    #: the order messages the vehicle received from the event on, up to the one past its gate (BENCH_DEBUG's dump)
+    updates: list[dict[str, Any]] = field(default_factory=list)
 
 
 def release_waiting(service: ServiceProcess, customs: Customs, emulators: Emulators, until: float,
@@ -393,7 +405,8 @@ def release_waiting(service: ServiceProcess, customs: Customs, emulators: Emulat
         if first is None or past is None:
             misses.append(vehicle)
         samples.append(Clearance(vehicle, gate, deciding_sent, ack, first["t"] if first else None,
-                                 past["t"] if past else None, stalled))
+                                 past["t"] if past else None, stalled,
+                                 emulators.updates(vehicle, deciding_sent, past["t"] if past else time.time())))
     client.close()
 
 
@@ -510,12 +523,14 @@ def main() -> None:
         emulators: Emulators | None = None
         stop = threading.Event()
         tail: list[str] = []
+        counted: Counter[str] = Counter()
+        results["log_counts"] = counted
         runaway: list[int] = []
         try:
             task = progress.add_task(f"start: xborder serve, {size.vehicles} emulated vehicles", total=None)
             emulators = Emulators(emulated, size.per_process, folder)
             service.start()
-            threading.Thread(target=drain, args=(service.process, tail), daemon=True).start()
+            threading.Thread(target=drain, args=(service.process, tail, counted), daemon=True).start()
             threading.Thread(target=watch_memory, args=(service.process, MEMORY_LIMIT, stop, runaway),
                              daemon=True).start()
             results["ready_s"] = wait_ready(service, size.vehicles, size.ready_s)
@@ -590,6 +605,8 @@ def main() -> None:
             if os.environ.get("BENCH_DEBUG"):
                 (Path.cwd() / "vehicles.json").write_text(json.dumps(service.get("/vehicles"), indent=1))
                 (Path.cwd() / "gates.json").write_text(json.dumps(service.get("/gates"), indent=1))
+                # each clearance with its wall-clock times and updates: to be laid beside the service's log
+                (Path.cwd() / "clearances.json").write_text(json.dumps([vars(c) for c in samples], indent=1))
         except BaseException:
             console.print("\n".join(tail[-40:]))
             if runaway:
@@ -646,6 +663,8 @@ def report(r: dict[str, Any], console: Console) -> None:
          f"{ms(quantile(first, 0.5))} / {ms(quantile(first, 0.99))}", "", ""),
         ("clearances: in all (past the gate within 10 s) / way free / held at the gate (its way or dock taken)",
          f"{len(clearance)} ({len(past)}) / {len(clearance) - len(waited)} / {len(waited)}", "", ""),
+        (" / ".join(LOG_COUNTED.values()) + " (service log)",
+         " / ".join(str(r["log_counts"][what]) for what in LOG_COUNTED), "", ""),
         ("clearance -> update past the gate, those held: p50 / max", f"{ms(quantile(waited, 0.5))} / "
          f"{ms(max(waited, default=float('nan')))}", f"all: p99 {ms(quantile(past, 0.99))}", ""),
         (f"API p50 ({size.clients} clients)", ms(quantile(routes, 0.5)), ms(quantile(health, 0.5)) + " (/health)",
