@@ -3,20 +3,17 @@ per vehicle profile and cached cost-to-go tables (the heuristic of every search)
 
 from __future__ import annotations
 
-import math
 from collections import deque
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import networkx as nx
-import numpy as np
 
 from planner.corridor import BORDER_LINE_KINDS
-from planner.routing import VehicleProfile, lanes_reversed, restricted_view, time_back_to
+from planner.routing import OnePlaceTables, VehicleProfile, lanes_reversed, restricted_view
 from planner.schedule.plans import FollowingRules
 
-__all__ = ["LaneTiming", "OnePlaceTables", "TimedGraph"]
+__all__ = ["LaneTiming", "TimedGraph"]
 
 
 @dataclass(frozen=True)
@@ -80,44 +77,6 @@ class TimedGraph:
         if profile not in self._one_place:
             self._one_place[profile] = OnePlaceTables(lanes_reversed(self.graph, profile))
         return self._one_place[profile].nearest(goals)
-
-
-class OnePlaceTables:
-    """The cost to go to the nearest of some places as the minimum of each place's own table, each searched once.
-
-    A stalled vehicle's last fallback asks for "the nearest place it may wait" among the places no one else
-    has spoken for: a different set nearly every time, so a cache of whole sets missed and each ask was a new
-    search. The minimum of the one-place tables is the same floats as one search from all the places
-    (:func:`planner.routing.time_back_to`): a search finds, for each node, the least of its routes' times summed
-    lane by lane, and rounding is monotone, so the least over all places is the least of each place's least.
-
-    ``reversed_lanes``: a profile's lanes turned round (:func:`planner.routing.lanes_reversed`).
-    """
-
-    def __init__(self, reversed_lanes: nx.DiGraph) -> None:
-        self.lanes = reversed_lanes
-        self.nodes = list(reversed_lanes)
-        self._index = {node: i for i, node in enumerate(self.nodes)}
-        self._rows: dict[str, np.ndarray] = {}
-
-    def row(self, place: str) -> np.ndarray:
-        """Each node's time to ``place`` in the order of ``nodes`` (infinite where it cannot get there)."""
-        row = self._rows.get(place)
-        if row is None:
-            row = np.full(len(self.nodes), math.inf)
-            table = time_back_to(self.lanes, (place,))
-            row[[self._index[node] for node in table]] = list(table.values())
-            self._rows[place] = row
-        return row
-
-    def nearest(self, places: Iterable[str]) -> dict[str, float]:
-        """node -> its time to the nearest of ``places``, for the nodes that reach one (the places this profile may
-        not enter aside: none of them, none at all)."""
-        rows = [self.row(place) for place in places if place in self._index]
-        if not rows:
-            return {}
-        times = rows[0] if len(rows) == 1 else np.minimum.reduce(rows)
-        return {node: t for node, t in zip(self.nodes, times.tolist(), strict=True) if t != math.inf}
 
 
 def _group_orientations(graph: nx.DiGraph) -> dict[tuple[str, str], bool]:

@@ -10,8 +10,15 @@ import pytest
 
 from planner.corridor import WAITING_KINDS
 from planner.exceptions import NoRoute, UnknownNode
-from planner.routing import VehicleProfile, fastest_route, lanes_reversed, restricted_view, time_back_to, time_to_goals
-from planner.schedule.lanes import OnePlaceTables
+from planner.routing import (
+    OnePlaceTables,
+    VehicleProfile,
+    fastest_route,
+    lanes_reversed,
+    restricted_view,
+    time_back_to,
+    time_to_goals,
+)
 
 
 def test_fastest_route_follows_lanes_at_their_limits(bac_luan_ii):
