@@ -11,16 +11,18 @@ Algorithms are plain functions over the corridor's ``nx.DiGraph`` (edge attribut
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import networkx as nx
+import numpy as np
 
 from planner.corridor import NodeKind
 from planner.exceptions import NoRoute, UnknownNode
 
-__all__ = ["Route", "VehicleProfile", "fastest_route", "lanes_reversed", "restricted_view", "time_back_to",
-           "time_to_goals"]
+__all__ = ["OnePlaceTables", "Route", "VehicleProfile", "fastest_route", "lanes_reversed", "restricted_view",
+           "time_back_to", "time_to_goals"]
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,44 @@ def time_back_to(reversed_lanes: nx.DiGraph, goals: Iterable[str]) -> dict[str, 
     if not goals:  # none it may enter: networkx refuses a search from no source
         return {}
     return nx.multi_source_dijkstra_path_length(reversed_lanes, goals, weight="travel_time")
+
+
+class OnePlaceTables:
+    """The cost to go to the nearest of some places as the minimum of each place's own table, each searched once.
+
+    A stalled vehicle's last fallback asks for "the nearest place it may wait" among the places no one else
+    has spoken for: a different set nearly every time, so a cache of whole sets missed and each ask was a new
+    search. The minimum of the one-place tables is the same floats as one search from all the places
+    (:func:`time_back_to`): a search finds, for each node, the least of its routes' times summed
+    lane by lane, and rounding is monotone, so the least over all places is the least of each place's least.
+
+    ``reversed_lanes``: a profile's lanes turned round (:func:`lanes_reversed`).
+    """
+
+    def __init__(self, reversed_lanes: nx.DiGraph) -> None:
+        self.lanes = reversed_lanes
+        self.nodes = list(reversed_lanes)
+        self._index = {node: i for i, node in enumerate(self.nodes)}
+        self._rows: dict[str, np.ndarray] = {}
+
+    def row(self, place: str) -> np.ndarray:
+        """Each node's time to ``place`` in the order of ``nodes`` (infinite where it cannot get there)."""
+        row = self._rows.get(place)
+        if row is None:
+            row = np.full(len(self.nodes), math.inf)
+            table = time_back_to(self.lanes, (place,))
+            row[[self._index[node] for node in table]] = list(table.values())
+            self._rows[place] = row
+        return row
+
+    def nearest(self, places: Iterable[str]) -> dict[str, float]:
+        """node -> its time to the nearest of ``places``, for the nodes that reach one (the places this profile may
+        not enter aside: none of them, none at all)."""
+        rows = [self.row(place) for place in places if place in self._index]
+        if not rows:
+            return {}
+        times = rows[0] if len(rows) == 1 else np.minimum.reduce(rows)
+        return {node: t for node, t in zip(self.nodes, times.tolist(), strict=True) if t != math.inf}
 
 
 def _restriction(profile: VehicleProfile) -> str:

@@ -1126,8 +1126,8 @@ class Dispatcher:
                   for tr in free]
         energy = EnergyModel(self.settings.battery_percent_per_km / 100, self.settings.reserve_battery_percent / 100,
                              self.settings.low_battery_percent / 100)
-        chargers = [n.id for n in self.corridor.nodes_of(NodeKind.CHARGER)
-                    if not any(tr.plan is not None and tr.plan.end == n.id for tr in self.tracks.values())]
+        planned_ends = {tr.plan.end for tr in self.tracks.values() if tr.plan is not None}
+        chargers = [n.id for n in self.corridor.nodes_of(NodeKind.CHARGER) if n.id not in planned_ends]
         try:
             assignment = assign_online(self.corridor.graph, transport, status, chargers, energy, self._weights,
                                        now_s=t, time_limit_s=self.settings.assign_time_limit_s, travel=self._travel,

@@ -10,7 +10,7 @@ import networkx as nx
 import numpy as np
 
 from planner.corridor import NodeKind
-from planner.routing import VehicleProfile, restricted_view
+from planner.routing import OnePlaceTables, VehicleProfile, lanes_reversed, restricted_view
 
 __all__ = ["TravelTimes"]
 
@@ -30,6 +30,7 @@ class TravelTimes:
         self._lanes: dict[VehicleProfile, dict[str, dict[str, dict[str, Any]]]] = {}
         self._from: dict[tuple[VehicleProfile, str], dict[str, tuple[float, float]]] = {}
         self.chargers = tuple(n for n, kind in graph.nodes(data="kind") if kind == NodeKind.CHARGER)
+        self._to_each: OnePlaceTables | None = None  # to_nearest's tables, made on first use
 
     def from_node(self, source: str, profile: VehicleProfile) -> Mapping[str, tuple[float, float]]:
         """``{target: (time_s, length_m)}`` over the fastest routes from ``source`` this profile may drive."""
@@ -43,10 +44,12 @@ class TravelTimes:
         return self._from[key]
 
     def to_nearest(self, targets: Sequence[str]) -> Mapping[str, float]:
-        """``{node: time_s}`` from each node to the nearest of ``targets`` on the whole graph (one search
-        backwards from all of them: ranking many vehicles by their nearness to a few pickups)."""
-        return nx.multi_source_dijkstra_path_length(self.graph.reverse(copy=False), set(targets),
-                                                    weight="travel_time")
+        """``{node: time_s}`` from each node to the nearest of ``targets`` on the whole graph (ranking many vehicles
+        by their nearness to a few pickups): the least of each target's own table, searched once, which is the
+        same floats as one search backwards from all of them (:class:`planner.routing.OnePlaceTables`)."""
+        if self._to_each is None:
+            self._to_each = OnePlaceTables(lanes_reversed(self.graph))
+        return self._to_each.nearest(targets)
 
     def matrix(self, nodes: Sequence[str], profile: VehicleProfile) -> tuple[np.ndarray, np.ndarray]:
         """Times (s) and lengths (m) from each of ``nodes`` to each of them, ``inf`` where there is no route."""

@@ -60,6 +60,8 @@ class FleetPlanner:
         #: the places a vehicle may wait at, in the graph's order (the last fallback's candidates)
         self._waiting_places = tuple(n for n, kind in graph.nodes(data="kind") if kind in WAITING_KINDS)
         self.requests: dict[str, PlanRequest] = {}
+        #: in a full replan, where each vehicle parked at its request's start stands (those that block others)
+        self._parked_at: dict[str, str] = {}
 
     @property
     def plans(self) -> dict[str, TimedPlan]:
@@ -105,6 +107,7 @@ class FleetPlanner:
     def _plan_in_order(self, order: list[PlanRequest], should_stop: Callable[[], bool] | None) -> FleetPlan:
         self.table = ReservationTable(self.timed)
         self.requests = {r.vehicle_id: r for r in order}
+        self._parked_at = {r.vehicle_id: r.start for r in order if self._parked(r)}
         for r in order:
             self._hold_place(r)
         result = FleetPlan()
@@ -170,7 +173,7 @@ class FleetPlanner:
     def _standing_in_the_way(self, request: PlanRequest, waiting: set[str]) -> list[str]:
         """Unplanned vehicles parked on this vehicle's fastest route or on one of its goals (those on the
         road hold their place only briefly, they are no obstacle)."""
-        parked = {self.requests[v].start: v for v in waiting if self._parked(self.requests[v])}
+        parked = {self._parked_at[v]: v for v in waiting if v in self._parked_at}
         try:
             route = _fastest_to_any(self.timed, request.start, request.hold_at or request.goals, request)
         except NoPlan:

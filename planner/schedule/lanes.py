@@ -10,7 +10,7 @@ from functools import lru_cache
 import networkx as nx
 
 from planner.corridor import BORDER_LINE_KINDS
-from planner.routing import VehicleProfile, lanes_reversed, restricted_view, time_back_to
+from planner.routing import OnePlaceTables, VehicleProfile, lanes_reversed, restricted_view
 from planner.schedule.plans import FollowingRules
 
 __all__ = ["LaneTiming", "TimedGraph"]
@@ -50,7 +50,7 @@ class TimedGraph:
         #: border and handoff nodes: nobody is planned to wait there (but for a relay transfer at the pad)
         self.on_the_line = frozenset(n for n, kind in graph.nodes(data="kind") if kind in BORDER_LINE_KINDS)
         self._adjacency: dict[VehicleProfile, dict[str, list[LaneTiming]]] = {}
-        self._reversed: dict[VehicleProfile, nx.DiGraph] = {}  # each profile's lanes turned round (cost to go)
+        self._one_place: dict[VehicleProfile, OnePlaceTables] = {}  # each profile's cost to go, place by place
         self.cost_to_go = lru_cache(maxsize=heuristic_cache)(self._cost_to_go)
 
     def successors(self, profile: VehicleProfile) -> dict[str, list[LaneTiming]]:
@@ -74,9 +74,9 @@ class TimedGraph:
         return self._min_clearance[node]
 
     def _cost_to_go(self, goals: frozenset[str], profile: VehicleProfile) -> dict[str, float]:
-        if profile not in self._reversed:
-            self._reversed[profile] = lanes_reversed(self.graph, profile)
-        return time_back_to(self._reversed[profile], goals)
+        if profile not in self._one_place:
+            self._one_place[profile] = OnePlaceTables(lanes_reversed(self.graph, profile))
+        return self._one_place[profile].nearest(goals)
 
 
 def _group_orientations(graph: nx.DiGraph) -> dict[tuple[str, str], bool]:

@@ -34,6 +34,7 @@ def precedence_graph(timed: TimedGraph, plans: Mapping[str, TimedPlan], own_orde
     (:func:`planner.schedule.release.releasable_until`) does not read: a chain along every plan, which a
     dispatch loop rebuilding the graph after every replan need not build."""
     dependencies = nx.DiGraph()
+    edges: list[tuple[tuple[str, int, int], tuple[str, int, int]]] = []  # added at once, in this order
     visits: dict[str, list[tuple[float, str, int]]] = defaultdict(list)
     group_uses: dict[tuple[str, str], list[tuple[float, bool | str, str, int]]] = defaultdict(list)
     for vehicle, plan in plans.items():
@@ -54,16 +55,17 @@ def precedence_graph(timed: TimedGraph, plans: Mapping[str, TimedPlan], own_orde
             if before == after:
                 continue
             if after in plans[before].meets:  # a relay meeting
-                dependencies.add_edge((before, k_before, ARRIVE), (after, k_after, LEAVE))
-                dependencies.add_edge((after, k_after, ARRIVE), (before, k_before, LEAVE))
+                edges.append(((before, k_before, ARRIVE), (after, k_after, LEAVE)))
+                edges.append(((after, k_after, ARRIVE), (before, k_before, LEAVE)))
             elif k_before < len(plans[before].steps) - 1:
-                dependencies.add_edge((before, k_before, LEAVE), (after, k_after, ARRIVE))
+                edges.append(((before, k_before, LEAVE), (after, k_after, ARRIVE)))
             else:
-                dependencies.add_edge((after, k_after, ARRIVE), (after, k_after, ARRIVE))
+                edges.append(((after, k_after, ARRIVE), (after, k_after, ARRIVE)))
     for uses in group_uses.values():
         uses.sort()
         for index, (_, way, vehicle, k) in enumerate(uses):
-            for _, other_way, other, k_other in uses[:index]:
-                if other_way != way and other != vehicle:
-                    dependencies.add_edge((other, k_other + 1, ARRIVE), (vehicle, k, LEAVE))
+            leave = (vehicle, k, LEAVE)
+            edges += [((other, k_other + 1, ARRIVE), leave) for _, other_way, other, k_other in uses[:index]
+                      if other_way != way and other != vehicle]
+    dependencies.add_edges_from(edges)
     return dependencies

@@ -65,6 +65,24 @@ def plan_path(table: ReservationTable, vehicle_id: str, start: str, start_time: 
             return table.safe_intervals(node, meets)
         return table.safe_intervals(node)
 
+    if not stops and start in goals and _free_for_good_from(free(start), start_time) \
+            and start in timed.successors(profile):
+        return [Step(start, start_time, INF)]  # what the search finds at once (its first state is a goal)
+    return _search(table, vehicle_id, start, start_time, goals, profile, stops, meets, free, max_expansions)
+
+
+def _free_for_good_from(intervals: list[tuple[float, float]], t: float) -> bool:
+    """Nobody holds the node from ``t`` on: the vehicle may stay there for good."""
+    return bool(intervals) and intervals[-1][0] <= t and intervals[-1][1] == INF
+
+
+def _search(table: ReservationTable, vehicle_id: str, start: str, start_time: float, goals: Collection[str],
+            profile: VehicleProfile, stops: tuple[Stop, ...], meets: frozenset[str], free: _Intervals,
+            max_expansions: int) -> list[Step]:
+    """The A* of :func:`plan_path` (its checks of the nodes done, ``free``: a node's safe intervals for this
+    vehicle). A vehicle that is to stay where it stands, and may, is answered without it: the search would take
+    that first state as the goal; ``test_a_vehicle_free_to_stay_is_the_search_s_own_answer`` holds them equal."""
+    timed = table.timed
     open_goals = frozenset(g for g in goals if free(g) and free(g)[-1][1] == INF)
     if not open_goals:
         raise NoPlan(f"{vehicle_id}: every goal ({', '.join(sorted(goals))}) is taken for good by another vehicle")

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import itertools
+import random
 
 import networkx as nx
 import pytest
 
+from planner.corridor import WAITING_KINDS
 from planner.exceptions import NoRoute, UnknownNode
-from planner.routing import VehicleProfile, fastest_route, lanes_reversed, restricted_view, time_back_to, time_to_goals
+from planner.routing import (
+    OnePlaceTables,
+    VehicleProfile,
+    fastest_route,
+    lanes_reversed,
+    restricted_view,
+    time_back_to,
+    time_to_goals,
+)
 
 
 def test_fastest_route_follows_lanes_at_their_limits(bac_luan_ii):
@@ -83,3 +93,22 @@ def test_following_rules_come_from_the_map(bac_luan_ii):
     assert (rules.vehicle_length_m, rules.headway_s) == (15.0, 2.0)
     assert FollowingRules.from_parameters({"min_headway_s": 3}).headway_s == 3.0
     assert rules.capacity_per_hour(25 / 3.6) == pytest.approx(3600 * (25 / 3.6) / (15 + 2 + 25 / 3.6 * 2))
+
+
+def test_the_nearest_of_many_places_is_the_least_of_the_one_place_tables(bac_luan_ii):
+    """The cost to go to the nearest of many places, as the minimum of each place's own table (what the planner
+    asks for a stalled vehicle's last fallback, a different set of places nearly every time): the same nodes and
+    the same floats to the bit as one search from all of them, for sets of every size, with and without places
+    the profile may not enter."""
+    graph = bac_luan_ii.graph
+    nodes = sorted(graph)
+    waiting = [n for n, kind in graph.nodes(data="kind") if kind in WAITING_KINDS]
+    rng = random.Random(13)
+    profiles = [VehicleProfile(), VehicleProfile(cross_border=False), VehicleProfile(max_speed=1.0),
+                VehicleProfile(cross_border=False, home="CN"), VehicleProfile(avoid=frozenset(nodes[::7]))]
+    for profile in profiles:
+        lanes = lanes_reversed(graph, profile)
+        tables = OnePlaceTables(lanes)
+        sets = [rng.sample(pool, rng.randint(1, len(pool))) for pool in (nodes, waiting) for _ in range(12)]
+        for places in [*sets, waiting, nodes[:1], [n for n in nodes if n not in lanes][:3]]:
+            assert tables.nearest(places) == time_back_to(lanes, places)
