@@ -239,7 +239,7 @@ class Dispatcher:
     def _set_meeting(self, deliverer: Track, receiver: Track, order: OrderPublic) -> None:
         """The jobs of a relay meeting: the deliverer hands the load over at the pad and goes home, the
         receiver takes it on to the drop."""
-        source = order.direction.split("->")[0]
+        source = order.source
         deliverer.job = Job(JobKind.HAND_OVER, self._parking(source), order, cleared=True, partner=receiver.id)
         receiver.job = Job(JobKind.DELIVER, (order.drop,), order, cleared=True, crossed=True, partner=deliverer.id)
 
@@ -506,7 +506,7 @@ class Dispatcher:
             if track.plan.steps[k].action == "await_clearance" and order.state == OrderState.LOADED:
                 self._advance(track, OrderState.AWAITING_CLEARANCE, f"waiting at gate {node.id}")
             return
-        target = order.direction.split("->")[1]
+        target = order.target
         on_border = node.kind in BORDER_LINE_KINDS
         far_side = node.jurisdiction == target and not on_border
         if (far_side or (on_border and self._goes_on_into(track.plan, k, target))) \
@@ -628,7 +628,7 @@ class Dispatcher:
         keep_free = 0
         if job.order is not None:
             order = job.order
-            source = order.direction.split("->")[0]
+            source = order.source
             if order.state in PICKUP_STATES:
                 # Only as far as the pickup (loaded there, it is planned on): a plan on to the gate would hold a
                 # gate lane for good from the moment of assignment, while the vehicle drives to the dock and
@@ -673,7 +673,7 @@ class Dispatcher:
         if not self._out_of_its_yard(job, start):  # (in it, not past its gates: a restart; nothing to keep it from)
             return track.profile
         assert job.order is not None
-        yard = self._yards[job.order.direction.split("->")[0]]
+        yard = self._yards[job.order.source]
         return dataclasses.replace(track.profile, avoid=track.profile.avoid | yard)
 
     def _never_wait_at(self, job: Job) -> frozenset[str]:
@@ -693,7 +693,7 @@ class Dispatcher:
         if not self._yards or not self._past_its_gates(job):
             return False
         assert job.order is not None
-        return node not in self._yards[job.order.direction.split("->")[0]]
+        return node not in self._yards[job.order.source]
 
     def _past_its_gates(self, job: Job) -> bool:
         """Loaded and cleared at its side's gate (or across already)."""
@@ -880,7 +880,7 @@ class Dispatcher:
         job = deliverer.job
         assert job is not None and job.order is not None
         order = job.order
-        source, target = order.direction.split("->")
+        source, target = order.source, order.target
         free = [tr for tr in self.tracks.values() if tr.record.home == target and is_free(tr)]
         if not free or deliverer.state is None or self._meeting_on_its_way(relay):
             return False

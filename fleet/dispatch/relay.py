@@ -50,6 +50,6 @@ def orders_to_give_out(tracks: Iterable[Track], sides: tuple[str, str]) -> int:
             spare[track.record.home] += 1
         job = track.job
         if job is not None and job.kind == JobKind.HAND_OVER and job.partner is None and job.order is not None:
-            target = job.order.direction.split("->")[1]
+            target = job.order.target
             spare[target] = spare.get(target, 0) - 1
     return max(0, min(spare[side] for side in sides))

@@ -22,7 +22,7 @@ def loads_before_the_gates(tracks: Iterable[Track]) -> dict[str, int]:
         job = track.job
         if job is not None and job.kind == JobKind.DELIVER and job.order is not None and not job.cleared \
                 and job.order.state in BEFORE_THE_GATES:
-            side = job.order.direction.split("->")[0]
+            side = job.order.source
             count[side] = count.get(side, 0) + 1
     return count
 
@@ -38,7 +38,7 @@ def within_gate_capacity(waiting: Iterable[OrderPublic], tracks: Iterable[Track]
         left[side] = left.get(side, 0) - loads
     given = []
     for order in waiting:
-        side = order.direction.split("->")[0]
+        side = order.source
         if left.get(side, 0) > 0:
             left[side] -= 1
             given.append(order)

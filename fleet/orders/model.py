@@ -87,3 +87,13 @@ class OrderPublic(BaseModel):
     created_by: str
     reason: str | None = None
     timeline: list[Transition] = []
+
+    @property
+    def source(self) -> str:
+        """The side it leaves from (``VN`` of ``VN->CN``)."""
+        return self.direction.split("->")[0]
+
+    @property
+    def target(self) -> str:
+        """The side it goes to (``CN`` of ``VN->CN``)."""
+        return self.direction.split("->")[1]
