@@ -210,7 +210,7 @@ class Dispatcher:
                 self._meet_again(track, order)
         for track in self.tracks.values():
             if (held := track.record.held_load) is not None:
-                track.job = Job(JobKind.HOLD, tuple(held.bays), aboard=tuple(held.consignments))
+                track.job = _holding(held)
 
     def _meet_again(self, deliverer: Track, order: OrderPublic) -> None:
         """Relay, at a restart: an order not yet handed over whose receiver was chosen (the registry keeps the
@@ -543,7 +543,8 @@ class Dispatcher:
                 self.alarms.raise_alarm(
                     AlarmKind.LOAD_HELD, track.id,
                     f"{track.id} holds {', '.join(job.aboard)} at {plan.end}, which no order carries: take the load "
-                    "off by hand, then say so (POST /vehicles/{id}/load-removed); the vehicle waits there until then",
+                    f"off by hand, then say so (POST /vehicles/{track.id}/load-removed); the vehicle waits there "
+                    "until then",
                     {"consignments": list(job.aboard), "bay": plan.end})
             return
         if job.kind == JobKind.DELIVER:
@@ -1489,17 +1490,21 @@ class Dispatcher:
         consignments (``Job.aboard``), never as for an empty vehicle. It waits until an operator says the load
         was taken off (``load_removed``); the registry keeps the load, so that a restart does not forget it."""
         side = self.corridor.nodes[node].jurisdiction
-        short_of_the_border = VehicleProfile(cross_border=False, avoid=self.planner.timed.on_the_line - {node})
-        reach = self._travel.from_node(node, short_of_the_border)
+        # as the job's plans will be asked for (``_request``): an empty vehicle's profile, short of the border
+        profile = self.planner.profile_short_of_the_border(self._empty_profile(track, node), node)
+        reach = self._travel.from_node(node, profile)
         bays = [n.id for n in self.corridor.nodes_of(NodeKind.HOLDING, NodeKind.INSPECTION, jurisdiction=side)
                 if n.id in reach]
         # none short of the border (a load cancelled at its outbound gate, from which the only way on is across):
         # it waits where it stands, for the load to be taken off there
-        bays = bays or [node]
-        held = HeldLoad(consignments=list(order.consignments), bays=bays)
+        held = HeldLoad(consignments=list(order.consignments), bays=bays or [node])
+        self._set_held_load(track, held)
+        return _holding(held)
+
+    def _set_held_load(self, track: Track, held: HeldLoad | None) -> None:
+        """The load the vehicle holds (None: taken off), in the registry and in the track's copy of its record."""
         self.registry.set_held_load(track.id, held)
         track.record = track.record.model_copy(update={"held_load": held})
-        return Job(JobKind.HOLD, tuple(bays), aboard=tuple(order.consignments))
 
     def load_removed(self, vehicle_id: str, by: str, reason: str) -> None:
         """An operator says the load a vehicle holds (``_hold_the_load``) was taken off by hand: it is free."""
@@ -1512,8 +1517,7 @@ class Dispatcher:
             if job.held_at is None:
                 raise OrderError(f"{vehicle_id} is still on its way to a holding bay with its load: say the load "
                                  "was taken off once it stands there", field="vehicle_id", status=409)
-            self.registry.set_held_load(vehicle_id, None)
-            track.record = track.record.model_copy(update={"held_load": None})
+            self._set_held_load(track, None)
             track.job, track.needs_plan = None, True
             self.staff.record(role=by, action="load_removed", target=f"vehicle:{vehicle_id}", reason=reason,
                               detail={"consignments": list(job.aboard)})
@@ -1566,3 +1570,8 @@ class Dispatcher:
         node = self.corridor.nodes.get(gate_id)
         if node is None or node.kind != NodeKind.GATE:
             raise KeyError(gate_id)
+
+
+def _holding(held: HeldLoad) -> Job:
+    """The job of a vehicle holding ``held``: to one of its bays, waiting there with the load aboard."""
+    return Job(JobKind.HOLD, tuple(held.bays), aboard=tuple(held.consignments))

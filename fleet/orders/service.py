@@ -257,5 +257,5 @@ def _refuse_held(conn: Connection, consignments: Sequence[str]) -> None:
         aboard = set(load["consignments"] if load else ()) & set(consignments)
         if aboard:
             raise OrderError(f"consignment {min(aboard)} is still aboard {vehicle_id} (its order ended with the load "
-                             "aboard): book it once the load was taken off (POST /vehicles/{id}/load-removed)",
+                             f"aboard): book it once the load was taken off (POST /vehicles/{vehicle_id}/load-removed)",
                              field="consignments", status=409)

@@ -18,6 +18,7 @@ import networkx as nx
 
 from planner.corridor import BORDER_LINE_KINDS, WAITING_KINDS
 from planner.exceptions import NoPlan, PlanInterrupted
+from planner.routing import VehicleProfile
 from planner.schedule.lanes import TimedGraph
 from planner.schedule.plans import INF, FollowingRules, PlanRequest, Step, TimedPlan
 from planner.schedule.retime import retime
@@ -306,9 +307,11 @@ class FleetPlanner:
         and back to the gate: past its gates without its gate pass, it stood at the last node before the
         bridge for good (issue #13, finding 12). Where it stands stays allowed (a relay deliverer on the pad
         whose meeting was called off)."""
-        profile = request.profile
-        avoid = profile.avoid | (self.timed.on_the_line - {request.start})
-        return replace(request, profile=replace(profile, cross_border=False, avoid=avoid))
+        return replace(request, profile=self.profile_short_of_the_border(request.profile, request.start))
+
+    def profile_short_of_the_border(self, profile: VehicleProfile, start: str) -> VehicleProfile:
+        """``profile`` kept off every crossing lane and the border line, but for ``start`` (where it stands)."""
+        return replace(profile, cross_border=False, avoid=profile.avoid | (self.timed.on_the_line - {start}))
 
     def _reserve_fallback(self, request: PlanRequest) -> None:
         """Safety first: a vehicle that cannot get a plan goes to one of its ``wait_at`` places if it can;

@@ -32,20 +32,8 @@ export class GatesPanel {
       this.can.gates ? h("button", { type: "button", class: gate.held ? "" : "danger small",
                                       "data-key": `hold:${gate.id}`, onclick: () => this.toggle(gate) },
                          gate.held ? "Release" : "Hold") : null),
-    gate.queue.length ? h("ul", { class: "queue" }, gate.queue.map((waiting) => h("li", {
-      "data-vehicle": waiting.vehicle_id,
-    },
-    h("span", { class: "lights" }, order.filter((name) => waiting.authorities[name]).map((name) => {
-      const light = authorityLight(waiting.authorities[name]);
-      return h("span", { class: `light ${light}`, "data-authority": authoritySides[name], "data-light": light,
-                         title: `${name}: ${light}` }, authoritySides[name]);
-    })),
-    h("span", { class: "who", title: waiting.consignments.join(", ") }, h("b", {}, waiting.vehicle_id),
-      ` ${waiting.direction.replace("->", "→")}`),
-    // one line, cut short (every gate stays in sight on a laptop's screen); the whole of it on hover
-    h("span", { class: waiting.allowed ? "ok" : "reasons",
-                title: `${waiting.consignments.join(", ")}: ${waiting.allowed ? "crossing allowed" : waiting.reasons.join("; ")}` },
-      waiting.allowed ? "crossing allowed" : waiting.reasons.join("; "))))) : h("p", { class: "muted empty" }, "no queue"))));
+    gate.queue.length ? h("ul", { class: "queue" }, gate.queue.map((waiting) => queued(waiting, order, authoritySides)))
+      : h("p", { class: "muted empty" }, "no queue"))));
   }
 
   async toggle(gate) {
@@ -62,4 +50,20 @@ export class GatesPanel {
     }
     this.refresh();
   }
+}
+
+/** A vehicle in a gate's queue: one light per authority, the vehicle and its direction, the gate rule's answer. */
+function queued(waiting, order, authoritySides) {
+  const answer = waiting.allowed ? "crossing allowed" : waiting.reasons.join("; ");
+  const consignments = waiting.consignments.join(", ");
+  return h("li", { "data-vehicle": waiting.vehicle_id },
+    h("span", { class: "lights" }, order.filter((name) => waiting.authorities[name]).map((name) => {
+      const light = authorityLight(waiting.authorities[name]);
+      return h("span", { class: `light ${light}`, "data-authority": authoritySides[name], "data-light": light,
+                         title: `${name}: ${light}` }, authoritySides[name]);
+    })),
+    h("span", { class: "who", title: consignments }, h("b", {}, waiting.vehicle_id),
+      ` ${waiting.direction.replace("->", "→")}`),
+    // one line, cut short (every gate stays in sight on a laptop's screen); the whole of it on hover
+    h("span", { class: waiting.allowed ? "ok" : "reasons", title: `${consignments}: ${answer}` }, answer));
 }
