@@ -49,7 +49,8 @@ def vehicle_state(view: VehicleView) -> str:
 class FleetMetrics:
     def __init__(self, services: Services) -> None:
         self.registry = prom.CollectorRegistry(auto_describe=True)
-        self.gate_wait = prom.Histogram("xborder_gate_wait_seconds", "From awaiting clearance to crossing, per order",
+        self.gate_wait = prom.Histogram("xborder_gate_wait_seconds", "What the gate held each order that crossed: its "
+                                        "time awaiting clearance (from its gate to cleared)",
                                    buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600), registry=self.registry)
         self.crossings = prom.Counter("xborder_crossings", "Vehicles that entered the crossing lanes",
                                  ["direction"], registry=self.registry)
@@ -58,21 +59,24 @@ class FleetMetrics:
         self._dispatcher = services.dispatcher
         self._dispatcher.tick_listeners.append(self.tick.observe)
         self.registry.register(_ReadAtScrape(services))
-        self._waiting_since: dict[str, float] = {}
+        self._waiting_since: dict[str, float] = {}  # order -> when it began to await clearance (again)
+        self._held: dict[str, float] = {}  # order -> seconds it awaited clearance before that
         self._unsubscribe = services.bus.subscribe(self._on_bus, (Topic.ORDER, Topic.CROSSING))
 
     def _on_bus(self, topic: str, message: dict[str, Any]) -> None:
         if topic == Topic.CROSSING:
             self.crossings.labels(str(message.get("direction"))).inc()
             return
-        order_id, at = message["order_id"], float(message["at"])
-        if message["to"] == OrderState.AWAITING_CLEARANCE:
+        order_id, at, to = message["order_id"], float(message["at"]), message["to"]
+        since = self._waiting_since.pop(order_id, None)
+        held = self._held.pop(order_id, 0.0) + (at - since if since is not None else 0.0)
+        if to == OrderState.AWAITING_CLEARANCE:
             self._waiting_since[order_id] = at
-        elif message["to"] == OrderState.CROSSING:
-            # straight from loaded: the clearance was there when the vehicle came, a wait of 0
-            self.gate_wait.observe(at - self._waiting_since.pop(order_id, at))
-        else:
-            self._waiting_since.pop(order_id, None)
+        if to in (OrderState.AWAITING_CLEARANCE, OrderState.CLEARED):
+            self._held[order_id] = held  # (cleared again after its clearance was lost on the way: the sum)
+        elif to == OrderState.CROSSING:
+            # never awaiting clearance: cleared before its vehicle stopped at the gate, a wait of 0
+            self.gate_wait.observe(held)
 
     def render(self) -> bytes:
         return prom.generate_latest(self.registry)

@@ -5,7 +5,9 @@ health (offline, silent, faulted, e-stopped, low battery), assign waiting orders
 vehicle what the precedence of the plans allows (:mod:`planner.schedule.release`). The crossing lane is
 released only to a vehicle standing at the last node before it, when the customs gate allows that vehicle,
 that direction and the consignments aboard at that moment; a release the vehicle has not yet used is taken
-back when clearance is lost (docs/operations.md).
+back when clearance is lost (docs/operations.md). An order is ``cleared`` from the release past its gate (or
+across) on an allowing gate decision to the border line, unless its clearance is lost before its vehicle sets
+off across.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import networkx as nx
 from agv_agent.protocol import ActionState, ActionStatus, ActionType, Factsheet, InstantAction, VehicleState
 
 from fleet.alarms import AlarmKind, AlarmService
-from fleet.customs.clearance import Status
+from fleet.customs.clearance import GateDecision, Status
 from fleet.customs.gate import CustomsGate
 from fleet.dispatch.laps import Laps
 from fleet.dispatch.relay import Relay, orders_to_give_out
@@ -57,7 +59,7 @@ from fleet.dispatch.views import GateView, VehicleAction, VehicleView, WaitingVe
 from fleet.dispatch.yards import within_gate_capacity
 from fleet.events import EventBus, Topic
 from fleet.orders import Move, OrderError, OrderPublic, OrderService, OrderState
-from fleet.orders.model import LOADED_STATES, TRANSITIONS
+from fleet.orders.model import LOADED_STATES, NOT_YET_CLEARED, TRANSITIONS
 from fleet.staff import StaffLog
 from fleet.store import Store
 from fleet.store.schema import gate_holds
@@ -336,6 +338,7 @@ class Dispatcher:
             laps.lap("cleared")
         for track in self.tracks.values():
             self._observe(track, t)
+            self._unclear_if_lost(track)
             self._take_back_if_uncleared(track, t)
         laps.lap("observe")
         if not self._planned_once:
@@ -510,7 +513,7 @@ class Dispatcher:
         on_border = node.kind in BORDER_LINE_KINDS
         far_side = node.jurisdiction == target and not on_border
         if (far_side or (on_border and self._goes_on_into(track.plan, k, target))) \
-                and order.state in (OrderState.LOADED, OrderState.AWAITING_CLEARANCE):
+                and order.state in NOT_YET_CLEARED | {OrderState.CLEARED}:
             if track.crossing_decision_seq is None:  # released across before a restart
                 track.crossing_decision_seq = self._recorded_decision(track.id, order.consignments)
             self.gate.record_crossing(track.id, order.direction, order.consignments, track.crossing_decision_seq)
@@ -949,7 +952,7 @@ class Dispatcher:
             arrived = [custody_arrival(tr, self.now(), relay.pad) for tr in (deliverer, receiver)]
             if None in arrived:
                 continue
-            if job.order.state in (OrderState.LOADED, OrderState.AWAITING_CLEARANCE):
+            if job.order.state in NOT_YET_CLEARED | {OrderState.CLEARED}:
                 self._advance(deliverer, OrderState.CROSSING, f"{deliverer.id} and {receiver.id} at {relay.pad}: "
                               "the transfer begins", {"receiver": receiver.id})
             if t - max(a for a in arrived if a is not None) < relay.transfer_s:
@@ -1248,9 +1251,22 @@ class Dispatcher:
         if plan.steps[before].action == CUSTODY and track.job is not None and track.job.partner is not None \
                 and not track.job.handed_over:
             return False  # the transfer at the pad is not done
+        if plan.steps[before].node in self._gates and track.job is not None and track.job.cleared \
+                and self._carries_uncleared(track.job):
+            # the release past the gate it was cleared at: released as before whatever the rule says now (were the
+            # clearance lost since, the vehicle waits at the last node before the crossing, and is cleared there)
+            decision = self._decide(track)
+            if decision is not None:
+                self._clear(track, decision, f"released past gate {plan.steps[before].node}")
         lane = self.corridor.lane_between(plan.steps[before].node, plan.steps[step].node)
         if lane.crossing and plan.steps[before].node in self._pre_crossing:
-            return track.reached >= before and self._decide(track)
+            decision = self._decide(track) if track.reached >= before else None
+            if decision is None:
+                return False
+            # its own record: other threads append to the log meanwhile (customs events, staff)
+            track.crossing_decision_seq = decision.audit_seq
+            if track.job is not None and self._carries_uncleared(track.job):  # never stopped at its gate
+                self._clear(track, decision, f"released across from {plan.steps[before].node}")
         return True
 
     def _send(self, track: Track) -> None:
@@ -1301,17 +1317,53 @@ class Dispatcher:
             return None
         return next((s.node for s in plan.steps if s.node in self._gate_holds), None)
 
-    def _decide(self, track: Track) -> bool:
-        """The gate rule for this vehicle now, recorded (with the event ids it relied on) when it allows."""
+    def _decide(self, track: Track) -> GateDecision | None:
+        """The gate rule for this vehicle now, recorded (with the event ids it relied on) when it allows: that
+        decision, or None."""
         if self._held_gate(track) is not None:
-            return False
+            return None
         if not self._evaluate(track).allowed:
-            return False
+            return None
         direction, aboard = self._direction_and_load(track)
         decision = self.gate.decide(track.id, direction, aboard)
-        if decision.allowed:  # its own record: other threads append to the log meanwhile (customs events, staff)
-            track.crossing_decision_seq = decision.audit_seq
-        return decision.allowed
+        return decision if decision.allowed else None
+
+    @staticmethod
+    def _carries_uncleared(job: Job) -> bool:
+        """The job carries its order's load, not yet cleared (a relay receiver's job names the order it is to take
+        on, never carried by it before the handoff)."""
+        return job.order is not None and not job.crossed and job.order.state in NOT_YET_CLEARED
+
+    def _clear(self, track: Track, decision: GateDecision, reason: str) -> None:
+        """The order aboard is cleared: the release past its gate, or across, goes out on ``decision`` (recorded)."""
+        self._advance(track, OrderState.CLEARED, reason, {"decision_audit_seq": decision.audit_seq,
+                                                          "relied_on": list(decision.relied_on)})
+
+    def _left_for_the_crossing(self, state: VehicleState | None) -> bool:
+        """The vehicle has set off across from the last node before the crossing (no release can be taken back
+        from it), or stands on the border line (relay: on the pad)."""
+        node = self.corridor.nodes.get(state.last_node_id) if state is not None else None
+        if node is None:
+            return False
+        return node.kind in BORDER_LINE_KINDS or (node.id in self._pre_crossing and math.hypot(
+            state.pose.x - node.x, state.pose.y - node.y) > TAKE_BACK_RADIUS_M)
+
+    def _unclear_if_lost(self, track: Track) -> None:
+        """A cleared order whose clearance is gone (a hold, a revocation, a customs link down, an operator's gate
+        hold) before its vehicle set off across: it awaits clearance again, with the gate rule's reasons. The
+        vehicle goes no further than the last node before the crossing (``_may_release``; a release across it
+        has there is taken back, ``_take_back_if_uncleared``), and the order is cleared again when the rule
+        allows it there."""
+        job = track.job
+        if job is None or job.order is None or job.order.state != OrderState.CLEARED or job.crossed \
+                or self._left_for_the_crossing(track.state):
+            return
+        held = self._held_gate(track)
+        reasons = [f"gate {held} held: {self._gate_holds[held]}"] if held is not None else \
+            list(self._evaluate(track).reasons)
+        if reasons:
+            self._advance(track, OrderState.AWAITING_CLEARANCE,
+                          "clearance lost before the crossing: " + "; ".join(reasons), {"reasons": reasons})
 
     def _take_back_if_uncleared(self, track: Track, t: float) -> None:
         """A vehicle at the last node before the crossing, with the crossing in its released base, whose
@@ -1324,9 +1376,9 @@ class Dispatcher:
         released = [n for n in state.node_states if n.released]
         if not released or not self.corridor.lane_between(state.last_node_id, released[0].node_id).crossing:
             return
-        node = self.corridor.nodes[state.last_node_id]
-        if math.hypot(state.pose.x - node.x, state.pose.y - node.y) > TAKE_BACK_RADIUS_M:
+        if self._left_for_the_crossing(state):
             return  # already on the crossing lane: it goes on to the far side
+        node = self.corridor.nodes[state.last_node_id]
         if self._held_gate(track) is None and self._evaluate(track).allowed:
             return
         if track.connection not in ("ONLINE", None):  # cannot be told: flag it, take it back once it is back

@@ -10,8 +10,9 @@ from fleet.dispatch.tracks import JobKind, Track
 from fleet.orders import OrderPublic, OrderState
 
 #: an order in one of these, on a vehicle not yet cleared, still has its departure side's gate lanes ahead of it
+#: (``cleared`` on such a vehicle: a restart found it at its gate, where it waits for the gate rule again)
 BEFORE_THE_GATES = frozenset({OrderState.ASSIGNED, OrderState.TO_PICKUP, OrderState.LOADED,
-                              OrderState.AWAITING_CLEARANCE})
+                              OrderState.AWAITING_CLEARANCE, OrderState.CLEARED})
 
 
 def loads_before_the_gates(tracks: Iterable[Track]) -> dict[str, int]:

@@ -5,6 +5,7 @@ The lifecycle is a table of allowed transitions; anything else is a programming 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -22,6 +23,7 @@ class OrderState(StrEnum):
     TO_PICKUP = "to_pickup"
     LOADED = "loaded"
     AWAITING_CLEARANCE = "awaiting_clearance"
+    CLEARED = "cleared"
     CROSSING = "crossing"
     TO_DROP = "to_drop"
     DELIVERED = "delivered"
@@ -30,13 +32,17 @@ class OrderState(StrEnum):
 
 
 S = OrderState
-#: Allowed transitions. Back to CREATED: the vehicle was lost before loading, the order waits for another.
+#: Allowed transitions. Back to CREATED: the vehicle was lost before loading, the order waits for another. Back
+#: from CLEARED to AWAITING_CLEARANCE: the clearance was lost before the vehicle set off across. Straight to
+#: CROSSING from LOADED or AWAITING_CLEARANCE: a vehicle released across by a process that died before it wrote
+#: CLEARED (the move is written at the end of the tick).
 TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
     S.CREATED: frozenset({S.ASSIGNED, S.CANCELLED, S.FAILED}),
     S.ASSIGNED: frozenset({S.TO_PICKUP, S.CREATED, S.CANCELLED, S.FAILED}),
     S.TO_PICKUP: frozenset({S.LOADED, S.CREATED, S.CANCELLED, S.FAILED}),
-    S.LOADED: frozenset({S.AWAITING_CLEARANCE, S.CROSSING, S.CANCELLED, S.FAILED}),
-    S.AWAITING_CLEARANCE: frozenset({S.CROSSING, S.CANCELLED, S.FAILED}),
+    S.LOADED: frozenset({S.AWAITING_CLEARANCE, S.CLEARED, S.CROSSING, S.CANCELLED, S.FAILED}),
+    S.AWAITING_CLEARANCE: frozenset({S.CLEARED, S.CROSSING, S.CANCELLED, S.FAILED}),
+    S.CLEARED: frozenset({S.CROSSING, S.AWAITING_CLEARANCE, S.CANCELLED, S.FAILED}),
     S.CROSSING: frozenset({S.TO_DROP, S.FAILED}),  # a cancel waits until the far side is reached
     S.TO_DROP: frozenset({S.DELIVERED, S.CANCELLED, S.FAILED}),
     S.DELIVERED: frozenset(),
@@ -45,7 +51,21 @@ TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
 }
 ACTIVE_STATES = frozenset(s for s, nexts in TRANSITIONS.items() if nexts)
 #: The states in which the containers are aboard the vehicle.
-LOADED_STATES = frozenset({S.LOADED, S.AWAITING_CLEARANCE, S.CROSSING, S.TO_DROP})
+LOADED_STATES = frozenset({S.LOADED, S.AWAITING_CLEARANCE, S.CLEARED, S.CROSSING, S.TO_DROP})
+#: Loaded, the gate rule has not yet let it go on past its gate (or, if it never stopped at one, across).
+NOT_YET_CLEARED = frozenset({S.LOADED, S.AWAITING_CLEARANCE})
+
+
+def seconds_held_at_gate(timeline: Iterable[tuple[float, str]]) -> float:
+    """What the gate held an order: its seconds in ``awaiting_clearance``, each stay until the transition after it
+    (from the gate to its release past it, and again after a clearance lost on the way to the border line).
+    ``timeline``: its transitions in order, as (time, state entered)."""
+    held, since = 0.0, None
+    for at, state in timeline:
+        if since is not None:
+            held += at - since
+        since = at if state == S.AWAITING_CLEARANCE else None
+    return held
 
 
 class OrderCreate(BaseModel):

@@ -18,6 +18,7 @@ import numpy as np
 
 from fleet.events import Topic
 from fleet.orders import OrderState
+from fleet.orders.model import LOADED_STATES
 from sim.fast.customs import CustomsSim
 
 __all__ = ["DemandOrder", "Recorder"]
@@ -112,8 +113,9 @@ class Recorder:
     def on_departure(self, vehicle: str, node: str, t: float) -> None:
         """A vehicle left a gate (the end of an order's gate wait) or the last node before the crossing."""
         order_id = self.vehicle_order.get(vehicle)
-        if node in self.gates:
-            if order_id is not None and self.orders[order_id].states[-1][1] == OrderState.AWAITING_CLEARANCE:
+        if node in self.gates:  # (cleared already: at the release past the gate, which it drives now)
+            if order_id is not None and self.orders[order_id].states[-1][1] in (OrderState.AWAITING_CLEARANCE,
+                                                                                OrderState.CLEARED):
                 self.left_gate.setdefault(order_id, t)
         if node in self.before_crossing:
             self._check_crossing(vehicle, node, t)
@@ -126,8 +128,7 @@ class Recorder:
         order_id = self.vehicle_order.get(vehicle)
         if order_id is not None:
             log = self.orders[order_id]
-            if log.states and log.states[-1][1] in (OrderState.LOADED, OrderState.AWAITING_CLEARANCE,
-                                                    OrderState.CROSSING, OrderState.TO_DROP):
+            if log.states and log.states[-1][1] in LOADED_STATES:
                 aboard = log.demand.consignments
         ledger = self.customs.ledger
         missing = [c for c in aboard if not ledger.cleared(c, names)]

@@ -45,6 +45,19 @@ def test_a_crossing_after_the_watchs_last_look_is_in_the_summary_with_its_time()
     assert summary.gate_waits_s == [(78.0 - 44.0) * 12.0]
 
 
+class ClearedService(MovingService):
+    """An order held at its gate for 6 s, then cleared, its vehicle driving 28 s more to the border line."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.detail["timeline"].insert(3, {"to_state": "cleared", "at": STARTED_AT + 50.0})
+
+
+def test_the_summary_counts_what_the_gate_held_not_the_drive_to_the_border_line():
+    summary = Summary.read(ClearedService(), 12.0, STARTED_AT)
+    assert summary.gate_waits_s == [(50.0 - 44.0) * 12.0]
+
+
 class GateService:
     """One AGV in a gate's queue with its load cleared (the gate rule allows it): it is passing through."""
 

@@ -4,7 +4,7 @@ two customs links' health), each read from where it is kept so that it is right 
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 
 import sqlalchemy as sa
 from fastapi import APIRouter
@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from fleet.api.deps import CallerDep, Reader, Role, ServicesDep, may
 from fleet.api.metrics import vehicle_state
 from fleet.orders import OrderState
+from fleet.orders.model import seconds_held_at_gate
 from fleet.services import Services
 from fleet.store.schema import alarms, order_transitions, orders
 
@@ -49,7 +50,7 @@ class Summary(BaseModel):
     at: float
     window_s: float
     crossings: dict[str, int]  # direction -> vehicles that entered the crossing lanes within the window
-    gate_wait_avg_s: float | None  # awaiting clearance -> crossing, over the window's crossings; None: none
+    gate_wait_avg_s: float | None  # time awaiting clearance (gate -> cleared), over the window's crossings; None: none
     vehicles: dict[str, int]  # state -> count (as the metrics count them)
     orders: dict[str, int]  # state -> count
     open_alarms: int
@@ -91,18 +92,19 @@ def summary(services: ServicesDep, _: Reader) -> Summary:
 
 
 def _crossings(services: Services, since: float) -> tuple[dict[str, int], float | None]:
-    """Per direction, the orders that entered the crossing lanes since ``since``; and their average wait from
-    awaiting clearance (0 for a vehicle whose clearance was there when it came)."""
+    """Per direction, the orders that entered the crossing lanes since ``since``; and the average time the gate
+    held them (:func:`seconds_held_at_gate`: 0 for a vehicle whose clearance was there when it came)."""
     t = order_transitions
     with services.store.reading() as conn:
         crossed = conn.execute(sa.select(t.c.order_id, t.c.at, orders.c.direction)
                                .join(orders, orders.c.id == t.c.order_id)
                                .where(t.c.to_state == OrderState.CROSSING, t.c.at >= since)).all()
         ids = [row.order_id for row in crossed]
-        waiting = dict(conn.execute(sa.select(t.c.order_id, sa.func.max(t.c.at))
-                                    .where(t.c.order_id.in_(ids), t.c.to_state == OrderState.AWAITING_CLEARANCE)
-                                    .group_by(t.c.order_id)).all()) if ids else {}
+        timelines: dict[str, list[tuple[float, str]]] = defaultdict(list)
+        for row in conn.execute(sa.select(t.c.order_id, t.c.at, t.c.to_state).where(t.c.order_id.in_(ids))
+                                .order_by(t.c.id)) if ids else ():
+            timelines[row.order_id].append((row.at, row.to_state))
     counts = Counter({direction: 0 for direction in services.gate.directions})
     counts.update(row.direction for row in crossed)
-    waits = [row.at - waiting.get(row.order_id, row.at) for row in crossed]
+    waits = [seconds_held_at_gate(timelines[row.order_id]) for row in crossed]
     return dict(counts), (sum(waits) / len(waits) if waits else None)

@@ -4,7 +4,7 @@
 import { age, h } from "./dom.js";
 import { STATE_COLOURS } from "./vehicle-state.js";
 
-const ACTIVE = ["created", "assigned", "to_pickup", "loaded", "awaiting_clearance", "crossing", "to_drop"];
+const ACTIVE = ["created", "assigned", "to_pickup", "loaded", "awaiting_clearance", "cleared", "crossing", "to_drop"];
 
 export function renderKpis(element, summary, bridge, sides) {
   const crossings = Object.entries(summary.crossings).map(([direction, n]) => `${direction.replace("->", "→")} ${n}`);

@@ -1,10 +1,11 @@
 // Orders: the create form (its dock pickers offer only the chosen direction's sides), the list filtered by
-// state, cancel, and one order's timeline (its transitions, each consignment's clearance, the crossing record).
+// state, cancel, and one order's timeline (its transitions, each consignment's clearance, the gate decisions that
+// cleared it and let it cross).
 
 import { askReason, h, renderKeepingFocus, when } from "./dom.js";
 
-const STATES = ["created", "assigned", "to_pickup", "loaded", "awaiting_clearance", "crossing", "to_drop",
-                "delivered", "cancelled", "failed"];
+const STATES = ["created", "assigned", "to_pickup", "loaded", "awaiting_clearance", "cleared", "crossing",
+                "to_drop", "delivered", "cancelled", "failed"];
 const FINISHED = new Set(["delivered", "cancelled", "failed"]);
 
 export class OrdersPanel {
@@ -97,14 +98,15 @@ export class OrdersPanel {
     this.refresh();
   }
 
-  /** The gate decision that let the vehicle cross (its audit record), or null if it cannot be read. */
+  /** The gate decision that cleared the order or let the vehicle cross (its audit record), or null if it cannot be
+   *  read. */
   async decision(seq) {
     const page = await this.api.get("/audit", { after: seq - 1, limit: 1 }).catch(() => null);
     const record = page && page.records[0];
     return record && record.seq === seq && record.kind === "decision" ? record : null;
   }
 
-  /** The crossing record: the gate decision by its audit number, and the customs events it relied on. */
+  /** A gate decision by its audit number, and the customs events it relied on. */
   decisionItem(record) {
     const relied = record.body.relied_on || [];
     return h("div", { class: "decision", "data-audit-seq": record.seq },
@@ -122,8 +124,11 @@ export class OrdersPanel {
       const order = await this.api.get(`/orders/${encodeURIComponent(id)}`);
       const clearances = await Promise.all(order.consignments.map((c) =>
         this.api.get(`/consignments/${encodeURIComponent(c)}/clearance`).catch(() => null)));
-      const crossing = order.timeline.find((t) => t.to_state === "crossing" && t.cause.decision_audit_seq != null);
-      const decision = crossing ? await this.decision(crossing.cause.decision_audit_seq) : null;
+      // cleared at its gate (or before the crossing) and the crossing: each on a gate decision of its own
+      const decided = order.timeline.filter((t) => ["cleared", "crossing"].includes(t.to_state)
+                                                   && t.cause.decision_audit_seq != null);
+      const decisions = new Map(await Promise.all(decided.map(async (t) =>
+        [t, await this.decision(t.cause.decision_audit_seq)])));
       this.detail.hidden = false;
       this.detail.replaceChildren(
         h("h3", {}, `Order ${order.id}`, h("span", { class: "badge", "data-state": order.state }, order.state)),
@@ -140,7 +145,7 @@ export class OrdersPanel {
           class: t.to_state === "crossing" ? "crossing-record" : "" },
           h("time", {}, when(t.at)), " ", h("b", {}, `${t.from_state || "–"} → ${t.to_state}`), " ", t.reason,
           t.cause && t.cause.kind ? h("span", { class: "muted" }, ` (${t.cause.kind})`) : "",
-          t === crossing && decision ? this.decisionItem(decision) : ""))),
+          decisions.get(t) ? this.decisionItem(decisions.get(t)) : ""))),
       );
       if (scroll) this.detail.scrollIntoView({ block: "nearest" });
     } catch (error) {

@@ -82,13 +82,20 @@ def test_metrics(client, services, docks):
     assert "xborder_planner_seconds{" in text and "xborder_gate_wait_seconds_bucket" in text
 
 
-def test_gate_wait_is_measured_from_awaiting_clearance_to_crossing(services):
+def test_gate_wait_is_the_time_an_order_awaited_clearance(services):
+    """From its gate to cleared (released past it), again after a clearance lost on the way to the border line;
+    not the drive from the gate to the line (before the ``cleared`` state, that was counted too)."""
     from fleet.api.metrics import FleetMetrics
 
     metrics = FleetMetrics(services)
-    services.bus.publish("order", {"order_id": "o1", "from": "loaded", "to": "awaiting_clearance", "at": 100.0})
-    services.bus.publish("order", {"order_id": "o1", "from": "awaiting_clearance", "to": "crossing", "at": 130.0})
-    services.bus.publish("order", {"order_id": "o2", "from": "loaded", "to": "crossing", "at": 140.0})
+    for order_id, moves in {"o1": [("loaded", "awaiting_clearance", 100.0), ("awaiting_clearance", "cleared", 130.0),
+                                   ("cleared", "crossing", 400.0)],
+                            "o2": [("loaded", "awaiting_clearance", 100.0), ("awaiting_clearance", "cleared", 110.0),
+                                   ("cleared", "awaiting_clearance", 200.0), ("awaiting_clearance", "cleared", 250.0),
+                                   ("cleared", "crossing", 300.0)],
+                            "o3": [("loaded", "crossing", 140.0)]}.items():
+        for before, to, at in moves:
+            services.bus.publish("order", {"order_id": order_id, "from": before, "to": to, "at": at})
     text = metrics.render().decode()
     metrics.close()
-    assert "xborder_gate_wait_seconds_count 2.0" in text and "xborder_gate_wait_seconds_sum 30.0" in text
+    assert "xborder_gate_wait_seconds_count 3.0" in text and "xborder_gate_wait_seconds_sum 90.0" in text

@@ -42,6 +42,8 @@ def test_summary_counts_crossings_and_gate_waits_of_the_last_hour(client, servic
     customs.clock.now += 3700
     walk(waited, S.ASSIGNED, S.TO_PICKUP, S.LOADED, S.AWAITING_CLEARANCE)
     customs.clock.now += 90
+    walk(waited, S.CLEARED)
+    customs.clock.now += 300  # the drive from its gate to the border line: not a wait
     walk(waited, S.CROSSING)
     walk(straight, S.ASSIGNED, S.TO_PICKUP, S.LOADED, S.CROSSING)  # its clearance was there: a wait of 0
     walk(other, S.ASSIGNED)

@@ -210,12 +210,15 @@ def test_a_crossing_after_a_restart_names_the_decision_taken_before_it(customs, 
     out = fleet.order(["VN-100000000120"], docks(corridor, "VN")[0], docks(corridor, "CN")[0])
     fleet.release("VN-100000000120", VN_CN)
 
-    def allowed() -> list:
-        return [r for r in fleet.store.audit_records() if r.kind == "decision" and r.body["crossing_allowed"]]
+    def released_across() -> int | None:
+        """The audit seq of the decision that released a vehicle across (the one at its gate cleared it before)."""
+        return next((t.crossing_decision_seq for t in fleet.dispatcher.tracks.values() if t.crossing_decision_seq),
+                    None)
 
-    assert fleet.run(1800, until=lambda: bool(allowed()))
+    assert fleet.run(1800, until=lambda: released_across() is not None)
     assert not [r for r in fleet.store.audit_records() if r.kind == "crossing"], "the restart should come before"
-    decision = allowed()[0]
+    decision = next(r for r in fleet.store.audit_records() if r.seq == released_across())
+    assert decision.kind == "decision" and decision.body["crossing_allowed"]
     restarted = make_fleet_again(fleet)
     assert restarted.run(3000, until=lambda: restarted.state_of(out) == OrderState.DELIVERED)
     crossings = [r for r in restarted.store.audit_records() if r.kind == "crossing"]

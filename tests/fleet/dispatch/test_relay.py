@@ -65,6 +65,14 @@ def test_a_relay_order_changes_hands_at_the_pad(customs, kim_thanh, here, there,
     handover = next(s for s in order.timeline if s.to_state == OrderState.TO_DROP)
     assert homes[handover.cause["from_vehicle_id"]] == here
     _delivered_across_the_pad(fleet, order_id, handover.cause["from_vehicle_id"], order.vehicle_id)
+    # cleared from the release past the deliverer's gate towards the meeting, on a decision for it and the load
+    states = [s.to_state for s in order.timeline]
+    assert states[states.index(OrderState.LOADED):] == [OrderState.LOADED, OrderState.AWAITING_CLEARANCE,
+                                                        OrderState.CLEARED, OrderState.CROSSING, OrderState.TO_DROP,
+                                                        OrderState.DELIVERED]
+    cleared = order.timeline[states.index(OrderState.CLEARED)]
+    decision = next(r.body for r in fleet.store.audit_records() if r.seq == cleared.cause["decision_audit_seq"])
+    assert decision["crossing_allowed"] and decision["vehicle_id"] == handover.cause["from_vehicle_id"]
 
 
 def test_a_held_relay_load_stays_off_the_pad_until_the_hold_is_lifted(customs, kim_thanh):

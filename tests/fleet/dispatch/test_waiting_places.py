@@ -223,7 +223,8 @@ def test_a_crossing_is_recorded_only_for_a_vehicle_that_goes_across(customs, cor
     assert fleet.run(900, until=lambda: _standing_at(fleet, "agv_001", ["vn_hold_1"])), \
         fleet.link.state("agv_001").last_node_id
     assert [r for r in fleet.store.audit_records() if r.kind == "crossing"] == []
-    assert order not in states and fleet.state_of(order) == OrderState.AWAITING_CLEARANCE
+    # released past its gate on an allowing decision, never across: cleared, not crossing
+    assert states == {order: OrderState.CLEARED} and fleet.state_of(order) == OrderState.CLEARED
 
 
 def test_a_cleared_load_past_its_gates_is_not_cancelled_on_the_way_to_the_bridge(customs, corridor):

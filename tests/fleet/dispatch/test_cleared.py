@@ -1,0 +1,159 @@
+"""The ``cleared`` order state: from the release past its gate, on a gate decision that allows the vehicle, its
+direction and its load, to the border line; back to ``awaiting_clearance`` when the clearance is lost before the
+vehicle sets off across. Before it, an order said ``awaiting_clearance`` for the minutes its vehicle drove from
+its gate to the bridge, both clearances in hand: a dispatcher could not tell a held load from one on its way."""
+
+from __future__ import annotations
+
+import pytest
+
+from fleet.dispatch.loop import GATE_RECHECK_S
+from fleet.events import Topic
+from fleet.orders import OrderError, OrderState
+from tests.fleet.dispatch.conftest import VN_CN, docks, make_fleet
+from tests.fleet.dispatch.test_loop import _crossing_released_while_denied, make_fleet_again
+
+S = OrderState
+#: on Bac Luan II, the VN nodes from past the outbound gates to the last node before the bridge
+VN_APPROACH = ("vn_out_post", "vn_app_out_0", "vn_app_out_1", "vn_app_out_2", "vn_app_out_3", "vn_deck_out_0",
+               "vn_deck_out_1")
+LAST_BEFORE_THE_CROSSING = "vn_deck_out_1"
+
+
+def _watched(fleet, order: str) -> list[tuple[str, str | None]]:
+    """After every tick: (the node the order's vehicle last reported, the order's state as the bus announced it);
+    and the independent check of the gate rule."""
+    state: dict[str, str] = {}
+    fleet.bus.subscribe(lambda topic, message: state.__setitem__("now", message["to"])
+                        if message["order_id"] == order else None, topics=(Topic.ORDER,))
+    seen: list[tuple[str, str | None]] = []
+
+    def watch(f) -> None:
+        assert not _crossing_released_while_denied(f), _crossing_released_while_denied(f)
+        vehicle = f.dispatcher.tracks["agv_001"]
+        seen.append((f.link.state(vehicle.id).last_node_id, state.get("now")))
+
+    fleet.checks.append(watch)
+    return seen
+
+
+def _on_its_way(customs, corridor, consignment: str, *authorities):
+    """One authorized vehicle and a VN->CN order whose consignment ``authorities`` released (both if none)."""
+    fleet = make_fleet(customs, corridor, 1)
+    fleet.authorize("agv_001")
+    order = fleet.order([consignment], docks(corridor, "VN")[0], docks(corridor, "CN")[0])
+    fleet.release(consignment, VN_CN, *authorities)
+    return fleet, order
+
+
+def _decision(fleet, seq: int):
+    record = next(r for r in fleet.store.audit_records() if r.seq == seq)
+    assert record.kind == "decision" and record.body["crossing_allowed"] is True, record
+    return record
+
+
+def _past_the_gate(fleet, seen, at: str = "vn_app_out_1"):
+    return fleet.run(1800, until=lambda: seen[-1] == (at, S.CLEARED))
+
+
+def test_an_order_is_cleared_from_the_release_past_its_gate_to_the_border_line(customs, corridor):
+    fleet, order = _on_its_way(customs, corridor, "VN-100000000901", customs.vn)
+    seen = _watched(fleet, order)
+    assert fleet.run(1800, until=lambda: seen[-1][1] == S.AWAITING_CLEARANCE)
+    fleet.run(120)  # China has not released it: the vehicle waits at its gate
+    gate = seen[-1][0]
+    assert gate.startswith("vn_gate_out") and seen[-1][1] == S.AWAITING_CLEARANCE
+    fleet.release("VN-100000000901", VN_CN, customs.cn)
+    assert _past_the_gate(fleet, seen)
+    # as from awaiting_clearance past its gates: on the way to the bridge, from which the only way on is across
+    with pytest.raises(OrderError) as refused:
+        fleet.dispatcher.cancel_order(order, "test: the buyer withdrew", "dispatcher")
+    assert refused.value.status == 409
+    assert fleet.run(1800, until=lambda: seen[-1][1] == S.TO_DROP)
+    # every tick from the gate to the border line: cleared; crossing on the line
+    approach = [s for node, s in seen if node in VN_APPROACH]
+    assert approach and set(approach) == {S.CLEARED}, approach
+    timeline = fleet.orders.get(order).timeline
+    assert [t.to_state for t in timeline][-4:] == [S.AWAITING_CLEARANCE, S.CLEARED, S.CROSSING, S.TO_DROP]
+    cleared, crossing = timeline[-3], timeline[-2]
+    assert cleared.reason == f"released past gate {gate}"
+    decision = _decision(fleet, cleared.cause["decision_audit_seq"])
+    assert (decision.body["vehicle_id"], decision.body["direction"], decision.body["consignments"]) == \
+        ("agv_001", VN_CN, ["VN-100000000901"])
+    assert cleared.cause["relied_on"] == decision.body["relied_on"] and len(decision.body["relied_on"]) >= 4
+    assert crossing.reason.startswith("entered the crossing") and crossing.cause["decision_audit_seq"] is not None
+
+
+def test_an_order_cleared_before_its_vehicle_reached_its_gate_is_cleared_there(customs, corridor):
+    """Both clearances in hand before the vehicle loads: its plan still ends at its gate (it is planned past it
+    only once cleared there), and the gate rule is asked about it within ``GATE_RECHECK_S`` of its arrival: it is
+    released past the gate at once, the order cleared on that decision."""
+    fleet, order = _on_its_way(customs, corridor, "VN-100000000902")
+    seen = _watched(fleet, order)
+    assert fleet.run(2400, until=lambda: seen[-1][1] == S.TO_DROP)
+    timeline = fleet.orders.get(order).timeline
+    assert [t.to_state for t in timeline][-4:] == [S.AWAITING_CLEARANCE, S.CLEARED, S.CROSSING, S.TO_DROP]
+    assert timeline[-3].at - timeline[-4].at <= GATE_RECHECK_S
+    _decision(fleet, timeline[-3].cause["decision_audit_seq"])
+    assert {s for node, s in seen if node in VN_APPROACH} == {S.CLEARED}
+
+
+@pytest.mark.parametrize("lost", ["customs hold", "vehicle revoked", "operator gate hold"])
+def test_an_order_whose_clearance_is_lost_on_the_way_to_the_bridge_awaits_clearance_again(customs, corridor, lost):
+    """Cleared and past its gate, the clearance is lost before the vehicle reaches the last node before the
+    crossing: the order awaits clearance again (with the gate rule's reason), the vehicle stops at that node; once
+    the clearance is back, it is cleared there, on a new decision, the one its crossing names."""
+    consignment = "VN-100000000903"
+    fleet, order = _on_its_way(customs, corridor, consignment)
+    seen = _watched(fleet, order)
+    assert _past_the_gate(fleet, seen)
+    gate = next(t.reason for t in fleet.orders.get(order).timeline if t.to_state == S.CLEARED).split()[-1]
+    ingest = fleet.dispatcher.gate.ingest
+    if lost == "customs hold":
+        assert ingest(customs.cn.event("hold", consignment, direction=VN_CN), "test").acknowledged
+    elif lost == "vehicle revoked":
+        assert ingest(customs.vn.event("vehicle.revoked", vehicle_id="agv_001"), "test").acknowledged
+    else:
+        fleet.dispatcher.hold_gate(gate, "operator", "test: barrier fault")
+    fleet.run(1)
+    back = fleet.orders.get(order).timeline[-1]
+    assert back.to_state == S.AWAITING_CLEARANCE and back.from_state == S.CLEARED
+    assert back.reason.startswith("clearance lost before the crossing: ") and back.cause["reasons"]
+    fleet.run(600)
+    state = fleet.link.state("agv_001")
+    assert (state.last_node_id, state.driving, seen[-1][1]) == (LAST_BEFORE_THE_CROSSING, False,
+                                                                S.AWAITING_CLEARANCE)
+    assert not [r for r in fleet.store.audit_records() if r.kind == "crossing"]
+    if lost == "customs hold":
+        assert ingest(customs.cn.event("hold.lifted", consignment, direction=VN_CN), "test").acknowledged
+    elif lost == "vehicle revoked":
+        assert ingest(customs.vn.event("vehicle.authorized", vehicle_id="agv_001"), "test").acknowledged
+    else:
+        fleet.dispatcher.release_gate(gate, "operator", "test: barrier mended")
+    assert fleet.run(600, until=lambda: seen[-1][1] == S.TO_DROP)
+    timeline = fleet.orders.get(order).timeline
+    assert [t.to_state for t in timeline][-6:] == [S.AWAITING_CLEARANCE, S.CLEARED, S.AWAITING_CLEARANCE,
+                                                   S.CLEARED, S.CROSSING, S.TO_DROP]
+    again, crossing = timeline[-3], timeline[-2]
+    assert again.reason == f"released across from {LAST_BEFORE_THE_CROSSING}"
+    assert crossing.cause["decision_audit_seq"] == again.cause["decision_audit_seq"]
+    _decision(fleet, again.cause["decision_audit_seq"])
+
+
+def test_a_restart_while_an_order_is_cleared_carries_it_on_across(customs, corridor):
+    """The fleet manager dies while the vehicle drives from its gate to the bridge: the new one finds the order
+    cleared and the vehicle past its gates, and takes it across (never back to a gate, the order never back to
+    awaiting clearance), on a decision of its own."""
+    fleet, order = _on_its_way(customs, corridor, "VN-100000000904")
+    seen = _watched(fleet, order)
+    assert _past_the_gate(fleet, seen)
+    assert fleet.state_of(order) == S.CLEARED  # (stored)
+    restarted = make_fleet_again(fleet)
+    visited: list[str] = []
+    restarted.checks.append(lambda f: visited.append(f.link.state("agv_001").last_node_id))
+    assert restarted.run(2400, until=lambda: restarted.state_of(order) == S.DELIVERED)
+    assert not {n for n in visited if n.startswith("vn_gate")}
+    timeline = restarted.orders.get(order).timeline
+    assert [t.to_state for t in timeline][-5:] == [S.AWAITING_CLEARANCE, S.CLEARED, S.CROSSING, S.TO_DROP,
+                                                   S.DELIVERED]
+    _decision(restarted, timeline[-3].cause["decision_audit_seq"])
