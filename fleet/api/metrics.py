@@ -20,6 +20,7 @@ from prometheus_client.registry import Collector
 from fleet.dispatch import VehicleView
 from fleet.events import Topic
 from fleet.orders import OrderState
+from fleet.orders.model import seconds_held_at_gate
 from fleet.services import Services
 from fleet.store.schema import audit_log, orders
 
@@ -59,24 +60,21 @@ class FleetMetrics:
         self._dispatcher = services.dispatcher
         self._dispatcher.tick_listeners.append(self.tick.observe)
         self.registry.register(_ReadAtScrape(services))
-        self._waiting_since: dict[str, float] = {}  # order -> when it began to await clearance (again)
-        self._held: dict[str, float] = {}  # order -> seconds it awaited clearance before that
+        #: order -> its moves to awaiting clearance and to cleared so far, (time, state): what the gate held it
+        self._at_the_gate: dict[str, list[tuple[float, str]]] = {}
         self._unsubscribe = services.bus.subscribe(self._on_bus, (Topic.ORDER, Topic.CROSSING))
 
     def _on_bus(self, topic: str, message: dict[str, Any]) -> None:
         if topic == Topic.CROSSING:
             self.crossings.labels(str(message.get("direction"))).inc()
             return
-        order_id, at, to = message["order_id"], float(message["at"]), message["to"]
-        since = self._waiting_since.pop(order_id, None)
-        held = self._held.pop(order_id, 0.0) + (at - since if since is not None else 0.0)
-        if to == OrderState.AWAITING_CLEARANCE:
-            self._waiting_since[order_id] = at
-        if to in (OrderState.AWAITING_CLEARANCE, OrderState.CLEARED):
-            self._held[order_id] = held  # (cleared again after its clearance was lost on the way: the sum)
-        elif to == OrderState.CROSSING:
-            # never awaiting clearance: cleared before its vehicle stopped at the gate, a wait of 0
-            self.gate_wait.observe(held)
+        order_id, move = message["order_id"], (float(message["at"]), message["to"])
+        if move[1] in (OrderState.AWAITING_CLEARANCE, OrderState.CLEARED):
+            self._at_the_gate.setdefault(order_id, []).append(move)
+        elif move[1] == OrderState.CROSSING:  # (straight from loaded: a wait of 0)
+            self.gate_wait.observe(seconds_held_at_gate([*self._at_the_gate.pop(order_id, []), move]))
+        else:
+            self._at_the_gate.pop(order_id, None)
 
     def render(self) -> bytes:
         return prom.generate_latest(self.registry)

@@ -59,7 +59,7 @@ from fleet.dispatch.views import GateView, VehicleAction, VehicleView, WaitingVe
 from fleet.dispatch.yards import within_gate_capacity
 from fleet.events import EventBus, Topic
 from fleet.orders import Move, OrderError, OrderPublic, OrderService, OrderState
-from fleet.orders.model import LOADED_STATES, NOT_YET_CLEARED, TRANSITIONS
+from fleet.orders.model import LOADED_STATES, NOT_YET_CLEARED, SHORT_OF_THE_LINE, TRANSITIONS
 from fleet.staff import StaffLog
 from fleet.store import Store
 from fleet.store.schema import gate_holds
@@ -513,7 +513,7 @@ class Dispatcher:
         on_border = node.kind in BORDER_LINE_KINDS
         far_side = node.jurisdiction == target and not on_border
         if (far_side or (on_border and self._goes_on_into(track.plan, k, target))) \
-                and order.state in NOT_YET_CLEARED | {OrderState.CLEARED}:
+                and order.state in SHORT_OF_THE_LINE:
             if track.crossing_decision_seq is None:  # released across before a restart
                 track.crossing_decision_seq = self._recorded_decision(track.id, order.consignments)
             self.gate.record_crossing(track.id, order.direction, order.consignments, track.crossing_decision_seq)
@@ -952,7 +952,7 @@ class Dispatcher:
             arrived = [custody_arrival(tr, self.now(), relay.pad) for tr in (deliverer, receiver)]
             if None in arrived:
                 continue
-            if job.order.state in NOT_YET_CLEARED | {OrderState.CLEARED}:
+            if job.order.state in SHORT_OF_THE_LINE:
                 self._advance(deliverer, OrderState.CROSSING, f"{deliverer.id} and {receiver.id} at {relay.pad}: "
                               "the transfer begins", {"receiver": receiver.id})
             if t - max(a for a in arrived if a is not None) < relay.transfer_s:

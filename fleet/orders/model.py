@@ -54,6 +54,8 @@ ACTIVE_STATES = frozenset(s for s, nexts in TRANSITIONS.items() if nexts)
 LOADED_STATES = frozenset({S.LOADED, S.AWAITING_CLEARANCE, S.CLEARED, S.CROSSING, S.TO_DROP})
 #: Loaded, the gate rule has not yet let it go on past its gate (or, if it never stopped at one, across).
 NOT_YET_CLEARED = frozenset({S.LOADED, S.AWAITING_CLEARANCE})
+#: Loaded, not yet over the border line (the custody handoff is still to come).
+SHORT_OF_THE_LINE = NOT_YET_CLEARED | {S.CLEARED}
 
 
 def seconds_held_at_gate(timeline: Iterable[tuple[float, str]]) -> float:

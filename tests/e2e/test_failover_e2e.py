@@ -101,7 +101,7 @@ def test_kill_9_of_the_leader_while_five_agvs_carry_orders_loses_and_repeats_not
         ids.append(deployment.order([consignment], docks(here)[i % 4], docks(there)[(i + 1) % 4]))
     assert sorted(o["id"] for o in standby.get("/orders", limit=200)["orders"]) == sorted(ids)  # reads on the standby
 
-    at_the_gate = ("awaiting_clearance", "crossing", "to_drop", "delivered")
+    at_the_gate = ("awaiting_clearance", "cleared", "crossing", "to_drop", "delivered")
     assert system.wait_for(lambda: any(o["state"] in at_the_gate for o in deployment.orders()), 480), \
         deployment.orders()
     states = Counter(o["state"] for o in deployment.orders())

@@ -70,7 +70,7 @@ def test_twenty_orders_both_ways_survive_a_kill_of_the_service(deploy, keys):
     assert set(orders) == set(ids)
     for order in orders.values():  # each state once, in the lifecycle's order: nothing done twice or skipped
         states = [t["to_state"] for t in order["timeline"]]
-        assert states[-4:] == ["awaiting_clearance", "crossing", "to_drop", "delivered"] or \
+        assert states[-5:] == ["awaiting_clearance", "cleared", "crossing", "to_drop", "delivered"] or \
             states[-3:] == ["crossing", "to_drop", "delivered"], states
         assert states.count("crossing") == 1 and states.count("delivered") == 1, states
 

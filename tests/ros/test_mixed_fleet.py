@@ -24,8 +24,8 @@ from tests.mqtt.conftest import Recorder, broker  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 MAP = "maps/bac_luan_ii"
-PICKED = {OrderState.LOADED, OrderState.AWAITING_CLEARANCE, OrderState.CROSSING, OrderState.TO_DROP,
-          OrderState.DELIVERED}
+PICKED = {OrderState.LOADED, OrderState.AWAITING_CLEARANCE, OrderState.CLEARED, OrderState.CROSSING,
+          OrderState.TO_DROP, OrderState.DELIVERED}
 
 
 @pytest.mark.parametrize("deliverer", ["agv_mqtt_mixed", "agv_ros_mixed"])

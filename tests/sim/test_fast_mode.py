@@ -83,16 +83,18 @@ def test_every_crossing_is_checked_and_none_lacks_a_clearance(tmp_path: Path) ->
         "cn_clearance"] > 0
 
 
-def test_the_safety_check_counts_a_crossing_without_clearance() -> None:
+@pytest.mark.parametrize("states", [("assigned", "loaded"), ("assigned", "loaded", "awaiting_clearance", "cleared")])
+def test_the_safety_check_counts_a_crossing_without_clearance(states) -> None:
     """The independent check itself: a loaded vehicle leaving for the bridge with one consignment not released
-    by one authority is counted; with both released it is not."""
+    by one authority is counted; with both released it is not. Its order ``cleared`` (by the fleet's gate
+    decision), the load is aboard all the same: checked as such, not as an empty vehicle's."""
     scenario = load_scenario("baseline_2026")
     customs = CustomsSim(scenario, schedule=lambda t, action: None, epoch=0.0, now=lambda: 0.0)
     recorder = Recorder(lambda: 100.0, customs, odometer=lambda v: 0.0, warmup_s=0)
     recorder.before_crossing = {"vn_deck_out_0"}
     order = DemandOrder(0, 0.0, "VN->CN", "vn_dock_1", "cn_dock_1", ("VN-S000000001A",))
     recorder.add_order("ord-1", order)
-    for vehicle_state in ("assigned", "loaded"):
+    for vehicle_state in states:
         recorder.on_bus("order", {"order_id": "ord-1", "to": vehicle_state, "vehicle_id": "agv_001"})
     for authority in customs.names:
         customs.ledger.authorized[("agv_001", authority)] = True
@@ -102,6 +104,21 @@ def test_the_safety_check_counts_a_crossing_without_clearance() -> None:
     customs.ledger.released[("VN-S000000001A", "CN_CUSTOMS")] = True
     recorder.on_departure("agv_001", "vn_deck_out_0", 101.0)
     assert recorder.checked == 2 and len(recorder.unsafe) == 1
+
+
+def test_a_gate_wait_ends_when_the_vehicle_leaves_its_gate_cleared() -> None:
+    """The fleet clears the order as it releases the vehicle past its gate: the vehicle leaves the gate with its
+    order ``cleared``, and the gate wait (and the gate queue) ends there."""
+    customs = CustomsSim(load_scenario("baseline_2026"), schedule=lambda t, action: None, epoch=0.0, now=lambda: 0.0)
+    clock = iter([10.0, 20.0, 100.0, 130.0])
+    recorder = Recorder(lambda: next(clock), customs, odometer=lambda v: 0.0, warmup_s=0)
+    recorder.gates = {"vn_gate_out_1"}
+    recorder.add_order("ord-1", DemandOrder(0, 0.0, "VN->CN", "vn_dock_1", "cn_dock_1", ("VN-S000000001A",)))
+    for vehicle_state in ("assigned", "loaded", "awaiting_clearance", "cleared"):
+        recorder.on_bus("order", {"order_id": "ord-1", "to": vehicle_state, "vehicle_id": "agv_001"})
+    recorder.on_departure("agv_001", "vn_gate_out_1", 131.0)
+    assert recorder.left_gate == {"ord-1": 131.0}
+    assert sum(recorder._gate_wait("ord-1", recorder.orders["ord-1"]).values()) == pytest.approx(31.0 / 60)
 
 
 @pytest.mark.slow
