@@ -98,6 +98,19 @@ def test_an_order_cleared_before_its_vehicle_reached_its_gate_is_cleared_there(c
     assert {s for node, s in seen if node in VN_APPROACH} == {S.CLEARED}
 
 
+def _clearance(fleet, lost: str, consignment: str, gate: str, *, given: bool) -> None:
+    """Take agv_001's clearance away (``given`` False) or give it back, the way ``lost`` names."""
+    customs, dispatcher = fleet.customs, fleet.dispatcher
+    if lost == "operator gate hold":
+        (dispatcher.release_gate if given else dispatcher.hold_gate)(gate, "operator", f"test: given {given}")
+        return
+    if lost == "customs hold":  # (an event signed is a seq of its authority's stream: only the one sent)
+        event = customs.cn.event("hold.lifted" if given else "hold", consignment, direction=VN_CN)
+    else:
+        event = customs.vn.event("vehicle.authorized" if given else "vehicle.revoked", vehicle_id="agv_001")
+    assert dispatcher.gate.ingest(event, "test").acknowledged
+
+
 @pytest.mark.parametrize("lost", ["customs hold", "vehicle revoked", "operator gate hold"])
 def test_an_order_whose_clearance_is_lost_on_the_way_to_the_bridge_awaits_clearance_again(customs, corridor, lost):
     """Cleared and past its gate, the clearance is lost before the vehicle reaches the last node before the
@@ -108,13 +121,7 @@ def test_an_order_whose_clearance_is_lost_on_the_way_to_the_bridge_awaits_cleara
     seen = _watched(fleet, order)
     assert _past_the_gate(fleet, seen)
     gate = next(t.reason for t in fleet.orders.get(order).timeline if t.to_state == S.CLEARED).split()[-1]
-    ingest = fleet.dispatcher.gate.ingest
-    if lost == "customs hold":
-        assert ingest(customs.cn.event("hold", consignment, direction=VN_CN), "test").acknowledged
-    elif lost == "vehicle revoked":
-        assert ingest(customs.vn.event("vehicle.revoked", vehicle_id="agv_001"), "test").acknowledged
-    else:
-        fleet.dispatcher.hold_gate(gate, "operator", "test: barrier fault")
+    _clearance(fleet, lost, consignment, gate, given=False)
     fleet.run(1)
     back = fleet.orders.get(order).timeline[-1]
     assert back.to_state == S.AWAITING_CLEARANCE and back.from_state == S.CLEARED
@@ -124,12 +131,7 @@ def test_an_order_whose_clearance_is_lost_on_the_way_to_the_bridge_awaits_cleara
     assert (state.last_node_id, state.driving, seen[-1][1]) == (LAST_BEFORE_THE_CROSSING, False,
                                                                 S.AWAITING_CLEARANCE)
     assert not [r for r in fleet.store.audit_records() if r.kind == "crossing"]
-    if lost == "customs hold":
-        assert ingest(customs.cn.event("hold.lifted", consignment, direction=VN_CN), "test").acknowledged
-    elif lost == "vehicle revoked":
-        assert ingest(customs.vn.event("vehicle.authorized", vehicle_id="agv_001"), "test").acknowledged
-    else:
-        fleet.dispatcher.release_gate(gate, "operator", "test: barrier mended")
+    _clearance(fleet, lost, consignment, gate, given=True)
     assert fleet.run(600, until=lambda: seen[-1][1] == S.TO_DROP)
     timeline = fleet.orders.get(order).timeline
     assert [t.to_state for t in timeline][-6:] == [S.AWAITING_CLEARANCE, S.CLEARED, S.AWAITING_CLEARANCE,
