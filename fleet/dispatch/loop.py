@@ -1265,7 +1265,8 @@ class Dispatcher:
                 return False
             # its own record: other threads append to the log meanwhile (customs events, staff)
             track.crossing_decision_seq = decision.audit_seq
-            if track.job is not None and self._carries_uncleared(track.job):  # never stopped at its gate
+            # not cleared at its gate (its clearance lost on the way since, or a restart found it past its gates)
+            if track.job is not None and self._carries_uncleared(track.job):
                 self._clear(track, decision, f"released across from {plan.steps[before].node}")
         return True
 
