@@ -1337,7 +1337,7 @@ class Dispatcher:
 
     def _clear(self, track: Track, decision: GateDecision, reason: str) -> None:
         """The order aboard is cleared: the release past its gate, or across, goes out on ``decision`` (recorded)."""
-        self._advance(track, OrderState.CLEARED, reason, {"decision_audit_seq": decision.audit_seq,
+        self._advance(track, OrderState.CLEARED, reason, {"kind": "gate", "decision_audit_seq": decision.audit_seq,
                                                           "relied_on": list(decision.relied_on)})
 
     def _left_for_the_crossing(self, state: VehicleState | None) -> bool:
@@ -1364,7 +1364,8 @@ class Dispatcher:
             list(self._evaluate(track).reasons)
         if reasons:
             self._advance(track, OrderState.AWAITING_CLEARANCE,
-                          "clearance lost before the crossing: " + "; ".join(reasons), {"reasons": reasons})
+                          "clearance lost before the crossing: " + "; ".join(reasons),
+                          {"kind": "gate", "reasons": reasons})
 
     def _take_back_if_uncleared(self, track: Track, t: float) -> None:
         """A vehicle at the last node before the crossing, with the crossing in its released base, whose

@@ -76,7 +76,7 @@ def test_an_order_is_cleared_from_the_release_past_its_gate_to_the_border_line(c
     timeline = fleet.orders.get(order).timeline
     assert [t.to_state for t in timeline][-4:] == [S.AWAITING_CLEARANCE, S.CLEARED, S.CROSSING, S.TO_DROP]
     cleared, crossing = timeline[-3], timeline[-2]
-    assert cleared.reason == f"released past gate {gate}"
+    assert cleared.reason == f"released past gate {gate}" and cleared.cause["kind"] == "gate"
     decision = _decision(fleet, cleared.cause["decision_audit_seq"])
     assert (decision.body["vehicle_id"], decision.body["direction"], decision.body["consignments"]) == \
         ("agv_001", VN_CN, ["VN-100000000901"])
@@ -126,6 +126,7 @@ def test_an_order_whose_clearance_is_lost_on_the_way_to_the_bridge_awaits_cleara
     back = fleet.orders.get(order).timeline[-1]
     assert back.to_state == S.AWAITING_CLEARANCE and back.from_state == S.CLEARED
     assert back.reason.startswith("clearance lost before the crossing: ") and back.cause["reasons"]
+    assert back.cause["kind"] == "gate"
     fleet.run(600)
     state = fleet.link.state("agv_001")
     assert (state.last_node_id, state.driving, seen[-1][1]) == (LAST_BEFORE_THE_CROSSING, False,
