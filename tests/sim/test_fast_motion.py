@@ -18,6 +18,7 @@ from agv_agent.protocol import Order, OrderEdge, OrderNode
 from fleet.vehicles.inprocess import InProcessLink
 from planner.corridor import NodeKind
 from planner.routing import fastest_route
+from sim.fast.motion import plan_motion
 from sim.fast.vehicles import EventLink
 
 TOLERANCE_S = 1.5
@@ -115,3 +116,41 @@ def test_event_driven_vehicle_arrives_where_and_when_the_stepped_one_does(bac_lu
     assert worst <= TOLERANCE_S, {n: round(event[n] - stepped[n], 2) for n in route[1:]}
     assert math.dist(event_end, stepped_end) <= 0.3
     assert stepped[route[-1]] > 1000  # a real trip, with the stops it was made to wait at
+
+
+def test_an_update_that_leaves_the_way_as_it_was_does_not_solve_the_motion_again(bac_luan_ii, monkeypatch) -> None:
+    """A full plan of the fleet sends most vehicles the base they have: each drives on as it did (solving its
+    motion again from mid-way was a third of the simulated vehicles' cost); a further release is solved."""
+    import sim.fast.vehicles as vehicles
+
+    solved = []
+    monkeypatch.setattr(vehicles, "plan_motion", lambda *a, **k: solved.append(a[0]) or plan_motion(*a, **k))
+    route = _route(bac_luan_ii)
+    released = len(route) // 3
+
+    def trip(repeats: bool) -> list[tuple[str, float]]:
+        clock = _Clock()
+        link = EventLink(clock, clear_m=17.0)
+        node = bac_luan_ii.nodes[route[0]]
+        link.spawn("agv_001", node.x, node.y, bac_luan_ii.heading_into(node.id), node.id)
+        link.send_order("agv_001", _order(bac_luan_ii, route, released, 0))
+        seen, update = [], 0
+        while (due := link.next_event()) is not None and clock.t < 600:
+            clock.t = due
+            link.advance_to(due)
+            state = link.state("agv_001")
+            if not seen or seen[-1][0] != state.last_node_id:
+                seen.append((state.last_node_id, clock.t))
+            if repeats and state.driving and update < 3:  # the same base again, from its end, while it drives
+                update += 1
+                whole = _order(bac_luan_ii, route, released, update)
+                link.send_order("agv_001", Order(whole.order_id, update, whole.nodes[released:],
+                                                 whole.edges[released:]))
+        assert update == (3 if repeats else 0)
+        assert link.state("agv_001").errors == ()
+        return seen
+
+    alone = trip(repeats=False)
+    solves_alone = len(solved)
+    assert trip(repeats=True) == alone  # the same nodes at the same times, to the bit
+    assert len(solved) - solves_alone == solves_alone  # and no motion solved for the repeats
