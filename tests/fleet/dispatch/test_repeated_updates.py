@@ -8,6 +8,8 @@ something new (a release, another route) is, and so is one the vehicle never too
 
 from __future__ import annotations
 
+from agv_agent.protocol import OrderEdge, OrderNode
+
 from fleet.dispatch.vda import OrderContent
 from fleet.orders import OrderState
 from tests.fleet.dispatch.conftest import VN_CN, docks, make_fleet
@@ -84,3 +86,22 @@ def test_an_update_the_vehicle_never_took_is_sent_again_though_the_fleet_sent_th
     [(_, _, again)] = _sent_since(fleet, sent)
     assert _content(again).repeats(_content(lost[-1])) and again.order_update_id == lost[-1].order_update_id + 1
     assert fleet.run(3600, until=lambda: fleet.state_of(order) == OrderState.DELIVERED), fleet.orders.get(order)
+
+
+def _update(order_id: str, first: int, released: int, last: int = 6) -> OrderContent:
+    """Nodes n{first}..n{last} (sequence id 2k), released up to n{released}."""
+    nodes = tuple(OrderNode(f"n{k}", 2 * k, k <= released, float(k), 0.0) for k in range(first, last + 1))
+    edges = tuple(OrderEdge(f"e{k}", 2 * k - 1, k <= released, f"n{k - 1}", f"n{k}")
+                  for k in range(first + 1, last + 1))
+    return OrderContent(order_id, nodes, edges)
+
+
+def test_an_update_repeats_the_part_of_the_last_one_the_vehicle_still_holds_and_nothing_else():
+    sent = _update("o", 0, 3)
+    assert _update("o", 3, 3).repeats(sent)  # from the base end the vehicle drove to: nothing new
+    assert _update("o", 0, 3).repeats(sent)
+    assert not _update("o", 3, 4).repeats(sent)  # released further
+    assert not _update("o", 2, 2).repeats(sent)  # n3 no longer released
+    assert not _update("o", 3, 3, last=7).repeats(sent)  # a longer route
+    assert not _update("other", 3, 3).repeats(sent)
+    assert not _update("o", 3, 3).repeats(None)
