@@ -315,12 +315,17 @@ class FleetPlanner:
 
     def _reserve_fallback(self, request: PlanRequest) -> None:
         """Safety first: a vehicle that cannot get a plan goes to one of its ``wait_at`` places if it can;
-        else it stays where it is if it may wait there, else goes to the nearest place it may wait; failing
-        that it holds its node for good. A vehicle to wait at ``hold_at`` (a gate, for its clearance) is never
-        taken over a crossing lane by these fallbacks: driven through a gate lane free for now to a place
+        else to the nearest place it may wait (where it stands, if it may wait there: the nearest of all);
+        failing that it holds its node for good. A vehicle to wait at ``hold_at`` (a gate, for its clearance) is
+        never taken over a crossing lane by these fallbacks: driven through a gate lane free for now to a place
         across, it skipped its gate pass and stood at the last node before the crossing for good, closing the
-        one lane to the bridge (issue #13, finding 11)."""
-        graph = self.timed.graph
+        one lane to the bridge (issue #13, finding 11).
+
+        It may not wait where another vehicle stands or is to go (a dock another is bound for, say, which it
+        leaves), but where it stands is not taken from it for a vehicle that may go to any of several places (a
+        parking job: every spot of its side). Counted "spoken for", a stalled vehicle's own parking spot sent it to
+        the nearest place left, an outbound gate lane, where it waited for the pickup dock whose loaded vehicle
+        waited for that lane: on target_2030 (branch ``same``, 19:00) the corridor stood still from then on."""
         if request.hold_at:
             request = self.short_of_the_border(request)
         if request.wait_at and request.start not in request.wait_at:
@@ -329,16 +334,11 @@ class FleetPlanner:
                 return
             except NoPlan:
                 pass
-        if graph.nodes[request.start]["kind"] in WAITING_KINDS and self.table.is_free(request.start,
-                                                                                         request.start_time, INF):
-            plan = TimedPlan(request.vehicle_id, (Step(request.start, request.start_time, INF),))
-            self.table.reserve(plan)
-            return
         spoken_for = set(request.never_wait_at)
         for other in self.requests.values():
             if other.vehicle_id != request.vehicle_id:
                 spoken_for.add(other.start)
-                spoken_for.update(other.goals)  # (a parking job's goals: every spot of its side)
+                spoken_for.update(other.goals if len(other.goals) == 1 else set(other.goals) - {request.start})
         if request.keep_free:  # nor a place it is to keep free, by the back door (relay: a lane to the pad)
             spoken_for.update(request.hold_at)
         places = tuple(n for n in self._waiting_places if n not in spoken_for)

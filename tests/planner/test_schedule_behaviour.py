@@ -272,6 +272,29 @@ def test_bad_requests_are_refused_clearly(planner):
     assert violations(planner) == []
 
 
+@pytest.mark.parametrize("full_plan", [True, False])
+def test_a_stalled_vehicle_at_its_parking_spot_stays_there_while_another_vehicle_parks(planner, full_plan):
+    """An empty vehicle at a parking spot whose pickup dock another vehicle holds for good stalls; with a third
+    vehicle on its way to park (its goals: every spot of that side, the spot the stalled one stands at too), the
+    fallback found the stalled vehicle's own spot "spoken for", and its own hold on the spot kept it from
+    staying there: it drove to "the nearest place it may wait", an outbound gate lane. On target_2030 (branch
+    `same`, 19:00) such a vehicle stood at CN gate 2 waiting for the dock whose loaded vehicle waited for that
+    gate lane, and the corridor stood still for the rest of the day."""
+    parking = tuple(n for n, kind in planner.timed.graph.nodes(data="kind")
+                    if kind == "parking" and n.startswith("cn_"))
+    loaded = PlanRequest("x", "cn_dock_2", ("cn_dock_2",))
+    parks = PlanRequest("y", "cn_dock_4", parking)
+    stalled = PlanRequest("a", "cn_parking_12", ("cn_dock_2",))
+    if full_plan:
+        result = planner.plan_all([loaded, parks, stalled])
+    else:
+        planner.plan_all([loaded, parks])
+        result = planner.replan(stalled, now=0.0)
+    assert "taken for good" in result.stalled["a"]
+    assert planner.plans["a"].nodes == ("cn_parking_12",)
+    assert violations(planner) == []
+
+
 def test_the_corridor_bottleneck_is_the_pre_gate_feeding_the_5_kmh_gate_lanes(planner):
     from planner.schedule.capacity import crossing_bottleneck
 

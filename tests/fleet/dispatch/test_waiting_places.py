@@ -243,3 +243,30 @@ def test_a_cleared_load_past_its_gates_is_not_cancelled_on_the_way_to_the_bridge
     assert refused.value.status == 409 and refused.value.field == "state"
     states = _watched(fleet)
     assert fleet.run(1800, until=lambda: states.get(order) == OrderState.DELIVERED), states
+
+
+def test_a_parked_vehicle_whose_pickup_dock_is_taken_waits_at_its_spot_while_another_parks(customs, corridor):
+    """target_2030 on branch `same`, 18:25-19:00: an empty vehicle parked at a CN spot is given an order whose pickup
+    dock a loaded vehicle holds for good (it waits for a gate lane). While another vehicle was on its way to park,
+    its goals every CN spot, the stalled vehicle's fallback counted its own spot taken and drove it to the nearest
+    place left, a CN outbound gate lane: the lane the loaded vehicle on its dock waited for, and no plan untied the
+    two; the corridor stood still for the rest of the day. Here agv_001 is broken down on the pickup dock, agv_003
+    goes to park from a dock, and agv_002 waits at its spot; it loads once the dock is free."""
+    spot = _nodes(corridor, NodeKind.PARKING, "CN")[0]
+    fleet = make_fleet(customs, corridor, 3, starts=["cn_dock_1", spot, "cn_dock_8"])
+    dispatcher = fleet.dispatcher
+    fleet.authorize(*dispatcher.tracks)
+    states = _watched(fleet)
+    dispatcher.set_in_service("agv_001", False, "operator", "test: broken down at its dock")
+    parker = dispatcher.tracks["agv_003"]
+    assert fleet.run(60, until=lambda: parker.job is not None and parker.job.kind == JobKind.PARK)
+    order = fleet.order(["CN-200000000061"], "cn_dock_1", docks(corridor, "VN")[0])
+    assert fleet.run(60, until=lambda: states.get(order) == OrderState.TO_PICKUP)
+    assert parker.job is not None and parker.job.kind == JobKind.PARK  # still on its way to park
+    track = dispatcher.tracks["agv_002"]
+    assert track.stalled_because is not None and "cn_dock_1" in track.stalled_because
+    assert track.plan.nodes == (spot,), track.plan.nodes
+    fleet.run(120)
+    assert fleet.link.state("agv_002").last_node_id == spot and track.plan.end == spot
+    dispatcher.set_in_service("agv_001", True, "operator", "test: repaired")  # it parks, freeing the dock
+    assert fleet.run(900, until=lambda: states.get(order) == OrderState.LOADED), fleet.link.state("agv_002")
