@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from agv_agent.protocol import VehicleState
 
+from fleet.dispatch.vda import OrderContent
 from fleet.orders import OrderPublic
 from fleet.vehicles.registry import VehicleRecord
 from planner.routing import VehicleProfile
@@ -70,6 +71,7 @@ class Track:
     unavailable: str | None = None  # why the vehicle cannot go on (offline, fault, e-stop, out of service)
     needs_plan: bool = False
     sent_at: float = -INF  # when the current order (update) was last sent
+    sent_content: OrderContent | None = None  # what the last update sent (update ``update_id``) said
     not_taken_logged: tuple[str | None, int] | None = None  # (order, update reported) last warned as not taken
     retry_at: float = -INF  # a stalled vehicle is planned again from then on
     stalled_since: float | None = None  # stalled without a break since then (planner time)

@@ -7,11 +7,32 @@ already has (sequence id ``seq0``), so the update that carries it starts there, 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import NamedTuple
 
 from agv_agent.protocol import Action, ActionType, BlockingType, Order, OrderEdge, OrderNode
 
 from planner.corridor import Corridor
 from planner.schedule import TimedPlan
+
+
+class OrderContent(NamedTuple):
+    """What an order (update) tells its vehicle: all of it but its update id (node action ids do not carry the
+    update id, see :func:`node_action_id`)."""
+
+    order_id: str
+    nodes: tuple[OrderNode, ...]
+    edges: tuple[OrderEdge, ...]
+
+    def repeats(self, earlier: OrderContent | None) -> bool:
+        """This update tells a vehicle that took ``earlier`` nothing new: same order, and its nodes and edges
+        (ids, sequence ids, releases, actions) are ``earlier``'s from this update's first node on. An update
+        starts at the base end the vehicle has; one sent before it drove there started further back, so only
+        the part from that node on is compared: what the vehicle still holds of ``earlier``."""
+        if earlier is None or self.order_id != earlier.order_id or not self.nodes:
+            return False
+        start = self.nodes[0].sequence_id
+        at = next((i for i, node in enumerate(earlier.nodes) if node.sequence_id == start), None)
+        return at is not None and earlier.nodes[at:] == self.nodes and earlier.edges[at:] == self.edges
 
 
 def node_action_id(order_id: str, sequence_id: int, action_type: ActionType | str) -> str:
