@@ -176,12 +176,13 @@ class EventLink:
         yield vehicle, now
         vehicle.ahead = list(vehicle.logic.nodes)  # an order or a cancel replaced them
         self._publish(vehicle, now)
-        if self._course(vehicle).goes_on_as(vehicle.course):
+        course = self._course(vehicle)
+        if course.goes_on_as(vehicle.course):
             # an order update that leaves its way as it was (most of a full plan's updates): the vehicle drives
             # on as it did; solving its motion again from mid-way was a third of the simulated vehicles' cost
             self._schedule(vehicle)
         else:
-            self._replan(vehicle, now)
+            self._replan(vehicle, now, course)
 
     def odometer_m(self, vehicle_id: str) -> float:
         return self._vehicles[vehicle_id].odometer_m
@@ -307,24 +308,21 @@ class EventLink:
             vehicle.state, vehicle.stamp = vehicle.logic.state(t), t
             self.changed = True
 
-    def _replan(self, vehicle: _Vehicle, t: float) -> None:
+    def _replan(self, vehicle: _Vehicle, t: float, course: _Course | None = None) -> None:
         """The agent's targets changed (an order, a release, a pause, a lost link, a fault): solve its motion
-        again from where it is, at the speed it has."""
+        again from where it is, at the speed it has, for ``course`` (the agent's now, if not given)."""
         pose, speed = self._pose(vehicle, t)
         vehicle.x, vehicle.y, vehicle.heading, vehicle.since = pose.x, pose.y, pose.theta, t
-        logic = vehicle.logic
-        released = [n for n in logic.nodes if n.released]
-        stop = self._stop_index(vehicle)
-        caps = {e.end_node_id: e.max_speed for e in logic.edges}
-        vehicle.course = self._course(vehicle)
+        vehicle.course = course = course or self._course(vehicle)
+        stop = -1 if course.halted else len(course.targets) - 1
         targets = []
         previous = (pose.x, pose.y)
-        for k, n in enumerate(released[:stop + 1]):
-            after = released[k + 1] if k < stop else None
-            corner = None if after is None else corner_speed(previous, (n.x, n.y), (after.x, after.y),
-                                                             n.allowed_deviation_xy, self.limits)
-            targets.append(Target(n.node_id, n.x, n.y, caps.get(n.node_id, 0.0), corner))
-            previous = (n.x, n.y)
+        for k, (node_id, x, y, cap, deviation) in enumerate(course.targets):
+            after = course.targets[k + 1] if k < stop else None
+            corner = None if after is None else corner_speed(previous, (x, y), (after[1], after[2]), deviation,
+                                                             self.limits)
+            targets.append(Target(node_id, x, y, cap, corner))
+            previous = (x, y)
         vehicle.trajectory = plan_motion(t, pose.x, pose.y, pose.theta, speed, targets, stop, self.limits,
                                          self.base.accel, self.base.decel, self.base.angular_accel)
         events = [(a, ARRIVE, "") for a in vehicle.trajectory.arrivals if a > t + 1e-9]
@@ -338,15 +336,12 @@ class EventLink:
         self._schedule(vehicle)
 
     @staticmethod
-    def _stop_index(vehicle: _Vehicle) -> int:
+    def _course(vehicle: _Vehicle) -> _Course:
+        """The course the agent drives now: halted (paused, e-stopped, broken down, handling a load) or up to
+        its stop (:meth:`AgentLogic.stop_index`)."""
         logic = vehicle.logic
-        if logic.paused or logic.e_stop != "NONE" or vehicle.broken or logic.blocked():
-            return -1
-        return logic.stop_index()
-
-    def _course(self, vehicle: _Vehicle) -> _Course:
-        stop = self._stop_index(vehicle)
-        logic = vehicle.logic
+        halted = logic.paused or logic.e_stop != "NONE" or vehicle.broken or logic.blocked()
+        stop = -1 if halted else logic.stop_index()
         caps = {e.end_node_id: e.max_speed for e in logic.edges}
         released = [n for n in logic.nodes if n.released][:stop + 1]
         return _Course(stop < 0, tuple((n.node_id, n.x, n.y, caps.get(n.node_id, 0.0), n.allowed_deviation_xy)
