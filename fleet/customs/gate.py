@@ -134,8 +134,8 @@ class CustomsGate:
         restarts.
     link_timeout_s : an authority's link is down when no valid event or heartbeat came for this long.
     clock : wall-clock seconds (injectable for tests).
-    publish : called with (topic, message) for decisions, crossings, clearance changes, alarms, resend
-        requests and checkpoints.
+    publish : called with (topic, message) for decisions, crossings, clearance changes, a vehicle's authorization
+        changed by an authority, alarms, resend requests and checkpoints.
     signing_key : the fleet's Ed25519 key; with it the gate signs an audit checkpoint at least every
         ``checkpoint_every = (records, seconds)``, publishes it and puts the latest in every reply.
     snapshot_every : ``(accepted events, seconds)``: a clearance snapshot is taken after that many events, or
@@ -314,6 +314,8 @@ class CustomsGate:
         received_at = self.clock()
         consignment = event.consignment_id
         released_before = consignment is not None and self._clearance(consignment, event.authority).released
+        vehicle = event.vehicle_id
+        authorized_before = vehicle is not None and self._vehicle(vehicle, event.authority).authorized
         batch.undos.append(self._index(accepted, received_at))
         batch.digests[event.event_id] = digest
         batch.holders[(event.authority, event.seq)] = event.event_id
@@ -328,6 +330,11 @@ class CustomsGate:
                 self._clearance(consignment, name).released for name in self.authorities if name != event.authority):
             message = {"consignment_id": consignment, **self.clearance_of(consignment), "event_id": event.event_id}
             batch.after_commit.append(lambda: self.publish("clearance", message))
+        # a vehicle authorized or revoked by this authority: the dispatcher takes a release back at once
+        if vehicle and self._vehicle(vehicle, event.authority).authorized != authorized_before:
+            body = {"vehicle_id": vehicle, "authority": event.authority, "event_id": event.event_id,
+                    "authorized": not authorized_before}
+            batch.after_commit.append(lambda: self.publish("authorization", body))
         return IngestResult(Outcome.ACCEPTED, event.event_id)
 
     def _refuse(self, fields: dict[str, Any], raw: bytes, via: str, submitted_by: str | None,

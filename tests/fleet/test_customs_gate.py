@@ -224,3 +224,20 @@ def test_decisions_and_crossings_carry_the_injected_clock_time(customs, gate):
     assert published["decision"]["decided_at"] == expected
     assert published["crossing"]["at"] == expected
     assert gate.store.latest_audit("crossing", lambda body: True).body["at"] == expected
+
+
+def test_a_vehicle_authorized_or_revoked_is_published_once_each_flip(customs, gate):
+    """The dispatcher takes a release back when one side revokes a vehicle: it hears of it on the bus at once,
+    not at its next look at the gate rule (the topic was subscribed to, but nothing published it)."""
+    def authorizations():
+        return [(m["authority"], m["vehicle_id"], m["authorized"])
+                for topic, m in customs.published if topic == "authorization"]
+
+    gate.ingest(customs.cn.event("vehicle.authorized", vehicle_id="agv_002"), "test")
+    gate.ingest(customs.cn.event("vehicle.authorized", vehicle_id="agv_002"), "test")  # no change: nothing new
+    revoke = customs.cn.event("vehicle.revoked", vehicle_id="agv_002")
+    assert gate.ingest(revoke, "test").outcome == Outcome.ACCEPTED
+    assert gate.ingest(revoke, "test").outcome != Outcome.ACCEPTED  # the same event again: nothing new either
+    assert authorizations() == [("CN_CUSTOMS", "agv_002", True), ("CN_CUSTOMS", "agv_002", False)]
+    assert customs.published[-1] == ("authorization", {"vehicle_id": "agv_002", "authority": "CN_CUSTOMS",
+                                                       "event_id": revoke["event_id"], "authorized": False})

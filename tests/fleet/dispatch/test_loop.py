@@ -136,6 +136,19 @@ def test_a_vehicle_whose_authorization_one_side_revokes_is_never_released_across
     assert not [r for r in fleet.store.audit_records() if r.kind == "crossing"]
 
 
+def test_a_revocation_is_news_to_the_loop_at_once(customs, corridor):
+    """The loop asks the gate rule again after customs news, else once a second (GATE_RECHECK_S): a revocation
+    is news (the bus's authorization topic), so a release it takes back goes out in the next tick."""
+    fleet = make_fleet(customs, corridor, 1)
+    fleet.authorize("agv_001")
+    dispatcher = fleet.dispatcher
+    dispatcher.tick()
+    dispatcher._clearance_news = False
+    dispatcher._wake.clear()
+    assert dispatcher.gate.ingest(customs.cn.event("vehicle.revoked", vehicle_id="agv_001"), "test").acknowledged
+    assert dispatcher._clearance_news and dispatcher._wake.is_set()
+
+
 @ON_BOTH_BACKENDS
 def test_no_cross_border_order_goes_to_a_vehicle_not_authorized_by_both_sides(customs, corridor):
     fleet = make_fleet(customs, corridor, 2)
