@@ -6,10 +6,11 @@ The lifecycle is a table of allowed transitions; anything else is a programming 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 from fleet.customs.envelope import CONSIGNMENT_PATTERN, DIRECTION_PATTERN
 
@@ -70,8 +71,38 @@ def seconds_held_at_gate(timeline: Iterable[tuple[float, str]]) -> float:
     return held
 
 
+def _seconds_since_the_epoch(value: Any) -> Any:
+    """An ISO 8601 time with its UTC offset turned into seconds since the epoch; a number left as it is. A time
+    without its offset is refused, not guessed: the two sides of this border keep different clocks (Viet Nam
+    UTC+7, China UTC+8), so a naive "14:00" is an hour apart depending on who wrote it."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("not a time: give seconds since the epoch or ISO 8601 with its UTC offset, "
+                         "e.g. 2026-12-01T14:00:00+07:00") from None
+    if parsed.tzinfo is None:
+        raise ValueError("a time without its UTC offset is ambiguous at this border (Viet Nam UTC+7, China UTC+8): "
+                         f"write it with one, e.g. {value}+07:00")
+    return parsed.timestamp()
+
+
+#: The last moment an order may name: 9999-12-31T23:59:59Z (what a browser or an ISO 8601 date can still show).
+LAST_INSTANT = 253_402_300_799.0
+#: A moment: seconds since the epoch, or ISO 8601 with its UTC offset (stored and answered as seconds).
+Instant = Annotated[float, BeforeValidator(_seconds_since_the_epoch), Field(ge=0, le=LAST_INSTANT, allow_inf_nan=False), WithJsonSchema({
+    "anyOf": [{"type": "number", "minimum": 0, "maximum": LAST_INSTANT}, {"type": "string", "format": "date-time"}],
+    "description": "seconds since the epoch, or ISO 8601 with its UTC offset (e.g. 2026-12-01T14:00:00+07:00)"})]
+
+
 class OrderCreate(BaseModel):
-    """What a dispatcher asks for. Times are seconds since the epoch (UTC)."""
+    """What a dispatcher asks for. Times are seconds since the epoch or ISO 8601 with their UTC offset; the order
+    answers them as seconds since the epoch."""
 
     model_config = ConfigDict(extra="forbid")
     consignments: list[Annotated[str, StringConstraints(pattern=CONSIGNMENT_PATTERN)]] = Field(
@@ -81,8 +112,8 @@ class OrderCreate(BaseModel):
     direction: str | None = Field(None, pattern=DIRECTION_PATTERN,
                                   description="e.g. VN->CN; follows from the docks when not given")
     priority: int = Field(1, ge=1, le=10)
-    earliest_start: float | None = Field(None, ge=0)
-    latest_delivery: float | None = Field(None, ge=0)
+    earliest_start: Instant | None = None
+    latest_delivery: Instant | None = None
 
 
 class Transition(BaseModel):

@@ -58,6 +58,19 @@ def test_the_summary_counts_what_the_gate_held_not_the_drive_to_the_border_line(
     assert summary.gate_waits_s == [(50.0 - 44.0) * 12.0]
 
 
+def test_a_load_cleared_when_it_came_is_not_counted_as_held_at_its_gate():
+    """Seen in a bounded demo: "4 of 4 crossings waited at a customs gate, median 0.0 min": each had stood a tick or
+    two in awaiting_clearance with both clearances already in hand."""
+    from rich.console import Console
+
+    summary = Summary.read(ClearedService(), 12.0, STARTED_AT)
+    summary.gate_waits_s = [0.0, 3.0, 12.0, 72.0, 300.0]
+    console = Console(record=True, width=200)
+    summary.print(console, 60.0)
+    line = next(line for line in console.export_text().splitlines() if "held at a gate" in line)
+    assert "2 of 5 crossings held at a customs gate over 30 s, median 3.1 min, longest 5.0 min" in line
+
+
 class GateService:
     """One AGV in a gate's queue with its load cleared (the gate rule allows it): it is passing through."""
 

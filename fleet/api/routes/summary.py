@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from fleet.api.deps import CallerDep, Reader, Role, ServicesDep, may
 from fleet.api.metrics import vehicle_state
 from fleet.orders import OrderState
-from fleet.orders.model import seconds_held_at_gate
+from fleet.orders.model import ACTIVE_STATES, seconds_held_at_gate
 from fleet.services import Services
 from fleet.store.schema import alarms, order_transitions, orders
 
@@ -53,6 +53,7 @@ class Summary(BaseModel):
     gate_wait_avg_s: float | None  # time awaiting clearance (gate -> cleared), over the window's crossings; None: none
     vehicles: dict[str, int]  # state -> count (as the metrics count them)
     orders: dict[str, int]  # state -> count
+    orders_overdue: int  # orders not yet delivered (nor cancelled, nor failed) past their latest delivery
     open_alarms: int
     customs_links: list[CustomsLink]
 
@@ -70,7 +71,7 @@ def session(caller: CallerDep) -> Session:
 @router.get("/summary", response_model=Summary)
 def summary(services: ServicesDep, _: Reader) -> Summary:
     """Key figures: crossings per direction and the average gate wait over the last hour, vehicles and orders by
-    state, the open alarms, and each customs link (up while heard from within ``customs.link_timeout_s``)."""
+    state, the orders past their latest delivery, the open alarms, and each customs link (up while heard from within ``customs.link_timeout_s``)."""
     now = services.clock()
     crossings, wait = _crossings(services, now - WINDOW_S)
     gate = services.gate
@@ -83,11 +84,13 @@ def summary(services: ServicesDep, _: Reader) -> Summary:
     with services.store.reading() as conn:
         by_state: dict[str, int] = dict(conn.execute(  # type: ignore[arg-type]
             sa.select(orders.c.state, sa.func.count()).group_by(orders.c.state)).all())
+        overdue = conn.execute(sa.select(sa.func.count()).select_from(orders).where(
+            orders.c.state.in_(list(ACTIVE_STATES)), orders.c.latest_delivery < now)).scalar_one()
         open_alarms = conn.execute(sa.select(sa.func.count()).select_from(alarms)
                                    .where(alarms.c.acknowledged_at.is_(None))).scalar_one()
     return Summary(at=now, window_s=WINDOW_S, crossings=crossings, gate_wait_avg_s=wait,
                    vehicles=dict(Counter(vehicle_state(v) for v in services.dispatcher.vehicles())),
-                   orders={str(s): int(by_state.get(s, 0)) for s in OrderState},
+                   orders={str(s): int(by_state.get(s, 0)) for s in OrderState}, orders_overdue=int(overdue),
                    open_alarms=int(open_alarms), customs_links=links)
 
 

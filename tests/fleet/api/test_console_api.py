@@ -62,6 +62,30 @@ def test_summary_counts_crossings_and_gate_waits_of_the_last_hour(client, servic
     assert set(links) == {"VN_CUSTOMS", "CN_CUSTOMS"} and not links["VN_CUSTOMS"]["up"]  # never heard from
 
 
+def test_summary_counts_the_orders_past_their_latest_delivery_until_they_are_delivered(client, services, customs,
+                                                                                       docks):
+    services.dispatcher.stop()  # the orders walked by hand below, not assigned meanwhile
+    now = customs.clock()
+    due = [client.post("/api/v1/orders", headers=auth("dispatcher"), json={
+        "consignments": [f"VN-DUE00000000{i}"], "pickup": docks["VN"][i], "drop": docks["CN"][i],
+        "latest_delivery": now + minutes * 60}).json()["id"] for i, minutes in enumerate((10, 20, 30))]
+    client.post("/api/v1/orders", headers=auth("dispatcher"),  # no latest delivery: never overdue
+                json={"consignments": ["VN-DUE000000009"], "pickup": docks["VN"][3], "drop": docks["CN"][3]})
+
+    def overdue() -> int:
+        return client.get("/api/v1/summary", headers=VIEWER).json()["orders_overdue"]
+
+    assert overdue() == 0
+    customs.clock.now += 25 * 60
+    assert overdue() == 2
+    for state in (S.ASSIGNED, S.TO_PICKUP, S.LOADED, S.CROSSING, S.TO_DROP, S.DELIVERED):
+        services.orders.transition(due[0], state, "test", {"kind": "system"})
+    services.orders.transition(due[1], S.CANCELLED, "test", {"kind": "system"})
+    assert overdue() == 0
+    customs.clock.now += 10 * 60
+    assert overdue() == 1
+
+
 def test_summary_says_a_link_is_up_once_its_authority_is_heard(client, customs, services):
     assert services.gate.ingest(customs.vn.event("heartbeat"), via="test").acknowledged
     links = {link["authority"]: link for link in client.get("/api/v1/summary", headers=VIEWER).json()["customs_links"]}

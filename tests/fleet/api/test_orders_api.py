@@ -52,6 +52,10 @@ def test_a_key_reused_for_another_request_is_409_naming_the_header(client, body,
     ({"drop": "{same_side}"}, 422, "drop"),
     ({"direction": "CN->VN"}, 422, "pickup"),
     ({"latest_delivery": 1.0}, 422, "latest_delivery"),
+    ({"latest_delivery": "2030-01-01T14:00:00"}, 422, "body.latest_delivery"),  # no UTC offset: VN or CN time?
+    ({"latest_delivery": "tomorrow"}, 422, "body.latest_delivery"),
+    ({"latest_delivery": "Infinity"}, 422, "body.latest_delivery"),  # was stored, and answered as null
+    ({"earliest_start": 1e300}, 422, "body.earliest_start"),
     ({"consignments": ["VN-ORD000000001", "VN-ORD000000002", "VN-ORD000000003"]}, 422, "body.consignments"),
     ({"consignments": ["not-an-id"]}, 422, "body.consignments.0"),
     ({"priority": 0}, 422, "body.priority"),
@@ -64,6 +68,17 @@ def test_refused_with_the_field_named_and_nothing_stored(client, body, docks, ch
     assert reply.status_code == status, reply.text
     assert reply.json()["field"] == field
     assert total(client) == 0
+
+
+def test_times_in_iso_8601_with_their_offset_are_the_same_moments_as_seconds(client, body):
+    """A dispatcher in Mong Cai (UTC+7) and one in Dongxing (UTC+8) name the same moment each in their own time."""
+    vn = create(client, {**body, "earliest_start": "2030-01-01T08:00:00+07:00",
+                         "latest_delivery": "2030-01-01T10:30:00+07:00"})
+    cn = create(client, {**body, "consignments": ["VN-ORD000000002"], "earliest_start": "2030-01-01T09:00:00+08:00",
+                         "latest_delivery": 1893468600})
+    assert vn.status_code == 201 and cn.status_code == 201, (vn.text, cn.text)
+    assert (vn.json()["earliest_start"], vn.json()["latest_delivery"]) == (1893459600, 1893468600)
+    assert (cn.json()["earliest_start"], cn.json()["latest_delivery"]) == (1893459600, 1893468600)
 
 
 def test_missing_field_is_named(client, body):
