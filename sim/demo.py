@@ -299,10 +299,10 @@ class Summary:
         table.add_row("crossings (border line)",
                       ", ".join(f"{d}: {n}" for d, n in sorted(self.crossings.items())) or "none")
         waited = [w for w in self.gate_waits_s if w > HELD_AFTER_S]
+        how_long = (f", median {statistics.median(waited) / 60:.1f} min, longest {max(waited) / 60:.1f} min "
+                    "(simulated: from the gate until cleared, both clearances in hand)") if waited else ""
         table.add_row("held at a gate", f"{len(waited)} of {len(self.gate_waits_s)} crossings held at a customs "
-                      f"gate over {HELD_AFTER_S:.0f} s" + (f", median {statistics.median(waited) / 60:.1f} min, longest {max(waited) / 60:.1f} "
-                                "min (simulated: from the gate until cleared, both clearances in hand)"
-                                if waited else ""))
+                      f"gate over {HELD_AFTER_S:.0f} s{how_long}")
         table.add_row("alarms", ", ".join(f"{k}: {n}" for k, n in sorted(self.alarms.items())) or "none")
         if self.achieved_scale is not None:
             table.add_row("simulated time", f"{self.achieved_scale:.1f} x the wall clock")

@@ -206,8 +206,8 @@ def open_console(browser, deployment):
     tabs: list[ConsolePage] = []
 
     def open_tab(role: str | None, size: tuple[int, int] = (1366, 768), token: str | None = None,
-                 sign_in: bool = True) -> ConsolePage:
-        context = browser.new_context(viewport={"width": size[0], "height": size[1]})
+                 sign_in: bool = True, timezone: str | None = None) -> ConsolePage:
+        context = browser.new_context(viewport={"width": size[0], "height": size[1]}, timezone_id=timezone)
         tab = ConsolePage(context.new_page())
         tab.page.on("console", lambda m: m.type == "error" and tab.errors.append(m.text))
         tab.page.on("pageerror", lambda e: tab.errors.append(f"uncaught: {e}"))
@@ -686,6 +686,31 @@ def test_the_fleet_e_stop_asks_first_and_stops_every_vehicle(admin, deployment):
     admin.confirm("console test: all clear")
     for i in range(VEHICLES):
         playwright_sync.expect(states.nth(i)).not_to_have_attribute("data-state", "emergency_stop", timeout=15_000)
+
+
+def test_a_deliver_by_time_in_the_dispatchers_own_zone_and_an_order_past_it_shown_overdue(open_console, deployment):
+    """A dispatcher in Dongxing (UTC+8) types "deliver by" in its own time; an order not delivered by its time is
+    marked overdue in its row and counted in the KPI strip, with no news of the order (time alone makes it so)."""
+    page = open_console("dispatcher", timezone="Asia/Shanghai").page
+    page.click("#tab-orders")
+    page.select_option("#order-direction", "CN->VN")
+    page.fill("#order-consignments", "CN-DUE000000001")
+    page.fill("#order-due", "2030-01-01T09:00")
+    page.click("#order-form button[type=submit]")
+    row = page.locator("#orders tbody tr:has-text('CN-DUE000000001')")
+    row.wait_for()
+    later = deployment.api("GET", f"/orders/{row.get_attribute('data-order')}")
+    assert later["latest_delivery"] == 1_893_459_600  # 2030-01-01T01:00:00Z
+    playwright_sync.expect(row.locator("td.overdue")).to_have_count(0)
+    soon = deployment.api("POST", "/orders", role="dispatcher", json={
+        "consignments": ["CN-DUE000000002"], "pickup": later["pickup"], "drop": later["drop"],
+        "latest_delivery": time.time() + 4})
+    overdue = page.locator("#orders tbody tr:has-text('CN-DUE000000002') td.overdue")
+    playwright_sync.expect(overdue).to_have_attribute("title", re.compile("^overdue"), timeout=20_000)
+    playwright_sync.expect(page.locator("#kpis .overdue")).to_have_text(" · overdue 1", timeout=20_000)
+    for order in (later, soon):
+        deployment.api("POST", f"/orders/{order['id']}/cancel", role="dispatcher", json={"reason": "console test"})
+    playwright_sync.expect(page.locator("#kpis .overdue")).to_have_count(0, timeout=20_000)
 
 
 def test_no_errors_in_the_browser_console(admin, open_console):

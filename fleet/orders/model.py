@@ -95,7 +95,8 @@ def _seconds_since_the_epoch(value: Any) -> Any:
 #: The last moment an order may name: 9999-12-31T23:59:59Z (what a browser or an ISO 8601 date can still show).
 LAST_INSTANT = 253_402_300_799.0
 #: A moment: seconds since the epoch, or ISO 8601 with its UTC offset (stored and answered as seconds).
-Instant = Annotated[float, BeforeValidator(_seconds_since_the_epoch), Field(ge=0, le=LAST_INSTANT, allow_inf_nan=False), WithJsonSchema({
+Instant = Annotated[float, BeforeValidator(_seconds_since_the_epoch),
+                    Field(ge=0, le=LAST_INSTANT, allow_inf_nan=False), WithJsonSchema({
     "anyOf": [{"type": "number", "minimum": 0, "maximum": LAST_INSTANT}, {"type": "string", "format": "date-time"}],
     "description": "seconds since the epoch, or ISO 8601 with its UTC offset (e.g. 2026-12-01T14:00:00+07:00)"})]
 

@@ -71,7 +71,8 @@ def session(caller: CallerDep) -> Session:
 @router.get("/summary", response_model=Summary)
 def summary(services: ServicesDep, _: Reader) -> Summary:
     """Key figures: crossings per direction and the average gate wait over the last hour, vehicles and orders by
-    state, the orders past their latest delivery, the open alarms, and each customs link (up while heard from within ``customs.link_timeout_s``)."""
+    state, the orders past their latest delivery, the open alarms, and each customs link (up while heard from
+    within ``customs.link_timeout_s``)."""
     now = services.clock()
     crossings, wait = _crossings(services, now - WINDOW_S)
     gate = services.gate

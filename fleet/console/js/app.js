@@ -81,7 +81,9 @@ class Console {
     this.vehicles = new VehiclesTable(document.querySelector("#vehicles tbody"),
                                       { api, can: this.can, notify, onSelect: (id) => this.select(id, true) });
     this.gates = new GatesPanel($("gates"), { api, can: this.can, notify, refresh: () => this.refreshGates() });
-    this.orders = new OrdersPanel({ api, can: this.can, notify, randomKey });
+    this.clockOffset = 0;  // the service's clock less the browser's, at the last summary
+    this.orders = new OrdersPanel({ api, can: this.can, notify, randomKey,
+                                    serviceNow: () => Date.now() / 1000 + this.clockOffset });
     this.alarms = new AlarmsPanel($("alarms"), $("alarm-count"), { api, can: this.can, notify });
     this.later = {
       orders: debounced(() => this.orders.refresh(), 500),
@@ -137,7 +139,9 @@ class Console {
       const summary = await this.api.get("/summary");
       this.authoritySides = Object.fromEntries(summary.customs_links.map((l) => [l.authority, l.side]));
       this.summary = summary;
+      this.clockOffset = summary.at - Date.now() / 1000;
       this.renderKpis();
+      this.orders.rerender();
       this.alarms.setCount(summary.open_alarms);
     } catch (error) {
       if (error.status !== 401) this.notify(`summary: ${error.message}`, true);

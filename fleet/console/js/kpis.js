@@ -25,7 +25,9 @@ export function renderKpis(element, summary, bridge, sides) {
     kpi("Bridge", bridge ? `${forward} ${bridge.forward} · ${back} ${bridge.back} · lanes taken ${bridge.lanes}/${bridge.of}` +
       (bridge.taken.length ? ` (${bridge.taken.map((l) => l.replace("->", "→")).join(", ")})` : "") : "–", "kpi-bridge"),
     kpi("Vehicles", vehicles),
-    kpi("Orders", [orders.join(" · ") || "none active", h("span", { class: "muted" }, ` (${done.join(", ")})`)]),
+    kpi("Orders", [orders.join(" · ") || "none active",
+                   summary.orders_overdue ? h("span", { class: "overdue" }, ` · overdue ${summary.orders_overdue}`) : "",
+                   h("span", { class: "muted" }, ` (${done.join(", ")})`)]),
     kpi("Customs links", links, "kpi-links"),
   );
 }

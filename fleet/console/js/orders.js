@@ -9,8 +9,8 @@ const STATES = ["created", "assigned", "to_pickup", "loaded", "awaiting_clearanc
 const FINISHED = new Set(["delivered", "cancelled", "failed"]);
 
 export class OrdersPanel {
-  constructor({ api, can, notify, randomKey }) {
-    Object.assign(this, { api, can, notify, randomKey });
+  constructor({ api, can, notify, randomKey, serviceNow }) {
+    Object.assign(this, { api, can, notify, randomKey, serviceNow });
     this.form = document.getElementById("order-form");
     this.direction = document.getElementById("order-direction");
     this.pickup = document.getElementById("order-pickup");
@@ -46,11 +46,14 @@ export class OrdersPanel {
     const consignments = document.getElementById("order-consignments").value.split(/[\s,]+/).filter(Boolean);
     const body = { consignments, pickup: this.pickup.value, drop: this.drop.value, direction: this.direction.value,
                    priority: Number(document.getElementById("order-priority").value) || 1 };
+    const due = document.getElementById("order-due").value;  // the browser's own time zone, sent with its offset
+    if (due) body.latest_delivery = new Date(due).toISOString();
     this.error.textContent = "";
     try {
       const order = await this.api.post("/orders", body, { "Idempotency-Key": this.randomKey() });
       this.notify(`order ${order.id} created`);
       document.getElementById("order-consignments").value = "";
+      document.getElementById("order-due").value = "";
       await this.refresh();
       this.show(order.id);
     } catch (error) {
@@ -62,27 +65,45 @@ export class OrdersPanel {
     try {
       const page = await this.api.get("/orders", { state: this.filter.value, limit: 100 });
       this.total.textContent = `${page.orders.length} of ${page.total}`;
-      renderKeepingFocus(this.tbody, ...page.orders.map((order) => this.row(order)));
+      this.listed = page.orders;
+      this.rerender();
       if (this.selected) await this.show(this.selected, false);
     } catch (error) {
       this.notify(`orders: ${error.message}`, true);
     }
   }
 
+  /** The listed orders drawn again as they were read: an order becomes overdue with time alone, no news. */
+  rerender() {
+    if (this.listed) renderKeepingFocus(this.tbody, ...this.listed.map((order) => this.row(order)));
+  }
+
   row(order) {
     return h("tr", { "data-order": order.id, "data-state": order.state,
                      class: order.id === this.selected ? "selected" : "" },
       h("th", { scope: "row" }, h("button", { type: "button", class: "link-button", "data-key": `open:${order.id}`,
-                                   onclick: () => this.show(order.id) },
-        order.id.slice(0, 12))),
+                                   title: order.id, onclick: () => this.show(order.id) },
+        order.id.replace(/^ord-/, "").slice(0, 8))),  // short enough for a laptop's table; the whole id on hover
       h("td", { class: "state" }, order.state.replace(/_/g, " ")),
       h("td", {}, order.direction.replace("->", "→")),
       h("td", {}, `${order.pickup} → ${order.drop}`),
       h("td", {}, order.vehicle_id || ""),
       h("td", {}, order.consignments.join(", ")),
+      this.due(order),
       h("td", {}, this.can.orders && !FINISHED.has(order.state)
         ? h("button", { type: "button", class: "small", "aria-label": `cancel order ${order.id}`,
                         "data-key": `cancel:${order.id}`, onclick: () => this.cancel(order) }, "Cancel") : ""));
+  }
+
+  /** Its latest delivery, marked overdue while it is not finished past it (on the service's clock: simulated
+   *  time may run faster than the browser's). */
+  due(order) {
+    if (order.latest_delivery == null) return h("td", {}, "");
+    const overdue = !FINISHED.has(order.state) && order.latest_delivery < this.serviceNow();
+    const at = new Date(order.latest_delivery * 1000);
+    return h("td", { class: overdue ? "overdue" : "",
+                     title: `${overdue ? "overdue: past its latest delivery" : "latest delivery"}, ${at.toLocaleString()}` },
+      (overdue ? "⚠ " : "") + at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }));
   }
 
   async cancel(order) {
@@ -133,7 +154,8 @@ export class OrdersPanel {
       this.detail.replaceChildren(
         h("h3", {}, `Order ${order.id}`, h("span", { class: "badge", "data-state": order.state }, order.state)),
         h("p", { class: "muted" }, `${order.direction} · ${order.pickup} → ${order.drop} · vehicle ${order.vehicle_id ||
-          "none yet"} · created by ${order.created_by}`),
+          "none yet"} · created by ${order.created_by}` + (order.latest_delivery == null ? ""
+          : ` · deliver by ${new Date(order.latest_delivery * 1000).toLocaleString()}`)),
         h("h4", {}, "Clearance"),
         h("ul", { class: "clearance" }, order.consignments.map((c, i) => h("li", {}, h("b", {}, c), " ",
           clearances[i] ? Object.entries(clearances[i])
