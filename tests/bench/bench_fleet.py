@@ -273,11 +273,11 @@ class Emulators:
                 self.changed.wait(left)
 
     def released_onto(self, nodes: set[str], since: float, until: float, but: str) -> str | None:
-        """A vehicle other than ``but`` that received, between ``since`` and ``until``, a release over one of
-        ``nodes``; None if none did."""
+        """A vehicle other than ``but`` that received, between ``since`` and ``until``, a release onto one of
+        ``nodes`` (not counting the node its release starts from, where it stands); None if none did."""
         with self.changed:
             return next((v for v, records in self.records.items() if v != but for r in records
-                         if since < r["t"] <= until and nodes & set(r["released"])), None)
+                         if since < r["t"] <= until and nodes & set(r["released"][1:])), None)
 
     def updates(self, vehicle: str, since: float, until: float) -> list[dict[str, Any]]:
         with self.changed:
