@@ -421,8 +421,8 @@ def release_waiting(service: ServiceProcess, customs: Customs, emulators: Emulat
                                                                    deciding_sent - DRIVE_S, deciding_sent, vehicle)
         samples.append(Clearance(vehicle, gate, deciding_sent, ack, first["t"] if first else None,
                                  past["t"] if past else None, stalled,
-                                 emulators.updates(vehicle, deciding_sent, past["t"] if past else time.time()),
-                                 ahead))
+                                 behind=ahead, updates=emulators.updates(vehicle, deciding_sent,
+                                                                         past["t"] if past else time.time())))
     client.close()
 
 
