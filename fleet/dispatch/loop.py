@@ -181,6 +181,11 @@ class Dispatcher:
         self.planner_seconds: deque[float] = deque(maxlen=1000)
         #: Called with every tick's duration (the metrics keep a cumulative histogram of them).
         self.tick_listeners: list[Callable[[float], None]] = []
+        #: Called with the seconds from customs or gate news that let a vehicle waiting at its gate go to the update
+        #: that releases it past the gate (the metrics keep a histogram of them)
+        self.clearance_listeners: list[Callable[[float], None]] = []
+        self._news_since: float | None = None  # (perf_counter) the first customs or gate news not yet looked at
+        self._cleared_since: dict[str, float] = {}  # vehicle cleared at its gate -> that news, until its release
         self._pre_crossing = nodes_before_crossing(corridor)
         #: relay: per side, the last nodes before the pad, where a loaded vehicle past its gates waits for a partner
         self._relay_waits = {side: tuple(sorted(n for n in self._pre_crossing if corridor.nodes[n].jurisdiction
@@ -269,6 +274,8 @@ class Dispatcher:
             if message.get("to") in (OrderState.CREATED, OrderState.CANCELLED):
                 self._orders_news = True
         else:
+            if self._news_since is None:
+                self._news_since = time.perf_counter()
             self._clearance_news = True
             self._customs_events += 1
             self._urgent.set()
@@ -875,6 +882,7 @@ class Dispatcher:
         if not self._clearance_news and t - self._last_gate_check < GATE_RECHECK_S:
             return []
         self._clearance_news, self._last_gate_check = False, t
+        news_since, self._news_since = self._news_since, None
         planned: list[str] = []
         for track in self.tracks.values():
             if self._cleared_at_gate(track):
@@ -884,6 +892,8 @@ class Dispatcher:
                         planned += [track.id, track.job.partner or track.id]
                     continue
                 track.job.cleared, track.needs_plan = True, True
+                if news_since is not None:
+                    self._cleared_since[track.id] = news_since
                 if track.state is not None:
                     self._replan(track, t)
                     planned.append(track.id)
@@ -1241,6 +1251,9 @@ class Dispatcher:
             if limit > track.released:
                 track.first, track.released = track.released, limit  # an update starts at the old base end
                 self._send(track, track.update_id + 1)
+                news_since = self._cleared_since.pop(track.id, None)
+                for listener in self.clearance_listeners if news_since is not None else ():
+                    listener(time.perf_counter() - news_since)
             if waited is None:
                 waits.pop(track.id, None)
             else:

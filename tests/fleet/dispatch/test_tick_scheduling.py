@@ -175,3 +175,23 @@ def test_customs_news_during_a_tick_is_released_in_that_tick(customs, corridor):
     assert waiting.job.cleared and waiting.released > 0  # released past its gate in this tick
     assert replanned[:2] == [others[0].id, waiting.id]  # before the other replan due
     assert others[1].needs_plan  # which waits for the next tick
+
+
+def test_the_time_from_customs_news_to_the_release_past_the_gate_is_reported(customs, corridor):
+    """Once per clearance, when the update past the gate goes out (xborder_clearance_release_seconds): the
+    service's share of a cleared vehicle's wait, which an operator otherwise sees only from outside."""
+    fleet = make_fleet(customs, corridor, 2)
+    fleet.authorize(*fleet.dispatcher.tracks)
+    order = fleet.order(["VN-100000000001"], docks(corridor, "VN")[0], docks(corridor, "CN")[0])
+    fleet.release("VN-100000000001", VN_CN, customs.cn)
+    assert fleet.run(1800, until=lambda: fleet.state_of(order) == OrderState.AWAITING_CLEARANCE)
+    fleet.run(2)
+    dispatcher = fleet.dispatcher
+    waited: list[float] = []
+    dispatcher.clearance_listeners.append(waited.append)
+    before = time.perf_counter()
+    fleet.release("VN-100000000001", VN_CN, customs.vn)
+    dispatcher.tick()
+    assert len(waited) == 1 and 0 < waited[0] < time.perf_counter() - before
+    fleet.run(5)
+    assert len(waited) == 1  # the releases after it are not the clearance's
