@@ -57,8 +57,13 @@ class FleetMetrics:
                                  ["direction"], registry=self.registry)
         self.tick = prom.Histogram("xborder_dispatch_tick_duration_seconds", "Dispatch tick duration, every tick "
                                    "since start", buckets=TICK_BUCKETS, registry=self.registry)
+        self.clearance = prom.Histogram(
+            "xborder_clearance_release_seconds", "From customs or gate news that let a vehicle waiting at its gate go "
+            "to the order update releasing it past the gate (a release held by the vehicles ahead counts that wait)",
+            buckets=TICK_BUCKETS, registry=self.registry)
         self._dispatcher = services.dispatcher
         self._dispatcher.tick_listeners.append(self.tick.observe)
+        self._dispatcher.clearance_listeners.append(self.clearance.observe)
         self.registry.register(_ReadAtScrape(services))
         #: order -> its moves to awaiting clearance and to cleared so far, (time, state): what the gate held it
         self._at_the_gate: dict[str, list[tuple[float, str]]] = {}
@@ -83,6 +88,8 @@ class FleetMetrics:
         self._unsubscribe()
         if self.tick.observe in self._dispatcher.tick_listeners:
             self._dispatcher.tick_listeners.remove(self.tick.observe)
+        if self.clearance.observe in self._dispatcher.clearance_listeners:
+            self._dispatcher.clearance_listeners.remove(self.clearance.observe)
 
 
 class _ReadAtScrape(Collector):

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import itertools
 import logging
 import math
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
 
 import networkx as nx
@@ -180,6 +181,11 @@ class Dispatcher:
         self.planner_seconds: deque[float] = deque(maxlen=1000)
         #: Called with every tick's duration (the metrics keep a cumulative histogram of them).
         self.tick_listeners: list[Callable[[float], None]] = []
+        #: Called with the seconds from customs or gate news that let a vehicle waiting at its gate go to the update
+        #: that releases it past the gate (the metrics keep a histogram of them)
+        self.clearance_listeners: list[Callable[[float], None]] = []
+        self._news_since: float | None = None  # (perf_counter) the first customs or gate news not yet looked at
+        self._cleared_since: dict[str, float] = {}  # vehicle cleared at its gate -> that news, until its release
         self._pre_crossing = nodes_before_crossing(corridor)
         #: relay: per side, the last nodes before the pad, where a loaded vehicle past its gates waits for a partner
         self._relay_waits = {side: tuple(sorted(n for n in self._pre_crossing if corridor.nodes[n].jurisdiction
@@ -268,6 +274,8 @@ class Dispatcher:
             if message.get("to") in (OrderState.CREATED, OrderState.CANCELLED):
                 self._orders_news = True
         else:
+            if self._news_since is None:
+                self._news_since = time.perf_counter()
             self._clearance_news = True
             self._customs_events += 1
             self._urgent.set()
@@ -331,10 +339,9 @@ class Dispatcher:
 
     def _round(self, t: float, laps: Laps) -> None:
         self._watch_customs_links()
-        if self._planned_once and self.relay is None and self._plan_cleared(t):
+        if self._planned_once and self.relay is None and self._release_cleared(t):
             # the update past the gate goes out first, from the states the last tick saw (they show the vehicle
             # at its gate): this tick's observing writes order transitions, each waiting for the store
-            self._release_all(t)
             laps.lap("cleared")
         for track in self.tracks.values():
             self._observe(track, t)
@@ -348,13 +355,15 @@ class Dispatcher:
             laps.lap("full plan")
         if self.relay is not None:
             self._follow_meetings(t, self.relay)
-        if self._plan_cleared(t):
-            self._release_all(t)  # the update past the gate goes out before any other planning
+        self._release_cleared(t)  # the update past the gate goes out before any other planning
         laps.lap("cleared")
         self._assign(t)
         laps.lap("assign")
+        if self._release_cleared(t, news_only=True):  # news that came during the assignment: not a tick later
+            laps.lap("cleared")
         self._replan_pending(t)
         laps.lap("replan")
+        self._release_cleared(t, news_only=True)
         self._release_all(t)
         laps.lap("release")
 
@@ -854,24 +863,40 @@ class Dispatcher:
                 other.plan = plan  # same route, new times: nothing to send
         self._plans_changed = True
 
-    def _plan_cleared(self, t: float) -> bool:
-        """Vehicles waiting at a gate whose clearance came are planned past it first (the release follows in
-        this same tick). The gate rule is asked again only after customs news, or once a second (a customs
-        link timing out is no event)."""
-        if not self._clearance_news and t - self._last_gate_check < GATE_RECHECK_S:
+    def _release_cleared(self, t: float, news_only: bool = False) -> bool:
+        """Plan the vehicles whose clearance came past their gates and release them, before anything else (True:
+        some were). A tick looks at the gates at its start, after reading the states and, for customs news that
+        came meanwhile (``news_only``), between its later phases: news that came during a tick waited for all of
+        it and then the next tick's start (bench_fleet, the clearance's tail)."""
+        if news_only and not self._clearance_news:
             return False
+        cleared = self._plan_cleared(t)
+        if cleared:
+            self._release_all(t, first=cleared)
+        return bool(cleared)
+
+    def _plan_cleared(self, t: float) -> list[str]:
+        """Vehicles waiting at a gate whose clearance came are planned past it first (the release follows in
+        this same tick); those planned (in relay, each deliverer and its partner). The gate rule is asked again
+        only after customs news, or once a second (a customs link timing out is no event)."""
+        if not self._clearance_news and t - self._last_gate_check < GATE_RECHECK_S:
+            return []
         self._clearance_news, self._last_gate_check = False, t
-        planned = False
+        news_since, self._news_since = self._news_since, None
+        planned: list[str] = []
         for track in self.tracks.values():
             if self._cleared_at_gate(track):
                 assert track.job is not None
                 if self.relay is not None:
-                    planned |= self._pair_up(track, t, self.relay)
+                    if self._pair_up(track, t, self.relay):
+                        planned += [track.id, track.job.partner or track.id]
                     continue
                 track.job.cleared, track.needs_plan = True, True
+                if news_since is not None:
+                    self._cleared_since[track.id] = news_since
                 if track.state is not None:
                     self._replan(track, t)
-                    planned = True
+                    planned.append(track.id)
         return planned
 
     # --- relay: the meeting at the handoff pad --------------------------------------------------------------
@@ -1029,7 +1054,7 @@ class Dispatcher:
                 due.append(track)
         due.sort(key=lambda tr: tr.retry_at)
         for done, track in enumerate(due[:self.settings.replans_per_tick]):  # the longest waiting first: none starves
-            if done and self._over_budget():
+            if done and (self._over_budget() or self._clearance_news):  # customs news goes first (_release_cleared)
                 break
             self._replan(track, t)
 
@@ -1198,10 +1223,12 @@ class Dispatcher:
 
     # --- release ------------------------------------------------------------------------------------------------------
 
-    def _release_all(self, t: float) -> None:
-        """Release each vehicle as far as the precedence of the plans allows. A vehicle found waiting on another's
-        event is not asked again until that vehicle's progress, its own plan or release, or the graph changed
-        (``release_limit``): a tick costs little for the many that wait (docs/simulation.md, "Speed")."""
+    def _release_all(self, t: float, first: Collection[str] = ()) -> None:
+        """Release each vehicle as far as the precedence of the plans allows, the vehicles ``first`` names before
+        the others (a cleared vehicle's update past its gate waited behind the updates to the vehicles before it).
+        A vehicle found waiting on another's event is not asked again until that vehicle's progress, its own plan
+        or release, or the graph changed (``release_limit``): a tick costs little for the many that wait
+        (docs/simulation.md, "Speed")."""
         if self._plans_changed:
             plans = {vid: tr.plan for vid, tr in self.tracks.items() if tr.plan is not None}
             self._dependencies = precedence_graph(self.planner.timed, plans, own_order=False)
@@ -1209,7 +1236,9 @@ class Dispatcher:
             self._release_waits.clear()
         done = Progress(self._progress)  # read for the vehicles asked about only
         waits = self._release_waits
-        for track in self.tracks.values():
+        ahead = dict.fromkeys(first)
+        for track in itertools.chain((self.tracks[vid] for vid in ahead),
+                                     (tr for tr in self.tracks.values() if tr.id not in ahead)):
             if track.plan is None or track.unavailable is not None or track.released == len(track.plan.steps) - 1:
                 continue  # (all of it released already: nothing to ask)
             own = done.of(track.id)  # (as it was before this tick's releases, which may change it)
@@ -1222,6 +1251,9 @@ class Dispatcher:
             if limit > track.released:
                 track.first, track.released = track.released, limit  # an update starts at the old base end
                 self._send(track, track.update_id + 1)
+                news_since = self._cleared_since.pop(track.id, None)
+                for listener in self.clearance_listeners if news_since is not None else ():
+                    listener(time.perf_counter() - news_since)
             if waited is None:
                 waits.pop(track.id, None)
             else:

@@ -80,6 +80,7 @@ def test_metrics(client, services, docks):
                if line.startswith("xborder_orders{")) == n_orders == 1
     assert "xborder_vehicles{" in text and "xborder_dispatch_tick_seconds{" in text
     assert "xborder_planner_seconds{" in text and "xborder_gate_wait_seconds_bucket" in text
+    assert "xborder_clearance_release_seconds_bucket" in text
 
 
 def test_gate_wait_is_the_time_an_order_awaited_clearance(services):
