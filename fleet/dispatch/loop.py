@@ -65,7 +65,15 @@ from fleet.store import Store
 from fleet.store.schema import gate_holds
 from fleet.vehicles.link import VehicleLink
 from fleet.vehicles.registry import HeldLoad, VehicleRegistry
-from planner.assignment import EnergyModel, TransportOrder, TravelTimes, VehicleStatus, Weights, assign_online
+from planner.assignment import (
+    EnergyModel,
+    TransportOrder,
+    TravelTimes,
+    VehicleStatus,
+    Weights,
+    assign_online,
+    chargers_only,
+)
 from planner.corridor import BORDER_LINE_KINDS, WAITING_KINDS, Corridor, Node, NodeKind
 from planner.exceptions import PlanInterrupted, PlannerError
 from planner.routing import VehicleProfile
@@ -1132,24 +1140,29 @@ class Dispatcher:
         planned_ends = {tr.plan.end for tr in self.tracks.values() if tr.plan is not None}
         chargers = [n.id for n in self.corridor.nodes_of(NodeKind.CHARGER) if n.id not in planned_ends]
         try:
-            assignment = assign_online(self.corridor.graph, transport, status, chargers, energy, self._weights,
-                                       now_s=t, time_limit_s=self.settings.assign_time_limit_s, travel=self._travel,
-                                       pairs=False, max_trips=max_trips)  # a job carries one order: one a trip
+            if max_trips == 0:  # no trip to give out (the gate lanes are full): only the low vehicles to chargers
+                trips, to_charger = (), chargers_only(self.corridor.graph, transport, status, chargers, energy,
+                                                      self._travel)
+            else:
+                assignment = assign_online(self.corridor.graph, transport, status, chargers, energy, self._weights,
+                                           now_s=t, time_limit_s=self.settings.assign_time_limit_s,
+                                           travel=self._travel, pairs=False, max_trips=max_trips)  # one order a trip
+                trips, to_charger = assignment.trips, assignment.to_charger
         except PlannerError as exc:
             log.warning("assignment failed: %s", exc)
             return
-        assert all(len(trip.orders) == 1 for trip in assignment.trips)  # pairs=False
-        self._orders_news = bool(assignment.trips)  # more may wait behind this round's caps: go on next tick
+        assert all(len(trip.orders) == 1 for trip in trips)  # pairs=False
+        self._orders_news = bool(trips)  # more may wait behind this round's caps: go on next tick
         self._write_moves()
         assigned = self.orders.transition_many([
             Move(trip.orders[0], OrderState.ASSIGNED, f"assigned to {trip.vehicle_id}",
                        {"kind": "dispatcher", "cost": round(trip.cost, 1)}, vehicle_id=trip.vehicle_id)
-            for trip in assignment.trips])
+            for trip in trips])
         for order in assigned:
             track = self.tracks[order.vehicle_id or ""]
             track.job = self._delivery(order)
             track.needs_plan = True
-        for vehicle_id, charger in assignment.to_charger.items():
+        for vehicle_id, charger in to_charger.items():
             track = self.tracks[vehicle_id]
             track.job = Job(JobKind.CHARGE, (charger,))
             track.needs_plan = True
@@ -1278,14 +1291,22 @@ class Dispatcher:
         still its last one's + 1 (VDA 5050). A release, or one taken back, changes what the order says: sent."""
         if track.plan is None or track.vda_order_id is None:
             return
-        order = vda_order(self.corridor, track.vda_order_id, update_id, track.plan, track.seq0, track.first,
-                          track.released, node_actions(track))
-        content = OrderContent(order.order_id, order.nodes, order.edges)
         state = track.state
-        if content.repeats(track.sent_content) and state is not None and state.order_id == track.vda_order_id \
-                and state.order_update_id == track.update_id:
+        taken = state is not None and state.order_id == track.vda_order_id and state.order_update_id == track.update_id
+        actions = node_actions(track)
+        # what the update is made of (an order's nodes, edges and actions follow from these alone, times play no
+        # part): the same as the last update's, it says the same, and building it to compare was a fifth of the
+        # cost of adopting a full plan's 200 new plans
+        basis = (track.vda_order_id, track.plan.nodes, track.plan.horizon, track.seq0, track.first, track.released,
+                 actions)
+        if taken and basis == track.sent_basis:
             return
-        track.update_id, track.sent_content = update_id, content
+        order = vda_order(self.corridor, track.vda_order_id, update_id, track.plan, track.seq0, track.first,
+                          track.released, actions)
+        content = OrderContent(order.order_id, order.nodes, order.edges)
+        if taken and content.repeats(track.sent_content):
+            return
+        track.update_id, track.sent_content, track.sent_basis = update_id, content, basis
         track.sent_at = self.now()
         self.link.send_order(track.id, order)
         self._save_vda(track)

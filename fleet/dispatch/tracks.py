@@ -72,6 +72,7 @@ class Track:
     needs_plan: bool = False
     sent_at: float = -INF  # when the current order (update) was last sent
     sent_content: OrderContent | None = None  # what the last update sent (update ``update_id``) said
+    sent_basis: tuple[object, ...] | None = None  # what that update was built from (``Dispatcher._send``)
     not_taken_logged: tuple[str | None, int] | None = None  # (order, update reported) last warned as not taken
     retry_at: float = -INF  # a stalled vehicle is planned again from then on
     stalled_since: float | None = None  # stalled without a break since then (planner time)

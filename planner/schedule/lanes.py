@@ -38,6 +38,7 @@ class TimedGraph:
 
     def __init__(self, graph: nx.DiGraph, rules: FollowingRules = FollowingRules(), heuristic_cache: int = 1024):
         self.graph, self.rules = graph, rules
+        self.node_ids = frozenset(graph)  # (a set's ``issuperset`` checks a request's goals in one call)
         forward = _group_orientations(graph)
         self.lanes: dict[tuple[str, str], LaneTiming] = {
             (u, v): LaneTiming(v, d["travel_time"], rules.clearance_s(d["max_speed"]), d["lane_group"],
