@@ -77,6 +77,9 @@ class Track:
     retry_at: float = -INF  # a stalled vehicle is planned again from then on
     stalled_since: float | None = None  # stalled without a break since then (planner time)
     stalled_because: str | None = None  # the planner's reason, while stalled (shown to dispatchers)
+    #: what the last look at the vehicle saw, when nothing came of it and nothing would while that stays the same
+    #: (``Dispatcher._quiet_key``)
+    quiet: tuple[object, ...] | None = None
     factsheet_asked: float = -INF  # when the vehicle was last asked for its factsheet (it had sent none)
     id: str = field(init=False)  # the record's: an attribute, read a few million times a simulated day
 

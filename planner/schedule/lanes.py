@@ -57,11 +57,12 @@ class TimedGraph:
     def successors(self, profile: VehicleProfile) -> dict[str, list[LaneTiming]]:
         """node -> the lanes this vehicle may take from it, timed at its speed (``profile.max_speed``) where
         that is below the lane's limit."""
-        if profile not in self._adjacency:
+        adjacency = self._adjacency.get(profile)  # (one hash of the profile, not two: a call per plan)
+        if adjacency is None:
             view = restricted_view(self.graph, profile)
-            self._adjacency[profile] = {u: [self._timed_for(self.lanes[(u, v)], profile.max_speed)
-                                            for v in view.successors(u)] for u in view}
-        return self._adjacency[profile]
+            adjacency = self._adjacency[profile] = {u: [self._timed_for(self.lanes[(u, v)], profile.max_speed)
+                                                        for v in view.successors(u)] for u in view}
+        return adjacency
 
     def _timed_for(self, lane: LaneTiming, max_speed: float | None) -> LaneTiming:
         limit = self.graph.edges[lane.source, lane.target]["max_speed"]
