@@ -23,7 +23,6 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-import networkx as nx
 from agv_agent.protocol import ActionState, ActionStatus, ActionType, Factsheet, InstantAction, VehicleState
 
 from fleet.alarms import AlarmKind, AlarmService
@@ -79,7 +78,7 @@ from planner.exceptions import PlanInterrupted, PlannerError
 from planner.routing import VehicleProfile
 from planner.schedule import INF, FleetPlanner, FollowingRules, PlanRequest, Step, Stop, TimedPlan
 from planner.schedule.handoff import CUSTODY, plan_relay
-from planner.schedule.precedence import precedence_graph
+from planner.schedule.precedence import Waits, release_waits
 from planner.schedule.release import Progress, release_limit
 
 log = logging.getLogger(__name__)
@@ -163,7 +162,7 @@ class Dispatcher:
         self._deadline: float | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._dependencies: nx.DiGraph = nx.DiGraph()
+        self._dependencies = Waits()
         self._release_waits: dict[str, ReleaseWait] = {}  # vehicles found waiting on another's event (_release_all)
         self._plans_changed = True
         self._planned_once = False
@@ -1243,7 +1242,7 @@ class Dispatcher:
         (``release_limit``): a tick costs little for the many that wait (docs/simulation.md, "Speed")."""
         if self._plans_changed:
             plans = {vid: tr.plan for vid, tr in self.tracks.items() if tr.plan is not None}
-            self._dependencies = precedence_graph(self.planner.timed, plans, own_order=False)
+            self._dependencies = release_waits(self.planner.timed, plans)
             self._plans_changed = False
             self._release_waits.clear()
         done = Progress(self._progress)  # read for the vehicles asked about only
