@@ -1150,14 +1150,16 @@ class Dispatcher:
         free = [tr for tr in free if tr.id in sheets]
         if not free:
             return
+        if max_trips == 0 and not any(self._battery(tr) < self.settings.low_battery_percent / 100 for tr in free):
+            self._write_moves()  # no trip to give out and no vehicle to send to charge: the round ends as it would
+            return
         if len(free) > self.settings.assign_max_vehicles:
             to_pickup = self._travel.to_nearest(sorted({o.pickup for o in waiting}))
             free = sorted(free, key=lambda tr: to_pickup.get(base_end(self.corridor, tr), INF))[
                 :self.settings.assign_max_vehicles]
         wall = self.clock()
         transport = [self._transport_order(o, wall) for o in waiting]
-        status = [VehicleStatus(tr.id, base_end(self.corridor, tr), t,
-                                min(1.0, (tr.state.battery_charge if tr.state else 100) / 100), self._profile_now(tr),
+        status = [VehicleStatus(tr.id, base_end(self.corridor, tr), t, self._battery(tr), self._profile_now(tr),
                                 payload_kg=sheets[tr.id].max_load_mass)
                   for tr in free]
         energy = EnergyModel(self.settings.battery_percent_per_km / 100, self.settings.reserve_battery_percent / 100,
@@ -1191,6 +1193,11 @@ class Dispatcher:
             track = self.tracks[vehicle_id]
             track.job = Job(JobKind.CHARGE, (charger,))
             track.needs_plan = True
+
+    @staticmethod
+    def _battery(track: Track) -> float:
+        """The vehicle's charge as the assignment reads it (a fraction, full when it has reported nothing)."""
+        return min(1.0, (track.state.battery_charge if track.state else 100) / 100)
 
     def _transport_order(self, order: OrderPublic, wall: float) -> TransportOrder:
         """The order as the assignment sees it, on the dispatch clock. Ready no later than it is due: an order
