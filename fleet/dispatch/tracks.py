@@ -72,10 +72,14 @@ class Track:
     needs_plan: bool = False
     sent_at: float = -INF  # when the current order (update) was last sent
     sent_content: OrderContent | None = None  # what the last update sent (update ``update_id``) said
+    sent_basis: tuple[object, ...] | None = None  # what that update was built from (``Dispatcher._send``)
     not_taken_logged: tuple[str | None, int] | None = None  # (order, update reported) last warned as not taken
     retry_at: float = -INF  # a stalled vehicle is planned again from then on
     stalled_since: float | None = None  # stalled without a break since then (planner time)
     stalled_because: str | None = None  # the planner's reason, while stalled (shown to dispatchers)
+    #: what the last look at the vehicle saw, when nothing came of it and nothing would while that stays the same
+    #: (``Dispatcher._quiet_key``)
+    quiet: tuple[object, ...] | None = None
     factsheet_asked: float = -INF  # when the vehicle was last asked for its factsheet (it had sent none)
     id: str = field(init=False)  # the record's: an attribute, read a few million times a simulated day
 

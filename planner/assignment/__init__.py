@@ -13,10 +13,10 @@ from planner.assignment.model import (
     Weights,
     validate_request,
 )
-from planner.assignment.online import assign_online
+from planner.assignment.online import assign_online, chargers_only
 from planner.assignment.travel import TravelTimes
 
 __all__ = [
     "Assignment", "EnergyModel", "Reason", "Stop", "TransportOrder", "TravelTimes", "Trip", "VehicleStatus",
-    "Weights", "assign_online", "send_to_chargers", "validate_request",
+    "Weights", "assign_online", "chargers_only", "send_to_chargers", "validate_request",
 ]

@@ -18,18 +18,20 @@ import networkx as nx
 import numpy as np
 from ortools.sat.python import cp_model
 
+from planner.assignment.chargers import send_to_chargers
 from planner.assignment.model import (
     Assignment,
     EnergyModel,
     TransportOrder,
     VehicleStatus,
     Weights,
+    validate_request,
 )
-from planner.assignment.prepare import prepare
+from planner.assignment.prepare import prepare, travel_for
 from planner.assignment.travel import TravelTimes
 from planner.assignment.trips import Evaluated, evaluate, finish, make_trip, unassigned_cost
 
-__all__ = ["assign_online"]
+__all__ = ["assign_online", "chargers_only"]
 
 #: CP-SAT needs integer costs: objective units are scaled by this and rounded.
 SCALE = 1000
@@ -100,6 +102,17 @@ def assign_online(graph: nx.DiGraph, orders: Iterable[TransportOrder], vehicles:
     trips = [make_trip(problem, c.evaluated, c.row, c.col, vehicles[c.vehicle].id, c.order_at)
              for c in sorted(chosen, key=lambda c: c.vehicle)]
     return finish(trips, orders, weights, why, to_charger, optimal, now_s, penalty.sum() + bound)
+
+
+def chargers_only(graph: nx.DiGraph, orders: Iterable[TransportOrder], vehicles: Iterable[VehicleStatus],
+                  chargers: Collection[str], energy: EnergyModel, travel: TravelTimes | None = None) -> dict[str, str]:
+    """``assign_online(..., max_trips=0).to_charger`` (the same checks of the request, the same exceptions), without
+    scoring every trip for every vehicle that no trip will come of: a dispatcher with no trip to give out (its
+    gate lanes full) still sends its low vehicles to chargers, in most of its assignment rounds on a busy day."""
+    orders, vehicles = list(orders), list(vehicles)
+    validate_request(graph, orders, vehicles, chargers)
+    return send_to_chargers(travel_for(graph, travel), [v for v in vehicles if not v.battery >= energy.low], chargers,
+                            energy)
 
 
 class _Candidate(NamedTuple):

@@ -38,6 +38,7 @@ class TimedGraph:
 
     def __init__(self, graph: nx.DiGraph, rules: FollowingRules = FollowingRules(), heuristic_cache: int = 1024):
         self.graph, self.rules = graph, rules
+        self.node_ids = frozenset(graph)  # (a set's ``issuperset`` checks a request's goals in one call)
         forward = _group_orientations(graph)
         self.lanes: dict[tuple[str, str], LaneTiming] = {
             (u, v): LaneTiming(v, d["travel_time"], rules.clearance_s(d["max_speed"]), d["lane_group"],
@@ -56,11 +57,12 @@ class TimedGraph:
     def successors(self, profile: VehicleProfile) -> dict[str, list[LaneTiming]]:
         """node -> the lanes this vehicle may take from it, timed at its speed (``profile.max_speed``) where
         that is below the lane's limit."""
-        if profile not in self._adjacency:
+        adjacency = self._adjacency.get(profile)  # (one hash of the profile, not two: a call per plan)
+        if adjacency is None:
             view = restricted_view(self.graph, profile)
-            self._adjacency[profile] = {u: [self._timed_for(self.lanes[(u, v)], profile.max_speed)
-                                            for v in view.successors(u)] for u in view}
-        return self._adjacency[profile]
+            adjacency = self._adjacency[profile] = {u: [self._timed_for(self.lanes[(u, v)], profile.max_speed)
+                                                        for v in view.successors(u)] for u in view}
+        return adjacency
 
     def _timed_for(self, lane: LaneTiming, max_speed: float | None) -> LaneTiming:
         limit = self.graph.edges[lane.source, lane.target]["max_speed"]

@@ -11,7 +11,7 @@ from collections.abc import Callable, Container
 import networkx as nx
 
 from planner.schedule.plans import TimedPlan
-from planner.schedule.precedence import ARRIVE, LEAVE
+from planner.schedule.precedence import ARRIVE, LEAVE, Waits
 
 __all__ = ["Event", "Progress", "releasable_until", "release_limit"]
 
@@ -50,7 +50,7 @@ class Progress:
         return k <= reached if kind == ARRIVE else k < reached or (k == reached >= 0 and left)
 
 
-def releasable_until(dependencies: nx.DiGraph, plan: TimedPlan, released: int, done: Container[Event],
+def releasable_until(dependencies: nx.DiGraph | Waits, plan: TimedPlan, released: int, done: Container[Event],
                      ready: Callable[[int], bool] = lambda step: True) -> int:
     """The furthest step the vehicle may be released to, from ``released`` on: each next step only when its
     arrival, and the departure before it, wait for nothing of another vehicle that has not happened, and
@@ -58,7 +58,7 @@ def releasable_until(dependencies: nx.DiGraph, plan: TimedPlan, released: int, d
     return release_limit(dependencies, plan, released, done, ready)[0]
 
 
-def release_limit(dependencies: nx.DiGraph, plan: TimedPlan, released: int, done: Container[Event],
+def release_limit(dependencies: nx.DiGraph | Waits, plan: TimedPlan, released: int, done: Container[Event],
                   ready: Callable[[int], bool] = lambda step: True) -> tuple[int, str | None]:
     """:func:`releasable_until`, and what stopped it there: the vehicle one of whose events not yet done the next
     step waits on (the vehicle itself for an impossible order), or None (the end of the plan, or ``ready``).

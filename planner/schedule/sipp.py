@@ -54,9 +54,9 @@ def plan_path(table: ReservationTable, vehicle_id: str, start: str, start_time: 
         reached by this vehicle, or the search limit was hit.
     """
     timed = table.timed
-    for node in (start, *goals, *(s.node for s in stops)):
-        if node not in timed.graph:
-            raise UnknownNode(node)
+    known = timed.node_ids
+    if start not in known or not known.issuperset(goals) or any(s.node not in known for s in stops):
+        raise UnknownNode(next(node for node in (start, *goals, *(s.node for s in stops)) if node not in known))
 
     graph = timed.graph
 

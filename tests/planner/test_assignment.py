@@ -18,6 +18,7 @@ from planner.assignment import (
     VehicleStatus,
     Weights,
     assign_online,
+    chargers_only,
 )
 from planner.corridor import NodeKind
 from planner.exceptions import InvalidRequest, NoRoute
@@ -309,3 +310,17 @@ def test_the_time_to_the_nearest_pickup_is_one_search_back_from_all_of_them(bac_
                     rng.sample(sorted(graph), 50)]:
         expected = nx.multi_source_dijkstra_path_length(graph.reverse(copy=False), set(targets), weight="travel_time")
         assert travel.to_nearest(targets) == expected
+
+
+def test_with_no_trip_to_give_out_only_the_low_vehicles_go_to_chargers_as_the_assignment_sends_them(graph, chargers):
+    """``chargers_only`` is what ``assign_online(..., max_trips=0)`` decides (its ``to_charger``), without scoring
+    the trips none of which it gives out: most assignment rounds of a busy day, their gate lanes full."""
+    rng = random.Random(11)
+    energy = EnergyModel(fraction_per_km=0.02)
+    for _ in range(5):
+        orders, fleet = random_orders(graph, 12, rng), random_fleet(graph, 15, rng)
+        assert chargers_only(graph, orders, fleet, chargers[::2], energy) == \
+            assign_online(graph, orders, fleet, chargers[::2], energy, pairs=False, max_trips=0).to_charger
+    vehicle = VehicleStatus("v", "vn_parking_1", 0, 0.9)
+    with pytest.raises(InvalidRequest, match="order x: drop 'nowhere'"):
+        chargers_only(graph, [TransportOrder("x", "vn_dock_1", "nowhere", 1, 0, 10)], [vehicle], chargers, energy)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from planner.schedule import FleetPlanner
 from planner.schedule.check import plan_violations
-from planner.schedule.precedence import precedence_graph
+from planner.schedule.precedence import precedence_graph, release_waits
 from sim.plan_execution import execute_with_delays
 from sim.planning_scenarios import random_requests
 
@@ -24,7 +24,11 @@ def assert_sound(planner: FleetPlanner, requests, seed: int = 0) -> None:
     graph = precedence_graph(planner.timed, plans)
     assert nx.is_directed_acyclic_graph(graph)
     between_vehicles = {(a, b) for a, b in graph.edges if a[0] != b[0] or a == b}
-    assert set(precedence_graph(planner.timed, plans, own_order=False).edges) == between_vehicles  # what release reads
+    waits = release_waits(planner.timed, plans)  # what release reads
+    assert set(waits.edges) == between_vehicles
+    for event in waits:  # each event's, in the graph's order
+        between = [b for b in graph.predecessors(event) if b[0] != event[0] or b == event]
+        assert list(waits.predecessors(event)) == between
     run = execute_with_delays(planner.timed, plans, seed=seed)
     assert run.stuck == {} and set(run.finished) == set(plans)
 

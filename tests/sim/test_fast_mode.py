@@ -177,3 +177,26 @@ def test_the_scenario_decides_how_its_map_is_operated() -> None:
         corridor = load_corridor(load_scenario(scenario).map_folder())
         assert Relay.of(operated(corridor, OperatingModel.RELAY)) is not None
         assert Relay.of(operated(corridor, OperatingModel.THROUGH)) is None
+
+
+def test_a_vehicle_with_nothing_to_do_is_not_looked_at_again_and_nothing_changes(tmp_path: Path, monkeypatch) -> None:
+    """A parked vehicle with no job, healthy, whose state has not changed, is skipped by the loop's look at every
+    vehicle (``Dispatcher._still_quiet``): that look would do nothing. The run decides the same as one that looks
+    at every vehicle at every tick, with breakdowns and link losses on the way."""
+    from fleet.dispatch.loop import Dispatcher
+    from sim.cli import metrics_text
+    from sim.fast.runner import run_fast
+
+    scenario = load_scenario(_small(tmp_path, breakdowns_per_vehicle_day=6, link_losses_per_vehicle_day=12))
+    looks = []
+    observe = Dispatcher._observe
+    monkeypatch.setattr(Dispatcher, "_observe", lambda self, *args: looks.append(1) or observe(self, *args))
+    skipping = run_fast(scenario)
+    skipped_looks = len(looks)
+    looks.clear()
+    monkeypatch.setattr(Dispatcher, "_still_quiet", staticmethod(lambda track, seen: False))
+    every = run_fast(scenario)
+
+    assert metrics_text(skipping.metrics) == metrics_text(every.metrics)
+    assert len(looks) == every.ticks * scenario.fleet.size
+    assert skipped_looks < len(looks) / 2

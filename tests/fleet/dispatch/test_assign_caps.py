@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from fleet.orders import OrderCreate, OrderState
 from tests.fleet.dispatch.conftest import VN_CN, docks, make_fleet
 
@@ -77,3 +79,27 @@ def test_no_more_orders_go_out_than_the_gate_lanes_of_their_side_can_take(custom
     assert fleet.run(1200, until=lambda: all(fleet.state_of(o) != OrderState.CREATED for o in held))
     cleared = dispatcher.tracks[fleet.orders.get(first).vehicle_id].job
     assert cleared is not None and cleared.cleared
+
+
+def test_a_round_with_no_trip_to_give_out_looks_for_chargers_only_when_a_free_vehicle_is_low(customs, corridor,
+                                                                                             monkeypatch):
+    """With the gate lanes full (no trip to give out) a round only sends low vehicles to chargers: with none low
+    it ends at once; a low one is still sent (``chargers_only`` answers as the assignment would)."""
+    from fleet.dispatch import loop
+
+    fleet = make_fleet(customs, corridor, 3)
+    fleet.authorize("agv_001", "agv_002", "agv_003")
+    fleet.run(10)
+    monkeypatch.setattr(loop, "within_gate_capacity", lambda waiting, tracks, room: [])  # the lanes are full
+    asked = []
+    monkeypatch.setattr(loop, "chargers_only", lambda *args: asked.append(args) or {})
+    fleet.order(["VN-300000000009"], docks(corridor, "VN")[0], docks(corridor, "CN")[0])
+    dispatcher = fleet.dispatcher
+    dispatcher._assign(dispatcher.now())
+    assert asked == []
+    track = dispatcher.tracks["agv_002"]
+    track.state = dataclasses.replace(track.state, battery_charge=dispatcher.settings.low_battery_percent - 1)
+    dispatcher._orders_news = True
+    dispatcher._assign(dispatcher.now())
+    assert [[status.id for status in args[2] if status.battery < args[4].low] for args in asked] == \
+        [["agv_002"]]

@@ -105,3 +105,28 @@ def test_an_update_repeats_the_part_of_the_last_one_the_vehicle_still_holds_and_
     assert not _update("o", 3, 3, last=7).repeats(sent)  # a longer route
     assert not _update("other", 3, 3).repeats(sent)
     assert not _update("o", 3, 3).repeats(None)
+
+
+def test_an_update_built_from_what_the_last_one_was_built_from_is_not_built_again(customs, corridor, monkeypatch):
+    """A full plan gives every vehicle a new plan (new times), most of them along the nodes they had: the order
+    update is made of the nodes, the sequence ids, the releases and the actions alone, so with those as they
+    were it is known to repeat the last one without building it (a fifth of adopting a full plan's plans)."""
+    from fleet.dispatch import loop
+
+    fleet = make_fleet(customs, corridor, 4)
+    fleet.authorize("agv_001", "agv_002", "agv_003", "agv_004")
+    fleet.run(10)
+    built = []
+    monkeypatch.setattr(loop, "vda_order", lambda *args: built.append(args) or _vda_order(*args))
+    dispatcher = fleet.dispatcher
+
+    assert dispatcher._plan_everyone(dispatcher.now())
+
+    assert built == []
+    assert _sent_since(fleet, len(fleet.link.sent_orders)) == []
+
+
+def _vda_order(*args):
+    from fleet.dispatch.vda import vda_order
+
+    return vda_order(*args)

@@ -31,7 +31,7 @@ def test_a_clearance_reaches_the_waiting_vehicle_before_the_tick_reads_any_state
     steps: list[str] = []
     send_order, observe = dispatcher.link.send_order, dispatcher._observe
     dispatcher.link.send_order = lambda vid, o: (steps.append(f"order to {vid}"), send_order(vid, o))[1]
-    dispatcher._observe = lambda track, t: (steps.append("observe"), observe(track, t))[1]
+    dispatcher._observe = lambda track, seen, t: (steps.append("observe"), observe(track, seen, t))[1]
     fleet.release("VN-100000000001", VN_CN, customs.vn)
     dispatcher.tick()
     assert steps[0] == f"order to {vehicle}", steps[:3]
