@@ -72,6 +72,11 @@ class Requests(dict[str, PlanRequest]):
             return request
         return super().pop(vehicle, *default)
 
+    def __reduce__(self) -> tuple[type[Requests], tuple[list[PlanRequest]]]:
+        """Copied and pickled as its requests, counted afresh (a dict subclass is otherwise rebuilt item by item
+        after its counters were restored, which counts every place twice)."""
+        return Requests, (list(self.values()),)
+
     def _count(self, request: PlanRequest | None, sign: int) -> None:
         if request is None:
             return

@@ -54,3 +54,17 @@ def test_requests_built_at_once_count_as_those_added_one_by_one():
     for request in requests:
         assert at_once.free_of_others(request.vehicle_id, request.start, PLACES) == \
             one_by_one.free_of_others(request.vehicle_id, request.start, PLACES)
+
+
+def test_a_copy_counts_as_the_original():
+    """copy, deepcopy and pickle rebuild a dict subclass item by item after restoring its attributes: without
+    ``Requests.__reduce__`` each place would be counted twice in the copy."""
+    import copy
+    import pickle
+
+    rng = random.Random(3)
+    original = Requests(_request(rng, f"v{i}") for i in range(10))
+    for made in (copy.copy(original), copy.deepcopy(original), pickle.loads(pickle.dumps(original))):
+        assert made == original
+        for vehicle in (*original, "new"):
+            assert made.free_of_others(vehicle, "p0", PLACES) == original.free_of_others(vehicle, "p0", PLACES)
