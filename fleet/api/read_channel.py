@@ -49,7 +49,7 @@ class ChannelPublisher:
     def __init__(self, views: FleetViews, views_changed: threading.Event, bus: EventBus,
                  health: Callable[[], dict[str, Any]]) -> None:
         self.views, self.views_changed, self.health = views, views_changed, health
-        self._socket = zmq.Context.instance().socket(zmq.PUB)
+        self._socket: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.PUB)
         self._socket.setsockopt(zmq.LINGER, 0)
         self._socket.setsockopt(zmq.SNDHWM, 100_000)
         self.endpoint = f"tcp://127.0.0.1:{self._socket.bind_to_random_port('tcp://127.0.0.1')}"
@@ -174,7 +174,7 @@ class ChannelFeed:
             return self._heard.wait_for(lambda: self.health is not None, timeout_s)
 
     def _run(self) -> None:
-        socket = zmq.Context.instance().socket(zmq.SUB)
+        socket: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.SUB)
         socket.setsockopt(zmq.LINGER, 0)
         socket.setsockopt(zmq.RCVHWM, 100_000)
         socket.setsockopt(zmq.SUBSCRIBE, b"")

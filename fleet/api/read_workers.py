@@ -44,16 +44,18 @@ from starlette.concurrency import run_in_threadpool
 from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from fleet.api.deps import STAFF, Caller, may
 from fleet.api.main import API_PREFIX, CONSOLE_DIR, UNAUTHORIZED, add_error_handlers
 from fleet.api.proxy import LeaderProxy, unavailable
 from fleet.api.read_channel import HEARTBEAT_S, SEQ_HEADER, ChannelFeed
 from fleet.api.routes import gates, orders, vehicles
 from fleet.api.server import api_config
 from fleet.config import ConfigError, ServerConfig, Settings
+from fleet.dispatch.snapshot import JsonView
 from fleet.events import EventBus
 from fleet.live_views import RelayedViews, ViewsUnavailable
 from fleet.orders import OrderService
-from fleet.orders.reads import OrderReads
+from fleet.orders.reads import MAX_PAGE, OrderReads, PageQuery
 from fleet.store import Store
 
 log = logging.getLogger(__name__)
@@ -70,19 +72,32 @@ _PR_SET_PDEATHSIG = 1
 
 
 class AnswerOrPassOn:
-    """ASGI: the worker's own read routes and the console's files here, everything else to the loop's process."""
+    """ASGI: the worker's own read routes and the console's files here, everything else to the loop's process.
 
-    def __init__(self, app: FastAPI, proxy: LeaderProxy) -> None:
-        self.app, self.proxy = app, proxy
+    What consoles poll most (vehicles, gates, one vehicle, one order, a page of orders by ``limit``/``offset``
+    only), asked with a reader's token and already built, is sent as it is, before FastAPI: its routing,
+    dependencies and validation cost three times what uvicorn's HTTP does (``/vehicles``, one worker, wrk: 0.22
+    against 0.07 ms of CPU per request). Anything else, refusals included, is FastAPI's (the same routes)."""
+
+    def __init__(self, app: FastAPI, proxy: LeaderProxy, views: RelayedViews, order_reads: OrderReads,
+                 tokens: dict[str, str]) -> None:
+        self.app, self.proxy, self.views, self.order_reads, self.tokens = app, proxy, views, order_reads, tokens
         self._routes = [route for route in app.router.routes if not isinstance(route, Mount)]  # the console's last
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket":
-            await self.proxy.websocket(scope, receive, send)
-        elif scope["type"] == "lifespan" or self._answered_here(scope):
+        if scope["type"] == "lifespan":
             await self.app(scope, receive, send)
-        else:
+        elif scope["type"] == "websocket":
+            await self.proxy.websocket(scope, receive, send)
+        elif not self._answered_here(scope):
             await self.proxy.http(scope, receive, send)
+        elif (built := self._built(scope)) is not None:
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(built)).encode())]})
+            await send({"type": "http.response.body", "body": built})
+        else:
+            await self.app(scope, receive, send)
 
     def _answered_here(self, scope: Scope) -> bool:
         if scope["method"] != "GET":
@@ -91,6 +106,40 @@ class AnswerOrPassOn:
         if path == API_PREFIX or path.startswith(API_PREFIX + "/") or path in LEADER_PATHS:
             return any(route.matches(scope)[0] is Match.FULL for route in self._routes)
         return True  # the console
+
+    def _built(self, scope: Scope) -> bytes | None:
+        """The answer to a reader's poll if it is built already; None: FastAPI answers (or refuses)."""
+        token = dict(scope["headers"]).get(b"authorization", b"").removeprefix(b"Bearer ").decode(errors="replace")
+        role = self.tokens.get(token)
+        if role is None or not may(Caller(role), *STAFF):
+            return None
+        path, query = scope["path"].removeprefix(API_PREFIX), scope["query_string"]
+        if path == "/vehicles" and not query:
+            return self.views.built_json(JsonView.VEHICLES)
+        if path == "/gates" and not query:
+            return self.views.built_json(JsonView.GATES)
+        if path == "/orders":
+            page = plain_page(query)
+            return self.order_reads.kept_page(page) if page is not None else None
+        kind, _, key = path.removeprefix("/").partition("/")
+        if not key or "/" in key or query:
+            return None
+        if kind == "vehicles":
+            return self.views.built_json(JsonView.VEHICLE, key)
+        return self.order_reads.kept_one(key) if kind == "orders" else None
+
+
+def plain_page(query: bytes) -> PageQuery | None:
+    """A page asked by ``limit`` and ``offset`` alone (digits, each once, within the route's bounds), else None."""
+    asked: dict[str, int] = {}
+    for part in query.split(b"&") if query else ():
+        name, equals, value = part.partition(b"=")
+        if not equals or name not in (b"limit", b"offset") or name.decode() in asked or not value.isdigit() \
+                or len(value) > 9:
+            return None
+        asked[name.decode()] = int(value)
+    page = PageQuery(**asked)  # type: ignore[arg-type]
+    return page if 1 <= page.limit <= MAX_PAGE else None
 
 
 def create_worker_app(settings: Settings, feed: ChannelFeed, leader: str, store: Store) -> ASGIApp:
@@ -130,7 +179,7 @@ def create_worker_app(settings: Settings, feed: ChannelFeed, leader: str, store:
         return JSONResponse(feed.health)
 
     app.mount("/", StaticFiles(directory=CONSOLE_DIR, html=True), name="console")
-    return AnswerOrPassOn(app, proxy)
+    return AnswerOrPassOn(app, proxy, feed.views, feed.order_reads, app.state.tokens)
 
 
 def bind(server: ServerConfig) -> socket.socket:

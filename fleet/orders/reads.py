@@ -21,6 +21,8 @@ from fleet.events import EventBus, Topic
 from fleet.orders.model import OrderPublic, OrderState
 from fleet.orders.service import OrderService
 
+#: The most orders a page holds.
+MAX_PAGE = 500
 #: Kept answers beyond this many are dropped all at once (a console pages through thousands of orders).
 MAX_KEPT = 4096
 
