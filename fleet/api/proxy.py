@@ -39,7 +39,7 @@ class LeaderProxy:
 
     def __init__(self, leader: str, after_write: Callable[[httpx.Response], Awaitable[None]]) -> None:
         self.leader, self.after_write = leader, after_write
-        self.client = httpx.AsyncClient(base_url=leader, timeout=httpx.Timeout(60.0, connect=5.0),
+        self.client = httpx.AsyncClient(base_url=leader, timeout=httpx.Timeout(60.0, connect=5.0), trust_env=False,
                                         limits=httpx.Limits(max_connections=64, max_keepalive_connections=32))
 
     async def close(self) -> None:
@@ -75,7 +75,7 @@ class LeaderProxy:
         url = self._url(scope).copy_with(scheme="ws")
         await client.accept()
         try:
-            upstream = await connect(str(url), open_timeout=5, max_size=None, ping_interval=None)
+            upstream = await connect(str(url), open_timeout=5, max_size=None, ping_interval=None, proxy=None)
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
             await client.close(TRY_AGAIN_LATER, f"the fleet manager's dispatch process does not answer: "
                                                 f"{type(exc).__name__}")
