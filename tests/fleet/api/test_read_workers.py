@@ -15,6 +15,7 @@ import httpx
 import pytest
 import websockets
 
+from fleet.api.read_workers import NICENESS
 from sim.service_process import ServiceProcess, token_for
 
 NAMES = ("VN_CUSTOMS", "CN_CUSTOMS")
@@ -143,9 +144,11 @@ def test_reads_go_on_while_the_loops_process_is_stopped(service):
         wait_until(lambda: client.get("/health").status_code == 200, 10, "healthy again")
 
 
-def test_workers_die_with_the_loops_process_and_a_dead_worker_is_replaced(service):
+def test_workers_run_niced_die_with_the_loops_process_and_a_dead_one_is_replaced(service):
     assert service.process is not None
     workers = children_of(service.process.pid)
+    leader_nice = os.getpriority(os.PRIO_PROCESS, service.process.pid)
+    assert {os.getpriority(os.PRIO_PROCESS, pid) for pid in workers} == {min(19, leader_nice + NICENESS)}
     victim = min(workers)
     os.kill(victim, signal.SIGKILL)
     wait_until(lambda: len(children_of(service.process.pid) - {victim}) == 2, 10, "a worker started again")
