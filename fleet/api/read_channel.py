@@ -138,6 +138,7 @@ class ChannelFeed:
     def __init__(self, endpoint: str, views: RelayedViews, order_reads: OrderReads, order_bus: EventBus) -> None:
         self.endpoint, self.views, self.order_reads, self.order_bus = endpoint, views, order_reads, order_bus
         self.health: dict[str, Any] | None = None
+        self.health_json: bytes | None = None  # the same, as it came
         self.heard_at = -float("inf")  # (monotonic) the last message
         self._seq = 0
         self._heard = threading.Condition()
@@ -195,6 +196,7 @@ class ChannelFeed:
         elif kind == b"views":
             header = json.loads(frames[2])
             self.views.update(header["taken_at"], frames[3], frames[4])
+            self.health_json = json.dumps(header["health"]).encode()
             self.health = header["health"]
         with self._heard:
             self._seq, self.heard_at = seq, time.monotonic()
