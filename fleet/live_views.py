@@ -85,22 +85,15 @@ class ViewsWriter:
                     conn.execute(live_views.insert().values(name=name, **values))
 
 
-@dataclass(frozen=True)
-class StoredViews:
-    """On a standby: the leader's last views, read from the store at each call; ``as_of()`` says when taken."""
-
-    store: Store
+class _JsonBodies:
+    """Views read from the leader's JSON bodies (``vehicles`` and ``gates``), wherever they are kept."""
 
     def _read(self, name: str) -> tuple[float, str]:
-        with self.store.reading() as conn:
-            row = conn.execute(sa.select(live_views.c.taken_at, live_views.c.body)
-                               .where(live_views.c.name == name)).first()
-        if row is None:
-            raise ViewsUnavailable("no leader has published its vehicle and gate views yet")
-        return row.taken_at, row.body
+        """(when the leader took the views, the body named ``name``); ViewsUnavailable if there is none yet."""
+        raise NotImplementedError
 
     def as_of(self) -> float:
-        """When the leader took the views now stored (wall-clock seconds)."""
+        """When the leader took the views now kept (wall-clock seconds)."""
         return self._read("vehicles")[0]
 
     def vehicles(self) -> list[VehicleView]:
@@ -124,5 +117,62 @@ class StoredViews:
     def gates_json(self) -> bytes:
         return self._read("gates")[1].encode()
 
+
+@dataclass(frozen=True)
+class StoredViews(_JsonBodies):
+    """On a standby: the leader's last views, read from the store at each call; ``as_of()`` says when taken."""
+
+    store: Store
+
+    def _read(self, name: str) -> tuple[float, str]:
+        with self.store.reading() as conn:
+            row = conn.execute(sa.select(live_views.c.taken_at, live_views.c.body)
+                               .where(live_views.c.name == name)).first()
+        if row is None:
+            raise ViewsUnavailable("no leader has published its vehicle and gate views yet")
+        return row.taken_at, row.body
+
     def built_json(self, view: JsonView, vehicle_id: str | None = None) -> bytes | None:
         return None  # every answer is a read of the store
+
+
+class RelayedViews(_JsonBodies):
+    """In a read worker: the leader's views as its channel last sent them (fleet/api/read_channel.py), held in
+    memory; the lists are answered as they came, one vehicle from the list parsed once per views sent."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._bodies: dict[str, bytes] = {}
+        self._texts: dict[str, str] = {}
+        self._taken_at = 0.0
+        self._one: dict[str, bytes] | None = None  # each vehicle's JSON of the views held, once asked for
+
+    def update(self, taken_at: float, vehicles: bytes, gates: bytes) -> None:
+        with self._lock:
+            self._bodies = {"vehicles": vehicles, "gates": gates}
+            self._texts, self._taken_at, self._one = {}, taken_at, None
+
+    def _read(self, name: str) -> tuple[float, str]:
+        with self._lock:
+            if name not in self._bodies:
+                raise ViewsUnavailable("this read worker has not yet heard the fleet's views from the dispatch loop")
+            if name not in self._texts:
+                self._texts[name] = self._bodies[name].decode()
+            return self._taken_at, self._texts[name]
+
+    def vehicle_json(self, vehicle_id: str) -> bytes:
+        with self._lock:
+            one = self._one
+        if one is None:
+            one = {v.id: v.model_dump_json().encode() for v in self.vehicles()}
+            with self._lock:
+                self._one = one if self._one is None else self._one
+        if vehicle_id not in one:
+            raise KeyError(vehicle_id)
+        return one[vehicle_id]
+
+    def built_json(self, view: JsonView, vehicle_id: str | None = None) -> bytes | None:
+        bodies, one = self._bodies, self._one  # replaced whole by update(): a consistent pair without the lock
+        if view is JsonView.VEHICLE:
+            return one.get(vehicle_id or "") if one is not None else None
+        return bodies.get("vehicles" if view is JsonView.VEHICLES else "gates")

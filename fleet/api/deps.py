@@ -99,10 +99,11 @@ def forbidden(caller: Caller, *roles: Role) -> HTTPException:
                          f"role {caller.role} may not do this; it takes {' or '.join([*roles, Role.ADMIN])}")
 
 
-_STAFF = (Role.VIEWER, Role.DISPATCHER, Role.OPERATOR)
-Reader = Annotated[Caller, Depends(require_role(*_STAFF))]
+#: Who reads the fleet's state (and admin, as everywhere).
+STAFF = (Role.VIEWER, Role.DISPATCHER, Role.OPERATOR)
+Reader = Annotated[Caller, Depends(require_role(*STAFF))]
 #: Staff, and both customs authorities: every gate decision is auditable by both sides.
-AuditReader = Annotated[Caller, Depends(require_role(*_STAFF, customs=True))]
+AuditReader = Annotated[Caller, Depends(require_role(*STAFF, customs=True))]
 Dispatching = Annotated[Caller, Depends(require_role(Role.DISPATCHER))]
 Operating = Annotated[Caller, Depends(require_role(Role.OPERATOR))]
 #: Vehicle actions: dispatchers pause, resume and cancel; operators e-stop; which applies depends on the action.

@@ -57,13 +57,18 @@ def create_app(services: Services) -> FastAPI:
         app.include_router(module.router, prefix=API_PREFIX, responses=UNAUTHORIZED)
     add_error_handlers(app)
 
+    def health_answer() -> dict[str, object]:
+        leadership = services.leadership
+        return {"status": "ok"} if leadership is None else \
+            {"status": "ok", "role": "leader", "node": leadership.node, "epoch": leadership.epoch}
+
+    app.state.health = health_answer  # the read workers answer it too (fleet/api/read_channel.py)
+
     @app.get(f"{API_PREFIX}/health", tags=["health"])
     async def health() -> dict[str, object]:
         """Liveness only, without a token; the customs links' state is GET /health/customs (token). With
         ``store.election``, which node answers and its epoch (only the leader serves)."""
-        leadership = services.leadership
-        return {"status": "ok"} if leadership is None else \
-            {"status": "ok", "role": "leader", "node": leadership.node, "epoch": leadership.epoch}
+        return health_answer()
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus() -> Response:

@@ -25,6 +25,7 @@ def serve(
     from functools import partial
 
     from fleet.api.main import create_app
+    from fleet.api.read_workers import run_with_workers
     from fleet.api.server import run_api
     from fleet.api.standby import standby_server
     from fleet.config import ConfigError, load_settings
@@ -43,7 +44,15 @@ def serve(
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
     _settle_heap()
-    run_api(create_app(services), settings)
+    app = create_app(services)
+    if settings.server.read_workers:
+        try:
+            run_with_workers(app, settings, services)
+        except ConfigError as exc:  # the port taken
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(2) from None
+    else:
+        run_api(app, settings)
 
 
 def _settle_heap() -> None:

@@ -184,6 +184,8 @@ class Dispatcher:
         #: The tracks as the last tick left them (copies), which the API reads without waiting for a tick to end.
         #: Kept by the loop's thread only: a caller driving ``tick()`` itself gets a snapshot taken under the lock.
         self._seen: Snapshot | None = None
+        #: Set each time ``_seen`` is replaced: the read workers' channel sends the views (fleet/api/read_channel.py)
+        self.views_changed = threading.Event()
         self.tick_seconds: deque[float] = deque(maxlen=1000)
         self.planner_seconds: deque[float] = deque(maxlen=1000)
         #: Called with every tick's duration (the metrics keep a cumulative histogram of them).
@@ -302,6 +304,7 @@ class Dispatcher:
                 log.exception("dispatch tick failed")
             with self._lock:
                 self._seen = self._take_snapshot()
+            self.views_changed.set()
             # at most 20 ticks a second, however many wake-ups: the rest of 50 ms since the tick began; customs or
             # gate news cuts it short (a clearance waited for it, bench_fleet)
             self._urgent.wait(max(0.0, 0.05 - (time.perf_counter() - began)))
@@ -1572,6 +1575,7 @@ class Dispatcher:
         if self._seen is not None:
             changed = {track.id: copy.copy(track)} if track is not None else {}
             self._seen = self._take_snapshot({**self._seen.tracks, **changed})
+            self.views_changed.set()
 
     def act(self, vehicle_id: str, action: VehicleAction, by: str, reason: str) -> None:
         kind = {VehicleAction.PAUSE: ActionType.PAUSE, VehicleAction.RESUME: ActionType.RESUME,

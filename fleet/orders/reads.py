@@ -2,7 +2,8 @@
 
 On the leader every order change goes through :class:`OrderService`, which publishes it on the bus
 (``Topic.ORDER``) once committed: an order's answer is kept until that order changes, a page until any order
-changes, so that consoles polling the same pages cost one store read per change, not one per request. A
+changes, so that consoles polling the same pages cost one store read per change, not one per request. A read
+worker (fleet/api/read_workers.py) hears the changes over its channel from the leader's process. A
 standby's store is written by another process, whose changes it does not hear: it gets no bus and reads the
 store every time.
 """
@@ -20,6 +21,8 @@ from fleet.events import EventBus, Topic
 from fleet.orders.model import OrderPublic, OrderState
 from fleet.orders.service import OrderService
 
+#: The most orders a page holds.
+MAX_PAGE = 500
 #: Kept answers beyond this many are dropped all at once (a console pages through thousands of orders).
 MAX_KEPT = 4096
 
@@ -58,6 +61,13 @@ class OrderReads:
             self._generation += 1
             self._pages.clear()
             self._one.pop(message.get("order_id", ""), None)
+
+    def forget(self) -> None:
+        """Drop every kept answer (a read worker that may have missed some order's change)."""
+        with self._lock:
+            self._generation += 1
+            self._pages.clear()
+            self._one.clear()
 
     def one_json(self, order_id: str) -> bytes:
         """The order with its timeline; OrderError (404) if there is none."""

@@ -17,6 +17,9 @@ Measured, in one run:
 - API latency p50/p99 with N concurrent clients on GET /vehicles, /orders?limit=50, /gates, /orders/{id},
   against the same load on GET /health (the cheapest route), alternating, while the fleet works;
 - peak RSS of the service (VmHWM), against its RSS with the fleet idle.
+The service runs with read workers (``server.read_workers``: 2, the quick run 1); its CPU and RSS are its
+processes' together. ``BENCH_READ_WORKERS=0`` runs it without them (the loop's process serves the API alone),
+for a same-run baseline.
 
     .venv/bin/python tests/bench/bench_fleet.py [--quick]
 """
@@ -38,7 +41,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -87,10 +90,11 @@ class Size:
     api_slice_s: float  # API load: quiet, health, routes, quiet, health, routes, each this long
     clients: int
     ready_s: float  # at most this long for every vehicle to be seen ONLINE at its node
+    read_workers: int  # the service's ``server.read_workers``: processes answering the read routes
 
 
-FULL = Size(200, 2000, 50, idle_s=20, window_s=100, api_slice_s=10, clients=50, ready_s=120)
-QUICK = Size(10, 50, 10, idle_s=4, window_s=16, api_slice_s=2, clients=10, ready_s=40)
+FULL = Size(200, 2000, 50, idle_s=20, window_s=100, api_slice_s=10, clients=50, ready_s=120, read_workers=2)
+QUICK = Size(10, 50, 10, idle_s=4, window_s=16, api_slice_s=2, clients=10, ready_s=40, read_workers=1)
 
 
 def quantile(values: list[float] | np.ndarray, q: float) -> float:
@@ -161,28 +165,53 @@ def watch_memory(process: subprocess.Popen, limit: int, stop: threading.Event, e
             return
 
 
-def cpu_wait_seconds(pid: int) -> float:
-    """Seconds the process's threads have spent runnable but waiting for a CPU (``schedstat``): the machine's
-    share of a latency, which no change to the service can take away."""
-    total = 0
+def with_workers(pid: int) -> list[int]:
+    """The service's process and its children (its read workers, ``server.read_workers``)."""
+    children = []
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
-            total += int((task / "schedstat").read_text().split()[1])
-        except (FileNotFoundError, ProcessLookupError, IndexError):  # a thread that ended meanwhile
+            children += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):  # a thread that ended meanwhile
             continue
+    return [pid, *children]
+
+
+def cpu_wait_seconds(pid: int) -> float:
+    """Seconds the threads of the service's processes have spent runnable but waiting for a CPU (``schedstat``):
+    the machine's share of a latency, which no change to the service can take away."""
+    total = 0
+    for process in with_workers(pid):
+        for task in Path(f"/proc/{process}/task").iterdir():
+            try:
+                total += int((task / "schedstat").read_text().split()[1])
+            except (FileNotFoundError, ProcessLookupError, IndexError):  # a thread that ended meanwhile
+                continue
     return total / 1e9
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time the process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time the service's processes have used so far."""
+    total = 0
+    for process in with_workers(pid):
+        try:
+            fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):  # a worker that ended meanwhile
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss(pid: int) -> tuple[int, int]:
-    """(VmHWM, VmRSS) of the process, bytes."""
-    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
-    return int(fields["VmHWM"].split()[0]) * 1024, int(fields["VmRSS"].split()[0]) * 1024
+    """(VmHWM, VmRSS) of the service's processes, summed, bytes."""
+    peak = now = 0
+    for process in with_workers(pid):
+        try:
+            text = Path(f"/proc/{process}/status").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+        peak, now = peak + int(fields["VmHWM"].split()[0]) * 1024, now + int(fields["VmRSS"].split()[0]) * 1024
+    return peak, now
 
 
 # --- customs authorities --------------------------------------------------------------------------------------------
@@ -519,9 +548,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10 vehicles, 50 orders, short windows (for CI)")
     args = parser.parse_args()
     size = QUICK if args.quick else FULL
+    if os.environ.get("BENCH_READ_WORKERS"):  # 0: the loop's process serves the API alone (the baseline)
+        size = replace(size, read_workers=int(os.environ["BENCH_READ_WORKERS"]))
     if os.environ.get("BENCH_FLEET_SIZE"):  # "vehicles,orders": for looking into a problem at another size
         vehicles, orders = map(int, os.environ["BENCH_FLEET_SIZE"].split(","))
-        size = Size(vehicles, orders, **{k: v for k, v in vars(size).items() if k not in ("vehicles", "orders")})
+        size = replace(size, vehicles=vehicles, orders=orders)
     console = Console()
     corridor = load_corridor(MAP)
     specs = parking_spots(corridor, size.vehicles)
@@ -535,7 +566,7 @@ def main() -> None:
         folder = Path(tmp)
         customs = Customs(folder / "keys")
         service = ServiceProcess(folder, link_timeout_s=3600.0, fleet=fleet, map_folder=MAP,
-                                 **customs.service_options())
+                                 server={"read_workers": size.read_workers}, **customs.service_options())
         emulators: Emulators | None = None
         stop = threading.Event()
         tail: list[str] = []
@@ -712,7 +743,8 @@ def report(r: dict[str, Any], console: Console) -> None:
         ("service peak RSS (VmHWM)", f"{r['rss_peak'] / 2**20:.0f} MiB", f"{r['rss_idle'] / 2**20:.0f} MiB "
          "(RSS, idle fleet)", f"< 1.5 GiB: {'met' if r['rss_peak'] < GOALS['rss'] else 'NOT met'}"),
     ]
-    table = Table(title=f"fleet manager: {size.vehicles} vehicles (states at 2 Hz over DDS), {size.orders} orders")
+    table = Table(title=f"fleet manager: {size.vehicles} vehicles (states at 2 Hz over DDS), {size.orders} orders, "
+                        f"{size.read_workers} read workers")
     for column in ("measure", "with the orders", "same-run baseline", "goal"):
         table.add_column(column)
     for row in rows:

@@ -10,7 +10,7 @@ from fleet.api.deps import MAX_ID, Dispatching, OrderReadsDep, Reader, ServicesD
 from fleet.api.models import Reasoned, json_answer
 from fleet.customs.envelope import DIRECTION_PATTERN, VEHICLE_PATTERN
 from fleet.orders import OrderCreate, OrderPublic, OrderState
-from fleet.orders.reads import OrderPage, PageQuery
+from fleet.orders.reads import MAX_PAGE, OrderPage, PageQuery
 
 router = APIRouter(tags=["orders"])
 
@@ -37,7 +37,7 @@ def create_order(body: OrderCreate, request: Request, response: Response, servic
 async def list_orders(reads: OrderReadsDep, _: Reader, state: OrderState | None = None,
                       direction: Annotated[str | None, Query(pattern=DIRECTION_PATTERN)] = None,
                       vehicle_id: Annotated[str | None, Query(pattern=VEHICLE_PATTERN)] = None,
-                      limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                      limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
                       offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0) -> Response:
     """Newest first, without timelines (read one order for its timeline)."""
     query = PageQuery(state=state, direction=direction, vehicle_id=vehicle_id, limit=limit, offset=offset)

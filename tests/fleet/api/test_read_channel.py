@@ -1,0 +1,146 @@
+"""The read workers' channel over real ZeroMQ sockets: views reach the worker, an order change drops its kept
+answer, a missed message drops them all, and a write's number is waited for; which pages a worker answers as kept."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import pytest
+
+from fleet.api.read_channel import ChannelFeed, ChannelPublisher
+from fleet.api.read_workers import plain_page
+from fleet.dispatch import VehicleView
+from fleet.dispatch.snapshot import VEHICLES, JsonView
+from fleet.events import EventBus, Topic
+from fleet.live_views import RelayedViews, ViewsUnavailable
+from fleet.orders.reads import OrderReads, PageQuery
+
+
+def fleet_of(*ids: str) -> bytes:
+    return VEHICLES.dump_json([VehicleView(id=i, home="VN", may_cross=True, in_service=True) for i in ids])
+
+
+class Views:
+    def __init__(self) -> None:
+        self.vehicles = fleet_of("agv_1")
+
+    def vehicles_json(self) -> bytes:
+        return self.vehicles
+
+    def gates_json(self) -> bytes:
+        return b"[]"
+
+
+class Orders:
+    """Counts the store reads OrderReads makes."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def get(self, order_id: str):
+        self.reads += 1
+
+        class Answer:
+            def model_dump_json(self) -> str:
+                return f'{{"id": "{order_id}"}}'
+
+        return Answer()
+
+
+def wait_until(predicate, what: str, timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.01)
+    raise AssertionError(what)
+
+
+@dataclass
+class Channel:
+    """The leader's side (its bus, views and snapshot event, the publisher) and a worker's (the feed, its kept
+    order answers and the store reads they made)."""
+
+    leader_bus: EventBus = field(default_factory=EventBus)
+    views: Views = field(default_factory=Views)
+    changed: threading.Event = field(default_factory=threading.Event)
+    orders: Orders = field(default_factory=Orders)
+    worker_bus: EventBus = field(default_factory=EventBus)
+
+    def __post_init__(self) -> None:
+        self.publisher = ChannelPublisher(self.views, self.changed, self.leader_bus, lambda: {"status": "ok"})
+        self.reads = OrderReads(self.orders, bus=self.worker_bus)  # type: ignore[arg-type]
+        self.feed = ChannelFeed(self.publisher.endpoint, RelayedViews(), self.reads, self.worker_bus)
+
+
+@pytest.fixture
+def channel():
+    parts = Channel()
+    parts.feed.start()
+    parts.publisher.start()
+    yield parts
+    parts.publisher.stop()
+    parts.feed.stop()
+
+
+def test_views_reach_the_worker_and_changes_follow(channel):
+    feed, views = channel.feed, channel.views
+    with pytest.raises(ViewsUnavailable):
+        RelayedViews().vehicles_json()
+    assert feed.wait_for_views(5)  # the heartbeat, with nothing changed
+    assert feed.views.built_json(JsonView.VEHICLES) == views.vehicles and feed.health == {"status": "ok"}
+    assert VehicleView.model_validate_json(feed.views.vehicle_json("agv_1")).id == "agv_1"
+    assert feed.views.built_json(JsonView.VEHICLE, "agv_1") == feed.views.vehicle_json("agv_1")  # parsed once
+    with pytest.raises(KeyError):
+        feed.views.vehicle_json("agv_9")
+    views.vehicles = fleet_of("agv_2")
+    channel.changed.set()  # the loop took a new snapshot
+    wait_until(lambda: feed.views.built_json(JsonView.VEHICLES) == views.vehicles, "new views heard")
+    assert feed.views.built_json(JsonView.VEHICLE, "agv_1") is None  # the old list's vehicles are gone
+
+
+def test_an_order_change_drops_its_kept_answer_and_a_write_is_waited_for(channel):
+    publisher, feed, reads, orders = channel.publisher, channel.feed, channel.reads, channel.orders
+    assert feed.wait_for_views(5)
+    reads.one_json("o1")
+    reads.one_json("o1")
+    assert orders.reads == 1  # kept
+    channel.leader_bus.publish(Topic.ORDER, {"order_id": "o1"})  # the leader's order service, after its commit
+    assert feed.wait_for(publisher.seq, 5)  # what a worker does before answering a write passed on
+    reads.one_json("o1")
+    assert orders.reads == 2
+
+
+def test_a_missed_message_drops_every_kept_answer(channel):
+    publisher, feed, reads, orders = channel.publisher, channel.feed, channel.reads, channel.orders
+    assert feed.wait_for_views(5)
+    reads.one_json("o1")
+    reads.one_json("o2")
+    with publisher._lock:
+        publisher._seq += 1  # a message lost on the way (PUB drops what a slow subscriber cannot take)
+    channel.leader_bus.publish(Topic.ORDER, {"order_id": "o3"})
+    assert feed.wait_for(publisher.seq, 5)
+    reads.one_json("o1")
+    reads.one_json("o2")
+    assert orders.reads == 4
+
+
+def test_a_write_never_heard_drops_every_kept_answer(channel):
+    publisher, feed, reads, orders = channel.publisher, channel.feed, channel.reads, channel.orders
+    assert feed.wait_for_views(5)
+    reads.one_json("o1")
+    assert not feed.wait_for(publisher.seq + 100, 0.2)
+    reads.one_json("o1")
+    assert orders.reads == 2
+
+
+@pytest.mark.parametrize(("query", "page"), [
+    (b"", PageQuery()), (b"limit=50", PageQuery(limit=50)), (b"offset=100&limit=500", PageQuery(limit=500, offset=100)),
+    (b"limit=0", None), (b"limit=501", None), (b"limit=5&limit=6", None), (b"limit=-1", None), (b"limit=5&", None),
+    (b"limit", None), (b"state=delivered", None), (b"limit=50&vehicle_id=agv_1", None), (b"offset=9999999999", None),
+])
+def test_a_worker_answers_onlyplain_pages_before_fastapi(query, page):
+    """Pages by limit and offset alone are answered as kept; anything else goes to the route (its validation)."""
+    assert plain_page(query) == page
