@@ -18,6 +18,9 @@ def serve(
     host: str | None = typer.Option(None, "--host", help="overrides server.host"),
     port: int | None = typer.Option(None, "--port", help="overrides server.port"),
     db: Path | None = typer.Option(None, "--db", help="overrides store.path"),
+    read_workers: int | None = typer.Option(None, "--read-workers", min=0, max=16,
+                                            help="overrides server.read_workers: processes answering the polled "
+                                            "reads beside the dispatch loop's (docs/operations.md)"),
 ) -> None:
     """Start the fleet manager: API on HTTP, the dispatch loop, customs events on the ZeroMQ ROUTER, decisions on
     PUB. A config that cannot work (a missing key file, an unknown role, a vehicle on no map node) is refused."""
@@ -39,6 +42,7 @@ def serve(
         settings.server.host = host or settings.server.host
         settings.server.port = settings.server.port if port is None else port
         settings.store.path = db or settings.store.path
+        settings.server.read_workers = settings.server.read_workers if read_workers is None else read_workers
         services = build_services(settings, standby=partial(standby_server, settings))
     except (ConfigError, MapError, StoreError) as exc:
         typer.echo(str(exc), err=True)

@@ -48,3 +48,15 @@ def test_serve_without_config(tmp_path):
         process.terminate()
         output, _ = process.communicate(timeout=20)
     assert f"demo tokens (one per role) in {tmp_path / 'var' / 'tokens.yaml'}" in output
+
+
+@pytest.mark.skipif(any(_busy(p) for p in DEFAULT_ZMQ_PORTS), reason="the default ZeroMQ ports are taken")
+def test_read_workers_on_a_port_taken_are_refused_with_a_message(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([str(BIN / "xborder"), "serve", "--port", str(port), "--read-workers", "1"],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert f"server: cannot listen on 127.0.0.1:{port}" in done.stderr and "Traceback" not in done.stderr
