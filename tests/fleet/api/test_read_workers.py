@@ -87,7 +87,7 @@ def test_a_client_reads_its_own_writes_through_the_workers(service):
         assert "x-xborder-seq" not in out.headers
 
 
-def test_roles_and_refusals_are_the_same_through_a_worker(service):
+def test_roles_and_refusals_are_the_same_through_a_worker(service, signers):
     with httpx.Client(base_url=service.base, timeout=10) as client:
         assert client.get("/vehicles").status_code == 401  # answered by the worker
         assert client.get("/orders", headers=auth("bogus")).status_code == 401
@@ -98,6 +98,16 @@ def test_roles_and_refusals_are_the_same_through_a_worker(service):
         assert client.get("/vehicles/agv_none/crossing", headers=auth("viewer")).status_code in (404, 422)
         assert client.get("/map", headers=auth("viewer")).json()["type"] == "FeatureCollection"
         assert client.get("/health").json()["status"] == "ok"
+        event = signers["VN_CUSTOMS"].event("released", "VN-RDW000000001", direction="VN->CN")
+        posted = client.post("/customs/events", json=event, headers=auth("customs:VN_CUSTOMS"))  # signed, over HTTP
+        assert posted.status_code == 200 and posted.json()["outcome"] == "accepted", posted.text
+        forged = client.post("/customs/events", json=event | {"consignment_id": "VN-RDW000000002"},
+                             headers=auth("customs:VN_CUSTOMS"))
+        assert forged.status_code in (400, 422) or forged.json()["outcome"] == "refused", forged.text
+        head = client.get("/audit", headers=auth("viewer")).json()["head_seq"]
+        export = client.get("/audit/export", headers=auth("viewer"))  # streamed back through the worker
+        assert export.status_code == 200 and head > 0 and len(export.text.splitlines()) == head, (head, export.text)
+        assert client.get("/audit/verify", headers=auth("viewer")).json()["ok"]
     root = service.base.removesuffix("/api/v1")
     assert "xborder" in httpx.get(f"{root}/", timeout=10).text.lower()  # the console, the worker's own files
     assert "xborder_dispatch_tick_seconds" in httpx.get(f"{root}/metrics", timeout=10).text  # the loop's
