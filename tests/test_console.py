@@ -150,7 +150,10 @@ def deployment(tmp_path_factory) -> Iterator[Deployment]:
         curve_public_keys={n: (keys / f"{n}.curve.pub").read_text().strip() for n in AUTHORITIES},
         fleet={"link": "inprocess", "simulated": VEHICLES,
                "dispatch": {"tick_hz": 5.0, "load_s": 1.0, "unload_s": 1.0}},
-        map_folder=corridor)
+        map_folder=corridor,
+        # as a site with many consoles runs it: a read worker answers the polls, the rest (writes, the stream)
+        # passes through it to the loop's process (the API tests cover the service without one)
+        server={"read_workers": 1})
     deployment = Deployment(service.start(), keys)
     deployment.authorize_vehicles()
     yield deployment

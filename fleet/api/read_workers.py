@@ -261,6 +261,9 @@ def run_with_workers(app: Any, settings: Settings, services: Any) -> None:
     public = bind(settings.server)
     internal = socket.socket()
     internal.bind(("127.0.0.1", 0))
+    # listening from now on: what a worker passes on before this process's server has started waits in the
+    # backlog for it, rather than being refused (a 503 to a console reconnecting after a restart)
+    internal.listen(settings.server.max_connections)
     leader = f"http://127.0.0.1:{internal.getsockname()[1]}"
     publisher = ChannelPublisher(services.dispatcher, services.dispatcher.views_changed, services.bus,
                                  app.state.health)
