@@ -22,7 +22,7 @@ from planner.routing import VehicleProfile
 from planner.schedule.lanes import TimedGraph
 from planner.schedule.plans import INF, FollowingRules, PlanRequest, Step, TimedPlan
 from planner.schedule.retime import retime
-from planner.schedule.sipp import plan_path
+from planner.schedule.sipp import may_stay, plan_path
 from planner.schedule.space_time_astar import plan_path_space_time
 from planner.schedule.table import ReservationTable
 
@@ -150,8 +150,9 @@ class FleetPlanner:
         before = self.table, self.requests  # each round plans into a table of its own (_plan_in_order)
         best: tuple[FleetPlan, ReservationTable] | None = None
         try:
+            places = self._places_held(order)
             for _ in range(rounds):
-                result = self._plan_in_order(order, should_stop)
+                result = self._plan_in_order(order, places, should_stop)
                 if best is None or len(result.stalled) < len(best[0].stalled):
                     best = (result, self.table)
                 if not result.stalled:
@@ -168,12 +169,19 @@ class FleetPlanner:
         self.requests = Requests(requests)
         return result
 
-    def _plan_in_order(self, order: list[PlanRequest], should_stop: Callable[[], bool] | None) -> FleetPlan:
+    def _places_held(self, requests: list[PlanRequest]) -> ReservationTable:
+        """A table where every vehicle holds the place it starts from, as each round of a full replan begins
+        (the same whatever the round's order: each node's holds are kept sorted)."""
         self.table = ReservationTable(self.timed)
+        for r in requests:
+            self._hold_place(r)
+        return self.table
+
+    def _plan_in_order(self, order: list[PlanRequest], places: ReservationTable,
+                       should_stop: Callable[[], bool] | None) -> FleetPlan:
+        self.table = places.copy()
         self.requests = Requests(order)
         self._parked_at = {r.vehicle_id: r.start for r in order if self._parked(r)}
-        for r in order:
-            self._hold_place(r)
         result = FleetPlan()
         waiting = {r.vehicle_id for r in order}
         for request in order:
@@ -331,6 +339,10 @@ class FleetPlanner:
 
     def _reserve(self, request: PlanRequest) -> TimedPlan:
         """Plan one vehicle against the table and reserve its plan (or raise NoPlan, reserving nothing)."""
+        if self._stays_as_held(request):
+            plan = TimedPlan(request.vehicle_id, (Step(request.start, request.start_time, INF),), meets=request.meets)
+            self.table.reserve_held(plan)
+            return plan
         held = self.table.plans.get(request.vehicle_id)
         self.table.release(request.vehicle_id)
         try:
@@ -343,6 +355,19 @@ class FleetPlanner:
             raise
         self.table.reserve(plan)
         return plan
+
+    def _stays_as_held(self, request: PlanRequest) -> bool:
+        """The vehicle is to stay where it stands, holds just that place for good from its start time (every
+        vehicle's place as a full replan's round begins), and may stay there: its plan is to stay, and it holds
+        already what that plan reserves. Most of a busy day's 200 vehicles stand parked with nothing to do, each
+        planned again in every round of each of some 2,400 full replans; released, planned and reserved again,
+        that was the same hold written back (``test_a_vehicle_that_stays_as_held_is_planned_as_before``)."""
+        vehicle = request.vehicle_id
+        return self.search is plan_path and not request.hold_at \
+            and self.table.holds_just(vehicle, request.start, request.start_time) \
+            and self.timed.node_ids.issuperset(request.goals) \
+            and may_stay(self.table, request.start, request.start_time, request.goals, request.profile, request.stops,
+                         request.meets, ignoring=frozenset((vehicle,)))
 
     def plan_one(self, request: PlanRequest) -> TimedPlan:
         """The vehicle's plan against the current reservations, without reserving it."""
