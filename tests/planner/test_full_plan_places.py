@@ -39,8 +39,12 @@ def test_a_vehicle_that_stays_as_held_is_planned_as_before(bac_luan_ii, monkeypa
     requests = [replace(r, goals=(idle[i % len(idle)],)) if i % 10 == 0 and r.goals != (r.start,) else r
                 for i, r in enumerate(requests)]
     kept = []
-    monkeypatch.setattr(ReservationTable, "reserve_held",
-                        lambda table, plan: (kept.append(plan.vehicle_id), table.plans.__setitem__(plan.vehicle_id, plan)))
+    reserve_held = ReservationTable.reserve_held
+
+    def counted(table, plan):
+        kept.append(plan.vehicle_id)
+        reserve_held(table, plan)
+    monkeypatch.setattr(ReservationTable, "reserve_held", counted)
     now, again = FleetPlanner(bac_luan_ii.graph), _PlannedAgain(bac_luan_ii.graph)
     results = now.plan_all(requests), again.plan_all(requests)
     assert results[0] == results[1]
@@ -67,3 +71,43 @@ def test_a_copied_table_is_written_apart_from_its_original(bac_luan_ii):
     twin.reserve(TimedPlan("agv_new", (Step(node, 1e6, INF),)))
     assert _state(original) == before
     assert _state(twin) != before
+
+
+class _AllRounds(FleetPlanner):
+    """The planner as it was: another round whatever the stalled vehicles wait for."""
+
+    def _stalls_in_any_order(self, request, staying) -> bool:
+        return False
+
+
+def _rounds_counted(planner: FleetPlanner) -> list[int]:
+    stalled_by_round: list[int] = []
+    plan_in_order = planner._plan_in_order
+
+    def counted(*args):
+        result = plan_in_order(*args)
+        stalled_by_round.append(len(result.stalled))
+        return result
+    planner._plan_in_order = counted
+    return stalled_by_round
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_no_round_after_one_whose_stalled_vehicles_wait_for_vehicles_staying_parked(bac_luan_ii, seed):
+    """Vehicles sent to where others stay parked stall in any order: the full replan stops after its first round,
+    with what every later round gave up for it. With two more vehicles sent to one place (which of them stalls
+    depends on the order), the rounds go on as before."""
+    requests = random_requests(bac_luan_ii, 140, seed=seed, moving_share=0.3, idle_share=0.5)
+    idle = [r.start for r in requests if r.goals == (r.start,)]
+    doomed = [replace(r, goals=(idle[i % len(idle)],)) if i % 10 == 0 and r.goals != (r.start,) else r
+              for i, r in enumerate(requests)]
+    first, second = [i for i, r in enumerate(doomed) if i % 10 and r.goals != (r.start,)][:2]
+    rivals = list(doomed)
+    rivals[second] = replace(rivals[second], goals=rivals[first].goals)
+    for fleet, one_round in ((doomed, True), (rivals, False)):
+        now, before = FleetPlanner(bac_luan_ii.graph), _AllRounds(bac_luan_ii.graph)
+        rounds_now, rounds_before = _rounds_counted(now), _rounds_counted(before)
+        assert now.plan_all(fleet) == before.plan_all(fleet)
+        assert _state(now.table) == _state(before.table)
+        assert len(rounds_before) > 1 and min(rounds_before[1:]) >= rounds_before[0]  # the later rounds no better
+        assert (len(rounds_now) == 1) == one_round
