@@ -174,13 +174,13 @@ class FleetPlanner:
 
     def _staying_parked(self, requests: list[PlanRequest]) -> dict[str, str]:
         """The vehicles whose plan is to stay where they stand parked, in any round of a full replan, by place:
-        each is to stay there (and may), alone there. Its place is held for good from the start of the round, so
-        nobody is planned through it, nobody's bump releases it (only the holders of another's start are), and
-        its own plan is to stay (:func:`planner.schedule.sipp.may_stay`)."""
+        each is to stay there (and may), alone there, with nothing to do but there (a pickup at the dock it stands
+        on, say). Its place is held for good from the start of the round, so nobody is planned through it, nobody's
+        bump releases it (only the holders of another's start are), and its own plan ends there for good."""
         starts = Counter(r.start for r in requests)
         return {r.start: r.vehicle_id for r in requests
-                if r.goals == (r.start,) and not r.stops and not r.hold_at and self._parked(r)
-                and starts[r.start] == 1 and r.start in self.timed.successors(r.profile)}
+                if r.goals == (r.start,) and all(stop.node == r.start for stop in r.stops) and not r.hold_at
+                and self._parked(r) and starts[r.start] == 1 and r.start in self.timed.successors(r.profile)}
 
     @staticmethod
     def _stalls_in_any_order(request: PlanRequest, staying: dict[str, str]) -> bool:

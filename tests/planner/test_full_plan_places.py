@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from planner.schedule import FleetPlanner
-from planner.schedule.plans import INF, Step, TimedPlan
+from planner.schedule.plans import INF, Step, Stop, TimedPlan
 from planner.schedule.table import ReservationTable
 from sim.planning_scenarios import random_requests
 
@@ -94,11 +94,13 @@ def _rounds_counted(planner: FleetPlanner) -> list[int]:
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_no_round_after_one_whose_stalled_vehicles_wait_for_vehicles_staying_parked(bac_luan_ii, seed):
-    """Vehicles sent to where others stay parked stall in any order: the full replan stops after its first round,
-    with what every later round gave up for it. With two more vehicles sent to one place (which of them stalls
-    depends on the order), the rounds go on as before."""
+    """Vehicles sent to where others stay parked (with nothing to do, or loading where they stand) stall in any
+    order: the full replan stops after its first round, with what every later round gave up for it. With two more
+    vehicles sent to one place (which of them stalls depends on the order), the rounds go on as before."""
     requests = random_requests(bac_luan_ii, 140, seed=seed, moving_share=0.3, idle_share=0.5)
     idle = [r.start for r in requests if r.goals == (r.start,)]
+    requests = [replace(r, stops=(Stop(r.start, 60.0, action="pickup"),)) if r.start in idle[::2] else r
+                for r in requests]
     doomed = [replace(r, goals=(idle[i % len(idle)],)) if i % 10 == 0 and r.goals != (r.start,) else r
               for i, r in enumerate(requests)]
     first, second = [i for i, r in enumerate(doomed) if i % 10 and r.goals != (r.start,)][:2]
