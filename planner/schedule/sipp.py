@@ -27,7 +27,7 @@ from planner.schedule.lanes import LaneTiming
 from planner.schedule.plans import INF, Step, Stop
 from planner.schedule.table import ReservationTable
 
-__all__ = ["plan_path"]
+__all__ = ["may_stay", "plan_path"]
 
 MAX_EXPANSIONS = 200_000
 EPS = 1e-6  # s: times computed along different paths that should be equal may differ in the last bits
@@ -65,15 +65,25 @@ def plan_path(table: ReservationTable, vehicle_id: str, start: str, start_time: 
             return table.safe_intervals(node, meets)
         return table.safe_intervals(node)
 
-    if not stops and start in goals and _free_for_good_from(free(start), start_time) \
-            and start in timed.successors(profile):
+    if may_stay(table, start, start_time, goals, profile, stops, meets):
         return [Step(start, start_time, INF)]  # what the search finds at once (its first state is a goal)
     return _search(table, vehicle_id, start, start_time, goals, profile, stops, meets, free, max_expansions)
 
 
-def _free_for_good_from(intervals: list[tuple[float, float]], t: float) -> bool:
-    """Nobody holds the node from ``t`` on: the vehicle may stay there for good."""
-    return bool(intervals) and intervals[-1][0] <= t and intervals[-1][1] == INF
+def may_stay(table: ReservationTable, start: str, start_time: float, goals: Collection[str], profile: VehicleProfile,
+             stops: tuple[Stop, ...] = (), meets: frozenset[str] = frozenset(),
+             ignoring: frozenset[str] = frozenset()) -> bool:
+    """The vehicle is to stay where it stands (no stops, its start one of its goals), may be there, and nobody
+    holds the start from ``start_time`` on (but ``ignoring``, and at a handoff pad its relay partners ``meets``):
+    :func:`plan_path` answers one step, there for good, without a search."""
+    if stops or start not in goals:
+        return False
+    timed = table.timed
+    if meets and timed.graph.nodes[start]["kind"] == NodeKind.HANDOFF:
+        ignoring = ignoring | meets
+    intervals = table.safe_intervals(start, ignoring)
+    return bool(intervals) and intervals[-1][0] <= start_time and intervals[-1][1] == INF \
+        and start in timed.successors(profile)
 
 
 def _search(table: ReservationTable, vehicle_id: str, start: str, start_time: float, goals: Collection[str],

@@ -54,6 +54,17 @@ class ReservationTable:
         self._by_vehicle: dict[str, list[tuple[str, object]]] = defaultdict(list)
         self._free: dict[str, list[Interval]] = {}  # cache of safe intervals, per node
 
+    def copy(self) -> ReservationTable:
+        """A table with the same reservations, to be written apart from this one (each round of a full replan
+        starts from the places every vehicle holds before it is planned: copied, not held again one by one)."""
+        twin = ReservationTable(self.timed)
+        twin.plans = dict(self.plans)
+        for mine, theirs in ((self._holds, twin._holds), (self._groups, twin._groups), (self._zones, twin._zones),
+                             (self._by_vehicle, twin._by_vehicle)):
+            theirs.update((key, list(items)) for key, items in mine.items())
+        twin._free = dict(self._free)
+        return twin
+
     # --- writing ---------------------------------------------------------------------------------------
 
     def reserve(self, plan: TimedPlan) -> None:
@@ -81,6 +92,18 @@ class ReservationTable:
         use the node from ``since`` to ``until`` (for good by default)."""
         self.release(vehicle)
         self._hold(node, _Hold(since, until, vehicle))
+
+    def holds_just(self, vehicle: str, node: str, since: float) -> bool:
+        """The vehicle has no plan and holds ``node`` for good from ``since``, nothing else (as :meth:`hold_place`
+        left it)."""
+        held = self._by_vehicle.get(vehicle)
+        return vehicle not in self.plans and held is not None and len(held) == 1 \
+            and held[0] == (node, _Hold(since, INF, vehicle))
+
+    def reserve_held(self, plan: TimedPlan) -> None:
+        """Reserve a plan to stay for good where the vehicle holds just that (:meth:`holds_just` with the plan's
+        one node and arrival): what :meth:`reserve` would write is there already."""
+        self.plans[plan.vehicle_id] = plan
 
     def release(self, vehicle: str) -> None:
         """Forget everything the vehicle holds."""
