@@ -19,11 +19,18 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
+from fleet.api.main import API_PREFIX
+from fleet.api.server import refuse_too_large
+from fleet.customs.gate import MAX_EVENT_BYTES
+
 log = logging.getLogger(__name__)
 
 #: Headers that belong to one connection, not to the request or its answer (RFC 9110 §7.6.1).
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
                         "transfer-encoding", "upgrade", "host"})
+#: Routes that refuse a body smaller than the server's limit while it streams in: the worker buffers a body
+#: before passing it on, so it refuses it too (or a body trickled past the limit would wait for its end).
+ROUTE_BODY_LIMITS = {f"{API_PREFIX}/customs/events": MAX_EVENT_BYTES}
 #: WebSocket close code when the leader cannot be reached: try again later.
 TRY_AGAIN_LATER = 1013
 
@@ -56,8 +63,13 @@ class LeaderProxy:
         headers = [(k, v) for k, v in request.headers.items() if k not in HOP_BY_HOP]
         if request.client is not None:
             headers.append(("x-forwarded-for", request.client.host))
-        outgoing = self.client.build_request(request.method, self._url(scope), headers=headers,
-                                             content=await request.body())
+        body, limit = bytearray(), ROUTE_BODY_LIMITS.get(scope["path"])
+        async for chunk in request.stream():  # the server's own limit (BodyLimit) is applied around this
+            body += chunk
+            if limit is not None and len(body) > limit:  # refused as it streams in, as the route itself does
+                await refuse_too_large(send, limit)
+                return
+        outgoing = self.client.build_request(request.method, self._url(scope), headers=headers, content=bytes(body))
         try:
             answer = await self.client.send(outgoing, stream=True)
         except httpx.TransportError as exc:

@@ -31,7 +31,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -66,9 +66,10 @@ SILENT_S = 3 * HEARTBEAT_S
 #: How long a write's answer waits for the worker to hear the news it made (then its kept answers are dropped).
 CATCH_UP_S = 2.0
 #: A worker's niceness: when the machine's CPUs are all busy, the dispatch loop (the gate's releases, the
-#: vehicles' updates) goes before the consoles' reads (bench_fleet, 50 clients that never pause: 2.4 times the
-#: answers a second of the loop's process alone took CPU from it; its tick p99 rose from 144 to 242 ms).
-NICENESS = 5
+#: vehicles' updates) goes before the consoles' reads. bench_fleet, 50 clients that never pause, on 2 cores: not
+#: niced, the workers' extra answers took CPU from the loop (tick p99 144 -> 242 ms); at 5 the loop still missed
+#: its goals in one quiet run of two; at 10 it met them in both, and so did the API (docs/operations.md).
+NICENESS = 10
 #: A worker takes connections once it has the views, or after this long without them.
 FIRST_VIEWS_S = 10.0
 #: Paths outside /api/v1 that the loop's process answers (the console's files are the workers' own).
@@ -209,8 +210,9 @@ def bind(server: ServerConfig) -> socket.socket:
 class ReadWorkers:
     """On the loop's process: ``count`` workers serving on ``public``, started again should one die."""
 
-    def __init__(self, settings: Settings, public: socket.socket, leader: str, channel: str) -> None:
-        self.count, self.public = settings.server.read_workers, public
+    def __init__(self, settings: Settings, public: socket.socket, leader: str, channel: str,
+                 stopping: Callable[[], bool]) -> None:
+        self.count, self.public, self.stopping = settings.server.read_workers, public, stopping
         self._settings = settings.model_dump_json().encode()
         self._command = [sys.executable, "-m", "fleet.api.read_workers", "--fd", str(public.fileno()),
                          "--leader", leader, "--channel", channel, "--parent", str(os.getpid())]
@@ -247,7 +249,7 @@ class ReadWorkers:
         self.processes = [self._spawn() for _ in range(self.count)]
         while not self._stop.wait(1.0):
             for i, process in enumerate(self.processes):
-                if process.poll() is not None:
+                if process.poll() is not None and not self.stopping():  # (a Ctrl-C stops them all at once)
                     log.error("read worker %d (pid %d) exited with %s: starting another", i, process.pid,
                               process.returncode)
                     self.processes[i] = self._spawn()
@@ -268,13 +270,14 @@ def run_with_workers(app: Any, settings: Settings, services: Any) -> None:
     publisher = ChannelPublisher(services.dispatcher, services.dispatcher.views_changed, services.bus,
                                  app.state.health)
     app.add_middleware(NumberedWrites, publisher=publisher)
-    workers = ReadWorkers(settings, public, leader, publisher.endpoint)
+    server = uvicorn.Server(api_config(app, settings))
+    workers = ReadWorkers(settings, public, leader, publisher.endpoint, stopping=lambda: server.should_exit)
     publisher.start()
     workers.start()
     log.info("API on %s:%d: %d read workers; the loop's own API on %s", settings.server.host, settings.server.port,
              workers.count, leader)
     try:
-        uvicorn.Server(api_config(app, settings)).run(sockets=[internal])
+        server.run(sockets=[internal])
     finally:
         workers.stop()
         publisher.stop()
@@ -299,6 +302,7 @@ def main(argv: list[str] | None = None) -> None:
     _die_with(args.parent)
     os.nice(NICENESS)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s[worker]: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request passed on would fill the log
     from fleet.maps import load_corridor
 
     settings = Settings.model_validate_json(sys.stdin.buffer.read())

@@ -83,13 +83,23 @@ def test_openapi_declares_the_event_body_and_every_401(client):
 
 # --- against the real server -----------------------------------------------------------------------------------
 
-@pytest.fixture
-def service(tmp_path, key_dir):
+@pytest.fixture(params=[0, 1], ids=["alone", "read-worker"])
+def service(request, tmp_path, key_dir):
+    """The service alone, and with a read worker: then the worker takes the port, and the bounds hold there."""
     svc = ServiceProcess(tmp_path, {n: (key_dir / f"{n}.pub").read_text().strip() for n in NAMES},
                          curve_public_keys={n: (key_dir / f"{n}.curve.pub").read_text().strip() for n in NAMES},
-                         server={"max_connections": 64, "header_timeout_s": 2.0}).start()
+                         server={"max_connections": 64, "header_timeout_s": 2.0,
+                                 "read_workers": request.param}).start()
     yield svc
     svc.stop()
+
+
+def on_the_port(service: ServiceProcess) -> int:
+    """The process that takes the service's connections: the service's own, or its read worker."""
+    assert service.process is not None
+    workers = [int(c) for task in os.listdir(f"/proc/{service.process.pid}/task")
+               for c in open(f"/proc/{service.process.pid}/task/{task}/children").read().split()]
+    return workers[0] if workers else service.process.pid
 
 
 def raw_request(port: int, head: bytes) -> socket.socket:
@@ -112,7 +122,8 @@ def test_a_huge_body_is_refused_while_it_streams(service):
 
 def test_slowloris_does_not_starve_the_customs_link_or_the_server(service, key_dir, signers):
     """Finding 6: half-open requests exhausted file descriptors; the authority link then timed out."""
-    baseline = len(os.listdir(f"/proc/{service.process.pid}/fd"))
+    front = on_the_port(service)
+    baseline = len(os.listdir(f"/proc/{front}/fd"))
     attackers = []
     for _ in range(300):
         try:
@@ -120,7 +131,7 @@ def test_slowloris_does_not_starve_the_customs_link_or_the_server(service, key_d
         except OSError:
             pass  # refused: the server's backlog is bounded too
     time.sleep(0.5)  # let the server accept (and drop) what is over its cap
-    fds = len(os.listdir(f"/proc/{service.process.pid}/fd")) - baseline
+    fds = len(os.listdir(f"/proc/{front}/fd")) - baseline
     assert fds <= 64 + 8, fds  # the connection cap holds
     dealer = zmq.Context.instance().socket(zmq.DEALER)
     dealer.setsockopt(zmq.LINGER, 0)
