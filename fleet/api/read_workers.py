@@ -25,6 +25,7 @@ import contextlib
 import ctypes
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -214,8 +215,13 @@ class ReadWorkers:
                  stopping: Callable[[], bool]) -> None:
         self.count, self.public, self.stopping = settings.server.read_workers, public, stopping
         self._settings = settings.model_dump_json().encode()
-        self._command = [sys.executable, "-m", "fleet.api.read_workers", "--fd", str(public.fileno()),
-                         "--leader", leader, "--channel", channel, "--parent", str(os.getpid())]
+        # tied to this process before Python starts (util-linux's setpriv): a worker started just before this
+        # process died held the port for as long as its imports took (seconds on a busy machine), and a restart
+        # could not bind it (CI); main() asks again for machines without setpriv
+        setpriv = shutil.which("setpriv")
+        self._command = [*([setpriv, "--pdeathsig", "KILL"] if setpriv else []), sys.executable, "-m",
+                         "fleet.api.read_workers", "--fd", str(public.fileno()), "--leader", leader,
+                         "--channel", channel, "--parent", str(os.getpid())]
         self.processes: list[subprocess.Popen[bytes]] = []
         self._stop = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name="read-workers", daemon=True)
