@@ -20,6 +20,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from fleet.api.main import API_PREFIX
+from fleet.api.read_channel import SEQ_HEADER
 from fleet.api.server import refuse_too_large
 from fleet.customs.gate import MAX_EVENT_BYTES
 
@@ -77,7 +78,7 @@ class LeaderProxy:
             return
         if request.method not in ("GET", "HEAD"):
             await self.after_write(answer)
-        kept = {k: v for k, v in answer.headers.items() if k not in HOP_BY_HOP and not k.startswith("x-xborder-seq")}
+        kept = {k: v for k, v in answer.headers.items() if k not in HOP_BY_HOP and k != SEQ_HEADER}
         response: Response = StreamingResponse(answer.aiter_raw(), status_code=answer.status_code, headers=kept,
                                                background=BackgroundTask(answer.aclose))
         await response(scope, receive, send)

@@ -137,8 +137,7 @@ class ChannelFeed:
 
     def __init__(self, endpoint: str, views: RelayedViews, order_reads: OrderReads, order_bus: EventBus) -> None:
         self.endpoint, self.views, self.order_reads, self.order_bus = endpoint, views, order_reads, order_bus
-        self.health: dict[str, Any] | None = None
-        self.health_json: bytes | None = None  # the same, as it came
+        self.health_json: bytes | None = None  # the loop's /health answer, as last heard
         self.heard_at = -float("inf")  # (monotonic) the last message
         self._seq = 0
         self._heard = threading.Condition()
@@ -151,10 +150,6 @@ class ChannelFeed:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
-
-    @property
-    def seq(self) -> int:
-        return self._seq
 
     def silent_for(self) -> float:
         """Seconds since the leader was last heard."""
@@ -172,7 +167,7 @@ class ChannelFeed:
     def wait_for_views(self, timeout_s: float) -> bool:
         """Wait until the first views are heard; False after ``timeout_s``."""
         with self._heard:
-            return self._heard.wait_for(lambda: self.health is not None, timeout_s)
+            return self._heard.wait_for(lambda: self.health_json is not None, timeout_s)
 
     def _run(self) -> None:
         socket: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.SUB)
@@ -197,7 +192,6 @@ class ChannelFeed:
             header = json.loads(frames[2])
             self.views.update(header["taken_at"], frames[3], frames[4])
             self.health_json = json.dumps(header["health"]).encode()
-            self.health = header["health"]
         with self._heard:
             self._seq, self.heard_at = seq, time.monotonic()
             self._heard.notify_all()

@@ -39,7 +39,7 @@ from typing import Any
 import httpx
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
@@ -184,10 +184,10 @@ def create_worker_app(settings: Settings, feed: ChannelFeed, leader: str, store:
     async def health(_: Request) -> Any:
         """The loop's process's own answer, as it last sent it; 503 once it has been silent for SILENT_S."""
         silent = feed.silent_for()
-        if feed.health is None or silent > SILENT_S:
-            heard = "never heard" if feed.health is None else f"silent for {silent:.1f} s"
+        if feed.health_json is None or silent > SILENT_S:
+            heard = "never heard" if feed.health_json is None else f"silent for {silent:.1f} s"
             return unavailable(f"its read channel is {heard}")
-        return JSONResponse(feed.health)
+        return Response(feed.health_json, media_type="application/json")
 
     app.mount("/", StaticFiles(directory=CONSOLE_DIR, html=True), name="console")
     return AnswerOrPassOn(app, proxy, feed, app.state.tokens)
