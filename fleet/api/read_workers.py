@@ -323,7 +323,7 @@ def main(argv: list[str] | None = None) -> None:
                     FIRST_VIEWS_S)
     app = create_worker_app(settings, feed, args.leader, store)
     try:
-        uvicorn.Server(api_config(app, settings)).run(sockets=[socket.socket(fileno=args.fd)])
+        uvicorn.Server(api_config(app, settings, loop="uvloop")).run(sockets=[socket.socket(fileno=args.fd)])
     finally:
         feed.stop()
         store.close()
