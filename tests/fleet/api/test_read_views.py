@@ -81,6 +81,44 @@ def test_an_answer_read_while_an_order_changed_is_not_kept(services, docks):
     assert b'"cancelled"' in reads.one_json(order.id)
 
 
+def test_readers_asking_while_a_page_is_read_share_that_read_unless_an_order_changed(services, docks):
+    """After a change, 50 consoles polling the first page cost one store read, not 50; but a reader who asks
+    after a further change (its own write, say) never gets a read begun before it."""
+    reads = OrderReads(services.orders, services.bus)
+    services.orders.create(OrderCreate(consignments=["VN-KEPT00000004"], pickup=docks["VN"][0],
+                                       drop=docks["CN"][0]), "test")
+    listed, list_orders = [], services.orders.list
+    reading, go_on = threading.Event(), threading.Event()
+
+    def slow_list(**query):
+        listed.append(query)
+        reading.set()
+        go_on.wait(10)
+        return list_orders(**query)
+
+    services.orders.list = slow_list
+    answers: list[bytes] = []
+    first = threading.Thread(target=lambda: answers.append(reads.page_json(PageQuery())))
+    first.start()
+    assert reading.wait(5)
+    joined = [threading.Thread(target=lambda: answers.append(reads.page_json(PageQuery()))) for _ in range(20)]
+    for thread in joined:
+        thread.start()
+    time.sleep(0.2)  # they wait for the read under way
+    assert len(listed) == 1
+    services.bus.publish(Topic.ORDER, {"order_id": "ord_x", "to": OrderState.ASSIGNED})  # a change meanwhile
+    after_the_change = threading.Thread(target=lambda: answers.append(reads.page_json(PageQuery())))
+    after_the_change.start()
+    time.sleep(0.2)
+    assert len(listed) == 2  # its own read: the one under way began before the change
+    go_on.set()
+    for thread in (first, *joined, after_the_change):
+        thread.join(5)
+    assert len(answers) == 22 and all(b'"VN-KEPT00000004"' in answer for answer in answers)
+    assert len(listed) == 2
+    assert reads.kept_page(PageQuery()) is not None  # the second read, begun after the change, is kept
+
+
 def test_a_standby_reads_the_store_every_time(services, docks):
     """A standby hears no order changes (another process writes the store): nothing is kept."""
     reads = OrderReads(services.orders, bus=None)
