@@ -5,7 +5,8 @@ The leader sends, each numbered by one counter (``seq``):
 
 * ``views``: the vehicle and gate views as JSON, after the loop takes a new snapshot (at most every
   :data:`VIEWS_INTERVAL_S`; every :data:`HEARTBEAT_S` even if nothing changed), with the leader's ``/health``;
-* ``order``: an order changed (its id), so that a worker drops the answers it keeps for it.
+* ``order``: an order was created or changed (its id, and the state it left: empty when new), so that a worker
+  drops the answers it keeps for it.
 
 A worker that sees a number skipped (PUB drops what a slow subscriber cannot take) drops every order answer it
 keeps: a kept answer is never older than the news it missed. A write passed on to the leader comes back with
@@ -92,8 +93,10 @@ class ChannelPublisher:
             self._last, self._sent_at = (vehicles, gates), time.monotonic()
 
     def _order_changed(self, _topic: str, message: dict[str, Any]) -> None:
+        before = message.get("from")  # None: a new order
+        left = b"" if before is None else str(getattr(before, "value", before)).encode()
         with self._lock:
-            self._send(b"order", str(message.get("order_id", "")).encode())
+            self._send(b"order", str(message.get("order_id", "")).encode(), left)
 
     def _send(self, kind: bytes, *frames: bytes) -> None:
         if self._socket.closed:
@@ -191,7 +194,7 @@ class ChannelFeed:
         if seq != self._seq + 1:  # missed some (or the first heard): what is kept may be older than them
             self.order_reads.forget()
         if kind == b"order":
-            self.order_bus.publish(Topic.ORDER, {"order_id": frames[2].decode()})
+            self.order_bus.publish(Topic.ORDER, {"order_id": frames[2].decode(), "from": frames[3].decode() or None})
         elif kind == b"views":
             header = json.loads(frames[2])
             self.views.update(header["taken_at"], frames[3], frames[4])

@@ -1,11 +1,11 @@
 """What the order read routes answer, as JSON, kept until an order changes.
 
 On the leader every order change goes through :class:`OrderService`, which publishes it on the bus
-(``Topic.ORDER``) once committed: an order's answer is kept until that order changes, a page until any order
-changes, so that consoles polling the same pages cost one store read per change, not one per request. A read
-worker (fleet/api/read_workers.py) hears the changes over its channel from the leader's process. A
-standby's store is written by another process, whose changes it does not hear: it gets no bus and reads the
-store every time.
+(``Topic.ORDER``) once committed: an order's answer is kept until that order changes, a page until an order is
+created or one it shows (or may show: a page filtered by state or vehicle) changes, so that consoles polling the
+same pages cost one store read per change, not one per request. A read worker (fleet/api/read_workers.py) hears
+the changes over its channel from the leader's process. A standby's store is written by another process, whose
+changes it does not hear: it gets no bus and reads the store every time.
 """
 
 from __future__ import annotations
@@ -67,10 +67,19 @@ class OrderReads:
             bus.subscribe(self._changed, topics=(Topic.ORDER,))
 
     def _changed(self, _topic: str, message: dict[str, Any]) -> None:
+        order_id = str(message.get("order_id", ""))
         with self._lock:
             self._generation += 1
-            self._pages.clear()
-            self._one.pop(message.get("order_id", ""), None)
+            self._one.pop(order_id, None)
+            if message.get("from") is None:  # a new order (or not said): every page may shift, every total grow
+                self._pages.clear()
+                return
+            # a transition changes the pages that show the order, and those filtered by what a transition changes;
+            # pages are ordered by creation, so the others stay as they are (a console's first page, polled by
+            # many, is not read again for every order that moves elsewhere)
+            shown = f'"{order_id}"'.encode()
+            for query in [q for q, body in self._pages.items() if q.state or q.vehicle_id or shown in body]:
+                del self._pages[query]
 
     def forget(self) -> None:
         """Drop every kept answer (a read worker that may have missed some order's change)."""

@@ -17,6 +17,7 @@ from fleet.dispatch import VehicleView
 from fleet.dispatch.snapshot import VEHICLES, JsonView
 from fleet.events import EventBus, Topic
 from fleet.live_views import RelayedViews, ViewsUnavailable
+from fleet.orders import OrderState
 from fleet.orders.reads import OrderReads, PageQuery
 
 
@@ -167,3 +168,15 @@ def test_a_write_never_heard_drops_every_kept_answer(channel):
 def test_a_worker_answers_onlyplain_pages_before_fastapi(query, page):
     """Pages by limit and offset alone are answered as kept; anything else goes to the route (its validation)."""
     assert plain_page(query) == page
+
+
+def test_an_order_change_says_whether_the_order_is_new(channel):
+    """A worker's kept pages depend on it: a new order shifts every page, a transition only those showing it."""
+    heard: list[dict] = []
+    channel.worker_bus.subscribe(lambda _topic, message: heard.append(message), topics=(Topic.ORDER,))
+    assert channel.feed.wait_for_views(5)
+    channel.leader_bus.publish(Topic.ORDER, {"order_id": "ord-new", "from": None, "to": OrderState.CREATED})
+    channel.leader_bus.publish(Topic.ORDER, {"order_id": "ord-new", "from": OrderState.CREATED,
+                                             "to": OrderState.ASSIGNED})
+    wait_until(lambda: len(heard) == 2, "both changes heard")
+    assert heard == [{"order_id": "ord-new", "from": None}, {"order_id": "ord-new", "from": "created"}]

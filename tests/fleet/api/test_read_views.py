@@ -3,6 +3,7 @@ last tick's snapshot (built once per tick, never waiting for the loop), orders k
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -117,6 +118,35 @@ def test_readers_asking_while_a_page_is_read_share_that_read_unless_an_order_cha
     assert len(answers) == 22 and all(b'"VN-KEPT00000004"' in answer for answer in answers)
     assert len(listed) == 2
     assert reads.kept_page(PageQuery()) is not None  # the second read, begun after the change, is kept
+
+
+def test_a_page_is_read_again_only_when_an_order_it_shows_changes_or_one_is_created(services, docks):
+    """Pages list the newest orders first: a transition elsewhere leaves them as they are (bench_fleet: 50
+    consoles polling the first page while the fleet carried older orders read it again at every transition)."""
+    reads, fresh = OrderReads(services.orders, services.bus), OrderReads(services.orders, bus=None)
+
+    def create(n: int) -> str:
+        order, _ = services.orders.create(OrderCreate(consignments=[f"VN-PAGE0000000{n}"], pickup=docks["VN"][0],
+                                                      drop=docks["CN"][0]), "test")
+        return order.id
+
+    created = {create(n) for n in range(3)}
+    newest, waiting = PageQuery(limit=2), PageQuery(state=OrderState.CREATED)
+    page = reads.page_json(newest)
+    on_the_page = [order["id"] for order in json.loads(page)["orders"]]
+    shown, (older,) = on_the_page[0], created - set(on_the_page)  # (the test clock: the same creation times)
+    assert older.encode() in reads.page_json(waiting) and reads.kept_page(waiting) is not None
+    services.orders.transition(older, OrderState.CANCELLED, "withdrawn", {"kind": "test"})
+    assert reads.kept_page(newest) is page == fresh.page_json(newest)  # still the store's answer
+    assert reads.kept_page(waiting) is None  # filtered by state: a transition may move an order in or out
+    assert older.encode() not in reads.page_json(waiting) == fresh.page_json(waiting)
+    services.orders.transition(shown, OrderState.CANCELLED, "withdrawn", {"kind": "test"})
+    assert reads.kept_page(newest) is None
+    page = reads.page_json(newest)
+    assert b'"cancelled"' in page and page == fresh.page_json(newest)
+    create(4)
+    assert reads.kept_page(newest) is None  # a new order: the first page shifts
+    assert reads.page_json(newest) == fresh.page_json(newest)
 
 
 def test_a_standby_reads_the_store_every_time(services, docks):
