@@ -21,8 +21,7 @@ from agv_interfaces.msg import Factsheet as FactsheetMsg
 from agv_interfaces.msg import Order as OrderMsg
 from rclpy.context import Context
 from rclpy.event_handler import QoSLivelinessChangedInfo, SubscriptionEventCallbacks
-from rclpy.executors import ExternalShutdownException
-from rclpy.experimental import EventsExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 
 from fleet.vehicles.link import PendingActions, VehicleSnapshot, wait_for
@@ -44,7 +43,7 @@ class RosFleetBridge:
         self._context = Context()
         rclpy.init(context=self._context)
         self._node = Node(node_name, context=self._context)
-        self._executor = EventsExecutor(context=self._context)
+        self._executor = SingleThreadedExecutor(context=self._context)
         self._executor.add_node(self._node)
         self._lock = threading.Lock()
         self._order_pubs: dict[str, object] = {}

@@ -309,12 +309,6 @@ class Emulators:
             return next((v for v, records in self.records.items() if v != but for r in records
                          if since < r["t"] <= until and nodes & set(r["released"][1:])), None)
 
-    def last_release_onto(self, nodes: set[str], until: float, but: str) -> float | None:
-        """When a vehicle other than ``but`` last received, up to ``until``, a release onto one of ``nodes``."""
-        with self.changed:
-            return max((r["t"] for v, records in self.records.items() if v != but for r in records
-                        if r["t"] <= until and nodes & set(r["released"][1:])), default=None)
-
     def updates(self, vehicle: str, since: float, until: float) -> list[dict[str, Any]]:
         with self.changed:
             return [r for r in self.records[vehicle] if since <= r["t"] <= until]
@@ -419,8 +413,6 @@ class Clearance:
     behind: str | None = None
     #: the order messages the vehicle received from the event on, up to the one past its gate (BENCH_DEBUG's dump)
     updates: list[dict[str, Any]] = field(default_factory=list)
-    #: how long before the event another vehicle was last released onto the nodes past this gate (BENCH_DEBUG)
-    other_released_before_s: float | None = None
 
 
 def release_waiting(service: ServiceProcess, customs: Customs, emulators: Emulators, until: float,
@@ -457,13 +449,10 @@ def release_waiting(service: ServiceProcess, customs: Customs, emulators: Emulat
             misses.append(vehicle)
         ahead = None if past is None else emulators.released_onto(set(past["released"]) - {gate},
                                                                    deciding_sent - DRIVE_S, deciding_sent, vehicle)
-        last_other = None if past is None else emulators.last_release_onto(set(past["released"]) - {gate},
-                                                                            deciding_sent, vehicle)
         samples.append(Clearance(vehicle, gate, deciding_sent, ack, first["t"] if first else None,
                                  past["t"] if past else None, stalled,
                                  behind=ahead, updates=emulators.updates(vehicle, deciding_sent,
-                                                                         past["t"] if past else time.time()),
-                                 other_released_before_s=None if last_other is None else deciding_sent - last_other))
+                                                                         past["t"] if past else time.time())))
     client.close()
 
 

@@ -67,7 +67,7 @@ def test_a_failing_state_callback_is_surfaced_and_the_bridge_keeps_working(vehic
         assert failing.healthy()
         vehicles(spec(v, y=200))
         failing.add_vehicle(v)
-        # counted once each exception has come out of the executor's spin (the EventsExecutor logs it first)
+        # counted once each exception has come out of the executor's spin (it may log it first)
         assert failing.wait_for(lambda: failing.failures >= 3, 20), "the spin thread died after the first exception"
         assert not failing.healthy() and len(calls) >= 3
         snapshot = failing.snapshot(v)
