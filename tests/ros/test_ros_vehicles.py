@@ -114,7 +114,9 @@ def test_twenty_vehicles_report_state(bridge, vehicles):
     first = {s.vehicle_id: bridge.state(s.vehicle_id).stamp for s in fleet}
     assert bridge.wait_for(lambda: all(bridge.state(v).stamp > t for v, t in first.items()), 15)
     assert all(bridge.state_age(s.vehicle_id) < 2.0 for s in fleet)
-    assert all(bridge.connection(s.vehicle_id) == "ONLINE" for s in fleet)
+    # at a load average of 20-35 (fresh-clone CI) a vehicle's DDS liveliness lapsed for a moment (CONNECTIONBROKEN,
+    # correctly) and came back: every vehicle must be ONLINE again, not at this very instant
+    assert bridge.wait_for(lambda: all(bridge.connection(s.vehicle_id) == "ONLINE" for s in fleet), 15)
 
 
 def test_clean_exit_says_offline_and_a_killed_vehicle_is_connection_broken(bridge, vehicles):
