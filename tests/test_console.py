@@ -154,10 +154,14 @@ def deployment(tmp_path_factory) -> Iterator[Deployment]:
         # as a site with many consoles runs it: a read worker answers the polls, the rest (writes, the stream)
         # passes through it to the loop's process (the API tests cover the service without one)
         server={"read_workers": 1})
-    deployment = Deployment(service.start(), keys)
+    # its output to a file: an unread pipe fills up in a long module and blocks the service's writes
+    SHOTS.parent.mkdir(parents=True, exist_ok=True)
+    log = (SHOTS.parent / "console-service.log").open("wb")
+    deployment = Deployment(service.start(log=log), keys)
     deployment.authorize_vehicles()
     yield deployment
     service.stop()
+    log.close()
     for simulator in deployment.simulators:
         simulator.terminate()
         simulator.wait(timeout=10)
@@ -214,6 +218,9 @@ def open_console(browser, deployment):
         tab = ConsolePage(context.new_page())
         tab.page.on("console", lambda m: m.type == "error" and tab.errors.append(m.text))
         tab.page.on("pageerror", lambda e: tab.errors.append(f"uncaught: {e}"))
+        # the browser's own line says only "Failed to load resource ... 503": name what failed, and when
+        tab.page.on("response", lambda r: r.status >= 500 and tab.errors.append(
+            f"{r.status} {r.request.method} {r.url} at {time.strftime('%H:%M:%S')}"))
         tab.page.goto(deployment.url)
         tabs.append(tab)
         if not sign_in:

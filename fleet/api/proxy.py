@@ -43,12 +43,18 @@ def unavailable(why: str) -> JSONResponse:
 
 class LeaderProxy:
     """Sends requests on to ``leader`` (``http://127.0.0.1:PORT``), the loop's process, and their answers back.
-    ``after_write(answer)`` is awaited before the answer to a write goes back (the worker catches up with it)."""
+    ``after_write(answer)`` is awaited before the answer to a write goes back (the worker catches up with it).
 
-    def __init__(self, leader: str, after_write: Callable[[httpx.Response], Awaitable[None]]) -> None:
+    ``leader_keep_alive_s``: how long the leader keeps an idle connection. The worker lets go of its own idle
+    connections in half that: at the same expiry (httpx's and uvicorn's defaults are both 5 s) a request sent as
+    the leader closes the connection is lost, and a console's poll got a 503 for it."""
+
+    def __init__(self, leader: str, after_write: Callable[[httpx.Response], Awaitable[None]],
+                 leader_keep_alive_s: float) -> None:
         self.leader, self.after_write = leader, after_write
         self.client = httpx.AsyncClient(base_url=leader, timeout=httpx.Timeout(60.0, connect=5.0), trust_env=False,
-                                        limits=httpx.Limits(max_connections=64, max_keepalive_connections=32))
+                                        limits=httpx.Limits(max_connections=64, max_keepalive_connections=32,
+                                                            keepalive_expiry=leader_keep_alive_s / 2))
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -72,7 +78,7 @@ class LeaderProxy:
                 return
         outgoing = self.client.build_request(request.method, self._url(scope), headers=headers, content=bytes(body))
         try:
-            answer = await self.client.send(outgoing, stream=True)
+            answer = await self._send(outgoing)
         except httpx.TransportError as exc:
             await unavailable(type(exc).__name__)(scope, receive, send)
             return
@@ -82,6 +88,18 @@ class LeaderProxy:
         response: Response = StreamingResponse(answer.aiter_raw(), status_code=answer.status_code, headers=kept,
                                                background=BackgroundTask(answer.aclose))
         await response(scope, receive, send)
+
+    async def _send(self, outgoing: httpx.Request) -> httpx.Response:
+        """Send ``outgoing``; a read the leader dropped unanswered (a kept-alive connection it was closing) is sent
+        once more, on a new connection. A write is not: the leader may have made it before the connection broke."""
+        try:
+            return await self.client.send(outgoing, stream=True)
+        except httpx.RemoteProtocolError:
+            if outgoing.method not in ("GET", "HEAD"):
+                raise
+            log.info("the leader dropped a kept-alive connection under %s %s: sent again", outgoing.method,
+                     outgoing.url.path)
+            return await self.client.send(outgoing, stream=True)
 
     async def websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         client = WebSocket(scope, receive, send)

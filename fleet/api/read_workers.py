@@ -164,7 +164,7 @@ def create_worker_app(settings: Settings, feed: ChannelFeed, leader: str, store:
         if seq.isdigit():
             await run_in_threadpool(feed.wait_for, int(seq), CATCH_UP_S)
 
-    proxy = LeaderProxy(leader, caught_up)
+    proxy = LeaderProxy(leader, caught_up, settings.server.keep_alive_s)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
