@@ -3,9 +3,10 @@ the loopback.
 
 The leader sends, each numbered by one counter (``seq``):
 
-* ``views``: the vehicle and gate views as JSON, each time the loop takes a new snapshot (at most a tick's
-  rate; every :data:`HEARTBEAT_S` even if nothing changed), with the leader's ``/health`` answer;
-* ``order``: an order changed (its id), so that a worker drops the answers it keeps for it.
+* ``views``: the vehicle and gate views as JSON, after the loop takes a new snapshot (at most every
+  :data:`VIEWS_INTERVAL_S`; every :data:`HEARTBEAT_S` even if nothing changed), with the leader's ``/health``;
+* ``order``: an order was created or changed (its id, and the state it left: empty when new), so that a worker
+  drops the answers it keeps for it.
 
 A worker that sees a number skipped (PUB drops what a slow subscriber cannot take) drops every order answer it
 keeps: a kept answer is never older than the news it missed. A write passed on to the leader comes back with
@@ -37,6 +38,10 @@ log = logging.getLogger(__name__)
 #: The views are sent at least this often, changed or not: how soon a new worker can answer, and how a worker
 #: tells that the loop's process lives (its /health).
 HEARTBEAT_S = 1.0
+#: The views go out at most this often (but at once after a write that changed them): the vehicles report at
+#: 2 Hz and consoles poll at about that; built at every tick (12.7 a second in bench_fleet), they were a tenth of
+#: the loop's process's CPU samples (py-spy), taken from the tick and the clearances.
+VIEWS_INTERVAL_S = 0.2
 #: The header on a write's answer passed back to a worker: the channel's number once the write was done.
 SEQ_HEADER = "x-xborder-seq"
 #: Writes under these paths change what the views show.
@@ -88,8 +93,10 @@ class ChannelPublisher:
             self._last, self._sent_at = (vehicles, gates), time.monotonic()
 
     def _order_changed(self, _topic: str, message: dict[str, Any]) -> None:
+        before = message.get("from")  # None: a new order
+        left = b"" if before is None else str(getattr(before, "value", before)).encode()
         with self._lock:
-            self._send(b"order", str(message.get("order_id", "")).encode())
+            self._send(b"order", str(message.get("order_id", "")).encode(), left)
 
     def _send(self, kind: bytes, *frames: bytes) -> None:
         if self._socket.closed:
@@ -100,9 +107,9 @@ class ChannelPublisher:
     def _run(self) -> None:
         while not self._stop.is_set():
             self.views_changed.wait(HEARTBEAT_S)
-            self.views_changed.clear()
-            if self._stop.is_set():
+            if self._stop.wait(max(0.0, self._sent_at + VIEWS_INTERVAL_S - time.monotonic())):
                 return
+            self.views_changed.clear()
             try:
                 self.send_views()
             except Exception:  # the next snapshot tries again; a worker says how old its views are
@@ -187,7 +194,7 @@ class ChannelFeed:
         if seq != self._seq + 1:  # missed some (or the first heard): what is kept may be older than them
             self.order_reads.forget()
         if kind == b"order":
-            self.order_bus.publish(Topic.ORDER, {"order_id": frames[2].decode()})
+            self.order_bus.publish(Topic.ORDER, {"order_id": frames[2].decode(), "from": frames[3].decode() or None})
         elif kind == b"views":
             header = json.loads(frames[2])
             self.views.update(header["taken_at"], frames[3], frames[4])

@@ -101,13 +101,13 @@ class AnswerOrPassOn:
             await self.app(scope, receive, send)
         elif scope["type"] == "websocket":
             await self.proxy.websocket(scope, receive, send)
-        elif not self._answered_here(scope):
-            await self.proxy.http(scope, receive, send)
-        elif (built := self._built(scope)) is not None:
+        elif scope["method"] == "GET" and (built := self._built(scope)) is not None:  # before matching routes
             await send({"type": "http.response.start", "status": 200,
                         "headers": [(b"content-type", b"application/json"),
                                     (b"content-length", str(len(built)).encode())]})
             await send({"type": "http.response.body", "body": built})
+        elif not self._answered_here(scope):
+            await self.proxy.http(scope, receive, send)
         else:
             await self.app(scope, receive, send)
 
@@ -326,7 +326,7 @@ def main(argv: list[str] | None = None) -> None:
                     FIRST_VIEWS_S)
     app = create_worker_app(settings, feed, args.leader, store)
     try:
-        uvicorn.Server(api_config(app, settings)).run(sockets=[socket.socket(fileno=args.fd)])
+        uvicorn.Server(api_config(app, settings, loop="uvloop")).run(sockets=[socket.socket(fileno=args.fd)])
     finally:
         feed.stop()
         store.close()

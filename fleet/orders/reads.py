@@ -1,18 +1,18 @@
 """What the order read routes answer, as JSON, kept until an order changes.
 
 On the leader every order change goes through :class:`OrderService`, which publishes it on the bus
-(``Topic.ORDER``) once committed: an order's answer is kept until that order changes, a page until any order
-changes, so that consoles polling the same pages cost one store read per change, not one per request. A read
-worker (fleet/api/read_workers.py) hears the changes over its channel from the leader's process. A
-standby's store is written by another process, whose changes it does not hear: it gets no bus and reads the
-store every time.
+(``Topic.ORDER``) once committed: an order's answer is kept until that order changes, a page until an order is
+created or one it shows (or may show: a page filtered by state or vehicle) changes, so that consoles polling the
+same pages cost one store read per change, not one per request. A read worker (fleet/api/read_workers.py) hears
+the changes over its channel from the leader's process. A standby's store is written by another process, whose
+changes it does not hear: it gets no bus and reads the store every time.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
@@ -38,6 +38,15 @@ class PageQuery:
     offset: int = 0
 
 
+@dataclass
+class _Read:
+    """A store read under way: who asks for the same answer while it runs waits for it instead of reading too."""
+
+    generation: int  # the order changes heard when it began: it answers whoever asks before the next one
+    done: threading.Event = field(default_factory=threading.Event)
+    body: bytes | None = None  # None once done: the read failed, each reads for itself (and gets its error)
+
+
 class OrderPage(BaseModel):
     orders: list[OrderPublic]
     total: int
@@ -53,14 +62,24 @@ class OrderReads:
         self._generation = 0  # order changes heard so far: an answer read before one is not kept after it
         self._pages: dict[PageQuery, bytes] = {}
         self._one: dict[str, bytes] = {}
+        self._reading: dict[PageQuery | str, _Read] = {}
         if bus is not None:
             bus.subscribe(self._changed, topics=(Topic.ORDER,))
 
     def _changed(self, _topic: str, message: dict[str, Any]) -> None:
+        order_id = str(message.get("order_id", ""))
         with self._lock:
             self._generation += 1
-            self._pages.clear()
-            self._one.pop(message.get("order_id", ""), None)
+            self._one.pop(order_id, None)
+            if message.get("from") is None:  # a new order (or not said): every page may shift, every total grow
+                self._pages.clear()
+                return
+            # a transition changes the pages that show the order, and those filtered by what a transition changes;
+            # pages are ordered by creation, so the others stay as they are (a console's first page, polled by
+            # many, is not read again for every order that moves elsewhere)
+            shown = f'"{order_id}"'.encode()
+            for query in [q for q, body in self._pages.items() if q.state or q.vehicle_id or shown in body]:
+                del self._pages[query]
 
     def forget(self) -> None:
         """Drop every kept answer (a read worker that may have missed some order's change)."""
@@ -95,17 +114,33 @@ class OrderReads:
         with self._lock:
             return kept.get(key)
 
-    def _kept(self, kept: dict[Any, bytes], key: Any, read: Callable[[], bytes]) -> bytes:
+    def _kept(self, kept: dict[Any, bytes], key: PageQuery | str, read: Callable[[], bytes]) -> bytes:
         if not self._keeps:
             return read()
         with self._lock:
             found, generation = kept.get(key), self._generation
-        if found is not None:
-            return found
-        body = read()
-        with self._lock:
-            if generation == self._generation:  # no change came while it was read: it is still the answer
-                if len(kept) >= MAX_KEPT:
-                    kept.clear()
-                kept[key] = body
-        return body
+            if found is not None:
+                return found
+            under_way = self._reading.get(key)
+            if under_way is None or under_way.generation != generation:  # none, or begun before a change
+                under_way = self._reading[key] = _Read(generation)
+                mine = True
+            else:
+                mine = False
+        if not mine:
+            # 50 consoles polling the first page after a change: one read, not 50 (bench_fleet's read workers)
+            under_way.done.wait()
+            return under_way.body if under_way.body is not None else read()
+        try:
+            under_way.body = read()
+        finally:
+            with self._lock:
+                if self._reading.get(key) is under_way:
+                    del self._reading[key]
+                # no change came while it was read: it is still the answer
+                if under_way.body is not None and generation == self._generation:
+                    if len(kept) >= MAX_KEPT:
+                        kept.clear()
+                    kept[key] = under_way.body
+            under_way.done.set()
+        return under_way.body

@@ -5,6 +5,7 @@ The slowloris test runs ``xborder serve`` in its own process on loopback, bounde
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -118,6 +119,44 @@ def test_a_huge_body_is_refused_while_it_streams(service):
     for _ in range(40):  # 160 KiB sent, the body never finished: the answer must come anyway
         chunked.sendall(b"1000\r\n" + b"x" * 4096 + b"\r\n")
     assert chunked.recv(200).startswith(b"HTTP/1.1 413")
+
+
+def test_headers_over_16_kib_are_refused_and_under_it_served(service):
+    """The parser (httptools) has no cap of its own on a request's headers: the server counts them as they come,
+    whether they come in one read or in many."""
+    def get(padding: int, piece: int) -> bytes:
+        head = b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-pad: " + b"a" * padding + b"\r\n\r\n"
+        sock = socket.create_connection(("127.0.0.1", service.http), timeout=5)
+        with contextlib.suppress(OSError):  # refused before the last piece: the server may have closed already
+            for start in range(0, len(head), piece):
+                sock.sendall(head[start:start + piece])
+                time.sleep(0.01)
+        answer = sock.recv(200)
+        sock.close()
+        return answer
+
+    for piece in (4000, 100_000):
+        assert get(15_000, piece).startswith(b"HTTP/1.1 200")
+        assert get(17_000, piece).startswith(b"HTTP/1.1 431")
+
+
+def test_a_keep_alive_connection_trickling_its_next_request_is_closed(service):
+    """The header deadline holds for every request on a connection, not only its first."""
+    sock = raw_request(service.http, b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+    answer = b""
+    while b"\r\n\r\n" not in answer or not answer.endswith(b"}"):  # the head and the body may come apart
+        answer += sock.recv(1000)
+    assert answer.startswith(b"HTTP/1.1 200")
+    sock.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-a: ")
+    sock.settimeout(1.0)
+    with pytest.raises(TimeoutError):
+        sock.recv(10)  # still open within the deadline
+    sock.settimeout(3.0)
+    try:
+        assert sock.recv(10) == b""  # closed once the 2 s deadline passed
+    except ConnectionResetError:
+        pass  # aborted: closed too
+    sock.close()
 
 
 def test_slowloris_does_not_starve_the_customs_link_or_the_server(service, key_dir, signers):

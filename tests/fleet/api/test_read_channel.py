@@ -3,6 +3,7 @@ answer, a missed message drops them all, and a write's number is waited for; whi
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
@@ -10,12 +11,13 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from fleet.api.read_channel import ChannelFeed, ChannelPublisher
+from fleet.api.read_channel import VIEWS_INTERVAL_S, ChannelFeed, ChannelPublisher
 from fleet.api.read_workers import plain_page
 from fleet.dispatch import VehicleView
 from fleet.dispatch.snapshot import VEHICLES, JsonView
 from fleet.events import EventBus, Topic
 from fleet.live_views import RelayedViews, ViewsUnavailable
+from fleet.orders import OrderState
 from fleet.orders.reads import OrderReads, PageQuery
 
 
@@ -103,6 +105,26 @@ def test_views_reach_the_worker_and_changes_follow(channel):
     assert feed.views.built_json(JsonView.VEHICLE, "agv_1") is None  # the old list's vehicles are gone
 
 
+def test_views_go_out_at_most_every_interval_and_at_once_after_a_write(channel):
+    """The loop's snapshots come at every tick; building the views for each took the loop's CPU."""
+    feed, views = channel.feed, channel.views
+    assert feed.wait_for_views(5)
+    heard: list[float] = []
+    channel.feed.views.update = lambda *_: heard.append(time.monotonic())  # type: ignore[method-assign]
+    started = time.monotonic()
+    for i in range(40):  # a new snapshot every 25 ms for a second, each with a change
+        views.vehicles = fleet_of(f"agv_{i}")
+        channel.changed.set()
+        time.sleep(0.025)
+    wait_until(lambda: heard and heard[-1] > started + 0.9, "the last views heard")
+    assert 3 <= len(heard) <= 1 / VIEWS_INTERVAL_S + 2, len(heard)
+    assert all(later - earlier >= VIEWS_INTERVAL_S * 0.9 for earlier, later in itertools.pairwise(heard))
+    views.vehicles = fleet_of("agv_written")
+    before = len(heard)
+    channel.publisher.send_views(force=True)  # a write to vehicles or gates (NumberedWrites)
+    wait_until(lambda: len(heard) > before, "the written views heard at once", timeout_s=VIEWS_INTERVAL_S / 2)
+
+
 def test_an_order_change_drops_its_kept_answer_and_a_write_is_waited_for(channel):
     publisher, feed, reads, orders = channel.publisher, channel.feed, channel.reads, channel.orders
     assert feed.wait_for_views(5)
@@ -146,3 +168,15 @@ def test_a_write_never_heard_drops_every_kept_answer(channel):
 def test_a_worker_answers_onlyplain_pages_before_fastapi(query, page):
     """Pages by limit and offset alone are answered as kept; anything else goes to the route (its validation)."""
     assert plain_page(query) == page
+
+
+def test_an_order_change_says_whether_the_order_is_new(channel):
+    """A worker's kept pages depend on it: a new order shifts every page, a transition only those showing it."""
+    heard: list[dict] = []
+    channel.worker_bus.subscribe(lambda _topic, message: heard.append(message), topics=(Topic.ORDER,))
+    assert channel.feed.wait_for_views(5)
+    channel.leader_bus.publish(Topic.ORDER, {"order_id": "ord-new", "from": None, "to": OrderState.CREATED})
+    channel.leader_bus.publish(Topic.ORDER, {"order_id": "ord-new", "from": OrderState.CREATED,
+                                             "to": OrderState.ASSIGNED})
+    wait_until(lambda: len(heard) == 2, "both changes heard")
+    assert heard == [{"order_id": "ord-new", "from": None}, {"order_id": "ord-new", "from": "created"}]
