@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 #: The views are sent at least this often, changed or not: how soon a new worker can answer, and how a worker
 #: tells that the loop's process lives (its /health).
 HEARTBEAT_S = 1.0
+#: The leader unheard this long: a worker's /health says so (503), as a dead process would.
+SILENT_S = 3 * HEARTBEAT_S
 #: The views go out at most this often (but at once after a write that changed them): the vehicles report at
 #: 2 Hz and consoles poll at about that; built at every tick (12.7 a second in bench_fleet), they were a tenth of
 #: the loop's process's CPU samples (py-spy), taken from the tick and the clearances.
@@ -85,10 +87,10 @@ class ChannelPublisher:
     def send_views(self, force: bool = False) -> None:
         """Send the views if they changed (or ``force``, or none went out for :data:`HEARTBEAT_S`)."""
         vehicles, gates = self.views.vehicles_json(), self.views.gates_json()
-        header = json.dumps({"taken_at": time.time(), "health": self.health()}).encode()
         with self._lock:
             if not force and self._last == (vehicles, gates) and time.monotonic() - self._sent_at < HEARTBEAT_S:
                 return
+            header = json.dumps({"taken_at": time.time(), "health": self.health()}).encode()
             self._send(b"views", header, vehicles, gates)
             self._last, self._sent_at = (vehicles, gates), time.monotonic()
 
@@ -161,6 +163,10 @@ class ChannelFeed:
     def silent_for(self) -> float:
         """Seconds since the leader was last heard."""
         return time.monotonic() - self.heard_at
+
+    def live_health(self) -> bytes | None:
+        """The leader's /health answer as last heard; None if never heard or silent for over :data:`SILENT_S`."""
+        return self.health_json if self.silent_for() <= SILENT_S else None
 
     def wait_for(self, seq: int, timeout_s: float) -> bool:
         """Wait until message ``seq`` (or a later one) is heard; False after ``timeout_s`` (then every kept

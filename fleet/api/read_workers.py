@@ -49,7 +49,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from fleet.api.deps import STAFF, Caller, may
 from fleet.api.main import API_PREFIX, CONSOLE_DIR, UNAUTHORIZED, add_error_handlers
 from fleet.api.proxy import LeaderProxy, unavailable
-from fleet.api.read_channel import HEARTBEAT_S, SEQ_HEADER, ChannelFeed
+from fleet.api.read_channel import SEQ_HEADER, ChannelFeed
 from fleet.api.routes import gates, orders, vehicles
 from fleet.api.server import api_config
 from fleet.config import ConfigError, ServerConfig, Settings
@@ -62,8 +62,6 @@ from fleet.store import Store
 
 log = logging.getLogger(__name__)
 
-#: The leader unheard this long: the worker's /health says so (503), as a dead process would.
-SILENT_S = 3 * HEARTBEAT_S
 #: How long a write's answer waits for the worker to hear the news it made (then its kept answers are dropped).
 CATCH_UP_S = 2.0
 #: A worker's niceness: when the machine's CPUs are all busy, the dispatch loop (the gate's releases, the
@@ -122,7 +120,7 @@ class AnswerOrPassOn:
     def _built(self, scope: Scope) -> bytes | None:
         """The answer to a reader's poll if it is built already; None: FastAPI answers (or refuses)."""
         if scope["path"] == HEALTH_PATH and not scope["query_string"]:  # no token needed
-            return self.feed.health_json if self.feed.silent_for() <= SILENT_S else None
+            return self.feed.live_health()
         token = dict(scope["headers"]).get(b"authorization", b"").removeprefix(b"Bearer ").decode(errors="replace")
         role = self.tokens.get(token)
         if role is None or not may(Caller(role), *STAFF):
@@ -185,12 +183,12 @@ def create_worker_app(settings: Settings, feed: ChannelFeed, leader: str, store:
 
     @app.get(HEALTH_PATH, tags=["health"])
     async def health(_: Request) -> Any:
-        """The loop's process's own answer, as it last sent it; 503 once it has been silent for SILENT_S."""
-        silent = feed.silent_for()
-        if feed.health_json is None or silent > SILENT_S:
-            heard = "never heard" if feed.health_json is None else f"silent for {silent:.1f} s"
+        """The loop process's answer as last sent; 503 once it has been silent for SILENT_S (read_channel)."""
+        health = feed.live_health()
+        if health is None:
+            heard = "never heard" if feed.health_json is None else f"silent for {feed.silent_for():.1f} s"
             return unavailable(f"its read channel is {heard}")
-        return Response(feed.health_json, media_type="application/json")
+        return Response(health, media_type="application/json")
 
     app.mount("/", StaticFiles(directory=CONSOLE_DIR, html=True), name="console")
     return AnswerOrPassOn(app, proxy, feed, app.state.tokens)

@@ -180,3 +180,15 @@ def test_an_order_change_says_whether_the_order_is_new(channel):
                                              "to": OrderState.ASSIGNED})
     wait_until(lambda: len(heard) == 2, "both changes heard")
     assert heard == [{"order_id": "ord-new", "from": None}, {"order_id": "ord-new", "from": "created"}]
+
+
+def test_the_leaders_health_is_live_until_it_falls_silent(channel):
+    from fleet.api.read_channel import SILENT_S
+
+    feed = channel.feed
+    assert feed.wait_for_views(5)
+    assert json.loads(feed.live_health() or b"null") == {"status": "ok"}
+    channel.publisher.stop()  # the loop's process silent from now on
+    feed.heard_at -= SILENT_S + 0.1  # as if that long ago (the heartbeat would not come back: stopped)
+    assert feed.live_health() is None
+    assert feed.health_json is not None  # what it last said is kept, for the 503's message
