@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
+import time
 
 import pytest
+from agv_agent.vehicle_process import STACKS_SIGNAL
 
 os.environ["ROS_DOMAIN_ID"] = str(20 + os.getpid() % 80)
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
@@ -74,6 +76,9 @@ def vehicles(bridge):
         try:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
+            process.send_signal(STACKS_SIGNAL)  # where it is stuck, on its stderr (the captured stderr below)
+            time.sleep(2)
             process.kill()
             process.wait()
-            pytest.fail(f"a vehicle process ignored SIGTERM: {' '.join(process.args)}")
+            pytest.fail(f"a vehicle process ignored SIGTERM (its threads' stacks: captured stderr): "
+                        f"{' '.join(process.args)}")

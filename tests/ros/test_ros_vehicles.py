@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import os
+import signal
 
 import pytest
 from agv_agent.protocol import ActionType, InstantAction, Order, OrderEdge, OrderNode
@@ -128,3 +130,18 @@ def test_clean_exit_says_offline_and_a_killed_vehicle_is_connection_broken(bridg
     assert bridge.wait_for(lambda: bridge.connection(killed) == "CONNECTIONBROKEN", 15)
     assert bridge.wait_for(lambda: bridge.connection(polite) == "OFFLINE", 15)
     assert bridge.connection(polite) == "OFFLINE"  # left cleanly: never reported broken
+
+
+def test_a_vehicle_that_hangs_past_its_lease_is_connection_broken_then_online_when_it_wakes(bridge, vehicles):
+    # a vehicle's computer stalls (SIGSTOP: no liveliness, no states) and recovers: the fleet says so both ways
+    hung = "agv_hung"
+    (process,) = vehicles(spec(hung, y=80))
+    assert bridge.wait_for(lambda: bridge.connection(hung) == "ONLINE", 10)
+    os.killpg(process.pid, signal.SIGSTOP)
+    try:
+        assert bridge.wait_for(lambda: bridge.connection(hung) == "CONNECTIONBROKEN", 15)
+        stamp = bridge.state(hung).stamp
+    finally:
+        os.killpg(process.pid, signal.SIGCONT)
+    assert bridge.wait_for(lambda: bridge.connection(hung) == "ONLINE", 15)
+    assert bridge.wait_for(lambda: bridge.state(hung).stamp > stamp, 10)  # its states come again

@@ -21,6 +21,11 @@ from rclpy.signals import SignalHandlerOptions
 
 #: how long leaving may take before the process exits regardless (its threads' stacks on stderr first)
 SHUTDOWN_LIMIT_S = 10.0
+#: past the limit by this much, the process exits from C even if leaving holds the interpreter (a call into C
+#: that never lets Python's own watchdog thread run)
+HARD_EXIT_AFTER_S = 5.0
+#: ``kill -USR1`` writes every thread's stack to stderr, from C: where a process that ignores SIGTERM is stuck
+STACKS_SIGNAL = signal.SIGUSR1
 
 
 def declare_read_only(node: Node, defaults: dict[str, Any]) -> dict[str, Any]:
@@ -39,6 +44,7 @@ def spin_nodes(args: list[str] | None, node_types: list[type]) -> None:
     leave a handle marked in use (suspected when one of 20 vehicles hung on exit in the tests).
     """
     stop_requested: list[int] = []
+    faulthandler.register(STACKS_SIGNAL, all_threads=True)
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     signal.signal(signal.SIGINT, lambda signum, _frame: stop_requested.append(signum))
     signal.signal(signal.SIGTERM, lambda signum, _frame: stop_requested.append(signum))
@@ -65,7 +71,11 @@ def _exit_if_stuck(limit_s: float) -> None:
     """A vehicle process asked to stop must stop: one of 20 vehicles in a CI run was still there 15 s after its
     SIGTERM, somewhere in leaving (its base stop and OFFLINE are bounded at 1 s; then the nodes' and DDS's
     teardown). Past ``limit_s`` the process says so, writes every thread's stack to stderr (the evidence) and
-    exits; the fleet sees its liveliness lapse, as for any vehicle gone."""
+    exits; the fleet sees its liveliness lapse, as for any vehicle gone. That watchdog is a Python thread: if
+    leaving is stuck in C holding the interpreter, faulthandler's own thread (C) does the same
+    :data:`HARD_EXIT_AFTER_S` later."""
+    faulthandler.dump_traceback_later(limit_s + HARD_EXIT_AFTER_S, exit=True)
+
     def give_up() -> None:
         print(f"shutdown still not done after {limit_s:.0f} s: exiting; every thread's stack follows",
               file=sys.stderr, flush=True)
