@@ -95,6 +95,8 @@ def agents(
     from fleet.maps import default_map_folder, load_corridor
     from planner.corridor import MapError
 
+    if time_scale is not None and mqtt:  # before the map is read (seconds of CPU): the options alone decide
+        raise typer.BadParameter("--time-scale runs ROS 2 vehicles on a /clock; the MQTT vehicles keep wall time")
     try:
         specs = parking_spots(load_corridor(map_folder or default_map_folder()), count)
     except (MapError, ValueError) as exc:
@@ -102,8 +104,6 @@ def agents(
         raise typer.Exit(2) from None
     signal.signal(signal.SIGTERM, _interrupt)  # stopped by a service manager: still stop the vehicles
     broker, clock, extra = None, None, None
-    if time_scale is not None and mqtt:
-        raise typer.BadParameter("--time-scale runs ROS 2 vehicles on a /clock; the MQTT vehicles keep wall time")
     if time_scale is not None:
         from sim.live import Pace
         from sim.sim_clock import SimClock
