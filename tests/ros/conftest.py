@@ -12,7 +12,7 @@ import threading
 import time
 
 import pytest
-from agv_agent.vehicle_process import STACKS_SIGNAL
+from agv_agent.vehicle_process import HARD_EXIT_AFTER_S, SHUTDOWN_LIMIT_S, STACKS_SIGNAL
 
 os.environ["ROS_DOMAIN_ID"] = str(20 + os.getpid() % 80)
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
@@ -74,7 +74,9 @@ def vehicles(bridge):
             process.terminate()
     for process in started:
         try:
-            process.wait(timeout=15)
+            # a vehicle whose leaving deadlocked in Fast DDS (seen: PDP::removeWriterProxyData, destroying a service's
+            # writer) exits by itself past its limits, with the stacks on stderr: give it that long
+            process.wait(timeout=SHUTDOWN_LIMIT_S + HARD_EXIT_AFTER_S + 5)
         except subprocess.TimeoutExpired:
             process.send_signal(STACKS_SIGNAL)  # where it is stuck, on its stderr (the captured stderr below)
             time.sleep(2)

@@ -22,7 +22,9 @@ from rclpy.signals import SignalHandlerOptions
 #: how long leaving may take before the process exits regardless (its threads' stacks on stderr first)
 SHUTDOWN_LIMIT_S = 10.0
 #: past the limit by this much, the process exits from C even if leaving holds the interpreter (a call into C
-#: that never lets Python's own watchdog thread run)
+#: that never lets Python's own watchdog thread run). Seen in a test run at load 24: one of 20 vehicles leaving at
+#: once deadlocked in Fast DDS destroying a service's writer (``PDP::removeWriterProxyData`` waiting on a mutex,
+#: under ``rcl_service_fini`` from ``Node.destroy_node``, the GIL held), for good
 HARD_EXIT_AFTER_S = 5.0
 #: ``kill -USR1`` writes every thread's stack to stderr, from C: where a process that ignores SIGTERM is stuck
 STACKS_SIGNAL = signal.SIGUSR1
