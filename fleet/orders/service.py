@@ -51,8 +51,8 @@ class OrderError(ValueError):
 class OrderService:
     def __init__(self, store: Store, corridor: Corridor, bus: EventBus, clock: Callable[[], float]) -> None:
         self.store, self.corridor, self.bus, self.clock = store, corridor, bus, clock
-        #: bumped after every write of an order (all go through this service): what ``waiting`` read stays
-        #: true until it changes
+        #: bumped after every write that creates an order or moves one into or out of ``created`` (every write
+        #: of an order goes through this service): what ``waiting`` read stays true until it changes
         self._version = 0
         self._waiting: tuple[int, int, list[OrderPublic]] | None = None  # (version, limit, orders) last read
 
@@ -154,9 +154,10 @@ class OrderService:
 
     def waiting(self, limit: int) -> list[OrderPublic]:
         """At most ``limit`` orders waiting for a vehicle (``created``), the most urgent first: higher priority,
-        then the earlier latest delivery (none last), then the older. Read again only after an order was written
-        (the dispatcher asks every few seconds, mostly with nothing new: a query each time was 9 % of a simulated
-        hour's CPU)."""
+        then the earlier latest delivery (none last), then the older. Read again only after an order was created
+        or moved into or out of ``created`` (the dispatcher asks every few seconds, mostly with nothing new: a
+        query each time was 9 % of a simulated hour's CPU; read again after every transition, 4,003 queries in a
+        day of ``target_2030``, most after a vehicle's progress that changed no waiting order)."""
         version = self._version  # read before the query: a write committed meanwhile bumps it after
         if self._waiting is not None and self._waiting[:2] == (version, limit):
             return list(self._waiting[2])
@@ -195,7 +196,8 @@ class OrderService:
         now = self.clock()
         with self.store.transaction() as conn:
             moved = [(move, *self._move(conn, move, now)) for move in moves]
-        self._version += 1
+        if any(OrderState.CREATED in (before, move.to) for move, before, _ in moved):
+            self._version += 1  # the waiting orders changed; a vehicle's progress (most transitions) leaves them
         for move, before, vehicle_id in moved:
             self._publish(move.order_id, before, move.to, vehicle_id, now, move.reason)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from fleet.orders import OrderCreate, OrderState
+from fleet.orders import Move, OrderCreate, OrderState
 from tests.fleet.dispatch.conftest import VN_CN, docks, make_fleet
 
 
@@ -40,6 +40,29 @@ def test_the_waiting_orders_follow_every_write(customs, corridor):
     fleet.orders.transition(first.id, OrderState.CREATED, "test", {"kind": "test"})
     assert [o.id for o in fleet.orders.waiting(10)] == [first.id]
 
+
+
+def test_the_waiting_orders_are_not_read_again_after_a_write_that_leaves_them(customs, corridor, monkeypatch):
+    """A transition between two states other than ``created`` (a vehicle's progress: most of a day's writes) leaves
+    the waiting orders as they were: ``waiting`` answers without a query, and the same as a fresh read."""
+    fleet = make_fleet(customs, corridor, 1)
+    vn, cn = docks(corridor, "VN"), docks(corridor, "CN")
+    given, _ = fleet.orders.create(OrderCreate(consignments=["VN-W00000011"], pickup=vn[0], drop=cn[0]), "test")
+    left, _ = fleet.orders.create(OrderCreate(consignments=["VN-W00000012"], pickup=vn[1], drop=cn[1]), "test")
+    fleet.orders.transition(given.id, OrderState.ASSIGNED, "test", {"kind": "test"}, vehicle_id="agv_001")
+    assert [o.id for o in fleet.orders.waiting(10)] == [left.id]
+    reads = []
+    reading = fleet.orders.store.reading
+    monkeypatch.setattr(fleet.orders.store, "reading", lambda: reads.append(1) or reading())
+
+    def waiting_read_alone() -> tuple[list[str], int]:
+        reads.clear()
+        return [o.id for o in fleet.orders.waiting(10)], len(reads)
+
+    fleet.orders.commit_transitions([Move(given.id, OrderState.TO_PICKUP, "test", {"kind": "test"})])
+    assert waiting_read_alone() == ([left.id], 0)
+    fleet.orders.commit_transitions([Move(left.id, OrderState.CANCELLED, "test", {"kind": "test"})])
+    assert waiting_read_alone() == ([], 1)
 
 def test_a_capped_round_assigns_the_most_urgent_order(customs, corridor):
     fleet = make_fleet(customs, corridor, 2)
