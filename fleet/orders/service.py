@@ -27,6 +27,11 @@ from fleet.store import Store
 from fleet.store.schema import order_consignments, order_transitions, orders, vehicles
 from planner.corridor import Corridor, NodeKind
 
+#: statements of every transition, built once (building them for each of a day's transitions cost about what
+#: running them does)
+_STATE_AND_VEHICLE = sa.select(orders.c.state, orders.c.vehicle_id).where(orders.c.id == sa.bindparam("order_id"))
+_TRANSITION = order_transitions.insert()
+
 
 class Move(NamedTuple):
     """One transition asked for: the order, its new state, why and what caused it; ``vehicle_id`` when the
@@ -203,7 +208,7 @@ class OrderService:
 
     def _move(self, conn: Connection, move: Move, now: float) -> tuple[OrderState, str | None]:
         """Store one transition; the state before it and the order's vehicle after it."""
-        row = conn.execute(sa.select(orders.c.state, orders.c.vehicle_id).where(orders.c.id == move.order_id)).first()
+        row = conn.execute(_STATE_AND_VEHICLE, {"order_id": move.order_id}).first()
         if row is None:
             raise OrderError(f"no order {move.order_id!r}", field="id", status=404)
         before = OrderState(row.state)
@@ -226,8 +231,8 @@ class OrderService:
 
     def _record(self, conn: Connection, order_id: str, before: OrderState | None, to: OrderState, reason: str,
                 cause: dict[str, Any], at: float) -> None:
-        conn.execute(order_transitions.insert().values(order_id=order_id, at=at, from_state=before, to_state=to,
-                                                       reason=reason, cause=cause))
+        conn.execute(_TRANSITION, {"order_id": order_id, "at": at, "from_state": before, "to_state": to,
+                                   "reason": reason, "cause": cause})
 
     def _publish(self, order_id: str, before: OrderState | None, to: OrderState, vehicle_id: str | None, at: float,
                  reason: str) -> None:
