@@ -56,7 +56,7 @@ from fleet.dispatch.tracks import Job, JobKind, ReleaseWait, Track
 from fleet.dispatch.vda import OrderContent, vda_order
 from fleet.dispatch.vda_writer import VdaOrderWriter
 from fleet.dispatch.views import GateView, VehicleAction, VehicleView, WaitingVehicle
-from fleet.dispatch.yards import within_gate_capacity
+from fleet.dispatch.yards import room_left, within_gate_capacity
 from fleet.events import EventBus, Topic
 from fleet.orders import Move, OrderError, OrderPublic, OrderService, OrderState
 from fleet.orders.model import LOADED_STATES, NOT_YET_CLEARED, SHORT_OF_THE_LINE, TRANSITIONS
@@ -1163,14 +1163,23 @@ class Dispatcher:
             return
         self._orders_news, self._last_assign = False, t
         cap = self.settings.assign_max_orders
-        waiting = [o for o in self.orders.waiting(WAITING_LOOKAHEAD * cap) if not self._kept_by_customs(o)]
+        unkept = (o for o in self.orders.waiting(WAITING_LOOKAHEAD * cap) if not self._kept_by_customs(o))
         max_trips = None
         if self.relay is not None:  # a receiver kept free for every load on its way to the pad (finding 10)
+            waiting = list(unkept)
             max_trips = orders_to_give_out(self.tracks.values(), self.corridor.jurisdictions)
-        elif waiting:  # no more loads before a side's gates than its gate lanes can take (finding 15)
-            room = {side: lanes * self.settings.loads_per_gate_lane for side, lanes in self._gate_lanes.items()}
-            given = within_gate_capacity(waiting, self.tracks.values(), room)
-            waiting, max_trips = (given, None) if given else (waiting, 0)  # 0: low vehicles still go to charge
+        else:  # no more loads before a side's gates than its gate lanes can take (finding 15)
+            left = room_left(self.tracks.values(), {side: lanes * self.settings.loads_per_gate_lane
+                                                    for side, lanes in self._gate_lanes.items()})
+            if any(loads > 0 for loads in left.values()):
+                waiting = list(unkept)
+                given = within_gate_capacity(waiting, left)
+                waiting, max_trips = (given, None) if given else (waiting, 0)  # 0: low vehicles still go to charge
+            else:
+                # no trip to give out, whatever waits: customs is asked about the orders the round takes only, not
+                # about all it read (most rounds of a busy day, the gate lanes full: a day of target_2030 asked
+                # about 791,115 orders in 12,358 rounds, a seventh of the assignment's CPU)
+                waiting, max_trips = list(itertools.islice(unkept, cap)), 0
         waiting = waiting[:cap]
         if not waiting:
             return

@@ -28,15 +28,21 @@ def loads_before_the_gates(tracks: Iterable[Track]) -> dict[str, int]:
     return count
 
 
-def within_gate_capacity(waiting: Iterable[OrderPublic], tracks: Iterable[Track], room: Mapping[str, int]
-                         ) -> list[OrderPublic]:
-    """Of ``waiting`` (the most urgent first), those each departure side can still take: ``room[side]`` loads
-    before its gates at once, less those it has. Handed every free vehicle, ``target_2030`` (200 AGVs) filled both
-    yards with loaded vehicles waiting for the two gate lanes a side, on every dock and bay, until nothing could
-    come in to unload and nothing moved from about 10:30."""
+def room_left(tracks: Iterable[Track], room: Mapping[str, int]) -> dict[str, int]:
+    """Per departure side, how many more loads its gate lanes can take now: ``room[side]`` loads before its gates
+    at once, less those it has (none left: zero or less)."""
     left = dict(room)
     for side, loads in loads_before_the_gates(tracks).items():
         left[side] = left.get(side, 0) - loads
+    return left
+
+
+def within_gate_capacity(waiting: Iterable[OrderPublic], left: Mapping[str, int]) -> list[OrderPublic]:
+    """Of ``waiting`` (the most urgent first), those each departure side can still take (``left``:
+    :func:`room_left`). Handed every free vehicle, ``target_2030`` (200 AGVs) filled both yards with loaded
+    vehicles waiting for the two gate lanes a side, on every dock and bay, until nothing could come in to unload
+    and nothing moved from about 10:30."""
+    left = dict(left)
     given = []
     for order in waiting:
         side = order.source

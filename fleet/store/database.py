@@ -334,8 +334,13 @@ def _insert_many(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) 
     conn.exec_driver_sql(compiled.string, parameters)  # type: ignore[arg-type]
 
 
+#: the audit log's last record, read before every append: built once (building the statement for each of a
+#: day's 20,000 appends cost twice what running it does)
+_HEAD = sa.select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
+
+
 def _head_of(conn: Connection) -> tuple[int, str]:
-    row = conn.execute(sa.select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)).first()
+    row = conn.execute(_HEAD).first()
     return (row[0], row[1]) if row else (0, GENESIS)
 
 

@@ -41,6 +41,12 @@ class VehicleRecord(VehicleConfig):
     held_load: HeldLoad | None = None
 
 
+#: a vehicle's VDA order, update and transport order, written after every tick that sent one: built once (building
+#: it for each of a busy day's 7,000 writes cost more than the write)
+_SET_VDA_ORDER = vehicles.update().where(vehicles.c.id == sa.bindparam("vid")).values(
+    vda_order_id=sa.bindparam("vda"), vda_update_id=sa.bindparam("upd"), order_id=sa.bindparam("oid"))
+
+
 class VehicleRegistry:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -77,6 +83,4 @@ class VehicleRegistry:
         if not rows:
             return
         with self.store.transaction() as conn:
-            conn.execute(vehicles.update().where(vehicles.c.id == sa.bindparam("vid")).values(
-                vda_order_id=sa.bindparam("vda"), vda_update_id=sa.bindparam("upd"), order_id=sa.bindparam("oid")),
-                [{"vid": v, "vda": vda, "upd": upd, "oid": oid} for v, vda, upd, oid in rows])
+            conn.execute(_SET_VDA_ORDER, [{"vid": v, "vda": vda, "upd": upd, "oid": oid} for v, vda, upd, oid in rows])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from fleet.orders import OrderCreate, OrderState
+from fleet.orders import Move, OrderCreate, OrderState
 from tests.fleet.dispatch.conftest import VN_CN, docks, make_fleet
 
 
@@ -40,6 +40,29 @@ def test_the_waiting_orders_follow_every_write(customs, corridor):
     fleet.orders.transition(first.id, OrderState.CREATED, "test", {"kind": "test"})
     assert [o.id for o in fleet.orders.waiting(10)] == [first.id]
 
+
+
+def test_the_waiting_orders_are_not_read_again_after_a_write_that_leaves_them(customs, corridor, monkeypatch):
+    """A transition between two states other than ``created`` (a vehicle's progress: most of a day's writes) leaves
+    the waiting orders as they were: ``waiting`` answers without a query, and the same as a fresh read."""
+    fleet = make_fleet(customs, corridor, 1)
+    vn, cn = docks(corridor, "VN"), docks(corridor, "CN")
+    given, _ = fleet.orders.create(OrderCreate(consignments=["VN-W00000011"], pickup=vn[0], drop=cn[0]), "test")
+    left, _ = fleet.orders.create(OrderCreate(consignments=["VN-W00000012"], pickup=vn[1], drop=cn[1]), "test")
+    fleet.orders.transition(given.id, OrderState.ASSIGNED, "test", {"kind": "test"}, vehicle_id="agv_001")
+    assert [o.id for o in fleet.orders.waiting(10)] == [left.id]
+    reads = []
+    reading = fleet.orders.store.reading
+    monkeypatch.setattr(fleet.orders.store, "reading", lambda: reads.append(1) or reading())
+
+    def waiting_read_alone() -> tuple[list[str], int]:
+        reads.clear()
+        return [o.id for o in fleet.orders.waiting(10)], len(reads)
+
+    fleet.orders.commit_transitions([Move(given.id, OrderState.TO_PICKUP, "test", {"kind": "test"})])
+    assert waiting_read_alone() == ([left.id], 0)
+    fleet.orders.commit_transitions([Move(left.id, OrderState.CANCELLED, "test", {"kind": "test"})])
+    assert waiting_read_alone() == ([], 1)
 
 def test_a_capped_round_assigns_the_most_urgent_order(customs, corridor):
     fleet = make_fleet(customs, corridor, 2)
@@ -90,7 +113,7 @@ def test_a_round_with_no_trip_to_give_out_looks_for_chargers_only_when_a_free_ve
     fleet = make_fleet(customs, corridor, 3)
     fleet.authorize("agv_001", "agv_002", "agv_003")
     fleet.run(10)
-    monkeypatch.setattr(loop, "within_gate_capacity", lambda waiting, tracks, room: [])  # the lanes are full
+    monkeypatch.setattr(loop, "within_gate_capacity", lambda waiting, left: [])  # the lanes are full
     asked = []
     monkeypatch.setattr(loop, "chargers_only", lambda *args: asked.append(args) or {})
     fleet.order(["VN-300000000009"], docks(corridor, "VN")[0], docks(corridor, "CN")[0])
@@ -103,3 +126,32 @@ def test_a_round_with_no_trip_to_give_out_looks_for_chargers_only_when_a_free_ve
     dispatcher._assign(dispatcher.now())
     assert [[status.id for status in args[2] if status.battery < args[4].low] for args in asked] == \
         [["agv_002"]]
+
+
+def test_with_no_room_before_the_gates_customs_is_asked_about_the_orders_the_round_takes_only(customs, corridor,
+                                                                                            monkeypatch):
+    """Every side's gate lanes full: no trip goes out whatever waits, so the round asks customs about no more
+    waiting orders than it takes (``assign_max_orders``), not about all it read; the low vehicle is still sent to
+    charge with those orders in view, the first of the waiting as before."""
+    from fleet.dispatch import loop, yards
+
+    fleet = make_fleet(customs, corridor, 2)
+    dispatcher = fleet.dispatcher
+    dispatcher.settings = dispatcher.settings.model_copy(update={"assign_max_orders": 2})
+    fleet.authorize("agv_001", "agv_002")
+    fleet.run(10)
+    monkeypatch.setattr(yards, "loads_before_the_gates", lambda tracks: {"VN": 99, "CN": 99})
+    asked, seen = [], []
+    kept = dispatcher._kept_by_customs
+    monkeypatch.setattr(dispatcher, "_kept_by_customs", lambda order: asked.append(order.id) or kept(order))
+    monkeypatch.setattr(loop, "chargers_only", lambda graph, transport, *rest: seen.append(transport) or {})
+    vn, cn = docks(corridor, "VN"), docks(corridor, "CN")
+    orders = [fleet.order([f"VN-50000000000{i}"], vn[i], cn[i]) for i in range(5)]
+    track = dispatcher.tracks["agv_002"]
+    track.state = dataclasses.replace(track.state, battery_charge=dispatcher.settings.low_battery_percent - 1)
+    most_urgent = [o.id for o in fleet.orders.waiting(10)][:2]
+    dispatcher._orders_news = True
+    dispatcher._assign(dispatcher.now())
+    assert asked == most_urgent
+    assert [[order.id for order in transport] for transport in seen] == [most_urgent]
+    assert all(fleet.state_of(o) == OrderState.CREATED for o in orders)
