@@ -71,8 +71,8 @@ CATCH_UP_S = 2.0
 NICENESS = 10
 #: A worker takes connections once it has the views, or after this long without them (then its reads answer
 #: 503 until they come). Until then connections wait in the port's backlog: a console reconnecting after a slow
-#: restart waits rather than getting a 503. (Raised from 10 s for the browser-console 503 seen in CI at load 35;
-#: it did not cure that one, whose cause is still open: see the issue's note.)
+#: restart waits rather than getting a 503. (Raised from 10 s while a browser-console 503 in CI was looked for;
+#: that 503 was the proxy's keep-alive race, mended in fleet/api/proxy.py, not views come late.)
 FIRST_VIEWS_S = 60.0
 #: Paths outside /api/v1 that the loop's process answers (the console's files are the workers' own).
 LEADER_PATHS = frozenset({"/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})

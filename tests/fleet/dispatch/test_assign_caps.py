@@ -41,7 +41,6 @@ def test_the_waiting_orders_follow_every_write(customs, corridor):
     assert [o.id for o in fleet.orders.waiting(10)] == [first.id]
 
 
-
 def test_the_waiting_orders_are_not_read_again_after_a_write_that_leaves_them(customs, corridor, monkeypatch):
     """A transition between two states other than ``created`` (a vehicle's progress: most of a day's writes) leaves
     the waiting orders as they were: ``waiting`` answers without a query, and the same as a fresh read."""
@@ -63,6 +62,7 @@ def test_the_waiting_orders_are_not_read_again_after_a_write_that_leaves_them(cu
     assert waiting_read_alone() == ([left.id], 0)
     fleet.orders.commit_transitions([Move(left.id, OrderState.CANCELLED, "test", {"kind": "test"})])
     assert waiting_read_alone() == ([], 1)
+
 
 def test_a_capped_round_assigns_the_most_urgent_order(customs, corridor):
     fleet = make_fleet(customs, corridor, 2)
