@@ -1083,8 +1083,10 @@ class Dispatcher:
                 continue
             plan = track.plan
             if track.job is None and plan is not None and track.reached == len(plan.steps) - 1 \
-                    and plan.steps[-1].node not in self._rests:
-                track.job = self._park_job(track, plan.end)  # idle on a dock or a gate: clear the way
+                    and plan.steps[-1].node not in self._rests and self.link.factsheet(track.id) is not None:
+                # idle on a dock or a gate: clear the way. Not a vehicle whose factsheet has not come yet: of a
+                # size unknown, it is not sent driving; at a busy start the order waiting at its dock is its own
+                track.job = self._park_job(track, plan.end)
                 track.needs_plan = True
             if track.needs_plan and track.state is not None and t >= track.retry_at:
                 due.append(track)

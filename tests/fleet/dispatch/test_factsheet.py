@@ -56,3 +56,21 @@ def test_a_vehicle_slower_than_the_map_is_planned_at_its_own_speed(customs, corr
     too_fast = [(a.node, b.node) for a, b, lane in zip(plan.steps, plan.steps[1:], lanes, strict=False)
                 if b.arrive - a.depart < lane.length / min(lane.max_speed, slow) - 1e-6]
     assert not too_fast, too_fast
+
+
+def test_a_vehicle_whose_factsheet_comes_late_stays_at_its_dock_and_takes_the_order_there(customs, corridor):
+    """At a busy start (the CI's demo at load ~20) a vehicle's factsheet may come ticks after its first state: the
+    vehicle standing at the pickup was sent off to park meanwhile, and fetched back once it was known, costing
+    the demo its first delivery. A vehicle of unknown capabilities is not sent driving: it waits where it stands."""
+    vn, cn = docks(corridor, "VN"), docks(corridor, "CN")
+    fleet = make_fleet(customs, corridor, 1, starts=[vn[0]])
+    fleet.authorize("agv_001")
+    sheet = fleet.link.factsheet("agv_001")
+    fleet.link.set_factsheet("agv_001", None)
+    order = fleet.order(["VN-700000000003"], vn[0], cn[0])
+    track = fleet.dispatcher.tracks["agv_001"]
+    fleet.run(20)
+    assert fleet.state_of(order) == OrderState.CREATED and track.job is None, track.job
+    assert track.plan is None or {step.node for step in track.plan.steps} == {vn[0]}, track.plan
+    fleet.link.set_factsheet("agv_001", sheet)
+    assert fleet.run(60, until=lambda: fleet.state_of(order) == OrderState.LOADED)
