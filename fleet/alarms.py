@@ -29,6 +29,7 @@ class AlarmKind(StrEnum):
     HANDLING_FAILED = "handling_failed"  # a pick or drop the vehicle reported FAILED
     CROSSING_FLAGGED = "crossing_flagged"
     LOAD_HELD = "load_held"  # a load no order carries waits at a holding bay for people to take it off
+    ORDER_OVERDUE = "order_overdue"  # an order not finished by its latest delivery
 
 
 class Alarm(BaseModel):
@@ -102,6 +103,12 @@ class AlarmService:
                 sa.select(alarms).where(*where).order_by(alarms.c.id.desc()).limit(limit).offset(offset)
             ).all()
         return [Alarm.model_validate(r._asdict()) for r in rows], total
+
+    def subjects(self, kind: AlarmKind) -> set[str]:
+        """Every subject an alarm of ``kind`` was ever raised for, acknowledged or not (what is raised only once
+        for good, such as an order overdue, is not raised again after an acknowledgement or a restart)."""
+        with self.store.reading() as conn:
+            return set(conn.execute(sa.select(alarms.c.subject).where(alarms.c.kind == str(kind))).scalars())
 
     def acknowledge(self, alarm_id: int, by: str) -> Alarm:
         with self.store.transaction() as conn:

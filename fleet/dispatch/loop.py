@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import datetime
 import itertools
 import logging
 import math
@@ -109,6 +110,8 @@ ASSIGN_RETRY_S = 5.0
 WAITING_LOOKAHEAD = 4
 #: Customs statuses (either side) that keep a container in the yard: not assigned to a vehicle meanwhile.
 KEPT_BY_CUSTOMS = frozenset({Status.INSPECTION, Status.HOLD, Status.REVOKED})
+#: Orders past their latest delivery are looked for this often (loop seconds): each raises one alarm, once.
+OVERDUE_CHECK_S = 30.0
 #: A vehicle that has published no factsheet is asked for it (VDA 5050 factsheetRequest) at most this often.
 FACTSHEET_ASK_S = 30.0
 #: Where a loaded vehicle that can go neither on nor to its goal waits (:meth:`Dispatcher._bays_on_the_way`): bays
@@ -178,7 +181,9 @@ class Dispatcher:
         self._writer: VdaOrderWriter | None = None
         self._clearance_news = True  # a customs event since the gate-waiting vehicles were last asked about
         self._orders_news = True  # an order was created or went back to waiting since the last assignment
-        self._last_gate_check = self._last_assign = -INF
+        self._last_gate_check = self._last_assign = self._last_overdue_check = -INF
+        self._overdue_told = alarms.subjects(AlarmKind.ORDER_OVERDUE)  # orders an overdue alarm was raised for
+        self._overdue_read_to: float | None = None  # (service clock) the orders due before it were looked at
         self._free_before: frozenset[str] = frozenset()
         self._published: dict[str, tuple[float, tuple[Any, ...]]] = {}  # vehicle -> (when, what its view showed)
         #: The tracks as the last tick left them (copies), which the API reads without waiting for a tick to end.
@@ -349,6 +354,7 @@ class Dispatcher:
 
     def _round(self, t: float, laps: Laps) -> None:
         self._watch_customs_links()
+        self._watch_overdue(t)
         if self._planned_once and self.relay is None and self._release_cleared(t):
             # the update past the gate goes out first, from the states the last tick saw (they show the vehicle
             # at its gate): this tick's observing writes order transitions, each waiting for the store
@@ -395,6 +401,25 @@ class Dispatcher:
                 continue
             self._published[track.id] = (t, shown)
             self.bus.publish(Topic.VEHICLE, vehicle_view(track).model_dump(mode="json"))
+
+    def _watch_overdue(self, t: float) -> None:
+        """An order not finished by its latest delivery: one alarm, raised once (not again once acknowledged)."""
+        if t - self._last_overdue_check < OVERDUE_CHECK_S:
+            return
+        self._last_overdue_check, now = t, self.clock()
+        found, self._overdue_read_to = self.orders.overdue(now, since=self._overdue_read_to), now
+        for order in found:
+            if order.id in self._overdue_told or order.latest_delivery is None:
+                continue
+            self._overdue_told.add(order.id)
+            due = datetime.datetime.fromtimestamp(order.latest_delivery, datetime.UTC)
+            late_min = (now - order.latest_delivery) / 60
+            self.alarms.raise_alarm(
+                AlarmKind.ORDER_OVERDUE, order.id,
+                f"{order.id} ({order.direction}) is past its latest delivery, {due:%Y-%m-%d %H:%M} UTC, by "
+                f"{late_min:.0f} min: {order.state}" + (f" on {order.vehicle_id}" if order.vehicle_id else ""),
+                {"order_id": order.id, "latest_delivery": order.latest_delivery, "state": str(order.state),
+                 "vehicle_id": order.vehicle_id})
 
     def _watch_customs_links(self) -> None:
         """An authority silent for longer than the link timeout: every crossing is refused until it is back."""

@@ -34,6 +34,7 @@ class PageQuery:
     state: OrderState | None = None
     direction: str | None = None
     vehicle_id: str | None = None
+    overdue: bool = False  # past the latest delivery: time alone changes it, so such a page is never kept
     limit: int = 50
     offset: int = 0
 
@@ -100,11 +101,11 @@ class OrderReads:
         """A page of orders, newest first, without timelines, and how many match in all."""
         def read() -> bytes:
             page, total = self.orders.list(state=query.state, direction=query.direction, vehicle_id=query.vehicle_id,
-                                           limit=query.limit, offset=query.offset)
+                                           overdue=query.overdue, limit=query.limit, offset=query.offset)
             answer = OrderPage(orders=page, total=total, limit=query.limit, offset=query.offset)
             return answer.model_dump_json().encode()
 
-        return self._kept(self._pages, query, read)
+        return read() if query.overdue else self._kept(self._pages, query, read)
 
     def kept_page(self, query: PageQuery) -> bytes | None:
         """:meth:`page_json` if it is kept, else None: no store read."""

@@ -33,6 +33,11 @@ _STATE_AND_VEHICLE = sa.select(orders.c.state, orders.c.vehicle_id).where(orders
 _TRANSITION = order_transitions.insert()
 
 
+def overdue_at(now: float) -> list[sa.ColumnElement[bool]]:
+    """The condition on ``orders`` of an order past its latest delivery at ``now`` and not finished."""
+    return [orders.c.state.in_(list(ACTIVE_STATES)), orders.c.latest_delivery < now]
+
+
 class Move(NamedTuple):
     """One transition asked for: the order, its new state, why and what caused it; ``vehicle_id`` when the
     order is assigned (or handed to another vehicle); an audit record (kind, body) stored with it."""
@@ -140,11 +145,14 @@ class OrderService:
         return _public(row, timeline)
 
     def list(self, *, state: OrderState | None = None, direction: str | None = None, vehicle_id: str | None = None,
-             limit: int = 50, offset: int = 0) -> tuple[list[OrderPublic], int]:
-        """A page of orders, newest first, and how many match in all."""
+             overdue: bool = False, limit: int = 50, offset: int = 0) -> tuple[list[OrderPublic], int]:
+        """A page of orders, newest first, and how many match in all; ``overdue``: only those past their latest
+        delivery and not finished."""
         where = [c for c in (orders.c.state == state if state else None,
                              orders.c.direction == direction if direction else None,
                              orders.c.vehicle_id == vehicle_id if vehicle_id else None) if c is not None]
+        if overdue:
+            where += overdue_at(self.clock())
         with self.store.reading() as conn:
             total = conn.execute(sa.select(sa.func.count()).select_from(orders).where(*where)).scalar_one()
             rows = conn.execute(sa.select(orders).where(*where).order_by(orders.c.created_at.desc(), orders.c.id)
@@ -155,6 +163,15 @@ class OrderService:
         with self.store.reading() as conn:
             rows = conn.execute(sa.select(orders).where(orders.c.state.in_(list(ACTIVE_STATES)))
                                 .order_by(orders.c.created_at, orders.c.id)).all()
+        return [_public(r, []) for r in rows]
+
+    def overdue(self, now: float, since: float | None = None) -> Sequence[OrderPublic]:
+        """The orders past their latest delivery at ``now`` and not finished, the first due first; ``since``: only
+        those due at or after it (a watcher asking again reads only the orders that became overdue meanwhile, not
+        the hundreds still late from before)."""
+        where = overdue_at(now) + ([orders.c.latest_delivery >= since] if since is not None else [])
+        with self.store.reading() as conn:
+            rows = conn.execute(sa.select(orders).where(*where).order_by(orders.c.latest_delivery, orders.c.id)).all()
         return [_public(r, []) for r in rows]
 
     def waiting(self, limit: int) -> list[OrderPublic]:

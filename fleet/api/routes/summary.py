@@ -13,7 +13,8 @@ from pydantic import BaseModel
 from fleet.api.deps import CallerDep, Reader, Role, ServicesDep, may
 from fleet.api.metrics import vehicle_state
 from fleet.orders import OrderState
-from fleet.orders.model import ACTIVE_STATES, seconds_held_at_gate
+from fleet.orders.model import seconds_held_at_gate
+from fleet.orders.service import overdue_at
 from fleet.services import Services
 from fleet.store.schema import alarms, order_transitions, orders
 
@@ -85,8 +86,7 @@ def summary(services: ServicesDep, _: Reader) -> Summary:
     with services.store.reading() as conn:
         by_state: dict[str, int] = dict(conn.execute(  # type: ignore[arg-type]
             sa.select(orders.c.state, sa.func.count()).group_by(orders.c.state)).all())
-        overdue = conn.execute(sa.select(sa.func.count()).select_from(orders).where(
-            orders.c.state.in_(list(ACTIVE_STATES)), orders.c.latest_delivery < now)).scalar_one()
+        overdue = conn.execute(sa.select(sa.func.count()).select_from(orders).where(*overdue_at(now))).scalar_one()
         open_alarms = conn.execute(sa.select(sa.func.count()).select_from(alarms)
                                    .where(alarms.c.acknowledged_at.is_(None))).scalar_one()
     return Summary(at=now, window_s=WINDOW_S, crossings=crossings, gate_wait_avg_s=wait,

@@ -109,6 +109,32 @@ def test_list_filters_pages_and_counts(client, body, docks):
         assert reply.status_code == 422, params
 
 
+def test_the_overdue_filter_lists_the_unfinished_orders_past_their_latest_delivery_as_time_passes(
+        client, services, customs, body, docks):
+    services.dispatcher.stop()  # nothing assigned meanwhile: the orders stay as created
+    now = customs.clock()
+    soon, later = (create(client, {**body, "consignments": [f"VN-LATE0000000{i}"], "pickup": docks["VN"][i],
+                                   "latest_delivery": now + minutes * 60}).json()["id"]
+                   for i, minutes in enumerate((10, 30)))
+    assert create(client, {**body, "consignments": ["VN-LATE00000009"], "pickup": docks["VN"][3]}).status_code == 201
+
+    def overdue(**params) -> list[str]:
+        reply = client.get("/api/v1/orders", params={"overdue": "true", **params}, headers=DISPATCHER)
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["total"] == len(reply.json()["orders"])
+        return [o["id"] for o in reply.json()["orders"]]
+
+    assert overdue() == []
+    customs.clock.now += 20 * 60  # time alone makes an order overdue: the page is not an answer kept from before
+    assert overdue() == [soon] and overdue(direction="VN->CN") == [soon] and overdue(direction="CN->VN") == []
+    customs.clock.now += 20 * 60
+    assert sorted(overdue()) == sorted([later, soon])
+    services.orders.transition(soon, "cancelled", "test", {"kind": "system"})
+    assert overdue() == [later]
+    assert len(client.get("/api/v1/orders", headers=DISPATCHER).json()["orders"]) == 3  # unfiltered: all
+    assert client.get("/api/v1/orders", params={"overdue": "maybe"}, headers=DISPATCHER).status_code == 422
+
+
 def test_read_with_timeline_then_cancel(client, services, body):
     order_id = create(client, body).json()["id"]
     reply = client.get(f"/api/v1/orders/{order_id}", headers=auth("viewer"))
