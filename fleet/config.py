@@ -77,6 +77,8 @@ class ServerConfig(_Strict):
     header_timeout_s: float = Field(10.0, gt=0)  # a request's line and headers must arrive within this
     keep_alive_s: float = Field(5.0, gt=0)  # an idle keep-alive connection is closed after this
     max_body_bytes: int = Field(1024 * 1024, ge=1024)  # any request body over this is refused (413)
+    stop_limit_s: float = Field(30.0, gt=0, le=600, description="after SIGTERM or Ctrl-C the process ends within "
+                                "this even if stopping hangs (every thread's stack on stderr first, exit code 1)")
     read_workers: int = Field(0, ge=0, le=16, description="processes that take the port and answer the read routes "
                               "from the loop's views, passing the rest on to it; 0: the loop's process serves all "
                               "(fleet/api/read_workers.py)")

@@ -37,7 +37,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-import uvicorn
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
@@ -51,7 +50,7 @@ from fleet.api.main import API_PREFIX, CONSOLE_DIR, UNAUTHORIZED, add_error_hand
 from fleet.api.proxy import LeaderProxy, unavailable
 from fleet.api.read_channel import SEQ_HEADER, ChannelFeed
 from fleet.api.routes import gates, orders, vehicles
-from fleet.api.server import api_config
+from fleet.api.server import api_server
 from fleet.config import ConfigError, ServerConfig, Settings
 from fleet.dispatch.snapshot import JsonView
 from fleet.events import EventBus
@@ -277,7 +276,7 @@ def run_with_workers(app: Any, settings: Settings, services: Any) -> None:
     publisher = ChannelPublisher(services.dispatcher, services.dispatcher.views_changed, services.bus,
                                  app.state.health)
     app.add_middleware(NumberedWrites, publisher=publisher)
-    server = uvicorn.Server(api_config(app, settings))
+    server = api_server(app, settings)
     workers = ReadWorkers(settings, public, leader, publisher.endpoint, stopping=lambda: server.should_exit)
     publisher.start()
     workers.start()
@@ -324,7 +323,7 @@ def main(argv: list[str] | None = None) -> None:
                     FIRST_VIEWS_S)
     app = create_worker_app(settings, feed, args.leader, store)
     try:
-        uvicorn.Server(api_config(app, settings, loop="uvloop")).run(sockets=[socket.socket(fileno=args.fd)])
+        api_server(app, settings, loop="uvloop").run(sockets=[socket.socket(fileno=args.fd)])
     finally:
         feed.stop()
         store.close()

@@ -18,7 +18,9 @@ and 0.133 ms); docs/operations.md, "Read workers".
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import json
+from types import FrameType
 from typing import Any, Literal
 
 import uvicorn
@@ -168,6 +170,27 @@ def api_config(app: Any, settings: Settings, loop: Literal["asyncio", "uvloop"] 
         log_level="error", access_log=False)  # a flood of bad requests must not fill the disk with log lines
 
 
+class StoppingServer(uvicorn.Server):
+    """uvicorn's server, ended within ``stop_limit_s`` of the first stop signal whatever hangs while it stops:
+    faulthandler's own C thread writes every thread's stack to stderr, then ends the process (exit code 1),
+    even when a call into C holds the interpreter so that no Python thread runs again (destroying a ROS node
+    was seen to deadlock for good on a Fast DDS mutex, the GIL held: agv_agent/vehicle_process.py)."""
+
+    def __init__(self, config: uvicorn.Config, stop_limit_s: float) -> None:
+        super().__init__(config)
+        self.stop_limit_s = stop_limit_s
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if not self.should_exit:
+            faulthandler.dump_traceback_later(self.stop_limit_s, exit=True)
+        super().handle_exit(sig, frame)
+
+
+def api_server(app: Any, settings: Settings, loop: Literal["asyncio", "uvloop"] = "asyncio") -> StoppingServer:
+    """The bounded server of ``app`` (:func:`api_config`), ended within ``server.stop_limit_s`` once stopped."""
+    return StoppingServer(api_config(app, settings, loop), settings.server.stop_limit_s)
+
+
 def run_api(app: Any, settings: Settings) -> None:
     """Serve ``app`` until interrupted."""
-    uvicorn.Server(api_config(app, settings)).run()
+    api_server(app, settings).run()

@@ -22,14 +22,13 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 
-import uvicorn
 from fastapi import FastAPI, Request, Response, status
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from fleet.api.main import API_PREFIX, UNAUTHORIZED, add_error_handlers
 from fleet.api.routes import audit, gates, orders, vehicles
-from fleet.api.server import api_config
+from fleet.api.server import api_server
 from fleet.config import Settings
 from fleet.events import EventBus
 from fleet.live_views import StoredViews, ViewsUnavailable
@@ -93,7 +92,7 @@ def create_standby_app(settings: Settings, store: Store, leadership: Leadership,
 def standby_server(settings: Settings, store: Store, leadership: Leadership, corridor: Corridor) -> Iterator[None]:
     """Serve the standby's API on ``settings.server`` on a thread of its own until the block ends (the process
     leads then, and its full API takes the port)."""
-    server = uvicorn.Server(api_config(create_standby_app(settings, store, leadership, corridor), settings))
+    server = api_server(create_standby_app(settings, store, leadership, corridor), settings)
     thread = threading.Thread(target=server.run, name="standby-api", daemon=True)
     thread.start()
     try:
