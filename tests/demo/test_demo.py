@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -23,8 +24,10 @@ from sim.processes import free_port, marked_processes
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
 BIN = Path(sys.executable).parent
-#: the smoke test's size: one vehicle on each side, fast enough to cross both ways within its duration
-VEHICLES, TIME_SCALE, DURATION_S = 2, 20.0, 200
+#: the smoke test's size: one vehicle on each side, fast enough to cross both ways within its duration. Quiet, the
+#: first delivery comes at about 100 s; in the CI's realtime stream at load ~20, twice, none had by 200 s (the
+#: vehicles were driven off their docks before they took the orders waiting there, cause not fully known)
+VEHICLES, TIME_SCALE, DURATION_S = 2, 20.0, 260
 
 
 @contextmanager
@@ -46,6 +49,18 @@ def demo(var: Path, *options: str) -> Iterator[tuple[subprocess.Popen, str]]:
             process.wait()
 
 
+def _evidence(var: Path) -> str:
+    """What the service logged and each order's timeline: why a demo delivered nothing (pytest removes the
+    folder of an older run, and the CI's machine is not at hand)."""
+    log = (var / "demo-logs" / "serve.log").read_text(errors="replace").splitlines()
+    with sqlite3.connect(var / "demo.db") as db:
+        moves = db.execute("SELECT order_id, at, to_state, reason FROM order_transitions ORDER BY at").fetchall()
+        vehicles = db.execute("SELECT * FROM vehicles").fetchall()
+    return "\n".join(["", "-- serve.log (not migrations):", *[line for line in log if "alembic" not in line][-80:],
+                      "-- order transitions:", *(f"{o} {at:.1f} {state} {why}" for o, at, state, why in moves),
+                      "-- vehicles:", *map(str, vehicles)])
+
+
 @pytest.mark.timeout(DURATION_S + 240)
 def test_a_bounded_demo_moves_containers_both_ways_and_stops_everything(tmp_path):
     with demo(tmp_path / "var", "--duration", str(DURATION_S)) as (process, marker):
@@ -54,7 +69,7 @@ def test_a_bounded_demo_moves_containers_both_ways_and_stops_everything(tmp_path
     assert "console   http://127.0.0.1:" in output and "dispatcher" in output, output
     assert "orders delivered" in output and "crossings" in output, output  # the summary table
     summary = json.loads((tmp_path / "var" / "demo-summary.json").read_text())
-    assert summary["orders"].get("delivered", 0) > 0, output
+    assert summary["orders"].get("delivered", 0) > 0, output + _evidence(tmp_path / "var")
     assert summary["crossings"].get("VN->CN", 0) > 0 and summary["crossings"].get("CN->VN", 0) > 0, output
     # the newcomer's first minute, measured and printed: an AGV moving, then one through its customs gate
     assert 0 < summary["first_moving_s"] < summary["first_gate_pass_s"] <= summary["first_crossing_s"], summary

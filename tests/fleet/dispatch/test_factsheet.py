@@ -7,8 +7,9 @@ import dataclasses
 
 import pytest
 
+from fleet.dispatch.tracks import JobKind
 from fleet.orders import OrderState
-from tests.fleet.dispatch.conftest import docks, make_fleet
+from tests.fleet.dispatch.conftest import VN_CN, docks, make_fleet
 
 
 def _no_factsheet(sheet):
@@ -74,3 +75,28 @@ def test_a_vehicle_whose_factsheet_comes_late_stays_at_its_dock_and_takes_the_or
     assert track.plan is None or {step.node for step in track.plan.steps} == {vn[0]}, track.plan
     fleet.link.set_factsheet("agv_001", sheet)
     assert fleet.run(60, until=lambda: fleet.state_of(order) == OrderState.LOADED)
+
+
+def test_vehicles_reporting_after_the_first_plan_take_the_orders_waiting_at_their_docks(customs, corridor):
+    """The stop CI's demo at load ~20 (twice): its vehicle processes reported over 10 s after the service started,
+    so the first plan was made without them; each then stood idle at a dock, was sent off to park, and was fetched
+    back for the order waiting at that dock, and no container was delivered within the demo's 200 s."""
+    vn, cn = docks(corridor, "VN"), docks(corridor, "CN")
+    fleet = make_fleet(customs, corridor, 2, starts=[vn[0], cn[0]])
+    fleet.authorize("agv_001", "agv_002")
+    for vid in ("agv_001", "agv_002"):
+        del fleet.link._vehicles[vid]  # their processes still starting
+    orders = [fleet.order(["VN-700000000010"], vn[0], cn[1]), fleet.order(["CN-700000000011"], cn[0], vn[1])]
+    fleet.release("VN-700000000010", VN_CN)
+    fleet.release("CN-700000000011", "CN->VN")
+    fleet.run(fleet.dispatcher.settings.silent_after_s + 5)
+    assert all(fleet.state_of(o) == OrderState.CREATED for o in orders)
+    for vid, dock in (("agv_001", vn[0]), ("agv_002", cn[0])):
+        node = corridor.nodes[dock]
+        fleet.link.spawn(vid, node.x, node.y, corridor.heading_into(dock), dock)
+    parked = []
+    fleet.checks.append(lambda f: parked.extend(t.id for t in f.dispatcher.tracks.values()
+                                                if t.job is not None and t.job.kind == JobKind.PARK))
+    assert fleet.run(60, until=lambda: all(fleet.state_of(o) == OrderState.LOADED for o in orders)), \
+        [fleet.state_of(o) for o in orders]
+    assert not parked, set(parked)
