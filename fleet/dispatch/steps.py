@@ -197,13 +197,24 @@ def node_actions(track: Track) -> dict[int, tuple[str, ...]]:
     return actions
 
 
+#: A vehicle whose last state came within this many seconds is shown as reporting. Views go out only when what they
+#: show changes, not for the age of the state alone, so a console adds the time since a view came to the age in it:
+#: an idle vehicle reporting all along was shown 25 s old (seen by eye in the demo). Now a view also goes out when a
+#: vehicle stops or starts reporting, and a console grows the age only of a vehicle that is not.
+REPORTING_S = 3.0
+
+
+def reporting(track: Track) -> bool:
+    return track.state_age is not None and track.state_age < REPORTING_S
+
+
 def vehicle_view(track: Track) -> VehicleView:
     """What the API and the stream show of a vehicle."""
     state, plan = track.state, track.plan
     route = [s.node for s in plan.steps] if plan else []
     view = VehicleView(id=track.id, home=track.record.home, may_cross=track.record.may_cross,
                        in_service=track.record.in_service, service_reason=track.record.service_reason,
-                       connection=track.connection, state_age_s=track.state_age,
+                       connection=track.connection, state_age_s=track.state_age, reporting=reporting(track),
                        order_id=track.job.order.id if track.job and track.job.order else None,
                        job=str(track.job.kind) if track.job else None,
                        released_nodes=route[max(track.reached, 0):track.released + 1] if plan else [],
@@ -226,7 +237,7 @@ def view_key(track: Track) -> tuple[object, ...]:
     shown: tuple[object, ...] = (track.connection, record.in_service, record.service_reason, id(track.plan),
                                  track.reached, track.released, job.kind if job else None,
                                  job.order.id if job and job.order else None, track.stalled_because,
-                                 job.held_at if job else None)
+                                 job.held_at if job else None, reporting(track))
     if state is None:
         return shown
     return (*shown, state.last_node_id, state.pose, state.velocity[0], state.battery_charge, state.driving,

@@ -24,6 +24,9 @@ class VehicleView(BaseModel):
     service_reason: str | None = None
     connection: str | None = None  # ONLINE | OFFLINE | CONNECTIONBROKEN | None (never heard of)
     state_age_s: float | None = None
+    #: its last state came within a few seconds (fleet.dispatch.steps.REPORTING_S): the age is as of this view;
+    #: once it stops reporting, a view says so, and the age grows from there
+    reporting: bool = False
     last_node: str | None = None
     x: float | None = None
     y: float | None = None

@@ -116,7 +116,9 @@ export class VehiclesTable {
       show(cells.battery, view.battery == null ? "" : `${view.battery.toFixed(0)} %`,
            { class: view.battery != null && view.battery < 20 ? "warn" : "" });
       show(cells.speed, `${(view.speed || 0).toFixed(1)} m/s`, { "data-speed": (view.speed || 0).toFixed(3) });
-      const seconds = view.state_age_s == null ? null : view.state_age_s + (now - receivedAt) / 1000;
+      // a reporting vehicle's view is not sent again for its age alone: only a silent one's age grows here
+      const seconds = view.state_age_s == null ? null
+        : view.state_age_s + (view.reporting ? 0 : (now - receivedAt) / 1000);
       show(cells.age, age(seconds));
       show(cells.errors, (view.errors || []).join("; "));
     }

@@ -32,3 +32,24 @@ def test_vehicle_views_go_out_when_they_change_at_most_twice_a_second(customs, c
     for views in sent.values():
         gaps = [b - a for (a, _), (b, _) in itertools.pairwise(views)]
         assert min(gaps, default=1.0) >= 0.5 - 1e-6  # at most 2 Hz per vehicle
+
+
+def test_a_view_goes_out_when_a_vehicle_stops_reporting_and_when_it_reports_again(customs, corridor):
+    """A view is not sent for the age of the state alone, so a console grows the age it shows from the last view:
+    an idle vehicle reporting all along was shown 25 s old, as if silent (the demo, by eye). A view says whether
+    the vehicle reports, and one goes out when that changes: a console grows only a silent vehicle's age."""
+    fleet = make_fleet(customs, corridor, 1)
+    sent: list[dict] = []
+    fleet.bus.subscribe(lambda _, view: sent.append(view), topics=[Topic.VEHICLE])
+    fleet.run(5, dt=0.1)
+    assert sent and sent[-1]["reporting"] and sent[-1]["state_age_s"] < 1, sent[-1:]
+    quiet = len(sent)
+    fleet.run(10, dt=0.1)
+    assert len(sent) == quiet  # idle and reporting: nothing new to send
+    publish = fleet.link._publish
+    fleet.link._publish = lambda vehicle: None  # it stops reporting; its link stays up
+    fleet.run(5, dt=0.1)
+    assert len(sent) == quiet + 1 and not sent[-1]["reporting"] and sent[-1]["state_age_s"] >= 3, sent[-1]
+    fleet.link._publish = publish
+    fleet.run(2, dt=0.1)
+    assert len(sent) == quiet + 2 and sent[-1]["reporting"], sent[-1]
