@@ -1456,6 +1456,9 @@ class Dispatcher:
             return None
         return next((s.node for s in plan.steps if s.node in self._gate_holds), None)
 
+    def _hold_reason(self, gate: str) -> str:
+        return f"gate {gate} held: {self._gate_holds[gate]}"
+
     def _decide(self, track: Track) -> GateDecision | None:
         """The gate rule for this vehicle now, recorded (with the event ids it relied on) when it allows: that
         decision, or None."""
@@ -1498,8 +1501,7 @@ class Dispatcher:
                 or self._left_for_the_crossing(track.state):
             return
         held = self._held_gate(track)
-        reasons = [f"gate {held} held: {self._gate_holds[held]}"] if held is not None else \
-            list(self._evaluate(track).reasons)
+        reasons = [self._hold_reason(held)] if held is not None else list(self._evaluate(track).reasons)
         if reasons:
             self._advance(track, OrderState.AWAITING_CLEARANCE,
                           "clearance lost before the crossing: " + "; ".join(reasons),
@@ -1726,14 +1728,15 @@ class Dispatcher:
                 if track.plan is not None and track.plan.end == node.id and waiting_at_gate(track):
                     direction, aboard = self._direction_and_load(track)
                     decision = self.gate.evaluate(track.id, direction, aboard)
+                    held = [self._hold_reason(node.id)] if node.id in self._gate_holds else []  # the rule honours it
                     authorities = {name: {"vehicle_authorized": v.authorized,
                                           "consignments": {c: str(self.gate.consignment_state(c)[name].status)
                                                            for c in aboard}}
                                    for name, v in self.gate.vehicle_state(track.id).items()}
                     queue.append(WaitingVehicle(
                         vehicle_id=track.id, order_id=track.job.order.id if track.job and track.job.order
-                        else None, direction=direction, consignments=aboard, allowed=decision.allowed,
-                        reasons=list(decision.reasons), authorities=authorities))
+                        else None, direction=direction, consignments=aboard, allowed=decision.allowed and not held,
+                        reasons=held + list(decision.reasons), authorities=authorities))
             views.append(GateView(id=node.id, side=node.jurisdiction, held=node.id in self._gate_holds,
                                   hold_reason=self._gate_holds.get(node.id), queue=queue))
         return views

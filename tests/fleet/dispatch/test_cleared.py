@@ -160,3 +160,21 @@ def test_a_restart_while_an_order_is_cleared_carries_it_on_across(customs, corri
     assert [t.to_state for t in timeline][-5:] == [S.AWAITING_CLEARANCE, S.CLEARED, S.CROSSING, S.TO_DROP,
                                                    S.DELIVERED]
     _decision(restarted, timeline[-3].cause["decision_audit_seq"])
+
+
+def test_a_vehicle_cleared_by_both_customs_at_a_gate_an_operator_holds_is_shown_not_allowed(customs, corridor):
+    """By hand in the demo: with the VN gates held, the vehicles waiting there (both customs' clearances in hand)
+    were listed "crossing allowed" in the gate's queue (the API and the console), and the demo counted none
+    waiting at the gates. The gate rule honours the hold: the queue says so, with the hold's reason."""
+    fleet, order = _on_its_way(customs, corridor, "VN-100000000905")
+    for gate in ("vn_gate_out_1", "vn_gate_out_2"):
+        fleet.dispatcher.hold_gate(gate, "operator", "lane inspection")
+    seen = _watched(fleet, order)
+    assert fleet.run(2400, until=lambda: seen[-1][1] == S.AWAITING_CLEARANCE)
+    fleet.run(30)
+    [waiting] = [(g.id, w) for g in fleet.dispatcher.gates() for w in g.queue]
+    gate, entry = waiting
+    assert entry.vehicle_id == "agv_001" and not entry.allowed, entry
+    assert entry.reasons == [f"gate {gate} held: lane inspection"], entry.reasons
+    fleet.dispatcher.release_gate(gate, "operator", "lane clear")
+    assert fleet.run(600, until=lambda: seen[-1][1] == S.TO_DROP)
