@@ -729,6 +729,10 @@ def test_a_deliver_by_time_in_the_dispatchers_own_zone_and_an_order_past_it_show
     overdue = page.locator("#orders tbody tr:has-text('CN-DUE000000002') td.overdue")
     playwright_sync.expect(overdue).to_have_attribute("title", re.compile("^overdue"), timeout=20_000)
     playwright_sync.expect(page.locator("#kpis .overdue")).to_have_text(" · overdue 1", timeout=20_000)
+    page.select_option("#order-filter", "overdue")  # the list of those alone (GET /orders?overdue=true)
+    playwright_sync.expect(page.locator("#orders tbody tr")).to_have_count(1)
+    playwright_sync.expect(page.locator("#orders tbody tr")).to_contain_text("CN-DUE000000002")
+    page.select_option("#order-filter", "")
     for order in (later, soon):
         deployment.api("POST", f"/orders/{order['id']}/cancel", role="dispatcher", json={"reason": "console test"})
     playwright_sync.expect(page.locator("#kpis .overdue")).to_have_count(0, timeout=20_000)

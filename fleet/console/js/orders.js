@@ -7,6 +7,8 @@ import { askReason, h, renderKeepingFocus, when } from "./dom.js";
 const STATES = ["created", "assigned", "to_pickup", "loaded", "awaiting_clearance", "cleared", "crossing",
                 "to_drop", "delivered", "cancelled", "failed"];
 const FINISHED = new Set(["delivered", "cancelled", "failed"]);
+/** The filter's choice of the orders past their latest delivery and not finished (GET /orders?overdue=true). */
+const OVERDUE = "overdue";
 
 export class OrdersPanel {
   constructor({ api, can, notify, randomKey, serviceNow }) {
@@ -20,7 +22,8 @@ export class OrdersPanel {
     this.tbody = document.querySelector("#orders tbody");
     this.detail = document.getElementById("order-detail");
     this.total = document.getElementById("orders-total");
-    this.filter.append(...STATES.map((s) => h("option", { value: s }, s.replace(/_/g, " "))));
+    this.filter.append(h("option", { value: OVERDUE }, "overdue (unfinished, past its time)"),
+                       ...STATES.map((s) => h("option", { value: s }, s.replace(/_/g, " "))));
     this.filter.addEventListener("change", () => this.refresh());
     this.direction.addEventListener("change", () => this.offerDocks());
     this.form.addEventListener("submit", (event) => { event.preventDefault(); this.create(); });
@@ -63,7 +66,8 @@ export class OrdersPanel {
 
   async refresh() {
     try {
-      const page = await this.api.get("/orders", { state: this.filter.value, limit: 100 });
+      const filter = this.filter.value === OVERDUE ? { overdue: true } : { state: this.filter.value };
+      const page = await this.api.get("/orders", { ...filter, limit: 100 });
       this.total.textContent = `${page.orders.length} of ${page.total}`;
       this.listed = page.orders;
       this.rerender();
