@@ -187,6 +187,10 @@ class Dispatcher:
         self._overdue_told = alarms.subjects(AlarmKind.ORDER_OVERDUE)  # orders an overdue alarm was raised for
         self._overdue_read_to: float | None = None  # (service clock) the orders due before it were looked at
         self._free_before: frozenset[str] = frozenset()
+        #: the free vehicles the last assignment round offered work to (those it could give an order), each with the
+        #: plan it stood at the end of: only they are sent off to park when idle at a dock or a gate, still at the
+        #: end of that plan (_replan_pending), never one whose round was put off by a busy tick
+        self._offered: dict[str, TimedPlan | None] = {}
         self._published: dict[str, tuple[float, tuple[Any, ...]]] = {}  # vehicle -> (when, what its view showed)
         #: The tracks as the last tick left them (copies), which the API reads without waiting for a tick to end.
         #: Kept by the loop's thread only: a caller driving ``tick()`` itself gets a snapshot taken under the lock.
@@ -1110,9 +1114,12 @@ class Dispatcher:
                 continue
             plan = track.plan
             if track.job is None and plan is not None and track.reached == len(plan.steps) - 1 \
-                    and plan.steps[-1].node not in self._rests and self.link.factsheet(track.id) is not None:
-                # idle on a dock or a gate: clear the way. Not a vehicle whose factsheet has not come yet: of a
-                # size unknown, it is not sent driving; at a busy start the order waiting at its dock is its own
+                    and plan.steps[-1].node not in self._rests and self._offered.get(track.id) is plan \
+                    and self.link.factsheet(track.id) is not None:
+                # idle on a dock or a gate, offered work and given none: clear the way. Not before an assignment
+                # round has offered it work (one put off by a busy tick), nor a vehicle whose factsheet has not
+                # come (of a size unknown, it is not sent driving): at a busy start the order waiting at its
+                # dock is its own
                 track.job = self._park_job(track, plan.end)
                 track.needs_plan = True
             if track.needs_plan and track.state is not None and t >= track.retry_at:
@@ -1211,9 +1218,11 @@ class Dispatcher:
                 waiting, max_trips = list(itertools.islice(unkept, cap)), 0
         waiting = waiting[:cap]
         if not waiting:
+            self._offered = {tr.id: tr.plan for tr in free}  # nothing to give anyone
             return
         sheets = {tr.id: sheet for tr in free if (sheet := self._capabilities(tr, t)) is not None}
         free = [tr for tr in free if tr.id in sheets]
+        self._offered = {tr.id: tr.plan for tr in free}
         if not free:
             return
         if max_trips == 0 and not any(self._battery(tr) < self.settings.low_battery_percent / 100 for tr in free):

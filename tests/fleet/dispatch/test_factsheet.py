@@ -101,3 +101,26 @@ def test_vehicles_reporting_after_the_first_plan_take_the_orders_waiting_at_thei
     assert fleet.run(60, until=lambda: all(fleet.state_of(o) == OrderState.LOADED for o in orders)), \
         [fleet.state_of(o) for o in orders]
     assert not parked, set(parked)
+
+
+def test_a_vehicle_is_not_parked_while_a_busy_tick_puts_its_assignment_round_off(customs, corridor):
+    """On the loop's thread an assignment round is put off (up to a second) once a tick has spent its budget, but
+    the replans after it still ran: a vehicle newly free at a dock, its factsheet just come, was sent off to park
+    in that tick before any round had offered it the order waiting at its dock (the CI's demo at load ~20 drove
+    both AGVs away from theirs, a cause found by reading the loop after two failures)."""
+    vn, cn = docks(corridor, "VN"), docks(corridor, "CN")
+    fleet = make_fleet(customs, corridor, 1, starts=[vn[0]])
+    fleet.authorize("agv_001")
+    sheet = fleet.link.factsheet("agv_001")
+    fleet.link.set_factsheet("agv_001", None)
+    order = fleet.order(["VN-700000000020"], vn[0], cn[0])
+    fleet.release("VN-700000000020", VN_CN)
+    fleet.run(3)  # rounds run, with no factsheet: nothing given out
+    assert fleet.state_of(order) == OrderState.CREATED
+    fleet.dispatcher._over_budget = lambda: True  # a loaded machine: every tick past its budget
+    fleet.link.set_factsheet("agv_001", sheet)
+    parked: list[str] = []
+    fleet.checks.append(lambda f: parked.extend(t.id for t in f.dispatcher.tracks.values()
+                                                if t.job is not None and t.job.kind == JobKind.PARK))
+    assert fleet.run(60, until=lambda: fleet.state_of(order) == OrderState.LOADED), fleet.state_of(order)
+    assert not parked, set(parked)
