@@ -26,7 +26,8 @@ pytestmark = [pytest.mark.ros, pytest.mark.slow]
 BIN = Path(sys.executable).parent
 #: the smoke test's size: one vehicle on each side, fast enough to cross both ways within its duration. Quiet, the
 #: first delivery comes at about 100 s; in the CI's realtime stream at load ~20, twice, none had by 200 s (the
-#: vehicles were driven off their docks before they took the orders waiting there, cause not fully known)
+#: vehicles were driven off their docks before they took the orders waiting there: see test_factsheet.py's last
+#: two tests for the causes found)
 VEHICLES, TIME_SCALE, DURATION_S = 2, 20.0, 260
 
 
