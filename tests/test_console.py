@@ -21,8 +21,6 @@ from typing import Any
 import httpx
 import pytest
 
-from fleet.dispatch.steps import REPORTING_S
-
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -291,10 +289,12 @@ def test_sign_in_shows_the_corridor_every_vehicle_and_the_gates(admin, deploymen
 def test_the_age_of_a_reporting_vehicle_does_not_grow_on_the_page(admin):
     """Seen by eye in the demo: idle vehicles reporting twice a second were shown 25 s old, like silent ones (a view
     is not sent for the age alone, and the page grew the age from the last view it had)."""
-    time.sleep(REPORTING_S + 5)
+    time.sleep(15)
     ages = admin.page.eval_on_selector_all("#vehicles tbody tr td:nth-of-type(5)",
                                            "cells => cells.map(c => c.textContent)")
-    assert len(ages) == VEHICLES and all(a.endswith(" s") and float(a[:-2]) < REPORTING_S for a in ages), ages
+    # before: 15 s and more; a vehicle process stalled by a loaded machine may be a few seconds late (the service
+    # says it stopped reporting after REPORTING_S), one silent for 10 s is a real silence (vehicle_silent)
+    assert len(ages) == VEHICLES and all(a.endswith(" s") and float(a[:-2]) < 10 for a in ages), ages
 
 
 def test_the_console_says_it_is_disconnected_and_reconnects_after_a_restart(admin, deployment):

@@ -40,13 +40,14 @@ StoppingServer(uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_
 
 @pytest.mark.parametrize("stopping", ["hang", "clean"])
 def test_a_stop_that_hangs_in_c_still_ends_the_process_within_the_limit(stopping):
-    process = subprocess.Popen([sys.executable, "-c", PROGRAM, stopping, str(STOP_LIMIT_S)],
+    limit_s = STOP_LIMIT_S if stopping == "hang" else 60.0  # a clean stop on a loaded machine may take seconds
+    process = subprocess.Popen([sys.executable, "-c", PROGRAM, stopping, str(limit_s)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None and process.stdout.readline().strip() == "up"
         process.send_signal(signal.SIGTERM)
         sent = time.monotonic()
-        _, stderr = process.communicate(timeout=STOP_LIMIT_S + 30)
+        _, stderr = process.communicate(timeout=limit_s + 30)
     finally:
         if process.poll() is None:
             process.kill()
@@ -57,4 +58,4 @@ def test_a_stop_that_hangs_in_c_still_ends_the_process_within_the_limit(stopping
         assert "Timeout (0:00:02)!" in stderr and "in app" in stderr, stderr[-2000:]  # where it hung, named
     else:
         # uvicorn raises the signal it caught again once it has stopped: the end of a process the signal ended
-        assert process.returncode == -signal.SIGTERM and took < STOP_LIMIT_S, (process.returncode, took, stderr)
+        assert process.returncode == -signal.SIGTERM and took < limit_s, (process.returncode, took, stderr)
