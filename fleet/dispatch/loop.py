@@ -116,6 +116,9 @@ OVERDUE_CHECK_S = 30.0
 #: request sent before the vehicle's subscription was matched is lost, and until the factsheet comes the vehicle
 #: takes no order (at a busy start the demo's vehicles waited 30 s for the second request).
 FACTSHEET_ASK_S = 5.0
+#: ... and once it has gone this long without one while orders wait, an operator is told (it takes none, and
+#: stands where it is: of a size unknown, it is not sent driving)
+FACTSHEET_ALARM_S = 60.0
 #: Where a loaded vehicle that can go neither on nor to its goal waits (:meth:`Dispatcher._bays_on_the_way`): bays
 #: on a route at most this many times the fastest.
 BAY_KINDS = (NodeKind.HOLDING, NodeKind.INSPECTION)
@@ -1302,9 +1305,14 @@ class Dispatcher:
             if t - track.factsheet_asked >= FACTSHEET_ASK_S:
                 if track.factsheet_asked == -INF:  # said once: a vehicle that never sends one is asked on and on
                     log.info("%s has published no factsheet: asking for it; no order meanwhile", track.id)
+                    track.factsheet_first_asked = t
                 track.factsheet_asked = t
                 self.link.send_actions(track.id, [InstantAction(f"factsheet-{uuid.uuid4().hex[:8]}",
                                                                 ActionType.FACTSHEET_REQUEST)])
+            asked_for = t - track.factsheet_first_asked
+            if asked_for > FACTSHEET_ALARM_S:
+                self.alarms.raise_alarm(AlarmKind.VEHICLE_FAULT, track.id, f"{track.id} has published no factsheet in "
+                                        f"{asked_for:.0f} s of asking: it takes no order and stays where it stands")
             return None
         cap = sheet.speed_max if sheet.speed_max < self._top_speed * (1 - SPEED_ROUNDING) else None
         if track.profile.max_speed != cap:  # planned at its own speed where it is slower than the map's

@@ -81,6 +81,7 @@ class Track:
     #: (``Dispatcher._quiet_key``)
     quiet: tuple[object, ...] | None = None
     factsheet_asked: float = -INF  # when the vehicle was last asked for its factsheet (it had sent none)
+    factsheet_first_asked: float = INF  # when it was first asked (an alarm once it has gone without for long)
     id: str = field(init=False)  # the record's: an attribute, read a few million times a simulated day
 
     def __post_init__(self) -> None:

@@ -7,6 +7,7 @@ import dataclasses
 
 import pytest
 
+from fleet.alarms import AlarmKind
 from fleet.dispatch.tracks import JobKind
 from fleet.orders import OrderState
 from tests.fleet.dispatch.conftest import VN_CN, docks, make_fleet
@@ -124,3 +125,20 @@ def test_a_vehicle_is_not_parked_while_a_busy_tick_puts_its_assignment_round_off
                                                 if t.job is not None and t.job.kind == JobKind.PARK))
     assert fleet.run(60, until=lambda: fleet.state_of(order) == OrderState.LOADED), fleet.state_of(order)
     assert not parked, set(parked)
+
+
+def test_a_vehicle_that_never_publishes_its_factsheet_stays_put_and_an_operator_is_told(customs, corridor):
+    """It takes no order and, of a size unknown, is not sent driving (not even to park off the dock it blocks):
+    after a minute of asking, an alarm says why it stands there."""
+    vn, cn = docks(corridor, "VN"), docks(corridor, "CN")
+    fleet = make_fleet(customs, corridor, 1, starts=[vn[0]])
+    fleet.authorize("agv_001")
+    fleet.link.set_factsheet("agv_001", None)
+    order = fleet.order(["VN-700000000030"], vn[0], cn[0])
+    fleet.run(50)
+    assert not [a for a in fleet.dispatcher.alarms.list()[0] if a.kind == AlarmKind.VEHICLE_FAULT]
+    fleet.run(30)
+    [alarm] = [a for a in fleet.dispatcher.alarms.list()[0] if a.kind == AlarmKind.VEHICLE_FAULT]
+    assert alarm.subject == "agv_001" and "no factsheet" in alarm.message, alarm
+    assert fleet.state_of(order) == OrderState.CREATED
+    assert fleet.link.state("agv_001").last_node_id == vn[0] and fleet.dispatcher.tracks["agv_001"].job is None
