@@ -3,14 +3,10 @@ SIGTERM for over 15 s): past the shutdown limit it writes every thread's stack t
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-
 import pytest
 from agv_agent.vehicle_process import HARD_EXIT_AFTER_S, SHUTDOWN_LIMIT_S
+
+from tests.stopping import stop_when_up
 
 pytestmark = [pytest.mark.slow, pytest.mark.ros]
 
@@ -39,19 +35,9 @@ HANGS_IN_C_WHEN_LEAVING = HANGS_WHEN_LEAVING.replace("time.sleep(3600)",
 
 @pytest.mark.parametrize("program", [HANGS_WHEN_LEAVING, HANGS_IN_C_WHEN_LEAVING], ids=["in_python", "in_c"])
 def test_a_vehicle_process_whose_leaving_hangs_still_exits_with_the_evidence(program):
-    process = subprocess.Popen([sys.executable, "-c", program], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env={**os.environ})
-    try:
-        assert process.stdout is not None and process.stdout.readline().strip() == "up"
-        process.send_signal(signal.SIGTERM)
-        sent = time.monotonic()
-        _, stderr = process.communicate(timeout=SHUTDOWN_LIMIT_S + 20)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert time.monotonic() - sent < SHUTDOWN_LIMIT_S + 20
-    assert process.returncode == 1
+    stopped = stop_when_up(program, timeout_s=SHUTDOWN_LIMIT_S + 20)
+    assert stopped.took_s < SHUTDOWN_LIMIT_S + 20
+    assert stopped.returncode == 1
     hard_exit = f"Timeout (0:00:{SHUTDOWN_LIMIT_S + HARD_EXIT_AFTER_S:.0f})!"  # faulthandler's words
     said = "shutdown still not done" if program == HANGS_WHEN_LEAVING else hard_exit
-    assert said in stderr and "in stop" in stderr, stderr[-2000:]
+    assert said in stopped.stderr and "in stop" in stopped.stderr, stopped.stderr[-2000:]

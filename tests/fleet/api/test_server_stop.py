@@ -5,11 +5,10 @@ stacks on stderr, exit code 1. A stop that does not hang ends as before, at once
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
-import time
 
 import pytest
+
+from tests.stopping import stop_when_up
 
 STOP_LIMIT_S = 2.0
 
@@ -41,21 +40,10 @@ StoppingServer(uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_
 @pytest.mark.parametrize("stopping", ["hang", "clean"])
 def test_a_stop_that_hangs_in_c_still_ends_the_process_within_the_limit(stopping):
     limit_s = STOP_LIMIT_S if stopping == "hang" else 60.0  # a clean stop on a loaded machine may take seconds
-    process = subprocess.Popen([sys.executable, "-c", PROGRAM, stopping, str(limit_s)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None and process.stdout.readline().strip() == "up"
-        process.send_signal(signal.SIGTERM)
-        sent = time.monotonic()
-        _, stderr = process.communicate(timeout=limit_s + 30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    took = time.monotonic() - sent
+    stopped = stop_when_up(PROGRAM, stopping, str(limit_s), timeout_s=limit_s + 30)
     if stopping == "hang":
-        assert process.returncode == 1 and STOP_LIMIT_S - 0.5 < took < STOP_LIMIT_S + 30, (process.returncode, took)
-        assert "Timeout (0:00:02)!" in stderr and "in app" in stderr, stderr[-2000:]  # where it hung, named
+        assert stopped.returncode == 1 and STOP_LIMIT_S - 0.5 < stopped.took_s < STOP_LIMIT_S + 30, stopped[:2]
+        assert "Timeout (0:00:02)!" in stopped.stderr and "in app" in stopped.stderr, stopped.stderr[-2000:]  # named
     else:
         # uvicorn raises the signal it caught again once it has stopped: the end of a process the signal ended
-        assert process.returncode == -signal.SIGTERM and took < limit_s, (process.returncode, took, stderr)
+        assert stopped.returncode == -signal.SIGTERM and stopped.took_s < limit_s, stopped
