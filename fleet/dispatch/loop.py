@@ -187,8 +187,8 @@ class Dispatcher:
         self._clearance_news = True  # a customs event since the gate-waiting vehicles were last asked about
         self._orders_news = True  # an order was created or went back to waiting since the last assignment
         self._last_gate_check = self._last_assign = self._last_overdue_check = -INF
-        self._overdue_told = alarms.subjects(AlarmKind.ORDER_OVERDUE)  # orders an overdue alarm was raised for
-        self._overdue_read_to: float | None = None  # (service clock) the orders due before it were looked at
+        #: (service clock) the orders due before it were looked at for overdue; None: none yet (since the start)
+        self._overdue_read_to: float | None = None
         self._free_before: frozenset[str] = frozenset()
         #: the free vehicles the last assignment round offered work to (those it could give an order), each with the
         #: plan it stood at the end of: only they are sent off to park when idle at a dock or a gate, still at the
@@ -416,11 +416,13 @@ class Dispatcher:
         if t - self._last_overdue_check < OVERDUE_CHECK_S:
             return
         self._last_overdue_check, now = t, self.clock()
+        # each look reads the orders that fell due since the last one, so each is seen once; the first (since the
+        # start) reads all, some of which a process before this one raised the alarm for
+        told = self.alarms.subjects(AlarmKind.ORDER_OVERDUE) if self._overdue_read_to is None else set()
         found, self._overdue_read_to = self.orders.overdue(now, since=self._overdue_read_to), now
         for order in found:
-            if order.id in self._overdue_told or order.latest_delivery is None:
+            if order.id in told or order.latest_delivery is None:
                 continue
-            self._overdue_told.add(order.id)
             due = datetime.datetime.fromtimestamp(order.latest_delivery, datetime.UTC)
             late_min = (now - order.latest_delivery) / 60
             self.alarms.raise_alarm(
