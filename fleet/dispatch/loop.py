@@ -153,9 +153,12 @@ class Dispatcher:
         out = ways_out(corridor, self.planner.timed.on_the_line) if self.relay is None else frozenset()
         self._inbound_gates = self.relay.inbound_gates if self.relay is not None else inbound_gates(corridor, out)
         self._gates = frozenset(n.id for n in corridor.nodes_of(NodeKind.GATE))
+        #: each side's gates a loaded vehicle waits at for its clearance (gate -> side)
+        self._outbound_gates = {n.id: n.jurisdiction for n in corridor.nodes_of(NodeKind.GATE)
+                                if n.id not in self._inbound_gates}
         #: through operation: each side's outbound gate lanes (how many loads it may have before them: _assign)
-        self._gate_lanes = {side: sum(1 for n in corridor.nodes_of(NodeKind.GATE, jurisdiction=side)
-                                      if n.id not in self._inbound_gates) for side in corridor.jurisdictions}
+        self._gate_lanes = {side: sum(1 for s in self._outbound_gates.values() if s == side)
+                            for side in corridor.jurisdictions}
         #: through operation: each side's yard, all of it but its ways out (a cleared vehicle past them never
         #: comes back into it, see _loaded_profile)
         self._yards = {side: frozenset(n.id for n in corridor.nodes.values() if n.jurisdiction == side
@@ -1159,7 +1162,8 @@ class Dispatcher:
         return {tr.id for tr in self.tracks.values() if self._cleared_at_gate(tr)}
 
     def _cleared_at_gate(self, track: Track) -> bool:
-        return track.unavailable is None and waiting_at_gate(track) and self._held_gate(track) is None \
+        return track.unavailable is None and waiting_at_gate(track, self._outbound_gates) \
+            and self._held_gate(track) is None \
             and self._evaluate(track).allowed
 
     def _transfer_under_way(self) -> bool:
@@ -1744,7 +1748,8 @@ class Dispatcher:
         for node in self.corridor.nodes_of(NodeKind.GATE):
             queue = []
             for track in tracks.values():
-                if track.plan is not None and track.plan.end == node.id and waiting_at_gate(track):
+                if track.plan is not None and track.plan.end == node.id \
+                        and waiting_at_gate(track, self._outbound_gates):
                     direction, aboard = self._direction_and_load(track)
                     decision = self.gate.evaluate(track.id, direction, aboard)
                     held = [self._hold_reason(node.id)] if node.id in self._gate_holds else []  # the rule honours it

@@ -5,6 +5,8 @@ and sends orders -- as ``agv_agent.logic`` beside its node.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import networkx as nx
 from agv_agent.protocol import ActionState, VehicleState
 
@@ -115,12 +117,18 @@ def base_end(corridor: Corridor, track: Track) -> str:
     return base_end_at(corridor, track)[0]
 
 
-def waiting_at_gate(track: Track) -> bool:
-    """Loaded, at the end of its plan at a gate, its clearance not yet come."""
+def waiting_at_gate(track: Track, outbound_gates: Mapping[str, str]) -> bool:
+    """Loaded, at the end of its plan at a gate, its clearance not yet come: planned to wait there, or left
+    standing at one of its side's outbound gates (``outbound_gates``: gate -> side) by a replan that stalled
+    there. The planner's fallback plan says no "await clearance", but the vehicle waits for customs all the
+    same: its clearance is not to wait for the stalled replan's retry (bench_fleet's clearance tail, 5 s)."""
     plan, job = track.plan, track.job
-    return plan is not None and job is not None and job.order is not None and not job.cleared \
-        and job.order.state in LOADED_STATES and bool(plan.horizon) and track.reached == len(plan.steps) - 1 \
-        and plan.steps[-1].action == "await_clearance"
+    if plan is None or job is None or job.order is None or job.cleared or job.order.state not in LOADED_STATES \
+            or track.reached != len(plan.steps) - 1:
+        return False
+    if plan.steps[-1].action == "await_clearance":
+        return bool(plan.horizon)
+    return track.stalled_since is not None and outbound_gates.get(plan.end) == job.order.source
 
 
 def bound_for_gate(track: Track) -> bool:

@@ -178,3 +178,28 @@ def test_a_vehicle_cleared_by_both_customs_at_a_gate_an_operator_holds_is_shown_
     assert entry.reasons == [f"gate {gate} held: lane inspection"], entry.reasons
     fleet.dispatcher.release_gate(gate, "operator", "lane clear")
     assert fleet.run(600, until=lambda: seen[-1][1] == S.TO_DROP)
+
+
+def test_a_vehicle_whose_replan_stalled_at_its_gate_is_released_as_soon_as_its_clearance_comes(customs, corridor):
+    """bench_fleet's clearance tail: a vehicle waiting at its gate was planned again there (another vehicle's
+    replan had moved it in the planner's picture) and stalled: another vehicle was to stand at that gate for good
+    later on. Left waiting there by the planner's fallback, its plan no longer ended in "await clearance", and the
+    clearance that came a moment later went unheard until the stalled replan's retry, 5 s on. It stands at its
+    gate, loaded, waiting for customs all the same: released on the tick the clearance comes."""
+    fleet, order = _on_its_way(customs, corridor, "VN-100000000906", customs.vn)
+    seen = _watched(fleet, order)
+    assert fleet.run(2400, until=lambda: seen[-1][1] == S.AWAITING_CLEARANCE)
+    gate = seen[-1][0]
+    dispatcher = fleet.dispatcher
+    track = dispatcher.tracks["agv_001"]
+    # another vehicle is to hold the gate for good a minute from now (in the planner's picture)
+    dispatcher.planner.table.hold_place("agv_other", gate, dispatcher.now() + 60.0)
+    track.needs_plan = True
+    fleet.run(0.5)
+    assert track.stalled_since is not None and track.plan.end == gate, (track.stalled_because, track.plan)
+    assert fleet.link.state("agv_001").last_node_id == gate
+    fleet.release("VN-100000000906", VN_CN, customs.cn)
+    fleet.run(0.5)  # the tick the clearance comes: planned past the gate and released
+    assert fleet.state_of(order) == S.CLEARED, [(t.to_state, t.reason) for t in fleet.orders.get(order).timeline]
+    ahead = [n.node_id for n in fleet.link.state("agv_001").node_states if n.released]
+    assert ahead and gate not in ahead, ahead  # released on from its gate
