@@ -1162,9 +1162,8 @@ class Dispatcher:
         return {tr.id for tr in self.tracks.values() if self._cleared_at_gate(tr)}
 
     def _cleared_at_gate(self, track: Track) -> bool:
-        return track.unavailable is None and waiting_at_gate(track, self._outbound_gates) \
-            and self._held_gate(track) is None \
-            and self._evaluate(track).allowed
+        return track.unavailable is None and waiting_at_gate(track, self._outbound_gates) is not None \
+            and self._held_gate(track) is None and self._evaluate(track).allowed
 
     def _transfer_under_way(self) -> bool:
         """Relay: both vehicles of a meeting are on the pad and the handoff is not yet recorded. The whole fleet is
@@ -1748,8 +1747,7 @@ class Dispatcher:
         for node in self.corridor.nodes_of(NodeKind.GATE):
             queue = []
             for track in tracks.values():
-                if track.plan is not None and track.plan.end == node.id \
-                        and waiting_at_gate(track, self._outbound_gates):
+                if waiting_at_gate(track, self._outbound_gates) == node.id:
                     direction, aboard = self._direction_and_load(track)
                     decision = self.gate.evaluate(track.id, direction, aboard)
                     held = [self._hold_reason(node.id)] if node.id in self._gate_holds else []  # the rule honours it

@@ -117,18 +117,22 @@ def base_end(corridor: Corridor, track: Track) -> str:
     return base_end_at(corridor, track)[0]
 
 
-def waiting_at_gate(track: Track, outbound_gates: Mapping[str, str]) -> bool:
-    """Loaded, at the end of its plan at a gate, its clearance not yet come: planned to wait there, or left
-    standing at one of its side's outbound gates (``outbound_gates``: gate -> side) by a replan that stalled
-    there. The planner's fallback plan says no "await clearance", but the vehicle waits for customs all the
-    same: its clearance is not to wait for the stalled replan's retry (bench_fleet's clearance tail, 5 s)."""
+def waiting_at_gate(track: Track, outbound_gates: Mapping[str, str]) -> str | None:
+    """The gate the vehicle waits at, loaded, for its clearance (None: it does not): at the end of a plan that
+    has it wait there, or left standing at one of its side's outbound gates (``outbound_gates``: gate -> side)
+    by a replan that stalled, with nothing released past it. The planner's fallback plan says no "await
+    clearance" (it keeps the vehicle there, or has it wait for a way to a bay), but the vehicle waits for customs
+    all the same: its clearance is not to wait for the stalled replan's retry (bench_fleet's clearance tail:
+    5 s)."""
     plan, job = track.plan, track.job
     if plan is None or job is None or job.order is None or job.cleared or job.order.state not in LOADED_STATES \
-            or track.reached != len(plan.steps) - 1:
-        return False
+            or not 0 <= track.reached < len(plan.steps):
+        return None
     if plan.steps[-1].action == "await_clearance":
-        return bool(plan.horizon)
-    return track.stalled_since is not None and outbound_gates.get(plan.end) == job.order.source
+        return plan.end if plan.horizon and track.reached == len(plan.steps) - 1 else None
+    here = plan.steps[track.reached].node
+    stands = track.stalled_since is not None and track.released == track.reached
+    return here if stands and outbound_gates.get(here) == job.order.source else None
 
 
 def bound_for_gate(track: Track) -> bool:
