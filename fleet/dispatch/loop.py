@@ -972,6 +972,9 @@ class Dispatcher:
                 if track.state is not None:
                     self._replan(track, t)
                     planned.append(track.id)
+                    if track.stalled_because is not None:  # (a stall is logged once; this is news to an operator)
+                        log.info("%s cleared at its gate, its way on taken for now: %s", track.id,
+                                 track.stalled_because)
         return planned
 
     # --- relay: the meeting at the handoff pad --------------------------------------------------------------

@@ -203,3 +203,20 @@ def test_a_vehicle_whose_replan_stalled_at_its_gate_is_released_as_soon_as_its_c
     assert fleet.state_of(order) == S.CLEARED, [(t.to_state, t.reason) for t in fleet.orders.get(order).timeline]
     ahead = [n.node_id for n in fleet.link.state("agv_001").node_states if n.released]
     assert ahead and gate not in ahead, ahead  # released on from its gate
+
+
+def test_a_vehicle_cleared_at_its_gate_with_its_way_on_taken_says_so_and_waits(customs, corridor, caplog):
+    """Cleared, but the way past its gate taken for now (another vehicle stands on it for good): its replan
+    stalls, it waits at its gate, and the log says why (an operator, and bench_fleet, would otherwise see a
+    cleared vehicle stand still for no reason)."""
+    fleet, order = _on_its_way(customs, corridor, "VN-100000000907", customs.vn)
+    seen = _watched(fleet, order)
+    assert fleet.run(2400, until=lambda: seen[-1][1] == S.AWAITING_CLEARANCE)
+    gate = seen[-1][0]
+    fleet.dispatcher.planner.table.hold_place("agv_other", "vn_out_post", fleet.dispatcher.now())
+    with caplog.at_level("INFO", logger="fleet.dispatch.loop"):
+        fleet.release("VN-100000000907", VN_CN, customs.cn)
+        fleet.run(5)
+    said = [r.getMessage() for r in caplog.records if "its way on taken" in r.getMessage()]
+    assert said and said[0].startswith("agv_001 cleared at its gate, its way on taken for now: "), said
+    assert fleet.link.state("agv_001").last_node_id == gate and fleet.state_of(order) == S.AWAITING_CLEARANCE
