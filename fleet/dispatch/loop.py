@@ -970,9 +970,12 @@ class Dispatcher:
                 if news_since is not None:
                     self._cleared_since[track.id] = news_since
                 if track.state is not None:
+                    gate = base_end(self.corridor, track)
                     self._replan(track, t)
                     planned.append(track.id)
-                    if track.stalled_because is not None:  # (a stall is logged once; this is news to an operator)
+                    if track.stalled_because is not None and track.plan is not None and track.plan.end == gate:
+                        # stalled, and the planner's fallback keeps it there (another may take it across to a
+                        # bay): news to an operator, as a stall is logged once
                         log.info("%s cleared at its gate, its way on taken for now: %s", track.id,
                                  track.stalled_because)
         return planned
