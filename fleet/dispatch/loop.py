@@ -960,7 +960,8 @@ class Dispatcher:
         news_since, self._news_since = self._news_since, None
         planned: list[str] = []
         for track in self.tracks.values():
-            if self._cleared_at_gate(track):
+            gate = self._cleared_at_gate(track)
+            if gate is not None:
                 assert track.job is not None
                 if self.relay is not None:
                     if self._pair_up(track, t, self.relay):
@@ -970,7 +971,6 @@ class Dispatcher:
                 if news_since is not None:
                     self._cleared_since[track.id] = news_since
                 if track.state is not None:
-                    gate = base_end(self.corridor, track)
                     self._replan(track, t)
                     planned.append(track.id)
                     if track.stalled_because is not None and track.plan is not None and track.plan.end == gate:
@@ -1165,11 +1165,13 @@ class Dispatcher:
 
     def _may_go_at_gate(self) -> set[str]:
         """The vehicles waiting at a gate that the gate rule lets go now (and no operator holds the gate)."""
-        return {tr.id for tr in self.tracks.values() if self._cleared_at_gate(tr)}
+        return {tr.id for tr in self.tracks.values() if self._cleared_at_gate(tr) is not None}
 
-    def _cleared_at_gate(self, track: Track) -> bool:
-        return track.unavailable is None and waiting_at_gate(track, self._outbound_gates) is not None \
-            and self._held_gate(track) is None and self._evaluate(track).allowed
+    def _cleared_at_gate(self, track: Track) -> str | None:
+        """The gate the vehicle waits at, if the gate rule lets it go now and no operator holds the gate."""
+        gate = waiting_at_gate(track, self._outbound_gates) if track.unavailable is None else None
+        return gate if gate is not None and self._held_gate(track) is None and self._evaluate(track).allowed \
+            else None
 
     def _transfer_under_way(self) -> bool:
         """Relay: both vehicles of a meeting are on the pad and the handoff is not yet recorded. The whole fleet is

@@ -468,12 +468,10 @@ def held_by_traffic(samples: list[Clearance], way_taken: list[tuple[float, str, 
     """Mark the clearances whose replan past the gate stalled, as the service's log said (``WAY_TAKEN``), where
     the vehicle's view 0.3 s on did not show it yet (the views reach the read workers every 0.2 s, later under
     load): a wait for traffic, as those the view showed."""
-    for sample in samples:
+    for sample in (s for s in samples if s.stalled is None):
         end = sample.past_gate if sample.past_gate is not None else sample.sent + 10.0
-        why = next((why for when, vehicle, why in way_taken
-                    if vehicle == sample.vehicle and sample.sent <= when <= end), None)
-        if sample.stalled is None and why is not None:
-            sample.stalled = why
+        sample.stalled = next((why for when, vehicle, why in way_taken
+                               if vehicle == sample.vehicle and sample.sent <= when <= end), None)
 
 
 def _held_at_the_gate(client: httpx.Client, vehicle: str, gate: str) -> str | None:

@@ -46,6 +46,15 @@ def _on_its_way(customs, corridor, consignment: str, *authorities):
     return fleet, order
 
 
+def _at_its_gate(customs, corridor, consignment: str):
+    """``_on_its_way`` with VN's release only, run until the vehicle waits at its gate for China's: the fleet, the
+    order and its ``_watched`` ticks."""
+    fleet, order = _on_its_way(customs, corridor, consignment, customs.vn)
+    seen = _watched(fleet, order)
+    assert fleet.run(2400, until=lambda: seen[-1][1] == S.AWAITING_CLEARANCE)
+    return fleet, order, seen
+
+
 def _decision(fleet, seq: int):
     record = next(r for r in fleet.store.audit_records() if r.seq == seq)
     assert record.kind == "decision" and record.body["crossing_allowed"] is True, record
@@ -57,9 +66,7 @@ def _past_the_gate(fleet, seen, at: str = "vn_app_out_1"):
 
 
 def test_an_order_is_cleared_from_the_release_past_its_gate_to_the_border_line(customs, corridor):
-    fleet, order = _on_its_way(customs, corridor, "VN-100000000901", customs.vn)
-    seen = _watched(fleet, order)
-    assert fleet.run(1800, until=lambda: seen[-1][1] == S.AWAITING_CLEARANCE)
+    fleet, order, seen = _at_its_gate(customs, corridor, "VN-100000000901")
     fleet.run(120)  # China has not released it: the vehicle waits at its gate
     gate = seen[-1][0]
     assert gate.startswith("vn_gate_out") and seen[-1][1] == S.AWAITING_CLEARANCE
@@ -186,9 +193,7 @@ def test_a_vehicle_whose_replan_stalled_at_its_gate_is_released_as_soon_as_its_c
     later on. Left waiting there by the planner's fallback, its plan no longer ended in "await clearance", and the
     clearance that came a moment later went unheard until the stalled replan's retry, 5 s on. It stands at its
     gate, loaded, waiting for customs all the same: released on the tick the clearance comes."""
-    fleet, order = _on_its_way(customs, corridor, "VN-100000000906", customs.vn)
-    seen = _watched(fleet, order)
-    assert fleet.run(2400, until=lambda: seen[-1][1] == S.AWAITING_CLEARANCE)
+    fleet, order, seen = _at_its_gate(customs, corridor, "VN-100000000906")
     gate = seen[-1][0]
     dispatcher = fleet.dispatcher
     track = dispatcher.tracks["agv_001"]
@@ -209,9 +214,7 @@ def test_a_vehicle_cleared_at_its_gate_with_its_way_on_taken_says_so_and_waits(c
     """Cleared, but the way past its gate taken for now (another vehicle stands on it for good): its replan
     stalls, it waits at its gate, and the log says why (an operator, and bench_fleet, would otherwise see a
     cleared vehicle stand still for no reason)."""
-    fleet, order = _on_its_way(customs, corridor, "VN-100000000907", customs.vn)
-    seen = _watched(fleet, order)
-    assert fleet.run(2400, until=lambda: seen[-1][1] == S.AWAITING_CLEARANCE)
+    fleet, order, seen = _at_its_gate(customs, corridor, "VN-100000000907")
     gate = seen[-1][0]
     fleet.dispatcher.planner.table.hold_place("agv_other", "vn_out_post", fleet.dispatcher.now())
     with caplog.at_level("INFO", logger="fleet.dispatch.loop"):
