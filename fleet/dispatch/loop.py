@@ -885,6 +885,8 @@ class Dispatcher:
         finally:
             self.planner_seconds.append(time.perf_counter() - started)
         self._apply(result.plans, t)
+        if track.id in result.stalled and self._charger_taken(track, t):
+            return
         if track.id in result.stalled:
             # said once a stall (every retry at INFO was 27 % of the loop thread's replanning in bench_fleet)
             log.log(logging.INFO if track.stalled_since is None else logging.DEBUG, "%s stalled: %s", track.id,
@@ -894,6 +896,22 @@ class Dispatcher:
             track.stalled_because = result.stalled[track.id]
         else:
             track.stalled_since = track.stalled_because = None
+
+    def _charger_taken(self, track: Track, t: float) -> bool:
+        """Sent to charge, the vehicle found its charger held for good by another (standing there, or sent there
+        too): it does not wait for it but is free again, so that the next assignment round sends it to a charger
+        no one holds, if there is one. Before, it waited for as long as the other stood there (hours, in a day
+        of target_2030), and it had the whole fleet planned again every ``FULL_REPLAN_AFTER_S`` meanwhile."""
+        job = track.job
+        if job is None or job.kind != JobKind.CHARGE \
+                or any(not self.planner.table.holders_for_good(goal) - {track.id} for goal in job.goals):
+            return False
+        log.info("%s: charger %s taken by another vehicle: free for the next assignment round", track.id,
+                 ", ".join(job.goals))
+        track.job = None
+        track.needs_plan, track.retry_at = True, t  # planned to stay where its base ends
+        track.stalled_since = track.stalled_because = None
+        return True
 
     def _apply(self, plans: dict[str, TimedPlan], t: float, exclude: str | None = None) -> None:
         for vid, plan in plans.items():
@@ -1256,7 +1274,8 @@ class Dispatcher:
         energy = EnergyModel(self.settings.battery_percent_per_km / 100, self.settings.reserve_battery_percent / 100,
                              self.settings.low_battery_percent / 100)
         planned_ends = {tr.plan.end for tr in self.tracks.values() if tr.plan is not None}
-        chargers = [n.id for n in self.corridor.nodes_of(NodeKind.CHARGER) if n.id not in planned_ends]
+        chargers = [n.id for n in self.corridor.nodes_of(NodeKind.CHARGER)
+                    if n.id not in planned_ends and not self.planner.table.holders_for_good(n.id)]
         try:
             if max_trips == 0:  # no trip to give out (the gate lanes are full): only the low vehicles to chargers
                 trips, to_charger = (), chargers_only(self.corridor.graph, transport, status, chargers, energy,
