@@ -8,10 +8,7 @@ from __future__ import annotations
 from fleet.dispatch.tracks import Job, JobKind
 from planner.corridor import NodeKind
 from tests.fleet.dispatch.conftest import VN_CN, docks, make_fleet
-
-
-def _nodes(corridor, kind: NodeKind, side: str) -> list[str]:
-    return sorted(n.id for n in corridor.nodes_of(kind, jurisdiction=side))
+from tests.fleet.dispatch.test_waiting_places import _nodes
 
 
 def test_a_vehicle_sent_to_a_charger_another_holds_for_good_goes_to_another_one(customs, corridor, monkeypatch):
