@@ -190,8 +190,6 @@ class FleetPlanner:
         there after them and :func:`may_stay` answers the same at any point of a round; but a relay partner may (a
         meeting shares the pad), so a vehicle at a handoff pad or someone's partner is planned in the rounds as
         before. Most of a busy day's 200 vehicles are these, in each of some 2,400 full plans."""
-        if self.search is not plan_path:
-            return set()
         partners = frozenset().union(*(r.meets for r in requests))
         by_id = {r.vehicle_id: r for r in requests}
         settled = set()
@@ -199,7 +197,7 @@ class FleetPlanner:
             request = by_id[vehicle]
             if request.meets or vehicle in partners \
                     or self.timed.graph.nodes[request.start]["kind"] == NodeKind.HANDOFF \
-                    or not self._stays_as_held_in(places, request):
+                    or not self._stays_as_held(request, places):
                 continue
             places.reserve_held(TimedPlan(vehicle, (Step(request.start, request.start_time, INF),)))
             settled.add(vehicle)
@@ -408,17 +406,17 @@ class FleetPlanner:
         self.table.reserve(plan)
         return plan
 
-    def _stays_as_held(self, request: PlanRequest) -> bool:
+    def _stays_as_held(self, request: PlanRequest, table: ReservationTable | None = None) -> bool:
         """The vehicle is to stay where it stands, holds just that place for good from its start time (every
         vehicle's place as a full replan's round begins), and may stay there: its plan is to stay, and it holds
         already what that plan reserves. Most of a busy day's 200 vehicles stand parked with nothing to do, each
         planned again in every round of each of some 2,400 full replans; released, planned and reserved again,
-        that was the same hold written back (``test_a_vehicle_that_stays_as_held_is_planned_as_before``)."""
-        return self.search is plan_path and self._stays_as_held_in(self.table, request)
-
-    def _stays_as_held_in(self, table: ReservationTable, request: PlanRequest) -> bool:
+        that was the same hold written back (``test_a_vehicle_that_stays_as_held_is_planned_as_before``). Asked of
+        ``table``, by default the planner's own."""
+        table = self.table if table is None else table
         vehicle = request.vehicle_id
-        return not request.hold_at and table.holds_just(vehicle, request.start, request.start_time) \
+        return self.search is plan_path and not request.hold_at \
+            and table.holds_just(vehicle, request.start, request.start_time) \
             and self.timed.node_ids.issuperset(request.goals) \
             and may_stay(table, request.start, request.start_time, request.goals, request.profile, request.stops,
                          request.meets, ignoring=frozenset((vehicle,)))

@@ -14,18 +14,28 @@ from sim.planning_scenarios import random_requests
 
 
 def _state(table: ReservationTable) -> tuple:
-    """Everything a table holds, comparable between tables (empty lists left behind by releases aside)."""
+    """Everything a table holds, comparable between tables (empty lists left behind by releases aside; the plans
+    by vehicle whatever the order they were written in, which nothing reads: a full plan's result lists them in
+    its requests' order)."""
     def kept(by_key: dict) -> dict:
         return {key: list(items) for key, items in by_key.items() if items}
-    return list(table.plans.items()), kept(table._holds), kept(table._groups), kept(table._zones), \
+    return dict(table.plans), kept(table._holds), kept(table._groups), kept(table._zones), \
         {vehicle: sorted(map(repr, held)) for vehicle, held in table._by_vehicle.items() if held}
 
 
 class _PlannedAgain(FleetPlanner):
     """The planner as it was: every vehicle released, searched and reserved, staying or not."""
 
-    def _stays_as_held(self, request) -> bool:
+    def _stays_as_held(self, request, table=None) -> bool:
         return False
+
+
+class _EveryRound(FleetPlanner):
+    """The planner before the vehicles staying parked were settled ahead of the rounds: each of them answered with
+    its hold in every round, at its turn."""
+
+    def _settle(self, requests, staying, places) -> set[str]:
+        return set()
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -55,6 +65,33 @@ def test_a_vehicle_that_stays_as_held_is_planned_as_before(bac_luan_ii, monkeypa
     assert now.replan(moving, now=10.0) == again.replan(moving, now=10.0)
     assert now.fail(moving.vehicle_id, moving.start, 20.0) == again.fail(moving.vehicle_id, moving.start, 20.0)
     assert _state(now.table) == _state(again.table)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_vehicles_staying_parked_are_settled_ahead_of_the_rounds_with_the_same_plans(bac_luan_ii, seed):
+    """The same dense fleets: the plans, stalls and reservations of planning each staying vehicle at its turn in
+    every round, and the rounds plan none of the settled ones (one relay partner among them is planned in them)."""
+    requests = random_requests(bac_luan_ii, 140, seed=seed, moving_share=0.3, idle_share=0.5)
+    idle = [r for r in requests if r.goals == (r.start,)]
+    requests = [replace(r, goals=(idle[i % len(idle)].start,)) if i % 10 == 0 and r.goals != (r.start,) else r
+                for i, r in enumerate(requests)]
+    partner = idle[0].vehicle_id
+    moving = next(i for i, r in enumerate(requests) if r.goals != (r.start,))
+    requests[moving] = replace(requests[moving], meets=frozenset({partner}))
+    now, before = FleetPlanner(bac_luan_ii.graph), _EveryRound(bac_luan_ii.graph)
+    planned: list[str] = []
+    plan_promoting = now._plan_promoting
+
+    def counted(request, *args, **kwargs):
+        planned.append(request.vehicle_id)
+        return plan_promoting(request, *args, **kwargs)
+    now._plan_promoting = counted
+    results = now.plan_all(requests), before.plan_all(requests)
+    assert results[0] == results[1]
+    assert _state(now.table) == _state(before.table)
+    settled = {r.vehicle_id for r in idle} - {partner}
+    assert settled and not settled & set(planned)
+    assert partner in planned
 
 
 def test_a_copied_table_is_written_apart_from_its_original(bac_luan_ii):

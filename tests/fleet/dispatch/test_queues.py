@@ -39,3 +39,32 @@ def test_a_vehicle_sent_to_a_charger_another_holds_for_good_goes_to_another_one(
     assert fleet.run(900, until=charging_elsewhere), (track.job, track.stalled_because)
     assert len(full_plans) == 1  # the first
 
+
+
+def test_a_stalled_vehicle_told_again_to_stay_where_it_stands_leaves_the_plans_precedence_as_it_was(
+        customs, corridor, monkeypatch):
+    """agv_002 is to park at the spot where agv_001 stands for good (out of service): it stalls, and each retry
+    (and each full plan) tells it again to stay at its own spot, only from a later time. The precedence between
+    the plans (``release_waits``, built again over every plan) is not built again for such a plan: nobody is
+    planned at a node after a vehicle that stays there for good, so no vehicle's order of passing changed. A
+    busy day's stalled retries rebuilt it each time."""
+    from fleet.dispatch import loop
+
+    parking = _nodes(corridor, NodeKind.PARKING, "CN")[:2]
+    fleet = make_fleet(customs, corridor, 2, starts=parking)
+    dispatcher = fleet.dispatcher
+    fleet.run(5)
+    dispatcher.set_in_service("agv_001", False, "operator", "test: standing at its spot for good")
+    track = dispatcher.tracks["agv_002"]
+    track.job, track.needs_plan = Job(JobKind.PARK, (parking[0],)), True
+    built, replans, full_plans = [], [], []
+    release_waits, replan, plan_everyone = loop.release_waits, dispatcher._replan, dispatcher._plan_everyone
+    monkeypatch.setattr(loop, "release_waits", lambda *args: built.append(args) or release_waits(*args))
+    monkeypatch.setattr(dispatcher, "_replan", lambda *args: replans.append(args) or replan(*args))
+    monkeypatch.setattr(dispatcher, "_plan_everyone", lambda *args: full_plans.append(args) or plan_everyone(*args))
+    fleet.run(120)
+    assert track.stalled_since is not None and track.plan is not None and track.plan.nodes == (parking[1],)
+    assert len(replans) >= 20  # (main built the precedence 27 times here)
+    # once after each full plan, which takes agv_001 out of service again (routing the others round it), and once
+    # for the first stall (agv_002 was told to stay before it had a job)
+    assert len(built) <= len(full_plans) + 1
