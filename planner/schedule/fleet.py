@@ -153,6 +153,7 @@ class FleetPlanner:
             places = self._places_held(order)
             staying = self._staying_parked(requests)
             settled = self._settle(requests, staying, places)
+            self.requests = Requests(order)  # read, never written, by the rounds: counted once for all of them
             for _ in range(rounds):
                 result = self._plan_in_order(order, places, should_stop, settled)
                 if best is None or len(result.stalled) < len(best[0].stalled):
@@ -170,7 +171,6 @@ class FleetPlanner:
             self.table, self.requests = before
             raise
         result, self.table = best
-        self.requests = Requests(requests)
         return result
 
     def _staying_parked(self, requests: list[PlanRequest]) -> dict[str, str]:
@@ -228,13 +228,12 @@ class FleetPlanner:
     def _plan_in_order(self, order: list[PlanRequest], places: ReservationTable,
                        should_stop: Callable[[], bool] | None, settled: set[str]) -> FleetPlan:
         self.table = places.copy()
-        self.requests = Requests(order)
         result = FleetPlan()
         waiting = {r.vehicle_id for r in order} - settled
         for request in order:
             if request.vehicle_id in waiting:
                 self._plan_promoting(request, waiting, result, should_stop)
-        result.plans = {vid: self.table.plans[vid] for vid in self.requests}
+        result.plans = {r.vehicle_id: self.table.plans[r.vehicle_id] for r in order}
         return result
 
     def _parked(self, request: PlanRequest) -> bool:
