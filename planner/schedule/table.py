@@ -17,7 +17,7 @@ from __future__ import annotations
 import bisect
 import itertools
 from collections import defaultdict
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from planner.schedule.lanes import LaneTiming, TimedGraph
 from planner.schedule.plans import INF, TimedPlan
@@ -27,15 +27,16 @@ __all__ = ["ReservationTable"]
 Interval = tuple[float, float]
 
 
-@dataclass(frozen=True, order=True)
-class _Hold:
+class _Hold(NamedTuple):
+    """A vehicle holding a node. Named tuples, so that the sorted lists are kept with the tuple's own comparison
+    (a dataclass's ``order=True`` compares through Python code: every ``bisect`` of a busy day's planning)."""
+
     start: float
     end: float
     vehicle: str
 
 
-@dataclass(frozen=True, order=True)
-class _GroupUse:
+class _GroupUse(NamedTuple):
     """A vehicle on a lane group (``forward``: its orientation) or a conflict zone (``forward``: its lane)."""
 
     start: float
