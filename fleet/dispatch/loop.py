@@ -983,7 +983,6 @@ class Dispatcher:
                 continue
             gate = self._cleared_at_gate(track)
             if gate is not None:
-                assert track.job is not None
                 if self.relay is not None:
                     if self._pair_up(track, t, self.relay):
                         planned += [track.id, track.job.partner or track.id]

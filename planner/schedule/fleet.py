@@ -199,7 +199,7 @@ class FleetPlanner:
                     or self.timed.graph.nodes[request.start]["kind"] == NodeKind.HANDOFF \
                     or not self._stays_as_held(request, places):
                 continue
-            places.reserve_held(TimedPlan(vehicle, (Step(request.start, request.start_time, INF),)))
+            places.reserve_held(_stay_plan(request))
             settled.add(vehicle)
         return settled
 
@@ -389,7 +389,7 @@ class FleetPlanner:
     def _reserve(self, request: PlanRequest) -> TimedPlan:
         """Plan one vehicle against the table and reserve its plan (or raise NoPlan, reserving nothing)."""
         if self._stays_as_held(request):
-            plan = TimedPlan(request.vehicle_id, (Step(request.start, request.start_time, INF),), meets=request.meets)
+            plan = _stay_plan(request)
             self.table.reserve_held(plan)
             return plan
         held = self.table.plans.get(request.vehicle_id)
@@ -482,6 +482,11 @@ class FleetPlanner:
             self._reserve(replace(request, goals=places, hold_at=(), stops=()))
         except NoPlan:
             self.table.reserve(TimedPlan(request.vehicle_id, (Step(request.start, request.start_time, INF),)))
+
+
+def _stay_plan(request: PlanRequest) -> TimedPlan:
+    """The plan to stay for good where the request starts (what :meth:`FleetPlanner._stays_as_held` answers)."""
+    return TimedPlan(request.vehicle_id, (Step(request.start, request.start_time, INF),), meets=request.meets)
 
 
 def _mark_custody(graph: nx.DiGraph, steps: list[Step]) -> list[Step]:

@@ -40,7 +40,6 @@ def test_a_vehicle_sent_to_a_charger_another_holds_for_good_goes_to_another_one(
     assert len(full_plans) == 1  # the first
 
 
-
 def test_a_stalled_vehicle_told_again_to_stay_where_it_stands_leaves_the_plans_precedence_as_it_was(
         customs, corridor, monkeypatch):
     """agv_002 is to park at the spot where agv_001 stands for good (out of service): it stalls, and each retry
