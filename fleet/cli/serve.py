@@ -54,6 +54,10 @@ def serve(
             run_with_workers(app, settings, services)
         except ConfigError as exc:  # the port taken
             typer.echo(str(exc), err=True)
+            # what was built is closed before the exit: left to the interpreter's end, the vehicle link's
+            # threads were still running as it tore down, and it aborted ("terminate called without an active
+            # exception", exit -6) instead of saying no with code 2
+            services.close()
             raise typer.Exit(2) from None
     else:
         run_api(app, settings)
