@@ -157,6 +157,8 @@ class CustomsGate:
         # what the accepted events say, O(1) per event; duplicates and equivocations are looked up in the
         # store a batch at a time, so memory and restart time do not grow with history
         self._state = ClearanceState()
+        #: the gate rule's answers while nothing it reads changed (:meth:`evaluate`); emptied by every change
+        self._rulings: dict[tuple[str, str, tuple[str, ...]], tuple[GateDecision, float]] = {}
         self._resend_asked: dict[str, tuple[tuple[tuple[int, int], ...], float]] = {}
         self._refusals = RefusalLimiter()
         self._verifier = ThreadPoolExecutor(2, thread_name_prefix="customs-verify")
@@ -209,6 +211,7 @@ class CustomsGate:
         prepared = [item for part in verifying for item in part.result()]
         with self._lock:
             batch = _Batch()
+            self._rulings.clear()  # the batch changes what the rule reads (or its undo does)
             try:
                 with self.store.urgent(), self.store.transaction() as conn:  # a vehicle may wait at its gate for it
                     events = [p.event for p in prepared if p.event]
@@ -474,6 +477,7 @@ class CustomsGate:
             self._state, replay_problems = self._replayed(after=None)
         else:
             self._state, replay_problems = restored
+        self._rulings.clear()
         for problem in problems + replay_problems:
             body = {"reason": problem, "via": "replay"}
             self._record("alarm", body)
@@ -511,6 +515,7 @@ class CustomsGate:
         count as heard seqs (no gap). ``records``: the audit records after ``after``, if already read.
         """
         self._state = state or ClearanceState()
+        self._rulings.clear()
         audited: dict[str, str | None] = {}
         for record in self.store.audit_records(after=after or 0) if records is None else records:
             body = record.body
@@ -565,6 +570,7 @@ class CustomsGate:
                 replayed, problems = self._replayed(after=None)
             finally:
                 self._state = held
+                self._rulings.clear()
             return problems + [f"the state held differs from a verified replay in its {part}"
                                for part in held.same_as(replayed)]
 
@@ -611,10 +617,25 @@ class CustomsGate:
         return all(self._clearance(consignment_id, name).released for name in self.authorities)
 
     def evaluate(self, vehicle_id: str, direction: str, consignments: Iterable[str] = ()) -> GateDecision:
-        """The gate rule's answer now, without recording it."""
+        """The gate rule's answer now, without recording it.
+
+        The answer is kept until an event is ingested (or the state restored) or an authority's link could time
+        out, whichever comes first: while both links are live the rule reads nothing that time alone changes. The
+        dispatch loop asks it for every vehicle bound for the crossing at every tick (a day of ``target_2030``:
+        433,000 times, 19,400 events)."""
         with self._lock:
-            consignments = list(dict.fromkeys(consignments))
-            return gate_rule(
+            key = (vehicle_id, direction, tuple(dict.fromkeys(consignments)))
+            kept = self._rulings.get(key)
+            if kept is not None and self.clock() - kept[1] <= self.link_timeout_s:
+                return kept[0]
+            decision = self._rule(*key)
+            seen = self._state.last_seen
+            if all(name in seen for name in self.authorities):  # (a link never heard of: nothing kept)
+                self._rulings[key] = (decision, min(seen[name] for name in self.authorities))
+            return decision
+
+    def _rule(self, vehicle_id: str, direction: str, consignments: tuple[str, ...]) -> GateDecision:
+        return gate_rule(
                 vehicle_id, direction, self.authorities,
                 vehicle={name: self._vehicle(vehicle_id, name) for name in self.authorities},
                 consignments={c: self.consignment_state(c) for c in consignments},

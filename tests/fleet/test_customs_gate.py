@@ -241,3 +241,31 @@ def test_a_vehicle_authorized_or_revoked_is_published_once_each_flip(customs, ga
     assert authorizations() == [("CN_CUSTOMS", "agv_002", True), ("CN_CUSTOMS", "agv_002", False)]
     assert customs.published[-1] == ("authorization", {"vehicle_id": "agv_002", "authority": "CN_CUSTOMS",
                                                        "event_id": revoke["event_id"], "authorized": False})
+
+
+def test_the_rules_answer_is_kept_until_an_event_comes_or_a_link_could_time_out(customs, gate, monkeypatch):
+    """The dispatch loop asks the gate rule about each vehicle bound for the crossing at every tick: the answer is
+    worked out again only when what it reads may have changed, never served once it may be stale."""
+    import fleet.customs.gate as gate_module
+
+    worked_out = []
+    rule = gate_module.gate_rule
+    monkeypatch.setattr(gate_module, "gate_rule", lambda *a, **k: worked_out.append(a[0]) or rule(*a, **k))
+    clear(customs, gate)
+    assert gate.evaluate("agv_001", VN_CN, [C1]).allowed
+    customs.clock.now += 60  # both links last heard 60 s ago: live still (down after more than the timeout)
+    assert gate.evaluate("agv_001", VN_CN, [C1, C1]).allowed  # (the same question)
+    assert worked_out == ["agv_001"]
+    customs.clock.now += 0.5
+    assert gate.evaluate("agv_001", VN_CN, [C1]).reasons == ("VN_CUSTOMS link down for 60 s",
+                                                            "CN_CUSTOMS link down for 60 s")
+    gate.ingest(customs.vn.event("heartbeat"), "test")
+    gate.ingest(customs.cn.event("hold", C1, direction=VN_CN), "test")
+    for _ in range(2):
+        assert gate.evaluate("agv_001", VN_CN, [C1]).reasons == (f"CN_CUSTOMS: consignment {C1} on hold",)
+    assert len(worked_out) == 3
+    gate.ingest(customs.cn.event("hold.lifted", C1, direction=VN_CN), "test")
+    assert gate.evaluate("agv_001", VN_CN, [C1]).allowed
+    assert gate.evaluate("agv_002", VN_CN).reasons == ("VN_CUSTOMS: vehicle agv_002 not authorized",
+                                                       "CN_CUSTOMS: vehicle agv_002 not authorized")
+    assert worked_out == ["agv_001"] * 4 + ["agv_002"]
