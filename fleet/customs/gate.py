@@ -631,7 +631,9 @@ class CustomsGate:
             decision = self._rule(*key)
             seen = self._state.last_seen
             if all(name in seen for name in self.authorities):  # (a link never heard of: nothing kept)
-                self._rulings[key] = (decision, min(seen[name] for name in self.authorities))
+                oldest = min(seen[name] for name in self.authorities)
+                if self.clock() - oldest <= self.link_timeout_s:  # (a link down: its age is in the reasons)
+                    self._rulings[key] = (decision, oldest)
             return decision
 
     def _rule(self, vehicle_id: str, direction: str, consignments: tuple[str, ...]) -> GateDecision:
