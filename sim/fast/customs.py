@@ -112,7 +112,7 @@ class CustomsSim:
                 self.ledger.authorized[(vehicle, name)] = True
                 authorizations.append((self.signers[name].event("vehicle.authorized", vehicle_id=vehicle,
                                                                 event_id=self._event_id()), None))
-            self.schedule(0.0, lambda a=name: self._heartbeat(a))
+        self.schedule(0.0, self._heartbeats)
         results = self.gate.ingest_many(authorizations, "sim")  # one transaction, as a link's batch would be
         self.sent["genuine"] += len(results)
         self.refused["genuine"] += sum(not r.acknowledged for r in results)
@@ -194,26 +194,32 @@ class CustomsSim:
         if self._silent(authority):
             self._backlog[authority].append(event)
             return
-        self._deliver(event, "genuine")
+        self._deliver([event], "genuine")
 
-    def _deliver(self, event: dict, kind: str) -> None:
+    def _deliver(self, events: list[dict], kind: str) -> None:
+        """Send events as one batch of a link: checked one after the other, committed together."""
         assert self.gate is not None, "connect the fleet's gate first"
-        self.sent[kind] += 1
-        result = self.gate.ingest(event, "sim")
-        if not result.acknowledged:
-            self.refused[kind] += 1
-        elif event["type"] == "released" and kind == "genuine":
-            self.delivered_release[(event["consignment_id"], event["authority"])] = self.now()
+        self.sent[kind] += len(events)
+        for event, result in zip(events, self.gate.ingest_many([(e, None) for e in events], "sim"), strict=True):
+            if not result.acknowledged:
+                self.refused[kind] += 1
+            elif event["type"] == "released" and kind == "genuine":
+                self.delivered_release[(event["consignment_id"], event["authority"])] = self.now()
 
     def _flush(self, authority: str) -> None:
+        """The authority is back: what it decided while silent goes out as one batch."""
         backlog, self._backlog[authority] = self._backlog[authority], []
-        for event in backlog:
-            self._deliver(event, "genuine")
+        if backlog:
+            self._deliver(backlog, "genuine")
 
-    def _heartbeat(self, authority: str) -> None:
-        if not self._silent(authority):
-            self._deliver(self.signers[authority].event("heartbeat", event_id=self._event_id()), "genuine")
-        self.schedule(self.now() + self.scenario.heartbeat_s, lambda: self._heartbeat(authority))
+    def _heartbeats(self) -> None:
+        """Every authority not silenced beats, in one batch: they beat at the same instants (a transaction per
+        beat was 6 % of a day of ``target_2030``, 11,520 beats)."""
+        beats = [self.signers[a].event("heartbeat", event_id=self._event_id()) for a in self.names
+                 if not self._silent(a)]
+        if beats:
+            self._deliver(beats, "genuine")
+        self.schedule(self.now() + self.scenario.heartbeat_s, self._heartbeats)
 
     def _bad_event(self, kind: str) -> None:
         """A release nobody decided: forged (another key), or equivocating (the authority's key, a used seq)."""
@@ -233,4 +239,4 @@ class CustomsSim:
         else:
             event = self.signers[authority].event("released", consignment, None, item.direction,
                                                   seq=self._last_seq[authority], event_id=self._event_id())
-        self._deliver(event, kind)
+        self._deliver([event], kind)
