@@ -32,6 +32,7 @@ def serve(
     from fleet.api.server import run_api
     from fleet.api.standby import standby_server
     from fleet.config import ConfigError, load_settings
+    from fleet.heap import settle_heap
     from fleet.services import build_services
     from fleet.store import StoreError
     from planner.corridor import MapError
@@ -47,7 +48,7 @@ def serve(
     except (ConfigError, MapError, StoreError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
-    _settle_heap()
+    settle_heap()  # the collector kept off what was built at start
     app = create_app(services)
     if settings.server.read_workers:
         try:
@@ -61,18 +62,6 @@ def serve(
             raise typer.Exit(2) from None
     else:
         run_api(app, settings)
-
-
-def _settle_heap() -> None:
-    """Keep the garbage collector off what was built at start (the map, the planner, the libraries, the
-    replayed state), which lives as long as the process yet was walked again by every full collection, and
-    collect the youngest objects every 10,000 allocations rather than 700: together about a fifth of the
-    CPU of each customs event (docs/customs-protocol.md §9)."""
-    import gc
-
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(10_000, *gc.get_threshold()[1:])
 
 
 def _default(var: Path) -> Settings:

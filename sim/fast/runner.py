@@ -31,6 +31,7 @@ from fleet.config import Settings
 from fleet.customs.signing import public_key_b64
 from fleet.dispatch import DispatchSettings
 from fleet.events import Topic
+from fleet.heap import settled_heap
 from fleet.maps import load_corridor
 from fleet.orders import OrderCreate
 from fleet.services import Services, build_services
@@ -217,7 +218,8 @@ def _run(scenario: Scenario, corridor: Corridor, folder: Path, progress: Callabl
     settings = _settings(scenario, corridor, customs, folder)
     services = build_services(settings, link=link, clock=clock, corridor=corridor)
     try:
-        return _simulate(scenario, corridor, services, link, customs, clock, agenda, progress, started)
+        with settled_heap():  # as `xborder serve` does (fleet/heap.py); a sweep's next day collects this one's
+            return _simulate(scenario, corridor, services, link, customs, clock, agenda, progress, started)
     finally:
         services.close()
 
