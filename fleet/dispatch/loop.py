@@ -1227,7 +1227,8 @@ class Dispatcher:
         (an order waiting anew, a vehicle newly free) or every ``ASSIGN_RETRY_S``."""
         if self._over_budget() and t - self._last_assign < ASSIGN_DEFER_MAX_S:
             return
-        free = [track for track in self.tracks.values() if is_free(track)]
+        # (the test of a job first, without a call: most vehicles of a busy day have one, at every tick)
+        free = [track for track in self.tracks.values() if track.job is None and is_free(track)]
         free_ids = frozenset(track.id for track in free)
         news = self._orders_news or not free_ids <= self._free_before
         self._free_before = free_ids
@@ -1375,8 +1376,10 @@ class Dispatcher:
         done = Progress(self._progress)  # read for the vehicles asked about only
         waits = self._release_waits
         ahead = dict.fromkeys(first)
-        for track in itertools.chain((self.tracks[vid] for vid in ahead),
-                                     (tr for tr in self.tracks.values() if tr.id not in ahead)):
+        in_order = itertools.chain((self.tracks[vid] for vid in ahead),
+                                   (tr for tr in self.tracks.values() if tr.id not in ahead)) if ahead else \
+            self.tracks.values()  # (most ticks: none first, and no filter to pass each vehicle through)
+        for track in in_order:
             if track.plan is None or track.unavailable is not None or track.released == len(track.plan.steps) - 1:
                 continue  # (all of it released already: nothing to ask)
             own = done.of(track.id)  # (as it was before this tick's releases, which may change it)

@@ -121,6 +121,9 @@ class Corridor:
     graph: nx.DiGraph = field(default_factory=nx.DiGraph, compare=False, repr=False)
     #: places where lanes meet without a node (:mod:`planner.corridor.crossings`), by id
     conflict_zones: Mapping[str, ConflictZone] = field(default_factory=lambda: MappingProxyType({}))
+    #: :meth:`nodes_of`'s answers (the map never changes; the dispatch loop asks at every tick)
+    _of_kind: dict[tuple[tuple[NodeKind, ...], str | None], tuple[Node, ...]] = field(
+        default_factory=dict, init=False, compare=False, repr=False)
 
     @property
     def directions(self) -> tuple[str, str]:
@@ -129,11 +132,12 @@ class Corridor:
         return f"{a}->{b}", f"{b}->{a}"
 
     def nodes_of(self, *kinds: NodeKind, jurisdiction: str | None = None) -> list[Node]:
-        return [
-            n
-            for n in self.nodes.values()
-            if n.kind in kinds and (jurisdiction is None or n.jurisdiction == jurisdiction)
-        ]
+        found = self._of_kind.get((kinds, jurisdiction))
+        if found is None:
+            found = self._of_kind[(kinds, jurisdiction)] = tuple(
+                n for n in self.nodes.values()
+                if n.kind in kinds and (jurisdiction is None or n.jurisdiction == jurisdiction))
+        return list(found)
 
     def lane_between(self, source: str, target: str) -> Lane:
         return self.lanes[self.graph.edges[source, target]["lane"]]

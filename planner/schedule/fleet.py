@@ -123,6 +123,7 @@ class FleetPlanner:
         self.table = ReservationTable(self.timed)
         #: the places a vehicle may wait at, in the graph's order (the last fallback's candidates)
         self._waiting_places = tuple(n for n, kind in graph.nodes(data="kind") if kind in WAITING_KINDS)
+        self._may_wait_at = frozenset(self._waiting_places)
         self.requests = Requests()
         #: in a full replan, who stands parked at each place (their requests start there: they may block others)
         self._parked_at: dict[str, list[str]] = {}
@@ -237,7 +238,7 @@ class FleetPlanner:
         return result
 
     def _parked(self, request: PlanRequest) -> bool:
-        return self.timed.graph.nodes[request.start]["kind"] in WAITING_KINDS
+        return request.start in self._may_wait_at
 
     def _hold_place(self, request: PlanRequest) -> None:
         """Hold where an unplanned vehicle stands: for good if it is parked; if it is on the road, only

@@ -73,3 +73,14 @@ def test_relay_mode_is_accepted_with_a_handoff_node(bac_luan_ii_raw):
     config["parameters"]["handoff_mode"] = "relay"
     corridor = corridor_from_geojson(collection, config)
     assert corridor.parameters["handoff_mode"] == "relay"
+
+
+def test_the_nodes_of_a_kind_are_those_a_scan_finds_in_a_list_of_the_callers_own(bac_luan_ii):
+    asked = (((NodeKind.DOCK,), "VN"), ((NodeKind.PARKING, NodeKind.CHARGER), None), ((NodeKind.GATE,), "CN"))
+    for kinds, side in asked:
+        scanned = [n for n in bac_luan_ii.nodes.values()
+                   if n.kind in kinds and (side is None or n.jurisdiction == side)]
+        first = bac_luan_ii.nodes_of(*kinds, jurisdiction=side)
+        assert first == scanned and first
+        first.clear()  # the caller's to change: the next answer is whole
+        assert bac_luan_ii.nodes_of(*kinds, jurisdiction=side) == scanned
