@@ -10,6 +10,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -87,8 +88,9 @@ class Lane:
         """The id of the map feature this lane comes from (a bidirectional feature gives two lanes)."""
         return self.id.removesuffix(REVERSE_SUFFIX)
 
-    @property
+    @cached_property
     def length(self) -> float:
+        """Metres (worked out by shapely once: every order sent carries its lanes' lengths)."""
         return float(self.geometry.length)
 
     @property
@@ -140,7 +142,12 @@ class Corridor:
         return list(found)
 
     def lane_between(self, source: str, target: str) -> Lane:
-        return self.lanes[self.graph.edges[source, target]["lane"]]
+        return self._lane_by_ends[(source, target)]
+
+    @cached_property
+    def _lane_by_ends(self) -> dict[tuple[str, str], Lane]:
+        """The graph's lane from each node to each next (read for every lane of every order sent)."""
+        return {(source, target): self.lanes[lane] for source, target, lane in self.graph.edges(data="lane")}
 
     def heading_into(self, node_id: str) -> float:
         """Direction of travel (rad, ccw from east) on the first lane leading into ``node_id``."""

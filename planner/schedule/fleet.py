@@ -80,22 +80,24 @@ class Requests(dict[str, PlanRequest]):
     def _count(self, request: PlanRequest | None, sign: int) -> None:
         if request is None:
             return
-        sole, among = _spoken_for(request)
-        for place in sole:
-            self._sole[place] += sign
-        for place in among:
-            self._among[place] += sign
+        for places, counts in zip(_spoken_for(request), (self._sole, self._among), strict=True):
+            for place in places:
+                count = counts[place] + sign
+                if count:
+                    counts[place] = count
+                else:
+                    del counts[place]  # (the keys are the places spoken for: free_of_others)
 
     def free_of_others(self, vehicle: str, start: str, places: Iterable[str]) -> list[str]:
         """Those of ``places`` no request but ``vehicle``'s speaks for, counting nobody's several goals against
         ``start`` (where ``vehicle`` stands is not taken from it for a vehicle that may go to any of several
-        places)."""
+        places). Asked with every waiting place of the map for each stalled vehicle: one look at each."""
         own = self.get(vehicle)
         own_sole, own_among = _spoken_for(own) if own is not None else ((), ())
         sole, among = self._sole, self._among
-        return [place for place in places
-                if sole[place] - (place in own_sole) <= 0
-                and (place == start or among[place] - (place in own_among) <= 0)]
+        taken = sole.keys() - {place for place in own_sole if sole[place] == 1}
+        taken |= among.keys() - {place for place in own_among if among[place] == 1} - {start}
+        return [place for place in places if place not in taken]
 
 
 def _spoken_for(request: PlanRequest) -> tuple[frozenset[str], frozenset[str]]:
