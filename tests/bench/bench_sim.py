@@ -102,8 +102,10 @@ def main() -> None:
     console.print(table)
     markdown = [f"{title}\n", "| " + " | ".join(columns) + " |", "|" + "---:|" * len(columns)]
     markdown += ["| " + " | ".join(str(row[c]) for c in columns) + " |" for row in rows]
-    best = max(r["speedup"] for r in rows)
-    console.print(f"goal: {GOAL_SPEEDUP:.0f}x real time (24 h in 60 s) with 200 AGVs; best measured here {best:.0f}x")
+    largest = max(rows, key=lambda r: r["agvs"])  # (the goal is the big fleet's: the best of the sizes misled)
+    console.print(f"goal: {GOAL_SPEEDUP:.0f}x real time (24 h in 60 s) with 200 AGVs; {largest['agvs']} AGVs here: "
+                  f"{largest['speedup']:.0f}x on {hours:g} flat hours (a whole day of target_2030 has its peaks and "
+                  "jams: time `xborder sim run target_2030 --fast`)")
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "sim.json").write_text(json.dumps(rows, indent=2) + "\n")
     (OUT / "sim.md").write_text("\n".join(markdown) + "\n")
