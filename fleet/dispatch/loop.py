@@ -1227,8 +1227,7 @@ class Dispatcher:
         (an order waiting anew, a vehicle newly free) or every ``ASSIGN_RETRY_S``."""
         if self._over_budget() and t - self._last_assign < ASSIGN_DEFER_MAX_S:
             return
-        # (the test of a job first, without a call: most vehicles of a busy day have one, at every tick)
-        free = [track for track in self.tracks.values() if track.job is None and is_free(track)]
+        free = [track for track in self.tracks.values() if is_free(track)]
         free_ids = frozenset(track.id for track in free)
         news = self._orders_news or not free_ids <= self._free_before
         self._free_before = free_ids
