@@ -164,6 +164,7 @@ class Dispatcher:
         self._yards = {side: frozenset(n.id for n in corridor.nodes.values() if n.jurisdiction == side
                                        and n.id not in out) for side in corridor.jurisdictions} if out else {}
         self._travel = TravelTimes(corridor.graph)  # kept between assignments: each source is searched once
+        self._ways: dict[tuple[str, str, tuple[str, ...], float], tuple[str, ...]] = {}  # _on_the_way's answers
         self._weights = Weights()
         self.epoch = clock()
         self.tracks: dict[str, Track] = {}
@@ -794,13 +795,19 @@ class Dispatcher:
         return dataclasses.replace(track.profile, avoid=self.relay.to_pad)
 
     def _on_the_way(self, source: str, target: str, nodes: list[Node], detour: float) -> tuple[str, ...]:
-        """Those of ``nodes`` on a route from ``source`` to ``target`` at most ``detour`` times the fastest."""
-        times = self._travel.from_node(source, VehicleProfile())
-        fastest = times.get(target, (INF, INF))[0]
-        return tuple(sorted(
-            n.id for n in nodes if n.id in times
-            and times[n.id][0] + self._travel.from_node(n.id, VehicleProfile()).get(target, (INF, INF))[0]
-            <= detour * fastest))
+        """Those of ``nodes`` on a route from ``source`` to ``target`` at most ``detour`` times the fastest. The
+        map's travel times do not change: each question is worked out once (a full plan asks it for most of its
+        vehicles, some 2,400 full plans a busy day)."""
+        key = (source, target, tuple(n.id for n in nodes), detour)
+        found = self._ways.get(key)
+        if found is None:
+            times = self._travel.from_node(source, VehicleProfile())
+            fastest = times.get(target, (INF, INF))[0]
+            found = self._ways[key] = tuple(sorted(
+                n.id for n in nodes if n.id in times
+                and times[n.id][0] + self._travel.from_node(n.id, VehicleProfile()).get(target, (INF, INF))[0]
+                <= detour * fastest))
+        return found
 
     def _gates_on_the_way(self, source: str, target: str, side: str) -> tuple[str, ...]:
         """The customs gates of ``side`` a vehicle may wait at between ``source`` and ``target``: those on a
