@@ -506,14 +506,8 @@ def _mark_custody(graph: nx.DiGraph, steps: list[Step]) -> list[Step]:
 
 
 def _fastest_to_any(timed: TimedGraph, source: str, goals: tuple[str, ...], request: PlanRequest) -> tuple[str, ...]:
-    """The fastest route (ignoring other vehicles) from ``source`` to the nearest of ``goals``: down the
-    cached cost-to-go table, no new search."""
-    to_go = timed.cost_to_go(frozenset(goals), request.profile)
-    if source not in to_go:
+    """The fastest route (ignoring other vehicles) from ``source`` to the nearest of ``goals``."""
+    route = timed.fastest_route(source, frozenset(goals), request.profile)
+    if not route:
         raise NoPlan(f"{request.vehicle_id}: no route from {source} to any of {', '.join(goals)}")
-    lanes = timed.successors(request.profile)
-    route = [source]
-    while to_go[route[-1]] > 0.0:
-        route.append(min((lane for lane in lanes[route[-1]] if lane.target in to_go),
-                         key=lambda lane: lane.travel_s + to_go[lane.target]).target)
-    return tuple(route)
+    return route

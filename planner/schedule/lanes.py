@@ -13,7 +13,7 @@ from planner.corridor import BORDER_LINE_KINDS
 from planner.routing import OnePlaceTables, VehicleProfile, lanes_reversed, restricted_view
 from planner.schedule.plans import FollowingRules
 
-__all__ = ["LaneTiming", "TimedGraph"]
+__all__ = ["LaneTiming", "LegsToGo", "TimedGraph"]
 
 
 @dataclass(frozen=True)
@@ -33,10 +33,20 @@ class LaneTiming:
         return f"{self.source}>{self.target}"
 
 
+@dataclass(frozen=True)
+class LegsToGo:
+    """A search's heuristic through its stops: per leg (before the first stop, ..., after the last), the fastest
+    time from each node to a goal through the stops left, with their dwells (read, never written: shared)."""
+
+    tables: tuple[dict[str, float], ...]
+    unreachable_from: str | None = None  # a stop from which no goal can be reached (``tables`` then empty)
+
+
 class TimedGraph:
     """Read-only planning view of a corridor graph under some following rules."""
 
-    def __init__(self, graph: nx.DiGraph, rules: FollowingRules = FollowingRules(), heuristic_cache: int = 1024):
+    def __init__(self, graph: nx.DiGraph, rules: FollowingRules = FollowingRules(), heuristic_cache: int = 1024,
+                 route_cache: int = 16384):
         self.graph, self.rules = graph, rules
         self.node_ids = frozenset(graph)  # (a set's ``issuperset`` checks a request's goals in one call)
         forward = _group_orientations(graph)
@@ -53,6 +63,9 @@ class TimedGraph:
         self._adjacency: dict[VehicleProfile, dict[str, list[LaneTiming]]] = {}
         self._one_place: dict[VehicleProfile, OnePlaceTables] = {}  # each profile's cost to go, place by place
         self.cost_to_go = lru_cache(maxsize=heuristic_cache)(self._cost_to_go)
+        # the map does not change: a full plan of the fleet asks these again for most of its vehicles
+        self.legs_to_go = lru_cache(maxsize=heuristic_cache)(self._legs_to_go)
+        self.fastest_route = lru_cache(maxsize=route_cache)(self._fastest_route)
 
     def successors(self, profile: VehicleProfile) -> dict[str, list[LaneTiming]]:
         """node -> the lanes this vehicle may take from it, timed at its speed (``profile.max_speed``) where
@@ -79,6 +92,32 @@ class TimedGraph:
         if profile not in self._one_place:
             self._one_place[profile] = OnePlaceTables(lanes_reversed(self.graph, profile))
         return self._one_place[profile].nearest(goals)
+
+    def _legs_to_go(self, stops: tuple[tuple[str, float], ...], goals: frozenset[str],
+                    profile: VehicleProfile) -> LegsToGo:
+        """``stops``: each stop's node and dwell, in order."""
+        final = self.cost_to_go(goals, profile)
+        tables, rest = [final], final
+        for node, dwell_s in reversed(stops):
+            if node not in rest:
+                return LegsToGo((), node)
+            extra = dwell_s + rest[node]
+            rest = {other: t + extra for other, t in self.cost_to_go(frozenset({node}), profile).items()}
+            tables.append(rest)
+        return LegsToGo(tuple(tables[::-1]))
+
+    def _fastest_route(self, source: str, goals: frozenset[str], profile: VehicleProfile) -> tuple[str, ...]:
+        """The fastest route (ignoring other vehicles) from ``source`` to the nearest of ``goals``, down the
+        cost-to-go table; () when there is none."""
+        to_go = self.cost_to_go(goals, profile)
+        if source not in to_go:
+            return ()
+        lanes = self.successors(profile)
+        route = [source]
+        while to_go[route[-1]] > 0.0:
+            route.append(min((lane for lane in lanes[route[-1]] if lane.target in to_go),
+                             key=lambda lane: lane.travel_s + to_go[lane.target]).target)
+        return tuple(route)
 
 
 def _group_orientations(graph: nx.DiGraph) -> dict[tuple[str, str], bool]:

@@ -224,19 +224,12 @@ def _earliest_over(table: ReservationTable, line_free: list[tuple[float, float]]
 
 
 def _leg_heuristics(table: ReservationTable, vehicle_id: str, stops: tuple[Stop, ...], goals: frozenset[str],
-                    profile: VehicleProfile) -> list[dict[str, float]]:
+                    profile: VehicleProfile) -> tuple[dict[str, float], ...]:
     """Per leg: the fastest time from each node through the remaining stops (with their dwells) to a goal."""
-    cost_to_go = table.timed.cost_to_go
-    final = cost_to_go(goals, profile)
-    tables, rest = [final], final
-    for stop in reversed(stops):
-        if stop.node not in rest:
-            raise NoPlan(f"{vehicle_id}: cannot reach {_describe((), goals)} from stop {stop.node}")
-        extra = stop.dwell_s + rest[stop.node]
-        leg = {node: t + extra for node, t in cost_to_go(frozenset({stop.node}), profile).items()}
-        tables.append(leg)
-        rest = leg
-    return tables[::-1]
+    legs = table.timed.legs_to_go(tuple((stop.node, stop.dwell_s) for stop in stops), goals, profile)
+    if legs.unreachable_from is not None:
+        raise NoPlan(f"{vehicle_id}: cannot reach {_describe((), goals)} from stop {legs.unreachable_from}")
+    return legs.tables
 
 
 def _steps(goal: _State, parent: dict, best: dict[_State, float], stops: tuple[Stop, ...]) -> list[Step]:
