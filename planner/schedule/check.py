@@ -63,12 +63,12 @@ def plan_violations(graph: nx.DiGraph, plans: Mapping[str, TimedPlan], rules: Fo
             if in2 < in1 + max(c1, 2 * EPS) - EPS or out2 < out1 + max(c1, 2 * EPS) - EPS:
                 problems.append(f"lane {lane[0]}->{lane[1]}: {v2} follows {v1} too closely or overtakes "
                                 f"(in {in1:.1f}->{in2:.1f}, out {out1:.1f}->{out2:.1f}, needs {c1:.1f} s)")
-    for group, uses in groups.items():
-        for (s1, e1, d1, v1), (s2, e2, d2, v2) in itertools.combinations(uses, 2):
+    for group, group_uses in groups.items():
+        for (s1, e1, d1, v1), (s2, e2, d2, v2) in itertools.combinations(group_uses, 2):
             if v1 != v2 and d1 == (d2[1], d2[0]) and s2 < e1 - EPS and s1 < e2 - EPS:
                 problems.append(f"lane group {group}: {v1} and {v2} use it in opposite directions at once")
-    for zone, uses in zones.items():
-        for (s1, e1, l1, v1), (s2, e2, l2, v2) in itertools.combinations(uses, 2):
+    for zone, zone_uses in zones.items():
+        for (s1, e1, l1, v1), (s2, e2, l2, v2) in itertools.combinations(zone_uses, 2):
             if v1 != v2 and l1 != l2 and s2 < e1 - EPS and s1 < e2 - EPS:
                 problems.append(f"conflict zone {zone}: {v1} on {l1[0]}->{l1[1]} [{s1:.1f}, {e1:.1f}) and {v2} on "
                                 f"{l2[0]}->{l2[1]} [{s2:.1f}, {e2:.1f}) at once")

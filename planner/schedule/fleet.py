@@ -11,7 +11,7 @@ those planned where it now stands), ``fail`` routes everyone around a breakdown.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field, replace
 
 import networkx as nx
@@ -20,7 +20,7 @@ from planner.corridor import BORDER_LINE_KINDS, WAITING_KINDS, NodeKind
 from planner.exceptions import NoPlan, PlanInterrupted
 from planner.routing import VehicleProfile
 from planner.schedule.lanes import TimedGraph
-from planner.schedule.plans import INF, FollowingRules, PlanRequest, Step, TimedPlan
+from planner.schedule.plans import INF, FollowingRules, PlanRequest, Step, Stop, TimedPlan
 from planner.schedule.retime import retime
 from planner.schedule.sipp import may_stay, plan_path
 from planner.schedule.space_time_astar import plan_path_space_time
@@ -28,7 +28,10 @@ from planner.schedule.table import ReservationTable
 
 __all__ = ["FleetPlan", "FleetPlanner", "Requests"]
 
-SEARCHES = {"sipp": plan_path, "space_time_astar": plan_path_space_time}
+#: a search: (table, vehicle, start, start time, goals, profile, stops, meets) -> steps
+Search = Callable[[ReservationTable, str, str, float, Collection[str], VehicleProfile, tuple[Stop, ...],
+                   frozenset[str]], list[Step]]
+SEARCHES: dict[str, Search] = {"sipp": plan_path, "space_time_astar": plan_path_space_time}
 MAX_ROUNDS = 4  # full replans with the stalled vehicles moved to the front
 MAX_BUMP_DEPTH = 8  # how far "plan me first, them again" may cascade in a full replan
 
@@ -173,6 +176,7 @@ class FleetPlanner:
         except PlanInterrupted:
             self.table, self.requests = before
             raise
+        assert best is not None  # rounds >= 1
         result, self.table = best
         return result
 
@@ -426,7 +430,8 @@ class FleetPlanner:
     def plan_one(self, request: PlanRequest) -> TimedPlan:
         """The vehicle's plan against the current reservations, without reserving it."""
         graph = self.timed.graph
-        goals, horizon_goals, profile = request.goals, (), request.profile
+        goals, profile = request.goals, request.profile
+        horizon_goals: tuple[str, ...] = ()
         if request.hold_at:
             goals, horizon_goals, profile = request.hold_at, request.goals, self.short_of_the_border(request).profile
             free = [n for n in goals if not self.table.holders_for_good(n) - {request.vehicle_id}]

@@ -180,7 +180,7 @@ def _over_the_line(table: ReservationTable, free: _Intervals, adjacency: dict[st
     later than ``latest``) at which both lanes, their groups and zones, and the node in between are free
     for a vehicle that does not stop. (w, interval, arrival at w, departure from here, (node, time))."""
     line = lane.target
-    out = []
+    out: list[tuple[str, int, float, float, _Via]] = []
     for onward in adjacency.get(line, ()):
         travel = lane.travel_s + onward.travel_s
         intervals = free(onward.target)

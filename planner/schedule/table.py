@@ -54,7 +54,7 @@ class ReservationTable:
         self._holds: dict[str, list[_Hold]] = defaultdict(list)  # sorted by start; disjoint but for relay meetings
         self._groups: dict[str, list[_GroupUse]] = defaultdict(list)
         self._zones: dict[str, list[_GroupUse]] = defaultdict(list)
-        self._by_vehicle: dict[str, list[tuple[str, object]]] = defaultdict(list)
+        self._by_vehicle: dict[str, list[tuple[str, _Hold | _GroupUse]]] = defaultdict(list)
         self._free: dict[str, list[Interval]] = {}  # cache of safe intervals, per node
 
     def copy(self) -> ReservationTable:
