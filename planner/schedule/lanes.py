@@ -46,7 +46,7 @@ class TimedGraph:
     """Read-only planning view of a corridor graph under some following rules."""
 
     def __init__(self, graph: nx.DiGraph, rules: FollowingRules = FollowingRules(), heuristic_cache: int = 1024,
-                 route_cache: int = 16384):
+                 route_cache: int = 4096):
         self.graph, self.rules = graph, rules
         self.node_ids = frozenset(graph)  # (a set's ``issuperset`` checks a request's goals in one call)
         forward = _group_orientations(graph)
@@ -63,7 +63,8 @@ class TimedGraph:
         self._adjacency: dict[VehicleProfile, dict[str, list[LaneTiming]]] = {}
         self._one_place: dict[VehicleProfile, OnePlaceTables] = {}  # each profile's cost to go, place by place
         self.cost_to_go = lru_cache(maxsize=heuristic_cache)(self._cost_to_go)
-        # the map does not change: a full plan of the fleet asks these again for most of its vehicles
+        # the map does not change: a full plan of the fleet asks these again for most of its vehicles (a whole
+        # day of target_2030: 980 legs and 461 routes asked 54,064 and 54,600 times)
         self.legs_to_go = lru_cache(maxsize=heuristic_cache)(self._legs_to_go)
         self.fastest_route = lru_cache(maxsize=route_cache)(self._fastest_route)
 
