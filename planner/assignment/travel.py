@@ -14,6 +14,8 @@ from planner.routing import OnePlaceTables, VehicleProfile, lanes_reversed, rest
 
 __all__ = ["TravelTimes"]
 
+NEAREST_KEPT = 256
+
 
 class TravelTimes:
     """Fastest times between corridor nodes, one Dijkstra per (profile, source) on first use, then kept.
@@ -31,6 +33,8 @@ class TravelTimes:
         self._from: dict[tuple[VehicleProfile, str], dict[str, tuple[float, float]]] = {}
         self.chargers = tuple(n for n, kind in graph.nodes(data="kind") if kind == NodeKind.CHARGER)
         self._to_each: OnePlaceTables | None = None  # to_nearest's tables, made on first use
+        #: to_nearest's answers (asked at most assignment rounds of a busy day, for a few sets of pickups)
+        self._nearest: dict[tuple[str, ...], Mapping[str, float]] = {}
 
     def from_node(self, source: str, profile: VehicleProfile) -> Mapping[str, tuple[float, float]]:
         """``{target: (time_s, length_m)}`` over the fastest routes from ``source`` this profile may drive."""
@@ -46,10 +50,17 @@ class TravelTimes:
     def to_nearest(self, targets: Sequence[str]) -> Mapping[str, float]:
         """``{node: time_s}`` from each node to the nearest of ``targets`` on the whole graph (ranking many vehicles
         by their nearness to a few pickups): the least of each target's own table, searched once, which is the
-        same floats as one search backwards from all of them (:class:`planner.routing.OnePlaceTables`)."""
-        if self._to_each is None:
-            self._to_each = OnePlaceTables(lanes_reversed(self.graph))
-        return self._to_each.nearest(targets)
+        same floats as one search backwards from all of them (:class:`planner.routing.OnePlaceTables`). Kept for
+        the last ``NEAREST_KEPT`` sets of targets asked (the answer is shared: read it, never write it)."""
+        key = tuple(targets)
+        found = self._nearest.get(key)
+        if found is None:
+            if self._to_each is None:
+                self._to_each = OnePlaceTables(lanes_reversed(self.graph))
+            if len(self._nearest) >= NEAREST_KEPT:
+                del self._nearest[next(iter(self._nearest))]  # the oldest asked
+            found = self._nearest[key] = self._to_each.nearest(targets)
+        return found
 
     def matrix(self, nodes: Sequence[str], profile: VehicleProfile) -> tuple[np.ndarray, np.ndarray]:
         """Times (s) and lengths (m) from each of ``nodes`` to each of them, ``inf`` where there is no route."""
