@@ -116,8 +116,11 @@ def test_a_huge_body_is_refused_while_it_streams(service):
     declared = raw_request(service.http, head + b"Content-Length: 200000000\r\n\r\n" + b"x" * 1000)
     assert declared.recv(200).startswith(b"HTTP/1.1 413")
     chunked = raw_request(service.http, head + b"Transfer-Encoding: chunked\r\n\r\n")
-    for _ in range(40):  # 160 KiB sent, the body never finished: the answer must come anyway
-        chunked.sendall(b"1000\r\n" + b"x" * 4096 + b"\r\n")
+    # 160 KiB sent, the body never finished: the answer must come anyway. The server may answer and close before
+    # the last chunk (a broken pipe here: CI saw it on a slow day); the answer is read all the same
+    with contextlib.suppress(OSError):
+        for _ in range(40):
+            chunked.sendall(b"1000\r\n" + b"x" * 4096 + b"\r\n")
     assert chunked.recv(200).startswith(b"HTTP/1.1 413")
 
 
