@@ -147,7 +147,12 @@ def test_pick_at_a_node_stops_the_vehicle_and_loads_it(bridge, vehicles):
     bridge.send_order(v, Order(base.order_id, 0, nodes, base.edges[:2]))
     assert bridge.wait_for(lambda: {a.action_id: a.status for a in bridge.state(v).action_states}.get("pick1")
                            == "RUNNING", 40)
-    assert bridge.state(v).pose.x <= 20.5 and abs(bridge.state(v).velocity[0]) < 0.5
+    # the pick starts on arrival, within the arrival tolerance (0.3 m), the vehicle braking to its stop at the node:
+    # about 0.6 m/s there on the planned braking curve (CI saw 0.5006 m/s against the 0.5 once asserted), far
+    # below the 6.94 m/s it drove through at (finding 3); then it stands still at the node while it loads
+    assert bridge.state(v).pose.x <= 20.5 and abs(bridge.state(v).velocity[0]) < 1.0
+    assert bridge.wait_for(lambda: abs(bridge.state(v).velocity[0]) < 0.05, 10)
+    assert abs(bridge.state(v).pose.x - 20.0) <= 0.3
     assert bridge.wait_for(lambda: [load.load_id for load in bridge.state(v).loads] == ["TGHU8889990"], 15)
     assert bridge.wait_for(stopped_at(bridge, v, f"{v}_n2"), 40)
 
