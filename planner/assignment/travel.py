@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 import networkx as nx
@@ -14,8 +15,6 @@ from planner.routing import OnePlaceTables, VehicleProfile, lanes_reversed, rest
 
 __all__ = ["TravelTimes"]
 
-NEAREST_KEPT = 256
-
 
 class TravelTimes:
     """Fastest times between corridor nodes, one Dijkstra per (profile, source) on first use, then kept.
@@ -25,7 +24,7 @@ class TravelTimes:
     for the profile (e.g. a crossing for a vehicle not authorized) is absent: ``inf`` in :meth:`matrix`.
     """
 
-    def __init__(self, graph: nx.DiGraph) -> None:
+    def __init__(self, graph: nx.DiGraph, nearest_kept: int = 256) -> None:
         self.graph = graph
         #: each profile's lanes, node -> {next node: lane data}, copied from its view once (a search on a copy
         #: is about three times faster than on the filtered view; the same order, so the same result)
@@ -33,8 +32,9 @@ class TravelTimes:
         self._from: dict[tuple[VehicleProfile, str], dict[str, tuple[float, float]]] = {}
         self.chargers = tuple(n for n, kind in graph.nodes(data="kind") if kind == NodeKind.CHARGER)
         self._to_each: OnePlaceTables | None = None  # to_nearest's tables, made on first use
-        #: to_nearest's answers (asked at most assignment rounds of a busy day, for a few sets of pickups)
-        self._nearest: dict[tuple[str, ...], Mapping[str, float]] = {}
+        #: to_nearest's answers, for the last ``nearest_kept`` sets of targets asked (most assignment rounds of a
+        #: busy day ask it, for a few sets of pickups)
+        self._nearest = lru_cache(maxsize=nearest_kept)(self._nearest_to)
 
     def from_node(self, source: str, profile: VehicleProfile) -> Mapping[str, tuple[float, float]]:
         """``{target: (time_s, length_m)}`` over the fastest routes from ``source`` this profile may drive."""
@@ -50,17 +50,14 @@ class TravelTimes:
     def to_nearest(self, targets: Sequence[str]) -> Mapping[str, float]:
         """``{node: time_s}`` from each node to the nearest of ``targets`` on the whole graph (ranking many vehicles
         by their nearness to a few pickups): the least of each target's own table, searched once, which is the
-        same floats as one search backwards from all of them (:class:`planner.routing.OnePlaceTables`). Kept for
-        the last ``NEAREST_KEPT`` sets of targets asked (the answer is shared: read it, never write it)."""
-        key = tuple(targets)
-        found = self._nearest.get(key)
-        if found is None:
-            if self._to_each is None:
-                self._to_each = OnePlaceTables(lanes_reversed(self.graph))
-            if len(self._nearest) >= NEAREST_KEPT:
-                del self._nearest[next(iter(self._nearest))]  # the oldest asked
-            found = self._nearest[key] = self._to_each.nearest(targets)
-        return found
+        same floats as one search backwards from all of them (:class:`planner.routing.OnePlaceTables`). Kept (the
+        answer is shared: read it, never write it)."""
+        return self._nearest(tuple(targets))
+
+    def _nearest_to(self, targets: tuple[str, ...]) -> Mapping[str, float]:
+        if self._to_each is None:
+            self._to_each = OnePlaceTables(lanes_reversed(self.graph))
+        return self._to_each.nearest(targets)
 
     def matrix(self, nodes: Sequence[str], profile: VehicleProfile) -> tuple[np.ndarray, np.ndarray]:
         """Times (s) and lengths (m) from each of ``nodes`` to each of them, ``inf`` where there is no route."""

@@ -10,7 +10,6 @@ import time
 import networkx as nx
 import pytest
 
-import planner.assignment.travel as travel_module
 from planner.assignment import (
     EnergyModel,
     Reason,
@@ -300,17 +299,16 @@ def test_bad_requests_are_named(graph, chargers):
         assign_online(graph, [ok], [vehicle], ["vn_dock_2"], energy)
 
 
-def test_the_time_to_the_nearest_pickup_is_one_search_back_from_all_of_them(bac_luan_ii, monkeypatch):
+def test_the_time_to_the_nearest_pickup_is_one_search_back_from_all_of_them(bac_luan_ii):
     """``TravelTimes.to_nearest`` (ranking free vehicles by their nearness to the waiting orders' pickups) from
     each target's own table: the same nodes and the same floats as one search backwards from all targets; asked
     again, kept or (beyond the sets it keeps) worked out again, the same."""
     graph = bac_luan_ii.graph
-    travel = TravelTimes(graph)
+    travel = TravelTimes(graph, nearest_kept=8)
     docks = sorted(n.id for n in bac_luan_ii.nodes_of(NodeKind.DOCK))
     rng = random.Random(5)
     asked = [docks, docks[:1], *(rng.sample(docks, rng.randint(1, len(docks))) for _ in range(20)),
              rng.sample(sorted(graph), 50)]
-    monkeypatch.setattr(travel_module, "NEAREST_KEPT", 8)
     for targets in asked + asked[::-1]:
         expected = nx.multi_source_dijkstra_path_length(graph.reverse(copy=False), set(targets), weight="travel_time")
         assert travel.to_nearest(targets) == expected
