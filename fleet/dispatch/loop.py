@@ -437,9 +437,15 @@ class Dispatcher:
                  "vehicle_id": order.vehicle_id})
 
     def _watch_customs_links(self) -> None:
-        """An authority silent for longer than the link timeout: every crossing is refused until it is back."""
+        """An authority silent for longer than the link timeout: every crossing is refused until it is back. One
+        never heard since this process started counts from its start: `xborder serve` with no customs simulator
+        showed both links down in the summary, but raised no alarm, and no order was ever carried."""
         for authority, age in self.gate.link_ages().items():
-            if age is not None and age > self.gate.link_timeout_s:
+            if age is None and self.now() > self.gate.link_timeout_s:
+                self.alarms.raise_alarm(AlarmKind.CUSTOMS_LINK_DOWN, authority,
+                                        f"never heard from {authority} since the fleet manager started: crossings "
+                                        "refused")
+            elif age is not None and age > self.gate.link_timeout_s:
                 self.alarms.raise_alarm(AlarmKind.CUSTOMS_LINK_DOWN, authority,
                                         f"no event or heartbeat from {authority} for {age:.0f} s: crossings refused")
 

@@ -352,3 +352,20 @@ def test_a_full_plan_in_the_tick_that_releases_a_cleared_vehicle_does_not_strand
     assert fleet.run(1800, until=lambda: fleet.state_of(order) == OrderState.DELIVERED), \
         (fleet.orders.get(order).state, track.state and track.state.last_node_id, track.state and track.state.errors)
     assert planned_again
+
+
+def test_a_customs_link_never_heard_raises_its_alarm(customs, corridor):
+    """`xborder serve` with no customs simulator: both links down from the start. The summary said so, but no alarm
+    was raised (only a link once heard and then silent was), and the console showed nothing amiss."""
+    fleet = make_fleet(customs, corridor, 1)
+    fleet.dispatcher.gate.ingest(customs.vn.event("heartbeat"), "test")
+    fleet.dispatcher.tick()
+    assert not fleet.dispatcher.alarms.list(open_only=True)[0]  # nothing yet: within the link timeout
+    customs.clock.now += 30
+    fleet.dispatcher.gate.ingest(customs.vn.event("heartbeat"), "test")
+    customs.clock.now += 35  # 65 s since the start, 35 s since VN's last heartbeat: CN never heard
+    fleet.dispatcher.tick()
+    alarms, _ = fleet.dispatcher.alarms.list(open_only=True)
+    down = {a.subject: a.message for a in alarms if a.kind == "customs_link_down"}
+    assert set(down) == {"CN_CUSTOMS"}, alarms
+    assert "never heard from CN_CUSTOMS" in down["CN_CUSTOMS"]
