@@ -536,6 +536,8 @@ class Dispatcher:
             track.reached = k
             if late > self.settings.late_after_s and k < len(track.plan.steps) - 1:
                 self._absorb_delay(track, k, t)
+            late -= track.approach_s  # (the plan was timed as if it stood at the plan's first node already)
+            track.approach_s = 0.0
             if late > self.settings.stuck_after_s:
                 self.alarms.raise_alarm(AlarmKind.VEHICLE_STUCK, track.id,
                                         f"{track.id} is {late:.0f} s behind its plan at {state.last_node_id}")
@@ -949,6 +951,7 @@ class Dispatcher:
         track.reached = index if state is not None and state.last_node_id == end and not [
             n for n in state.node_states if n.released] else index - 1
         track.arrived_at = {index: t if since is None else since} if track.reached == index else {}
+        track.approach_s = self._approach_s(state, end) if track.reached < index else 0.0
         track.needs_plan = False
         if new_order:
             track.vda_order_id, update_id = f"{track.id}-{uuid.uuid4().hex[:8]}", 0
@@ -957,6 +960,14 @@ class Dispatcher:
         if not _same_stay(old, plan):
             self._plans_changed = True
         self._send(track, update_id)
+
+    def _approach_s(self, state: VehicleState | None, end: str) -> float:
+        """The fastest drive from the node the vehicle last reached to ``end``, the end of its released way. A plan
+        starts there, timed as if the vehicle stood there now: after a restart (or any replan) while it drove
+        from its gate to the bridge, it was reported "390 s behind its plan" on reaching the bridge deck."""
+        if state is None or state.last_node_id not in self.corridor.nodes:
+            return 0.0
+        return self._travel.from_node(state.last_node_id, VehicleProfile()).get(end, (0.0, 0.0))[0]
 
     def _absorb_delay(self, track: Track, k: int, t: float) -> None:
         try:

@@ -66,6 +66,9 @@ class Track:
     first: int = 0  # step index at which the vehicle's current base begins (what the last update started at)
     released: int = 0  # last released step index
     reached: int = -1  # last step index the vehicle reported reaching
+    #: when it took its plan, the fastest drive still ahead of it to the plan's first step (where its released way
+    #: ended): its arrival there that much after the plan's time is no delay (``Dispatcher._follow``)
+    approach_s: float = 0.0
     arrived_at: dict[int, float] = field(default_factory=dict)
     crossing_decision_seq: int | None = None
     unavailable: str | None = None  # why the vehicle cannot go on (offline, fault, e-stop, out of service)

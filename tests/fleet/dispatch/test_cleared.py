@@ -223,3 +223,17 @@ def test_a_vehicle_cleared_at_its_gate_with_its_way_on_taken_says_so_and_waits(c
     said = [r.getMessage() for r in caplog.records if "its way on taken" in r.getMessage()]
     assert said and said[0].startswith("agv_001 cleared at its gate, its way on taken for now: "), said
     assert fleet.link.state("agv_001").last_node_id == gate and fleet.state_of(order) == S.AWAITING_CLEARANCE
+
+
+def test_a_vehicle_on_its_released_way_at_a_restart_is_not_called_stuck(customs, corridor):
+    """By hand (`xborder serve` killed with -9 and started again while two cleared vehicles drove from their gates
+    to the bridge): both were reported "vehicle_stuck ... 356 s behind its plan" on reaching the bridge deck, while
+    they had driven on without a stop. The new plan starts where each vehicle's released way ends, timed as if it
+    stood there at the restart; the drive to that node is no delay."""
+    fleet, order = _on_its_way(customs, corridor, "VN-100000000906")
+    seen = _watched(fleet, order)
+    assert fleet.run(1800, until=lambda: seen[-1][1] == S.CLEARED)  # released past its gate: its way to the bridge
+    restarted = make_fleet_again(fleet)
+    assert restarted.run(2400, until=lambda: restarted.state_of(order) == S.DELIVERED)
+    alarms, _ = restarted.dispatcher.alarms.list()
+    assert not [a.message for a in alarms if a.kind == "vehicle_stuck"]
