@@ -237,3 +237,20 @@ def test_a_vehicle_on_its_released_way_at_a_restart_is_not_called_stuck(customs,
     assert restarted.run(2400, until=lambda: restarted.state_of(order) == S.DELIVERED)
     alarms, _ = restarted.dispatcher.alarms.list()
     assert not [a.message for a in alarms if a.kind == "vehicle_stuck"]
+
+
+def test_a_vehicle_held_up_on_its_way_is_called_stuck(customs, corridor):
+    """The other side of the test above: a vehicle paused for ten minutes between two nodes of its plan reaches the
+    next one that late, and the dispatchers hear of it."""
+    from fleet.dispatch.views import VehicleAction
+
+    fleet, order = _on_its_way(customs, corridor, "VN-100000000907")
+    seen = _watched(fleet, order)
+    assert fleet.run(1800, until=lambda: seen[-1][1] == S.CLEARED)
+    fleet.run(20)  # on its way from the gate to the bridge
+    fleet.dispatcher.act("agv_001", VehicleAction.PAUSE, "operator", "test: held up")
+    fleet.run(600)
+    fleet.dispatcher.act("agv_001", VehicleAction.RESUME, "operator", "test: on again")
+    assert fleet.run(2400, until=lambda: fleet.state_of(order) == S.DELIVERED)
+    alarms, _ = fleet.dispatcher.alarms.list()
+    assert [a.subject for a in alarms if a.kind == "vehicle_stuck"] == ["agv_001"]
