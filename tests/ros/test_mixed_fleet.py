@@ -28,24 +28,29 @@ PICKED = {OrderState.LOADED, OrderState.AWAITING_CLEARANCE, OrderState.CLEARED, 
           OrderState.TO_DROP, OrderState.DELIVERED}
 
 
-@pytest.mark.parametrize("deliverer", ["agv_mqtt_mixed", "agv_ros_mixed"])
+@pytest.mark.parametrize("delivering", ["mqtt", "ros"])
 def test_one_dispatch_loop_drives_a_ros_vehicle_and_an_mqtt_vehicle(customs, broker, bridge, vehicles,  # noqa: F811
-                                                                    deliverer):
+                                                                    delivering):
     """Both stand at docks; the order waits at the deliverer's dock. The loop gives it the order (a VDA 5050
     pick at the dock: it leaves loaded) and sends the other one to park: both drive on the fleet's orders."""
     corridor = load_corridor(MAP)
-    docks = {"agv_ros_mixed": "vn_dock_1", "agv_mqtt_mixed": "vn_dock_2"}
+    # vehicle ids of each case's own: the bridge outlives a case, and the second case read the first one's last
+    # state of its ROS vehicle (driving to park on an order of that case's loop) until the new process's came,
+    # so that its loop gave the order to the MQTT vehicle, which then stood for good before the dock held
+    ros, mqtt = f"agv_ros_{delivering}", f"agv_mqtt_{delivering}"
+    docks = {ros: "vn_dock_1", mqtt: "vn_dock_2"}
+    deliverer = ros if delivering == "ros" else mqtt
     other = next(v for v in docks if v != deliverer)
     specs = {v: VehicleSpec(v, corridor.nodes[d].x, corridor.nodes[d].y, corridor.heading_into(d), d)
              for v, d in docks.items()}
     recorder = Recorder(broker.port)
-    mqtt_process = spawn_mqtt_vehicle(specs["agv_mqtt_mixed"], broker.port)
+    mqtt_process = spawn_mqtt_vehicle(specs[mqtt], broker.port)
     mqtt_link = MqttVehicleLink(port=broker.port)
     stop_clock = threading.Event()
     dispatcher = None
     try:
-        vehicles(specs["agv_ros_mixed"])
-        assert mqtt_link.wait_for(lambda: mqtt_link.state("agv_mqtt_mixed") is not None, 30)
+        vehicles(specs[ros])
+        assert mqtt_link.wait_for(lambda: mqtt_link.state(mqtt) is not None, 30)
         start = time.monotonic()
 
         def real_time() -> None:  # the fixtures' settable clock, run in real time
@@ -79,8 +84,8 @@ def test_one_dispatch_loop_drives_a_ros_vehicle_and_an_mqtt_vehicle(customs, bro
         start_node = corridor.nodes[docks[other]]
         assert bridge.wait_for(lambda: (s := link.state(other)).order_id == dispatcher.tracks[other].vda_order_id
                                and ((s.pose.x - start_node.x) ** 2 + (s.pose.y - start_node.y) ** 2) ** 0.5 > 10, 60)
-        assert link.link_of("agv_ros_mixed") is bridge and link.link_of("agv_mqtt_mixed") is mqtt_link
-        assert any(topic.endswith("agv_mqtt_mixed/order") for topic, _ in recorder.messages)
+        assert link.link_of(ros) is bridge and link.link_of(mqtt) is mqtt_link
+        assert any(topic.endswith(f"{mqtt}/order") for topic, _ in recorder.messages)
         assert recorder.invalid == []
     finally:
         if dispatcher is not None:
