@@ -658,9 +658,9 @@ class Dispatcher:
         self._save_vda(track)
 
     def _watch_health(self, track: Track, t: float) -> None:
-        state, why = track.state, None
+        state, why, lasting = track.state, None, False
         if not track.record.in_service:
-            why = f"out of service: {track.record.service_reason or 'no reason given'}"
+            why, lasting = f"out of service: {track.record.service_reason or 'no reason given'}", True
         elif track.connection in ("OFFLINE", "CONNECTIONBROKEN"):
             why = f"connection {track.connection}"
             self.alarms.raise_alarm(AlarmKind.VEHICLE_OFFLINE, track.id, f"{track.id} is {track.connection}")
@@ -672,14 +672,18 @@ class Dispatcher:
             self.alarms.raise_alarm(AlarmKind.VEHICLE_SILENT, track.id, f"{track.id}: no state for "
                                                                         f"{track.state_age:.0f} s")
         elif state is not None and state.errors and any(e.level == "FATAL" for e in state.errors):
-            why = "fault: " + "; ".join(e.description for e in state.errors if e.level == "FATAL")
+            why, lasting = "fault: " + "; ".join(e.description for e in state.errors if e.level == "FATAL"), True
             self.alarms.raise_alarm(AlarmKind.VEHICLE_FAULT, track.id, f"{track.id}: {why}")
         elif state is not None and state.e_stop != "NONE":
             why = f"emergency stop ({state.e_stop})"
         if state is not None and state.battery_charge < self.settings.low_battery_percent and not state.charging:
             self.alarms.raise_alarm(AlarmKind.LOW_BATTERY, track.id,
                                     f"{track.id}: battery at {state.battery_charge:.0f} %")
+        if why is not None and (track.unavailable is None or lasting):
+            track.keeps_order_until = t if lasting else t + self.settings.reassign_after_s
         if why == track.unavailable:
+            if why is not None and self._planned_once:
+                self._take_back_order(track, why, t)
             return
         was, track.unavailable = track.unavailable, why
         if not self._planned_once:
@@ -688,21 +692,30 @@ class Dispatcher:
             self._take_out(track, why, t)
         elif was is not None:
             log.info("vehicle %s available again", track.id)
-            track.needs_plan = True
+            track.needs_plan, track.keeps_order_until = True, INF
 
     def _take_out(self, track: Track, why: str, t: float) -> None:
         """The vehicle cannot go on: it keeps its place for good (others are routed around it), and an order
-        not yet loaded goes back to waiting for another vehicle."""
+        not yet loaded goes back to waiting for another vehicle (``_take_back_order``)."""
         log.warning("vehicle %s unavailable: %s", track.id, why)
         node = base_end(self.corridor, track)
         self._apply(self.planner.fail(track.id, node, t).plans, t, exclude=track.id)
         self._break_meeting(track)
-        job = track.job
-        if job is not None and job.order is not None and job.order.state in (OrderState.ASSIGNED,
-                                                                             OrderState.TO_PICKUP):
-            self._advance(track, OrderState.CREATED, f"{track.id} unavailable ({why}): to be re-assigned")
-            track.job = None
+        self._take_back_order(track, why, t)
         self._plans_changed = True
+
+    def _take_back_order(self, track: Track, why: str, t: float) -> None:
+        """An order the unavailable vehicle has not loaded goes back to waiting for another one: at once when
+        it cannot carry it soon (a fatal fault, out of service), else once it has stood ``reassign_after_s``.
+        Taken back at once, an emergency stop of the whole fleet and its release gave the orders out anew, to
+        the vehicles that stood first, while the others still drove their released ways to those orders'
+        docks: vehicles stalled for minutes, each before a dock taken by another, with orders waiting."""
+        job = track.job
+        if job is None or job.order is None or job.order.state not in (OrderState.ASSIGNED, OrderState.TO_PICKUP) \
+                or t < track.keeps_order_until:
+            return
+        self._advance(track, OrderState.CREATED, f"{track.id} unavailable ({why}): to be re-assigned")
+        track.job = None
 
     # --- planning -------------------------------------------------------------------------------------------------
 

@@ -20,6 +20,11 @@ class DispatchSettings(BaseModel):
                                                                 "vehicle's payload (its factsheet's maxLoadMass): "
                                                                 "orders declare none")
     silent_after_s: float = Field(10.0, gt=0, description="no state for this long: treated as offline")
+    reassign_after_s: float = Field(60.0, ge=0, description="a vehicle that stops for a while (an emergency "
+                                                            "stop, its link lost or silent) keeps an order it has "
+                                                            "not loaded yet for this long, then the order goes to "
+                                                            "another vehicle; at once on a fatal fault or when "
+                                                            "taken out of service")
     late_after_s: float = Field(5.0, gt=0, description="later arrivals are absorbed with FleetPlanner.delay")
     stuck_after_s: float = Field(300.0, gt=0, description="this late: an alarm")
     low_battery_percent: float = Field(30.0, ge=0, le=100)

@@ -72,6 +72,8 @@ class Track:
     arrived_at: dict[int, float] = field(default_factory=dict)
     crossing_decision_seq: int | None = None
     unavailable: str | None = None  # why the vehicle cannot go on (offline, fault, e-stop, out of service)
+    #: while unavailable: until when (planner time) it keeps an order it has not loaded (``reassign_after_s``)
+    keeps_order_until: float = INF
     needs_plan: bool = False
     sent_at: float = -INF  # when the current order (update) was last sent
     sent_content: OrderContent | None = None  # what the last update sent (update ``update_id``) said
