@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -88,8 +89,8 @@ def agents(
                                                  "vehicles on it (a simulation; a fleet manager elsewhere gets the "
                                                  "same pace in its config: sim.live.Pace)"),
 ) -> None:
-    """Start N simulated AGVs (agent + simulated base, one process each) until Ctrl-C."""
-    import signal
+    """Start N simulated AGVs (agent + simulated base, one process each) until Ctrl-C. One that ends is said; the
+    others go on. The exit code is 1 when any ended by itself."""
     import time
 
     from fleet.maps import default_map_folder, load_corridor
@@ -126,11 +127,17 @@ def agents(
                      for s in specs]
         typer.echo(f"started {len(processes)} vehicles under /{fleet_namespace}/: "
                    + ", ".join(f"{s.vehicle_id}@{s.node_id}" for s in specs))
+    running = dict(zip((s.vehicle_id for s in specs), processes, strict=True))
     try:
-        while all(p.poll() is None for p in processes):
+        # one vehicle's process that ends (a crash, a kill to see the fleet manager take it out) is that vehicle
+        # gone, as a real one whose computer died: the others drive on (all of them stopped with it once)
+        while running:
+            for vehicle_id, process in list(running.items()):
+                if process.poll() is not None:
+                    del running[vehicle_id]
+                    typer.echo(f"{vehicle_id} ended ({_how_it_ended(process.returncode)}); "
+                               f"{len(running)} vehicle(s) go on", err=True)
             time.sleep(0.5)
-        failed = [s.vehicle_id for s, p in zip(specs, processes, strict=True) if p.poll() is not None]
-        typer.echo(f"vehicle process(es) ended: {', '.join(failed)}", err=True)
     except KeyboardInterrupt:
         pass
     finally:
@@ -139,3 +146,14 @@ def agents(
             broker.stop()
         if clock is not None:
             clock.close()
+    if len(running) < len(processes):
+        raise typer.Exit(1)
+
+
+def _how_it_ended(returncode: int) -> str:
+    if returncode >= 0:
+        return f"exit code {returncode}"
+    try:
+        return f"killed by {signal.Signals(-returncode).name}"
+    except ValueError:
+        return f"killed by signal {-returncode}"

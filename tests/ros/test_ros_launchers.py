@@ -3,6 +3,7 @@ starts vehicles at the map's parking spots that report over DDS."""
 
 from __future__ import annotations
 
+import os
 import py_compile
 import signal
 import subprocess
@@ -75,6 +76,35 @@ def test_vehicles_leave_cleanly_when_their_launcher_is_killed(bridge, bac_luan_i
         process.kill()
         process.wait(timeout=10)
     assert bridge.wait_for(lambda: bridge.connection("agv_001") == "OFFLINE", 10)
+
+
+@pytest.mark.ros
+def test_one_vehicle_killed_leaves_the_others_driving(bridge, bac_luan_ii_dir, tmp_path):
+    """Found by hand: `kill -9` of one vehicle's process (to see the fleet manager take it out) ended the
+    launcher and every other vehicle with it: all OFFLINE, their orders given back."""
+    process = subprocess.Popen([str(Path(sys.executable).with_name("xborder")), "agents", "--count", "2",
+                                "--map", str(bac_luan_ii_dir), "--fleet", "xborder"], stdout=subprocess.DEVNULL,
+                               stderr=(tmp_path / "stderr").open("w"))
+    try:
+        for vehicle in ("agv_001", "agv_002"):
+            bridge.add_vehicle(vehicle)
+        assert bridge.wait_for(lambda: all(bridge.connection(v) == "ONLINE" for v in ("agv_001", "agv_002")),
+                               LAUNCHED_WITHIN_S)
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        killed = next(int(pid) for pid in children
+                      if "vehicle_id:=agv_002" in Path(f"/proc/{pid}/cmdline").read_bytes().decode().replace("\0", " ")
+                      .replace("'", ""))
+        os.kill(killed, signal.SIGKILL)
+        assert not bridge.wait_for(lambda: bridge.connection("agv_001") != "ONLINE", 10)
+        assert process.poll() is None
+        process.terminate()
+        assert process.wait(timeout=30) == 1  # one of its vehicles had ended
+        assert "agv_002 ended (killed by SIGKILL); 1 vehicle(s) go on" in (tmp_path / "stderr").read_text()
+        assert bridge.wait_for(lambda: bridge.connection("agv_001") == "OFFLINE", 10)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=30)
 
 
 def test_xborder_agents_refuses_a_time_scale_for_mqtt_vehicles():
