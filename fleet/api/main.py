@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from fleet.api.metrics import FleetMetrics
-from fleet.api.routes import alarms, audit, customs, gates, map, orders, stream, summary, vehicles
+from fleet.api.routes import alarms, audit, customs, gates, map, orders, stream, summary, vehicles, waiting
 from fleet.api.stream import StreamHub
 from fleet.orders import OrderError
 from fleet.orders.reads import OrderReads
@@ -53,7 +53,7 @@ def create_app(services: Services) -> FastAPI:
     app.state.tokens = {t.token: t.role for t in services.settings.auth.tokens}
     app.state.store, app.state.views = services.store, services.dispatcher
     app.state.order_reads = OrderReads(services.orders, services.bus)
-    for module in (map, vehicles, orders, gates, customs, audit, alarms, stream, summary):
+    for module in (map, vehicles, orders, waiting, gates, customs, audit, alarms, stream, summary):
         app.include_router(module.router, prefix=API_PREFIX, responses=UNAUTHORIZED)
     add_error_handlers(app)
 

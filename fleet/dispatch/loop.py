@@ -57,6 +57,7 @@ from fleet.dispatch.tracks import Job, JobKind, ReleaseWait, Track
 from fleet.dispatch.vda import OrderContent, vda_order
 from fleet.dispatch.vda_writer import VdaOrderWriter
 from fleet.dispatch.views import GateView, VehicleAction, VehicleView, WaitingVehicle
+from fleet.dispatch.waiting import FleetNow, WaitingOrder, waiting_order
 from fleet.dispatch.yards import room_left, within_gate_capacity
 from fleet.events import EventBus, Topic
 from fleet.orders import Move, OrderError, OrderPublic, OrderService, OrderState
@@ -68,6 +69,7 @@ from fleet.vehicles.link import VehicleLink, VehicleSnapshot
 from fleet.vehicles.registry import HeldLoad, VehicleRegistry
 from planner.assignment import (
     EnergyModel,
+    Reason,
     TransportOrder,
     TravelTimes,
     VehicleStatus,
@@ -198,6 +200,7 @@ class Dispatcher:
         #: plan it stood at the end of: only they are sent off to park when idle at a dock or a gate, still at the
         #: end of that plan (_replan_pending), never one whose round was put off by a busy tick
         self._offered: dict[str, TimedPlan | None] = {}
+        self._left_out: Mapping[str, Reason] = {}  # the last assignment round's orders not given out, with why
         self._published: dict[str, tuple[float, tuple[Any, ...]]] = {}  # vehicle -> (when, what its view showed)
         #: The tracks as the last tick left them (copies), which the API reads without waiting for a tick to end.
         #: Kept by the loop's thread only: a caller driving ``tick()`` itself gets a snapshot taken under the lock.
@@ -1323,7 +1326,7 @@ class Dispatcher:
                 assignment = assign_online(self.corridor.graph, transport, status, chargers, energy, self._weights,
                                            now_s=t, time_limit_s=self.settings.assign_time_limit_s,
                                            travel=self._travel, pairs=False, max_trips=max_trips)  # one order a trip
-                trips, to_charger = assignment.trips, assignment.to_charger
+                trips, to_charger, self._left_out = assignment.trips, assignment.to_charger, assignment.unassigned
         except PlannerError as exc:
             log.warning("assignment failed: %s", exc)
             return
@@ -1830,6 +1833,29 @@ class Dispatcher:
             views.append(GateView(id=node.id, side=node.jurisdiction, held=node.id in self._gate_holds,
                                   hold_reason=self._gate_holds.get(node.id), queue=queue))
         return views
+
+    def waiting_orders(self, limit: int) -> list[WaitingOrder]:
+        """The orders waiting for a vehicle (at most ``limit``, the most urgent first), each with what holds it
+        back now (:mod:`fleet.dispatch.waiting`)."""
+        with self._lock:
+            tracks = self.tracks.values()
+            available = [tr for tr in tracks if tr.unavailable is None and tr.record.in_service and tr.state]
+            left = room_left(tracks, {side: lanes * self.settings.loads_per_gate_lane
+                                      for side, lanes in self._gate_lanes.items()})
+            fleet = FleetNow(
+                available=len(available),
+                crossers=sum(self._profile_now(tr).cross_border for tr in available) if self.relay is None else None,
+                free=sum(is_free(tr) for tr in tracks),
+                gate_room={side: (left[side], lanes) for side, lanes in self._gate_lanes.items()}
+                if self.relay is None else {},
+                receivers=None if self.relay is None else orders_to_give_out(tracks, self.corridor.jurisdictions),
+                left_out=self._left_out)
+            return [waiting_order(order, self._kept_sentences(order), fleet) for order in self.orders.waiting(limit)]
+
+    def _kept_sentences(self, order: OrderPublic) -> list[str]:
+        return [f"{consignment} ({clearance.status}, {authority})" for consignment in order.consignments
+                for authority, clearance in self.gate.consignment_state(consignment).items()
+                if clearance.status in KEPT_BY_CUSTOMS]
 
     def hold_gate(self, gate_id: str, by: str, reason: str) -> None:
         self._gate_node(gate_id)

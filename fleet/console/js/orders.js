@@ -70,16 +70,27 @@ export class OrdersPanel {
       const page = await this.api.get("/orders", { ...filter, limit: 100 });
       this.total.textContent = `${page.orders.length} of ${page.total}`;
       this.listed = page.orders;
-      this.rerender();
+      await this.rerender();
       if (this.selected) await this.show(this.selected, false);
     } catch (error) {
       this.notify(`orders: ${error.message}`, true);
     }
   }
 
-  /** The listed orders drawn again as they were read: an order becomes overdue with time alone, no news. */
-  rerender() {
-    if (this.listed) renderKeepingFocus(this.tbody, ...this.listed.map((order) => this.row(order)));
+  /** Why each waiting order among ``orders`` waits (GET /waiting: the dispatch loop's answer), by order id; empty
+   *  when none is waiting, or when it cannot be read (a standby answers only the leader's name). */
+  async whyWaiting(orders) {
+    if (!orders.some((order) => order.state === "created")) return new Map();
+    const waiting = await this.api.get("/waiting", { limit: 100 }).catch(() => []);
+    return new Map(waiting.map((w) => [w.order_id, w.because]));
+  }
+
+  /** The listed orders drawn again as they were read: an order becomes overdue with time alone, no news; and why
+   *  the waiting ones wait read again (a vehicle free, a gate lane passed: no order's news either). */
+  async rerender() {
+    if (!this.listed) return;
+    this.waiting = await this.whyWaiting(this.listed);
+    renderKeepingFocus(this.tbody, ...this.listed.map((order) => this.row(order)));
   }
 
   row(order) {
@@ -88,7 +99,9 @@ export class OrdersPanel {
       h("th", { scope: "row" }, h("button", { type: "button", class: "link-button", "data-key": `open:${order.id}`,
                                    title: order.id, onclick: () => this.show(order.id) },
         order.id.replace(/^ord-/, "").slice(0, 8))),  // short enough for a laptop's table; the whole id on hover
-      h("td", { class: "state" }, order.state.replace(/_/g, " ")),
+      h("td", { class: "state" }, order.state.replace(/_/g, " "),
+        this.waiting && this.waiting.has(order.id) ? h("div", { class: "muted waiting-why" },
+                                                        this.waiting.get(order.id)) : ""),
       h("td", {}, order.direction.replace("->", "→")),
       h("td", {}, `${order.pickup} → ${order.drop}`),
       h("td", {}, order.vehicle_id || ""),
@@ -160,6 +173,8 @@ export class OrdersPanel {
         h("p", { class: "muted" }, `${order.direction} · ${order.pickup} → ${order.drop} · vehicle ${order.vehicle_id ||
           "none yet"} · created by ${order.created_by}` + (order.latest_delivery == null ? ""
           : ` · deliver by ${new Date(order.latest_delivery * 1000).toLocaleString()}`)),
+        order.state === "created" && this.waiting && this.waiting.has(order.id)
+          ? h("p", { class: "waiting-why" }, h("b", {}, "Waiting: "), this.waiting.get(order.id)) : "",
         h("h4", {}, "Clearance"),
         h("ul", { class: "clearance" }, order.consignments.map((c, i) => h("li", {}, h("b", {}, c), " ",
           clearances[i] ? Object.entries(clearances[i])

@@ -87,6 +87,26 @@ def test_a_client_reads_its_own_writes_through_the_workers(service):
         assert "x-xborder-seq" not in out.headers
 
 
+def test_why_an_order_waits_is_the_loops_answer_through_a_worker(service):
+    """Found by hand: an order stood `created` for minutes beside idle vehicles none of which was authorized to
+    cross (no customs simulator running), and nothing said why. The workers pass `GET /waiting` on to the loop."""
+    with httpx.Client(base_url=service.base, timeout=10) as client:
+        created = client.post("/orders", json=order_body(900), headers=auth("dispatcher"))
+        assert created.status_code == 201, created.text
+        order_id = created.json()["id"]
+        waiting = client.get("/waiting", headers=auth("viewer"))
+        assert waiting.status_code == 200, waiting.text
+        mine = next(w for w in waiting.json() if w["order_id"] == order_id)
+        assert mine["kind"] in ("no_vehicle", "no_authorized_vehicle"), mine  # the vehicles may not report yet
+        wait_until(lambda: next(w for w in client.get("/waiting", headers=auth("viewer")).json()
+                                if w["order_id"] == order_id)["kind"] == "no_authorized_vehicle", 30,
+                   "the order said to wait for a vehicle authorized to cross")
+        assert client.get("/waiting", params={"limit": 0}, headers=auth("viewer")).status_code == 422
+        assert client.get("/waiting").status_code == 401
+        client.post(f"/orders/{order_id}/cancel", json={"reason": "test"}, headers=auth("dispatcher"))
+        assert all(w["order_id"] != order_id for w in client.get("/waiting", headers=auth("viewer")).json())
+
+
 def test_roles_and_refusals_are_the_same_through_a_worker(service, signers):
     with httpx.Client(base_url=service.base, timeout=10) as client:
         assert client.get("/vehicles").status_code == 401  # answered by the worker
