@@ -135,7 +135,7 @@ def agents(
             for vehicle_id, process in list(running.items()):
                 if process.poll() is not None:
                     del running[vehicle_id]
-                    typer.echo(f"{vehicle_id} ended ({_how_it_ended(process.returncode)}); "
+                    typer.echo(f"{vehicle_id} ended ({how_it_ended(process.returncode)}); "
                                f"{len(running)} vehicle(s) go on", err=True)
             time.sleep(0.5)
     except KeyboardInterrupt:
@@ -150,7 +150,8 @@ def agents(
         raise typer.Exit(1)
 
 
-def _how_it_ended(returncode: int) -> str:
+def how_it_ended(returncode: int) -> str:
+    """A process's exit code as a person says it: "exit code 1", "killed by SIGKILL"."""
     if returncode >= 0:
         return f"exit code {returncode}"
     try:
