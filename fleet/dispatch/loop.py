@@ -1275,7 +1275,7 @@ class Dispatcher:
             return
         self._orders_news, self._last_assign = False, t
         cap = self.settings.assign_max_orders
-        unkept = (o for o in self.orders.waiting(WAITING_LOOKAHEAD * cap) if not self._kept_by_customs(o))
+        unkept = (o for o in self.orders.waiting(self._waiting_read()) if not self._kept_by_customs(o))
         max_trips = None
         if self.relay is not None:  # a receiver kept free for every load on its way to the pad (finding 10)
             waiting = list(unkept)
@@ -1850,7 +1850,14 @@ class Dispatcher:
                 if self.relay is None else {},
                 receivers=None if self.relay is None else orders_to_give_out(tracks, self.corridor.jurisdictions),
                 left_out=self._left_out)
-            return [waiting_order(order, self._kept_sentences(order), fleet) for order in self.orders.waiting(limit)]
+            # read as the assignment reads them (OrderService.waiting keeps one answer, for one limit): a console's
+            # poll with a limit of its own made the loop's next round read the store again
+            waiting = self.orders.waiting(max(limit, self._waiting_read()))[:limit]
+            return [waiting_order(order, self._kept_sentences(order), fleet) for order in waiting]
+
+    def _waiting_read(self) -> int:
+        """How many waiting orders an assignment round reads (the most urgent first)."""
+        return WAITING_LOOKAHEAD * self.settings.assign_max_orders
 
     def _kept_sentences(self, order: OrderPublic) -> list[str]:
         return [f"{consignment} ({clearance.status}, {authority})" for consignment in order.consignments
