@@ -74,7 +74,7 @@ def demo(
     from planner.corridor import MapError
     from sim.live import CustomsPlan, LiveSystem, Pace, beyond_gates, dock_spots, fleet_registry
     from sim.order_feed import OrderFeed, planned_orders
-    from sim.ros_fleet import how_it_ended
+    from sim.ros_fleet import take_ended
     from sim.service_process import default_deployment
 
     console = Console(width=None if sys.stdout.isatty() else 160)
@@ -120,12 +120,11 @@ def demo(
                      if p.poll() is not None and p not in system.customs and p not in system.vehicles]
             if ended:
                 raise DemoError(f"a process ended: {ended[0].args!s} (logs in {var / 'demo-logs'})")
-            for vehicle_id, process in list(running.items()):  # a vehicle gone, as a real one whose computer
-                if process.poll() is not None:  # died: the fleet manager takes it out, the others drive on
-                    del running[vehicle_id]
-                    console.print(f"[yellow]{vehicle_id} ended[/yellow] ({how_it_ended(process.returncode)}): the "
-                                  "fleet manager takes it out, the others drive on (its log: "
-                                  f"{var / 'demo-logs' / vehicle_id}.log)", highlight=False, soft_wrap=True)
+            # a vehicle gone, as a real one whose computer died: the fleet manager takes it out, the others go on
+            for vehicle_id, how in take_ended(running):
+                console.print(f"[yellow]{vehicle_id} ended[/yellow] ({how}): the fleet manager takes it out, the "
+                              f"others drive on (its log: {var / 'demo-logs' / vehicle_id}.log)", highlight=False,
+                              soft_wrap=True)
             feed.post_due(time.time())
             for line in watch.lines(time.monotonic() - started):
                 console.print(line, highlight=False)

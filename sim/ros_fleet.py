@@ -132,11 +132,8 @@ def agents(
         # one vehicle's process that ends (a crash, a kill to see the fleet manager take it out) is that vehicle
         # gone, as a real one whose computer died: the others drive on (all of them stopped with it once)
         while running:
-            for vehicle_id, process in list(running.items()):
-                if process.poll() is not None:
-                    del running[vehicle_id]
-                    typer.echo(f"{vehicle_id} ended ({how_it_ended(process.returncode)}); "
-                               f"{len(running)} vehicle(s) go on", err=True)
+            for vehicle_id, how in take_ended(running):
+                typer.echo(f"{vehicle_id} ended ({how}); {len(running)} vehicle(s) go on", err=True)
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
@@ -148,6 +145,14 @@ def agents(
             clock.close()
     if len(running) < len(processes):
         raise typer.Exit(1)
+
+
+def take_ended(running: dict[str, subprocess.Popen]) -> list[tuple[str, str]]:
+    """The vehicles whose processes have ended, taken out of ``running``, each with how it ended."""
+    ended = [(vehicle_id, process) for vehicle_id, process in running.items() if process.poll() is not None]
+    for vehicle_id, _ in ended:
+        del running[vehicle_id]
+    return [(vehicle_id, how_it_ended(process.returncode)) for vehicle_id, process in ended]
 
 
 def how_it_ended(returncode: int) -> str:
