@@ -1850,8 +1850,8 @@ class Dispatcher:
                 if self.relay is None else {},
                 receivers=None if self.relay is None else orders_to_give_out(tracks, self.corridor.jurisdictions),
                 left_out=self._left_out)
-            # read as the assignment reads them (OrderService.waiting keeps one answer, for one limit): a console's
-            # poll with a limit of its own made the loop's next round read the store again
+            # at least as many as an assignment round reads (OrderService.waiting keeps the last read, which answers
+            # any shorter ask): a console's poll for fewer would make the loop's next round read the store again
             waiting = self.orders.waiting(max(limit, self._waiting_read()))[:limit]
             return [waiting_order(order, self._kept_sentences(order), fleet) for order in waiting]
 

@@ -155,3 +155,30 @@ def test_with_no_room_before_the_gates_customs_is_asked_about_the_orders_the_rou
     assert asked == most_urgent
     assert [[order.id for order in transport] for transport in seen] == [most_urgent]
     assert all(fleet.state_of(o) == OrderState.CREATED for o in orders)
+
+
+def test_a_longer_read_of_the_waiting_orders_answers_a_shorter_one(customs, corridor, monkeypatch):
+    """A console asking for more waiting orders than an assignment round reads leaves the round its answer: the
+    most urgent few are the start of the longer list (the order is total). A shorter read answers a longer ask
+    only when it held every waiting order."""
+    fleet = make_fleet(customs, corridor, 1)
+    vn, cn = docks(corridor, "VN"), docks(corridor, "CN")
+    for n in range(4):
+        fleet.orders.create(OrderCreate(consignments=[f"VN-W0000002{n}"], pickup=vn[n], drop=cn[n], priority=n + 1),
+                            "test")
+    reads = []
+    reading = fleet.orders.store.reading
+    monkeypatch.setattr(fleet.orders.store, "reading", lambda: reads.append(1) or reading())
+
+    def read(limit: int) -> tuple[list[str], int]:
+        reads.clear()
+        return [o.id for o in fleet.orders.waiting(limit)], len(reads)
+
+    every, _ = read(100)
+    assert read(2) == (every[:2], 0)
+    assert read(100) == (every, 0)
+    assert read(10) == (every, 0)  # the read of 100 held all four
+    assert read(3) == (every[:3], 0)
+    monkeypatch.setattr(fleet.orders, "_waiting", None)
+    assert read(2) == (every[:2], 1)
+    assert read(3) == (every[:3], 1)  # two of four: the third must be read
