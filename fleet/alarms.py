@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 
 from fleet.events import EventBus, Topic
-from fleet.store import Store
+from fleet.store import AuditKind, Store
 from fleet.store.schema import alarms
 
 
@@ -85,7 +85,7 @@ class AlarmService:
                 )
             ).inserted_primary_key[0]
             if not audited:
-                self.store.append_audit(conn, "alarm", {**body, "alarm_id": alarm_id})
+                self.store.append_audit(conn, AuditKind.ALARM, {**body, "alarm_id": alarm_id})
         return int(alarm_id)
 
     def get(self, alarm_id: int) -> Alarm:

@@ -38,7 +38,7 @@ from fleet.customs.errors import MalformedInput
 from fleet.customs.refusals import RefusalLimiter, refusal_body, safe_text
 from fleet.customs.signing import signature_valid
 from fleet.customs.snapshots import ClearanceState, SnapshotRejected, check_snapshot, snapshot_body
-from fleet.store import AuditRecord, NewEvent, Store, StoredEvent, StoreError
+from fleet.store import AuditKind, AuditRecord, NewEvent, Store, StoredEvent, StoreError
 from fleet.store.audit import record_hash
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ class _Batch:
     digests: dict[str, str] = field(default_factory=dict)  # event_id -> digest, stored or in this batch
     holders: dict[tuple[str, int], str] = field(default_factory=dict)  # (authority, seq) -> event_id, likewise
     events: list[tuple[int, NewEvent]] = field(default_factory=list)  # (index of its audit entry, event)
-    audits: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    audits: list[tuple[AuditKind, dict[str, Any]]] = field(default_factory=list)
     authorities: set[str] = field(default_factory=set)  # whose streams grew
     undos: list[Callable[[], None]] = field(default_factory=list)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
@@ -325,7 +325,7 @@ class CustomsGate:
         batch.authorities.add(event.authority)
         batch.events.append((len(batch.audits), NewEvent(event.event_id, event.authority, event.seq, digest,
                                                          data.decode(), received_at)))
-        batch.audits.append(("event_accepted", {
+        batch.audits.append((AuditKind.EVENT_ACCEPTED, {
             "event_id": event.event_id, "authority": event.authority, "seq": event.seq, "type": str(event.type),
             "consignment_id": consignment, "vehicle_id": event.vehicle_id, "digest": digest, "via": via}))
         # the consignment's crossing_allowed changed only if this authority's release did and the others' stand
@@ -349,16 +349,16 @@ class CustomsGate:
             self._state.streams[body["authority"]].add(body["seq"])
         record, suppressed = self._refusals.admit(peer, self.clock())
         if suppressed:
-            batch.audits.append(("refusals_suppressed", {"peer": peer, "count": suppressed}))
+            batch.audits.append((AuditKind.REFUSALS_SUPPRESSED, {"peer": peer, "count": suppressed}))
         if record:
-            batch.audits.append(("event_refused", body))
+            batch.audits.append((AuditKind.EVENT_REFUSED, body))
             if refusal.alarm:
-                batch.audits.append(("alarm", body))
+                batch.audits.append((AuditKind.ALARM, body))
                 batch.after_commit.append(lambda: self.publish("alarm", body))
                 log.warning("customs alarm: %s", body["reason"])
         return IngestResult(Outcome.REFUSED, body["event_id"], body["reason"], refusal.forbidden)
 
-    def _record(self, kind: str, body: dict[str, Any]) -> int:
+    def _record(self, kind: AuditKind, body: dict[str, Any]) -> int:
         """Append one audit record (not an accepted event: :meth:`_apply` stores those); return its seq."""
         seq = self.store.audit(kind, body).seq
         self._audited(1)
@@ -383,7 +383,7 @@ class CustomsGate:
         checkpoint the audit log if records were added more than ``checkpoint_every[1]`` seconds ago."""
         with self._lock:
             for peer, count in self._refusals.drain().items():
-                self._record("refusals_suppressed", {"peer": peer, "count": count})
+                self._record(AuditKind.REFUSALS_SUPPRESSED, {"peer": peer, "count": count})
             if self._unanchored and self.clock() - self._anchored_at >= self._checkpoint_every[1]:
                 self._anchor()
             for authority in self._state.streams:
@@ -450,7 +450,7 @@ class CustomsGate:
         body = snapshot_body(text, self.store.audit_head, self._state.events, self._signing_key)
         try:
             with self.store.transaction() as conn:
-                record = self.store.append_audit(conn, "snapshot", body)
+                record = self.store.append_audit(conn, AuditKind.SNAPSHOT, body)
                 self.store.write_snapshot(conn, record.seq, text, self.clock())
         except StoreError:
             log.exception("the clearance snapshot could not be written; the next restart replays more events")
@@ -480,7 +480,7 @@ class CustomsGate:
         self._rulings.clear()
         for problem in problems + replay_problems:
             body = {"reason": problem, "via": "replay"}
-            self._record("alarm", body)
+            self._record(AuditKind.ALARM, body)
             self.publish("alarm", body)
             log.error("customs alarm on start: %s", problem)
 
@@ -519,10 +519,10 @@ class CustomsGate:
         audited: dict[str, str | None] = {}
         for record in self.store.audit_records(after=after or 0) if records is None else records:
             body = record.body
-            if record.kind == "event_accepted" and isinstance(body.get("event_id"), str):
+            if record.kind == AuditKind.EVENT_ACCEPTED and isinstance(body.get("event_id"), str):
                 audited[body["event_id"]] = body.get("digest")
-            elif record.kind == "event_refused" and body.get("signed") and body.get("authority") in self.authorities \
-                    and type(body.get("seq")) is int:
+            elif record.kind == AuditKind.EVENT_REFUSED and body.get("signed") \
+                    and body.get("authority") in self.authorities and type(body.get("seq")) is int:
                 self._state.streams[body["authority"]].add(body["seq"])
         problems = []
         for stored in self.store.events(after_audit_seq=after):
@@ -657,7 +657,7 @@ class CustomsGate:
         """
         with self._lock:
             decision = self.evaluate(vehicle_id, direction, consignments)
-            audit_seq = self._record("decision", decision.as_dict())
+            audit_seq = self._record(AuditKind.DECISION, decision.as_dict())
             self.publish("decision", {**decision.as_dict(), "audit_seq": audit_seq,
                                       "decided_at": self._now_text()})
             return replace(decision, audit_seq=audit_seq)
@@ -674,7 +674,7 @@ class CustomsGate:
             if handed_over_by is not None:
                 body |= {"handed_over_by": handed_over_by, "handed_over_by_decision_seq": handed_over_by_decision_seq,
                          "handoff": at}
-            self._record("crossing", body)
+            self._record(AuditKind.CROSSING, body)
             self.publish("crossing", body)
 
     def vehicle_state(self, vehicle_id: str) -> dict[str, VehicleClearance]:

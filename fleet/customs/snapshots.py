@@ -24,7 +24,7 @@ from fleet.customs.clearance import ConsignmentFold, VehicleClearance
 from fleet.customs.errors import CustomsError
 from fleet.customs.signing import sign_event, signature_valid
 from fleet.customs.streams import SeqStream
-from fleet.store.audit import AuditRecord, record_hash
+from fleet.store.audit import AuditKind, AuditRecord, record_hash
 
 KIND = "xborder.clearance.snapshot"
 
@@ -102,7 +102,7 @@ def check_snapshot(state_text: str, record: AuditRecord | None, covered: AuditRe
     ``record`` is the audit record at the snapshot's seq (its own ``snapshot`` record), ``covered`` the one
     it says it covers up to, ``counted_events`` how many stored events name an audit record up to that one.
     """
-    if record is None or record.kind != "snapshot":
+    if record is None or record.kind != AuditKind.SNAPSHOT:
         raise SnapshotRejected("its audit record is missing or is not a snapshot record")
     if record_hash(record.seq, record.recorded_at, record.kind, record.body, record.prev_hash) != record.hash:
         raise SnapshotRejected(f"its audit record {record.seq} was edited")

@@ -63,7 +63,7 @@ from fleet.events import EventBus, Topic
 from fleet.orders import Move, OrderError, OrderPublic, OrderService, OrderState
 from fleet.orders.model import LOADED_STATES, NOT_YET_CLEARED, SHORT_OF_THE_LINE, TRANSITIONS
 from fleet.staff import StaffLog
-from fleet.store import Store
+from fleet.store import AuditKind, Store
 from fleet.store.schema import gate_holds
 from fleet.vehicles.link import VehicleLink, VehicleSnapshot
 from fleet.vehicles.registry import HeldLoad, VehicleRegistry
@@ -269,7 +269,7 @@ class Dispatcher:
     def _recorded_decision(self, vehicle_id: str, consignments: list[str]) -> int | None:
         """The audit seq of the last gate decision that let this vehicle across with this load: after a restart
         the decision was taken by the process before."""
-        decision = self.store.latest_audit("decision", lambda body: body.get("vehicle_id") == vehicle_id
+        decision = self.store.latest_audit(AuditKind.DECISION, lambda body: body.get("vehicle_id") == vehicle_id
                                            and bool(body.get("crossing_allowed"))
                                            and body.get("consignments") == consignments)
         return decision.seq if decision is not None else None

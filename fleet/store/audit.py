@@ -8,11 +8,24 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from typing import Any
 
 GENESIS = "0" * 64
 # the triggers that make the audit log append-only, per database dialect (migration 0001 creates them)
 AUDIT_TRIGGERS = {"sqlite": ("audit_log_no_update", "audit_log_no_delete"), "postgresql": ("audit_log_no_change",)}
+
+
+class AuditKind(StrEnum):
+    """What an audit record records."""
+
+    EVENT_ACCEPTED = "event_accepted"  # a customs event, verified and applied
+    EVENT_REFUSED = "event_refused"  # a customs event refused, with the reason
+    REFUSALS_SUPPRESSED = "refusals_suppressed"  # how many refusals from one peer a flood left unrecorded
+    DECISION = "decision"  # the gate rule's answer for a vehicle and its load
+    CROSSING = "crossing"  # a vehicle entered the crossing: the custody handoff
+    ALARM = "alarm"
+    SNAPSHOT = "snapshot"  # the customs gate's state, to restart from
 
 
 def missing_triggers(present: Iterable[str], dialect: str) -> list[str]:
@@ -26,7 +39,7 @@ def missing_triggers(present: Iterable[str], dialect: str) -> list[str]:
 class AuditRecord:
     seq: int
     recorded_at: str
-    kind: str  # event_accepted | event_refused | decision | alarm | crossing
+    kind: str  # an AuditKind's value
     body: dict[str, Any]
     prev_hash: str
     hash: str

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -182,8 +182,12 @@ class Store:
         with self.transaction() as conn:
             return self.append_audit(conn, kind, body)
 
-    def audit_records(self, after: int = 0, limit: int | None = None) -> Iterator[AuditRecord]:
+    def audit_records(self, after: int = 0, limit: int | None = None,
+                      kinds: Collection[str] = ()) -> Iterator[AuditRecord]:
+        """Records with ``seq`` > ``after``, oldest first; of ``kinds`` only, if any are given."""
         query = sa.select(audit_log).where(audit_log.c.seq > after).order_by(audit_log.c.seq)
+        if kinds:
+            query = query.where(audit_log.c.kind.in_([str(k) for k in kinds]))
         with self.reading() as conn:
             rows = conn.execute(query if limit is None else query.limit(limit)).all()
         for r in rows:
@@ -226,14 +230,14 @@ class Store:
 
     # --- customs events and clearance snapshots ---------------------------------------------------------------
 
-    def append_audits(self, conn: Connection, entries: list[tuple[str, dict[str, Any]]]) -> list[AuditRecord]:
+    def append_audits(self, conn: Connection, entries: Sequence[tuple[str, dict[str, Any]]]) -> list[AuditRecord]:
         """Append several records inside the caller's :meth:`transaction`, in one statement (each body is
         serialised once, for its hash and its row alike)."""
         records, rows = [], []
         recorded_at = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
         seq, head = self._head if self._head is not None else _head_of(conn)  # under the writer lock: the latest
         for kind, body in entries:
-            seq, text = seq + 1, canonical_body(body)
+            kind, seq, text = str(kind), seq + 1, canonical_body(body)  # an AuditKind is stored as its text
             digest = record_hash_of_text(seq, recorded_at, kind, text, head)
             records.append(AuditRecord(seq, recorded_at, kind, body, head, digest))
             rows.append({"seq": seq, "recorded_at": recorded_at, "kind": kind, "prev_hash": head, "hash": digest,

@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from fleet.api.deps import MAX_ID, AuditReader, StoreDep
-from fleet.store import AuditRecord, Store, verify_chain
+from fleet.store import AuditKind, AuditRecord, Store, verify_chain
 
 router = APIRouter(tags=["audit"])
 
@@ -44,12 +44,17 @@ class AuditVerification(BaseModel):
 @router.get("/audit", response_model=AuditPage)
 def audit_page(store: StoreDep, _: AuditReader,
                after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
-               limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> AuditPage:
-    """Records with ``seq`` > ``after``, oldest first."""
-    records = [AuditRecordPublic(**vars(r)) for r in store.audit_records(after, limit)]
+               limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+               kind: Annotated[list[AuditKind] | None, Query(max_length=len(AuditKind))] = None) -> AuditPage:
+    """Records with ``seq`` > ``after``, oldest first; only those of the ``kind``s given (repeat it for several:
+    ``kind=decision&kind=crossing``), if any."""
+    kinds = kind or []
+    records = [AuditRecordPublic(**vars(r)) for r in store.audit_records(after, limit, kinds)]
     head_seq, _head = store.audit_head
     last = records[-1].seq if records else after
-    return AuditPage(records=records, head_seq=head_seq, next_after=last if last < head_seq else None)
+    # a page of some kinds that is not full has read every record of them up to the head
+    more = last < head_seq and (len(records) == limit or not kinds)
+    return AuditPage(records=records, head_seq=head_seq, next_after=last if more else None)
 
 
 @router.get("/audit/export", response_class=StreamingResponse,

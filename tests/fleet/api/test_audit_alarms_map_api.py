@@ -30,6 +30,28 @@ def test_audit_pages_from_after(client, services):
     assert client.get("/api/v1/audit", params={"limit": 0}, headers=VIEWER).status_code == 422
 
 
+def test_audit_pages_of_some_kinds(client, services):
+    """An auditor reads the gate decisions and crossings without paging through every accepted event and alarm;
+    a kind the log does not have is refused with the kinds it has, not ignored."""
+    for i in range(6):
+        services.store.audit("decision" if i % 3 == 0 else "event_accepted", {"i": i})
+    services.alarms.raise_alarm(AlarmKind.VEHICLE_OFFLINE, "agv_002", "no state for 30 s")
+    services.store.audit("crossing", {"i": 6})
+    every = client.get("/api/v1/audit", params={"limit": 1000}, headers=VIEWER).json()["records"]
+    chosen = [r["seq"] for r in every if r["kind"] in ("decision", "crossing")]
+    assert len(chosen) == 3
+    page = client.get("/api/v1/audit", params={"kind": ["decision", "crossing"], "limit": 2},
+                      headers=auth("customs:VN_CUSTOMS")).json()
+    assert [r["seq"] for r in page["records"]] == chosen[:2] and page["next_after"] == chosen[1]
+    rest = client.get("/api/v1/audit", params={"kind": ["decision", "crossing"], "after": page["next_after"]},
+                      headers=VIEWER).json()
+    assert [r["seq"] for r in rest["records"]] == chosen[2:] and rest["next_after"] is None
+    alarms = client.get("/api/v1/audit", params={"kind": "alarm"}, headers=VIEWER).json()["records"]
+    assert [r["body"]["kind"] for r in alarms] == ["vehicle_offline"]
+    refused = client.get("/api/v1/audit", params={"kind": "gate_decision"}, headers=VIEWER)
+    assert refused.status_code == 422 and "decision" in refused.text
+
+
 def test_export_verifies_offline_and_verify_finds_an_edit(client, services):
     fill_audit(services, 5)
     export = client.get("/api/v1/audit/export", headers=auth("customs:CN_CUSTOMS"))
