@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
 
@@ -37,6 +39,43 @@ class Caller:
     @property
     def customs_authority(self) -> str | None:
         return self.role.removeprefix(CUSTOMS_ROLE_PREFIX) if self.role.startswith(CUSTOMS_ROLE_PREFIX) else None
+
+
+async def known_query_only(request: HTTPConnection) -> None:
+    """Refuse a query parameter the route does not take (a 422 naming it and those it takes): ignored, a misspelt
+    filter (``/orders?status=`` for ``state``) answered the whole list as if it were the filtered one."""
+    if not request.query_params:
+        return
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):  # the stream's WebSocket reads its own (token, topics)
+        return
+    taken = _QUERY_NAMES.get(route.endpoint)
+    if taken is None:
+        taken = _QUERY_NAMES[route.endpoint] = _query_names(route)
+    unknown = sorted(set(request.query_params) - taken)
+    if unknown:
+        raise RequestValidationError([{
+            "type": "extra_forbidden", "loc": ("query", unknown[0]), "input": request.query_params[unknown[0]],
+            "msg": f"{unknown[0]!r} is not a query parameter of this route; it takes "
+                   f"{', '.join(sorted(taken)) if taken else 'none'}"}])
+
+
+#: for a router's ``dependencies``: every route of the API refuses unknown query parameters
+KNOWN_QUERY_ONLY = Depends(known_query_only)
+
+
+#: each route's query parameters, by its endpoint (an APIRoute is not hashable; every app built from the same
+#: routers takes the same parameters)
+_QUERY_NAMES: dict[Callable[..., object], frozenset[str]] = {}
+
+
+def _query_names(route: APIRoute) -> frozenset[str]:
+    names, dependants = set(), [route.dependant]
+    while dependants:  # the route's own and its dependencies'
+        dependant = dependants.pop()
+        names.update(p.alias for p in dependant.query_params)
+        dependants.extend(dependant.dependencies)
+    return frozenset(names)
 
 
 async def get_services(request: Request) -> Services:

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
+from fleet.api.deps import KNOWN_QUERY_ONLY
 from fleet.api.metrics import FleetMetrics
 from fleet.api.routes import alarms, audit, customs, gates, map, orders, stream, summary, vehicles, waiting
 from fleet.api.stream import StreamHub
@@ -54,7 +55,7 @@ def create_app(services: Services) -> FastAPI:
     app.state.store, app.state.views = services.store, services.dispatcher
     app.state.order_reads = OrderReads(services.orders, services.bus)
     for module in (map, vehicles, orders, waiting, gates, customs, audit, alarms, stream, summary):
-        app.include_router(module.router, prefix=API_PREFIX, responses=UNAUTHORIZED)
+        app.include_router(module.router, prefix=API_PREFIX, responses=UNAUTHORIZED, dependencies=[KNOWN_QUERY_ONLY])
     add_error_handlers(app)
 
     def health_answer() -> dict[str, object]:

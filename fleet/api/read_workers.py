@@ -45,7 +45,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from fleet.api.deps import STAFF, Caller, may
+from fleet.api.deps import KNOWN_QUERY_ONLY, STAFF, Caller, may
 from fleet.api.main import API_PREFIX, CONSOLE_DIR, UNAUTHORIZED, add_error_handlers
 from fleet.api.proxy import LeaderProxy, unavailable
 from fleet.api.read_channel import SEQ_HEADER, ChannelFeed
@@ -176,7 +176,7 @@ def create_worker_app(settings: Settings, feed: ChannelFeed, leader: str, store:
     local = APIRouter()
     for module in (vehicles, gates, orders):
         local.routes.extend(r for r in module.router.routes if isinstance(r, APIRoute) and r.methods == {"GET"})
-    app.include_router(local, prefix=API_PREFIX, responses=UNAUTHORIZED)
+    app.include_router(local, prefix=API_PREFIX, responses=UNAUTHORIZED, dependencies=[KNOWN_QUERY_ONLY])
     add_error_handlers(app)
     app.add_exception_handler(ViewsUnavailable, lambda _request, exc: unavailable(str(exc)))
 

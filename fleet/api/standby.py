@@ -26,6 +26,7 @@ from fastapi import FastAPI, Request, Response, status
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from fleet.api.deps import KNOWN_QUERY_ONLY
 from fleet.api.main import API_PREFIX, UNAUTHORIZED, add_error_handlers
 from fleet.api.routes import audit, gates, orders, vehicles
 from fleet.api.server import api_server
@@ -72,7 +73,7 @@ def create_standby_app(settings: Settings, store: Store, leadership: Leadership,
         return response
 
     for module in (orders, vehicles, gates, audit):
-        app.include_router(module.router, prefix=API_PREFIX, responses=UNAUTHORIZED)
+        app.include_router(module.router, prefix=API_PREFIX, responses=UNAUTHORIZED, dependencies=[KNOWN_QUERY_ONLY])
     add_error_handlers(app)
     app.add_exception_handler(ViewsUnavailable, lambda _request, exc: refusal(str(exc)))
 

@@ -46,3 +46,20 @@ def test_openapi_lists_every_resource(client):
                  "/api/v1/orders/{order_id}/cancel", "/api/v1/gates/{gate_id}/hold", "/api/v1/audit/export",
                  "/api/v1/alarms/{alarm_id}/acknowledge", "/api/v1/customs/events"):
         assert path in paths, path
+
+
+@pytest.mark.parametrize(("path", "unknown"), [("/orders?status=created", "status"),
+                                               ("/audit?kinds=decision", "kinds"),
+                                               ("/alarms?open=true&acknowledged=false", "acknowledged"),
+                                               ("/vehicles?limit=5", "limit")])
+def test_a_query_parameter_a_route_does_not_take_is_refused_not_ignored(client, path, unknown):
+    """A misspelt filter (``status`` for ``state``) answered the whole list as if it were the filtered one."""
+    reply = client.get("/api/v1" + path, headers=ADMIN)
+    assert reply.status_code == 422, reply.text
+    assert reply.json()["field"] == f"query.{unknown}" and unknown in reply.json()["detail"][0]["msg"]
+
+
+def test_the_query_parameters_a_route_takes_are_answered(client):
+    assert client.get("/api/v1/orders?state=created&limit=5", headers=ADMIN).status_code == 200
+    assert client.get("/api/v1/audit?kind=decision&kind=alarm&after=0", headers=ADMIN).status_code == 200
+    assert client.get("/api/v1/map?frame=local", headers=ADMIN).status_code == 200
