@@ -54,9 +54,12 @@ def auth(role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token_for(role)}"}
 
 
-@pytest.fixture
-def service(tmp_path, key_dir):
-    running = ServiceProcess(tmp_path, {n: (key_dir / f"{n}.pub").read_text().strip() for n in NAMES},
+@pytest.fixture(scope="module")
+def service(tmp_path_factory, key_dir):
+    """One service for the module (a start with read workers takes 5 to 30 s, by the machine's load): the tests
+    run in the file's order, the one that kills the loop's process last."""
+    running = ServiceProcess(tmp_path_factory.mktemp("read-workers"),
+                             {n: (key_dir / f"{n}.pub").read_text().strip() for n in NAMES},
                              fleet={"link": "inprocess", "simulated": 2}, server={"read_workers": 2}).start()
     assert running.process is not None
     wait_until(lambda: len(children_of(running.process.pid)) == 2, 30, "two read workers started")
@@ -70,12 +73,13 @@ def order_body(n: int) -> dict:
 
 def test_a_client_reads_its_own_writes_through_the_workers(service):
     with httpx.Client(base_url=service.base, timeout=10) as client:
+        before = client.get("/orders", params={"limit": 1}, headers=auth("viewer")).json()["total"]
         for n in range(20):  # each read right after the write: whichever worker takes it has heard the news
             created = client.post("/orders", json=order_body(n), headers=auth("dispatcher"))
             assert created.status_code == 201, created.text
             order_id = created.json()["id"]
             assert client.get(f"/orders/{order_id}", headers=auth("viewer")).json()["id"] == order_id
-            assert client.get("/orders", params={"limit": 5}, headers=auth("viewer")).json()["total"] == n + 1
+            assert client.get("/orders", params={"limit": 5}, headers=auth("viewer")).json()["total"] == before + n + 1
             cancelled = client.post(f"/orders/{order_id}/cancel", json={"reason": "test"}, headers=auth("dispatcher"))
             assert cancelled.status_code == 200, cancelled.text
             assert client.get(f"/orders/{order_id}", headers=auth("viewer")).json()["state"] == "cancelled"
