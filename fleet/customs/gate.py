@@ -664,13 +664,17 @@ class CustomsGate:
 
     def record_crossing(self, vehicle_id: str, direction: str, consignments: Iterable[str],
                         decision_audit_seq: int | None = None, *, handed_over_by: str | None = None,
-                        handed_over_by_decision_seq: int | None = None, at: str | None = None) -> None:
+                        handed_over_by_decision_seq: int | None = None, at: str | None = None,
+                        released: bool = True) -> None:
         """The custody handoff, recorded and published to both sides: a vehicle entered the crossing lanes, or
         (relay) ``handed_over_by`` passed the load to ``vehicle_id`` at the handoff pad ``at``, each vehicle on
-        the gate decision (audit seq) that let it onto the pad."""
+        the gate decision (audit seq) that let it onto the pad. ``released`` False: a vehicle was found across
+        with no crossing released to it (no decision; ``"released": false`` in the record)."""
         with self._lock:
             body = {"vehicle_id": vehicle_id, "direction": direction, "consignments": list(consignments),
                     "decision_audit_seq": decision_audit_seq, "at": self._now_text()}
+            if not released:
+                body["released"] = False
             if handed_over_by is not None:
                 body |= {"handed_over_by": handed_over_by, "handed_over_by_decision_seq": handed_over_by_decision_seq,
                          "handoff": at}

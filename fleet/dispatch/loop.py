@@ -30,6 +30,7 @@ from agv_agent.protocol import ActionState, ActionStatus, ActionType, Factsheet,
 from fleet.alarms import AlarmKind, AlarmService
 from fleet.customs.clearance import GateDecision, Status
 from fleet.customs.gate import CustomsGate
+from fleet.dispatch.border_watch import UnreleasedCrossing, sighting
 from fleet.dispatch.laps import Laps
 from fleet.dispatch.relay import Relay, orders_to_give_out
 from fleet.dispatch.settings import DispatchSettings
@@ -496,12 +497,46 @@ class Dispatcher:
                 self._adopt(track, track.plan, t)
             else:
                 track.needs_plan = True
+        if news:
+            self._watch_the_border(track, state)
         if state.order_update_id < track.update_id and update_not_taken(track, t, RESEND_AFTER_S):
             self._resync_base(track, t)
         if self._planned_once and track.plan is not None \
                 and state.order_id == track.vda_order_id and (news or track.job is not None):
             self._follow(track, state, t)  # with a job, time alone may end a dwell (unloading)
         self._watch_health(track, t)
+
+    def _watch_the_border(self, track: Track, state: VehicleState) -> None:
+        """Where the vehicle reports itself against the border (:mod:`fleet.dispatch.border_watch`); not while it
+        says its position is not known."""
+        if not state.position_initialized:
+            return
+        found = sighting(track.border, self.corridor, state.pose.x, state.pose.y,
+                         [n.node_id for n in state.node_states if n.released])
+        if found is not None:
+            self._unreleased_crossing(track, state, found)
+
+    def _unreleased_crossing(self, track: Track, state: VehicleState, found: UnreleasedCrossing) -> None:
+        """A vehicle across the border or on its line with no crossing released to it: it is stopped (an
+        emergency stop) and taken out of service until people have seen to it, the alarm goes to the console
+        and both customs, and a vehicle across is recorded as a crossing without a decision."""
+        where = "across the border" if found.across else "on the border line"
+        why = (f"{track.id} seen {where} ({found.direction}, at {state.pose.x:.0f}, {state.pose.y:.0f}) with no "
+               "crossing released to it")
+        log.error("%s: emergency stop, out of service", why)
+        self.link.send_actions(track.id, [InstantAction(f"stop-{uuid.uuid4().hex[:8]}", ActionType.EMERGENCY_STOP)])
+        job = track.job
+        loaded = job is not None and job.order is not None and job.order.state in LOADED_STATES
+        aboard = list(job.order.consignments) if loaded and job.order is not None \
+            else list(job.aboard) if job is not None else []
+        if found.across:
+            self.gate.record_crossing(track.id, found.direction, aboard, None, released=False)
+        if track.record.in_service:
+            self.registry.set_service(track.id, False, why)
+            track.record = track.record.model_copy(update={"in_service": False, "service_reason": why})
+        self.alarms.raise_alarm(AlarmKind.UNRELEASED_CROSSING, track.id, f"{why}: emergency stop sent, out of "
+                                "service", {"direction": found.direction, "across": found.across,
+                                            "consignments": aboard, "last_node": state.last_node_id})
 
     def _resync_base(self, track: Track, t: float) -> None:
         """The vehicle did not take our last update (lost or refused): what it was to release is released again

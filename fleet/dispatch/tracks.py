@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from agv_agent.protocol import VehicleState
 
+from fleet.dispatch.border_watch import BorderWatch
 from fleet.dispatch.vda import OrderContent
 from fleet.orders import OrderPublic
 from fleet.vehicles.registry import VehicleRecord
@@ -87,6 +88,7 @@ class Track:
     quiet: tuple[object, ...] | None = None
     factsheet_asked: float = -INF  # when the vehicle was last asked for its factsheet (it had sent none)
     factsheet_first_asked: float = INF  # when it was first asked (an alarm once it has gone without for long)
+    border: BorderWatch = field(default_factory=BorderWatch)  # where it was last seen against the border
     id: str = field(init=False)  # the record's: an attribute, read a few million times a simulated day
 
     def __post_init__(self) -> None:

@@ -69,6 +69,15 @@ class InProcessLink:
                     vehicle.base.step(command, dt / steps)
                 self._publish(vehicle)
 
+    def move_by_hand(self, vehicle_id: str, x: float, y: float) -> None:
+        """Simulate a vehicle driven off its order (by hand, or one that ignores its releases): it stands at
+        (x, y) and reports so; its order and last node are as they were."""
+        with self._lock:
+            vehicle = self._vehicles[vehicle_id]
+            vehicle.base = UnicycleBase(x, y, vehicle.base.theta)
+            vehicle.logic.step(vehicle.base.pose, self.clock(), 0.0)
+            self._publish(vehicle)
+
     def set_online(self, vehicle_id: str, online: bool) -> None:
         """Simulate a vehicle dropping off the network (it stops talking and hearing) and coming back."""
         with self._lock:

@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 import networkx as nx
+import shapely
 from shapely.geometry import LineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
@@ -42,6 +43,9 @@ WAITING_KINDS = frozenset(
 TERMINAL_KINDS = frozenset({NodeKind.DOCK, NodeKind.PARKING, NodeKind.CHARGER})
 #: Nodes that sit on the border line itself.
 BORDER_LINE_KINDS = frozenset({NodeKind.BORDER, NodeKind.HANDOFF})
+#: how near the border line a point is on it (:meth:`Corridor.on_border_line`): a vehicle standing at the relay
+#: pad or a border node reports a position a little to either side
+ON_THE_LINE_M = 2.0
 
 
 #: Suffix of the id of the directed lane a ``bidirectional`` lane feature adds for its reverse direction.
@@ -158,6 +162,28 @@ class Corridor:
     @property
     def crossing_lanes(self) -> list[Lane]:
         return [lane for lane in self.lanes.values() if lane.crossing]
+
+    def on_border_line(self, x: float, y: float, line_m: float = ON_THE_LINE_M) -> bool:
+        """The point (map metres) is within ``line_m`` of the border line."""
+        minx, miny, maxx, maxy = self._line_box
+        return minx - line_m <= x <= maxx + line_m and miny - line_m <= y <= maxy + line_m \
+            and shapely.distance(self.border_line, Point(x, y)) <= line_m
+
+    def jurisdiction_at(self, x: float, y: float) -> str | None:
+        """The jurisdiction whose zone holds the point (map metres), None outside every zone. Asked for every
+        position a vehicle reports: the zones' bounding boxes first, then the one or two candidates' polygons."""
+        for (zx0, zy0, zx1, zy1), polygon, jurisdiction in self._zone_boxes:
+            if zx0 <= x <= zx1 and zy0 <= y <= zy1 and shapely.intersects_xy(polygon, x, y):
+                return jurisdiction
+        return None
+
+    @cached_property
+    def _line_box(self) -> tuple[float, float, float, float]:
+        return self.border_line.bounds
+
+    @cached_property
+    def _zone_boxes(self) -> list[tuple[tuple[float, float, float, float], Polygon, str]]:
+        return [(zone.polygon.bounds, zone.polygon, zone.jurisdiction) for zone in self.zones.values()]
 
 
 def build_graph(nodes: Mapping[str, Node], lanes: Mapping[str, Lane],

@@ -1,0 +1,83 @@
+"""A vehicle found across the border, or on its line, with no crossing released to it (driven by hand, or one
+that ignores its releases) is stopped, taken out of service, raised as an alarm and, across, recorded as a
+crossing without a decision for both customs. Found by trying it: such a vehicle was not noticed at all (the
+fleet followed only the nodes of its own orders, and the safety count was the simulator's, not the fleet's)."""
+
+from __future__ import annotations
+
+import pytest
+from agv_agent.protocol import EStop
+
+from fleet.alarms import AlarmKind
+from fleet.dispatch.border_watch import BorderWatch, sighting
+from fleet.orders import OrderState
+from fleet.store import AuditKind
+from tests.fleet.dispatch.conftest import CN_VN, VN_CN, docks, make_fleet
+
+
+def unreleased_alarms(fleet) -> list:
+    return [a for a in fleet.dispatcher.alarms.list(open_only=True)[0] if a.kind == AlarmKind.UNRELEASED_CROSSING]
+
+
+def crossings_of(fleet, vehicle_id: str) -> list[dict]:
+    return [r.body for r in fleet.store.audit_records(kinds=[AuditKind.CROSSING]) if r.body["vehicle_id"] == vehicle_id]
+
+
+@pytest.mark.parametrize(("y", "across"), [(300.0, True), (154.5, False)], ids=["across", "on-the-line"])
+def test_a_vehicle_driven_across_without_a_release_is_stopped_and_flagged(customs, corridor, y, across):
+    fleet = make_fleet(customs, corridor, 2)  # agv_001 parked in VN, agv_002 in CN
+    fleet.authorize("agv_001", "agv_002")
+    fleet.run(5)
+    assert unreleased_alarms(fleet) == []
+    fleet.link.move_by_hand("agv_001", 9.0, y)  # onto the VN->CN lane of the bridge, far past its parking spot
+    fleet.run(2)
+    alarms = unreleased_alarms(fleet)
+    assert [a.subject for a in alarms] == ["agv_001"], alarms
+    assert alarms[0].detail["direction"] == VN_CN and alarms[0].detail["across"] is across
+    state = fleet.link.state("agv_001")
+    assert state is not None and state.e_stop != EStop.NONE
+    record = next(r for r in fleet.dispatcher.registry.all() if r.id == "agv_001")
+    assert not record.in_service and "no crossing released" in (record.service_reason or "")
+    crossings = crossings_of(fleet, "agv_001")
+    assert crossings == ([{"vehicle_id": "agv_001", "direction": VN_CN, "consignments": [],
+                           "decision_audit_seq": None, "at": crossings[0]["at"], "released": False}]
+                         if across else [])
+    fleet.run(10)
+    assert len(unreleased_alarms(fleet)) == 1 and len(crossings_of(fleet, "agv_001")) == len(crossings)  # once
+
+
+def test_crossings_released_by_the_fleet_are_not_flagged(customs, corridor):
+    fleet = make_fleet(customs, corridor, 4)
+    fleet.authorize("agv_001", "agv_002", "agv_003", "agv_004")
+    out = fleet.order(["VN-100000000091"], docks(corridor, "VN")[0], docks(corridor, "CN")[0])
+    back = fleet.order(["CN-200000000091"], docks(corridor, "CN")[1], docks(corridor, "VN")[1])
+    fleet.release("VN-100000000091", VN_CN)
+    fleet.release("CN-200000000091", CN_VN)
+    assert fleet.run(3600, until=lambda: fleet.state_of(out) == fleet.state_of(back) == OrderState.DELIVERED)
+    assert unreleased_alarms(fleet) == []
+    crossed = [r.body for r in fleet.store.audit_records(kinds=[AuditKind.CROSSING])]
+    assert len(crossed) == 2 and all(c["decision_audit_seq"] is not None and "released" not in c for c in crossed)
+
+
+def test_the_watch_follows_the_vehicles_own_base(corridor):
+    """The rule alone: across is fine while the base it reported last took it onto the line or across; a
+    release taken back (its base ends short again) is no release; the first sighting judges nothing."""
+    vn_side, line, cn_side = (9.0, 100.0), (9.0, 154.5), (9.0, 300.0)
+    across_base = ["vn_deck_out_1", "border_northbound", "cn_deck_in_1"]
+
+    watch = BorderWatch()
+    assert sighting(watch, corridor, *cn_side, []) is None and watch.side == "CN"  # first seen: not judged
+    watch = BorderWatch()
+    assert sighting(watch, corridor, *vn_side, across_base) is None
+    assert sighting(watch, corridor, *line, across_base[1:]) is None
+    assert sighting(watch, corridor, *cn_side, across_base[2:]) is None and watch.side == "CN"
+    assert not watch.may_cross  # used: crossing back needs a release of its own
+    back = sighting(watch, corridor, *vn_side, [])
+    assert back is not None and back.direction == CN_VN and back.across
+
+    watch = BorderWatch()
+    assert sighting(watch, corridor, *vn_side, across_base) is None
+    assert sighting(watch, corridor, *vn_side, []) is None  # the release taken back
+    onto = sighting(watch, corridor, *line, [])
+    assert onto is not None and not onto.across
+    assert sighting(watch, corridor, *line, []) is None  # said once
