@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
 
-from agv_agent.protocol import ActionState, ActionStatus, ActionType, Factsheet, InstantAction, VehicleState
+from agv_agent.protocol import MAP_ID, ActionState, ActionStatus, ActionType, Factsheet, InstantAction, VehicleState
 
 from fleet.alarms import AlarmKind, AlarmService
 from fleet.customs.clearance import GateDecision, Status
@@ -508,8 +508,8 @@ class Dispatcher:
 
     def _watch_the_border(self, track: Track, state: VehicleState) -> None:
         """Where the vehicle reports itself against the border (:mod:`fleet.dispatch.border_watch`); not while it
-        says its position is not known."""
-        if not state.position_initialized:
+        says its position is not known, or gives it on a map other than the corridor's (VDA 5050 ``mapId``)."""
+        if not state.position_initialized or state.map_id != MAP_ID:
             return
         found = sighting(track.border, self.corridor, state.pose.x, state.pose.y,
                          [n.node_id for n in state.node_states if n.released])
