@@ -10,9 +10,8 @@ from agv_agent.protocol import EStop
 
 from fleet.alarms import AlarmKind
 from fleet.dispatch.border_watch import BorderWatch, sighting
-from fleet.orders import OrderState
 from fleet.store import AuditKind
-from tests.fleet.dispatch.conftest import CN_VN, VN_CN, docks, make_fleet
+from tests.fleet.dispatch.conftest import CN_VN, VN_CN, make_fleet
 
 
 def unreleased_alarms(fleet) -> list:
@@ -44,19 +43,6 @@ def test_a_vehicle_driven_across_without_a_release_is_stopped_and_flagged(custom
                          if across else [])
     fleet.run(10)
     assert len(unreleased_alarms(fleet)) == 1 and len(crossings_of(fleet, "agv_001")) == len(crossings)  # once
-
-
-def test_crossings_released_by_the_fleet_are_not_flagged(customs, corridor):
-    fleet = make_fleet(customs, corridor, 4)
-    fleet.authorize("agv_001", "agv_002", "agv_003", "agv_004")
-    out = fleet.order(["VN-100000000091"], docks(corridor, "VN")[0], docks(corridor, "CN")[0])
-    back = fleet.order(["CN-200000000091"], docks(corridor, "CN")[1], docks(corridor, "VN")[1])
-    fleet.release("VN-100000000091", VN_CN)
-    fleet.release("CN-200000000091", CN_VN)
-    assert fleet.run(3600, until=lambda: fleet.state_of(out) == fleet.state_of(back) == OrderState.DELIVERED)
-    assert unreleased_alarms(fleet) == []
-    crossed = [r.body for r in fleet.store.audit_records(kinds=[AuditKind.CROSSING])]
-    assert len(crossed) == 2 and all(c["decision_audit_seq"] is not None and "released" not in c for c in crossed)
 
 
 def test_the_watch_follows_the_vehicles_own_base(corridor):

@@ -9,8 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fleet.alarms import AlarmKind
 from fleet.orders import OrderState
 from fleet.orders.model import LOADED_STATES
+from fleet.store import AuditKind
 from tests.fleet.dispatch.conftest import CN_VN, VN_CN, docks, make_fleet, on_its_way
 
 
@@ -51,6 +53,9 @@ def test_two_orders_cross_both_ways(customs, corridor):
     fleet.release("CN-200000000001", CN_VN)
     assert fleet.run(3600, until=lambda: fleet.state_of(out) == fleet.state_of(back) == OrderState.DELIVERED), \
         (fleet.orders.get(out), fleet.orders.get(back))
+    crossed = [r.body for r in fleet.store.audit_records(kinds=[AuditKind.CROSSING])]  # each on its decision
+    assert len(crossed) == 2 and all(c["decision_audit_seq"] is not None and "released" not in c for c in crossed)
+    assert not any(a.kind == AlarmKind.UNRELEASED_CROSSING for a in fleet.dispatcher.alarms.list()[0])
 
 
 def _crossing_released_while_denied(fleet) -> list[str]:
