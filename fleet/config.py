@@ -7,6 +7,7 @@ map: maps/bac_luan_ii                              # a corridor folder; default:
 fleet:
   link: ros                                        # ros (DDS, the default), mqtt (VDA 5050), ros+mqtt, inprocess
   mqtt: {host: 127.0.0.1, port: 1883, manufacturer: xborder}   # the broker of VDA 5050 vehicles (link: *mqtt)
+  #   and on a site's broker: username: xborder-fleet, password_file: keys/mqtt.password, tls_ca: keys/ca.pem
   namespace: xborder                               # vehicle topics under /<namespace>/<vehicle_id>/
   heartbeat_s: 1                                   # the fleet link's heartbeat to each vehicle
   dispatch: {tick_hz: 2, load_s: 60, unload_s: 60}  # and thresholds: fleet/dispatch/loop.py DispatchSettings
@@ -37,6 +38,7 @@ the store's path is relative to the working directory, like ``var/``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -116,6 +118,18 @@ def _relative_to_config(path: Path, info: ValidationInfo) -> Path:
     return path if path.is_absolute() or base is None else Path(base) / path
 
 
+def _readable_file(value: Path | None, info: ValidationInfo, read: Callable[[Path], object]) -> Path | None:
+    """The file named (relative to the config's folder), once ``read`` could read it."""
+    if value is None:
+        return None
+    path = _relative_to_config(value, info)
+    try:
+        read(path)
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror}") from None
+    return path
+
+
 class AuthorityConfig(_Strict):
     """The key inline (``public_key``) or in a file (``public_key_file``, as ``xborder keys generate`` writes it)."""
 
@@ -135,14 +149,7 @@ class AuthorityConfig(_Strict):
     @field_validator("public_key_file")
     @classmethod
     def _key_file_readable(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        if value is None:
-            return None
-        path = _relative_to_config(value, info)
-        try:
-            parse_public_key(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ValueError(f"cannot read {path}: {exc.strerror}") from None
-        return path
+        return _readable_file(value, info, lambda path: parse_public_key(path.read_text(encoding="utf-8")))
 
     @model_validator(mode="after")
     def _one_key(self) -> AuthorityConfig:
@@ -242,6 +249,24 @@ class MqttConfig(_Strict):
     port: int = Field(1883, ge=1, le=65535)
     manufacturer: str = Field("xborder", min_length=1, pattern=r"^[^/#+]+$",
                               description="for vehicles not heard yet; learnt from each vehicle's topics")
+    #: the fleet's login, on a broker that lets no one in anonymously (docs/vehicle-protocol.md: its access list)
+    username: str | None = Field(None, min_length=1, pattern=r"^[^/#+]+$")
+    password_file: Path | None = None  # the password alone, in a file only the service reads
+    tls_ca: Path | None = None  # a CA file: speak TLS with the broker, which must show a certificate it signed
+
+    @field_validator("password_file", "tls_ca")
+    @classmethod
+    def _readable(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return _readable_file(value, info, Path.read_bytes)
+
+    @model_validator(mode="after")
+    def _password_with_a_user(self) -> MqttConfig:
+        if (self.username is None) != (self.password_file is None):
+            raise ValueError("give username and password_file together (or neither, for an anonymous broker)")
+        return self
+
+    def password(self) -> str | None:
+        return self.password_file.read_text(encoding="utf-8").strip() if self.password_file else None
 
 
 class FleetConfig(_Strict):

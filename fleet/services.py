@@ -226,7 +226,9 @@ def _vehicle_link(config: FleetConfig, fleet: list[VehicleConfig], corridor: Cor
             from fleet.vehicles.mqtt_link import MqttVehicleLink
 
             try:
-                mqtt = MqttVehicleLink(config.mqtt.host, config.mqtt.port, config.mqtt.manufacturer)
+                mqtt = MqttVehicleLink(config.mqtt.host, config.mqtt.port, config.mqtt.manufacturer,
+                                       username=config.mqtt.username, password=config.mqtt.password(),
+                                       tls_ca=str(config.mqtt.tls_ca) if config.mqtt.tls_ca else None)
             except VehicleLinkError as exc:
                 raise ConfigError(f"fleet.mqtt: {exc}") from None
             stack.callback(mqtt.close)

@@ -1,15 +1,20 @@
 """A private MQTT broker (Debian's mosquitto) on a loopback port, for ``xborder agents --mqtt``, the tests and
-the benchmark: nothing persisted, anonymous clients, only 127.0.0.1."""
+the benchmark: nothing persisted, only 127.0.0.1; anonymous clients, or (``users``) a password for each and the
+fleet's access list (:mod:`fleet.vehicles.mqtt_access`), as a site's broker is set up."""
 
 from __future__ import annotations
 
+import os
+import pwd
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
+from fleet.vehicles.mqtt_access import mosquitto_acl
 from sim.processes import free_port, spawn, stop
 
 
@@ -20,8 +25,10 @@ class BrokerError(RuntimeError):
 class Broker:
     """``with Broker() as broker:`` a running mosquitto at ``broker.port``; stopped on exit."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, users: Mapping[str, str] | None = None) -> None:
+        """``users``: user name -> password; none: anonymous clients may do anything."""
         self.port = port or free_port()
+        self.users = dict(users or {})
         self.process: subprocess.Popen | None = None
         self._dir = tempfile.TemporaryDirectory(prefix="xborder-mqtt-")
 
@@ -30,8 +37,8 @@ class Broker:
         if binary is None:
             raise BrokerError("mosquitto is not installed (Debian package mosquitto; `make setup` installs it)")
         config = Path(self._dir.name) / "mosquitto.conf"
-        config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                          "max_queued_messages 10000\n")
+        config.write_text(f"listener {self.port} 127.0.0.1\npersistence false\nmax_queued_messages 10000\n"
+                          + (self._access(binary) if self.users else "allow_anonymous true\n"))
         log = Path(self._dir.name) / "mosquitto.log"  # a file, not a pipe: nobody reads it while it runs
         with log.open("wb") as sink:
             self.process = spawn([binary, "-c", str(config)], stdout=sink, stderr=sink)
@@ -46,6 +53,18 @@ class Broker:
                 time.sleep(0.05)
         self.stop()
         raise BrokerError(f"mosquitto did not listen on 127.0.0.1:{self.port} within 10 s")
+
+    def _access(self, binary: str) -> str:
+        """The password file (hashed by mosquitto_passwd, from the same package) and the access list."""
+        passwords, acl = Path(self._dir.name) / "passwords", Path(self._dir.name) / "acl"
+        passwords.write_text("".join(f"{user}:{password}\n" for user, password in self.users.items()))
+        hasher = Path(binary).with_name("mosquitto_passwd")
+        hasher = hasher if hasher.exists() else Path(shutil.which("mosquitto_passwd") or "mosquitto_passwd")
+        subprocess.run([str(hasher), "-U", str(passwords)], check=True, capture_output=True)
+        acl.write_text(mosquitto_acl())
+        # started as root, mosquitto becomes user mosquitto before it reads these, in a folder only we may read
+        me = pwd.getpwuid(os.getuid()).pw_name
+        return f"allow_anonymous false\npassword_file {passwords}\nacl_file {acl}\nuser {me}\n"
 
     def stop(self) -> None:
         if self.process is not None:

@@ -34,7 +34,10 @@ class MqttVehicleLink:
     def __init__(self, host: str = "127.0.0.1", port: int = 1883, manufacturer: str = "xborder",
                  manufacturers: Mapping[str, str] | None = None, interface: str = INTERFACE_NAME,
                  on_state: Callable[[str], None] | None = None, resend_s: float = 1.0,
-                 connect_timeout_s: float = 10.0) -> None:
+                 connect_timeout_s: float = 10.0, username: str | None = None, password: str | None = None,
+                 tls_ca: str | None = None) -> None:
+        """``username``/``password``: the fleet's login on a broker that lets no one in anonymously (with the
+        access list of :mod:`fleet.vehicles.mqtt_access`); ``tls_ca``: a CA file, to speak TLS with the broker."""
         self.manufacturer, self.interface = manufacturer, interface
         self._manufacturers = dict(manufacturers or {})
         self.on_state = on_state
@@ -48,8 +51,14 @@ class MqttVehicleLink:
         self._failed_at = -float("inf")
         self.pending = PendingActions(resend_s=resend_s)
         self._connected = threading.Event()
+        self._answered = threading.Event()  # the broker accepted the connection or refused it
+        self._refused: str | None = None
         self._closed = threading.Event()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"xborder-fleet-{id(self):x}")
+        if username is not None:
+            self.client.username_pw_set(username, password)
+        if tls_ca is not None:
+            self.client.tls_set(ca_certs=tls_ca)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = lambda *_args: self._connected.clear()
         self.client.on_message = self._on_message
@@ -58,17 +67,24 @@ class MqttVehicleLink:
         except OSError as exc:
             raise VehicleLinkError(f"MQTT broker {host}:{port}: {exc}") from None
         self.client.loop_start()
-        if not self._connected.wait(connect_timeout_s):
+        if not self._answered.wait(connect_timeout_s) or self._refused is not None:
             self.close()
-            raise VehicleLinkError(f"MQTT broker {host}:{port} did not accept the connection")
+            raise VehicleLinkError(f"MQTT broker {host}:{port} " + (
+                f"refused the fleet's connection: {self._refused}" if self._refused is not None
+                else "did not accept the connection"))
         self._resender = threading.Thread(target=self._resend, name="mqtt-resend", daemon=True)
         self._resender.start()
 
-    def _on_connect(self, client: mqtt.Client, _userdata: object, _flags: object, _reason: object,
+    def _on_connect(self, client: mqtt.Client, _userdata: object, _flags: object, reason: mqtt.ReasonCode,
                     _properties: object = None) -> None:
+        if reason.is_failure:  # a wrong password, or a user the broker does not know
+            self._refused = str(reason)
+            self._answered.set()
+            return
         base = f"{self.interface}/{VDA_MAJOR}/+/+/"
         client.subscribe([(base + "state", 0), (base + "connection", 1), (base + "factsheet", 0)])
         self._connected.set()
+        self._answered.set()
 
     def _on_message(self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
         try:

@@ -110,6 +110,18 @@ def test_fleet_section_checked(tmp_path, key_dir, fleet, message):
         load_settings(write_config(tmp_path, key_dir, fleet=fleet))
 
 
+def test_the_mqtt_login_reads_its_password_from_a_file_beside_the_config(tmp_path, key_dir):
+    (tmp_path / "mqtt.password").write_text("s3cret-pass\n")
+    settings = load_settings(write_config(tmp_path, key_dir, fleet={"link": "mqtt", "mqtt": {
+        "username": "xborder-fleet", "password_file": "mqtt.password"}}))
+    assert settings.fleet.mqtt.password() == "s3cret-pass"
+    for mqtt, message in [({"username": "xborder-fleet"}, "username and password_file together"),
+                          ({"username": "x", "password_file": "nope"}, r"fleet\.mqtt\.password_file: .*cannot read"),
+                          ({"tls_ca": "no-ca.pem"}, r"fleet\.mqtt\.tls_ca: .*cannot read")]:
+        with pytest.raises(ConfigError, match=message):
+            load_settings(write_config(tmp_path, key_dir, fleet={"link": "mqtt", "mqtt": mqtt}))
+
+
 def test_too_many_simulated_vehicles_for_the_map(corridor):
     with pytest.raises(ConfigError, match=r"fleet\.simulated"):
         configured_fleet(FleetConfig(simulated=10_000), corridor)

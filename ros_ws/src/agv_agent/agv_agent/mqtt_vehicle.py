@@ -27,7 +27,9 @@ from agv_agent.tracker import Limits
 
 class MqttVehicle:
     def __init__(self, serial: str, host: str, port: int, x: float, y: float, theta: float, node_id: str,
-                 manufacturer: str = "xborder", control_hz: float = 20.0, state_hz: float = 2.0) -> None:
+                 manufacturer: str = "xborder", control_hz: float = 20.0, state_hz: float = 2.0,
+                 password: str | None = None) -> None:
+        """``password``: logs in with its serial number as user name (a broker with the fleet's access list)."""
         self.serial, self.manufacturer = serial, manufacturer
         self.logic = AgentLogic(AgentParams(serial, Limits(), link_timeout_s=math.inf, initial_node_id=node_id,
                                             manufacturer=manufacturer), time.time())
@@ -39,6 +41,8 @@ class MqttVehicle:
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{manufacturer}-{serial}")
         will = vda_json.connection_json(ConnectionState.CONNECTIONBROKEN, 0, manufacturer, serial, time.time())
         self.client.will_set(self._topic("connection"), json.dumps(will), qos=1, retain=True)
+        if password is not None:
+            self.client.username_pw_set(serial, password)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.client.connect(host, port, keepalive=5)
@@ -50,8 +54,11 @@ class MqttVehicle:
         qos, retain = vda_json.MQTT_TOPICS[name]
         return self.client.publish(self._topic(name), json.dumps(payload), qos=qos, retain=retain)
 
-    def _on_connect(self, client: mqtt.Client, _userdata: object, _flags: object, reason: object,
+    def _on_connect(self, client: mqtt.Client, _userdata: object, _flags: object, reason: mqtt.ReasonCode,
                     _properties: object = None) -> None:
+        if reason.is_failure:  # paho tries again; the operator needs to know why it does not come up
+            print(f"{self.serial}: the broker refused the connection: {reason}", flush=True)
+            return
         client.subscribe([(self._topic("order"), 0), (self._topic("instantActions"), 0)])
         online = vda_json.connection_json(ConnectionState.ONLINE, next(self.header_ids["connection"]),
                                           self.manufacturer, self.serial, time.time())
@@ -111,8 +118,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--y", type=float, default=0.0)
     parser.add_argument("--theta", type=float, default=0.0)
     parser.add_argument("--node", default="")
+    parser.add_argument("--password-file", help="log in with the serial number as user name and this password")
     args = parser.parse_args(argv)
-    vehicle = MqttVehicle(args.serial, args.host, args.port, args.x, args.y, args.theta, args.node, args.manufacturer)
+    password = open(args.password_file, encoding="utf-8").read().strip() if args.password_file else None
+    vehicle = MqttVehicle(args.serial, args.host, args.port, args.x, args.y, args.theta, args.node, args.manufacturer,
+                          password=password)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda _s, _f: vehicle.stop_requested.set())
     vehicle.run()

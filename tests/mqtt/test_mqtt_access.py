@@ -1,0 +1,109 @@
+"""The VDA 5050 broker with a password per client and the fleet's access list (a real mosquitto): each vehicle
+speaks for itself only. Found by trying it: on the anonymous broker any client could report a vehicle's state
+for it and send any vehicle an order (one that releases the crossing, say), and the fleet had no way to log in
+to a broker that asks for a password."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import paho.mqtt.client as mqtt
+import pytest
+from agv_agent import vda_json
+from agv_agent.logic import AgentLogic, AgentParams
+
+from fleet.vehicles.link import VehicleLinkError
+from fleet.vehicles.mqtt_access import FLEET_USER
+from fleet.vehicles.mqtt_link import MqttVehicleLink
+from sim.mqtt_broker import Broker
+from tests.ros.test_ros_vehicles import line
+
+PASSWORDS = {FLEET_USER: "fleet-secret-1", "agv_001": "agv1-secret-22", "agv_002": "agv2-secret-333"}
+
+
+@pytest.fixture(scope="module")
+def broker():
+    with Broker(users=PASSWORDS) as running:
+        yield running
+
+
+class Client:
+    """A raw MQTT client logged in as ``user``: what a program on the vehicle network can do with a login."""
+
+    def __init__(self, port: int, user: str | None, password: str | None = None) -> None:
+        self.received: list[tuple[str, dict]] = []
+        self.refused: str | None = None
+        self.ready = threading.Event()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-{user}-{time.monotonic_ns()}")
+        if user is not None:
+            self.client.username_pw_set(user, password)
+        self.client.on_connect = self._on_connect
+        self.client.on_message = lambda _c, _u, m: self.received.append((m.topic, json.loads(m.payload)))
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+
+    def _on_connect(self, _client, _userdata, _flags, reason, _properties=None) -> None:
+        self.refused = str(reason) if reason.is_failure else None
+        self.ready.set()
+
+    def subscribe(self, topic: str) -> None:
+        self.client.subscribe(topic, qos=1)
+        time.sleep(0.3)  # the subscription is in place before anything is sent
+
+    def publish(self, topic: str, payload: dict) -> None:
+        self.client.publish(topic, json.dumps(payload), qos=1).wait_for_publish(5)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def state_of(serial: str, node: str) -> dict:
+    logic = AgentLogic(AgentParams(serial, initial_node_id=node), time.time())
+    return vda_json.state_json(logic.state(time.time()), 0)
+
+
+def topic(serial: str, name: str) -> str:
+    return vda_json.mqtt_topic("xborder", serial, name)
+
+
+def test_the_fleet_logs_in_and_a_wrong_password_is_said_at_once(broker):
+    started = time.monotonic()
+    with pytest.raises(VehicleLinkError, match="refused the fleet's connection"):
+        MqttVehicleLink(port=broker.port, username=FLEET_USER, password="wrong")
+    assert time.monotonic() - started < 5  # not the connect timeout
+    with pytest.raises(VehicleLinkError, match="refused"):
+        MqttVehicleLink(port=broker.port)  # anonymous
+    MqttVehicleLink(port=broker.port, username=FLEET_USER, password=PASSWORDS[FLEET_USER]).close()
+
+
+def test_a_vehicle_speaks_for_itself_only(broker):
+    fleet = MqttVehicleLink(port=broker.port, username=FLEET_USER, password=PASSWORDS[FLEET_USER])
+    one, two = (Client(broker.port, v, PASSWORDS[v]) for v in ("agv_001", "agv_002"))
+    stranger = Client(broker.port, None)
+    try:
+        assert all(c.ready.wait(5) for c in (one, two, stranger))
+        assert one.refused is None and two.refused is None and stranger.refused is not None
+        two.subscribe(topic("agv_002", "order"))
+        one.subscribe(topic("agv_002", "order"))  # not its own: the broker gives it nothing
+        one.publish(topic("agv_001", "state"), state_of("agv_001", "vn_parking_1"))
+        one.publish(topic("agv_002", "state"), state_of("agv_002", "cn_deck_in_1"))  # a state for another
+        one.publish(topic("agv_002", "order"), vda_json.order_json(
+            line("agv_002", released=3), 0, "xborder", "agv_002", time.time()))  # an order for another
+        assert fleet.wait_for(lambda: fleet.state("agv_001") is not None, 5)
+        fleet.send_order("agv_002", line("agv_002", released=2))
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not two.received:
+            time.sleep(0.05)
+        time.sleep(0.5)  # anything else on its way has come
+        assert fleet.state("agv_001").last_node_id == "vn_parking_1"
+        assert fleet.state("agv_002") is None  # agv_001's word for agv_002 never reached the fleet
+        released = [sum(n["released"] for n in payload["nodes"]) for _, payload in two.received]
+        assert released == [2]  # the fleet's order only (agv_001's released 3)
+        assert one.received == []
+    finally:
+        for client in (one, two, stranger):
+            client.close()
+        fleet.close()
