@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import threading
 import time
 
@@ -16,6 +17,7 @@ from agv_agent.vehicle_process import HARD_EXIT_AFTER_S, SHUTDOWN_LIMIT_S, STACK
 
 os.environ["ROS_DOMAIN_ID"] = str(20 + os.getpid() % 80)
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+UP_WITHIN_S = 60  # a vehicle process is discovered and reporting within this (at the CI's load: seconds, mostly)
 
 
 @pytest.fixture(scope="session")
@@ -63,10 +65,24 @@ def vehicles(bridge):
             bridge.add_vehicle(spec.vehicle_id)
             processes.append(spawn_vehicle(spec, extra=params or None))
         started.extend(processes)
-        for spec in specs:
-            assert bridge.wait_for(lambda s=spec: bridge.subscribers(s.vehicle_id) > 0
-                                   and bridge.state(s.vehicle_id) is not None, 60), f"{spec.vehicle_id} not up"
+        for i, spec in enumerate(specs):
+            if up(spec):
+                continue
+            # seen once in a fresh-clone CI at a load of 20 and more: one of twenty vehicle processes never came
+            # up (nothing on its stderr; a Fast DDS start that hung, as above). Said, and started once more: a
+            # second start that does not come up fails the test
+            print(f"{spec.vehicle_id} not up within {UP_WITHIN_S} s (process "
+                  f"{'running' if processes[i].poll() is None else f'ended {processes[i].returncode}'}): "
+                  "started again", file=sys.stderr)
+            processes[i].kill()
+            processes[i] = spawn_vehicle(spec, extra=params or None)
+            started.append(processes[i])
+            assert up(spec), f"{spec.vehicle_id} not up, twice"
         return processes
+
+    def up(spec) -> bool:
+        return bridge.wait_for(lambda: bridge.subscribers(spec.vehicle_id) > 0
+                               and bridge.state(spec.vehicle_id) is not None, UP_WITHIN_S)
 
     yield start
     for process in started:
