@@ -25,10 +25,13 @@ class BrokerError(RuntimeError):
 class Broker:
     """``with Broker() as broker:`` a running mosquitto at ``broker.port``; stopped on exit."""
 
-    def __init__(self, port: int | None = None, users: Mapping[str, str] | None = None) -> None:
-        """``users``: user name -> password; none: anonymous clients may do anything."""
+    def __init__(self, port: int | None = None, users: Mapping[str, str] | None = None,
+                 tls: tuple[Path, Path] | None = None) -> None:
+        """``users``: user name -> password; none: anonymous clients may do anything. ``tls``: the broker's
+        certificate and key files (PEM): it then speaks TLS only."""
         self.port = port or free_port()
         self.users = dict(users or {})
+        self.tls = tls
         self.process: subprocess.Popen | None = None
         self._dir = tempfile.TemporaryDirectory(prefix="xborder-mqtt-")
 
@@ -37,8 +40,11 @@ class Broker:
         if binary is None:
             raise BrokerError("mosquitto is not installed (Debian package mosquitto; `make setup` installs it)")
         config = Path(self._dir.name) / "mosquitto.conf"
+        # started as root, mosquitto becomes user mosquitto before it reads its files, in a folder only we may read
+        me = pwd.getpwuid(os.getuid()).pw_name
         config.write_text(f"listener {self.port} 127.0.0.1\npersistence false\nmax_queued_messages 10000\n"
-                          + (self._access(binary) if self.users else "allow_anonymous true\n"))
+                          f"user {me}\n" + (self._access(binary) if self.users else "allow_anonymous true\n")
+                          + (f"certfile {self.tls[0]}\nkeyfile {self.tls[1]}\n" if self.tls else ""))
         log = Path(self._dir.name) / "mosquitto.log"  # a file, not a pipe: nobody reads it while it runs
         with log.open("wb") as sink:
             self.process = spawn([binary, "-c", str(config)], stdout=sink, stderr=sink)
@@ -62,9 +68,7 @@ class Broker:
         hasher = hasher if hasher.exists() else Path(shutil.which("mosquitto_passwd") or "mosquitto_passwd")
         subprocess.run([str(hasher), "-U", str(passwords)], check=True, capture_output=True)
         acl.write_text(mosquitto_acl())
-        # started as root, mosquitto becomes user mosquitto before it reads these, in a folder only we may read
-        me = pwd.getpwuid(os.getuid()).pw_name
-        return f"allow_anonymous false\npassword_file {passwords}\nacl_file {acl}\nuser {me}\n"
+        return f"allow_anonymous false\npassword_file {passwords}\nacl_file {acl}\n"
 
     def stop(self) -> None:
         if self.process is not None:

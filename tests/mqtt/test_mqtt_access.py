@@ -5,6 +5,8 @@ to a broker that asks for a password."""
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import json
 import threading
 import time
@@ -107,3 +109,48 @@ def test_a_vehicle_speaks_for_itself_only(broker):
         for client in (one, two, stranger):
             client.close()
         fleet.close()
+
+
+def _certificate(subject: str, key, issuer_cert=None, issuer_key=None, ip: str | None = None):
+    """A certificate for ``key``: self-signed (a CA) or signed by the issuer; ``ip`` as its subject alt name."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (x509.CertificateBuilder().subject_name(name)
+               .issuer_name(issuer_cert.subject if issuer_cert is not None else name)
+               .public_key(key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+               .add_extension(x509.BasicConstraints(ca=issuer_cert is None, path_length=None), critical=True))
+    if ip is not None:
+        builder = builder.add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))]),
+                                        critical=False)
+    return builder.sign(issuer_key if issuer_key is not None else key, hashes.SHA256())
+
+
+def test_the_fleet_speaks_tls_with_a_broker_its_ca_vouches_for(tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    def pem(path, obj) -> str:
+        path.write_bytes(obj.public_bytes(serialization.Encoding.PEM) if hasattr(obj, "public_bytes")
+                         else obj.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                serialization.NoEncryption()))
+        return str(path)
+
+    ca_key, other_key, server_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    ca = _certificate("site CA", ca_key)
+    server = _certificate("broker", server_key, ca, ca_key, ip="127.0.0.1")
+    ca_file, other_ca = pem(tmp_path / "ca.pem", ca), pem(tmp_path / "other.pem", _certificate("other", other_key))
+    tls = (tmp_path / "broker.pem", tmp_path / "broker.key")
+    pem(tls[0], server)
+    pem(tls[1], server_key)
+    with Broker(users=PASSWORDS, tls=tls) as broker:
+        login = {"username": FLEET_USER, "password": PASSWORDS[FLEET_USER]}
+        MqttVehicleLink(port=broker.port, tls_ca=ca_file, **login).close()
+        with pytest.raises(VehicleLinkError, match="certificate verify failed"):
+            MqttVehicleLink(port=broker.port, tls_ca=other_ca, **login)  # a broker it cannot vouch for
+        with pytest.raises(VehicleLinkError):
+            MqttVehicleLink(port=broker.port, connect_timeout_s=3, **login)  # plain MQTT to a TLS listener
