@@ -43,7 +43,7 @@ class Broker:
         # started as root, mosquitto becomes user mosquitto before it reads its files, in a folder only we may read
         me = pwd.getpwuid(os.getuid()).pw_name
         config.write_text(f"listener {self.port} 127.0.0.1\npersistence false\nmax_queued_messages 10000\n"
-                          f"user {me}\n" + (self._access(binary) if self.users else "allow_anonymous true\n")
+                          f"user {me}\n" + (self._access() if self.users else "allow_anonymous true\n")
                           + (f"certfile {self.tls[0]}\nkeyfile {self.tls[1]}\n" if self.tls else ""))
         log = Path(self._dir.name) / "mosquitto.log"  # a file, not a pipe: nobody reads it while it runs
         with log.open("wb") as sink:
@@ -60,13 +60,14 @@ class Broker:
         self.stop()
         raise BrokerError(f"mosquitto did not listen on 127.0.0.1:{self.port} within 10 s")
 
-    def _access(self, binary: str) -> str:
+    def _access(self) -> str:
         """The password file (hashed by mosquitto_passwd, from the same package) and the access list."""
         passwords, acl = Path(self._dir.name) / "passwords", Path(self._dir.name) / "acl"
         passwords.write_text("".join(f"{user}:{password}\n" for user, password in self.users.items()))
-        hasher = Path(binary).with_name("mosquitto_passwd")
-        hasher = hasher if hasher.exists() else Path(shutil.which("mosquitto_passwd") or "mosquitto_passwd")
-        subprocess.run([str(hasher), "-U", str(passwords)], check=True, capture_output=True)
+        hasher = shutil.which("mosquitto_passwd")
+        if hasher is None:
+            raise BrokerError("mosquitto_passwd is not installed (Debian package mosquitto)")
+        subprocess.run([hasher, "-U", str(passwords)], check=True, capture_output=True)
         acl.write_text(mosquitto_acl())
         return f"allow_anonymous false\npassword_file {passwords}\nacl_file {acl}\n"
 

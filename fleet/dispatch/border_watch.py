@@ -49,10 +49,10 @@ def sighting(watch: BorderWatch, corridor: Corridor, x: float, y: float,
     if side is None:  # on the line
         onto = not watch.on_line and not watch.may_cross and not _crosses(corridor, watch.side, released)
         watch.on_line = True
-        return UnreleasedCrossing(_direction(corridor, watch.side), across=False) if onto else None
+        return UnreleasedCrossing(corridor.direction_from(watch.side), across=False) if onto else None
     crossed = side != watch.side
     unreleased = crossed and not watch.may_cross
-    found = UnreleasedCrossing(_direction(corridor, watch.side), across=True) if unreleased else None
+    found = UnreleasedCrossing(corridor.direction_from(watch.side), across=True) if unreleased else None
     watch.side, watch.on_line = side, False
     watch.may_cross = _crosses(corridor, side, released)
     return found
@@ -62,8 +62,3 @@ def _crosses(corridor: Corridor, side: str, released: Iterable[str]) -> bool:
     nodes = corridor.nodes
     return any(node.kind in BORDER_LINE_KINDS or node.jurisdiction != side
                for node in (nodes[n] for n in released if n in nodes))
-
-
-def _direction(corridor: Corridor, side: str) -> str:
-    a, b = corridor.jurisdictions
-    return f"{a}->{b}" if side == a else f"{b}->{a}"

@@ -526,14 +526,12 @@ class Dispatcher:
         log.error("%s: emergency stop, out of service", why)
         self.link.send_actions(track.id, [InstantAction(f"stop-{uuid.uuid4().hex[:8]}", ActionType.EMERGENCY_STOP)])
         job = track.job
-        loaded = job is not None and job.order is not None and job.order.state in LOADED_STATES
-        aboard = list(job.order.consignments) if loaded and job.order is not None \
-            else list(job.aboard) if job is not None else []
+        aboard = [] if job is None else list(job.order.consignments) \
+            if job.order is not None and job.order.state in LOADED_STATES else list(job.aboard)
         if found.across:
             self.gate.record_crossing(track.id, found.direction, aboard, None, released=False)
         if track.record.in_service:
-            self.registry.set_service(track.id, False, why)
-            track.record = track.record.model_copy(update={"in_service": False, "service_reason": why})
+            self._set_service(track, False, why)
         self.alarms.raise_alarm(AlarmKind.UNRELEASED_CROSSING, track.id, f"{why}: emergency stop sent, out of "
                                 "service", {"direction": found.direction, "across": found.across,
                                             "consignments": aboard, "last_node": state.last_node_id})
@@ -1571,8 +1569,7 @@ class Dispatcher:
         if job is not None and job.order is not None and (job.order.state in LOADED_STATES or job.partner):
             return job.order.direction, job.order.consignments  # a relay receiver: the load it is to take on
         node = self.corridor.nodes[base_end(self.corridor, track)]
-        other = next(s for s in self.corridor.jurisdictions if s != node.jurisdiction)
-        return f"{node.jurisdiction}->{other}", list(job.aboard) if job is not None else []
+        return self.corridor.direction_from(node.jurisdiction), list(job.aboard) if job is not None else []
 
     def _evaluate(self, track: Track) -> Any:
         direction, aboard = self._direction_and_load(track)
@@ -1767,14 +1764,17 @@ class Dispatcher:
 
     def set_in_service(self, vehicle_id: str, in_service: bool, by: str, reason: str) -> None:
         with self._lock:
-            track = self.tracks[vehicle_id]
-            self.registry.set_service(vehicle_id, in_service, None if in_service else reason)
-            track.record = track.record.model_copy(update={"in_service": in_service,
-                                                           "service_reason": None if in_service else reason})
-            self._reseen(track)
+            self._set_service(self.tracks[vehicle_id], in_service, reason)
             self.staff.record(role=by, action="in_service" if in_service else "out_of_service",
                               target=f"vehicle:{vehicle_id}", reason=reason)
         self.wake()
+
+    def _set_service(self, track: Track, in_service: bool, reason: str) -> None:
+        """In or out of service (the reason kept while out), stored and shown at once; under the loop's lock."""
+        self.registry.set_service(track.id, in_service, None if in_service else reason)
+        track.record = track.record.model_copy(update={"in_service": in_service,
+                                                       "service_reason": None if in_service else reason})
+        self._reseen(track)
 
     def cancel_order(self, order_id: str, reason: str, by: str) -> OrderPublic:
         """Cancel an order: at once if nothing is loaded; a load is driven to the nearest holding bay on the

@@ -137,6 +137,10 @@ class Corridor:
         a, b = self.jurisdictions
         return f"{a}->{b}", f"{b}->{a}"
 
+    def direction_from(self, side: str) -> str:
+        """The travel direction out of ``side`` into the other, e.g. ``"VN->CN"`` from ``"VN"``."""
+        return self.directions[self.jurisdictions.index(side)]
+
     def nodes_of(self, *kinds: NodeKind, jurisdiction: str | None = None) -> list[Node]:
         found = self._of_kind.get((kinds, jurisdiction))
         if found is None:
