@@ -1222,11 +1222,11 @@ class Dispatcher:
             plan = track.plan
             if track.job is None and plan is not None and track.reached == len(plan.steps) - 1 \
                     and plan.steps[-1].node not in self._rests and self._offered.get(track.id) is plan \
-                    and self.link.factsheet(track.id) is not None:
+                    and self.link.factsheet(track.id) is not None and not self._authorization_pending(track):
                 # idle on a dock or a gate, offered work and given none: clear the way. Not before an assignment
                 # round has offered it work (one put off by a busy tick), nor a vehicle whose factsheet has not
-                # come (of a size unknown, it is not sent driving): at a busy start the order waiting at its
-                # dock is its own
+                # come (of a size unknown, it is not sent driving) or whose authorization customs has not yet
+                # spoken of: at a busy start the order waiting at its dock is its own
                 track.job = self._park_job(track, plan.end)
                 track.needs_plan = True
             if track.needs_plan and track.state is not None and t >= track.retry_at:
@@ -1425,6 +1425,17 @@ class Dispatcher:
         if track.profile.max_speed != cap:  # planned at its own speed where it is slower than the map's
             track.profile = dataclasses.replace(track.profile, max_speed=cap)
         return sheet if ORDER_ACTIONS <= set(sheet.actions) else None
+
+    def _authorization_pending(self, track: Track) -> bool:
+        """Registered to cross, and an authority never heard from yet (a fresh deployment whose customs link has not
+        come up) has said nothing of it: its word is still to come. At a start, customs' authorizations may come
+        after the vehicles' first states (the stop's CI: the demo's two AGVs, offered the orders at their docks
+        before the simulators had authorized them, drove off to park first). Heard from, an authority silent about
+        the vehicle does not authorize it: it clears the way."""
+        if not track.profile.cross_border:
+            return False
+        ages = self.gate.link_ages()
+        return any(v.event_id is None and ages[name] is None for name, v in self.gate.vehicle_state(track.id).items())
 
     def _profile_now(self, track: Track) -> VehicleProfile:
         """Its profile, less the crossing while both authorities do not authorize it: no cross-border work then."""

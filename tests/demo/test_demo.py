@@ -57,9 +57,13 @@ def _evidence(var: Path) -> str:
     with sqlite3.connect(var / "demo.db") as db:
         moves = db.execute("SELECT order_id, at, to_state, reason FROM order_transitions ORDER BY at").fetchall()
         vehicles = db.execute("SELECT * FROM vehicles").fetchall()
+        customs = db.execute("SELECT received_at, authority, seq, json_extract(raw, '$.type'), "
+                             "json_extract(raw, '$.vehicle_id') FROM customs_events ORDER BY received_at "
+                             "LIMIT 12").fetchall()
     return "\n".join(["", "-- serve.log (not migrations):", *[line for line in log if "alembic" not in line][-80:],
                       "-- order transitions:", *(f"{o} {at:.1f} {state} {why}" for o, at, state, why in moves),
-                      "-- vehicles:", *map(str, vehicles)])
+                      "-- vehicles:", *map(str, vehicles),
+                      "-- the first customs events (received at, authority, seq, type, vehicle):", *map(str, customs)])
 
 
 @pytest.mark.timeout(DURATION_S + 240)

@@ -145,3 +145,21 @@ def test_a_vehicle_that_never_publishes_its_factsheet_stays_put_and_an_operator_
     assert fleet.state_of(order) == OrderState.CREATED
     pickup = fleet.orders.get(order).pickup
     assert fleet.link.state("agv_001").last_node_id == pickup and fleet.dispatcher.tracks["agv_001"].job is None
+
+
+def test_a_vehicle_customs_has_not_yet_authorized_stays_at_its_dock_and_takes_the_order_there(customs, corridor):
+    """At a busy start the customs simulators' authorizations may come after the vehicles' first states: the
+    vehicle standing at the pickup, offered the order it could not yet take (not authorized to cross), was sent
+    off to park and fetched back once authorized (the stop's CI: both AGVs of the demo drove off first and
+    delivered nothing in 260 s). Customs whose link has not come up yet has not refused it: it waits there. (An
+    authority heard from and silent about a vehicle does not authorize it: test_stalled_view's agv_002 parks.)"""
+    vn, cn = docks(corridor, "VN"), docks(corridor, "CN")
+    fleet = make_fleet(customs, corridor, 1, starts=[vn[0]])
+    order = fleet.order(["VN-700000000040"], vn[0], cn[0])
+    parked = _parking(fleet)
+    fleet.run(20, heartbeats=False)  # neither customs simulator up yet
+    assert fleet.state_of(order) == OrderState.CREATED and not parked, set(parked)
+    fleet.authorize("agv_001")
+    fleet.release("VN-700000000040", VN_CN)
+    assert fleet.run(60, until=lambda: fleet.state_of(order) == OrderState.LOADED), fleet.state_of(order)
+    assert not parked, set(parked)
