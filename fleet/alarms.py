@@ -24,6 +24,7 @@ class AlarmKind(StrEnum):
     VEHICLE_OFFLINE = "vehicle_offline"
     VEHICLE_SILENT = "vehicle_silent"
     VEHICLE_FAULT = "vehicle_fault"
+    VEHICLE_LINK_TROUBLE = "vehicle_link_trouble"  # the fleet's link to the vehicles: a broker lost, a bridge stopped
     LOW_BATTERY = "low_battery"
     VEHICLE_STUCK = "vehicle_stuck"
     HANDLING_FAILED = "handling_failed"  # a pick or drop the vehicle reported FAILED

@@ -527,6 +527,7 @@ def test_a_gate_light_turns_green_when_customs_releases_the_consignment(admin, d
     # on its way across: one lane of the bridge's two taken (its released base runs over it), drawn taken
     playwright_sync.expect(page.locator("#kpi-bridge")).to_contain_text("lanes taken 1/2", timeout=30_000)
     playwright_sync.expect(page.locator("#kpi-links .light.green")).to_have_count(2, timeout=15_000)
+    playwright_sync.expect(page.locator("#kpi-vehicle-link .light.green")).to_have_text("up")
 
 
 def test_the_order_reaches_delivered_with_its_timeline(admin, deployment):

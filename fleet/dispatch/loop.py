@@ -122,6 +122,9 @@ FACTSHEET_ASK_S = 5.0
 #: ... and once it has gone this long without one while orders wait, an operator is told (it takes none, and
 #: stands where it is: of a size unknown, it is not sent driving)
 FACTSHEET_ALARM_S = 60.0
+#: The vehicle link in trouble (its MQTT broker lost or refusing the fleet, the ROS 2 bridge stopped) this long
+#: (loop seconds): an operator is told; a broker that restarts comes back within it
+VEHICLE_LINK_GRACE_S = 10.0
 #: Where a loaded vehicle that can go neither on nor to its goal waits (:meth:`Dispatcher._bays_on_the_way`): bays
 #: on a route at most this many times the fastest.
 BAY_KINDS = (NodeKind.HOLDING, NodeKind.INSPECTION)
@@ -184,6 +187,7 @@ class Dispatcher:
         self._planned_once = False
         self._last_full_replan = -INF
         self._full_plan_yields = 0  # full plans dropped in a row for a clearance (FULL_PLAN_YIELDS_MAX)
+        self._link_trouble_since: float | None = None  # loop time the vehicle link's trouble began
         #: customs or gate events so far: a full plan under way looks at the gates again only after new ones
         self._customs_events = 0
         self._gate_holds: dict[str, str] = {}
@@ -371,6 +375,7 @@ class Dispatcher:
 
     def _round(self, t: float, laps: Laps) -> None:
         self._watch_customs_links()
+        self._watch_vehicle_link(t)
         self._watch_overdue(t)
         if self._planned_once and self.relay is None and self._release_cleared(t):
             # the update past the gate goes out first, from the states the last tick saw (they show the vehicle
@@ -452,6 +457,23 @@ class Dispatcher:
             elif age is not None and age > self.gate.link_timeout_s:
                 self.alarms.raise_alarm(AlarmKind.CUSTOMS_LINK_DOWN, authority,
                                         f"no event or heartbeat from {authority} for {age:.0f} s: crossings refused")
+
+    def _watch_vehicle_link(self, t: float) -> None:
+        """The vehicle link in trouble for ``VEHICLE_LINK_GRACE_S``: one alarm that says what (a lost or refusing
+        MQTT broker showed only as every vehicle on it falling silent, one alarm each, none naming the cause)."""
+        trouble = self.link.trouble()
+        if trouble is None:
+            if self._link_trouble_since is not None:
+                log.info("vehicle link working again")
+            self._link_trouble_since = None
+            return
+        if self._link_trouble_since is None:
+            log.warning("vehicle link: %s", trouble)
+            self._link_trouble_since = t
+        elif t - self._link_trouble_since >= VEHICLE_LINK_GRACE_S:
+            self.alarms.raise_alarm(AlarmKind.VEHICLE_LINK_TROUBLE, "vehicle link",
+                                    f"the fleet's vehicle link, for {t - self._link_trouble_since:.0f} s: {trouble}",
+                                    {"trouble": trouble})
 
     def _ready_to_plan(self) -> bool:
         """The first plan waits for every vehicle in service to report where it is (a restart re-syncs)."""

@@ -130,8 +130,8 @@ class InProcessLink:
                 return vehicle.logic.factsheet()
             return vehicle.factsheet
 
-    def healthy(self) -> bool:
-        return True  # nothing runs on its own: the caller's thread does all the work
+    def trouble(self) -> str | None:
+        return None  # nothing runs on its own: the caller's thread does all the work
 
     def send_actions(self, vehicle_id: str, actions: list[Action]) -> None:
         with self._lock:

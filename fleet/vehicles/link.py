@@ -122,8 +122,9 @@ class VehicleLink(Protocol):
     def factsheet(self, vehicle_id: str) -> Factsheet | None:
         """The vehicle's capabilities as it last published them (VDA 5050 factsheet), or None."""
 
-    def healthy(self) -> bool:
-        """Whether the link works: its threads run and no message handling failed lately."""
+    def trouble(self) -> str | None:
+        """What is wrong with the link now, in words for an operator (its broker lost, its thread stopped, a
+        message it could not handle lately); None: it works."""
 
 
 __all__ = ["ConnectionState", "OrderStatus", "PendingActions", "VehicleLink", "VehicleLinkError", "VehicleSnapshot",

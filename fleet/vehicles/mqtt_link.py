@@ -30,6 +30,9 @@ class MqttVehicleLink:
     """Implements :class:`fleet.vehicles.VehicleLink` over an MQTT broker. Thread-safe; :meth:`close` when done."""
 
     FAILURE_MEMORY_S = 30.0
+    #: the longest wait between attempts to connect again to a lost broker (paho's default, 120 s, left the
+    #: vehicles unheard for two minutes after the broker was back)
+    RECONNECT_MAX_S = 5.0
 
     def __init__(self, host: str = "127.0.0.1", port: int = 1883, manufacturer: str = "xborder",
                  manufacturers: Mapping[str, str] | None = None, interface: str = INTERFACE_NAME,
@@ -53,6 +56,8 @@ class MqttVehicleLink:
         self._connected = threading.Event()
         self._answered = threading.Event()  # the broker accepted the connection or refused it
         self._refused: str | None = None
+        self._broker = f"MQTT broker {host}:{port}"
+        self._trouble: str | None = f"not yet connected to the {self._broker}"  # None while connected
         self._closed = threading.Event()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"xborder-fleet-{id(self):x}")
         if username is not None:
@@ -60,7 +65,8 @@ class MqttVehicleLink:
         if tls_ca is not None:
             self.client.tls_set(ca_certs=tls_ca)
         self.client.on_connect = self._on_connect
-        self.client.on_disconnect = lambda *_args: self._connected.clear()
+        self.client.on_disconnect = self._on_disconnect
+        self.client.reconnect_delay_set(1, int(self.RECONNECT_MAX_S))
         self.client.on_message = self._on_message
         try:
             self.client.connect(host, port, keepalive=5)
@@ -79,12 +85,20 @@ class MqttVehicleLink:
                     _properties: object = None) -> None:
         if reason.is_failure:  # a wrong password, or a user the broker does not know
             self._refused = str(reason)
+            self._trouble = f"the {self._broker} refused the fleet's connection: {reason}"
             self._answered.set()
             return
         base = f"{self.interface}/{VDA_MAJOR}/+/+/"
         client.subscribe([(base + "state", 0), (base + "connection", 1), (base + "factsheet", 0)])
+        self._trouble = None
         self._connected.set()
         self._answered.set()
+
+    def _on_disconnect(self, _client: mqtt.Client, _userdata: object, _flags: object, reason: mqtt.ReasonCode,
+                       _properties: object = None) -> None:
+        if self._connected.is_set() and not self._closed.is_set():  # not the end of a refused attempt: that says why
+            self._trouble = f"lost the {self._broker} ({reason}): connecting again"
+        self._connected.clear()
 
     def _on_message(self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
         try:
@@ -103,13 +117,19 @@ class MqttVehicleLink:
                 self.pending.acknowledged(serial, (a.get("actionId") for a in payload.get("actionStates", ())))
                 if self.on_state:
                     self.on_state(serial)
-        except Exception:  # one bad message must not stop the others: counted, logged, healthy() says so
+        except Exception:  # one bad message must not stop the others: counted, logged, trouble() says so
             self.failures += 1
             self._failed_at = time.monotonic()
             logger.exception("MQTT message on %s could not be handled", message.topic)
 
-    def healthy(self) -> bool:
-        return self._connected.is_set() and time.monotonic() - self._failed_at > self.FAILURE_MEMORY_S
+    def trouble(self) -> str | None:
+        """The broker lost or refusing the fleet's login (paho connects again by itself), or a message that could
+        not be handled lately; None: all well."""
+        if not self._connected.is_set():
+            return self._trouble or f"not connected to the {self._broker}"
+        ago = time.monotonic() - self._failed_at
+        return f"an MQTT message could not be handled {ago:.0f} s ago (see the log)" \
+            if ago <= self.FAILURE_MEMORY_S else None
 
     def _resend(self) -> None:
         while not self._closed.wait(self.pending.resend_s / 2):

@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 class RosFleetBridge:
     """Implements :class:`fleet.vehicles.VehicleLink` over DDS. Thread-safe; call :meth:`close` when done."""
 
-    #: A failed callback keeps :meth:`healthy` false for this long.
+    #: A failed callback is the link's :meth:`trouble` for this long.
     FAILURE_MEMORY_S = 30.0
 
     def __init__(self, fleet_namespace: str = "xborder", node_name: str = "xborder_fleet",
@@ -84,10 +84,12 @@ class RosFleetBridge:
         self._failed_at = time.monotonic()
         logger.exception("ROS bridge callback failed; spinning on")
 
-    def healthy(self) -> bool:
-        """The spin thread runs and no callback failed in the last :attr:`FAILURE_MEMORY_S`."""
-        return self._thread.is_alive() and self._context.ok() \
-            and time.monotonic() - self._failed_at > self.FAILURE_MEMORY_S
+    def trouble(self) -> str | None:
+        """The spin thread stopped, or a callback failed in the last :attr:`FAILURE_MEMORY_S`; None: all well."""
+        if not (self._thread.is_alive() and self._context.ok()):
+            return "the ROS 2 bridge has stopped: no vehicle state comes in, no order goes out"
+        ago = time.monotonic() - self._failed_at
+        return f"a ROS 2 bridge callback failed {ago:.0f} s ago (see the log)" if ago <= self.FAILURE_MEMORY_S else None
 
     def _next_header(self, vehicle_id: str, topic: str) -> int:
         with self._lock:

@@ -59,5 +59,5 @@ class RoutedLink:
     def factsheet(self, vehicle_id: str) -> Factsheet | None:
         return self.link_of(vehicle_id).factsheet(vehicle_id)
 
-    def healthy(self) -> bool:
-        return all(link.healthy() for link in self.links)
+    def trouble(self) -> str | None:
+        return "; ".join(t for link in self.links if (t := link.trouble()) is not None) or None

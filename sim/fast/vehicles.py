@@ -230,8 +230,8 @@ class EventLink:
             vehicle.factsheet = vehicle.logic.factsheet()
         return vehicle.factsheet
 
-    def healthy(self) -> bool:
-        return True  # nothing runs on its own: the simulator's thread does all the work
+    def trouble(self) -> str | None:
+        return None  # nothing runs on its own: the simulator's thread does all the work
 
     def _hears(self, vehicle_id: str) -> bool:
         vehicle = self._vehicles.get(vehicle_id)

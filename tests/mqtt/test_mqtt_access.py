@@ -20,6 +20,7 @@ from fleet.vehicles.link import VehicleLinkError
 from fleet.vehicles.mqtt_access import FLEET_USER
 from fleet.vehicles.mqtt_link import MqttVehicleLink
 from sim.mqtt_broker import Broker
+from sim.processes import free_port
 from tests.ros.test_ros_vehicles import line
 
 PASSWORDS = {FLEET_USER: "fleet-secret-1", "agv_001": "agv1-secret-22", "agv_002": "agv2-secret-333"}
@@ -154,3 +155,27 @@ def test_the_fleet_speaks_tls_with_a_broker_its_ca_vouches_for(tmp_path):
             MqttVehicleLink(port=broker.port, tls_ca=other_ca, **login)  # a broker it cannot vouch for
         with pytest.raises(VehicleLinkError):
             MqttVehicleLink(port=broker.port, connect_timeout_s=3, **login)  # plain MQTT to a TLS listener
+
+
+def test_the_fleet_says_a_lost_broker_and_a_refused_login_and_connects_again_when_it_may():
+    """Found by trying it: the broker stopped, or started again with the fleet's password changed, the link went
+    quietly unhealthy (only every vehicle falling silent showed it, no word of why), and paho waited up to two
+    minutes between attempts. Now the link says what is wrong (the dispatcher raises it as an alarm:
+    tests/fleet/dispatch/test_vehicle_link_trouble.py), and is back within seconds of a broker that lets it in."""
+    port = free_port()
+    first = Broker(port=port, users=PASSWORDS).start()
+    fleet = MqttVehicleLink(port=port, username=FLEET_USER, password=PASSWORDS[FLEET_USER])
+    try:
+        assert fleet.trouble() is None
+        first.stop()
+        assert fleet.wait_for(lambda: "lost the MQTT broker" in (fleet.trouble() or ""), 5), fleet.trouble()
+        with Broker(port=port, users={**PASSWORDS, FLEET_USER: "changed-on-the-broker"}):
+            assert fleet.wait_for(lambda: "refused the fleet's connection: Not authorized" in (fleet.trouble() or ""),
+                                  15), fleet.trouble()
+        time.sleep(3)  # lost again: its attempts back off to their longest (RECONNECT_MAX_S)
+        with Broker(port=port, users=PASSWORDS):
+            back = time.monotonic()
+            assert fleet.wait_for(lambda: fleet.trouble() is None, 15), fleet.trouble()
+            assert time.monotonic() - back < MqttVehicleLink.RECONNECT_MAX_S + 2
+    finally:
+        fleet.close()

@@ -52,7 +52,7 @@ def test_the_executor_walks_one_event_handler_per_vehicle(bridge):
 
 
 def test_a_failing_state_callback_is_surfaced_and_the_bridge_keeps_working(vehicles):
-    """Finding 9: the spin loop surviving a callback exception was fixed before; ``healthy()`` now says so."""
+    """Finding 9: the spin loop surviving a callback exception was fixed before; ``trouble()`` now says so."""
     from fleet.vehicles.ros_bridge import RosFleetBridge
 
     calls = []
@@ -64,12 +64,12 @@ def test_a_failing_state_callback_is_surfaced_and_the_bridge_keeps_working(vehic
     failing = RosFleetBridge(node_name="failing_bridge", on_state=explode)
     try:
         v = "agv_failing"
-        assert failing.healthy()
+        assert failing.trouble() is None
         vehicles(spec(v, y=200))
         failing.add_vehicle(v)
         # counted once each exception has come out of the executor's spin (it may log it first)
         assert failing.wait_for(lambda: failing.failures >= 3, 20), "the spin thread died after the first exception"
-        assert not failing.healthy() and len(calls) >= 3
+        assert "callback failed" in (failing.trouble() or "") and len(calls) >= 3
         snapshot = failing.snapshot(v)
         assert snapshot.state is not None and snapshot.connection == "ONLINE" and snapshot.age_s < 5
     finally:

@@ -57,6 +57,7 @@ class Summary(BaseModel):
     orders_overdue: int  # orders not yet delivered (nor cancelled, nor failed) past their latest delivery
     open_alarms: int
     customs_links: list[CustomsLink]
+    vehicle_link_trouble: str | None  # what is wrong with the fleet's link to its vehicles now; None: it works
 
 
 @router.get("/session", response_model=Session)
@@ -72,8 +73,8 @@ def session(caller: CallerDep) -> Session:
 @router.get("/summary", response_model=Summary)
 def summary(services: ServicesDep, _: Reader) -> Summary:
     """Key figures: crossings per direction and the average gate wait over the last hour, vehicles and orders by
-    state, the orders past their latest delivery, the open alarms, and each customs link (up while heard from
-    within ``customs.link_timeout_s``)."""
+    state, the orders past their latest delivery, the open alarms, each customs link (up while heard from
+    within ``customs.link_timeout_s``) and what is wrong with the vehicle link, if anything."""
     now = services.clock()
     crossings, wait = _crossings(services, now - WINDOW_S)
     gate = services.gate
@@ -92,7 +93,7 @@ def summary(services: ServicesDep, _: Reader) -> Summary:
     return Summary(at=now, window_s=WINDOW_S, crossings=crossings, gate_wait_avg_s=wait,
                    vehicles=dict(Counter(vehicle_state(v) for v in services.dispatcher.vehicles())),
                    orders={str(s): int(by_state.get(s, 0)) for s in OrderState}, orders_overdue=int(overdue),
-                   open_alarms=int(open_alarms), customs_links=links)
+                   open_alarms=int(open_alarms), customs_links=links, vehicle_link_trouble=services.link.trouble())
 
 
 def _crossings(services: Services, since: float) -> tuple[dict[str, int], float | None]:

@@ -1,5 +1,5 @@
 // The KPI strip: GET /summary (crossings per hour each way, average gate wait, vehicles and orders by state,
-// the customs links' health) and the bridge occupancy the map works out.
+// the customs links' and the vehicle link's health) and the bridge occupancy the map works out.
 
 import { age, h } from "./dom.js";
 import { STATE_COLOURS } from "./vehicle-state.js";
@@ -29,6 +29,9 @@ export function renderKpis(element, summary, bridge, sides) {
                    summary.orders_overdue ? h("span", { class: "overdue" }, ` · overdue ${summary.orders_overdue}`) : "",
                    h("span", { class: "muted" }, ` (${done.join(", ")})`)]),
     kpi("Customs links", links, "kpi-links"),
+    kpi("Vehicle link", h("span", { class: `light ${summary.vehicle_link_trouble ? "red" : "green"}`,
+                                    title: summary.vehicle_link_trouble || "working" },
+                          summary.vehicle_link_trouble ? "TROUBLE" : "up"), "kpi-vehicle-link"),
   );
 }
 

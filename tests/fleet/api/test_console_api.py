@@ -26,7 +26,7 @@ def test_session_names_the_role_and_what_it_may_do(client):
     assert reply.status_code == 401 and reply.json()["detail"] == "missing or unknown bearer token"
 
 
-def test_summary_counts_crossings_and_gate_waits_of_the_last_hour(client, services, customs, docks):
+def test_summary_counts_crossings_and_gate_waits_of_the_last_hour(client, services, customs, docks, monkeypatch):
     def order(consignment: str, pickup: str, drop: str) -> str:
         created = client.post("/api/v1/orders", headers=auth("dispatcher"),
                               json={"consignments": [consignment], "pickup": pickup, "drop": drop})
@@ -60,6 +60,11 @@ def test_summary_counts_crossings_and_gate_waits_of_the_last_hour(client, servic
     assert summary["open_alarms"] == client.get("/api/v1/alarms", params={"open": True}, headers=VIEWER).json()["total"]
     links = {link["authority"]: link for link in summary["customs_links"]}
     assert set(links) == {"VN_CUSTOMS", "CN_CUSTOMS"} and not links["VN_CUSTOMS"]["up"]  # never heard from
+    assert summary["vehicle_link_trouble"] is None
+    monkeypatch.setattr(services.link, "trouble", lambda: "lost the MQTT broker 127.0.0.1:1883 (Unspecified error): "
+                        "connecting again")
+    said = client.get("/api/v1/summary", headers=VIEWER).json()["vehicle_link_trouble"]
+    assert said == "lost the MQTT broker 127.0.0.1:1883 (Unspecified error): connecting again"
 
 
 def test_summary_counts_the_orders_past_their_latest_delivery_until_they_are_delivered(client, services, customs,
