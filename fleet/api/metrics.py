@@ -40,6 +40,8 @@ def vehicle_state(view: VehicleView) -> str:
         return "offline" if view.connection else "unknown"
     if view.e_stop not in ("NONE", "", None):
         return "emergency_stop"
+    if not view.operating_mode.takes_orders:
+        return "manual"
     if view.errors:
         return "error"
     if view.paused:

@@ -734,6 +734,8 @@ class Dispatcher:
             self.alarms.raise_alarm(AlarmKind.VEHICLE_FAULT, track.id, f"{track.id}: {why}")
         elif state is not None and state.e_stop != "NONE":
             why = f"emergency stop ({state.e_stop})"
+        elif state is not None and not state.operating_mode.takes_orders:  # VDA 5050: people drive it
+            why, lasting = f"operating mode {state.operating_mode}: driven by people, it takes no order", True
         if state is not None and state.battery_charge < self.settings.low_battery_percent and not state.charging:
             self.alarms.raise_alarm(AlarmKind.LOW_BATTERY, track.id,
                                     f"{track.id}: battery at {state.battery_charge:.0f} %")

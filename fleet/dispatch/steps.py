@@ -238,7 +238,7 @@ def vehicle_view(track: Track) -> VehicleView:
         view = view.model_copy(update={
             "last_node": state.last_node_id, "x": state.pose.x, "y": state.pose.y, "theta": state.pose.theta,
             "speed": state.velocity[0], "battery": state.battery_charge, "driving": state.driving,
-            "paused": state.paused, "e_stop": state.e_stop,
+            "paused": state.paused, "e_stop": state.e_stop, "operating_mode": state.operating_mode,
             "errors": [f"{e.level} {e.error_type}: {e.description}" for e in state.errors]})
     return view
 
@@ -253,4 +253,4 @@ def view_key(track: Track) -> tuple[object, ...]:
     if state is None:
         return shown
     return (*shown, state.last_node_id, state.pose, state.velocity[0], state.battery_charge, state.driving,
-            state.paused, state.e_stop, state.errors)
+            state.paused, state.e_stop, state.operating_mode, state.errors)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from agv_agent.protocol import OperatingMode
 from pydantic import BaseModel
 
 
@@ -36,6 +37,8 @@ class VehicleView(BaseModel):
     driving: bool = False
     paused: bool = False
     e_stop: str = "NONE"
+    #: VDA 5050: MANUAL, SERVICE or TEACHIN is a vehicle people drive; it takes no order (unavailable meanwhile)
+    operating_mode: OperatingMode = OperatingMode.AUTOMATIC
     errors: list[str] = []
     order_id: str | None = None
     job: str | None = None  # deliver | park | charge | hold, or None when idle

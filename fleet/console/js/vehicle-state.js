@@ -6,6 +6,7 @@ export const STATE_COLOURS = {
   idle: "#5b8def",
   paused: "#f2b705",
   emergency_stop: "#d7263d",
+  manual: "#e07a1f",
   error: "#b5179e",
   offline: "#6c757d",
   unknown: "#adb5bd",
@@ -16,6 +17,8 @@ export function vehicleState(view) {
   if (!view.in_service) return "out_of_service";
   if (view.connection !== "ONLINE") return view.connection ? "offline" : "unknown";
   if (view.e_stop && view.e_stop !== "NONE") return "emergency_stop";
+  // VDA 5050 operatingMode: MANUAL, SERVICE, TEACHIN: people drive it, it takes no order
+  if (view.operating_mode && !["AUTOMATIC", "SEMIAUTOMATIC"].includes(view.operating_mode)) return "manual";
   if (view.errors && view.errors.length) return "error";
   if (view.paused) return "paused";
   return view.driving ? "driving" : "idle";
