@@ -24,6 +24,7 @@ class AlarmKind(StrEnum):
     VEHICLE_OFFLINE = "vehicle_offline"
     VEHICLE_SILENT = "vehicle_silent"
     VEHICLE_FAULT = "vehicle_fault"
+    VEHICLE_OFF_ITS_WAY = "vehicle_off_its_way"  # standing idle away from the node it last reached (moved by hand)
     VEHICLE_LINK_TROUBLE = "vehicle_link_trouble"  # the fleet's link to the vehicles: a broker lost, a bridge stopped
     LOW_BATTERY = "low_battery"
     VEHICLE_STUCK = "vehicle_stuck"

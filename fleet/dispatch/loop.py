@@ -122,6 +122,9 @@ FACTSHEET_ASK_S = 5.0
 #: ... and once it has gone this long without one while orders wait, an operator is told (it takes none, and
 #: stands where it is: of a size unknown, it is not sent driving)
 FACTSHEET_ALARM_S = 60.0
+#: A vehicle standing idle farther than this from the node it last reached is off its way (metres; a vehicle
+#: stops within its arrival tolerance of a node, well under a metre)
+OFF_ITS_WAY_M = 5.0
 #: The vehicle link in trouble (its MQTT broker lost or refusing the fleet, the ROS 2 bridge stopped) this long
 #: (loop seconds): an operator is told; a broker that restarts comes back within it
 VEHICLE_LINK_GRACE_S = 10.0
@@ -736,6 +739,13 @@ class Dispatcher:
             why = f"emergency stop ({state.e_stop})"
         elif state is not None and not state.operating_mode.takes_orders:  # VDA 5050: people drive it
             why, lasting = f"operating mode {state.operating_mode}: driven by people, it takes no order", True
+        elif state is not None and (away := self._away_from_its_node(state)) is not None:
+            node, metres = away
+            why, lasting = f"away from {node}, the node it last reached: moved off its way", True
+            self.alarms.raise_alarm(AlarmKind.VEHICLE_OFF_ITS_WAY, track.id,
+                                    f"{track.id} stands {metres:.0f} m from {node}, the node it last reached: moved "
+                                    "off its way (by people?); it takes no work until it is driven back there",
+                                    {"node": node, "x": state.pose.x, "y": state.pose.y})
         if state is not None and state.battery_charge < self.settings.low_battery_percent and not state.charging:
             self.alarms.raise_alarm(AlarmKind.LOW_BATTERY, track.id,
                                     f"{track.id}: battery at {state.battery_charge:.0f} %")
@@ -753,6 +763,19 @@ class Dispatcher:
         elif was is not None:
             log.info("vehicle %s available again", track.id)
             track.needs_plan, track.keeps_order_until = True, INF
+
+    def _away_from_its_node(self, state: VehicleState) -> tuple[str, float] | None:
+        """The node it last reached and how far it stands from it, when it stands idle (nothing released ahead)
+        farther than ``OFF_ITS_WAY_M`` from it: moved by people, say. Its next order would start at that node by
+        its id, and it would drive from where it really stands in a straight line to the next node, off every
+        lane (found by trying it: a vehicle driven to another parking row in MANUAL mode did)."""
+        if state.driving or state.node_states or not state.position_initialized or state.map_id != MAP_ID:
+            return None
+        node = self.corridor.nodes.get(state.last_node_id)
+        if node is None:
+            return None
+        metres = math.hypot(state.pose.x - node.x, state.pose.y - node.y)
+        return (node.id, metres) if metres > OFF_ITS_WAY_M else None
 
     def _take_out(self, track: Track, why: str, t: float) -> None:
         """The vehicle cannot go on: it keeps its place for good (others are routed around it), and an order

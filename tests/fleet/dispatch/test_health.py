@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 
+import pytest
 from agv_agent.protocol import OperatingMode
 
+from fleet.alarms import AlarmKind
 from fleet.api.metrics import vehicle_state
 from fleet.orders import OrderState
+from planner.corridor import NodeKind
 from tests.fleet.dispatch.conftest import VN_CN, docks, make_fleet
 
 
@@ -46,3 +49,35 @@ def test_a_vehicle_a_person_drives_takes_no_order_and_gives_its_order_back(custo
     assert fleet.run(120, until=lambda: fleet.orders.get(second).vehicle_id == "agv_001"), fleet.orders.get(second)
     manual.set_operating_mode(OperatingMode.SERVICE)
     assert fleet.run(10, until=lambda: fleet.orders.get(second).vehicle_id != "agv_001"), fleet.orders.get(second)
+
+
+def test_a_vehicle_moved_off_its_way_by_hand_takes_no_work_until_it_is_back(customs, corridor):
+    """Found by trying it: a parked vehicle switched to MANUAL, driven by people to another parking row and
+    switched back to AUTOMATIC took the next order as if it stood where it had parked: the order's update started
+    at the node it had last reached, which the vehicle took by its id, and it drove from where it really stood in
+    a straight line to the next node, off every lane. Safety first: the fleet does not dispatch a vehicle that
+    stands idle away from the node it last reached (unsure where it is on the graph), and says so; driven back
+    there, it takes work again."""
+    vn, cn = docks(corridor, "VN"), docks(corridor, "CN")
+    spots = sorted(n.id for n in corridor.nodes_of(NodeKind.PARKING, jurisdiction="VN"))
+    fleet = make_fleet(customs, corridor, 1, starts=[spots[0]])
+    fleet.authorize("agv_001")
+    fleet.run(10)
+    logic = fleet.link._vehicles["agv_001"].logic
+    logic.set_operating_mode(OperatingMode.MANUAL)
+    fleet.run(5)
+    home, elsewhere = corridor.nodes[spots[0]], corridor.nodes[spots[3]]
+    fleet.link.move_by_hand("agv_001", elsewhere.x, elsewhere.y)
+    logic.set_operating_mode(OperatingMode.AUTOMATIC)
+    order = fleet.order(["VN-700000000061"], vn[0], cn[0])
+    fleet.release("VN-700000000061", VN_CN)
+    fleet.run(60)
+    track = fleet.dispatcher.tracks["agv_001"]
+    assert fleet.state_of(order) == OrderState.CREATED, fleet.orders.get(order)
+    assert f"from {spots[0]}" in (track.unavailable or ""), track.unavailable
+    pose = fleet.link.state("agv_001").pose
+    assert (pose.x, pose.y) == pytest.approx((elsewhere.x, elsewhere.y), abs=0.01)  # it did not drive off
+    [alarm] = [a for a in fleet.dispatcher.alarms.list()[0] if a.kind == AlarmKind.VEHICLE_OFF_ITS_WAY]
+    assert spots[0] in alarm.message and alarm.subject == "agv_001", alarm
+    fleet.link.move_by_hand("agv_001", home.x, home.y)  # people drive it back to its node
+    assert fleet.run(3600, until=lambda: fleet.state_of(order) == OrderState.DELIVERED), fleet.state_of(order)
