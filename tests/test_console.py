@@ -276,7 +276,7 @@ def test_sign_in_shows_the_corridor_every_vehicle_and_the_gates(admin, deploymen
     playwright_sync.expect(page.locator("#vehicles tbody tr")).to_have_count(VEHICLES)
     playwright_sync.expect(page.locator("#gates .gate")).to_have_count(8)
     playwright_sync.expect(page.locator("#role")).to_have_text("signed in: admin")
-    playwright_sync.expect(page.locator("#kpis .kpi")).to_have_count(6)
+    playwright_sync.expect(page.locator("#kpis .kpi")).to_have_count(7)  # ... the customs links, the vehicle link
     drawn = page.evaluate("window.xborder.map.vehicles.size")
     assert drawn == VEHICLES
     # the bridge has two lanes, one each way, each drawn as four segments (deck, border node or handoff pad, deck):
