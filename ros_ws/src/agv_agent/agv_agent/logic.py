@@ -8,9 +8,8 @@ rules follow VDA 5050 2.1 (docs/vehicle-protocol.md):
   sequence ids, edges joining consecutive nodes, the released part a prefix, known node actions). A new
   order (another order_id) needs ``order_update_id`` 0, the previous order done (no node left, base or
   horizon, no action running, no cancel under way) and its first node where the vehicle stands; an update
-  (same order_id, higher order_update_id) must start at the current last base node (where the vehicle stands,
-  when it has nothing left to drive), and a cancelled order takes no update. Anything else is refused with an
-  error referring to the order, and changes nothing.
+  (same order_id, higher order_update_id) must start at the current last base node, and a cancelled order
+  takes no update. Anything else is refused with an error referring to the order, and changes nothing.
 - The vehicle drives through released nodes only and never passes its last released node. It slows before a
   turn so that it stays within the node's allowed deviation, stops where a node has a blocking action
   (pick, drop, charging) and runs it, and turns to a node's ``theta`` where it stops there.
@@ -278,10 +277,6 @@ class AgentLogic:
         if (first.node_id, first.sequence_id) != base_end:
             raise OrderRefused(ErrorType.ORDER_UPDATE, f"update must start at the last base node {base_end[0]}/"
                                                        f"{base_end[1]}, not {first.node_id}/{first.sequence_id}")
-        if self.pose is not None and not any(n.released for n in self.nodes) and not self._stands_at(first):
-            raise OrderRefused(ErrorType.ORDER_UPDATE, f"update starts at {first.node_id}, where the vehicle stopped, "
-                                                       f"but it stands {distance(self.pose, first.x, first.y):.1f} m "
-                                                       "away: moved off its way")
         self.order_update_id = order.order_update_id
         self.errors = [e for e in self.errors if e.error_type not in (ErrorType.ORDER_UPDATE,
                                                                       ErrorType.ORDER_NOT_ACCEPTABLE)]
