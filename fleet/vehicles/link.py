@@ -45,6 +45,25 @@ def order_status(state: VehicleState | None, order_id: str, update_id: int) -> t
     return OrderStatus.PENDING, None
 
 
+class RecentFailures:
+    """A link's messages or callbacks that raised: counted, and the last one said for ``memory_s`` (the link's
+    :meth:`VehicleLink.trouble` while it is recent: one bad message must not mark the link troubled for good)."""
+
+    def __init__(self, what: str, memory_s: float = 30.0) -> None:
+        self.what, self.memory_s = what, memory_s
+        self.count = 0
+        self._at = -float("inf")
+
+    def failed(self) -> None:
+        self.count += 1
+        self._at = time.monotonic()
+
+    def said(self) -> str | None:
+        """``"<what> N s ago (see the log)"`` while the last failure is recent; None otherwise."""
+        ago = time.monotonic() - self._at
+        return f"{self.what} {ago:.0f} s ago (see the log)" if ago <= self.memory_s else None
+
+
 class PendingActions:
     """Instant actions sent but not yet acknowledged (no action state for their id): resent every ``resend_s``
     until the vehicle's state shows them, at most ``attempts`` times. Thread-safe."""

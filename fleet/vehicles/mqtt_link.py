@@ -21,7 +21,7 @@ import paho.mqtt.client as mqtt
 from agv_agent import vda_json
 from agv_agent.protocol import INTERFACE_NAME, VDA_MAJOR, Action, ConnectionState, Factsheet, Order, VehicleState
 
-from fleet.vehicles.link import PendingActions, VehicleLinkError, VehicleSnapshot, wait_for
+from fleet.vehicles.link import PendingActions, RecentFailures, VehicleLinkError, VehicleSnapshot, wait_for
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,6 @@ logger = logging.getLogger(__name__)
 class MqttVehicleLink:
     """Implements :class:`fleet.vehicles.VehicleLink` over an MQTT broker. Thread-safe; :meth:`close` when done."""
 
-    FAILURE_MEMORY_S = 30.0
     #: the longest wait between attempts to connect again to a lost broker (paho's default, 120 s, left the
     #: vehicles unheard for two minutes after the broker was back)
     RECONNECT_MAX_S = 5.0
@@ -50,12 +49,10 @@ class MqttVehicleLink:
         self._factsheets: dict[str, dict] = {}
         self._header_ids: dict[tuple[str, str], itertools.count] = {}
         self.received = 0
-        self.failures = 0
-        self._failed_at = -float("inf")
+        self.failures = RecentFailures("an MQTT message could not be handled")
         self.pending = PendingActions(resend_s=resend_s)
         self._connected = threading.Event()
         self._answered = threading.Event()  # the broker accepted the connection or refused it
-        self._refused: str | None = None
         self._broker = f"MQTT broker {host}:{port}"
         self._trouble: str | None = f"not yet connected to the {self._broker}"  # None while connected
         self._closed = threading.Event()
@@ -73,18 +70,16 @@ class MqttVehicleLink:
         except OSError as exc:
             raise VehicleLinkError(f"MQTT broker {host}:{port}: {exc}") from None
         self.client.loop_start()
-        if not self._answered.wait(connect_timeout_s) or self._refused is not None:
+        if not self._answered.wait(connect_timeout_s) or not self._connected.is_set():
             self.close()
-            raise VehicleLinkError(f"MQTT broker {host}:{port} " + (
-                f"refused the fleet's connection: {self._refused}" if self._refused is not None
-                else "did not accept the connection"))
+            raise VehicleLinkError(self._trouble if self._answered.is_set() and self._trouble
+                                   else f"the {self._broker} did not accept the connection")
         self._resender = threading.Thread(target=self._resend, name="mqtt-resend", daemon=True)
         self._resender.start()
 
     def _on_connect(self, client: mqtt.Client, _userdata: object, _flags: object, reason: mqtt.ReasonCode,
                     _properties: object = None) -> None:
         if reason.is_failure:  # a wrong password, or a user the broker does not know
-            self._refused = str(reason)
             self._trouble = f"the {self._broker} refused the fleet's connection: {reason}"
             self._answered.set()
             return
@@ -118,8 +113,7 @@ class MqttVehicleLink:
                 if self.on_state:
                     self.on_state(serial)
         except Exception:  # one bad message must not stop the others: counted, logged, trouble() says so
-            self.failures += 1
-            self._failed_at = time.monotonic()
+            self.failures.failed()
             logger.exception("MQTT message on %s could not be handled", message.topic)
 
     def trouble(self) -> str | None:
@@ -127,9 +121,7 @@ class MqttVehicleLink:
         not be handled lately; None: all well."""
         if not self._connected.is_set():
             return self._trouble or f"not connected to the {self._broker}"
-        ago = time.monotonic() - self._failed_at
-        return f"an MQTT message could not be handled {ago:.0f} s ago (see the log)" \
-            if ago <= self.FAILURE_MEMORY_S else None
+        return self.failures.said()
 
     def _resend(self) -> None:
         while not self._closed.wait(self.pending.resend_s / 2):

@@ -24,16 +24,13 @@ from rclpy.event_handler import QoSLivelinessChangedInfo, SubscriptionEventCallb
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 
-from fleet.vehicles.link import PendingActions, VehicleSnapshot, wait_for
+from fleet.vehicles.link import PendingActions, RecentFailures, VehicleSnapshot, wait_for
 
 logger = logging.getLogger(__name__)
 
 
 class RosFleetBridge:
     """Implements :class:`fleet.vehicles.VehicleLink` over DDS. Thread-safe; call :meth:`close` when done."""
-
-    #: A failed callback is the link's :meth:`trouble` for this long.
-    FAILURE_MEMORY_S = 30.0
 
     def __init__(self, fleet_namespace: str = "xborder", node_name: str = "xborder_fleet",
                  on_state: Callable[[str], None] | None = None, heartbeat_s: float = 1.0,
@@ -56,8 +53,7 @@ class RosFleetBridge:
         self._broken: set[str] = set()  # vehicles whose agent vanished without saying OFFLINE
         self._header_ids: dict[tuple[str, str], itertools.count] = {}
         self.received = 0
-        self.failures = 0
-        self._failed_at = -float("inf")
+        self.failures = RecentFailures("a ROS 2 bridge callback failed")
         self.alive_window_s = alive_window_s
         self._alive_at = -float("inf")  # when the dispatch loop last said it is alive (heartbeat())
         self._beats = itertools.count()
@@ -80,16 +76,14 @@ class RosFleetBridge:
                 self._failed()
 
     def _failed(self) -> None:
-        self.failures += 1
-        self._failed_at = time.monotonic()
+        self.failures.failed()
         logger.exception("ROS bridge callback failed; spinning on")
 
     def trouble(self) -> str | None:
-        """The spin thread stopped, or a callback failed in the last :attr:`FAILURE_MEMORY_S`; None: all well."""
+        """The spin thread stopped, or a callback failed lately (:class:`RecentFailures`); None: all well."""
         if not (self._thread.is_alive() and self._context.ok()):
             return "the ROS 2 bridge has stopped: no vehicle state comes in, no order goes out"
-        ago = time.monotonic() - self._failed_at
-        return f"a ROS 2 bridge callback failed {ago:.0f} s ago (see the log)" if ago <= self.FAILURE_MEMORY_S else None
+        return self.failures.said()
 
     def _next_header(self, vehicle_id: str, topic: str) -> int:
         with self._lock:

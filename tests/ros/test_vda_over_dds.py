@@ -68,7 +68,8 @@ def test_a_failing_state_callback_is_surfaced_and_the_bridge_keeps_working(vehic
         vehicles(spec(v, y=200))
         failing.add_vehicle(v)
         # counted once each exception has come out of the executor's spin (it may log it first)
-        assert failing.wait_for(lambda: failing.failures >= 3, 20), "the spin thread died after the first exception"
+        assert failing.wait_for(lambda: failing.failures.count >= 3, 20), \
+            "the spin thread died after the first exception"
         assert "callback failed" in (failing.trouble() or "") and len(calls) >= 3
         snapshot = failing.snapshot(v)
         assert snapshot.state is not None and snapshot.connection == "ONLINE" and snapshot.age_s < 5
