@@ -217,6 +217,28 @@ def test_after_a_cancel_on_an_edge_a_new_order_must_start_where_the_vehicle_stan
     assert sim.state.order_id == "o3" and sim.state.last_node_id == "n1" and sim.state.errors == ()
 
 
+def test_an_update_is_refused_while_the_vehicle_stands_away_from_its_last_node():
+    """Moved by people (MANUAL mode) from the node it stopped at: an update starting there by id and sequence
+    id was taken, and the vehicle drove from where it stood in a straight line to the next node, off every lane.
+    Standing with nothing left to drive, it must stand near the update's first node (a few metres short, as
+    a loaded machine's vehicles stop, is near); on the way there, it may not."""
+    sim = Sim()
+    sim.agent.on_order(order(released=2), 0.0)
+    sim.run(60)
+    assert sim.state.last_node_id == "n1" and not sim.state.driving
+    sim.base.x, sim.base.y = 40.0, 30.0  # carried 30 m aside
+    sim.run(1)
+    sim.agent.on_order(order(released=3, update=1, start=1), sim.t)
+    sim.run(10)
+    assert sim.state.order_update_id == 0 and "30.0 m away" in sim.state.errors[0].description
+    assert (sim.base.x, sim.base.y) == pytest.approx((40.0, 30.0), abs=1e-6)
+    sim.base.x, sim.base.y = 40.0, 3.0  # back, 3 m from n1
+    sim.run(1)
+    sim.agent.on_order(order(released=3, update=1, start=1), sim.t)
+    sim.run(60)
+    assert sim.state.last_node_id == "n3" and sim.state.errors == ()
+
+
 # --- VDA 5050 2.1 semantics (issue #15) -----------------------------------------------------------------------
 
 def test_state_has_the_required_vda_fields_before_and_after_the_first_pose():

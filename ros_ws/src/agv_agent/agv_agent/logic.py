@@ -8,8 +8,9 @@ rules follow VDA 5050 2.1 (docs/vehicle-protocol.md):
   sequence ids, edges joining consecutive nodes, the released part a prefix, known node actions). A new
   order (another order_id) needs ``order_update_id`` 0, the previous order done (no node left, base or
   horizon, no action running, no cancel under way) and its first node where the vehicle stands; an update
-  (same order_id, higher order_update_id) must start at the current last base node, and a cancelled order
-  takes no update. Anything else is refused with an error referring to the order, and changes nothing.
+  (same order_id, higher order_update_id) must start at the current last base node (and, with nothing left to
+  drive, the vehicle within ``MOVED_OFF_ITS_WAY_M`` of it), and a cancelled order takes no update. Anything
+  else is refused with an error referring to the order, and changes nothing.
 - The vehicle drives through released nodes only and never passes its last released node. It slows before a
   turn so that it stays within the node's allowed deviation, stops where a node has a blocking action
   (pick, drop, charging) and runs it, and turns to a node's ``theta`` where it stops there.
@@ -55,6 +56,12 @@ from agv_agent.protocol import (
 from agv_agent.tracker import Limits, command_towards, corner_speed, distance, wrap
 
 #: Actions that may come in an order, on a node.
+#: metres between where a vehicle stands with nothing left to drive and the node it last reached, past which it was
+#: moved off its way (by people, in MANUAL mode) and refuses an update that starts at that node; far above where a
+#: vehicle stops short of its last released node under load (0.6 m seen in the CI's ROS runs). The fleet takes
+#: such a vehicle out of dispatch at the same distance (``fleet.dispatch.loop.OFF_ITS_WAY_M``)
+MOVED_OFF_ITS_WAY_M = 5.0
+
 NODE_ACTIONS = frozenset({ActionType.PICK, ActionType.DROP, ActionType.START_CHARGING, ActionType.STOP_CHARGING})
 #: Actions that may come as instant actions.
 INSTANT_ACTIONS = frozenset({ActionType.PAUSE, ActionType.RESUME, ActionType.CANCEL_ORDER, ActionType.EMERGENCY_STOP,
@@ -277,6 +284,10 @@ class AgentLogic:
         if (first.node_id, first.sequence_id) != base_end:
             raise OrderRefused(ErrorType.ORDER_UPDATE, f"update must start at the last base node {base_end[0]}/"
                                                        f"{base_end[1]}, not {first.node_id}/{first.sequence_id}")
+        away = distance(self.pose, first.x, first.y) if self.pose is not None else 0.0
+        if away > MOVED_OFF_ITS_WAY_M and not any(n.released for n in self.nodes):
+            raise OrderRefused(ErrorType.ORDER_UPDATE, f"update starts at {first.node_id}, where the vehicle stopped, "
+                                                       f"but it stands {away:.1f} m away: moved off its way")
         self.order_update_id = order.order_update_id
         self.errors = [e for e in self.errors if e.error_type not in (ErrorType.ORDER_UPDATE,
                                                                       ErrorType.ORDER_NOT_ACCEPTABLE)]
