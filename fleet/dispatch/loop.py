@@ -33,6 +33,7 @@ from fleet.customs.gate import CustomsGate
 from fleet.dispatch.border_watch import UnreleasedCrossing, sighting
 from fleet.dispatch.laps import Laps
 from fleet.dispatch.relay import Relay, orders_to_give_out
+from fleet.dispatch.set_down import set_down_at, stands_on
 from fleet.dispatch.settings import DispatchSettings
 from fleet.dispatch.snapshot import JsonView, Snapshot
 from fleet.dispatch.steps import (
@@ -513,6 +514,8 @@ class Dispatcher:
         if state is None:
             self._watch_health(track, t)
             return
+        if track.placed_at is not None and state.last_node_id == track.placed_at:
+            track.placed_at = None  # it took its new order where it was set down: its own last node says it now
         if track.vda_order_id and state.order_id != track.vda_order_id \
                 and not any(n.released for n in state.node_states) and t - track.sent_at > RESEND_AFTER_S:
             # lost, refused while a cancel was still on its way, or the vehicle restarted (it is handed no old
@@ -739,12 +742,14 @@ class Dispatcher:
             why = f"emergency stop ({state.e_stop})"
         elif state is not None and not state.operating_mode.takes_orders:  # VDA 5050: people drive it
             why, lasting = f"operating mode {state.operating_mode}: driven by people, it takes no order", True
-        elif state is not None and (away := self._away_from_its_node(state)) is not None:
+        elif state is not None and (away := self._away_from_its_node(track, state)) is not None \
+                and not self._taken_where_set_down(track, state, *away):
             node, metres = away
             why, lasting = f"away from {node}, the node it last reached: moved off its way", True
             self.alarms.raise_alarm(AlarmKind.VEHICLE_OFF_ITS_WAY, track.id,
                                     f"{track.id} stands {metres:.0f} m from {node}, the node it last reached: moved "
-                                    "off its way (by people?); it takes no work until it is driven back there",
+                                    "off its way (by people?); it takes no work until it is driven back there, or "
+                                    "set down on a free parking spot, charger, dock or holding bay of its side",
                                     {"node": node, "x": state.pose.x, "y": state.pose.y})
         if state is not None and state.battery_charge < self.settings.low_battery_percent and not state.charging:
             self.alarms.raise_alarm(AlarmKind.LOW_BATTERY, track.id,
@@ -764,18 +769,46 @@ class Dispatcher:
             log.info("vehicle %s available again", track.id)
             track.needs_plan, track.keeps_order_until = True, INF
 
-    def _away_from_its_node(self, state: VehicleState) -> tuple[str, float] | None:
-        """The node it last reached and how far it stands from it, when it stands idle (nothing released ahead)
-        farther than ``OFF_ITS_WAY_M`` from it: moved by people, say. Its next order would start at that node by
-        its id, and it would drive from where it really stands in a straight line to the next node, off every
-        lane (found by trying it: a vehicle driven to another parking row in MANUAL mode did)."""
+    def _away_from_its_node(self, track: Track, state: VehicleState) -> tuple[str, float] | None:
+        """The node it last reached (or was taken from: ``Track.placed_at``) and how far it stands from it, when
+        it stands idle (nothing released ahead) farther than ``OFF_ITS_WAY_M`` from it: moved by people, say. Its
+        next order would start at that node by its id, and it would drive from where it really stands in a
+        straight line to the next node, off every lane (found by trying it: a vehicle driven to another parking
+        row in MANUAL mode did)."""
         if state.driving or state.node_states or not state.position_initialized or state.map_id != MAP_ID:
             return None
-        node = self.corridor.nodes.get(state.last_node_id)
+        node = self.corridor.nodes.get(track.placed_at or state.last_node_id)
         if node is None:
             return None
         metres = math.hypot(state.pose.x - node.x, state.pose.y - node.y)
         return (node.id, metres) if metres > OFF_ITS_WAY_M else None
+
+    def _taken_where_set_down(self, track: Track, state: VehicleState, node: str, metres: float) -> bool:
+        """Moved off its way with nothing aboard and set down on a free place of its side (a parking spot, a
+        charger, a dock, a holding bay: :mod:`fleet.dispatch.set_down`): the vehicle is taken from there, planned
+        anew as at a start, its next order a new one starting there (one it accepts where it stands). Before, it
+        stood out of dispatch until people drove it back to the node it had last reached."""
+        job = track.job
+        if job is not None and (job.aboard or (job.order is not None and job.order.state in LOADED_STATES)):
+            return False  # a load aboard: people see to it (drive it back), as the alarm says
+        place = set_down_at(self.corridor, state.pose.x, state.pose.y, self.corridor.nodes[node].jurisdiction)
+        if place is None or not self._nobody_else_at(track, place.id):
+            return False
+        log.warning("%s set down at %s by people, %.0f m from %s (the node it last reached): taken from there",
+                    track.id, place.id, metres, node)
+        track.placed_at, track.plan, track.reached, track.vda_order_id = place.id, None, -1, None
+        track.needs_plan = True
+        return True
+
+    def _nobody_else_at(self, track: Track, place: str) -> bool:
+        """No other vehicle stands at ``place``, holds it, is bound for it or was taken from it."""
+        if self.planner.table.holders_for_good(place) - {track.id}:
+            return False
+        node = self.corridor.nodes[place]
+        return not any(place in (other.placed_at, base_end(self.corridor, other))
+                       or (other.plan is not None and other.plan.end == place)
+                       or (other.state is not None and stands_on(node, other.state.pose.x, other.state.pose.y))
+                       for other in self.tracks.values() if other is not track)
 
     def _take_out(self, track: Track, why: str, t: float) -> None:
         """The vehicle cannot go on: it keeps its place for good (others are routed around it), and an order

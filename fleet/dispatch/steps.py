@@ -77,6 +77,8 @@ def base_end_at(corridor: Corridor, track: Track) -> tuple[str, int | None]:
     seq = state.last_node_sequence_id if ours and state is not None else None
     if track.plan is not None and track.reached >= 0:
         return track.plan.steps[track.released].node, seq
+    if track.placed_at is not None:
+        return track.placed_at, seq
     if state is not None and state.last_node_id in corridor.nodes:
         return state.last_node_id, seq
     return track.record.start_node, seq

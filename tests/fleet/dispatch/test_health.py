@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+import shapely
 from agv_agent.protocol import OperatingMode
 
 from fleet.alarms import AlarmKind
@@ -67,7 +68,7 @@ def test_a_vehicle_moved_off_its_way_by_hand_takes_no_work_until_it_is_back(cust
     logic.set_operating_mode(OperatingMode.MANUAL)
     fleet.run(5)
     home, elsewhere = corridor.nodes[spots[0]], corridor.nodes[spots[3]]
-    fleet.link.move_by_hand("agv_001", elsewhere.x, elsewhere.y)
+    fleet.link.move_by_hand("agv_001", elsewhere.x + 3.0, elsewhere.y)  # between places (on one: the next test)
     logic.set_operating_mode(OperatingMode.AUTOMATIC)
     order = fleet.order(["VN-700000000061"], vn[0], cn[0])
     fleet.release("VN-700000000061", VN_CN)
@@ -76,8 +77,49 @@ def test_a_vehicle_moved_off_its_way_by_hand_takes_no_work_until_it_is_back(cust
     assert fleet.state_of(order) == OrderState.CREATED, fleet.orders.get(order)
     assert f"from {spots[0]}" in (track.unavailable or ""), track.unavailable
     pose = fleet.link.state("agv_001").pose
-    assert (pose.x, pose.y) == pytest.approx((elsewhere.x, elsewhere.y), abs=0.01)  # it did not drive off
+    assert (pose.x, pose.y) == pytest.approx((elsewhere.x + 3.0, elsewhere.y), abs=0.01)  # it did not drive off
     [alarm] = [a for a in fleet.dispatcher.alarms.list()[0] if a.kind == AlarmKind.VEHICLE_OFF_ITS_WAY]
     assert spots[0] in alarm.message and alarm.subject == "agv_001", alarm
     fleet.link.move_by_hand("agv_001", home.x, home.y)  # people drive it back to its node
     assert fleet.run(3600, until=lambda: fleet.state_of(order) == OrderState.DELIVERED), fleet.state_of(order)
+
+
+def test_a_vehicle_set_down_by_hand_on_a_free_parking_spot_is_taken_from_there(customs, corridor):
+    """Before, a vehicle moved by hand stood out of dispatch until people drove it back to the node it had last
+    reached, even when they had set it down on a free parking spot. Set down on a free place of its side (within
+    the 0.5 m our orders allow at a node), it is taken from there: its next order, a new one, starts at that
+    place, and it drives the lanes from it. A place another vehicle stands on is not free: there it is still off
+    its way."""
+    vn, cn = docks(corridor, "VN"), docks(corridor, "CN")
+    spots = sorted(n.id for n in corridor.nodes_of(NodeKind.PARKING, jurisdiction="VN"))
+    fleet = make_fleet(customs, corridor, 2, starts=[spots[0], spots[1]])
+    fleet.authorize("agv_001", "agv_002")
+    fleet.run(10)
+    fleet.link._vehicles["agv_002"].logic.set_operating_mode(OperatingMode.MANUAL)  # stays on its spot, no work
+    carried = fleet.link._vehicles["agv_001"].logic
+    carried.set_operating_mode(OperatingMode.MANUAL)
+    fleet.run(5)
+    taken, free = corridor.nodes[spots[1]], corridor.nodes[spots[3]]
+    fleet.link.move_by_hand("agv_001", taken.x + 0.3, taken.y)
+    carried.set_operating_mode(OperatingMode.AUTOMATIC)
+    fleet.run(5)
+    track = fleet.dispatcher.tracks["agv_001"]
+    assert f"from {spots[0]}" in (track.unavailable or ""), track.unavailable
+    fleet.link.move_by_hand("agv_001", free.x + 0.3, free.y - 0.2)  # people set it down again, on a free spot
+    fleet.run(5)
+    state = fleet.link.state("agv_001")  # it took a new order starting there: its last node says so now
+    assert track.unavailable is None and state.last_node_id == spots[3], (track.unavailable, state.last_node_id)
+
+    lanes = shapely.unary_union([lane.geometry for lane in corridor.lanes.values()])
+    farthest = [0.0]
+
+    def on_the_lanes() -> bool:
+        pose = fleet.link.state("agv_001").pose
+        farthest[0] = max(farthest[0], lanes.distance(shapely.Point(pose.x, pose.y)))
+        return fleet.state_of(order) == OrderState.DELIVERED
+
+    order = fleet.order(["VN-700000000062"], vn[0], cn[0])
+    fleet.release("VN-700000000062", VN_CN)
+    assert fleet.run(3600, until=on_the_lanes), fleet.state_of(order)
+    assert fleet.orders.get(order).vehicle_id == "agv_001" and track.placed_at is None
+    assert farthest[0] < 1.0, f"{farthest[0]:.1f} m off the lanes"  # it drove from the spot, not across the yard

@@ -1,0 +1,34 @@
+"""Where people set a vehicle down: a vehicle moved by hand (in MANUAL mode, say) still reports the node it last
+reached, but stands elsewhere. Set down on a place where vehicles stand (a parking spot, a charger, a dock, a
+holding bay) within the deviation our orders allow at a node, it can be taken from there: a new order that starts
+at that place is one it accepts (VDA 5050: the first node of a new order is where the vehicle stands, within its
+allowed deviation). Anywhere else, people drive it back (``AlarmKind.VEHICLE_OFF_ITS_WAY``)."""
+
+from __future__ import annotations
+
+import math
+
+from agv_agent.protocol import OrderNode
+
+from planner.corridor import Corridor, Node, NodeKind
+
+#: the kinds of place a vehicle set down by hand is taken from; not a customs gate or an inspection bay (customs'
+#: places), nor a waypoint on a lane (in the way of the traffic)
+SET_DOWN_KINDS = (NodeKind.PARKING, NodeKind.CHARGER, NodeKind.DOCK, NodeKind.HOLDING)
+#: how near the place it must stand: the deviation our orders allow at a node (``fleet.dispatch.vda``), within
+#: which the vehicle takes a new order starting there
+SET_DOWN_WITHIN_M = OrderNode.allowed_deviation_xy
+#: another vehicle whose centre is this near a place stands on it (metres: a vehicle's half length and more)
+OCCUPIED_WITHIN_M = 2.0
+
+
+def stands_on(node: Node, x: float, y: float) -> bool:
+    """Whether a vehicle at (``x``, ``y``) stands on the place ``node`` (and no other vehicle can)."""
+    return math.hypot(x - node.x, y - node.y) <= OCCUPIED_WITHIN_M
+
+
+def set_down_at(corridor: Corridor, x: float, y: float, jurisdiction: str) -> Node | None:
+    """The place of the side ``jurisdiction`` that a vehicle standing at (``x``, ``y``) was set down on, or None
+    (between places, on a lane, or on the other side: a vehicle carried across the border is the border watch's)."""
+    return next((node for node in corridor.nodes_of(*SET_DOWN_KINDS, jurisdiction=jurisdiction)
+                 if math.hypot(x - node.x, y - node.y) <= SET_DOWN_WITHIN_M), None)
