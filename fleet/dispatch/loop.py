@@ -32,8 +32,8 @@ from fleet.customs.clearance import GateDecision, Status
 from fleet.customs.gate import CustomsGate
 from fleet.dispatch.border_watch import UnreleasedCrossing, sighting
 from fleet.dispatch.laps import Laps
+from fleet.dispatch.off_way import off_segment, set_down_at, stands_on
 from fleet.dispatch.relay import Relay, orders_to_give_out
-from fleet.dispatch.set_down import set_down_at, stands_on
 from fleet.dispatch.settings import DispatchSettings
 from fleet.dispatch.snapshot import JsonView, Snapshot
 from fleet.dispatch.steps import (
@@ -742,6 +742,8 @@ class Dispatcher:
             why = f"emergency stop ({state.e_stop})"
         elif state is not None and not state.operating_mode.takes_orders:  # VDA 5050: people drive it
             why, lasting = f"operating mode {state.operating_mode}: driven by people, it takes no order", True
+        elif state is not None and (off := self._off_its_lane(state)) is not None:  # (after the mode: people may)
+            why, lasting = self._stop_off_its_lane(track, state, *off), True
         elif state is not None and (away := self._away_from_its_node(track, state)) is not None \
                 and not self._taken_where_set_down(track, state, *away):
             node, metres = away
@@ -783,9 +785,35 @@ class Dispatcher:
         metres = math.hypot(state.pose.x - node.x, state.pose.y - node.y)
         return (node.id, metres) if metres > OFF_ITS_WAY_M else None
 
+    def _off_its_lane(self, state: VehicleState) -> tuple[str, str, float] | None:
+        """The lane it drives (from the node it last reached to the next of its order) and how far it is from it,
+        when farther than ``OFF_ITS_WAY_M``: pushed or carried off it, or a vehicle not keeping to its lane (a
+        vendor's, a fault). It drives from wherever it is straight to its next node: across the yards, and a
+        lane of others' on its way (found by trying it: one moved by hand mid-lane drove on, and nothing said)."""
+        if not state.node_states or not state.position_initialized or state.map_id != MAP_ID:
+            return None
+        nodes = self.corridor.nodes
+        a, b = nodes.get(state.last_node_id), nodes.get(state.node_states[0].node_id)
+        if a is None or b is None:
+            return None
+        metres = off_segment(state.pose.x, state.pose.y, a.x, a.y, b.x, b.y)
+        return (a.id, b.id, metres) if metres > OFF_ITS_WAY_M else None
+
+    def _stop_off_its_lane(self, track: Track, state: VehicleState, source: str, target: str, metres: float) -> str:
+        """Why the vehicle off its lane is out of dispatch; an emergency stop the first time it is seen so (when
+        unsure, it stops), an alarm for people to see to it: put back on its lane, then the stop released."""
+        why = f"off its lane from {source} to {target}: emergency stop sent"
+        if track.unavailable != why:
+            self.link.send_actions(track.id, [InstantAction(f"stop-{uuid.uuid4().hex[:8]}", ActionType.EMERGENCY_STOP)])
+            self.alarms.raise_alarm(AlarmKind.VEHICLE_OFF_ITS_WAY, track.id,
+                                    f"{track.id} is {metres:.0f} m off its lane from {source} to {target}: emergency "
+                                    "stop sent; put it back on the lane, then release the stop",
+                                    {"lane": [source, target], "x": state.pose.x, "y": state.pose.y})
+        return why
+
     def _taken_where_set_down(self, track: Track, state: VehicleState, node: str, metres: float) -> bool:
         """Moved off its way with nothing aboard and set down on a free place of its side (a parking spot, a
-        charger, a dock, a holding bay: :mod:`fleet.dispatch.set_down`): the vehicle is taken from there, planned
+        charger, a dock, a holding bay: :mod:`fleet.dispatch.off_way`): the vehicle is taken from there, planned
         anew as at a start, its next order a new one starting there (one it accepts where it stands). Before, it
         stood out of dispatch until people drove it back to the node it had last reached."""
         job = track.job

@@ -1,8 +1,14 @@
-"""Where people set a vehicle down: a vehicle moved by hand (in MANUAL mode, say) still reports the node it last
-reached, but stands elsewhere. Set down on a place where vehicles stand (a parking spot, a charger, a dock, a
-holding bay) within the deviation our orders allow at a node, it can be taken from there: a new order that starts
-at that place is one it accepts (VDA 5050: the first node of a new order is where the vehicle stands, within its
-allowed deviation). Anywhere else, people drive it back (``AlarmKind.VEHICLE_OFF_ITS_WAY``)."""
+"""Vehicles off their way, where the fleet's plan and the vehicle's own report disagree with where it stands.
+
+Set down by people: a vehicle moved by hand (in MANUAL mode, say) still reports the node it last reached, but
+stands elsewhere. Set down on a place where vehicles stand (a parking spot, a charger, a dock, a holding bay)
+within the deviation our orders allow at a node, it can be taken from there: a new order that starts at that place
+is one it accepts (VDA 5050: the first node of a new order is where the vehicle stands, within its allowed
+deviation). Anywhere else, people drive it back (``AlarmKind.VEHICLE_OFF_ITS_WAY``).
+
+Off its lane: a vehicle drives from the node it last reached straight to the next of its order; one found far from
+that line (pushed or carried off it, or not keeping to it) is stopped.
+"""
 
 from __future__ import annotations
 
@@ -32,3 +38,11 @@ def set_down_at(corridor: Corridor, x: float, y: float, jurisdiction: str) -> No
     (between places, on a lane, or on the other side: a vehicle carried across the border is the border watch's)."""
     return next((node for node in corridor.nodes_of(*SET_DOWN_KINDS, jurisdiction=jurisdiction)
                  if math.hypot(x - node.x, y - node.y) <= SET_DOWN_WITHIN_M), None)
+
+
+def off_segment(x: float, y: float, ax: float, ay: float, bx: float, by: float) -> float:
+    """Metres from (``x``, ``y``) to the straight line from (``ax``, ``ay``) to (``bx``, ``by``), ends included."""
+    dx, dy = bx - ax, by - ay
+    length2 = dx * dx + dy * dy
+    along = 0.0 if length2 == 0.0 else max(0.0, min(1.0, ((x - ax) * dx + (y - ay) * dy) / length2))
+    return math.hypot(x - ax - along * dx, y - ay - along * dy)
