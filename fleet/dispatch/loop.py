@@ -32,7 +32,7 @@ from fleet.customs.clearance import GateDecision, Status
 from fleet.customs.gate import CustomsGate
 from fleet.dispatch.border_watch import UnreleasedCrossing, sighting
 from fleet.dispatch.laps import Laps
-from fleet.dispatch.off_way import off_segment, set_down_at, stands_on
+from fleet.dispatch.off_way import between_nodes, off_segment, set_down_at, stands_on
 from fleet.dispatch.relay import Relay, orders_to_give_out
 from fleet.dispatch.settings import DispatchSettings
 from fleet.dispatch.snapshot import JsonView, Snapshot
@@ -1869,6 +1869,13 @@ class Dispatcher:
         with self._lock:
             if vehicle_id not in self.tracks:
                 raise KeyError(vehicle_id)
+            state = self.tracks[vehicle_id].state
+            if action == VehicleAction.CANCEL and state is not None and (why := between_nodes(self.corridor, state)):
+                # found by trying it: a vehicle cancelled on its way braked between nodes, where no new order can
+                # start (VDA 5050: a new order starts where the vehicle stands), and stood there for good
+                raise OrderError(f"{why}: a cancel would stop it where no new order can start. Pause it (it keeps "
+                                 "its order), stop it (emergency stop), or cancel its order (it is planned anew)",
+                                 field="action", status=409)
             self.link.send_actions(vehicle_id, [InstantAction(f"{action}-{uuid.uuid4().hex[:8]}", kind)])
             self.staff.record(role=by, action=str(action), target=f"vehicle:{vehicle_id}", reason=reason)
         self.wake()

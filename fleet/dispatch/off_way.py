@@ -2,28 +2,31 @@
 
 Set down by people: a vehicle moved by hand (in MANUAL mode, say) still reports the node it last reached, but
 stands elsewhere. Set down on a place where vehicles stand (a parking spot, a charger, a dock, a holding bay)
-within the deviation our orders allow at a node, it can be taken from there: a new order that starts at that place
-is one it accepts (VDA 5050: the first node of a new order is where the vehicle stands, within its allowed
-deviation). Anywhere else, people drive it back (``AlarmKind.VEHICLE_OFF_ITS_WAY``).
+within the deviation our orders allow at a node (``AT_A_NODE_M``), it can be taken from there: a new order that
+starts at that place is one it accepts (VDA 5050: the first node of a new order is where the vehicle stands, within
+its allowed deviation). Anywhere else, people drive it back (``AlarmKind.VEHICLE_OFF_ITS_WAY``).
 
 Off its lane: a vehicle drives from the node it last reached straight to the next of its order; one found far from
 that line (pushed or carried off it, or not keeping to it) is stopped.
+
+Between nodes: a vehicle cancelled there (VDA 5050 ``cancelOrder``) brakes where it is, and no new order can start
+there; the dispatchers' cancel of a vehicle is refused unless it stands at a node.
 """
 
 from __future__ import annotations
 
 import math
 
-from agv_agent.protocol import OrderNode
+from agv_agent.protocol import OrderNode, VehicleState
 
 from planner.corridor import Corridor, Node, NodeKind
 
 #: the kinds of place a vehicle set down by hand is taken from; not a customs gate or an inspection bay (customs'
 #: places), nor a waypoint on a lane (in the way of the traffic)
 SET_DOWN_KINDS = (NodeKind.PARKING, NodeKind.CHARGER, NodeKind.DOCK, NodeKind.HOLDING)
-#: how near the place it must stand: the deviation our orders allow at a node (``fleet.dispatch.vda``), within
-#: which the vehicle takes a new order starting there
-SET_DOWN_WITHIN_M = OrderNode.allowed_deviation_xy
+#: how near a node a vehicle must stand to be at it: the deviation our orders allow at a node (``fleet.dispatch.vda``),
+#: within which it takes a new order starting there
+AT_A_NODE_M = OrderNode.allowed_deviation_xy
 #: another vehicle whose centre is this near a place stands on it (metres: a vehicle's half length and more)
 OCCUPIED_WITHIN_M = 2.0
 
@@ -37,7 +40,7 @@ def set_down_at(corridor: Corridor, x: float, y: float, jurisdiction: str) -> No
     """The place of the side ``jurisdiction`` that a vehicle standing at (``x``, ``y``) was set down on, or None
     (between places, on a lane, or on the other side: a vehicle carried across the border is the border watch's)."""
     return next((node for node in corridor.nodes_of(*SET_DOWN_KINDS, jurisdiction=jurisdiction)
-                 if math.hypot(x - node.x, y - node.y) <= SET_DOWN_WITHIN_M), None)
+                 if math.hypot(x - node.x, y - node.y) <= AT_A_NODE_M), None)
 
 
 def off_segment(x: float, y: float, ax: float, ay: float, bx: float, by: float) -> float:
@@ -46,3 +49,15 @@ def off_segment(x: float, y: float, ax: float, ay: float, bx: float, by: float) 
     length2 = dx * dx + dy * dy
     along = 0.0 if length2 == 0.0 else max(0.0, min(1.0, ((x - ax) * dx + (y - ay) * dy) / length2))
     return math.hypot(x - ax - along * dx, y - ay - along * dy)
+
+
+def between_nodes(corridor: Corridor, state: VehicleState) -> str | None:
+    """Why the vehicle is not at a node (driving, or standing farther than ``AT_A_NODE_M`` from the node it last
+    reached), in words; None when it stands at one, or its position is not known."""
+    if state.driving:
+        return f"{state.vehicle_id} is driving"
+    node = corridor.nodes.get(state.last_node_id)
+    if node is None or not state.position_initialized:
+        return None
+    metres = math.hypot(state.pose.x - node.x, state.pose.y - node.y)
+    return f"{state.vehicle_id} stands {metres:.1f} m from {node.id}, between nodes" if metres > AT_A_NODE_M else None

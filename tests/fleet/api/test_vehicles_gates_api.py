@@ -83,3 +83,18 @@ def test_gates_hold_and_release(client, services):
         ("hold_gate", f"gate:{gate}"), ("release_gate", f"gate:{gate}")]
     assert client.post("/api/v1/gates/no_gate/hold", json={"reason": "x"}, headers=OPERATOR).status_code == 404
     assert client.post(f"/api/v1/gates/{gate}/hold", json={}, headers=OPERATOR).status_code == 422
+
+
+def test_a_cancel_between_nodes_is_refused_with_what_to_do_instead(client, link, services):
+    node = services.corridor.nodes[link.state("agv_001").last_node_id]
+    link.move_by_hand("agv_001", node.x + 3.0, node.y)  # paused on its way, say: between nodes
+    track = services.dispatcher.tracks["agv_001"]
+    assert eventually(lambda: track.state is not None and abs(track.state.pose.x - node.x - 3.0) < 0.01)
+    reply = client.post("/api/v1/vehicles/agv_001/actions", json={"action": "cancel", "reason": "x"},
+                        headers=DISPATCHER)
+    assert reply.status_code == 409, reply.text
+    assert f"agv_001 stands 3.0 m from {node.id}, between nodes" in reply.text and "Pause it" in reply.text
+    link.move_by_hand("agv_001", node.x, node.y)
+    assert eventually(lambda: track.state is not None and abs(track.state.pose.x - node.x) < 0.01)
+    assert client.post("/api/v1/vehicles/agv_001/actions", json={"action": "cancel", "reason": "x"},
+                       headers=DISPATCHER).status_code == 200

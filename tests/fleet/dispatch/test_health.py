@@ -12,7 +12,7 @@ from agv_agent.protocol import OperatingMode
 from fleet.alarms import AlarmKind
 from fleet.api.metrics import vehicle_state
 from fleet.dispatch.views import VehicleAction
-from fleet.orders import OrderState
+from fleet.orders import OrderError, OrderState
 from planner.corridor import NodeKind
 from tests.fleet.dispatch.conftest import VN_CN, docks, make_fleet
 
@@ -163,3 +163,23 @@ def test_a_vehicle_pushed_off_its_lane_is_stopped_until_people_put_it_back(custo
     fleet.link.move_by_hand("agv_001", *on_lane)  # people put it back, then release its stop
     fleet.dispatcher.act("agv_001", VehicleAction.RELEASE_EMERGENCY_STOP, "operator", "back on its lane")
     assert fleet.run(3600, until=lambda: fleet.state_of(order) == OrderState.DELIVERED), fleet.state_of(order)
+
+
+def test_a_vehicle_is_not_cancelled_between_nodes(customs, corridor):
+    """Found by trying it: a dispatcher's cancel of a vehicle on its way (VDA 5050 ``cancelOrder``) braked it
+    between nodes, where no new order can start (a new order starts where the vehicle stands), and it stood there
+    for good with its load. A cancel is refused while the vehicle is not at a node, saying what to do instead; the
+    vehicle drives on."""
+    vn, cn = docks(corridor, "VN"), docks(corridor, "CN")
+    fleet = make_fleet(customs, corridor, 1, starts=[vn[0]])
+    fleet.authorize("agv_001")
+    order = fleet.order(["VN-700000000064"], vn[0], cn[0])
+    fleet.release("VN-700000000064", VN_CN)
+    assert fleet.run(1200, until=lambda: fleet.link.state("agv_001").driving
+                     and fleet.state_of(order) == OrderState.LOADED)
+    with pytest.raises(OrderError, match="agv_001 is driving: a cancel would stop it where no new order can start") \
+            as refused:
+        fleet.dispatcher.act("agv_001", VehicleAction.CANCEL, "dispatcher", "wrong way?")
+    assert refused.value.status == 409
+    assert fleet.run(3600, until=lambda: fleet.state_of(order) == OrderState.DELIVERED), fleet.state_of(order)
+    fleet.dispatcher.act("agv_001", VehicleAction.CANCEL, "dispatcher", "at its node now")  # stands at one: sent
