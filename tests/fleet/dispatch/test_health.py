@@ -129,7 +129,7 @@ def test_a_vehicle_set_down_by_hand_on_a_free_parking_spot_is_taken_from_there(c
 
 def test_a_vehicle_pushed_off_its_lane_is_stopped_until_people_put_it_back(customs, corridor):
     """Found by trying it: a vehicle moved by hand 15 m aside in the middle of a lane drove on from there straight
-    to its next node, across whatever lay between, and nothing said so. A vehicle found farther than 5 m from the
+    to its next node, across whatever lay between, and nothing said so. A vehicle found farther than 10 m from the
     line between the node it last reached and the next of its order is sent an emergency stop and raised to
     people; put back on its lane and its stop released, it carries its order on."""
     vn, cn = docks(corridor, "VN"), docks(corridor, "CN")
