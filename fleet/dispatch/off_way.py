@@ -6,9 +6,6 @@ within the deviation our orders allow at a node (``AT_A_NODE_M``), it can be tak
 starts at that place is one it accepts (VDA 5050: the first node of a new order is where the vehicle stands, within
 its allowed deviation). Anywhere else, people drive it back (``AlarmKind.VEHICLE_OFF_ITS_WAY``).
 
-Off its lane: a vehicle drives from the node it last reached straight to the next of its order; one found far from
-that line (pushed or carried off it, or not keeping to it) is stopped.
-
 Between nodes: a vehicle cancelled there (VDA 5050 ``cancelOrder``) brakes where it is, and no new order can start
 there; the dispatchers' cancel of a vehicle is refused unless it stands at a node.
 """
@@ -41,14 +38,6 @@ def set_down_at(corridor: Corridor, x: float, y: float, jurisdiction: str) -> No
     (between places, on a lane, or on the other side: a vehicle carried across the border is the border watch's)."""
     return next((node for node in corridor.nodes_of(*SET_DOWN_KINDS, jurisdiction=jurisdiction)
                  if math.hypot(x - node.x, y - node.y) <= AT_A_NODE_M), None)
-
-
-def off_segment(x: float, y: float, ax: float, ay: float, bx: float, by: float) -> float:
-    """Metres from (``x``, ``y``) to the straight line from (``ax``, ``ay``) to (``bx``, ``by``), ends included."""
-    dx, dy = bx - ax, by - ay
-    length2 = dx * dx + dy * dy
-    along = 0.0 if length2 == 0.0 else max(0.0, min(1.0, ((x - ax) * dx + (y - ay) * dy) / length2))
-    return math.hypot(x - ax - along * dx, y - ay - along * dy)
 
 
 def between_nodes(corridor: Corridor, state: VehicleState) -> str | None:
