@@ -123,9 +123,6 @@ FACTSHEET_ASK_S = 5.0
 #: ... and once it has gone this long without one while orders wait, an operator is told (it takes none, and
 #: stands where it is: of a size unknown, it is not sent driving)
 FACTSHEET_ALARM_S = 60.0
-#: An authority first heard from this long ago (loop seconds) has sent its first burst of vehicle authorizations:
-#: its silence about a vehicle is then a refusal, not a word still to come
-AUTHORIZATIONS_SETTLE_S = 10.0
 #: A vehicle standing idle farther than this from the node it last reached is off its way (metres; a vehicle
 #: stops within its arrival tolerance of a node, well under a metre)
 OFF_ITS_WAY_M = 5.0
@@ -212,8 +209,6 @@ class Dispatcher:
         #: plan it stood at the end of: only they are sent off to park when idle at a dock or a gate, still at the
         #: end of that plan (_replan_pending), never one whose round was put off by a busy tick
         self._offered: dict[str, TimedPlan | None] = {}
-        #: when each customs authority was first heard from (loop clock): its first burst of authorizations settles
-        self._first_heard: dict[str, float] = {}
         self._left_out: Mapping[str, Reason] = {}  # the last assignment round's orders not given out, with why
         self._published: dict[str, tuple[float, tuple[Any, ...]]] = {}  # vehicle -> (when, what its view showed)
         #: The tracks as the last tick left them (copies), which the API reads without waiting for a tick to end.
@@ -459,8 +454,6 @@ class Dispatcher:
         never heard since this process started counts from its start: `xborder serve` with no customs simulator
         showed both links down in the summary, but raised no alarm, and no order was ever carried."""
         for authority, age in self.gate.link_ages().items():
-            if age is not None and authority not in self._first_heard:
-                self._first_heard[authority] = self.now() - age
             if age is None and self.now() > self.gate.link_timeout_s:
                 self.alarms.raise_alarm(AlarmKind.CUSTOMS_LINK_DOWN, authority,
                                         f"never heard from {authority} since the fleet manager started: crossings "
@@ -1309,11 +1302,11 @@ class Dispatcher:
             plan = track.plan
             if track.job is None and plan is not None and track.reached == len(plan.steps) - 1 \
                     and plan.steps[-1].node not in self._rests and self._offered.get(track.id) is plan \
-                    and self.link.factsheet(track.id) is not None:
+                    and self.link.factsheet(track.id) is not None and not self._authorization_pending(track):
                 # idle on a dock or a gate, offered work and given none: clear the way. Not before an assignment
-                # round has offered it work (one put off by a busy tick, or one while customs' word on it may still
-                # be coming: _offers), nor a vehicle whose factsheet has not come (of a size unknown, it is not sent
-                # driving): at a busy start the order waiting at its dock is its own
+                # round has offered it work (one put off by a busy tick), nor a vehicle whose factsheet has not
+                # come (of a size unknown, it is not sent driving) or whose authorization customs has not yet
+                # spoken of: at a busy start the order waiting at its dock is its own
                 track.job = self._park_job(track, plan.end)
                 track.needs_plan = True
             if track.needs_plan and track.state is not None and t >= track.retry_at:
@@ -1414,11 +1407,11 @@ class Dispatcher:
                 waiting, max_trips = list(itertools.islice(unkept, cap)), 0
         waiting = waiting[:cap]
         if not waiting:
-            self._offered = self._offers(free, t)  # nothing to give anyone
+            self._offered = {tr.id: tr.plan for tr in free}  # nothing to give anyone
             return
         sheets = {tr.id: sheet for tr in free if (sheet := self._capabilities(tr, t)) is not None}
         free = [tr for tr in free if tr.id in sheets]
-        self._offered = self._offers(free, t)
+        self._offered = {tr.id: tr.plan for tr in free}
         if not free:
             return
         if max_trips == 0 and not any(self._battery(tr) < self.settings.low_battery_percent / 100 for tr in free):
@@ -1513,18 +1506,16 @@ class Dispatcher:
             track.profile = dataclasses.replace(track.profile, max_speed=cap)
         return sheet if ORDER_ACTIONS <= set(sheet.actions) else None
 
-    def _offers(self, free: list[Track], t: float) -> dict[str, TimedPlan | None]:
-        """What this round offered each free vehicle (its plan then): the replan step clears the way of one idle on
-        a dock or gate that was offered work and given none. Not of a vehicle registered to cross while customs'
-        first word on it may still be coming: an authority never heard from yet (a fresh deployment whose customs
-        link is not up; the stop's CI: the demo's AGVs, offered the orders at their docks before the simulators
-        had authorized them, drove off to park first), or first heard less than ``AUTHORIZATIONS_SETTLE_S`` ago
-        (the demo again: a simulator sends its authorizations one event at a time, and three of four AGVs, offered
-        work between one authority's first and the rest, drove off their docks). Heard from and settled, an
-        authority silent about a vehicle does not authorize it: it clears the way."""
-        settled = len(self._first_heard) == len(self.gate.authorities) \
-            and t - max(self._first_heard.values()) >= AUTHORIZATIONS_SETTLE_S
-        return {tr.id: tr.plan for tr in free if settled or not tr.profile.cross_border}
+    def _authorization_pending(self, track: Track) -> bool:
+        """Registered to cross, and an authority never heard from yet (a fresh deployment whose customs link has not
+        come up) has said nothing of it: its word is still to come. At a start, customs' authorizations may come
+        after the vehicles' first states (the stop's CI: the demo's two AGVs, offered the orders at their docks
+        before the simulators had authorized them, drove off to park first). Heard from, an authority silent about
+        the vehicle does not authorize it: it clears the way."""
+        if not track.profile.cross_border:
+            return False
+        ages = self.gate.link_ages()
+        return any(v.event_id is None and ages[name] is None for name, v in self.gate.vehicle_state(track.id).items())
 
     def _profile_now(self, track: Track) -> VehicleProfile:
         """Its profile, less the crossing while both authorities do not authorize it: no cross-border work then."""
