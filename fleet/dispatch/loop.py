@@ -123,6 +123,9 @@ FACTSHEET_ASK_S = 5.0
 #: ... and once it has gone this long without one while orders wait, an operator is told (it takes none, and
 #: stands where it is: of a size unknown, it is not sent driving)
 FACTSHEET_ALARM_S = 60.0
+#: An authority first heard from this long ago (loop seconds) has sent its first burst of vehicle authorizations:
+#: its silence about a vehicle is then a refusal, not a word still to come (a simulator sends them one at a time)
+AUTHORIZATIONS_SETTLE_S = 10.0
 #: A vehicle standing idle farther than this from the node it last reached is off its way (metres; a vehicle
 #: stops within its arrival tolerance of a node, well under a metre)
 OFF_ITS_WAY_M = 5.0
@@ -209,6 +212,9 @@ class Dispatcher:
         #: plan it stood at the end of: only they are sent off to park when idle at a dock or a gate, still at the
         #: end of that plan (_replan_pending), never one whose round was put off by a busy tick
         self._offered: dict[str, TimedPlan | None] = {}
+        #: when each customs authority was first heard from (loop clock; _authorization_pending), until all settled
+        self._first_heard: dict[str, float] = {}
+        self._authorities_settled = False
         self._left_out: Mapping[str, Reason] = {}  # the last assignment round's orders not given out, with why
         self._published: dict[str, tuple[float, tuple[Any, ...]]] = {}  # vehicle -> (when, what its view showed)
         #: The tracks as the last tick left them (copies), which the API reads without waiting for a tick to end.
@@ -1302,11 +1308,11 @@ class Dispatcher:
             plan = track.plan
             if track.job is None and plan is not None and track.reached == len(plan.steps) - 1 \
                     and plan.steps[-1].node not in self._rests and self._offered.get(track.id) is plan \
-                    and self.link.factsheet(track.id) is not None and not self._authorization_pending(track):
+                    and self.link.factsheet(track.id) is not None:
                 # idle on a dock or a gate, offered work and given none: clear the way. Not before an assignment
-                # round has offered it work (one put off by a busy tick), nor a vehicle whose factsheet has not
-                # come (of a size unknown, it is not sent driving) or whose authorization customs has not yet
-                # spoken of: at a busy start the order waiting at its dock is its own
+                # round has offered it work (one put off by a busy tick, or one while customs' word on it was still
+                # to come: _offers), nor a vehicle whose factsheet has not come (of a size unknown, it is not sent
+                # driving): at a busy start the order waiting at its dock is its own
                 track.job = self._park_job(track, plan.end)
                 track.needs_plan = True
             if track.needs_plan and track.state is not None and t >= track.retry_at:
@@ -1407,11 +1413,11 @@ class Dispatcher:
                 waiting, max_trips = list(itertools.islice(unkept, cap)), 0
         waiting = waiting[:cap]
         if not waiting:
-            self._offered = {tr.id: tr.plan for tr in free}  # nothing to give anyone
+            self._offered = self._offers(free, t)  # nothing to give anyone
             return
         sheets = {tr.id: sheet for tr in free if (sheet := self._capabilities(tr, t)) is not None}
         free = [tr for tr in free if tr.id in sheets]
-        self._offered = {tr.id: tr.plan for tr in free}
+        self._offered = self._offers(free, t)
         if not free:
             return
         if max_trips == 0 and not any(self._battery(tr) < self.settings.low_battery_percent / 100 for tr in free):
@@ -1506,16 +1512,32 @@ class Dispatcher:
             track.profile = dataclasses.replace(track.profile, max_speed=cap)
         return sheet if ORDER_ACTIONS <= set(sheet.actions) else None
 
-    def _authorization_pending(self, track: Track) -> bool:
-        """Registered to cross, and an authority never heard from yet (a fresh deployment whose customs link has not
-        come up) has said nothing of it: its word is still to come. At a start, customs' authorizations may come
-        after the vehicles' first states (the stop's CI: the demo's two AGVs, offered the orders at their docks
-        before the simulators had authorized them, drove off to park first). Heard from, an authority silent about
-        the vehicle does not authorize it: it clears the way."""
-        if not track.profile.cross_border:
+    def _offers(self, free: list[Track], t: float) -> dict[str, TimedPlan | None]:
+        """What this round offered each free vehicle (its plan then), for the replan step to clear the way of one
+        idle on a dock or a gate that was offered work and given none; not a vehicle customs' word on which was
+        still to come (offered no crossing for that, and parked, it would have left the order at its dock)."""
+        return {tr.id: tr.plan for tr in free if not self._authorization_pending(tr, t)}
+
+    def _authorization_pending(self, track: Track, t: float) -> bool:
+        """Registered to cross, and an authority has said nothing of it while its first word may still be coming:
+        never heard from yet (a fresh deployment whose customs link is not up; the stop's CI: the demo's AGVs,
+        offered the orders at their docks before the simulators had authorized them, drove off to park first), or
+        first heard less than ``AUTHORIZATIONS_SETTLE_S`` ago (the demo again: a simulator sends its authorizations
+        one event at a time, and three of four AGVs, offered work between its first and the rest, drove off their
+        docks and fetched their orders 40 s later). Settled, an authority silent about a vehicle does not authorize
+        it: it clears the way."""
+        if not track.profile.cross_border or self._authorities_settled:
             return False
-        ages = self.gate.link_ages()
-        return any(v.event_id is None and ages[name] is None for name, v in self.gate.vehicle_state(track.id).items())
+        for authority, age in self.gate.link_ages().items():
+            if age is not None:
+                self._first_heard.setdefault(authority, t - max(age, 0.0))
+        self._authorities_settled = len(self._first_heard) == len(self.gate.authorities) \
+            and all(t - heard >= AUTHORIZATIONS_SETTLE_S for heard in self._first_heard.values())
+        if self._authorities_settled:
+            return False
+        settling = {name for name in self.gate.authorities
+                    if (heard := self._first_heard.get(name)) is None or t - heard < AUTHORIZATIONS_SETTLE_S}
+        return any(v.event_id is None and name in settling for name, v in self.gate.vehicle_state(track.id).items())
 
     def _profile_now(self, track: Track) -> VehicleProfile:
         """Its profile, less the crossing while both authorities do not authorize it: no cross-border work then."""

@@ -164,3 +164,23 @@ def test_a_vehicle_customs_has_not_yet_authorized_stays_at_its_dock_and_takes_th
     assert fleet.run(60, until=lambda: fleet.state_of(order) == OrderState.LOADED), fleet.state_of(order)
     assert not parked, set(parked)
 
+
+def test_a_vehicle_authorized_a_moment_after_another_stays_at_its_dock(customs, corridor):
+    """The demo again (three of its four AGVs drove off their docks and fetched their orders back 40 s later):
+    a customs simulator sends its authorizations one event at a time, and the fleet, having heard the first, took
+    its silence about the other vehicles for a refusal. An authority's silence about a vehicle counts once its first
+    burst of events has had 10 s to come."""
+    vn, cn = docks(corridor, "VN"), docks(corridor, "CN")
+    fleet = make_fleet(customs, corridor, 2, starts=[vn[0], vn[1]])
+    orders = [fleet.order([f"VN-70000000004{i + 1}"], vn[i], cn[i]) for i in (0, 1)]
+    parked = _parking(fleet)
+    fleet.run(5, heartbeats=False)  # neither customs simulator up yet
+    fleet.authorize("agv_001")
+    fleet.dispatcher.gate.ingest(customs.vn.event("vehicle.authorized", vehicle_id="agv_002"), "test")
+    fleet.run(3, heartbeats=False)  # CN's word on agv_002 is on its way
+    fleet.dispatcher.gate.ingest(customs.cn.event("vehicle.authorized", vehicle_id="agv_002"), "test")
+    for i in (1, 2):
+        fleet.release(f"VN-70000000004{i}", VN_CN)  # (both customs' clearances of the loads)
+    assert fleet.run(60, until=lambda: all(fleet.state_of(o) == OrderState.LOADED for o in orders)), \
+        [fleet.state_of(o) for o in orders]
+    assert not parked, set(parked)
