@@ -17,7 +17,6 @@ import dataclasses
 import datetime
 import itertools
 import logging
-import math
 import threading
 import time
 import uuid
@@ -32,7 +31,7 @@ from fleet.customs.clearance import GateDecision, Status
 from fleet.customs.gate import CustomsGate
 from fleet.dispatch.border_watch import UnreleasedCrossing, sighting
 from fleet.dispatch.laps import Laps
-from fleet.dispatch.off_way import between_nodes, set_down_at, stands_on
+from fleet.dispatch.off_way import between_nodes, metres_from, set_down_at, stands_on
 from fleet.dispatch.relay import Relay, orders_to_give_out
 from fleet.dispatch.settings import DispatchSettings
 from fleet.dispatch.snapshot import JsonView, Snapshot
@@ -786,7 +785,7 @@ class Dispatcher:
         node = self.corridor.nodes.get(track.placed_at or state.last_node_id)
         if node is None:
             return None
-        metres = math.hypot(state.pose.x - node.x, state.pose.y - node.y)
+        metres = metres_from(node, state.pose.x, state.pose.y)
         return (node.id, metres) if metres > OFF_ITS_WAY_M else None
 
     def _taken_where_set_down(self, track: Track, state: VehicleState, node: str, metres: float) -> bool:
@@ -1725,8 +1724,8 @@ class Dispatcher:
         node = self.corridor.nodes.get(state.last_node_id) if state is not None else None
         if node is None:
             return False
-        return node.kind in BORDER_LINE_KINDS or (node.id in self._pre_crossing and math.hypot(
-            state.pose.x - node.x, state.pose.y - node.y) > TAKE_BACK_RADIUS_M)
+        return node.kind in BORDER_LINE_KINDS or (node.id in self._pre_crossing and metres_from(
+            node, state.pose.x, state.pose.y) > TAKE_BACK_RADIUS_M)
 
     def _unclear_if_lost(self, track: Track) -> None:
         """A cleared order whose clearance is gone (a hold, a revocation, a customs link down, an operator's gate

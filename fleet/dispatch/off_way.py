@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 
-from agv_agent.protocol import OrderNode, VehicleState
+from agv_agent.protocol import MAP_ID, OrderNode, VehicleState
 
 from planner.corridor import Corridor, Node, NodeKind
 
@@ -28,25 +28,30 @@ AT_A_NODE_M = OrderNode.allowed_deviation_xy
 OCCUPIED_WITHIN_M = 2.0
 
 
+def metres_from(node: Node, x: float, y: float) -> float:
+    """How far (``x``, ``y``), a vehicle's reported position on our map, is from ``node``."""
+    return math.hypot(x - node.x, y - node.y)
+
+
 def stands_on(node: Node, x: float, y: float) -> bool:
     """Whether a vehicle at (``x``, ``y``) stands on the place ``node`` (and no other vehicle can)."""
-    return math.hypot(x - node.x, y - node.y) <= OCCUPIED_WITHIN_M
+    return metres_from(node, x, y) <= OCCUPIED_WITHIN_M
 
 
 def set_down_at(corridor: Corridor, x: float, y: float, jurisdiction: str) -> Node | None:
     """The place of the side ``jurisdiction`` that a vehicle standing at (``x``, ``y``) was set down on, or None
     (between places, on a lane, or on the other side: a vehicle carried across the border is the border watch's)."""
     return next((node for node in corridor.nodes_of(*SET_DOWN_KINDS, jurisdiction=jurisdiction)
-                 if math.hypot(x - node.x, y - node.y) <= AT_A_NODE_M), None)
+                 if metres_from(node, x, y) <= AT_A_NODE_M), None)
 
 
 def between_nodes(corridor: Corridor, state: VehicleState) -> str | None:
     """Why the vehicle is not at a node (driving, or standing farther than ``AT_A_NODE_M`` from the node it last
-    reached), in words; None when it stands at one, or its position is not known."""
+    reached), in words; None when it stands at one, or its position on our map is not known."""
     if state.driving:
         return f"{state.vehicle_id} is driving"
     node = corridor.nodes.get(state.last_node_id)
-    if node is None or not state.position_initialized:
+    if node is None or not state.position_initialized or state.map_id != MAP_ID:
         return None
-    metres = math.hypot(state.pose.x - node.x, state.pose.y - node.y)
+    metres = metres_from(node, state.pose.x, state.pose.y)
     return f"{state.vehicle_id} stands {metres:.1f} m from {node.id}, between nodes" if metres > AT_A_NODE_M else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import pytest
@@ -10,6 +11,7 @@ from agv_agent.protocol import OperatingMode
 
 from fleet.alarms import AlarmKind
 from fleet.api.metrics import vehicle_state
+from fleet.dispatch.off_way import between_nodes
 from fleet.dispatch.views import VehicleAction
 from fleet.orders import OrderError, OrderState
 from planner.corridor import NodeKind
@@ -144,3 +146,16 @@ def test_a_vehicle_is_not_cancelled_between_nodes(customs, corridor):
     assert refused.value.status == 409
     assert fleet.run(3600, until=lambda: fleet.state_of(order) == OrderState.DELIVERED), fleet.state_of(order)
     fleet.dispatcher.act("agv_001", VehicleAction.CANCEL, "dispatcher", "at its node now")  # stands at one: sent
+
+
+def test_a_position_on_another_map_is_not_judged_against_the_corridor(customs, corridor):
+    """A vehicle reporting its pose on a map not ours (a vendor's own, say) is not said to stand between nodes by
+    the corridor's coordinates: where it is on ours is not known, as with a position not yet initialized."""
+    fleet = make_fleet(customs, corridor, 1)
+    fleet.run(5)
+    at_its_node = fleet.link.state("agv_001")
+    node = corridor.nodes[at_its_node.last_node_id]
+    moved = dataclasses.replace(at_its_node, pose=dataclasses.replace(at_its_node.pose, x=node.x + 20))
+    assert between_nodes(corridor, at_its_node) is None
+    assert between_nodes(corridor, moved) == f"agv_001 stands 20.0 m from {node.id}, between nodes"
+    assert between_nodes(corridor, dataclasses.replace(moved, map_id="vendor_hall_3")) is None
