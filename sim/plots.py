@@ -14,6 +14,7 @@ import itertools
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from fleet.orders import OrderState
 from sim.fast.runner import FastRun
@@ -35,8 +36,12 @@ def _title(run: FastRun, what: str) -> str:
     return f"{run.scenario.name}: {what} ({m['fleet_size']} AGVs, {m['duration_h']:g} h, seed {run.scenario.seed})"
 
 
-def _save(fig: Any, ax: Any, title: str, path: Path, legend: bool = True) -> Path:
+def _save(fig: Any, ax: Any, title: str, path: Path, legend: bool = True, counts: bool = False) -> Path:
+    """Title, legend and grid, written to ``path``; ``counts``: the y axis counts things (AGVs, orders), ticked in
+    whole numbers (not "1.75 AGVs waiting")."""
     ax.set_title(title)
+    if counts:
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     if legend:
         ax.legend()
     ax.grid(alpha=0.3)
@@ -55,7 +60,7 @@ def _throughput(run: FastRun, path: Path) -> Path:
         ax.bar(hours + (i - 0.5) * width, counts, width, label=direction, color=COLOURS[i % 2])
     ax.set_xlabel("hour of the day")
     ax.set_ylabel("crossings in the hour")
-    return _save(fig, ax, _title(run, "crossings per hour"), path)
+    return _save(fig, ax, _title(run, "crossings per hour"), path, counts=True)
 
 
 def _bridge_axis(run: FastRun) -> tuple[dict[str, float], str]:
@@ -137,7 +142,7 @@ def _gate_queue(run: FastRun, path: Path) -> Path:
                 color=COLOURS[i % 2])
     ax.set_xlabel("hour of the day")
     ax.set_ylabel("loaded AGVs waiting at the gates")
-    return _save(fig, ax, _title(run, "gate queues"), path)
+    return _save(fig, ax, _title(run, "gate queues"), path, counts=True)
 
 
 def dwell_minutes(run: FastRun) -> dict[str, list[float]]:
@@ -161,7 +166,7 @@ def _dwell(run: FastRun, path: Path) -> Path:
                 ax.axvline(float(np.quantile(values, q)), color=COLOURS[i % 2], ls=style, lw=1)
     ax.set_xlabel("order dwell: ready at the dock to delivered (minutes); lines: p50, dashed: p95")
     ax.set_ylabel("orders")
-    return _save(fig, ax, _title(run, "order dwell"), path)
+    return _save(fig, ax, _title(run, "order dwell"), path, counts=True)
 
 
 def plot_sweep(rows: list[dict[str, Any]], scenario: str, path: Path) -> Path:
