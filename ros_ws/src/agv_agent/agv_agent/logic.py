@@ -53,7 +53,7 @@ from agv_agent.protocol import (
     Pose,
     VehicleState,
 )
-from agv_agent.tracker import Limits, command_towards, corner_speed, distance, wrap
+from agv_agent.tracker import Limits, command_towards, corner_speed, distance, passed_within, wrap
 
 #: Actions that may come in an order, on a node.
 #: metres between where a vehicle stands with nothing left to drive and the node it last reached, past which it was
@@ -322,6 +322,7 @@ class AgentLogic:
         """Advance the agent to ``now`` with the base at ``pose`` (moving at ``measured`` (linear, angular)
         velocity, if the base reports it); return the (linear, angular) command."""
         self.measured = measured if measured is not None else self.command
+        before = self.pose
         if self.pose is not None:
             moved = distance(self.pose, pose.x, pose.y)
             self._drain(moved)
@@ -334,7 +335,7 @@ class AgentLogic:
             self.link_lost = True
             self.link_loss_stop = self._first_stoppable_node() if abs(self.command[0]) > 0.01 else None
             self.changed = True
-        self._arrive(pose, now)
+        self._arrive(before, pose, now)
         self._run_actions(now)
         self._charge(dt)
         target = self._target()
@@ -368,9 +369,13 @@ class AgentLogic:
         limits = self.p.limits
         return 0.0, max(-limits.max_angular_speed, min(limits.max_angular_speed, limits.heading_gain * error))
 
-    def _arrive(self, pose: Pose, now: float) -> None:
+    def _arrive(self, before: Pose | None, pose: Pose, now: float) -> None:
+        """Reach the released nodes the vehicle came within the arrival tolerance of on its way from ``before``
+        (the last step's pose) to ``pose``: at speed, or at a coarse control rate (a simulation scaled in time), a
+        step carries it past a node farther than the tolerance on either side; it then turned back for the node
+        and swung up to 16 m off its lanes."""
         while self.nodes and self.nodes[0].released and \
-                distance(pose, self.nodes[0].x, self.nodes[0].y) <= self.p.limits.arrival_tolerance:
+                passed_within(before, pose, self.nodes[0].x, self.nodes[0].y, self.p.limits.arrival_tolerance):
             node = self.nodes.pop(0)
             self.last_node_id, self.last_node_seq = node.node_id, node.sequence_id
             self.since_last_node = 0.0

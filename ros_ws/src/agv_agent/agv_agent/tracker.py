@@ -36,6 +36,17 @@ def distance(pose: Pose, x: float, y: float) -> float:
     return math.hypot(x - pose.x, y - pose.y)
 
 
+def passed_within(before: Pose | None, pose: Pose, x: float, y: float, radius: float) -> bool:
+    """Whether the straight way from ``before`` to ``pose`` (a control step's; just ``pose`` when there is no
+    ``before``) comes within ``radius`` of (``x``, ``y``)."""
+    if before is None:
+        return distance(pose, x, y) <= radius
+    dx, dy = pose.x - before.x, pose.y - before.y
+    step = dx * dx + dy * dy
+    along = 0.0 if step == 0.0 else max(0.0, min(1.0, ((x - before.x) * dx + (y - before.y) * dy) / step))
+    return math.hypot(before.x + along * dx - x, before.y + along * dy - y) <= radius
+
+
 def corner_speed(before: tuple[float, float], node: tuple[float, float], after: tuple[float, float],
                  allowed_deviation: float, limits: Limits) -> float:
     """The fastest the vehicle may pass ``node`` on its way from ``before`` to ``after`` and stay within
