@@ -25,7 +25,6 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
 
 from agv_agent.protocol import MAP_ID, ActionState, ActionStatus, ActionType, Factsheet, InstantAction, VehicleState
-from agv_agent.tracker import off_segment
 
 from fleet.alarms import AlarmKind, AlarmService
 from fleet.customs.clearance import GateDecision, Status
@@ -129,11 +128,6 @@ AUTHORIZATIONS_SETTLE_S = 10.0
 #: A vehicle standing idle farther than this from the node it last reached is off its way (metres; a vehicle
 #: stops within its arrival tolerance of a node, well under a metre)
 OFF_ITS_WAY_M = 5.0
-#: A vehicle with a way to drive farther than this from it (the lane from the node it last reached to the next, or
-#: the one after: it says it reached a node a little after passing it) is off its lane (metres: more than a lane's
-#: width; our vehicles keep within 0.7 m of their lanes, measured in every dispatch test and the demo at 12 times
-#: real time)
-OFF_ITS_LANE_M = 5.0
 #: The vehicle link in trouble (its MQTT broker lost or refusing the fleet, the ROS 2 bridge stopped) this long
 #: (loop seconds): an operator is told; a broker that restarts comes back within it
 VEHICLE_LINK_GRACE_S = 10.0
@@ -753,8 +747,6 @@ class Dispatcher:
             why = f"emergency stop ({state.e_stop})"
         elif state is not None and not state.operating_mode.takes_orders:  # VDA 5050: people drive it
             why, lasting = f"operating mode {state.operating_mode}: driven by people, it takes no order", True
-        elif state is not None and (off := self._off_its_lane(state)) is not None:  # (after the mode: people may)
-            why, lasting = self._stop_off_its_lane(track, state, *off), True
         elif state is not None and (away := self._away_from_its_node(track, state)) is not None \
                 and not self._taken_where_set_down(track, state, *away):
             node, metres = away
@@ -795,34 +787,6 @@ class Dispatcher:
             return None
         metres = metres_from(node, state.pose.x, state.pose.y)
         return (node.id, metres) if metres > OFF_ITS_WAY_M else None
-
-    def _off_its_lane(self, state: VehicleState) -> tuple[str, str, float] | None:
-        """The lane it drives (from the node it last reached to the next of its order, or on to the one after)
-        and how far it is from it, when farther than ``OFF_ITS_LANE_M``: pushed or carried off it, or a vehicle
-        not keeping to it (a vendor's, a fault). It would drive from wherever it is straight to its next node:
-        across the yards, and a lane of others' on its way (found by trying it: one moved by hand mid-lane drove
-        on, and nothing said)."""
-        if not state.node_states or not state.position_initialized or state.map_id != MAP_ID:
-            return None
-        nodes = self.corridor.nodes
-        ids = [state.last_node_id, *(n.node_id for n in state.node_states[:2])]
-        if any(i not in nodes for i in ids):
-            return None
-        way = [nodes[i] for i in ids]
-        metres = min(off_segment(state.pose.x, state.pose.y, a.x, a.y, b.x, b.y) for a, b in itertools.pairwise(way))
-        return (way[0].id, way[1].id, metres) if metres > OFF_ITS_LANE_M else None
-
-    def _stop_off_its_lane(self, track: Track, state: VehicleState, source: str, target: str, metres: float) -> str:
-        """Why the vehicle off its lane is out of dispatch; an emergency stop the first time it is seen so (when
-        unsure, it stops), an alarm for people to see to it: put back on its lane, then the stop released."""
-        why = f"off its lane from {source} to {target}: emergency stop sent"
-        if track.unavailable != why:
-            self.link.send_actions(track.id, [InstantAction(f"stop-{uuid.uuid4().hex[:8]}", ActionType.EMERGENCY_STOP)])
-            self.alarms.raise_alarm(AlarmKind.VEHICLE_OFF_ITS_WAY, track.id,
-                                    f"{track.id} is {metres:.0f} m off its lane from {source} to {target}: emergency "
-                                    "stop sent; put it back on the lane, then release the stop",
-                                    {"lane": [source, target], "x": state.pose.x, "y": state.pose.y})
-        return why
 
     def _taken_where_set_down(self, track: Track, state: VehicleState, node: str, metres: float) -> bool:
         """Moved off its way with nothing aboard and set down on a free place of its side (a parking spot, a

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 
 import pytest
 import shapely
@@ -127,45 +126,6 @@ def test_a_vehicle_set_down_by_hand_on_a_free_parking_spot_is_taken_from_there(c
     assert fleet.run(3600, until=on_the_lanes), fleet.state_of(order)
     assert fleet.orders.get(order).vehicle_id == "agv_001" and track.placed_at is None
     assert farthest[0] < 1.0, f"{farthest[0]:.1f} m off the lanes"  # it drove from the spot, not across the yard
-
-
-def test_a_vehicle_pushed_off_its_lane_is_stopped_until_people_put_it_back(customs, corridor):
-    """Found by trying it: a vehicle moved by hand 15 m aside in the middle of a lane drove on from there straight
-    to its next node, across whatever lay between, and nothing said so. A vehicle found farther than 5 m from the
-    line between the node it last reached and the next of its order (or the one after) is sent an emergency stop
-    and raised to people (8 m aside here); put back on its lane and its stop released, it carries its order on.
-    Our vehicles keep within a metre of their lanes since they reach a node passed between two control steps."""
-    vn, cn = docks(corridor, "VN"), docks(corridor, "CN")
-    fleet = make_fleet(customs, corridor, 1, starts=[vn[0]])
-    fleet.authorize("agv_001")
-    order = fleet.order(["VN-700000000063"], vn[0], cn[0])
-    fleet.release("VN-700000000063", VN_CN)
-
-    def mid_lane() -> bool:
-        state = fleet.link.state("agv_001")
-        if not (state.driving and state.node_states and state.last_node_id in corridor.nodes):
-            return False
-        a, b = corridor.nodes[state.last_node_id], corridor.nodes[state.node_states[0].node_id]
-        return math.hypot(b.x - a.x, b.y - a.y) > 20 and math.hypot(state.pose.x - a.x, state.pose.y - a.y) > 8
-
-    assert fleet.run(1200, until=mid_lane)
-    state = fleet.link.state("agv_001")
-    a, b = corridor.nodes[state.last_node_id], corridor.nodes[state.node_states[0].node_id]
-    length = math.hypot(b.x - a.x, b.y - a.y)
-    on_lane = (state.pose.x, state.pose.y)
-    aside = (on_lane[0] - 8 * (b.y - a.y) / length, on_lane[1] + 8 * (b.x - a.x) / length)
-    fleet.link.move_by_hand("agv_001", *aside)
-    fleet.run(10)
-    state = fleet.link.state("agv_001")
-    assert state.e_stop != "NONE" and (state.pose.x, state.pose.y) == pytest.approx(aside, abs=0.5), state.pose
-    [alarm] = [a for a in fleet.dispatcher.alarms.list()[0] if a.kind == AlarmKind.VEHICLE_OFF_ITS_WAY]
-    assert f"8 m off its lane from {a.id} to {b.id}" in alarm.message, alarm.message
-    fleet.run(30)  # stopped, it stays stopped
-    assert fleet.link.state("agv_001").pose.x == pytest.approx(aside[0], abs=0.5)
-
-    fleet.link.move_by_hand("agv_001", *on_lane)  # people put it back, then release its stop
-    fleet.dispatcher.act("agv_001", VehicleAction.RELEASE_EMERGENCY_STOP, "operator", "back on its lane")
-    assert fleet.run(3600, until=lambda: fleet.state_of(order) == OrderState.DELIVERED), fleet.state_of(order)
 
 
 def test_a_vehicle_is_not_cancelled_between_nodes(customs, corridor):

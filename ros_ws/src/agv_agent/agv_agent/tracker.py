@@ -36,20 +36,15 @@ def distance(pose: Pose, x: float, y: float) -> float:
     return math.hypot(x - pose.x, y - pose.y)
 
 
-def off_segment(x: float, y: float, ax: float, ay: float, bx: float, by: float) -> float:
-    """Metres from (``x``, ``y``) to the straight line from (``ax``, ``ay``) to (``bx``, ``by``), ends included."""
-    dx, dy = bx - ax, by - ay
-    length2 = dx * dx + dy * dy
-    along = 0.0 if length2 == 0.0 else max(0.0, min(1.0, ((x - ax) * dx + (y - ay) * dy) / length2))
-    return math.hypot(x - ax - along * dx, y - ay - along * dy)
-
-
 def passed_within(before: Pose | None, pose: Pose, x: float, y: float, radius: float) -> bool:
     """Whether the straight way from ``before`` to ``pose`` (a control step's; just ``pose`` when there is no
     ``before``) comes within ``radius`` of (``x``, ``y``)."""
     if before is None:
         return distance(pose, x, y) <= radius
-    return off_segment(x, y, before.x, before.y, pose.x, pose.y) <= radius
+    dx, dy = pose.x - before.x, pose.y - before.y
+    step = dx * dx + dy * dy
+    along = 0.0 if step == 0.0 else max(0.0, min(1.0, ((x - before.x) * dx + (y - before.y) * dy) / step))
+    return math.hypot(before.x + along * dx - x, before.y + along * dy - y) <= radius
 
 
 def corner_speed(before: tuple[float, float], node: tuple[float, float], after: tuple[float, float],
