@@ -319,7 +319,9 @@ class FleetPlanner:
         self.table.release(request.vehicle_id)
         now = request.start_time if now is None else now
         stay = request.start_time + self.timed.min_clearance(request.start) + 1e-6
-        old = self._release(self.table.holders(request.start, request.start_time, stay))
+        # not a vehicle broken down there (held for good, no request): it keeps its place, as in ``fail``
+        old = self._release({v for v in self.table.holders(request.start, request.start_time, stay)
+                             if v in self.requests})
         result = FleetPlan()
         self._reserve_or_fall_back(request, result)
         replanned = [request.vehicle_id, *self._replan_each(old, now, result)]

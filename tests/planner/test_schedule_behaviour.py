@@ -201,6 +201,20 @@ def test_a_breakdown_at_a_gate_sends_those_behind_through_the_other_gate(planner
     assert plan_violations(planner.timed.graph, everyone, planner.timed.rules) == []
 
 
+def test_a_replan_from_where_a_broken_down_vehicle_stands_keeps_its_place_held(planner):
+    """Found in the CI's end-to-end run: a vehicle taken out (held for good where it stands, no request left) and
+    another replanned from that node at that time: the replan took the broken-down vehicle for one to plan again,
+    released its place, and failed on its missing request (the dispatch tick failed, twice). It is left held."""
+    requests = [PlanRequest(f"v{i}", f"vn_parking_{i + 1}", (f"cn_parking_{i + 1}",)) for i in range(3)]
+    planner.plan_all(requests)
+    broken = planner.plans["v0"]
+    where = broken.steps[len(broken.steps) // 2]
+    planner.fail("v0", where.node, where.arrive)
+    result = planner.replan(PlanRequest("v1", where.node, ("cn_parking_2",), start_time=where.arrive + 1.0))
+    assert "v0" not in result.plans
+    assert "v0" in planner.table.holders_for_good(where.node)
+
+
 def planned_relay(planner):
     """A VN vehicle picks up at vn_dock_1 and meets a CN vehicle at the handoff pad for a 180 s transfer: the two
     requests and the relay plan."""
