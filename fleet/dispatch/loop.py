@@ -25,13 +25,14 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
 
 from agv_agent.protocol import MAP_ID, ActionState, ActionStatus, ActionType, Factsheet, InstantAction, VehicleState
+from agv_agent.tracker import distance
 
 from fleet.alarms import AlarmKind, AlarmService
 from fleet.customs.clearance import GateDecision, Status
 from fleet.customs.gate import CustomsGate
 from fleet.dispatch.border_watch import UnreleasedCrossing, sighting
 from fleet.dispatch.laps import Laps
-from fleet.dispatch.off_way import between_nodes, metres_from, set_down_at, stands_on
+from fleet.dispatch.off_way import between_nodes, set_down_at, stands_on
 from fleet.dispatch.relay import Relay, orders_to_give_out
 from fleet.dispatch.settings import DispatchSettings
 from fleet.dispatch.snapshot import JsonView, Snapshot
@@ -211,7 +212,8 @@ class Dispatcher:
         #: plan it stood at the end of: only they are sent off to park when idle at a dock or a gate, still at the
         #: end of that plan (_replan_pending), never one whose round was put off by a busy tick
         self._offered: dict[str, TimedPlan | None] = {}
-        #: when each customs authority was first heard from (loop clock; _authorization_pending), until all settled
+        #: when each customs authority was first heard from (loop clock), noted by _watch_customs_links until every
+        #: one was AUTHORIZATIONS_SETTLE_S ago (_authorization_pending)
         self._first_heard: dict[str, float] = {}
         self._authorities_settled = False
         self._left_out: Mapping[str, Reason] = {}  # the last assignment round's orders not given out, with why
@@ -457,8 +459,17 @@ class Dispatcher:
     def _watch_customs_links(self) -> None:
         """An authority silent for longer than the link timeout: every crossing is refused until it is back. One
         never heard since this process started counts from its start: `xborder serve` with no customs simulator
-        showed both links down in the summary, but raised no alarm, and no order was ever carried."""
-        for authority, age in self.gate.link_ages().items():
+        showed both links down in the summary, but raised no alarm, and no order was ever carried. And when each
+        was first heard from, until every one has been for ``AUTHORIZATIONS_SETTLE_S`` (_authorization_pending)."""
+        ages = self.gate.link_ages()
+        if not self._authorities_settled:
+            now = self.now()
+            for authority, age in ages.items():
+                if age is not None:
+                    self._first_heard.setdefault(authority, now - max(age, 0.0))
+            self._authorities_settled = len(self._first_heard) == len(ages) \
+                and all(now - heard >= AUTHORIZATIONS_SETTLE_S for heard in self._first_heard.values())
+        for authority, age in ages.items():
             if age is None and self.now() > self.gate.link_timeout_s:
                 self.alarms.raise_alarm(AlarmKind.CUSTOMS_LINK_DOWN, authority,
                                         f"never heard from {authority} since the fleet manager started: crossings "
@@ -785,7 +796,7 @@ class Dispatcher:
         node = self.corridor.nodes.get(track.placed_at or state.last_node_id)
         if node is None:
             return None
-        metres = metres_from(node, state.pose.x, state.pose.y)
+        metres = distance(state.pose, node.x, node.y)
         return (node.id, metres) if metres > OFF_ITS_WAY_M else None
 
     def _taken_where_set_down(self, track: Track, state: VehicleState, node: str, metres: float) -> bool:
@@ -796,7 +807,7 @@ class Dispatcher:
         job = track.job
         if job is not None and (job.aboard or (job.order is not None and job.order.state in LOADED_STATES)):
             return False  # a load aboard: people see to it (drive it back), as the alarm says
-        place = set_down_at(self.corridor, state.pose.x, state.pose.y, self.corridor.nodes[node].jurisdiction)
+        place = set_down_at(self.corridor, state.pose, self.corridor.nodes[node].jurisdiction)
         if place is None or not self._nobody_else_at(track, place.id):
             return False
         log.warning("%s set down at %s by people, %.0f m from %s (the node it last reached): taken from there",
@@ -812,7 +823,7 @@ class Dispatcher:
         node = self.corridor.nodes[place]
         return not any(place in (other.placed_at, base_end(self.corridor, other))
                        or (other.plan is not None and other.plan.end == place)
-                       or (other.state is not None and stands_on(node, other.state.pose.x, other.state.pose.y))
+                       or (other.state is not None and stands_on(node, other.state.pose))
                        for other in self.tracks.values() if other is not track)
 
     def _take_out(self, track: Track, why: str, t: float) -> None:
@@ -1527,13 +1538,6 @@ class Dispatcher:
         it: it clears the way."""
         if not track.profile.cross_border or self._authorities_settled:
             return False
-        for authority, age in self.gate.link_ages().items():
-            if age is not None:
-                self._first_heard.setdefault(authority, t - max(age, 0.0))
-        self._authorities_settled = len(self._first_heard) == len(self.gate.authorities) \
-            and all(t - heard >= AUTHORIZATIONS_SETTLE_S for heard in self._first_heard.values())
-        if self._authorities_settled:
-            return False
         settling = {name for name in self.gate.authorities
                     if (heard := self._first_heard.get(name)) is None or t - heard < AUTHORIZATIONS_SETTLE_S}
         return any(v.event_id is None and name in settling for name, v in self.gate.vehicle_state(track.id).items())
@@ -1724,8 +1728,8 @@ class Dispatcher:
         node = self.corridor.nodes.get(state.last_node_id) if state is not None else None
         if node is None:
             return False
-        return node.kind in BORDER_LINE_KINDS or (node.id in self._pre_crossing and metres_from(
-            node, state.pose.x, state.pose.y) > TAKE_BACK_RADIUS_M)
+        return node.kind in BORDER_LINE_KINDS or (node.id in self._pre_crossing and distance(
+            state.pose, node.x, node.y) > TAKE_BACK_RADIUS_M)
 
     def _unclear_if_lost(self, track: Track) -> None:
         """A cleared order whose clearance is gone (a hold, a revocation, a customs link down, an operator's gate

@@ -12,9 +12,8 @@ there; the dispatchers' cancel of a vehicle is refused unless it stands at a nod
 
 from __future__ import annotations
 
-import math
-
-from agv_agent.protocol import MAP_ID, OrderNode, VehicleState
+from agv_agent.protocol import MAP_ID, OrderNode, Pose, VehicleState
+from agv_agent.tracker import distance
 
 from planner.corridor import Corridor, Node, NodeKind
 
@@ -28,21 +27,16 @@ AT_A_NODE_M = OrderNode.allowed_deviation_xy
 OCCUPIED_WITHIN_M = 2.0
 
 
-def metres_from(node: Node, x: float, y: float) -> float:
-    """How far (``x``, ``y``), a vehicle's reported position on our map, is from ``node``."""
-    return math.hypot(x - node.x, y - node.y)
+def stands_on(node: Node, pose: Pose) -> bool:
+    """Whether a vehicle at ``pose`` stands on the place ``node`` (and no other vehicle can)."""
+    return distance(pose, node.x, node.y) <= OCCUPIED_WITHIN_M
 
 
-def stands_on(node: Node, x: float, y: float) -> bool:
-    """Whether a vehicle at (``x``, ``y``) stands on the place ``node`` (and no other vehicle can)."""
-    return metres_from(node, x, y) <= OCCUPIED_WITHIN_M
-
-
-def set_down_at(corridor: Corridor, x: float, y: float, jurisdiction: str) -> Node | None:
-    """The place of the side ``jurisdiction`` that a vehicle standing at (``x``, ``y``) was set down on, or None
+def set_down_at(corridor: Corridor, pose: Pose, jurisdiction: str) -> Node | None:
+    """The place of the side ``jurisdiction`` that a vehicle standing at ``pose`` was set down on, or None
     (between places, on a lane, or on the other side: a vehicle carried across the border is the border watch's)."""
     return next((node for node in corridor.nodes_of(*SET_DOWN_KINDS, jurisdiction=jurisdiction)
-                 if metres_from(node, x, y) <= AT_A_NODE_M), None)
+                 if distance(pose, node.x, node.y) <= AT_A_NODE_M), None)
 
 
 def between_nodes(corridor: Corridor, state: VehicleState) -> str | None:
@@ -53,5 +47,5 @@ def between_nodes(corridor: Corridor, state: VehicleState) -> str | None:
     node = corridor.nodes.get(state.last_node_id)
     if node is None or not state.position_initialized or state.map_id != MAP_ID:
         return None
-    metres = metres_from(node, state.pose.x, state.pose.y)
+    metres = distance(state.pose, node.x, node.y)
     return f"{state.vehicle_id} stands {metres:.1f} m from {node.id}, between nodes" if metres > AT_A_NODE_M else None
