@@ -1555,7 +1555,7 @@ class Dispatcher:
         the others (a cleared vehicle's update past its gate waited behind the updates to the vehicles before it).
         A vehicle found waiting on another's event is not asked again until that vehicle's progress, its own plan
         or release, or the graph changed (``release_limit``): a tick costs little for the many that wait
-        (docs/simulation.md, "Speed")."""
+        (docs/simulation-speed.md)."""
         if self._plans_changed:
             plans = {vid: tr.plan for vid, tr in self.tracks.items() if tr.plan is not None}
             self._dependencies = release_waits(self.planner.timed, plans)
