@@ -80,19 +80,19 @@ def assign_online(graph: nx.DiGraph, orders: Iterable[TransportOrder], vehicles:
     candidates = [_Candidate(r, single, r, o, (o, o), value)
                   for i, r in enumerate(rows.tolist()) for o, value in _worth(single_cost[i] - penalty)]
     small = [k for k, o in enumerate(orders) if o.teu == 1] if pairs else []
-    pairs = list(itertools.combinations(small, 2))
-    if pairs:
-        pair_at = np.array([[(a, b)[s] for s in seq] for a, b in pairs for seq in _TWO_ON_BOARD])
+    small_pairs = list(itertools.combinations(small, 2))
+    if small_pairs:
+        pair_at = np.array([[(a, b)[s] for s in seq] for a, b in small_pairs for seq in _TWO_ON_BOARD])
         pair_up = np.tile(np.array([True, True, False, False]), (len(pair_at), 1))
         pair = evaluate(problem, weights, energy, start_s[rows], pair_at, pair_up, vehicles=rows)
-        by_seq = pair.feasible_cost.reshape(len(rows), len(pairs), len(_TWO_ON_BOARD))
+        by_seq = pair.feasible_cost.reshape(len(rows), len(small_pairs), len(_TWO_ON_BOARD))
         best = by_seq.argmin(axis=2)
         cost = by_seq.min(axis=2)
-        a, b = np.array(pairs).T
+        a, b = np.array(small_pairs).T
         # a pair no cheaper than doing one of its orders alone and leaving the other can never help
         bound = np.minimum(penalty[a] + penalty[b],
                            np.minimum(single_cost[:, a] + penalty[b], single_cost[:, b] + penalty[a]))
-        col = np.arange(len(pairs)) * len(_TWO_ON_BOARD) + best
+        col = np.arange(len(small_pairs)) * len(_TWO_ON_BOARD) + best
         value = cost - penalty[a] - penalty[b]
         for i, q in zip(*(k.tolist() for k in np.nonzero(cost < bound))):
             candidates.append(_Candidate(rows[i], pair, i, int(col[i, q]), tuple(pair_at[col[i, q]].tolist()),

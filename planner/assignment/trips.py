@@ -103,7 +103,7 @@ def evaluate(problem: Problem, weights: Weights, energy: EnergyModel, start_s: n
     o = problem.orders
     vehicles = np.arange(len(problem.vehicles)) if vehicles is None else vehicles
     start_node = problem.vehicle_node[vehicles]
-    battery = np.array([problem.vehicles[v].battery for v in vehicles])
+    battery = np.array([problem.vehicles[v].battery for v in vehicles.tolist()])
     ready = np.array([x.ready_s for x in o])[order_at] if o else np.zeros(order_at.shape)
     due = np.array([x.due_s for x in o])[order_at] if o else np.zeros(order_at.shape)
     priority = np.array([x.priority for x in o])[order_at] if o else np.zeros(order_at.shape)

@@ -10,7 +10,7 @@ import math
 from collections import Counter
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeGuard
 
 import shapely
 from pyproj import Transformer
@@ -50,9 +50,9 @@ def corridor_from_geojson(collection: Mapping[str, Any], config: Mapping[str, An
     zones: dict[str, Zone] = {}
 
     ids = [fid for fid, _ in features if fid is not None]
-    for fid, count in Counter(ids).items():
+    for repeated_id, count in Counter(ids).items():
         if count > 1:
-            problems.append(MapProblem(fid, f"duplicate id: {count} features share it"))
+            problems.append(MapProblem(repeated_id, f"duplicate id: {count} features share it"))
 
     origin = Origin(header.origin.lat, header.origin.lon)
     to_local = wgs84_to_local(origin)
@@ -158,13 +158,13 @@ class _FeatureReader:
         group = self._text("lane_group", required=False)
         crossing, bidirectional = self._flag("crossing"), self._flag("bidirectional")
         speed = self.props.get("max_speed")
-        if not _is_number(speed) or not 0 < speed * self.header.speed_factor <= MAX_SPEED_LIMIT_MPS:
+        mps = float(speed) * self.header.speed_factor if _is_number(speed) else None
+        if mps is None or not 0 < mps <= MAX_SPEED_LIMIT_MPS:
             self._fail(f"max_speed must be a positive number up to {MAX_SPEED_LIMIT_MPS} m/s, got {speed!r}")
         if geometry.length <= 0:
             self._fail("lane has zero length")
-        if len(self.problems) > before or source is None or target is None:
+        if len(self.problems) > before or source is None or target is None or mps is None:
             return []
-        mps = float(speed) * self.header.speed_factor
         forward = Lane(self.label, source, target, mps, geometry, crossing, group)
         if not bidirectional:
             return [forward]
@@ -257,5 +257,5 @@ def local_to_wgs84(origin: Origin):
     return Transformer.from_crs(_aeqd(origin), "EPSG:4326", always_xy=True).transform
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
