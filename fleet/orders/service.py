@@ -7,6 +7,7 @@ store's transactions).
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
@@ -159,7 +160,7 @@ class OrderService:
                                 .limit(limit).offset(offset)).all()
         return [_public(r, []) for r in rows], total
 
-    def active(self) -> list[OrderPublic]:
+    def active(self) -> builtins.list[OrderPublic]:
         with self.store.reading() as conn:
             rows = conn.execute(sa.select(orders).where(orders.c.state.in_(list(ACTIVE_STATES)))
                                 .order_by(orders.c.created_at, orders.c.id)).all()
@@ -174,7 +175,7 @@ class OrderService:
             rows = conn.execute(sa.select(orders).where(*where).order_by(orders.c.latest_delivery, orders.c.id)).all()
         return [_public(r, []) for r in rows]
 
-    def waiting(self, limit: int) -> list[OrderPublic]:
+    def waiting(self, limit: int) -> builtins.list[OrderPublic]:
         """At most ``limit`` orders waiting for a vehicle (``created``), the most urgent first: higher priority,
         then the earlier latest delivery (none last), then the older. Read again only after an order was created
         or moved into or out of ``created`` (the dispatcher asks every few seconds, mostly with nothing new: a
@@ -208,7 +209,7 @@ class OrderService:
         in the same transaction if ``audit`` = (kind, body) is given."""
         return self.transition_many([Move(order_id, to, reason, cause, vehicle_id, audit)])[0]
 
-    def transition_many(self, moves: Sequence[Move]) -> list[OrderPublic]:
+    def transition_many(self, moves: Sequence[Move]) -> builtins.list[OrderPublic]:
         """Several transitions in one transaction (one assignment round's): all or none; the orders as they are
         now."""
         self.commit_transitions(moves)
@@ -267,7 +268,7 @@ def _same_request(order: OrderPublic, request: OrderCreate) -> bool:
         (request.direction is None or request.direction == order.direction)
 
 
-def _public(row: Any, timeline: list[Any]) -> OrderPublic:
+def _public(row: Any, timeline: Sequence[Any]) -> OrderPublic:
     return OrderPublic(
         id=row.id, state=OrderState(row.state), direction=row.direction, pickup=row.pickup, drop=row.drop,
         consignments=list(row.consignments), priority=row.priority, earliest_start=row.earliest_start,
