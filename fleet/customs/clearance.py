@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from fleet.customs.envelope import EventType
 from fleet.customs.streams import Span, describe
@@ -71,9 +71,11 @@ _BASE_STATUS: dict[EventType, Status] = {
 NO_CLEARANCE = ConsignmentClearance(Status.PENDING)
 
 Register = tuple[int, str]  # (seq, value): the value set by the highest seq seen so far
+StatusRegister = tuple[int, Status]  # a register of statuses: the release or revocation, the ordinary flow's step
+_Value = TypeVar("_Value", bound=str)
 
 
-def _later(register: Register | None, seq: int, value: str) -> Register:
+def _later(register: tuple[int, _Value] | None, seq: int, value: _Value) -> tuple[int, _Value]:
     return (seq, value) if register is None or seq > register[0] else register
 
 
@@ -92,8 +94,8 @@ class ConsignmentFold:
     latest: Register | None = None  # -> event_id
     hold: Register | None = None  # -> "1" on hold, "" lifted
     channel: Register | None = None
-    final: Register | None = None  # released | revoked
-    flow: Register | None = None  # declared | inspection | inspected
+    final: StatusRegister | None = None  # released | revoked
+    flow: StatusRegister | None = None  # declared | inspection | inspected
     clearance: ConsignmentClearance = NO_CLEARANCE
 
     def merge(self, event: AcceptedEvent) -> ConsignmentFold:
@@ -110,9 +112,9 @@ class ConsignmentFold:
         return ConsignmentFold.of(_later(self.latest, seq, event.event_id), hold, channel, final, flow)
 
     @classmethod
-    def of(cls, latest: Register | None, hold: Register | None, channel: Register | None, final: Register | None,
-           flow: Register | None) -> ConsignmentFold:
-        base = final[1] if final else flow[1] if flow else Status.PENDING  # registers hold Status values
+    def of(cls, latest: Register | None, hold: Register | None, channel: Register | None,
+           final: StatusRegister | None, flow: StatusRegister | None) -> ConsignmentFold:
+        base = final[1] if final else flow[1] if flow else Status.PENDING
         on_hold = bool(hold and hold[1])
         clearance = ConsignmentClearance(Status.HOLD if on_hold else base, on_hold, channel[1] if channel else None,
                                          latest[1] if latest else None, base)

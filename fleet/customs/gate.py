@@ -15,7 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import ValidationError
@@ -428,12 +428,10 @@ class CustomsGate:
                 del state.last_seen[event.authority]
             else:
                 state.last_seen[event.authority] = last_seen
-            for table, at, was in ((state.consignments, key, before_fold), (state.vehicles, vehicle_key,
-                                                                             before_vehicle)):
-                if at is not None and was is None:
-                    del table[at]  # type: ignore[attr-defined]
-                elif at is not None:
-                    table[at] = was  # type: ignore[index]
+            if key is not None:
+                _restore(state.consignments, key, before_fold)
+            if vehicle_key is not None:
+                _restore(state.vehicles, vehicle_key, before_vehicle)
             if sets_direction:
                 del state.directions[event.consignment_id]  # type: ignore[arg-type]
 
@@ -684,6 +682,18 @@ class CustomsGate:
     def vehicle_state(self, vehicle_id: str) -> dict[str, VehicleClearance]:
         with self._lock:
             return {name: self._vehicle(vehicle_id, name) for name in self.authorities}
+
+
+_Key = TypeVar("_Key")
+_Value = TypeVar("_Value")
+
+
+def _restore(table: dict[_Key, _Value], key: _Key, was: _Value | None) -> None:
+    """Put back what ``table`` held at ``key`` before: ``was``, or nothing."""
+    if was is None:
+        del table[key]
+    else:
+        table[key] = was
 
 
 def _as_bytes(raw: bytes | str | Mapping[str, Any]) -> bytes:

@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, cast
 
 import zmq
 
@@ -128,7 +128,7 @@ class ZmqIngestServer:
                     self._answer(*pending)
                     pending = None
                 continue
-            frames = []
+            frames: list[list[zmq.Frame]] = []
             while len(frames) < self.MAX_BATCH:
                 try:
                     frames.append(self._socket.recv_multipart(zmq.NOBLOCK, copy=False))
@@ -155,7 +155,8 @@ class ZmqIngestServer:
             identity, *envelope, payload = frames if len(frames) >= 2 else (frames[0], zmq.Frame(b""))
             routes.append([identity.bytes, *(f.bytes for f in envelope)])
             # with CURVE the ZAP handler names the authenticated authority; without it nobody is authenticated
-            items.append((payload.bytes, payload.get("User-Id") if self._security else None))
+            # (a message property is a str; pyzmq's stub says int | str for any name but "routing_id" and "group")
+            items.append((payload.bytes, cast(str, payload.get("User-Id")) if self._security else None))
         return routes, items
 
     def _verify(self, items: list[tuple[bytes, str | None]]) -> list[Future[list[Verified]]]:
