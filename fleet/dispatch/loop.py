@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime
+import functools
 import itertools
 import logging
 import threading
@@ -74,6 +75,7 @@ from planner.assignment import (
     Reason,
     TransportOrder,
     TravelTimes,
+    Trip,
     VehicleStatus,
     Weights,
     assign_online,
@@ -1447,6 +1449,8 @@ class Dispatcher:
         planned_ends = {tr.plan.end for tr in self.tracks.values() if tr.plan is not None}
         chargers = [n.id for n in self.corridor.nodes_of(NodeKind.CHARGER)
                     if n.id not in planned_ends and not self.planner.table.holders_for_good(n.id)]
+        trips: tuple[Trip, ...]
+        to_charger: Mapping[str, str]
         try:
             if max_trips == 0:  # no trip to give out (the gate lanes are full): only the low vehicles to chargers
                 trips, to_charger = (), chargers_only(self.corridor.graph, transport, status, chargers, energy,
@@ -1576,13 +1580,14 @@ class Dispatcher:
                     and wait.own == own and done.of(wait.vehicle) == wait.progress:
                 continue
             limit, waited = release_limit(self._dependencies, track.plan, track.released, done,
-                                          ready=lambda step, tr=track: self._may_release(tr, step, t))
+                                          ready=functools.partial(self._may_release, track, t=t))
             if limit > track.released:
                 track.first, track.released = track.released, limit  # an update starts at the old base end
                 self._send(track, track.update_id + 1)
                 news_since = self._cleared_since.pop(track.id, None)
-                for listener in self.clearance_listeners if news_since is not None else ():
-                    listener(time.perf_counter() - news_since)
+                if news_since is not None:
+                    for listener in self.clearance_listeners:
+                        listener(time.perf_counter() - news_since)
             if waited is None:
                 waits.pop(track.id, None)
             else:
@@ -1725,7 +1730,9 @@ class Dispatcher:
     def _left_for_the_crossing(self, state: VehicleState | None) -> bool:
         """The vehicle has set off across from the last node before the crossing (no release can be taken back
         from it), or stands on the border line (relay: on the pad)."""
-        node = self.corridor.nodes.get(state.last_node_id) if state is not None else None
+        if state is None:
+            return False
+        node = self.corridor.nodes.get(state.last_node_id)
         if node is None:
             return False
         return node.kind in BORDER_LINE_KINDS or (node.id in self._pre_crossing and distance(

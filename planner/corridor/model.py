@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 import shapely
@@ -123,7 +123,7 @@ class Corridor:
     lanes: Mapping[str, Lane]
     zones: Mapping[str, Zone]
     border_line: BaseGeometry
-    parameters: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
+    parameters: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     graph: nx.DiGraph = field(default_factory=nx.DiGraph, compare=False, repr=False)
     #: places where lanes meet without a node (:mod:`planner.corridor.crossings`), by id
     conflict_zones: Mapping[str, ConflictZone] = field(default_factory=lambda: MappingProxyType({}))
