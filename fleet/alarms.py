@@ -82,11 +82,13 @@ class AlarmService:
                 audited: bool) -> int:
         with self.store.transaction() as conn:
             body = {"kind": str(kind), "subject": subject, "message": message, "detail": detail or {}}
-            alarm_id = conn.execute(
+            inserted = conn.execute(
                 alarms.insert().values(
                     raised_at=self.clock(), kind=kind, subject=subject, message=message, detail=detail or {}
                 )
-            ).inserted_primary_key[0]
+            ).inserted_primary_key
+            assert inserted is not None  # None only when no row was inserted; a single-row insert has one
+            alarm_id = inserted[0]
             if not audited:
                 self.store.append_audit(conn, AuditKind.ALARM, {**body, "alarm_id": alarm_id})
         return int(alarm_id)

@@ -35,7 +35,8 @@ class Bootstrap:
 def default_settings(var: Path) -> Bootstrap:
     """The default deployment's settings, creating its keys and tokens under ``var`` when missing."""
     var.mkdir(parents=True, exist_ok=True)
-    keys, created = var / KEYS_DIR, []
+    keys = var / KEYS_DIR
+    created: list[Path] = []
     for name in (*AUTHORITIES, FLEET_KEY):
         if not (keys / f"{name}.pub").exists():
             created += generate_keys(name, keys)  # Ed25519: signs events (an authority) or replies (the fleet)

@@ -70,7 +70,8 @@ _QUERY_NAMES: dict[Callable[..., object], frozenset[str]] = {}
 
 
 def _query_names(route: APIRoute) -> frozenset[str]:
-    names, dependants = set(), [route.dependant]
+    names: set[str] = set()
+    dependants = [route.dependant]
     while dependants:  # the route's own and its dependencies'
         dependant = dependants.pop()
         names.update(p.alias for p in dependant.query_params)

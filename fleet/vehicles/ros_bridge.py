@@ -23,6 +23,7 @@ from rclpy.context import Context
 from rclpy.event_handler import QoSLivelinessChangedInfo, SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.publisher import Publisher
 
 from fleet.vehicles.link import PendingActions, RecentFailures, VehicleSnapshot, wait_for
 
@@ -43,11 +44,11 @@ class RosFleetBridge:
         self._executor = SingleThreadedExecutor(context=self._context)
         self._executor.add_node(self._node)
         self._lock = threading.Lock()
-        self._order_pubs: dict[str, object] = {}
-        self._action_pubs: dict[str, object] = {}
+        self._order_pubs: dict[str, Publisher[OrderMsg]] = {}
+        self._action_pubs: dict[str, Publisher[InstantActions]] = {}
         self._states: dict[str, tuple[AgvState, float]] = {}  # latest message, monotonic arrival
         self._converted: dict[str, tuple[AgvState, VehicleState]] = {}  # the last message read, converted
-        self._heartbeat_pubs: dict[str, object] = {}
+        self._heartbeat_pubs: dict[str, Publisher[Heartbeat]] = {}
         self._connections: dict[str, str] = {}
         self._factsheets: dict[str, FactsheetMsg] = {}
         self._broken: set[str] = set()  # vehicles whose agent vanished without saying OFFLINE
