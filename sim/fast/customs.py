@@ -20,6 +20,7 @@ import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -118,11 +119,11 @@ class CustomsSim:
         self.refused["genuine"] += sum(not r.acknowledged for r in results)
         for name in self.names:
             for _, end in self.outages[name]:
-                self.schedule(end, lambda a=name: self._flush(a))
+                self.schedule(end, partial(self._flush, name))
         faults = self.scenario.faults
         for kind, count in (("forged", faults.forged_events), ("equivocating", faults.equivocating_events)):
             for _ in range(count):
-                self.schedule(self.rng.uniform(0.05, 0.95) * duration_s, lambda k=kind: self._bad_event(k))
+                self.schedule(self.rng.uniform(0.05, 0.95) * duration_s, partial(self._bad_event, kind))
 
     def declare(self, consignment: str, direction: str, declared_at: float) -> None:
         """Plan both authorities' handling of a consignment declared at ``declared_at`` (seconds)."""
@@ -134,24 +135,24 @@ class CustomsSim:
             channel = self.rng.choices(list(side.channels), weights=[c.share for c in side.channels.values()])[0]
             item.channel[authority] = channel
             t = declared_at
-            self.schedule(t, lambda a=authority: self._issue(a, "declaration.accepted", consignment, direction))
+            self.schedule(t, partial(self._issue, authority, "declaration.accepted", consignment, direction))
             t += self.rng.uniform(5, 60)
-            self.schedule(t, lambda a=authority, ch=channel: self._issue(
-                a, "channel.assigned", consignment, direction, {"channel": ch}))
+            self.schedule(t, partial(self._issue, authority, "channel.assigned", consignment, direction,
+                                     {"channel": channel}))
             delay = side.channels[channel].sample_s(self.rng)
             if channel != "green":
                 t += self.rng.uniform(10, 120)
-                self.schedule(t, lambda a=authority, ch=channel: self._issue(
-                    a, "inspection.required", consignment, direction, {"channel": ch}))
+                self.schedule(t, partial(self._issue, authority, "inspection.required", consignment, direction,
+                                         {"channel": channel}))
                 t += delay
-                self.schedule(t, lambda a=authority: self._issue(a, "inspection.passed", consignment, direction))
+                self.schedule(t, partial(self._issue, authority, "inspection.passed", consignment, direction))
                 t += self.rng.uniform(10, 60)
             else:
                 t += delay
             item.ready_at[authority] = t
             if side_name == departure:
                 continue  # released at the gate pass (at_gate)
-            self.schedule(t, lambda a=authority: self._release(a, consignment))
+            self.schedule(t, partial(self._release, authority, consignment))
 
     def at_gate(self, consignment: str) -> None:
         """The vehicle carrying ``consignment`` stands at its departure gate: the gate pass starts."""

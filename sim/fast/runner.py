@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -133,7 +134,8 @@ def demand_of(scenario: Scenario, corridor: Corridor) -> list[DemandOrder]:
 
 
 def _poisson_times(rng: random.Random, per_day: float, duration_s: float) -> list[float]:
-    out, t = [], 0.0
+    out: list[float] = []
+    t = 0.0
     if per_day <= 0:
         return out
     while True:
@@ -251,7 +253,7 @@ def _simulate(scenario: Scenario, corridor: Corridor, services: Services, link: 
     for item in demand:
         for consignment in item.consignments:
             customs.declare(consignment, item.direction, max(0.0, item.ready_s - lead))
-        agenda.at(item.ready_s, lambda item=item: _create(services, recorder, item, scenario, clock))
+        agenda.at(item.ready_s, partial(_create, services, recorder, item, scenario, clock))
     _plan_faults(scenario, services, link, recorder, agenda, corridor, [r.id for r in records])
 
     dispatcher = services.dispatcher
@@ -319,12 +321,12 @@ def _plan_faults(scenario: Scenario, services: Services, link: EventLink, record
     for vehicle in fleet:
         for t in _poisson_times(rng, faults.breakdowns_per_vehicle_day, duration):
             repair = t + faults.repair_min.sample_s(rng)
-            agenda.at(t, lambda v=vehicle: link.break_down(v, "drive fault (simulated)"))
-            agenda.at(repair, lambda v=vehicle: link.repair(v))
+            agenda.at(t, partial(link.break_down, vehicle, "drive fault (simulated)"))
+            agenda.at(repair, partial(link.repair, vehicle))
         for t in _poisson_times(rng, faults.link_losses_per_vehicle_day, duration):
             back = t + faults.link_loss_s.sample_s(rng)
-            agenda.at(t, lambda v=vehicle: link.set_online(v, False))
-            agenda.at(back, lambda v=vehicle: link.set_online(v, True))
+            agenda.at(t, partial(link.set_online, vehicle, False))
+            agenda.at(back, partial(link.set_online, vehicle, True))
     dispatcher = services.dispatcher
     for hold in faults.operator_holds:
         gates = [hold.gate] if hold.gate else sorted(n.id for n in corridor.nodes_of(NodeKind.GATE,
@@ -332,5 +334,5 @@ def _plan_faults(scenario: Scenario, services: Services, link: EventLink, record
         start, end = hold.start_h * 3600, hold.start_h * 3600 + hold.duration_min * 60
         recorder.operator_holds.append((start, end, hold.side))
         for gate in gates:
-            agenda.at(start, lambda g=gate: dispatcher.hold_gate(g, "sim-operator", "operator hold (scenario)"))
-            agenda.at(end, lambda g=gate: dispatcher.release_gate(g, "sim-operator", "hold over (scenario)"))
+            agenda.at(start, partial(dispatcher.hold_gate, gate, "sim-operator", "operator hold (scenario)"))
+            agenda.at(end, partial(dispatcher.release_gate, gate, "sim-operator", "hold over (scenario)"))
