@@ -207,7 +207,7 @@ class AuthorityLink:
         self.endpoints = [endpoints] if isinstance(endpoints, str) else list(endpoints)
         self.endpoint = " or ".join(self.endpoints)
         self.keys = keys
-        self.context = zmq.Context.instance()
+        self.context: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
         self.socket = self._connect()
         self.checkpoints: list[dict[str, Any]] = []  # every distinct signed checkpoint seen in replies
 
@@ -334,7 +334,8 @@ def simulate(
     if any(given) and not all(given):
         raise typer.BadParameter("--curve-key, --server-key and --fleet-key go together")
     keys = LinkKeys.from_files(curve_key, server_key, fleet_key) if curve_key and server_key and fleet_key else None
-    link, tally = AuthorityLink(connect, keys, retries=max(1, math.ceil(patience_s / 2.0))), Counter()
+    link = AuthorityLink(connect, keys, retries=max(1, math.ceil(patience_s / 2.0)))
+    tally: Counter[str] = Counter()
     console = Console()
     with Progress(console=console) as progress:
         task = progress.add_task(f"{authority} -> {link.endpoint}", total=len(stream))

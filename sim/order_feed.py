@@ -6,6 +6,7 @@ released again) get no order: they would wait at the gate for good."""
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -29,7 +30,7 @@ class PlannedOrder:
 
 
 def planned_orders(plan: CustomsPlan, corridor: Corridor, lead_s: float = BOOKING_LEAD_S,
-                   first_pickups: list[str] = ()) -> list[PlannedOrder]:
+                   first_pickups: Sequence[str] = ()) -> list[PlannedOrder]:
     """Every order of the feed, in booking order. The simulators' schedules are rebuilt from the same seed (both
     derive them deterministically), so the feed knows when each consignment is declared and cleared. The first
     orders from each side are picked up at ``first_pickups`` of that side, in turn (the docks where AGVs stand

@@ -158,7 +158,7 @@ def _dwell(run: FastRun, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(9, 4))
     dwell = dwell_minutes(run)
     top = max((max(v) for v in dwell.values() if v), default=60.0)
-    bins = np.linspace(0, top * 1.02, 40)
+    bins = np.linspace(0, top * 1.02, 40).tolist()  # (matplotlib's stub takes a sequence of floats, no array)
     for i, (direction, values) in enumerate(dwell.items()):
         ax.hist(values, bins=bins, alpha=0.6, label=f"{direction} ({len(values)} delivered)", color=COLOURS[i % 2])
         for q, style in ((0.5, "-"), (0.95, "--")):

@@ -113,12 +113,15 @@ def agents(
     if mqtt:
         from sim.mqtt_broker import Broker, BrokerError
 
-        try:
-            broker = Broker().start() if mqtt_port is None else None
-        except BrokerError as exc:
-            typer.echo(str(exc), err=True)
-            raise typer.Exit(2) from None
-        port = broker.port if broker else mqtt_port
+        if mqtt_port is None:
+            try:
+                broker = Broker().start()
+            except BrokerError as exc:
+                typer.echo(str(exc), err=True)
+                raise typer.Exit(2) from None
+            port = broker.port
+        else:
+            port = mqtt_port
         processes = [spawn_mqtt_vehicle(s, port) for s in specs]
         typer.echo(f"started {len(processes)} VDA 5050 vehicles on MQTT 127.0.0.1:{port} (uagv/v2/xborder/...): "
                    + ", ".join(f"{s.vehicle_id}@{s.node_id}" for s in specs))

@@ -142,7 +142,7 @@ class Recorder:
                 charging_s: dict[str, float], kwh_per_km: float, customs_refused: dict[str, int],
                 customs_sent: dict[str, int], orders_due: int) -> dict[str, Any]:
         hours = duration_s / 3600
-        delivered = [log for log in self.orders.values() if _when(log, OrderState.DELIVERED) is not None]
+        delivered = [(log, at) for log in self.orders.values() if (at := _when(log, OrderState.DELIVERED)) is not None]
         directions = sorted({log.demand.direction for log in self.orders.values()})
         crossed = Counter(d for t, d, _ in self.crossings if t >= self.warmup_s)
         per_hour = {d: [0] * math.ceil(hours) for d in directions}
@@ -150,14 +150,13 @@ class Recorder:
             if d in per_hour:
                 per_hour[d][min(int(t // 3600), len(per_hour[d]) - 1)] += 1
         counted_h = max(hours - self.warmup_s / 3600, 1e-9)
-        dwell = {d: [(_when(log, OrderState.DELIVERED) - log.demand.ready_s) / 60 for log in delivered
+        dwell = {d: [(at - log.demand.ready_s) / 60 for log, at in delivered
                      if log.demand.direction == d] for d in directions}
-        waits = [self._gate_wait(order_id, log) for order_id, log in self.orders.items()]
-        waits = [w for w in waits if w is not None]
+        waits = [w for w in (self._gate_wait(order_id, log) for order_id, log in self.orders.items()) if w is not None]
         busy = self._busy_s(duration_s)
         total_km = sum(total_m.values()) / 1000
         states = Counter(log.states[-1][1] if log.states else "not created" for log in self.orders.values())
-        containers = sum(len(log.demand.consignments) for log in delivered)
+        containers = sum(len(log.demand.consignments) for log, _ in delivered)
         return {
             "scenario": scenario,
             "duration_h": round(hours, 3),

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 from agv_agent.logic import AgentLogic, AgentParams
-from agv_agent.protocol import Action, AgvError, Factsheet, Order, OrderNode, Pose, VehicleState
+from agv_agent.protocol import Action, AgvError, ErrorLevel, Factsheet, Order, OrderNode, Pose, VehicleState
 from agv_agent.tracker import Limits, corner_speed
 
 from fleet.vehicles.link import VehicleSnapshot
@@ -159,7 +159,7 @@ class EventLink:
         """A fault on board: the vehicle brakes to a standstill and reports a FATAL error until repaired."""
         with self._changing(vehicle_id) as (vehicle, _):
             vehicle.broken = True
-            vehicle.logic.errors = [AgvError("vehicleFault", "FATAL", description)]
+            vehicle.logic.errors = [AgvError("vehicleFault", ErrorLevel.FATAL, description)]
             vehicle.logic.changed = True
 
     def repair(self, vehicle_id: str) -> None:
@@ -211,7 +211,7 @@ class EventLink:
                 if vehicle.logic.errors and vehicle.logic.errors[0].level == "WARNING":
                     self.refusals += 1
                 if vehicle.broken:  # an order does not mend a fault
-                    vehicle.logic.errors = [AgvError("vehicleFault", "FATAL", "broken down")]
+                    vehicle.logic.errors = [AgvError("vehicleFault", ErrorLevel.FATAL, "broken down")]
 
     def send_actions(self, vehicle_id: str, actions: list[Action]) -> None:
         if self._hears(vehicle_id):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -51,8 +52,9 @@ def load_agv_params(path: Path = DEFAULT_AGV_PARAMS) -> AgvParams:
     missing = [f.name for f in fields(AgvParams) if f.name not in values]
     if missing:
         raise AgvParamsError(f"{path}: missing {', '.join(missing)}")
-    params = AgvParams(**{f.name: values[f.name] if f.type == "str" else float(values[f.name])
-                          for f in fields(AgvParams)})
+    read: dict[str, Any] = {f.name: values[f.name] if f.type == "str" else float(values[f.name])
+                            for f in fields(AgvParams)}
+    params = AgvParams(**read)
     if ros_name(params.fleet_namespace) != params.fleet_namespace:
         raise AgvParamsError(f"{path}: fleet_namespace {params.fleet_namespace!r} is not a valid ROS name")
     return params

@@ -32,7 +32,7 @@ def run_barrier_node(launch_config: Path, fleet_pub: str, hold_open_s: float, pe
     rclpy.init()
     node = Node("gate_barriers", namespace=f"/{config['fleet_namespace']}")
     publishers = {b["gate"]: node.create_publisher(Float64, b["ros_topic"], 10) for b in config["barriers"]}
-    socket = zmq.Context.instance().socket(zmq.SUB)
+    socket: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.SUB)
     socket.setsockopt(zmq.LINGER, 0)
     socket.setsockopt(zmq.SUBSCRIBE, DECISION_TOPIC)
     socket.connect(fleet_pub)
