@@ -20,7 +20,7 @@ MAP ?= maps/bac_luan_ii
 OUT ?= out
 DURATION ?=
 
-.PHONY: demo test bench setup system-deps interfaces clean
+.PHONY: demo test bench lint setup system-deps interfaces clean
 
 # The whole system live until Ctrl-C (`make demo DURATION=S`: S seconds, then a summary); docs/operations.md.
 demo: setup
@@ -54,6 +54,13 @@ test: setup
 
 bench: setup
 	@for f in tests/bench/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+# ruff and mypy as pyproject.toml configures them (not part of `make test`); the venv gets the `lint` extra first
+# when either tool is missing.
+lint: $(VENV)/.installed
+	@test -x $(VENV)/bin/ruff -a -x $(VENV)/bin/mypy || $(PIP) install -q -e '.[lint]'
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy planner fleet sim
 
 setup: system-deps $(VENV)/.installed interfaces
 
