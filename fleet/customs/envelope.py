@@ -19,6 +19,7 @@ CONSIGNMENT_PATTERN = r"^[A-Z]{2}-[A-Z0-9]{6,24}$"
 VEHICLE_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"  # ROS-name-safe: it becomes the vehicle's namespace
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 DIRECTION_PATTERN = r"^[A-Z]{2}->[A-Z]{2}$"
+SEQ_RANGE = range(1, 2**53)  # each authority numbers its events 1, 2, 3, ...; a JSON number stays exact below 2^53
 EARLIEST_ISSUED_AT = datetime(2000, 1, 1, tzinfo=UTC)  # anything earlier is a client's bug, not a customs event
 
 
@@ -51,7 +52,7 @@ class CustomsEvent(BaseModel):
 
     event_id: str = Field(pattern=UUID_PATTERN)
     authority: str = Field(pattern=AUTHORITY_PATTERN)
-    seq: StrictInt = Field(ge=0, lt=2**53)  # a JSON number: "5" and true are refused
+    seq: StrictInt = Field(ge=SEQ_RANGE.start, lt=SEQ_RANGE.stop)  # a JSON number: "5" and true are refused
     issued_at: datetime
     type: EventType
     consignment_id: str | None = Field(default=None, pattern=CONSIGNMENT_PATTERN)

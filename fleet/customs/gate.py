@@ -121,6 +121,7 @@ class _Refusal(Exception):
         super().__init__(reason)
         self.reason, self.alarm, self.forbidden = reason, alarm, forbidden
         self.signed = False  # refused after its signature verified: the authority did issue this seq
+        self.well_formed = False  # and every field passed the envelope's checks (so its seq is trustworthy)
 
 
 class CustomsGate:
@@ -289,7 +290,7 @@ class CustomsGate:
         try:
             self._check_against_state(event, digest, batch)
         except _Refusal as refusal:
-            refusal.signed = True
+            refusal.signed = refusal.well_formed = True
             raise
 
     def _check_against_state(self, event: CustomsEvent, digest: str, batch: _Batch) -> None:
@@ -344,9 +345,9 @@ class CustomsGate:
                 refusal: _Refusal, batch: _Batch) -> IngestResult:
         peer = f"{via}:{submitted_by or '-'}"
         body = {**refusal_body(fields, raw, refusal.reason, via, peer), "signed": refusal.signed}
-        if refusal.signed and body["seq"] is not None:
-            # its seq was issued and answered, so it is no gap (the authority knows it was refused)
-            self._state.streams[body["authority"]].add(body["seq"])
+        if refusal.signed:
+            body["well_formed"] = refusal.well_formed
+            self._hear_refused(body)
         record, suppressed = self._refusals.admit(peer, self.clock())
         if suppressed:
             batch.audits.append((AuditKind.REFUSALS_SUPPRESSED, {"peer": peer, "count": suppressed}))
@@ -357,6 +358,19 @@ class CustomsGate:
                 batch.after_commit.append(lambda: self.publish("alarm", body))
                 log.warning("customs alarm: %s", body["reason"])
         return IngestResult(Outcome.REFUSED, body["event_id"], body["reason"], refusal.forbidden)
+
+    def _hear_refused(self, body: dict[str, Any]) -> None:
+        """A signed refusal's seq was issued and answered, so it is no gap (the authority knows it was refused);
+        a malformed one proves no events below it (:mod:`fleet.customs.streams`). Records written before
+        ``well_formed`` existed say "malformed" in their reason."""
+        seq = body.get("seq")
+        if type(seq) is not int:
+            return
+        stream = self._state.streams[body["authority"]]
+        if body.get("well_formed", not str(body.get("reason", "")).startswith("malformed")):
+            stream.add(seq)
+        else:
+            stream.add_malformed(seq)
 
     def _record(self, kind: AuditKind, body: dict[str, Any]) -> int:
         """Append one audit record (not an accepted event: :meth:`_apply` stores those); return its seq."""
@@ -408,6 +422,7 @@ class CustomsGate:
         state = self._state
         last_seen = state.last_seen.get(event.authority)
         state.last_seen[event.authority] = received_at if last_seen is None else max(received_at, last_seen)
+        stream_before = state.streams[event.authority].copy()
         state.streams[event.authority].add(event.seq)
         key, before_fold, sets_direction = None, None, False
         if event.consignment_id:
@@ -423,7 +438,7 @@ class CustomsGate:
             state.vehicles[vehicle_key] = vehicle_step(before_vehicle, event)
 
         def undo() -> None:
-            state.streams[event.authority].remove(event.seq)
+            state.streams[event.authority] = stream_before
             if last_seen is None:
                 del state.last_seen[event.authority]
             else:
@@ -520,8 +535,8 @@ class CustomsGate:
             if record.kind == AuditKind.EVENT_ACCEPTED and isinstance(body.get("event_id"), str):
                 audited[body["event_id"]] = body.get("digest")
             elif record.kind == AuditKind.EVENT_REFUSED and body.get("signed") \
-                    and body.get("authority") in self.authorities and type(body.get("seq")) is int:
-                self._state.streams[body["authority"]].add(body["seq"])
+                    and body.get("authority") in self.authorities:
+                self._hear_refused(body)
         problems = []
         for stored in self.store.events(after_audit_seq=after):
             audited_digest = audited.pop(stored.event_id, None)

@@ -49,7 +49,7 @@ class ClearanceState:
             "consignments": [[c, a, fold.to_json()] for (c, a), fold in self.consignments.items()],
             "vehicles": [[v, a, seq, vc.authorized, vc.event_id] for (v, a), (seq, vc) in self.vehicles.items()],
             "directions": self.directions,
-            "streams": {a: [s.complete_to, s.beyond] for a, s in self.streams.items() if s.complete_to or s.beyond},
+            "streams": {a: _stream_parts(s) for a, s in self.streams.items() if _stream_parts(s)},
             "last_seen": self.last_seen, "events": self.events,
         }, separators=(",", ":"), ensure_ascii=False)
 
@@ -64,8 +64,11 @@ class ClearanceState:
             for v, a, seq, authorized, event_id in data["vehicles"]:
                 state.vehicles[(str(v), str(a))] = (_int(seq), VehicleClearance(bool(authorized), str(event_id)))
             state.directions = {str(c): str(d) for c, d in data["directions"].items()}
-            for a, (complete_to, beyond) in data["streams"].items():
-                state.streams[str(a)] = SeqStream(_int(complete_to), sorted(_int(s) for s in beyond))
+            for a, (complete_to, beyond, *ahead) in data["streams"].items():  # no ahead: none, or an older snapshot
+                if len(ahead) > 1:
+                    raise ValueError(f"stream {str(a)[:20]} has {len(ahead) + 2} parts")
+                state.streams[str(a)] = SeqStream(_int(complete_to), sorted(_int(s) for s in beyond),
+                                                  sorted(_int(s) for part in ahead for s in part))
             state.last_seen = {str(a): float(t) for a, t in data["last_seen"].items()}
         except (ValueError, RecursionError, TypeError, KeyError, AttributeError) as exc:
             raise SnapshotRejected(f"its state is not a clearance state ({type(exc).__name__}: {str(exc)[:80]})") \
@@ -76,10 +79,16 @@ class ClearanceState:
         """What differs between two states (empty if none): how a snapshot is checked against a replay."""
         parts = ("consignments", "vehicles", "directions", "last_seen", "events")
         differences = [part for part in parts if getattr(self, part) != getattr(other, part)]
-        streams = {a: (s.complete_to, s.beyond) for a, s in self.streams.items() if s.complete_to or s.beyond}
-        if streams != {a: (s.complete_to, s.beyond) for a, s in other.streams.items() if s.complete_to or s.beyond}:
+        streams = {a: _stream_parts(s) for a, s in self.streams.items() if _stream_parts(s)}
+        if streams != {a: _stream_parts(s) for a, s in other.streams.items() if _stream_parts(s)}:
             differences.append("streams")
         return differences
+
+
+def _stream_parts(stream: SeqStream) -> list[Any]:
+    """A stream as JSON: ``[complete_to, beyond]``, ``ahead`` after them when it has any; empty if nothing heard."""
+    parts: list[Any] = [stream.complete_to, stream.beyond, *([stream.ahead] if stream.ahead else [])]
+    return parts if stream.complete_to or stream.beyond or stream.ahead else []
 
 
 def _int(value: Any) -> int:

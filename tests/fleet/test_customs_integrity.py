@@ -14,7 +14,7 @@ import pytest
 from fleet.customs.checkpoints import check_export, checked_checkpoint
 from fleet.customs.envelope import content_digest
 from fleet.customs.gate import CustomsGate, Outcome
-from fleet.customs.signing import generate_keys, load_private_key, parse_public_key
+from fleet.customs.signing import generate_keys, load_private_key, parse_public_key, sign_event
 from fleet.store import Store, verify_chain
 from fleet.store.audit import GENESIS, AuditRecord, record_hash
 
@@ -275,3 +275,47 @@ def test_acknowledged_means_fsynced_and_a_batch_is_one_transaction(customs, gate
     with pytest.raises(OSError):
         gate.ingest_many([(e, None) for e in more], "zmq")
     assert all(gate.clearance_of(f"VN-10450000{i:04d}")["VN_CUSTOMS"] == "declared" for i in range(3))
+
+
+# --- a malformed signed event proves no events before it (found by hand, session 16) ---------------------------
+
+def malformed(signer, seq, **changes):
+    """``signer``'s event at ``seq`` with ``changes`` (making it malformed), validly signed."""
+    fields = {k: v for k, v in signer.event("heartbeat", seq=seq).items() if k != "signature"}
+    return sign_event({**fields, **changes}, signer.key)
+
+
+@pytest.mark.parametrize("seq", [2**53, 2**62, 10**9])
+def test_a_signed_malformed_event_at_a_far_seq_does_not_block_every_crossing(customs, gate, seq):
+    """A VN event signed with VN's key at seq 2^53 was refused but its seq was counted as heard: every crossing
+    then waited for events 4..2^53-1 that were never issued, for good (a restart kept it)."""
+    clear(customs, gate)  # VN seqs 1-3
+    assert gate.ingest(malformed(customs.vn, seq, type="no.such.type"), "t").outcome == Outcome.REFUSED
+    if seq >= 2**53:  # out of the envelope's range: malformed by its seq alone
+        assert gate.ingest(customs.vn.event("heartbeat", seq=seq), "t").outcome == Outcome.REFUSED
+    assert gate.link_health()["VN_CUSTOMS"]["missing_seqs"] == []
+    assert gate.evaluate("agv_001", VN_CN, [C1]).allowed
+    gate.store.close()
+    again = customs.gate()
+    assert again.link_health()["VN_CUSTOMS"]["missing_seqs"] == []
+    assert again.evaluate("agv_001", VN_CN, [C1]).allowed
+
+
+def test_a_signed_malformed_event_fills_its_own_place_once_later_events_pass_it(customs, gate):
+    """Malformed seq 4 then a valid seq 5: no gap at 4 (it was heard), in either order and after a restart."""
+    clear(customs, gate)  # VN seqs 1-3
+    assert gate.ingest(malformed(customs.vn, 4, type="no.such.type"), "t").outcome == Outcome.REFUSED
+    assert gate.ingest(customs.vn.event("heartbeat", seq=5), "t").outcome == Outcome.ACCEPTED
+    assert gate.ingest(customs.vn.event("heartbeat", seq=7), "t").outcome == Outcome.ACCEPTED
+    assert gate.ingest(malformed(customs.vn, 6, type="no.such.type"), "t").outcome == Outcome.REFUSED
+    assert gate.link_health()["VN_CUSTOMS"]["missing_seqs"] == []
+    assert gate.ingest(customs.vn.event("heartbeat", seq=9), "t").outcome == Outcome.ACCEPTED
+    assert gate.link_health()["VN_CUSTOMS"]["missing_seqs"] == [[8, 8]]
+    gate.store.close()
+    assert customs.gate().link_health()["VN_CUSTOMS"]["missing_seqs"] == [[8, 8]]
+
+
+def test_seq_zero_is_refused(customs, gate):
+    """Authorities number their events from 1 (docs/customs-protocol.md); seq 0 was accepted."""
+    result = gate.ingest(customs.vn.event("heartbeat", seq=0), "t")
+    assert result.outcome == Outcome.REFUSED and "seq" in result.reason

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from fleet.customs.gate import Authority, CustomsGate, Outcome
-from fleet.customs.signing import EventSigner
+from fleet.customs.signing import EventSigner, sign_event
 from fleet.store import Store
 
 AUTHORITIES = {"VN_CUSTOMS": "VN", "CN_CUSTOMS": "CN"}
@@ -42,6 +42,7 @@ class GateAgainstReference(RuleBasedStateMachine):
         self.accepted: dict[str, dict] = {}
         self.last_heard: dict[str, float] = {}
         self.heard_seqs: dict[str, set[int]] = {n: set() for n in AUTHORITIES}  # validly signed, even if refused
+        self.malformed_seqs: dict[str, set[int]] = {n: set() for n in AUTHORITIES}  # validly signed, malformed
 
     def open_gate(self) -> CustomsGate:
         """A gate that takes a clearance snapshot every 5 events, so restarts load one and a tail."""
@@ -82,9 +83,9 @@ class GateAgainstReference(RuleBasedStateMachine):
         for authority in AUTHORITIES:
             if self.now - self.last_heard.get(authority, -1e18) > TIMEOUT:
                 return False
-            heard = self.heard_seqs[authority]
-            if heard and len(heard) < max(heard):  # a gap in its stream below its latest seq
-                return False
+            heard = self.heard_seqs[authority]  # a malformed event's seq proves nothing below it
+            if heard and len(heard | {s for s in self.malformed_seqs[authority] if s < max(heard)}) < max(heard):
+                return False  # a gap in its stream below its latest well-formed seq
             vehicle_events = {"vehicle.authorized", "vehicle.revoked"}
             if last(vehicle_events, authority, "vehicle_id", vehicle) != "vehicle.authorized":
                 return False
@@ -147,6 +148,16 @@ class GateAgainstReference(RuleBasedStateMachine):
             event = self.pending.pop(data.draw(st.integers(0, len(self.pending) - 1)))
             self.delivered.append(event)
             self.deliver_and_check(event)
+
+    @rule(authority=st.sampled_from(sorted(AUTHORITIES)), far=st.sampled_from([0, 3, 2**53]))
+    def malformed(self, authority, far):
+        """A validly signed event with a type no authority issues, at the next seq, a few ahead, or at 2^53."""
+        seq = next(self.seqs[authority]) if far == 0 else max(self.heard_seqs[authority], default=0) + far
+        fields = self.signers[authority].event("heartbeat", seq=seq)
+        event = sign_event({**fields, "type": "no.such.type"}, KEYS[authority])
+        assert self.gate.ingest(event, "test").outcome == Outcome.REFUSED
+        if seq < 2**53:
+            self.malformed_seqs[authority].add(seq)
 
     @rule(data=st.data())
     def redeliver(self, data):
