@@ -4,9 +4,11 @@ files (fleet/console) at /."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
@@ -97,10 +99,24 @@ def _not_leader(_: Request, exc: Exception) -> JSONResponse:
                         headers={"Retry-After": "1"})
 
 
+MAX_ECHOED_INPUT_CHARS = 256
+
+
+class _AsciiJSONResponse(JSONResponse):
+    """JSON with everything beyond ASCII escaped: an input echoed back may hold a lone surrogate (``"\\ud800"`` is
+    valid JSON text, but no UTF-8 encodes it: the 422 was a 500)."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
 def _invalid_request(_: Request, exc: Exception) -> JSONResponse:
-    """FastAPI's 422, plus ``field``: the first offending field's dotted path (``body.pickup``)."""
+    """FastAPI's 422, plus ``field``: the first offending field's dotted path (``body.pickup``). Each error's
+    ``input`` is echoed only when short (a 500 KB body was echoed whole)."""
     assert isinstance(exc, RequestValidationError)
-    errors = exc.errors()
+    errors = jsonable_encoder(exc.errors())
+    for error in errors:
+        if "input" in error and len(echoed := json.dumps(error["input"])) > MAX_ECHOED_INPUT_CHARS:
+            error["input"] = f"{echoed[:MAX_ECHOED_INPUT_CHARS]}... ({len(echoed)} characters)"
     field = ".".join(str(p) for p in errors[0]["loc"]) if errors else None
-    return JSONResponse({"detail": jsonable_encoder(errors), "field": field},
-                        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+    return _AsciiJSONResponse({"detail": errors, "field": field}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)

@@ -33,10 +33,23 @@ BAD = [
 ]
 
 
+LONE_SURROGATE = r'"\ud800"'  # JSON text a client may send; no UTF-8 encodes it: was a 500 (UnicodeEncodeError)
+BAD += [
+    ("POST", "/gates/vn_gate_out_1/hold", f'{{"reason": {LONE_SURROGATE}}}'),
+    ("POST", "/orders", f'{{"consignments": [{LONE_SURROGATE}], "pickup": "vn_dock_1", "drop": "cn_dock_1"}}'),
+    ("POST", "/orders", f'{{"consignments": ["VN-ABC0000001"], "pickup": {LONE_SURROGATE}, "drop": "cn_dock_1"}}'),
+    ("POST", "/orders/ord-x/cancel", f'{{"reason": {LONE_SURROGATE}}}'),
+    ("POST", "/vehicles/agv_001/actions", f'{{"action": "pause", "reason": {LONE_SURROGATE}}}'),
+    ("POST", "/vehicles/emergency-stop", f'{{"reason": {LONE_SURROGATE}}}'),
+    ("POST", "/vehicles/agv_001/service", f'{{"in_service": false, "reason": {LONE_SURROGATE}}}'),
+]
+
+
 @pytest.mark.parametrize(("method", "path", "body"), BAD, ids=[f"{m} {p[:40]}" for m, p, _ in BAD])
 def test_bad_input_is_4xx(client, method, path, body):
-    kwargs = {"content": body} if isinstance(body, str) else {"json": body}
-    reply = client.request(method, "/api/v1" + path, headers=ADMIN, **kwargs)
+    kwargs = {"content": body, "headers": {**ADMIN, "content-type": "application/json"}} if isinstance(body, str) \
+        else {"json": body, "headers": ADMIN}
+    reply = client.request(method, "/api/v1" + path, **kwargs)
     assert 400 <= reply.status_code < 500, reply.text
 
 
@@ -63,3 +76,14 @@ def test_the_query_parameters_a_route_takes_are_answered(client):
     assert client.get("/api/v1/orders?state=created&limit=5", headers=ADMIN).status_code == 200
     assert client.get("/api/v1/audit?kind=decision&kind=alarm&after=0", headers=ADMIN).status_code == 200
     assert client.get("/api/v1/map?frame=local", headers=ADMIN).status_code == 200
+
+
+def test_a_422_echoes_a_lone_surrogate_escaped_and_a_long_input_cut(client):
+    """A lone surrogate in a field was a 500 (UnicodeEncodeError writing the 422); a 500 KB field was echoed whole."""
+    reply = client.post("/api/v1/gates/vn_gate_out_1/hold", content=f'{{"reason": {LONE_SURROGATE}}}',
+                        headers={**ADMIN, "content-type": "application/json"})
+    assert reply.status_code == 422 and reply.json()["field"] == "body.reason"
+    assert reply.json()["detail"][0]["input"] == "\ud800"
+    huge = {"consignments": "x" * 500_000, "pickup": "vn_dock_1", "drop": "cn_dock_1"}
+    reply = client.post("/api/v1/orders", json=huge, headers=ADMIN)
+    assert reply.status_code == 422 and len(reply.content) < 2_000, len(reply.content)
