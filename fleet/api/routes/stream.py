@@ -26,6 +26,7 @@ router = APIRouter(tags=["stream"])
 TOKEN_WAIT_S = 5.0
 #: WebSocket close codes (the 4000s are the application's own): as HTTP's 401 and 403 would say.
 UNAUTHORIZED, FORBIDDEN, BAD_REQUEST = 4401, 4403, 4400
+MAX_CLOSE_REASON_BYTES = 123  # RFC 6455: a longer one breaks the close frame (the client saw a protocol error)
 
 
 @router.websocket("/stream")
@@ -34,7 +35,8 @@ async def stream(websocket: WebSocket, token: str | None = None, topics: str | N
     wanted = {t.strip() for t in (topics or ",".join(Topic)).split(",") if t.strip()}
     unknown = wanted - set(Topic)
     if unknown:
-        await websocket.close(BAD_REQUEST, f"unknown topics {sorted(unknown)}: choose from {[str(t) for t in Topic]}")
+        await websocket.close(BAD_REQUEST, _close_reason(f"choose topics from {','.join(Topic)}; unknown: "
+                                                        + ",".join(sorted(unknown))))
         return
     role = role_of(websocket, token or await _first_message_token(websocket))
     if role is None:
@@ -49,6 +51,11 @@ async def stream(websocket: WebSocket, token: str | None = None, topics: str | N
         await _pump(websocket, client)
     finally:
         hub.disconnect(client)
+
+
+def _close_reason(text: str) -> str:
+    """``text`` cut to what a close frame carries (at most 123 bytes of UTF-8, whole characters)."""
+    return text.encode()[:MAX_CLOSE_REASON_BYTES].decode(errors="ignore")
 
 
 async def _first_message_token(websocket: WebSocket) -> str | None:

@@ -152,11 +152,15 @@ def test_the_stream_is_passed_on(service):
         async with websockets.connect(f"{ws_base}/stream?token=wrong") as refused:
             with pytest.raises(websockets.ConnectionClosed):
                 await asyncio.wait_for(refused.recv(), 10)
-            return message, refused.close_code
+        async with websockets.connect(f"{ws_base}/stream?topics=nope&token={token_for('viewer')}") as unknown:
+            with pytest.raises(websockets.ConnectionClosed):  # was a protocol error: a 130-byte close reason
+                await asyncio.wait_for(unknown.recv(), 10)
+        return message, (refused.close_code, unknown.close_code, unknown.close_reason)
 
-    message, code = asyncio.run(follow())
+    message, (code, unknown_code, unknown_reason) = asyncio.run(follow())
     assert message["topic"] == "order" and message["data"]["order_id"]
     assert code == 4401
+    assert unknown_code == 4400 and "unknown: nope" in unknown_reason
 
 
 def test_reads_go_on_while_the_loops_process_is_stopped(service):

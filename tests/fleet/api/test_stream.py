@@ -49,6 +49,17 @@ def test_refused_connections_are_closed_with_a_reason(client, url, first, code):
     assert closed.value.code == code
 
 
+def test_an_unknown_topic_is_named_in_a_close_reason_a_close_frame_can_carry(client):
+    """The reason listed every topic and the unknown ones: over 123 bytes, a real client saw a protocol error."""
+    unknown = "nope," + "x" * 300
+    with client.websocket_connect(f"/api/v1/stream?token={token('viewer')}&topics={unknown}") as ws:
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+    assert closed.value.code == 4400
+    assert "vehicle" in closed.value.reason and "nope" in closed.value.reason
+    assert len(closed.value.reason.encode()) <= 123
+
+
 class FakeClock:
     def __init__(self) -> None:
         self.now = 0.0
