@@ -144,8 +144,8 @@ def build_services(settings: Settings, *, link: VehicleLink | None = None,
         background: list[_Background] = []
         if link is None:
             link = _vehicle_link(settings.fleet, fleet, corridor, clock, stack, background)
-        orders, alarms, staff = OrderService(store, corridor, bus, clock), AlarmService(store, bus, clock), \
-            StaffLog(store, clock)
+        orders = OrderService(store, corridor, bus, clock, customs_direction=gate.direction_of)
+        alarms, staff = AlarmService(store, bus, clock), StaffLog(store, clock)
         dispatcher = Dispatcher(corridor=corridor, store=store, orders=orders, registry=registry, gate=gate,
                                 link=link, alarms=alarms, bus=bus, staff=staff, clock=clock,
                                 settings=settings.fleet.dispatch)

@@ -626,6 +626,11 @@ class CustomsGate:
                     "direction": self._state.directions.get(consignment_id), "crossing_allowed": not reasons,
                     "reasons": reasons}
 
+    def direction_of(self, consignment_id: str) -> str | None:
+        """The direction the consignment's first accepted event declared, None if customs has not named it."""
+        with self._lock:
+            return self._state.directions.get(consignment_id) or None
+
     def _crossing_allowed(self, consignment_id: str) -> bool:
         return all(self._clearance(consignment_id, name).released for name in self.authorities)
 

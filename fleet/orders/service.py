@@ -59,9 +59,21 @@ class OrderError(ValueError):
         self.field, self.status = field, status
 
 
+def _unknown_direction(_consignment_id: str) -> str | None:
+    return None
+
+
 class OrderService:
-    def __init__(self, store: Store, corridor: Corridor, bus: EventBus, clock: Callable[[], float]) -> None:
+    """Orders: created (checked against the map and, through ``customs_direction``, what customs declared),
+    read, and moved from state to state.
+
+    ``customs_direction``: the direction customs declared a consignment for (``"CN->VN"``), None if unknown yet.
+    """
+
+    def __init__(self, store: Store, corridor: Corridor, bus: EventBus, clock: Callable[[], float],
+                 customs_direction: Callable[[str], str | None] = _unknown_direction) -> None:
         self.store, self.corridor, self.bus, self.clock = store, corridor, bus, clock
+        self.customs_direction = customs_direction
         #: bumped after every write that creates an order or moves one into or out of ``created`` (every write
         #: of an order goes through this service): what ``waiting`` read stays true until it changes
         self._version = 0
@@ -126,6 +138,11 @@ class OrderService:
             raise OrderError(f"pickup: {request.pickup} is in {here}, the order goes {direction}", field="pickup")
         if there != target:
             raise OrderError(f"drop: {request.drop} is in {there}, the order goes {direction}", field="drop")
+        for consignment in request.consignments:  # else its vehicle would wait at the gate for good, holding a lane
+            declared = self.customs_direction(consignment)
+            if declared is not None and declared != direction:
+                raise OrderError(f"consignments: customs declared {consignment} for {declared}; this order goes "
+                                 f"{direction}", field="consignments", status=409)
         now = self.clock()
         if request.latest_delivery is not None and request.latest_delivery <= now:
             raise OrderError("latest_delivery: already past", field="latest_delivery")

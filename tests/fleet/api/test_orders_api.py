@@ -92,6 +92,20 @@ def test_a_consignment_on_an_active_order_is_409(client, body, docks):
     assert reply.status_code == 409 and reply.json()["field"] == "consignments"
 
 
+def test_a_consignment_customs_declared_the_other_way_is_409_and_nothing_stored(client, services, customs, body):
+    """Was 201: the vehicle then waited at its gate for good ("travels CN->VN, not VN->CN"), holding a lane."""
+    consignment = body["consignments"][0]
+    declared = customs.vn.event("declaration.accepted", consignment, direction="CN->VN")
+    assert services.gate.ingest(declared, "t").acknowledged
+    before = total(client)
+    reply = create(client, body)
+    assert reply.status_code == 409 and reply.json()["field"] == "consignments"
+    assert "CN->VN" in reply.json()["detail"] and "VN->CN" in reply.json()["detail"]
+    assert total(client) == before
+    other_way = {**body, "consignments": ["CN-ORD000000002"]}  # unknown to customs yet: taken (it may be declared)
+    assert create(client, other_way).status_code == 201
+
+
 def test_list_filters_pages_and_counts(client, body, docks):
     for i in range(3):
         assert create(client, {**body, "consignments": [f"VN-ORD00000001{i}"]}).status_code == 201
