@@ -13,13 +13,16 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import BaseModel
 
+from fleet.customs.gate import AlarmCause
 from fleet.events import EventBus, Topic
 from fleet.store import AuditKind, Store
 from fleet.store.schema import alarms
 
 
 class AlarmKind(StrEnum):
-    CUSTOMS_EVENT_REFUSED = "customs_event_refused"  # forged, equivocating, reused event ids
+    CUSTOMS_EVENT_REFUSED = "customs_event_refused"  # forged; or a stored event the start could not apply
+    CUSTOMS_EQUIVOCATION = "customs_equivocation"  # an authority's key signed two events for one seq
+    CUSTOMS_EVENT_ID_REUSED = "customs_event_id_reused"  # an authority's event_id came again with other content
     CUSTOMS_LINK_DOWN = "customs_link_down"
     VEHICLE_OFFLINE = "vehicle_offline"
     VEHICLE_SILENT = "vehicle_silent"
@@ -33,6 +36,12 @@ class AlarmKind(StrEnum):
     UNRELEASED_CROSSING = "unreleased_crossing"  # a vehicle seen across the border or on its line, not released
     LOAD_HELD = "load_held"  # a load no order carries waits at a holding bay for people to take it off
     ORDER_OVERDUE = "order_overdue"  # an order not finished by its latest delivery
+
+
+#: The gate's alarm causes, each its own kind: an open alarm of one kind does not hide another.
+KIND_OF_CUSTOMS_ALARM: dict[str, AlarmKind] = {AlarmCause.FORGED: AlarmKind.CUSTOMS_EVENT_REFUSED,
+                                               AlarmCause.EQUIVOCATION: AlarmKind.CUSTOMS_EQUIVOCATION,
+                                               AlarmCause.EVENT_ID_REUSED: AlarmKind.CUSTOMS_EVENT_ID_REUSED}
 
 
 class Alarm(BaseModel):
@@ -61,7 +70,8 @@ class AlarmService:
         """The customs gate's alarms (forged, equivocating events): it audited them already; list them here."""
         if message.get("source") == "fleet":
             return
-        self.raise_alarm(AlarmKind.CUSTOMS_EVENT_REFUSED, str(message.get("authority") or "customs"),
+        kind = KIND_OF_CUSTOMS_ALARM.get(str(message.get("alarm")), AlarmKind.CUSTOMS_EVENT_REFUSED)
+        self.raise_alarm(kind, str(message.get("authority") or "customs"),
                          str(message.get("reason", "customs event refused")), message, audited=True)
 
     def raise_alarm(self, kind: AlarmKind, subject: str, message: str, detail: dict[str, Any] | None = None,

@@ -66,6 +66,14 @@ class Outcome(StrEnum):
     REFUSED = "refused"
 
 
+class AlarmCause(StrEnum):
+    """Why a refused event raises an alarm (its audit record's ``alarm``): each is its own line for the control room."""
+
+    FORGED = "forged"  # not signed by the authority's key
+    EVENT_ID_REUSED = "event_id_reused"  # a known event_id with other content
+    EQUIVOCATION = "equivocation"  # the authority's key signed two events for one seq
+
+
 @dataclass
 class IngestResult:
     outcome: Outcome
@@ -117,7 +125,7 @@ class _Batch:
 
 
 class _Refusal(Exception):
-    def __init__(self, reason: str, alarm: bool = False, forbidden: bool = False) -> None:
+    def __init__(self, reason: str, alarm: AlarmCause | None = None, forbidden: bool = False) -> None:
         super().__init__(reason)
         self.reason, self.alarm, self.forbidden = reason, alarm, forbidden
         self.signed = False  # refused after its signature verified: the authority did issue this seq
@@ -276,7 +284,7 @@ class CustomsGate:
             raise _Refusal("missing signature")
         message = signed_bytes(fields)
         if not signature_valid(fields, authority.public_key, message):
-            raise _Refusal(f"bad signature: not signed by {authority.name}'s key", alarm=True)
+            raise _Refusal(f"bad signature: not signed by {authority.name}'s key", alarm=AlarmCause.FORGED)
         try:
             return CustomsEvent.model_validate(fields), hashlib.sha256(message).hexdigest()
         except ValidationError as exc:
@@ -296,11 +304,12 @@ class CustomsGate:
     def _check_against_state(self, event: CustomsEvent, digest: str, batch: _Batch) -> None:
         known = batch.digests.get(event.event_id)
         if known is not None and known != digest:
-            raise _Refusal(f"event_id {event.event_id} reused with different content", alarm=True)
+            raise _Refusal(f"event_id {event.event_id} reused with different content",
+                           alarm=AlarmCause.EVENT_ID_REUSED)
         holder = batch.holders.get((event.authority, event.seq))
         if holder is not None and holder != event.event_id:
             raise _Refusal(f"equivocation: {event.authority} seq {event.seq} was already event {holder} "
-                           "with different content", alarm=True)
+                           "with different content", alarm=AlarmCause.EQUIVOCATION)
         ahead = event.issued_at.timestamp() - self.clock()
         if ahead > MAX_FUTURE_S:
             raise _Refusal(f"issued_at {format_time(event.issued_at)} is {ahead:.0f} s in the future "
@@ -354,8 +363,9 @@ class CustomsGate:
         if record:
             batch.audits.append((AuditKind.EVENT_REFUSED, body))
             if refusal.alarm:
-                batch.audits.append((AuditKind.ALARM, body))
-                batch.after_commit.append(lambda: self.publish("alarm", body))
+                alarm = {**body, "alarm": str(refusal.alarm)}
+                batch.audits.append((AuditKind.ALARM, alarm))
+                batch.after_commit.append(lambda: self.publish("alarm", alarm))
                 log.warning("customs alarm: %s", body["reason"])
         return IngestResult(Outcome.REFUSED, body["event_id"], body["reason"], refusal.forbidden)
 

@@ -285,6 +285,28 @@ def test_forged_events_and_a_silent_customs_link_raise_alarms(customs, corridor,
     assert ("customs_event_refused", "VN_CUSTOMS") in kinds and ("customs_link_down", "VN_CUSTOMS") in kinds
 
 
+def test_an_equivocation_after_a_forgery_is_its_own_alarm(customs, corridor, key_dir):
+    """A forged event's open alarm swallowed a later equivocation by the authority's own key (the same kind and
+    subject): the control room saw one "bad signature" line and never heard of the far graver one."""
+    from fleet.customs.signing import EventSigner, load_private_key
+
+    fleet = make_fleet(customs, corridor, 1)
+    gate = fleet.dispatcher.gate
+    mallory = EventSigner("VN_CUSTOMS", load_private_key(key_dir / "MALLORY.key"), clock=customs.clock)
+    assert not gate.ingest(mallory.event("released", "VN-100000000009", direction=VN_CN), "test").acknowledged
+    heartbeat = customs.vn.event("heartbeat")
+    assert gate.ingest(heartbeat, "test").acknowledged
+    twin = customs.vn.event("released", "VN-100000000009", direction=VN_CN, seq=heartbeat["seq"])
+    assert not gate.ingest(twin, "test").acknowledged
+    reused = customs.vn.event("released", "VN-100000000008", direction=VN_CN, event_id=heartbeat["event_id"])
+    assert not gate.ingest(reused, "test").acknowledged
+    alarms, _ = fleet.dispatcher.alarms.list(open_only=True)
+    lines = {(a.kind, a.subject): a.message for a in alarms}
+    assert lines[("customs_event_refused", "VN_CUSTOMS")].startswith("bad signature")
+    assert lines[("customs_equivocation", "VN_CUSTOMS")].startswith("equivocation")
+    assert "reused" in lines[("customs_event_id_reused", "VN_CUSTOMS")]
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(900)  # about 2 min alone; a loaded CI machine runs it beside the E2E processes
 def test_five_vehicles_carry_twenty_orders_both_ways(customs, corridor):
