@@ -1749,11 +1749,16 @@ class Dispatcher:
                 or self._left_for_the_crossing(track.state):
             return
         held = self._held_gate(track)
-        reasons = [self._hold_reason(held)] if held is not None else list(self._evaluate(track).reasons)
-        if reasons:
-            self._advance(track, OrderState.AWAITING_CLEARANCE,
-                          "clearance lost before the crossing: " + "; ".join(reasons),
-                          {"kind": "gate", "reasons": reasons})
+        cause: dict[str, Any] = {"kind": "gate"}
+        if held is not None:
+            reasons = [self._hold_reason(held)]
+        elif self._evaluate(track).allowed:
+            return
+        else:  # the fleet acts on a denial: recorded, so both authorities read why the release was taken back
+            denial = self.gate.decide(track.id, *self._direction_and_load(track))
+            reasons, cause["decision_audit_seq"] = list(denial.reasons), denial.audit_seq
+        self._advance(track, OrderState.AWAITING_CLEARANCE, "clearance lost before the crossing: " + "; ".join(reasons),
+                      cause | {"reasons": reasons})
 
     def _take_back_if_uncleared(self, track: Track, t: float) -> None:
         """A vehicle at the last node before the crossing, with the crossing in its released base, whose

@@ -134,6 +134,10 @@ def test_an_order_whose_clearance_is_lost_on_the_way_to_the_bridge_awaits_cleara
     assert back.to_state == S.AWAITING_CLEARANCE and back.from_state == S.CLEARED
     assert back.reason.startswith("clearance lost before the crossing: ") and back.cause["reasons"]
     assert back.cause["kind"] == "gate"
+    if lost != "operator gate hold":  # a customs denial the fleet acts on is a decision both authorities read
+        denial = next(r for r in fleet.store.audit_records() if r.seq == back.cause.get("decision_audit_seq"))
+        assert denial.kind == "decision" and denial.body["crossing_allowed"] is False
+        assert denial.body["reasons"] == back.cause["reasons"]
     fleet.run(600)
     state = fleet.link.state("agv_001")
     assert (state.last_node_id, state.driving, seen[-1][1]) == (LAST_BEFORE_THE_CROSSING, False,
