@@ -38,6 +38,12 @@ class AlarmKind(StrEnum):
     ORDER_OVERDUE = "order_overdue"  # an order not finished by its latest delivery
 
 
+#: A vehicle's conditions the dispatcher asks to raise on every tick (2 Hz) while they last: once acknowledged,
+#: one is not raised again while it lasts, only when it comes back after not being asked for ``LAPSE_S``.
+LASTING_KINDS = frozenset({AlarmKind.VEHICLE_OFFLINE, AlarmKind.VEHICLE_SILENT, AlarmKind.VEHICLE_FAULT,
+                           AlarmKind.VEHICLE_OFF_ITS_WAY, AlarmKind.LOW_BATTERY})
+LAPSE_S = 10.0
+
 #: The gate's alarm causes, each its own kind: an open alarm of one kind does not hide another.
 KIND_OF_CUSTOMS_ALARM: dict[str, AlarmKind] = {AlarmCause.FORGED: AlarmKind.CUSTOMS_EVENT_REFUSED,
                                                AlarmCause.EQUIVOCATION: AlarmKind.CUSTOMS_EQUIVOCATION,
@@ -64,6 +70,7 @@ class AlarmService:
         with store.reading() as conn:
             self._open = {(r.kind, r.subject) for r in conn.execute(
                 sa.select(alarms.c.kind, alarms.c.subject).where(alarms.c.acknowledged_at.is_(None)))}
+        self._acknowledged_lasting: dict[tuple[AlarmKind, str], float] = {}  # -> when last asked to raise it
         bus.subscribe(self._from_the_gate, topics=(Topic.ALARM,))
 
     def _from_the_gate(self, _topic: str, message: dict[str, Any]) -> None:
@@ -79,7 +86,7 @@ class AlarmService:
         """Raise (store, audit, publish) unless the same kind is open for the subject already; the new alarm or
         None. ``audited``: the gate audited and published it already; only list it."""
         with self._lock:
-            if (kind, subject) in self._open:
+            if (kind, subject) in self._open or self._lasts((kind, subject)):
                 return None
             alarm_id = self._insert(kind, subject, message, detail, audited)
             self._open.add((kind, subject))
@@ -125,6 +132,18 @@ class AlarmService:
         with self.store.reading() as conn:
             return set(conn.execute(sa.select(alarms.c.subject).where(alarms.c.kind == str(kind))).scalars())
 
+    def _lasts(self, key: tuple[AlarmKind, str]) -> bool:
+        """Is this an acknowledged lasting condition asked for again without a lapse? (Under the lock.)"""
+        asked = self._acknowledged_lasting.get(key)
+        if asked is None:
+            return False
+        now = self.clock()
+        if now - asked > LAPSE_S:  # it ended meanwhile: this is a new alarm
+            del self._acknowledged_lasting[key]
+            return False
+        self._acknowledged_lasting[key] = now
+        return True
+
     def acknowledge(self, alarm_id: int, by: str) -> Alarm:
         with self.store.transaction() as conn:
             done = conn.execute(
@@ -136,5 +155,7 @@ class AlarmService:
         if done:
             with self._lock:
                 self._open.discard((alarm.kind, alarm.subject))
+                if alarm.kind in LASTING_KINDS:
+                    self._acknowledged_lasting[(alarm.kind, alarm.subject)] = self.clock()
             self.bus.publish(Topic.ALARM, {**alarm.model_dump(mode="json"), "source": "fleet"})
         return alarm

@@ -29,6 +29,30 @@ def test_a_silent_vehicle_is_taken_out_once(customs, corridor, caplog):
     assert sorted(m.split()[1] for m in taken_out) == ["agv_001", "agv_002"], taken_out
 
 
+def test_an_acknowledged_silent_vehicle_is_not_raised_again_until_it_has_reported(customs, corridor):
+    """Found by hand: a configured vehicle that never reported raised vehicle_silent again on the next tick after
+    the operator acknowledged it, for good: acknowledging a lasting condition did nothing."""
+    fleet = make_fleet(customs, corridor, 1)
+    fleet.run(5)
+
+    def silent() -> list:
+        return [a for a in fleet.dispatcher.alarms.list(open_only=True)[0] if a.kind == AlarmKind.VEHICLE_SILENT]
+
+    def unreported(seconds: float) -> None:  # the vehicle's link is not stepped: it reports nothing
+        for _ in range(int(seconds / 0.5)):
+            customs.clock.now += 0.5
+            fleet.dispatcher.tick()
+
+    unreported(fleet.dispatcher.settings.silent_after_s + 5)
+    [alarm] = silent()
+    fleet.dispatcher.alarms.acknowledge(alarm.id, "operator")
+    unreported(60)
+    assert silent() == []  # acknowledged, still silent: one line, not a new one each tick
+    fleet.run(5)  # it reports again: the condition has ended
+    unreported(fleet.dispatcher.settings.silent_after_s + 5)
+    assert len(silent()) == 1  # silent again: a new alarm
+
+
 def test_a_vehicle_a_person_drives_takes_no_order_and_gives_its_order_back(customs, corridor):
     """VDA 5050 ``operatingMode``: MANUAL (or SERVICE, TEACHIN) is a vehicle people drive, which takes no order.
     Found by trying it: one switched to MANUAL at the pickup dock was given the order there, refused it
