@@ -200,6 +200,8 @@ class Dispatcher:
         #: customs or gate events so far: a full plan under way looks at the gates again only after new ones
         self._customs_events = 0
         self._gate_holds: dict[str, str] = {}
+        #: vehicle -> the decision that released it across with nothing aboard, until it is across (_arrived)
+        self._empty_crossings: dict[str, GateDecision] = {}
         self._unsaved: set[str] = set()  # vehicles whose VDA order ids are written at the end of the tick
         self._moves: list[Move] = []  # order transitions made in this tick, written at its end (_write_moves)
         #: writes them behind the loop when it runs on its thread; a caller driving ``tick()`` writes them itself
@@ -676,6 +678,7 @@ class Dispatcher:
         the line, only when the plan goes on from there into the far side."""
         assert track.plan is not None
         job, node = track.job, self.corridor.nodes[track.plan.steps[k].node]
+        self._record_if_across_empty(track, node)
         if job is None or job.order is None:
             return
         order = job.order
@@ -698,6 +701,16 @@ class Dispatcher:
             self._advance(track, OrderState.TO_DROP, f"on the far side at {node.id}")
         if track.plan.steps[k].action == "await_clearance" and job.order.state == OrderState.LOADED:
             self._advance(track, OrderState.AWAITING_CLEARANCE, f"waiting at gate {node.id}")
+
+    def _record_if_across_empty(self, track: Track, node: Node) -> None:
+        """A vehicle released across with nothing aboard (empty, or on its way to a pickup over there), now on the
+        far side: its crossing recorded for both authorities, on the decision that released it, as a loaded one's
+        is. (Over the handoff pad and back to its own side is no crossing.)"""
+        decision = self._empty_crossings.get(track.id)
+        if decision is None or node.kind in BORDER_LINE_KINDS or decision.direction.split("->")[1] != node.jurisdiction:
+            return
+        del self._empty_crossings[track.id]
+        self.gate.record_crossing(track.id, decision.direction, (), decision.audit_seq)
 
     def _goes_on_into(self, plan: TimedPlan, k: int, side: str) -> bool:
         """The plan goes on from step ``k`` into ``side``. Over the handoff pad and back a vehicle drives on the
@@ -1629,6 +1642,8 @@ class Dispatcher:
                 return False
             # its own record: other threads append to the log meanwhile (customs events, staff)
             track.crossing_decision_seq = decision.audit_seq
+            if not decision.consignments:
+                self._empty_crossings[track.id] = decision
             # not cleared at its gate (its clearance lost on the way since, or a restart found it past its gates)
             if track.job is not None and self._carries_uncleared(track.job):
                 self._clear(track, decision, f"released across from {plan.steps[before].node}")

@@ -72,7 +72,7 @@ class Recorder:
     def on_bus(self, topic: str, message: dict[str, Any]) -> None:
         if topic == Topic.ORDER:
             self._order(message)
-        elif topic == Topic.CROSSING:
+        elif topic == Topic.CROSSING and message["consignments"]:  # loads across (an empty vehicle's is recorded too)
             self.crossings.append((self.now(), message["direction"], message["vehicle_id"]))
         elif topic == Topic.ALARM:
             self.alarms[str(message.get("kind") or "customs")] += 1

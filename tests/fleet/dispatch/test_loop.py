@@ -13,6 +13,7 @@ from fleet.alarms import AlarmKind
 from fleet.orders import OrderState
 from fleet.orders.model import LOADED_STATES
 from fleet.store import AuditKind
+from planner.corridor import NodeKind
 from tests.fleet.dispatch.conftest import CN_VN, VN_CN, docks, make_fleet, on_its_way
 
 
@@ -324,7 +325,24 @@ def test_five_vehicles_carry_twenty_orders_both_ways(customs, corridor):
         [(o, fleet.state_of(o), fleet.orders.get(o).vehicle_id) for o in orders if fleet.state_of(o) !=
          OrderState.DELIVERED]
     crossings = [r.body["consignments"] for r in fleet.store.audit_records() if r.kind == "crossing"]
-    assert sorted(c for [c] in crossings) == sorted(fleet.orders.get(o).consignments[0] for o in orders)
+    assert sorted(c for [c] in filter(None, crossings)) == sorted(fleet.orders.get(o).consignments[0] for o in orders)
+
+
+def test_an_empty_vehicle_crossing_is_recorded_on_the_decision_that_released_it(customs, corridor):
+    """Found by hand: a vehicle crossing empty (to fetch a load on the far side) had its gate decision in the
+    audit log but no crossing record: both authorities could not tell it ever crossed."""
+    vn_parking = min(n.id for n in corridor.nodes_of(NodeKind.PARKING, jurisdiction="VN"))
+    fleet = make_fleet(customs, corridor, 1, starts=[vn_parking])
+    fleet.authorize("agv_001")
+    fleet.release("CN-300000000077", "CN->VN")
+    order = fleet.order(["CN-300000000077"], docks(corridor, "CN")[0], docks(corridor, "VN")[0])
+    assert fleet.run(3600, until=lambda: fleet.state_of(order) == OrderState.DELIVERED), fleet.state_of(order)
+    records = list(fleet.store.audit_records())
+    crossings = [r.body for r in records if r.kind == "crossing"]
+    assert [(c["direction"], c["consignments"]) for c in crossings] == [("VN->CN", []), ("CN->VN", ["CN-300000000077"])]
+    released_by = next(r for r in records if r.seq == crossings[0]["decision_audit_seq"])
+    assert released_by.kind == "decision" and released_by.body["crossing_allowed"] is True
+    assert released_by.body["direction"] == "VN->CN" and released_by.body["consignments"] == []
 
 
 def test_loading_and_unloading_finish_while_the_fleet_is_planned_again_and_again(customs, corridor):
