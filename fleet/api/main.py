@@ -5,6 +5,7 @@ files (fleet/console) at /."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from fleet.api.deps import KNOWN_QUERY_ONLY
 from fleet.api.metrics import FleetMetrics
@@ -25,6 +27,8 @@ from fleet.orders import OrderError
 from fleet.orders.reads import OrderReads
 from fleet.services import Services
 from fleet.store.database import NotLeaderError
+
+log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
 #: The dispatcher console: plain HTML, CSS and JavaScript modules, no build step (docs/console.md).
@@ -86,11 +90,18 @@ def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OrderError, _order_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(NotLeaderError, _not_leader)
+    app.add_exception_handler(ClientDisconnect, _client_gone)
 
 
 def _order_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, OrderError)
     return JSONResponse({"detail": str(exc), "field": exc.field}, status_code=exc.status)
+
+
+def _client_gone(request: Request, _: Exception) -> Response:
+    """The client went away in the middle of its request body: nothing was done, and no one hears the answer."""
+    log.info("%s %s: the client went away before its body was read", request.method, request.url.path)
+    return Response(status_code=status.HTTP_400_BAD_REQUEST)
 
 
 def _not_leader(_: Request, exc: Exception) -> JSONResponse:

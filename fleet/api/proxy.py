@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 from starlette.background import BackgroundTask
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -71,11 +71,15 @@ class LeaderProxy:
         if request.client is not None:
             headers.append(("x-forwarded-for", request.client.host))
         body, limit = bytearray(), ROUTE_BODY_LIMITS.get(scope["path"])
-        async for chunk in request.stream():  # the server's own limit (BodyLimit) is applied around this
-            body += chunk
-            if limit is not None and len(body) > limit:  # refused as it streams in, as the route itself does
-                await refuse_too_large(send, limit)
-                return
+        try:
+            async for chunk in request.stream():  # the server's own limit (BodyLimit) is applied around this
+                body += chunk
+                if limit is not None and len(body) > limit:  # refused as it streams in, as the route itself does
+                    await refuse_too_large(send, limit)
+                    return
+        except ClientDisconnect:  # nothing was sent on: no one to answer, nothing to log but a line
+            log.info("%s %s: the client went away before its body was read", request.method, scope["path"])
+            return
         outgoing = self.client.build_request(request.method, self._url(scope), headers=headers, content=bytes(body))
         try:
             answer = await self._send(outgoing)
