@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import signal
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -263,6 +264,14 @@ class AuthorityLink:
         self.socket.close()
 
 
+class Stopped(Exception):
+    """SIGTERM or SIGINT (Ctrl-C) while sending: stop, still keeping the checkpoints received so far."""
+
+
+def _stop_on_signal(signum: int, _frame: object) -> None:
+    raise Stopped(signal.Signals(signum).name)
+
+
 app = typer.Typer(help="Customs authority simulators.", no_args_is_help=True)
 
 
@@ -337,18 +346,28 @@ def simulate(
     link = AuthorityLink(connect, keys, retries=max(1, math.ceil(patience_s / 2.0)))
     tally: Counter[str] = Counter()
     console = Console()
-    with Progress(console=console) as progress:
-        task = progress.add_task(f"{authority} -> {link.endpoint}", total=len(stream))
-        for item in stream:
-            if time_scale > 0:
-                time.sleep(max(0.0, t0 + item.at / time_scale - time.time()))
-            reply = link.send(item.fields)
-            tally[reply.get("outcome", "?")] += 1
-            if reply.get("status") == "NACK":
-                tally["NACK: " + str(reply.get("reason", ""))[:60]] += 1
-            progress.advance(task)
-    link.close()
-    if checkpoints:
-        checkpoints.write_text("".join(json.dumps(c, sort_keys=True) + "\n" for c in link.checkpoints))
+    answered, stopped_by = 0, None
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _stop_on_signal)
+    try:
+        with Progress(console=console) as progress:
+            task = progress.add_task(f"{authority} -> {link.endpoint}", total=len(stream))
+            for item in stream:
+                if time_scale > 0:
+                    time.sleep(max(0.0, t0 + item.at / time_scale - time.time()))
+                reply = link.send(item.fields)
+                answered += 1
+                tally[reply.get("outcome", "?")] += 1
+                if reply.get("status") == "NACK":
+                    tally["NACK: " + str(reply.get("reason", ""))[:60]] += 1
+                progress.advance(task)
+    except Stopped as exc:
+        stopped_by = str(exc)
+    finally:  # also when the fleet stops answering: what it signed so far is the authority's evidence
+        link.close()
+        if checkpoints:
+            checkpoints.write_text("".join(json.dumps(c, sort_keys=True) + "\n" for c in link.checkpoints))
     for outcome, count in sorted(tally.items()):
         console.print(f"{count:6d}  {outcome}")
+    if stopped_by:
+        console.print(f"stopped by {stopped_by} after {answered} of {len(stream)} events answered")

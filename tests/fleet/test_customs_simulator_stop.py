@@ -1,0 +1,60 @@
+"""``xborder customs simulate`` stopped before its stream ends (SIGTERM, Ctrl-C) against a real ``xborder serve``:
+it ends cleanly and ``--checkpoints`` holds the fleet's signed checkpoints it was sent (found by hand: they were
+written only at the normal end, so a stopped simulator kept none)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from fleet.customs.checkpoints import checked_checkpoint, checkpoints_from_lines
+from fleet.customs.signing import parse_public_key
+from sim.service_process import ServiceProcess
+
+BIN = Path(sys.executable).parent
+NAMES = ("VN_CUSTOMS", "CN_CUSTOMS")
+
+
+@pytest.fixture
+def service(tmp_path, key_dir):
+    svc = ServiceProcess(tmp_path, {n: (key_dir / f"{n}.pub").read_text().strip() for n in NAMES},
+                         curve_public_keys={n: (key_dir / f"{n}.curve.pub").read_text().strip() for n in NAMES},
+                         checkpoint_every=2).start()
+    yield svc
+    svc.stop()
+
+
+def audit_head(service: ServiceProcess) -> int:
+    return service.get("/audit", limit=1)["head_seq"]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_stopped_simulator_writes_the_checkpoints_it_was_sent(service, key_dir, tmp_path, signum):
+    kept = tmp_path / "kept.jsonl"
+    # 5 vehicle authorizations and a heartbeat at once, then a heartbeat every 1/4 s; the declarations over 60 s
+    run = subprocess.Popen([str(BIN / "xborder"), "customs", "simulate", "--authority", "VN_CUSTOMS",
+                            "--key", str(key_dir / "VN_CUSTOMS.key"), *service.simulator_args(key_dir, "VN_CUSTOMS"),
+                            "--consignments", "5", "--vehicles", "5", "--time-scale", "60",
+                            "--checkpoints", str(kept)],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while audit_head(service) < 8 and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert run.poll() is None, run.communicate()[0]
+        run.send_signal(signum)
+        output = run.communicate(timeout=30)[0]
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert run.returncode == 0 and "Traceback" not in output, output
+    assert f"stopped by {signal.Signals(signum).name}" in output, output
+    key = parse_public_key(service.fleet_pub.read_text())
+    seqs = [checked_checkpoint(c, key)[0] for c in checkpoints_from_lines(kept.read_text().splitlines())]
+    assert seqs and max(seqs) >= 6, seqs  # signed as the records came: 2, 4, 6, ...
