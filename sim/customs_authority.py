@@ -110,7 +110,7 @@ def build_schedule(authority: str, side: str, profile: Profile) -> list[Schedule
             if rng.random() < 0.5:
                 t += lognormal(1800.0)
                 at(t, "released")
-    horizon = max(e.at for e in events)
+    horizon = max((e.at for e in events), default=0.0)  # none: the link's heartbeats alone
     events += [Scheduled(k * profile.heartbeat_s, {"type": "heartbeat"})
                for k in range(int(horizon // profile.heartbeat_s) + 2)]
     return sorted(events)

@@ -1,6 +1,4 @@
-"""``xborder customs simulate`` stopped before its stream ends (SIGTERM, Ctrl-C) against a real ``xborder serve``:
-it ends cleanly and ``--checkpoints`` holds the fleet's signed checkpoints it was sent (found by hand: they were
-written only at the normal end, so a stopped simulator kept none)."""
+"""``xborder customs simulate`` as a process against a real ``xborder serve``, at the edges found by hand."""
 
 from __future__ import annotations
 
@@ -33,15 +31,20 @@ def audit_head(service: ServiceProcess) -> int:
     return service.get("/audit", limit=1)["head_seq"]
 
 
+def simulate(service: ServiceProcess, key_dir: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([str(BIN / "xborder"), "customs", "simulate", "--authority", "VN_CUSTOMS",
+                             "--key", str(key_dir / "VN_CUSTOMS.key"), *service.simulator_args(key_dir, "VN_CUSTOMS"),
+                             *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_stopped_simulator_writes_the_checkpoints_it_was_sent(service, key_dir, tmp_path, signum):
+    """Stopped before its stream ends (SIGTERM, Ctrl-C), it ends cleanly and ``--checkpoints`` holds the fleet's
+    signed checkpoints it was sent: they were written only at the normal end, so a stopped simulator kept none."""
     kept = tmp_path / "kept.jsonl"
     # 5 vehicle authorizations and a heartbeat at once, then a heartbeat every 1/4 s; the declarations over 60 s
-    run = subprocess.Popen([str(BIN / "xborder"), "customs", "simulate", "--authority", "VN_CUSTOMS",
-                            "--key", str(key_dir / "VN_CUSTOMS.key"), *service.simulator_args(key_dir, "VN_CUSTOMS"),
-                            "--consignments", "5", "--vehicles", "5", "--time-scale", "60",
-                            "--checkpoints", str(kept)],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    run = simulate(service, key_dir, "--consignments", "5", "--vehicles", "5", "--time-scale", "60",
+                   "--checkpoints", str(kept))
     try:
         deadline = time.monotonic() + 60
         while audit_head(service) < 8 and run.poll() is None and time.monotonic() < deadline:
@@ -58,3 +61,12 @@ def test_a_stopped_simulator_writes_the_checkpoints_it_was_sent(service, key_dir
     key = parse_public_key(service.fleet_pub.read_text())
     seqs = [checked_checkpoint(c, key)[0] for c in checkpoints_from_lines(kept.read_text().splitlines())]
     assert seqs and max(seqs) >= 6, seqs  # signed as the records came: 2, 4, 6, ...
+
+
+def test_nothing_to_send_is_a_heartbeat_only_run(service, key_dir):
+    """No consignments and no vehicles: the link's heartbeats and a clean end (it crashed on ``max()`` of an empty
+    sequence)."""
+    run = simulate(service, key_dir, "--consignments", "0", "--vehicles", "0", "--time-scale", "0")
+    output = run.communicate(timeout=60)[0]
+    assert run.returncode == 0 and "Traceback" not in output, output
+    assert "2  accepted" in output, output
