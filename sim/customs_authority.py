@@ -22,10 +22,11 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import typer
 
+T = TypeVar("T")
 FAULTS = ("duplicates", "reorder", "delay", "outage", "forge")
 CHANNEL_SHARES = {"VN": {"green": 0.65, "yellow": 0.25, "red": 0.10}, "CN": {"green": 0.93, "red": 0.07}}
 MEDIAN_S = {"green": 300.0, "yellow": 2700.0, "red": 10800.0}
@@ -272,6 +273,15 @@ def _stop_on_signal(signum: int, _frame: object) -> None:
     raise Stopped(signal.Signals(signum).name)
 
 
+def _key_file(option: str, path: Path, load: Callable[[Path], T]) -> T:
+    """``load(path)``, or a usage error naming the option and the file: missing, a directory, not such a key."""
+    try:
+        return load(path)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise typer.BadParameter(f"{path}: {reason}", param_hint=option) from None
+
+
 app = typer.Typer(help="Customs authority simulators.", no_args_is_help=True)
 
 
@@ -316,7 +326,8 @@ def simulate(
     from rich.console import Console
     from rich.progress import Progress
 
-    from fleet.customs.signing import EventSigner, load_private_key
+    from fleet.customs.signing import EventSigner, load_private_key, parse_public_key
+    from fleet.transports.curve import CurvePair, check_curve_key
 
     chosen = frozenset(f for f in faults.split(",") if f)
     if chosen - set(FAULTS):
@@ -326,7 +337,7 @@ def simulate(
                       backlog=backlog, quick=quick, faults=chosen, seed=seed)
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    signer = EventSigner(authority, load_private_key(key))
+    signer = EventSigner(authority, _key_file("--key", key, load_private_key))
     forger = EventSigner(authority, Ed25519PrivateKey.generate())
     t0 = time.time()
     if schedule_file is None:
@@ -342,7 +353,10 @@ def simulate(
     given = [curve_key, server_key, fleet_key]
     if any(given) and not all(given):
         raise typer.BadParameter("--curve-key, --server-key and --fleet-key go together")
-    keys = LinkKeys.from_files(curve_key, server_key, fleet_key) if curve_key and server_key and fleet_key else None
+    keys = LinkKeys(_key_file("--curve-key", curve_key, CurvePair.from_secret_file),
+                    _key_file("--server-key", server_key, lambda p: check_curve_key(p.read_text())),
+                    _key_file("--fleet-key", fleet_key, lambda p: parse_public_key(p.read_text()))) \
+        if curve_key and server_key and fleet_key else None
     link = AuthorityLink(connect, keys, retries=max(1, math.ceil(patience_s / 2.0)))
     tally: Counter[str] = Counter()
     console = Console()

@@ -9,9 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from fleet.customs.checkpoints import checked_checkpoint, checkpoints_from_lines
 from fleet.customs.signing import parse_public_key
+from sim.customs_authority import app
 from sim.service_process import ServiceProcess
 
 BIN = Path(sys.executable).parent
@@ -70,3 +72,18 @@ def test_nothing_to_send_is_a_heartbeat_only_run(service, key_dir):
     output = run.communicate(timeout=60)[0]
     assert run.returncode == 0 and "Traceback" not in output, output
     assert "2  accepted" in output, output
+
+
+@pytest.mark.parametrize("option", ["--key", "--curve-key", "--server-key", "--fleet-key"])
+@pytest.mark.parametrize("bad", ["missing", "directory", "garbage"])
+def test_a_bad_key_file_is_a_usage_error_naming_it(key_dir, tmp_path, option, bad):
+    """Found by hand: a key file that is not there (or not a key) was a traceback, before anything was sent."""
+    path = {"missing": tmp_path / "nope.key", "directory": tmp_path, "garbage": tmp_path / "garbage.key"}[bad]
+    (tmp_path / "garbage.key").write_text("not a key\n")
+    files = {"--key": key_dir / "VN_CUSTOMS.key", "--curve-key": key_dir / "VN_CUSTOMS.curve.key",
+             "--server-key": key_dir / "VN_CUSTOMS.curve.pub", "--fleet-key": key_dir / "VN_CUSTOMS.pub", option: path}
+    result = CliRunner().invoke(app, ["--authority", "VN_CUSTOMS", "--connect", "tcp://127.0.0.1:9",
+                                      *[word for pair in files.items() for word in (pair[0], str(pair[1]))]],
+                                env={"COLUMNS": "200"})
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.exception
+    assert f"Invalid value for {option}: {path}:" in result.stderr, result.stderr
