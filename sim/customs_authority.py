@@ -360,9 +360,8 @@ def simulate(
     link = AuthorityLink(connect, keys, retries=max(1, math.ceil(patience_s / 2.0)))
     tally: Counter[str] = Counter()
     console = Console()
-    answered, stopped_by = 0, None
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, _stop_on_signal)
+    answered, ended, code = 0, "", 0
+    previous = {signum: signal.signal(signum, _stop_on_signal) for signum in (signal.SIGTERM, signal.SIGINT)}
     try:
         with Progress(console=console) as progress:
             task = progress.add_task(f"{authority} -> {link.endpoint}", total=len(stream))
@@ -376,12 +375,18 @@ def simulate(
                     tally["NACK: " + str(reply.get("reason", ""))[:60]] += 1
                 progress.advance(task)
     except Stopped as exc:
-        stopped_by = str(exc)
+        ended = f"stopped by {exc}"
+    except ConnectionError as exc:  # nobody answered for --patience-s
+        ended, code = f"{exc}; gave up", 1
     finally:  # also when the fleet stops answering: what it signed so far is the authority's evidence
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         link.close()
         if checkpoints:
             checkpoints.write_text("".join(json.dumps(c, sort_keys=True) + "\n" for c in link.checkpoints))
     for outcome, count in sorted(tally.items()):
         console.print(f"{count:6d}  {outcome}")
-    if stopped_by:
-        console.print(f"stopped by {stopped_by} after {answered} of {len(stream)} events answered")
+    if ended:
+        console.print(f"{ended} after {answered} of {len(stream)} events answered")
+    if code:
+        raise typer.Exit(code)

@@ -87,3 +87,15 @@ def test_a_bad_key_file_is_a_usage_error_naming_it(key_dir, tmp_path, option, ba
                                 env={"COLUMNS": "200"})
     assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.exception
     assert f"Invalid value for {option}: {path}:" in result.stderr, result.stderr
+
+
+def test_no_fleet_answering_is_a_message_and_the_checkpoints_file(key_dir, tmp_path):
+    """Nobody at --connect: it gives up after --patience-s with one line saying so (it was a traceback), exit 1,
+    and --checkpoints written (none were received)."""
+    kept, handlers = tmp_path / "kept.jsonl", [signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)]
+    result = CliRunner().invoke(app, ["--authority", "VN_CUSTOMS", "--key", str(key_dir / "VN_CUSTOMS.key"),
+                                      "--connect", "tcp://127.0.0.1:9", "--patience-s", "1", "--time-scale", "0",
+                                      "--checkpoints", str(kept)], env={"COLUMNS": "200"})
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert "no answer from tcp://127.0.0.1:9 after 1 tries" in result.output and kept.read_text() == ""
+    assert [signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)] == handlers  # its own are gone
