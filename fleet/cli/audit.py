@@ -88,7 +88,8 @@ def verify(
                                           help="a file of signed checkpoints an authority kept (repeatable)"),
     fleet_key: Path | None = typer.Option(None, "--fleet-key", help="the fleet's Ed25519 public key (fleet.pub)"),
 ) -> None:
-    """Check the chain, and the export against every kept checkpoint: exit 0 if intact, 1 naming each problem.
+    """Check the chain, and the export against every kept checkpoint: exit 0 if intact, 1 naming each problem
+    (2: a file it cannot use).
 
     The chain alone finds an edited, removed or reordered record; only checkpoints find a truncated log or
     one rewritten from genesis."""
