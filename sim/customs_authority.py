@@ -16,15 +16,17 @@ from __future__ import annotations
 import json
 import math
 import random
+import signal
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import typer
 
+T = TypeVar("T")
 FAULTS = ("duplicates", "reorder", "delay", "outage", "forge")
 CHANNEL_SHARES = {"VN": {"green": 0.65, "yellow": 0.25, "red": 0.10}, "CN": {"green": 0.93, "red": 0.07}}
 MEDIAN_S = {"green": 300.0, "yellow": 2700.0, "red": 10800.0}
@@ -109,7 +111,7 @@ def build_schedule(authority: str, side: str, profile: Profile) -> list[Schedule
             if rng.random() < 0.5:
                 t += lognormal(1800.0)
                 at(t, "released")
-    horizon = max(e.at for e in events)
+    horizon = max((e.at for e in events), default=0.0)  # none: the link's heartbeats alone
     events += [Scheduled(k * profile.heartbeat_s, {"type": "heartbeat"})
                for k in range(int(horizon // profile.heartbeat_s) + 2)]
     return sorted(events)
@@ -263,6 +265,23 @@ class AuthorityLink:
         self.socket.close()
 
 
+class Stopped(Exception):
+    """SIGTERM or SIGINT (Ctrl-C) while sending: stop, still keeping the checkpoints received so far."""
+
+
+def _stop_on_signal(signum: int, _frame: object) -> None:
+    raise Stopped(signal.Signals(signum).name)
+
+
+def _key_file(option: str, path: Path, load: Callable[[Path], T]) -> T:
+    """``load(path)``, or a usage error naming the option and the file: missing, a directory, not such a key."""
+    try:
+        return load(path)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise typer.BadParameter(f"{path}: {reason}", param_hint=option) from None
+
+
 app = typer.Typer(help="Customs authority simulators.", no_args_is_help=True)
 
 
@@ -307,7 +326,8 @@ def simulate(
     from rich.console import Console
     from rich.progress import Progress
 
-    from fleet.customs.signing import EventSigner, load_private_key
+    from fleet.customs.signing import EventSigner, load_private_key, parse_public_key
+    from fleet.transports.curve import CurvePair, check_curve_key
 
     chosen = frozenset(f for f in faults.split(",") if f)
     if chosen - set(FAULTS):
@@ -317,7 +337,7 @@ def simulate(
                       backlog=backlog, quick=quick, faults=chosen, seed=seed)
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    signer = EventSigner(authority, load_private_key(key))
+    signer = EventSigner(authority, _key_file("--key", key, load_private_key))
     forger = EventSigner(authority, Ed25519PrivateKey.generate())
     t0 = time.time()
     if schedule_file is None:
@@ -333,22 +353,40 @@ def simulate(
     given = [curve_key, server_key, fleet_key]
     if any(given) and not all(given):
         raise typer.BadParameter("--curve-key, --server-key and --fleet-key go together")
-    keys = LinkKeys.from_files(curve_key, server_key, fleet_key) if curve_key and server_key and fleet_key else None
+    keys = LinkKeys(_key_file("--curve-key", curve_key, CurvePair.from_secret_file),
+                    _key_file("--server-key", server_key, lambda p: check_curve_key(p.read_text())),
+                    _key_file("--fleet-key", fleet_key, lambda p: parse_public_key(p.read_text()))) \
+        if curve_key and server_key and fleet_key else None
     link = AuthorityLink(connect, keys, retries=max(1, math.ceil(patience_s / 2.0)))
     tally: Counter[str] = Counter()
     console = Console()
-    with Progress(console=console) as progress:
-        task = progress.add_task(f"{authority} -> {link.endpoint}", total=len(stream))
-        for item in stream:
-            if time_scale > 0:
-                time.sleep(max(0.0, t0 + item.at / time_scale - time.time()))
-            reply = link.send(item.fields)
-            tally[reply.get("outcome", "?")] += 1
-            if reply.get("status") == "NACK":
-                tally["NACK: " + str(reply.get("reason", ""))[:60]] += 1
-            progress.advance(task)
-    link.close()
-    if checkpoints:
-        checkpoints.write_text("".join(json.dumps(c, sort_keys=True) + "\n" for c in link.checkpoints))
+    answered, ended, code = 0, "", 0
+    previous = {signum: signal.signal(signum, _stop_on_signal) for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        with Progress(console=console) as progress:
+            task = progress.add_task(f"{authority} -> {link.endpoint}", total=len(stream))
+            for item in stream:
+                if time_scale > 0:
+                    time.sleep(max(0.0, t0 + item.at / time_scale - time.time()))
+                reply = link.send(item.fields)
+                answered += 1
+                tally[reply.get("outcome", "?")] += 1
+                if reply.get("status") == "NACK":
+                    tally["NACK: " + str(reply.get("reason", ""))[:60]] += 1
+                progress.advance(task)
+    except Stopped as exc:
+        ended = f"stopped by {exc}"
+    except ConnectionError as exc:  # nobody answered for --patience-s
+        ended, code = f"{exc}; gave up", 1
+    finally:  # also when the fleet stops answering: what it signed so far is the authority's evidence
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        link.close()
+        if checkpoints:
+            checkpoints.write_text("".join(json.dumps(c, sort_keys=True) + "\n" for c in link.checkpoints))
     for outcome, count in sorted(tally.items()):
         console.print(f"{count:6d}  {outcome}")
+    if ended:
+        console.print(f"{ended} after {answered} of {len(stream)} events answered")
+    if code:
+        raise typer.Exit(code)

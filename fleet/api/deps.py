@@ -10,11 +10,12 @@ in its thread pool, a hand-off (and a wait for the GIL) per dependency per reque
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -70,13 +71,34 @@ _QUERY_NAMES: dict[Callable[..., object], frozenset[str]] = {}
 
 
 def _query_names(route: APIRoute) -> frozenset[str]:
-    names: set[str] = set()
+    return frozenset(p.alias for dependant in _dependants(route) for p in dependant.query_params)
+
+
+def _dependants(route: APIRoute) -> Iterator[Dependant]:
+    """The route's own dependant and its dependencies', all the way down."""
     dependants = [route.dependant]
-    while dependants:  # the route's own and its dependencies'
+    while dependants:
         dependant = dependants.pop()
-        names.update(p.alias for p in dependant.query_params)
+        yield dependant
         dependants.extend(dependant.dependencies)
-    return frozenset(names)
+
+
+#: whether each route checks its caller's token, by its endpoint (as ``_QUERY_NAMES``)
+_NEEDS_CALLER: dict[Callable[..., object], bool] = {}
+
+
+async def caller_unknown(request: Request) -> bool:
+    """Whether the route checks its caller's token and this request carries no known one, for a 401 in place of a
+    422: FastAPI parses the JSON body, and the routers check the query, before a route's dependencies check the
+    token, so a caller without one learnt what the route validates."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return False
+    needs = _NEEDS_CALLER.get(route.endpoint)
+    if needs is None:
+        needs = _NEEDS_CALLER[route.endpoint] = any(d.call is get_caller for d in _dependants(route))
+    credentials = await _bearer(request)
+    return needs and role_of(request, credentials.credentials if credentials else None) is None
 
 
 async def get_services(request: Request) -> Services:
@@ -111,9 +133,13 @@ async def get_caller(request: Request,
                      credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Caller:
     role = role_of(request, credentials.credentials if credentials else None)
     if role is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or unknown bearer token",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise unauthorized()
     return Caller(role)
+
+
+def unauthorized() -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or unknown bearer token",
+                         headers={"WWW-Authenticate": "Bearer"})
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]

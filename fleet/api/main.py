@@ -13,13 +13,14 @@ from typing import Any
 
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from fleet.api.deps import KNOWN_QUERY_ONLY
+from fleet.api.deps import KNOWN_QUERY_ONLY, caller_unknown, unauthorized
 from fleet.api.metrics import FleetMetrics
 from fleet.api.routes import alarms, audit, customs, gates, map, orders, stream, summary, vehicles, waiting
 from fleet.api.stream import StreamHub
@@ -121,10 +122,13 @@ class _AsciiJSONResponse(JSONResponse):
         return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
-def _invalid_request(_: Request, exc: Exception) -> JSONResponse:
+async def _invalid_request(request: Request, exc: Exception) -> Response:
     """FastAPI's 422, plus ``field``: the first offending field's dotted path (``body.pickup``). Each error's
-    ``input`` is echoed only when short (a 500 KB body was echoed whole)."""
+    ``input`` is echoed only when short (a 500 KB body was echoed whole). A route that takes a token answers a
+    request without a known one 401 first, whatever its body or query."""
     assert isinstance(exc, RequestValidationError)
+    if await caller_unknown(request):
+        return await http_exception_handler(request, unauthorized())
     errors = jsonable_encoder(exc.errors())
     for error in errors:
         if "input" in error and len(echoed := json.dumps(error["input"])) > MAX_ECHOED_INPUT_CHARS:

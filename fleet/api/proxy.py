@@ -19,9 +19,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from fleet.api.main import API_PREFIX
 from fleet.api.read_channel import SEQ_HEADER
-from fleet.api.server import refuse_too_large
+from fleet.api.server import CUSTOMS_EVENTS_PATH, refuse_too_large
 from fleet.customs.gate import MAX_EVENT_BYTES
 
 log = logging.getLogger(__name__)
@@ -31,7 +30,7 @@ HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy
                         "transfer-encoding", "upgrade", "host"})
 #: Routes that refuse a body smaller than the server's limit while it streams in: the worker buffers a body
 #: before passing it on, so it refuses it too (or a body trickled past the limit would wait for its end).
-ROUTE_BODY_LIMITS = {f"{API_PREFIX}/customs/events": MAX_EVENT_BYTES}
+ROUTE_BODY_LIMITS = {CUSTOMS_EVENTS_PATH: MAX_EVENT_BYTES}
 #: WebSocket close code when the leader cannot be reached: try again later.
 TRY_AGAIN_LATER = 1013
 
@@ -75,7 +74,7 @@ class LeaderProxy:
             async for chunk in request.stream():  # the server's own limit (BodyLimit) is applied around this
                 body += chunk
                 if limit is not None and len(body) > limit:  # refused as it streams in, as the route itself does
-                    await refuse_too_large(send, limit)
+                    await refuse_too_large(send, limit, scope["path"])
                     return
         except ClientDisconnect:  # nothing was sent on: no one to answer, nothing to log but a line
             log.info("%s %s: the client went away before its body was read", request.method, scope["path"])

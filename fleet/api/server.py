@@ -27,8 +27,10 @@ import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from fleet.api.main import API_PREFIX
 from fleet.config import Settings
 
+CUSTOMS_EVENTS_PATH = f"{API_PREFIX}/customs/events"
 MAX_HEADER_BYTES = 16 * 1024
 _TOO_LARGE_TEXT = f"request headers larger than {MAX_HEADER_BYTES // 1024} KiB\n".encode()
 HEADERS_TOO_LARGE = (b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain\r\n"
@@ -118,7 +120,7 @@ class BodyLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length", b"0")
         if not declared.isdigit() or len(declared) > 18 or int(declared) > self.max_bytes:
-            await self._refuse(send)
+            await refuse_too_large(send, self.max_bytes, scope["path"])
             return
         received, refused = 0, False
 
@@ -128,7 +130,7 @@ class BodyLimit:
             received += len(message.get("body", b""))
             if received > self.max_bytes:
                 refused = True
-                await self._refuse(send)
+                await refuse_too_large(send, self.max_bytes, scope["path"])
                 raise _BodyTooLarge
             return message
 
@@ -142,14 +144,13 @@ class BodyLimit:
             if not refused:
                 raise
 
-    async def _refuse(self, send: Send) -> None:
-        await refuse_too_large(send, self.max_bytes)
 
-
-async def refuse_too_large(send: Send, max_bytes: int) -> None:
-    """413, as a customs NACK (the routes that take bodies are customs' and staff's alike), and close."""
-    body = json.dumps({"status": "NACK", "outcome": "refused", "event_id": None, "resend": False,
-                       "reason": f"request body larger than {max_bytes} bytes"}).encode()
+async def refuse_too_large(send: Send, max_bytes: int, path: str) -> None:
+    """413 and close: a NACK on the customs events route, whose protocol answers every refusal so
+    (docs/customs-protocol.md), and the API's ``{"detail": ...}`` on every other route."""
+    reason = f"request body larger than {max_bytes} bytes"
+    body = json.dumps({"status": "NACK", "outcome": "refused", "event_id": None, "resend": False, "reason": reason}
+                      if path == CUSTOMS_EVENTS_PATH else {"detail": reason}).encode()
     await send({"type": "http.response.start", "status": 413,
                 "headers": [(b"content-type", b"application/json"), (b"connection", b"close"),
                             (b"content-length", str(len(body)).encode())]})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 
@@ -40,14 +41,33 @@ def export(
         raise typer.Exit(2) from None
     for problem in missing_triggers(triggers, dialect):
         typer.echo(f"WARNING: {problem}", err=True)
-    count, head = 0, ""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8") as handle:
-        for seq, recorded_at, kind, body, prev_hash, digest in rows:
-            handle.write(AuditRecord(seq, recorded_at, kind, json.loads(body), prev_hash, digest).to_json() + "\n")
-            count, head = count + 1, digest
     engine.dispose()
+    count, head = 0, ""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("w", encoding="utf-8") as handle:
+            for seq, recorded_at, kind, body, prev_hash, digest in rows:
+                handle.write(AuditRecord(seq, recorded_at, kind, json.loads(body), prev_hash, digest).to_json() + "\n")
+                count, head = count + 1, digest
+    except OSError as exc:
+        _fail(f"{out}: cannot write the export: {exc.strerror or exc}")
     typer.echo(f"exported {count} records to {out}; head hash {head or '-'}")
+
+
+def _fail(message: str) -> NoReturn:
+    """One line on stderr and exit 2: a file a user named is missing or not what it should be."""
+    typer.echo(message, err=True)
+    raise typer.Exit(2)
+
+
+def _read_text(path: Path, what: str, errors: str = "strict") -> str:
+    """The UTF-8 text of ``path``, or :func:`_fail` naming it: missing, a directory, unreadable, not UTF-8."""
+    try:
+        return path.read_text(encoding="utf-8", errors=errors)
+    except OSError as exc:
+        _fail(f"{path}: cannot read {what}: {exc.strerror or exc}")
+    except UnicodeDecodeError:
+        _fail(f"{path}: cannot read {what}: not UTF-8 text")
 
 
 def _read_only_engine(db: str):
@@ -68,7 +88,8 @@ def verify(
                                           help="a file of signed checkpoints an authority kept (repeatable)"),
     fleet_key: Path | None = typer.Option(None, "--fleet-key", help="the fleet's Ed25519 public key (fleet.pub)"),
 ) -> None:
-    """Check the chain, and the export against every kept checkpoint: exit 0 if intact, 1 naming each problem.
+    """Check the chain, and the export against every kept checkpoint: exit 0 if intact, 1 naming each problem
+    (2: a file it cannot use).
 
     The chain alone finds an edited, removed or reordered record; only checkpoints find a truncated log or
     one rewritten from genesis."""
@@ -79,7 +100,7 @@ def verify(
     if checkpoint and fleet_key is None:
         typer.echo("--checkpoint needs --fleet-key (the fleet's public key the checkpoints are signed with)", err=True)
         raise typer.Exit(2)
-    lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
+    lines = _read_text(file, "the export", errors="replace").splitlines()  # a garbled line is reported below
     problems = verify_chain(lines)
     if checkpoint and fleet_key is not None:
         heads = {}
@@ -89,8 +110,13 @@ def verify(
             except ValueError:
                 continue  # already reported by verify_chain
             heads[record.seq] = record.hash
-        kept = [c for path in checkpoint for c in checkpoints_from_lines(path.read_text(encoding="utf-8").splitlines())]
-        problems += check_export(heads, kept, parse_public_key(fleet_key.read_text()))
+        kept = [c for path in checkpoint
+                for c in checkpoints_from_lines(_read_text(path, "the checkpoint file").splitlines())]
+        try:
+            key = parse_public_key(_read_text(fleet_key, "the fleet key"))
+        except ValueError as exc:
+            _fail(f"{fleet_key}: not the fleet's public key: {exc}")
+        problems += check_export(heads, kept, key)
     if problems:
         for problem in problems:
             typer.echo(problem, err=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -87,6 +88,21 @@ def _json_or_none(text: str) -> Any:
         return None
 
 
+def _create_private(path: Path) -> None:
+    """Create an SQLite file that is not there yet empty and owner-only (0600, whatever the umask): it holds the
+    audit log, staff actions and what tokens did. SQLite gives its -wal and -shm files the database file's mode.
+    An existing file keeps the mode it has (a deployment may have chosen one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    try:
+        os.fchmod(fd, 0o600)  # the umask may have taken bits from the owner too
+    finally:
+        os.close(fd)
+
+
 def store_url(location: str | Path) -> str:
     """A database URL from a URL or a path (a path means an SQLite file there)."""
     text = str(location)
@@ -105,7 +121,7 @@ class Store:
     def __init__(self, location: str | Path, busy_timeout_s: float = 5.0) -> None:
         self.url = store_url(location)
         if self.url.startswith("sqlite:///"):
-            Path(self.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            _create_private(Path(self.url.removeprefix("sqlite:///")))
         try:
             self.engine: Engine = sa.create_engine(self.url, connect_args=connect_args(self.url, busy_timeout_s),
                                                    pool_pre_ping=not self.url.startswith("sqlite"))

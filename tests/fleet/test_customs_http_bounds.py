@@ -124,6 +124,32 @@ def test_a_huge_body_is_refused_while_it_streams(service):
     assert chunked.recv(200).startswith(b"HTTP/1.1 413")
 
 
+def read_all(sock: socket.socket) -> bytes:
+    """What the server sends until it closes the connection."""
+    chunks = []
+    with contextlib.suppress(OSError):
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+TOO_LARGE = "request body larger than 1048576 bytes"  # server.max_body_bytes' default
+
+
+@pytest.mark.parametrize(("path", "role", "answer"), [
+    ("/api/v1/customs/events", "customs:VN_CUSTOMS",
+     {"status": "NACK", "outcome": "refused", "event_id": None, "resend": False, "reason": TOO_LARGE}),
+    ("/api/v1/orders", "dispatcher", {"detail": TOO_LARGE}),
+], ids=["customs", "orders"])
+def test_an_oversized_body_is_answered_in_the_routes_own_shape(service, path, role, answer):
+    """The customs events route's refusals are NACKs (docs/customs-protocol.md section 5), the other routes'
+    errors ``{"detail": ...}``: found by hand, POST /orders over the server's limit was answered with a NACK."""
+    sock = raw_request(service.http, (f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token_for(role)}\r\n"
+                                      "Content-Type: application/json\r\nContent-Length: 2000000\r\n\r\n").encode())
+    head, _, body = read_all(sock).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413") and json.loads(body) == answer, head + body
+
+
 def test_headers_over_16_kib_are_refused_and_under_it_served(service):
     """The parser (httptools) has no cap of its own on a request's headers: the server counts them as they come,
     whether they come in one read or in many."""

@@ -10,7 +10,7 @@ from fleet.alarms import AlarmKind
 from fleet.orders import OrderCreate
 from fleet.store.schema import orders, staff_actions
 from planner.corridor import NodeKind
-from tests.fleet.api.conftest import auth
+from tests.fleet.api.conftest import auth, token
 
 REASON = {"reason": "test"}
 ORDER = {"consignments": ["VN-ROLE00000001"], "pickup": "{vn_dock}", "drop": "{cn_dock}"}
@@ -78,6 +78,27 @@ def test_mutating_route_401_403_and_allowed(client, services, targets, method, p
     for role in (allowed, "admin"):
         reply = _request(client, method, path, body, targets, auth(role))
         assert reply.status_code < 300 or (role == "admin" and reply.status_code in (200, 409)), (role, reply.text)
+
+
+#: a request without a known token: none, an unknown one, or one in the query (the HTTP API takes the header only)
+NO_CALLER = [("", {}), ("", {"Authorization": "Bearer not-a-token-0123456789"}),
+             ("?token=not-a-token-0123456789", {}), (f"?token={token('dispatcher')}", {})]
+BAD_BODIES = ["not json", '{"unexpected": 1}', "[]"]
+
+
+@pytest.mark.parametrize(("method", "path"), sorted({(m[0], m[1]) for m in MUTATING} | {("POST", "/customs/events")}
+                                                    | {("GET", path) for path in READS}))
+def test_401_goes_before_any_422(client, targets, method, path):
+    """Found by hand: a token in the query and an invalid body were a 422 (the query parameter, then the body)
+    before the 401, so a caller without a token learnt what the route validates; invalid JSON was a 422 with a
+    header token too. Whatever the body and the query, no known token is a 401."""
+    for query, headers in NO_CALLER:
+        for body in BAD_BODIES:
+            reply = client.request(method, "/api/v1" + path.format(**targets) + query, content=body,
+                                   headers={"Content-Type": "application/json", **headers})
+            assert reply.status_code == 401, (query, headers, body, reply.text)
+            assert reply.json() == {"detail": "missing or unknown bearer token"}
+            assert reply.headers["WWW-Authenticate"] == "Bearer"
 
 
 @pytest.mark.parametrize("path", READS)
