@@ -171,6 +171,9 @@ class Dispatcher:
         #: each side's gates a loaded vehicle waits at for its clearance (gate -> side)
         self._outbound_gates = {n.id: n.jurisdiction for n in corridor.nodes_of(NodeKind.GATE)
                                 if n.id not in self._inbound_gates}
+        #: through operation: each side's arrival gates (gate -> side), which an operator's hold closes
+        self._arrival_gates = {n.id: n.jurisdiction for n in corridor.nodes_of(NodeKind.GATE)
+                               if n.id in self._inbound_gates} if self.relay is None else {}
         #: through operation: each side's outbound gate lanes (how many loads it may have before them: _assign)
         self._gate_lanes = {side: sum(1 for s in self._outbound_gates.values() if s == side)
                             for side in corridor.jurisdictions}
@@ -861,8 +864,9 @@ class Dispatcher:
 
     def _request(self, track: Track, start: str, start_time: float) -> PlanRequest:
         job = track.job
-        profile = self._empty_profile(track, start) if job is None or job.order is None \
-            or job.order.state in PICKUP_STATES else self._loaded_profile(track, job, start)
+        profile = self._around_held_arrivals(self._empty_profile(track, start) if job is None or job.order is None
+                                             or job.order.state in PICKUP_STATES
+                                             else self._loaded_profile(track, job, start), start)
         if job is None or track.unavailable is not None:
             return PlanRequest(track.id, start, (start,), start_time, profile)
         stops: tuple[Stop, ...] = ()
@@ -1697,10 +1701,35 @@ class Dispatcher:
         return self.gate.evaluate(track.id, direction, aboard)
 
     def _held_gate(self, track: Track) -> str | None:
+        """The operator's held gate that keeps the vehicle short of the crossing: one on its plan, or, bound for
+        the other side and not yet across, one of that side's arrival gates when all of them are held (its plan
+        may still end at its departure gate: it waits there, off the bridge)."""
         plan = track.plan
         if plan is None:
             return None
-        return next((s.node for s in plan.steps if s.node in self._gate_holds), None)
+        on_plan = next((s.node for s in plan.steps if s.node in self._gate_holds), None)
+        if on_plan is not None or track.job is None or track.job.crossed or not track.job.goals:
+            return on_plan
+        here = self.corridor.nodes[plan.steps[min(track.reached, len(plan.steps) - 1)].node].jurisdiction
+        target = self.corridor.nodes[track.job.goals[0]].jurisdiction
+        return self._arrivals_closed(target) if target != here else None
+
+    def _held_arrivals(self, side: str) -> list[str]:
+        """The arrival gates of ``side`` an operator holds (through operation)."""
+        return sorted(g for g, s in self._arrival_gates.items() if s == side and g in self._gate_holds)
+
+    def _arrivals_closed(self, side: str) -> str | None:
+        """Every arrival gate of ``side`` is held: the first of them (None: some way in is open)."""
+        held = self._held_arrivals(side)
+        return held[0] if held and len(held) == sum(s == side for s in self._arrival_gates.values()) else None
+
+    def _around_held_arrivals(self, profile: VehicleProfile, start: str) -> VehicleProfile:
+        """Through operation: the vehicle keeps off the held arrival gates of a side that has one open still (a
+        parallel lane). With all of them held it is not kept off: short of the crossing the hold keeps it
+        (``_held_gate``), and one across already goes on through (it must not stop on the bridge)."""
+        avoid = frozenset(g for side in self.corridor.jurisdictions if self._arrivals_closed(side) is None
+                          for g in self._held_arrivals(side)) - {start}
+        return dataclasses.replace(profile, avoid=profile.avoid | avoid) if avoid else profile
 
     def _hold_reason(self, gate: str) -> str:
         return f"gate {gate} held: {self._gate_holds[gate]}"
@@ -1986,7 +2015,8 @@ class Dispatcher:
                 if waiting_at_gate(track, self._outbound_gates) == node.id:
                     direction, aboard = self._direction_and_load(track)
                     decision = self.gate.evaluate(track.id, direction, aboard)
-                    held = [self._hold_reason(node.id)] if node.id in self._gate_holds else []  # the rule honours it
+                    gate = self._held_gate(track)
+                    held = [self._hold_reason(gate)] if gate is not None else []  # the rule honours it
                     authorities = {name: {"vehicle_authorized": v.authorized,
                                           "consignments": {c: str(self.gate.consignment_state(c)[name].status)
                                                            for c in aboard}}
@@ -2036,6 +2066,7 @@ class Dispatcher:
             conn.execute(gate_holds.insert().values(gate=gate_id, held_at=self.clock(), held_by=by, reason=reason))
             self.staff.insert(conn, role=by, action="hold_gate", target=f"gate:{gate_id}", reason=reason)
             self._gate_holds[gate_id] = reason
+            self._route_around(gate_id)
             self._reseen()
         self.bus.publish(Topic.GATE, {"gate": gate_id, "held": True, "reason": reason, "by": by})
         self.wake()
@@ -2049,6 +2080,16 @@ class Dispatcher:
             self._reseen()
         self.bus.publish(Topic.GATE, {"gate": gate_id, "held": False, "reason": reason, "by": by})
         self.wake()
+
+    def _route_around(self, gate_id: str) -> None:
+        """A held arrival gate: the vehicles planned through it, not yet released past it, are planned again (round
+        it by the other gate lane of that side, or to wait short of the crossing, ``_around_held_arrivals``)."""
+        if gate_id not in self._arrival_gates:
+            return
+        for track in self.tracks.values():
+            plan = track.plan
+            if plan is not None and gate_id in plan.nodes[track.released + 1:]:
+                track.needs_plan, track.retry_at = True, -INF
 
     def _gate_node(self, gate_id: str) -> None:
         node = self.corridor.nodes.get(gate_id)
