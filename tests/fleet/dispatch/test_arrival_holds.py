@@ -57,3 +57,13 @@ def test_a_vehicle_goes_through_the_arrival_gate_not_held(customs, corridor, hel
     fleet.dispatcher.hold_gate(held, "operator", "arrival lane inspection")
     assert fleet.run(2400, until=lambda: fleet.state_of(order) == S.DELIVERED), visited
     assert held not in visited and set(CN_ARRIVAL_GATES) & set(visited), visited
+
+
+def test_a_vehicle_across_when_every_arrival_gate_is_held_drives_on_through(customs, corridor):
+    """Across already (on the bridge deck of the far side) it must not stop there: it drives on through the held
+    gate to its drop dock."""
+    fleet, order, visited = _carrying(customs, corridor, "VN-100000000971")
+    assert fleet.run(2400, until=lambda: "cn_deck_in_1" in visited)
+    for gate in CN_ARRIVAL_GATES:
+        fleet.dispatcher.hold_gate(gate, "operator", "arrival lane inspection")
+    assert fleet.run(2400, until=lambda: fleet.state_of(order) == S.DELIVERED), visited
