@@ -1020,14 +1020,17 @@ class Dispatcher:
 
     def _park_job(self, track: Track, at: str) -> Job:
         """Park on the side it stands on; when every spot there is taken for good and it may cross now, park on
-        the other side, driving empty across (the gate rule still decides at the crossing). A vehicle parks on
+        the other side, driving empty across (the gate rule still decides at the crossing), unless an operator
+        holds every arrival gate there (it would wait for the hold on the bridge). A vehicle parks on
         the side it delivered to, so deliveries one way fill that side's parking: with 200 AGVs in
         ``target_2030`` vehicles done at a dock found no spot and stood on the dock for good."""
         side = self.corridor.nodes[at].jurisdiction
+        other = next(s for s in self.corridor.jurisdictions if s != side)
         here = self._parking(side)
-        if self._free_spot(here, track.id) or not self._profile_now(track).cross_border:
+        if self._free_spot(here, track.id) or not self._profile_now(track).cross_border \
+                or self._arrivals_closed(other) is not None:
             return Job(JobKind.PARK, here)
-        there = self._parking(next(s for s in self.corridor.jurisdictions if s != side))
+        there = self._parking(other)
         if not self._free_spot(there, track.id):
             return Job(JobKind.PARK, here)
         log.info("%s: every parking spot on the %s side is taken: parking on the other side", track.id, side)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from fleet.orders import OrderState
+from planner.corridor import NodeKind
 from tests.fleet.dispatch.conftest import VN_CN, docks, make_fleet
 
 S = OrderState
@@ -67,3 +68,19 @@ def test_a_vehicle_across_when_every_arrival_gate_is_held_drives_on_through(cust
     for gate in CN_ARRIVAL_GATES:
         fleet.dispatcher.hold_gate(gate, "operator", "arrival lane inspection")
     assert fleet.run(2400, until=lambda: fleet.state_of(order) == S.DELIVERED), visited
+
+
+def test_a_vehicle_does_not_go_to_park_across_while_every_arrival_gate_there_is_held(customs, corridor):
+    """Every parking spot of its side taken, a vehicle parks on the other side, driving empty across; with every
+    arrival gate there held it would only wait for the hold on the bridge: it stays on its side."""
+    at = docks(corridor, "VN")[0]
+    fleet = make_fleet(customs, corridor, 1, starts=[at])
+    fleet.authorize("agv_001")
+    dispatcher = fleet.dispatcher
+    for spot in corridor.nodes_of(NodeKind.PARKING, jurisdiction="VN"):
+        dispatcher.planner.table.hold_place(f"parked_{spot.id}", spot.id, dispatcher.now())
+    track = dispatcher.tracks["agv_001"]
+    assert corridor.nodes[dispatcher._park_job(track, at).goals[0]].jurisdiction == "CN"
+    for gate in CN_ARRIVAL_GATES:
+        dispatcher.hold_gate(gate, "operator", "arrival lane inspection")
+    assert corridor.nodes[dispatcher._park_job(track, at).goals[0]].jurisdiction == "VN"
