@@ -171,9 +171,8 @@ class Dispatcher:
         #: each side's gates a loaded vehicle waits at for its clearance (gate -> side)
         self._outbound_gates = {n.id: n.jurisdiction for n in corridor.nodes_of(NodeKind.GATE)
                                 if n.id not in self._inbound_gates}
-        #: through operation: each side's arrival gates (gate -> side), which an operator's hold closes
-        self._arrival_gates = {n.id: n.jurisdiction for n in corridor.nodes_of(NodeKind.GATE)
-                               if n.id in self._inbound_gates} if self.relay is None else {}
+        #: each side's arrival gates (gate -> side), which an operator's hold closes
+        self._arrival_gates = {g: corridor.nodes[g].jurisdiction for g in self._inbound_gates}
         #: through operation: each side's outbound gate lanes (how many loads it may have before them: _assign)
         self._gate_lanes = {side: sum(1 for s in self._outbound_gates.values() if s == side)
                             for side in corridor.jurisdictions}
@@ -1717,14 +1716,17 @@ class Dispatcher:
         if plan is None:
             return None
         on_plan = next((s.node for s in plan.steps if s.node in self._gate_holds), None)
-        if on_plan is not None or track.job is None or track.job.crossed or not track.job.goals:
+        job = track.job
+        if on_plan is not None or job is None or job.crossed or not job.goals:
             return on_plan
         here = self.corridor.nodes[plan.steps[min(track.reached, len(plan.steps) - 1)].node].jurisdiction
-        target = self.corridor.nodes[track.job.goals[0]].jurisdiction
+        # (relay: a deliverer's goal is the pad, its load bound for the other side all the same)
+        target = job.order.target if job.order is not None and job.order.state in LOADED_STATES \
+            else self.corridor.nodes[job.goals[0]].jurisdiction
         return self._arrivals_closed(target) if target != here else None
 
     def _held_arrivals(self, side: str) -> list[str]:
-        """The arrival gates of ``side`` an operator holds (through operation)."""
+        """The arrival gates of ``side`` an operator holds."""
         return sorted(g for g, s in self._arrival_gates.items() if s == side and g in self._gate_holds)
 
     def _arrivals_closed(self, side: str) -> str | None:
@@ -1733,9 +1735,9 @@ class Dispatcher:
         return held[0] if held and len(held) == sum(s == side for s in self._arrival_gates.values()) else None
 
     def _around_held_arrivals(self, profile: VehicleProfile, start: str) -> VehicleProfile:
-        """Through operation: the vehicle keeps off the held arrival gates of a side that has one open still (a
-        parallel lane). With all of them held it is not kept off: short of the crossing the hold keeps it
-        (``_held_gate``), and one across already goes on through (it must not stop on the bridge)."""
+        """The vehicle keeps off the held arrival gates of a side that has one open still (a parallel lane). With
+        all of them held it is not kept off: short of the crossing the hold keeps it (``_held_gate``), and one
+        across already goes on through (it must not stop on the bridge)."""
         avoid = frozenset(g for side in self.corridor.jurisdictions if self._arrivals_closed(side) is None
                           for g in self._held_arrivals(side)) - {start}
         return dataclasses.replace(profile, avoid=profile.avoid | avoid) if avoid else profile

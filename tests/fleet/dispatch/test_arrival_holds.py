@@ -84,3 +84,24 @@ def test_a_vehicle_does_not_go_to_park_across_while_every_arrival_gate_there_is_
     for gate in CN_ARRIVAL_GATES:
         dispatcher.hold_gate(gate, "operator", "arrival lane inspection")
     assert corridor.nodes[dispatcher._park_job(track, at).goals[0]].jurisdiction == "VN"
+
+
+def test_relay_a_deliverer_whose_load_is_bound_for_a_side_with_every_arrival_gate_held_waits_at_its_gate(
+        customs, kim_thanh):
+    """Relay: the receiver's way home from the pad passes the held gates, so it would stand short of the pad
+    with the deliverer, both on the bridge, for as long as the hold lasts. The deliverer is not let go at its
+    gate (in its queue, with the hold's reason) and no receiver is sent; released, the load is handed over."""
+    fleet = make_fleet(customs, kim_thanh, 4)
+    fleet.authorize(*fleet.dispatcher.tracks)
+    order = fleet.order(["VN-400000000981"], docks(kim_thanh, "VN")[0], docks(kim_thanh, "CN")[0])
+    fleet.release("VN-400000000981", VN_CN)
+    for gate in CN_ARRIVAL_GATES:
+        fleet.dispatcher.hold_gate(gate, "operator", "arrival lane inspection")
+    fleet.run(2400)
+    [(gate, entry)] = [(g.id, w) for g in fleet.dispatcher.gates() for w in g.queue]
+    assert fleet.link.state(entry.vehicle_id).last_node_id == gate and gate.startswith("vn_gate_out_")
+    assert entry.reasons[0] == "gate cn_gate_in_1 held: arrival lane inspection" and not entry.allowed, entry
+    assert fleet.dispatcher.tracks[entry.vehicle_id].job.partner is None
+    assert fleet.state_of(order) == S.AWAITING_CLEARANCE
+    fleet.dispatcher.release_gate("cn_gate_in_1", "operator", "lane clear")
+    assert fleet.run(3600, until=lambda: fleet.state_of(order) == S.DELIVERED), fleet.orders.get(order)
