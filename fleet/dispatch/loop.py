@@ -171,6 +171,8 @@ class Dispatcher:
         #: each side's gates a loaded vehicle waits at for its clearance (gate -> side)
         self._outbound_gates = {n.id: n.jurisdiction for n in corridor.nodes_of(NodeKind.GATE)
                                 if n.id not in self._inbound_gates}
+        #: each side's arrival gates (gate -> side), which an operator's hold closes
+        self._arrival_gates = {g: corridor.nodes[g].jurisdiction for g in self._inbound_gates}
         #: through operation: each side's outbound gate lanes (how many loads it may have before them: _assign)
         self._gate_lanes = {side: sum(1 for s in self._outbound_gates.values() if s == side)
                             for side in corridor.jurisdictions}
@@ -874,8 +876,9 @@ class Dispatcher:
 
     def _request(self, track: Track, start: str, start_time: float) -> PlanRequest:
         job = track.job
-        profile = self._empty_profile(track, start) if job is None or job.order is None \
-            or job.order.state in PICKUP_STATES else self._loaded_profile(track, job, start)
+        profile = self._around_held_arrivals(self._empty_profile(track, start) if job is None or job.order is None
+                                             or job.order.state in PICKUP_STATES
+                                             else self._loaded_profile(track, job, start), start)
         if job is None or track.unavailable is not None:
             return PlanRequest(track.id, start, (start,), start_time, profile)
         stops: tuple[Stop, ...] = ()
@@ -1029,14 +1032,17 @@ class Dispatcher:
 
     def _park_job(self, track: Track, at: str) -> Job:
         """Park on the side it stands on; when every spot there is taken for good and it may cross now, park on
-        the other side, driving empty across (the gate rule still decides at the crossing). A vehicle parks on
+        the other side, driving empty across (the gate rule still decides at the crossing), unless an operator
+        holds every arrival gate there (it would wait for the hold on the bridge). A vehicle parks on
         the side it delivered to, so deliveries one way fill that side's parking: with 200 AGVs in
         ``target_2030`` vehicles done at a dock found no spot and stood on the dock for good."""
         side = self.corridor.nodes[at].jurisdiction
+        other = next(s for s in self.corridor.jurisdictions if s != side)
         here = self._parking(side)
-        if self._free_spot(here, track.id) or not self._profile_now(track).cross_border:
+        if self._free_spot(here, track.id) or not self._profile_now(track).cross_border \
+                or self._arrivals_closed(other) is not None:
             return Job(JobKind.PARK, here)
-        there = self._parking(next(s for s in self.corridor.jurisdictions if s != side))
+        there = self._parking(other)
         if not self._free_spot(there, track.id):
             return Job(JobKind.PARK, here)
         log.info("%s: every parking spot on the %s side is taken: parking on the other side", track.id, side)
@@ -1106,6 +1112,7 @@ class Dispatcher:
         since = track.arrived_at.get(track.reached) if old is not None and 0 <= track.reached < len(old.steps) \
             and old.steps[track.reached].node == end else None
         track.plan, track.first, track.released = plan, index, index
+        track.waits_because = None  # (asked again at its next release)
         track.seq0 = (seq if seq is not None else 0) - 2 * index
         state = track.state
         track.reached = index if state is not None and state.last_node_id == end and not [
@@ -1374,8 +1381,7 @@ class Dispatcher:
     def _cleared_at_gate(self, track: Track) -> str | None:
         """The gate the vehicle waits at, if the gate rule lets it go now and no operator holds the gate."""
         gate = waiting_at_gate(track, self._outbound_gates) if track.unavailable is None else None
-        return gate if gate is not None and self._held_gate(track) is None and self._evaluate(track).allowed \
-            else None
+        return gate if gate is not None and self._allowed_now(track) else None
 
     def _transfer_under_way(self) -> bool:
         """Relay: both vehicles of a meeting are on the pad and the handoff is not yet recorded. The whole fleet is
@@ -1637,9 +1643,15 @@ class Dispatcher:
                 self._clear(track, decision, f"released past gate {plan.steps[before].node}")
         lane = self.corridor.lane_between(plan.steps[before].node, plan.steps[step].node)
         if lane.crossing and plan.steps[before].node in self._pre_crossing:
-            decision = self._decide(track) if track.reached >= before else None
-            if decision is None:
+            if track.reached < before:
                 return False
+            meeting = self._meeting_wait(track, plan.steps[step].node)
+            decision = self._decide(track) if meeting is None else None
+            if decision is None:  # its own rule's reason first
+                track.waits_because = meeting if meeting is not None and self._allowed_now(track) \
+                    else self._not_across(track)
+                return False
+            track.waits_because = None
             # its own record: other threads append to the log meanwhile (customs events, staff)
             track.crossing_decision_seq = decision.audit_seq
             if not decision.consignments:
@@ -1712,10 +1724,38 @@ class Dispatcher:
         return self.gate.evaluate(track.id, direction, aboard)
 
     def _held_gate(self, track: Track) -> str | None:
+        """The operator's held gate that keeps the vehicle short of the crossing: one on its plan, or, bound for
+        the other side and not yet across, one of that side's arrival gates when all of them are held (its plan
+        may still end at its departure gate: it waits there, off the bridge)."""
         plan = track.plan
         if plan is None:
             return None
-        return next((s.node for s in plan.steps if s.node in self._gate_holds), None)
+        on_plan = next((s.node for s in plan.steps if s.node in self._gate_holds), None)
+        job = track.job
+        if on_plan is not None or job is None or job.crossed or not job.goals:
+            return on_plan
+        here = self.corridor.nodes[plan.steps[min(track.reached, len(plan.steps) - 1)].node].jurisdiction
+        # (relay: a deliverer's goal is the pad, its load bound for the other side all the same)
+        target = job.order.target if job.order is not None and job.order.state in LOADED_STATES \
+            else self.corridor.nodes[job.goals[0]].jurisdiction
+        return self._arrivals_closed(target) if target != here else None
+
+    def _held_arrivals(self, side: str) -> list[str]:
+        """The arrival gates of ``side`` an operator holds."""
+        return sorted(g for g, s in self._arrival_gates.items() if s == side and g in self._gate_holds)
+
+    def _arrivals_closed(self, side: str) -> str | None:
+        """Every arrival gate of ``side`` is held: the first of them (None: some way in is open)."""
+        held = self._held_arrivals(side)
+        return held[0] if held and len(held) == sum(s == side for s in self._arrival_gates.values()) else None
+
+    def _around_held_arrivals(self, profile: VehicleProfile, start: str) -> VehicleProfile:
+        """The vehicle keeps off the held arrival gates of a side that has one open still (a parallel lane). With
+        all of them held it is not kept off: short of the crossing the hold keeps it (``_held_gate``), and one
+        across already goes on through (it must not stop on the bridge)."""
+        avoid = frozenset(g for side in self.corridor.jurisdictions if self._arrivals_closed(side) is None
+                          for g in self._held_arrivals(side)) - {start}
+        return dataclasses.replace(profile, avoid=profile.avoid | avoid) if avoid else profile
 
     def _hold_reason(self, gate: str) -> str:
         return f"gate {gate} held: {self._gate_holds[gate]}"
@@ -1730,6 +1770,33 @@ class Dispatcher:
         direction, aboard = self._direction_and_load(track)
         decision = self.gate.decide(track.id, direction, aboard)
         return decision if decision.allowed else None
+
+    def _allowed_now(self, track: Track) -> bool:
+        """The gate rule (and the operator's gate holds) would let the vehicle cross now (nothing recorded)."""
+        return self._held_gate(track) is None and self._evaluate(track).allowed
+
+    def _not_across(self, track: Track) -> str:
+        """Why the gate rule keeps the vehicle short of the crossing now."""
+        held = self._held_gate(track)
+        reasons = [self._hold_reason(held)] if held is not None else list(self._evaluate(track).reasons)
+        return f"short of the crossing: {'; '.join(reasons) or 'the gate rule does not allow it now'}"
+
+    def _meeting_wait(self, track: Track, onto: str) -> str | None:
+        """Relay: why the vehicle may not enter the pad (``onto``) for its meeting yet; None: it may, its partner
+        standing at its own last node before the pad (or on it) and allowed there too. Each released onto the pad
+        on its own decision alone, the first there stood on the border line waiting for the other (minutes at
+        every meeting, and for as long as a hold lasted when the other was kept off the pad meanwhile)."""
+        job = track.job
+        if self.relay is None or onto != self.relay.pad or job is None or job.partner is None or job.handed_over:
+            return None
+        partner = self.tracks.get(job.partner)
+        plan = partner.plan if partner is not None else None
+        at = next((i for i, s in enumerate(plan.steps) if s.node == onto), None) if plan is not None else None
+        if partner is None or at is None or partner.reached < at - 1:
+            return f"waits off the pad for {job.partner} to come to its last node before it"
+        if partner.reached < at and not self._allowed_now(partner):
+            return f"waits off the pad: {job.partner} may not enter it, {self._not_across(partner)}"
+        return None
 
     @staticmethod
     def _carries_uncleared(job: Job) -> bool:
@@ -1789,7 +1856,7 @@ class Dispatcher:
         if self._left_for_the_crossing(state):
             return  # already on the crossing lane: it goes on to the far side
         node = self.corridor.nodes[state.last_node_id]
-        if self._held_gate(track) is None and self._evaluate(track).allowed:
+        if self._allowed_now(track):
             return
         if track.connection not in ("ONLINE", None):  # cannot be told: flag it, take it back once it is back
             self.alarms.raise_alarm(AlarmKind.CROSSING_FLAGGED, track.id, f"{track.id}: clearance lost at {node.id} "
@@ -2006,7 +2073,8 @@ class Dispatcher:
                 if waiting_at_gate(track, self._outbound_gates) == node.id:
                     direction, aboard = self._direction_and_load(track)
                     decision = self.gate.evaluate(track.id, direction, aboard)
-                    held = [self._hold_reason(node.id)] if node.id in self._gate_holds else []  # the rule honours it
+                    gate = self._held_gate(track)
+                    held = [self._hold_reason(gate)] if gate is not None else []  # the rule honours it
                     authorities = {name: {"vehicle_authorized": v.authorized,
                                           "consignments": {c: str(self.gate.consignment_state(c)[name].status)
                                                            for c in aboard}}
@@ -2056,6 +2124,7 @@ class Dispatcher:
             conn.execute(gate_holds.insert().values(gate=gate_id, held_at=self.clock(), held_by=by, reason=reason))
             self.staff.insert(conn, role=by, action="hold_gate", target=f"gate:{gate_id}", reason=reason)
             self._gate_holds[gate_id] = reason
+            self._route_around(gate_id)
             self._reseen()
         self.bus.publish(Topic.GATE, {"gate": gate_id, "held": True, "reason": reason, "by": by})
         self.wake()
@@ -2069,6 +2138,16 @@ class Dispatcher:
             self._reseen()
         self.bus.publish(Topic.GATE, {"gate": gate_id, "held": False, "reason": reason, "by": by})
         self.wake()
+
+    def _route_around(self, gate_id: str) -> None:
+        """A held arrival gate: the vehicles planned through it, not yet released past it, are planned again (round
+        it by the other gate lane of that side, or to wait short of the crossing, ``_around_held_arrivals``)."""
+        if gate_id not in self._arrival_gates:
+            return
+        for track in self.tracks.values():
+            plan = track.plan
+            if plan is not None and gate_id in plan.nodes[track.released + 1:]:
+                track.needs_plan, track.retry_at = True, -INF
 
     def _gate_node(self, gate_id: str) -> None:
         node = self.corridor.nodes.get(gate_id)
