@@ -1728,7 +1728,7 @@ class Dispatcher:
         the other side and not yet across, one of that side's arrival gates when all of them are held (its plan
         may still end at its departure gate: it waits there, off the bridge)."""
         plan = track.plan
-        if plan is None:
+        if plan is None or not self._gate_holds:  # (asked for every vehicle on every tick: mostly none held)
             return None
         on_plan = next((s.node for s in plan.steps if s.node in self._gate_holds), None)
         job = track.job
@@ -1753,6 +1753,8 @@ class Dispatcher:
         """The vehicle keeps off the held arrival gates of a side that has one open still (a parallel lane). With
         all of them held it is not kept off: short of the crossing the hold keeps it (``_held_gate``), and one
         across already goes on through (it must not stop on the bridge)."""
+        if not self._gate_holds:
+            return profile
         avoid = frozenset(g for side in self.corridor.jurisdictions if self._arrivals_closed(side) is None
                           for g in self._held_arrivals(side)) - {start}
         return dataclasses.replace(profile, avoid=profile.avoid | avoid) if avoid else profile
