@@ -444,6 +444,37 @@ def test_each_role_sees_only_its_controls(open_console, role, controls, hidden):
     page.context.close()
 
 
+def test_a_vehicle_never_seen_says_so_and_gets_no_motion_buttons(open_console, deployment):
+    """Seen by eye: the configured fleet's vehicles that never reported (10 configured, 4 agents running) were listed
+    "unknown" with Pause, Cancel and E-stop, none of which can reach them. Every vehicle of this deployment reports,
+    so the tab's GET /vehicles gets one more, as the service shows a vehicle it has never heard from (a
+    ``VehicleView`` with nothing but its record: no connection, no state)."""
+    from fleet.dispatch import VehicleView
+    from sim.service_process import token_for
+
+    silent = VehicleView(id="agv_099", home="VN", may_cross=True, in_service=True).model_dump(mode="json")
+    tab = open_console(None, sign_in=False)
+    page = tab.page
+
+    def with_silent(route) -> None:
+        reply = route.fetch()
+        route.fulfill(response=reply, json=[*reply.json(), silent])
+
+    page.route("**/api/v1/vehicles", with_silent)
+    page.fill("#token", token_for("admin"))
+    page.click("#signin-form button[type=submit]")
+    page.wait_for_selector("#link[data-state=open]", timeout=30_000)
+    row = page.locator("#vehicles tr[data-vehicle=agv_099]")
+    playwright_sync.expect(row.locator("td[data-state]")).to_have_text("never seen")
+    seen = page.locator("#vehicles tr[data-vehicle=agv_001]")
+    playwright_sync.expect(seen.locator("button[data-action=pause]")).to_be_visible()  # a reporting one has them
+    for action in ("pause", "cancel", "emergency_stop"):
+        assert row.locator(f"button[data-action={action}]:visible").count() == 0, f"{action} on a never-seen vehicle"
+    playwright_sync.expect(row.locator("td.actions")).to_have_text("no contact")
+    tab.shot("never-seen")
+    page.context.close()
+
+
 #: What must be seen whole at a control room's screen sizes: each element's box inside the window, at least this
 #: big (px), and, where the last flag says so, not scrolled sideways inside itself (a table whose last columns,
 #: the actions, are off to the right; the map's panes are wider than it by design).

@@ -8,7 +8,7 @@ import { GatesPanel } from "./gates.js";
 import { renderKpis } from "./kpis.js";
 import { CorridorMap } from "./map.js";
 import { OrdersPanel } from "./orders.js";
-import { STATE_COLOURS } from "./vehicle-state.js";
+import { STATE_COLOURS, stateLabel } from "./vehicle-state.js";
 import { VehiclesTable } from "./vehicles.js";
 
 const TOKEN_KEY = "xborder.token";
@@ -251,7 +251,7 @@ class Console {
 
   legend() {
     $("map-legend").replaceChildren(...Object.entries(STATE_COLOURS).map(([state, colour]) =>
-      h("span", {}, h("span", { class: "dot", style: `--dot:${colour}` }), state.replace(/_/g, " "))),
+      h("span", {}, h("span", { class: "dot", style: `--dot:${colour}` }), stateLabel(state))),
     h("span", {}, h("span", { class: "swatch base" }), "released"),
     h("span", {}, h("span", { class: "swatch horizon" }), "horizon"));
   }

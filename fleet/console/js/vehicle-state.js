@@ -13,6 +13,19 @@ export const STATE_COLOURS = {
   out_of_service: "#343a40",
 };
 
+/** What the console writes for a state word where the word alone would mislead (``unknown``: the fleet manager
+ * has never heard from the vehicle, no state, no connection). */
+const STATE_LABELS = { unknown: "never seen" };
+
+export function stateLabel(state) {
+  return STATE_LABELS[state] || state.replace(/_/g, " ");
+}
+
+/** The vehicle never reported (a configured vehicle whose agent never ran): nothing sent to it can reach it. */
+export function neverSeen(view) {
+  return view.connection == null;
+}
+
 export function vehicleState(view) {
   if (!view.in_service) return "out_of_service";
   if (view.connection !== "ONLINE") return view.connection ? "offline" : "unknown";
