@@ -543,6 +543,16 @@ def test_a_gate_light_turns_green_when_customs_releases_the_consignment(admin, d
     assert vn.get_attribute("data-light") != "green" and cn.get_attribute("data-light") != "green"
     playwright_sync.expect(waiting.locator(".reasons")).to_contain_text("VN_CUSTOMS")
     gate = page.locator(f"#gates .gate:has(li[data-vehicle={vehicle_id}])")
+    gate_id = gate.get_attribute("data-gate")
+    # its row says it waits at that gate for customs (it was "idle": free for work, to a dispatcher's eye)
+    state = page.locator(f"#vehicles tr[data-vehicle={vehicle_id}] td[data-state]")
+    playwright_sync.expect(state).to_have_attribute("data-state", "waiting_at_gate", timeout=10_000)
+    playwright_sync.expect(state).to_have_text(f"waiting at gate {gate_id}")
+    playwright_sync.expect(state).to_have_attribute("title", re.compile("VN_CUSTOMS"))
+    # and the table stays as it was: each row's buttons on one line (the long state squeezed them one under another)
+    tops = page.eval_on_selector_all(f"#vehicles tr[data-vehicle={vehicle_id}] td.actions button:not([hidden])",
+                                     "buttons => buttons.map(b => Math.round(b.getBoundingClientRect().top))")
+    assert len(tops) == 3 and len(set(tops)) == 1, tops
     gate.locator("header button").click()
     admin.confirm("console test: hold to watch the lights")
     playwright_sync.expect(gate).to_have_class(re.compile(r"\bheld\b"))
@@ -555,6 +565,7 @@ def test_a_gate_light_turns_green_when_customs_releases_the_consignment(admin, d
     gate.locator("header button").click()
     admin.confirm("console test: customs released it")
     playwright_sync.expect(page.locator(f"#gates li[data-vehicle={vehicle_id}]")).to_have_count(0, timeout=30_000)
+    playwright_sync.expect(state).not_to_have_attribute("data-state", "waiting_at_gate", timeout=10_000)
     # on its way across: one lane of the bridge's two taken (its released base runs over it), drawn taken
     playwright_sync.expect(page.locator("#kpi-bridge")).to_contain_text("lanes taken 1/2", timeout=30_000)
     playwright_sync.expect(page.locator("#kpi-links .light.green")).to_have_count(2, timeout=15_000)

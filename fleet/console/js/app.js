@@ -154,7 +154,12 @@ class Console {
 
   async refreshGates() {
     try {
-      this.gates.render(await this.api.get("/gates"), this.authoritySides, this.sides);
+      const gates = await this.api.get("/gates");
+      this.gates.render(gates, this.authoritySides, this.sides);
+      const waiting = new Map(gates.flatMap((gate) => gate.queue.map((w) => [w.vehicle_id, {
+        gate: gate.id, allowed: w.allowed, reasons: w.reasons }])));
+      this.vehicles.setWaiting(waiting);
+      this.map.setWaiting(waiting);
     } catch (error) {
       if (error.status !== 401) this.notify(`gates: ${error.message}`, true);
     }

@@ -27,6 +27,7 @@ export class CorridorMap {
     this.onSelect = onSelect;
     this.vehicles = new Map(); // id -> {view, from, to, at}
     this.selected = null;
+    this.waiting = new Map(); // vehicle id -> {gate, ...}: in a gate's queue (GET /gates)
     this.nodes = new Map(); // node id -> {x, y, kind, zone, jurisdiction}
     this.zones = new Map(); // zone id -> {kind, jurisdiction}
     this.crossingLanes = []; // {from, to, layer}: the crossing's segments
@@ -139,6 +140,12 @@ export class CorridorMap {
     const [a, b] = [centre(sides[0]), centre(sides[1])];
     const length = Math.hypot(b[0] - a[0], b[1] - a[1]) || 1;
     return [(b[0] - a[0]) / length, (b[1] - a[1]) / length];
+  }
+
+  /** The vehicles waiting at a gate for their clearance (drawn in their own colour, not idle's). */
+  setWaiting(waiting) {
+    this.waiting = waiting;
+    this.requestDraw();
   }
 
   /** A vehicle's latest state (from the stream or GET /vehicles). */
@@ -255,7 +262,7 @@ export class CorridorMap {
       const point = this.map.latLngToContainerPoint(this.latLng([p.x, p.y]));
       const angle = -(p.theta + this.turn); // turned as the map is; the screen's y grows downwards
       const [c, s] = [Math.cos(angle), Math.sin(angle)];
-      const colour = STATE_COLOURS[vehicleState(entry.view)];
+      const colour = STATE_COLOURS[vehicleState(entry.view, this.waiting.get(id))];
       const path = paths.get(colour) || paths.set(colour, new Path2D()).get(colour);
       const arrow = new Path2D();
       outline.forEach(([x, y], i) => arrow[i ? "lineTo" : "moveTo"](point.x + x * c - y * s, point.y + x * s + y * c));

@@ -37,6 +37,7 @@ export class VehiclesTable {
   constructor(tbody, { api, can, notify, onSelect }) {
     Object.assign(this, { tbody, api, can, notify, onSelect });
     this.rows = new Map(); // id -> {row, cells, view, receivedAt}
+    this.waiting = new Map(); // id -> {gate, reasons, allowed}: in a gate's queue
     this.dirty = new Set();
     this.agedAt = 0;
     setInterval(() => this.flush(), FLUSH_MS);
@@ -53,6 +54,16 @@ export class VehiclesTable {
       if (!this.soon) this.soon = setTimeout(() => this.flush(), 0);
     }
     this.dirty.add(view.id);
+  }
+
+  /** The vehicles waiting at a gate for their clearance, from the gates' queues (GET /gates, every 2 s). */
+  setWaiting(waiting) {
+    for (const id of new Set([...this.waiting.keys(), ...waiting.keys()])) {
+      if (this.rows.has(id) && JSON.stringify(this.waiting.get(id)) !== JSON.stringify(waiting.get(id))) {
+        this.dirty.add(id);
+      }
+    }
+    this.waiting = waiting;
   }
 
   build(view) {
@@ -106,15 +117,23 @@ export class VehiclesTable {
         b.button.className = `small${choice.danger ? " danger" : ""}`;
         b.button.setAttribute("aria-label", `${choice.label} ${id}`);
       }
-      const state = vehicleState(view);
-      if (cells.state.dataset.state !== state) {
+      const waiting = this.waiting.get(id);
+      const state = vehicleState(view, waiting);
+      const label = state === "waiting_at_gate" ? `waiting at gate ${waiting.gate}` : stateLabel(state);
+      if (cells.state.dataset.state !== state || cells.state.textContent !== label) {
+        // the gate's id on a line of its own: one long word in the column squeezed every row's buttons apart
         cells.state.replaceChildren(h("span", { class: "dot", style: `--dot:${STATE_COLOURS[state]}` }),
-          stateLabel(state));
+          ...(state === "waiting_at_gate" ? ["waiting at gate ", h("span", { class: "gate-id" }, waiting.gate)]
+            : [label]));
         cells.state.dataset.state = state;
       }
       // the planner found no way for now (GET /vehicles: stalled_because): say why it stands still
-      cells.state.title = view.stalled_because ? `waiting: ${view.stalled_because}`
-        : neverSeen(view) ? "it has never reported to the fleet manager: nothing sent to it can reach it" : "";
+      const stalled = view.stalled_because ? `waiting: ${view.stalled_because}` : "";
+      cells.state.title = state === "waiting_at_gate"
+        ? [`waiting at gate ${waiting.gate} for customs clearance: ` +
+           (waiting.allowed ? "crossing allowed" : waiting.reasons.join("; ")), stalled].filter(Boolean).join("\n")
+        : stalled || (neverSeen(view) ? "it has never reported to the fleet manager: nothing sent to it can reach it"
+          : "");
       const held = (view.held_load || []).join(", ");
       show(cells.order, view.order_id || (held ? `holds ${held}` : view.job ? `(${view.job})` : ""),
            { title: held ? "a load no order carries: take it off by hand at the bay, then Load removed"
