@@ -529,6 +529,37 @@ def test_readable_at_a_laptop_and_a_control_room_screen(admin, size):
         page.click("#tab-vehicles")
 
 
+#: How a gate is drawn: the colours of its card on the gates panel (the card and its header, not the customs lights
+#: of the vehicles queued there) and of its marker on the map, which of them are red (a hue within 25 degrees of
+#: red, saturated: the e-stop's #d7263d and its kin, such as the map's former gate pink), and the marker's tooltip.
+GATE_COLOURS = """id => {
+    const rgb = (text) => {
+        if (text.startsWith("#")) return [1, 3, 5].map((i) => parseInt(text.slice(i, i + 2), 16)).concat(1);
+        const [r, g, b, a = 1] = text.match(/[\\d.]+/g).map(Number);
+        return [r, g, b, a];
+    };
+    const red = (text) => {
+        const [r, g, b, a] = rgb(text);
+        const [max, min] = [Math.max(r, g, b), Math.min(r, g, b)];
+        if (a === 0 || max - min < 60 || max !== r) return false;
+        const hue = 60 * (g - b) / (max - min);
+        return hue < 25 && hue > -25;
+    };
+    const card = document.querySelector(`#gates .gate[data-gate="${id}"]`);
+    const panel = new Set();
+    for (const element of [card, ...card.querySelectorAll("header, header *")]) {
+        const style = getComputedStyle(element);
+        for (const p of ["color", "background-color", "border-top-color", "border-left-color"]) panel.add(style[p]);
+    }
+    const marker = (window.xborder.map.gateMarkers || new Map()).get(id);
+    const content = marker ? marker.getTooltip().getContent() : "(no marker of its own)";
+    const map = marker ? [marker.options.color, marker.options.fillColor] : [];
+    const tooltip = typeof content === "string" ? content : content.textContent;
+    return {held: card.classList.contains("held") && tooltip.includes("held"), panel: [...panel], map, tooltip,
+            panelRed: [...panel].filter(red), mapRed: map.filter(red)};
+}"""
+
+
 def test_a_gate_light_turns_green_when_customs_releases_the_consignment(admin, deployment):
     """The vehicle waits at its gate with both lights amber (customs has not released its consignment); an
     operator holds the gate (so the vehicle stays to be looked at); the simulators release the consignment and
@@ -553,9 +584,18 @@ def test_a_gate_light_turns_green_when_customs_releases_the_consignment(admin, d
     tops = page.eval_on_selector_all(f"#vehicles tr[data-vehicle={vehicle_id}] td.actions button:not([hidden])",
                                      "buttons => buttons.map(b => Math.round(b.getBoundingClientRect().top))")
     assert len(tops) == 3 and len(set(tops)) == 1, tops
+    # a free gate looks free: no red (the e-stop's) on its card or its map marker (its Hold button was e-stop red)
+    free = page.evaluate(GATE_COLOURS, gate_id)
+    assert not free["panelRed"] and not free["mapRed"] and "free" in free["tooltip"], free
     gate.locator("header button").click()
     admin.confirm("console test: hold to watch the lights")
     playwright_sync.expect(gate).to_have_class(re.compile(r"\bheld\b"))
+    # held: plainly so, with the reason, and still not in the e-stop's red; drawn otherwise than a free gate
+    playwright_sync.expect(gate.locator("header")).to_contain_text("HELD: console test: hold to watch the lights")
+    held = wait_until(lambda: (seen := page.evaluate(GATE_COLOURS, gate_id))["held"] and seen, 10, 0.2,
+                      what="the map's gate marker drawn held")
+    assert not held["panelRed"] and not held["mapRed"], held
+    assert held["map"] != free["map"] and "console test: hold to watch the lights" in held["tooltip"], (free, held)
     admin.shot("gate-waiting")
     deployment.release_consignments()
     playwright_sync.expect(vn).to_have_attribute("data-light", "green", timeout=30_000)

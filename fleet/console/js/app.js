@@ -156,6 +156,7 @@ class Console {
     try {
       const gates = await this.api.get("/gates");
       this.gates.render(gates, this.authoritySides, this.sides);
+      this.map.setGates(gates);
       const waiting = new Map(gates.flatMap((gate) => gate.queue.map((w) => [w.vehicle_id, {
         gate: gate.id, allowed: w.allowed, reasons: w.reasons }])));
       this.vehicles.setWaiting(waiting);
