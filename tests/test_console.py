@@ -444,6 +444,37 @@ def test_each_role_sees_only_its_controls(open_console, role, controls, hidden):
     page.context.close()
 
 
+def test_a_vehicle_never_seen_says_so_and_gets_no_motion_buttons(open_console, deployment):
+    """Seen by eye: the configured fleet's vehicles that never reported (10 configured, 4 agents running) were listed
+    "unknown" with Pause, Cancel and E-stop, none of which can reach them. Every vehicle of this deployment reports,
+    so the tab's GET /vehicles gets one more, as the service shows a vehicle it has never heard from (a
+    ``VehicleView`` with nothing but its record: no connection, no state)."""
+    from fleet.dispatch import VehicleView
+    from sim.service_process import token_for
+
+    silent = VehicleView(id="agv_099", home="VN", may_cross=True, in_service=True).model_dump(mode="json")
+    tab = open_console(None, sign_in=False)
+    page = tab.page
+
+    def with_silent(route) -> None:
+        reply = route.fetch()
+        route.fulfill(response=reply, json=[*reply.json(), silent])
+
+    page.route("**/api/v1/vehicles", with_silent)
+    page.fill("#token", token_for("admin"))
+    page.click("#signin-form button[type=submit]")
+    page.wait_for_selector("#link[data-state=open]", timeout=30_000)
+    row = page.locator("#vehicles tr[data-vehicle=agv_099]")
+    playwright_sync.expect(row.locator("td[data-state]")).to_have_text("never seen")
+    seen = page.locator("#vehicles tr[data-vehicle=agv_001]")
+    playwright_sync.expect(seen.locator("button[data-action=pause]")).to_be_visible()  # a reporting one has them
+    for action in ("pause", "cancel", "emergency_stop"):
+        assert row.locator(f"button[data-action={action}]:visible").count() == 0, f"{action} on a never-seen vehicle"
+    playwright_sync.expect(row.locator("td.actions")).to_have_text("no contact")
+    tab.shot("never-seen")
+    page.context.close()
+
+
 #: What must be seen whole at a control room's screen sizes: each element's box inside the window, at least this
 #: big (px), and, where the last flag says so, not scrolled sideways inside itself (a table whose last columns,
 #: the actions, are off to the right; the map's panes are wider than it by design).
@@ -498,6 +529,37 @@ def test_readable_at_a_laptop_and_a_control_room_screen(admin, size):
         page.click("#tab-vehicles")
 
 
+#: How a gate is drawn: the colours of its card on the gates panel (the card and its header, not the customs lights
+#: of the vehicles queued there) and of its marker on the map, which of them are red (a hue within 25 degrees of
+#: red, saturated: the e-stop's #d7263d and its kin, such as the map's former gate pink), and the marker's tooltip.
+GATE_COLOURS = """id => {
+    const rgb = (text) => {
+        if (text.startsWith("#")) return [1, 3, 5].map((i) => parseInt(text.slice(i, i + 2), 16)).concat(1);
+        const [r, g, b, a = 1] = text.match(/[\\d.]+/g).map(Number);
+        return [r, g, b, a];
+    };
+    const red = (text) => {
+        const [r, g, b, a] = rgb(text);
+        const [max, min] = [Math.max(r, g, b), Math.min(r, g, b)];
+        if (a === 0 || max - min < 60 || max !== r) return false;
+        const hue = 60 * (g - b) / (max - min);
+        return hue < 25 && hue > -25;
+    };
+    const card = document.querySelector(`#gates .gate[data-gate="${id}"]`);
+    const panel = new Set();
+    for (const element of [card, ...card.querySelectorAll("header, header *")]) {
+        const style = getComputedStyle(element);
+        for (const p of ["color", "background-color", "border-top-color", "border-left-color"]) panel.add(style[p]);
+    }
+    const marker = (window.xborder.map.gateMarkers || new Map()).get(id);
+    const content = marker ? marker.getTooltip().getContent() : "(no marker of its own)";
+    const map = marker ? [marker.options.color, marker.options.fillColor] : [];
+    const tooltip = typeof content === "string" ? content : content.textContent;
+    return {held: card.classList.contains("held") && tooltip.includes("held"), panel: [...panel], map, tooltip,
+            panelRed: [...panel].filter(red), mapRed: map.filter(red)};
+}"""
+
+
 def test_a_gate_light_turns_green_when_customs_releases_the_consignment(admin, deployment):
     """The vehicle waits at its gate with both lights amber (customs has not released its consignment); an
     operator holds the gate (so the vehicle stays to be looked at); the simulators release the consignment and
@@ -512,9 +574,28 @@ def test_a_gate_light_turns_green_when_customs_releases_the_consignment(admin, d
     assert vn.get_attribute("data-light") != "green" and cn.get_attribute("data-light") != "green"
     playwright_sync.expect(waiting.locator(".reasons")).to_contain_text("VN_CUSTOMS")
     gate = page.locator(f"#gates .gate:has(li[data-vehicle={vehicle_id}])")
+    gate_id = gate.get_attribute("data-gate")
+    # its row says it waits at that gate for customs (it was "idle": free for work, to a dispatcher's eye)
+    state = page.locator(f"#vehicles tr[data-vehicle={vehicle_id}] td[data-state]")
+    playwright_sync.expect(state).to_have_attribute("data-state", "waiting_at_gate", timeout=10_000)
+    playwright_sync.expect(state).to_have_text(f"waiting at gate {gate_id}")
+    playwright_sync.expect(state).to_have_attribute("title", re.compile("VN_CUSTOMS"))
+    # and the table stays as it was: each row's buttons on one line (the long state squeezed them one under another)
+    tops = page.eval_on_selector_all(f"#vehicles tr[data-vehicle={vehicle_id}] td.actions button:not([hidden])",
+                                     "buttons => buttons.map(b => Math.round(b.getBoundingClientRect().top))")
+    assert len(tops) == 3 and len(set(tops)) == 1, tops
+    # a free gate looks free: no red (the e-stop's) on its card or its map marker (its Hold button was e-stop red)
+    free = page.evaluate(GATE_COLOURS, gate_id)
+    assert not free["panelRed"] and not free["mapRed"] and "free" in free["tooltip"], free
     gate.locator("header button").click()
     admin.confirm("console test: hold to watch the lights")
     playwright_sync.expect(gate).to_have_class(re.compile(r"\bheld\b"))
+    # held: plainly so, with the reason, and still not in the e-stop's red; drawn otherwise than a free gate
+    playwright_sync.expect(gate.locator("header")).to_contain_text("HELD: console test: hold to watch the lights")
+    held = wait_until(lambda: (seen := page.evaluate(GATE_COLOURS, gate_id))["held"] and seen, 10, 0.2,
+                      what="the map's gate marker drawn held")
+    assert not held["panelRed"] and not held["mapRed"], held
+    assert held["map"] != free["map"] and "console test: hold to watch the lights" in held["tooltip"], (free, held)
     admin.shot("gate-waiting")
     deployment.release_consignments()
     playwright_sync.expect(vn).to_have_attribute("data-light", "green", timeout=30_000)
@@ -524,6 +605,7 @@ def test_a_gate_light_turns_green_when_customs_releases_the_consignment(admin, d
     gate.locator("header button").click()
     admin.confirm("console test: customs released it")
     playwright_sync.expect(page.locator(f"#gates li[data-vehicle={vehicle_id}]")).to_have_count(0, timeout=30_000)
+    playwright_sync.expect(state).not_to_have_attribute("data-state", "waiting_at_gate", timeout=10_000)
     # on its way across: one lane of the bridge's two taken (its released base runs over it), drawn taken
     playwright_sync.expect(page.locator("#kpi-bridge")).to_contain_text("lanes taken 1/2", timeout=30_000)
     playwright_sync.expect(page.locator("#kpi-links .light.green")).to_have_count(2, timeout=15_000)

@@ -8,7 +8,7 @@ import { GatesPanel } from "./gates.js";
 import { renderKpis } from "./kpis.js";
 import { CorridorMap } from "./map.js";
 import { OrdersPanel } from "./orders.js";
-import { STATE_COLOURS } from "./vehicle-state.js";
+import { STATE_COLOURS, stateLabel } from "./vehicle-state.js";
 import { VehiclesTable } from "./vehicles.js";
 
 const TOKEN_KEY = "xborder.token";
@@ -154,7 +154,13 @@ class Console {
 
   async refreshGates() {
     try {
-      this.gates.render(await this.api.get("/gates"), this.authoritySides, this.sides);
+      const gates = await this.api.get("/gates");
+      this.gates.render(gates, this.authoritySides, this.sides);
+      this.map.setGates(gates);
+      const waiting = new Map(gates.flatMap((gate) => gate.queue.map((w) => [w.vehicle_id, {
+        gate: gate.id, allowed: w.allowed, reasons: w.reasons }])));
+      this.vehicles.setWaiting(waiting);
+      this.map.setWaiting(waiting);
     } catch (error) {
       if (error.status !== 401) this.notify(`gates: ${error.message}`, true);
     }
@@ -251,7 +257,7 @@ class Console {
 
   legend() {
     $("map-legend").replaceChildren(...Object.entries(STATE_COLOURS).map(([state, colour]) =>
-      h("span", {}, h("span", { class: "dot", style: `--dot:${colour}` }), state.replace(/_/g, " "))),
+      h("span", {}, h("span", { class: "dot", style: `--dot:${colour}` }), stateLabel(state))),
     h("span", {}, h("span", { class: "swatch base" }), "released"),
     h("span", {}, h("span", { class: "swatch horizon" }), "horizon"));
   }

@@ -1,6 +1,7 @@
 // The gates panel: each gate's queue; for each waiting vehicle one light per customs authority (green: that
 // authority lets the vehicle and all it carries cross; red: a hold, a revocation or no authorization; amber:
-// still pending) and the gate rule's reasons; an operator's hold and release, with a reason.
+// still pending) and the gate rule's reasons; an operator's hold and release, with a reason. A free gate is
+// green, a held one amber with its reason: red is the e-stop's (and the customs lights' "no").
 
 import { askReason, h, renderKeepingFocus } from "./dom.js";
 
@@ -22,15 +23,18 @@ export class GatesPanel {
   render(gates, authoritySides, sides) {
     const order = Object.keys(authoritySides)
       .sort((a, b) => sides.indexOf(authoritySides[a]) - sides.indexOf(authoritySides[b]));
+    // a free gate in green, a held one in amber (as a paused vehicle): the red is the e-stop's
     renderKeepingFocus(this.element, ...gates.map((gate) => h("article", {
-      class: `gate${gate.held ? " held" : ""}${gate.queue.length ? " busy" : ""}`, "data-gate": gate.id,
-      "aria-label": `gate ${gate.id}`,
+      class: `gate ${gate.held ? "held" : "free"}${gate.queue.length ? " busy" : ""}`, "data-gate": gate.id,
+      "aria-label": `gate ${gate.id}, ${gate.held ? `held: ${gate.hold_reason || ""}` : "free"}`,
     },
     h("header", {},
       h("strong", {}, gate.id), " ", h("span", { class: "muted" }, gate.side),
-      gate.held ? h("span", { class: "badge red", title: gate.hold_reason || "" }, `HELD: ${gate.hold_reason || ""}`) : null,
-      this.can.gates ? h("button", { type: "button", class: gate.held ? "" : "danger small",
-                                      "data-key": `hold:${gate.id}`, onclick: () => this.toggle(gate) },
+      gate.held ? h("span", { class: "badge held", title: `held: ${gate.hold_reason || ""}` },
+                    `HELD: ${gate.hold_reason || ""}`)
+        : h("span", { class: "badge free", title: "free: the gate rule alone decides who crosses" }, "free"),
+      this.can.gates ? h("button", { type: "button", class: "small", "data-key": `hold:${gate.id}`,
+                                      onclick: () => this.toggle(gate) },
                          gate.held ? "Release" : "Hold") : null),
     gate.queue.length ? h("ul", { class: "queue" }, gate.queue.map((waiting) => queued(waiting, order, authoritySides)))
       : h("p", { class: "muted empty" }, "no queue"))));

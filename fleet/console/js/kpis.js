@@ -2,7 +2,7 @@
 // the customs links' and the vehicle link's health) and the bridge occupancy the map works out.
 
 import { age, h } from "./dom.js";
-import { STATE_COLOURS } from "./vehicle-state.js";
+import { STATE_COLOURS, stateLabel } from "./vehicle-state.js";
 
 const ACTIVE = ["created", "assigned", "to_pickup", "loaded", "awaiting_clearance", "cleared", "crossing", "to_drop"];
 
@@ -10,7 +10,7 @@ export function renderKpis(element, summary, bridge, sides) {
   const crossings = Object.entries(summary.crossings).map(([direction, n]) => `${direction.replace("->", "→")} ${n}`);
   const wait = summary.gate_wait_avg_s == null ? "–" : age(summary.gate_wait_avg_s);
   const vehicles = Object.entries(summary.vehicles).sort((a, b) => b[1] - a[1]).map(([state, n]) =>
-    h("span", { class: "chip", style: `--chip:${STATE_COLOURS[state] || "#999"}` }, `${state.replace(/_/g, " ")} ${n}`));
+    h("span", { class: "chip", style: `--chip:${STATE_COLOURS[state] || "#999"}` }, `${stateLabel(state)} ${n}`));
   const orders = ACTIVE.filter((s) => summary.orders[s]).map((s) => `${s.replace(/_/g, " ")} ${summary.orders[s]}`);
   const done = ["delivered", "cancelled", "failed"].map((s) => `${s} ${summary.orders[s] || 0}`);
   const links = summary.customs_links.map((link) => h("span", {

@@ -8,13 +8,18 @@ const L = window.L;
 const SIDE_COLOURS = ["#3b82c4", "#d08a1e", "#7a5bb5", "#3a9a6a"]; // by the map's jurisdiction order
 const NODE_STYLE = {
   dock: { radius: 6, color: "#1d4e89", fillColor: "#6fa8dc" },
-  gate: { radius: 6, color: "#7a1f1f", fillColor: "#ff7b7b" },
+  gate: { radius: 6, color: "#4a5560", fillColor: "#c9d1d9" }, // until GET /gates says free or held (GATE_STYLE)
   charger: { radius: 4, color: "#1f6b2a", fillColor: "#7ed38b" },
   parking: { radius: 2, color: "#777", fillColor: "#bbb" },
   holding: { radius: 3, color: "#6b5a1f", fillColor: "#e0c96b" },
   inspection: { radius: 4, color: "#6b1f5a", fillColor: "#d38bc6" },
   border: { radius: 3, color: "#000", fillColor: "#000" },
   handoff: { radius: 3, color: "#000", fillColor: "#fff" },
+};
+// a gate free (green) or held (amber, as a paused vehicle), as on the gates panel: red is the e-stop's
+const GATE_STYLE = {
+  free: { color: "#14632b", fillColor: "#1b9e3e" },
+  held: { color: "#7a5a00", fillColor: "#f2a900" },
 };
 const TWEEN_MS = 450; // vehicle states come at 2 Hz: glide between them
 const PICK_PX = 14;
@@ -27,7 +32,9 @@ export class CorridorMap {
     this.onSelect = onSelect;
     this.vehicles = new Map(); // id -> {view, from, to, at}
     this.selected = null;
+    this.waiting = new Map(); // vehicle id -> {gate, ...}: in a gate's queue (GET /gates)
     this.nodes = new Map(); // node id -> {x, y, kind, zone, jurisdiction}
+    this.gateMarkers = new Map(); // gate id -> its circle marker, styled by setGates
     this.zones = new Map(); // zone id -> {kind, jurisdiction}
     this.crossingLanes = []; // {from, to, layer}: the crossing's segments
     this.bridgeLanes = []; // {id: "VN->CN", segments}: a lane across the bridge
@@ -79,9 +86,10 @@ export class CorridorMap {
       const p = f.properties;
       const style = NODE_STYLE[p.kind];
       if (!style) continue;
-      L.circleMarker(this.latLng(f.geometry.coordinates), { ...style, weight: 1, fillOpacity: 0.9,
-                                                            interactive: p.kind !== "parking" })
+      const marker = L.circleMarker(this.latLng(f.geometry.coordinates), { ...style, weight: 1, fillOpacity: 0.9,
+                                                                           interactive: p.kind !== "parking" })
         .bindTooltip(`${p.name || p.id}`, { direction: "top" }).addTo(this.map);
+      if (p.kind === "gate") this.gateMarkers.set(p.id, Object.assign(marker, { gateName: p.name || p.id }));
     }
     this.bridgeLanes = this.groupBridgeLanes();
     this.drawBorder();
@@ -139,6 +147,28 @@ export class CorridorMap {
     const [a, b] = [centre(sides[0]), centre(sides[1])];
     const length = Math.hypot(b[0] - a[0], b[1] - a[1]) || 1;
     return [(b[0] - a[0]) / length, (b[1] - a[1]) / length];
+  }
+
+  /** Each gate (GET /gates) free or held, and why, on its marker and in its tooltip (an element: the hold's
+   * reason is an operator's text, never parsed as HTML). */
+  setGates(gates) {
+    for (const gate of gates) {
+      const marker = this.gateMarkers.get(gate.id);
+      if (!marker) continue;
+      const text = `${marker.gateName}: ${gate.held ? `held: ${gate.hold_reason || ""}` : "free"}`;
+      if (marker.shown === text) continue;
+      marker.shown = text;
+      marker.setStyle(GATE_STYLE[gate.held ? "held" : "free"]);
+      const content = document.createElement("span");
+      content.textContent = text;
+      marker.setTooltipContent(content);
+    }
+  }
+
+  /** The vehicles waiting at a gate for their clearance (drawn in their own colour, not idle's). */
+  setWaiting(waiting) {
+    this.waiting = waiting;
+    this.requestDraw();
   }
 
   /** A vehicle's latest state (from the stream or GET /vehicles). */
@@ -255,7 +285,7 @@ export class CorridorMap {
       const point = this.map.latLngToContainerPoint(this.latLng([p.x, p.y]));
       const angle = -(p.theta + this.turn); // turned as the map is; the screen's y grows downwards
       const [c, s] = [Math.cos(angle), Math.sin(angle)];
-      const colour = STATE_COLOURS[vehicleState(entry.view)];
+      const colour = STATE_COLOURS[vehicleState(entry.view, this.waiting.get(id))];
       const path = paths.get(colour) || paths.set(colour, new Path2D()).get(colour);
       const arrow = new Path2D();
       outline.forEach(([x, y], i) => arrow[i ? "lineTo" : "moveTo"](point.x + x * c - y * s, point.y + x * s + y * c));

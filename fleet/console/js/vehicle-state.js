@@ -1,5 +1,6 @@
 // One word for a vehicle's state, the most pressing first: the same words as the metrics and GET /summary
-// (fleet/api/metrics.py vehicle_state), so the KPI strip, the map and the table agree.
+// (fleet/api/metrics.py vehicle_state), so the KPI strip, the map and the table agree; but for a vehicle waiting
+// at a gate for its clearance, which the console learns from the gates' queues (the metrics say idle).
 
 export const STATE_COLOURS = {
   driving: "#1b9e3e",
@@ -11,9 +12,25 @@ export const STATE_COLOURS = {
   offline: "#6c757d",
   unknown: "#adb5bd",
   out_of_service: "#343a40",
+  waiting_at_gate: "#17a2b8",
 };
 
-export function vehicleState(view) {
+/** What the console writes for a state word where the word alone would mislead (``unknown``: the fleet manager
+ * has never heard from the vehicle, no state, no connection). */
+const STATE_LABELS = { unknown: "never seen" };
+
+export function stateLabel(state) {
+  return STATE_LABELS[state] || state.replace(/_/g, " ");
+}
+
+/** The vehicle never reported (a configured vehicle whose agent never ran): nothing sent to it can reach it. */
+export function neverSeen(view) {
+  return view.connection == null;
+}
+
+/** ``waiting``: the vehicle is in a gate's queue (GET /gates), loaded, awaiting its clearance: standing there it is
+ * held up by customs, not free for work (the metrics count it idle). */
+export function vehicleState(view, waiting = null) {
   if (!view.in_service) return "out_of_service";
   if (view.connection !== "ONLINE") return view.connection ? "offline" : "unknown";
   if (view.e_stop && view.e_stop !== "NONE") return "emergency_stop";
@@ -21,5 +38,6 @@ export function vehicleState(view) {
   if (view.operating_mode && !["AUTOMATIC", "SEMIAUTOMATIC"].includes(view.operating_mode)) return "manual";
   if (view.errors && view.errors.length) return "error";
   if (view.paused) return "paused";
-  return view.driving ? "driving" : "idle";
+  if (view.driving) return "driving";
+  return waiting ? "waiting_at_gate" : "idle";
 }

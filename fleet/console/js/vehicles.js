@@ -4,15 +4,16 @@
 // together, and a cell only when what it shows changed.
 
 import { age, askReason, h, renderKeepingFocus } from "./dom.js";
-import { STATE_COLOURS, vehicleState } from "./vehicle-state.js";
+import { STATE_COLOURS, neverSeen, stateLabel, vehicleState } from "./vehicle-state.js";
 
-/** Each button takes one of two actions, by the vehicle's state: ``on`` when ``active(view)``, else ``off``. */
+/** Each button takes one of two actions, by the vehicle's state: ``on`` when ``active(view)``, else ``off``.
+ * A ``motion`` button is not shown for a vehicle never seen: an instant action cannot reach it. */
 const BUTTONS = [
-  { needs: "vehicle_actions", active: (v) => v.paused,
+  { needs: "vehicle_actions", motion: true, active: (v) => v.paused,
     off: { action: "pause", label: "Pause" }, on: { action: "resume", label: "Resume" } },
-  { needs: "vehicle_actions", active: () => false,
+  { needs: "vehicle_actions", motion: true, active: () => false,
     off: { action: "cancel", label: "Cancel", confirm: "Cancel this vehicle's current work?" } },
-  { needs: "emergency_stop", active: (v) => Boolean(v.e_stop && v.e_stop !== "NONE"),
+  { needs: "emergency_stop", motion: true, active: (v) => Boolean(v.e_stop && v.e_stop !== "NONE"),
     off: { action: "emergency_stop", label: "E-stop", danger: true, confirm: "The vehicle stops at once where it is." },
     on: { action: "release_emergency_stop", label: "Release e-stop" } },
   // shown only on a vehicle holding a load no order carries, waiting at its bay (GET /vehicles: held_at)
@@ -36,6 +37,7 @@ export class VehiclesTable {
   constructor(tbody, { api, can, notify, onSelect }) {
     Object.assign(this, { tbody, api, can, notify, onSelect });
     this.rows = new Map(); // id -> {row, cells, view, receivedAt}
+    this.waiting = new Map(); // id -> {gate, reasons, allowed}: in a gate's queue
     this.dirty = new Set();
     this.agedAt = 0;
     setInterval(() => this.flush(), FLUSH_MS);
@@ -54,6 +56,16 @@ export class VehiclesTable {
     this.dirty.add(view.id);
   }
 
+  /** The vehicles waiting at a gate for their clearance, from the gates' queues (GET /gates, every 2 s). */
+  setWaiting(waiting) {
+    for (const id of new Set([...this.waiting.keys(), ...waiting.keys()])) {
+      if (this.rows.has(id) && JSON.stringify(this.waiting.get(id)) !== JSON.stringify(waiting.get(id))) {
+        this.dirty.add(id);
+      }
+    }
+    this.waiting = waiting;
+  }
+
   build(view) {
     const cells = Object.fromEntries(["state", "order", "battery", "speed", "age", "errors"].map((k) => [k, h("td")]));
     const buttons = BUTTONS.filter((b) => this.can[b.needs]).map((b, k) => {
@@ -62,12 +74,15 @@ export class VehiclesTable {
       return { button, ...b };
     });
     const actions = buttons.map((b) => b.button);
+    // in place of the motion buttons, for a vehicle never seen
+    const noContact = h("span", { class: "muted", hidden: true }, "no contact");
+    if (buttons.some((b) => b.motion)) actions.push(noContact);
     const row = h("tr", { "data-vehicle": view.id },
       h("th", { scope: "row" }, h("button", { type: "button", class: "link-button", "data-key": `select:${view.id}`,
                                               onclick: () => this.onSelect(view.id) }, view.id)),
       cells.state, cells.order, cells.battery, cells.speed, cells.age, cells.errors,
       h("td", { class: "actions" }, actions.length ? actions : h("span", { class: "muted" }, "view only")));
-    return { row, cells, buttons };
+    return { row, cells, buttons, noContact };
   }
 
   sort() {
@@ -89,9 +104,10 @@ export class VehiclesTable {
     const ids = all ? [...this.rows.keys()] : [...this.dirty];
     this.dirty.clear();
     for (const id of ids) {
-      const { view, cells, buttons, receivedAt } = this.rows.get(id);
+      const { view, cells, buttons, noContact, receivedAt } = this.rows.get(id);
+      if (noContact.hidden === neverSeen(view)) noContact.hidden = !neverSeen(view);
       for (const b of buttons) {
-        const choice = b.active(view) ? b.on : b.off;
+        const choice = b.motion && neverSeen(view) ? null : b.active(view) ? b.on : b.off;
         if (b.button.choice === choice) continue;
         b.button.choice = choice;
         b.button.hidden = !choice;
@@ -101,21 +117,31 @@ export class VehiclesTable {
         b.button.className = `small${choice.danger ? " danger" : ""}`;
         b.button.setAttribute("aria-label", `${choice.label} ${id}`);
       }
-      const state = vehicleState(view);
-      if (cells.state.dataset.state !== state) {
+      const waiting = this.waiting.get(id);
+      const state = vehicleState(view, waiting);
+      const label = state === "waiting_at_gate" ? `waiting at gate ${waiting.gate}` : stateLabel(state);
+      if (cells.state.dataset.state !== state || cells.state.textContent !== label) {
+        // the gate's id on a line of its own: one long word in the column squeezed every row's buttons apart
         cells.state.replaceChildren(h("span", { class: "dot", style: `--dot:${STATE_COLOURS[state]}` }),
-          state.replace(/_/g, " "));
+          ...(state === "waiting_at_gate" ? ["waiting at gate ", h("span", { class: "gate-id" }, waiting.gate)]
+            : [label]));
         cells.state.dataset.state = state;
       }
       // the planner found no way for now (GET /vehicles: stalled_because): say why it stands still
-      cells.state.title = view.stalled_because ? `waiting: ${view.stalled_because}` : "";
+      const stalled = view.stalled_because ? `waiting: ${view.stalled_because}` : "";
+      cells.state.title = state === "waiting_at_gate"
+        ? [`waiting at gate ${waiting.gate} for customs clearance: ` +
+           (waiting.allowed ? "crossing allowed" : waiting.reasons.join("; ")), stalled].filter(Boolean).join("\n")
+        : stalled || (neverSeen(view) ? "it has never reported to the fleet manager: nothing sent to it can reach it"
+          : "");
       const held = (view.held_load || []).join(", ");
       show(cells.order, view.order_id || (held ? `holds ${held}` : view.job ? `(${view.job})` : ""),
            { title: held ? "a load no order carries: take it off by hand at the bay, then Load removed"
                          : view.job ? `job: ${view.job}` : "" });
       show(cells.battery, view.battery == null ? "" : `${view.battery.toFixed(0)} %`,
            { class: view.battery != null && view.battery < 20 ? "warn" : "" });
-      show(cells.speed, `${(view.speed || 0).toFixed(1)} m/s`, { "data-speed": (view.speed || 0).toFixed(3) });
+      show(cells.speed, neverSeen(view) ? "" : `${(view.speed || 0).toFixed(1)} m/s`,
+           { "data-speed": (view.speed || 0).toFixed(3) });
       // a reporting vehicle's view is not sent again for its age alone: only a silent one's age grows here
       const seconds = view.state_age_s == null ? null
         : view.state_age_s + (view.reporting ? 0 : (now - receivedAt) / 1000);
