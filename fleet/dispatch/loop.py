@@ -1112,7 +1112,6 @@ class Dispatcher:
         since = track.arrived_at.get(track.reached) if old is not None and 0 <= track.reached < len(old.steps) \
             and old.steps[track.reached].node == end else None
         track.plan, track.first, track.released = plan, index, index
-        track.waits_because = None  # (asked again at its next release)
         track.seq0 = (seq if seq is not None else 0) - 2 * index
         state = track.state
         track.reached = index if state is not None and state.last_node_id == end and not [
@@ -1381,7 +1380,8 @@ class Dispatcher:
     def _cleared_at_gate(self, track: Track) -> str | None:
         """The gate the vehicle waits at, if the gate rule lets it go now and no operator holds the gate."""
         gate = waiting_at_gate(track, self._outbound_gates) if track.unavailable is None else None
-        return gate if gate is not None and self._allowed_now(track) else None
+        return gate if gate is not None and self._held_gate(track) is None and self._evaluate(track).allowed \
+            else None
 
     def _transfer_under_way(self) -> bool:
         """Relay: both vehicles of a meeting are on the pad and the handoff is not yet recorded. The whole fleet is
@@ -1643,15 +1643,9 @@ class Dispatcher:
                 self._clear(track, decision, f"released past gate {plan.steps[before].node}")
         lane = self.corridor.lane_between(plan.steps[before].node, plan.steps[step].node)
         if lane.crossing and plan.steps[before].node in self._pre_crossing:
-            if track.reached < before:
+            decision = self._decide(track) if track.reached >= before else None
+            if decision is None:
                 return False
-            meeting = self._meeting_wait(track, plan.steps[step].node)
-            decision = self._decide(track) if meeting is None else None
-            if decision is None:  # its own rule's reason first
-                track.waits_because = meeting if meeting is not None and self._allowed_now(track) \
-                    else self._not_across(track)
-                return False
-            track.waits_because = None
             # its own record: other threads append to the log meanwhile (customs events, staff)
             track.crossing_decision_seq = decision.audit_seq
             if not decision.consignments:
@@ -1773,33 +1767,6 @@ class Dispatcher:
         decision = self.gate.decide(track.id, direction, aboard)
         return decision if decision.allowed else None
 
-    def _allowed_now(self, track: Track) -> bool:
-        """The gate rule (and the operator's gate holds) would let the vehicle cross now (nothing recorded)."""
-        return self._held_gate(track) is None and self._evaluate(track).allowed
-
-    def _not_across(self, track: Track) -> str:
-        """Why the gate rule keeps the vehicle short of the crossing now."""
-        held = self._held_gate(track)
-        reasons = [self._hold_reason(held)] if held is not None else list(self._evaluate(track).reasons)
-        return f"short of the crossing: {'; '.join(reasons) or 'the gate rule does not allow it now'}"
-
-    def _meeting_wait(self, track: Track, onto: str) -> str | None:
-        """Relay: why the vehicle may not enter the pad (``onto``) for its meeting yet; None: it may, its partner
-        standing at its own last node before the pad (or on it) and allowed there too. Each released onto the pad
-        on its own decision alone, the first there stood on the border line waiting for the other (minutes at
-        every meeting, and for as long as a hold lasted when the other was kept off the pad meanwhile)."""
-        job = track.job
-        if self.relay is None or onto != self.relay.pad or job is None or job.partner is None or job.handed_over:
-            return None
-        partner = self.tracks.get(job.partner)
-        plan = partner.plan if partner is not None else None
-        at = next((i for i, s in enumerate(plan.steps) if s.node == onto), None) if plan is not None else None
-        if partner is None or at is None or partner.reached < at - 1:
-            return f"waits off the pad for {job.partner} to come to its last node before it"
-        if partner.reached < at and not self._allowed_now(partner):
-            return f"waits off the pad: {job.partner} may not enter it, {self._not_across(partner)}"
-        return None
-
     @staticmethod
     def _carries_uncleared(job: Job) -> bool:
         """The job carries its order's load, not yet cleared (a relay receiver's job names the order it is to take
@@ -1858,7 +1825,7 @@ class Dispatcher:
         if self._left_for_the_crossing(state):
             return  # already on the crossing lane: it goes on to the far side
         node = self.corridor.nodes[state.last_node_id]
-        if self._allowed_now(track):
+        if self._held_gate(track) is None and self._evaluate(track).allowed:
             return
         if track.connection not in ("ONLINE", None):  # cannot be told: flag it, take it back once it is back
             self.alarms.raise_alarm(AlarmKind.CROSSING_FLAGGED, track.id, f"{track.id}: clearance lost at {node.id} "
