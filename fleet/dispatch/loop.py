@@ -1112,6 +1112,7 @@ class Dispatcher:
         since = track.arrived_at.get(track.reached) if old is not None and 0 <= track.reached < len(old.steps) \
             and old.steps[track.reached].node == end else None
         track.plan, track.first, track.released = plan, index, index
+        track.waits_because = None  # (asked again at its next release)
         track.seq0 = (seq if seq is not None else 0) - 2 * index
         state = track.state
         track.reached = index if state is not None and state.last_node_id == end and not [
@@ -1380,8 +1381,7 @@ class Dispatcher:
     def _cleared_at_gate(self, track: Track) -> str | None:
         """The gate the vehicle waits at, if the gate rule lets it go now and no operator holds the gate."""
         gate = waiting_at_gate(track, self._outbound_gates) if track.unavailable is None else None
-        return gate if gate is not None and self._held_gate(track) is None and self._evaluate(track).allowed \
-            else None
+        return gate if gate is not None and self._allowed_now(track) else None
 
     def _transfer_under_way(self) -> bool:
         """Relay: both vehicles of a meeting are on the pad and the handoff is not yet recorded. The whole fleet is
@@ -1643,9 +1643,15 @@ class Dispatcher:
                 self._clear(track, decision, f"released past gate {plan.steps[before].node}")
         lane = self.corridor.lane_between(plan.steps[before].node, plan.steps[step].node)
         if lane.crossing and plan.steps[before].node in self._pre_crossing:
-            decision = self._decide(track) if track.reached >= before else None
-            if decision is None:
+            if track.reached < before:
                 return False
+            meeting = self._meeting_wait(track, plan.steps[step].node)
+            decision = self._decide(track) if meeting is None else None
+            if decision is None:  # its own rule's reason first
+                track.waits_because = meeting if meeting is not None and self._allowed_now(track) \
+                    else self._not_across(track)
+                return False
+            track.waits_because = None
             # its own record: other threads append to the log meanwhile (customs events, staff)
             track.crossing_decision_seq = decision.audit_seq
             if not decision.consignments:
@@ -1767,6 +1773,32 @@ class Dispatcher:
         decision = self.gate.decide(track.id, direction, aboard)
         return decision if decision.allowed else None
 
+    def _allowed_now(self, track: Track) -> bool:
+        """The gate rule (and the operator's gate holds) would let the vehicle cross now (nothing recorded)."""
+        return self._held_gate(track) is None and self._evaluate(track).allowed
+
+    def _not_across(self, track: Track) -> str:
+        """Why the gate rule keeps the vehicle short of the crossing now."""
+        held = self._held_gate(track)
+        reasons = [self._hold_reason(held)] if held is not None else list(self._evaluate(track).reasons)
+        return f"short of the crossing: {'; '.join(reasons) or 'the gate rule does not allow it now'}"
+
+    def _meeting_wait(self, track: Track, onto: str) -> str | None:
+        """Relay: why the vehicle may not enter the pad (``onto``) for its meeting now; None: it may. It may not
+        while its partner, not yet on the pad, is kept short of it (a hold, a revocation, a gate held): the first
+        there stood on the border line for as long as that lasted. (Waiting also for the partner to come to its
+        last node before the pad cost kim_thanh's day two thirds of its deliveries: not done.)"""
+        job = track.job
+        if self.relay is None or onto != self.relay.pad or job is None or job.partner is None or job.handed_over:
+            return None
+        partner = self.tracks.get(job.partner)
+        if partner is None or partner.plan is None or partner.job is None or partner.job.handed_over:
+            return None
+        at = next((i for i, s in enumerate(partner.plan.steps) if s.node == onto), None)
+        if at is None or partner.reached >= at or self._allowed_now(partner):
+            return None
+        return f"waits off the pad: {job.partner} may not enter it, {self._not_across(partner)}"
+
     @staticmethod
     def _carries_uncleared(job: Job) -> bool:
         """The job carries its order's load, not yet cleared (a relay receiver's job names the order it is to take
@@ -1825,7 +1857,7 @@ class Dispatcher:
         if self._left_for_the_crossing(state):
             return  # already on the crossing lane: it goes on to the far side
         node = self.corridor.nodes[state.last_node_id]
-        if self._held_gate(track) is None and self._evaluate(track).allowed:
+        if self._allowed_now(track):
             return
         if track.connection not in ("ONLINE", None):  # cannot be told: flag it, take it back once it is back
             self.alarms.raise_alarm(AlarmKind.CROSSING_FLAGGED, track.id, f"{track.id}: clearance lost at {node.id} "

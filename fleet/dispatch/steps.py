@@ -233,7 +233,7 @@ def vehicle_view(track: Track) -> VehicleView:
                        job=str(track.job.kind) if track.job else None,
                        released_nodes=route[max(track.reached, 0):track.released + 1] if plan else [],
                        horizon_nodes=route[track.released + 1:] + list(plan.horizon) if plan else [],
-                       stalled_because=track.stalled_because,
+                       stalled_because=track.stalled_because or track.waits_because,
                        held_load=list(track.job.aboard) if track.job and track.job.kind == JobKind.HOLD else [],
                        held_at=track.job.held_at if track.job else None)
     if state is not None:
@@ -251,6 +251,7 @@ def view_key(track: Track) -> tuple[object, ...]:
     shown: tuple[object, ...] = (track.connection, record.in_service, record.service_reason, id(track.plan),
                                  track.reached, track.released, job.kind if job else None,
                                  job.order.id if job and job.order else None, track.stalled_because,
+                                 track.waits_because,
                                  job.held_at if job else None, reporting(track))
     if state is None:
         return shown

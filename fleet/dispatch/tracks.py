@@ -83,6 +83,9 @@ class Track:
     retry_at: float = -INF  # a stalled vehicle is planned again from then on
     stalled_since: float | None = None  # stalled without a break since then (planner time)
     stalled_because: str | None = None  # the planner's reason, while stalled (shown to dispatchers)
+    #: why its release stops short of the crossing (or relay, the pad) where it stands: the gate rule, or its
+    #: partner not yet ready to meet (shown to dispatchers as ``stalled_because`` when the planner gives none)
+    waits_because: str | None = None
     #: what the last look at the vehicle saw, when nothing came of it and nothing would while that stays the same
     #: (``Dispatcher._quiet_key``)
     quiet: tuple[object, ...] | None = None
