@@ -1,7 +1,7 @@
 """The fleet manager's configuration: one YAML file, checked by pydantic.
 
 ```yaml
-server: {host: 127.0.0.1, port: 8080}   # and bounds: max_connections, header_timeout_s, keep_alive_s, max_body_bytes
+server: {host: 127.0.0.1, port: 8080}   # bounds: max_connections, header_timeout_s, keep_alive_s, max_body_bytes, ...
 store: {path: var/xborder.db, busy_timeout_s: 5}   # or {url: "postgresql+psycopg://...", election: {node: fm-a}}
 map: maps/bac_luan_ii                              # a corridor folder; default: the bundled Bac Luan II map
 fleet:
@@ -79,6 +79,7 @@ class ServerConfig(_Strict):
     header_timeout_s: float = Field(10.0, gt=0)  # a request's line and headers must arrive within this
     keep_alive_s: float = Field(5.0, gt=0)  # an idle keep-alive connection is closed after this
     max_body_bytes: int = Field(1024 * 1024, ge=1024)  # any request body over this is refused (413)
+    body_timeout_s: float = Field(30.0, gt=0)  # a request's body must have arrived within this of its first read
     stop_limit_s: float = Field(30.0, gt=0, le=600, description="after SIGTERM or Ctrl-C the process ends within "
                                 "this even if stopping hangs (every thread's stack on stderr first, exit code 1)")
     read_workers: int = Field(0, ge=0, le=16, description="processes that take the port and answer the read routes "
