@@ -1654,7 +1654,9 @@ class Dispatcher:
             track.waits_because = None
             # its own record: other threads append to the log meanwhile (customs events, staff)
             track.crossing_decision_seq = decision.audit_seq
-            if not decision.consignments:
+            if decision.consignments:  # (an empty release taken back before must not be recorded with this one)
+                self._empty_crossings.pop(track.id, None)
+            else:
                 self._empty_crossings[track.id] = decision
             # not cleared at its gate (its clearance lost on the way since, or a restart found it past its gates)
             if track.job is not None and self._carries_uncleared(track.job):
