@@ -8,6 +8,7 @@ store's transactions).
 from __future__ import annotations
 
 import builtins
+import functools
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
@@ -25,13 +26,24 @@ from fleet.orders.model import (
     Transition,
 )
 from fleet.store import Store
+from fleet.store.fixed import FixedStatement
 from fleet.store.schema import order_consignments, order_transitions, orders, vehicles
 from planner.corridor import Corridor, NodeKind
 
-#: statements of every transition, built once (building them for each of a day's transitions cost about what
-#: running them does)
-_STATE_AND_VEHICLE = sa.select(orders.c.state, orders.c.vehicle_id).where(orders.c.id == sa.bindparam("order_id"))
-_TRANSITION = order_transitions.insert()
+#: statements of every transition, compiled once and run on the driver's cursor (building them for each of a
+#: day's transitions cost about what running them does, SQLAlchemy's execute as much again)
+_STATE_AND_VEHICLE = FixedStatement(sa.select(orders.c.state, orders.c.vehicle_id)
+                                    .where(orders.c.id == sa.bindparam("order_id")))
+_TRANSITION = FixedStatement(order_transitions.insert(),
+                             ["order_id", "at", "from_state", "to_state", "reason", "cause"])
+_RELEASE_CONSIGNMENTS = FixedStatement(order_consignments.delete()
+                                       .where(order_consignments.c.order_id == sa.bindparam("order_id")))
+
+
+@functools.lru_cache(maxsize=16)
+def _update_order(columns: tuple[str, ...]) -> FixedStatement:
+    """The UPDATE of an order's ``columns`` (each from the parameter of its name), by ``order_id``."""
+    return FixedStatement(orders.update().where(orders.c.id == sa.bindparam("order_id")), columns)
 
 
 def overdue_at(now: float) -> list[sa.ColumnElement[bool]]:
@@ -247,10 +259,11 @@ class OrderService:
 
     def _move(self, conn: Connection, move: Move, now: float) -> tuple[OrderState, str | None]:
         """Store one transition; the state before it and the order's vehicle after it."""
-        row = conn.execute(_STATE_AND_VEHICLE, {"order_id": move.order_id}).first()
-        if row is None:
+        rows = _STATE_AND_VEHICLE.rows(conn, {"order_id": move.order_id})
+        if not rows:
             raise OrderError(f"no order {move.order_id!r}", field="id", status=404)
-        before = OrderState(row.state)
+        state, vehicle_before = rows[0]
+        before = OrderState(state)
         if move.to not in TRANSITIONS[before]:
             raise OrderError(f"order {move.order_id} is {before}: it cannot become {move.to}", field="state",
                              status=409)
@@ -261,17 +274,17 @@ class OrderService:
             values["vehicle_id"] = None
         if move.to not in ACTIVE_STATES:
             values["reason"] = move.reason
-            conn.execute(order_consignments.delete().where(order_consignments.c.order_id == move.order_id))
-        conn.execute(orders.update().where(orders.c.id == move.order_id).values(**values))
+            _RELEASE_CONSIGNMENTS.rows(conn, {"order_id": move.order_id})
+        _update_order(tuple(values)).rows(conn, {**values, "order_id": move.order_id})
         self._record(conn, move.order_id, before, move.to, move.reason, move.cause, now)
         if move.audit is not None:
             self.store.append_audit(conn, *move.audit)
-        return before, values.get("vehicle_id", row.vehicle_id)
+        return before, values.get("vehicle_id", vehicle_before)
 
     def _record(self, conn: Connection, order_id: str, before: OrderState | None, to: OrderState, reason: str,
                 cause: dict[str, Any], at: float) -> None:
-        conn.execute(_TRANSITION, {"order_id": order_id, "at": at, "from_state": before, "to_state": to,
-                                   "reason": reason, "cause": cause})
+        _TRANSITION.rows(conn, {"order_id": order_id, "at": at, "from_state": before, "to_state": to,
+                                "reason": reason, "cause": cause})
 
     def _publish(self, order_id: str, before: OrderState | None, to: OrderState, vehicle_id: str | None, at: float,
                  reason: str) -> None:

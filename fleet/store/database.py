@@ -24,15 +24,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.sql.compiler import SQLCompiler
 
 from fleet.store.audit import GENESIS, AuditRecord, canonical_body, missing_triggers, record_hash_of_text
+from fleet.store.fixed import FixedStatement, run_on_cursor
 from fleet.store.schema import audit_log, clearance_snapshots, customs_events
 from fleet.store.writer_lock import WriterLock
 
@@ -260,13 +260,13 @@ class Store:
                          "body": text})
             head = digest
         self._head = (seq, head)
-        _insert_many(conn, audit_log, rows)
+        _INSERT_AUDIT.many(conn, rows)
         return records
 
     def write_events(self, conn: Connection, events: list[NewEvent]) -> None:
         """Insert accepted customs events inside the caller's :meth:`transaction`, in one statement (the
         customs link commits a batch at a time)."""
-        _insert_many(conn, customs_events, [
+        _INSERT_EVENT.many(conn, [
             {"event_id": e.event_id, "authority": e.authority, "seq": e.seq, "digest": e.digest, "raw": e.text,
              "received_at": e.received_at, "audit_seq": e.audit_seq} for e in events])
 
@@ -283,10 +283,12 @@ class Store:
         holders: dict[tuple[str, int], str] = {}
         if not ids and not by_authority:
             return digests, holders
-        parameters: dict[str, Any] = {"ids": list(ids)}
+        parameters: dict[str, Any] = {f"id_{number}": event_id for number, event_id in enumerate(ids)}
         for number, (authority, numbers) in enumerate(by_authority.items()):
-            parameters |= {f"authority_{number}": authority, f"seqs_{number}": list(numbers)}
-        for event_id, authority, seq, digest in conn.execute(_known_events_query(len(by_authority)), parameters):
+            parameters[f"authority_{number}"] = authority
+            parameters |= {f"seq_{number}_{index}": seq for index, seq in enumerate(numbers)}
+        shape = (len(ids), tuple(len(numbers) for numbers in by_authority.values()))
+        for event_id, authority, seq, digest in _known_events_query(shape).rows(conn, parameters):
             if event_id in ids:
                 digests[event_id] = digest
             if seq in by_authority.get(authority, ()):
@@ -325,43 +327,32 @@ class Store:
         return StoredSnapshot(row[0], row[1]) if row else None
 
 
-@functools.lru_cache(maxsize=8)
-def _known_events_query(authorities: int) -> sa.Select[Any]:
-    """The stored events with one of the ``ids`` or, for each of ``authorities``, one of its ``seqs``: one
-    statement, each branch answered from an index. The values are expanding parameters, so the statement is
-    built and compiled once, not once a batch with every value in it (which cost more than running it)."""
+@functools.lru_cache(maxsize=64)
+def _known_events_query(shape: tuple[int, tuple[int, ...]]) -> FixedStatement:
+    """The stored events with one of ``id_0``, ``id_1``... or, for each authority ``authority_<a>``, one of its
+    ``seq_<a>_0``, ``seq_<a>_1``...: one statement, each branch answered from an index. ``shape``: (how many
+    ids, how many seqs of each authority); a day's batches have a handful of shapes, each compiled once."""
+    ids, authorities = shape
     c = customs_events.c
-    wanted: list[sa.ColumnElement[bool]] = [c.event_id.in_(sa.bindparam("ids", expanding=True))]
-    wanted += [sa.and_(c.authority == sa.bindparam(f"authority_{number}"),
-                       c.seq.in_(sa.bindparam(f"seqs_{number}", expanding=True))) for number in range(authorities)]
-    return sa.select(c.event_id, c.authority, c.seq, c.digest).where(sa.or_(*wanted))
+    wanted: list[sa.ColumnElement[bool]] = [c.event_id.in_([sa.bindparam(f"id_{i}") for i in range(ids)])] \
+        if ids else []
+    wanted += [sa.and_(c.authority == sa.bindparam(f"authority_{a}"),
+                       c.seq.in_([sa.bindparam(f"seq_{a}_{i}") for i in range(seqs)]))
+               for a, seqs in enumerate(authorities)]
+    return FixedStatement(sa.select(c.event_id, c.authority, c.seq, c.digest).where(sa.or_(*wanted)))
 
 
-@functools.lru_cache(maxsize=32)
-def _compiled_insert(table: sa.Table, dialect: sa.Dialect, columns: tuple[str, ...]) -> SQLCompiler:
-    return cast(SQLCompiler, table.insert().compile(dialect=dialect, column_keys=list(columns)))
-
-
-def _insert_many(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    """Insert ``rows`` (all with the same columns, of types the driver takes as they are) with one executemany
-    of the driver, the statement compiled once: SQLAlchemy's own executemany prepares every row's parameters in
-    Python, which cost a batch of customs events more than SQLite's inserting them (profiled)."""
-    if not rows:
-        return
-    compiled = _compiled_insert(table, conn.dialect, tuple(rows[0]))
-    names = compiled.positiontup
-    parameters = [tuple(map(row.__getitem__, names)) for row in rows] if names else rows  # ? or %(name)s
-    conn.exec_driver_sql(compiled.string, parameters)  # type: ignore[arg-type]
-
-
-#: the audit log's last record, read before every append: built once (building the statement for each of a
-#: day's 20,000 appends cost twice what running it does)
-_HEAD = sa.select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
+#: the audit records and customs events a batch appends: one executemany of the driver
+_INSERT_AUDIT = FixedStatement(audit_log.insert(), ["seq", "recorded_at", "kind", "prev_hash", "hash", "body"])
+_INSERT_EVENT = FixedStatement(customs_events.insert(),
+                               ["event_id", "authority", "seq", "digest", "raw", "received_at", "audit_seq"])
+#: the audit log's last record, read before every append
+_HEAD = FixedStatement(sa.select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1))
 
 
 def _head_of(conn: Connection) -> tuple[int, str]:
-    row = conn.execute(_HEAD).first()
-    return (row[0], row[1]) if row else (0, GENESIS)
+    rows = _HEAD.rows(conn)
+    return (rows[0][0], rows[0][1]) if rows else (0, GENESIS)
 
 
 def connect_args(url: str, busy_timeout_s: float) -> dict[str, Any]:
@@ -384,7 +375,7 @@ def _begin_sqlite(conn: Connection) -> None:
     """A write transaction takes the file's write lock at once (``BEGIN IMMEDIATE``: its reads then see the last
     commit, see the module's docstring); a read begins deferred, which in WAL mode never waits for a writer.
     Reads took the write lock too until bench_fleet showed them waiting behind every write under way."""
-    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READ_ONLY) else "BEGIN IMMEDIATE")
+    run_on_cursor(conn, "BEGIN" if conn.get_execution_options().get(_READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
