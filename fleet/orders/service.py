@@ -46,9 +46,18 @@ def _update_order(columns: tuple[str, ...]) -> FixedStatement:
     return FixedStatement(orders.update().where(orders.c.id == sa.bindparam("order_id")), columns)
 
 
-def overdue_at(now: float) -> list[sa.ColumnElement[bool]]:
+def overdue_at(now: float | sa.BindParameter[float]) -> list[sa.ColumnElement[bool]]:
     """The condition on ``orders`` of an order past its latest delivery at ``now`` and not finished."""
     return [orders.c.state.in_(list(ACTIVE_STATES)), orders.c.latest_delivery < now]
+
+
+#: what the dispatcher asks every tick, built once (building them cost about what running them does): the
+#: overdue orders (at ``now``; ``since``: due at or after it), and the waiting ones (the ``limit`` most urgent)
+_OVERDUE = sa.select(orders).where(*overdue_at(sa.bindparam("now"))).order_by(orders.c.latest_delivery, orders.c.id)
+_OVERDUE_SINCE = _OVERDUE.where(orders.c.latest_delivery >= sa.bindparam("since"))
+_WAITING = sa.select(orders).where(orders.c.state == OrderState.CREATED) \
+    .order_by(orders.c.priority.desc(), orders.c.latest_delivery.is_(None), orders.c.latest_delivery,
+              orders.c.created_at, orders.c.id).limit(sa.bindparam("limit"))
 
 
 class Move(NamedTuple):
@@ -199,9 +208,8 @@ class OrderService:
         """The orders past their latest delivery at ``now`` and not finished, the first due first; ``since``: only
         those due at or after it (a watcher asking again reads only the orders that became overdue meanwhile, not
         the hundreds still late from before)."""
-        where = overdue_at(now) + ([orders.c.latest_delivery >= since] if since is not None else [])
         with self.store.reading() as conn:
-            rows = conn.execute(sa.select(orders).where(*where).order_by(orders.c.latest_delivery, orders.c.id)).all()
+            rows = conn.execute(_OVERDUE if since is None else _OVERDUE_SINCE, {"now": now, "since": since}).all()
         return [_public(r, []) for r in rows]
 
     def waiting(self, limit: int) -> builtins.list[OrderPublic]:
@@ -218,10 +226,7 @@ class OrderService:
             if limit <= read or len(kept) < read:  # the most urgent ``limit`` are the start of a longer read
                 return kept[:limit]
         with self.store.reading() as conn:
-            rows = conn.execute(sa.select(orders).where(orders.c.state == OrderState.CREATED)
-                                .order_by(orders.c.priority.desc(), orders.c.latest_delivery.is_(None),
-                                          orders.c.latest_delivery, orders.c.created_at, orders.c.id)
-                                .limit(limit)).all()
+            rows = conn.execute(_WAITING, {"limit": limit}).all()
         self._waiting = (version, limit, [_public(r, []) for r in rows])
         return self._waiting[2][:limit]
 
