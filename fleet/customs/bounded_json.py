@@ -9,6 +9,7 @@ must be valid Unicode (a lone surrogate such as ``"\\ud800"`` is refused) and nu
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -32,10 +33,15 @@ def _no_constants(text: str) -> float:
     raise MalformedInput(f"{text} is not JSON")
 
 
+@functools.lru_cache(maxsize=8)
+def _number_longer_than(chars: int) -> re.Pattern[bytes]:
+    return re.compile(rb"[-+0-9.eE]{%d}" % (chars + 1))
+
+
 def check_bounds(raw: bytes, max_depth: int, max_number_chars: int) -> None:
     """Raise :class:`MalformedInput` if ``raw`` nests deeper than ``max_depth`` or has a longer number."""
     few_brackets = raw.count(b"[") + raw.count(b"{") <= max_depth
-    if few_brackets and not re.search(rb"[-+0-9.eE]{%d}" % (max_number_chars + 1), raw):
+    if few_brackets and not _number_longer_than(max_number_chars).search(raw):
         return  # the common case, decided by two C-speed scans: no token walk needed
     depth = 0
     for match in _TOKENS.finditer(raw):
