@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import networkx as nx
 
@@ -27,7 +27,7 @@ class LaneTiming:
     zones: tuple[str, ...] = ()  # conflict zones on the lane: used by one lane at a time
     source: str = ""
 
-    @property
+    @cached_property  # (asked for every lane through a zone of every plan, each time precedence is found)
     def way(self) -> str:
         """How this lane uses a conflict zone: lanes with different ways may not overlap there."""
         return f"{self.source}>{self.target}"
@@ -61,6 +61,9 @@ class TimedGraph:
         #: border and handoff nodes: nobody is planned to wait there (but for a relay transfer at the pad)
         self.on_the_line = frozenset(n for n, kind in graph.nodes(data="kind") if kind in BORDER_LINE_KINDS)
         self._adjacency: dict[VehicleProfile, dict[str, list[LaneTiming]]] = {}
+        #: the profile asked last and its adjacency: one request's plan asks for it several times, with the same
+        #: profile object (hashed and compared field by field in Python, a dataclass's hash and == are not free)
+        self._last_asked: tuple[VehicleProfile | None, dict[str, list[LaneTiming]]] = (None, {})
         self._one_place: dict[VehicleProfile, OnePlaceTables] = {}  # each profile's cost to go, place by place
         self.cost_to_go = lru_cache(maxsize=heuristic_cache)(self._cost_to_go)
         # the map does not change: a full plan of the fleet asks these again for most of its vehicles (a whole
@@ -71,11 +74,14 @@ class TimedGraph:
     def successors(self, profile: VehicleProfile) -> dict[str, list[LaneTiming]]:
         """node -> the lanes this vehicle may take from it, timed at its speed (``profile.max_speed``) where
         that is below the lane's limit."""
+        if profile is self._last_asked[0]:
+            return self._last_asked[1]
         adjacency = self._adjacency.get(profile)  # (one hash of the profile, not two: a call per plan)
         if adjacency is None:
             view = restricted_view(self.graph, profile)
             adjacency = self._adjacency[profile] = {u: [self._timed_for(self.lanes[(u, v)], profile.max_speed)
                                                         for v in view.successors(u)] for u in view}
+        self._last_asked = profile, adjacency
         return adjacency
 
     def _timed_for(self, lane: LaneTiming, max_speed: float | None) -> LaneTiming:

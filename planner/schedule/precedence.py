@@ -68,16 +68,24 @@ def _between_vehicles(timed: TimedGraph, plans: Mapping[str, TimedPlan]) -> list
     edges: list[tuple[Event, Event]] = []
     visits: dict[str, list[tuple[float, str, int]]] = defaultdict(list)
     group_uses: dict[tuple[str, str], list[tuple[float, bool | str, str, int]]] = defaultdict(list)
+    lanes = timed.lanes
     for vehicle, plan in plans.items():
-        for k, step in enumerate(plan.steps):
-            visits[step.node].append((step.arrive, vehicle, k))
-        for k, (here, nxt) in enumerate(itertools.pairwise(plan.steps)):
-            lane = timed.lanes[(here.node, nxt.node)]
+        # (one pass along the plan, most of them one step long: built some 19,000 times a day, for every plan)
+        steps = plan.steps
+        here = steps[0]
+        visits[here.node].append((here.arrive, vehicle, 0))
+        for k in range(1, len(steps)):
+            nxt = steps[k]
+            visits[nxt.node].append((nxt.arrive, vehicle, k))
+            lane = lanes[(here.node, nxt.node)]
             if lane.group:
-                group_uses[("group", lane.group)].append((here.depart, lane.forward, vehicle, k))
+                group_uses[("group", lane.group)].append((here.depart, lane.forward, vehicle, k - 1))
             for zone in lane.zones:
-                group_uses[("zone", zone)].append((here.depart, lane.way, vehicle, k))
+                group_uses[("zone", zone)].append((here.depart, lane.way, vehicle, k - 1))
+            here = nxt
     for ordered in visits.values():
+        if len(ordered) == 1:
+            continue  # (most nodes: a parked vehicle's place)
         ordered.sort()
         for (_, before, k_before), (_, after, k_after) in itertools.pairwise(ordered):
             if before == after:

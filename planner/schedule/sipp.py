@@ -18,7 +18,6 @@ import bisect
 import heapq
 import itertools
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
 
 from planner.corridor import NodeKind
 from planner.exceptions import NoPlan, UnknownNode
@@ -33,11 +32,9 @@ MAX_EXPANSIONS = 200_000
 EPS = 1e-6  # s: times computed along different paths that should be equal may differ in the last bits
 
 
-@dataclass(frozen=True)
-class _State:
-    node: str
-    interval: int
-    leg: int
+#: a search state: (node, index of its safe interval, how many stops are done). A plain tuple: a frozen
+#: dataclass's generated ``__init__`` and ``__hash__`` are Python code, run for every state a search makes.
+_State = tuple[str, int, int]
 
 
 def plan_path(table: ReservationTable, vehicle_id: str, start: str, start_time: float, goals: Collection[str],
@@ -93,11 +90,12 @@ def _search(table: ReservationTable, vehicle_id: str, start: str, start_time: fl
     vehicle). A vehicle that is to stay where it stands, and may, is answered without it: the search would take
     that first state as the goal; ``test_a_vehicle_free_to_stay_is_the_search_s_own_answer`` holds them equal."""
     timed = table.timed
-    open_goals = frozenset(g for g in goals if free(g) and free(g)[-1][1] == INF)
+    known = _Known(free)
+    open_goals = frozenset(g for g in goals if (intervals := known[g]) and intervals[-1][1] == INF)
     if not open_goals:
         raise NoPlan(f"{vehicle_id}: every goal ({', '.join(sorted(goals))}) is taken for good by another vehicle")
     heuristic = _leg_heuristics(table, vehicle_id, stops, open_goals, profile)
-    first = next((i for i, (a, b) in enumerate(free(start)) if a <= start_time < b), None)
+    first = next((i for i, (a, b) in enumerate(known[start]) if a <= start_time < b), None)
     if first is None:
         holders = ", ".join(sorted(table.holders(start, start_time, start_time + 1e-6) - meets))
         raise NoPlan(f"{vehicle_id}: its start node {start} is held by {holders} at t={start_time:.1f}")
@@ -106,8 +104,10 @@ def _search(table: ReservationTable, vehicle_id: str, start: str, start_time: fl
 
     adjacency = timed.successors(profile)
     on_the_line = timed.on_the_line
+    min_clearance = timed.min_clearance
+    n_stops = len(stops)
     counter = itertools.count()
-    root = _State(start, first, 0)
+    root = (start, first, 0)
     best: dict[_State, float] = {root: start_time}
     parent: dict[_State, tuple[_State, float, _Via] | None] = {root: None}
     frontier = [(start_time + heuristic[0][start], -start_time, next(counter), root)]
@@ -117,34 +117,36 @@ def _search(table: ReservationTable, vehicle_id: str, start: str, start_time: fl
         g = -negative_g
         if g > best[state]:
             continue
-        node, leg = state.node, state.leg
-        leave_by = free(node)[state.interval][1]
-        if leg == len(stops) and node in open_goals and leave_by == INF:
+        node, interval, leg = state
+        leave_by = known[node][interval][1]
+        if leg == n_stops and node in open_goals and leave_by == INF:
             return _steps(state, parent, best, stops)
         expansions += 1
         if expansions > max_expansions:
             break
 
         moves: list[tuple[_State, float, float, _Via]] = []  # (successor, arrival, departure from here, via)
-        stopping = leg < len(stops) and node == stops[leg].node
+        stopping = leg < n_stops and node == stops[leg].node
         stopped = leg > 0 and node == stops[leg - 1].node  # e.g. a relay meeting: it may stay on after it
         if stopping:
             stop = stops[leg]
             done = max(g + stop.dwell_s, stop.not_before)
-            if done + timed.min_clearance(node) <= leave_by + EPS:
-                moves.append((_State(node, state.interval, leg + 1), done, -1.0, None))
+            if done + min_clearance(node) <= leave_by + EPS:
+                moves.append(((node, interval, leg + 1), done, -1.0, None))
+        here_on_the_line = node in on_the_line
+        leaves_at_once = here_on_the_line and not (stopping or stopped)  # starting on the border line
         for lane in adjacency.get(node, ()):
             latest = leave_by - lane.clearance_s + EPS
-            if node in on_the_line and not (stopping or stopped):
-                latest = min(latest, g + EPS)  # a vehicle starting on the border line leaves at once
+            if leaves_at_once:
+                latest = min(latest, g + EPS)
             if latest < g:
                 continue
-            if lane.target in on_the_line and not (leg < len(stops) and stops[leg].node == lane.target):
-                if node not in on_the_line:
-                    moves += [(_State(w, j, leg), arrive, depart, via) for w, j, arrive, depart, via in
-                              _over_the_line(table, free, adjacency, lane, g, latest)]
+            if lane.target in on_the_line and not (leg < n_stops and stops[leg].node == lane.target):
+                if not here_on_the_line:
+                    moves += [((w, j, leg), arrive, depart, via) for w, j, arrive, depart, via in
+                              _over_the_line(table, known, adjacency, lane, g, latest)]
                 continue
-            intervals = free(lane.target)
+            intervals = known[lane.target]
             travel = lane.travel_s
             first_useful = max(0, bisect.bisect_right(intervals, (g + travel, INF)) - 1)
             for j in range(first_useful, len(intervals)):
@@ -157,10 +159,10 @@ def _search(table: ReservationTable, vehicle_id: str, start: str, start_time: fl
                 if lane.group or lane.zones:
                     depart = table.lane_free_from(lane, depart)
                 arrive = depart + travel
-                if depart <= latest and arrive < b and arrive + timed.min_clearance(lane.target) <= b + EPS:
-                    moves.append((_State(lane.target, j, leg), arrive, depart, None))
+                if depart <= latest and arrive < b and arrive + min_clearance(lane.target) <= b + EPS:
+                    moves.append(((lane.target, j, leg), arrive, depart, None))
         for successor, arrive, depart, via in moves:
-            to_go = heuristic[successor.leg].get(successor.node)
+            to_go = heuristic[successor[2]].get(successor[0])
             if to_go is not None and arrive < best.get(successor, INF):
                 best[successor] = arrive
                 parent[successor] = (state, depart, via)
@@ -173,7 +175,20 @@ _Via = tuple[str, float] | None  # a border-line node passed without stopping on
 _Intervals = Callable[[str], list[tuple[float, float]]]  # a node's safe intervals for this vehicle
 
 
-def _over_the_line(table: ReservationTable, free: _Intervals, adjacency: dict[str, list[LaneTiming]], lane: LaneTiming,
+class _Known(dict[str, list[tuple[float, float]]]):
+    """The safe intervals of each node a search looks at, asked of ``free`` once: the table does not change during
+    a search, and a node is looked at again for each of its intervals and stops done, and from each neighbour."""
+
+    def __init__(self, free: _Intervals) -> None:
+        super().__init__()
+        self.free = free
+
+    def __missing__(self, node: str) -> list[tuple[float, float]]:
+        intervals = self[node] = self.free(node)
+        return intervals
+
+
+def _over_the_line(table: ReservationTable, free: _Known, adjacency: dict[str, list[LaneTiming]], lane: LaneTiming,
                    g: float, latest: float) -> list[tuple[str, int, float, float, _Via]]:
     """Moves over the border-line node at the end of ``lane`` without stopping there: for each lane on
     from it and each safe interval of that lane's end reachable from here, the earliest departure (no
@@ -183,12 +198,12 @@ def _over_the_line(table: ReservationTable, free: _Intervals, adjacency: dict[st
     out: list[tuple[str, int, float, float, _Via]] = []
     for onward in adjacency.get(line, ()):
         travel = lane.travel_s + onward.travel_s
-        intervals = free(onward.target)
+        intervals = free[onward.target]
         for j in range(max(0, bisect.bisect_right(intervals, (g + travel, INF)) - 1), len(intervals)):
             a, b = intervals[j]
             if b <= g + travel:
                 continue
-            depart = _earliest_over(table, free(line), lane, onward, max(g, a - travel), latest)
+            depart = _earliest_over(table, free[line], lane, onward, max(g, a - travel), latest)
             if depart is None:
                 break
             arrive = depart + travel
@@ -243,15 +258,15 @@ def _steps(goal: _State, parent: dict, best: dict[_State, float], stops: tuple[S
     chain.reverse()
     steps: list[Step] = []
     arrive, action = best[chain[0][0]], None
-    for (state, depart, via), (successor, _, _) in itertools.pairwise(chain):
-        if successor.node == state.node and successor.leg == state.leg + 1:  # a stop's dwell, same node
-            action = stops[state.leg].action
+    for ((node, _, leg), depart, via), (successor, _, _) in itertools.pairwise(chain):
+        if successor[0] == node and successor[2] == leg + 1:  # a stop's dwell, same node
+            action = stops[leg].action
             continue
-        steps.append(Step(state.node, arrive, depart, action))
+        steps.append(Step(node, arrive, depart, action))
         if via is not None:
             steps.append(Step(via[0], via[1], via[1]))
         arrive, action = best[successor], None
-    steps.append(Step(goal.node, arrive, INF, action))
+    steps.append(Step(goal[0], arrive, INF, action))
     return steps
 
 

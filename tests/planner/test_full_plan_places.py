@@ -94,6 +94,34 @@ def test_the_vehicles_staying_parked_are_settled_ahead_of_the_rounds_with_the_sa
     assert partner in planned
 
 
+class _AskedOfPlaces(FleetPlanner):
+    """The planner that also asks the table of places whether each vehicle it settles stays as held there."""
+
+    answers: list[bool]
+
+    def _stays_as_held_in_places(self, request) -> bool:
+        known = super()._stays_as_held_in_places(request)
+        assert known == self._stays_as_held(request)  # (the planner's table is the places being settled)
+        self.answers.append(known)
+        return known
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_whether_a_vehicle_staying_parked_stays_as_held_is_known_from_its_request(bac_luan_ii, seed):
+    """Vehicles staying parked, some loading where they stand (stops), one from before time 0: the answer known from
+    the request is what the table of places answers, and both answers come."""
+    requests = random_requests(bac_luan_ii, 140, seed=seed, moving_share=0.3, idle_share=0.5)
+    idle = [r.start for r in requests if r.goals == (r.start,)]
+    requests = [replace(r, stops=(Stop(r.start, 60.0, action="pickup"),)) if r.start in idle[::3] else r
+                for r in requests]
+    early = next(i for i, r in enumerate(requests) if r.start in idle[1::3])
+    requests[early] = replace(requests[early], start_time=-1.0)
+    planner = _AskedOfPlaces(bac_luan_ii.graph)
+    planner.answers = []
+    planner.plan_all(requests)
+    assert True in planner.answers and False in planner.answers
+
+
 def test_a_copied_table_is_written_apart_from_its_original(bac_luan_ii):
     planner = FleetPlanner(bac_luan_ii.graph)
     planner.plan_all(random_requests(bac_luan_ii, 60, seed=5, moving_share=0.5))
