@@ -56,7 +56,7 @@ from fleet.dispatch.steps import (
     waiting_at_gate,
     ways_out,
 )
-from fleet.dispatch.tracks import Job, JobKind, ReleaseWait, Track
+from fleet.dispatch.tracks import Job, JobKind, ReleaseWait, RestingTrack, Track
 from fleet.dispatch.vda import OrderContent, vda_order
 from fleet.dispatch.vda_writer import VdaOrderWriter
 from fleet.dispatch.views import GateView, VehicleAction, VehicleView, WaitingVehicle
@@ -222,6 +222,9 @@ class Dispatcher:
         #: one was AUTHORIZATIONS_SETTLE_S ago (_authorization_pending)
         self._first_heard: dict[str, float] = {}
         self._authorities_settled = False
+        #: what each vehicle's factsheet says for its work, read once per factsheet (_capabilities: every free
+        #: vehicle at every assignment round)
+        self._sheets_read: dict[str, _SheetRead] = {}
         self._left_out: Mapping[str, Reason] = {}  # the last assignment round's orders not given out, with why
         self._published: dict[str, tuple[float, tuple[Any, ...]]] = {}  # vehicle -> (when, what its view showed)
         #: The tracks as the last tick left them (copies), which the API reads without waiting for a tick to end.
@@ -398,14 +401,18 @@ class Dispatcher:
             # the update past the gate goes out first, from the states the last tick saw (they show the vehicle
             # at its gate): this tick's observing writes order transitions, each waiting for the store
             laps.lap("cleared")
+        changed = self.link.changed_vehicles()
         for track in self.tracks.values():
-            seen = self.link.snapshot(track.id)
-            if self._still_quiet(track, seen):
+            if track.__class__ is RestingTrack and changed is not None and track.id not in changed:
                 continue
-            self._observe(track, seen, t)
-            self._unclear_if_lost(track)
-            self._take_back_if_uncleared(track, t)
-            track.quiet = self._quiet_key(track, seen)
+            seen = self.link.snapshot(track.id)
+            if not self._still_quiet(track, seen):
+                self._observe(track, seen, t)
+                self._unclear_if_lost(track)
+                self._take_back_if_uncleared(track, t)
+                track.quiet = self._quiet_key(track, seen)
+            if changed is not None:
+                self._rest(track)
         laps.lap("observe")
         if not self._planned_once:
             if not self._ready_to_plan():
@@ -529,6 +536,18 @@ class Dispatcher:
         quiet = track.quiet
         return quiet is not None and quiet[0] is seen and track.job is None and quiet[1] is track.record \
             and quiet[2] == track.vda_order_id and quiet[3] == track.update_id
+
+    def _rest(self, track: Track) -> None:
+        """Let the vehicle rest (:class:`RestingTrack`) when each per-tick scan would do nothing with it for as long
+        as its track and snapshot stay as they are: quiet (``_quiet_key``), online, in service, at the end of
+        its plan at a parking spot or a charger, with no replan due and no stall. At rest, it is free to take
+        an order and passed by every other scan (observing, replanning, releasing); only with a link that
+        tells which snapshots changed (``VehicleLink.changed_vehicles``: the simulator's)."""
+        plan = track.plan
+        if track.quiet is not None and track.connection == "ONLINE" and track.record.in_service and plan is not None \
+                and not track.needs_plan and track.stalled_since is None \
+                and track.reached == track.released == len(plan.steps) - 1 and plan.end in self._rests:
+            object.__setattr__(track, "__class__", RestingTrack)
 
     def _observe(self, track: Track, seen: VehicleSnapshot, t: float) -> None:
         state, track.state_age, track.connection = seen
@@ -1335,7 +1354,7 @@ class Dispatcher:
             return
         due = []
         for track in self.tracks.values():
-            if track.unavailable is not None:
+            if track.__class__ is RestingTrack or track.unavailable is not None:
                 continue
             plan = track.plan
             if track.job is None and plan is not None and track.reached == len(plan.steps) - 1 \
@@ -1417,7 +1436,7 @@ class Dispatcher:
         (an order waiting anew, a vehicle newly free) or every ``ASSIGN_RETRY_S``."""
         if self._over_budget() and t - self._last_assign < ASSIGN_DEFER_MAX_S:
             return
-        free = [track for track in self.tracks.values() if is_free(track)]
+        free = [track for track in self.tracks.values() if track.__class__ is RestingTrack or is_free(track)]
         free_ids = frozenset(track.id for track in free)
         news = self._orders_news or not free_ids <= self._free_before
         self._free_before = free_ids
@@ -1540,10 +1559,13 @@ class Dispatcher:
                 self.alarms.raise_alarm(AlarmKind.VEHICLE_FAULT, track.id, f"{track.id} has published no factsheet in "
                                         f"{asked_for:.0f} s of asking: it takes no order and stays where it stands")
             return None
-        cap = sheet.speed_max if sheet.speed_max < self._top_speed * (1 - SPEED_ROUNDING) else None
-        if track.profile.max_speed != cap:  # planned at its own speed where it is slower than the map's
-            track.profile = dataclasses.replace(track.profile, max_speed=cap)
-        return sheet if ORDER_ACTIONS <= set(sheet.actions) else None
+        read = self._sheets_read.get(track.id)
+        if read is None or read.sheet is not sheet:
+            cap = sheet.speed_max if sheet.speed_max < self._top_speed * (1 - SPEED_ROUNDING) else None
+            read = self._sheets_read[track.id] = _SheetRead(sheet, cap, ORDER_ACTIONS <= set(sheet.actions))
+        if track.profile.max_speed != read.max_speed:  # planned at its own speed where it is slower than the map's
+            track.profile = dataclasses.replace(track.profile, max_speed=read.max_speed)
+        return sheet if read.takes_orders else None
 
     def _offers(self, free: list[Track], t: float) -> dict[str, TimedPlan | None]:
         """What this round offered each free vehicle (its plan then), for the replan step to clear the way of one
@@ -1591,7 +1613,8 @@ class Dispatcher:
                                    (tr for tr in self.tracks.values() if tr.id not in ahead)) if ahead else \
             self.tracks.values()  # (most ticks: none first, and no filter to pass each vehicle through)
         for track in in_order:
-            if track.plan is None or track.unavailable is not None or track.released == len(track.plan.steps) - 1:
+            if track.__class__ is RestingTrack or track.plan is None or track.unavailable is not None \
+                    or track.released == len(track.plan.steps) - 1:
                 continue  # (all of it released already: nothing to ask)
             own = done.of(track.id)  # (as it was before this tick's releases, which may change it)
             wait = waits.get(track.id)
@@ -2156,6 +2179,15 @@ class Dispatcher:
         node = self.corridor.nodes.get(gate_id)
         if node is None or node.kind != NodeKind.GATE:
             raise KeyError(gate_id)
+
+
+@dataclasses.dataclass(frozen=True)
+class _SheetRead:
+    """A vehicle's factsheet as the assignment reads it (``Dispatcher._capabilities``)."""
+
+    sheet: Factsheet
+    max_speed: float | None  # its top speed where it is slower than the map's fastest lane
+    takes_orders: bool  # it can pick and drop
 
 
 def _same_stay(old: TimedPlan | None, new: TimedPlan) -> bool:

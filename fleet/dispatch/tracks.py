@@ -99,3 +99,14 @@ class Track:
 
     def __post_init__(self) -> None:
         self.id = self.record.id
+
+
+class RestingTrack(Track):
+    """The track of a vehicle at rest (parked or charging, with nothing to do, nothing sent to it untaken, its
+    snapshot unchanged since it was last looked at): the dispatch loop's per-tick scans pass it by
+    (``Dispatcher._rest``), which is most of a day's 200 vehicles at most ticks. Setting any attribute of it
+    wakes it, a plain :class:`Track` again: no scan can pass by a vehicle whose track changed since."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        object.__setattr__(self, "__class__", Track)
+        object.__setattr__(self, name, value)

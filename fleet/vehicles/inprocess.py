@@ -156,6 +156,10 @@ class InProcessLink:
             return None if vehicle is None else ConnectionState.ONLINE if vehicle.online \
                 else ConnectionState.CONNECTIONBROKEN
 
+    def changed_vehicles(self) -> None:
+        """Cannot tell: each snapshot carries the state's age (``VehicleLink.changed_vehicles``)."""
+        return None
+
     def snapshot(self, vehicle_id: str) -> VehicleSnapshot:
         with self._lock:
             return VehicleSnapshot(self.state(vehicle_id), self.state_age(vehicle_id), self.connection(vehicle_id))

@@ -138,6 +138,11 @@ class VehicleLink(Protocol):
     def snapshot(self, vehicle_id: str) -> VehicleSnapshot:
         """State, its age and the connection, read together (the dispatch loop's one read per vehicle)."""
 
+    def changed_vehicles(self) -> set[str] | None:
+        """The vehicles whose snapshot may have changed since the last call: any other's ``snapshot`` is the very
+        object it returned before. None: the link cannot tell (a snapshot carries its age, new at every read),
+        and the dispatch loop looks at every vehicle at every tick."""
+
     def factsheet(self, vehicle_id: str) -> Factsheet | None:
         """The vehicle's capabilities as it last published them (VDA 5050 factsheet), or None."""
 

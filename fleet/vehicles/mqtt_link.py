@@ -178,6 +178,10 @@ class MqttVehicleLink:
         with self._lock:
             return self._connections.get(vehicle_id)
 
+    def changed_vehicles(self) -> None:
+        """Cannot tell: each snapshot carries the state's age (``VehicleLink.changed_vehicles``)."""
+        return None
+
     def snapshot(self, vehicle_id: str) -> VehicleSnapshot:
         with self._lock:
             entry = self._states.get(vehicle_id)

@@ -195,6 +195,10 @@ class RosFleetBridge:
         with self._lock:
             return ConnectionState.CONNECTIONBROKEN if vehicle_id in self._broken else self._connections.get(vehicle_id)
 
+    def changed_vehicles(self) -> None:
+        """Cannot tell: each snapshot carries the state's age (``VehicleLink.changed_vehicles``)."""
+        return None
+
     def snapshot(self, vehicle_id: str) -> VehicleSnapshot:
         """State, age and connection read together. A message is converted once, however often it is read:
         the dispatch loop reads every vehicle on every tick, and the same state again is then the same object."""

@@ -53,6 +53,10 @@ class RoutedLink:
     def connection(self, vehicle_id: str) -> str | None:
         return self.link_of(vehicle_id).connection(vehicle_id)
 
+    def changed_vehicles(self) -> None:
+        """Cannot tell: each snapshot carries the state's age (``VehicleLink.changed_vehicles``)."""
+        return None
+
     def snapshot(self, vehicle_id: str) -> VehicleSnapshot:
         return self.link_of(vehicle_id).snapshot(vehicle_id)
 

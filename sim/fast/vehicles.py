@@ -111,6 +111,8 @@ class EventLink:
         self.watched: dict[tuple[float, float], str] = {}
         self.on_departure: Callable[[str, str, float], None] | None = None
         self.changed = False  # some vehicle's state changed since the caller last reset this
+        self._touched: set[str] = set()  # vehicles whose snapshot may have changed (changed_vehicles)
+        self._offline: set[str] = set()  # an offline vehicle's snapshot is new at every read (its age)
         self.sent_orders = 0
         self.refusals = 0
         self.events_handled = 0
@@ -153,7 +155,10 @@ class EventLink:
         with self._changing(vehicle_id) as (vehicle, now):
             vehicle.online = online
             if online:
+                self._offline.discard(vehicle_id)
                 vehicle.logic.on_heartbeat(now)
+            else:
+                self._offline.add(vehicle_id)
 
     def break_down(self, vehicle_id: str, description: str) -> None:
         """A fault on board: the vehicle brakes to a standstill and reports a FATAL error until repaired."""
@@ -248,6 +253,12 @@ class EventLink:
         vehicle = self._vehicles.get(vehicle_id)
         return None if vehicle is None else "ONLINE" if vehicle.online else "CONNECTIONBROKEN"
 
+    def changed_vehicles(self) -> set[str]:
+        """Only ``_publish`` changes what :meth:`snapshot` returns of an online vehicle (its state, or that it
+        is online): the vehicles published since the last call, and every offline one."""
+        touched, self._touched = self._touched, set()
+        return touched | self._offline
+
     def snapshot(self, vehicle_id: str) -> VehicleSnapshot:
         vehicle = self._vehicles.get(vehicle_id)
         if vehicle is None:
@@ -304,6 +315,7 @@ class EventLink:
             self._schedule(vehicle)
 
     def _publish(self, vehicle: _Vehicle, t: float) -> None:
+        self._touched.add(vehicle.id)  # its state, or whether it is online (set_online publishes too)
         if vehicle.online:
             vehicle.state, vehicle.stamp = vehicle.logic.state(t), t
             self.changed = True

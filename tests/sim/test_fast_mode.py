@@ -181,22 +181,34 @@ def test_the_scenario_decides_how_its_map_is_operated() -> None:
 
 def test_a_vehicle_with_nothing_to_do_is_not_looked_at_again_and_nothing_changes(tmp_path: Path, monkeypatch) -> None:
     """A parked vehicle with no job, healthy, whose state has not changed, is skipped by the loop's look at every
-    vehicle (``Dispatcher._still_quiet``): that look would do nothing. The run decides the same as one that looks
-    at every vehicle at every tick, with breakdowns and link losses on the way."""
+    vehicle (``Dispatcher._still_quiet``): that look would do nothing; and one at rest (``Dispatcher._rest``) is
+    not even read from the link again until the link says its state changed, nor asked about by the other
+    per-tick scans. The run decides the same as one without rests, and as one that looks at every vehicle at
+    every tick, with breakdowns and link losses on the way."""
     from fleet.dispatch.loop import Dispatcher
     from sim.cli import metrics_text
     from sim.fast.runner import run_fast
+    from sim.fast.vehicles import EventLink
 
     scenario = load_scenario(_small(tmp_path, breakdowns_per_vehicle_day=6, link_losses_per_vehicle_day=12))
-    looks = []
-    observe = Dispatcher._observe
+    looks, reads = [], []
+    observe, snapshot = Dispatcher._observe, EventLink.snapshot
     monkeypatch.setattr(Dispatcher, "_observe", lambda self, *args: looks.append(1) or observe(self, *args))
+    monkeypatch.setattr(EventLink, "snapshot", lambda self, *args: reads.append(1) or snapshot(self, *args))
+    resting = run_fast(scenario)
+    resting_looks, resting_reads = len(looks), len(reads)
+    looks.clear()
+    reads.clear()
+    monkeypatch.setattr(Dispatcher, "_rest", lambda self, track: None)
     skipping = run_fast(scenario)
-    skipped_looks = len(looks)
+    skipped_looks, skipped_reads = len(looks), len(reads)
     looks.clear()
     monkeypatch.setattr(Dispatcher, "_still_quiet", staticmethod(lambda track, seen: False))
     every = run_fast(scenario)
 
-    assert metrics_text(skipping.metrics) == metrics_text(every.metrics)
+    assert metrics_text(resting.metrics) == metrics_text(skipping.metrics) == metrics_text(every.metrics)
     assert len(looks) == every.ticks * scenario.fleet.size
     assert skipped_looks < len(looks) / 2
+    assert resting_looks == skipped_looks  # a vehicle at rest would have been skipped as quiet
+    assert skipped_reads >= every.ticks * scenario.fleet.size
+    assert resting_reads < skipped_reads / 2
