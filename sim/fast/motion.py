@@ -98,15 +98,17 @@ class Trajectory:
         piece = self._piece(t)
         return (x, y) if piece is None else piece.at(t)
 
-    def speed(self, t: float) -> float:
+    def pose(self, t: float, x: float, y: float, heading: float) -> tuple[float, float, float, float]:
+        """Where it is at ``t`` (as :meth:`position`), its heading (``heading``: the one it started with) and
+        its speed: (x, y, heading, speed), from the one piece it drives at ``t``."""
         piece = self._piece(t)
-        return 0.0 if piece is None or t > self.stops_at else piece.speed(t)
-
-    def heading_at(self, t: float, heading: float) -> float:
-        piece = self._piece(t)
-        if piece is None or (piece.ux == 0 and piece.uy == 0):
-            return heading if piece is None or t < piece.t0 else self._heading_before(piece, heading)
-        return math.atan2(piece.uy, piece.ux)
+        if piece is None:
+            return x, y, heading, 0.0
+        px, py = piece.at(t)
+        speed = 0.0 if t > self.stops_at else piece.speed(t)
+        if piece.ux == 0 and piece.uy == 0:
+            return px, py, heading if t < piece.t0 else self._heading_before(piece, heading), speed
+        return px, py, math.atan2(piece.uy, piece.ux), speed
 
     def _heading_before(self, piece: Piece, heading: float) -> float:
         moving = [p for p in self.pieces if p.t0 <= piece.t0 and (p.ux or p.uy)]

@@ -276,9 +276,8 @@ class EventLink:
     # --- inside ----------------------------------------------------------------------------------------------
 
     def _pose(self, vehicle: _Vehicle, t: float) -> tuple[Pose, float]:
-        trajectory = vehicle.trajectory
-        x, y = trajectory.position(t, vehicle.x, vehicle.y)
-        return Pose(x, y, trajectory.heading_at(t, vehicle.heading)), trajectory.speed(t)
+        x, y, heading, speed = vehicle.trajectory.pose(t, vehicle.x, vehicle.y, vehicle.heading)
+        return Pose(x, y, heading), speed
 
     def _step(self, vehicle: _Vehicle, t: float) -> None:
         """Bring the agent to ``t``: the pose from the trajectory, the heartbeat the fleet link sends."""
@@ -410,7 +409,9 @@ def _first_time_beyond(trajectory: Trajectory, x: float, y: float, radius: float
             continue
         hi = piece.t1
         # bisection to a few microseconds; ``piece.at`` written out (the same arithmetic, so the same times to
-        # the bit): 40 calls for each clear time of each vehicle's every new motion were 12 % of its cost
+        # the bit): 40 calls for each clear time of each vehicle's every new motion were 12 % of its cost. It
+        # stops early once a step leaves the bounds as they were: every later step would be that same step (on
+        # the simulator's clock, seconds since the epoch, the float grid is reached after some 25 steps)
         t0, duration, v0, half_a = piece.t0, piece.duration, piece.v0, 0.5 * piece.a
         x0, y0, ux, uy = piece.x0, piece.y0, piece.ux, piece.uy
         for _ in range(40):
@@ -418,8 +419,12 @@ def _first_time_beyond(trajectory: Trajectory, x: float, y: float, radius: float
             tau = min(max(mid - t0, 0.0), duration)
             d = v0 * tau + half_a * tau * tau
             if math.hypot(x0 + ux * d - x, y0 + uy * d - y) > radius:
+                if hi == mid:
+                    break
                 hi = mid
             else:
+                if lo == mid:
+                    break
                 lo = mid
         return hi
     return None

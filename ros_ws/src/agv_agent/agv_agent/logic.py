@@ -108,6 +108,16 @@ class _Running:
     status: ActionStatus
     until: float = 0.0  # when a timed action (pick, drop) ends
     result: str = ""
+    reported: ActionState | None = field(default=None, compare=False, repr=False)  # see :meth:`report`
+
+    def report(self) -> ActionState:
+        """The action's state in the vehicle's state: the one reported last while its status and result are
+        the same (a state is published at every change and carries every action, most of them done long since)."""
+        reported = self.reported
+        if reported is None or reported.status != self.status or reported.result != self.result:
+            reported = self.reported = ActionState(self.action.action_id, self.action.action_type, self.status,
+                                                   self.result)
+        return reported
 
 
 class AgentLogic:
@@ -337,8 +347,8 @@ class AgentLogic:
             self.changed = True
         self._arrive(before, pose, now)
         self._run_actions(now)
-        self._charge(dt)
-        target = self._target()
+        target = self._target()  # (charging changes nothing of it)
+        self._charge(dt, target is not None)
         if self.paused or self.e_stop != EStop.NONE:
             command = (0.0, 0.0)
         elif target is None or self.blocked():
@@ -355,7 +365,8 @@ class AgentLogic:
     @property
     def driving(self) -> bool:
         """Driving and/or rotating (VDA 5050): commanded to move, or still moving according to the base."""
-        return any(abs(c) > 0.01 for c in self.command) or abs(self.measured[0]) > 0.05 \
+        linear, angular = self.command
+        return abs(linear) > 0.01 or abs(angular) > 0.01 or abs(self.measured[0]) > 0.05 \
             or abs(self.measured[1]) > 0.02
 
     def _turn_to_heading(self, pose: Pose) -> tuple[float, float]:
@@ -431,8 +442,11 @@ class AgentLogic:
 
     def blocked(self) -> bool:
         """A blocking node action at the node the vehicle stands at is not done yet."""
-        return any(r.status in (ActionStatus.INITIALIZING, ActionStatus.RUNNING)
-                   and r.action.blocking_type != BlockingType.NONE for r in self.order_actions.values())
+        for running in self.order_actions.values():  # (a loop: asked several times at every step)
+            if running.status in (ActionStatus.INITIALIZING, ActionStatus.RUNNING) \
+                    and running.action.blocking_type != BlockingType.NONE:
+                return True
+        return False
 
     def actions_end(self) -> float | None:
         """When the timed blocking actions running now (pick, drop) end, if any run (an event-driven simulator
@@ -468,8 +482,8 @@ class AgentLogic:
         released = [n for n in self.nodes if n.released]
         if not released or (self.link_lost and self.link_loss_stop is None):
             return -1
-        stop = next((i for i, n in enumerate(released) if any(a.blocking_type != BlockingType.NONE
-                                                               for a in n.actions)), len(released) - 1)
+        stop = next((i for i, n in enumerate(released) if n.actions and any(a.blocking_type != BlockingType.NONE
+                                                                             for a in n.actions)), len(released) - 1)
         if self.link_lost:
             assert self.link_loss_stop is not None
             stop = min(stop, next((i for i, n in enumerate(released) if n.sequence_id >= self.link_loss_stop), stop))
@@ -495,14 +509,16 @@ class AgentLogic:
         used = self.p.consumption_kwh_per_km * metres / 1000 / self.p.battery_capacity_kwh * 100
         self.battery = max(0.0, self.battery - used)
 
-    def _charge(self, dt: float) -> None:
-        at_charger = self.charge_requested and not self._target() and not self.driving
+    def _charge(self, dt: float, targeted: bool) -> None:
+        """Charge while a charge is requested and the vehicle stands with nothing to drive to (``targeted``: it
+        has a next node to drive to, :meth:`_target`)."""
+        at_charger = self.charge_requested and not targeted and not self.driving
         if at_charger != self.charging:
             self.charging, self.changed = at_charger, True
         if self.charging:
             self.battery = min(100.0, self.battery + self.p.charging_power_kw * dt / 3600 / self.p.battery_capacity_kwh
                                * 100)
-        if self._target() is not None:
+        if targeted:
             self.charge_requested = False  # driving on ends the charge
 
     # --- output ---------------------------------------------------------------------------------------------
@@ -516,8 +532,7 @@ class AgentLogic:
             node_states=tuple(self.nodes), edge_states=tuple(self.edges), pose=pose, velocity=self.measured,
             driving=self.driving, paused=self.paused, link_lost=self.link_lost,
             battery_charge=round(self.battery, 3), charging=self.charging, loads=tuple(self.loads),
-            action_states=tuple(ActionState(r.action.action_id, r.action.action_type, r.status, r.result)
-                                for r in actions),
+            action_states=tuple(map(_Running.report, actions)),
             errors=tuple(self.errors), e_stop=self.e_stop, stamp=now, operating_mode=self.operating_mode,
             position_initialized=self.pose is not None, new_base_request=self._needs_base(),
             distance_since_last_node=round(self.since_last_node, 3),
