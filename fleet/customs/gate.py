@@ -10,7 +10,7 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -28,6 +28,7 @@ from fleet.customs.clearance import (
     ConsignmentClearance,
     ConsignmentFold,
     GateDecision,
+    Status,
     VehicleClearance,
     consignment_reasons,
     gate_rule,
@@ -616,6 +617,13 @@ class CustomsGate:
     def consignment_state(self, consignment_id: str) -> dict[str, ConsignmentClearance]:
         with self._lock:
             return {name: self._clearance(consignment_id, name) for name in self.authorities}
+
+    def any_in(self, consignments: Iterable[str], statuses: Collection[Status]) -> bool:
+        """Either authority holds one of ``consignments`` in one of ``statuses`` (asked by the assignment for
+        every waiting order it reads: :meth:`consignment_state` without building its answer)."""
+        with self._lock:
+            return any(self._clearance(consignment, name).status in statuses
+                       for consignment in consignments for name in self.authorities)
 
     def _clearance(self, consignment_id: str, authority: str) -> ConsignmentClearance:
         fold = self._state.consignments.get((consignment_id, authority))

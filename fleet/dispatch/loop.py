@@ -213,7 +213,7 @@ class Dispatcher:
         self._last_gate_check = self._last_assign = self._last_overdue_check = -INF
         #: (service clock) the orders due before it were looked at for overdue; None: none yet (since the start)
         self._overdue_read_to: float | None = None
-        self._free_before: frozenset[str] = frozenset()
+        self._free_before: set[str] = set()
         #: the free vehicles the last assignment round offered work to (those it could give an order), each with the
         #: plan it stood at the end of: only they are sent off to park when idle at a dock or a gate, still at the
         #: end of that plan (_replan_pending), never one whose round was put off by a busy tick
@@ -1437,7 +1437,7 @@ class Dispatcher:
         if self._over_budget() and t - self._last_assign < ASSIGN_DEFER_MAX_S:
             return
         free = [track for track in self.tracks.values() if track.__class__ is RestingTrack or is_free(track)]
-        free_ids = frozenset(track.id for track in free)
+        free_ids = {track.id for track in free}
         news = self._orders_news or not free_ids <= self._free_before
         self._free_before = free_ids
         if not free or not (news or t - self._last_assign >= ASSIGN_RETRY_S):
@@ -1537,8 +1537,7 @@ class Dispatcher:
         """One of its consignments is under inspection, held or revoked by either side: the container waits in the
         yard, not on an AGV (which would only wait with it, and at the gate hold one of the side's few lanes
         for as long as a physical inspection takes: hours). Assigned once customs lets it go on."""
-        return any(clearance.status in KEPT_BY_CUSTOMS for consignment in order.consignments
-                   for clearance in self.gate.consignment_state(consignment).values())
+        return self.gate.any_in(order.consignments, KEPT_BY_CUSTOMS)
 
     def _capabilities(self, track: Track, t: float) -> Factsheet | None:
         """The vehicle's factsheet if it can do transport work (pick and drop); None: it takes no order. Its top

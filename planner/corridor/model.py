@@ -112,6 +112,11 @@ class Zone:
     name: str = ""
 
 
+#: how many points :meth:`Corridor.jurisdiction_at` remembers the answer for (beyond, it works each one out)
+JURISDICTIONS_KNOWN_MAX = 100_000
+_UNKNOWN = object()
+
+
 @dataclass(frozen=True)
 class Corridor:
     """A validated corridor map. Build it with :func:`planner.corridor.corridor_from_geojson`."""
@@ -175,11 +180,21 @@ class Corridor:
 
     def jurisdiction_at(self, x: float, y: float) -> str | None:
         """The jurisdiction whose zone holds the point (map metres), None outside every zone. Asked for every
-        position a vehicle reports: the zones' bounding boxes first, then the one or two candidates' polygons."""
-        for (zx0, zy0, zx1, zy1), polygon, jurisdiction in self._zone_boxes:
-            if zx0 <= x <= zx1 and zy0 <= y <= zy1 and shapely.intersects_xy(polygon, x, y):
-                return jurisdiction
-        return None
+        position a vehicle reports: the zones' bounding boxes first, then the one or two candidates' polygons;
+        a point asked before (a vehicle standing at a node reports its very coordinates) is answered from memory."""
+        known = self._jurisdictions_known
+        found = known.get((x, y), _UNKNOWN)
+        if found is not _UNKNOWN:
+            return found  # type: ignore[return-value]
+        found = next((jurisdiction for (zx0, zy0, zx1, zy1), polygon, jurisdiction in self._zone_boxes
+                      if zx0 <= x <= zx1 and zy0 <= y <= zy1 and shapely.intersects_xy(polygon, x, y)), None)
+        if len(known) < JURISDICTIONS_KNOWN_MAX:
+            known[(x, y)] = found
+        return found
+
+    @cached_property
+    def _jurisdictions_known(self) -> dict[tuple[float, float], str | None]:
+        return {}
 
     @cached_property
     def _line_box(self) -> tuple[float, float, float, float]:
