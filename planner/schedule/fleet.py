@@ -10,8 +10,9 @@ those planned where it now stands), ``fail`` routes everyone around a breakdown.
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 import networkx as nx
@@ -56,6 +57,8 @@ class Requests(dict[str, PlanRequest]):
         super().__init__()
         self._sole: Counter[str] = Counter()  # how many requests start at a place or have it as their one goal
         self._among: Counter[str] = Counter()  # how many have it among several goals
+        #: by sequence of places asked about: those nobody speaks for, and each place's position (free_of_others)
+        self._unspoken: dict[tuple[str, ...], tuple[list[str], dict[str, int]]] = {}
         super().update((request.vehicle_id, request) for request in requests)  # (counted at once: a full plan's)
         for request in self.values():
             sole, among = _spoken_for(request)
@@ -96,17 +99,38 @@ class Requests(dict[str, PlanRequest]):
                     counts[place] = count
                 else:
                     del counts[place]  # (the keys are the places spoken for: free_of_others)
+                if count == (sign > 0):  # a place newly spoken for, or no longer
+                    self._unspoken.clear()
 
-    def free_of_others(self, vehicle: str, start: str, places: Iterable[str]) -> list[str]:
+    def free_of_others(self, vehicle: str, start: str, places: Sequence[str]) -> list[str]:
         """Those of ``places`` no request but ``vehicle``'s speaks for, counting nobody's several goals against
         ``start`` (where ``vehicle`` stands is not taken from it for a vehicle that may go to any of several
-        places). Asked with every waiting place of the map for each stalled vehicle: one look at each."""
+        places). Asked with every waiting place of the map for each stalled vehicle: the places nobody speaks for
+        are kept from one call to the next until a place is newly spoken for or no longer, and those spoken for by
+        this vehicle alone (or among several goals, where it stands) put in at their position. The list returned
+        is not to be changed."""
+        asked = tuple(places)
+        known = self._unspoken.get(asked)
+        if known is None:
+            sole, among = self._sole, self._among
+            known = self._unspoken[asked] = ([p for p in asked if p not in sole and p not in among],
+                                             {p: k for k, p in enumerate(asked)})
+        free, position = known
         own = self.get(vehicle)
-        own_sole, own_among = _spoken_for(own) if own is not None else ((), ())
-        sole, among = self._sole, self._among
-        taken = sole.keys() - {place for place in own_sole if sole[place] == 1}
-        taken |= among.keys() - {place for place in own_among if among[place] == 1} - {start}
-        return [place for place in places if place not in taken]
+        own_sole, own_among = _spoken_for(own) if own is not None else (frozenset(), frozenset())
+        for place in own_sole | own_among | {start}:
+            if place in position and self._free_to(place, start, own_sole, own_among) \
+                    and (place in self._sole or place in self._among):  # (not in ``free`` already)
+                if free is known[0]:
+                    free = free.copy()
+                bisect.insort(free, place, key=position.__getitem__)
+        return free
+
+    def _free_to(self, place: str, start: str, own_sole: frozenset[str], own_among: frozenset[str]) -> bool:
+        """No request but the one of ``own_sole`` and ``own_among`` speaks for ``place`` (but among several goals,
+        where it stands: ``start``). (Its own request, when it has one, is counted: once.)"""
+        return self._sole.get(place, 0) == (place in own_sole) \
+            and (place == start or self._among.get(place, 0) == (place in own_among))
 
 
 def _spoken_for(request: PlanRequest) -> tuple[frozenset[str], frozenset[str]]:
@@ -239,12 +263,12 @@ class FleetPlanner:
     def _places_held(self, requests: list[PlanRequest]) -> ReservationTable:
         """A table where every vehicle holds the place it starts from, as each round of a full replan begins
         (the same whatever the round's order: each node's holds are kept sorted)."""
-        self.table = ReservationTable(self.timed)
         self._parked_at = {}
         for r in requests:
-            self._hold_place(r)
             if self._parked(r):
                 self._parked_at.setdefault(r.start, []).append(r.vehicle_id)
+        self.table = ReservationTable.of_places(
+            self.timed, [(r.vehicle_id, r.start, r.start_time, self._held_until(r)) for r in requests])
         return self.table
 
     def _plan_in_order(self, order: list[PlanRequest], places: ReservationTable,
@@ -265,8 +289,11 @@ class FleetPlanner:
         """Hold where an unplanned vehicle stands: for good if it is parked; if it is on the road, only
         until it could have driven on (it will be planned to, and a vehicle planned through its place later
         is bumped should it not get away in time)."""
-        until = INF if self._parked(request) else request.start_time + self.timed.min_clearance(request.start)
-        self.table.hold_place(request.vehicle_id, request.start, request.start_time, until)
+        self.table.hold_place(request.vehicle_id, request.start, request.start_time, self._held_until(request))
+
+    def _held_until(self, request: PlanRequest) -> float:
+        """Until when an unplanned vehicle holds where it stands (:meth:`_hold_place`)."""
+        return INF if self._parked(request) else request.start_time + self.timed.min_clearance(request.start)
 
     def _plan_promoting(self, request: PlanRequest, waiting: set[str], result: FleetPlan,
                         should_stop: Callable[[], bool] | None, depth: int = 0) -> None:
