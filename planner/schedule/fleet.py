@@ -463,13 +463,18 @@ class FleetPlanner:
         planned again in every round of each of some 2,400 full replans; released, planned and reserved again,
         that was the same hold written back (``test_a_vehicle_that_stays_as_held_is_planned_as_before``). Asked of
         ``table``, by default the planner's own."""
+        return not request.hold_at and self._holds_and_may_stay(request, request.goals, request.stops, table)
+
+    def _holds_and_may_stay(self, request: PlanRequest, goals: tuple[str, ...], stops: tuple[Stop, ...],
+                            table: ReservationTable | None = None) -> bool:
+        """:meth:`_stays_as_held` for the request with these goals and stops, and no ``hold_at`` (asked without
+        making that request: :meth:`_reserve_fallback` asks it of each stalled vehicle)."""
         table = self.table if table is None else table
         vehicle = request.vehicle_id
-        return self.search is plan_path and not request.hold_at \
-            and table.holds_just(vehicle, request.start, request.start_time) \
-            and self.timed.node_ids.issuperset(request.goals) \
-            and may_stay(table, request.start, request.start_time, request.goals, request.profile, request.stops,
-                         request.meets, ignoring=frozenset((vehicle,)))
+        return self.search is plan_path and table.holds_just(vehicle, request.start, request.start_time) \
+            and self.timed.node_ids.issuperset(goals) \
+            and may_stay(table, request.start, request.start_time, goals, request.profile, stops, request.meets,
+                         ignoring=frozenset((vehicle,)))
 
     def plan_one(self, request: PlanRequest) -> TimedPlan:
         """The vehicle's plan against the current reservations, without reserving it."""
@@ -532,9 +537,8 @@ class FleetPlanner:
             # where it stands is one of the places below, and :meth:`_reserve` first asks whether it stays as held,
             # whatever the other places: four stalled vehicles in five on a busy day do, answered so without
             # gathering the places free of others (a look at each of the map's 258, some 160,000 times a day)
-            staying = replace(request, goals=(request.start,), hold_at=(), stops=())
-            if self._stays_as_held(staying):
-                self.table.reserve_held(_stay_plan(staying))  # (what _reserve reserves then)
+            if self._holds_and_may_stay(request, (request.start,), ()):  # (staying there: _stays_as_held)
+                self.table.reserve_held(_stay_plan(request))  # (what _reserve reserves then)
                 return
         places = tuple(n for n in self.requests.free_of_others(request.vehicle_id, request.start,
                                                                   self._waiting_places) if n not in spoken_for)
