@@ -10,8 +10,9 @@ those planned where it now stands), ``fail`` routes everyone around a breakdown.
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 import networkx as nx
@@ -56,6 +57,8 @@ class Requests(dict[str, PlanRequest]):
         super().__init__()
         self._sole: Counter[str] = Counter()  # how many requests start at a place or have it as their one goal
         self._among: Counter[str] = Counter()  # how many have it among several goals
+        #: by sequence of places asked about: those nobody speaks for, and each place's position (free_of_others)
+        self._unspoken: dict[tuple[str, ...], tuple[list[str], dict[str, int]]] = {}
         super().update((request.vehicle_id, request) for request in requests)  # (counted at once: a full plan's)
         for request in self.values():
             sole, among = _spoken_for(request)
@@ -96,17 +99,38 @@ class Requests(dict[str, PlanRequest]):
                     counts[place] = count
                 else:
                     del counts[place]  # (the keys are the places spoken for: free_of_others)
+                if count == (sign > 0):  # a place newly spoken for, or no longer
+                    self._unspoken.clear()
 
-    def free_of_others(self, vehicle: str, start: str, places: Iterable[str]) -> list[str]:
+    def free_of_others(self, vehicle: str, start: str, places: Sequence[str]) -> list[str]:
         """Those of ``places`` no request but ``vehicle``'s speaks for, counting nobody's several goals against
         ``start`` (where ``vehicle`` stands is not taken from it for a vehicle that may go to any of several
-        places). Asked with every waiting place of the map for each stalled vehicle: one look at each."""
+        places). Asked with every waiting place of the map for each stalled vehicle: the places nobody speaks for
+        are kept from one call to the next until a place is newly spoken for or no longer, and those spoken for by
+        this vehicle alone (or among several goals, where it stands) put in at their position. The list returned
+        is not to be changed."""
+        asked = tuple(places)
+        known = self._unspoken.get(asked)
+        if known is None:
+            sole, among = self._sole, self._among
+            known = self._unspoken[asked] = ([p for p in asked if p not in sole and p not in among],
+                                             {p: k for k, p in enumerate(asked)})
+        free, position = known
         own = self.get(vehicle)
-        own_sole, own_among = _spoken_for(own) if own is not None else ((), ())
-        sole, among = self._sole, self._among
-        taken = sole.keys() - {place for place in own_sole if sole[place] == 1}
-        taken |= among.keys() - {place for place in own_among if among[place] == 1} - {start}
-        return [place for place in places if place not in taken]
+        own_sole, own_among = _spoken_for(own) if own is not None else (frozenset(), frozenset())
+        for place in own_sole | own_among | {start}:
+            if place in position and self._free_to(place, start, own_sole, own_among) \
+                    and (place in self._sole or place in self._among):  # (not in ``free`` already)
+                if free is known[0]:
+                    free = free.copy()
+                bisect.insort(free, place, key=position.__getitem__)
+        return free
+
+    def _free_to(self, place: str, start: str, own_sole: frozenset[str], own_among: frozenset[str]) -> bool:
+        """No request but the one of ``own_sole`` and ``own_among`` speaks for ``place`` (but among several goals,
+        where it stands: ``start``). (Its own request, when it has one, is counted: once.)"""
+        return self._sole.get(place, 0) == (place in own_sole) \
+            and (place == start or self._among.get(place, 0) == (place in own_among))
 
 
 def _spoken_for(request: PlanRequest) -> tuple[frozenset[str], frozenset[str]]:
@@ -239,12 +263,12 @@ class FleetPlanner:
     def _places_held(self, requests: list[PlanRequest]) -> ReservationTable:
         """A table where every vehicle holds the place it starts from, as each round of a full replan begins
         (the same whatever the round's order: each node's holds are kept sorted)."""
-        self.table = ReservationTable(self.timed)
         self._parked_at = {}
         for r in requests:
-            self._hold_place(r)
             if self._parked(r):
                 self._parked_at.setdefault(r.start, []).append(r.vehicle_id)
+        self.table = ReservationTable.of_places(
+            self.timed, [(r.vehicle_id, r.start, r.start_time, self._held_until(r)) for r in requests])
         return self.table
 
     def _plan_in_order(self, order: list[PlanRequest], places: ReservationTable,
@@ -265,8 +289,11 @@ class FleetPlanner:
         """Hold where an unplanned vehicle stands: for good if it is parked; if it is on the road, only
         until it could have driven on (it will be planned to, and a vehicle planned through its place later
         is bumped should it not get away in time)."""
-        until = INF if self._parked(request) else request.start_time + self.timed.min_clearance(request.start)
-        self.table.hold_place(request.vehicle_id, request.start, request.start_time, until)
+        self.table.hold_place(request.vehicle_id, request.start, request.start_time, self._held_until(request))
+
+    def _held_until(self, request: PlanRequest) -> float:
+        """Until when an unplanned vehicle holds where it stands (:meth:`_hold_place`)."""
+        return INF if self._parked(request) else request.start_time + self.timed.min_clearance(request.start)
 
     def _plan_promoting(self, request: PlanRequest, waiting: set[str], result: FleetPlan,
                         should_stop: Callable[[], bool] | None, depth: int = 0) -> None:
@@ -436,13 +463,18 @@ class FleetPlanner:
         planned again in every round of each of some 2,400 full replans; released, planned and reserved again,
         that was the same hold written back (``test_a_vehicle_that_stays_as_held_is_planned_as_before``). Asked of
         ``table``, by default the planner's own."""
+        return not request.hold_at and self._holds_and_may_stay(request, request.goals, request.stops, table)
+
+    def _holds_and_may_stay(self, request: PlanRequest, goals: tuple[str, ...], stops: tuple[Stop, ...],
+                            table: ReservationTable | None = None) -> bool:
+        """:meth:`_stays_as_held` for the request with these goals and stops, and no ``hold_at`` (asked without
+        making that request: :meth:`_reserve_fallback` asks it of each stalled vehicle)."""
         table = self.table if table is None else table
         vehicle = request.vehicle_id
-        return self.search is plan_path and not request.hold_at \
-            and table.holds_just(vehicle, request.start, request.start_time) \
-            and self.timed.node_ids.issuperset(request.goals) \
-            and may_stay(table, request.start, request.start_time, request.goals, request.profile, request.stops,
-                         request.meets, ignoring=frozenset((vehicle,)))
+        return self.search is plan_path and table.holds_just(vehicle, request.start, request.start_time) \
+            and self.timed.node_ids.issuperset(goals) \
+            and may_stay(table, request.start, request.start_time, goals, request.profile, stops, request.meets,
+                         ignoring=frozenset((vehicle,)))
 
     def plan_one(self, request: PlanRequest) -> TimedPlan:
         """The vehicle's plan against the current reservations, without reserving it."""
@@ -505,9 +537,8 @@ class FleetPlanner:
             # where it stands is one of the places below, and :meth:`_reserve` first asks whether it stays as held,
             # whatever the other places: four stalled vehicles in five on a busy day do, answered so without
             # gathering the places free of others (a look at each of the map's 258, some 160,000 times a day)
-            staying = replace(request, goals=(request.start,), hold_at=(), stops=())
-            if self._stays_as_held(staying):
-                self.table.reserve_held(_stay_plan(staying))  # (what _reserve reserves then)
+            if self._holds_and_may_stay(request, (request.start,), ()):  # (staying there: _stays_as_held)
+                self.table.reserve_held(_stay_plan(request))  # (what _reserve reserves then)
                 return
         places = tuple(n for n in self.requests.free_of_others(request.vehicle_id, request.start,
                                                                   self._waiting_places) if n not in spoken_for)
