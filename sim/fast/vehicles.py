@@ -292,12 +292,13 @@ class EventLink:
         if logic.charging:
             vehicle.charging_s += max(0.0, t - vehicle.stepped_at)
         vehicle.stepped_at = t
-        reached = vehicle.ahead[:len(vehicle.ahead) - len(logic.nodes)]  # stepping only ever pops nodes
-        vehicle.ahead = list(logic.nodes)
-        for node in reached:
-            vehicle.last_xy = (node.x, node.y)
-            if self.on_arrival is not None:
-                self.on_arrival(vehicle.id, node.node_id, t)
+        popped = len(vehicle.ahead) - len(logic.nodes)  # stepping only ever pops nodes (at most steps none)
+        if popped:
+            reached, vehicle.ahead = vehicle.ahead[:popped], list(logic.nodes)
+            for node in reached:
+                vehicle.last_xy = (node.x, node.y)
+                if self.on_arrival is not None:
+                    self.on_arrival(vehicle.id, node.node_id, t)
 
     def _handle(self, vehicle: _Vehicle, t: float) -> None:
         self.events_handled += 1
