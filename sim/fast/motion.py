@@ -101,6 +101,10 @@ class Trajectory:
             return None
         return self.pieces[min(bisect_left(self._ends, t), len(self.pieces) - 1)]
 
+    def pieces_from(self, t: float) -> tuple[Piece, ...]:
+        """The pieces from the first that has not ended before ``t`` on (those ending before ``t`` left off)."""
+        return self.pieces[bisect_left(self._ends, t):]
+
     def position(self, t: float, x: float, y: float) -> tuple[float, float]:
         """Where it is at ``t`` (``(x, y)``: where it started, for a trajectory that never moves)."""
         piece = self._piece(t)

@@ -401,7 +401,7 @@ def _still(t: float, heading: float) -> Trajectory:
 
 def _first_time_beyond(trajectory: Trajectory, x: float, y: float, radius: float, after: float) -> float | None:
     """The first moment after ``after`` the vehicle is more than ``radius`` from (x, y), if it ever is."""
-    for piece in trajectory.pieces:
+    for piece in trajectory.pieces_from(after):
         if piece.t1 <= after or (piece.ux == 0 and piece.uy == 0):
             continue
         lo = max(after, piece.t0)
