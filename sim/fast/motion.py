@@ -22,9 +22,11 @@ model): the slight speed loss while the heading settles after a turn, and the di
 
 from __future__ import annotations
 
+import itertools
 import math
+from bisect import bisect_left
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from agv_agent.tracker import TURN_IN_PLACE_RAD, Limits
 
@@ -86,12 +88,22 @@ class Trajectory:
     arrivals: tuple[float, ...]
     stops_at: float
     heading: float  # the heading it ends with
+    #: the pieces' ends (``t1 + EPS``), each the latest of those up to it: the first piece with ``t <= t1 + EPS``
+    #: is the first with ``t <= ends[i]``, found by bisection (a scan over the pieces was 1 % of a day)
+    _ends: tuple[float, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_ends", tuple(itertools.accumulate((p.t1 + EPS for p in self.pieces), max)))
 
     def _piece(self, t: float) -> Piece | None:
-        for piece in self.pieces:
-            if t <= piece.t1 + EPS:
-                return piece
-        return self.pieces[-1] if self.pieces else None
+        """The first piece that has not ended before ``t`` (the last one after they all have)."""
+        if not self.pieces:
+            return None
+        return self.pieces[min(bisect_left(self._ends, t), len(self.pieces) - 1)]
+
+    def pieces_from(self, t: float) -> tuple[Piece, ...]:
+        """The pieces from the first that has not ended before ``t`` on (those ending before ``t`` left off)."""
+        return self.pieces[bisect_left(self._ends, t):]
 
     def position(self, t: float, x: float, y: float) -> tuple[float, float]:
         """Where it is at ``t`` (``(x, y)``: where it started, for a trajectory that never moves)."""

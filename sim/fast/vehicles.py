@@ -292,12 +292,13 @@ class EventLink:
         if logic.charging:
             vehicle.charging_s += max(0.0, t - vehicle.stepped_at)
         vehicle.stepped_at = t
-        reached = vehicle.ahead[:len(vehicle.ahead) - len(logic.nodes)]  # stepping only ever pops nodes
-        vehicle.ahead = list(logic.nodes)
-        for node in reached:
-            vehicle.last_xy = (node.x, node.y)
-            if self.on_arrival is not None:
-                self.on_arrival(vehicle.id, node.node_id, t)
+        popped = len(vehicle.ahead) - len(logic.nodes)  # stepping only ever pops nodes (at most steps none)
+        if popped:
+            reached, vehicle.ahead = vehicle.ahead[:popped], list(logic.nodes)
+            for node in reached:
+                vehicle.last_xy = (node.x, node.y)
+                if self.on_arrival is not None:
+                    self.on_arrival(vehicle.id, node.node_id, t)
 
     def _handle(self, vehicle: _Vehicle, t: float) -> None:
         self.events_handled += 1
@@ -400,7 +401,7 @@ def _still(t: float, heading: float) -> Trajectory:
 
 def _first_time_beyond(trajectory: Trajectory, x: float, y: float, radius: float, after: float) -> float | None:
     """The first moment after ``after`` the vehicle is more than ``radius`` from (x, y), if it ever is."""
-    for piece in trajectory.pieces:
+    for piece in trajectory.pieces_from(after):
         if piece.t1 <= after or (piece.ux == 0 and piece.uy == 0):
             continue
         lo = max(after, piece.t0)

@@ -72,6 +72,14 @@ SEEN_INSTANT_IDS = 512
 KEPT_INSTANT_STATES = 32
 HEADING_TOLERANCE_RAD = 0.05
 
+# Enum members the agent compares with at every step, as module constants: looking a member up on its class
+# costs more than the comparison itself (Python 3.11)
+_RUNNING = ActionStatus.RUNNING
+_UNDER_WAY = (ActionStatus.INITIALIZING, ActionStatus.RUNNING)
+_NOT_BLOCKING = BlockingType.NONE
+_CANCEL_ORDER = ActionType.CANCEL_ORDER
+_NO_E_STOP = EStop.NONE
+
 
 @dataclass(frozen=True)
 class AgentParams:
@@ -349,7 +357,7 @@ class AgentLogic:
         self._run_actions(now)
         target = self._target()  # (charging changes nothing of it)
         self._charge(dt, target is not None)
-        if self.paused or self.e_stop != EStop.NONE:
+        if self.paused or self.e_stop != _NO_E_STOP:
             command = (0.0, 0.0)
         elif target is None or self.blocked():
             command = self._turn_to_heading(pose)
@@ -398,7 +406,7 @@ class AgentLogic:
             if self.link_lost and (self.link_loss_stop is None or node.sequence_id >= self.link_loss_stop):
                 self.link_loss_stop = None  # the link is lost: this node is where the vehicle waits
                 return
-            if any(a.blocking_type != BlockingType.NONE for a in node.actions):
+            if any(a.blocking_type != _NOT_BLOCKING for a in node.actions):
                 return  # stays here until its actions are done
 
     def _start_node_actions(self, node: OrderNode, now: float) -> None:
@@ -418,7 +426,7 @@ class AgentLogic:
 
     def _run_actions(self, now: float) -> None:
         for running in self.order_actions.values():
-            if running.status == ActionStatus.RUNNING and now >= running.until and not self.driving:
+            if running.status == _RUNNING and now >= running.until and not self.driving:
                 self.changed = True
                 why = self.handling_faults.pop(running.action.action_type, None)
                 if why is not None:
@@ -435,7 +443,7 @@ class AgentLogic:
                 running.status = ActionStatus.FINISHED
                 self.changed = True
         for running in self.instant.values():
-            if running.action.action_type == ActionType.CANCEL_ORDER and running.status == ActionStatus.RUNNING \
+            if running.action.action_type == _CANCEL_ORDER and running.status == _RUNNING \
                     and not self.driving:
                 running.status = ActionStatus.FINISHED
                 self.changed = True
@@ -443,8 +451,7 @@ class AgentLogic:
     def blocked(self) -> bool:
         """A blocking node action at the node the vehicle stands at is not done yet."""
         for running in self.order_actions.values():  # (a loop: asked several times at every step)
-            if running.status in (ActionStatus.INITIALIZING, ActionStatus.RUNNING) \
-                    and running.action.blocking_type != BlockingType.NONE:
+            if running.status in _UNDER_WAY and running.action.blocking_type != _NOT_BLOCKING:
                 return True
         return False
 
@@ -452,7 +459,7 @@ class AgentLogic:
         """When the timed blocking actions running now (pick, drop) end, if any run (an event-driven simulator
         steps the agent then)."""
         ends = [r.until for r in self.order_actions.values()
-                if r.status == ActionStatus.RUNNING and r.action.blocking_type != BlockingType.NONE]
+                if r.status == _RUNNING and r.action.blocking_type != _NOT_BLOCKING]
         return max(ends) if ends else None
 
     def _target(self) -> tuple[OrderNode, float, float, list[tuple[float, float]]] | None:
@@ -460,10 +467,10 @@ class AgentLogic:
         (path length, speed) caps at the turns before that."""
         if not self.nodes or not self.nodes[0].released:
             return None
-        stop_index = self.stop_index()
+        released = [n for n in self.nodes if n.released]
+        stop_index = self._stop_among(released)
         if stop_index < 0:
             return None
-        released = [n for n in self.nodes if n.released]
         assert self.pose is not None
         path = distance(self.pose, released[0].x, released[0].y)
         corners: list[tuple[float, float]] = []
@@ -479,10 +486,13 @@ class AgentLogic:
     def stop_index(self) -> int:
         """Where, among the released nodes, the vehicle must stop next: the first node with a blocking action, or
         while the link is lost the node chosen when it was lost, else the end of its base; -1: it stands."""
-        released = [n for n in self.nodes if n.released]
+        return self._stop_among([n for n in self.nodes if n.released])
+
+    def _stop_among(self, released: list[OrderNode]) -> int:
+        """:meth:`stop_index` given the released nodes (the control step has them at hand)."""
         if not released or (self.link_lost and self.link_loss_stop is None):
             return -1
-        stop = next((i for i, n in enumerate(released) if n.actions and any(a.blocking_type != BlockingType.NONE
+        stop = next((i for i, n in enumerate(released) if n.actions and any(a.blocking_type != _NOT_BLOCKING
                                                                              for a in n.actions)), len(released) - 1)
         if self.link_lost:
             assert self.link_loss_stop is not None

@@ -49,7 +49,12 @@ class ActionStatus(StrEnum):
 
     @property
     def done(self) -> bool:
-        return self in (ActionStatus.FINISHED, ActionStatus.FAILED)
+        return self in _DONE
+
+
+#: (module constants: looking members up on an enum class costs more than the test itself, and the fleet asks
+#: every vehicle's mode at every tick)
+_DONE = frozenset({ActionStatus.FINISHED, ActionStatus.FAILED})
 
 
 class ConnectionState(StrEnum):
@@ -74,7 +79,10 @@ class OperatingMode(StrEnum):
 
     @property
     def takes_orders(self) -> bool:
-        return self in (OperatingMode.AUTOMATIC, OperatingMode.SEMIAUTOMATIC)
+        return self in _TAKING_ORDERS
+
+
+_TAKING_ORDERS = frozenset({OperatingMode.AUTOMATIC, OperatingMode.SEMIAUTOMATIC})
 
 
 class EStop(StrEnum):
