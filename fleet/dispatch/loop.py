@@ -544,10 +544,10 @@ class Dispatcher:
         an order and passed by every other scan (observing, replanning, releasing); only with a link that
         tells which snapshots changed (``VehicleLink.changed_vehicles``: the simulator's)."""
         plan = track.plan
-        if track.quiet is not None and track.connection == "ONLINE" and track.record.in_service and plan is not None \
+        if is_free(track) and plan is not None and track.quiet is not None and track.connection == "ONLINE" \
                 and not track.needs_plan and track.stalled_since is None \
-                and track.reached == track.released == len(plan.steps) - 1 and plan.end in self._rests:
-            object.__setattr__(track, "__class__", RestingTrack)
+                and track.released == len(plan.steps) - 1 and plan.end in self._rests:
+            object.__setattr__(track, "__class__", RestingTrack)  # (free by construction: the assignment counts on it)
 
     def _observe(self, track: Track, seen: VehicleSnapshot, t: float) -> None:
         state, track.state_age, track.connection = seen
