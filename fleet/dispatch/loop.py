@@ -1496,7 +1496,8 @@ class Dispatcher:
             else:
                 assignment = assign_online(self.corridor.graph, transport, status, chargers, energy, self._weights,
                                            now_s=t, time_limit_s=self.settings.assign_time_limit_s,
-                                           travel=self._travel, pairs=False, max_trips=max_trips)  # one order a trip
+                                           travel=self._travel, pairs=False, max_trips=max_trips,  # one order a trip
+                                           work_limit=self.settings.assign_work_limit)
                 trips, to_charger, self._left_out = assignment.trips, assignment.to_charger, assignment.unassigned
         except PlannerError as exc:
             log.warning("assignment failed: %s", exc)

@@ -31,6 +31,11 @@ class DispatchSettings(BaseModel):
     reserve_battery_percent: float = Field(20.0, ge=0, le=100)
     battery_percent_per_km: float = Field(0.8, gt=0)
     assign_time_limit_s: float = Field(0.05, gt=0)
+    assign_work_limit: float | None = Field(None, gt=0, description="CP-SAT's deterministic time limit for an "
+                                                                    "assignment (about seconds of work) in place "
+                                                                    "of assign_time_limit_s: the same answer "
+                                                                    "however busy the machine (the simulator's "
+                                                                    "fast mode)")
     assign_max_orders: int = Field(16, ge=1, description="the most urgent waiting orders one assignment considers "
                                                          "(its work grows with the square of their number)")
     loads_per_gate_lane: int = Field(3, ge=1, description="through operation: the orders a side may have given "

@@ -43,7 +43,7 @@ _TWO_ON_BOARD = ((0, 1, 0, 1), (0, 1, 1, 0), (1, 0, 0, 1), (1, 0, 1, 0))
 def assign_online(graph: nx.DiGraph, orders: Iterable[TransportOrder], vehicles: Iterable[VehicleStatus],
                   chargers: Collection[str], energy: EnergyModel, weights: Weights = Weights(), now_s: float = 0.0,
                   time_limit_s: float = 0.15, travel: TravelTimes | None = None, pairs: bool = True,
-                  max_trips: int | None = None) -> Assignment:
+                  max_trips: int | None = None, work_limit: float | None = None) -> Assignment:
     """Give each vehicle at most one trip now, minimising empty travel, lateness and unassigned orders.
 
     Parameters
@@ -62,6 +62,9 @@ def assign_online(graph: nx.DiGraph, orders: Iterable[TransportOrder], vehicles:
         (for a caller whose vehicles carry one order at a time).
     max_trips : give out at most this many trips now (None: no limit), the best of them; low-battery vehicles
         still go to chargers. A relay dispatcher keeps vehicles free this way to receive what is on its way.
+    work_limit : CP-SAT's deterministic time limit (its own unit, about a second of work) in place of
+        ``time_limit_s``: the same answer however busy the machine is (the simulator's fast mode, which must
+        write the same metrics for a seed). None: the wall clock's ``time_limit_s``.
 
     Raises
     ------
@@ -98,7 +101,7 @@ def assign_online(graph: nx.DiGraph, orders: Iterable[TransportOrder], vehicles:
             candidates.append(_Candidate(rows[i], pair, i, int(col[i, q]), tuple(pair_at[col[i, q]].tolist()),
                                          float(value[i, q])))
 
-    chosen, optimal, bound = _pack(candidates, len(vehicles), len(orders), deadline, max_trips)
+    chosen, optimal, bound = _pack(candidates, len(vehicles), len(orders), deadline, max_trips, work_limit)
     trips = [make_trip(problem, c.evaluated, c.row, c.col, vehicles[c.vehicle].id, c.order_at)
              for c in sorted(chosen, key=lambda c: c.vehicle)]
     return finish(trips, orders, weights, why, to_charger, optimal, now_s, penalty.sum() + bound)
@@ -128,10 +131,10 @@ class _Candidate(NamedTuple):
 
 
 def _pack(candidates: list[_Candidate], vehicle_count: int, order_count: int, deadline: float,
-          max_trips: int | None = None) -> tuple[list[_Candidate], bool, float]:
+          max_trips: int | None = None, work_limit: float | None = None) -> tuple[list[_Candidate], bool, float]:
     """The best set of candidates using each vehicle and each order at most once, and at most ``max_trips``
     of them (CP-SAT), whether it is proved optimal, and the solver's lower bound on the sum of the chosen
-    values.
+    values. CP-SAT stops at ``deadline`` (``time.perf_counter``), or after ``work_limit`` if one is given.
 
     The greedy packing (best value first) is given as a hint, so a solution exists from the start
     and the search improves on it. Probing is off: on these models it spends the whole budget before the
@@ -158,7 +161,10 @@ def _pack(candidates: list[_Candidate], vehicle_count: int, order_count: int, de
         if hinted:  # the rest are implied zeros: every candidate shares a vehicle or order with a hinted one
             model.add_hint(var, True)
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(deadline - time.perf_counter(), 0.005)
+    if work_limit is None:
+        solver.parameters.max_time_in_seconds = max(deadline - time.perf_counter(), 0.005)
+    else:
+        solver.parameters.max_deterministic_time = work_limit
     solver.parameters.num_workers = 1
     solver.parameters.cp_model_probing_level = 0
     status = solver.solve(model)

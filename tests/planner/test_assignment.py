@@ -326,3 +326,15 @@ def test_with_no_trip_to_give_out_only_the_low_vehicles_go_to_chargers_as_the_as
     vehicle = VehicleStatus("v", "vn_parking_1", 0, 0.9)
     with pytest.raises(InvalidRequest, match="order x: drop 'nowhere'"):
         chargers_only(graph, [TransportOrder("x", "vn_dock_1", "nowhere", 1, 0, 10)], [vehicle], chargers, energy)
+
+
+def test_a_work_limit_gives_the_same_answer_however_late_the_solver_starts(graph, chargers, busy):
+    """The fast mode's assignment stops after a deterministic amount of work: a wall-clock budget spent before
+    CP-SAT starts (a loaded machine) changes nothing, where it would cut the search short."""
+    orders, fleet, energy, *_ = busy
+    travel = TravelTimes(graph)
+    unhurried = assign_online(graph, orders, fleet, chargers[::3], energy, time_limit_s=10.0, travel=travel)
+    late = assign_online(graph, orders, fleet, chargers[::3], energy, time_limit_s=1e-9, travel=travel,
+                         work_limit=5.0)
+    assert late.optimal and unhurried.optimal
+    assert late.trips == unhurried.trips and late.cost == pytest.approx(unhurried.cost)
