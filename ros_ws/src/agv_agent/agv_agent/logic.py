@@ -400,7 +400,12 @@ class AgentLogic:
             self.since_last_node = 0.0
             self.heading_goal = None if node.theta is None else (
                 node.theta, max(node.allowed_deviation_theta, HEADING_TOLERANCE_RAD))
-            self.edges = [e for e in self.edges if e.sequence_id > node.sequence_id]
+            # the edges are in sequence order (an order's are, and an update's come after those kept), so the
+            # ones up to this node are the first few: no need to look at every edge at every node
+            passed = 0
+            while passed < len(self.edges) and self.edges[passed].sequence_id <= node.sequence_id:
+                passed += 1
+            self.edges = self.edges[passed:]
             self.changed = True
             self._start_node_actions(node, now)
             if self.link_lost and (self.link_loss_stop is None or node.sequence_id >= self.link_loss_stop):
