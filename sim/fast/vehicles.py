@@ -417,7 +417,9 @@ def _first_time_beyond(trajectory: Trajectory, x: float, y: float, radius: float
         x0, y0, ux, uy = piece.x0, piece.y0, piece.ux, piece.uy
         for _ in range(40):
             mid = 0.5 * (lo + hi)
-            tau = min(max(mid - t0, 0.0), duration)
+            tau = mid - t0  # piece.distance's clamp to [0, duration] spelled out (min and max were half the time);
+            if tau > duration:  # never below 0: lo starts at t0 or later, and mid lies between lo and hi
+                tau = duration
             d = v0 * tau + half_a * tau * tau
             if math.hypot(x0 + ux * d - x, y0 + uy * d - y) > radius:
                 if hi == mid:

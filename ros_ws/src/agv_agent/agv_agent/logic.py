@@ -400,7 +400,12 @@ class AgentLogic:
             self.since_last_node = 0.0
             self.heading_goal = None if node.theta is None else (
                 node.theta, max(node.allowed_deviation_theta, HEADING_TOLERANCE_RAD))
-            self.edges = [e for e in self.edges if e.sequence_id > node.sequence_id]
+            # the edges are in sequence order (an order's are, and an update's come after those kept), so the
+            # ones up to this node are the first few: no need to look at every edge at every node
+            passed = 0
+            while passed < len(self.edges) and self.edges[passed].sequence_id <= node.sequence_id:
+                passed += 1
+            self.edges = self.edges[passed:]
             self.changed = True
             self._start_node_actions(node, now)
             if self.link_lost and (self.link_loss_stop is None or node.sequence_id >= self.link_loss_stop):
@@ -472,12 +477,19 @@ class AgentLogic:
         if stop_index < 0:
             return None
         assert self.pose is not None
+        limits = self.p.limits
+        # a turn farther than twice the braking distance from full speed cannot slow the vehicle yet: the speed
+        # command_towards allows there, sqrt(corner speed² + 2 · braking margin · decel · distance), is above
+        # sqrt(2) times the top speed, so leaving such turns out gives the very same command (nodes are some 20 m
+        # apart: most turns ahead were that far, and each one cost as much as the rest of the step)
+        horizon = limits.max_linear_speed ** 2 / (limits.braking_margin * limits.max_linear_decel) \
+            + limits.arrival_tolerance / 2
         path = distance(self.pose, released[0].x, released[0].y)
         corners: list[tuple[float, float]] = []
         previous: tuple[float, float] = (self.pose.x, self.pose.y)
         for a, b in itertools.pairwise(released[:stop_index + 1]):
-            corners.append((path, corner_speed(previous, (a.x, a.y), (b.x, b.y), a.allowed_deviation_xy,
-                                               self.p.limits)))
+            if path < horizon:
+                corners.append((path, corner_speed(previous, (a.x, a.y), (b.x, b.y), a.allowed_deviation_xy, limits)))
             path += math.hypot(b.x - a.x, b.y - a.y)
             previous = (a.x, a.y)
         edge = next((e for e in self.edges if e.end_node_id == released[0].node_id), None)
