@@ -182,6 +182,7 @@ class Dispatcher:
                                        and n.id not in out) for side in corridor.jurisdictions} if out else {}
         self._travel = TravelTimes(corridor.graph)  # kept between assignments: each source is searched once
         self._ways: dict[tuple[str, str, tuple[str, ...], float], tuple[str, ...]] = {}  # _on_the_way's answers
+        self._fastest: dict[str, Mapping[str, tuple[float, float]]] = {}  # _fastest_from's answers
         self._weights = Weights()
         self.epoch = clock()
         self.tracks: dict[str, Track] = {}
@@ -951,8 +952,7 @@ class Dispatcher:
         if not self._out_of_its_yard(job, start):  # (in it, not past its gates: a restart; nothing to keep it from)
             return track.profile
         assert job.order is not None
-        yard = self._yards[job.order.source]
-        return dataclasses.replace(track.profile, avoid=track.profile.avoid | yard)
+        return _keeping_off(track.profile, self._yards[job.order.source])
 
     def _never_wait_at(self, job: Job) -> frozenset[str]:
         """Through operation: the gates on the way in from across, the only way into a yard, are no place to wait
@@ -1019,13 +1019,15 @@ class Dispatcher:
         """The full plan at start: every vehicle from where it stands or the end of the base it still drives. False,
         and nothing changed, when ``should_stop`` stopped it (the plans the vehicles have stand)."""
         requests, parked = [], []
+        # where each base ends, asked once per vehicle: nothing before its own plan is adopted changes it
+        bases = {track.id: base_end_at(self.corridor, track) for track in self.tracks.values()}
         for track in self.tracks.values():
-            if track.job is None and track.record.in_service and track.state is not None:
-                node = base_end(self.corridor, track)
-                if self.corridor.nodes[node].kind not in WAITING_KINDS:
-                    track.job = self._park_job(track, node)
-                    parked.append(track)
-            requests.append(self._request(track, base_end(self.corridor, track), t))
+            start = bases[track.id][0]
+            if track.job is None and track.record.in_service and track.state is not None \
+                    and self.corridor.nodes[start].kind not in WAITING_KINDS:
+                track.job = self._park_job(track, start)
+                parked.append(track)
+            requests.append(self._request(track, start, t))
         started = time.perf_counter()
         try:
             result = self.planner.plan_all(requests, should_stop=should_stop)
@@ -1039,7 +1041,7 @@ class Dispatcher:
         for track in self.tracks.values():  # a stall so far is forgotten: this plan is every vehicle's news
             track.stalled_since, track.stalled_because, track.retry_at = None, None, -INF
         for vid, plan in result.plans.items():
-            self._adopt(self.tracks[vid], plan, t)
+            self._adopt(self.tracks[vid], plan, t, bases[vid])
         for vid, why in result.stalled.items():  # waiting safely for now; tried again like any stalled replan
             track = self.tracks[vid]
             track.needs_plan, track.retry_at, track.stalled_since = True, t + RETRY_PLAN_S, t
@@ -1118,10 +1120,11 @@ class Dispatcher:
             if vid != exclude:
                 self._adopt(self.tracks[vid], plan, t)
 
-    def _adopt(self, track: Track, plan: TimedPlan, t: float) -> None:
-        """Take a new plan: it starts where the vehicle's base ends (or the base end lies on it)."""
-        end, seq = base_end_at(self.corridor, track)
-        index = next((i for i, s in enumerate(plan.steps) if s.node == end), None)
+    def _adopt(self, track: Track, plan: TimedPlan, t: float, base: tuple[str, int | None] | None = None) -> None:
+        """Take a new plan: it starts where the vehicle's base ends (or the base end lies on it). ``base``: that
+        node and its sequence id (``base_end_at``), when the caller has them already."""
+        end, seq = base if base is not None else base_end_at(self.corridor, track)
+        index = _first_step_at(plan, end)
         if index is None:  # planned from where the planner thought the vehicle was: plan again from the truth
             track.needs_plan = True
             return
@@ -1153,7 +1156,17 @@ class Dispatcher:
         from its gate to the bridge, it was reported "390 s behind its plan" on reaching the bridge deck."""
         if state is None or state.last_node_id not in self.corridor.nodes:
             return 0.0
-        return self._travel.from_node(state.last_node_id, VehicleProfile()).get(end, (0.0, 0.0))[0]
+        return self._fastest_from(state.last_node_id).get(end, (0.0, 0.0))[0]
+
+    def _fastest_from(self, node: str) -> Mapping[str, tuple[float, float]]:
+        """``{target: (time_s, length_m)}`` over the fastest routes from ``node`` on the whole map (no profile's
+        limits): ``TravelTimes.from_node``'s answer, kept here by node alone. Asking it with a ``VehicleProfile()``
+        made, hashed and compared field by field each time was most of the cost of ``_approach_s``, asked for
+        each vehicle that adopts a plan while it drives. The map does not change, so neither does the answer."""
+        times = self._fastest.get(node)
+        if times is None:
+            times = self._fastest[node] = self._travel.from_node(node, VehicleProfile())
+        return times
 
     def _absorb_delay(self, track: Track, k: int, t: float) -> None:
         try:
@@ -1786,7 +1799,7 @@ class Dispatcher:
             return profile
         avoid = frozenset(g for side in self.corridor.jurisdictions if self._arrivals_closed(side) is None
                           for g in self._held_arrivals(side)) - {start}
-        return dataclasses.replace(profile, avoid=profile.avoid | avoid) if avoid else profile
+        return _keeping_off(profile, avoid) if avoid else profile
 
     def _hold_reason(self, gate: str) -> str:
         return f"gate {gate} held: {self._gate_holds[gate]}"
@@ -2203,6 +2216,23 @@ def _same_stay(old: TimedPlan | None, new: TimedPlan) -> bool:
     return old is not None and len(old.steps) == 1 and len(new.steps) == 1 and not (old.meets or new.meets) \
         and not (old.horizon or new.horizon) and old.steps[0].node == new.steps[0].node \
         and old.steps[0].action == new.steps[0].action
+
+
+def _first_step_at(plan: TimedPlan, node: str) -> int | None:
+    """The index of the plan's first step at ``node`` (None: none is). A loop, not ``next()`` over a generator,
+    which cost three times as much: asked at each plan adopted (81,000 in the first 8 h of target_2030)."""
+    for index, step in enumerate(plan.steps):
+        if step.node == node:
+            return index
+    return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _keeping_off(profile: VehicleProfile, nodes: frozenset[str]) -> VehicleProfile:
+    """``profile`` kept off ``nodes`` too. Kept: each full plan asks it for most of its loaded vehicles, with a few
+    profiles and node sets (both immutable: the same arguments, the same answer), and the dataclass made anew each
+    time was a quarter of the cost of a vehicle's plan request."""
+    return dataclasses.replace(profile, avoid=profile.avoid | nodes)
 
 
 def _holding(held: HeldLoad) -> Job:
