@@ -47,14 +47,20 @@ def _update_order(columns: tuple[str, ...]) -> FixedStatement:
 
 
 def overdue_at(now: float | sa.BindParameter[float]) -> list[sa.ColumnElement[bool]]:
-    """The condition on ``orders`` of an order past its latest delivery at ``now`` and not finished."""
-    return [orders.c.state.in_(list(ACTIVE_STATES)), orders.c.latest_delivery < now]
+    """The condition on ``orders`` of an order past its latest delivery at ``now`` and not finished. (The active
+    states are bound one by one, not as a list SQLAlchemy expands as it runs: a FixedStatement can hold them.)"""
+    active: list[sa.BindParameter[str]] = [sa.bindparam(f"active_{number}", str(state))
+                                           for number, state in enumerate(sorted(ACTIVE_STATES))]
+    return [orders.c.state.in_(active), orders.c.latest_delivery < now]
 
 
 #: what the dispatcher asks every tick, built once (building them cost about what running them does): the
 #: overdue orders (at ``now``; ``since``: due at or after it), and the waiting ones (the ``limit`` most urgent)
 _OVERDUE = sa.select(orders).where(*overdue_at(sa.bindparam("now"))).order_by(orders.c.latest_delivery, orders.c.id)
 _OVERDUE_SINCE = _OVERDUE.where(orders.c.latest_delivery >= sa.bindparam("since"))
+#: is any order in ``_OVERDUE_SINCE``? Asked first, on the driver: the watcher looks every 30 s, mostly finding none,
+#: and running the whole query through SQLAlchemy for that was 1.2 % of a day of ``target_2030``
+_ANY_OVERDUE_SINCE = FixedStatement(_OVERDUE_SINCE.with_only_columns(orders.c.id).order_by(None).limit(1))
 _WAITING = sa.select(orders).where(orders.c.state == OrderState.CREATED) \
     .order_by(orders.c.priority.desc(), orders.c.latest_delivery.is_(None), orders.c.latest_delivery,
               orders.c.created_at, orders.c.id).limit(sa.bindparam("limit"))
@@ -209,6 +215,8 @@ class OrderService:
         those due at or after it (a watcher asking again reads only the orders that became overdue meanwhile, not
         the hundreds still late from before)."""
         with self.store.reading() as conn:
+            if since is not None and not _ANY_OVERDUE_SINCE.rows(conn, {"now": now, "since": since}):
+                return []
             rows = conn.execute(_OVERDUE if since is None else _OVERDUE_SINCE, {"now": now, "since": since}).all()
         return [_public(r, []) for r in rows]
 

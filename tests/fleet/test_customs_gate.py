@@ -269,3 +269,34 @@ def test_the_rules_answer_is_kept_until_an_event_comes_or_a_link_could_time_out(
     assert gate.evaluate("agv_002", VN_CN).reasons == ("VN_CUSTOMS: vehicle agv_002 not authorized",
                                                        "CN_CUSTOMS: vehicle agv_002 not authorized")
     assert worked_out == ["agv_001"] * 4 + ["agv_002"]
+
+
+def test_heartbeats_keep_the_rules_answer_as_long_as_they_keep_the_links_live(customs, gate, monkeypatch):
+    """A heartbeat changes nothing the rule reads but its link's last_seen (11,520 of them in a simulated day):
+    the answer is kept, and served while the heartbeats keep every link live; one that shows a gap is not."""
+    import fleet.customs.gate as gate_module
+
+    worked_out = []
+    rule = gate_module.gate_rule
+    monkeypatch.setattr(gate_module, "gate_rule", lambda *a, **k: worked_out.append(a[0]) or rule(*a, **k))
+
+    def both_beat():
+        gate.ingest_many([(customs.vn.event("heartbeat"), None), (customs.cn.event("heartbeat"), None)], "test")
+
+    clear(customs, gate)
+    assert gate.evaluate("agv_001", VN_CN, [C1]).allowed
+    for _ in range(3):
+        customs.clock.now += 45
+        both_beat()
+        assert gate.evaluate("agv_001", VN_CN, [C1]).allowed
+    assert worked_out == ["agv_001"]  # 135 s after it was worked out, with the links live all along
+    customs.clock.now += 61
+    assert gate.evaluate("agv_001", VN_CN, [C1]).reasons == ("VN_CUSTOMS link down for 61 s",
+                                                            "CN_CUSTOMS link down for 61 s")
+    both_beat()
+    assert gate.evaluate("agv_001", VN_CN, [C1]).allowed
+    assert worked_out == ["agv_001"] * 2
+    gate.ingest(customs.vn.event("heartbeat", seq=10), "test")  # VN's seqs 1-8 came: 9 is missing
+    assert gate.evaluate("agv_001", VN_CN, [C1]).reasons == (
+        "VN_CUSTOMS: events missing from its stream (seq 9), resend requested",)
+    assert worked_out == ["agv_001"] * 3
