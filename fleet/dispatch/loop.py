@@ -803,7 +803,8 @@ class Dispatcher:
                                     "off its way (by people?); it takes no work until it is driven back there, or "
                                     "set down on a free parking spot, charger, dock or holding bay of its side",
                                     {"node": node, "x": state.pose.x, "y": state.pose.y})
-        if state is not None and state.battery_charge < self.settings.low_battery_percent and not state.charging:
+        if state is not None and state.battery_charge < self.settings.low_battery_percent and not state.charging \
+                and not self.alarms.is_open(AlarmKind.LOW_BATTERY, track.id):  # (open: asked again at every tick)
             self.alarms.raise_alarm(AlarmKind.LOW_BATTERY, track.id,
                                     f"{track.id}: battery at {state.battery_charge:.0f} %")
         if why is not None and (track.unavailable is None or lasting):
