@@ -1572,7 +1572,8 @@ class Dispatcher:
         """What this round offered each free vehicle (its plan then), for the replan step to clear the way of one
         idle on a dock or a gate that was offered work and given none; not a vehicle customs' word on which was
         still to come (offered no crossing for that, and parked, it would have left the order at its dock)."""
-        return {tr.id: tr.plan for tr in free if not self._authorization_pending(tr, t)}
+        settled = self._authorities_settled  # (then no vehicle's authorization is pending: most rounds ask none)
+        return {tr.id: tr.plan for tr in free if settled or not self._authorization_pending(tr, t)}
 
     def _authorization_pending(self, track: Track, t: float) -> bool:
         """Registered to cross, and an authority has said nothing of it while its first word may still be coming:
