@@ -225,6 +225,10 @@ class Dispatcher:
         #: what each vehicle's factsheet says for its work, read once per factsheet (_capabilities: every free
         #: vehicle at every assignment round)
         self._sheets_read: dict[str, _SheetRead] = {}
+        #: where each resting vehicle's base ends (``base_end``), noted as it comes to rest (``_rest``), for the
+        #: assignment (every free vehicle at every round). True for as long as the track rests: ``base_end`` reads
+        #: only the track and the map, and any change to a resting track wakes it; read for resting tracks only
+        self._resting_at: dict[str, str] = {}
         self._left_out: Mapping[str, Reason] = {}  # the last assignment round's orders not given out, with why
         self._published: dict[str, tuple[float, tuple[Any, ...]]] = {}  # vehicle -> (when, what its view showed)
         #: The tracks as the last tick left them (copies), which the API reads without waiting for a tick to end.
@@ -547,6 +551,8 @@ class Dispatcher:
         if is_free(track) and plan is not None and track.quiet is not None and track.connection == "ONLINE" \
                 and not track.needs_plan and track.stalled_since is None \
                 and track.released == len(plan.steps) - 1 and plan.end in self._rests:
+            if track.__class__ is not RestingTrack:
+                self._resting_at[track.id] = base_end(self.corridor, track)
             object.__setattr__(track, "__class__", RestingTrack)  # (free by construction: the assignment counts on it)
 
     def _observe(self, track: Track, seen: VehicleSnapshot, t: float) -> None:
@@ -1476,11 +1482,11 @@ class Dispatcher:
             return
         if len(free) > self.settings.assign_max_vehicles:
             to_pickup = self._travel.to_nearest(sorted({o.pickup for o in waiting}))
-            free = sorted(free, key=lambda tr: to_pickup.get(base_end(self.corridor, tr), INF))[
+            free = sorted(free, key=lambda tr: to_pickup.get(self._base_end(tr), INF))[
                 :self.settings.assign_max_vehicles]
         wall = self.clock()
         transport = [self._transport_order(o, wall) for o in waiting]
-        status = [VehicleStatus(tr.id, base_end(self.corridor, tr), t, self._battery(tr), self._profile_now(tr),
+        status = [VehicleStatus(tr.id, self._base_end(tr), t, self._battery(tr), self._profile_now(tr),
                                 payload_kg=sheets[tr.id].max_load_mass)
                   for tr in free]
         energy = EnergyModel(self.settings.battery_percent_per_km / 100, self.settings.reserve_battery_percent / 100,
@@ -1518,6 +1524,10 @@ class Dispatcher:
             track = self.tracks[vehicle_id]
             track.job = Job(JobKind.CHARGE, (charger,))
             track.needs_plan = True
+
+    def _base_end(self, track: Track) -> str:
+        """``base_end``: for a resting vehicle, as noted when it came to rest (``_resting_at``)."""
+        return self._resting_at[track.id] if track.__class__ is RestingTrack else base_end(self.corridor, track)
 
     @staticmethod
     def _battery(track: Track) -> float:
