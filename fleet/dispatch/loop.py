@@ -548,7 +548,8 @@ class Dispatcher:
         an order and passed by every other scan (observing, replanning, releasing); only with a link that
         tells which snapshots changed (``VehicleLink.changed_vehicles``: the simulator's)."""
         plan = track.plan
-        if is_free(track) and plan is not None and track.quiet is not None and track.connection == "ONLINE" \
+        # (quiet first: most vehicles looked at have a job, and so no quiet key)
+        if track.quiet is not None and is_free(track) and plan is not None and track.connection == "ONLINE" \
                 and not track.needs_plan and track.stalled_since is None \
                 and track.released == len(plan.steps) - 1 and plan.end in self._rests:
             if track.__class__ is not RestingTrack:
