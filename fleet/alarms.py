@@ -95,6 +95,10 @@ class AlarmService:
             self.bus.publish(Topic.ALARM, {**alarm.model_dump(mode="json"), "source": "fleet"})
         return alarm
 
+    def is_open(self, kind: AlarmKind, subject: str) -> bool:
+        """An alarm of this kind is open (not acknowledged) for the subject: ``raise_alarm`` would do nothing."""
+        return (kind, subject) in self._open
+
     def _insert(self, kind: AlarmKind, subject: str, message: str, detail: dict[str, Any] | None,
                 audited: bool) -> int:
         with self.store.transaction() as conn:

@@ -226,6 +226,10 @@ class Dispatcher:
         #: what each vehicle's factsheet says for its work, read once per factsheet (_capabilities: every free
         #: vehicle at every assignment round)
         self._sheets_read: dict[str, _SheetRead] = {}
+        #: where each resting vehicle's base ends (``base_end``), noted as it comes to rest (``_rest``), for the
+        #: assignment (every free vehicle at every round). True for as long as the track rests: ``base_end`` reads
+        #: only the track and the map, and any change to a resting track wakes it; read for resting tracks only
+        self._resting_at: dict[str, str] = {}
         self._left_out: Mapping[str, Reason] = {}  # the last assignment round's orders not given out, with why
         self._published: dict[str, tuple[float, tuple[Any, ...]]] = {}  # vehicle -> (when, what its view showed)
         #: The tracks as the last tick left them (copies), which the API reads without waiting for a tick to end.
@@ -545,9 +549,12 @@ class Dispatcher:
         an order and passed by every other scan (observing, replanning, releasing); only with a link that
         tells which snapshots changed (``VehicleLink.changed_vehicles``: the simulator's)."""
         plan = track.plan
-        if is_free(track) and plan is not None and track.quiet is not None and track.connection == "ONLINE" \
+        # (quiet first: most vehicles looked at have a job, and so no quiet key)
+        if track.quiet is not None and is_free(track) and plan is not None and track.connection == "ONLINE" \
                 and not track.needs_plan and track.stalled_since is None \
                 and track.released == len(plan.steps) - 1 and plan.end in self._rests:
+            if track.__class__ is not RestingTrack:
+                self._resting_at[track.id] = base_end(self.corridor, track)
             object.__setattr__(track, "__class__", RestingTrack)  # (free by construction: the assignment counts on it)
 
     def _observe(self, track: Track, seen: VehicleSnapshot, t: float) -> None:
@@ -804,7 +811,8 @@ class Dispatcher:
                                     "off its way (by people?); it takes no work until it is driven back there, or "
                                     "set down on a free parking spot, charger, dock or holding bay of its side",
                                     {"node": node, "x": state.pose.x, "y": state.pose.y})
-        if state is not None and state.battery_charge < self.settings.low_battery_percent and not state.charging:
+        if state is not None and state.battery_charge < self.settings.low_battery_percent and not state.charging \
+                and not self.alarms.is_open(AlarmKind.LOW_BATTERY, track.id):  # (open: asked again at every tick)
             self.alarms.raise_alarm(AlarmKind.LOW_BATTERY, track.id,
                                     f"{track.id}: battery at {state.battery_charge:.0f} %")
         if why is not None and (track.unavailable is None or lasting):
@@ -1488,11 +1496,11 @@ class Dispatcher:
             return
         if len(free) > self.settings.assign_max_vehicles:
             to_pickup = self._travel.to_nearest(sorted({o.pickup for o in waiting}))
-            free = sorted(free, key=lambda tr: to_pickup.get(base_end(self.corridor, tr), INF))[
+            free = sorted(free, key=lambda tr: to_pickup.get(self._base_end(tr), INF))[
                 :self.settings.assign_max_vehicles]
         wall = self.clock()
         transport = [self._transport_order(o, wall) for o in waiting]
-        status = [VehicleStatus(tr.id, base_end(self.corridor, tr), t, self._battery(tr), self._profile_now(tr),
+        status = [VehicleStatus(tr.id, self._base_end(tr), t, self._battery(tr), self._profile_now(tr),
                                 payload_kg=sheets[tr.id].max_load_mass)
                   for tr in free]
         energy = EnergyModel(self.settings.battery_percent_per_km / 100, self.settings.reserve_battery_percent / 100,
@@ -1530,6 +1538,10 @@ class Dispatcher:
             track = self.tracks[vehicle_id]
             track.job = Job(JobKind.CHARGE, (charger,))
             track.needs_plan = True
+
+    def _base_end(self, track: Track) -> str:
+        """``base_end``: for a resting vehicle, as noted when it came to rest (``_resting_at``)."""
+        return self._resting_at[track.id] if track.__class__ is RestingTrack else base_end(self.corridor, track)
 
     @staticmethod
     def _battery(track: Track) -> float:
@@ -1584,7 +1596,8 @@ class Dispatcher:
         """What this round offered each free vehicle (its plan then), for the replan step to clear the way of one
         idle on a dock or a gate that was offered work and given none; not a vehicle customs' word on which was
         still to come (offered no crossing for that, and parked, it would have left the order at its dock)."""
-        return {tr.id: tr.plan for tr in free if not self._authorization_pending(tr, t)}
+        settled = self._authorities_settled  # (then no vehicle's authorization is pending: most rounds ask none)
+        return {tr.id: tr.plan for tr in free if settled or not self._authorization_pending(tr, t)}
 
     def _authorization_pending(self, track: Track, t: float) -> bool:
         """Registered to cross, and an authority has said nothing of it while its first word may still be coming:
