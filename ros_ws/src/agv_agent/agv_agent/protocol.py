@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 
 #: The VDA 5050 version the vehicles and the fleet speak, and the MQTT topic's interface name and major version.
 VDA_VERSION = "2.1.0"
@@ -77,8 +78,10 @@ class OperatingMode(StrEnum):
     SERVICE = "SERVICE"
     TEACHIN = "TEACHIN"
 
-    @property
+    @cached_property
     def takes_orders(self) -> bool:
+        # cached on the member (a member's mode never changes): the fleet asks every vehicle's at every tick,
+        # 2.6 M times a day in fast mode, and hashing a StrEnum member for the set costs three times the lookup
         return self in _TAKING_ORDERS
 
 
