@@ -68,7 +68,10 @@ _BASE_STATUS: dict[EventType, Status] = {
 }
 
 
+#: Shared immutable defaults, not built anew at each look-up: the gate rule looks up every authority's clearance
+#: of the vehicle and of each consignment aboard at every request, and most of them are there.
 NO_CLEARANCE = ConsignmentClearance(Status.PENDING)
+NOT_AUTHORIZED = VehicleClearance(False)
 
 Register = tuple[int, str]  # (seq, value): the value set by the highest seq seen so far
 StatusRegister = tuple[int, Status]  # a register of statuses: the release or revocation, the ordinary flow's step
@@ -214,7 +217,7 @@ def gate_rule(
             reasons.append(f"{authority} link down: never heard from")
         elif age > link_timeout_s:
             reasons.append(f"{authority} link down for {age:.0f} s")
-        v = vehicle.get(authority, VehicleClearance(False))
+        v = vehicle.get(authority, NOT_AUTHORIZED)
         if v.event_id:
             relied.append(v.event_id)
         if not v.authorized:
@@ -225,7 +228,7 @@ def gate_rule(
             reasons.append(f"consignment {consignment_id} is unknown to customs")
         elif travels != direction:
             reasons.append(f"consignment {consignment_id} travels {travels}, not {direction}")
-        full = {a: per_authority.get(a, ConsignmentClearance(Status.PENDING)) for a in authorities}
+        full = {a: per_authority.get(a, NO_CLEARANCE) for a in authorities}
         reasons += consignment_reasons(consignment_id, full)
         relied += [c.latest_event_id for c in full.values() if c.latest_event_id]
     return GateDecision(vehicle_id, direction, tuple(consignments), not reasons, tuple(reasons), tuple(relied))
