@@ -11,6 +11,7 @@ those planned where it now stands), ``fail`` routes everyone around a breakdown.
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -60,10 +61,10 @@ class Requests(dict[str, PlanRequest]):
         #: by sequence of places asked about: those nobody speaks for, and each place's position (free_of_others)
         self._unspoken: dict[tuple[str, ...], tuple[list[str], dict[str, int]]] = {}
         super().update((request.vehicle_id, request) for request in requests)  # (counted at once: a full plan's)
-        for request in self.values():
-            sole, among = _spoken_for(request)
-            self._sole.update(sole)
-            self._among.update(among)
+        spoken_for = [_spoken_for(request) for request in self.values()]
+        # (one update of each counter for all the requests: ``Counter.update`` is Python, asked 400 times a full plan)
+        self._sole.update(itertools.chain.from_iterable(sole for sole, _ in spoken_for))
+        self._among.update(itertools.chain.from_iterable(among for _, among in spoken_for))
 
     def __setitem__(self, vehicle: str, request: PlanRequest) -> None:
         before = self.get(vehicle)
