@@ -999,12 +999,11 @@ class Dispatcher:
         key = (source, target, tuple(n.id for n in nodes), detour)
         found = self._ways.get(key)
         if found is None:
-            times = self._travel.from_node(source, VehicleProfile())
+            times = self._fastest_from(source)
             fastest = times.get(target, (INF, INF))[0]
             found = self._ways[key] = tuple(sorted(
                 n.id for n in nodes if n.id in times
-                and times[n.id][0] + self._travel.from_node(n.id, VehicleProfile()).get(target, (INF, INF))[0]
-                <= detour * fastest))
+                and times[n.id][0] + self._fastest_from(n.id).get(target, (INF, INF))[0] <= detour * fastest))
         return found
 
     def _gates_on_the_way(self, source: str, target: str, side: str) -> tuple[str, ...]:
@@ -1170,7 +1169,8 @@ class Dispatcher:
         """``{target: (time_s, length_m)}`` over the fastest routes from ``node`` on the whole map (no profile's
         limits): ``TravelTimes.from_node``'s answer, kept here by node alone. Asking it with a ``VehicleProfile()``
         made, hashed and compared field by field each time was most of the cost of ``_approach_s``, asked for
-        each vehicle that adopts a plan while it drives. The map does not change, so neither does the answer."""
+        each vehicle that adopts a plan while it drives (``_on_the_way`` asks it too). The map does not change, so
+        neither does the answer."""
         times = self._fastest.get(node)
         if times is None:
             times = self._fastest[node] = self._travel.from_node(node, VehicleProfile())
@@ -1849,7 +1849,7 @@ class Dispatcher:
         partner = self.tracks.get(job.partner)
         if partner is None or partner.plan is None or partner.job is None or partner.job.handed_over:
             return None
-        at = next((i for i, s in enumerate(partner.plan.steps) if s.node == onto), None)
+        at = _first_step_at(partner.plan, onto)
         if at is None or partner.reached >= at or self._allowed_now(partner):
             return None
         return f"waits off the pad: {job.partner} may not enter it, {self._not_across(partner)}"
@@ -1921,7 +1921,7 @@ class Dispatcher:
         log.warning("clearance of %s lost before the crossing: taking the release back", track.id)
         self.link.send_actions(track.id, [InstantAction(f"cancel-{uuid.uuid4().hex[:8]}", ActionType.CANCEL_ORDER)])
         plan = track.plan
-        index = next((i for i, s in enumerate(plan.steps) if s.node == node.id), None) if plan else None
+        index = _first_step_at(plan, node.id) if plan else None
         if plan is None or index is None:
             plan, index = TimedPlan(track.id, (Step(node.id, t, INF),)), 0
         track.plan, track.vda_order_id = plan, f"{track.id}-{uuid.uuid4().hex[:8]}"
