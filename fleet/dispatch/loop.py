@@ -66,7 +66,7 @@ from fleet.events import EventBus, Topic
 from fleet.orders import Move, OrderError, OrderPublic, OrderService, OrderState
 from fleet.orders.model import LOADED_STATES, NOT_YET_CLEARED, SHORT_OF_THE_LINE, TRANSITIONS
 from fleet.staff import StaffLog
-from fleet.store import AuditKind, Store
+from fleet.store import AuditKind, Store, StoreError
 from fleet.store.schema import gate_holds
 from fleet.vehicles.link import VehicleLink, VehicleSnapshot
 from fleet.vehicles.registry import HeldLoad, VehicleRegistry
@@ -1954,18 +1954,28 @@ class Dispatcher:
         """The order transitions the loop made since the last write, in one transaction: the store's writer lock
         and an fsync once a tick, not once a transition (each waited behind the other writers, bench_fleet).
         Written at the end of every tick and before any other order write of the loop; if the batch is refused
-        (an order changed meanwhile), each move is tried alone so that the others are kept."""
+        (an order changed meanwhile), each move is tried alone so that the others are kept. The moves a write
+        the store itself refused (``StoreError``: the server lost, a lock timed out) did not store are kept for the
+        next write, first: dropped, the loop went on from states the store never got (an order ``loaded`` in
+        memory stayed ``to_pickup`` in the store for good, and every later move of it was refused)."""
         moves, self._moves = self._moves, []
         if not moves:
             return
+        written = 0
         try:
-            self.orders.commit_transitions(moves)
-        except OrderError:
-            for move in moves:
-                try:
-                    self.orders.commit_transitions([move])
-                except OrderError as exc:
-                    log.warning("order %s not moved to %s: %s", move.order_id, move.to, exc)
+            try:
+                self.orders.commit_transitions(moves)
+                written = len(moves)
+            except OrderError:
+                for move in moves:
+                    try:
+                        self.orders.commit_transitions([move])
+                    except OrderError as exc:
+                        log.warning("order %s not moved to %s: %s", move.order_id, move.to, exc)
+                    written += 1
+        except StoreError:
+            self._moves[:0] = moves[written:]
+            raise
 
     def vehicles(self) -> list[VehicleView]:
         return self._snapshot().vehicles()

@@ -107,6 +107,25 @@ def curve_keys(keys: Path) -> dict[str, str]:
     return {name: (keys / f"{name}.curve.pub").read_text().strip() for name in ("VN_CUSTOMS", "CN_CUSTOMS")}
 
 
+def stuck_report(service: FleetService, logs: Path) -> str:
+    """What a wait that timed out found, for its assertion message (a CI run keeps no work folder): each order
+    with its timeline, each vehicle as the fleet manager sees it, and the warnings of every log."""
+    lines = []
+    for order in service.get("/orders", limit=200)["orders"]:
+        timeline = service.get(f"/orders/{order['id']}")["timeline"]
+        lines.append(f"{order['id']} {order['state']} on {order['vehicle_id']}: "
+                     + " | ".join(f"{t['to_state']} ({t['reason']})" for t in timeline))
+    for vehicle in service.get("/vehicles"):
+        lines.append(", ".join(f"{key}={vehicle.get(key)}" for key in (
+            "id", "connection", "in_service", "service_reason", "last_node", "job", "order_id", "released_nodes",
+            "stalled_because", "errors")))
+    for log in sorted(logs.glob("*.log")):
+        warnings = [line for line in log.read_text(errors="replace").splitlines()
+                    if " WARNING " in line or " ERROR " in line or "stalled" in line]
+        lines += [f"-- {log.name}", *warnings[-40:]]
+    return "\n".join(lines)
+
+
 def docks(side: str) -> list[str]:
     from fleet.maps import load_corridor
     from planner.corridor import NodeKind

@@ -18,7 +18,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.e2e.conftest import MAP, Deployment, curve_keys, docks, public_keys
+from tests.e2e.conftest import MAP, Deployment, curve_keys, docks, public_keys, stuck_report
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow, pytest.mark.long, pytest.mark.timeout(1500)]
 
@@ -120,7 +120,7 @@ def test_kill_9_of_the_leader_while_five_agvs_carry_orders_loses_and_repeats_not
         return standby.get("/orders", limit=200)["orders"]
 
     assert system.wait_for(lambda: all(o["state"] == "delivered" for o in orders()), 900), \
-        [(o["id"], o["state"], o["vehicle_id"]) for o in orders()]
+        stuck_report(standby, deployment.workdir / "logs")
     delivered = time.monotonic() - killed
     reports = []
     for process in sims:
