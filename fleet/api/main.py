@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -122,6 +123,19 @@ class _AsciiJSONResponse(JSONResponse):
         return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN or infinity written as text: Python's JSON reader takes ``NaN``, ``Infinity`` and
+    ``1e400`` in a body, and the 422 echoing them back in ``input`` (or a limit's ``ctx``) was a 500, JSON having
+    no such numbers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
+
+
 async def _invalid_request(request: Request, exc: Exception) -> Response:
     """FastAPI's 422, plus ``field``: the first offending field's dotted path (``body.pickup``). Each error's
     ``input`` is echoed only when short (a 500 KB body was echoed whole). A route that takes a token answers a
@@ -129,7 +143,7 @@ async def _invalid_request(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     if await caller_unknown(request):
         return await http_exception_handler(request, unauthorized())
-    errors = jsonable_encoder(exc.errors())
+    errors = _finite(jsonable_encoder(exc.errors()))
     for error in errors:
         if "input" in error and len(echoed := json.dumps(error["input"])) > MAX_ECHOED_INPUT_CHARS:
             error["input"] = f"{echoed[:MAX_ECHOED_INPUT_CHARS]}... ({len(echoed)} characters)"
