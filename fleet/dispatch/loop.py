@@ -1465,7 +1465,8 @@ class Dispatcher:
             return
         self._orders_news, self._last_assign = False, t
         cap = self.settings.assign_max_orders
-        unkept = (o for o in self.orders.waiting(self._waiting_read()) if not self._kept_by_customs(o))
+        unkept = (o for o in self.orders.waiting(self._waiting_read(), ready_by=self.clock())
+                  if not self._kept_by_customs(o))
         max_trips = None
         if self.relay is not None:  # a receiver kept free for every load on its way to the pad (finding 10)
             waiting = list(unkept)
@@ -2168,10 +2169,8 @@ class Dispatcher:
                 gate_room={side: (left[side], lanes) for side, lanes in self._gate_lanes.items()}
                 if self.relay is None else {},
                 receivers=None if self.relay is None else orders_to_give_out(tracks, self.corridor.jurisdictions),
-                left_out=self._left_out)
-            # at least as many as an assignment round reads (OrderService.waiting keeps the last read, which answers
-            # any shorter ask): a console's poll for fewer would make the loop's next round read the store again
-            waiting = self.orders.waiting(max(limit, self._waiting_read()))[:limit]
+                left_out=self._left_out, now=self.clock())
+            waiting = self.orders.waiting(limit)
             return [waiting_order(order, self._kept_sentences(order), fleet) for order in waiting]
 
     def _waiting_read(self) -> int:

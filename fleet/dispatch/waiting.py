@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from pydantic import BaseModel
@@ -21,6 +22,7 @@ from planner.assignment import Reason
 class WaitKind(StrEnum):
     """What holds an order back (each with a sentence in :attr:`WaitingOrder.because`)."""
 
+    NOT_READY = "not_ready"  # its earliest start has not come: no vehicle is sent for it before then
     CUSTOMS = "customs"  # a consignment under inspection, held or revoked: it waits in the yard, not on an AGV
     NO_VEHICLE = "no_vehicle"  # no vehicle in service is reporting
     NO_AUTHORIZED_VEHICLE = "no_authorized_vehicle"  # none that may cross is authorized by both authorities
@@ -58,10 +60,14 @@ class FleetNow:
     gate_room: Mapping[str, tuple[int, int]]
     receivers: int | None  # relay: orders the spare vehicles of both sides can still take on; None: through
     left_out: Mapping[str, Reason]  # the last assignment round's orders it did not give out, with why
+    now: float  # seconds since the epoch, as the orders' times
 
 
 def why_waiting(order: OrderPublic, kept: list[str], fleet: FleetNow) -> tuple[WaitKind, str]:
     """The first thing that holds ``order`` back; ``kept``: its consignments customs keeps, as sentences."""
+    if order.earliest_start is not None and order.earliest_start > fleet.now:
+        ready = datetime.fromtimestamp(order.earliest_start, UTC)
+        return WaitKind.NOT_READY, f"its earliest start is {ready:%Y-%m-%d %H:%M} UTC: a vehicle is sent for it then"
     if kept:
         return WaitKind.CUSTOMS, "customs keeps " + "; ".join(kept) + ": assigned once it lets the load go on"
     if fleet.available == 0:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+import math
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
@@ -61,9 +62,26 @@ _OVERDUE_SINCE = _OVERDUE.where(orders.c.latest_delivery >= sa.bindparam("since"
 #: is any order in ``_OVERDUE_SINCE``? Asked first, on the driver: the watcher looks every 30 s, mostly finding none,
 #: and running the whole query through SQLAlchemy for that was 1.2 % of a day of ``target_2030``
 _ANY_OVERDUE_SINCE = FixedStatement(_OVERDUE_SINCE.with_only_columns(orders.c.id).order_by(None).limit(1))
+INF = math.inf
 _WAITING = sa.select(orders).where(orders.c.state == OrderState.CREATED) \
     .order_by(orders.c.priority.desc(), orders.c.latest_delivery.is_(None), orders.c.latest_delivery,
               orders.c.created_at, orders.c.id).limit(sa.bindparam("limit"))
+#: the waiting orders whose earliest start has come by ``ready_by`` (or that name none), and when the next of the
+#: others' comes: what an assignment round may give out stays the same until then or until an order moves
+_READY = _WAITING.where(sa.or_(orders.c.earliest_start.is_(None), orders.c.earliest_start <= sa.bindparam("ready_by")))
+_NEXT_READY = FixedStatement(sa.select(sa.func.min(orders.c.earliest_start))
+                             .where(orders.c.state == OrderState.CREATED,
+                                    orders.c.earliest_start > sa.bindparam("ready_by")))
+
+
+class _WaitingRead(NamedTuple):
+    """A read of the waiting orders: true while no order moved into or out of ``created`` (``version``) and,
+    for the orders ready by a time, until the next earliest start (``until``)."""
+
+    version: int
+    limit: int
+    until: float
+    orders: list[OrderPublic]
 
 
 class Move(NamedTuple):
@@ -104,7 +122,8 @@ class OrderService:
         #: bumped after every write that creates an order or moves one into or out of ``created`` (every write
         #: of an order goes through this service): what ``waiting`` read stays true until it changes
         self._version = 0
-        self._waiting: tuple[int, int, list[OrderPublic]] | None = None  # (version, limit, orders) last read
+        #: the last read of ``waiting``, all of them (key None) and those ready (key True): what it holds
+        self._waiting: dict[bool | None, _WaitingRead] = {}
 
     # --- create ---------------------------------------------------------------------------------------------
 
@@ -220,23 +239,29 @@ class OrderService:
             rows = conn.execute(_OVERDUE if since is None else _OVERDUE_SINCE, {"now": now, "since": since}).all()
         return [_public(r, []) for r in rows]
 
-    def waiting(self, limit: int) -> builtins.list[OrderPublic]:
+    def waiting(self, limit: int, ready_by: float | None = None) -> builtins.list[OrderPublic]:
         """At most ``limit`` orders waiting for a vehicle (``created``), the most urgent first: higher priority,
-        then the earlier latest delivery (none last), then the older. Read again only after an order was created
-        or moved into or out of ``created`` (the dispatcher asks every few seconds, mostly with nothing new: a
-        query each time was 9 % of a simulated hour's CPU; read again after every transition, 4,003 queries in a
-        day of ``target_2030``, most after a vehicle's progress that changed no waiting order). The order is
-        total, so the start of a longer read answers a shorter ask: a console asking for more than an assignment
-        round reads leaves the round its answer."""
+        then the earlier latest delivery (none last), then the older. ``ready_by``: only those whose earliest
+        start has come by then (an assignment round's: a vehicle sent before it loaded a container not yet
+        ready, an hour early). Read again only after an order was created or moved into or out of ``created``,
+        or once the next earliest start has come (the dispatcher asks every few seconds, mostly with nothing
+        new: a query each time was 9 % of a simulated hour's CPU; read again after every transition, 4,003
+        queries in a day of ``target_2030``, most after a vehicle's progress that changed no waiting order). The
+        order is total, so the start of a longer read answers a shorter ask."""
         version = self._version  # read before the query: a write committed meanwhile bumps it after
-        if self._waiting is not None and self._waiting[0] == version:
-            _, read, kept = self._waiting
-            if limit <= read or len(kept) < read:  # the most urgent ``limit`` are the start of a longer read
-                return kept[:limit]
+        key = None if ready_by is None else True
+        last = self._waiting.get(key)
+        if last is not None and last.version == version and (ready_by is None or ready_by < last.until) \
+                and (limit <= last.limit or len(last.orders) < last.limit):
+            return last.orders[:limit]
         with self.store.reading() as conn:
-            rows = conn.execute(_WAITING, {"limit": limit}).all()
-        self._waiting = (version, limit, [_public(r, []) for r in rows])
-        return self._waiting[2][:limit]
+            if ready_by is None:
+                rows, until = conn.execute(_WAITING, {"limit": limit}).all(), INF
+            else:
+                rows = conn.execute(_READY, {"limit": limit, "ready_by": ready_by}).all()
+                until = _NEXT_READY.rows(conn, {"ready_by": ready_by})[0][0] or INF
+        read = self._waiting[key] = _WaitingRead(version, limit, until, [_public(r, []) for r in rows])
+        return read.orders[:limit]
 
     def _by_idempotency_key(self, key: str) -> OrderPublic | None:
         with self.store.reading() as conn:

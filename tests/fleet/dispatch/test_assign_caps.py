@@ -158,9 +158,8 @@ def test_with_no_room_before_the_gates_customs_is_asked_about_the_orders_the_rou
 
 
 def test_a_longer_read_of_the_waiting_orders_answers_a_shorter_one(customs, corridor, monkeypatch):
-    """A console asking for more waiting orders than an assignment round reads leaves the round its answer: the
-    most urgent few are the start of the longer list (the order is total). A shorter read answers a longer ask
-    only when it held every waiting order."""
+    """A longer read of the waiting orders answers a shorter ask: the most urgent few are the start of the longer
+    list (the order is total). A shorter read answers a longer ask only when it held every waiting order."""
     fleet = make_fleet(customs, corridor, 1)
     vn, cn = docks(corridor, "VN"), docks(corridor, "CN")
     for n in range(4):
@@ -179,6 +178,6 @@ def test_a_longer_read_of_the_waiting_orders_answers_a_shorter_one(customs, corr
     assert read(100) == (every, 0)
     assert read(10) == (every, 0)  # the read of 100 held all four
     assert read(3) == (every[:3], 0)
-    monkeypatch.setattr(fleet.orders, "_waiting", None)
+    monkeypatch.setattr(fleet.orders, "_waiting", {})
     assert read(2) == (every[:2], 1)
     assert read(3) == (every[:3], 1)  # two of four: the third must be read
