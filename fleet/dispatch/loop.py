@@ -273,12 +273,38 @@ class Dispatcher:
             self._gate_holds = {r.gate: r.reason for r in conn.execute(gate_holds.select())}
         for order in self.orders.active():
             track = self.tracks.get(order.vehicle_id or "")
-            if track is not None and order.state != OrderState.CREATED:
-                track.job = self._delivery(order)
-                self._meet_again(track, order)
+            if track is None or order.state == OrderState.CREATED or self._one_order_each(track, order):
+                continue
+            track.job = self._delivery(order)
+            self._meet_again(track, order)
         for track in self.tracks.values():
             if (held := track.record.held_load) is not None:
                 track.job = _holding(held)
+
+    def _one_order_each(self, track: Track, order: OrderPublic) -> bool:
+        """At a start, a second active order on a vehicle with a job already (a store written by a version that
+        could lose a tick's transitions: the vehicle was given another order while the store kept the first on
+        it, which then never moved again): the vehicle keeps the loaded one, or else the one it was last sent,
+        and the other goes back to waiting for a vehicle. Whether ``order`` was dealt with here."""
+        job = track.job
+        if job is None or job.order is None:
+            return False
+        other = job.order
+        loaded = [o for o in (other, order) if o.state not in PICKUP_STATES]
+        if len(loaded) == 2:
+            log.error("%s carries %s and %s, both loaded as the store says: following %s only", track.id, other.id,
+                      order.id, other.id)
+            return True
+        keep = loaded[0] if loaded else order if track.record.order_id == order.id else other
+        given_back = order if keep is other else other
+        log.warning("%s has two active orders, %s and %s: it keeps %s, %s waits for a vehicle again", track.id,
+                    other.id, order.id, keep.id, given_back.id)
+        self.orders.transition(given_back.id, OrderState.CREATED, f"{track.id} carries {keep.id}: to be re-assigned",
+                               {"kind": "dispatcher", "vehicle_id": track.id})
+        if keep is order:
+            track.job = self._delivery(order)
+            self._meet_again(track, order)
+        return True
 
     def _meet_again(self, deliverer: Track, order: OrderPublic) -> None:
         """Relay, at a restart: an order not yet handed over whose receiver was chosen (the registry keeps the

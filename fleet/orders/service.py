@@ -69,9 +69,8 @@ _WAITING = sa.select(orders).where(orders.c.state == OrderState.CREATED) \
 #: the waiting orders whose earliest start has come by ``ready_by`` (or that name none), and when the next of the
 #: others' comes: what an assignment round may give out stays the same until then or until an order moves
 _READY = _WAITING.where(sa.or_(orders.c.earliest_start.is_(None), orders.c.earliest_start <= sa.bindparam("ready_by")))
-_NEXT_READY = FixedStatement(sa.select(sa.func.min(orders.c.earliest_start))
-                             .where(orders.c.state == OrderState.CREATED,
-                                    orders.c.earliest_start > sa.bindparam("ready_by")))
+_NEXT_READY = sa.select(sa.func.min(orders.c.earliest_start)) \
+    .where(orders.c.state == OrderState.CREATED, orders.c.earliest_start > sa.bindparam("ready_by"))
 
 
 class _WaitingRead(NamedTuple):
@@ -259,7 +258,7 @@ class OrderService:
                 rows, until = conn.execute(_WAITING, {"limit": limit}).all(), INF
             else:
                 rows = conn.execute(_READY, {"limit": limit, "ready_by": ready_by}).all()
-                until = _NEXT_READY.rows(conn, {"ready_by": ready_by})[0][0] or INF
+                until = conn.execute(_NEXT_READY, {"ready_by": ready_by}).scalar() or INF
         read = self._waiting[key] = _WaitingRead(version, limit, until, [_public(r, []) for r in rows])
         return read.orders[:limit]
 

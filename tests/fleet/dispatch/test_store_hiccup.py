@@ -33,3 +33,27 @@ def test_the_transitions_of_a_tick_whose_write_failed_are_written_by_the_next(cu
     assert refused, "the write was never refused: the test did not test anything"
     states = [t.to_state for t in fleet.orders.get(order).timeline]
     assert OrderState.LOADED in states and states[-1] == OrderState.DELIVERED, states
+
+
+def test_a_restart_gives_back_the_second_order_a_store_kept_on_one_vehicle(customs, corridor):
+    """A store written before the fix above can hold two active orders on one vehicle: the first one stuck
+    ``to_pickup``, the vehicle carrying the second. The dispatcher took the last one it read as the vehicle's
+    job and never looked at the other again. At a start, the one not loaded now waits for a vehicle again."""
+    from tests.fleet.dispatch.test_loop import make_fleet_again
+
+    fleet = make_fleet(customs, corridor, 2)
+    fleet.authorize("agv_001", "agv_002")
+    vn, cn = docks(corridor, "VN"), docks(corridor, "CN")
+    carried = fleet.order(["VN-100000000001"], vn[0], cn[0])
+    fleet.release("VN-100000000001", VN_CN)
+    assert fleet.run(600, until=lambda: fleet.state_of(carried) == OrderState.LOADED)
+    vehicle = fleet.orders.get(carried).vehicle_id
+    stuck = fleet.order(["VN-100000000002"], vn[1], cn[1])
+    fleet.release("VN-100000000002", VN_CN)
+    fleet.dispatcher.stop()
+    fleet.orders.transition(stuck, OrderState.ASSIGNED, "a lost tick's world", {"kind": "test"}, vehicle_id=vehicle)
+    fleet.orders.transition(stuck, OrderState.TO_PICKUP, "a lost tick's world", {"kind": "test"})
+    again = make_fleet_again(fleet)
+    assert again.run(3600, until=lambda: again.state_of(stuck) == again.state_of(carried) == OrderState.DELIVERED), \
+        (again.state_of(carried), again.state_of(stuck))
+    assert OrderState.CREATED in [t.to_state for t in again.orders.get(stuck).timeline][1:]
