@@ -2,7 +2,8 @@
 
 Route functions declare who may call them with the typed aliases at the bottom (``Reader``, ``Dispatching``,
 ``Operating``...), built with :func:`require_role`: no token or an unknown one is a 401, a known token
-whose role may not do this is a 403.
+whose role may not do this is a 403. Both go before a 422, whatever the body or query
+(:func:`refusal_before_validation`).
 
 The dependencies are ``async``: they only look things up, and FastAPI runs every plain ``def`` dependency
 in its thread pool, a hand-off (and a wait for the GIL) per dependency per request (tests/bench/bench_fleet.py).
@@ -10,9 +11,10 @@ in its thread pool, a hand-off (and a wait for the GIL) per dependency per reque
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.dependencies.models import Dependant
@@ -83,22 +85,36 @@ def _dependants(route: APIRoute) -> Iterator[Dependant]:
         dependants.extend(dependant.dependencies)
 
 
-#: whether each route checks its caller's token, by its endpoint (as ``_QUERY_NAMES``)
-_NEEDS_CALLER: dict[Callable[..., object], bool] = {}
+class _RouteAccess(NamedTuple):
+    needs_caller: bool  # the route checks its caller's token
+    checks: tuple[AccessCheck, ...]  # and may refuse a known one
 
 
-async def caller_unknown(request: Request) -> bool:
-    """Whether the route checks its caller's token and this request carries no known one, for a 401 in place of a
-    422: FastAPI parses the JSON body, and the routers check the query, before a route's dependencies check the
-    token, so a caller without one learnt what the route validates."""
+#: each route's access, by its endpoint (as ``_QUERY_NAMES``)
+_ACCESS: dict[Callable[..., object], _RouteAccess] = {}
+
+
+async def refusal_before_validation(request: Request) -> HTTPException | None:
+    """The 401 or 403 the route's dependencies would answer this request, for the 422 FastAPI raised before
+    running them: it parses the JSON body, and the routers check the query, before a route's dependencies check
+    the token and the role, so a caller without a known token, or whose role may not take the route, learnt what
+    the route validates. None: the 422 stands."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
-        return False
-    needs = _NEEDS_CALLER.get(route.endpoint)
-    if needs is None:
-        needs = _NEEDS_CALLER[route.endpoint] = any(d.call is get_caller for d in _dependants(route))
+        return None
+    access = _ACCESS.get(route.endpoint)
+    if access is None:
+        dependencies = [d.call for d in _dependants(route)]
+        access = _ACCESS[route.endpoint] = _RouteAccess(
+            get_caller in dependencies, tuple(call for call in dependencies if isinstance(call, AccessCheck)))
+    if not access.needs_caller:
+        return None
     credentials = await _bearer(request)
-    return needs and role_of(request, credentials.credentials if credentials else None) is None
+    role = role_of(request, credentials.credentials if credentials else None)
+    if role is None:
+        return unauthorized()
+    caller = Caller(role)
+    return next((refused for check in access.checks if (refused := check.refusal(caller)) is not None), None)
 
 
 async def get_services(request: Request) -> Services:
@@ -150,14 +166,44 @@ def may(caller: Caller, *roles: Role, customs: bool = False) -> bool:
     return caller.role == Role.ADMIN or caller.role in roles or (customs and caller.customs_authority is not None)
 
 
-def require_role(*roles: Role, customs: bool = False) -> Callable[[Caller], Awaitable[Caller]]:
-    """A dependency that lets through ``roles`` and admin (and any customs authority if ``customs``); 403 else."""
-    async def check(caller: CallerDep) -> Caller:
-        if not may(caller, *roles, customs=customs):
-            raise forbidden(caller, *roles)
+class AccessCheck(ABC):
+    """A dependency that lets a known caller through or refuses them (403). A callable object rather than a
+    closure so that :func:`refusal_before_validation` can ask it too, for a request FastAPI refused before
+    running the route's dependencies."""
+
+    @abstractmethod
+    def refusal(self, caller: Caller) -> HTTPException | None:
+        """The 403 for a caller who may not take the route; None for one who may."""
+
+    async def __call__(self, caller: CallerDep) -> Caller:
+        refused = self.refusal(caller)
+        if refused is not None:
+            raise refused
         return caller
 
-    return check
+
+@dataclass(frozen=True)
+class RoleCheck(AccessCheck):
+    """Lets through ``roles`` and admin (and any customs authority if ``customs``)."""
+
+    roles: tuple[Role, ...]
+    customs: bool = False
+
+    def refusal(self, caller: Caller) -> HTTPException | None:
+        return None if may(caller, *self.roles, customs=self.customs) else forbidden(caller, *self.roles)
+
+
+class CustomsAuthorityCheck(AccessCheck):
+    """Lets through a customs authority only (not admin: an event is posted in one authority's name)."""
+
+    def refusal(self, caller: Caller) -> HTTPException | None:
+        return None if caller.customs_authority is not None else \
+            HTTPException(status.HTTP_403_FORBIDDEN, "only a customs authority's token may post events")
+
+
+def require_role(*roles: Role, customs: bool = False) -> RoleCheck:
+    """A dependency that lets through ``roles`` and admin (and any customs authority if ``customs``); 403 else."""
+    return RoleCheck(roles, customs)
 
 
 def forbidden(caller: Caller, *roles: Role) -> HTTPException:
@@ -174,6 +220,8 @@ Dispatching = Annotated[Caller, Depends(require_role(Role.DISPATCHER))]
 Operating = Annotated[Caller, Depends(require_role(Role.OPERATOR))]
 #: Vehicle actions: dispatchers pause, resume and cancel; operators e-stop; which applies depends on the action.
 Acting = Annotated[Caller, Depends(require_role(Role.DISPATCHER, Role.OPERATOR))]
+#: Posting customs events: a customs authority, for its own events only (checked as each event is ingested).
+CustomsAuthority = Annotated[Caller, Depends(CustomsAuthorityCheck())]
 GateDep = Annotated[CustomsGate, Depends(get_gate)]
 ServicesDep = Annotated[Services, Depends(get_services)]
 StoreDep = Annotated[Store, Depends(get_store)]

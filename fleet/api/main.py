@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from fleet.api.deps import KNOWN_QUERY_ONLY, caller_unknown, unauthorized
+from fleet.api.deps import KNOWN_QUERY_ONLY, refusal_before_validation
 from fleet.api.metrics import FleetMetrics
 from fleet.api.routes import alarms, audit, customs, gates, map, orders, stream, summary, vehicles, waiting
 from fleet.api.stream import StreamHub
@@ -139,10 +139,11 @@ def _finite(value: Any) -> Any:
 async def _invalid_request(request: Request, exc: Exception) -> Response:
     """FastAPI's 422, plus ``field``: the first offending field's dotted path (``body.pickup``). Each error's
     ``input`` is echoed only when short (a 500 KB body was echoed whole). A route that takes a token answers a
-    request without a known one 401 first, whatever its body or query."""
+    request without a known one 401 first, and one whose role may not take it 403, whatever its body or query."""
     assert isinstance(exc, RequestValidationError)
-    if await caller_unknown(request):
-        return await http_exception_handler(request, unauthorized())
+    refused = await refusal_before_validation(request)
+    if refused is not None:
+        return await http_exception_handler(request, refused)
     errors = _finite(jsonable_encoder(exc.errors()))
     for error in errors:
         if "input" in error and len(echoed := json.dumps(error["input"])) > MAX_ECHOED_INPUT_CHARS:

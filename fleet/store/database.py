@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
+import stat
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
@@ -37,6 +39,7 @@ from fleet.store.schema import audit_log, clearance_snapshots, customs_events
 from fleet.store.writer_lock import WriterLock
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+log = logging.getLogger(__name__)
 
 
 #: the advisory lock every PostgreSQL write transaction holds until it ends (any fixed 64-bit key)
@@ -88,19 +91,48 @@ def _json_or_none(text: str) -> Any:
         return None
 
 
-def _create_private(path: Path) -> None:
-    """Create an SQLite file that is not there yet empty and owner-only (0600, whatever the umask): it holds the
-    audit log, staff actions and what tokens did. SQLite gives its -wal and -shm files the database file's mode.
-    An existing file keeps the mode it has (a deployment may have chosen one)."""
+def _make_private(path: Path) -> None:
+    """Keep an SQLite store's files owner-only (0600, whatever the umask): they hold customs events, the audit log,
+    orders and staff actions. A file not there yet is created empty and 0600; SQLite gives its -wal and -shm the
+    database file's mode. Existing files are tightened (:func:`_tighten`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
+        _tighten([path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")])
         return
     try:
         os.fchmod(fd, 0o600)  # the umask may have taken bits from the owner too
     finally:
         os.close(fd)
+
+
+def _tighten(paths: list[Path]) -> None:
+    """Make 0600 those of ``paths`` that group or others may read or write (an older version created the store
+    0644, world-readable), said in one line; a file this process does not own (or cannot change) is left as it
+    is, with a warning."""
+    tightened = []
+    for path in paths:
+        try:
+            info = path.stat()
+        except FileNotFoundError:  # no -wal or -shm: the store was closed cleanly
+            continue
+        mode = stat.S_IMODE(info.st_mode)
+        if not mode & 0o077:
+            continue
+        if info.st_uid != os.geteuid():
+            log.warning("%s is mode %o, open to other users, and owned by uid %d, not this process (uid %d): left "
+                        "as it is; make it 0600 by hand", path, mode, info.st_uid, os.geteuid())
+            continue
+        try:
+            os.chmod(path, 0o600)
+        except OSError as exc:
+            log.warning("%s is mode %o, open to other users, and could not be made 0600: %s", path, mode, exc)
+            continue
+        tightened.append(f"{path.name} (was {mode:o})")
+    if tightened:
+        log.warning("the store's files were open to other users, now 0600 (owner only) in %s: %s", paths[0].parent,
+                    ", ".join(tightened))
 
 
 def store_url(location: str | Path) -> str:
@@ -121,7 +153,7 @@ class Store:
     def __init__(self, location: str | Path, busy_timeout_s: float = 5.0) -> None:
         self.url = store_url(location)
         if self.url.startswith("sqlite:///"):
-            _create_private(Path(self.url.removeprefix("sqlite:///")))
+            _make_private(Path(self.url.removeprefix("sqlite:///")))
         try:
             self.engine: Engine = sa.create_engine(self.url, connect_args=connect_args(self.url, busy_timeout_s),
                                                    pool_pre_ping=not self.url.startswith("sqlite"))

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from fleet.api.deps import CallerDep, GateDep
+from fleet.api.deps import CallerDep, CustomsAuthority, GateDep
 from fleet.customs.envelope import CONSIGNMENT_PATTERN, DIRECTION_PATTERN, VEHICLE_PATTERN, CustomsEvent
 from fleet.customs.gate import MAX_EVENT_BYTES
 
@@ -64,10 +64,8 @@ async def _bounded_body(request: Request) -> bytes | None:
     403: {"model": IngestReply, "description": "the token's authority may not post this authority's events"},
     413: {"model": IngestReply, "description": f"body over {MAX_EVENT_BYTES} bytes; nothing applied"},
     415: {"model": IngestReply, "description": "the body is not declared application/json"}})
-async def post_event(request: Request, gate: GateDep, caller: CallerDep) -> Any:
+async def post_event(request: Request, gate: GateDep, caller: CustomsAuthority) -> Any:
     """Submit one signed event (the envelope of docs/customs-protocol.md). At-least-once: resend until ACK."""
-    if caller.customs_authority is None:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "only a customs authority's token may post events")
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json":
         return _nack(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "malformed: Content-Type must be application/json")

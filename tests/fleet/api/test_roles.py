@@ -138,3 +138,25 @@ def test_no_dependency_is_handed_to_the_thread_pool(client, services, monkeypatc
     assert answer.json() == [] and hand_offs == []
     assert client.get("/api/v1/health").status_code == 200
     assert hand_offs == []
+
+
+#: every route that takes a body, each with a known role that may not take it (a dispatcher and an operator may
+#: take /actions: which action each may is read from the body, so a malformed one is their 422)
+BODY_ROUTES_DENIED = sorted({(m[0], m[1], role) for m in MUTATING if m[2] is not None for role in m[4]
+                             if not (m[1].endswith("/actions") and role in ("dispatcher", "operator"))}
+                            | {("POST", "/customs/events", "viewer"), ("POST", "/customs/events", "admin")})
+
+
+@pytest.mark.parametrize(("method", "path", "role"), BODY_ROUTES_DENIED)
+def test_403_goes_before_any_422(client, services, targets, method, path, role):
+    """Found by hand: a viewer's order or gate hold with a malformed body was a 422 (its validation errors, the
+    route's schema told to a caller who may not use it) instead of a 403. Whatever the body and the query, a
+    known token whose role may not take the route is a 403, and nothing changes."""
+    before = _counts(services)
+    for query in ("", "?unexpected=1"):
+        for body in BAD_BODIES:
+            reply = client.request(method, "/api/v1" + path.format(**targets) + query, content=body,
+                                   headers={"Content-Type": "application/json", **auth(role)})
+            assert reply.status_code == 403, (query, body, reply.text)
+            assert reply.json()["detail"].startswith(f"role {role} may not") or "customs authority" in reply.text
+    assert _counts(services) == before
