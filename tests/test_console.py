@@ -560,6 +560,18 @@ GATE_COLOURS = """id => {
 }"""
 
 
+def kpi_chips(page) -> list[str]:
+    """The KPI strip's vehicle counts as it shows them ("idle 4", ...), in order."""
+    return sorted(page.eval_on_selector_all("#kpis .chip", "chips => chips.map((c) => c.textContent)"))
+
+
+def table_states(page) -> list[str]:
+    """The vehicles table's rows counted by state, as the KPI strip would show them."""
+    states = page.eval_on_selector_all("#vehicles td[data-state]", "cells => cells.map((c) => c.dataset.state)")
+    label = {"unknown": "never seen"}
+    return sorted(f"{label.get(s, s.replace('_', ' '))} {states.count(s)}" for s in set(states))
+
+
 def test_a_gate_light_turns_green_when_customs_releases_the_consignment(admin, deployment):
     """The vehicle waits at its gate with both lights amber (customs has not released its consignment); an
     operator holds the gate (so the vehicle stays to be looked at); the simulators release the consignment and
@@ -580,6 +592,10 @@ def test_a_gate_light_turns_green_when_customs_releases_the_consignment(admin, d
     playwright_sync.expect(state).to_have_attribute("data-state", "waiting_at_gate", timeout=10_000)
     playwright_sync.expect(state).to_have_text(f"waiting at gate {gate_id}")
     playwright_sync.expect(state).to_have_attribute("title", re.compile("VN_CUSTOMS"))
+    # the KPI strip counts the vehicles by state as the table shows them: this one waiting at a gate, not idle (it
+    # counted GET /summary's states, which call it idle, while the table and the map said "waiting at gate")
+    playwright_sync.expect(page.locator("#kpis .chip", has_text="waiting at gate")).to_have_count(1, timeout=10_000)
+    wait_until(lambda: kpi_chips(page) == table_states(page), 10, what="the KPI strip's vehicle counts as the table's")
     # and the table stays as it was: each row's buttons on one line (the long state squeezed them one under another)
     tops = page.eval_on_selector_all(f"#vehicles tr[data-vehicle={vehicle_id}] td.actions button:not([hidden])",
                                      "buttons => buttons.map(b => Math.round(b.getBoundingClientRect().top))")

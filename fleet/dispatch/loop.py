@@ -43,6 +43,7 @@ from fleet.dispatch.steps import (
     bound_for_gate,
     bound_for_pickup,
     custody_arrival,
+    gates_before,
     handling_state,
     has_left,
     inbound_gates,
@@ -54,6 +55,7 @@ from fleet.dispatch.steps import (
     vehicle_view,
     view_key,
     waiting_at_gate,
+    waiting_before_crossing,
     ways_out,
 )
 from fleet.dispatch.tracks import Job, JobKind, ReleaseWait, RestingTrack, Track
@@ -247,6 +249,8 @@ class Dispatcher:
         self._news_since: float | None = None  # (perf_counter) the first customs or gate news not yet looked at
         self._cleared_since: dict[str, float] = {}  # vehicle cleared at its gate -> that news, until its release
         self._pre_crossing = nodes_before_crossing(corridor)
+        #: each last node before the crossing -> the outbound gates leading to it (one waiting there is in their queue)
+        self._gates_before = gates_before(corridor, self._pre_crossing, self._outbound_gates)
         #: relay: per side, the last nodes before the pad, where a loaded vehicle past its gates waits for a partner
         self._relay_waits = {side: tuple(sorted(n for n in self._pre_crossing if corridor.nodes[n].jurisdiction
                                                 == side and self.relay is not None
@@ -2158,27 +2162,51 @@ class Dispatcher:
         self.wake()
 
     def _gate_views(self, tracks: Mapping[str, Track]) -> list[GateView]:
-        """Each gate's hold and queue: the waiting vehicles among ``tracks``, with the gate rule's answer now."""
-        views = []
-        for node in self.corridor.nodes_of(NodeKind.GATE):
-            queue = []
-            for track in tracks.values():
-                if waiting_at_gate(track, self._outbound_gates) == node.id:
-                    direction, aboard = self._direction_and_load(track)
-                    decision = self.gate.evaluate(track.id, direction, aboard)
-                    gate = self._held_gate(track)
-                    held = [self._hold_reason(gate)] if gate is not None else []  # the rule honours it
-                    authorities = {name: {"vehicle_authorized": v.authorized,
-                                          "consignments": {c: str(self.gate.consignment_state(c)[name].status)
-                                                           for c in aboard}}
-                                   for name, v in self.gate.vehicle_state(track.id).items()}
-                    queue.append(WaitingVehicle(
-                        vehicle_id=track.id, order_id=track.job.order.id if track.job and track.job.order
-                        else None, direction=direction, consignments=aboard, allowed=decision.allowed and not held,
-                        reasons=held + list(decision.reasons), authorities=authorities))
-            views.append(GateView(id=node.id, side=node.jurisdiction, held=node.id in self._gate_holds,
-                                  hold_reason=self._gate_holds.get(node.id), queue=queue))
-        return views
+        """Each gate's hold and queue: the waiting vehicles among ``tracks`` (``_waiting_place``), with the gate
+        rule's answer now."""
+        queues: dict[str, list[WaitingVehicle]] = {}
+        for track in tracks.values():
+            place = self._waiting_place(track)
+            if place is not None:
+                gate, at = place
+                queues.setdefault(gate, []).append(self._waiting_vehicle(track, at))
+        return [GateView(id=node.id, side=node.jurisdiction, held=node.id in self._gate_holds,
+                         hold_reason=self._gate_holds.get(node.id), queue=queues.get(node.id, []))
+                for node in self.corridor.nodes_of(NodeKind.GATE)]
+
+    def _waiting_place(self, track: Track) -> tuple[str, str] | None:
+        """(the gate whose queue lists the vehicle, the node it waits at), or None: it waits for nothing at a gate.
+        Loaded at its outbound gate for its clearance; or past it at the last node before the crossing (relay:
+        before the pad), held there by the gate rule, a hold or its partner's wait: listed at the gate it came
+        through on its plan, else (planned from there: a release taken back, a restart) the first of its side's
+        outbound gates that lead there. Before, only those at the gates were listed: a loaded vehicle held short
+        of the bridge said why in its own view, while the gates showed nobody waiting."""
+        gate = waiting_at_gate(track, self._outbound_gates)
+        if gate is not None:
+            return gate, gate
+        at = waiting_before_crossing(track, self._pre_crossing)
+        behind = self._gates_before.get(at or "", ())
+        if track.plan is None or at is None or not behind:
+            return None
+        came_through = (s.node for s in reversed(track.plan.steps[:track.reached]) if s.node in behind)
+        return next(came_through, behind[0]), at
+
+    def _waiting_vehicle(self, track: Track, at: str) -> WaitingVehicle:
+        """A queue's entry: the gate rule's answer for the vehicle now, an operator's hold that keeps it first; past
+        its gate with nothing of those, what the loop last said keeps it (relay: its partner kept off the pad)."""
+        direction, aboard = self._direction_and_load(track)
+        decision = self.gate.evaluate(track.id, direction, aboard)
+        gate = self._held_gate(track)
+        # the rule honours a hold (the rule's answer is its reasons: none, it allows)
+        reasons = ([self._hold_reason(gate)] if gate is not None else []) + list(decision.reasons)
+        if at in self._pre_crossing and not reasons and track.waits_because is not None:
+            reasons = [track.waits_because]
+        authorities = {name: {"vehicle_authorized": v.authorized,
+                              "consignments": {c: str(self.gate.consignment_state(c)[name].status) for c in aboard}}
+                       for name, v in self.gate.vehicle_state(track.id).items()}
+        return WaitingVehicle(vehicle_id=track.id, order_id=track.job.order.id if track.job and track.job.order
+                              else None, at=at, direction=direction, consignments=aboard,
+                              allowed=not reasons, reasons=reasons, authorities=authorities)
 
     def waiting_orders(self, limit: int) -> list[WaitingOrder]:
         """The orders waiting for a vehicle (at most ``limit``, the most urgent first), each with what holds it

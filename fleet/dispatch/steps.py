@@ -5,7 +5,7 @@ and sends orders -- as ``agv_agent.logic`` beside its node.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 
 import networkx as nx
 from agv_agent.protocol import ActionState, VehicleState
@@ -135,6 +135,26 @@ def waiting_at_gate(track: Track, outbound_gates: Mapping[str, str]) -> str | No
     here = plan.steps[track.reached].node
     stands = track.stalled_since is not None and track.released == track.reached
     return here if stands and outbound_gates.get(here) == job.order.source else None
+
+
+def gates_before(corridor: Corridor, places: Set[str], outbound_gates: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    """For each of ``places`` (the last nodes before the crossing), its side's outbound gates that lead to it
+    (``outbound_gates``: gate -> side), in id order: the gates a vehicle waiting there came through."""
+    return {place: tuple(sorted(gate for gate, side in outbound_gates.items()
+                                if side == corridor.nodes[place].jurisdiction
+                                and nx.has_path(corridor.graph, gate, place)))
+            for place in places}
+
+
+def waiting_before_crossing(track: Track, pre_crossing: Set[str]) -> str | None:
+    """The last node before the crossing (``pre_crossing``; relay: before the handoff pad) at which the vehicle
+    stands, its release stopped there by the gate rule, a hold or its partner's wait (``Track.waits_because``);
+    None: it does not wait there."""
+    plan = track.plan
+    if track.waits_because is None or plan is None or not 0 <= track.reached == track.released < len(plan.steps):
+        return None
+    here = plan.steps[track.reached].node
+    return here if here in pre_crossing else None
 
 
 def bound_for_gate(track: Track) -> bool:

@@ -56,9 +56,11 @@ class VehicleView(BaseModel):
 class WaitingVehicle(BaseModel):
     vehicle_id: str
     order_id: str | None
+    #: where it waits: the gate itself, or past it, the last node before the crossing (relay: before the handoff pad)
+    at: str
     direction: str
     consignments: list[str]
-    allowed: bool
+    allowed: bool  # it may go on now: the gate rule allows it and nothing else keeps it (a hold, relay: its partner)
     reasons: list[str]
     authorities: dict[str, Any]
 

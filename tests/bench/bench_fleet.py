@@ -435,8 +435,8 @@ def release_waiting(service: ServiceProcess, customs: Customs, emulators: Emulat
         except httpx.HTTPError:
             time.sleep(0.2)
             continue
-        waiting = [(g["id"], w) for g in gates for w in g["queue"]
-                   if w["consignments"] and not set(w["consignments"]) & released]
+        waiting = [(g["id"], w) for g in gates for w in g["queue"]  # at the gate (not past it, short of the bridge)
+                   if w["at"] == g["id"] and w["consignments"] and not set(w["consignments"]) & released]
         if not waiting:
             time.sleep(0.2)
             continue

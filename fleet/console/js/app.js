@@ -8,7 +8,7 @@ import { GatesPanel } from "./gates.js";
 import { renderKpis } from "./kpis.js";
 import { CorridorMap } from "./map.js";
 import { OrdersPanel } from "./orders.js";
-import { STATE_COLOURS, stateLabel } from "./vehicle-state.js";
+import { STATE_COLOURS, countStates, stateLabel } from "./vehicle-state.js";
 import { VehiclesTable } from "./vehicles.js";
 
 const TOKEN_KEY = "xborder.token";
@@ -73,6 +73,7 @@ class Console {
     this.timers = [];
     this.sides = [];
     this.authoritySides = {};
+    this.waiting = new Map(); // vehicle id -> its entry in a gate's queue (GET /gates)
     $("role").textContent = `signed in: ${session.role}`;
     $("role").dataset.role = session.role;
     for (const element of document.querySelectorAll("[data-needs]")) element.hidden = !this.can[element.dataset.needs];
@@ -149,7 +150,8 @@ class Console {
   }
 
   renderKpis() {
-    if (this.summary) renderKpis($("kpis"), this.summary, this.map.bridge, this.sides);
+    if (!this.summary) return;
+    renderKpis($("kpis"), this.summary, this.map.bridge, this.sides, countStates(this.vehicles.views(), this.waiting));
   }
 
   async refreshGates() {
@@ -158,9 +160,11 @@ class Console {
       this.gates.render(gates, this.authoritySides, this.sides);
       this.map.setGates(gates);
       const waiting = new Map(gates.flatMap((gate) => gate.queue.map((w) => [w.vehicle_id, {
-        gate: gate.id, allowed: w.allowed, reasons: w.reasons }])));
+        gate: gate.id, at: w.at, allowed: w.allowed, reasons: w.reasons }])));
+      this.waiting = waiting;
       this.vehicles.setWaiting(waiting);
       this.map.setWaiting(waiting);
+      this.renderKpis();
     } catch (error) {
       if (error.status !== 401) this.notify(`gates: ${error.message}`, true);
     }

@@ -36,7 +36,8 @@ export class GatesPanel {
       this.can.gates ? h("button", { type: "button", class: "small", "data-key": `hold:${gate.id}`,
                                       onclick: () => this.toggle(gate) },
                          gate.held ? "Release" : "Hold") : null),
-    gate.queue.length ? h("ul", { class: "queue" }, gate.queue.map((waiting) => queued(waiting, order, authoritySides)))
+    gate.queue.length ? h("ul", { class: "queue" },
+                          gate.queue.map((waiting) => queued(gate, waiting, order, authoritySides)))
       : h("p", { class: "muted empty" }, "no queue"))));
   }
 
@@ -56,8 +57,9 @@ export class GatesPanel {
   }
 }
 
-/** A vehicle in a gate's queue: one light per authority, the vehicle and its direction, the gate rule's answer. */
-function queued(waiting, order, authoritySides) {
+/** A vehicle in a gate's queue: one light per authority, the vehicle and its direction (and where it waits, when
+ * past the gate: the last node before the crossing), the gate rule's answer. */
+function queued(gate, waiting, order, authoritySides) {
   const answer = waiting.allowed ? "crossing allowed" : waiting.reasons.join("; ");
   const consignments = waiting.consignments.join(", ");
   return h("li", { "data-vehicle": waiting.vehicle_id },
@@ -67,7 +69,7 @@ function queued(waiting, order, authoritySides) {
                          title: `${name}: ${light}` }, authoritySides[name]);
     })),
     h("span", { class: "who", title: consignments }, h("b", {}, waiting.vehicle_id),
-      ` ${waiting.direction.replace("->", "→")}`),
+      ` ${waiting.direction.replace("->", "→")}`, waiting.at && waiting.at !== gate.id ? ` at ${waiting.at}` : ""),
     // one line, cut short (every gate stays in sight on a laptop's screen); the whole of it on hover
     h("span", { class: waiting.allowed ? "ok" : "reasons", title: `${consignments}: ${answer}` }, answer));
 }

@@ -1,15 +1,17 @@
-// The KPI strip: GET /summary (crossings per hour each way, average gate wait, vehicles and orders by state,
-// the customs links' and the vehicle link's health) and the bridge occupancy the map works out.
+// The KPI strip: GET /summary (crossings per hour each way, average gate wait, orders by state, the customs links'
+// and the vehicle link's health), the bridge occupancy the map works out and the vehicles by state as the table
+// and the map show them (``countStates``: a vehicle waiting at a gate counts so, not idle as in the summary).
 
 import { age, h } from "./dom.js";
 import { STATE_COLOURS, stateLabel } from "./vehicle-state.js";
 
 const ACTIVE = ["created", "assigned", "to_pickup", "loaded", "awaiting_clearance", "cleared", "crossing", "to_drop"];
 
-export function renderKpis(element, summary, bridge, sides) {
+/** ``vehicles``: state -> how many (``countStates``). */
+export function renderKpis(element, summary, bridge, sides, vehicles) {
   const crossings = Object.entries(summary.crossings).map(([direction, n]) => `${direction.replace("->", "→")} ${n}`);
   const wait = summary.gate_wait_avg_s == null ? "–" : age(summary.gate_wait_avg_s);
-  const vehicles = Object.entries(summary.vehicles).sort((a, b) => b[1] - a[1]).map(([state, n]) =>
+  const chips = Object.entries(vehicles).sort((a, b) => b[1] - a[1]).map(([state, n]) =>
     h("span", { class: "chip", style: `--chip:${STATE_COLOURS[state] || "#999"}` }, `${stateLabel(state)} ${n}`));
   const orders = ACTIVE.filter((s) => summary.orders[s]).map((s) => `${s.replace(/_/g, " ")} ${summary.orders[s]}`);
   const done = ["delivered", "cancelled", "failed"].map((s) => `${s} ${summary.orders[s] || 0}`);
@@ -24,7 +26,7 @@ export function renderKpis(element, summary, bridge, sides) {
     kpi("Avg gate wait", wait),
     kpi("Bridge", bridge ? `${forward} ${bridge.forward} · ${back} ${bridge.back} · lanes taken ${bridge.lanes}/${bridge.of}` +
       (bridge.taken.length ? ` (${bridge.taken.map((l) => l.replace("->", "→")).join(", ")})` : "") : "–", "kpi-bridge"),
-    kpi("Vehicles", vehicles),
+    kpi("Vehicles", chips),
     kpi("Orders", [orders.join(" · ") || "none active",
                    summary.orders_overdue ? h("span", { class: "overdue" }, ` · overdue ${summary.orders_overdue}`) : "",
                    h("span", { class: "muted" }, ` (${done.join(", ")})`)]),

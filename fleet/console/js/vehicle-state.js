@@ -1,6 +1,7 @@
 // One word for a vehicle's state, the most pressing first: the same words as the metrics and GET /summary
-// (fleet/api/metrics.py vehicle_state), so the KPI strip, the map and the table agree; but for a vehicle waiting
-// at a gate for its clearance, which the console learns from the gates' queues (the metrics say idle).
+// (fleet/api/metrics.py vehicle_state); but for a vehicle waiting at a gate for its clearance, which the console
+// learns from the gates' queues (the metrics say idle). The KPI strip, the map and the table all ask
+// ``vehicleState``, so that they agree.
 
 export const STATE_COLOURS = {
   driving: "#1b9e3e",
@@ -40,4 +41,16 @@ export function vehicleState(view, waiting = null) {
   if (view.paused) return "paused";
   if (view.driving) return "driving";
   return waiting ? "waiting_at_gate" : "idle";
+}
+
+/** How many vehicles are in each state (``vehicleState``), for the KPI strip: ``views`` the latest view of each
+ * vehicle, ``waiting`` vehicle id -> its entry in a gate's queue. (The KPI strip counted GET /summary's
+ * ``vehicles``, which calls a vehicle waiting at a gate idle, while the table and the map said "waiting at gate".) */
+export function countStates(views, waiting) {
+  const counts = {};
+  for (const view of views) {
+    const state = vehicleState(view, waiting.get(view.id));
+    counts[state] = (counts[state] || 0) + 1;
+  }
+  return counts;
 }

@@ -119,18 +119,20 @@ export class VehiclesTable {
       }
       const waiting = this.waiting.get(id);
       const state = vehicleState(view, waiting);
-      const label = state === "waiting_at_gate" ? `waiting at gate ${waiting.gate}` : stateLabel(state);
+      // at its gate, or past it at the last node before the crossing (GET /gates: ``at``)
+      const [where, place] = state !== "waiting_at_gate" ? [] : waiting.at && waiting.at !== waiting.gate
+        ? ["waiting at ", waiting.at] : ["waiting at gate ", waiting.gate];
+      const label = where ? where + place : stateLabel(state);
       if (cells.state.dataset.state !== state || cells.state.textContent !== label) {
         // the gate's id on a line of its own: one long word in the column squeezed every row's buttons apart
         cells.state.replaceChildren(h("span", { class: "dot", style: `--dot:${STATE_COLOURS[state]}` }),
-          ...(state === "waiting_at_gate" ? ["waiting at gate ", h("span", { class: "gate-id" }, waiting.gate)]
-            : [label]));
+          ...(where ? [where, h("span", { class: "gate-id" }, place)] : [label]));
         cells.state.dataset.state = state;
       }
       // the planner found no way for now (GET /vehicles: stalled_because): say why it stands still
       const stalled = view.stalled_because ? `waiting: ${view.stalled_because}` : "";
-      cells.state.title = state === "waiting_at_gate"
-        ? [`waiting at gate ${waiting.gate} for customs clearance: ` +
+      cells.state.title = where
+        ? [`${label} for customs clearance: ` +
            (waiting.allowed ? "crossing allowed" : waiting.reasons.join("; ")), stalled].filter(Boolean).join("\n")
         : stalled || (neverSeen(view) ? "it has never reported to the fleet manager: nothing sent to it can reach it"
           : "");
@@ -173,5 +175,10 @@ export class VehiclesTable {
 
   count() {
     return this.rows.size;
+  }
+
+  /** The latest view of each vehicle. */
+  views() {
+    return [...this.rows.values()].map((entry) => entry.view);
   }
 }

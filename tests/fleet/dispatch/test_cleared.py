@@ -122,7 +122,9 @@ def _clearance(fleet, lost: str, consignment: str, gate: str, *, given: bool) ->
 def test_an_order_whose_clearance_is_lost_on_the_way_to_the_bridge_awaits_clearance_again(customs, corridor, lost):
     """Cleared and past its gate, the clearance is lost before the vehicle reaches the last node before the
     crossing: the order awaits clearance again (with the gate rule's reason), the vehicle stops at that node; once
-    the clearance is back, it is cleared there, on a new decision, the one its crossing names."""
+    the clearance is back, it is cleared there, on a new decision, the one its crossing names. Waiting there, it is
+    listed in the queue of the gate it came through, with the gate rule's reasons (by hand: it was in no gate's
+    queue, the gates showed nobody waiting while it stood short of the bridge)."""
     consignment = "VN-100000000903"
     fleet, order = _on_its_way(customs, corridor, consignment)
     seen = _watched(fleet, order)
@@ -143,8 +145,14 @@ def test_an_order_whose_clearance_is_lost_on_the_way_to_the_bridge_awaits_cleara
     assert (state.last_node_id, state.driving, seen[-1][1]) == (LAST_BEFORE_THE_CROSSING, False,
                                                                 S.AWAITING_CLEARANCE)
     assert not [r for r in fleet.store.audit_records() if r.kind == "crossing"]
+    [(listed_at, entry)] = [(g.id, w) for g in fleet.dispatcher.gates() for w in g.queue]
+    assert (listed_at, entry.at, entry.vehicle_id, entry.order_id, entry.consignments) == \
+        (gate, LAST_BEFORE_THE_CROSSING, "agv_001", order, [consignment])
+    assert not entry.allowed and entry.reasons == back.cause["reasons"], entry
+    assert fleet.dispatcher.vehicle("agv_001").stalled_because == f"short of the crossing: {'; '.join(entry.reasons)}"
     _clearance(fleet, lost, consignment, gate, given=True)
     assert fleet.run(600, until=lambda: seen[-1][1] == S.TO_DROP)
+    assert not [w for g in fleet.dispatcher.gates() for w in g.queue]
     timeline = fleet.orders.get(order).timeline
     assert [t.to_state for t in timeline][-6:] == [S.AWAITING_CLEARANCE, S.CLEARED, S.AWAITING_CLEARANCE,
                                                    S.CLEARED, S.CROSSING, S.TO_DROP]

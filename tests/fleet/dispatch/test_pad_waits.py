@@ -65,6 +65,12 @@ def test_a_hold_after_the_deliverer_left_its_gate_keeps_both_off_the_pad_and_say
     said = {v: fleet.dispatcher.vehicle(v).stalled_because or "" for v in (held_by.id, receiver)}
     assert "hold" in said[held_by.id] and consignment in said[held_by.id], said
     assert "hold" in said[receiver] and consignment in said[receiver], said
+    # and each is listed in the queue of a gate of its side, where it waits, with the reason (it was in none)
+    listed = {w.vehicle_id: (g.side, w.at, w.allowed, w.reasons) for g in fleet.dispatcher.gates() for w in g.queue}
+    assert listed.keys() == {held_by.id, receiver}, listed
+    assert listed[held_by.id][:3] == ("VN", "vn_deck_out_1", False) and listed[receiver][:3] == \
+        ("CN", "cn_deck_out_1", False), listed
+    assert all(any("hold" in r and consignment in r for r in reasons) for *_, reasons in listed.values()), listed
     assert fleet.dispatcher.gate.ingest(customs.cn.event("hold.lifted", consignment, direction=VN_CN),
                                         "test").acknowledged
     assert fleet.run(3600, until=lambda: fleet.state_of(order) == S.DELIVERED), fleet.orders.get(order)
