@@ -18,6 +18,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from fleet.dispatch import VehicleView
+from fleet.dispatch.snapshot import Snapshot
 from fleet.events import Topic
 from fleet.orders import OrderState
 from fleet.orders.model import seconds_held_at_gate
@@ -32,8 +33,9 @@ TICK_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.04, 0.0
 EVENT_OUTCOMES = {"event_accepted": "accepted", "event_refused": "refused"}
 
 
-def vehicle_state(view: VehicleView) -> str:
-    """One word for the vehicle's state, the most pressing first."""
+def vehicle_state(view: VehicleView, waiting_at_gate: bool = False) -> str:
+    """One word for the vehicle's state, the most pressing first; ``waiting_at_gate``: the vehicle is in a gate's
+    queue, where standing still it is held up (by customs, the gate rule, a hold or its relay partner), not idle."""
     if not view.in_service:
         return "out_of_service"
     if view.connection != "ONLINE":
@@ -46,7 +48,17 @@ def vehicle_state(view: VehicleView) -> str:
         return "error"
     if view.paused:
         return "paused"
-    return "driving" if view.driving else "idle"
+    if view.driving:
+        return "driving"
+    return "waiting_at_gate" if waiting_at_gate else "idle"
+
+
+def vehicles_by_state(views: Snapshot) -> Counter[str]:
+    """How many vehicles are in each state (:func:`vehicle_state`), from one snapshot's vehicle and gate views: a
+    vehicle listed in a gate's queue waits at the gate. The console counts the same way
+    (fleet/console/js/vehicle-state.js), so that ``GET /summary``, ``/metrics`` and the console agree."""
+    in_queues = {entry.vehicle_id for gate in views.gates() for entry in gate.queue}
+    return Counter(vehicle_state(vehicle, vehicle.id in in_queues) for vehicle in views.vehicles())
 
 
 class FleetMetrics:
@@ -100,7 +112,7 @@ class _ReadAtScrape(Collector):
 
     def collect(self) -> Iterator[Metric]:
         vehicles = GaugeMetricFamily("xborder_vehicles", "Vehicles by state", labels=["state"])
-        for state, count in Counter(vehicle_state(v) for v in self.services.dispatcher.vehicles()).items():
+        for state, count in vehicles_by_state(self.services.dispatcher.snapshot()).items():
             vehicles.add_metric([state], count)
         yield vehicles
         by_state, by_kind = self._counts()

@@ -2009,30 +2009,31 @@ class Dispatcher:
             raise
 
     def vehicles(self) -> list[VehicleView]:
-        return self._snapshot().vehicles()
+        return self.snapshot().vehicles()
 
     def vehicle(self, vehicle_id: str) -> VehicleView:
-        return self._snapshot().vehicle(vehicle_id)
+        return self.snapshot().vehicle(vehicle_id)
 
     def gates(self) -> list[GateView]:
-        return self._snapshot().gates()
+        return self.snapshot().gates()
 
     def vehicles_json(self) -> bytes:
-        return self._snapshot().vehicles_json()
+        return self.snapshot().vehicles_json()
 
     def vehicle_json(self, vehicle_id: str) -> bytes:
-        return self._snapshot().vehicle_json(vehicle_id)
+        return self.snapshot().vehicle_json(vehicle_id)
 
     def gates_json(self) -> bytes:
-        return self._snapshot().gates_json()
+        return self.snapshot().gates_json()
 
     def built_json(self, view: JsonView, vehicle_id: str | None = None) -> bytes | None:
         seen = self._seen
         return seen.built_json(view, vehicle_id) if seen is not None else None
 
-    def _snapshot(self) -> Snapshot:
+    def snapshot(self) -> Snapshot:
         """What to show: the last tick's if the loop runs on its thread (no waiting for a tick), else one taken
-        now under the lock."""
+        now under the lock. A reader that needs both the vehicle and the gate views asks one snapshot for both,
+        so that they show the same moment."""
         seen = self._seen
         if seen is not None:
             return seen

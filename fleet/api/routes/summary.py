@@ -11,7 +11,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from fleet.api.deps import CallerDep, Reader, Role, ServicesDep, may
-from fleet.api.metrics import vehicle_state
+from fleet.api.metrics import vehicles_by_state
 from fleet.orders import OrderState
 from fleet.orders.model import seconds_held_at_gate
 from fleet.orders.service import overdue_at
@@ -52,7 +52,7 @@ class Summary(BaseModel):
     window_s: float
     crossings: dict[str, int]  # direction -> vehicles that entered the crossing lanes within the window
     gate_wait_avg_s: float | None  # time awaiting clearance (gate -> cleared), over the window's crossings; None: none
-    vehicles: dict[str, int]  # state -> count (as the metrics count them)
+    vehicles: dict[str, int]  # state -> count (as the metrics and the console count them: vehicles_by_state)
     orders: dict[str, int]  # state -> count
     orders_overdue: int  # orders not yet delivered (nor cancelled, nor failed) past their latest delivery
     open_alarms: int
@@ -91,7 +91,7 @@ def summary(services: ServicesDep, _: Reader) -> Summary:
         open_alarms = conn.execute(sa.select(sa.func.count()).select_from(alarms)
                                    .where(alarms.c.acknowledged_at.is_(None))).scalar_one()
     return Summary(at=now, window_s=WINDOW_S, crossings=crossings, gate_wait_avg_s=wait,
-                   vehicles=dict(Counter(vehicle_state(v) for v in services.dispatcher.vehicles())),
+                   vehicles=dict(vehicles_by_state(services.dispatcher.snapshot())),
                    orders={str(s): int(by_state.get(s, 0)) for s in OrderState}, orders_overdue=int(overdue),
                    open_alarms=int(open_alarms), customs_links=links, vehicle_link_trouble=services.link.trouble())
 

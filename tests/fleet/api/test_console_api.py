@@ -67,6 +67,45 @@ def test_summary_counts_crossings_and_gate_waits_of_the_last_hour(client, servic
     assert said == "lost the MQTT broker 127.0.0.1:1883 (Unspecified error): connecting again"
 
 
+def test_summary_and_metrics_count_a_vehicle_waiting_at_its_gate_as_the_console_does(client, services, customs,
+                                                                                      docks):
+    """A vehicle loaded at its gate, awaiting China's clearance, is in the gate's queue: ``GET /summary`` and the
+    ``xborder_vehicles`` gauge count it ``waiting_at_gate``, as the console's table, map and KPI strip do. By hand:
+    both said idle, so that a capacity planner saw a free vehicle that customs held up."""
+    dispatcher = services.dispatcher
+    dispatcher.stop()  # the ticks driven here, on the tests' clock; the views read are taken at each read (none
+    dispatcher._seen = None  # kept from the stopped loop's last tick), as for any caller driving tick() itself
+    for vehicle in services.registry.all():
+        for signer in (customs.vn, customs.cn):
+            assert services.gate.ingest(signer.event("vehicle.authorized", vehicle_id=vehicle.id), "test").acknowledged
+    created = client.post("/api/v1/orders", headers=auth("dispatcher"),
+                          json={"consignments": ["VN-SUM000000009"], "pickup": docks["VN"][0], "drop": docks["CN"][0]})
+    assert created.status_code == 201
+    assert services.gate.ingest(customs.vn.event("released", "VN-SUM000000009", direction="VN->CN"),
+                                "test").acknowledged  # China's release never comes
+
+    def waiting_at_its_gate() -> list[str]:
+        return [entry.vehicle_id for gate in dispatcher.gates() for entry in gate.queue
+                if entry.at == gate.id and not dispatcher.vehicle(entry.vehicle_id).driving]
+
+    for step in range(4800):  # at most 40 simulated minutes, in half seconds
+        customs.clock.now += 0.5
+        services.link.advance(0.5)
+        if step % 40 == 0:  # heartbeats keep both customs links up
+            for signer in (customs.vn, customs.cn):
+                services.gate.ingest(signer.event("heartbeat"), "test")
+        dispatcher.tick()
+        if waiting_at_its_gate():
+            break
+    assert len(waiting_at_its_gate()) == 1
+    counts = client.get("/api/v1/summary", headers=VIEWER).json()["vehicles"]
+    assert counts.get("waiting_at_gate") == 1, counts
+    assert sum(counts.values()) == len(services.registry.all())
+    metrics = client.get("/metrics").text
+    assert 'xborder_vehicles{state="waiting_at_gate"} 1.0' in metrics, metrics
+    assert f'xborder_vehicles{{state="idle"}} {counts["idle"]}.0' in metrics
+
+
 def test_summary_counts_the_orders_past_their_latest_delivery_until_they_are_delivered(client, services, customs,
                                                                                        docks):
     services.dispatcher.stop()  # the orders walked by hand below, not assigned meanwhile
