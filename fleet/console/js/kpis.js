@@ -1,6 +1,6 @@
 // The KPI strip: GET /summary (crossings per hour each way, average gate wait, orders by state, the customs links'
 // and the vehicle link's health), the bridge occupancy the map works out and the vehicles by state as the table
-// and the map show them (``countStates``: a vehicle waiting at a gate counts so, not idle as in the summary).
+// and the map show them (``countStates``: the summary's rule, on the views the table shows now).
 
 import { age, h } from "./dom.js";
 import { STATE_COLOURS, stateLabel } from "./vehicle-state.js";

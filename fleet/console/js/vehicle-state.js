@@ -1,7 +1,7 @@
-// One word for a vehicle's state, the most pressing first: the same words as the metrics and GET /summary
-// (fleet/api/metrics.py vehicle_state); but for a vehicle waiting at a gate for its clearance, which the console
-// learns from the gates' queues (the metrics say idle). The KPI strip, the map and the table all ask
-// ``vehicleState``, so that they agree.
+// One word for a vehicle's state, the most pressing first: the same words, and the same rule, as the metrics
+// and GET /summary (fleet/api/metrics.py vehicle_state, vehicles_by_state): a vehicle in a gate's queue (GET
+// /gates) is waiting at the gate. The KPI strip, the map and the table all ask ``vehicleState``, so that they
+// agree.
 
 export const STATE_COLOURS = {
   driving: "#1b9e3e",
@@ -30,7 +30,7 @@ export function neverSeen(view) {
 }
 
 /** ``waiting``: the vehicle is in a gate's queue (GET /gates), loaded, awaiting its clearance: standing there it is
- * held up by customs, not free for work (the metrics count it idle). */
+ * held up by customs, not free for work. */
 export function vehicleState(view, waiting = null) {
   if (!view.in_service) return "out_of_service";
   if (view.connection !== "ONLINE") return view.connection ? "offline" : "unknown";
@@ -44,8 +44,9 @@ export function vehicleState(view, waiting = null) {
 }
 
 /** How many vehicles are in each state (``vehicleState``), for the KPI strip: ``views`` the latest view of each
- * vehicle, ``waiting`` vehicle id -> its entry in a gate's queue. (The KPI strip counted GET /summary's
- * ``vehicles``, which calls a vehicle waiting at a gate idle, while the table and the map said "waiting at gate".) */
+ * vehicle, ``waiting`` vehicle id -> its entry in a gate's queue. Counted here, from what the table and the map
+ * show, rather than taken from GET /summary's ``vehicles`` (the same counts, polled every 5 s): the vehicles'
+ * views come on the stream, so that the strip changes with the table, not up to 5 s after it. */
 export function countStates(views, waiting) {
   const counts = {};
   for (const view of views) {
