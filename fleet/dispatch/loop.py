@@ -2079,7 +2079,13 @@ class Dispatcher:
 
     def set_in_service(self, vehicle_id: str, in_service: bool, by: str, reason: str) -> None:
         with self._lock:
-            self._set_service(self.tracks[vehicle_id], in_service, reason)
+            track = self.tracks[vehicle_id]
+            self._set_service(track, in_service, reason)
+            if not in_service:
+                # taken out now, not at the next tick's look at it: that tick's first step releases vehicles
+                # cleared at their gates, and one taken out of service while it waited at its gate was released
+                # past it and drove on to the last node before the bridge, to stand there for good
+                self._watch_health(track, self.now())
             self.staff.record(role=by, action="in_service" if in_service else "out_of_service",
                               target=f"vehicle:{vehicle_id}", reason=reason)
         self.wake()
@@ -2194,7 +2200,8 @@ class Dispatcher:
 
     def _waiting_vehicle(self, track: Track, at: str) -> WaitingVehicle:
         """A queue's entry: the gate rule's answer for the vehicle now, an operator's hold that keeps it first; past
-        its gate with nothing of those, what the loop last said keeps it (relay: its partner kept off the pad)."""
+        its gate with nothing of those, what the loop last said keeps it (relay: its partner kept off the pad); and
+        last, that the vehicle itself cannot go on (out of service, a fault, offline)."""
         direction, aboard = self._direction_and_load(track)
         decision = self.gate.evaluate(track.id, direction, aboard)
         gate = self._held_gate(track)
@@ -2202,6 +2209,8 @@ class Dispatcher:
         reasons = ([self._hold_reason(gate)] if gate is not None else []) + list(decision.reasons)
         if at in self._pre_crossing and not reasons and track.waits_because is not None:
             reasons = [track.waits_because]
+        if track.unavailable is not None:  # (the console said "crossing allowed" of one out of service at its gate)
+            reasons.append(f"{track.id} cannot go on: {track.unavailable}")
         authorities = {name: {"vehicle_authorized": v.authorized,
                               "consignments": {c: str(self.gate.consignment_state(c)[name].status) for c in aboard}}
                        for name, v in self.gate.vehicle_state(track.id).items()}

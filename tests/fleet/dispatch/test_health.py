@@ -183,3 +183,23 @@ def test_a_position_on_another_map_is_not_judged_against_the_corridor(customs, c
     assert between_nodes(corridor, at_its_node) is None
     assert between_nodes(corridor, moved) == f"agv_001 stands 20.0 m from {node.id}, between nodes"
     assert between_nodes(corridor, dataclasses.replace(moved, map_id="vendor_hall_3")) is None
+
+
+def test_a_vehicle_out_of_service_at_its_gate_is_not_shown_allowed_to_cross(customs, corridor):
+    """Found by hand: a loaded vehicle taken out of service while it waited at its gate, its load released by
+    both customs just after, was released past its gate by the next tick (whose first step releases the vehicles
+    cleared at their gates, before it looks at any vehicle again) and drove on to the last node before the
+    bridge, to stand there for good. And one that did stay at its gate was shown "crossing allowed"."""
+    fleet = make_fleet(customs, corridor, 2)
+    fleet.authorize("agv_001", "agv_002")
+    order = fleet.order(["VN-100000000001"], docks(corridor, "VN")[0], docks(corridor, "CN")[0])
+    fleet.release("VN-100000000001", VN_CN, customs.vn)  # China has not: it waits at its gate
+    assert fleet.run(1800, until=lambda: fleet.state_of(order) == OrderState.AWAITING_CLEARANCE)
+    vehicle = fleet.orders.get(order).vehicle_id
+    fleet.dispatcher.set_in_service(vehicle, False, "operator", "a broken lidar")
+    fleet.release("VN-100000000001", VN_CN, customs.cn)
+    fleet.run(120)
+    assert fleet.state_of(order) == OrderState.AWAITING_CLEARANCE  # it stays where it stands
+    [waiting] = [w for gate in fleet.dispatcher.gates() for w in gate.queue]
+    assert waiting.vehicle_id == vehicle and not waiting.allowed, waiting
+    assert any("cannot go on" in reason and "out of service" in reason for reason in waiting.reasons), waiting
