@@ -1263,6 +1263,18 @@ class Dispatcher:
 
     # --- relay: the meeting at the handoff pad --------------------------------------------------------------
 
+    def _no_meeting_yet(self, deliverer: Track, relay: Relay) -> str:
+        """Why a deliverer its gate lets go waits there with no partner (``_pair_up``): said in its gate's queue,
+        which showed it "crossing allowed" while it stood."""
+        if self._meeting_on_its_way(relay):
+            return "another meeting is on its way to the handoff pad: this one is set up after it"
+        job = deliverer.job
+        assert job is not None and job.order is not None
+        target = job.order.target
+        if not any(tr.record.home == target and is_free(tr) for tr in self.tracks.values()):
+            return f"no vehicle of the {target} side is free to take the load on at the handoff pad"
+        return "its meeting at the handoff pad is not planned yet: tried again"
+
     def _pair_up(self, deliverer: Track, t: float, relay: Relay) -> bool:
         """A loaded vehicle cleared at its side's gate: find the free vehicle of the arrival side nearest to the
         pad and time both to meet there (``plan_relay``). None free, or another meeting still on its way to the
@@ -2209,6 +2221,9 @@ class Dispatcher:
         reasons = ([self._hold_reason(gate)] if gate is not None else []) + list(decision.reasons)
         if at in self._pre_crossing and not reasons and track.waits_because is not None:
             reasons = [track.waits_because]
+        if not reasons and self.relay is not None and track.job is not None and track.job.partner is None \
+                and at not in self._pre_crossing:
+            reasons = [self._no_meeting_yet(track, self.relay)]
         if track.unavailable is not None:  # (the console said "crossing allowed" of one out of service at its gate)
             reasons.append(f"{track.id} cannot go on: {track.unavailable}")
         authorities = {name: {"vehicle_authorized": v.authorized,

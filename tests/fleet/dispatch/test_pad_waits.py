@@ -76,3 +76,25 @@ def test_a_hold_after_the_deliverer_left_its_gate_keeps_both_off_the_pad_and_say
     assert fleet.run(3600, until=lambda: fleet.state_of(order) == S.DELIVERED), fleet.orders.get(order)
     assert max(longest.values(), default=0.0) <= 30.0, longest
     assert all(fleet.dispatcher.vehicle(v).stalled_because is None for v in (held_by.id, receiver))
+
+
+def test_a_deliverer_its_gate_lets_go_with_no_receiver_free_is_not_shown_allowed(customs, kim_thanh):
+    """Found by hand: in relay, a loaded vehicle cleared at its gate while every vehicle of the far side was out of
+    service waited there, as it should, but its gate's queue said "crossing allowed", with no reason."""
+    fleet = make_fleet(customs, kim_thanh, 4)
+    fleet.authorize(*fleet.dispatcher.tracks)
+    order = fleet.order(["VN-400000000001"], docks(kim_thanh, "VN")[0], docks(kim_thanh, "CN")[0])
+    fleet.release("VN-400000000001", VN_CN, customs.vn)
+    assert fleet.run(3600, until=lambda: fleet.state_of(order) == OrderState.AWAITING_CLEARANCE)
+    far_side = [vid for vid, track in fleet.dispatcher.tracks.items() if track.record.home == "CN"]
+    for vehicle in far_side:
+        fleet.dispatcher.set_in_service(vehicle, False, "operator", "maintenance")
+    fleet.release("VN-400000000001", VN_CN, customs.cn)
+    fleet.run(300)
+    assert fleet.state_of(order) == OrderState.AWAITING_CLEARANCE  # it waits at its gate
+    [waiting] = [w for gate in fleet.dispatcher.gates() for w in gate.queue]
+    assert not waiting.allowed and waiting.reasons == [
+        "no vehicle of the CN side is free to take the load on at the handoff pad"], waiting
+    for vehicle in far_side:
+        fleet.dispatcher.set_in_service(vehicle, True, "operator", "back")
+    assert fleet.run(3600, until=lambda: fleet.state_of(order) == OrderState.DELIVERED)
