@@ -1263,6 +1263,10 @@ class Dispatcher:
 
     # --- relay: the meeting at the handoff pad --------------------------------------------------------------
 
+    def _free_on(self, side: str) -> list[Track]:
+        """Relay: the free vehicles of ``side``, each of which may receive a load at the pad."""
+        return [tr for tr in self.tracks.values() if tr.record.home == side and is_free(tr)]
+
     def _no_meeting_yet(self, deliverer: Track, relay: Relay) -> str:
         """Why a deliverer its gate lets go waits there with no partner (``_pair_up``): said in its gate's queue,
         which showed it "crossing allowed" while it stood."""
@@ -1271,7 +1275,7 @@ class Dispatcher:
         job = deliverer.job
         assert job is not None and job.order is not None
         target = job.order.target
-        if not any(tr.record.home == target and is_free(tr) for tr in self.tracks.values()):
+        if not self._free_on(target):
             return f"no vehicle of the {target} side is free to take the load on at the handoff pad"
         return "its meeting at the handoff pad is not planned yet: tried again"
 
@@ -1283,7 +1287,7 @@ class Dispatcher:
         assert job is not None and job.order is not None
         order = job.order
         source, target = order.source, order.target
-        free = [tr for tr in self.tracks.values() if tr.record.home == target and is_free(tr)]
+        free = self._free_on(target)
         if not free or deliverer.state is None or self._meeting_on_its_way(relay):
             return False
         to_pad = self._travel.to_nearest([relay.pad])
