@@ -666,6 +666,8 @@ class Dispatcher:
     def _follow(self, track: Track, state: VehicleState, t: float) -> None:
         assert track.plan is not None
         k = (state.last_node_sequence_id - track.seq0) // 2
+        if k < 0 and track.reached < 0:
+            self._on_its_way_to_the_plan(track, state)
         if not (0 <= k < len(track.plan.steps)) or track.plan.steps[k].node != state.last_node_id:
             return
         job = track.job
@@ -731,25 +733,44 @@ class Dispatcher:
         self._save_vda(track)
 
     def _arrived(self, track: Track, k: int, t: float) -> None:
+        """The vehicle reached step ``k`` of its plan: the order follows it (``_follows_the_vehicle``), and at a
+        step that waits for the clearance it is awaiting it."""
+        assert track.plan is not None
+        steps = track.plan.steps
+        node = self.corridor.nodes[steps[k].node]
+        self._follows_the_vehicle(track, node, steps[k + 1].node if k + 1 < len(steps) else None)
+        job = track.job
+        if job is not None and job.order is not None and steps[k].action == "await_clearance" \
+                and job.order.state == OrderState.LOADED:
+            self._advance(track, OrderState.AWAITING_CLEARANCE, f"waiting at gate {node.id}")
+
+    def _on_its_way_to_the_plan(self, track: Track, state: VehicleState) -> None:
+        """The vehicle drives the base an earlier update released, towards where its plan begins (a replan starts
+        at the base's end): the order follows the node it reports all the same. Before, a vehicle planned again
+        at the last node before the bridge, its base released across to its drop dock, crossed unseen: its order
+        said ``cleared`` and no crossing was recorded until it reached the dock, 15 minutes later in China."""
+        node = self.corridor.nodes.get(state.last_node_id)
+        if node is None:
+            return
+        assert track.plan is not None
+        ahead = state.node_states[0].node_id if state.node_states else track.plan.steps[0].node
+        self._follows_the_vehicle(track, node, ahead)
+
+    def _follows_the_vehicle(self, track: Track, node: Node, ahead: str | None) -> None:
         """The order follows where its vehicle is: on the border line it is crossing (the custody handoff is
         recorded), on the far side it goes to the drop. Judged from the node, so that a crossing is recorded
         even when a replan while the vehicle was on the crossing lanes left the border step out of its plan; on
-        the line, only when the plan goes on from there into the far side."""
-        assert track.plan is not None
-        job, node = track.job, self.corridor.nodes[track.plan.steps[k].node]
+        the line, only when its way goes on from there (``ahead``, the next node; None: its way ends there) into
+        the far side."""
         self._record_if_across_empty(track, node)
-        if job is None or job.order is None:
-            return
+        job = track.job
+        if job is None or job.order is None or self.relay is not None:  # relay: the load changes hands at the
+            return  # pad (_follow_meetings)
         order = job.order
-        if self.relay is not None:  # the load changes hands at the pad: _follow_meetings
-            if track.plan.steps[k].action == "await_clearance" and order.state == OrderState.LOADED:
-                self._advance(track, OrderState.AWAITING_CLEARANCE, f"waiting at gate {node.id}")
-            return
         target = order.target
         on_border = node.kind in BORDER_LINE_KINDS
         far_side = node.jurisdiction == target and not on_border
-        if (far_side or (on_border and self._goes_on_into(track.plan, k, target))) \
-                and order.state in SHORT_OF_THE_LINE:
+        if (far_side or (on_border and self._goes_on_into(ahead, target))) and order.state in SHORT_OF_THE_LINE:
             if track.crossing_decision_seq is None:  # released across before a restart
                 track.crossing_decision_seq = self._recorded_decision(track.id, order.consignments)
             self.gate.record_crossing(track.id, order.direction, order.consignments, track.crossing_decision_seq)
@@ -758,8 +779,6 @@ class Dispatcher:
         if far_side and job.order.state == OrderState.CROSSING:
             job.crossed = True
             self._advance(track, OrderState.TO_DROP, f"on the far side at {node.id}")
-        if track.plan.steps[k].action == "await_clearance" and job.order.state == OrderState.LOADED:
-            self._advance(track, OrderState.AWAITING_CLEARANCE, f"waiting at gate {node.id}")
 
     def _record_if_across_empty(self, track: Track, node: Node) -> None:
         """A vehicle released across with nothing aboard (empty, or on its way to a pickup over there), now on the
@@ -771,14 +790,12 @@ class Dispatcher:
         del self._empty_crossings[track.id]
         self.gate.record_crossing(track.id, decision.direction, (), decision.audit_seq)
 
-    def _goes_on_into(self, plan: TimedPlan, k: int, side: str) -> bool:
-        """The plan goes on from step ``k`` into ``side``. Over the handoff pad and back a vehicle drives on the
-        border line without crossing the border; a crossing recorded there was one its load never made
-        (finding 14)."""
-        if k + 1 >= len(plan.steps):
-            return False
-        after = self.corridor.nodes[plan.steps[k + 1].node]
-        return after.jurisdiction == side and after.kind not in BORDER_LINE_KINDS
+    def _goes_on_into(self, ahead: str | None, side: str) -> bool:
+        """The way goes on from the border line to ``ahead``, a node of ``side``. Over the handoff pad and back a
+        vehicle drives on the border line without crossing the border; a crossing recorded there was one its load
+        never made (finding 14)."""
+        after = self.corridor.nodes.get(ahead) if ahead is not None else None
+        return after is not None and after.jurisdiction == side and after.kind not in BORDER_LINE_KINDS
 
     def _check_done(self, track: Track, t: float) -> None:
         """The job is done when the vehicle has reached its plan's last step at a goal (and unloaded)."""

@@ -5,6 +5,8 @@ its gate to the bridge, both clearances in hand: a dispatcher could not tell a h
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from fleet.dispatch.loop import GATE_RECHECK_S
@@ -160,6 +162,35 @@ def test_an_order_whose_clearance_is_lost_on_the_way_to_the_bridge_awaits_cleara
     assert again.reason == f"released across from {LAST_BEFORE_THE_CROSSING}"
     assert crossing.cause["decision_audit_seq"] == again.cause["decision_audit_seq"]
     _decision(fleet, again.cause["decision_audit_seq"])
+
+
+def test_a_vehicle_planned_again_once_released_across_is_followed_over_the_border(customs, corridor):
+    """At the last node before the crossing, its base released across to its drop dock, the vehicle is planned
+    again (a full plan of the fleet, a stall): the new plan starts at the dock, where the base ends. The order
+    still follows it: crossing on the border line, to the drop once across, the crossing recorded then, on the
+    decision that released it. Found in a busy hour: the order said ``cleared`` for 15 minutes while its
+    vehicle was in China, and the crossing was recorded only at the dock."""
+    consignment = "VN-100000000911"
+    fleet, order = _on_its_way(customs, corridor, consignment)
+    seen = _watched(fleet, order)
+
+    def released_across() -> bool:
+        state = fleet.link.state("agv_001")
+        return state.last_node_id == LAST_BEFORE_THE_CROSSING and \
+            any(n.released and corridor.nodes[n.node_id].jurisdiction == "CN" for n in state.node_states)
+
+    assert fleet.run(2400, until=released_across)
+    track = fleet.dispatcher.tracks["agv_001"]
+    track.needs_plan, track.retry_at = True, -math.inf
+    fleet.run(1)
+    assert track.plan is not None and track.plan.steps[0].node == docks(corridor, "CN")[0]
+    assert fleet.run(600, until=lambda: seen[-1][0] == "cn_deck_in_0")
+    assert seen[-1][1] == S.TO_DROP
+    [crossing] = [r for r in fleet.store.audit_records() if r.kind == "crossing"]
+    entered = next(t for t in fleet.orders.get(order).timeline if t.to_state == S.CROSSING)
+    assert entered.reason == "entered the crossing (border_northbound)"
+    assert crossing.body["decision_audit_seq"] == entered.cause["decision_audit_seq"]
+    _decision(fleet, entered.cause["decision_audit_seq"])
 
 
 def test_a_restart_while_an_order_is_cleared_carries_it_on_across(customs, corridor):
