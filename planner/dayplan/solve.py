@@ -3,6 +3,7 @@ the planner's own rule (planner.dayplan.timing), so the plan tells the truth abo
 
 from __future__ import annotations
 
+import math
 import time
 
 from planner.dayplan.model import DayProblem
@@ -24,8 +25,8 @@ def plan_day(problem: DayProblem, backend: Backend = Backend.AUTO, time_limit_s:
     ``Backend.AUTO`` picks PyVRP, the stronger search on Li & Lim (docs/planning.md), unless some due time
     is soft (lateness short of the hard limit has a price), which only OR-Tools models.
     """
-    if not time_limit_s > 0:
-        raise InvalidRequest(f"time_limit_s must be positive, not {time_limit_s!r}")
+    if not 0 < time_limit_s < math.inf:
+        raise InvalidRequest(f"time_limit_s must be a finite number > 0, not {time_limit_s!r}")
     backend = Backend(backend)
     if backend == Backend.AUTO:
         backend = Backend.ORTOOLS if problem.soft_windows else Backend.PYVRP

@@ -5,6 +5,7 @@ independent checker in tests/bench/lilim.py."""
 from __future__ import annotations
 
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -125,3 +126,34 @@ def test_bad_problems_are_refused_naming_the_item():
         DayProblem(line(0, 1), [], [Vehicle("v", "a", "a", 1, profile=3)])
     with pytest.raises(InvalidRequest, match="time_limit_s"):
         plan_day(DayProblem(line(0, 1), [], [Vehicle("v", "a", "a", 1)]), time_limit_s=0)
+
+
+NAN, BIG = float("nan"), 1e300
+
+
+@pytest.mark.parametrize(("build", "said"), [
+    (lambda: Shipment("s", "b", "c", pickup_service_s=NAN), "shipment s: pickup_service_s must be a number"),
+    (lambda: Shipment("s", "b", "c", drop_service_s=math.inf), "shipment s: drop_service_s must be a number"),
+    (lambda: Shipment("s", "b", "c", size=10**20), "shipment s: size must be a whole number from 1 to 1e+09"),
+    (lambda: Shipment("s", "b", "c", priority=math.inf), "shipment s: priority must be a finite number > 0"),
+    (lambda: Vehicle("v", "a", "a", 2, return_by_s=NAN), "vehicle v: return_by_s must be a number"),
+    (lambda: Vehicle("v", "a", "a", 2, range_m=BIG), "vehicle v: range_m must be a number from 0 to 1e+09 or inf"),
+    (lambda: Window(earliest=BIG), "window earliest must be a number from 0 to 1e+09"),
+    (lambda: Costs(per_vehicle=math.inf), "costs per_vehicle must be a finite number"),
+    (lambda: Costs(late_per_s=NAN), "costs late_per_s must be a finite number"),
+    (lambda: TravelMatrix(("a", "b"), np.full((1, 2, 2), BIG), np.ones((1, 2, 2))),
+     "travel matrix durations has entries above 1e+09"),
+    (lambda: DayProblem(line(0, 10), [], [Vehicle("v", "a", "a", 2)], Costs(per_vehicle=1e30)),
+     "costs per_vehicle is worth 1e+30 metres driven, more than 1e+12"),
+    (lambda: DayProblem(line(0, 10), [Shipment("s", "a", "b", priority=1e20, required=False)],
+                        [Vehicle("v", "a", "a", 2)]), "costs unserved times priority of s is worth 1e+26 metres"),
+    pytest.param(lambda: plan_day(DayProblem(line(0, 10), [], [Vehicle("v", "a", "a", 2)]), time_limit_s=math.inf),
+                 "time_limit_s must be a finite number > 0", marks=pytest.mark.timeout(20)),  # it searched for ever
+])
+def test_figures_no_solver_can_count_are_refused_naming_them(build, said):
+    """Found: a NaN or infinite service time, priority or cost, or a time, distance or cost beyond what the
+    solvers count in int64 (ms, mm), passed the problem's checks and plan_day then raised OverflowError or
+    ValueError from deep in the integer conversion; a NaN return time was taken as no limit at all; an
+    infinite time limit searched for ever. Each is now refused, naming the figure."""
+    with pytest.raises(InvalidRequest, match=re.escape(said)):
+        build()
