@@ -43,6 +43,11 @@ def plan_day(problem: DayProblem, backend: Backend = Backend.AUTO, time_limit_s:
             + c.late_per_s * sum(v.late_s * priority[v.shipment_id] for r in routes for v in r.visits)
             + c.unserved * sum(priority[s] for s in unserved))
     required = {s.id for s in problem.shipments if s.required}
+    carriers: dict[str, list[str]] = {}  # each route is checked alone: a container exists once across them
+    for r in routes:
+        for shipment_id in dict.fromkeys(v.shipment_id for v in r.visits):
+            carriers.setdefault(shipment_id, []).append(r.vehicle_id)
     breaks = tuple(b for r in routes for b in r.breaks) + tuple(
-        f"required shipment {s} is not served" for s in unserved if s in required)
+        f"shipment {s} is served by more than one vehicle: {', '.join(vs)}" for s, vs in carriers.items()
+        if len(vs) > 1) + tuple(f"required shipment {s} is not served" for s in unserved if s in required)
     return DayPlan(routes, unserved, breaks, cost, backend, answer, runtime)

@@ -157,3 +157,17 @@ def test_figures_no_solver_can_count_are_refused_naming_them(build, said):
     infinite time limit searched for ever. Each is now refused, naming the figure."""
     with pytest.raises(InvalidRequest, match=re.escape(said)):
         build()
+
+
+def test_a_shipment_served_by_two_vehicles_is_a_break_whatever_the_solver_says(monkeypatch):
+    """Found: the plan's own check ran route by route, so a solver answer in which two vehicles each picked
+    up and dropped the same container (it exists once) came back feasible. The solver is the unit's edge."""
+    from planner.dayplan import SolverAnswer, solve
+
+    twice = [(0, Action.PICKUP), (0, Action.DROP)]
+    monkeypatch.setitem(solve.SOLVERS, Backend.PYVRP,
+                        lambda *_: SolverAnswer({"v1": twice, "v2": twice}, 80.0, 2, 80.0, True))
+    problem = DayProblem(line(0, 10, 20), [Shipment("s", "b", "c")],
+                         [Vehicle("v1", "a", "a", 2), Vehicle("v2", "a", "a", 2)])
+    plan = plan_day(problem, Backend.PYVRP, time_limit_s=0.5)
+    assert not plan.feasible and plan.breaks == ("shipment s is served by more than one vehicle: v1, v2",)
