@@ -9,7 +9,7 @@ import time
 from planner.dayplan.model import DayProblem
 from planner.dayplan.ortools_backend import solve_ortools
 from planner.dayplan.pyvrp_backend import solve_pyvrp
-from planner.dayplan.result import Backend, Clock, DayPlan
+from planner.dayplan.result import Action, Backend, Clock, DayPlan
 from planner.dayplan.timing import time_route
 from planner.exceptions import InvalidRequest
 
@@ -49,5 +49,17 @@ def plan_day(problem: DayProblem, backend: Backend = Backend.AUTO, time_limit_s:
             carriers.setdefault(shipment_id, []).append(r.vehicle_id)
     breaks = tuple(b for r in routes for b in r.breaks) + tuple(
         f"shipment {s} is served by more than one vehicle: {', '.join(vs)}" for s, vs in carriers.items()
-        if len(vs) > 1) + tuple(f"required shipment {s} is not served" for s in unserved if s in required)
+        if len(vs) > 1) + tuple(f"required shipment {s} is not served{_alone(problem, s)}" for s in unserved
+                                if s in required)
     return DayPlan(routes, unserved, breaks, cost, backend, answer, runtime)
+
+
+def _alone(problem: DayProblem, shipment_id: str) -> str:
+    """Why no vehicle serves a shipment, when none could even with nothing else to do: what breaks on the
+    route of the vehicle that comes closest (fewest breaks), "" if one could."""
+    k = next(i for i, s in enumerate(problem.shipments) if s.id == shipment_id)
+    alone = [time_route(problem, v, [(k, Action.PICKUP), (k, Action.DROP)]) for v in problem.vehicles]
+    closest = min(alone, key=lambda r: len(r.breaks), default=None)
+    if closest is None or not closest.breaks:
+        return ""
+    return f": no vehicle could serve it even alone ({'; '.join(closest.breaks)})"

@@ -171,3 +171,14 @@ def test_a_shipment_served_by_two_vehicles_is_a_break_whatever_the_solver_says(m
                          [Vehicle("v1", "a", "a", 2), Vehicle("v2", "a", "a", 2)])
     plan = plan_day(problem, Backend.PYVRP, time_limit_s=0.5)
     assert not plan.feasible and plan.breaks == ("shipment s is served by more than one vehicle: v1, v2",)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_shipment_no_vehicle_can_serve_says_why(backend):
+    """Found: OR-Tools leaves such a shipment out, and the plan said only "required shipment s is not
+    served", not what makes it impossible; now it says what breaks with even a vehicle of its own."""
+    problem = DayProblem(line(0, 10, 20), [Shipment("s", "b", "c", pickup_window=Window(0, 5))],
+                         [Vehicle("v", "a", "a", 2, range_m=100)])
+    plan = plan_day(problem, backend, time_limit_s=0.5)
+    assert not plan.feasible
+    assert any("pickup of s at b starts at 10.0 s, 5.0 s after its window closes (5.0 s)" in b for b in plan.breaks)
