@@ -182,3 +182,16 @@ def test_a_shipment_no_vehicle_can_serve_says_why(backend):
     plan = plan_day(problem, backend, time_limit_s=0.5)
     assert not plan.feasible
     assert any("pickup of s at b starts at 10.0 s, 5.0 s after its window closes (5.0 s)" in b for b in plan.breaks)
+
+
+@pytest.mark.parametrize(("cut", "said"), [
+    (lambda text: text[:3000], "line 108 has 6 fields, not 9"),  # cut mid-line
+    (lambda text: "\n".join(text.splitlines()[:40]), "task 3 names task 75, which the file does not hold"),
+    (lambda text: "", "no header line"),
+])
+def test_a_truncated_li_lim_file_is_refused_naming_the_line(tmp_path, cut, said):
+    """Found: a Li & Lim file cut short (a copy interrupted) raised IndexError from reading or from posing it."""
+    path = tmp_path / "lc101.txt"
+    path.write_text(cut((lilim.DATA / "lc101.txt").read_text()))
+    with pytest.raises(ValueError, match=re.escape(f"{path}: {said}")):
+        lilim.day_problem(lilim.read_instance(path))
