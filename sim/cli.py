@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from sim.scenario import Scenario, ScenarioError, load_scenario
+from sim.scenario import Scenario, ScenarioError, describe, load_scenario
 
 app = typer.Typer(help="Simulate a day of the corridor: scenarios, metrics and plots.", no_args_is_help=True)
 console = Console()
@@ -33,7 +34,11 @@ def _scenario(name: str, hours: float | None, fleet: int | None, seed: int | Non
         update["duration_h"] = hours
     if seed is not None:
         update["seed"] = seed
-    scenario = scenario.model_copy(update=update)
+    try:  # validated again: a copy with an update is not (--hours inf went past duration_h's limit, for ever)
+        scenario = Scenario.model_validate({**scenario.model_dump(), **update})
+    except ValidationError as exc:
+        console.print(f"[red]error:[/red] {name}: {describe(exc)}")
+        raise typer.Exit(2) from None
     return scenario.with_fleet(fleet) if fleet is not None else scenario
 
 
@@ -282,6 +287,7 @@ def fleet_needed_command(
     are not in it) beside what `xborder sim sweep` measures."""
     from fleet.maps import load_corridor
     from planner.dayplan import Backend
+    from planner.exceptions import InvalidRequest
     from sim.capacity import CapacityError, day_plan_fleet
 
     try:
@@ -291,7 +297,7 @@ def fleet_needed_command(
     scenario = _scenario(scenario_name, hours, None, None)
     try:
         answer = day_plan_fleet(scenario, load_corridor(scenario.map_folder()), deadline_h, time_limit, solver)
-    except CapacityError as exc:
+    except (CapacityError, InvalidRequest) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     plan = answer.sizing.plan

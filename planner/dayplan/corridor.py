@@ -14,7 +14,7 @@ import numpy as np
 from planner.assignment.model import CAPACITY_TEU, EnergyModel, TransportOrder, VehicleStatus
 from planner.assignment.prepare import travel_for
 from planner.assignment.travel import TravelTimes
-from planner.corridor import NodeKind
+from planner.corridor import WAITING_KINDS, NodeKind
 from planner.dayplan.model import Costs, DayProblem, Shipment, TravelMatrix, Vehicle, Window
 from planner.dayplan.result import Backend, DayPlan
 from planner.dayplan.solve import plan_day
@@ -64,6 +64,10 @@ def corridor_problem(graph: nx.DiGraph, shipments: Sequence[Shipment], vehicles:
     for node in nodes:
         if node not in graph:
             raise InvalidRequest(f"node {node!r} is not in the corridor")
+    for v in vehicles:
+        if graph.nodes[homes[v.id]]["kind"] not in WAITING_KINDS:
+            raise InvalidRequest(f"vehicle {v.id}: its home {homes[v.id]} is a {graph.nodes[homes[v.id]]['kind']}, "
+                                 "where a vehicle may not wait (a parking or charging node)")
     profiles: list[VehicleProfile] = list(dict.fromkeys(v.profile for v in vehicles)) or [VehicleProfile()]
     tables = [travel.matrix(nodes, p) for p in profiles]
     matrix = TravelMatrix(tuple(nodes), np.stack([t for t, _ in tables]), np.stack([m for _, m in tables]),
@@ -95,6 +99,8 @@ def fleet_needed(graph: nx.DiGraph, shipments: Sequence[Shipment], depot: str, o
     costing ``vehicle_cost`` (above any day's driving, so the fewest vehicles come first)."""
     if offered < 1:
         raise InvalidRequest(f"offered must be at least 1 vehicle, not {offered}")
+    if not end_s >= start_s:
+        raise InvalidRequest(f"end_s {end_s} is before start_s {start_s}")
     fleet = [VehicleStatus(f"agv{i:03d}", depot, start_s, battery, profile) for i in range(offered)]
     problem = corridor_problem(graph, shipments, fleet, {v.id: depot for v in fleet}, energy,
                                Costs(vehicle_cost, costs.per_metre, costs.late_per_s, costs.unserved), capacity,

@@ -17,6 +17,25 @@ from planner.exceptions import InvalidRequest
 
 __all__ = ["Costs", "DayProblem", "Shipment", "TravelMatrix", "Vehicle", "Window"]
 
+#: the largest time (s), distance (m) or size a problem may hold (31 years, a million km), and the largest cost,
+#: in metres driven, of one vehicle, one second late or one shipment left: the solvers count integer ms, mm
+#: and thousandths of a metre's cost in int64, horizons and sums included (planner.dayplan.integers)
+LARGEST = 1e9
+LARGEST_COST_M = 1e12
+
+
+def _figure(what: str, value: float, unbounded: bool = False) -> None:
+    """Refuse a time or distance that is not a number from 0 to LARGEST (or inf, where ``unbounded``)."""
+    if not (0 <= value <= LARGEST or (unbounded and value == math.inf)):
+        raise InvalidRequest(f"{what} must be a number from 0 to {LARGEST:g}{' or inf' * unbounded}, not {value!r}")
+
+
+
+def _units(what: str, value: int) -> None:
+    """Refuse a size or capacity that is not a whole number from 1 to LARGEST."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= LARGEST:
+        raise InvalidRequest(f"{what} must be a whole number from 1 to {LARGEST:g}, not {value!r}")
+
 
 @dataclass(frozen=True)
 class Window:
@@ -28,8 +47,9 @@ class Window:
     due: float = math.inf
 
     def __post_init__(self) -> None:
-        if not math.isfinite(self.earliest) or self.earliest < 0:
-            raise InvalidRequest(f"window earliest must be a finite time >= 0, not {self.earliest!r}")
+        _figure("window earliest", self.earliest)
+        _figure("window latest", self.latest, unbounded=True)
+        _figure("window due", self.due, unbounded=True)
         if not self.latest >= self.earliest:
             raise InvalidRequest(f"window latest {self.latest!r} is before earliest {self.earliest!r}")
         if not self.due >= self.earliest:
@@ -58,12 +78,11 @@ class Shipment:
     required: bool = True  # False: it may be left unserved, at Costs.unserved * priority
 
     def __post_init__(self) -> None:
-        if not isinstance(self.size, int) or isinstance(self.size, bool) or self.size <= 0:
-            raise InvalidRequest(f"shipment {self.id}: size must be a positive integer, not {self.size!r}")
-        if min(self.pickup_service_s, self.drop_service_s) < 0:
-            raise InvalidRequest(f"shipment {self.id}: service times must not be negative")
-        if not self.priority > 0:
-            raise InvalidRequest(f"shipment {self.id}: priority must be positive, not {self.priority!r}")
+        _units(f"shipment {self.id}: size", self.size)
+        _figure(f"shipment {self.id}: pickup_service_s", self.pickup_service_s)
+        _figure(f"shipment {self.id}: drop_service_s", self.drop_service_s)
+        if not 0 < self.priority < math.inf:
+            raise InvalidRequest(f"shipment {self.id}: priority must be a finite number > 0, not {self.priority!r}")
 
 
 @dataclass(frozen=True)
@@ -83,13 +102,13 @@ class Vehicle:
     range_m: float = math.inf
 
     def __post_init__(self) -> None:
-        if not isinstance(self.capacity, int) or isinstance(self.capacity, bool) or self.capacity <= 0:
-            raise InvalidRequest(f"vehicle {self.id}: capacity must be a positive integer, not {self.capacity!r}")
-        if not math.isfinite(self.available_s) or self.return_by_s < self.available_s:
+        _units(f"vehicle {self.id}: capacity", self.capacity)
+        _figure(f"vehicle {self.id}: available_s", self.available_s)
+        _figure(f"vehicle {self.id}: return_by_s", self.return_by_s, unbounded=True)
+        _figure(f"vehicle {self.id}: range_m", self.range_m, unbounded=True)
+        if self.return_by_s < self.available_s:
             raise InvalidRequest(f"vehicle {self.id}: return_by_s {self.return_by_s} is before available_s "
                                  f"{self.available_s}")
-        if not self.range_m >= 0:
-            raise InvalidRequest(f"vehicle {self.id}: range_m must not be negative, not {self.range_m!r}")
 
 
 @dataclass(frozen=True)
@@ -103,11 +122,11 @@ class Costs:
     unserved: float = 1e6
 
     def __post_init__(self) -> None:
-        if not self.per_metre > 0:
-            raise InvalidRequest(f"costs per_metre must be positive, not {self.per_metre!r}")
+        if not 0 < self.per_metre < math.inf:
+            raise InvalidRequest(f"costs per_metre must be a finite number > 0, not {self.per_metre!r}")
         for name in ("per_vehicle", "late_per_s", "unserved"):
-            if not getattr(self, name) >= 0:
-                raise InvalidRequest(f"costs {name} must not be negative, not {getattr(self, name)!r}")
+            if not 0 <= getattr(self, name) < math.inf:
+                raise InvalidRequest(f"costs {name} must be a finite number >= 0, not {getattr(self, name)!r}")
 
 
 @dataclass(frozen=True)
@@ -130,6 +149,8 @@ class TravelMatrix:
                                      f"not {values.shape}")
             if (values < 0).any() or np.isnan(values).any():
                 raise InvalidRequest(f"travel matrix {name} has negative or NaN entries")
+            if (np.isfinite(values) & (values > LARGEST)).any():
+                raise InvalidRequest(f"travel matrix {name} has entries above {LARGEST:g} (inf: no route)")
         if self.durations.shape != self.distances.shape:
             raise InvalidRequest("travel matrix durations and distances differ in shape")
         if self.coordinates is not None and np.shape(self.coordinates) != (shape[0], 2):
@@ -170,6 +191,16 @@ class DayProblem:
             if not 0 <= v.profile < self.travel.profiles:
                 raise InvalidRequest(f"vehicle {v.id}: profile {v.profile} is not a layer of the travel matrix "
                                      f"(it has {self.travel.profiles})")
+
+        c = self.costs
+        priced = [("per_vehicle", c.per_vehicle)] + [(f"{name} times priority of {s.id}", cost * s.priority)
+                                                     for s in self.shipments
+                                                     for name, cost in (("unserved", c.unserved),
+                                                                        ("late_per_s", c.late_per_s))]
+        for name, cost in priced:
+            if cost / c.per_metre > LARGEST_COST_M:
+                raise InvalidRequest(f"costs {name} is worth {cost / c.per_metre:g} metres driven, more than "
+                                     f"{LARGEST_COST_M:g} (the solvers count costs in int64)")
 
         biggest = max((v.capacity for v in self.vehicles), default=0)
         for s in self.shipments:

@@ -3,12 +3,13 @@ the planner's own rule (planner.dayplan.timing), so the plan tells the truth abo
 
 from __future__ import annotations
 
+import math
 import time
 
 from planner.dayplan.model import DayProblem
 from planner.dayplan.ortools_backend import solve_ortools
 from planner.dayplan.pyvrp_backend import solve_pyvrp
-from planner.dayplan.result import Backend, Clock, DayPlan
+from planner.dayplan.result import Action, Backend, Clock, DayPlan
 from planner.dayplan.timing import time_route
 from planner.exceptions import InvalidRequest
 
@@ -24,8 +25,8 @@ def plan_day(problem: DayProblem, backend: Backend = Backend.AUTO, time_limit_s:
     ``Backend.AUTO`` picks PyVRP, the stronger search on Li & Lim (docs/planning.md), unless some due time
     is soft (lateness short of the hard limit has a price), which only OR-Tools models.
     """
-    if not time_limit_s > 0:
-        raise InvalidRequest(f"time_limit_s must be positive, not {time_limit_s!r}")
+    if not 0 < time_limit_s < math.inf:
+        raise InvalidRequest(f"time_limit_s must be a finite number > 0, not {time_limit_s!r}")
     backend = Backend(backend)
     if backend == Backend.AUTO:
         backend = Backend.ORTOOLS if problem.soft_windows else Backend.PYVRP
@@ -42,6 +43,23 @@ def plan_day(problem: DayProblem, backend: Backend = Backend.AUTO, time_limit_s:
             + c.late_per_s * sum(v.late_s * priority[v.shipment_id] for r in routes for v in r.visits)
             + c.unserved * sum(priority[s] for s in unserved))
     required = {s.id for s in problem.shipments if s.required}
+    carriers: dict[str, list[str]] = {}  # each route is checked alone: a container exists once across them
+    for r in routes:
+        for shipment_id in dict.fromkeys(v.shipment_id for v in r.visits):
+            carriers.setdefault(shipment_id, []).append(r.vehicle_id)
     breaks = tuple(b for r in routes for b in r.breaks) + tuple(
-        f"required shipment {s} is not served" for s in unserved if s in required)
+        f"shipment {s} is served by more than one vehicle: {', '.join(vs)}" for s, vs in carriers.items()
+        if len(vs) > 1) + tuple(f"required shipment {s} is not served{_alone(problem, s)}" for s in unserved
+                                if s in required)
     return DayPlan(routes, unserved, breaks, cost, backend, answer, runtime)
+
+
+def _alone(problem: DayProblem, shipment_id: str) -> str:
+    """Why no vehicle serves a shipment, when none could even with nothing else to do: what breaks on the
+    route of the vehicle that comes closest (fewest breaks), "" if one could."""
+    k = next(i for i, s in enumerate(problem.shipments) if s.id == shipment_id)
+    alone = [time_route(problem, v, [(k, Action.PICKUP), (k, Action.DROP)]) for v in problem.vehicles]
+    closest = min(alone, key=lambda r: len(r.breaks), default=None)
+    if closest is None or not closest.breaks:
+        return ""
+    return f": no vehicle could serve it even alone ({'; '.join(closest.breaks)})"

@@ -27,7 +27,8 @@ def plan_violations(graph: nx.DiGraph, plans: Mapping[str, TimedPlan], rules: Fo
     node) used from two lanes at once (each held from leaving the lane's start until the clearance after
     reaching its end, as a lane group), a vehicle waiting on the border line (but for a relay meeting's
     transfer), a plan that does not end for good at a node where a vehicle may wait, a vehicle on a lane
-    its profile forbids."""
+    its profile forbids; a plan it cannot read (no steps, a node not on the map, a time that is not a number),
+    which is then left out of the checks against the others."""
     problems: list[str] = []
     # a visit holds its node at least at the instant it arrives, whatever the clearance (even a zero one)
     visits: dict[str, list[tuple[float, float, str]]] = defaultdict(list)
@@ -35,7 +36,14 @@ def plan_violations(graph: nx.DiGraph, plans: Mapping[str, TimedPlan], rules: Fo
     groups: dict[str, list[tuple[float, float, tuple[str, str], str]]] = defaultdict(list)
     zones: dict[str, list[tuple[float, float, tuple[str, str], str]]] = defaultdict(list)
     profiles = profiles or {}
+    readable = {}
     for vid, plan in plans.items():
+        unreadable = _unreadable(graph, vid, plan)
+        if unreadable:  # nothing else of it can be checked, nor checked against
+            problems += unreadable
+        else:
+            readable[vid] = plan
+    for vid, plan in readable.items():
         problems += _single_plan_problems(graph, vid, plan, profiles.get(vid, VehicleProfile()))
         for a, b in itertools.pairwise(plan.steps):
             if not graph.has_edge(a.node, b.node):
@@ -79,6 +87,24 @@ def _held_together(s1: float, e1: float, s2: float, e2: float) -> bool:
     """Whether two holds of one node, from arrival ``s`` until ``e`` (the clearance after leaving), share an
     instant. A hold is never shorter than its arrival instant: two arrivals at one instant always clash."""
     return abs(s1 - s2) <= EPS or (s2 < max(e1, s1) - EPS and s1 < max(e2, s2) - EPS)
+
+
+def _unreadable(graph: nx.DiGraph, vid: str, plan: TimedPlan) -> list[str]:
+    """What makes a plan (say, edited by hand) impossible to check: no steps, a step at a node not on the
+    map, a time that is not a number (NaN compares false with everything, so it would pass every rule), an
+    arrival that never comes."""
+    if not plan.steps:
+        return [f"{vid}: the plan has no steps"]
+    problems = []
+    for k, step in enumerate(plan.steps):
+        if step.node not in graph:
+            problems.append(f"{vid}: step {k} is at {step.node}, not a node of the map")
+        times = [f"{name} {t}" for name, t, good in (("arrive", step.arrive, math.isfinite(step.arrive)),
+                                                     ("depart", step.depart, not math.isnan(step.depart))) if not good]
+        if times:
+            problems.append(f"{vid}: step {k} at {step.node}: {', '.join(times)} (a time must be a number, an "
+                            "arrival finite)")
+    return problems
 
 
 def _single_plan_problems(graph: nx.DiGraph, vid: str, plan: TimedPlan, profile: VehicleProfile) -> list[str]:

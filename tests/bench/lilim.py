@@ -56,12 +56,23 @@ class BestKnown:
 
 
 def read_instance(path: Path) -> Instance:
-    lines = [line.split() for line in path.read_text().splitlines() if line.strip()]
-    vehicles, capacity, _speed = (int(v) for v in lines[0])
+    """Read an instance file; one cut short or mangled is a ValueError naming the line or the task."""
+    lines = [(n, line.split()) for n, line in enumerate(path.read_text().splitlines(), 1) if line.strip()]
+    if not lines:
+        raise ValueError(f"{path}: no header line (vehicles, capacity, speed)")
+    for n, fields in lines:
+        want = 3 if n == lines[0][0] else 9  # the header: vehicles, capacity, speed; then a task a line
+        if len(fields) != want:
+            raise ValueError(f"{path}: line {n} has {len(fields)} fields, not {want}")
+    vehicles, capacity, _speed = (int(v) for v in lines[0][1])
     tasks = tuple(Task(int(r[0]), float(r[1]), float(r[2]), int(r[3]), float(r[4]), float(r[5]), float(r[6]),
-                       int(r[7]), int(r[8])) for r in lines[1:])
+                       int(r[7]), int(r[8])) for _, r in lines[1:])
     if any(t.id != i for i, t in enumerate(tasks)):
         raise ValueError(f"{path}: task ids are not 0..{len(tasks) - 1} in order")
+    for t in tasks:
+        for other in (t.pickup_of, t.delivery_of):
+            if other >= len(tasks):
+                raise ValueError(f"{path}: task {t.id} names task {other}, which the file does not hold")
     return Instance(path.stem, vehicles, capacity, tasks)
 
 

@@ -5,6 +5,7 @@ independent checker in tests/bench/lilim.py."""
 from __future__ import annotations
 
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -125,3 +126,72 @@ def test_bad_problems_are_refused_naming_the_item():
         DayProblem(line(0, 1), [], [Vehicle("v", "a", "a", 1, profile=3)])
     with pytest.raises(InvalidRequest, match="time_limit_s"):
         plan_day(DayProblem(line(0, 1), [], [Vehicle("v", "a", "a", 1)]), time_limit_s=0)
+
+
+NAN, BIG = float("nan"), 1e300
+
+
+@pytest.mark.parametrize(("build", "said"), [
+    (lambda: Shipment("s", "b", "c", pickup_service_s=NAN), "shipment s: pickup_service_s must be a number"),
+    (lambda: Shipment("s", "b", "c", drop_service_s=math.inf), "shipment s: drop_service_s must be a number"),
+    (lambda: Shipment("s", "b", "c", size=10**20), "shipment s: size must be a whole number from 1 to 1e+09"),
+    (lambda: Shipment("s", "b", "c", priority=math.inf), "shipment s: priority must be a finite number > 0"),
+    (lambda: Vehicle("v", "a", "a", 2, return_by_s=NAN), "vehicle v: return_by_s must be a number"),
+    (lambda: Vehicle("v", "a", "a", 2, range_m=BIG), "vehicle v: range_m must be a number from 0 to 1e+09 or inf"),
+    (lambda: Window(earliest=BIG), "window earliest must be a number from 0 to 1e+09"),
+    (lambda: Costs(per_vehicle=math.inf), "costs per_vehicle must be a finite number"),
+    (lambda: Costs(late_per_s=NAN), "costs late_per_s must be a finite number"),
+    (lambda: TravelMatrix(("a", "b"), np.full((1, 2, 2), BIG), np.ones((1, 2, 2))),
+     "travel matrix durations has entries above 1e+09"),
+    (lambda: DayProblem(line(0, 10), [], [Vehicle("v", "a", "a", 2)], Costs(per_vehicle=1e30)),
+     "costs per_vehicle is worth 1e+30 metres driven, more than 1e+12"),
+    (lambda: DayProblem(line(0, 10), [Shipment("s", "a", "b", priority=1e20, required=False)],
+                        [Vehicle("v", "a", "a", 2)]), "costs unserved times priority of s is worth 1e+26 metres"),
+    pytest.param(lambda: plan_day(DayProblem(line(0, 10), [], [Vehicle("v", "a", "a", 2)]), time_limit_s=math.inf),
+                 "time_limit_s must be a finite number > 0", marks=pytest.mark.timeout(20)),  # it searched for ever
+])
+def test_figures_no_solver_can_count_are_refused_naming_them(build, said):
+    """Found: a NaN or infinite service time, priority or cost, or a time, distance or cost beyond what the
+    solvers count in int64 (ms, mm), passed the problem's checks and plan_day then raised OverflowError or
+    ValueError from deep in the integer conversion; a NaN return time was taken as no limit at all; an
+    infinite time limit searched for ever. Each is now refused, naming the figure."""
+    with pytest.raises(InvalidRequest, match=re.escape(said)):
+        build()
+
+
+def test_a_shipment_served_by_two_vehicles_is_a_break_whatever_the_solver_says(monkeypatch):
+    """Found: the plan's own check ran route by route, so a solver answer in which two vehicles each picked
+    up and dropped the same container (it exists once) came back feasible. The solver is the unit's edge."""
+    from planner.dayplan import SolverAnswer, solve
+
+    twice = [(0, Action.PICKUP), (0, Action.DROP)]
+    monkeypatch.setitem(solve.SOLVERS, Backend.PYVRP,
+                        lambda *_: SolverAnswer({"v1": twice, "v2": twice}, 80.0, 2, 80.0, True))
+    problem = DayProblem(line(0, 10, 20), [Shipment("s", "b", "c")],
+                         [Vehicle("v1", "a", "a", 2), Vehicle("v2", "a", "a", 2)])
+    plan = plan_day(problem, Backend.PYVRP, time_limit_s=0.5)
+    assert not plan.feasible and plan.breaks == ("shipment s is served by more than one vehicle: v1, v2",)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_shipment_no_vehicle_can_serve_says_why(backend):
+    """Found: OR-Tools leaves such a shipment out, and the plan said only "required shipment s is not
+    served", not what makes it impossible; now it says what breaks with even a vehicle of its own."""
+    problem = DayProblem(line(0, 10, 20), [Shipment("s", "b", "c", pickup_window=Window(0, 5))],
+                         [Vehicle("v", "a", "a", 2, range_m=100)])
+    plan = plan_day(problem, backend, time_limit_s=0.5)
+    assert not plan.feasible
+    assert any("pickup of s at b starts at 10.0 s, 5.0 s after its window closes (5.0 s)" in b for b in plan.breaks)
+
+
+@pytest.mark.parametrize(("cut", "said"), [
+    (lambda text: text[:3000], "line 108 has 6 fields, not 9"),  # cut mid-line
+    (lambda text: "\n".join(text.splitlines()[:40]), "task 3 names task 75, which the file does not hold"),
+    (lambda text: "", "no header line"),
+])
+def test_a_truncated_li_lim_file_is_refused_naming_the_line(tmp_path, cut, said):
+    """Found: a Li & Lim file cut short (a copy interrupted) raised IndexError from reading or from posing it."""
+    path = tmp_path / "lc101.txt"
+    path.write_text(cut((lilim.DATA / "lc101.txt").read_text()))
+    with pytest.raises(ValueError, match=re.escape(f"{path}: {said}")):
+        lilim.day_problem(lilim.read_instance(path))

@@ -73,3 +73,17 @@ def test_how_many_agvs_a_day_needs(bac_luan_ii):
     assert 1 <= sizing.needed < sizing.offered
     with pytest.raises(InvalidRequest, match="offered"):
         fleet_needed(graph, [], depot, 0, EnergyModel(fraction_per_km=0.002))
+
+
+def test_a_day_cannot_end_on_the_border_line_nor_before_it_starts(bac_luan_ii):
+    """Found: ``fleet_needed`` took a border node as the depot (vehicles parked for the night on the bridge,
+    plan "feasible"), and an end before the start was silently moved to the start, the plan's breaks then
+    naming a deadline nobody gave."""
+    from planner.dayplan import Shipment
+
+    graph, energy = bac_luan_ii.graph, EnergyModel(fraction_per_km=0.01)
+    trip = [Shipment("s", "vn_dock_1", "cn_dock_5")]
+    with pytest.raises(InvalidRequest, match=r"border_northbound .* where a vehicle may not wait"):
+        fleet_needed(graph, trip, "border_northbound", 2, energy, time_limit_s=0.5)
+    with pytest.raises(InvalidRequest, match=r"end_s 50\.0 is before start_s 100\.0"):
+        fleet_needed(graph, trip, "vn_parking_17", 2, energy, start_s=100.0, end_s=50.0, time_limit_s=0.5)

@@ -82,3 +82,25 @@ def test_movingai_random_32_32_10_with_100_agents():
     bound = movingai.lower_bound(graph, agents)
     print(f"\n100 agents: sum of costs {cost:.0f}, lower bound {bound}")
     assert bound <= cost <= 1.5 * bound
+
+
+@pytest.mark.parametrize(("steps", "said"), [
+    ((), "plan has no steps"),
+    ((Step("c0_1", 0, 0), Step("nowhere", 1, 1), Step("c2_1", 2, INF)), "step 1 is at nowhere, not a node of the map"),
+    ((Step("c0_1", 0, 0), Step("c1_1", 1, 1), Step("atlantis", 2, INF)), "step 2 is at atlantis, not a node"),
+    ((Step("c0_1", 0, 0), Step("c1_1", float("nan"), 1), Step("c2_1", 2, INF)), "step 1 at c1_1: arrive nan"),
+    ((Step("c0_1", 0, 0), Step("c1_1", 1, float("nan")), Step("c2_1", 2, INF)), "step 1 at c1_1: depart nan"),
+    ((Step("c0_1", 0, 0), Step("c1_1", INF, INF), Step("c2_1", 2, INF)), "step 1 at c1_1: arrive inf"),
+])
+def test_a_hand_edited_plan_the_checker_cannot_read_is_named_not_a_traceback(steps, said):
+    """Found: a plan with a step at a node not on the map, or with no steps, made the checker raise
+    KeyError / IndexError; one with a NaN time passed with no violation at all (every comparison with NaN
+    is false). Each is now a violation naming the vehicle and the step; the other plans are still checked."""
+    graph = _cross()
+    edited = TimedPlan("edited", steps)
+    other = TimedPlan("other", (Step("c1_0", 0, 0), Step("c1_1", 1, 1), Step("c1_2", 2, INF)))
+    problems = plan_violations(graph, {"edited": edited, "other": other}, FollowingRules())
+    assert any(p.startswith("edited: ") and said in p for p in problems), problems
+    clash = TimedPlan("clash", (Step("c1_2", 0, INF),))  # the other plan ends where this one stays: still found
+    problems = plan_violations(graph, {"edited": edited, "other": other, "clash": clash}, FollowingRules())
+    assert any("node c1_2" in p for p in problems), problems

@@ -80,3 +80,17 @@ def test_the_day_planner_says_how_many_agvs_a_days_demand_needs(bac_luan_ii) -> 
     relay = scenario.model_copy(update={"operating_model": OperatingModel.RELAY})
     with pytest.raises(CapacityError, match="through operation only"):
         day_plan_fleet(relay, bac_luan_ii)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(("args", "said"), [
+    (["--hours", "1", "--time-limit", "inf"], "time_limit_s must be a finite number > 0"),
+    (["--hours", "inf", "--time-limit", "1"], "duration_h"),
+    (["--hours", "1e9", "--time-limit", "1"], "duration_h"),
+])
+def test_fleet_needed_refuses_an_endless_search_or_day(args, said) -> None:
+    """Found: ``--time-limit inf`` made the day planner search for ever, and ``--hours inf`` (or 1e9) went
+    past the scenario's own limit (duration_h <= 168, checked only when the file is read) and generated
+    demand for ever. Both are now refused with a message, no traceback."""
+    result = runner.invoke(app, ["fleet-needed", "baseline_2026", *args], env={"COLUMNS": "200"})
+    assert result.exit_code == 2 and said in result.output and "Traceback" not in result.output, result.output
