@@ -1186,7 +1186,7 @@ class Dispatcher:
         # standing at the node it had reached: it has been there since then (a dock's load or unload time runs on)
         since = track.arrived_at.get(track.reached) if old is not None and 0 <= track.reached < len(old.steps) \
             and old.steps[track.reached].node == end else None
-        track.way_to_plan = {} if new_order or old is None else self._way_to_plan(track, old, seq)
+        track.way_to_plan = {} if seq is None or old is None else self._way_to_plan(track, old, seq)
         track.plan, track.first, track.released = plan, index, index
         track.waits_because = None  # (asked again at its next release)
         track.seq0 = (seq if seq is not None else 0) - 2 * index
