@@ -666,7 +666,7 @@ class Dispatcher:
     def _follow(self, track: Track, state: VehicleState, t: float) -> None:
         assert track.plan is not None
         k = (state.last_node_sequence_id - track.seq0) // 2
-        if k < 0 and track.reached < 0:
+        if k < 0 and track.way_to_plan.get(state.last_node_sequence_id) == state.last_node_id:
             self._on_its_way_to_the_plan(track, state)
         if not (0 <= k < len(track.plan.steps)) or track.plan.steps[k].node != state.last_node_id:
             return
@@ -745,16 +745,15 @@ class Dispatcher:
             self._advance(track, OrderState.AWAITING_CLEARANCE, f"waiting at gate {node.id}")
 
     def _on_its_way_to_the_plan(self, track: Track, state: VehicleState) -> None:
-        """The vehicle drives the base an earlier update released, towards where its plan begins (a replan starts
-        at the base's end): the order follows the node it reports all the same. Before, a vehicle planned again
-        at the last node before the bridge, its base released across to its drop dock, crossed unseen: its order
-        said ``cleared`` and no crossing was recorded until it reached the dock, 15 minutes later in China."""
-        node = self.corridor.nodes.get(state.last_node_id)
-        if node is None:
-            return
+        """The vehicle reached a node of the base an earlier update released (``Track.way_to_plan``), on its way
+        to where its plan begins (a replan starts at the base's end): the order follows it all the same. Before,
+        a vehicle planned again at the last node before the bridge, its base released across to its drop dock,
+        crossed unseen: its order said ``cleared`` and no crossing was recorded until it reached the dock, 15
+        minutes later in China. Only a node the fleet released with that sequence id counts."""
         assert track.plan is not None
-        ahead = state.node_states[0].node_id if state.node_states else track.plan.steps[0].node
-        self._follows_the_vehicle(track, node, ahead)
+        seq = state.last_node_sequence_id
+        ahead = track.way_to_plan.get(seq + 2, track.plan.steps[0].node if seq + 2 == track.seq0 else None)
+        self._follows_the_vehicle(track, self.corridor.nodes[state.last_node_id], ahead)
 
     def _follows_the_vehicle(self, track: Track, node: Node, ahead: str | None) -> None:
         """The order follows where its vehicle is: on the border line it is crossing (the custody handoff is
@@ -1187,6 +1186,7 @@ class Dispatcher:
         # standing at the node it had reached: it has been there since then (a dock's load or unload time runs on)
         since = track.arrived_at.get(track.reached) if old is not None and 0 <= track.reached < len(old.steps) \
             and old.steps[track.reached].node == end else None
+        track.way_to_plan = {} if seq is None or old is None else self._way_to_plan(track, old, seq)
         track.plan, track.first, track.released = plan, index, index
         track.waits_because = None  # (asked again at its next release)
         track.seq0 = (seq if seq is not None else 0) - 2 * index
@@ -1203,6 +1203,18 @@ class Dispatcher:
         if not _same_stay(old, plan):
             self._plans_changed = True
         self._send(track, update_id)
+
+    @staticmethod
+    def _way_to_plan(track: Track, old: TimedPlan, start: int) -> dict[int, str]:
+        """The released way the vehicle may still drive before a new plan that starts at sequence id ``start``:
+        what was left of it before the old plan, and the old plan's steps after the one it last reached."""
+        way = {s: node for s, node in track.way_to_plan.items() if s < start}
+        for k in range(max(track.reached + 1, track.first), len(old.steps)):
+            s = track.seq0 + 2 * k
+            if s >= start:
+                break
+            way[s] = old.steps[k].node
+        return way
 
     def _approach_s(self, state: VehicleState | None, end: str) -> float:
         """The fastest drive from the node the vehicle last reached to ``end``, the end of its released way. A plan
@@ -1988,7 +2000,7 @@ class Dispatcher:
         index = _first_step_at(plan, node.id) if plan else None
         if plan is None or index is None:
             plan, index = TimedPlan(track.id, (Step(node.id, t, INF),)), 0
-        track.plan, track.vda_order_id = plan, f"{track.id}-{uuid.uuid4().hex[:8]}"
+        track.plan, track.vda_order_id, track.way_to_plan = plan, f"{track.id}-{uuid.uuid4().hex[:8]}", {}
         track.seq0, track.first, track.released, track.reached = -2 * index, index, index, index
         track.arrived_at = {index: t}
         track.needs_plan, self._plans_changed = True, True

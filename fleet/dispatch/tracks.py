@@ -64,6 +64,9 @@ class Track:
     vda_order_id: str | None = None
     update_id: int = 0
     seq0: int = 0  # sequence id of plan.steps[0]
+    #: the released way before ``plan.steps[0]`` that the vehicle may still be driving, by sequence id: nodes of
+    #: the plans before this one, when this one started where their base ended (same VDA order)
+    way_to_plan: dict[int, str] = field(default_factory=dict)
     first: int = 0  # step index at which the vehicle's current base begins (what the last update started at)
     released: int = 0  # last released step index
     reached: int = -1  # last step index the vehicle reported reaching
