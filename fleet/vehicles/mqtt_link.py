@@ -26,6 +26,12 @@ from fleet.vehicles.link import PendingActions, RecentFailures, VehicleLinkError
 logger = logging.getLogger(__name__)
 
 
+def _not_json(constant: str) -> float:
+    """Python reads ``NaN`` and ``Infinity``, which JSON has not: a position of NaN fell in no jurisdiction, and
+    the border watch never judged a vehicle reporting one, wherever it drove."""
+    raise ValueError(f"{constant} is not JSON")
+
+
 class MqttVehicleLink:
     """Implements :class:`fleet.vehicles.VehicleLink` over an MQTT broker. Thread-safe; :meth:`close` when done."""
 
@@ -128,7 +134,7 @@ class MqttVehicleLink:
         """The message's JSON object, or VdaJsonError (a ValueError, as json's own errors are): a state that is
         no object was kept and failed every dispatch tick when read, for every vehicle; one whose header names
         another vehicle than its topic is a vehicle's bug or a forgery (VDA 5050: they are the same)."""
-        payload = json.loads(raw)
+        payload = json.loads(raw, parse_constant=_not_json)
         if not isinstance(payload, dict):
             raise vda_json.VdaJsonError(f"{name}: not a JSON object")
         if payload.get("serialNumber") != serial:

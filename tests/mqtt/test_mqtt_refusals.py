@@ -69,3 +69,15 @@ def test_a_message_whose_header_names_another_vehicle_than_its_topic_is_refused(
     assert mqtt_link.wait_for(lambda: mqtt_link.state("agv_a") is not None, 5)
     assert mqtt_link.state("agv_a").vehicle_id == "agv_a" and mqtt_link.factsheet("agv_a") is None
     assert mqtt_link.state("agv_b") is None
+
+
+def test_a_position_of_nan_is_refused_and_the_last_readable_state_kept(mqtt_link, attacker):
+    """Python's json reads NaN and Infinity (JSON has neither): a vehicle reporting x NaN stood in no jurisdiction,
+    and the border watch judged none of its positions."""
+    publish(attacker, "nan", "state", a_state("nan"))
+    assert mqtt_link.wait_for(lambda: mqtt_link.state("nan") is not None, 5)
+    for bad in ("NaN", "Infinity", "-Infinity"):
+        publish(attacker, "nan", "state", json.dumps(a_state("nan")).replace('"x": 1.0', f'"x": {bad}').encode())
+    publish(attacker, "nan", "connection", {**a_state("nan"), "connectionState": "ONLINE"})
+    assert mqtt_link.wait_for(lambda: mqtt_link.connection("nan") == "ONLINE", 5)
+    assert mqtt_link.state("nan").pose.x == 1.0 and mqtt_link.trouble() is not None
