@@ -32,6 +32,18 @@ def _not_json(constant: str) -> float:
     raise ValueError(f"{constant} is not JSON")
 
 
+def _later(state: dict, last: dict) -> bool:
+    """``state`` comes after ``last`` from the same vehicle: a higher ``headerId`` (VDA 5050 counts it up with each
+    message on a topic), or a later ``timestamp`` (a restarted vehicle counts from 0 again). A state repeated, or
+    replayed from before, is not: taken, it showed the vehicle where it had been and kept a vehicle that only
+    repeats itself from ever counting as silent. Unreadable headers are left to the state's reader to refuse."""
+    try:
+        return int(state["headerId"]) > int(last["headerId"]) \
+            or vda_json.seconds(state["timestamp"]) > vda_json.seconds(last["timestamp"])
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return True
+
+
 class MqttVehicleLink:
     """Implements :class:`fleet.vehicles.VehicleLink` over an MQTT broker. Thread-safe; :meth:`close` when done."""
 
@@ -108,6 +120,11 @@ class MqttVehicleLink:
             with self._lock:
                 self._manufacturers.setdefault(serial, manufacturer)
                 if name == "state":
+                    last = self._states.get(serial)
+                    if last is not None and not _later(payload, last[0]):
+                        raise vda_json.VdaJsonError(f"state: headerId {payload.get('headerId')!r} at "
+                                                    f"{payload.get('timestamp')!r} is no later than the last one's, "
+                                                    f"{last[0].get('headerId')!r} at {last[0].get('timestamp')!r}")
                     self._states[serial] = (payload, time.monotonic())
                     self.received += 1
                 elif name == "connection":

@@ -81,3 +81,24 @@ def test_a_position_of_nan_is_refused_and_the_last_readable_state_kept(mqtt_link
     publish(attacker, "nan", "connection", {**a_state("nan"), "connectionState": "ONLINE"})
     assert mqtt_link.wait_for(lambda: mqtt_link.connection("nan") == "ONLINE", 5)
     assert mqtt_link.state("nan").pose.x == 1.0 and mqtt_link.trouble() is not None
+
+
+def test_a_state_repeated_or_from_before_is_refused_and_a_restarted_vehicles_is_taken(mqtt_link, attacker):
+    """VDA 5050's headerId counts up per topic: a state that repeats the last one's, or comes with a lower one and
+    an earlier timestamp (replayed, or a vehicle's bug), showed the vehicle where it had been, and kept fresh a
+    vehicle that only repeated itself. A vehicle restarted counts from 0 again, at a later time: taken."""
+    def at(x: float, header_id: int, stamp: float) -> dict:
+        state = a_state("hdr") | {"headerId": header_id, "timestamp": vda_json.timestamp(stamp)}
+        return state | {"agvPosition": {**state["agvPosition"], "x": x}}
+
+    now = time.time()
+    publish(attacker, "hdr", "state", at(5.0, 5, now))
+    assert mqtt_link.wait_for(lambda: mqtt_link.state("hdr") is not None, 5)
+    time.sleep(0.3)
+    publish(attacker, "hdr", "state", at(5.0, 5, now))  # the same again
+    publish(attacker, "hdr", "state", at(3.0, 3, now - 10))  # from before
+    publish(attacker, "hdr", "connection", {**a_state("hdr"), "connectionState": "ONLINE"})
+    assert mqtt_link.wait_for(lambda: mqtt_link.connection("hdr") == "ONLINE", 5)
+    assert mqtt_link.state("hdr").pose.x == 5.0 and mqtt_link.state_age("hdr") >= 0.3
+    publish(attacker, "hdr", "state", at(7.0, 0, now + 1))  # restarted: counts from 0, later
+    assert mqtt_link.wait_for(lambda: mqtt_link.state("hdr").pose.x == 7.0, 5)
