@@ -672,7 +672,10 @@ class Dispatcher:
             self._not_released_to(track, state)
             return
         job = track.job
-        if job is not None and job.order is not None and job.order.state == OrderState.ASSIGNED:
+        # (its state carries the latest update: an update not taken, the vehicle at rest on its order before,
+        # had the order accepted while the vehicle stood there deaf to it)
+        if job is not None and job.order is not None and job.order.state == OrderState.ASSIGNED \
+                and state.order_update_id >= track.update_id:
             self._advance(track, OrderState.TO_PICKUP, "the vehicle accepted its order")
         for j in range(track.reached + 1, k + 1):
             track.arrived_at[j] = t
