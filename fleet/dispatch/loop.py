@@ -670,8 +670,14 @@ class Dispatcher:
             self._on_its_way_to_the_plan(track, state)
         if not (0 <= k < len(track.plan.steps)) or track.plan.steps[k].node != state.last_node_id:
             return
+        if k > track.released:
+            self._not_released_to(track, state)
+            return
         job = track.job
-        if job is not None and job.order is not None and job.order.state == OrderState.ASSIGNED:
+        # (its state carries the latest update: an update not taken, the vehicle at rest on its order before,
+        # had the order accepted while the vehicle stood there deaf to it)
+        if job is not None and job.order is not None and job.order.state == OrderState.ASSIGNED \
+                and state.order_update_id >= track.update_id:
             self._advance(track, OrderState.TO_PICKUP, "the vehicle accepted its order")
         for j in range(track.reached + 1, k + 1):
             track.arrived_at[j] = t
@@ -689,6 +695,18 @@ class Dispatcher:
         self._follow_pick(track, t)
         self._plan_on_when_loaded(track)
         self._check_done(track, t)
+
+    def _not_released_to(self, track: Track, state: VehicleState) -> None:
+        """The vehicle reports as reached a node of its plan it was never released to (a vendor's bug, or a
+        forged state): not believed. Followed, it had its crossing recorded for both customs and the rest of its
+        way released on its word alone, while it stood short of the bridge. Its base stays what it was."""
+        assert track.plan is not None
+        base_end = track.plan.steps[track.released].node
+        why = (f"{track.id} reports {state.last_node_id} (sequence {state.last_node_sequence_id}) as reached, a node "
+               f"it was never released to (its base ends at {base_end}): not believed")
+        if self.alarms.raise_alarm(AlarmKind.VEHICLE_FAULT, track.id, why,
+                                   {"last_node": state.last_node_id, "base_end": base_end}) is not None:
+            log.warning("%s", why)
 
     def _follow_pick(self, track: Track, t: float) -> None:
         """The order is loaded when the vehicle reports its pick at the pickup dock FINISHED (VDA 5050 action

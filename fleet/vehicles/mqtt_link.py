@@ -26,6 +26,24 @@ from fleet.vehicles.link import PendingActions, RecentFailures, VehicleLinkError
 logger = logging.getLogger(__name__)
 
 
+def _not_json(constant: str) -> float:
+    """Python reads ``NaN`` and ``Infinity``, which JSON has not: a position of NaN fell in no jurisdiction, and
+    the border watch never judged a vehicle reporting one, wherever it drove."""
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _later(state: dict, last: dict) -> bool:
+    """``state`` comes after ``last`` from the same vehicle: a higher ``headerId`` (VDA 5050 counts it up with each
+    message on a topic), or a later ``timestamp`` (a restarted vehicle counts from 0 again). A state repeated, or
+    replayed from before, is not: taken, it showed the vehicle where it had been and kept a vehicle that only
+    repeats itself from ever counting as silent. Unreadable headers are left to the state's reader to refuse."""
+    try:
+        return int(state["headerId"]) > int(last["headerId"]) \
+            or vda_json.seconds(state["timestamp"]) > vda_json.seconds(last["timestamp"])
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return True
+
+
 class MqttVehicleLink:
     """Implements :class:`fleet.vehicles.VehicleLink` over an MQTT broker. Thread-safe; :meth:`close` when done."""
 
@@ -46,7 +64,7 @@ class MqttVehicleLink:
         self._lock = threading.Lock()
         self._states: dict[str, tuple[dict, float]] = {}  # latest JSON, monotonic arrival: converted when read
         self._connections: dict[str, ConnectionState] = {}
-        self._factsheets: dict[str, dict] = {}
+        self._factsheets: dict[str, Factsheet] = {}
         self._header_ids: dict[tuple[str, str], itertools.count] = {}
         self.received = 0
         self.failures = RecentFailures("an MQTT message could not be handled")
@@ -98,23 +116,48 @@ class MqttVehicleLink:
     def _on_message(self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
         try:
             _interface, _major, manufacturer, serial, name = message.topic.split("/")
-            payload = json.loads(message.payload)
+            payload = self._readable(serial, name, message.payload)
             with self._lock:
                 self._manufacturers.setdefault(serial, manufacturer)
                 if name == "state":
+                    last = self._states.get(serial)
+                    if last is not None and not _later(payload, last[0]):
+                        raise vda_json.VdaJsonError(f"state: headerId {payload.get('headerId')!r} at "
+                                                    f"{payload.get('timestamp')!r} is no later than the last one's, "
+                                                    f"{last[0].get('headerId')!r} at {last[0].get('timestamp')!r}")
                     self._states[serial] = (payload, time.monotonic())
                     self.received += 1
                 elif name == "connection":
                     self._connections[serial] = vda_json.connection_from_json(payload)
                 elif name == "factsheet":
-                    self._factsheets[serial] = payload
+                    # read as it comes: one it cannot read leaves the vehicle with none (capabilities unknown: no
+                    # order), not with the last one, nor a tick that fails at every assignment round
+                    self._factsheets.pop(serial, None)
+                    self._factsheets[serial] = vda_json.factsheet_from_json(payload)
             if name == "state":
-                self.pending.acknowledged(serial, (a.get("actionId") for a in payload.get("actionStates", ())))
+                self.pending.acknowledged(serial, (a.get("actionId", "") for a in payload.get("actionStates", ())
+                                                   if isinstance(a, dict)))
                 if self.on_state:
                     self.on_state(serial)
+        except ValueError as exc:  # not JSON, or not VDA 5050 (VdaJsonError): refused, said in one line
+            self.failures.failed()
+            logger.warning("MQTT message on %s refused: %s", message.topic, exc)
         except Exception:  # one bad message must not stop the others: counted, logged, trouble() says so
             self.failures.failed()
             logger.exception("MQTT message on %s could not be handled", message.topic)
+
+    @staticmethod
+    def _readable(serial: str, name: str, raw: bytes | bytearray) -> dict:
+        """The message's JSON object, or VdaJsonError (a ValueError, as json's own errors are): a state that is
+        no object was kept and failed every dispatch tick when read, for every vehicle; one whose header names
+        another vehicle than its topic is a vehicle's bug or a forgery (VDA 5050: they are the same)."""
+        payload = json.loads(raw, parse_constant=_not_json)
+        if not isinstance(payload, dict):
+            raise vda_json.VdaJsonError(f"{name}: not a JSON object")
+        if payload.get("serialNumber") != serial:
+            raise vda_json.VdaJsonError(f"{name}: serialNumber {payload.get('serialNumber')!r} is not the topic's "
+                                        f"{serial!r}")
+        return payload
 
     def trouble(self) -> str | None:
         """The broker lost or refusing the fleet's login (paho connects again by itself), or a message that could
@@ -190,15 +233,15 @@ class MqttVehicleLink:
             return VehicleSnapshot(None, None, connection)
         try:
             state = vda_json.state_from_json(entry[0])
-        except vda_json.VdaJsonError:
-            logger.warning("vehicle %s: unreadable state ignored", vehicle_id)
+        except vda_json.VdaJsonError as exc:
+            self.failures.failed()
+            logger.warning("vehicle %s: unreadable state ignored: %s", vehicle_id, exc)
             state = None
         return VehicleSnapshot(state, time.monotonic() - entry[1], connection)
 
     def factsheet(self, vehicle_id: str) -> Factsheet | None:
         with self._lock:
-            payload = self._factsheets.get(vehicle_id)
-        return vda_json.factsheet_from_json(payload) if payload else None
+            return self._factsheets.get(vehicle_id)
 
     def wait_for(self, predicate: Callable[[], bool], timeout_s: float, poll_s: float = 0.05) -> bool:
         return wait_for(predicate, timeout_s, poll_s)

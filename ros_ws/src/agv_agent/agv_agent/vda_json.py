@@ -118,7 +118,7 @@ def order_from_json(msg: Json) -> Order:
                                      tuple(_action(a) for a in e.get("actions", ())))
                            for e in msg["edges"]),
                      _header(msg))
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise VdaJsonError(f"order: {exc!r}") from None
 
 
@@ -131,7 +131,7 @@ def instant_actions_json(actions: list[Action], header_id: int, manufacturer: st
 def instant_actions_from_json(msg: Json) -> list[Action]:
     try:
         return [_action(a) for a in msg["actions"]]
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise VdaJsonError(f"instantActions: {exc!r}") from None
 
 
@@ -197,7 +197,7 @@ def state_from_json(msg: Json) -> VehicleState:
             information=tuple(Information(i["infoType"], i["infoLevel"], i.get("infoDescription", ""))
                               for i in msg.get("information", ())),
             header=_header(msg))
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise VdaJsonError(f"state: {exc!r}") from None
 
 
@@ -208,7 +208,7 @@ def connection_json(state: ConnectionState, header_id: int, manufacturer: str, s
 def connection_from_json(msg: Json) -> ConnectionState:
     try:
         return ConnectionState(msg["connectionState"])
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise VdaJsonError(f"connection: {exc!r}") from None
 
 
@@ -236,7 +236,7 @@ def factsheet_from_json(msg: Json) -> Factsheet:
                          float(physical["length"]), float(physical["width"]), float(physical["heightMax"]),
                          float(kind["maxLoadMass"]),
                          tuple(a["actionType"] for a in msg["protocolFeatures"]["agvActions"]), _header(msg))
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise VdaJsonError(f"factsheet: {exc!r}") from None
 
 

@@ -1,0 +1,104 @@
+"""What a buggy or hostile client on the broker sends the fleet's MqttVehicleLink (a real mosquitto): refused with
+a line in the log, never an exception out of the link's reads (the dispatch loop reads every vehicle each tick:
+one that raised failed every tick, for the whole fleet)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import paho.mqtt.client as mqtt
+import pytest
+from agv_agent import vda_json
+from agv_agent.protocol import Factsheet, Pose, VehicleState
+
+
+@pytest.fixture
+def attacker(broker):
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    yield client
+    client.loop_stop()
+    client.disconnect()
+
+
+def publish(client: mqtt.Client, serial: str, topic: str, payload: object, retain: bool = False) -> None:
+    raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    client.publish(f"uagv/v2/acme/{serial}/{topic}", raw, qos=1, retain=retain).wait_for_publish(5)
+
+
+def a_state(serial: str) -> dict:
+    state = VehicleState(serial, "", 0, "vn_parking_1", 0, (), (), Pose(1.0, 2.0, 0.0), (0.0, 0.0), False, False,
+                         False, 90.0, False, stamp=time.time())
+    return vda_json.state_json(state, 1)
+
+
+def a_factsheet(serial: str) -> dict:
+    return vda_json.factsheet_json(Factsheet(serial, "acme", "X1", 6.94, 0.5, 1.0, 15.0, 3.0, 3.0, 40000.0,
+                                             ("pick", "drop")), 1, time.time())
+
+
+@pytest.mark.parametrize("payload", [[], 5, "state", {**a_state("odd"), "agvPosition": [1]},
+                                     {**a_state("odd"), "information": ["LINK_LOST"]}])
+def test_a_state_that_is_no_vda_object_is_refused_and_reading_the_vehicle_does_not_raise(mqtt_link, attacker,
+                                                                                        payload):
+    publish(attacker, "odd", "state", payload)
+    publish(attacker, "odd", "connection", {**a_state("odd"), "connectionState": "ONLINE"})
+    assert mqtt_link.wait_for(lambda: mqtt_link.connection("odd") == "ONLINE", 5)
+    assert mqtt_link.snapshot("odd").state is None
+    assert mqtt_link.trouble() is not None
+
+
+def test_an_unreadable_factsheet_leaves_the_vehicle_with_none_and_reading_it_does_not_raise(mqtt_link, attacker):
+    publish(attacker, "fs", "factsheet", a_factsheet("fs"), retain=True)
+    assert mqtt_link.wait_for(lambda: mqtt_link.factsheet("fs") is not None, 5)
+    sheet = mqtt_link.factsheet("fs")
+    assert mqtt_link.factsheet("fs") is sheet  # read once as it came (the loop's capabilities keep it by identity)
+    publish(attacker, "fs", "factsheet", {**a_factsheet("fs"), "physicalParameters": "fast"}, retain=True)
+    assert mqtt_link.wait_for(lambda: mqtt_link.factsheet("fs") is None, 5)
+    assert mqtt_link.trouble() is not None
+    publish(attacker, "fs", "factsheet", b"", retain=True)  # the broker's way to clear a retained message
+    assert mqtt_link.factsheet("fs") is None
+
+
+def test_a_message_whose_header_names_another_vehicle_than_its_topic_is_refused(mqtt_link, attacker):
+    publish(attacker, "agv_a", "state", a_state("agv_b"))
+    publish(attacker, "agv_a", "factsheet", a_factsheet("agv_b"))
+    publish(attacker, "agv_a", "state", a_state("agv_a"))
+    assert mqtt_link.wait_for(lambda: mqtt_link.state("agv_a") is not None, 5)
+    assert mqtt_link.state("agv_a").vehicle_id == "agv_a" and mqtt_link.factsheet("agv_a") is None
+    assert mqtt_link.state("agv_b") is None
+
+
+def test_a_position_of_nan_is_refused_and_the_last_readable_state_kept(mqtt_link, attacker):
+    """Python's json reads NaN and Infinity (JSON has neither): a vehicle reporting x NaN stood in no jurisdiction,
+    and the border watch judged none of its positions."""
+    publish(attacker, "nan", "state", a_state("nan"))
+    assert mqtt_link.wait_for(lambda: mqtt_link.state("nan") is not None, 5)
+    for bad in ("NaN", "Infinity", "-Infinity"):
+        publish(attacker, "nan", "state", json.dumps(a_state("nan")).replace('"x": 1.0', f'"x": {bad}').encode())
+    publish(attacker, "nan", "connection", {**a_state("nan"), "connectionState": "ONLINE"})
+    assert mqtt_link.wait_for(lambda: mqtt_link.connection("nan") == "ONLINE", 5)
+    assert mqtt_link.state("nan").pose.x == 1.0 and mqtt_link.trouble() is not None
+
+
+def test_a_state_repeated_or_from_before_is_refused_and_a_restarted_vehicles_is_taken(mqtt_link, attacker):
+    """VDA 5050's headerId counts up per topic: a state that repeats the last one's, or comes with a lower one and
+    an earlier timestamp (replayed, or a vehicle's bug), showed the vehicle where it had been, and kept fresh a
+    vehicle that only repeated itself. A vehicle restarted counts from 0 again, at a later time: taken."""
+    def at(x: float, header_id: int, stamp: float) -> dict:
+        state = a_state("hdr") | {"headerId": header_id, "timestamp": vda_json.timestamp(stamp)}
+        return state | {"agvPosition": {**state["agvPosition"], "x": x}}
+
+    now = time.time()
+    publish(attacker, "hdr", "state", at(5.0, 5, now))
+    assert mqtt_link.wait_for(lambda: mqtt_link.state("hdr") is not None, 5)
+    time.sleep(0.3)
+    publish(attacker, "hdr", "state", at(5.0, 5, now))  # the same again
+    publish(attacker, "hdr", "state", at(3.0, 3, now - 10))  # from before
+    publish(attacker, "hdr", "connection", {**a_state("hdr"), "connectionState": "ONLINE"})
+    assert mqtt_link.wait_for(lambda: mqtt_link.connection("hdr") == "ONLINE", 5)
+    assert mqtt_link.state("hdr").pose.x == 5.0 and mqtt_link.state_age("hdr") >= 0.3
+    publish(attacker, "hdr", "state", at(7.0, 0, now + 1))  # restarted: counts from 0, later
+    assert mqtt_link.wait_for(lambda: mqtt_link.state("hdr").pose.x == 7.0, 5)
