@@ -30,7 +30,6 @@ def _figure(what: str, value: float, unbounded: bool = False) -> None:
         raise InvalidRequest(f"{what} must be a number from 0 to {LARGEST:g}{' or inf' * unbounded}, not {value!r}")
 
 
-
 def _units(what: str, value: int) -> None:
     """Refuse a size or capacity that is not a whole number from 1 to LARGEST."""
     if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= LARGEST:
