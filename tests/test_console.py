@@ -837,5 +837,27 @@ def test_a_deliver_by_time_in_the_dispatchers_own_zone_and_an_order_past_it_show
     playwright_sync.expect(page.locator("#kpis .overdue")).to_have_count(0, timeout=20_000)
 
 
+def test_a_refused_order_says_what_is_wrong_once_and_an_impossible_time_is_not_sent(open_console):
+    """Found by hand: a "deliver by" in the year 10000 (the picker takes up to 275760) threw in the page
+    ("Invalid time value", uncaught): nothing was sent, nothing said, and the previous order's refusal stayed on
+    the form as if it were this one's; and a refusal read "latest_delivery: latest_delivery: already past"."""
+    tab = open_console("dispatcher")
+    page = tab.page
+    page.click("#tab-orders")
+    page.select_option("#order-direction", "VN->CN")
+    page.fill("#order-consignments", "VN-REFUSED00001")
+    page.fill("#order-due", "2020-01-01T09:00")
+    page.click("#order-form button[type=submit]")
+    playwright_sync.expect(page.locator("#order-error")).to_have_text("latest_delivery: already past")
+    page.fill("#order-due", "10000-01-01T09:00")
+    page.click("#order-form button[type=submit]")
+    # the form itself refuses it, as it does a priority out of its range: nothing is sent, nothing thrown
+    assert page.evaluate("document.querySelector('#order-due').validity.rangeOverflow")
+    time.sleep(1)
+    assert not [e for e in tab.errors if e.startswith("uncaught")], tab.errors
+    playwright_sync.expect(page.locator("#orders tbody tr:has-text('VN-REFUSED00001')")).to_have_count(0)
+    tab.errors[:] = [e for e in tab.errors if "422" not in e]  # the refused order's own request
+
+
 def test_no_errors_in_the_browser_console(admin, open_console):
     assert [tab.errors for tab in open_console.tabs] == [[] for _ in open_console.tabs]
