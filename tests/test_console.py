@@ -270,6 +270,26 @@ def test_a_wrong_token_gets_a_clear_message_and_no_console(open_console):
     tab.errors.clear()
 
 
+def test_a_token_typed_before_the_page_can_use_it_stays_out_of_the_url(browser, deployment):
+    """Found by hand: with the console's script not (yet) running (a slow or failed load), Enter in the sign-in form
+    submitted it the browser's way, a GET of ``/?token=<the token>``: the token in the address bar on the control
+    room's screen, in the browser's history and in any access log on the way."""
+    from sim.service_process import token_for
+
+    context = browser.new_context()
+    page = context.new_page()
+    page.route("**/js/app.js", lambda route: route.abort())
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    page.goto(deployment.url)
+    page.fill("#token", token_for("admin"))
+    page.press("#token", "Enter")
+    page.wait_for_load_state()
+    time.sleep(1)
+    assert not [url for url in [page.url, *asked] if token_for("admin") in url], asked
+    context.close()
+
+
 def test_sign_in_shows_the_corridor_every_vehicle_and_the_gates(admin, deployment):
     page = admin.page
     playwright_sync.expect(page.locator("#corridor-name")).to_have_text("Compact test corridor")
