@@ -879,5 +879,20 @@ def test_a_refused_order_says_what_is_wrong_once_and_an_impossible_time_is_not_s
     tab.errors[:] = [e for e in tab.errors if "422" not in e]  # the refused order's own request
 
 
+def test_every_listed_waiting_order_says_why_it_waits(open_console, deployment):
+    """Found by hand with 130 orders waiting: the list shows the newest 100, the console asked ``/waiting`` for the
+    100 most urgent, and the newest orders (the top of the list) said nothing of why they waited."""
+    later = time.time() + 3 * 3600  # not ready for hours: no vehicle is sent for any of them
+    made = [deployment.api("POST", "/orders", role="dispatcher", json={
+        "consignments": [f"VN-MANY{i:08d}"], "pickup": "vn_dock_1", "drop": "cn_dock_1", "priority": priority,
+        "earliest_start": later}) for i, priority in enumerate([5] * 100 + [1])]
+    page = open_console("dispatcher").page
+    page.click("#tab-orders")
+    newest = page.locator(f"#orders tbody tr[data-order={made[-1]['id']}]")
+    playwright_sync.expect(newest.locator(".waiting-why")).to_contain_text("earliest start", timeout=15_000)
+    for order in made:
+        deployment.api("POST", f"/orders/{order['id']}/cancel", role="dispatcher", json={"reason": "console test"})
+
+
 def test_no_errors_in_the_browser_console(admin, open_console):
     assert [tab.errors for tab in open_console.tabs] == [[] for _ in open_console.tabs]

@@ -49,9 +49,10 @@ export class Api {
     return data;
   }
 
+  /** ``params``: name -> value, or a list of values (the parameter repeated). */
   get(path, params) {
-    const query = params ? "?" + new URLSearchParams(Object.entries(params).filter(([, v]) => v !== "" && v != null))
-      : "";
+    const pairs = Object.entries(params || {}).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => [k, x]));
+    const query = params ? "?" + new URLSearchParams(pairs.filter(([, v]) => v !== "" && v != null)) : "";
     return this.request("GET", path + (query === "?" ? "" : query));
   }
 

@@ -77,11 +77,13 @@ export class OrdersPanel {
     }
   }
 
-  /** Why each waiting order among ``orders`` waits (GET /waiting: the dispatch loop's answer), by order id; empty
-   *  when none is waiting, or when it cannot be read (a standby answers only the leader's name). */
+  /** Why each waiting order among ``orders`` waits (GET /waiting: the dispatch loop's answer, asked about these
+   *  orders: the most urgent waiting ones need not be the ones listed), by order id; empty when none is waiting,
+   *  or when it cannot be read (a standby answers only the leader's name). */
   async whyWaiting(orders) {
-    if (!orders.some((order) => order.state === "created")) return new Map();
-    const waiting = await this.api.get("/waiting", { limit: 100 }).catch(() => []);
+    const ids = orders.filter((order) => order.state === "created").map((order) => order.id);
+    if (!ids.length) return new Map();
+    const waiting = await this.api.get("/waiting", { order_id: ids, limit: ids.length }).catch(() => []);
     return new Map(waiting.map((w) => [w.order_id, w.because]));
   }
 
