@@ -857,6 +857,24 @@ def test_a_deliver_by_time_in_the_dispatchers_own_zone_and_an_order_past_it_show
     playwright_sync.expect(page.locator("#kpis .overdue")).to_have_count(0, timeout=20_000)
 
 
+def test_a_due_time_on_another_day_shows_its_day(open_console, deployment):
+    """Found by hand: an order due in two days at 06:00 showed "06:00 AM" in the Due column, as one due this
+    morning would (its day only on hover)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    due = time.time() + 2 * 86400
+    order = deployment.api("POST", "/orders", role="dispatcher", json={
+        "consignments": ["VN-DUEDAY000001"], "pickup": "vn_dock_1", "drop": "cn_dock_1", "latest_delivery": due,
+        "earliest_start": due - 3600})
+    page = open_console("dispatcher", timezone="Asia/Ho_Chi_Minh").page
+    page.click("#tab-orders")
+    day = datetime.fromtimestamp(due, ZoneInfo("Asia/Ho_Chi_Minh"))
+    cell = page.locator(f"#orders tbody tr[data-order={order['id']}] td").nth(5)
+    playwright_sync.expect(cell).to_contain_text(f"{day:%b} {day.day}")
+    deployment.api("POST", f"/orders/{order['id']}/cancel", role="dispatcher", json={"reason": "console test"})
+
+
 def test_a_refused_order_says_what_is_wrong_once_and_an_impossible_time_is_not_sent(open_console):
     """Found by hand: a "deliver by" in the year 10000 (the picker takes up to 275760) threw in the page
     ("Invalid time value", uncaught): nothing was sent, nothing said, and the previous order's refusal stayed on

@@ -114,15 +114,19 @@ export class OrdersPanel {
                         "data-key": `cancel:${order.id}`, onclick: () => this.cancel(order) }, "Cancel") : ""));
   }
 
-  /** Its latest delivery, marked overdue while it is not finished past it (on the service's clock: simulated
-   *  time may run faster than the browser's). */
+  /** Its latest delivery (its day too, when not today), marked overdue while it is not finished past it (on the
+   *  service's clock: simulated time may run faster than the browser's). */
   due(order) {
     if (order.latest_delivery == null) return h("td", {}, "");
-    const overdue = !FINISHED.has(order.state) && order.latest_delivery < this.serviceNow();
+    const now = this.serviceNow();
+    const overdue = !FINISHED.has(order.state) && order.latest_delivery < now;
     const at = new Date(order.latest_delivery * 1000);
+    const today = at.toDateString() === new Date(now * 1000).toDateString();
+    const shown = at.toLocaleString([], { ...(today ? {} : { month: "short", day: "numeric" }),
+                                          hour: "2-digit", minute: "2-digit" });
     return h("td", { class: overdue ? "overdue" : "",
                      title: `${overdue ? "overdue: past its latest delivery" : "latest delivery"}, ${at.toLocaleString()}` },
-      (overdue ? "⚠ " : "") + at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }));
+      (overdue ? "⚠ " : "") + shown);
   }
 
   async cancel(order) {
