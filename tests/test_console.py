@@ -290,6 +290,33 @@ def test_a_token_typed_before_the_page_can_use_it_stays_out_of_the_url(browser, 
     context.close()
 
 
+def test_names_in_the_map_are_shown_as_text_not_markup(browser, deployment):
+    """Found by reading: the map's tooltips were given the zones' and nodes' names as strings, which Leaflet
+    writes as HTML: a name in the corridor's files (GET /map, the API's answer like any other) ran as the
+    page's script in every console that hovered it."""
+    from sim.service_process import token_for
+
+    context = browser.new_context()
+    page = context.new_page()
+
+    def markup_in_names(route):
+        geojson = route.fetch().json()
+        for feature in geojson["features"]:
+            feature["properties"]["name"] = '<img src=x onerror="window.pwned = true">'
+        route.fulfill(json=geojson)
+
+    page.route("**/api/v1/map?frame=local", markup_in_names)
+    page.goto(deployment.url)
+    page.fill("#token", token_for("viewer"))
+    page.click("#signin-form button[type=submit]")
+    page.wait_for_selector("#link[data-state=open]", timeout=30_000)
+    page.evaluate("() => { window.xborder.map.map.eachLayer(l => { if (l.getTooltip()) l.openTooltip(); }); }")
+    time.sleep(1)
+    assert not page.evaluate("window.pwned")
+    assert page.locator(".leaflet-tooltip", has_text='<img src=x onerror="window.pwned = true">').count() > 0
+    context.close()
+
+
 def test_sign_in_shows_the_corridor_every_vehicle_and_the_gates(admin, deployment):
     page = admin.page
     playwright_sync.expect(page.locator("#corridor-name")).to_have_text("Compact test corridor")
