@@ -939,5 +939,19 @@ def test_every_listed_waiting_order_says_why_it_waits(open_console, deployment):
         deployment.api("POST", f"/orders/{order['id']}/cancel", role="dispatcher", json={"reason": "console test"})
 
 
+def test_a_vehicle_out_of_service_says_why(admin, deployment):
+    """Found by hand: a vehicle an operator took out of service showed "out of service" and nothing of the
+    reason given (GET /vehicles: ``service_reason``), to anyone else in the control room."""
+    vehicle = next(v["id"] for v in deployment.api("GET", "/vehicles") if not v["order_id"] and v["in_service"])
+    service = f"/vehicles/{vehicle}/service"
+    deployment.api("POST", service, role="operator", json={"in_service": False, "reason": "brakes to be checked"})
+    state = admin.page.locator(f"#vehicles tr[data-vehicle={vehicle}] td[data-state]")
+    admin.page.click("#tab-vehicles")
+    playwright_sync.expect(state).to_have_attribute("data-state", "out_of_service", timeout=15_000)
+    playwright_sync.expect(state).to_have_attribute("title", re.compile("brakes to be checked"))
+    deployment.api("POST", service, role="operator", json={"in_service": True, "reason": "console test: checked"})
+    playwright_sync.expect(state).not_to_have_attribute("data-state", "out_of_service", timeout=15_000)
+
+
 def test_no_errors_in_the_browser_console(admin, open_console):
     assert [tab.errors for tab in open_console.tabs] == [[] for _ in open_console.tabs]
