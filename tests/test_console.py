@@ -317,6 +317,28 @@ def test_names_in_the_map_are_shown_as_text_not_markup(browser, deployment):
     context.close()
 
 
+def test_signing_in_again_in_the_same_tab_works(browser, deployment):
+    """Found by hand: signed out by a revoked token ("Sign in again."), a new token in the same tab got "Sign-in
+    failed: Map container is already initialized.", and so after any sign-in that failed half way (here the map
+    could not be read): the page could not build a second console over the first; only a reload helped."""
+    from sim.service_process import token_for
+
+    context = browser.new_context()
+    page = context.new_page()
+    page.route("**/api/v1/map?frame=local", lambda route: route.fulfill(status=503, json={"detail": "not now"}))
+    page.goto(deployment.url)
+    page.fill("#token", token_for("viewer"))
+    page.click("#signin-form button[type=submit]")
+    playwright_sync.expect(page.locator("#signin-error")).to_contain_text("not now")
+    page.unroute("**/api/v1/map?frame=local")
+    page.fill("#token", token_for("dispatcher"))
+    page.click("#signin-form button[type=submit]")
+    page.wait_for_selector("#link[data-state=open]", timeout=30_000)
+    playwright_sync.expect(page.locator("#role")).to_have_text("signed in: dispatcher")
+    playwright_sync.expect(page.locator("#vehicles tbody tr")).to_have_count(VEHICLES)
+    context.close()
+
+
 def test_sign_in_shows_the_corridor_every_vehicle_and_the_gates(admin, deployment):
     page = admin.page
     playwright_sync.expect(page.locator("#corridor-name")).to_have_text("Compact test corridor")
