@@ -270,6 +270,75 @@ def test_a_wrong_token_gets_a_clear_message_and_no_console(open_console):
     tab.errors.clear()
 
 
+def test_a_token_typed_before_the_page_can_use_it_stays_out_of_the_url(browser, deployment):
+    """Found by hand: with the console's script not (yet) running (a slow or failed load), Enter in the sign-in form
+    submitted it the browser's way, a GET of ``/?token=<the token>``: the token in the address bar on the control
+    room's screen, in the browser's history and in any access log on the way."""
+    from sim.service_process import token_for
+
+    context = browser.new_context()
+    page = context.new_page()
+    page.route("**/js/app.js", lambda route: route.abort())
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    page.goto(deployment.url)
+    page.fill("#token", token_for("admin"))
+    page.press("#token", "Enter")
+    page.wait_for_load_state()
+    time.sleep(1)
+    assert not [url for url in [page.url, *asked] if token_for("admin") in url], asked
+    context.close()
+
+
+def test_names_in_the_map_are_shown_as_text_not_markup(browser, deployment):
+    """Found by reading: the map's tooltips were given the zones' and nodes' names as strings, which Leaflet
+    writes as HTML: a name in the corridor's files (GET /map, the API's answer like any other) ran as the
+    page's script in every console that hovered it."""
+    from sim.service_process import token_for
+
+    context = browser.new_context()
+    page = context.new_page()
+
+    def markup_in_names(route):
+        geojson = route.fetch().json()
+        for feature in geojson["features"]:
+            feature["properties"]["name"] = '<img src=x onerror="window.pwned = true">'
+        route.fulfill(json=geojson)
+
+    page.route("**/api/v1/map?frame=local", markup_in_names)
+    page.goto(deployment.url)
+    page.fill("#token", token_for("viewer"))
+    page.click("#signin-form button[type=submit]")
+    page.wait_for_selector("#link[data-state=open]", timeout=30_000)
+    page.evaluate("() => { window.xborder.map.map.eachLayer(l => { if (l.getTooltip()) l.openTooltip(); }); }")
+    time.sleep(1)
+    assert not page.evaluate("window.pwned")
+    assert page.locator(".leaflet-tooltip", has_text='<img src=x onerror="window.pwned = true">').count() > 0
+    context.close()
+
+
+def test_signing_in_again_in_the_same_tab_works(browser, deployment):
+    """Found by hand: signed out by a revoked token ("Sign in again."), a new token in the same tab got "Sign-in
+    failed: Map container is already initialized.", and so after any sign-in that failed half way (here the map
+    could not be read): the page could not build a second console over the first; only a reload helped."""
+    from sim.service_process import token_for
+
+    context = browser.new_context()
+    page = context.new_page()
+    page.route("**/api/v1/map?frame=local", lambda route: route.fulfill(status=503, json={"detail": "not now"}))
+    page.goto(deployment.url)
+    page.fill("#token", token_for("viewer"))
+    page.click("#signin-form button[type=submit]")
+    playwright_sync.expect(page.locator("#signin-error")).to_contain_text("not now")
+    page.unroute("**/api/v1/map?frame=local")
+    page.fill("#token", token_for("dispatcher"))
+    page.click("#signin-form button[type=submit]")
+    page.wait_for_selector("#link[data-state=open]", timeout=30_000)
+    playwright_sync.expect(page.locator("#role")).to_have_text("signed in: dispatcher")
+    playwright_sync.expect(page.locator("#vehicles tbody tr")).to_have_count(VEHICLES)
+    context.close()
+
+
 def test_sign_in_shows_the_corridor_every_vehicle_and_the_gates(admin, deployment):
     page = admin.page
     playwright_sync.expect(page.locator("#corridor-name")).to_have_text("Compact test corridor")
@@ -835,6 +904,75 @@ def test_a_deliver_by_time_in_the_dispatchers_own_zone_and_an_order_past_it_show
     for order in (later, soon):
         deployment.api("POST", f"/orders/{order['id']}/cancel", role="dispatcher", json={"reason": "console test"})
     playwright_sync.expect(page.locator("#kpis .overdue")).to_have_count(0, timeout=20_000)
+
+
+def test_a_due_time_on_another_day_shows_its_day(open_console, deployment):
+    """Found by hand: an order due in two days at 06:00 showed "06:00 AM" in the Due column, as one due this
+    morning would (its day only on hover)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    due = time.time() + 2 * 86400
+    order = deployment.api("POST", "/orders", role="dispatcher", json={
+        "consignments": ["VN-DUEDAY000001"], "pickup": "vn_dock_1", "drop": "cn_dock_1", "latest_delivery": due,
+        "earliest_start": due - 3600})
+    page = open_console("dispatcher", timezone="Asia/Ho_Chi_Minh").page
+    page.click("#tab-orders")
+    day = datetime.fromtimestamp(due, ZoneInfo("Asia/Ho_Chi_Minh"))
+    cell = page.locator(f"#orders tbody tr[data-order={order['id']}] td").nth(5)
+    playwright_sync.expect(cell).to_contain_text(f"{day:%b} {day.day}")
+    deployment.api("POST", f"/orders/{order['id']}/cancel", role="dispatcher", json={"reason": "console test"})
+
+
+def test_a_refused_order_says_what_is_wrong_once_and_an_impossible_time_is_not_sent(open_console):
+    """Found by hand: a "deliver by" in the year 10000 (the picker takes up to 275760) threw in the page
+    ("Invalid time value", uncaught): nothing was sent, nothing said, and the previous order's refusal stayed on
+    the form as if it were this one's; and a refusal read "latest_delivery: latest_delivery: already past"."""
+    tab = open_console("dispatcher")
+    page = tab.page
+    page.click("#tab-orders")
+    page.select_option("#order-direction", "VN->CN")
+    page.fill("#order-consignments", "VN-REFUSED00001")
+    page.fill("#order-due", "2020-01-01T09:00")
+    page.click("#order-form button[type=submit]")
+    playwright_sync.expect(page.locator("#order-error")).to_have_text("latest_delivery: already past")
+    page.fill("#order-due", "10000-01-01T09:00")
+    page.click("#order-form button[type=submit]")
+    # the form itself refuses it, as it does a priority out of its range: nothing is sent, nothing thrown
+    assert page.evaluate("document.querySelector('#order-due').validity.rangeOverflow")
+    time.sleep(1)
+    assert not [e for e in tab.errors if e.startswith("uncaught")], tab.errors
+    playwright_sync.expect(page.locator("#orders tbody tr:has-text('VN-REFUSED00001')")).to_have_count(0)
+    tab.errors[:] = [e for e in tab.errors if "422" not in e]  # the refused order's own request
+
+
+def test_every_listed_waiting_order_says_why_it_waits(open_console, deployment):
+    """Found by hand with 130 orders waiting: the list shows the newest 100, the console asked ``/waiting`` for the
+    100 most urgent, and the newest orders (the top of the list) said nothing of why they waited."""
+    later = time.time() + 3 * 3600  # not ready for hours: no vehicle is sent for any of them
+    made = [deployment.api("POST", "/orders", role="dispatcher", json={
+        "consignments": [f"VN-MANY{i:08d}"], "pickup": "vn_dock_1", "drop": "cn_dock_1", "priority": priority,
+        "earliest_start": later}) for i, priority in enumerate([5] * 100 + [1])]
+    page = open_console("dispatcher").page
+    page.click("#tab-orders")
+    newest = page.locator(f"#orders tbody tr[data-order={made[-1]['id']}]")
+    playwright_sync.expect(newest.locator(".waiting-why")).to_contain_text("earliest start", timeout=15_000)
+    for order in made:
+        deployment.api("POST", f"/orders/{order['id']}/cancel", role="dispatcher", json={"reason": "console test"})
+
+
+def test_a_vehicle_out_of_service_says_why(admin, deployment):
+    """Found by hand: a vehicle an operator took out of service showed "out of service" and nothing of the
+    reason given (GET /vehicles: ``service_reason``), to anyone else in the control room."""
+    vehicle = next(v["id"] for v in deployment.api("GET", "/vehicles") if not v["order_id"] and v["in_service"])
+    service = f"/vehicles/{vehicle}/service"
+    deployment.api("POST", service, role="operator", json={"in_service": False, "reason": "brakes to be checked"})
+    state = admin.page.locator(f"#vehicles tr[data-vehicle={vehicle}] td[data-state]")
+    admin.page.click("#tab-vehicles")
+    playwright_sync.expect(state).to_have_attribute("data-state", "out_of_service", timeout=15_000)
+    playwright_sync.expect(state).to_have_attribute("title", re.compile("brakes to be checked"))
+    deployment.api("POST", service, role="operator", json={"in_service": True, "reason": "console test: checked"})
+    playwright_sync.expect(state).not_to_have_attribute("data-state", "out_of_service", timeout=15_000)
 
 
 def test_no_errors_in_the_browser_console(admin, open_console):

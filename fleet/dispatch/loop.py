@@ -2284,9 +2284,10 @@ class Dispatcher:
                               else None, at=at, direction=direction, consignments=aboard,
                               allowed=not reasons, reasons=reasons, authorities=authorities)
 
-    def waiting_orders(self, limit: int) -> list[WaitingOrder]:
-        """The orders waiting for a vehicle (at most ``limit``, the most urgent first), each with what holds it
-        back now (:mod:`fleet.dispatch.waiting`)."""
+    def waiting_orders(self, limit: int, among: Collection[str] | None = None) -> list[WaitingOrder]:
+        """The orders waiting for a vehicle (at most ``limit``, the most urgent first; ``among``: those of these
+        ids that wait, however many more urgent ones there are), each with what holds it back now
+        (:mod:`fleet.dispatch.waiting`)."""
         with self._lock:
             tracks = self.tracks.values()
             available = [tr for tr in tracks if tr.unavailable is None and tr.record.in_service and tr.state]
@@ -2300,7 +2301,7 @@ class Dispatcher:
                 if self.relay is None else {},
                 receivers=None if self.relay is None else orders_to_give_out(tracks, self.corridor.jurisdictions),
                 left_out=self._left_out, now=self.clock())
-            waiting = self.orders.waiting(limit)
+            waiting = self.orders.waiting(limit) if among is None else self.orders.waiting_among(among)[:limit]
             return [waiting_order(order, self._kept_sentences(order), fleet) for order in waiting]
 
     def _waiting_read(self) -> int:

@@ -11,7 +11,7 @@ import builtins
 import functools
 import math
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -261,6 +261,13 @@ class OrderService:
                 until = conn.execute(_NEXT_READY, {"ready_by": ready_by}).scalar() or INF
         read = self._waiting[key] = _WaitingRead(version, limit, until, [_public(r, []) for r in rows])
         return read.orders[:limit]
+
+    def waiting_among(self, order_ids: Collection[str]) -> builtins.list[OrderPublic]:
+        """The orders of ``order_ids`` that wait for a vehicle (``created``), the most urgent first: what a page
+        of the orders list asks about, whatever their rank among all the waiting ones."""
+        with self.store.reading() as conn:
+            rows = conn.execute(_WAITING.where(orders.c.id.in_(list(order_ids))), {"limit": len(order_ids)}).all()
+        return [_public(r, []) for r in rows]
 
     def _by_idempotency_key(self, key: str) -> OrderPublic | None:
         with self.store.reading() as conn:

@@ -18,9 +18,11 @@ router = APIRouter(tags=["orders"])
 
 @router.get("/waiting", response_model=list[WaitingOrder])
 def waiting_orders(services: ServicesDep, _: Reader,
-                   limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50) -> list[WaitingOrder]:
+                   limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+                   order_id: Annotated[list[str] | None, Query(max_length=MAX_PAGE)] = None) -> list[WaitingOrder]:
     """The orders waiting for a vehicle (`created`), the most urgent first as the assignment takes them, each with
     the first thing that holds it back: customs keeping a consignment, no vehicle reporting,
     none authorized to cross by both authorities, none free, its side's gate lanes full, or the last assignment
-    round's verdict."""
-    return services.dispatcher.waiting_orders(limit)
+    round's verdict. ``order_id`` (repeatable): only those of these orders that wait, wherever they rank (the
+    console asks about the page of orders it lists)."""
+    return services.dispatcher.waiting_orders(limit, order_id)

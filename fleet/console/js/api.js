@@ -9,10 +9,16 @@ export class ApiError extends Error {
     this.field = field;
   }
 
+  /** The API's refusal in one line, each message after the field it is about: a list of errors (FastAPI's) each
+   * after its own place in the body, a message that names its field already as it is. */
   static describe(status, detail, field) {
     if (status === 0) return "the fleet manager cannot be reached";
-    if (Array.isArray(detail)) detail = detail.map((d) => d.msg || JSON.stringify(d)).join("; ");
-    return (field ? `${field}: ` : "") + (detail || `HTTP ${status}`);
+    if (Array.isArray(detail)) {
+      return detail.map((d) => (d.loc ? `${d.loc.filter((p) => p !== "body").join(".")}: ` : "") +
+                                (d.msg || JSON.stringify(d))).join("; ");
+    }
+    if (!detail) return (field ? `${field}: ` : "") + `HTTP ${status}`;
+    return field && !detail.startsWith(`${field}:`) ? `${field}: ${detail}` : detail;
   }
 }
 
@@ -43,9 +49,10 @@ export class Api {
     return data;
   }
 
+  /** ``params``: name -> value, or a list of values (the parameter repeated). */
   get(path, params) {
-    const query = params ? "?" + new URLSearchParams(Object.entries(params).filter(([, v]) => v !== "" && v != null))
-      : "";
+    const pairs = Object.entries(params || {}).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => [k, x]));
+    const query = params ? "?" + new URLSearchParams(pairs.filter(([, v]) => v !== "" && v != null)) : "";
     return this.request("GET", path + (query === "?" ? "" : query));
   }
 

@@ -58,6 +58,12 @@ async function signIn(token) {
     throw new Error(`this token is for ${session.role}; the console is for the control room's staff`);
   }
   sessionStorage.setItem(TOKEN_KEY, token);
+  if (window.xborder) {
+    // a console built before in this tab (signed out by a revoked token, or a sign-in that failed half way) holds
+    // the map's container and the page's listeners: the page starts afresh, signed in with the token kept
+    location.reload();
+    return;
+  }
   $("signin").hidden = true;
   $("console").hidden = false;
   window.xborder = new Console(api, session, onRevoked);

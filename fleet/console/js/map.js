@@ -2,6 +2,7 @@
 // origin, the frame of vehicle positions): no tiles. Leaflet gives pan and zoom (mouse, touch, keyboard); the
 // vehicles are drawn on one canvas above it, so 200 of them moving cost one redraw per animation frame.
 
+import { h } from "./dom.js";
 import { STATE_COLOURS, vehicleState } from "./vehicle-state.js";
 
 const L = window.L;
@@ -24,6 +25,10 @@ const GATE_STYLE = {
 const TWEEN_MS = 450; // vehicle states come at 2 Hz: glide between them
 const PICK_PX = 14;
 const OCCUPANCY_MS = 500; // the bridge lanes are repainted at most this often (a repaint redraws the map's canvas)
+
+/** A tooltip's content: Leaflet writes a string given to it as HTML, and names come from the corridor's files and
+ * reasons from operators (GET /map, GET /gates): an element with the text, never parsed. */
+const text = (words) => h("span", {}, words);
 
 export class CorridorMap {
   constructor(element, canvas, { onSelect }) {
@@ -73,7 +78,7 @@ export class CorridorMap {
       const p = f.properties;
       L.polygon(f.geometry.coordinates[0].map((c) => this.latLng(c)), {
         color: this.sideColour[p.jurisdiction], weight: 1, fillOpacity: p.kind === "bridge" ? 0.28 : 0.14,
-      }).bindTooltip(`${p.name || p.id} (${p.jurisdiction})`).addTo(this.map);
+      }).bindTooltip(text(`${p.name || p.id} (${p.jurisdiction})`)).addTo(this.map);
     }
     for (const f of lines) {
       const p = f.properties;
@@ -88,7 +93,7 @@ export class CorridorMap {
       if (!style) continue;
       const marker = L.circleMarker(this.latLng(f.geometry.coordinates), { ...style, weight: 1, fillOpacity: 0.9,
                                                                            interactive: p.kind !== "parking" })
-        .bindTooltip(`${p.name || p.id}`, { direction: "top" }).addTo(this.map);
+        .bindTooltip(text(`${p.name || p.id}`), { direction: "top" }).addTo(this.map);
       if (p.kind === "gate") this.gateMarkers.set(p.id, Object.assign(marker, { gateName: p.name || p.id }));
     }
     this.bridgeLanes = this.groupBridgeLanes();
@@ -149,19 +154,17 @@ export class CorridorMap {
     return [(b[0] - a[0]) / length, (b[1] - a[1]) / length];
   }
 
-  /** Each gate (GET /gates) free or held, and why, on its marker and in its tooltip (an element: the hold's
-   * reason is an operator's text, never parsed as HTML). */
+  /** Each gate (GET /gates) free or held, and why, on its marker and in its tooltip (the hold's reason is an
+   * operator's text: ``text``). */
   setGates(gates) {
     for (const gate of gates) {
       const marker = this.gateMarkers.get(gate.id);
       if (!marker) continue;
-      const text = `${marker.gateName}: ${gate.held ? `held: ${gate.hold_reason || ""}` : "free"}`;
-      if (marker.shown === text) continue;
-      marker.shown = text;
+      const shown = `${marker.gateName}: ${gate.held ? `held: ${gate.hold_reason || ""}` : "free"}`;
+      if (marker.shown === shown) continue;
+      marker.shown = shown;
       marker.setStyle(GATE_STYLE[gate.held ? "held" : "free"]);
-      const content = document.createElement("span");
-      content.textContent = text;
-      marker.setTooltipContent(content);
+      marker.setTooltipContent(text(shown));
     }
   }
 

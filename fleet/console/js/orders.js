@@ -77,11 +77,13 @@ export class OrdersPanel {
     }
   }
 
-  /** Why each waiting order among ``orders`` waits (GET /waiting: the dispatch loop's answer), by order id; empty
-   *  when none is waiting, or when it cannot be read (a standby answers only the leader's name). */
+  /** Why each waiting order among ``orders`` waits (GET /waiting: the dispatch loop's answer, asked about these
+   *  orders: the most urgent waiting ones need not be the ones listed), by order id; empty when none is waiting,
+   *  or when it cannot be read (a standby answers only the leader's name). */
   async whyWaiting(orders) {
-    if (!orders.some((order) => order.state === "created")) return new Map();
-    const waiting = await this.api.get("/waiting", { limit: 100 }).catch(() => []);
+    const ids = orders.filter((order) => order.state === "created").map((order) => order.id);
+    if (!ids.length) return new Map();
+    const waiting = await this.api.get("/waiting", { order_id: ids, limit: ids.length }).catch(() => []);
     return new Map(waiting.map((w) => [w.order_id, w.because]));
   }
 
@@ -112,15 +114,19 @@ export class OrdersPanel {
                         "data-key": `cancel:${order.id}`, onclick: () => this.cancel(order) }, "Cancel") : ""));
   }
 
-  /** Its latest delivery, marked overdue while it is not finished past it (on the service's clock: simulated
-   *  time may run faster than the browser's). */
+  /** Its latest delivery (its day too, when not today), marked overdue while it is not finished past it (on the
+   *  service's clock: simulated time may run faster than the browser's). */
   due(order) {
     if (order.latest_delivery == null) return h("td", {}, "");
-    const overdue = !FINISHED.has(order.state) && order.latest_delivery < this.serviceNow();
+    const now = this.serviceNow();
+    const overdue = !FINISHED.has(order.state) && order.latest_delivery < now;
     const at = new Date(order.latest_delivery * 1000);
+    const today = at.toDateString() === new Date(now * 1000).toDateString();
+    const shown = at.toLocaleString([], { ...(today ? {} : { month: "short", day: "numeric" }),
+                                          hour: "2-digit", minute: "2-digit" });
     return h("td", { class: overdue ? "overdue" : "",
                      title: `${overdue ? "overdue: past its latest delivery" : "latest delivery"}, ${at.toLocaleString()}` },
-      (overdue ? "⚠ " : "") + at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }));
+      (overdue ? "⚠ " : "") + shown);
   }
 
   async cancel(order) {

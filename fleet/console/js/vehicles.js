@@ -22,6 +22,13 @@ const BUTTONS = [
           confirm: "The containers were taken off this vehicle by hand at its holding bay: it is free again." } },
 ];
 
+/** What a state's word alone does not say, on hover: why the vehicle is out of service, or that it never
+ * reported. */
+function stateNote(view, state) {
+  if (state === "out_of_service") return `taken out of service: ${view.service_reason || "no reason given"}`;
+  return neverSeen(view) ? "it has never reported to the fleet manager: nothing sent to it can reach it" : "";
+}
+
 const FLUSH_MS = 500;
 const AGE_EVERY_MS = 1000; // ages grow between updates
 
@@ -134,8 +141,7 @@ export class VehiclesTable {
       cells.state.title = where
         ? [`${label} for customs clearance: ` +
            (waiting.allowed ? "crossing allowed" : waiting.reasons.join("; ")), stalled].filter(Boolean).join("\n")
-        : stalled || (neverSeen(view) ? "it has never reported to the fleet manager: nothing sent to it can reach it"
-          : "");
+        : stalled || stateNote(view, state);
       const held = (view.held_load || []).join(", ");
       show(cells.order, view.order_id || (held ? `holds ${held}` : view.job ? `(${view.job})` : ""),
            { title: held ? "a load no order carries: take it off by hand at the bay, then Load removed"

@@ -158,3 +158,24 @@ def test_the_console_is_served_at_the_root_without_a_token(client):
         assert client.get(f"/{path}").status_code == 200, path
     assert client.get("/api/v1/health").json() == {"status": "ok"}  # the API's routes still win
     assert client.get("/api/v1/no-such-thing", headers=VIEWER).status_code == 404
+
+
+def test_waiting_says_why_for_the_orders_asked_about_however_many_are_more_urgent(client, services, docks):
+    """The console lists the newest orders and asked ``/waiting`` for the most urgent ones: with more waiting
+    than it asked for, a listed order said nothing of why it waited. It now asks about the orders it lists."""
+    services.dispatcher.stop()  # no assignment round takes any of them meanwhile
+
+    def order(consignment: str, priority: int) -> str:
+        created = client.post("/api/v1/orders", headers=auth("dispatcher"), json={
+            "consignments": [consignment], "pickup": docks["VN"][0], "drop": docks["CN"][0], "priority": priority})
+        assert created.status_code == 201
+        return created.json()["id"]
+
+    urgent = [order(f"VN-URGENT00000{i}", 9) for i in range(3)]
+    newest = order("VN-NEWEST000001", 1)
+    top = client.get("/api/v1/waiting", params={"limit": 3}, headers=VIEWER).json()
+    assert {w["order_id"] for w in top} == set(urgent)
+    asked = client.get("/api/v1/waiting", params={"order_id": [newest, urgent[0], "ord-none"], "limit": 3},
+                       headers=VIEWER).json()
+    assert [w["order_id"] for w in asked] == [urgent[0], newest]  # the most urgent first; no such order: none
+    assert all(w["because"] for w in asked)
