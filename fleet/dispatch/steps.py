@@ -75,7 +75,8 @@ def base_end_at(corridor: Corridor, track: Track) -> tuple[str, int | None]:
         if released is not None and released[0] in corridor.nodes:
             return released
     seq = state.last_node_sequence_id if ours and state is not None else None
-    if track.plan is not None and track.reached >= 0:
+    # (no order of ours sent: a new one starts where the vehicle stands, not where the plan's release ends)
+    if track.plan is not None and track.reached >= 0 and track.vda_order_id is not None:
         return track.plan.steps[track.released].node, seq
     if track.placed_at is not None:
         return track.placed_at, seq
