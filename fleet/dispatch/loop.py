@@ -874,6 +874,12 @@ class Dispatcher:
         state, why, lasting, deaf = track.state, None, False, None
         if holds_what_was_sent(track):
             track.untaken_since = None
+        elif state is not None and state.order_id == track.vda_order_id and state.order_id is not None:
+            taken = (state.order_id, state.order_update_id)
+            if taken != track.last_taken:
+                track.last_taken = taken
+                if track.untaken_since is not None:
+                    track.untaken_since = t  # it took one: the later ones are on their way
         if not track.record.in_service:
             why, lasting = f"out of service: {track.record.service_reason or 'no reason given'}", True
         elif track.connection in ("OFFLINE", "CONNECTIONBROKEN"):

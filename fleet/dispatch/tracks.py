@@ -87,6 +87,9 @@ class Track:
     #: sent again since (``RESEND_AFTER_S``) or not; None: its state shows the last one. The clock starts anew
     #: while it cannot go on for another reason (``Dispatcher._watch_health``)
     untaken_since: float | None = None
+    #: the last (order, update) of ours its state showed: one taken since restarts ``untaken_since`` (a vehicle
+    #: driving takes each update a moment after it is sent, the next one often sent before: never deaf for that)
+    last_taken: tuple[str, int] | None = None
     retry_at: float = -INF  # a stalled vehicle is planned again from then on
     stalled_since: float | None = None  # stalled without a break since then (planner time)
     stalled_because: str | None = None  # the planner's reason, while stalled (shown to dispatchers)
