@@ -46,10 +46,13 @@ from fleet.dispatch.steps import (
     gates_before,
     handling_state,
     has_left,
+    held_order,
+    holds_what_was_sent,
     inbound_gates,
     is_free,
     node_actions,
     nodes_before_crossing,
+    order_refusals,
     reported_base_end_step,
     update_not_taken,
     vehicle_view,
@@ -598,7 +601,7 @@ class Dispatcher:
         if track.vda_order_id and state.order_id != track.vda_order_id \
                 and not any(n.released for n in state.node_states) and t - track.sent_at > RESEND_AFTER_S:
             # lost, refused while a cancel was still on its way, or the vehicle restarted (it is handed no old
-            # order): a new order (update 0, as VDA 5050 requires) from where it stands
+            # order): a new order (update 0, as VDA 5050 requires) from where it stands (``base_end_at``)
             track.vda_order_id = None
             if track.plan is not None:
                 self._adopt(track, track.plan, t)
@@ -642,6 +645,28 @@ class Dispatcher:
         self.alarms.raise_alarm(AlarmKind.UNRELEASED_CROSSING, track.id, f"{why}: emergency stop sent, out of "
                                 "service", {"direction": found.direction, "across": found.across,
                                             "consignments": aboard, "last_node": state.last_node_id})
+
+    def _back_to_what_it_holds(self, track: Track, state: VehicleState) -> None:
+        """The vehicle has taken none of what it was sent for long (``_not_taking_orders``): the fleet stops
+        counting on what it sent meanwhile. Its plan ends where the vehicle reports its base to end (the way it
+        may still drive, kept for the others to wait for), and so does its base (the place it keeps while it
+        cannot go on); None when that node is not on its plan. Counted where the updates it did not take would
+        have taken it, it kept the dock it was sent to for good, and its stale plan held back at the release
+        step the free vehicle given its order. What is sent to it again (``_observe``) starts there."""
+        plan = track.plan
+        if plan is None:
+            return
+        if state.order_id == track.vda_order_id:
+            k = reported_base_end_step(track)
+        else:  # (none of our order: where it stands, unless it drives an order of its own)
+            k = None if any(n.released for n in state.node_states) else _first_step_at(plan, state.last_node_id)
+        self._plans_changed = True
+        if k is None:
+            track.plan = None
+            return
+        track.plan = dataclasses.replace(plan, steps=plan.steps[:k + 1], horizon=())
+        track.first = track.released = k
+        track.reached = min(track.reached, k)
 
     def _resync_base(self, track: Track, t: float) -> None:
         """The vehicle did not take our last update (lost or refused): what it was to release is released again
@@ -846,7 +871,15 @@ class Dispatcher:
         self._save_vda(track)
 
     def _watch_health(self, track: Track, t: float) -> None:
-        state, why, lasting = track.state, None, False
+        state, why, lasting, deaf = track.state, None, False, None
+        if holds_what_was_sent(track):
+            track.untaken_since = None
+        elif state is not None and state.order_id == track.vda_order_id and state.order_id is not None:
+            taken = (state.order_id, state.order_update_id)
+            if taken != track.last_taken:
+                track.last_taken = taken
+                if track.untaken_since is not None:
+                    track.untaken_since = t  # it took one: the later ones are on their way
         if not track.record.in_service:
             why, lasting = f"out of service: {track.record.service_reason or 'no reason given'}", True
         elif track.connection in ("OFFLINE", "CONNECTIONBROKEN"):
@@ -875,6 +908,10 @@ class Dispatcher:
                                     "off its way (by people?); it takes no work until it is driven back there, or "
                                     "set down on a free parking spot, charger, dock or holding bay of its side",
                                     {"node": node, "x": state.pose.x, "y": state.pose.y})
+        elif state is not None and (deaf := self._not_taking_orders(track, state, t)) is not None:
+            why, lasting = deaf, True  # (it has kept its order that long already: given back at once)
+        if why is not None and deaf is None and track.untaken_since is not None:
+            track.untaken_since = t  # (the vehicle may take no order while it cannot go on: its clock starts anew)
         if state is not None and state.battery_charge < self.settings.low_battery_percent and not state.charging \
                 and not self.alarms.is_open(AlarmKind.LOW_BATTERY, track.id):  # (open: asked again at every tick)
             self.alarms.raise_alarm(AlarmKind.LOW_BATTERY, track.id,
@@ -885,14 +922,45 @@ class Dispatcher:
             if why is not None and self._planned_once:
                 self._take_back_order(track, why, t)
             return
-        was, track.unavailable = track.unavailable, why
         if not self._planned_once:
+            track.unavailable = why
             return
+        if deaf is not None and state is not None:
+            self._back_to_what_it_holds(track, state)
+        was, track.unavailable = track.unavailable, why
         if why is not None:
             self._take_out(track, why, t)
+            if deaf is not None and track.plan is None:
+                self._replan(track, t)  # to stay where it reports, sent to it (an update it would take)
         elif was is not None:
             log.info("vehicle %s available again", track.id)
             track.needs_plan, track.keeps_order_until = True, INF
+
+    def _not_taking_orders(self, track: Track, state: VehicleState, t: float) -> str | None:
+        """Why the vehicle cannot go on when it has reported, for over ``reassign_after_s``, none of the orders
+        or updates it was sent since (a vendor's vehicle that ignores them, an agent whose order subscription
+        broke): None while it has not. Before, such a vehicle kept its order for good, sent again every
+        ``RESEND_AFTER_S``, with no alarm, beside a free vehicle. A vehicle slow to take its orders takes each
+        within seconds; a restart of the fleet manager starts every clock anew."""
+        since, after = track.untaken_since, self._deaf_after_s()
+        if since is None or t - since <= after:
+            return None
+        refusals = order_refusals(state)
+        self.alarms.raise_alarm(
+            AlarmKind.VEHICLE_FAULT, track.id,
+            f"{track.id} does not take its orders: sent update {track.update_id} of order {track.vda_order_id} "
+            f"{t - track.sent_at:.0f} s ago (none taken for {t - since:.0f} s), it reports {held_order(state)}"
+            + "".join(f"; {why}" for why in refusals) + ". It takes no work until it takes its orders again; an "
+            "order it has not loaded goes to another vehicle",
+            {"order": track.vda_order_id, "update": track.update_id, "reported_order": state.order_id,
+             "reported_update": state.order_update_id, "refusals": refusals})
+        # (what it reports, not what it was sent: the same while it lasts, as the reason must be)
+        return f"does not take its orders: none taken for over {after:.0f} s, it reports {held_order(state)}"
+
+    def _deaf_after_s(self) -> float:
+        """How long a vehicle may take none of its orders: ``reassign_after_s``, but never before they were sent
+        again a few times (an order lost on the way is no fault: VDA 5050 sends them with MQTT QoS 0)."""
+        return max(self.settings.reassign_after_s, 3 * RESEND_AFTER_S)
 
     def _away_from_its_node(self, track: Track, state: VehicleState) -> tuple[str, float] | None:
         """The node it last reached (or was taken from: ``Track.placed_at``) and how far it stands from it, when
@@ -1837,6 +1905,8 @@ class Dispatcher:
             return
         track.update_id, track.sent_content, track.sent_basis = update_id, content, basis
         track.sent_at = self.now()
+        if track.untaken_since is None:
+            track.untaken_since = track.sent_at
         self.link.send_order(track.id, order)
         self._save_vda(track)
 

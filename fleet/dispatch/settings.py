@@ -24,7 +24,10 @@ class DispatchSettings(BaseModel):
                                                             "stop, its link lost or silent) keeps an order it has "
                                                             "not loaded yet for this long, then the order goes to "
                                                             "another vehicle; at once on a fatal fault or when "
-                                                            "taken out of service")
+                                                            "taken out of service. Also how long a vehicle may "
+                                                            "take none of the orders sent to it (at least 9 s) "
+                                                            "before it is out of dispatch as one that does not "
+                                                            "take its orders")
     late_after_s: float = Field(5.0, gt=0, description="later arrivals are absorbed with FleetPlanner.delay")
     stuck_after_s: float = Field(300.0, gt=0, description="this late: an alarm")
     low_battery_percent: float = Field(30.0, ge=0, le=100)

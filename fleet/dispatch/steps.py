@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Set
 
 import networkx as nx
-from agv_agent.protocol import ActionState, VehicleState
+from agv_agent.protocol import ActionState, ErrorType, VehicleState
 
 from fleet.dispatch.tracks import JobKind, Track
 from fleet.dispatch.vda import node_action_id
@@ -17,6 +17,10 @@ from fleet.orders.model import LOADED_STATES
 from planner.corridor import Corridor, NodeKind
 from planner.routing import VehicleProfile, restricted_view
 from planner.schedule.handoff import CUSTODY
+
+#: the errors a vehicle reports an order or update it refused with
+ORDER_REFUSALS = frozenset({ErrorType.ORDER_VALIDATION, ErrorType.ORDER_NOT_ACCEPTABLE, ErrorType.ORDER_UPDATE,
+                            ErrorType.NOT_AUTOMATIC})
 
 
 def nodes_before_crossing(corridor: Corridor) -> set[str]:
@@ -75,7 +79,8 @@ def base_end_at(corridor: Corridor, track: Track) -> tuple[str, int | None]:
         if released is not None and released[0] in corridor.nodes:
             return released
     seq = state.last_node_sequence_id if ours and state is not None else None
-    if track.plan is not None and track.reached >= 0:
+    # (no order of ours sent: a new one starts where the vehicle stands, not where the plan's release ends)
+    if track.plan is not None and track.reached >= 0 and track.vda_order_id is not None:
         return track.plan.steps[track.released].node, seq
     if track.placed_at is not None:
         return track.placed_at, seq
@@ -100,6 +105,23 @@ def update_not_taken(track: Track, t: float, after_s: float) -> bool:
     return state is not None and track.plan is not None and bool(state.order_id) \
         and state.order_id == track.vda_order_id and state.order_update_id < track.update_id \
         and t - track.sent_at > after_s and track.state_age is not None and track.state_age < t - track.sent_at
+
+
+def holds_what_was_sent(track: Track) -> bool:
+    """The vehicle's state shows the last order update sent to it (or a later one), or nothing was sent."""
+    state = track.state
+    return track.vda_order_id is None or (state is not None and state.order_id == track.vda_order_id
+                                          and state.order_update_id >= track.update_id)
+
+
+def held_order(state: VehicleState) -> str:
+    """The order the vehicle says it holds, in words: ``update 3 of order X``, or ``no order``."""
+    return f"update {state.order_update_id} of order {state.order_id}" if state.order_id else "no order"
+
+
+def order_refusals(state: VehicleState) -> list[str]:
+    """Why the vehicle says it refused an order or update (its errors of those types)."""
+    return [e.description for e in state.errors if e.error_type in ORDER_REFUSALS]
 
 
 def reported_base_end_step(track: Track) -> int | None:

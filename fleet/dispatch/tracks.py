@@ -83,6 +83,13 @@ class Track:
     sent_content: OrderContent | None = None  # what the last update sent (update ``update_id``) said
     sent_basis: tuple[object, ...] | None = None  # what that update was built from (``Dispatcher._send``)
     not_taken_logged: tuple[str | None, int] | None = None  # (order, update reported) last warned as not taken
+    #: since when (planner time) what was sent to it waits to be taken: an order or update it has not taken yet,
+    #: sent again since (``RESEND_AFTER_S``) or not; None: its state shows the last one. The clock starts anew
+    #: while it cannot go on for another reason (``Dispatcher._watch_health``)
+    untaken_since: float | None = None
+    #: the last (order, update) of ours its state showed: one taken since restarts ``untaken_since`` (a vehicle
+    #: driving takes each update a moment after it is sent, the next one often sent before: never deaf for that)
+    last_taken: tuple[str, int] | None = None
     retry_at: float = -INF  # a stalled vehicle is planned again from then on
     stalled_since: float | None = None  # stalled without a break since then (planner time)
     stalled_because: str | None = None  # the planner's reason, while stalled (shown to dispatchers)

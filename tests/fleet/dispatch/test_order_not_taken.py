@@ -17,7 +17,7 @@ def test_an_update_the_vehicle_does_not_take_does_not_make_its_order_accepted(cu
     fleet.link.send_order = lambda vehicle_id, order: None  # deaf: it takes no order nor update
     order = fleet.order(["VN-100000000001"], docks(corridor, "VN")[0], docks(corridor, "CN")[0])
     fleet.release("VN-100000000001", VN_CN)
-    fleet.run(60)
+    fleet.run(30)  # (within reassign_after_s: then it would be taken for deaf, test_deaf_vehicle.py)
     assert fleet.dispatcher.tracks["agv_001"].job is not None  # it was given the job...
     assert fleet.state_of(order) == OrderState.ASSIGNED  # ...which it has not taken
     fleet.link.send_order = send  # it hears again: the next resend gives it the job
