@@ -702,7 +702,7 @@ class Dispatcher:
         # (its state carries the latest update: an update not taken, the vehicle at rest on its order before,
         # had the order accepted while the vehicle stood there deaf to it)
         if job is not None and job.order is not None and job.order.state == OrderState.ASSIGNED \
-                and state.order_update_id >= track.update_id:
+                and holds_what_was_sent(track):
             self._advance(track, OrderState.TO_PICKUP, "the vehicle accepted its order")
         for j in range(track.reached + 1, k + 1):
             track.arrived_at[j] = t
