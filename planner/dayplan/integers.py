@@ -22,7 +22,8 @@ UNBOUNDED = np.iinfo(np.int64).max
 class Integral:
     time_scale: float = 1000.0  # units per second
     distance_scale: float = 1000.0  # units per metre
-    per_metre: float = 1.0  # the problem's cost of a metre: a scaled metre costs exactly 1
+    per_metre: float = 1.0  # the problem's cost of a metre: a scaled metre costs exactly ``cost_multiplier``
+    cost_multiplier: int = 1  # finer cost units, where a price per time unit would otherwise round far off
 
     @classmethod
     def of(cls, problem: DayProblem) -> Integral:
@@ -53,8 +54,15 @@ class Integral:
         return math.floor(metres * self.distance_scale + 1e-9) if math.isfinite(metres) else unbounded
 
     def cost(self, value: float) -> int:
-        """A cost in the solver's units (one scaled metre = 1)."""
-        return round(value * self.distance_scale / self.per_metre)
+        """A cost in the solver's units (one scaled metre = ``cost_multiplier``)."""
+        return round(value * self.distance_scale * self.cost_multiplier / self.per_metre)
+
+    def per_time_unit(self, per_s: float) -> int:
+        """A price per second as the solver's cost of one time unit (0: too small to weigh at this scale)."""
+        return round(self.exact_per_time_unit(per_s))
+
+    def exact_per_time_unit(self, per_s: float) -> float:
+        return per_s * self.distance_scale * self.cost_multiplier / self.per_metre / self.time_scale
 
     def from_cost(self, units: float) -> float:
-        return units * self.per_metre / self.distance_scale
+        return units * self.per_metre / self.distance_scale / self.cost_multiplier

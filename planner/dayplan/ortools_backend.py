@@ -6,6 +6,7 @@ back and says what it left)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 
@@ -20,6 +21,8 @@ __all__ = ["solve_ortools"]
 
 #: what leaving a required shipment costs the search: more than any plan that serves it
 REQUIRED_PENALTY = 2**50
+#: a price per late time unit is weighed in at least this many cost units (rounded within 0.5 %)
+PRICE_UNITS = 100
 #: under a CPU-time limit, the wall-clock cap (the search is stopped at its first solution after the CPU
 #: budget; this only bounds a search that finds none)
 WALL_CAP = 20.0
@@ -28,29 +31,31 @@ WALL_CAP = 20.0
 def solve_ortools(problem: DayProblem, time_limit_s: float, seed: int = 0, clock: Clock = Clock.WALL
                   ) -> SolverAnswer:
     """(``seed`` is unused: the routing search is deterministic.)"""
-    scale = Integral.of(problem)
     vehicles, shipments = problem.vehicles, problem.shipments
     n_v = len(vehicles)
+    durations, distances = Integral.of(problem).durations(problem), Integral.of(problem).distances(problem)
+    scale = _fine_enough(problem, distances)
     locations = ([problem.at(v.start) for v in vehicles] + [problem.at(v.end) for v in vehicles]
                  + [problem.at(w) for s in shipments for w in (s.pickup, s.drop)])
     service = [0] * (2 * n_v) + [scale.span(t) for s in shipments for t in (s.pickup_service_s, s.drop_service_s)]
     manager = pywrapcp.RoutingIndexManager(len(locations), n_v, list(range(n_v)), list(range(n_v, 2 * n_v)))
     routing = pywrapcp.RoutingModel(manager)
     at = np.array(locations)
-    durations, distances = scale.durations(problem), scale.distances(problem)
     finite_legs = [m[m < NO_ROUTE] for m in durations]
     horizon = _horizon(problem, scale, max((int(m.max()) for m in finite_legs if m.size), default=0))
 
-    def matrix(values: np.ndarray, plus: list[int] | None = None) -> list[list[int]]:
+    def matrix(values: np.ndarray, plus: list[int] | None = None, times: int = 1) -> list[list[int]]:
         full = np.minimum(values[np.ix_(at, at)], horizon)
         if plus is not None:
             full = full + np.array(plus)[:, None]
-        return full.astype(np.int64).tolist()
+        return (full.astype(np.int64) * times).tolist()
 
     time_cb = {p: routing.RegisterTransitMatrix(matrix(durations[p], service)) for p in {v.profile for v in vehicles}}
     dist_cb = {p: routing.RegisterTransitMatrix(matrix(distances[p])) for p in time_cb}
+    cost_cb = dist_cb if scale.cost_multiplier == 1 else {
+        p: routing.RegisterTransitMatrix(matrix(distances[p], times=scale.cost_multiplier)) for p in time_cb}
     for i, v in enumerate(vehicles):
-        routing.SetArcCostEvaluatorOfVehicle(dist_cb[v.profile], i)
+        routing.SetArcCostEvaluatorOfVehicle(cost_cb[v.profile], i)
     routing.SetFixedCostOfAllVehicles(scale.cost(problem.costs.per_vehicle))
     routing.AddDimensionWithVehicleTransits([time_cb[v.profile] for v in vehicles], horizon, horizon, False, "time")
     schedule = routing.GetDimensionOrDie("time")
@@ -73,9 +78,9 @@ def solve_ortools(problem: DayProblem, time_limit_s: float, seed: int = 0, clock
         solver.Add(schedule.CumulVar(pickup) <= schedule.CumulVar(drop))
         for index, window in ((pickup, s.pickup_window), (drop, s.drop_window)):
             schedule.CumulVar(index).SetRange(scale.early(window.earliest), scale.late(window.latest, horizon))
-            if window.soft:
-                per_unit = scale.cost(problem.costs.late_per_s * s.priority) / scale.time_scale
-                schedule.SetCumulVarSoftUpperBound(index, scale.late(window.due, horizon), max(1, round(per_unit)))
+            per_unit = scale.per_time_unit(problem.costs.late_per_s * s.priority)
+            if window.soft and per_unit > 0:
+                schedule.SetCumulVarSoftUpperBound(index, scale.late(window.due, horizon), per_unit)
         penalty = REQUIRED_PENALTY if s.required else scale.cost(problem.costs.unserved * s.priority)
         routing.AddDisjunction([pickup, drop], penalty, 2)
         forbidden = [i for i, v in enumerate(vehicles) if not _may_serve(problem, durations[v.profile], v, s)]
@@ -120,6 +125,24 @@ def solve_ortools(problem: DayProblem, time_limit_s: float, seed: int = 0, clock
     feasible = all(k in served for k, s in enumerate(shipments) if s.required)
     return SolverAnswer(routes, scale.from_cost(solution.ObjectiveValue()) if feasible else math.inf, len(routes),
                         int(driven) / scale.distance_scale, feasible)
+
+
+def _fine_enough(problem: DayProblem, distances: list[np.ndarray]) -> Integral:
+    """The problem's integer scale with cost units fine enough that each price per late time unit is weighed
+    within 0.5 % (at least ``PRICE_UNITS`` units), unless that would bring a plan's cost near
+    ``REQUIRED_PENALTY``. Whole-unit prices (the default: a second late costs a metre) keep one unit a scaled metre.
+    """
+    scale = Integral.of(problem)
+    prices = [p for s in problem.shipments if s.pickup_window.soft or s.drop_window.soft
+              if (p := scale.exact_per_time_unit(problem.costs.late_per_s * s.priority)) > 0]
+    if all(abs(p - round(p)) < 1e-9 and p >= 1 for p in prices):
+        return scale
+    legs = max((int(m[m < NO_ROUTE].max()) for m in distances if (m < NO_ROUTE).any()), default=0)
+    plan_bound = (len(problem.vehicles) * scale.cost(problem.costs.per_vehicle)
+                  + legs * 2 * (len(problem.shipments) + len(problem.vehicles))
+                  + sum(scale.cost(problem.costs.unserved * s.priority) for s in problem.shipments))
+    most = max(1, REQUIRED_PENALTY // (16 * max(1, plan_bound)))
+    return dataclasses.replace(scale, cost_multiplier=min(most, math.ceil(PRICE_UNITS / min(prices))))
 
 
 def _may_serve(problem: DayProblem, durations: np.ndarray, vehicle, shipment) -> bool:

@@ -195,3 +195,15 @@ def test_a_truncated_li_lim_file_is_refused_naming_the_line(tmp_path, cut, said)
     path.write_text(cut((lilim.DATA / "lc101.txt").read_text()))
     with pytest.raises(ValueError, match=re.escape(f"{path}: {said}")):
         lilim.day_problem(lilim.read_instance(path))
+
+
+@pytest.mark.parametrize("late_per_s", [0.0, 0.4, 0.0004])
+def test_lateness_is_weighed_at_its_price_when_that_is_not_a_whole_unit(late_per_s):
+    # two containers b -> c (20 m), both due at the drop by 30 s, one-container vehicles: one vehicle serves both,
+    # the second 40 s late, driving 100 m; two vehicles are on time and drive 120 m. Lateness cheaper than the
+    # 20 m saved (0.5 per s) makes one vehicle the better plan; the search must not price it as if dearer.
+    shipments = [Shipment(k, "b", "c", drop_window=Window(0, 1000, due=30)) for k in ("s1", "s2")]
+    fleet = [Vehicle("v1", "a", "a", 1), Vehicle("v2", "a", "a", 1)]
+    plan = plan_day(DayProblem(line(0, 10, 30), shipments, fleet, Costs(late_per_s=late_per_s)), Backend.ORTOOLS, 0.5)
+    assert plan.feasible and plan.vehicles_used == 1
+    assert plan.cost == pytest.approx(100 + 40 * late_per_s)
