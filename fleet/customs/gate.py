@@ -36,10 +36,11 @@ from fleet.customs.clearance import (
 )
 from fleet.customs.envelope import CustomsEvent, content_digest, format_time, signed_bytes
 from fleet.customs.errors import MalformedInput
-from fleet.customs.refusals import RefusalLimiter, refusal_body, safe_text
+from fleet.customs.refusals import refusal_body, safe_text
 from fleet.customs.signing import signature_valid
 from fleet.customs.snapshots import ClearanceState, SnapshotRejected, check_snapshot, snapshot_body
 from fleet.customs.streams import Span
+from fleet.refusal_limit import RefusalLimiter
 from fleet.store import AuditKind, AuditRecord, NewEvent, Store, StoredEvent, StoreError
 from fleet.store.audit import record_hash
 

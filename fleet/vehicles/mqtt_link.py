@@ -21,6 +21,7 @@ import paho.mqtt.client as mqtt
 from agv_agent import vda_json
 from agv_agent.protocol import INTERFACE_NAME, VDA_MAJOR, Action, ConnectionState, Factsheet, Order, VehicleState
 
+from fleet.refusal_limit import RefusalLimiter
 from fleet.vehicles.link import PendingActions, RecentFailures, VehicleLinkError, VehicleSnapshot, wait_for
 
 logger = logging.getLogger(__name__)
@@ -68,6 +69,9 @@ class MqttVehicleLink:
         self._header_ids: dict[tuple[str, str], itertools.count] = {}
         self.received = 0
         self.failures = RecentFailures("an MQTT message could not be handled")
+        #: refusals are logged in bursts, then counted (one bucket for the broker: whoever floods it, the log stays
+        #: bounded, and its keys cannot grow with made-up serial numbers)
+        self._refusals_logged = RefusalLimiter()
         self.pending = PendingActions(resend_s=resend_s)
         self._connected = threading.Event()
         self._answered = threading.Event()  # the broker accepted the connection or refused it
@@ -141,7 +145,10 @@ class MqttVehicleLink:
                     self.on_state(serial)
         except ValueError as exc:  # not JSON, or not VDA 5050 (VdaJsonError): refused, said in one line
             self.failures.failed()
-            logger.warning("MQTT message on %s refused: %s", message.topic, exc)
+            logged, unlogged = self._refusals_logged.admit("broker", time.monotonic())
+            if logged:
+                logger.warning("MQTT message on %s refused: %s%s", message.topic, exc,
+                               f" (and {unlogged} more refused since the last line)" if unlogged else "")
         except Exception:  # one bad message must not stop the others: counted, logged, trouble() says so
             self.failures.failed()
             logger.exception("MQTT message on %s could not be handled", message.topic)

@@ -5,6 +5,7 @@ one that raised failed every tick, for the whole fleet)."""
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import paho.mqtt.client as mqtt
@@ -102,3 +103,21 @@ def test_a_state_repeated_or_from_before_is_refused_and_a_restarted_vehicles_is_
     assert mqtt_link.state("hdr").pose.x == 5.0 and mqtt_link.state_age("hdr") >= 0.3
     publish(attacker, "hdr", "state", at(7.0, 0, now + 1))  # restarted: counts from 0, later
     assert mqtt_link.wait_for(lambda: mqtt_link.state("hdr").pose.x == 7.0, 5)
+
+
+def test_a_flood_of_bad_messages_is_logged_in_a_bounded_number_of_lines_that_count_the_rest(mqtt_link, attacker,
+                                                                                          caplog):
+    # a vehicle (or anyone the broker lets publish) sending 2,000 unreadable states: every one is refused, but
+    # the fleet's log gets a burst of lines, then a count of the rest, not one line each (a disk filled by a bug)
+    caplog.set_level("WARNING", logger="fleet.vehicles.mqtt_link")
+    for _ in range(2000):
+        attacker.publish("uagv/v2/acme/noisy/state", b"not json", qos=0)
+    publish(attacker, "noisy", "state", b"still not json")  # qos 1: after the others
+    assert mqtt_link.wait_for(lambda: mqtt_link.failures.count >= 2001, 10)
+    refused = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert 0 < len(refused) <= 100
+    time.sleep(1.1)
+    publish(attacker, "noisy", "state", b"one more")
+    assert mqtt_link.wait_for(lambda: any("more refused" in r.getMessage() for r in caplog.records), 5)
+    counted = [r.getMessage() for r in caplog.records if "more refused" in r.getMessage()]
+    assert sum(int(re.search(r"\(and (\d+) more refused", m)[1]) for m in counted) + len(refused) >= 2001
