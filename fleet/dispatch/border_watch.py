@@ -7,10 +7,11 @@ position decides the side (:meth:`planner.corridor.Corridor.jurisdiction_at`), n
 its order may report no node at all. Off every zone, the nearest zone's side decides
 (:meth:`planner.corridor.Corridor.nearest_jurisdiction`): the zones cover the corridor, not the countries, and a
 vehicle beside the deck across the line is across all the same. Farther than :data:`OFF_THE_MAP_M` from every
-zone, or at a position that is no number, the vehicle is off the map, wherever it is: the fleet cannot vouch for
-where it goes next, so that is a finding of its own. A crossing counts as released while the vehicle's own
-reported base holds a node on the border line or across it, as it does from the moment the fleet releases the
-crossing until the vehicle is across; the fleet's own record would not survive a restart, the vehicle's base does.
+zone, at a position that is no number, or on another map (``mapId``), the vehicle is off the map, wherever it is:
+the fleet cannot vouch for where it goes next, so that is a finding of its own. A crossing counts as released
+while the vehicle's own reported base holds a node on the border line or across it, as it does from the moment the
+fleet releases the crossing until the vehicle is across; the fleet's own record would not survive a restart, the
+vehicle's base does.
 """
 
 from __future__ import annotations
@@ -42,10 +43,11 @@ class UnreleasedCrossing:
 
 @dataclass(frozen=True)
 class OffTheMap:
-    """A vehicle seen off the map: farther than :data:`OFF_THE_MAP_M` from every zone, or at no number."""
+    """A vehicle seen off the map: farther than :data:`OFF_THE_MAP_M` from every zone, at no number, or on
+    another map."""
 
-    side: str | None  # the side of the zone nearest to it (None: its position is no number)
-    off_by_m: float  # how far from the nearest zone (inf: its position is no number)
+    side: str | None  # the side of the zone nearest to it (None: no number, or another map)
+    off_by_m: float  # how far from the nearest zone (inf: no number, or another map)
 
 
 #: how far outside every zone a vehicle is off the map: a vehicle at a bay on the map's edge reports a position a
@@ -59,12 +61,18 @@ def sighting(watch: BorderWatch, corridor: Corridor, x: float, y: float,
     without a release, if anything, else whether it went off the map. Each said once: the vehicle is then taken
     as on the side (or the line) it is on, and as off the map until it is seen on it again."""
     if not (math.isfinite(x) and math.isfinite(y)):
-        return _off_the_map(watch, OffTheMap(None, math.inf))
+        return elsewhere(watch)
     on_line = corridor.on_border_line(x, y)
     side, off_by_m = (None, 0.0) if on_line else _side_of(corridor, x, y)
     crossing = _judge(watch, corridor, side, on_line, released)
     off_map = _off_the_map(watch, OffTheMap(side, off_by_m) if off_by_m > OFF_THE_MAP_M else None)
     return crossing or off_map
+
+
+def elsewhere(watch: BorderWatch) -> OffTheMap | None:
+    """Update ``watch`` with a report of the vehicle at a position on another map than the corridor's (VDA 5050
+    ``mapId``): the fleet cannot place it, so it is off the map (said once)."""
+    return _off_the_map(watch, OffTheMap(None, math.inf))
 
 
 def _side_of(corridor: Corridor, x: float, y: float) -> tuple[str, float]:

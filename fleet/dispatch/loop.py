@@ -31,7 +31,7 @@ from agv_agent.tracker import distance
 from fleet.alarms import AlarmKind, AlarmService
 from fleet.customs.clearance import GateDecision, Status
 from fleet.customs.gate import CustomsGate
-from fleet.dispatch.border_watch import OffTheMap, UnreleasedCrossing, sighting
+from fleet.dispatch.border_watch import OffTheMap, UnreleasedCrossing, elsewhere, sighting
 from fleet.dispatch.laps import Laps
 from fleet.dispatch.off_way import between_nodes, set_down_at, stands_on
 from fleet.dispatch.relay import Relay, orders_to_give_out
@@ -618,11 +618,13 @@ class Dispatcher:
 
     def _watch_the_border(self, track: Track, state: VehicleState) -> None:
         """Where the vehicle reports itself against the border (:mod:`fleet.dispatch.border_watch`); not while it
-        says its position is not known, or gives it on a map other than the corridor's (VDA 5050 ``mapId``)."""
-        if not state.position_initialized or state.map_id != MAP_ID:
+        says its position is not known (a vehicle starting up). A position on a map other than the corridor's (VDA
+        5050 ``mapId``) is off the map: before, it was not judged, and a vehicle saying so crossed unseen."""
+        if not state.position_initialized:
             return
-        found = sighting(track.border, self.corridor, state.pose.x, state.pose.y,
-                         [n.node_id for n in state.node_states if n.released])
+        found = elsewhere(track.border) if state.map_id != MAP_ID else sighting(
+            track.border, self.corridor, state.pose.x, state.pose.y,
+            [n.node_id for n in state.node_states if n.released])
         if isinstance(found, UnreleasedCrossing):
             self._unreleased_crossing(track, state, found)
         elif found is not None:
@@ -649,6 +651,7 @@ class Dispatcher:
         """A vehicle off the map, on its own side as far as can be told: its next report may be over the line,
         unseen until then, so it is stopped and taken out of service as one across would be."""
         where = f"{found.off_by_m:.0f} m off the map's zones on the {found.side} side" if found.side is not None \
+            else f"on map {state.map_id!r}, not the corridor's {MAP_ID!r}" if state.map_id != MAP_ID \
             else "at a position that is no number"
         why = f"{track.id} seen off the map ({where}, at {state.pose.x:.0f}, {state.pose.y:.0f})"
         self._emergency_stop(track, why)

@@ -146,3 +146,23 @@ def test_a_vehicle_reporting_far_off_the_map_is_stopped(customs, fleet_and_vehic
     moved_to(dispatcher, customs, vehicle, 60.0, -1000.0)
     assert alarm_kinds(dispatcher) == [AlarmKind.VEHICLE_OFF_THE_MAP]
     assert stopped(vehicle)
+
+
+def test_a_vehicle_reporting_its_position_on_another_map_is_stopped(customs, fleet_and_vehicle):  # noqa: F811
+    """Found by trying it: a position on another ``mapId`` (another corridor's, a vendor's own name) was not judged
+    at all, so a vehicle saying so drove over the line unseen. The fleet cannot place it: off the map."""
+    dispatcher, vehicle = fleet_and_vehicle
+    moved_to(dispatcher, customs, vehicle, 9.0, 300.0, map_id="kim_thanh")
+    assert alarm_kinds(dispatcher) == [AlarmKind.VEHICLE_OFF_THE_MAP]
+    assert stopped(vehicle)
+    assert not dispatcher.tracks["rogue"].record.in_service
+
+
+def test_a_vehicle_that_keeps_driving_after_its_stop_is_judged_again(customs, fleet_and_vehicle):  # noqa: F811
+    """Stopped off the map on its own side, it takes no notice and drives on, over the line: that crossing is
+    flagged and recorded for both customs too."""
+    dispatcher, vehicle = fleet_and_vehicle
+    moved_to(dispatcher, customs, vehicle, 60.0, 100.0)
+    assert alarm_kinds(dispatcher) == [AlarmKind.VEHICLE_OFF_THE_MAP] and stopped(vehicle)
+    moved_to(dispatcher, customs, vehicle, 60.0, 200.0)
+    assert AlarmKind.UNRELEASED_CROSSING in alarm_kinds(dispatcher)
