@@ -34,6 +34,7 @@ class AlarmKind(StrEnum):
     HANDLING_FAILED = "handling_failed"  # a pick or drop the vehicle reported FAILED
     CROSSING_FLAGGED = "crossing_flagged"
     UNRELEASED_CROSSING = "unreleased_crossing"  # a vehicle seen across the border or on its line, not released
+    VEHICLE_OFF_THE_MAP = "vehicle_off_the_map"  # a vehicle seen far off every zone of the map (the border watch)
     LOAD_HELD = "load_held"  # a load no order carries waits at a holding bay for people to take it off
     ORDER_OVERDUE = "order_overdue"  # an order not finished by its latest delivery
 

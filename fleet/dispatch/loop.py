@@ -31,7 +31,7 @@ from agv_agent.tracker import distance
 from fleet.alarms import AlarmKind, AlarmService
 from fleet.customs.clearance import GateDecision, Status
 from fleet.customs.gate import CustomsGate
-from fleet.dispatch.border_watch import UnreleasedCrossing, sighting
+from fleet.dispatch.border_watch import OffTheMap, UnreleasedCrossing, elsewhere, sighting
 from fleet.dispatch.laps import Laps
 from fleet.dispatch.off_way import between_nodes, set_down_at, stands_on
 from fleet.dispatch.relay import Relay, orders_to_give_out
@@ -618,13 +618,17 @@ class Dispatcher:
 
     def _watch_the_border(self, track: Track, state: VehicleState) -> None:
         """Where the vehicle reports itself against the border (:mod:`fleet.dispatch.border_watch`); not while it
-        says its position is not known, or gives it on a map other than the corridor's (VDA 5050 ``mapId``)."""
-        if not state.position_initialized or state.map_id != MAP_ID:
+        says its position is not known (a vehicle starting up). A position on a map other than the corridor's (VDA
+        5050 ``mapId``) is off the map: before, it was not judged, and a vehicle saying so crossed unseen."""
+        if not state.position_initialized:
             return
-        found = sighting(track.border, self.corridor, state.pose.x, state.pose.y,
-                         [n.node_id for n in state.node_states if n.released])
-        if found is not None:
+        found = elsewhere(track.border) if state.map_id != MAP_ID else sighting(
+            track.border, self.corridor, state.pose.x, state.pose.y,
+            [n.node_id for n in state.node_states if n.released])
+        if isinstance(found, UnreleasedCrossing):
             self._unreleased_crossing(track, state, found)
+        elif found is not None:
+            self._off_the_map(track, state, found)
 
     def _unreleased_crossing(self, track: Track, state: VehicleState, found: UnreleasedCrossing) -> None:
         """A vehicle across the border or on its line with no crossing released to it: it is stopped (an
@@ -633,18 +637,33 @@ class Dispatcher:
         where = "across the border" if found.across else "on the border line"
         why = (f"{track.id} seen {where} ({found.direction}, at {state.pose.x:.0f}, {state.pose.y:.0f}) with no "
                "crossing released to it")
-        log.error("%s: emergency stop, out of service", why)
-        self.link.send_actions(track.id, [InstantAction(f"stop-{uuid.uuid4().hex[:8]}", ActionType.EMERGENCY_STOP)])
+        self._emergency_stop(track, why)
         job = track.job
         aboard = [] if job is None else list(job.order.consignments) \
             if job.order is not None and job.order.state in LOADED_STATES else list(job.aboard)
         if found.across:
             self.gate.record_crossing(track.id, found.direction, aboard, None, released=False)
-        if track.record.in_service:
-            self._set_service(track, False, why)
         self.alarms.raise_alarm(AlarmKind.UNRELEASED_CROSSING, track.id, f"{why}: emergency stop sent, out of "
                                 "service", {"direction": found.direction, "across": found.across,
                                             "consignments": aboard, "last_node": state.last_node_id})
+
+    def _off_the_map(self, track: Track, state: VehicleState, found: OffTheMap) -> None:
+        """A vehicle off the map, on its own side as far as can be told: its next report may be over the line,
+        unseen until then, so it is stopped and taken out of service as one across would be."""
+        where = f"{found.off_by_m:.0f} m off the map's zones on the {found.side} side" if found.side is not None \
+            else f"on map {state.map_id!r}, not the corridor's {MAP_ID!r}" if state.map_id != MAP_ID \
+            else "at a position that is no number"
+        why = f"{track.id} seen off the map ({where}, at {state.pose.x:.0f}, {state.pose.y:.0f})"
+        self._emergency_stop(track, why)
+        self.alarms.raise_alarm(AlarmKind.VEHICLE_OFF_THE_MAP, track.id, f"{why}: emergency stop sent, out of "
+                                "service", {"side": found.side, "last_node": state.last_node_id})
+
+    def _emergency_stop(self, track: Track, why: str) -> None:
+        """The border watch found ``why``: an emergency stop, and out of service until people have seen to it."""
+        log.error("%s: emergency stop, out of service", why)
+        self.link.send_actions(track.id, [InstantAction(f"stop-{uuid.uuid4().hex[:8]}", ActionType.EMERGENCY_STOP)])
+        if track.record.in_service:
+            self._set_service(track, False, why)
 
     def _back_to_what_it_holds(self, track: Track, state: VehicleState) -> None:
         """The vehicle has taken none of what it was sent for long (``_not_taking_orders``): the fleet stops

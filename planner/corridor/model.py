@@ -192,6 +192,15 @@ class Corridor:
             known[(x, y)] = found
         return found
 
+    def nearest_jurisdiction(self, x: float, y: float) -> tuple[str, float]:
+        """The jurisdiction of the zone nearest the point (map metres) and how far outside it the point lies (0
+        inside): where :meth:`jurisdiction_at` finds no zone, the side a point off the map is on. Next to the
+        corridor, the two sides' zones are nearest on either side of the border line's continuation."""
+        point = Point(x, y)
+        distance, jurisdiction = min((shapely.distance(polygon, point), jurisdiction)
+                                     for _, polygon, jurisdiction in self._zone_boxes)
+        return jurisdiction, distance
+
     @cached_property
     def _jurisdictions_known(self) -> dict[tuple[float, float], str | None]:
         return {}

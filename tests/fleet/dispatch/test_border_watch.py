@@ -6,10 +6,12 @@ fleet followed only the nodes of its own orders, and the safety count was the si
 from __future__ import annotations
 
 import pytest
+import shapely
 from agv_agent.protocol import EStop
 
 from fleet.alarms import AlarmKind
-from fleet.dispatch.border_watch import BorderWatch, sighting
+from fleet.dispatch.border_watch import OFF_THE_MAP_M, BorderWatch, OffTheMap, sighting
+from fleet.maps import load_corridor
 from fleet.store import AuditKind
 from tests.fleet.dispatch.conftest import CN_VN, VN_CN, make_fleet
 
@@ -67,3 +69,79 @@ def test_the_watch_follows_the_vehicles_own_base(corridor):
     onto = sighting(watch, corridor, *line, [])
     assert onto is not None and not onto.across
     assert sighting(watch, corridor, *line, []) is None  # said once
+
+
+@pytest.mark.parametrize(("x", "y"), [(60.0, 300.0), (20.0, 160.0), (3000.0, 5000.0)],
+                         ids=["beside-the-cn-deck", "off-the-deck-past-the-line", "far-into-cn"])
+def test_a_vehicle_across_but_off_every_zone_is_stopped_and_flagged(customs, corridor, x, y):
+    """Found by trying it: a position off every zone of the map was never judged (the zones decided the side, and
+    none held it), so a vehicle physically over the line beside the mapped corridor crossed unseen. Off every
+    zone, the side is the nearest zone's."""
+    fleet = make_fleet(customs, corridor, 2)
+    fleet.authorize("agv_001", "agv_002")
+    fleet.run(5)
+    fleet.link.move_by_hand("agv_001", x, y)
+    fleet.run(2)
+    alarms = unreleased_alarms(fleet)
+    assert [a.subject for a in alarms] == ["agv_001"], alarms
+    assert alarms[0].detail["direction"] == VN_CN and alarms[0].detail["across"] is True
+    state = fleet.link.state("agv_001")
+    assert state is not None and state.e_stop != EStop.NONE
+    record = next(r for r in fleet.dispatcher.registry.all() if r.id == "agv_001")
+    assert not record.in_service
+    assert [c["released"] for c in crossings_of(fleet, "agv_001")] == [False]
+
+
+def off_the_map_alarms(fleet) -> list:
+    return [a for a in fleet.dispatcher.alarms.list(open_only=True)[0] if a.kind == AlarmKind.VEHICLE_OFF_THE_MAP]
+
+
+@pytest.mark.parametrize(("x", "y"), [(60.0, -1000.0), (-40000.0, -90000.0)], ids=["beside-the-approach", "far-away"])
+def test_a_vehicle_off_every_zone_on_its_own_side_is_stopped_short(customs, corridor, x, y):
+    """Off the mapped corridor, even on its own side, the fleet cannot vouch for where the vehicle goes next (its
+    next report may be over the line): it is stopped and taken out of service, the alarm says where it is."""
+    fleet = make_fleet(customs, corridor, 2)
+    fleet.authorize("agv_001", "agv_002")
+    fleet.run(5)
+    fleet.link.move_by_hand("agv_001", x, y)
+    fleet.run(2)
+    assert unreleased_alarms(fleet) == [] and crossings_of(fleet, "agv_001") == []
+    alarms = off_the_map_alarms(fleet)
+    assert [a.subject for a in alarms] == ["agv_001"], alarms
+    assert alarms[0].detail["side"] == "VN"
+    state = fleet.link.state("agv_001")
+    assert state is not None and state.e_stop != EStop.NONE
+    record = next(r for r in fleet.dispatcher.registry.all() if r.id == "agv_001")
+    assert not record.in_service and "off the map" in (record.service_reason or "")
+    fleet.run(10)
+    assert len(off_the_map_alarms(fleet)) == 1  # said once
+
+
+def test_a_position_just_off_the_zones_is_judged_by_the_nearest_zone(corridor):
+    """Within a few metres of a zone (a vehicle parked at a bay on the map's edge, the millimetre gaps between
+    zones) the side is the nearest zone's and nothing is raised; far off the zones is off the map."""
+    watch = BorderWatch()
+    assert sighting(watch, corridor, 16.0, 100.0, []) is None and watch.side == "VN"
+    assert sighting(watch, corridor, 16.0, 200.0, []) is not None  # across, off the deck
+    watch = BorderWatch()
+    assert sighting(watch, corridor, 16.0, 100.0, []) is None
+    off = sighting(watch, corridor, 40.0, 100.0, [])
+    assert isinstance(off, OffTheMap) and off.side == "VN"
+    assert sighting(watch, corridor, 41.0, 100.0, []) is None  # said once
+
+
+def test_a_position_that_is_no_number_is_off_the_map(corridor):
+    watch = BorderWatch()
+    assert sighting(watch, corridor, 9.0, 100.0, []) is None
+    off = sighting(watch, corridor, float("nan"), 100.0, [])
+    assert isinstance(off, OffTheMap) and off.side is None
+    assert sighting(watch, corridor, 9.0, float("inf"), []) is None  # said once
+    assert sighting(watch, corridor, 9.0, 100.0, []) is None and not watch.off_map  # back on the map
+
+
+@pytest.mark.parametrize("folder", ["maps/bac_luan_ii", "maps/kim_thanh"])
+def test_no_lane_of_a_shipped_map_runs_off_the_map(folder):
+    """A vehicle on its lanes, or a metre beside them, is never taken as off the map (it would be stopped)."""
+    corridor = load_corridor(folder)
+    on_the_map = shapely.union_all([zone.polygon for zone in corridor.zones.values()]).buffer(OFF_THE_MAP_M)
+    assert [lane.id for lane in corridor.lanes.values() if not on_the_map.contains(lane.geometry.buffer(1.0))] == []

@@ -1,0 +1,168 @@
+"""The border watch over a real link: a vehicle on a real mosquitto that reports where it is (VDA 5050 ``state``),
+as a faulty or hostile vehicle would, and the fleet's real dispatch loop, store and customs gate judging it. What
+the vehicle is sent back (``instantActions``) is read off the broker."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import paho.mqtt.client as mqtt
+import pytest
+from agv_agent import vda_json
+from agv_agent.protocol import ConnectionState, Header, Pose, VehicleState
+
+from fleet.alarms import AlarmKind, AlarmService
+from fleet.dispatch import Dispatcher, DispatchSettings
+from fleet.events import EventBus
+from fleet.maps import load_corridor
+from fleet.orders import OrderService
+from fleet.staff import StaffLog
+from fleet.store import Store
+from fleet.vehicles.mqtt_link import MqttVehicleLink
+from fleet.vehicles.registry import VehicleConfig, VehicleRegistry
+from tests.fleet.conftest import customs, key_dir  # noqa: F401 (fixtures)
+
+MAP = "maps/bac_luan_ii"
+MAKER = "acme"
+
+
+@dataclass
+class ForgedVehicle:
+    """A vehicle that is only what it says on the broker: states as it likes, the instant actions it was sent."""
+
+    client: mqtt.Client
+    serial: str
+    header_id: int = 0
+    actions: list[dict] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def topic(self, name: str) -> str:
+        return f"uagv/v2/{MAKER}/{self.serial}/{name}"
+
+    def report(self, x: float, y: float, map_id: str = "corridor", last_node: str = "vn_parking_1") -> None:
+        self.header_id += 1
+        state = VehicleState(self.serial, "", 0, last_node, 0, (), (), Pose(x, y, 0.0), (0.0, 0.0), False, False,
+                             False, 90.0, False, stamp=time.time(), map_id=map_id,
+                             header=Header(manufacturer=MAKER, serial_number=self.serial))
+        self.client.publish(self.topic("state"), json.dumps(vda_json.state_json(state, self.header_id)),
+                            qos=1).wait_for_publish(5)
+
+    def online(self) -> None:
+        payload = vda_json.connection_json(ConnectionState.ONLINE, 1, MAKER, self.serial, time.time())
+        self.client.publish(self.topic("connection"), json.dumps(payload), qos=1).wait_for_publish(5)
+
+    def emergency_stops(self) -> int:
+        with self.lock:
+            return sum(a["actionType"] == "emergencyStop" for a in self.actions)
+
+
+@pytest.fixture
+def fleet_and_vehicle(customs, broker) -> Iterator[tuple[Dispatcher, ForgedVehicle]]:  # noqa: F811
+    corridor = load_corridor(MAP)
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    vehicle = ForgedVehicle(client, "rogue")
+
+    def on_message(_client, _userdata, message) -> None:
+        with vehicle.lock:
+            vehicle.actions.extend(json.loads(message.payload)["actions"])
+
+    client.on_message = on_message
+    client.connect("127.0.0.1", broker.port)
+    client.subscribe(vehicle.topic("instantActions"), qos=1)
+    client.loop_start()
+    link = MqttVehicleLink(port=broker.port)
+    store, bus = Store(customs.db_path), EventBus()
+    registry = VehicleRegistry(store)
+    registry.configure([VehicleConfig(id="rogue", home="VN", start_node="vn_parking_1")])
+    dispatcher = Dispatcher(corridor=corridor, store=store, orders=OrderService(store, corridor, bus, customs.clock),
+                            registry=registry, gate=customs.gate_on(store, bus), link=link,
+                            alarms=AlarmService(store, bus, customs.clock), bus=bus,
+                            staff=StaffLog(store, customs.clock), clock=customs.clock, settings=DispatchSettings())
+    try:
+        parking = corridor.nodes["vn_parking_1"]
+        vehicle.online()
+        vehicle.report(parking.x, parking.y)
+        assert link.wait_for(lambda: link.state("rogue") is not None, 10)
+        tick(dispatcher, customs)
+        assert dispatcher.tracks["rogue"].border.side == "VN"
+        yield dispatcher, vehicle
+    finally:
+        link.close()
+        client.loop_stop()
+        client.disconnect()
+
+
+def tick(dispatcher: Dispatcher, customs) -> None:  # noqa: F811
+    customs.clock.now += 0.5
+    dispatcher.tick()
+
+
+def moved_to(dispatcher: Dispatcher, customs, vehicle: ForgedVehicle, x: float, y: float,  # noqa: F811
+             **report) -> None:
+    """The vehicle reports (x, y); ticks until the fleet has read that state."""
+    vehicle.report(x, y, **report)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        tick(dispatcher, customs)
+        state = dispatcher.tracks["rogue"].state
+        if state is not None and (state.pose.x, state.pose.y) == (x, y):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the fleet never read the report at ({x}, {y})")
+
+
+def alarm_kinds(dispatcher: Dispatcher) -> list[AlarmKind]:
+    return [a.kind for a in dispatcher.alarms.list(open_only=True)[0] if a.subject == "rogue"]
+
+
+def stopped(vehicle: ForgedVehicle) -> bool:
+    return wait(lambda: vehicle.emergency_stops() > 0)
+
+
+def wait(predicate, timeout_s: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+@pytest.mark.parametrize(("x", "y"), [(9.0, 300.0), (60.0, 300.0)], ids=["onto-the-cn-deck", "beside-the-cn-deck"])
+def test_a_vehicle_that_jumps_across_between_two_reports_is_stopped(customs, fleet_and_vehicle, x, y):  # noqa: F811
+    dispatcher, vehicle = fleet_and_vehicle
+    moved_to(dispatcher, customs, vehicle, x, y)
+    assert AlarmKind.UNRELEASED_CROSSING in alarm_kinds(dispatcher)
+    assert stopped(vehicle)
+    assert not dispatcher.tracks["rogue"].record.in_service
+
+
+def test_a_vehicle_reporting_far_off_the_map_is_stopped(customs, fleet_and_vehicle):  # noqa: F811
+    dispatcher, vehicle = fleet_and_vehicle
+    moved_to(dispatcher, customs, vehicle, 60.0, -1000.0)
+    assert alarm_kinds(dispatcher) == [AlarmKind.VEHICLE_OFF_THE_MAP]
+    assert stopped(vehicle)
+
+
+def test_a_vehicle_reporting_its_position_on_another_map_is_stopped(customs, fleet_and_vehicle):  # noqa: F811
+    """Found by trying it: a position on another ``mapId`` (another corridor's, a vendor's own name) was not judged
+    at all, so a vehicle saying so drove over the line unseen. The fleet cannot place it: off the map."""
+    dispatcher, vehicle = fleet_and_vehicle
+    moved_to(dispatcher, customs, vehicle, 9.0, 300.0, map_id="kim_thanh")
+    assert alarm_kinds(dispatcher) == [AlarmKind.VEHICLE_OFF_THE_MAP]
+    assert stopped(vehicle)
+    assert not dispatcher.tracks["rogue"].record.in_service
+
+
+def test_a_vehicle_that_keeps_driving_after_its_stop_is_judged_again(customs, fleet_and_vehicle):  # noqa: F811
+    """Stopped off the map on its own side, it takes no notice and drives on, over the line: that crossing is
+    flagged and recorded for both customs too."""
+    dispatcher, vehicle = fleet_and_vehicle
+    moved_to(dispatcher, customs, vehicle, 60.0, 100.0)
+    assert alarm_kinds(dispatcher) == [AlarmKind.VEHICLE_OFF_THE_MAP] and stopped(vehicle)
+    moved_to(dispatcher, customs, vehicle, 60.0, 200.0)
+    assert AlarmKind.UNRELEASED_CROSSING in alarm_kinds(dispatcher)
