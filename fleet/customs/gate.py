@@ -41,7 +41,7 @@ from fleet.customs.signing import signature_valid
 from fleet.customs.snapshots import ClearanceState, SnapshotRejected, check_snapshot, snapshot_body
 from fleet.customs.streams import Span
 from fleet.store import AuditKind, AuditRecord, NewEvent, Store, StoredEvent, StoreError
-from fleet.store.audit import record_hash
+from fleet.store.audit import UNREADABLE_BODY, record_hash
 
 log = logging.getLogger(__name__)
 
@@ -562,14 +562,16 @@ class CustomsGate:
         self._state = state or ClearanceState()
         self._rulings.clear()
         audited: dict[str, str | None] = {}
+        problems = []
         for record in self.store.audit_records(after=after or 0) if records is None else records:
             body = record.body
-            if record.kind == AuditKind.EVENT_ACCEPTED and isinstance(body.get("event_id"), str):
+            if UNREADABLE_BODY in body:
+                problems.append(f"audit record {record.seq} is unreadable (edited behind the fleet's back?)")
+            elif record.kind == AuditKind.EVENT_ACCEPTED and isinstance(body.get("event_id"), str):
                 audited[body["event_id"]] = body.get("digest")
             elif record.kind == AuditKind.EVENT_REFUSED and body.get("signed") \
                     and body.get("authority") in self.authorities:
                 self._hear_refused(body)
-        problems = []
         for stored in self.store.events(after_audit_seq=after):
             audited_digest = audited.pop(stored.event_id, None)
             try:
