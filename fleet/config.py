@@ -132,10 +132,13 @@ def _readable_file(value: Path | None, info: ValidationInfo, read: Callable[[Pat
 
 
 class AuthorityConfig(_Strict):
-    """The key inline (``public_key``) or in a file (``public_key_file``, as ``xborder keys generate`` writes it)."""
+    """The key inline (``public_key``) or in a file (``public_key_file``, as ``xborder keys generate`` writes it).
+    ``previous_public_keys``: the keys it signed with before rotating to this one (each as ``public_key``): they
+    verify its stored events on a restart, never a new event."""
 
     public_key: str = ""
     public_key_file: Path | None = None
+    previous_public_keys: list[str] = []
     side: str = Field(pattern=r"^[A-Z]{2}$")
     # the authority's CURVE public key (Z85, NAME.curve.pub): the only key its ZeroMQ DEALER may connect with
     curve_public_key: str | None = None
@@ -146,6 +149,13 @@ class AuthorityConfig(_Strict):
         if value:
             parse_public_key(value)
         return value
+
+    @field_validator("previous_public_keys")
+    @classmethod
+    def _are_keys(cls, values: list[str]) -> list[str]:
+        for value in values:
+            parse_public_key(value)
+        return values
 
     @field_validator("public_key_file")
     @classmethod
@@ -216,7 +226,8 @@ class CustomsConfig(_Strict):
         return self
 
     def gate_authorities(self) -> list[Authority]:
-        return [Authority(name, a.side, parse_public_key(a.key())) for name, a in self.authorities.items()]
+        return [Authority(name, a.side, parse_public_key(a.key()), tuple(map(parse_public_key, a.previous_public_keys)))
+                for name, a in self.authorities.items()]
 
     def link_security(self) -> LinkSecurity | None:
         """The fleet's keys and the admitted authorities' CURVE keys, or None when no fleet keys are configured.

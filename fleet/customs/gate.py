@@ -57,9 +57,18 @@ Publisher = Callable[[str, dict[str, Any]], None]
 
 @dataclass(frozen=True)
 class Authority:
+    """A customs authority: its side of the border and the key that signs its events. ``previous_keys``: keys it
+    signed with before rotating to ``public_key``; they still verify its *stored* events on a restart (accepted
+    when they were its key), never an event arriving now."""
+
     name: str
     side: str
     public_key: Ed25519PublicKey
+    previous_keys: tuple[Ed25519PublicKey, ...] = ()
+
+    def signed_once(self, fields: dict[str, Any]) -> bool:
+        """Do ``fields`` verify with the authority's key, or one it used before?"""
+        return any(signature_valid(fields, key) for key in (self.public_key, *self.previous_keys))
 
 
 class Outcome(StrEnum):
@@ -596,7 +605,7 @@ class CustomsGate:
         except MalformedInput as exc:
             raise _Refusal(f"malformed: {exc}") from None
         authority = self.authorities.get(str(fields.get("authority")))
-        if authority is None or not signature_valid(fields, authority.public_key):
+        if authority is None or not authority.signed_once(fields):
             raise _Refusal("its signature does not verify")
         if content_digest(fields) != stored.digest or audited_digest != stored.digest:
             raise _Refusal("it has no matching event_accepted record in the audit log")
