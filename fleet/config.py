@@ -177,6 +177,15 @@ class AuthorityConfig(_Strict):
         return None if value is None else check_curve_key(value).decode()
 
 
+def _signing_keys(authority: AuthorityConfig) -> set[bytes]:
+    """The raw bytes of every Ed25519 key the authority signs or signed with."""
+    return {parse_public_key(key).public_bytes_raw() for key in (authority.key(), *authority.previous_public_keys)}
+
+
+def _curve_keys(authority: AuthorityConfig) -> set[bytes]:
+    return {authority.curve_public_key.encode()} if authority.curve_public_key else set()
+
+
 class FleetKeysConfig(_Strict):
     """The fleet's own key files. Without them the ZeroMQ link runs in plaintext and unsigned (tests only)."""
 
@@ -223,6 +232,18 @@ class CustomsConfig(_Strict):
             raise ValueError(f"authority names must match {AUTHORITY_PATTERN}: {bad}")
         if len({a.side for a in self.authorities.values()}) < 2:
             raise ValueError("customs.authorities must cover both sides of the border")
+        return self
+
+    @model_validator(mode="after")
+    def _a_key_per_authority(self) -> CustomsConfig:
+        """No key speaks for two authorities: with one signing key each could sign the other's events; with one
+        CURVE key the link would name every sender by one of them."""
+        for kind, keys_of in (("signing", _signing_keys), ("CURVE", _curve_keys)):
+            owner: dict[bytes, str] = {}
+            for name, authority in self.authorities.items():
+                for key in keys_of(authority):
+                    if owner.setdefault(key, name) != name:
+                        raise ValueError(f"{owner[key]} and {name} share a {kind} key: each needs its own")
         return self
 
     def gate_authorities(self) -> list[Authority]:
