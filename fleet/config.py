@@ -132,10 +132,13 @@ def _readable_file(value: Path | None, info: ValidationInfo, read: Callable[[Pat
 
 
 class AuthorityConfig(_Strict):
-    """The key inline (``public_key``) or in a file (``public_key_file``, as ``xborder keys generate`` writes it)."""
+    """The key inline (``public_key``) or in a file (``public_key_file``, as ``xborder keys generate`` writes it).
+    ``previous_public_keys``: the keys it signed with before rotating to this one (each as ``public_key``): they
+    verify its stored events on a restart, never a new event."""
 
     public_key: str = ""
     public_key_file: Path | None = None
+    previous_public_keys: list[str] = []
     side: str = Field(pattern=r"^[A-Z]{2}$")
     # the authority's CURVE public key (Z85, NAME.curve.pub): the only key its ZeroMQ DEALER may connect with
     curve_public_key: str | None = None
@@ -146,6 +149,13 @@ class AuthorityConfig(_Strict):
         if value:
             parse_public_key(value)
         return value
+
+    @field_validator("previous_public_keys")
+    @classmethod
+    def _are_keys(cls, values: list[str]) -> list[str]:
+        for value in values:
+            parse_public_key(value)
+        return values
 
     @field_validator("public_key_file")
     @classmethod
@@ -165,6 +175,15 @@ class AuthorityConfig(_Strict):
     @classmethod
     def _is_a_curve_key(cls, value: str | None) -> str | None:
         return None if value is None else check_curve_key(value).decode()
+
+
+def _signing_keys(authority: AuthorityConfig) -> set[bytes]:
+    """The raw bytes of every Ed25519 key the authority signs or signed with."""
+    return {parse_public_key(key).public_bytes_raw() for key in (authority.key(), *authority.previous_public_keys)}
+
+
+def _curve_keys(authority: AuthorityConfig) -> set[bytes]:
+    return {authority.curve_public_key.encode()} if authority.curve_public_key else set()
 
 
 class FleetKeysConfig(_Strict):
@@ -215,8 +234,21 @@ class CustomsConfig(_Strict):
             raise ValueError("customs.authorities must cover both sides of the border")
         return self
 
+    @model_validator(mode="after")
+    def _a_key_per_authority(self) -> CustomsConfig:
+        """No key speaks for two authorities: with one signing key each could sign the other's events; with one
+        CURVE key the link would name every sender by one of them."""
+        for kind, keys_of in (("signing", _signing_keys), ("CURVE", _curve_keys)):
+            owner: dict[bytes, str] = {}
+            for name, authority in self.authorities.items():
+                for key in keys_of(authority):
+                    if owner.setdefault(key, name) != name:
+                        raise ValueError(f"{owner[key]} and {name} share a {kind} key: each needs its own")
+        return self
+
     def gate_authorities(self) -> list[Authority]:
-        return [Authority(name, a.side, parse_public_key(a.key())) for name, a in self.authorities.items()]
+        return [Authority(name, a.side, parse_public_key(a.key()), tuple(map(parse_public_key, a.previous_public_keys)))
+                for name, a in self.authorities.items()]
 
     def link_security(self) -> LinkSecurity | None:
         """The fleet's keys and the admitted authorities' CURVE keys, or None when no fleet keys are configured.

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 import signal
 import time
 from collections import Counter
@@ -30,6 +31,7 @@ T = TypeVar("T")
 FAULTS = ("duplicates", "reorder", "delay", "outage", "forge")
 CHANNEL_SHARES = {"VN": {"green": 0.65, "yellow": 0.25, "red": 0.10}, "CN": {"green": 0.93, "red": 0.07}}
 MEDIAN_S = {"green": 300.0, "yellow": 2700.0, "red": 10800.0}
+SIDE_PATTERN = r"^[A-Z]{2}$"  # as the fleet's config names a side
 
 
 @dataclass(frozen=True)
@@ -323,16 +325,23 @@ def simulate(
 
     With --curve-key, --server-key and --fleet-key the link is CURVE-encrypted and every reply must carry
     the fleet's signature."""
+    import zmq
     from rich.console import Console
     from rich.progress import Progress
 
+    from fleet.customs.envelope import AUTHORITY_PATTERN
     from fleet.customs.signing import EventSigner, load_private_key, parse_public_key
     from fleet.transports.curve import CurvePair, check_curve_key
 
     chosen = frozenset(f for f in faults.split(",") if f)
     if chosen - set(FAULTS):
         raise typer.BadParameter(f"unknown fault(s) {sorted(chosen - set(FAULTS))}; choose from {FAULTS}")
+    if not re.match(AUTHORITY_PATTERN, authority):
+        raise typer.BadParameter(f"{authority!r}: an authority's name matches {AUTHORITY_PATTERN}",
+                                 param_hint="--authority")
     side = side or authority[:2]
+    if not re.match(SIDE_PATTERN, side):
+        raise typer.BadParameter(f"{side!r}: a side is two capital letters (VN, CN)", param_hint="--side")
     profile = Profile(consignments=consignments, vehicles=vehicles, arrival_spread_s=spread_s,
                       backlog=backlog, quick=quick, faults=chosen, seed=seed)
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -357,7 +366,11 @@ def simulate(
                     _key_file("--server-key", server_key, lambda p: check_curve_key(p.read_text())),
                     _key_file("--fleet-key", fleet_key, lambda p: parse_public_key(p.read_text()))) \
         if curve_key and server_key and fleet_key else None
-    link = AuthorityLink(connect, keys, retries=max(1, math.ceil(patience_s / 2.0)))
+    try:
+        link = AuthorityLink(connect, keys, retries=max(1, math.ceil(patience_s / 2.0)))
+    except zmq.ZMQError as exc:
+        raise typer.BadParameter(f"{' '.join(connect)}: not a ZeroMQ endpoint ({exc})",
+                                 param_hint="--connect") from None
     tally: Counter[str] = Counter()
     console = Console()
     answered, ended, code = 0, "", 0

@@ -18,11 +18,9 @@ def export(
     """Write every audit record, oldest first, one JSON object per line.
 
     The database is opened read-only: exporting never repairs anything (a dropped trigger is reported)."""
-    import json
-
     import sqlalchemy as sa
 
-    from fleet.store.audit import AuditRecord, missing_triggers
+    from fleet.store.audit import UNREADABLE_BODY, AuditRecord, body_of, missing_triggers
 
     if "://" not in db and not Path(db).is_file():
         typer.echo(f"{db}: no such database", err=True)
@@ -47,7 +45,11 @@ def export(
         out.parent.mkdir(parents=True, exist_ok=True)
         with out.open("w", encoding="utf-8") as handle:
             for seq, recorded_at, kind, body, prev_hash, digest in rows:
-                handle.write(AuditRecord(seq, recorded_at, kind, json.loads(body), prev_hash, digest).to_json() + "\n")
+                record = AuditRecord(seq, recorded_at, kind, body_of(body), prev_hash, digest)
+                if UNREADABLE_BODY in record.body:
+                    typer.echo(f"WARNING: record {seq}'s body is not a JSON object (edited?): exported as text",
+                               err=True)
+                handle.write(record.to_json() + "\n")
                 count, head = count + 1, digest
     except OSError as exc:
         _fail(f"{out}: cannot write the export: {exc.strerror or exc}")

@@ -42,7 +42,7 @@ from fleet.customs.snapshots import ClearanceState, SnapshotRejected, check_snap
 from fleet.customs.streams import Span
 from fleet.refusal_limit import RefusalLimiter
 from fleet.store import AuditKind, AuditRecord, NewEvent, Store, StoredEvent, StoreError
-from fleet.store.audit import record_hash
+from fleet.store.audit import UNREADABLE_BODY, record_hash
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +58,18 @@ Publisher = Callable[[str, dict[str, Any]], None]
 
 @dataclass(frozen=True)
 class Authority:
+    """A customs authority: its side of the border and the key that signs its events. ``previous_keys``: keys it
+    signed with before rotating to ``public_key``; they still verify its *stored* events on a restart (accepted
+    when they were its key), never an event arriving now."""
+
     name: str
     side: str
     public_key: Ed25519PublicKey
+    previous_keys: tuple[Ed25519PublicKey, ...] = ()
+
+    def signed_once(self, fields: dict[str, Any]) -> bool:
+        """Do ``fields`` verify with the authority's key, or one it used before?"""
+        return any(signature_valid(fields, key) for key in (self.public_key, *self.previous_keys))
 
 
 class Outcome(StrEnum):
@@ -563,14 +572,16 @@ class CustomsGate:
         self._state = state or ClearanceState()
         self._rulings.clear()
         audited: dict[str, str | None] = {}
+        problems = []
         for record in self.store.audit_records(after=after or 0) if records is None else records:
             body = record.body
-            if record.kind == AuditKind.EVENT_ACCEPTED and isinstance(body.get("event_id"), str):
+            if UNREADABLE_BODY in body:
+                problems.append(f"audit record {record.seq} is unreadable (edited behind the fleet's back?)")
+            elif record.kind == AuditKind.EVENT_ACCEPTED and isinstance(body.get("event_id"), str):
                 audited[body["event_id"]] = body.get("digest")
             elif record.kind == AuditKind.EVENT_REFUSED and body.get("signed") \
                     and body.get("authority") in self.authorities:
                 self._hear_refused(body)
-        problems = []
         for stored in self.store.events(after_audit_seq=after):
             audited_digest = audited.pop(stored.event_id, None)
             try:
@@ -595,7 +606,7 @@ class CustomsGate:
         except MalformedInput as exc:
             raise _Refusal(f"malformed: {exc}") from None
         authority = self.authorities.get(str(fields.get("authority")))
-        if authority is None or not signature_valid(fields, authority.public_key):
+        if authority is None or not authority.signed_once(fields):
             raise _Refusal("its signature does not verify")
         if content_digest(fields) != stored.digest or audited_digest != stored.digest:
             raise _Refusal("it has no matching event_accepted record in the audit log")

@@ -28,6 +28,21 @@ class AuditKind(StrEnum):
     SNAPSHOT = "snapshot"  # the customs gate's state, to restart from
 
 
+#: the key under which a stored body that is not a JSON object is read (:func:`body_of`)
+UNREADABLE_BODY = "unreadable_body"
+
+
+def body_of(text: str) -> dict[str, Any]:
+    """A stored record's body. The fleet writes only canonical JSON objects, so text that is not one was edited
+    behind the fleet's back: it is read as ``{"unreadable_body": text}`` (whose hash cannot match: every check
+    finds the record edited) rather than stopping every reader of the log, the service's start among them."""
+    try:
+        body = json.loads(text)
+    except (ValueError, RecursionError):
+        body = None
+    return body if isinstance(body, dict) else {UNREADABLE_BODY: str(text)}
+
+
 def missing_triggers(present: Iterable[str], dialect: str) -> list[str]:
     """Alarm texts for the append-only triggers absent from ``present`` (nothing re-creates them silently)."""
     names = set(present)

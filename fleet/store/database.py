@@ -33,7 +33,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection, Engine
 
-from fleet.store.audit import GENESIS, AuditRecord, canonical_body, missing_triggers, record_hash_of_text
+from fleet.store.audit import GENESIS, AuditRecord, body_of, canonical_body, missing_triggers, record_hash_of_text
 from fleet.store.fixed import FixedStatement, run_on_cursor
 from fleet.store.schema import audit_log, clearance_snapshots, customs_events
 from fleet.store.writer_lock import WriterLock
@@ -254,7 +254,7 @@ class Store:
         with self.reading() as conn:
             rows = conn.execute(query if limit is None else query.limit(limit)).all()
         for r in rows:
-            yield AuditRecord(r.seq, r.recorded_at, r.kind, json.loads(r.body), r.prev_hash, r.hash)
+            yield AuditRecord(r.seq, r.recorded_at, r.kind, body_of(r.body), r.prev_hash, r.hash)
 
     def latest_audit(self, kind: str, matches: Callable[[dict[str, Any]], bool],
                      scan: int = 1000) -> AuditRecord | None:
@@ -264,7 +264,7 @@ class Store:
         with self.reading() as conn:
             rows = conn.execute(query).all()
         for r in rows:
-            body = json.loads(r.body)
+            body = body_of(r.body)
             if matches(body):
                 return AuditRecord(r.seq, r.recorded_at, r.kind, body, r.prev_hash, r.hash)
         return None

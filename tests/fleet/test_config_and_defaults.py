@@ -84,6 +84,22 @@ def test_missing_key_file_is_refused_naming_the_field(tmp_path, key_dir):
         load_settings(path)
 
 
+@pytest.mark.parametrize("shared", ["public_key_file", "curve_public_key", "previous_public_keys"])
+def test_one_key_for_two_authorities_is_refused(tmp_path, key_dir, shared):
+    """Found by hand: VN_CUSTOMS and CN_CUSTOMS configured with one signing key (a copy-paste) let either sign the
+    other's events (a VN-signed hold claiming CN was applied as CN's word); with one CURVE key the ZeroMQ link named
+    every sender by the last of them, so VN's own events were refused as CN's."""
+    vn_pub, vn_curve = (key_dir / "VN_CUSTOMS.pub"), (key_dir / "VN_CUSTOMS.curve.pub").read_text().strip()
+    authorities = {"VN_CUSTOMS": {"public_key_file": str(vn_pub), "side": "VN", "curve_public_key": vn_curve},
+                   "CN_CUSTOMS": {"public_key_file": str(key_dir / "CN_CUSTOMS.pub"), "side": "CN",
+                                  "curve_public_key": (key_dir / "CN_CUSTOMS.curve.pub").read_text().strip()}}
+    authorities["CN_CUSTOMS"][shared] = {"public_key_file": str(vn_pub), "curve_public_key": vn_curve,
+                                         "previous_public_keys": [vn_pub.read_text().strip()]}[shared]
+    path = write_config(tmp_path, key_dir, customs={"authorities": authorities})
+    with pytest.raises(ConfigError, match=r"customs: .*CN_CUSTOMS and VN_CUSTOMS share a (signing|CURVE) key"):
+        load_settings(path)
+
+
 def test_unknown_role_is_refused_naming_the_field(tmp_path, key_dir):
     path = write_config(tmp_path, key_dir, auth={"tokens": [{"token": "a" * 20, "role": "viewer"},
                                                             {"token": "b" * 20, "role": "customs:XX_CUSTOMS"}]})

@@ -319,3 +319,33 @@ def test_seq_zero_is_refused(customs, gate):
     """Authorities number their events from 1 (docs/customs-protocol.md); seq 0 was accepted."""
     result = gate.ingest(customs.vn.event("heartbeat", seq=0), "t")
     assert result.outcome == Outcome.REFUSED and "seq" in result.reason
+
+
+# --- an audit record edited into something no parser reads --------------------------------------------------------
+
+@pytest.mark.parametrize("text", ["garbage", "[1]", '{"a":' * 100_000 + "1" + "}" * 100_000],
+                         ids=["not JSON", "not an object", "too deep"])
+def test_an_unreadable_audit_record_is_found_not_a_traceback(customs, gate, tmp_path, text):
+    """Found by hand: a decision's body edited in the SQLite file to text no parser reads stopped the gate from
+    starting (JSONDecodeError), and ``xborder audit export`` failed half-way with a traceback, leaving a file
+    of the records before it that ``audit verify`` called intact."""
+    clear(customs, gate)
+    decided = gate.decide("agv_001", VN_CN, [C1])
+    gate.store.close()
+    db = sqlite3.connect(customs.db_path, isolation_level=None)
+    db.execute("DROP TRIGGER audit_log_no_update")
+    db.execute("UPDATE audit_log SET body = ? WHERE seq = ?", (text, decided.audit_seq))
+    db.close()
+    again = customs.gate()  # the service starts, says so, and still knows the clearance
+    assert again.evaluate("agv_001", VN_CN, [C1]).allowed
+    reasons = [body["reason"] for topic, body in customs.published if topic == "alarm"]
+    assert f"audit record {decided.audit_seq} is unreadable (edited behind the fleet's back?)" in reasons, reasons
+    again.store.close()
+    out = tmp_path / "audit.jsonl"
+    export = subprocess.run([XBORDER, "audit", "export", "--db", str(customs.db_path), "--out", str(out)],
+                            capture_output=True, text=True)
+    assert export.returncode == 0 and "Traceback" not in export.stderr, export.stderr
+    assert len(out.read_text().splitlines()) >= decided.audit_seq + 2  # every record, the one after it too
+    verify = subprocess.run([XBORDER, "audit", "verify", str(out)], capture_output=True, text=True)
+    assert verify.returncode == 1, verify.stdout
+    assert f"record {decided.audit_seq} was edited" in verify.stderr, verify.stderr

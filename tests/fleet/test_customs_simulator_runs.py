@@ -99,3 +99,19 @@ def test_no_fleet_answering_is_a_message_and_the_checkpoints_file(key_dir, tmp_p
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
     assert "no answer from tcp://127.0.0.1:9 after 1 tries" in result.output and kept.read_text() == ""
     assert [signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)] == handlers  # its own are gone
+
+
+@pytest.mark.parametrize(("option", "value", "says"), [
+    ("--connect", "localhost:5560", "Invalid value for --connect: localhost:5560"),
+    ("--authority", "vn customs", "Invalid value for --authority: 'vn customs'"),
+    ("--side", "Vietnam", "Invalid value for --side: 'Vietnam'"),
+])
+def test_a_bad_argument_is_a_usage_error_naming_it(key_dir, option, value, says):
+    """Found by hand: an endpoint without its transport was a ZMQError traceback; an authority name the fleet cannot
+    have (or a side that is not one) sent its whole stream, each event refused."""
+    args = {"--authority": "VN_CUSTOMS", "--connect": "tcp://127.0.0.1:9", option: value}
+    result = CliRunner().invoke(app, [*[word for pair in args.items() for word in pair], "--key",
+                                      str(key_dir / "VN_CUSTOMS.key"), "--patience-s", "1", "--time-scale", "0"],
+                                env={"COLUMNS": "200"})
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.exception
+    assert says in result.stderr, result.stderr
