@@ -6,7 +6,8 @@ released base (docs/vehicle-protocol.md §6); this checks the second from what t
 position decides the side (:meth:`planner.corridor.Corridor.jurisdiction_at`), not its last node: a vehicle off
 its order may report no node at all. A crossing counts as released while the vehicle's own reported base holds
 a node on the border line or across it, as it does from the moment the fleet releases the crossing until the
-vehicle is across; the fleet's own record would not survive a restart, the vehicle's base does.
+vehicle is across (the base it reported before, or the one it reports across: a release and the drive over can
+both fall between two looks); the fleet's own record would not survive a restart, the vehicle's base does.
 """
 
 from __future__ import annotations
@@ -51,7 +52,9 @@ def sighting(watch: BorderWatch, corridor: Corridor, x: float, y: float,
         watch.on_line = True
         return UnreleasedCrossing(corridor.direction_from(watch.side), across=False) if onto else None
     crossed = side != watch.side
-    unreleased = crossed and not watch.may_cross
+    # (its base now going on across: released and driven over between two looks, the loop seeing each vehicle's
+    # latest state once a tick)
+    unreleased = crossed and not watch.may_cross and not _crosses(corridor, watch.side, released)
     found = UnreleasedCrossing(corridor.direction_from(watch.side), across=True) if unreleased else None
     watch.side, watch.on_line = side, False
     watch.may_cross = _crosses(corridor, side, released)
