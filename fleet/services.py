@@ -69,17 +69,15 @@ class Services:
     link: VehicleLink
     dispatcher: Dispatcher
     publisher: ZmqPublisher
+    ingest: ZmqIngestServer  # the customs ROUTER, bound when built; it serves once started
     security: LinkSecurity | None = None  # CURVE and the fleet's signing key for the customs link
     leadership: Leadership | None = None  # with store.election: this process leads (it waited for that)
-    ingest: ZmqIngestServer | None = None  # the customs ROUTER binds on start
     _background: list[_Background] = field(default_factory=list, repr=False)  # threads, started in order
     _stack: ExitStack = field(default_factory=ExitStack, repr=False)
 
     def start(self) -> Services:
-        """Bind the customs ROUTER and start the threads; if anything fails, stop what started and close all."""
+        """Start the customs ROUTER's thread and the others; if anything fails, stop what started and close all."""
         try:
-            with _binding("customs.zmq.router", self.settings.customs.zmq.router):
-                self.ingest = ZmqIngestServer(self.gate, self.settings.customs.zmq.router, security=self.security)
             self._stack.callback(self.ingest.start().stop)
             for part in self._background:
                 part.start()
@@ -139,6 +137,11 @@ def build_services(settings: Settings, *, link: VehicleLink | None = None,
                            publish=bus.publish, signing_key=security.signing_key if security else None,
                            checkpoint_every=(checkpoint.every_records, checkpoint.every_s),
                            snapshot_every=(settings.customs.snapshot.every_events, settings.customs.snapshot.every_s))
+        # bound here, not on start: one in use is refused before anything runs (xborder serve starts the services
+        # in its API server's startup, where a refusal was a traceback)
+        with _binding("customs.zmq.router", settings.customs.zmq.router):
+            ingest = ZmqIngestServer(gate, settings.customs.zmq.router, security=security)
+        stack.callback(ingest.close)
         registry = VehicleRegistry(store)
         registry.configure(fleet)
         background: list[_Background] = []
@@ -157,7 +160,7 @@ def build_services(settings: Settings, *, link: VehicleLink | None = None,
                                           clock))
         standing.close()  # built: the standby's duty ends, the leader's starts
         return Services(settings, clock, store, bus, corridor, gate, orders, alarms, registry, staff,
-                        link, dispatcher, publisher, security, leadership=leadership,
+                        link, dispatcher, publisher, ingest, security, leadership=leadership,
                         _background=[*background, dispatcher], _stack=stack.pop_all())
 
 

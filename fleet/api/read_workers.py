@@ -261,12 +261,11 @@ class ReadWorkers:
                     self.processes[i] = self._spawn()
 
 
-def run_with_workers(app: Any, settings: Settings, services: Any) -> None:
+def run_with_workers(app: Any, settings: Settings, services: Any, public: socket.socket) -> None:
     """Serve ``app`` (the loop's process's whole API) on a loopback port, and ``settings.server.read_workers``
-    workers on the service's port, until interrupted."""
+    workers on the service's port (``public``, :func:`bind`), until interrupted."""
     from fleet.api.read_channel import ChannelPublisher, NumberedWrites  # the leader's side only
 
-    public = bind(settings.server)
     internal = socket.socket()
     internal.bind(("127.0.0.1", 0))
     # listening from now on: what a worker passes on before this process's server has started waits in the

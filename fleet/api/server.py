@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import faulthandler
 import json
+import socket
 from types import FrameType
 from typing import Any, Literal
 
@@ -216,6 +217,6 @@ def api_server(app: Any, settings: Settings, loop: Literal["asyncio", "uvloop"] 
     return StoppingServer(api_config(app, settings, loop), settings.server.stop_limit_s)
 
 
-def run_api(app: Any, settings: Settings) -> None:
-    """Serve ``app`` until interrupted."""
-    api_server(app, settings).run()
+def run_api(app: Any, settings: Settings, listening: socket.socket) -> None:
+    """Serve ``app`` on ``listening`` (bound to ``server.host``:``server.port``) until interrupted."""
+    api_server(app, settings).run(sockets=[listening])

@@ -28,7 +28,7 @@ def serve(
     from functools import partial
 
     from fleet.api.main import create_app
-    from fleet.api.read_workers import run_with_workers
+    from fleet.api.read_workers import bind, run_with_workers
     from fleet.api.server import run_api
     from fleet.api.standby import standby_server
     from fleet.config import ConfigError, load_settings
@@ -48,20 +48,21 @@ def serve(
     except (ConfigError, MapError, StoreError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
+    try:
+        listening = bind(settings.server)  # the port taken: refused before anything runs
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        # what was built is closed before the exit: left to the interpreter's end, the vehicle link's threads
+        # were still running as it tore down, and it aborted ("terminate called without an active exception",
+        # exit -6) instead of saying no with code 2
+        services.close()
+        raise typer.Exit(2) from None
     settle_heap()  # the collector kept off what was built at start
     app = create_app(services)
     if settings.server.read_workers:
-        try:
-            run_with_workers(app, settings, services)
-        except ConfigError as exc:  # the port taken
-            typer.echo(str(exc), err=True)
-            # what was built is closed before the exit: left to the interpreter's end, the vehicle link's
-            # threads were still running as it tore down, and it aborted ("terminate called without an active
-            # exception", exit -6) instead of saying no with code 2
-            services.close()
-            raise typer.Exit(2) from None
+        run_with_workers(app, settings, services, listening)
     else:
-        run_api(app, settings)
+        run_api(app, settings, listening)
 
 
 def _default(var: Path) -> Settings:

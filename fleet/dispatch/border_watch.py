@@ -10,8 +10,9 @@ vehicle beside the deck across the line is across all the same. Farther than :da
 zone, at a position that is no number, or on another map (``mapId``), the vehicle is off the map, wherever it is:
 the fleet cannot vouch for where it goes next, so that is a finding of its own. A crossing counts as released
 while the vehicle's own reported base holds a node on the border line or across it, as it does from the moment the
-fleet releases the crossing until the vehicle is across; the fleet's own record would not survive a restart, the
-vehicle's base does.
+fleet releases the crossing until the vehicle is across (the base it reported before, or the one it reports across: a
+release and the drive over can both fall between two looks); the fleet's own record would not survive a restart,
+the vehicle's base does.
 """
 
 from __future__ import annotations
@@ -99,7 +100,9 @@ def _judge(watch: BorderWatch, corridor: Corridor, side: str | None, on_line: bo
         watch.on_line = True
         return UnreleasedCrossing(corridor.direction_from(watch.side), across=False) if onto else None
     crossed = side != watch.side
-    unreleased = crossed and not watch.may_cross
+    # (its base now going on across: released and driven over between two looks, the loop seeing each vehicle's
+    # latest state once a tick)
+    unreleased = crossed and not watch.may_cross and not _crosses(corridor, watch.side, released)
     found = UnreleasedCrossing(corridor.direction_from(watch.side), across=True) if unreleased else None
     watch.side, watch.on_line = side, False
     watch.may_cross = _crosses(corridor, side, released)

@@ -153,7 +153,10 @@ class Store:
     def __init__(self, location: str | Path, busy_timeout_s: float = 5.0) -> None:
         self.url = store_url(location)
         if self.url.startswith("sqlite:///"):
-            _make_private(Path(self.url.removeprefix("sqlite:///")))
+            try:
+                _make_private(Path(self.url.removeprefix("sqlite:///")))
+            except OSError as exc:  # a read-only folder, a full disk, a file where a folder should be
+                raise StoreError(f"cannot open the store {self.url}: {exc.strerror}: {exc.filename}") from None
         try:
             self.engine: Engine = sa.create_engine(self.url, connect_args=connect_args(self.url, busy_timeout_s),
                                                    pool_pre_ping=not self.url.startswith("sqlite"))

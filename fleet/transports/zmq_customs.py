@@ -109,6 +109,10 @@ class ZmqIngestServer:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+        self.close()
+
+    def close(self) -> None:
+        """Unbind (also when never started); closing again does nothing."""
         self._sign_pool.shutdown()
         self._socket.close()
 

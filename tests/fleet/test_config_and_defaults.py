@@ -174,3 +174,25 @@ def test_serve_refuses_a_bad_config_before_serving(tmp_path, key_dir, fleet, aut
                **({"auth": auth} if auth else {})}
     result = CliRunner().invoke(build_app(), ["serve", "--config", str(write_config(tmp_path, key_dir, **changes))])
     assert result.exit_code == 2 and message in result.output
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"\x81\x00\xfe binary, not a config", "not a UTF-8 text file"),
+    (None, "cannot be read"),  # a folder given as the config
+])
+def test_a_config_that_is_no_text_file_is_refused_without_a_traceback(tmp_path, content, message):
+    """A binary file (a key file, an image, a corrupt copy) or a folder given as the config: ``xborder serve``
+    said so with a traceback (UnicodeDecodeError, IsADirectoryError) and exit code 1, not a refusal."""
+    from typer.testing import CliRunner
+
+    from fleet.cli import build_app
+
+    path = tmp_path / "fleet.yaml"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    with pytest.raises(ConfigError, match=message):
+        load_settings(path)
+    result = CliRunner().invoke(build_app(), ["serve", "--config", str(path)])
+    assert result.exit_code == 2 and f"{path}: " in result.output and message in result.output

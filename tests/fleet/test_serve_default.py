@@ -60,3 +60,38 @@ def test_read_workers_on_a_port_taken_are_refused_with_a_message(tmp_path):
                               cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2, done.stderr
     assert f"server: cannot listen on 127.0.0.1:{port}" in done.stderr and "Traceback" not in done.stderr
+
+
+def _config(tmp_path: Path, key_dir: Path, http: int, router: int) -> Path:
+    """A deployment's config with the in-process fleet, its ports given."""
+    config = {
+        "server": {"port": http},
+        "store": {"path": str(tmp_path / "fleet.db")},
+        "fleet": {"link": "inprocess", "vehicles": [{"id": "agv_001", "home": "VN", "start_node": "vn_parking_1"}]},
+        "customs": {"zmq": {"router": f"tcp://127.0.0.1:{router}", "pub": f"tcp://127.0.0.1:{free_port()}"},
+                    "authorities": {name: {"public_key_file": str(key_dir / f"{name}.pub"), "side": name[:2]}
+                                    for name in ("VN_CUSTOMS", "CN_CUSTOMS")}},
+        "auth": {"tokens": [{"token": "t" * 20, "role": "viewer"}]}}
+    path = tmp_path / "fleet.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.mark.parametrize("taken", ["http", "router"])
+def test_a_port_taken_is_refused_naming_the_field_before_anything_starts(tmp_path, key_dir, taken):
+    """Another process holds the API's port or the customs ROUTER's: ``xborder serve`` says which and ends with
+    code 2, as for any config that cannot work. Before, the services started first (the dispatch loop, the
+    vehicle link), then uvicorn failed to bind: the ROUTER with a traceback from the app's startup, the API's
+    port with uvicorn's own line, both exit code 3."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        http, router = (port, free_port()) if taken == "http" else (free_port(), port)
+        config = _config(tmp_path, key_dir, http, router)
+        done = subprocess.run([str(BIN / "xborder"), "serve", "--config", str(config)], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)
+    field = f"server: cannot listen on 127.0.0.1:{port}" if taken == "http" else \
+        f"customs.zmq.router: cannot bind tcp://127.0.0.1:{port}"
+    assert done.returncode == 2 and field in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and "dispatch" not in done.stderr, done.stderr

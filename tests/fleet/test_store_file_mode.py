@@ -92,3 +92,13 @@ def test_a_private_store_is_left_as_it_is(tmp_path, caplog):
         Store(db).close()
     assert stat.S_IMODE(db.stat().st_mode) == 0o600
     assert not [r for r in caplog.records if r.name == "fleet.store.database"]
+
+
+def test_a_store_path_that_cannot_be_made_is_a_store_error(tmp_path):
+    """A store under a folder that cannot be made or written (a read-only mount, a file where the folder should
+    be): ``xborder serve --db`` ended in a traceback (OSError from making the file owner-only), not a refusal."""
+    from fleet.store import StoreError
+
+    (tmp_path / "afile").write_text("not a folder")
+    with pytest.raises(StoreError, match=r"cannot open the store .*afile"):
+        Store(tmp_path / "afile" / "fleet.db")

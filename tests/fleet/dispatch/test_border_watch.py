@@ -145,3 +145,18 @@ def test_no_lane_of_a_shipped_map_runs_off_the_map(folder):
     corridor = load_corridor(folder)
     on_the_map = shapely.union_all([zone.polygon for zone in corridor.zones.values()]).buffer(OFF_THE_MAP_M)
     assert [lane.id for lane in corridor.lanes.values() if not on_the_map.contains(lane.geometry.buffer(1.0))] == []
+
+
+def test_a_release_taken_and_driven_across_between_two_sightings_is_no_unreleased_crossing(corridor):
+    """The loop sees each vehicle's latest state once a tick: a vehicle last seen short of the crossing (its base
+    ending before the bridge), released across and already over the line by the next look, reports its base
+    going on across. Found live (4 AGVs at 12x on a loaded machine, ticks of 2 s, 2026-12-05): agv_002, released
+    across on decision 1414 and its crossing recorded in the same tick, was stopped on the bridge by an emergency
+    stop, taken out of service and reported to both customs as an unreleased crossing."""
+    vn_side, cn_side = (9.0, 100.0), (9.0, 300.0)
+    watch = BorderWatch()
+    assert sighting(watch, corridor, *vn_side, ["vn_deck_out_1"]) is None  # the crossing not released yet
+    assert sighting(watch, corridor, *cn_side, ["cn_deck_in_1", "cn_deck_in_0"]) is None and watch.side == "CN"
+    assert not watch.may_cross  # used: crossing back needs a release of its own
+    back = sighting(watch, corridor, *vn_side, ["cn_deck_in_0"])  # driven back past a base that stays across
+    assert back is not None and back.direction == CN_VN and back.across
