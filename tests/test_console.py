@@ -217,6 +217,9 @@ def open_console(browser, deployment):
         context = browser.new_context(viewport={"width": size[0], "height": size[1]}, timezone_id=timezone)
         tab = ConsolePage(context.new_page())
         tab.page.on("console", lambda m: m.type == "error" and tab.errors.append(m.text))
+        # what the Content-Security-Policy refused (the page's own scripts, styles and stream must all pass)
+        tab.page.add_init_script("document.addEventListener('securitypolicyviolation', (e) => console.error("
+                                 "`CSP refused ${e.effectiveDirective}: ${e.blockedURI} at ${e.sourceFile}`))")
         tab.page.on("pageerror", lambda e: tab.errors.append(f"uncaught: {e}"))
         # the browser's own line says only "Failed to load resource ... 503": name what failed, and when
         tab.page.on("response", lambda r: r.status >= 500 and tab.errors.append(
@@ -973,6 +976,41 @@ def test_a_vehicle_out_of_service_says_why(admin, deployment):
     playwright_sync.expect(state).to_have_attribute("title", re.compile("brakes to be checked"))
     deployment.api("POST", service, role="operator", json={"in_service": True, "reason": "console test: checked"})
     playwright_sync.expect(state).not_to_have_attribute("data-state", "out_of_service", timeout=15_000)
+
+
+def test_the_console_and_the_api_send_browser_security_headers(open_console, deployment):
+    """Found by the last session: no Content-Security-Policy, X-Frame-Options or X-Content-Type-Options on the
+    console or the API: any other site could frame the console (clickjacking its e-stop), and markup that got into
+    the page would run. Each header once on every answer (the read worker's own, the leader's passed on through
+    it, a refusal), and in the browser an injected inline script is refused while the page's own run (every tab's
+    CSP refusals are errors in test_no_errors_in_the_browser_console)."""
+    from fleet.api.security_headers import CONSOLE_POLICY
+    from sim.service_process import token_for
+
+    root = deployment.url.rstrip("/")
+    token = {"Authorization": f"Bearer {token_for('dispatcher')}"}
+    answers = [httpx.get(f"{root}/", timeout=10), httpx.get(f"{root}/js/app.js", timeout=10),
+               httpx.get(f"{root}/api/v1/vehicles", headers=token, timeout=10),  # the read worker's
+               httpx.get(f"{root}/api/v1/alarms", headers=token, timeout=10),  # the leader's, passed on
+               httpx.post(f"{root}/api/v1/orders", headers=token, json={"pickup": 1}, timeout=10),  # 422
+               httpx.get(f"{root}/api/v1/vehicles", timeout=10),  # 401
+               httpx.get(f"{root}/no-such-page", timeout=10)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 200, 422, 401, 404]
+    for answer in answers:
+        headers = answer.headers
+        assert headers.get_list("content-security-policy") == [CONSOLE_POLICY], (answer.url, headers)
+        assert headers.get_list("x-frame-options") == ["DENY"], (answer.url, headers)
+        assert headers.get_list("x-content-type-options") == ["nosniff"], (answer.url, headers)
+    tab = open_console("viewer")
+    tab.page.evaluate("""() => document.body.insertAdjacentHTML(
+        "beforeend", '<img id="injected" src="/no-such.png" onerror="window.pwned = true">')""")
+    time.sleep(1)
+    assert not tab.page.evaluate("window.pwned")
+    assert any("CSP refused script-src-attr" in e for e in tab.errors), tab.errors  # refused, and said so
+    injected = re.compile(r"script-src-attr|inline event handler|status of 404")  # the refusal, the image's 404
+    tab.errors[:] = [e for e in tab.errors if not injected.search(e)]
+    playwright_sync.expect(tab.page.locator("#vehicles tbody tr")).to_have_count(VEHICLES)  # the page's own ran
+    tab.page.context.close()
 
 
 def test_no_errors_in_the_browser_console(admin, open_console):

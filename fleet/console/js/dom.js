@@ -6,6 +6,8 @@ export function h(tag, attributes = {}, ...children) {
     if (value == null || value === false) continue;
     if (name.startsWith("on")) element.addEventListener(name.slice(2), value);
     else if (name === "dataset") Object.assign(element.dataset, value);
+    // through the CSSOM: the Content-Security-Policy (style-src 'self') refuses a style attribute set as markup
+    else if (name === "style") element.style.cssText = value;
     else element.setAttribute(name, value === true ? "" : value);
   }
   element.append(...children.flat().filter((c) => c != null && c !== false));
