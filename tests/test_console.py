@@ -13,7 +13,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -213,9 +213,13 @@ def open_console(browser, deployment):
     tabs: list[ConsolePage] = []
 
     def open_tab(role: str | None, size: tuple[int, int] = (1366, 768), token: str | None = None,
-                 sign_in: bool = True, timezone: str | None = None) -> ConsolePage:
+                 sign_in: bool = True, timezone: str | None = None,
+                 routes: dict[str, Callable[[Any], None]] | None = None) -> ConsolePage:
+        """``routes``: URL pattern -> handler, in place before the page loads (an API answer changed on its way)."""
         context = browser.new_context(viewport={"width": size[0], "height": size[1]}, timezone_id=timezone)
         tab = ConsolePage(context.new_page())
+        for pattern, handler in (routes or {}).items():
+            tab.page.route(pattern, handler)
         tab.page.on("console", lambda m: m.type == "error" and tab.errors.append(m.text))
         # what the Content-Security-Policy refused (the page's own scripts, styles and stream must all pass)
         tab.page.add_init_script("document.addEventListener('securitypolicyviolation', (e) => console.error("
@@ -491,8 +495,10 @@ def test_a_cancelled_load_waits_at_a_bay_until_the_operator_says_it_was_taken_of
 @pytest.mark.parametrize("role, controls, hidden", [
     ("viewer", [], ["#order-form", "#fleet-estop", "#vehicles button[data-action]", "#gates .gate button"]),
     ("dispatcher", ["#order-form", "#vehicles button[data-action=pause]"],
-     ["#fleet-estop", "#vehicles button[data-action=emergency_stop]", "#gates .gate button"]),
-    ("operator", ["#fleet-estop", "#vehicles button[data-action=emergency_stop]", "#gates .gate button"],
+     ["#fleet-estop", "#vehicles button[data-action=emergency_stop]", "#gates .gate button",
+      "#vehicles button[data-action=out_of_service]"]),
+    ("operator", ["#fleet-estop", "#vehicles button[data-action=emergency_stop]", "#gates .gate button",
+                  "#vehicles button[data-action=out_of_service]"],
      ["#order-form", "#vehicles button[data-action=pause]"]),
 ])
 def test_each_role_sees_only_its_controls(open_console, role, controls, hidden):
@@ -522,27 +528,24 @@ def test_a_vehicle_never_seen_says_so_and_gets_no_motion_buttons(open_console, d
     so the tab's GET /vehicles gets one more, as the service shows a vehicle it has never heard from (a
     ``VehicleView`` with nothing but its record: no connection, no state)."""
     from fleet.dispatch import VehicleView
-    from sim.service_process import token_for
 
     silent = VehicleView(id="agv_099", home="VN", may_cross=True, in_service=True).model_dump(mode="json")
-    tab = open_console(None, sign_in=False)
-    page = tab.page
 
     def with_silent(route) -> None:
         reply = route.fetch()
         route.fulfill(response=reply, json=[*reply.json(), silent])
 
-    page.route("**/api/v1/vehicles", with_silent)
-    page.fill("#token", token_for("admin"))
-    page.click("#signin-form button[type=submit]")
-    page.wait_for_selector("#link[data-state=open]", timeout=30_000)
+    tab = open_console("admin", routes={"**/api/v1/vehicles": with_silent})
+    page = tab.page
     row = page.locator("#vehicles tr[data-vehicle=agv_099]")
     playwright_sync.expect(row.locator("td[data-state]")).to_have_text("never seen")
     seen = page.locator("#vehicles tr[data-vehicle=agv_001]")
     playwright_sync.expect(seen.locator("button[data-action=pause]")).to_be_visible()  # a reporting one has them
     for action in ("pause", "cancel", "emergency_stop"):
         assert row.locator(f"button[data-action={action}]:visible").count() == 0, f"{action} on a never-seen vehicle"
-    playwright_sync.expect(row.locator("td.actions")).to_have_text("no contact")
+    playwright_sync.expect(row.locator("td.actions .muted")).to_have_text("no contact")
+    # the fleet manager's own record, not an instant action: it may be taken out of service (it is in the shop)
+    playwright_sync.expect(row.locator("button[data-action=out_of_service]")).to_be_visible()
     tab.shot("never-seen")
     page.context.close()
 
@@ -671,7 +674,7 @@ def test_a_gate_light_turns_green_when_customs_releases_the_consignment(admin, d
     # and the table stays as it was: each row's buttons on one line (the long state squeezed them one under another)
     tops = page.eval_on_selector_all(f"#vehicles tr[data-vehicle={vehicle_id}] td.actions button:not([hidden])",
                                      "buttons => buttons.map(b => Math.round(b.getBoundingClientRect().top))")
-    assert len(tops) == 3 and len(set(tops)) == 1, tops
+    assert len(tops) == 4 and len(set(tops)) == 1, tops  # Pause, Cancel, E-stop, Out of service
     # a free gate looks free: no red (the e-stop's) on its card or its map marker (its Hold button was e-stop red)
     free = page.evaluate(GATE_COLOURS, gate_id)
     assert not free["panelRed"] and not free["mapRed"] and "free" in free["tooltip"], free
@@ -976,6 +979,48 @@ def test_a_vehicle_out_of_service_says_why(admin, deployment):
     playwright_sync.expect(state).to_have_attribute("title", re.compile("brakes to be checked"))
     deployment.api("POST", service, role="operator", json={"in_service": True, "reason": "console test: checked"})
     playwright_sync.expect(state).not_to_have_attribute("data-state", "out_of_service", timeout=15_000)
+
+
+def test_an_operator_takes_a_vehicle_out_of_service_from_its_row_and_back(open_console, deployment):
+    """Found by the last session: the console had no way to take a vehicle out of service for maintenance and back
+    (the API's POST /vehicles/{id}/service, an operator's). Its row's Out of service asks first, saying what
+    becomes of its order; the order, not yet loaded, goes back to waiting for another vehicle, as the API has it;
+    Back in service undoes it. A dispatcher has no such button (the role test)."""
+    order = deployment.api("POST", "/orders", role="dispatcher", json={
+        "consignments": ["VN-OUTOFSERV001"], "pickup": "vn_dock_1", "drop": "cn_dock_1"})
+    vehicle_id = wait_until(lambda: deployment.api("GET", f"/orders/{order['id']}")["vehicle_id"], 60,
+                            0.2, what="a vehicle assigned")
+    # paused on its way to the pickup: its order stays unloaded while the operator decides
+    deployment.api("POST", f"/vehicles/{vehicle_id}/actions", role="dispatcher",
+                   json={"action": "pause", "reason": "console test"})
+    assert deployment.api("GET", f"/orders/{order['id']}")["state"] in ("assigned", "to_pickup")
+    tab = open_console("operator")
+    page = tab.page
+    row = page.locator(f"#vehicles tr[data-vehicle={vehicle_id}]")
+    playwright_sync.expect(row.locator("td").nth(1)).to_have_text(order["id"], timeout=15_000)
+    row.locator("button[data-action=out_of_service]").click()
+    dialog = page.locator("#ask")
+    playwright_sync.expect(dialog).to_contain_text("takes no orders until it is back in service")
+    playwright_sync.expect(dialog).to_contain_text(f"Its order {order['id']}")
+    playwright_sync.expect(dialog).to_contain_text("goes back to waiting for another vehicle")
+    tab.shot("out-of-service-asked")
+    tab.confirm("console test: brakes to be checked")
+    state = row.locator("td[data-state]")
+    playwright_sync.expect(state).to_have_attribute("data-state", "out_of_service", timeout=15_000)
+    playwright_sync.expect(state).to_have_attribute("title", re.compile("brakes to be checked"))
+    wait_until(lambda: deployment.api("GET", f"/orders/{order['id']}")["vehicle_id"] != vehicle_id, 30,
+               what="the order taken back from the vehicle out of service")
+    assert not deployment.api("GET", f"/vehicles/{vehicle_id}")["in_service"]
+    back = row.locator("button[data-action=in_service]")
+    playwright_sync.expect(back).to_have_text("Back in service")
+    back.click()
+    tab.confirm("console test: brakes checked")
+    playwright_sync.expect(state).not_to_have_attribute("data-state", "out_of_service", timeout=15_000)
+    assert deployment.api("GET", f"/vehicles/{vehicle_id}")["in_service"]
+    deployment.api("POST", f"/vehicles/{vehicle_id}/actions", role="dispatcher",
+                   json={"action": "resume", "reason": "console test"})
+    deployment.api("POST", f"/orders/{order['id']}/cancel", role="dispatcher", json={"reason": "console test"})
+    page.context.close()
 
 
 def test_the_console_and_the_api_send_browser_security_headers(open_console, deployment):
