@@ -1023,6 +1023,28 @@ def test_an_operator_takes_a_vehicle_out_of_service_from_its_row_and_back(open_c
     page.context.close()
 
 
+def summary_with(changes: dict[str, Any]) -> Callable[[Any], None]:
+    """A route handler: GET /summary's answer with ``changes`` (read when each answer passes) written over it."""
+    def handler(route) -> None:
+        reply = route.fetch()
+        route.fulfill(response=reply, json={**reply.json(), **changes})
+    return handler
+
+
+def test_the_average_gate_wait_shows_seconds_under_a_few_minutes(open_console):
+    """Found by the last session: the KPI strip's gate wait was rounded to whole minutes past the first (90 s showed
+    "2 min", 2 min 29 s "2 min"): the minutes a vehicle waits at customs are the figure a night shift watches."""
+    changes: dict[str, Any] = {}
+    tab = open_console("viewer", routes={"**/api/v1/summary": summary_with(changes)})
+    shown = tab.page.locator("#kpis .kpi", has_text="Avg gate wait").locator(".kpi-value")
+    for seconds, text in ((40, "40 s"), (59.7, "1 min 0 s"), (90, "1 min 30 s"), (149, "2 min 29 s"),
+                          (1500, "25 min"), (5400, "1.5 h")):
+        changes["gate_wait_avg_s"] = seconds
+        tab.page.evaluate("window.xborder.refreshSummary()")
+        playwright_sync.expect(shown).to_have_text(text)
+    tab.page.context.close()
+
+
 def test_the_console_and_the_api_send_browser_security_headers(open_console, deployment):
     """Found by the last session: no Content-Security-Policy, X-Frame-Options or X-Content-Type-Options on the
     console or the API: any other site could frame the console (clickjacking its e-stop), and markup that got into

@@ -18,10 +18,17 @@ export function when(seconds) {
   return seconds == null ? "" : new Date(seconds * 1000).toLocaleTimeString();
 }
 
+/** Below this a duration is shown in minutes and seconds: a gate wait of 1 min 30 s is not "2 min". */
+const SECONDS_SHOWN_BELOW_S = 5 * 60;
+
+/** A duration (an age, a wait), as exact as it matters: seconds under a minute, minutes and seconds under
+ * SECONDS_SHOWN_BELOW_S, whole minutes (those begun not counted) under an hour, then hours. */
 export function age(seconds) {
   if (seconds == null) return "never";
-  if (seconds < 60) return `${seconds.toFixed(0)} s`;
-  if (seconds < 3600) return `${(seconds / 60).toFixed(0)} min`;
+  const whole = Math.round(seconds);
+  if (whole < 60) return `${whole} s`;
+  if (whole < SECONDS_SHOWN_BELOW_S) return `${Math.floor(whole / 60)} min ${whole % 60} s`;
+  if (whole < 3600) return `${Math.floor(whole / 60)} min`;
   return `${(seconds / 3600).toFixed(1)} h`;
 }
 
