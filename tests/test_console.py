@@ -1045,6 +1045,53 @@ def test_the_average_gate_wait_shows_seconds_under_a_few_minutes(open_console):
     tab.page.context.close()
 
 
+def test_times_of_another_day_show_their_day(open_console, deployment):
+    """Found by the last session: an order's timeline and the alarms showed times alone: on a border open day and
+    night, yesterday's 23:50 and today's looked alike. The order's first transition and the alarms are shown as
+    if a day older (their API answers changed on the way): those carry their day, today's the time alone."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from fleet.customs.signing import EventSigner
+    from sim.service_process import token_for
+
+    order = deployment.api("POST", "/orders", role="dispatcher", json={
+        "consignments": ["VN-YESTERDAY001"], "pickup": "vn_dock_1", "drop": "cn_dock_1"})
+    deployment.api("POST", f"/orders/{order['id']}/cancel", role="dispatcher", json={"reason": "console test"})
+    forged = EventSigner("VN_CUSTOMS", Ed25519PrivateKey.generate()).event("heartbeat", seq=1)  # an alarm
+    httpx.post(deployment.service.base + "/customs/events", json=forged, timeout=10,
+               headers={"Authorization": f"Bearer {token_for('customs:VN_CUSTOMS')}"})
+
+    def a_day_older(key: str, items: str | None = None) -> Callable[[Any], None]:
+        def handler(route) -> None:
+            reply = route.fetch()
+            body = reply.json()
+            for item in body[items] if items else [body["timeline"][0]]:
+                item[key] -= 86400
+            route.fulfill(response=reply, json=body)
+        return handler
+
+    zone = "Asia/Ho_Chi_Minh"
+    tab = open_console("operator", timezone=zone, routes={
+        f"**/api/v1/orders/{order['id']}": a_day_older("at"), "**/api/v1/alarms?*": a_day_older("raised_at", "alarms")})
+    page = tab.page
+    yesterday = datetime.now(ZoneInfo(zone)) - timedelta(days=1)
+    day = f"{yesterday:%b} {yesterday.day}"
+    page.click("#tab-orders")
+    page.locator(f"#orders tr[data-order='{order['id']}'] button.link-button").click()
+    times = page.locator("#order-detail .timeline > li > time")
+    playwright_sync.expect(times.first).to_contain_text(day)  # created (a day older)
+    playwright_sync.expect(times.last).to_have_text(re.compile(r"^\d{2}:\d{2}:\d{2}( [AP]M)?$"))  # cancelled
+    page.click("#tab-alarms")
+    alarm = page.locator("#alarms li[data-kind=customs_event_refused]").first
+    playwright_sync.expect(alarm.locator("time")).to_contain_text(day)
+    tab.shot("times-of-another-day")
+    alarm.locator("button").click()
+    page.context.close()
+
+
 def test_the_console_and_the_api_send_browser_security_headers(open_console, deployment):
     """Found by the last session: no Content-Security-Policy, X-Frame-Options or X-Content-Type-Options on the
     console or the API: any other site could frame the console (clickjacking its e-stop), and markup that got into

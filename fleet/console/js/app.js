@@ -89,9 +89,9 @@ class Console {
                                       { api, can: this.can, notify, onSelect: (id) => this.select(id, true) });
     this.gates = new GatesPanel($("gates"), { api, can: this.can, notify, refresh: () => this.refreshGates() });
     this.clockOffset = 0;  // the service's clock less the browser's, at the last summary
-    this.orders = new OrdersPanel({ api, can: this.can, notify, randomKey,
-                                    serviceNow: () => Date.now() / 1000 + this.clockOffset });
-    this.alarms = new AlarmsPanel($("alarms"), $("alarm-count"), { api, can: this.can, notify });
+    const serviceNow = () => Date.now() / 1000 + this.clockOffset;
+    this.orders = new OrdersPanel({ api, can: this.can, notify, randomKey, serviceNow });
+    this.alarms = new AlarmsPanel($("alarms"), $("alarm-count"), { api, can: this.can, notify, serviceNow });
     this.later = {
       orders: debounced(() => this.orders.refresh(), 500),
       alarms: debounced(() => this.alarms.refresh(), 500),

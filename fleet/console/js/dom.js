@@ -14,8 +14,21 @@ export function h(tag, attributes = {}, ...children) {
   return element;
 }
 
-export function when(seconds) {
-  return seconds == null ? "" : new Date(seconds * 1000).toLocaleTimeString();
+/** A moment as the clock shows it, with its day when that is not the day of ``now`` (seconds since the epoch;
+ * the service's clock where the caller knows it): on a border open day and night, 02:00 today and 02:00 tomorrow
+ * must not look alike. */
+export function when(seconds, now = Date.now() / 1000, { withSeconds = true } = {}) {
+  if (seconds == null) return "";
+  const at = new Date(seconds * 1000);
+  const today = at.toDateString() === new Date(now * 1000).toDateString();
+  return at.toLocaleString([], { ...(today ? {} : { month: "short", day: "numeric" }), hour: "2-digit",
+                                 minute: "2-digit", ...(withSeconds ? { second: "2-digit" } : {}) });
+}
+
+/** ``when`` as a ``<time>`` element, the whole date and time on hover. */
+export function moment(seconds, now) {
+  const at = new Date(seconds * 1000);
+  return h("time", { datetime: at.toISOString(), title: at.toLocaleString() }, when(seconds, now));
 }
 
 /** Below this a duration is shown in minutes and seconds: a gate wait of 1 min 30 s is not "2 min". */
