@@ -422,7 +422,9 @@ def test_an_order_created_in_the_form_sets_a_vehicle_moving(admin, deployment):
     assert admin.vehicle(vehicle_id)["order_id"] == order_id
     page.click("#tab-vehicles")
     row = page.locator(f"#vehicles tr[data-vehicle={vehicle_id}]")
-    playwright_sync.expect(row.locator("td").nth(1)).to_have_text(order_id)
+    order_cell = row.locator("td").nth(1)
+    playwright_sync.expect(order_cell).to_have_text(order_id.removeprefix("ord-")[:8])  # the whole id on hover
+    playwright_sync.expect(order_cell).to_have_attribute("title", re.compile(f"order {order_id}"))
     row.locator("th button").click()  # select it: its released base (solid) and horizon (dashed) are drawn
     playwright_sync.expect(row).to_have_class(re.compile(r"\bselected\b"))
     paths = "window.xborder.map.pathLayer.getLayers().map(l => Boolean(l.options.dashArray))"
@@ -997,7 +999,8 @@ def test_an_operator_takes_a_vehicle_out_of_service_from_its_row_and_back(open_c
     tab = open_console("operator")
     page = tab.page
     row = page.locator(f"#vehicles tr[data-vehicle={vehicle_id}]")
-    playwright_sync.expect(row.locator("td").nth(1)).to_have_text(order["id"], timeout=15_000)
+    playwright_sync.expect(row.locator("td").nth(1)).to_have_attribute("title", re.compile(order["id"]),
+                                                                       timeout=15_000)
     row.locator("button[data-action=out_of_service]").click()
     dialog = page.locator("#ask")
     playwright_sync.expect(dialog).to_contain_text("takes no orders until it is back in service")

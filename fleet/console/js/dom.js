@@ -25,6 +25,11 @@ export function when(seconds, now = Date.now() / 1000, { withSeconds = true } = 
                                  minute: "2-digit", ...(withSeconds ? { second: "2-digit" } : {}) });
 }
 
+/** An order's id short enough for a laptop's tables ("ord-859b3ea01dbb": "859b3ea0"); show the whole on hover. */
+export function shortOrderId(id) {
+  return id.replace(/^ord-/, "").slice(0, 8);
+}
+
 /** ``when`` as a ``<time>`` element, the whole date and time on hover. */
 export function moment(seconds, now) {
   const at = new Date(seconds * 1000);

@@ -2,7 +2,7 @@
 // state, cancel, and one order's timeline (its transitions, each consignment's clearance, the gate decisions that
 // cleared it and let it cross).
 
-import { askReason, h, moment, renderKeepingFocus, when } from "./dom.js";
+import { askReason, h, moment, renderKeepingFocus, shortOrderId, when } from "./dom.js";
 
 const STATES = ["created", "assigned", "to_pickup", "loaded", "awaiting_clearance", "cleared", "crossing",
                 "to_drop", "delivered", "cancelled", "failed"];
@@ -100,7 +100,7 @@ export class OrdersPanel {
                      class: order.id === this.selected ? "selected" : "" },
       h("th", { scope: "row" }, h("button", { type: "button", class: "link-button", "data-key": `open:${order.id}`,
                                    title: order.id, onclick: () => this.show(order.id) },
-        order.id.replace(/^ord-/, "").slice(0, 8))),  // short enough for a laptop's table; the whole id on hover
+        shortOrderId(order.id))),  // the whole id on hover
       h("td", { class: "state" }, order.state.replace(/_/g, " "),
         this.waiting && this.waiting.has(order.id) ? h("div", { class: "muted waiting-why" },
                                                         this.waiting.get(order.id)) : ""),

@@ -3,7 +3,7 @@
 // script, is what costs (tests/bench/bench_console.py): so rows are written at most every FLUSH_MS, all of them
 // together, and a cell only when what it shows changed.
 
-import { age, askReason, h, renderKeepingFocus } from "./dom.js";
+import { age, askReason, h, renderKeepingFocus, shortOrderId } from "./dom.js";
 import { STATE_COLOURS, neverSeen, stateLabel, vehicleState } from "./vehicle-state.js";
 
 /** An instant action (POST /vehicles/{id}/actions), sent to the vehicle itself. */
@@ -164,9 +164,14 @@ export class VehiclesTable {
            (waiting.allowed ? "crossing allowed" : waiting.reasons.join("; ")), stalled].filter(Boolean).join("\n")
         : stalled || stateNote(view, state);
       const held = (view.held_load || []).join(", ");
-      show(cells.order, view.order_id || (held ? `holds ${held}` : view.job ? `(${view.job})` : ""),
+      // the order's id short, as in the orders table (the whole of it on hover): with it whole, a vehicle waiting
+      // at a gate pushed its row's buttons onto a second line at 1366 px
+      const order = view.order_id ? shortOrderId(view.order_id)
+        : held ? `holds ${held}` : view.job ? `(${view.job})` : "";
+      show(cells.order, order,
            { title: held ? "a load no order carries: take it off by hand at the bay, then Load removed"
-                         : view.job ? `job: ${view.job}` : "" });
+                         : [view.order_id && `order ${view.order_id}`, view.job && `job: ${view.job}`]
+                           .filter(Boolean).join(", ") });
       show(cells.battery, view.battery == null ? "" : `${view.battery.toFixed(0)} %`,
            { class: view.battery != null && view.battery < 20 ? "warn" : "" });
       show(cells.speed, neverSeen(view) ? "" : `${(view.speed || 0).toFixed(1)} m/s`,
