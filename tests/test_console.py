@@ -948,6 +948,15 @@ def test_a_refused_order_says_what_is_wrong_once_and_an_impossible_time_is_not_s
     page.click("#order-form button[type=submit]")
     # the form itself refuses it, as it does a priority out of its range: nothing is sent, nothing thrown
     assert page.evaluate("document.querySelector('#order-due').validity.rangeOverflow")
+    # and the refusal of the order before is gone (found by hand: "already past" stayed, for a time no longer typed,
+    # beside the browser's own word on the field it now refused)
+    playwright_sync.expect(page.locator("#order-error")).to_have_text("")
+    page.fill("#order-due", "")
+    page.fill("#order-priority", "11")
+    page.click("#order-form button[type=submit]")
+    assert page.evaluate("document.querySelector('#order-priority').validity.rangeOverflow")
+    playwright_sync.expect(page.locator("#order-error")).to_have_text("")
+    page.fill("#order-priority", "1")
     time.sleep(1)
     assert not [e for e in tab.errors if e.startswith("uncaught")], tab.errors
     playwright_sync.expect(page.locator("#orders tbody tr:has-text('VN-REFUSED00001')")).to_have_count(0)

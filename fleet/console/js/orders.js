@@ -27,6 +27,9 @@ export class OrdersPanel {
     this.filter.addEventListener("change", () => this.refresh());
     this.direction.addEventListener("change", () => this.offerDocks());
     this.form.addEventListener("submit", (event) => { event.preventDefault(); this.create(); });
+    // a field the browser refuses itself (out of its range, missing) stops the submit before create(): the API's
+    // refusal of an earlier try, still shown, would read as this one's ("invalid" does not bubble: captured)
+    this.form.addEventListener("invalid", () => { this.error.textContent = ""; }, true);
     this.selected = null;
   }
 
