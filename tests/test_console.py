@@ -277,6 +277,24 @@ def test_a_wrong_token_gets_a_clear_message_and_no_console(open_console):
     tab.errors.clear()
 
 
+@pytest.mark.parametrize("token, says", [
+    ("đ" + "a" * 31, "it holds “đ”"),  # a Vietnamese keyboard's d
+    ("a" * 32 + "，", "it holds “，”"),  # a Chinese input method's full-width comma
+    ("x" * 20_000, "far too long"),  # a whole file pasted
+], ids=["vietnamese-letter", "full-width-comma", "20000-characters"])
+def test_a_token_no_header_can_carry_is_called_so(open_console, token, says):
+    """Found by hand: a token with a character no HTTP header carries said "The fleet manager cannot be reached.
+    Check that it is running" (the browser refuses to send it: the console took that for the network), and one
+    20,000 characters long "Sign-in failed: HTTP 431": the night shift would look at a service that runs."""
+    tab = open_console(None, token=token)
+    message = tab.page.locator("#signin-error")
+    playwright_sync.expect(message).to_contain_text("This is not a token")
+    playwright_sync.expect(message).to_contain_text(says)
+    assert tab.page.locator("#console").is_hidden()
+    assert all("431" in e for e in tab.errors), tab.errors  # Chromium's own line for the 431; nothing thrown
+    tab.errors.clear()
+
+
 def test_a_token_typed_before_the_page_can_use_it_stays_out_of_the_url(browser, deployment):
     """Found by hand: with the console's script not (yet) running (a slow or failed load), Enter in the sign-in form
     submitted it the browser's way, a GET of ``/?token=<the token>``: the token in the address bar on the control
