@@ -31,6 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from fleet.api.main import API_PREFIX
+from fleet.api.security_headers import SecurityHeaders
 from fleet.config import Settings
 
 CUSTOMS_EVENTS_PATH = f"{API_PREFIX}/customs/events"
@@ -183,13 +184,15 @@ async def _refuse(send: Send, status: int, reason: str, path: str) -> None:
 
 
 def api_config(app: Any, settings: Settings, loop: Literal["asyncio", "uvloop"] = "asyncio") -> uvicorn.Config:
-    """The uvicorn configuration for ``app``, with every bound of ``settings.server`` applied.
+    """The uvicorn configuration for ``app``, with every bound of ``settings.server`` applied and the browser-facing
+    headers on every answer (fleet/api/security_headers.py), its refusals too.
 
     ``loop``: the read workers run on uvloop (a tenth less CPU a request); the dispatch loop's process keeps
     asyncio's own loop, which its threads (the ROS bridge, the customs link) have been tested with."""
     server = settings.server
     return uvicorn.Config(
-        BodyLimit(app, server.max_body_bytes, server.body_timeout_s), host=server.host, port=server.port,
+        SecurityHeaders(BodyLimit(app, server.max_body_bytes, server.body_timeout_s)),
+        host=server.host, port=server.port,
         http=_bounded_protocol(server.max_connections, server.header_timeout_s),
         timeout_keep_alive=max(1, round(server.keep_alive_s)), limit_concurrency=server.max_connections,
         loop=loop, backlog=server.max_connections,

@@ -1,11 +1,11 @@
 // Alarms: newest first, acknowledge (operator), and the header's count of open alarms, which always counts
 // every open alarm (from the API's total, not from what the list shows).
 
-import { h, renderKeepingFocus, when } from "./dom.js";
+import { h, moment, renderKeepingFocus } from "./dom.js";
 
 export class AlarmsPanel {
-  constructor(list, badge, { api, can, notify }) {
-    Object.assign(this, { list, badge, api, can, notify });
+  constructor(list, badge, { api, can, notify, serviceNow }) {
+    Object.assign(this, { list, badge, api, can, notify, serviceNow });
     this.openOnly = document.getElementById("alarms-open");
     this.openOnly.addEventListener("change", () => this.refresh());
   }
@@ -35,10 +35,11 @@ export class AlarmsPanel {
   item(alarm) {
     return h("li", { class: `alarm${alarm.acknowledged_at ? " acknowledged" : ""}`, "data-alarm": alarm.id,
                      "data-kind": alarm.kind },
-      h("time", {}, when(alarm.raised_at)), " ", h("b", {}, alarm.kind.replace(/_/g, " ")), " ",
+      moment(alarm.raised_at, this.serviceNow()), " ", h("b", {}, alarm.kind.replace(/_/g, " ")), " ",
       h("span", {}, alarm.message),
       alarm.acknowledged_at
-        ? h("span", { class: "muted" }, ` acknowledged by ${alarm.acknowledged_by} at ${when(alarm.acknowledged_at)}`)
+        ? h("span", { class: "muted" }, ` acknowledged by ${alarm.acknowledged_by} at `,
+            moment(alarm.acknowledged_at, this.serviceNow()))
         : this.can.alarms ? h("button", { type: "button", class: "small", "aria-label": `acknowledge alarm ${alarm.id}`,
                                           "data-key": `ack:${alarm.id}`,
                                           onclick: () => this.acknowledge(alarm) }, "Acknowledge") : "");

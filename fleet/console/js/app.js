@@ -25,7 +25,24 @@ function debounced(fn, ms) {
   };
 }
 
+/** A token refused before it is sent: the browser cannot send it at all. */
+class NotAToken extends Error {}
+
+/** Why ``token`` cannot be one, or null: a character no HTTP header carries (a "đ", or a full-width comma of a
+ * Chinese input method, typed or pasted with it). The browser refuses to send such a header, and the console said
+ * "The fleet manager cannot be reached", sending the night shift to look at a service that runs. */
+function notAToken(token) {
+  const odd = [...token].find((c) => c.codePointAt(0) < 0x20 || c.codePointAt(0) > 0xff);
+  return odd ? `This is not a token: it holds “${odd}”, a character no token has (typed on another keyboard ` +
+    "layout?). Type or paste the token again as it was given." : null;
+}
+
 function signInMessage(error) {
+  if (error instanceof NotAToken) return error.message;
+  if (error instanceof ApiError && error.status === 431) {
+    return "This is not a token: far too long (the fleet manager refused a request that size). Check what was " +
+      "pasted: the token alone.";
+  }
   if (error instanceof ApiError && error.status === 401) {
     return "This token is not accepted: it is wrong, or it has expired or been revoked. Check it, or ask your " +
       "supervisor for a current one.";
@@ -52,6 +69,8 @@ async function signIn(token) {
     if (window.xborder) window.xborder.stop();
     showSignIn("Your token is no longer accepted (it has expired or been revoked). Sign in again.");
   };
+  const problem = notAToken(token);
+  if (problem) throw new NotAToken(problem);
   const api = new Api(token, onRevoked);
   const session = await api.get("/session");
   if (!STAFF.has(session.role)) {
@@ -89,9 +108,9 @@ class Console {
                                       { api, can: this.can, notify, onSelect: (id) => this.select(id, true) });
     this.gates = new GatesPanel($("gates"), { api, can: this.can, notify, refresh: () => this.refreshGates() });
     this.clockOffset = 0;  // the service's clock less the browser's, at the last summary
-    this.orders = new OrdersPanel({ api, can: this.can, notify, randomKey,
-                                    serviceNow: () => Date.now() / 1000 + this.clockOffset });
-    this.alarms = new AlarmsPanel($("alarms"), $("alarm-count"), { api, can: this.can, notify });
+    const serviceNow = () => Date.now() / 1000 + this.clockOffset;
+    this.orders = new OrdersPanel({ api, can: this.can, notify, randomKey, serviceNow });
+    this.alarms = new AlarmsPanel($("alarms"), $("alarm-count"), { api, can: this.can, notify, serviceNow });
     this.later = {
       orders: debounced(() => this.orders.refresh(), 500),
       alarms: debounced(() => this.alarms.refresh(), 500),

@@ -6,20 +6,47 @@ export function h(tag, attributes = {}, ...children) {
     if (value == null || value === false) continue;
     if (name.startsWith("on")) element.addEventListener(name.slice(2), value);
     else if (name === "dataset") Object.assign(element.dataset, value);
+    // through the CSSOM: the Content-Security-Policy (style-src 'self') refuses a style attribute set as markup
+    else if (name === "style") element.style.cssText = value;
     else element.setAttribute(name, value === true ? "" : value);
   }
   element.append(...children.flat().filter((c) => c != null && c !== false));
   return element;
 }
 
-export function when(seconds) {
-  return seconds == null ? "" : new Date(seconds * 1000).toLocaleTimeString();
+/** A moment as the clock shows it, with its day when that is not the day of ``now`` (seconds since the epoch;
+ * the service's clock where the caller knows it): on a border open day and night, 02:00 today and 02:00 tomorrow
+ * must not look alike. */
+export function when(seconds, now = Date.now() / 1000, { withSeconds = true } = {}) {
+  if (seconds == null) return "";
+  const at = new Date(seconds * 1000);
+  const today = at.toDateString() === new Date(now * 1000).toDateString();
+  return at.toLocaleString([], { ...(today ? {} : { month: "short", day: "numeric" }), hour: "2-digit",
+                                 minute: "2-digit", ...(withSeconds ? { second: "2-digit" } : {}) });
 }
 
+/** An order's id short enough for a laptop's tables ("ord-859b3ea01dbb": "859b3ea0"); show the whole on hover. */
+export function shortOrderId(id) {
+  return id.replace(/^ord-/, "").slice(0, 8);
+}
+
+/** ``when`` as a ``<time>`` element, the whole date and time on hover. */
+export function moment(seconds, now) {
+  const at = new Date(seconds * 1000);
+  return h("time", { datetime: at.toISOString(), title: at.toLocaleString() }, when(seconds, now));
+}
+
+/** Below this a duration is shown in minutes and seconds: a gate wait of 1 min 30 s is not "2 min". */
+const SECONDS_SHOWN_BELOW_S = 5 * 60;
+
+/** A duration (an age, a wait), as exact as it matters: seconds under a minute, minutes and seconds under
+ * SECONDS_SHOWN_BELOW_S, whole minutes (those begun not counted) under an hour, then hours. */
 export function age(seconds) {
   if (seconds == null) return "never";
-  if (seconds < 60) return `${seconds.toFixed(0)} s`;
-  if (seconds < 3600) return `${(seconds / 60).toFixed(0)} min`;
+  const whole = Math.round(seconds);
+  if (whole < 60) return `${whole} s`;
+  if (whole < SECONDS_SHOWN_BELOW_S) return `${Math.floor(whole / 60)} min ${whole % 60} s`;
+  if (whole < 3600) return `${Math.floor(whole / 60)} min`;
   return `${(seconds / 3600).toFixed(1)} h`;
 }
 

@@ -2,7 +2,7 @@
 // state, cancel, and one order's timeline (its transitions, each consignment's clearance, the gate decisions that
 // cleared it and let it cross).
 
-import { askReason, h, renderKeepingFocus, when } from "./dom.js";
+import { askReason, h, moment, renderKeepingFocus, shortOrderId, when } from "./dom.js";
 
 const STATES = ["created", "assigned", "to_pickup", "loaded", "awaiting_clearance", "cleared", "crossing",
                 "to_drop", "delivered", "cancelled", "failed"];
@@ -27,6 +27,9 @@ export class OrdersPanel {
     this.filter.addEventListener("change", () => this.refresh());
     this.direction.addEventListener("change", () => this.offerDocks());
     this.form.addEventListener("submit", (event) => { event.preventDefault(); this.create(); });
+    // a field the browser refuses itself (out of its range, missing) stops the submit before create(): the API's
+    // refusal of an earlier try, still shown, would read as this one's ("invalid" does not bubble: captured)
+    this.form.addEventListener("invalid", () => { this.error.textContent = ""; }, true);
     this.selected = null;
   }
 
@@ -100,7 +103,7 @@ export class OrdersPanel {
                      class: order.id === this.selected ? "selected" : "" },
       h("th", { scope: "row" }, h("button", { type: "button", class: "link-button", "data-key": `open:${order.id}`,
                                    title: order.id, onclick: () => this.show(order.id) },
-        order.id.replace(/^ord-/, "").slice(0, 8))),  // short enough for a laptop's table; the whole id on hover
+        shortOrderId(order.id))),  // the whole id on hover
       h("td", { class: "state" }, order.state.replace(/_/g, " "),
         this.waiting && this.waiting.has(order.id) ? h("div", { class: "muted waiting-why" },
                                                         this.waiting.get(order.id)) : ""),
@@ -121,12 +124,9 @@ export class OrdersPanel {
     const now = this.serviceNow();
     const overdue = !FINISHED.has(order.state) && order.latest_delivery < now;
     const at = new Date(order.latest_delivery * 1000);
-    const today = at.toDateString() === new Date(now * 1000).toDateString();
-    const shown = at.toLocaleString([], { ...(today ? {} : { month: "short", day: "numeric" }),
-                                          hour: "2-digit", minute: "2-digit" });
     return h("td", { class: overdue ? "overdue" : "",
                      title: `${overdue ? "overdue: past its latest delivery" : "latest delivery"}, ${at.toLocaleString()}` },
-      (overdue ? "⚠ " : "") + shown);
+      (overdue ? "⚠ " : "") + when(order.latest_delivery, now, { withSeconds: false }));
   }
 
   async cancel(order) {
@@ -154,7 +154,8 @@ export class OrdersPanel {
   decisionItem(record) {
     const relied = record.body.relied_on || [];
     return h("div", { class: "decision", "data-audit-seq": record.seq },
-      `gate decision, audit record #${record.seq} at ${when(Date.parse(record.recorded_at) / 1000)}: `,
+      `gate decision, audit record #${record.seq} at `, moment(Date.parse(record.recorded_at) / 1000, this.serviceNow()),
+      ": ",
       h("b", {}, record.body.crossing_allowed ? "crossing allowed" : "crossing refused"),
       `, on ${relied.length} customs event${relied.length === 1 ? "" : "s"}`,
       h("ul", { class: "relied-on" }, relied.map((id) => h("li", { class: "muted" }, id))));
@@ -190,7 +191,7 @@ export class OrdersPanel {
         h("h4", {}, "Timeline"),
         h("ol", { class: "timeline" }, order.timeline.map((t) => h("li", {
           class: t.to_state === "crossing" ? "crossing-record" : "" },
-          h("time", {}, when(t.at)), " ", h("b", {}, `${t.from_state || "–"} → ${t.to_state}`), " ", t.reason,
+          moment(t.at, this.serviceNow()), " ", h("b", {}, `${t.from_state || "–"} → ${t.to_state}`), " ", t.reason,
           t.cause && t.cause.kind ? h("span", { class: "muted" }, ` (${t.cause.kind})`) : "",
           decisions.get(t) ? this.decisionItem(decisions.get(t)) : ""))),
       );

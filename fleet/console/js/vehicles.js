@@ -3,24 +3,45 @@
 // script, is what costs (tests/bench/bench_console.py): so rows are written at most every FLUSH_MS, all of them
 // together, and a cell only when what it shows changed.
 
-import { age, askReason, h, renderKeepingFocus } from "./dom.js";
+import { age, askReason, h, renderKeepingFocus, shortOrderId } from "./dom.js";
 import { STATE_COLOURS, neverSeen, stateLabel, vehicleState } from "./vehicle-state.js";
 
-/** Each button takes one of two actions, by the vehicle's state: ``on`` when ``active(view)``, else ``off``.
- * A ``motion`` button is not shown for a vehicle never seen: an instant action cannot reach it. */
+/** An instant action (POST /vehicles/{id}/actions), sent to the vehicle itself. */
+const instant = (action, label, more = {}) => ({ name: action, label, path: "actions", body: { action }, ...more });
+
+/** Each button takes one of two actions, by the vehicle's state: ``on`` when ``active(view)``, else ``off``; each
+ * action is a POST to ``/vehicles/{id}/<path>`` with ``body`` and the reason asked for. A ``motion`` button is not
+ * shown for a vehicle never seen: an instant action cannot reach it. */
 const BUTTONS = [
   { needs: "vehicle_actions", motion: true, active: (v) => v.paused,
-    off: { action: "pause", label: "Pause" }, on: { action: "resume", label: "Resume" } },
+    off: instant("pause", "Pause"), on: instant("resume", "Resume") },
   { needs: "vehicle_actions", motion: true, active: () => false,
-    off: { action: "cancel", label: "Cancel", confirm: "Cancel this vehicle's current work?" } },
+    off: instant("cancel", "Cancel", { confirm: () => "Cancel this vehicle's current work?" }) },
   { needs: "emergency_stop", motion: true, active: (v) => Boolean(v.e_stop && v.e_stop !== "NONE"),
-    off: { action: "emergency_stop", label: "E-stop", danger: true, confirm: "The vehicle stops at once where it is." },
-    on: { action: "release_emergency_stop", label: "Release e-stop" } },
+    off: instant("emergency_stop", "E-stop", { danger: true, confirm: () => "The vehicle stops at once where it is." }),
+    on: instant("release_emergency_stop", "Release e-stop") },
+  // the fleet manager's record, not an instant action: a vehicle never seen may be taken out of service too
+  { needs: "emergency_stop", active: (v) => !v.in_service,
+    off: { name: "out_of_service", label: "Out of service", path: "service", body: { in_service: false },
+           done: "taken out of service", confirm: outOfService },
+    on: { name: "in_service", label: "Back in service", path: "service", body: { in_service: true },
+          done: "back in service", confirm: () => "It takes orders again, from where it stands." } },
   // shown only on a vehicle holding a load no order carries, waiting at its bay (GET /vehicles: held_at)
   { needs: "emergency_stop", active: (v) => Boolean(v.held_at), off: null,
-    on: { path: "load-removed", label: "Load removed",
-          confirm: "The containers were taken off this vehicle by hand at its holding bay: it is free again." } },
+    on: { name: "load-removed", label: "Load removed", path: "load-removed", body: {}, done: "load removed",
+          confirm: () => "The containers were taken off this vehicle by hand at its holding bay: it is free again." } },
 ];
+
+/** What taking the vehicle out of service does (POST /vehicles/{id}/service; docs/operations.md, "Health"),
+ * its order named: the dispatcher must know that an order goes to another vehicle, or stays with this one. */
+function outOfService(view) {
+  const order = view.order_id
+    ? ` Its order ${view.order_id}: if not loaded yet, it goes back to waiting for another vehicle at once; ` +
+      "once loaded, it stays with this vehicle and its load."
+    : "";
+  return `${view.id} takes no orders until it is back in service (for maintenance, say). It drives no further ` +
+    "than the way already released to it, and its place stays reserved where it stops." + order;
+}
 
 /** What a state's word alone does not say, on hover: why the vehicle is out of service, or that it never
  * reported. */
@@ -77,7 +98,7 @@ export class VehiclesTable {
     const cells = Object.fromEntries(["state", "order", "battery", "speed", "age", "errors"].map((k) => [k, h("td")]));
     const buttons = BUTTONS.filter((b) => this.can[b.needs]).map((b, k) => {
       const button = h("button", { type: "button", class: "small", "data-key": `act${k}:${view.id}` });
-      button.addEventListener("click", () => this.act(view.id, button.choice));
+      button.addEventListener("click", () => this.act(this.rows.get(view.id).view, button.choice));
       return { button, ...b };
     });
     const actions = buttons.map((b) => b.button);
@@ -120,7 +141,7 @@ export class VehiclesTable {
         b.button.hidden = !choice;
         if (!choice) continue;
         b.button.textContent = choice.label;
-        b.button.dataset.action = choice.action || choice.path;
+        b.button.dataset.action = choice.name;
         b.button.className = `small${choice.danger ? " danger" : ""}`;
         b.button.setAttribute("aria-label", `${choice.label} ${id}`);
       }
@@ -143,9 +164,14 @@ export class VehiclesTable {
            (waiting.allowed ? "crossing allowed" : waiting.reasons.join("; ")), stalled].filter(Boolean).join("\n")
         : stalled || stateNote(view, state);
       const held = (view.held_load || []).join(", ");
-      show(cells.order, view.order_id || (held ? `holds ${held}` : view.job ? `(${view.job})` : ""),
+      // the order's id short, as in the orders table (the whole of it on hover): with it whole, a vehicle waiting
+      // at a gate pushed its row's buttons onto a second line at 1366 px
+      const order = view.order_id ? shortOrderId(view.order_id)
+        : held ? `holds ${held}` : view.job ? `(${view.job})` : "";
+      show(cells.order, order,
            { title: held ? "a load no order carries: take it off by hand at the bay, then Load removed"
-                         : view.job ? `job: ${view.job}` : "" });
+                         : [view.order_id && `order ${view.order_id}`, view.job && `job: ${view.job}`]
+                           .filter(Boolean).join(", ") });
       show(cells.battery, view.battery == null ? "" : `${view.battery.toFixed(0)} %`,
            { class: view.battery != null && view.battery < 20 ? "warn" : "" });
       show(cells.speed, neverSeen(view) ? "" : `${(view.speed || 0).toFixed(1)} m/s`,
@@ -164,16 +190,18 @@ export class VehiclesTable {
     if (entry) entry.row.scrollIntoView({ block: "nearest" });
   }
 
-  async act(id, { action, path, label, confirm }) {
-    const reason = await askReason({ title: `${label} ${id}`, text: confirm || "", action: label,
-                                     suggested: confirm ? "" : "dispatcher console" });
+  /** ``view``: the vehicle's latest view (what the confirmation says of it). */
+  async act(view, { label, path, body, done, confirm }) {
+    const id = view.id;
+    const text = confirm ? confirm(view) : "";
+    const reason = await askReason({ title: `${label} ${id}`, text, action: label,
+                                     suggested: text ? "" : "dispatcher console" });
     if (!reason) return;
     try {
       // The reply's view is not shown: the stream may already have brought a newer one (the vehicle's answer),
       // and nothing more would come to correct it while the vehicle stands still. The stream says what it does.
-      const vehicle = `/vehicles/${encodeURIComponent(id)}`;
-      await this.api.post(path ? `${vehicle}/${path}` : `${vehicle}/actions`, path ? { reason } : { action, reason });
-      this.notify(`${id}: ${label.toLowerCase()} sent`);
+      await this.api.post(`/vehicles/${encodeURIComponent(id)}/${path}`, { ...body, reason });
+      this.notify(`${id}: ${done || `${label.toLowerCase()} sent`}`);
     } catch (error) {
       this.notify(`${id}: ${error.message}`, true);
     }
