@@ -53,8 +53,8 @@ from fleet.dispatch.steps import (
     node_actions,
     nodes_before_crossing,
     order_refusals,
+    refused_what_was_sent,
     reported_base_end_step,
-    update_not_taken,
     vehicle_view,
     view_key,
     waiting_at_gate,
@@ -598,19 +598,10 @@ class Dispatcher:
             return
         if track.placed_at is not None and state.last_node_id == track.placed_at:
             track.placed_at = None  # it took its new order where it was set down: its own last node says it now
-        if track.vda_order_id and state.order_id != track.vda_order_id \
-                and not any(n.released for n in state.node_states) and t - track.sent_at > RESEND_AFTER_S:
-            # lost, refused while a cancel was still on its way, or the vehicle restarted (it is handed no old
-            # order): a new order (update 0, as VDA 5050 requires) from where it stands (``base_end_at``)
-            track.vda_order_id = None
-            if track.plan is not None:
-                self._adopt(track, track.plan, t)
-            else:
-                track.needs_plan = True
+        if not holds_what_was_sent(track) and t - track.sent_at > RESEND_AFTER_S:
+            self._see_to_what_was_sent(track, state, t)
         if news:
             self._watch_the_border(track, state)
-        if state.order_update_id < track.update_id and update_not_taken(track, t, RESEND_AFTER_S):
-            self._resync_base(track, t)
         if self._planned_once and track.plan is not None \
                 and state.order_id == track.vda_order_id and (news or track.job is not None):
             self._follow(track, state, t)  # with a job, time alone may end a dwell (unloading)
@@ -687,10 +678,46 @@ class Dispatcher:
         track.first = track.released = k
         track.reached = min(track.reached, k)
 
+    def _see_to_what_was_sent(self, track: Track, state: VehicleState, t: float) -> None:
+        """The vehicle's state has not shown the last update sent to it for ``RESEND_AFTER_S``. Refused (its state
+        says so), or not at hand to send again (a restart of the fleet manager forgot it): sent anew, built from
+        what the vehicle reports (``_send_anew``). Else the very same update again: a vehicle that lost it takes
+        it, one that has it ignores the repeat (VDA 5050: the same orderId and orderUpdateId). Before, an update
+        was built anew from where the vehicle's base ended before it; on a link slower than the resend (a slow
+        network, an MQTT broker lagging) the late one overtook it, the vehicle refused each one built after, and
+        the order never finished."""
+        if refused_what_was_sent(track) or track.sent_order is None:
+            self._send_anew(track, state, t)
+            return
+        reported = (track.vda_order_id, state.order_update_id if state.order_id == track.vda_order_id else -1)
+        level = logging.DEBUG if track.not_taken_logged == reported else logging.WARNING  # say it once, not every 3 s
+        track.not_taken_logged = reported
+        log.log(level, "%s did not take update %d of %s in %.0f s (it reports %s): sent again", track.id,
+                track.update_id, track.vda_order_id, t - track.sent_at, held_order(state))
+        track.sent_at = self.now()
+        self.link.send_order(track.id, track.sent_order)
+
+    def _send_anew(self, track: Track, state: VehicleState, t: float) -> None:
+        """What the vehicle was sent is not what it will drive (it refused it, or took none of its orders for
+        long): on our order, an update from where its own base ends (``_resync_base``); else, once it has nothing
+        released left (a cancel still under way, an order of its own), a new order (update 0, as VDA 5050
+        requires) from where it stands (``base_end_at``): it lost ours, refused it, or restarted (it is handed no
+        old order)."""
+        if state.order_id != track.vda_order_id:
+            if any(n.released for n in state.node_states):
+                return  # it drives an order of its own: asked again once it is done
+            track.vda_order_id = None
+        if track.plan is None:
+            track.needs_plan = True
+        elif track.vda_order_id is None:
+            self._adopt(track, track.plan, t)
+        else:
+            self._resync_base(track, t)
+
     def _resync_base(self, track: Track, t: float) -> None:
-        """The vehicle did not take our last update (lost or refused): what it was to release is released again
-        by the release step, in an update that starts where the vehicle's base really ends; when that node is
-        not on the plan, the vehicle is planned again from there."""
+        """The vehicle will not drive our last update (it refused it, or took none of its orders for long): what
+        it was to release is released again by the release step, in an update that starts where the vehicle's
+        base really ends; when that node is not on the plan, the vehicle is planned again from there."""
         assert track.state is not None and track.plan is not None
         k = reported_base_end_step(track)
         reported = (track.vda_order_id, track.state.order_update_id)
@@ -698,7 +725,7 @@ class Dispatcher:
         track.not_taken_logged = reported
         log.log(level, "%s did not take update %d of %s (it reports %d%s): %s", track.id, track.update_id,
                     track.vda_order_id, track.state.order_update_id,
-                    "".join(f"; {e.description}" for e in track.state.errors if e.error_type == "orderUpdateError"),
+                    "".join(f"; {why}" for why in order_refusals(track.state)),
                     "released again from its own base end" if k is not None else "planned again from its base end")
         if k is not None:
             track.first = track.released = k
@@ -949,8 +976,10 @@ class Dispatcher:
         was, track.unavailable = track.unavailable, why
         if why is not None:
             self._take_out(track, why, t)
-            if deaf is not None and track.plan is None:
+            if deaf is not None and state is not None and track.plan is None:
                 self._replan(track, t)  # to stay where it reports, sent to it (an update it would take)
+            elif deaf is not None and state is not None:
+                self._send_anew(track, state, t)  # (what it was sent may release it past where its plan ends now)
         elif was is not None:
             log.info("vehicle %s available again", track.id)
             track.needs_plan, track.keeps_order_until = True, INF
@@ -1922,7 +1951,7 @@ class Dispatcher:
             # orders a day of target_2030 built)
             track.sent_basis = basis
             return
-        track.update_id, track.sent_content, track.sent_basis = update_id, content, basis
+        track.update_id, track.sent_content, track.sent_basis, track.sent_order = update_id, content, basis, order
         track.sent_at = self.now()
         if track.untaken_since is None:
             track.untaken_since = track.sent_at

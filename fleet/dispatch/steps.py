@@ -8,19 +8,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Set
 
 import networkx as nx
-from agv_agent.protocol import ActionState, ErrorType, VehicleState
+from agv_agent.protocol import ActionState, VehicleState
 
 from fleet.dispatch.tracks import JobKind, Track
 from fleet.dispatch.vda import node_action_id
 from fleet.dispatch.views import VehicleView
 from fleet.orders.model import LOADED_STATES
+from fleet.vehicles.link import ORDER_REFUSALS, OrderStatus, order_status
 from planner.corridor import Corridor, NodeKind
 from planner.routing import VehicleProfile, restricted_view
 from planner.schedule.handoff import CUSTODY
-
-#: the errors a vehicle reports an order or update it refused with
-ORDER_REFUSALS = frozenset({ErrorType.ORDER_VALIDATION, ErrorType.ORDER_NOT_ACCEPTABLE, ErrorType.ORDER_UPDATE,
-                            ErrorType.NOT_AUTOMATIC})
 
 
 def nodes_before_crossing(corridor: Corridor) -> set[str]:
@@ -69,11 +66,14 @@ def base_end_at(corridor: Corridor, track: Track) -> tuple[str, int | None]:
     older update of the same order) counts: the vehicle will have it, and the next update must start where
     it ends. Mixing the two (the track's released node with the state's older sequence id) sent updates that
     the vehicle refused, and left it standing at the last node before the crossing with the fleet waiting
-    for it to report a step it would never report: the standstill at the gates of issue #13."""
+    for it to report a step it would never report: the standstill at the gates of issue #13. So does a new
+    order sent and not yet reported (the state shows none of it): the next one is an update of it. A new order
+    built in its place while it was on its way (a replan) overtook it: the vehicle took the first, refused the
+    second as "busy", and drove to its pickup and loaded there with the fleet not following."""
     state = track.state
-    ours = state is not None and bool(state.order_id) and state.order_id == track.vda_order_id
-    if ours and state is not None and track.plan is not None and state.order_update_id < track.update_id:
+    if track.plan is not None and not holds_what_was_sent(track):
         return track.plan.steps[track.released].node, track.seq0 + 2 * track.released
+    ours = state is not None and bool(state.order_id) and state.order_id == track.vda_order_id
     if ours and state is not None:
         released = last_released(state)
         if released is not None and released[0] in corridor.nodes:
@@ -96,15 +96,13 @@ def last_released(state: VehicleState) -> tuple[str, int] | None:
     return (released[-1].node_id, released[-1].sequence_id) if released else None
 
 
-def update_not_taken(track: Track, t: float, after_s: float) -> bool:
-    """The vehicle still reports an older update of our order ``after_s`` after we sent the newest, in a state
-    it sent since: the update was lost on the way (VDA 5050 sends orders with MQTT QoS 0) or refused. Until the
-    fleet notices, :func:`base_end_at` counts it as the vehicle's, and every later update, starting where it
-    ended, is refused too."""
-    state = track.state
-    return state is not None and track.plan is not None and bool(state.order_id) \
-        and state.order_id == track.vda_order_id and state.order_update_id < track.update_id \
-        and t - track.sent_at > after_s and track.state_age is not None and track.state_age < t - track.sent_at
+def refused_what_was_sent(track: Track) -> bool:
+    """The vehicle's state says it refused the last order update sent to it (an order error naming that order
+    and update, VDA 5050 ``errorReferences``). Only then is what it is sent built anew from what it reports: an
+    update it has not shown yet may be lost (VDA 5050 sends orders with MQTT QoS 0), or only late, and a new one
+    built meanwhile from where its base ended before would overtake it (``Dispatcher._see_to_what_was_sent``)."""
+    return track.vda_order_id is not None and track.state is not None \
+        and order_status(track.state, track.vda_order_id, track.update_id)[0] == OrderStatus.REFUSED
 
 
 def holds_what_was_sent(track: Track) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from agv_agent.protocol import VehicleState
+from agv_agent.protocol import Order, VehicleState
 
 from fleet.dispatch.border_watch import BorderWatch
 from fleet.dispatch.vda import OrderContent
@@ -82,6 +82,7 @@ class Track:
     sent_at: float = -INF  # when the current order (update) was last sent
     sent_content: OrderContent | None = None  # what the last update sent (update ``update_id``) said
     sent_basis: tuple[object, ...] | None = None  # what that update was built from (``Dispatcher._send``)
+    sent_order: Order | None = None  # that update as sent: sent again as it is while not taken (``RESEND_AFTER_S``)
     not_taken_logged: tuple[str | None, int] | None = None  # (order, update reported) last warned as not taken
     #: since when (planner time) what was sent to it waits to be taken: an order or update it has not taken yet,
     #: sent again since (``RESEND_AFTER_S``) or not; None: its state shows the last one. The clock starts anew

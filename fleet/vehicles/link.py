@@ -10,7 +10,11 @@ from collections.abc import Callable, Iterable
 from enum import StrEnum
 from typing import NamedTuple, Protocol
 
-from agv_agent.protocol import Action, AgvError, ConnectionState, Factsheet, Order, VehicleState
+from agv_agent.protocol import Action, AgvError, ConnectionState, ErrorType, Factsheet, Order, VehicleState
+
+#: the errors a vehicle reports an order or update it refused with
+ORDER_REFUSALS = frozenset({ErrorType.ORDER_VALIDATION, ErrorType.ORDER_NOT_ACCEPTABLE, ErrorType.ORDER_UPDATE,
+                            ErrorType.NOT_AUTOMATIC})
 
 
 class VehicleLinkError(RuntimeError):
@@ -33,12 +37,16 @@ class OrderStatus(StrEnum):
 
 def order_status(state: VehicleState | None, order_id: str, update_id: int) -> tuple[OrderStatus, AgvError | None]:
     """Whether the vehicle took order ``order_id``/``update_id``, read from its state: accepted once the state
-    carries it (or a later update), refused when an error refers to it, else pending."""
+    carries it (or a later update), refused when an error of a refusal's type (``ORDER_REFUSALS``) refers to it
+    (one naming the order alone refers to each of its updates), else pending. A failed pick that names the order
+    is no refusal of it."""
     if state is None:
         return OrderStatus.PENDING, None
     if state.order_id == order_id and state.order_update_id >= update_id:
         return OrderStatus.ACCEPTED, None
     for error in state.errors:
+        if error.error_type not in ORDER_REFUSALS:
+            continue
         refs = {r.key: r.value for r in error.references}
         if refs.get("orderId") == order_id and refs.get("orderUpdateId", str(update_id)) == str(update_id):
             return OrderStatus.REFUSED, error
@@ -151,5 +159,5 @@ class VehicleLink(Protocol):
         message it could not handle lately); None: it works."""
 
 
-__all__ = ["ConnectionState", "OrderStatus", "PendingActions", "VehicleLink", "VehicleLinkError", "VehicleSnapshot",
-           "order_status", "wait_for"]
+__all__ = ["ORDER_REFUSALS", "ConnectionState", "OrderStatus", "PendingActions", "VehicleLink", "VehicleLinkError",
+           "VehicleSnapshot", "order_status", "wait_for"]
