@@ -35,6 +35,7 @@ class AlarmKind(StrEnum):
     CROSSING_FLAGGED = "crossing_flagged"
     UNRELEASED_CROSSING = "unreleased_crossing"  # a vehicle seen across the border or on its line, not released
     VEHICLE_OFF_THE_MAP = "vehicle_off_the_map"  # a vehicle seen far off every zone of the map (the border watch)
+    VEHICLE_PAST_ITS_BASE = "vehicle_past_its_base"  # seen by the line, short of it, past its released base
     LOAD_HELD = "load_held"  # a load no order carries waits at a holding bay for people to take it off
     ORDER_OVERDUE = "order_overdue"  # an order not finished by its latest delivery
 

@@ -31,7 +31,7 @@ from agv_agent.tracker import distance
 from fleet.alarms import AlarmKind, AlarmService
 from fleet.customs.clearance import GateDecision, Status
 from fleet.customs.gate import CustomsGate
-from fleet.dispatch.border_watch import OffTheMap, UnreleasedCrossing, elsewhere, sighting
+from fleet.dispatch.border_watch import OffTheMap, PastItsBase, UnreleasedCrossing, elsewhere, sighting
 from fleet.dispatch.laps import Laps
 from fleet.dispatch.off_way import between_nodes, set_down_at, stands_on
 from fleet.dispatch.relay import Relay, orders_to_give_out
@@ -622,11 +622,13 @@ class Dispatcher:
         5050 ``mapId``) is off the map: before, it was not judged, and a vehicle saying so crossed unseen."""
         if not state.position_initialized:
             return
+        released = [n.node_id for n in state.node_states if n.released]
         found = elsewhere(track.border) if state.map_id != MAP_ID else sighting(
-            track.border, self.corridor, state.pose.x, state.pose.y,
-            [n.node_id for n in state.node_states if n.released])
+            track.border, self.corridor, state.pose.x, state.pose.y, released, state.last_node_id)
         if isinstance(found, UnreleasedCrossing):
             self._unreleased_crossing(track, state, found)
+        elif isinstance(found, PastItsBase):
+            self._past_its_base(track, state, found)
         elif found is not None:
             self._off_the_map(track, state, found)
 
@@ -646,6 +648,20 @@ class Dispatcher:
         self.alarms.raise_alarm(AlarmKind.UNRELEASED_CROSSING, track.id, f"{why}: emergency stop sent, out of "
                                 "service", {"direction": found.direction, "across": found.across,
                                             "consignments": aboard, "last_node": state.last_node_id})
+
+    def _past_its_base(self, track: Track, state: VehicleState, found: PastItsBase) -> None:
+        """A vehicle by the border line, short of it, past its released base towards it: stopped before it reaches
+        the line, and taken out of service as one across would be (it may be a vehicle that ignores its releases,
+        one report from the line)."""
+        base = "it has none on the map" if found.base_to_line_m == INF else f"{found.base_to_line_m:.0f} m"
+        why = (f"{track.id} seen {found.to_line_m:.0f} m from the border line on the {found.side} side, past its "
+               f"released base towards it (the nearest its way goes: {base}; at {state.pose.x:.0f}, "
+               f"{state.pose.y:.0f})")
+        self._emergency_stop(track, why)
+        self.alarms.raise_alarm(AlarmKind.VEHICLE_PAST_ITS_BASE, track.id, f"{why}: emergency stop sent, out of "
+                                "service", {"side": found.side, "to_line_m": round(found.to_line_m, 1),
+                                            "last_node": state.last_node_id,
+                                            "released": [n.node_id for n in state.node_states if n.released]})
 
     def _off_the_map(self, track: Track, state: VehicleState, found: OffTheMap) -> None:
         """A vehicle off the map, on its own side as far as can be told: its next report may be over the line,

@@ -109,7 +109,7 @@ def moved_to(dispatcher: Dispatcher, customs, vehicle: ForgedVehicle, x: float, 
     while time.monotonic() < deadline:
         tick(dispatcher, customs)
         state = dispatcher.tracks["rogue"].state
-        if state is not None and (state.pose.x, state.pose.y) == (x, y):
+        if state is not None and state.header.header_id == vehicle.header_id:
             return
         time.sleep(0.05)
     raise AssertionError(f"the fleet never read the report at ({x}, {y})")
@@ -166,3 +166,17 @@ def test_a_vehicle_that_keeps_driving_after_its_stop_is_judged_again(customs, fl
     assert alarm_kinds(dispatcher) == [AlarmKind.VEHICLE_OFF_THE_MAP] and stopped(vehicle)
     moved_to(dispatcher, customs, vehicle, 60.0, 200.0)
     assert AlarmKind.UNRELEASED_CROSSING in alarm_kinds(dispatcher)
+
+
+def test_a_vehicle_that_drives_on_over_its_own_deck_is_stopped_short_of_the_line(customs, fleet_and_vehicle):  # noqa: F811
+    """Found by trying it: a vehicle that drives past its released base (its parking spot) onto the deck towards
+    the line was judged only once on the line, a report too late to stop short of it. By the line (on the deck),
+    nearer it than its base goes, it is stopped: ``vehicle_past_its_base``, out of service."""
+    dispatcher, vehicle = fleet_and_vehicle
+    moved_to(dispatcher, customs, vehicle, 9.0, -50.0)  # on the approach road: off its way, not by the line yet
+    assert alarm_kinds(dispatcher) == [AlarmKind.VEHICLE_OFF_ITS_WAY] and vehicle.emergency_stops() == 0
+    moved_to(dispatcher, customs, vehicle, 9.0, 2.0)  # on the deck, 152 m short of the line
+    assert AlarmKind.VEHICLE_PAST_ITS_BASE in alarm_kinds(dispatcher)
+    assert AlarmKind.UNRELEASED_CROSSING not in alarm_kinds(dispatcher)
+    assert stopped(vehicle)
+    assert not dispatcher.tracks["rogue"].record.in_service
