@@ -18,7 +18,9 @@ reported nearer the line than its way lets it come (the node it last reached, it
 between them: :meth:`Corridor.way_to_the_line_m`) by more than :data:`PAST_ITS_BASE_M` is past its released base
 towards the border: stopped there, before it reaches the line (judged only on the line or across, it was caught
 a report too late, metres over). One coming back from the line has the line behind it on its way (its last
-node); one between two released nodes or braking a little past its last one is within its way.
+node); one between two released nodes or braking a little past its last one is within its way. A vehicle that
+does not know where it is (VDA 5050 ``positionInitialized`` false) while it drives by the line, or on a way
+that comes by it, cannot be placed: off the map.
 """
 
 from __future__ import annotations
@@ -99,6 +101,18 @@ def elsewhere(watch: BorderWatch) -> OffTheMap | None:
     """Update ``watch`` with a report of the vehicle at a position on another map than the corridor's (VDA 5050
     ``mapId``): the fleet cannot place it, so it is off the map (said once)."""
     return _off_the_map(watch, OffTheMap(None, math.inf))
+
+
+def unplaced(watch: BorderWatch, corridor: Corridor, driving: bool, released: Sequence[str],
+             last_node: str = "") -> OffTheMap | None:
+    """Update ``watch`` with a report of the vehicle saying it does not know where it is (VDA 5050
+    ``positionInitialized`` false): driving, last seen by the line or on a way that comes by it, it may be
+    anywhere up to the line and over it, so it is off the map (said once). Standing, or driving far from the
+    line, it is not judged (a vehicle starting up says so before its first odometry)."""
+    nodes = corridor.nodes
+    near = watch.by_line or any(corridor.by_the_line(nodes[n].x, nodes[n].y) for n in (last_node, *released)
+                                if n in nodes)
+    return elsewhere(watch) if driving and near else None
 
 
 def _side_of(corridor: Corridor, x: float, y: float) -> tuple[str, float]:

@@ -18,6 +18,7 @@ from fleet.dispatch.border_watch import (
     PastItsBase,
     UnreleasedCrossing,
     sighting,
+    unplaced,
 )
 from fleet.maps import load_corridor
 from fleet.store import AuditKind
@@ -237,3 +238,21 @@ def test_the_line_is_watched_from_the_decks_of_the_shipped_maps(folder):
     last_before = [corridor.nodes[lane.source] for lane in corridor.crossing_lanes
                    if corridor.nodes[lane.source].kind not in BORDER_LINE_KINDS]
     assert last_before and all(corridor.to_the_line_m(n.x, n.y) >= 20.0 for n in last_before)
+
+
+def test_a_vehicle_that_does_not_know_where_it_is_is_judged_only_driving_by_the_line(corridor):
+    """``positionInitialized`` false: standing (a vehicle starting up), or driving far from the line, nothing; driving
+    when last seen on a deck, or on a way onto one, it may be anywhere up to the line: off the map (said once)."""
+    parked = corridor.nodes["vn_parking_1"]
+    watch = BorderWatch()
+    assert sighting(watch, corridor, parked.x, parked.y, [], parked.id) is None
+    assert unplaced(watch, corridor, False, [], parked.id) is None
+    assert unplaced(watch, corridor, True, ["vn_app_out_0"], parked.id) is None  # far from the line
+    assert isinstance(unplaced(watch, corridor, True, ["vn_deck_out_0", "vn_deck_out_1"], "vn_app_out_3"),
+                      OffTheMap)  # on a way onto the deck
+    watch = BorderWatch()
+    assert sighting(watch, corridor, 9.0, 129.5, [], "vn_deck_out_1") is None
+    assert unplaced(watch, corridor, False, [], "vn_deck_out_1") is None  # standing
+    lost = unplaced(watch, corridor, True, [], "vn_deck_out_1")
+    assert isinstance(lost, OffTheMap) and lost.side is None
+    assert unplaced(watch, corridor, True, [], "vn_deck_out_1") is None  # said once
