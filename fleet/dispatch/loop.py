@@ -31,7 +31,7 @@ from agv_agent.tracker import distance
 from fleet.alarms import AlarmKind, AlarmService
 from fleet.customs.clearance import GateDecision, Status
 from fleet.customs.gate import CustomsGate
-from fleet.dispatch.border_watch import OffTheMap, UnreleasedCrossing, elsewhere, sighting
+from fleet.dispatch.border_watch import OffTheMap, PastItsBase, UnreleasedCrossing, elsewhere, sighting, unplaced
 from fleet.dispatch.laps import Laps
 from fleet.dispatch.off_way import between_nodes, set_down_at, stands_on
 from fleet.dispatch.relay import Relay, orders_to_give_out
@@ -547,8 +547,10 @@ class Dispatcher:
                                     {"trouble": trouble})
 
     def _ready_to_plan(self) -> bool:
-        """The first plan waits for every vehicle in service to report where it is (a restart re-syncs)."""
-        waiting = [t.id for t in self.tracks.values() if t.record.in_service and t.state is None]
+        """The first plan waits for every vehicle in service to report where it is (a restart re-syncs); one that
+        says it does not know yet (starting up) is waited for too."""
+        waiting = [t.id for t in self.tracks.values() if t.record.in_service
+                   and (t.state is None or not t.state.position_initialized)]
         return not waiting or self.now() > self.settings.silent_after_s
 
     # --- observing vehicles -----------------------------------------------------------------------------------
@@ -608,16 +610,18 @@ class Dispatcher:
         self._watch_health(track, t)
 
     def _watch_the_border(self, track: Track, state: VehicleState) -> None:
-        """Where the vehicle reports itself against the border (:mod:`fleet.dispatch.border_watch`); not while it
-        says its position is not known (a vehicle starting up). A position on a map other than the corridor's (VDA
-        5050 ``mapId``) is off the map: before, it was not judged, and a vehicle saying so crossed unseen."""
-        if not state.position_initialized:
-            return
-        found = elsewhere(track.border) if state.map_id != MAP_ID else sighting(
-            track.border, self.corridor, state.pose.x, state.pose.y,
-            [n.node_id for n in state.node_states if n.released])
+        """Where the vehicle reports itself against the border (:mod:`fleet.dispatch.border_watch`). A position on a
+        map other than the corridor's (VDA 5050 ``mapId``) is off the map: before, it was not judged, and a vehicle
+        saying so crossed unseen. One it says is not known (a vehicle starting up, or lost) is judged only while it
+        drives by the line: before, it was not judged at all."""
+        released = [n.node_id for n in state.node_states if n.released]
+        found = unplaced(track.border, self.corridor, state.driving, released, state.last_node_id) \
+            if not state.position_initialized else elsewhere(track.border) if state.map_id != MAP_ID \
+            else sighting(track.border, self.corridor, state.pose.x, state.pose.y, released, state.last_node_id)
         if isinstance(found, UnreleasedCrossing):
             self._unreleased_crossing(track, state, found)
+        elif isinstance(found, PastItsBase):
+            self._past_its_base(track, state, found)
         elif found is not None:
             self._off_the_map(track, state, found)
 
@@ -638,13 +642,30 @@ class Dispatcher:
                                 "service", {"direction": found.direction, "across": found.across,
                                             "consignments": aboard, "last_node": state.last_node_id})
 
+    def _past_its_base(self, track: Track, state: VehicleState, found: PastItsBase) -> None:
+        """A vehicle by the border line, short of it, past its released base towards it: stopped before it reaches
+        the line, and taken out of service as one across would be (it may be a vehicle that ignores its releases,
+        one report from the line)."""
+        base = "it has none on the map" if found.base_to_line_m == INF else f"{found.base_to_line_m:.0f} m"
+        why = (f"{track.id} seen {found.to_line_m:.0f} m from the border line on the {found.side} side, past its "
+               f"released base towards it (the nearest its way goes: {base}; at {state.pose.x:.0f}, "
+               f"{state.pose.y:.0f})")
+        self._emergency_stop(track, why)
+        self.alarms.raise_alarm(AlarmKind.VEHICLE_PAST_ITS_BASE, track.id, f"{why}: emergency stop sent, out of "
+                                "service", {"side": found.side, "to_line_m": round(found.to_line_m, 1),
+                                            "last_node": state.last_node_id,
+                                            "released": [n.node_id for n in state.node_states if n.released]})
+
     def _off_the_map(self, track: Track, state: VehicleState, found: OffTheMap) -> None:
         """A vehicle off the map, on its own side as far as can be told: its next report may be over the line,
         unseen until then, so it is stopped and taken out of service as one across would be."""
         where = f"{found.off_by_m:.0f} m off the map's zones on the {found.side} side" if found.side is not None \
+            else "driving by the border line, its position not known (positionInitialized false)" \
+            if not state.position_initialized \
             else f"on map {state.map_id!r}, not the corridor's {MAP_ID!r}" if state.map_id != MAP_ID \
             else "at a position that is no number"
-        why = f"{track.id} seen off the map ({where}, at {state.pose.x:.0f}, {state.pose.y:.0f})"
+        at = f", at {state.pose.x:.0f}, {state.pose.y:.0f}" if state.position_initialized else ""
+        why = f"{track.id} seen off the map ({where}{at})"
         self._emergency_stop(track, why)
         self.alarms.raise_alarm(AlarmKind.VEHICLE_OFF_THE_MAP, track.id, f"{why}: emergency stop sent, out of "
                                 "service", {"side": found.side, "last_node": state.last_node_id})
@@ -918,6 +939,8 @@ class Dispatcher:
 
     def _watch_health(self, track: Track, t: float) -> None:
         state, why, lasting, deaf = track.state, None, False, None
+        if track.lost_since is not None and (state is None or state.position_initialized):
+            track.lost_since = None  # (only when set: setting an attribute wakes a resting track)
         if holds_what_was_sent(track):
             track.untaken_since = None
         elif state is not None and state.order_id == track.vda_order_id and state.order_id is not None:
@@ -945,6 +968,8 @@ class Dispatcher:
             why = f"emergency stop ({state.e_stop})"
         elif state is not None and not state.operating_mode.takes_orders:  # VDA 5050: people drive it
             why, lasting = f"operating mode {state.operating_mode}: driven by people, it takes no order", True
+        elif state is not None and not state.position_initialized:
+            why = self._not_localised(track, t)
         elif state is not None and (away := self._away_from_its_node(track, state)) is not None \
                 and not self._taken_where_set_down(track, state, *away):
             node, metres = away
@@ -983,6 +1008,19 @@ class Dispatcher:
         elif was is not None:
             log.info("vehicle %s available again", track.id)
             track.needs_plan, track.keeps_order_until = True, INF
+
+    def _not_localised(self, track: Track, t: float) -> str:
+        """Why a vehicle that says it does not know where it is (VDA 5050 ``positionInitialized`` false) cannot go
+        on: given no order or release meanwhile (the fleet cannot tell where it would drive from, nor watch it
+        against the border), and an alarm once that has lasted ``silent_after_s``. Our own agent says so once,
+        before its first odometry: that raises nothing. Before, such a vehicle was dispatched as any other."""
+        if track.lost_since is None:
+            track.lost_since = t
+        elif t - track.lost_since > self.settings.silent_after_s:
+            self.alarms.raise_alarm(AlarmKind.VEHICLE_NOT_LOCALISED, track.id,
+                                    f"{track.id} has not known where it is (positionInitialized false) for "
+                                    f"{t - track.lost_since:.0f} s: it takes no order or release until it does")
+        return "not localised: its position is not known (positionInitialized false)"
 
     def _not_taking_orders(self, track: Track, state: VehicleState, t: float) -> str | None:
         """Why the vehicle cannot go on when it has reported, for over ``reassign_after_s``, none of the orders

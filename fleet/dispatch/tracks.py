@@ -103,6 +103,7 @@ class Track:
     factsheet_asked: float = -INF  # when the vehicle was last asked for its factsheet (it had sent none)
     factsheet_first_asked: float = INF  # when it was first asked (an alarm once it has gone without for long)
     border: BorderWatch = field(default_factory=BorderWatch)  # where it was last seen against the border
+    lost_since: float | None = None  # since when (planner time) it has said it does not know where it is
     #: set down there by people (:mod:`fleet.dispatch.off_way`) and taken from there: where its base ends until
     #: it reports that node as the one it last reached (its next order, a new one, starts there)
     placed_at: str | None = None

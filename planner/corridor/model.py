@@ -201,6 +201,42 @@ class Corridor:
                                      for _, polygon, jurisdiction in self._zone_boxes)
         return jurisdiction, distance
 
+    def to_the_line_m(self, x: float, y: float) -> float:
+        """How far the point (map metres) is from the border line."""
+        return float(shapely.distance(self.border_line, Point(x, y)))
+
+    def way_to_the_line_m(self, way: Iterable[str]) -> float:
+        """How near the border line a vehicle driving ``way`` (node ids in order) comes: the nearest of its nodes
+        on the map and of the lanes between one and the next; infinite when no node of it is on the map."""
+        nodes, lanes = self._nodes_to_the_line_m, self._lanes_to_the_line_m
+        nearest, before = math.inf, None
+        for node in way:
+            nearest = min(nearest, nodes.get(node, math.inf), lanes.get((before, node), math.inf))
+            before = node
+        return nearest
+
+    def by_the_line(self, x: float, y: float, within_m: float = 0.0) -> bool:
+        """The point (map metres) is in a zone that touches the border line (a bridge deck), or within
+        ``within_m`` of one: where a vehicle drives on towards the line."""
+        return any(zx0 - within_m <= x <= zx1 + within_m and zy0 - within_m <= y <= zy1 + within_m
+                   and shapely.distance(polygon, Point(x, y)) <= within_m
+                   for (zx0, zy0, zx1, zy1), polygon in self._line_zones)
+
+    @cached_property
+    def _line_zones(self) -> list[tuple[tuple[float, float, float, float], Polygon]]:
+        """The zones that touch the border line, with their bounds."""
+        return [(zone.polygon.bounds, zone.polygon) for zone in self.zones.values()
+                if shapely.distance(zone.polygon, self.border_line) <= ON_THE_LINE_M]
+
+    @cached_property
+    def _nodes_to_the_line_m(self) -> dict[str, float]:
+        return {node.id: self.to_the_line_m(node.x, node.y) for node in self.nodes.values()}
+
+    @cached_property
+    def _lanes_to_the_line_m(self) -> dict[tuple[str | None, str], float]:
+        return {(lane.source, lane.target): float(shapely.distance(self.border_line, lane.geometry))
+                for lane in self.lanes.values()}
+
     @cached_property
     def _jurisdictions_known(self) -> dict[tuple[float, float], str | None]:
         return {}

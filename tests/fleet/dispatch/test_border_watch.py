@@ -10,10 +10,21 @@ import shapely
 from agv_agent.protocol import EStop
 
 from fleet.alarms import AlarmKind
-from fleet.dispatch.border_watch import OFF_THE_MAP_M, BorderWatch, OffTheMap, sighting
+from fleet.dispatch.border_watch import (
+    OFF_THE_MAP_M,
+    PAST_ITS_BASE_M,
+    BorderWatch,
+    OffTheMap,
+    PastItsBase,
+    UnreleasedCrossing,
+    sighting,
+    unplaced,
+)
 from fleet.maps import load_corridor
 from fleet.store import AuditKind
+from planner.corridor import BORDER_LINE_KINDS
 from tests.fleet.dispatch.conftest import CN_VN, VN_CN, make_fleet
+from tests.fleet.dispatch.test_cleared import _at_its_gate
 
 
 def unreleased_alarms(fleet) -> list:
@@ -54,7 +65,7 @@ def test_the_watch_follows_the_vehicles_own_base(corridor):
     across_base = ["vn_deck_out_1", "border_northbound", "cn_deck_in_1"]
 
     watch = BorderWatch()
-    assert sighting(watch, corridor, *cn_side, []) is None and watch.side == "CN"  # first seen: not judged
+    assert sighting(watch, corridor, *cn_side, [], "cn_deck_in_1") is None and watch.side == "CN"  # not judged
     watch = BorderWatch()
     assert sighting(watch, corridor, *vn_side, across_base) is None
     assert sighting(watch, corridor, *line, across_base[1:]) is None
@@ -65,7 +76,7 @@ def test_the_watch_follows_the_vehicles_own_base(corridor):
 
     watch = BorderWatch()
     assert sighting(watch, corridor, *vn_side, across_base) is None
-    assert sighting(watch, corridor, *vn_side, []) is None  # the release taken back
+    assert sighting(watch, corridor, *vn_side, [], "vn_deck_out_1") is None  # the release taken back
     onto = sighting(watch, corridor, *line, [])
     assert onto is not None and not onto.across
     assert sighting(watch, corridor, *line, []) is None  # said once
@@ -121,10 +132,10 @@ def test_a_position_just_off_the_zones_is_judged_by_the_nearest_zone(corridor):
     """Within a few metres of a zone (a vehicle parked at a bay on the map's edge, the millimetre gaps between
     zones) the side is the nearest zone's and nothing is raised; far off the zones is off the map."""
     watch = BorderWatch()
-    assert sighting(watch, corridor, 16.0, 100.0, []) is None and watch.side == "VN"
+    assert sighting(watch, corridor, 16.0, 100.0, [], "vn_deck_out_1") is None and watch.side == "VN"
     assert sighting(watch, corridor, 16.0, 200.0, []) is not None  # across, off the deck
     watch = BorderWatch()
-    assert sighting(watch, corridor, 16.0, 100.0, []) is None
+    assert sighting(watch, corridor, 16.0, 100.0, [], "vn_deck_out_1") is None
     off = sighting(watch, corridor, 40.0, 100.0, [])
     assert isinstance(off, OffTheMap) and off.side == "VN"
     assert sighting(watch, corridor, 41.0, 100.0, []) is None  # said once
@@ -132,11 +143,11 @@ def test_a_position_just_off_the_zones_is_judged_by_the_nearest_zone(corridor):
 
 def test_a_position_that_is_no_number_is_off_the_map(corridor):
     watch = BorderWatch()
-    assert sighting(watch, corridor, 9.0, 100.0, []) is None
+    assert sighting(watch, corridor, 9.0, 100.0, [], "vn_deck_out_1") is None
     off = sighting(watch, corridor, float("nan"), 100.0, [])
     assert isinstance(off, OffTheMap) and off.side is None
     assert sighting(watch, corridor, 9.0, float("inf"), []) is None  # said once
-    assert sighting(watch, corridor, 9.0, 100.0, []) is None and not watch.off_map  # back on the map
+    assert sighting(watch, corridor, 9.0, 100.0, [], "vn_deck_out_1") is None and not watch.off_map  # back
 
 
 @pytest.mark.parametrize("folder", ["maps/bac_luan_ii", "maps/kim_thanh"])
@@ -160,3 +171,103 @@ def test_a_release_taken_and_driven_across_between_two_sightings_is_no_unrelease
     assert not watch.may_cross  # used: crossing back needs a release of its own
     back = sighting(watch, corridor, *vn_side, ["cn_deck_in_0"])  # driven back past a base that stays across
     assert back is not None and back.direction == CN_VN and back.across
+
+
+def past_base_alarms(fleet) -> list:
+    return [a for a in fleet.dispatcher.alarms.list(open_only=True)[0] if a.kind == AlarmKind.VEHICLE_PAST_ITS_BASE]
+
+
+def test_a_vehicle_held_at_its_gate_that_drives_on_over_the_deck_is_stopped_short_of_the_line(customs, corridor):
+    """Found by trying it: a loaded vehicle waiting at its gate for China's clearance (its released base ends
+    there) that drives on (a vendor's vehicle that ignores its base) was not seen until it reported a position on
+    the border line, two metres from it at best: too late to stop it short. It is stopped at its first report on
+    the deck, before the line: an emergency stop, out of service, an alarm; no crossing is recorded."""
+    fleet, _order, _seen = _at_its_gate(customs, corridor, "VN-100000000931")
+    gate = fleet.link.state("agv_001").last_node_id
+    stopped_at = None
+    for y in range(-20, 155, 2):  # 2 m a report: 4 m/s at two reports a second
+        fleet.link.move_by_hand("agv_001", 9.0, float(y))
+        fleet.run(0.5)
+        if fleet.link.state("agv_001").e_stop != EStop.NONE:
+            stopped_at = y
+            break
+    assert stopped_at is not None and stopped_at <= 2, stopped_at  # at the deck's start (y = 0), 150 m short
+    alarms = past_base_alarms(fleet)
+    assert [a.subject for a in alarms] == ["agv_001"], alarms
+    assert alarms[0].detail["side"] == "VN" and alarms[0].detail["last_node"] == gate
+    record = next(r for r in fleet.dispatcher.registry.all() if r.id == "agv_001")
+    assert not record.in_service and "past its released base" in (record.service_reason or "")
+    assert unreleased_alarms(fleet) == [] and crossings_of(fleet, "agv_001") == []
+    fleet.run(10)
+    assert len(past_base_alarms(fleet)) == 1  # said once
+
+
+def test_a_parked_vehicle_moved_onto_the_deck_short_of_the_line_is_stopped(customs, corridor):
+    fleet = make_fleet(customs, corridor, 2)
+    fleet.authorize("agv_001", "agv_002")
+    fleet.run(5)
+    fleet.link.move_by_hand("agv_001", 9.0, 140.0)  # 14.5 m short of the line
+    fleet.run(1)
+    assert [a.subject for a in past_base_alarms(fleet)] == ["agv_001"]
+    assert fleet.link.state("agv_001").e_stop != EStop.NONE
+    assert unreleased_alarms(fleet) == []
+
+
+@pytest.mark.parametrize(("x", "y", "released", "last_node"), [
+    (9.0, 60.0, ["vn_deck_out_1"], "vn_deck_out_0"),  # between two released nodes
+    (9.0, 131.5, [], "vn_deck_out_1"),  # braked 2 m past its last node, the last before the crossing
+    (9.0, 150.0, ["border_northbound", "cn_deck_in_1"], "vn_deck_out_1"),  # released across
+    (-9.0, 150.0, ["vn_deck_in_1", "vn_deck_in_0"], "border_southbound"),  # just over, leaving the deck
+    (-9.0, 100.0, ["vn_deck_in_0"], "vn_deck_in_1"),  # on its way off the deck
+    (0.0, 140.0, ["vn_deck_in_1"], "handoff"),  # relay: back from the pad
+    (9.0, -100.0, [], "vn_gate_out_1"),  # on the approach, past its gate: not by the line yet
+], ids=["between-nodes", "braked-past", "released-across", "just-over", "leaving", "from-the-pad", "approach"])
+def test_a_vehicle_within_its_way_by_the_line_is_left_alone(corridor, x, y, released, last_node):
+    watch = BorderWatch()
+    assert sighting(watch, corridor, x, y, released, last_node) is None
+    assert not watch.past_base
+
+
+def test_a_vehicle_past_its_base_towards_the_line_is_said_once_until_back_within_it(corridor):
+    watch = BorderWatch()
+    assert sighting(watch, corridor, 9.0, 129.5, [], "vn_deck_out_1") is None
+    past = sighting(watch, corridor, 9.0, 129.5 + PAST_ITS_BASE_M + 0.5, [], "vn_deck_out_1")
+    assert isinstance(past, PastItsBase) and past.side == "VN" and past.base_to_line_m == pytest.approx(25.0, abs=0.01)
+    assert sighting(watch, corridor, 9.0, 140.0, [], "vn_deck_out_1") is None  # said once
+    assert sighting(watch, corridor, 9.0, 129.5, [], "vn_deck_out_1") is None and not watch.past_base  # back
+    assert isinstance(sighting(watch, corridor, 9.0, 140.0, [], "vn_deck_out_1"), PastItsBase)
+    watch = BorderWatch()  # a vehicle with no base on the map: any position by the line is past it
+    assert isinstance(sighting(watch, corridor, 9.0, 50.0, [], ""), PastItsBase)
+    onto = BorderWatch()  # the last node before the crossing, then on the line unreleased: the crossing's finding
+    assert sighting(onto, corridor, 9.0, 129.5, [], "vn_deck_out_1") is None
+    assert isinstance(sighting(onto, corridor, 9.0, 154.0, [], "vn_deck_out_1"), UnreleasedCrossing)
+
+
+@pytest.mark.parametrize("folder", ["maps/bac_luan_ii", "maps/kim_thanh"])
+def test_the_line_is_watched_from_the_decks_of_the_shipped_maps(folder):
+    """By the line means the zones touching it (the two decks), not the approaches or the yards; a vehicle at the
+    last node before a crossing is a few reports at full speed from the line."""
+    corridor = load_corridor(folder)
+    by_the_line = {n.zone for n in corridor.nodes.values() if corridor.by_the_line(n.x, n.y)}
+    assert by_the_line == {"vn_bridge", "cn_bridge"}
+    last_before = [corridor.nodes[lane.source] for lane in corridor.crossing_lanes
+                   if corridor.nodes[lane.source].kind not in BORDER_LINE_KINDS]
+    assert last_before and all(corridor.to_the_line_m(n.x, n.y) >= 20.0 for n in last_before)
+
+
+def test_a_vehicle_that_does_not_know_where_it_is_is_judged_only_driving_by_the_line(corridor):
+    """``positionInitialized`` false: standing (a vehicle starting up), or driving far from the line, nothing; driving
+    when last seen on a deck, or on a way onto one, it may be anywhere up to the line: off the map (said once)."""
+    parked = corridor.nodes["vn_parking_1"]
+    watch = BorderWatch()
+    assert sighting(watch, corridor, parked.x, parked.y, [], parked.id) is None
+    assert unplaced(watch, corridor, False, [], parked.id) is None
+    assert unplaced(watch, corridor, True, ["vn_app_out_0"], parked.id) is None  # far from the line
+    assert isinstance(unplaced(watch, corridor, True, ["vn_deck_out_0", "vn_deck_out_1"], "vn_app_out_3"),
+                      OffTheMap)  # on a way onto the deck
+    watch = BorderWatch()
+    assert sighting(watch, corridor, 9.0, 129.5, [], "vn_deck_out_1") is None
+    assert unplaced(watch, corridor, False, [], "vn_deck_out_1") is None  # standing
+    lost = unplaced(watch, corridor, True, [], "vn_deck_out_1")
+    assert isinstance(lost, OffTheMap) and lost.side is None
+    assert unplaced(watch, corridor, True, [], "vn_deck_out_1") is None  # said once
