@@ -19,9 +19,17 @@ import numpy as np
 from fleet.events import Topic
 from fleet.orders import OrderState
 from fleet.orders.model import LOADED_STATES
+from planner.corridor import Corridor
 from sim.fast.customs import CustomsSim
 
-__all__ = ["DemandOrder", "Recorder"]
+__all__ = ["DemandOrder", "Recorder", "bridge_nodes_of"]
+
+
+def bridge_nodes_of(corridor: Corridor) -> frozenset[str]:
+    """The nodes the bridge diagram follows: the crossing lanes' ends and every node in a ``bridge`` zone, so it
+    spans the whole deck (Bac Luan II's crossing lanes are 50 m of its 618 m)."""
+    on_deck = {node.id for node in corridor.nodes.values() if corridor.zones[node.zone].kind == "bridge"}
+    return frozenset(on_deck | {n for lane in corridor.crossing_lanes for n in (lane.source, lane.target)})
 
 
 @dataclass(frozen=True)
@@ -143,7 +151,9 @@ class Recorder:
                 customs_sent: dict[str, int], orders_due: int) -> dict[str, Any]:
         hours = duration_s / 3600
         delivered = [(log, at) for log in self.orders.values() if (at := _when(log, OrderState.DELIVERED)) is not None]
-        directions = sorted({log.demand.direction for log in self.orders.values()})
+        # every direction the scenario orders in, with none ordered in the run too (0, not a missing key)
+        directions = sorted(set(self.customs.scenario.demand.per_hour) | {log.demand.direction
+                                                                          for log in self.orders.values()})
         crossed = Counter(d for t, d, _ in self.crossings if t >= self.warmup_s)
         per_hour = {d: [0] * math.ceil(hours) for d in directions}
         for t, d, _ in self.crossings:

@@ -40,7 +40,7 @@ from fleet.vehicles.placement import parking_nodes, vehicle_id
 from planner.corridor import Corridor, NodeKind
 from planner.schedule import FollowingRules
 from sim.fast.customs import CustomsSim
-from sim.fast.metrics import DemandOrder, Recorder
+from sim.fast.metrics import DemandOrder, Recorder, bridge_nodes_of
 from sim.fast.vehicles import EventLink
 from sim.scenario import OperatingModel, Scenario
 
@@ -262,7 +262,7 @@ def _simulate(scenario: Scenario, corridor: Corridor, services: Services, link: 
     recorder = Recorder(lambda: clock.t, customs, link.odometer_m, scenario.warmup_min * 60)
     services.bus.subscribe(recorder.on_bus, topics=(Topic.ORDER, Topic.CROSSING, Topic.ALARM, Topic.DECISION))
     crossing = corridor.crossing_lanes
-    bridge_nodes = frozenset(n for lane in crossing for n in (lane.source, lane.target))
+    bridge_nodes = bridge_nodes_of(corridor)
     ends = {lane.target for lane in crossing}
     recorder.before_crossing = {lane.source for lane in crossing if lane.source not in ends}
     recorder.gates = {n.id for n in corridor.nodes_of(NodeKind.GATE)}
