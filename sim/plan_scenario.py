@@ -15,6 +15,8 @@ from pathlib import Path
 
 import typer
 
+from fleet.cli.map import picture_path
+
 app = typer.Typer(help="The planner on a corridor: plan, check and draw a busy moment.", no_args_is_help=True)
 
 
@@ -23,7 +25,8 @@ def scenario(
     path: Path = typer.Argument(..., help="corridor folder holding corridor.geojson and corridor.yaml"),
     count: int = typer.Option(60, "--count", min=1, help="AGVs"),
     seed: int = typer.Option(1, "--seed"),
-    out: Path = typer.Option(Path("out/plans.png"), "--out", help="time-distance diagram to write (.png/.svg)"),
+    out: Path = typer.Option(Path("out/plans.png"), "--out", help="time-distance diagram to write (.png/.svg)",
+                             callback=picture_path),
 ) -> None:
     """Plan COUNT AGVs at a random busy moment, check the plans, execute them with delays, draw them."""
     import networkx as nx
@@ -111,8 +114,10 @@ def draw_time_distance(corridor, plans, out: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from fleet.maps.fonts import use_map_fonts
     from planner.corridor.summary import fastest_dock_route
 
+    use_map_fonts()  # the map's name, in its own scripts (Kim Thanh's holds Chinese)
     fig, axes = plt.subplots(1, 2, figsize=(15, 6), sharey=False)
     for ax, (a, b) in zip(axes, (corridor.jurisdictions, corridor.jurisdictions[::-1]), strict=True):
         route = fastest_dock_route(corridor, a, b).nodes

@@ -35,3 +35,17 @@ def test_more_vehicles_than_the_corridor_can_hold_is_refused(bac_luan_ii_dir, tm
     done = run("plan", "scenario", str(bac_luan_ii_dir), "--count", "5000", "--out", str(tmp_path / "p.png"))
     assert done.returncode == 2
     assert "do not fit" in done.stdout + done.stderr
+
+
+def test_the_diagram_draws_the_maps_chinese_name(kim_thanh_dir, tmp_path):
+    """Kim Thanh's name holds Chinese characters: they were drawn as boxes (the map fonts were not used)."""
+    done = run("plan", "scenario", str(kim_thanh_dir), "--count", "4", "--out", str(tmp_path / "p.png"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "missing from font" not in done.stderr
+
+
+def test_a_picture_format_matplotlib_cannot_write_is_refused_up_front(bac_luan_ii_dir, tmp_path):
+    """`--out plans.txt` was a ValueError traceback from savefig, after the planning."""
+    done = run("plan", "scenario", str(bac_luan_ii_dir), "--count", "2", "--out", str(tmp_path / "plans.txt"))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "--out" in done.stderr and ".png or .svg" in done.stderr and "Traceback" not in done.stderr
