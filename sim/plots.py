@@ -199,8 +199,8 @@ def plot_sweep(rows: list[dict[str, Any]], scenario: str, path: Path) -> Path:
     ax.set_xlabel("fleet size (AGVs)")
     ax.set_ylabel("a day")
     right = ax.twinx()
-    right.plot(fleet, [r["dwell_p50_min"] for r in rows], "^-", color="tab:red", label="dwell p50")
-    right.plot(fleet, [r["dwell_p95_min"] for r in rows], "v--", color="tab:red", label="dwell p95")
+    for key, style, label in (("dwell_p50_min", "^-", "dwell p50"), ("dwell_p95_min", "v--", "dwell p95")):
+        right.plot(fleet, [math.nan if r[key] is None else r[key] for r in rows], style, color="tab:red", label=label)
     right.set_ylabel("order dwell (minutes)")
     lines = ax.get_legend_handles_labels()
     more = right.get_legend_handles_labels()

@@ -128,3 +128,22 @@ def test_a_fleet_bigger_than_the_parking_is_refused_naming_the_field(tmp_path: P
     assert result.exit_code == 2, result.output
     assert "fleet.size" in result.output and "204 parking spots" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+
+
+def _strict_json(text: str):
+    def refuse(constant: str):
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_a_sweep_with_nothing_delivered_writes_valid_json(tmp_path: Path) -> None:
+    """With no order delivered the dwell was NaN, written as a bare NaN token: sweep.json was no JSON for jq, a
+    browser or any strict parser. It is null now."""
+    out = tmp_path / "sweep"
+    result = runner.invoke(app, ["sweep", "baseline_2026", "--fleet", "2", "--hours", "0.01", "--out", str(out)],
+                           env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    rows = _strict_json((out / "sweep.json").read_text())
+    assert rows[0]["delivered"] == 0 and rows[0]["dwell_p50_min"] is None and rows[0]["dwell_p95_min"] is None
+    assert (out / "sweep.png").stat().st_size > 10_000
