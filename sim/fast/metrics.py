@@ -48,7 +48,7 @@ class DemandOrder:
 class _OrderLog:
     demand: DemandOrder
     states: list[tuple[float, str, str | None]] = field(default_factory=list)  # (t, state, vehicle)
-    loaded_odometer: float | None = None
+    carrier: tuple[str, float] | None = None  # the vehicle with the load aboard, its odometer when it took it
 
 
 class Recorder:
@@ -103,16 +103,27 @@ class Recorder:
         log.states.append((t, state, vehicle))
         if vehicle and state == OrderState.ASSIGNED:
             self.vehicle_order[vehicle] = message["order_id"]
-        if state == OrderState.LOADED and vehicle:
-            log.loaded_odometer = self.odometer(vehicle)
-        if state == OrderState.DELIVERED and vehicle and log.loaded_odometer is not None:
-            self.loaded_m += self.odometer(vehicle) - log.loaded_odometer
+        if state in LOADED_STATES and vehicle and (log.carrier is None or log.carrier[0] != vehicle):
+            self._put_down(log)  # in relay, the receiver takes the load over at the pad
+            log.carrier = (vehicle, self.odometer(vehicle))
+        elif state in (OrderState.DELIVERED, OrderState.CANCELLED, OrderState.FAILED):
+            self._put_down(log)
         if state == OrderState.AWAITING_CLEARANCE:
             for consignment in log.demand.consignments:
                 self.customs.at_gate(consignment)
         if state in (OrderState.DELIVERED, OrderState.CANCELLED, OrderState.FAILED, OrderState.CREATED) \
                 and vehicle and self.vehicle_order.get(vehicle) == message["order_id"]:
             del self.vehicle_order[vehicle]
+
+    def _put_down(self, log: _OrderLog) -> None:
+        """The load leaves its carrier: the metres it drove with it are loaded metres."""
+        if log.carrier is not None:
+            self.loaded_m += self._carried_m(log.carrier)
+            log.carrier = None
+
+    def _carried_m(self, carrier: tuple[str, float]) -> float:
+        vehicle, since_m = carrier
+        return self.odometer(vehicle) - since_m
 
     def on_arrival(self, vehicle: str, node: str, t: float, bridge_nodes: frozenset[str]) -> None:
         if node in bridge_nodes:
@@ -165,6 +176,8 @@ class Recorder:
         waits = [w for w in (self._gate_wait(order_id, log) for order_id, log in self.orders.items()) if w is not None]
         busy = self._busy_s(duration_s)
         total_km = sum(total_m.values()) / 1000
+        loaded_km = (self.loaded_m + sum(self._carried_m(log.carrier) for log in self.orders.values()
+                                         if log.carrier is not None)) / 1000  # with the loads still aboard
         states = Counter(log.states[-1][1] if log.states else "not created" for log in self.orders.values())
         containers = sum(len(log.demand.consignments) for log, _ in delivered)
         return {
@@ -187,8 +200,8 @@ class Recorder:
             "vehicles": {
                 "utilization": round(sum(busy.values()) / (len(fleet) * duration_s), 4) if fleet else 0.0,
                 "km_total": round(total_km, 1),
-                "km_loaded": round(self.loaded_m / 1000, 1),
-                "km_empty": round(total_km - self.loaded_m / 1000, 1),
+                "km_loaded": round(loaded_km, 1),
+                "km_empty": round(total_km - loaded_km, 1),
                 "energy_kwh": round(total_km * kwh_per_km, 1),
                 "charging_h": round(sum(charging_s.values()) / 3600, 2)},
             "alarms": dict(sorted(self.alarms.items())),
