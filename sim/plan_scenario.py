@@ -123,12 +123,12 @@ def draw_time_distance(corridor, plans, out: Path) -> Path:
         route = fastest_dock_route(corridor, a, b).nodes
         distance = dict(zip(route, itertools.accumulate(
             [0.0] + [corridor.graph.edges[u, v]["length"] for u, v in itertools.pairwise(route)]), strict=True))
-        for plan in plans.values():
+        for number, (vehicle, plan) in enumerate(sorted(plans.items())):
             for here, nxt in itertools.pairwise(plan.steps):
                 if here.node in distance and nxt.node in distance and distance[nxt.node] > distance[here.node]:
                     ax.plot([here.arrive / 60, here.depart / 60, nxt.arrive / 60],
                             [distance[here.node] / 1000, distance[here.node] / 1000, distance[nxt.node] / 1000],
-                            lw=0.8)
+                            lw=0.8, color=f"C{number % 10}", gid=vehicle)  # one colour a vehicle, all along
         for node in route:
             kind = corridor.graph.nodes[node]["kind"]
             if kind in ("gate", "border"):
