@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -195,6 +194,8 @@ def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
     if isinstance(value, float):
         return f"{value:,.2f}"
     return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
@@ -254,17 +255,14 @@ def sweep(
     corridor = load_corridor(base.map_folder())  # once for every size
     rows = []
     for size in sizes:
-        try:
-            result = _run(base.with_fleet(size), f"{base.name} with {size} AGVs", corridor)
-        except ValueError as exc:  # more vehicles than parking spots
-            console.print(f"[red]error:[/red] --fleet {size}: {exc}")
-            raise typer.Exit(2) from None
+        result = _run(base.with_fleet(size), f"{base.name} with {size} AGVs", corridor)
         rows.append(sweep_row(size, result.metrics))
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"metrics_{size}.json").write_text(metrics_text(result.metrics), encoding="utf-8")
     from sim.plots import plot_sweep
 
-    (folder / "sweep.json").write_text(json.dumps(rows, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    (folder / "sweep.json").write_text(json.dumps(rows, indent=2, sort_keys=True, allow_nan=False) + "\n",
+                                       encoding="utf-8")
     path = plot_sweep(rows, base.name, folder / "sweep.png")
     table = Table(title=f"{base.name}: fleet-size sweep ({base.duration_h:g} h each)")
     for column in rows[0]:
@@ -321,8 +319,8 @@ def sweep_row(size: int, metrics: dict[str, Any]) -> dict[str, Any]:
         "crossings_per_day": round(sum(metrics["crossings"]["by_direction"].values()) * per_day, 1),
         "containers_per_day": metrics["containers_per_day"],
         "delivered": metrics["orders"]["delivered"],
-        "dwell_p50_min": round(sum(d["p50"] * d["count"] for d in dwell) / weights, 1) if weights else math.nan,
-        "dwell_p95_min": max((d["p95"] for d in dwell), default=math.nan),
+        "dwell_p50_min": round(sum(d["p50"] * d["count"] for d in dwell) / weights, 1) if weights else None,
+        "dwell_p95_min": max((d["p95"] for d in dwell), default=None),  # None: nothing delivered (JSON null)
         "gate_wait_p95_min": metrics["gate_wait_min"]["p95"],
         "utilization": metrics["vehicles"]["utilization"],
         "unsafe_crossings": metrics["safety"]["crossings_without_both_clearances"],
