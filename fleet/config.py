@@ -52,6 +52,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 
 from fleet.customs.envelope import AUTHORITY_PATTERN
 from fleet.customs.gate import Authority
@@ -365,12 +366,17 @@ def load_settings(path: str | Path) -> Settings:
     try:
         settings = Settings.model_validate(data or {}, context={"base": Path(path).resolve().parent})
     except ValidationError as exc:
-        raise ConfigError(f"{path}: {_describe(exc)}") from None
+        raise ConfigError(f"{path}: {describe_invalid(exc)}") from None
     settings.customs.link_security()  # the fleet's key files exist and hold keys
     return settings
 
 
-def _describe(exc: ValidationError) -> str:
-    """Each problem as ``field.path: message`` (a model-level check names its field in the message)."""
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" if e["loc"] else e["msg"]
+def describe_invalid(exc: ValidationError) -> str:
+    """Each problem as ``field.path: message`` (a model-level check names its field in the message), in the
+    check's own words: pydantic's "Value error, " before them is dropped."""
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {_words(e)}" if e["loc"] else _words(e)
                      for e in exc.errors())
+
+
+def _words(error: ErrorDetails) -> str:
+    return error["msg"].removeprefix("Value error, ")

@@ -16,7 +16,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from sim.scenario import Scenario, ScenarioError, describe, load_scenario
+from fleet.config import describe_invalid
+from sim.scenario import Scenario, ScenarioError, load_scenario
 
 app = typer.Typer(help="Simulate a day of the corridor: scenarios, metrics and plots.", no_args_is_help=True)
 console = Console()
@@ -36,7 +37,7 @@ def _scenario(name: str, hours: float | None, fleet: int | None, seed: int | Non
     try:  # validated again: a copy with an update is not (--hours inf went past duration_h's limit, for ever)
         scenario = Scenario.model_validate({**scenario.model_dump(), **update})
     except ValidationError as exc:
-        console.print(f"[red]error:[/red] {name}: {describe(exc)}")
+        console.print(f"[red]error:[/red] {name}: {describe_invalid(exc)}")
         raise typer.Exit(2) from None
     return scenario.with_fleet(fleet) if fleet is not None else scenario
 
