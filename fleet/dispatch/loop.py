@@ -1301,6 +1301,10 @@ class Dispatcher:
         track.arrived_at = {index: t if since is None else since} if track.reached == index else {}
         track.approach_s = self._approach_s(state, end) if track.reached < index else 0.0
         track.needs_plan = False
+        if track.reached == index and since is None:
+            # found standing there (a restart of the fleet manager, the vehicle at its gate): an arrival all the
+            # same. Before, the order said ``loaded`` for as long as the vehicle waited there for customs
+            self._arrived(track, index, t)
         if new_order:
             track.vda_order_id, update_id = f"{track.id}-{uuid.uuid4().hex[:8]}", 0
         else:
