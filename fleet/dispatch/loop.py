@@ -25,7 +25,16 @@ from collections import deque
 from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
 
-from agv_agent.protocol import MAP_ID, ActionState, ActionStatus, ActionType, Factsheet, InstantAction, VehicleState
+from agv_agent.protocol import (
+    MAP_ID,
+    ActionState,
+    ActionStatus,
+    ActionType,
+    Factsheet,
+    InstantAction,
+    OrderNode,
+    VehicleState,
+)
 from agv_agent.tracker import distance
 
 from fleet.alarms import AlarmKind, AlarmService
@@ -54,6 +63,7 @@ from fleet.dispatch.steps import (
     nodes_before_crossing,
     order_refusals,
     reported_base_end_step,
+    standing_past,
     update_not_taken,
     vehicle_view,
     view_key,
@@ -601,10 +611,13 @@ class Dispatcher:
         if track.vda_order_id and state.order_id != track.vda_order_id \
                 and not any(n.released for n in state.node_states) and t - track.sent_at > RESEND_AFTER_S:
             # lost, refused while a cancel was still on its way, or the vehicle restarted (it is handed no old
-            # order): a new order (update 0, as VDA 5050 requires) from where it stands (``base_end_at``)
+            # order): a new order (update 0, as VDA 5050 requires) from where it stands (``base_end_at``), with the
+            # way released to it before released again: a vehicle restarted on the crossing lanes, released
+            # across, finishes the crossing whatever the gate rule says now (the bridge is cleared so); one not
+            # released across is released there only on a decision at the last node before it, as ever
             track.vda_order_id = None
             if track.plan is not None:
-                self._adopt(track, track.plan, t)
+                self._adopt(track, track.plan, t, released=track.released)
             else:
                 track.needs_plan = True
         if news:
@@ -986,14 +999,17 @@ class Dispatcher:
         it stands idle (nothing released ahead) farther than ``OFF_ITS_WAY_M`` from it: moved by people, say. Its
         next order would start at that node by its id, and it would drive from where it really stands in a
         straight line to the next node, off every lane (found by trying it: a vehicle driven to another parking
-        row in MANUAL mode did)."""
+        row in MANUAL mode did). Not one standing on the lane its plan goes on by from that node: restarted
+        there, it is sent on from where it stands (``_first_deviation``)."""
         if state.driving or state.node_states or not state.position_initialized or state.map_id != MAP_ID:
             return None
         node = self.corridor.nodes.get(track.placed_at or state.last_node_id)
         if node is None:
             return None
         metres = distance(state.pose, node.x, node.y)
-        return (node.id, metres) if metres > OFF_ITS_WAY_M else None
+        if metres <= OFF_ITS_WAY_M or (track.placed_at is None and standing_past(self.corridor, track) is not None):
+            return None
+        return node.id, metres
 
     def _taken_where_set_down(self, track: Track, state: VehicleState, node: str, metres: float) -> bool:
         """Moved off its way with nothing aboard and set down on a free place of its side (a parking spot, a
@@ -1278,9 +1294,11 @@ class Dispatcher:
             if vid != exclude:
                 self._adopt(self.tracks[vid], plan, t)
 
-    def _adopt(self, track: Track, plan: TimedPlan, t: float, base: tuple[str, int | None] | None = None) -> None:
+    def _adopt(self, track: Track, plan: TimedPlan, t: float, base: tuple[str, int | None] | None = None,
+               released: int = -1) -> None:
         """Take a new plan: it starts where the vehicle's base ends (or the base end lies on it). ``base``: that
-        node and its sequence id (``base_end_at``), when the caller has them already."""
+        node and its sequence id (``base_end_at``), when the caller has them already. ``released``: the step of
+        the plan up to which it was released to the vehicle already, released again at once."""
         end, seq = base if base is not None else base_end_at(self.corridor, track)
         index = _first_step_at(plan, end)
         if index is None:  # planned from where the planner thought the vehicle was: plan again from the truth
@@ -1292,7 +1310,7 @@ class Dispatcher:
         since = track.arrived_at.get(track.reached) if old is not None and 0 <= track.reached < len(old.steps) \
             and old.steps[track.reached].node == end else None
         track.way_to_plan = {} if seq is None or old is None else self._way_to_plan(track, old, seq)
-        track.plan, track.first, track.released = plan, index, index
+        track.plan, track.first, track.released = plan, index, max(index, released)
         track.waits_because = None  # (asked again at its next release)
         track.seq0 = (seq if seq is not None else 0) - 2 * index
         state = track.state
@@ -1308,7 +1326,8 @@ class Dispatcher:
         if new_order:
             track.vda_order_id, update_id = f"{track.id}-{uuid.uuid4().hex[:8]}", 0
         else:
-            update_id = max(track.update_id, state.order_update_id if state else 0) + 1
+            holds_it = state is not None and state.order_id == track.vda_order_id
+            update_id = max(track.update_id, state.order_update_id if state is not None and holds_it else 0) + 1
         if not _same_stay(old, plan):
             self._plans_changed = True
         self._send(track, update_id)
@@ -1918,7 +1937,7 @@ class Dispatcher:
         if taken and basis == track.sent_basis:
             return
         order = vda_order(self.corridor, track.vda_order_id, update_id, track.plan, track.seq0, track.first,
-                          track.released, actions)
+                          track.released, actions, self._first_deviation(track) if update_id == 0 else None)
         content = OrderContent(order.order_id, order.nodes, order.edges)
         if taken and content.repeats(track.sent_content):
             # the same basis builds the same content, which repeats the last update sent again: not built again
@@ -1932,6 +1951,19 @@ class Dispatcher:
             track.untaken_since = track.sent_at
         self.link.send_order(track.id, order)
         self._save_vda(track)
+
+    def _first_deviation(self, track: Track) -> float | None:
+        """A new order's first node's allowed deviation, when the vehicle stands on its way past that node, farther
+        than the usual deviation (:func:`standing_past`: restarted between two nodes): one that takes in where it
+        stands, so that it accepts the order there. Before, it refused every order ("order starts at
+        vn_deck_out_0, the vehicle is at vn_deck_out_0, 1.6 m away") and stood on the bridge for good."""
+        assert track.plan is not None
+        state = track.state
+        if state is None or state.last_node_id != track.plan.steps[track.first].node:
+            return None
+        past = standing_past(self.corridor, track)
+        return past + OrderNode.allowed_deviation_xy if past is not None and past > OrderNode.allowed_deviation_xy \
+            else None
 
     def _save_vda(self, track: Track) -> None:
         self._unsaved.add(track.id)
