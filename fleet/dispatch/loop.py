@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import datetime
 import functools
 import itertools
 import logging
@@ -69,7 +68,7 @@ from fleet.dispatch.waiting import FleetNow, WaitingOrder, waiting_order
 from fleet.dispatch.yards import room_left, within_gate_capacity
 from fleet.events import EventBus, Topic
 from fleet.orders import Move, OrderError, OrderPublic, OrderService, OrderState
-from fleet.orders.model import LOADED_STATES, NOT_YET_CLEARED, SHORT_OF_THE_LINE, TRANSITIONS
+from fleet.orders.model import LOADED_STATES, NOT_YET_CLEARED, SHORT_OF_THE_LINE, TRANSITIONS, moment_in_words
 from fleet.staff import StaffLog
 from fleet.store import AuditKind, Store, StoreError
 from fleet.store.schema import gate_holds
@@ -498,12 +497,12 @@ class Dispatcher:
         for order in found:
             if order.id in told or order.latest_delivery is None:
                 continue
-            due = datetime.datetime.fromtimestamp(order.latest_delivery, datetime.UTC)
             late_min = (now - order.latest_delivery) / 60
             self.alarms.raise_alarm(
                 AlarmKind.ORDER_OVERDUE, order.id,
-                f"{order.id} ({order.direction}) is past its latest delivery, {due:%Y-%m-%d %H:%M} UTC, by "
-                f"{late_min:.0f} min: {order.state}" + (f" on {order.vehicle_id}" if order.vehicle_id else ""),
+                f"{order.id} ({order.direction}) is past its latest delivery, "
+                f"{moment_in_words(order.latest_delivery)}, by {late_min:.0f} min: {order.state}"
+                + (f" on {order.vehicle_id}" if order.vehicle_id else ""),
                 {"order_id": order.id, "latest_delivery": order.latest_delivery, "state": str(order.state),
                  "vehicle_id": order.vehicle_id})
 

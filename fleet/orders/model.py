@@ -6,7 +6,7 @@ The lifecycle is a table of allowed transitions; anything else is a programming 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -117,6 +117,13 @@ def _consignment_ids(value: Any) -> Any:
             "or one 40'): {given} given; give the others an order of their own",
             {"most": MAX_CONTAINERS, "given": len(value)})
     return [_as_customs_writes_it(item) for item in value]
+
+
+def moment_in_words(seconds: float) -> str:
+    """A moment as the API's sentences write it (a waiting order's reason, an alarm): "2030-01-01 01:00 UTC". In UTC,
+    named: the words are read on both sides of the border (Viet Nam UTC+7, China UTC+8); the console shows each such
+    moment in the dispatcher's own zone (fleet/console/js/dom.js, ``inLocalTime``, which reads this form)."""
+    return f"{datetime.fromtimestamp(seconds, UTC):%Y-%m-%d %H:%M} UTC"
 
 
 #: The last moment an order may name: 9999-12-31T23:59:59Z (what a browser or an ISO 8601 date can still show).
