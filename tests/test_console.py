@@ -1078,7 +1078,10 @@ def test_times_in_the_api_s_words_are_shown_in_the_dispatcher_s_zone(open_consol
     def with_overdue(route) -> None:
         reply = route.fetch()
         body = reply.json()
-        route.fulfill(response=reply, json={**body, "alarms": [overdue, *body["alarms"]], "total": body["total"] + 1})
+        silent = {**overdue, "id": 999_998, "kind": "vehicle_silent", "subject": "agv_099", "cleared_at": ready,
+                  "message": "agv_099: never reported since the fleet manager started"}  # it reports now
+        route.fulfill(response=reply, json={**body, "alarms": [overdue, silent, *body["alarms"]],
+                                            "total": body["total"] + 2})
 
     tab = open_console("viewer", timezone="Asia/Ho_Chi_Minh", routes={"**/api/v1/alarms?*": with_overdue})
     page = tab.page
@@ -1094,6 +1097,11 @@ def test_times_in_the_api_s_words_are_shown_in_the_dispatcher_s_zone(open_consol
         playwright_sync.expect(alarm).to_contain_text("past its latest delivery")
         playwright_sync.expect(alarm.locator("span time")).to_have_text(shown)
         playwright_sync.expect(alarm).not_to_contain_text("UTC")
+        # an alarm whose cause ended says so, with the time, open until acknowledged (docs/operations.md)
+        cleared = page.locator("#alarms li[data-alarm='999998']")
+        playwright_sync.expect(cleared).to_have_class(re.compile(r"\bcleared\b"))
+        playwright_sync.expect(cleared.locator(".cleared-at time")).to_have_text(
+            re.compile(rf"({local:%H:%M}|{local:%I:%M})"))  # (with its seconds, as the time it was raised)
         tab.shot("times-in-words-local")
     finally:
         page.context.close()

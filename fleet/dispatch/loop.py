@@ -527,6 +527,8 @@ class Dispatcher:
             elif age is not None and age > self.gate.link_timeout_s:
                 self.alarms.raise_alarm(AlarmKind.CUSTOMS_LINK_DOWN, authority,
                                         f"no event or heartbeat from {authority} for {age:.0f} s: crossings refused")
+            elif age is not None:
+                self.alarms.clear(AlarmKind.CUSTOMS_LINK_DOWN, authority)
 
     def _watch_vehicle_link(self, t: float) -> None:
         """The vehicle link in trouble for ``VEHICLE_LINK_GRACE_S``: one alarm that says what (a lost or refusing
@@ -934,6 +936,7 @@ class Dispatcher:
                 and not self.alarms.is_open(AlarmKind.LOW_BATTERY, track.id):  # (open: asked again at every tick)
             self.alarms.raise_alarm(AlarmKind.LOW_BATTERY, track.id,
                                     f"{track.id}: battery at {state.battery_charge:.0f} %")
+        self._clear_ended_alarms(track)
         if why is not None and (track.unavailable is None or lasting):
             track.keeps_order_until = t if lasting else t + self.settings.reassign_after_s
         if why == track.unavailable:
@@ -953,6 +956,17 @@ class Dispatcher:
         elif was is not None:
             log.info("vehicle %s available again", track.id)
             track.needs_plan, track.keeps_order_until = True, INF
+
+    def _clear_ended_alarms(self, track: Track) -> None:
+        """The vehicle's alarms whose cause has ended marked cleared (open until acknowledged): reporting again after
+        it was silent (or had never reported), connected again, charging or charged."""
+        state = track.state
+        if state is not None and (track.state_age or 0.0) <= self.settings.silent_after_s:
+            self.alarms.clear(AlarmKind.VEHICLE_SILENT, track.id)
+        if track.connection not in ("OFFLINE", "CONNECTIONBROKEN"):
+            self.alarms.clear(AlarmKind.VEHICLE_OFFLINE, track.id)
+        if state is not None and (state.charging or state.battery_charge >= self.settings.low_battery_percent):
+            self.alarms.clear(AlarmKind.LOW_BATTERY, track.id)
 
     def _not_taking_orders(self, track: Track, state: VehicleState, t: float) -> str | None:
         """Why the vehicle cannot go on when it has reported, for over ``reassign_after_s``, none of the orders
