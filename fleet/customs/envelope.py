@@ -19,6 +19,16 @@ CONSIGNMENT_PATTERN = r"^[A-Z]{2}-[A-Z0-9]{6,24}$"
 VEHICLE_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"  # ROS-name-safe: it becomes the vehicle's namespace
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 DIRECTION_PATTERN = r"^[A-Z]{2}->[A-Z]{2}$"
+#: Each pattern in the words a refusal gives in place of pydantic's "String should match pattern '^[A-Z]{2}-...'"
+#: (fleet/api/main.py): what the caller can act on, with an example.
+PATTERN_WORDS = {
+    AUTHORITY_PATTERN: "an authority is 2 to 32 capital letters, digits or _, the first a letter, e.g. VN_CUSTOMS",
+    CONSIGNMENT_PATTERN: "a consignment id is two capital letters, a hyphen and 6 to 24 capital letters or digits, "
+                         "e.g. VN-000100000001",
+    VEHICLE_PATTERN: "a vehicle id is 1 to 63 lower-case letters, digits or _, the first a letter, e.g. agv_001",
+    UUID_PATTERN: "an event id is a UUID in lower case, e.g. 3f2b8c1e-9d4a-4e7b-8a6f-0c1d2e3f4a5b",
+    DIRECTION_PATTERN: "a direction is the side it leaves, -> and the side it goes to, e.g. VN->CN",
+}
 SEQ_RANGE = range(1, 2**53)  # each authority numbers its events 1, 2, 3, ...; a JSON number stays exact below 2^53
 EARLIEST_ISSUED_AT = datetime(2000, 1, 1, tzinfo=UTC)  # anything earlier is a client's bug, not a customs event
 

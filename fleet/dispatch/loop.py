@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import datetime
 import functools
 import itertools
 import logging
@@ -79,7 +78,7 @@ from fleet.dispatch.waiting import FleetNow, WaitingOrder, waiting_order
 from fleet.dispatch.yards import room_left, within_gate_capacity
 from fleet.events import EventBus, Topic
 from fleet.orders import Move, OrderError, OrderPublic, OrderService, OrderState
-from fleet.orders.model import LOADED_STATES, NOT_YET_CLEARED, SHORT_OF_THE_LINE, TRANSITIONS
+from fleet.orders.model import LOADED_STATES, NOT_YET_CLEARED, SHORT_OF_THE_LINE, TRANSITIONS, moment_in_words
 from fleet.staff import StaffLog
 from fleet.store import AuditKind, Store, StoreError
 from fleet.store.schema import gate_holds
@@ -508,12 +507,12 @@ class Dispatcher:
         for order in found:
             if order.id in told or order.latest_delivery is None:
                 continue
-            due = datetime.datetime.fromtimestamp(order.latest_delivery, datetime.UTC)
             late_min = (now - order.latest_delivery) / 60
             self.alarms.raise_alarm(
                 AlarmKind.ORDER_OVERDUE, order.id,
-                f"{order.id} ({order.direction}) is past its latest delivery, {due:%Y-%m-%d %H:%M} UTC, by "
-                f"{late_min:.0f} min: {order.state}" + (f" on {order.vehicle_id}" if order.vehicle_id else ""),
+                f"{order.id} ({order.direction}) is past its latest delivery, "
+                f"{moment_in_words(order.latest_delivery)}, by {late_min:.0f} min: {order.state}"
+                + (f" on {order.vehicle_id}" if order.vehicle_id else ""),
                 {"order_id": order.id, "latest_delivery": order.latest_delivery, "state": str(order.state),
                  "vehicle_id": order.vehicle_id})
 
@@ -538,6 +537,8 @@ class Dispatcher:
             elif age is not None and age > self.gate.link_timeout_s:
                 self.alarms.raise_alarm(AlarmKind.CUSTOMS_LINK_DOWN, authority,
                                         f"no event or heartbeat from {authority} for {age:.0f} s: crossings refused")
+            elif age is not None:
+                self.alarms.clear(AlarmKind.CUSTOMS_LINK_DOWN, authority)
 
     def _watch_vehicle_link(self, t: float) -> None:
         """The vehicle link in trouble for ``VEHICLE_LINK_GRACE_S``: one alarm that says what (a lost or refusing
@@ -1011,6 +1012,7 @@ class Dispatcher:
                 and not self.alarms.is_open(AlarmKind.LOW_BATTERY, track.id):  # (open: asked again at every tick)
             self.alarms.raise_alarm(AlarmKind.LOW_BATTERY, track.id,
                                     f"{track.id}: battery at {state.battery_charge:.0f} %")
+        self._clear_ended_alarms(track)
         if why is not None and (track.unavailable is None or lasting):
             track.keeps_order_until = t if lasting else t + self.settings.reassign_after_s
         if why == track.unavailable:
@@ -1045,6 +1047,19 @@ class Dispatcher:
                                     f"{track.id} has not known where it is (positionInitialized false) for "
                                     f"{t - track.lost_since:.0f} s: it takes no order or release until it does")
         return "not localised: its position is not known (positionInitialized false)"
+
+    def _clear_ended_alarms(self, track: Track) -> None:
+        """The vehicle's alarms whose cause has ended marked cleared (open until acknowledged): reporting again after
+        it was silent (or had never reported), connected again, charging or charged."""
+        state = track.state
+        if state is not None and (track.state_age or 0.0) <= self.settings.silent_after_s:
+            self.alarms.clear(AlarmKind.VEHICLE_SILENT, track.id)
+        if track.connection not in ("OFFLINE", "CONNECTIONBROKEN"):
+            self.alarms.clear(AlarmKind.VEHICLE_OFFLINE, track.id)
+        if state is not None and (state.charging or state.battery_charge >= self.settings.low_battery_percent):
+            self.alarms.clear(AlarmKind.LOW_BATTERY, track.id)
+        if state is not None and state.position_initialized:
+            self.alarms.clear(AlarmKind.VEHICLE_NOT_LOCALISED, track.id)
 
     def _not_taking_orders(self, track: Track, state: VehicleState, t: float) -> str | None:
         """Why the vehicle cannot go on when it has reported, for over ``reassign_after_s``, none of the orders

@@ -62,6 +62,7 @@ class Recorder:
         self.checked = 0
         self.unsafe: list[dict[str, Any]] = []
         self.alarms: Counter[str] = Counter()
+        self._alarm_ids: set[int] = set()  # the fleet's alarms counted: a later change of one (cleared) is no new one
         self.loaded_m = 0.0
         self.bridge: list[tuple[float, str, str]] = []  # (t, vehicle, node) arrivals on the crossing lanes' nodes
         self.vehicle_order: dict[str, str] = {}  # vehicle -> its active order id
@@ -82,10 +83,21 @@ class Recorder:
             self._order(message)
         elif topic == Topic.CROSSING and message["consignments"]:  # loads across (an empty vehicle's is recorded too)
             self.crossings.append((self.now(), message["direction"], message["vehicle_id"]))
-        elif topic == Topic.ALARM:
+        elif topic == Topic.ALARM and self._first_news_of(message):
             self.alarms[str(message.get("kind") or "customs")] += 1
         elif topic == Topic.DECISION:
             self.decisions.append((self.now(), message))
+
+    def _first_news_of(self, alarm: dict[str, Any]) -> bool:
+        """Is this a new alarm, not news of one counted (cleared, standing again, acknowledged)? The gate's alarms
+        carry no id: each is new."""
+        alarm_id = alarm.get("id") if alarm.get("source") == "fleet" else None
+        if alarm_id is None:
+            return True
+        if alarm_id in self._alarm_ids:
+            return False
+        self._alarm_ids.add(alarm_id)
+        return True
 
     def allowed_decisions(self) -> dict[str, list[tuple[str, tuple[str, ...]]]]:
         """Per vehicle, in order: each gate decision that let it cross (direction, consignments)."""

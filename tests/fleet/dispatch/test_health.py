@@ -13,6 +13,7 @@ from fleet.alarms import AlarmKind
 from fleet.api.metrics import vehicle_state
 from fleet.dispatch.off_way import between_nodes
 from fleet.dispatch.views import VehicleAction
+from fleet.events import Topic
 from fleet.orders import OrderError, OrderState
 from planner.corridor import NodeKind
 from tests.fleet.dispatch.conftest import VN_CN, docks, make_fleet
@@ -203,3 +204,38 @@ def test_a_vehicle_out_of_service_at_its_gate_is_not_shown_allowed_to_cross(cust
     [waiting] = [w for gate in fleet.dispatcher.gates() for w in gate.queue]
     assert waiting.vehicle_id == vehicle and not waiting.allowed, waiting
     assert any("cannot go on" in reason and "out of service" in reason for reason in waiting.reasons), waiting
+
+
+def test_a_silent_vehicle_s_alarm_is_marked_cleared_when_it_reports_and_stands_again_if_it_falls_silent(
+        customs, corridor):
+    """Found by the last session: "agv_001: never reported since the fleet manager started" stayed as it was after
+    the vehicle reported (and "no state for 10 s" after a silence): the control room could not tell it from a
+    vehicle still silent. No alarm said its cause had ended. Now it is marked cleared, with the time, published,
+    and stays open until acknowledged (the operator still sees that it happened); silent again before that, the
+    same line stands again."""
+    fleet = make_fleet(customs, corridor, 1)
+    published: list[dict] = []
+    fleet.bus.subscribe(lambda _topic, message: published.append(message), topics=(Topic.ALARM,))
+
+    def silent() -> list:
+        return [a for a in fleet.dispatcher.alarms.list(open_only=True)[0] if a.kind == AlarmKind.VEHICLE_SILENT]
+
+    def unreported(seconds: float) -> None:  # the vehicle's link is not stepped: it reports nothing
+        for _ in range(int(seconds / 0.5)):
+            customs.clock.now += 0.5
+            fleet.dispatcher.tick()
+
+    unreported(fleet.dispatcher.settings.silent_after_s + 5)  # (its first state came at its spawn: "no state for")
+    [alarm] = silent()
+    assert alarm.cleared_at is None
+    fleet.run(5)  # it reports
+    [cleared] = silent()  # still open: acknowledged by no one yet
+    assert cleared.id == alarm.id and cleared.cleared_at is not None
+    assert alarm.raised_at < cleared.cleared_at <= customs.clock.now
+    assert published[-1]["id"] == alarm.id and published[-1]["cleared_at"] == cleared.cleared_at
+    unreported(fleet.dispatcher.settings.silent_after_s + 5)
+    [again] = silent()
+    assert again.id == alarm.id and again.cleared_at is None  # one line, standing again
+    fleet.run(5)
+    fleet.dispatcher.alarms.acknowledge(alarm.id, "operator")
+    assert silent() == [] and fleet.dispatcher.alarms.get(alarm.id).cleared_at is not None
