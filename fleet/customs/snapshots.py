@@ -62,7 +62,8 @@ class ClearanceState:
             for c, a, fold in data["consignments"]:
                 state.consignments[(str(c), str(a))] = ConsignmentFold.from_json(fold)
             for v, a, seq, authorized, event_id in data["vehicles"]:
-                state.vehicles[(str(v), str(a))] = (_int(seq), VehicleClearance(bool(authorized), str(event_id)))
+                number = _int(seq)
+                state.vehicles[(str(v), str(a))] = (number, VehicleClearance(bool(authorized), str(event_id), number))
             state.directions = {str(c): str(d) for c, d in data["directions"].items()}
             for a, (complete_to, beyond, *ahead) in data["streams"].items():  # no ahead: none, or an older snapshot
                 if len(ahead) > 1:
