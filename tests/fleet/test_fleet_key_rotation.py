@@ -1,0 +1,80 @@
+"""The fleet rotates its own signing key: an authority that kept checkpoints from both keys checks an export with
+both (``xborder audit verify --fleet-key OLD --fleet-key NEW``); a checkpoint neither key signed is still found."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fleet.customs.gate import CustomsGate
+from fleet.customs.signing import generate_keys, load_private_key
+from fleet.store import Store
+
+XBORDER = str(Path(sys.executable).with_name("xborder"))
+VN_CN = "VN->CN"
+
+
+def signing_gate(customs, key_path: Path) -> CustomsGate:
+    return CustomsGate(customs.authorities, Store(customs.db_path), 60.0, clock=customs.clock,
+                       publish=lambda topic, message: customs.published.append((topic, message)),
+                       signing_key=load_private_key(key_path), checkpoint_every=(3, 3600.0))
+
+
+def declare_some(customs, gate: CustomsGate, first: int) -> list[dict]:
+    """Events from both authorities; the checkpoints their ACKs carried, as an authority keeps them."""
+    kept = []
+    for i in range(first, first + 3):
+        for signer in (customs.vn, customs.cn):
+            kept.append(gate.ingest(signer.event("declaration.accepted", f"VN-10450000{i:04d}", direction=VN_CN),
+                                    "zmq").as_dict())
+    return kept
+
+
+@pytest.fixture
+def rotated(customs, tmp_path):
+    """An audit log whose checkpoints the fleet signed with its old key, then (after a restart on a new key) with
+    the new one; the ACKs an authority kept; the export."""
+    old, new = (generate_keys("fleet", tmp_path / name) for name in ("old", "new"))
+    gate = signing_gate(customs, old[0])
+    kept = declare_some(customs, gate, 0)
+    gate.store.close()
+    gate = signing_gate(customs, new[0])
+    kept += declare_some(customs, gate, 10)
+    export = tmp_path / "audit.jsonl"
+    export.write_text("".join(r.to_json() + "\n" for r in gate.store.audit_records()))
+    gate.store.close()
+    acks = tmp_path / "acks.jsonl"
+    acks.write_text("".join(json.dumps(ack) + "\n" for ack in kept))
+    return export, acks, old[1], new[1]
+
+
+def verify(export: Path, acks: Path, *keys: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([XBORDER, "audit", "verify", str(export), "--checkpoint", str(acks),
+                           *[arg for key in keys for arg in ("--fleet-key", str(key))]],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_checkpoints_from_before_and_after_the_fleets_key_rotation_verify_with_both_keys(rotated):
+    export, acks, old_pub, new_pub = rotated
+    done = verify(export, acks, new_pub, old_pub)
+    assert done.returncode == 0, done.stderr
+    assert "intact" in done.stdout and "consistent with 1 checkpoint file" in done.stdout
+
+
+def test_with_the_new_key_only_the_old_checkpoints_are_not_the_fleets(rotated):
+    export, acks, _old_pub, new_pub = rotated
+    done = verify(export, acks, new_pub)
+    assert done.returncode == 1 and "not signed by the fleet's key" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_rewrite_is_found_whichever_key_signed_the_checkpoint(rotated):
+    export, acks, old_pub, new_pub = rotated
+    lines = export.read_text().splitlines()
+    export.write_text("\n".join(lines[:2]) + "\n")  # truncated under checkpoints of both keys
+    done = verify(export, acks, old_pub, new_pub)
+    assert done.returncode == 1 and "truncated" in done.stderr
