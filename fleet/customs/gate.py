@@ -34,7 +34,7 @@ from fleet.customs.clearance import (
     gate_rule,
     vehicle_step,
 )
-from fleet.customs.envelope import CustomsEvent, content_digest, format_time, signed_bytes
+from fleet.customs.envelope import STORED, CustomsEvent, content_digest, format_time, signed_bytes
 from fleet.customs.errors import MalformedInput
 from fleet.customs.refusals import refusal_body, safe_text
 from fleet.customs.signing import signature_valid
@@ -611,7 +611,7 @@ class CustomsGate:
         if content_digest(fields) != stored.digest or audited_digest != stored.digest:
             raise _Refusal("it has no matching event_accepted record in the audit log")
         try:
-            event = CustomsEvent.model_validate(fields)
+            event = CustomsEvent.model_validate(fields, context=STORED)
         except ValidationError:
             raise _Refusal("it is malformed") from None
         if (event.event_id, event.authority, event.seq) != (stored.event_id, stored.authority, stored.seq):
