@@ -66,9 +66,10 @@ def _fail(message: str) -> NoReturn:
 
 
 def _read_text(path: Path, what: str, errors: str = "strict") -> str:
-    """The UTF-8 text of ``path``, or :func:`_fail` naming it: missing, a directory, unreadable, not UTF-8."""
+    """The UTF-8 text of ``path``, or :func:`_fail` naming it: missing, a directory, unreadable, not UTF-8. A leading
+    byte order mark is no part of it (an editor saving "UTF-8 with BOM" adds one: the same records, the same key)."""
     try:
-        return path.read_text(encoding="utf-8", errors=errors)
+        return path.read_text(encoding="utf-8-sig", errors=errors)
     except OSError as exc:
         _fail(f"{path}: cannot read {what}: {exc.strerror or exc}")
     except UnicodeDecodeError:

@@ -1,5 +1,8 @@
-"""The fleet rotates its own signing key: an authority that kept checkpoints from both keys checks an export with
-both (``xborder audit verify --fleet-key OLD --fleet-key NEW``); a checkpoint neither key signed is still found."""
+"""``xborder audit verify`` as a customs officer runs it on the files the fleet handed over and those kept.
+
+The fleet rotates its own signing key: an authority that kept checkpoints from both keys checks an export with
+both (``--fleet-key OLD --fleet-key NEW``); a checkpoint neither key signed is still found. Files that passed
+through a Windows editor (a UTF-8 byte order mark, CRLF line ends) are the same records and keys."""
 
 from __future__ import annotations
 
@@ -78,3 +81,20 @@ def test_a_rewrite_is_found_whichever_key_signed_the_checkpoint(rotated):
     export.write_text("\n".join(lines[:2]) + "\n")  # truncated under checkpoints of both keys
     done = verify(export, acks, old_pub, new_pub)
     assert done.returncode == 1 and "truncated" in done.stderr
+
+
+def windows_copy(path: Path) -> Path:
+    """``path`` as an editor saving "UTF-8 with BOM" and CRLF line ends writes it."""
+    copy = path.with_name(f"win-{path.name}")
+    copy.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))
+    return copy
+
+
+def test_files_saved_with_a_byte_order_mark_and_crlf_verify(rotated):
+    export, acks, old_pub, new_pub = rotated
+    done = verify(*(windows_copy(path) for path in (export, acks, old_pub, new_pub)))
+    assert done.returncode == 0, done.stderr
+    export.write_text("".join(line + "\n" for line in export.read_text().splitlines()[1:]))
+    cut = verify(windows_copy(export), windows_copy(acks), old_pub, new_pub)
+    assert cut.returncode == 1 and "record 1 missing before record 2" in cut.stderr
+    assert "not an audit record" not in cut.stderr and "not an audit checkpoint" not in cut.stderr
