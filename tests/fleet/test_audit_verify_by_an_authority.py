@@ -12,10 +12,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
+from fleet.config import Settings
 from fleet.customs.gate import CustomsGate
-from fleet.customs.signing import generate_keys, load_private_key
+from fleet.customs.signing import generate_keys, load_private_key, parse_public_key
 from fleet.store import Store
+from fleet.transports.curve import generate_curve_keys
 
 XBORDER = str(Path(sys.executable).with_name("xborder"))
 VN_CN = "VN->CN"
@@ -98,3 +101,54 @@ def test_files_saved_with_a_byte_order_mark_and_crlf_verify(rotated):
     cut = verify(windows_copy(export), windows_copy(acks), old_pub, new_pub)
     assert cut.returncode == 1 and "record 1 missing before record 2" in cut.stderr
     assert "not an audit record" not in cut.stderr and "not an audit checkpoint" not in cut.stderr
+
+
+# --- the fleet's own restart after rotating its key ---------------------------------------------------------------
+
+def snapshotting_gate(customs, key_path: Path, previous: tuple = ()) -> CustomsGate:
+    return CustomsGate(customs.authorities, Store(customs.db_path), 60.0, clock=customs.clock,
+                       publish=lambda topic, message: customs.published.append((topic, message)),
+                       signing_key=load_private_key(key_path), snapshot_every=(4, 3600.0),
+                       previous_fleet_keys=previous)
+
+
+@pytest.fixture
+def snapshot_by_the_old_key(customs, tmp_path):
+    """A clearance snapshot the fleet signed with its old key, and the new key pair."""
+    old, new = (generate_keys("fleet", tmp_path / name) for name in ("old", "new"))
+    gate = snapshotting_gate(customs, old[0])
+    declare_some(customs, gate, 0)
+    assert gate.store.latest_snapshot() is not None
+    gate.store.close()
+    customs.published.clear()
+    return old, new
+
+
+def test_a_restart_on_the_fleets_new_key_keeps_its_snapshot_signed_with_the_old_one(customs, snapshot_by_the_old_key):
+    old, new = snapshot_by_the_old_key
+    gate = snapshotting_gate(customs, new[0], previous=(parse_public_key(old[1].read_text()),))
+    assert [m for t, m in customs.published if t == "alarm"] == []  # was "not signed by the fleet's key"
+    assert gate.clearance_of("VN-104500000000")["VN_CUSTOMS"] == "declared"
+    gate.store.close()
+
+
+def test_without_the_old_key_listed_the_snapshot_is_not_trusted(customs, snapshot_by_the_old_key):
+    _old, new = snapshot_by_the_old_key
+    snapshotting_gate(customs, new[0]).store.close()
+    alarms = [m["reason"] for t, m in customs.published if t == "alarm"]
+    assert len(alarms) == 1 and "not signed by the fleet's key" in alarms[0]
+
+
+def test_the_config_takes_the_fleets_previous_keys(tmp_path, key_dir):
+    old, new = (generate_keys("fleet", tmp_path / name) for name in ("old", "new"))
+    generate_curve_keys("fleet", tmp_path / "new")
+    fleet = {"signing_key": str(new[0]), "curve_key": str(tmp_path / "new" / "fleet.curve.key")}
+    customs = {"authorities": {name: {"public_key": (key_dir / f"{name}.pub").read_text().strip(), "side": name[:2]}
+                               for name in ("VN_CUSTOMS", "CN_CUSTOMS")}}
+    settings = Settings.model_validate({"customs": {**customs, "fleet": {
+        **fleet, "previous_public_keys": [old[1].read_text().strip()]}}})
+    assert settings.customs.fleet is not None
+    assert [k.public_bytes_raw() for k in settings.customs.fleet.previous_keys()] == [
+        parse_public_key(old[1].read_text()).public_bytes_raw()]
+    with pytest.raises(ValidationError, match="previous_public_keys"):
+        Settings.model_validate({"customs": {**customs, "fleet": {**fleet, "previous_public_keys": ["not a key"]}}})
