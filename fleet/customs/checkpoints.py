@@ -43,7 +43,8 @@ def checked_checkpoint(data: Any, fleet_keys: Sequence[Ed25519PublicKey]) -> tup
 
 def checkpoints_from_lines(lines: Iterable[str]) -> Iterable[Any]:
     """The checkpoints in a file an authority kept: one JSON object a line — a checkpoint, or a PUB message
-    or ACK that carries one under ``checkpoint``."""
+    or ACK that carries one under ``checkpoint``. The fleet's other messages (a PUB message of another topic, a
+    reply without a checkpoint) carry none and are passed over: an authority may keep all it was sent in one file."""
     for line in lines:
         if not line.strip():
             continue
@@ -52,7 +53,18 @@ def checkpoints_from_lines(lines: Iterable[str]) -> Iterable[Any]:
         except (json.JSONDecodeError, RecursionError):
             yield None
             continue
-        yield data.get("checkpoint", data) if isinstance(data, dict) else data
+        if not isinstance(data, dict):
+            yield data
+        elif "checkpoint" in data or data.get("kind") == KIND:
+            yield data.get("checkpoint", data)
+        elif not _carries_no_checkpoint(data):
+            yield data
+
+
+def _carries_no_checkpoint(message: dict[str, Any]) -> bool:
+    """A fleet message that has no checkpoint to carry: a PUB message of another topic, or a reply (a fleet that
+    does not sign has none to put in it)."""
+    return message.get("topic") not in (None, "checkpoint") or message.get("status") in ("ACK", "NACK")
 
 
 def check_export(heads: Mapping[int, str], checkpoints: Iterable[Any],

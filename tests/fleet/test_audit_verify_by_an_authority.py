@@ -152,3 +152,30 @@ def test_the_config_takes_the_fleets_previous_keys(tmp_path, key_dir):
         parse_public_key(old[1].read_text()).public_bytes_raw()]
     with pytest.raises(ValidationError, match="previous_public_keys"):
         Settings.model_validate({"customs": {**customs, "fleet": {**fleet, "previous_public_keys": ["not a key"]}}})
+
+
+# --- a file of every message the authority kept --------------------------------------------------------------------
+
+def test_a_file_of_every_pub_message_kept_verifies(customs, tmp_path):
+    """The authority keeps every signed PUB message (§10: checkpoints, decisions, crossings); those that carry no
+    checkpoint were each 'not an audit checkpoint' (exit 1, as if the fleet's evidence were bad)."""
+    keys = generate_keys("fleet", tmp_path / "keys")
+    gate = signing_gate(customs, keys[0])
+    for signer in (customs.vn, customs.cn):
+        for kind in ("declaration.accepted", "released"):
+            gate.ingest(signer.event(kind, "VN-104500000001", direction=VN_CN), "zmq")
+        gate.ingest(signer.event("vehicle.authorized", vehicle_id="agv_001"), "zmq")
+    gate.decide("agv_001", VN_CN, ["VN-104500000001"])
+    gate.record_crossing("agv_001", VN_CN, ["VN-104500000001"], 1)
+    gate.tick()
+    export, kept = tmp_path / "audit.jsonl", tmp_path / "pub.jsonl"
+    export.write_text("".join(r.to_json() + "\n" for r in gate.store.audit_records()))
+    gate.store.close()
+    messages = [{**message, "topic": topic} for topic, message in customs.published]
+    assert {m["topic"] for m in messages} >= {"checkpoint", "decision", "crossing", "clearance"}
+    kept.write_text("".join(json.dumps(m) + "\n" for m in messages))
+    done = verify(export, kept, keys[1])
+    assert done.returncode == 0, done.stderr
+    kept.write_text(kept.read_text() + '{"topic": "checkpoint", "checkpoint": {"kind": "garbled"}}\n{"hello": 1}\n')
+    garbled = verify(export, kept, keys[1])  # what does not carry a checkpoint as a message would is still found
+    assert garbled.returncode == 1 and garbled.stderr.count("not an audit checkpoint") == 2, garbled.stderr
