@@ -279,7 +279,7 @@ def test_a_wrong_token_gets_a_clear_message_and_no_console(open_console):
 
 @pytest.mark.parametrize("token, says", [
     ("đ" + "a" * 31, "it holds “đ”"),  # a Vietnamese keyboard's d
-    ("a" * 32 + "，", "it holds “，”"),  # a Chinese input method's full-width comma
+    ("a" * 32 + "，", "it holds “，”"),  # a Chinese input method's full-width comma  # noqa: RUF001
     ("x" * 20_000, "far too long"),  # a whole file pasted
 ], ids=["vietnamese-letter", "full-width-comma", "20000-characters"])
 def test_a_token_no_header_can_carry_is_called_so(open_console, token, says):
