@@ -335,7 +335,7 @@ def _drive(scenario: Scenario, corridor: Corridor, system: LiveSystem, reader: S
     fleet = [v["id"] for v in registry]
     metrics = recorder.metrics(
         scenario={"name": scenario.name, "seed": scenario.seed, "map": Path(scenario.map).name,
-                  "operating_model": str(scenario.operating_model)},
+                  "operating_model": str(scenario.operating_model)}, directions_ordered=scenario.demand.per_hour,
         duration_s=end, fleet=fleet, total_m={v: trail.odometer_m(v) for v in fleet},
         charging_s={v: trail.charging_s[v] for v in fleet},
         kwh_per_km=scenario.fleet.battery.consumption_kwh_per_km,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -171,12 +171,11 @@ class Recorder:
 
     def metrics(self, *, scenario: dict[str, Any], duration_s: float, fleet: list[str], total_m: dict[str, float],
                 charging_s: dict[str, float], kwh_per_km: float, customs_refused: dict[str, int],
-                customs_sent: dict[str, int], orders_due: int) -> dict[str, Any]:
+                customs_sent: dict[str, int], orders_due: int, directions_ordered: Iterable[str]) -> dict[str, Any]:
         hours = duration_s / 3600
         delivered = [(log, at) for log in self.orders.values() if (at := _when(log, OrderState.DELIVERED)) is not None]
         # every direction the scenario orders in, with none ordered in the run too (0, not a missing key)
-        directions = sorted(set(self.customs.scenario.demand.per_hour) | {log.demand.direction
-                                                                          for log in self.orders.values()})
+        directions = sorted(set(directions_ordered) | {log.demand.direction for log in self.orders.values()})
         crossed = Counter(d for t, d, _ in self.crossings if t >= self.warmup_s)
         per_hour = {d: [0] * math.ceil(hours) for d in directions}
         for t, d, _ in self.crossings:

@@ -318,7 +318,7 @@ def _simulate(scenario: Scenario, corridor: Corridor, services: Services, link: 
     fleet = [r.id for r in records]
     metrics = recorder.metrics(
         scenario={"name": scenario.name, "seed": scenario.seed, "map": Path(scenario.map).name,
-                  "operating_model": str(scenario.operating_model)},
+                  "operating_model": str(scenario.operating_model)}, directions_ordered=scenario.demand.per_hour,
         duration_s=duration, fleet=fleet, total_m={v: link.odometer_m(v) for v in fleet},
         charging_s={v: link.charging_s(v) for v in fleet}, kwh_per_km=scenario.fleet.battery.consumption_kwh_per_km,
         customs_refused=customs.refused, customs_sent=customs.sent, orders_due=len(demand))

@@ -144,7 +144,8 @@ def test_loaded_km_follow_the_container_over_a_handoff_and_to_the_end_of_the_run
     move("ord-2", "loaded", "agv_001", 2200.0)
     odometer["agv_001"] = 2800.0  # 600 m loaded when the run ends, not yet delivered
     metrics = recorder.metrics(scenario={}, duration_s=3600.0, fleet=["agv_001", "agv_002"], total_m=dict(odometer),
-                               charging_s={}, kwh_per_km=2.2, customs_refused={}, customs_sent={}, orders_due=2)
+                               charging_s={}, kwh_per_km=2.2, customs_refused={}, customs_sent={}, orders_due=2,
+                               directions_ordered=[])
     assert metrics["vehicles"]["km_loaded"] == pytest.approx(1.5 + 1.0 + 0.6)
     assert metrics["vehicles"]["km_empty"] == pytest.approx(6.8 - 3.1)
 
