@@ -58,6 +58,7 @@ from fleet.dispatch.steps import (
     holds_what_was_sent,
     inbound_gates,
     is_free,
+    lost_its_order,
     node_actions,
     nodes_before_crossing,
     order_refusals,
@@ -729,7 +730,7 @@ class Dispatcher:
         was built anew from where the vehicle's base ended before it; on a link slower than the resend (a slow
         network, an MQTT broker lagging) the late one overtook it, the vehicle refused each one built after, and
         the order never finished."""
-        if refused_what_was_sent(track) or track.sent_order is None or _lost_its_order(track, state):
+        if refused_what_was_sent(track) or track.sent_order is None or lost_its_order(track, state):
             self._send_anew(track, state, t)
             return
         reported = (track.vda_order_id, state.order_update_id if state.order_id == track.vda_order_id else -1)
@@ -2609,12 +2610,3 @@ def _keeping_off(profile: VehicleProfile, nodes: frozenset[str]) -> VehicleProfi
 def _holding(held: HeldLoad) -> Job:
     """The job of a vehicle holding ``held``: to one of its bays, waiting there with the load aboard."""
     return Job(JobKind.HOLD, tuple(held.bays), aboard=tuple(held.consignments))
-
-
-def _lost_its_order(track: Track, state: VehicleState) -> bool:
-    """The vehicle had taken our order (its state showed it) and now shows another or none, with nothing released:
-    it restarted, or dropped the order. The update sent again would be refused ("a new order must have update 0"):
-    a new order from where it stands is what it takes. (One that never showed the order may only have it late on
-    its way: sent again as it is.)"""
-    return track.shown_order_id == track.vda_order_id and state.order_id != track.vda_order_id \
-        and not any(n.released for n in state.node_states)

@@ -108,6 +108,15 @@ def refused_what_was_sent(track: Track) -> bool:
         and order_status(track.state, track.vda_order_id, track.update_id)[0] == OrderStatus.REFUSED
 
 
+def lost_its_order(track: Track, state: VehicleState) -> bool:
+    """The vehicle had taken our order (its state showed it) and now shows another or none, with nothing released:
+    it restarted, or dropped the order. The update sent again would be refused ("a new order must have update 0"):
+    a new order from where it stands is what it takes. (One that never showed the order may only have it late on
+    its way: sent again as it is.)"""
+    return track.shown_order_id == track.vda_order_id and state.order_id != track.vda_order_id \
+        and not any(n.released for n in state.node_states)
+
+
 def holds_what_was_sent(track: Track) -> bool:
     """The vehicle's state shows the last order update sent to it (or a later one), or nothing was sent."""
     state = track.state
