@@ -1429,8 +1429,12 @@ class Dispatcher:
     @staticmethod
     def _way_to_plan(track: Track, old: TimedPlan, start: int) -> dict[int, str]:
         """The released way the vehicle may still drive before a new plan that starts at sequence id ``start``:
-        what was left of it before the old plan, and the old plan's steps after the one it last reached."""
-        way = {s: node for s, node in track.way_to_plan.items() if s < start}
+        what was left of it before the old plan, and the old plan's steps after the one it last reached. What lies
+        behind the node it last reached is left out (it is never looked up again; kept, an order extended all day
+        long carried thousands of passed nodes from plan to plan)."""
+        state = track.state
+        behind = state.last_node_sequence_id if state is not None and state.order_id == track.vda_order_id else -1
+        way = {s: node for s, node in track.way_to_plan.items() if behind <= s < start}
         for k in range(max(track.reached + 1, track.first), len(old.steps)):
             s = track.seq0 + 2 * k
             if s >= start:

@@ -49,6 +49,13 @@ def _on_its_way(customs, corridor, consignment: str, *authorities):
     return fleet, order
 
 
+def _released_across(fleet, corridor) -> bool:
+    """The vehicle stands at the last node before the crossing, its way released across into China."""
+    state = fleet.link.state("agv_001")
+    return state.last_node_id == LAST_BEFORE_THE_CROSSING and \
+        any(n.released and corridor.nodes[n.node_id].jurisdiction == "CN" for n in state.node_states)
+
+
 def _at_its_gate(customs, corridor, consignment: str):
     """``_on_its_way`` with VN's release only, run until the vehicle waits at its gate for China's: the fleet, the
     order and its ``_watched`` ticks."""
@@ -174,13 +181,7 @@ def test_a_vehicle_planned_again_once_released_across_is_followed_over_the_borde
     consignment = "VN-100000000911"
     fleet, order = _on_its_way(customs, corridor, consignment)
     seen = _watched(fleet, order)
-
-    def released_across() -> bool:
-        state = fleet.link.state("agv_001")
-        return state.last_node_id == LAST_BEFORE_THE_CROSSING and \
-            any(n.released and corridor.nodes[n.node_id].jurisdiction == "CN" for n in state.node_states)
-
-    assert fleet.run(2400, until=released_across)
+    assert fleet.run(2400, until=lambda: _released_across(fleet, corridor))
     track = fleet.dispatcher.tracks["agv_001"]
     track.needs_plan, track.retry_at = True, -math.inf
     fleet.run(1)
@@ -201,6 +202,25 @@ def test_a_vehicle_planned_again_once_released_across_is_followed_over_the_borde
     assert entered.reason == "entered the crossing (border_northbound)"
     assert crossing.body["decision_audit_seq"] == entered.cause["decision_audit_seq"]
     _decision(fleet, entered.cause["decision_audit_seq"])
+
+
+def test_the_released_way_before_a_plan_keeps_nothing_behind_its_vehicle(customs, corridor):
+    """Planned again at the last node before the crossing (as above), then again once the vehicle drove on: the
+    released way before the new plan holds only what lies ahead of the vehicle's last node. Before, each plan
+    carried every passed node of the plans before it on the same order (one order extended all day long:
+    thousands, copied at every replan, the simulated day's largest single cost)."""
+    fleet, order = _on_its_way(customs, corridor, "VN-100000000912")
+    seen = _watched(fleet, order)
+    assert fleet.run(2400, until=lambda: _released_across(fleet, corridor))
+    track = fleet.dispatcher.tracks["agv_001"]
+    track.needs_plan, track.retry_at = True, -math.inf
+    fleet.run(1)
+    assert len(track.way_to_plan) >= 2  # the crossing ahead of it, before the plan's first step (its drop dock)
+    assert fleet.run(600, until=lambda: seen[-1][0] == "cn_deck_in_0")
+    track.needs_plan, track.retry_at = True, -math.inf
+    fleet.run(1)
+    behind = fleet.link.state("agv_001").last_node_sequence_id
+    assert track.way_to_plan and min(track.way_to_plan) >= behind, (behind, track.way_to_plan)
 
 
 def test_a_restart_while_an_order_is_cleared_carries_it_on_across(customs, corridor):
