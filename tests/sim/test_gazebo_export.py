@@ -291,12 +291,53 @@ def test_bad_input_is_refused_with_a_clear_message(args, message, tmp_path, monk
 
 
 def test_exporting_fewer_agvs_again_leaves_no_stale_vehicle(toy_map_dir, tmp_path):
+    """Only what the earlier export wrote is removed: a model the user put beside it stays (the export once cleared
+    the whole models/ folder)."""
     from sim.gazebo.export import export_gazebo
 
     export_gazebo(toy_map_dir, tmp_path, count=2)
-    export_gazebo(toy_map_dir, tmp_path, count=1)
-    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["agv", "agv_001"]
+    own = tmp_path / "models" / "my_forklift" / "model.sdf"
+    own.parent.mkdir()
+    own.write_text("<sdf version='1.9'/>")
+    result = export_gazebo(toy_map_dir, tmp_path, count=1)
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["agv", "agv_001", "my_forklift"]
+    assert own.read_text() == "<sdf version='1.9'/>"
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in result.removed) == [
+        "models/agv_002/model.config", "models/agv_002/model.sdf"]
     assert [v["id"] for v in launch_config(tmp_path)["vehicles"]] == ["agv_001"]
+
+
+def test_export_refuses_a_folder_of_other_files_and_touches_nothing(tmp_path):
+    """`--out` onto a folder the export did not write (a Gazebo workspace with its own models/) deleted that
+    models/ folder; onto a file it was a traceback. Both are refused, exit 2, nothing written or removed."""
+    workspace = tmp_path / "workspace"
+    own = workspace / "models" / "my_forklift" / "model.sdf"
+    own.parent.mkdir(parents=True)
+    own.write_text("<sdf version='1.9'/>")
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    for out, said in ((workspace, "holds files that no `xborder gazebo export` wrote"),
+                      (a_file, "a file, not a folder")):
+        result = CliRunner().invoke(build_app(), ["gazebo", "export", str(REPO / "maps" / "bac_luan_ii"), "--out",
+                                                  str(out)])
+        assert result.exit_code == 2 and said in result.output, result.output
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == [
+        "notes.txt", "workspace", "workspace/models", "workspace/models/my_forklift",
+        "workspace/models/my_forklift/model.sdf"]
+    assert a_file.read_text() == "mine" and own.read_text() == "<sdf version='1.9'/>"
+
+
+def test_a_manifest_line_outside_the_export_folder_is_never_removed(toy_map_dir, tmp_path):
+    from sim.gazebo.export import MANIFEST_FILE, export_gazebo
+
+    outside = tmp_path / "precious.txt"
+    outside.write_text("keep")
+    out = tmp_path / "export"
+    export_gazebo(toy_map_dir, out, count=1)
+    with (out / MANIFEST_FILE).open("a", encoding="utf-8") as manifest:
+        manifest.write(f"../precious.txt\n{outside}\n")
+    export_gazebo(toy_map_dir, out, count=1)
+    assert outside.read_text() == "keep"
 
 
 LAUNCH_FILE = REPO / "launch" / "gazebo_corridor.launch.py"
