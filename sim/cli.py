@@ -39,6 +39,8 @@ def _scenario(name: str, hours: float | None, fleet: int | None, seed: int | Non
     except ValidationError as exc:
         console.print(f"[red]error:[/red] {name}: {describe_invalid(exc)}")
         raise typer.Exit(2) from None
+    for late in scenario.windows_after_the_end():  # in the file's own day, not in this shorter run
+        console.print(f"[yellow]note:[/yellow] {name}: {late} (--hours): it does not happen in this run")
     return scenario.with_fleet(fleet) if fleet is not None else scenario
 
 

@@ -147,3 +147,19 @@ def test_a_sweep_with_nothing_delivered_writes_valid_json(tmp_path: Path) -> Non
     rows = _strict_json((out / "sweep.json").read_text())
     assert rows[0]["delivered"] == 0 and rows[0]["dwell_p50_min"] is None and rows[0]["dwell_p95_min"] is None
     assert (out / "sweep.png").stat().st_size > 10_000
+
+
+def test_a_shorter_run_says_which_fault_windows_it_leaves_out(tmp_path: Path) -> None:
+    """`--hours` ending the run before a fault window starts (the faults scenario's 3 h outage in a 1 h run) was
+    silent: the run looked like one with the fault. It is said, naming the field; a warm-up as long as the run is
+    refused."""
+    scenario = _baseline_with(tmp_path, faults={"customs_outages": [
+        {"authority": "VN_CUSTOMS", "start_h": 3, "duration_min": 20}]}, warmup_min=30)
+    result = runner.invoke(app, ["run", str(scenario), "--fast", "--hours", "0.01", "--fleet", "2", "--no-plots",
+                                 "--out", str(tmp_path / "out")], env={"COLUMNS": "200"})
+    assert result.exit_code == 2, result.output
+    assert "warmup_min: 30 min is not before the run's end (0.01 h)" in result.output
+    result = runner.invoke(app, ["run", str(scenario), "--fast", "--hours", "0.6", "--fleet", "2", "--no-plots",
+                                 "--out", str(tmp_path / "out")], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "faults.customs_outages.0.start_h: 3 h is not before the run's end (0.6 h)" in result.output
