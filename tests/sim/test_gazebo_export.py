@@ -383,3 +383,25 @@ def test_launch_file_starts_the_agent_the_vehicle_package_installs():
     scripts = {e.name for e in distribution(constants["AGENT_PACKAGE"]).entry_points if e.group == "console_scripts"}
     assert constants["AGENT_EXECUTABLE"] in scripts
     assert agent_parameters - {"use_sim_time"} <= set(PARAMETERS)
+
+
+def test_gates_whose_ids_differ_only_in_letters_ros_names_lack_get_their_own_barrier(tmp_path):
+    """Two gates named in Vietnamese, `vn_cổng_1` and `vn_cống_1`, both became `barrier_vn_c_ng_1` with one topic:
+    a world with two models of one name, and a decision for one gate raising the other's barrier. Names a ROS name
+    cannot hold are now made unique; ASCII ids keep their names."""
+    from sim.gazebo.export import export_gazebo
+
+    renamed = {"vn_gate_in_1": "vn_cổng_1", "vn_gate_in_2": "vn_cống_1"}
+    folder = tmp_path / "map"
+    shutil.copytree(REPO / "maps" / "bac_luan_ii", folder)
+    text = (folder / "corridor.geojson").read_text(encoding="utf-8")
+    for old, new in renamed.items():
+        text = text.replace(f'"{old}"', f'"{new}"').replace(f'"{old}__', f'"{new}__').replace(f'__{old}"', f'__{new}"')
+    (folder / "corridor.geojson").write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    export_gazebo(folder, out, count=1)
+    barriers = launch_config(out)["barriers"]
+    assert len({b["model"] for b in barriers}) == len({b["ros_topic"] for b in barriers}) == len(barriers)
+    names = [m.get("name") for m in ET.parse(out / "world.sdf").getroot().iter("model")]
+    assert len(names) == len(set(names))
+    assert "barrier_vn_gate_out_1" in names  # an ASCII id keeps its name
