@@ -46,3 +46,6 @@ def _read(path: Path, parse):
         raise MapError([MapProblem(path.name, f"missing: {path}", kind="missing file")]) from None
     except (json.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
         raise MapError([MapProblem(path.name, f"cannot be parsed: {exc}", kind="unreadable file")]) from None
+    except OSError as exc:  # a folder of that name, no permission
+        raise MapError([MapProblem(path.name, f"cannot be read: {exc.strerror}: {path}", kind="unreadable file")]) \
+            from None

@@ -66,6 +66,15 @@ def test_validate_refuses_a_corrupt_file(map_copy):
     assert "corridor.geojson: cannot be parsed" in result.stderr
 
 
+def test_validate_refuses_a_file_it_cannot_read(map_copy):
+    """corridor.geojson a folder (an unzipped export) was an IsADirectoryError traceback."""
+    (map_copy / "corridor.geojson").unlink()
+    (map_copy / "corridor.geojson").mkdir()
+    result = run("map", "validate", str(map_copy))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "corridor.geojson: cannot be read: Is a directory" in result.stderr
+
+
 def test_validate_refuses_a_missing_folder(tmp_path):
     result = run("map", "validate", str(tmp_path / "nope"))
     assert result.returncode == 2
