@@ -13,10 +13,12 @@ from typing import Any
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from fleet.config import describe_invalid
+from planner.corridor import Corridor
 from sim.scenario import Scenario, ScenarioError, load_scenario
 
 app = typer.Typer(help="Simulate a day of the corridor: scenarios, metrics and plots.", no_args_is_help=True)
@@ -34,12 +36,59 @@ def _scenario(name: str, hours: float | None, fleet: int | None, seed: int | Non
         update["duration_h"] = hours
     if seed is not None:
         update["seed"] = seed
-    try:  # validated again: a copy with an update is not (--hours inf went past duration_h's limit, for ever)
-        scenario = Scenario.model_validate({**scenario.model_dump(), **update})
+    if fleet is not None:
+        update["fleet"] = {**scenario.fleet.model_dump(), "size": fleet}
+    scenario = _updated(scenario, name, update)
+    for late in scenario.windows_after_the_end():  # in the file's own day, not in this shorter run
+        console.print(f"[yellow]note:[/yellow] {name}: {late} (--hours): it does not happen in this run")
+    return scenario
+
+
+def _updated(scenario: Scenario, name: str, update: dict[str, Any]) -> Scenario:
+    """``scenario`` with the command line's values, validated again (a copy with an update is not: --hours inf went
+    past duration_h's limit, for ever; a sweep's --fleet past fleet.size's); exit 2 naming the field."""
+    try:
+        return Scenario.model_validate({**scenario.model_dump(), **update})
     except ValidationError as exc:
         console.print(f"[red]error:[/red] {name}: {describe_invalid(exc)}")
         raise typer.Exit(2) from None
-    return scenario.with_fleet(fleet) if fleet is not None else scenario
+
+
+def _corridor(scenario: Scenario, name: str) -> Corridor:
+    """The scenario's map, or exit 2 with its problems (a corrupt map was a MapError traceback)."""
+    from fleet.maps import load_corridor
+    from planner.corridor import MapError
+
+    try:
+        return load_corridor(scenario.map_folder())
+    except MapError as exc:
+        console.print(f"[red]error:[/red] {name}: map {scenario.map}: {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def _runnable(scenario: Scenario, name: str) -> Corridor:
+    """The scenario's map as it runs it, checked before any output folder is made or any run starts; exit 2 saying
+    what is wrong."""
+    from sim.fast.runner import SimError, runnable
+
+    try:
+        return runnable(scenario, _corridor(scenario, name))
+    except SimError as exc:
+        console.print(f"[red]error:[/red] {name}: {escape(str(exc))}")
+        raise typer.Exit(2) from None
+
+
+def _output_folder(folder: Path) -> Path:
+    """``--out``, made if need be; exit 2 when it cannot be (a file there was a FileExistsError traceback)."""
+    if folder.exists() and not folder.is_dir():
+        console.print(f"[red]error:[/red] --out {folder}: a file, not a folder")
+        raise typer.Exit(2)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        console.print(f"[red]error:[/red] --out {folder}: cannot make the folder: {exc}")
+        raise typer.Exit(2) from None
+    return folder
 
 
 def _log_to(path: Path) -> None:
@@ -80,7 +129,7 @@ def _simulated_progress(label: str, duration_s: float, at: str) -> Iterator[Call
         yield report
 
 
-def _run(scenario: Scenario, label: str, corridor: Any = None):  # -> FastRun (the fleet loads only to run)
+def _run(scenario: Scenario, label: str, corridor: Corridor):  # -> FastRun (the fleet loads only to run)
     from sim.fast.runner import SimError, run_fast
 
     with _simulated_progress(label, scenario.duration_s, "00:00") as report:
@@ -114,15 +163,15 @@ def run(
                       "parts, time-scaled)")
         raise typer.Exit(2)
     chosen = _scenario(scenario_name, hours, fleet, seed)
-    folder = out or Path("out/sim") / chosen.name
-    folder.mkdir(parents=True, exist_ok=True)
+    corridor = _runnable(chosen, scenario_name)
+    folder = _output_folder(out or Path("out/sim") / chosen.name)
     if ros:
         result = _run_ros(chosen, time_scale, folder, until_done)
         speed = (f"{result.achieved_scale:.1f}x real time on the vehicles' clock (asked {time_scale:g}x), "
                  f"{len(result.refused_orders)} orders refused by the service")
     else:
         _log_to(folder / "fleet.log")
-        result = _run(chosen, f"{chosen.name} ({chosen.fleet.size} AGVs)")
+        result = _run(chosen, f"{chosen.name} ({chosen.fleet.size} AGVs)", corridor)
         speed = (f"{chosen.duration_s / result.wall_s:.0f}x real time ({result.ticks} dispatch ticks, "
                  f"{result.vehicle_events} vehicle events)")
     (folder / "metrics.json").write_text(metrics_text(result.metrics), encoding="utf-8")
@@ -248,15 +297,14 @@ def sweep(
     if not sizes or min(sizes) < 1:
         raise typer.BadParameter("--fleet: give at least one fleet size, each at least 1")
     base = _scenario(scenario_name, hours, None, None)
-    folder = out or Path("out/sim") / f"{base.name}_sweep"
-    folder.mkdir(parents=True, exist_ok=True)
+    runs = {size: _updated(base, f"{scenario_name} --fleet {size}",
+                           {"fleet": {**base.fleet.model_dump(), "size": size}}) for size in sizes}
+    corridor = _runnable(runs[sizes[-1]], scenario_name)  # loaded once; the largest fleet checked before any run
+    folder = _output_folder(out or Path("out/sim") / f"{base.name}_sweep")
     _log_to(folder / "fleet.log")
-    from fleet.maps import load_corridor
-
-    corridor = load_corridor(base.map_folder())  # once for every size
     rows = []
-    for size in sizes:
-        result = _run(base.with_fleet(size), f"{base.name} with {size} AGVs", corridor)
+    for size, scenario in runs.items():
+        result = _run(scenario, f"{base.name} with {size} AGVs", corridor)
         rows.append(sweep_row(size, result.metrics))
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"metrics_{size}.json").write_text(metrics_text(result.metrics), encoding="utf-8")
@@ -284,7 +332,6 @@ def fleet_needed_command(
 ) -> None:
     """How many AGVs the day's demand needs by the day planner: a lower bound (customs waits and gate traffic
     are not in it) beside what `xborder sim sweep` measures."""
-    from fleet.maps import load_corridor
     from planner.dayplan import Backend
     from planner.exceptions import InvalidRequest
     from sim.capacity import CapacityError, day_plan_fleet
@@ -295,7 +342,7 @@ def fleet_needed_command(
         raise typer.BadParameter(f"--backend: {backend!r} is not one of {[b.value for b in Backend]}") from None
     scenario = _scenario(scenario_name, hours, None, None)
     try:
-        answer = day_plan_fleet(scenario, load_corridor(scenario.map_folder()), deadline_h, time_limit, solver)
+        answer = day_plan_fleet(scenario, _corridor(scenario, scenario_name), deadline_h, time_limit, solver)
     except (CapacityError, InvalidRequest) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None

@@ -275,7 +275,23 @@ class Scenario(_Strict):
         for i, hold in enumerate(self.faults.operator_holds):
             if hold.side not in sides:
                 raise ValueError(f"faults.operator_holds.{i}.side: {hold.side!r} is not one of {sorted(sides)}")
+        if self.warmup_min * 60 >= self.duration_s:
+            raise ValueError(f"warmup_min: {self.warmup_min:g} min is not before the run's end "
+                             f"({self.duration_h:g} h): no order would start")
+        last = self.demand.last_order_min
+        if last is not None and last <= self.warmup_min:
+            raise ValueError(f"demand.last_order_min: {last:g} min is not after the warm-up (warmup_min "
+                             f"{self.warmup_min:g}): no order would start")
         return self
+
+    def windows_after_the_end(self) -> list[str]:
+        """The fault windows (customs outages, operator holds) that start when the run has ended, each named by its
+        field: they would never happen, and the run would say nothing of it."""
+        windows: list[tuple[str, Window]] = [(f"faults.customs_outages.{i}", w)
+                                             for i, w in enumerate(self.faults.customs_outages)]
+        windows += [(f"faults.operator_holds.{i}", w) for i, w in enumerate(self.faults.operator_holds)]
+        return [f"{field}.start_h: {window.start_h:g} h is not before the run's end ({self.duration_h:g} h)"
+                for field, window in windows if window.start_h >= self.duration_h]
 
     @property
     def duration_s(self) -> float:
@@ -329,6 +345,9 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise ScenarioError(f"{path}: {describe_invalid(exc)}") from None
+    late = scenario.windows_after_the_end()
+    if late:
+        raise ScenarioError(f"{path}: " + "; ".join(late))
     folder = scenario.map_folder(path.resolve().parent)
     if not (folder / "corridor.yaml").is_file():
         raise ScenarioError(f"{path}: map: {scenario.map!r} is no corridor folder (looked for {folder}/corridor.yaml)")

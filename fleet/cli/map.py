@@ -19,8 +19,10 @@ def picture_path(path: Path) -> Path:
     return path
 
 
-def load_or_exit(path: Path):
+def load_or_exit(path: Path, every_problem: bool = False):
+    """The corridor, or exit 2 saying why not: every problem, or (a map with many) each kind's count and first few."""
     from rich.console import Console
+    from rich.markup import escape
 
     from fleet.maps import load_corridor
     from planner.corridor import MapError
@@ -28,18 +30,26 @@ def load_or_exit(path: Path):
     try:
         return load_corridor(path)
     except MapError as exc:
-        Console(stderr=True).print(f"[bold red]{path}[/]: {exc}", highlight=False)
+        console = Console(stderr=True, soft_wrap=True)  # a problem a line, unbroken, for grep
+        console.print(f"[bold red]{escape(str(path))}[/]: {escape(exc.in_full() if every_problem else str(exc))}",
+                      highlight=False)
+        if exc.shortened and not every_problem:
+            console.print(f"every problem: xborder map validate {escape(str(path))} --all", highlight=False)
         raise typer.Exit(code=2) from None
 
 
 @app.command()
-def validate(path: Path = MapFolder) -> None:
+def validate(
+    path: Path = MapFolder,
+    every_problem: bool = typer.Option(False, "--all", help="a refused map: list every problem, not each kind's "
+                                                            "count and first few"),
+) -> None:
     """Validate a corridor map; print a one-screen summary, or the reasons it is refused (exit 2)."""
     from rich.console import Console
 
     from planner.corridor.summary import summarize
 
-    corridor = load_or_exit(path)
+    corridor = load_or_exit(path, every_problem)
     s = summarize(corridor)
     console = Console()
     console.print(f"[bold green]valid[/] corridor map: [bold]{s.name}[/]  ({path})")

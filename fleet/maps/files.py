@@ -33,7 +33,7 @@ def load_corridor(folder: str | Path) -> Corridor:
     """Load and validate the corridor in ``folder``; :class:`MapError` names what is wrong."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise MapError([MapProblem(str(folder), "is not a corridor folder")])
+        raise MapError([MapProblem(str(folder), "is not a corridor folder", kind="no corridor folder")])
     collection = _read(folder / GEOJSON_NAME, json.loads)
     config = _read(folder / CONFIG_NAME, yaml.safe_load)
     return corridor_from_geojson(collection, config)
@@ -43,6 +43,9 @@ def _read(path: Path, parse):
     try:
         return parse(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise MapError([MapProblem(path.name, f"missing: {path}")]) from None
+        raise MapError([MapProblem(path.name, f"missing: {path}", kind="missing file")]) from None
     except (json.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise MapError([MapProblem(path.name, f"cannot be parsed: {exc}")]) from None
+        raise MapError([MapProblem(path.name, f"cannot be parsed: {exc}", kind="unreadable file")]) from None
+    except OSError as exc:  # a folder of that name, no permission
+        raise MapError([MapProblem(path.name, f"cannot be read: {exc.strerror}: {path}", kind="unreadable file")]) \
+            from None

@@ -85,7 +85,7 @@ def read_config(config: Any) -> CorridorConfig:
       - corridor.yaml: unknown key 'paramaters' (did you mean 'parameters'?)
     """
     if not isinstance(config, Mapping):
-        raise MapError([MapProblem(CONFIG_FILE, "must be a mapping")])
+        raise MapError([MapProblem(CONFIG_FILE, "must be a mapping", kind="corridor.yaml not a mapping")])
     try:
         return CorridorConfig.model_validate(dict(config))
     except ValidationError as error:
@@ -99,10 +99,11 @@ def _problem(error: Mapping[str, Any]) -> MapProblem:
         known = _fields_at(path[:-1])
         close = difflib.get_close_matches(path[-1], known, n=1, cutoff=0.6)
         hint = f"did you mean {'.'.join([*path[:-1], close[0]])!r}?" if close else f"known keys: {', '.join(known)}"
-        return MapProblem(CONFIG_FILE, f"unknown key {where!r} ({hint})")
+        return MapProblem(CONFIG_FILE, f"unknown key {where!r} ({hint})", kind="unknown key in corridor.yaml")
     if error["type"] == "missing":
-        return MapProblem(CONFIG_FILE, f"{where} is missing")
-    return MapProblem(CONFIG_FILE, f"{where}: {error['msg'].lower()}, got {error.get('input')!r}")
+        return MapProblem(CONFIG_FILE, f"{where} is missing", kind="missing key in corridor.yaml")
+    return MapProblem(CONFIG_FILE, f"{where}: {error['msg'].lower()}, got {error.get('input')!r}",
+                      kind="bad value in corridor.yaml")
 
 
 def _fields_at(path: list[str]) -> list[str]:

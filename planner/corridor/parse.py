@@ -52,19 +52,19 @@ def corridor_from_geojson(collection: Mapping[str, Any], config: Mapping[str, An
     ids = [fid for fid, _ in features if fid is not None]
     for repeated_id, count in Counter(ids).items():
         if count > 1:
-            problems.append(MapProblem(repeated_id, f"duplicate id: {count} features share it"))
+            problems.append(MapProblem(repeated_id, f"duplicate id: {count} features share it", kind="duplicate id"))
 
     origin = Origin(header.origin.lat, header.origin.lon)
     to_local = wgs84_to_local(origin)
     for index, (fid, feature) in enumerate(features):
         label = fid or f"feature #{index}"
         if fid is None:
-            problems.append(MapProblem(label, "has no 'id' property"))
+            problems.append(MapProblem(label, "has no 'id' property", kind="feature without id"))
             continue
         try:
             geometry = shapely.transform(shape(feature["geometry"]), to_local, interleaved=False)
         except Exception as exc:  # shapely raises several types for malformed GeoJSON geometry
-            problems.append(MapProblem(label, f"unreadable geometry: {exc}"))
+            problems.append(MapProblem(label, f"unreadable geometry: {exc}", kind="unreadable geometry"))
             continue
         props = feature.get("properties") or {}
         reader = _FeatureReader(label, props, header, problems)
@@ -80,7 +80,8 @@ def corridor_from_geojson(collection: Mapping[str, Any], config: Mapping[str, An
             if zone:
                 zones.setdefault(zone.id, zone)
         else:
-            problems.append(MapProblem(label, f"unsupported geometry type {geometry.geom_type}"))
+            problems.append(MapProblem(label, f"unsupported geometry type {geometry.geom_type}",
+                                       kind="unsupported geometry"))
     if problems:
         raise MapError(problems)
 
@@ -113,29 +114,30 @@ class _FeatureReader:
                  problems: list[MapProblem]) -> None:
         self.label, self.props, self.header, self.problems = label, props, header, problems
 
-    def _fail(self, message: str) -> None:
-        self.problems.append(MapProblem(self.label, message))
+    def _fail(self, kind: str, message: str) -> None:
+        self.problems.append(MapProblem(self.label, message, kind))
 
     def _text(self, key: str, required: bool = True) -> str | None:
         value = self.props.get(key)
         if value is None and not required:
             return None
         if not isinstance(value, str) or not value:
-            self._fail(f"property '{key}' must be a non-empty string, got {value!r}")
+            self._fail("missing or mistyped property", f"property '{key}' must be a non-empty string, got {value!r}")
             return None
         return value
 
     def _flag(self, key: str) -> bool:
         value = self.props.get(key, False)
         if not isinstance(value, bool):
-            self._fail(f"property '{key}' must be true or false, got {value!r}")
+            self._fail("missing or mistyped property", f"property '{key}' must be true or false, got {value!r}")
             return False
         return value
 
     def _jurisdiction(self) -> str | None:
         value = self._text("jurisdiction")
         if value is not None and value not in self.header.jurisdictions:
-            self._fail(f"unknown jurisdiction {value!r} (expected one of {list(self.header.jurisdictions)})")
+            self._fail("unknown jurisdiction",
+                       f"unknown jurisdiction {value!r} (expected one of {list(self.header.jurisdictions)})")
             return None
         return value
 
@@ -147,7 +149,8 @@ class _FeatureReader:
             try:
                 kind = NodeKind(kind_text)
             except ValueError:
-                self._fail(f"unknown node kind {kind_text!r} (expected one of {[k.value for k in NodeKind]})")
+                self._fail("unknown node kind",
+                           f"unknown node kind {kind_text!r} (expected one of {[k.value for k in NodeKind]})")
         if len(self.problems) > before or kind is None or zone is None or jurisdiction is None:
             return None
         return Node(self.label, kind, zone, jurisdiction, x, y, str(self.props.get("name", "")))
@@ -160,9 +163,10 @@ class _FeatureReader:
         speed = self.props.get("max_speed")
         mps = float(speed) * self.header.speed_factor if _is_number(speed) else None
         if mps is None or not 0 < mps <= MAX_SPEED_LIMIT_MPS:
-            self._fail(f"max_speed must be a positive number up to {MAX_SPEED_LIMIT_MPS} m/s, got {speed!r}")
+            self._fail("bad max_speed",
+                       f"max_speed must be a positive number up to {MAX_SPEED_LIMIT_MPS} m/s, got {speed!r}")
         if geometry.length <= 0:
-            self._fail("lane has zero length")
+            self._fail("zero-length lane", "lane has zero length")
         if len(self.problems) > before or source is None or target is None or mps is None:
             return []
         forward = Lane(self.label, source, target, mps, geometry, crossing, group)
@@ -177,7 +181,7 @@ class _FeatureReader:
         before = len(self.problems)
         kind, jurisdiction = self._text("kind"), self._jurisdiction()
         if not polygon.is_valid:
-            self._fail("zone polygon is not valid (self-intersecting or degenerate)")
+            self._fail("invalid zone polygon", "zone polygon is not valid (self-intersecting or degenerate)")
         if len(self.problems) > before or kind is None or jurisdiction is None:
             return None
         return Zone(self.label, kind, jurisdiction, polygon, str(self.props.get("name", "")))
@@ -185,14 +189,16 @@ class _FeatureReader:
 
 def _features(collection: Mapping[str, Any]) -> list[tuple[str | None, Mapping[str, Any]]]:
     if not isinstance(collection, Mapping) or collection.get("type") != "FeatureCollection":
-        raise MapError([MapProblem("corridor.geojson", "must be a GeoJSON FeatureCollection")])
+        raise MapError([MapProblem("corridor.geojson", "must be a GeoJSON FeatureCollection",
+                                   kind="no FeatureCollection")])
     raw = collection.get("features")
     if not isinstance(raw, list) or not raw:
-        raise MapError([MapProblem("corridor.geojson", "has no features")])
+        raise MapError([MapProblem("corridor.geojson", "has no features", kind="no features")])
     out = []
     for index, feature in enumerate(raw):
         if not isinstance(feature, Mapping) or not isinstance(feature.get("geometry"), Mapping):
-            raise MapError([MapProblem(f"feature #{index}", "is not a GeoJSON Feature with a geometry")])
+            raise MapError([MapProblem(f"feature #{index}", "is not a GeoJSON Feature with a geometry",
+                                       kind="feature without geometry")])
         fid = (feature.get("properties") or {}).get("id", feature.get("id"))
         out.append((str(fid) if fid not in (None, "") else None, feature))
     return out
@@ -200,6 +206,7 @@ def _features(collection: Mapping[str, Any]) -> list[tuple[str | None, Mapping[s
 
 #: Farther than this from the origin (km), a coordinate is not where the corridor is.
 FAR_FROM_ORIGIN_KM = 100.0
+COORDINATES = "coordinates not WGS84 near the origin"
 
 
 def _coordinate_system(features: list[tuple[str | None, Mapping[str, Any]]],
@@ -215,13 +222,15 @@ def _coordinate_system(features: list[tuple[str | None, Mapping[str, Any]]],
         return None
     if sorted(_km(origin, lat, lon) for _, (lon, lat) in points)[len(points) // 2] <= FAR_FROM_ORIGIN_KM:
         return MapProblem("corridor.geojson", f"coordinates look like (lat, lon) swapped (feature {fid} has {x}, {y}, "
-                                              "near the origin only when read the other way): GeoJSON wants lon, lat")
+                                              "near the origin only when read the other way): GeoJSON wants lon, lat",
+                          kind=COORDINATES)
     if abs(x) > 180 or abs(y) > 90:
         return MapProblem("corridor.geojson", f"coordinates are not WGS84 degrees (feature {fid} has {x}, {y}): "
-                                              "they look like local metres; export the map in EPSG:4326 (lon, lat)")
+                                              "they look like local metres; export the map in EPSG:4326 (lon, lat)",
+                          kind=COORDINATES)
     return MapProblem("corridor.geojson", f"the features lie {far:.0f} km from the origin ({origin.lat}, "
                                           f"{origin.lon}): coordinates in local metres, or a wrong origin? GeoJSON "
-                                          "wants WGS84 lon, lat")
+                                          "wants WGS84 lon, lat", kind=COORDINATES)
 
 
 def _first_coordinates(geometry: Mapping[str, Any]) -> list[tuple[float, float]]:

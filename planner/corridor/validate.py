@@ -80,9 +80,11 @@ def _lane_endpoints(nodes: Mapping[str, Node], lanes: Mapping[str, Lane]) -> lis
     for lane in lanes.values():
         for end, node_id in (("from", lane.source), ("to", lane.target)):
             if node_id not in nodes:
-                problems.append(MapProblem(lane.id, f"dangling lane: its '{end}' node {node_id!r} is not in the map"))
+                problems.append(MapProblem(lane.id, f"dangling lane: its '{end}' node {node_id!r} is not in the map",
+                                           kind="dangling lane"))
         if lane.source == lane.target:
-            problems.append(MapProblem(lane.id, f"lane loops from {lane.source!r} to itself"))
+            problems.append(MapProblem(lane.id, f"lane loops from {lane.source!r} to itself",
+                                       kind="lane from a node to itself"))
     return problems
 
 
@@ -94,7 +96,7 @@ def _duplicate_lanes(lanes: Mapping[str, Lane]) -> list[MapProblem]:
         key = (lane.source, lane.target)
         if key in seen:
             problems.append(MapProblem(lane.feature_id, f"a second lane from {key[0]!r} to {key[1]!r} "
-                                                        f"(first: {seen[key]!r})"))
+                                                        f"(first: {seen[key]!r})", kind="two lanes with the same ends"))
         seen.setdefault(key, lane.feature_id)
     return problems
 
@@ -107,7 +109,8 @@ def _geometry_joins_nodes(nodes: Mapping[str, Node], lanes: Mapping[str, Lane]) 
             gap = nodes[node_id].point.distance(Point(coord))
             if gap > TOLERANCE_M:
                 problems.append(MapProblem(
-                    lane.id, f"geometry does not join its nodes: its {end} is {gap:.1f} m from node {node_id!r}"))
+                    lane.id, f"geometry does not join its nodes: its {end} is {gap:.1f} m from node {node_id!r}",
+                    kind="lane geometry off its nodes"))
     return problems
 
 
@@ -121,7 +124,8 @@ def _sides_overlapping(zones: Mapping[str, Zone], jurisdictions: tuple[str, str]
         shared = first.polygon.intersection(second.polygon).area
         if shared > OVERLAP_M2:
             problems.append(MapProblem(second.id, f"overlaps zone {first.id!r} ({a}) over {shared:,.0f} m²: the two "
-                                                  "sides' zones may meet on the border line, not overlap"))
+                                                  "sides' zones may meet on the border line, not overlap",
+                                       kind="zones of both sides overlapping"))
     return problems
 
 
@@ -130,21 +134,25 @@ def _nodes_in_zones(nodes: Mapping[str, Node], zones: Mapping[str, Zone], border
     for node in nodes.values():
         zone = zones.get(node.zone)
         if zone is None:
-            problems.append(MapProblem(node.id, f"zone {node.zone!r} is not in the map"))
+            problems.append(MapProblem(node.id, f"zone {node.zone!r} is not in the map",
+                                       kind="node in an unknown zone"))
             continue
         gap = zone.polygon.distance(node.point)
         if gap > TOLERANCE_M:
-            problems.append(MapProblem(node.id, f"lies {gap:.1f} m outside its zone {zone.id!r}"))
+            problems.append(MapProblem(node.id, f"lies {gap:.1f} m outside its zone {zone.id!r}",
+                                       kind="node outside its zone"))
         on_line = not border.is_empty and border.distance(node.point) <= TOLERANCE_M
         if node.kind in BORDER_LINE_KINDS:
             if not on_line:
-                problems.append(MapProblem(node.id, f"a {node.kind} node must lie on the border line"))
+                problems.append(MapProblem(node.id, f"a {node.kind} node must lie on the border line",
+                                           kind="border node off the line"))
         elif on_line:
             problems.append(MapProblem(node.id, f"a {node.kind} node on the border line: only border and handoff "
-                                                "nodes may lie on it"))
+                                                "nodes may lie on it", kind="node on the border line"))
         elif zone.jurisdiction != node.jurisdiction:
             problems.append(MapProblem(
-                node.id, f"jurisdiction {node.jurisdiction} differs from its zone {zone.id!r} ({zone.jurisdiction})"))
+                node.id, f"jurisdiction {node.jurisdiction} differs from its zone {zone.id!r} ({zone.jurisdiction})",
+                kind="node of another jurisdiction than its zone"))
     return problems
 
 
@@ -152,35 +160,40 @@ def _border(nodes: Mapping[str, Node], lanes: Mapping[str, Lane], border: BaseGe
             jurisdictions: tuple[str, str]) -> list[MapProblem]:
     a, b = jurisdictions
     if border.is_empty:
-        return [MapProblem(None, f"no border line: the {a} zones and the {b} zones never touch")]
+        return [MapProblem(None, f"no border line: the {a} zones and the {b} zones never touch",
+                           kind="no border line")]
     problems = []
     for lane in lanes.values():
         touches = lane.geometry.distance(border) <= ON_THE_LINE_M or any(
             nodes[n].kind in BORDER_LINE_KINDS for n in (lane.source, lane.target))
         if touches and not lane.crossing:
-            problems.append(MapProblem(lane.id, "reaches the border line but is not marked crossing: true"))
+            problems.append(MapProblem(lane.id, "reaches the border line but is not marked crossing: true",
+                                       kind="crossing lane not marked"))
         elif lane.crossing and not touches:
-            problems.append(MapProblem(lane.id, "is marked crossing: true but does not reach the border line"))
+            problems.append(MapProblem(lane.id, "is marked crossing: true but does not reach the border line",
+                                       kind="lane marked crossing off the line"))
     for side in jurisdictions:
         if not any(n.kind == NodeKind.GATE and n.jurisdiction == side for n in nodes.values()):
-            problems.append(MapProblem(None, f"no gate on the {side} side"))
+            problems.append(MapProblem(None, f"no gate on the {side} side", kind="side without a gate"))
         if not any(n.kind == NodeKind.DOCK and n.jurisdiction == side for n in nodes.values()):
             problems.append(MapProblem(None, f"no dock on the {side} side: transport orders load and unload at "
-                                             "docks"))
+                                             "docks", kind="side without a dock"))
     return problems
 
 
 def _lanes_over_nodes(nodes: Mapping[str, Node], lanes: Mapping[str, Lane], width_m: float) -> list[MapProblem]:
     """A lane must not brush past a node it does not join: a vehicle standing there would be in the way."""
     return [MapProblem(lane_id, f"passes {gap:.1f} m from node {node_id!r} without joining it (closer than the "
-                                f"{width_m:g} m vehicle width): split the lane at the node, or draw it clear")
+                                f"{width_m:g} m vehicle width): split the lane at the node, or draw it clear",
+                       kind="lane passing over a node")
             for lane_id, node_id, gap in lanes_over_nodes(nodes, lanes, width_m)]
 
 
 def _parameters(nodes: Mapping[str, Node], parameters: Mapping[str, Any]) -> list[MapProblem]:
     relay = parameters.get("handoff_mode", "through") == "relay"
     if relay and not any(n.kind == NodeKind.HANDOFF for n in nodes.values()):
-        return [MapProblem("corridor.yaml", "handoff_mode relay needs a handoff node on the border line")]
+        return [MapProblem("corridor.yaml", "handoff_mode relay needs a handoff node on the border line",
+                           kind="relay without a handoff node")]
     return []
 
 
@@ -196,9 +209,11 @@ def _connectivity(graph: nx.DiGraph, nodes: Mapping[str, Node]) -> list[MapProbl
         for node_id in sorted(component):
             kind = nodes[node_id].kind
             if node_id not in reachable:
-                problems.append(MapProblem(node_id, f"unreachable {kind}: no lane leads to it from the corridor"))
+                problems.append(MapProblem(node_id, f"unreachable {kind}: no lane leads to it from the corridor",
+                                           kind="unreachable node"))
             else:
-                problems.append(MapProblem(node_id, f"dead-end {kind}: no lane leads from it back to the corridor"))
+                problems.append(MapProblem(node_id, f"dead-end {kind}: no lane leads from it back to the corridor",
+                                           kind="dead-end node"))
     return problems
 
 
@@ -223,10 +238,12 @@ def _cross_border_routes(graph: nx.DiGraph, nodes: Mapping[str, Node],
                     node, gate = twin
                     problems.append(MapProblem(node, f"a {nodes[node].kind} with the same lanes in and out as gate "
                                                      f"{gate!r} lets route {direction} avoid {avoided}: is it a gate "
-                                                     f"drawn with kind {nodes[node].kind}? ({' -> '.join(path)})"))
+                                                     f"drawn with kind {nodes[node].kind}? ({' -> '.join(path)})",
+                                           kind="gate drawn with another kind"))
                     continue
                 culprit = _culprit_lane(graph, view, path, starts, ends)
-                problems.append(MapProblem(culprit, f"route {direction} avoids {avoided}: {' -> '.join(path)}"))
+                problems.append(MapProblem(culprit, f"route {direction} avoids {avoided}: {' -> '.join(path)}",
+                                           kind="route avoiding a gate or the crossing"))
     return problems
 
 

@@ -160,8 +160,7 @@ def run_fast(scenario: Scenario, progress: Callable[[float], None] | None = None
     the run goes; ``corridor``: the scenario's map, if already loaded. Raises :class:`SimError` for what the
     fast mode cannot run."""
     started = time.perf_counter()
-    corridor = operated(corridor or load_corridor(scenario.map_folder()), scenario.operating_model)
-    _check_holds(scenario, corridor)
+    corridor = runnable(scenario, corridor or load_corridor(scenario.map_folder()))
     folder = _scratch_dir()
     try:
         return _run(scenario, corridor, folder, progress, started)
@@ -178,6 +177,15 @@ def operated(corridor: Corridor, model: OperatingModel) -> Corridor:
         return corridor
     return dataclasses.replace(corridor, parameters=MappingProxyType({**corridor.parameters,
                                                                       "handoff_mode": str(model)}))
+
+
+def runnable(scenario: Scenario, corridor: Corridor) -> Corridor:
+    """The map as ``scenario`` runs it, once every check made before a run has passed (:class:`SimError`): the
+    operating model, the operator holds' gates, parking for the fleet. A sweep checks each size before any run."""
+    corridor = operated(corridor, scenario.operating_model)
+    _check_holds(scenario, corridor)
+    fleet_registry_of(scenario, corridor)
+    return corridor
 
 
 def _check_holds(scenario: Scenario, corridor: Corridor) -> None:

@@ -6,6 +6,7 @@ The Gazebo model takes its size, mass and DiffDrive limits from that file so a G
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -61,6 +62,11 @@ def load_agv_params(path: Path = DEFAULT_AGV_PARAMS) -> AgvParams:
 
 
 def ros_name(text: str) -> str:
-    """``text`` made safe as one ROS name token: letters, digits, underscores, not starting with a digit."""
+    """``text`` made safe as one ROS name token: letters, digits, underscores, not starting with a digit.
+
+    A text that had to be changed gets a short digest of itself: ``vn_cổng_1`` and ``vn_cống_1`` (two gates) would
+    otherwise both be ``vn_c_ng_1``, one model name and one barrier topic for two gates."""
     safe = _ROS_NAME_UNSAFE.sub("_", text)
+    if safe != text:
+        safe += "_" + hashlib.blake2s(text.encode("utf-8"), digest_size=3).hexdigest()
     return safe if safe[:1].isalpha() or safe[:1] == "_" else f"n_{safe}"

@@ -31,6 +31,8 @@ def export(
         raise typer.Exit(code=2) from None
     typer.echo(f"wrote {result.world}, {len(result.models) - 1} AGV model(s) + the template under {out / 'models'}, "
                f"{result.bridge}, {result.launch_config}")
+    if result.removed:
+        typer.echo(f"removed {len(result.removed)} file(s) the earlier export into {out} wrote and this one does not")
 
 
 @app.command()

@@ -66,6 +66,15 @@ def test_validate_refuses_a_corrupt_file(map_copy):
     assert "corridor.geojson: cannot be parsed" in result.stderr
 
 
+def test_validate_refuses_a_file_it_cannot_read(map_copy):
+    """corridor.geojson a folder (an unzipped export) was an IsADirectoryError traceback."""
+    (map_copy / "corridor.geojson").unlink()
+    (map_copy / "corridor.geojson").mkdir()
+    result = run("map", "validate", str(map_copy))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "corridor.geojson: cannot be read: Is a directory" in result.stderr
+
+
 def test_validate_refuses_a_missing_folder(tmp_path):
     result = run("map", "validate", str(tmp_path / "nope"))
     assert result.returncode == 2
@@ -98,3 +107,45 @@ def test_render_refuses_a_picture_format_it_cannot_write(bac_luan_ii_dir, tmp_pa
     assert result.returncode == 2, result.stdout + result.stderr
     assert "--out" in result.stderr and ".png or .svg" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "corridor.txt").exists()
+
+
+def test_validate_summarises_a_map_broken_everywhere(map_copy):
+    """Every node in a zone the map has not, every crossing lane unmarked: 629 problems were 629 lines (4,347 on
+    a map broken in more ways) that no one reads. Now each kind's count and first few, and --all for the list."""
+    path = map_copy / "corridor.geojson"
+    collection = json.loads(path.read_text())
+    nodes = [f for f in collection["features"] if f["geometry"]["type"] == "Point"]
+    for feature in collection["features"]:
+        if feature["geometry"]["type"] == "Point":
+            feature["properties"]["zone"] = "nowhere"
+        feature["properties"].pop("crossing", None)
+    path.write_text(json.dumps(collection))
+
+    result = run("map", "validate", str(map_copy))
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) < 20, result.stderr
+    assert f"corridor map refused ({len(nodes) + 8} problems of 2 kinds" in lines[0]
+    assert f"  node in an unknown zone: {len(nodes)}" in lines
+    assert f"    ... and {len(nodes) - 3} more" in lines
+    assert "  crossing lane not marked: 8" in lines
+    assert sum(line.startswith("    - ") for line in lines) == 6
+    assert lines[-1] == f"every problem: xborder map validate {map_copy} --all"
+
+    every = run("map", "validate", str(map_copy), "--all")
+    assert every.returncode == 2
+    assert all(f"  - {f['properties']['id']}: zone 'nowhere' is not in the map" in every.stderr for f in nodes)
+    assert "--all" not in every.stderr
+
+
+def test_validate_lists_a_few_problems_in_full(map_copy):
+    """Up to twenty problems are listed as ever, one a line, not summarised."""
+    path = map_copy / "corridor.geojson"
+    collection = json.loads(path.read_text())
+    for feature in collection["features"]:
+        feature["properties"].pop("crossing", None)
+    path.write_text(json.dumps(collection))
+    result = run("map", "validate", str(map_copy))
+    assert result.returncode == 2
+    assert result.stderr.count("reaches the border line but is not marked crossing: true") == 8
+    assert "--all" not in result.stderr

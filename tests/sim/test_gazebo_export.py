@@ -291,12 +291,53 @@ def test_bad_input_is_refused_with_a_clear_message(args, message, tmp_path, monk
 
 
 def test_exporting_fewer_agvs_again_leaves_no_stale_vehicle(toy_map_dir, tmp_path):
+    """Only what the earlier export wrote is removed: a model the user put beside it stays (the export once cleared
+    the whole models/ folder)."""
     from sim.gazebo.export import export_gazebo
 
     export_gazebo(toy_map_dir, tmp_path, count=2)
-    export_gazebo(toy_map_dir, tmp_path, count=1)
-    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["agv", "agv_001"]
+    own = tmp_path / "models" / "my_forklift" / "model.sdf"
+    own.parent.mkdir()
+    own.write_text("<sdf version='1.9'/>")
+    result = export_gazebo(toy_map_dir, tmp_path, count=1)
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["agv", "agv_001", "my_forklift"]
+    assert own.read_text() == "<sdf version='1.9'/>"
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in result.removed) == [
+        "models/agv_002/model.config", "models/agv_002/model.sdf"]
     assert [v["id"] for v in launch_config(tmp_path)["vehicles"]] == ["agv_001"]
+
+
+def test_export_refuses_a_folder_of_other_files_and_touches_nothing(tmp_path):
+    """`--out` onto a folder the export did not write (a Gazebo workspace with its own models/) deleted that
+    models/ folder; onto a file it was a traceback. Both are refused, exit 2, nothing written or removed."""
+    workspace = tmp_path / "workspace"
+    own = workspace / "models" / "my_forklift" / "model.sdf"
+    own.parent.mkdir(parents=True)
+    own.write_text("<sdf version='1.9'/>")
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    for out, said in ((workspace, "holds files that no `xborder gazebo export` wrote"),
+                      (a_file, "a file, not a folder")):
+        result = CliRunner().invoke(build_app(), ["gazebo", "export", str(REPO / "maps" / "bac_luan_ii"), "--out",
+                                                  str(out)])
+        assert result.exit_code == 2 and said in result.output, result.output
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == [
+        "notes.txt", "workspace", "workspace/models", "workspace/models/my_forklift",
+        "workspace/models/my_forklift/model.sdf"]
+    assert a_file.read_text() == "mine" and own.read_text() == "<sdf version='1.9'/>"
+
+
+def test_a_manifest_line_outside_the_export_folder_is_never_removed(toy_map_dir, tmp_path):
+    from sim.gazebo.export import MANIFEST_FILE, export_gazebo
+
+    outside = tmp_path / "precious.txt"
+    outside.write_text("keep")
+    out = tmp_path / "export"
+    export_gazebo(toy_map_dir, out, count=1)
+    with (out / MANIFEST_FILE).open("a", encoding="utf-8") as manifest:
+        manifest.write(f"../precious.txt\n{outside}\n")
+    export_gazebo(toy_map_dir, out, count=1)
+    assert outside.read_text() == "keep"
 
 
 LAUNCH_FILE = REPO / "launch" / "gazebo_corridor.launch.py"
@@ -342,3 +383,25 @@ def test_launch_file_starts_the_agent_the_vehicle_package_installs():
     scripts = {e.name for e in distribution(constants["AGENT_PACKAGE"]).entry_points if e.group == "console_scripts"}
     assert constants["AGENT_EXECUTABLE"] in scripts
     assert agent_parameters - {"use_sim_time"} <= set(PARAMETERS)
+
+
+def test_gates_whose_ids_differ_only_in_letters_ros_names_lack_get_their_own_barrier(tmp_path):
+    """Two gates named in Vietnamese, `vn_cổng_1` and `vn_cống_1`, both became `barrier_vn_c_ng_1` with one topic:
+    a world with two models of one name, and a decision for one gate raising the other's barrier. Names a ROS name
+    cannot hold are now made unique; ASCII ids keep their names."""
+    from sim.gazebo.export import export_gazebo
+
+    renamed = {"vn_gate_in_1": "vn_cổng_1", "vn_gate_in_2": "vn_cống_1"}
+    folder = tmp_path / "map"
+    shutil.copytree(REPO / "maps" / "bac_luan_ii", folder)
+    text = (folder / "corridor.geojson").read_text(encoding="utf-8")
+    for old, new in renamed.items():
+        text = text.replace(f'"{old}"', f'"{new}"').replace(f'"{old}__', f'"{new}__').replace(f'__{old}"', f'__{new}"')
+    (folder / "corridor.geojson").write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    export_gazebo(folder, out, count=1)
+    barriers = launch_config(out)["barriers"]
+    assert len({b["model"] for b in barriers}) == len({b["ros_topic"] for b in barriers}) == len(barriers)
+    names = [m.get("name") for m in ET.parse(out / "world.sdf").getroot().iter("model")]
+    assert len(names) == len(set(names))
+    assert "barrier_vn_gate_out_1" in names  # an ASCII id keeps its name

@@ -70,6 +70,15 @@ def _write(tmp_path: Path, change) -> Path:
     (lambda d: d.update(gate_pass_s=[45, 15]), "gate_pass_s", "low <= high"),
     (lambda d: d.update(duration_h=-1), "duration_h", "greater than 0"),
     (lambda d: d.update(map="maps/atlantis"), "map", "no corridor folder"),
+    # windows past the run's end were taken silently: no order, or a fault that never came
+    (lambda d: d.update(warmup_min=24 * 60), "warmup_min", "not before the run's end (24 h)"),
+    (lambda d: d.update(warmup_min=90, demand={**d["demand"], "last_order_min": 60}), "demand.last_order_min",
+     "not after the warm-up"),
+    (lambda d: d.update(faults={"customs_outages": [{"authority": "VN_CUSTOMS", "start_h": 2, "duration_min": 5},
+                                                    {"authority": "VN_CUSTOMS", "start_h": 30, "duration_min": 5}]}),
+     "faults.customs_outages.1.start_h", "30 h is not before the run's end (24 h)"),
+    (lambda d: d.update(faults={"operator_holds": [{"side": "CN", "start_h": 24, "duration_min": 5}]}),
+     "faults.operator_holds.0.start_h", "24 h is not before the run's end (24 h)"),
 ])
 def test_a_bad_scenario_names_the_field(tmp_path: Path, change, field: str, words: str) -> None:
     with pytest.raises(ScenarioError) as error:

@@ -147,3 +147,73 @@ def test_a_sweep_with_nothing_delivered_writes_valid_json(tmp_path: Path) -> Non
     rows = _strict_json((out / "sweep.json").read_text())
     assert rows[0]["delivered"] == 0 and rows[0]["dwell_p50_min"] is None and rows[0]["dwell_p95_min"] is None
     assert (out / "sweep.png").stat().st_size > 10_000
+
+
+def test_a_shorter_run_says_which_fault_windows_it_leaves_out(tmp_path: Path) -> None:
+    """`--hours` ending the run before a fault window starts (the faults scenario's 3 h outage in a 1 h run) was
+    silent: the run looked like one with the fault. It is said, naming the field; a warm-up as long as the run is
+    refused."""
+    scenario = _baseline_with(tmp_path, faults={"customs_outages": [
+        {"authority": "VN_CUSTOMS", "start_h": 3, "duration_min": 20}]}, warmup_min=30)
+    result = runner.invoke(app, ["run", str(scenario), "--fast", "--hours", "0.01", "--fleet", "2", "--no-plots",
+                                 "--out", str(tmp_path / "out")], env={"COLUMNS": "200"})
+    assert result.exit_code == 2, result.output
+    assert "warmup_min: 30 min is not before the run's end (0.01 h)" in result.output
+    result = runner.invoke(app, ["run", str(scenario), "--fast", "--hours", "0.6", "--fleet", "2", "--no-plots",
+                                 "--out", str(tmp_path / "out")], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "faults.customs_outages.0.start_h: 3 h is not before the run's end (0.6 h)" in result.output
+
+
+def _no_traceback(result) -> bool:
+    return result.exception is None or isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.parametrize("command", [
+    ["run", "--fast", "--hours", "0.01", "--fleet", "2"], ["sweep", "--fleet", "2", "--hours", "0.01"],
+    ["fleet-needed", "--hours", "0.5", "--time-limit", "1"]])
+def test_a_scenario_on_a_corrupt_map_is_refused_with_the_maps_problem(tmp_path: Path, command) -> None:
+    """A scenario whose map folder holds a cut-off corridor.geojson was a MapError traceback in every command, after
+    the output folder was made."""
+    import shutil
+
+    shutil.copytree(Path(__file__).parents[2] / "maps" / "bac_luan_ii", tmp_path / "cut")
+    (tmp_path / "cut" / "corridor.geojson").write_text('{"type": "FeatureCollection", "features": [')
+    scenario = _baseline_with(tmp_path, map="cut")
+    verb, *options = command
+    out = ["--out", str(tmp_path / "out")] if verb != "fleet-needed" else []
+    result = runner.invoke(app, [verb, str(scenario), *options, *out], env={"COLUMNS": "200"})
+    assert result.exit_code == 2, result.output
+    assert f"map {tmp_path / 'cut'}: corridor map refused (1 problem)" in result.output
+    assert "corridor.geojson: cannot be parsed" in result.output
+    assert _no_traceback(result), result.exception
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", [["run", "baseline_2026", "--fast", "--fleet", "2"],
+                                     ["sweep", "baseline_2026", "--fleet", "2"]])
+def test_out_onto_a_file_is_refused_and_the_file_kept(tmp_path: Path, command) -> None:
+    """`--out results.txt` (a file) was a FileExistsError traceback."""
+    kept = tmp_path / "results.txt"
+    kept.write_text("mine")
+    result = runner.invoke(app, [*command, "--hours", "0.01", "--out", str(kept)], env={"COLUMNS": "200"})
+    assert result.exit_code == 2, result.output
+    assert f"--out {kept}: a file, not a folder" in result.output and _no_traceback(result), result.exception
+    assert kept.read_text() == "mine"
+
+
+@pytest.mark.parametrize(("sizes", "said"), [
+    ("2,600", "fleet.size: Input should be less than or equal to 500"),
+    ("2," + "9" * 30, "fleet.size: Input should be less than or equal to 500"),
+    ("2,300", "fleet.size: the corridor has 204 parking spots, cannot place 300 vehicles"),
+])
+def test_a_sweep_refuses_a_fleet_it_cannot_run_before_running_any(tmp_path: Path, sizes, said) -> None:
+    """A size past fleet.size's limit (600, 10^30) or the map's parking was found only when its turn came, after
+    the smaller sizes had run (their results then lost, nothing written); the limit of 500 was not checked at all."""
+    out = tmp_path / "sweep"
+    result = runner.invoke(app, ["sweep", "baseline_2026", "--fleet", sizes, "--hours", "0.01", "--out", str(out)],
+                           env={"COLUMNS": "200"})
+    assert result.exit_code == 2, result.output
+    assert said in result.output and "with 2 AGVs" not in result.output, result.output
+    assert _no_traceback(result), result.exception
+    assert not out.exists()
