@@ -44,10 +44,11 @@ class AlarmKind(StrEnum):
     ORDER_OVERDUE = "order_overdue"  # an order not finished by its latest delivery
 
 
-#: A vehicle's conditions the dispatcher asks to raise on every tick (2 Hz) while they last: once acknowledged,
-#: one is not raised again while it lasts, only when it comes back after not being asked for ``LAPSE_S``.
+#: The conditions the dispatcher asks to raise on every tick (2 Hz) while they last: once acknowledged, one is not
+#: raised again while it lasts, only when it comes back after not being asked for ``LAPSE_S``.
 LASTING_KINDS = frozenset({AlarmKind.VEHICLE_OFFLINE, AlarmKind.VEHICLE_SILENT, AlarmKind.VEHICLE_FAULT,
-                           AlarmKind.VEHICLE_OFF_ITS_WAY, AlarmKind.VEHICLE_NOT_LOCALISED, AlarmKind.LOW_BATTERY})
+                           AlarmKind.VEHICLE_OFF_ITS_WAY, AlarmKind.VEHICLE_NOT_LOCALISED, AlarmKind.LOW_BATTERY,
+                           AlarmKind.CUSTOMS_LINK_DOWN, AlarmKind.VEHICLE_LINK_TROUBLE})
 LAPSE_S = 10.0
 #: A cause back later than this after its alarm was marked cleared is a new alarm (a new occurrence); sooner, the
 #: same alarm stands again: a vehicle whose link flaps is one line, not one a flap (silent is told after 10 s).

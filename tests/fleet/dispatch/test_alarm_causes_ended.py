@@ -192,3 +192,26 @@ def test_a_cause_back_long_after_its_alarm_was_cleared_is_a_new_alarm_and_the_cl
         unreported(fleet, customs, silent_after + 5)
     [flapping] = silent_alarms(fleet)
     assert flapping.id == second.id and flapping.cleared_at is None
+
+
+def test_a_link_down_acknowledged_while_it_lasts_is_not_raised_again_until_it_came_back(customs, corridor):
+    """Found by trying it: both customs links down (never heard from), the operator acknowledged both alarms, and
+    the next tick raised both again; so did the vehicle link in trouble. Acknowledging them did nothing."""
+    fleet = make_fleet(customs, corridor, 1)
+    trouble: list[str] = [REFUSED]
+    fleet.link.trouble = lambda: trouble[0] if trouble else None
+    timeout = fleet.dispatcher.gate.link_timeout_s
+    fleet.run(timeout + VEHICLE_LINK_GRACE_S, heartbeats=False)
+    kinds = (AlarmKind.CUSTOMS_LINK_DOWN, AlarmKind.VEHICLE_LINK_TROUBLE)
+    raised = [a for a in fleet.dispatcher.alarms.list(open_only=True)[0] if a.kind in kinds]
+    assert sorted(a.subject for a in raised) == ["CN_CUSTOMS", "VN_CUSTOMS", "vehicle link"]
+    for alarm in raised:
+        fleet.dispatcher.alarms.acknowledge(alarm.id, "operator")
+    fleet.run(60, heartbeats=False)
+    assert [a for a in fleet.dispatcher.alarms.list(open_only=True)[0] if a.kind in kinds] == []
+    fleet.run(60)  # heard from again (heartbeats); the vehicle link working again
+    trouble.clear()
+    fleet.run(30)
+    fleet.run(timeout + 30, heartbeats=False)  # down again: a new alarm each
+    again = [a for a in fleet.dispatcher.alarms.list(open_only=True)[0] if a.kind == AlarmKind.CUSTOMS_LINK_DOWN]
+    assert sorted(a.subject for a in again) == ["CN_CUSTOMS", "VN_CUSTOMS"]
