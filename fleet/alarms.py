@@ -1,8 +1,10 @@
 """Alarms for the control room: raised by the gate (refused, forged or equivocating customs events), the
 dispatcher (a vehicle offline, silent, low on battery or stuck; a customs link down; a flagged crossing),
 stored, streamed, and acknowledged by an operator. An open alarm of the same kind and subject is not raised
-twice; it stays one line until acknowledged. One whose cause ends (a silent vehicle reporting, a customs link back)
-is marked cleared, with the time, and stays open: the operator still sees that it happened, and acknowledges it."""
+twice; it stays one line until acknowledged. One whose cause ends (a silent vehicle reporting, a fault reset, a
+customs link back) is marked cleared, with the time, and stays open: the operator still sees that it happened, and
+acknowledges it; the cause back much later is a new alarm (``RECURS_AFTER_S``). Which kinds are cleared, and why the
+others never are: docs/operations.md, "Alarms and what to do"."""
 
 from __future__ import annotations
 
@@ -42,11 +44,15 @@ class AlarmKind(StrEnum):
     ORDER_OVERDUE = "order_overdue"  # an order not finished by its latest delivery
 
 
-#: A vehicle's conditions the dispatcher asks to raise on every tick (2 Hz) while they last: once acknowledged,
-#: one is not raised again while it lasts, only when it comes back after not being asked for ``LAPSE_S``.
+#: The conditions the dispatcher asks to raise on every tick (2 Hz) while they last: once acknowledged, one is not
+#: raised again while it lasts, only when it comes back after not being asked for ``LAPSE_S``.
 LASTING_KINDS = frozenset({AlarmKind.VEHICLE_OFFLINE, AlarmKind.VEHICLE_SILENT, AlarmKind.VEHICLE_FAULT,
-                           AlarmKind.VEHICLE_OFF_ITS_WAY, AlarmKind.VEHICLE_NOT_LOCALISED, AlarmKind.LOW_BATTERY})
+                           AlarmKind.VEHICLE_OFF_ITS_WAY, AlarmKind.VEHICLE_NOT_LOCALISED, AlarmKind.LOW_BATTERY,
+                           AlarmKind.CUSTOMS_LINK_DOWN, AlarmKind.VEHICLE_LINK_TROUBLE})
 LAPSE_S = 10.0
+#: A cause back later than this after its alarm was marked cleared is a new alarm (a new occurrence); sooner, the
+#: same alarm stands again: a vehicle whose link flaps is one line, not one a flap (silent is told after 10 s).
+RECURS_AFTER_S = 300.0
 
 #: The gate's alarm causes, each its own kind: an open alarm of one kind does not hide another.
 KIND_OF_CUSTOMS_ALARM: dict[str, AlarmKind] = {AlarmCause.FORGED: AlarmKind.CUSTOMS_EVENT_REFUSED,
@@ -71,13 +77,19 @@ class AlarmService:
         self.store, self.bus, self.clock = store, bus, clock
         self._lock = threading.Lock()
         # The open alarms' (kind, subject): the dispatch loop asks to raise a standing condition on every tick,
-        # and that must cost a set lookup, not a write transaction. This process is the store's one writer.
+        # and that must cost a dict lookup, not a write transaction. This process is the store's one writer.
         with store.reading() as conn:
-            rows = conn.execute(sa.select(alarms.c.kind, alarms.c.subject, alarms.c.cleared_at)
-                                .where(alarms.c.acknowledged_at.is_(None))).all()
-        self._open = {(r.kind, r.subject) for r in rows}
-        self._cleared = {(r.kind, r.subject) for r in rows if r.cleared_at is not None}  # open, its cause ended
-        self._acknowledged_lasting: dict[tuple[AlarmKind, str], float] = {}  # -> when last asked to raise it
+            rows = conn.execute(sa.select(alarms.c.id, alarms.c.kind, alarms.c.subject, alarms.c.cleared_at)
+                                .where(alarms.c.acknowledged_at.is_(None)).order_by(alarms.c.id)).all()
+        self._open: dict[tuple[str, str], int] = {}  # -> the latest open alarm's id (an older one may be cleared)
+        self._cleared: dict[tuple[str, str], float] = {}  # -> when the latest open one's cause ended
+        for row in rows:
+            self._open[(row.kind, row.subject)] = row.id
+            if row.cleared_at is None:
+                self._cleared.pop((row.kind, row.subject), None)
+            else:
+                self._cleared[(row.kind, row.subject)] = row.cleared_at
+        self._acknowledged_lasting: dict[tuple[str, str], float] = {}  # -> when last asked to raise it
         bus.subscribe(self._from_the_gate, topics=(Topic.ALARM,))
 
     def _from_the_gate(self, _topic: str, message: dict[str, Any]) -> None:
@@ -91,46 +103,58 @@ class AlarmService:
     def raise_alarm(self, kind: AlarmKind, subject: str, message: str, detail: dict[str, Any] | None = None,
                     audited: bool = False) -> Alarm | None:
         """Raise (store, audit, publish) unless the same kind is open for the subject already; the new alarm or
-        None. ``audited``: the gate audited and published it already; only list it."""
-        if (kind, subject) in self._cleared:  # its cause came back before anyone acknowledged it: the same line
-            self._mark((kind, subject), cleared=False)
-            return None
+        None. ``audited``: the gate audited and published it already; only list it. A cause back within
+        ``RECURS_AFTER_S`` of its alarm being marked cleared is that alarm standing again; back later, it is a new
+        alarm: a new occurrence, on top of the list, in the audit log, in its own words, the cleared one kept as
+        it was until acknowledged."""
+        key = (kind, subject)
         with self._lock:
-            if (kind, subject) in self._open or self._lasts((kind, subject)):
+            if self._cleared_lately(key):
+                alarm_id, new = self._store_cleared(key, None), False
+            elif (key in self._open and key not in self._cleared) or self._lasts(key):
                 return None
-            alarm_id = self._insert(kind, subject, message, detail, audited)
-            self._open.add((kind, subject))
+            else:
+                alarm_id, new = self._insert(kind, subject, message, detail, audited), True
+                self._open[key] = alarm_id
+                self._cleared.pop(key, None)
         alarm = self.get(alarm_id)
-        if not audited:
-            self.bus.publish(Topic.ALARM, {**alarm.model_dump(mode="json"), "source": "fleet"})
-        return alarm
+        if not (new and audited):
+            self._publish(alarm)
+        return alarm if new else None
+
+    def _cleared_lately(self, key: tuple[str, str]) -> bool:
+        """The latest open alarm of ``key`` was marked cleared no longer than ``RECURS_AFTER_S`` ago. (Under the
+        lock.)"""
+        cleared_at = self._cleared.get(key)
+        return cleared_at is not None and self.clock() - cleared_at <= RECURS_AFTER_S
 
     def clear(self, kind: AlarmKind, subject: str) -> None:
         """The cause of the open alarm of this kind for the subject has ended: marked cleared now (stored, published),
-        open until acknowledged. Asked on every tick while all is well: a set lookup when there is nothing to do."""
-        if (kind, subject) in self._open and (kind, subject) not in self._cleared:
-            self._mark((kind, subject), cleared=True)
-
-    def _mark(self, key: tuple[AlarmKind, str], cleared: bool) -> None:
-        """Store and publish the open alarm's ``cleared_at``: now, or None (its cause stands again)."""
+        open until acknowledged. Asked on every tick while all is well: a dict lookup when there is nothing to do."""
+        key = (kind, subject)
+        if key not in self._open or key in self._cleared:
+            return
         with self._lock:
-            if key not in self._open or (key in self._cleared) == cleared:
-                return  # acknowledged, or marked so, meanwhile
-            with self.store.transaction() as conn:
-                alarm_id = conn.execute(sa.select(alarms.c.id).where(
-                    alarms.c.kind == str(key[0]), alarms.c.subject == key[1], alarms.c.acknowledged_at.is_(None))
-                ).scalar_one()
-                conn.execute(alarms.update().where(alarms.c.id == alarm_id)
-                             .values(cleared_at=self.clock() if cleared else None))
-            if cleared:
-                self._cleared.add(key)
-            else:
-                self._cleared.discard(key)
-        self._publish(alarm_id)
+            if key not in self._open or key in self._cleared:
+                return  # acknowledged, or marked, meanwhile
+            alarm_id = self._store_cleared(key, self.clock())
+        self._publish(self.get(alarm_id))
 
-    def _publish(self, alarm_id: int) -> None:
-        """A change of a stored alarm (cleared, standing again, acknowledged), on the stream as the alarm."""
-        self.bus.publish(Topic.ALARM, {**self.get(alarm_id).model_dump(mode="json"), "source": "fleet"})
+    def _store_cleared(self, key: tuple[str, str], cleared_at: float | None) -> int:
+        """The latest open alarm of ``key`` marked cleared at ``cleared_at`` (None: its cause stands again), in the
+        store and here (under the lock); its id."""
+        alarm_id = self._open[key]
+        with self.store.transaction() as conn:
+            conn.execute(alarms.update().where(alarms.c.id == alarm_id).values(cleared_at=cleared_at))
+        if cleared_at is None:
+            self._cleared.pop(key, None)
+        else:
+            self._cleared[key] = cleared_at
+        return alarm_id
+
+    def _publish(self, alarm: Alarm) -> None:
+        """A stored alarm (new, cleared, standing again, acknowledged), on the stream as it stands."""
+        self.bus.publish(Topic.ALARM, {**alarm.model_dump(mode="json"), "source": "fleet"})
 
     def is_open(self, kind: AlarmKind, subject: str) -> bool:
         """An alarm of this kind stands open (not acknowledged, not cleared) for the subject: ``raise_alarm`` would do
@@ -174,7 +198,7 @@ class AlarmService:
         with self.store.reading() as conn:
             return set(conn.execute(sa.select(alarms.c.subject).where(alarms.c.kind == str(kind))).scalars())
 
-    def _lasts(self, key: tuple[AlarmKind, str]) -> bool:
+    def _lasts(self, key: tuple[str, str]) -> bool:
         """Is this an acknowledged lasting condition asked for again without a lapse? (Under the lock.)"""
         asked = self._acknowledged_lasting.get(key)
         if asked is None:
@@ -187,18 +211,21 @@ class AlarmService:
         return True
 
     def acknowledge(self, alarm_id: int, by: str) -> Alarm:
-        with self.store.transaction() as conn:
-            done = conn.execute(
-                alarms.update()
-                .where(alarms.c.id == alarm_id, alarms.c.acknowledged_at.is_(None))
-                .values(acknowledged_at=self.clock(), acknowledged_by=by)
-            ).rowcount
-        alarm = self.get(alarm_id)
-        if done:
-            with self._lock:
-                self._open.discard((alarm.kind, alarm.subject))
-                self._cleared.discard((alarm.kind, alarm.subject))
+        """Acknowledged by ``by`` (again: as it was, unchanged); KeyError if there is no such alarm."""
+        with self._lock:
+            with self.store.transaction() as conn:
+                done = conn.execute(
+                    alarms.update()
+                    .where(alarms.c.id == alarm_id, alarms.c.acknowledged_at.is_(None))
+                    .values(acknowledged_at=self.clock(), acknowledged_by=by)
+                ).rowcount
+            alarm = self.get(alarm_id)  # (KeyError: none such)
+            key = (alarm.kind, alarm.subject)
+            if done and self._open.get(key) == alarm.id:  # (an older one, cleared, leaves the newer one open)
+                del self._open[key]
+                self._cleared.pop(key, None)
                 if alarm.kind in LASTING_KINDS:
-                    self._acknowledged_lasting[(alarm.kind, alarm.subject)] = self.clock()
-            self._publish(alarm.id)
+                    self._acknowledged_lasting[key] = self.clock()
+        if done:
+            self._publish(alarm)
         return alarm

@@ -64,6 +64,8 @@ from fleet.dispatch.steps import (
     order_refusals,
     refused_what_was_sent,
     reported_base_end_step,
+    reported_step,
+    reports_unreleased_node,
     standing_past,
     vehicle_view,
     view_key,
@@ -149,6 +151,7 @@ OFF_ITS_WAY_M = 5.0
 #: The vehicle link in trouble (its MQTT broker lost or refusing the fleet, the ROS 2 bridge stopped) this long
 #: (loop seconds): an operator is told; a broker that restarts comes back within it
 VEHICLE_LINK_GRACE_S = 10.0
+VEHICLE_LINK = "vehicle link"  # the subject of its alarm
 #: Where a loaded vehicle that can go neither on nor to its goal waits (:meth:`Dispatcher._bays_on_the_way`): bays
 #: on a route at most this many times the fastest.
 BAY_KINDS = (NodeKind.HOLDING, NodeKind.INSPECTION)
@@ -549,12 +552,13 @@ class Dispatcher:
             if self._link_trouble_since is not None:
                 log.info("vehicle link working again")
             self._link_trouble_since = None
+            self.alarms.clear(AlarmKind.VEHICLE_LINK_TROUBLE, VEHICLE_LINK)
             return
         if self._link_trouble_since is None:
             log.warning("vehicle link: %s", trouble)
             self._link_trouble_since = t
         elif t - self._link_trouble_since >= VEHICLE_LINK_GRACE_S:
-            self.alarms.raise_alarm(AlarmKind.VEHICLE_LINK_TROUBLE, "vehicle link",
+            self.alarms.raise_alarm(AlarmKind.VEHICLE_LINK_TROUBLE, VEHICLE_LINK,
                                     f"the fleet's vehicle link, for {t - self._link_trouble_since:.0f} s: {trouble}",
                                     {"trouble": trouble})
 
@@ -783,10 +787,11 @@ class Dispatcher:
 
     def _follow(self, track: Track, state: VehicleState, t: float) -> None:
         assert track.plan is not None
-        k = (state.last_node_sequence_id - track.seq0) // 2
-        if k < 0 and track.way_to_plan.get(state.last_node_sequence_id) == state.last_node_id:
+        if state.last_node_sequence_id < track.seq0 \
+                and track.way_to_plan.get(state.last_node_sequence_id) == state.last_node_id:
             self._on_its_way_to_the_plan(track, state)
-        if not (0 <= k < len(track.plan.steps)) or track.plan.steps[k].node != state.last_node_id:
+        k = reported_step(track, state)
+        if k is None:
             return
         if k > track.released:
             self._not_released_to(track, state)
@@ -810,6 +815,8 @@ class Dispatcher:
             if late > self.settings.stuck_after_s:
                 self.alarms.raise_alarm(AlarmKind.VEHICLE_STUCK, track.id,
                                         f"{track.id} is {late:.0f} s behind its plan at {state.last_node_id}")
+            else:  # on its plan again (a late arrival had the rest of the plan timed anew: _absorb_delay)
+                self.alarms.clear(AlarmKind.VEHICLE_STUCK, track.id)
         self._follow_pick(track, t)
         self._plan_on_when_loaded(track)
         self._check_done(track, t)
@@ -1013,7 +1020,7 @@ class Dispatcher:
                 and not self.alarms.is_open(AlarmKind.LOW_BATTERY, track.id):  # (open: asked again at every tick)
             self.alarms.raise_alarm(AlarmKind.LOW_BATTERY, track.id,
                                     f"{track.id}: battery at {state.battery_charge:.0f} %")
-        self._clear_ended_alarms(track)
+        self._clear_ended_alarms(track, can_go_on=why is None)
         if why is not None and (track.unavailable is None or lasting):
             track.keeps_order_until = t if lasting else t + self.settings.reassign_after_s
         if why == track.unavailable:
@@ -1049,9 +1056,11 @@ class Dispatcher:
                                     f"{t - track.lost_since:.0f} s: it takes no order or release until it does")
         return "not localised: its position is not known (positionInitialized false)"
 
-    def _clear_ended_alarms(self, track: Track) -> None:
+    def _clear_ended_alarms(self, track: Track, can_go_on: bool) -> None:
         """The vehicle's alarms whose cause has ended marked cleared (open until acknowledged): reporting again after
-        it was silent (or had never reported), connected again, charging or charged."""
+        it was silent (or had never reported), connected again, charging or charged, localised again; and once it
+        can go on again (``_watch_health`` finds nothing that stops it), back on its way and rid of its fault (no
+        FATAL error, it takes its orders, it has a factsheet, it reports no node it was not released to)."""
         state = track.state
         if state is not None and (track.state_age or 0.0) <= self.settings.silent_after_s:
             self.alarms.clear(AlarmKind.VEHICLE_SILENT, track.id)
@@ -1061,6 +1070,12 @@ class Dispatcher:
             self.alarms.clear(AlarmKind.LOW_BATTERY, track.id)
         if state is not None and state.position_initialized:
             self.alarms.clear(AlarmKind.VEHICLE_NOT_LOCALISED, track.id)
+        if not can_go_on or state is None:
+            return
+        self.alarms.clear(AlarmKind.VEHICLE_OFF_ITS_WAY, track.id)
+        if self.alarms.is_open(AlarmKind.VEHICLE_FAULT, track.id) and self.link.factsheet(track.id) is not None \
+                and not reports_unreleased_node(track, state):
+            self.alarms.clear(AlarmKind.VEHICLE_FAULT, track.id)
 
     def _not_taking_orders(self, track: Track, state: VehicleState, t: float) -> str | None:
         """Why the vehicle cannot go on when it has reported, for over ``reassign_after_s``, none of the orders
@@ -2449,6 +2464,7 @@ class Dispatcher:
                                  "was taken off once it stands there", field="vehicle_id", status=409)
             self._set_held_load(track, None)
             track.job, track.needs_plan = None, True
+            self.alarms.clear(AlarmKind.LOAD_HELD, vehicle_id)
             self.staff.record(role=by, action="load_removed", target=f"vehicle:{vehicle_id}", reason=reason,
                               detail={"consignments": list(job.aboard)})
             self._reseen(track)

@@ -146,6 +146,23 @@ def reported_base_end_step(track: Track) -> int | None:
     return k if not odd and 0 <= k <= track.released and plan.steps[k].node == node else None
 
 
+def reported_step(track: Track, state: VehicleState) -> int | None:
+    """The step of the track's plan that is the node the vehicle reports it last reached (its node and its
+    sequence id on our order), or None: none of the plan's."""
+    plan = track.plan
+    if plan is None:
+        return None
+    k = (state.last_node_sequence_id - track.seq0) // 2
+    return k if 0 <= k < len(plan.steps) and plan.steps[k].node == state.last_node_id else None
+
+
+def reports_unreleased_node(track: Track, state: VehicleState) -> bool:
+    """The vehicle reports as reached a node of its plan it was never released to (not believed: a vendor's bug,
+    or a forged state; ``Dispatcher._not_released_to``)."""
+    k = reported_step(track, state) if state.order_id == track.vda_order_id else None
+    return k is not None and k > track.released
+
+
 #: metres a vehicle may stand beside the straight line of a lane and still be on it: our agent keeps within 0.7 m of
 #: the lane it drives (docs/vehicle-protocol.md, section 5)
 ON_THE_LANE_M = 1.0
