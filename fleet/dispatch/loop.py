@@ -1124,7 +1124,9 @@ class Dispatcher:
         if job is None or job.order is None or job.order.state not in (OrderState.ASSIGNED, OrderState.TO_PICKUP) \
                 or t < track.keeps_order_until:
             return
-        if track.id in self.planner.table.holders_for_good(job.order.pickup) \
+        state = track.state
+        driven_by_people = state is not None and not state.operating_mode.takes_orders  # (no cancel: as before)
+        if track.id in self.planner.table.holders_for_good(job.order.pickup) and not driven_by_people \
                 and not self._way_given_back(track, job.order, why, t):
             return  # (another vehicle would wait for good before the pickup)
         self._advance(track, OrderState.CREATED, f"{track.id} unavailable ({why}): to be re-assigned")
