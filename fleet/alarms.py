@@ -1,7 +1,8 @@
 """Alarms for the control room: raised by the gate (refused, forged or equivocating customs events), the
 dispatcher (a vehicle offline, silent, low on battery or stuck; a customs link down; a flagged crossing),
 stored, streamed, and acknowledged by an operator. An open alarm of the same kind and subject is not raised
-twice; it stays one line until acknowledged."""
+twice; it stays one line until acknowledged. One whose cause ends (a silent vehicle reporting, a customs link back)
+is marked cleared, with the time, and stays open: the operator still sees that it happened, and acknowledges it."""
 
 from __future__ import annotations
 
@@ -65,6 +66,7 @@ class Alarm(BaseModel):
     detail: dict[str, Any]
     acknowledged_at: float | None
     acknowledged_by: str | None
+    cleared_at: float | None = None  # its cause ended then (None: it stands, or it cannot tell)
 
 
 class AlarmService:
@@ -74,8 +76,10 @@ class AlarmService:
         # The open alarms' (kind, subject): the dispatch loop asks to raise a standing condition on every tick,
         # and that must cost a set lookup, not a write transaction. This process is the store's one writer.
         with store.reading() as conn:
-            self._open = {(r.kind, r.subject) for r in conn.execute(
-                sa.select(alarms.c.kind, alarms.c.subject).where(alarms.c.acknowledged_at.is_(None)))}
+            rows = conn.execute(sa.select(alarms.c.kind, alarms.c.subject, alarms.c.cleared_at)
+                                .where(alarms.c.acknowledged_at.is_(None))).all()
+        self._open = {(r.kind, r.subject) for r in rows}
+        self._cleared = {(r.kind, r.subject) for r in rows if r.cleared_at is not None}  # open, its cause ended
         self._acknowledged_lasting: dict[tuple[AlarmKind, str], float] = {}  # -> when last asked to raise it
         bus.subscribe(self._from_the_gate, topics=(Topic.ALARM,))
 
@@ -91,6 +95,9 @@ class AlarmService:
                     audited: bool = False) -> Alarm | None:
         """Raise (store, audit, publish) unless the same kind is open for the subject already; the new alarm or
         None. ``audited``: the gate audited and published it already; only list it."""
+        if (kind, subject) in self._cleared:  # its cause came back before anyone acknowledged it: the same line
+            self._mark((kind, subject), cleared=False)
+            return None
         with self._lock:
             if (kind, subject) in self._open or self._lasts((kind, subject)):
                 return None
@@ -101,9 +108,37 @@ class AlarmService:
             self.bus.publish(Topic.ALARM, {**alarm.model_dump(mode="json"), "source": "fleet"})
         return alarm
 
+    def clear(self, kind: AlarmKind, subject: str) -> None:
+        """The cause of the open alarm of this kind for the subject has ended: marked cleared now (stored, published),
+        open until acknowledged. Asked on every tick while all is well: a set lookup when there is nothing to do."""
+        if (kind, subject) in self._open and (kind, subject) not in self._cleared:
+            self._mark((kind, subject), cleared=True)
+
+    def _mark(self, key: tuple[AlarmKind, str], cleared: bool) -> None:
+        """Store and publish the open alarm's ``cleared_at``: now, or None (its cause stands again)."""
+        with self._lock:
+            if key not in self._open or (key in self._cleared) == cleared:
+                return  # acknowledged, or marked so, meanwhile
+            with self.store.transaction() as conn:
+                alarm_id = conn.execute(sa.select(alarms.c.id).where(
+                    alarms.c.kind == str(key[0]), alarms.c.subject == key[1], alarms.c.acknowledged_at.is_(None))
+                ).scalar_one()
+                conn.execute(alarms.update().where(alarms.c.id == alarm_id)
+                             .values(cleared_at=self.clock() if cleared else None))
+            if cleared:
+                self._cleared.add(key)
+            else:
+                self._cleared.discard(key)
+        self._publish(alarm_id)
+
+    def _publish(self, alarm_id: int) -> None:
+        """A change of a stored alarm (cleared, standing again, acknowledged), on the stream as the alarm."""
+        self.bus.publish(Topic.ALARM, {**self.get(alarm_id).model_dump(mode="json"), "source": "fleet"})
+
     def is_open(self, kind: AlarmKind, subject: str) -> bool:
-        """An alarm of this kind is open (not acknowledged) for the subject: ``raise_alarm`` would do nothing."""
-        return (kind, subject) in self._open
+        """An alarm of this kind stands open (not acknowledged, not cleared) for the subject: ``raise_alarm`` would do
+        nothing."""
+        return (kind, subject) in self._open and (kind, subject) not in self._cleared
 
     def _insert(self, kind: AlarmKind, subject: str, message: str, detail: dict[str, Any] | None,
                 audited: bool) -> int:
@@ -165,7 +200,8 @@ class AlarmService:
         if done:
             with self._lock:
                 self._open.discard((alarm.kind, alarm.subject))
+                self._cleared.discard((alarm.kind, alarm.subject))
                 if alarm.kind in LASTING_KINDS:
                     self._acknowledged_lasting[(alarm.kind, alarm.subject)] = self.clock()
-            self.bus.publish(Topic.ALARM, {**alarm.model_dump(mode="json"), "source": "fleet"})
+            self._publish(alarm.id)
         return alarm

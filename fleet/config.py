@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -52,6 +53,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 
 from fleet.customs.envelope import AUTHORITY_PATTERN
 from fleet.customs.gate import Authority
@@ -131,6 +133,13 @@ def _readable_file(value: Path | None, info: ValidationInfo, read: Callable[[Pat
     return path
 
 
+def _each_a_public_key(values: list[str]) -> list[str]:
+    """``values`` if each is an Ed25519 public key as ``NAME.pub`` holds it; ValueError naming why not."""
+    for value in values:
+        parse_public_key(value)
+    return values
+
+
 class AuthorityConfig(_Strict):
     """The key inline (``public_key``) or in a file (``public_key_file``, as ``xborder keys generate`` writes it).
     ``previous_public_keys``: the keys it signed with before rotating to this one (each as ``public_key``): they
@@ -153,9 +162,7 @@ class AuthorityConfig(_Strict):
     @field_validator("previous_public_keys")
     @classmethod
     def _are_keys(cls, values: list[str]) -> list[str]:
-        for value in values:
-            parse_public_key(value)
-        return values
+        return _each_a_public_key(values)
 
     @field_validator("public_key_file")
     @classmethod
@@ -187,10 +194,21 @@ def _curve_keys(authority: AuthorityConfig) -> set[bytes]:
 
 
 class FleetKeysConfig(_Strict):
-    """The fleet's own key files. Without them the ZeroMQ link runs in plaintext and unsigned (tests only)."""
+    """The fleet's own key files. Without them the ZeroMQ link runs in plaintext and unsigned (tests only).
+    ``previous_public_keys``: the public keys (``fleet.pub``) of the signing keys it used before rotating to
+    ``signing_key``: its clearance snapshots signed with one are still its own on a restart."""
 
     signing_key: Path  # Ed25519 private key (PEM): replies, PUB messages and audit checkpoints are signed with it
     curve_key: Path  # CURVE secret key (Z85): the ROUTER and PUB sockets' server key
+    previous_public_keys: list[str] = []
+
+    @field_validator("previous_public_keys")
+    @classmethod
+    def _are_keys(cls, values: list[str]) -> list[str]:
+        return _each_a_public_key(values)
+
+    def previous_keys(self) -> list[Ed25519PublicKey]:
+        return [parse_public_key(key) for key in self.previous_public_keys]
 
     @field_validator("signing_key", "curve_key")
     @classmethod
@@ -365,12 +383,17 @@ def load_settings(path: str | Path) -> Settings:
     try:
         settings = Settings.model_validate(data or {}, context={"base": Path(path).resolve().parent})
     except ValidationError as exc:
-        raise ConfigError(f"{path}: {_describe(exc)}") from None
+        raise ConfigError(f"{path}: {describe_invalid(exc)}") from None
     settings.customs.link_security()  # the fleet's key files exist and hold keys
     return settings
 
 
-def _describe(exc: ValidationError) -> str:
-    """Each problem as ``field.path: message`` (a model-level check names its field in the message)."""
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" if e["loc"] else e["msg"]
+def describe_invalid(exc: ValidationError) -> str:
+    """Each problem as ``field.path: message`` (a model-level check names its field in the message), in the
+    check's own words: pydantic's "Value error, " before them is dropped."""
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {_words(e)}" if e["loc"] else _words(e)
                      for e in exc.errors())
+
+
+def _words(error: ErrorDetails) -> str:
+    return error["msg"].removeprefix("Value error, ")

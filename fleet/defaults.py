@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from fleet.config import Settings
+from fleet.config import ConfigError, Settings
 from fleet.customs.signing import generate_keys
 from fleet.roles import STAFF_ROLES, customs_role
 from fleet.transports.curve import generate_curve_keys
@@ -33,7 +33,17 @@ class Bootstrap:
 
 
 def default_settings(var: Path) -> Bootstrap:
-    """The default deployment's settings, creating its keys and tokens under ``var`` when missing."""
+    """The default deployment's settings, creating its keys and tokens under ``var`` when missing. A ``var``
+    that cannot be made or written (a file in the way, a read-only mount) is a :class:`ConfigError` naming it:
+    before, ``xborder serve --var`` ended in an OSError traceback."""
+    try:
+        return _bootstrap(var)
+    except OSError as exc:
+        raise ConfigError(f"--var {var}: cannot keep the default deployment's store, keys and tokens there: "
+                          f"{exc.strerror or exc} ({exc.filename or var})") from None
+
+
+def _bootstrap(var: Path) -> Bootstrap:
     var.mkdir(parents=True, exist_ok=True)
     keys = var / KEYS_DIR
     created: list[Path] = []

@@ -136,7 +136,8 @@ def build_services(settings: Settings, *, link: VehicleLink | None = None,
         gate = CustomsGate(settings.customs.gate_authorities(), store, settings.customs.link_timeout_s, clock=clock,
                            publish=bus.publish, signing_key=security.signing_key if security else None,
                            checkpoint_every=(checkpoint.every_records, checkpoint.every_s),
-                           snapshot_every=(settings.customs.snapshot.every_events, settings.customs.snapshot.every_s))
+                           snapshot_every=(settings.customs.snapshot.every_events, settings.customs.snapshot.every_s),
+                           previous_fleet_keys=settings.customs.fleet.previous_keys() if settings.customs.fleet else ())
         # bound here, not on start: one in use is refused before anything runs (xborder serve starts the services
         # in its API server's startup, where a refusal was a traceback)
         with _binding("customs.zmq.router", settings.customs.zmq.router):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,7 +16,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from sim.scenario import Scenario, ScenarioError, describe, load_scenario
+from fleet.config import describe_invalid
+from sim.scenario import Scenario, ScenarioError, load_scenario
 
 app = typer.Typer(help="Simulate a day of the corridor: scenarios, metrics and plots.", no_args_is_help=True)
 console = Console()
@@ -37,7 +37,7 @@ def _scenario(name: str, hours: float | None, fleet: int | None, seed: int | Non
     try:  # validated again: a copy with an update is not (--hours inf went past duration_h's limit, for ever)
         scenario = Scenario.model_validate({**scenario.model_dump(), **update})
     except ValidationError as exc:
-        console.print(f"[red]error:[/red] {name}: {describe(exc)}")
+        console.print(f"[red]error:[/red] {name}: {describe_invalid(exc)}")
         raise typer.Exit(2) from None
     return scenario.with_fleet(fleet) if fleet is not None else scenario
 
@@ -195,6 +195,8 @@ def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
     if isinstance(value, float):
         return f"{value:,.2f}"
     return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
@@ -254,17 +256,14 @@ def sweep(
     corridor = load_corridor(base.map_folder())  # once for every size
     rows = []
     for size in sizes:
-        try:
-            result = _run(base.with_fleet(size), f"{base.name} with {size} AGVs", corridor)
-        except ValueError as exc:  # more vehicles than parking spots
-            console.print(f"[red]error:[/red] --fleet {size}: {exc}")
-            raise typer.Exit(2) from None
+        result = _run(base.with_fleet(size), f"{base.name} with {size} AGVs", corridor)
         rows.append(sweep_row(size, result.metrics))
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"metrics_{size}.json").write_text(metrics_text(result.metrics), encoding="utf-8")
     from sim.plots import plot_sweep
 
-    (folder / "sweep.json").write_text(json.dumps(rows, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    (folder / "sweep.json").write_text(json.dumps(rows, indent=2, sort_keys=True, allow_nan=False) + "\n",
+                                       encoding="utf-8")
     path = plot_sweep(rows, base.name, folder / "sweep.png")
     table = Table(title=f"{base.name}: fleet-size sweep ({base.duration_h:g} h each)")
     for column in rows[0]:
@@ -321,8 +320,8 @@ def sweep_row(size: int, metrics: dict[str, Any]) -> dict[str, Any]:
         "crossings_per_day": round(sum(metrics["crossings"]["by_direction"].values()) * per_day, 1),
         "containers_per_day": metrics["containers_per_day"],
         "delivered": metrics["orders"]["delivered"],
-        "dwell_p50_min": round(sum(d["p50"] * d["count"] for d in dwell) / weights, 1) if weights else math.nan,
-        "dwell_p95_min": max((d["p95"] for d in dwell), default=math.nan),
+        "dwell_p50_min": round(sum(d["p50"] * d["count"] for d in dwell) / weights, 1) if weights else None,
+        "dwell_p95_min": max((d["p95"] for d in dwell), default=None),  # None: nothing delivered (JSON null)
         "gate_wait_p95_min": metrics["gate_wait_min"]["p95"],
         "utilization": metrics["vehicles"]["utilization"],
         "unsafe_crossings": metrics["safety"]["crossings_without_both_clearances"],

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import typer
 
+from fleet.cli.map import picture_path
+
 app = typer.Typer(help="The planner on a corridor: plan, check and draw a busy moment.", no_args_is_help=True)
 
 
@@ -23,7 +25,8 @@ def scenario(
     path: Path = typer.Argument(..., help="corridor folder holding corridor.geojson and corridor.yaml"),
     count: int = typer.Option(60, "--count", min=1, help="AGVs"),
     seed: int = typer.Option(1, "--seed"),
-    out: Path = typer.Option(Path("out/plans.png"), "--out", help="time-distance diagram to write (.png/.svg)"),
+    out: Path = typer.Option(Path("out/plans.png"), "--out", help="time-distance diagram to write (.png/.svg)",
+                             callback=picture_path),
 ) -> None:
     """Plan COUNT AGVs at a random busy moment, check the plans, execute them with delays, draw them."""
     import networkx as nx
@@ -111,19 +114,21 @@ def draw_time_distance(corridor, plans, out: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from fleet.maps.fonts import use_map_fonts
     from planner.corridor.summary import fastest_dock_route
 
+    use_map_fonts()  # the map's name, in its own scripts (Kim Thanh's holds Chinese)
     fig, axes = plt.subplots(1, 2, figsize=(15, 6), sharey=False)
     for ax, (a, b) in zip(axes, (corridor.jurisdictions, corridor.jurisdictions[::-1]), strict=True):
         route = fastest_dock_route(corridor, a, b).nodes
         distance = dict(zip(route, itertools.accumulate(
             [0.0] + [corridor.graph.edges[u, v]["length"] for u, v in itertools.pairwise(route)]), strict=True))
-        for plan in plans.values():
+        for number, (vehicle, plan) in enumerate(sorted(plans.items())):
             for here, nxt in itertools.pairwise(plan.steps):
                 if here.node in distance and nxt.node in distance and distance[nxt.node] > distance[here.node]:
                     ax.plot([here.arrive / 60, here.depart / 60, nxt.arrive / 60],
                             [distance[here.node] / 1000, distance[here.node] / 1000, distance[nxt.node] / 1000],
-                            lw=0.8)
+                            lw=0.8, color=f"C{number % 10}", gid=vehicle)  # one colour a vehicle, all along
         for node in route:
             kind = corridor.graph.nodes[node]["kind"]
             if kind in ("gate", "border"):

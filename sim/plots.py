@@ -3,6 +3,7 @@ queues over time, the order dwell distributions, and the fleet-size sweep."""
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -52,15 +53,28 @@ def _save(fig: Any, ax: Any, title: str, path: Path, legend: bool = True, counts
 
 
 def _throughput(run: FastRun, path: Path) -> Path:
+    """A bar per direction and hour, centred on the hour's whole-number tick; a last hour the run cut short is
+    said on the axis (its bar counts only part of an hour)."""
     hourly = run.metrics["crossings"]["hourly"]
     fig, ax = plt.subplots(figsize=(9, 4))
-    width = 0.4
+    width = 0.8 / max(len(hourly), 1)
     for i, (direction, counts) in enumerate(sorted(hourly.items())):
         hours = np.arange(len(counts))
-        ax.bar(hours + (i - 0.5) * width, counts, width, label=direction, color=COLOURS[i % 2])
-    ax.set_xlabel("hour of the day")
+        ax.bar(hours + (i - (len(hourly) - 1) / 2) * width, counts, width, label=direction, color=COLOURS[i % 2])
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlim(-0.5, math.ceil(run.metrics["duration_h"]) - 0.5)
+    short = run.metrics["duration_h"] % 1 * 60
+    ax.set_xlabel("hour of the run from 00:00 (bar h: h:00 to h+1:00)"
+                  + (f"; the last bar counts {short:.0f} min" if short >= 0.5 else ""))
     ax.set_ylabel("crossings in the hour")
+    if not any(n for counts in hourly.values() for n in counts):
+        _say_empty(ax, "no crossing in the run")
     return _save(fig, ax, _title(run, "crossings per hour"), path, counts=True)
+
+
+def _say_empty(ax: Any, what: str) -> None:
+    """Written across an empty plot, so that it reads as "nothing happened", not as a broken picture."""
+    ax.text(0.5, 0.5, what, transform=ax.transAxes, ha="center", va="center", color="grey", fontsize=12)
 
 
 def _bridge_axis(run: FastRun) -> tuple[dict[str, float], str]:
@@ -111,19 +125,23 @@ def _time_distance(run: FastRun, path: Path) -> Path:
         ax.plot([], [], color=COLOURS[0], label=f"leaving {first}")
         ax.plot([], [], color=COLOURS[1], label=f"arriving in {first}")
         ax.legend(loc="upper right")
+    else:
+        _say_empty(ax, "no vehicle on the bridge in the run")
     ax.set_ylabel(f"distance along the bridge lanes from the {first} end (m)")
     return _save(fig, ax, _title(run, "time-distance diagram of the bridge lanes"), path, legend=False)
 
 
 def gate_queues(run: FastRun) -> dict[str, list[tuple[float, int]]]:
-    """Per departure side: (time, loaded vehicles standing at its gates) at every change."""
-    changes: dict[str, list[tuple[float, int]]] = defaultdict(list)
+    """Per departure side (every one the scenario orders from, none waiting too): (time, loaded vehicles
+    standing at its gates) at every change, from the start to the end of the run."""
+    changes: dict[str, list[tuple[float, int]]] = {direction.split("->")[0]: []
+                                                   for direction in run.metrics["crossings"]["by_direction"]}
     for order_id, log in run.recorder.orders.items():
         at = next((t for t, s, _ in log.states if s == OrderState.AWAITING_CLEARANCE), None)
         if at is None:
             continue
         side = log.demand.direction.split("->")[0]
-        changes[side].append((at, 1))
+        changes.setdefault(side, []).append((at, 1))
         changes[side].append((run.recorder.left_gate.get(order_id, run.scenario.duration_s), -1))
     series = {}
     for side, steps in sorted(changes.items()):
@@ -131,7 +149,7 @@ def gate_queues(run: FastRun) -> dict[str, list[tuple[float, int]]]:
         for t, delta in sorted(steps):
             level += delta
             points.append((t, level))
-        series[side] = points
+        series[side] = [*points, (run.scenario.duration_s, level)]
     return series
 
 
@@ -140,7 +158,8 @@ def _gate_queue(run: FastRun, path: Path) -> Path:
     for i, (side, points) in enumerate(gate_queues(run).items()):
         ax.step([t / 3600 for t, _ in points], [n for _, n in points], where="post", label=f"{side} gates",
                 color=COLOURS[i % 2])
-    ax.set_xlabel("hour of the day")
+    ax.set_xlim(0, run.scenario.duration_h)
+    ax.set_xlabel("hour of the run from 00:00")
     ax.set_ylabel("loaded AGVs waiting at the gates")
     return _save(fig, ax, _title(run, "gate queues"), path, counts=True)
 
@@ -166,7 +185,9 @@ def _dwell(run: FastRun, path: Path) -> Path:
                 ax.axvline(float(np.quantile(values, q)), color=COLOURS[i % 2], ls=style, lw=1)
     ax.set_xlabel("order dwell: ready at the dock to delivered (minutes); lines: p50, dashed: p95")
     ax.set_ylabel("orders")
-    return _save(fig, ax, _title(run, "order dwell"), path, counts=True)
+    if not dwell:
+        _say_empty(ax, "no order delivered in the run")
+    return _save(fig, ax, _title(run, "order dwell"), path, legend=bool(dwell), counts=True)
 
 
 def plot_sweep(rows: list[dict[str, Any]], scenario: str, path: Path) -> Path:
@@ -178,8 +199,8 @@ def plot_sweep(rows: list[dict[str, Any]], scenario: str, path: Path) -> Path:
     ax.set_xlabel("fleet size (AGVs)")
     ax.set_ylabel("a day")
     right = ax.twinx()
-    right.plot(fleet, [r["dwell_p50_min"] for r in rows], "^-", color="tab:red", label="dwell p50")
-    right.plot(fleet, [r["dwell_p95_min"] for r in rows], "v--", color="tab:red", label="dwell p95")
+    for key, style, label in (("dwell_p50_min", "^-", "dwell p50"), ("dwell_p95_min", "v--", "dwell p95")):
+        right.plot(fleet, [math.nan if r[key] is None else r[key] for r in rows], style, color="tab:red", label=label)
     right.set_ylabel("order dwell (minutes)")
     lines = ax.get_legend_handles_labels()
     more = right.get_legend_handles_labels()

@@ -40,7 +40,7 @@ from planner.corridor import Corridor, NodeKind
 from planner.routing import NoRoute, fastest_route
 from sim.customs_authority import Scheduled, write_schedule
 from sim.fast.customs import CustomsSim, Ledger
-from sim.fast.metrics import DemandOrder, Recorder
+from sim.fast.metrics import DemandOrder, Recorder, bridge_nodes_of
 from sim.fast.runner import Agenda, demand_of, fleet_registry_of
 from sim.live import LiveSystem, Pace
 from sim.order_feed import OrderFeed, PlannedOrder
@@ -294,7 +294,7 @@ def _drive(scenario: Scenario, corridor: Corridor, system: LiveSystem, reader: S
     ends = {lane.target for lane in crossing}
     recorder.before_crossing = {lane.source for lane in crossing if lane.source not in ends}
     recorder.gates = {n.id for n in corridor.nodes_of(NodeKind.GATE)}
-    trail = VehicleTrail(corridor, recorder, frozenset(n for lane in crossing for n in (lane.source, lane.target)))
+    trail = VehicleTrail(corridor, recorder, bridge_nodes_of(corridor))
     system.start_scheduled_customs(work, {name: write_schedule(work / f"{name}.schedule.json", t0, items)
                                           for name, items in customs.schedules.items()})
     by_consignments = {item.consignments: item for item in demand}
@@ -335,7 +335,7 @@ def _drive(scenario: Scenario, corridor: Corridor, system: LiveSystem, reader: S
     fleet = [v["id"] for v in registry]
     metrics = recorder.metrics(
         scenario={"name": scenario.name, "seed": scenario.seed, "map": Path(scenario.map).name,
-                  "operating_model": str(scenario.operating_model)},
+                  "operating_model": str(scenario.operating_model)}, directions_ordered=scenario.demand.per_hour,
         duration_s=end, fleet=fleet, total_m={v: trail.odometer_m(v) for v in fleet},
         charging_s={v: trail.charging_s[v] for v in fleet},
         kwh_per_km=scenario.fleet.battery.consumption_kwh_per_km,

@@ -21,6 +21,8 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from fleet.config import describe_invalid
+
 __all__ = [
     "BatteryModel",
     "Channel",
@@ -326,14 +328,10 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(f"{path}: {describe(exc)}") from None
+        raise ScenarioError(f"{path}: {describe_invalid(exc)}") from None
     folder = scenario.map_folder(path.resolve().parent)
     if not (folder / "corridor.yaml").is_file():
         raise ScenarioError(f"{path}: map: {scenario.map!r} is no corridor folder (looked for {folder}/corridor.yaml)")
     return scenario.model_copy(update={"map": str(folder)})
 
 
-def describe(exc: ValidationError) -> str:
-    """Each problem as ``field.path: message``."""
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" if e["loc"] else e["msg"]
-                     for e in exc.errors())

@@ -25,6 +25,7 @@ from fleet.api.deps import KNOWN_QUERY_ONLY, refusal_before_validation
 from fleet.api.metrics import FleetMetrics
 from fleet.api.routes import alarms, audit, customs, gates, map, orders, stream, summary, vehicles, waiting
 from fleet.api.stream import StreamHub
+from fleet.customs.envelope import PATTERN_WORDS
 from fleet.orders import OrderError
 from fleet.orders.reads import OrderReads
 from fleet.services import Services
@@ -136,6 +137,16 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def _in_plain_words(error: dict[str, Any]) -> str:
+    """An error's message, a pattern not matched said as what the pattern means (pydantic says "String should match
+    pattern '^[A-Z]{2}-[A-Z0-9]{6,24}$'"); the pattern stays in ``ctx`` for programs."""
+    if error.get("type") == "string_pattern_mismatch":
+        words = PATTERN_WORDS.get(str(error.get("ctx", {}).get("pattern")))
+        if words is not None:
+            return words
+    return str(error["msg"])
+
+
 async def _invalid_request(request: Request, exc: Exception) -> Response:
     """FastAPI's 422, plus ``field``: the first offending field's dotted path (``body.pickup``). Each error's
     ``input`` is echoed only when short (a 500 KB body was echoed whole). A route that takes a token answers a
@@ -146,6 +157,7 @@ async def _invalid_request(request: Request, exc: Exception) -> Response:
         return await http_exception_handler(request, refused)
     errors = _finite(jsonable_encoder(exc.errors()))
     for error in errors:
+        error["msg"] = _in_plain_words(error)
         if "input" in error and len(echoed := json.dumps(error["input"])) > MAX_ECHOED_INPUT_CHARS:
             error["input"] = f"{echoed[:MAX_ECHOED_INPUT_CHARS]}... ({len(echoed)} characters)"
     field = ".".join(str(p) for p in errors[0]["loc"]) if errors else None

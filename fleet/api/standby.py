@@ -36,7 +36,7 @@ from fleet.live_views import StoredViews, ViewsUnavailable
 from fleet.orders import OrderService
 from fleet.orders.reads import OrderReads
 from fleet.store import Store
-from fleet.store.leadership import Leadership
+from fleet.store.leadership import Leadership, LeaderState
 from planner.corridor import Corridor
 
 #: the paths answered from the leader's stored views, whose age each answer gives
@@ -55,9 +55,10 @@ def create_standby_app(settings: Settings, store: Store, leadership: Leadership,
 
     def refusal(why: str) -> JSONResponse:
         holder = leadership.current()
-        leader = f"the leader, {holder.holder} (epoch {holder.epoch})" if holder else "the leader (none elected yet)"
-        return JSONResponse({"detail": f"{leadership.node} is a standby: {why}; ask {leader}", "role": "standby",
-                             "node": leadership.node, "leader": holder.holder if holder else None,
+        taking_over = holder is not None and holder.holder == leadership.node
+        return JSONResponse({"detail": _refusal_detail(leadership.node, holder, why),
+                             "role": "taking_over" if taking_over else "standby", "node": leadership.node,
+                             "leader": holder.holder if holder else None,
                              "epoch": holder.epoch if holder else None},
                             status_code=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "1"})
 
@@ -87,6 +88,17 @@ def create_standby_app(settings: Settings, store: Store, leadership: Leadership,
         return refusal(f"/{path} is served by the leader only")
 
     return app
+
+
+def _refusal_detail(node: str, holder: LeaderState | None, why: str) -> str:
+    """Why ``node`` refuses, and whom to ask. Once it holds the lock it is no standby and no one else leads: its
+    services are being built and its full API takes the port next. Before, its 503 said "fm-b is a standby ... ask
+    the leader, fm-b (epoch 2)" for the seconds a failover builds (about 4 s)."""
+    if holder is not None and holder.holder == node:
+        return f"{node} is taking over as the leader (epoch {holder.epoch}), not serving yet: {why}; ask again in a " \
+            "moment"
+    leader = f"the leader, {holder.holder} (epoch {holder.epoch})" if holder else "the leader (none elected yet)"
+    return f"{node} is a standby: {why}; ask {leader}"
 
 
 @contextmanager

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 app = typer.Typer(help="The audit log either customs side can export and verify.", no_args_is_help=True)
 
@@ -63,9 +66,10 @@ def _fail(message: str) -> NoReturn:
 
 
 def _read_text(path: Path, what: str, errors: str = "strict") -> str:
-    """The UTF-8 text of ``path``, or :func:`_fail` naming it: missing, a directory, unreadable, not UTF-8."""
+    """The UTF-8 text of ``path``, or :func:`_fail` naming it: missing, a directory, unreadable, not UTF-8. A leading
+    byte order mark is no part of it (an editor saving "UTF-8 with BOM" adds one: the same records, the same key)."""
     try:
-        return path.read_text(encoding="utf-8", errors=errors)
+        return path.read_text(encoding="utf-8-sig", errors=errors)
     except OSError as exc:
         _fail(f"{path}: cannot read {what}: {exc.strerror or exc}")
     except UnicodeDecodeError:
@@ -88,7 +92,8 @@ def verify(
     file: Path = typer.Argument(..., help="an exported audit log (JSON lines)"),
     checkpoint: list[Path] = typer.Option([], "--checkpoint",
                                           help="a file of signed checkpoints an authority kept (repeatable)"),
-    fleet_key: Path | None = typer.Option(None, "--fleet-key", help="the fleet's Ed25519 public key (fleet.pub)"),
+    fleet_key: list[Path] = typer.Option([], "--fleet-key", help="the fleet's Ed25519 public key (fleet.pub); "
+                                         "repeat it for the keys the fleet signed with before rotating its key"),
 ) -> None:
     """Check the chain, and the export against every kept checkpoint: exit 0 if intact, 1 naming each problem
     (2: a file it cannot use).
@@ -96,15 +101,14 @@ def verify(
     The chain alone finds an edited, removed or reordered record; only checkpoints find a truncated log or
     one rewritten from genesis."""
     from fleet.customs.checkpoints import check_export, checkpoints_from_lines
-    from fleet.customs.signing import parse_public_key
     from fleet.store.audit import parse_record, verify_chain
 
-    if checkpoint and fleet_key is None:
+    if checkpoint and not fleet_key:
         typer.echo("--checkpoint needs --fleet-key (the fleet's public key the checkpoints are signed with)", err=True)
         raise typer.Exit(2)
     lines = _read_text(file, "the export", errors="replace").splitlines()  # a garbled line is reported below
     problems = verify_chain(lines)
-    if checkpoint and fleet_key is not None:
+    if checkpoint:
         heads = {}
         for line in lines:
             try:
@@ -114,14 +118,20 @@ def verify(
             heads[record.seq] = record.hash
         kept = [c for path in checkpoint
                 for c in checkpoints_from_lines(_read_text(path, "the checkpoint file").splitlines())]
-        try:
-            key = parse_public_key(_read_text(fleet_key, "the fleet key"))
-        except ValueError as exc:
-            _fail(f"{fleet_key}: not the fleet's public key: {exc}")
-        problems += check_export(heads, kept, key)
+        problems += check_export(heads, kept, [_fleet_key(path) for path in fleet_key])
     if problems:
         for problem in problems:
             typer.echo(problem, err=True)
         raise typer.Exit(1)
     anchored = f", consistent with {len(checkpoint)} checkpoint file(s)" if checkpoint else ""
     typer.echo(f"intact: {sum(1 for line in lines if line.strip())} records, hash chain verified{anchored}")
+
+
+def _fleet_key(path: Path) -> Ed25519PublicKey:
+    """The fleet's public key in ``path``, or :func:`_fail` naming the file."""
+    from fleet.customs.signing import parse_public_key
+
+    try:
+        return parse_public_key(_read_text(path, "the fleet key"))
+    except ValueError as exc:
+        _fail(f"{path}: not the fleet's public key: {exc}")

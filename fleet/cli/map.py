@@ -9,6 +9,14 @@ import typer
 app = typer.Typer(help="Corridor maps: validate, render.", no_args_is_help=True)
 
 MapFolder = typer.Argument(..., help="corridor folder holding corridor.geojson and corridor.yaml")
+PICTURE_SUFFIXES = (".png", ".svg")
+
+
+def picture_path(path: Path) -> Path:
+    """``--out``: a picture file by its suffix, refused before any work (savefig's ValueError came last)."""
+    if path.suffix.lower() not in PICTURE_SUFFIXES:
+        raise typer.BadParameter(f"{path}: write a .png or .svg picture, not {path.suffix or 'no suffix'!r}")
+    return path
 
 
 def load_or_exit(path: Path):
@@ -54,7 +62,8 @@ def validate(path: Path = MapFolder) -> None:
 @app.command()
 def render(
     path: Path = MapFolder,
-    out: Path = typer.Option(Path("out/corridor.png"), "--out", help="picture to write (.png or .svg)"),
+    out: Path = typer.Option(Path("out/corridor.png"), "--out", help="picture to write (.png or .svg)",
+                             callback=picture_path),
 ) -> None:
     """Draw the corridor: zones by jurisdiction, directed lanes, gates, border line, docks, chargers."""
     from fleet.maps.render import render_corridor

@@ -47,6 +47,7 @@ class ConsignmentClearance:
     channel: str | None = None
     latest_event_id: str | None = None  # the event with the highest seq: what a decision relies on
     base: Status = Status.PENDING  # the ordinary flow's status, beneath a hold
+    latest_seq: int | None = None  # that event's seq
 
     @property
     def released(self) -> bool:
@@ -56,7 +57,13 @@ class ConsignmentClearance:
 @dataclass(frozen=True)
 class VehicleClearance:
     authorized: bool
-    event_id: str | None = None
+    event_id: str | None = None  # the latest vehicle event by seq, which decides
+    seq: int | None = None
+
+    @property
+    def status(self) -> str:
+        """``authorized``, ``revoked`` (its latest event is a ``vehicle.revoked``), or ``pending`` (none heard)."""
+        return "authorized" if self.authorized else "revoked" if self.event_id else str(Status.PENDING)
 
 
 _BASE_STATUS: dict[EventType, Status] = {
@@ -120,7 +127,7 @@ class ConsignmentFold:
         base = final[1] if final else flow[1] if flow else Status.PENDING
         on_hold = bool(hold and hold[1])
         clearance = ConsignmentClearance(Status.HOLD if on_hold else base, on_hold, channel[1] if channel else None,
-                                         latest[1] if latest else None, base)
+                                         latest[1] if latest else None, base, latest[0] if latest else None)
         return cls(latest, hold, channel, final, flow, clearance)
 
     def to_json(self) -> list[Register | None]:
@@ -156,7 +163,7 @@ def vehicle_step(latest: tuple[int, VehicleClearance] | None, event: AcceptedEve
     """The latest (by seq) vehicle event decides: authorized or not. O(1) per event, in any arrival order."""
     if latest is not None and latest[0] > event.seq:
         return latest
-    return event.seq, VehicleClearance(event.type == EventType.VEHICLE_AUTHORIZED, event.event_id)
+    return event.seq, VehicleClearance(event.type == EventType.VEHICLE_AUTHORIZED, event.event_id, event.seq)
 
 
 @dataclass(frozen=True)
@@ -168,10 +175,29 @@ class GateDecision:
     reasons: tuple[str, ...]
     relied_on: tuple[str, ...]  # event ids the decision rests on
     audit_seq: int | None = None  # the decision's own audit record, once :meth:`CustomsGate.decide` recorded it
+    #: what the rule read: each authority's clearance of the vehicle, and of each consignment aboard (kept as read,
+    #: turned into text only by :meth:`as_dict`: the rule runs far more often than a decision is recorded)
+    vehicle_read: Mapping[str, VehicleClearance] = field(default_factory=dict)
+    consignments_read: Mapping[str, Mapping[str, ConsignmentClearance]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {"vehicle_id": self.vehicle_id, "direction": self.direction, "consignments": list(self.consignments),
-                "crossing_allowed": self.allowed, "reasons": list(self.reasons), "relied_on": list(self.relied_on)}
+                "crossing_allowed": self.allowed, "reasons": list(self.reasons), "relied_on": list(self.relied_on),
+                "clearances": self.clearances()}
+
+    def clearances(self) -> dict[str, dict[str, Any]]:
+        """Per authority, the status the rule read of the vehicle and of each consignment aboard, with the latest
+        event (by seq) it rests on, so a decision's record reads on its own:
+        ``{authority: {"vehicle": {status, event_id, seq}, "consignments": {id: {status, event_id, seq}}}}``."""
+        return {authority: {"vehicle": _status(v.status, v.event_id, v.seq), "consignments": {
+            consignment_id: _status(str(c.status), c.latest_event_id, c.latest_seq)
+            for consignment_id, per_authority in self.consignments_read.items()
+            for c in (per_authority[authority],)}}
+            for authority, v in self.vehicle_read.items()}
+
+
+def _status(status: str, event_id: str | None, seq: int | None) -> dict[str, Any]:
+    return {"status": status, "event_id": event_id, "seq": seq}
 
 
 def consignment_reasons(consignment_id: str, clearance: Mapping[str, ConsignmentClearance]) -> list[str]:
@@ -207,6 +233,8 @@ def gate_rule(
     """
     reasons: list[str] = []
     relied: list[str] = []
+    vehicle_read: dict[str, VehicleClearance] = {}
+    consignments_read: dict[str, dict[str, ConsignmentClearance]] = {}
     authorities = list(authorities)
     for authority in authorities:
         gaps = (stream_gaps or {}).get(authority)
@@ -217,7 +245,7 @@ def gate_rule(
             reasons.append(f"{authority} link down: never heard from")
         elif age > link_timeout_s:
             reasons.append(f"{authority} link down for {age:.0f} s")
-        v = vehicle.get(authority, NOT_AUTHORIZED)
+        v = vehicle_read[authority] = vehicle.get(authority, NOT_AUTHORIZED)
         if v.event_id:
             relied.append(v.event_id)
         if not v.authorized:
@@ -228,7 +256,8 @@ def gate_rule(
             reasons.append(f"consignment {consignment_id} is unknown to customs")
         elif travels != direction:
             reasons.append(f"consignment {consignment_id} travels {travels}, not {direction}")
-        full = {a: per_authority.get(a, NO_CLEARANCE) for a in authorities}
+        full = consignments_read[consignment_id] = {a: per_authority.get(a, NO_CLEARANCE) for a in authorities}
         reasons += consignment_reasons(consignment_id, full)
         relied += [c.latest_event_id for c in full.values() if c.latest_event_id]
-    return GateDecision(vehicle_id, direction, tuple(consignments), not reasons, tuple(reasons), tuple(relied))
+    return GateDecision(vehicle_id, direction, tuple(consignments), not reasons, tuple(reasons), tuple(relied),
+                        vehicle_read=vehicle_read, consignments_read=consignments_read)

@@ -8,19 +8,39 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, field_validator, model_validator
 
 AUTHORITY_PATTERN = r"^[A-Z][A-Z0-9_]{1,31}$"
 CONSIGNMENT_PATTERN = r"^[A-Z]{2}-[A-Z0-9]{6,24}$"
 VEHICLE_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"  # ROS-name-safe: it becomes the vehicle's namespace
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 DIRECTION_PATTERN = r"^[A-Z]{2}->[A-Z]{2}$"
+#: Each pattern in the words a refusal gives in place of pydantic's "String should match pattern '^[A-Z]{2}-...'"
+#: (fleet/api/main.py): what the caller can act on, with an example.
+PATTERN_WORDS = {
+    AUTHORITY_PATTERN: "an authority is 2 to 32 capital letters, digits or _, the first a letter, e.g. VN_CUSTOMS",
+    CONSIGNMENT_PATTERN: "a consignment id is two capital letters, a hyphen and 6 to 24 capital letters or digits, "
+                         "e.g. VN-000100000001",
+    VEHICLE_PATTERN: "a vehicle id is 1 to 63 lower-case letters, digits or _, the first a letter, e.g. agv_001",
+    UUID_PATTERN: "an event id is a UUID in lower case, e.g. 3f2b8c1e-9d4a-4e7b-8a6f-0c1d2e3f4a5b",
+    DIRECTION_PATTERN: "a direction is the side it leaves, -> and the side it goes to, e.g. VN->CN",
+}
 SEQ_RANGE = range(1, 2**53)  # each authority numbers its events 1, 2, 3, ...; a JSON number stays exact below 2^53
 EARLIEST_ISSUED_AT = datetime(2000, 1, 1, tzinfo=UTC)  # anything earlier is a client's bug, not a customs event
+#: RFC 3339's date-time (§5.6): date, "T", time with seconds, an optional fraction, then "Z" or an offset ±hh:mm
+#: ("t" and "z" may be lower case, as the RFC allows). Not Unix time as text, a space for the "T", an offset without
+#: its colon or a time without seconds: ISO 8601 forms other parsers read otherwise or not at all
+ISSUED_AT_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+_ISSUED_AT = re.compile(ISSUED_AT_PATTERN, re.ASCII)
+#: :meth:`CustomsEvent.model_validate`'s ``context`` for an event the fleet stored when it accepted it: its
+#: ``issued_at`` is read as it was then (any ISO 8601 text with a zone, before RFC 3339 was required), so a restart
+#: re-verifying it does not refuse what was accepted
+STORED = {"stored": True}
 
 
 class EventType(StrEnum):
@@ -53,7 +73,7 @@ class CustomsEvent(BaseModel):
     event_id: str = Field(pattern=UUID_PATTERN)
     authority: str = Field(pattern=AUTHORITY_PATTERN)
     seq: StrictInt = Field(ge=SEQ_RANGE.start, lt=SEQ_RANGE.stop)  # a JSON number: "5" and true are refused
-    issued_at: datetime
+    issued_at: datetime = Field(json_schema_extra={"pattern": ISSUED_AT_PATTERN})
     type: EventType
     consignment_id: str | None = Field(default=None, pattern=CONSIGNMENT_PATTERN)
     vehicle_id: str | None = Field(default=None, pattern=VEHICLE_PATTERN)
@@ -63,9 +83,12 @@ class CustomsEvent(BaseModel):
 
     @field_validator("issued_at", mode="before")
     @classmethod
-    def _text(cls, value: Any) -> Any:
-        if not isinstance(value, str) or len(value) > 40:
-            raise ValueError("issued_at must be ISO 8601 text with a time zone (e.g. 2026-11-22T10:00:00Z)")
+    def _text(cls, value: Any, info: ValidationInfo) -> Any:
+        if not isinstance(value, str) or len(value) > 40 or \
+                not (_ISSUED_AT.match(value) or (info.context or {}).get("stored")):
+            shown = f"{value[:40]!r}" if isinstance(value, str) else f"a JSON {type(value).__name__}"
+            raise ValueError(f"issued_at must be RFC 3339 text with seconds and a zone, e.g. 2026-11-22T10:00:00Z or "
+                             f"2026-11-22T17:00:00+07:00; got {shown}")
         return value
 
     @field_validator("issued_at")

@@ -34,7 +34,7 @@ from fleet.customs.clearance import (
     gate_rule,
     vehicle_step,
 )
-from fleet.customs.envelope import CustomsEvent, content_digest, format_time, signed_bytes
+from fleet.customs.envelope import STORED, CustomsEvent, content_digest, format_time, signed_bytes
 from fleet.customs.errors import MalformedInput
 from fleet.customs.refusals import refusal_body, safe_text
 from fleet.customs.signing import signature_valid
@@ -160,6 +160,8 @@ class CustomsGate:
         changed by an authority, alarms, resend requests and checkpoints.
     signing_key : the fleet's Ed25519 key; with it the gate signs an audit checkpoint at least every
         ``checkpoint_every = (records, seconds)``, publishes it and puts the latest in every reply.
+    previous_fleet_keys : the public keys the fleet signed with before rotating to ``signing_key``: a clearance
+        snapshot signed with one of them is still the fleet's own on a restart.
     snapshot_every : ``(accepted events, seconds)``: a clearance snapshot is taken after that many events, or
         that long after the first event since the last one; a restart loads the latest snapshot and applies
         only the events after it (signed with ``signing_key``, when given).
@@ -169,7 +171,8 @@ class CustomsGate:
                  clock: Callable[[], float] = time.time, publish: Publisher | None = None,
                  signing_key: Ed25519PrivateKey | None = None,
                  checkpoint_every: tuple[int, float] = (100, 10.0),
-                 snapshot_every: tuple[int, float] = (10_000, 300.0)) -> None:
+                 snapshot_every: tuple[int, float] = (10_000, 300.0),
+                 previous_fleet_keys: Sequence[Ed25519PublicKey] = ()) -> None:
         self.authorities = {a.name: a for a in authorities}
         self.directions = {f"{a.side}->{b.side}" for a in self.authorities.values()
                            for b in self.authorities.values() if a.side != b.side}
@@ -188,6 +191,8 @@ class CustomsGate:
         self._refusals = RefusalLimiter()
         self._verifier = ThreadPoolExecutor(2, thread_name_prefix="customs-verify")
         self._signing_key, self._checkpoint_every = signing_key, checkpoint_every
+        #: the keys a snapshot record the fleet signed verifies with (none: the fleet does not sign)
+        self._fleet_keys = (signing_key.public_key(), *previous_fleet_keys) if signing_key else ()
         self._snapshot_every = snapshot_every
         self._unanchored, self._anchored_at = 0, clock()
         self._unsnapshotted, self._snapshot_at = 0, clock()
@@ -551,8 +556,7 @@ class CustomsGate:
         covered, record = (tail[0], tail[1]) if len(tail) > 1 and tail[1].seq == audit_seq else (None, None)
         covered_seq = record.body.get("covers_audit_seq") if record else None
         counted = self.store.count_events(covered_seq) if type(covered_seq) is int else -1
-        fleet_key = self._signing_key.public_key() if self._signing_key else None
-        state = check_snapshot(text, record, covered, counted, fleet_key)
+        state = check_snapshot(text, record, covered, counted, self._fleet_keys)
         for previous, later in itertools.pairwise(tail[1:]):
             if later.seq != previous.seq + 1 or later.prev_hash != previous.hash or \
                     record_hash(later.seq, later.recorded_at, later.kind, later.body, later.prev_hash) != later.hash:
@@ -611,7 +615,7 @@ class CustomsGate:
         if content_digest(fields) != stored.digest or audited_digest != stored.digest:
             raise _Refusal("it has no matching event_accepted record in the audit log")
         try:
-            event = CustomsEvent.model_validate(fields)
+            event = CustomsEvent.model_validate(fields, context=STORED)
         except ValidationError:
             raise _Refusal("it is malformed") from None
         if (event.event_id, event.authority, event.seq) != (stored.event_id, stored.authority, stored.seq):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,7 +62,8 @@ class ClearanceState:
             for c, a, fold in data["consignments"]:
                 state.consignments[(str(c), str(a))] = ConsignmentFold.from_json(fold)
             for v, a, seq, authorized, event_id in data["vehicles"]:
-                state.vehicles[(str(v), str(a))] = (_int(seq), VehicleClearance(bool(authorized), str(event_id)))
+                number = _int(seq)
+                state.vehicles[(str(v), str(a))] = (number, VehicleClearance(bool(authorized), str(event_id), number))
             state.directions = {str(c): str(d) for c, d in data["directions"].items()}
             for a, (complete_to, beyond, *ahead) in data["streams"].items():  # no ahead: none, or an older snapshot
                 if len(ahead) > 1:
@@ -105,11 +106,13 @@ def snapshot_body(state_text: str, covers: tuple[int, str], events: int, key: Ed
 
 
 def check_snapshot(state_text: str, record: AuditRecord | None, covered: AuditRecord | None, counted_events: int,
-                   fleet_key: Ed25519PublicKey | None) -> ClearanceState:
+                   fleet_keys: Sequence[Ed25519PublicKey]) -> ClearanceState:
     """The snapshot's state if everything agrees, else :class:`SnapshotRejected` saying what does not.
 
     ``record`` is the audit record at the snapshot's seq (its own ``snapshot`` record), ``covered`` the one
-    it says it covers up to, ``counted_events`` how many stored events name an audit record up to that one.
+    it says it covers up to, ``counted_events`` how many stored events name an audit record up to that one;
+    ``fleet_keys``: the record must be signed by one of them (the fleet's key and those it signed with before
+    rotating it), unless there are none (a fleet that does not sign).
     """
     if record is None or record.kind != AuditKind.SNAPSHOT:
         raise SnapshotRejected("its audit record is missing or is not a snapshot record")
@@ -118,7 +121,7 @@ def check_snapshot(state_text: str, record: AuditRecord | None, covered: AuditRe
     body: Mapping[str, Any] = record.body
     if body.get("kind") != KIND or hashlib.sha256(state_text.encode()).hexdigest() != body.get("state_digest"):
         raise SnapshotRejected(f"its state does not match the digest in audit record {record.seq}")
-    if fleet_key is not None and not signature_valid(dict(body), fleet_key):
+    if fleet_keys and not any(signature_valid(dict(body), key) for key in fleet_keys):
         raise SnapshotRejected(f"audit record {record.seq} is not signed by the fleet's key")
     covers = body.get("covers_audit_seq")
     if covered is None or covered.seq != covers or covered.hash != body.get("covers_head") or \

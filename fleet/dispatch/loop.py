@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import datetime
 import functools
 import itertools
 import logging
@@ -25,7 +24,16 @@ from collections import deque
 from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
 
-from agv_agent.protocol import MAP_ID, ActionState, ActionStatus, ActionType, Factsheet, InstantAction, VehicleState
+from agv_agent.protocol import (
+    MAP_ID,
+    ActionState,
+    ActionStatus,
+    ActionType,
+    Factsheet,
+    InstantAction,
+    OrderNode,
+    VehicleState,
+)
 from agv_agent.tracker import distance
 
 from fleet.alarms import AlarmKind, AlarmService
@@ -50,12 +58,14 @@ from fleet.dispatch.steps import (
     holds_what_was_sent,
     inbound_gates,
     is_free,
+    lost_its_order,
     node_actions,
     nodes_before_crossing,
     order_refusals,
     refused_what_was_sent,
     released_way,
     reported_base_end_step,
+    standing_past,
     vehicle_view,
     view_key,
     waiting_at_gate,
@@ -70,7 +80,7 @@ from fleet.dispatch.waiting import FleetNow, WaitingOrder, waiting_order
 from fleet.dispatch.yards import room_left, within_gate_capacity
 from fleet.events import EventBus, Topic
 from fleet.orders import Move, OrderError, OrderPublic, OrderService, OrderState
-from fleet.orders.model import LOADED_STATES, NOT_YET_CLEARED, SHORT_OF_THE_LINE, TRANSITIONS
+from fleet.orders.model import LOADED_STATES, NOT_YET_CLEARED, SHORT_OF_THE_LINE, TRANSITIONS, moment_in_words
 from fleet.staff import StaffLog
 from fleet.store import AuditKind, Store, StoreError
 from fleet.store.schema import gate_holds
@@ -499,12 +509,12 @@ class Dispatcher:
         for order in found:
             if order.id in told or order.latest_delivery is None:
                 continue
-            due = datetime.datetime.fromtimestamp(order.latest_delivery, datetime.UTC)
             late_min = (now - order.latest_delivery) / 60
             self.alarms.raise_alarm(
                 AlarmKind.ORDER_OVERDUE, order.id,
-                f"{order.id} ({order.direction}) is past its latest delivery, {due:%Y-%m-%d %H:%M} UTC, by "
-                f"{late_min:.0f} min: {order.state}" + (f" on {order.vehicle_id}" if order.vehicle_id else ""),
+                f"{order.id} ({order.direction}) is past its latest delivery, "
+                f"{moment_in_words(order.latest_delivery)}, by {late_min:.0f} min: {order.state}"
+                + (f" on {order.vehicle_id}" if order.vehicle_id else ""),
                 {"order_id": order.id, "latest_delivery": order.latest_delivery, "state": str(order.state),
                  "vehicle_id": order.vehicle_id})
 
@@ -529,6 +539,8 @@ class Dispatcher:
             elif age is not None and age > self.gate.link_timeout_s:
                 self.alarms.raise_alarm(AlarmKind.CUSTOMS_LINK_DOWN, authority,
                                         f"no event or heartbeat from {authority} for {age:.0f} s: crossings refused")
+            elif age is not None:
+                self.alarms.clear(AlarmKind.CUSTOMS_LINK_DOWN, authority)
 
     def _watch_vehicle_link(self, t: float) -> None:
         """The vehicle link in trouble for ``VEHICLE_LINK_GRACE_S``: one alarm that says what (a lost or refusing
@@ -601,6 +613,8 @@ class Dispatcher:
             return
         if track.placed_at is not None and state.last_node_id == track.placed_at:
             track.placed_at = None  # it took its new order where it was set down: its own last node says it now
+        if state.order_id == track.vda_order_id and track.shown_order_id != state.order_id:
+            track.shown_order_id = state.order_id
         if not holds_what_was_sent(track) and t - track.sent_at > RESEND_AFTER_S:
             self._see_to_what_was_sent(track, state, t)
         if news:
@@ -614,8 +628,10 @@ class Dispatcher:
         """Where the vehicle reports itself against the border (:mod:`fleet.dispatch.border_watch`). A position on a
         map other than the corridor's (VDA 5050 ``mapId``) is off the map: before, it was not judged, and a vehicle
         saying so crossed unseen. One it says is not known (a vehicle starting up, or lost) is judged only while it
-        drives by the line: before, it was not judged at all."""
-        released = [n.node_id for n in state.node_states if n.released]
+        drives by the line: before, it was not judged at all. Its released way is what it reports, or, when it
+        reports none, what the fleet released to it: a vehicle restarted on the deck knows no order (its base is gone,
+        the fleet's record of it is not) and was stopped as past its base, metres into the way released to it."""
+        released = [n.node_id for n in state.node_states if n.released] or self._released_to(track)
         found = unplaced(track.border, self.corridor, state.driving, released, state.last_node_id) \
             if not state.position_initialized else elsewhere(track.border) if state.map_id != MAP_ID \
             else sighting(track.border, self.corridor, state.pose.x, state.pose.y, released, state.last_node_id)
@@ -625,6 +641,13 @@ class Dispatcher:
             self._past_its_base(track, state, found)
         elif found is not None:
             self._off_the_map(track, state, found)
+
+    @staticmethod
+    def _released_to(track: Track) -> list[str]:
+        """The nodes of its plan the fleet released to the vehicle and it has not reached (in order)."""
+        if track.plan is None or track.vda_order_id is None:
+            return []
+        return [step.node for step in track.plan.steps[track.reached + 1:track.released + 1]]
 
     def _unreleased_crossing(self, track: Track, state: VehicleState, found: UnreleasedCrossing) -> None:
         """A vehicle across the border or on its line with no crossing released to it: it is stopped (an
@@ -708,7 +731,7 @@ class Dispatcher:
         was built anew from where the vehicle's base ended before it; on a link slower than the resend (a slow
         network, an MQTT broker lagging) the late one overtook it, the vehicle refused each one built after, and
         the order never finished."""
-        if refused_what_was_sent(track) or track.sent_order is None:
+        if refused_what_was_sent(track) or track.sent_order is None or lost_its_order(track, state):
             self._send_anew(track, state, t)
             return
         reported = (track.vda_order_id, state.order_update_id if state.order_id == track.vda_order_id else -1)
@@ -732,7 +755,10 @@ class Dispatcher:
         if track.plan is None:
             track.needs_plan = True
         elif track.vda_order_id is None:
-            self._adopt(track, track.plan, t)
+            # with the way released to it before released again: a vehicle restarted on the crossing lanes, released
+            # across, finishes the crossing whatever the gate rule says now (the bridge is cleared so); one not
+            # released across is released there only on a decision at the last node before it, as ever
+            self._adopt(track, track.plan, t, released=track.released)
         else:
             self._resync_base(track, t)
 
@@ -990,6 +1016,7 @@ class Dispatcher:
                 and not self.alarms.is_open(AlarmKind.LOW_BATTERY, track.id):  # (open: asked again at every tick)
             self.alarms.raise_alarm(AlarmKind.LOW_BATTERY, track.id,
                                     f"{track.id}: battery at {state.battery_charge:.0f} %")
+        self._clear_ended_alarms(track)
         if why is not None and (track.unavailable is None or lasting):
             track.keeps_order_until = t if lasting else t + self.settings.reassign_after_s
         if why == track.unavailable:
@@ -1035,6 +1062,19 @@ class Dispatcher:
                                     f"{t - track.lost_since:.0f} s: it takes no order or release until it does")
         return "not localised: its position is not known (positionInitialized false)"
 
+    def _clear_ended_alarms(self, track: Track) -> None:
+        """The vehicle's alarms whose cause has ended marked cleared (open until acknowledged): reporting again after
+        it was silent (or had never reported), connected again, charging or charged."""
+        state = track.state
+        if state is not None and (track.state_age or 0.0) <= self.settings.silent_after_s:
+            self.alarms.clear(AlarmKind.VEHICLE_SILENT, track.id)
+        if track.connection not in ("OFFLINE", "CONNECTIONBROKEN"):
+            self.alarms.clear(AlarmKind.VEHICLE_OFFLINE, track.id)
+        if state is not None and (state.charging or state.battery_charge >= self.settings.low_battery_percent):
+            self.alarms.clear(AlarmKind.LOW_BATTERY, track.id)
+        if state is not None and state.position_initialized:
+            self.alarms.clear(AlarmKind.VEHICLE_NOT_LOCALISED, track.id)
+
     def _not_taking_orders(self, track: Track, state: VehicleState, t: float) -> str | None:
         """Why the vehicle cannot go on when it has reported, for over ``reassign_after_s``, none of the orders
         or updates it was sent since (a vendor's vehicle that ignores them, an agent whose order subscription
@@ -1066,14 +1106,17 @@ class Dispatcher:
         it stands idle (nothing released ahead) farther than ``OFF_ITS_WAY_M`` from it: moved by people, say. Its
         next order would start at that node by its id, and it would drive from where it really stands in a
         straight line to the next node, off every lane (found by trying it: a vehicle driven to another parking
-        row in MANUAL mode did)."""
+        row in MANUAL mode did). Not one standing on the lane its plan goes on by from that node: restarted
+        there, it is sent on from where it stands (``_first_deviation``)."""
         if state.driving or state.node_states or not state.position_initialized or state.map_id != MAP_ID:
             return None
         node = self.corridor.nodes.get(track.placed_at or state.last_node_id)
         if node is None:
             return None
         metres = distance(state.pose, node.x, node.y)
-        return (node.id, metres) if metres > OFF_ITS_WAY_M else None
+        if metres <= OFF_ITS_WAY_M or (track.placed_at is None and standing_past(self.corridor, track) is not None):
+            return None
+        return node.id, metres
 
     def _taken_where_set_down(self, track: Track, state: VehicleState, node: str, metres: float) -> bool:
         """Moved off its way with nothing aboard and set down on a free place of its side (a parking spot, a
@@ -1439,9 +1482,11 @@ class Dispatcher:
             if vid != exclude:
                 self._adopt(self.tracks[vid], plan, t)
 
-    def _adopt(self, track: Track, plan: TimedPlan, t: float, base: tuple[str, int | None] | None = None) -> None:
+    def _adopt(self, track: Track, plan: TimedPlan, t: float, base: tuple[str, int | None] | None = None,
+               released: int = -1) -> None:
         """Take a new plan: it starts where the vehicle's base ends (or the base end lies on it). ``base``: that
-        node and its sequence id (``base_end_at``), when the caller has them already."""
+        node and its sequence id (``base_end_at``), when the caller has them already. ``released``: the step of
+        the plan up to which it was released to the vehicle already, released again at once."""
         end, seq = base if base is not None else base_end_at(self.corridor, track)
         index = _first_step_at(plan, end)
         if index is None:  # planned from where the planner thought the vehicle was: plan again from the truth
@@ -1453,7 +1498,7 @@ class Dispatcher:
         since = track.arrived_at.get(track.reached) if old is not None and 0 <= track.reached < len(old.steps) \
             and old.steps[track.reached].node == end else None
         track.way_to_plan = {} if seq is None or old is None else self._way_to_plan(track, old, seq)
-        track.plan, track.first, track.released = plan, index, index
+        track.plan, track.first, track.released = plan, index, max(index, released)
         track.waits_because = None  # (asked again at its next release)
         track.seq0 = (seq if seq is not None else 0) - 2 * index
         state = track.state
@@ -1462,10 +1507,15 @@ class Dispatcher:
         track.arrived_at = {index: t if since is None else since} if track.reached == index else {}
         track.approach_s = self._approach_s(state, end) if track.reached < index else 0.0
         track.needs_plan = False
+        if track.reached == index and since is None:
+            # found standing there (a restart of the fleet manager, the vehicle at its gate): an arrival all the
+            # same. Before, the order said ``loaded`` for as long as the vehicle waited there for customs
+            self._arrived(track, index, t)
         if new_order:
             track.vda_order_id, update_id = f"{track.id}-{uuid.uuid4().hex[:8]}", 0
         else:
-            update_id = max(track.update_id, state.order_update_id if state else 0) + 1
+            holds_it = state is not None and state.order_id == track.vda_order_id
+            update_id = max(track.update_id, state.order_update_id if state is not None and holds_it else 0) + 1
         if not _same_stay(old, plan):
             self._plans_changed = True
         self._send(track, update_id)
@@ -2075,7 +2125,7 @@ class Dispatcher:
         if taken and basis == track.sent_basis:
             return
         order = vda_order(self.corridor, track.vda_order_id, update_id, track.plan, track.seq0, track.first,
-                          track.released, actions)
+                          track.released, actions, self._first_deviation(track) if update_id == 0 else None)
         content = OrderContent(order.order_id, order.nodes, order.edges)
         if taken and content.repeats(track.sent_content):
             # the same basis builds the same content, which repeats the last update sent again: not built again
@@ -2089,6 +2139,19 @@ class Dispatcher:
             track.untaken_since = track.sent_at
         self.link.send_order(track.id, order)
         self._save_vda(track)
+
+    def _first_deviation(self, track: Track) -> float | None:
+        """A new order's first node's allowed deviation, when the vehicle stands on its way past that node, farther
+        than the usual deviation (:func:`standing_past`: restarted between two nodes): one that takes in where it
+        stands, so that it accepts the order there. Before, it refused every order ("order starts at
+        vn_deck_out_0, the vehicle is at vn_deck_out_0, 1.6 m away") and stood on the bridge for good."""
+        assert track.plan is not None
+        state = track.state
+        if state is None or state.last_node_id != track.plan.steps[track.first].node:
+            return None
+        past = standing_past(self.corridor, track)
+        return past + OrderNode.allowed_deviation_xy if past is not None and past > OrderNode.allowed_deviation_xy \
+            else None
 
     def _save_vda(self, track: Track) -> None:
         self._unsaved.add(track.id)

@@ -59,7 +59,7 @@ def inbound_gates(corridor: Corridor, out: frozenset[str]) -> frozenset[str]:
 
 def base_end_at(corridor: Corridor, track: Track) -> tuple[str, int | None]:
     """Where the vehicle will stop if told nothing more, and that node's sequence id on the vehicle's current
-    order (None: the vehicle is not on our order, so a new order starts there).
+    order (None: the vehicle is not on our order, and none was sent to it, so a new order starts there).
 
     Node and sequence id come from one source, because the vehicle takes an update only if it starts at
     exactly that (node, sequence id). An update sent but not yet reported back (the state still shows an
@@ -79,9 +79,12 @@ def base_end_at(corridor: Corridor, track: Track) -> tuple[str, int | None]:
         if released is not None and released[0] in corridor.nodes:
             return released
     seq = state.last_node_sequence_id if ours and state is not None else None
-    # (no order of ours sent: a new one starts where the vehicle stands, not where the plan's release ends)
     if track.plan is not None and track.reached >= 0 and track.vda_order_id is not None:
-        return track.plan.steps[track.released].node, seq
+        # (an order sent that the vehicle does not show yet counts as its own too: the next is an update of it.
+        # Taken for none, a replan in the tick of a new order (to a vehicle restarted between two nodes, say) sent
+        # a second new order from the first one's base end, which the vehicle refused: "busy with order ...")
+        return track.plan.steps[track.released].node, track.seq0 + 2 * track.released if seq is None else seq
+    # (no order of ours sent: a new one starts where the vehicle stands, not where the plan's release ends)
     if track.placed_at is not None:
         return track.placed_at, seq
     if state is not None and state.last_node_id in corridor.nodes:
@@ -103,6 +106,15 @@ def refused_what_was_sent(track: Track) -> bool:
     built meanwhile from where its base ended before would overtake it (``Dispatcher._see_to_what_was_sent``)."""
     return track.vda_order_id is not None and track.state is not None \
         and order_status(track.state, track.vda_order_id, track.update_id)[0] == OrderStatus.REFUSED
+
+
+def lost_its_order(track: Track, state: VehicleState) -> bool:
+    """The vehicle had taken our order (its state showed it) and now shows another or none, with nothing released:
+    it restarted, or dropped the order. The update sent again would be refused ("a new order must have update 0"):
+    a new order from where it stands is what it takes. (One that never showed the order may only have it late on
+    its way: sent again as it is.)"""
+    return track.shown_order_id == track.vda_order_id and state.order_id != track.vda_order_id \
+        and not any(n.released for n in state.node_states)
 
 
 def holds_what_was_sent(track: Track) -> bool:
@@ -132,6 +144,34 @@ def reported_base_end_step(track: Track) -> int | None:
     node, seq = last_released(state) or (state.last_node_id, state.last_node_sequence_id)
     k, odd = divmod(seq - track.seq0, 2)
     return k if not odd and 0 <= k <= track.released and plan.steps[k].node == node else None
+
+
+#: metres a vehicle may stand beside the straight line of a lane and still be on it: our agent keeps within 0.7 m of
+#: the lane it drives (docs/vehicle-protocol.md, section 5)
+ON_THE_LANE_M = 1.0
+
+
+def standing_past(corridor: Corridor, track: Track) -> float | None:
+    """How far the vehicle stands past the node it last reached, on the lane its plan goes on by from there (to
+    the node after that node's first step), within ``ON_THE_LANE_M`` of it; None when it stands anywhere else.
+
+    A vehicle restarted between two nodes (its process killed mid-edge on the bridge, say) knows no order and
+    stands metres past its last node: a new order that starts there is one it accepts only with an allowed
+    deviation that takes in where it stands (VDA 5050: an order's first node must be where the vehicle is, within
+    that node's deviation range). Not the node ahead: counted as there already, the vehicle would drive from where
+    it stands straight to the node after it, off the lanes at a turn."""
+    state, plan = track.state, track.plan
+    if state is None or plan is None or not state.position_initialized:
+        return None
+    route = [step.node for step in plan.steps] + list(plan.horizon)
+    k = next((i for i, node in enumerate(route[:-1]) if node == state.last_node_id), None)
+    if k is None:
+        return None
+    a, b = corridor.nodes[route[k]], corridor.nodes[route[k + 1]]
+    dx, dy, px, py = b.x - a.x, b.y - a.y, state.pose.x - a.x, state.pose.y - a.y
+    length = (dx * dx + dy * dy) ** 0.5
+    along, beside = (px * dx + py * dy) / length, abs(px * dy - py * dx) / length
+    return (px * px + py * py) ** 0.5 if 0.0 < along <= length and beside <= ON_THE_LANE_M else None
 
 
 def base_end(corridor: Corridor, track: Track) -> str:
@@ -285,7 +325,7 @@ def vehicle_view(track: Track) -> VehicleView:
                        job=str(track.job.kind) if track.job else None,
                        released_nodes=route[max(track.reached, 0):track.released + 1] if plan else [],
                        horizon_nodes=route[track.released + 1:] + list(plan.horizon) if plan else [],
-                       stalled_because=track.stalled_because or track.waits_because,
+                       stalled_because=track.stalled_because or track.waits_because or _cannot_go_on(track),
                        held_load=list(track.job.aboard) if track.job and track.job.kind == JobKind.HOLD else [],
                        held_at=track.job.held_at if track.job else None)
     if state is not None:
@@ -297,13 +337,20 @@ def vehicle_view(track: Track) -> VehicleView:
     return view
 
 
+def _cannot_go_on(track: Track) -> str | None:
+    """Why a vehicle with a job stands, when it cannot go on (``Track.unavailable``: it refuses every order sent,
+    offline, an emergency stop...). Before, a vehicle restarted on the bridge that refused every order stood there
+    with its order ``crossing`` and nothing said why."""
+    return track.unavailable if track.job is not None else None
+
+
 def view_key(track: Track) -> tuple[object, ...]:
     """What :func:`vehicle_view` shows, but for the age of the state, as a cheap tuple: equal keys, same view."""
     state, job, record = track.state, track.job, track.record
     shown: tuple[object, ...] = (track.connection, record.in_service, record.service_reason, id(track.plan),
                                  track.reached, track.released, job.kind if job else None,
                                  job.order.id if job and job.order else None, track.stalled_because,
-                                 track.waits_because,
+                                 track.waits_because, track.unavailable,
                                  job.held_at if job else None, reporting(track))
     if state is None:
         return shown

@@ -62,6 +62,7 @@ class Track:
     job: Job | None = None
     plan: TimedPlan | None = None
     vda_order_id: str | None = None
+    shown_order_id: str | None = None  # the last order of ours its state showed (it had taken it)
     update_id: int = 0
     seq0: int = 0  # sequence id of plan.steps[0]
     #: the released way before ``plan.steps[0]`` that the vehicle may still be driving, by sequence id: nodes of

@@ -6,6 +6,7 @@ already has (sequence id ``seq0``), so the update that carries it starts there, 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import NamedTuple
@@ -48,11 +49,13 @@ def node_action(order_id: str, sequence_id: int, action_type: ActionType | str) 
 
 
 def vda_order(corridor: Corridor, order_id: str, update_id: int, plan: TimedPlan, seq0: int, first: int,
-              released: int, actions: Mapping[int, tuple[str, ...]] | None = None) -> Order:
+              released: int, actions: Mapping[int, tuple[str, ...]] | None = None,
+              first_deviation: float | None = None) -> Order:
     """The order (update) for ``plan`` from step index ``first`` (0 for a new order; for an update, the step
     that ends the base the vehicle has): steps up to index ``released`` in the base, later steps and the
     plan's unreserved ``horizon`` after them. Step ``k`` has sequence id ``seq0 + 2k``. ``actions`` adds
-    node actions (VDA 5050 action types) by step index."""
+    node actions (VDA 5050 action types) by step index. ``first_deviation``: the first node's allowed deviation
+    (m), for a vehicle that stands farther from it than the usual one (:func:`fleet.dispatch.steps.standing_past`)."""
     route = [s.node for s in plan.steps] + list(plan.horizon)
     nodes, edges = [], []
     for k in range(first, len(route)):
@@ -65,6 +68,8 @@ def vda_order(corridor: Corridor, order_id: str, update_id: int, plan: TimedPlan
             lane = corridor.lane_between(route[k - 1], node_id)
             edges.append(_order_edge(lane.id, sequence_id - 1, k <= released, route[k - 1], node_id, lane.max_speed,
                                      lane.length))
+    if first_deviation is not None and nodes:
+        nodes[0] = dataclasses.replace(nodes[0], allowed_deviation_xy=first_deviation)
     return Order(order_id, update_id, tuple(nodes), tuple(edges))
 
 

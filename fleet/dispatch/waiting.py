@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 
 from pydantic import BaseModel
 
 from fleet.orders import OrderPublic
+from fleet.orders.model import moment_in_words
 from planner.assignment import Reason
 
 
@@ -66,8 +66,8 @@ class FleetNow:
 def why_waiting(order: OrderPublic, kept: list[str], fleet: FleetNow) -> tuple[WaitKind, str]:
     """The first thing that holds ``order`` back; ``kept``: its consignments customs keeps, as sentences."""
     if order.earliest_start is not None and order.earliest_start > fleet.now:
-        ready = datetime.fromtimestamp(order.earliest_start, UTC)
-        return WaitKind.NOT_READY, f"its earliest start is {ready:%Y-%m-%d %H:%M} UTC: a vehicle is sent for it then"
+        return WaitKind.NOT_READY, (f"its earliest start is {moment_in_words(order.earliest_start)}: a vehicle is "
+                                    "sent for it then")
     if kept:
         return WaitKind.CUSTOMS, "customs keeps " + "; ".join(kept) + ": assigned once it lets the load go on"
     if fleet.available == 0:

@@ -6,11 +6,12 @@ The lifecycle is a table of allowed transitions; anything else is a programming 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 from fleet.customs.envelope import CONSIGNMENT_PATTERN, DIRECTION_PATTERN
 
@@ -84,12 +85,45 @@ def _seconds_since_the_epoch(value: Any) -> Any:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise ValueError("not a time: give seconds since the epoch or ISO 8601 with its UTC offset, "
-                         "e.g. 2026-12-01T14:00:00+07:00") from None
+        raise PydanticCustomError("not_a_time", "not a time: give seconds since the epoch or ISO 8601 with its UTC "
+                                                "offset, e.g. 2026-12-01T14:00:00+07:00") from None
     if parsed.tzinfo is None:
-        raise ValueError("a time without its UTC offset is ambiguous at this border (Viet Nam UTC+7, China UTC+8): "
-                         f"write it with one, e.g. {value}+07:00")
+        raise PydanticCustomError("no_utc_offset", "a time without its UTC offset is ambiguous at this border (Viet "
+                                  "Nam UTC+7, China UTC+8): write it with one, e.g. {value}+07:00", {"value": value})
     return parsed.timestamp()
+
+
+def _as_customs_writes_it(consignment_id: Any) -> Any:
+    """A consignment id in upper case, without the spaces around it: customs writes every one in upper case (its
+    event with another is refused, CONSIGNMENT_PATTERN), so "vn-000100000001" can only mean VN-000100000001, and the
+    gate, matching ids exactly, finds the order's consignments in customs' events. ASCII only: the dotless i (U+0131) in
+    upper case is "I", and a letter from another script is a mistake to refuse, not to turn into another id."""
+    if isinstance(consignment_id, str) and consignment_id.isascii():
+        return consignment_id.strip().upper()
+    return consignment_id
+
+
+def _consignment_ids(value: Any) -> Any:
+    """An order's consignment ids as customs writes them, and how many one order carries said in words (pydantic
+    says "List should have at most 2 items after validation")."""
+    if not isinstance(value, list):
+        return value
+    if not value:
+        raise PydanticCustomError("too_few_consignments", "at least one consignment: the consignment id of each "
+                                                          "container, e.g. VN-000100000001")
+    if len(value) > MAX_CONTAINERS:
+        raise PydanticCustomError(
+            "too_many_consignments", "at most {most} consignments on one order (one AGV carries two 20' containers "
+            "or one 40'): {given} given; give the others an order of their own",
+            {"most": MAX_CONTAINERS, "given": len(value)})
+    return [_as_customs_writes_it(item) for item in value]
+
+
+def moment_in_words(seconds: float) -> str:
+    """A moment as the API's sentences write it (a waiting order's reason, an alarm): "2030-01-01 01:00 UTC". In UTC,
+    named: the words are read on both sides of the border (Viet Nam UTC+7, China UTC+8); the console shows each such
+    moment in the dispatcher's own zone (fleet/console/js/dom.js, ``inLocalTime``, which reads this form)."""
+    return f"{datetime.fromtimestamp(seconds, UTC):%Y-%m-%d %H:%M} UTC"
 
 
 #: The last moment an order may name: 9999-12-31T23:59:59Z (what a browser or an ISO 8601 date can still show).
@@ -106,8 +140,11 @@ class OrderCreate(BaseModel):
     answers them as seconds since the epoch."""
 
     model_config = ConfigDict(extra="forbid")
-    consignments: list[Annotated[str, StringConstraints(pattern=CONSIGNMENT_PATTERN)]] = Field(
-        min_length=1, max_length=MAX_CONTAINERS, description="consignment ids of the containers (one per container)")
+    consignments: Annotated[list[Annotated[str, StringConstraints(pattern=CONSIGNMENT_PATTERN)]],
+                            BeforeValidator(_consignment_ids)] = Field(
+        min_length=1, max_length=MAX_CONTAINERS, description="consignment ids of the containers (one per container); "
+                                                             "one in lower case is taken in upper case, as customs "
+                                                             "writes it")
     pickup: str = Field(min_length=1, max_length=64, description="dock id where the containers are loaded")
     drop: str = Field(min_length=1, max_length=64, description="dock id on the other side")
     direction: str | None = Field(None, pattern=DIRECTION_PATTERN,

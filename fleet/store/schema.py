@@ -132,6 +132,7 @@ alarms = Table(
     Column("detail", JSON, nullable=False),
     Column("acknowledged_at", Float, nullable=True),
     Column("acknowledged_by", String(64), nullable=True),
+    Column("cleared_at", Float, nullable=True),  # its cause ended (it stays open until acknowledged); 0006
     Index("ix_alarms_open", "acknowledged_at"),
 )
 

@@ -32,6 +32,11 @@ from planner.corridor.model import (
 #: How far (m) a lane's end may be from its node, or a node from its zone or the border line.
 TOLERANCE_M = 1.0
 DEFAULT_WIDTH_M = 3.0
+#: A lane this close to the border line reaches it: a node drawn on the line lies some micrometres off it once
+#: projected, and a lane ending there was said not to reach it.
+ON_THE_LINE_M = 1e-3
+#: More shared area than this between zones of the two sides is an overlap, not the rounding of a shared edge.
+OVERLAP_M2 = 1.0
 
 
 def border_line_of(zones: Iterable[Zone], jurisdictions: tuple[str, str]) -> BaseGeometry:
@@ -57,6 +62,7 @@ def validate_corridor(
         return problems
     problems += _geometry_joins_nodes(nodes, drawn)
     problems += _lanes_over_nodes(nodes, drawn, float(parameters.get("agv_width_m", DEFAULT_WIDTH_M)))
+    problems += _sides_overlapping(zones, jurisdictions)
     problems += _nodes_in_zones(nodes, zones, border)
     problems += _border(nodes, drawn, border, jurisdictions)
     problems += _parameters(nodes, parameters)
@@ -105,6 +111,20 @@ def _geometry_joins_nodes(nodes: Mapping[str, Node], lanes: Mapping[str, Lane]) 
     return problems
 
 
+def _sides_overlapping(zones: Mapping[str, Zone], jurisdictions: tuple[str, str]) -> list[MapProblem]:
+    """The two sides' zones may meet (on the border line) but not overlap: a position there would be on both sides,
+    and the border watch would judge it by whichever zone it finds first."""
+    a, b = jurisdictions
+    problems = []
+    for first, second in itertools.product([z for z in zones.values() if z.jurisdiction == a],
+                                           [z for z in zones.values() if z.jurisdiction == b]):
+        shared = first.polygon.intersection(second.polygon).area
+        if shared > OVERLAP_M2:
+            problems.append(MapProblem(second.id, f"overlaps zone {first.id!r} ({a}) over {shared:,.0f} m²: the two "
+                                                  "sides' zones may meet on the border line, not overlap"))
+    return problems
+
+
 def _nodes_in_zones(nodes: Mapping[str, Node], zones: Mapping[str, Zone], border: BaseGeometry) -> list[MapProblem]:
     problems = []
     for node in nodes.values():
@@ -115,9 +135,13 @@ def _nodes_in_zones(nodes: Mapping[str, Node], zones: Mapping[str, Zone], border
         gap = zone.polygon.distance(node.point)
         if gap > TOLERANCE_M:
             problems.append(MapProblem(node.id, f"lies {gap:.1f} m outside its zone {zone.id!r}"))
+        on_line = not border.is_empty and border.distance(node.point) <= TOLERANCE_M
         if node.kind in BORDER_LINE_KINDS:
-            if border.is_empty or border.distance(node.point) > TOLERANCE_M:
+            if not on_line:
                 problems.append(MapProblem(node.id, f"a {node.kind} node must lie on the border line"))
+        elif on_line:
+            problems.append(MapProblem(node.id, f"a {node.kind} node on the border line: only border and handoff "
+                                                "nodes may lie on it"))
         elif zone.jurisdiction != node.jurisdiction:
             problems.append(MapProblem(
                 node.id, f"jurisdiction {node.jurisdiction} differs from its zone {zone.id!r} ({zone.jurisdiction})"))
@@ -131,7 +155,7 @@ def _border(nodes: Mapping[str, Node], lanes: Mapping[str, Lane], border: BaseGe
         return [MapProblem(None, f"no border line: the {a} zones and the {b} zones never touch")]
     problems = []
     for lane in lanes.values():
-        touches = lane.geometry.distance(border) <= 1e-6 or any(
+        touches = lane.geometry.distance(border) <= ON_THE_LINE_M or any(
             nodes[n].kind in BORDER_LINE_KINDS for n in (lane.source, lane.target))
         if touches and not lane.crossing:
             problems.append(MapProblem(lane.id, "reaches the border line but is not marked crossing: true"))

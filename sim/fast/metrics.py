@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,9 +19,17 @@ import numpy as np
 from fleet.events import Topic
 from fleet.orders import OrderState
 from fleet.orders.model import LOADED_STATES
+from planner.corridor import Corridor
 from sim.fast.customs import CustomsSim
 
-__all__ = ["DemandOrder", "Recorder"]
+__all__ = ["DemandOrder", "Recorder", "bridge_nodes_of"]
+
+
+def bridge_nodes_of(corridor: Corridor) -> frozenset[str]:
+    """The nodes the bridge diagram follows: the crossing lanes' ends and every node in a ``bridge`` zone, so it
+    spans the whole deck (Bac Luan II's crossing lanes are 50 m of its 618 m)."""
+    on_deck = {node.id for node in corridor.nodes.values() if corridor.zones[node.zone].kind == "bridge"}
+    return frozenset(on_deck | {n for lane in corridor.crossing_lanes for n in (lane.source, lane.target)})
 
 
 @dataclass(frozen=True)
@@ -40,7 +48,7 @@ class DemandOrder:
 class _OrderLog:
     demand: DemandOrder
     states: list[tuple[float, str, str | None]] = field(default_factory=list)  # (t, state, vehicle)
-    loaded_odometer: float | None = None
+    carrier: tuple[str, float] | None = None  # the vehicle with the load aboard, its odometer when it took it
 
 
 class Recorder:
@@ -54,6 +62,7 @@ class Recorder:
         self.checked = 0
         self.unsafe: list[dict[str, Any]] = []
         self.alarms: Counter[str] = Counter()
+        self._alarm_ids: set[int] = set()  # the fleet's alarms counted: a later change of one (cleared) is no new one
         self.loaded_m = 0.0
         self.bridge: list[tuple[float, str, str]] = []  # (t, vehicle, node) arrivals on the crossing lanes' nodes
         self.vehicle_order: dict[str, str] = {}  # vehicle -> its active order id
@@ -74,10 +83,21 @@ class Recorder:
             self._order(message)
         elif topic == Topic.CROSSING and message["consignments"]:  # loads across (an empty vehicle's is recorded too)
             self.crossings.append((self.now(), message["direction"], message["vehicle_id"]))
-        elif topic == Topic.ALARM:
+        elif topic == Topic.ALARM and self._first_news_of(message):
             self.alarms[str(message.get("kind") or "customs")] += 1
         elif topic == Topic.DECISION:
             self.decisions.append((self.now(), message))
+
+    def _first_news_of(self, alarm: dict[str, Any]) -> bool:
+        """Is this a new alarm, not news of one counted (cleared, standing again, acknowledged)? The gate's alarms
+        carry no id: each is new."""
+        alarm_id = alarm.get("id") if alarm.get("source") == "fleet" else None
+        if alarm_id is None:
+            return True
+        if alarm_id in self._alarm_ids:
+            return False
+        self._alarm_ids.add(alarm_id)
+        return True
 
     def allowed_decisions(self) -> dict[str, list[tuple[str, tuple[str, ...]]]]:
         """Per vehicle, in order: each gate decision that let it cross (direction, consignments)."""
@@ -95,16 +115,27 @@ class Recorder:
         log.states.append((t, state, vehicle))
         if vehicle and state == OrderState.ASSIGNED:
             self.vehicle_order[vehicle] = message["order_id"]
-        if state == OrderState.LOADED and vehicle:
-            log.loaded_odometer = self.odometer(vehicle)
-        if state == OrderState.DELIVERED and vehicle and log.loaded_odometer is not None:
-            self.loaded_m += self.odometer(vehicle) - log.loaded_odometer
+        if state in LOADED_STATES and vehicle and (log.carrier is None or log.carrier[0] != vehicle):
+            self._put_down(log)  # in relay, the receiver takes the load over at the pad
+            log.carrier = (vehicle, self.odometer(vehicle))
+        elif state in (OrderState.DELIVERED, OrderState.CANCELLED, OrderState.FAILED):
+            self._put_down(log)
         if state == OrderState.AWAITING_CLEARANCE:
             for consignment in log.demand.consignments:
                 self.customs.at_gate(consignment)
         if state in (OrderState.DELIVERED, OrderState.CANCELLED, OrderState.FAILED, OrderState.CREATED) \
                 and vehicle and self.vehicle_order.get(vehicle) == message["order_id"]:
             del self.vehicle_order[vehicle]
+
+    def _put_down(self, log: _OrderLog) -> None:
+        """The load leaves its carrier: the metres it drove with it are loaded metres."""
+        if log.carrier is not None:
+            self.loaded_m += self._carried_m(log.carrier)
+            log.carrier = None
+
+    def _carried_m(self, carrier: tuple[str, float]) -> float:
+        vehicle, since_m = carrier
+        return self.odometer(vehicle) - since_m
 
     def on_arrival(self, vehicle: str, node: str, t: float, bridge_nodes: frozenset[str]) -> None:
         if node in bridge_nodes:
@@ -140,10 +171,11 @@ class Recorder:
 
     def metrics(self, *, scenario: dict[str, Any], duration_s: float, fleet: list[str], total_m: dict[str, float],
                 charging_s: dict[str, float], kwh_per_km: float, customs_refused: dict[str, int],
-                customs_sent: dict[str, int], orders_due: int) -> dict[str, Any]:
+                customs_sent: dict[str, int], orders_due: int, directions_ordered: Iterable[str]) -> dict[str, Any]:
         hours = duration_s / 3600
         delivered = [(log, at) for log in self.orders.values() if (at := _when(log, OrderState.DELIVERED)) is not None]
-        directions = sorted({log.demand.direction for log in self.orders.values()})
+        # every direction the scenario orders in, with none ordered in the run too (0, not a missing key)
+        directions = sorted(set(directions_ordered) | {log.demand.direction for log in self.orders.values()})
         crossed = Counter(d for t, d, _ in self.crossings if t >= self.warmup_s)
         per_hour = {d: [0] * math.ceil(hours) for d in directions}
         for t, d, _ in self.crossings:
@@ -155,6 +187,8 @@ class Recorder:
         waits = [w for w in (self._gate_wait(order_id, log) for order_id, log in self.orders.items()) if w is not None]
         busy = self._busy_s(duration_s)
         total_km = sum(total_m.values()) / 1000
+        loaded_km = (self.loaded_m + sum(self._carried_m(log.carrier) for log in self.orders.values()
+                                         if log.carrier is not None)) / 1000  # with the loads still aboard
         states = Counter(log.states[-1][1] if log.states else "not created" for log in self.orders.values())
         containers = sum(len(log.demand.consignments) for log, _ in delivered)
         return {
@@ -177,8 +211,8 @@ class Recorder:
             "vehicles": {
                 "utilization": round(sum(busy.values()) / (len(fleet) * duration_s), 4) if fleet else 0.0,
                 "km_total": round(total_km, 1),
-                "km_loaded": round(self.loaded_m / 1000, 1),
-                "km_empty": round(total_km - self.loaded_m / 1000, 1),
+                "km_loaded": round(loaded_km, 1),
+                "km_empty": round(total_km - loaded_km, 1),
                 "energy_kwh": round(total_km * kwh_per_km, 1),
                 "charging_h": round(sum(charging_s.values()) / 3600, 2)},
             "alarms": dict(sorted(self.alarms.items())),

@@ -40,7 +40,7 @@ from fleet.vehicles.placement import parking_nodes, vehicle_id
 from planner.corridor import Corridor, NodeKind
 from planner.schedule import FollowingRules
 from sim.fast.customs import CustomsSim
-from sim.fast.metrics import DemandOrder, Recorder
+from sim.fast.metrics import DemandOrder, Recorder, bridge_nodes_of
 from sim.fast.vehicles import EventLink
 from sim.scenario import OperatingModel, Scenario
 
@@ -161,6 +161,7 @@ def run_fast(scenario: Scenario, progress: Callable[[float], None] | None = None
     fast mode cannot run."""
     started = time.perf_counter()
     corridor = operated(corridor or load_corridor(scenario.map_folder()), scenario.operating_model)
+    _check_holds(scenario, corridor)
     folder = _scratch_dir()
     try:
         return _run(scenario, corridor, folder, progress, started)
@@ -179,11 +180,29 @@ def operated(corridor: Corridor, model: OperatingModel) -> Corridor:
                                                                       "handoff_mode": str(model)}))
 
 
+def _check_holds(scenario: Scenario, corridor: Corridor) -> None:
+    """Each operator hold names a gate of its side, or none (every gate of the side): refused before the run, not
+    when the hold comes due, and never another side's gate counted as this side's hold."""
+    for i, hold in enumerate(scenario.faults.operator_holds):
+        if hold.gate is None:
+            continue
+        node = corridor.nodes.get(hold.gate)
+        if node is None or node.kind != NodeKind.GATE:
+            raise SimError(f"faults.operator_holds.{i}.gate: {hold.gate!r} is not a gate of map {corridor.name!r}")
+        if node.jurisdiction != hold.side:
+            raise SimError(f"faults.operator_holds.{i}.gate: {hold.gate!r} is a gate of {node.jurisdiction}, not of "
+                           f"{hold.side} (its side)")
+
+
 def fleet_registry_of(scenario: Scenario, corridor: Corridor) -> list[dict[str, Any]]:
     """The fleet section's ``vehicles``: one per parking spot (agv_001...), a ``cross_share`` of them, drawn from
-    the seed, authorized to cross. Both modes start the same fleet at the same spots."""
+    the seed, authorized to cross. Both modes start the same fleet at the same spots. :class:`SimError` when the
+    map has fewer parking spots than the fleet."""
     rng = random.Random(f"{scenario.seed}/fleet")
-    spots = parking_nodes(corridor, scenario.fleet.size)
+    try:
+        spots = parking_nodes(corridor, scenario.fleet.size)
+    except ValueError as exc:
+        raise SimError(f"fleet.size: {exc}") from None
     crossers = set(rng.sample(range(len(spots)), round(scenario.fleet.cross_share * len(spots))))
     return [{"id": vehicle_id(i), "home": n.jurisdiction, "may_cross": i in crossers, "start_node": n.id}
             for i, n in enumerate(spots)]
@@ -243,7 +262,7 @@ def _simulate(scenario: Scenario, corridor: Corridor, services: Services, link: 
     recorder = Recorder(lambda: clock.t, customs, link.odometer_m, scenario.warmup_min * 60)
     services.bus.subscribe(recorder.on_bus, topics=(Topic.ORDER, Topic.CROSSING, Topic.ALARM, Topic.DECISION))
     crossing = corridor.crossing_lanes
-    bridge_nodes = frozenset(n for lane in crossing for n in (lane.source, lane.target))
+    bridge_nodes = bridge_nodes_of(corridor)
     ends = {lane.target for lane in crossing}
     recorder.before_crossing = {lane.source for lane in crossing if lane.source not in ends}
     recorder.gates = {n.id for n in corridor.nodes_of(NodeKind.GATE)}
@@ -299,7 +318,7 @@ def _simulate(scenario: Scenario, corridor: Corridor, services: Services, link: 
     fleet = [r.id for r in records]
     metrics = recorder.metrics(
         scenario={"name": scenario.name, "seed": scenario.seed, "map": Path(scenario.map).name,
-                  "operating_model": str(scenario.operating_model)},
+                  "operating_model": str(scenario.operating_model)}, directions_ordered=scenario.demand.per_hour,
         duration_s=duration, fleet=fleet, total_m={v: link.odometer_m(v) for v in fleet},
         charging_s={v: link.charging_s(v) for v in fleet}, kwh_per_km=scenario.fleet.battery.consumption_kwh_per_km,
         customs_refused=customs.refused, customs_sent=customs.sent, orders_due=len(demand))

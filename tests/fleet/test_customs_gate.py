@@ -131,7 +131,7 @@ def test_refuses_unknown_authority(customs, gate, key_dir):
     ("consignment_id", "c1; DROP TABLE", "consignment_id: String should match pattern"),
     ("event_id", "not-a-uuid", "event_id: String should match pattern"),
     ("seq", -1, "seq: Input should be greater than or equal to 1"),
-    ("issued_at", "yesterday", "issued_at: Input should be a valid datetime"),
+    ("issued_at", "yesterday", "issued_at: Value error, issued_at must be RFC 3339 text"),
     ("direction", "VN->LA", "direction VN->LA is not one of"),
     ("vehicle_id", "agv_009", "must be null"),
 ])

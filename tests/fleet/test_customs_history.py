@@ -35,9 +35,9 @@ FLOW = {EventType.DECLARATION_ACCEPTED: Status.DECLARED, EventType.INSPECTION_RE
 
 def seq_order_reference(events: list[AcceptedEvent]) -> ConsignmentClearance:
     """DESIGN.md §3 read literally: walk the events in seq order."""
-    base, on_hold, channel, latest = Status.PENDING, False, None, None
+    base, on_hold, channel, latest, latest_seq = Status.PENDING, False, None, None, None
     for event in sorted(events, key=lambda e: e.seq):
-        latest = event.event_id
+        latest, latest_seq = event.event_id, event.seq
         if event.type == EventType.HOLD:
             on_hold = True
         elif event.type == EventType.HOLD_LIFTED:
@@ -46,7 +46,7 @@ def seq_order_reference(events: list[AcceptedEvent]) -> ConsignmentClearance:
             channel = str(event.payload.get("channel"))
         elif FLOW[event.type] in (Status.RELEASED, Status.REVOKED) or base not in (Status.RELEASED, Status.REVOKED):
             base = FLOW[event.type]
-    return ConsignmentClearance(Status.HOLD if on_hold else base, on_hold, channel, latest, base)
+    return ConsignmentClearance(Status.HOLD if on_hold else base, on_hold, channel, latest, base, latest_seq)
 
 
 @settings(max_examples=300, deadline=None)

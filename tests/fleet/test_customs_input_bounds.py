@@ -70,7 +70,7 @@ def test_lone_surrogate_in_a_field_of_a_refused_event(customs, gate):
 @pytest.mark.parametrize(("changes", "reason"), [
     ({"issued_at": "9999-12-31T23:59:59-23:59"}, "issued_at is out of range"),  # was OverflowError
     ({"issued_at": "0001-01-01T00:00:00Z"}, "issued_at is before 2000"),
-    ({"issued_at": 1795000000}, "issued_at must be ISO 8601 text"),
+    ({"issued_at": 1795000000}, "issued_at must be RFC 3339 text"),
     ({"seq": "5"}, "seq: Input should be a valid integer"),
     ({"seq": True}, "seq: Input should be a valid integer"),
 ])

@@ -201,8 +201,8 @@ def heads(lines: list[str]) -> dict[int, str]:
 def test_checkpoints_are_signed_sent_in_acks_and_published(anchored, fleet_keys):
     _gate, lines, kept = anchored
     key = parse_public_key(fleet_keys[1].read_text())
-    assert {checked_checkpoint(c, key)[0] for c in kept} >= {3, 6}
-    assert check_export(heads(lines), kept, key) == []
+    assert {checked_checkpoint(c, [key])[0] for c in kept} >= {3, 6}
+    assert check_export(heads(lines), kept, [key]) == []
 
 
 @pytest.mark.parametrize("attack", ["truncate", "delete_and_rehash", "edit_and_rehash"])
@@ -217,7 +217,7 @@ def test_checkpoints_catch_what_the_chain_alone_cannot(anchored, fleet_keys, att
         records[1]["body"]["type"] = "hold"
         forged = rehash_from_genesis(records)
     assert verify_chain(forged) == []  # the chain alone says intact: this was the finding
-    problems = check_export(heads(forged), kept, parse_public_key(fleet_keys[1].read_text()))
+    problems = check_export(heads(forged), kept, [parse_public_key(fleet_keys[1].read_text())])
     assert problems and all("truncated" in p or "rewritten" in p for p in problems), problems
 
 

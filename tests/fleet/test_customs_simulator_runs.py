@@ -61,7 +61,7 @@ def test_a_stopped_simulator_writes_the_checkpoints_it_was_sent(service, key_dir
     assert run.returncode == 0 and "Traceback" not in output, output
     assert f"stopped by {signal.Signals(signum).name}" in output, output
     key = parse_public_key(service.fleet_pub.read_text())
-    seqs = [checked_checkpoint(c, key)[0] for c in checkpoints_from_lines(kept.read_text().splitlines())]
+    seqs = [checked_checkpoint(c, [key])[0] for c in checkpoints_from_lines(kept.read_text().splitlines())]
     assert seqs and max(seqs) >= 6, seqs  # signed as the records came: 2, 4, 6, ...
 
 

@@ -57,6 +57,35 @@ def test_one_leads_the_standby_writes_nothing(url):
     second.stop()
 
 
+def test_a_standby_that_took_the_lock_says_it_is_taking_over(url, tmp_path):
+    """Between taking the lock and its full API taking the port (building the services, ~4 s in an HA failover),
+    the standby's API answers on: its 503 named the node itself as the leader to ask ("fm-b is a standby ...
+    ask the leader, fm-b (epoch 2)"). It says it is taking over."""
+    from fastapi.testclient import TestClient
+
+    from fleet.api.standby import create_standby_app
+    from fleet.defaults import default_settings
+    from fleet.maps import load_corridor
+
+    first = elect(url, "fm-a", poll_s=0.1)
+    wait_for(lambda: first.leading, 5)
+    second = elect(url, "fm-b", poll_s=0.1)
+    settings = default_settings(tmp_path / "var").settings
+    client = TestClient(create_standby_app(settings, second.store, second, load_corridor("maps/bac_luan_ii")))
+    waiting = client.get("/api/v1/health").json()
+    assert (waiting["role"], waiting["leader"]) == ("standby", "fm-a") and "ask the leader, fm-a (epoch 1)" in \
+        waiting["detail"], waiting
+    first.stop()
+    wait_for(lambda: second.leading, 2)
+    for reply in (client.get("/api/v1/health"), client.post("/api/v1/orders", json={})):
+        body = reply.json()
+        assert reply.status_code == 503 and reply.headers["Retry-After"] == "1", reply.text
+        assert (body["role"], body["leader"], body["epoch"]) == ("taking_over", "fm-b", 2), body
+        assert body["detail"].startswith("fm-b is taking over as the leader (epoch 2), not serving yet: ") \
+            and body["detail"].endswith("; ask again in a moment") and "standby" not in body["detail"], body
+    second.stop()
+
+
 def test_a_deposed_leader_that_has_not_noticed_is_refused(url, postgres):
     """The leader's lock session ends (server side) while the leader is too slow to notice (a long poll: a
     paused process); the standby takes over, and the old leader's late write finds a newer epoch."""

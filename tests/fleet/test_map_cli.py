@@ -90,3 +90,11 @@ def test_render_writes_a_picture(folder, tmp_path):
     assert width > 2000 and height > 1000
     # far from blank: zones, lanes and markers cover a good share of the pixels
     assert (image[..., :3].mean(axis=2) < 0.95).mean() > 0.1
+
+
+def test_render_refuses_a_picture_format_it_cannot_write(bac_luan_ii_dir, tmp_path):
+    """`--out corridor.txt` was a ValueError traceback from savefig."""
+    result = run("map", "render", str(bac_luan_ii_dir), "--out", str(tmp_path / "corridor.txt"))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "--out" in result.stderr and ".png or .svg" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "corridor.txt").exists()

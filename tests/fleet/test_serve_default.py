@@ -95,3 +95,19 @@ def test_a_port_taken_is_refused_naming_the_field_before_anything_starts(tmp_pat
         f"customs.zmq.router: cannot bind tcp://127.0.0.1:{port}"
     assert done.returncode == 2 and field in done.stderr, done.stderr
     assert "Traceback" not in done.stderr and "dispatch" not in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("under", ["a file", "a read-only file system"])
+def test_a_var_folder_that_cannot_be_written_is_refused_with_a_message(tmp_path, under):
+    """``--var`` where the default cannot keep its keys and tokens (a file in the way; a read-only mount: /sys,
+    which root cannot write either): before, an OSError traceback from fleet/defaults.py, exit 1."""
+    if under == "a file":
+        (tmp_path / "afile").write_text("not a folder")
+        var = tmp_path / "afile" / "var"
+    else:
+        var = Path("/sys/xborder-var")
+    done = subprocess.run([str(BIN / "xborder"), "serve", "--var", str(var), "--port", str(free_port())],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert f"--var {var}: cannot keep the default deployment's store, keys and tokens there" in done.stderr \
+        and "Traceback" not in done.stderr, done.stderr

@@ -22,6 +22,7 @@ from fleet.maps import load_corridor
 from fleet.orders import OrderCreate, OrderService, OrderState
 from fleet.staff import StaffLog
 from fleet.store import Store
+from fleet.vehicles.link import wait_for
 from fleet.vehicles.mqtt_link import MqttVehicleLink
 from fleet.vehicles.registry import VehicleConfig, VehicleRegistry
 from planner.corridor import NodeKind
@@ -126,12 +127,7 @@ def stopped(vehicle: ForgedVehicle) -> bool:
 
 
 def wait(predicate, timeout_s: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
+    return wait_for(predicate, timeout_s)
 
 
 @pytest.mark.parametrize(("x", "y"), [(9.0, 300.0), (60.0, 300.0)], ids=["onto-the-cn-deck", "beside-the-cn-deck"])

@@ -47,8 +47,9 @@ def test_a_state_that_is_no_vda_object_is_refused_and_reading_the_vehicle_does_n
     publish(attacker, "odd", "state", payload)
     publish(attacker, "odd", "connection", {**a_state("odd"), "connectionState": "ONLINE"})
     assert mqtt_link.wait_for(lambda: mqtt_link.connection("odd") == "ONLINE", 5)
-    assert mqtt_link.snapshot("odd").state is None
-    assert mqtt_link.trouble() is not None
+    # (states come at QoS 0, connections at 1: MQTT keeps the order within a QoS only, so the state may come later;
+    # one that is no object is refused as it comes, one with a field it cannot read when it is read)
+    assert mqtt_link.wait_for(lambda: mqtt_link.snapshot("odd").state is None and mqtt_link.trouble() is not None, 5)
 
 
 def test_an_unreadable_factsheet_leaves_the_vehicle_with_none_and_reading_it_does_not_raise(mqtt_link, attacker):
@@ -117,7 +118,8 @@ def test_a_flood_of_bad_messages_is_logged_in_a_bounded_number_of_lines_that_cou
     refused = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
     assert 0 < len(refused) <= 100
     time.sleep(1.1)
-    publish(attacker, "noisy", "state", b"one more")
-    assert mqtt_link.wait_for(lambda: any("more refused" in r.getMessage() for r in caplog.records), 5)
-    counted = [r.getMessage() for r in caplog.records if "more refused" in r.getMessage()]
-    assert sum(int(re.search(r"\(and (\d+) more refused", m)[1]) for m in counted) + len(refused) >= 2001
+    publish(attacker, "last", "state", b"one more")  # logged (the bucket has refilled), with the count before it
+    assert mqtt_link.wait_for(lambda: any("/last/" in r.getMessage() for r in caplog.records), 5)
+    lines = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    counted = sum(int(m[1]) for line in lines if (m := re.search(r"\(and (\d+) more refused", line)))
+    assert counted + len(lines) == 2002

@@ -166,6 +166,26 @@ def _map_coordinates(c: dict, change: Callable[[float, float], list[float]]) -> 
             geometry["coordinates"] = [[change(*p) for p in ring] for ring in geometry["coordinates"]]
 
 
+def _zone_over_the_other_sides_yard(c: dict, config: dict) -> None:
+    """A CN zone drawn over part of the VN yard, far from the bridge: every point there on both sides."""
+    corners = [(-300.0, -2500.0), (0.0, -2500.0), (0.0, -2300.0), (-300.0, -2300.0), (-300.0, -2500.0)]
+    ring = [to_wgs84(config, x, y) for x, y in corners]
+    c["features"].append({"type": "Feature", "properties": {"id": "cn_stray", "kind": "yard", "jurisdiction": "CN"},
+                          "geometry": {"type": "Polygon", "coordinates": [ring]}})
+
+
+def _decks_overlapping(c: dict, config: dict) -> None:
+    """The CN deck drawn 20 m too far south, over the VN deck."""
+    ring = feature(c, "cn_bridge")["geometry"]["coordinates"][0]
+    south = min(lat for _, lat in ring)
+    moved = to_wgs84(config, 0.0, 134.5)[1]
+    feature(c, "cn_bridge")["geometry"]["coordinates"] = [[[lon, moved if lat == south else lat] for lon, lat in ring]]
+
+
+def _parking_on_the_line(c: dict, _: dict) -> None:
+    feature(c, "border_northbound")["properties"]["kind"] = "parking"
+
+
 BROKEN: dict[str, tuple[Callable[[dict, dict], None], str, str]] = {
     # name: (how to break it, the feature the message must name, what the message must say)
     "dangling lane": (_dangling_lane, "vn_ring_s_0__vn_dock_1", "dangling lane: its 'to' node 'vn_dock_99'"),
@@ -203,6 +223,13 @@ BROKEN: dict[str, tuple[Callable[[dict, dict], None], str, str]] = {
     "lat and lon swapped": (_swapped_lat_lon, "corridor.geojson", "look like (lat, lon) swapped"),
     "coordinates in local metres": (_local_metres, "corridor.geojson",
                                     "they look like local metres"),
+    # a zone overlap of the two sides was accepted (away from the bridge), or refused as border nodes off the line
+    "a zone over the other side's yard": (_zone_over_the_other_sides_yard, "cn_stray",
+                                          "overlaps zone 'vn_yard' (VN) over"),
+    "decks overlapping": (_decks_overlapping, "cn_bridge", "overlaps zone 'vn_bridge' (VN) over"),
+    # was refused as "a lane marked crossing that does not reach the border line", the lane ending on it
+    "parking on the border line": (_parking_on_the_line, "border_northbound",
+                                   "a parking node on the border line: only border and handoff nodes may lie on it"),
 }
 
 

@@ -121,6 +121,35 @@ def test_a_gate_wait_ends_when_the_vehicle_leaves_its_gate_cleared() -> None:
     assert sum(recorder._gate_wait("ord-1", recorder.orders["ord-1"]).values()) == pytest.approx(31.0 / 60)
 
 
+def test_loaded_km_follow_the_container_over_a_handoff_and_to_the_end_of_the_run() -> None:
+    """km loaded were counted once, at delivery, from the loading vehicle's odometer to the delivering one's: in
+    relay (the receiver delivers) a difference of two vehicles' odometers, and an order still aboard at the end of
+    the run counted as driven empty (a 1 h run with a loaded crossing said 0 km loaded)."""
+    customs = CustomsSim(load_scenario("kim_thanh"), schedule=lambda t, action: None, epoch=0.0, now=lambda: 0.0)
+    odometer = {"agv_001": 0.0, "agv_002": 0.0}
+    recorder = Recorder(lambda: 0.0, customs, odometer=odometer.__getitem__, warmup_s=0)
+    recorder.add_order("ord-1", DemandOrder(0, 0.0, "VN->CN", "vn_dock_1", "cn_dock_1", ("VN-S000000001A",)))
+    recorder.add_order("ord-2", DemandOrder(1, 0.0, "VN->CN", "vn_dock_2", "cn_dock_2", ("VN-S000000002A",)))
+
+    def move(order_id: str, to: str, vehicle: str, at_m: float) -> None:
+        odometer[vehicle] = at_m
+        recorder.on_bus("order", {"order_id": order_id, "to": to, "vehicle_id": vehicle})
+
+    move("ord-1", "assigned", "agv_001", 0.0)
+    move("ord-1", "loaded", "agv_001", 500.0)  # 500 m empty to the pickup
+    move("ord-1", "crossing", "agv_001", 2000.0)  # 1,500 m loaded to the pad
+    move("ord-1", "to_drop", "agv_002", 3000.0)  # the receiver came 3,000 m empty to the pad
+    move("ord-1", "delivered", "agv_002", 4000.0)  # 1,000 m loaded to the drop
+    move("ord-2", "assigned", "agv_001", 2000.0)
+    move("ord-2", "loaded", "agv_001", 2200.0)
+    odometer["agv_001"] = 2800.0  # 600 m loaded when the run ends, not yet delivered
+    metrics = recorder.metrics(scenario={}, duration_s=3600.0, fleet=["agv_001", "agv_002"], total_m=dict(odometer),
+                               charging_s={}, kwh_per_km=2.2, customs_refused={}, customs_sent={}, orders_due=2,
+                               directions_ordered=[])
+    assert metrics["vehicles"]["km_loaded"] == pytest.approx(1.5 + 1.0 + 0.6)
+    assert metrics["vehicles"]["km_empty"] == pytest.approx(6.8 - 3.1)
+
+
 @pytest.mark.slow
 def test_the_kim_thanh_corridor_runs_too() -> None:
     """Nothing in the fleet or the simulator assumes Bac Luan II: the second corridor's scenario runs in relay

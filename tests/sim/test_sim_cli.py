@@ -94,3 +94,56 @@ def test_fleet_needed_refuses_an_endless_search_or_day(args, said) -> None:
     demand for ever. Both are now refused with a message, no traceback."""
     result = runner.invoke(app, ["fleet-needed", "baseline_2026", *args], env={"COLUMNS": "200"})
     assert result.exit_code == 2 and said in result.output and "Traceback" not in result.output, result.output
+
+
+def _baseline_with(tmp_path: Path, **changes) -> Path:
+    """The shipped baseline scenario with some top-level sections replaced."""
+    import yaml
+
+    data = yaml.safe_load((Path(__file__).parents[2] / "sim" / "scenarios" / "baseline_2026.yaml").read_text())
+    path = tmp_path / "changed.yaml"
+    path.write_text(yaml.safe_dump({**data, **changes}))
+    return path
+
+
+@pytest.mark.parametrize(("hold", "said"), [
+    ({"gate": "no_such_gate", "side": "VN"}, "'no_such_gate' is not a gate"),
+    ({"gate": "cn_gate_out_1", "side": "VN"}, "'cn_gate_out_1' is a gate of CN, not of VN"),
+])
+def test_an_operator_hold_of_a_gate_the_map_has_not_is_refused_before_the_run(tmp_path: Path, hold, said) -> None:
+    """It was a KeyError traceback when the hold came due (after simulating up to it); a gate of the other side
+    was held and its waits counted as the named side's operator hold."""
+    scenario = _baseline_with(tmp_path, faults={"operator_holds": [{**hold, "start_h": 0.001, "duration_min": 5}]})
+    result = runner.invoke(app, ["run", str(scenario), "--fast", "--hours", "0.01", "--fleet", "2", "--no-plots",
+                                 "--out", str(tmp_path / "out")], env={"COLUMNS": "200"})
+    assert result.exit_code == 2, result.output
+    assert "faults.operator_holds.0.gate" in result.output and said in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+
+
+def test_a_fleet_bigger_than_the_parking_is_refused_naming_the_field(tmp_path: Path) -> None:
+    """`sim run --fleet 300` on Bac Luan II (204 parking spots) was a ValueError traceback."""
+    result = runner.invoke(app, ["run", "baseline_2026", "--fast", "--hours", "0.01", "--fleet", "300",
+                                 "--no-plots", "--out", str(tmp_path / "out")], env={"COLUMNS": "200"})
+    assert result.exit_code == 2, result.output
+    assert "fleet.size" in result.output and "204 parking spots" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+
+
+def _strict_json(text: str):
+    def refuse(constant: str):
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_a_sweep_with_nothing_delivered_writes_valid_json(tmp_path: Path) -> None:
+    """With no order delivered the dwell was NaN, written as a bare NaN token: sweep.json was no JSON for jq, a
+    browser or any strict parser. It is null now."""
+    out = tmp_path / "sweep"
+    result = runner.invoke(app, ["sweep", "baseline_2026", "--fleet", "2", "--hours", "0.01", "--out", str(out)],
+                           env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    rows = _strict_json((out / "sweep.json").read_text())
+    assert rows[0]["delivered"] == 0 and rows[0]["dwell_p50_min"] is None and rows[0]["dwell_p95_min"] is None
+    assert (out / "sweep.png").stat().st_size > 10_000

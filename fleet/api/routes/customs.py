@@ -11,7 +11,13 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from fleet.api.deps import CallerDep, CustomsAuthority, GateDep
-from fleet.customs.envelope import CONSIGNMENT_PATTERN, DIRECTION_PATTERN, VEHICLE_PATTERN, CustomsEvent
+from fleet.customs.envelope import (
+    CONSIGNMENT_PATTERN,
+    DIRECTION_PATTERN,
+    PATTERN_WORDS,
+    VEHICLE_PATTERN,
+    CustomsEvent,
+)
 from fleet.customs.gate import MAX_EVENT_BYTES
 
 router = APIRouter(tags=["customs"])
@@ -102,7 +108,7 @@ def vehicle_crossing(
     malformed = [c for c in aboard if not re.match(CONSIGNMENT_PATTERN, c)]
     if malformed:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            f"malformed consignment ids {malformed[:5]}: each must match {CONSIGNMENT_PATTERN}")
+                            f"malformed consignment ids {malformed[:5]}: {PATTERN_WORDS[CONSIGNMENT_PATTERN]}")
     return gate.evaluate(vehicle_id, direction, aboard).as_dict()
 
 

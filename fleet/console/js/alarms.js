@@ -1,7 +1,7 @@
 // Alarms: newest first, acknowledge (operator), and the header's count of open alarms, which always counts
 // every open alarm (from the API's total, not from what the list shows).
 
-import { h, moment, renderKeepingFocus } from "./dom.js";
+import { h, inLocalTime, moment, renderKeepingFocus } from "./dom.js";
 
 export class AlarmsPanel {
   constructor(list, badge, { api, can, notify, serviceNow }) {
@@ -33,10 +33,12 @@ export class AlarmsPanel {
   }
 
   item(alarm) {
-    return h("li", { class: `alarm${alarm.acknowledged_at ? " acknowledged" : ""}`, "data-alarm": alarm.id,
-                     "data-kind": alarm.kind },
+    const cleared = alarm.cleared_at != null && !alarm.acknowledged_at;  // its cause ended: open until acknowledged
+    return h("li", { class: `alarm${alarm.acknowledged_at ? " acknowledged" : cleared ? " cleared" : ""}`,
+                     "data-alarm": alarm.id, "data-kind": alarm.kind },
       moment(alarm.raised_at, this.serviceNow()), " ", h("b", {}, alarm.kind.replace(/_/g, " ")), " ",
-      h("span", {}, alarm.message),
+      h("span", {}, inLocalTime(alarm.message, this.serviceNow())),
+      cleared ? h("span", { class: "cleared-at" }, " · cleared at ", moment(alarm.cleared_at, this.serviceNow())) : "",
       alarm.acknowledged_at
         ? h("span", { class: "muted" }, ` acknowledged by ${alarm.acknowledged_by} at `,
             moment(alarm.acknowledged_at, this.serviceNow()))

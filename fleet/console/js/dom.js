@@ -25,6 +25,26 @@ export function when(seconds, now = Date.now() / 1000, { withSeconds = true } = 
                                  minute: "2-digit", ...(withSeconds ? { second: "2-digit" } : {}) });
 }
 
+/** How the API's sentences write a moment (a waiting order's reason, an alarm; fleet/orders/model.py,
+ * ``moment_in_words``): "2030-01-01 01:00 UTC". */
+const MOMENT_IN_WORDS = /\b(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}) UTC\b/g;
+
+/** The API's words with each moment in them shown as every other time here, in the browser's zone (``when``), the
+ * UTC one on hover: the API writes them in UTC, read on both sides of the border (UTC+7, UTC+8); beside the Due
+ * column's 08:00 a reason saying 01:00 read as another time. Text and ``<time>`` elements, for ``h``. */
+export function inLocalTime(text, now) {
+  const parts = [];
+  let from = 0;
+  for (const match of text.matchAll(MOMENT_IN_WORDS)) {
+    const seconds = Date.parse(`${match[1]}T${match[2]}:00Z`) / 1000;
+    parts.push(text.slice(from, match.index), h("time", { datetime: new Date(seconds * 1000).toISOString(),
+                                                          title: match[0] }, when(seconds, now, { withSeconds: false })));
+    from = match.index + match[0].length;
+  }
+  parts.push(text.slice(from));
+  return parts;
+}
+
 /** An order's id short enough for a laptop's tables ("ord-859b3ea01dbb": "859b3ea0"); show the whole on hover. */
 export function shortOrderId(id) {
   return id.replace(/^ord-/, "").slice(0, 8);

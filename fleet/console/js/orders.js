@@ -2,7 +2,7 @@
 // state, cancel, and one order's timeline (its transitions, each consignment's clearance, the gate decisions that
 // cleared it and let it cross).
 
-import { askReason, h, moment, renderKeepingFocus, shortOrderId, when } from "./dom.js";
+import { askReason, h, inLocalTime, moment, renderKeepingFocus, shortOrderId, when } from "./dom.js";
 
 const STATES = ["created", "assigned", "to_pickup", "loaded", "awaiting_clearance", "cleared", "crossing",
                 "to_drop", "delivered", "cancelled", "failed"];
@@ -22,6 +22,7 @@ export class OrdersPanel {
     this.tbody = document.querySelector("#orders tbody");
     this.detail = document.getElementById("order-detail");
     this.total = document.getElementById("orders-total");
+    this.columns = document.querySelectorAll("#orders thead th").length;  // a waiting order's reason spans them
     this.filter.append(h("option", { value: OVERDUE }, "overdue (unfinished, past its time)"),
                        ...STATES.map((s) => h("option", { value: s }, s.replace(/_/g, " "))));
     this.filter.addEventListener("change", () => this.refresh());
@@ -95,22 +96,33 @@ export class OrdersPanel {
   async rerender() {
     if (!this.listed) return;
     this.waiting = await this.whyWaiting(this.listed);
-    renderKeepingFocus(this.tbody, ...this.listed.map((order) => this.row(order)));
+    renderKeepingFocus(this.tbody, ...this.listed.flatMap((order) => this.rows(order)));
   }
 
-  row(order) {
+  /** The order's row and, while it waits, a row under it saying why: one line across the table, cut short (the
+   *  whole on hover, and in the order's detail). In its own cell the reason wrapped to ~7 lines, and the table
+   *  overflowed a laptop's panel, its Cancel column cut off (found with many orders waiting). */
+  rows(order) {
+    const because = this.waiting && this.waiting.get(order.id);
+    if (!because) return [this.row(order)];
+    const why = h("td", { colspan: this.columns, class: "muted waiting-why" },
+                  inLocalTime(because, this.serviceNow()));
+    why.title = why.textContent;
+    return [this.row(order, "waits"),
+            h("tr", { "data-why-of": order.id, class: `why-row${order.id === this.selected ? " selected" : ""}` }, why)];
+  }
+
+  row(order, waits = "") {
     return h("tr", { "data-order": order.id, "data-state": order.state,
-                     class: order.id === this.selected ? "selected" : "" },
+                     class: `${waits}${order.id === this.selected ? " selected" : ""}` },
       h("th", { scope: "row" }, h("button", { type: "button", class: "link-button", "data-key": `open:${order.id}`,
                                    title: order.id, onclick: () => this.show(order.id) },
         shortOrderId(order.id))),  // the whole id on hover
-      h("td", { class: "state" }, order.state.replace(/_/g, " "),
-        this.waiting && this.waiting.has(order.id) ? h("div", { class: "muted waiting-why" },
-                                                        this.waiting.get(order.id)) : ""),
+      h("td", { class: "state wraps" }, order.state.replace(/_/g, " ")),
       h("td", {}, order.direction.replace("->", "→")),
-      h("td", {}, `${order.pickup} → ${order.drop}`),
+      h("td", { class: "wraps" }, h("span", {}, order.pickup), " → ", h("span", {}, order.drop)),
       h("td", {}, order.vehicle_id || ""),
-      h("td", {}, order.consignments.join(", ")),
+      h("td", { class: "wraps" }, order.consignments.flatMap((c, i) => [i ? ", " : "", h("span", {}, c)])),
       this.due(order),
       h("td", {}, this.can.orders && !FINISHED.has(order.state)
         ? h("button", { type: "button", class: "small", "aria-label": `cancel order ${order.id}`,
@@ -164,7 +176,7 @@ export class OrdersPanel {
   /** The order's timeline: transitions (the crossing record among them) and each consignment's clearance. */
   async show(id, scroll = true) {
     this.selected = id;
-    for (const row of this.tbody.rows) row.classList.toggle("selected", row.dataset.order === id);
+    for (const row of this.tbody.rows) row.classList.toggle("selected", (row.dataset.order || row.dataset.whyOf) === id);
     try {
       const order = await this.api.get(`/orders/${encodeURIComponent(id)}`);
       const clearances = await Promise.all(order.consignments.map((c) =>
@@ -181,7 +193,8 @@ export class OrdersPanel {
           "none yet"} · created by ${order.created_by}` + (order.latest_delivery == null ? ""
           : ` · deliver by ${new Date(order.latest_delivery * 1000).toLocaleString()}`)),
         order.state === "created" && this.waiting && this.waiting.has(order.id)
-          ? h("p", { class: "waiting-why" }, h("b", {}, "Waiting: "), this.waiting.get(order.id)) : "",
+          ? h("p", { class: "waiting-why" }, h("b", {}, "Waiting: "),
+              inLocalTime(this.waiting.get(order.id), this.serviceNow())) : "",
         h("h4", {}, "Clearance"),
         h("ul", { class: "clearance" }, order.consignments.map((c, i) => h("li", {}, h("b", {}, c), " ",
           clearances[i] ? Object.entries(clearances[i])

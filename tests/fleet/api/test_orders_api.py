@@ -3,6 +3,8 @@ with filters and a total, read with the timeline, cancelled with a reason; staff
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.fleet.api.conftest import auth, staff_actions_of
@@ -172,3 +174,48 @@ def test_unknown_order_is_404_and_a_cancel_needs_a_reason(client, body):
     order_id = create(client, body).json()["id"]
     reply = client.post(f"/api/v1/orders/{order_id}/cancel", json={"reason": ""}, headers=DISPATCHER)
     assert reply.status_code == 422 and reply.json()["field"] == "body.reason"
+
+
+@pytest.mark.parametrize(("change", "field", "says"), [
+    ({"consignments": ["VN-12"]}, "body.consignments.0",
+     "a consignment id is two capital letters, a hyphen and 6 to 24 capital letters or digits, e.g. VN-000100000001"),
+    ({"consignments": ["VN ORD000000001"]}, "body.consignments.0", "e.g. VN-000100000001"),
+    ({"consignments": ["VN-ORD000000001", "VN-ORD000000002", "VN-ORD000000003"]}, "body.consignments",
+     "at most 2 consignments on one order (one AGV carries two 20' containers or one 40'): 3 given"),
+    ({"consignments": []}, "body.consignments", "at least one consignment"),
+    ({"direction": "VN-CN"}, "body.direction", "e.g. VN->CN"),
+])
+def test_a_malformed_order_is_refused_in_plain_words(client, body, change, field, says):
+    """Found by hand: a malformed consignment id was refused "String should match pattern '^[A-Z]{2}-[A-Z0-9]{6,24}$'"
+    and a third consignment "List should have at most 2 items after validation": pydantic's words and a regex, not
+    what a dispatcher can act on."""
+    reply = create(client, {**body, **change})
+    assert reply.status_code == 422 and reply.json()["field"] == field, reply.text
+    said = reply.json()["detail"][0]["msg"]
+    assert says in said, said
+    assert not re.search(r"pattern|after validation|\^|Value error", said), said
+    assert total(client) == 0
+
+
+def test_a_consignment_id_in_lower_case_is_taken_in_upper_case_as_customs_writes_it(client, services, customs, body):
+    """Found by hand: "vn-ord000000001" was refused with a regex. Customs ids are upper case (an event with another
+    is refused), so the lower-case one can only mean the upper-case one: it is taken so, and customs' events about
+    it reach it (here: declared the other way, 409 as for the id typed in upper case)."""
+    reply = create(client, {**body, "consignments": [" vn-ord000000001 "]})
+    assert reply.status_code == 201, reply.text
+    assert reply.json()["consignments"] == ["VN-ORD000000001"]
+    reply = create(client, {**body, "consignments": ["vn-ord000000001"]})
+    assert reply.status_code == 409 and "VN-ORD000000001 is already on active order" in reply.json()["detail"]
+    declared = customs.vn.event("declaration.accepted", "VN-ORD000000003", direction="CN->VN")
+    assert services.gate.ingest(declared, "t").acknowledged
+    reply = create(client, {**body, "consignments": ["vn-ORD000000003"]})
+    assert reply.status_code == 409 and "customs declared VN-ORD000000003 for CN->VN" in reply.json()["detail"]
+
+
+def test_a_malformed_filter_is_refused_in_plain_words(client):
+    """The same words for a query's patterns: "direction=VN-CN" said "String should match pattern '^[A-Z]{2}->...'"."""
+    for params, field, says in (({"direction": "VN-CN"}, "query.direction", "e.g. VN->CN"),
+                                ({"vehicle_id": "AGV-1"}, "query.vehicle_id", "e.g. agv_001")):
+        reply = client.get("/api/v1/orders", params=params, headers=DISPATCHER)
+        assert reply.status_code == 422 and reply.json()["field"] == field
+        assert says in reply.json()["detail"][0]["msg"] and "pattern" not in reply.json()["detail"][0]["msg"]

@@ -3,20 +3,14 @@ vehicle, a service change and a gate hold are kept and shown, each recorded as a
 
 from __future__ import annotations
 
-import time
-
+from fleet.vehicles.link import wait_for
 from tests.fleet.api.conftest import VEHICLES, auth, staff_actions_of
 
 VIEWER, DISPATCHER, OPERATOR = auth("viewer"), auth("dispatcher"), auth("operator")
 
 
 def eventually(predicate, timeout_s: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
+    return wait_for(predicate, timeout_s)
 
 
 def test_list_and_read_vehicles(client):

@@ -35,21 +35,35 @@ def crossings_of(fleet, vehicle_id: str) -> list[dict]:
     return [r.body for r in fleet.store.audit_records(kinds=[AuditKind.CROSSING]) if r.body["vehicle_id"] == vehicle_id]
 
 
-@pytest.mark.parametrize(("y", "across"), [(300.0, True), (154.5, False)], ids=["across", "on-the-line"])
-def test_a_vehicle_driven_across_without_a_release_is_stopped_and_flagged(customs, corridor, y, across):
-    fleet = make_fleet(customs, corridor, 2)  # agv_001 parked in VN, agv_002 in CN
+def moved_by_hand(customs, corridor, x: float, y: float):
+    """Two vehicles, agv_001 parked in VN and agv_002 in CN, nothing said yet; then agv_001 moved to (x, y)."""
+    fleet = make_fleet(customs, corridor, 2)
     fleet.authorize("agv_001", "agv_002")
     fleet.run(5)
     assert unreleased_alarms(fleet) == []
-    fleet.link.move_by_hand("agv_001", 9.0, y)  # onto the VN->CN lane of the bridge, far past its parking spot
+    fleet.link.move_by_hand("agv_001", x, y)
     fleet.run(2)
+    return fleet
+
+
+def stopped_and_flagged_across(fleet, across: bool):
+    """agv_001 was found over (or on) the line VN->CN unreleased: one alarm, an emergency stop, out of service;
+    its record."""
     alarms = unreleased_alarms(fleet)
     assert [a.subject for a in alarms] == ["agv_001"], alarms
     assert alarms[0].detail["direction"] == VN_CN and alarms[0].detail["across"] is across
     state = fleet.link.state("agv_001")
     assert state is not None and state.e_stop != EStop.NONE
     record = next(r for r in fleet.dispatcher.registry.all() if r.id == "agv_001")
-    assert not record.in_service and "no crossing released" in (record.service_reason or "")
+    assert not record.in_service
+    return record
+
+
+@pytest.mark.parametrize(("y", "across"), [(300.0, True), (154.5, False)], ids=["across", "on-the-line"])
+def test_a_vehicle_driven_across_without_a_release_is_stopped_and_flagged(customs, corridor, y, across):
+    fleet = moved_by_hand(customs, corridor, 9.0, y)  # onto the VN->CN lane of the bridge, past its parking spot
+    record = stopped_and_flagged_across(fleet, across)
+    assert "no crossing released" in (record.service_reason or "")
     crossings = crossings_of(fleet, "agv_001")
     assert crossings == ([{"vehicle_id": "agv_001", "direction": VN_CN, "consignments": [],
                            "decision_audit_seq": None, "at": crossings[0]["at"], "released": False}]
@@ -88,18 +102,8 @@ def test_a_vehicle_across_but_off_every_zone_is_stopped_and_flagged(customs, cor
     """Found by trying it: a position off every zone of the map was never judged (the zones decided the side, and
     none held it), so a vehicle physically over the line beside the mapped corridor crossed unseen. Off every
     zone, the side is the nearest zone's."""
-    fleet = make_fleet(customs, corridor, 2)
-    fleet.authorize("agv_001", "agv_002")
-    fleet.run(5)
-    fleet.link.move_by_hand("agv_001", x, y)
-    fleet.run(2)
-    alarms = unreleased_alarms(fleet)
-    assert [a.subject for a in alarms] == ["agv_001"], alarms
-    assert alarms[0].detail["direction"] == VN_CN and alarms[0].detail["across"] is True
-    state = fleet.link.state("agv_001")
-    assert state is not None and state.e_stop != EStop.NONE
-    record = next(r for r in fleet.dispatcher.registry.all() if r.id == "agv_001")
-    assert not record.in_service
+    fleet = moved_by_hand(customs, corridor, x, y)
+    stopped_and_flagged_across(fleet, across=True)
     assert [c["released"] for c in crossings_of(fleet, "agv_001")] == [False]
 
 

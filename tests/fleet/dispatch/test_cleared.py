@@ -307,3 +307,36 @@ def test_a_vehicle_held_up_on_its_way_is_called_stuck(customs, corridor):
     assert fleet.run(2400, until=lambda: fleet.state_of(order) == S.DELIVERED)
     alarms, _ = fleet.dispatcher.alarms.list()
     assert [a.subject for a in alarms if a.kind == "vehicle_stuck"] == ["agv_001"]
+
+
+def test_a_vehicle_found_at_its_gate_after_a_restart_awaits_its_clearance_there(customs, corridor):
+    """The fleet manager restarted while a loaded vehicle drove its released way to its gate, and it stood there
+    when the new one planned it: its plan's first step, the gate, was never handled as an arrival. The order said
+    ``loaded`` for as long as it waited for customs (in ``/orders``, ``/summary``, the gate-wait metric left it out)
+    and went ``loaded -> cleared``."""
+    fleet, order = _on_its_way(customs, corridor, "VN-100000000908", customs.vn)
+
+    def bound_for_the_gate() -> bool:
+        ahead = [n.node_id for n in fleet.link.state("agv_001").node_states if n.released]
+        return fleet.state_of(order) == S.LOADED and bool(ahead) and ahead[-1].startswith("vn_gate_out")
+
+    assert fleet.run(2400, until=bound_for_the_gate)
+    clock, link = customs.clock, fleet.link
+    for _ in range(3600):  # the fleet manager is down; the vehicle drives its base to the gate (as over MQTT)
+        clock.now += 0.5
+        link.advance(0.5)
+        link.heartbeat()
+        state = link.state("agv_001")
+        if state.last_node_id.startswith("vn_gate_out") and not state.driving:
+            break
+    gate = link.state("agv_001").last_node_id
+    assert gate.startswith("vn_gate_out") and fleet.state_of(order) == S.LOADED
+    restarted = make_fleet_again(fleet)
+    restarted.run(10)
+    assert restarted.state_of(order) == S.AWAITING_CLEARANCE
+    [queued] = [w for g in restarted.dispatcher.gates() if g.id == gate for w in g.queue]
+    assert (queued.vehicle_id, queued.allowed) == ("agv_001", False)
+    restarted.release("VN-100000000908", VN_CN, customs.cn)
+    assert restarted.run(600, until=lambda: restarted.state_of(order) == S.CLEARED)
+    states = [t.to_state for t in restarted.orders.get(order).timeline]
+    assert states[-3:] == [S.LOADED, S.AWAITING_CLEARANCE, S.CLEARED], states

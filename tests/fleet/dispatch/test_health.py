@@ -13,6 +13,7 @@ from fleet.alarms import AlarmKind
 from fleet.api.metrics import vehicle_state
 from fleet.dispatch.off_way import between_nodes
 from fleet.dispatch.views import VehicleAction
+from fleet.events import Topic
 from fleet.orders import OrderError, OrderState
 from planner.corridor import NodeKind
 from tests.fleet.dispatch.conftest import VN_CN, docks, make_fleet
@@ -29,28 +30,31 @@ def test_a_silent_vehicle_is_taken_out_once(customs, corridor, caplog):
     assert sorted(m.split()[1] for m in taken_out) == ["agv_001", "agv_002"], taken_out
 
 
+def silent_alarms(fleet) -> list:
+    return [a for a in fleet.dispatcher.alarms.list(open_only=True)[0] if a.kind == AlarmKind.VEHICLE_SILENT]
+
+
+def unreported(fleet, customs, seconds: float) -> None:
+    """The loop ticks for ``seconds`` while the vehicles' link is not stepped: they report nothing."""
+    for _ in range(int(seconds / 0.5)):
+        customs.clock.now += 0.5
+        fleet.dispatcher.tick()
+
+
 def test_an_acknowledged_silent_vehicle_is_not_raised_again_until_it_has_reported(customs, corridor):
     """Found by hand: a configured vehicle that never reported raised vehicle_silent again on the next tick after
     the operator acknowledged it, for good: acknowledging a lasting condition did nothing."""
     fleet = make_fleet(customs, corridor, 1)
     fleet.run(5)
 
-    def silent() -> list:
-        return [a for a in fleet.dispatcher.alarms.list(open_only=True)[0] if a.kind == AlarmKind.VEHICLE_SILENT]
-
-    def unreported(seconds: float) -> None:  # the vehicle's link is not stepped: it reports nothing
-        for _ in range(int(seconds / 0.5)):
-            customs.clock.now += 0.5
-            fleet.dispatcher.tick()
-
-    unreported(fleet.dispatcher.settings.silent_after_s + 5)
-    [alarm] = silent()
+    unreported(fleet, customs, fleet.dispatcher.settings.silent_after_s + 5)
+    [alarm] = silent_alarms(fleet)
     fleet.dispatcher.alarms.acknowledge(alarm.id, "operator")
-    unreported(60)
-    assert silent() == []  # acknowledged, still silent: one line, not a new one each tick
+    unreported(fleet, customs, 60)
+    assert silent_alarms(fleet) == []  # acknowledged, still silent: one line, not a new one each tick
     fleet.run(5)  # it reports again: the condition has ended
-    unreported(fleet.dispatcher.settings.silent_after_s + 5)
-    assert len(silent()) == 1  # silent again: a new alarm
+    unreported(fleet, customs, fleet.dispatcher.settings.silent_after_s + 5)
+    assert len(silent_alarms(fleet)) == 1  # silent again: a new alarm
 
 
 def test_a_vehicle_a_person_drives_takes_no_order_and_gives_its_order_back(customs, corridor):
@@ -203,3 +207,31 @@ def test_a_vehicle_out_of_service_at_its_gate_is_not_shown_allowed_to_cross(cust
     [waiting] = [w for gate in fleet.dispatcher.gates() for w in gate.queue]
     assert waiting.vehicle_id == vehicle and not waiting.allowed, waiting
     assert any("cannot go on" in reason and "out of service" in reason for reason in waiting.reasons), waiting
+
+
+def test_a_silent_vehicle_s_alarm_is_marked_cleared_when_it_reports_and_stands_again_if_it_falls_silent(
+        customs, corridor):
+    """Found by the last session: "agv_001: never reported since the fleet manager started" stayed as it was after
+    the vehicle reported (and "no state for 10 s" after a silence): the control room could not tell it from a
+    vehicle still silent. No alarm said its cause had ended. Now it is marked cleared, with the time, published,
+    and stays open until acknowledged (the operator still sees that it happened); silent again before that, the
+    same line stands again."""
+    fleet = make_fleet(customs, corridor, 1)
+    published: list[dict] = []
+    fleet.bus.subscribe(lambda _topic, message: published.append(message), topics=(Topic.ALARM,))
+
+    # (its first state came at its spawn: "no state for")
+    unreported(fleet, customs, fleet.dispatcher.settings.silent_after_s + 5)
+    [alarm] = silent_alarms(fleet)
+    assert alarm.cleared_at is None
+    fleet.run(5)  # it reports
+    [cleared] = silent_alarms(fleet)  # still open: acknowledged by no one yet
+    assert cleared.id == alarm.id and cleared.cleared_at is not None
+    assert alarm.raised_at < cleared.cleared_at <= customs.clock.now
+    assert published[-1]["id"] == alarm.id and published[-1]["cleared_at"] == cleared.cleared_at
+    unreported(fleet, customs, fleet.dispatcher.settings.silent_after_s + 5)
+    [again] = silent_alarms(fleet)
+    assert again.id == alarm.id and again.cleared_at is None  # one line, standing again
+    fleet.run(5)
+    fleet.dispatcher.alarms.acknowledge(alarm.id, "operator")
+    assert silent_alarms(fleet) == [] and fleet.dispatcher.alarms.get(alarm.id).cleared_at is not None

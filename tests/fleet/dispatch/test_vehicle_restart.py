@@ -6,12 +6,10 @@ from __future__ import annotations
 import pytest
 
 from fleet.orders import OrderState
-from tests.fleet.dispatch.conftest import VN_CN, make_fleet
+from tests.fleet.dispatch.conftest import VN_CN, docks, make_fleet
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="not fixed yet: the fleet's new order starts at the vehicle's last node, which "
-                   "a vehicle restarted between two nodes refuses (it stands metres past it); it stays on the bridge")
 def test_a_vehicle_restarted_on_the_bridge_is_given_an_order_from_where_it_stands(customs, corridor):
     """Found live (4 AGVs over DDS, agv_002 killed with kill -9 on the bridge and started again at its pose): the
     vehicle refused every order the fleet sent ("order starts at vn_dock_2, the vehicle is at border_southbound,
@@ -34,3 +32,95 @@ def test_a_vehicle_restarted_on_the_bridge_is_given_an_order_from_where_it_stand
     fleet.link.spawn("agv_001", state.pose.x, state.pose.y, state.pose.theta, state.last_node_id)  # started again
     assert fleet.run(900, until=lambda: fleet.state_of(out) == OrderState.DELIVERED), \
         [e.description for e in fleet.link.state("agv_001").errors]
+
+
+def _restarted_on_the_bridge(customs, corridor, consignment: str, where, while_down=lambda fleet: None):
+    """One authorized vehicle with a cleared VN->CN order, run until ``where(state)`` holds of it on the bridge;
+    its process is then killed, ``while_down(fleet)`` runs, and it is started again where it stood. The fleet and
+    the order."""
+    fleet = make_fleet(customs, corridor, 1)
+    fleet.authorize("agv_001")
+    order = fleet.order([consignment], docks(corridor, "VN")[0], docks(corridor, "CN")[0])
+    fleet.release(consignment, VN_CN)
+    assert fleet.run(3600, until=lambda: where(fleet.link.state("agv_001")))
+    state = fleet.link.state("agv_001")
+    fleet.link.set_online("agv_001", False)
+    while_down(fleet)
+    fleet.run(30)
+    fleet.link.spawn("agv_001", state.pose.x, state.pose.y, state.pose.theta, state.last_node_id)
+    return fleet, order
+
+
+def _alarms(fleet, kind: str) -> list[str]:
+    alarms, _ = fleet.dispatcher.alarms.list()
+    return [a.message for a in alarms if a.kind == kind]
+
+
+@pytest.mark.slow
+def test_a_vehicle_restarted_halfway_along_a_lane_is_sent_on_from_there(customs, corridor):
+    """Restarted 60 m past vn_deck_out_0: more than the 5 m at which a vehicle standing idle is taken for one moved
+    off its way by people. It stands on the lane its plan goes on by: no such alarm, sent on from there."""
+    fleet, order = _restarted_on_the_bridge(customs, corridor, "VN-100000000911",
+                                            lambda s: s.last_node_id == "vn_deck_out_0" and s.pose.y > 60.0)
+    assert fleet.run(900, until=lambda: fleet.state_of(order) == OrderState.DELIVERED), \
+        [e.description for e in fleet.link.state("agv_001").errors]
+    assert not _alarms(fleet, "vehicle_off_its_way")
+
+
+@pytest.mark.slow
+def test_a_vehicle_restarted_on_the_crossing_lane_finishes_the_crossing_it_was_released(customs, corridor):
+    """Restarted on the crossing lane, released across before it stopped, while China put the load on hold: the
+    vehicle cannot turn back on the bridge, and finishing the crossing is what clears it. It goes on across on the
+    decision that released it (recorded as the crossing's), not held on the bridge for a new one."""
+    def hold(fleet) -> None:
+        assert fleet.dispatcher.gate.ingest(customs.cn.event("hold", "VN-100000000912", direction=VN_CN),
+                                            "test").acknowledged
+
+    fleet, order = _restarted_on_the_bridge(
+        customs, corridor, "VN-100000000912",
+        lambda s: s.last_node_id == "vn_deck_out_1" and 135.0 < s.pose.y < 150.0, hold)
+    assert fleet.run(900, until=lambda: fleet.state_of(order) == OrderState.TO_DROP), \
+        [e.description for e in fleet.link.state("agv_001").errors]
+    [crossing] = [r for r in fleet.store.audit_records() if r.kind == "crossing"]
+    decision = next(r for r in fleet.store.audit_records() if r.seq == crossing.body["decision_audit_seq"])
+    assert decision.kind == "decision" and decision.body["crossing_allowed"] is True
+
+
+@pytest.mark.slow
+def test_a_vehicle_restarted_short_of_the_crossing_is_not_sent_across_without_a_decision(customs, corridor):
+    """Restarted on the deck before the last node before the crossing, not yet released across, while China put
+    the load on hold: sent on to that node only, where it waits for the clearance (its order back to
+    ``awaiting_clearance``), then across once China lifts the hold."""
+    def hold(fleet) -> None:
+        assert fleet.dispatcher.gate.ingest(customs.cn.event("hold", "VN-100000000913", direction=VN_CN),
+                                            "test").acknowledged
+
+    fleet, order = _restarted_on_the_bridge(customs, corridor, "VN-100000000913",
+                                            lambda s: s.last_node_id == "vn_deck_out_0" and s.pose.y > 30.0, hold)
+    fleet.run(300)
+    state = fleet.link.state("agv_001")
+    assert state.last_node_id == "vn_deck_out_1" and state.pose.y < 130.0, state.pose
+    assert not [n for n in state.node_states if n.released], state.node_states
+    assert fleet.state_of(order) == OrderState.AWAITING_CLEARANCE
+    assert not [r for r in fleet.store.audit_records() if r.kind == "crossing"]
+    assert fleet.dispatcher.gate.ingest(customs.cn.event("hold.lifted", "VN-100000000913", direction=VN_CN),
+                                        "test").acknowledged
+    assert fleet.run(900, until=lambda: fleet.state_of(order) == OrderState.TO_DROP)
+
+
+@pytest.mark.slow
+def test_a_restarted_vehicle_that_refuses_its_orders_for_good_is_raised_and_says_why(customs, corridor):
+    """Restarted 3 m beside its lane (within the 5 m of its node at which it counts as moved off its way): the order
+    from where it stands cannot take it in, and it refuses every one. An alarm names the refusal, and its view says
+    why it stands (``stalled_because``); before, nothing did."""
+    def beside(state) -> bool:
+        return state.last_node_id == "vn_deck_out_0" and state.pose.y > 1.0
+
+    fleet, _ = _restarted_on_the_bridge(customs, corridor, "VN-100000000914", beside)
+    state = fleet.link.state("agv_001")
+    fleet.link.move_by_hand("agv_001", state.pose.x + 3.0, 1.0)
+    fleet.run(120)
+    [alarm] = _alarms(fleet, "vehicle_fault")
+    assert "does not take its orders" in alarm and "order starts at vn_deck_out_0" in alarm, alarm
+    why = fleet.dispatcher.vehicle("agv_001").stalled_because
+    assert why is not None and why.startswith("does not take its orders"), why
