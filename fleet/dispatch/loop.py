@@ -1064,7 +1064,8 @@ class Dispatcher:
 
     def _clear_ended_alarms(self, track: Track) -> None:
         """The vehicle's alarms whose cause has ended marked cleared (open until acknowledged): reporting again after
-        it was silent (or had never reported), connected again, charging or charged."""
+        it was silent (or had never reported), connected again, charging or charged; an order that waited for it
+        (``_order_waits``) no longer waiting: the vehicle back in dispatch, or the order not its own to load."""
         state = track.state
         if state is not None and (track.state_age or 0.0) <= self.settings.silent_after_s:
             self.alarms.clear(AlarmKind.VEHICLE_SILENT, track.id)
@@ -1074,6 +1075,10 @@ class Dispatcher:
             self.alarms.clear(AlarmKind.LOW_BATTERY, track.id)
         if state is not None and state.position_initialized:
             self.alarms.clear(AlarmKind.VEHICLE_NOT_LOCALISED, track.id)
+        job = track.job
+        if track.unavailable is None or job is None or job.order is None \
+                or job.order.state not in (OrderState.ASSIGNED, OrderState.TO_PICKUP):
+            self.alarms.clear(AlarmKind.ORDER_WAITS_FOR_STOPPED, track.id)
 
     def _not_taking_orders(self, track: Track, state: VehicleState, t: float) -> str | None:
         """Why the vehicle cannot go on when it has reported, for over ``reassign_after_s``, none of the orders

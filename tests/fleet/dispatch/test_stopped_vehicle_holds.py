@@ -86,3 +86,6 @@ def test_a_vehicle_e_stopped_between_nodes_holds_its_place_and_keeps_its_order(c
     fleet.dispatcher.act(stopped, "release_emergency_stop", "operator", "lane clear")
     assert fleet.run(3600, until=lambda: {fleet.state_of(o) for o in (order, second)} == {OrderState.DELIVERED})
     assert fleet.orders.get(order).vehicle_id == stopped
+    # the alarm's cause ended: marked cleared, open until acknowledged
+    assert [a.cleared_at is not None for a in fleet.dispatcher.alarms.list(limit=100)[0]
+            if a.kind == AlarmKind.ORDER_WAITS_FOR_STOPPED] == [True]
