@@ -1226,6 +1226,8 @@ class Dispatcher:
         """Why the unavailable vehicle's released way cannot be taken back from it (None: it can)."""
         if track.connection not in ("ONLINE", None) or state is None:
             return f"it is {track.connection or 'not heard from'}: it cannot be told to give its way up"
+        if (age := track.state_age or 0.0) > self.settings.silent_after_s:  # (its last state may say it drives)
+            return f"it has been silent for {age:.0f} s: it cannot be told to give its way up"
         if state.driving:
             return None
         if (apart := between_nodes(self.corridor, state)) is not None:

@@ -18,8 +18,9 @@ from fleet.orders import OrderState
 from tests.fleet.dispatch.conftest import VN_CN, Fleet, docks, make_fleet
 
 
-def _on_its_way_to_load(customs, corridor, after_s: float) -> tuple[Fleet, str, str]:
-    """agv_002 takes an order to load at vn_dock_1, drives ``after_s`` towards it, and is e-stopped there."""
+def _on_its_way_to_load(customs, corridor, after_s: float, stop: bool = True) -> tuple[Fleet, str, str]:
+    """agv_002 takes an order to load at vn_dock_1, drives ``after_s`` towards it, and is e-stopped there
+    (``stop``)."""
     fleet = make_fleet(customs, corridor, 2, starts=["vn_parking_1", "vn_parking_10"])
     fleet.authorize("agv_001", "agv_002")
     order = fleet.order(["VN-100000000001"], docks(corridor, "VN")[0], docks(corridor, "CN")[0])
@@ -28,8 +29,9 @@ def _on_its_way_to_load(customs, corridor, after_s: float) -> tuple[Fleet, str, 
     fleet.run(after_s)
     stopped = fleet.orders.get(order).vehicle_id
     assert stopped == "agv_002"
-    fleet.dispatcher.act(stopped, "emergency_stop", "operator", "a person on the lane")
-    fleet.run(2)
+    if stop:
+        fleet.dispatcher.act(stopped, "emergency_stop", "operator", "a person on the lane")
+        fleet.run(2)
     return fleet, order, stopped
 
 
@@ -89,3 +91,18 @@ def test_a_vehicle_e_stopped_between_nodes_holds_its_place_and_keeps_its_order(c
     # the alarm's cause ended: marked cleared, open until acknowledged
     assert [a.cleared_at is not None for a in fleet.dispatcher.alarms.list(limit=100)[0]
             if a.kind == AlarmKind.ORDER_WAITS_FOR_STOPPED] == [True]
+
+
+def test_an_order_waits_with_an_alarm_for_a_vehicle_fallen_silent_on_its_way_to_load(customs, corridor):
+    """Found reading the way back: a vehicle fallen silent while driving to load (its last state says it drives)
+    was waited for, tick after tick, to stand still before its way could be taken back: its order waited for good
+    with no alarm saying so (only the vehicle's own ``vehicle_silent``)."""
+    fleet, order, silent = _on_its_way_to_load(customs, corridor, 10, stop=False)
+    settings = fleet.dispatcher.settings
+    for _ in range(int((settings.silent_after_s + settings.reassign_after_s + 10) / 0.5)):
+        customs.clock.now += 0.5  # its link is not stepped: it reports nothing, the fleet's clock goes on
+        fleet.dispatcher.tick()
+    assert fleet.dispatcher.tracks[silent].state.driving
+    assert fleet.orders.get(order).vehicle_id == silent and fleet.state_of(order) == OrderState.TO_PICKUP
+    waits = _open_alarms(fleet, AlarmKind.ORDER_WAITS_FOR_STOPPED)
+    assert len(waits) == 1 and silent in waits[0] and order in waits[0] and "silent" in waits[0], waits
