@@ -40,6 +40,8 @@ class AlarmKind(StrEnum):
     VEHICLE_OFF_THE_MAP = "vehicle_off_the_map"  # a vehicle seen far off every zone of the map (the border watch)
     VEHICLE_PAST_ITS_BASE = "vehicle_past_its_base"  # seen by the line, short of it, past its released base
     VEHICLE_NOT_LOCALISED = "vehicle_not_localised"  # reporting for long that it does not know where it is
+    #: out of dispatch with the way to the pickup of an order it has not loaded still released to it: the order waits
+    ORDER_WAITS_FOR_STOPPED = "order_waits_for_stopped"
     LOAD_HELD = "load_held"  # a load no order carries waits at a holding bay for people to take it off
     ORDER_OVERDUE = "order_overdue"  # an order not finished by its latest delivery
 
@@ -48,7 +50,8 @@ class AlarmKind(StrEnum):
 #: raised again while it lasts, only when it comes back after not being asked for ``LAPSE_S``.
 LASTING_KINDS = frozenset({AlarmKind.VEHICLE_OFFLINE, AlarmKind.VEHICLE_SILENT, AlarmKind.VEHICLE_FAULT,
                            AlarmKind.VEHICLE_OFF_ITS_WAY, AlarmKind.VEHICLE_NOT_LOCALISED, AlarmKind.LOW_BATTERY,
-                           AlarmKind.CUSTOMS_LINK_DOWN, AlarmKind.VEHICLE_LINK_TROUBLE})
+                           AlarmKind.CUSTOMS_LINK_DOWN, AlarmKind.VEHICLE_LINK_TROUBLE,
+                           AlarmKind.ORDER_WAITS_FOR_STOPPED})
 LAPSE_S = 10.0
 #: A cause back later than this after its alarm was marked cleared is a new alarm (a new occurrence); sooner, the
 #: same alarm stands again: a vehicle whose link flaps is one line, not one a flap (silent is told after 10 s).

@@ -63,6 +63,7 @@ from fleet.dispatch.steps import (
     nodes_before_crossing,
     order_refusals,
     refused_what_was_sent,
+    released_way,
     reported_base_end_step,
     reported_step,
     reports_unreleased_node,
@@ -835,9 +836,11 @@ class Dispatcher:
 
     def _follow_pick(self, track: Track, t: float) -> None:
         """The order is loaded when the vehicle reports its pick at the pickup dock FINISHED (VDA 5050 action
-        state), not when a planned time is over; a FAILED pick fails the order."""
+        state), not when a planned time is over; a FAILED pick fails the order, unless the fleet cancelled it
+        (``_way_given_back``: the order goes to another vehicle)."""
         job, plan = track.job, track.plan
-        if job is None or job.order is None or job.order.state != OrderState.TO_PICKUP or plan is None:
+        if job is None or job.order is None or job.order.state != OrderState.TO_PICKUP or plan is None \
+                or track.cancel_sent is not None:
             return
         k = next((i for i, s in enumerate(plan.steps) if s.action == "pickup"), None)
         pick = None if k is None else handling_state(track, k, ActionType.PICK)
@@ -1042,6 +1045,16 @@ class Dispatcher:
         elif was is not None:
             log.info("vehicle %s available again", track.id)
             track.needs_plan, track.keeps_order_until = True, INF
+            self._after_cancel_sent(track, state, t)
+
+    def _after_cancel_sent(self, track: Track, state: VehicleState | None, t: float) -> None:
+        """Available again after a ``cancelOrder`` was sent to take its way back: the cancel done, it has a new
+        order where it stands (the cancelled one takes no update); not done (lost: the e-stop's release came
+        after it), it drives on with its order, and the cancel is not sent again."""
+        if track.cancel_sent is not None and state is not None and self._cancel_done(state, track.cancel_sent[0]) \
+                and not state.node_states and between_nodes(self.corridor, state) is None:
+            self._placed_after_cancel(track, state, t)
+        track.cancel_sent = None
 
     def _not_localised(self, track: Track, t: float) -> str:
         """Why a vehicle that says it does not know where it is (VDA 5050 ``positionInitialized`` false) cannot go
@@ -1058,9 +1071,11 @@ class Dispatcher:
 
     def _clear_ended_alarms(self, track: Track, can_go_on: bool) -> None:
         """The vehicle's alarms whose cause has ended marked cleared (open until acknowledged): reporting again after
-        it was silent (or had never reported), connected again, charging or charged, localised again; and once it
-        can go on again (``_watch_health`` finds nothing that stops it), back on its way and rid of its fault (no
-        FATAL error, it takes its orders, it has a factsheet, it reports no node it was not released to)."""
+        it was silent (or had never reported), connected again, charging or charged, localised again; an order that
+        waited for it (``_order_waits``) no longer waiting: the vehicle back in dispatch, or the order not its own to
+        load; and once it can go on again (``_watch_health`` finds nothing that stops it), back on its way and rid
+        of its fault (no FATAL error, it takes its orders, it has a factsheet, it reports no node it was not
+        released to)."""
         state = track.state
         if state is not None and (track.state_age or 0.0) <= self.settings.silent_after_s:
             self.alarms.clear(AlarmKind.VEHICLE_SILENT, track.id)
@@ -1070,6 +1085,10 @@ class Dispatcher:
             self.alarms.clear(AlarmKind.LOW_BATTERY, track.id)
         if state is not None and state.position_initialized:
             self.alarms.clear(AlarmKind.VEHICLE_NOT_LOCALISED, track.id)
+        job = track.job
+        if track.unavailable is None or job is None or job.order is None \
+                or job.order.state not in (OrderState.ASSIGNED, OrderState.TO_PICKUP):
+            self.alarms.clear(AlarmKind.ORDER_WAITS_FOR_STOPPED, track.id)
         if not can_go_on or state is None:
             return
         self.alarms.clear(AlarmKind.VEHICLE_OFF_ITS_WAY, track.id)
@@ -1148,11 +1167,13 @@ class Dispatcher:
                        for other in self.tracks.values() if other is not track)
 
     def _take_out(self, track: Track, why: str, t: float) -> None:
-        """The vehicle cannot go on: it keeps its place for good (others are routed around it), and an order
-        not yet loaded goes back to waiting for another vehicle (``_take_back_order``)."""
+        """The vehicle cannot go on: it keeps for good its place and the way released to it, which it may still
+        drive (others are routed around it), and an order not yet loaded goes back to waiting for another vehicle
+        (``_take_back_order``). Before, it kept only where that way ended: an AGV e-stopped on its way had
+        another planned through the node it stood at, and the lane it stood on."""
         log.warning("vehicle %s unavailable: %s", track.id, why)
-        node = base_end(self.corridor, track)
-        self._apply(self.planner.fail(track.id, node, t).plans, t, exclude=track.id)
+        node, *ahead = released_way(self.corridor, track)
+        self._apply(self.planner.fail(track.id, node, t, ahead).plans, t, exclude=track.id)
         self._break_meeting(track)
         self._take_back_order(track, why, t)
         self._plans_changed = True
@@ -1167,8 +1188,84 @@ class Dispatcher:
         if job is None or job.order is None or job.order.state not in (OrderState.ASSIGNED, OrderState.TO_PICKUP) \
                 or t < track.keeps_order_until:
             return
+        state = track.state
+        driven_by_people = state is not None and not state.operating_mode.takes_orders  # (no cancel: as before)
+        if track.id in self.planner.table.holders_for_good(job.order.pickup) and not driven_by_people \
+                and not self._way_given_back(track, job.order, why, t):
+            return  # (another vehicle would wait for good before the pickup)
         self._advance(track, OrderState.CREATED, f"{track.id} unavailable ({why}): to be re-assigned")
         track.job = None
+
+    def _way_given_back(self, track: Track, order: OrderPublic, why: str, t: float) -> bool:
+        """The unavailable vehicle holds ``order``'s pickup, on the way released to it: take that way back, so that
+        the order can go to another vehicle. Standing at a node and online, it is sent a ``cancelOrder``; once its
+        state shows it done, with nothing released ahead, it holds just the node it stands at, and has a new order
+        that ends there (VDA 5050: a cancelled order takes no update). True once the pickup is free of it.
+        Otherwise the order waits for it, with an alarm that says why: offline, it cannot be told; between
+        nodes, a cancel would strand it where no new order can start; on the pickup, it stands in the way.
+        Before, the order went to another vehicle, which stood stalled for good before the pickup ("every goal
+        (vn_dock_1) is taken for good by another vehicle") while the stopped one still had its way released."""
+        state = track.state
+        keeps = self._keeps_its_way(track, state, order.pickup)
+        if keeps is not None:
+            self._order_waits(track, order, why, keeps)
+            return False
+        if state is None or state.driving:
+            return False  # (braking to a standstill: asked again next tick)
+        if track.cancel_sent is None:
+            log.warning("%s unavailable (%s) with its way to %s released: cancelling its order", track.id, why,
+                        order.pickup)
+            track.cancel_sent = (f"cancel-{uuid.uuid4().hex[:8]}", t, -INF)
+        cancel, since, last = track.cancel_sent
+        if not self._cancel_done(state, cancel):
+            if t - last > RESEND_AFTER_S:  # (sent again with the same id: a vehicle does an action id once)
+                self.link.send_actions(track.id, [InstantAction(cancel, ActionType.CANCEL_ORDER)])
+                track.cancel_sent = (cancel, since, t)
+            if t - since > self._deaf_after_s():
+                self._order_waits(track, order, why, f"it has not done the cancelOrder sent {t - since:.0f} s ago")
+            return False
+        if any(n.released for n in state.node_states):
+            return False
+        self._placed_after_cancel(track, state, t)
+        return True
+
+    def _order_waits(self, track: Track, order: OrderPublic, why: str, keeps: str) -> None:
+        """The alarm that ``order`` waits for ``track``'s vehicle, out of dispatch (``why``), which keeps the way
+        released to it to the order's pickup (``keeps``: why it does)."""
+        self.alarms.raise_alarm(
+            AlarmKind.ORDER_WAITS_FOR_STOPPED, track.id,
+            f"order {order.id} waits for {track.id} ({why}): {keeps}. The way released to it, to the pickup "
+            f"{order.pickup}, stays held: it goes on to load once it can (its stop released, say); or cancel the "
+            "order", {"order": order.id, "pickup": order.pickup})
+
+    def _keeps_its_way(self, track: Track, state: VehicleState | None, pickup: str) -> str | None:
+        """Why the unavailable vehicle's released way cannot be taken back from it (None: it can)."""
+        if track.connection not in ("ONLINE", None) or state is None:
+            return f"it is {track.connection or 'not heard from'}: it cannot be told to give its way up"
+        if (age := track.state_age or 0.0) > self.settings.silent_after_s:  # (its last state may say it drives)
+            return f"it has been silent for {age:.0f} s: it cannot be told to give its way up"
+        if state.driving:
+            return None
+        if (apart := between_nodes(self.corridor, state)) is not None:
+            return f"{apart}: a cancel would stop it where no new order can start"
+        if state.last_node_id == pickup:
+            return f"it stands on {pickup}"
+        return None
+
+    @staticmethod
+    def _cancel_done(state: VehicleState, action_id: str) -> bool:
+        """The vehicle reports the ``cancelOrder`` ``action_id`` done (finished, or failed: it had no order)."""
+        return any(a.action_id == action_id and a.status in (ActionStatus.FINISHED, ActionStatus.FAILED)
+                   for a in state.action_states)
+
+    def _placed_after_cancel(self, track: Track, state: VehicleState, t: float) -> None:
+        """Its order cancelled, the vehicle holds just the node it stands at (the rest of its way is given back)
+        and has a new order that ends there."""
+        node = state.last_node_id
+        track.cancel_sent = None
+        if track.unavailable is not None:
+            self._apply(self.planner.fail(track.id, node, t).plans, t, exclude=track.id)
+        self._order_anew(track, TimedPlan(track.id, (Step(node, t, INF),)), 0, t)
 
     # --- planning -------------------------------------------------------------------------------------------------
 
@@ -1304,16 +1401,21 @@ class Dispatcher:
         requests, parked = [], []
         # where each base ends, asked once per vehicle: nothing before its own plan is adopted changes it
         bases = {track.id: base_end_at(self.corridor, track) for track in self.tracks.values()}
+        # a vehicle out of dispatch holds where it stands and the way it may still drive (``_take_out``), not just
+        # where its base ends: planned as one to stay there, it had others planned, and released, through that way
+        out = {track.id: (released_way(self.corridor, track), t) for track in self.tracks.values()
+               if track.unavailable is not None}
         for track in self.tracks.values():
             start = bases[track.id][0]
             if track.job is None and track.record.in_service and track.state is not None \
                     and self.corridor.nodes[start].kind not in WAITING_KINDS:
                 track.job = self._park_job(track, start)
                 parked.append(track)
-            requests.append(self._request(track, start, t))
+            if track.id not in out:
+                requests.append(self._request(track, start, t))
         started = time.perf_counter()
         try:
-            result = self.planner.plan_all(requests, should_stop=should_stop)
+            result = self.planner.plan_all(requests, should_stop=should_stop, broken_down=out)
         except PlanInterrupted:
             for track in parked:  # given its job again by the next plan, should it still be idle there
                 track.job = None
@@ -2256,13 +2358,18 @@ class Dispatcher:
         index = _first_step_at(plan, node.id) if plan else None
         if plan is None or index is None:
             plan, index = TimedPlan(track.id, (Step(node.id, t, INF),)), 0
+        self._order_anew(track, plan, index, t)
+        self.alarms.raise_alarm(AlarmKind.CROSSING_FLAGGED, track.id,
+                                f"{track.id}: clearance lost at {node.id}; crossing release taken back")
+
+    def _order_anew(self, track: Track, plan: TimedPlan, index: int, t: float) -> None:
+        """After a ``cancelOrder`` (VDA 5050: the cancelled order takes no update): a new order on ``plan``, whose
+        step ``index`` is the node the vehicle stands at, released to there (the rest of the plan its horizon)."""
         track.plan, track.vda_order_id, track.way_to_plan = plan, f"{track.id}-{uuid.uuid4().hex[:8]}", {}
         track.seq0, track.first, track.released, track.reached = -2 * index, index, index, index
         track.arrived_at = {index: t}
         track.needs_plan, self._plans_changed = True, True
         self._send(track, 0)
-        self.alarms.raise_alarm(AlarmKind.CROSSING_FLAGGED, track.id,
-                                f"{track.id}: clearance lost at {node.id}; crossing release taken back")
 
     # --- what the API asks -------------------------------------------------------------------------------------------
 

@@ -196,6 +196,18 @@ def base_end(corridor: Corridor, track: Track) -> str:
     return base_end_at(corridor, track)[0]
 
 
+def released_way(corridor: Corridor, track: Track) -> tuple[str, ...]:
+    """Where the vehicle stands (the node it last reached, or was set down at), then the way released to it that
+    it may still drive, to where its base ends: the released nodes its state shows, and those of its plan released
+    in an update it has not shown yet (on its way, it may yet take it). In that order, each node once."""
+    state, plan = track.state, track.plan
+    ahead = [n.node_id for n in state.node_states if n.released] if state is not None else []
+    if plan is not None and not holds_what_was_sent(track):
+        ahead += [step.node for step in plan.steps[max(track.reached, 0):track.released + 1]]
+    here = track.placed_at or (state.last_node_id if state is not None else "")
+    return tuple(dict.fromkeys(n for n in (here, *ahead, base_end(corridor, track)) if n in corridor.nodes))
+
+
 def waiting_at_gate(track: Track, outbound_gates: Mapping[str, str]) -> str | None:
     """The gate the vehicle waits at, loaded, for its clearance (None: it does not): at the end of a plan that
     has it wait there, or left standing at one of its side's outbound gates (``outbound_gates``: gate -> side)

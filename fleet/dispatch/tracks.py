@@ -79,6 +79,9 @@ class Track:
     unavailable: str | None = None  # why the vehicle cannot go on (offline, fault, e-stop, out of service)
     #: while unavailable: until when (planner time) it keeps an order it has not loaded (``reassign_after_s``)
     keeps_order_until: float = INF
+    #: while unavailable: the ``cancelOrder`` sent to take back the way released to it (action id, when first and
+    #: last sent), so that an order it has not loaded can go to another vehicle (``Dispatcher._way_given_back``)
+    cancel_sent: tuple[str, float, float] | None = None
     needs_plan: bool = False
     sent_at: float = -INF  # when the current order (update) was last sent
     sent_content: OrderContent | None = None  # what the last update sent (update ``update_id``) said

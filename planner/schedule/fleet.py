@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import itertools
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import networkx as nx
@@ -172,10 +172,13 @@ class FleetPlanner:
     # --- full replan -------------------------------------------------------------------------------------
 
     def plan_all(self, requests: Iterable[PlanRequest], rounds: int = MAX_ROUNDS,
-                 should_stop: Callable[[], bool] | None = None) -> FleetPlan:
+                 should_stop: Callable[[], bool] | None = None,
+                 broken_down: Mapping[str, tuple[Sequence[str], float]] | None = None) -> FleetPlan:
         """Forget every reservation and plan every vehicle: highest priority first, then vehicles on the
         road (they cannot wait there for long), then by start time. Should some vehicle stall, plan again
-        with the stalled ones first (up to ``rounds`` times) and keep the best round.
+        with the stalled ones first (up to ``rounds`` times) and keep the best round. The vehicles
+        ``broken_down`` (with no request) hold, as :meth:`fail` has them hold, the way each may still drive from
+        where it stands, from the given time on: nobody is planned through it.
 
         ``should_stop`` is asked before each vehicle is planned: once it says so, the plan is given up and
         :class:`PlanInterrupted` raised, the reservations and requests left as they were before the call (a
@@ -189,6 +192,8 @@ class FleetPlanner:
         best: tuple[FleetPlan, ReservationTable] | None = None
         try:
             places = self._places_held(order)
+            for vehicle, (way, since) in (broken_down or {}).items():
+                places.hold_way(vehicle, way, since)
             staying = self._staying_parked(requests)
             settled = self._settle(requests, staying, places)
             self.requests = Requests(order)  # read, never written, by the rounds: counted once for all of them
@@ -312,7 +317,9 @@ class FleetPlanner:
         reason = self._try_reserve(request)
         if reason is None:
             return
-        bumped = self.table.holders(request.start, request.start_time, INF) - {request.vehicle_id}
+        # (not a vehicle broken down there: held for good, no request, it keeps its place as in ``fail``)
+        bumped = {v for v in self.table.holders(request.start, request.start_time, INF) if v in self.requests} \
+            - {request.vehicle_id}
         if bumped and depth < MAX_BUMP_DEPTH:
             old = self._release(bumped)
             reason = self._try_reserve(request)
@@ -381,12 +388,14 @@ class FleetPlanner:
             self.table.reserve(plan)
         return FleetPlan(plans=changed)
 
-    def fail(self, vehicle_id: str, node: str, since: float) -> FleetPlan:
-        """A vehicle broke down at ``node``: it holds the node for good, and every vehicle that planned to
-        pass there later is replanned around it from where it is at ``since``."""
+    def fail(self, vehicle_id: str, node: str, since: float, ahead: Sequence[str] = ()) -> FleetPlan:
+        """A vehicle broke down at ``node``, and may still drive on along ``ahead`` (the way released to it, which
+        it has not given up): it holds all that for good (``ReservationTable.hold_way``), and every vehicle that
+        planned to pass there later is replanned around it from where it is at ``since``."""
+        way = (node, *ahead)
         # a vehicle already broken down there holds the node for good and has nothing left to replan
-        affected = {v for v in self.table.holders(node, since, INF) - {vehicle_id} if v in self.requests}
-        self.table.hold_place(vehicle_id, node, since)
+        affected = {v for v in self.table.users_of_way(way, since) - {vehicle_id} if v in self.requests}
+        self.table.hold_way(vehicle_id, way, since)
         self.requests.pop(vehicle_id, None)
         result = FleetPlan()
         replanned = self._replan_each(self._release(affected), since, result)

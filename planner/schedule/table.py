@@ -17,7 +17,7 @@ from __future__ import annotations
 import bisect
 import itertools
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple, TypeVar
 
 from planner.schedule.lanes import LaneTiming, TimedGraph
@@ -95,14 +95,8 @@ class ReservationTable:
         for here, nxt in itertools.pairwise(plan.steps):
             lane = lanes[(here.node, nxt.node)]
             self._hold(here.node, _Hold(here.arrive, here.depart + lane.clearance_s, vehicle))
-            if lane.group:
-                use = _GroupUse(here.depart, nxt.arrive + lane.clearance_s, lane.forward, vehicle)
-                bisect.insort(self._groups[lane.group], use)
-                self._by_vehicle[vehicle].append((lane.group, use))
-            for zone in lane.zones:
-                use = _GroupUse(here.depart, nxt.arrive + lane.clearance_s, lane.way, vehicle)
-                bisect.insort(self._zones[zone], use)
-                self._by_vehicle[vehicle].append((zone, use))
+            if lane.group or lane.zones:
+                self._use_lane(lane, here.depart, nxt.arrive + lane.clearance_s, vehicle)
         last = plan.steps[-1]
         self._hold(last.node, _Hold(last.arrive, INF, vehicle))
         self.plans[vehicle] = plan
@@ -112,6 +106,31 @@ class ReservationTable:
         use the node from ``since`` to ``until`` (for good by default)."""
         self.release(vehicle)
         self._hold(node, _Hold(since, until, vehicle))
+
+    def hold_way(self, vehicle: str, way: Sequence[str], since: float) -> None:
+        """The vehicle stands at ``way[0]`` with no plan, and may still drive on along the rest of ``way`` (a way
+        released to it that it has not given up): from ``since`` on, for good, nobody else may use those nodes, nor
+        the lanes between them the other way or across (their lane groups and conflict zones)."""
+        self.hold_place(vehicle, way[0], since)
+        for node in list(dict.fromkeys(way))[1:]:
+            self._hold(node, _Hold(since, INF, vehicle))
+        for here, nxt in itertools.pairwise(way):
+            lane = self.timed.lanes.get((here, nxt))
+            if lane is not None:
+                self._use_lane(lane, since, INF, vehicle)
+
+    def users_of_way(self, way: Sequence[str], since: float) -> set[str]:
+        """The vehicles that hold a node of ``way``, or use a lane group or conflict zone of a lane between two of
+        its nodes, at some time from ``since`` on."""
+        users = {h.vehicle for node in way for h in self._holds.get(node, ()) if h.end > since}
+        for here, nxt in itertools.pairwise(way):
+            lane = self.timed.lanes.get((here, nxt))
+            if lane is None:
+                continue
+            uses = itertools.chain(self._groups.get(lane.group, ()) if lane.group else (),
+                                   *(self._zones.get(zone, ()) for zone in lane.zones))
+            users.update(use.vehicle for use in uses if use.end > since)
+        return users
 
     def holds_just(self, vehicle: str, node: str, since: float) -> bool:
         """The vehicle has no plan and holds ``node`` for good from ``since``, nothing else (as :meth:`hold_place`
@@ -136,6 +155,17 @@ class ReservationTable:
             else:
                 _remove_sorted(self._zones[key], record)
         self.plans.pop(vehicle, None)
+
+    def _use_lane(self, lane: LaneTiming, start: float, end: float, vehicle: str) -> None:
+        """The vehicle uses the lane's group (in its direction) and its conflict zones from ``start`` to ``end``."""
+        if lane.group:
+            use = _GroupUse(start, end, lane.forward, vehicle)
+            bisect.insort(self._groups[lane.group], use)
+            self._by_vehicle[vehicle].append((lane.group, use))
+        for zone in lane.zones:
+            use = _GroupUse(start, end, lane.way, vehicle)
+            bisect.insort(self._zones[zone], use)
+            self._by_vehicle[vehicle].append((zone, use))
 
     def _hold(self, node: str, hold: _Hold) -> None:
         bisect.insort(self._holds[node], hold)

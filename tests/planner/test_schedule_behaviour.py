@@ -215,6 +215,26 @@ def test_a_replan_from_where_a_broken_down_vehicle_stands_keeps_its_place_held(p
     assert "v0" in planner.table.holders_for_good(where.node)
 
 
+def test_a_vehicle_broken_down_with_a_way_released_ahead_holds_that_way_for_good(planner):
+    """An AGV e-stopped on its way drives on along the way released to it once its stop is released: it holds
+    that way, not just where it stands (before, ``fail`` held one node). Those planned through it are planned
+    around it; a full plan has nobody go through it either."""
+    requests = [PlanRequest(f"v{i}", f"vn_parking_{i + 1}", (f"cn_parking_{i + 1}",)) for i in range(4)]
+    planner.plan_all(requests)
+    broken = planner.plans["v0"]
+    k = len(broken.steps) // 3
+    since, way = broken.steps[k].arrive, tuple(s.node for s in broken.steps[k:k + 4])
+    users = {vid for vid, p in planner.plans.items() if vid != "v0" and set(way) & {s.node for s in p.steps
+                                                                                    if s.depart >= since}}
+    assert users
+    result = planner.fail("v0", way[0], since, way[1:])
+    assert users <= set(result.plans) | set(result.stalled)
+    for planned in (result.plans, planner.plan_all(requests[1:], broken_down={"v0": (way, 0.0)}).plans):
+        assert all(planner.table.holders_for_good(node) == {"v0"} for node in way)
+        for vid, plan in planned.items():
+            assert not set(way) & {s.node for s in plan.steps if s.depart >= since}, vid
+
+
 def planned_relay(planner):
     """A VN vehicle picks up at vn_dock_1 and meets a CN vehicle at the handoff pad for a 180 s transfer: the two
     requests and the relay plan."""
