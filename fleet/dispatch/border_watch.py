@@ -146,23 +146,24 @@ def _judge(watch: BorderWatch, corridor: Corridor, side: str | None, on_line: bo
     """The vehicle seen on ``side`` (None: on the line): a crossing with no release, if it made one."""
     if watch.side is None:  # first seen (a restart: what it did before is not judged)
         watch.side, watch.on_line = side, on_line
-        watch.may_cross = side is not None and _crosses(corridor, side, released)
+        watch.may_cross = side is not None and crosses(corridor, side, released)
         return None
     if side is None:  # on the line
-        onto = not watch.on_line and not watch.may_cross and not _crosses(corridor, watch.side, released)
+        onto = not watch.on_line and not watch.may_cross and not crosses(corridor, watch.side, released)
         watch.on_line = True
         return UnreleasedCrossing(corridor.direction_from(watch.side), across=False) if onto else None
     crossed = side != watch.side
     # (its base now going on across: released and driven over between two looks, the loop seeing each vehicle's
     # latest state once a tick)
-    unreleased = crossed and not watch.may_cross and not _crosses(corridor, watch.side, released)
+    unreleased = crossed and not watch.may_cross and not crosses(corridor, watch.side, released)
     found = UnreleasedCrossing(corridor.direction_from(watch.side), across=True) if unreleased else None
     watch.side, watch.on_line = side, False
-    watch.may_cross = _crosses(corridor, side, released)
+    watch.may_cross = crosses(corridor, side, released)
     return found
 
 
-def _crosses(corridor: Corridor, side: str, released: Iterable[str]) -> bool:
+def crosses(corridor: Corridor, side: str, released: Iterable[str]) -> bool:
+    """One of the ``released`` nodes (those not on the map aside) is on the border line or across from ``side``."""
     nodes = corridor.nodes
     return any(node.kind in BORDER_LINE_KINDS or node.jurisdiction != side
                for node in (nodes[n] for n in released if n in nodes))

@@ -39,7 +39,15 @@ from agv_agent.tracker import distance
 from fleet.alarms import AlarmKind, AlarmService
 from fleet.customs.clearance import GateDecision, Status
 from fleet.customs.gate import CustomsGate
-from fleet.dispatch.border_watch import OffTheMap, PastItsBase, UnreleasedCrossing, elsewhere, sighting, unplaced
+from fleet.dispatch.border_watch import (
+    OffTheMap,
+    PastItsBase,
+    UnreleasedCrossing,
+    crosses,
+    elsewhere,
+    sighting,
+    unplaced,
+)
 from fleet.dispatch.laps import Laps
 from fleet.dispatch.off_way import between_nodes, set_down_at, stands_on
 from fleet.dispatch.relay import Relay, orders_to_give_out
@@ -632,10 +640,11 @@ class Dispatcher:
         """Where the vehicle reports itself against the border (:mod:`fleet.dispatch.border_watch`). A position on a
         map other than the corridor's (VDA 5050 ``mapId``) is off the map: before, it was not judged, and a vehicle
         saying so crossed unseen. One it says is not known (a vehicle starting up, or lost) is judged only while it
-        drives by the line: before, it was not judged at all. Its released way is what it reports, or, when it
-        reports none, what the fleet released to it: a vehicle restarted on the deck knows no order (its base is gone,
-        the fleet's record of it is not) and was stopped as past its base, metres into the way released to it."""
-        released = [n.node_id for n in state.node_states if n.released] or self._released_to(track)
+        drives by the line: before, it was not judged at all. Its released way is what it reports of what the fleet
+        released to it (``released_way``: a base it claims beyond that is no release), or, when it reports none,
+        what the fleet released to it: a vehicle restarted on the deck knows no order (its base is gone, the fleet's
+        record of it is not) and was stopped as past its base, metres into the way released to it."""
+        released = released_way(track, state)
         found = unplaced(track.border, self.corridor, state.driving, released, state.last_node_id) \
             if not state.position_initialized else elsewhere(track.border) if state.map_id != MAP_ID \
             else sighting(track.border, self.corridor, state.pose.x, state.pose.y, released, state.last_node_id)
@@ -645,13 +654,6 @@ class Dispatcher:
             self._past_its_base(track, state, found)
         elif found is not None:
             self._off_the_map(track, state, found)
-
-    @staticmethod
-    def _released_to(track: Track) -> list[str]:
-        """The nodes of its plan the fleet released to the vehicle and it has not reached (in order)."""
-        if track.plan is None or track.vda_order_id is None:
-            return []
-        return [step.node for step in track.plan.steps[track.reached + 1:track.released + 1]]
 
     def _unreleased_crossing(self, track: Track, state: VehicleState, found: UnreleasedCrossing) -> None:
         """A vehicle across the border or on its line with no crossing released to it: it is stopped (an
@@ -2005,11 +2007,24 @@ class Dispatcher:
             return None
         read = self._sheets_read.get(track.id)
         if read is None or read.sheet is not sheet:
-            cap = sheet.speed_max if sheet.speed_max < self._top_speed * (1 - SPEED_ROUNDING) else None
-            read = self._sheets_read[track.id] = _SheetRead(sheet, cap, ORDER_ACTIONS <= set(sheet.actions))
+            read = self._sheets_read[track.id] = self._read_sheet(track, sheet)
         if track.profile.max_speed != read.max_speed:  # planned at its own speed where it is slower than the map's
             track.profile = dataclasses.replace(track.profile, max_speed=read.max_speed)
         return sheet if read.takes_orders else None
+
+    def _read_sheet(self, track: Track, sheet: Factsheet) -> _SheetRead:
+        """A factsheet as the assignment reads it, once per sheet published. A top speed that is no positive
+        number (a vendor's bug, a lie) cannot time a plan: before, it made every tick fail at the assignment
+        round, for the whole fleet; now the vehicle takes no order, and an alarm says why, until it publishes
+        another."""
+        speed = sheet.speed_max
+        if not speed > 0:
+            why = f"{track.id}'s factsheet says speedMax {speed} m/s: not a speed to plan with, it takes no order"
+            if self.alarms.raise_alarm(AlarmKind.VEHICLE_FAULT, track.id, why, {"speed_max": speed}) is not None:
+                log.warning("%s", why)
+            return _SheetRead(sheet, None, False)
+        cap = speed if speed < self._top_speed * (1 - SPEED_ROUNDING) else None
+        return _SheetRead(sheet, cap, ORDER_ACTIONS <= set(sheet.actions))
 
     def _offers(self, free: list[Track], t: float) -> dict[str, TimedPlan | None]:
         """What this round offered each free vehicle (its plan then), for the replan step to clear the way of one
@@ -2340,8 +2355,7 @@ class Dispatcher:
         state = track.state
         if state is None or state.last_node_id not in self._pre_crossing:
             return
-        released = [n for n in state.node_states if n.released]
-        if not released or not self.corridor.lane_between(state.last_node_id, released[0].node_id).crossing:
+        if not self._released_across(state):
             return
         if self._left_for_the_crossing(state):
             return  # already on the crossing lane: it goes on to the far side
@@ -2370,6 +2384,19 @@ class Dispatcher:
         track.arrived_at = {index: t}
         track.needs_plan, self._plans_changed = True, True
         self._send(track, 0)
+
+    def _released_across(self, state: VehicleState) -> bool:
+        """The base the vehicle reports from the last node before the crossing goes over it: its first node ahead
+        (past the one it stands at, which a vendor may keep listing: before, that failed every tick, for the whole
+        fleet) lies over a crossing lane; a base that is no lane from there (a vendor's bug, a forgery) goes over
+        when any of its nodes is on the border line or across (when unsure, the release is taken back)."""
+        ahead = [n.node_id for n in state.node_states if n.released and n.node_id != state.last_node_id]
+        if not ahead:
+            return False
+        try:
+            return self.corridor.lane_between(state.last_node_id, ahead[0]).crossing
+        except KeyError:
+            return crosses(self.corridor, self.corridor.nodes[state.last_node_id].jurisdiction, ahead)
 
     # --- what the API asks -------------------------------------------------------------------------------------------
 

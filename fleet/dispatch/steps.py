@@ -99,6 +99,35 @@ def last_released(state: VehicleState) -> tuple[str, int] | None:
     return (released[-1].node_id, released[-1].sequence_id) if released else None
 
 
+def released_way(track: Track, state: VehicleState) -> list[str]:
+    """The released nodes ahead of the vehicle that the border watch judges it by (in order): those of the base
+    its state reports that the fleet released to it (``released_by_fleet``), else what the fleet released to it.
+    A node it reports beyond its release, or the base of an order it was never sent, is a vendor's bug or a
+    forgery, no release: taken for one, a vehicle reporting an order of its own released over the bridge drove
+    over it unseen. After a restart of the fleet manager, before it has planned the vehicle again, the base it
+    reports of the fleet's last order (whose id the registry keeps) is all there is; a vehicle restarted on the
+    deck reports none (it knows no order), and is judged by what the fleet released to it."""
+    ours = track.vda_order_id is not None and state.order_id == track.vda_order_id
+    reported = [n for n in state.node_states if n.released and ours]
+    if track.plan is None or track.vda_order_id is None:
+        return [n.node_id for n in reported]
+    believed = [n.node_id for n in reported if released_by_fleet(track, n.node_id, n.sequence_id)]
+    return believed or [step.node for step in track.plan.steps[track.reached + 1:track.released + 1]]
+
+
+def released_by_fleet(track: Track, node_id: str, sequence_id: int) -> bool:
+    """The fleet released ``node_id`` at ``sequence_id`` of its order to the vehicle: a step of its plan up to the
+    release, or a node of the released way before the plan (``Track.way_to_plan``). Before the plan's first
+    step, a node the fleet has no record of is taken as the vehicle says: after a restart of the fleet manager,
+    the way it released before (across, say) is known only so."""
+    k, odd = divmod(sequence_id - track.seq0, 2)
+    if track.plan is None or odd:
+        return False
+    if k < 0:
+        return track.way_to_plan.get(sequence_id, node_id) == node_id
+    return k <= min(track.released, len(track.plan.steps) - 1) and track.plan.steps[k].node == node_id
+
+
 def refused_what_was_sent(track: Track) -> bool:
     """The vehicle's state says it refused the last order update sent to it (an order error naming that order
     and update, VDA 5050 ``errorReferences``). Only then is what it is sent built anew from what it reports: an

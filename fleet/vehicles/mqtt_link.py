@@ -13,6 +13,8 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import math
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -31,6 +33,41 @@ def _not_json(constant: str) -> float:
     """Python reads ``NaN`` and ``Infinity``, which JSON has not: a position of NaN fell in no jurisdiction, and
     the border watch never judged a vehicle reporting one, wherever it drove."""
     raise ValueError(f"{constant} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    """``1e999`` is read as infinity: what ``_not_json`` refuses, by another way."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:20]} is too large a number")
+    return value
+
+
+def _float_sized_int(text: str) -> int:
+    """An integer beyond a float's range (a position of 400 digits) raised OverflowError where it was read as
+    one: out of the dispatch tick, for the whole fleet."""
+    value = int(text)
+    if abs(value) > sys.float_info.max:
+        raise ValueError(f"{text[:20]}... ({len(text)} digits) is too large a number")
+    return value
+
+
+def _json_object(raw: bytes | bytearray) -> object:
+    """The JSON in ``raw``; a ValueError for what is no JSON, or JSON the fleet cannot hold (NaN, infinity, a
+    number beyond a float, nesting too deep for the parser: a RecursionError, which fell past the refusals)."""
+    try:
+        return json.loads(raw, parse_constant=_not_json, parse_float=_finite_float, parse_int=_float_sized_int)
+    except RecursionError:
+        raise ValueError("nested too deep") from None
+
+
+def _action_ids(state: dict) -> list[str]:
+    """The action ids a state's ``actionStates`` lists (the vehicle has the instant actions); what is not a list
+    of objects with a text id is left to the state's reader to refuse (iterated as it was, it raised TypeError)."""
+    listed = state.get("actionStates")
+    if not isinstance(listed, list):
+        return []
+    return [a["actionId"] for a in listed if isinstance(a, dict) and isinstance(a.get("actionId"), str)]
 
 
 def _later(state: dict, last: dict) -> bool:
@@ -64,6 +101,7 @@ class MqttVehicleLink:
         self.on_state = on_state
         self._lock = threading.Lock()
         self._states: dict[str, tuple[dict, float]] = {}  # latest JSON, monotonic arrival: converted when read
+        self._unreadable_said: dict[str, dict] = {}  # the last state found unreadable, per vehicle (said once)
         self._connections: dict[str, ConnectionState] = {}
         self._factsheets: dict[str, Factsheet] = {}
         self._header_ids: dict[tuple[str, str], itertools.count] = {}
@@ -124,6 +162,9 @@ class MqttVehicleLink:
             with self._lock:
                 self._manufacturers.setdefault(serial, manufacturer)
                 if name == "state":
+                    if message.retain:  # delivered from the broker's store at subscribing: from before
+                        raise vda_json.VdaJsonError("state: retained by the broker, so from before (VDA 5050 "
+                                                    "states are never retained)")
                     last = self._states.get(serial)
                     if last is not None and not _later(payload, last[0]):
                         raise vda_json.VdaJsonError(f"state: headerId {payload.get('headerId')!r} at "
@@ -139,26 +180,30 @@ class MqttVehicleLink:
                     self._factsheets.pop(serial, None)
                     self._factsheets[serial] = vda_json.factsheet_from_json(payload)
             if name == "state":
-                self.pending.acknowledged(serial, (a.get("actionId", "") for a in payload.get("actionStates", ())
-                                                   if isinstance(a, dict)))
+                self.pending.acknowledged(serial, _action_ids(payload))
                 if self.on_state:
                     self.on_state(serial)
         except ValueError as exc:  # not JSON, or not VDA 5050 (VdaJsonError): refused, said in one line
-            self.failures.failed()
-            logged, unlogged = self._refusals_logged.admit("broker", time.monotonic())
-            if logged:
-                logger.warning("MQTT message on %s refused: %s%s", message.topic, exc,
-                               f" (and {unlogged} more refused since the last line)" if unlogged else "")
-        except Exception:  # one bad message must not stop the others: counted, logged, trouble() says so
-            self.failures.failed()
-            logger.exception("MQTT message on %s could not be handled", message.topic)
+            self._failed(message.topic, f"refused: {exc}")
+        except Exception as exc:  # one bad message must not stop the others: counted, logged, trouble() says so
+            self._failed(message.topic, "could not be handled", exc)
+
+    def _failed(self, topic: str, why: str, bug: Exception | None = None) -> None:
+        """A message refused, or one the link failed on (``bug``, logged with its traceback): counted, and said in a
+        line while the log's bucket allows, the rest counted in the next line (a flood of either, a traceback
+        each before, must not fill the disk)."""
+        self.failures.failed()
+        logged, unlogged = self._refusals_logged.admit("broker", time.monotonic())
+        if logged:
+            logger.log(logging.WARNING if bug is None else logging.ERROR, "MQTT message on %s %s%s", topic, why,
+                       f" (and {unlogged} more refused since the last line)" if unlogged else "", exc_info=bug)
 
     @staticmethod
     def _readable(serial: str, name: str, raw: bytes | bytearray) -> dict:
         """The message's JSON object, or VdaJsonError (a ValueError, as json's own errors are): a state that is
         no object was kept and failed every dispatch tick when read, for every vehicle; one whose header names
         another vehicle than its topic is a vehicle's bug or a forgery (VDA 5050: they are the same)."""
-        payload = json.loads(raw, parse_constant=_not_json)
+        payload = _json_object(raw)
         if not isinstance(payload, dict):
             raise vda_json.VdaJsonError(f"{name}: not a JSON object")
         if payload.get("serialNumber") != serial:
@@ -241,9 +286,11 @@ class MqttVehicleLink:
         try:
             state = vda_json.state_from_json(entry[0])
         except vda_json.VdaJsonError as exc:
-            self.failures.failed()
-            logger.warning("vehicle %s: unreadable state ignored: %s", vehicle_id, exc)
             state = None
+            with self._lock:  # said once per state received: the loop reads every vehicle at every tick
+                said, self._unreadable_said[vehicle_id] = self._unreadable_said.get(vehicle_id), entry[0]
+            if said is not entry[0]:
+                self._failed(self._topic(vehicle_id, "state"), f"refused: unreadable, the vehicle has no state: {exc}")
         return VehicleSnapshot(state, time.monotonic() - entry[1], connection)
 
     def factsheet(self, vehicle_id: str) -> Factsheet | None:

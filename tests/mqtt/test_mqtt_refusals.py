@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
 import pytest
 from agv_agent import vda_json
-from agv_agent.protocol import Factsheet, Pose, VehicleState
+from agv_agent.protocol import Action, ActionType, Factsheet, Pose, VehicleState
 
 
 @pytest.fixture
@@ -123,3 +124,68 @@ def test_a_flood_of_bad_messages_is_logged_in_a_bounded_number_of_lines_that_cou
     lines = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
     counted = sum(int(m[1]) for line in lines if (m := re.search(r"\(and (\d+) more refused", line)))
     assert counted + len(lines) == 2002
+
+
+def test_a_number_too_large_for_a_float_is_refused_and_reading_the_vehicle_does_not_raise(mqtt_link, attacker):
+    """Found by trying it: ``1e999`` is read as infinity (past the NaN/Infinity check), and a position written
+    as an integer of 400 digits raised OverflowError when read: out of every dispatch tick, for the whole fleet.
+    Both are refused as they come; the last state taken stays."""
+    publish(attacker, "big", "state", a_state("big"))
+    assert mqtt_link.wait_for(lambda: mqtt_link.state("big") is not None, 5)
+    for bad in ("1e999", "-1e999", "1" + "0" * 400):
+        state = a_state("big") | {"headerId": 2}
+        publish(attacker, "big", "state", json.dumps(state).replace('"x": 1.0', f'"x": {bad}').encode())
+    publish(attacker, "big", "connection", {**a_state("big"), "connectionState": "ONLINE"})
+    assert mqtt_link.wait_for(lambda: mqtt_link.connection("big") == "ONLINE" and mqtt_link.failures.count >= 3, 5)
+    assert mqtt_link.state("big").pose.x == 1.0
+
+
+def nested_too_deep(_header_id: int) -> bytes:
+    return b"[" * 10_000 + b"]" * 10_000
+
+
+def action_states(value: object) -> Callable[[int], bytes]:
+    return lambda header_id: json.dumps(a_state("deep") | {"headerId": header_id, "actionStates": value}).encode()
+
+
+@pytest.mark.parametrize("payload", [nested_too_deep, action_states(5), action_states([{"actionId": []}])],
+                         ids=["nested-too-deep", "action-states-no-list", "action-id-no-text"])
+def test_a_flood_of_states_that_broke_the_links_reading_is_refused_in_a_bounded_number_of_lines(mqtt_link, attacker,
+                                                                                                caplog, payload):
+    """Found by trying it: JSON nested 10,000 deep (RecursionError), or ``actionStates`` that is no list of
+    objects (TypeError, the fleet waiting for an action's answer), fell past the refusals: a full traceback in the
+    log for every message, with no bound. And a state taken but unreadable was said again at every read: a line
+    per vehicle per dispatch tick."""
+    caplog.set_level("WARNING", logger="fleet.vehicles.mqtt_link")
+    mqtt_link.send_actions("deep", [Action("ask-1", ActionType.STATE_REQUEST)])  # (its answer is looked for)
+    for header_id in range(300):
+        attacker.publish("uagv/v2/acme/deep/state", payload(header_id), qos=0)
+    publish(attacker, "deep", "state", payload(300))  # qos 1: after the others
+    # (each refused as it comes, or taken and found unreadable where read: as the dispatch loop reads, every tick)
+    assert mqtt_link.wait_for(lambda: mqtt_link.failures.count + mqtt_link.received >= 301, 20)
+    for _ in range(100):
+        assert mqtt_link.snapshot("deep").state is None
+    lines = [r for r in caplog.records if r.name == "fleet.vehicles.mqtt_link"]
+    assert 0 < len(lines) <= 100
+    assert not any(r.exc_info for r in lines), "a traceback for bad input"
+    assert all("refused" in r.getMessage() for r in lines)
+
+
+def test_a_state_the_broker_kept_is_refused_as_one_from_before(broker, attacker):
+    """Found by trying it: a vendor's vehicle publishing its state retained, then switched off (or removed from the
+    fleet), was taken at the fleet manager's next start as a state just arrived, its age 0: a vehicle shown where
+    it stood hours ago, fresh. VDA 5050 states are never retained: one the broker kept is from before."""
+    from fleet.vehicles.mqtt_link import MqttVehicleLink
+
+    publish(attacker, "gone", "state", a_state("gone"), retain=True)
+    publish(attacker, "gone", "connection", {**a_state("gone"), "connectionState": "ONLINE"}, retain=True)
+    link = MqttVehicleLink(port=broker.port)
+    try:
+        assert link.wait_for(lambda: link.connection("gone") == "ONLINE" and link.failures.count > 0, 5)
+        assert link.state("gone") is None and link.state_age("gone") is None
+        publish(attacker, "gone", "state", a_state("gone") | {"headerId": 2})  # as it comes: taken
+        assert link.wait_for(lambda: link.state("gone") is not None, 5)
+    finally:
+        link.close()
+        for topic in ("state", "connection"):
+            publish(attacker, "gone", topic, b"", retain=True)
