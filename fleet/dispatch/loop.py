@@ -56,6 +56,7 @@ from fleet.dispatch.snapshot import JsonView, Snapshot
 from fleet.dispatch.steps import (
     base_end,
     base_end_at,
+    believed_released,
     bound_for_gate,
     bound_for_pickup,
     custody_arrival,
@@ -641,10 +642,10 @@ class Dispatcher:
         map other than the corridor's (VDA 5050 ``mapId``) is off the map: before, it was not judged, and a vehicle
         saying so crossed unseen. One it says is not known (a vehicle starting up, or lost) is judged only while it
         drives by the line: before, it was not judged at all. Its released way is what it reports of what the fleet
-        released to it (``released_way``: a base it claims beyond that is no release), or, when it reports none,
+        released to it (``believed_released``: a base it claims beyond that is no release), or, when it reports none,
         what the fleet released to it: a vehicle restarted on the deck knows no order (its base is gone, the fleet's
         record of it is not) and was stopped as past its base, metres into the way released to it."""
-        released = released_way(track, state)
+        released = believed_released(track, state)
         found = unplaced(track.border, self.corridor, state.driving, released, state.last_node_id) \
             if not state.position_initialized else elsewhere(track.border) if state.map_id != MAP_ID \
             else sighting(track.border, self.corridor, state.pose.x, state.pose.y, released, state.last_node_id)

@@ -99,7 +99,7 @@ def last_released(state: VehicleState) -> tuple[str, int] | None:
     return (released[-1].node_id, released[-1].sequence_id) if released else None
 
 
-def released_way(track: Track, state: VehicleState) -> list[str]:
+def believed_released(track: Track, state: VehicleState) -> list[str]:
     """The released nodes ahead of the vehicle that the border watch judges it by (in order): those of the base
     its state reports that the fleet released to it (``released_by_fleet``), else what the fleet released to it.
     A node it reports beyond its release, or the base of an order it was never sent, is a vendor's bug or a
