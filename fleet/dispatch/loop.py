@@ -17,6 +17,7 @@ import dataclasses
 import functools
 import itertools
 import logging
+import math
 import threading
 import time
 import uuid
@@ -1903,8 +1904,7 @@ class Dispatcher:
             return None
         read = self._sheets_read.get(track.id)
         if read is None or read.sheet is not sheet:
-            cap = sheet.speed_max if sheet.speed_max < self._top_speed * (1 - SPEED_ROUNDING) else None
-            read = self._sheets_read[track.id] = _SheetRead(sheet, cap, ORDER_ACTIONS <= set(sheet.actions))
+            read = self._sheets_read[track.id] = _read_sheet(track.id, sheet, self._top_speed)
         if track.profile.max_speed != read.max_speed:  # planned at its own speed where it is slower than the map's
             track.profile = dataclasses.replace(track.profile, max_speed=read.max_speed)
         return sheet if read.takes_orders else None
@@ -2597,6 +2597,18 @@ class _SheetRead:
     sheet: Factsheet
     max_speed: float | None  # its top speed where it is slower than the map's fastest lane
     takes_orders: bool  # it can pick and drop
+
+
+def _read_sheet(vehicle_id: str, sheet: Factsheet, top_speed: float) -> _SheetRead:
+    """How the assignment reads ``sheet``. A top speed that is no speed (0 or less, not a number: a vehicle
+    started with a bad parameter, or anyone on the vehicle network publishing its factsheet) takes no order:
+    planned at it, the vehicle's profile refused it and every dispatch tick failed, for the whole fleet."""
+    if not (math.isfinite(sheet.speed_max) and sheet.speed_max > 0):
+        log.warning("%s: its factsheet gives speedMax %r, no speed to plan with: it takes no order until its "
+                    "factsheet gives one", vehicle_id, sheet.speed_max)
+        return _SheetRead(sheet, None, takes_orders=False)
+    cap = sheet.speed_max if sheet.speed_max < top_speed * (1 - SPEED_ROUNDING) else None
+    return _SheetRead(sheet, cap, ORDER_ACTIONS <= set(sheet.actions))
 
 
 def _same_stay(old: TimedPlan | None, new: TimedPlan) -> bool:
