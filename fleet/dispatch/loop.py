@@ -2016,7 +2016,8 @@ class Dispatcher:
     def _read_sheet(self, track: Track, sheet: Factsheet) -> _SheetRead:
         """A factsheet as the assignment reads it, once per sheet published. A top speed that is no positive
         number (a vendor's bug, a lie) cannot time a plan: before, it made every tick fail at the assignment
-        round, for the whole fleet; now the vehicle takes no order, and an alarm says why, until it publishes
+        round, for the whole fleet (a vehicle started with a bad parameter, or anyone on the vehicle network
+        publishing its factsheet); now the vehicle takes no order, and an alarm says why, until it publishes
         another."""
         speed = sheet.speed_max
         if not speed > 0:

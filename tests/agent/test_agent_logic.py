@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 
@@ -434,3 +435,32 @@ def test_the_first_nodes_actions_run_where_the_vehicle_stands():
     sim.run(60)
     assert sim.state.action_states[0].status == "FINISHED" and len(sim.state.loads) == 1
     assert sim.state.last_node_id == "n1"
+
+
+def test_a_refused_new_order_names_the_most_telling_reason_first():
+    """A vehicle sent an update of an order it does not hold (restarted, say) was told only that a new order must
+    have order_update_id 0: that it stood 80 m from the order's first node was hidden behind the update id."""
+    sim = Sim()
+    sim.run(0.1)
+    sim.agent.on_order(order(released=2, update=3, start=2), sim.t)
+    refusal = sim.state.errors[0].description
+    assert refusal.startswith("order starts at n2, the vehicle is at n0, 80.0 m away"), refusal
+    assert "must have order_update_id 0, not 3 (the vehicle holds no order o1)" in refusal
+    sim.agent.on_order(order(released=4), sim.t)
+    sim.run(2)
+    sim.agent.on_order(order(released=2, update=1, order_id="o2", start=1), sim.t)
+    refusal = sim.state.errors[0].description
+    assert refusal.startswith("busy with order o1") and "must have order_update_id 0" in refusal, refusal
+
+
+def test_an_order_on_another_map_is_refused_without_motion():
+    sim = Sim()
+    on_the_corridor = order(released=2)
+    elsewhere = Order("o1", 0, tuple(dataclasses.replace(n, map_id="warehouse_3") for n in on_the_corridor.nodes),
+                      on_the_corridor.edges)
+    sim.agent.on_order(elsewhere, 0.0)
+    sim.run(2)
+    assert sim.state.order_id == "" and sim.base.x == 0.0
+    error = sim.state.errors[0]
+    assert error.error_type == ErrorType.ORDER_NOT_ACCEPTABLE
+    assert "node n0 is on map 'warehouse_3', the vehicle drives on 'corridor'" in error.description

@@ -184,3 +184,16 @@ def test_a_vehicle_authorized_a_moment_after_another_stays_at_its_dock(customs, 
     assert fleet.run(60, until=lambda: all(fleet.state_of(o) == OrderState.LOADED for o in orders)), \
         [fleet.state_of(o) for o in orders]
     assert not parked, set(parked)
+
+
+@pytest.mark.parametrize("speed_max", [0.0, -2.0, float("nan")])
+def test_a_factsheet_whose_top_speed_is_no_speed_takes_no_order_and_stops_no_one_else(customs, corridor, speed_max):
+    """A factsheet with speedMax 0 (an agent started so, or anyone on the vehicle network publishing one for it) made
+    every dispatch tick fail for the whole fleet: the vehicle's profile refused the speed it was to be planned at."""
+    vn, cn = docks(corridor, "VN"), docks(corridor, "CN")
+    fleet = make_fleet(customs, corridor, 2, starts=[vn[0], vn[3]])  # agv_001 stands at the pickup
+    fleet.authorize("agv_001", "agv_002")
+    fleet.link.set_factsheet("agv_001", dataclasses.replace(fleet.link.factsheet("agv_001"), speed_max=speed_max))
+    order = fleet.order(["VN-700000000003"], vn[0], cn[0])
+    assert fleet.run(30, until=lambda: fleet.state_of(order) != OrderState.CREATED)
+    assert fleet.orders.get(order).vehicle_id == "agv_002"

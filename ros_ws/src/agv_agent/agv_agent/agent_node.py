@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Any
 
 from agv_interfaces.msg import Connection, Factsheet, Heartbeat, InstantActions
 from agv_interfaces.msg import Order as OrderMsg
@@ -20,7 +21,14 @@ from agv_agent import convert, qos
 from agv_agent.logic import AgentLogic, AgentParams
 from agv_agent.protocol import VDA_VERSION, ConnectionState, OperatingMode, Pose
 from agv_agent.tracker import Limits
-from agv_agent.vehicle_process import declare_read_only, spin_nodes
+from agv_agent.vehicle_process import (
+    BadParameter,
+    declare_read_only,
+    require_name,
+    require_positive,
+    require_within,
+    spin_nodes,
+)
 
 PARAMETERS = {  # name: default; the shared agv.yaml overrides these
     "vehicle_id": "agv_001", "fleet_namespace": "xborder", "state_rate_hz": 2.0, "control_rate_hz": 20.0,
@@ -36,8 +44,7 @@ class AgentNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("agv_agent", **kwargs)
         p = declare_read_only(self, PARAMETERS)
-        if p["state_rate_hz"] <= 0 or p["control_rate_hz"] <= 0 or p["fleet_link_timeout_s"] <= 0:
-            raise ValueError("state_rate_hz, control_rate_hz and fleet_link_timeout_s must be positive")
+        check_parameters(p)
         self.logic = AgentLogic(AgentParams(
             vehicle_id=p["vehicle_id"],
             limits=Limits(p["max_linear_speed"], p["max_angular_speed"], p["max_linear_decel"],
@@ -126,6 +133,21 @@ class AgentNode(Node):
         self.connection_pub.wait_for_all_acked(Duration(seconds=1.0))
 
 
+def check_parameters(p: dict[str, Any]) -> None:
+    """Refuse what the agent cannot run with, naming the parameter (:class:`BadParameter`): before, a vehicle id
+    with a hyphen or an unknown operating mode was a traceback, and a top speed of 0 or less ran and published it
+    in the factsheet."""
+    require_name(p, "vehicle_id", "fleet_namespace")
+    require_positive(p, "state_rate_hz", "control_rate_hz", "fleet_link_timeout_s", "max_linear_speed",
+                     "max_angular_speed", "max_linear_decel", "max_linear_accel", "battery_capacity_kwh",
+                     "vehicle_length", "vehicle_width")
+    for name in ("battery_consumption_kwh_per_km", "charging_power_kw", "handling_s"):
+        require_within(p, name, 0.0)
+    require_within(p, "initial_battery", 0.0, 100.0)
+    if p["operating_mode"] not in set(OperatingMode):
+        raise BadParameter(f"operating_mode: {p['operating_mode']!r} is none of {', '.join(OperatingMode)}")
+
+
 def _topic_prefix(node_namespace: str, fleet_namespace: str, vehicle_id: str) -> str:
     """Where the vehicle's topics live: ``/<fleet_namespace>/<vehicle_id>/``, from the parameters when the node
     runs without a namespace, else relative to a namespace that must say the same (a vehicle publishing under
@@ -134,7 +156,7 @@ def _topic_prefix(node_namespace: str, fleet_namespace: str, vehicle_id: str) ->
     if node_namespace == "/":
         return expected + "/"
     if node_namespace != expected:
-        raise ValueError(f"node namespace {node_namespace} disagrees with fleet_namespace/vehicle_id {expected}")
+        raise BadParameter(f"node namespace {node_namespace} disagrees with fleet_namespace/vehicle_id {expected}")
     return ""
 
 

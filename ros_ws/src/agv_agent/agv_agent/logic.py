@@ -32,6 +32,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from agv_agent.protocol import (
+    MAP_ID,
     Action,
     ActionState,
     ActionStatus,
@@ -167,6 +168,7 @@ class AgentLogic:
             if not self.operating_mode.takes_orders:
                 raise OrderRefused(ErrorType.NOT_AUTOMATIC, f"operating mode {self.operating_mode}: no orders taken")
             _check_well_formed(order)
+            _check_on_the_map(order)
             if order.order_id == self.order_id:
                 self._update(order, now)
             else:
@@ -257,29 +259,37 @@ class AgentLogic:
         self.changed = True
 
     def _new(self, order: Order, now: float) -> None:
-        if order.order_update_id != 0:
-            raise OrderRefused(ErrorType.ORDER_NOT_ACCEPTABLE, f"new order {order.order_id} must have "
-                                                               f"order_update_id 0, not {order.order_update_id}")
-        if self.nodes:
-            raise OrderRefused(ErrorType.ORDER_NOT_ACCEPTABLE,
-                               f"busy with order {self.order_id}: {len(self.nodes)} nodes to go"
-                               + (" (horizon only: waiting for an update)" if not self.nodes[0].released else "")
-                               + "; cancel it first")
-        if any(not r.status.done for r in itertools.chain(self.order_actions.values(), self.instant.values())
-               if r.action.action_type in (ActionType.CANCEL_ORDER, ActionType.PICK, ActionType.DROP)):
-            raise OrderRefused(ErrorType.ORDER_NOT_ACCEPTABLE, f"order {self.order_id} still has an action running")
         first = order.nodes[0]
-        if not self._stands_at(first):
-            raise OrderRefused(ErrorType.ORDER_NOT_ACCEPTABLE, f"order starts at {first.node_id}, the vehicle is at "
-                                                               f"{self.last_node_id or 'no known node'}"
-                                                               + (f", {distance(self.pose, first.x, first.y):.1f} m "
-                                                                  "away" if self.pose else ""))
+        reasons = self._why_not_new(order, first)
+        if reasons:
+            raise OrderRefused(ErrorType.ORDER_NOT_ACCEPTABLE, "; ".join(reasons))
         self.order_id, self.order_update_id = order.order_id, order.order_update_id
         self.cancelled_order = ""
         self.order_actions = {}
         self.instant = OrderedDict((k, r) for k, r in self.instant.items() if not r.status.done)
         self.errors = []
         self._take(order, first, now)
+
+    def _why_not_new(self, order: Order, first: OrderNode) -> list[str]:
+        """Every reason the vehicle cannot take ``order`` as a new order, the most telling first: what the vehicle
+        is doing (busy, an action running), then where it stands, then the update id, which says least (a
+        restarted vehicle sent an update of an order it no longer holds was told only "must have
+        order_update_id 0", which hid that it stood nowhere near the order's first node)."""
+        reasons: list[str] = []
+        if self.nodes:
+            reasons.append(f"busy with order {self.order_id}: {len(self.nodes)} nodes to go"
+                           + (" (horizon only: waiting for an update)" if not self.nodes[0].released else "")
+                           + " (cancel it first)")
+        if any(not r.status.done for r in itertools.chain(self.order_actions.values(), self.instant.values())
+               if r.action.action_type in (ActionType.CANCEL_ORDER, ActionType.PICK, ActionType.DROP)):
+            reasons.append(f"order {self.order_id} still has an action running")
+        if not self.nodes and not self._stands_at(first):
+            reasons.append(f"order starts at {first.node_id}, the vehicle is at {self.last_node_id or 'no known node'}"
+                           + (f", {distance(self.pose, first.x, first.y):.1f} m away" if self.pose else ""))
+        if order.order_update_id != 0:
+            reasons.append(f"new order {order.order_id} must have order_update_id 0, not {order.order_update_id} "
+                           f"(the vehicle holds no order {order.order_id})")
+        return reasons
 
     def _stands_at(self, node: OrderNode) -> bool:
         """Whether the vehicle stands at ``node``: by position once the base reports one (a vehicle stopped
@@ -582,6 +592,16 @@ class AgentLogic:
                          limits.max_linear_accel, limits.max_linear_decel, self.p.length, self.p.width,
                          self.p.height, self.p.max_load_mass, tuple(sorted(NODE_ACTIONS | INSTANT_ACTIONS)),
                          Header(manufacturer=self.p.manufacturer, serial_number=self.p.vehicle_id))
+
+
+def _check_on_the_map(order: Order) -> None:
+    """Every node on the map the vehicle drives on (VDA 5050 ``nodePosition.mapId``): a position on another map
+    names another place, and driving to it here would be driving to a place nobody meant."""
+    elsewhere = [n for n in order.nodes if n.map_id != MAP_ID]
+    if elsewhere:
+        raise OrderRefused(ErrorType.ORDER_NOT_ACCEPTABLE,
+                           f"order {order.order_id!r}/{order.order_update_id}: node {elsewhere[0].node_id} is on map "
+                           f"{elsewhere[0].map_id!r}, the vehicle drives on {MAP_ID!r}")
 
 
 def _check_well_formed(order: Order) -> None:

@@ -10,7 +10,7 @@ from rclpy.node import Node
 
 from agv_agent import qos
 from agv_agent.kinematics import UnicycleBase
-from agv_agent.vehicle_process import declare_read_only, spin_nodes
+from agv_agent.vehicle_process import declare_read_only, require_positive, spin_nodes
 
 PARAMETERS = {"x": 0.0, "y": 0.0, "theta": 0.0, "rate_hz": 50.0, "max_linear_speed": 6.94,
               "max_angular_speed": 0.6, "max_linear_accel": 0.5, "max_linear_decel": 1.0, "max_angular_accel": 0.8,
@@ -23,6 +23,8 @@ class SimBaseNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("sim_base", **kwargs)
         p = declare_read_only(self, PARAMETERS)
+        require_positive(p, "rate_hz", "max_linear_speed", "max_angular_speed", "max_linear_accel", "max_linear_decel",
+                         "max_angular_accel", "cmd_timeout_s")
         self.base = UnicycleBase(p["x"], p["y"], p["theta"], max_linear_accel=p["max_linear_accel"],
                                  max_linear_decel=p["max_linear_decel"], max_angular_accel=p["max_angular_accel"],
                                  max_linear_speed=p["max_linear_speed"], max_angular_speed=p["max_angular_speed"])
