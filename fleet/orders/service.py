@@ -129,17 +129,27 @@ class OrderService:
     def create(self, request: OrderCreate, created_by: str, idempotency_key: str | None = None
                ) -> tuple[OrderPublic, bool]:
         """The new order and True; or, for a retried ``idempotency_key``, the order it made and False."""
-        if idempotency_key is not None:
-            known = self._by_idempotency_key(idempotency_key)
-            if known is not None:
-                if _same_request(known, request):
-                    return known, False
-                raise OrderError(f"Idempotency-Key {idempotency_key!r} was used for order {known.id} with other "
-                                 "content", field="Idempotency-Key", status=409)
+        with self.store.reading() as conn:
+            made = _made_with(conn, idempotency_key)
+        order_id, created = (made, False) if made is not None else self._insert(request, created_by, idempotency_key)
+        if not created:
+            return self._retried(order_id, request, idempotency_key), False
+        return self.get(order_id), True
+
+    def _insert(self, request: OrderCreate, created_by: str, idempotency_key: str | None) -> tuple[str, bool]:
+        """Store the new order, its consignments and its first transition: its id and True; refused (409) if a
+        consignment is on an active order or still aboard a vehicle. The id of an order made with
+        ``idempotency_key`` meanwhile and False: the key is looked for again in the write transaction, since a
+        retry sent while the first request was still being answered (a script's timeout) found none before, and
+        was refused as a second order for the same consignment (409) or, with other content, failed on the key's
+        unique index (500)."""
         direction = self._check(request)
         now = self.clock()
         order_id = f"ord-{uuid.uuid4().hex[:12]}"
         with self.store.transaction() as conn:
+            made = _made_with(conn, idempotency_key)
+            if made is not None:
+                return made, False
             taken = conn.execute(sa.select(order_consignments).where(
                 order_consignments.c.consignment_id.in_(request.consignments))).first()
             if taken is not None:
@@ -157,7 +167,15 @@ class OrderService:
                                                                              "by": created_by}, now)
         self._version += 1
         self._publish(order_id, None, OrderState.CREATED, None, now, "created")
-        return self.get(order_id), True
+        return order_id, True
+
+    def _retried(self, order_id: str, request: OrderCreate, idempotency_key: str | None) -> OrderPublic:
+        """The order an ``idempotency_key`` made, asked for again: the same request gets it, another is refused."""
+        known = self.get(order_id)
+        if not _same_request(known, request):
+            raise OrderError(f"Idempotency-Key {idempotency_key!r} was used for order {known.id} with other content",
+                             field="Idempotency-Key", status=409)
+        return known
 
     def _check(self, request: OrderCreate) -> str:
         """Refuse what cannot be carried, naming the field; return the direction."""
@@ -269,11 +287,6 @@ class OrderService:
             rows = conn.execute(_WAITING.where(orders.c.id.in_(list(order_ids))), {"limit": len(order_ids)}).all()
         return [_public(r, []) for r in rows]
 
-    def _by_idempotency_key(self, key: str) -> OrderPublic | None:
-        with self.store.reading() as conn:
-            row = conn.execute(sa.select(orders.c.id).where(orders.c.idempotency_key == key)).first()
-        return self.get(row.id) if row else None
-
     # --- lifecycle --------------------------------------------------------------------------------------------
 
     def transition(self, order_id: str, to: OrderState, reason: str, cause: dict[str, Any],
@@ -334,6 +347,13 @@ class OrderService:
                  reason: str) -> None:
         self.bus.publish(Topic.ORDER, {"order_id": order_id, "from": before, "to": to, "vehicle_id": vehicle_id,
                                        "at": at, "reason": reason})
+
+
+def _made_with(conn: Connection, idempotency_key: str | None) -> str | None:
+    """The id of the order made with ``idempotency_key``, None if none was (or no key is given)."""
+    if idempotency_key is None:
+        return None
+    return conn.execute(sa.select(orders.c.id).where(orders.c.idempotency_key == idempotency_key)).scalar()
 
 
 def _same_request(order: OrderPublic, request: OrderCreate) -> bool:

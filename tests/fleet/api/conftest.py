@@ -3,7 +3,14 @@ free ports) with an in-process fleet on the tests' clock, a TestClient over the 
 
 from __future__ import annotations
 
+import random
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 
 from fleet.api.main import create_app
@@ -61,6 +68,35 @@ def services(settings, link, customs):
 def client(services):
     with TestClient(create_app(services)) as test_client:
         yield test_client
+
+
+def _free_port() -> int:
+    """A free loopback port in 20000-29999 (others run services on this machine too)."""
+    for port in random.sample(range(20000, 30000), 200):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 20000-29999")
+
+
+@pytest.fixture
+def served(services) -> Iterator[str]:
+    """The app served by uvicorn on a loopback port: its base URL."""
+    server = uvicorn.Server(uvicorn.Config(create_app(services), host="127.0.0.1", port=_free_port(),
+                                           log_level="error", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+        time.sleep(0.05)
+    services.dispatcher.stop()  # its ticks driven here, on the tests' clock
+    yield f"http://127.0.0.1:{server.config.port}"
+    server.should_exit = True
+    thread.join(30)
 
 
 @pytest.fixture

@@ -7,51 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
-import socket
 import threading
 import time
-from collections.abc import Iterator
 
 import httpx
-import pytest
-import uvicorn
 import websockets
 from agv_agent.protocol import AgvError, ErrorLevel
 
-from fleet.api.main import create_app
 from tests.fleet.api.conftest import auth, token
 
 FATAL = AgvError("driveError", ErrorLevel.FATAL, "drive motor over temperature")
-
-
-def _free_port() -> int:
-    """A free loopback port in 20000-29999 (others run services on this machine too)."""
-    for port in random.sample(range(20000, 30000), 200):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 20000-29999")
-
-
-@pytest.fixture
-def served(services) -> Iterator[str]:
-    """The app served by uvicorn on a loopback port: its base URL."""
-    server = uvicorn.Server(uvicorn.Config(create_app(services), host="127.0.0.1", port=_free_port(),
-                                           log_level="error", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
-        time.sleep(0.05)
-    services.dispatcher.stop()  # its ticks driven here, on the tests' clock
-    yield f"http://127.0.0.1:{server.config.port}"
-    server.should_exit = True
-    thread.join(30)
 
 
 def _ticks(services, customs, link, seconds: float) -> None:
