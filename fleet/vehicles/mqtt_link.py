@@ -3,7 +3,8 @@
 Topics ``<interfaceName>/<majorVersion>/<manufacturer>/<serialNumber>/<topic>`` (``uagv/v2/...``); the fleet
 publishes ``order`` and ``instantActions`` (QoS 0) and subscribes ``state`` (QoS 0), ``connection`` (QoS 1,
 retained, the vehicle's last will) and ``factsheet`` (retained). A vehicle is known by its serial number,
-taken from the topic (never from the payload); its manufacturer is learnt from its topics, or configured.
+taken from the topic (never from the payload); its manufacturer is learnt from its topics, or configured: a
+message for that serial number under another manufacturer's topic is refused.
 VDA 5050 has no fleet heartbeat: :meth:`heartbeat` sends nothing, and a vehicle that loses the fleet drives
 to the end of its base (docs/vehicle-protocol.md: the fleet bounds the base instead).
 """
@@ -160,7 +161,10 @@ class MqttVehicleLink:
             _interface, _major, manufacturer, serial, name = message.topic.split("/")
             payload = self._readable(serial, name, message.payload)
             with self._lock:
-                self._manufacturers.setdefault(serial, manufacturer)
+                known = self._manufacturers.setdefault(serial, manufacturer)
+                if known != manufacturer:  # (else B's client spoke for A's vehicle, and orders went to either)
+                    raise vda_json.VdaJsonError(f"{name}: serial number {serial!r} is {known!r}'s, not "
+                                                f"{manufacturer!r}'s: one vehicle, one manufacturer")
                 if name == "state":
                     if message.retain:  # delivered from the broker's store at subscribing: from before
                         raise vda_json.VdaJsonError("state: retained by the broker, so from before (VDA 5050 "

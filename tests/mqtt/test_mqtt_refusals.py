@@ -189,3 +189,19 @@ def test_a_state_the_broker_kept_is_refused_as_one_from_before(broker, attacker)
         link.close()
         for topic in ("state", "connection"):
             publish(attacker, "gone", topic, b"", retain=True)
+
+
+def test_a_serial_number_heard_under_another_manufacturer_is_refused(mqtt_link, attacker):
+    """The link knows a vehicle by its serial number: before, states under ``uagv/v2/B/x`` mixed with vehicle
+    ``x``'s own under ``uagv/v2/A/x`` (the fleet saw it where B's client said), and orders went to whichever
+    manufacturer was heard first. A serial number is one manufacturer's: the first heard (or configured)."""
+    publish(attacker, "dup", "state", a_state("dup"))
+    assert mqtt_link.wait_for(lambda: mqtt_link.state("dup") is not None, 5)
+    moved = a_state("dup") | {"headerId": 9, "timestamp": vda_json.timestamp(time.time() + 1)}
+    moved["agvPosition"] = {**moved["agvPosition"], "x": 99.0}
+    attacker.publish("uagv/v2/evil/dup/state", json.dumps(moved).encode(), qos=1).wait_for_publish(5)
+    attacker.publish("uagv/v2/evil/dup/connection", json.dumps({**a_state("dup"), "connectionState": "OFFLINE"})
+                     .encode(), qos=1).wait_for_publish(5)
+    assert mqtt_link.wait_for(lambda: mqtt_link.failures.count >= 2, 5)
+    assert mqtt_link.state("dup").pose.x == 1.0 and mqtt_link.connection("dup") != "OFFLINE"
+    assert mqtt_link.manufacturer_of("dup") == "acme"
