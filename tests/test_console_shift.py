@@ -64,6 +64,7 @@ def deployment(tmp_path_factory) -> Iterator[Deployment]:
     SHOTS.parent.mkdir(parents=True, exist_ok=True)
     log = (SHOTS.parent / "console-shift-service.log").open("wb")
     service.start(log=log)
+    deployment.authorize_vehicles()
     yield deployment
     service.stop()
     log.close()
@@ -73,7 +74,7 @@ def open_alarms(deployment: Deployment) -> int:
     return int(deployment.api("GET", "/alarms", params={"open": "true", "limit": 1})["total"])
 
 
-def test_every_open_alarm_of_a_broker_loss_can_be_reached_and_acknowledged(open_console, deployment):
+def test_every_open_alarm_of_a_broker_loss_can_be_reached_and_acknowledged(open_console, deployment):  # noqa: F811
     """Found by hand: after a broker loss (~400 open alarms) the console listed the 200 newest and "… and 220
     more", with no way to see them: the older open alarms could be neither read nor acknowledged from it."""
     oldest = deployment.seeded_alarms[0]
@@ -102,7 +103,7 @@ def test_every_open_alarm_of_a_broker_loss_can_be_reached_and_acknowledged(open_
     playwright_sync.expect(page.locator("#alarms")).to_contain_text("no alarms")
 
 
-def test_a_dispatcher_may_not_acknowledge_and_is_offered_no_button_for_it(open_console, deployment):
+def test_a_dispatcher_may_not_acknowledge_and_is_offered_no_button_for_it(open_console, deployment):  # noqa: F811
     page = open_console("dispatcher").page
     page.click("#alarm-count")
     page.uncheck("#alarms-open")
@@ -110,3 +111,78 @@ def test_a_dispatcher_may_not_acknowledge_and_is_offered_no_button_for_it(open_c
     assert page.locator("#alarms-ack-shown").is_hidden()
     assert page.locator("#alarms li button").count() == 0
     assert page.locator("#alarms-more").is_visible()  # reading every alarm is for every role
+
+
+#: Orders of a busy shift, one consignment each; the tests look for the oldest, far past the newest hundred listed.
+SHIFT_ORDERS = 260
+
+
+@pytest.fixture(scope="module")
+def shift_orders(deployment) -> list[dict[str, Any]]:
+    """The shift's orders, oldest first (created over the API as dispatchers do)."""
+    return [deployment.api("POST", "/orders", role="dispatcher", json={
+        "consignments": [f"VN-SHIFT{i:06d}"], "pickup": f"vn_dock_{1 + i % 2}", "drop": f"cn_dock_{1 + i % 2}"})
+        for i in range(SHIFT_ORDERS)]
+
+
+def listed_orders(page) -> list[str]:
+    return page.eval_on_selector_all("#orders tbody tr[data-order]", "rows => rows.map(r => r.dataset.order)")
+
+
+def test_an_order_is_found_by_its_consignment_or_its_vehicle_among_hundreds(open_console, deployment,  # noqa: F811
+                                                                            shift_orders):
+    """Found by hand: with 260 orders the console listed the newest 100 ("100 of 260") and had no way to the
+    others: an order asked about by its consignment (the customs broker's one number) or by its vehicle could not
+    be found."""
+    oldest = shift_orders[0]
+    page = open_console("dispatcher").page
+    page.click("#tab-orders")
+    page.locator("#orders tbody tr[data-order]").first.wait_for()
+    assert oldest["id"] not in listed_orders(page)
+    find = page.locator("#order-find")
+    find.fill(oldest["consignments"][0].lower())  # typed as it comes
+    find.press("Enter")
+    playwright_sync.expect(page.locator("#orders tbody tr[data-order]")).to_have_count(1)
+    assert listed_orders(page) == [oldest["id"]]
+    # a vehicle's orders: every one it was given
+    vehicle = given_vehicle(deployment, oldest["id"])
+    find.fill(vehicle)
+    find.press("Enter")
+    expected = deployment.api("GET", "/orders", params={"vehicle_id": vehicle, "limit": 100})
+    playwright_sync.expect(page.locator("#orders-total")).to_have_text(
+        f"{min(expected['total'], 100)} of {expected['total']}")
+    assert all(deployment.api("GET", f"/orders/{o}")["vehicle_id"] == vehicle for o in listed_orders(page))
+    find.fill("")
+    find.press("Enter")
+    playwright_sync.expect(page.locator("#orders-total")).to_contain_text(f"of {SHIFT_ORDERS}")
+
+
+def given_vehicle(deployment: Deployment, order_id: str) -> str:
+    """The vehicle the dispatch loop gives the order (the oldest are given first)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        vehicle = deployment.api("GET", f"/orders/{order_id}")["vehicle_id"]
+        if vehicle:
+            return str(vehicle)
+        time.sleep(0.5)
+    raise AssertionError(f"{order_id} was given no vehicle in 60 s")
+
+
+def test_the_orders_filter_the_search_and_the_open_order_survive_a_reload(open_console, deployment,  # noqa: F811
+                                                                          shift_orders):
+    """Found by hand: a reload (F5, a browser restarted with its tabs) kept the sign-in but brought the console
+    back on the vehicles, the orders unfiltered and no order open: the dispatcher's place was lost."""
+    wanted = shift_orders[-1]
+    page = open_console("dispatcher").page
+    page.click("#tab-orders")
+    page.select_option("#order-filter", "created")  # the newest waits: 6 vehicles for 260 orders
+    page.fill("#order-find", wanted["consignments"][0])
+    page.press("#order-find", "Enter")
+    page.locator(f"#orders tr[data-order='{wanted['id']}'] th button").click()
+    playwright_sync.expect(page.locator("#order-detail")).to_contain_text(wanted["id"])
+    page.reload()
+    page.wait_for_selector("#link[data-state=open]", timeout=30_000)
+    playwright_sync.expect(page.locator("#panel-orders")).to_be_visible()
+    playwright_sync.expect(page.locator("#order-filter")).to_have_value("created")
+    playwright_sync.expect(page.locator("#order-find")).to_have_value(wanted["consignments"][0])
+    playwright_sync.expect(page.locator("#order-detail")).to_contain_text(wanted["id"])

@@ -3,7 +3,7 @@
 
 import { AlarmsPanel } from "./alarms.js";
 import { Api, ApiError, Stream, randomKey } from "./api.js";
-import { askReason, h } from "./dom.js";
+import { askReason, h, kept } from "./dom.js";
 import { GatesPanel } from "./gates.js";
 import { renderKpis } from "./kpis.js";
 import { CorridorMap } from "./map.js";
@@ -123,11 +123,13 @@ class Console {
       onUnauthorized: onRevoked,
     });
     $("alarm-count").addEventListener("click", () => { this.showTab("alarms"); $("tab-alarms").focus(); });
-    $("signout").addEventListener("click", () => { sessionStorage.removeItem(TOKEN_KEY); location.reload(); });
+    // the next one to sign in here starts afresh: no token, nothing chosen
+    $("signout").addEventListener("click", () => { sessionStorage.clear(); location.reload(); });
     $("fleet-estop").addEventListener("click", () => this.fleetStop(true));
     $("fleet-release").addEventListener("click", () => this.fleetStop(false));
     this.tabs();
-    this.showTab("vehicles");
+    const tab = kept.get("tab", "vehicles");
+    this.showTab($(`tab-${tab}`) ? tab : "vehicles");
     this.legend();
   }
 
@@ -276,6 +278,7 @@ class Console {
   }
 
   showTab(name) {
+    kept.set("tab", name);
     for (const tab of document.querySelectorAll('[role="tab"]')) {
       const selected = tab.id === `tab-${name}`;
       tab.setAttribute("aria-selected", String(selected));

@@ -90,6 +90,18 @@ export function renderKeepingFocus(container, ...children) {
   }
 }
 
+/** What the dispatcher chose on the page (the panel, the orders' filter and search, the open order), kept for the
+ * browser tab as the token is: a reload (F5, a browser restarted with its tabs) brings the console back as it was. */
+export const kept = {
+  get(name, fallback) {
+    const value = sessionStorage.getItem(`xborder.view.${name}`);
+    return value == null ? fallback : JSON.parse(value);
+  },
+  set(name, value) {
+    sessionStorage.setItem(`xborder.view.${name}`, JSON.stringify(value));
+  },
+};
+
 const dialog = () => document.getElementById("ask");
 
 /** Tab and Shift+Tab go round the open dialog's controls: a modal dialog alone would let the focus out of the
