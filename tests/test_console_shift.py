@@ -5,6 +5,7 @@ working the console so, and failed before its fix."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 
 from tests.test_console import (  # noqa: F401 (fixtures)
     AUTHORITIES,
+    OUTAGE_ERRORS,
     SHOTS,
     VEHICLES,
     Deployment,
@@ -186,3 +188,27 @@ def test_the_orders_filter_the_search_and_the_open_order_survive_a_reload(open_c
     playwright_sync.expect(page.locator("#order-filter")).to_have_value("created")
     playwright_sync.expect(page.locator("#order-find")).to_have_value(wanted["consignments"][0])
     playwright_sync.expect(page.locator("#order-detail")).to_contain_text(wanted["id"])
+
+
+def test_while_the_fleet_manager_is_down_the_page_says_since_when_it_is_out_of_date(open_console,  # noqa: F811
+                                                                                   deployment):
+    """Found by hand: the banner said "what you see is as of" the time of the latest failed retry, not of the drop:
+    after a minute's outage it read "as of" 5 s ago, the data a minute old shown as nearly fresh."""
+    tab = open_console("dispatcher")
+    page, banner = tab.page, tab.page.locator("#banner")
+    deployment.service.kill()
+    playwright_sync.expect(banner).to_contain_text("as of", timeout=15_000)
+    as_of = re.compile(r"as of (.+?) and may")
+    first = as_of.findall(banner.inner_text())
+    time.sleep(8)  # the retries after 0.5, 1, 2 and 4 s have failed
+    playwright_sync.expect(banner).to_contain_text("next try in 5.0 s")
+    assert first and as_of.findall(banner.inner_text()) == first, (first, banner.inner_text())
+    deployment.service.start()
+    playwright_sync.expect(page.locator("#link")).to_have_attribute("data-state", "open", timeout=30_000)
+    playwright_sync.expect(banner).to_be_hidden()
+    tab.errors[:] = [e for e in tab.errors if not OUTAGE_ERRORS.search(e)]
+
+
+def test_no_errors_in_the_browser_console(open_console):  # noqa: F811
+    for tab in open_console.tabs:
+        assert not tab.errors, tab.errors

@@ -224,6 +224,7 @@ class Console {
     if (status === "open") {
       const wasDown = this.everOpen && !this.live;
       this.live = this.everOpen = true;
+      this.downSince = null;
       link.textContent = "live";
       banner.hidden = true;
       if (wasDown) {
@@ -232,9 +233,11 @@ class Console {
       }
     } else if (status === "closed") {
       this.live = false;
+      this.downSince = this.downSince || new Date();  // the drop, not the latest retry that failed
       link.textContent = "disconnected";
       banner.hidden = false;
-      banner.textContent = `Disconnected from the fleet manager: what you see is as of ${new Date().toLocaleTimeString()}` +
+      banner.textContent = "Disconnected from the fleet manager: what you see is as of " +
+        `${this.downSince.toLocaleTimeString()}` +
         ` and may be out of date. Reconnecting (next try in ${(detail.retryInMs / 1000).toFixed(1)} s)…`;
     } else if (!this.live) {
       link.textContent = "connecting…";
