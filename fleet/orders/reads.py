@@ -34,6 +34,7 @@ class PageQuery:
     state: OrderState | None = None
     direction: str | None = None
     vehicle_id: str | None = None
+    consignment: str | None = None  # the orders that carry it
     overdue: bool = False  # past the latest delivery: time alone changes it, so such a page is never kept
     limit: int = 50
     offset: int = 0
@@ -101,6 +102,7 @@ class OrderReads:
         """A page of orders, newest first, without timelines, and how many match in all."""
         def read() -> bytes:
             page, total = self.orders.list(state=query.state, direction=query.direction, vehicle_id=query.vehicle_id,
+                                           consignment=query.consignment,
                                            overdue=query.overdue, limit=query.limit, offset=query.offset)
             answer = OrderPage(orders=page, total=total, limit=query.limit, offset=query.offset)
             return answer.model_dump_json().encode()

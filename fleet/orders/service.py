@@ -103,6 +103,12 @@ class OrderError(ValueError):
         self.field, self.status = field, status
 
 
+def _carries(consignment: str) -> sa.ColumnElement[bool]:
+    """The order lists ``consignment`` (an id of CONSIGNMENT_PATTERN: no character LIKE reads as a wildcard). The
+    list is stored as JSON text: the id in quotes matches it alone, not an id it begins."""
+    return sa.cast(orders.c.consignments, sa.Text).like(f'%"{consignment}"%')
+
+
 def _unknown_direction(_consignment_id: str) -> str | None:
     return None
 
@@ -226,12 +232,14 @@ class OrderService:
         return _public(row, timeline)
 
     def list(self, *, state: OrderState | None = None, direction: str | None = None, vehicle_id: str | None = None,
-             overdue: bool = False, limit: int = 50, offset: int = 0) -> tuple[list[OrderPublic], int]:
-        """A page of orders, newest first, and how many match in all; ``overdue``: only those past their latest
-        delivery and not finished."""
+             consignment: str | None = None, overdue: bool = False, limit: int = 50,
+             offset: int = 0) -> tuple[list[OrderPublic], int]:
+        """A page of orders, newest first, and how many match in all; ``consignment``: only those that carry it
+        (finished ones too); ``overdue``: only those past their latest delivery and not finished."""
         where = [c for c in (orders.c.state == state if state else None,
                              orders.c.direction == direction if direction else None,
-                             orders.c.vehicle_id == vehicle_id if vehicle_id else None) if c is not None]
+                             orders.c.vehicle_id == vehicle_id if vehicle_id else None,
+                             _carries(consignment) if consignment else None) if c is not None]
         if overdue:
             where += overdue_at(self.clock())
         with self.store.reading() as conn:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Query, Request, Response, status
 
 from fleet.api.deps import MAX_ID, Dispatching, OrderReadsDep, Reader, ServicesDep
 from fleet.api.models import Reasoned, json_answer
-from fleet.customs.envelope import DIRECTION_PATTERN, VEHICLE_PATTERN
+from fleet.customs.envelope import CONSIGNMENT_PATTERN, DIRECTION_PATTERN, VEHICLE_PATTERN
 from fleet.orders import OrderCreate, OrderPublic, OrderState
 from fleet.orders.reads import MAX_PAGE, OrderPage, PageQuery
 
@@ -37,13 +37,15 @@ def create_order(body: OrderCreate, request: Request, response: Response, servic
 async def list_orders(reads: OrderReadsDep, _: Reader, state: OrderState | None = None,
                       direction: Annotated[str | None, Query(pattern=DIRECTION_PATTERN)] = None,
                       vehicle_id: Annotated[str | None, Query(pattern=VEHICLE_PATTERN)] = None,
+                      consignment: Annotated[str | None, Query(pattern=CONSIGNMENT_PATTERN,
+                                                               description="only orders that carry it")] = None,
                       overdue: Annotated[bool, Query(description="only orders past their latest delivery and not "
                                                                  "finished")] = False,
                       limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
                       offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0) -> Response:
     """Newest first, without timelines (read one order for its timeline)."""
-    query = PageQuery(state=state, direction=direction, vehicle_id=vehicle_id, overdue=overdue, limit=limit,
-                      offset=offset)
+    query = PageQuery(state=state, direction=direction, vehicle_id=vehicle_id, consignment=consignment,
+                      overdue=overdue, limit=limit, offset=offset)
     return await json_answer(reads.kept_page(query), lambda: reads.page_json(query))
 
 

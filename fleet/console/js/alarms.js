@@ -1,29 +1,68 @@
-// Alarms: newest first, acknowledge (operator), and the header's count of open alarms, which always counts
-// every open alarm (from the API's total, not from what the list shows).
+// Alarms: newest first, a page at a time (older ones on asking), acknowledge one or every one shown (operator),
+// and the header's count of open alarms, which always counts every open alarm (from the API's total, not from what
+// the list shows).
 
-import { h, inLocalTime, moment, renderKeepingFocus } from "./dom.js";
+import { askReason, h, inLocalTime, moment, renderKeepingFocus } from "./dom.js";
+
+/** Alarms read a request at a time (the API's limit is 500); "Show older" adds one more page. */
+const PAGE = 200;
+/** Acknowledgements sent at once when acknowledging all shown (a broker loss leaves hundreds). */
+const ACKNOWLEDGING_AT_ONCE = 8;
 
 export class AlarmsPanel {
   constructor(list, badge, { api, can, notify, serviceNow }) {
     Object.assign(this, { list, badge, api, can, notify, serviceNow });
+    this.pages = 1;
+    this.shown = [];
     this.openOnly = document.getElementById("alarms-open");
-    this.openOnly.addEventListener("change", () => this.refresh());
+    this.openOnly.addEventListener("change", () => { this.pages = 1; this.refresh(); });
+    this.more = document.getElementById("alarms-more");
+    this.more.addEventListener("click", () => { this.pages += 1; this.refresh(); });
+    this.ackShown = document.getElementById("alarms-ack-shown");
+    this.ackShown.addEventListener("click", () => this.acknowledgeShown());
+    this.count = document.getElementById("alarms-shown");
   }
 
+  /** The pages asked for so far, read again together (new alarms come on top: what is shown moves down). */
   async refresh() {
     try {
-      const [shown, open] = await Promise.all([
-        this.api.get("/alarms", { open: this.openOnly.checked, limit: 200 }),
+      const [open, ...pages] = await Promise.all([
         this.api.get("/alarms", { open: true, limit: 1 }),
+        ...Array.from({ length: this.pages }, (_, i) =>
+          this.api.get("/alarms", { open: this.openOnly.checked, limit: PAGE, offset: i * PAGE })),
       ]);
       this.setCount(open.total);
-      renderKeepingFocus(this.list, ...shown.alarms.map((alarm) => this.item(alarm)),
-        shown.total > shown.alarms.length ? h("li", { class: "muted" }, `… and ${shown.total - shown.alarms.length} more`)
-          : "");
-      if (!shown.alarms.length) renderKeepingFocus(this.list, h("li", { class: "muted" }, "no alarms"));
+      const total = pages[pages.length - 1].total;
+      const seen = new Set();
+      this.shown = pages.flatMap((page) => page.alarms).filter((alarm) => !seen.has(alarm.id) && seen.add(alarm.id));
+      this.pages = Math.max(1, Math.min(this.pages, Math.ceil(total / PAGE)));  // fewer now: none asked for empty
+      this.render(total);
     } catch (error) {
       this.notify(`alarms: ${error.message}`, true);
     }
+  }
+
+  render(total) {
+    renderKeepingFocus(this.list, ...(this.shown.length ? this.shown.map((alarm) => this.item(alarm))
+      : [h("li", { class: "muted" }, "no alarms")]));
+    const hidden = total - this.shown.length;
+    this.count.textContent = this.shown.length ? `${this.shown.length} of ${total}` : "";
+    const hadFocus = document.activeElement === this.more;
+    this.more.hidden = hidden <= 0;
+    this.more.textContent = `Show ${Math.min(PAGE, hidden)} older (${hidden} not shown)`;
+    if (hadFocus && this.more.hidden) this.focusList();  // all shown: the keyboard stays by the alarms
+    const open = this.openShown().length;
+    this.ackShown.hidden = !this.can.alarms || !open;
+    this.ackShown.textContent = `Acknowledge the ${open} shown`;
+  }
+
+  focusList() {
+    this.list.tabIndex = -1;
+    this.list.focus({ preventScroll: true });
+  }
+
+  openShown() {
+    return this.shown.filter((alarm) => !alarm.acknowledged_at);
   }
 
   setCount(count) {
@@ -53,6 +92,35 @@ export class AlarmsPanel {
     } catch (error) {
       this.notify(error.message, true);
     }
+    this.refresh();
+  }
+
+  /** Every open alarm shown acknowledged, once confirmed (a flood: a broker loss leaves two a vehicle); those not
+   * shown stay open. */
+  async acknowledgeShown() {
+    const open = this.openShown();
+    const confirmed = await askReason({
+      title: `Acknowledge ${open.length} alarms`, action: `Acknowledge ${open.length}`, withReason: false,
+      text: `Every open alarm shown (${open.length}) is acknowledged in your name` +
+        (this.more.hidden ? "." : "; the older ones not shown stay open.") });
+    if (!confirmed) return;
+    const queue = [...open];
+    let done = 0;
+    let refused = null;
+    const worker = async () => {
+      for (let alarm = queue.shift(); alarm; alarm = queue.shift()) {
+        try {
+          await this.api.post(`/alarms/${alarm.id}/acknowledge`);
+          done += 1;
+        } catch (error) {
+          refused = error;
+          queue.length = 0;  // the rest would be refused alike (a token revoked, the service gone)
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: ACKNOWLEDGING_AT_ONCE }, worker));
+    if (refused) this.notify(`${done} of ${open.length} alarms acknowledged, then: ${refused.message}`, true);
+    else this.notify(`${done} alarms acknowledged`);
     this.refresh();
   }
 }

@@ -3,7 +3,7 @@
 
 import { AlarmsPanel } from "./alarms.js";
 import { Api, ApiError, Stream, randomKey } from "./api.js";
-import { askReason, h } from "./dom.js";
+import { askReason, h, kept } from "./dom.js";
 import { GatesPanel } from "./gates.js";
 import { renderKpis } from "./kpis.js";
 import { CorridorMap } from "./map.js";
@@ -123,11 +123,13 @@ class Console {
       onUnauthorized: onRevoked,
     });
     $("alarm-count").addEventListener("click", () => { this.showTab("alarms"); $("tab-alarms").focus(); });
-    $("signout").addEventListener("click", () => { sessionStorage.removeItem(TOKEN_KEY); location.reload(); });
+    // the next one to sign in here starts afresh: no token, nothing chosen
+    $("signout").addEventListener("click", () => { sessionStorage.clear(); location.reload(); });
     $("fleet-estop").addEventListener("click", () => this.fleetStop(true));
     $("fleet-release").addEventListener("click", () => this.fleetStop(false));
     this.tabs();
-    this.showTab("vehicles");
+    const tab = kept.get("tab", "vehicles");
+    this.showTab($(`tab-${tab}`) ? tab : "vehicles");
     this.legend();
   }
 
@@ -222,6 +224,7 @@ class Console {
     if (status === "open") {
       const wasDown = this.everOpen && !this.live;
       this.live = this.everOpen = true;
+      this.downSince = null;
       link.textContent = "live";
       banner.hidden = true;
       if (wasDown) {
@@ -230,9 +233,11 @@ class Console {
       }
     } else if (status === "closed") {
       this.live = false;
+      this.downSince = this.downSince || new Date();  // the drop, not the latest retry that failed
       link.textContent = "disconnected";
       banner.hidden = false;
-      banner.textContent = `Disconnected from the fleet manager: what you see is as of ${new Date().toLocaleTimeString()}` +
+      banner.textContent = "Disconnected from the fleet manager: what you see is as of " +
+        `${this.downSince.toLocaleTimeString()}` +
         ` and may be out of date. Reconnecting (next try in ${(detail.retryInMs / 1000).toFixed(1)} s)…`;
     } else if (!this.live) {
       link.textContent = "connecting…";
@@ -276,6 +281,7 @@ class Console {
   }
 
   showTab(name) {
+    kept.set("tab", name);
     for (const tab of document.querySelectorAll('[role="tab"]')) {
       const selected = tab.id === `tab-${name}`;
       tab.setAttribute("aria-selected", String(selected));

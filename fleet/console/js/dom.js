@@ -90,6 +90,18 @@ export function renderKeepingFocus(container, ...children) {
   }
 }
 
+/** What the dispatcher chose on the page (the panel, the orders' filter and search, the open order), kept for the
+ * browser tab as the token is: a reload (F5, a browser restarted with its tabs) brings the console back as it was. */
+export const kept = {
+  get(name, fallback) {
+    const value = sessionStorage.getItem(`xborder.view.${name}`);
+    return value == null ? fallback : JSON.parse(value);
+  },
+  set(name, value) {
+    sessionStorage.setItem(`xborder.view.${name}`, JSON.stringify(value));
+  },
+};
+
 const dialog = () => document.getElementById("ask");
 
 /** Tab and Shift+Tab go round the open dialog's controls: a modal dialog alone would let the focus out of the
@@ -109,9 +121,10 @@ trapFocus(dialog());
 
 /**
  * Ask for a reason (every staff action gives one) and, for a dangerous action, confirmation: resolves to the
- * reason, or null when cancelled.
+ * reason, or null when cancelled. ``withReason`` false: confirmation alone (an action the API takes no reason
+ * for), resolving to true, or null when cancelled.
  */
-export function askReason({ title, text = "", action, suggested = "" }) {
+export function askReason({ title, text = "", action, suggested = "", withReason = true }) {
   const box = dialog();
   document.getElementById("ask-title").textContent = title;
   document.getElementById("ask-text").textContent = text;
@@ -119,6 +132,8 @@ export function askReason({ title, text = "", action, suggested = "" }) {
   ok.textContent = action;
   const reason = document.getElementById("ask-reason");
   reason.value = suggested;
+  // a disabled field is not validated: hidden but required, it would refuse every submit
+  reason.hidden = reason.disabled = document.getElementById("ask-reason-label").hidden = !withReason;
   const opener = document.activeElement;
   return new Promise((resolve) => {
     const cancel = document.getElementById("ask-cancel");
@@ -129,11 +144,13 @@ export function askReason({ title, text = "", action, suggested = "" }) {
       resolve(value);
     };
     const onCancel = () => box.close("cancel");
-    const onClose = () => done(box.returnValue === "ok" && reason.value.trim() ? reason.value.trim() : null);
+    const answer = () => (withReason ? reason.value.trim() || null : true);
+    const onClose = () => done(box.returnValue === "ok" ? answer() : null);
     cancel.addEventListener("click", onCancel);
     box.addEventListener("close", onClose);
     box.returnValue = "";
     box.showModal();
-    reason.select();
+    if (withReason) reason.select();
+    else ok.focus();
   });
 }

@@ -2,13 +2,15 @@
 // state, cancel, and one order's timeline (its transitions, each consignment's clearance, the gate decisions that
 // cleared it and let it cross).
 
-import { askReason, h, inLocalTime, moment, renderKeepingFocus, shortOrderId, when } from "./dom.js";
+import { askReason, h, inLocalTime, kept, moment, renderKeepingFocus, shortOrderId, when } from "./dom.js";
 
 const STATES = ["created", "assigned", "to_pickup", "loaded", "awaiting_clearance", "cleared", "crossing",
                 "to_drop", "delivered", "cancelled", "failed"];
 const FINISHED = new Set(["delivered", "cancelled", "failed"]);
 /** The filter's choice of the orders past their latest delivery and not finished (GET /orders?overdue=true). */
 const OVERDUE = "overdue";
+/** A vehicle's id (the API's VEHICLE_PATTERN); a consignment's has a hyphen. */
+const VEHICLE_ID = /^[a-z][a-z0-9_]{0,62}$/;
 
 export class OrdersPanel {
   constructor({ api, can, notify, randomKey, serviceNow }) {
@@ -25,13 +27,19 @@ export class OrdersPanel {
     this.columns = document.querySelectorAll("#orders thead th").length;  // a waiting order's reason spans them
     this.filter.append(h("option", { value: OVERDUE }, "overdue (unfinished, past its time)"),
                        ...STATES.map((s) => h("option", { value: s }, s.replace(/_/g, " "))));
-    this.filter.addEventListener("change", () => this.refresh());
+    this.find = document.getElementById("order-find");
+    this.filter.value = kept.get("orders.state", "");
+    this.find.value = kept.get("orders.find", "");
+    for (const [field, name] of [[this.filter, "orders.state"], [this.find, "orders.find"]]) {
+      // (the search: Enter, or leaving the field changed)
+      field.addEventListener("change", () => { kept.set(name, field.value); this.refresh(); });
+    }
     this.direction.addEventListener("change", () => this.offerDocks());
     this.form.addEventListener("submit", (event) => { event.preventDefault(); this.create(); });
     // a field the browser refuses itself (out of its range, missing) stops the submit before create(): the API's
     // refusal of an earlier try, still shown, would read as this one's ("invalid" does not bubble: captured)
     this.form.addEventListener("invalid", () => { this.error.textContent = ""; }, true);
-    this.selected = null;
+    this.selected = kept.get("orders.open", null);
   }
 
   /** The map's docks by side; the directions are every ordered pair of sides. */
@@ -71,7 +79,7 @@ export class OrdersPanel {
   async refresh() {
     try {
       const filter = this.filter.value === OVERDUE ? { overdue: true } : { state: this.filter.value };
-      const page = await this.api.get("/orders", { ...filter, limit: 100 });
+      const page = await this.api.get("/orders", { ...filter, ...this.found(), limit: 100 });
       this.total.textContent = `${page.orders.length} of ${page.total}`;
       this.listed = page.orders;
       await this.rerender();
@@ -79,6 +87,14 @@ export class OrdersPanel {
     } catch (error) {
       this.notify(`orders: ${error.message}`, true);
     }
+  }
+
+  /** What the Find field asks for: a vehicle's orders (its id: lower-case, no hyphen) or a consignment's (its id:
+   *  capitals and a hyphen, however typed). */
+  found() {
+    const text = this.find.value.trim();
+    if (!text) return {};
+    return VEHICLE_ID.test(text) ? { vehicle_id: text } : { consignment: text.toUpperCase() };
   }
 
   /** Why each waiting order among ``orders`` waits (GET /waiting: the dispatch loop's answer, asked about these
@@ -176,6 +192,7 @@ export class OrdersPanel {
   /** The order's timeline: transitions (the crossing record among them) and each consignment's clearance. */
   async show(id, scroll = true) {
     this.selected = id;
+    kept.set("orders.open", id);
     for (const row of this.tbody.rows) row.classList.toggle("selected", (row.dataset.order || row.dataset.whyOf) === id);
     try {
       const order = await this.api.get(`/orders/${encodeURIComponent(id)}`);
@@ -210,6 +227,10 @@ export class OrdersPanel {
       );
       if (scroll) this.detail.scrollIntoView({ block: "nearest" });
     } catch (error) {
+      if (error.status === 404 && this.selected === id) {  // kept from before a reload, and gone (another store)
+        this.selected = null;
+        kept.set("orders.open", null);
+      }
       this.notify(`order ${id}: ${error.message}`, true);
     }
   }

@@ -125,6 +125,18 @@ def test_list_filters_pages_and_counts(client, body, docks):
         assert reply.status_code == 422, params
 
 
+def test_an_order_is_found_by_a_consignment_it_carries_finished_or_not(client, body):
+    first = create(client, {**body, "consignments": ["VN-FIND00000001", "VN-FIND00000002"]}).json()
+    create(client, {**body, "consignments": ["VN-FIND000000011"]})  # begins with the first's id: not it
+    assert client.post(f"/api/v1/orders/{first['id']}/cancel", json={"reason": "test"},
+                       headers=DISPATCHER).status_code == 200
+    again = create(client, {**body, "consignments": ["VN-FIND00000001"]}).json()  # the consignment on a new order
+    page = client.get("/api/v1/orders", params={"consignment": "VN-FIND00000001"}, headers=DISPATCHER).json()
+    assert {o["id"] for o in page["orders"]} == {again["id"], first["id"]} and page["total"] == 2
+    reply = client.get("/api/v1/orders", params={"consignment": "vn-find00000001"}, headers=DISPATCHER)
+    assert reply.status_code == 422 and reply.json()["field"] == "query.consignment"
+
+
 def test_the_overdue_filter_lists_the_unfinished_orders_past_their_latest_delivery_as_time_passes(
         client, services, customs, body, docks):
     services.dispatcher.stop()  # nothing assigned meanwhile: the orders stay as created
