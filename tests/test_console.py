@@ -16,10 +16,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+
+if TYPE_CHECKING:
+    from sim.service_process import ServiceProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -134,8 +137,9 @@ class Deployment:
         self.simulate(CONSIGNMENTS, 0, first_seq=sent + 1)
 
 
-@pytest.fixture(scope="module")
-def deployment(tmp_path_factory) -> Iterator[Deployment]:
+def console_service(tmp_path_factory, folder: str, **options: Any) -> tuple[ServiceProcess, Path]:
+    """An ``xborder serve`` (not started) on the compact corridor with ``VEHICLES`` simulated vehicles, both
+    authorities' keys made for it (the folder of them, the second value)."""
     from fleet.customs.signing import generate_keys
     from fleet.transports.curve import generate_curve_keys
     from sim.service_process import ServiceProcess
@@ -144,16 +148,20 @@ def deployment(tmp_path_factory) -> Iterator[Deployment]:
     for name in AUTHORITIES:
         generate_keys(name, keys)
         generate_curve_keys(name, keys)
-    corridor = write_compact_corridor(tmp_path_factory.mktemp("map") / "compact")
     service = ServiceProcess(
-        tmp_path_factory.mktemp("console"), {n: (keys / f"{n}.pub").read_text().strip() for n in AUTHORITIES},
+        tmp_path_factory.mktemp(folder), {n: (keys / f"{n}.pub").read_text().strip() for n in AUTHORITIES},
         curve_public_keys={n: (keys / f"{n}.curve.pub").read_text().strip() for n in AUTHORITIES},
         fleet={"link": "inprocess", "simulated": VEHICLES,
                "dispatch": {"tick_hz": 5.0, "load_s": 1.0, "unload_s": 1.0}},
-        map_folder=corridor,
-        # as a site with many consoles runs it: a read worker answers the polls, the rest (writes, the stream)
-        # passes through it to the loop's process (the API tests cover the service without one)
-        server={"read_workers": 1})
+        map_folder=write_compact_corridor(tmp_path_factory.mktemp("map") / "compact"), **options)
+    return service, keys
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory) -> Iterator[Deployment]:
+    # as a site with many consoles runs it: a read worker answers the polls, the rest (writes, the stream) passes
+    # through it to the loop's process (the API tests cover the service without one)
+    service, keys = console_service(tmp_path_factory, "console", server={"read_workers": 1})
     # its output to a file: an unread pipe fills up in a long module and blocks the service's writes
     SHOTS.parent.mkdir(parents=True, exist_ok=True)
     log = (SHOTS.parent / "console-service.log").open("wb")

@@ -19,6 +19,7 @@ from tests.test_console import (  # noqa: F401 (fixtures)
     VEHICLES,
     Deployment,
     browser,
+    console_service,
     open_console,
     playwright_sync,
     write_compact_corridor,
@@ -47,20 +48,7 @@ def seed_broker_loss(db) -> list[int]:
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory) -> Iterator[Deployment]:
-    from fleet.customs.signing import generate_keys
-    from fleet.transports.curve import generate_curve_keys
-    from sim.service_process import ServiceProcess
-
-    keys = tmp_path_factory.mktemp("keys")
-    for name in AUTHORITIES:
-        generate_keys(name, keys)
-        generate_curve_keys(name, keys)
-    service = ServiceProcess(
-        tmp_path_factory.mktemp("shift"), {n: (keys / f"{n}.pub").read_text().strip() for n in AUTHORITIES},
-        curve_public_keys={n: (keys / f"{n}.curve.pub").read_text().strip() for n in AUTHORITIES},
-        fleet={"link": "inprocess", "simulated": VEHICLES,
-               "dispatch": {"tick_hz": 5.0, "load_s": 1.0, "unload_s": 1.0}},
-        map_folder=write_compact_corridor(tmp_path_factory.mktemp("map") / "compact"))
+    service, keys = console_service(tmp_path_factory, "shift")
     deployment = Deployment(service, keys)
     deployment.seeded_alarms = seed_broker_loss(service.db)
     SHOTS.parent.mkdir(parents=True, exist_ok=True)

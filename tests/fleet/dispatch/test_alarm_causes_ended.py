@@ -6,8 +6,6 @@ back later than ``RECURS_AFTER_S`` after its alarm was cleared is a new alarm, t
 
 from __future__ import annotations
 
-import dataclasses
-
 from agv_agent.protocol import AgvError, ErrorLevel, OperatingMode
 
 from fleet.alarms import RECURS_AFTER_S, AlarmKind
@@ -17,10 +15,11 @@ from fleet.events import Topic
 from fleet.orders import OrderState
 from planner.corridor import NodeKind
 from tests.fleet.dispatch.conftest import make_fleet
-from tests.fleet.dispatch.test_cleared import _at_its_gate, _on_its_way, _watched
+from tests.fleet.dispatch.test_cleared import _on_its_way, _watched
 from tests.fleet.dispatch.test_deaf_vehicle import _deafen
 from tests.fleet.dispatch.test_handling import _held_at_its_bay
 from tests.fleet.dispatch.test_health import silent_alarms, unreported
+from tests.fleet.dispatch.test_reported_progress import claiming_the_far_side
 from tests.fleet.dispatch.test_vehicle_link_trouble import REFUSED
 
 FATAL = AgvError("driveError", ErrorLevel.FATAL, "drive motor over temperature")
@@ -76,19 +75,7 @@ def test_a_vehicle_that_takes_its_orders_again_has_its_fault_marked_cleared(cust
 
 def test_a_vehicle_reporting_a_node_it_was_not_released_to_has_its_fault_cleared_once_it_reports_true(customs,
                                                                                                         corridor):
-    fleet, _, seen = _at_its_gate(customs, corridor, "VN-100000000012")  # as test_reported_progress
-    fleet.release("VN-100000000012", "VN->CN", customs.cn)
-    track = fleet.dispatcher.tracks["agv_001"]
-    assert fleet.run(600, until=lambda: seen[-1][0] == "vn_app_out_0")
-    k = next(i for i, s in enumerate(track.plan.steps) if s.node == "cn_deck_in_1")
-    assert k > track.released
-    real = fleet.link.snapshot
-
-    def claims_its_drop(vehicle_id):
-        snap = real(vehicle_id)
-        return snap._replace(state=dataclasses.replace(snap.state, last_node_id=track.plan.steps[k].node,
-                                                       last_node_sequence_id=track.seq0 + 2 * k))
-    fleet.link.snapshot = claims_its_drop
+    fleet, _, real = claiming_the_far_side(customs, corridor, "VN-100000000012")
     fleet.run(5)
     [alarm] = alarms_of(fleet, AlarmKind.VEHICLE_FAULT)
     assert "never released to" in alarm.message

@@ -13,9 +13,12 @@ from tests.fleet.dispatch.conftest import VN_CN
 from tests.fleet.dispatch.test_cleared import _at_its_gate
 
 
-def test_a_vehicle_reporting_a_node_past_its_release_is_not_followed_there(customs, corridor):
-    fleet, order, seen = _at_its_gate(customs, corridor, "VN-100000000001")  # VN's clearance, not China's
-    fleet.release("VN-100000000001", VN_CN, customs.cn)
+def claiming_the_far_side(customs, corridor, consignment: str):
+    """agv_001 at vn_app_out_0 with both clearances, released to vn_deck_out_1, says from now on that it reached
+    cn_deck_in_1 (in China, at that node's sequence id of its plan): the fleet, the order, and the link's own
+    ``snapshot`` (put it back to have it report the truth again)."""
+    fleet, order, seen = _at_its_gate(customs, corridor, consignment)  # VN's clearance, not China's
+    fleet.release(consignment, VN_CN, customs.cn)
     track = fleet.dispatcher.tracks["agv_001"]
     assert fleet.run(600, until=lambda: seen[-1][0] == "vn_app_out_0")
     k = next(i for i, s in enumerate(track.plan.steps) if s.node == "cn_deck_in_1")
@@ -26,7 +29,12 @@ def test_a_vehicle_reporting_a_node_past_its_release_is_not_followed_there(custo
         snap = real(vehicle_id)
         return snap._replace(state=dataclasses.replace(snap.state, last_node_id=track.plan.steps[k].node,
                                                        last_node_sequence_id=track.seq0 + 2 * k))
-    fleet.link.snapshot = claims_far_side  # at vn_app_out_0, released to vn_deck_out_1, it says it is in China
+    fleet.link.snapshot = claims_far_side
+    return fleet, order, real
+
+
+def test_a_vehicle_reporting_a_node_past_its_release_is_not_followed_there(customs, corridor):
+    fleet, order, real = claiming_the_far_side(customs, corridor, "VN-100000000001")
     fleet.run(1)
     assert fleet.state_of(order) == OrderState.CLEARED
     assert [r.body for r in fleet.store.audit_records(kinds=[AuditKind.CROSSING])] == []
