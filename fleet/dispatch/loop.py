@@ -143,6 +143,9 @@ ASSIGN_RETRY_S = 5.0
 WAITING_LOOKAHEAD = 4
 #: Customs statuses (either side) that keep a container in the yard: not assigned to a vehicle meanwhile.
 KEPT_BY_CUSTOMS = frozenset({Status.INSPECTION, Status.HOLD, Status.REVOKED})
+#: Metres a vehicle must go to count as moving (``Dispatcher._watch_standstill``): a standing one's position
+#: jitters by centimetres.
+MOVED_M = 1.0
 #: Orders past their latest delivery are looked for this often (loop seconds): each raises one alarm, once.
 OVERDUE_CHECK_S = 30.0
 #: A vehicle that has published no factsheet is asked for it (VDA 5050 factsheetRequest) at most this often: a
@@ -636,6 +639,7 @@ class Dispatcher:
                 and state.order_id == track.vda_order_id and (news or track.job is not None):
             self._follow(track, state, t)  # with a job, time alone may end a dwell (unloading)
         self._watch_health(track, t)
+        self._watch_standstill(track, state, t)
 
     def _watch_the_border(self, track: Track, state: VehicleState) -> None:
         """Where the vehicle reports itself against the border (:mod:`fleet.dispatch.border_watch`). A position on a
@@ -1071,6 +1075,59 @@ class Dispatcher:
                                     f"{track.id} has not known where it is (positionInitialized false) for "
                                     f"{t - track.lost_since:.0f} s: it takes no order or release until it does")
         return "not localised: its position is not known (positionInitialized false)"
+
+    def _watch_standstill(self, track: Track, state: VehicleState, t: float) -> None:
+        """A vehicle that stands with way released ahead of it and does not drive it (an obstacle, a drive fault or
+        a hang it does not report) for over ``still_after_s``: an alarm, marked cleared once it moves. Before, only
+        a late arrival at a node raised one: a vehicle that never arrived raised nothing, while those behind it
+        waited. Cheap: one distance to where it was last seen to move, most looks at 200 vehicles at 2 Hz."""
+        standing = track.standing
+        if standing is None or state.last_node_id != standing[0] \
+                or distance(state.pose, standing[1], standing[2]) >= MOVED_M:
+            track.standing = (state.last_node_id, state.pose.x, state.pose.y, t)
+            if track.should_drive_since is not None:
+                track.should_drive_since = None
+            if track.stuck_still:
+                track.stuck_still = False
+                self.alarms.clear(AlarmKind.VEHICLE_STUCK, track.id)
+        elif not self._nothing_keeps_it(track, state):
+            if track.should_drive_since is not None:  # (only when set: setting an attribute wakes a resting track)
+                track.should_drive_since = None
+        elif track.should_drive_since is None:
+            track.should_drive_since = t
+        elif t - track.should_drive_since > self.settings.still_after_s and not track.stuck_still:
+            track.stuck_still = True
+            self._stands_still(track, state, t - standing[3])
+
+    def _nothing_keeps_it(self, track: Track, state: VehicleState) -> bool:
+        """The vehicle has way released ahead of it (the fleet's, and it reports it) and nothing keeps it from
+        driving it: it can go on, is not paused, not charging, and has no pick, drop or charge to do (or to finish)
+        at the node of its plan it last reached. One waiting for its release has none released ahead."""
+        plan = track.plan
+        if plan is None or track.released <= track.reached or track.unavailable is not None or state.paused \
+                or state.charging or state.order_id != track.vda_order_id \
+                or not any(n.released for n in state.node_states):
+            return False
+        k = track.reached
+        return not any((handled := handling_state(track, k, action)) is None
+                       or handled.status not in (ActionStatus.FINISHED, ActionStatus.FAILED)
+                       for action in node_actions(track).get(k, ()))
+
+    def _stands_still(self, track: Track, state: VehicleState, still_s: float) -> None:
+        """The alarm that the vehicle has not moved: where it stands (the node it last reached, and how far
+        towards the next released one) and for how long."""
+        last = self.corridor.nodes.get(state.last_node_id)
+        ahead = next(n.node_id for n in state.node_states if n.released)
+        metres = None if last is None else distance(state.pose, last.x, last.y)
+        where = f"{metres:.0f} m from {state.last_node_id} towards {ahead}" if metres is not None \
+            else f"after {state.last_node_id}, towards {ahead}"
+        self.alarms.raise_alarm(AlarmKind.VEHICLE_STUCK, track.id,
+                                f"{track.id} has not moved for {still_s:.0f} s, {where}, with its way released "
+                                "ahead of it (it reports no fault, it is not paused, it has nothing to load, unload "
+                                "or charge there): an obstacle, or a fault it does not report? Those behind it wait",
+                                {"last_node": state.last_node_id, "next_node": ahead, "metres": metres,
+                                 "x": state.pose.x, "y": state.pose.y, "still_s": round(still_s, 1),
+                                 "driving": state.driving})
 
     def _clear_ended_alarms(self, track: Track, can_go_on: bool) -> None:
         """The vehicle's alarms whose cause has ended marked cleared (open until acknowledged): reporting again after
