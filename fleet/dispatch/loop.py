@@ -1442,7 +1442,7 @@ class Dispatcher:
         holds every arrival gate there (it would wait for the hold on the bridge). A vehicle parks on
         the side it delivered to, so deliveries one way fill that side's parking: with 200 AGVs in
         ``target_2030`` vehicles done at a dock found no spot and stood on the dock for good."""
-        side = self.corridor.nodes[at].jurisdiction
+        side = self._side_of(track, at)
         other = next(s for s in self.corridor.jurisdictions if s != side)
         here = self._parking(side)
         if self._free_spot(here, track.id) or not self._profile_now(track).cross_border \
@@ -1453,6 +1453,12 @@ class Dispatcher:
             return Job(JobKind.PARK, here)
         log.info("%s: every parking spot on the %s side is taken: parking on the other side", track.id, side)
         return Job(JobKind.PARK, there)
+
+    def _side_of(self, track: Track, node: str) -> str:
+        """The side the vehicle is on at ``node``: in relay its home side, which it never leaves (the handoff pad,
+        on the border line, is a node of one side on the map: a vehicle of the other side on it was sent to park, or
+        to hold a cancelled load, on a side it cannot reach, and stood on the pad for good)."""
+        return track.record.home if self.relay is not None else self.corridor.nodes[node].jurisdiction
 
     def _free_spot(self, spots: tuple[str, ...], vehicle_id: str) -> bool:
         """One of ``spots`` is not taken for good by another vehicle (parked there, or on its way to park)."""
@@ -2541,7 +2547,7 @@ class Dispatcher:
         can be reached from its outbound gate: it waits there); the gate rule is still asked with the load's
         consignments (``Job.aboard``), never as for an empty vehicle. It waits until an operator says the load
         was taken off (``load_removed``); the registry keeps the load, so that a restart does not forget it."""
-        side = self.corridor.nodes[node].jurisdiction
+        side = self._side_of(track, node)
         # as the job's plans will be asked for (``_request``): an empty vehicle's profile, short of the border
         profile = self.planner.profile_short_of_the_border(self._empty_profile(track, node), node)
         reach = self._travel.from_node(node, profile)
