@@ -1661,6 +1661,11 @@ class Dispatcher:
         target = job.order.target
         if not self._free_on(target):
             return f"no vehicle of the {target} side is free to take the load on at the handoff pad"
+        on_the_pad = sorted(self.planner.table.holders_for_good(relay.pad) - {deliverer.id})
+        if on_the_pad:  # (a vehicle broken down there, or out of service: said, not "tried again" for hours)
+            blocker = self.tracks.get(on_the_pad[0])
+            why = f" ({blocker.unavailable})" if blocker is not None and blocker.unavailable is not None else ""
+            return f"the handoff pad is taken by {on_the_pad[0]}{why}: no meeting there until it leaves"
         return "its meeting at the handoff pad is not planned yet: tried again"
 
     def _pair_up(self, deliverer: Track, t: float, relay: Relay) -> bool:

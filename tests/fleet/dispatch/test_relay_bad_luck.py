@@ -149,3 +149,21 @@ def test_a_clearance_lost_mid_transfer_keeps_the_load_with_its_deliverer_until_i
     assert fleet.run(1800, until=lambda: fleet.state_of(order) == OrderState.DELIVERED), fleet.orders.get(order)
     assert _handoffs(fleet) == [(receiver, deliverer)]
 
+
+def test_a_load_cleared_at_its_gate_with_the_pad_taken_for_good_says_by_whom(customs, kim_thanh):
+    """Found by hand: a vehicle with no job stood on the pad out of service (broken down there). A load cleared at
+    its gate waited, as it must, with the reason "its meeting at the handoff pad is not planned yet: tried again"
+    in its gate's queue for as long as that lasted: nothing said that the pad was taken, nor by whom. Now the
+    queue names the vehicle on the pad and why it stays there."""
+    consignment = "VN-400000000504"
+    fleet = make_fleet(customs, kim_thanh, 0, starts=["vn_parking_1", "cn_parking_1", PAD])
+    fleet.authorize(*fleet.dispatcher.tracks)
+    fleet.dispatcher.set_in_service("agv_003", False, "operator", "broken down on the pad")
+    order = fleet.order([consignment], docks(kim_thanh, "VN")[0], docks(kim_thanh, "CN")[0])
+    fleet.release(consignment, VN_CN)
+    assert fleet.run(3600, until=lambda: fleet.state_of(order) == OrderState.AWAITING_CLEARANCE)
+    fleet.run(120)
+    [waiting] = [w for gate in fleet.dispatcher.gates() for w in gate.queue]
+    assert waiting.vehicle_id == "agv_001" and not waiting.allowed, waiting
+    assert any("agv_003" in r and "broken down on the pad" in r for r in waiting.reasons), waiting.reasons
+    assert fleet.state_of(order) == OrderState.AWAITING_CLEARANCE and _meeting(fleet, order) is None
