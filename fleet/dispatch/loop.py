@@ -143,6 +143,9 @@ ASSIGN_RETRY_S = 5.0
 WAITING_LOOKAHEAD = 4
 #: Customs statuses (either side) that keep a container in the yard: not assigned to a vehicle meanwhile.
 KEPT_BY_CUSTOMS = frozenset({Status.INSPECTION, Status.HOLD, Status.REVOKED})
+#: Metres a vehicle must go to count as moving (``Dispatcher._watch_standstill``): a standing one's position
+#: jitters by centimetres.
+MOVED_M = 1.0
 #: Orders past their latest delivery are looked for this often (loop seconds): each raises one alarm, once.
 OVERDUE_CHECK_S = 30.0
 #: A vehicle that has published no factsheet is asked for it (VDA 5050 factsheetRequest) at most this often: a
@@ -636,6 +639,7 @@ class Dispatcher:
                 and state.order_id == track.vda_order_id and (news or track.job is not None):
             self._follow(track, state, t)  # with a job, time alone may end a dwell (unloading)
         self._watch_health(track, t)
+        self._watch_standstill(track, state, t)
 
     def _watch_the_border(self, track: Track, state: VehicleState) -> None:
         """Where the vehicle reports itself against the border (:mod:`fleet.dispatch.border_watch`). A position on a
@@ -951,6 +955,10 @@ class Dispatcher:
         if job is None or plan is None or track.reached != len(plan.steps) - 1 or plan.end not in job.goals \
                 or plan.horizon:
             return
+        if job.kind == JobKind.HAND_OVER and job.order is not None:
+            # its load changes hands at the pad (_follow_meetings), wherever its plan ends: a deliverer whose partner
+            # broke down mid-transfer had its job ended on the pad and drove home with the load, its order `crossing`
+            return
         if job.kind == JobKind.HOLD:  # it waits at the bay with the load until people take it off
             if job.held_at is None:
                 job.held_at = plan.end
@@ -1072,6 +1080,59 @@ class Dispatcher:
                                     f"{t - track.lost_since:.0f} s: it takes no order or release until it does")
         return "not localised: its position is not known (positionInitialized false)"
 
+    def _watch_standstill(self, track: Track, state: VehicleState, t: float) -> None:
+        """A vehicle that stands with way released ahead of it and does not drive it (an obstacle, a drive fault or
+        a hang it does not report) for over ``still_after_s``: an alarm, marked cleared once it moves. Before, only
+        a late arrival at a node raised one: a vehicle that never arrived raised nothing, while those behind it
+        waited. Cheap: one distance to where it was last seen to move, most looks at 200 vehicles at 2 Hz."""
+        standing = track.standing
+        if standing is None or state.last_node_id != standing[0] \
+                or distance(state.pose, standing[1], standing[2]) >= MOVED_M:
+            track.standing = (state.last_node_id, state.pose.x, state.pose.y, t)
+            if track.should_drive_since is not None:
+                track.should_drive_since = None
+            if track.stuck_still:
+                track.stuck_still = False
+                self.alarms.clear(AlarmKind.VEHICLE_STUCK, track.id)
+        elif not self._nothing_keeps_it(track, state):
+            if track.should_drive_since is not None:  # (only when set: setting an attribute wakes a resting track)
+                track.should_drive_since = None
+        elif track.should_drive_since is None:
+            track.should_drive_since = t
+        elif t - track.should_drive_since > self.settings.still_after_s and not track.stuck_still:
+            track.stuck_still = True
+            self._stands_still(track, state, t - standing[3])
+
+    def _nothing_keeps_it(self, track: Track, state: VehicleState) -> bool:
+        """The vehicle has way released ahead of it (the fleet's, and it reports it) and nothing keeps it from
+        driving it: it can go on, is not paused, not charging, and has no pick, drop or charge to do (or to finish)
+        at the node of its plan it last reached. One waiting for its release has none released ahead."""
+        plan = track.plan
+        if plan is None or track.released <= track.reached or track.unavailable is not None or state.paused \
+                or state.charging or state.order_id != track.vda_order_id \
+                or not any(n.released for n in state.node_states):
+            return False
+        k = track.reached
+        return not any((handled := handling_state(track, k, action)) is None
+                       or handled.status not in (ActionStatus.FINISHED, ActionStatus.FAILED)
+                       for action in node_actions(track).get(k, ()))
+
+    def _stands_still(self, track: Track, state: VehicleState, still_s: float) -> None:
+        """The alarm that the vehicle has not moved: where it stands (the node it last reached, and how far
+        towards the next released one) and for how long."""
+        last = self.corridor.nodes.get(state.last_node_id)
+        ahead = next(n.node_id for n in state.node_states if n.released)
+        metres = None if last is None else distance(state.pose, last.x, last.y)
+        where = f"{metres:.0f} m from {state.last_node_id} towards {ahead}" if metres is not None \
+            else f"after {state.last_node_id}, towards {ahead}"
+        self.alarms.raise_alarm(AlarmKind.VEHICLE_STUCK, track.id,
+                                f"{track.id} has not moved for {still_s:.0f} s, {where}, with its way released "
+                                "ahead of it (it reports no fault, it is not paused, it has nothing to load, unload "
+                                "or charge there): an obstacle, or a fault it does not report? Those behind it wait",
+                                {"last_node": state.last_node_id, "next_node": ahead, "metres": metres,
+                                 "x": state.pose.x, "y": state.pose.y, "still_s": round(still_s, 1),
+                                 "driving": state.driving})
+
     def _clear_ended_alarms(self, track: Track, can_go_on: bool) -> None:
         """The vehicle's alarms whose cause has ended marked cleared (open until acknowledged): reporting again after
         it was silent (or had never reported), connected again, charging or charged, localised again; an order that
@@ -1176,8 +1237,10 @@ class Dispatcher:
         another planned through the node it stood at, and the lane it stood on."""
         log.warning("vehicle %s unavailable: %s", track.id, why)
         node, *ahead = released_way(self.corridor, track)
+        begun = self._transfer_begun(track)  # (then the other waits for it on the pad: _follow_meetings)
         self._apply(self.planner.fail(track.id, node, t, ahead).plans, t, exclude=track.id)
-        self._break_meeting(track)
+        if not begun:
+            self._break_meeting(track)
         self._take_back_order(track, why, t)
         self._plans_changed = True
 
@@ -1445,7 +1508,7 @@ class Dispatcher:
         holds every arrival gate there (it would wait for the hold on the bridge). A vehicle parks on
         the side it delivered to, so deliveries one way fill that side's parking: with 200 AGVs in
         ``target_2030`` vehicles done at a dock found no spot and stood on the dock for good."""
-        side = self.corridor.nodes[at].jurisdiction
+        side = self._side_of(track, at)
         other = next(s for s in self.corridor.jurisdictions if s != side)
         here = self._parking(side)
         if self._free_spot(here, track.id) or not self._profile_now(track).cross_border \
@@ -1456,6 +1519,12 @@ class Dispatcher:
             return Job(JobKind.PARK, here)
         log.info("%s: every parking spot on the %s side is taken: parking on the other side", track.id, side)
         return Job(JobKind.PARK, there)
+
+    def _side_of(self, track: Track, node: str) -> str:
+        """The side the vehicle is on at ``node``: in relay its home side, which it never leaves (the handoff pad,
+        on the border line, is a node of one side on the map: a vehicle of the other side on it was sent to park, or
+        to hold a cancelled load, on a side it cannot reach, and stood on the pad for good)."""
+        return track.record.home if self.relay is not None else self.corridor.nodes[node].jurisdiction
 
     def _free_spot(self, spots: tuple[str, ...], vehicle_id: str) -> bool:
         """One of ``spots`` is not taken for good by another vehicle (parked there, or on its way to park)."""
@@ -1652,6 +1721,11 @@ class Dispatcher:
         target = job.order.target
         if not self._free_on(target):
             return f"no vehicle of the {target} side is free to take the load on at the handoff pad"
+        on_the_pad = sorted(self.planner.table.holders_for_good(relay.pad) - {deliverer.id})
+        if on_the_pad:  # (a vehicle broken down there, or out of service: said, not "tried again" for hours)
+            blocker = self.tracks.get(on_the_pad[0])
+            why = f" ({blocker.unavailable})" if blocker is not None and blocker.unavailable is not None else ""
+            return f"the handoff pad is taken by {on_the_pad[0]}{why}: no meeting there until it leaves"
         return "its meeting at the handoff pad is not planned yet: tried again"
 
     def _pair_up(self, deliverer: Track, t: float, relay: Relay) -> bool:
@@ -1732,7 +1806,9 @@ class Dispatcher:
             if job.order.state in SHORT_OF_THE_LINE:
                 self._advance(deliverer, OrderState.CROSSING, f"{deliverer.id} and {receiver.id} at {relay.pad}: "
                               "the transfer begins", {"receiver": receiver.id})
-            if t - max(a for a in arrived if a is not None) < relay.transfer_s:
+            held_up = self._handoff_held_up(deliverer, receiver, relay.pad)
+            deliverer.waits_because = receiver.waits_because = held_up
+            if held_up is not None or t - max(a for a in arrived if a is not None) < relay.transfer_s:
                 continue
             order = job.order
             self.gate.record_crossing(receiver.id, order.direction, order.consignments,
@@ -1755,6 +1831,38 @@ class Dispatcher:
                     track is receiver and receiver.job is not None and track.plan.end not in receiver.job.goals))
             self._save_vda(deliverer)
             self._save_vda(receiver)
+
+    def _handoff_held_up(self, deliverer: Track, receiver: Track, pad: str) -> str | None:
+        """Why the load may not change hands at the pad now (None: it may once the transfer has had its time): a
+        vehicle of the meeting cannot go on (a fault, offline, an emergency stop, out of service), or the gate rule
+        no longer lets one of them across (a hold, a revocation, a customs link down, a gate held: both clearances
+        are asked at the handoff, as at the pad's entry). Both wait on the pad meanwhile, the load aboard the
+        deliverer, the order ``crossing``; a clearance lost there is flagged to both customs. Before, the handoff
+        was recorded whatever had happened since both came: a load held by customs mid-transfer was handed over and
+        driven into the far side, and a deliverer whose partner broke down there drove home with it."""
+        for track in (deliverer, receiver):
+            if track.unavailable is not None:
+                return f"the handoff at {pad} waits for {track.id}, which cannot go on: {track.unavailable}"
+        for track in (deliverer, receiver):
+            if not self._allowed_now(track):
+                reasons = self._reasons_not_across(track)
+                self.alarms.raise_alarm(
+                    AlarmKind.CROSSING_FLAGGED, deliverer.id,
+                    f"{deliverer.id}: clearance lost during the transfer to {receiver.id} at {pad} ({track.id}: "
+                    f"{reasons}); the load stays aboard {deliverer.id} on the pad until the gate rule allows both "
+                    "again")
+                return f"the handoff at {pad} waits: {track.id} may not take the load across: {reasons}"
+        return None
+
+    def _transfer_begun(self, track: Track) -> bool:
+        """Relay: the vehicle and its partner both stand at the pad for their transfer (the order ``crossing``)."""
+        job = track.job
+        if self.relay is None or job is None or job.partner is None or job.handed_over:
+            return False
+        partner = self.tracks[job.partner]
+        now = self.now()
+        return custody_arrival(track, now, self.relay.pad) is not None \
+            and custody_arrival(partner, now, self.relay.pad) is not None
 
     def _break_meeting(self, track: Track) -> None:
         """The vehicle will not come to its meeting at the pad: its partner goes home if it was to receive,
@@ -2285,9 +2393,13 @@ class Dispatcher:
 
     def _not_across(self, track: Track) -> str:
         """Why the gate rule keeps the vehicle short of the crossing now."""
+        return f"short of the crossing: {self._reasons_not_across(track)}"
+
+    def _reasons_not_across(self, track: Track) -> str:
+        """The gate rule's reasons (an operator's hold first) not to let the vehicle across now."""
         held = self._held_gate(track)
         reasons = [self._hold_reason(held)] if held is not None else list(self._evaluate(track).reasons)
-        return f"short of the crossing: {'; '.join(reasons) or 'the gate rule does not allow it now'}"
+        return "; ".join(reasons) or "the gate rule does not allow it now"
 
     def _meeting_wait(self, track: Track, onto: str) -> str | None:
         """Relay: why the vehicle may not enter the pad (``onto``) for its meeting now; None: it may. It may not
@@ -2593,7 +2705,7 @@ class Dispatcher:
         can be reached from its outbound gate: it waits there); the gate rule is still asked with the load's
         consignments (``Job.aboard``), never as for an empty vehicle. It waits until an operator says the load
         was taken off (``load_removed``); the registry keeps the load, so that a restart does not forget it."""
-        side = self.corridor.nodes[node].jurisdiction
+        side = self._side_of(track, node)
         # as the job's plans will be asked for (``_request``): an empty vehicle's profile, short of the border
         profile = self.planner.profile_short_of_the_border(self._empty_profile(track, node), node)
         reach = self._travel.from_node(node, profile)

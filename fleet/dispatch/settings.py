@@ -29,7 +29,18 @@ class DispatchSettings(BaseModel):
                                                             "before it is out of dispatch as one that does not "
                                                             "take its orders")
     late_after_s: float = Field(5.0, gt=0, description="later arrivals are absorbed with FleetPlanner.delay")
-    stuck_after_s: float = Field(300.0, gt=0, description="this late: an alarm")
+    stuck_after_s: float = Field(300.0, gt=0, description="this late reaching a node of its plan: an alarm "
+                                                          "(vehicle_stuck)")
+    still_after_s: float = Field(120.0, gt=0, description="a vehicle with way released ahead of it (it reports it) "
+                                                          "that has not moved for this long (neither reached a "
+                                                          "node nor gone 1 m) while nothing keeps it (no load to "
+                                                          "pick or drop nor charging where it stands, not paused, "
+                                                          "not unavailable): an alarm (vehicle_stuck), marked "
+                                                          "cleared once it moves. One waiting for its release is "
+                                                          "not counted. Above the longest drive between two nodes "
+                                                          "(110 m at 5 km/h: 81 s), as a vehicle that reports its "
+                                                          "position only at its nodes (the fast simulator's) is "
+                                                          "seen standing meanwhile")
     low_battery_percent: float = Field(30.0, ge=0, le=100)
     reserve_battery_percent: float = Field(20.0, ge=0, le=100)
     battery_percent_per_km: float = Field(0.8, gt=0)

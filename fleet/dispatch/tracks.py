@@ -108,6 +108,13 @@ class Track:
     factsheet_first_asked: float = INF  # when it was first asked (an alarm once it has gone without for long)
     border: BorderWatch = field(default_factory=BorderWatch)  # where it was last seen against the border
     lost_since: float | None = None  # since when (planner time) it has said it does not know where it is
+    #: where the vehicle was last seen to move, and when: the node it last reached, its x and y, planner time
+    #: (``Dispatcher._watch_standstill``: compared at each look, never searched)
+    standing: tuple[str, float, float, float] | None = None
+    #: since when (planner time) it has stood with way released ahead and nothing keeping it; None: it moves, or
+    #: waits for a release, handles a load, charges, is paused or cannot go on
+    should_drive_since: float | None = None
+    stuck_still: bool = False  # the alarm that it does not move was raised (marked cleared once it moves)
     #: set down there by people (:mod:`fleet.dispatch.off_way`) and taken from there: where its base ends until
     #: it reports that node as the one it last reached (its next order, a new one, starts there)
     placed_at: str | None = None

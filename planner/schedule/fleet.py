@@ -436,8 +436,10 @@ class FleetPlanner:
         request = self.requests[vehicle]
         if plan is None:
             return request
-        step = plan.steps[plan.step_index_at(now)]
-        request = replace(request, start=step.node, start_time=max(now, step.arrive))
+        index = plan.step_index_at(now)
+        step = plan.steps[index]
+        request = replace(request, start=step.node, start_time=max(now, step.arrive),
+                          stops=_stops_left(request.stops, plan, index))
         for_good = sorted(self.table.holders_for_good(step.node))
         if step.arrive > now and for_good:
             result.stalled[vehicle] = (f"{vehicle}: stopped on the lane into {step.node}, where "
@@ -561,6 +563,19 @@ class FleetPlanner:
 def _stay_plan(request: PlanRequest) -> TimedPlan:
     """The plan to stay for good where the request starts (what :meth:`FleetPlanner._stays_as_held` answers)."""
     return TimedPlan(request.vehicle_id, (Step(request.start, request.start_time, INF),), meets=request.meets)
+
+
+def _stops_left(stops: tuple[Stop, ...], plan: TimedPlan, index: int) -> tuple[Stop, ...]:
+    """Those of a request's ``stops`` its ``plan`` has not made before step ``index``, where the vehicle is now (a
+    stop is made at a step at its node with its action, in order; the stop at ``index`` itself is under way and
+    stays). Kept, a relay partner replanned from the pad mid-transfer (its partner broke down there) had its
+    plan's first stop, a wait where it had set off from, still to make: it drove off the pad with the load, round
+    its yard to that gate and back, the transfer left."""
+    made = 0
+    for step in plan.steps[:index]:
+        if made < len(stops) and step.node == stops[made].node and step.action == stops[made].action:
+            made += 1
+    return stops[made:]
 
 
 def _mark_custody(timed: TimedGraph, steps: list[Step]) -> list[Step]:

@@ -257,6 +257,22 @@ def test_both_vehicles_of_a_relay_meeting_lost_at_the_pad_hold_it_and_nothing_el
     assert planner.table.holders_for_good("handoff") == {"vn_agv", "cn_agv"}
 
 
+def test_a_relay_vehicle_replanned_on_the_pad_mid_transfer_keeps_the_transfer_and_makes_no_stop_again(planner):
+    """Found in relay on Kim Thanh: the receiver broke down on the pad mid-transfer, and ``fail`` replanned the
+    deliverer from the pad with the meeting's request as it was stored, every stop still to make: it drove off the
+    pad with the load, round its yard to where it had set off (the meeting's first stop) and back, the transfer
+    left. Now the stops its plan made before the step it stands at are made; the transfer under way is kept."""
+    _, _, relay = planned_relay(planner)
+    custody = {p.vehicle_id: next(s for s in p.steps if s.action == "custody") for p in (relay.deliverer,
+                                                                                        relay.receiver)}
+    mid_transfer = max(s.arrive for s in custody.values()) + 10.0
+    plan = planner.fail("cn_agv", "handoff", mid_transfer).plans["vn_agv"]
+    assert (plan.steps[0].node, plan.steps[0].action) == ("handoff", "custody"), plan.steps[:3]
+    assert plan.steps[0].depart >= relay.transfer_done - 1e-6
+    assert "vn_dock_1" not in plan.nodes  # loaded there before: not again
+    assert [s.node for s in plan.steps].count("handoff") == 1
+
+
 def test_relay_vehicles_meet_at_the_handoff_pad_for_the_transfer(planner):
     deliverer, receiver, relay = planned_relay(planner)
     at_pad = {p.vehicle_id: next(s for s in p.steps if s.action == "custody")
