@@ -845,19 +845,19 @@ class Dispatcher:
         """The order is loaded when the vehicle reports its pick at the pickup dock FINISHED (VDA 5050 action
         state), not when a planned time is over; a FAILED pick fails the order, unless the fleet cancelled it
         (``_way_given_back``: the order goes to another vehicle)."""
-        job = track.job
-        if job is None or job.order is None or job.order.state != OrderState.TO_PICKUP \
+        job, plan = track.job, track.plan
+        if job is None or job.order is None or job.order.state != OrderState.TO_PICKUP or plan is None \
                 or track.cancel_sent is not None:
             return
-        reported = _pick_reported(track)
-        if reported is None:
+        k = next((i for i, s in enumerate(plan.steps) if s.action == "pickup"), None)
+        pick = None if k is None else handling_state(track, k, ActionType.PICK)
+        if k is None or pick is None:
             return
-        node, pick = reported
         if pick.status == ActionStatus.FINISHED:
-            self._advance(track, OrderState.LOADED, f"loaded at {node}",
+            self._advance(track, OrderState.LOADED, f"loaded at {plan.steps[k].node}",
                           {"action_id": pick.action_id, "action_status": str(pick.status)})
         elif pick.status == ActionStatus.FAILED:
-            self._handling_failed(track, pick, node, t)
+            self._handling_failed(track, pick, plan.steps[k].node, t)
 
     def _plan_on_when_loaded(self, track: Track) -> None:
         """A plan that ends at the order's pickup (how far an order not yet loaded is planned, see ``_request``):
@@ -2662,13 +2662,12 @@ class Dispatcher:
                 raise OrderError(f"order {order_id} is cleared and past its gates, on the way to the bridge, from "
                                  "which the only way on is across: it finishes to the far side first; cancel it again "
                                  "once it is there", field="state", status=409)
-            load = None if not carries or track is None else self._load_left(track, order)
-            cancelled = self.orders.transition(order_id, OrderState.CANCELLED, f"cancelled by {by}: {reason}" +
-                                               (f"; {load}" if load else ""), {"kind": "dispatcher", "by": by})
+            cancelled = self.orders.transition(order_id, OrderState.CANCELLED, f"cancelled by {by}: {reason}",
+                                               {"kind": "dispatcher", "by": by})
             self.staff.record(role=by, action="cancel_order", target=f"order:{order_id}", reason=reason)
             if carries and track is not None:
                 self._break_meeting(track)
-                if load is not None:
+                if order.state in LOADED_STATES:
                     track.job = self._hold_the_load(track, base_end(self.corridor, track), order)
                 else:
                     track.job = None
@@ -2676,28 +2675,6 @@ class Dispatcher:
                 self._reseen(track)
         self.wake()
         return cancelled
-
-    def _load_left(self, track: Track, order: OrderPublic) -> str | None:
-        """What becomes of the load of ``order``, cancelled, in the dispatcher's words (None: its vehicle has none
-        and will load none)."""
-        then = "to a holding bay on its side, where it waits to be taken off by hand"
-        if order.state in LOADED_STATES:
-            return f"the load aboard {track.id} goes {then}"
-        if self._may_still_load(track, order):
-            return (f"{track.id} loads it all the same (its pick at {order.pickup} was already released to it) and "
-                    f"takes it {then}")
-        return None
-
-    def _may_still_load(self, track: Track, order: OrderPublic) -> bool:
-        """The vehicle of ``order``, not yet loaded, may load it all the same: its pickup is on the way released
-        to it, whose pick no update takes back (VDA 5050: the base is not changed), so it makes it (or is making it
-        now, or made it unseen), unless it reports the pick failed. When unsure, the load is taken to be aboard.
-        Cancelled so, the vehicle loaded the containers and drove off with them as an empty vehicle, free for
-        the next order (across the border too), and nobody knew where they went."""
-        if order.pickup not in released_way(self.corridor, track):
-            return False
-        reported = _pick_reported(track)
-        return reported is None or reported[1].status != ActionStatus.FAILED
 
     def _hold_the_load(self, track: Track, node: str, order: OrderPublic) -> Job:
         """The job of a vehicle whose order ended with the load aboard (cancelled, or its drop failed): to a
@@ -2896,15 +2873,6 @@ def _keeping_off(profile: VehicleProfile, nodes: frozenset[str]) -> VehicleProfi
     profiles and node sets (both immutable: the same arguments, the same answer), and the dataclass made anew each
     time was a quarter of the cost of a vehicle's plan request."""
     return dataclasses.replace(profile, avoid=profile.avoid | nodes)
-
-
-def _pick_reported(track: Track) -> tuple[str, ActionState] | None:
-    """The pickup node of the vehicle's plan and what the vehicle reports of its pick there (None: no pickup in
-    its plan, or nothing reported of it)."""
-    plan = track.plan
-    k = None if plan is None else next((i for i, s in enumerate(plan.steps) if s.action == "pickup"), None)
-    pick = None if k is None else handling_state(track, k, ActionType.PICK)
-    return None if plan is None or k is None or pick is None else (plan.steps[k].node, pick)
 
 
 def _holding(held: HeldLoad) -> Job:
