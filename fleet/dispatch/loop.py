@@ -1544,6 +1544,9 @@ class Dispatcher:
         finally:
             self.planner_seconds.append(time.perf_counter() - started)
         self._apply(result.plans, t)
+        for vid, why in result.stalled.items():
+            if vid != track.id and vid in result.plans:  # another vehicle planned again for it, left waiting
+                self._stalled_by_another(self.tracks[vid], why, t)
         if track.id in result.stalled and self._charger_taken(track, t):
             return
         if track.id in result.stalled:
@@ -1555,6 +1558,15 @@ class Dispatcher:
             track.stalled_because = result.stalled[track.id]
         else:
             track.stalled_since = track.stalled_because = None
+
+    def _stalled_by_another(self, track: Track, why: str, t: float) -> None:
+        """A vehicle planned again for another vehicle's replan, whose new plan only has it wait (the planner's
+        fallback: a bay, where it stands): tried again like any stalled vehicle. Before, its stall was not
+        noted: it waited at that bay for good, its order ``to_drop``, with no alarm and no reason shown (found in
+        the fresh-clone CI's end-to-end run: 19 of 20 orders delivered, the last vehicle at a CN inspection bay)."""
+        track.needs_plan, track.retry_at = True, t + RETRY_PLAN_S
+        track.stalled_since = t if track.stalled_since is None else track.stalled_since
+        track.stalled_because = why
 
     def _charger_taken(self, track: Track, t: float) -> bool:
         """Sent to charge, the vehicle found its charger held for good by another (standing there, or sent there
