@@ -1546,24 +1546,24 @@ class Dispatcher:
         self._apply(result.plans, t)
         for vid, why in result.stalled.items():
             if vid != track.id and vid in result.plans:  # another vehicle planned again for it, left waiting
-                self._stalled_by_another(self.tracks[vid], why, t)
+                self._note_stall(self.tracks[vid], why, t)
         if track.id in result.stalled and self._charger_taken(track, t):
             return
         if track.id in result.stalled:
             # said once a stall (every retry at INFO was 27 % of the loop thread's replanning in bench_fleet)
             log.log(logging.INFO if track.stalled_since is None else logging.DEBUG, "%s stalled: %s", track.id,
                     result.stalled[track.id])
-            track.needs_plan, track.retry_at = True, t + RETRY_PLAN_S
-            track.stalled_since = t if track.stalled_since is None else track.stalled_since
-            track.stalled_because = result.stalled[track.id]
+            self._note_stall(track, result.stalled[track.id], t)
         else:
             track.stalled_since = track.stalled_because = None
 
-    def _stalled_by_another(self, track: Track, why: str, t: float) -> None:
-        """A vehicle planned again for another vehicle's replan, whose new plan only has it wait (the planner's
-        fallback: a bay, where it stands): tried again like any stalled vehicle. Before, its stall was not
-        noted: it waited at that bay for good, its order ``to_drop``, with no alarm and no reason shown (found in
-        the fresh-clone CI's end-to-end run: 19 of 20 orders delivered, the last vehicle at a CN inspection bay)."""
+    @staticmethod
+    def _note_stall(track: Track, why: str, t: float) -> None:
+        """The vehicle's new plan only has it wait (the planner's fallback: a bay, where it stands): tried again a
+        little later, stalled since its first such plan. Also one planned again for another vehicle's replan:
+        before, only the replanned vehicle's stall was noted, and such another waited at its bay for good, its
+        order ``to_drop``, with no alarm and no reason shown (found in the fresh-clone CI's end-to-end run: 19 of
+        20 orders delivered, the last vehicle at a CN inspection bay)."""
         track.needs_plan, track.retry_at = True, t + RETRY_PLAN_S
         track.stalled_since = t if track.stalled_since is None else track.stalled_since
         track.stalled_because = why
