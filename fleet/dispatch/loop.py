@@ -111,7 +111,7 @@ from planner.assignment import (
 from planner.corridor import BORDER_LINE_KINDS, WAITING_KINDS, Corridor, Node, NodeKind
 from planner.exceptions import PlanInterrupted, PlannerError
 from planner.routing import VehicleProfile
-from planner.schedule import INF, FleetPlanner, FollowingRules, PlanRequest, Step, Stop, TimedPlan
+from planner.schedule import INF, FleetPlan, FleetPlanner, FollowingRules, PlanRequest, Step, Stop, TimedPlan
 from planner.schedule.handoff import CUSTODY, plan_relay
 from planner.schedule.precedence import Waits, release_waits
 from planner.schedule.release import Progress, release_limit
@@ -1238,7 +1238,7 @@ class Dispatcher:
         log.warning("vehicle %s unavailable: %s", track.id, why)
         node, *ahead = released_way(self.corridor, track)
         begun = self._transfer_begun(track)  # (then the other waits for it on the pad: _follow_meetings)
-        self._apply(self.planner.fail(track.id, node, t, ahead).plans, t, exclude=track.id)
+        self._apply(self.planner.fail(track.id, node, t, ahead), t)
         if not begun:
             self._break_meeting(track)
         self._take_back_order(track, why, t)
@@ -1330,7 +1330,7 @@ class Dispatcher:
         node = state.last_node_id
         track.cancel_sent = None
         if track.unavailable is not None:
-            self._apply(self.planner.fail(track.id, node, t).plans, t, exclude=track.id)
+            self._apply(self.planner.fail(track.id, node, t), t)
         self._order_anew(track, TimedPlan(track.id, (Step(node, t, INF),)), 0, t)
 
     # --- planning -------------------------------------------------------------------------------------------------
@@ -1494,9 +1494,7 @@ class Dispatcher:
         for vid, plan in result.plans.items():
             self._adopt(self.tracks[vid], plan, t, bases[vid])
         for vid, why in result.stalled.items():  # waiting safely for now; tried again like any stalled replan
-            track = self.tracks[vid]
-            track.needs_plan, track.retry_at, track.stalled_since = True, t + RETRY_PLAN_S, t
-            track.stalled_because = why
+            self._note_stall(self.tracks[vid], why, t)
         for track in self.tracks.values():
             if track.unavailable is not None:
                 self._take_out(track, track.unavailable, t)
@@ -1543,10 +1541,7 @@ class Dispatcher:
             return
         finally:
             self.planner_seconds.append(time.perf_counter() - started)
-        self._apply(result.plans, t)
-        for vid, why in result.stalled.items():
-            if vid != track.id and vid in result.plans:  # another vehicle planned again for it, left waiting
-                self._note_stall(self.tracks[vid], why, t)
+        self._apply(result, t, planned_for=track.id)
         if track.id in result.stalled and self._charger_taken(track, t):
             return
         if track.id in result.stalled:
@@ -1560,10 +1555,7 @@ class Dispatcher:
     @staticmethod
     def _note_stall(track: Track, why: str, t: float) -> None:
         """The vehicle's new plan only has it wait (the planner's fallback: a bay, where it stands): tried again a
-        little later, stalled since its first such plan. Also one planned again for another vehicle's replan:
-        before, only the replanned vehicle's stall was noted, and such another waited at its bay for good, its
-        order ``to_drop``, with no alarm and no reason shown (found in the fresh-clone CI's end-to-end run: 19 of
-        20 orders delivered, the last vehicle at a CN inspection bay)."""
+        little later, stalled since its first such plan."""
         track.needs_plan, track.retry_at = True, t + RETRY_PLAN_S
         track.stalled_since = t if track.stalled_since is None else track.stalled_since
         track.stalled_because = why
@@ -1584,10 +1576,18 @@ class Dispatcher:
         track.stalled_since = track.stalled_because = None
         return True
 
-    def _apply(self, plans: dict[str, TimedPlan], t: float, exclude: str | None = None) -> None:
-        for vid, plan in plans.items():
-            if vid != exclude:
-                self._adopt(self.tracks[vid], plan, t)
+    def _apply(self, result: FleetPlan, t: float, planned_for: str | None = None) -> None:
+        """Adopt the plans of a replan (of ``planned_for``, whose stall the caller sees to) or of a breakdown's: every
+        other vehicle it reports stalled, planned again with it and left waiting (the planner's fallback), or left
+        on the lane into a place held for good, is noted so and tried again a little later. Before, only the
+        replanned vehicle's stall was: another waited at its bay for good, its order ``to_drop``, with no alarm and
+        no reason shown (the fresh-clone CI's end-to-end run: 19 of 20 orders delivered, the last vehicle at a CN
+        inspection bay)."""
+        for vid, plan in result.plans.items():
+            self._adopt(self.tracks[vid], plan, t)
+        for vid, why in result.stalled.items():
+            if vid != planned_for:
+                self._note_stall(self.tracks[vid], why, t)
 
     def _adopt(self, track: Track, plan: TimedPlan, t: float, base: tuple[str, int | None] | None = None,
                released: int = -1) -> None:
