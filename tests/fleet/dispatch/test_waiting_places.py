@@ -219,7 +219,7 @@ def test_a_crossing_is_recorded_only_for_a_vehicle_that_goes_across(customs, cor
     t = dispatcher.now()
     turn = dispatcher.planner.replan(PlanRequest("agv_001", base_end(corridor, track), ("vn_hold_1",), t), now=t)
     assert "handoff" in turn.plans["agv_001"].nodes
-    dispatcher._apply(turn.plans, t)
+    dispatcher._apply(turn, t, planned_for="agv_001")
     assert fleet.run(900, until=lambda: _standing_at(fleet, "agv_001", ["vn_hold_1"])), \
         fleet.link.state("agv_001").last_node_id
     assert [r for r in fleet.store.audit_records() if r.kind == "crossing"] == []
