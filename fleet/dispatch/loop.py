@@ -90,7 +90,7 @@ from fleet.dispatch.views import GateView, VehicleAction, VehicleView, WaitingVe
 from fleet.dispatch.waiting import FleetNow, WaitingOrder, waiting_order
 from fleet.dispatch.yards import room_left, within_gate_capacity
 from fleet.events import EventBus, Topic
-from fleet.orders import Move, OrderError, OrderPublic, OrderService, OrderState
+from fleet.orders import ACTIVE_STATES, Move, OrderError, OrderPublic, OrderService, OrderState
 from fleet.orders.model import LOADED_STATES, NOT_YET_CLEARED, SHORT_OF_THE_LINE, TRANSITIONS, moment_in_words
 from fleet.staff import StaffLog
 from fleet.store import AuditKind, Store, StoreError
@@ -2664,6 +2664,9 @@ class Dispatcher:
         with self._lock:
             order = self.orders.get(order_id)
             track = self.tracks.get(order.vehicle_id or "")
+            if order.state not in ACTIVE_STATES:
+                raise OrderError(f"order {order_id} is already {order.state}: nothing was changed", field="state",
+                                 status=409)
             if order.state == OrderState.CROSSING:
                 raise OrderError(f"order {order_id} is on the crossing lanes: it finishes to the far side first; "
                                  "cancel it again once it is there", field="state", status=409)

@@ -58,6 +58,8 @@ LOADED_STATES = frozenset({S.LOADED, S.AWAITING_CLEARANCE, S.CLEARED, S.CROSSING
 NOT_YET_CLEARED = frozenset({S.LOADED, S.AWAITING_CLEARANCE})
 #: Loaded, not yet over the border line (the custody handoff is still to come).
 SHORT_OF_THE_LINE = NOT_YET_CLEARED | {S.CLEARED}
+#: Loaded and taken across: the custody handoff was recorded, the consignments' crossing is used.
+ACROSS = LOADED_STATES - SHORT_OF_THE_LINE
 
 
 def seconds_held_at_gate(timeline: Iterable[tuple[float, str]]) -> float:
@@ -76,6 +78,9 @@ def _seconds_since_the_epoch(value: Any) -> Any:
     """An ISO 8601 time with its UTC offset turned into seconds since the epoch; a number left as it is. A time
     without its offset is refused, not guessed: the two sides of this border keep different clocks (Viet Nam
     UTC+7, China UTC+8), so a naive "14:00" is an hour apart depending on who wrote it."""
+    if isinstance(value, bool):  # a number to Python: true was the moment 1970-01-01T00:00:01Z
+        raise PydanticCustomError("not_a_time", "not a time but a boolean: give seconds since the epoch or ISO 8601 "
+                                                "with its UTC offset, e.g. 2026-12-01T14:00:00+07:00")
     if not isinstance(value, str):
         return value
     try:
@@ -149,7 +154,8 @@ class OrderCreate(BaseModel):
     drop: str = Field(min_length=1, max_length=64, description="dock id on the other side")
     direction: str | None = Field(None, pattern=DIRECTION_PATTERN,
                                   description="e.g. VN->CN; follows from the docks when not given")
-    priority: int = Field(1, ge=1, le=10)
+    priority: int = Field(1, ge=1, le=10, strict=True, description="1 to 10, a whole number: true or \"5\" is "
+                                                                   "refused, not read as 1 or 5")
     earliest_start: Instant | None = None
     latest_delivery: Instant | None = None
 

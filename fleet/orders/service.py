@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from fleet.events import EventBus, Topic
 from fleet.orders.model import (
+    ACROSS,
     ACTIVE_STATES,
     TRANSITIONS,
     OrderCreate,
@@ -144,11 +145,11 @@ class OrderService:
 
     def _insert(self, request: OrderCreate, created_by: str, idempotency_key: str | None) -> tuple[str, bool]:
         """Store the new order, its consignments and its first transition: its id and True; refused (409) if a
-        consignment is on an active order or still aboard a vehicle. The id of an order made with
-        ``idempotency_key`` meanwhile and False: the key is looked for again in the write transaction, since a
-        retry sent while the first request was still being answered (a script's timeout) found none before, and
-        was refused as a second order for the same consignment (409) or, with other content, failed on the key's
-        unique index (500)."""
+        consignment is on an active order, crossed with an earlier one, or is still aboard a vehicle. The id of an
+        order made with ``idempotency_key`` meanwhile and False: the key is looked for again in the write
+        transaction, since a retry sent while the first request was still being answered (a script's timeout) found
+        none before, and was refused as a second order for the same consignment (409) or, with other content,
+        failed on the key's unique index (500)."""
         direction = self._check(request)
         now = self.clock()
         order_id = f"ord-{uuid.uuid4().hex[:12]}"
@@ -156,11 +157,7 @@ class OrderService:
             made = _made_with(conn, idempotency_key)
             if made is not None:
                 return made, False
-            taken = conn.execute(sa.select(order_consignments).where(
-                order_consignments.c.consignment_id.in_(request.consignments))).first()
-            if taken is not None:
-                raise OrderError(f"consignment {taken.consignment_id} is already on active order {taken.order_id}",
-                                 field="consignments", status=409)
+            _refuse_taken(conn, request.consignments)
             _refuse_held(conn, request.consignments)
             conn.execute(orders.insert().values(
                 id=order_id, state=OrderState.CREATED, direction=direction, pickup=request.pickup, drop=request.drop,
@@ -339,7 +336,8 @@ class OrderService:
             values["vehicle_id"] = None
         if move.to not in ACTIVE_STATES:
             values["reason"] = move.reason
-            _RELEASE_CONSIGNMENTS.rows(conn, {"order_id": move.order_id})
+            if before not in ACROSS:  # one that crossed keeps them: each crosses once (_refuse_taken)
+                _RELEASE_CONSIGNMENTS.rows(conn, {"order_id": move.order_id})
         _update_order(tuple(values)).rows(conn, {**values, "order_id": move.order_id})
         self._record(conn, move.order_id, before, move.to, move.reason, move.cause, now)
         if move.audit is not None:
@@ -378,6 +376,25 @@ def _public(row: Any, timeline: Sequence[Any]) -> OrderPublic:
         updated_at=row.updated_at, created_by=row.created_by, reason=row.reason,
         timeline=[Transition(at=t.at, from_state=OrderState(t.from_state) if t.from_state else None,
                              to_state=OrderState(t.to_state), reason=t.reason, cause=t.cause) for t in timeline])
+
+
+def _refuse_taken(conn: Connection, consignments: Sequence[str]) -> None:
+    """A consignment on an active order is not booked twice; nor is one an order took across the border, however that
+    order ended: a consignment crosses once per customs declaration, and its release, already used, would let it
+    across again (the gate rule reads only that customs released it). Found booking a delivered one again: 201."""
+    taken = conn.execute(sa.select(order_consignments.c.consignment_id, orders.c.id, orders.c.state,
+                                   orders.c.direction)
+                         .join(orders, orders.c.id == order_consignments.c.order_id)
+                         .where(order_consignments.c.consignment_id.in_(consignments))).first()
+    if taken is None:
+        return
+    consignment, order_id, state, direction = taken
+    if state in ACTIVE_STATES:
+        raise OrderError(f"consignment {consignment} is already on active order {order_id}", field="consignments",
+                         status=409)
+    raise OrderError(f"consignment {consignment} already crossed {direction} with order {order_id} ({state}): a "
+                     "consignment crosses the border once per customs declaration; book a container to cross again "
+                     "under the consignment id of its new declaration", field="consignments", status=409)
 
 
 def _refuse_held(conn: Connection, consignments: Sequence[str]) -> None:

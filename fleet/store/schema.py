@@ -76,7 +76,9 @@ orders = Table(
     Index("ix_orders_vehicle", "vehicle_id"),
 )
 
-order_consignments = Table(  # the consignments of active orders: one active order per consignment
+#: the consignments of active orders (one active order per consignment), and of finished orders that took them across
+#: the border (a consignment crosses once per customs declaration: OrderService refuses booking it again)
+order_consignments = Table(
     "order_consignments", metadata,
     Column("consignment_id", String(32), primary_key=True),
     Column("order_id", String(40), ForeignKey("orders.id"), nullable=False),

@@ -231,3 +231,92 @@ def test_a_malformed_filter_is_refused_in_plain_words(client):
         reply = client.get("/api/v1/orders", params=params, headers=DISPATCHER)
         assert reply.status_code == 422 and reply.json()["field"] == field
         assert says in reply.json()["detail"][0]["msg"] and "pattern" not in reply.json()["detail"][0]["msg"]
+
+
+#: an order's way from created to delivered, each state after the one before (TRANSITIONS)
+ACROSS_AND_DELIVERED = ("assigned", "to_pickup", "loaded", "awaiting_clearance", "cleared", "crossing", "to_drop",
+                        "delivered")
+
+
+def moved(services, order_id: str, states) -> None:
+    """The order moved through ``states`` as its vehicle would have taken it."""
+    for state in states:
+        services.orders.transition(order_id, state, "test", {"kind": "system"},
+                                   vehicle_id="agv_001" if state == "assigned" else None)
+
+
+def test_a_consignment_delivered_across_is_not_booked_to_cross_again(client, services, body):
+    """Found by trying it as a dispatcher: a second order for a consignment whose order was delivered was 201, and its
+    vehicle would have been let across on the customs release of the first crossing. A consignment crosses once per
+    declaration: the new order is refused, naming the consignment and the order that took it across."""
+    services.dispatcher.stop()  # the orders move only as the test moves them
+    first = create(client, body).json()["id"]
+    moved(services, first, ACROSS_AND_DELIVERED)
+    reply = create(client, body)
+    assert reply.status_code == 409 and reply.json()["field"] == "consignments", reply.text
+    said = reply.json()["detail"]
+    assert f"consignment {body['consignments'][0]} already crossed VN->CN with order {first} (delivered)" in said, said
+    assert total(client) == 1
+
+
+@pytest.mark.parametrize("ended", [("assigned", "to_pickup", "loaded", "cancelled"),
+                                   ("assigned", "to_pickup", "loaded", "awaiting_clearance", "cleared", "crossing",
+                                    "to_drop", "failed")])
+def test_a_consignment_is_booked_again_only_if_its_order_ended_short_of_the_border(client, services, body, ended):
+    """An order cancelled with its container still on this side leaves it to be booked again (the load taken off);
+    one that ended across the border (its drop failed over there) used the crossing all the same."""
+    services.dispatcher.stop()
+    first = create(client, body).json()["id"]
+    moved(services, first, ended)
+    reply = create(client, body)
+    crossed = "crossing" in ended
+    assert reply.status_code == (409 if crossed else 201), reply.text
+    if crossed:
+        assert f"with order {first} (failed)" in reply.json()["detail"]
+
+
+@pytest.mark.parametrize("value", [True, "5", 2.0, 1.5])
+def test_a_priority_is_a_whole_number_not_a_boolean_a_text_or_a_fraction(client, body, value):
+    """Found by hand: ``"priority": true`` made an order of priority 1, ``"5"`` one of 5 (pydantic's coercion)."""
+    reply = create(client, {**body, "priority": value})
+    assert reply.status_code == 422 and reply.json()["field"] == "body.priority", reply.text
+    assert total(client) == 0
+
+
+@pytest.mark.parametrize("field", ["earliest_start", "latest_delivery"])
+def test_a_time_is_not_a_boolean(client, body, field):
+    """``"earliest_start": true`` was the moment 1 s after 1970-01-01 (and ``false`` 0): no dispatcher means that."""
+    reply = create(client, {**body, field: True})
+    assert reply.status_code == 422 and reply.json()["field"] == f"body.{field}", reply.text
+    assert total(client) == 0
+
+
+@pytest.mark.parametrize("ended", [("cancelled",), ("assigned", "failed"), ACROSS_AND_DELIVERED])
+def test_cancelling_a_finished_order_says_it_is_already_finished_and_nothing_changed(client, services, body, ended):
+    """Was 409 "order ord-... is delivered: it cannot become cancelled", the lifecycle's words for a dispatcher."""
+    services.dispatcher.stop()
+    order_id = create(client, body).json()["id"]
+    moved(services, order_id, ended)
+    reply = client.post(f"/api/v1/orders/{order_id}/cancel", json={"reason": "late"}, headers=DISPATCHER)
+    assert reply.status_code == 409 and reply.json()["field"] == "state", reply.text
+    assert reply.json()["detail"] == f"order {order_id} is already {ended[-1]}: nothing was changed"
+    assert client.get(f"/api/v1/orders/{order_id}", headers=DISPATCHER).json()["state"] == ended[-1]
+
+
+def test_a_store_of_before_crossed_consignments_were_kept_refuses_them_once_upgraded(client, services, body,
+                                                                                       store_location):
+    """Migration 0007: a consignment delivered while an order let go of its consignments as it finished is refused
+    after the upgrade as one delivered since."""
+    import sqlalchemy as sa
+
+    from fleet.store import Store
+
+    services.dispatcher.stop()
+    first = create(client, body).json()["id"]
+    moved(services, first, ACROSS_AND_DELIVERED)
+    with services.store.engine.begin() as conn:  # as the previous version left the store
+        conn.execute(sa.text("DELETE FROM order_consignments"))
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0006'"))
+    Store(store_location).close()  # upgrades on open
+    reply = create(client, body)
+    assert reply.status_code == 409 and f"with order {first} (delivered)" in reply.json()["detail"], reply.text

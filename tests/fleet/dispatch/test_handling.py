@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from agv_agent.protocol import ActionType
 
-from fleet.orders import OrderError, OrderState
+from fleet.orders import OrderCreate, OrderError, OrderState
 from fleet.orders.model import LOADED_STATES
 from tests.fleet.dispatch.conftest import VN_CN, docks, make_fleet
 
@@ -112,15 +112,12 @@ def test_a_held_load_keeps_its_vehicle_at_the_bay_until_an_operator_says_it_was_
     fleet.run(900)
     assert fleet.state_of(second) == OrderState.CREATED  # nobody else to take it: it waits
     assert fleet.link.state("agv_001").last_node_id == bay
-    from fleet.orders import OrderCreate
-
     again = OrderCreate(consignments=["VN-600000000004"], pickup=docks(corridor, "VN")[0],
                         drop=docks(corridor, "CN")[0])
-    with pytest.raises(OrderError, match="still aboard agv_001"):  # it is on the vehicle, at no dock
-        fleet.orders.create(again, "test")
     fleet.dispatcher.load_removed("agv_001", "operator", "the yard crew took the container off")
     assert fleet.dispatcher.vehicle("agv_001").held_load == []
-    assert fleet.orders.create(again, "test")[1]  # off the vehicle: it can be booked again
+    with pytest.raises(OrderError, match="already crossed VN->CN"):  # across with its failed order: its crossing used
+        fleet.orders.create(again, "test")
     assert fleet.run(3600, until=lambda: fleet.state_of(second) == OrderState.DELIVERED), fleet.orders.get(second)
 
 
@@ -161,8 +158,13 @@ def test_a_load_cancelled_at_its_outbound_gate_is_taken_off_there_and_the_vehicl
     released = {node.node_id for _, vid, sent in fleet.link.sent_orders if vid == vehicle
                 for node in sent.nodes if node.released}
     assert all(corridor.nodes[n].jurisdiction == "VN" for n in released), released  # never across with it
+    again = OrderCreate(consignments=["VN-600000000007"], pickup=docks(corridor, "VN")[0],
+                        drop=docks(corridor, "CN")[0])
+    with pytest.raises(OrderError, match=f"still aboard {vehicle}"):  # it is on the vehicle, at no dock
+        fleet.orders.create(again, "test")
     fleet.dispatcher.load_removed(vehicle, "operator", "taken off at the gate")
     assert fleet.run(1800, until=lambda: fleet.link.state(vehicle).last_node_id != gate)
+    assert fleet.orders.create(again, "test")[1]  # off the vehicle, short of the border: it can be booked again
 
 
 def _cancelled_on_its_way_to_load(customs, corridor, consignment: str, cancel_when) -> tuple:
