@@ -83,7 +83,7 @@ from fleet.dispatch.steps import (
     waiting_before_crossing,
     ways_out,
 )
-from fleet.dispatch.tracks import Job, JobKind, ReleaseWait, RestingTrack, Track
+from fleet.dispatch.tracks import Job, JobKind, QuietTrack, ReleaseWait, RestingTrack, Track
 from fleet.dispatch.vda import OrderContent, vda_order
 from fleet.dispatch.vda_writer import VdaOrderWriter
 from fleet.dispatch.views import GateView, VehicleAction, VehicleView, WaitingVehicle
@@ -470,11 +470,13 @@ class Dispatcher:
             if track.__class__ is RestingTrack and changed is not None and track.id not in changed:
                 continue
             seen = self.link.snapshot(track.id)
-            if not self._still_quiet(track, seen):
+            if not self._still_quiet(track, seen, t):
                 self._observe(track, seen, t)
                 self._unclear_if_lost(track)
                 self._take_back_if_uncleared(track, t)
                 track.quiet = self._quiet_key(track, seen)
+                if track.quiet is not None and track.job is not None:
+                    object.__setattr__(track, "__class__", QuietTrack)
             if changed is not None:
                 self._rest(track)
         laps.lap("observe")
@@ -590,21 +592,49 @@ class Dispatcher:
         stays the same. Nothing to do: a healthy vehicle with no job, on our order and having taken its last
         update, short of the crossing (no take-back to check), whose battery raises no alarm. Such a look
         depends on nothing that time alone changes; most of a busy day's 200 vehicles are parked like this, and
-        looking at each at every tick was the loop's largest cost after planning."""
+        looking at each at every tick was the loop's largest cost after planning. A vehicle with a job:
+        ``_busy_quiet_key``."""
+        if track.job is not None:
+            return self._busy_quiet_key(track, seen)
         state = seen.state
-        if state is None or track.job is not None or track.unavailable is not None \
+        if state is None or track.unavailable is not None \
                 or (track.vda_order_id and state.order_id != track.vda_order_id) \
                 or state.order_update_id < track.update_id or state.last_node_id in self._pre_crossing \
                 or (state.battery_charge < self.settings.low_battery_percent and not state.charging):
             return None
         return seen, track.record, track.vda_order_id, track.update_id
 
+    def _busy_quiet_key(self, track: Track, seen: VehicleSnapshot) -> tuple[Any, ...] | None:
+        """``_quiet_key`` of a vehicle with a job: its snapshot, until when, and its job's order and what the job
+        knows (the track itself is a :class:`QuietTrack`, woken by any change). A next look would do nothing while
+        they stay: a vehicle on its way, on our order, having taken its last update, online, localised, in dispatch,
+        short of the last node before the crossing and of a cleared order's take-back, with no cancel under way,
+        whose battery raises no alarm. What time alone changes then is one clock: its standstill's
+        (``_watch_standstill``), the time given. Not in relay mode (its meetings are followed from the looks). Most
+        of a busy day's looks at vehicles with a job (nineteen in twenty) saw no new state and did nothing."""
+        state, job = seen.state, track.job
+        assert job is not None
+        if state is None or self.relay is not None or not self._planned_once or track.unavailable is not None \
+                or track.plan is None or track.cancel_sent is not None or track.untaken_since is not None \
+                or seen.connection != "ONLINE" or not state.position_initialized or not holds_what_was_sent(track) \
+                or state.last_node_id in self._pre_crossing \
+                or (state.battery_charge < self.settings.low_battery_percent and not state.charging) \
+                or (job.order is not None and job.order.state == OrderState.CLEARED):
+            return None
+        until = track.should_drive_since + self.settings.still_after_s \
+            if track.should_drive_since is not None and not track.stuck_still else INF
+        return seen, until, job.order, job.cleared, job.crossed, job.aboard, job.held_at
+
     @staticmethod
-    def _still_quiet(track: Track, seen: VehicleSnapshot) -> bool:
+    def _still_quiet(track: Track, seen: VehicleSnapshot, t: float) -> bool:
         """Looking at the vehicle again would do nothing (``_quiet_key``): skipped."""
-        quiet = track.quiet
-        return quiet is not None and quiet[0] is seen and track.job is None and quiet[1] is track.record \
-            and quiet[2] == track.vda_order_id and quiet[3] == track.update_id
+        quiet, job = track.quiet, track.job
+        if quiet is None or quiet[0] is not seen:
+            return False
+        if job is None:
+            return quiet[1] is track.record and quiet[2] == track.vda_order_id and quiet[3] == track.update_id
+        return track.__class__ is QuietTrack and t <= quiet[1] and quiet[2] is job.order \
+            and quiet[3:] == (job.cleared, job.crossed, job.aboard, job.held_at)
 
     def _rest(self, track: Track) -> None:
         """Let the vehicle rest (:class:`RestingTrack`) when each per-tick scan would do nothing with it for as long

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from agv_agent.protocol import Order, VehicleState
 
@@ -103,7 +104,7 @@ class Track:
     waits_because: str | None = None
     #: what the last look at the vehicle saw, when nothing came of it and nothing would while that stays the same
     #: (``Dispatcher._quiet_key``)
-    quiet: tuple[object, ...] | None = None
+    quiet: tuple[Any, ...] | None = None
     factsheet_asked: float = -INF  # when the vehicle was last asked for its factsheet (it had sent none)
     factsheet_first_asked: float = INF  # when it was first asked (an alarm once it has gone without for long)
     border: BorderWatch = field(default_factory=BorderWatch)  # where it was last seen against the border
@@ -124,12 +125,22 @@ class Track:
         self.id = self.record.id
 
 
-class RestingTrack(Track):
-    """The track of a vehicle at rest (parked or charging, with nothing to do, nothing sent to it untaken, its
-    snapshot unchanged since it was last looked at): the dispatch loop's per-tick scans pass it by
-    (``Dispatcher._rest``), which is most of a day's 200 vehicles at most ticks. Setting any attribute of it
-    wakes it, a plain :class:`Track` again: no scan can pass by a vehicle whose track changed since."""
+class _WokenByAnyChange(Track):
+    """A track some per-tick scans pass by while it stays as it is: setting any attribute of it makes it a plain
+    :class:`Track` again, so that no scan can pass by a vehicle whose track changed since."""
 
     def __setattr__(self, name: str, value: object) -> None:
         object.__setattr__(self, "__class__", Track)
         object.__setattr__(self, name, value)
+
+
+class RestingTrack(_WokenByAnyChange):
+    """The track of a vehicle at rest (parked or charging, with nothing to do, nothing sent to it untaken, its
+    snapshot unchanged since it was last looked at): the dispatch loop's per-tick scans pass it by
+    (``Dispatcher._rest``), which is most of a day's 200 vehicles at most ticks."""
+
+
+class QuietTrack(_WokenByAnyChange):
+    """The track of a vehicle with a job whose last look found nothing that its snapshot, its job or time alone
+    could change before a given time (``Dispatcher._busy_quiet_key``): the next looks pass it by while they stay
+    so. Every other scan (releases, replans) takes it as any track."""
