@@ -333,7 +333,7 @@ class Dispatcher:
         log.warning("%s has two active orders, %s and %s: it keeps %s, %s waits for a vehicle again", track.id,
                     other.id, order.id, keep.id, given_back.id)
         self.orders.transition(given_back.id, OrderState.CREATED, f"{track.id} carries {keep.id}: to be re-assigned",
-                               {"kind": "dispatcher", "vehicle_id": track.id})
+                               {"kind": "system", "vehicle_id": track.id})
         if keep is order:
             track.job = self._delivery(order)
             self._meet_again(track, order)
@@ -2100,7 +2100,7 @@ class Dispatcher:
         self._write_moves()
         assigned = self.orders.transition_many([
             Move(trip.orders[0], OrderState.ASSIGNED, f"assigned to {trip.vehicle_id}",
-                       {"kind": "dispatcher", "cost": round(trip.cost, 1)}, vehicle_id=trip.vehicle_id)
+                       {"kind": "system", "cost": round(trip.cost, 1)}, vehicle_id=trip.vehicle_id)
             for trip in trips])
         for order in assigned:
             track = self.tracks[order.vehicle_id or ""]
