@@ -2698,8 +2698,9 @@ class Dispatcher:
                 raise OrderError(f"order {order_id} is already {order.state}: nothing was changed", field="state",
                                  status=409)
             if order.state == OrderState.CROSSING:
-                raise OrderError(f"order {order_id} is on the crossing lanes: it finishes to the far side first; "
-                                 "cancel it again once it is there", field="state", status=409)
+                where = "is on the crossing lanes" if self.relay is None else "changes hands at the handoff pad"
+                raise OrderError(f"order {order_id} {where}: it finishes to the far side first; cancel it again "
+                                 "once it is there", field="state", status=409)
             job = track.job if track is not None else None
             carries = job is not None and job.order is not None and job.order.id == order_id  # (a job of this order)
             if carries and track is not None and job is not None and not job.crossed \

@@ -9,7 +9,7 @@ import pytest
 from fleet.dispatch.steps import custody_arrival
 from fleet.dispatch.tracks import Job, JobKind, Track
 from fleet.maps import load_corridor
-from fleet.orders import OrderState
+from fleet.orders import OrderError, OrderState
 from fleet.vehicles.registry import VehicleRecord
 from planner.corridor import Corridor, NodeKind
 from planner.routing import VehicleProfile
@@ -332,3 +332,15 @@ def test_a_receiver_whose_drop_dock_is_taken_meets_and_waits_at_a_holding_bay(cu
     dispatcher.set_in_service("agv_003", True, "operator", "test: repaired, it drives off")
     assert fleet.run(1800, until=lambda: fleet.state_of(order_id) == OrderState.DELIVERED), fleet.orders.get(order_id)
     _delivered_across_the_pad(fleet, order_id, "agv_001", receiver.id)
+
+
+def test_a_cancel_during_the_handoff_says_the_load_changes_hands_at_the_pad(customs, kim_thanh):
+    """Found trying relay mode as a dispatcher: the 409 for a cancel while the load changed hands at the pad spoke
+    of "the crossing lanes", which no vehicle of a relay corridor drives."""
+    fleet, order_id = _fleet_with_an_order(customs, kim_thanh, 4, "VN-400000000031")
+    assert fleet.run(3600, until=lambda: fleet.state_of(order_id) == OrderState.CROSSING)
+    with pytest.raises(OrderError) as refused:
+        fleet.dispatcher.cancel_order(order_id, "changed my mind", "dispatcher")
+    assert refused.value.status == 409 and "handoff" in str(refused.value) and "crossing lanes" not in str(
+        refused.value), str(refused.value)
+    assert fleet.run(3600, until=lambda: fleet.state_of(order_id) == OrderState.DELIVERED)
