@@ -210,7 +210,8 @@ def test_the_scenario_decides_how_its_map_is_operated() -> None:
 
 def test_a_vehicle_with_nothing_to_do_is_not_looked_at_again_and_nothing_changes(tmp_path: Path, monkeypatch) -> None:
     """A parked vehicle with no job, healthy, whose state has not changed, is skipped by the loop's look at every
-    vehicle (``Dispatcher._still_quiet``): that look would do nothing; and one at rest (``Dispatcher._rest``) is
+    vehicle (``Dispatcher._still_quiet``): that look would do nothing; so is one with a job on its way whose look
+    found nothing to do (``Dispatcher._busy_quiet_key``), until its standstill's clock runs out; and one at rest (``Dispatcher._rest``) is
     not even read from the link again until the link says its state changed, nor asked about by the other
     per-tick scans. The run decides the same as one without rests, and as one that looks at every vehicle at
     every tick, with breakdowns and link losses on the way."""
@@ -232,7 +233,7 @@ def test_a_vehicle_with_nothing_to_do_is_not_looked_at_again_and_nothing_changes
     skipping = run_fast(scenario)
     skipped_looks, skipped_reads = len(looks), len(reads)
     looks.clear()
-    monkeypatch.setattr(Dispatcher, "_still_quiet", staticmethod(lambda track, seen: False))
+    monkeypatch.setattr(Dispatcher, "_still_quiet", staticmethod(lambda track, seen, t: False))
     every = run_fast(scenario)
 
     assert metrics_text(resting.metrics) == metrics_text(skipping.metrics) == metrics_text(every.metrics)
