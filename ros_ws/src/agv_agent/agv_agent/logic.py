@@ -21,6 +21,14 @@ rules follow VDA 5050 2.1 (docs/vehicle-protocol.md):
   it can still stop at with its planned deceleration (never between nodes) and reports ``link_lost``; it drives
   on when the link returns. (A vendor's VDA 5050 vehicle need not do this: the fleet's safety does not rely on
   it, see the docs.)
+- A pose is not believed while the vehicle has somewhere to drive (a released node ahead) or moves, in a mode that
+  takes orders, when it lies farther than the vehicle could have driven since the last pose it believed (top
+  speed x time, plus ``POSE_TOLERANCE_M``: a localisation jump, an odometry glitch): the vehicle stops, reaches no
+  node on the strength of it, reports where it was last believed to be and a FATAL ``localizationError`` saying
+  what it saw. It believes its pose again once the pose is back on the straight way it braked along from there,
+  when people take it in hand (MANUAL mode: poses believed as they come) or when it has nothing left to drive (its
+  order cancelled). Standing with nothing to drive, a pose is taken as it comes: the fleet judges a vehicle found
+  away from its node (docs/vehicle-protocol.md).
 - Battery drains with distance and charges where a ``startCharging`` action runs.
 """
 
@@ -62,6 +70,9 @@ from agv_agent.tracker import Limits, command_towards, corner_speed, distance, p
 #: vehicle stops short of its last released node under load (0.6 m seen in the CI's ROS runs). The fleet takes
 #: such a vehicle out of dispatch at the same distance (``fleet.dispatch.loop.OFF_ITS_WAY_M``)
 MOVED_OFF_ITS_WAY_M = 5.0
+#: metres a pose may lie beyond where the vehicle could have driven since the last one it believed (at its top speed),
+#: or beside the straight way it brakes along once stopped for a pose it did not believe: the estimate's noise
+POSE_TOLERANCE_M = 1.0
 
 NODE_ACTIONS = frozenset({ActionType.PICK, ActionType.DROP, ActionType.START_CHARGING, ActionType.STOP_CHARGING})
 #: Actions that may come as instant actions.
@@ -155,7 +166,9 @@ class AgentLogic:
         self.measured = (0.0, 0.0)
         self.heading_goal: tuple[float, float] | None = None  # (theta, tolerance) at the node stopped at
         self.since_last_node = 0.0
-        self.pose: Pose | None = None
+        self.pose: Pose | None = None  # the last pose believed
+        self.pose_at = now  # when it was believed
+        self.doubted_at_speed: float | None = None  # a pose not believed: the speed it had then (it is stopping)
         self.factsheet_requested = False
         self.handling_faults: dict[str, str] = {}  # action type -> why the next such action fails
         self.changed = True  # publish a state on every change
@@ -252,9 +265,10 @@ class AgentLogic:
             self.link_lost, self.link_loss_stop = False, None
             self.changed = True
 
-    def _error(self, error_type: ErrorType, description: str, **references: str) -> None:
+    def _error(self, error_type: ErrorType, description: str, level: ErrorLevel = ErrorLevel.WARNING,
+               **references: str) -> None:
         self.errors = [e for e in self.errors if e.error_type != error_type] + [AgvError(
-            error_type, ErrorLevel.WARNING, description,
+            error_type, level, description,
             tuple(ErrorReference(k, v) for k, v in references.items() if v))]
         self.changed = True
 
@@ -351,6 +365,10 @@ class AgentLogic:
         velocity, if the base reports it); return the (linear, angular) command."""
         self.measured = measured if measured is not None else self.command
         before = self.pose
+        if before is not None and not self._believes(before, pose, now):
+            pose = before
+        else:
+            self.pose_at = now
         if self.pose is not None:
             moved = distance(self.pose, pose.x, pose.y)
             self._drain(moved)
@@ -367,7 +385,7 @@ class AgentLogic:
         self._run_actions(now)
         target = self._target()  # (charging changes nothing of it)
         self._charge(dt, target is not None)
-        if self.paused or self.e_stop != _NO_E_STOP:
+        if self.paused or self.e_stop != _NO_E_STOP or self.doubted_at_speed is not None:
             command = (0.0, 0.0)
         elif target is None or self.blocked():
             command = self._turn_to_heading(pose)
@@ -379,6 +397,49 @@ class AgentLogic:
         if self.driving != was_driving:
             self.changed = True
         return command
+
+    def _believes(self, before: Pose, pose: Pose, now: float) -> bool:
+        """Whether ``pose`` is believed, ``before`` being the last pose believed (see the module's docstring); a
+        FATAL error says so the first time it is not."""
+        taken_as_it_comes = not self.operating_mode.takes_orders \
+            or not ((self.nodes and self.nodes[0].released) or self.driving)
+        why = None if taken_as_it_comes else self._why_not_believed(before, pose, now)
+        if why is None:
+            if self.doubted_at_speed is not None:
+                self.doubted_at_speed = None
+                self.errors = [e for e in self.errors if e.error_type != ErrorType.LOCALIZATION]
+                self.changed = True
+            return True
+        if self.doubted_at_speed is None:
+            self.doubted_at_speed = abs(self.measured[0])
+            self._error(ErrorType.LOCALIZATION, f"{why}: not believed, the vehicle stops until its position is back "
+                        "on the way it stopped along, people take it in hand (MANUAL mode) or its order is cancelled",
+                        ErrorLevel.FATAL, orderId=self.order_id, lastNodeId=self.last_node_id)
+        return False
+
+    def _why_not_believed(self, before: Pose, pose: Pose, now: float) -> str | None:
+        """Why ``pose`` is not to be believed, in words, or None: farther from ``before`` than the vehicle can have
+        driven since; while it doubts its pose, off the straight way it braked along from ``before``. (Not how far
+        off its lane it is: an agent starved of CPU in a simulation many times faster than real time really is
+        carried seconds past a node and off its next lane, and a check of that stopped the CI's end-to-end run:
+        docs/vehicle-protocol.md.)"""
+        elapsed = max(0.0, now - self.pose_at)
+        if self.doubted_at_speed is None:
+            moved, reach = distance(before, pose.x, pose.y), self.p.limits.max_linear_speed * elapsed
+            if moved <= reach + POSE_TOLERANCE_M:
+                return None
+            ahead = self.nodes[0].node_id if self.nodes and self.nodes[0].released else None
+            return (f"position jumped {moved:.1f} m in {elapsed:.2f} s (it can drive {reach:.1f} m in that time): "
+                    f"from ({before.x:.1f}, {before.y:.1f}) to ({pose.x:.1f}, {pose.y:.1f}), on its way "
+                    + (f"{self.last_node_id} -> {ahead}" if ahead is not None else f"at {self.last_node_id}"))
+        speed = self.doubted_at_speed
+        reach = min(speed * elapsed, speed * speed / (2 * self.p.limits.max_linear_decel))
+        dx, dy = pose.x - before.x, pose.y - before.y
+        ahead_m = dx * math.cos(before.theta) + dy * math.sin(before.theta)
+        aside_m = abs(dy * math.cos(before.theta) - dx * math.sin(before.theta))
+        if aside_m > POSE_TOLERANCE_M or not -POSE_TOLERANCE_M <= ahead_m <= reach + POSE_TOLERANCE_M:
+            return "still off the way it stopped along"
+        return None
 
     @property
     def driving(self) -> bool:

@@ -106,6 +106,7 @@ class ErrorType(StrEnum):
     ACTION_PARAMETER = "actionParameterError"
     NOT_AUTOMATIC = "notInAutomaticMode"
     LOAD_HANDLING = "loadHandlingError"
+    LOCALIZATION = "localizationError"  # a pose not believed: it jumped, or left the lane (FATAL)
 
 
 @dataclass(frozen=True)
