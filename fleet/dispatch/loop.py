@@ -1073,15 +1073,20 @@ class Dispatcher:
         """Two sources report under the vehicle's id (``VehicleSnapshot.duplicate``: two vehicles set up with one
         id, a vendor's AGV using another's serial number): out of service, with an alarm, until an operator has
         seen to it. The fleet cannot tell which state is whose: nothing more is released to it, and an order it has
-        not loaded goes to another vehicle (as for any vehicle out of service). Before, it was read as one vehicle
-        whose position jumped between two places, and the border watch judged a mix of the two."""
+        not loaded goes to another vehicle (as for any vehicle out of service). Both machines are sent an emergency
+        stop (each takes what is sent to the id): the way released to the id may be driven by either, or by both
+        at once. Before, it was read as one vehicle whose position jumped between two places, and the border watch
+        judged a mix of the two."""
         why = f"two sources report as {track.id}: {seen}"
-        log.error("%s: out of service", why)
+        log.error("%s: emergency stop, out of service", why)
+        self.link.send_actions(track.id, [InstantAction(f"{VehicleAction.EMERGENCY_STOP}-{uuid.uuid4().hex[:8]}",
+                                                        ActionType.EMERGENCY_STOP)])
         self._set_service(track, False, why)
         self.alarms.raise_alarm(AlarmKind.DUPLICATE_VEHICLE_ID, track.id,
-                                f"{why}. Out of service: nothing is released to it, an order it has not loaded goes "
-                                "to another vehicle; find the second vehicle (or client) that uses its id",
-                                {"seen": seen})
+                                f"{why}. Emergency stop sent to the id (both machines take it), out of service: "
+                                "nothing is released to it, an order it has not loaded goes to another vehicle; find "
+                                "the second vehicle (or client) that uses its id, then release the stop and put it "
+                                "back in service", {"seen": seen})
 
     def _not_localised(self, track: Track, t: float) -> str:
         """Why a vehicle that says it does not know where it is (VDA 5050 ``positionInitialized`` false) cannot go

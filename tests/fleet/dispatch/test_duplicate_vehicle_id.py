@@ -7,6 +7,7 @@ fleet's clock. Before, the fleet read the two as one vehicle whose position jump
 from __future__ import annotations
 
 from fleet.alarms import AlarmKind
+from fleet.dispatch.views import VehicleAction
 from fleet.orders import OrderState
 from fleet.vehicles.link import HeaderWatch
 from tests.fleet.dispatch.conftest import VN_CN, Fleet, docks, make_fleet
@@ -44,6 +45,7 @@ def test_a_vehicle_reported_by_two_is_taken_out_of_dispatch_until_an_operator_pu
     fleet.run(1)
     track = fleet.dispatcher.tracks["agv_001"]
     assert not track.record.in_service and "two sources report as agv_001" in (track.unavailable or "")
+    assert fleet.link.state("agv_001").e_stop != "NONE"  # both machines take what is sent to the id: stopped
     [alarm] = [a for a in fleet.dispatcher.alarms.list()[0] if a.kind == AlarmKind.DUPLICATE_VEHICLE_ID]
     assert alarm.subject == "agv_001" and "headerId went back 3 times" in alarm.message, alarm.message
     sent = len(fleet.link.sent_orders)
@@ -64,6 +66,7 @@ def test_a_vehicle_reported_by_two_is_taken_out_of_dispatch_until_an_operator_pu
 
     fleet.run(31)  # the second one gone: the alarm is marked cleared; the vehicle waits for the operator
     assert fleet.dispatcher.alarms.get(again.id).cleared_at is not None and not track.record.in_service
+    fleet.dispatcher.act("agv_001", VehicleAction.RELEASE_EMERGENCY_STOP, "operator", "second vehicle taken away")
     fleet.dispatcher.set_in_service("agv_001", True, by="operator", reason="second vehicle taken away")
     assert fleet.run(30, until=lambda: track.unavailable is None)
     second = fleet.order(["VN-100000000002"], docks(corridor, "VN")[1], docks(corridor, "CN")[1])
