@@ -40,6 +40,7 @@ class AlarmKind(StrEnum):
     VEHICLE_OFF_THE_MAP = "vehicle_off_the_map"  # a vehicle seen far off every zone of the map (the border watch)
     VEHICLE_PAST_ITS_BASE = "vehicle_past_its_base"  # seen by the line, short of it, past its released base
     VEHICLE_NOT_LOCALISED = "vehicle_not_localised"  # reporting for long that it does not know where it is
+    DUPLICATE_VEHICLE_ID = "duplicate_vehicle_id"  # two sources report under one vehicle id (two vehicles, a forger)
     #: out of dispatch with the way to the pickup of an order it has not loaded still released to it: the order waits
     ORDER_WAITS_FOR_STOPPED = "order_waits_for_stopped"
     LOAD_HELD = "load_held"  # a load no order carries waits at a holding bay for people to take it off

@@ -652,7 +652,7 @@ class Dispatcher:
             object.__setattr__(track, "__class__", RestingTrack)  # (free by construction: the assignment counts on it)
 
     def _observe(self, track: Track, seen: VehicleSnapshot, t: float) -> None:
-        state, track.state_age, track.connection = seen
+        state, track.state_age, track.connection, track.duplicate = seen
         news, track.state = state is not track.state, state
         if state is None:
             self._watch_health(track, t)
@@ -1026,6 +1026,8 @@ class Dispatcher:
                 track.last_taken = taken
                 if track.untaken_since is not None:
                     track.untaken_since = t  # it took one: the later ones are on their way
+        if track.duplicate is not None and track.record.in_service:
+            self._reported_by_two(track, track.duplicate)
         if not track.record.in_service:
             why, lasting = f"out of service: {track.record.service_reason or 'no reason given'}", True
         elif track.connection in ("OFFLINE", "CONNECTIONBROKEN"):
@@ -1096,6 +1098,25 @@ class Dispatcher:
                 and not state.node_states and between_nodes(self.corridor, state) is None:
             self._placed_after_cancel(track, state, t)
         track.cancel_sent = None
+
+    def _reported_by_two(self, track: Track, seen: str) -> None:
+        """Two sources report under the vehicle's id (``VehicleSnapshot.duplicate``: two vehicles set up with one
+        id, a vendor's AGV using another's serial number): out of service, with an alarm, until an operator has
+        seen to it. The fleet cannot tell which state is whose: nothing more is released to it, and an order it has
+        not loaded goes to another vehicle (as for any vehicle out of service). Both machines are sent an emergency
+        stop (each takes what is sent to the id): the way released to the id may be driven by either, or by both
+        at once. Before, it was read as one vehicle whose position jumped between two places, and the border watch
+        judged a mix of the two."""
+        why = f"two sources report as {track.id}: {seen}"
+        log.error("%s: emergency stop, out of service", why)
+        self.link.send_actions(track.id, [InstantAction(f"{VehicleAction.EMERGENCY_STOP}-{uuid.uuid4().hex[:8]}",
+                                                        ActionType.EMERGENCY_STOP)])
+        self._set_service(track, False, why)
+        self.alarms.raise_alarm(AlarmKind.DUPLICATE_VEHICLE_ID, track.id,
+                                f"{why}. Emergency stop sent to the id (both machines take it), out of service: "
+                                "nothing is released to it, an order it has not loaded goes to another vehicle; find "
+                                "the second vehicle (or client) that uses its id, then release the stop and put it "
+                                "back in service", {"seen": seen})
 
     def _not_localised(self, track: Track, t: float) -> str:
         """Why a vehicle that says it does not know where it is (VDA 5050 ``positionInitialized`` false) cannot go
@@ -1179,6 +1200,8 @@ class Dispatcher:
             self.alarms.clear(AlarmKind.LOW_BATTERY, track.id)
         if state is not None and state.position_initialized:
             self.alarms.clear(AlarmKind.VEHICLE_NOT_LOCALISED, track.id)
+        if track.duplicate is None:
+            self.alarms.clear(AlarmKind.DUPLICATE_VEHICLE_ID, track.id)
         job = track.job
         if track.unavailable is None or job is None or job.order is None \
                 or job.order.state not in (OrderState.ASSIGNED, OrderState.TO_PICKUP):

@@ -60,6 +60,7 @@ class Track:
     state: VehicleState | None = None
     state_age: float | None = None
     connection: str | None = None
+    duplicate: str | None = None  # what shows that two sources report under its id (the link's), or None
     job: Job | None = None
     plan: TimedPlan | None = None
     vda_order_id: str | None = None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from enum import StrEnum
 from typing import NamedTuple, Protocol
@@ -27,6 +28,7 @@ class VehicleSnapshot(NamedTuple):
     state: VehicleState | None
     age_s: float | None  # seconds since that state arrived
     connection: str | None  # a ConnectionState, or None before the vehicle said anything
+    duplicate: str | None = None  # what shows that two sources report under its id (HeaderWatch), or None
 
 
 class OrderStatus(StrEnum):
@@ -109,6 +111,48 @@ class PendingActions:
         return due
 
 
+class HeaderWatch:
+    """Tells two sources reporting under one vehicle id (two vehicles set up with one id, a vendor's AGV using
+    another's serial number, a forger) from one vehicle, by the ``headerId`` of its states as they arrive. VDA 5050
+    counts it up with each message a vehicle sends on a topic: one vehicle's go back only when it restarts (from 0
+    again), once. Two sources' counts interleave, and go back at nearly every turn from one to the other (the same
+    headerId at another time counts too, two agents started together count alike): ``times`` goings back within
+    ``window_s`` are two sources, said while the last ``times`` are that recent. A vehicle that has never counted
+    up (some firmware sends the same headerId always) tells nothing. Before, the fleet read the two as one vehicle
+    whose position jumped between two places, and its border watch judged a mix of two machines' states.
+    Thread-safe: fed on the link's thread, read on the dispatch loop's."""
+
+    def __init__(self, window_s: float = 30.0, times: int = 3, clock: Callable[[], float] = time.monotonic) -> None:
+        self.window_s, self.times, self.clock = window_s, times, clock
+        self._last: dict[str, tuple[int, float]] = {}  # vehicle -> the last state's (headerId, timestamp)
+        self._counted: set[str] = set()  # vehicles whose headerId has gone up
+        self._backs: dict[str, deque[tuple[float, int, int]]] = {}  # vehicle -> the last goings back (when, from, to)
+        self._lock = threading.Lock()
+
+    def heard(self, vehicle_id: str, header_id: int, stamp: float) -> None:
+        """A state of ``vehicle_id`` arrived with this ``headerId`` and timestamp (seconds); every one, refused or
+        not: a second source's states may be refused as from before, and still tell that it is there."""
+        with self._lock:
+            last = self._last.get(vehicle_id)
+            self._last[vehicle_id] = (header_id, stamp)
+            if last is None or (header_id, stamp) == last:  # (the very same state again: no other source)
+                return
+            if header_id > last[0]:
+                self._counted.add(vehicle_id)
+            elif vehicle_id in self._counted:
+                self._backs.setdefault(vehicle_id, deque(maxlen=self.times)).append((self.clock(), last[0], header_id))
+
+    def duplicate(self, vehicle_id: str) -> str | None:
+        """What shows that two sources report as ``vehicle_id`` (in words for an operator), or None."""
+        with self._lock:
+            backs = list(self._backs.get(vehicle_id, ()))
+        if len(backs) < self.times or self.clock() - backs[0][0] > self.window_s:
+            return None
+        seen = ", ".join(f"{to} after {was}" for _, was, to in backs)
+        return (f"its states' headerId went back {len(backs)} times in {backs[-1][0] - backs[0][0]:.0f} s ({seen}); "
+                "one vehicle's goes back only when it restarts, once")
+
+
 def wait_for(predicate: Callable[[], bool], timeout_s: float, poll_s: float = 0.05) -> bool:
     """Poll ``predicate`` until it holds or ``timeout_s`` passes (tests, tools); whether it held."""
     deadline = time.monotonic() + timeout_s
@@ -159,5 +203,5 @@ class VehicleLink(Protocol):
         message it could not handle lately); None: it works."""
 
 
-__all__ = ["ORDER_REFUSALS", "ConnectionState", "OrderStatus", "PendingActions", "VehicleLink", "VehicleLinkError",
-           "VehicleSnapshot", "order_status", "wait_for"]
+__all__ = ["ORDER_REFUSALS", "ConnectionState", "HeaderWatch", "OrderStatus", "PendingActions", "VehicleLink",
+           "VehicleLinkError", "VehicleSnapshot", "order_status", "wait_for"]

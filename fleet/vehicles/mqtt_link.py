@@ -4,7 +4,8 @@ Topics ``<interfaceName>/<majorVersion>/<manufacturer>/<serialNumber>/<topic>`` 
 publishes ``order`` and ``instantActions`` (QoS 0) and subscribes ``state`` (QoS 0), ``connection`` (QoS 1,
 retained, the vehicle's last will) and ``factsheet`` (retained). A vehicle is known by its serial number,
 taken from the topic (never from the payload); its manufacturer is learnt from its topics, or configured: a
-message for that serial number under another manufacturer's topic is refused.
+message for that serial number under another manufacturer's topic is refused, and two clients reporting under one
+serial number are told by their states' ``headerId`` (:class:`HeaderWatch`).
 VDA 5050 has no fleet heartbeat: :meth:`heartbeat` sends nothing, and a vehicle that loses the fleet drives
 to the end of its base (docs/vehicle-protocol.md: the fleet bounds the base instead).
 """
@@ -25,7 +26,14 @@ from agv_agent import vda_json
 from agv_agent.protocol import INTERFACE_NAME, VDA_MAJOR, Action, ConnectionState, Factsheet, Order, VehicleState
 
 from fleet.refusal_limit import RefusalLimiter
-from fleet.vehicles.link import PendingActions, RecentFailures, VehicleLinkError, VehicleSnapshot, wait_for
+from fleet.vehicles.link import (
+    HeaderWatch,
+    PendingActions,
+    RecentFailures,
+    VehicleLinkError,
+    VehicleSnapshot,
+    wait_for,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -71,16 +79,22 @@ def _action_ids(state: dict) -> list[str]:
     return [a["actionId"] for a in listed if isinstance(a, dict) and isinstance(a.get("actionId"), str)]
 
 
+def _header(state: dict) -> tuple[int, float] | None:
+    """A state's ``headerId`` and ``timestamp`` (seconds); None when unreadable (left to the state's reader to
+    refuse)."""
+    try:
+        return int(state["headerId"]), vda_json.seconds(state["timestamp"])
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
 def _later(state: dict, last: dict) -> bool:
     """``state`` comes after ``last`` from the same vehicle: a higher ``headerId`` (VDA 5050 counts it up with each
     message on a topic), or a later ``timestamp`` (a restarted vehicle counts from 0 again). A state repeated, or
     replayed from before, is not: taken, it showed the vehicle where it had been and kept a vehicle that only
     repeats itself from ever counting as silent. Unreadable headers are left to the state's reader to refuse."""
-    try:
-        return int(state["headerId"]) > int(last["headerId"]) \
-            or vda_json.seconds(state["timestamp"]) > vda_json.seconds(last["timestamp"])
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return True
+    new, old = _header(state), _header(last)
+    return new is None or old is None or new[0] > old[0] or new[1] > old[1]
 
 
 class MqttVehicleLink:
@@ -106,6 +120,7 @@ class MqttVehicleLink:
         self._connections: dict[str, ConnectionState] = {}
         self._factsheets: dict[str, Factsheet] = {}
         self._header_ids: dict[tuple[str, str], itertools.count] = {}
+        self.headers = HeaderWatch()  # the states' headerIds: two vehicles reporting under one serial number
         self.received = 0
         self.failures = RecentFailures("an MQTT message could not be handled")
         #: refusals are logged in bursts, then counted (one bucket for the broker: whoever floods it, the log stays
@@ -169,6 +184,8 @@ class MqttVehicleLink:
                     if message.retain:  # delivered from the broker's store at subscribing: from before
                         raise vda_json.VdaJsonError("state: retained by the broker, so from before (VDA 5050 "
                                                     "states are never retained)")
+                    if (header := _header(payload)) is not None:
+                        self.headers.heard(serial, *header)
                     last = self._states.get(serial)
                     if last is not None and not _later(payload, last[0]):
                         raise vda_json.VdaJsonError(f"state: headerId {payload.get('headerId')!r} at "
@@ -285,8 +302,9 @@ class MqttVehicleLink:
         with self._lock:
             entry = self._states.get(vehicle_id)
             connection = self._connections.get(vehicle_id)
+        duplicate = self.headers.duplicate(vehicle_id)
         if entry is None:
-            return VehicleSnapshot(None, None, connection)
+            return VehicleSnapshot(None, None, connection, duplicate)
         try:
             state = vda_json.state_from_json(entry[0])
         except vda_json.VdaJsonError as exc:
@@ -295,7 +313,7 @@ class MqttVehicleLink:
                 said, self._unreadable_said[vehicle_id] = self._unreadable_said.get(vehicle_id), entry[0]
             if said is not entry[0]:
                 self._failed(self._topic(vehicle_id, "state"), f"refused: unreadable, the vehicle has no state: {exc}")
-        return VehicleSnapshot(state, time.monotonic() - entry[1], connection)
+        return VehicleSnapshot(state, time.monotonic() - entry[1], connection, duplicate)
 
     def factsheet(self, vehicle_id: str) -> Factsheet | None:
         with self._lock:

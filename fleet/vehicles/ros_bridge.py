@@ -2,7 +2,8 @@
 
 Per vehicle it publishes ``order`` (reliable, volatile), ``instant_actions`` and ``heartbeat`` and subscribes
 ``state``, ``connection`` and ``factsheet`` under ``/<fleet_namespace>/<vehicle_id>/``. Everything is filed
-under the vehicle of the topic it came on, whatever the payload's serial number says.
+under the vehicle of the topic it came on, whatever the payload's serial number says; two agents publishing on
+one vehicle's topics are told by their states' header ids (:class:`HeaderWatch`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.publisher import Publisher
 
-from fleet.vehicles.link import PendingActions, RecentFailures, VehicleSnapshot, wait_for
+from fleet.vehicles.link import HeaderWatch, PendingActions, RecentFailures, VehicleSnapshot, wait_for
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class RosFleetBridge:
         self._factsheets: dict[str, FactsheetMsg] = {}
         self._broken: set[str] = set()  # vehicles whose agent vanished without saying OFFLINE
         self._header_ids: dict[tuple[str, str], itertools.count] = {}
+        self.headers = HeaderWatch()  # the states' header ids: two agents started with one vehicle_id
         self.received = 0
         self.failures = RecentFailures("a ROS 2 bridge callback failed")
         self.alive_window_s = alive_window_s
@@ -155,6 +157,7 @@ class RosFleetBridge:
     def _on_state(self, vehicle_id: str, msg: AgvState) -> None:
         # Keep the message and convert when it is read: most states are superseded before anyone asks. The
         # callback only wakes its reader (the dispatch loop): nothing slow may run on the heartbeat's thread.
+        self.headers.heard(vehicle_id, msg.header_id, convert.from_time(msg.stamp))
         with self._lock:
             self._states[vehicle_id] = (msg, time.monotonic())
             self.received += 1
@@ -208,13 +211,14 @@ class RosFleetBridge:
                 else self._connections.get(vehicle_id)
             age = time.monotonic() - entry[1] if entry else None
             converted = self._converted.get(vehicle_id)
+        duplicate = self.headers.duplicate(vehicle_id)
         if entry is None:
-            return VehicleSnapshot(None, age, connection)
+            return VehicleSnapshot(None, age, connection, duplicate)
         if converted is None or converted[0] is not entry[0]:
             converted = (entry[0], convert.state_from_msg(entry[0]))
             with self._lock:
                 self._converted[vehicle_id] = converted
-        return VehicleSnapshot(converted[1], age, connection)
+        return VehicleSnapshot(converted[1], age, connection, duplicate)
 
     def subscribers(self, vehicle_id: str) -> int:
         """How many vehicles listen to this vehicle's order topic (1 once its agent is discovered)."""

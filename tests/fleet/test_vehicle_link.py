@@ -1,5 +1,6 @@
 """The link helpers every VehicleLink shares: order status by reference, resend of unacknowledged instant actions,
-and the VDA 5050 JSON codec's round trip (the schema checks are in tests/mqtt, over a real broker)."""
+two sources told by their states' headerIds, and the VDA 5050 JSON codec's round trip (the schema checks are in
+tests/mqtt, over a real broker)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from agv_agent.protocol import (
     OrderNode,
 )
 
-from fleet.vehicles.link import OrderStatus, PendingActions, order_status
+from fleet.vehicles.link import HeaderWatch, OrderStatus, PendingActions, order_status
 
 
 def _state(order_id: str = "", update: int = 0, errors: tuple[AgvError, ...] = ()):
@@ -51,6 +52,65 @@ def test_unacknowledged_instant_actions_are_resent_until_acknowledged_or_given_u
     assert pending.due() == {"agv_001": [cancel]}
     time.sleep(0.02)
     assert pending.due() == {}  # third attempt was the last
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _heard(watch: HeaderWatch, clock: _Clock, *header_ids: int, every_s: float = 0.5) -> None:
+    """States of ``agv_001`` with these headerIds, ``every_s`` apart (each timestamped when it arrives)."""
+    for header_id in header_ids:
+        clock.now += every_s
+        watch.heard("agv_001", header_id, 1.8e9 + clock.now)
+
+
+def test_two_sources_interleaving_their_header_ids_are_told_while_they_go_on():
+    clock = _Clock()
+    watch = HeaderWatch(window_s=30.0, times=3, clock=clock)
+    _heard(watch, clock, 500, 501, 40, 502, 41, 503)  # a second vehicle joins, counting from 40: two goings back
+    assert watch.duplicate("agv_001") is None
+    _heard(watch, clock, 42)
+    seen = watch.duplicate("agv_001")
+    assert seen is not None and "40 after 501, 41 after 502, 42 after 503" in seen, seen
+    assert watch.duplicate("agv_002") is None
+    clock.now += 25.0
+    assert watch.duplicate("agv_001") is not None
+    clock.now += 5.0  # the goings back older than 30 s: the second one is gone
+    assert watch.duplicate("agv_001") is None
+
+
+def test_two_agents_started_together_counting_alike_are_told():
+    clock = _Clock()
+    watch = HeaderWatch(window_s=30.0, times=3, clock=clock)
+    _heard(watch, clock, 0, 0, 1, 1, 2, 2, 3, 3)  # the same headerIds, at other times
+    assert watch.duplicate("agv_001") is not None
+
+
+@pytest.mark.parametrize(("header_ids", "every_s"), [
+    ((7, 8, 9, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11), 0.5),  # restarted: from 0 again, once
+    ((7, 8, 9, 0, 1, 2, 0, 1, 2, 3), 0.5),  # restarted twice
+    ((3, 4, 5, 0, 1, 0, 1, 0, 1), 60.0),  # restarted over and over, a minute apart
+    ((0, 0, 0, 0, 0, 0), 0.5),  # firmware that never counts its headerId up: nothing to tell from it
+], ids=["restart", "two-restarts", "restarts-a-minute-apart", "no-count"])
+def test_one_vehicle_is_not_taken_for_two(header_ids, every_s):
+    clock = _Clock()
+    watch = HeaderWatch(window_s=30.0, times=3, clock=clock)
+    _heard(watch, clock, *header_ids, every_s=every_s)
+    assert watch.duplicate("agv_001") is None
+
+
+def test_the_same_state_again_is_no_second_source():
+    clock = _Clock()
+    watch = HeaderWatch(window_s=30.0, times=3, clock=clock)
+    _heard(watch, clock, 4, 5)
+    for _ in range(5):
+        watch.heard("agv_001", 5, 1.8e9 + clock.now)  # repeated (a broker delivering it twice, a resend)
+    assert watch.duplicate("agv_001") is None
 
 
 def test_vda_json_round_trip_keeps_what_the_fleet_uses():

@@ -4,6 +4,7 @@ the broker (both directions) against the official VDA 5050 2.1 JSON schemas."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 from pathlib import Path
 
@@ -20,7 +21,10 @@ SCHEMA_OF_TOPIC = {"order": "order", "instantActions": "instantActions", "state"
 
 @pytest.fixture(scope="session")
 def broker():
-    with Broker() as running:
+    """On ``XBORDER_MQTT_PORT`` when set (a machine shared with other runs, each given its own ports), else on a
+    free port."""
+    port = os.environ.get("XBORDER_MQTT_PORT")
+    with Broker(port=int(port) if port else None) as running:
         yield running
 
 

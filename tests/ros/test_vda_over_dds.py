@@ -107,6 +107,7 @@ def test_a_restarted_vehicle_is_not_handed_its_old_order_again(bridge, vehicles)
         assert bridge.wait_for(lambda: bridge.state(v) is not None and bridge.state(v).pose.x < 1.0
                                and bridge.state(v).order_id == "", 60)
         assert not bridge.wait_for(lambda: bridge.state(v).pose.x > 1.0 or bridge.state(v).order_id != "", 5)
+        assert bridge.snapshot(v).duplicate is None  # its header ids went back once: one vehicle, restarted
     finally:
         restarted.terminate()
         restarted.wait(timeout=15)
