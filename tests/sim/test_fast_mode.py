@@ -211,9 +211,9 @@ def test_the_scenario_decides_how_its_map_is_operated() -> None:
 def test_a_vehicle_with_nothing_to_do_is_not_looked_at_again_and_nothing_changes(tmp_path: Path, monkeypatch) -> None:
     """A parked vehicle with no job, healthy, whose state has not changed, is skipped by the loop's look at every
     vehicle (``Dispatcher._still_quiet``): that look would do nothing; so is one with a job on its way whose look
-    found nothing to do (``Dispatcher._busy_quiet_key``), until its standstill's clock runs out; and one at rest (``Dispatcher._rest``) is
-    not even read from the link again until the link says its state changed, nor asked about by the other
-    per-tick scans. The run decides the same as one without rests, and as one that looks at every vehicle at
+    found nothing to do (``Dispatcher._busy_quiet_key``), until its standstill's clock runs out; and one at rest
+    (``Dispatcher._rest``) is not even read from the link again until the link says its state changed, nor asked
+    about by the other per-tick scans. The run decides the same as one without rests, and as one that looks at every vehicle at
     every tick, with breakdowns and link losses on the way."""
     from fleet.dispatch.loop import Dispatcher
     from sim.cli import metrics_text
