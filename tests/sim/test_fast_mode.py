@@ -213,8 +213,8 @@ def test_a_vehicle_with_nothing_to_do_is_not_looked_at_again_and_nothing_changes
     vehicle (``Dispatcher._still_quiet``): that look would do nothing; so is one with a job on its way whose look
     found nothing to do (``Dispatcher._busy_quiet_key``), until its standstill's clock runs out; and one at rest
     (``Dispatcher._rest``) is not even read from the link again until the link says its state changed, nor asked
-    about by the other per-tick scans. The run decides the same as one without rests, and as one that looks at every vehicle at
-    every tick, with breakdowns and link losses on the way."""
+    about by the other per-tick scans. The run decides the same as one without rests, and as one that looks at
+    every vehicle at every tick, with breakdowns and link losses on the way."""
     from fleet.dispatch.loop import Dispatcher
     from sim.cli import metrics_text
     from sim.fast.runner import run_fast
