@@ -502,6 +502,27 @@ def test_a_pose_that_jumps_sideways_mid_edge_is_not_believed_and_the_vehicle_sto
     assert sim.state.pose.y == pytest.approx(0.0, abs=0.01)  # where it was believed to be, not the jump
 
 
+def test_an_odometry_message_late_then_one_on_time_is_no_jump():
+    """Found running the simulator's ROS mode on a clock 20 times the wall's: the agent's control tick used an
+    odometry message that came late (the base's process starved of CPU), then the next one on time, metres
+    further on; reckoned between the ticks' times, that was a jump, and both vehicles stopped with a FATAL error
+    just past their gates. Reckoned between the odometry's own stamps (``pose_time``), it is the drive it was."""
+    sim = _at_speed_mid_edge()
+    base = UnicycleBase(sim.base.x, sim.base.y, sim.base.theta)
+    base.v = sim.base.v
+    stamp, stale = sim.t, sim.base.pose
+    for _ in range(int(2.0 / DT)):  # two seconds of driving the agent does not hear of (its odometry late)
+        sim.t += DT
+        sim.agent.step(stale, sim.t, DT, (base.v, base.w), pose_time=stamp)
+        base.step((sim.agent.command[0] or base.v, 0.0), DT)
+    moved = base.x - stale.x
+    sim.t += DT
+    sim.agent.step(base.pose, sim.t, DT, (base.v, base.w), pose_time=sim.t)
+    assert moved > 5.0 and not [e for e in sim.state.errors if e.error_type == ErrorType.LOCALIZATION], \
+        (moved, sim.state.errors)
+    assert sim.agent.pose.x == pytest.approx(base.x)
+
+
 def test_a_pose_that_jumps_forward_along_the_lane_reaches_no_node_it_jumped_over():
     """Found trying the agent as a faulty vehicle would: a pose that jumped 80 m ahead along its lane counted the
     nodes jumped over as reached: the fleet would believe it passed nodes (a gate, the border line) it never drove.

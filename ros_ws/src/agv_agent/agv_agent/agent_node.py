@@ -58,6 +58,7 @@ class AgentNode(Node):
         self.vehicle_id, self.manufacturer = p["vehicle_id"], p["manufacturer"]
         self.header_ids = {name: itertools.count() for name in ("state", "connection", "factsheet")}
         self.pose: Pose | None = None
+        self.pose_time: float | None = None  # the odometry's stamp
         self.velocity = (0.0, 0.0)
         self.dt = 1.0 / p["control_rate_hz"]
         topic = _topic_prefix(self.get_namespace(), p["fleet_namespace"], self.vehicle_id)
@@ -99,12 +100,14 @@ class AgentNode(Node):
         q = msg.pose.pose.orientation
         theta = math.atan2(2 * (q.w * q.z + q.x * q.y), 1 - 2 * (q.y * q.y + q.z * q.z))
         self.pose = Pose(msg.pose.pose.position.x, msg.pose.pose.position.y, theta)
+        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        self.pose_time = stamp if stamp > 0 else None  # (a base that stamps nothing: the time it is used at)
         self.velocity = (msg.twist.twist.linear.x, msg.twist.twist.angular.z)
 
     def _control(self) -> None:
         if self.pose is None:  # no odometry yet: stand still
             return
-        linear, angular = self.logic.step(self.pose, self.now(), self.dt, self.velocity)
+        linear, angular = self.logic.step(self.pose, self.now(), self.dt, self.velocity, self.pose_time)
         twist = Twist()
         twist.linear.x, twist.angular.z = linear, angular
         self.cmd_pub.publish(twist)

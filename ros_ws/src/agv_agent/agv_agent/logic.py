@@ -167,7 +167,7 @@ class AgentLogic:
         self.heading_goal: tuple[float, float] | None = None  # (theta, tolerance) at the node stopped at
         self.since_last_node = 0.0
         self.pose: Pose | None = None  # the last pose believed
-        self.pose_at = now  # when it was believed
+        self.pose_at = now  # the time of the pose believed last (its measurement's, when the base says it)
         self.doubted_at_speed: float | None = None  # a pose not believed: the speed it had then (it is stopping)
         self.factsheet_requested = False
         self.handling_faults: dict[str, str] = {}  # action type -> why the next such action fails
@@ -359,16 +359,19 @@ class AgentLogic:
 
     # --- control --------------------------------------------------------------------------------------------
 
-    def step(self, pose: Pose, now: float, dt: float,
-             measured: tuple[float, float] | None = None) -> tuple[float, float]:
+    def step(self, pose: Pose, now: float, dt: float, measured: tuple[float, float] | None = None,
+             pose_time: float | None = None) -> tuple[float, float]:
         """Advance the agent to ``now`` with the base at ``pose`` (moving at ``measured`` (linear, angular)
-        velocity, if the base reports it); return the (linear, angular) command."""
+        velocity, if the base reports it), measured at ``pose_time`` (the odometry's stamp; None: ``now``); return
+        the (linear, angular) command. How far the vehicle can have driven since the last pose it believed is
+        reckoned between the poses' own times: an odometry message that came late, and the next one on time, are
+        no jump (a ROS 2 run on a clock 20 times the wall's stopped both its vehicles so)."""
         self.measured = measured if measured is not None else self.command
-        before = self.pose
-        if before is not None and not self._believes(before, pose, now):
+        before, at = self.pose, now if pose_time is None else pose_time
+        if before is not None and not self._believes(before, pose, at):
             pose = before
         else:
-            self.pose_at = now
+            self.pose_at = at
         if self.pose is not None:
             moved = distance(self.pose, pose.x, pose.y)
             self._drain(moved)
@@ -398,12 +401,12 @@ class AgentLogic:
             self.changed = True
         return command
 
-    def _believes(self, before: Pose, pose: Pose, now: float) -> bool:
+    def _believes(self, before: Pose, pose: Pose, at: float) -> bool:
         """Whether ``pose`` is believed, ``before`` being the last pose believed (see the module's docstring); a
         FATAL error says so the first time it is not."""
         taken_as_it_comes = not self.operating_mode.takes_orders \
             or not ((self.nodes and self.nodes[0].released) or self.driving)
-        why = None if taken_as_it_comes else self._why_not_believed(before, pose, now)
+        why = None if taken_as_it_comes else self._why_not_believed(before, pose, at)
         if why is None:
             if self.doubted_at_speed is not None:
                 self.doubted_at_speed = None
@@ -417,13 +420,13 @@ class AgentLogic:
                         ErrorLevel.FATAL, orderId=self.order_id, lastNodeId=self.last_node_id)
         return False
 
-    def _why_not_believed(self, before: Pose, pose: Pose, now: float) -> str | None:
+    def _why_not_believed(self, before: Pose, pose: Pose, at: float) -> str | None:
         """Why ``pose`` is not to be believed, in words, or None: farther from ``before`` than the vehicle can have
         driven since; while it doubts its pose, off the straight way it braked along from ``before``. (Not how far
         off its lane it is: an agent starved of CPU in a simulation many times faster than real time really is
         carried seconds past a node and off its next lane, and a check of that stopped the CI's end-to-end run:
         docs/vehicle-protocol.md.)"""
-        elapsed = max(0.0, now - self.pose_at)
+        elapsed = max(0.0, at - self.pose_at)
         if self.doubted_at_speed is None:
             moved, reach = distance(before, pose.x, pose.y), self.p.limits.max_linear_speed * elapsed
             if moved <= reach + POSE_TOLERANCE_M:
