@@ -646,6 +646,50 @@ def test_readable_at_a_laptop_and_a_control_room_screen(admin, size):
         page.click("#tab-vehicles")
 
 
+#: Where each row's visible action buttons are drawn, and the right edge of the table's box they must stay in.
+ACTION_BUTTONS = """() => {
+    const wrap = document.querySelector("#panel-vehicles .table-wrap").getBoundingClientRect();
+    return [...document.querySelectorAll("#vehicles tbody tr")].map((row) => ({
+        vehicle: row.dataset.vehicle, right: wrap.right,
+        buttons: [...row.querySelectorAll("td.actions button")].filter((b) => !b.hidden).map((b) => {
+            const box = b.getBoundingClientRect();
+            return {label: b.textContent, top: box.top, right: box.right};
+        })}));
+}"""
+
+
+def test_a_long_order_cell_leaves_each_row_s_buttons_on_one_line_at_a_laptop_s_size(open_console):
+    """Found trying the console as a dispatcher: a vehicle holding a load no order carries ("holds CN-000300000001",
+    or two consignments) widened the Order column, and at 1366x768 the Actions column was squeezed: the rows'
+    buttons wrapped onto two lines. The tab's GET /vehicles gets two such vehicles more (as the service shows
+    them: a real vehicle's view, holding a load at its bay, so with Load removed too), the stream says nothing of
+    them. Each row's buttons are measured: on one line, inside the table; the cell's whole text on hover."""
+    held = {"agv_097": ["CN-000300000001"], "agv_098": ["CN-000300000001", "CN-000300000002"]}
+
+    def with_held_loads(route) -> None:
+        reply = route.fetch()
+        views = reply.json()
+        route.fulfill(response=reply, json=[*views, *({**views[0], "id": vehicle, "order_id": None, "job": "hold",
+                                                       "held_load": load, "held_at": "cn_hold_1"}
+                                                      for vehicle, load in held.items())])
+
+    tab = open_console("admin", size=(1366, 768), routes={"**/api/v1/vehicles": with_held_loads})
+    page = tab.page
+    order_cell = page.locator("#vehicles tr[data-vehicle=agv_098] td").nth(1)
+    playwright_sync.expect(order_cell).to_have_text("holds CN-000300000001, CN-000300000002")
+    playwright_sync.expect(page.locator("#vehicles tr[data-vehicle=agv_098] button[data-action=load-removed]")
+                           ).to_be_visible()
+    time.sleep(1.0)  # the rows written (every 0.5 s) and laid out
+    rows = page.evaluate(ACTION_BUTTONS)
+    tab.shot("vehicles-held-loads-1366x768")
+    assert len(rows) == VEHICLES + len(held)
+    for row in rows:
+        assert len({round(b["top"]) for b in row["buttons"]}) == 1, row  # one line
+        assert all(b["right"] <= row["right"] + 0.5 for b in row["buttons"]), row  # none cut off
+    playwright_sync.expect(order_cell).to_have_attribute("title", re.compile("CN-000300000001, CN-000300000002"))
+    page.context.close()
+
+
 #: How a gate is drawn: the colours of its card on the gates panel (the card and its header, not the customs lights
 #: of the vehicles queued there) and of its marker on the map, which of them are red (a hue within 25 degrees of
 #: red, saturated: the e-stop's #d7263d and its kin, such as the map's former gate pink), and the marker's tooltip.

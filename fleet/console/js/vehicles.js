@@ -61,6 +61,16 @@ function show(element, text, attributes = {}) {
   }
 }
 
+/** Cells whose text may run long: cut short at their span's width, the whole on hover. Whole, "holds
+ * CN-000300000001, CN-000300000002" (a load no order carries) widened the Order column and squeezed the Actions
+ * column at 1366 px: every row's buttons wrapped onto two or three lines. */
+const CUT_SHORT = ["order", "errors"];
+
+function showCutShort(cell, text, title = text) {
+  show(cell.firstChild, text);
+  if (cell.title !== title) cell.title = title;
+}
+
 export class VehiclesTable {
   constructor(tbody, { api, can, notify, onSelect }) {
     Object.assign(this, { tbody, api, can, notify, onSelect });
@@ -95,7 +105,8 @@ export class VehiclesTable {
   }
 
   build(view) {
-    const cells = Object.fromEntries(["state", "order", "battery", "speed", "age", "errors"].map((k) => [k, h("td")]));
+    const cells = Object.fromEntries(["state", "order", "battery", "speed", "age", "errors"].map((k) => [k,
+      h("td", {}, CUT_SHORT.includes(k) ? h("span", { class: "cut-short" }) : null)]));
     const buttons = BUTTONS.filter((b) => this.can[b.needs]).map((b, k) => {
       const button = h("button", { type: "button", class: "small", "data-key": `act${k}:${view.id}` });
       button.addEventListener("click", () => this.act(this.rows.get(view.id).view, button.choice));
@@ -168,10 +179,10 @@ export class VehiclesTable {
       // at a gate pushed its row's buttons onto a second line at 1366 px
       const order = view.order_id ? shortOrderId(view.order_id)
         : held ? `holds ${held}` : view.job ? `(${view.job})` : "";
-      show(cells.order, order,
-           { title: held ? "a load no order carries: take it off by hand at the bay, then Load removed"
-                         : [view.order_id && `order ${view.order_id}`, view.job && `job: ${view.job}`]
-                           .filter(Boolean).join(", ") });
+      showCutShort(cells.order, order,
+                   held ? `holds ${held}: a load no order carries: take it off by hand at the bay, then Load removed`
+                        : [view.order_id && `order ${view.order_id}`, view.job && `job: ${view.job}`]
+                          .filter(Boolean).join(", "));
       show(cells.battery, view.battery == null ? "" : `${view.battery.toFixed(0)} %`,
            { class: view.battery != null && view.battery < 20 ? "warn" : "" });
       show(cells.speed, neverSeen(view) ? "" : `${(view.speed || 0).toFixed(1)} m/s`,
@@ -180,7 +191,7 @@ export class VehiclesTable {
       const seconds = view.state_age_s == null ? null
         : view.state_age_s + (view.reporting ? 0 : (now - receivedAt) / 1000);
       show(cells.age, age(seconds));
-      show(cells.errors, (view.errors || []).join("; "));
+      showCutShort(cells.errors, (view.errors || []).join("; "));
     }
   }
 
