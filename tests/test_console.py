@@ -661,24 +661,33 @@ ACTION_BUTTONS = """() => {
 def test_a_long_order_cell_leaves_each_row_s_buttons_on_one_line_at_a_laptop_s_size(open_console):
     """Found trying the console as a dispatcher: a vehicle holding a load no order carries ("holds CN-000300000001",
     or two consignments) widened the Order column, and at 1366x768 the Actions column was squeezed: the rows'
-    buttons wrapped onto two lines. The tab's GET /vehicles gets two such vehicles more (as the service shows
-    them: a real vehicle's view, holding a load at its bay, so with Load removed too), the stream says nothing of
-    them. Each row's buttons are measured: on one line, inside the table; the cell's whole text on hover."""
-    held = {"agv_097": ["CN-000300000001"], "agv_098": ["CN-000300000001", "CN-000300000002"]}
+    buttons wrapped onto two or three lines. The tab's GET /vehicles gets three such vehicles more (as the service
+    shows them: a real vehicle's view), the stream says nothing of them: two at their bay (Load removed offered,
+    in place of Pause and Cancel: nothing there to pause or cancel), one on its way with an error (the Errors
+    column as wide as it gets: with a vehicle waiting at a gate in the State column, the module's other tests
+    left the fifth button wrapped). Each row's buttons are measured: on one line, inside the table; the cell's
+    whole text on hover."""
+    held = {"agv_096": ["CN-000300000003"], "agv_097": ["CN-000300000001"],
+            "agv_098": ["CN-000300000001", "CN-000300000002"]}
 
     def with_held_loads(route) -> None:
         reply = route.fetch()
         views = reply.json()
-        route.fulfill(response=reply, json=[*views, *({**views[0], "id": vehicle, "order_id": None, "job": "hold",
-                                                       "held_load": load, "held_at": "cn_hold_1"}
-                                                      for vehicle, load in held.items())])
+        route.fulfill(response=reply, json=[*views, *({
+            **views[0], "id": vehicle, "order_id": None, "job": "hold", "held_load": load,
+            **({"errors": ["drive unit: overcurrent on the left wheel"]} if vehicle == "agv_096"
+               else {"held_at": "cn_hold_1"})} for vehicle, load in held.items())])
 
     tab = open_console("admin", size=(1366, 768), routes={"**/api/v1/vehicles": with_held_loads})
     page = tab.page
     order_cell = page.locator("#vehicles tr[data-vehicle=agv_098] td").nth(1)
     playwright_sync.expect(order_cell).to_have_text("holds CN-000300000001, CN-000300000002")
-    playwright_sync.expect(page.locator("#vehicles tr[data-vehicle=agv_098] button[data-action=load-removed]")
-                           ).to_be_visible()
+    at_bay = page.locator("#vehicles tr[data-vehicle=agv_098]")
+    playwright_sync.expect(at_bay.locator("button[data-action=load-removed]")).to_be_visible()
+    assert at_bay.locator("button[data-action=pause]:visible, button[data-action=cancel]:visible").count() == 0
+    on_its_way = page.locator("#vehicles tr[data-vehicle=agv_096]")
+    playwright_sync.expect(on_its_way.locator("button[data-action=cancel]")).to_be_visible()
+    assert on_its_way.locator("button[data-action=load-removed]:visible").count() == 0
     time.sleep(1.0)  # the rows written (every 0.5 s) and laid out
     rows = page.evaluate(ACTION_BUTTONS)
     tab.shot("vehicles-held-loads-1366x768")

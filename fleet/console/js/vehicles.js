@@ -11,11 +11,13 @@ const instant = (action, label, more = {}) => ({ name: action, label, path: "act
 
 /** Each button takes one of two actions, by the vehicle's state: ``on`` when ``active(view)``, else ``off``; each
  * action is a POST to ``/vehicles/{id}/<path>`` with ``body`` and the reason asked for. A ``motion`` button is not
- * shown for a vehicle never seen: an instant action cannot reach it. */
+ * shown for a vehicle never seen: an instant action cannot reach it. A ``work`` button's ``off`` action is not shown
+ * for a vehicle standing at its holding bay with a load no order carries (``held_at``): it has no work there to
+ * pause or cancel (it waits until Load removed), and Load removed, a fifth button, wrapped its row at 1366 px. */
 const BUTTONS = [
-  { needs: "vehicle_actions", motion: true, active: (v) => v.paused,
+  { needs: "vehicle_actions", motion: true, work: true, active: (v) => v.paused,
     off: instant("pause", "Pause"), on: instant("resume", "Resume") },
-  { needs: "vehicle_actions", motion: true, active: () => false,
+  { needs: "vehicle_actions", motion: true, work: true, active: () => false,
     off: instant("cancel", "Cancel", { confirm: () => "Cancel this vehicle's current work?" }) },
   { needs: "emergency_stop", motion: true, active: (v) => Boolean(v.e_stop && v.e_stop !== "NONE"),
     off: instant("emergency_stop", "E-stop", { danger: true, confirm: () => "The vehicle stops at once where it is." }),
@@ -146,7 +148,8 @@ export class VehiclesTable {
       const { view, cells, buttons, noContact, receivedAt } = this.rows.get(id);
       if (noContact.hidden === neverSeen(view)) noContact.hidden = !neverSeen(view);
       for (const b of buttons) {
-        const choice = b.motion && neverSeen(view) ? null : b.active(view) ? b.on : b.off;
+        const choice = b.motion && neverSeen(view) ? null : b.active(view) ? b.on
+          : b.work && view.held_at ? null : b.off;
         if (b.button.choice === choice) continue;
         b.button.choice = choice;
         b.button.hidden = !choice;
