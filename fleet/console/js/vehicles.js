@@ -63,10 +63,11 @@ function show(element, text, attributes = {}) {
   }
 }
 
-/** Cells whose text may run long: cut short at their span's width, the whole on hover. Whole, "holds
+/** Cells whose text may run long, by the class of the span that cuts it short (the whole on hover): the order at a
+ * few ems, the errors at the column's width anyway (its header's, or room to spare). Whole, "holds
  * CN-000300000001, CN-000300000002" (a load no order carries) widened the Order column and squeezed the Actions
- * column at 1366 px: every row's buttons wrapped onto two or three lines. */
-const CUT_SHORT = ["order", "errors"];
+ * column at 1366 px: every row's buttons wrapped onto two or three lines; a vehicle's error did as much. */
+const CUT_SHORT = { order: "cut-short", errors: "cut-short to-column" };
 
 function showCutShort(cell, text, title = text) {
   show(cell.firstChild, text);
@@ -108,7 +109,7 @@ export class VehiclesTable {
 
   build(view) {
     const cells = Object.fromEntries(["state", "order", "battery", "speed", "age", "errors"].map((k) => [k,
-      h("td", {}, CUT_SHORT.includes(k) ? h("span", { class: "cut-short" }) : null)]));
+      h("td", {}, CUT_SHORT[k] ? h("span", { class: CUT_SHORT[k] }) : null)]));
     const buttons = BUTTONS.filter((b) => this.can[b.needs]).map((b, k) => {
       const button = h("button", { type: "button", class: "small", "data-key": `act${k}:${view.id}` });
       button.addEventListener("click", () => this.act(this.rows.get(view.id).view, button.choice));
