@@ -646,6 +646,74 @@ def test_readable_at_a_laptop_and_a_control_room_screen(admin, size):
         page.click("#tab-vehicles")
 
 
+#: Where each row's visible action buttons are drawn, and the right edge of the table's box they must stay in.
+ACTION_BUTTONS = """() => {
+    const wrap = document.querySelector("#panel-vehicles .table-wrap").getBoundingClientRect();
+    return [...document.querySelectorAll("#vehicles tbody tr")].map((row) => ({
+        vehicle: row.dataset.vehicle, right: wrap.right,
+        buttons: [...row.querySelectorAll("td.actions button")].filter((b) => !b.hidden).map((b) => {
+            const box = b.getBoundingClientRect();
+            return {label: b.textContent, top: box.top, right: box.right};
+        })}));
+}"""
+
+
+def test_a_long_order_cell_leaves_each_row_s_buttons_on_one_line_at_a_laptop_s_size(open_console):
+    """Found trying the console as a dispatcher: a vehicle holding a load no order carries ("holds CN-000300000001",
+    or two consignments) widened the Order column, and at 1366x768 the Actions column was squeezed: the rows'
+    buttons wrapped onto two or three lines. The tab's GET /vehicles gets four vehicles more (as the service shows
+    them: a real vehicle's view), the stream says nothing of them: two holding loads at their bay (Load removed
+    offered, in place of Pause and Cancel: nothing there to pause or cancel), one holding one on its way, with an
+    error, and one waiting at a gate (in that gate's queue of GET /gates): the Order, Errors and State columns as
+    wide as they get (in the whole module, a vehicle waiting at a gate, the fifth button wrapped). Each row's
+    buttons are measured: on one line, inside the table; the cell's whole text on hover."""
+    held = {"agv_096": ["CN-000300000003"], "agv_097": ["CN-000300000001"],
+            "agv_098": ["CN-000300000001", "CN-000300000002"]}
+    waiting = {"vehicle_id": "agv_095", "order_id": "ord-0123456789ab", "direction": "VN->CN",
+               "consignments": ["VN-000100000009"], "allowed": False, "authorities": {},
+               "reasons": ["VN_CUSTOMS has not released VN-000100000009"]}
+
+    def with_held_loads(route) -> None:
+        reply = route.fetch()
+        views = reply.json()
+        standing = {**views[0], "driving": False, "paused": False, "e_stop": "NONE", "errors": [], "job": None}
+        route.fulfill(response=reply, json=[*views, {**standing, "id": "agv_095", "order_id": waiting["order_id"]},
+                                            *({**standing, "id": vehicle, "order_id": None, "job": "hold",
+                                               "held_load": load,
+                                               **({"errors": ["drive unit: overcurrent on the left wheel"]}
+                                                  if vehicle == "agv_096" else {"held_at": "cn_hold_1"})}
+                                              for vehicle, load in held.items())])
+
+    def with_one_waiting(route) -> None:
+        reply = route.fetch()
+        gates = reply.json()
+        gates[0]["queue"] = [*gates[0]["queue"], {**waiting, "at": gates[0]["id"]}]
+        route.fulfill(response=reply, json=gates)
+
+    tab = open_console("admin", size=(1366, 768), routes={"**/api/v1/vehicles": with_held_loads,
+                                                          "**/api/v1/gates": with_one_waiting})
+    page = tab.page
+    playwright_sync.expect(page.locator("#vehicles tr[data-vehicle=agv_095] td[data-state]")).to_have_attribute(
+        "data-state", "waiting_at_gate")
+    order_cell = page.locator("#vehicles tr[data-vehicle=agv_098] td").nth(1)
+    playwright_sync.expect(order_cell).to_have_text("holds CN-000300000001, CN-000300000002")
+    at_bay = page.locator("#vehicles tr[data-vehicle=agv_098]")
+    playwright_sync.expect(at_bay.locator("button[data-action=load-removed]")).to_be_visible()
+    assert at_bay.locator("button[data-action=pause]:visible, button[data-action=cancel]:visible").count() == 0
+    on_its_way = page.locator("#vehicles tr[data-vehicle=agv_096]")
+    playwright_sync.expect(on_its_way.locator("button[data-action=cancel]")).to_be_visible()
+    assert on_its_way.locator("button[data-action=load-removed]:visible").count() == 0
+    time.sleep(1.0)  # the rows written (every 0.5 s) and laid out
+    rows = page.evaluate(ACTION_BUTTONS)
+    tab.shot("vehicles-held-loads-1366x768")
+    assert len(rows) == VEHICLES + len(held) + 1
+    for row in rows:
+        assert len({round(b["top"]) for b in row["buttons"]}) == 1, row  # one line
+        assert all(b["right"] <= row["right"] + 0.5 for b in row["buttons"]), row  # none cut off
+    playwright_sync.expect(order_cell).to_have_attribute("title", re.compile("CN-000300000001, CN-000300000002"))
+    page.context.close()
+
+
 #: How a gate is drawn: the colours of its card on the gates panel (the card and its header, not the customs lights
 #: of the vehicles queued there) and of its marker on the map, which of them are red (a hue within 25 degrees of
 #: red, saturated: the e-stop's #d7263d and its kin, such as the map's former gate pink), and the marker's tooltip.

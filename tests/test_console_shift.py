@@ -140,11 +140,11 @@ def test_an_order_is_found_by_its_consignment_or_its_vehicle_among_hundreds(open
     find.press("Enter")
     expected = deployment.api("GET", "/orders", params={"vehicle_id": vehicle, "limit": 100})
     playwright_sync.expect(page.locator("#orders-total")).to_have_text(
-        f"{min(expected['total'], 100)} of {expected['total']}")
+        f"1-{min(expected['total'], 100)} of {expected['total']} · page 1/{-(-expected['total'] // 100)}")
     assert all(deployment.api("GET", f"/orders/{o}")["vehicle_id"] == vehicle for o in listed_orders(page))
     find.fill("")
     find.press("Enter")
-    playwright_sync.expect(page.locator("#orders-total")).to_contain_text(f"of {SHIFT_ORDERS}")
+    playwright_sync.expect(page.locator("#orders-total")).to_contain_text(f"1-100 of {SHIFT_ORDERS} · page 1/3")
 
 
 def given_vehicle(deployment: Deployment, order_id: str) -> str:
@@ -176,6 +176,90 @@ def test_the_orders_filter_the_search_and_the_open_order_survive_a_reload(open_c
     playwright_sync.expect(page.locator("#order-filter")).to_have_value("created")
     playwright_sync.expect(page.locator("#order-find")).to_have_value(wanted["consignments"][0])
     playwright_sync.expect(page.locator("#order-detail")).to_contain_text(wanted["id"])
+
+
+def orders_page(deployment: Deployment, offset: int, **filters: Any) -> list[str]:
+    """The ids of the API's page of orders at ``offset`` (the console's pages hold 100)."""
+    page = deployment.api("GET", "/orders", params={**filters, "limit": 100, "offset": offset})
+    return [order["id"] for order in page["orders"]]
+
+
+def test_the_orders_list_pages_back_to_the_oldest_order_with_its_filter(open_console, deployment,  # noqa: F811
+                                                                        shift_orders):
+    """Found trying the console as a dispatcher: the list showed the newest 100 orders that match and no more; at the
+    2030 demand (~900 orders a day) this morning's and yesterday's orders could not be reached from it. Now a page
+    at a time (Newer, Older), saying which orders of how many and which page; the state filter pages too; a later
+    page keeps to its orders while new ones come on top."""
+    tab = open_console("dispatcher")
+    page = tab.page
+    page.click("#tab-orders")
+    total, older, newer = page.locator("#orders-total"), page.locator("#orders-older"), page.locator("#orders-newer")
+    everyone = deployment.api("GET", "/orders", params={"limit": 1})["total"]
+    pages = -(-everyone // 100)
+    playwright_sync.expect(total).to_have_text(f"1-100 of {everyone} · page 1/{pages}")
+    playwright_sync.expect(newer).to_be_disabled()
+    for number in range(2, pages + 1):
+        older.click()
+        first = 100 * (number - 1) + 1
+        playwright_sync.expect(total).to_have_text(
+            f"{first}-{min(first + 99, everyone)} of {everyone} · page {number}/{pages}")
+    oldest = orders_page(deployment, 100 * (pages - 1))
+    assert listed_orders(page) == oldest and shift_orders[0]["id"] in oldest  # the last page: the oldest
+    playwright_sync.expect(older).to_be_disabled()
+    page.locator(f"#orders tr[data-order='{shift_orders[0]['id']}'] th button").click()
+    playwright_sync.expect(page.locator("#order-detail")).to_contain_text(shift_orders[0]["id"])
+    # the filter pages alike, from its first page
+    page.select_option("#order-filter", "created")
+    waiting = deployment.api("GET", "/orders", params={"state": "created", "limit": 1})["total"]
+    assert waiting > 100, waiting  # 6 vehicles for 260 orders
+    playwright_sync.expect(total).to_contain_text("1-100 of ")
+    older.click()
+    playwright_sync.expect(total).to_contain_text("101-")
+    playwright_sync.expect(total).to_contain_text("page 2/")
+    tab.shot("orders-paged-1366x768")
+    assert all(deployment.api("GET", f"/orders/{o}")["state"] == "created" for o in listed_orders(page)[:5])
+    # a later page, unfiltered, stays on its orders while new ones come on top (the stream reads it again)
+    page.select_option("#order-filter", "")
+    older.click()
+    playwright_sync.expect(total).to_contain_text(f"101-200 of {everyone} ")
+    shown = listed_orders(page)
+    assert shown == orders_page(deployment, 100)
+    made = [deployment.api("POST", "/orders", role="dispatcher", json={
+        "consignments": [f"VN-PAGED{i:06d}"], "pickup": "vn_dock_1", "drop": "cn_dock_1"}) for i in range(3)]
+    try:
+        playwright_sync.expect(total).to_contain_text(f"104-203 of {everyone + 3}", timeout=15_000)
+        assert listed_orders(page) == shown
+        newer.click()  # back to the newest, the new ones on top
+        playwright_sync.expect(total).to_contain_text(f"1-100 of {everyone + 3}")
+        assert set(listed_orders(page)[:3]) == {order["id"] for order in made}  # (made within the same second)
+    finally:
+        for order in made:
+            deployment.api("POST", f"/orders/{order['id']}/cancel", role="dispatcher", json={"reason": "console test"})
+
+
+def test_an_order_id_pasted_into_find_opens_that_order(open_console, deployment, shift_orders):  # noqa: F811
+    """Found trying the console as a dispatcher: an order's id (from an alarm, a phone call, a vehicle's row) pasted
+    into Find was refused ("consignment: String should match pattern ..."): only a consignment's or a vehicle's id
+    was taken. An order id now lists and opens that order, its timeline; an unknown one says it was not found."""
+    wanted = shift_orders[1]
+    page = open_console("dispatcher").page
+    page.click("#tab-orders")
+    page.locator("#orders tbody tr[data-order]").first.wait_for()
+    find = page.locator("#order-find")
+    find.fill(f" {wanted['id']} ")  # pasted as it came, spaces and all
+    find.press("Enter")
+    playwright_sync.expect(page.locator("#order-detail h3")).to_contain_text(wanted["id"])
+    playwright_sync.expect(page.locator("#order-detail .timeline li").first).to_contain_text("created")
+    playwright_sync.expect(page.locator("#orders tbody tr[data-order]")).to_have_count(1)
+    assert listed_orders(page) == [wanted["id"]]
+    unknown = "ord-0123456789ab"
+    find.fill(unknown)
+    find.press("Enter")
+    playwright_sync.expect(page.locator("#orders tbody")).to_contain_text(f"No order {unknown}: not found")
+    playwright_sync.expect(page.locator("#orders tbody tr[data-order]")).to_have_count(0)
+    find.fill("")
+    find.press("Enter")
+    playwright_sync.expect(page.locator("#orders-total")).to_contain_text("1-100 of ")
 
 
 def test_while_the_fleet_manager_is_down_the_page_says_since_when_it_is_out_of_date(open_console,  # noqa: F811

@@ -2,7 +2,8 @@
 // and the header's count of open alarms, which always counts every open alarm (from the API's total, not from what
 // the list shows).
 
-import { askReason, h, inLocalTime, moment, renderKeepingFocus } from "./dom.js";
+import { askReason, h, inLocalTime, keepingFocus, moment, renderKeepingFocus } from "./dom.js";
+import { Paging } from "./paging.js";
 
 /** Alarms read a request at a time (the API's limit is 500); "Show older" adds one more page. */
 const PAGE = 200;
@@ -12,12 +13,13 @@ const ACKNOWLEDGING_AT_ONCE = 8;
 export class AlarmsPanel {
   constructor(list, badge, { api, can, notify, serviceNow }) {
     Object.assign(this, { list, badge, api, can, notify, serviceNow });
-    this.pages = 1;
     this.shown = [];
     this.openOnly = document.getElementById("alarms-open");
-    this.openOnly.addEventListener("change", () => { this.pages = 1; this.refresh(); });
+    this.paging = new Paging(PAGE, (page) => this.api.get("/alarms", { open: this.openOnly.checked, ...page }),
+                             "alarms");
+    this.openOnly.addEventListener("change", () => { this.paging.reset(); this.refresh(); });
     this.more = document.getElementById("alarms-more");
-    this.more.addEventListener("click", () => { this.pages += 1; this.refresh(); });
+    this.more.addEventListener("click", () => { this.paging.more(); this.refresh(); });
     this.ackShown = document.getElementById("alarms-ack-shown");
     this.ackShown.addEventListener("click", () => this.acknowledgeShown());
     this.count = document.getElementById("alarms-shown");
@@ -26,39 +28,27 @@ export class AlarmsPanel {
   /** The pages asked for so far, read again together (new alarms come on top: what is shown moves down). */
   async refresh() {
     try {
-      const [open, ...pages] = await Promise.all([
-        this.api.get("/alarms", { open: true, limit: 1 }),
-        ...Array.from({ length: this.pages }, (_, i) =>
-          this.api.get("/alarms", { open: this.openOnly.checked, limit: PAGE, offset: i * PAGE })),
-      ]);
+      const [open, shown] = await Promise.all([this.api.get("/alarms", { open: true, limit: 1 }), this.paging.load()]);
       this.setCount(open.total);
-      const total = pages[pages.length - 1].total;
-      const seen = new Set();
-      this.shown = pages.flatMap((page) => page.alarms).filter((alarm) => !seen.has(alarm.id) && seen.add(alarm.id));
-      this.pages = Math.max(1, Math.min(this.pages, Math.ceil(total / PAGE)));  // fewer now: none asked for empty
-      this.render(total);
+      this.shown = shown;
+      this.render();
     } catch (error) {
       this.notify(`alarms: ${error.message}`, true);
     }
   }
 
-  render(total) {
+  render() {
     renderKeepingFocus(this.list, ...(this.shown.length ? this.shown.map((alarm) => this.item(alarm))
       : [h("li", { class: "muted" }, "no alarms")]));
-    const hidden = total - this.shown.length;
-    this.count.textContent = this.shown.length ? `${this.shown.length} of ${total}` : "";
-    const hadFocus = document.activeElement === this.more;
-    this.more.hidden = hidden <= 0;
-    this.more.textContent = `Show ${Math.min(PAGE, hidden)} older (${hidden} not shown)`;
-    if (hadFocus && this.more.hidden) this.focusList();  // all shown: the keyboard stays by the alarms
+    const hidden = this.paging.below;
+    this.count.textContent = this.shown.length ? `${this.shown.length} of ${this.paging.total}` : "";
+    keepingFocus(this.more, this.list, () => {  // all shown: the keyboard stays by the alarms
+      this.more.hidden = hidden <= 0;
+      this.more.textContent = `Show ${Math.min(PAGE, hidden)} older (${hidden} not shown)`;
+    });
     const open = this.openShown().length;
     this.ackShown.hidden = !this.can.alarms || !open;
     this.ackShown.textContent = `Acknowledge the ${open} shown`;
-  }
-
-  focusList() {
-    this.list.tabIndex = -1;
-    this.list.focus({ preventScroll: true });
   }
 
   openShown() {

@@ -90,6 +90,17 @@ export function renderKeepingFocus(container, ...children) {
   }
 }
 
+/** Runs ``change`` (a paging button hidden or disabled, its list re-drawn); had ``control`` the focus and is it now out
+ * of use, ``fallback`` (a list, the button beside it) takes it: the keyboard stays where it was, not at the page's
+ * top. */
+export function keepingFocus(control, fallback, change) {
+  const had = document.activeElement === control;
+  change();
+  if (!had || !(control.hidden || control.disabled)) return;
+  if (!fallback.hasAttribute("tabindex") && fallback.tabIndex < 0) fallback.tabIndex = -1;
+  fallback.focus({ preventScroll: true });
+}
+
 /** What the dispatcher chose on the page (the panel, the orders' filter and search, the open order), kept for the
  * browser tab as the token is: a reload (F5, a browser restarted with its tabs) brings the console back as it was. */
 export const kept = {

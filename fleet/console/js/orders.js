@@ -1,8 +1,9 @@
 // Orders: the create form (its dock pickers offer only the chosen direction's sides), the list filtered by
-// state, cancel, and one order's timeline (its transitions, each consignment's clearance, the gate decisions that
+// state, a page at a time, cancel, and one order's timeline (its transitions, each consignment's clearance, the gate decisions that
 // cleared it and let it cross).
 
-import { askReason, h, inLocalTime, kept, moment, renderKeepingFocus, shortOrderId, when } from "./dom.js";
+import { askReason, h, inLocalTime, keepingFocus, kept, moment, renderKeepingFocus, shortOrderId, when } from "./dom.js";
+import { Paging } from "./paging.js";
 
 const STATES = ["created", "assigned", "to_pickup", "loaded", "awaiting_clearance", "cleared", "crossing",
                 "to_drop", "delivered", "cancelled", "failed"];
@@ -11,6 +12,10 @@ const FINISHED = new Set(["delivered", "cancelled", "failed"]);
 const OVERDUE = "overdue";
 /** A vehicle's id (the API's VEHICLE_PATTERN); a consignment's has a hyphen. */
 const VEHICLE_ID = /^[a-z][a-z0-9_]{0,62}$/;
+/** An order's id (fleet/orders/service.py), pasted into Find as a dispatcher has it (an alarm, a vehicle's row). */
+const ORDER_ID = /^ord-[0-9a-f]{12}$/;
+/** Orders listed at a time (~900 a day at the 2030 demand): Newer and Older move a page. */
+const PAGE = 100;
 
 export class OrdersPanel {
   constructor({ api, can, notify, randomKey, serviceNow }) {
@@ -30,10 +35,22 @@ export class OrdersPanel {
     this.find = document.getElementById("order-find");
     this.filter.value = kept.get("orders.state", "");
     this.find.value = kept.get("orders.find", "");
+    this.paging = new Paging(PAGE, (page) => this.read(page), "orders");
+    this.paging.offset = kept.get("orders.offset", 0);
     for (const [field, name] of [[this.filter, "orders.state"], [this.find, "orders.find"]]) {
       // (the search: Enter, or leaving the field changed)
-      field.addEventListener("change", () => { kept.set(name, field.value); this.refresh(); });
+      field.addEventListener("change", async () => {
+        kept.set(name, field.value);
+        this.paging.reset();
+        await this.refresh();
+        const id = this.orderId();
+        if (field === this.find && id && this.listed.length) this.show(id);
+      });
     }
+    this.newer = document.getElementById("orders-newer");
+    this.older = document.getElementById("orders-older");
+    this.newer.addEventListener("click", () => { this.paging.move(-1); this.refresh(); });
+    this.older.addEventListener("click", () => { this.paging.move(1); this.refresh(); });
     this.direction.addEventListener("change", () => this.offerDocks());
     this.form.addEventListener("submit", (event) => { event.preventDefault(); this.create(); });
     // a field the browser refuses itself (out of its range, missing) stops the submit before create(): the API's
@@ -69,6 +86,7 @@ export class OrdersPanel {
       this.notify(`order ${order.id} created`);
       document.getElementById("order-consignments").value = "";
       document.getElementById("order-due").value = "";
+      this.paging.reset();  // the first page: the new order on top
       await this.refresh();
       this.show(order.id);
     } catch (error) {
@@ -76,21 +94,52 @@ export class OrdersPanel {
     }
   }
 
+  /** The page shown read again (on the stream's news too: a later page keeps to its orders, ``Paging``). */
   async refresh() {
     try {
-      const filter = this.filter.value === OVERDUE ? { overdue: true } : { state: this.filter.value };
-      const page = await this.api.get("/orders", { ...filter, ...this.found(), limit: 100 });
-      this.total.textContent = `${page.orders.length} of ${page.total}`;
-      this.listed = page.orders;
+      this.listed = await this.paging.load();
+      kept.set("orders.offset", this.paging.offset);
       await this.rerender();
+      this.showPlace();  // with the rows it counts
       if (this.selected) await this.show(this.selected, false);
     } catch (error) {
       this.notify(`orders: ${error.message}`, true);
     }
   }
 
-  /** What the Find field asks for: a vehicle's orders (its id: lower-case, no hyphen) or a consignment's (its id:
-   *  capitals and a hyphen, however typed). */
+  /** A page of the orders the filter and Find ask for; for an order's id, that order alone, whatever the filter
+   *  (or none: not found). */
+  async read(page) {
+    const id = this.orderId();
+    if (id) {
+      const order = await this.api.get(`/orders/${encodeURIComponent(id)}`).catch((error) => {
+        if (error.status === 404) return null;
+        throw error;
+      });
+      return { orders: order ? [order] : [], total: order ? 1 : 0 };
+    }
+    const filter = this.filter.value === OVERDUE ? { overdue: true } : { state: this.filter.value };
+    return this.api.get("/orders", { ...filter, ...this.found(), ...page });
+  }
+
+  /** Which of how many orders are listed, on which page; Newer and Older while there are (the keyboard on one
+   *  that goes out of use moves to the other, or the list). */
+  showPlace() {
+    const { offset, total, page, pageCount, below } = this.paging;
+    this.total.textContent = this.listed.length
+      ? `${offset + 1}-${offset + this.listed.length} of ${total} · page ${page}/${pageCount}` : `0 of ${total}`;
+    keepingFocus(this.older, offset > 0 ? this.newer : this.tbody, () => { this.older.disabled = below === 0; });
+    keepingFocus(this.newer, below > 0 ? this.older : this.tbody, () => { this.newer.disabled = offset === 0; });
+  }
+
+  /** The order id in the Find field (however typed), or null. */
+  orderId() {
+    const text = this.find.value.trim().toLowerCase();
+    return ORDER_ID.test(text) ? text : null;
+  }
+
+  /** What the Find field asks for otherwise: a vehicle's orders (its id: lower-case, no hyphen) or a consignment's
+   *  (its id: capitals and a hyphen, however typed). */
   found() {
     const text = this.find.value.trim();
     if (!text) return {};
@@ -112,7 +161,9 @@ export class OrdersPanel {
   async rerender() {
     if (!this.listed) return;
     this.waiting = await this.whyWaiting(this.listed);
-    renderKeepingFocus(this.tbody, ...this.listed.flatMap((order) => this.rows(order)));
+    const none = this.orderId() ? `No order ${this.orderId()}: not found.` : "No orders match.";
+    renderKeepingFocus(this.tbody, ...(this.listed.length ? this.listed.flatMap((order) => this.rows(order))
+      : [h("tr", {}, h("td", { colspan: this.columns, class: "muted" }, none))]));
   }
 
   /** The order's row and, while it waits, a row under it saying why: one line across the table, cut short (the

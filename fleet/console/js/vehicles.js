@@ -11,11 +11,13 @@ const instant = (action, label, more = {}) => ({ name: action, label, path: "act
 
 /** Each button takes one of two actions, by the vehicle's state: ``on`` when ``active(view)``, else ``off``; each
  * action is a POST to ``/vehicles/{id}/<path>`` with ``body`` and the reason asked for. A ``motion`` button is not
- * shown for a vehicle never seen: an instant action cannot reach it. */
+ * shown for a vehicle never seen: an instant action cannot reach it. A ``work`` button's ``off`` action is not shown
+ * for a vehicle standing at its holding bay with a load no order carries (``held_at``): it has no work there to
+ * pause or cancel (it waits until Load removed), and Load removed, a fifth button, wrapped its row at 1366 px. */
 const BUTTONS = [
-  { needs: "vehicle_actions", motion: true, active: (v) => v.paused,
+  { needs: "vehicle_actions", motion: true, work: true, active: (v) => v.paused,
     off: instant("pause", "Pause"), on: instant("resume", "Resume") },
-  { needs: "vehicle_actions", motion: true, active: () => false,
+  { needs: "vehicle_actions", motion: true, work: true, active: () => false,
     off: instant("cancel", "Cancel", { confirm: () => "Cancel this vehicle's current work?" }) },
   { needs: "emergency_stop", motion: true, active: (v) => Boolean(v.e_stop && v.e_stop !== "NONE"),
     off: instant("emergency_stop", "E-stop", { danger: true, confirm: () => "The vehicle stops at once where it is." }),
@@ -61,6 +63,17 @@ function show(element, text, attributes = {}) {
   }
 }
 
+/** Cells whose text may run long, by the class of the span that cuts it short (the whole on hover): the order at a
+ * few ems, the errors at the column's width anyway (its header's, or room to spare). Whole, "holds
+ * CN-000300000001, CN-000300000002" (a load no order carries) widened the Order column and squeezed the Actions
+ * column at 1366 px: every row's buttons wrapped onto two or three lines; a vehicle's error did as much. */
+const CUT_SHORT = { order: "cut-short", errors: "cut-short to-column" };
+
+function showCutShort(cell, text, title = text) {
+  show(cell.firstChild, text);
+  if (cell.title !== title) cell.title = title;
+}
+
 export class VehiclesTable {
   constructor(tbody, { api, can, notify, onSelect }) {
     Object.assign(this, { tbody, api, can, notify, onSelect });
@@ -95,7 +108,8 @@ export class VehiclesTable {
   }
 
   build(view) {
-    const cells = Object.fromEntries(["state", "order", "battery", "speed", "age", "errors"].map((k) => [k, h("td")]));
+    const cells = Object.fromEntries(["state", "order", "battery", "speed", "age", "errors"].map((k) => [k,
+      h("td", {}, CUT_SHORT[k] ? h("span", { class: CUT_SHORT[k] }) : null)]));
     const buttons = BUTTONS.filter((b) => this.can[b.needs]).map((b, k) => {
       const button = h("button", { type: "button", class: "small", "data-key": `act${k}:${view.id}` });
       button.addEventListener("click", () => this.act(this.rows.get(view.id).view, button.choice));
@@ -135,7 +149,8 @@ export class VehiclesTable {
       const { view, cells, buttons, noContact, receivedAt } = this.rows.get(id);
       if (noContact.hidden === neverSeen(view)) noContact.hidden = !neverSeen(view);
       for (const b of buttons) {
-        const choice = b.motion && neverSeen(view) ? null : b.active(view) ? b.on : b.off;
+        const choice = b.motion && neverSeen(view) ? null : b.active(view) ? b.on
+          : b.work && view.held_at ? null : b.off;
         if (b.button.choice === choice) continue;
         b.button.choice = choice;
         b.button.hidden = !choice;
@@ -168,10 +183,10 @@ export class VehiclesTable {
       // at a gate pushed its row's buttons onto a second line at 1366 px
       const order = view.order_id ? shortOrderId(view.order_id)
         : held ? `holds ${held}` : view.job ? `(${view.job})` : "";
-      show(cells.order, order,
-           { title: held ? "a load no order carries: take it off by hand at the bay, then Load removed"
-                         : [view.order_id && `order ${view.order_id}`, view.job && `job: ${view.job}`]
-                           .filter(Boolean).join(", ") });
+      showCutShort(cells.order, order,
+                   held ? `holds ${held}: a load no order carries: take it off by hand at the bay, then Load removed`
+                        : [view.order_id && `order ${view.order_id}`, view.job && `job: ${view.job}`]
+                          .filter(Boolean).join(", "));
       show(cells.battery, view.battery == null ? "" : `${view.battery.toFixed(0)} %`,
            { class: view.battery != null && view.battery < 20 ? "warn" : "" });
       show(cells.speed, neverSeen(view) ? "" : `${(view.speed || 0).toFixed(1)} m/s`,
@@ -180,7 +195,7 @@ export class VehiclesTable {
       const seconds = view.state_age_s == null ? null
         : view.state_age_s + (view.reporting ? 0 : (now - receivedAt) / 1000);
       show(cells.age, age(seconds));
-      show(cells.errors, (view.errors || []).join("; "));
+      showCutShort(cells.errors, (view.errors || []).join("; "));
     }
   }
 
