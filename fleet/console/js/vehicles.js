@@ -177,7 +177,7 @@ export class VehiclesTable {
       cells.state.title = where
         ? [`${label} for customs clearance: ` +
            (waiting.allowed ? "crossing allowed" : waiting.reasons.join("; ")), stalled].filter(Boolean).join("\n")
-        : stalled || stateNote(view, state);
+        : [stateNote(view, state), stalled].filter(Boolean).join("\n"); // (out of service and stalled: both)
       const held = (view.held_load || []).join(", ");
       // the order's id short, as in the orders table (the whole of it on hover): with it whole, a vehicle waiting
       // at a gate pushed its row's buttons onto a second line at 1366 px
