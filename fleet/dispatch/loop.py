@@ -736,7 +736,8 @@ class Dispatcher:
                                 "service", {"side": found.side, "last_node": state.last_node_id})
 
     def _emergency_stop(self, track: Track, why: str) -> None:
-        """The border watch found ``why``: an emergency stop, and out of service until people have seen to it."""
+        """The border watch, or two sources under one id, found ``why``: an emergency stop, and out of service until
+        people have seen to it."""
         log.error("%s: emergency stop, out of service", why)
         self.link.send_actions(track.id, [InstantAction(f"stop-{uuid.uuid4().hex[:8]}", ActionType.EMERGENCY_STOP)])
         if track.record.in_service:
@@ -1108,10 +1109,7 @@ class Dispatcher:
         at once. Before, it was read as one vehicle whose position jumped between two places, and the border watch
         judged a mix of the two."""
         why = f"two sources report as {track.id}: {seen}"
-        log.error("%s: emergency stop, out of service", why)
-        self.link.send_actions(track.id, [InstantAction(f"{VehicleAction.EMERGENCY_STOP}-{uuid.uuid4().hex[:8]}",
-                                                        ActionType.EMERGENCY_STOP)])
-        self._set_service(track, False, why)
+        self._emergency_stop(track, why)
         self.alarms.raise_alarm(AlarmKind.DUPLICATE_VEHICLE_ID, track.id,
                                 f"{why}. Emergency stop sent to the id (both machines take it), out of service: "
                                 "nothing is released to it, an order it has not loaded goes to another vehicle; find "

@@ -88,12 +88,13 @@ def _header(state: dict) -> tuple[int, float] | None:
         return None
 
 
-def _later(state: dict, last: dict) -> bool:
-    """``state`` comes after ``last`` from the same vehicle: a higher ``headerId`` (VDA 5050 counts it up with each
-    message on a topic), or a later ``timestamp`` (a restarted vehicle counts from 0 again). A state repeated, or
-    replayed from before, is not: taken, it showed the vehicle where it had been and kept a vehicle that only
-    repeats itself from ever counting as silent. Unreadable headers are left to the state's reader to refuse."""
-    new, old = _header(state), _header(last)
+def _later(new: tuple[int, float] | None, last: dict) -> bool:
+    """A state whose header (``_header``) is ``new`` comes after ``last`` from the same vehicle: a higher
+    ``headerId`` (VDA 5050 counts it up with each message on a topic), or a later ``timestamp`` (a restarted vehicle
+    counts from 0 again). A state repeated, or replayed from before, is not: taken, it showed the vehicle where it
+    had been and kept a vehicle that only repeats itself from ever counting as silent. Unreadable headers are left
+    to the state's reader to refuse."""
+    old = _header(last)
     return new is None or old is None or new[0] > old[0] or new[1] > old[1]
 
 
@@ -187,7 +188,7 @@ class MqttVehicleLink:
                     if (header := _header(payload)) is not None:
                         self.headers.heard(serial, *header)
                     last = self._states.get(serial)
-                    if last is not None and not _later(payload, last[0]):
+                    if last is not None and not _later(header, last[0]):
                         raise vda_json.VdaJsonError(f"state: headerId {payload.get('headerId')!r} at "
                                                     f"{payload.get('timestamp')!r} is no later than the last one's, "
                                                     f"{last[0].get('headerId')!r} at {last[0].get('timestamp')!r}")
