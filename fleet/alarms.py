@@ -8,6 +8,7 @@ others never are: docs/operations.md, "Alarms and what to do"."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from enum import StrEnum
@@ -20,6 +21,8 @@ from fleet.customs.gate import AlarmCause
 from fleet.events import EventBus, Topic
 from fleet.store import AuditKind, Store
 from fleet.store.schema import alarms
+
+log = logging.getLogger(__name__)
 
 
 class AlarmKind(StrEnum):
@@ -122,6 +125,8 @@ class AlarmService:
                 self._open[key] = alarm_id
                 self._cleared.pop(key, None)
         alarm = self.get(alarm_id)
+        if new:  # (in the service's log too: a run's log alone, a CI's, said nothing of what was raised)
+            log.warning("alarm %s on %s: %s", kind, subject, message)
         if not (new and audited):
             self._publish(alarm)
         return alarm if new else None

@@ -75,7 +75,8 @@ def test_a_bounded_demo_moves_containers_both_ways_and_stops_everything(tmp_path
     assert "orders delivered" in output and "crossings" in output, output  # the summary table
     summary = json.loads((tmp_path / "var" / "demo-summary.json").read_text())
     assert summary["orders"].get("delivered", 0) > 0, output + _evidence(tmp_path / "var")
-    assert summary["crossings"].get("VN->CN", 0) > 0 and summary["crossings"].get("CN->VN", 0) > 0, output
+    assert summary["crossings"].get("VN->CN", 0) > 0 and summary["crossings"].get("CN->VN", 0) > 0, \
+        output + _evidence(tmp_path / "var")
     # the newcomer's first minute, measured and printed: an AGV moving, then one through its customs gate
     assert 0 < summary["first_moving_s"] < summary["first_gate_pass_s"] <= summary["first_crossing_s"], summary
     assert "first gate pass" in output and "first AGV moving" in output, output

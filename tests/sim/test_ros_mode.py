@@ -40,6 +40,13 @@ def _timelines(recorder) -> dict:
             for log in recorder.orders.values()}
 
 
+def _service_warnings(log: Path, last: int = 30) -> str:
+    """The service's last warnings and errors (its alarms among them), for an assertion's message: the CI's machine
+    and its work folder are not at hand afterwards."""
+    lines = [line for line in log.read_text(errors="replace").splitlines() if " WARNING " in line or " ERROR " in line]
+    return "\n".join([f"-- the last {last} warnings of {log.name}:", *lines[-last:]])
+
+
 def _dwell_s(recorder) -> dict:
     return {log.demand.consignments: next(t for t, s, _ in log.states if s == "delivered") - log.demand.ready_s
             for log in recorder.orders.values() if any(s == "delivered" for _, s, _ in log.states)}
@@ -67,8 +74,9 @@ def test_fast_and_ros_modes_deliver_the_same_orders_with_the_same_gate_decisions
     expected, got = _outcome(fast.recorder), _outcome(ros.recorder)
     assert len(expected["orders"]) == 2 and {s for s, _ in expected["orders"].values()} == {"delivered"}, expected
     assert got == expected, (f"fast: {expected}\nros: {got} (logs in {tmp_path / 'logs'}; {ros.wall_s:.0f} s wall, "
-                             f"the vehicles' clock at {ros.achieved_scale:.1f}x; each order's states: "
-                             f"{_timelines(ros.recorder)})")
+                             f"the vehicles' clock at {ros.achieved_scale:.1f}x; alarms {dict(ros.recorder.alarms)}; "
+                             f"each order's states: {_timelines(ros.recorder)})\n"
+                             + _service_warnings(tmp_path / "logs" / "serve.log"))
     for mode in (fast, ros):  # the safety check ran on every crossing: both vehicles crossed, both checked
         assert mode.metrics["safety"]["crossings_checked"] == 2, mode.metrics["safety"]
         assert mode.metrics["safety"]["gate_recorded_crossings"] == 2, mode.metrics["safety"]
