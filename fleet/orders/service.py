@@ -363,8 +363,11 @@ def _made_with(conn: Connection, idempotency_key: str | None) -> str | None:
 
 
 def _same_request(order: OrderPublic, request: OrderCreate) -> bool:
-    return (order.consignments, order.pickup, order.drop, order.priority) == (
-        request.consignments, request.pickup, request.drop, request.priority) and \
+    """``request`` asks for what ``order`` is: its times too (a retry with a recomputed deadline got the first order
+    and its old deadline, 200); a time written another way (ISO 8601, an offset) is the same instant."""
+    return (order.consignments, order.pickup, order.drop, order.priority, order.earliest_start,
+            order.latest_delivery) == (request.consignments, request.pickup, request.drop, request.priority,
+                                       request.earliest_start, request.latest_delivery) and \
         (request.direction is None or request.direction == order.direction)
 
 

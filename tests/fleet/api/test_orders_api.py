@@ -4,6 +4,7 @@ with filters and a total, read with the timeline, cancelled with a reason; staff
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -45,6 +46,23 @@ def test_a_key_reused_for_another_request_is_409_naming_the_header(client, body,
     assert create(client, body, key="k-2").status_code == 201
     reply = create(client, {**body, "drop": docks["CN"][1]}, key="k-2")
     assert reply.status_code == 409 and reply.json()["field"] == "Idempotency-Key"
+    assert total(client) == 1
+
+
+def test_a_key_reused_with_other_times_is_409_and_the_same_times_written_otherwise_get_the_order(client, services,
+                                                                                                  body):
+    """Found by trying it: a retry under the key with another ``latest_delivery`` (a script that recomputed its
+    deadline) got the first order, 200, its deadline unchanged: the dispatcher's script believed the new one held.
+    The same instant written another way (ISO 8601 with its offset) is the same request."""
+    now = services.orders.clock()
+    due = 3600 * (int(now) // 3600 + 6)  # a whole hour, six to seven hours from now
+    assert create(client, {**body, "latest_delivery": due}, key="k-times").status_code == 201
+    for other in ({"latest_delivery": due + 3600}, {}, {"latest_delivery": due, "earliest_start": now + 60}):
+        reply = create(client, {**body, **other}, key="k-times")
+        assert reply.status_code == 409 and reply.json()["field"] == "Idempotency-Key", (other, reply.text)
+    written_otherwise = datetime.fromtimestamp(due, timezone(timedelta(hours=7))).isoformat()
+    again = create(client, {**body, "latest_delivery": written_otherwise}, key="k-times")
+    assert again.status_code == 200 and again.json()["latest_delivery"] == due, again.text
     assert total(client) == 1
 
 
