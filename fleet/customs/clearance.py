@@ -48,6 +48,7 @@ class ConsignmentClearance:
     latest_event_id: str | None = None  # the event with the highest seq: what a decision relies on
     base: Status = Status.PENDING  # the ordinary flow's status, beneath a hold
     latest_seq: int | None = None  # that event's seq
+    release_seq: int | None = None  # the seq of the release that stands (beneath a hold too), if one does
 
     @property
     def released(self) -> bool:
@@ -127,7 +128,8 @@ class ConsignmentFold:
         base = final[1] if final else flow[1] if flow else Status.PENDING
         on_hold = bool(hold and hold[1])
         clearance = ConsignmentClearance(Status.HOLD if on_hold else base, on_hold, channel[1] if channel else None,
-                                         latest[1] if latest else None, base, latest[0] if latest else None)
+                                         latest[1] if latest else None, base, latest[0] if latest else None,
+                                         final[0] if final and final[1] == Status.RELEASED else None)
         return cls(latest, hold, channel, final, flow, clearance)
 
     def to_json(self) -> list[Register | None]:
@@ -200,14 +202,22 @@ def _status(status: str, event_id: str | None, seq: int | None) -> dict[str, Any
     return {"status": status, "event_id": event_id, "seq": seq}
 
 
-def consignment_reasons(consignment_id: str, clearance: Mapping[str, ConsignmentClearance]) -> list[str]:
-    """Why each authority does not (yet) let this consignment cross; empty when all released it."""
+def consignment_reasons(consignment_id: str, clearance: Mapping[str, ConsignmentClearance],
+                        used: Mapping[tuple[str, str], int] | None = None) -> list[str]:
+    """Why each authority does not (yet) let this consignment cross; empty when all released it and no crossing
+    has used those releases. ``used``: (consignment, authority) -> the seq of the release its last crossing was
+    made on (``ClearanceState.used_releases``)."""
     reasons = []
     for authority, c in clearance.items():
         if c.on_hold:
             reasons.append(f"{authority}: consignment {consignment_id} on hold")
         elif not c.released:
             reasons.append(f"{authority}: consignment {consignment_id} is {c.status}, not released")
+    spent = sorted(authority for authority, c in clearance.items()
+                   if c.released and used and used.get((consignment_id, authority)) == c.release_seq)
+    if spent:
+        reasons.append(f"consignment {consignment_id} crossed already on the release of {' and '.join(spent)}: a "
+                       "release lets a consignment cross once (customs would release it again)")
     return reasons
 
 
@@ -221,6 +231,7 @@ def gate_rule(
     link_age_s: Mapping[str, float | None],
     link_timeout_s: float,
     stream_gaps: Mapping[str, tuple[Span, ...]] | None = None,
+    used_releases: Mapping[tuple[str, str], int] | None = None,
 ) -> GateDecision:
     """May ``vehicle_id`` enter the crossing lanes in ``direction`` with ``consignments`` aboard?
 
@@ -228,7 +239,8 @@ def gate_rule(
     ``vehicle.authorized``; every consignment aboard is released by it with no hold, and travels in
     ``direction``; its link is live (a valid event or heartbeat within ``link_timeout_s``); and its stream
     has no known gap (``stream_gaps``: missing seqs below its latest event — what is missing could be a
-    ``hold``). An empty vehicle needs the vehicle, link and stream conditions only. Every failing condition
+    ``hold``); and no crossing was made on those releases already (``used_releases``: a consignment crosses once
+    per release). An empty vehicle needs the vehicle, link and stream conditions only. Every failing condition
     is one reason.
     """
     reasons: list[str] = []
@@ -257,7 +269,7 @@ def gate_rule(
         elif travels != direction:
             reasons.append(f"consignment {consignment_id} travels {travels}, not {direction}")
         full = consignments_read[consignment_id] = {a: per_authority.get(a, NO_CLEARANCE) for a in authorities}
-        reasons += consignment_reasons(consignment_id, full)
+        reasons += consignment_reasons(consignment_id, full, used_releases)
         relied += [c.latest_event_id for c in full.values() if c.latest_event_id]
     return GateDecision(vehicle_id, direction, tuple(consignments), not reasons, tuple(reasons), tuple(relied),
                         vehicle_read=vehicle_read, consignments_read=consignments_read)

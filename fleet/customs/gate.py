@@ -586,6 +586,8 @@ class CustomsGate:
             elif record.kind == AuditKind.EVENT_REFUSED and body.get("signed") \
                     and body.get("authority") in self.authorities:
                 self._hear_refused(body)
+            elif record.kind == AuditKind.CROSSING:
+                self._state.use_releases(body.get("releases_used"))
         for stored in self.store.events(after_audit_seq=after):
             audited_digest = audited.pop(stored.event_id, None)
             try:
@@ -674,7 +676,7 @@ class CustomsGate:
         """The consignment alone, vehicle conditions aside: each authority's status, allowed, reasons."""
         with self._lock:
             state = self.consignment_state(consignment_id)
-            reasons = consignment_reasons(consignment_id, state)
+            reasons = consignment_reasons(consignment_id, state, self._state.used_releases)
             if consignment_id not in self._state.directions:
                 reasons.insert(0, f"consignment {consignment_id} is unknown to customs")
             return {**{name: str(c.status) for name, c in state.items()},
@@ -723,7 +725,8 @@ class CustomsGate:
                 consignments={c: self.consignment_state(c) for c in consignments},
                 consignment_directions={c: self._state.directions.get(c) for c in consignments},
                 link_age_s=self.link_ages(), link_timeout_s=self.link_timeout_s,
-                stream_gaps={name: self._state.streams[name].gaps() for name in self.authorities})
+                stream_gaps={name: self._state.streams[name].gaps() for name in self.authorities},
+                used_releases=self._state.used_releases)
 
     def _now_text(self) -> str:
         """The injected clock's time as the envelope writes times: a simulated day's audit log carries the
@@ -751,15 +754,35 @@ class CustomsGate:
         the gate decision (audit seq) that let it onto the pad. ``released`` False: a vehicle was found across
         with no crossing released to it (no decision; ``"released": false`` in the record)."""
         with self._lock:
-            body = {"vehicle_id": vehicle_id, "direction": direction, "consignments": list(consignments),
-                    "decision_audit_seq": decision_audit_seq, "at": self._now_text()}
+            consignments = list(consignments)
+            body: dict[str, Any] = {"vehicle_id": vehicle_id, "direction": direction, "consignments": consignments,
+                                    "decision_audit_seq": decision_audit_seq, "at": self._now_text()}
+            used = self._releases_of(consignments)
+            if used:
+                body["releases_used"] = used
             if not released:
                 body["released"] = False
             if handed_over_by is not None:
                 body |= {"handed_over_by": handed_over_by, "handed_over_by_decision_seq": handed_over_by_decision_seq,
                          "handoff": at}
             self._record(AuditKind.CROSSING, body)
+            if used:
+                self._state.use_releases(used)
+                self._rulings.clear()
             self.publish("crossing", body)
+
+    def _releases_of(self, consignments: Iterable[str]) -> dict[str, dict[str, int]]:
+        """The releases standing for ``consignments``, by authority (``{consignment: {authority: seq}}``): what a
+        crossing with them aboard uses up. Found by trying it: a consignment that had crossed could cross again on
+        its old release (the gate rule read only that customs had released it; the order service's check of a
+        consignment booked twice was all that stopped it)."""
+        used: dict[str, dict[str, int]] = {}
+        for consignment in consignments:
+            for name in self.authorities:
+                seq = self._clearance(consignment, name).release_seq
+                if seq is not None:
+                    used.setdefault(consignment, {})[name] = seq
+        return used
 
     def vehicle_state(self, vehicle_id: str) -> dict[str, VehicleClearance]:
         with self._lock:

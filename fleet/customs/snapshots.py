@@ -43,6 +43,20 @@ class ClearanceState:
     streams: defaultdict[str, SeqStream] = field(default_factory=lambda: defaultdict(SeqStream))
     last_seen: dict[str, float] = field(default_factory=dict)  # authority -> received_at of its latest event
     events: int = 0  # stored events applied
+    #: (consignment, authority) -> the seq of the release its last crossing was made on (a release lets a
+    #: consignment cross once): from the audit log's ``crossing`` records, not from events
+    used_releases: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def use_releases(self, used: Any) -> None:
+        """Fold a ``crossing`` record's ``releases_used`` (``{consignment: {authority: seq}}``) in; anything else in
+        its place (a record from before they were kept) changes nothing."""
+        if not isinstance(used, dict):
+            return
+        for consignment, per_authority in used.items():
+            for authority, seq in per_authority.items() if isinstance(per_authority, dict) else ():
+                if type(seq) is int:
+                    key = (str(consignment), str(authority))
+                    self.used_releases[key] = max(seq, self.used_releases.get(key, seq))
 
     def to_json(self) -> str:
         return json.dumps({
@@ -51,6 +65,7 @@ class ClearanceState:
             "directions": self.directions,
             "streams": {a: _stream_parts(s) for a, s in self.streams.items() if _stream_parts(s)},
             "last_seen": self.last_seen, "events": self.events,
+            "used_releases": [[c, a, seq] for (c, a), seq in self.used_releases.items()],
         }, separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
@@ -71,6 +86,8 @@ class ClearanceState:
                 state.streams[str(a)] = SeqStream(_int(complete_to), sorted(_int(s) for s in beyond),
                                                   sorted(_int(s) for part in ahead for s in part))
             state.last_seen = {str(a): float(t) for a, t in data["last_seen"].items()}
+            for c, a, seq in data.get("used_releases", ()):  # (none in a snapshot from before they were kept)
+                state.used_releases[(str(c), str(a))] = _int(seq)
         except (ValueError, RecursionError, TypeError, KeyError, AttributeError) as exc:
             raise SnapshotRejected(f"its state is not a clearance state ({type(exc).__name__}: {str(exc)[:80]})") \
                 from None
@@ -78,7 +95,7 @@ class ClearanceState:
 
     def same_as(self, other: ClearanceState) -> list[str]:
         """What differs between two states (empty if none): how a snapshot is checked against a replay."""
-        parts = ("consignments", "vehicles", "directions", "last_seen", "events")
+        parts = ("consignments", "vehicles", "directions", "last_seen", "events", "used_releases")
         differences = [part for part in parts if getattr(self, part) != getattr(other, part)]
         streams = {a: _stream_parts(s) for a, s in self.streams.items() if _stream_parts(s)}
         if streams != {a: _stream_parts(s) for a, s in other.streams.items() if _stream_parts(s)}:

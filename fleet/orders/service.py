@@ -383,8 +383,9 @@ def _public(row: Any, timeline: Sequence[Any]) -> OrderPublic:
 
 def _refuse_taken(conn: Connection, consignments: Sequence[str]) -> None:
     """A consignment on an active order is not booked twice; nor is one an order took across the border, however that
-    order ended: a consignment crosses once per customs declaration, and its release, already used, would let it
-    across again (the gate rule reads only that customs released it). Found booking a delivered one again: 201."""
+    order ended: a consignment crosses once per customs declaration (the gate rule, on its own, refuses a second
+    crossing on a release already used: the vehicle would wait at the gate for good). Found booking a delivered one
+    again: 201."""
     taken = conn.execute(sa.select(order_consignments.c.consignment_id, orders.c.id, orders.c.state,
                                    orders.c.direction)
                          .join(orders, orders.c.id == order_consignments.c.order_id)

@@ -300,3 +300,40 @@ def test_heartbeats_keep_the_rules_answer_as_long_as_they_keep_the_links_live(cu
     assert gate.evaluate("agv_001", VN_CN, [C1]).reasons == (
         "VN_CUSTOMS: events missing from its stream (seq 9), resend requested",)
     assert worked_out == ["agv_001"] * 3
+
+
+@pytest.mark.parametrize("snapshot", [False, True], ids=["replayed", "from_a_snapshot"])
+def test_a_release_lets_a_consignment_cross_once_and_a_restart_remembers_it(customs, snapshot):
+    """Found by trying it: a consignment that had crossed could cross again on its old release (back, or a second
+    time the same way): the gate rule read only that both customs had released it, and the order service's check of
+    a consignment booked twice was all that stopped it. A crossing now uses up the releases it was made on, in the
+    gate's own state (from the audit log's crossing records: a restart, replayed or from a snapshot, keeps it);
+    customs releasing it again lets it cross again."""
+    from fleet.customs.gate import CustomsGate
+    from fleet.store import Store
+
+    gate = CustomsGate(customs.authorities, Store(customs.db_path), 60.0, clock=customs.clock,
+                       snapshot_every=(1, 3600.0) if snapshot else (10_000, 3600.0))
+    clear(customs, gate)
+    clear(customs, gate, "CN-104512345679", "CN->VN", vehicle="agv_002")
+    decision = gate.decide("agv_001", VN_CN, [C1])
+    assert decision.allowed
+    gate.record_crossing("agv_001", VN_CN, [C1], decision.audit_seq)
+    spent = (f"consignment {C1} crossed already on the release of CN_CUSTOMS and VN_CUSTOMS: a release lets a "
+             "consignment cross once (customs would release it again)")
+    assert gate.evaluate("agv_001", VN_CN, [C1]).reasons == (spent,)
+    assert gate.evaluate("agv_002", VN_CN, [C1]).reasons == (spent,)  # another vehicle the same
+    assert gate.clearance_of(C1)["reasons"] == [spent] and not gate.clearance_of(C1)["crossing_allowed"]
+    assert gate.evaluate("agv_002", "CN->VN", ["CN-104512345679"]).allowed  # others are not touched
+    if snapshot:
+        gate.ingest(customs.vn.event("heartbeat"), "test")  # (an event after the crossing: a snapshot of it)
+    gate.store.close()
+
+    again = customs.gate()
+    assert again.evaluate("agv_001", VN_CN, [C1]).reasons == (spent,)
+    assert again.verify_replay() == []
+    again.ingest(customs.vn.event("released", C1, direction=VN_CN), "test")
+    assert again.evaluate("agv_001", VN_CN, [C1]).reasons == (spent.replace("CN_CUSTOMS and VN_CUSTOMS",
+                                                                            "CN_CUSTOMS"),)
+    again.ingest(customs.cn.event("released", C1, direction=VN_CN), "test")
+    assert again.evaluate("agv_001", VN_CN, [C1]).allowed

@@ -35,7 +35,7 @@ FLOW = {EventType.DECLARATION_ACCEPTED: Status.DECLARED, EventType.INSPECTION_RE
 
 def seq_order_reference(events: list[AcceptedEvent]) -> ConsignmentClearance:
     """DESIGN.md §3 read literally: walk the events in seq order."""
-    base, on_hold, channel, latest, latest_seq = Status.PENDING, False, None, None, None
+    base, on_hold, channel, latest, latest_seq, release_seq = Status.PENDING, False, None, None, None, None
     for event in sorted(events, key=lambda e: e.seq):
         latest, latest_seq = event.event_id, event.seq
         if event.type == EventType.HOLD:
@@ -46,7 +46,9 @@ def seq_order_reference(events: list[AcceptedEvent]) -> ConsignmentClearance:
             channel = str(event.payload.get("channel"))
         elif FLOW[event.type] in (Status.RELEASED, Status.REVOKED) or base not in (Status.RELEASED, Status.REVOKED):
             base = FLOW[event.type]
-    return ConsignmentClearance(Status.HOLD if on_hold else base, on_hold, channel, latest, base, latest_seq)
+            release_seq = event.seq if base == Status.RELEASED else None  # the release a crossing would use
+    return ConsignmentClearance(Status.HOLD if on_hold else base, on_hold, channel, latest, base, latest_seq,
+                                release_seq)
 
 
 @settings(max_examples=300, deadline=None)

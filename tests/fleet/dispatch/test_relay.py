@@ -36,9 +36,11 @@ def _off_their_side(fleet) -> list[str]:
 
 
 def _on_the_pad_while_denied(fleet, consignment: str, direction: str) -> list[str]:
+    """The vehicles on the pad while the gate rule denies the load's crossing for a reason other than that it has
+    crossed (once handed over, its releases are used up: the pair may still stand on the pad)."""
     gate = fleet.dispatcher.gate
     return [vid for vid in fleet.dispatcher.tracks if fleet.link.state(vid).last_node_id == "handoff"
-            and not gate.evaluate(vid, direction, [consignment]).allowed]
+            and any("crossed already" not in reason for reason in gate.evaluate(vid, direction, [consignment]).reasons)]
 
 
 def _fleet_with_an_order(customs, kim_thanh, count: int, consignment: str, direction: str = VN_CN):
