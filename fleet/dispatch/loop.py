@@ -600,7 +600,7 @@ class Dispatcher:
         if state is None or track.unavailable is not None \
                 or (track.vda_order_id and state.order_id != track.vda_order_id) \
                 or state.order_update_id < track.update_id or state.last_node_id in self._pre_crossing \
-                or (state.battery_charge < self.settings.low_battery_percent and not state.charging):
+                or self._battery_low(state):
             return None
         return seen, track.record, track.vda_order_id, track.update_id
 
@@ -618,12 +618,15 @@ class Dispatcher:
                 or track.plan is None or track.cancel_sent is not None or track.untaken_since is not None \
                 or seen.connection != "ONLINE" or not state.position_initialized or not holds_what_was_sent(track) \
                 or state.last_node_id in self._pre_crossing \
-                or (state.battery_charge < self.settings.low_battery_percent and not state.charging) \
-                or (job.order is not None and job.order.state == OrderState.CLEARED):
+                or self._battery_low(state) or (job.order is not None and job.order.state == OrderState.CLEARED):
             return None
         until = track.should_drive_since + self.settings.still_after_s \
             if track.should_drive_since is not None and not track.stuck_still else INF
         return seen, until, job.order, job.cleared, job.crossed, job.aboard, job.held_at
+
+    def _battery_low(self, state: VehicleState) -> bool:
+        """The vehicle's battery is low and not charging: the low-battery alarm stands (raised, or to be)."""
+        return state.battery_charge < self.settings.low_battery_percent and not state.charging
 
     @staticmethod
     def _still_quiet(track: Track, seen: VehicleSnapshot, t: float) -> bool:
@@ -1063,7 +1066,7 @@ class Dispatcher:
             why, lasting = deaf, True  # (it has kept its order that long already: given back at once)
         if why is not None and deaf is None and track.untaken_since is not None:
             track.untaken_since = t  # (the vehicle may take no order while it cannot go on: its clock starts anew)
-        if state is not None and state.battery_charge < self.settings.low_battery_percent and not state.charging \
+        if state is not None and self._battery_low(state) \
                 and not self.alarms.is_open(AlarmKind.LOW_BATTERY, track.id):  # (open: asked again at every tick)
             self.alarms.raise_alarm(AlarmKind.LOW_BATTERY, track.id,
                                     f"{track.id}: battery at {state.battery_charge:.0f} %")
@@ -1194,7 +1197,7 @@ class Dispatcher:
             self.alarms.clear(AlarmKind.VEHICLE_SILENT, track.id)
         if track.connection not in ("OFFLINE", "CONNECTIONBROKEN"):
             self.alarms.clear(AlarmKind.VEHICLE_OFFLINE, track.id)
-        if state is not None and (state.charging or state.battery_charge >= self.settings.low_battery_percent):
+        if state is not None and not self._battery_low(state):
             self.alarms.clear(AlarmKind.LOW_BATTERY, track.id)
         if state is not None and state.position_initialized:
             self.alarms.clear(AlarmKind.VEHICLE_NOT_LOCALISED, track.id)

@@ -267,10 +267,14 @@ class AgentLogic:
 
     def _error(self, error_type: ErrorType, description: str, level: ErrorLevel = ErrorLevel.WARNING,
                **references: str) -> None:
-        self.errors = [e for e in self.errors if e.error_type != error_type] + [AgvError(
-            error_type, level, description,
-            tuple(ErrorReference(k, v) for k, v in references.items() if v))]
+        self._drop_errors(error_type)
+        self.errors.append(AgvError(error_type, level, description,
+                                    tuple(ErrorReference(k, v) for k, v in references.items() if v)))
         self.changed = True
+
+    def _drop_errors(self, *error_types: ErrorType) -> None:
+        """No error of these types any more (a new list: a state already built keeps what it said)."""
+        self.errors = [e for e in self.errors if e.error_type not in error_types]
 
     def _new(self, order: Order, now: float) -> None:
         first = order.nodes[0]
@@ -331,8 +335,7 @@ class AgentLogic:
             raise OrderRefused(ErrorType.ORDER_UPDATE, f"update starts at {first.node_id}, where the vehicle stopped, "
                                                        f"but it stands {away:.1f} m away: moved off its way")
         self.order_update_id = order.order_update_id
-        self.errors = [e for e in self.errors if e.error_type not in (ErrorType.ORDER_UPDATE,
-                                                                      ErrorType.ORDER_NOT_ACCEPTABLE)]
+        self._drop_errors(ErrorType.ORDER_UPDATE, ErrorType.ORDER_NOT_ACCEPTABLE)
         self._take(order, first, now)
 
     def _take(self, order: Order, first: OrderNode, now: float) -> None:
@@ -410,7 +413,7 @@ class AgentLogic:
         if why is None:
             if self.doubted_at_speed is not None:
                 self.doubted_at_speed = None
-                self.errors = [e for e in self.errors if e.error_type != ErrorType.LOCALIZATION]
+                self._drop_errors(ErrorType.LOCALIZATION)
                 self.changed = True
             return True
         if self.doubted_at_speed is None:
