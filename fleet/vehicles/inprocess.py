@@ -31,6 +31,8 @@ class _Vehicle:
 class InProcessLink:
     """Implements :class:`fleet.vehicles.VehicleLink` for simulated vehicles stepped by :meth:`advance`."""
 
+    name = "in-process (simulated)"
+
     def __init__(self, clock: Callable[[], float], heartbeat_s: float = 1.0,
                  report_orders_at_once: bool = True) -> None:
         self.clock = clock

@@ -164,6 +164,9 @@ def wait_for(predicate: Callable[[], bool], timeout_s: float, poll_s: float = 0.
 
 
 class VehicleLink(Protocol):
+    #: what the fleet's messages call it ("ROS 2 (DDS)", "VDA 5050 over MQTT"...)
+    name: str
+
     def add_vehicle(self, vehicle_id: str) -> None:
         """Start talking to a vehicle (subscribe its state, prepare its order topic)."""
 

@@ -101,6 +101,8 @@ def _later(new: tuple[int, float] | None, last: dict) -> bool:
 class MqttVehicleLink:
     """Implements :class:`fleet.vehicles.VehicleLink` over an MQTT broker. Thread-safe; :meth:`close` when done."""
 
+    name = "VDA 5050 over MQTT"
+
     #: the longest wait between attempts to connect again to a lost broker (paho's default, 120 s, left the
     #: vehicles unheard for two minutes after the broker was back)
     RECONNECT_MAX_S = 5.0

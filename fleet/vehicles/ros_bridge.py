@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 class RosFleetBridge:
     """Implements :class:`fleet.vehicles.VehicleLink` over DDS. Thread-safe; call :meth:`close` when done."""
 
+    name = "ROS 2 (DDS)"
+
     def __init__(self, fleet_namespace: str = "xborder", node_name: str = "xborder_fleet",
                  on_state: Callable[[str], None] | None = None, heartbeat_s: float = 1.0,
                  alive_window_s: float = 3.0) -> None:

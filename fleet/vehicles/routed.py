@@ -1,5 +1,8 @@
 """Several vehicle links as one (``fleet.link: ros+mqtt``): ROS 2 vehicles and VDA 5050 MQTT vehicles in one fleet.
-Each vehicle is served by the link it has been heard on; until it is heard, commands go to the first link."""
+Each vehicle is served by the link it has been heard on; until it is heard, commands go to the first link. One id
+heard on two links is two machines (a vendor's AGV given one of our ids, a client on the broker using it): its
+snapshot says so, as a link's ``HeaderWatch`` does for two sources on one link, and instant actions (the emergency
+stop that follows) go on every link it was heard on."""
 
 from __future__ import annotations
 
@@ -9,9 +12,14 @@ from agv_agent.protocol import Action, Factsheet, Order, VehicleState
 
 from fleet.vehicles.link import VehicleLink, VehicleSnapshot
 
+#: seconds a state heard on a link other than the vehicle's own counts as a second machine's (``HeaderWatch``'s window)
+OTHER_SOURCE_S = 30.0
+
 
 class RoutedLink:
     """Implements :class:`fleet.vehicles.VehicleLink` over ``links``."""
+
+    name = "routed"
 
     def __init__(self, links: Sequence[VehicleLink]) -> None:
         if not links:
@@ -38,7 +46,12 @@ class RoutedLink:
         self.link_of(vehicle_id).send_order(vehicle_id, order)
 
     def send_actions(self, vehicle_id: str, actions: list[Action]) -> None:
-        self.link_of(vehicle_id).send_actions(vehicle_id, actions)
+        """On the vehicle's link and on every other it was heard on: each machine using the id takes them (the
+        emergency stop for two machines under one id reached only the one on the link first heard)."""
+        served = self.link_of(vehicle_id)
+        for link in self.links:
+            if link is served or link.state_age(vehicle_id) is not None:
+                link.send_actions(vehicle_id, actions)
 
     def heartbeat(self) -> None:
         for link in self.links:
@@ -58,7 +71,24 @@ class RoutedLink:
         return None
 
     def snapshot(self, vehicle_id: str) -> VehicleSnapshot:
-        return self.link_of(vehicle_id).snapshot(vehicle_id)
+        served = self.link_of(vehicle_id)
+        seen = served.snapshot(vehicle_id)
+        if seen.duplicate is None and seen.state is not None:
+            also = self._also_heard(vehicle_id, served)
+            if also is not None:
+                return seen._replace(duplicate=also)
+        return seen
+
+    def _also_heard(self, vehicle_id: str, served: VehicleLink) -> str | None:
+        """What shows that a second machine reports as ``vehicle_id`` on another link than ``served``, or None."""
+        for link in self.links:
+            if link is served:
+                continue
+            age = link.state_age(vehicle_id)
+            if age is not None and age <= OTHER_SOURCE_S:
+                return (f"heard on the {served.name} link and, {age:.0f} s ago, on the {link.name} link: one vehicle "
+                        "speaks on one link")
+        return None
 
     def factsheet(self, vehicle_id: str) -> Factsheet | None:
         return self.link_of(vehicle_id).factsheet(vehicle_id)

@@ -92,6 +92,8 @@ class EventLink:
     vehicle reaches a node (the simulator's observers: the safety check, the time-distance diagram).
     """
 
+    name = "simulated (fast mode)"
+
     def __init__(self, clock: Callable[[], float], *, clear_m: float, limits: Limits | None = None,
                  base: BaseLimits | None = None, link_timeout_s: float = 5.0,
                  battery: tuple[float, float, float] = (280.0, 2.2, 150.0), handling_s: float | None = None) -> None:
