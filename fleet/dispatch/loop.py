@@ -96,7 +96,7 @@ from fleet.staff import StaffLog
 from fleet.store import AuditKind, Store, StoreError
 from fleet.store.schema import gate_holds
 from fleet.vehicles.link import VehicleLink, VehicleSnapshot
-from fleet.vehicles.registry import HeldLoad, VehicleRegistry
+from fleet.vehicles.registry import HeldLoad, SentOrder, VehicleRegistry
 from planner.assignment import (
     EnergyModel,
     Reason,
@@ -2343,7 +2343,7 @@ class Dispatcher:
         if taken and basis == track.sent_basis:
             return
         order = vda_order(self.corridor, track.vda_order_id, update_id, track.plan, track.seq0, track.first,
-                          track.released, actions, self._first_deviation(track) if update_id == 0 else None)
+                          track.released, actions, self._first_deviation(track))
         content = OrderContent(order.order_id, order.nodes, order.edges)
         if taken and content.repeats(track.sent_content):
             # the same basis builds the same content, which repeats the last update sent again: not built again
@@ -2359,10 +2359,12 @@ class Dispatcher:
         self._save_vda(track)
 
     def _first_deviation(self, track: Track) -> float | None:
-        """A new order's first node's allowed deviation, when the vehicle stands on its way past that node, farther
-        than the usual deviation (:func:`standing_past`: restarted between two nodes): one that takes in where it
-        stands, so that it accepts the order there. Before, it refused every order ("order starts at
-        vn_deck_out_0, the vehicle is at vn_deck_out_0, 1.6 m away") and stood on the bridge for good."""
+        """The first node's allowed deviation of an order or update, when the vehicle stands on its way past that
+        node, farther than the usual deviation (:func:`standing_past`: restarted between two nodes): one that takes
+        in where it stands, so that it accepts the order there, and the updates that start there until it has driven
+        on. Before, it refused every order ("order starts at vn_deck_out_0, the vehicle is at vn_deck_out_0, 1.6 m
+        away") and stood on the bridge for good; and (until 2026-12-05) every update after its new order, one that
+        released the crossing say, was sent with the usual deviation and refused ("moved off its way")."""
         assert track.plan is not None
         state = track.state
         if state is None or state.last_node_id != track.plan.steps[track.first].node:
@@ -2383,7 +2385,8 @@ class Dispatcher:
         for vehicle_id in sorted(self._unsaved):
             track = self.tracks[vehicle_id]
             order_id = track.job.order.id if track.job is not None and track.job.order is not None else None
-            rows.append((track.id, track.vda_order_id, track.update_id, order_id))
+            rows.append(SentOrder(track.id, track.vda_order_id, track.update_id, order_id,
+                                  released_way(self.corridor, track)))
         self._unsaved.clear()
         if self._writer is not None:
             self._writer.put(rows)

@@ -104,13 +104,19 @@ def believed_released(track: Track, state: VehicleState) -> list[str]:
     its state reports that the fleet released to it (``released_by_fleet``), else what the fleet released to it.
     A node it reports beyond its release, or the base of an order it was never sent, is a vendor's bug or a
     forgery, no release: taken for one, a vehicle reporting an order of its own released over the bridge drove
-    over it unseen. After a restart of the fleet manager, before it has planned the vehicle again, the base it
-    reports of the fleet's last order (whose id the registry keeps) is all there is; a vehicle restarted on the
-    deck reports none (it knows no order), and is judged by what the fleet released to it."""
+    over it unseen. After a restart of the fleet manager, before it has planned the vehicle again, what the
+    registry kept of the way last released to it (``VehicleRecord.released_way``) is what it was released: the
+    nodes of the base it reports of the fleet's last order that lie on that way, else the way. Before, the base it
+    reported was taken as it came, and a vehicle restarted too (on the crossing lane, say: it knows no order) was
+    judged by nothing released, stopped as past its base and taken out of service on the bridge. A store from
+    before the way was kept (None) leaves the reported base taken as it comes."""
     ours = track.vda_order_id is not None and state.order_id == track.vda_order_id
     reported = [n for n in state.node_states if n.released and ours]
     if track.plan is None or track.vda_order_id is None:
-        return [n.node_id for n in reported]
+        way = track.record.released_way
+        if way is None:
+            return [n.node_id for n in reported]
+        return [n.node_id for n in reported if n.node_id in way] or list(way)
     believed = [n.node_id for n in reported if released_by_fleet(track, n.node_id, n.sequence_id)]
     return believed or [step.node for step in track.plan.steps[track.reached + 1:track.released + 1]]
 
@@ -205,11 +211,13 @@ def standing_past(corridor: Corridor, track: Track) -> float | None:
     stands metres past its last node: a new order that starts there is one it accepts only with an allowed
     deviation that takes in where it stands (VDA 5050: an order's first node must be where the vehicle is, within
     that node's deviation range). Not the node ahead: counted as there already, the vehicle would drive from where
-    it stands straight to the node after it, off the lanes at a turn."""
+    it stands straight to the node after it, off the lanes at a turn. Before its first plan after a restart of the
+    fleet manager, the lane is one of the way last released to it (``VehicleRecord.released_way``)."""
     state, plan = track.state, track.plan
-    if state is None or plan is None or not state.position_initialized:
+    route = [step.node for step in plan.steps] + list(plan.horizon) if plan is not None \
+        else track.record.released_way
+    if state is None or not route or not state.position_initialized:
         return None
-    route = [step.node for step in plan.steps] + list(plan.horizon)
     k = next((i for i, node in enumerate(route[:-1]) if node == state.last_node_id), None)
     if k is None:
         return None

@@ -5,7 +5,9 @@ behind every other writer: customs events, order creates, staff actions. Measure
 loop's own end-of-tick write of these ids took up to 1.6 s a tick. Nothing in the loop reads them back: they are
 for a restart, which re-syncs from each vehicle's own report (order id, update id, last node) should the
 service die before they are written, as it did when they were written at the end of the tick. So they are
-written behind: the latest row per vehicle wins, in one transaction per batch.
+written behind: the latest row per vehicle wins, in one transaction per batch. (The released way written with them
+is read back after a restart, until the vehicle is planned again: one lost with the process is an older way, by
+which the vehicle may be judged past its base, the safe side.)
 """
 
 from __future__ import annotations
@@ -14,18 +16,14 @@ import logging
 import threading
 
 from fleet.store import StoreError
-from fleet.vehicles.registry import VehicleRegistry
+from fleet.vehicles.registry import SentOrder, VehicleRegistry
 
 log = logging.getLogger(__name__)
-
-#: (vehicle id, VDA order id, order update id, transport order id), as VehicleRegistry.set_vda_orders takes it
-Row = tuple[str, str | None, int, str | None]
-
 
 class VdaOrderWriter:
     def __init__(self, registry: VehicleRegistry) -> None:
         self.registry = registry
-        self._pending: dict[str, Row] = {}
+        self._pending: dict[str, SentOrder] = {}
         self._lock = threading.Lock()
         self._ready = threading.Event()
         self._stop = threading.Event()
@@ -35,7 +33,7 @@ class VdaOrderWriter:
         self._thread.start()
         return self
 
-    def put(self, rows: list[Row]) -> None:
+    def put(self, rows: list[SentOrder]) -> None:
         with self._lock:
             self._pending.update((row[0], row) for row in rows)
         self._ready.set()

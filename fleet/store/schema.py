@@ -111,6 +111,9 @@ vehicles = Table(
     # a load no order carries any more (cancelled once loaded, or its drop failed) until an operator says it was
     # taken off by hand: {"consignments": [...], "bays": [...]}, so a restart keeps the vehicle at its bay
     Column("held_load", JSON, nullable=True),
+    # the way released to it as last sent (released_way: where it stood, then the nodes ahead), so a restarted fleet
+    # judges it by what it was released, not by what it says it was, until it has planned it again
+    Column("released_way", JSON, nullable=True),
 )
 
 staff_actions = Table(  # every dispatcher's / operator's action, with who and why

@@ -4,6 +4,7 @@ is in service. Kept in the store, so taking a vehicle out of service survives a 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
@@ -39,12 +40,25 @@ class VehicleRecord(VehicleConfig):
     vda_update_id: int = 0
     order_id: str | None = None
     held_load: HeldLoad | None = None
+    released_way: list[str] | None = None  # the way last released to it, stored with each order sent
 
 
 #: a vehicle's VDA order, update and transport order, written after every tick that sent one: built once (building
 #: it for each of a busy day's 7,000 writes cost more than the write)
 _SET_VDA_ORDER = vehicles.update().where(vehicles.c.id == sa.bindparam("vid")).values(
-    vda_order_id=sa.bindparam("vda"), vda_update_id=sa.bindparam("upd"), order_id=sa.bindparam("oid"))
+    vda_order_id=sa.bindparam("vda"), vda_update_id=sa.bindparam("upd"), order_id=sa.bindparam("oid"),
+    released_way=sa.bindparam("way", type_=sa.JSON))
+
+
+class SentOrder(NamedTuple):
+    """What the fleet last sent a vehicle: its VDA 5050 order and update, the transport order it carries out, and
+    the way released to it (``fleet.dispatch.steps.released_way``)."""
+
+    vehicle_id: str
+    vda_order_id: str | None
+    update_id: int
+    order_id: str | None
+    released_way: tuple[str, ...]
 
 
 class VehicleRegistry:
@@ -77,10 +91,11 @@ class VehicleRegistry:
             conn.execute(vehicles.update().where(vehicles.c.id == vehicle_id).values(
                 held_load=sa.null() if load is None else load.model_dump()))  # SQL NULL, not JSON null
 
-    def set_vda_orders(self, rows: Iterable[tuple[str, str | None, int, str | None]]) -> None:
-        """Store (vehicle id, VDA order id, order update id, transport order id) for each row, in one transaction."""
+    def set_vda_orders(self, rows: Iterable[SentOrder]) -> None:
+        """Store what was last sent to each vehicle (:class:`SentOrder`), in one transaction."""
         rows = list(rows)
         if not rows:
             return
         with self.store.transaction() as conn:
-            conn.execute(_SET_VDA_ORDER, [{"vid": v, "vda": vda, "upd": upd, "oid": oid} for v, vda, upd, oid in rows])
+            conn.execute(_SET_VDA_ORDER, [{"vid": r.vehicle_id, "vda": r.vda_order_id, "upd": r.update_id,
+                                           "oid": r.order_id, "way": list(r.released_way)} for r in rows])

@@ -8,6 +8,7 @@ import time
 from fleet.dispatch import loop
 from fleet.dispatch.vda_writer import VdaOrderWriter
 from fleet.orders import OrderState
+from fleet.vehicles.registry import SentOrder
 from tests.fleet.dispatch.conftest import VN_CN, docks, make_fleet
 
 
@@ -69,13 +70,15 @@ def test_vda_order_ids_written_behind_the_loop_keep_the_latest_per_vehicle(custo
     fleet = make_fleet(customs, corridor, 2)
     registry = fleet.dispatcher.registry
     writer = VdaOrderWriter(registry)  # not started: what it holds is written when it stops
-    writer.put([("agv_001", "agv_001-aaaa", 0, None), ("agv_002", "agv_002-bbbb", 3, None)])
-    writer.put([("agv_001", "agv_001-aaaa", 1, None)])
+    writer.put([SentOrder("agv_001", "agv_001-aaaa", 0, None, ("vn_parking_1",)),
+                SentOrder("agv_002", "agv_002-bbbb", 3, None, ("cn_parking_1", "cn_app_in_0"))])
+    writer.put([SentOrder("agv_001", "agv_001-aaaa", 1, None, ("vn_parking_1", "vn_app_out_0"))])
     assert {r.id: r.vda_update_id for r in registry.all()} == {"agv_001": 0, "agv_002": 0}
     writer.start()
     writer.stop()
-    assert {r.id: (r.vda_order_id, r.vda_update_id) for r in registry.all()} == {
-        "agv_001": ("agv_001-aaaa", 1), "agv_002": ("agv_002-bbbb", 3)}
+    assert {r.id: (r.vda_order_id, r.vda_update_id, r.released_way) for r in registry.all()} == {
+        "agv_001": ("agv_001-aaaa", 1, ["vn_parking_1", "vn_app_out_0"]),
+        "agv_002": ("agv_002-bbbb", 3, ["cn_parking_1", "cn_app_in_0"])}
 
 
 def test_a_ticks_order_transitions_are_written_together_and_a_crossing_at_once(customs, corridor):

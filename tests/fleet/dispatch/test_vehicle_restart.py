@@ -124,3 +124,22 @@ def test_a_restarted_vehicle_that_refuses_its_orders_for_good_is_raised_and_says
     assert "does not take its orders" in alarm and "order starts at vn_deck_out_0" in alarm, alarm
     why = fleet.dispatcher.vehicle("agv_001").stalled_because
     assert why is not None and why.startswith("does not take its orders"), why
+
+
+@pytest.mark.slow
+def test_a_vehicle_and_the_fleet_manager_both_restarted_on_the_crossing_lane_finish_the_crossing(customs, corridor):
+    """The vehicle restarted on the crossing lane, released across before it stopped, and the fleet manager
+    restarted meanwhile: the vehicle knows no order, and the new fleet manager no plan. What it released before
+    is in the store: the vehicle goes on across on the decision that released it, with no alarm."""
+    from tests.fleet.dispatch.test_loop import make_fleet_again
+
+    fleet, order = _restarted_on_the_bridge(
+        customs, corridor, "VN-100000000914",
+        lambda s: s.last_node_id == "vn_deck_out_1" and 135.0 < s.pose.y < 150.0)
+    fleet = make_fleet_again(fleet)
+    assert fleet.run(900, until=lambda: fleet.state_of(order) == OrderState.DELIVERED), \
+        ([e.description for e in fleet.link.state("agv_001").errors], fleet.dispatcher.alarms.list()[0])
+    alarms, _ = fleet.dispatcher.alarms.list()  # (but the vehicle's going offline as its process was killed)
+    assert [a.kind for a in alarms] == ["vehicle_offline"], [(a.kind, a.message) for a in alarms]
+    [crossing] = [r for r in fleet.store.audit_records() if r.kind == "crossing"]
+    assert crossing.body.get("decision_audit_seq") is not None, crossing.body

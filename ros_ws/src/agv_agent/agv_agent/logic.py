@@ -331,7 +331,9 @@ class AgentLogic:
             raise OrderRefused(ErrorType.ORDER_UPDATE, f"update must start at the last base node {base_end[0]}/"
                                                        f"{base_end[1]}, not {first.node_id}/{first.sequence_id}")
         away = distance(self.pose, first.x, first.y) if self.pose is not None else 0.0
-        if away > MOVED_OFF_ITS_WAY_M and not any(n.released for n in self.nodes):
+        # (a vehicle restarted on a lane, past the node its new order starts at: the fleet widens that node's allowed
+        # deviation to where it stands, in the order and in the updates that start there)
+        if away > max(MOVED_OFF_ITS_WAY_M, first.allowed_deviation_xy) and not any(n.released for n in self.nodes):
             raise OrderRefused(ErrorType.ORDER_UPDATE, f"update starts at {first.node_id}, where the vehicle stopped, "
                                                        f"but it stands {away:.1f} m away: moved off its way")
         self.order_update_id = order.order_update_id
