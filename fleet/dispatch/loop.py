@@ -668,6 +668,8 @@ class Dispatcher:
             self._see_to_what_was_sent(track, state, t)
         if news:
             self._watch_the_border(track, state)
+            if track.plan is None:
+                self._base_beyond_its_stored_way(track, state)
         if self._planned_once and track.plan is not None \
                 and state.order_id == track.vda_order_id and (news or track.job is not None):
             self._follow(track, state, t)  # with a job, time alone may end a dwell (unloading)
@@ -692,6 +694,27 @@ class Dispatcher:
             self._past_its_base(track, state, found)
         elif found is not None:
             self._off_the_map(track, state, found)
+
+    def _base_beyond_its_stored_way(self, track: Track, state: VehicleState) -> None:
+        """Before its first plan after a restart of the fleet manager: a vehicle that reports, on the fleet's last
+        order, nodes released to it off the way the fleet last released to it (``VehicleRecord.released_way``: a
+        vendor's bug, a forged state, or an update the process before sent and died before storing) is not
+        believed. Out of service with a ``vehicle_fault`` alarm until people have seen to it: planned from that
+        base, it was believed released wherever the base went, across the border too. The border watch still
+        judges it by the stored way (``believed_released``)."""
+        way, record = track.record.released_way, track.record
+        if way is None or not record.in_service or not state.order_id or state.order_id != track.vda_order_id:
+            return
+        beyond = [n.node_id for n in state.node_states if n.released and n.node_id not in way]
+        if not beyond:
+            return
+        why = (f"{track.id} reports its order {state.order_id} released to {', '.join(beyond)}, beyond the way last "
+               f"released to it before the fleet manager restarted ({' -> '.join(way)}): not believed")
+        log.warning("%s: out of service", why)
+        self._set_service(track, False, why)
+        self.alarms.raise_alarm(AlarmKind.VEHICLE_FAULT, track.id, f"{why}; out of service until people have seen "
+                                "to it (put back in service, it is planned from the base it reports)",
+                                {"beyond": beyond, "released_way": list(way)})
 
     def _unreleased_crossing(self, track: Track, state: VehicleState, found: UnreleasedCrossing) -> None:
         """A vehicle across the border or on its line with no crossing released to it: it is stopped (an
@@ -2699,6 +2722,8 @@ class Dispatcher:
         with self._lock:
             track = self.tracks[vehicle_id]
             self._set_service(track, in_service, reason)
+            if in_service and track.plan is None:  # people have seen to it: the base it reports is believed again
+                track.record = track.record.model_copy(update={"released_way": None})  # (_base_beyond_its_stored_way)
             if not in_service:
                 # taken out now, not at the next tick's look at it: that tick's first step releases vehicles
                 # cleared at their gates, and one taken out of service while it waited at its gate was released

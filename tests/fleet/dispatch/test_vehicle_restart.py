@@ -3,7 +3,10 @@ no order, and the fleet must give it one from where it stands."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
+from agv_agent.protocol import EStop
 
 from fleet.orders import OrderState
 from tests.fleet.dispatch.conftest import VN_CN, docks, make_fleet
@@ -143,3 +146,43 @@ def test_a_vehicle_and_the_fleet_manager_both_restarted_on_the_crossing_lane_fin
     assert [a.kind for a in alarms] == ["vehicle_offline"], [(a.kind, a.message) for a in alarms]
     [crossing] = [r for r in fleet.store.audit_records() if r.kind == "crossing"]
     assert crossing.body.get("decision_audit_seq") is not None, crossing.body
+
+
+@pytest.mark.slow
+def test_a_base_reported_beyond_the_way_released_before_a_restart_is_not_planned_from(customs, corridor):
+    """Found by reading it, then trying it: after a restart of the fleet manager the base a vehicle reported of the
+    fleet's last order was taken as it came. A vehicle waiting at its gate for China's clearance that then reports
+    its way released on over the bridge (a vendor's bug, a forged state) was planned on from across the border and
+    believed released there. Now the way stored before the restart is what it was released: out of service with a
+    ``vehicle_fault`` alarm, not planned; driven on all the same, it is stopped short of the line."""
+    from tests.fleet.dispatch.test_cleared import _at_its_gate
+    from tests.fleet.dispatch.test_loop import make_fleet_again
+
+    fleet, order, _ = _at_its_gate(customs, corridor, "VN-100000000915")
+    real = fleet.link.snapshot
+
+    def claims_the_bridge(vehicle: str):
+        seen = real(vehicle)
+        if vehicle != "agv_001" or seen.state is None:
+            return seen
+        return seen._replace(state=dataclasses.replace(seen.state, node_states=tuple(
+            dataclasses.replace(n, released=True) for n in seen.state.node_states)))
+
+    fleet.link.snapshot = claims_the_bridge
+    fleet = make_fleet_again(fleet)
+    fleet.run(2)
+    track = fleet.dispatcher.tracks["agv_001"]
+    faults = _alarms(fleet, "vehicle_fault")
+    assert len(faults) == 1 and "beyond the way last released to it" in faults[0], faults
+    assert not track.record.in_service and track.plan is None
+    assert fleet.state_of(order) == OrderState.AWAITING_CLEARANCE
+    for y in range(-20, 60, 2):  # and it drives on over the deck all the same
+        fleet.link.move_by_hand("agv_001", 9.0, float(y))
+        fleet.run(0.5)
+        if fleet.link.state("agv_001").e_stop != EStop.NONE:
+            break
+    assert fleet.link.state("agv_001").e_stop != EStop.NONE and y <= 2, y
+    assert not [r for r in fleet.store.audit_records() if r.kind == "crossing"]
+    fleet.dispatcher.set_in_service("agv_001", True, "operator", "seen to on site")  # people vouch for it
+    fleet.run(2)
+    assert track.record.in_service and len(_alarms(fleet, "vehicle_fault")) == 1
