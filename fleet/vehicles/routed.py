@@ -46,12 +46,18 @@ class RoutedLink:
         self.link_of(vehicle_id).send_order(vehicle_id, order)
 
     def send_actions(self, vehicle_id: str, actions: list[Action]) -> None:
-        """On the vehicle's link and on every other it was heard on: each machine using the id takes them (the
-        emergency stop for two machines under one id reached only the one on the link first heard)."""
+        """On the vehicle's link and on every other it was heard on lately (``OTHER_SOURCE_S``): each machine using
+        the id takes them (the emergency stop for two machines under one id reached only the one on the link first
+        heard)."""
         served = self.link_of(vehicle_id)
         for link in self.links:
-            if link is served or link.state_age(vehicle_id) is not None:
+            if link is served or self._heard_lately(link, vehicle_id):
                 link.send_actions(vehicle_id, actions)
+
+    @staticmethod
+    def _heard_lately(link: VehicleLink, vehicle_id: str) -> bool:
+        age = link.state_age(vehicle_id)
+        return age is not None and age <= OTHER_SOURCE_S
 
     def heartbeat(self) -> None:
         for link in self.links:
@@ -82,12 +88,9 @@ class RoutedLink:
     def _also_heard(self, vehicle_id: str, served: VehicleLink) -> str | None:
         """What shows that a second machine reports as ``vehicle_id`` on another link than ``served``, or None."""
         for link in self.links:
-            if link is served:
-                continue
-            age = link.state_age(vehicle_id)
-            if age is not None and age <= OTHER_SOURCE_S:
-                return (f"heard on the {served.name} link and, {age:.0f} s ago, on the {link.name} link: one vehicle "
-                        "speaks on one link")
+            if link is not served and self._heard_lately(link, vehicle_id):
+                return (f"heard on the {served.name} link and, within {OTHER_SOURCE_S:.0f} s, on the {link.name} "
+                        "link: one vehicle speaks on one link")
         return None
 
     def factsheet(self, vehicle_id: str) -> Factsheet | None:
