@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import logging
 import threading
 import time
@@ -47,6 +48,8 @@ from fleet.store.audit import UNREADABLE_BODY, record_hash
 log = logging.getLogger(__name__)
 
 MAX_FUTURE_S = 120.0
+#: characters of a replaced stored row's text kept in the audit record of the event that replaced it (evidence)
+REPLACED_TEXT_MAX = 4096
 MAX_EVENT_BYTES = 64 * 1024
 MAX_JSON_DEPTH = 8  # the envelope is level 1, its payload level 2: room for a little structure, no more
 MAX_NUMBER_CHARS = 32  # seq < 2^53 has 16 digits
@@ -135,6 +138,18 @@ class _Batch:
     names_any: bool = False  # an accepted event names a consignment or a vehicle (a heartbeat names neither)
     undos: list[Callable[[], None]] = field(default_factory=list)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)  # event_ids of stored rows the replay could not apply, replaced
+
+
+@dataclass(frozen=True)
+class Unapplied:
+    """A stored event row the replay did not apply (edited or inserted behind the fleet's back): where it sits,
+    why, and its text, kept until a resend of the event takes its place (``CustomsGate._unapplied``)."""
+
+    authority: str
+    seq: int
+    reason: str
+    text: str
 
 
 class _Refusal(Exception):
@@ -197,6 +212,8 @@ class CustomsGate:
         self._unanchored, self._anchored_at = 0, clock()
         self._unsnapshotted, self._snapshot_at = 0, clock()
         self.checkpoint: dict[str, Any] | None = None
+        #: stored rows the replay could not apply, by event_id: a resend of the event takes their place
+        self._unapplied: dict[str, Unapplied] = {}
         self._load()
         self._anchor()
 
@@ -252,6 +269,8 @@ class CustomsGate:
                         records = self.store.append_audits(conn, batch.audits)
                         for index, event in batch.events:
                             event.audit_seq = records[index].seq
+                        if batch.replaced:
+                            self.store.delete_events(conn, batch.replaced)
                         self.store.write_events(conn, [event for _, event in batch.events])
             except BaseException:
                 for undo in reversed(batch.undos):  # not stored, so not applied: resends must be applied
@@ -263,6 +282,8 @@ class CustomsGate:
             elif (oldest := self._oldest_heard()) is not None:
                 self._rulings_oldest = oldest  # what is kept holds while every link is live, now from later on
             self._state.events += len(batch.events)
+            for event_id in batch.replaced:
+                self._unapplied.pop(event_id, None)
             self._audited(len(batch.audits))
             for action in batch.after_commit:
                 action()
@@ -280,12 +301,30 @@ class CustomsGate:
             if p.refusal is not None:
                 raise p.refusal
             assert p.event is not None
+            replaces = self._set_aside_unapplied(p.event, batch)
             self._check_state(p.event, p.digest, batch)
         except _Refusal as refusal:
             return self._refuse(p.fields, p.data, via, p.submitted_by, refusal, batch)
         if p.event.event_id in batch.digests:
             return IngestResult(Outcome.DUPLICATE, p.event.event_id, "already applied")
-        return self._apply(p.event, p.data, p.digest, via, batch)
+        return self._apply(p.event, p.data, p.digest, via, batch, replaces)
+
+    def _set_aside_unapplied(self, event: CustomsEvent, batch: _Batch) -> list[tuple[str, Unapplied]]:
+        """The stored rows under this event's id or (authority, seq) that the replay could not apply (edited or
+        inserted behind the fleet's back): left out of the duplicate and equivocation checks, to be replaced by
+        the event (verified as it arrived). Before, the resend of a row edited in the table was answered
+        "duplicate" (or refused as an event_id reused), and its seq denied every crossing of the authority for
+        good; a deleted row's resend was applied."""
+        if not self._unapplied:
+            return []
+        found = []
+        for event_id in {event.event_id, batch.holders.get((event.authority, event.seq), event.event_id)}:
+            row = self._unapplied.get(event_id)
+            if row is not None and event_id not in batch.replaced:
+                batch.digests.pop(event_id, None)
+                batch.holders.pop((row.authority, row.seq), None)
+                found.append((event_id, row))
+        return found
 
     def _prepare(self, item: tuple[bytes | str | Mapping[str, Any], str | None]) -> Verified:
         """Every check that depends on the event alone, not on the gate's state."""
@@ -348,7 +387,8 @@ class CustomsGate:
                 raise _Refusal(f"consignment {event.consignment_id} travels {travels}; this event says "
                                f"{event.direction}")
 
-    def _apply(self, event: CustomsEvent, data: bytes, digest: str, via: str, batch: _Batch) -> IngestResult:
+    def _apply(self, event: CustomsEvent, data: bytes, digest: str, via: str, batch: _Batch,
+               replaces: Sequence[tuple[str, Unapplied]] = ()) -> IngestResult:
         accepted = _accepted(event)
         received_at = self.clock()
         consignment = event.consignment_id
@@ -364,7 +404,10 @@ class CustomsGate:
                                                          data.decode(), received_at)))
         batch.audits.append((AuditKind.EVENT_ACCEPTED, {
             "event_id": event.event_id, "authority": event.authority, "seq": event.seq, "type": str(event.type),
-            "consignment_id": consignment, "vehicle_id": event.vehicle_id, "digest": digest, "via": via}))
+            "consignment_id": consignment, "vehicle_id": event.vehicle_id, "digest": digest, "via": via}
+            | ({"replaced_stored_row": "; ".join(r.reason for _, r in replaces),
+                "replaced_text": [r.text[:REPLACED_TEXT_MAX] for _, r in replaces]} if replaces else {})))
+        batch.replaced += [event_id for event_id, _ in replaces]  # (deleted before the event is written)
         # the consignment's crossing_allowed changed only if this authority's release did and the others' stand
         if consignment and self._clearance(consignment, event.authority).released != released_before and all(
                 self._clearance(consignment, name).released for name in self.authorities if name != event.authority):
@@ -594,6 +637,8 @@ class CustomsGate:
                 event = self._replayable(stored, audited_digest)
             except _Refusal as refusal:
                 problems.append(f"stored event {safe_text(str(stored.event_id), 64)} not applied: {refusal.reason}")
+                self._unapplied[stored.event_id] = Unapplied(stored.authority, stored.seq, refusal.reason,
+                                                             json.dumps(stored.raw, default=str))
                 continue
             self._index(event, stored.received_at)
             self._state.events += 1
@@ -628,11 +673,11 @@ class CustomsGate:
         """Rebuild the state from every stored event, each re-verified, and compare it with the state held now
         (which a restart loaded from a snapshot): the differences, and the events not applied, or []."""
         with self._lock:
-            held = self._state
+            held, unapplied = self._state, dict(self._unapplied)
             try:
                 replayed, problems = self._replayed(after=None)
             finally:
-                self._state = held
+                self._state, self._unapplied = held, unapplied  # (a row found edited now was applied as it came)
                 self._rulings.clear()
             return problems + [f"the state held differs from a verified replay in its {part}"
                                for part in held.same_as(replayed)]

@@ -320,6 +320,11 @@ class Store:
             {"event_id": e.event_id, "authority": e.authority, "seq": e.seq, "digest": e.digest, "raw": e.text,
              "received_at": e.received_at, "audit_seq": e.audit_seq} for e in events])
 
+    def delete_events(self, conn: Connection, event_ids: list[str]) -> None:
+        """Delete stored event rows inside the caller's :meth:`transaction`: rows the replay could not apply,
+        which a verified resend of the event replaces (``CustomsGate``; the audit record keeps their text)."""
+        conn.execute(customs_events.delete().where(customs_events.c.event_id.in_(event_ids)))
+
     def known_events(self, conn: Connection, event_ids: list[str], seqs: list[tuple[str, int]]
                      ) -> tuple[dict[str, str], dict[tuple[str, int], str]]:
         """Of the events stored: the digest of each of ``event_ids``, and the event_id holding each of
