@@ -310,20 +310,29 @@ class CustomsGate:
         return self._apply(p.event, p.data, p.digest, via, batch, replaces)
 
     def _set_aside_unapplied(self, event: CustomsEvent, batch: _Batch) -> list[tuple[str, Unapplied]]:
-        """The stored rows under this event's id or (authority, seq) that the replay could not apply (edited or
-        inserted behind the fleet's back): left out of the duplicate and equivocation checks, to be replaced by
-        the event (verified as it arrived). Before, the resend of a row edited in the table was answered
-        "duplicate" (or refused as an event_id reused), and its seq denied every crossing of the authority for
-        good; a deleted row's resend was applied."""
+        """The stored rows under this event's id or its (authority, seq) that the replay could not apply (edited or
+        inserted behind the fleet's back: ``_unapplied``), while that seq is not applied (never a row whose event
+        the state holds): left out of the duplicate and equivocation checks, to be replaced by the event, verified
+        as it arrived. Before, the resend of a row edited in the table was answered "duplicate" (or refused as an
+        event_id reused), and its seq denied every crossing of the authority for good; a deleted row's resend was
+        applied. (A snapshot taken while a row is not applied counts one event less than the rows stored, so a
+        restart does not use it and replays every row again: ``_unapplied`` is whole after any restart.)"""
         if not self._unapplied:
             return []
+        stream = self._state.streams.get(event.authority)
+        if stream is not None and stream.heard(event.seq):
+            return []
         found = []
-        for event_id in {event.event_id, batch.holders.get((event.authority, event.seq), event.event_id)}:
+        holder = batch.holders.get((event.authority, event.seq), event.event_id)
+        for event_id in dict.fromkeys((event.event_id, holder)):
             row = self._unapplied.get(event_id)
-            if row is not None and event_id not in batch.replaced:
-                batch.digests.pop(event_id, None)
-                batch.holders.pop((row.authority, row.seq), None)
-                found.append((event_id, row))
+            if row is None:
+                continue
+            batch.digests.pop(event_id, None)
+            for place in ((event.authority, event.seq), (row.authority, row.seq)):
+                if batch.holders.get(place) == event_id:
+                    del batch.holders[place]
+            found.append((event_id, row))
         return found
 
     def _prepare(self, item: tuple[bytes | str | Mapping[str, Any], str | None]) -> Verified:

@@ -53,6 +53,13 @@ class SeqStream:
             self.ahead.insert(index, seq)
             del self.ahead[MAX_MALFORMED_AHEAD:]
 
+    def heard(self, seq: int) -> bool:
+        """Whether a well-formed event with ``seq`` was received (a malformed one still ahead is not counted)."""
+        if seq <= self.complete_to:
+            return True
+        index = bisect.bisect_left(self.beyond, seq)
+        return index < len(self.beyond) and self.beyond[index] == seq
+
     def copy(self) -> SeqStream:
         return SeqStream(self.complete_to, list(self.beyond), list(self.ahead))
 
