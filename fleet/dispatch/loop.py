@@ -702,7 +702,8 @@ class Dispatcher:
         believed. Out of service with a ``vehicle_fault`` alarm until people have seen to it: planned from that
         base, it was believed released wherever the base went, across the border too. The border watch still
         judges it by the stored way (``believed_released``)."""
-        way, record = track.record.released_way, track.record
+        record = track.record
+        way = record.released_way
         if way is None or not record.in_service or not state.order_id or state.order_id != track.vda_order_id:
             return
         beyond = [n.node_id for n in state.node_states if n.released and n.node_id not in way]

@@ -35,7 +35,7 @@ class VdaOrderWriter:
 
     def put(self, rows: list[SentOrder]) -> None:
         with self._lock:
-            self._pending.update((row[0], row) for row in rows)
+            self._pending.update((row.vehicle_id, row) for row in rows)
         self._ready.set()
 
     def stop(self) -> None:

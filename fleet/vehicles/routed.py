@@ -2,7 +2,7 @@
 Each vehicle is served by the link it has been heard on; until it is heard, commands go to the first link. One id
 heard on two links is two machines (a vendor's AGV given one of our ids, a client on the broker using it): its
 snapshot says so, as a link's ``HeaderWatch`` does for two sources on one link, and instant actions (the emergency
-stop that follows) go on every link it was heard on."""
+stop that follows) go on every link it was heard on lately."""
 
 from __future__ import annotations
 
