@@ -84,7 +84,7 @@ from fleet.dispatch.steps import (
     ways_out,
 )
 from fleet.dispatch.tracks import Job, JobKind, QuietTrack, ReleaseWait, RestingTrack, Track
-from fleet.dispatch.vda import OrderContent, vda_order
+from fleet.dispatch.vda import OrderContent, node_action_id, vda_order
 from fleet.dispatch.vda_writer import VdaOrderWriter
 from fleet.dispatch.views import GateView, VehicleAction, VehicleView, WaitingVehicle
 from fleet.dispatch.waiting import FleetNow, WaitingOrder, waiting_order
@@ -618,7 +618,8 @@ class Dispatcher:
                 or track.plan is None or track.cancel_sent is not None or track.untaken_since is not None \
                 or seen.connection != "ONLINE" or not state.position_initialized or not holds_what_was_sent(track) \
                 or state.last_node_id in self._pre_crossing \
-                or self._battery_low(state) or (job.order is not None and job.order.state == OrderState.CLEARED):
+                or self._battery_low(state) or (job.order is not None and job.order.state == OrderState.CLEARED) \
+                or job.kind == JobKind.CANCEL_PICK:
             return None
         until = track.should_drive_since + self.settings.still_after_s \
             if track.should_drive_since is not None and not track.stuck_still else INF
@@ -673,6 +674,8 @@ class Dispatcher:
         if self._planned_once and track.plan is not None \
                 and state.order_id == track.vda_order_id and (news or track.job is not None):
             self._follow(track, state, t)  # with a job, time alone may end a dwell (unloading)
+        if track.job is not None and track.job.kind == JobKind.CANCEL_PICK:
+            self._undo_the_pick(track, state, t)
         self._watch_health(track, t)
         self._watch_standstill(track, state, t)
 
@@ -1016,6 +1019,8 @@ class Dispatcher:
         if job.kind == JobKind.HAND_OVER and job.order is not None:
             # its load changes hands at the pad (_follow_meetings), wherever its plan ends: a deliverer whose partner
             # broke down mid-transfer had its job ended on the pad and drove home with the load, its order `crossing`
+            return
+        if job.kind == JobKind.CANCEL_PICK:  # until its own report says whether it loaded (_undo_the_pick)
             return
         if job.kind == JobKind.HOLD:  # it waits at the bay with the load until people take it off
             if job.held_at is None:
@@ -1422,9 +1427,9 @@ class Dispatcher:
     def _request(self, track: Track, start: str, start_time: float) -> PlanRequest:
         job = track.job
         profile = self._around_held_arrivals(self._empty_profile(track, start) if job is None or job.order is None
-                                             or job.order.state in PICKUP_STATES
+                                             or job.order.state in PICKUP_STATES or job.kind == JobKind.CANCEL_PICK
                                              else self._loaded_profile(track, job, start), start)
-        if job is None or track.unavailable is not None:
+        if job is None or track.unavailable is not None or job.kind == JobKind.CANCEL_PICK:
             return PlanRequest(track.id, start, (start,), start_time, profile)
         stops: tuple[Stop, ...] = ()
         hold_at: tuple[str, ...] = ()
@@ -2761,19 +2766,98 @@ class Dispatcher:
                 raise OrderError(f"order {order_id} is cleared and past its gates, on the way to the bridge, from "
                                  "which the only way on is across: it finishes to the far side first; cancel it again "
                                  "once it is there", field="state", status=409)
-            cancelled = self.orders.transition(order_id, OrderState.CANCELLED, f"cancelled by {by}: {reason}",
-                                               {"kind": "dispatcher", "by": by})
+            dock = self._pick_released(track) if carries and track is not None \
+                and order.state not in LOADED_STATES else None
+            said = f"cancelled by {by}: {reason}" + (
+                "" if dock is None or track is None else f"; the pick at {dock} was released to {track.id}: it is "
+                "stopped there (cancelOrder), and a load it took all the same goes to a holding bay, never across")
+            cancelled = self.orders.transition(order_id, OrderState.CANCELLED, said, {"kind": "dispatcher", "by": by})
             self.staff.record(role=by, action="cancel_order", target=f"order:{order_id}", reason=reason)
             if carries and track is not None:
                 self._break_meeting(track)
                 if order.state in LOADED_STATES:
                     track.job = self._hold_the_load(track, base_end(self.corridor, track), order)
+                elif dock is not None:
+                    track.job = self._cancelling_pick(track, dock, order)
                 else:
                     track.job = None
                 track.needs_plan = True
                 self._reseen(track)
         self.wake()
         return cancelled
+
+    def _pick_released(self, track: Track) -> str | None:
+        """The pickup dock whose pick the fleet released to the vehicle (sent, so that no update takes it back), or
+        None."""
+        plan = track.plan
+        k = None if plan is None else next((i for i, s in enumerate(plan.steps) if s.action == "pickup"), None)
+        return None if plan is None or k is None or k > track.released or track.vda_order_id is None \
+            else plan.steps[k].node
+
+    def _cancelling_pick(self, track: Track, dock: str, order: OrderPublic) -> Job:
+        """The job of a vehicle whose order was cancelled with its pick at ``dock`` released to it: it would load
+        the container all the same (VDA 5050: an update cannot take a released node's actions back) and, taken
+        for empty, drive off with it, free for any order, across the border too. It is sent a ``cancelOrder``
+        once it stands at a node (``_undo_the_pick``), and its own report then says whether the load came aboard.
+        Until then the load counts as aboard (the gate rule asks with it, its plans stay short of the border) and
+        the registry keeps it, so that a restart holds it rather than forgets it."""
+        assert track.plan is not None and track.vda_order_id is not None
+        k = next(i for i, s in enumerate(track.plan.steps) if s.action == "pickup")
+        hold = self._hold_the_load(track, dock, order)
+        log.warning("order %s cancelled with its pick at %s released to %s: stopping it there", order.id, dock,
+                    track.id)
+        return Job(JobKind.CANCEL_PICK, (dock,), order, aboard=hold.aboard, pick=(
+            track.vda_order_id, node_action_id(track.vda_order_id, track.seq0 + 2 * k, ActionType.PICK)))
+
+    def _undo_the_pick(self, track: Track, state: VehicleState, t: float) -> None:
+        """A vehicle whose order was cancelled with its pick released (``_cancelling_pick``): its pick done or failed
+        on its own, that says whether the load is aboard; else, once it stands at a node, on our order and
+        online, it is sent a ``cancelOrder`` (a running pick stops; one a vendor's vehicle finishes is reported so),
+        and once that is done its report says. Not between nodes: a cancel would strand it where no order can
+        start."""
+        job = track.job
+        assert job is not None and job.pick is not None
+        vda, pick_id = job.pick
+        pick = next((a for a in state.action_states if a.action_id == pick_id), None) \
+            if state.order_id == vda else None
+        loaded = (pick is not None and pick.status == ActionStatus.FINISHED) or bool(state.loads)
+        if job.cancel is None:
+            if pick is not None and pick.status in (ActionStatus.FINISHED, ActionStatus.FAILED):
+                self._pick_undone(track, state, t, loaded=loaded, cancelled=False)
+                return
+            if state.order_id != vda:
+                if refused_what_was_sent(track):  # (it never held the pick)
+                    self._pick_undone(track, state, t, loaded=loaded, cancelled=False)
+                return
+            if state.driving or track.connection not in ("ONLINE", None) \
+                    or between_nodes(self.corridor, state) is not None:
+                return
+            job.cancel = (f"cancel-{uuid.uuid4().hex[:8]}", t, -INF)
+        cancel, since, last = job.cancel
+        if not self._cancel_done(state, cancel) or any(n.released for n in state.node_states):
+            if t - last > RESEND_AFTER_S:  # (sent again with the same id: a vehicle does an action id once)
+                self.link.send_actions(track.id, [InstantAction(cancel, ActionType.CANCEL_ORDER)])
+                job.cancel = (cancel, since, t)
+            return
+        self._pick_undone(track, state, t, loaded=loaded, cancelled=True)
+
+    def _pick_undone(self, track: Track, state: VehicleState, t: float, *, loaded: bool, cancelled: bool) -> None:
+        """The vehicle of a cancelled order reports whether it loaded the container: a hold (to a holding bay, the
+        load kept in the registry) or free. After a ``cancelOrder`` it has a new order where it stands."""
+        job, held = track.job, track.record.held_load
+        assert job is not None and job.order is not None and held is not None
+        if cancelled:
+            self._placed_after_cancel(track, state, t)
+        if loaded:
+            log.warning("%s loaded %s of cancelled order %s all the same: to a holding bay", track.id,
+                        ", ".join(job.aboard), job.order.id)
+            track.job = _holding(held)
+        else:
+            log.info("%s did not load cancelled order %s: free", track.id, job.order.id)
+            self._set_held_load(track, None)
+            track.job = None
+        track.needs_plan = True
+        self._reseen(track)
 
     def _hold_the_load(self, track: Track, node: str, order: OrderPublic) -> Job:
         """The job of a vehicle whose order ended with the load aboard (cancelled, or its drop failed): to a

@@ -22,6 +22,9 @@ class JobKind(StrEnum):
     CHARGE = "charge"
     HOLD = "hold"  # a cancelled load driven to a holding bay
     HAND_OVER = "hand_over"  # relay: carry the load to the handoff pad, hand it to the partner, go home
+    #: its order cancelled with the pick released to it (VDA 5050: no update takes a released node's actions back):
+    #: stopped by a ``cancelOrder``, then free, or (the container loaded all the same) a ``HOLD``
+    CANCEL_PICK = "cancel_pick"
 
 
 @dataclass
@@ -37,6 +40,10 @@ class Job:
     #: the gate rule is still asked with them, never as for an empty vehicle
     aboard: tuple[str, ...] = ()
     held_at: str | None = None  # HOLD: the bay it waits at, once there (the operators were told: an alarm)
+    #: CANCEL_PICK: the pick released to the vehicle (its VDA order id and the pick's action id), and the
+    #: ``cancelOrder`` sent to stop it (action id, when first and last sent; planner time)
+    pick: tuple[str, str] | None = None
+    cancel: tuple[str, float, float] | None = None
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@ alarm, and a vehicle whose pick failed is never sent across."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from agv_agent.protocol import ActionType
 
@@ -167,23 +169,34 @@ def test_a_load_cancelled_at_its_outbound_gate_is_taken_off_there_and_the_vehicl
     assert fleet.orders.create(again, "test")[1]  # off the vehicle, short of the border: it can be booked again
 
 
-def _cancelled_on_its_way_to_load(customs, corridor, consignment: str, cancel_when) -> tuple:
-    """One vehicle whose pick takes 90 s, on its way to load a cleared VN->CN order, cancelled once
-    ``cancel_when(fleet, vehicle)``; run until the vehicle holds a load at a bay. The fleet, the order, the vehicle,
+def _cancelled_on_its_way_to_load(customs, corridor, consignment: str, cancel_when, handling_s: float = 90,
+                                  vendor=None, settle: bool = True) -> tuple:
+    """One vehicle whose pick takes ``handling_s``, on its way to load a cleared VN->CN order, cancelled once
+    ``cancel_when(fleet, vehicle)``; ``vendor(agent)`` changes the vehicle's firmware first. If ``settle``, run
+    until the fleet has settled what the vehicle holds (free, or a hold job). The fleet, the order, the vehicle,
     and where it went with something aboard or not."""
-    fleet = make_fleet(customs, corridor, 2, handling_s=90)
+    fleet = make_fleet(customs, corridor, 2, handling_s=handling_s)
     fleet.authorize("agv_001", "agv_002")
     order = fleet.order([consignment], docks(corridor, "VN")[0], docks(corridor, "CN")[0])
     fleet.release(consignment, VN_CN)
     assert fleet.run(1800, until=lambda: fleet.state_of(order) == OrderState.TO_PICKUP)
     vehicle = fleet.orders.get(order).vehicle_id
+    if vendor is not None:
+        vendor(fleet.link._vehicles[vehicle].logic)
     assert fleet.run(600, until=lambda: cancel_when(fleet, vehicle))
     fleet.dispatcher.cancel_order(order, "the buyer withdrew", "dispatcher")
+    assert fleet.dispatcher.vehicle(vehicle).job == "cancel_pick"
+    assert _stored_held_load(fleet, vehicle) is not None  # counted aboard until it says (a restart holds it)
     carried: list[tuple[str, bool]] = []  # (node, something aboard)
     fleet.checks.append(lambda f: carried.append((f.link.state(vehicle).last_node_id,
                                                   bool(f.link.state(vehicle).loads))))
-    assert fleet.run(900, until=lambda: fleet.dispatcher.vehicle(vehicle).held_at is not None)
+    assert not settle or fleet.run(900, until=lambda: fleet.dispatcher.vehicle(vehicle).job != "cancel_pick")
     return fleet, order, vehicle, carried
+
+
+def _stored_held_load(fleet, vehicle: str):
+    """What the registry's store keeps as held aboard ``vehicle`` (what a restart would find)."""
+    return next(r.held_load for r in fleet.dispatcher.registry.all() if r.id == vehicle)
 
 
 def _picking(fleet, vehicle) -> bool:
@@ -200,26 +213,78 @@ def _one_node_before_the_dock(fleet, vehicle) -> bool:
     return dock in released and state.last_node_id in nodes and nodes.index(dock) - nodes.index(state.last_node_id) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="known, not fixed: the container is loaded all the same and the vehicle taken "
-                   "for empty (a fix that counted every load whose pick was released as aboard held phantom loads "
-                   "for common cancels, an e-stopped vehicle's say: reverted; the answer is a cancelOrder before the "
-                   "pick begins, the load counted aboard only if the pick ran)")
 @pytest.mark.parametrize("cancel_when", [_picking, _one_node_before_the_dock], ids=["picking", "dock_released"])
-def test_an_order_cancelled_while_its_vehicle_may_still_load_it_leaves_the_load_held(customs, corridor, cancel_when):
+def test_an_order_cancelled_while_its_vehicle_may_still_load_it_stops_the_pick(customs, corridor, cancel_when):
     """Found by hand: cancelled while its vehicle loaded it (or with the dock released to it, whose pick no update
     takes back), the container was loaded all the same and the vehicle, taken for empty, drove off with it to
     park, free for any order (across the border too); the order said cancelled, the vehicle held nothing, and
-    nobody knew where the container was. Now the load is taken to be aboard: to a holding bay, held there until
-    an operator says it was taken off, never across."""
+    nobody knew where the container was. Now the vehicle is sent a ``cancelOrder`` once it stands at a node (at
+    the dock, loading): the pick stops, and the vehicle, empty by its own report, is free again."""
     fleet, order, vehicle, carried = _cancelled_on_its_way_to_load(customs, corridor, "VN-600000000008", cancel_when)
+    state = fleet.link.state(vehicle)
+    assert not state.loads and not any(aboard for _, aboard in carried), carried  # it never loaded it
+    new = [o for _, v, o in fleet.link.sent_orders if v == vehicle and o.order_update_id == 0]
+    assert len(new) == 2 and new[-1].nodes[0].node_id == docks(corridor, "VN")[0]  # cancelled: a new order there
+    assert "the pick at" in fleet.orders.get(order).timeline[-1].reason
     view = fleet.dispatcher.vehicle(vehicle)
-    assert view.held_load == ["VN-600000000008"] and view.job == "hold"
+    assert view.job in (None, "park") and view.held_load == [] and _stored_held_load(fleet, vehicle) is None
+    fleet.run(600)  # free: it goes on from where it stood, and parks
+    state = fleet.link.state(vehicle)
+    assert not state.loads and fleet.dispatcher.vehicle(vehicle).job is None
+    assert corridor.nodes[state.last_node_id].kind == "parking", state.last_node_id
+    again = OrderCreate(consignments=["VN-600000000008"], pickup=docks(corridor, "VN")[0],
+                        drop=docks(corridor, "CN")[0])
+    assert fleet.orders.create(again, "test")[1]  # still at its dock: booked again at once
+
+
+def _finishes_a_running_pick_when_cancelled(agent) -> None:
+    """A vendor's firmware (VDA 5050 lets a running action finish on ``cancelOrder``): the pick under way ends
+    FINISHED, the load aboard, before the cancel."""
+    cancel = agent._cancel
+
+    def finish_then_cancel(action):
+        for running in agent.order_actions.values():
+            if running.action.action_type == ActionType.PICK and running.status == "RUNNING":
+                running.until = -math.inf
+        agent._run_actions(0.0)
+        return cancel(action)
+    agent._cancel = finish_then_cancel
+
+
+def test_a_container_loaded_all_the_same_is_held_never_taken_for_empty(customs, corridor):
+    """A vendor's vehicle that finishes a pick under way when its order is cancelled: its report says the load is
+    aboard, and the vehicle takes it to a holding bay on its side (a ``load_held`` alarm there), never across,
+    and waits until an operator says it was taken off."""
+    fleet, order, vehicle, carried = _cancelled_on_its_way_to_load(
+        customs, corridor, "VN-600000000009", _picking, vendor=_finishes_a_running_pick_when_cancelled)
+    assert fleet.run(900, until=lambda: fleet.dispatcher.vehicle(vehicle).held_at is not None)
+    view = fleet.dispatcher.vehicle(vehicle)
+    assert view.held_load == ["VN-600000000009"] and view.job == "hold"
     assert fleet.link.state(vehicle).loads  # it did load it
-    assert "loads it all the same" in fleet.orders.get(order).timeline[-1].reason
     assert corridor.nodes[view.held_at].kind in ("holding", "inspection") and view.held_at.startswith("vn_")
     assert all(corridor.nodes[n].jurisdiction == "VN" for n, _ in carried)
     alarms, _ = fleet.dispatcher.alarms.list(open_only=True)
     assert [a.subject for a in alarms if a.kind == "load_held"] == [vehicle]
+    assert _stored_held_load(fleet, vehicle).consignments == ["VN-600000000009"]
+    again = OrderCreate(consignments=["VN-600000000009"], pickup=docks(corridor, "VN")[0],
+                        drop=docks(corridor, "CN")[0])
+    with pytest.raises(OrderError, match=f"still aboard {vehicle}"):  # not at its dock any more
+        fleet.orders.create(again, "test")
+    assert fleet.orders.get(order).state == OrderState.CANCELLED
+
+
+def test_a_restart_before_the_vehicle_said_whether_it_loaded_holds_the_load(customs, corridor):
+    """The fleet manager restarted between the cancel and the vehicle's answer: the registry kept the load as
+    aboard, and the new process holds it (a holding bay, an operator to say it was taken off), never a vehicle
+    taken for empty."""
+    from tests.fleet.dispatch.test_loop import make_fleet_again
+
+    fleet, _, vehicle, _ = _cancelled_on_its_way_to_load(customs, corridor, "VN-600000000010", _picking,
+                                                         settle=False)
+    restarted = make_fleet_again(fleet)
+    restarted.run(60)
+    track = restarted.dispatcher.tracks[vehicle]
+    assert track.job is not None and track.job.kind == "hold" and track.job.aboard == ("VN-600000000010",)
 
 
 def test_an_order_cancelled_before_its_dock_is_released_leaves_its_vehicle_empty_and_free(customs, corridor):
