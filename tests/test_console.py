@@ -1022,6 +1022,33 @@ def test_a_deliver_by_time_in_the_dispatchers_own_zone_and_an_order_past_it_show
     playwright_sync.expect(page.locator("#kpis .overdue")).to_have_count(0, timeout=20_000)
 
 
+def test_the_orders_list_is_filtered_by_direction(open_console, deployment):
+    """Found by hand: both directions' orders came in one list (about 900 a day at the 2030 demand) and a dispatcher
+    seeing to one side's departures could not list them alone (the API could: GET /orders?direction=). Now a
+    Direction filter beside State, kept for the session like it."""
+    made = {c: deployment.api("POST", "/orders", role="dispatcher", json={
+        "consignments": [c], "pickup": pickup, "drop": drop})["id"]
+        for c, pickup, drop in (("VN-DIRFLT000001", "vn_dock_1", "cn_dock_1"),
+                                ("CN-DIRFLT000001", "cn_dock_1", "vn_dock_1"))}
+    console = open_console("dispatcher")
+    page = console.page
+    page.click("#tab-orders")
+    rows = page.locator("#orders tbody tr[data-order]")
+    playwright_sync.expect(page.locator(f"#orders tbody tr[data-order={made['VN-DIRFLT000001']}]")).to_have_count(1)
+    page.select_option("#order-direction-filter", "CN->VN")
+    playwright_sync.expect(page.locator(f"#orders tbody tr[data-order={made['VN-DIRFLT000001']}]")).to_have_count(0)
+    playwright_sync.expect(page.locator(f"#orders tbody tr[data-order={made['CN-DIRFLT000001']}]")).to_have_count(1)
+    directions = {rows.nth(i).locator("td").nth(1).inner_text() for i in range(rows.count())}
+    assert directions == {"CN→VN"}, directions
+    console.shot("orders-one-direction")
+    page.reload()  # kept for the session, as the state filter is
+    playwright_sync.expect(page.locator("#order-direction-filter")).to_have_value("CN->VN")
+    page.select_option("#order-direction-filter", "")
+    playwright_sync.expect(page.locator(f"#orders tbody tr[data-order={made['VN-DIRFLT000001']}]")).to_have_count(1)
+    for order_id in made.values():
+        deployment.api("POST", f"/orders/{order_id}/cancel", role="dispatcher", json={"reason": "console test"})
+
+
 def test_a_due_time_on_another_day_shows_its_day(open_console, deployment):
     """Found by hand: an order due in two days at 06:00 showed "06:00 AM" in the Due column, as one due this
     morning would (its day only on hover)."""

@@ -1,5 +1,5 @@
 // Orders: the create form (its dock pickers offer only the chosen direction's sides), the list filtered by
-// state, a page at a time, cancel, and one order's timeline (its transitions, each consignment's clearance, the gate decisions that
+// state and direction, a page at a time, cancel, and one order's timeline (its transitions, each consignment's clearance, the gate decisions that
 // cleared it and let it cross).
 
 import { askReason, h, inLocalTime, keepingFocus, kept, moment, renderKeepingFocus, shortOrderId, when } from "./dom.js";
@@ -26,6 +26,7 @@ export class OrdersPanel {
     this.drop = document.getElementById("order-drop");
     this.error = document.getElementById("order-error");
     this.filter = document.getElementById("order-filter");
+    this.directionFilter = document.getElementById("order-direction-filter");
     this.tbody = document.querySelector("#orders tbody");
     this.detail = document.getElementById("order-detail");
     this.total = document.getElementById("orders-total");
@@ -37,7 +38,8 @@ export class OrdersPanel {
     this.find.value = kept.get("orders.find", "");
     this.paging = new Paging(PAGE, (page) => this.read(page), "orders");
     this.paging.offset = kept.get("orders.offset", 0);
-    for (const [field, name] of [[this.filter, "orders.state"], [this.find, "orders.find"]]) {
+    for (const [field, name] of [[this.filter, "orders.state"], [this.directionFilter, "orders.direction"],
+                                 [this.find, "orders.find"]]) {
       // (the search: Enter, or leaving the field changed)
       field.addEventListener("change", async () => {
         kept.set(name, field.value);
@@ -65,6 +67,11 @@ export class OrdersPanel {
     const sides = Object.keys(docksBySide);
     const directions = sides.flatMap((a) => sides.filter((b) => b !== a).map((b) => `${a}->${b}`));
     this.direction.replaceChildren(...directions.map((d) => h("option", { value: d }, d.replace("->", " → "))));
+    // the list's filter: both, or one of the map's directions (the one kept from before, if the map still has it)
+    this.directionFilter.replaceChildren(h("option", { value: "" }, "both"),
+                                         ...directions.map((d) => h("option", { value: d }, d.replace("->", " → "))));
+    this.directionFilter.value = directions.includes(kept.get("orders.direction", "")) ? kept.get("orders.direction")
+      : "";
     this.offerDocks();
   }
 
@@ -119,7 +126,7 @@ export class OrdersPanel {
       return { orders: order ? [order] : [], total: order ? 1 : 0 };
     }
     const filter = this.filter.value === OVERDUE ? { overdue: true } : { state: this.filter.value };
-    return this.api.get("/orders", { ...filter, ...this.found(), ...page });
+    return this.api.get("/orders", { ...filter, direction: this.directionFilter.value, ...this.found(), ...page });
   }
 
   /** Which of how many orders are listed, on which page; Newer and Older while there are (the keyboard on one
