@@ -2778,7 +2778,7 @@ class Dispatcher:
                 if order.state in LOADED_STATES:
                     track.job = self._hold_the_load(track, base_end(self.corridor, track), order)
                 elif dock is not None:
-                    track.job = self._cancelling_pick(track, dock, order)
+                    track.job = self._cancelling_pick(track, dock, cancelled)  # (its order as it now is: no move)
                 else:
                     track.job = None
                 track.needs_plan = True

@@ -273,6 +273,21 @@ def test_a_container_loaded_all_the_same_is_held_never_taken_for_empty(customs, 
     assert fleet.orders.get(order).state == OrderState.CANCELLED
 
 
+def test_a_vehicle_out_of_dispatch_before_it_said_whether_it_loaded_is_not_given_its_order_back(customs, corridor):
+    """The vehicle of the cancelled order went offline before it said whether it loaded (and so out of dispatch):
+    its cancelled order is no order it holds for another vehicle to take over. Back online, it is stopped at the
+    dock as ever and is free, the order still cancelled with nothing after."""
+    fleet, order, vehicle, _ = _cancelled_on_its_way_to_load(customs, corridor, "VN-600000000011",
+                                                             _one_node_before_the_dock, settle=False)
+    fleet.link.set_online(vehicle, False)
+    fleet.run(fleet.dispatcher.settings.reassign_after_s + 60)
+    fleet.link.set_online(vehicle, True)
+    assert fleet.run(900, until=lambda: fleet.dispatcher.vehicle(vehicle).job != "cancel_pick")
+    timeline = fleet.orders.get(order).timeline
+    assert timeline[-1].to_state == OrderState.CANCELLED, [t.to_state for t in timeline]
+    assert not fleet.link.state(vehicle).loads and fleet.dispatcher.vehicle(vehicle).held_load == []
+
+
 def test_a_restart_before_the_vehicle_said_whether_it_loaded_holds_the_load(customs, corridor):
     """The fleet manager restarted between the cancel and the vehicle's answer: the registry kept the load as
     aboard, and the new process holds it (a holding bay, an operator to say it was taken off), never a vehicle
