@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import logging
 import threading
 import time
@@ -646,8 +645,7 @@ class CustomsGate:
                 event = self._replayable(stored, audited_digest)
             except _Refusal as refusal:
                 problems.append(f"stored event {safe_text(str(stored.event_id), 64)} not applied: {refusal.reason}")
-                self._unapplied[stored.event_id] = Unapplied(stored.authority, stored.seq, refusal.reason,
-                                                             json.dumps(stored.raw, default=str))
+                self._unapplied[stored.event_id] = Unapplied(stored.authority, stored.seq, refusal.reason, stored.text)
                 continue
             self._index(event, stored.received_at)
             self._state.events += 1

@@ -63,6 +63,7 @@ class StoredEvent:
     raw: dict[str, Any] | None  # None: the stored text is not JSON a parser can read (evidence of tampering)
     received_at: float
     audit_seq: int | None = None  # the seq of its event_accepted audit record
+    text: str = ""  # the stored text as it is (kept as evidence when the row is not applied)
 
 
 @dataclass
@@ -360,7 +361,7 @@ class Store:
         with self.reading() as conn:
             rows = conn.execute(query).all()
         return [StoredEvent(r.event_id, r.authority, r.seq, r.digest, _json_or_none(r.raw), r.received_at,
-                            r.audit_seq) for r in rows]
+                            r.audit_seq, r.raw) for r in rows]
 
     def count_events(self, through_audit_seq: int) -> int:
         """How many stored events name an audit record up to ``through_audit_seq``."""
