@@ -2803,7 +2803,7 @@ class Dispatcher:
         the registry keeps it, so that a restart holds it rather than forgets it."""
         assert track.plan is not None and track.vda_order_id is not None
         k = next(i for i, s in enumerate(track.plan.steps) if s.action == "pickup")
-        hold = self._hold_the_load(track, dock, order)
+        hold = self._hold_the_load(track, dock, order, unconfirmed=True)
         log.warning("order %s cancelled with its pick at %s released to %s: stopping it there", order.id, dock,
                     track.id)
         return Job(JobKind.CANCEL_PICK, (dock,), order, aboard=hold.aboard, pick=(
@@ -2851,6 +2851,8 @@ class Dispatcher:
         if loaded:
             log.warning("%s loaded %s of cancelled order %s all the same: to a holding bay", track.id,
                         ", ".join(job.aboard), job.order.id)
+            held = held.model_copy(update={"unconfirmed": False})
+            self._set_held_load(track, held)
             track.job = _holding(held)
         else:
             log.info("%s did not load cancelled order %s: free", track.id, job.order.id)
@@ -2859,7 +2861,7 @@ class Dispatcher:
         track.needs_plan = True
         self._reseen(track)
 
-    def _hold_the_load(self, track: Track, node: str, order: OrderPublic) -> Job:
+    def _hold_the_load(self, track: Track, node: str, order: OrderPublic, unconfirmed: bool = False) -> Job:
         """The job of a vehicle whose order ended with the load aboard (cancelled, or its drop failed): to a
         holding or inspection bay on the side it is on, where a person can see to it, never across (none such
         can be reached from its outbound gate: it waits there); the gate rule is still asked with the load's
@@ -2873,7 +2875,7 @@ class Dispatcher:
                 if n.id in reach]
         # none short of the border (a load cancelled at its outbound gate, from which the only way on is across):
         # it waits where it stands, for the load to be taken off there
-        held = HeldLoad(consignments=list(order.consignments), bays=bays or [node])
+        held = HeldLoad(consignments=list(order.consignments), bays=bays or [node], unconfirmed=unconfirmed)
         self._set_held_load(track, held)
         return _holding(held)
 
@@ -2887,6 +2889,10 @@ class Dispatcher:
         with self._lock:
             track = self.tracks[vehicle_id]
             job = track.job
+            if job is not None and job.kind == JobKind.CANCEL_PICK:
+                raise OrderError(f"{vehicle_id} has not said yet whether it loaded the containers of its cancelled "
+                                 "order (it is being stopped at its dock): if it did, it takes them to a holding bay; "
+                                 "say they were taken off once it stands there", field="vehicle_id", status=409)
             if job is None or job.kind != JobKind.HOLD:
                 raise OrderError(f"{vehicle_id} holds no load that an order left aboard", field="vehicle_id",
                                  status=409)

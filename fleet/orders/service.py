@@ -407,6 +407,11 @@ def _refuse_held(conn: Connection, consignments: Sequence[str]) -> None:
     held = conn.execute(sa.select(vehicles.c.id, vehicles.c.held_load).where(vehicles.c.held_load.is_not(None)))
     for vehicle_id, load in held:
         aboard = set(load["consignments"] if load else ()) & set(consignments)
+        if aboard and load.get("unconfirmed"):
+            raise OrderError(f"consignment {min(aboard)} may be aboard {vehicle_id}: its order was cancelled as the "
+                             "vehicle might load it, and the vehicle has not said yet whether it did; book it once "
+                             f"it has (GET /vehicles/{vehicle_id}: no held_load then)", field="consignments",
+                             status=409)
         if aboard:
             raise OrderError(f"consignment {min(aboard)} is still aboard {vehicle_id} (its order ended with the load "
                              f"aboard): book it once the load was taken off (POST /vehicles/{vehicle_id}/load-removed)",

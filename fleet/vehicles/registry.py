@@ -31,6 +31,9 @@ class HeldLoad(BaseModel):
 
     consignments: list[str]
     bays: list[str]
+    #: the vehicle has not said yet whether it loaded them (its order was cancelled as it might: a ``cancel_pick``
+    #: job); a restart holds them all the same
+    unconfirmed: bool = False
 
 
 class VehicleRecord(VehicleConfig):

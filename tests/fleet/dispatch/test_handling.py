@@ -187,6 +187,11 @@ def _cancelled_on_its_way_to_load(customs, corridor, consignment: str, cancel_wh
     fleet.dispatcher.cancel_order(order, "the buyer withdrew", "dispatcher")
     assert fleet.dispatcher.vehicle(vehicle).job == "cancel_pick"
     assert _stored_held_load(fleet, vehicle) is not None  # counted aboard until it says (a restart holds it)
+    again = OrderCreate(consignments=[consignment], pickup=docks(corridor, "VN")[0], drop=docks(corridor, "CN")[0])
+    with pytest.raises(OrderError, match=f"may be aboard {vehicle}: .* not said yet"):
+        fleet.orders.create(again, "test")
+    with pytest.raises(OrderError, match="has not said yet whether it loaded"):
+        fleet.dispatcher.load_removed(vehicle, "operator", "too soon")
     carried: list[tuple[str, bool]] = []  # (node, something aboard)
     fleet.checks.append(lambda f: carried.append((f.link.state(vehicle).last_node_id,
                                                   bool(f.link.state(vehicle).loads))))
