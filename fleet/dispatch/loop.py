@@ -1695,7 +1695,7 @@ class Dispatcher:
         track.reached = index if state is not None and state.last_node_id == end and not [
             n for n in state.node_states if n.released] else index - 1
         track.arrived_at = {index: t if since is None else since} if track.reached == index else {}
-        track.approach_s = self._approach_s(state, end) if track.reached < index else 0.0
+        track.approach_s = self._approach_s(track, end, seq) if track.reached < index else 0.0
         track.needs_plan = False
         if track.reached == index and since is None:
             # found standing there (a restart of the fleet manager, the vehicle at its gate): an arrival all the
@@ -1726,13 +1726,34 @@ class Dispatcher:
             way[s] = old.steps[k].node
         return way
 
-    def _approach_s(self, state: VehicleState | None, end: str) -> float:
-        """The fastest drive from the node the vehicle last reached to ``end``, the end of its released way. A plan
-        starts there, timed as if the vehicle stood there now: after a restart (or any replan) while it drove
-        from its gate to the bridge, it was reported "390 s behind its plan" on reaching the bridge deck."""
+    def _approach_s(self, track: Track, end: str, start: int | None) -> float:
+        """The drive from the node the vehicle last reached to ``end``, where its released way ends (sequence id
+        ``start``; None: a new order starts there), along that way: the nodes of it the vehicle reports still to
+        drive and those the fleet released after them (``Track.way_to_plan``). A plan starts at ``end``, timed as
+        if the vehicle stood there now: after a restart (or any replan) while it drove from its gate to the bridge,
+        it was reported "390 s behind its plan" on reaching the bridge deck. Taken as the fastest route from where
+        it stood, a released way that went a long way round first was a delay: on the relay day vehicles waiting
+        for a partner, sent on from one waiting place to the next, were "357 s behind" (through the inspection
+        yard) or "1787 s behind" (twice round the ring road) on reaching the last one, having never stopped."""
+        state = track.state
         if state is None or state.last_node_id not in self.corridor.nodes:
             return 0.0
-        return self._fastest_from(state.last_node_id).get(end, (0.0, 0.0))[0]
+        ahead: list[str] = []
+        if start is not None:
+            way = dict(track.way_to_plan)
+            ours = track.vda_order_id is not None and state.order_id == track.vda_order_id
+            if ours:
+                way.update((n.sequence_id, n.node_id) for n in state.node_states if n.released)
+            behind = state.last_node_sequence_id if ours else -1
+            ahead = [way[s] for s in sorted(way) if behind < s < start]
+        nodes = [state.last_node_id, *ahead, end]
+        return sum(self._drive_s(here, there) for here, there in itertools.pairwise(nodes))
+
+    def _drive_s(self, here: str, there: str) -> float:
+        """The drive from ``here`` to ``there``: the lane between them (a released way's next node), else the
+        fastest route (``_fastest_from``, which would search from every node of a long way)."""
+        lane = self.corridor.graph.get_edge_data(here, there)
+        return float(lane["travel_time"]) if lane is not None else self._fastest_from(here).get(there, (0.0, 0.0))[0]
 
     def _fastest_from(self, node: str) -> Mapping[str, tuple[float, float]]:
         """``{target: (time_s, length_m)}`` over the fastest routes from ``node`` on the whole map (no profile's
