@@ -2860,6 +2860,8 @@ class Dispatcher:
                 self.link.send_actions(track.id, [InstantAction(cancel, ActionType.CANCEL_ORDER)])
                 job.cancel = (cancel, since, t)
             return
+        if pick is not None and pick.status in (ActionStatus.INITIALIZING, ActionStatus.RUNNING):
+            return  # (a vendor's vehicle that finishes its pick after the cancel: how it ends says)
         self._pick_undone(track, state, t, loaded=loaded, cancelled=True)
 
     def _pick_undone(self, track: Track, state: VehicleState, t: float, *, loaded: bool, cancelled: bool) -> None:

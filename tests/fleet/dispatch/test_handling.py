@@ -256,12 +256,29 @@ def _finishes_a_running_pick_when_cancelled(agent) -> None:
     agent._cancel = finish_then_cancel
 
 
-def test_a_container_loaded_all_the_same_is_held_never_taken_for_empty(customs, corridor):
+def _keeps_picking_when_cancelled(agent) -> None:
+    """A vendor's firmware that says a ``cancelOrder`` done at once and finishes a pick under way after it."""
+    cancel = agent._cancel
+
+    def cancel_all_but_the_pick(action):
+        picks = {k: r for k, r in agent.order_actions.items()
+                 if r.action.action_type == ActionType.PICK and r.status == "RUNNING"}
+        for k in picks:
+            del agent.order_actions[k]
+        done = cancel(action)
+        agent.order_actions.update(picks)
+        return done
+    agent._cancel = cancel_all_but_the_pick
+
+
+@pytest.mark.parametrize("vendor", [_finishes_a_running_pick_when_cancelled, _keeps_picking_when_cancelled],
+                         ids=["finishes-before-the-cancel", "finishes-after-the-cancel"])
+def test_a_container_loaded_all_the_same_is_held_never_taken_for_empty(customs, corridor, vendor):
     """A vendor's vehicle that finishes a pick under way when its order is cancelled: its report says the load is
     aboard, and the vehicle takes it to a holding bay on its side (a ``load_held`` alarm there), never across,
     and waits until an operator says it was taken off."""
-    fleet, order, vehicle, carried = _cancelled_on_its_way_to_load(
-        customs, corridor, "VN-600000000009", _picking, vendor=_finishes_a_running_pick_when_cancelled)
+    fleet, order, vehicle, carried = _cancelled_on_its_way_to_load(customs, corridor, "VN-600000000009", _picking,
+                                                                   vendor=vendor)
     assert fleet.run(900, until=lambda: fleet.dispatcher.vehicle(vehicle).held_at is not None)
     view = fleet.dispatcher.vehicle(vehicle)
     assert view.held_load == ["VN-600000000009"] and view.job == "hold"
