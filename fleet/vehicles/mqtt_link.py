@@ -141,6 +141,7 @@ class MqttVehicleLink:
         if tls_ca is not None:
             self.client.tls_set(ca_certs=tls_ca)
         self.client.on_connect = self._on_connect
+        self.client.on_subscribe = self._on_subscribe
         self.client.on_disconnect = self._on_disconnect
         self.client.reconnect_delay_set(1, int(self.RECONNECT_MAX_S))
         self.client.on_message = self._on_message
@@ -164,6 +165,18 @@ class MqttVehicleLink:
             return
         base = f"{self.interface}/{VDA_MAJOR}/+/+/"
         client.subscribe([(base + "state", 0), (base + "connection", 1), (base + "factsheet", 0)])
+
+    def _on_subscribe(self, _client: mqtt.Client, _userdata: object, _mid: int, reasons: list[mqtt.ReasonCode],
+                      _properties: object = None) -> None:
+        """Connected once the broker has granted the subscriptions: the vehicles are heard from then on. Before, the
+        link said so as it connected, and a state sent in the moment before the broker took the subscriptions was
+        lost (a CI run under load saw it); a broker whose access rules refuse them was taken for a working link."""
+        refused = [str(r) for r in reasons if r.is_failure]
+        if refused:
+            self._trouble = (f"the {self._broker} refused the fleet's subscriptions to the vehicles' state, "
+                             f"connection and factsheet topics ({', '.join(refused)}): check its access rules")
+            self._answered.set()
+            return
         self._trouble = None
         self._connected.set()
         self._answered.set()

@@ -211,3 +211,16 @@ def test_a_serial_number_heard_under_another_manufacturer_is_refused(mqtt_link, 
     assert mqtt_link.wait_for(lambda: mqtt_link.failures.count >= 2, ARRIVES_S)
     assert mqtt_link.state("dup").pose.x == 1.0 and mqtt_link.connection("dup") != "OFFLINE"
     assert mqtt_link.manufacturer_of("dup") == "acme"
+
+
+def test_the_link_is_up_once_its_subscriptions_are_granted(mqtt_link, attacker):
+    """Found in a CI run under load: a state sent the moment the link said it was connected was lost (the broker
+    had not taken its subscriptions yet; states are never retained). The link is up once the broker granted them,
+    and a state sent at once is heard; subscriptions the broker refuses (its access rules) are said as trouble."""
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.reasoncodes import ReasonCode
+
+    publish(attacker, "early", "state", a_state("early"))  # at once: the fixture's link is up
+    assert mqtt_link.wait_for(lambda: mqtt_link.state("early") is not None, ARRIVES_S)
+    mqtt_link._on_subscribe(mqtt_link.client, None, 1, [ReasonCode(PacketTypes.SUBACK, identifier=0x80)])
+    assert "refused the fleet's subscriptions" in (mqtt_link._trouble or "")
