@@ -81,6 +81,7 @@ from fleet.dispatch.steps import (
     view_key,
     waiting_at_gate,
     waiting_before_crossing,
+    way_reported_to_plan,
     ways_out,
 )
 from fleet.dispatch.tracks import Job, JobKind, QuietTrack, ReleaseWait, RestingTrack, Track
@@ -1687,8 +1688,11 @@ class Dispatcher:
         # standing at the node it had reached: it has been there since then (a dock's load or unload time runs on)
         since = track.arrived_at.get(track.reached) if old is not None and 0 <= track.reached < len(old.steps) \
             and old.steps[track.reached].node == end else None
-        track.way_to_plan = {} if seq is None or old is None else self._way_to_plan(track, old, seq)
-        track.plan, track.first, track.released = plan, index, max(index, released)
+        track.way_to_plan = {} if seq is None else self._way_to_plan(track, old, seq) if old is not None \
+            else way_reported_to_plan(track, seq)
+        if track.record.released_way is not None:  # planned in this process: its own record of the way serves now
+            track.record = track.record.model_copy(update={"released_way": None})
+        track.plan, track.first, track.released, track.adopted_at = plan, index, max(index, released), index
         track.waits_because = None  # (asked again at its next release)
         track.seq0 = (seq if seq is not None else 0) - 2 * index
         state = track.state
@@ -1713,13 +1717,15 @@ class Dispatcher:
     @staticmethod
     def _way_to_plan(track: Track, old: TimedPlan, start: int) -> dict[int, str]:
         """The released way the vehicle may still drive before a new plan that starts at sequence id ``start``:
-        what was left of it before the old plan, and the old plan's steps after the one it last reached. What lies
-        behind the node it last reached is left out (it is never looked up again; kept, an order extended all day
-        long carried thousands of passed nodes from plan to plan)."""
+        what was left of it before the old plan, and the old plan's steps after the one it last reached (from where
+        the old plan was taken: those of every update it released, not only the last one's, which left out a
+        vehicle's way behind where the last update began). What lies behind the node it last reached is left out
+        (it is never looked up again; kept, an order extended all day long carried thousands of passed nodes from
+        plan to plan)."""
         state = track.state
         behind = state.last_node_sequence_id if state is not None and state.order_id == track.vda_order_id else -1
         way = {s: node for s, node in track.way_to_plan.items() if behind <= s < start}
-        for k in range(max(track.reached + 1, track.first), len(old.steps)):
+        for k in range(max(track.reached + 1, track.adopted_at), len(old.steps)):
             s = track.seq0 + 2 * k
             if s >= start:
                 break
@@ -2614,6 +2620,7 @@ class Dispatcher:
         step ``index`` is the node the vehicle stands at, released to there (the rest of the plan its horizon)."""
         track.plan, track.vda_order_id, track.way_to_plan = plan, f"{track.id}-{uuid.uuid4().hex[:8]}", {}
         track.seq0, track.first, track.released, track.reached = -2 * index, index, index, index
+        track.adopted_at = index
         track.arrived_at = {index: t}
         track.needs_plan, self._plans_changed = True, True
         self._send(track, 0)

@@ -124,14 +124,28 @@ def believed_released(track: Track, state: VehicleState) -> list[str]:
 def released_by_fleet(track: Track, node_id: str, sequence_id: int) -> bool:
     """The fleet released ``node_id`` at ``sequence_id`` of its order to the vehicle: a step of its plan up to the
     release, or a node of the released way before the plan (``Track.way_to_plan``). Before the plan's first
-    step, a node the fleet has no record of is taken as the vehicle says: after a restart of the fleet manager,
-    the way it released before (across, say) is known only so."""
+    step, a node the fleet has no record of was taken as the vehicle said: after a restart of the fleet manager, a
+    vehicle planned at its gate that then reported nodes over the bridge at such sequence ids (a vendor's bug, a
+    forged state) was believed released across. The way it was released before a restart is recorded at its
+    first plan (``way_reported_to_plan``)."""
     k, odd = divmod(sequence_id - track.seq0, 2)
     if track.plan is None or odd:
         return False
     if k < 0:
-        return track.way_to_plan.get(sequence_id, node_id) == node_id
+        return track.way_to_plan.get(sequence_id) == node_id
     return k <= min(track.released, len(track.plan.steps) - 1) and track.plan.steps[k].node == node_id
+
+
+def way_reported_to_plan(track: Track, start: int) -> dict[int, str]:
+    """The released way before a plan that goes on with the vehicle's order from sequence id ``start`` when the
+    fleet had no plan before it (its first after a restart of the fleet manager, or one dropped as not driven): the
+    released nodes the vehicle reports before ``start``, by sequence id; while the registry keeps the way last
+    released to it before the restart (``VehicleRecord.released_way``), only those on that way."""
+    state, way = track.state, track.record.released_way
+    if state is None or state.order_id != track.vda_order_id:
+        return {}
+    return {n.sequence_id: n.node_id for n in state.node_states
+            if n.released and n.sequence_id < start and (way is None or n.node_id in way)}
 
 
 def refused_what_was_sent(track: Track) -> bool:

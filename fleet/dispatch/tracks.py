@@ -78,6 +78,8 @@ class Track:
     #: the plans before this one, when this one started where their base ended (same VDA order)
     way_to_plan: dict[int, str] = field(default_factory=dict)
     first: int = 0  # step index at which the vehicle's current base begins (what the last update started at)
+    #: step index at which the plan was taken (where the vehicle's base ended then): none before it was released
+    adopted_at: int = 0
     released: int = 0  # last released step index
     reached: int = -1  # last step index the vehicle reported reaching
     #: when it took its plan, the fastest drive still ahead of it to the plan's first step (where its released way

@@ -11,6 +11,7 @@ import math
 import pytest
 
 from fleet.dispatch.loop import GATE_RECHECK_S
+from fleet.dispatch.steps import believed_released
 from fleet.events import Topic
 from fleet.orders import OrderError, OrderState
 from tests.fleet.dispatch.conftest import VN_CN, docks, make_fleet
@@ -221,6 +222,26 @@ def test_the_released_way_before_a_plan_keeps_nothing_behind_its_vehicle(customs
     fleet.run(1)
     behind = fleet.link.state("agv_001").last_node_sequence_id
     assert track.way_to_plan and min(track.way_to_plan) >= behind, (behind, track.way_to_plan)
+
+
+def test_the_released_way_before_a_plan_holds_every_update_the_vehicle_may_still_drive(customs, corridor):
+    """Three vehicles on their way in a row: one released on in several updates, the last of which began steps
+    ahead of it, is planned again. The way before the new plan holds every node released to it that it reports,
+    not only those of the last update: only what the fleet recorded there is believed released (before, the
+    others were left out, and believed only because anything reported there was)."""
+    fleet = make_fleet(customs, corridor, 3)
+    fleet.authorize("agv_001", "agv_002", "agv_003")
+    for i in range(3):
+        fleet.order([f"VN-10000000093{i}"], docks(corridor, "VN")[i], docks(corridor, "CN")[i])
+        fleet.release(f"VN-10000000093{i}", VN_CN)
+    tracks = fleet.dispatcher.tracks.values()
+    assert fleet.run(600, until=lambda: any(t.plan is not None and t.first > t.reached + 1 for t in tracks))
+    track = next(t for t in tracks if t.plan is not None and t.first > t.reached + 1)
+    track.needs_plan, track.retry_at = True, -math.inf
+    fleet.run(1)
+    state = fleet.link.state(track.id)
+    reported = [n.node_id for n in state.node_states if n.released]
+    assert len(reported) > 2 and believed_released(track, state) == reported, (reported, track.way_to_plan)
 
 
 def test_a_restart_while_an_order_is_cleared_carries_it_on_across(customs, corridor):

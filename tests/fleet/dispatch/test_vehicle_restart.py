@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 
+import networkx as nx
 import pytest
-from agv_agent.protocol import EStop
+from agv_agent.protocol import EStop, OrderNode
 
 from fleet.orders import OrderState
 from tests.fleet.dispatch.conftest import VN_CN, docks, make_fleet
@@ -186,3 +187,42 @@ def test_a_base_reported_beyond_the_way_released_before_a_restart_is_not_planned
     fleet.dispatcher.set_in_service("agv_001", True, "operator", "seen to on site")  # people vouch for it
     fleet.run(2)
     assert track.record.in_service and len(_alarms(fleet, "vehicle_fault")) == 1
+
+
+@pytest.mark.slow
+def test_a_base_reported_before_the_plan_after_a_restart_is_believed_only_on_the_stored_way(customs, corridor):
+    """Found by reading it: once a vehicle was planned after a restart of the fleet manager, a node it reported
+    released at a sequence id before its plan's first step was taken as it said (the way released before the
+    restart is known only so). A vehicle waiting at its gate for China's clearance that then reports its way
+    released over the bridge at such sequence ids (a vendor's bug, a forged state) was believed released across,
+    and driven on over the deck it was not stopped. Now what it reported before its plan is believed only on the
+    way stored before the restart: stopped short of the line."""
+    from tests.fleet.dispatch.test_cleared import _at_its_gate
+    from tests.fleet.dispatch.test_loop import make_fleet_again
+
+    fleet, order, _ = _at_its_gate(customs, corridor, "VN-100000000916")
+    fleet = make_fleet_again(fleet)
+    fleet.run(2)
+    track = fleet.dispatcher.tracks["agv_001"]
+    assert track.plan is not None and track.record.in_service
+    gate = track.plan.steps[0].node
+    over = nx.shortest_path(corridor.graph, gate, docks(corridor, "CN")[0])[1:]
+    claimed = tuple(OrderNode(node, track.seq0 - 2 * (len(over) - i), True, corridor.nodes[node].x,
+                              corridor.nodes[node].y) for i, node in enumerate(over))
+    real = fleet.link.snapshot
+
+    def claims_the_bridge(vehicle: str):
+        seen = real(vehicle)
+        if vehicle != "agv_001" or seen.state is None:
+            return seen
+        return seen._replace(state=dataclasses.replace(seen.state, node_states=claimed + seen.state.node_states))
+
+    fleet.link.snapshot = claims_the_bridge
+    for y in range(-20, 60, 2):  # it drives on over the deck
+        fleet.link.move_by_hand("agv_001", 9.0, float(y))
+        fleet.run(0.5)
+        if fleet.link.state("agv_001").e_stop != EStop.NONE:
+            break
+    assert fleet.link.state("agv_001").e_stop != EStop.NONE and y <= 2, y
+    assert not [r for r in fleet.store.audit_records() if r.kind == "crossing"]
+    assert fleet.state_of(order) == OrderState.AWAITING_CLEARANCE
