@@ -71,12 +71,14 @@ from fleet.dispatch.steps import (
     node_actions,
     nodes_before_crossing,
     order_refusals,
+    pickup_step,
     refused_what_was_sent,
     released_way,
     reported_base_end_step,
     reported_step,
     reports_unreleased_node,
     standing_past,
+    step_action_id,
     vehicle_view,
     view_key,
     waiting_at_gate,
@@ -85,7 +87,7 @@ from fleet.dispatch.steps import (
     ways_out,
 )
 from fleet.dispatch.tracks import Job, JobKind, QuietTrack, ReleaseWait, RestingTrack, Track
-from fleet.dispatch.vda import OrderContent, node_action_id, vda_order
+from fleet.dispatch.vda import OrderContent, vda_order
 from fleet.dispatch.vda_writer import VdaOrderWriter
 from fleet.dispatch.views import GateView, VehicleAction, VehicleView, WaitingVehicle
 from fleet.dispatch.waiting import FleetNow, WaitingOrder, waiting_order
@@ -911,7 +913,7 @@ class Dispatcher:
         if job is None or job.order is None or job.order.state != OrderState.TO_PICKUP or plan is None \
                 or track.cancel_sent is not None:
             return
-        k = next((i for i, s in enumerate(plan.steps) if s.action == "pickup"), None)
+        k = pickup_step(plan)
         pick = None if k is None else handling_state(track, k, ActionType.PICK)
         if k is None or pick is None:
             return
@@ -1366,11 +1368,9 @@ class Dispatcher:
             log.warning("%s unavailable (%s) with its way to %s released: cancelling its order", track.id, why,
                         order.pickup)
             track.cancel_sent = (f"cancel-{uuid.uuid4().hex[:8]}", t, -INF)
-        cancel, since, last = track.cancel_sent
+        cancel, since, _ = track.cancel_sent
         if not self._cancel_done(state, cancel):
-            if t - last > RESEND_AFTER_S:  # (sent again with the same id: a vehicle does an action id once)
-                self.link.send_actions(track.id, [InstantAction(cancel, ActionType.CANCEL_ORDER)])
-                track.cancel_sent = (cancel, since, t)
+            track.cancel_sent = self._cancel_again(track, track.cancel_sent, t)
             if t - since > self._deaf_after_s():
                 self._order_waits(track, order, why, f"it has not done the cancelOrder sent {t - since:.0f} s ago")
             return False
@@ -1401,6 +1401,15 @@ class Dispatcher:
         if state.last_node_id == pickup:
             return f"it stands on {pickup}"
         return None
+
+    def _cancel_again(self, track: Track, sent: tuple[str, float, float], t: float) -> tuple[str, float, float]:
+        """A ``cancelOrder`` not yet done (``sent``: its id, when first and last sent), sent (again, with the same id:
+        a vehicle does an action id once) once ``RESEND_AFTER_S`` passed since it last was: ``sent`` as it is now."""
+        cancel, since, last = sent
+        if t - last <= RESEND_AFTER_S:
+            return sent
+        self.link.send_actions(track.id, [InstantAction(cancel, ActionType.CANCEL_ORDER)])
+        return cancel, since, t
 
     @staticmethod
     def _cancel_done(state: VehicleState, action_id: str) -> bool:
@@ -2794,8 +2803,9 @@ class Dispatcher:
                 raise OrderError(f"order {order_id} is cleared and past its gates, on the way to the bridge, from "
                                  "which the only way on is across: it finishes to the far side first; cancel it again "
                                  "once it is there", field="state", status=409)
-            dock = self._pick_released(track) if carries and track is not None \
+            pick = self._pick_released(track) if carries and track is not None \
                 and order.state not in LOADED_STATES else None
+            dock = None if pick is None or track is None or track.plan is None else track.plan.steps[pick].node
             said = f"cancelled by {by}: {reason}" + (
                 "" if dock is None or track is None else f"; the pick at {dock} was released to {track.id}: it is "
                 "stopped there (cancelOrder), and a load it took all the same goes to a holding bay, never across")
@@ -2806,7 +2816,8 @@ class Dispatcher:
                 if order.state in LOADED_STATES:
                     track.job = self._hold_the_load(track, base_end(self.corridor, track), order)
                 elif dock is not None:
-                    track.job = self._cancelling_pick(track, dock, cancelled)  # (its order as it now is: no move)
+                    assert pick is not None
+                    track.job = self._cancelling_pick(track, pick, cancelled)  # (its order as it now is: no move)
                 else:
                     track.job = None
                 track.needs_plan = True
@@ -2814,28 +2825,27 @@ class Dispatcher:
         self.wake()
         return cancelled
 
-    def _pick_released(self, track: Track) -> str | None:
-        """The pickup dock whose pick the fleet released to the vehicle (sent, so that no update takes it back), or
+    @staticmethod
+    def _pick_released(track: Track) -> int | None:
+        """The plan step of the pick the fleet released to the vehicle (sent, so that no update takes it back), or
         None."""
-        plan = track.plan
-        k = None if plan is None else next((i for i, s in enumerate(plan.steps) if s.action == "pickup"), None)
-        return None if plan is None or k is None or k > track.released or track.vda_order_id is None \
-            else plan.steps[k].node
+        k = None if track.plan is None else pickup_step(track.plan)
+        return None if k is None or k > track.released or track.vda_order_id is None else k
 
-    def _cancelling_pick(self, track: Track, dock: str, order: OrderPublic) -> Job:
-        """The job of a vehicle whose order was cancelled with its pick at ``dock`` released to it: it would load
-        the container all the same (VDA 5050: an update cannot take a released node's actions back) and, taken
-        for empty, drive off with it, free for any order, across the border too. It is sent a ``cancelOrder``
+    def _cancelling_pick(self, track: Track, pick: int, order: OrderPublic) -> Job:
+        """The job of a vehicle whose order was cancelled with its pick at plan step ``pick`` released to it: it
+        would load the container all the same (VDA 5050: an update cannot take a released node's actions back) and,
+        taken for empty, drive off with it, free for any order, across the border too. It is sent a ``cancelOrder``
         once it stands at a node (``_undo_the_pick``), and its own report then says whether the load came aboard.
         Until then the load counts as aboard (the gate rule asks with it, its plans stay short of the border) and
         the registry keeps it, so that a restart holds it rather than forgets it."""
         assert track.plan is not None and track.vda_order_id is not None
-        k = next(i for i, s in enumerate(track.plan.steps) if s.action == "pickup")
+        dock = track.plan.steps[pick].node
         hold = self._hold_the_load(track, dock, order, unconfirmed=True)
         log.warning("order %s cancelled with its pick at %s released to %s: stopping it there", order.id, dock,
                     track.id)
-        return Job(JobKind.CANCEL_PICK, (dock,), order, aboard=hold.aboard, pick=(
-            track.vda_order_id, node_action_id(track.vda_order_id, track.seq0 + 2 * k, ActionType.PICK)))
+        return Job(JobKind.CANCEL_PICK, (dock,), order, aboard=hold.aboard,
+                   pick=(track.vda_order_id, step_action_id(track, pick, ActionType.PICK)))
 
     def _undo_the_pick(self, track: Track, state: VehicleState, t: float) -> None:
         """A vehicle whose order was cancelled with its pick released (``_cancelling_pick``): its pick done or failed
@@ -2861,11 +2871,8 @@ class Dispatcher:
                     or between_nodes(self.corridor, state) is not None:
                 return
             job.cancel = (f"cancel-{uuid.uuid4().hex[:8]}", t, -INF)
-        cancel, since, last = job.cancel
-        if not self._cancel_done(state, cancel) or any(n.released for n in state.node_states):
-            if t - last > RESEND_AFTER_S:  # (sent again with the same id: a vehicle does an action id once)
-                self.link.send_actions(track.id, [InstantAction(cancel, ActionType.CANCEL_ORDER)])
-                job.cancel = (cancel, since, t)
+        if not self._cancel_done(state, job.cancel[0]) or any(n.released for n in state.node_states):
+            job.cancel = self._cancel_again(track, job.cancel, t)
             return
         if pick is not None and pick.status in (ActionStatus.INITIALIZING, ActionStatus.RUNNING):
             return  # (a vendor's vehicle that finishes its pick after the cancel: how it ends says)

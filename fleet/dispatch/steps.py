@@ -17,6 +17,7 @@ from fleet.orders.model import LOADED_STATES
 from fleet.vehicles.link import ORDER_REFUSALS, OrderStatus, order_status
 from planner.corridor import Corridor, NodeKind
 from planner.routing import VehicleProfile, restricted_view
+from planner.schedule import TimedPlan
 from planner.schedule.handoff import CUSTODY
 
 
@@ -342,13 +343,24 @@ def custody_arrival(track: Track, now: float, pad: str) -> float | None:
     return track.arrived_at.get(k, now)
 
 
+def pickup_step(plan: TimedPlan) -> int | None:
+    """The index of the plan's step that loads at the order's pickup dock, if it has one."""
+    return next((k for k, s in enumerate(plan.steps) if s.action == "pickup"), None)
+
+
+def step_action_id(track: Track, step: int, action_type: str) -> str:
+    """The id of the node action ``action_type`` at plan step ``step`` of the vehicle's VDA order (it has one)."""
+    assert track.vda_order_id is not None
+    return node_action_id(track.vda_order_id, track.seq0 + 2 * step, action_type)
+
+
 def handling_state(track: Track, step: int, action_type: str) -> ActionState | None:
     """What the vehicle reports of its node action ``action_type`` (pick, drop) at plan step ``step`` of the
     order it has from us, or None while it reports nothing of it."""
     state = track.state
     if state is None or track.vda_order_id is None or state.order_id != track.vda_order_id:
         return None
-    action_id = node_action_id(track.vda_order_id, track.seq0 + 2 * step, action_type)
+    action_id = step_action_id(track, step, action_type)
     return next((a for a in state.action_states if a.action_id == action_id), None)
 
 

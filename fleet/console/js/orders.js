@@ -70,8 +70,8 @@ export class OrdersPanel {
     // the list's filter: both, or one of the map's directions (the one kept from before, if the map still has it)
     this.directionFilter.replaceChildren(h("option", { value: "" }, "both"),
                                          ...directions.map((d) => h("option", { value: d }, d.replace("->", " → "))));
-    this.directionFilter.value = directions.includes(kept.get("orders.direction", "")) ? kept.get("orders.direction")
-      : "";
+    const keptDirection = kept.get("orders.direction", "");
+    this.directionFilter.value = directions.includes(keptDirection) ? keptDirection : "";
     this.offerDocks();
   }
 

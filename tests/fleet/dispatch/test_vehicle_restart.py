@@ -149,6 +149,31 @@ def test_a_vehicle_and_the_fleet_manager_both_restarted_on_the_crossing_lane_fin
     assert crossing.body.get("decision_audit_seq") is not None, crossing.body
 
 
+def _forged(fleet, node_states) -> None:
+    """agv_001's states as the fleet reads them, with ``node_states(its nodes)`` for its nodes (a vendor's bug, a
+    forged state)."""
+    real = fleet.link.snapshot
+
+    def forged(vehicle: str):
+        seen = real(vehicle)
+        if vehicle != "agv_001" or seen.state is None:
+            return seen
+        return seen._replace(state=dataclasses.replace(seen.state, node_states=node_states(seen.state.node_states)))
+
+    fleet.link.snapshot = forged
+
+
+def _driven_over_the_deck(fleet) -> int:
+    """agv_001 driven by hand from short of the border line over the deck towards China until it is stopped (an
+    emergency stop): where it was then (y, the line at 0)."""
+    for y in range(-20, 60, 2):
+        fleet.link.move_by_hand("agv_001", 9.0, float(y))
+        fleet.run(0.5)
+        if fleet.link.state("agv_001").e_stop != EStop.NONE:
+            return y
+    raise AssertionError("never stopped, driven on to y = 58 (across)")
+
+
 @pytest.mark.slow
 def test_a_base_reported_beyond_the_way_released_before_a_restart_is_not_planned_from(customs, corridor):
     """Found by reading it, then trying it: after a restart of the fleet manager the base a vehicle reported of the
@@ -160,16 +185,7 @@ def test_a_base_reported_beyond_the_way_released_before_a_restart_is_not_planned
     from tests.fleet.dispatch.test_loop import make_fleet_again
 
     fleet, order, _ = _at_its_gate(customs, corridor, "VN-100000000915")
-    real = fleet.link.snapshot
-
-    def claims_the_bridge(vehicle: str):
-        seen = real(vehicle)
-        if vehicle != "agv_001" or seen.state is None:
-            return seen
-        return seen._replace(state=dataclasses.replace(seen.state, node_states=tuple(
-            dataclasses.replace(n, released=True) for n in seen.state.node_states)))
-
-    fleet.link.snapshot = claims_the_bridge
+    _forged(fleet, lambda nodes: tuple(dataclasses.replace(n, released=True) for n in nodes))
     fleet = make_fleet_again(fleet)
     fleet.run(2)
     track = fleet.dispatcher.tracks["agv_001"]
@@ -177,12 +193,8 @@ def test_a_base_reported_beyond_the_way_released_before_a_restart_is_not_planned
     assert len(faults) == 1 and "beyond the way last released to it" in faults[0], faults
     assert not track.record.in_service and track.plan is None
     assert fleet.state_of(order) == OrderState.AWAITING_CLEARANCE
-    for y in range(-20, 60, 2):  # and it drives on over the deck all the same
-        fleet.link.move_by_hand("agv_001", 9.0, float(y))
-        fleet.run(0.5)
-        if fleet.link.state("agv_001").e_stop != EStop.NONE:
-            break
-    assert fleet.link.state("agv_001").e_stop != EStop.NONE and y <= 2, y
+    y = _driven_over_the_deck(fleet)  # and it drives on over the deck all the same
+    assert y <= 2, y
     assert not [r for r in fleet.store.audit_records() if r.kind == "crossing"]
     fleet.dispatcher.set_in_service("agv_001", True, "operator", "seen to on site")  # people vouch for it
     fleet.run(2)
@@ -209,20 +221,8 @@ def test_a_base_reported_before_the_plan_after_a_restart_is_believed_only_on_the
     over = nx.shortest_path(corridor.graph, gate, docks(corridor, "CN")[0])[1:]
     claimed = tuple(OrderNode(node, track.seq0 - 2 * (len(over) - i), True, corridor.nodes[node].x,
                               corridor.nodes[node].y) for i, node in enumerate(over))
-    real = fleet.link.snapshot
-
-    def claims_the_bridge(vehicle: str):
-        seen = real(vehicle)
-        if vehicle != "agv_001" or seen.state is None:
-            return seen
-        return seen._replace(state=dataclasses.replace(seen.state, node_states=claimed + seen.state.node_states))
-
-    fleet.link.snapshot = claims_the_bridge
-    for y in range(-20, 60, 2):  # it drives on over the deck
-        fleet.link.move_by_hand("agv_001", 9.0, float(y))
-        fleet.run(0.5)
-        if fleet.link.state("agv_001").e_stop != EStop.NONE:
-            break
-    assert fleet.link.state("agv_001").e_stop != EStop.NONE and y <= 2, y
+    _forged(fleet, lambda nodes: claimed + nodes)
+    y = _driven_over_the_deck(fleet)  # it drives on over the deck
+    assert y <= 2, y
     assert not [r for r in fleet.store.audit_records() if r.kind == "crossing"]
     assert fleet.state_of(order) == OrderState.AWAITING_CLEARANCE
